@@ -1,0 +1,185 @@
+"""The provider registry and the event catalog: look up types, build events, produce samples."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import random
+from collections.abc import Iterable
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from faker import Faker
+
+from simulator.errors import AmbiguousEventType, InvalidInput, FieldError, UnknownEventType
+from simulator.ids import derived_fraction
+from simulator.models import BuildContext, Event
+from simulator.providers.base import EventType, Provider
+from simulator.timeutil import add_seconds, parse_time
+from simulator.world import World
+
+# Samples use a fixed time so `sample TYPE --seed N` prints the same bytes on every machine, every day.
+SAMPLE_TIME = parse_time("2025-03-14T15:09:26.535Z")
+
+_PROVIDERS: dict[str, Provider] = {}
+
+
+def register(provider: Provider) -> Provider:
+    """Add a provider to the catalog. A second provider with the same name is a programming error."""
+    if provider.name in _PROVIDERS:
+        raise ValueError(f"provider {provider.name!r} registered twice")
+    _PROVIDERS[provider.name] = provider
+    _index.cache_clear()
+    return provider
+
+
+def _ensure_loaded() -> None:
+    if not _PROVIDERS:
+        from simulator.providers import BUILTIN
+
+        for provider in BUILTIN:
+            register(provider)
+
+
+def providers() -> list[Provider]:
+    _ensure_loaded()
+    return [_PROVIDERS[name] for name in sorted(_PROVIDERS)]
+
+
+def get_provider(name: str) -> Provider:
+    _ensure_loaded()
+    try:
+        return _PROVIDERS[name]
+    except KeyError:
+        raise InvalidInput(f"unknown provider {name!r}; known: {', '.join(sorted(_PROVIDERS))}",
+                           errors=[FieldError("provider", f"unknown provider {name!r}")]) from None
+
+
+def event_types(provider: str | None = None) -> list[EventType]:
+    """Every registered event type, ordered by provider then name."""
+    chosen = [get_provider(provider)] if provider else providers()
+    return [p.event_types[n] for p in chosen for n in sorted(p.event_types)]
+
+
+@cache
+def _index() -> dict[str, list[EventType]]:
+    """Every accepted spelling (`provider:type`, bare type, aliases) to the types it names."""
+    index: dict[str, list[EventType]] = {}
+    for etype in event_types():
+        for name in (etype.name, *etype.aliases):
+            for spelling in (name, f"{etype.provider}:{name}"):
+                bucket = index.setdefault(spelling, [])
+                if etype not in bucket:
+                    bucket.append(etype)
+    return index
+
+
+def resolve(name: str, provider: str | None = None) -> EventType:
+    """The event type `name` names: `provider:type`, the bare type where unambiguous, or an alias."""
+    _ensure_loaded()
+    if provider and ":" not in name:
+        name = f"{provider}:{name}"
+    found = _index().get(name, [])
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        keys = ", ".join(e.key for e in found)
+        raise AmbiguousEventType(f"{name!r} names several event types: {keys}",
+                                 errors=[FieldError("type", f"ambiguous; use one of {keys}")])
+    raise UnknownEventType(name, difflib.get_close_matches(name, list(_index()), n=3, cutoff=0.5))
+
+
+def matches(filters: Iterable[str], etype: EventType) -> bool:
+    """Whether a subscription's filters select `etype`. No filters select everything.
+
+    A filter is an exact type (`provider:type`, bare, or an alias), `provider:*`, or a glob (`token.*`,
+    `basistheory:token.*`).
+    """
+    filters = list(filters)
+    if not filters:
+        return True
+    names = (etype.name, *etype.aliases)
+    for flt in filters:
+        provider, _, pattern = flt.rpartition(":")
+        if provider and provider != etype.provider:
+            continue
+        if any(fnmatch.fnmatchcase(name, pattern) for name in names):
+            return True
+    return False
+
+
+def validate_filter(flt: str) -> None:
+    """Reject a filter that can never match anything (a typo), naming the closest types."""
+    _ensure_loaded()
+    provider, _, pattern = flt.rpartition(":")
+    if provider:
+        get_provider(provider)
+    if not any(matches([flt], e) for e in event_types()):
+        raise UnknownEventType(flt, difflib.get_close_matches(flt, list(_index()), n=3, cutoff=0.5))
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set `value` at a dotted `path` (`payload.is_executing`, `data.token.metadata.plan`, `events.0.x`)."""
+    parts = path.split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            nxt = node.get(part)
+            if not isinstance(nxt, dict | list):
+                nxt = node[part] = {}
+            node = nxt
+        else:
+            raise InvalidInput(f"cannot set {path!r}: {'.'.join(parts[: i + 1])} is not an object",
+                               errors=[FieldError(f"overrides.{path}", "path goes through a non-object")])
+    last = parts[-1]
+    if isinstance(node, list) and last.isdigit() and int(last) < len(node):
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise InvalidInput(f"cannot set {path!r}", errors=[FieldError(f"overrides.{path}", "bad path")])
+
+
+def build_event(etype: EventType, ctx: BuildContext, overrides: dict[str, Any] | None = None) -> Event:
+    """Build one event of `etype` from the run's world and randomness, then apply `with:` overrides."""
+    provider = get_provider(etype.provider)
+    data = etype.builder(ctx)
+    for path, value in (overrides or {}).items():
+        set_path(data, path, value)
+    return provider.finish(etype, data, ctx)
+
+
+def first_delivery_lag(event: Event) -> float:
+    """Seconds between an event and its first delivery attempt in the simulated timeline (0.2–5 s)."""
+    return 0.2 + 4.8 * derived_fraction("lag", event.id)
+
+
+def render(events: list[Event], envelope_id: str | None = None, delivered_at: datetime | None = None) -> bytes:
+    """The body of one POST carrying `events` (all of one provider)."""
+    provider = get_provider(events[0].provider)
+    when = delivered_at or add_seconds(events[0].occurred_at, first_delivery_lag(events[0]))
+    return provider.render(events, envelope_id or events[0].envelope_id or events[0].id, when)
+
+
+def new_context(seed: int, now: datetime, params: dict[str, Any] | None = None,
+                world: World | None = None) -> BuildContext:
+    """A fresh BuildContext with one seeded Random and one seeded Faker."""
+    faker = Faker()
+    faker.seed_instance(seed)
+    return BuildContext(world=world or World(), rng=random.Random(seed), faker=faker, now=now,
+                        params=params or {})
+
+
+def sample(name: str, seed: int = 0, now: datetime | None = None) -> bytes:
+    """The exact body a subscriber would receive for one event of type `name`."""
+    etype = resolve(name)
+    event = build_event(etype, new_context(seed, now or SAMPLE_TIME))
+    return render([event])
+
+
+def schema(name: str) -> dict[str, Any]:
+    etype = resolve(name)
+    return get_provider(etype.provider).schema(etype)

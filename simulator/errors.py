@@ -1,0 +1,93 @@
+"""The exception hierarchy. Each error maps to one HTTP status and one CLI exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field of an input: where it is and what was expected."""
+
+    field: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+    def location(self) -> str:
+        if self.file is None:
+            return self.field
+        place = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{place}: {self.field}" if self.field else place
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "message": self.message}
+        if self.file is not None:
+            out["file"] = self.file
+        if self.line is not None:
+            out["line"] = self.line
+        return out
+
+    def __str__(self) -> str:
+        return f"{self.location()}: {self.message}"
+
+
+class SimError(Exception):
+    """Base of every error the simulator raises on purpose."""
+
+    status: int = 500
+    exit_code: int = 1
+    title: str = "Internal error"
+
+    def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors: list[FieldError] = errors or []
+
+    def problem(self) -> dict[str, Any]:
+        """The RFC 9457 problem document for this error."""
+        body: dict[str, Any] = {"type": "about:blank", "title": self.title, "status": self.status,
+                                "detail": self.detail}
+        if self.errors:
+            body["errors"] = [e.as_dict() for e in self.errors]
+        return body
+
+
+class InvalidInput(SimError):
+    status = 422
+    exit_code = 2
+    title = "Invalid input"
+
+
+class NotFound(SimError):
+    status = 404
+    exit_code = 2
+    title = "Not found"
+
+
+class UnknownEventType(NotFound):
+    title = "Unknown event type"
+
+    def __init__(self, name: str, suggestions: list[str]) -> None:
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown event type {name!r}{hint}",
+                         errors=[FieldError("type", f"unknown event type {name!r}")])
+        self.name = name
+        self.suggestions = suggestions
+
+
+class AmbiguousEventType(InvalidInput):
+    title = "Ambiguous event type"
+
+
+class Conflict(SimError):
+    status = 409
+    exit_code = 1
+    title = "Conflict"
+
+
+class Unauthorized(SimError):
+    status = 401
+    exit_code = 2
+    title = "Unauthorized"

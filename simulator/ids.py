@@ -1,0 +1,60 @@
+"""Identifiers drawn from a run's seeded randomness, so the same seed yields the same ids."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+import uuid
+from base64 import b64encode
+from datetime import datetime
+
+
+def uuid4(rng: random.Random) -> str:
+    """A version-4 UUID whose bits come from `rng`."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def derived_uuid4(*parts: object) -> str:
+    """A version-4-shaped UUID fixed by `parts` (for ids that must not consume the run's randomness)."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def derived_fraction(*parts: object) -> float:
+    """A number in [0, 1) fixed by `parts`: per-delivery jitter and fault draws that replay identically."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def object_id(rng: random.Random, created: datetime, counter: int | None = None) -> str:
+    """A MongoDB ObjectId: 4 bytes of creation time in Unix seconds, 5 random bytes, a 3-byte counter."""
+    seconds = int(created.timestamp())
+    middle = rng.getrandbits(40)
+    count = rng.getrandbits(24) if counter is None else counter % (1 << 24)
+    return f"{seconds:08x}{middle:010x}{count:06x}"
+
+
+def next_object_id(oid: str) -> str:
+    """The ObjectId a MongoDB process would allocate right after `oid` (counter + 1)."""
+    counter = (int(oid[18:], 16) + 1) % (1 << 24)
+    return f"{oid[:18]}{counter:06x}"
+
+
+def object_id_time(oid: str) -> int:
+    """The Unix seconds embedded in an ObjectId."""
+    return int(oid[:8], 16)
+
+
+def new_id(prefix: str) -> str:
+    """A random, non-deterministic id for server-side records (subscriptions, runs, schedules)."""
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def new_secret(scheme: str) -> str | None:
+    """A fresh secret in the form each signing scheme expects."""
+    if scheme == "standard":
+        return "whsec_" + b64encode(secrets.token_bytes(24)).decode()
+    if scheme == "syncfy":
+        return b64encode(secrets.token_bytes(32)).decode()
+    return None

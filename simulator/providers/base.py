@@ -1,0 +1,75 @@
+"""What every provider folder provides: its event types, how an event is finished and serialised, its
+envelope, its native signing scheme and its default retry policy. No HTTP, no storage."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+from simulator.models import BuildContext, Event, RetryPolicy
+
+Builder = Callable[[BuildContext], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EventType:
+    provider: str
+    name: str
+    description: str
+    builder: Builder
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}:{self.name}"
+
+
+class Provider(ABC):
+    """One emulated provider. Subclasses set the class attributes and register builders with `event`."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    native_signing: ClassVar[str]
+    retry_policy: ClassVar[RetryPolicy]
+    # How many events one POST may carry (Syncfy's `events` array); 1 where the envelope holds one event.
+    max_batch: ClassVar[int] = 1
+
+    def __init__(self) -> None:
+        self.event_types: dict[str, EventType] = {}
+
+    def event(self, name: str, description: str, aliases: tuple[str, ...] = ()) -> Callable[[Builder], Builder]:
+        """Register the decorated function as the builder of event type `name`; duplicates fail loudly."""
+
+        def register(builder: Builder) -> Builder:
+            if name in self.event_types:
+                raise ValueError(f"event type {self.name}:{name} registered twice")
+            self.event_types[name] = EventType(self.name, name, description, builder, aliases)
+            return builder
+
+        return register
+
+    @abstractmethod
+    def finish(self, etype: EventType, data: dict[str, Any], ctx: BuildContext) -> Event:
+        """Turn a built (and possibly overridden) per-event object into the Event record."""
+
+    @abstractmethod
+    def render(self, events: Sequence[Event], envelope_id: str, delivered_at: datetime) -> bytes:
+        """The exact bytes of one POST carrying `events`."""
+
+    @cached_property
+    def schema_dir(self) -> Path:
+        import importlib
+
+        module = importlib.import_module(type(self).__module__)
+        return Path(module.__file__ or "").parent / "schemas"
+
+    def schema(self, etype: EventType) -> dict[str, Any]:
+        """The JSON Schema (draft 2020-12) of the delivered body of `etype`."""
+        path = self.schema_dir / f"{etype.name}.json"
+        return json.loads(path.read_text())

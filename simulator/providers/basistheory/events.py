@@ -1,0 +1,1 @@
+"""Builders of Basis Theory's event types."""

@@ -1,0 +1,1 @@
+"""Builders of Syncfy's event types."""

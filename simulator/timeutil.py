@@ -1,0 +1,54 @@
+"""Time formats of the providers, durations, and the clock a run reads time from."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Seconds in `value`: a number of seconds or a string like `500ms`, `2s`, `5m`, `1h`, `1d`."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"a duration cannot be negative: {value!r}")
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (expected e.g. 500ms, 2s, 5m, 1h)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def utc(dt: datetime) -> datetime:
+    """`dt` as an aware UTC datetime (naive values are taken to be UTC)."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO 8601 time; `Z` and offsets accepted, naive taken as UTC."""
+    return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def iso_ms(dt: datetime) -> str:
+    """Basis Theory's format: `2024-04-09T13:56:37.864Z`."""
+    dt = utc(dt)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def syncfy_at(dt: datetime) -> str:
+    """Syncfy's `header.event.at` format: `2023-06-16 19:06:18.944575+0000`."""
+    return utc(dt).strftime("%Y-%m-%d %H:%M:%S.%f+0000")
+
+
+def add_seconds(dt: datetime, seconds: float) -> datetime:
+    return dt + timedelta(seconds=seconds)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
