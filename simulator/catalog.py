@@ -12,7 +12,7 @@ from typing import Any
 
 from faker import Faker
 
-from simulator.errors import AmbiguousEventType, InvalidInput, FieldError, UnknownEventType
+from simulator.errors import AmbiguousEventType, FieldError, InvalidInput, UnknownEventType
 from simulator.ids import derived_fraction
 from simulator.models import BuildContext, Event
 from simulator.providers.base import EventType, Provider
@@ -112,7 +112,7 @@ def matches(filters: Iterable[str], etype: EventType) -> bool:
 def validate_filter(flt: str) -> None:
     """Reject a filter that can never match anything (a typo), naming the closest types."""
     _ensure_loaded()
-    provider, _, pattern = flt.rpartition(":")
+    provider, _, _pattern = flt.rpartition(":")
     if provider:
         get_provider(provider)
     if not any(matches([flt], e) for e in event_types()):

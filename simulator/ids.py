@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 import secrets
+import time
 import uuid
 from base64 import b64encode
 from datetime import datetime
@@ -47,8 +48,12 @@ def object_id_time(oid: str) -> int:
 
 
 def new_id(prefix: str) -> str:
-    """A random, non-deterministic id for server-side records (subscriptions, runs, schedules)."""
-    return f"{prefix}_{secrets.token_hex(8)}"
+    """A unique id for server-side records (subscriptions, runs, deliveries, schedules).
+
+    Not drawn from a run's seed: two runs with the same seed are still two runs. The leading milliseconds make
+    ids sort by creation, which keeps cursor pagination stable.
+    """
+    return f"{prefix}_{int(time.time() * 1000):011x}{secrets.token_hex(5)}"
 
 
 def new_secret(scheme: str) -> str | None:

@@ -70,3 +70,81 @@ class BuildContext:
     now: datetime
     params: dict[str, Any] = field(default_factory=dict)
     ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Where matching events go, how they are signed and retried."""
+
+    id: str
+    url: str
+    events: tuple[str, ...] = ()
+    signing: str | None = None          # None: each event's provider's native scheme
+    secret: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout: float = 30.0
+    retry: RetryPolicy | None = None    # None: the provider's default policy
+    max_in_flight: int = 1
+    strict_order: bool = False
+    batch: int = 1
+    faults: dict[str, Any] = field(default_factory=dict)
+    status: str = "enabled"
+    disable_after: int = 5              # consecutive dead deliveries before the subscription is disabled
+    consecutive_dead: int = 0
+    created_at: float = 0.0
+    ephemeral: bool = False             # made for one run's ad-hoc target
+
+    @property
+    def enabled(self) -> bool:
+        return self.status == "enabled"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    delivery_id: str
+    number: int
+    started_at: float
+    latency_ms: float
+    status_code: int | None
+    error: str | None
+    response: str | None
+    delivered_at: str | None = None
+    faults: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One POST's worth of events (one, or a Syncfy batch) to one subscription, and where it stands."""
+
+    id: str
+    subscription_id: str
+    run_id: str | None
+    type: str
+    event_ids: tuple[str, ...]
+    status: str
+    attempts: int
+    next_attempt_at: float | None
+    created_at: float
+    finished_at: float | None
+    last_status: int | None
+    last_error: str | None
+    faults: dict[str, Any] | None = None
+    attempt_log: tuple[Attempt, ...] = ()
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    scenario: str
+    status: str
+    spec: dict[str, Any]
+    events: int
+    error: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    counts: dict[str, int] = field(default_factory=dict)

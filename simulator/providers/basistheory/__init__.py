@@ -27,7 +27,7 @@ class BasisTheoryProvider(Provider):
 
     def finish(self, etype: EventType, data: dict[str, Any], ctx: BuildContext) -> Event:
         return Event(id=data["id"], provider=self.name, type=etype.name, occurred_at=ctx.now, data=data,
-                     json=json.dumps(data, separators=(",", ":"), sort_keys=True))
+                     json=json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False))
 
     def render(self, events: Sequence[Event], envelope_id: str, delivered_at: datetime) -> bytes:
         if len(events) != 1:

@@ -1,0 +1,301 @@
+"""The delivery engine: persist each delivery before sending it, send it signed, retry it on the provider's
+schedule (scaled by the run's speed), record every attempt, and resume whatever was unfinished after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from simulator import USER_AGENT, catalog
+from simulator.delivery.hooks import FaultHooks
+from simulator.delivery.job import Job, event_from_row, event_row, job_from_row
+from simulator.delivery.lane import Lane
+from simulator.delivery.sender import Outcome, Sender
+from simulator.ids import derived_fraction, derived_uuid4, new_id
+from simulator.models import Event, Subscription
+from simulator.signing import SigningKey, default_key, sign
+from simulator.store import Store
+from simulator.store.writer import Op
+from simulator.timeutil import add_seconds, iso_ms
+
+log = logging.getLogger("webhook_sim.delivery")
+
+
+class DeliveryEngine:
+    def __init__(self, store: Store, *, key: SigningKey | None = None, faults: FaultHooks | None = None) -> None:
+        self.store = store
+        self.key = key or default_key()
+        self.faults = faults or FaultHooks()
+        self.sender = Sender()
+        self._lanes: dict[str, Lane] = {}
+        self._n = 0
+        self._batches: dict[tuple[str, str | None], list[tuple[Event, str]]] = defaultdict(list)
+        self._batch_meta: dict[tuple[str, str | None], tuple[Subscription, float, Mapping[str, Any] | None]] = {}
+        self._outstanding: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._changed = asyncio.Condition()
+        self.write_errors: list[str] = []
+
+    # -- life cycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start sending, and resume every delivery the store still holds as active."""
+        await self.sender.start()
+        self._n = await self.store.max_delivery_n()
+        for sub_id in await self.store.active_subscription_ids():
+            sub = await self.store.get_subscription(sub_id)
+            if sub is not None:
+                self._lane(sub, spilled=True)
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Persist partial batches, let in-flight attempts finish (up to `grace` s), stop, and flush writes.
+        Deliveries not yet sent stay in the store for the next start."""
+        await self.flush()
+        await asyncio.gather(*(lane.close(grace) for lane in self._lanes.values()))
+        self._lanes.clear()
+        await self.store.writer.barrier()
+        await self.sender.close()
+
+    def _lane(self, sub: Subscription, *, spilled: bool = False) -> Lane:
+        lane = self._lanes.get(sub.id)
+        if lane is None:
+            lane = self._lanes[sub.id] = Lane(sub, self._attempt, self._load, spilled=spilled)
+            lane.start()
+        return lane
+
+    def subscription_changed(self, sub: Subscription) -> None:
+        """Tell the engine a subscription was edited (re-enabled, new URL, new limits…)."""
+        lane = self._lanes.get(sub.id)
+        if lane is not None:
+            lane.update(sub)
+            self._notify()
+        elif sub.enabled:
+            self._lane(sub, spilled=True)  # it may have deliveries waiting in the store
+
+    async def subscription_removed(self, sub_id: str) -> None:
+        lane = self._lanes.pop(sub_id, None)
+        if lane is not None:
+            await lane.close(grace=0)
+        for key in [k for k in self._batches if k[0] == sub_id]:
+            self._batches.pop(key, None)
+            self._batch_meta.pop(key, None)
+        self._notify()
+
+    # -- publishing -----------------------------------------------------------------------------------
+
+    async def publish(self, event: Event, subs: Sequence[Subscription], *, speed: float = 1.0,
+                      due: float | None = None, faults: Mapping[str, Any] | None = None) -> list[str]:
+        """Persist `event` and one delivery per subscription (Syncfy batches wait for `flush`); each is sent
+        once committed. Returns the ids of the deliveries created now."""
+        key = f"{event.run_id}/{event.seq}" if event.run_id else new_id("evt")
+        when = time.time() if due is None else due
+        provider = catalog.get_provider(event.provider)
+        jobs: list[tuple[Job, list[str]]] = []
+        for sub in subs:
+            if sub.batch > 1 and provider.max_batch > 1:
+                bkey = (sub.id, event.run_id)
+                self._batches[bkey].append((event, key))
+                self._batch_meta[bkey] = (sub, speed, faults)
+                if len(self._batches[bkey]) >= min(sub.batch, provider.max_batch):
+                    jobs.extend(self._take_batch(bkey, when))
+                continue
+            jobs.extend(self._jobs(sub, [event], [key], speed, when, faults))
+        await self._persist(jobs, (event_row(event, key),))
+        return [job.id for job, _ in jobs]
+
+    async def flush(self, run_id: str | None = None) -> None:
+        """Send the partial Syncfy batches (of one run, or all)."""
+        keys = [k for k in self._batches if run_id is None or k[1] == run_id]
+        jobs: list[tuple[Job, list[str]]] = []
+        for bkey in keys:
+            jobs.extend(self._take_batch(bkey, time.time()))
+        if jobs:
+            await self._persist(jobs, ())
+
+    def _take_batch(self, bkey: tuple[str, str | None], when: float) -> list[tuple[Job, list[str]]]:
+        items = self._batches.pop(bkey, [])
+        sub, speed, faults = self._batch_meta.pop(bkey)
+        if not items:
+            return []
+        return self._jobs(sub, [e for e, _ in items], [k for _, k in items], speed, when, faults)
+
+    def _jobs(self, sub: Subscription, events: list[Event], keys: list[str], speed: float, when: float,
+              faults: Mapping[str, Any] | None) -> list[tuple[Job, list[str]]]:
+        self._n += 1
+        envelope = (events[0].envelope_id or events[0].id) if len(events) == 1 else \
+            derived_uuid4("batch", sub.id, *(e.id for e in events))
+        job = Job(id=new_id("msg"), n=self._n, subscription_id=sub.id, run_id=events[0].run_id, events=events,
+                  envelope_id=envelope, speed=speed, due=when)
+        out = []
+        for one in self.faults.on_publish(sub, job, faults):
+            if one is not job:
+                self._n += 1
+                one.n = self._n
+            out.append((one, keys))
+        return out
+
+    async def _persist(self, jobs: list[tuple[Job, list[str]]], events: tuple[dict[str, Any], ...]) -> None:
+        now = time.time()
+        rows = tuple(job.insert_row(keys, now) for job, keys in jobs)
+        for job, _ in jobs:
+            if job.status not in ("dropped",):
+                self._outstanding[job.run_id][job.subscription_id] += 1
+
+        def committed(exc: BaseException | None) -> None:
+            if exc is not None:
+                self.write_errors.append(f"{type(exc).__name__}: {exc}")
+                return
+            for job, _ in jobs:
+                if job.status != "dropped":
+                    self._dispatch(job)
+            self._notify()
+
+        await self.store.write(Op(events=events, deliveries=rows, done=committed))
+
+    def _dispatch(self, job: Job) -> None:
+        lane = self._lanes.get(job.subscription_id)
+        if lane is None:
+            return  # the subscription was removed meanwhile
+        lane.offer(job)
+
+    async def _load(self, sub_id: str, after_n: int, limit: int) -> list[Job]:
+        page = await self.store.outbox_page(sub_id, after_n, limit)
+        return [job_from_row(row, [event_from_row(e) for e in events]) for row, events in page]
+
+    # -- attempts -------------------------------------------------------------------------------------
+
+    async def _attempt(self, lane: Lane, job: Job) -> None:
+        sub = lane.sub
+        provider = catalog.get_provider(job.events[0].provider)
+        job.attempts += 1
+        first = job.events[0]
+        delivered = add_seconds(first.occurred_at, catalog.first_delivery_lag(first) + job.sim_offset)
+        body = provider.render(job.events, job.envelope_id, delivered)
+        started = time.time()
+        try:
+            headers = self._headers(sub, provider.native_signing, job, body, int(started))
+        except Exception as exc:  # a subscription whose secret cannot sign: a failed attempt, not a crash
+            outcome = Outcome(None, 0.0, f"signing failed: {exc}", None, None)
+            injected = None
+        else:
+            body, headers, injected = self.faults.on_attempt(sub, job, body, headers)
+            outcome = await self.sender.post(sub.url, body, headers, sub.timeout)
+        attempt = {"delivery_id": job.id, "number": job.attempts, "started_at": started,
+                   "latency_ms": outcome.latency_ms, "status_code": outcome.status, "error": outcome.error,
+                   "response": outcome.response, "delivered_at": iso_ms(delivered),
+                   "faults": _json(injected)}
+        if outcome.ok:
+            self._succeeded(lane, job, outcome)
+        else:
+            self._failed(lane, job, outcome, provider.retry_policy)
+        self.store.writer.put_nowait(Op(attempts=(attempt,), updates=(job.update_row(),)))
+
+    def _headers(self, sub: Subscription, native: str, job: Job, body: bytes, ts: int) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        scheme = sub.signing or native
+        headers.update(sign(scheme, msg_id=job.id, timestamp=ts, body=body, secret=sub.secret, key=self.key,
+                            envelope_id=job.envelope_id, canonical=job.events[0].provider == "basistheory"))
+        headers.update(sub.headers)
+        return headers
+
+    def _succeeded(self, lane: Lane, job: Job, outcome: Outcome) -> None:
+        job.status, job.last_status, job.last_error = "succeeded", outcome.status, None
+        job.finished_at = time.time()
+        if lane.sub.consecutive_dead:
+            self._save_subscription(lane, replace(lane.sub, consecutive_dead=0))
+        self._finish(lane, job)
+
+    def _failed(self, lane: Lane, job: Job, outcome: Outcome, default_policy: Any) -> None:
+        policy = lane.sub.retry or default_policy
+        job.retries += 1
+        job.last_status = outcome.status
+        job.last_error = outcome.error or f"HTTP {outcome.status}"
+        if job.retries > len(policy.delays):
+            job.status, job.finished_at = "dead", time.time()
+            self._dead(lane)
+            self._finish(lane, job)
+            return
+        delay = policy.delay(job.retries, derived_fraction("jitter", job.id, job.attempts))
+        if outcome.retry_after is not None:
+            delay = max(delay, outcome.retry_after)
+        job.sim_offset += delay
+        job.status = "failed"
+        job.due = time.time() + (delay / job.speed if job.speed > 0 else 0.0)
+        lane.requeue(job)
+
+    def _dead(self, lane: Lane) -> None:
+        sub = lane.sub
+        dead = sub.consecutive_dead + 1
+        status = "disabled" if sub.disable_after and dead >= sub.disable_after else sub.status
+        if status == "disabled" and sub.enabled:
+            log.warning("subscription %s disabled after %d consecutive dead deliveries", sub.id, dead)
+        self._save_subscription(lane, replace(sub, consecutive_dead=dead, status=status))
+
+    def _save_subscription(self, lane: Lane, sub: Subscription) -> None:
+        lane.update(sub)
+        self.store.save_subscription_state(sub.id, sub.status, sub.consecutive_dead)
+        self._notify()
+
+    def _finish(self, lane: Lane, job: Job) -> None:
+        lane.release(job)
+        self._outstanding[job.run_id][job.subscription_id] -= 1
+        self._notify()
+
+    # -- waiting and redelivery -------------------------------------------------------------------------
+
+    def _notify(self) -> None:
+        async def wake() -> None:
+            async with self._changed:
+                self._changed.notify_all()
+
+        asyncio.get_running_loop().create_task(wake())
+
+    def is_settled(self, run_id: str | None) -> bool:
+        """Every delivery of the run is final, or waits on a subscription that is disabled."""
+        if any(k[1] == run_id for k in self._batches if self._batches[k]):
+            return False
+        for sub_id, count in self._outstanding.get(run_id, {}).items():
+            lane = self._lanes.get(sub_id)
+            if count > 0 and lane is not None and lane.sub.enabled:
+                return False
+        return True
+
+    async def settled(self, run_id: str | None, timeout: float | None = None) -> bool:
+        """Wait until the run's deliveries are settled (see `is_settled`); False on timeout."""
+        async def wait() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: self.is_settled(run_id))
+
+        try:
+            await asyncio.wait_for(wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def redeliver(self, delivery_id: str) -> bool:
+        """Send a delivery again with a fresh retry budget (same id, same body). False if it is still active."""
+        page = await self.store.outbox_rows([delivery_id])
+        if not page:
+            return False
+        row, events = page[0]
+        if row.status in ("pending", "failed"):
+            return False
+        sub = await self.store.get_subscription(row.subscription_id)
+        if sub is None:
+            return False
+        job = job_from_row(row, [event_from_row(e) for e in events])
+        job.status, job.retries, job.due, job.finished_at = "pending", 0, time.time(), None
+        self.store.writer.put_nowait(Op(updates=(job.update_row(),)))
+        self._outstanding[job.run_id][job.subscription_id] += 1
+        self._lane(sub).force(job)
+        return True
+
+
+def _json(value: Any) -> str | None:
+    return json.dumps(value, separators=(",", ":")) if value else None

@@ -1,0 +1,70 @@
+"""A delivery while the engine holds it in memory: mutable, and written back to the store at each change."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.models import Event
+from simulator.timeutil import parse_time
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    id: str
+    n: int
+    subscription_id: str
+    run_id: str | None
+    events: list[Event]
+    envelope_id: str
+    speed: float
+    due: float
+    attempts: int = 0
+    retries: int = 0
+    sim_offset: float = 0.0
+    status: str = "pending"
+    last_status: int | None = None
+    last_error: str | None = None
+    faults: dict[str, Any] | None = None
+    finished_at: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def type(self) -> str:
+        return self.events[0].type
+
+    def update_row(self) -> dict[str, Any]:
+        return {
+            "_id": self.id, "status": self.status, "attempts": self.attempts, "retries": self.retries,
+            "sim_offset": self.sim_offset, "next_attempt_at": self.due, "finished_at": self.finished_at,
+            "last_status": self.last_status, "last_error": self.last_error,
+            "faults": json.dumps(self.faults, separators=(",", ":")) if self.faults else None,
+        }
+
+    def insert_row(self, event_keys: list[str], created_at: float) -> dict[str, Any]:
+        row = self.update_row()
+        row.pop("_id")
+        row.update(id=self.id, n=self.n, subscription_id=self.subscription_id, run_id=self.run_id,
+                   event_keys=json.dumps(event_keys), event_ids=json.dumps([e.id for e in self.events]),
+                   type=self.type, envelope_id=self.envelope_id, speed=self.speed, created_at=created_at)
+        return row
+
+
+def event_row(event: Event, key: str) -> dict[str, Any]:
+    return {"key": key, "id": event.id, "run_id": event.run_id, "seq": event.seq, "provider": event.provider,
+            "type": event.type, "occurred_at": event.occurred_at.isoformat(), "envelope_id": event.envelope_id,
+            "body": event.json}
+
+
+def event_from_row(row: Any) -> Event:
+    return Event(id=row.id, provider=row.provider, type=row.type, occurred_at=parse_time(row.occurred_at),
+                 data=json.loads(row.body), json=row.body, envelope_id=row.envelope_id, seq=row.seq,
+                 run_id=row.run_id)
+
+
+def job_from_row(row: Any, events: list[Event]) -> Job:
+    return Job(id=row.id, n=row.n, subscription_id=row.subscription_id, run_id=row.run_id, events=events,
+               envelope_id=row.envelope_id, speed=row.speed, due=row.next_attempt_at, attempts=row.attempts,
+               retries=row.retries, sim_offset=row.sim_offset, status=row.status, last_status=row.last_status,
+               last_error=row.last_error, faults=json.loads(row.faults) if row.faults else None)

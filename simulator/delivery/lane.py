@@ -1,0 +1,153 @@
+"""A lane: one subscription's queue of deliveries, sent in order with at most `max_in_flight` at once.
+
+The store is the queue of record; a lane keeps a bounded window of it in memory. When the window is full
+the lane "spills": new deliveries stay only in the store and are read back, in order, as room frees. Recovery
+after a restart is the same path: a lane starts spilled and reads every active delivery back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from simulator.delivery.job import Job
+from simulator.models import Subscription
+
+log = logging.getLogger("webhook_sim.delivery")
+
+HIGH_WATER = 5000
+LOW_WATER = 1000
+Loader = Callable[[str, int, int], Awaitable[list[Job]]]
+Attempter = Callable[["Lane", Job], Awaitable[None]]
+
+
+class Lane:
+    def __init__(self, sub: Subscription, attempt: Attempter, load: Loader, *, spilled: bool = False) -> None:
+        self.sub = sub
+        self._attempt = attempt
+        self._load = load
+        self._heap: list[tuple[float, int, Job]] = []
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(sub.max_in_flight)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self.held = 0                  # jobs in memory: queued, in flight, or waiting for a retry
+        self.loaded_upto = 0           # highest delivery position ever taken into memory
+        self.spilled = spilled
+        self._refused_upto = 0
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    # -- feeding ------------------------------------------------------------------------------------------
+
+    def offer(self, job: Job) -> bool:
+        """Take a newly committed job into memory, or leave it in the store when the window is full."""
+        if self.spilled or self.held >= HIGH_WATER:
+            self.spilled = True
+            self._refused_upto = max(self._refused_upto, job.n)
+            return False
+        self._take(job)
+        return True
+
+    def force(self, job: Job) -> None:
+        """Take a job regardless of the window (a redelivery the store order has already passed)."""
+        self._take(job)
+
+    def _take(self, job: Job) -> None:
+        self.held += 1
+        self.loaded_upto = max(self.loaded_upto, job.n)
+        self._push(job)
+
+    def _push(self, job: Job) -> None:
+        # In strict order the lowest position always goes first, retry or not; otherwise the earliest due.
+        key = (float(job.n), job.n) if self.sub.strict_order else (job.due, job.n)
+        heapq.heappush(self._heap, (key[0], key[1], job))
+        self._wake.set()
+
+    def requeue(self, job: Job) -> None:
+        """Put back a job whose attempt failed; it goes again at `job.due`."""
+        self._push(job)
+
+    def release(self, job: Job) -> None:
+        """A job reached a final state and leaves memory."""
+        self.held -= 1
+        self._wake.set()
+
+    def update(self, sub: Subscription) -> None:
+        order_changed = sub.strict_order != self.sub.strict_order
+        if sub.max_in_flight != self.sub.max_in_flight:
+            self._slots = asyncio.Semaphore(sub.max_in_flight)
+        self.sub = sub
+        if order_changed:
+            jobs = [job for _, _, job in self._heap]
+            self._heap.clear()
+            for job in jobs:
+                self._push(job)
+        self._wake.set()
+
+    # -- running ------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"lane-{self.sub.id}")
+
+    async def close(self, grace: float) -> None:
+        """Stop starting attempts; let those in flight finish for up to `grace` seconds."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._in_flight:
+            _, pending = await asyncio.wait(self._in_flight, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while not self._closing:
+            if self.spilled and self.held < LOW_WATER:
+                await self._reload()
+            if not self.sub.enabled or not self._heap:
+                await self._sleep(None)
+                continue
+            due = self._heap[0][2].due
+            wait = due - time.time()
+            if wait > 0:
+                await self._sleep(wait)
+                continue
+            await self._slots.acquire()
+            if not self._heap or self._heap[0][2].due > time.time():
+                self._slots.release()  # the head changed while waiting for a slot
+                continue
+            job = heapq.heappop(self._heap)[2]
+            task = asyncio.create_task(self._send(job))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _send(self, job: Job) -> None:
+        try:
+            await self._attempt(self, job)
+        except Exception:  # an attempt must never take the lane down; the job is retried
+            log.exception("attempt of %s failed unexpectedly", job.id)
+            job.due = time.time() + 1
+            self.requeue(job)
+        finally:
+            self._slots.release()
+
+    async def _sleep(self, timeout: float | None) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _reload(self) -> None:
+        limit = HIGH_WATER - self.held
+        jobs = await self._load(self.sub.id, self.loaded_upto, limit)
+        for job in jobs:
+            self._take(job)
+        if len(jobs) < limit and self._refused_upto <= self.loaded_upto:
+            self.spilled = False
+        elif not jobs:
+            await self._sleep(0.05)  # refused jobs not visible yet: their commit is in flight

@@ -1,0 +1,170 @@
+"""A real HTTP receiver that records what arrives: for tests (the `webhook_receiver` fixture) and `listen`.
+
+It runs uvicorn on 127.0.0.1 in a thread of its own, so sync and async tests can both use it, and it can be
+told to fail, answer slowly, or hang, so retries happen because a receiver really failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request as it arrived."""
+
+    at: float
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+    verified: bool | None = None
+    reason: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def event_ids(self) -> list[str]:
+        """The provider event ids this request carries (Syncfy `eid`s or the Basis Theory `event.id`)."""
+        try:
+            data = self.json()
+        except ValueError:
+            return []
+        if isinstance(data, dict) and isinstance(data.get("events"), list):
+            return [e["header"]["event"]["eid"] for e in data["events"]]
+        if isinstance(data, dict) and isinstance(data.get("event"), dict):
+            return [data["event"]["id"]]
+        return []
+
+
+@dataclass
+class _Plan:
+    status: int = 204
+    delay: float = 0.0
+    retry_after: str | None = None
+
+
+@dataclass
+class Receiver:
+    """Start with `start()` (or as a context manager); `url` is where to send."""
+
+    verifier: Callable[[dict[str, str], bytes], tuple[bool, str]] | None = None
+    requests: list[Received] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Condition()
+        self._default = _Plan()
+        self._script: list[_Plan] = []
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    # -- behaviour ------------------------------------------------------------------------------------
+
+    def respond(self, status: int = 204, delay: float = 0.0) -> None:
+        """Answer every later request with `status` after `delay` seconds."""
+        with self._lock:
+            self._default = _Plan(status, delay)
+
+    def fail(self, times: int, status: int = 500, retry_after: str | None = None, delay: float = 0.0) -> None:
+        """Answer the next `times` requests with `status` (and a Retry-After header if given)."""
+        with self._lock:
+            self._script.extend(_Plan(status, delay, retry_after) for _ in range(times))
+
+    def _next_plan(self) -> _Plan:
+        with self._lock:
+            return self._script.pop(0) if self._script else self._default
+
+    # -- observing ------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """Block until at least `count` requests arrived; AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len(self.requests) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"expected {count} requests within {timeout}s, got {len(self.requests)}")
+                self._lock.wait(left)
+            return list(self.requests)
+
+    async def wait_for_async(self, count: int, timeout: float = 10.0) -> list[Received]:
+        return await asyncio.to_thread(self.wait_for, count, timeout)
+
+    def event_ids(self) -> list[str]:
+        with self._lock:
+            return [eid for r in self.requests for eid in r.event_ids]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    # -- serving --------------------------------------------------------------------------------------
+
+    async def _handle(self, request: Request) -> Response:
+        body = await request.body()
+        plan = self._next_plan()
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        verified, reason = (None, None)
+        if self.verifier is not None:
+            verified, reason = self.verifier(dict(request.headers), body)
+        if plan.delay:
+            await asyncio.sleep(plan.delay)
+        received = Received(time.time(), request.url.path, dict(request.headers), body, plan.status,
+                            verified, reason)
+        with self._lock:
+            self.in_flight -= 1
+            self.requests.append(received)
+            self._lock.notify_all()
+        headers = {"Retry-After": plan.retry_after} if plan.retry_after else None
+        return Response(status_code=plan.status, headers=headers)
+
+    def start(self, timeout: float = 5.0) -> Receiver:
+        app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST", "PUT"])])
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("receiver did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout)
+            self._server = None
+
+    def __enter__(self) -> Receiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

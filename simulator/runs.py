@@ -1,0 +1,154 @@
+"""Runs: one execution of a scenario — seed, params, speed, targets, faults — from start to settled."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from simulator import catalog
+from simulator.errors import FieldError, InvalidInput, NotFound
+from simulator.ids import new_id
+from simulator.models import Event, Run, Subscription
+from simulator.scenarios import loader, runner
+from simulator.specs import RunSpec, SubscriptionSpec
+from simulator.timeutil import now_utc, utc
+
+if TYPE_CHECKING:
+    from simulator.service import Simulator
+
+log = logging.getLogger("webhook_sim.runs")
+INTERRUPTED = "interrupted: the simulator stopped; its pending deliveries are resumed on the next start"
+
+
+class RunManager:
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._emitted: dict[str, int] = {}
+
+    async def mark_interrupted(self) -> None:
+        """Runs a previous process left running cannot resume their scenario; their deliveries do resume."""
+        for run in await self.sim.store.list_runs():
+            if run.status in ("pending", "running"):
+                await self.sim.store.put_run(run.id, status="failed", error=INTERRUPTED, finished_at=time.time())
+
+    async def start(self, spec: RunSpec) -> Run:
+        """Validate `spec`, record the run as pending and start it in the background."""
+        if not self.sim.accepting:
+            raise InvalidInput("the simulator is shutting down; no new runs")
+        scenario = loader.find(spec.scenario, self.sim.scenario_dirs)
+        params = _params(scenario, spec.params)
+        self.sim._check_faults(spec.faults, "faults")
+        subs = await self._targets(spec)
+        seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
+        start = utc(spec.start_time) if spec.start_time else now_utc()
+        run_id = new_id("run")
+        record = {"scenario": scenario.name, "params": params, "seed": seed, "speed": spec.speed,
+                  "start_time": start.isoformat(), "subscriptions": [s.id for s in subs] if subs else None,
+                  "target": spec.target, "faults": spec.faults, "source": scenario.source}
+        await self.sim.store.put_run(run_id, scenario=scenario.name, spec=record, status="pending", events=0,
+                                     created_at=time.time())
+        task = asyncio.create_task(self._execute(run_id, scenario, spec, subs, seed, params, start))
+        self._tasks[run_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
+        return await self.get(run_id)
+
+    async def _targets(self, spec: RunSpec) -> list[Subscription] | None:
+        """An ad-hoc subscription for `target`, the named subscriptions, or None for every matching one."""
+        if spec.target is not None:
+            # An ad-hoc target is never disabled: a CI step must end, with its failures counted.
+            target = SubscriptionSpec(url=spec.target, signing=spec.signing, secret=spec.secret,
+                                      max_in_flight=spec.max_in_flight, disable_after=0)
+            return [await self.sim.create_subscription(target, ephemeral=True)]
+        if spec.subscriptions is not None:
+            return [await self.sim.subscription(i) for i in spec.subscriptions]
+        return None
+
+    async def _execute(self, run_id: str, scenario: Any, spec: RunSpec, subs: list[Subscription] | None,
+                       seed: int, params: dict[str, Any], start: datetime) -> None:
+        store, engine = self.sim.store, self.sim.engine
+        await store.put_run(run_id, status="running", started_at=time.time())
+        matching: dict[str, list[Subscription]] = {}
+        self._emitted[run_id] = 0
+
+        async def emit(event: Event, step: Any) -> None:
+            etype = catalog.resolve(event.key)
+            if etype.key not in matching:
+                pool = subs if subs is not None else await self.sim.matching(etype)
+                matching[etype.key] = [s for s in pool if s.enabled and catalog.matches(s.events, etype)]
+            faults = _merge(spec.faults, getattr(step, "faults", None))
+            await engine.publish(event, matching[etype.key], speed=spec.speed, faults=faults)
+            self._emitted[run_id] += 1
+
+        status, error = "completed", None
+        try:
+            await runner.play(scenario, seed=seed, params=params, start_time=start, speed=spec.speed,
+                              emit=emit, on_idle=lambda: engine.flush(run_id), run_id=run_id)
+            await engine.settled(run_id)
+        except asyncio.CancelledError:
+            status, error = "cancelled", None
+        except Exception as exc:  # a scenario that fails half-way is reported, never raised into the server
+            log.exception("run %s failed", run_id)
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            await engine.flush(run_id)
+        await store.put_run(run_id, status=status, error=error, events=self._emitted.pop(run_id, 0),
+                            finished_at=time.time())
+
+    async def get(self, run_id: str) -> Run:
+        run = await self.sim.store.get_run(run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id!r}", errors=[FieldError("id", "not found")])
+        if run_id in self._emitted:  # live progress of a running scenario
+            run = _with_events(run, self._emitted[run_id])
+        return run
+
+    async def list(self, limit: int | None = None, cursor: str | None = None) -> list[Run]:
+        runs = await self.sim.store.list_runs(limit, cursor)
+        return [_with_events(r, self._emitted[r.id]) if r.id in self._emitted else r for r in runs]
+
+    async def cancel(self, run_id: str) -> Run:
+        """Stop emitting. Deliveries already made go on: nothing made is silently dropped."""
+        await self.get(run_id)
+        task = self._tasks.get(run_id)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        return await self.get(run_id)
+
+    async def cancel_all(self) -> None:
+        for run_id in list(self._tasks):
+            await self.cancel(run_id)
+
+    async def wait(self, run_id: str, timeout: float | None = None) -> Run:
+        """Wait until the run ends (completed, failed or cancelled) and return it."""
+        task = self._tasks.get(run_id)
+        if task is not None:
+            await asyncio.wait({task}, timeout=timeout)
+        return await self.get(run_id)
+
+
+def _params(scenario: Any, given: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return runner.resolve_params(scenario, given)
+    except InvalidInput:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(str(exc), errors=[FieldError("params", str(exc))]) from None
+
+
+def _merge(run_faults: Mapping[str, Any] | None, step_faults: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not run_faults and not step_faults:
+        return None
+    return {**(run_faults or {}), **(step_faults or {})}
+
+
+def _with_events(run: Run, emitted: int) -> Run:
+    from dataclasses import replace
+
+    return replace(run, events=emitted)

@@ -1,0 +1,137 @@
+"""Input models shared by the control API, the CLI and the Python API: what a caller may ask for.
+
+Field names are part of the contract (DESIGN.md). pydantic validates them; `parse` turns its errors into the
+simulator's `InvalidInput` with one `FieldError` per field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from simulator.errors import FieldError, InvalidInput
+
+M = TypeVar("M", bound=BaseModel)
+Scheme = Literal["standard", "basistheory", "syncfy", "none"]
+
+
+def check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return url
+
+
+class RetrySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    delays: list[float] = Field(description="Seconds before each retry (simulated time, before speed).")
+    jitter: float = Field(0.2, ge=0, le=1)
+
+    @field_validator("delays")
+    @classmethod
+    def _non_negative(cls, v: list[float]) -> list[float]:
+        if any(d < 0 for d in v) or len(v) > 50:
+            raise ValueError("delays must be at most 50 non-negative numbers")
+        return v
+
+
+class SubscriptionSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(max_length=2048)
+    events: list[str] = Field(default_factory=list, max_length=200,
+                              description="Filters: exact types, aliases, `provider:*`, globs like `token.*`.")
+    signing: Scheme | None = Field(None, description="Default: each event's provider's native scheme.")
+    secret: str | None = Field(None, max_length=512, description="Generated when not given; shown once.")
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: float = Field(30.0, gt=0, le=600)
+    retry: RetrySpec | None = None
+    max_in_flight: int = Field(1, ge=1, le=1000)
+    strict_order: bool = False
+    batch: int = Field(1, ge=1, le=100, description="Syncfy: events per POST.")
+    faults: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+    disable_after: int = Field(5, ge=0, le=100000,
+                               description="Consecutive dead deliveries before disabling; 0 never disables.")
+
+    _url = field_validator("url")(classmethod(lambda cls, v: check_url(v)))
+
+
+class SubscriptionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(None, max_length=2048)
+    events: list[str] | None = Field(None, max_length=200)
+    signing: Scheme | None = None
+    secret: str | None = Field(None, max_length=512)
+    headers: dict[str, str] | None = None
+    timeout: float | None = Field(None, gt=0, le=600)
+    retry: RetrySpec | None = None
+    max_in_flight: int | None = Field(None, ge=1, le=1000)
+    strict_order: bool | None = None
+    batch: int | None = Field(None, ge=1, le=100)
+    faults: dict[str, Any] | None = None
+    enabled: bool | None = None
+    disable_after: int | None = Field(None, ge=0, le=100000)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return None if v is None else check_url(v)
+
+
+class RunSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scenario: str = Field(min_length=1, max_length=4096)
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Default: a random seed, reported.")
+    speed: float = Field(1.0, ge=0, le=1e9, description="1 real time, 10 ten times faster, 0 no waiting.")
+    start_time: datetime | None = Field(None, description="The simulated time of the first event.")
+    subscriptions: list[str] | None = Field(None, description="Default: every matching subscription.")
+    target: str | None = Field(None, max_length=2048, description="An ad-hoc URL instead of subscriptions.")
+    signing: Scheme | None = Field(None, description="With `target`: the signing scheme.")
+    secret: str | None = Field(None, max_length=512, description="With `target`: the secret.")
+    faults: dict[str, Any] = Field(default_factory=dict)
+    max_in_flight: int = Field(1, ge=1, le=1000, description="With `target`: concurrent requests.")
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v: str | None) -> str | None:
+        return None if v is None else check_url(v)
+
+
+class EventSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(min_length=1, max_length=200)
+    overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted paths into the event.")
+    subscriptions: list[str] | None = None
+    target: str | None = Field(None, max_length=2048)
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v: str | None) -> str | None:
+        return None if v is None else check_url(v)
+
+
+class ScheduleSpec(RunSpec):
+    cron: str | None = Field(None, max_length=200)
+    interval: float | None = Field(None, gt=0, le=10**8)
+    at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> ScheduleSpec:
+        if sum(x is not None for x in (self.cron, self.interval, self.at)) != 1:
+            raise ValueError("exactly one of cron, interval or at is required")
+        return self
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate `data` as `model`, raising InvalidInput naming every bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"]) for e in exc.errors()]
+        raise InvalidInput(f"invalid {model.__name__.removesuffix('Spec').lower()}: "
+                           + "; ".join(str(e) for e in errors), errors=errors) from None

@@ -1,0 +1,255 @@
+"""The Store: subscriptions, runs, events, the delivery outbox and the attempts log."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from simulator.models import Attempt, Delivery, Run, Subscription
+from simulator.store import codec
+from simulator.store import tables as t
+from simulator.store.writer import Op, Writer
+
+ACTIVE = ("pending", "failed")
+
+
+def sqlalchemy_url(url: str | None) -> tuple[str, Path | None]:
+    """An async SQLAlchemy URL for `url`, and the temporary file to delete on close (for `memory`).
+
+    Accepts `sqlite:///path`, a bare path, `memory`/`:memory:`/empty (an ephemeral file), or any async URL.
+    An in-memory SQLite database cannot be shared by a writer and concurrent readers, so the ephemeral store
+    is a temporary file, removed when the store closes.
+    """
+    if not url or url in (":memory:", "memory", "sqlite://", "sqlite:///:memory:"):
+        fd, name = tempfile.mkstemp(prefix="webhook-sim-", suffix=".db")
+        os.close(fd)
+        return f"sqlite+aiosqlite:///{name}", Path(name)
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///"), None
+    if "://" not in url:
+        return f"sqlite+aiosqlite:///{url}", None
+    return url, None
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode survives a process crash (what durability here means); only power loss can cost
+    # the last commits.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine, temp_file: Path | None = None) -> None:
+        self.engine = engine
+        self.writer = Writer(engine)
+        self._temp_file = temp_file
+
+    @classmethod
+    async def open(cls, url: str | None = None) -> Store:
+        sa_url, temp = sqlalchemy_url(url)
+        engine = create_async_engine(sa_url)
+        if sa_url.startswith("sqlite"):
+            sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        async with engine.begin() as conn:
+            await conn.run_sync(t.metadata.create_all)
+        store = cls(engine, temp)
+        store.writer.start()
+        return store
+
+    async def close(self) -> None:
+        await self.writer.close()
+        await self.engine.dispose()
+        if self._temp_file is not None:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self._temp_file}{suffix}").unlink(missing_ok=True)
+
+    # -- writes (all through the writer) -------------------------------------------------------------
+
+    async def write(self, op: Op) -> None:
+        await self.writer.put(op)
+
+    async def put_subscription(self, sub: Subscription) -> None:
+        row = codec.subscription_row(sub)
+
+        async def call(conn: AsyncConnection) -> None:
+            exists = (await conn.execute(select(t.subscriptions.c.id).where(t.subscriptions.c.id == sub.id)))
+            if exists.first():
+                await conn.execute(update(t.subscriptions).where(t.subscriptions.c.id == sub.id).values(**row))
+            else:
+                await conn.execute(t.subscriptions.insert().values(**row))
+
+        await self.writer.submit(call)
+
+    def save_subscription_state(self, sub_id: str, status: str, consecutive_dead: int) -> None:
+        """Queue the delivery-driven part of a subscription's state (from engine callbacks: no waiting)."""
+
+        async def call(conn: AsyncConnection) -> None:
+            await conn.execute(update(t.subscriptions).where(t.subscriptions.c.id == sub_id)
+                               .values(status=status, consecutive_dead=consecutive_dead))
+
+        self.writer.put_nowait(Op(call=call))
+
+    async def delete_subscription(self, sub_id: str) -> None:
+        async def call(conn: AsyncConnection) -> None:
+            await conn.execute(t.subscriptions.delete().where(t.subscriptions.c.id == sub_id))
+
+        await self.writer.submit(call)
+
+    async def put_run(self, run_id: str, **values: Any) -> None:
+        """Insert or update a run's row (`spec` is given as a dict)."""
+        if "spec" in values:
+            values["spec"] = codec.dumps(values["spec"])
+
+        async def call(conn: AsyncConnection) -> None:
+            done = await conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
+            if done.rowcount == 0:
+                await conn.execute(t.runs.insert().values(id=run_id, **values))
+
+        await self.writer.submit(call)
+
+    async def set_setting(self, key: str, value: str) -> None:
+        async def call(conn: AsyncConnection) -> None:
+            await conn.execute(t.settings.delete().where(t.settings.c.key == key))
+            await conn.execute(t.settings.insert().values(key=key, value=value))
+
+        await self.writer.submit(call)
+
+    async def reset(self) -> None:
+        async def call(conn: AsyncConnection) -> None:
+            for table in (t.attempts, t.deliveries, t.events, t.runs, t.subscriptions):
+                await conn.execute(table.delete())
+
+        await self.writer.submit(call)
+
+    # -- reads ------------------------------------------------------------------------------------------
+
+    async def _all(self, stmt: Any) -> Sequence[Any]:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(stmt)).all()
+
+    async def get_setting(self, key: str) -> str | None:
+        rows = await self._all(select(t.settings.c.value).where(t.settings.c.key == key))
+        return rows[0].value if rows else None
+
+    async def get_subscription(self, sub_id: str) -> Subscription | None:
+        rows = await self._all(select(t.subscriptions).where(t.subscriptions.c.id == sub_id))
+        return codec.subscription(rows[0]) if rows else None
+
+    async def list_subscriptions(self, limit: int | None = None, cursor: str | None = None) -> list[Subscription]:
+        stmt = select(t.subscriptions).order_by(t.subscriptions.c.id)
+        if cursor:
+            stmt = stmt.where(t.subscriptions.c.id > cursor)
+        if limit:
+            stmt = stmt.limit(limit)
+        return [codec.subscription(r) for r in await self._all(stmt)]
+
+    async def get_run(self, run_id: str) -> Run | None:
+        rows = await self._all(select(t.runs).where(t.runs.c.id == run_id))
+        return codec.run(rows[0], await self.delivery_counts(run_id)) if rows else None
+
+    async def list_runs(self, limit: int | None = None, cursor: str | None = None) -> list[Run]:
+        stmt = select(t.runs).order_by(t.runs.c.id)
+        if cursor:
+            stmt = stmt.where(t.runs.c.id > cursor)
+        if limit:
+            stmt = stmt.limit(limit)
+        return [codec.run(r, await self.delivery_counts(r.id)) for r in await self._all(stmt)]
+
+    async def delivery_counts(self, run_id: str | None = None, subscription_id: str | None = None) -> dict[str, int]:
+        stmt = select(t.deliveries.c.status, func.count()).group_by(t.deliveries.c.status)
+        if run_id is not None:
+            stmt = stmt.where(t.deliveries.c.run_id == run_id)
+        if subscription_id is not None:
+            stmt = stmt.where(t.deliveries.c.subscription_id == subscription_id)
+        return {row[0]: row[1] for row in await self._all(stmt)}
+
+    async def list_deliveries(self, *, run_id: str | None = None, subscription_id: str | None = None,
+                              status: str | None = None, type: str | None = None, limit: int | None = None,
+                              cursor: int | None = None) -> list[tuple[int, Delivery]]:
+        """Deliveries in creation order with their position (the cursor for the next page)."""
+        c = t.deliveries.c
+        stmt = select(t.deliveries).order_by(c.n)
+        for column, value in ((c.run_id, run_id), (c.subscription_id, subscription_id), (c.status, status)):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if type is not None:
+            stmt = stmt.where(c.type == type)
+        if cursor is not None:
+            stmt = stmt.where(c.n > cursor)
+        if limit:
+            stmt = stmt.limit(limit)
+        return [(r.n, codec.delivery(r)) for r in await self._all(stmt)]
+
+    async def get_delivery(self, delivery_id: str) -> Delivery | None:
+        rows = await self._all(select(t.deliveries).where(t.deliveries.c.id == delivery_id))
+        if not rows:
+            return None
+        logs = await self._all(select(t.attempts).where(t.attempts.c.delivery_id == delivery_id)
+                               .order_by(t.attempts.c.number, t.attempts.c.id))
+        return codec.delivery(rows[0], tuple(codec.attempt(a) for a in logs))
+
+    async def attempts(self, delivery_id: str) -> list[Attempt]:
+        rows = await self._all(select(t.attempts).where(t.attempts.c.delivery_id == delivery_id)
+                               .order_by(t.attempts.c.number, t.attempts.c.id))
+        return [codec.attempt(r) for r in rows]
+
+    async def outbox_page(self, subscription_id: str, after_n: int, limit: int) -> list[tuple[Any, list[Any]]]:
+        """Active deliveries of one subscription after position `after_n`, each with its event rows."""
+        c = t.deliveries.c
+        rows = await self._all(select(t.deliveries).where(c.subscription_id == subscription_id)
+                               .where(c.status.in_(ACTIVE)).where(c.n > after_n).order_by(c.n).limit(limit))
+        return await self._with_events(rows)
+
+    async def outbox_rows(self, delivery_ids: list[str]) -> list[tuple[Any, list[Any]]]:
+        """Deliveries by id, each with its event rows, whatever their state."""
+        rows = await self._all(select(t.deliveries).where(t.deliveries.c.id.in_(delivery_ids)))
+        return await self._with_events(rows)
+
+    async def _with_events(self, rows: Sequence[Any]) -> list[tuple[Any, list[Any]]]:
+        keys = {k for r in rows for k in json.loads(r.event_keys)}
+        events = {e.key: e for e in await self._events(keys)}
+        return [(r, [events[k] for k in json.loads(r.event_keys) if k in events]) for r in rows]
+
+    async def _events(self, keys: set[str]) -> list[Any]:
+        out: list[Any] = []
+        ordered = sorted(keys)
+        for i in range(0, len(ordered), 500):  # stay under SQLite's bound-parameter limit
+            out.extend(await self._all(select(t.events).where(t.events.c.key.in_(ordered[i:i + 500]))))
+        return out
+
+    async def active_subscription_ids(self) -> list[str]:
+        """Subscriptions with deliveries still to make (what a restart must resume)."""
+        c = t.deliveries.c
+        rows = await self._all(select(c.subscription_id).where(c.status.in_(ACTIVE)).distinct())
+        return [r.subscription_id for r in rows]
+
+    async def max_delivery_n(self) -> int:
+        rows = await self._all(select(func.max(t.deliveries.c.n)))
+        return rows[0][0] or 0
+
+    async def run_events(self, run_id: str, limit: int | None = None, cursor: int | None = None) -> list[Any]:
+        stmt = select(t.events).where(t.events.c.run_id == run_id).order_by(t.events.c.seq)
+        if cursor is not None:
+            stmt = stmt.where(t.events.c.seq > cursor)
+        if limit:
+            stmt = stmt.limit(limit)
+        return list(await self._all(stmt))
+
+    async def run_attempt_stats(self, run_id: str) -> tuple[int, list[float]]:
+        """How many attempts a run's deliveries made, and the latencies (ms) of those that got an answer."""
+        a, d = t.attempts.c, t.deliveries.c
+        stmt = (select(a.latency_ms, a.status_code).select_from(t.attempts.join(t.deliveries, a.delivery_id == d.id))
+                .where(d.run_id == run_id))
+        rows = await self._all(stmt)
+        return len(rows), sorted(r.latency_ms for r in rows if r.status_code is not None)

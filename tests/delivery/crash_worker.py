@@ -1,0 +1,26 @@
+"""A simulator process for the crash test: `fresh URL N` subscribes URL and emits N events, then serves until
+killed; `resume` only reopens the store, which resumes every unfinished delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from simulator.service import Simulator
+from simulator.specs import EventSpec, SubscriptionSpec
+
+
+async def main(db: str, mode: str, *args: str) -> None:
+    sim = await Simulator.open(db)
+    if mode == "fresh":
+        url, count = args[0], int(args[1])
+        await sim.create_subscription(SubscriptionSpec(url=url, signing="standard", max_in_flight=8,
+                                                       headers={"X-Process": "first"}))
+        for _ in range(count):
+            await sim.emit(EventSpec(type="token.created"))
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:]))

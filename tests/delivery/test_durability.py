@@ -1,0 +1,78 @@
+"""Crash safety and isolation: a SIGKILLed simulator resends exactly what it had not finished; a hanging
+receiver does not slow another subscription."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from simulator.receiver import Receiver
+from simulator.specs import EventSpec, SubscriptionSpec
+from tests.conftest import until
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = 2000
+
+
+def start_worker(db: Path, *args: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-m", "tests.delivery.crash_worker", str(db), *args],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    return proc
+
+
+def stop(proc: subprocess.Popen[str], sig: int) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, sig)
+    proc.wait(timeout=10)
+
+
+async def test_sigkill_mid_flight_then_restart_resends_exactly_the_unfinished(tmp_path):
+    db = tmp_path / "crash.db"
+    with Receiver() as receiver:
+        receiver.respond(status=204, delay=0.002)
+        first = start_worker(db, "fresh", receiver.url, str(EVENTS))
+        try:
+            await receiver.wait_for_async(EVENTS // 4, timeout=60)
+        finally:
+            stop(first, signal.SIGKILL)
+        await until(lambda: receiver.in_flight == 0, what="the receiver to finish what it was handed")
+        with sqlite3.connect(db) as conn:
+            statuses = dict(conn.execute("select id, status from deliveries"))
+            conn.execute("""update subscriptions set headers = '{"X-Process": "second"}'""")
+        assert len(statuses) == EVENTS, "every delivery was persisted before the crash"
+        unfinished = {i for i, s in statuses.items() if s != "succeeded"}
+        assert unfinished, "the crash came mid-flight"
+
+        second = start_worker(db, "resume")
+        try:
+            await until(lambda: {r.headers["webhook-id"] for r in receiver.requests} >= set(statuses),
+                        timeout=60, what="every delivery after the restart")
+        finally:
+            stop(second, signal.SIGTERM)
+
+    by_process: dict[str, list[str]] = {"first": [], "second": []}
+    for r in receiver.requests:
+        by_process[r.headers["x-process"]].append(r.headers["webhook-id"])
+    assert set(by_process["second"]) == unfinished
+    assert len(by_process["second"]) == len(unfinished)  # each resent once
+    duplicates = set(by_process["first"]) & set(by_process["second"])
+    in_flight = set(by_process["first"]) & unfinished
+    assert duplicates == in_flight
+    # The same ids on the resend: receivers can dedupe on webhook-id and event.id.
+    event_ids = [r.json()["event"]["id"] for r in receiver.requests]
+    assert len(set(event_ids)) == EVENTS
+
+
+async def test_a_hanging_receiver_does_not_slow_another_subscription(sim, make_receiver):
+    hanging, fast = make_receiver(), make_receiver()
+    hanging.respond(status=204, delay=30)
+    await sim.create_subscription(SubscriptionSpec(url=hanging.url, timeout=60))
+    await sim.create_subscription(SubscriptionSpec(url=fast.url))
+    for _ in range(30):
+        await sim.emit(EventSpec(type="token.created"))
+    await fast.wait_for_async(30, timeout=10)
+    assert len(hanging.requests) == 0 and hanging.in_flight == 1

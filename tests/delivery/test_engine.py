@@ -1,0 +1,269 @@
+"""The delivery engine against real receivers: filters, signatures, retries, ordering, batching, disabling."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import sqlite3
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from standardwebhooks.webhooks import Webhook
+
+from simulator import catalog
+from simulator.errors import UnknownEventType
+from simulator.receiver import Receiver
+from simulator.service import Simulator
+from simulator.specs import EventSpec, RetrySpec, SubscriptionPatch, SubscriptionSpec
+from tests.conftest import until
+
+
+async def subscribe(sim: Simulator, url: str, **kw: object):
+    return await sim.create_subscription(SubscriptionSpec(url=url, **kw))
+
+
+async def emit_n(sim: Simulator, etype: str, n: int) -> list[str]:
+    ids = []
+    for _ in range(n):
+        event, _ = await sim.emit(EventSpec(type=etype))
+        ids.append(event.id)
+    return ids
+
+
+async def attempts_of(sim: Simulator, delivery_id: str):
+    return await sim.store.attempts(delivery_id)
+
+
+async def test_filters_route_each_event_to_matching_subscriptions(sim, make_receiver):
+    everything, tokens, syncfy, exact = (make_receiver() for _ in range(4))
+    await subscribe(sim, everything.url)
+    await subscribe(sim, tokens.url, events=["token.*"])
+    await subscribe(sim, syncfy.url, events=["syncfy:*"])
+    await subscribe(sim, exact.url, events=["documents.fail", "basistheory:token-intent.created"])
+    types = ["token.created", "token.property.expired", "token-intent.created", "credentials.created",
+             "documents.failed"]
+    for t in types:
+        await sim.emit(EventSpec(type=t))
+    everything.wait_for(5)
+    tokens.wait_for(2)
+    syncfy.wait_for(2)
+    exact.wait_for(2)
+
+    def kinds(r: Receiver) -> list[str]:
+        out = []
+        for req in r.requests:
+            body = req.json()
+            out += [e["header"]["event"]["name"] for e in body["events"]] if "events" in body else \
+                [body["event"]["type"]]
+        return sorted(out)
+
+    assert kinds(everything) == sorted(types)
+    assert kinds(tokens) == ["token.created", "token.property.expired"]
+    assert kinds(syncfy) == ["credentials.created", "documents.failed"]
+    assert kinds(exact) == ["documents.failed", "token-intent.created"]
+
+
+async def test_unknown_filter_is_rejected_with_suggestions(sim, receiver):
+    with pytest.raises(UnknownEventType, match=r"credentials\.created"):
+        await subscribe(sim, receiver.url, events=["credentials.craeted"])
+
+
+async def test_standard_signature_verifies_with_the_official_library(sim, receiver):
+    sub = await subscribe(sim, receiver.url, signing="standard")
+    assert sub.secret.startswith("whsec_")
+    await sim.emit(EventSpec(type="token.created"))
+    req = receiver.wait_for(1)[0]
+    payload = Webhook(sub.secret).verify(req.body, req.headers)
+    assert payload["event"]["type"] == "token.created"
+    assert req.headers["user-agent"].startswith("webhook-sim/")
+    assert req.headers["content-type"] == "application/json"
+
+
+async def test_basistheory_signature_verifies_with_cryptography(sim, receiver):
+    await subscribe(sim, receiver.url)  # native scheme for a Basis Theory event
+    await sim.emit(EventSpec(type="token-intent.created"))
+    req = receiver.wait_for(1)[0]
+    assert req.headers["bt-signature-version"] == "v1"
+    public = serialization.load_pem_public_key(sim.public_key_pem.encode())
+    canonical = json.dumps(json.loads(req.body), separators=(",", ":"), sort_keys=True).encode()
+    assert canonical == req.body  # sent already compact and key-sorted
+    public.verify(base64.b64decode(req.headers["bt-signature"]), canonical,
+                  padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO),
+                  hashes.SHA256())
+
+
+async def test_syncfy_signature_verifies_with_pyjwt(sim, receiver):
+    sub = await subscribe(sim, receiver.url)
+    await sim.emit(EventSpec(type="credentials.created"))
+    req = receiver.wait_for(1)[0]
+    claims = jwt.decode(req.headers["request-signature"], base64.b64decode(sub.secret), algorithms=["HS256"])
+    import hashlib
+
+    assert claims["body_sha256"] == hashlib.sha256(req.body).hexdigest()
+    assert claims["rid"] == req.json()["rid"]
+
+
+async def test_extra_headers_are_sent(sim, receiver):
+    await subscribe(sim, receiver.url, headers={"X-Tenant": "acme"})
+    await sim.emit(EventSpec(type="token.created"))
+    assert receiver.wait_for(1)[0].headers["x-tenant"] == "acme"
+
+
+async def test_retry_schedule_is_scaled_and_jittered_within_bounds(sim, receiver):
+    receiver.fail(3, status=503)
+    delays = [1.0, 2.0, 4.0]
+    await subscribe(sim, receiver.url, retry=RetrySpec(delays=delays, jitter=0.2))
+    # Emitted events use speed 1; a run would scale. Use the engine's speed through a run-less publish.
+    etype = catalog.resolve("token.created")
+    event = catalog.build_event(etype, catalog.new_context(1, catalog.SAMPLE_TIME))
+    subs = await sim.matching(etype)
+    [delivery_id] = await sim.engine.publish(event, subs, speed=10.0)
+    receiver.wait_for(4, timeout=10)
+    await until(lambda: receiver.requests and len(receiver.requests) == 4)
+    await sim.engine.settled(None, timeout=5)
+    attempts = await attempts_of(sim, delivery_id)
+    assert [a.status_code for a in attempts] == [503, 503, 503, 204]
+    gaps = [b.started_at - a.started_at for a, b in itertools.pairwise(attempts)]
+    for gap, base in zip(gaps, delays, strict=True):
+        assert base / 10 * 0.8 - 0.01 <= gap <= base / 10 * 1.2 + 0.25, (gaps, delays)
+    # delivered_at advances along the simulated timeline: the retry delays, unscaled.
+    stamps = [json.loads(r.body)["delivered_at"] for r in receiver.requests]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 4
+    delivery = await sim.delivery(delivery_id)
+    assert delivery.status == "succeeded" and delivery.attempts == 4
+
+
+async def test_retry_after_is_honoured(sim, receiver):
+    receiver.fail(1, status=429, retry_after="3")
+    await subscribe(sim, receiver.url, retry=RetrySpec(delays=[0.1], jitter=0))
+    etype = catalog.resolve("token.created")
+    event = catalog.build_event(etype, catalog.new_context(2, catalog.SAMPLE_TIME))
+    [did] = await sim.engine.publish(event, await sim.matching(etype), speed=10.0)
+    receiver.wait_for(2)
+    await sim.engine.settled(None, timeout=5)
+    a, b = await attempts_of(sim, did)
+    assert a.status_code == 429 and b.status_code == 204
+    assert b.started_at - a.started_at >= 0.3 - 0.01  # 3 s of Retry-After at speed 10, not 0.1 s
+
+
+async def test_timeouts_are_failed_attempts(sim, receiver):
+    receiver.fail(1, status=204, delay=2.0)
+    await subscribe(sim, receiver.url, timeout=0.2, retry=RetrySpec(delays=[0], jitter=0))
+    _event, [did] = await sim.emit(EventSpec(type="token.created"))
+    await until(lambda: len(receiver.requests) >= 2, what="the retry after a timeout")
+    await sim.engine.settled(None, timeout=5)
+    first, second = await attempts_of(sim, did)
+    assert first.status_code is None and "timeout" in first.error
+    assert second.status_code == 204
+
+
+async def test_connection_errors_are_failed_attempts_then_dead(sim):
+    await subscribe(sim, "http://127.0.0.1:9/hook", retry=RetrySpec(delays=[0, 0], jitter=0))
+    _, [did] = await sim.emit(EventSpec(type="token.created"))
+    await sim.engine.settled(None, timeout=5)
+    delivery = await sim.delivery(did)
+    assert delivery.status == "dead" and delivery.attempts == 3
+    assert all(a.status_code is None and a.error for a in delivery.attempt_log)
+
+
+async def test_failures_record_response_excerpt(sim, receiver):
+    receiver.fail(1, status=500)
+    await subscribe(sim, receiver.url, retry=RetrySpec(delays=[0], jitter=0))
+    _, [did] = await sim.emit(EventSpec(type="token.created"))
+    await sim.engine.settled(None, timeout=5)
+    first = (await attempts_of(sim, did))[0]
+    assert first.status_code == 500 and first.latency_ms > 0 and first.error is None
+
+
+async def test_subscription_is_disabled_after_consecutive_dead_then_reenabled_and_redelivered(sim, receiver):
+    receiver.respond(status=500)
+    sub = await subscribe(sim, receiver.url, retry=RetrySpec(delays=[0], jitter=0), disable_after=2)
+    for _ in range(3):
+        await sim.emit(EventSpec(type="token.created"))
+    await until(lambda: len(receiver.requests) >= 4, what="two deliveries to die")
+    await sim.engine.settled(None, timeout=5)
+    assert (await sim.subscription(sub.id)).status == "disabled"
+    counts = await sim.store.delivery_counts(subscription_id=sub.id)
+    assert counts == {"dead": 2, "pending": 1}  # the third waits; it is not lost
+    receiver.respond(status=204)
+    await sim.update_subscription(sub.id, SubscriptionPatch(enabled=True))
+    await until(lambda: len(receiver.requests) >= 5, what="the waiting delivery after re-enabling")
+    redone = await sim.redeliver_dead(sub.id)
+    assert len(redone) == 2
+    await until(lambda: len(receiver.requests) >= 7, what="redeliveries")
+    await sim.engine.settled(None, timeout=5)
+    counts = await sim.store.delivery_counts(subscription_id=sub.id)
+    assert counts == {"succeeded": 3}
+    # A redelivery keeps its message id.
+    ids = [r.headers["bt-signature"] and r.json()["event"]["id"] for r in receiver.requests]
+    assert len(set(ids)) == 3
+
+
+async def test_syncfy_batches_carry_several_events_in_order(sim, receiver):
+    await subscribe(sim, receiver.url, batch=3, events=["syncfy:*"])
+    ids = await emit_n(sim, "credentials.refreshed", 7)
+    receiver.wait_for(2)
+    await sim.engine.flush()
+    requests = receiver.wait_for(3)
+    sizes = [len(r.json()["events"]) for r in requests]
+    assert sizes == [3, 3, 1]
+    assert receiver.event_ids() == ids
+    assert len({r.json()["rid"] for r in requests}) == 3
+
+
+async def test_deliveries_start_in_event_order(sim, receiver):
+    await subscribe(sim, receiver.url)
+    ids = await emit_n(sim, "token.created", 40)
+    receiver.wait_for(40)
+    assert receiver.event_ids() == ids
+
+
+async def test_a_retry_does_not_hold_back_later_deliveries(sim, receiver):
+    receiver.fail(1, status=500)
+    await subscribe(sim, receiver.url, retry=RetrySpec(delays=[0.5], jitter=0))
+    ids = await emit_n(sim, "token.created", 3)
+    receiver.wait_for(4)
+    assert receiver.event_ids() == [ids[0], ids[1], ids[2], ids[0]]
+
+
+async def test_strict_order_holds_later_deliveries_behind_a_retry(sim, receiver):
+    receiver.fail(1, status=500)
+    await subscribe(sim, receiver.url, strict_order=True, retry=RetrySpec(delays=[0.3], jitter=0))
+    ids = await emit_n(sim, "token.created", 3)
+    receiver.wait_for(4)
+    assert receiver.event_ids() == [ids[0], ids[0], ids[1], ids[2]]
+
+
+async def test_a_delivery_is_in_the_store_before_it_is_sent(sim, db_path):
+    seen: list[bool] = []
+
+    def check(headers: dict[str, str], body: bytes) -> tuple[bool, str]:
+        with sqlite3.connect(db_path) as conn:
+            row = conn.execute("select count(*) from deliveries where id = ?", (headers["webhook-id"],))
+            seen.append(row.fetchone()[0] == 1)
+        return True, "ok"
+
+    with Receiver(verifier=check) as r:
+        await subscribe(sim, r.url, signing="standard")
+        await emit_n(sim, "token.created", 20)
+        r.wait_for(20)
+    assert seen == [True] * 20
+
+
+async def test_max_in_flight_sends_concurrently(sim, receiver):
+    receiver.respond(status=204, delay=0.3)
+    await subscribe(sim, receiver.url, max_in_flight=10)
+    await emit_n(sim, "token.created", 10)
+    receiver.wait_for(10, timeout=5)
+    assert receiver.max_in_flight == 10
+
+
+async def test_max_in_flight_one_sends_one_at_a_time(sim, receiver):
+    receiver.respond(status=204, delay=0.05)
+    await subscribe(sim, receiver.url)
+    await emit_n(sim, "token.created", 5)
+    receiver.wait_for(5, timeout=5)
+    assert receiver.max_in_flight == 1
