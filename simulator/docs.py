@@ -1,0 +1,125 @@
+"""The event catalog page, `docs/events.md`, generated from the registry.
+
+`python -m simulator.docs` rewrites the page; `python -m simulator.docs --check` exits 1 when it is stale.
+`tests/test_docs.py` fails when the committed page differs from `render_catalog()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from simulator import catalog
+from simulator.providers.base import EventType, Provider
+from simulator.timeutil import iso_ms
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "docs" / "events.md"
+
+
+def anchor(heading: str) -> str:
+    """The fragment GitHub gives a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def _cell(text: str) -> str:
+    """`text` made safe for one Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:g} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:.3g} h"
+
+
+def _provider_heading(provider: Provider) -> str:
+    return f"{provider.title} (`{provider.name}`)"
+
+
+def _type_heading(etype: EventType) -> str:
+    return f"`{etype.key}`"
+
+
+def _delivery_facts(provider: Provider) -> str:
+    policy = provider.retry_policy
+    delays = ", ".join(_duration(d) for d in policy.delays)
+    batch = "one event per POST" if provider.max_batch == 1 else f"up to {provider.max_batch} events per POST"
+    return (f"Native signing: `{provider.native_signing}`. Default retries: {len(policy.delays)}, after {delays} "
+            f"(±{policy.jitter:.0%} jitter). Delivery: {batch}.")
+
+
+def _contents(types: list[EventType]) -> list[str]:
+    lines = ["| type | aliases | description |", "|---|---|---|"]
+    for etype in types:
+        aliases = ", ".join(f"`{a}`" for a in etype.aliases)
+        link = f"[`{etype.key}`](#{anchor(_type_heading(etype))})"
+        lines.append(f"| {link} | {aliases} | {_cell(etype.description)} |")
+    return lines
+
+
+def _type_section(etype: EventType) -> list[str]:
+    body = json.loads(catalog.sample(etype.key, seed=0))
+    lines = [f"### {_type_heading(etype)}", "", " ".join(etype.description.split()), ""]
+    if etype.aliases:
+        lines += ["Aliases: " + ", ".join(f"`{a}`" for a in etype.aliases) + ".", ""]
+    lines += [f"Sample (`webhook-sim sample {etype.key} --seed 0`):", "", "```json",
+              json.dumps(body, indent=2, ensure_ascii=False), "```", ""]
+    return lines
+
+
+def _provider_section(provider: Provider) -> list[str]:
+    types = catalog.event_types(provider.name)
+    lines = [f"## {_provider_heading(provider)}", "", _delivery_facts(provider), ""]
+    if not types:
+        return [*lines, "No event types registered.", ""]
+    lines += [*_contents(types), ""]
+    for etype in types:
+        lines += _type_section(etype)
+    return lines
+
+
+def render_catalog() -> str:
+    """The Markdown of the catalog page: per provider, a table of contents, then each type with a sample body."""
+    providers = catalog.providers()
+    lines = [
+        "# Event catalog",
+        "",
+        "Every event type the simulator emits, generated from the registry by `python -m simulator.docs`: do not",
+        "edit by hand. Each sample is the exact body a subscriber receives for seed 0 at the fixed sample time",
+        f"{iso_ms(catalog.SAMPLE_TIME)}, as `webhook-sim sample TYPE --seed 0` prints it (pretty-printed here).",
+        "",
+    ]
+    for provider in providers:
+        count = len(provider.event_types)
+        lines.append(f"- [{provider.title}](#{anchor(_provider_heading(provider))}): {count} event types")
+    lines.append("")
+    for provider in providers:
+        lines += _provider_section(provider)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the catalog page (or, with `--check`, report whether it is current). Returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m simulator.docs", description=__doc__.splitlines()[0])
+    parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help="where the page goes")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the page differs from the registry")
+    args = parser.parse_args(argv)
+    page = render_catalog()
+    if args.check:
+        current = args.path.read_text(encoding="utf-8") if args.path.exists() else None
+        if current != page:
+            print(f"{args.path} is stale: run `python -m simulator.docs`", file=sys.stderr)
+            return 1
+        return 0
+    args.path.parent.mkdir(parents=True, exist_ok=True)
+    args.path.write_text(page, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
