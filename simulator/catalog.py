@@ -168,7 +168,8 @@ def new_context(seed: int, now: datetime, params: dict[str, Any] | None = None,
                 world: World | None = None) -> BuildContext:
     """A fresh BuildContext with one seeded Random and one seeded Faker."""
     faker = Faker()
-    faker.seed_instance(seed)
+    # A seed of its own, so Faker's stream is not a copy of the Random's.
+    faker.seed_instance(seed ^ 0x5EED)
     return BuildContext(world=world or World(), rng=random.Random(seed), faker=faker, now=now,
                         params=params or {})
 

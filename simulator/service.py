@@ -150,6 +150,7 @@ class Simulator:
         ctx = self._context(spec.seed)
         event = catalog.build_event(etype, ctx, spec.overrides)
         deliveries = await self.engine.publish(event, subs, speed=1.0)
+        await self.store.writer.barrier()  # the answer names deliveries: they must exist on disk first
         return event, deliveries
 
     def _context(self, seed: int | None) -> BuildContext:

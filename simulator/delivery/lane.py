@@ -110,6 +110,10 @@ class Lane:
         while not self._closing:
             if self.spilled and self.held < LOW_WATER:
                 await self._reload()
+                if self.spilled and not self._heap:
+                    # Deliveries were refused while the read ran and are not in it: read again (after the
+                    # pause `_reload` took) rather than sleep until a wake-up that will never come.
+                    continue
             if not self.sub.enabled or not self._heap:
                 await self._sleep(None)
                 continue
@@ -119,8 +123,8 @@ class Lane:
                 await self._sleep(wait)
                 continue
             await self._slots.acquire()
-            if not self._heap or self._heap[0][2].due > time.time():
-                self._slots.release()  # the head changed while waiting for a slot
+            if not self.sub.enabled or not self._heap or self._heap[0][2].due > time.time():
+                self._slots.release()  # disabled, or the head changed, while waiting for a slot
                 continue
             job = heapq.heappop(self._heap)[2]
             task = asyncio.create_task(self._send(job))

@@ -3,6 +3,7 @@ receiver does not slow another subscription."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -28,15 +29,25 @@ def stop(proc: subprocess.Popen[str], sig: int) -> None:
     if proc.poll() is None:
         os.kill(proc.pid, sig)
     proc.wait(timeout=10)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+async def ready(proc: subprocess.Popen[str]) -> None:
+    """Wait for the worker's `ready` line (everything published)."""
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 60)
+    assert line.strip() == "ready", line
 
 
 async def test_sigkill_mid_flight_then_restart_resends_exactly_the_unfinished(tmp_path):
     db = tmp_path / "crash.db"
     with Receiver() as receiver:
-        receiver.respond(status=204, delay=0.002)
+        receiver.respond(status=204, delay=0.01)
         first = start_worker(db, "fresh", receiver.url, str(EVENTS))
         try:
-            await receiver.wait_for_async(EVENTS // 4, timeout=60)
+            await ready(first)
+            await receiver.wait_for_async(EVENTS // 2, timeout=60)
         finally:
             stop(first, signal.SIGKILL)
         await until(lambda: receiver.in_flight == 0, what="the receiver to finish what it was handed")
@@ -49,8 +60,12 @@ async def test_sigkill_mid_flight_then_restart_resends_exactly_the_unfinished(tm
 
         second = start_worker(db, "resume")
         try:
+            await ready(second)
+            await until(lambda: {r.headers["webhook-id"] for r in receiver.requests
+                                 if r.headers["x-process"] == "second"} >= unfinished,
+                        timeout=60, what="every unfinished delivery after the restart")
             await until(lambda: {r.headers["webhook-id"] for r in receiver.requests} >= set(statuses),
-                        timeout=60, what="every delivery after the restart")
+                        timeout=60, what="every delivery")
         finally:
             stop(second, signal.SIGTERM)
 

@@ -1,0 +1,147 @@
+"""What every Basis Theory builder shares: the per-event wrapper, the tenant and its actors, world access.
+
+One tenant per run: the first event that needs it creates it (with its owner, its system actor and a roster of
+applications that act on its behalf), and every later event carries its id as `tenant_id`. Entities live in
+the World as dicts holding their public fields plus private `_`-prefixed bookkeeping; builders copy the public
+fields into each payload, so an override applied to one event never leaks into the world.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from simulator.ids import uuid4
+from simulator.models import BuildContext
+from simulator.providers.basistheory import _values as v
+from simulator.timeutil import iso_ms
+
+Entity = dict[str, Any]
+DAY = 86400.0
+
+
+def wrap(ctx: BuildContext, etype: str, data: dict[str, Any], actor: Entity,
+         trace_id: str | None = None) -> dict[str, Any]:
+    """The per-event object: `{id, type, timestamp, tenant_id, trace_id, data: {..., actor}}`."""
+    tenant_id = tenant(ctx)["id"]
+    data["actor"] = {"id": actor["id"], "type": actor["type"], "name": actor["name"]}
+    return {"id": uuid4(ctx.rng), "type": etype, "timestamp": iso_ms(ctx.now), "tenant_id": tenant_id,
+            "trace_id": trace_id or uuid4(ctx.rng), "data": data}
+
+
+def copy(value: Any) -> Any:
+    """A deep copy of plain JSON data (much cheaper than `copy.deepcopy`)."""
+    if isinstance(value, dict):
+        return {k: copy(x) for k, x in value.items()}
+    if isinstance(value, list):
+        return [copy(x) for x in value]
+    return value
+
+
+def project(entity: Entity, keys: Iterable[str]) -> dict[str, Any]:
+    """A fresh payload object holding `keys` of `entity`, in that order."""
+    return {k: copy(entity[k]) for k in keys}
+
+
+def obtain(ctx: BuildContext, kind: str, make: Callable[[BuildContext], Entity],
+           name: str | None = None) -> Entity:
+    """The entity of `kind` the step names (default: the latest), made and stored when the world has none."""
+    name = ctx.ref if name is None else name
+    entity = ctx.world.get(kind, name)
+    if entity is None:
+        entity = ctx.world.put(kind, make(ctx), name)
+    return entity
+
+
+def store(ctx: BuildContext, kind: str, entity: Entity) -> Entity:
+    """Put a newly created entity in the world under the step's name."""
+    return ctx.world.put(kind, entity, ctx.ref)
+
+
+def discard(ctx: BuildContext, kind: str) -> None:
+    """Forget the entity the step names (a delete or an expiry)."""
+    ctx.world.remove(kind, ctx.ref)
+
+
+# --- the tenant and its actors --------------------------------------------------------------------
+
+def _person(ctx: BuildContext, domain: str) -> Entity:
+    """A user of the tenant: a generated name, an email at the company's domain."""
+    first, last = ctx.faker.first_name(), ctx.faker.last_name()
+    email = f"{first}.{last}@{domain}".lower().replace(" ", "").replace("'", "")
+    return {"id": uuid4(ctx.rng), "type": "user", "name": email, "_email": email}
+
+
+def new_tenant(ctx: BuildContext, created_at: str) -> Entity:
+    """A tenant named after a generated company, with its owner and its system actor."""
+    company = ctx.faker.company()
+    domain = v.domain_of(company, ctx.rng)
+    owner = _person(ctx, domain)
+    return {"id": uuid4(ctx.rng), "name": f"{company} {v.pick(ctx.rng, v.TENANT_SUFFIXES)}",
+            "created_at": created_at, "created_by": owner["id"], "_domain": domain, "_owner": owner,
+            "_system": {"id": uuid4(ctx.rng), "type": "system", "name": "Basis Theory"}, "_apps": {}}
+
+
+def tenant(ctx: BuildContext, created_now: bool = False) -> Entity:
+    """The run's only tenant, created on first use (now for `tenant.created`, earlier for anything else)."""
+    found = ctx.world.get("tenant")
+    if found is None:
+        created = iso_ms(ctx.now) if created_now else v.before(ctx.now, ctx.rng, 30 * DAY, 720 * DAY)
+        found = ctx.world.put("tenant", new_tenant(ctx, created))
+    return found
+
+
+def owner(ctx: BuildContext) -> Entity:
+    """The tenant's owner, the user behind portal actions."""
+    return tenant(ctx)["_owner"]
+
+
+def system(ctx: BuildContext) -> Entity:
+    """Basis Theory itself, for events no caller triggered (expiries, job results, timeouts)."""
+    return tenant(ctx)["_system"]
+
+
+def new_person(ctx: BuildContext) -> Entity:
+    """Someone new at the tenant's company (an invitee)."""
+    return _person(ctx, tenant(ctx)["_domain"])
+
+
+def application(ctx: BuildContext, app_type: str) -> Entity:
+    """The application of `app_type` acting now: the world's latest application when it is of that type (so a
+    freshly created application is the one that acts), otherwise one of the tenant's standing applications."""
+    latest = ctx.world.get("application")
+    if latest is not None and latest["type"] == app_type:
+        return latest
+    apps = tenant(ctx)["_apps"]
+    if app_type not in apps:
+        apps[app_type] = new_application(ctx, app_type, v.before(ctx.now, ctx.rng, 7 * DAY, 365 * DAY),
+                                         owner(ctx)["id"])
+    return apps[app_type]
+
+
+def new_application(ctx: BuildContext, app_type: str, created_at: str, created_by: str) -> Entity:
+    """An application of `app_type` with permissions and rules fit for it, and an API key of its own."""
+    rng = ctx.rng
+    return {"id": uuid4(rng), "type": app_type, "name": v.pick(rng, v.APP_NAMES[app_type]),
+            "created_by": created_by, "created_at": created_at,
+            "permissions": v.subset(rng, v.PERMISSIONS[app_type], 2, 5),
+            "rules": v.rules(rng, app_type), "_api_key": v.api_key(rng, app_type), "_keys": 1}
+
+
+def as_actor(entity: Entity) -> Entity:
+    """An application entity as an event actor."""
+    if entity.get("type") in v.APPLICATION_TYPES:
+        return {"id": entity["id"], "type": "application", "name": entity["name"]}
+    return entity
+
+
+def app_actor(ctx: BuildContext, app_type: str) -> Entity:
+    """The acting application of `app_type`, as an actor."""
+    return as_actor(application(ctx, app_type))
+
+
+def portal_actor(ctx: BuildContext) -> Entity:
+    """Who manages tenant resources: mostly the owner in the portal, else a management application."""
+    if ctx.rng.random() < 0.7:
+        return owner(ctx)
+    return app_actor(ctx, "management")

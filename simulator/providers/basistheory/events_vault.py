@@ -1,0 +1,257 @@
+"""Vault events: tokens, token intents, 3DS sessions and account-updater jobs.
+
+Coherence: `token-intent.converted` names the intent created earlier and creates the token it became (the
+latest `token` from then on); `token.*` events name the existing token; `3ds.session.*` events reuse one
+session and its card token; an account-updater job goes `pending` -> `completed` | `failed`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from simulator.errors import FieldError, InvalidInput
+from simulator.ids import uuid4
+from simulator.models import BuildContext
+from simulator.providers.basistheory import PROVIDER
+from simulator.providers.basistheory import _values as v
+from simulator.providers.basistheory._common import (
+    DAY,
+    Entity,
+    app_actor,
+    discard,
+    obtain,
+    project,
+    store,
+    system,
+    tenant,
+    wrap,
+)
+from simulator.timeutil import iso_ms
+
+TOKEN_FIELDS = ("id", "type", "metadata", "containers", "fingerprint", "fingerprint_expression",
+                "search_indexes", "created_by", "created_at", "expires_at")
+UPDATED_FIELDS = ("id", "type", "metadata", "containers", "fingerprint", "fingerprint_expression",
+                  "search_indexes", "modified_by", "modified_at", "created_by", "created_at", "expires_at")
+INTENT_FIELDS = ("id", "type", "fingerprint", "created_by", "created_at", "expires_at")
+# Time to live a token gets: a month, a quarter, a year, two years.
+TOKEN_TTLS = (30 * DAY, 90 * DAY, 365 * DAY, 730 * DAY)
+
+
+# --- tokens ---------------------------------------------------------------------------------------
+
+def new_token(ctx: BuildContext, token_type: str | None = None, created_at: float = 0.0,
+              created_by: str | None = None, fingerprint: str | None = None) -> Entity:
+    """A token made `created_at` seconds before now (0: now) by `created_by` (default: the backend app).
+
+    Without `token_type`, the run's `token_type` parameter decides, else a weighted draw of the documented types.
+    """
+    rng = ctx.rng
+    token_type = token_type or ctx.params.get("token_type") or v.pick(rng, v.TOKEN_TYPES, v.TOKEN_TYPE_WEIGHTS)
+    if token_type not in v.TOKEN_SHAPES:
+        raise InvalidInput(f"unknown token type {token_type!r}; known: {', '.join(v.TOKEN_TYPES)}",
+                           errors=[FieldError("params.token_type", f"unknown token type {token_type!r}")])
+    container, expression, indexes = v.TOKEN_SHAPES[token_type]
+    made = v.before(ctx.now, rng, created_at / 2, created_at) if created_at else iso_ms(ctx.now)
+    ttl = TOKEN_TTLS[int(rng.random() * len(TOKEN_TTLS))]
+    token = {"id": uuid4(rng), "type": token_type, "metadata": v.metadata(rng), "containers": [container],
+             "fingerprint": fingerprint or v.fingerprint(rng), "fingerprint_expression": expression,
+             "search_indexes": list(indexes[int(rng.random() * len(indexes))]),
+             "created_by": created_by or app_actor(ctx, "private")["id"], "created_at": made,
+             "expires_at": v.after(ctx.now, ttl)}
+    if token_type == "card":
+        token["_brand"] = v.pick(rng, v.CARD_BRANDS, v.CARD_BRAND_WEIGHTS)
+        tenant(ctx)["_card"] = token
+    return token
+
+
+def _earlier_token(ctx: BuildContext) -> Entity:
+    return new_token(ctx, created_at=3 * DAY)
+
+
+def card_token(ctx: BuildContext, name: str | None = None) -> Entity:
+    """The card token an event is about: the named one, else the latest live card, else a new card."""
+    if name is not None:
+        return obtain(ctx, "token", lambda c: new_token(c, "card", 3 * DAY), name)
+    # The tenant remembers its latest card so this stays O(1) however many tokens a run made.
+    card = tenant(ctx).get("_card")
+    if card is not None and not card.get("_gone"):
+        return card
+    return ctx.world.put("token", new_token(ctx, "card", 3 * DAY))
+
+
+def _remove_token(ctx: BuildContext, token: Entity) -> None:
+    token["_gone"] = True
+    discard(ctx, "token")
+
+
+@PROVIDER.event("token.created", "Token Created: a token was created in the vault")
+def token_created(ctx: BuildContext) -> dict[str, Any]:
+    actor = app_actor(ctx, "private" if ctx.rng.random() < 0.6 else "public")
+    token = store(ctx, "token", new_token(ctx, created_by=actor["id"]))
+    return wrap(ctx, "token.created", {"token": project(token, TOKEN_FIELDS)}, actor)
+
+
+@PROVIDER.event("token.updated", "Token Updated: a token's data or metadata was changed")
+def token_updated(ctx: BuildContext) -> dict[str, Any]:
+    token = obtain(ctx, "token", _earlier_token)
+    actor = app_actor(ctx, "private")
+    if ctx.rng.random() < 0.5:
+        token["metadata"] = {**token["metadata"], "source": v.pick(ctx.rng, v.METADATA_SOURCES)}
+    token["modified_by"], token["modified_at"] = actor["id"], iso_ms(ctx.now)
+    return wrap(ctx, "token.updated", {"token": project(token, UPDATED_FIELDS)}, actor)
+
+
+@PROVIDER.event("token.read", "Token Read: a token's data was read")
+def token_read(ctx: BuildContext) -> dict[str, Any]:
+    token = obtain(ctx, "token", _earlier_token)
+    return wrap(ctx, "token.read", {"token": project(token, ("id", "type"))}, app_actor(ctx, "private"))
+
+
+@PROVIDER.event("token.deleted", "Token Deleted: a token was deleted from the vault")
+def token_deleted(ctx: BuildContext) -> dict[str, Any]:
+    token = obtain(ctx, "token", _earlier_token)
+    _remove_token(ctx, token)
+    return wrap(ctx, "token.deleted", {"token": {"id": token["id"]}}, app_actor(ctx, "private"))
+
+
+@PROVIDER.event("token.expired", "Token Expired: a token reached its expires_at and was removed")
+def token_expired(ctx: BuildContext) -> dict[str, Any]:
+    token = obtain(ctx, "token", _earlier_token)
+    _remove_token(ctx, token)
+    return wrap(ctx, "token.expired", {"token": {"id": token["id"]}}, system(ctx))
+
+
+@PROVIDER.event("token.property.expired",
+                "Token Property Expired: a short-lived property of a token (a card's CVC) was removed")
+def token_property_expired(ctx: BuildContext) -> dict[str, Any]:
+    # A card's CVC is the property that expires (an hour after tokenization), so without a step name the
+    # latest card is the token concerned.
+    token = card_token(ctx, ctx.ref)
+    return wrap(ctx, "token.property.expired", {"token": {"id": token["id"], "property_name": "cvc"}},
+                system(ctx))
+
+
+# --- token intents --------------------------------------------------------------------------------
+
+def new_intent(ctx: BuildContext, created_at: float = 0.0) -> Entity:
+    """A token intent collected by the public application, up to `created_at` seconds ago (0: now)."""
+    rng = ctx.rng
+    made = v.earlier(ctx.now, rng, 60, created_at) if created_at else ctx.now
+    # Token intents live 24 hours.
+    return {"id": uuid4(rng), "type": "card" if rng.random() < 0.85 else "bank",
+            "fingerprint": v.fingerprint(rng), "created_by": app_actor(ctx, "public")["id"],
+            "created_at": iso_ms(made), "expires_at": iso_ms(made + timedelta(days=1))}
+
+
+@PROVIDER.event("token-intent.created", "Token Intent Created: data was collected as a token intent")
+def token_intent_created(ctx: BuildContext) -> dict[str, Any]:
+    intent = store(ctx, "token_intent", new_intent(ctx))
+    return wrap(ctx, "token-intent.created", {"token_intent": project(intent, INTENT_FIELDS)},
+                app_actor(ctx, "public"))
+
+
+@PROVIDER.event("token-intent.deleted", "Token Intent Deleted: a token intent was deleted before conversion")
+def token_intent_deleted(ctx: BuildContext) -> dict[str, Any]:
+    intent = obtain(ctx, "token_intent", lambda c: new_intent(c, 3600.0))
+    discard(ctx, "token_intent")
+    data = {"token_intent": {"id": intent["id"]}}
+    return wrap(ctx, "token-intent.deleted", data, app_actor(ctx, "private"))
+
+
+@PROVIDER.event("token-intent.converted", "Token Intent Converted: a token intent became a persistent token")
+def token_intent_converted(ctx: BuildContext) -> dict[str, Any]:
+    intent = obtain(ctx, "token_intent", lambda c: new_intent(c, 3600.0))
+    actor = app_actor(ctx, "private")
+    token = new_token(ctx, intent["type"], created_by=actor["id"], fingerprint=intent["fingerprint"])
+    discard(ctx, "token_intent")
+    store(ctx, "token", token)
+    data = {"token_intent": project(intent, ("id", "type")), "token": project(token, ("id", "type"))}
+    return wrap(ctx, "token-intent.converted", data, actor)
+
+
+# --- 3DS sessions ---------------------------------------------------------------------------------
+
+def new_3ds_session(ctx: BuildContext, created_at: float = 0.0) -> Entity:
+    """A 3DS session for the latest card token, opened by the public application."""
+    rng = ctx.rng
+    token = card_token(ctx)
+    intent = ctx.world.get("token_intent")
+    made = v.earlier(ctx.now, rng, 5, created_at) if created_at else ctx.now
+    return {"id": uuid4(rng), "type": "customer" if rng.random() < 0.85 else "merchant",
+            "tenant_id": tenant(ctx)["id"], "created_at": iso_ms(made),
+            "created_by": app_actor(ctx, "public")["id"],
+            "device": "browser" if rng.random() < 0.7 else "mobile",
+            "expires_at": iso_ms(made + timedelta(minutes=30)), "token_id": token["id"],
+            "token_intent_id": intent["id"] if intent is not None else uuid4(rng),
+            "card_brand": token.get("_brand", "Visa")}
+
+
+def _session_3ds(ctx: BuildContext) -> Entity:
+    return obtain(ctx, "3ds_session", lambda c: new_3ds_session(c, 120.0))
+
+
+SESSION_3DS_FIELDS = ("id", "type", "tenant_id", "created_at", "created_by", "device", "expires_at",
+                      "token_id", "token_intent_id", "card_brand")
+
+
+@PROVIDER.event("3ds.session.created", "3DS Session Created: a 3DS session was created for a card")
+def threeds_created(ctx: BuildContext) -> dict[str, Any]:
+    session = store(ctx, "3ds_session", new_3ds_session(ctx))
+    return wrap(ctx, "3ds.session.created", {"session": project(session, SESSION_3DS_FIELDS)},
+                app_actor(ctx, "public"))
+
+
+@PROVIDER.event("3ds.session.authenticated", "3DS Session Authenticated: a 3DS authentication finished")
+def threeds_authenticated(ctx: BuildContext) -> dict[str, Any]:
+    session = _session_3ds(ctx)
+    session["authentication_status"] = v.pick(ctx.rng, v.AUTHENTICATION_STATUSES, v.AUTHENTICATION_WEIGHTS)
+    keys = ("id", "type", "authentication_status", *SESSION_3DS_FIELDS[3:])
+    return wrap(ctx, "3ds.session.authenticated", {"session": project(session, keys)},
+                app_actor(ctx, "private"))
+
+
+@PROVIDER.event("3ds.session.challenge-result-retrieved",
+                "3DS Challenge Result Retrieved: the result of a 3DS challenge was retrieved")
+def threeds_challenge_result(ctx: BuildContext) -> dict[str, Any]:
+    session = _session_3ds(ctx)
+    return wrap(ctx, "3ds.session.challenge-result-retrieved",
+                {"session": project(session, SESSION_3DS_FIELDS)}, app_actor(ctx, "private"))
+
+
+@PROVIDER.event("3ds.session.decoupled-challenge-notification",
+                "3DS Decoupled Challenge Notification: the issuer finished an out-of-band challenge")
+def threeds_decoupled(ctx: BuildContext) -> dict[str, Any]:
+    session = _session_3ds(ctx)
+    return wrap(ctx, "3ds.session.decoupled-challenge-notification",
+                {"session": project(session, ("id", "type", "tenant_id"))}, system(ctx))
+
+
+# --- account updater ------------------------------------------------------------------------------
+
+def _job_event(ctx: BuildContext, etype: str, status: str) -> dict[str, Any]:
+    if status == "pending":
+        job = store(ctx, "account_updater_job", {"id": uuid4(ctx.rng), "status": status})
+        actor = app_actor(ctx, "private")
+    else:
+        job = obtain(ctx, "account_updater_job", lambda c: {"id": uuid4(c.rng), "status": "pending"})
+        actor = system(ctx)
+    job["status"] = status
+    return wrap(ctx, etype, {"job": project(job, ("id", "status"))}, actor)
+
+
+@PROVIDER.event("account-updater.job.created",
+                "Account Updater Job Created: a batch of cards was submitted to the account updater")
+def job_created(ctx: BuildContext) -> dict[str, Any]:
+    return _job_event(ctx, "account-updater.job.created", "pending")
+
+
+@PROVIDER.event("account-updater.job.completed",
+                "Account Updater Job Completed: the card networks returned the updated card details")
+def job_completed(ctx: BuildContext) -> dict[str, Any]:
+    return _job_event(ctx, "account-updater.job.completed", "completed")
+
+
+@PROVIDER.event("account-updater.job.failed", "Account Updater Job Failed: the account updater job failed")
+def job_failed(ctx: BuildContext) -> dict[str, Any]:
+    return _job_event(ctx, "account-updater.job.failed", "failed")
