@@ -126,10 +126,7 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
     found, errors = loader.discover([Path(d) for d in args.scenarios])
     if args.json:
-        print(json.dumps([{"name": s.name, "provider": s.provider, "description": s.description,
-                           "source": s.source, "params": {k: {"default": p.default, "description": p.description}
-                                                          for k, p in s.params.items()}}
-                          for s in found.values()], indent=2))
+        print(json.dumps([s.summary() for s in found.values()], indent=2))
     else:
         for s in found.values():
             print(f"{s.name:<36} {s.provider:<12} {s.description}")

@@ -1,0 +1,568 @@
+"""Reading scenario files: YAML with line numbers, the JSON Schema, the semantic checks, discovery and lookup.
+
+Every problem is a `FieldError(field, message, file, line)`: the field as a path (`steps[2].wait.uniform[1]`), the
+1-based line of that node in the file. All the problems of a file are reported together.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+from jsonschema import Draft202012Validator, ValidationError
+
+from simulator import catalog
+from simulator.errors import AmbiguousEventType, FieldError, InvalidInput, NotFound, UnknownEventType
+from simulator.scenarios import distributions
+from simulator.scenarios.model import (
+    Branch,
+    Choose,
+    Emit,
+    FieldPath,
+    Parallel,
+    Param,
+    Repeat,
+    Scenario,
+    Step,
+    Wait,
+    field_path,
+    references,
+)
+from simulator.scenarios.runner import bind_problems
+
+KINDS = ("emit", "wait", "repeat", "choose", "parallel")
+# A document whose aliases expand past this many nodes is refused (the "billion laughs" shape).
+MAX_NODES = 100_000
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_STR, _FLOAT, _MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:float", "tag:yaml.org,2002:merge"
+_JSON_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
+
+
+class ScenarioInvalid(InvalidInput):
+    """A scenario file with problems; `errors` lists every one, each with its field, file and line."""
+
+    title = "Invalid scenario"
+
+    def __init__(self, source: str, errors: list[FieldError]) -> None:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"{source} is not a valid scenario: {errors[0]}{more}", errors=errors)
+        self.source = source
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, minus implicit timestamps: `2025-01-01` stays a string, as it would be in JSON."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class _Document:
+    """One parsed file: the data, its node tree (for line numbers), and where it came from."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.source = source
+        self.problems: list[FieldError] = []
+        self._visits = 0
+        loader = _Loader(text)
+        try:
+            self.root = loader.get_single_node()
+            if self.root is None:
+                raise ScenarioInvalid(source, [FieldError("", "the file is empty: expected a mapping with name, "
+                                                              "provider and steps", source, 1)])
+            self._walk(self.root, (), set(), set())
+            self.data = loader.construct_document(self.root)
+        except yaml.YAMLError as exc:
+            raise ScenarioInvalid(source, [self._syntax_error(exc)]) from None
+        except RecursionError:
+            raise ScenarioInvalid(source, [FieldError("", "the document is nested too deeply", source)]) from None
+        finally:
+            loader.dispose()
+
+    def _syntax_error(self, exc: yaml.YAMLError) -> FieldError:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+        return FieldError("", message, self.source, mark.line + 1 if mark else None)
+
+    def _walk(self, node: yaml.Node, path: FieldPath, seen: set[int], active: set[int]) -> None:
+        """Finds what the YAML loader would silently accept: duplicate keys, keys that are not strings, values
+        JSON cannot carry. Aliases are followed as they expand, up to MAX_NODES (the "billion laughs")."""
+        self._visits += 1
+        if self._visits > MAX_NODES or id(node) in active:
+            raise yaml.YAMLError(f"the document expands to more than {MAX_NODES} nodes or refers to itself")
+        first = id(node) not in seen
+        seen.add(id(node))
+        if first and (node.tag not in _JSON_TAGS or (node.tag == _FLOAT and not _finite(node.value))):
+            shown = f" {node.value!r}" if isinstance(node, yaml.ScalarNode) else ""
+            self.problems.append(self.error(path, f"{node.tag.rsplit(':', 1)[-1]}{shown} is not a JSON value: "
+                                                  "expected a string, number, boolean, null, list or mapping"))
+        if isinstance(node, yaml.ScalarNode):
+            return
+        active.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for i, child in enumerate(node.value):
+                self._walk(child, (*path, i), seen, active)
+        keys: set[str] = set()
+        for knode, vnode in node.value if isinstance(node, yaml.MappingNode) else ():
+            name = str(knode.value)
+            if first and knode.tag != _MERGE and (knode.tag != _STR or name in keys):
+                problem = "is not a string: expected a text key (quote it)" if knode.tag != _STR \
+                    else "appears twice: expected each key once in a mapping"
+                self.problems.append(FieldError(field_path((*path, name)), f"key {name!r} {problem}",
+                                                self.source, knode.start_mark.line + 1))
+            keys.add(name)
+            self._walk(vnode, (*path, name), seen, active)
+        active.discard(id(node))
+
+    def line(self, path: FieldPath) -> int | None:
+        """The 1-based line of `path`: its key's line for a mapping entry (where a block value is introduced),
+        the item's line for a list item; the deepest existing ancestor's when `path` is not in the file."""
+        node: yaml.Node | None = self.root
+        line = node.start_mark.line + 1 if node is not None else None
+        for part in path:
+            if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
+            elif isinstance(node, yaml.MappingNode):
+                pairs = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)]
+                if not pairs:
+                    break
+                key, node = pairs[-1]
+                line = key.start_mark.line + 1
+            else:
+                break
+        return line
+
+    def error(self, path: FieldPath, message: str) -> FieldError:
+        return FieldError(field_path(path), message, self.source, self.line(path))
+
+
+def _finite(text: str) -> bool:
+    return not any(word in text.lower() for word in ("inf", "nan"))
+
+
+# --- the JSON Schema -------------------------------------------------------------------------------------------
+
+@cache
+def _validator() -> Draft202012Validator:
+    schema = json.loads(resources.files("simulator.scenarios").joinpath("schema.json").read_text("utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a scenario file."""
+    return dict(_validator().schema)
+
+
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "number": "a number",
+               "integer": "a whole number", "boolean": "true or false", "null": "null"}
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
+               type(None): "null"}
+
+
+def _kind_of(value: Any) -> str:
+    return _TYPE_NAMES.get(_JSON_TYPES.get(type(value), ""), type(value).__name__)
+
+
+def _schema_errors(doc: _Document) -> list[FieldError]:
+    out: list[FieldError] = []
+    for error in _validator().iter_errors(doc.data):
+        out.extend(_translate(error, doc))
+    return out
+
+
+def _translate(error: ValidationError, doc: _Document) -> list[FieldError]:
+    """One jsonschema error as FieldErrors that say what was expected, at the right node and line."""
+    path: FieldPath = tuple(error.absolute_path)
+    keyword, value, sub = error.validator, error.validator_value, error.schema
+    expected = sub.get("x-expected") if isinstance(sub, dict) else None
+    instance = error.instance
+    if "propertyNames" in error.schema_path:
+        key = str(instance)
+        if isinstance(sub, dict) and "x-kind" in sub:
+            if sum(k in KINDS for k in _value_at(doc.data, path)) > 1:
+                return []   # two kinds in one step: reported once, by the oneOf rule
+            kind, allowed = sub["x-kind"], ", ".join(sub["enum"])
+            article = "an" if kind[0] in "aeiou" else "a"
+            return [doc.error((*path, key), f"{key!r} does not belong in {article} {kind} step: "
+                                            f"expected only {allowed}")]
+        return [doc.error((*path, key), f"{key!r} is not a valid name: expected {expected or value}")]
+    if keyword == "required":
+        missing = [k for k in value if isinstance(instance, dict) and k not in instance]
+        return [FieldError(field_path((*path, k)), f"missing required key {k!r}" +
+                           (f": expected {expected}" if expected else ""), doc.source, doc.line(path))
+                for k in missing]
+    if keyword == "additionalProperties" and isinstance(instance, dict):
+        known, patterns = list(sub.get("properties", {})), list(sub.get("patternProperties", {}))
+        extra = [k for k in instance if k not in known and not any(re.search(p, str(k)) for p in patterns)]
+        return [doc.error((*path, str(k)), _unknown_key(str(k), known)) for k in extra]
+    if keyword == "oneOf" and isinstance(instance, dict) and _is_step(error):
+        kinds = [k for k in KINDS if k in instance]
+        if not kinds and any(k not in sub.get("properties", {}) for k in instance):
+            return []   # the unknown key is reported on its own, naming the step kinds
+        found = f"found {' and '.join(kinds)}" if kinds else "found none"
+        return [doc.error(path, f"a step has exactly one of {', '.join(KINDS)}; {found}")]
+    return [doc.error(path, _message(keyword, value, instance, expected))]
+
+
+def _value_at(data: Any, path: FieldPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _is_step(error: ValidationError) -> bool:
+    return isinstance(error.schema, dict) and error.schema.get("x-expected", "").startswith("a step")
+
+
+def _unknown_key(key: str, known: list[str]) -> str:
+    if set(known) >= set(KINDS):
+        close = difflib.get_close_matches(key, KINDS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"unknown step kind {key!r}{hint}: expected one of {', '.join(KINDS)}"
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown key {key!r}{hint}: expected one of {', '.join(known)}"
+
+
+def _message(keyword: str, value: Any, instance: Any, expected: str | None) -> str:
+    got = f"{instance!r}" if not isinstance(instance, dict | list) else _kind_of(instance)
+    if keyword == "type":
+        types = value if isinstance(value, list) else [value]
+        wanted = expected or " or ".join(_TYPE_NAMES.get(t, t) for t in types)
+        return f"expected {wanted}, got {_kind_of(instance)}"
+    if keyword == "minItems" and value == 1:
+        return f"is empty: expected {expected or 'at least one item'}"
+    if keyword in ("minItems", "maxItems", "minProperties", "maxProperties"):
+        count = len(instance) if isinstance(instance, dict | list) else 0
+        noun = ("key" if isinstance(instance, dict) else "item") + ("" if count == 1 else "s")
+        return f"expected {expected or value}, got {count} {noun}"
+    if keyword == "exclusiveMinimum":
+        return f"expected a number greater than {value}, got {got}"
+    if keyword == "minimum":
+        return f"expected a number >= {value}, got {got}"
+    if keyword == "pattern" and expected and expected.startswith("a duration"):
+        return f"not a duration: {got} (expected {expected})"
+    return f"expected {expected}, got {got}" if expected else f"{got}: {keyword} {value!r} not satisfied"
+
+
+# --- from data to the model: the semantic checks ---------------------------------------------------------------
+
+class _Builder:
+    """Builds the Scenario from schema-shaped data, collecting what the schema cannot see.
+
+    It tolerates malformed parts (the schema reports those) by skipping them, so one run over a file finds the
+    unknown event type in step 5 even when step 2 has the wrong shape.
+    """
+
+    def __init__(self, doc: _Document) -> None:
+        self.doc = doc
+        self.errors: list[FieldError] = []
+        self.data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
+        self.params = self._params(self.data.get("params"))
+        self.provider = self._provider(self.data.get("provider"))
+
+    def build(self) -> tuple[Scenario | None, tuple[Step | None, ...]]:
+        """The scenario (None when something is wrong) and the steps as far as they could be built, with None
+        where a step could not be: indexes stay those of the file, for the checks that follow."""
+        data = self.data
+        steps = self._steps(data.get("steps"), ("steps",))
+        name = data.get("name")
+        if self.errors or not isinstance(name, str) or not steps or self.provider is None or None in steps:
+            return None, steps
+        scenario = Scenario(name=name, provider=self.provider, description=_text(data.get("description")),
+                            observe=_text(data.get("observe")), params=self.params,
+                            steps=cast(tuple[Step, ...], steps), faults=_mapping(data.get("faults")),
+                            source=self.doc.source)
+        return scenario, steps
+
+    def _params(self, value: Any) -> dict[str, Param]:
+        params: dict[str, Param] = {}
+        for name, spec in (value.items() if isinstance(value, dict) else ()):
+            if isinstance(spec, dict) and "default" in spec:
+                params[str(name)] = Param(str(name), spec["default"], _text(spec.get("description")))
+        return params
+
+    def _provider(self, value: Any) -> str | None:
+        if not isinstance(value, str):
+            return None
+        known = [p.name for p in catalog.providers()]
+        if value in known:
+            return value
+        close = difflib.get_close_matches(value, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        self.errors.append(self.doc.error(("provider",), f"unknown provider {value!r}{hint}: expected one of "
+                                                          f"{', '.join(known)}"))
+        return None
+
+    def _declared(self, value: Any, path: FieldPath) -> bool:
+        """Whether every `${name}` in `value` is a declared parameter; reports the others."""
+        if isinstance(value, dict):
+            return all([self._declared(v, (*path, str(k))) for k, v in value.items()])
+        if isinstance(value, list):
+            return all([self._declared(v, (*path, i)) for i, v in enumerate(value)])
+        unknown = [n for n in references(value) if n not in self.params]
+        for name in dict.fromkeys(unknown):
+            declared = ", ".join(self.params) or "none are declared"
+            self.errors.append(self.doc.error(path, f"unknown parameter ${{{name}}}: expected a parameter "
+                                                    f"declared under params ({declared})"))
+        return not unknown
+
+    def _steps(self, value: Any, path: FieldPath) -> tuple[Step | None, ...]:
+        if not isinstance(value, list):
+            return ()
+        return tuple(self._step(item, (*path, i)) for i, item in enumerate(value))
+
+    def _step(self, value: Any, path: FieldPath) -> Step | None:
+        if not isinstance(value, dict):
+            return None
+        kinds = [k for k in KINDS if k in value]
+        if len(kinds) != 1:
+            return None
+        build = {"emit": self._emit, "wait": self._wait, "repeat": self._repeat, "choose": self._choose,
+                 "parallel": self._parallel}[kinds[0]]
+        return build(value, path, self.doc.line(path))
+
+    def _emit(self, value: dict[str, Any], path: FieldPath, line: int | None) -> Emit | None:
+        etype = self._event_type(value["emit"], (*path, "emit"))
+        overrides = _mapping(value.get("with"))
+        self._declared(overrides, (*path, "with"))
+        ref = value.get("as")
+        if etype is None:
+            return None
+        return Emit(etype, overrides, ref if isinstance(ref, str) else None, _mapping(value.get("faults")), line)
+
+    def _event_type(self, name: Any, path: FieldPath) -> str | None:
+        if not isinstance(name, str) or self.provider is None:
+            return None
+        try:
+            etype = catalog.resolve(name, self.provider)
+        except UnknownEventType as exc:
+            hints = _suggestions(exc.suggestions, self.provider)
+            hint = f"; did you mean {', '.join(hints)}?" if hints else ""
+            self.errors.append(self.doc.error(path, f"unknown {self.provider} event type {name!r}{hint} "
+                                                    f"(`webhook-sim events --provider {self.provider}` lists "
+                                                    "them)"))
+            return None
+        except AmbiguousEventType as exc:
+            self.errors.append(self.doc.error(path, exc.detail))
+            return None
+        if etype.provider != self.provider:
+            self.errors.append(self.doc.error(path, f"{name!r} is a {etype.provider} event type: expected a "
+                                                    f"{self.provider} event type, the scenario's provider"))
+            return None
+        return etype.name
+
+    def _wait(self, value: dict[str, Any], path: FieldPath, line: int | None) -> Wait | None:
+        raw = value["wait"]
+        if not self._declared(raw, (*path, "wait")):
+            return None
+        try:
+            return Wait(distributions.parse(raw), line)
+        except distributions.DistributionError as exc:
+            self.errors.append(self.doc.error((*path, "wait", *exc.field), exc.message))
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, StopIteration):
+            pass    # a malformed wait: the schema has reported it
+        return None
+
+    def _repeat(self, value: dict[str, Any], path: FieldPath, line: int | None) -> Repeat | None:
+        raw = value["repeat"]
+        body = self._steps(value.get("steps"), (*path, "steps"))
+        if not self._declared(raw, (*path, "repeat")) or not body:
+            return None
+        if isinstance(raw, dict):
+            seconds = self._duration(raw.get("for"), (*path, "repeat", "for"))
+            return None if seconds is None else Repeat(for_seconds=seconds, steps=body, line=line)
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)      # the schema accepts 3.0 as an integer
+        if isinstance(raw, str) or (isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0):
+            return Repeat(count=raw, steps=body, line=line)
+        return None
+
+    def _duration(self, value: Any, path: FieldPath) -> float | str | None:
+        if isinstance(value, str) and "${" in value:
+            return value
+        try:
+            return distributions.to_seconds(value, {})
+        except ValueError as exc:
+            self.errors.append(self.doc.error(path, str(exc)))
+            return None
+
+    def _choose(self, value: dict[str, Any], path: FieldPath, line: int | None) -> Choose | None:
+        items = value["choose"] if isinstance(value["choose"], list) else []
+        branches = [Branch(float(item["weight"]), steps) for i, item in enumerate(items) if isinstance(item, dict)
+                    if (steps := self._steps(item.get("steps"), (*path, "choose", i, "steps")))
+                    and _positive(item.get("weight"))]
+        return Choose(tuple(branches), line) if branches else None
+
+    def _parallel(self, value: dict[str, Any], path: FieldPath, line: int | None) -> Parallel | None:
+        items = value["parallel"] if isinstance(value["parallel"], list) else []
+        branches = [steps for i, item in enumerate(items) if isinstance(item, dict)
+                    if (steps := self._steps(item.get("steps"), (*path, "parallel", i, "steps")))]
+        return Parallel(tuple(branches), line) if branches else None
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _suggestions(spellings: list[str], provider: str) -> list[str]:
+    """The catalog's close matches that belong to `provider`, spelled bare."""
+    prefix = f"{provider}:"
+    bare = [s.removeprefix(prefix) for s in spellings if s.startswith(prefix) or ":" not in s]
+    return [s for s in dict.fromkeys(bare) if _belongs(s, provider)]
+
+
+def _belongs(name: str, provider: str) -> bool:
+    try:
+        return catalog.resolve(name, provider).provider == provider
+    except (UnknownEventType, AmbiguousEventType):
+        return False
+
+
+# --- the public entry points -----------------------------------------------------------------------------------
+
+def load_text(text: str, source: str = "<string>") -> Scenario:
+    """The scenario `text` describes. Raises ScenarioInvalid listing every problem, each with field and line."""
+    doc = _Document(text, source)
+    early = doc.problems + _schema_errors(doc)
+    builder = _Builder(doc)
+    scenario, steps = builder.build()
+    defaults = {name: p.default for name, p in builder.params.items()}
+    late = builder.errors + [doc.error(path, message) for path, message in bind_problems(steps, defaults)]
+    errors = early + [e for e in late if not any(_under(e.field, f.field) for f in early)]
+    if scenario is None and not errors:     # every skipped part is reported above; this is a safety net
+        errors = [FieldError("", "not a valid scenario", source, 1)]
+    if errors:
+        unique = list(dict.fromkeys(errors))
+        raise ScenarioInvalid(source, sorted(unique, key=lambda e: (e.line or 0, e.field)))
+    return cast(Scenario, scenario)
+
+
+def _under(field: str, parent: str) -> bool:
+    return field == parent or not parent or field.startswith((f"{parent}.", f"{parent}["))
+
+
+_FILE_CACHE: dict[str, tuple[tuple[int, int], Scenario]] = {}
+
+
+def load_file(path: str | Path) -> Scenario:
+    """The scenario in the YAML file at `path` (cached while the file is unchanged)."""
+    file = Path(path)
+    try:
+        stat = file.stat()
+        cached = _FILE_CACHE.get(str(file))
+        if cached and cached[0] == (stat.st_mtime_ns, stat.st_size):
+            return cached[1]
+        text = file.read_text("utf-8")
+    except FileNotFoundError:
+        raise NotFound(f"no such scenario file: {file}", errors=[FieldError("", "no such file", str(file))]) \
+            from None
+    except UnicodeDecodeError:
+        raise ScenarioInvalid(str(file), [FieldError("", "not UTF-8 text: expected a YAML file", str(file))]) \
+            from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {file}: {exc.strerror}",
+                           errors=[FieldError("", f"cannot read: {exc.strerror}", str(file))]) from None
+    scenario = load_text(text, str(file))
+    # Only good loads are cached: the catalog only grows, so a valid file stays valid.
+    _FILE_CACHE[str(file)] = ((stat.st_mtime_ns, stat.st_size), scenario)
+    return scenario
+
+
+def validate_files(paths: Iterable[str | Path]) -> list[FieldError]:
+    """Every problem in the given files (none: all valid), including two files claiming one name."""
+    errors: list[FieldError] = []
+    names: dict[str, Path] = {}
+    for path in dict.fromkeys(Path(p).resolve() for p in paths):
+        try:
+            scenario = load_file(path)
+        except (InvalidInput, NotFound) as exc:
+            errors.extend(exc.errors)
+            continue
+        if scenario.name in names:
+            errors.append(_name_clash(scenario, f"the scenario in {names[scenario.name]}"))
+        names.setdefault(scenario.name, path)
+    return errors
+
+
+def _name_clash(scenario: Scenario, other: str) -> FieldError:
+    line = _Document(Path(scenario.source).read_text("utf-8"), scenario.source).line(("name",))
+    return FieldError("name", f"name {scenario.name!r} is already used by {other}: expected a unique name",
+                      scenario.source, line)
+
+
+def builtin_dir() -> Path:
+    """Where the built-in scenarios are: inside the installed package, else the repository's `scenarios/`."""
+    installed = resources.files("simulator").joinpath("_builtin_scenarios")
+    if isinstance(installed, Path) and installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def _yaml_files(folder: Path, errors: list[FieldError]) -> list[Path]:
+    if not folder.is_dir():
+        errors.append(FieldError("", "no such directory: expected a folder of scenario files", str(folder)))
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def discover(dirs: Iterable[str | Path] = ()) -> tuple[dict[str, Scenario], list[FieldError]]:
+    """The built-in scenarios plus every `*.yaml`/`*.yml` in `dirs`, by name, and the problems found.
+
+    A broken file is reported and skipped; the others still load. A user scenario may not take a name that a
+    built-in (or an earlier file) already has.
+    """
+    found: dict[str, Scenario] = {}
+    errors: list[FieldError] = []
+    builtin = builtin_dir().resolve()
+    folders = [builtin, *dict.fromkeys(Path(d).resolve() for d in dirs if Path(d).resolve() != builtin)]
+    for folder in folders:
+        for path in _yaml_files(folder, errors):
+            try:
+                scenario = load_file(path)
+            except (InvalidInput, NotFound) as exc:
+                errors.extend(exc.errors)
+                continue
+            if scenario.name in found:
+                first = found[scenario.name]
+                owner = "the built-in scenario" if Path(first.source).parent == builtin else first.source
+                errors.append(_name_clash(scenario, owner))
+                continue
+            found[scenario.name] = scenario
+    return dict(sorted(found.items())), errors
+
+
+def find(name_or_path: str | Path, dirs: Iterable[str | Path] = ()) -> Scenario:
+    """A scenario by name (built-in or in `dirs`) or by the path of its YAML file."""
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or "/" in text or Path(text).is_file():
+        return load_file(text)
+    found, errors = discover(dirs)
+    if text in found:
+        return found[text]
+    close = difflib.get_close_matches(text, list(found), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(found)}"
+    broken = f" ({len(errors)} scenario files could not be loaded)" if errors else ""
+    raise NotFound(f"unknown scenario {text!r}{hint}{broken}",
+                   errors=[FieldError("scenario", f"unknown scenario {text!r}")])

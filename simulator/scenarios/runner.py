@@ -1,0 +1,367 @@
+"""The scenario interpreter: parameters, the simulated timeline of emits, and playing it in (scaled) real time.
+
+Pure: no HTTP, no storage. `timeline` says which event is emitted when; `play` builds the events in that order
+with one BuildContext for the whole run and hands each to a callback at its (scaled) wall-clock deadline.
+
+Two random streams keep a run reproducible and its bodies stable: the events' builders use the run's context
+(`catalog.new_context(seed, …)`), and the timeline's waits and choices use a separate `Random` derived from the
+seed, so inserting a `wait` never changes the bodies of the events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from simulator import catalog
+from simulator.errors import FieldError, InvalidInput
+from simulator.models import Event
+from simulator.scenarios import distributions
+from simulator.scenarios.model import (
+    Branch,
+    Choose,
+    Emit,
+    FieldPath,
+    Parallel,
+    Repeat,
+    Scenario,
+    Step,
+    Wait,
+    field_path,
+    substitute,
+)
+
+# At speed 0 nothing sleeps; the loop is still given a turn this often so cancellation gets through.
+_YIELD_EVERY = 256
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One emit at its simulated time, with its `with:` overrides after `${param}` substitution."""
+
+    at: datetime
+    step: Emit
+    overrides: Mapping[str, Any]
+
+
+# --- parameters ------------------------------------------------------------------------------------------------
+
+def resolve_params(scenario: Scenario, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's parameters: the declared defaults, overridden by `given` coerced to each default's type.
+
+    Raises InvalidInput naming `params.<name>` for an unknown name or a value of the wrong kind, or naming the
+    step whose wait or repeat the values make unusable (`--param gap=soon` where a wait reads `${gap}`).
+    """
+    values = {name: param.default for name, param in scenario.params.items()}
+    errors: list[FieldError] = []
+    for name, value in given.items():
+        if name not in scenario.params:
+            declared = ", ".join(scenario.params) or "none"
+            errors.append(FieldError(f"params.{name}", f"unknown parameter {name!r}: {scenario.name} declares "
+                                                       f"{declared}"))
+            continue
+        try:
+            values[name] = coerce(value, scenario.params[name].default)
+        except ValueError as exc:
+            errors.append(FieldError(f"params.{name}", str(exc)))
+    if not errors and given:
+        errors = [FieldError(field_path(path), message, scenario.source)
+                  for path, message in bind_problems(scenario.steps, values)]
+    if errors:
+        raise InvalidInput(f"bad parameters for scenario {scenario.name}: {errors[0].field}: "
+                           f"{errors[0].message}", errors=errors)
+    return values
+
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def coerce(value: Any, default: Any) -> Any:
+    """`value` as the type of `default` (a `--param k=v` string becomes an int, float or bool as declared)."""
+    if default is None:
+        return value
+    if isinstance(default, bool):
+        return _to_bool(value)
+    if isinstance(default, int):
+        return _to_int(value)
+    if isinstance(default, float):
+        return _to_float(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"expected a string, got {value!r}")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if isinstance(value, str | int) and text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"expected a whole number, got {value!r}")
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError(f"expected a number, got {value!r}") from None
+    else:
+        raise ValueError(f"expected a number, got {value!r}")
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return number
+
+
+# --- binding: templates resolved, numbers checked --------------------------------------------------------------
+
+Problem = tuple[FieldPath, str]
+
+
+def bind_problems(steps: tuple[Step | None, ...], params: Mapping[str, Any]) -> list[Problem]:
+    """What is wrong with a scenario's `steps` once `params` fill their templates (empty: they can run).
+
+    None stands for a step the loader could not build (already reported); it is skipped.
+    """
+    problems: list[Problem] = []
+    _bind(steps, params, ("steps",), problems)
+    return problems
+
+
+def bind(scenario: Scenario, params: Mapping[str, Any]) -> tuple[Step, ...]:
+    """The steps with every wait and repeat resolved from `params`; raises InvalidInput if any is unusable."""
+    problems: list[Problem] = []
+    steps = _bind(scenario.steps, params, ("steps",), problems)
+    if problems:
+        errors = [FieldError(field_path(path), message, scenario.source) for path, message in problems]
+        raise InvalidInput(f"scenario {scenario.name} cannot run with these parameters: {errors[0].field}: "
+                           f"{errors[0].message}", errors=errors)
+    return steps
+
+
+def _bind(steps: tuple[Step | None, ...], params: Mapping[str, Any], path: FieldPath,
+          problems: list[Problem]) -> tuple[Step, ...]:
+    out: list[Step] = []
+    for i, step in enumerate(steps):
+        here = (*path, i)
+        if step is None:
+            continue
+        if isinstance(step, Wait):
+            try:
+                out.append(replace(step, distribution=distributions.bind(step.distribution, params)))
+            except distributions.DistributionError as exc:
+                problems.append(((*here, "wait", *exc.field), exc.message))
+        elif isinstance(step, Repeat):
+            out.append(_bind_repeat(step, params, here, problems))
+        elif isinstance(step, Choose):
+            out.append(replace(step, branches=tuple(
+                Branch(b.weight, _bind(b.steps, params, (*here, "choose", j, "steps"), problems))
+                for j, b in enumerate(step.branches))))
+        elif isinstance(step, Parallel):
+            out.append(replace(step, branches=tuple(
+                _bind(b, params, (*here, "parallel", j, "steps"), problems) for j, b in enumerate(step.branches))))
+        else:
+            out.append(step)
+    return tuple(out)
+
+
+def _bind_repeat(step: Repeat, params: Mapping[str, Any], here: FieldPath, problems: list[Problem]) -> Repeat:
+    body = _bind(step.steps, params, (*here, "steps"), problems)
+    if step.for_seconds is None:
+        count = substitute(step.count, params) if isinstance(step.count, str) else step.count
+        if isinstance(count, str) and count.strip().isdigit():
+            count = int(count)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            problems.append(((*here, "repeat"), f"expected a whole number of iterations >= 0, got {count!r}"
+                                                + (f" (from {step.count!r})" if count != step.count else "")))
+            count = 0
+        return replace(step, count=count, steps=body)
+    field = (*here, "repeat", "for")
+    try:
+        seconds = distributions.to_seconds(step.for_seconds, params)
+    except ValueError as exc:
+        problems.append((field, str(exc)))
+        return replace(step, for_seconds=0.0, steps=body)
+    if seconds <= 0:
+        problems.append((field, f"expected a duration greater than 0, got {seconds:g}s"))
+    elif len(body) == len(step.steps) and not _can_take_time(body):
+        problems.append(((*here, "steps"), "these steps never take any time, so repeat {for: ...} would never "
+                                           "end: expected a wait with a positive duration among them"))
+    return replace(step, for_seconds=seconds, steps=body)
+
+
+def _can_take_time(steps: tuple[Step, ...]) -> bool:
+    """Whether some path through bound `steps` advances simulated time (else a `repeat {for}` loops forever)."""
+    for step in steps:
+        if isinstance(step, Wait) and distributions.bounds(step.distribution)[1] > 0:
+            return True
+        if isinstance(step, Repeat) and step.count != 0 and _can_take_time(step.steps):
+            return True
+        if isinstance(step, Choose) and any(_can_take_time(b.steps) for b in step.branches):
+            return True
+        if isinstance(step, Parallel) and any(_can_take_time(b) for b in step.branches):
+            return True
+    return False
+
+
+# --- the timeline ----------------------------------------------------------------------------------------------
+
+# What the step generators yield: (simulated offset in seconds, the emit).
+_Item = tuple[float, Emit]
+_Gen = Generator[_Item, None, float]
+
+
+def timeline(scenario: Scenario, *, seed: int, params: Mapping[str, Any],
+             start_time: datetime) -> Iterator[Planned]:
+    """Every emit of one run, lazily, in simulated-time order.
+
+    Waits and choices draw from one `Random` derived from `seed`, in a fixed order. Parameters are resolved and
+    the steps bound before the first item is asked for, so bad parameters raise InvalidInput here.
+    """
+    values = resolve_params(scenario, params)
+    steps = bind(scenario, values)
+    rng = random.Random(f"{seed}:timeline")
+    return _planned(_sequence(steps, 0.0, rng), values, start_time)
+
+
+def _planned(items: _Gen, params: Mapping[str, Any], start_time: datetime) -> Iterator[Planned]:
+    for offset, step in items:
+        yield Planned(start_time + timedelta(seconds=offset), step, substitute(dict(step.overrides), params))
+
+
+def _sequence(steps: tuple[Step, ...], t: float, rng: random.Random) -> _Gen:
+    """Run `steps` from offset `t`; returns the offset at which they end."""
+    for step in steps:
+        if isinstance(step, Emit):
+            yield t, step
+        elif isinstance(step, Wait):
+            t += distributions.draw(step.distribution, rng)
+        elif isinstance(step, Repeat):
+            t = yield from _repeat(step, t, rng)
+        elif isinstance(step, Choose):
+            t = yield from _sequence(_pick(step.branches, rng), t, rng)
+        elif isinstance(step, Parallel):
+            t = yield from _merge(step.branches, t, rng)
+    return t
+
+
+def _repeat(step: Repeat, t: float, rng: random.Random) -> _Gen:
+    if step.for_seconds is None:
+        for _ in range(int(step.count or 0)):
+            t = yield from _sequence(step.steps, t, rng)
+        return t
+    # An iteration starts only while less than `for` has elapsed; the last one runs to its end.
+    end = t + float(step.for_seconds)
+    while t < end:
+        t = yield from _sequence(step.steps, t, rng)
+    return t
+
+
+def _pick(branches: tuple[Branch, ...], rng: random.Random) -> tuple[Step, ...]:
+    point = rng.random() * sum(b.weight for b in branches)
+    for branch in branches:
+        point -= branch.weight
+        if point < 0:
+            return branch.steps
+    return branches[-1].steps   # only reachable through float rounding
+
+
+def _merge(branches: tuple[tuple[Step, ...], ...], t: float, rng: random.Random) -> _Gen:
+    """Interleave the branches' emits by (time, branch index); ends when the longest branch ends."""
+    gens = [_sequence(b, t, rng) for b in branches]
+    heap: list[tuple[float, int, Emit]] = []
+    end = t
+
+    def advance(index: int) -> None:
+        nonlocal end
+        try:
+            offset, step = next(gens[index])
+        except StopIteration as stop:
+            end = max(end, stop.value)
+            return
+        heapq.heappush(heap, (offset, index, step))
+
+    for index in range(len(gens)):
+        advance(index)
+    while heap:
+        offset, index, step = heapq.heappop(heap)
+        yield offset, step
+        advance(index)
+    return end
+
+
+# --- playing it ------------------------------------------------------------------------------------------------
+
+async def play(scenario: Scenario, *, seed: int, params: Mapping[str, Any], start_time: datetime, speed: float,
+               emit: Callable[[Event, Emit], Awaitable[None]],
+               on_idle: Callable[[], Awaitable[None]] | None = None,
+               run_id: str | None = None,
+               sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+               monotonic: Callable[[], float] = time.monotonic) -> int:
+    """Build and hand over every event of one run, in order; returns how many were emitted.
+
+    The event at simulated offset d is released at `t0 + d / speed` on the `monotonic` clock (absolute deadlines,
+    so time spent emitting does not add up); `speed == 0` never sleeps. `on_idle` is awaited before each real
+    sleep and once at the end (the delivery layer flushes batches there). Cancelling the task stops the run.
+    """
+    _check_speed(speed)
+    values = resolve_params(scenario, params)
+    planned = timeline(scenario, seed=seed, params=values, start_time=start_time)
+    ctx = catalog.new_context(seed, start_time, values)
+    t0 = monotonic()
+    count = 0
+    for item in planned:
+        etype = catalog.resolve(item.step.type, scenario.provider)
+        event = catalog.build_event(etype, replace(ctx, now=item.at, ref=item.step.ref), dict(item.overrides))
+        event = replace(event, seq=count, run_id=run_id)
+        if speed > 0:
+            await _wait_until(t0 + (item.at - start_time).total_seconds() / speed, on_idle, sleep, monotonic)
+        elif count % _YIELD_EVERY == _YIELD_EVERY - 1:
+            await asyncio.sleep(0)
+        await emit(event, item.step)
+        count += 1
+    if on_idle is not None:
+        await on_idle()
+    return count
+
+
+def _check_speed(speed: float) -> None:
+    if not (speed >= 0 and math.isfinite(speed)):
+        raise InvalidInput(f"speed must be a finite number >= 0, got {speed!r}",
+                           errors=[FieldError("speed", "expected a finite number >= 0")])
+
+
+async def _wait_until(deadline: float, on_idle: Callable[[], Awaitable[None]] | None,
+                      sleep: Callable[[float], Awaitable[None]], monotonic: Callable[[], float]) -> None:
+    if deadline - monotonic() <= 0:
+        return
+    if on_idle is not None:
+        await on_idle()
+    remaining = deadline - monotonic()
+    if remaining > 0:
+        await sleep(remaining)

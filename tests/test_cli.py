@@ -1,0 +1,105 @@
+"""The `webhook-sim` command as a user runs it: a real subprocess, real receivers, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simulator.receiver import Receiver
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "simulator.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_events_lists_the_catalog():
+    out = cli("events", "--json")
+    assert out.returncode == 0
+    types = {e["type"] for e in json.loads(out.stdout)}
+    assert "syncfy:credentials.created" in types and "basistheory:token-intent.converted" in types
+    assert len(types) == 49
+
+
+def test_sample_prints_the_body_and_is_seeded():
+    a, b, c = cli("sample", "credentials.created", "--seed", "3"), cli("sample", "credentials.created", "--seed",
+                                                                      "3"), cli("sample", "credentials.created")
+    assert a.returncode == 0 and a.stdout == b.stdout and a.stdout != c.stdout
+    assert json.loads(a.stdout)["events"][0]["header"]["event"]["name"] == "credentials.created"
+
+
+def test_unknown_type_exits_2_with_closest_names():
+    out = cli("sample", "credentials.craeted")
+    assert out.returncode == 2
+    assert "credentials.created" in out.stderr
+
+
+def test_schema_prints_a_json_schema():
+    out = cli("schema", "basistheory:token.created")
+    assert out.returncode == 0
+    assert json.loads(out.stdout)["$schema"].startswith("https://json-schema.org/draft/2020-12")
+
+
+def test_run_exits_0_when_every_delivery_succeeds(tmp_path):
+    report = tmp_path / "report.json"
+    with Receiver() as receiver:
+        out = cli("run", "syncfy-credential-lifecycle", "--target", receiver.url, "--speed", "0", "--seed", "5",
+                  "--report", str(report))
+        assert out.returncode == 0, out.stderr
+        data = json.loads(report.read_text())
+        assert data["deliveries"] == data["succeeded"] == len(receiver.requests) > 0
+        assert data["failed"] == 0 and data["seed"] == 5
+    assert "succeeded" in out.stdout
+
+
+def test_run_exits_1_when_a_delivery_dies(tmp_path):
+    with Receiver() as receiver:
+        receiver.respond(status=500)
+        out = cli("run", "syncfy-credential-lifecycle", "--target", receiver.url, "--speed", "0")
+        assert out.returncode == 1, out.stderr
+        assert len(receiver.requests) > 1  # retried before giving up
+
+
+@pytest.mark.parametrize("args, phrase", [
+    (["run", "no-such-scenario", "--target", "http://127.0.0.1:9/"], "no-such-scenario"),
+    (["run", "syncfy-credential-lifecycle"], "--target"),
+    (["run", "syncfy-credential-lifecycle", "--target", "not a url"], "target"),
+    (["run", "syncfy-credential-lifecycle", "--target", "http://127.0.0.1:9/", "--param", "nope=1"], "nope"),
+    (["run", "syncfy-credential-lifecycle", "--target", "http://127.0.0.1:9/", "--param", "novalue"], "K=V"),
+])
+def test_run_bad_input_exits_2_naming_the_problem(args, phrase):
+    out = cli(*args)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert phrase in out.stderr
+
+
+def test_run_of_a_broken_file_names_file_and_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: broken\nprovider: syncfy\ndescription: x\nsteps:\n  - emit: credentials.craeted\n")
+    out = cli("run", str(path), "--target", "http://127.0.0.1:9/")
+    assert out.returncode == 2
+    assert f"{path}:5" in out.stderr and "credentials.created" in out.stderr
+    out = cli("validate", str(path))
+    assert out.returncode == 2 and f"{path}:5" in out.stderr
+
+
+def test_scenarios_lists_builtins_and_user_dirs(tmp_path):
+    (tmp_path / "mine.yaml").write_text(
+        "name: mine\nprovider: syncfy\ndescription: mine\nsteps:\n  - emit: credentials.created\n")
+    out = cli("scenarios", "--json", "--scenarios", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    names = {s["name"] for s in json.loads(out.stdout)}
+    assert "mine" in names and "syncfy-credential-lifecycle" in names
+
+
+def test_environment_variables_set_options(tmp_path):
+    with Receiver() as receiver:
+        env = {"WEBHOOK_SIM_TARGET": receiver.url, "WEBHOOK_SIM_SPEED": "0", "PATH": "/usr/bin:/bin"}
+        out = subprocess.run([sys.executable, "-m", "simulator.cli", "run", "syncfy-credential-lifecycle"],
+                             capture_output=True, text=True, timeout=120, env=env, cwd=Path.cwd())
+        assert out.returncode == 0, out.stderr
+        assert receiver.requests
