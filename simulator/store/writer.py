@@ -20,7 +20,7 @@ from simulator.store import tables as t
 log = logging.getLogger("webhook_sim.store")
 
 Call = Callable[[AsyncConnection], Awaitable[Any]]
-MAX_BATCH = 5000
+MAX_BATCH = 2000
 
 _DELIVERY_UPDATE = (
     update(t.deliveries)
@@ -30,6 +30,28 @@ _DELIVERY_UPDATE = (
             finished_at=bindparam("finished_at"), last_status=bindparam("last_status"),
             last_error=bindparam("last_error"), faults=bindparam("faults"))
 )
+
+
+_EVENT_INSERT = t.events.insert()
+_DELIVERY_INSERT = t.deliveries.insert()
+_ATTEMPT_INSERT = t.attempts.insert().values({c.name: bindparam(c.name) for c in t.attempts.c if c.name != "id"})
+_COMPILED: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+async def _executemany(conn: AsyncConnection, stmt: Any, rows: list[dict[str, Any]]) -> None:
+    """`executemany` straight to the driver with a statement compiled once per dialect.
+
+    SQLAlchemy's per-row parameter processing runs on the event loop; for thousands of rows a batch that
+    stalled every other coroutine (late deliveries). Our rows are already plain driver values.
+    """
+    key = (id(stmt), conn.dialect.name)
+    if key not in _COMPILED:
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+        order = tuple(compiled.positiontup) if conn.dialect.positional and compiled.positiontup else None
+        _COMPILED[key] = (compiled.string, order)
+    sql, order = _COMPILED[key]
+    params = [tuple(row[name] for name in order) for row in rows] if order else rows
+    await conn.exec_driver_sql(sql, params)
 
 
 @dataclass
@@ -146,14 +168,10 @@ class Writer:
         error: BaseException | None = None
         try:
             async with conn.begin():
-                if batch.events:
-                    await conn.execute(t.events.insert(), batch.events)
-                if batch.deliveries:
-                    await conn.execute(t.deliveries.insert(), batch.deliveries)
-                if batch.attempts:
-                    await conn.execute(t.attempts.insert(), batch.attempts)
-                if batch.updates:
-                    await conn.execute(_DELIVERY_UPDATE, batch.updates)
+                for stmt, rows in ((_EVENT_INSERT, batch.events), (_DELIVERY_INSERT, batch.deliveries),
+                                   (_ATTEMPT_INSERT, batch.attempts), (_DELIVERY_UPDATE, batch.updates)):
+                    if rows:
+                        await _executemany(conn, stmt, rows)
                 for call in batch.calls:
                     await call(conn)
         except Exception as exc:  # a failed batch must not stop the writer; its owners are told

@@ -1,0 +1,115 @@
+"""Shared pieces of the benchmarks: a fast receiver in its own process, a bulk scenario, a bare baseline."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import aiohttp
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir};
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 204; }}
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@contextmanager
+def fast_receiver() -> Iterator[tuple[str, str]]:
+    """(url, kind): nginx answering 204 when installed, else the asyncio sink, in a process of its own."""
+    port = free_port()
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    workdir = tempfile.mkdtemp(prefix="bench-")
+    if nginx:
+        conf = Path(workdir, "nginx.conf")
+        conf.write_text(NGINX_CONF.format(dir=workdir, port=port))
+        cmd, kind = [nginx, "-c", str(conf), "-p", workdir], "nginx"
+    else:
+        cmd, kind = [sys.executable, "-m", "benchmarks.sink", str(port)], "asyncio sink"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port)
+        yield f"http://127.0.0.1:{port}/hook", kind
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def bulk_scenario(directory: Path, events: int, wait: str | None = None, provider: str = "basistheory") -> str:
+    """A scenario of `events` emits (optionally `wait` apart), written into `directory`; returns its name."""
+    etype = "token.created" if provider == "basistheory" else "credentials.refreshed"
+    step = f"      - wait: {wait}\n" if wait else ""
+    Path(directory, "bulk.yaml").write_text(
+        f"name: bulk\nprovider: {provider}\ndescription: benchmark load\nsteps:\n"
+        f"  - repeat: {events}\n    steps:\n{step}      - emit: {etype}\n")
+    return "bulk"
+
+
+async def bare_loop(url: str, bodies: list[bytes], concurrency: int) -> float:
+    """Requests per second of a plain aiohttp loop posting `bodies` with `concurrency` connections."""
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        items = iter(bodies)
+
+        async def worker() -> None:
+            for body in items:
+                async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
+                    await r.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return len(bodies) / (time.perf_counter() - started)
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MB (Linux)."""
+    with open(f"/proc/{os.getpid()}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0

@@ -1,0 +1,79 @@
+"""Delivery throughput and scheduling precision, each against its baseline in the same run."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.harness import bare_loop, bulk_scenario
+from simulator import catalog
+from simulator.service import Simulator
+from simulator.specs import RunSpec, SubscriptionSpec
+from simulator.timeutil import parse_time
+
+
+async def simulator_rate(url: str, events: int, concurrency: int) -> float:
+    """Events generated, persisted, signed, sent and logged per second, through a real run at speed 0."""
+    with tempfile.TemporaryDirectory() as d:
+        name = bulk_scenario(Path(d), events)
+        sim = await Simulator.open(str(Path(d, "bench.db")), scenario_dirs=[Path(d)])
+        try:
+            await sim.create_subscription(SubscriptionSpec(url=url, signing="standard", max_in_flight=concurrency))
+            started = time.perf_counter()
+            run = await sim.runs.start(RunSpec(scenario=name, speed=0, seed=1))
+            run = await sim.runs.wait(run.id)
+            elapsed = time.perf_counter() - started
+            assert run.counts.get("succeeded") == events, run.counts
+        finally:
+            await sim.close()
+    return events / elapsed
+
+
+async def throughput(url: str, events: int, concurrency: int = 16) -> dict[str, float]:
+    bodies = [catalog.sample("token.created", i) for i in range(events)]
+    baseline = await bare_loop(url, bodies, concurrency)
+    rate = await simulator_rate(url, events, concurrency)
+    return {"baseline": baseline, "simulator": rate, "ratio": rate / baseline}
+
+
+async def precision(url: str, rate: int = 1000, seconds: int = 30) -> dict[str, float]:
+    """Lateness of each first attempt against its planned time, at `rate` scheduled events per second."""
+    events = rate * seconds
+    with tempfile.TemporaryDirectory() as d:
+        name = bulk_scenario(Path(d), events, wait=f"{1000 // rate}ms")
+        db = Path(d, "precision.db")
+        sim = await Simulator.open(str(db), scenario_dirs=[Path(d)])
+        try:
+            await sim.create_subscription(SubscriptionSpec(url=url, signing="standard", max_in_flight=16))
+            run = await sim.runs.start(RunSpec(scenario=name, speed=1, seed=1))
+            run = await sim.runs.wait(run.id)
+        finally:
+            await sim.close()
+        lateness = _lateness(db, run.id, parse_time(run.spec["start_time"]).timestamp(), run.started_at or 0)
+    lateness.sort()
+    return {"events": len(lateness), "p50_ms": lateness[len(lateness) // 2] * 1000,
+            "p99_ms": lateness[int(len(lateness) * 0.99)] * 1000, "mean_ms": statistics.fmean(lateness) * 1000}
+
+
+def _lateness(db: Path, run_id: str, sim_start: float, wall_start: float) -> list[float]:
+    """Planned wall time of each event = the run's wall start + its simulated offset (speed 1)."""
+    query = """
+        select e.occurred_at, a.started_at from attempts a
+        join deliveries d on d.id = a.delivery_id
+        join events e on e.key = json_extract(d.event_keys, '$[0]')
+        where a.number = 1 and d.run_id = ?"""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(query, (run_id,)).fetchall()
+    return [started - (wall_start + parse_time(occurred).timestamp() - sim_start) for occurred, started in rows]
+
+
+if __name__ == "__main__":
+    from benchmarks.harness import fast_receiver
+
+    with fast_receiver() as (url, kind):
+        print(kind, asyncio.run(throughput(url, 20000)))
+        print(asyncio.run(precision(url, 1000, 5)))
