@@ -1,0 +1,70 @@
+"""Every benchmark, as one table: figure, target, pass or fail. `python -m benchmarks.run [--full]`.
+
+Ratios are measured against a baseline in the same run on the same machine; absolute targets are for the 2-core
+machine the project is measured on. `--full` runs the 1,000,000-event scale test (several minutes); without it,
+a 100,000-event run shows the memory trend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from benchmarks import generation, startup, throughput
+from benchmarks.harness import fast_receiver
+
+
+def row(name: str, value: str, target: str, ok: bool | None) -> tuple[str, str, str, str]:
+    return name, value, target, "-" if ok is None else ("pass" if ok else "FAIL")
+
+
+def scale(events: int) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-m", "benchmarks.scale", str(events)], capture_output=True, text=True,
+                         timeout=3600, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--full", action="store_true", help="the 1,000,000-event scale test")
+    parser.add_argument("--events", type=int, default=20000, help="events for the throughput test")
+    parser.add_argument("--precision-seconds", type=int, default=30)
+    args = parser.parse_args()
+    rows = []
+    gen = generation.measure()
+    for name, rate in gen.items():
+        target_ok = rate >= 20000 if name == "catalog mix" else None
+        rows.append(row(f"generation, {name}", f"{rate:,.0f} bodies/s", ">= 20,000 (mix)", target_ok))
+    with fast_receiver() as (url, kind):
+        tp = asyncio.run(throughput.throughput(url, args.events))
+        rows.append(row(f"bare aiohttp loop -> {kind}", f"{tp['baseline']:,.0f} POST/s", "baseline", None))
+        rows.append(row("simulator deliveries (durable outbox)", f"{tp['simulator']:,.0f} /s", ">= 10,000 /s",
+                        tp["simulator"] >= 10000))
+        rows.append(row("simulator / bare loop", f"{tp['ratio']:.2f}", ">= 0.80", tp["ratio"] >= 0.8))
+        pr = asyncio.run(throughput.precision(url, 1000, args.precision_seconds))
+        rows.append(row(f"lateness p50 ({pr['events']} events at 1,000/s)", f"{pr['p50_ms']:.2f} ms", "-", None))
+        rows.append(row("lateness p99", f"{pr['p99_ms']:.2f} ms", "< 5 ms", pr["p99_ms"] < 5))
+    sc = scale(1_000_000 if args.full else 100_000)
+    rows.append(row(f"scale: {sc['events']:,} events, speed 0", f"{sc['seconds']} s ({sc['rate']:,}/s)",
+                    "completes", sc["succeeded"] == sc["events"]))
+    rows.append(row("scale: peak RSS", f"{sc['peak_rss_mb']} MB", "< 200 MB", sc["peak_rss_mb"] < 200))
+    rows.append(row("scale: RSS while running (deliveries, MB)", " ".join(f"{n}:{m}" for n, m in sc["rss_samples"]),
+                    "flat", None))
+    rows.append(row("serve ready (/health)", f"{startup.serve_ms():.0f} ms", "-", None))
+    fx = startup.fixture_ms()
+    rows.append(row("pytest fixture ready", f"{fx['ready_ms']:.0f} ms (+{fx['import_ms']:.0f} ms import)",
+                    "< 500 ms", fx["ready_ms"] < 500))
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in [("measure", "value", "target", "result"), *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

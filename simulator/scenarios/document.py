@@ -1,0 +1,236 @@
+"""Scenario files as YAML documents: safe loading with line numbers, and JSON Schema errors told with the
+field path, the line and what was expected."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, ValidationError
+
+from simulator.errors import FieldError, InvalidInput
+from simulator.scenarios.model import FieldPath, field_path
+
+KINDS = ("emit", "wait", "repeat", "choose", "parallel")
+# A document whose aliases expand past this many nodes is refused (the "billion laughs" shape).
+MAX_NODES = 100_000
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_STR, _FLOAT, _MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:float", "tag:yaml.org,2002:merge"
+_JSON_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
+
+
+class ScenarioInvalid(InvalidInput):
+    """A scenario file with problems; `errors` lists every one, each with its field, file and line."""
+
+    title = "Invalid scenario"
+
+    def __init__(self, source: str, errors: list[FieldError]) -> None:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"{source} is not a valid scenario: {errors[0]}{more}", errors=errors)
+        self.source = source
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, minus implicit timestamps: `2025-01-01` stays a string, as it would be in JSON."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class _Document:
+    """One parsed file: the data, its node tree (for line numbers), and where it came from."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.source = source
+        self.problems: list[FieldError] = []
+        self._visits = 0
+        loader = _Loader(text)
+        try:
+            self.root = loader.get_single_node()
+            if self.root is None:
+                raise ScenarioInvalid(source, [FieldError("", "the file is empty: expected a mapping with name, "
+                                                              "provider and steps", source, 1)])
+            self._walk(self.root, (), set(), set())
+            self.data = loader.construct_document(self.root)
+        except yaml.YAMLError as exc:
+            raise ScenarioInvalid(source, [self._syntax_error(exc)]) from None
+        except RecursionError:
+            raise ScenarioInvalid(source, [FieldError("", "the document is nested too deeply", source)]) from None
+        finally:
+            loader.dispose()
+
+    def _syntax_error(self, exc: yaml.YAMLError) -> FieldError:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+        return FieldError("", message, self.source, mark.line + 1 if mark else None)
+
+    def _walk(self, node: yaml.Node, path: FieldPath, seen: set[int], active: set[int]) -> None:
+        """Finds what the YAML loader would silently accept: duplicate keys, keys that are not strings, values
+        JSON cannot carry. Aliases are followed as they expand, up to MAX_NODES (the "billion laughs")."""
+        self._visits += 1
+        if self._visits > MAX_NODES or id(node) in active:
+            raise yaml.YAMLError(f"the document expands to more than {MAX_NODES} nodes or refers to itself")
+        first = id(node) not in seen
+        seen.add(id(node))
+        if first and (node.tag not in _JSON_TAGS or (node.tag == _FLOAT and not _finite(node.value))):
+            shown = f" {node.value!r}" if isinstance(node, yaml.ScalarNode) else ""
+            self.problems.append(self.error(path, f"{node.tag.rsplit(':', 1)[-1]}{shown} is not a JSON value: "
+                                                  "expected a string, number, boolean, null, list or mapping"))
+        if isinstance(node, yaml.ScalarNode):
+            return
+        active.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for i, child in enumerate(node.value):
+                self._walk(child, (*path, i), seen, active)
+        keys: set[str] = set()
+        for knode, vnode in node.value if isinstance(node, yaml.MappingNode) else ():
+            name = str(knode.value)
+            if first and knode.tag != _MERGE and (knode.tag != _STR or name in keys):
+                problem = "is not a string: expected a text key (quote it)" if knode.tag != _STR \
+                    else "appears twice: expected each key once in a mapping"
+                self.problems.append(FieldError(field_path((*path, name)), f"key {name!r} {problem}",
+                                                self.source, knode.start_mark.line + 1))
+            keys.add(name)
+            self._walk(vnode, (*path, name), seen, active)
+        active.discard(id(node))
+
+    def line(self, path: FieldPath) -> int | None:
+        """The 1-based line of `path`: its key's line for a mapping entry (where a block value is introduced),
+        the item's line for a list item; the deepest existing ancestor's when `path` is not in the file."""
+        node: yaml.Node | None = self.root
+        line = node.start_mark.line + 1 if node is not None else None
+        for part in path:
+            if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
+            elif isinstance(node, yaml.MappingNode):
+                pairs = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)]
+                if not pairs:
+                    break
+                key, node = pairs[-1]
+                line = key.start_mark.line + 1
+            else:
+                break
+        return line
+
+    def error(self, path: FieldPath, message: str) -> FieldError:
+        return FieldError(field_path(path), message, self.source, self.line(path))
+
+
+def _finite(text: str) -> bool:
+    return not any(word in text.lower() for word in ("inf", "nan"))
+
+
+# --- the JSON Schema -------------------------------------------------------------------------------------------
+
+@cache
+def _validator() -> Draft202012Validator:
+    schema = json.loads(resources.files("simulator.scenarios").joinpath("schema.json").read_text("utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a scenario file."""
+    return dict(_validator().schema)
+
+
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "number": "a number",
+               "integer": "a whole number", "boolean": "true or false", "null": "null"}
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
+               type(None): "null"}
+
+
+def _kind_of(value: Any) -> str:
+    return _TYPE_NAMES.get(_JSON_TYPES.get(type(value), ""), type(value).__name__)
+
+
+def _schema_errors(doc: _Document) -> list[FieldError]:
+    out: list[FieldError] = []
+    for error in _validator().iter_errors(doc.data):
+        out.extend(_translate(error, doc))
+    return out
+
+
+def _translate(error: ValidationError, doc: _Document) -> list[FieldError]:
+    """One jsonschema error as FieldErrors that say what was expected, at the right node and line."""
+    path: FieldPath = tuple(error.absolute_path)
+    keyword, value, sub = error.validator, error.validator_value, error.schema
+    expected = sub.get("x-expected") if isinstance(sub, dict) else None
+    instance = error.instance
+    if "propertyNames" in error.schema_path:
+        key = str(instance)
+        if isinstance(sub, dict) and "x-kind" in sub:
+            if sum(k in KINDS for k in _value_at(doc.data, path)) > 1:
+                return []   # two kinds in one step: reported once, by the oneOf rule
+            kind, allowed = sub["x-kind"], ", ".join(sub["enum"])
+            article = "an" if kind[0] in "aeiou" else "a"
+            return [doc.error((*path, key), f"{key!r} does not belong in {article} {kind} step: "
+                                            f"expected only {allowed}")]
+        return [doc.error((*path, key), f"{key!r} is not a valid name: expected {expected or value}")]
+    if keyword == "required":
+        missing = [k for k in value if isinstance(instance, dict) and k not in instance]
+        return [FieldError(field_path((*path, k)), f"missing required key {k!r}" +
+                           (f": expected {expected}" if expected else ""), doc.source, doc.line(path))
+                for k in missing]
+    if keyword == "additionalProperties" and isinstance(instance, dict):
+        known, patterns = list(sub.get("properties", {})), list(sub.get("patternProperties", {}))
+        extra = [k for k in instance if k not in known and not any(re.search(p, str(k)) for p in patterns)]
+        return [doc.error((*path, str(k)), _unknown_key(str(k), known)) for k in extra]
+    if keyword == "oneOf" and isinstance(instance, dict) and _is_step(error):
+        kinds = [k for k in KINDS if k in instance]
+        if not kinds and any(k not in sub.get("properties", {}) for k in instance):
+            return []   # the unknown key is reported on its own, naming the step kinds
+        found = f"found {' and '.join(kinds)}" if kinds else "found none"
+        return [doc.error(path, f"a step has exactly one of {', '.join(KINDS)}; {found}")]
+    return [doc.error(path, _message(keyword, value, instance, expected))]
+
+
+def _value_at(data: Any, path: FieldPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _is_step(error: ValidationError) -> bool:
+    return isinstance(error.schema, dict) and error.schema.get("x-expected", "").startswith("a step")
+
+
+def _unknown_key(key: str, known: list[str]) -> str:
+    if set(known) >= set(KINDS):
+        close = difflib.get_close_matches(key, KINDS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"unknown step kind {key!r}{hint}: expected one of {', '.join(KINDS)}"
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown key {key!r}{hint}: expected one of {', '.join(known)}"
+
+
+def _message(keyword: str, value: Any, instance: Any, expected: str | None) -> str:
+    got = f"{instance!r}" if not isinstance(instance, dict | list) else _kind_of(instance)
+    if keyword == "type":
+        types = value if isinstance(value, list) else [value]
+        wanted = expected or " or ".join(_TYPE_NAMES.get(t, t) for t in types)
+        return f"expected {wanted}, got {_kind_of(instance)}"
+    if keyword == "minItems" and value == 1:
+        return f"is empty: expected {expected or 'at least one item'}"
+    if keyword in ("minItems", "maxItems", "minProperties", "maxProperties"):
+        count = len(instance) if isinstance(instance, dict | list) else 0
+        noun = ("key" if isinstance(instance, dict) else "item") + ("" if count == 1 else "s")
+        return f"expected {expected or value}, got {count} {noun}"
+    if keyword == "exclusiveMinimum":
+        return f"expected a number greater than {value}, got {got}"
+    if keyword == "minimum":
+        return f"expected a number >= {value}, got {got}"
+    if keyword == "pattern" and expected and expected.startswith("a duration"):
+        return f"not a duration: {got} (expected {expected})"
+    return f"expected {expected}, got {got}" if expected else f"{got}: {keyword} {value!r} not satisfied"
