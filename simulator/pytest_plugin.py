@@ -1,1 +1,155 @@
-"""The pytest plugin (registered through the `pytest11` entry point)."""
+"""The pytest plugin (registered through the `pytest11` entry point `webhook_sim`).
+
+Fixtures:
+- `webhook_sim` / `webhook_sim_session`: an in-process simulator and its control API (a fresh one per test, or
+  one per session), as a `simulator.testing.WebhookSim`.
+- `webhook_receiver` / `make_webhook_receiver(**opts)`: real HTTP receivers that record what arrives.
+- `webhook_sim_run`: the finished run of the test's `@pytest.mark.webhook_sim(...)` marker.
+
+The ini option `webhook_sim_scenarios` lists folders of the project's own scenario files. The simulator's
+modules are imported when a fixture is first used, so merely having the plugin installed costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from simulator.client import RunInfo
+    from simulator.receiver import Receiver
+    from simulator.testing import WebhookSim
+
+MARKER = "webhook_sim"
+MARKER_HELP = (
+    "webhook_sim(scenario, seed=None, params=None, faults=None, speed=0, target='receiver', signing=None, "
+    "secret=None, timeout=60): run the scenario before the test against `webhook_receiver`, a URL, or the fixture "
+    "named by `target`; the finished run is the `webhook_sim_run` fixture")
+MARKER_OPTIONS = frozenset({"scenario", "seed", "params", "faults", "speed", "target", "signing", "secret",
+                            "timeout", "start_time", "max_in_flight"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("webhook_sim_scenarios", type="paths", default=[],
+                  help="folders of scenario files the webhook_sim fixtures can run by name")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+
+
+def _scenario_dirs(config: pytest.Config) -> list[Path]:
+    return [Path(p) for p in config.getini("webhook_sim_scenarios")]
+
+
+@pytest.fixture
+def webhook_sim(request: pytest.FixtureRequest) -> Iterator[WebhookSim]:
+    """A fresh in-process simulator for this test (stopped after it)."""
+    from simulator import testing
+
+    with testing.webhook_sim(scenario_dirs=_scenario_dirs(request.config)) as sim:
+        yield sim
+
+
+@pytest.fixture(scope="session")
+def webhook_sim_session(request: pytest.FixtureRequest) -> Iterator[WebhookSim]:
+    """One in-process simulator for the whole session; call `.reset()` where tests must not see each other."""
+    from simulator import testing
+
+    with testing.webhook_sim(scenario_dirs=_scenario_dirs(request.config)) as sim:
+        yield sim
+
+
+@pytest.fixture
+def make_webhook_receiver() -> Iterator[Callable[..., Receiver]]:
+    """A factory of started receivers (stopped after the test):
+
+    `make_webhook_receiver(verify=(scheme, secret_or_pem), status=204, delay=0.0, fail=0, fail_status=500,
+    retry_after=None)`. `verify` records each request's verification (`scheme` may be "auto"); `fail` answers
+    the first N requests with `fail_status`; `status` and `delay` shape every later answer."""
+    from simulator.receiver import Receiver
+    from simulator.testing import verifier_for
+
+    started: list[Receiver] = []
+
+    def make(*, verify: tuple[str, str | None] | None = None, status: int = 204, delay: float = 0.0,
+             fail: int = 0, fail_status: int = 500, retry_after: str | None = None) -> Receiver:
+        receiver = Receiver(verifier=verifier_for(verify) if verify is not None else None)
+        receiver.respond(status, delay)
+        if fail:
+            receiver.fail(fail, fail_status, retry_after)
+        started.append(receiver.start())
+        return receiver
+
+    yield make
+    for receiver in started:
+        receiver.stop()
+
+
+@pytest.fixture
+def webhook_receiver(make_webhook_receiver: Callable[..., Receiver]) -> Receiver:
+    """A started receiver that records every request and answers 204."""
+    return make_webhook_receiver()
+
+
+@pytest.fixture
+def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
+    """The finished run of the test's `@pytest.mark.webhook_sim(...)` marker."""
+    from simulator import testing
+
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is None:
+        pytest.fail("webhook_sim_run needs the test to be marked @pytest.mark.webhook_sim(scenario=...)",
+                    pytrace=False)
+    options = _marker_options(marker)
+    sim: WebhookSim = request.getfixturevalue("webhook_sim")
+    target, receiver = _target(request, options.pop("target", "receiver"))
+    timeout = options.pop("timeout", 60.0)
+    if options.get("secret") is None and options.get("signing") in (None, "standard", "syncfy"):
+        options["secret"] = testing.signing_secret(options.get("signing") or "syncfy")
+    if receiver is not None and receiver.verifier is None:
+        # Set before the run starts: its first request may arrive at once.
+        receiver.verifier = testing.make_verifier("auto", secret=options.get("secret"),
+                                                   public_pem=sim.public_key_pem)
+    return sim.run(options.pop("scenario"), target=target, **options).wait(timeout)
+
+
+@pytest.fixture(autouse=True)
+def _webhook_sim_marker(request: pytest.FixtureRequest) -> None:
+    """A marked test gets its run before its body, whether or not it asks for `webhook_sim_run`."""
+    if request.node.get_closest_marker(MARKER) is not None:
+        request.getfixturevalue("webhook_sim_run")
+
+
+def _marker_options(marker: pytest.Mark) -> dict[str, Any]:
+    options = dict(marker.kwargs)
+    if marker.args:
+        if len(marker.args) > 1 or "scenario" in options:
+            pytest.fail("@pytest.mark.webhook_sim takes the scenario as its only positional argument",
+                        pytrace=False)
+        options["scenario"] = marker.args[0]
+    unknown = sorted(set(options) - MARKER_OPTIONS)
+    if unknown or "scenario" not in options:
+        problem = f"unknown options {', '.join(unknown)}" if unknown else "no scenario"
+        pytest.fail(f"@pytest.mark.webhook_sim: {problem}; it takes {', '.join(sorted(MARKER_OPTIONS))}",
+                    pytrace=False)
+    return options
+
+
+def _target(request: pytest.FixtureRequest, target: Any) -> tuple[str, Receiver | None]:
+    """The URL a marked test's run goes to, and the receiver behind it when it is `webhook_receiver`."""
+    from simulator.receiver import Receiver
+
+    if isinstance(target, str) and target.startswith(("http://", "https://")):
+        return target, None
+    value = request.getfixturevalue("webhook_receiver" if target == "receiver" else str(target))
+    if isinstance(value, str):
+        return value, None
+    url = getattr(value, "url", None)
+    if not isinstance(url, str):
+        pytest.fail(f"@pytest.mark.webhook_sim target={target!r}: the fixture gives neither a URL nor an object "
+                    "with a `url`", pytrace=False)
+    return url, value if isinstance(value, Receiver) else None

@@ -143,7 +143,9 @@ class Receiver:
 
     def start(self, timeout: float = 5.0) -> Receiver:
         app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST", "PUT"])])
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that name it, and without it every
+        # answer on a kept-alive connection waits for the delayed-ACK timer (about 40 ms).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)

@@ -174,13 +174,16 @@ class Simulator:
         if not await self.engine.redeliver(delivery_id):
             raise InvalidInput(f"delivery {delivery_id} is still being delivered",
                                errors=[FieldError("id", "delivery is still pending")])
+        await self.store.writer.barrier()  # answer with the state the store now holds
         return await self.delivery(delivery_id)
 
     async def redeliver_dead(self, sub_id: str) -> list[str]:
         """Redeliver every dead delivery of a subscription, in order."""
         await self.subscription(sub_id)
         dead = await self.store.list_deliveries(subscription_id=sub_id, status="dead")
-        return [d.id for _, d in dead if await self.engine.redeliver(d.id)]
+        redone = [d.id for _, d in dead if await self.engine.redeliver(d.id)]
+        await self.store.writer.barrier()
+        return redone
 
     async def reset(self) -> None:
         """Forget everything: runs stop, subscriptions and history are deleted."""

@@ -1,0 +1,578 @@
+"""The Python client of the control API: `Client` (sync) and `AsyncClient`, over httpx.
+
+Both cover every route of the API with the same method names. Answers become small frozen records
+(`SubscriptionInfo`, `RunInfo`, `DeliveryInfo`, `AttemptInfo`, `ScheduleInfo`, ...; `record["field"]` reads the
+JSON as the server sent it), lists come as `Page`s, and `iter_*` walks every page with the cursor. A problem
+answer raises `ApiError`.
+
+    with Client("http://127.0.0.1:8080") as api:
+        sub = api.create_subscription("http://127.0.0.1:9000/hook", events=["syncfy:*"])
+        run = api.wait_run(api.start_run("syncfy-credential-lifecycle", seed=7, speed=0).id)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+T = TypeVar("T")
+P = ParamSpec("P")
+_quote = functools.partial(quote, safe=":")
+FINISHED = frozenset({"completed", "failed", "cancelled"})
+
+
+class ApiError(Exception):
+    """A problem answer (`application/problem+json`) from the control API."""
+
+    def __init__(self, status: int, title: str, detail: str, errors: tuple[dict[str, Any], ...] = ()) -> None:
+        super().__init__(f"{status} {title}: {detail}")
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ApiError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return cls(response.status_code, response.reason_phrase, response.text[:500])
+        return cls(body.get("status", response.status_code), body.get("title", response.reason_phrase),
+                   body.get("detail", ""), tuple(body.get("errors") or ()))
+
+
+# -- records -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Record:
+    """Base of the answer records: `raw` is the JSON as received, also readable as `record["field"]`."""
+
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, kw_only=True)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.raw[name]
+
+    @classmethod
+    def of(cls: type[R], data: Mapping[str, Any], **converted: Any) -> R:
+        """The record of `data`; keys the record does not know are kept in `raw` only."""
+        names = {f.name for f in fields(cls)} - {"raw"}
+        # Lists become tuples, so a record holds no list that could change under it.
+        values = {name: _frozen(data.get(name)) for name in names}
+        values.update(converted)
+        return cls(**values, raw=dict(data))
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+R = TypeVar("R", bound=Record)
+
+
+@dataclass(frozen=True)
+class SubscriptionInfo(Record):
+    id: str
+    url: str
+    events: tuple[str, ...]
+    signing: str | None
+    secret: str | None  # in full only from `create_subscription`; masked afterwards
+    headers: dict[str, str]
+    timeout: float
+    retry: dict[str, Any] | None
+    max_in_flight: int
+    strict_order: bool
+    batch: int
+    faults: dict[str, Any]
+    enabled: bool
+    status: str
+    disable_after: int
+    consecutive_dead: int
+    created_at: str
+
+
+@dataclass(frozen=True)
+class RunInfo(Record):
+    id: str
+    scenario: str
+    status: str
+    params: dict[str, Any]
+    seed: int | None
+    speed: float
+    start_time: str | None
+    subscriptions: tuple[str, ...] | None
+    target: str | None
+    faults: dict[str, Any]
+    events: int
+    counts: dict[str, int]
+    error: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+@dataclass(frozen=True)
+class AttemptInfo(Record):
+    number: int
+    started_at: str
+    latency_ms: float
+    status_code: int | None
+    error: str | None
+    response: str | None
+    delivered_at: str | None
+    faults: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class DeliveryInfo(Record):
+    id: str
+    subscription_id: str
+    run_id: str | None
+    type: str
+    event_ids: tuple[str, ...]
+    status: str
+    attempts: int  # how many were made; `attempt_log` lists them (None when not fetched: lists omit it)
+    next_attempt_at: str | None
+    created_at: str
+    finished_at: str | None
+    last_status: int | None
+    last_error: str | None
+    faults: dict[str, Any] | None
+    attempt_log: tuple[AttemptInfo, ...] | None
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any], **converted: Any) -> DeliveryInfo:
+        log = data.get("attempt_log")
+        attempts = None if log is None else tuple(AttemptInfo.of(a) for a in log)
+        return super().of(data, attempt_log=attempts, **converted)
+
+
+@dataclass(frozen=True)
+class ScheduleInfo(Record):
+    id: str
+    scenario: str
+    trigger: dict[str, Any]
+    next_run_at: str | None
+    paused: bool
+    run: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventTypeInfo(Record):
+    type: str
+    provider: str
+    name: str
+    aliases: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class EmittedEvent(Record):
+    """The answer to `emit`: the event as built (without the per-POST envelope) and the deliveries made."""
+
+    id: str
+    type: str
+    occurred_at: str
+    body: dict[str, Any]
+    deliveries: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunEventInfo(Record):
+    id: str
+    seq: int
+    type: str
+    occurred_at: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ScenarioInfo(Record):
+    name: str
+    provider: str
+    description: str
+    params: dict[str, Any]
+    event_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list; pass `next_cursor` as `cursor` for the next (None: this was the last)."""
+
+    data: tuple[T, ...]
+    next_cursor: str | None
+    errors: tuple[dict[str, Any], ...] = ()  # scenarios only: files that could not be loaded
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def _one(cls: type[R]) -> Callable[[httpx.Response], R]:
+    return lambda response: cls.of(response.json())
+
+
+def _page(cls: type[R]) -> Callable[[httpx.Response], Page[R]]:
+    def build(response: httpx.Response) -> Page[R]:
+        body = response.json()
+        items = tuple(cls.of(item) for item in body["data"])
+        return Page(items, body.get("next_cursor"), tuple(body.get("errors") or ()))
+
+    return build
+
+
+# -- requests, described once for both clients ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Op(Generic[T]):
+    """One request and how its answer is read."""
+
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    params: dict[str, Any] | None = None
+    body: Any = None
+
+    def request(self) -> dict[str, Any]:
+        params = {k: v for k, v in (self.params or {}).items() if v is not None}
+        return {"method": self.method, "url": self.path, "params": params or None,
+                "json": self.body if self.method in ("POST", "PATCH") else None}
+
+    def finish(self, response: httpx.Response) -> T:
+        if response.status_code >= 400:
+            raise ApiError.from_response(response)
+        return self.parse(response)
+
+
+def _none(_response: httpx.Response) -> None:
+    return None
+
+
+def _json(response: httpx.Response) -> Any:
+    return response.json()
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    """The request fields a caller set (None means "the server's default")."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _list(path: str, cls: type[R], limit: int | None, cursor: str | None, **params: Any) -> _Op[Page[R]]:
+    return _Op("GET", path, _page(cls), {"limit": limit, "cursor": cursor, **params})
+
+
+def _on(method: str, path: str, parse: Callable[[httpx.Response], T]) -> Callable[[str], _Op[T]]:
+    """An operation on one item: `path` has a `{}` for its (quoted) id."""
+    def op(item: str) -> _Op[T]:
+        return _Op(method, path.format(_quote(item)), parse)
+
+    return op
+
+
+def _lister(path: str, cls: type[R]) -> Callable[..., _Op[Page[R]]]:
+    """The list at `path`, paged by `limit` and `cursor`."""
+    def op(*, limit: int | None = None, cursor: str | None = None) -> _Op[Page[R]]:
+        return _list(path, cls, limit, cursor)
+
+    return op
+
+
+class _Ops:
+    """Every operation of the API. Both clients run these, so a route is described in one place."""
+
+    # -- server -----------------------------------------------------------------------------------------
+    @staticmethod
+    def health() -> _Op[dict[str, Any]]:
+        return _Op("GET", "/health", _json)
+
+    @staticmethod
+    def public_key() -> _Op[str]:
+        """The PEM public key that verifies `BT-SIGNATURE` (Basis Theory signatures)."""
+        return _Op("GET", "/keys/webhooks.pem", lambda r: r.text)
+
+    @staticmethod
+    def reset() -> _Op[None]:
+        """Forget everything: runs stop; subscriptions, deliveries, runs, events and schedules are deleted."""
+        return _Op("POST", "/reset", _none)
+
+    # -- events -----------------------------------------------------------------------------------------
+    @staticmethod
+    def list_event_types(provider: str | None = None, *, limit: int | None = None,
+                         cursor: str | None = None) -> _Op[Page[EventTypeInfo]]:
+        return _list("/events", EventTypeInfo, limit, cursor, provider=provider)
+
+    @staticmethod
+    def sample(type: str, seed: int = 0) -> _Op[bytes]:
+        """The exact body a subscriber receives for `type` (the same seed gives the same bytes)."""
+        return _Op("GET", f"/events/{_quote(type)}/sample", lambda r: r.content, {"seed": seed})
+
+    @staticmethod
+    def emit(type: str, overrides: Mapping[str, Any] | None = None, *, subscriptions: list[str] | None = None,
+             target: str | None = None, seed: int | None = None) -> _Op[EmittedEvent]:
+        """Emit one event now; `overrides` sets dotted paths (`{"payload.is_executing": 0}`)."""
+        body = _given(type=type, overrides=dict(overrides or {}), subscriptions=subscriptions, target=target,
+                      seed=seed)
+        return _Op("POST", "/events", _one(EmittedEvent), body=body)
+
+    # -- scenarios and runs -----------------------------------------------------------------------------
+    @staticmethod
+    def start_run(scenario: str, **fields: Any) -> _Op[RunInfo]:
+        """Start a run (answers at once, `pending`). `fields`: params, seed, speed, start_time, subscriptions,
+        target, signing, secret, faults, max_in_flight; None means the server's default."""
+        return _Op("POST", "/runs", _one(RunInfo), body=_given(scenario=scenario, **fields))
+
+    @staticmethod
+    def run_events(run_id: str, *, limit: int | None = None, cursor: str | None = None) -> _Op[Page[RunEventInfo]]:
+        """The events the run emitted, in order."""
+        return _list(f"/runs/{_quote(run_id)}/events", RunEventInfo, limit, cursor)
+
+    # -- subscriptions ----------------------------------------------------------------------------------
+    @staticmethod
+    def create_subscription(url: str, **fields: Any) -> _Op[SubscriptionInfo]:
+        """Create a subscription; the answer is the only one holding the secret in full. `fields`: events,
+        signing, secret, headers, timeout, retry, max_in_flight, strict_order, batch, faults, enabled,
+        disable_after."""
+        return _Op("POST", "/subscriptions", _one(SubscriptionInfo), body=_given(url=url, **fields))
+
+    @staticmethod
+    def update_subscription(sub_id: str, **changes: Any) -> _Op[SubscriptionInfo]:
+        """Change only the fields given (`enabled=True` re-enables it and resets its dead count)."""
+        return _Op("PATCH", f"/subscriptions/{_quote(sub_id)}", _one(SubscriptionInfo), body=changes)
+
+    # -- deliveries -------------------------------------------------------------------------------------
+    @staticmethod
+    def list_deliveries(*, run: str | None = None, subscription: str | None = None, status: str | None = None,
+                        type: str | None = None, limit: int | None = None,
+                        cursor: str | None = None) -> _Op[Page[DeliveryInfo]]:
+        """Deliveries, oldest first, filtered; their `attempt_log` is None here (see `get_delivery`)."""
+        return _list("/deliveries", DeliveryInfo, limit, cursor, run=run, subscription=subscription,
+                     status=status, type=type)
+
+    # -- schedules --------------------------------------------------------------------------------------
+    @staticmethod
+    def create_schedule(scenario: str, **fields: Any) -> _Op[ScheduleInfo]:
+        """One of `cron`, `interval` (seconds) or `at` (ISO time), plus the fields of `start_run`."""
+        return _Op("POST", "/schedules", _one(ScheduleInfo), body=_given(scenario=scenario, **fields))
+
+    # -- one item, and whole lists ------------------------------------------------------------------------
+    openapi = staticmethod(lambda: _Op("GET", "/openapi.json", _json))
+    schema = staticmethod(_on("GET", "/events/{}/schema", _json))
+    list_scenarios = staticmethod(_lister("/scenarios", ScenarioInfo))
+    get_scenario = staticmethod(_on("GET", "/scenarios/{}", _one(ScenarioInfo)))
+    list_runs = staticmethod(_lister("/runs", RunInfo))
+    get_run = staticmethod(_on("GET", "/runs/{}", _one(RunInfo)))
+    cancel_run = staticmethod(_on("POST", "/runs/{}/cancel", _one(RunInfo)))  # deliveries already made go on
+    list_subscriptions = staticmethod(_lister("/subscriptions", SubscriptionInfo))
+    get_subscription = staticmethod(_on("GET", "/subscriptions/{}", _one(SubscriptionInfo)))
+    delete_subscription = staticmethod(_on("DELETE", "/subscriptions/{}", _none))
+    enable_subscription = staticmethod(_on("POST", "/subscriptions/{}/enable", _one(SubscriptionInfo)))
+    # Every dead delivery of the subscription again; the answer lists their ids.
+    redeliver_dead = staticmethod(_on("POST", "/subscriptions/{}/redeliver", lambda r: r.json()["redelivered"]))
+    get_delivery = staticmethod(_on("GET", "/deliveries/{}", _one(DeliveryInfo)))  # with its attempt_log
+    # A finished delivery again: same id and body, a fresh retry budget.
+    redeliver = staticmethod(_on("POST", "/deliveries/{}/redeliver", _one(DeliveryInfo)))
+    list_schedules = staticmethod(_lister("/schedules", ScheduleInfo))
+    delete_schedule = staticmethod(_on("DELETE", "/schedules/{}", _none))
+    pause_schedule = staticmethod(_on("POST", "/schedules/{}/pause", _one(ScheduleInfo)))
+    resume_schedule = staticmethod(_on("POST", "/schedules/{}/resume", _one(ScheduleInfo)))
+
+
+# -- the two clients --------------------------------------------------------------------------------------
+
+def _sync(op: Callable[P, _Op[T]]) -> Callable[Concatenate[Client, P], T]:
+    @functools.wraps(op)
+    def method(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._do(op(*args, **kwargs))
+
+    return method
+
+
+def _sync_pages(op: Callable[P, _Op[Page[T]]]) -> Callable[Concatenate[Client, P], Iterator[T]]:
+    def method(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        """Every item, page after page (`limit` is the page size)."""
+        while True:
+            page = self._do(op(*args, **kwargs))
+            yield from page.data
+            if page.next_cursor is None:
+                return
+            kwargs["cursor"] = page.next_cursor
+
+    return method
+
+
+def _async(op: Callable[P, _Op[T]]) -> Callable[Concatenate[AsyncClient, P], Coroutine[Any, Any, T]]:
+    @functools.wraps(op)
+    async def method(self: AsyncClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._do(op(*args, **kwargs))
+
+    return method
+
+
+def _async_pages(op: Callable[P, _Op[Page[T]]]) -> Callable[Concatenate[AsyncClient, P], AsyncIterator[T]]:
+    async def method(self: AsyncClient, /, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
+        """Every item, page after page (`limit` is the page size)."""
+        while True:
+            page = await self._do(op(*args, **kwargs))
+            for item in page.data:
+                yield item
+            if page.next_cursor is None:
+                return
+            kwargs["cursor"] = page.next_cursor
+
+    return method
+
+
+class Client:
+    """A synchronous client of the control API at `base_url` (with `token` when the server has one)."""
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 10.0, *,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
+
+    def _do(self, op: _Op[T]) -> T:
+        return op.finish(self._http.request(**op.request()))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def wait_run(self, run_id: str, timeout: float = 60.0, interval: float = 0.02) -> RunInfo:
+        """Poll until the run is completed, failed or cancelled; `TimeoutError` after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not (run := self.get_run(run_id)).finished:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"run {run_id} is still {run.status} after {timeout}s")
+            time.sleep(interval)
+            interval = min(interval * 1.5, 0.25)
+        return run
+
+    health = _sync(_Ops.health)
+    openapi = _sync(_Ops.openapi)
+    public_key = _sync(_Ops.public_key)
+    reset = _sync(_Ops.reset)
+    list_event_types = _sync(_Ops.list_event_types)
+    iter_event_types = _sync_pages(_Ops.list_event_types)
+    sample = _sync(_Ops.sample)
+    schema = _sync(_Ops.schema)
+    emit = _sync(_Ops.emit)
+    list_scenarios = _sync(_Ops.list_scenarios)
+    iter_scenarios = _sync_pages(_Ops.list_scenarios)
+    get_scenario = _sync(_Ops.get_scenario)
+    start_run = _sync(_Ops.start_run)
+    list_runs = _sync(_Ops.list_runs)
+    iter_runs = _sync_pages(_Ops.list_runs)
+    get_run = _sync(_Ops.get_run)
+    cancel_run = _sync(_Ops.cancel_run)
+    run_events = _sync(_Ops.run_events)
+    iter_run_events = _sync_pages(_Ops.run_events)
+    create_subscription = _sync(_Ops.create_subscription)
+    list_subscriptions = _sync(_Ops.list_subscriptions)
+    iter_subscriptions = _sync_pages(_Ops.list_subscriptions)
+    get_subscription = _sync(_Ops.get_subscription)
+    update_subscription = _sync(_Ops.update_subscription)
+    delete_subscription = _sync(_Ops.delete_subscription)
+    enable_subscription = _sync(_Ops.enable_subscription)
+    redeliver_dead = _sync(_Ops.redeliver_dead)
+    list_deliveries = _sync(_Ops.list_deliveries)
+    iter_deliveries = _sync_pages(_Ops.list_deliveries)
+    get_delivery = _sync(_Ops.get_delivery)
+    redeliver = _sync(_Ops.redeliver)
+    create_schedule = _sync(_Ops.create_schedule)
+    list_schedules = _sync(_Ops.list_schedules)
+    iter_schedules = _sync_pages(_Ops.list_schedules)
+    delete_schedule = _sync(_Ops.delete_schedule)
+    pause_schedule = _sync(_Ops.pause_schedule)
+    resume_schedule = _sync(_Ops.resume_schedule)
+
+
+class AsyncClient:
+    """The same methods as `Client`, awaitable (`iter_*` are async iterators), over `httpx.AsyncClient`."""
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 10.0, *,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout,
+                                       transport=transport)
+
+    async def _do(self, op: _Op[T]) -> T:
+        return op.finish(await self._http.request(**op.request()))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def wait_run(self, run_id: str, timeout: float = 60.0, interval: float = 0.02) -> RunInfo:
+        """Poll until the run is completed, failed or cancelled; `TimeoutError` after `timeout` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not (run := await self.get_run(run_id)).finished:
+            if loop.time() >= deadline:
+                raise TimeoutError(f"run {run_id} is still {run.status} after {timeout}s")
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, 0.25)
+        return run
+
+    health = _async(_Ops.health)
+    openapi = _async(_Ops.openapi)
+    public_key = _async(_Ops.public_key)
+    reset = _async(_Ops.reset)
+    list_event_types = _async(_Ops.list_event_types)
+    iter_event_types = _async_pages(_Ops.list_event_types)
+    sample = _async(_Ops.sample)
+    schema = _async(_Ops.schema)
+    emit = _async(_Ops.emit)
+    list_scenarios = _async(_Ops.list_scenarios)
+    iter_scenarios = _async_pages(_Ops.list_scenarios)
+    get_scenario = _async(_Ops.get_scenario)
+    start_run = _async(_Ops.start_run)
+    list_runs = _async(_Ops.list_runs)
+    iter_runs = _async_pages(_Ops.list_runs)
+    get_run = _async(_Ops.get_run)
+    cancel_run = _async(_Ops.cancel_run)
+    run_events = _async(_Ops.run_events)
+    iter_run_events = _async_pages(_Ops.run_events)
+    create_subscription = _async(_Ops.create_subscription)
+    list_subscriptions = _async(_Ops.list_subscriptions)
+    iter_subscriptions = _async_pages(_Ops.list_subscriptions)
+    get_subscription = _async(_Ops.get_subscription)
+    update_subscription = _async(_Ops.update_subscription)
+    delete_subscription = _async(_Ops.delete_subscription)
+    enable_subscription = _async(_Ops.enable_subscription)
+    redeliver_dead = _async(_Ops.redeliver_dead)
+    list_deliveries = _async(_Ops.list_deliveries)
+    iter_deliveries = _async_pages(_Ops.list_deliveries)
+    get_delivery = _async(_Ops.get_delivery)
+    redeliver = _async(_Ops.redeliver)
+    create_schedule = _async(_Ops.create_schedule)
+    list_schedules = _async(_Ops.list_schedules)
+    iter_schedules = _async_pages(_Ops.list_schedules)
+    delete_schedule = _async(_Ops.delete_schedule)
+    pause_schedule = _async(_Ops.pause_schedule)
+    resume_schedule = _async(_Ops.resume_schedule)

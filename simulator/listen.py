@@ -1,0 +1,326 @@
+"""`webhook-sim listen`: a receiver for local development that prints and verifies what arrives.
+
+Each request becomes one line: arrival time, provider, event type(s), event id(s), the delivery id (the
+`webhook-id` header, or the `jti` of a Syncfy JWT; Basis Theory's own scheme carries none) and the signature
+check. The scheme is read from the headers: `webhook-signature` is checked as Standard Webhooks with `--secret`,
+`BT-SIGNATURE` with `--public-key` (default: the simulator's development key), `request-signature` as Syncfy
+with `--secret`.
+
+It answers `--status` after `--delay` seconds; `--fail-rate` answers that fraction of requests with 500 instead
+(drawn from `--seed`, printed so a session can be replayed), so the sender's retries can be watched. With
+`--forward-to URL` each request's exact body and headers are relayed to that URL and its answer is returned, as
+`stripe listen --forward-to` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import random
+import signal
+import socket
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+import httpx
+import uvicorn
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from rich.console import Console
+from rich.markup import escape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from simulator import signing
+from simulator.errors import FieldError, InvalidInput
+from simulator.receiver import Received
+from simulator.testing import detect_scheme
+
+# Hop-by-hop headers belong to one connection; they are never relayed (RFC 9110, 7.6.1).
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+                        "transfer-encoding", "upgrade", "host", "content-length"})
+SEEN_KEPT = 100_000
+KEPT = 1000  # a session can run for days; only the latest arrivals are kept in memory
+MARKS = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[yellow]?[/]"}
+
+
+@dataclass(frozen=True)
+class ListenOptions:
+    """What `listen` does with each request."""
+
+    secret: str | None = None
+    public_pem: str | None = None
+    status: int = 204
+    delay: float = 0.0
+    fail_rate: float = 0.0
+    forward_to: str | None = None
+    print_body: bool = False
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One request as `listen` saw and answered it."""
+
+    at: float
+    provider: str
+    types: tuple[str, ...]
+    event_ids: tuple[str, ...]
+    delivery_id: str | None
+    scheme: str
+    verified: bool | None  # None: signed, but nothing to verify it with
+    reason: str
+    status: int
+    note: str = ""
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    body: bytes = field(default=b"", repr=False)
+
+
+def describe(headers: dict[str, str], body: bytes) -> tuple[str, tuple[str, ...], tuple[str, ...], str | None]:
+    """Provider, event types, event ids and delivery id of a request (`?` where the body is not recognised)."""
+    ids = tuple(Received(0, "", headers, body, 0).event_ids)
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    provider, types = "?", ("?",)
+    if isinstance(data, dict) and isinstance(data.get("events"), list):
+        provider = "syncfy"
+        types = tuple(str(e.get("header", {}).get("event", {}).get("name", "?")) for e in data["events"])
+    elif isinstance(data, dict) and isinstance(data.get("event"), dict):
+        provider, types = "basistheory", (str(data["event"].get("type", "?")),)
+    return provider, types, ids, _delivery_id(headers)
+
+
+def _delivery_id(headers: dict[str, str]) -> str | None:
+    if headers.get("webhook-id"):
+        return headers["webhook-id"]
+    parts = headers.get("request-signature", "").split(".")
+    if len(parts) != 3:
+        return None
+    try:  # read, not trusted: the signature check is separate
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    return str(claims.get("jti")) if isinstance(claims, dict) and claims.get("jti") else None
+
+
+Check = tuple[str, bool | None, str]
+
+
+def check(headers: dict[str, str], body: bytes, secret: str | None, public_pem: str | None) -> Check:
+    """The scheme a request is signed with, whether it verifies, and why not."""
+    scheme = detect_scheme(headers)
+    if scheme == "none":
+        return scheme, None, "unsigned"
+    if scheme != "basistheory" and secret is None:
+        return scheme, None, "no --secret to verify with"
+    try:
+        result = signing.verify(scheme, headers, body, secret=secret, public_pem=public_pem)
+    except InvalidInput as exc:  # a secret in the other scheme's form
+        return scheme, False, exc.detail
+    return scheme, result.ok, result.reason
+
+
+@dataclass
+class Listener:
+    """The `listen` application; `arrivals` keeps the last `KEPT` requests, in order."""
+
+    options: ListenOptions
+    console: Console = field(default_factory=Console)
+    arrivals: deque[Arrival] = field(default_factory=lambda: deque(maxlen=KEPT))
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.options.seed)
+        self._http: httpx.AsyncClient | None = None
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def _seen_before(self, key: str) -> bool:
+        """Whether this delivery (or these events) arrived before: a retry or a duplicate, marked `again`."""
+        if not key:
+            return False
+        if key in self._seen:
+            return True
+        self._seen[key] = None
+        if len(self._seen) > SEEN_KEPT:
+            self._seen.popitem(last=False)
+        return False
+
+    def app(self) -> Starlette:
+        @asynccontextmanager
+        async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+            async with httpx.AsyncClient(timeout=30.0) as client:
+                self._http = client
+                yield
+
+        return Starlette(routes=[Route("/{path:path}", self.handle, methods=["POST", "PUT"])], lifespan=lifespan)
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        headers = dict(request.headers)
+        scheme, verified, reason = check(headers, body, self.options.secret, self.options.public_pem)
+        response, note = await self._answer(request, body)
+        if self.options.delay:
+            await asyncio.sleep(self.options.delay)
+        provider, types, ids, delivery_id = describe(headers, body)
+        if self._seen_before(delivery_id or ",".join(ids)):
+            note = f"again {note}".strip()
+        arrival = Arrival(time.time(), provider, types, ids, delivery_id, scheme, verified, reason,
+                          response.status_code, note, headers, body)
+        self.arrivals.append(arrival)
+        self.show(arrival, body)
+        return response
+
+    async def _answer(self, request: Request, body: bytes) -> tuple[Response, str]:
+        """The answer: a drawn failure, the forwarded service's answer, or `--status`."""
+        if self.options.fail_rate and self._rng.random() < self.options.fail_rate:
+            return Response(status_code=500), "fail-rate"
+        if self.options.forward_to is None:
+            return Response(status_code=self.options.status), ""
+        return await self._forward(request, body)
+
+    async def _forward(self, request: Request, body: bytes) -> tuple[Response, str]:
+        assert self._http is not None and self.options.forward_to is not None
+        relayed = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]
+        try:
+            answer = await self._http.request(request.method, self.options.forward_to, content=body,
+                                              headers=relayed)
+        except httpx.HTTPError as exc:
+            return Response(status_code=502), f"forward failed: {type(exc).__name__}: {exc}"
+        kept = {k: v for k, v in answer.headers.items() if k.lower() in ("content-type", "retry-after")}
+        return Response(answer.content, status_code=answer.status_code, headers=kept), f"→ {self.options.forward_to}"
+
+    def show(self, arrival: Arrival, body: bytes) -> None:
+        clock = datetime.fromtimestamp(arrival.at).strftime("%H:%M:%S.%f")[:-3]
+        color = "green" if 200 <= arrival.status < 300 else "red"
+        check_text = f"{MARKS[arrival.verified]} {arrival.scheme}"
+        if arrival.verified is not True:
+            check_text += f" ({escape(arrival.reason)})"
+        self.console.print(
+            f"{clock}  {arrival.provider:<11} {escape(', '.join(arrival.types)):<32} "
+            f"{escape(', '.join(arrival.event_ids) or '-')}  {escape(arrival.delivery_id or '-')}  {check_text}  "
+            f"[{color}]{arrival.status}[/] {escape(arrival.note)}".rstrip(), highlight=False, soft_wrap=True)
+        if self.options.print_body:
+            try:
+                self.console.print_json(body.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                self.console.print(escape(body.decode("utf-8", "replace")), highlight=False)
+
+
+def options_from(args: argparse.Namespace) -> ListenOptions:
+    """The options of `webhook-sim listen`, checked; `InvalidInput` (exit 2) for bad ones."""
+    if not 0 <= args.fail_rate <= 1:
+        raise _bad("--fail-rate", f"expected a fraction between 0 and 1, got {args.fail_rate}")
+    if args.delay < 0:
+        raise _bad("--delay", f"expected seconds >= 0, got {args.delay}")
+    if not 100 <= args.status <= 599:
+        raise _bad("--status", f"expected an HTTP status, got {args.status}")
+    if args.forward_to is not None:
+        from simulator.specs import check_url
+
+        try:
+            check_url(args.forward_to)
+        except ValueError as exc:
+            raise _bad("--forward-to", str(exc)) from None
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+    return ListenOptions(secret=args.secret or None, public_pem=_public_pem(args.public_key), status=args.status,
+                         delay=args.delay, fail_rate=args.fail_rate, forward_to=args.forward_to,
+                         print_body=args.print_body, seed=seed)
+
+
+def _public_pem(path: str | None) -> str | None:
+    """The public key in a PEM file (of a public key, or of the private key whose half it is)."""
+    if not path:
+        return None
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise _bad("--public-key", f"cannot read {path}: {exc.strerror or exc}") from None
+    if "PRIVATE KEY" in text:
+        return signing.SigningKey.from_pem(text).public_pem
+    try:
+        key = serialization.load_pem_public_key(text.encode())
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise _bad("--public-key", f"{path} is not a PEM public key: {exc}") from None
+    if not isinstance(key, RSAPublicKey):
+        raise _bad("--public-key", f"{path} is not an RSA public key")
+    return text
+
+
+def _bad(option: str, message: str) -> InvalidInput:
+    return InvalidInput(f"{option}: {message}", errors=[FieldError(option, message)])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP so asyncio turns Nagle off (a kept-alive sender would otherwise wait on delayed ACKs).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)  # connections queue from now on, so the banner printed next is already true
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _banner(console: Console, url: str, options: ListenOptions) -> None:
+    console.print(f"webhook-sim listen: ready on [bold]{url}[/]", highlight=False)
+    checks = "standard and syncfy with --secret" if options.secret else "no --secret: standard and syncfy unchecked"
+    key = "--public-key" if options.public_pem else "the development key"
+    console.print(f"verifying {checks}; basistheory with {key}", highlight=False)
+    if options.forward_to:
+        console.print(f"forwarding to {options.forward_to}", highlight=False)
+    if options.fail_rate:
+        console.print(f"failing {options.fail_rate:.0%} with 500 (seed {options.seed})", highlight=False)
+    console.print("[dim]time          provider    type(s)                          event id(s)  delivery  signature  "
+                  "answer[/]", highlight=False)
+
+
+def listen_command(args: argparse.Namespace) -> int:
+    """Run `listen` until Ctrl-C. `args`: host, port, secret, public_key, status, delay, fail_rate, forward_to,
+    print_body, seed. Returns 0 after a stop, 1 when it could not listen (bad options raise `InvalidInput`)."""
+    options = options_from(args)
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as exc:
+        console.print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", style="red")
+        return 1
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    _banner(console, f"http://{shown}:{sock.getsockname()[1]}", options)
+    listener = Listener(options, console)
+    config = uvicorn.Config(listener.app(), log_config=None, access_log=False, lifespan="on", server_header=False,
+                            timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    with _stop_quietly():
+        server.run(sockets=[sock])
+    return 0 if server.started else 1
+
+
+@contextmanager
+def _stop_quietly() -> Iterator[None]:
+    """Ctrl-C is how `listen` ends: uvicorn shuts down gracefully, then re-raises the signal; a no-op handler
+    under it makes that a normal exit (0) instead of a KeyboardInterrupt."""
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(_sig: int, _frame: FrameType | None) -> None:
+    return None

@@ -1,0 +1,372 @@
+"""Test support: the in-process simulator behind the pytest plugin, and the receiving side's signature checks.
+
+- `AppServer` serves an ASGI app (the control API, or a consumer under test: `serve_app`) with uvicorn on an
+  ephemeral 127.0.0.1 port, in a thread with its own event loop, so sync and async tests can both reach it.
+- `LocalSimulator` is a `Simulator` on an ephemeral SQLite file with its control API on such a server.
+- `WebhookSim` is what the `webhook_sim` fixtures yield: that simulator, driven through `simulator.client.Client`
+  (the same API users drive), with the shortcuts a test needs. `RunHandle` is a started run.
+- `detect_scheme` and `make_verifier` check a received request's signature, whatever scheme signed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import uvicorn
+
+from simulator import signing
+from simulator.client import Client, DeliveryInfo, EmittedEvent, RunEventInfo, RunInfo, SubscriptionInfo
+from simulator.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from simulator.service import Simulator
+
+T = TypeVar("T")
+ASGIApp = Callable[..., Awaitable[None]]
+Verifier = Callable[[dict[str, str], bytes], tuple[bool, str]]
+SIGNATURE_HEADERS = {"webhook-signature": "standard", "bt-signature": "basistheory", "request-signature": "syncfy"}
+
+
+class AppServer:
+    """uvicorn serving one ASGI app on 127.0.0.1 (an ephemeral port) in a thread running its own event loop."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="webhook-sim-server", daemon=True)
+        self._server: uvicorn.Server | None = None
+        self._serving: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
+        """Run `coro` on the server's event loop and return its result."""
+        if not self._thread.is_alive():
+            self._thread.start()
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def start(self, app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto",
+              timeout: float = 10.0) -> AppServer:
+        """Serve `app` until `stop()`; returns once it accepts connections."""
+        if not self._thread.is_alive():
+            self._thread.start()
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and without it
+        # every answer on a kept-alive connection waits ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(app, lifespan=lifespan, log_config=None, access_log=False,
+                                timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._serving = asyncio.run_coroutine_threadsafe(self._server.serve(sockets=[sock]), self._loop)
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if self._serving.done() or time.monotonic() > deadline:
+                sock.close()
+                error = self._serving.exception() if self._serving.done() else None
+                raise RuntimeError(f"the server did not start within {timeout}s") from error
+            time.sleep(0.001)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving, then stop the loop; RuntimeError if either hangs."""
+        deadline = time.monotonic() + timeout
+        self.stop_serving(timeout)
+        self.close_loop(max(0.1, deadline - time.monotonic()))
+
+    def stop_serving(self, timeout: float = 10.0) -> None:
+        """Stop accepting connections; requests under way get a second to finish."""
+        if self._server is not None:
+            self._server.should_exit = True
+            self._serving.result(timeout)
+            self._server = None
+
+    def close_loop(self, timeout: float = 10.0) -> None:
+        """Cancel what still runs on the loop, stop it and join its thread."""
+        if not self._thread.is_alive():
+            self._loop.close()
+            return
+        self.call(_drain(self._loop), timeout)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise RuntimeError(f"the server's event loop did not stop within {timeout}s")
+        self._loop.close()
+
+
+async def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left on `loop` and release its executor, so closing it leaves nothing dangling."""
+    tasks = [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await loop.shutdown_asyncgens()
+    await loop.shutdown_default_executor()
+
+
+@contextmanager
+def serve_app(app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto",
+              timeout: float = 10.0) -> Iterator[AppServer]:
+    """Serve `app` (a consumer under test, say) while the block runs: `server.url` is its base URL."""
+    server = AppServer().start(app, lifespan=lifespan, timeout=timeout)
+    try:
+        yield server
+    finally:
+        server.stop(timeout)
+
+
+class LocalSimulator:
+    """A simulator on an ephemeral SQLite file and its control API, served in a background thread."""
+
+    def __init__(self, server: AppServer, sim: Simulator) -> None:
+        self.server = server
+        self.sim = sim
+
+    @classmethod
+    def open(cls, *, scenario_dirs: Sequence[Path] = (), token: str | None = None,
+             timeout: float = 10.0) -> LocalSimulator:
+        from simulator.api.app import create_app
+        from simulator.service import Simulator
+
+        server = AppServer()
+        try:
+            sim = server.call(Simulator.open(None, scenario_dirs=scenario_dirs), timeout)
+        except BaseException:
+            server.close_loop()
+            raise
+        try:
+            server.start(create_app(sim, token=token), lifespan="on", timeout=timeout)
+        except BaseException:
+            server.call(sim.close(grace=0))
+            server.close_loop()
+            raise
+        return cls(server, sim)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the API, let in-flight attempts finish (one second at most), delete the store."""
+        deadline = time.monotonic() + timeout
+        self.server.stop_serving(timeout)
+        self.server.call(self.sim.close(grace=1), max(0.1, deadline - time.monotonic()))
+        self.server.close_loop(max(0.1, deadline - time.monotonic()))
+
+
+class RunHandle:
+    """A started run. `wait()` (sync) or `await handle` / `await handle.wait_async()` give the finished run."""
+
+    def __init__(self, client: Client, info: RunInfo, secret: str | None) -> None:
+        self.client = client
+        self.info = info
+        self.id = info.id
+        self.secret = secret  # what the target verifies with (the one given, or generated for it)
+
+    def __repr__(self) -> str:
+        return f"RunHandle({self.id!r}, scenario={self.info.scenario!r})"
+
+    def get(self) -> RunInfo:
+        """The run as it stands now."""
+        return self.client.get_run(self.id)
+
+    def wait(self, timeout: float = 60.0) -> RunInfo:
+        """Block until the run completed, failed or was cancelled (its deliveries then are final)."""
+        return self.client.wait_run(self.id, timeout)
+
+    async def wait_async(self, timeout: float = 60.0) -> RunInfo:
+        # A thread, not the test's loop, does the polling: a consumer served on that loop keeps answering.
+        return await asyncio.to_thread(self.wait, timeout)
+
+    def __await__(self) -> Generator[Any, None, RunInfo]:
+        return self.wait_async().__await__()
+
+    def events(self) -> list[RunEventInfo]:
+        """The events the run emitted, in order."""
+        return list(self.client.iter_run_events(self.id))
+
+    def deliveries(self, *, attempts: bool = True, **filters: Any) -> list[DeliveryInfo]:
+        """The run's deliveries, oldest first (with their attempt logs unless `attempts=False`)."""
+        return _deliveries(self.client, attempts, run=self.id, **filters)
+
+
+def _deliveries(client: Client, attempts: bool, **filters: Any) -> list[DeliveryInfo]:
+    found = list(client.iter_deliveries(**filters))
+    return [client.get_delivery(d.id) for d in found] if attempts else found
+
+
+def _final(delivery: DeliveryInfo) -> bool:
+    return delivery.status in ("succeeded", "dead", "dropped")
+
+
+def _dotted(overrides: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Overrides from a dict of dotted paths and from keyword arguments spelling dots as `__`."""
+    return {**(overrides or {}), **{name.replace("__", "."): value for name, value in fields.items()}}
+
+
+class WebhookSim:
+    """An in-process simulator for tests, driven through its control API (`.client`, at `.url`)."""
+
+    def __init__(self, local: LocalSimulator) -> None:
+        self.local = local
+        self.url = local.url
+        self.client = Client(local.url)
+        self._secrets: dict[str, str | None] = {}
+        self._public_key: str | None = None
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.client.close()
+        self.local.close(timeout)
+
+    @property
+    def public_key_pem(self) -> str:
+        """The PEM public key a consumer verifies Basis Theory's `BT-SIGNATURE` with."""
+        if self._public_key is None:
+            self._public_key = self.client.public_key()
+        return self._public_key
+
+    def secret(self, subscription_id: str) -> str | None:
+        """The secret of a subscription made here, as shown at its creation (the API masks it afterwards)."""
+        if subscription_id not in self._secrets:
+            raise KeyError(f"{subscription_id} was not created through this fixture; its secret is not known")
+        return self._secrets[subscription_id]
+
+    def subscribe(self, url: str, *, events: Sequence[str] | None = None, signing: str | None = None,
+                  secret: str | None = None, **fields: Any) -> SubscriptionInfo:
+        """Create a subscription (see `Client.create_subscription` for `fields`); its `.secret` is in full."""
+        sub = self.client.create_subscription(url, events=list(events) if events is not None else None,
+                                              signing=signing, secret=secret, **fields)
+        self._secrets[sub.id] = sub.secret
+        return sub
+
+    def emit(self, type: str, overrides: Mapping[str, Any] | None = None, /, *,
+             subscriptions: Sequence[str] | None = None, target: str | None = None, seed: int | None = None,
+             **fields: Any) -> EmittedEvent:
+        """Emit one event now. Overrides as a dict of dotted paths, or keywords: `payload__is_executing=0`."""
+        return self.client.emit(type, _dotted(overrides, fields), target=target, seed=seed,
+                                subscriptions=list(subscriptions) if subscriptions is not None else None)
+
+    def run(self, scenario: str | Path, *, seed: int | None = None, params: Mapping[str, Any] | None = None,
+            faults: Mapping[str, Any] | None = None, speed: float = 0, target: str | None = None,
+            subscriptions: Sequence[str] | None = None, signing: str | None = None, secret: str | None = None,
+            **fields: Any) -> RunHandle:
+        """Start a run of `scenario` (a name, or a YAML file's path). At `speed` 0 nothing waits, retries
+        included. With `target`, a secret is generated here when none is given, so `handle.secret` has it."""
+        if target is not None and secret is None and signing in (None, "standard", "syncfy"):
+            secret = signing_secret(signing or "syncfy")
+        info = self.client.start_run(
+            self._scenario_name(scenario), seed=seed, params=dict(params) if params else None,
+            faults=dict(faults) if faults else None, speed=speed, target=target, signing=signing, secret=secret,
+            subscriptions=list(subscriptions) if subscriptions is not None else None, **fields)
+        if target is not None:  # the run's own subscription for the target
+            self._secrets.update((sub_id, secret) for sub_id in info.subscriptions or ())
+        return RunHandle(self.client, info, secret)
+
+    def _scenario_name(self, scenario: str | Path) -> str:
+        """A scenario file's name, its folder added to the simulator's scenario folders."""
+        text = str(scenario)
+        if not (isinstance(scenario, Path) or text.endswith((".yaml", ".yml"))):
+            return text
+        from simulator.scenarios import loader
+
+        path = Path(text).resolve()
+        loaded = loader.load_file(path)
+        if path.parent not in self.local.sim.scenario_dirs:
+            self.local.sim.scenario_dirs.append(path.parent)
+        return loaded.name
+
+    def deliveries(self, *, run: str | None = None, subscription: str | None = None, status: str | None = None,
+                   type: str | None = None, attempts: bool = True) -> list[DeliveryInfo]:
+        """Every delivery matching the filters, oldest first, with attempt logs unless `attempts=False`."""
+        return _deliveries(self.client, attempts, run=run, subscription=subscription, status=status, type=type)
+
+    def wait_for_deliveries(self, count: int = 1, *, timeout: float = 10.0, run: str | None = None,
+                            subscription: str | None = None, type: str | None = None) -> list[DeliveryInfo]:
+        """Wait until at least `count` deliveries match and none of them is pending any more (what an emitted
+        event needs: a run's `wait()` already settles its deliveries). AssertionError after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = _deliveries(self.client, False, run=run, subscription=subscription, type=type)
+            if len(found) >= count and all(_final(d) for d in found):
+                return [self.client.get_delivery(d.id) for d in found]
+            if time.monotonic() > deadline:
+                states = ", ".join(f"{d.id}: {d.status}" for d in found) or "none"
+                raise AssertionError(f"expected {count} final deliveries within {timeout}s; have {states}")
+            time.sleep(0.01)
+
+    def redeliver(self, delivery_id: str, *, timeout: float = 10.0) -> DeliveryInfo:
+        """Send a finished delivery again (same id and body) and wait until that new attempt is final."""
+        before = self.client.get_delivery(delivery_id).attempts
+        self.client.redeliver(delivery_id)
+        deadline = time.monotonic() + timeout
+        while (found := self.client.get_delivery(delivery_id)).attempts <= before or not _final(found):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{delivery_id} was not redelivered within {timeout}s ({found.status})")
+            time.sleep(0.01)
+        return found
+
+    def reset(self) -> None:
+        """Forget every subscription, run, delivery and schedule."""
+        self.client.reset()
+        self._secrets.clear()
+
+
+def signing_secret(scheme: str) -> str | None:
+    """A fresh secret for `scheme` (`whsec_…` for standard, base64 for syncfy, None for the others)."""
+    return signing.new_secret(scheme)
+
+
+@contextmanager
+def webhook_sim(*, scenario_dirs: Sequence[Path] = (), timeout: float = 10.0) -> Iterator[WebhookSim]:
+    """A `WebhookSim` for the block (what the pytest fixtures use; usable without pytest too)."""
+    sim = WebhookSim(LocalSimulator.open(scenario_dirs=scenario_dirs, timeout=timeout))
+    try:
+        yield sim
+    finally:
+        sim.close(timeout)
+
+
+# -- the receiving side --------------------------------------------------------------------------------------
+
+def detect_scheme(headers: Mapping[str, str]) -> str:
+    """The signing scheme a request carries, from its headers (`none` when it is unsigned)."""
+    names = {name.lower() for name in headers}
+    return next((scheme for header, scheme in SIGNATURE_HEADERS.items() if header in names), "none")
+
+
+def make_verifier(scheme: str = "auto", secret: str | None = None, public_pem: str | None = None) -> Verifier:
+    """A check of one request's signature: `(ok, reason)`. `scheme="auto"` detects it per request; `secret`
+    serves `standard` and `syncfy`, `public_pem` (default: the development key) `basistheory`."""
+    if scheme not in ("auto", *signing.SCHEMES):
+        raise ValueError(f"unknown scheme {scheme!r}")
+    if scheme in ("standard", "syncfy"):
+        signing.validate_secret(scheme, secret)
+
+    def verify(headers: dict[str, str], body: bytes) -> tuple[bool, str]:
+        used = detect_scheme(headers) if scheme == "auto" else scheme
+        if used in ("standard", "syncfy") and secret is None:
+            return False, f"{used} signature, but no secret to verify it"
+        try:
+            result = signing.verify(used, headers, body, secret=secret, public_pem=public_pem)
+        except InvalidInput as exc:  # a secret of the other HMAC scheme's form
+            return False, exc.detail
+        return result.ok, result.reason
+
+    return verify
+
+
+def verifier_for(spec: tuple[str, str | None]) -> Verifier:
+    """The verifier of a `verify=(scheme, secret_or_pem)` option: a PEM value is a public key."""
+    scheme, value = spec
+    if value is not None and value.lstrip().startswith("-----BEGIN"):
+        return make_verifier(scheme, public_pem=value)
+    return make_verifier(scheme, secret=value)

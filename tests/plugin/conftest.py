@@ -1,0 +1,11 @@
+# pytester's in-process runs drop the modules first imported during the run. Imported here, they stay: a module
+# imported again later would be a second copy (httpx's map of httpcore's exceptions would then miss its classes).
+import httpcore  # noqa: F401
+import httpx  # noqa: F401
+
+import simulator.api.app
+import simulator.service
+import simulator.testing  # noqa: F401
+
+# `consumer/` is a sample project copied into pytester's directory by the tests, not collected here.
+collect_ignore = ["consumer"]

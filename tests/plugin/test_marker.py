@@ -1,0 +1,121 @@
+"""The marker, its options and errors, the session fixture and the ini option, in projects run by pytester."""
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+INI = """
+[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+addopts = --strict-markers
+filterwarnings = error
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini(INI)
+    return pytester
+
+
+def test_a_marked_test_runs_its_scenario_against_the_receiver_first(project: pytest.Pytester):
+    project.makepyfile("""
+        import pytest
+
+        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", seed=5, params={"refreshes": 1})
+        def test_sync(webhook_receiver, webhook_sim_run):
+            assert webhook_sim_run.status == "completed" and webhook_sim_run.seed == 5
+            assert webhook_sim_run.counts == {"succeeded": 5}
+            assert len(webhook_receiver.requests) == 5
+            assert all(r.verified for r in webhook_receiver.requests)
+
+        @pytest.mark.webhook_sim(scenario="basistheory-token-lifecycle", seed=1, faults={"bad_signature": 1.0})
+        async def test_async_without_asking_for_the_run(webhook_receiver, webhook_sim):
+            # The run happened before the body; the receiver checked each signature with the public key.
+            assert webhook_receiver.requests
+            assert not any(r.verified for r in webhook_receiver.requests)
+            [run] = list(webhook_sim.client.iter_runs())
+            assert run.status == "completed" and run.faults == {"bad_signature": 1.0}
+    """)
+    project.runpytest("-q").assert_outcomes(passed=2)
+
+
+def test_the_target_may_be_a_url_or_a_fixture(project: pytest.Pytester):
+    project.makeconftest("""
+        import pytest
+
+        @pytest.fixture
+        def other(make_webhook_receiver):
+            return make_webhook_receiver(status=202)
+
+        @pytest.fixture
+        def other_url(other):
+            return other.url
+    """)
+    project.makepyfile("""
+        import pytest
+
+        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", params={"refreshes": 0}, target="other")
+        def test_fixture_with_url(other, webhook_receiver, webhook_sim_run):
+            assert len(other.requests) == webhook_sim_run.events == 4
+            assert other.requests[0].status == 202 and webhook_receiver.requests == []
+
+        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", params={"refreshes": 0}, target="other_url")
+        def test_fixture_giving_a_url(other, webhook_sim_run):
+            assert len(other.requests) == 4
+    """)
+    project.runpytest("-q").assert_outcomes(passed=2)
+
+
+def test_marker_mistakes_are_reported_as_errors(project: pytest.Pytester):
+    project.makepyfile("""
+        import pytest
+
+        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", sped=0)
+        def test_misspelt():
+            pass
+
+        @pytest.mark.webhook_sim(seed=1)
+        def test_no_scenario():
+            pass
+
+        def test_run_without_marker(webhook_sim_run):
+            pass
+
+        @pytest.mark.webhook_sim("no-such-scenario")
+        def test_unknown_scenario():
+            pass
+    """)
+    result = project.runpytest("-q")
+    result.assert_outcomes(errors=4)
+    result.stdout.fnmatch_lines(["*unknown options sped*", "*no scenario*", "*needs the test to be marked*",
+                                 "*ApiError: 404 Not found: unknown scenario 'no-such-scenario'*"])
+
+
+def test_the_marker_is_registered(project: pytest.Pytester):
+    result = project.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.webhook_sim(scenario, *"])
+
+
+def test_the_session_simulator_is_shared_and_the_ini_adds_scenario_folders(project: pytest.Pytester):
+    project.makeini(INI + "webhook_sim_scenarios = my-scenarios\n")
+    (project.path / "my-scenarios").mkdir()
+    (project.path / "my-scenarios" / "one.yaml").write_text(
+        "name: project-one-event\nprovider: syncfy\ndescription: One credential.\n"
+        "steps:\n  - emit: credentials.created\n")
+    project.makepyfile("""
+        seen = []
+
+        def test_first(webhook_sim_session, webhook_receiver):
+            seen.append(webhook_sim_session)
+            run = webhook_sim_session.run("project-one-event", target=webhook_receiver.url).wait()
+            assert run.status == "completed" and len(webhook_receiver.requests) == 1
+
+        def test_second(webhook_sim_session, webhook_sim):
+            assert seen == [webhook_sim_session]
+            assert len(list(webhook_sim_session.client.iter_runs())) == 1
+            assert webhook_sim.url != webhook_sim_session.url
+            assert list(webhook_sim.client.iter_runs()) == []
+    """)
+    project.runpytest("-q").assert_outcomes(passed=2)

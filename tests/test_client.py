@@ -1,0 +1,241 @@
+"""The Python client against a real server (uvicorn on an ephemeral port, a real SQLite file): every method, run
+once through `Client` and once through `AsyncClient`."""
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from simulator import catalog, signing
+from simulator.api.app import server_app
+from simulator.client import ApiError, AsyncClient, Client, DeliveryInfo, Page, RunInfo, SubscriptionInfo
+from simulator.receiver import Receiver
+from simulator.scenarios import loader
+from simulator.testing import AppServer
+
+TOKEN = "client-test-token"
+SCENARIOS = {
+    "client-one-event": "name: client-one-event\nprovider: syncfy\ndescription: One credential.\n"
+                        "params:\n  note: {default: none, description: a note}\n"
+                        "steps:\n  - emit: credentials.created\n",
+    "client-slow": "name: client-slow\nprovider: syncfy\ndescription: Two events an hour apart.\n"
+                   "steps:\n  - emit: credentials.created\n  - wait: 1h\n  - emit: credentials.updated\n",
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    base = tmp_path_factory.mktemp("client")
+    (base / "scenarios").mkdir()
+    for name, text in SCENARIOS.items():
+        (base / "scenarios" / f"{name}.yaml").write_text(text)
+    app = server_app(str(base / "client.db"), scenario_dirs=[base / "scenarios"], token=TOKEN, grace=1)
+    srv = AppServer().start(app, lifespan="on")
+    yield srv
+    srv.stop()
+
+
+class Both:
+    """One client, sync or async, called the same way: `await api.method(...)`, `await api.all("iter_x")`."""
+
+    def __init__(self, client: Client | AsyncClient) -> None:
+        self.client = client
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            result = method(*args, **kwargs)
+            return await result if inspect.isawaitable(result) else result
+
+        return call
+
+    async def all(self, name: str, *args: Any, **kwargs: Any) -> list[Any]:
+        items = getattr(self.client, name)(*args, **kwargs)
+        if hasattr(items, "__aiter__"):
+            return [item async for item in items]
+        return list(items)
+
+
+@pytest.fixture(params=["sync", "async"])
+async def api(request: pytest.FixtureRequest, server: AppServer) -> AsyncIterator[Both]:
+    if request.param == "sync":
+        with Client(server.url, token=TOKEN) as client:
+            both = Both(client)
+            await both.reset()
+            yield both
+    else:
+        async with AsyncClient(server.url, token=TOKEN) as aclient:
+            both = Both(aclient)
+            await both.reset()
+            yield both
+
+
+async def settled(api: Both, delivery_id: str, attempts: int = 1, timeout: float = 10.0) -> DeliveryInfo:
+    """The delivery once it made `attempts` attempts and is final (polled every 10 ms)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (found := await api.get_delivery(delivery_id)).status in ("pending", "failed") or found.attempts < attempts:
+        assert asyncio.get_running_loop().time() < deadline, f"{delivery_id} still {found.status}"
+        await asyncio.sleep(0.01)
+    return found
+
+
+async def test_server_routes_and_auth(api: Both, server: AppServer):
+    assert (await api.health())["status"] == "ok"
+    assert {"/runs", "/deliveries/{id}/redeliver"} <= set((await api.openapi())["paths"])
+    assert await api.public_key() == signing.default_key().public_pem
+    anonymous = Both(Client(server.url) if isinstance(api.client, Client) else AsyncClient(server.url))
+    assert (await anonymous.health())["status"] == "ok"  # public
+    with pytest.raises(ApiError) as caught:
+        await anonymous.list_runs()
+    assert (caught.value.status, caught.value.title) == (401, "Unauthorized")
+    await (anonymous.close() if isinstance(anonymous.client, Client) else anonymous.aclose())
+
+
+async def test_event_catalog_sample_and_schema(api: Both):
+    page = await api.list_event_types("syncfy", limit=5)
+    assert isinstance(page, Page) and len(page) == 5 and page.next_cursor is not None
+    every = await api.all("iter_event_types", "syncfy")
+    assert [e.type for e in every] == [e.key for e in catalog.event_types("syncfy")]
+    assert every[:5] == list(page)
+    assert await api.sample("syncfy:credentials.created", seed=3) == catalog.sample("syncfy:credentials.created", 3)
+    assert await api.schema("basistheory:token.created") == catalog.schema("basistheory:token.created")
+    with pytest.raises(ApiError) as caught:
+        await api.sample("syncfy:no.such.event")
+    assert caught.value.status == 404 and caught.value.errors[0]["field"] == "type"
+
+
+async def test_emit_to_a_target_with_overrides(api: Both, receiver: Receiver):
+    event = await api.emit("credentials.updated", {"payload.is_executing": 0}, target=receiver.url, seed=1)
+    assert event.type == "syncfy:credentials.updated" and event.body["payload"]["is_executing"] == 0
+    [delivery_id] = event.deliveries
+    assert (await settled(api, delivery_id)).status == "succeeded"
+    assert receiver.event_ids() == [event.id]
+    with pytest.raises(ApiError) as caught:
+        await api.emit("credentials.updated", target="not a url")
+    assert caught.value.status == 422 and caught.value.errors[0]["field"] == "target"
+
+
+async def test_scenarios(api: Both):
+    page = await api.list_scenarios(limit=2)
+    assert len(page) == 2 and page.next_cursor is not None and page.errors == ()
+    names = [s.name for s in await api.all("iter_scenarios")]
+    assert names == sorted({*loader.discover()[0], *SCENARIOS})
+    detail = await api.get_scenario("client-one-event")
+    assert detail.params == {"note": {"default": "none", "description": "a note"}}
+    assert detail.event_types == ("credentials.created",) and detail["source"].endswith("client-one-event.yaml")
+    with pytest.raises(ApiError) as caught:
+        await api.get_scenario("client-one-evnt")
+    assert caught.value.status == 404 and "client-one-event" in caught.value.detail
+
+
+async def test_runs_start_wait_list_events_and_cancel(api: Both, receiver: Receiver):
+    started = await api.start_run("client-one-event", seed=7, speed=0, target=receiver.url, params={"note": "x"})
+    assert isinstance(started, RunInfo) and started.status in ("pending", "running")
+    done = await api.wait_run(started.id, timeout=10)
+    assert (done.status, done.events, done.counts, done.seed, done.params) == (
+        "completed", 1, {"succeeded": 1}, 7, {"note": "x"})
+    assert await api.get_run(started.id) == done
+    [event] = await api.all("iter_run_events", started.id)
+    assert event.type == "syncfy:credentials.created" and receiver.event_ids() == [event.id]
+
+    slow = await api.start_run("client-slow", speed=1, target=receiver.url)
+    with pytest.raises(TimeoutError):
+        await api.wait_run(slow.id, timeout=0.05)
+    cancelled = await api.cancel_run(slow.id)
+    assert cancelled.status == "cancelled" and (await api.wait_run(slow.id, timeout=1)).status == "cancelled"
+
+    first = await api.list_runs(limit=1)
+    assert len(first) == 1 and first.next_cursor is not None
+    assert sorted(r.id for r in await api.all("iter_runs", limit=1)) == sorted([started.id, slow.id])
+    assert len(await api.run_events(slow.id, limit=5)) == 1
+    with pytest.raises(ApiError) as caught:
+        await api.get_run("run_missing")
+    assert caught.value.status == 404
+
+
+async def test_subscriptions_lifecycle(api: Both, receiver: Receiver):
+    sub = await api.create_subscription(receiver.url, events=["syncfy:*"], signing="standard",
+                                        headers={"X-Env": "test"}, retry={"delays": [1, 2], "jitter": 0})
+    assert isinstance(sub, SubscriptionInfo) and sub.secret.startswith("whsec_")
+    assert sub.events == ("syncfy:*",) and sub.retry == {"delays": [1.0, 2.0], "jitter": 0.0}
+    other = await api.create_subscription(receiver.url)
+    assert (await api.get_subscription(sub.id)).secret != sub.secret  # masked once created
+
+    assert len(await api.list_subscriptions(limit=1)) == 1
+    assert {s.id for s in await api.all("iter_subscriptions", limit=1)} == {sub.id, other.id}
+    changed = await api.update_subscription(sub.id, url=receiver.url + "/v2", enabled=False)
+    assert (changed.url, changed.status, changed.enabled) == (receiver.url + "/v2", "disabled", False)
+    assert (await api.enable_subscription(sub.id)).status == "enabled"
+    await api.delete_subscription(other.id)
+    with pytest.raises(ApiError) as caught:
+        await api.get_subscription(other.id)
+    assert caught.value.status == 404
+
+
+async def test_deliveries_filters_redelivery_and_dead_ones(api: Both, make_receiver):
+    receiver = make_receiver()
+    receiver.fail(1, status=500)
+    sub = await api.create_subscription(receiver.url, retry={"delays": []}, signing="syncfy")
+    first = await api.emit("syncfy:credentials.created")
+    dead = await settled(api, first.deliveries[0])
+    assert (dead.status, dead.attempts, dead.last_status) == ("dead", 1, 500)
+    assert [(a.number, a.status_code) for a in dead.attempt_log] == [(1, 500)]
+
+    assert await api.redeliver_dead(sub.id) == [dead.id]
+    revived = await settled(api, dead.id, attempts=2)
+    assert revived.status == "succeeded" and [a.status_code for a in revived.attempt_log] == [500, 204]
+
+    second = await api.emit("syncfy:credentials.updated")
+    await settled(api, second.deliveries[0])
+    again = await api.redeliver(second.deliveries[0])
+    assert again.id == second.deliveries[0]
+    assert (await settled(api, again.id, attempts=2)).status == "succeeded"
+    assert len(receiver.requests) == 4
+
+    listed = await api.all("iter_deliveries", subscription=sub.id, limit=1)
+    assert [d.id for d in listed] == [dead.id, second.deliveries[0]] and listed[0].attempt_log is None
+    assert [d.id for d in await api.list_deliveries(type="credentials.updated")] == [again.id]
+    assert await api.list_deliveries(status="dead") == Page((), None)
+    assert len(await api.list_deliveries(subscription=sub.id, status="succeeded", limit=1)) == 1
+
+
+async def test_schedules(api: Both):
+    made = await api.create_schedule("client-one-event", interval=3600, speed=0, seed=3)
+    assert made.trigger == {"interval": 3600.0} and not made.paused and made.run["seed"] == 3
+    other = await api.create_schedule("client-one-event", cron="0 3 * * *")
+    assert [s.id for s in await api.all("iter_schedules", limit=1)] == sorted([made.id, other.id])
+    paused = await api.pause_schedule(made.id)
+    assert paused.paused and paused.next_run_at is None
+    assert not (await api.resume_schedule(made.id)).paused
+    await api.delete_schedule(other.id)
+    assert [s.id for s in await api.list_schedules()] == [made.id]
+    with pytest.raises(ApiError) as caught:
+        await api.create_schedule("client-one-event", cron="not a cron")
+    assert caught.value.status == 422 and caught.value.errors[0]["field"] == "cron"
+
+
+def test_records_keep_the_json_and_api_errors_read_any_answer():
+    run = RunInfo.of({"id": "run_1", "status": "completed", "subscriptions": ["sub_1"], "new_field": 1})
+    assert run.subscriptions == ("sub_1",) and run.finished and run["new_field"] == 1
+    assert run.scenario is None  # absent fields are None rather than an error
+    plain = ApiError.from_response(httpx.Response(502, text="bad gateway"))
+    assert (plain.status, plain.title, plain.detail, plain.errors) == (502, "Bad Gateway", "bad gateway", ())
+    problem = ApiError.from_response(httpx.Response(422, json={"title": "Invalid input", "status": 422, "detail": "d",
+                                                               "errors": [{"field": "url", "message": "m"}]}))
+    assert str(problem) == "422 Invalid input: d" and problem.errors == ({"field": "url", "message": "m"},)
+
+
+def test_paths_are_quoted():
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path.decode())
+        return httpx.Response(404, json={"title": "Not found", "status": 404, "detail": "no"})
+
+    with Client("http://sim.test", transport=httpx.MockTransport(handler)) as client, pytest.raises(ApiError):
+        client.get_run("run/../reset")
+    assert seen == ["/runs/run%2F..%2Freset"]

@@ -1,0 +1,188 @@
+"""`webhook-sim listen`: a real listener receiving real signed deliveries from a Simulator."""
+
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from rich.console import Console
+
+from simulator import cli, signing
+from simulator.listen import Listener, ListenOptions
+from simulator.receiver import Receiver
+from simulator.service import Simulator
+from simulator.specs import RunSpec, SubscriptionSpec
+from simulator.testing import AppServer, make_verifier, signing_secret
+
+ONE_EVENT = "name: listen-one-event\nprovider: syncfy\ndescription: One credential.\n" \
+            "steps:\n  - emit: credentials.created\n"
+
+
+class Running:
+    def __init__(self, listener: Listener, url: str, out: io.StringIO) -> None:
+        self.listener, self.url, self.out = listener, url, out
+
+    @property
+    def arrivals(self) -> list:
+        return list(self.listener.arrivals)
+
+    def lines(self) -> list[str]:
+        return self.out.getvalue().splitlines()
+
+
+@pytest.fixture
+def listen() -> Iterator[Callable[..., Running]]:
+    servers: list[AppServer] = []
+
+    def start(**options: object) -> Running:
+        out = io.StringIO()
+        listener = Listener(ListenOptions(**options), Console(file=out, width=300, color_system=None))
+        server = AppServer().start(listener.app(), lifespan="on")
+        servers.append(server)
+        return Running(listener, server.url + "/webhooks", out)
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+async def run(sim: Simulator, url: str, scenario: str = "syncfy-credential-lifecycle", **fields: object) -> tuple:
+    """Run `scenario` at speed 0 against `url`; the finished run and its deliveries with their attempts."""
+    fields.setdefault("params", {"refreshes": 0} if scenario == "syncfy-credential-lifecycle" else {})
+    started = await sim.runs.start(RunSpec(scenario=scenario, target=url, speed=0, seed=1, **fields))
+    done = await sim.runs.wait(started.id, timeout=20)
+    found = await sim.store.list_deliveries(run_id=started.id)
+    return done, [await sim.delivery(d.id) for _, d in found]
+
+
+CASES = {
+    "standard": ("syncfy-credential-lifecycle", "syncfy"),
+    "syncfy": ("syncfy-credential-lifecycle", "syncfy"),
+    "basistheory": ("basistheory-token-lifecycle", "basistheory"),
+}
+
+
+@pytest.mark.parametrize("scheme", list(CASES))
+async def test_each_scheme_is_verified_and_tampering_is_shown(scheme, sim, listen):
+    scenario, provider = CASES[scheme]
+    secret = signing_secret(scheme)
+    listening = listen(secret=secret)
+    done, deliveries = await run(sim, listening.url, scenario, signing=scheme, secret=secret)
+    assert done.status == "completed"
+    events = await sim.store.run_events(done.id, 100, None)
+    arrivals = listening.arrivals
+    assert [(a.scheme, a.verified, a.reason, a.status) for a in arrivals] == [(scheme, True, "ok", 204)] * done.events
+    assert [a.event_ids for a in arrivals] == [(e.id,) for e in events]
+    assert [a.types for a in arrivals] == [(e.type,) for e in events]
+    assert {a.provider for a in arrivals} == {provider}
+    expected_ids = [None] * len(deliveries) if scheme == "basistheory" else [d.id for d in deliveries]
+    assert [a.delivery_id for a in arrivals] == expected_ids
+    assert all(f"✓ {scheme}" in line for line in listening.lines()[-done.events:])
+
+    tampered, _ = await run(sim, listening.url, scenario, signing=scheme, secret=secret,
+                            faults={"bad_signature": 1.0})
+    late = listening.arrivals[done.events:]
+    assert len(late) == tampered.events
+    assert [(a.verified, a.reason) for a in late] == [(False, "signature mismatch")] * tampered.events
+    assert all(f"✗ {scheme} (signature mismatch)" in line for line in listening.lines()[-tampered.events:])
+
+
+async def test_a_wrong_or_missing_secret_is_reported(sim, listen):
+    wrong = listen(secret=signing_secret("standard"))
+    missing = listen()
+    for listening in (wrong, missing):
+        await run(sim, listening.url, signing="standard", secret=signing_secret("standard"))
+    assert {(a.verified, a.reason) for a in wrong.arrivals} == {(False, "signature mismatch")}
+    assert {(a.verified, a.reason) for a in missing.arrivals} == {(None, "no --secret to verify with")}
+    assert "? standard (no --secret to verify with)" in missing.lines()[0]
+
+
+async def test_fail_rate_makes_real_retries_and_replays_with_its_seed(sim, listen):
+    statuses = []
+    for _ in range(2):
+        listening = listen(fail_rate=0.5, seed=7)
+        done, deliveries = await run(sim, listening.url, params={"refreshes": 2})
+        assert done.status == "completed" and {d.status for d in deliveries} == {"succeeded"}
+        codes = [a.status_code for d in deliveries for a in d.attempt_log]
+        assert sorted(codes) == sorted(a.status for a in listening.arrivals)
+        assert codes.count(500) >= 1 and codes.count(204) == done.events
+        statuses.append([a.status for a in listening.arrivals])
+        assert {line.endswith("fail-rate") for line in listening.lines() if " 500 " in line} == {True}
+        # A retry is marked: every delivery that failed once arrives again.
+        retried = {a.delivery_id for a in listening.arrivals if a.status == 500}
+        assert {a.delivery_id for a in listening.arrivals if a.note.startswith("again")} == retried
+    assert statuses[0] == statuses[1]
+
+
+async def test_an_error_status_exhausts_the_retries(sim, listen, tmp_path: Path):
+    (tmp_path / "one.yaml").write_text(ONE_EVENT)
+    listening = listen(status=503)
+    _, [delivery] = await run(sim, listening.url, str(tmp_path / "one.yaml"))
+    assert delivery.status == "dead"
+    assert [a.status_code for a in delivery.attempt_log] == [a.status for a in listening.arrivals] == [503] * 8
+
+
+async def test_delay_makes_a_short_timeout_expire(sim, listen):
+    listening = listen(delay=0.5)
+    sub = await sim.create_subscription(SubscriptionSpec(url=listening.url, timeout=0.1, retry={"delays": []}))
+    started = await sim.runs.start(RunSpec(scenario="syncfy-credential-lifecycle", subscriptions=[sub.id], speed=0,
+                                           params={"refreshes": 0}))
+    await sim.runs.wait(started.id, timeout=20)
+    found = await sim.store.list_deliveries(run_id=started.id)
+    assert {(d.status, d.last_error) for _, d in found} == {("dead", "timeout after 0.1s")}
+
+
+async def test_forward_to_relays_the_exact_request_and_returns_the_answer(sim, listen):
+    secret = signing_secret("standard")
+    with Receiver(verifier=make_verifier("standard", secret)) as service:
+        service.respond(202)
+        listening = listen(secret=secret, forward_to=service.url)
+        done, deliveries = await run(sim, listening.url, signing="standard", secret=secret)
+        assert done.status == "completed"
+        assert [a.status_code for d in deliveries for a in d.attempt_log] == [202] * done.events
+        relayed = service.requests
+        assert [r.body for r in relayed] == [a.body for a in listening.arrivals]
+        assert all(r.verified for r in relayed)
+        names = ("webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "user-agent")
+        for got, sent in zip(relayed, listening.arrivals, strict=True):
+            assert {n: got.headers[n] for n in names} == {n: sent.headers[n] for n in names}
+    gone = listen(forward_to=service.url)  # the service has stopped
+    await run(sim, gone.url, faults={}, params={"refreshes": 0}, signing="none")
+    assert {a.status for a in gone.arrivals} == {502} and gone.arrivals[0].note.startswith("forward failed")
+
+
+def test_bad_options_exit_2(capsys, tmp_path: Path):
+    assert cli.main(["listen", "--fail-rate", "1.5"]) == 2
+    assert "--fail-rate: expected a fraction between 0 and 1" in capsys.readouterr().err
+    (tmp_path / "key.pem").write_text("not a key")
+    assert cli.main(["listen", "--public-key", str(tmp_path / "key.pem")]) == 2
+    assert cli.main(["listen", "--forward-to", "localhost:3000"]) == 2
+
+
+def test_the_command_prints_verified_requests_and_stops_on_ctrl_c():
+    secret = signing_secret("standard")
+    env = {**os.environ, "WEBHOOK_SIM_SECRET": secret}
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "listen", "--port", "0", "--print-body"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        banner = proc.stdout.readline()
+        url = re.search(r"ready on (http://\S+)", banner).group(1)
+        body = b'{"event":{"id":"evt_1","type":"token.created"}}'
+        headers = signing.sign("standard", msg_id="msg_1", timestamp=int(time.time()), body=body, secret=secret)
+        assert httpx.post(url + "/hooks", content=body, headers=headers).status_code == 204
+        lines = [proc.stdout.readline() for _ in range(7)]  # the banner's rest, the request, its body
+        line = next(text for text in lines if "evt_1" in text)
+        assert re.search(r"basistheory\s+token.created\s+evt_1\s+msg_1\s+✓ standard\s+204", line), line
+        assert '"type": "token.created"' in "".join(lines)  # --print-body
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.communicate()
