@@ -11,10 +11,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simulator import catalog
+from simulator.delivery.faults import merge as merge_faults
 from simulator.errors import FieldError, InvalidInput, NotFound
 from simulator.ids import new_id
 from simulator.models import Event, Run, Subscription
 from simulator.scenarios import loader, runner
+from simulator.scenarios.model import Emit, Scenario, walk
 from simulator.specs import RunSpec, SubscriptionSpec
 from simulator.timeutil import now_utc, utc
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from simulator.service import Simulator
 
 log = logging.getLogger("webhook_sim.runs")
+LOOKAHEAD = 0.05
 INTERRUPTED = "interrupted: the simulator stopped; its pending deliveries are resumed on the next start"
 
 
@@ -44,6 +47,7 @@ class RunManager:
         scenario = loader.find(spec.scenario, self.sim.scenario_dirs)
         params = _params(scenario, spec.params)
         self.sim._check_faults(spec.faults, "faults")
+        self._check_scenario_faults(scenario)
         subs = await self._targets(spec)
         seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
         start = utc(spec.start_time) if spec.start_time else now_utc()
@@ -57,6 +61,17 @@ class RunManager:
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
         return await self.get(run_id)
+
+    def _check_scenario_faults(self, scenario: Scenario) -> None:
+        """The scenario file's own `faults:` blocks, checked before the run starts (errors name file and line)."""
+        blocks = [(dict(scenario.faults), None)] + [(dict(s.faults), s.line) for s in walk(scenario.steps)
+                                                    if isinstance(s, Emit) and s.faults]
+        for faults, line in blocks:
+            try:
+                self.sim._check_faults(faults, "faults")
+            except InvalidInput as exc:
+                errors = [FieldError(e.field, e.message, scenario.source, line) for e in exc.errors]
+                raise InvalidInput(f"{scenario.source}: {exc.detail}", errors=errors) from None
 
     async def _targets(self, spec: RunSpec) -> list[Subscription] | None:
         """An ad-hoc subscription for `target`, the named subscriptions, or None for every matching one."""
@@ -81,14 +96,18 @@ class RunManager:
             if etype.key not in matching:
                 pool = subs if subs is not None else await self.sim.matching(etype)
                 matching[etype.key] = [s for s in pool if s.enabled and catalog.matches(s.events, etype)]
-            faults = _merge(spec.faults, getattr(step, "faults", None))
-            await engine.publish(event, matching[etype.key], speed=spec.speed, faults=faults)
+            # The scenario's own faults, overridden by the run's, overridden by the step's.
+            faults = merge_faults(scenario.faults, spec.faults, getattr(step, "faults", None))
+            due = t0 + (event.occurred_at - start).total_seconds() / spec.speed if spec.speed > 0 else None
+            await engine.publish(event, matching[etype.key], speed=spec.speed, faults=faults, seed=seed, due=due)
             self._emitted[run_id] += 1
 
         status, error = "completed", None
+        t0 = time.time()  # the wall time of simulated `start`: each event is due at t0 + offset / speed
         try:
             await runner.play(scenario, seed=seed, params=params, start_time=start, speed=spec.speed,
-                              emit=emit, on_idle=lambda: engine.flush(run_id), run_id=run_id)
+                              emit=emit, on_idle=lambda: engine.flush(run_id), run_id=run_id, sleep=_sleep_ahead)
+            await engine.release(run_id)  # what the reorder and burst faults still hold goes now
             await engine.settled(run_id)
         except asyncio.CancelledError:
             status, error = "cancelled", None
@@ -96,9 +115,9 @@ class RunManager:
             log.exception("run %s failed", run_id)
             status, error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
-            await engine.flush(run_id)
+            await engine.release(run_id)  # a cancelled run's deliveries go on too
         await store.put_run(run_id, status=status, error=error, events=self._emitted.pop(run_id, 0),
-                            finished_at=time.time())
+                            started_at=t0, finished_at=time.time())
 
     async def get(self, run_id: str) -> Run:
         run = await self.sim.store.get_run(run_id)
@@ -133,6 +152,12 @@ class RunManager:
         return await self.get(run_id)
 
 
+async def _sleep_ahead(seconds: float) -> None:
+    """Wake LOOKAHEAD early: the event is then built and persisted ahead of time and sent exactly when due,
+    so store latency never makes a delivery late."""
+    await asyncio.sleep(max(0.0, seconds - LOOKAHEAD))
+
+
 def _params(scenario: Any, given: Mapping[str, Any]) -> dict[str, Any]:
     try:
         return runner.resolve_params(scenario, given)
@@ -140,12 +165,6 @@ def _params(scenario: Any, given: Mapping[str, Any]) -> dict[str, Any]:
         raise
     except (TypeError, ValueError) as exc:
         raise InvalidInput(str(exc), errors=[FieldError("params", str(exc))]) from None
-
-
-def _merge(run_faults: Mapping[str, Any] | None, step_faults: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if not run_faults and not step_faults:
-        return None
-    return {**(run_faults or {}), **(step_faults or {})}
 
 
 def _with_events(run: Run, emitted: int) -> Run:

@@ -11,10 +11,11 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from simulator import USER_AGENT, catalog
-from simulator.delivery.hooks import FaultHooks
+from simulator.delivery.hooks import FaultHooks, Signer
 from simulator.delivery.job import Job, event_from_row, event_row, job_from_row
 from simulator.delivery.lane import Lane
 from simulator.delivery.sender import Outcome, Sender
@@ -37,7 +38,8 @@ class DeliveryEngine:
         self._lanes: dict[str, Lane] = {}
         self._n = 0
         self._batches: dict[tuple[str, str | None], list[tuple[Event, str]]] = defaultdict(list)
-        self._batch_meta: dict[tuple[str, str | None], tuple[Subscription, float, Mapping[str, Any] | None]] = {}
+        self._batch_meta: dict[tuple[str, str | None],
+                               tuple[Subscription, float, Mapping[str, Any] | None, int | None]] = {}
         self._outstanding: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._changed = asyncio.Condition()
         self.write_errors: list[str] = []
@@ -82,6 +84,7 @@ class DeliveryEngine:
         lane = self._lanes.pop(sub_id, None)
         if lane is not None:
             await lane.close(grace=0)
+        self.faults.forget(sub_id)
         for key in [k for k in self._batches if k[0] == sub_id]:
             self._batches.pop(key, None)
             self._batch_meta.pop(key, None)
@@ -90,9 +93,11 @@ class DeliveryEngine:
     # -- publishing -----------------------------------------------------------------------------------
 
     async def publish(self, event: Event, subs: Sequence[Subscription], *, speed: float = 1.0,
-                      due: float | None = None, faults: Mapping[str, Any] | None = None) -> list[str]:
+                      due: float | None = None, faults: Mapping[str, Any] | None = None,
+                      seed: int | None = None) -> list[str]:
         """Persist `event` and one delivery per subscription (Syncfy batches wait for `flush`); each is sent
-        once committed. Returns the ids of the deliveries created now."""
+        once committed. `faults` and `seed` (the run's, which fault draws derive from) go to the fault hooks.
+        Returns the ids of the deliveries created now."""
         key = f"{event.run_id}/{event.seq}" if event.run_id else new_id("evt")
         when = time.time() if due is None else due
         provider = catalog.get_provider(event.provider)
@@ -101,11 +106,11 @@ class DeliveryEngine:
             if sub.batch > 1 and provider.max_batch > 1:
                 bkey = (sub.id, event.run_id)
                 self._batches[bkey].append((event, key))
-                self._batch_meta[bkey] = (sub, speed, faults)
+                self._batch_meta[bkey] = (sub, speed, faults, seed)
                 if len(self._batches[bkey]) >= min(sub.batch, provider.max_batch):
                     jobs.extend(self._take_batch(bkey, when))
                 continue
-            jobs.extend(self._jobs(sub, [event], [key], speed, when, faults))
+            jobs.extend(self._jobs(sub, [event], [key], speed, when, faults, seed))
         await self._persist(jobs, (event_row(event, key),))
         return [job.id for job, _ in jobs]
 
@@ -120,20 +125,20 @@ class DeliveryEngine:
 
     def _take_batch(self, bkey: tuple[str, str | None], when: float) -> list[tuple[Job, list[str]]]:
         items = self._batches.pop(bkey, [])
-        sub, speed, faults = self._batch_meta.pop(bkey)
+        sub, speed, faults, seed = self._batch_meta.pop(bkey)
         if not items:
             return []
-        return self._jobs(sub, [e for e, _ in items], [k for _, k in items], speed, when, faults)
+        return self._jobs(sub, [e for e, _ in items], [k for _, k in items], speed, when, faults, seed)
 
     def _jobs(self, sub: Subscription, events: list[Event], keys: list[str], speed: float, when: float,
-              faults: Mapping[str, Any] | None) -> list[tuple[Job, list[str]]]:
+              faults: Mapping[str, Any] | None, seed: int | None) -> list[tuple[Job, list[str]]]:
         self._n += 1
         envelope = (events[0].envelope_id or events[0].id) if len(events) == 1 else \
             derived_uuid4("batch", sub.id, *(e.id for e in events))
         job = Job(id=new_id("msg"), n=self._n, subscription_id=sub.id, run_id=events[0].run_id, events=events,
                   envelope_id=envelope, speed=speed, due=when)
         out = []
-        for one in self.faults.on_publish(sub, job, faults):
+        for one in self.faults.on_publish(sub, job, faults, seed):
             if one is not job:
                 self._n += 1
                 one.n = self._n
@@ -151,12 +156,22 @@ class DeliveryEngine:
             if exc is not None:
                 self.write_errors.append(f"{type(exc).__name__}: {exc}")
                 return
-            for job, _ in jobs:
-                if job.status != "dropped":
-                    self._dispatch(job)
+            # The fault hooks may hold some back (reorder, burst) and let earlier ones go now.
+            send, released = self.faults.on_committed([job for job, _ in jobs if job.status != "dropped"])
+            for job in send:
+                self._dispatch(job)
+            self._hand_over(released)
             self._notify()
 
         await self.store.write(Op(events=events, deliveries=rows, done=committed))
+
+    async def release(self, run_id: str | None = None) -> None:
+        """Send what a run (or every run, when None) still holds back: its partial Syncfy batches and the
+        deliveries the `reorder` and `burst` faults hold. A run calls this once it has emitted its last event."""
+        await self.flush(run_id)
+        await self.store.writer.barrier()  # held deliveries are let go only once committed
+        self._hand_over(self.faults.release(run_id))
+        self._notify()
 
     def _dispatch(self, job: Job) -> None:
         lane = self._lanes.get(job.subscription_id)
@@ -164,9 +179,17 @@ class DeliveryEngine:
             return  # the subscription was removed meanwhile
         lane.offer(job)
 
+    def _hand_over(self, jobs: list[Job]) -> None:
+        """Give a lane jobs a fault held back: its reads of the store skipped them, so it takes them as they are."""
+        for job in jobs:
+            lane = self._lanes.get(job.subscription_id)
+            if lane is not None:
+                lane.force(job)
+
     async def _load(self, sub_id: str, after_n: int, limit: int) -> list[Job]:
         page = await self.store.outbox_page(sub_id, after_n, limit)
-        return [job_from_row(row, [event_from_row(e) for e in events]) for row, events in page]
+        jobs = [job_from_row(row, [event_from_row(e) for e in events]) for row, events in page]
+        return self.faults.on_loaded(sub_id, jobs)  # never what a fault still holds back
 
     # -- attempts -------------------------------------------------------------------------------------
 
@@ -184,7 +207,9 @@ class DeliveryEngine:
             outcome = Outcome(None, 0.0, f"signing failed: {exc}", None, None)
             injected = None
         else:
-            body, headers, injected = self.faults.on_attempt(sub, job, body, headers)
+            # The signer lets a fault that changes the body or the timestamp re-sign what it sends.
+            signer = Signer(int(started), partial(self._headers, sub, provider.native_signing, job))
+            body, headers, injected = self.faults.on_attempt(sub, job, body, headers, signer)
             outcome = await self.sender.post(sub.url, body, headers, sub.timeout)
         attempt = {"delivery_id": job.id, "number": job.attempts, "started_at": started,
                    "latency_ms": outcome.latency_ms, "status_code": outcome.status, "error": outcome.error,
@@ -199,8 +224,9 @@ class DeliveryEngine:
     def _headers(self, sub: Subscription, native: str, job: Job, body: bytes, ts: int) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         scheme = sub.signing or native
-        headers.update(sign(scheme, msg_id=job.id, timestamp=ts, body=body, secret=sub.secret, key=self.key,
-                            envelope_id=job.envelope_id, canonical=job.events[0].provider == "basistheory"))
+        headers.update(sign(scheme, msg_id=job.message_id, timestamp=ts, body=body, secret=sub.secret,
+                            key=self.key, envelope_id=job.envelope_id,
+                            canonical=job.events[0].provider == "basistheory"))
         headers.update(sub.headers)
         return headers
 
@@ -276,6 +302,7 @@ class DeliveryEngine:
             await asyncio.wait_for(wait(), timeout)
         except TimeoutError:
             return False
+        await self.store.writer.barrier()  # settled means recorded too: readers see every attempt
         return True
 
     async def redeliver(self, delivery_id: str) -> bool:

@@ -1,23 +1,51 @@
-"""The points where fault injection plugs into delivery. The default injects nothing."""
+"""The points where fault injection plugs into delivery. The default injects nothing and holds nothing back."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from simulator.delivery.job import Job
 from simulator.models import Subscription
 
 
+@dataclass(frozen=True)
+class Signer:
+    """What an attempt was signed with, and how to sign it again: an injector that changes the body or the
+    timestamp re-signs, so the receiver sees exactly one thing wrong."""
+
+    timestamp: int                                  # the attempt's Unix seconds, as signed
+    sign: Callable[[bytes, int], dict[str, str]]    # every header for (body, timestamp), signature included
+
+
 class FaultHooks:
     """No faults. A fault injector overrides these; each must be deterministic given the job's ids."""
 
-    def on_publish(self, sub: Subscription, job: Job, faults: Mapping[str, Any] | None) -> list[Job]:
+    def on_publish(self, sub: Subscription, job: Job, faults: Mapping[str, Any] | None,
+                   seed: int | None = None) -> list[Job]:
         """The jobs to persist for one new delivery: itself, possibly changed (dropped, delayed), plus any
-        extra copies. Anything injected is recorded in `job.faults`."""
+        extra copies. `seed` is the run's. Anything injected is recorded in `job.faults`."""
         return [job]
 
-    def on_attempt(self, sub: Subscription, job: Job, body: bytes,
-                   headers: dict[str, str]) -> tuple[bytes, dict[str, str], dict[str, Any] | None]:
+    def on_committed(self, jobs: list[Job]) -> tuple[list[Job], list[Job]]:
+        """For `jobs` just committed (none dropped): those to send as usual, and jobs held earlier that go now.
+        The latter may sit behind what the lane has already read from the store, so it takes them directly."""
+        return jobs, []
+
+    def release(self, run_id: str | None) -> list[Job]:
+        """Every committed job still held back for a run (or for all runs when None), to send now."""
+        return []
+
+    def forget(self, subscription_id: str) -> None:
+        """A subscription was removed: drop whatever is held for it (its deliveries stay in the store)."""
+
+    def on_loaded(self, subscription_id: str, jobs: list[Job]) -> list[Job]:
+        """Of `jobs` a lane read back from the store, those it may take: not those held back, nor those handed
+        to it directly while the read ran."""
+        return jobs
+
+    def on_attempt(self, sub: Subscription, job: Job, body: bytes, headers: dict[str, str],
+                   signer: Signer | None = None) -> tuple[bytes, dict[str, str], dict[str, Any] | None]:
         """The body and headers actually sent for this attempt, and what was injected into it."""
         return body, headers, None

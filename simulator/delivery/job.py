@@ -9,6 +9,9 @@ from typing import Any
 from simulator.models import Event
 from simulator.timeutil import parse_time
 
+# A duplicate copy (the `duplicate` fault) is stored as its own row, `<message id>~dup<k>`, and sent as the message.
+COPY_MARK = "~dup"
+
 
 @dataclass(slots=True, eq=False)
 class Job:
@@ -33,6 +36,11 @@ class Job:
     @property
     def type(self) -> str:
         return self.events[0].type
+
+    @property
+    def message_id(self) -> str:
+        """The id the receiver sees (`webhook-id`, the JWT `jti`): a duplicate copy's is its original's."""
+        return self.id.partition(COPY_MARK)[0]
 
     def update_row(self) -> dict[str, Any]:
         return {

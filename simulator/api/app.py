@@ -1,0 +1,93 @@
+"""The control API as a Starlette application: the route table, the middleware, the error handlers, and the
+lifespan that starts the schedules (and, for the server, opens and closes the simulator)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from simulator import signing
+from simulator.api import (
+    openapi,
+    routes_deliveries,
+    routes_events,
+    routes_misc,
+    routes_runs,
+    routes_schedules,
+    routes_subscriptions,
+)
+from simulator.api.endpoints import Api, Endpoint, routes
+from simulator.api.middleware import BearerAuth, BodyLimit, RequestContext
+from simulator.api.problem import http_exception, sim_error
+from simulator.api.schedules import Schedules
+from simulator.errors import SimError
+from simulator.service import Simulator
+
+MAX_BODY = 1_048_576
+ENDPOINTS: list[Endpoint] = [
+    *routes_misc.ENDPOINTS, *routes_events.ENDPOINTS, *routes_runs.ENDPOINTS,
+    *routes_subscriptions.ENDPOINTS, *routes_deliveries.ENDPOINTS, *routes_schedules.ENDPOINTS,
+]
+PUBLIC_PATHS = frozenset(ep.path for ep in ENDPOINTS if ep.public)
+
+SimulatorScope = Callable[[], AbstractAsyncContextManager[Simulator]]
+
+
+def create_app(sim: Simulator, *, token: str | None = None, max_body: int = MAX_BODY) -> Starlette:
+    """The control API over an open simulator. The app runs the schedules; the caller closes `sim`."""
+
+    @asynccontextmanager
+    async def borrowed() -> AsyncIterator[Simulator]:
+        yield sim
+
+    return build_app(borrowed, token=token, max_body=max_body)
+
+
+def server_app(db: str | None, *, scenario_dirs: Sequence[Path] = (), key: signing.SigningKey | None = None,
+               token: str | None = None, max_body: int = MAX_BODY, grace: float = 10.0) -> Starlette:
+    """The control API owning its simulator: opened at startup on `db`, closed at shutdown, letting in-flight
+    attempts finish for up to `grace` seconds (pending deliveries stay in the store for the next start)."""
+
+    @asynccontextmanager
+    async def owned() -> AsyncIterator[Simulator]:
+        sim = await Simulator.open(db, scenario_dirs=scenario_dirs, key=key)
+        try:
+            yield sim
+        finally:
+            await sim.close(grace=grace)
+
+    return build_app(owned, token=token, max_body=max_body, owns=True)
+
+
+def build_app(simulator: SimulatorScope, *, token: str | None = None, max_body: int = MAX_BODY,
+              owns: bool = False) -> Starlette:
+    """The application; `simulator()` is entered at startup and left at shutdown. When the app `owns` the
+    simulator, shutting down first stops it accepting runs."""
+    document = openapi.document(ENDPOINTS, secured=token is not None)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with simulator() as sim:
+            schedules = await Schedules.start(sim)
+            app.state.api = Api(sim, schedules, document)
+            try:
+                yield
+            finally:
+                if owns:
+                    sim.accepting = False  # before the schedules stop, so a last firing starts nothing
+                await schedules.close()
+
+    app = Starlette(
+        routes=routes(ENDPOINTS),
+        middleware=[Middleware(RequestContext), Middleware(BearerAuth, token=token, public=PUBLIC_PATHS),
+                    Middleware(BodyLimit, limit=max_body)],
+        exception_handlers={HTTPException: http_exception, SimError: sim_error},
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False  # `/runs/` is an unknown route (404), not a redirect
+    return app

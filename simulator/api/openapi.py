@@ -1,0 +1,153 @@
+"""The OpenAPI 3.1 document, generated from the route table and the pydantic models the handlers use."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from simulator import __version__, catalog
+from simulator.api import schemas
+from simulator.api.endpoints import Endpoint
+from simulator.api.problem import PROBLEM_JSON
+
+REF = "#/components/schemas/{model}"
+_PATH_PARAM = re.compile(r"{(\w+)}")
+_PATH_PARAM_DOCS = {
+    "id": "The record's id.",
+    "type": "An event type: `provider:type`, the bare type where unambiguous, or an alias.",
+    "name": "A scenario's name.",
+}
+_ERROR_DOCS = {
+    400: "Malformed request (the body is not valid JSON).",
+    401: "Missing or wrong bearer token.",
+    404: "Not found (the error names what).",
+    409: "Conflict with the record's state.",
+    413: "The body is too large.",
+    415: "The body is not JSON.",
+    422: "Invalid input: `errors` names each bad field.",
+    500: "Unexpected error (logged).",
+}
+_URL = "http://localhost:9000/webhooks"  # where `webhook-sim listen` receives by default
+_EXAMPLES: dict[tuple[str, str], list[Any]] = {
+    ("SubscriptionSpec", "url"): [_URL], ("SubscriptionPatch", "url"): [_URL], ("RunSpec", "target"): [_URL],
+    ("EventSpec", "target"): [_URL], ("ScheduleSpec", "target"): [_URL],
+    ("SubscriptionSpec", "events"): [["syncfy:*", "basistheory:token.*"]],
+    ("RunSpec", "scenario"): ["syncfy-credential-lifecycle"], ("ScheduleSpec", "scenario"): ["syncfy-two-factor"],
+    ("ScheduleSpec", "cron"): ["0 9 * * 1-5"], ("EventSpec", "overrides"): [{"payload.is_executing": 0}],
+}
+_DESCRIPTION = """The control API of webhook-sim: subscriptions, runs of scenarios, one-off events, deliveries and
+their attempts, schedules. Errors are `application/problem+json` documents whose `errors` name each bad field.
+Every list answers `{"data": [...], "next_cursor": ...}`; pass `next_cursor` back as `cursor` for the next page."""
+
+
+class _Components:
+    """The `components.schemas` being collected, each model under its class name."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {}
+
+    def ref(self, model: type[BaseModel], mode: str) -> dict[str, str]:
+        schema = model.model_json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
+        for name, sub in schema.pop("$defs", {}).items():
+            self.schemas.setdefault(name, sub)
+        self.schemas[model.__name__] = schema
+        return {"$ref": REF.format(model=model.__name__)}
+
+
+def document(endpoints: Sequence[Endpoint], *, secured: bool) -> dict[str, Any]:
+    """The whole document; `secured` when a bearer token is required (every route but the public ones)."""
+    components = _Components()
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in endpoints:
+        paths.setdefault(ep.path, {})[ep.method.lower()] = _operation(ep, components, secured)
+    _annotate(components.schemas)
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": "webhook-sim control API", "version": __version__, "description": _DESCRIPTION},
+        "paths": paths,
+        "components": {"schemas": dict(sorted(components.schemas.items()))},
+    }
+    if secured:
+        doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        doc["security"] = [{"bearer": []}]
+    return doc
+
+
+def _annotate(found: dict[str, Any]) -> None:
+    """What the models cannot say: the exact set of event types (the registry knows it), and examples."""
+    if "EventSpec" in found:
+        found["EventSpec"]["properties"]["type"] = {**_event_type(), "title": "Type"}
+    for (model, field), examples in _EXAMPLES.items():
+        if model in found:
+            found[model]["properties"][field]["examples"] = examples
+
+
+def _operation(ep: Endpoint, components: _Components, secured: bool) -> dict[str, Any]:
+    op: dict[str, Any] = {"operationId": ep.operation_id, "summary": ep.summary, "tags": [ep.tag]}
+    if ep.description:
+        op["description"] = ep.description
+    params = _path_parameters(ep.path) + (_query_parameters(ep.query) if ep.query else [])
+    if params:
+        op["parameters"] = params
+    if ep.body is not None:
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": components.ref(ep.body, "validation")}}}
+    op["responses"] = {str(ep.status): _success(ep, components)}
+    problem = {PROBLEM_JSON: {"schema": components.ref(schemas.Problem, "serialization")}}
+    for status in sorted(_error_statuses(ep, secured)):
+        op["responses"][str(status)] = {"description": _ERROR_DOCS[status], "content": problem}
+    if secured and ep.public:
+        op["security"] = []
+    return op
+
+
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "path", "required": True, "description": _PATH_PARAM_DOCS.get(name, name),
+             "schema": _event_type() if name == "type" else {"type": "string", "minLength": 1}}
+            for name in _PATH_PARAM.findall(path)]
+
+
+def _event_type() -> dict[str, Any]:
+    """Every spelling of an event type the API accepts: `provider:type`, the bare type, each alias."""
+    names = {spelling for e in catalog.event_types() for name in (e.name, *e.aliases)
+             for spelling in (name, f"{e.provider}:{name}")}
+    return {"type": "string", "enum": sorted(names)}
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF)
+    required = set(schema.get("required", ()))
+    out = []
+    for name, prop in schema["properties"].items():
+        param: dict[str, Any] = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        if "description" in prop:
+            param["description"] = prop["description"]
+        out.append(param)
+    return out
+
+
+def _success(ep: Endpoint, components: _Components) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": ep.summary}
+    if ep.response is not None:
+        answer["content"] = {ep.content: {"schema": components.ref(ep.response, "serialization")}}
+    elif ep.content == "application/x-pem-file":
+        answer["content"] = {ep.content: {"schema": {"type": "string"}}}
+    elif ep.content:
+        answer["content"] = {ep.content: {"schema": {"type": "object"}}}
+    return answer
+
+
+def _error_statuses(ep: Endpoint, secured: bool) -> set[int]:
+    statuses = set(ep.errors) | {500}
+    if ep.body is not None:
+        statuses |= {400, 413, 415, 422}
+    if ep.query is not None:
+        statuses.add(422)
+    if _PATH_PARAM.search(ep.path):
+        statuses.add(404)
+    if secured and not ep.public:
+        statuses.add(401)
+    return statuses

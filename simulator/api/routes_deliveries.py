@@ -1,0 +1,48 @@
+"""Routes of deliveries: list with filters, read one with its attempts, send one again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator import catalog
+from simulator.api import schemas, views
+from simulator.api.endpoints import Call, Endpoint, int_cursor, split_page
+from simulator.errors import FieldError, InvalidInput, UnknownEventType
+
+
+def _type_name(name: str | None) -> str | None:
+    """The stored (bare) type name of a `type` filter, accepting every spelling the catalog accepts."""
+    if name is None:
+        return None
+    try:
+        return catalog.resolve(name).name
+    except UnknownEventType as exc:  # a filter is input, not a resource: 422, with the suggestions
+        raise InvalidInput(exc.detail, errors=[FieldError("type", exc.errors[0].message)]) from None
+
+
+async def list_deliveries(call: Call) -> dict[str, Any]:
+    q: schemas.DeliveriesQuery = call.query
+    found = await call.sim.store.list_deliveries(
+        run_id=q.run, subscription_id=q.subscription, status=q.status, type=_type_name(q.type),
+        limit=q.limit + 1, cursor=int_cursor(q.cursor))
+    shown, cursor = split_page(found, q.limit, lambda item: item[0])
+    return views.page([views.delivery(d) for _, d in shown], cursor)
+
+
+async def get_delivery(call: Call) -> dict[str, Any]:
+    return views.delivery(await call.sim.delivery(call.path["id"]), attempts=True)
+
+
+async def redeliver(call: Call) -> dict[str, Any]:
+    return views.delivery(await call.sim.redeliver(call.path["id"]), attempts=True)
+
+
+ENDPOINTS = [
+    Endpoint("GET", "/deliveries", list_deliveries, "List deliveries, oldest first", "deliveries",
+             query=schemas.DeliveriesQuery, response=schemas.DeliveryPage, errors=(422,)),
+    Endpoint("GET", "/deliveries/{id}", get_delivery, "Read a delivery with its attempts", "deliveries",
+             response=schemas.DeliveryDetail, errors=(404,)),
+    Endpoint("POST", "/deliveries/{id}/redeliver", redeliver, "Send a finished delivery again", "deliveries",
+             status=202, response=schemas.DeliveryDetail, errors=(404, 422),
+             description="Same id and body, a fresh retry budget. 422 while it is still being delivered."),
+]

@@ -1,0 +1,84 @@
+"""Routes of scenarios and runs: list and read scenarios; start, poll, cancel runs and page through their events."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from simulator.api import schemas, views
+from simulator.api.endpoints import Call, Endpoint, int_cursor, split_page
+from simulator.errors import FieldError, InvalidInput
+from simulator.scenarios import loader
+from simulator.specs import RunSpec
+
+SCENARIO_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+def check_scenario_name(name: str) -> None:
+    """Over HTTP a scenario is named, never a path: the server reads only its own scenario directories."""
+    if len(name) > 100 or not SCENARIO_NAME.fullmatch(name):
+        raise InvalidInput(f"scenario: {name[:100]!r} is not a scenario name (at most 100 lowercase letters, "
+                           "digits and hyphens; files are loaded from the server's --scenarios directories)",
+                           errors=[FieldError("scenario", "not a scenario name")])
+
+
+async def list_scenarios(call: Call) -> dict[str, Any]:
+    q: schemas.ListQuery = call.query
+    found, errors = loader.discover(call.sim.scenario_dirs)
+    names = sorted(n for n in found if q.cursor is None or n > q.cursor)
+    shown, cursor = split_page(names, q.limit, lambda n: n)
+    return {**views.page([found[n].summary() for n in shown], cursor), "errors": [e.as_dict() for e in errors]}
+
+
+async def get_scenario(call: Call) -> dict[str, Any]:
+    check_scenario_name(call.path["name"])
+    return loader.find(call.path["name"], call.sim.scenario_dirs).summary()
+
+
+async def start_run(call: Call) -> dict[str, Any]:
+    spec: RunSpec = call.body
+    check_scenario_name(spec.scenario)
+    return views.run(await call.sim.runs.start(spec))
+
+
+async def list_runs(call: Call) -> dict[str, Any]:
+    q: schemas.ListQuery = call.query
+    runs = await call.sim.runs.list(q.limit + 1, q.cursor)
+    shown, cursor = split_page(runs, q.limit, lambda r: r.id)
+    return views.page([views.run(r) for r in shown], cursor)
+
+
+async def get_run(call: Call) -> dict[str, Any]:
+    return views.run(await call.sim.runs.get(call.path["id"]))
+
+
+async def cancel_run(call: Call) -> dict[str, Any]:
+    return views.run(await call.sim.runs.cancel(call.path["id"]))
+
+
+async def list_run_events(call: Call) -> dict[str, Any]:
+    q: schemas.ListQuery = call.query
+    after = int_cursor(q.cursor)
+    await call.sim.runs.get(call.path["id"])  # 404 for an unknown run, rather than an empty page
+    rows = await call.sim.store.run_events(call.path["id"], q.limit + 1, after)
+    shown, cursor = split_page(rows, q.limit, lambda r: r.seq)
+    return views.page([views.run_event(r) for r in shown], cursor)
+
+
+ENDPOINTS = [
+    Endpoint("GET", "/scenarios", list_scenarios, "List built-in and user scenarios", "scenarios",
+             query=schemas.ListQuery, response=schemas.ScenarioPage, errors=(422,)),
+    Endpoint("GET", "/scenarios/{name}", get_scenario, "Describe a scenario", "scenarios",
+             response=schemas.Scenario, errors=(404, 422)),
+    Endpoint("POST", "/runs", start_run, "Start a run of a scenario", "runs", status=202, body=RunSpec,
+             response=schemas.Run, errors=(404, 422),
+             description="Answers at once with the pending run; poll GET /runs/{id} for progress and counts."),
+    Endpoint("GET", "/runs", list_runs, "List runs", "runs", query=schemas.ListQuery, response=schemas.RunPage,
+             errors=(422,)),
+    Endpoint("GET", "/runs/{id}", get_run, "Read a run: status, progress and delivery counts", "runs",
+             response=schemas.Run, errors=(404,)),
+    Endpoint("POST", "/runs/{id}/cancel", cancel_run, "Cancel a run", "runs", response=schemas.Run,
+             errors=(404,), description="It stops emitting; deliveries already made go on."),
+    Endpoint("GET", "/runs/{id}/events", list_run_events, "The events a run emitted, in order", "runs",
+             query=schemas.ListQuery, response=schemas.RunEventPage, errors=(404, 422)),
+]

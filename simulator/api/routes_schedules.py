@@ -1,0 +1,51 @@
+"""Routes of schedules: create, list, delete, pause, resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.api import schemas, views
+from simulator.api.endpoints import Call, Endpoint
+from simulator.api.routes_runs import check_scenario_name
+from simulator.specs import ScheduleSpec
+
+
+async def create_schedule(call: Call) -> dict[str, Any]:
+    spec: ScheduleSpec = call.body
+    check_scenario_name(spec.scenario)
+    return await call.api.schedules.create(spec)
+
+
+async def list_schedules(call: Call) -> dict[str, Any]:
+    q: schemas.ListQuery = call.query
+    return views.page(*await call.api.schedules.list(q.limit, q.cursor))
+
+
+async def delete_schedule(call: Call) -> None:
+    await call.api.schedules.delete(call.path["id"])
+
+
+async def pause_schedule(call: Call) -> dict[str, Any]:
+    return await call.api.schedules.pause(call.path["id"])
+
+
+async def resume_schedule(call: Call) -> dict[str, Any]:
+    return await call.api.schedules.resume(call.path["id"])
+
+
+ENDPOINTS = [
+    Endpoint("POST", "/schedules", create_schedule, "Schedule runs of a scenario", "schedules", status=201,
+             body=ScheduleSpec, response=schemas.Schedule, errors=(404, 422),
+             description="One of `cron` (5-field crontab, UTC), `interval` (seconds, at least 1) or `at` (an ISO "
+                         "time in the future), plus the fields of a run. Schedules survive restarts; a firing "
+                         "missed while the server was down happens once when it is back."),
+    Endpoint("GET", "/schedules", list_schedules, "List schedules", "schedules", query=schemas.ListQuery,
+             response=schemas.SchedulePage, errors=(422,)),
+    Endpoint("DELETE", "/schedules/{id}", delete_schedule, "Delete a schedule", "schedules", status=204,
+             content="", errors=(404,)),
+    Endpoint("POST", "/schedules/{id}/pause", pause_schedule, "Pause a schedule", "schedules",
+             response=schemas.Schedule, errors=(404,)),
+    Endpoint("POST", "/schedules/{id}/resume", resume_schedule, "Resume a paused schedule", "schedules",
+             response=schemas.Schedule, errors=(404,),
+             description="A one-off (`at`) whose time passed while it was paused fires at once."),
+]

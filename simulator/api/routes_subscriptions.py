@@ -1,0 +1,65 @@
+"""Routes of subscriptions: create, list, read, change, delete, re-enable, redeliver what died."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.api import schemas, views
+from simulator.api.endpoints import Call, Endpoint, split_page
+from simulator.specs import SubscriptionPatch, SubscriptionSpec
+
+
+async def create_subscription(call: Call) -> dict[str, Any]:
+    sub = await call.sim.create_subscription(call.body)
+    return views.subscription(sub, reveal=True)
+
+
+async def list_subscriptions(call: Call) -> dict[str, Any]:
+    q: schemas.ListQuery = call.query
+    subs = await call.sim.list_subscriptions(q.limit + 1, q.cursor)
+    shown, cursor = split_page(subs, q.limit, lambda s: s.id)
+    # Ad-hoc targets of runs and events get a subscription of their own; it is reachable by id, not listed.
+    return views.page([views.subscription(s) for s in shown if not s.ephemeral], cursor)
+
+
+async def get_subscription(call: Call) -> dict[str, Any]:
+    return views.subscription(await call.sim.subscription(call.path["id"]))
+
+
+async def update_subscription(call: Call) -> dict[str, Any]:
+    return views.subscription(await call.sim.update_subscription(call.path["id"], call.body))
+
+
+async def delete_subscription(call: Call) -> None:
+    await call.sim.delete_subscription(call.path["id"])
+
+
+async def enable_subscription(call: Call) -> dict[str, Any]:
+    sub = await call.sim.update_subscription(call.path["id"], SubscriptionPatch(enabled=True))
+    return views.subscription(sub)
+
+
+async def redeliver_dead(call: Call) -> dict[str, Any]:
+    return {"redelivered": await call.sim.redeliver_dead(call.path["id"])}
+
+
+_ITEM = "/subscriptions/{id}"
+ENDPOINTS = [
+    Endpoint("POST", "/subscriptions", create_subscription, "Create a subscription", "subscriptions",
+             status=201, body=SubscriptionSpec, response=schemas.Subscription, errors=(404, 422),
+             description="The answer holds the secret in full: the only time it is shown."),
+    Endpoint("GET", "/subscriptions", list_subscriptions, "List subscriptions", "subscriptions",
+             query=schemas.ListQuery, response=schemas.SubscriptionPage, errors=(422,)),
+    Endpoint("GET", _ITEM, get_subscription, "Read a subscription", "subscriptions",
+             response=schemas.Subscription, errors=(404,)),
+    Endpoint("PATCH", _ITEM, update_subscription, "Change a subscription", "subscriptions",
+             body=SubscriptionPatch, response=schemas.Subscription, errors=(404, 422),
+             description="Only the fields given change; `enabled: true` re-enables it and resets its count of "
+                         "consecutive dead deliveries."),
+    Endpoint("DELETE", _ITEM, delete_subscription, "Delete a subscription", "subscriptions", status=204,
+             content="", errors=(404,)),
+    Endpoint("POST", _ITEM + "/enable", enable_subscription, "Re-enable a subscription", "subscriptions",
+             response=schemas.Subscription, errors=(404,)),
+    Endpoint("POST", _ITEM + "/redeliver", redeliver_dead, "Redeliver every dead delivery of a subscription",
+             "subscriptions", status=202, response=schemas.Redelivered, errors=(404,)),
+]

@@ -1,0 +1,245 @@
+"""Schedules: runs started by a cron expression, an interval or a date, kept by APScheduler 3.x in the
+simulator's own database (its SQLAlchemy job store), so they survive restarts.
+
+APScheduler's job store speaks synchronous SQL. On the server's event loop a synchronous write could wait on
+the store's writer, whose transaction needs that same loop to finish: so the scheduler runs in its own thread
+(`BackgroundScheduler`), API calls reach it through `asyncio.to_thread`, and each firing hands the run back to
+the loop. A firing calls the module-level `fire` (the job store keeps a reference to it, not a pickle of any
+object); `fire` finds the running `Schedules` by the instance id stored in the database's settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.job import Job
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import URL
+
+from simulator.api.endpoints import split_page
+from simulator.errors import FieldError, InvalidInput, NotFound, SimError
+from simulator.ids import new_id
+from simulator.scenarios import loader, runner
+from simulator.signing import mask_secret
+from simulator.specs import RunSpec, ScheduleSpec
+from simulator.timeutil import iso_ms, utc
+
+if TYPE_CHECKING:
+    from simulator.service import Simulator
+
+log = logging.getLogger("webhook_sim.schedules")
+INSTANCE_SETTING = "schedules.instance"
+MIN_INTERVAL = 1.0  # seconds; anything shorter would start runs faster than they can be told apart
+TRIGGER_FIELDS = {"cron", "interval", "at"}
+_ACTIVE: dict[str, Schedules] = {}
+_NUMERIC_DAYS = re.compile(r"\*|\d{1,2}(-\d{1,2})?")
+
+
+def fire(instance: str, schedule_id: str, trigger: dict[str, Any], run: dict[str, Any]) -> None:
+    """Called by APScheduler (in its thread) at each firing of a schedule: start its run."""
+    schedules = _ACTIVE.get(instance)
+    if schedules is None:
+        log.warning("schedule %s fired, but its simulator is not running", schedule_id)
+        return
+    schedules.fire(schedule_id, run)
+
+
+def sync_url(url: URL) -> str:
+    """The synchronous form of the store's URL (`sqlite+aiosqlite:///x.db` → `sqlite:///x.db`)."""
+    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=False)
+
+
+class Schedules:
+    """The schedules of one running simulator."""
+
+    def __init__(self, sim: Simulator, scheduler: BackgroundScheduler, instance: str,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.sim = sim
+        self.scheduler = scheduler
+        self.instance = instance
+        self.loop = loop
+
+    @classmethod
+    async def start(cls, sim: Simulator) -> Schedules:
+        """Start the scheduler on the simulator's database; stored schedules resume (late ones fire once)."""
+        instance = await sim.store.get_setting(INSTANCE_SETTING)
+        if instance is None:
+            instance = new_id("sched")
+            await sim.store.set_setting(INSTANCE_SETTING, instance)
+        url = sim.store.engine.url
+        options = {"connect_args": {"timeout": 30}} if url.get_backend_name() == "sqlite" else {}
+        scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(url=sync_url(url), engine_options=options)},
+            timezone=UTC,
+            # A firing missed while the server was down happens once when it is back: a run is never lost.
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1})
+        schedules = cls(sim, scheduler, instance, asyncio.get_running_loop())
+        _ACTIVE[instance] = schedules
+        try:
+            await asyncio.to_thread(scheduler.start)
+        except BaseException:
+            _ACTIVE.pop(instance, None)
+            raise
+        return schedules
+
+    async def close(self) -> None:
+        """Stop firing (waiting for a firing under way) and release the job store."""
+        if self.scheduler.running:
+            await asyncio.to_thread(self.scheduler.shutdown, True)
+        _ACTIVE.pop(self.instance, None)
+
+    # -- firing (scheduler thread) ----------------------------------------------------------------------
+
+    def fire(self, schedule_id: str, run: dict[str, Any]) -> None:
+        try:
+            future = asyncio.run_coroutine_threadsafe(self._start_run(schedule_id, run), self.loop)
+            future.result(timeout=60)
+        except Exception:
+            log.exception("schedule %s could not start its run", schedule_id)
+
+    async def _start_run(self, schedule_id: str, run: dict[str, Any]) -> None:
+        try:
+            started = await self.sim.runs.start(RunSpec.model_validate(run))
+        except SimError as exc:  # the scenario or a subscription went away since; the next firing retries
+            log.warning("schedule %s could not start a run: %s", schedule_id, exc.detail)
+            return
+        log.info("schedule %s started run %s", schedule_id, started.id)
+
+    # -- the API's operations -------------------------------------------------------------------------
+
+    async def create(self, spec: ScheduleSpec) -> dict[str, Any]:
+        """Validate the trigger and the run fields now (not at the first firing) and store the schedule."""
+        trigger, shown = _trigger(spec)
+        await self._check_run(spec)
+        schedule_id = new_id("sch")
+        kwargs = {"instance": self.instance, "schedule_id": schedule_id, "trigger": shown,
+                  "run": spec.model_dump(mode="json", exclude=TRIGGER_FIELDS)}
+        job = await asyncio.to_thread(self.scheduler.add_job, fire, trigger, id=schedule_id,
+                                      name=spec.scenario, kwargs=kwargs)
+        return view(job)
+
+    async def _check_run(self, spec: RunSpec) -> None:
+        scenario = loader.find(spec.scenario, self.sim.scenario_dirs)
+        try:
+            runner.resolve_params(scenario, spec.params)
+        except InvalidInput:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(str(exc), errors=[FieldError("params", str(exc))]) from None
+        self.sim._check_faults(spec.faults, "faults")
+        for sub_id in spec.subscriptions or ():
+            await self.sim.subscription(sub_id)
+
+    async def list(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        jobs = sorted(await asyncio.to_thread(self.scheduler.get_jobs), key=lambda j: j.id)
+        shown, next_cursor = split_page([j for j in jobs if cursor is None or j.id > cursor], limit,
+                                        lambda j: j.id)
+        return [view(j) for j in shown], next_cursor
+
+    async def _job(self, schedule_id: str) -> Job:
+        job = await asyncio.to_thread(self.scheduler.get_job, schedule_id)
+        if job is None:
+            raise NotFound(f"no schedule {schedule_id!r}", errors=[FieldError("id", "not found")])
+        return job
+
+    async def delete(self, schedule_id: str) -> None:
+        await self._job(schedule_id)
+        await asyncio.to_thread(self.scheduler.remove_job, schedule_id)
+
+    async def pause(self, schedule_id: str) -> dict[str, Any]:
+        await self._job(schedule_id)
+        return view(await asyncio.to_thread(self.scheduler.pause_job, schedule_id))
+
+    async def resume(self, schedule_id: str) -> dict[str, Any]:
+        """Resume a paused schedule. A one-off whose time passed while paused fires at once, like a firing
+        missed while the server was down."""
+        await self._job(schedule_id)
+        job = await asyncio.to_thread(self.scheduler.resume_job, schedule_id)
+        if job is None:  # a trigger with nothing left to fire: APScheduler has removed the job
+            raise NotFound(f"schedule {schedule_id} will never fire again; it has been removed",
+                           errors=[FieldError("id", "finished")])
+        return view(job)
+
+    async def clear(self) -> None:
+        await asyncio.to_thread(self.scheduler.remove_all_jobs)
+
+
+def _trigger(spec: ScheduleSpec) -> tuple[BaseTrigger, dict[str, Any]]:
+    """The APScheduler trigger of `spec` and the trigger as the API shows it; 422 naming the bad field."""
+    now = datetime.now(UTC)
+    if spec.cron is not None:
+        try:
+            trigger: BaseTrigger = crontab(spec.cron)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _bad("cron", f"not a 5-field crontab expression ({exc})") from None
+        if trigger.get_next_fire_time(None, now) is None:
+            raise _bad("cron", "this expression never fires")
+        return trigger, {"cron": spec.cron}
+    if spec.interval is not None:
+        if spec.interval < MIN_INTERVAL:
+            raise _bad("interval", f"must be at least {MIN_INTERVAL:g} second")
+        return IntervalTrigger(seconds=spec.interval, timezone=UTC), {"interval": spec.interval}
+    assert spec.at is not None  # ScheduleSpec requires exactly one of the three
+    try:
+        at = utc(spec.at)
+    except (OverflowError, ValueError):
+        raise _bad("at", "not a representable time") from None
+    if at <= now:
+        raise _bad("at", f"{iso_ms(at)} is in the past")
+    return DateTrigger(run_date=at, timezone=UTC), {"at": iso_ms(at)}
+
+
+def crontab(expr: str) -> CronTrigger:
+    """A 5-field crontab expression (minute hour day month weekday, UTC) as an APScheduler trigger.
+
+    APScheduler 3 numbers weekdays from Monday = 0; crontab from Sunday = 0 (or 7). Numeric weekdays are
+    translated, so `* * * * 1` fires on Mondays as it would under cron. As in APScheduler, a restricted day of
+    month and a restricted weekday must both match (cron fires when either does).
+    """
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"wrong number of fields; got {len(fields)}, expected 5")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(weekday),
+                       timezone=UTC)
+
+
+def _weekdays(field: str) -> str:
+    """Crontab's weekday field in APScheduler's numbering; names (`mon-fri`) pass through unchanged."""
+    if field == "*":
+        return field
+    out: list[str] = []
+    for part in field.split(","):
+        span, _, step = part.partition("/")
+        if not _NUMERIC_DAYS.fullmatch(span) or (step and not step.isdigit()):
+            out.append(part)  # names, or something APScheduler will refuse with its own message
+            continue
+        first, _, last = span.partition("-")
+        low, high = (0, 6) if span == "*" else (int(first), int(last) if last else (6 if step else int(first)))
+        if high > 7 or low > high or (step and int(step) == 0):
+            raise ValueError(f"bad weekday {part!r}: expected 0-7 (0 and 7 are Sunday)")
+        out.extend(str((day - 1) % 7) for day in range(low, high + 1, int(step or 1)))
+    return ",".join(dict.fromkeys(out))
+
+
+def _bad(field: str, message: str) -> InvalidInput:
+    return InvalidInput(f"{field}: {message}", errors=[FieldError(field, message)])
+
+
+def view(job: Job) -> dict[str, Any]:
+    """A stored schedule as the API shows it (the run's secret masked)."""
+    run = dict(job.kwargs["run"])
+    run["secret"] = mask_secret(run.get("secret"))
+    next_run = job.next_run_time
+    return {"id": job.id, "scenario": run["scenario"], "trigger": dict(job.kwargs["trigger"]),
+            "next_run_at": iso_ms(next_run) if next_run is not None else None, "paused": next_run is None,
+            "run": run}

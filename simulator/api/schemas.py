@@ -1,0 +1,238 @@
+"""The control API's own models: query parameters, and the shapes of its answers.
+
+Request bodies are the shared `simulator.specs` models. The answer models here document what `views` produces:
+they generate the OpenAPI document, and the tests validate real answers against them, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from simulator.specs import Scheme
+
+RunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
+DeliveryStatus = Literal["pending", "succeeded", "failed", "dead", "dropped"]
+
+
+# -- query parameters ---------------------------------------------------------------------------------
+
+class ListQuery(BaseModel):
+    """Every list: at most `limit` items after `cursor` (the `next_cursor` of the previous page)."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt filter must not silently list everything
+
+    limit: int = Field(100, ge=1, le=500, description="Items per page.")
+    cursor: str | None = Field(None, max_length=200, description="The `next_cursor` of the previous page.")
+
+
+class EventsQuery(ListQuery):
+    provider: str | None = Field(None, max_length=100, description="Only this provider's event types.")
+
+
+class DeliveriesQuery(ListQuery):
+    run: str | None = Field(None, max_length=200, description="Only this run's deliveries.")
+    subscription: str | None = Field(None, max_length=200, description="Only this subscription's deliveries.")
+    status: DeliveryStatus | None = None
+    type: str | None = Field(None, max_length=200, description="Only this event type (`provider:type` or bare).")
+
+
+class SampleQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="The same seed gives the same bytes.")
+
+
+# -- answers --------------------------------------------------------------------------------------------
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Health(Out):
+    status: Literal["ok"]
+    version: str
+
+
+class ProblemField(Out):
+    field: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+
+class Problem(Out):
+    """An RFC 9457 problem document; `errors` names each bad field."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemField] = Field(default_factory=list)
+
+
+class Retry(Out):
+    delays: list[float]
+    jitter: float
+
+
+class Subscription(Out):
+    id: str
+    url: str
+    events: list[str]
+    signing: Scheme | None
+    secret: str | None = Field(description="In full only in the answer to POST /subscriptions; masked after.")
+    headers: dict[str, str]
+    timeout: float
+    retry: Retry | None
+    max_in_flight: int
+    strict_order: bool
+    batch: int
+    faults: dict[str, Any]
+    enabled: bool
+    status: Literal["enabled", "disabled"]
+    disable_after: int
+    consecutive_dead: int
+    created_at: datetime
+
+
+class Run(Out):
+    id: str
+    scenario: str
+    status: RunStatus
+    params: dict[str, Any]
+    seed: int | None
+    speed: float
+    start_time: datetime | None
+    subscriptions: list[str] | None
+    target: str | None
+    faults: dict[str, Any]
+    events: int = Field(description="Events emitted so far.")
+    counts: dict[str, int] = Field(description="Deliveries by status.")
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class Attempt(Out):
+    number: int
+    started_at: datetime
+    latency_ms: float
+    status_code: int | None
+    error: str | None
+    response: str | None = Field(description="An excerpt of the receiver's answer.")
+    delivered_at: str | None
+    faults: dict[str, Any] | None
+
+
+class Delivery(Out):
+    id: str
+    subscription_id: str
+    run_id: str | None
+    type: str
+    event_ids: list[str]
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    finished_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    faults: dict[str, Any] | None
+
+
+class DeliveryDetail(Delivery):
+    attempt_log: list[Attempt]
+
+
+class Redelivered(Out):
+    redelivered: list[str] = Field(description="The deliveries sent again.")
+
+
+class EventTypeInfo(Out):
+    type: str
+    provider: str
+    name: str
+    aliases: list[str]
+    description: str
+
+
+class EmittedEvent(Out):
+    id: str
+    type: str
+    occurred_at: datetime
+    body: dict[str, Any] = Field(description="The provider's event object, without the per-POST envelope.")
+    deliveries: list[str] = Field(description="Ids of the deliveries made.")
+
+
+class RunEvent(Out):
+    id: str
+    seq: int
+    type: str
+    occurred_at: datetime
+    body: dict[str, Any]
+
+
+class ScenarioParam(Out):
+    default: str | int | float | bool | None
+    description: str
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    provider: str
+    description: str
+    params: dict[str, ScenarioParam]
+    event_types: list[str]
+
+
+class Trigger(Out):
+    """Exactly one of the three."""
+
+    cron: str | None = None
+    interval: float | None = None
+    at: datetime | None = None
+
+
+class ScheduledRun(Out):
+    scenario: str
+    params: dict[str, Any]
+    seed: int | None
+    speed: float
+    start_time: datetime | None
+    subscriptions: list[str] | None
+    target: str | None
+    signing: Scheme | None
+    secret: str | None = Field(description="Masked.")
+    faults: dict[str, Any]
+    max_in_flight: int
+
+
+class Schedule(Out):
+    id: str
+    scenario: str
+    trigger: Trigger
+    next_run_at: datetime | None = Field(description="None while paused.")
+    paused: bool
+    run: ScheduledRun
+
+
+def page_of(model: type[BaseModel], **extra: Any) -> type[BaseModel]:
+    """The list answer for `model`: `{"data": [...], "next_cursor": ...}` (plus `extra` fields)."""
+    fields: dict[str, Any] = {"data": (list[model], ...),  # type: ignore[valid-type]
+                              "next_cursor": (str | None, Field(description="Pass as `cursor` for the next page."))}
+    fields.update(extra)
+    return create_model(f"{model.__name__}Page", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+SubscriptionPage = page_of(Subscription)
+RunPage = page_of(Run)
+RunEventPage = page_of(RunEvent)
+DeliveryPage = page_of(Delivery)
+EventTypePage = page_of(EventTypeInfo)
+SchedulePage = page_of(Schedule)
+ScenarioPage = page_of(Scenario, errors=(list[ProblemField], Field(
+    default_factory=list, description="Problems of scenario files that could not be loaded.")))

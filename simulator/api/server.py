@@ -1,0 +1,111 @@
+"""`webhook-sim serve`: the control API, the scheduler and the delivery workers in one process, under uvicorn.
+
+SIGTERM and SIGINT stop it gracefully: no new connections or runs, in-flight attempts finish (up to 10 s),
+pending deliveries and schedules stay in the database for the next start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from simulator import __version__, signing
+from simulator.api import logging as api_logging
+from simulator.api.app import server_app
+from simulator.errors import FieldError, InvalidInput
+
+SHUTDOWN_GRACE = 10.0
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Run the server until SIGTERM/SIGINT. `args`: host, port, db, scenarios, token, signing_key, log_format.
+    Returns 0 after a graceful stop, 1 when it could not start."""
+    api_logging.configure(args.log_format)
+    key = _load_key(args.signing_key)
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    token = args.token or None
+    app = server_app(args.db, scenario_dirs=[Path(d) for d in args.scenarios], key=key, token=token,
+                     grace=SHUTDOWN_GRACE)
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", server_header=False,
+                            timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    _announce(args.host, sock.getsockname()[1], token)
+    with _handled_stop_signals():
+        server.run(sockets=[sock])
+    return 0 if server.started else 1
+
+
+def _load_key(path: str | None) -> signing.SigningKey | None:
+    if not path:
+        return None
+    try:
+        pem = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the signing key {path}: {exc.strerror or exc}",
+                           errors=[FieldError("signing-key", "unreadable file")]) from None
+    return signing.SigningKey.from_pem(pem)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind before uvicorn starts, so `--port 0` works and the announced URL has the real port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _announce(host: str, port: int, token: str | None) -> None:
+    shown = f"[{host}]" if ":" in host else host
+    print(f"webhook-sim {__version__} serving on http://{shown}:{port}", flush=True)
+    if token:
+        print("every route but /health and /keys/webhooks.pem needs `Authorization: Bearer <token>`", flush=True)
+    elif _is_loopback(host):
+        print(f"no --token: the API is open to every process on this machine, and only to it ({host})",
+              flush=True)
+    else:
+        print(f"warning: no --token while listening on {host}: anyone who can reach port {port} controls "
+              "this simulator; set --token or WEBHOOK_SIM_TOKEN", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _handled_stop_signals() -> Iterator[None]:
+    """Uvicorn re-raises the stop signal after its graceful shutdown; with a no-op handler restored under it,
+    that ends `serve_command` normally (exit 0) instead of killing the process after the fact."""
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(_sig: int, _frame: FrameType | None) -> None:
+    return None

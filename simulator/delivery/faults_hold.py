@@ -1,0 +1,199 @@
+"""Holding deliveries back for the `reorder` and `burst` faults, and letting them go in the planned order.
+
+A held delivery passes through one or two gates. A reorder gate is a window of N consecutive deliveries (of one
+subscription in one run) that carry `reorder: N`; a burst gate is a group of N that carry `burst: N`. A gate
+opens when all its members are committed, or when the run releases everything at its end. A delivery goes once
+every gate it is in is open; deliveries let go together are sent in window order (the seeded shuffle within a
+reorder window), back to back, so a burst reaches the receiver as a spike.
+
+Held deliveries are already in the store, so a lane reading the store back (after it spilled) must not take
+them: `loaded` hides them until they go, and what goes is handed to the lane directly. After a restart nothing
+is held any more: they are sent in their usual order, never lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from simulator.delivery.job import Job
+
+# Deliveries let go together become due this far apart, so the lane sends them in the planned order.
+STEP = 1e-6
+# How many handed-over ids to remember per subscription: far more than can go while one store read runs.
+HANDED_MEMORY = 10000
+
+HoldKey = tuple[str, str | None]                   # (subscription id, run id)
+GateKey = tuple[str, str, str | None, int, int]    # (kind, subscription id, run id, size, index)
+
+
+@dataclass(eq=False)
+class Gate:
+    key: GateKey
+    size: int
+    start: int                      # arrival position of its first member: where its members are sent
+    ranks: list[int] = field(default_factory=list)   # reorder: the sending rank of each position
+    members: list[Unit] = field(default_factory=list)
+    arrived: int = 0
+    forced: bool = False
+
+    @property
+    def open(self) -> bool:
+        return self.forced or self.arrived >= self.size
+
+
+@dataclass(eq=False)
+class Unit:
+    """One held delivery and its duplicate copies, which follow it."""
+
+    job: Job
+    copies: list[Job]
+    delay: float                    # real seconds from release to the first attempt (the `delay` fault)
+    spacing: float                  # real seconds between copies
+    arrival: int
+    gates: list[Gate] = field(default_factory=list)
+    order: tuple[int, int] = (0, 0)
+    committed: bool = False
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a new held delivery landed: its reorder window and position, its burst group."""
+
+    window: int | None
+    position: int | None
+    rank: int | None
+    group: int | None
+
+
+class Holds:
+    def __init__(self) -> None:
+        self._gates: dict[GateKey, Gate] = {}
+        self._units: dict[str, Unit] = {}           # by the held delivery's id
+        self._copies: set[str] = set()              # ids of copies held with their unit
+        self._counts: dict[tuple[object, ...], int] = {}
+        # Let go since the subscription's lane last read the store: a read already under way may still see them.
+        # (A lane that never spills never reads, hence the bound.)
+        self._handed: dict[str, dict[str, None]] = {}
+
+    def _next(self, *key: object) -> int:
+        n = self._counts.get(key, 0)
+        self._counts[key] = n + 1
+        return n
+
+    def hold(self, job: Job, copies: list[Job], *, reorder: int, burst: int, delay: float, spacing: float,
+             shuffle: Callable[[int, int], list[int]]) -> Placement:
+        """Hold `job` (and its copies) for a reorder window of `reorder` and/or a burst of `burst` (0: none).
+        `shuffle(size, window)` is the seeded sending order of a new reorder window's positions."""
+        key: HoldKey = (job.subscription_id, job.run_id)
+        unit = Unit(job, copies, delay, spacing, self._next("arrival", *key))
+        unit.order = (unit.arrival, 0)
+        window = position = rank = group = None
+        if reorder:
+            count = self._next("reorder", *key, reorder)
+            window, position = divmod(count, reorder)
+            gate = self._gate(("reorder", *key, reorder, window), reorder, unit.arrival)
+            if not gate.ranks:
+                gate.ranks = [0] * reorder
+                for sent, pos in enumerate(shuffle(reorder, window)):
+                    gate.ranks[pos] = sent
+            rank = gate.ranks[position]
+            unit.order = (gate.start, rank)
+            self._join(unit, gate)
+        if burst:
+            count = self._next("burst", *key, burst)
+            group = count // burst
+            self._join(unit, self._gate(("burst", *key, burst, group), burst, unit.arrival))
+        self._units[job.id] = unit
+        self._copies.update(c.id for c in copies)
+        return Placement(window, position, rank, group)
+
+    def _gate(self, key: GateKey, size: int, arrival: int) -> Gate:
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = self._gates[key] = Gate(key, size, arrival)
+        return gate
+
+    @staticmethod
+    def _join(unit: Unit, gate: Gate) -> None:
+        unit.gates.append(gate)
+        gate.members.append(unit)
+
+    def committed(self, jobs: list[Job]) -> tuple[list[Job], list[Job]]:
+        """`jobs` just committed that are not held, and the held deliveries whose gates opened now."""
+        out: list[Job] = []
+        touched: list[Unit] = []
+        for job in jobs:
+            unit = self._units.get(job.id)
+            if unit is not None:
+                unit.committed = True
+                for gate in unit.gates:
+                    gate.arrived += 1
+                    if gate.open:
+                        touched.extend(gate.members)
+            elif job.id not in self._copies:
+                out.append(job)
+        return out, self._free(touched)
+
+    def loaded(self, subscription_id: str, jobs: list[Job]) -> list[Job]:
+        """Of `jobs` a lane read from the store, those it may take: not held, not handed to it meanwhile.
+        A lane reads one page at a time, and reads after a hand-over start past what was handed."""
+        handed = self._handed.pop(subscription_id, {})
+        if not handed and not self._units:
+            return jobs
+        return [j for j in jobs if j.id not in self._units and j.id not in self._copies and j.id not in handed]
+
+    def release(self, run_id: str | None) -> list[Job]:
+        """Open every gate of `run_id` (of all runs when None) and let its committed deliveries go."""
+        keys = [k for k in self._gates if run_id is None or k[2] == run_id]
+        touched: list[Unit] = []
+        for key in keys:
+            gate = self._gates.pop(key)
+            gate.forced = True
+            touched.extend(gate.members)
+        self._counts = {k: v for k, v in self._counts.items() if run_id is not None and k[2] != run_id}
+        out = self._free(touched)
+        for unit in touched:  # never committed (a failed write): nothing was stored, nothing to send
+            self._forget(unit)
+        return out
+
+    def forget(self, subscription_id: str) -> None:
+        """Drop everything held for a removed subscription."""
+        for key in [k for k in self._gates if k[1] == subscription_id]:
+            gate = self._gates.pop(key, None)  # None: emptied with a unit of an earlier gate
+            for unit in list(gate.members) if gate else ():
+                self._forget(unit)
+        self._counts = {k: v for k, v in self._counts.items() if k[1] != subscription_id}
+        self._handed.pop(subscription_id, None)
+
+    def _free(self, candidates: Iterable[Unit]) -> list[Job]:
+        ready = {id(u): u for u in candidates
+                 if u.committed and u.job.id in self._units and all(g.open for g in u.gates)}
+        now = time.time()
+        out: list[Job] = []
+        for i, unit in enumerate(sorted(ready.values(), key=lambda u: u.order)):
+            unit.job.due = now + unit.delay + i * STEP
+            out.append(unit.job)
+            for k, copy in enumerate(unit.copies, 1):
+                copy.due = unit.job.due + k * unit.spacing
+                out.append(copy)
+            self._forget(unit)
+        for job in out:
+            handed = self._handed.setdefault(job.subscription_id, {})
+            handed[job.id] = None
+            if len(handed) > HANDED_MEMORY:
+                del handed[next(iter(handed))]
+        return out
+
+    def _forget(self, unit: Unit) -> None:
+        if self._units.pop(unit.job.id, None) is None:
+            return
+        self._copies.difference_update(c.id for c in unit.copies)
+        for gate in unit.gates:
+            gate.members.remove(unit)
+            if gate.open and not gate.members:  # full (or forced) and empty: no member will ever join
+                self._gates.pop(gate.key, None)
+
+    def __len__(self) -> int:
+        return len(self._units)

@@ -1,0 +1,58 @@
+"""Fixtures of the control API tests: a server on a real SQLite file with a few test scenarios, and clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from simulator.api.app import server_app
+from tests.api.harness import ApiServer, write_scenarios
+
+TOKEN = "s3cret-token-for-tests"
+
+
+@pytest.fixture
+def scenario_dir(tmp_path: Path) -> Path:
+    return write_scenarios(tmp_path / "scenarios")
+
+
+@pytest.fixture
+def server(tmp_path: Path, scenario_dir: Path) -> Iterator[ApiServer]:
+    srv = ApiServer(server_app(str(tmp_path / "api.db"), scenario_dirs=[scenario_dir], grace=1)).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def api(server: ApiServer) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def secured_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    base = tmp_path_factory.mktemp("secured")
+    app = server_app(str(base / "api.db"), scenario_dirs=[write_scenarios(base / "scenarios")], token=TOKEN,
+                     grace=1)
+    srv = ApiServer(app).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """One server for a module's refusals: tests using it must leave no state behind."""
+    base = tmp_path_factory.mktemp("shared")
+    app = server_app(str(base / "api.db"), scenario_dirs=[write_scenarios(base / "scenarios")], grace=1)
+    srv = ApiServer(app).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def refusing_api(shared_server: ApiServer) -> Iterator[httpx.Client]:
+    with shared_server.client() as client:
+        yield client

@@ -1,0 +1,129 @@
+"""A control API server on an ephemeral 127.0.0.1 port, in a thread of its own, for tests over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from pydantic import BaseModel
+from starlette.applications import Starlette
+
+from simulator.api import schemas
+
+SCENARIOS = {
+    "api-one-event": """
+name: api-one-event
+provider: syncfy
+description: One credential is created.
+steps:
+  - emit: credentials.created
+""",
+    "api-slow": """
+name: api-slow
+provider: basistheory
+description: A token is created, then another an hour later.
+params:
+  plan: {default: basic, description: a plan name}
+steps:
+  - emit: token.created
+  - wait: 1h
+  - emit: token.created
+""",
+}
+
+
+PATH_VALUES = {"{id}": "x_nope", "{type}": "token.created", "{name}": "api-one-event"}
+
+
+def concrete(path: str) -> str:
+    """A route's path with a value for each parameter (ids that exist nowhere)."""
+    for placeholder, value in PATH_VALUES.items():
+        path = path.replace(placeholder, value)
+    return path
+
+
+def write_scenarios(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in SCENARIOS.items():
+        (folder / f"{name}.yaml").write_text(text)
+    return folder
+
+
+class ApiServer:
+    """uvicorn serving `app` (lifespan on) until `stop()`."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self.port = 0
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> ApiServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, lifespan="on", log_config=None, access_log=False,
+                                timeout_graceful_shutdown=2)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise RuntimeError("the API server did not stop")
+            self._server = None
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10.0)
+
+
+def eventually(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll `predicate` every 20 ms until it is truthy; AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def ok(response: httpx.Response, model: type[BaseModel] | None, status: int = 200) -> Any:
+    """Assert `status` and, for a JSON answer, that it is exactly the documented `model`; return the JSON."""
+    assert response.status_code == status, response.text
+    if model is None:
+        return None
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    model.model_validate(body)
+    return body
+
+
+def problem(response: httpx.Response, status: int, field: str | None = None) -> dict[str, Any]:
+    """Assert a problem+json answer with `status`, naming `field` among its errors when given."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    schemas.Problem.model_validate(body)
+    assert body["status"] == status
+    if field is not None:
+        assert field in [e["field"] for e in body.get("errors", [])], body
+    return body

@@ -1,0 +1,159 @@
+"""The catalog, emitting one event, deliveries, the public key, reset and health, over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from simulator import __version__, catalog, signing
+from simulator.api import schemas
+from simulator.receiver import Receiver
+from tests.api.harness import eventually, ok, problem
+
+
+def test_health(api: httpx.Client) -> None:
+    assert ok(api.get("/health"), schemas.Health) == {"status": "ok", "version": __version__}
+
+
+def test_catalog_pages_through_every_type(api: httpx.Client) -> None:
+    seen, cursor = [], None
+    while True:
+        page = ok(api.get("/events", params={"limit": 7, **({"cursor": cursor} if cursor else {})}),
+                  schemas.EventTypePage)
+        seen += [e["type"] for e in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [e.key for e in catalog.event_types()]
+    syncfy = ok(api.get("/events", params={"provider": "syncfy"}), schemas.EventTypePage)["data"]
+    assert {e["provider"] for e in syncfy} == {"syncfy"} and len(syncfy) == len(catalog.event_types("syncfy"))
+    problem(api.get("/events", params={"provider": "stripe"}), 422, "provider")
+
+
+def test_sample_is_the_catalogs_exact_bytes(api: httpx.Client) -> None:
+    response = api.get("/events/syncfy:credentials.created/sample", params={"seed": 5})
+    assert response.status_code == 200
+    assert response.content == catalog.sample("syncfy:credentials.created", 5)
+    assert api.get("/events/credentials.created/sample", params={"seed": 5}).content == response.content
+    assert api.get("/events/credentials.created/sample", params={"seed": 6}).content != response.content
+    problem(api.get("/events/credentials.created/sample", params={"seed": -1}), 422, "seed")
+    problem(api.get("/events/credentials.created/sample", params={"seed": "x"}), 422, "seed")
+
+
+def test_schema(api: httpx.Client) -> None:
+    response = api.get("/events/basistheory:token.created/schema")
+    assert response.status_code == 200
+    assert response.json() == catalog.schema("basistheory:token.created")
+
+
+def test_unknown_types_are_404_with_suggestions(api: httpx.Client) -> None:
+    for response in (api.get("/events/token.craeted/sample"), api.get("/events/token.craeted/schema"),
+                     api.post("/events", json={"type": "token.craeted"})):
+        assert "token.created" in problem(response, 404, "type")["detail"]
+
+
+def test_emit_delivers_with_overrides(api: httpx.Client, receiver: Receiver) -> None:
+    sub = ok(api.post("/subscriptions", json={"url": receiver.url, "events": ["token.*"]}), schemas.Subscription, 201)
+    emitted = ok(api.post("/events", json={"type": "token.created", "overrides": {"data.token.metadata.plan": "gold"}}),
+                 schemas.EmittedEvent, 202)
+    assert emitted["type"] == "basistheory:token.created"
+    assert emitted["body"]["data"]["token"]["metadata"]["plan"] == "gold"
+    [request] = receiver.wait_for(1)
+    assert request.json()["event"]["data"]["token"]["metadata"]["plan"] == "gold"
+    assert request.event_ids == [emitted["id"]]
+    [delivery_id] = emitted["deliveries"]
+    eventually(lambda: api.get(f"/deliveries/{delivery_id}").json()["status"] == "succeeded", what="delivered")
+    detail = ok(api.get(f"/deliveries/{delivery_id}"), schemas.DeliveryDetail)
+    assert detail["subscription_id"] == sub["id"] and detail["event_ids"] == [emitted["id"]]
+    assert [(a["number"], a["status_code"]) for a in detail["attempt_log"]] == [(1, 204)]
+
+
+def test_emit_to_an_ad_hoc_target(api: httpx.Client, receiver: Receiver) -> None:
+    emitted = ok(api.post("/events", json={"type": "syncfy:documents.success", "target": receiver.url}),
+                 schemas.EmittedEvent, 202)
+    receiver.wait_for(1)
+    assert receiver.event_ids() == [emitted["id"]]
+    # The target's subscription is reachable by id but is not one of the listed subscriptions.
+    assert ok(api.get("/subscriptions"), schemas.SubscriptionPage)["data"] == []
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({}, "type"),
+    ({"type": 5}, "type"),
+    ({"type": "token.created", "overrides": "x"}, "overrides"),
+    ({"type": "token.created", "target": "mailto:a@b.c"}, "target"),
+    ({"type": "token.created", "seed": -3}, "seed"),
+    ({"type": "token.created", "seed": True}, "seed"),
+    ({"type": "token.created", "seed": "3"}, "seed"),
+])
+def test_invalid_events(refusing_api: httpx.Client, body: dict, field: str) -> None:
+    problem(refusing_api.post("/events", json=body), 422, field)
+
+
+def test_deliveries_filter_and_page(api: httpx.Client, make_receiver: Callable[..., Receiver]) -> None:
+    a, b = make_receiver(), make_receiver()
+    sub_a = ok(api.post("/subscriptions", json={"url": a.url, "events": ["token.*"]}), schemas.Subscription, 201)
+    ok(api.post("/subscriptions", json={"url": b.url}), schemas.Subscription, 201)
+    for etype in ("token.created", "token.updated", "syncfy:credentials.created"):
+        ok(api.post("/events", json={"type": etype}), schemas.EmittedEvent, 202)
+    eventually(lambda: len(api.get("/deliveries", params={"status": "succeeded"}).json()["data"]) == 5,
+               what="5 deliveries succeeded")
+
+    def listed(**params: object) -> list[dict]:
+        return ok(api.get("/deliveries", params=params), schemas.DeliveryPage)["data"]
+
+    assert {d["subscription_id"] for d in listed(subscription=sub_a["id"])} == {sub_a["id"]}
+    assert len(listed(subscription=sub_a["id"])) == 2
+    assert [d["type"] for d in listed(type="basistheory:token.updated")] == ["token.updated"] * 2
+    assert len(listed(type="credentials.created")) == 1
+    assert listed(status="dead") == [] and listed(run="run_nope") == []
+    paged, cursor = [], None
+    while True:
+        page = ok(api.get("/deliveries", params={"limit": 2, **({"cursor": cursor} if cursor else {})}),
+                  schemas.DeliveryPage)
+        paged += page["data"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert paged == listed()
+    problem(api.get("/deliveries", params={"status": "lost"}), 422, "status")
+    assert "token.created" in problem(api.get("/deliveries", params={"type": "token.craeted"}), 422, "type")["detail"]
+    problem(api.get("/deliveries", params={"cursor": "-1"}), 422, "cursor")
+
+
+def test_unknown_delivery_and_redelivering_a_pending_one(api: httpx.Client, receiver: Receiver) -> None:
+    problem(api.get("/deliveries/msg_nope"), 404, "id")
+    problem(api.post("/deliveries/msg_nope/redeliver"), 404, "id")
+    receiver.respond(204, delay=1)  # keeps the delivery in flight while we ask
+    ok(api.post("/subscriptions", json={"url": receiver.url, "signing": "standard"}), schemas.Subscription, 201)
+    [delivery_id] = api.post("/events", json={"type": "token.created"}).json()["deliveries"]
+    eventually(lambda: api.get(f"/deliveries/{delivery_id}").status_code == 200, what="the delivery stored")
+    problem(api.post(f"/deliveries/{delivery_id}/redeliver"), 422, "id")
+    eventually(lambda: api.get(f"/deliveries/{delivery_id}").json()["status"] == "succeeded", what="delivered")
+    again = ok(api.post(f"/deliveries/{delivery_id}/redeliver"), schemas.DeliveryDetail, 202)
+    assert again["id"] == delivery_id
+    assert [r.headers["webhook-id"] for r in receiver.wait_for(2)] == [delivery_id] * 2
+
+
+def test_public_key_verifies_basis_theory_signatures(api: httpx.Client, receiver: Receiver) -> None:
+    response = api.get("/keys/webhooks.pem")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-pem-file")
+    pem = response.text
+    assert pem.startswith("-----BEGIN PUBLIC KEY-----")
+    ok(api.post("/subscriptions", json={"url": receiver.url, "signing": "basistheory"}), schemas.Subscription, 201)
+    api.post("/events", json={"type": "token.created"})
+    [request] = receiver.wait_for(1)
+    assert signing.verify("basistheory", request.headers, request.body, public_pem=pem).ok
+
+
+def test_reset_forgets_everything(api: httpx.Client) -> None:
+    ok(api.post("/subscriptions", json={"url": "http://127.0.0.1:9/"}), schemas.Subscription, 201)
+    ok(api.post("/runs", json={"scenario": "api-one-event", "speed": 0}), schemas.Run, 202)
+    ok(api.post("/schedules", json={"scenario": "api-one-event", "cron": "0 0 * * *"}), schemas.Schedule, 201)
+    assert api.post("/reset").status_code == 204
+    for path, model in (("/subscriptions", schemas.SubscriptionPage), ("/runs", schemas.RunPage),
+                        ("/deliveries", schemas.DeliveryPage), ("/schedules", schemas.SchedulePage)):
+        assert ok(api.get(path), model)["data"] == [], path

@@ -1,0 +1,138 @@
+"""The HTTP layer: every refusal is a problem document, bodies are bounded, requests carry ids, logs are safe."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from simulator.api import schemas
+from simulator.api.app import ENDPOINTS, server_app
+from simulator.api.endpoints import Endpoint
+from simulator.api.logging import JsonFormatter
+from simulator.api.schemas import ListQuery
+from tests.api.harness import ApiServer, concrete, ok, problem
+
+SMALL = 1000
+
+
+@pytest.fixture
+def small_server(tmp_path: Path) -> Iterator[ApiServer]:
+    srv = ApiServer(server_app(str(tmp_path / "small.db"), max_body=SMALL, grace=1)).start()
+    yield srv
+    srv.stop()
+
+
+def still_serving(api: httpx.Client) -> None:
+    assert api.get("/health").status_code == 200
+
+
+def test_unknown_route_and_wrong_method(api: httpx.Client) -> None:
+    problem(api.get("/nowhere"), 404)
+    problem(api.get("/runs/"), 404)
+    response = api.put("/subscriptions")
+    problem(response, 405)
+    assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+    problem(api.delete("/events"), 405)
+    still_serving(api)
+
+
+@pytest.mark.parametrize(("content", "headers", "status", "field"), [
+    (b'{"url": "http://127.0.0.1:9/"}', {"content-type": "text/plain"}, 415, "body"),
+    (b"url=http://127.0.0.1:9/", {"content-type": "application/x-www-form-urlencoded"}, 415, "body"),
+    (b'{"url": ', {"content-type": "application/json"}, 400, "body"),
+    (b'{"url": "http://127.0.0.1:9/", "timeout": NaN}', {"content-type": "application/json"}, 400, "body"),
+    (b'{"url": "http://127.0.0.1:9/\\ud800"}', {"content-type": "application/json"}, 400, "body"),
+    (b"\xff\xfe{}", {"content-type": "application/json"}, 400, "body"),
+    (b"[" * 100_000, {"content-type": "application/json"}, 400, "body"),
+    (b'["http://127.0.0.1:9/"]', {"content-type": "application/json"}, 422, "body"),
+    (b'"just a string"', {"content-type": "application/json"}, 422, "body"),
+    (b"", {}, 422, "url"),
+])
+def test_bodies_that_are_not_usable_json(refusing_api: httpx.Client, content: bytes, headers: dict,
+                                         status: int, field: str) -> None:
+    problem(refusing_api.post("/subscriptions", content=content, headers=headers), status, field)
+    assert refusing_api.get("/subscriptions").json()["data"] == []
+    still_serving(refusing_api)
+
+
+def test_a_json_suffix_media_type_is_json(api: httpx.Client) -> None:
+    body = json.dumps({"url": "http://127.0.0.1:9/"})
+    ok(api.post("/subscriptions", content=body, headers={"content-type": "application/vnd.api+json"}),
+       schemas.Subscription, 201)
+
+
+def test_oversized_bodies_are_413(api: httpx.Client) -> None:
+    huge = json.dumps({"url": "http://127.0.0.1:9/", "headers": {"X-Pad": "x" * 2_000_000}})
+    problem(api.post("/subscriptions", content=huge, headers={"content-type": "application/json"}), 413, "body")
+    still_serving(api)
+
+
+def test_streamed_bodies_are_counted(small_server: ApiServer) -> None:
+    def chunks(total: int) -> Iterator[bytes]:
+        pad = "x" * (total - 60)
+        data = json.dumps({"url": "http://127.0.0.1:9/", "headers": {"X-Pad": pad}}).encode()
+        for i in range(0, len(data), 100):
+            yield data[i:i + 100]
+
+    with small_server.client() as api:
+        # A generator body goes out chunked, without Content-Length: only counting can catch it.
+        problem(api.post("/subscriptions", content=chunks(5 * SMALL), headers={"content-type": "application/json"}),
+                413, "body")
+        ok(api.post("/subscriptions", content=chunks(SMALL - 100), headers={"content-type": "application/json"}),
+           schemas.Subscription, 201)
+        still_serving(api)
+
+
+def test_request_ids_are_echoed_or_made(api: httpx.Client) -> None:
+    assert api.get("/health", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    made = api.get("/health").headers["x-request-id"]
+    assert len(made) == 32 and made != api.get("/health").headers["x-request-id"]
+    unsafe = api.get("/health", headers={"X-Request-ID": "a b\tc" + "x" * 300}).headers["x-request-id"]
+    assert len(unsafe) == 32
+    refused = api.get("/nowhere", headers={"X-Request-ID": "r-404"})
+    problem(refused, 404)
+    assert refused.headers["x-request-id"] == "r-404"
+
+
+def test_access_log_lines_and_no_secrets(api: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    secret = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
+    api.post("/subscriptions", json={"url": "http://127.0.0.1:9/", "signing": "standard", "secret": secret},
+             headers={"X-Request-ID": "req-1"})
+    api.get("/subscriptions", headers={"Authorization": "Bearer not-logged"})
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "webhook_sim.access"]
+    first = next(line for line in lines if line["request_id"] == "req-1")
+    assert {k: first[k] for k in ("level", "logger", "method", "path", "status")} == {
+        "level": "INFO", "logger": "webhook_sim.access", "method": "POST", "path": "/subscriptions", "status": 201}
+    assert isinstance(first["duration_ms"], float) and first["time"].endswith("+00:00")
+    everything = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    assert "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY" not in everything and "not-logged" not in everything
+
+
+def test_unexpected_errors_are_a_500_problem_and_logged(server: ApiServer, api: httpx.Client,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("a bug")
+
+    server.app.state.api.sim.list_subscriptions = broken
+    body = problem(api.get("/subscriptions"), 500)
+    assert "a bug" not in body["detail"]
+    assert any(r.exc_info and "a bug" in str(r.exc_info[1]) for r in caplog.records)
+    still_serving(api)
+
+
+LISTS = [ep for ep in ENDPOINTS if ep.query is not None and issubclass(ep.query, ListQuery)]
+
+
+@pytest.mark.parametrize("ep", LISTS, ids=[ep.path for ep in LISTS])
+@pytest.mark.parametrize(("query", "field"), [
+    ("limit=0", "limit"), ("limit=501", "limit"), ("limit=ten", "limit"), ("limit=1&limit=2", "limit"),
+    ("cursor=" + "c" * 201, "cursor"), ("colour=blue", "colour"),
+])
+def test_list_parameters_are_checked(refusing_api: httpx.Client, ep: Endpoint, query: str, field: str) -> None:
+    problem(refusing_api.get(f"{concrete(ep.path)}?{query}"), 422, field)
