@@ -19,9 +19,15 @@ Scheme = Literal["standard", "basistheory", "syncfy", "none"]
 
 
 def check_url(url: str) -> str:
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise ValueError("must not contain spaces or control characters")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an absolute http:// or https:// URL")
+    try:
+        parts.port  # noqa: B018  (raises on a port outside 0-65535)
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
     return url
 
 
@@ -117,7 +123,7 @@ class EventSpec(BaseModel):
 
 class ScheduleSpec(RunSpec):
     cron: str | None = Field(None, max_length=200)
-    interval: float | None = Field(None, gt=0, le=10**8)
+    interval: float | None = Field(None, ge=1, le=10**8)
     at: datetime | None = None
 
     @model_validator(mode="after")

@@ -62,7 +62,9 @@ def _load_key(path: str | None) -> signing.SigningKey | None:
 def _bind(host: str, port: int) -> socket.socket:
     """Bind before uvicorn starts, so `--port 0` works and the announced URL has the real port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that name it; without it every answer
+    # on a kept-alive connection waits for the delayed-ACK timer (about 40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -329,7 +329,7 @@ def discover(dirs: Iterable[str | Path] = ()) -> tuple[dict[str, Scenario], list
 def find(name_or_path: str | Path, dirs: Iterable[str | Path] = ()) -> Scenario:
     """A scenario by name (built-in or in `dirs`) or by the path of its YAML file."""
     text = str(name_or_path)
-    if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or "/" in text or Path(text).is_file():
+    if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or "/" in text or _is_file(text):
         return load_file(text)
     found, errors = discover(dirs)
     if text in found:
@@ -339,3 +339,11 @@ def find(name_or_path: str | Path, dirs: Iterable[str | Path] = ()) -> Scenario:
     broken = f" ({len(errors)} scenario files could not be loaded)" if errors else ""
     raise NotFound(f"unknown scenario {text!r}{hint}{broken}",
                    errors=[FieldError("scenario", f"unknown scenario {text!r}")])
+
+
+def _is_file(text: str) -> bool:
+    """Whether `text` names an existing file; a name no file system accepts (too long, NUL) names none."""
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False

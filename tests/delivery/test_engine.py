@@ -255,7 +255,8 @@ async def test_a_delivery_is_in_the_store_before_it_is_sent(sim, db_path):
 
 
 async def test_max_in_flight_sends_concurrently(sim, receiver):
-    receiver.respond(status=204, delay=0.3)
+    # Long enough that all ten are emitted before the first answer comes back, even on a loaded machine.
+    receiver.respond(status=204, delay=2.0)
     await subscribe(sim, receiver.url, max_in_flight=10)
     await emit_n(sim, "token.created", 10)
     await receiver.wait_for_async(10, timeout=5)

@@ -502,7 +502,7 @@ async def chaos_run(tmp_path: Any, name: str, seed: int, url: str, secret: str |
     return run, [d for d in deliveries], logs
 
 
-@pytest.mark.parametrize("name", ["chaos-syncfy", "chaos-basistheory"])
+@pytest.mark.parametrize("name", ["syncfy-chaos", "basistheory-chaos"])
 async def test_chaos_scenario_injects_every_fault_and_every_kept_event_arrives_intact(tmp_path, name):
     assert loader.find(name).faults, "the chaos scenarios carry their own faults"
     secret = signing.new_secret("syncfy") if "syncfy" in name else None
@@ -513,7 +513,7 @@ async def test_chaos_scenario_injects_every_fault_and_every_kept_event_arrives_i
         return result.ok, result.reason
 
     with Receiver(verifier=check) as receiver:
-        # Draws depend on the target URL, whose port changes: take the first seed that draws every fault.
+        # Take the first seed that draws every fault (the scenario is short; not every seed draws all nine).
         for seed in range(1, 16):
             receiver.clear()
             run, deliveries, logs = await chaos_run(tmp_path, name, seed, receiver.url, secret)
@@ -551,7 +551,7 @@ def unverifiable(attempt: Any, scheme: str) -> bool:
 
 async def test_chaos_runs_repeat_with_their_seed(tmp_path):
     with Receiver() as receiver:
-        results = [await chaos_run(tmp_path, "chaos-basistheory", seed, receiver.url, None) for seed in (4, 4, 5)]
+        results = [await chaos_run(tmp_path, "basistheory-chaos", seed, receiver.url, None) for seed in (4, 4, 5)]
     prints = [fingerprint(deliveries) for _, deliveries, _ in results]
     assert prints[0] == prints[1] != prints[2]
     for fault in ("drop", "duplicate", "bad_signature", "malformed", "schema_drift"):
