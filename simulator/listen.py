@@ -19,16 +19,14 @@ import asyncio
 import base64
 import json
 import random
-import signal
 import socket
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 
 import httpx
 import uvicorn
@@ -45,6 +43,7 @@ from starlette.routing import Route
 from simulator import signing
 from simulator.errors import FieldError, InvalidInput
 from simulator.receiver import Received
+from simulator.serving import stop_signals_end_quietly
 from simulator.testing import detect_scheme
 
 # Hop-by-hop headers belong to one connection; they are never relayed (RFC 9110, 7.6.1).
@@ -305,22 +304,8 @@ def listen_command(args: argparse.Namespace) -> int:
     config = uvicorn.Config(listener.app(), log_config=None, access_log=False, lifespan="on", server_header=False,
                             timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
-    with _stop_quietly():
+    with stop_signals_end_quietly():
         server.run(sockets=[sock])
     return 0 if server.started else 1
 
 
-@contextmanager
-def _stop_quietly() -> Iterator[None]:
-    """Ctrl-C is how `listen` ends: uvicorn shuts down gracefully, then re-raises the signal; a no-op handler
-    under it makes that a normal exit (0) instead of a KeyboardInterrupt."""
-    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _ignore(_sig: int, _frame: FrameType | None) -> None:
-    return None

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from simulator.serving import AppServer
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,7 @@ class Receiver:
         self._lock = threading.Condition()
         self._default = _Plan()
         self._script: list[_Plan] = []
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: AppServer | None = None
         self.port = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -143,26 +142,13 @@ class Receiver:
 
     def start(self, timeout: float = 5.0) -> Receiver:
         app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST", "PUT"])])
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that name it, and without it every
-        # answer on a kept-alive connection waits for the delayed-ACK timer (about 40 ms).
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("receiver did not start")
-            time.sleep(0.005)
+        self._server = AppServer().start(app, lifespan="off", timeout=timeout)
+        self.port = self._server.port
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout)
+        if self._server is not None:
+            self._server.stop(timeout)
             self._server = None
 
     def __enter__(self) -> Receiver:

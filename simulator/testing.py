@@ -1,7 +1,7 @@
 """Test support: the in-process simulator behind the pytest plugin, and the receiving side's signature checks.
 
-- `AppServer` serves an ASGI app (the control API, or a consumer under test: `serve_app`) with uvicorn on an
-  ephemeral 127.0.0.1 port, in a thread with its own event loop, so sync and async tests can both reach it.
+- `AppServer` (from `simulator.serving`) serves an ASGI app (the control API, or a consumer under test:
+  `serve_app`) on an ephemeral 127.0.0.1 port, in a thread with its own event loop.
 - `LocalSimulator` is a `Simulator` on an ephemeral SQLite file with its control API on such a server.
 - `WebhookSim` is what the `webhook_sim` fixtures yield: that simulator, driven through `simulator.client.Client`
   (the same API users drive), with the shortcuts a test needs. `RunHandle` is a started run.
@@ -11,19 +11,17 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
-
-import uvicorn
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from simulator import signing
 from simulator.client import Client, DeliveryInfo, EmittedEvent, RunEventInfo, RunInfo, SubscriptionInfo
 from simulator.errors import InvalidInput
+from simulator.serving import AppServer as AppServer
+from simulator.serving import serve_app as serve_app  # re-exported: documented here for consumers
 
 if TYPE_CHECKING:
     from simulator.service import Simulator
@@ -32,96 +30,6 @@ T = TypeVar("T")
 ASGIApp = Callable[..., Awaitable[None]]
 Verifier = Callable[[dict[str, str], bytes], tuple[bool, str]]
 SIGNATURE_HEADERS = {"webhook-signature": "standard", "bt-signature": "basistheory", "request-signature": "syncfy"}
-
-
-class AppServer:
-    """uvicorn serving one ASGI app on 127.0.0.1 (an ephemeral port) in a thread running its own event loop."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="webhook-sim-server", daemon=True)
-        self._server: uvicorn.Server | None = None
-        self._serving: Any = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
-        """Run `coro` on the server's event loop and return its result."""
-        if not self._thread.is_alive():
-            self._thread.start()
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-
-    def start(self, app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto",
-              timeout: float = 10.0) -> AppServer:
-        """Serve `app` until `stop()`; returns once it accepts connections."""
-        if not self._thread.is_alive():
-            self._thread.start()
-        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and without it
-        # every answer on a kept-alive connection waits ~40 ms for a delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(app, lifespan=lifespan, log_config=None, access_log=False,
-                                timeout_graceful_shutdown=1)
-        self._server = uvicorn.Server(config)
-        self._serving = asyncio.run_coroutine_threadsafe(self._server.serve(sockets=[sock]), self._loop)
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if self._serving.done() or time.monotonic() > deadline:
-                sock.close()
-                error = self._serving.exception() if self._serving.done() else None
-                raise RuntimeError(f"the server did not start within {timeout}s") from error
-            time.sleep(0.001)
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop serving, then stop the loop; RuntimeError if either hangs."""
-        deadline = time.monotonic() + timeout
-        self.stop_serving(timeout)
-        self.close_loop(max(0.1, deadline - time.monotonic()))
-
-    def stop_serving(self, timeout: float = 10.0) -> None:
-        """Stop accepting connections; requests under way get a second to finish."""
-        if self._server is not None:
-            self._server.should_exit = True
-            self._serving.result(timeout)
-            self._server = None
-
-    def close_loop(self, timeout: float = 10.0) -> None:
-        """Cancel what still runs on the loop, stop it and join its thread."""
-        if not self._thread.is_alive():
-            self._loop.close()
-            return
-        self.call(_drain(self._loop), timeout)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise RuntimeError(f"the server's event loop did not stop within {timeout}s")
-        self._loop.close()
-
-
-async def _drain(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what is left on `loop` and release its executor, so closing it leaves nothing dangling."""
-    tasks = [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await loop.shutdown_asyncgens()
-    await loop.shutdown_default_executor()
-
-
-@contextmanager
-def serve_app(app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto",
-              timeout: float = 10.0) -> Iterator[AppServer]:
-    """Serve `app` (a consumer under test, say) while the block runs: `server.url` is its base URL."""
-    server = AppServer().start(app, lifespan=lifespan, timeout=timeout)
-    try:
-        yield server
-    finally:
-        server.stop(timeout)
 
 
 class LocalSimulator:

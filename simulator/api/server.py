@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import signal
 import socket
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
 import uvicorn
 
@@ -22,6 +18,7 @@ from simulator import __version__, signing
 from simulator.api import logging as api_logging
 from simulator.api.app import server_app
 from simulator.errors import FieldError, InvalidInput
+from simulator.serving import stop_signals_end_quietly
 
 SHUTDOWN_GRACE = 10.0
 
@@ -43,7 +40,7 @@ def serve_command(args: argparse.Namespace) -> int:
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     _announce(args.host, sock.getsockname()[1], token)
-    with _handled_stop_signals():
+    with stop_signals_end_quietly():
         server.run(sockets=[sock])
     return 0 if server.started else 1
 
@@ -97,17 +94,3 @@ def _announce(host: str, port: int, token: str | None) -> None:
               "this simulator; set --token or WEBHOOK_SIM_TOKEN", file=sys.stderr, flush=True)
 
 
-@contextmanager
-def _handled_stop_signals() -> Iterator[None]:
-    """Uvicorn re-raises the stop signal after its graceful shutdown; with a no-op handler restored under it,
-    that ends `serve_command` normally (exit 0) instead of killing the process after the fact."""
-    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _ignore(_sig: int, _frame: FrameType | None) -> None:
-    return None

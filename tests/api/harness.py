@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from pydantic import BaseModel
 from starlette.applications import Starlette
 
 from simulator.api import schemas
+from simulator.serving import AppServer
 
 SCENARIOS = {
     "api-one-event": """
@@ -56,41 +54,26 @@ def write_scenarios(folder: Path) -> Path:
 
 
 class ApiServer:
-    """uvicorn serving `app` (lifespan on) until `stop()`."""
+    """`app` (lifespan on) served by `simulator.serving.AppServer` until `stop()`."""
 
     def __init__(self, app: Starlette) -> None:
         self.app = app
-        self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server = AppServer()
+
+    @property
+    def port(self) -> int:
+        return self._server.port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._server.url
 
     def start(self, timeout: float = 10.0) -> ApiServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, lifespan="on", log_config=None, access_log=False,
-                                timeout_graceful_shutdown=2)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.005)
+        self._server.start(self.app, lifespan="on", timeout=timeout)
         return self
 
     def stop(self, timeout: float = 20.0) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                raise RuntimeError("the API server did not stop")
-            self._server = None
+        self._server.stop(timeout)
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
