@@ -41,7 +41,9 @@ class DeliveryEngine:
         self._batch_meta: dict[tuple[str, str | None],
                                tuple[Subscription, float, Mapping[str, Any] | None, int | None]] = {}
         self._outstanding: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        self._changed = asyncio.Condition()
+        # Set on every change a waiter may care about; waiters clear it, re-check, and wait again. (A Condition
+        # would need a task per notification: one per attempt, measurable at thousands per second.)
+        self._changed = asyncio.Event()
         self.write_errors: list[str] = []
 
     # -- life cycle -----------------------------------------------------------------------------------
@@ -276,11 +278,7 @@ class DeliveryEngine:
     # -- waiting and redelivery -------------------------------------------------------------------------
 
     def _notify(self) -> None:
-        async def wake() -> None:
-            async with self._changed:
-                self._changed.notify_all()
-
-        asyncio.get_running_loop().create_task(wake())
+        self._changed.set()
 
     def is_settled(self, run_id: str | None) -> bool:
         """Every delivery of the run is final, or waits on a subscription that is disabled."""
@@ -295,8 +293,11 @@ class DeliveryEngine:
     async def settled(self, run_id: str | None, timeout: float | None = None) -> bool:
         """Wait until the run's deliveries are settled (see `is_settled`); False on timeout."""
         async def wait() -> None:
-            async with self._changed:
-                await self._changed.wait_for(lambda: self.is_settled(run_id))
+            while True:
+                self._changed.clear()  # before the check, so a change after it is never missed
+                if self.is_settled(run_id):
+                    return
+                await self._changed.wait()
 
         try:
             await asyncio.wait_for(wait(), timeout)
