@@ -17,6 +17,7 @@ from typing import Any
 
 from benchmarks import generation, startup, throughput
 from benchmarks.harness import fast_receiver
+from simulator.serving import tune_gc
 
 
 def row(name: str, value: str, target: str, ok: bool | None) -> tuple[str, str, str, str]:
@@ -35,6 +36,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=20000, help="events for the throughput test")
     parser.add_argument("--precision-seconds", type=int, default=30)
     args = parser.parse_args()
+    tune_gc()  # as `serve` and `run` do
     rows = []
     gen = generation.measure()
     for name, rate in gen.items():
@@ -57,8 +59,9 @@ def main() -> int:
                     "flat", None))
     rows.append(row("serve ready (/health)", f"{startup.serve_ms():.0f} ms", "-", None))
     fx = startup.fixture_ms()
-    rows.append(row("pytest fixture ready", f"{fx['ready_ms']:.0f} ms (+{fx['import_ms']:.0f} ms import)",
+    rows.append(row("pytest fixture ready", f"{fx['ready_ms']:.0f} ms, next {fx['again_ms']:.0f} ms",
                     "< 500 ms", fx["ready_ms"] < 500))
+    rows.append(row("  imports, once per process", f"{fx['import_ms']:.0f} ms", "-", None))
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in [("measure", "value", "target", "result"), *rows]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from benchmarks.harness import fast_receiver, peak_rss_mb, rss_mb
 from simulator.service import Simulator
+from simulator.serving import tune_gc
 from simulator.specs import RunSpec, SubscriptionSpec
 
 TYPES = ("token.created", "token.read", "token.updated", "token.expired")
@@ -52,5 +53,6 @@ async def measure(url: str, events: int) -> dict[str, object]:
 
 
 if __name__ == "__main__":
+    tune_gc()  # as `serve` and `run` do
     with fast_receiver() as (target, _kind):
         print(json.dumps(asyncio.run(measure(target, int(sys.argv[1])))))

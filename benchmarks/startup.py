@@ -15,12 +15,17 @@ from benchmarks.harness import free_port
 FIXTURE = """
 import json, time
 started = time.perf_counter()
+import simulator.api.app, simulator.service
 from simulator.testing import webhook_sim
 imported = time.perf_counter()
 with webhook_sim() as sim:
     ready = time.perf_counter()
     sim.subscribe("http://127.0.0.1:9/")
-print(json.dumps({"import_ms": (imported - started) * 1000, "ready_ms": (ready - imported) * 1000}))
+again = time.perf_counter()
+with webhook_sim() as sim:
+    ready_again = time.perf_counter()
+print(json.dumps({"import_ms": (imported - started) * 1000, "ready_ms": (ready - imported) * 1000,
+                  "again_ms": (ready_again - again) * 1000}))
 """
 
 

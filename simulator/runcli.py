@@ -16,6 +16,7 @@ from simulator import signing
 from simulator.errors import FieldError, InvalidInput
 from simulator.report import run_report, succeeded
 from simulator.service import Simulator
+from simulator.serving import tune_gc
 from simulator.specs import RunSpec, parse
 
 
@@ -50,6 +51,7 @@ async def run_command(args: argparse.Namespace) -> int:
     if spec.secret is not None:
         signing.validate_secret(spec.signing or "syncfy", spec.secret)
     sim = await Simulator.open(args.db, scenario_dirs=[Path(d) for d in args.scenarios])
+    tune_gc()
     try:
         run = await sim.runs.start(spec)
         await _progress(sim, run.id)

@@ -18,7 +18,7 @@ from simulator import __version__, signing
 from simulator.api import logging as api_logging
 from simulator.api.app import server_app
 from simulator.errors import FieldError, InvalidInput
-from simulator.serving import stop_signals_end_quietly
+from simulator.serving import stop_signals_end_quietly, tune_gc
 
 SHUTDOWN_GRACE = 10.0
 
@@ -36,6 +36,7 @@ def serve_command(args: argparse.Namespace) -> int:
     token = args.token or None
     app = server_app(args.db, scenario_dirs=[Path(d) for d in args.scenarios], key=key, token=token,
                      grace=SHUTDOWN_GRACE)
+    tune_gc()
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", server_header=False,
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
