@@ -19,8 +19,8 @@ from simulator.models import Subscription
 
 log = logging.getLogger("webhook_sim.delivery")
 
-HIGH_WATER = 5000
-LOW_WATER = 1000
+HIGH_WATER = 2000
+LOW_WATER = 500
 Loader = Callable[[str, int, int], Awaitable[list[Job]]]
 Attempter = Callable[["Lane", Job], Awaitable[None]]
 

@@ -80,7 +80,7 @@ class Op:
 
 
 class Writer:
-    def __init__(self, engine: AsyncEngine, max_queue: int = 20000) -> None:
+    def __init__(self, engine: AsyncEngine, max_queue: int = 5000) -> None:
         self._engine = engine
         # Unbounded, so a callback can always queue a write; producers that can wait do so in `put`.
         self._queue: asyncio.Queue[Op | None] = asyncio.Queue()
