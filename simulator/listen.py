@@ -19,7 +19,6 @@ import asyncio
 import base64
 import json
 import random
-import socket
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
@@ -43,7 +42,7 @@ from starlette.routing import Route
 from simulator import signing
 from simulator.errors import FieldError, InvalidInput
 from simulator.receiver import Received
-from simulator.serving import stop_signals_end_quietly
+from simulator.serving import bind_tcp, stop_signals_end_quietly
 from simulator.testing import detect_scheme
 
 # Hop-by-hop headers belong to one connection; they are never relayed (RFC 9110, 7.6.1).
@@ -261,20 +260,6 @@ def _bad(option: str, message: str) -> InvalidInput:
     return InvalidInput(f"{option}: {message}", errors=[FieldError(option, message)])
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP so asyncio turns Nagle off (a kept-alive sender would otherwise wait on delayed ACKs).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(2048)  # connections queue from now on, so the banner printed next is already true
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 def _banner(console: Console, url: str, options: ListenOptions) -> None:
     console.print(f"webhook-sim listen: ready on [bold]{url}[/]", highlight=False)
     checks = "standard and syncfy with --secret" if options.secret else "no --secret: standard and syncfy unchecked"
@@ -294,7 +279,7 @@ def listen_command(args: argparse.Namespace) -> int:
     options = options_from(args)
     console = Console(highlight=False, soft_wrap=True)
     try:
-        sock = _bind(args.host, args.port)
+        sock = bind_tcp(args.host, args.port)
     except OSError as exc:
         console.print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", style="red")
         return 1

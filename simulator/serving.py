@@ -45,10 +45,7 @@ class AppServer:
         """Serve `app` until `stop()`; returns once it accepts connections."""
         if not self._thread.is_alive():
             self._thread.start()
-        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and without it
-        # every answer on a kept-alive connection waits ~40 ms for a delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
+        sock = bind_tcp("127.0.0.1", 0)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(app, lifespan=lifespan, log_config=None, access_log=False,
                                 timeout_graceful_shutdown=1)
@@ -136,3 +133,23 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+
+
+def bind_tcp(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on `host:port` (0: an ephemeral port), bound before a server starts so the address
+    it announces is already true.
+
+    IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that name it, and without it every answer on
+    a kept-alive connection waits for the delayed-ACK timer (about 40 ms).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock

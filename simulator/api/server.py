@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import socket
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from simulator import __version__, signing
 from simulator.api import logging as api_logging
 from simulator.api.app import server_app
 from simulator.errors import FieldError, InvalidInput
-from simulator.serving import stop_signals_end_quietly, tune_gc
+from simulator.serving import bind_tcp, stop_signals_end_quietly, tune_gc
 
 SHUTDOWN_GRACE = 10.0
 
@@ -29,7 +28,7 @@ def serve_command(args: argparse.Namespace) -> int:
     api_logging.configure(args.log_format)
     key = _load_key(args.signing_key)
     try:
-        sock = _bind(args.host, args.port)
+        sock = bind_tcp(args.host, args.port)
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -55,22 +54,6 @@ def _load_key(path: str | None) -> signing.SigningKey | None:
         raise InvalidInput(f"cannot read the signing key {path}: {exc.strerror or exc}",
                            errors=[FieldError("signing-key", "unreadable file")]) from None
     return signing.SigningKey.from_pem(pem)
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """Bind before uvicorn starts, so `--port 0` works and the announced URL has the real port."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that name it; without it every answer
-    # on a kept-alive connection waits for the delayed-ACK timer (about 40 ms).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
 
 
 def _is_loopback(host: str) -> bool:

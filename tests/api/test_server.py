@@ -9,6 +9,7 @@ import pytest
 from simulator import signing
 from simulator.api import server
 from simulator.errors import InvalidInput
+from simulator.serving import bind_tcp
 
 
 def test_without_a_token_on_loopback_it_says_the_api_is_open(capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,12 +50,12 @@ def test_the_signing_key_is_loaded_from_its_file(tmp_path: Path) -> None:
 
 
 def test_port_zero_binds_a_free_port_and_a_taken_port_fails() -> None:
-    sock = server._bind("127.0.0.1", 0)
+    sock = bind_tcp("127.0.0.1", 0)
     try:
         port = sock.getsockname()[1]
         assert port > 0
         sock.listen()
         with pytest.raises(OSError):
-            server._bind("127.0.0.1", port)
+            bind_tcp("127.0.0.1", port)
     finally:
         sock.close()
