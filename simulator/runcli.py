@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simulator import signing
+from simulator.delivery.faults import parse_cli_fault
 from simulator.errors import FieldError, InvalidInput
 from simulator.report import run_report, succeeded
 from simulator.service import Simulator
@@ -31,8 +32,6 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 
 def parse_faults(items: list[str]) -> dict[str, Any]:
-    from simulator.delivery.faults import parse_cli_fault
-
     faults: dict[str, Any] = {}
     for item in items:
         faults.update(parse_cli_fault(item))

@@ -7,6 +7,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -168,6 +169,4 @@ def _params(scenario: Any, given: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _with_events(run: Run, emitted: int) -> Run:
-    from dataclasses import replace
-
     return replace(run, events=emitted)

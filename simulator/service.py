@@ -15,6 +15,7 @@ from typing import Any
 
 from simulator import catalog, signing
 from simulator.delivery.engine import DeliveryEngine
+from simulator.delivery.faults import FaultInjector
 from simulator.delivery.hooks import FaultHooks
 from simulator.errors import FieldError, InvalidInput, NotFound
 from simulator.ids import new_id
@@ -40,8 +41,6 @@ class Simulator:
         """Open the store (an ephemeral one when `db` is None) and start delivering, resuming what was left."""
         store = await Store.open(db)
         if faults is None:
-            from simulator.delivery.faults import FaultInjector
-
             faults = FaultInjector()
         engine = DeliveryEngine(store, key=key, faults=faults)
         sim = cls(store, engine, scenario_dirs)
