@@ -6,11 +6,12 @@ simulator's `InvalidInput` with one `FieldError` per field.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simulator.errors import FieldError, InvalidInput
 
@@ -31,6 +32,10 @@ def check_url(url: str) -> str:
     return url
 
 
+
+# Every URL the simulator will POST to: absolute http(s), no spaces or control characters, a valid port.
+Url = Annotated[str, Field(max_length=2048), AfterValidator(check_url)]
+
 class RetrySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     delays: list[float] = Field(description="Seconds before each retry (simulated time, before speed).")
@@ -46,7 +51,7 @@ class RetrySpec(BaseModel):
 
 class SubscriptionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(max_length=2048)
+    url: Url
     events: list[str] = Field(default_factory=list, max_length=200,
                               description="Filters: exact types, aliases, `provider:*`, globs like `token.*`.")
     signing: Scheme | None = Field(None, description="Default: each event's provider's native scheme.")
@@ -62,12 +67,10 @@ class SubscriptionSpec(BaseModel):
     disable_after: int = Field(5, ge=0, le=100000,
                                description="Consecutive dead deliveries before disabling; 0 never disables.")
 
-    _url = field_validator("url")(classmethod(lambda cls, v: check_url(v)))
-
 
 class SubscriptionPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str | None = Field(None, max_length=2048)
+    url: Url | None = None
     events: list[str] | None = Field(None, max_length=200)
     signing: Scheme | None = None
     secret: str | None = Field(None, max_length=512)
@@ -81,11 +84,6 @@ class SubscriptionPatch(BaseModel):
     enabled: bool | None = None
     disable_after: int | None = Field(None, ge=0, le=100000)
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str | None) -> str | None:
-        return None if v is None else check_url(v)
-
 
 class RunSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -95,16 +93,11 @@ class RunSpec(BaseModel):
     speed: float = Field(1.0, ge=0, le=1e9, description="1 real time, 10 ten times faster, 0 no waiting.")
     start_time: datetime | None = Field(None, description="The simulated time of the first event.")
     subscriptions: list[str] | None = Field(None, description="Default: every matching subscription.")
-    target: str | None = Field(None, max_length=2048, description="An ad-hoc URL instead of subscriptions.")
+    target: Url | None = Field(None, description="An ad-hoc URL instead of subscriptions.")
     signing: Scheme | None = Field(None, description="With `target`: the signing scheme.")
     secret: str | None = Field(None, max_length=512, description="With `target`: the secret.")
     faults: dict[str, Any] = Field(default_factory=dict)
     max_in_flight: int = Field(1, ge=1, le=1000, description="With `target`: concurrent requests.")
-
-    @field_validator("target")
-    @classmethod
-    def _target(cls, v: str | None) -> str | None:
-        return None if v is None else check_url(v)
 
 
 class EventSpec(BaseModel):
@@ -112,13 +105,8 @@ class EventSpec(BaseModel):
     type: str = Field(min_length=1, max_length=200)
     overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted paths into the event.")
     subscriptions: list[str] | None = None
-    target: str | None = Field(None, max_length=2048)
+    target: Url | None = None
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
-
-    @field_validator("target")
-    @classmethod
-    def _target(cls, v: str | None) -> str | None:
-        return None if v is None else check_url(v)
 
 
 class ScheduleSpec(RunSpec):
@@ -133,9 +121,15 @@ class ScheduleSpec(RunSpec):
         return self
 
 
-def parse(model: type[M], data: Any) -> M:
-    """Validate `data` as `model`, raising InvalidInput naming every bad field."""
+def parse(model: type[M], data: Any, *, strict: bool = False) -> M:
+    """Validate `data` as `model`, raising InvalidInput naming every bad field.
+
+    `strict` is for JSON bodies: `"5"` is not an integer and `false` is not 0 (query strings and CLI options,
+    text by nature, are validated leniently).
+    """
     try:
+        if strict:
+            return model.model_validate_json(json.dumps(data), strict=True)
         return model.model_validate(data)
     except ValidationError as exc:
         errors = [FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"]) for e in exc.errors()]

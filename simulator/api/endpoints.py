@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -101,14 +101,8 @@ async def read_json(request: Request) -> Any:
 
 
 def parse_body(model: type[M], value: Any) -> M:
-    """Validate a JSON body strictly: `"5"` is not an integer and `false` is not 0 (query strings, text by
-    nature, go through the lax `simulator.specs.parse`). Errors are reported as `parse` reports them."""
-    try:
-        return model.model_validate_json(json.dumps(value), strict=True)
-    except ValidationError as exc:
-        errors = [FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"]) for e in exc.errors()]
-        raise InvalidInput(f"invalid {model.__name__.removesuffix('Spec').lower()}: "
-                           + "; ".join(str(e) for e in errors), errors=errors) from None
+    """Validate a JSON body strictly (see `simulator.specs.parse`)."""
+    return parse(model, value, strict=True)
 
 
 def _query(request: Request) -> dict[str, Any]:
