@@ -164,7 +164,20 @@ class Store:
             stmt = stmt.where(t.runs.c.id > cursor)
         if limit:
             stmt = stmt.limit(limit)
-        return [codec.run(r, await self.delivery_counts(r.id)) for r in await self._all(stmt)]
+        rows = await self._all(stmt)
+        counts = await self._counts_by_run([r.id for r in rows])
+        return [codec.run(r, counts.get(r.id, {})) for r in rows]
+
+    async def _counts_by_run(self, run_ids: list[str]) -> dict[str, dict[str, int]]:
+        """Deliveries by status for each of `run_ids`, in one query (not one per run)."""
+        c = t.deliveries.c
+        out: dict[str, dict[str, int]] = {}
+        for i in range(0, len(run_ids), 500):  # stay under SQLite's bound-parameter limit
+            stmt = (select(c.run_id, c.status, func.count()).where(c.run_id.in_(run_ids[i:i + 500]))
+                    .group_by(c.run_id, c.status))
+            for run_id, status, n in await self._all(stmt):
+                out.setdefault(run_id, {})[status] = n
+        return out
 
     async def delivery_counts(self, run_id: str | None = None, subscription_id: str | None = None) -> dict[str, int]:
         stmt = select(t.deliveries.c.status, func.count()).group_by(t.deliveries.c.status)
