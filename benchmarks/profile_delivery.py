@@ -17,7 +17,7 @@ STAGES = {
     "run loop (scenario timeline, emit)": ("simulator/runs.py", "emit"),
     "persist (publish: rows, writer queue)": ("simulator/delivery/engine.py", "publish"),
     "attempt (render, sign, POST, record)": ("simulator/delivery/engine.py", "_attempt"),
-    "  of which the POST (aiohttp)": ("simulator/delivery/sender.py", "post"),
+    "  of which the POST": ("simulator/delivery/sender.py", "post"),
     "  of which signing": ("simulator/signing.py", "sign"),
 }
 

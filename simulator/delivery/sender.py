@@ -1,13 +1,14 @@
-"""The sender: one shared aiohttp session, keep-alive per host, one POST per attempt."""
+"""The sender: keep-alive connections per origin, one POST per attempt, the outcome recorded whatever happens."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-import aiohttp
+from simulator.delivery.http1 import Client, ProtocolError, Target
 
 RESPONSE_EXCERPT = 1024
 
@@ -39,35 +40,39 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 class Sender:
-    def __init__(self, limit_per_host: int = 0) -> None:
-        self._session: aiohttp.ClientSession | None = None
-        self._limit_per_host = limit_per_host
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._ssl = ssl_context
+        self._client: Client | None = None
+        self._targets: dict[str, Target] = {}
 
     async def start(self) -> None:
-        # No total limit: each subscription's max_in_flight is the real bound on concurrency.
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit_per_host, keepalive_timeout=30)
-        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
-                                              skip_auto_headers=("User-Agent", "Content-Type"))
+        # No limit of its own: each subscription's max_in_flight is the real bound on concurrency.
+        self._client = Client(RESPONSE_EXCERPT, self._ssl)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _target(self, url: str) -> Target:
+        target = self._targets.get(url)
+        if target is None:
+            if len(self._targets) > 10_000:
+                self._targets.clear()  # bounded: URLs of removed subscriptions must not pile up
+            target = self._targets[url] = Target.parse(url)
+        return target
 
     async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
-        assert self._session is not None, "sender not started"
+        assert self._client is not None, "sender not started"
         started = time.perf_counter()
         try:
-            async with self._session.post(url, data=body, headers=headers, allow_redirects=False,
-                                          timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-                excerpt = await resp.content.read(RESPONSE_EXCERPT)
-                latency = (time.perf_counter() - started) * 1000
-                return Outcome(resp.status, latency, None, excerpt.decode("utf-8", "replace"),
-                               parse_retry_after(resp.headers.get("Retry-After"), time.time()))
+            async with asyncio.timeout(timeout):
+                resp = await self._client.post(self._target(url), headers, body)
         except TimeoutError:
             return Outcome(None, (time.perf_counter() - started) * 1000, f"timeout after {timeout:g}s", None, None)
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
+        except (OSError, ProtocolError, ValueError) as exc:
             latency = (time.perf_counter() - started) * 1000
             return Outcome(None, latency, f"{type(exc).__name__}: {exc}"[:500], None, None)
-        except asyncio.CancelledError:
-            raise
+        latency = (time.perf_counter() - started) * 1000
+        return Outcome(resp.status, latency, None, resp.body.decode("utf-8", "replace"),
+                       parse_retry_after(resp.headers.get("retry-after"), time.time()))

@@ -1,0 +1,285 @@
+"""The HTTP/1.1 client against scripted servers on real sockets: framing, keep-alive, and every way a peer can
+end a response early."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from simulator.delivery.http1 import Client, ProtocolError, ServerDisconnected, Target
+from simulator.delivery.sender import Sender
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class Server:
+    def __init__(self) -> None:
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.port = 0
+
+
+async def read_request(reader: asyncio.StreamReader, server: Server) -> bytes | None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    request = head + await reader.readexactly(length)
+    server.requests.append(request)
+    return request
+
+
+@asynccontextmanager
+async def serving(handle: Script, server: Server, tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
+    """Run `handle` per connection; on exit, end the connections still open (3.11 leaves them running)."""
+    handlers: set[asyncio.Task[None]] = set()
+
+    async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        server.connections += 1
+        handlers.add(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            await handle(reader, writer)
+        finally:
+            writer.close()
+
+    srv = await asyncio.start_server(tracked, "127.0.0.1", 0, ssl=tls)
+    server.port = srv.sockets[0].getsockname()[1]
+    try:
+        yield server
+    finally:
+        srv.close()
+        for task in handlers:
+            task.cancel()
+        await asyncio.wait_for(asyncio.gather(*handlers, return_exceptions=True), 5)
+        await asyncio.wait_for(srv.wait_closed(), 5)
+
+
+def scripted(responses: list[bytes], *, close_after: bool = False, tls: ssl.SSLContext | None = None
+             ) -> AbstractAsyncContextManager[Server]:
+    """A server answering each request with the next of `responses` (the last repeats)."""
+    server = Server()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await read_request(reader, server) is not None:
+            index = min(len(server.requests), len(responses)) - 1
+            writer.write(responses[index])
+            await writer.drain()
+            if close_after:
+                break
+
+    return serving(handle, server, tls)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[Client]:
+    c = Client(limit=1024)
+    yield c
+    c.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def target(server: Server, path: str = "/hook") -> Target:
+    return Target.parse(f"http://127.0.0.1:{server.port}{path}")
+
+
+NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
+
+
+async def test_request_bytes_and_keep_alive(client: Client) -> None:
+    async with scripted([NO_CONTENT]) as server:
+        for i in range(20):
+            response = await client.post(target(server, "/hook?x=1"), {"X-N": str(i)}, b'{"n":%d}' % i)
+            assert response.status == 204
+    assert server.connections == 1  # one connection for all twenty
+    assert server.requests[3] == (f"POST /hook?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nX-N: 3\r\n"
+                                  "Content-Length: 7\r\n\r\n{\"n\":3}").encode()
+
+
+@pytest.mark.parametrize("response", [
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+], ids=["chunked", "chunked-with-trailer", "content-length", "after-100-continue"])
+async def test_bodies_are_framed_and_the_connection_reused(client: Client, response: bytes) -> None:
+    async with scripted([response]) as server:
+        for _ in range(3):
+            got = await client.post(target(server), {}, b"{}")
+            assert (got.status, got.body) == (200, b"hello world")
+    assert server.connections == 1
+
+
+async def test_a_response_split_across_many_writes(client: Client) -> None:
+    whole = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader, Server())
+        for i in range(len(whole)):  # one byte at a time
+            writer.write(whole[i:i + 1])
+            await writer.drain()
+
+    async with serving(handle, Server()) as server:
+        got = await client.post(target(server), {}, b"x")
+    assert (got.status, got.body, got.headers["content-type"]) == (200, b"abc", "text/plain")
+
+
+async def test_connection_close_and_read_to_end(client: Client) -> None:
+    async with scripted([b"HTTP/1.0 500 Oops\r\n\r\nbody until close"], close_after=True) as server:
+        for _ in range(3):
+            got = await client.post(target(server), {}, b"{}")
+            assert (got.status, got.body) == (500, b"body until close")
+    assert server.connections == 3  # HTTP/1.0 without keep-alive: a connection each
+
+
+async def test_a_large_body_is_cut_and_its_connection_dropped(client: Client) -> None:
+    big = b"HTTP/1.1 200 OK\r\nContent-Length: 4000000\r\n\r\n" + b"x" * 4_000_000
+    async with scripted([big]) as server:
+        got = await asyncio.wait_for(client.post(target(server), {}, b"{}"), 10)
+        assert got.status == 200 and got.body == b"x" * 1024
+        got = await asyncio.wait_for(client.post(target(server), {}, b"{}"), 10)
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize("response", [
+    b"",                                                        # closed without a word
+    b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort",      # closed inside the body
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+], ids=["nothing", "short-body", "short-chunk"])
+async def test_closed_early_is_an_error(client: Client, response: bytes) -> None:
+    async with scripted([response], close_after=True) as server:
+        with pytest.raises(ServerDisconnected):
+            await asyncio.wait_for(client.post(target(server), {}, b"{}"), 5)
+
+
+@pytest.mark.parametrize("response", [
+    b"SMTP ready\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+])
+async def test_garbage_is_a_protocol_error(client: Client, response: bytes) -> None:
+    async with scripted([response]) as server:
+        with pytest.raises(ProtocolError):
+            await asyncio.wait_for(client.post(target(server), {}, b"{}"), 5)
+
+
+async def test_an_idle_connection_the_server_closed_is_not_reused(client: Client) -> None:
+    async with scripted([b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"], close_after=True) as server:
+        # The server closes after answering although the response allows keep-alive (as idle timeouts do).
+        for _ in range(5):
+            assert (await asyncio.wait_for(client.post(target(server), {}, b"{}"), 5)).status == 200
+            await asyncio.sleep(0.05)  # let the close arrive before the next request
+    assert server.connections == 5
+
+
+def test_header_injection_is_refused() -> None:
+    with pytest.raises(ValueError, match="line break"):
+        from simulator.delivery.http1 import encode_request
+        encode_request(Target.parse("http://127.0.0.1:1/"), {"X-A": "1\r\nX-Injected: 2"}, b"")
+    with pytest.raises(ValueError):
+        Target.parse("ftp://example.com/")
+
+
+def test_urls_are_encoded_as_a_browser_would() -> None:
+    assert Target.parse("http://127.0.0.1:8080/a b/é?q=ü").head == \
+        b"POST /a%20b/%C3%A9?q=%C3%BC HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
+    assert Target.parse("https://bücher.example/").head == b"POST / HTTP/1.1\r\nHost: xn--bcher-kva.example\r\n"
+    assert Target.parse("http://[::1]:80/x").head == b"POST /x HTTP/1.1\r\nHost: [::1]\r\n"
+
+
+async def test_sender_outcomes() -> None:
+    sender = Sender()
+    await sender.start()
+    try:
+        responses = [b"HTTP/1.1 429 Slow Down\r\nRetry-After: 7\r\nContent-Length: 4\r\n\r\nslow", NO_CONTENT]
+        async with scripted(responses) as server:
+            url = f"http://127.0.0.1:{server.port}/"
+            first = await sender.post(url, b"{}", {}, 5)
+            assert (first.status, first.retry_after, first.response, first.ok) == (429, 7.0, "slow", False)
+            assert (await sender.post(url, b"{}", {}, 5)).ok
+        refused = await sender.post(f"http://127.0.0.1:{free_port()}/", b"{}", {}, 5)  # nothing listens
+        assert refused.status is None and "Connect" in (refused.error or "")
+        bad = await sender.post(url, b"{}", {"X": "a\nb"}, 5)
+        assert bad.status is None and "line break" in (bad.error or "")
+    finally:
+        await sender.close()
+
+
+async def test_a_timed_out_connection_is_never_reused() -> None:
+    hang = asyncio.Event()
+    server = Server()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await read_request(reader, server) is not None:
+            if len(server.requests) == 1:
+                await hang.wait()  # the first request never gets an answer in time
+            writer.write(NO_CONTENT)
+            await writer.drain()
+
+    sender = Sender()
+    await sender.start()
+    try:
+        async with serving(handle, server):
+            url = f"http://127.0.0.1:{server.port}/"
+            slow = await sender.post(url, b"{}", {}, 0.2)
+            assert slow.status is None and slow.error == "timeout after 0.2s"
+            hang.set()
+            assert (await sender.post(url, b"{}", {}, 5)).status == 204
+            assert server.connections == 2  # the late answer to the first never counts for the second
+    finally:
+        await sender.close()
+
+
+def _self_signed(tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    (tmp / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                    serialization.NoEncryption()))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
+    return server, ssl.create_default_context(cafile=str(tmp / "cert.pem"))
+
+
+async def test_https(tmp_path: Path) -> None:
+    server_ctx, client_ctx = _self_signed(tmp_path)
+    async with scripted([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"], tls=server_ctx) as server:
+        sender = Sender(ssl_context=client_ctx)
+        await sender.start()
+        try:
+            url = f"https://localhost:{server.port}/secure"
+            outcomes = [await sender.post(url, b"{}", {}, 5) for _ in range(3)]
+        finally:
+            await sender.close()
+        untrusted = Sender()  # the system's roots do not include a self-signed certificate
+        await untrusted.start()
+        try:
+            refused = await untrusted.post(url, b"{}", {}, 5)
+        finally:
+            await untrusted.close()
+    assert [(o.status, o.response) for o in outcomes] == [(200, "ok")] * 3
+    assert server.connections == 1 and "CERTIFICATE_VERIFY_FAILED" in (refused.error or "")
+    assert server.requests[0].startswith(f"POST /secure HTTP/1.1\r\nHost: localhost:{server.port}\r\n".encode())
