@@ -35,7 +35,8 @@ async def read_request(reader: asyncio.StreamReader, server: Server) -> bytes | 
         head = await reader.readuntil(b"\r\n\r\n")
     except (asyncio.IncompleteReadError, ConnectionError):
         return None
-    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    lengths = [line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")]
+    length = int(lengths[0])
     request = head + await reader.readexactly(length)
     server.requests.append(request)
     return request
