@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import secrets
 import time
@@ -10,10 +11,19 @@ import uuid
 from base64 import b64encode
 from datetime import datetime
 
+# The variant (10xx) and version (0100) bits of a version-4 UUID, as `uuid.UUID(version=4)` sets them.
+_V4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_V4_SET = (0x8000 << 48) | (4 << 76)
+# Server-side ids need to be unique, not unguessable: a PRNG seeded once from the OS, not a system call per id.
+_ID_BITS = random.Random()
+os.register_at_fork(after_in_child=_ID_BITS.seed)  # a forked child must not repeat its parent's ids
+
 
 def uuid4(rng: random.Random) -> str:
-    """A version-4 UUID whose bits come from `rng`."""
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    """A version-4 UUID whose bits come from `rng` (as `uuid.UUID(int=..., version=4)`, without building one)."""
+    n = (rng.getrandbits(128) & _V4_CLEAR) | _V4_SET
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def derived_uuid4(*parts: object) -> str:
@@ -53,7 +63,7 @@ def new_id(prefix: str) -> str:
     Not drawn from a run's seed: two runs with the same seed are still two runs. The leading milliseconds make
     ids sort by creation, which keeps cursor pagination stable.
     """
-    return f"{prefix}_{int(time.time() * 1000):011x}{secrets.token_hex(5)}"
+    return f"{prefix}_{int(time.time() * 1000):011x}{_ID_BITS.getrandbits(40):010x}"
 
 
 def new_secret(scheme: str) -> str | None:

@@ -25,6 +25,8 @@ def parse_duration(value: str | int | float) -> float:
 
 def utc(dt: datetime) -> datetime:
     """`dt` as an aware UTC datetime (naive values are taken to be UTC)."""
+    if dt.tzinfo is UTC:
+        return dt
     if dt.tzinfo is None:
         return dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
@@ -37,13 +39,13 @@ def parse_time(value: str) -> datetime:
 
 def iso_ms(dt: datetime) -> str:
     """Basis Theory's format: `2024-04-09T13:56:37.864Z`."""
-    dt = utc(dt)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: several calls per event, and strftime costs four times as much.
+    return utc(dt).isoformat(timespec="milliseconds")[:-6] + "Z"   # drop "+00:00"
 
 
 def syncfy_at(dt: datetime) -> str:
     """Syncfy's `header.event.at` format: `2023-06-16 19:06:18.944575+0000`."""
-    return utc(dt).strftime("%Y-%m-%d %H:%M:%S.%f+0000")
+    return utc(dt).isoformat(" ", "microseconds")[:-6] + "+0000"
 
 
 def add_seconds(dt: datetime, seconds: float) -> datetime:

@@ -28,6 +28,9 @@ from simulator.timeutil import add_seconds, iso_ms
 
 log = logging.getLogger("webhook_sim.delivery")
 
+# The longest a run at speed 0 waits for room in its lanes before letting them spill to the store.
+ROOM_WAIT = 1.0
+
 
 class DeliveryEngine:
     def __init__(self, store: Store, *, key: SigningKey | None = None, faults: FaultHooks | None = None) -> None:
@@ -44,6 +47,7 @@ class DeliveryEngine:
         # Set on every change a waiter may care about; waiters clear it, re-check, and wait again. (A Condition
         # would need a task per notification: one per attempt, measurable at thousands per second.)
         self._changed = asyncio.Event()
+        self._room = asyncio.Event()
         self.write_errors: list[str] = []
 
     # -- life cycle -----------------------------------------------------------------------------------
@@ -100,6 +104,8 @@ class DeliveryEngine:
         """Persist `event` and one delivery per subscription (Syncfy batches wait for `flush`); each is sent
         once committed. `faults` and `seed` (the run's, which fault draws derive from) go to the fault hooks.
         Returns the ids of the deliveries created now."""
+        if speed == 0:
+            await self._wait_for_room(subs)
         key = f"{event.run_id}/{event.seq}" if event.run_id else new_id("evt")
         when = time.time() if due is None else due
         provider = catalog.get_provider(event.provider)
@@ -115,6 +121,23 @@ class DeliveryEngine:
             jobs.extend(self._jobs(sub, [event], [key], speed, when, faults, seed))
         await self._persist(jobs, (event_row(event, key),))
         return [job.id for job, _ in jobs]
+
+    async def _wait_for_room(self, subs: Sequence[Subscription]) -> None:
+        """At speed 0 nothing is due at a set time, so a run may wait for its lanes rather than outrun them:
+        a lane that spills reads its deliveries back from the store, which costs more than the wait. It waits
+        only while every lane it feeds is full, so a slow subscription never holds back a fast one, and for at
+        most ROOM_WAIT, after which the lanes spill and the store holds the rest."""
+        lanes = [self._lanes.get(sub.id) for sub in subs]
+        if not lanes or not all(lane is not None and lane.full for lane in lanes):
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ROOM_WAIT
+        while all(lane is not None and lane.full for lane in lanes):
+            self._room.clear()
+            try:
+                await asyncio.wait_for(self._room.wait(), deadline - loop.time())
+            except TimeoutError:
+                return
 
     async def flush(self, run_id: str | None = None) -> None:
         """Send the partial Syncfy batches (of one run, or all)."""
@@ -150,11 +173,18 @@ class DeliveryEngine:
     async def _persist(self, jobs: list[tuple[Job, list[str]]], events: tuple[dict[str, Any], ...]) -> None:
         now = time.time()
         rows = tuple(job.insert_row(keys, now) for job, keys in jobs)
+        lanes = []
         for job, _ in jobs:
-            if job.status not in ("dropped",):
+            if job.status != "dropped":
                 self._outstanding[job.run_id][job.subscription_id] += 1
+                lane = self._lanes.get(job.subscription_id)
+                if lane is not None:
+                    lane.incoming += 1
+                    lanes.append(lane)
 
         def committed(exc: BaseException | None) -> None:
+            for lane in lanes:
+                lane.incoming -= 1
             if exc is not None:
                 self.write_errors.append(f"{type(exc).__name__}: {exc}")
                 return
@@ -273,6 +303,7 @@ class DeliveryEngine:
     def _finish(self, lane: Lane, job: Job) -> None:
         lane.release(job)
         self._outstanding[job.run_id][job.subscription_id] -= 1
+        self._room.set()
         self._notify()
 
     # -- waiting and redelivery -------------------------------------------------------------------------

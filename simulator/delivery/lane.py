@@ -35,6 +35,7 @@ class Lane:
         self._slots = asyncio.Semaphore(sub.max_in_flight)
         self._in_flight: set[asyncio.Task[None]] = set()
         self.held = 0                  # jobs in memory: queued, in flight, or waiting for a retry
+        self.incoming = 0              # jobs published for this lane whose commit is still in flight
         self.loaded_upto = 0           # highest delivery position ever taken into memory
         self.spilled = spilled
         self._refused_upto = 0
@@ -51,6 +52,11 @@ class Lane:
             return False
         self._take(job)
         return True
+
+    @property
+    def full(self) -> bool:
+        """New deliveries would stay in the store (read back later) rather than join the window."""
+        return self.spilled or self.held + self.incoming >= HIGH_WATER
 
     def force(self, job: Job) -> None:
         """Take a job regardless of the window (a redelivery the store order has already passed)."""
