@@ -126,18 +126,18 @@ class DeliveryEngine:
         """At speed 0 nothing is due at a set time, so a run may wait for its lanes rather than outrun them:
         a lane that spills reads its deliveries back from the store, which costs more than the wait. It waits
         only while every lane it feeds is full, so a slow subscription never holds back a fast one, and for at
-        most ROOM_WAIT, after which the lanes spill and the store holds the rest."""
-        lanes = [self._lanes.get(sub.id) for sub in subs]
-        if not lanes or not all(lane is not None and lane.full for lane in lanes):
+        most ROOM_WAIT: then those lanes spill, the store holds the rest, and the run goes on."""
+        lanes = [lane for sub in subs if (lane := self._lanes.get(sub.id)) is not None and not lane.spilled]
+        if not lanes or not all(lane.full for lane in lanes):
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + ROOM_WAIT
-        while all(lane is not None and lane.full for lane in lanes):
+        while all(lane.full and not lane.spilled for lane in lanes):
             self._room.clear()
             try:
                 await asyncio.wait_for(self._room.wait(), deadline - loop.time())
             except TimeoutError:
-                return
+                return  # the lanes take what comes next as spilled: the store holds it until they catch up
 
     async def flush(self, run_id: str | None = None) -> None:
         """Send the partial Syncfy batches (of one run, or all)."""

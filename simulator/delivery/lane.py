@@ -55,8 +55,8 @@ class Lane:
 
     @property
     def full(self) -> bool:
-        """New deliveries would stay in the store (read back later) rather than join the window."""
-        return self.spilled or self.held + self.incoming >= HIGH_WATER
+        """The window has no room for what is published next."""
+        return self.held + self.incoming >= HIGH_WATER
 
     def force(self, job: Job) -> None:
         """Take a job regardless of the window (a redelivery the store order has already passed)."""

@@ -1,0 +1,70 @@
+"""A lane's in-memory window at speed 0: a run waits for a lane that keeps up instead of spilling it to the
+store, and never waits long for one that does not."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from simulator.delivery import lane as lanes
+from simulator.service import Simulator
+from simulator.specs import RunSpec, SubscriptionSpec
+from tests.conftest import until
+
+
+@pytest.fixture
+async def small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Simulator, list[int]]]:
+    """A simulator whose lanes hold 20 deliveries, with a count of the rows lanes read back from the store."""
+    monkeypatch.setattr(lanes, "HIGH_WATER", 20)
+    monkeypatch.setattr(lanes, "LOW_WATER", 5)
+    (tmp_path / "bulk.yaml").write_text("name: bulk\nprovider: basistheory\ndescription: load\n"
+                                        "params:\n  n: {default: 10}\nsteps:\n"
+                                        '  - repeat: "${n}"\n    steps:\n      - emit: token.created\n')
+    sim = await Simulator.open(str(tmp_path / "sim.db"), scenario_dirs=[tmp_path])
+    read_back: list[int] = []
+    load = sim.engine._load
+
+    async def counting(sub_id: str, after_n: int, limit: int) -> list:
+        jobs = await load(sub_id, after_n, limit)
+        read_back.extend(job.n for job in jobs)
+        return jobs
+
+    sim.engine._load = counting  # type: ignore[method-assign]  # lanes made from now on read through it
+    yield sim, read_back
+    await asyncio.wait_for(sim.close(grace=0), 10)
+
+
+async def test_a_run_waits_for_a_lane_that_keeps_up(small, receiver):
+    sim, read_back = small
+    await sim.create_subscription(SubscriptionSpec(url=receiver.url, max_in_flight=4))
+    run = await sim.runs.start(RunSpec(scenario="bulk", speed=0, seed=1, params={"n": 300}))
+    run = await sim.runs.wait(run.id, timeout=30)
+    assert run.counts == {"succeeded": 300}
+    assert read_back == []  # every delivery went from the run to the lane, none through a read of the store
+    assert len(receiver.requests) == 300
+
+
+async def test_a_hanging_lane_spills_and_never_holds_back_another(small, make_receiver):
+    sim, _ = small
+    hanging, fast = make_receiver(), make_receiver()
+    hanging.respond(status=204, delay=30)
+    await sim.create_subscription(SubscriptionSpec(url=hanging.url, timeout=60, max_in_flight=1))
+    await sim.create_subscription(SubscriptionSpec(url=fast.url))
+    await sim.runs.start(RunSpec(scenario="bulk", speed=0, seed=1, params={"n": 200}))
+    await fast.wait_for_async(200, timeout=10)
+    assert hanging.in_flight == 1 and len(hanging.requests) == 0
+
+
+async def test_a_run_whose_only_lane_hangs_still_emits_every_event(small, receiver):
+    sim, _ = small
+    receiver.respond(status=204, delay=30)
+    await sim.create_subscription(SubscriptionSpec(url=receiver.url, timeout=60, max_in_flight=1))
+    run = await sim.runs.start(RunSpec(scenario="bulk", speed=0, seed=1, params={"n": 100}))
+    # One wait of ROOM_WAIT at most, then the lane spills and the store takes the rest.
+    await until(lambda: sim.runs._emitted.get(run.id) == 100, timeout=10, what="all 100 events emitted")
+    await until(lambda: sim.store.writer._queue.empty(), timeout=10, what="the writes")
+    await sim.store.writer.barrier()
+    assert (await sim.runs.get(run.id)).events == 100
