@@ -16,6 +16,8 @@ from pathlib import Path
 
 import aiohttp
 
+from simulator.delivery.sender import Sender
+
 NGINX_CONF = """
 worker_processes 1;
 daemon off;
@@ -96,6 +98,27 @@ async def bare_loop(url: str, bodies: list[bytes], concurrency: int) -> float:
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return len(bodies) / (time.perf_counter() - started)
+
+
+async def bare_client_loop(url: str, bodies: list[bytes], concurrency: int) -> float:
+    """Requests per second of the simulator's own sender posting `bodies` with `concurrency` connections: what
+    the wire allows the simulator at best, with nothing else done per request."""
+    sender = Sender()
+    await sender.start()
+    items = iter(bodies)
+
+    async def worker() -> None:
+        for body in items:
+            outcome = await sender.post(url, body, {"Content-Type": "application/json"}, 30)
+            if not outcome.ok:
+                raise RuntimeError(f"the receiver failed a request: {outcome}")
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return len(bodies) / (time.perf_counter() - started)
+    finally:
+        await sender.close()
 
 
 def rss_mb() -> float:

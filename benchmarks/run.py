@@ -8,7 +8,6 @@ a 100,000-event run shows the memory trend.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import subprocess
@@ -17,11 +16,19 @@ from typing import Any
 
 from benchmarks import generation, startup, throughput
 from benchmarks.harness import fast_receiver
-from simulator.serving import tune_gc
+from simulator.serving import run_loop, tune_gc
 
 
 def row(name: str, value: str, target: str, ok: bool | None) -> tuple[str, str, str, str]:
     return name, value, target, "-" if ok is None else ("pass" if ok else "FAIL")
+
+
+def loop_name() -> str:
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio"
+    return f"uvloop {uvloop.__version__}"
 
 
 def scale(events: int) -> dict[str, Any]:
@@ -43,12 +50,14 @@ def main() -> int:
         target_ok = rate >= 20000 if name == "catalog mix" else None
         rows.append(row(f"generation, {name}", f"{rate:,.0f} bodies/s", ">= 20,000 (mix)", target_ok))
     with fast_receiver() as (url, kind):
-        tp = asyncio.run(throughput.throughput(url, args.events))
+        tp = run_loop(throughput.throughput(url, args.events))
         rows.append(row(f"bare aiohttp loop -> {kind}", f"{tp['baseline']:,.0f} POST/s", "baseline", None))
+        rows.append(row(f"bare loop, simulator's client -> {kind}", f"{tp['client']:,.0f} POST/s", "-", None))
         rows.append(row("simulator deliveries (durable outbox)", f"{tp['simulator']:,.0f} /s", ">= 10,000 /s",
                         tp["simulator"] >= 10000))
-        rows.append(row("simulator / bare loop", f"{tp['ratio']:.2f}", ">= 0.80", tp["ratio"] >= 0.8))
-        pr = asyncio.run(throughput.precision(url, 1000, args.precision_seconds))
+        rows.append(row("simulator / bare aiohttp loop", f"{tp['ratio']:.2f}", ">= 0.80", tp["ratio"] >= 0.8))
+        rows.append(row("simulator / bare loop on its client", f"{tp['client_ratio']:.2f}", "-", None))
+        pr = run_loop(throughput.precision(url, 1000, args.precision_seconds))
         rows.append(row(f"lateness p50 ({pr['events']} events at 1,000/s)", f"{pr['p50_ms']:.2f} ms", "-", None))
         rows.append(row("lateness p99", f"{pr['p99_ms']:.2f} ms", "< 5 ms", pr["p99_ms"] < 5))
     sc = scale(1_000_000 if args.full else 100_000)
@@ -62,7 +71,7 @@ def main() -> int:
     rows.append(row("pytest fixture ready", f"{fx['ready_ms']:.0f} ms, next {fx['again_ms']:.0f} ms",
                     "< 500 ms", fx["ready_ms"] < 500))
     rows.append(row("  imports, once per process", f"{fx['import_ms']:.0f} ms", "-", None))
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, event loop: {loop_name()}")
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in [("measure", "value", "target", "result"), *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)))

@@ -6,7 +6,6 @@ growth with the number of events (a list of all events kept somewhere) shows as 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import tempfile
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from benchmarks.harness import fast_receiver, peak_rss_mb, rss_mb
 from simulator.service import Simulator
-from simulator.serving import tune_gc
+from simulator.serving import run_loop, tune_gc
 from simulator.specs import RunSpec, SubscriptionSpec
 
 TYPES = ("token.created", "token.read", "token.updated", "token.expired")
@@ -55,4 +54,4 @@ async def measure(url: str, events: int) -> dict[str, object]:
 if __name__ == "__main__":
     tune_gc()  # as `serve` and `run` do
     with fast_receiver() as (target, _kind):
-        print(json.dumps(asyncio.run(measure(target, int(sys.argv[1])))))
+        print(json.dumps(run_loop(measure(target, int(sys.argv[1])))))

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.harness import bare_loop, bulk_scenario
+from benchmarks.harness import bare_client_loop, bare_loop, bulk_scenario
 from simulator import catalog
 from simulator.service import Simulator
+from simulator.serving import run_loop
 from simulator.specs import RunSpec, SubscriptionSpec
 from simulator.timeutil import parse_time
 
@@ -33,11 +33,20 @@ async def simulator_rate(url: str, events: int, concurrency: int) -> float:
     return events / elapsed
 
 
-async def throughput(url: str, events: int, concurrency: int = 16) -> dict[str, float]:
+async def throughput(url: str, events: int, concurrency: int = 16, rounds: int = 3) -> dict[str, float]:
+    """Medians over `rounds` of (bare aiohttp loop, bare loop on the simulator's own client, simulator), each
+    round's three taken back to back: on a shared machine the pace drifts by tens of percent over minutes, so
+    the ratio is the median of each round's own ratio."""
     bodies = [catalog.sample("token.created", i) for i in range(events)]
-    baseline = await bare_loop(url, bodies, concurrency)
-    rate = await simulator_rate(url, events, concurrency)
-    return {"baseline": baseline, "simulator": rate, "ratio": rate / baseline}
+    base, client, sim = [], [], []
+    for _ in range(rounds):
+        base.append(await bare_loop(url, bodies, concurrency))
+        client.append(await bare_client_loop(url, bodies, concurrency))
+        sim.append(await simulator_rate(url, events, concurrency))
+    return {"baseline": statistics.median(base), "client": statistics.median(client),
+            "simulator": statistics.median(sim),
+            "ratio": statistics.median(s / b for s, b in zip(sim, base, strict=True)),
+            "client_ratio": statistics.median(s / c for s, c in zip(sim, client, strict=True))}
 
 
 async def precision(url: str, rate: int = 1000, seconds: int = 30) -> dict[str, float]:
@@ -75,5 +84,5 @@ if __name__ == "__main__":
     from benchmarks.harness import fast_receiver
 
     with fast_receiver() as (url, kind):
-        print(kind, asyncio.run(throughput(url, 20000)))
-        print(asyncio.run(precision(url, 1000, 5)))
+        print(kind, run_loop(throughput(url, 20000)))
+        print(run_loop(precision(url, 1000, 5)))

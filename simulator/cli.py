@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -148,8 +147,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from simulator.runcli import run_command
+    from simulator.serving import run_loop
 
-    return asyncio.run(run_command(args))
+    return run_loop(run_command(args))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -134,12 +134,19 @@ class _Connection(asyncio.Protocol):
     def reusable(self) -> bool:
         return not self.closed and self._parser is None and not self._buffer
 
-    async def request(self, data: bytes) -> Response:
+    async def request(self, data: bytes, deadline: float) -> Response:
+        """Send `data` and wait for the response until `deadline` (loop time), then raise TimeoutError."""
         assert self._transport is not None and self._parser is None
+        loop = asyncio.get_running_loop()
         self._parser = _Parser(self._limit)
-        self._waiter = asyncio.get_running_loop().create_future()
-        self._transport.write(data)
-        return await self._waiter
+        self._waiter = loop.create_future()
+        # A timer handle rather than asyncio.timeout(): it is one allocation on the hottest path.
+        timer = loop.call_at(deadline, self._fail, TimeoutError())
+        try:
+            self._transport.write(data)
+            return await self._waiter
+        finally:
+            timer.cancel()
 
     def close(self) -> None:
         self.closed = True
@@ -283,12 +290,14 @@ class Client:
         self._ssl = ssl_context
         self._open: set[_Connection] = set()
 
-    async def post(self, target: Target, headers: dict[str, str], body: bytes) -> Response:
-        """POST `body`; raises OSError, ProtocolError or ValueError. Wrap in a timeout: this one never ends it."""
+    async def post(self, target: Target, headers: dict[str, str], body: bytes, timeout: float) -> Response:
+        """POST `body` and read the response within `timeout` seconds in all; raises TimeoutError, OSError,
+        ProtocolError or ValueError."""
         data = encode_request(target, headers, body)
-        conn = await self._acquire(target)
+        deadline = asyncio.get_running_loop().time() + timeout
+        conn = await self._acquire(target, timeout)
         try:
-            response = await conn.request(data)
+            response = await conn.request(data, deadline)
         except BaseException:
             conn.close()
             self._open.discard(conn)
@@ -296,7 +305,7 @@ class Client:
         self._release(target, conn)
         return response
 
-    async def _acquire(self, target: Target) -> _Connection:
+    async def _acquire(self, target: Target, timeout: float) -> _Connection:
         idle = self._idle[(target.scheme, target.host, target.port)]
         while idle:
             conn = idle.pop()
@@ -307,8 +316,9 @@ class Client:
         tls = None
         if target.scheme == "https":
             tls = self._ssl or _default_context()
-        _, conn = await loop.create_connection(lambda: _Connection(self._limit), target.host, target.port,
-                                               ssl=tls, server_hostname=target.host if tls else None)
+        async with asyncio.timeout(timeout):
+            _, conn = await loop.create_connection(lambda: _Connection(self._limit), target.host, target.port,
+                                                   ssl=tls, server_hostname=target.host if tls else None)
         self._open.add(conn)
         return conn
 

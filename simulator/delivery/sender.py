@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 import time
 from dataclasses import dataclass
@@ -66,8 +65,7 @@ class Sender:
         assert self._client is not None, "sender not started"
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(timeout):
-                resp = await self._client.post(self._target(url), headers, body)
+            resp = await self._client.post(self._target(url), headers, body, timeout)
         except TimeoutError:
             return Outcome(None, (time.perf_counter() - started) * 1000, f"timeout after {timeout:g}s", None, None)
         except (OSError, ProtocolError, ValueError) as exc:

@@ -106,7 +106,7 @@ NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
 async def test_request_bytes_and_keep_alive(client: Client) -> None:
     async with scripted([NO_CONTENT]) as server:
         for i in range(20):
-            response = await client.post(target(server, "/hook?x=1"), {"X-N": str(i)}, b'{"n":%d}' % i)
+            response = await client.post(target(server, "/hook?x=1"), {"X-N": str(i)}, b'{"n":%d}' % i, 5)
             assert response.status == 204
     assert server.connections == 1  # one connection for all twenty
     assert server.requests[3] == (f"POST /hook?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nX-N: 3\r\n"
@@ -122,7 +122,7 @@ async def test_request_bytes_and_keep_alive(client: Client) -> None:
 async def test_bodies_are_framed_and_the_connection_reused(client: Client, response: bytes) -> None:
     async with scripted([response]) as server:
         for _ in range(3):
-            got = await client.post(target(server), {}, b"{}")
+            got = await client.post(target(server), {}, b"{}", 5)
             assert (got.status, got.body) == (200, b"hello world")
     assert server.connections == 1
 
@@ -137,14 +137,14 @@ async def test_a_response_split_across_many_writes(client: Client) -> None:
             await writer.drain()
 
     async with serving(handle, Server()) as server:
-        got = await client.post(target(server), {}, b"x")
+        got = await client.post(target(server), {}, b"x", 5)
     assert (got.status, got.body, got.headers["content-type"]) == (200, b"abc", "text/plain")
 
 
 async def test_connection_close_and_read_to_end(client: Client) -> None:
     async with scripted([b"HTTP/1.0 500 Oops\r\n\r\nbody until close"], close_after=True) as server:
         for _ in range(3):
-            got = await client.post(target(server), {}, b"{}")
+            got = await client.post(target(server), {}, b"{}", 5)
             assert (got.status, got.body) == (500, b"body until close")
     assert server.connections == 3  # HTTP/1.0 without keep-alive: a connection each
 
@@ -152,9 +152,9 @@ async def test_connection_close_and_read_to_end(client: Client) -> None:
 async def test_a_large_body_is_cut_and_its_connection_dropped(client: Client) -> None:
     big = b"HTTP/1.1 200 OK\r\nContent-Length: 4000000\r\n\r\n" + b"x" * 4_000_000
     async with scripted([big]) as server:
-        got = await asyncio.wait_for(client.post(target(server), {}, b"{}"), 10)
+        got = await asyncio.wait_for(client.post(target(server), {}, b"{}", 10), 10)
         assert got.status == 200 and got.body == b"x" * 1024
-        got = await asyncio.wait_for(client.post(target(server), {}, b"{}"), 10)
+        got = await asyncio.wait_for(client.post(target(server), {}, b"{}", 10), 10)
     assert server.connections == 2
 
 
@@ -166,7 +166,7 @@ async def test_a_large_body_is_cut_and_its_connection_dropped(client: Client) ->
 async def test_closed_early_is_an_error(client: Client, response: bytes) -> None:
     async with scripted([response], close_after=True) as server:
         with pytest.raises(ServerDisconnected):
-            await asyncio.wait_for(client.post(target(server), {}, b"{}"), 5)
+            await asyncio.wait_for(client.post(target(server), {}, b"{}", 5), 5)
 
 
 @pytest.mark.parametrize("response", [
@@ -178,14 +178,14 @@ async def test_closed_early_is_an_error(client: Client, response: bytes) -> None
 async def test_garbage_is_a_protocol_error(client: Client, response: bytes) -> None:
     async with scripted([response]) as server:
         with pytest.raises(ProtocolError):
-            await asyncio.wait_for(client.post(target(server), {}, b"{}"), 5)
+            await asyncio.wait_for(client.post(target(server), {}, b"{}", 5), 5)
 
 
 async def test_an_idle_connection_the_server_closed_is_not_reused(client: Client) -> None:
     async with scripted([b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"], close_after=True) as server:
         # The server closes after answering although the response allows keep-alive (as idle timeouts do).
         for _ in range(5):
-            assert (await asyncio.wait_for(client.post(target(server), {}, b"{}"), 5)).status == 200
+            assert (await asyncio.wait_for(client.post(target(server), {}, b"{}", 5), 5)).status == 200
             await asyncio.sleep(0.05)  # let the close arrive before the next request
     assert server.connections == 5
 
