@@ -51,12 +51,15 @@ class Job:
         }
 
     def insert_row(self, event_keys: list[str], created_at: float) -> dict[str, Any]:
-        row = self.update_row()
-        row.pop("_id")
-        row.update(id=self.id, n=self.n, subscription_id=self.subscription_id, run_id=self.run_id,
-                   event_keys=json.dumps(event_keys), event_ids=json.dumps([e.id for e in self.events]),
-                   type=self.type, envelope_id=self.envelope_id, speed=self.speed, created_at=created_at)
-        return row
+        return {
+            "id": self.id, "n": self.n, "subscription_id": self.subscription_id, "run_id": self.run_id,
+            "event_keys": json.dumps(event_keys), "event_ids": json.dumps([e.id for e in self.events]),
+            "type": self.type, "envelope_id": self.envelope_id, "speed": self.speed, "created_at": created_at,
+            "status": self.status, "attempts": self.attempts, "retries": self.retries,
+            "sim_offset": self.sim_offset, "next_attempt_at": self.due, "finished_at": self.finished_at,
+            "last_status": self.last_status, "last_error": self.last_error,
+            "faults": json.dumps(self.faults, separators=(",", ":")) if self.faults else None,
+        }
 
 
 def event_row(event: Event, key: str) -> dict[str, Any]:

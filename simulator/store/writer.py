@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import bindparam, update
@@ -35,7 +36,7 @@ _DELIVERY_UPDATE = (
 _EVENT_INSERT = t.events.insert()
 _DELIVERY_INSERT = t.deliveries.insert()
 _ATTEMPT_INSERT = t.attempts.insert().values({c.name: bindparam(c.name) for c in t.attempts.c if c.name != "id"})
-_COMPILED: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
+_COMPILED: dict[tuple[int, str], tuple[str, Callable[[dict[str, Any]], Any] | None]] = {}
 
 
 async def _executemany(conn: AsyncConnection, stmt: Any, rows: list[dict[str, Any]]) -> None:
@@ -47,11 +48,20 @@ async def _executemany(conn: AsyncConnection, stmt: Any, rows: list[dict[str, An
     key = (id(stmt), conn.dialect.name)
     if key not in _COMPILED:
         compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-        order = tuple(compiled.positiontup) if conn.dialect.positional and compiled.positiontup else None
-        _COMPILED[key] = (compiled.string, order)
-    sql, order = _COMPILED[key]
-    params = [tuple(row[name] for name in order) for row in rows] if order else rows
+        order = compiled.positiontup if conn.dialect.positional else None
+        _COMPILED[key] = (compiled.string, _tuple_getter(order) if order else None)
+    sql, getter = _COMPILED[key]
+    params = list(map(getter, rows)) if getter else rows
     await conn.exec_driver_sql(sql, params)
+
+
+def _tuple_getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A row dict to its parameter tuple. itemgetter does it in C: a third of the cost of a generator per row,
+    which at four rows per delivery was a measurable part of persisting one."""
+    if len(names) == 1:
+        name = names[0]
+        return lambda row: (row[name],)
+    return itemgetter(*names)
 
 
 @dataclass
@@ -67,7 +77,7 @@ class _Batch:
         return len(self.events) + len(self.deliveries) + len(self.attempts) + len(self.updates) + len(self.calls)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)   # not frozen: a frozen dataclass's __init__ costs several times as much, twice per delivery
 class Op:
     """One queued change: rows for a table, an arbitrary statement, and who to tell when it is committed."""
 
