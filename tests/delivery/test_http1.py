@@ -284,3 +284,15 @@ async def test_https(tmp_path: Path) -> None:
     assert [(o.status, o.response) for o in outcomes] == [(200, "ok")] * 3
     assert server.connections == 1 and "CERTIFICATE_VERIFY_FAILED" in (refused.error or "")
     assert server.requests[0].startswith(f"POST /secure HTTP/1.1\r\nHost: localhost:{server.port}\r\n".encode())
+
+
+async def test_redirects_are_answers_not_followed() -> None:
+    moved = b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\nContent-Length: 0\r\n\r\n"
+    sender = Sender()
+    await sender.start()
+    try:
+        async with scripted([moved]) as server:
+            outcome = await sender.post(f"http://127.0.0.1:{server.port}/", b"{}", {}, 5)
+    finally:
+        await sender.close()
+    assert (outcome.status, outcome.ok, len(server.requests)) == (302, False, 1)
