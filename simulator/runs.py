@@ -110,6 +110,8 @@ class RunManager:
                               emit=emit, on_idle=lambda: engine.flush(run_id), run_id=run_id, sleep=_sleep_ahead)
             await engine.release(run_id)  # what the reorder and burst faults still hold goes now
             await engine.settled(run_id)
+            if spec.target is not None and subs:
+                await engine.retire(subs[0].id)  # the run's own ad-hoc subscription: nothing more goes there
         except asyncio.CancelledError:
             status, error = "cancelled", None
         except Exception as exc:  # a scenario that fails half-way is reported, never raised into the server

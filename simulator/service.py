@@ -33,6 +33,7 @@ class Simulator:
         self.scenario_dirs = [Path(d) for d in scenario_dirs]
         self.runs = RunManager(self)
         self._adhoc: BuildContext | None = None
+        self._targets: dict[str, str] = {}   # ad-hoc event target URL -> its ephemeral subscription's id
         self.accepting = True
 
     @classmethod
@@ -142,8 +143,7 @@ class Simulator:
             raise InvalidInput("the simulator is shutting down")
         etype = catalog.resolve(spec.type)
         if spec.target is not None:
-            sub = await self.create_subscription(SubscriptionSpec(url=spec.target), ephemeral=True)
-            subs = [sub]
+            subs = [await self._target(spec.target)]
         else:
             subs = await self.matching(etype, spec.subscriptions)
         ctx = self._context(spec.seed)
@@ -151,6 +151,16 @@ class Simulator:
         deliveries = await self.engine.publish(event, subs, speed=1.0)
         await self.store.writer.barrier()  # the answer names deliveries: they must exist on disk first
         return event, deliveries
+
+    async def _target(self, url: str) -> Subscription:
+        """One ephemeral subscription per ad-hoc target URL, reused by every event sent there (a subscription and
+        a lane per event would pile up in a long-running server). Never disabled, like a run's target."""
+        sub_id = self._targets.get(url)
+        sub = await self.store.get_subscription(sub_id) if sub_id else None
+        if sub is None:
+            sub = await self.create_subscription(SubscriptionSpec(url=url, disable_after=0), ephemeral=True)
+            self._targets[url] = sub.id
+        return sub
 
     def _context(self, seed: int | None) -> BuildContext:
         if seed is not None:
@@ -191,6 +201,7 @@ class Simulator:
             await self.engine.subscription_removed(sub.id)
         await self.store.reset()
         self._adhoc = None
+        self._targets.clear()
 
 
 def _check_filter(flt: str, field: str) -> None:

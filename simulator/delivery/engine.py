@@ -96,6 +96,15 @@ class DeliveryEngine:
             self._batch_meta.pop(key, None)
         self._notify()
 
+    async def retire(self, sub_id: str) -> None:
+        """Stop the lane of a subscription with nothing left to send (a run's ad-hoc target once the run has
+        settled), so lanes do not pile up; a redelivery starts it again."""
+        lane = self._lanes.get(sub_id)
+        if lane is None or lane.held or lane.incoming or lane.spilled:
+            return
+        del self._lanes[sub_id]
+        await lane.close(grace=0)
+
     # -- publishing -----------------------------------------------------------------------------------
 
     async def publish(self, event: Event, subs: Sequence[Subscription], *, speed: float = 1.0,
