@@ -7,6 +7,7 @@ simulator's `InvalidInput` with one `FieldError` per field.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -36,6 +37,28 @@ def check_url(url: str) -> str:
 # Every URL the simulator will POST to: absolute http(s), no spaces or control characters, a valid port.
 Url = Annotated[str, Field(max_length=2048), AfterValidator(check_url)]
 
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")   # RFC 9110 field name
+_FRAMING = {"host", "content-length", "transfer-encoding", "connection"}
+
+
+def check_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Extra request headers: refused here, naming the header, rather than failing every attempt later."""
+    if len(headers) > 50:
+        raise ValueError("at most 50 headers")
+    for name, value in headers.items():
+        if not _TOKEN.match(name):
+            raise ValueError(f"{name!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~)")
+        if name.lower() in _FRAMING:
+            raise ValueError(f"{name} is set by the sender for each request")
+        if len(value) > 8192 or any(c in value for c in "\r\n\0"):
+            raise ValueError(f"the value of {name} must be one line of at most 8192 characters")
+        if not value.isascii() and not all(ord(c) < 256 for c in value):
+            raise ValueError(f"the value of {name} must be Latin-1 text (HTTP/1.1 sends bytes)")
+    return headers
+
+
+Headers = Annotated[dict[str, str], AfterValidator(check_headers)]
+
 class RetrySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     delays: list[float] = Field(description="Seconds before each retry (simulated time, before speed).")
@@ -56,7 +79,7 @@ class SubscriptionSpec(BaseModel):
                               description="Filters: exact types, aliases, `provider:*`, globs like `token.*`.")
     signing: Scheme | None = Field(None, description="Default: each event's provider's native scheme.")
     secret: str | None = Field(None, max_length=512, description="Generated when not given; shown once.")
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     timeout: float = Field(30.0, gt=0, le=600)
     retry: RetrySpec | None = None
     max_in_flight: int = Field(1, ge=1, le=1000)
@@ -74,7 +97,7 @@ class SubscriptionPatch(BaseModel):
     events: list[str] | None = Field(None, max_length=200)
     signing: Scheme | None = None
     secret: str | None = Field(None, max_length=512)
-    headers: dict[str, str] | None = None
+    headers: Headers | None = None
     timeout: float | None = Field(None, gt=0, le=600)
     retry: RetrySpec | None = None
     max_in_flight: int | None = Field(None, ge=1, le=1000)
