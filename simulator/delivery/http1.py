@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -27,7 +27,10 @@ class ProtocolError(Exception):
 
 
 class ServerDisconnected(ProtocolError):
-    pass
+    nothing_received = False   # the connection ended before a single byte of the response
+
+
+Origin = tuple[str, str, int]   # (scheme, host, port)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +88,13 @@ def encode_request(target: Target, headers: dict[str, str], body: bytes) -> byte
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; `request` may be called again once the previous response is complete."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, origin: Origin, on_lost: Callable[[_Connection], None]) -> None:
         self._limit = limit
+        self.origin = origin
+        self._on_lost = on_lost
+        self.idle_since = 0.0
+        self.requests = 0
+        self._received = 0
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._waiter: asyncio.Future[Response] | None = None
@@ -102,6 +110,7 @@ class _Connection(asyncio.Protocol):
         if self._parser is None:
             self.close()  # bytes nobody asked for: this connection can no longer be trusted
             return
+        self._received += len(data)
         self._buffer += data
         try:
             response = self._parser.feed(self._buffer)
@@ -125,6 +134,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._on_lost(self)
         if self._waiter is not None and not self._waiter.done():
             self._fail(ServerDisconnected(f"connection closed before a whole response{f': {exc}' if exc else ''}"))
 
@@ -140,6 +150,8 @@ class _Connection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self._parser = _Parser(self._limit)
         self._waiter = loop.create_future()
+        self.requests += 1
+        self._received = 0
         # A timer handle rather than asyncio.timeout(): it is one allocation on the hottest path.
         timer = loop.call_at(deadline, self._fail, TimeoutError())
         try:
@@ -164,6 +176,8 @@ class _Connection(asyncio.Protocol):
             self._waiter.set_result(response)
 
     def _fail(self, exc: Exception) -> None:
+        if isinstance(exc, ServerDisconnected):
+            exc.nothing_received = self._received == 0
         self._parser = None
         self.close()
         if self._waiter is not None and not self._waiter.done():
@@ -282,56 +296,102 @@ class _Parser:
 
 
 class Client:
-    """Keep-alive connections per origin. No limit of its own: callers bound their concurrency."""
+    """Keep-alive connections per origin. No limit of its own: callers bound their concurrency.
 
-    def __init__(self, limit: int = 1024, ssl_context: ssl.SSLContext | None = None) -> None:
+    An idle connection is closed after `idle_timeout` seconds (as aiohttp's keep-alive timeout did), and one the
+    server closes is forgotten at once: a long-running server posting to many short-lived receivers (a test's
+    ephemeral ports) keeps nothing of them.
+    """
+
+    def __init__(self, limit: int = 1024, ssl_context: ssl.SSLContext | None = None,
+                 idle_timeout: float = 30.0) -> None:
         self._limit = limit
-        self._idle: dict[tuple[str, str, int], list[_Connection]] = defaultdict(list)
+        self._idle: dict[Origin, list[_Connection]] = {}
         self._ssl = ssl_context
         self._open: set[_Connection] = set()
+        self._idle_timeout = idle_timeout
+        self._swept = 0.0
 
     async def post(self, target: Target, headers: dict[str, str], body: bytes, timeout: float) -> Response:
         """POST `body` and read the response within `timeout` seconds in all; raises TimeoutError, OSError,
         ProtocolError or ValueError."""
         data = encode_request(target, headers, body)
-        deadline = asyncio.get_running_loop().time() + timeout
-        conn = await self._acquire(target, timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        conn = self._idle_connection(target) or await self._connect(target, timeout)
+        try:
+            return await self._exchange(conn, data, deadline)
+        except ServerDisconnected as exc:
+            if conn.requests == 1 or not exc.nothing_received:
+                raise
+        # A kept-alive connection the server had closed as the request went out (its idle timeout): the server
+        # answered nothing, so the request goes once more on a new connection, as browsers do.
+        conn = await self._connect(target, max(0.0, deadline - loop.time()))
+        return await self._exchange(conn, data, deadline)
+
+    async def _exchange(self, conn: _Connection, data: bytes, deadline: float) -> Response:
         try:
             response = await conn.request(data, deadline)
         except BaseException:
             conn.close()
-            self._open.discard(conn)
+            self._forget(conn)
             raise
-        self._release(target, conn)
+        self._release(conn)
         return response
 
-    async def _acquire(self, target: Target, timeout: float) -> _Connection:
-        idle = self._idle[(target.scheme, target.host, target.port)]
+    def _idle_connection(self, target: Target) -> _Connection | None:
+        idle = self._idle.get((target.scheme, target.host, target.port))
         while idle:
-            conn = idle.pop()
+            conn = idle.pop()  # the most recently used: the likeliest to be alive
             if conn.reusable:
                 return conn
-            self._open.discard(conn)
+            self._forget(conn)
+        return None
+
+    async def _connect(self, target: Target, timeout: float) -> _Connection:
+        origin = (target.scheme, target.host, target.port)
         loop = asyncio.get_running_loop()
         tls = None
         if target.scheme == "https":
             tls = self._ssl or _default_context()
         async with asyncio.timeout(timeout):
-            _, conn = await loop.create_connection(lambda: _Connection(self._limit), target.host, target.port,
+            _, conn = await loop.create_connection(lambda: _Connection(self._limit, origin, self._forget),
+                                                   target.host, target.port,
                                                    ssl=tls, server_hostname=target.host if tls else None)
         self._open.add(conn)
         return conn
 
-    def _release(self, target: Target, conn: _Connection) -> None:
-        idle = self._idle[(target.scheme, target.host, target.port)]
-        if conn.reusable and len(idle) < IDLE_PER_ORIGIN:
-            idle.append(conn)
-        else:
+    def _release(self, conn: _Connection) -> None:
+        idle = self._idle.setdefault(conn.origin, [])
+        if not conn.reusable or len(idle) >= IDLE_PER_ORIGIN:
             conn.close()
-            self._open.discard(conn)
+            self._forget(conn)
+            return
+        now = asyncio.get_running_loop().time()
+        conn.idle_since = now
+        idle.append(conn)
+        if now - self._swept > self._idle_timeout / 2:
+            self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        """Close the connections idle for longer than `idle_timeout` (the least recent sit first in each list)."""
+        self._swept = now
+        for conns in list(self._idle.values()):
+            while conns and now - conns[0].idle_since > self._idle_timeout:
+                conns[0].close()
+                self._forget(conns[0])
+
+    def _forget(self, conn: _Connection) -> None:
+        self._open.discard(conn)
+        idle = self._idle.get(conn.origin)
+        if idle is not None:
+            if conn in idle:
+                idle.remove(conn)
+            if not idle:
+                del self._idle[conn.origin]
 
     def close(self) -> None:
-        for conn in self._open:
+        for conn in list(self._open):
             conn.close()
         self._open.clear()
         self._idle.clear()

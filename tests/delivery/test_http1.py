@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from simulator.delivery.http1 import Client, ProtocolError, ServerDisconnected, Target
 from simulator.delivery.sender import Sender
+from tests.conftest import until
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -296,3 +297,61 @@ async def test_redirects_are_answers_not_followed() -> None:
     finally:
         await sender.close()
     assert (outcome.status, outcome.ok, len(server.requests)) == (302, False, 1)
+
+
+async def test_connections_the_server_closes_are_forgotten_at_once(client: Client) -> None:
+    async with scripted([b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"], close_after=True) as server:
+        for _ in range(3):
+            await client.post(target(server), {}, b"{}", 5)
+        await until(lambda: not client._open and not client._idle, timeout=5, what="the closed connections dropped")
+
+
+async def test_idle_connections_are_closed_after_the_idle_timeout() -> None:
+    ended = asyncio.Event()
+    first = Server()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await read_request(reader, first) is not None:
+            writer.write(NO_CONTENT)
+            await writer.drain()
+        ended.set()  # the client closed its end
+
+    client = Client(idle_timeout=0.2)
+    try:
+        async with serving(handle, first), scripted([NO_CONTENT]) as second:
+            await client.post(target(first), {}, b"{}", 5)
+            await asyncio.sleep(0.3)  # the time the connection must spend idle, not a wait for a result
+            assert not ended.is_set()
+            await client.post(target(second), {}, b"{}", 5)  # any later use sweeps
+            await asyncio.wait_for(ended.wait(), 5)
+            assert len(client._open) == 1  # the second server's, fresh
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize(("second_answer", "retried"), [
+    (b"", True),                                        # closed without a byte: the request goes again
+    (b"HTTP/1.1 200 OK\r\nContent-Le", False),          # closed mid-answer: the server saw it, an error
+])
+async def test_a_kept_alive_connection_closed_under_a_request(client: Client, second_answer: bytes,
+                                                              retried: bool) -> None:
+    server = Server()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await read_request(reader, server) is not None:
+            if len(server.requests) == 2:   # the second request, on the kept-alive connection
+                writer.write(second_answer)
+                await writer.drain()
+                return                      # and the connection closes
+            writer.write(NO_CONTENT)
+            await writer.drain()
+
+    async with serving(handle, server):
+        assert (await client.post(target(server), {}, b"{}", 5)).status == 204
+        if retried:
+            assert (await client.post(target(server), {}, b"{}", 5)).status == 204
+            assert (server.connections, len(server.requests)) == (2, 3)
+        else:
+            with pytest.raises(ServerDisconnected):
+                await client.post(target(server), {}, b"{}", 5)
+            assert (server.connections, len(server.requests)) == (1, 2)
