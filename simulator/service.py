@@ -138,7 +138,7 @@ class Simulator:
 
     async def emit(self, spec: EventSpec) -> tuple[Event, list[str]]:
         """Build one event now (coherent with earlier ad-hoc events) and deliver it. Returns the event and the
-        ids of the deliveries made."""
+        ids of the deliveries that carry it."""
         if not self.accepting:
             raise InvalidInput("the simulator is shutting down")
         etype = catalog.resolve(spec.type)

@@ -164,7 +164,8 @@ class EmittedEvent(Out):
     type: str
     occurred_at: datetime
     body: dict[str, Any] = Field(description="The provider's event object, without the per-POST envelope.")
-    deliveries: list[str] = Field(description="Ids of the deliveries made.")
+    deliveries: list[str] = Field(description="Ids of the deliveries that carry the event (for a Syncfy batch "
+                                              "still collecting events: the batch's, sent when it closes).")
 
 
 class RunEvent(Out):

@@ -15,11 +15,12 @@ from functools import partial
 from typing import Any
 
 from simulator import USER_AGENT, catalog
+from simulator.delivery.batches import Batches, BatchKey, OpenBatch, envelope_of
 from simulator.delivery.hooks import FaultHooks, Signer
 from simulator.delivery.job import Job, event_from_row, event_row, job_from_row
 from simulator.delivery.lane import Lane
 from simulator.delivery.sender import Outcome, Sender
-from simulator.ids import derived_fraction, derived_uuid4, new_id
+from simulator.ids import derived_fraction, new_id
 from simulator.models import Event, Subscription
 from simulator.signing import SigningKey, default_key, sign
 from simulator.store import Store
@@ -27,6 +28,7 @@ from simulator.store.writer import Op
 from simulator.timeutil import add_seconds, iso_ms
 
 log = logging.getLogger("webhook_sim.delivery")
+Row = tuple[Job, list[str], bool]   # a delivery, its events' store keys, and whether its row is new
 
 # The longest a run at speed 0 waits for room in its lanes before letting them spill to the store.
 ROOM_WAIT = 1.0
@@ -40,9 +42,7 @@ class DeliveryEngine:
         self.sender = Sender()
         self._lanes: dict[str, Lane] = {}
         self._n = 0
-        self._batches: dict[tuple[str, str | None], list[tuple[Event, str]]] = defaultdict(list)
-        self._batch_meta: dict[tuple[str, str | None],
-                               tuple[Subscription, float, Mapping[str, Any] | None, int | None]] = {}
+        self._batches = Batches()
         self._outstanding: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         # Set on every change a waiter may care about; waiters clear it, re-check, and wait again. (A Condition
         # would need a task per notification: one per attempt, measurable at thousands per second.)
@@ -91,9 +91,7 @@ class DeliveryEngine:
         if lane is not None:
             await lane.close(grace=0)
         self.faults.forget(sub_id)
-        for key in [k for k in self._batches if k[0] == sub_id]:
-            self._batches.pop(key, None)
-            self._batch_meta.pop(key, None)
+        self._batches.forget(sub_id)
         self._notify()
 
     async def retire(self, sub_id: str) -> None:
@@ -110,26 +108,48 @@ class DeliveryEngine:
     async def publish(self, event: Event, subs: Sequence[Subscription], *, speed: float = 1.0,
                       due: float | None = None, faults: Mapping[str, Any] | None = None,
                       seed: int | None = None) -> list[str]:
-        """Persist `event` and one delivery per subscription (Syncfy batches wait for `flush`); each is sent
-        once committed. `faults` and `seed` (the run's, which fault draws derive from) go to the fault hooks.
-        Returns the ids of the deliveries created now."""
+        """Persist `event` and one delivery per subscription (a Syncfy batch collects events until it is full or
+        flushed); each is sent once committed. `faults` and `seed` (the run's, which fault draws derive from) go
+        to the fault hooks. Returns the ids of the deliveries that carry the event."""
         if speed == 0:
             await self._wait_for_room(subs)
         key = f"{event.run_id}/{event.seq}" if event.run_id else new_id("evt")
         when = time.time() if due is None else due
         provider = catalog.get_provider(event.provider)
-        jobs: list[tuple[Job, list[str]]] = []
+        send: list[Row] = []
+        collecting: list[Row] = []
+        carriers: list[str] = []
         for sub in subs:
             if sub.batch > 1 and provider.max_batch > 1:
-                bkey = (sub.id, event.run_id)
-                self._batches[bkey].append((event, key))
-                self._batch_meta[bkey] = (sub, speed, faults, seed)
-                if len(self._batches[bkey]) >= min(sub.batch, provider.max_batch):
-                    jobs.extend(self._take_batch(bkey, when))
+                batch = self._collect(sub, event, key, speed, when, faults, seed, collecting)
+                carriers.append(batch.job.id)
+                if len(batch.keys) >= min(sub.batch, provider.max_batch):
+                    send.extend(self._take_batch((sub.id, event.run_id), when))
                 continue
-            jobs.extend(self._jobs(sub, [event], [key], speed, when, faults, seed))
-        await self._persist(jobs, (event_row(event, key),))
-        return [job.id for job, _ in jobs]
+            jobs = self._jobs(sub, [event], [key], speed, when, faults, seed)
+            send.extend(jobs)
+            carriers.extend(job.id for job, _, _ in jobs)
+        # A batch that filled up in this call is written once, as sent.
+        taken = {job.id for job, _, _ in send}
+        await self._persist(send, (event_row(event, key),), [r for r in collecting if r[0].id not in taken])
+        return carriers
+
+    def _collect(self, sub: Subscription, event: Event, key: str, speed: float, when: float,
+                 faults: Mapping[str, Any] | None, seed: int | None, rows: list[Row]) -> OpenBatch:
+        """Add `event` to the subscription's open batch for its run, opening one (a new row) when there is none."""
+        bkey = (sub.id, event.run_id)
+        batch = self._batches.get(bkey)
+        if batch is None:
+            self._n += 1
+            job = Job(id=new_id("msg"), n=self._n, subscription_id=sub.id, run_id=event.run_id, events=[event],
+                      envelope_id=envelope_of(sub.id, [event]), speed=speed, due=when)
+            batch = OpenBatch(job, [key], sub, speed, faults, seed)
+            self._batches.open(bkey, batch)
+            rows.append((job, batch.keys, True))
+        else:
+            self._batches.join(batch, event, key)
+            rows.append((batch.job, batch.keys, False))
+        return batch
 
     async def _wait_for_room(self, subs: Sequence[Subscription]) -> None:
         """At speed 0 nothing is due at a set time, so a run may wait for its lanes rather than outrun them:
@@ -150,40 +170,49 @@ class DeliveryEngine:
 
     async def flush(self, run_id: str | None = None) -> None:
         """Send the partial Syncfy batches (of one run, or all)."""
-        keys = [k for k in self._batches if run_id is None or k[1] == run_id]
-        jobs: list[tuple[Job, list[str]]] = []
-        for bkey in keys:
-            jobs.extend(self._take_batch(bkey, time.time()))
-        if jobs:
-            await self._persist(jobs, ())
+        rows: list[Row] = []
+        for bkey in self._batches.keys(run_id):
+            rows.extend(self._take_batch(bkey, time.time()))
+        if rows:
+            await self._persist(rows, ())
 
-    def _take_batch(self, bkey: tuple[str, str | None], when: float) -> list[tuple[Job, list[str]]]:
-        items = self._batches.pop(bkey, [])
-        sub, speed, faults, seed = self._batch_meta.pop(bkey)
-        if not items:
+    def _take_batch(self, bkey: BatchKey, when: float) -> list[Row]:
+        """Close an open batch: it goes after everything made so far (a new position), with the faults drawn
+        for it. Its row exists already and is rewritten; copies a fault adds are new rows."""
+        batch = self._batches.take(bkey)
+        if batch is None:
             return []
-        return self._jobs(sub, [e for e, _ in items], [k for _, k in items], speed, when, faults, seed)
+        self._n += 1
+        job = batch.job
+        job.n, job.due = self._n, when
+        return [(one, batch.keys, one is not job) for one in self._faulted(batch.sub, job, batch.faults, batch.seed)]
 
     def _jobs(self, sub: Subscription, events: list[Event], keys: list[str], speed: float, when: float,
-              faults: Mapping[str, Any] | None, seed: int | None) -> list[tuple[Job, list[str]]]:
+              faults: Mapping[str, Any] | None, seed: int | None) -> list[Row]:
         self._n += 1
-        envelope = (events[0].envelope_id or events[0].id) if len(events) == 1 else \
-            derived_uuid4("batch", sub.id, *(e.id for e in events))
         job = Job(id=new_id("msg"), n=self._n, subscription_id=sub.id, run_id=events[0].run_id, events=events,
-                  envelope_id=envelope, speed=speed, due=when)
+                  envelope_id=envelope_of(sub.id, events), speed=speed, due=when)
+        return [(one, keys, True) for one in self._faulted(sub, job, faults, seed)]
+
+    def _faulted(self, sub: Subscription, job: Job, faults: Mapping[str, Any] | None,
+                 seed: int | None) -> list[Job]:
         out = []
         for one in self.faults.on_publish(sub, job, faults, seed):
             if one is not job:
                 self._n += 1
                 one.n = self._n
-            out.append((one, keys))
+            out.append(one)
         return out
 
-    async def _persist(self, jobs: list[tuple[Job, list[str]]], events: tuple[dict[str, Any], ...]) -> None:
+    async def _persist(self, send: list[Row], events: tuple[dict[str, Any], ...],
+                       collecting: Sequence[Row] = ()) -> None:
+        """Commit `events` and the rows of `send` (sent once committed) and of `collecting` (open batches)."""
         now = time.time()
-        rows = tuple(job.insert_row(keys, now) for job, keys in jobs)
+        rows = [*send, *collecting]
+        inserts = tuple(job.insert_row(keys, now) for job, keys, new in rows if new)
+        rewrites = tuple(job.rewrite_row(keys) for job, keys, new in rows if not new)
         lanes = []
-        for job, _ in jobs:
+        for job, _, _ in send:
             if job.status != "dropped":
                 self._outstanding[job.run_id][job.subscription_id] += 1
                 lane = self._lanes.get(job.subscription_id)
@@ -198,13 +227,13 @@ class DeliveryEngine:
                 self.write_errors.append(f"{type(exc).__name__}: {exc}")
                 return
             # The fault hooks may hold some back (reorder, burst) and let earlier ones go now.
-            send, released = self.faults.on_committed([job for job, _ in jobs if job.status != "dropped"])
-            for job in send:
+            go, released = self.faults.on_committed([job for job, _, _ in send if job.status != "dropped"])
+            for job in go:
                 self._dispatch(job)
             self._hand_over(released)
             self._notify()
 
-        await self.store.write(Op(events=events, deliveries=rows, done=committed))
+        await self.store.write(Op(events=events, deliveries=inserts, rewrites=rewrites, done=committed))
 
     async def release(self, run_id: str | None = None) -> None:
         """Send what a run (or every run, when None) still holds back: its partial Syncfy batches and the
@@ -229,7 +258,8 @@ class DeliveryEngine:
 
     async def _load(self, sub_id: str, after_n: int, limit: int) -> list[Job]:
         page = await self.store.outbox_page(sub_id, after_n, limit)
-        jobs = [job_from_row(row, [event_from_row(e) for e in events]) for row, events in page]
+        jobs = [job_from_row(row, [event_from_row(e) for e in events]) for row, events in page
+                if row.id not in self._batches.ids]  # an open batch is not complete yet
         return self.faults.on_loaded(sub_id, jobs)  # never what a fault still holds back
 
     # -- attempts -------------------------------------------------------------------------------------
@@ -322,7 +352,7 @@ class DeliveryEngine:
 
     def is_settled(self, run_id: str | None) -> bool:
         """Every delivery of the run is final, or waits on a subscription that is disabled."""
-        if any(k[1] == run_id for k in self._batches if self._batches[k]):
+        if self._batches.holds(run_id):
             return False
         for sub_id, count in self._outstanding.get(run_id, {}).items():
             lane = self._lanes.get(sub_id)

@@ -62,6 +62,14 @@ class Job:
         }
 
 
+    def rewrite_row(self, event_keys: list[str]) -> dict[str, Any]:
+        """Every column but the id and the creation time: an open batch's row as it stands now."""
+        row = self.insert_row(event_keys, 0.0)
+        row["_id"] = row.pop("id")
+        del row["created_at"]
+        return row
+
+
 def event_row(event: Event, key: str) -> dict[str, Any]:
     return {"key": key, "id": event.id, "run_id": event.run_id, "seq": event.seq, "provider": event.provider,
             "type": event.type, "occurred_at": event.occurred_at.isoformat(), "envelope_id": event.envelope_id,

@@ -33,6 +33,12 @@ _DELIVERY_UPDATE = (
 )
 
 
+# An open Syncfy batch's row, rewritten as events join it (see delivery/batches.py).
+_DELIVERY_REWRITE = (
+    update(t.deliveries)
+    .where(t.deliveries.c.id == bindparam("_id"))
+    .values({c.name: bindparam(c.name) for c in t.deliveries.c if c.name not in ("id", "created_at")})
+)
 _EVENT_INSERT = t.events.insert()
 _DELIVERY_INSERT = t.deliveries.insert()
 _ATTEMPT_INSERT = t.attempts.insert().values({c.name: bindparam(c.name) for c in t.attempts.c if c.name != "id"})
@@ -68,13 +74,15 @@ def _tuple_getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any,
 class _Batch:
     events: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
+    rewrites: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     done: list[Callable[[BaseException | None], None]] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.events) + len(self.deliveries) + len(self.attempts) + len(self.updates) + len(self.calls)
+        return (len(self.events) + len(self.deliveries) + len(self.rewrites) + len(self.attempts) + len(self.updates)
+                + len(self.calls))
 
 
 @dataclass(slots=True)   # not frozen: a frozen dataclass's __init__ costs several times as much, twice per delivery
@@ -83,6 +91,7 @@ class Op:
 
     events: tuple[dict[str, Any], ...] = ()
     deliveries: tuple[dict[str, Any], ...] = ()
+    rewrites: tuple[dict[str, Any], ...] = ()
     attempts: tuple[dict[str, Any], ...] = ()
     updates: tuple[dict[str, Any], ...] = ()
     call: Call | None = None
@@ -164,6 +173,7 @@ class Writer:
                 return batch, True
             batch.events.extend(op.events)
             batch.deliveries.extend(op.deliveries)
+            batch.rewrites.extend(op.rewrites)
             batch.attempts.extend(op.attempts)
             batch.updates.extend(op.updates)
             if op.call is not None:
@@ -179,7 +189,8 @@ class Writer:
         try:
             async with conn.begin():
                 for stmt, rows in ((_EVENT_INSERT, batch.events), (_DELIVERY_INSERT, batch.deliveries),
-                                   (_ATTEMPT_INSERT, batch.attempts), (_DELIVERY_UPDATE, batch.updates)):
+                                   (_DELIVERY_REWRITE, batch.rewrites), (_ATTEMPT_INSERT, batch.attempts),
+                                   (_DELIVERY_UPDATE, batch.updates)):
                     if rows:
                         await _executemany(conn, stmt, rows)
                 for call in batch.calls:

@@ -1,5 +1,6 @@
-"""A simulator process for the crash test: `fresh URL N` subscribes URL and emits N events, then serves until
-killed; `resume` only reopens the store, which resumes every unfinished delivery."""
+"""A simulator process for the crash tests: `fresh URL N` subscribes URL and emits N events, then serves until
+killed; `batch URL N` does the same with N Syncfy events into a batch of 10, left open; `resume` only reopens
+the store, which resumes every unfinished delivery."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ async def main(db: str, mode: str, *args: str) -> None:
                                                        headers={"X-Process": "first"}))
         for _ in range(count):
             await sim.emit(EventSpec(type="token.created"))
+    elif mode == "batch":
+        url, count = args[0], int(args[1])
+        await sim.create_subscription(SubscriptionSpec(url=url, batch=10, events=["syncfy:*"]))
+        for _ in range(count):
+            await sim.emit(EventSpec(type="credentials.refreshed"))
     print("ready", flush=True)
     await asyncio.Event().wait()
 

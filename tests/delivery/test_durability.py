@@ -82,6 +82,27 @@ async def test_sigkill_mid_flight_then_restart_resends_exactly_the_unfinished(tm
     assert len(set(event_ids)) == EVENTS
 
 
+async def test_an_open_syncfy_batch_is_sent_after_a_sigkill(tmp_path, receiver):
+    db = tmp_path / "batch.db"
+    first = start_worker(db, "batch", receiver.url, "3")
+    try:
+        await ready(first)  # three events emitted (each committed before `emit` returned), the batch still open
+    finally:
+        stop(first, signal.SIGKILL)
+    assert receiver.requests == []
+    with sqlite3.connect(db) as conn:
+        emitted = [eid for (eid,) in conn.execute("select id from events order by seq, rowid")]
+    assert len(emitted) == 3
+    second = start_worker(db, "resume")
+    try:
+        await ready(second)
+        [request] = await receiver.wait_for_async(1, timeout=30)
+    finally:
+        stop(second, signal.SIGTERM)
+    assert len(request.json()["events"]) == 3
+    assert receiver.event_ids() == emitted  # all three, in order, in the one batch they were collected into
+
+
 async def test_a_hanging_receiver_does_not_slow_another_subscription(sim, make_receiver):
     hanging, fast = make_receiver(), make_receiver()
     hanging.respond(status=204, delay=30)

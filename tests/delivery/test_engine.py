@@ -215,6 +215,19 @@ async def test_syncfy_batches_carry_several_events_in_order(sim, receiver):
     assert len({r.json()["rid"] for r in requests}) == 3
 
 
+async def test_an_open_batch_is_stored_but_not_read_back_until_it_closes(sim, receiver):
+    sub = await subscribe(sim, receiver.url, batch=5, events=["syncfy:*"])
+    carriers = [(await sim.emit(EventSpec(type="credentials.refreshed")))[1] for _ in range(2)]
+    assert carriers[0] == carriers[1] and len(carriers[0]) == 1  # both events name the batch that carries them
+    stored = await sim.delivery(carriers[0][0])
+    assert (stored.status, len(stored.event_ids)) == ("pending", 2)  # on disk already, with both events
+    assert await sim.engine._load(sub.id, 0, 100) == []  # what a spilled lane reads back: not the open batch
+    await sim.engine.flush()
+    await receiver.wait_for_async(1)
+    await sim.engine.settled(None, timeout=10)
+    assert len(receiver.requests) == 1 and len(receiver.requests[0].json()["events"]) == 2
+
+
 async def test_deliveries_start_in_event_order(sim, receiver):
     await subscribe(sim, receiver.url)
     ids = await emit_n(sim, "token.created", 40)
