@@ -148,6 +148,8 @@ class DeliveryEngine:
             rows.append((job, batch.keys, True))
         else:
             self._batches.join(batch, event, key)
+            # The latest event's faults and subscription settings govern the batch that carries it.
+            batch.sub, batch.speed, batch.faults, batch.seed = sub, speed, faults, seed
             rows.append((batch.job, batch.keys, False))
         return batch
 
