@@ -121,37 +121,33 @@ class DeliveryEngine:
         carriers: list[str] = []
         for sub in subs:
             if sub.batch > 1 and provider.max_batch > 1:
-                batch = self._collect(sub, event, key, speed, when, faults, seed, collecting)
+                batch, opened = self._collect(sub, event, key, speed, when, faults, seed)
                 carriers.append(batch.job.id)
                 if len(batch.keys) >= min(sub.batch, provider.max_batch):
-                    send.extend(self._take_batch((sub.id, event.run_id), when))
+                    send.extend(self._take_batch((sub.id, event.run_id), when))  # full: written once, as sent
+                else:
+                    collecting.append((batch.job, batch.keys, opened))
                 continue
             jobs = self._jobs(sub, [event], [key], speed, when, faults, seed)
             send.extend(jobs)
             carriers.extend(job.id for job, _, _ in jobs)
-        # A batch that filled up in this call is written once, as sent.
-        taken = {job.id for job, _, _ in send}
-        await self._persist(send, (event_row(event, key),), [r for r in collecting if r[0].id not in taken])
+        await self._persist(send, (event_row(event, key),), collecting)
         return carriers
 
     def _collect(self, sub: Subscription, event: Event, key: str, speed: float, when: float,
-                 faults: Mapping[str, Any] | None, seed: int | None, rows: list[Row]) -> OpenBatch:
-        """Add `event` to the subscription's open batch for its run, opening one (a new row) when there is none."""
+                 faults: Mapping[str, Any] | None, seed: int | None) -> tuple[OpenBatch, bool]:
+        """Add `event` to the subscription's open batch for its run, opening one when there is none; returns the
+        batch and whether it was opened now (its row is new)."""
         bkey = (sub.id, event.run_id)
         batch = self._batches.get(bkey)
         if batch is None:
-            self._n += 1
-            job = Job(id=new_id("msg"), n=self._n, subscription_id=sub.id, run_id=event.run_id, events=[event],
-                      envelope_id=envelope_of(sub.id, [event]), speed=speed, due=when)
-            batch = OpenBatch(job, [key], sub, speed, faults, seed)
+            batch = OpenBatch(self._new_job(sub, [event], speed, when), [key], sub, speed, faults, seed)
             self._batches.open(bkey, batch)
-            rows.append((job, batch.keys, True))
-        else:
-            self._batches.join(batch, event, key)
-            # The latest event's faults and subscription settings govern the batch that carries it.
-            batch.sub, batch.speed, batch.faults, batch.seed = sub, speed, faults, seed
-            rows.append((batch.job, batch.keys, False))
-        return batch
+            return batch, True
+        self._batches.join(batch, event, key)
+        # The latest event's faults and subscription settings govern the batch that carries it.
+        batch.sub, batch.speed, batch.faults, batch.seed = sub, speed, faults, seed
+        return batch, False
 
     async def _wait_for_room(self, subs: Sequence[Subscription]) -> None:
         """At speed 0 nothing is due at a set time, so a run may wait for its lanes rather than outrun them:
@@ -191,10 +187,13 @@ class DeliveryEngine:
 
     def _jobs(self, sub: Subscription, events: list[Event], keys: list[str], speed: float, when: float,
               faults: Mapping[str, Any] | None, seed: int | None) -> list[Row]:
-        self._n += 1
-        job = Job(id=new_id("msg"), n=self._n, subscription_id=sub.id, run_id=events[0].run_id, events=events,
-                  envelope_id=envelope_of(sub.id, events), speed=speed, due=when)
+        job = self._new_job(sub, events, speed, when)
         return [(one, keys, True) for one in self._faulted(sub, job, faults, seed)]
+
+    def _new_job(self, sub: Subscription, events: list[Event], speed: float, when: float) -> Job:
+        self._n += 1
+        return Job(id=new_id("msg"), n=self._n, subscription_id=sub.id, run_id=events[0].run_id, events=events,
+                   envelope_id=envelope_of(sub.id, events), speed=speed, due=when)
 
     def _faulted(self, sub: Subscription, job: Job, faults: Mapping[str, Any] | None,
                  seed: int | None) -> list[Job]:

@@ -55,11 +55,14 @@ class Target:
             authority = f"{authority}:{port}"
         # Non-ASCII in the path is sent percent-encoded, as browsers and aiohttp do; what is encoded stays so.
         path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_URL_SAFE)
-        for text in (path, authority):
-            if any(c in text for c in " \r\n"):
-                raise ValueError(f"space or line break in a URL: {url!r}")
+        if any(c in authority for c in " \r\n"):   # the path cannot have any left: quote() encoded them
+            raise ValueError(f"space or line break in a URL: {url!r}")
         head = f"POST {path} HTTP/1.1\r\nHost: {authority}\r\n"
         return cls(parts.scheme, host, port, head.encode("latin-1"))
+
+    @property
+    def origin(self) -> Origin:
+        return self.scheme, self.host, self.port
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +248,7 @@ class _Parser:
         self._status = status
         connection = headers.get("connection", "").lower()
         self.keep_alive = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
-        if status in (204, 304) or status == 101:
+        if status in (101, 204, 304):
             self._length = 0
         elif "chunked" in headers.get("transfer-encoding", "").lower():
             self._chunked = True
@@ -269,9 +272,8 @@ class _Parser:
             except ValueError:
                 raise ProtocolError(f"bad chunk size: {size_text[:20]!r}") from None
             if size == 0:
+                # The end of the trailers, or with none the final CRLF right after the size line.
                 trailer_end = buf.find(b"\r\n\r\n", line_end)
-                if trailer_end == line_end:   # no trailers: the final CRLF directly follows the size line
-                    return self._done(buf, line_end + 4, bytes(body))
                 if trailer_end < 0:
                     break
                 return self._done(buf, trailer_end + 4, bytes(body))
@@ -340,7 +342,7 @@ class Client:
         return response
 
     def _idle_connection(self, target: Target) -> _Connection | None:
-        idle = self._idle.get((target.scheme, target.host, target.port))
+        idle = self._idle.get(target.origin)
         while idle:
             conn = idle.pop()  # the most recently used: the likeliest to be alive
             if conn.reusable:
@@ -349,7 +351,7 @@ class Client:
         return None
 
     async def _connect(self, target: Target, timeout: float) -> _Connection:
-        origin = (target.scheme, target.host, target.port)
+        origin = target.origin
         loop = asyncio.get_running_loop()
         tls = None
         if target.scheme == "https":

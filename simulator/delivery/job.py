@@ -42,25 +42,25 @@ class Job:
         """The id the receiver sees (`webhook-id`, the JWT `jti`): a duplicate copy's is its original's."""
         return self.id.partition(COPY_MARK)[0]
 
-    def update_row(self) -> dict[str, Any]:
+    def _state(self) -> dict[str, Any]:
+        """The columns that change as the delivery is attempted."""
         return {
-            "_id": self.id, "status": self.status, "attempts": self.attempts, "retries": self.retries,
-            "sim_offset": self.sim_offset, "next_attempt_at": self.due, "finished_at": self.finished_at,
-            "last_status": self.last_status, "last_error": self.last_error,
-            "faults": json.dumps(self.faults, separators=(",", ":")) if self.faults else None,
-        }
-
-    def insert_row(self, event_keys: list[str], created_at: float) -> dict[str, Any]:
-        return {
-            "id": self.id, "n": self.n, "subscription_id": self.subscription_id, "run_id": self.run_id,
-            "event_keys": json.dumps(event_keys), "event_ids": json.dumps([e.id for e in self.events]),
-            "type": self.type, "envelope_id": self.envelope_id, "speed": self.speed, "created_at": created_at,
             "status": self.status, "attempts": self.attempts, "retries": self.retries,
             "sim_offset": self.sim_offset, "next_attempt_at": self.due, "finished_at": self.finished_at,
             "last_status": self.last_status, "last_error": self.last_error,
             "faults": json.dumps(self.faults, separators=(",", ":")) if self.faults else None,
         }
 
+    def update_row(self) -> dict[str, Any]:
+        return {"_id": self.id, **self._state()}
+
+    def insert_row(self, event_keys: list[str], created_at: float) -> dict[str, Any]:
+        return {
+            "id": self.id, "n": self.n, "subscription_id": self.subscription_id, "run_id": self.run_id,
+            "event_keys": json.dumps(event_keys), "event_ids": json.dumps([e.id for e in self.events]),
+            "type": self.type, "envelope_id": self.envelope_id, "speed": self.speed, "created_at": created_at,
+            **self._state(),
+        }
 
     def rewrite_row(self, event_keys: list[str]) -> dict[str, Any]:
         """Every column but the id and the creation time: an open batch's row as it stands now."""

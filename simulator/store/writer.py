@@ -23,26 +23,22 @@ log = logging.getLogger("webhook_sim.store")
 Call = Callable[[AsyncConnection], Awaitable[Any]]
 MAX_BATCH = 2000
 
-_DELIVERY_UPDATE = (
-    update(t.deliveries)
-    .where(t.deliveries.c.id == bindparam("_id"))
-    .values(status=bindparam("status"), attempts=bindparam("attempts"), retries=bindparam("retries"),
-            sim_offset=bindparam("sim_offset"), next_attempt_at=bindparam("next_attempt_at"),
-            finished_at=bindparam("finished_at"), last_status=bindparam("last_status"),
-            last_error=bindparam("last_error"), faults=bindparam("faults"))
-)
+
+def _update_delivery(columns: Sequence[str]) -> Any:
+    """UPDATE of `columns` of the delivery whose id is the `_id` parameter."""
+    return (update(t.deliveries).where(t.deliveries.c.id == bindparam("_id"))
+            .values({name: bindparam(name) for name in columns}))
 
 
+# A delivery's state after an attempt (Job.update_row).
+_DELIVERY_UPDATE = _update_delivery(("status", "attempts", "retries", "sim_offset", "next_attempt_at",
+                                     "finished_at", "last_status", "last_error", "faults"))
 # An open Syncfy batch's row, rewritten as events join it (see delivery/batches.py).
-_DELIVERY_REWRITE = (
-    update(t.deliveries)
-    .where(t.deliveries.c.id == bindparam("_id"))
-    .values({c.name: bindparam(c.name) for c in t.deliveries.c if c.name not in ("id", "created_at")})
-)
+_DELIVERY_REWRITE = _update_delivery([c.name for c in t.deliveries.c if c.name not in ("id", "created_at")])
 _EVENT_INSERT = t.events.insert()
 _DELIVERY_INSERT = t.deliveries.insert()
 _ATTEMPT_INSERT = t.attempts.insert().values({c.name: bindparam(c.name) for c in t.attempts.c if c.name != "id"})
-_COMPILED: dict[tuple[int, str], tuple[str, Callable[[dict[str, Any]], Any] | None]] = {}
+_COMPILED: dict[tuple[int, str], tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]] | None]] = {}
 
 
 async def _executemany(conn: AsyncConnection, stmt: Any, rows: list[dict[str, Any]]) -> None:
