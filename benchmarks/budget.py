@@ -13,10 +13,11 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from benchmarks.harness import fast_receiver
 from benchmarks.throughput import simulator_rate
@@ -27,29 +28,19 @@ from simulator.serving import run_loop, tune_gc
 from simulator.store.writer import Op, Writer
 
 
-@contextmanager
-def patched(owner: Any, name: str, value: Any) -> Iterator[None]:
-    original = getattr(owner, name)
-    setattr(owner, name, value)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
-
-
 def free_post() -> Any:
     """The POST answered at once with a 204 (one turn of the loop, as a real answer costs at least)."""
     async def post(self: sender.Sender, url: str, body: bytes, headers: dict[str, str], timeout: float
                    ) -> sender.Outcome:
         await asyncio.sleep(0)
         return sender.Outcome(204, 0.0, None, "", None)
-    return patched(sender.Sender, "post", post)
+    return patch.object(sender.Sender, "post", post)
 
 
 def free_signing() -> Any:
     def headers(self: engine.DeliveryEngine, *args: Any) -> dict[str, str]:
         return {"Content-Type": "application/json"}
-    return patched(engine.DeliveryEngine, "_headers", headers)
+    return patch.object(engine.DeliveryEngine, "_headers", headers)
 
 
 def free_rows() -> Any:
@@ -57,7 +48,7 @@ def free_rows() -> Any:
     put, put_nowait = Writer.put, Writer.put_nowait
 
     def skipped(op: Op) -> bool:
-        if op.call is None and (op.events or op.deliveries or op.attempts or op.updates):
+        if op.call is None and (op.events or op.deliveries or op.rewrites or op.attempts or op.updates):
             if op.done is not None:
                 op.done(None)
             return True
@@ -72,8 +63,8 @@ def free_rows() -> Any:
             put_nowait(self, op)
 
     stack = ExitStack()
-    stack.enter_context(patched(Writer, "put", put_free))
-    stack.enter_context(patched(Writer, "put_nowait", put_nowait_free))
+    stack.enter_context(patch.object(Writer, "put", put_free))
+    stack.enter_context(patch.object(Writer, "put_nowait", put_nowait_free))
     return stack
 
 
@@ -86,7 +77,7 @@ def free_generation() -> Any:
         if etype.key not in built:
             built[etype.key] = build(etype, ctx, overrides)
         return built[etype.key]
-    return patched(catalog, "build_event", cached)
+    return patch.object(catalog, "build_event", cached)
 
 
 STAGES: list[tuple[str, Callable[[], Any]]] = [

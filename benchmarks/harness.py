@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,20 +84,30 @@ def bulk_scenario(directory: Path, events: int, wait: str | None = None, provide
     return "bulk"
 
 
+async def _posts_per_second(post: Callable[[bytes], Awaitable[None]], bodies: list[bytes],
+                            concurrency: int) -> float:
+    """`concurrency` workers calling `post` for `bodies` until none is left; requests per second."""
+    items = iter(bodies)
+
+    async def worker() -> None:
+        for body in items:
+            await post(body)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(bodies) / (time.perf_counter() - started)
+
+
 async def bare_loop(url: str, bodies: list[bytes], concurrency: int) -> float:
     """Requests per second of a plain aiohttp loop posting `bodies` with `concurrency` connections."""
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        items = iter(bodies)
 
-        async def worker() -> None:
-            for body in items:
-                async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
-                    await r.read()
+        async def post(body: bytes) -> None:
+            async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
+                await r.read()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return len(bodies) / (time.perf_counter() - started)
+        return await _posts_per_second(post, bodies, concurrency)
 
 
 async def bare_client_loop(url: str, bodies: list[bytes], concurrency: int) -> float:
@@ -105,34 +115,32 @@ async def bare_client_loop(url: str, bodies: list[bytes], concurrency: int) -> f
     the wire allows the simulator at best, with nothing else done per request."""
     sender = Sender()
     await sender.start()
-    items = iter(bodies)
 
-    async def worker() -> None:
-        for body in items:
-            outcome = await sender.post(url, body, {"Content-Type": "application/json"}, 30)
-            if not outcome.ok:
-                raise RuntimeError(f"the receiver failed a request: {outcome}")
+    async def post(body: bytes) -> None:
+        outcome = await sender.post(url, body, {"Content-Type": "application/json"}, 30)
+        if not outcome.ok:
+            raise RuntimeError(f"the receiver failed a request: {outcome}")
 
     try:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return len(bodies) / (time.perf_counter() - started)
+        return await _posts_per_second(post, bodies, concurrency)
     finally:
         await sender.close()
 
 
-def rss_mb() -> float:
-    """Current resident set size of this process in MB (Linux)."""
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from /proc (Linux), in MB."""
     with open(f"/proc/{os.getpid()}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MB."""
+    return _status_mb("VmRSS:")
 
 
 def peak_rss_mb() -> float:
-    with open(f"/proc/{os.getpid()}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    """Peak resident set size of this process in MB."""
+    return _status_mb("VmHWM:")
