@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from simulator.api.app import server_app
-from tests.api.harness import ApiServer, write_scenarios
+from tests.api.harness import ApiServer, serving_api, write_scenarios
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -34,22 +34,15 @@ def api(server: ApiServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def secured_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    base = tmp_path_factory.mktemp("secured")
-    app = server_app(str(base / "api.db"), scenario_dirs=[write_scenarios(base / "scenarios")], token=TOKEN,
-                     grace=1)
-    srv = ApiServer(app).start()
-    yield srv
-    srv.stop()
+    with serving_api(tmp_path_factory.mktemp("secured"), TOKEN) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """One server for a module's refusals: tests using it must leave no state behind."""
-    base = tmp_path_factory.mktemp("shared")
-    app = server_app(str(base / "api.db"), scenario_dirs=[write_scenarios(base / "scenarios")], grace=1)
-    srv = ApiServer(app).start()
-    yield srv
-    srv.stop()
+    with serving_api(tmp_path_factory.mktemp("shared")) as srv:
+        yield srv
 
 
 @pytest.fixture

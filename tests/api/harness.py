@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from starlette.applications import Starlette
 
 from simulator.api import schemas
+from simulator.api.app import server_app
 from simulator.serving import AppServer
 
 SCENARIOS = {
@@ -51,6 +53,17 @@ def write_scenarios(folder: Path) -> Path:
     for name, text in SCENARIOS.items():
         (folder / f"{name}.yaml").write_text(text)
     return folder
+
+
+@contextmanager
+def serving_api(base: Path, token: str | None = None) -> Iterator[ApiServer]:
+    """A server on `base`/api.db with the test scenarios (and `token` required, when given), stopped on exit."""
+    app = server_app(str(base / "api.db"), scenario_dirs=[write_scenarios(base / "scenarios")], token=token, grace=1)
+    server = ApiServer(app).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 class ApiServer:

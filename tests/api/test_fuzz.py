@@ -21,10 +21,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from simulator.api.app import ENDPOINTS, server_app
+from simulator.api.app import ENDPOINTS
 from simulator.api.openapi import document
 from tests.api.conftest import TOKEN
-from tests.api.harness import ApiServer, write_scenarios
+from tests.api.harness import ApiServer, serving_api
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
@@ -36,12 +36,8 @@ FRAMING = {"content-length", "transfer-encoding", "host", "connection", "expect"
 
 @pytest.fixture(scope="module")
 def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    base = tmp_path_factory.mktemp("fuzz")
-    app = server_app(str(base / "fuzz.db"), scenario_dirs=[write_scenarios(base / "scenarios")], token=TOKEN,
-                     grace=1)
-    srv = ApiServer(app).start()
-    yield srv
-    srv.stop()
+    with serving_api(tmp_path_factory.mktemp("fuzz"), TOKEN) as srv:
+        yield srv
 
 
 # The document the server serves (a test in test_openapi.py holds them equal), loaded at collection time so
