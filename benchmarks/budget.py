@@ -24,22 +24,26 @@ from benchmarks.throughput import simulator_rate
 from simulator import catalog
 from simulator.delivery import engine, sender
 from simulator.models import Event
-from simulator.serving import run_loop, tune_gc
+from simulator.runtime import run_loop, tune_gc
 from simulator.store.writer import Op, Writer
 
 
 def free_post() -> Any:
     """The POST answered at once with a 204 (one turn of the loop, as a real answer costs at least)."""
-    async def post(self: sender.Sender, url: str, body: bytes, headers: dict[str, str], timeout: float
-                   ) -> sender.Outcome:
+
+    async def post(
+        self: sender.Sender, url: str, body: bytes, headers: dict[str, str], timeout: float
+    ) -> sender.Outcome:
         await asyncio.sleep(0)
         return sender.Outcome(204, 0.0, None, "", None)
+
     return patch.object(sender.Sender, "post", post)
 
 
 def free_signing() -> Any:
     def headers(self: engine.DeliveryEngine, *args: Any) -> dict[str, str]:
         return {"Content-Type": "application/json"}
+
     return patch.object(engine.DeliveryEngine, "_headers", headers)
 
 
@@ -77,6 +81,7 @@ def free_generation() -> Any:
         if etype.key not in built:
             built[etype.key] = build(etype, ctx, overrides)
         return built[etype.key]
+
     return patch.object(catalog, "build_event", cached)
 
 
@@ -115,17 +120,31 @@ def sqlite_floor(rows: int = 20000) -> dict[str, float]:
     from simulator.timeutil import now_utc
 
     event = catalog.build_event(catalog.resolve("basistheory:token.created"), catalog.new_context(1, now_utc()))
-    jobs = [Job(id=f"msg_{i:08d}", n=i, subscription_id="sub", run_id="run", events=[event], envelope_id="e",
-                speed=0, due=0) for i in range(rows)]
+    jobs = [
+        Job(
+            id=f"msg_{i:08d}", n=i, subscription_id="sub", run_id="run", events=[event], envelope_id="e", speed=0, due=0
+        )
+        for i in range(rows)
+    ]
     inserts = [job.insert_row([f"run/{i}"], 0.0) for i, job in enumerate(jobs)]
     for job in jobs:
         job.status, job.attempts = "succeeded", 1
-    attempt = {"number": 1, "started_at": 0.0, "latency_ms": 1.0, "status_code": 204, "error": None,
-               "response": "", "delivered_at": "2024-01-01T00:00:00.000Z", "faults": None}
-    tables_rows = {"events": (_EVENT_INSERT, [event_row(event, f"run/{i}") for i in range(rows)]),
-                   "deliveries": (_DELIVERY_INSERT, inserts),
-                   "attempts": (_ATTEMPT_INSERT, [{"delivery_id": job.id, **attempt} for job in jobs]),
-                   "status updates": (_DELIVERY_UPDATE, [job.update_row() for job in jobs])}
+    attempt = {
+        "number": 1,
+        "started_at": 0.0,
+        "latency_ms": 1.0,
+        "status_code": 204,
+        "error": None,
+        "response": "",
+        "delivered_at": "2024-01-01T00:00:00.000Z",
+        "faults": None,
+    }
+    tables_rows = {
+        "events": (_EVENT_INSERT, [event_row(event, f"run/{i}") for i in range(rows)]),
+        "deliveries": (_DELIVERY_INSERT, inserts),
+        "attempts": (_ATTEMPT_INSERT, [{"delivery_id": job.id, **attempt} for job in jobs]),
+        "status updates": (_DELIVERY_UPDATE, [job.update_row() for job in jobs]),
+    }
     dialect = sqlite_dialect.dialect()
     out = {}
     with tempfile.TemporaryDirectory() as d:
@@ -142,7 +161,7 @@ def sqlite_floor(rows: int = 20000) -> dict[str, float]:
             started = time.perf_counter()
             for k in range(0, rows, 500):
                 db.execute("BEGIN")
-                db.executemany(compiled.string, params[k:k + 500])
+                db.executemany(compiled.string, params[k : k + 500])
                 db.execute("COMMIT")
             out[name] = (time.perf_counter() - started) / rows * 1e6
         db.close()
@@ -159,11 +178,15 @@ def main(events: int = 20000, rounds: int = 3) -> None:
         share = "" if previous is None else f"   stage: {previous - us:6.1f} µs ({(previous - us) / results[0][1]:.0%})"
         print(f"  {label:<48} {us:7.1f} µs{share}")
         previous = us
-    print(f"  {'what remains: run loop, lanes, writer, event loop':<48} {results[-1][1]:7.1f} µs "
-          f"({results[-1][1] / results[0][1]:.0%})")
+    print(
+        f"  {'what remains: run loop, lanes, writer, event loop':<48} {results[-1][1]:7.1f} µs "
+        f"({results[-1][1] / results[0][1]:.0%})"
+    )
     floor = sqlite_floor()
-    print(f"SQLite alone, per row: {', '.join(f'{k} {v:.1f} µs' for k, v in floor.items())}; "
-          f"{sum(floor.values()):.1f} µs per delivery")
+    print(
+        f"SQLite alone, per row: {', '.join(f'{k} {v:.1f} µs' for k, v in floor.items())}; "
+        f"{sum(floor.values()):.1f} µs per delivery"
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,10 @@ def main() -> int:
         argv += ["-k", args.keyword]
     started = time.perf_counter()
     status = pytest.main(argv)
-    print(f"{args.examples} examples per operation in {time.perf_counter() - started:.0f}s: "
-          f"{'no failures' if status == 0 else 'FAILURES'}")
+    print(
+        f"{args.examples} examples per operation in {time.perf_counter() - started:.0f}s: "
+        f"{'no failures' if status == 0 else 'FAILURES'}"
+    )
     return int(status)
 
 

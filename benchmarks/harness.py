@@ -80,12 +80,12 @@ def bulk_scenario(directory: Path, events: int, wait: str | None = None, provide
     step = f"      - wait: {wait}\n" if wait else ""
     Path(directory, "bulk.yaml").write_text(
         f"name: bulk\nprovider: {provider}\ndescription: benchmark load\nsteps:\n"
-        f"  - repeat: {events}\n    steps:\n{step}      - emit: {etype}\n")
+        f"  - repeat: {events}\n    steps:\n{step}      - emit: {etype}\n"
+    )
     return "bulk"
 
 
-async def _posts_per_second(post: Callable[[bytes], Awaitable[None]], bodies: list[bytes],
-                            concurrency: int) -> float:
+async def _posts_per_second(post: Callable[[bytes], Awaitable[None]], bodies: list[bytes], concurrency: int) -> float:
     """`concurrency` workers calling `post` for `bodies` until none is left; requests per second."""
     items = iter(bodies)
 

@@ -10,7 +10,7 @@ import sys
 
 from benchmarks.harness import fast_receiver
 from benchmarks.throughput import simulator_rate
-from simulator.serving import tune_gc
+from simulator.runtime import tune_gc
 
 STAGES = {
     "generate (builders, serialisation)": ("simulator/catalog.py", "build_event"),
@@ -34,8 +34,11 @@ def main(events: int) -> None:
     total = stats.total_tt  # type: ignore[attr-defined]
     print(f"{events} events to the {kind}: {rate:,.0f}/s under the profiler; CPU profiled {total:.1f} s")
     for label, (path, func) in STAGES.items():
-        cumulative = sum(v[3] for k, v in stats.stats.items()  # type: ignore[attr-defined]
-                         if k[0].endswith(path) and k[2] == func)
+        cumulative = sum(
+            v[3]
+            for k, v in stats.stats.items()  # type: ignore[attr-defined]
+            if k[0].endswith(path) and k[2] == func
+        )
         print(f"  {label:<40} {cumulative / total:6.1%}  ({cumulative * 1e6 / events:,.0f} µs/event)")
 
 

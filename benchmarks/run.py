@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmarks import generation, startup, throughput
 from benchmarks.harness import fast_receiver
-from simulator.serving import run_loop, tune_gc
+from simulator.runtime import run_loop, tune_gc
 
 
 def row(name: str, value: str, target: str, ok: bool | None) -> tuple[str, str, str, str]:
@@ -32,8 +32,13 @@ def loop_name() -> str:
 
 
 def scale(events: int) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "benchmarks.scale", str(events)], capture_output=True, text=True,
-                         timeout=3600, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scale", str(events)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -53,23 +58,47 @@ def main() -> int:
         tp = run_loop(throughput.throughput(url, args.events))
         rows.append(row(f"bare aiohttp loop -> {kind}", f"{tp['baseline']:,.0f} POST/s", "baseline", None))
         rows.append(row(f"bare loop, simulator's client -> {kind}", f"{tp['client']:,.0f} POST/s", "-", None))
-        rows.append(row("simulator deliveries (durable outbox)", f"{tp['simulator']:,.0f} /s", ">= 10,000 /s",
-                        tp["simulator"] >= 10000))
+        rows.append(
+            row(
+                "simulator deliveries (durable outbox)",
+                f"{tp['simulator']:,.0f} /s",
+                ">= 10,000 /s",
+                tp["simulator"] >= 10000,
+            )
+        )
         rows.append(row("simulator / bare aiohttp loop", f"{tp['ratio']:.2f}", ">= 0.80", tp["ratio"] >= 0.8))
         rows.append(row("simulator / bare loop on its client", f"{tp['client_ratio']:.2f}", "-", None))
         pr = run_loop(throughput.precision(url, 1000, args.precision_seconds))
         rows.append(row(f"lateness p50 ({pr['events']} events at 1,000/s)", f"{pr['p50_ms']:.2f} ms", "-", None))
         rows.append(row("lateness p99", f"{pr['p99_ms']:.2f} ms", "< 5 ms", pr["p99_ms"] < 5))
     sc = scale(1_000_000 if args.full else 100_000)
-    rows.append(row(f"scale: {sc['events']:,} events, speed 0", f"{sc['seconds']} s ({sc['rate']:,}/s)",
-                    "completes", sc["succeeded"] == sc["events"]))
+    rows.append(
+        row(
+            f"scale: {sc['events']:,} events, speed 0",
+            f"{sc['seconds']} s ({sc['rate']:,}/s)",
+            "completes",
+            sc["succeeded"] == sc["events"],
+        )
+    )
     rows.append(row("scale: peak RSS", f"{sc['peak_rss_mb']} MB", "< 200 MB", sc["peak_rss_mb"] < 200))
-    rows.append(row("scale: RSS while running (deliveries, MB)", " ".join(f"{n}:{m}" for n, m in sc["rss_samples"]),
-                    "flat", None))
+    rows.append(
+        row(
+            "scale: RSS while running (deliveries, MB)",
+            " ".join(f"{n}:{m}" for n, m in sc["rss_samples"]),
+            "flat",
+            None,
+        )
+    )
     rows.append(row("serve ready (/health)", f"{startup.serve_ms():.0f} ms", "-", None))
     fx = startup.fixture_ms()
-    rows.append(row("pytest fixture ready", f"{fx['ready_ms']:.0f} ms, next {fx['again_ms']:.0f} ms",
-                    "< 500 ms", fx["ready_ms"] < 500))
+    rows.append(
+        row(
+            "pytest fixture ready",
+            f"{fx['ready_ms']:.0f} ms, next {fx['again_ms']:.0f} ms",
+            "< 500 ms",
+            fx["ready_ms"] < 500,
+        )
+    )
     rows.append(row("  imports, once per process", f"{fx['import_ms']:.0f} ms", "-", None))
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, event loop: {loop_name()}")
     widths = [max(len(r[i]) for r in rows) for i in range(4)]

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 from benchmarks.harness import fast_receiver, peak_rss_mb, rss_mb
-from simulator.service import Simulator
-from simulator.serving import run_loop, tune_gc
-from simulator.specs import RunSpec, SubscriptionSpec
+from simulator.core.simulator import Simulator
+from simulator.models.inputs import RunSpec, SubscriptionSpec
+from simulator.runtime import run_loop, tune_gc
 
 TYPES = ("token.created", "token.read", "token.updated", "token.expired")
 
@@ -24,7 +24,8 @@ def scenario(directory: Path, events: int) -> str:
     steps = "".join(f"      - emit: {t}\n" for t in TYPES)
     Path(directory, "scale.yaml").write_text(
         f"name: scale\nprovider: basistheory\ndescription: scale\nsteps:\n"
-        f"  - repeat: {events // len(TYPES)}\n    steps:\n{steps}")
+        f"  - repeat: {events // len(TYPES)}\n    steps:\n{steps}"
+    )
     return "scale"
 
 
@@ -34,8 +35,9 @@ async def measure(url: str, events: int) -> dict[str, object]:
         sim = await Simulator.open(str(Path(d, "scale.db")), scenario_dirs=[Path(d)])
         try:
             for etype in TYPES:  # many subscriptions, each taking its share of the events
-                await sim.create_subscription(SubscriptionSpec(url=url, events=[etype], signing="standard",
-                                                               max_in_flight=8))
+                await sim.create_subscription(
+                    SubscriptionSpec(url=url, events=[etype], signing="standard", max_in_flight=8)
+                )
             started = time.perf_counter()
             run = await sim.runs.start(RunSpec(scenario=scenario(Path(d), events), speed=0, seed=1))
             while True:
@@ -46,9 +48,15 @@ async def measure(url: str, events: int) -> dict[str, object]:
             elapsed = time.perf_counter() - started
         finally:
             await sim.close()
-    return {"events": events, "seconds": round(elapsed, 1), "rate": round(events / elapsed),
-            "status": current.status, "succeeded": current.counts.get("succeeded", 0),
-            "peak_rss_mb": round(peak_rss_mb(), 1), "rss_samples": samples[:: max(1, len(samples) // 12)]}
+    return {
+        "events": events,
+        "seconds": round(elapsed, 1),
+        "rate": round(events / elapsed),
+        "status": current.status,
+        "succeeded": current.counts.get("succeeded", 0),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "rss_samples": samples[:: max(1, len(samples) // 12)],
+    }
 
 
 if __name__ == "__main__":

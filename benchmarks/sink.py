@@ -25,7 +25,7 @@ class Sink(asyncio.Protocol):
             length = 0
             marker = head.find(b"content-length:")
             if marker >= 0:
-                length = int(head[marker + 15:].split(b"\r\n", 1)[0])
+                length = int(head[marker + 15 :].split(b"\r\n", 1)[0])
             total = head_end + 4 + length
             if len(self.buffer) < total:
                 return

@@ -15,7 +15,7 @@ from benchmarks.harness import free_port
 FIXTURE = """
 import json, time
 started = time.perf_counter()
-import simulator.api.app, simulator.service
+import simulator.api.app, simulator.core.simulator
 from simulator.testing import webhook_sim
 imported = time.perf_counter()
 with webhook_sim() as sim:
@@ -35,9 +35,11 @@ def serve_ms(repeat: int = 3) -> float:
         port = free_port()
         with tempfile.TemporaryDirectory() as d:
             started = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "serve", "--port", str(port),
-                                     "--db", str(Path(d, "s.db"))],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "simulator.cli", "serve", "--port", str(port), "--db", str(Path(d, "s.db"))],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 while True:
                     try:

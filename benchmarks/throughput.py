@@ -10,9 +10,9 @@ from pathlib import Path
 
 from benchmarks.harness import bare_client_loop, bare_loop, bulk_scenario
 from simulator import catalog
-from simulator.service import Simulator
-from simulator.serving import run_loop
-from simulator.specs import RunSpec, SubscriptionSpec
+from simulator.core.simulator import Simulator
+from simulator.models.inputs import RunSpec, SubscriptionSpec
+from simulator.runtime import run_loop
 from simulator.timeutil import parse_time
 
 
@@ -44,10 +44,13 @@ async def throughput(url: str, events: int, concurrency: int = 16, rounds: int =
         base.append(await bare_loop(url, bodies, concurrency))
         client.append(await bare_client_loop(url, bodies, concurrency))
         sim.append(await simulator_rate(url, events, concurrency))
-    return {"baseline": statistics.median(base), "client": statistics.median(client),
-            "simulator": statistics.median(sim),
-            "ratio": statistics.median(s / b for s, b in zip(sim, base, strict=True)),
-            "client_ratio": statistics.median(s / c for s, c in zip(sim, client, strict=True))}
+    return {
+        "baseline": statistics.median(base),
+        "client": statistics.median(client),
+        "simulator": statistics.median(sim),
+        "ratio": statistics.median(s / b for s, b in zip(sim, base, strict=True)),
+        "client_ratio": statistics.median(s / c for s, c in zip(sim, client, strict=True)),
+    }
 
 
 async def precision(url: str, rate: int = 1000, seconds: int = 30) -> dict[str, float]:
@@ -65,8 +68,12 @@ async def precision(url: str, rate: int = 1000, seconds: int = 30) -> dict[str, 
             await sim.close()
         lateness = _lateness(db, run.id, parse_time(run.spec["start_time"]).timestamp(), run.started_at or 0)
     lateness.sort()
-    return {"events": len(lateness), "p50_ms": lateness[len(lateness) // 2] * 1000,
-            "p99_ms": lateness[int(len(lateness) * 0.99)] * 1000, "mean_ms": statistics.fmean(lateness) * 1000}
+    return {
+        "events": len(lateness),
+        "p50_ms": lateness[len(lateness) // 2] * 1000,
+        "p99_ms": lateness[int(len(lateness) * 0.99)] * 1000,
+        "mean_ms": statistics.fmean(lateness) * 1000,
+    }
 
 
 def _lateness(db: Path, run_id: str, sim_start: float, wall_start: float) -> list[float]:

@@ -52,8 +52,10 @@ def get_provider(name: str) -> Provider:
     try:
         return _PROVIDERS[name]
     except KeyError:
-        raise InvalidInput(f"unknown provider {name!r}; known: {', '.join(sorted(_PROVIDERS))}",
-                           errors=[FieldError("provider", f"unknown provider {name!r}")]) from None
+        raise InvalidInput(
+            f"unknown provider {name!r}; known: {', '.join(sorted(_PROVIDERS))}",
+            errors=[FieldError("provider", f"unknown provider {name!r}")],
+        ) from None
 
 
 def event_types(provider: str | None = None) -> list[EventType]:
@@ -85,8 +87,9 @@ def resolve(name: str, provider: str | None = None) -> EventType:
         return found[0]
     if len(found) > 1:
         keys = ", ".join(e.key for e in found)
-        raise AmbiguousEventType(f"{name!r} names several event types: {keys}",
-                                 errors=[FieldError("type", f"ambiguous; use one of {keys}")])
+        raise AmbiguousEventType(
+            f"{name!r} names several event types: {keys}", errors=[FieldError("type", f"ambiguous; use one of {keys}")]
+        )
     raise UnknownEventType(name, difflib.get_close_matches(name, list(_index()), n=3, cutoff=0.5))
 
 
@@ -132,8 +135,10 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
                 nxt = node[part] = {}
             node = nxt
         else:
-            raise InvalidInput(f"cannot set {path!r}: {'.'.join(parts[: i + 1])} is not an object",
-                               errors=[FieldError(f"overrides.{path}", "path goes through a non-object")])
+            raise InvalidInput(
+                f"cannot set {path!r}: {'.'.join(parts[: i + 1])} is not an object",
+                errors=[FieldError(f"overrides.{path}", "path goes through a non-object")],
+            )
     last = parts[-1]
     if isinstance(node, list) and last.isdigit() and int(last) < len(node):
         node[int(last)] = value
@@ -164,14 +169,14 @@ def render(events: list[Event], envelope_id: str | None = None, delivered_at: da
     return provider.render(events, envelope_id or events[0].envelope_id or events[0].id, when)
 
 
-def new_context(seed: int, now: datetime, params: dict[str, Any] | None = None,
-                world: World | None = None) -> BuildContext:
+def new_context(
+    seed: int, now: datetime, params: dict[str, Any] | None = None, world: World | None = None
+) -> BuildContext:
     """A fresh BuildContext with one seeded Random and one seeded Faker."""
     faker = Faker()
     # A seed of its own, so Faker's stream is not a copy of the Random's.
     faker.seed_instance(seed ^ 0x5EED)
-    return BuildContext(world=world or World(), rng=random.Random(seed), faker=faker, now=now,
-                        params=params or {})
+    return BuildContext(world=world or World(), rng=random.Random(seed), faker=faker, now=now, params=params or {})
 
 
 def sample(name: str, seed: int = 0, now: datetime | None = None) -> bytes:

@@ -47,8 +47,12 @@ class SimError(Exception):
 
     def problem(self) -> dict[str, Any]:
         """The RFC 9457 problem document for this error."""
-        body: dict[str, Any] = {"type": "about:blank", "title": self.title, "status": self.status,
-                                "detail": self.detail}
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
         if self.errors:
             body["errors"] = [e.as_dict() for e in self.errors]
         return body
@@ -71,8 +75,9 @@ class UnknownEventType(NotFound):
 
     def __init__(self, name: str, suggestions: list[str]) -> None:
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown event type {name!r}{hint}",
-                         errors=[FieldError("type", f"unknown event type {name!r}")])
+        super().__init__(
+            f"unknown event type {name!r}{hint}", errors=[FieldError("type", f"unknown event type {name!r}")]
+        )
         self.name = name
         self.suggestions = suggestions
 

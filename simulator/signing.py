@@ -54,8 +54,9 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 
 from simulator.errors import FieldError, InvalidInput
 from simulator.ids import new_secret as _new_secret
+from simulator.models.enums import SIGNING_SCHEMES
 
-SCHEMES: tuple[str, ...] = ("standard", "basistheory", "syncfy", "none")
+SCHEMES = SIGNING_SCHEMES
 
 STANDARD_PREFIX = "whsec_"
 JWT_ISSUER = "webhook-sim"
@@ -92,8 +93,9 @@ class SigningKey:
 
     @classmethod
     def from_private_key(cls, key: RSAPrivateKey) -> SigningKey:
-        public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         return cls(key, public.decode())
 
     @classmethod
@@ -101,8 +103,7 @@ class SigningKey:
         """Load an unencrypted PEM RSA private key; `InvalidInput` (field `signing_key`) if it is not one."""
         data = pem.encode() if isinstance(pem, str) else pem
         try:
-            key = serialization.load_pem_private_key(data, password=None,
-                                                     unsafe_skip_rsa_key_validation=not validate)
+            key = serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=not validate)
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise _key_error(f"not an unencrypted PEM private key: {exc}") from exc
         if not isinstance(key, RSAPrivateKey):
@@ -116,8 +117,9 @@ class SigningKey:
 
     def private_pem(self) -> str:
         """The private key as unencrypted PKCS8 PEM."""
-        return self.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                              serialization.NoEncryption()).decode()
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
 
 
 def _key_error(message: str) -> InvalidInput:
@@ -133,6 +135,7 @@ def default_key() -> SigningKey:
 
 
 # --- secrets --------------------------------------------------------------------------------------
+
 
 def new_secret(scheme: str) -> str | None:
     """A fresh secret in the form `scheme` expects (None for schemes without one)."""
@@ -189,13 +192,14 @@ def mask_secret(secret: str | None) -> str | None:
     if secret is None:
         return None
     prefix = STANDARD_PREFIX if secret.startswith(STANDARD_PREFIX) else ""
-    material = secret[len(prefix):]
+    material = secret[len(prefix) :]
     # Four characters of a short secret would be too large a share of it.
     tail = material[-4:] if len(material) >= 16 else ""
     return f"{prefix}****{tail}"
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
 
 def canonical_json(body: bytes) -> bytes:
     """`body` as Basis Theory's verifier re-serialises it: compact, keys sorted recursively, UTF-8."""
@@ -231,18 +235,23 @@ def _public_key(pem: str) -> RSAPublicKey:
 
 # --- standard -------------------------------------------------------------------------------------
 
+
 def _standard_mac(key: bytes, msg_id: str, timestamp: int, body: bytes) -> bytes:
     return _hmac(key, b"%s.%d.%s" % (msg_id.encode(), timestamp, body))
 
 
 def _sign_standard(msg_id: str, timestamp: int, body: bytes, secret: str | None) -> dict[str, str]:
     mac = _standard_mac(_secret_key("standard", secret), msg_id, timestamp, body)
-    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp),
-            "webhook-signature": "v1," + base64.b64encode(mac).decode()}
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": "v1," + base64.b64encode(mac).decode(),
+    }
 
 
-def _verify_standard(headers: dict[str, str], body: bytes, secret: str | None, tolerance: int,
-                     now: int) -> Verification:
+def _verify_standard(
+    headers: dict[str, str], body: bytes, secret: str | None, tolerance: int, now: int
+) -> Verification:
     for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
         if not headers.get(name):
             return _fail(f"missing header {name}")
@@ -266,6 +275,7 @@ def _verify_standard(headers: dict[str, str], body: bytes, secret: str | None, t
 
 # --- basistheory ----------------------------------------------------------------------------------
 
+
 def _bt_signed_bytes(body: bytes, canonical: bool) -> bytes:
     # A `\u` escape may spell a character the canonical form writes as UTF-8, so such a body is re-serialised.
     if canonical and b"\\u" not in body:
@@ -273,8 +283,9 @@ def _bt_signed_bytes(body: bytes, canonical: bool) -> bytes:
     try:
         return canonical_json(body)
     except ValueError as exc:
-        raise InvalidInput("the basistheory scheme signs JSON bodies only",
-                           errors=[FieldError("body", f"not JSON: {exc}")]) from exc
+        raise InvalidInput(
+            "the basistheory scheme signs JSON bodies only", errors=[FieldError("body", f"not JSON: {exc}")]
+        ) from exc
 
 
 def _sign_basistheory(body: bytes, key: SigningKey | None, canonical: bool) -> dict[str, str]:
@@ -306,10 +317,11 @@ def _verify_basistheory(headers: dict[str, str], body: bytes, public_pem: str | 
 
 # --- syncfy ---------------------------------------------------------------------------------------
 
-def _sign_syncfy(msg_id: str, timestamp: int, body: bytes, secret: str | None,
-                 envelope_id: str | None) -> dict[str, str]:
-    claims: dict[str, Any] = {"iss": JWT_ISSUER, "iat": timestamp, "exp": timestamp + JWT_LIFETIME,
-                              "jti": msg_id}
+
+def _sign_syncfy(
+    msg_id: str, timestamp: int, body: bytes, secret: str | None, envelope_id: str | None
+) -> dict[str, str]:
+    claims: dict[str, Any] = {"iss": JWT_ISSUER, "iat": timestamp, "exp": timestamp + JWT_LIFETIME, "jti": msg_id}
     if envelope_id is not None:
         claims["rid"] = envelope_id
     claims["body_sha256"] = hashlib.sha256(body).hexdigest()
@@ -333,8 +345,7 @@ def _jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes] | Non
     return header, claims, signature
 
 
-def _verify_syncfy(headers: dict[str, str], body: bytes, secret: str | None, tolerance: int,
-                   now: int) -> Verification:
+def _verify_syncfy(headers: dict[str, str], body: bytes, secret: str | None, tolerance: int, now: int) -> Verification:
     token = headers.get("request-signature")
     if not token:
         return _fail("missing header request-signature")
@@ -368,9 +379,18 @@ def _check_claims(claims: dict[str, Any], body: bytes, tolerance: int, now: int)
 
 # --- entry points ---------------------------------------------------------------------------------
 
-def sign(scheme: str, *, msg_id: str, timestamp: int, body: bytes, secret: str | None = None,
-         key: SigningKey | None = None, envelope_id: str | None = None,
-         canonical: bool = False) -> dict[str, str]:
+
+def sign(
+    scheme: str,
+    *,
+    msg_id: str,
+    timestamp: int,
+    body: bytes,
+    secret: str | None = None,
+    key: SigningKey | None = None,
+    envelope_id: str | None = None,
+    canonical: bool = False,
+) -> dict[str, str]:
     """The headers `scheme` adds to a POST of `body`.
 
     `msg_id` is the delivery's id (constant across retries), `timestamp` the attempt's Unix seconds, `secret`
@@ -389,8 +409,16 @@ def sign(scheme: str, *, msg_id: str, timestamp: int, body: bytes, secret: str |
     return {}
 
 
-def verify(scheme: str, headers: Mapping[str, str], body: bytes, *, secret: str | None = None,
-           public_pem: str | None = None, tolerance: int = 300, now: int | None = None) -> Verification:
+def verify(
+    scheme: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    secret: str | None = None,
+    public_pem: str | None = None,
+    tolerance: int = 300,
+    now: int | None = None,
+) -> Verification:
     """Check the signature `scheme` put on a received request (header names are matched case-insensitively).
 
     `tolerance` is the accepted clock difference in seconds for `standard` timestamps and for a `syncfy` `iat`
@@ -411,6 +439,7 @@ def verify(scheme: str, headers: Mapping[str, str], body: bytes, *, secret: str 
 
 
 # --- faults ---------------------------------------------------------------------------------------
+
 
 def _flip(value: str, decode: Callable[[str], bytes | None], encode: Callable[[bytes], str]) -> str:
     """`value` with its decoded bytes' first byte inverted, re-encoded the same way."""
@@ -446,7 +475,9 @@ def _flip_standard(value: str) -> str:
 
 
 _CORRUPTERS: dict[str, Callable[[str], str]] = {
-    "webhook-signature": _flip_standard, "bt-signature": _flip_b64, "request-signature": _flip_jwt,
+    "webhook-signature": _flip_standard,
+    "bt-signature": _flip_b64,
+    "request-signature": _flip_jwt,
 }
 
 

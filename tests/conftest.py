@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.receiver import Receiver
-from simulator.service import Simulator
+from simulator.core.simulator import Simulator
+from simulator.testing.receiver import Receiver
 
 
 @pytest.fixture

@@ -117,8 +117,11 @@ def test_sample_has_the_documented_shape(etype: EventType) -> None:
 
 def test_every_fixture_names_a_registered_type() -> None:
     names = {(etype.provider, etype.name) for etype in TYPES}
-    stray = [path.relative_to(FIXTURES).as_posix() for path in FIXTURES.glob("*/*.json")
-             if (path.parent.name, path.stem.split("@")[0]) not in names]
+    stray = [
+        path.relative_to(FIXTURES).as_posix()
+        for path in FIXTURES.glob("*/*.json")
+        if (path.parent.name, path.stem.split("@")[0]) not in names
+    ]
     assert not stray, f"fixtures for unregistered types: {stray}"
 
 
@@ -139,8 +142,12 @@ def test_registry_holds_every_documented_type() -> None:
     counts = {provider.name: len(catalog.event_types(provider.name)) for provider in catalog.providers()}
     assert counts == {"syncfy": 6, "basistheory": 43}
     assert {e.name for e in catalog.event_types("syncfy")} == {
-        "credentials.created", "credentials.updated", "credentials.refreshed",
-        "documents.completed", "documents.success", "documents.failed",
+        "credentials.created",
+        "credentials.updated",
+        "credentials.refreshed",
+        "documents.completed",
+        "documents.success",
+        "documents.failed",
     }
 
 
@@ -162,11 +169,14 @@ def test_documents_fail_is_an_alias_of_documents_failed() -> None:
     assert body["events"][0]["header"]["event"]["name"] == "documents.failed"
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("credentials.create", "credentials.created"),
-    ("syncfy:documents.faild", "syncfy:documents.failed"),
-    ("tokne.created", "token.created"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("credentials.create", "credentials.created"),
+        ("syncfy:documents.faild", "syncfy:documents.failed"),
+        ("tokne.created", "token.created"),
+    ],
+)
 def test_unknown_type_names_close_matches(name: str, expected: str) -> None:
     with pytest.raises(UnknownEventType) as caught:
         catalog.resolve(name)
@@ -184,24 +194,27 @@ def _fake(provider: str, name: str, aliases: tuple[str, ...] = ()) -> EventType:
     return EventType(provider, name, "", lambda ctx: {}, aliases)
 
 
-@pytest.mark.parametrize(("filters", "etype", "selected"), [
-    ([], _fake("syncfy", "credentials.created"), True),
-    (["credentials.created"], _fake("syncfy", "credentials.created"), True),
-    (["credentials.created"], _fake("syncfy", "credentials.updated"), False),
-    (["syncfy:credentials.created"], _fake("syncfy", "credentials.created"), True),
-    (["documents.fail"], _fake("syncfy", "documents.failed", ("documents.fail",)), True),
-    (["syncfy:documents.fail"], _fake("syncfy", "documents.failed", ("documents.fail",)), True),
-    (["syncfy:*"], _fake("syncfy", "documents.success"), True),
-    (["syncfy:*"], _fake("basistheory", "token.created"), False),
-    (["basistheory:*", "credentials.updated"], _fake("syncfy", "credentials.updated"), True),
-    (["documents.*"], _fake("syncfy", "documents.success"), True),
-    (["documents.*"], _fake("syncfy", "credentials.refreshed"), False),
-    (["token.*"], _fake("basistheory", "token.created"), True),
-    (["token.*"], _fake("basistheory", "token.property.expired"), True),
-    (["token.*"], _fake("basistheory", "token-intent.created"), False),
-    (["basistheory:token.*"], _fake("basistheory", "token.deleted"), True),
-    (["syncfy:token.*"], _fake("basistheory", "token.deleted"), False),
-])
+@pytest.mark.parametrize(
+    ("filters", "etype", "selected"),
+    [
+        ([], _fake("syncfy", "credentials.created"), True),
+        (["credentials.created"], _fake("syncfy", "credentials.created"), True),
+        (["credentials.created"], _fake("syncfy", "credentials.updated"), False),
+        (["syncfy:credentials.created"], _fake("syncfy", "credentials.created"), True),
+        (["documents.fail"], _fake("syncfy", "documents.failed", ("documents.fail",)), True),
+        (["syncfy:documents.fail"], _fake("syncfy", "documents.failed", ("documents.fail",)), True),
+        (["syncfy:*"], _fake("syncfy", "documents.success"), True),
+        (["syncfy:*"], _fake("basistheory", "token.created"), False),
+        (["basistheory:*", "credentials.updated"], _fake("syncfy", "credentials.updated"), True),
+        (["documents.*"], _fake("syncfy", "documents.success"), True),
+        (["documents.*"], _fake("syncfy", "credentials.refreshed"), False),
+        (["token.*"], _fake("basistheory", "token.created"), True),
+        (["token.*"], _fake("basistheory", "token.property.expired"), True),
+        (["token.*"], _fake("basistheory", "token-intent.created"), False),
+        (["basistheory:token.*"], _fake("basistheory", "token.deleted"), True),
+        (["syncfy:token.*"], _fake("basistheory", "token.deleted"), False),
+    ],
+)
 def test_filters_select_types(filters: list[str], etype: EventType, selected: bool) -> None:
     assert catalog.matches(filters, etype) is selected
 
@@ -210,7 +223,10 @@ def test_registered_types_match_filters() -> None:
     failed = catalog.resolve("documents.failed")
     assert catalog.matches(["documents.fail"], failed)
     assert [e.name for e in TYPES if catalog.matches(["syncfy:documents.*"], e)] == [
-        "documents.completed", "documents.failed", "documents.success"]
+        "documents.completed",
+        "documents.failed",
+        "documents.success",
+    ]
 
 
 def test_shape_comparison_tells_types_and_paths_apart() -> None:

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from simulator.receiver import Receiver
+from simulator.testing.receiver import Receiver
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "simulator.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "simulator.cli", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_events_lists_the_catalog():
@@ -26,8 +27,11 @@ def test_events_lists_the_catalog():
 
 
 def test_sample_prints_the_body_and_is_seeded():
-    a, b, c = cli("sample", "credentials.created", "--seed", "3"), cli("sample", "credentials.created", "--seed",
-                                                                      "3"), cli("sample", "credentials.created")
+    a, b, c = (
+        cli("sample", "credentials.created", "--seed", "3"),
+        cli("sample", "credentials.created", "--seed", "3"),
+        cli("sample", "credentials.created"),
+    )
     assert a.returncode == 0 and a.stdout == b.stdout and a.stdout != c.stdout
     assert json.loads(a.stdout)["events"][0]["header"]["event"]["name"] == "credentials.created"
 
@@ -47,8 +51,18 @@ def test_schema_prints_a_json_schema():
 def test_run_exits_0_when_every_delivery_succeeds(tmp_path):
     report = tmp_path / "report.json"
     with Receiver() as receiver:
-        out = cli("run", "syncfy-credential-lifecycle", "--target", receiver.url, "--speed", "0", "--seed", "5",
-                  "--report", str(report))
+        out = cli(
+            "run",
+            "syncfy-credential-lifecycle",
+            "--target",
+            receiver.url,
+            "--speed",
+            "0",
+            "--seed",
+            "5",
+            "--report",
+            str(report),
+        )
         assert out.returncode == 0, out.stderr
         data = json.loads(report.read_text())
         assert data["deliveries"] == data["succeeded"] == len(receiver.requests) > 0
@@ -64,13 +78,16 @@ def test_run_exits_1_when_a_delivery_dies(tmp_path):
         assert len(receiver.requests) > 1  # retried before giving up
 
 
-@pytest.mark.parametrize("args, phrase", [
-    (["run", "no-such-scenario", "--target", "http://127.0.0.1:9/"], "no-such-scenario"),
-    (["run", "syncfy-credential-lifecycle"], "--target"),
-    (["run", "syncfy-credential-lifecycle", "--target", "not a url"], "target"),
-    (["run", "syncfy-credential-lifecycle", "--target", "http://127.0.0.1:9/", "--param", "nope=1"], "nope"),
-    (["run", "syncfy-credential-lifecycle", "--target", "http://127.0.0.1:9/", "--param", "novalue"], "K=V"),
-])
+@pytest.mark.parametrize(
+    "args, phrase",
+    [
+        (["run", "no-such-scenario", "--target", "http://127.0.0.1:9/"], "no-such-scenario"),
+        (["run", "syncfy-credential-lifecycle"], "--target"),
+        (["run", "syncfy-credential-lifecycle", "--target", "not a url"], "target"),
+        (["run", "syncfy-credential-lifecycle", "--target", "http://127.0.0.1:9/", "--param", "nope=1"], "nope"),
+        (["run", "syncfy-credential-lifecycle", "--target", "http://127.0.0.1:9/", "--param", "novalue"], "K=V"),
+    ],
+)
 def test_run_bad_input_exits_2_naming_the_problem(args, phrase):
     out = cli(*args)
     assert out.returncode == 2, (out.stdout, out.stderr)
@@ -89,7 +106,8 @@ def test_run_of_a_broken_file_names_file_and_line(tmp_path):
 
 def test_scenarios_lists_builtins_and_user_dirs(tmp_path):
     (tmp_path / "mine.yaml").write_text(
-        "name: mine\nprovider: syncfy\ndescription: mine\nsteps:\n  - emit: credentials.created\n")
+        "name: mine\nprovider: syncfy\ndescription: mine\nsteps:\n  - emit: credentials.created\n"
+    )
     out = cli("scenarios", "--json", "--scenarios", str(tmp_path))
     assert out.returncode == 0, out.stderr
     names = {s["name"] for s in json.loads(out.stdout)}
@@ -99,7 +117,13 @@ def test_scenarios_lists_builtins_and_user_dirs(tmp_path):
 def test_environment_variables_set_options(tmp_path):
     with Receiver() as receiver:
         env = {"WEBHOOK_SIM_TARGET": receiver.url, "WEBHOOK_SIM_SPEED": "0", "PATH": "/usr/bin:/bin"}
-        out = subprocess.run([sys.executable, "-m", "simulator.cli", "run", "syncfy-credential-lifecycle"],
-                             capture_output=True, text=True, timeout=120, env=env, cwd=Path.cwd())
+        out = subprocess.run(
+            [sys.executable, "-m", "simulator.cli", "run", "syncfy-credential-lifecycle"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            cwd=Path.cwd(),
+        )
         assert out.returncode == 0, out.stderr
         assert receiver.requests

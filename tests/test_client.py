@@ -12,17 +12,17 @@ import pytest
 from simulator import catalog, signing
 from simulator.api.app import server_app
 from simulator.client import ApiError, AsyncClient, Client, DeliveryInfo, Page, RunInfo, SubscriptionInfo
-from simulator.receiver import Receiver
 from simulator.scenarios import loader
 from simulator.testing import AppServer
+from simulator.testing.receiver import Receiver
 
 TOKEN = "client-test-token"
 SCENARIOS = {
     "client-one-event": "name: client-one-event\nprovider: syncfy\ndescription: One credential.\n"
-                        "params:\n  note: {default: none, description: a note}\n"
-                        "steps:\n  - emit: credentials.created\n",
+    "params:\n  note: {default: none, description: a note}\n"
+    "steps:\n  - emit: credentials.created\n",
     "client-slow": "name: client-slow\nprovider: syncfy\ndescription: Two events an hour apart.\n"
-                   "steps:\n  - emit: credentials.created\n  - wait: 1h\n  - emit: credentials.updated\n",
+    "steps:\n  - emit: credentials.created\n  - wait: 1h\n  - emit: credentials.updated\n",
 }
 
 
@@ -137,7 +137,12 @@ async def test_runs_start_wait_list_events_and_cancel(api: Both, receiver: Recei
     assert isinstance(started, RunInfo) and started.status in ("pending", "running")
     done = await api.wait_run(started.id, timeout=10)
     assert (done.status, done.events, done.counts, done.seed, done.params) == (
-        "completed", 1, {"succeeded": 1}, 7, {"note": "x"})
+        "completed",
+        1,
+        {"succeeded": 1},
+        7,
+        {"note": "x"},
+    )
     assert await api.get_run(started.id) == done
     [event] = await api.all("iter_run_events", started.id)
     assert event.type == "syncfy:credentials.created" and receiver.event_ids() == [event.id]
@@ -158,8 +163,13 @@ async def test_runs_start_wait_list_events_and_cancel(api: Both, receiver: Recei
 
 
 async def test_subscriptions_lifecycle(api: Both, receiver: Receiver):
-    sub = await api.create_subscription(receiver.url, events=["syncfy:*"], signing="standard",
-                                        headers={"X-Env": "test"}, retry={"delays": [1, 2], "jitter": 0})
+    sub = await api.create_subscription(
+        receiver.url,
+        events=["syncfy:*"],
+        signing="standard",
+        headers={"X-Env": "test"},
+        retry={"delays": [1, 2], "jitter": 0},
+    )
     assert isinstance(sub, SubscriptionInfo) and sub.secret.startswith("whsec_")
     assert sub.events == ("syncfy:*",) and sub.retry == {"delays": [1.0, 2.0], "jitter": 0.0}
     other = await api.create_subscription(receiver.url)
@@ -224,8 +234,12 @@ def test_records_keep_the_json_and_api_errors_read_any_answer():
     assert run.scenario is None  # absent fields are None rather than an error
     plain = ApiError.from_response(httpx.Response(502, text="bad gateway"))
     assert (plain.status, plain.title, plain.detail, plain.errors) == (502, "Bad Gateway", "bad gateway", ())
-    problem = ApiError.from_response(httpx.Response(422, json={"title": "Invalid input", "status": 422, "detail": "d",
-                                                               "errors": [{"field": "url", "message": "m"}]}))
+    problem = ApiError.from_response(
+        httpx.Response(
+            422,
+            json={"title": "Invalid input", "status": 422, "detail": "d", "errors": [{"field": "url", "message": "m"}]},
+        )
+    )
     assert str(problem) == "422 Invalid input: d" and problem.errors == ({"field": "url", "message": "m"},)
 
 

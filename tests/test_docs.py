@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator import catalog, docs
+from simulator import catalog, cli
+from simulator.cli import docs
 
 PAGE = Path(__file__).parent.parent / "docs" / "events.md"
 SECTION = re.compile(r"^### `([^`]+)`\n(.*?)^```json\n(.*?)^```$", re.M | re.S)
@@ -23,10 +24,11 @@ def page() -> str:
 def test_committed_page_is_current(page: str) -> None:
     committed = PAGE.read_text(encoding="utf-8") if PAGE.exists() else ""
     if committed != page:
-        diff = difflib.unified_diff(committed.splitlines(), page.splitlines(), "docs/events.md", "registry",
-                                    lineterm="", n=1)
+        diff = difflib.unified_diff(
+            committed.splitlines(), page.splitlines(), "docs/events.md", "registry", lineterm="", n=1
+        )
         excerpt = "\n".join(list(diff)[:20])
-        pytest.fail(f"docs/events.md is stale: run `python -m simulator.docs`\n{excerpt}", pytrace=False)
+        pytest.fail(f"docs/events.md is stale: run `webhook-sim docs`\n{excerpt}", pytrace=False)
 
 
 def test_every_type_has_its_sample_and_aliases(page: str) -> None:
@@ -56,10 +58,10 @@ def test_anchor_follows_github() -> None:
 
 def test_main_writes_the_page_and_checks_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "docs" / "events.md"
-    assert docs.main(["--check", str(target)]) == 1
-    assert docs.main([str(target)]) == 0
+    assert cli.main(["docs", "--check", str(target)]) == 1
+    assert cli.main(["docs", str(target)]) == 0
     assert target.read_text(encoding="utf-8") == docs.render_catalog()
-    assert docs.main(["--check", str(target)]) == 0
+    assert cli.main(["docs", "--check", str(target)]) == 0
     target.write_text(target.read_text(encoding="utf-8").replace("credentials.created", "x", 1))
-    assert docs.main(["--check", str(target)]) == 1
-    assert "python -m simulator.docs" in capsys.readouterr().err
+    assert cli.main(["docs", "--check", str(target)]) == 1
+    assert "webhook-sim docs" in capsys.readouterr().err

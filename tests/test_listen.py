@@ -15,14 +15,15 @@ import pytest
 from rich.console import Console
 
 from simulator import cli, signing
-from simulator.listen import Listener, ListenOptions
-from simulator.receiver import Receiver
-from simulator.service import Simulator
-from simulator.specs import RunSpec, SubscriptionSpec
+from simulator.cli.listen import Listener, ListenOptions
+from simulator.core.simulator import Simulator
+from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.testing import AppServer, make_verifier, signing_secret
+from simulator.testing.receiver import Receiver
 
-ONE_EVENT = "name: listen-one-event\nprovider: syncfy\ndescription: One credential.\n" \
-            "steps:\n  - emit: credentials.created\n"
+ONE_EVENT = (
+    "name: listen-one-event\nprovider: syncfy\ndescription: One credential.\nsteps:\n  - emit: credentials.created\n"
+)
 
 
 class Running:
@@ -84,14 +85,13 @@ async def test_each_scheme_is_verified_and_tampering_is_shown(scheme, sim, liste
     assert {a.provider for a in arrivals} == {provider}
     expected_ids = [None] * len(deliveries) if scheme == "basistheory" else [d.id for d in deliveries]
     assert [a.delivery_id for a in arrivals] == expected_ids
-    assert all(f"✓ {scheme}" in line for line in listening.lines()[-done.events:])
+    assert all(f"✓ {scheme}" in line for line in listening.lines()[-done.events :])
 
-    tampered, _ = await run(sim, listening.url, scenario, signing=scheme, secret=secret,
-                            faults={"bad_signature": 1.0})
-    late = listening.arrivals[done.events:]
+    tampered, _ = await run(sim, listening.url, scenario, signing=scheme, secret=secret, faults={"bad_signature": 1.0})
+    late = listening.arrivals[done.events :]
     assert len(late) == tampered.events
     assert [(a.verified, a.reason) for a in late] == [(False, "signature mismatch")] * tampered.events
-    assert all(f"✗ {scheme} (signature mismatch)" in line for line in listening.lines()[-tampered.events:])
+    assert all(f"✗ {scheme} (signature mismatch)" in line for line in listening.lines()[-tampered.events :])
 
 
 async def test_a_wrong_or_missing_secret_is_reported(sim, listen):
@@ -132,8 +132,9 @@ async def test_an_error_status_exhausts_the_retries(sim, listen, tmp_path: Path)
 async def test_delay_makes_a_short_timeout_expire(sim, listen):
     listening = listen(delay=0.5)
     sub = await sim.create_subscription(SubscriptionSpec(url=listening.url, timeout=0.1, retry={"delays": []}))
-    started = await sim.runs.start(RunSpec(scenario="syncfy-credential-lifecycle", subscriptions=[sub.id], speed=0,
-                                           params={"refreshes": 0}))
+    started = await sim.runs.start(
+        RunSpec(scenario="syncfy-credential-lifecycle", subscriptions=[sub.id], speed=0, params={"refreshes": 0})
+    )
     await sim.runs.wait(started.id, timeout=20)
     found = await sim.store.list_deliveries(run_id=started.id)
     assert {(d.status, d.last_error) for _, d in found} == {("dead", "timeout after 0.1s")}
@@ -169,8 +170,13 @@ def test_bad_options_exit_2(capsys, tmp_path: Path):
 def test_the_command_prints_verified_requests_and_stops_on_ctrl_c():
     secret = signing_secret("standard")
     env = {**os.environ, "WEBHOOK_SIM_SECRET": secret}
-    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "listen", "--port", "0", "--print-body"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator.cli", "listen", "--port", "0", "--print-body"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         banner = proc.stdout.readline()
         url = re.search(r"ready on (http://\S+)", banner).group(1)

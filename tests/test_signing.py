@@ -35,12 +35,16 @@ STANDARD_SECRET = "whsec_" + base64.b64encode(bytes(range(1, 25))).decode()
 SYNCFY_SECRET = base64.b64encode(bytes(range(100, 132))).decode()
 SECRETS = {"standard": STANDARD_SECRET, "syncfy": SYNCFY_SECRET, "basistheory": None, "none": None}
 
-SYNCFY_BODY = (b'{"events":[{"header":{"event":{"at":"2023-06-16 19:06:18.944575+0000",'
-               b'"eid":"3c1f6f55-4f0e-4c55-9b1e-2a7c1d1e0f11","name":"credentials.created","version":"3.1"}},'
-               b'"payload":{"id_credential":"648cb2a9a1b2c3d4e5f60718"}}],'
-               b'"rid":"9a0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"}')
-BT_BODY = (b'{"delivered_at":"2024-04-09T13:56:38.012Z","event":{"data":{"id":"t-1","type":"token"},'
-           b'"id":"0e2b0c4a-1111-4222-8333-944445555666","type":"token.created"}}')
+SYNCFY_BODY = (
+    b'{"events":[{"header":{"event":{"at":"2023-06-16 19:06:18.944575+0000",'
+    b'"eid":"3c1f6f55-4f0e-4c55-9b1e-2a7c1d1e0f11","name":"credentials.created","version":"3.1"}},'
+    b'"payload":{"id_credential":"648cb2a9a1b2c3d4e5f60718"}}],'
+    b'"rid":"9a0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"}'
+)
+BT_BODY = (
+    b'{"delivered_at":"2024-04-09T13:56:38.012Z","event":{"data":{"id":"t-1","type":"token"},'
+    b'"id":"0e2b0c4a-1111-4222-8333-944445555666","type":"token.created"}}'
+)
 # Not canonical: spaces, unsorted keys at every level, an escaped and a raw non-ASCII character.
 MESSY_BODY = '{"b": {"z": 1, "a": "caf\\u00e9"}, "a": [{"y": 2, "x": "ñ"}]}'.encode()
 MESSY_CANONICAL = '{"a":[{"x":"ñ","y":2}],"b":{"a":"café","z":1}}'.encode()
@@ -48,16 +52,24 @@ MESSY_CANONICAL = '{"a":[{"x":"ñ","y":2}],"b":{"a":"café","z":1}}'.encode()
 
 # --- independent implementations ------------------------------------------------------------------
 
+
 def independent_headers(case: dict[str, Any]) -> dict[str, str]:
     """The headers for one vector case, computed with the official libraries only."""
     body: str = case["body"]
     if case["scheme"] == "standard":
         stamp = datetime.fromtimestamp(case["timestamp"], tz=UTC)
         signature = Webhook(case["secret"]).sign(case["msg_id"], stamp, body)
-        return {"webhook-id": case["msg_id"], "webhook-timestamp": str(case["timestamp"]),
-                "webhook-signature": signature}
-    claims: dict[str, Any] = {"iss": "webhook-sim", "iat": case["timestamp"], "exp": case["timestamp"] + 300,
-                              "jti": case["msg_id"]}
+        return {
+            "webhook-id": case["msg_id"],
+            "webhook-timestamp": str(case["timestamp"]),
+            "webhook-signature": signature,
+        }
+    claims: dict[str, Any] = {
+        "iss": "webhook-sim",
+        "iat": case["timestamp"],
+        "exp": case["timestamp"] + 300,
+        "jti": case["msg_id"],
+    }
     if case.get("envelope_id") is not None:
         claims["rid"] = case["envelope_id"]
     claims["body_sha256"] = hashlib.sha256(body.encode()).hexdigest()
@@ -68,18 +80,48 @@ def independent_headers(case: dict[str, Any]) -> dict[str, str]:
 def vector_cases() -> list[dict[str, Any]]:
     unicode_body = '{"name":"José Núñez","note":"€ \u2013 ✓"}'
     return [
-        {"name": "standard-syncfy-envelope", "scheme": "standard", "msg_id": "msg_2Qx1",
-         "timestamp": 1686942378, "body": SYNCFY_BODY.decode(), "secret": STANDARD_SECRET},
-        {"name": "standard-unicode", "scheme": "standard", "msg_id": "dlv_018f", "timestamp": 1712670998,
-         "body": unicode_body, "secret": STANDARD_SECRET},
-        {"name": "standard-svix-docs-secret", "scheme": "standard", "msg_id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
-         "timestamp": 1614265330, "body": '{"test": 2432232314}',
-         "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
-        {"name": "syncfy-with-rid", "scheme": "syncfy", "msg_id": "dlv_0001", "timestamp": 1686942378,
-         "body": SYNCFY_BODY.decode(), "secret": SYNCFY_SECRET,
-         "envelope_id": "9a0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"},
-        {"name": "syncfy-without-rid", "scheme": "syncfy", "msg_id": "dlv_0002", "timestamp": 1712670998,
-         "body": unicode_body, "secret": SYNCFY_SECRET, "envelope_id": None},
+        {
+            "name": "standard-syncfy-envelope",
+            "scheme": "standard",
+            "msg_id": "msg_2Qx1",
+            "timestamp": 1686942378,
+            "body": SYNCFY_BODY.decode(),
+            "secret": STANDARD_SECRET,
+        },
+        {
+            "name": "standard-unicode",
+            "scheme": "standard",
+            "msg_id": "dlv_018f",
+            "timestamp": 1712670998,
+            "body": unicode_body,
+            "secret": STANDARD_SECRET,
+        },
+        {
+            "name": "standard-svix-docs-secret",
+            "scheme": "standard",
+            "msg_id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "timestamp": 1614265330,
+            "body": '{"test": 2432232314}',
+            "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        },
+        {
+            "name": "syncfy-with-rid",
+            "scheme": "syncfy",
+            "msg_id": "dlv_0001",
+            "timestamp": 1686942378,
+            "body": SYNCFY_BODY.decode(),
+            "secret": SYNCFY_SECRET,
+            "envelope_id": "9a0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d",
+        },
+        {
+            "name": "syncfy-without-rid",
+            "scheme": "syncfy",
+            "msg_id": "dlv_0002",
+            "timestamp": 1712670998,
+            "body": unicode_body,
+            "secret": SYNCFY_SECRET,
+            "envelope_id": None,
+        },
     ]
 
 
@@ -90,15 +132,19 @@ def stored_vectors() -> list[dict[str, Any]]:
 def rsa_pss_valid(public_pem: str, signature_b64: str, message: bytes) -> bool:
     public = serialization.load_pem_public_key(public_pem.encode())
     try:
-        public.verify(base64.b64decode(signature_b64), message,  # type: ignore[union-attr]
-                      padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH),
-                      hashes.SHA256())
+        public.verify(
+            base64.b64decode(signature_b64),
+            message,  # type: ignore[union-attr]
+            padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH),
+            hashes.SHA256(),
+        )
     except InvalidSignature:
         return False
     return True
 
 
 # --- fixtures -------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def other_key() -> SigningKey:
@@ -111,11 +157,19 @@ def now() -> int:
 
 
 def signed(scheme: str, body: bytes = SYNCFY_BODY, *, at: int | None = None, **kwargs: Any) -> dict[str, str]:
-    return sign(scheme, msg_id="dlv_42", timestamp=now() if at is None else at, body=body,
-                secret=SECRETS[scheme], envelope_id="rid-1", **kwargs)
+    return sign(
+        scheme,
+        msg_id="dlv_42",
+        timestamp=now() if at is None else at,
+        body=body,
+        secret=SECRETS[scheme],
+        envelope_id="rid-1",
+        **kwargs,
+    )
 
 
 # --- fixed vectors --------------------------------------------------------------------------------
+
 
 def test_stored_vectors_are_what_the_official_libraries_compute():
     stored = stored_vectors()
@@ -126,19 +180,31 @@ def test_stored_vectors_are_what_the_official_libraries_compute():
 
 def test_standard_matches_the_example_published_with_the_specification():
     # The example in the Standard Webhooks / Svix documentation, an outside source for the HMAC construction.
-    headers = sign("standard", msg_id="msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp=1614265330,
-                   body=b'{"test": 2432232314}', secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    headers = sign(
+        "standard",
+        msg_id="msg_p5jXN8AQM9LWM0D4loKWxJek",
+        timestamp=1614265330,
+        body=b'{"test": 2432232314}',
+        secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    )
     assert headers["webhook-signature"] == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 
 @pytest.mark.parametrize("case", stored_vectors(), ids=lambda c: c["name"])
 def test_sign_reproduces_the_fixed_vectors(case):
-    headers = sign(case["scheme"], msg_id=case["msg_id"], timestamp=case["timestamp"],
-                   body=case["body"].encode(), secret=case["secret"], envelope_id=case.get("envelope_id"))
+    headers = sign(
+        case["scheme"],
+        msg_id=case["msg_id"],
+        timestamp=case["timestamp"],
+        body=case["body"].encode(),
+        secret=case["secret"],
+        envelope_id=case.get("envelope_id"),
+    )
     assert headers == case["headers"]
 
 
 # --- independent verification ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("body", [SYNCFY_BODY, BT_BODY, '{"name":"Zoë"}'.encode()])
 def test_standard_verifies_with_the_official_library(body):
@@ -153,8 +219,14 @@ def test_syncfy_token_decodes_with_pyjwt_and_carries_the_documented_claims():
     token = headers["request-signature"]
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
     claims = jwt.decode(token, base64.b64decode(SYNCFY_SECRET), algorithms=["HS256"], issuer="webhook-sim")
-    assert claims == {"iss": "webhook-sim", "iat": issued, "exp": issued + 300, "jti": "dlv_42",
-                      "rid": "rid-1", "body_sha256": hashlib.sha256(SYNCFY_BODY).hexdigest()}
+    assert claims == {
+        "iss": "webhook-sim",
+        "iat": issued,
+        "exp": issued + 300,
+        "jti": "dlv_42",
+        "rid": "rid-1",
+        "body_sha256": hashlib.sha256(SYNCFY_BODY).hexdigest(),
+    }
     assert "=" not in token
 
 
@@ -175,8 +247,7 @@ def test_basistheory_verifies_over_the_canonical_body_with_the_shipped_public_ke
 
 def test_basistheory_signs_the_canonical_form_of_a_messy_body(other_key):
     for canonical_flag in (False, True):  # a `\u` escape defeats the fast path: the body is re-serialised
-        headers = sign("basistheory", msg_id="m", timestamp=1, body=MESSY_BODY, key=other_key,
-                       canonical=canonical_flag)
+        headers = sign("basistheory", msg_id="m", timestamp=1, body=MESSY_BODY, key=other_key, canonical=canonical_flag)
         assert rsa_pss_valid(other_key.public_pem, headers["BT-SIGNATURE"], MESSY_CANONICAL)
         assert not rsa_pss_valid(other_key.public_pem, headers["BT-SIGNATURE"], MESSY_BODY)
 
@@ -195,6 +266,7 @@ def test_canonical_json_sorts_compacts_and_keeps_utf8():
 
 # --- verify() -------------------------------------------------------------------------------------
 
+
 def verify_signed(scheme: str, headers: dict[str, str], body: bytes = SYNCFY_BODY, **kwargs: Any):
     return verify(scheme, headers, body, secret=SECRETS[scheme], **kwargs)
 
@@ -211,9 +283,10 @@ def test_header_names_match_case_insensitively(scheme):
     assert verify_signed(scheme, {k.lower(): v for k, v in headers.items()}).ok
 
 
-@pytest.mark.parametrize(("scheme", "reason"), [("standard", "signature mismatch"),
-                                                ("basistheory", "signature mismatch"),
-                                                ("syncfy", "body hash mismatch")])
+@pytest.mark.parametrize(
+    ("scheme", "reason"),
+    [("standard", "signature mismatch"), ("basistheory", "signature mismatch"), ("syncfy", "body hash mismatch")],
+)
 def test_verify_rejects_a_tampered_body(scheme, reason):
     tampered = SYNCFY_BODY.replace(b"648cb2a9", b"648cb2aa")
     assert verify_signed(scheme, signed(scheme), tampered) == signing.Verification(False, reason)
@@ -227,8 +300,7 @@ def test_verify_rejects_a_wrong_secret(scheme):
 
 def test_basistheory_rejects_another_public_key(other_key):
     headers = signed("basistheory")
-    assert verify("basistheory", headers, SYNCFY_BODY, public_pem=other_key.public_pem).reason == \
-        "signature mismatch"
+    assert verify("basistheory", headers, SYNCFY_BODY, public_pem=other_key.public_pem).reason == "signature mismatch"
     signed_by_other = sign("basistheory", msg_id="m", timestamp=1, body=SYNCFY_BODY, key=other_key)
     assert verify("basistheory", signed_by_other, SYNCFY_BODY, public_pem=other_key.public_pem).ok
 
@@ -280,8 +352,7 @@ def test_standard_accepts_any_matching_v1_signature_among_several():
     good = headers["webhook-signature"]
     bad = corrupt(headers)["webhook-signature"]
     assert verify_signed("standard", {**headers, "webhook-signature": f"{bad} {good}"}).ok
-    assert verify_signed("standard", {**headers, "webhook-signature": f"v2,{good[3:]}"}).reason == \
-        "signature mismatch"
+    assert verify_signed("standard", {**headers, "webhook-signature": f"v2,{good[3:]}"}).reason == "signature mismatch"
 
 
 @pytest.mark.parametrize("scheme", ["standard", "basistheory", "syncfy"])
@@ -306,14 +377,17 @@ def test_corrupt_leaves_unsigned_headers_alone():
     assert corrupt({"content-type": "application/json"}) == {"content-type": "application/json"}
 
 
-@pytest.mark.parametrize(("scheme", "drop", "reason"), [
-    ("standard", "webhook-id", "missing header webhook-id"),
-    ("standard", "webhook-timestamp", "missing header webhook-timestamp"),
-    ("standard", "webhook-signature", "missing header webhook-signature"),
-    ("basistheory", "BT-SIGNATURE", "missing header BT-SIGNATURE"),
-    ("basistheory", "BT-SIGNATURE-VERSION", "missing header BT-SIGNATURE-VERSION"),
-    ("syncfy", "request-signature", "missing header request-signature"),
-])
+@pytest.mark.parametrize(
+    ("scheme", "drop", "reason"),
+    [
+        ("standard", "webhook-id", "missing header webhook-id"),
+        ("standard", "webhook-timestamp", "missing header webhook-timestamp"),
+        ("standard", "webhook-signature", "missing header webhook-signature"),
+        ("basistheory", "BT-SIGNATURE", "missing header BT-SIGNATURE"),
+        ("basistheory", "BT-SIGNATURE-VERSION", "missing header BT-SIGNATURE-VERSION"),
+        ("syncfy", "request-signature", "missing header request-signature"),
+    ],
+)
 def test_verify_names_a_missing_header(scheme, drop, reason):
     headers = signed(scheme)
     del headers[drop]
@@ -329,8 +403,10 @@ def test_retries_keep_the_message_id():
     first, retry = signed("standard", at=1000), signed("standard", at=1300)
     assert first["webhook-id"] == retry["webhook-id"] == "dlv_42"
     assert first["webhook-signature"] != retry["webhook-signature"]
-    claims = [jwt.decode(signed("syncfy", at=at)["request-signature"], options={"verify_signature": False})
-              for at in (1000, 1300)]
+    claims = [
+        jwt.decode(signed("syncfy", at=at)["request-signature"], options={"verify_signature": False})
+        for at in (1000, 1300)
+    ]
     assert [c["jti"] for c in claims] == ["dlv_42", "dlv_42"]
     assert [c["iat"] for c in claims] == [1000, 1300]
 
@@ -340,9 +416,11 @@ def test_none_adds_no_headers():
 
 
 def test_unknown_schemes_are_refused():
-    for call in (lambda: sign("hmac", msg_id="m", timestamp=1, body=b"{}"),
-                 lambda: verify("hmac", {}, b"{}"),
-                 lambda: validate_secret("hmac", None)):
+    for call in (
+        lambda: sign("hmac", msg_id="m", timestamp=1, body=b"{}"),
+        lambda: verify("hmac", {}, b"{}"),
+        lambda: validate_secret("hmac", None),
+    ):
         with pytest.raises(InvalidInput) as info:
             call()
         assert info.value.errors[0].field == "signing"
@@ -355,6 +433,7 @@ def test_basistheory_refuses_a_body_that_is_not_json():
 
 # --- secrets --------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_new_secrets_are_valid_for_their_scheme(scheme):
     secret = signing.new_secret(scheme)
@@ -362,18 +441,21 @@ def test_new_secrets_are_valid_for_their_scheme(scheme):
     assert (secret is None) == (scheme in ("basistheory", "none"))
 
 
-@pytest.mark.parametrize(("scheme", "secret"), [
-    ("standard", None),
-    ("standard", ""),
-    ("standard", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),        # base64 without the whsec_ prefix
-    ("standard", "whsec_"),
-    ("standard", "whsec_not base64!"),
-    ("syncfy", None),
-    ("syncfy", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),   # a standard secret on a syncfy subscription
-    ("syncfy", "%%%"),
-    ("basistheory", "c2VjcmV0"),
-    ("none", "c2VjcmV0"),
-])
+@pytest.mark.parametrize(
+    ("scheme", "secret"),
+    [
+        ("standard", None),
+        ("standard", ""),
+        ("standard", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),  # base64 without the whsec_ prefix
+        ("standard", "whsec_"),
+        ("standard", "whsec_not base64!"),
+        ("syncfy", None),
+        ("syncfy", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),  # a standard secret on a syncfy subscription
+        ("syncfy", "%%%"),
+        ("basistheory", "c2VjcmV0"),
+        ("none", "c2VjcmV0"),
+    ],
+)
 def test_validate_secret_rejects_the_wrong_form(scheme, secret):
     with pytest.raises(InvalidInput) as info:
         validate_secret(scheme, secret)
@@ -386,8 +468,9 @@ def test_unpadded_base64_secrets_work_as_in_the_official_library():
     assert unpadded != padded
     validate_secret("standard", unpadded)
     headers = sign("standard", msg_id="m", timestamp=now(), body=b"{}", secret=unpadded)
-    assert headers == sign("standard", msg_id="m", timestamp=int(headers["webhook-timestamp"]), body=b"{}",
-                           secret=padded)
+    assert headers == sign(
+        "standard", msg_id="m", timestamp=int(headers["webhook-timestamp"]), body=b"{}", secret=padded
+    )
     Webhook(unpadded).verify(b"{}", headers)
 
 
@@ -396,14 +479,25 @@ def test_sign_refuses_a_malformed_secret():
         sign("standard", msg_id="m", timestamp=1, body=b"{}", secret="nope")
 
 
-@pytest.mark.parametrize("secret", [STANDARD_SECRET, SYNCFY_SECRET, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                                    "whsec_c2VjcmV0", "c2VjcmV0", "whsec_", "", "abcd"])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        STANDARD_SECRET,
+        SYNCFY_SECRET,
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "whsec_c2VjcmV0",
+        "c2VjcmV0",
+        "whsec_",
+        "",
+        "abcd",
+    ],
+)
 def test_mask_secret_reveals_at_most_four_characters(secret):
     masked = mask_secret(secret)
     assert masked is not None
     prefix = "whsec_" if secret.startswith("whsec_") else ""
     assert masked.startswith(prefix + "****")
-    material, shown = secret[len(prefix):], masked[len(prefix) + 4:]
+    material, shown = secret[len(prefix) :], masked[len(prefix) + 4 :]
     assert len(shown) <= 4
     assert material.endswith(shown)
     assert len(shown) < len(material) / 2 or not shown
@@ -415,6 +509,7 @@ def test_mask_secret_example_and_none():
 
 
 # --- keys -----------------------------------------------------------------------------------------
+
 
 def test_shipped_key_pair_belongs_together_and_is_packaged():
     packaged = resources.files("simulator").joinpath("keys")
@@ -437,11 +532,15 @@ def test_signing_key_round_trips_through_pem(other_key):
     assert rsa_pss_valid(other_key.public_pem, headers["BT-SIGNATURE"], BT_BODY)
 
 
-@pytest.mark.parametrize("pem", [
-    b"not a key",
-    ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-])
+@pytest.mark.parametrize(
+    "pem",
+    [
+        b"not a key",
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    ],
+)
 def test_from_pem_rejects_what_is_not_an_rsa_private_key(pem):
     with pytest.raises(InvalidInput) as info:
         SigningKey.from_pem(pem)

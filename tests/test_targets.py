@@ -3,7 +3,7 @@ and a run's own lane stopped once the run has settled, so neither piles up."""
 
 from __future__ import annotations
 
-from simulator.specs import EventSpec, RunSpec
+from simulator.models.inputs import EventSpec, RunSpec
 from tests.conftest import until
 
 
@@ -36,8 +36,9 @@ async def test_a_reset_forgets_the_target_subscription(sim, receiver):
 async def test_a_settled_run_stops_its_target_lane_and_a_redelivery_restarts_it(sim, receiver):
     runs = []
     for seed in (1, 2, 3):
-        run = await sim.runs.start(RunSpec(scenario="basistheory-token-lifecycle", target=receiver.url, speed=0,
-                                           seed=seed))
+        run = await sim.runs.start(
+            RunSpec(scenario="basistheory-token-lifecycle", target=receiver.url, speed=0, seed=seed)
+        )
         runs.append(await sim.runs.wait(run.id, timeout=30))
     assert [r.status for r in runs] == ["completed"] * 3
     subs = await ephemeral(sim)

@@ -24,14 +24,18 @@ from simulator.api import (
 from simulator.api.endpoints import Api, Endpoint, routes
 from simulator.api.middleware import BearerAuth, BodyLimit, RequestContext
 from simulator.api.problem import http_exception, sim_error
-from simulator.api.schedules import Schedules
+from simulator.core.schedules import Schedules
+from simulator.core.simulator import Simulator
 from simulator.errors import SimError
-from simulator.service import Simulator
 
 MAX_BODY = 1_048_576
 ENDPOINTS: list[Endpoint] = [
-    *routes_misc.ENDPOINTS, *routes_events.ENDPOINTS, *routes_runs.ENDPOINTS,
-    *routes_subscriptions.ENDPOINTS, *routes_deliveries.ENDPOINTS, *routes_schedules.ENDPOINTS,
+    *routes_misc.ENDPOINTS,
+    *routes_events.ENDPOINTS,
+    *routes_runs.ENDPOINTS,
+    *routes_subscriptions.ENDPOINTS,
+    *routes_deliveries.ENDPOINTS,
+    *routes_schedules.ENDPOINTS,
 ]
 PUBLIC_PATHS = frozenset(ep.path for ep in ENDPOINTS if ep.public)
 
@@ -48,8 +52,15 @@ def create_app(sim: Simulator, *, token: str | None = None, max_body: int = MAX_
     return build_app(borrowed, token=token, max_body=max_body)
 
 
-def server_app(db: str | None, *, scenario_dirs: Sequence[Path] = (), key: signing.SigningKey | None = None,
-               token: str | None = None, max_body: int = MAX_BODY, grace: float = 10.0) -> Starlette:
+def server_app(
+    db: str | None,
+    *,
+    scenario_dirs: Sequence[Path] = (),
+    key: signing.SigningKey | None = None,
+    token: str | None = None,
+    max_body: int = MAX_BODY,
+    grace: float = 10.0,
+) -> Starlette:
     """The control API owning its simulator: opened at startup on `db`, closed at shutdown, letting in-flight
     attempts finish for up to `grace` seconds (pending deliveries stay in the store for the next start)."""
 
@@ -64,8 +75,9 @@ def server_app(db: str | None, *, scenario_dirs: Sequence[Path] = (), key: signi
     return build_app(owned, token=token, max_body=max_body, owns=True)
 
 
-def build_app(simulator: SimulatorScope, *, token: str | None = None, max_body: int = MAX_BODY,
-              owns: bool = False) -> Starlette:
+def build_app(
+    simulator: SimulatorScope, *, token: str | None = None, max_body: int = MAX_BODY, owns: bool = False
+) -> Starlette:
     """The application; `simulator()` is entered at startup and left at shutdown. When the app `owns` the
     simulator, shutting down first stops it accepting runs."""
     document = openapi.document(ENDPOINTS, secured=token is not None)
@@ -84,8 +96,11 @@ def build_app(simulator: SimulatorScope, *, token: str | None = None, max_body: 
 
     app = Starlette(
         routes=routes(ENDPOINTS),
-        middleware=[Middleware(RequestContext), Middleware(BearerAuth, token=token, public=PUBLIC_PATHS),
-                    Middleware(BodyLimit, limit=max_body)],
+        middleware=[
+            Middleware(RequestContext),
+            Middleware(BearerAuth, token=token, public=PUBLIC_PATHS),
+            Middleware(BodyLimit, limit=max_body),
+        ],
         exception_handlers={HTTPException: http_exception, SimError: sim_error},
         lifespan=lifespan,
     )

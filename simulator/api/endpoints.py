@@ -19,12 +19,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from simulator.api.problem import HttpError, internal_error, problem_response
-from simulator.errors import FieldError, InvalidInput, SimError
-from simulator.specs import parse
+from simulator.errors import FieldError, SimError
+from simulator.models.inputs import parse
 
 if TYPE_CHECKING:
-    from simulator.api.schedules import Schedules
-    from simulator.service import Simulator
+    from simulator.core.schedules import Schedules
+    from simulator.core.simulator import Simulator
 
 log = logging.getLogger("webhook_sim.api")
 M = TypeVar("M", bound=BaseModel)
@@ -87,21 +87,25 @@ async def read_json(request: Request) -> Any:
         return {}
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media not in JSON_TYPES and not media.endswith("+json"):
-        raise HttpError(415, f"expected a JSON body (Content-Type: application/json), got {media or 'none'}",
-                        errors=[FieldError("body", "not JSON")])
+        raise HttpError(
+            415,
+            f"expected a JSON body (Content-Type: application/json), got {media or 'none'}",
+            errors=[FieldError("body", "not JSON")],
+        )
     try:
         value = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
         # Lone surrogates (`"\ud800"`) decode, but cannot be stored or echoed as UTF-8.
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (ValueError, UnicodeError, RecursionError) as exc:
         message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or type(exc).__name__
-        raise HttpError(400, f"the body is not valid JSON: {message}",
-                        errors=[FieldError("body", f"invalid JSON: {message}")]) from None
+        raise HttpError(
+            400, f"the body is not valid JSON: {message}", errors=[FieldError("body", f"invalid JSON: {message}")]
+        ) from None
     return value
 
 
 def parse_body(model: type[M], value: Any) -> M:
-    """Validate a JSON body strictly (see `simulator.specs.parse`)."""
+    """Validate a JSON body strictly (see `simulator.models.inputs.parse`)."""
     return parse(model, value, strict=True)
 
 
@@ -124,8 +128,11 @@ def _no_constant(name: str) -> Any:
 async def dispatch(endpoint: Endpoint, request: Request) -> Response:
     """Parse, call, serialise; every failure becomes a problem answer (never an unhandled 500)."""
     try:
-        call = Call(api=request.app.state.api, path=dict(request.path_params),
-                    query=parse(endpoint.query, _query(request)) if endpoint.query else None)
+        call = Call(
+            api=request.app.state.api,
+            path=dict(request.path_params),
+            query=parse(endpoint.query, _query(request)) if endpoint.query else None,
+        )
         if endpoint.body is not None:
             call = Call(call.api, call.path, parse_body(endpoint.body, await read_json(request)), call.query)
         result = await endpoint.handler(call)
@@ -158,18 +165,3 @@ def _by_method(methods: dict[str, Endpoint]) -> Callable[[Request], Awaitable[Re
         return await dispatch(methods[method], request)
 
     return endpoint
-
-
-def split_page(items: Sequence[Any], limit: int, cursor_of: Callable[[Any], object]) -> tuple[list[Any], str | None]:
-    """The first `limit` of `items` (fetched as `limit + 1`) and the cursor of the next page, if there is one."""
-    shown = list(items[:limit])
-    return shown, str(cursor_of(shown[-1])) if len(items) > limit else None
-
-
-def int_cursor(cursor: str | None) -> int | None:
-    """A position cursor (deliveries, run events): digits, as `next_cursor` gave them."""
-    if cursor is None:
-        return None
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
-        raise InvalidInput("cursor: not a cursor this list gave", errors=[FieldError("cursor", "invalid cursor")])
-    return int(cursor)

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from simulator.api.logging import request_id
+from simulator.api.access_log import request_id
 from simulator.api.problem import BodyTooLarge, HttpError, internal_error, problem_response, unauthorized
 
 log = logging.getLogger("webhook_sim.api")
@@ -57,9 +57,20 @@ class RequestContext:
                 await internal_error()(scope, receive, send_with_id)
         finally:
             duration = round((time.perf_counter() - started) * 1000, 2)
-            access.info("%s %s %s %.1fms", scope["method"], scope["path"], state["status"], duration,
-                        extra={"request_id": rid, "method": scope["method"], "path": scope["path"],
-                               "status": state["status"], "duration_ms": duration})
+            access.info(
+                "%s %s %s %.1fms",
+                scope["method"],
+                scope["path"],
+                state["status"],
+                duration,
+                extra={
+                    "request_id": rid,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": state["status"],
+                    "duration_ms": duration,
+                },
+            )
             request_id.reset(token)
 
 

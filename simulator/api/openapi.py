@@ -9,9 +9,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from simulator import __version__, catalog
-from simulator.api import schemas
 from simulator.api.endpoints import Endpoint
 from simulator.api.problem import PROBLEM_JSON
+from simulator.models import answers as schemas
 
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{(\w+)}")
@@ -32,11 +32,16 @@ _ERROR_DOCS = {
 }
 _URL = "http://localhost:9000/webhooks"  # where `webhook-sim listen` receives by default
 _EXAMPLES: dict[tuple[str, str], list[Any]] = {
-    ("SubscriptionSpec", "url"): [_URL], ("SubscriptionPatch", "url"): [_URL], ("RunSpec", "target"): [_URL],
-    ("EventSpec", "target"): [_URL], ("ScheduleSpec", "target"): [_URL],
+    ("SubscriptionSpec", "url"): [_URL],
+    ("SubscriptionPatch", "url"): [_URL],
+    ("RunSpec", "target"): [_URL],
+    ("EventSpec", "target"): [_URL],
+    ("ScheduleSpec", "target"): [_URL],
     ("SubscriptionSpec", "events"): [["syncfy:*", "basistheory:token.*"]],
-    ("RunSpec", "scenario"): ["syncfy-credential-lifecycle"], ("ScheduleSpec", "scenario"): ["syncfy-two-factor"],
-    ("ScheduleSpec", "cron"): ["0 9 * * 1-5"], ("EventSpec", "overrides"): [{"payload.is_executing": 0}],
+    ("RunSpec", "scenario"): ["syncfy-credential-lifecycle"],
+    ("ScheduleSpec", "scenario"): ["syncfy-two-factor"],
+    ("ScheduleSpec", "cron"): ["0 9 * * 1-5"],
+    ("EventSpec", "overrides"): [{"payload.is_executing": 0}],
 }
 _DESCRIPTION = """The control API of webhook-sim: subscriptions, runs of scenarios, one-off events, deliveries and
 their attempts, schedules. Errors are `application/problem+json` documents whose `errors` name each bad field.
@@ -93,8 +98,10 @@ def _operation(ep: Endpoint, components: _Components, secured: bool) -> dict[str
     if params:
         op["parameters"] = params
     if ep.body is not None:
-        op["requestBody"] = {"required": True,
-                             "content": {"application/json": {"schema": components.ref(ep.body, "validation")}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": components.ref(ep.body, "validation")}},
+        }
     op["responses"] = {str(ep.status): _success(ep, components)}
     problem = {PROBLEM_JSON: {"schema": components.ref(schemas.Problem, "serialization")}}
     for status in sorted(_error_statuses(ep, secured)):
@@ -105,15 +112,26 @@ def _operation(ep: Endpoint, components: _Components, secured: bool) -> dict[str
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:
-    return [{"name": name, "in": "path", "required": True, "description": _PATH_PARAM_DOCS.get(name, name),
-             "schema": _event_type() if name == "type" else {"type": "string", "minLength": 1}}
-            for name in _PATH_PARAM.findall(path)]
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": _PATH_PARAM_DOCS.get(name, name),
+            "schema": _event_type() if name == "type" else {"type": "string", "minLength": 1},
+        }
+        for name in _PATH_PARAM.findall(path)
+    ]
 
 
 def _event_type() -> dict[str, Any]:
     """Every spelling of an event type the API accepts: `provider:type`, the bare type, each alias."""
-    names = {spelling for e in catalog.event_types() for name in (e.name, *e.aliases)
-             for spelling in (name, f"{e.provider}:{name}")}
+    names = {
+        spelling
+        for e in catalog.event_types()
+        for name in (e.name, *e.aliases)
+        for spelling in (name, f"{e.provider}:{name}")
+    }
     return {"type": "string", "enum": sorted(names)}
 
 

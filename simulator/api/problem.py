@@ -12,16 +12,29 @@ from simulator.errors import FieldError, SimError
 
 PROBLEM_JSON = "application/problem+json"
 
-_TITLES = {400: "Bad request", 401: "Unauthorized", 404: "Not found", 405: "Method not allowed",
-           413: "Payload too large", 415: "Unsupported media type", 422: "Invalid input",
-           500: "Internal error"}
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    500: "Internal error",
+}
 
 
 class HttpError(SimError):
     """An error of the HTTP layer (bad framing, bad media type, bad credentials) with its own status."""
 
-    def __init__(self, status: int, detail: str, *, errors: list[FieldError] | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(detail, errors=errors)
         self.status = status
         self.title = _TITLES.get(status, "Error")
@@ -30,8 +43,9 @@ class HttpError(SimError):
 
 class BodyTooLarge(HttpError):
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than {limit} bytes",
-                         errors=[FieldError("body", f"at most {limit} bytes")])
+        super().__init__(
+            413, f"the request body is larger than {limit} bytes", errors=[FieldError("body", f"at most {limit} bytes")]
+        )
 
 
 def unauthorized(detail: str) -> HttpError:
@@ -45,16 +59,19 @@ def problem_response(exc: SimError) -> Response:
 
 
 def internal_error() -> Response:
-    body = {"type": "about:blank", "title": "Internal error", "status": 500,
-            "detail": "an unexpected error occurred; it has been logged"}
+    body = {
+        "type": "about:blank",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "an unexpected error occurred; it has been logged",
+    }
     return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
 
 
 async def http_exception(_request: Request, exc: Exception) -> Response:
     """Starlette's own errors (unknown route, wrong method) in the same problem form."""
     assert isinstance(exc, HTTPException)
-    detail = {404: "no such route", 405: "this route does not accept that method"}.get(exc.status_code,
-                                                                                       exc.detail)
+    detail = {404: "no such route", 405: "this route does not accept that method"}.get(exc.status_code, exc.detail)
     return problem_response(HttpError(exc.status_code, detail, headers=exc.headers))
 
 

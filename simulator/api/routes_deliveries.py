@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from simulator import catalog
-from simulator.api import schemas, views
-from simulator.api.endpoints import Call, Endpoint, int_cursor, split_page
+from simulator.api import views
+from simulator.api.endpoints import Call, Endpoint
+from simulator.core.pagination import int_cursor, split_page
 from simulator.errors import FieldError, InvalidInput, UnknownEventType
+from simulator.models import answers as schemas
 
 
 def _type_name(name: str | None) -> str | None:
@@ -23,8 +25,13 @@ def _type_name(name: str | None) -> str | None:
 async def list_deliveries(call: Call) -> dict[str, Any]:
     q: schemas.DeliveriesQuery = call.query
     found = await call.sim.store.list_deliveries(
-        run_id=q.run, subscription_id=q.subscription, status=q.status, type=_type_name(q.type),
-        limit=q.limit + 1, cursor=int_cursor(q.cursor))
+        run_id=q.run,
+        subscription_id=q.subscription,
+        status=q.status,
+        type=_type_name(q.type),
+        limit=q.limit + 1,
+        cursor=int_cursor(q.cursor),
+    )
     shown, cursor = split_page(found, q.limit, lambda item: item[0])
     return views.page([views.delivery(d) for _, d in shown], cursor)
 
@@ -38,11 +45,34 @@ async def redeliver(call: Call) -> dict[str, Any]:
 
 
 ENDPOINTS = [
-    Endpoint("GET", "/deliveries", list_deliveries, "List deliveries, oldest first", "deliveries",
-             query=schemas.DeliveriesQuery, response=schemas.DeliveryPage, errors=(422,)),
-    Endpoint("GET", "/deliveries/{id}", get_delivery, "Read a delivery with its attempts", "deliveries",
-             response=schemas.DeliveryDetail, errors=(404,)),
-    Endpoint("POST", "/deliveries/{id}/redeliver", redeliver, "Send a finished delivery again", "deliveries",
-             status=202, response=schemas.DeliveryDetail, errors=(404, 422),
-             description="Same id and body, a fresh retry budget. 422 while it is still being delivered."),
+    Endpoint(
+        "GET",
+        "/deliveries",
+        list_deliveries,
+        "List deliveries, oldest first",
+        "deliveries",
+        query=schemas.DeliveriesQuery,
+        response=schemas.DeliveryPage,
+        errors=(422,),
+    ),
+    Endpoint(
+        "GET",
+        "/deliveries/{id}",
+        get_delivery,
+        "Read a delivery with its attempts",
+        "deliveries",
+        response=schemas.DeliveryDetail,
+        errors=(404,),
+    ),
+    Endpoint(
+        "POST",
+        "/deliveries/{id}/redeliver",
+        redeliver,
+        "Send a finished delivery again",
+        "deliveries",
+        status=202,
+        response=schemas.DeliveryDetail,
+        errors=(404, 422),
+        description="Same id and body, a fresh retry budget. 422 while it is still being delivered.",
+    ),
 ]

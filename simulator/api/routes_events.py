@@ -7,9 +7,11 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from simulator import catalog
-from simulator.api import schemas, views
-from simulator.api.endpoints import Call, Endpoint, split_page
-from simulator.specs import EventSpec
+from simulator.api import views
+from simulator.api.endpoints import Call, Endpoint
+from simulator.core.pagination import split_page
+from simulator.models import answers as schemas
+from simulator.models.inputs import EventSpec
 
 
 async def list_event_types(call: Call) -> dict[str, Any]:
@@ -34,16 +36,47 @@ async def emit(call: Call) -> dict[str, Any]:
 
 
 ENDPOINTS = [
-    Endpoint("GET", "/events", list_event_types, "List the event types of every provider", "events",
-             query=schemas.EventsQuery, response=schemas.EventTypePage, errors=(422,)),
-    Endpoint("GET", "/events/{type}/sample", sample, "The exact body a subscriber receives for one event",
-             "events", query=schemas.SampleQuery, errors=(404, 422),
-             description="Envelope included; the same seed gives the same bytes. `type` is `provider:type`, "
-                         "the bare type where unambiguous, or an alias."),
-    Endpoint("GET", "/events/{type}/schema", schema, "The JSON Schema of that body", "events",
-             content="application/schema+json", errors=(404, 422)),
-    Endpoint("POST", "/events", emit, "Emit one event now", "events", status=202, body=EventSpec,
-             response=schemas.EmittedEvent, errors=(404, 422),
-             description="To the matching subscriptions, the listed ones, or an ad-hoc `target`. `overrides` "
-                         "set dotted paths of the event."),
+    Endpoint(
+        "GET",
+        "/events",
+        list_event_types,
+        "List the event types of every provider",
+        "events",
+        query=schemas.EventsQuery,
+        response=schemas.EventTypePage,
+        errors=(422,),
+    ),
+    Endpoint(
+        "GET",
+        "/events/{type}/sample",
+        sample,
+        "The exact body a subscriber receives for one event",
+        "events",
+        query=schemas.SampleQuery,
+        errors=(404, 422),
+        description="Envelope included; the same seed gives the same bytes. `type` is `provider:type`, "
+        "the bare type where unambiguous, or an alias.",
+    ),
+    Endpoint(
+        "GET",
+        "/events/{type}/schema",
+        schema,
+        "The JSON Schema of that body",
+        "events",
+        content="application/schema+json",
+        errors=(404, 422),
+    ),
+    Endpoint(
+        "POST",
+        "/events",
+        emit,
+        "Emit one event now",
+        "events",
+        status=202,
+        body=EventSpec,
+        response=schemas.EmittedEvent,
+        errors=(404, 422),
+        description="To the matching subscriptions, the listed ones, or an ad-hoc `target`. `overrides` "
+        "set dotted paths of the event.",
+    ),
 ]

@@ -7,8 +7,8 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from simulator import __version__
-from simulator.api import schemas
 from simulator.api.endpoints import Call, Endpoint
+from simulator.models import answers as schemas
 
 
 async def health(_call: Call) -> dict[str, Any]:
@@ -31,10 +31,24 @@ async def reset(call: Call) -> None:
 ENDPOINTS = [
     Endpoint("GET", "/health", health, "Is the server up", "server", response=schemas.Health, public=True),
     Endpoint("GET", "/openapi.json", openapi, "This document", "server"),
-    Endpoint("GET", "/keys/webhooks.pem", public_key, "The public key of Basis Theory signatures (PEM)",
-             "server", content="application/x-pem-file", public=True,
-             description="Public material, served without a token: configure it in consumers that verify "
-                         "`BT-SIGNATURE`."),
-    Endpoint("POST", "/reset", reset, "Forget everything", "server", status=204, content="",
-             description="Runs stop; subscriptions, deliveries, runs, events and schedules are deleted."),
+    Endpoint(
+        "GET",
+        "/keys/webhooks.pem",
+        public_key,
+        "The public key of Basis Theory signatures (PEM)",
+        "server",
+        content="application/x-pem-file",
+        public=True,
+        description="Public material, served without a token: configure it in consumers that verify `BT-SIGNATURE`.",
+    ),
+    Endpoint(
+        "POST",
+        "/reset",
+        reset,
+        "Forget everything",
+        "server",
+        status=204,
+        content="",
+        description="Runs stop; subscriptions, deliveries, runs, events and schedules are deleted.",
+    ),
 ]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from simulator.api import schemas, views
-from simulator.api.endpoints import Call, Endpoint, int_cursor, split_page
+from simulator.api import views
+from simulator.api.endpoints import Call, Endpoint
+from simulator.core.pagination import int_cursor, split_page
 from simulator.errors import FieldError, InvalidInput
+from simulator.models import answers as schemas
+from simulator.models.inputs import RunSpec
 from simulator.scenarios import loader
-from simulator.specs import RunSpec
 
 SCENARIO_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
@@ -17,9 +19,11 @@ SCENARIO_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 def check_scenario_name(name: str) -> None:
     """Over HTTP a scenario is named, never a path: the server reads only its own scenario directories."""
     if len(name) > 100 or not SCENARIO_NAME.fullmatch(name):
-        raise InvalidInput(f"scenario: {name[:100]!r} is not a scenario name (at most 100 lowercase letters, "
-                           "digits and hyphens; files are loaded from the server's --scenarios directories)",
-                           errors=[FieldError("scenario", "not a scenario name")])
+        raise InvalidInput(
+            f"scenario: {name[:100]!r} is not a scenario name (at most 100 lowercase letters, "
+            "digits and hyphens; files are loaded from the server's --scenarios directories)",
+            errors=[FieldError("scenario", "not a scenario name")],
+        )
 
 
 async def list_scenarios(call: Call) -> dict[str, Any]:
@@ -66,19 +70,67 @@ async def list_run_events(call: Call) -> dict[str, Any]:
 
 
 ENDPOINTS = [
-    Endpoint("GET", "/scenarios", list_scenarios, "List built-in and user scenarios", "scenarios",
-             query=schemas.ListQuery, response=schemas.ScenarioPage, errors=(422,)),
-    Endpoint("GET", "/scenarios/{name}", get_scenario, "Describe a scenario", "scenarios",
-             response=schemas.Scenario, errors=(404, 422)),
-    Endpoint("POST", "/runs", start_run, "Start a run of a scenario", "runs", status=202, body=RunSpec,
-             response=schemas.Run, errors=(404, 422),
-             description="Answers at once with the pending run; poll GET /runs/{id} for progress and counts."),
-    Endpoint("GET", "/runs", list_runs, "List runs", "runs", query=schemas.ListQuery, response=schemas.RunPage,
-             errors=(422,)),
-    Endpoint("GET", "/runs/{id}", get_run, "Read a run: status, progress and delivery counts", "runs",
-             response=schemas.Run, errors=(404,)),
-    Endpoint("POST", "/runs/{id}/cancel", cancel_run, "Cancel a run", "runs", response=schemas.Run,
-             errors=(404,), description="It stops emitting; deliveries already made go on."),
-    Endpoint("GET", "/runs/{id}/events", list_run_events, "The events a run emitted, in order", "runs",
-             query=schemas.ListQuery, response=schemas.RunEventPage, errors=(404, 422)),
+    Endpoint(
+        "GET",
+        "/scenarios",
+        list_scenarios,
+        "List built-in and user scenarios",
+        "scenarios",
+        query=schemas.ListQuery,
+        response=schemas.ScenarioPage,
+        errors=(422,),
+    ),
+    Endpoint(
+        "GET",
+        "/scenarios/{name}",
+        get_scenario,
+        "Describe a scenario",
+        "scenarios",
+        response=schemas.Scenario,
+        errors=(404, 422),
+    ),
+    Endpoint(
+        "POST",
+        "/runs",
+        start_run,
+        "Start a run of a scenario",
+        "runs",
+        status=202,
+        body=RunSpec,
+        response=schemas.Run,
+        errors=(404, 422),
+        description="Answers at once with the pending run; poll GET /runs/{id} for progress and counts.",
+    ),
+    Endpoint(
+        "GET", "/runs", list_runs, "List runs", "runs", query=schemas.ListQuery, response=schemas.RunPage, errors=(422,)
+    ),
+    Endpoint(
+        "GET",
+        "/runs/{id}",
+        get_run,
+        "Read a run: status, progress and delivery counts",
+        "runs",
+        response=schemas.Run,
+        errors=(404,),
+    ),
+    Endpoint(
+        "POST",
+        "/runs/{id}/cancel",
+        cancel_run,
+        "Cancel a run",
+        "runs",
+        response=schemas.Run,
+        errors=(404,),
+        description="It stops emitting; deliveries already made go on.",
+    ),
+    Endpoint(
+        "GET",
+        "/runs/{id}/events",
+        list_run_events,
+        "The events a run emitted, in order",
+        "runs",
+        query=schemas.ListQuery,
+        response=schemas.RunEventPage,
+        errors=(404, 422),
+    ),
 ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.api import schemas, views
+from simulator.api import views
 from simulator.api.endpoints import Call, Endpoint
 from simulator.api.routes_runs import check_scenario_name
-from simulator.specs import ScheduleSpec
+from simulator.models import answers as schemas
+from simulator.models.inputs import ScheduleSpec
 
 
 async def create_schedule(call: Call) -> dict[str, Any]:
@@ -34,18 +35,57 @@ async def resume_schedule(call: Call) -> dict[str, Any]:
 
 
 ENDPOINTS = [
-    Endpoint("POST", "/schedules", create_schedule, "Schedule runs of a scenario", "schedules", status=201,
-             body=ScheduleSpec, response=schemas.Schedule, errors=(404, 422),
-             description="One of `cron` (5-field crontab, UTC), `interval` (seconds, at least 1) or `at` (an ISO "
-                         "time in the future), plus the fields of a run. Schedules survive restarts; a firing "
-                         "missed while the server was down happens once when it is back."),
-    Endpoint("GET", "/schedules", list_schedules, "List schedules", "schedules", query=schemas.ListQuery,
-             response=schemas.SchedulePage, errors=(422,)),
-    Endpoint("DELETE", "/schedules/{id}", delete_schedule, "Delete a schedule", "schedules", status=204,
-             content="", errors=(404,)),
-    Endpoint("POST", "/schedules/{id}/pause", pause_schedule, "Pause a schedule", "schedules",
-             response=schemas.Schedule, errors=(404,)),
-    Endpoint("POST", "/schedules/{id}/resume", resume_schedule, "Resume a paused schedule", "schedules",
-             response=schemas.Schedule, errors=(404,),
-             description="A one-off (`at`) whose time passed while it was paused fires at once."),
+    Endpoint(
+        "POST",
+        "/schedules",
+        create_schedule,
+        "Schedule runs of a scenario",
+        "schedules",
+        status=201,
+        body=ScheduleSpec,
+        response=schemas.Schedule,
+        errors=(404, 422),
+        description="One of `cron` (5-field crontab, UTC), `interval` (seconds, at least 1) or `at` (an ISO "
+        "time in the future), plus the fields of a run. Schedules survive restarts; a firing "
+        "missed while the server was down happens once when it is back.",
+    ),
+    Endpoint(
+        "GET",
+        "/schedules",
+        list_schedules,
+        "List schedules",
+        "schedules",
+        query=schemas.ListQuery,
+        response=schemas.SchedulePage,
+        errors=(422,),
+    ),
+    Endpoint(
+        "DELETE",
+        "/schedules/{id}",
+        delete_schedule,
+        "Delete a schedule",
+        "schedules",
+        status=204,
+        content="",
+        errors=(404,),
+    ),
+    Endpoint(
+        "POST",
+        "/schedules/{id}/pause",
+        pause_schedule,
+        "Pause a schedule",
+        "schedules",
+        response=schemas.Schedule,
+        errors=(404,),
+    ),
+    Endpoint(
+        "POST",
+        "/schedules/{id}/resume",
+        resume_schedule,
+        "Resume a paused schedule",
+        "schedules",
+        response=schemas.Schedule,
+        errors=(404,),
+        description="A one-off (`at`) whose time passed while it was paused fires at once.",
+    ),
 ]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.api import schemas, views
-from simulator.api.endpoints import Call, Endpoint, split_page
-from simulator.specs import SubscriptionPatch, SubscriptionSpec
+from simulator.api import views
+from simulator.api.endpoints import Call, Endpoint
+from simulator.core.pagination import split_page
+from simulator.models import answers as schemas
+from simulator.models.inputs import SubscriptionPatch, SubscriptionSpec
 
 
 async def create_subscription(call: Call) -> dict[str, Any]:
@@ -45,21 +47,76 @@ async def redeliver_dead(call: Call) -> dict[str, Any]:
 
 _ITEM = "/subscriptions/{id}"
 ENDPOINTS = [
-    Endpoint("POST", "/subscriptions", create_subscription, "Create a subscription", "subscriptions",
-             status=201, body=SubscriptionSpec, response=schemas.Subscription, errors=(404, 422),
-             description="The answer holds the secret in full: the only time it is shown."),
-    Endpoint("GET", "/subscriptions", list_subscriptions, "List subscriptions", "subscriptions",
-             query=schemas.ListQuery, response=schemas.SubscriptionPage, errors=(422,)),
-    Endpoint("GET", _ITEM, get_subscription, "Read a subscription", "subscriptions",
-             response=schemas.Subscription, errors=(404,)),
-    Endpoint("PATCH", _ITEM, update_subscription, "Change a subscription", "subscriptions",
-             body=SubscriptionPatch, response=schemas.Subscription, errors=(404, 422),
-             description="Only the fields given change; `enabled: true` re-enables it and resets its count of "
-                         "consecutive dead deliveries."),
-    Endpoint("DELETE", _ITEM, delete_subscription, "Delete a subscription", "subscriptions", status=204,
-             content="", errors=(404,)),
-    Endpoint("POST", _ITEM + "/enable", enable_subscription, "Re-enable a subscription", "subscriptions",
-             response=schemas.Subscription, errors=(404,)),
-    Endpoint("POST", _ITEM + "/redeliver", redeliver_dead, "Redeliver every dead delivery of a subscription",
-             "subscriptions", status=202, response=schemas.Redelivered, errors=(404,)),
+    Endpoint(
+        "POST",
+        "/subscriptions",
+        create_subscription,
+        "Create a subscription",
+        "subscriptions",
+        status=201,
+        body=SubscriptionSpec,
+        response=schemas.Subscription,
+        errors=(404, 422),
+        description="The answer holds the secret in full: the only time it is shown.",
+    ),
+    Endpoint(
+        "GET",
+        "/subscriptions",
+        list_subscriptions,
+        "List subscriptions",
+        "subscriptions",
+        query=schemas.ListQuery,
+        response=schemas.SubscriptionPage,
+        errors=(422,),
+    ),
+    Endpoint(
+        "GET",
+        _ITEM,
+        get_subscription,
+        "Read a subscription",
+        "subscriptions",
+        response=schemas.Subscription,
+        errors=(404,),
+    ),
+    Endpoint(
+        "PATCH",
+        _ITEM,
+        update_subscription,
+        "Change a subscription",
+        "subscriptions",
+        body=SubscriptionPatch,
+        response=schemas.Subscription,
+        errors=(404, 422),
+        description="Only the fields given change; `enabled: true` re-enables it and resets its count of "
+        "consecutive dead deliveries.",
+    ),
+    Endpoint(
+        "DELETE",
+        _ITEM,
+        delete_subscription,
+        "Delete a subscription",
+        "subscriptions",
+        status=204,
+        content="",
+        errors=(404,),
+    ),
+    Endpoint(
+        "POST",
+        _ITEM + "/enable",
+        enable_subscription,
+        "Re-enable a subscription",
+        "subscriptions",
+        response=schemas.Subscription,
+        errors=(404,),
+    ),
+    Endpoint(
+        "POST",
+        _ITEM + "/redeliver",
+        redeliver_dead,
+        "Redeliver every dead delivery of a subscription",
+        "subscriptions",
+        status=202,
+        response=schemas.Redelivered,
+        errors=(404,),
+    ),
 ]

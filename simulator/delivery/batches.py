@@ -15,13 +15,13 @@ from simulator.delivery.job import Job
 from simulator.ids import derived_uuid4
 from simulator.models import Event, Subscription
 
-BatchKey = tuple[str, str | None]   # (subscription id, run id)
+BatchKey = tuple[str, str | None]  # (subscription id, run id)
 
 
 @dataclass(slots=True)
 class OpenBatch:
     job: Job
-    keys: list[str]                       # the events' store keys, in order
+    keys: list[str]  # the events' store keys, in order
     sub: Subscription
     speed: float
     faults: Mapping[str, Any] | None
@@ -38,7 +38,7 @@ def envelope_of(sub_id: str, events: list[Event]) -> str:
 class Batches:
     def __init__(self) -> None:
         self._open: dict[BatchKey, OpenBatch] = {}
-        self.ids: set[str] = set()        # delivery ids of the open batches: lanes must not read them back
+        self.ids: set[str] = set()  # delivery ids of the open batches: lanes must not read them back
 
     def get(self, key: BatchKey) -> OpenBatch | None:
         return self._open.get(key)

@@ -28,7 +28,7 @@ from simulator.store.writer import Op
 from simulator.timeutil import add_seconds, iso_ms
 
 log = logging.getLogger("webhook_sim.delivery")
-Row = tuple[Job, list[str], bool]   # a delivery, its events' store keys, and whether its row is new
+Row = tuple[Job, list[str], bool]  # a delivery, its events' store keys, and whether its row is new
 
 # The longest a run at speed 0 waits for room in its lanes before letting them spill to the store.
 ROOM_WAIT = 1.0
@@ -105,9 +105,16 @@ class DeliveryEngine:
 
     # -- publishing -----------------------------------------------------------------------------------
 
-    async def publish(self, event: Event, subs: Sequence[Subscription], *, speed: float = 1.0,
-                      due: float | None = None, faults: Mapping[str, Any] | None = None,
-                      seed: int | None = None) -> list[str]:
+    async def publish(
+        self,
+        event: Event,
+        subs: Sequence[Subscription],
+        *,
+        speed: float = 1.0,
+        due: float | None = None,
+        faults: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+    ) -> list[str]:
         """Persist `event` and one delivery per subscription (a Syncfy batch collects events until it is full or
         flushed); each is sent once committed. `faults` and `seed` (the run's, which fault draws derive from) go
         to the fault hooks. Returns the ids of the deliveries that carry the event."""
@@ -134,8 +141,16 @@ class DeliveryEngine:
         await self._persist(send, (event_row(event, key),), collecting)
         return carriers
 
-    def _collect(self, sub: Subscription, event: Event, key: str, speed: float, when: float,
-                 faults: Mapping[str, Any] | None, seed: int | None) -> tuple[OpenBatch, bool]:
+    def _collect(
+        self,
+        sub: Subscription,
+        event: Event,
+        key: str,
+        speed: float,
+        when: float,
+        faults: Mapping[str, Any] | None,
+        seed: int | None,
+    ) -> tuple[OpenBatch, bool]:
         """Add `event` to the subscription's open batch for its run, opening one when there is none; returns the
         batch and whether it was opened now (its row is new)."""
         bkey = (sub.id, event.run_id)
@@ -185,18 +200,33 @@ class DeliveryEngine:
         job.n, job.due = self._n, when
         return [(one, batch.keys, one is not job) for one in self._faulted(batch.sub, job, batch.faults, batch.seed)]
 
-    def _jobs(self, sub: Subscription, events: list[Event], keys: list[str], speed: float, when: float,
-              faults: Mapping[str, Any] | None, seed: int | None) -> list[Row]:
+    def _jobs(
+        self,
+        sub: Subscription,
+        events: list[Event],
+        keys: list[str],
+        speed: float,
+        when: float,
+        faults: Mapping[str, Any] | None,
+        seed: int | None,
+    ) -> list[Row]:
         job = self._new_job(sub, events, speed, when)
         return [(one, keys, True) for one in self._faulted(sub, job, faults, seed)]
 
     def _new_job(self, sub: Subscription, events: list[Event], speed: float, when: float) -> Job:
         self._n += 1
-        return Job(id=new_id("msg"), n=self._n, subscription_id=sub.id, run_id=events[0].run_id, events=events,
-                   envelope_id=envelope_of(sub.id, events), speed=speed, due=when)
+        return Job(
+            id=new_id("msg"),
+            n=self._n,
+            subscription_id=sub.id,
+            run_id=events[0].run_id,
+            events=events,
+            envelope_id=envelope_of(sub.id, events),
+            speed=speed,
+            due=when,
+        )
 
-    def _faulted(self, sub: Subscription, job: Job, faults: Mapping[str, Any] | None,
-                 seed: int | None) -> list[Job]:
+    def _faulted(self, sub: Subscription, job: Job, faults: Mapping[str, Any] | None, seed: int | None) -> list[Job]:
         out = []
         for one in self.faults.on_publish(sub, job, faults, seed):
             if one is not job:
@@ -205,8 +235,9 @@ class DeliveryEngine:
             out.append(one)
         return out
 
-    async def _persist(self, send: list[Row], events: tuple[dict[str, Any], ...],
-                       collecting: Sequence[Row] = ()) -> None:
+    async def _persist(
+        self, send: list[Row], events: tuple[dict[str, Any], ...], collecting: Sequence[Row] = ()
+    ) -> None:
         """Commit `events` and the rows of `send` (sent once committed) and of `collecting` (open batches)."""
         now = time.time()
         rows = [*send, *collecting]
@@ -259,8 +290,11 @@ class DeliveryEngine:
 
     async def _load(self, sub_id: str, after_n: int, limit: int) -> list[Job]:
         page = await self.store.outbox_page(sub_id, after_n, limit)
-        jobs = [job_from_row(row, [event_from_row(e) for e in events]) for row, events in page
-                if row.id not in self._batches.ids]  # an open batch is not complete yet
+        jobs = [
+            job_from_row(row, [event_from_row(e) for e in events])
+            for row, events in page
+            if row.id not in self._batches.ids
+        ]  # an open batch is not complete yet
         return self.faults.on_loaded(sub_id, jobs)  # never what a fault still holds back
 
     # -- attempts -------------------------------------------------------------------------------------
@@ -283,10 +317,17 @@ class DeliveryEngine:
             signer = Signer(int(started), partial(self._headers, sub, provider.native_signing, job))
             body, headers, injected = self.faults.on_attempt(sub, job, body, headers, signer)
             outcome = await self.sender.post(sub.url, body, headers, sub.timeout)
-        attempt = {"delivery_id": job.id, "number": job.attempts, "started_at": started,
-                   "latency_ms": outcome.latency_ms, "status_code": outcome.status, "error": outcome.error,
-                   "response": outcome.response, "delivered_at": iso_ms(delivered),
-                   "faults": _json(injected)}
+        attempt = {
+            "delivery_id": job.id,
+            "number": job.attempts,
+            "started_at": started,
+            "latency_ms": outcome.latency_ms,
+            "status_code": outcome.status,
+            "error": outcome.error,
+            "response": outcome.response,
+            "delivered_at": iso_ms(delivered),
+            "faults": _json(injected),
+        }
         if outcome.ok:
             self._succeeded(lane, job, outcome)
         else:
@@ -296,9 +337,18 @@ class DeliveryEngine:
     def _headers(self, sub: Subscription, native: str, job: Job, body: bytes, ts: int) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         scheme = sub.signing or native
-        headers.update(sign(scheme, msg_id=job.message_id, timestamp=ts, body=body, secret=sub.secret,
-                            key=self.key, envelope_id=job.envelope_id,
-                            canonical=job.events[0].provider == "basistheory"))
+        headers.update(
+            sign(
+                scheme,
+                msg_id=job.message_id,
+                timestamp=ts,
+                body=body,
+                secret=sub.secret,
+                key=self.key,
+                envelope_id=job.envelope_id,
+                canonical=job.events[0].provider == "basistheory",
+            )
+        )
         headers.update(sub.headers)
         return headers
 
@@ -363,6 +413,7 @@ class DeliveryEngine:
 
     async def settled(self, run_id: str | None, timeout: float | None = None) -> bool:
         """Wait until the run's deliveries are settled (see `is_settled`); False on timeout."""
+
         async def wait() -> None:
             while True:
                 self._changed.clear()  # before the check, so a change after it is never missed

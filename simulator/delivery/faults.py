@@ -60,7 +60,7 @@ class Draws:
     """The seeded draws for one delivery (or one duplicate copy of it) to one subscription."""
 
     seed: int | None
-    subject: str            # the event ids the delivery carries
+    subject: str  # the event ids the delivery carries
     copy: int = 0
 
     def fraction(self, fault: str, *extra: object) -> float:
@@ -109,8 +109,9 @@ class FaultInjector(FaultHooks):
 
     # -- publishing -----------------------------------------------------------------------------------------
 
-    def on_publish(self, sub: Subscription, job: Job, faults: Mapping[str, Any] | None,
-                   seed: int | None = None) -> list[Job]:
+    def on_publish(
+        self, sub: Subscription, job: Job, faults: Mapping[str, Any] | None, seed: int | None = None
+    ) -> list[Job]:
         profile = self.profile(sub.faults, faults)
         if profile == _NONE:
             return [job]
@@ -124,7 +125,7 @@ class FaultInjector(FaultHooks):
         delay = self._delay(profile, draws)
         if delay:
             record["delay"] = delay
-            job.sim_offset += delay     # delivered later in the simulated timeline too
+            job.sim_offset += delay  # delivered later in the simulated timeline too
             job.due += _real(delay, job.speed)
         drift = self._drift(profile, draws, job)
         if drift is not None:
@@ -153,8 +154,7 @@ class FaultInjector(FaultHooks):
         return faults_body.plan_drift(job.events, job.envelope_id, drift.kinds, draws.rng("schema_drift"))
 
     @staticmethod
-    def _copies(profile: FaultProfile, draws: Draws, job: Job, scheme: str,
-                drift: dict[str, Any] | None) -> list[Job]:
+    def _copies(profile: FaultProfile, draws: Draws, job: Job, scheme: str, drift: dict[str, Any] | None) -> list[Job]:
         dup = profile.duplicate
         if dup is None or not draws.hit("duplicate", dup.probability):
             return []
@@ -164,12 +164,18 @@ class FaultInjector(FaultHooks):
             if drift is not None:
                 record["schema_drift"] = drift  # the same body as the original
             record.update(_first_attempt(profile, replace(draws, copy=k), scheme, job.events[0].provider))
-            copies.append(replace(job, id=f"{job.id}{COPY_MARK}{k}", faults=record, extra={},
-                                  due=job.due + _real(k * dup.spacing, job.speed)))
+            copies.append(
+                replace(
+                    job,
+                    id=f"{job.id}{COPY_MARK}{k}",
+                    faults=record,
+                    extra={},
+                    due=job.due + _real(k * dup.spacing, job.speed),
+                )
+            )
         return copies
 
-    def _hold(self, profile: FaultProfile, draws: Draws, job: Job, copies: list[Job],
-              delay: float) -> dict[str, Any]:
+    def _hold(self, profile: FaultProfile, draws: Draws, job: Job, copies: list[Job], delay: float) -> dict[str, Any]:
         spacing = profile.duplicate.spacing if profile.duplicate else 0.0
 
         def shuffle(size: int, window: int) -> list[int]:
@@ -178,12 +184,23 @@ class FaultInjector(FaultHooks):
             Draws(draws.seed, f"window {window}").rng("reorder", size).shuffle(order)
             return order
 
-        place = self._holds.hold(job, copies, reorder=profile.reorder, burst=profile.burst,
-                                 delay=_real(delay, job.speed), spacing=_real(spacing, job.speed), shuffle=shuffle)
+        place = self._holds.hold(
+            job,
+            copies,
+            reorder=profile.reorder,
+            burst=profile.burst,
+            delay=_real(delay, job.speed),
+            spacing=_real(spacing, job.speed),
+            shuffle=shuffle,
+        )
         record: dict[str, Any] = {}
         if profile.reorder:
-            record["reorder"] = {"window": profile.reorder, "index": place.window, "position": place.position,
-                                 "rank": place.rank}
+            record["reorder"] = {
+                "window": profile.reorder,
+                "index": place.window,
+                "position": place.position,
+                "rank": place.rank,
+            }
         if profile.burst:
             record["burst"] = {"size": profile.burst, "group": place.group}
         return record
@@ -202,8 +219,9 @@ class FaultInjector(FaultHooks):
 
     # -- attempts -------------------------------------------------------------------------------------------
 
-    def on_attempt(self, sub: Subscription, job: Job, body: bytes, headers: dict[str, str],
-                   signer: Signer | None = None) -> tuple[bytes, dict[str, str], dict[str, Any] | None]:
+    def on_attempt(
+        self, sub: Subscription, job: Job, body: bytes, headers: dict[str, str], signer: Signer | None = None
+    ) -> tuple[bytes, dict[str, str], dict[str, Any] | None]:
         plan = job.faults
         if not plan:
             return body, headers, None
@@ -222,8 +240,9 @@ class FaultInjector(FaultHooks):
         return body, headers, injected or None
 
 
-def _reshape(plan: dict[str, Any], first: bool, provider: str, body: bytes, timestamp: int | None,
-             injected: dict[str, Any]) -> tuple[bytes, int | None]:
+def _reshape(
+    plan: dict[str, Any], first: bool, provider: str, body: bytes, timestamp: int | None, injected: dict[str, Any]
+) -> tuple[bytes, int | None]:
     """The body and signing time after the faults that change them (noted in `injected`)."""
     if "schema_drift" in plan:
         body = faults_body.apply_drift(body, provider, plan["schema_drift"])

@@ -45,8 +45,10 @@ def dumps(obj: Any, provider: str) -> bytes:
 
 # --- schema drift ----------------------------------------------------------------------------------------------
 
-def plan_drift(events: Sequence[Event], envelope_id: str, kinds: Sequence[str],
-               rng: random.Random) -> dict[str, Any] | None:
+
+def plan_drift(
+    events: Sequence[Event], envelope_id: str, kinds: Sequence[str], rng: random.Random
+) -> dict[str, Any] | None:
     """Which field to add to or remove from the first event's payload, as a path into the body, or None when no
     kind in `kinds` applies (nothing optional to remove)."""
     body = json.loads(catalog.render(list(events), envelope_id))
@@ -105,8 +107,11 @@ def _removable(event: Event, body: Any, target: Path) -> list[Path]:
     schema = _schema(event.provider, event.type)
     if schema is None:
         return []
-    fields = [(path, required, value) for path, required, value in _walk(schema, schema, body, ())
-              if path[:len(target)] == target and len(path) > len(target)]
+    fields = [
+        (path, required, value)
+        for path, required, value in _walk(schema, schema, body, ())
+        if path[: len(target)] == target and len(path) > len(target)
+    ]
     optional = [path for path, required, _ in fields if not required]
     return optional or [path for path, _, value in fields if not isinstance(value, dict) and _plain(str(path[-1]))]
 
@@ -155,6 +160,7 @@ def _get(node: Any, path: Path) -> Any:
 
 
 # --- stale and malformed ---------------------------------------------------------------------------------------
+
 
 def stale_body(body: bytes, provider: str, age: float) -> bytes | None:
     """`body` with its `delivered_at` (Basis Theory) `age` seconds older; None when it carries no such time."""

@@ -24,16 +24,16 @@ STEP = 1e-6
 # How many handed-over ids to remember per subscription: far more than can go while one store read runs.
 HANDED_MEMORY = 10000
 
-HoldKey = tuple[str, str | None]                   # (subscription id, run id)
-GateKey = tuple[str, str, str | None, int, int]    # (kind, subscription id, run id, size, index)
+HoldKey = tuple[str, str | None]  # (subscription id, run id)
+GateKey = tuple[str, str, str | None, int, int]  # (kind, subscription id, run id, size, index)
 
 
 @dataclass(eq=False)
 class Gate:
     key: GateKey
     size: int
-    start: int                      # arrival position of its first member: where its members are sent
-    ranks: list[int] = field(default_factory=list)   # reorder: the sending rank of each position
+    start: int  # arrival position of its first member: where its members are sent
+    ranks: list[int] = field(default_factory=list)  # reorder: the sending rank of each position
     members: list[Unit] = field(default_factory=list)
     arrived: int = 0
     forced: bool = False
@@ -49,8 +49,8 @@ class Unit:
 
     job: Job
     copies: list[Job]
-    delay: float                    # real seconds from release to the first attempt (the `delay` fault)
-    spacing: float                  # real seconds between copies
+    delay: float  # real seconds from release to the first attempt (the `delay` fault)
+    spacing: float  # real seconds between copies
     arrival: int
     gates: list[Gate] = field(default_factory=list)
     order: tuple[int, int] = (0, 0)
@@ -70,8 +70,8 @@ class Placement:
 class Holds:
     def __init__(self) -> None:
         self._gates: dict[GateKey, Gate] = {}
-        self._units: dict[str, Unit] = {}           # by the held delivery's id
-        self._copies: set[str] = set()              # ids of copies held with their unit
+        self._units: dict[str, Unit] = {}  # by the held delivery's id
+        self._copies: set[str] = set()  # ids of copies held with their unit
         self._counts: dict[tuple[object, ...], int] = {}
         # Let go since the subscription's lane last read the store: a read already under way may still see them.
         # (A lane that never spills never reads, hence the bound.)
@@ -82,8 +82,17 @@ class Holds:
         self._counts[key] = n + 1
         return n
 
-    def hold(self, job: Job, copies: list[Job], *, reorder: int, burst: int, delay: float, spacing: float,
-             shuffle: Callable[[int, int], list[int]]) -> Placement:
+    def hold(
+        self,
+        job: Job,
+        copies: list[Job],
+        *,
+        reorder: int,
+        burst: int,
+        delay: float,
+        spacing: float,
+        shuffle: Callable[[int, int], list[int]],
+    ) -> Placement:
         """Hold `job` (and its copies) for a reorder window of `reorder` and/or a burst of `burst` (0: none).
         `shuffle(size, window)` is the seeded sending order of a new reorder window's positions."""
         key: HoldKey = (job.subscription_id, job.run_id)
@@ -168,8 +177,9 @@ class Holds:
         self._handed.pop(subscription_id, None)
 
     def _free(self, candidates: Iterable[Unit]) -> list[Job]:
-        ready = {id(u): u for u in candidates
-                 if u.committed and u.job.id in self._units and all(g.open for g in u.gates)}
+        ready = {
+            id(u): u for u in candidates if u.committed and u.job.id in self._units and all(g.open for g in u.gates)
+        }
         now = time.time()
         out: list[Job] = []
         for i, unit in enumerate(sorted(ready.values(), key=lambda u: u.order)):

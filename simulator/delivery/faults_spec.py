@@ -31,11 +31,20 @@ from simulator.errors import FieldError, InvalidInput
 from simulator.scenarios import distributions
 from simulator.scenarios.distributions import Distribution
 
-FAULTS: tuple[str, ...] = ("drop", "duplicate", "reorder", "delay", "bad_signature", "stale_timestamp",
-                           "malformed", "schema_drift", "burst")
+FAULTS: tuple[str, ...] = (
+    "drop",
+    "duplicate",
+    "reorder",
+    "delay",
+    "bad_signature",
+    "stale_timestamp",
+    "malformed",
+    "schema_drift",
+    "burst",
+)
 MALFORMED_KINDS: tuple[str, ...] = ("truncated", "content_type", "empty")
 DRIFT_KINDS: tuple[str, ...] = ("add", "remove")
-DEFAULT_STALE_AGE = 600.0       # 10 minutes: well outside the usual 5-minute tolerance
+DEFAULT_STALE_AGE = 600.0  # 10 minutes: well outside the usual 5-minute tolerance
 MAX_COPIES = 10
 MAX_WINDOW = 1000
 MAX_BURST = 10000
@@ -45,7 +54,7 @@ MAX_BURST = 10000
 class Duplicate:
     probability: float
     copies: int = 1
-    spacing: float = 1.0        # simulated seconds between copies
+    spacing: float = 1.0  # simulated seconds between copies
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ class _Bad(ValueError):
 
 # --- values ----------------------------------------------------------------------------------------------------
 
+
 def _probability(value: Any, where: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise _Bad(where, f"expected a probability between 0 and 1, got {value!r}")
@@ -124,6 +134,7 @@ def _long_form(value: Any, keys: tuple[str, ...], required: tuple[str, ...]) -> 
 
 # --- one parser per fault --------------------------------------------------------------------------------------
 
+
 def _chance(value: Any) -> float:
     if isinstance(value, Mapping):
         return _probability(_long_form(value, ("probability",), ("probability",))["probability"], "probability")
@@ -134,9 +145,11 @@ def _duplicate(value: Any) -> Duplicate:
     if not isinstance(value, Mapping):
         return Duplicate(_probability(value))
     v = _long_form(value, ("probability", "copies", "spacing"), ("probability",))
-    return Duplicate(_probability(v["probability"], "probability"),
-                     _count(v.get("copies", 1), 1, MAX_COPIES, "a number of copies", "copies"),
-                     _seconds(v.get("spacing", 1.0), "spacing"))
+    return Duplicate(
+        _probability(v["probability"], "probability"),
+        _count(v.get("copies", 1), 1, MAX_COPIES, "a number of copies", "copies"),
+        _seconds(v.get("spacing", 1.0), "spacing"),
+    )
 
 
 def _window(key: str, what: str, high: int) -> Callable[[Any], int]:
@@ -220,14 +233,17 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 
 # --- entry points ----------------------------------------------------------------------------------------------
 
+
 def parse_profile(faults: Mapping[str, Any] | None, field: str = "faults") -> FaultProfile:
     """The profile `faults` describes. Raises `InvalidInput` with one `FieldError` per problem, each at
     `{field}.{fault}` (or deeper), naming what was expected."""
     if faults is None:
         return FaultProfile()
     if not isinstance(faults, Mapping):
-        raise InvalidInput(f"{field}: expected a mapping of fault names to settings",
-                           errors=[FieldError(field, "expected a mapping of fault names to settings")])
+        raise InvalidInput(
+            f"{field}: expected a mapping of fault names to settings",
+            errors=[FieldError(field, "expected a mapping of fault names to settings")],
+        )
     values: dict[str, Any] = {}
     errors: list[FieldError] = []
     for name, value in faults.items():
@@ -235,8 +251,9 @@ def parse_profile(faults: Mapping[str, Any] | None, field: str = "faults") -> Fa
         if parser is None:
             close = difflib.get_close_matches(str(name), FAULTS, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            errors.append(FieldError(f"{field}.{name}", f"unknown fault {name!r}{hint}: "
-                                                        f"expected one of {', '.join(FAULTS)}"))
+            errors.append(
+                FieldError(f"{field}.{name}", f"unknown fault {name!r}{hint}: expected one of {', '.join(FAULTS)}")
+            )
             continue
         try:
             values[name] = parser(value)
@@ -267,8 +284,12 @@ def _cli_value(name: str, parts: list[str]) -> Any:
     if name in ("drop", "bad_signature"):
         _arity(rest, 0)
         return _number(first)
-    optional = {"duplicate": ("copies", "spacing"), "stale_timestamp": ("age",), "malformed": ("kind",),
-                "schema_drift": ("kind",)}[name]
+    optional = {
+        "duplicate": ("copies", "spacing"),
+        "stale_timestamp": ("age",),
+        "malformed": ("kind",),
+        "schema_drift": ("kind",),
+    }[name]
     _arity(rest, len(optional))
     if not rest:
         return _number(first)
@@ -295,8 +316,11 @@ def _cli_delay(kind: str, args: list[str]) -> dict[str, Any]:
 
 def _arity(parts: list[str], most: int, least: int = 0) -> None:
     if not least <= len(parts) <= most:
-        raise ValueError(f"expected {least}-{most} values after the first" if least else
-                         f"expected at most {most} ':'-separated values after the first")
+        raise ValueError(
+            f"expected {least}-{most} values after the first"
+            if least
+            else f"expected at most {most} ':'-separated values after the first"
+        )
 
 
 def _number(text: str) -> float:
@@ -313,10 +337,20 @@ def _int(text: str) -> int:
         raise ValueError(f"{text!r} is not a whole number") from None
 
 
-CLI_FORMS = ("drop=P", "duplicate=P[:COPIES[:SPACING]]", "reorder=N", "delay=DURATION",
-             "delay=uniform:LO:HI", "delay=exponential:MEAN[:MAX]", "delay=lognormal:MEDIAN:SIGMA[:MAX]",
-             "bad_signature=P", "stale_timestamp=P[:AGE]", "malformed=P[:KIND]", "schema_drift=P[:KIND]",
-             "burst=N")
+CLI_FORMS = (
+    "drop=P",
+    "duplicate=P[:COPIES[:SPACING]]",
+    "reorder=N",
+    "delay=DURATION",
+    "delay=uniform:LO:HI",
+    "delay=exponential:MEAN[:MAX]",
+    "delay=lognormal:MEDIAN:SIGMA[:MAX]",
+    "bad_signature=P",
+    "stale_timestamp=P[:AGE]",
+    "malformed=P[:KIND]",
+    "schema_drift=P[:KIND]",
+    "burst=N",
+)
 
 
 def parse_cli_fault(item: str) -> dict[str, Any]:

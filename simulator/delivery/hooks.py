@@ -15,15 +15,16 @@ class Signer:
     """What an attempt was signed with, and how to sign it again: an injector that changes the body or the
     timestamp re-signs, so the receiver sees exactly one thing wrong."""
 
-    timestamp: int                                  # the attempt's Unix seconds, as signed
-    sign: Callable[[bytes, int], dict[str, str]]    # every header for (body, timestamp), signature included
+    timestamp: int  # the attempt's Unix seconds, as signed
+    sign: Callable[[bytes, int], dict[str, str]]  # every header for (body, timestamp), signature included
 
 
 class FaultHooks:
     """No faults. A fault injector overrides these; each must be deterministic given the job's ids."""
 
-    def on_publish(self, sub: Subscription, job: Job, faults: Mapping[str, Any] | None,
-                   seed: int | None = None) -> list[Job]:
+    def on_publish(
+        self, sub: Subscription, job: Job, faults: Mapping[str, Any] | None, seed: int | None = None
+    ) -> list[Job]:
         """The jobs to persist for one new delivery: itself, possibly changed (dropped, delayed), plus any
         extra copies. `seed` is the run's. Anything injected is recorded in `job.faults`."""
         return [job]
@@ -45,7 +46,8 @@ class FaultHooks:
         to it directly while the read ran."""
         return jobs
 
-    def on_attempt(self, sub: Subscription, job: Job, body: bytes, headers: dict[str, str],
-                   signer: Signer | None = None) -> tuple[bytes, dict[str, str], dict[str, Any] | None]:
+    def on_attempt(
+        self, sub: Subscription, job: Job, body: bytes, headers: dict[str, str], signer: Signer | None = None
+    ) -> tuple[bytes, dict[str, str], dict[str, Any] | None]:
         """The body and headers actually sent for this attempt, and what was injected into it."""
         return body, headers, None

@@ -27,10 +27,10 @@ class ProtocolError(Exception):
 
 
 class ServerDisconnected(ProtocolError):
-    nothing_received = False   # the connection ended before a single byte of the response
+    nothing_received = False  # the connection ended before a single byte of the response
 
 
-Origin = tuple[str, str, int]   # (scheme, host, port)
+Origin = tuple[str, str, int]  # (scheme, host, port)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class Target:
     scheme: str
     host: str
     port: int
-    head: bytes   # b"POST /path?query HTTP/1.1\r\nHost: host:port\r\n"
+    head: bytes  # b"POST /path?query HTTP/1.1\r\nHost: host:port\r\n"
 
     @classmethod
     def parse(cls, url: str) -> Target:
@@ -55,7 +55,7 @@ class Target:
             authority = f"{authority}:{port}"
         # Non-ASCII in the path is sent percent-encoded, as browsers and aiohttp do; what is encoded stays so.
         path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_URL_SAFE)
-        if any(c in authority for c in " \r\n"):   # the path cannot have any left: quote() encoded them
+        if any(c in authority for c in " \r\n"):  # the path cannot have any left: quote() encoded them
             raise ValueError(f"space or line break in a URL: {url!r}")
         head = f"POST {path} HTTP/1.1\r\nHost: {authority}\r\n"
         return cls(parts.scheme, host, port, head.encode("latin-1"))
@@ -68,8 +68,8 @@ class Target:
 @dataclass(frozen=True, slots=True)
 class Response:
     status: int
-    headers: dict[str, str]   # names lower-cased; a repeated header keeps its last value
-    body: bytes               # the first `limit` bytes
+    headers: dict[str, str]  # names lower-cased; a repeated header keeps its last value
+    body: bytes  # the first `limit` bytes
 
 
 def _check_line(text: str) -> None:
@@ -194,7 +194,7 @@ class _Parser:
         self._limit = limit
         self._status = 0
         self._headers: dict[str, str] = {}
-        self._start = -1            # where the body starts in the buffer, once the head is parsed
+        self._start = -1  # where the body starts in the buffer, once the head is parsed
         self._length: int | None = None
         self._chunked = False
         self.keep_alive = True
@@ -211,7 +211,7 @@ class _Parser:
             if self._head(bytes(buf[:end])):
                 self._start = end + 4
             else:
-                del buf[:end + 4]     # an informational response (100 Continue…): the real one follows
+                del buf[: end + 4]  # an informational response (100 Continue…): the real one follows
         if self._chunked:
             return self._chunks(buf, eof)
         if self._length is not None:
@@ -225,7 +225,7 @@ class _Parser:
                 raise ServerDisconnected("connection closed inside the response body")
             return None
         if eof or len(buf) - self._start >= self._limit + MAX_DRAIN:
-            self.keep_alive = False      # body delimited by the connection's end
+            self.keep_alive = False  # body delimited by the connection's end
             return self._done(buf, len(buf))
         return None
 
@@ -280,7 +280,7 @@ class _Parser:
             if len(buf) < line_end + 2 + size + 2:
                 break
             if len(body) < self._limit:
-                body += buf[line_end + 2:line_end + 2 + size]
+                body += buf[line_end + 2 : line_end + 2 + size]
             pos = line_end + 2 + size + 2
         if len(buf) - self._start > self._limit + MAX_DRAIN:
             self.keep_alive = False
@@ -291,10 +291,10 @@ class _Parser:
 
     def _done(self, buf: bytearray, end: int, body: bytes | None = None) -> Response:
         if body is None:
-            body = bytes(buf[self._start:min(end, self._start + self._limit)])
+            body = bytes(buf[self._start : min(end, self._start + self._limit)])
         if end < len(buf):
             self.keep_alive = False  # bytes after the response: pipelining we never asked for
-        return Response(self._status, self._headers, body[:self._limit])
+        return Response(self._status, self._headers, body[: self._limit])
 
 
 class Client:
@@ -305,8 +305,9 @@ class Client:
     ephemeral ports) keeps nothing of them.
     """
 
-    def __init__(self, limit: int = 1024, ssl_context: ssl.SSLContext | None = None,
-                 idle_timeout: float = 30.0) -> None:
+    def __init__(
+        self, limit: int = 1024, ssl_context: ssl.SSLContext | None = None, idle_timeout: float = 30.0
+    ) -> None:
         self._limit = limit
         self._idle: dict[Origin, list[_Connection]] = {}
         self._ssl = ssl_context
@@ -357,9 +358,13 @@ class Client:
         if target.scheme == "https":
             tls = self._ssl or _default_context()
         async with asyncio.timeout(timeout):
-            _, conn = await loop.create_connection(lambda: _Connection(self._limit, origin, self._forget),
-                                                   target.host, target.port,
-                                                   ssl=tls, server_hostname=target.host if tls else None)
+            _, conn = await loop.create_connection(
+                lambda: _Connection(self._limit, origin, self._forget),
+                target.host,
+                target.port,
+                ssl=tls,
+                server_hostname=target.host if tls else None,
+            )
         self._open.add(conn)
         return conn
 

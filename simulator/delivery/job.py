@@ -45,9 +45,14 @@ class Job:
     def _state(self) -> dict[str, Any]:
         """The columns that change as the delivery is attempted."""
         return {
-            "status": self.status, "attempts": self.attempts, "retries": self.retries,
-            "sim_offset": self.sim_offset, "next_attempt_at": self.due, "finished_at": self.finished_at,
-            "last_status": self.last_status, "last_error": self.last_error,
+            "status": self.status,
+            "attempts": self.attempts,
+            "retries": self.retries,
+            "sim_offset": self.sim_offset,
+            "next_attempt_at": self.due,
+            "finished_at": self.finished_at,
+            "last_status": self.last_status,
+            "last_error": self.last_error,
             "faults": json.dumps(self.faults, separators=(",", ":")) if self.faults else None,
         }
 
@@ -56,9 +61,16 @@ class Job:
 
     def insert_row(self, event_keys: list[str], created_at: float) -> dict[str, Any]:
         return {
-            "id": self.id, "n": self.n, "subscription_id": self.subscription_id, "run_id": self.run_id,
-            "event_keys": json.dumps(event_keys), "event_ids": json.dumps([e.id for e in self.events]),
-            "type": self.type, "envelope_id": self.envelope_id, "speed": self.speed, "created_at": created_at,
+            "id": self.id,
+            "n": self.n,
+            "subscription_id": self.subscription_id,
+            "run_id": self.run_id,
+            "event_keys": json.dumps(event_keys),
+            "event_ids": json.dumps([e.id for e in self.events]),
+            "type": self.type,
+            "envelope_id": self.envelope_id,
+            "speed": self.speed,
+            "created_at": created_at,
             **self._state(),
         }
 
@@ -71,19 +83,48 @@ class Job:
 
 
 def event_row(event: Event, key: str) -> dict[str, Any]:
-    return {"key": key, "id": event.id, "run_id": event.run_id, "seq": event.seq, "provider": event.provider,
-            "type": event.type, "occurred_at": event.occurred_at.isoformat(), "envelope_id": event.envelope_id,
-            "body": event.json}
+    return {
+        "key": key,
+        "id": event.id,
+        "run_id": event.run_id,
+        "seq": event.seq,
+        "provider": event.provider,
+        "type": event.type,
+        "occurred_at": event.occurred_at.isoformat(),
+        "envelope_id": event.envelope_id,
+        "body": event.json,
+    }
 
 
 def event_from_row(row: Any) -> Event:
-    return Event(id=row.id, provider=row.provider, type=row.type, occurred_at=parse_time(row.occurred_at),
-                 data=json.loads(row.body), json=row.body, envelope_id=row.envelope_id, seq=row.seq,
-                 run_id=row.run_id)
+    return Event(
+        id=row.id,
+        provider=row.provider,
+        type=row.type,
+        occurred_at=parse_time(row.occurred_at),
+        data=json.loads(row.body),
+        json=row.body,
+        envelope_id=row.envelope_id,
+        seq=row.seq,
+        run_id=row.run_id,
+    )
 
 
 def job_from_row(row: Any, events: list[Event]) -> Job:
-    return Job(id=row.id, n=row.n, subscription_id=row.subscription_id, run_id=row.run_id, events=events,
-               envelope_id=row.envelope_id, speed=row.speed, due=row.next_attempt_at, attempts=row.attempts,
-               retries=row.retries, sim_offset=row.sim_offset, status=row.status, last_status=row.last_status,
-               last_error=row.last_error, faults=json.loads(row.faults) if row.faults else None)
+    return Job(
+        id=row.id,
+        n=row.n,
+        subscription_id=row.subscription_id,
+        run_id=row.run_id,
+        events=events,
+        envelope_id=row.envelope_id,
+        speed=row.speed,
+        due=row.next_attempt_at,
+        attempts=row.attempts,
+        retries=row.retries,
+        sim_offset=row.sim_offset,
+        status=row.status,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        faults=json.loads(row.faults) if row.faults else None,
+    )

@@ -34,9 +34,9 @@ class Lane:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(sub.max_in_flight)
         self._in_flight: set[asyncio.Task[None]] = set()
-        self.held = 0                  # jobs in memory: queued, in flight, or waiting for a retry
-        self.incoming = 0              # jobs published for this lane whose commit is still in flight
-        self.loaded_upto = 0           # highest delivery position ever taken into memory
+        self.held = 0  # jobs in memory: queued, in flight, or waiting for a retry
+        self.incoming = 0  # jobs published for this lane whose commit is still in flight
+        self.loaded_upto = 0  # highest delivery position ever taken into memory
         self.spilled = spilled
         self._refused_upto = 0
         self._closing = False

@@ -72,5 +72,10 @@ class Sender:
             latency = (time.perf_counter() - started) * 1000
             return Outcome(None, latency, f"{type(exc).__name__}: {exc}"[:500], None, None)
         latency = (time.perf_counter() - started) * 1000
-        return Outcome(resp.status, latency, None, resp.body.decode("utf-8", "replace"),
-                       parse_retry_after(resp.headers.get("retry-after"), time.time()))
+        return Outcome(
+            resp.status,
+            latency,
+            None,
+            resp.body.decode("utf-8", "replace"),
+            parse_retry_after(resp.headers.get("retry-after"), time.time()),
+        )

@@ -1,8 +1,8 @@
 """Scenarios: the YAML format (model, loader, JSON Schema), wait distributions and the timeline interpreter.
 
-    from simulator import scenarios
-    scenario = scenarios.find("syncfy-credential-lifecycle")
-    for planned in scenarios.timeline(scenario, seed=1, params={}, start_time=t0): ...
+from simulator import scenarios
+scenario = scenarios.find("syncfy-credential-lifecycle")
+for planned in scenarios.timeline(scenario, seed=1, params={}, start_time=t0): ...
 """
 
 from simulator.scenarios.document import ScenarioInvalid, schema

@@ -38,14 +38,14 @@ class Uniform:
 @dataclass(frozen=True)
 class Exponential:
     mean: Duration
-    max: Duration | None = None     # None: DEFAULT_MAX_FACTOR × mean
+    max: Duration | None = None  # None: DEFAULT_MAX_FACTOR × mean
 
 
 @dataclass(frozen=True)
 class Lognormal:
     median: Duration
     sigma: float
-    max: Duration | None = None     # None: DEFAULT_MAX_FACTOR × median
+    max: Duration | None = None  # None: DEFAULT_MAX_FACTOR × median
 
 
 Distribution = Fixed | Uniform | Exponential | Lognormal
@@ -89,12 +89,16 @@ def parse(value: Any) -> Distribution:
         return Uniform(_duration(arg[0], ("uniform", 0)), _duration(arg[1], ("uniform", 1)))
     if kind == "exponential":
         cap = arg.get("max")
-        return Exponential(_duration(arg["mean"], (kind, "mean")),
-                           None if cap is None else _duration(cap, (kind, "max")))
+        return Exponential(
+            _duration(arg["mean"], (kind, "mean")), None if cap is None else _duration(cap, (kind, "max"))
+        )
     if kind == "lognormal":
         cap = arg.get("max")
-        return Lognormal(_duration(arg["median"], (kind, "median")), float(arg["sigma"]),
-                         None if cap is None else _duration(cap, (kind, "max")))
+        return Lognormal(
+            _duration(arg["median"], (kind, "median")),
+            float(arg["sigma"]),
+            None if cap is None else _duration(cap, (kind, "max")),
+        )
     raise DistributionError((), f"unknown distribution {kind!r}; expected one of {', '.join(KINDS)}")
 
 
@@ -118,8 +122,9 @@ def bind(dist: Distribution, params: Mapping[str, Any]) -> Distribution:
         case Uniform(low, high):
             lo, hi = _bound(low, params, ("uniform", 0)), _bound(high, params, ("uniform", 1))
             if lo > hi:
-                raise DistributionError(("uniform",), f"low {lo:g}s is greater than high {hi:g}s: "
-                                                      "expected [low, high] with low <= high")
+                raise DistributionError(
+                    ("uniform",), f"low {lo:g}s is greater than high {hi:g}s: expected [low, high] with low <= high"
+                )
             return Uniform(lo, hi)
         case Exponential(mean, cap):
             m = _positive(_bound(mean, params, ("exponential", "mean")), ("exponential", "mean"))
@@ -147,8 +152,7 @@ def _positive(seconds: float, field: tuple[str | int, ...]) -> float:
     return seconds
 
 
-def _cap(cap: Duration | None, centre: float, params: Mapping[str, Any],
-         field: tuple[str | int, ...]) -> float:
+def _cap(cap: Duration | None, centre: float, params: Mapping[str, Any], field: tuple[str | int, ...]) -> float:
     if cap is None:
         return centre * DEFAULT_MAX_FACTOR
     return _positive(_bound(cap, params, field), field)

@@ -34,6 +34,7 @@ class ScenarioInvalid(InvalidInput):
         super().__init__(f"{source} is not a valid scenario: {errors[0]}{more}", errors=errors)
         self.source = source
 
+
 class _Loader(yaml.SafeLoader):
     """The safe loader, minus implicit timestamps: `2025-01-01` stays a string, as it would be in JSON."""
 
@@ -55,8 +56,10 @@ class _Document:
         try:
             self.root = loader.get_single_node()
             if self.root is None:
-                raise ScenarioInvalid(source, [FieldError("", "the file is empty: expected a mapping with name, "
-                                                              "provider and steps", source, 1)])
+                raise ScenarioInvalid(
+                    source,
+                    [FieldError("", "the file is empty: expected a mapping with name, provider and steps", source, 1)],
+                )
             self._walk(self.root, (), set(), set())
             self.data = loader.construct_document(self.root)
         except yaml.YAMLError as exc:
@@ -83,8 +86,13 @@ class _Document:
         seen.add(id(node))
         if first and (node.tag not in _JSON_TAGS or (node.tag == _FLOAT and not _finite(node.value))):
             shown = f" {node.value!r}" if isinstance(node, yaml.ScalarNode) else ""
-            self.problems.append(self.error(path, f"{node.tag.rsplit(':', 1)[-1]}{shown} is not a JSON value: "
-                                                  "expected a string, number, boolean, null, list or mapping"))
+            self.problems.append(
+                self.error(
+                    path,
+                    f"{node.tag.rsplit(':', 1)[-1]}{shown} is not a JSON value: "
+                    "expected a string, number, boolean, null, list or mapping",
+                )
+            )
         if isinstance(node, yaml.ScalarNode):
             return
         active.add(id(node))
@@ -95,10 +103,16 @@ class _Document:
         for knode, vnode in node.value if isinstance(node, yaml.MappingNode) else ():
             name = str(knode.value)
             if first and knode.tag != _MERGE and (knode.tag != _STR or name in keys):
-                problem = "is not a string: expected a text key (quote it)" if knode.tag != _STR \
+                problem = (
+                    "is not a string: expected a text key (quote it)"
+                    if knode.tag != _STR
                     else "appears twice: expected each key once in a mapping"
-                self.problems.append(FieldError(field_path((*path, name)), f"key {name!r} {problem}",
-                                                self.source, knode.start_mark.line + 1))
+                )
+                self.problems.append(
+                    FieldError(
+                        field_path((*path, name)), f"key {name!r} {problem}", self.source, knode.start_mark.line + 1
+                    )
+                )
             keys.add(name)
             self._walk(vnode, (*path, name), seen, active)
         active.discard(id(node))
@@ -132,6 +146,7 @@ def _finite(text: str) -> bool:
 
 # --- the JSON Schema -------------------------------------------------------------------------------------------
 
+
 @cache
 def _validator() -> Draft202012Validator:
     schema = json.loads(resources.files("simulator.scenarios").joinpath("schema.json").read_text("utf-8"))
@@ -144,10 +159,24 @@ def schema() -> dict[str, Any]:
     return dict(_validator().schema)
 
 
-_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "number": "a number",
-               "integer": "a whole number", "boolean": "true or false", "null": "null"}
-_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
-               type(None): "null"}
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "null": "null",
+}
+_JSON_TYPES = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    type(None): "null",
+}
 
 
 def _kind_of(value: Any) -> str:
@@ -171,17 +200,24 @@ def _translate(error: ValidationError, doc: _Document) -> list[FieldError]:
         key = str(instance)
         if isinstance(sub, dict) and "x-kind" in sub:
             if sum(k in KINDS for k in _value_at(doc.data, path)) > 1:
-                return []   # two kinds in one step: reported once, by the oneOf rule
+                return []  # two kinds in one step: reported once, by the oneOf rule
             kind, allowed = sub["x-kind"], ", ".join(sub["enum"])
             article = "an" if kind[0] in "aeiou" else "a"
-            return [doc.error((*path, key), f"{key!r} does not belong in {article} {kind} step: "
-                                            f"expected only {allowed}")]
+            return [
+                doc.error((*path, key), f"{key!r} does not belong in {article} {kind} step: expected only {allowed}")
+            ]
         return [doc.error((*path, key), f"{key!r} is not a valid name: expected {expected or value}")]
     if keyword == "required":
         missing = [k for k in value if isinstance(instance, dict) and k not in instance]
-        return [FieldError(field_path((*path, k)), f"missing required key {k!r}" +
-                           (f": expected {expected}" if expected else ""), doc.source, doc.line(path))
-                for k in missing]
+        return [
+            FieldError(
+                field_path((*path, k)),
+                f"missing required key {k!r}" + (f": expected {expected}" if expected else ""),
+                doc.source,
+                doc.line(path),
+            )
+            for k in missing
+        ]
     if keyword == "additionalProperties" and isinstance(instance, dict):
         known, patterns = list(sub.get("properties", {})), list(sub.get("patternProperties", {}))
         extra = [k for k in instance if k not in known and not any(re.search(p, str(k)) for p in patterns)]
@@ -189,7 +225,7 @@ def _translate(error: ValidationError, doc: _Document) -> list[FieldError]:
     if keyword == "oneOf" and isinstance(instance, dict) and _is_step(error):
         kinds = [k for k in KINDS if k in instance]
         if not kinds and any(k not in sub.get("properties", {}) for k in instance):
-            return []   # the unknown key is reported on its own, naming the step kinds
+            return []  # the unknown key is reported on its own, naming the step kinds
         found = f"found {' and '.join(kinds)}" if kinds else "found none"
         return [doc.error(path, f"a step has exactly one of {', '.join(KINDS)}; {found}")]
     return [doc.error(path, _message(keyword, value, instance, expected))]

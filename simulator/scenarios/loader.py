@@ -33,6 +33,7 @@ from simulator.scenarios.runner import bind_problems
 
 # --- from data to the model: the semantic checks ---------------------------------------------------------------
 
+
 class _Builder:
     """Builds the Scenario from schema-shaped data, collecting what the schema cannot see.
 
@@ -55,15 +56,21 @@ class _Builder:
         name = data.get("name")
         if self.errors or not isinstance(name, str) or not steps or self.provider is None or None in steps:
             return None, steps
-        scenario = Scenario(name=name, provider=self.provider, description=_text(data.get("description")),
-                            observe=_text(data.get("observe")), params=self.params,
-                            steps=cast(tuple[Step, ...], steps), faults=_mapping(data.get("faults")),
-                            source=self.doc.source)
+        scenario = Scenario(
+            name=name,
+            provider=self.provider,
+            description=_text(data.get("description")),
+            observe=_text(data.get("observe")),
+            params=self.params,
+            steps=cast(tuple[Step, ...], steps),
+            faults=_mapping(data.get("faults")),
+            source=self.doc.source,
+        )
         return scenario, steps
 
     def _params(self, value: Any) -> dict[str, Param]:
         params: dict[str, Param] = {}
-        for name, spec in (value.items() if isinstance(value, dict) else ()):
+        for name, spec in value.items() if isinstance(value, dict) else ():
             if isinstance(spec, dict) and "default" in spec:
                 params[str(name)] = Param(str(name), spec["default"], _text(spec.get("description")))
         return params
@@ -76,8 +83,9 @@ class _Builder:
             return value
         close = difflib.get_close_matches(value, known, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        self.errors.append(self.doc.error(("provider",), f"unknown provider {value!r}{hint}: expected one of "
-                                                          f"{', '.join(known)}"))
+        self.errors.append(
+            self.doc.error(("provider",), f"unknown provider {value!r}{hint}: expected one of {', '.join(known)}")
+        )
         return None
 
     def _declared(self, value: Any, path: FieldPath) -> bool:
@@ -89,8 +97,11 @@ class _Builder:
         unknown = [n for n in references(value) if n not in self.params]
         for name in dict.fromkeys(unknown):
             declared = ", ".join(self.params) or "none are declared"
-            self.errors.append(self.doc.error(path, f"unknown parameter ${{{name}}}: expected a parameter "
-                                                    f"declared under params ({declared})"))
+            self.errors.append(
+                self.doc.error(
+                    path, f"unknown parameter ${{{name}}}: expected a parameter declared under params ({declared})"
+                )
+            )
         return not unknown
 
     def _steps(self, value: Any, path: FieldPath) -> tuple[Step | None, ...]:
@@ -104,8 +115,13 @@ class _Builder:
         kinds = [k for k in KINDS if k in value]
         if len(kinds) != 1:
             return None
-        build = {"emit": self._emit, "wait": self._wait, "repeat": self._repeat, "choose": self._choose,
-                 "parallel": self._parallel}[kinds[0]]
+        build = {
+            "emit": self._emit,
+            "wait": self._wait,
+            "repeat": self._repeat,
+            "choose": self._choose,
+            "parallel": self._parallel,
+        }[kinds[0]]
         return build(value, path, self.doc.line(path))
 
     def _emit(self, value: dict[str, Any], path: FieldPath, line: int | None) -> Emit | None:
@@ -125,16 +141,26 @@ class _Builder:
         except UnknownEventType as exc:
             hints = _suggestions(exc.suggestions, self.provider)
             hint = f"; did you mean {', '.join(hints)}?" if hints else ""
-            self.errors.append(self.doc.error(path, f"unknown {self.provider} event type {name!r}{hint} "
-                                                    f"(`webhook-sim events --provider {self.provider}` lists "
-                                                    "them)"))
+            self.errors.append(
+                self.doc.error(
+                    path,
+                    f"unknown {self.provider} event type {name!r}{hint} "
+                    f"(`webhook-sim events --provider {self.provider}` lists "
+                    "them)",
+                )
+            )
             return None
         except AmbiguousEventType as exc:
             self.errors.append(self.doc.error(path, exc.detail))
             return None
         if etype.provider != self.provider:
-            self.errors.append(self.doc.error(path, f"{name!r} is a {etype.provider} event type: expected a "
-                                                    f"{self.provider} event type, the scenario's provider"))
+            self.errors.append(
+                self.doc.error(
+                    path,
+                    f"{name!r} is a {etype.provider} event type: expected a "
+                    f"{self.provider} event type, the scenario's provider",
+                )
+            )
             return None
         return etype.name
 
@@ -147,7 +173,7 @@ class _Builder:
         except distributions.DistributionError as exc:
             self.errors.append(self.doc.error((*path, "wait", *exc.field), exc.message))
         except (KeyError, IndexError, TypeError, ValueError, AttributeError, StopIteration):
-            pass    # a malformed wait: the schema has reported it
+            pass  # a malformed wait: the schema has reported it
         return None
 
     def _repeat(self, value: dict[str, Any], path: FieldPath, line: int | None) -> Repeat | None:
@@ -159,7 +185,7 @@ class _Builder:
             seconds = self._duration(raw.get("for"), (*path, "repeat", "for"))
             return None if seconds is None else Repeat(for_seconds=seconds, steps=body, line=line)
         if isinstance(raw, float) and raw.is_integer():
-            raw = int(raw)      # the schema accepts 3.0 as an integer
+            raw = int(raw)  # the schema accepts 3.0 as an integer
         if isinstance(raw, str) or (isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0):
             return Repeat(count=raw, steps=body, line=line)
         return None
@@ -175,15 +201,23 @@ class _Builder:
 
     def _choose(self, value: dict[str, Any], path: FieldPath, line: int | None) -> Choose | None:
         items = value["choose"] if isinstance(value["choose"], list) else []
-        branches = [Branch(float(item["weight"]), steps) for i, item in enumerate(items) if isinstance(item, dict)
-                    if (steps := self._steps(item.get("steps"), (*path, "choose", i, "steps")))
-                    and _positive(item.get("weight"))]
+        branches = [
+            Branch(float(item["weight"]), steps)
+            for i, item in enumerate(items)
+            if isinstance(item, dict)
+            if (steps := self._steps(item.get("steps"), (*path, "choose", i, "steps")))
+            and _positive(item.get("weight"))
+        ]
         return Choose(tuple(branches), line) if branches else None
 
     def _parallel(self, value: dict[str, Any], path: FieldPath, line: int | None) -> Parallel | None:
         items = value["parallel"] if isinstance(value["parallel"], list) else []
-        branches = [steps for i, item in enumerate(items) if isinstance(item, dict)
-                    if (steps := self._steps(item.get("steps"), (*path, "parallel", i, "steps")))]
+        branches = [
+            steps
+            for i, item in enumerate(items)
+            if isinstance(item, dict)
+            if (steps := self._steps(item.get("steps"), (*path, "parallel", i, "steps")))
+        ]
         return Parallel(tuple(branches), line) if branches else None
 
 
@@ -215,6 +249,7 @@ def _belongs(name: str, provider: str) -> bool:
 
 # --- the public entry points -----------------------------------------------------------------------------------
 
+
 def load_text(text: str, source: str = "<string>") -> Scenario:
     """The scenario `text` describes. Raises ScenarioInvalid listing every problem, each with field and line."""
     doc = _Document(text, source)
@@ -224,7 +259,7 @@ def load_text(text: str, source: str = "<string>") -> Scenario:
     defaults = {name: p.default for name, p in builder.params.items()}
     late = builder.errors + [doc.error(path, message) for path, message in bind_problems(steps, defaults)]
     errors = early + [e for e in late if not any(_under(e.field, f.field) for f in early)]
-    if scenario is None and not errors:     # every skipped part is reported above; this is a safety net
+    if scenario is None and not errors:  # every skipped part is reported above; this is a safety net
         errors = [FieldError("", "not a valid scenario", source, 1)]
     if errors:
         unique = list(dict.fromkeys(errors))
@@ -249,14 +284,13 @@ def load_file(path: str | Path) -> Scenario:
             return cached[1]
         text = file.read_text("utf-8")
     except FileNotFoundError:
-        raise NotFound(f"no such scenario file: {file}", errors=[FieldError("", "no such file", str(file))]) \
-            from None
+        raise NotFound(f"no such scenario file: {file}", errors=[FieldError("", "no such file", str(file))]) from None
     except UnicodeDecodeError:
-        raise ScenarioInvalid(str(file), [FieldError("", "not UTF-8 text: expected a YAML file", str(file))]) \
-            from None
+        raise ScenarioInvalid(str(file), [FieldError("", "not UTF-8 text: expected a YAML file", str(file))]) from None
     except OSError as exc:
-        raise InvalidInput(f"cannot read {file}: {exc.strerror}",
-                           errors=[FieldError("", f"cannot read: {exc.strerror}", str(file))]) from None
+        raise InvalidInput(
+            f"cannot read {file}: {exc.strerror}", errors=[FieldError("", f"cannot read: {exc.strerror}", str(file))]
+        ) from None
     scenario = load_text(text, str(file))
     # Only good loads are cached: the catalog only grows, so a valid file stays valid.
     _FILE_CACHE[str(file)] = ((stat.st_mtime_ns, stat.st_size), scenario)
@@ -281,8 +315,9 @@ def validate_files(paths: Iterable[str | Path]) -> list[FieldError]:
 
 def _name_clash(scenario: Scenario, other: str) -> FieldError:
     line = _Document(Path(scenario.source).read_text("utf-8"), scenario.source).line(("name",))
-    return FieldError("name", f"name {scenario.name!r} is already used by {other}: expected a unique name",
-                      scenario.source, line)
+    return FieldError(
+        "name", f"name {scenario.name!r} is already used by {other}: expected a unique name", scenario.source, line
+    )
 
 
 def builtin_dir() -> Path:
@@ -337,8 +372,9 @@ def find(name_or_path: str | Path, dirs: Iterable[str | Path] = ()) -> Scenario:
     close = difflib.get_close_matches(text, list(found), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(found)}"
     broken = f" ({len(errors)} scenario files could not be loaded)" if errors else ""
-    raise NotFound(f"unknown scenario {text!r}{hint}{broken}",
-                   errors=[FieldError("scenario", f"unknown scenario {text!r}")])
+    raise NotFound(
+        f"unknown scenario {text!r}{hint}{broken}", errors=[FieldError("scenario", f"unknown scenario {text!r}")]
+    )
 
 
 def _is_file(text: str) -> bool:

@@ -120,11 +120,15 @@ class Scenario:
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready description for listings (`scenarios`, `GET /scenarios`)."""
-        return {"name": self.name, "provider": self.provider, "description": self.description,
-                "observe": self.observe, "source": self.source,
-                "params": {p.name: {"default": p.default, "description": p.description}
-                           for p in self.params.values()},
-                "event_types": list(self.event_types())}
+        return {
+            "name": self.name,
+            "provider": self.provider,
+            "description": self.description,
+            "observe": self.observe,
+            "source": self.source,
+            "params": {p.name: {"default": p.default, "description": p.description} for p in self.params.values()},
+            "event_types": list(self.event_types()),
+        }
 
 
 def walk(steps: tuple[Step, ...]) -> Iterator[Step]:

@@ -53,6 +53,7 @@ class Planned:
 
 # --- parameters ------------------------------------------------------------------------------------------------
 
+
 def resolve_params(scenario: Scenario, given: Mapping[str, Any]) -> dict[str, Any]:
     """The run's parameters: the declared defaults, overridden by `given` coerced to each default's type.
 
@@ -64,19 +65,23 @@ def resolve_params(scenario: Scenario, given: Mapping[str, Any]) -> dict[str, An
     for name, value in given.items():
         if name not in scenario.params:
             declared = ", ".join(scenario.params) or "none"
-            errors.append(FieldError(f"params.{name}", f"unknown parameter {name!r}: {scenario.name} declares "
-                                                       f"{declared}"))
+            errors.append(
+                FieldError(f"params.{name}", f"unknown parameter {name!r}: {scenario.name} declares {declared}")
+            )
             continue
         try:
             values[name] = coerce(value, scenario.params[name].default)
         except ValueError as exc:
             errors.append(FieldError(f"params.{name}", str(exc)))
     if not errors and given:
-        errors = [FieldError(field_path(path), message, scenario.source)
-                  for path, message in bind_problems(scenario.steps, values)]
+        errors = [
+            FieldError(field_path(path), message, scenario.source)
+            for path, message in bind_problems(scenario.steps, values)
+        ]
     if errors:
-        raise InvalidInput(f"bad parameters for scenario {scenario.name}: {errors[0].field}: "
-                           f"{errors[0].message}", errors=errors)
+        raise InvalidInput(
+            f"bad parameters for scenario {scenario.name}: {errors[0].field}: {errors[0].message}", errors=errors
+        )
     return values
 
 
@@ -159,13 +164,16 @@ def bind(scenario: Scenario, params: Mapping[str, Any]) -> tuple[Step, ...]:
     steps = _bind(scenario.steps, params, ("steps",), problems)
     if problems:
         errors = [FieldError(field_path(path), message, scenario.source) for path, message in problems]
-        raise InvalidInput(f"scenario {scenario.name} cannot run with these parameters: {errors[0].field}: "
-                           f"{errors[0].message}", errors=errors)
+        raise InvalidInput(
+            f"scenario {scenario.name} cannot run with these parameters: {errors[0].field}: {errors[0].message}",
+            errors=errors,
+        )
     return steps
 
 
-def _bind(steps: tuple[Step | None, ...], params: Mapping[str, Any], path: FieldPath,
-          problems: list[Problem]) -> tuple[Step, ...]:
+def _bind(
+    steps: tuple[Step | None, ...], params: Mapping[str, Any], path: FieldPath, problems: list[Problem]
+) -> tuple[Step, ...]:
     out: list[Step] = []
     for i, step in enumerate(steps):
         here = (*path, i)
@@ -179,12 +187,24 @@ def _bind(steps: tuple[Step | None, ...], params: Mapping[str, Any], path: Field
         elif isinstance(step, Repeat):
             out.append(_bind_repeat(step, params, here, problems))
         elif isinstance(step, Choose):
-            out.append(replace(step, branches=tuple(
-                Branch(b.weight, _bind(b.steps, params, (*here, "choose", j, "steps"), problems))
-                for j, b in enumerate(step.branches))))
+            out.append(
+                replace(
+                    step,
+                    branches=tuple(
+                        Branch(b.weight, _bind(b.steps, params, (*here, "choose", j, "steps"), problems))
+                        for j, b in enumerate(step.branches)
+                    ),
+                )
+            )
         elif isinstance(step, Parallel):
-            out.append(replace(step, branches=tuple(
-                _bind(b, params, (*here, "parallel", j, "steps"), problems) for j, b in enumerate(step.branches))))
+            out.append(
+                replace(
+                    step,
+                    branches=tuple(
+                        _bind(b, params, (*here, "parallel", j, "steps"), problems) for j, b in enumerate(step.branches)
+                    ),
+                )
+            )
         else:
             out.append(step)
     return tuple(out)
@@ -197,8 +217,13 @@ def _bind_repeat(step: Repeat, params: Mapping[str, Any], here: FieldPath, probl
         if isinstance(count, str) and count.strip().isdigit():
             count = int(count)
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            problems.append(((*here, "repeat"), f"expected a whole number of iterations >= 0, got {count!r}"
-                                                + (f" (from {step.count!r})" if count != step.count else "")))
+            problems.append(
+                (
+                    (*here, "repeat"),
+                    f"expected a whole number of iterations >= 0, got {count!r}"
+                    + (f" (from {step.count!r})" if count != step.count else ""),
+                )
+            )
             count = 0
         return replace(step, count=count, steps=body)
     field = (*here, "repeat", "for")
@@ -210,8 +235,13 @@ def _bind_repeat(step: Repeat, params: Mapping[str, Any], here: FieldPath, probl
     if seconds <= 0:
         problems.append((field, f"expected a duration greater than 0, got {seconds:g}s"))
     elif len(body) == len(step.steps) and not _can_take_time(body):
-        problems.append(((*here, "steps"), "these steps never take any time, so repeat {for: ...} would never "
-                                           "end: expected a wait with a positive duration among them"))
+        problems.append(
+            (
+                (*here, "steps"),
+                "these steps never take any time, so repeat {for: ...} would never "
+                "end: expected a wait with a positive duration among them",
+            )
+        )
     return replace(step, for_seconds=seconds, steps=body)
 
 
@@ -236,8 +266,7 @@ _Item = tuple[float, Emit]
 _Gen = Generator[_Item, None, float]
 
 
-def timeline(scenario: Scenario, *, seed: int, params: Mapping[str, Any],
-             start_time: datetime) -> Iterator[Planned]:
+def timeline(scenario: Scenario, *, seed: int, params: Mapping[str, Any], start_time: datetime) -> Iterator[Planned]:
     """Every emit of one run, lazily, in simulated-time order.
 
     Waits and choices draw from one `Random` derived from `seed`, in a fixed order. Parameters are resolved and
@@ -288,7 +317,7 @@ def _pick(branches: tuple[Branch, ...], rng: random.Random) -> tuple[Step, ...]:
         point -= branch.weight
         if point < 0:
             return branch.steps
-    return branches[-1].steps   # only reachable through float rounding
+    return branches[-1].steps  # only reachable through float rounding
 
 
 def _merge(branches: tuple[tuple[Step, ...], ...], t: float, rng: random.Random) -> _Gen:
@@ -317,12 +346,20 @@ def _merge(branches: tuple[tuple[Step, ...], ...], t: float, rng: random.Random)
 
 # --- playing it ------------------------------------------------------------------------------------------------
 
-async def play(scenario: Scenario, *, seed: int, params: Mapping[str, Any], start_time: datetime, speed: float,
-               emit: Callable[[Event, Emit], Awaitable[None]],
-               on_idle: Callable[[], Awaitable[None]] | None = None,
-               run_id: str | None = None,
-               sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-               monotonic: Callable[[], float] = time.monotonic) -> int:
+
+async def play(
+    scenario: Scenario,
+    *,
+    seed: int,
+    params: Mapping[str, Any],
+    start_time: datetime,
+    speed: float,
+    emit: Callable[[Event, Emit], Awaitable[None]],
+    on_idle: Callable[[], Awaitable[None]] | None = None,
+    run_id: str | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> int:
     """Build and hand over every event of one run, in order; returns how many were emitted.
 
     The event at simulated offset d is released at `t0 + d / speed` on the `monotonic` clock (absolute deadlines,
@@ -352,12 +389,18 @@ async def play(scenario: Scenario, *, seed: int, params: Mapping[str, Any], star
 
 def _check_speed(speed: float) -> None:
     if not (speed >= 0 and math.isfinite(speed)):
-        raise InvalidInput(f"speed must be a finite number >= 0, got {speed!r}",
-                           errors=[FieldError("speed", "expected a finite number >= 0")])
+        raise InvalidInput(
+            f"speed must be a finite number >= 0, got {speed!r}",
+            errors=[FieldError("speed", "expected a finite number >= 0")],
+        )
 
 
-async def _wait_until(deadline: float, on_idle: Callable[[], Awaitable[None]] | None,
-                      sleep: Callable[[float], Awaitable[None]], monotonic: Callable[[], float]) -> None:
+async def _wait_until(
+    deadline: float,
+    on_idle: Callable[[], Awaitable[None]] | None,
+    sleep: Callable[[float], Awaitable[None]],
+    monotonic: Callable[[], float],
+) -> None:
     if deadline - monotonic() <= 0:
         return
     if on_idle is not None:

@@ -83,7 +83,7 @@ class Store:
         row = codec.subscription_row(sub)
 
         async def call(conn: AsyncConnection) -> None:
-            exists = (await conn.execute(select(t.subscriptions.c.id).where(t.subscriptions.c.id == sub.id)))
+            exists = await conn.execute(select(t.subscriptions.c.id).where(t.subscriptions.c.id == sub.id))
             if exists.first():
                 await conn.execute(update(t.subscriptions).where(t.subscriptions.c.id == sub.id).values(**row))
             else:
@@ -95,8 +95,11 @@ class Store:
         """Queue the delivery-driven part of a subscription's state (from engine callbacks: no waiting)."""
 
         async def call(conn: AsyncConnection) -> None:
-            await conn.execute(update(t.subscriptions).where(t.subscriptions.c.id == sub_id)
-                               .values(status=status, consecutive_dead=consecutive_dead))
+            await conn.execute(
+                update(t.subscriptions)
+                .where(t.subscriptions.c.id == sub_id)
+                .values(status=status, consecutive_dead=consecutive_dead)
+            )
 
         self.writer.put_nowait(Op(call=call))
 
@@ -173,8 +176,11 @@ class Store:
         c = t.deliveries.c
         out: dict[str, dict[str, int]] = {}
         for i in range(0, len(run_ids), 500):  # stay under SQLite's bound-parameter limit
-            stmt = (select(c.run_id, c.status, func.count()).where(c.run_id.in_(run_ids[i:i + 500]))
-                    .group_by(c.run_id, c.status))
+            stmt = (
+                select(c.run_id, c.status, func.count())
+                .where(c.run_id.in_(run_ids[i : i + 500]))
+                .group_by(c.run_id, c.status)
+            )
             for run_id, status, n in await self._all(stmt):
                 out.setdefault(run_id, {})[status] = n
         return out
@@ -187,9 +193,16 @@ class Store:
             stmt = stmt.where(t.deliveries.c.subscription_id == subscription_id)
         return {row[0]: row[1] for row in await self._all(stmt)}
 
-    async def list_deliveries(self, *, run_id: str | None = None, subscription_id: str | None = None,
-                              status: str | None = None, type: str | None = None, limit: int | None = None,
-                              cursor: int | None = None) -> list[tuple[int, Delivery]]:
+    async def list_deliveries(
+        self,
+        *,
+        run_id: str | None = None,
+        subscription_id: str | None = None,
+        status: str | None = None,
+        type: str | None = None,
+        limit: int | None = None,
+        cursor: int | None = None,
+    ) -> list[tuple[int, Delivery]]:
         """Deliveries in creation order with their position (the cursor for the next page)."""
         c = t.deliveries.c
         stmt = select(t.deliveries).order_by(c.n)
@@ -208,20 +221,32 @@ class Store:
         rows = await self._all(select(t.deliveries).where(t.deliveries.c.id == delivery_id))
         if not rows:
             return None
-        logs = await self._all(select(t.attempts).where(t.attempts.c.delivery_id == delivery_id)
-                               .order_by(t.attempts.c.number, t.attempts.c.id))
+        logs = await self._all(
+            select(t.attempts)
+            .where(t.attempts.c.delivery_id == delivery_id)
+            .order_by(t.attempts.c.number, t.attempts.c.id)
+        )
         return codec.delivery(rows[0], tuple(codec.attempt(a) for a in logs))
 
     async def attempts(self, delivery_id: str) -> list[Attempt]:
-        rows = await self._all(select(t.attempts).where(t.attempts.c.delivery_id == delivery_id)
-                               .order_by(t.attempts.c.number, t.attempts.c.id))
+        rows = await self._all(
+            select(t.attempts)
+            .where(t.attempts.c.delivery_id == delivery_id)
+            .order_by(t.attempts.c.number, t.attempts.c.id)
+        )
         return [codec.attempt(r) for r in rows]
 
     async def outbox_page(self, subscription_id: str, after_n: int, limit: int) -> list[tuple[Any, list[Any]]]:
         """Active deliveries of one subscription after position `after_n`, each with its event rows."""
         c = t.deliveries.c
-        rows = await self._all(select(t.deliveries).where(c.subscription_id == subscription_id)
-                               .where(c.status.in_(ACTIVE)).where(c.n > after_n).order_by(c.n).limit(limit))
+        rows = await self._all(
+            select(t.deliveries)
+            .where(c.subscription_id == subscription_id)
+            .where(c.status.in_(ACTIVE))
+            .where(c.n > after_n)
+            .order_by(c.n)
+            .limit(limit)
+        )
         return await self._with_events(rows)
 
     async def outbox_rows(self, delivery_ids: list[str]) -> list[tuple[Any, list[Any]]]:
@@ -238,7 +263,7 @@ class Store:
         out: list[Any] = []
         ordered = sorted(keys)
         for i in range(0, len(ordered), 500):  # stay under SQLite's bound-parameter limit
-            out.extend(await self._all(select(t.events).where(t.events.c.key.in_(ordered[i:i + 500]))))
+            out.extend(await self._all(select(t.events).where(t.events.c.key.in_(ordered[i : i + 500]))))
         return out
 
     async def active_subscription_ids(self) -> list[str]:
@@ -262,7 +287,10 @@ class Store:
     async def run_attempt_stats(self, run_id: str) -> tuple[int, list[float]]:
         """How many attempts a run's deliveries made, and the latencies (ms) of those that got an answer."""
         a, d = t.attempts.c, t.deliveries.c
-        stmt = (select(a.latency_ms, a.status_code).select_from(t.attempts.join(t.deliveries, a.delivery_id == d.id))
-                .where(d.run_id == run_id))
+        stmt = (
+            select(a.latency_ms, a.status_code)
+            .select_from(t.attempts.join(t.deliveries, a.delivery_id == d.id))
+            .where(d.run_id == run_id)
+        )
         rows = await self._all(stmt)
         return len(rows), sorted(r.latency_ms for r in rows if r.status_code is not None)

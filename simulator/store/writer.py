@@ -26,13 +26,27 @@ MAX_BATCH = 2000
 
 def _update_delivery(columns: Sequence[str]) -> Any:
     """UPDATE of `columns` of the delivery whose id is the `_id` parameter."""
-    return (update(t.deliveries).where(t.deliveries.c.id == bindparam("_id"))
-            .values({name: bindparam(name) for name in columns}))
+    return (
+        update(t.deliveries)
+        .where(t.deliveries.c.id == bindparam("_id"))
+        .values({name: bindparam(name) for name in columns})
+    )
 
 
 # A delivery's state after an attempt (Job.update_row).
-_DELIVERY_UPDATE = _update_delivery(("status", "attempts", "retries", "sim_offset", "next_attempt_at",
-                                     "finished_at", "last_status", "last_error", "faults"))
+_DELIVERY_UPDATE = _update_delivery(
+    (
+        "status",
+        "attempts",
+        "retries",
+        "sim_offset",
+        "next_attempt_at",
+        "finished_at",
+        "last_status",
+        "last_error",
+        "faults",
+    )
+)
 # An open Syncfy batch's row, rewritten as events join it (see delivery/batches.py).
 _DELIVERY_REWRITE = _update_delivery([c.name for c in t.deliveries.c if c.name not in ("id", "created_at")])
 _EVENT_INSERT = t.events.insert()
@@ -77,11 +91,17 @@ class _Batch:
     done: list[Callable[[BaseException | None], None]] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return (len(self.events) + len(self.deliveries) + len(self.rewrites) + len(self.attempts) + len(self.updates)
-                + len(self.calls))
+        return (
+            len(self.events)
+            + len(self.deliveries)
+            + len(self.rewrites)
+            + len(self.attempts)
+            + len(self.updates)
+            + len(self.calls)
+        )
 
 
-@dataclass(slots=True)   # not frozen: a frozen dataclass's __init__ costs several times as much, twice per delivery
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs several times as much, twice per delivery
 class Op:
     """One queued change: rows for a table, an arbitrary statement, and who to tell when it is committed."""
 
@@ -184,9 +204,13 @@ class Writer:
         error: BaseException | None = None
         try:
             async with conn.begin():
-                for stmt, rows in ((_EVENT_INSERT, batch.events), (_DELIVERY_INSERT, batch.deliveries),
-                                   (_DELIVERY_REWRITE, batch.rewrites), (_ATTEMPT_INSERT, batch.attempts),
-                                   (_DELIVERY_UPDATE, batch.updates)):
+                for stmt, rows in (
+                    (_EVENT_INSERT, batch.events),
+                    (_DELIVERY_INSERT, batch.deliveries),
+                    (_DELIVERY_REWRITE, batch.rewrites),
+                    (_ATTEMPT_INSERT, batch.attempts),
+                    (_DELIVERY_UPDATE, batch.updates),
+                ):
                     if rows:
                         await _executemany(conn, stmt, rows)
                 for call in batch.calls:

@@ -12,9 +12,9 @@ import httpx
 from pydantic import BaseModel
 from starlette.applications import Starlette
 
-from simulator.api import schemas
 from simulator.api.app import server_app
-from simulator.serving import AppServer
+from simulator.models import answers as schemas
+from simulator.runtime import AppServer
 
 SCENARIOS = {
     "api-one-event": """
@@ -67,7 +67,7 @@ def serving_api(base: Path, token: str | None = None) -> Iterator[ApiServer]:
 
 
 class ApiServer:
-    """`app` (lifespan on) served by `simulator.serving.AppServer` until `stop()`."""
+    """`app` (lifespan on) served by `simulator.runtime.AppServer` until `stop()`."""
 
     def __init__(self, app: Starlette) -> None:
         self.app = app

@@ -20,10 +20,18 @@ ROUTES = pytest.mark.parametrize("ep", ENDPOINTS, ids=[f"{ep.method} {ep.path}" 
 
 
 @ROUTES
-@pytest.mark.parametrize("headers", [
-    {}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}, {"Authorization": TOKEN},
-    {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": "Bearer"},
-], ids=["none", "wrong", "basic", "bare", "longer", "empty"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": TOKEN},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": "Bearer"},
+    ],
+    ids=["none", "wrong", "basic", "bare", "longer", "empty"],
+)
 def test_bad_credentials_are_refused(secured_server: ApiServer, ep: Endpoint, headers: dict[str, str]) -> None:
     response = send(secured_server, ep, headers)
     if ep.public:

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from simulator import __version__, catalog, signing
-from simulator.api import schemas
-from simulator.receiver import Receiver
+from simulator.models import answers as schemas
+from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually, ok, problem
 
 
@@ -20,8 +20,9 @@ def test_health(api: httpx.Client) -> None:
 def test_catalog_pages_through_every_type(api: httpx.Client) -> None:
     seen, cursor = [], None
     while True:
-        page = ok(api.get("/events", params={"limit": 7, **({"cursor": cursor} if cursor else {})}),
-                  schemas.EventTypePage)
+        page = ok(
+            api.get("/events", params={"limit": 7, **({"cursor": cursor} if cursor else {})}), schemas.EventTypePage
+        )
         seen += [e["type"] for e in page["data"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -49,15 +50,21 @@ def test_schema(api: httpx.Client) -> None:
 
 
 def test_unknown_types_are_404_with_suggestions(api: httpx.Client) -> None:
-    for response in (api.get("/events/token.craeted/sample"), api.get("/events/token.craeted/schema"),
-                     api.post("/events", json={"type": "token.craeted"})):
+    for response in (
+        api.get("/events/token.craeted/sample"),
+        api.get("/events/token.craeted/schema"),
+        api.post("/events", json={"type": "token.craeted"}),
+    ):
         assert "token.created" in problem(response, 404, "type")["detail"]
 
 
 def test_emit_delivers_with_overrides(api: httpx.Client, receiver: Receiver) -> None:
     sub = ok(api.post("/subscriptions", json={"url": receiver.url, "events": ["token.*"]}), schemas.Subscription, 201)
-    emitted = ok(api.post("/events", json={"type": "token.created", "overrides": {"data.token.metadata.plan": "gold"}}),
-                 schemas.EmittedEvent, 202)
+    emitted = ok(
+        api.post("/events", json={"type": "token.created", "overrides": {"data.token.metadata.plan": "gold"}}),
+        schemas.EmittedEvent,
+        202,
+    )
     assert emitted["type"] == "basistheory:token.created"
     assert emitted["body"]["data"]["token"]["metadata"]["plan"] == "gold"
     [request] = receiver.wait_for(1)
@@ -71,23 +78,29 @@ def test_emit_delivers_with_overrides(api: httpx.Client, receiver: Receiver) -> 
 
 
 def test_emit_to_an_ad_hoc_target(api: httpx.Client, receiver: Receiver) -> None:
-    emitted = ok(api.post("/events", json={"type": "syncfy:documents.success", "target": receiver.url}),
-                 schemas.EmittedEvent, 202)
+    emitted = ok(
+        api.post("/events", json={"type": "syncfy:documents.success", "target": receiver.url}),
+        schemas.EmittedEvent,
+        202,
+    )
     receiver.wait_for(1)
     assert receiver.event_ids() == [emitted["id"]]
     # The target's subscription is reachable by id but is not one of the listed subscriptions.
     assert ok(api.get("/subscriptions"), schemas.SubscriptionPage)["data"] == []
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({}, "type"),
-    ({"type": 5}, "type"),
-    ({"type": "token.created", "overrides": "x"}, "overrides"),
-    ({"type": "token.created", "target": "mailto:a@b.c"}, "target"),
-    ({"type": "token.created", "seed": -3}, "seed"),
-    ({"type": "token.created", "seed": True}, "seed"),
-    ({"type": "token.created", "seed": "3"}, "seed"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "type"),
+        ({"type": 5}, "type"),
+        ({"type": "token.created", "overrides": "x"}, "overrides"),
+        ({"type": "token.created", "target": "mailto:a@b.c"}, "target"),
+        ({"type": "token.created", "seed": -3}, "seed"),
+        ({"type": "token.created", "seed": True}, "seed"),
+        ({"type": "token.created", "seed": "3"}, "seed"),
+    ],
+)
 def test_invalid_events(refusing_api: httpx.Client, body: dict, field: str) -> None:
     problem(refusing_api.post("/events", json=body), 422, field)
 
@@ -98,8 +111,10 @@ def test_deliveries_filter_and_page(api: httpx.Client, make_receiver: Callable[.
     ok(api.post("/subscriptions", json={"url": b.url}), schemas.Subscription, 201)
     for etype in ("token.created", "token.updated", "syncfy:credentials.created"):
         ok(api.post("/events", json={"type": etype}), schemas.EmittedEvent, 202)
-    eventually(lambda: len(api.get("/deliveries", params={"status": "succeeded"}).json()["data"]) == 5,
-               what="5 deliveries succeeded")
+    eventually(
+        lambda: len(api.get("/deliveries", params={"status": "succeeded"}).json()["data"]) == 5,
+        what="5 deliveries succeeded",
+    )
 
     def listed(**params: object) -> list[dict]:
         return ok(api.get("/deliveries", params=params), schemas.DeliveryPage)["data"]
@@ -111,8 +126,9 @@ def test_deliveries_filter_and_page(api: httpx.Client, make_receiver: Callable[.
     assert listed(status="dead") == [] and listed(run="run_nope") == []
     paged, cursor = [], None
     while True:
-        page = ok(api.get("/deliveries", params={"limit": 2, **({"cursor": cursor} if cursor else {})}),
-                  schemas.DeliveryPage)
+        page = ok(
+            api.get("/deliveries", params={"limit": 2, **({"cursor": cursor} if cursor else {})}), schemas.DeliveryPage
+        )
         paged += page["data"]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -154,6 +170,10 @@ def test_reset_forgets_everything(api: httpx.Client) -> None:
     ok(api.post("/runs", json={"scenario": "api-one-event", "speed": 0}), schemas.Run, 202)
     ok(api.post("/schedules", json={"scenario": "api-one-event", "cron": "0 0 * * *"}), schemas.Schedule, 201)
     assert api.post("/reset").status_code == 204
-    for path, model in (("/subscriptions", schemas.SubscriptionPage), ("/runs", schemas.RunPage),
-                        ("/deliveries", schemas.DeliveryPage), ("/schedules", schemas.SchedulePage)):
+    for path, model in (
+        ("/subscriptions", schemas.SubscriptionPage),
+        ("/runs", schemas.RunPage),
+        ("/deliveries", schemas.DeliveryPage),
+        ("/schedules", schemas.SchedulePage),
+    ):
         assert ok(api.get(path), model)["data"] == [], path

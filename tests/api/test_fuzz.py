@@ -27,8 +27,15 @@ from tests.api.conftest import TOKEN
 from tests.api.harness import ApiServer, serving_api
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance, negative_data_rejection, ignored_auth]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    ignored_auth,
+]
 # `benchmarks/fuzz_api.py` raises this for a longer run.
 EXAMPLES = int(os.environ.get("WEBHOOK_SIM_FUZZ_EXAMPLES", "50"))
 FRAMING = {"content-length", "transfer-encoding", "host", "connection", "expect", "te", "upgrade"}

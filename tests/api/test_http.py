@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from simulator.api import schemas
+from simulator.api.access_log import JsonFormatter
 from simulator.api.app import ENDPOINTS, server_app
 from simulator.api.endpoints import Endpoint
-from simulator.api.logging import JsonFormatter
-from simulator.api.schemas import ListQuery
+from simulator.models import answers as schemas
+from simulator.models.answers import ListQuery
 from tests.api.harness import ApiServer, concrete, ok, problem
 
 SMALL = 1000
@@ -41,20 +41,24 @@ def test_unknown_route_and_wrong_method(api: httpx.Client) -> None:
     still_serving(api)
 
 
-@pytest.mark.parametrize(("content", "headers", "status", "field"), [
-    (b'{"url": "http://127.0.0.1:9/"}', {"content-type": "text/plain"}, 415, "body"),
-    (b"url=http://127.0.0.1:9/", {"content-type": "application/x-www-form-urlencoded"}, 415, "body"),
-    (b'{"url": ', {"content-type": "application/json"}, 400, "body"),
-    (b'{"url": "http://127.0.0.1:9/", "timeout": NaN}', {"content-type": "application/json"}, 400, "body"),
-    (b'{"url": "http://127.0.0.1:9/\\ud800"}', {"content-type": "application/json"}, 400, "body"),
-    (b"\xff\xfe{}", {"content-type": "application/json"}, 400, "body"),
-    (b"[" * 100_000, {"content-type": "application/json"}, 400, "body"),
-    (b'["http://127.0.0.1:9/"]', {"content-type": "application/json"}, 422, "body"),
-    (b'"just a string"', {"content-type": "application/json"}, 422, "body"),
-    (b"", {}, 422, "url"),
-])
-def test_bodies_that_are_not_usable_json(refusing_api: httpx.Client, content: bytes, headers: dict,
-                                         status: int, field: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "headers", "status", "field"),
+    [
+        (b'{"url": "http://127.0.0.1:9/"}', {"content-type": "text/plain"}, 415, "body"),
+        (b"url=http://127.0.0.1:9/", {"content-type": "application/x-www-form-urlencoded"}, 415, "body"),
+        (b'{"url": ', {"content-type": "application/json"}, 400, "body"),
+        (b'{"url": "http://127.0.0.1:9/", "timeout": NaN}', {"content-type": "application/json"}, 400, "body"),
+        (b'{"url": "http://127.0.0.1:9/\\ud800"}', {"content-type": "application/json"}, 400, "body"),
+        (b"\xff\xfe{}", {"content-type": "application/json"}, 400, "body"),
+        (b"[" * 100_000, {"content-type": "application/json"}, 400, "body"),
+        (b'["http://127.0.0.1:9/"]', {"content-type": "application/json"}, 422, "body"),
+        (b'"just a string"', {"content-type": "application/json"}, 422, "body"),
+        (b"", {}, 422, "url"),
+    ],
+)
+def test_bodies_that_are_not_usable_json(
+    refusing_api: httpx.Client, content: bytes, headers: dict, status: int, field: str
+) -> None:
     problem(refusing_api.post("/subscriptions", content=content, headers=headers), status, field)
     assert refusing_api.get("/subscriptions").json()["data"] == []
     still_serving(refusing_api)
@@ -62,8 +66,11 @@ def test_bodies_that_are_not_usable_json(refusing_api: httpx.Client, content: by
 
 def test_a_json_suffix_media_type_is_json(api: httpx.Client) -> None:
     body = json.dumps({"url": "http://127.0.0.1:9/"})
-    ok(api.post("/subscriptions", content=body, headers={"content-type": "application/vnd.api+json"}),
-       schemas.Subscription, 201)
+    ok(
+        api.post("/subscriptions", content=body, headers={"content-type": "application/vnd.api+json"}),
+        schemas.Subscription,
+        201,
+    )
 
 
 def test_oversized_bodies_are_413(api: httpx.Client) -> None:
@@ -77,14 +84,20 @@ def test_streamed_bodies_are_counted(small_server: ApiServer) -> None:
         pad = "x" * (total - 60)
         data = json.dumps({"url": "http://127.0.0.1:9/", "headers": {"X-Pad": pad}}).encode()
         for i in range(0, len(data), 100):
-            yield data[i:i + 100]
+            yield data[i : i + 100]
 
     with small_server.client() as api:
         # A generator body goes out chunked, without Content-Length: only counting can catch it.
-        problem(api.post("/subscriptions", content=chunks(5 * SMALL), headers={"content-type": "application/json"}),
-                413, "body")
-        ok(api.post("/subscriptions", content=chunks(SMALL - 100), headers={"content-type": "application/json"}),
-           schemas.Subscription, 201)
+        problem(
+            api.post("/subscriptions", content=chunks(5 * SMALL), headers={"content-type": "application/json"}),
+            413,
+            "body",
+        )
+        ok(
+            api.post("/subscriptions", content=chunks(SMALL - 100), headers={"content-type": "application/json"}),
+            schemas.Subscription,
+            201,
+        )
         still_serving(api)
 
 
@@ -102,20 +115,29 @@ def test_request_ids_are_echoed_or_made(api: httpx.Client) -> None:
 def test_access_log_lines_and_no_secrets(api: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     secret = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
-    api.post("/subscriptions", json={"url": "http://127.0.0.1:9/", "signing": "standard", "secret": secret},
-             headers={"X-Request-ID": "req-1"})
+    api.post(
+        "/subscriptions",
+        json={"url": "http://127.0.0.1:9/", "signing": "standard", "secret": secret},
+        headers={"X-Request-ID": "req-1"},
+    )
     api.get("/subscriptions", headers={"Authorization": "Bearer not-logged"})
     lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "webhook_sim.access"]
     first = next(line for line in lines if line["request_id"] == "req-1")
     assert {k: first[k] for k in ("level", "logger", "method", "path", "status")} == {
-        "level": "INFO", "logger": "webhook_sim.access", "method": "POST", "path": "/subscriptions", "status": 201}
+        "level": "INFO",
+        "logger": "webhook_sim.access",
+        "method": "POST",
+        "path": "/subscriptions",
+        "status": 201,
+    }
     assert isinstance(first["duration_ms"], float) and first["time"].endswith("+00:00")
     everything = "\n".join(JsonFormatter().format(r) for r in caplog.records)
     assert "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY" not in everything and "not-logged" not in everything
 
 
-def test_unexpected_errors_are_a_500_problem_and_logged(server: ApiServer, api: httpx.Client,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_unexpected_errors_are_a_500_problem_and_logged(
+    server: ApiServer, api: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken(*_args: object) -> None:
         raise RuntimeError("a bug")
 
@@ -130,9 +152,16 @@ LISTS = [ep for ep in ENDPOINTS if ep.query is not None and issubclass(ep.query,
 
 
 @pytest.mark.parametrize("ep", LISTS, ids=[ep.path for ep in LISTS])
-@pytest.mark.parametrize(("query", "field"), [
-    ("limit=0", "limit"), ("limit=501", "limit"), ("limit=ten", "limit"), ("limit=1&limit=2", "limit"),
-    ("cursor=" + "c" * 201, "cursor"), ("colour=blue", "colour"),
-])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=ten", "limit"),
+        ("limit=1&limit=2", "limit"),
+        ("cursor=" + "c" * 201, "cursor"),
+        ("colour=blue", "colour"),
+    ],
+)
 def test_list_parameters_are_checked(refusing_api: httpx.Client, ep: Endpoint, query: str, field: str) -> None:
     problem(refusing_api.get(f"{concrete(ep.path)}?{query}"), 422, field)

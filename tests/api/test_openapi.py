@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from simulator.api.app import ENDPOINTS
 from simulator.api.openapi import document
-from simulator.specs import EventSpec, RunSpec, ScheduleSpec, SubscriptionPatch, SubscriptionSpec
+from simulator.models.inputs import EventSpec, RunSpec, ScheduleSpec, SubscriptionPatch, SubscriptionSpec
 
 
 def refs(node: Any) -> list[str]:
@@ -48,10 +48,16 @@ def test_every_route_is_documented_once() -> None:
     assert len(ids) == len(set(ids))
 
 
-@pytest.mark.parametrize(("path", "method", "model"), [
-    ("/subscriptions", "post", SubscriptionSpec), ("/subscriptions/{id}", "patch", SubscriptionPatch),
-    ("/runs", "post", RunSpec), ("/events", "post", EventSpec), ("/schedules", "post", ScheduleSpec),
-])
+@pytest.mark.parametrize(
+    ("path", "method", "model"),
+    [
+        ("/subscriptions", "post", SubscriptionSpec),
+        ("/subscriptions/{id}", "patch", SubscriptionPatch),
+        ("/runs", "post", RunSpec),
+        ("/events", "post", EventSpec),
+        ("/schedules", "post", ScheduleSpec),
+    ],
+)
 def test_request_bodies_are_the_handlers_models(path: str, method: str, model: type) -> None:
     doc = document(ENDPOINTS, secured=False)
     body = doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from simulator.receiver import Receiver
+from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually, write_scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +28,22 @@ class ServerProcess:
     def __init__(self, db: Path, scenarios: Path, logs: Path) -> None:
         self.out, self.err = logs.with_suffix(".out"), logs.with_suffix(".err")
         env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_SIM_")}
-        command = [sys.executable, "-m", "simulator.cli", "serve", "--host", "127.0.0.1", "--port", "0",
-                   "--db", str(db), "--scenarios", str(scenarios), "--log-format", "json"]
+        command = [
+            sys.executable,
+            "-m",
+            "simulator.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            "--scenarios",
+            str(scenarios),
+            "--log-format",
+            "json",
+        ]
         with self.out.open("w") as out, self.err.open("w") as err:
             self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)
         self.url = ""
@@ -89,20 +103,32 @@ def statuses(api: httpx.Client, sub_id: str) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
-def test_schedules_and_pending_deliveries_survive_a_restart(processes: Callable[[str], ServerProcess],
-                                                            make_receiver: Callable[..., Receiver],
-                                                            stop_signal: int) -> None:
+def test_schedules_and_pending_deliveries_survive_a_restart(
+    processes: Callable[[str], ServerProcess], make_receiver: Callable[..., Receiver], stop_signal: int
+) -> None:
     receiver = make_receiver()
     receiver.respond(503)
     first = processes("first")
     with first.wait_ready() as api:
-        sub = api.post("/subscriptions", json={"url": receiver.url, "events": ["token.created"], "signing": "standard",
-                                               "retry": {"delays": [0.3] * 50, "jitter": 0}}).json()
+        sub = api.post(
+            "/subscriptions",
+            json={
+                "url": receiver.url,
+                "events": ["token.created"],
+                "signing": "standard",
+                "retry": {"delays": [0.3] * 50, "jitter": 0},
+            },
+        ).json()
         assert "id" in sub, sub
         emitted = [api.post("/events", json={"type": "token.created"}).json() for _ in range(3)]
         ids = {e["deliveries"][0] for e in emitted}
-        eventually(lambda: set(statuses(api, sub["id"])) == ids and all(
-            d["attempts"] >= 1 for d in statuses(api, sub["id"]).values()), what="every delivery tried and failed")
+        eventually(
+            lambda: (
+                set(statuses(api, sub["id"])) == ids
+                and all(d["attempts"] >= 1 for d in statuses(api, sub["id"]).values())
+            ),
+            what="every delivery tried and failed",
+        )
         schedule = api.post("/schedules", json={"scenario": "api-one-event", "interval": 1, "speed": 0}).json()
     code = first.stop(stop_signal)
     assert code == (0 if stop_signal == signal.SIGTERM else -signal.SIGKILL)
@@ -115,8 +141,11 @@ def test_schedules_and_pending_deliveries_survive_a_restart(processes: Callable[
     second = processes("second")
     with second.wait_ready() as api:
         assert [s["id"] for s in api.get("/schedules").json()["data"]] == [schedule["id"]]
-        eventually(lambda: all(d["status"] == "succeeded" for d in statuses(api, sub["id"]).values()),
-                   timeout=15, what="the pending deliveries delivered after the restart")
+        eventually(
+            lambda: all(d["status"] == "succeeded" for d in statuses(api, sub["id"]).values()),
+            timeout=15,
+            what="the pending deliveries delivered after the restart",
+        )
         assert set(statuses(api, sub["id"])) == ids
         delivered = {eid for r in receiver.requests if r.status == 204 for eid in r.event_ids}
         assert delivered == {e["id"] for e in emitted}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from simulator.api import schemas
-from simulator.receiver import Receiver
+from simulator.models import answers as schemas
 from simulator.scenarios import loader
+from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually, ok, problem
 
 
@@ -18,8 +18,9 @@ def run_status(api: httpx.Client, run_id: str) -> dict:
 def test_scenarios_list_built_ins_and_the_servers_directory(api: httpx.Client) -> None:
     names, cursor = [], None
     while True:
-        page = ok(api.get("/scenarios", params={"limit": 4, **({"cursor": cursor} if cursor else {})}),
-                  schemas.ScenarioPage)
+        page = ok(
+            api.get("/scenarios", params={"limit": 4, **({"cursor": cursor} if cursor else {})}), schemas.ScenarioPage
+        )
         names += [s["name"] for s in page["data"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -44,8 +45,11 @@ def test_scenario_names_are_never_paths(api: httpx.Client) -> None:
 
 
 def test_a_run_delivers_and_reports_its_events(api: httpx.Client, receiver: Receiver) -> None:
-    started = ok(api.post("/runs", json={"scenario": "api-one-event", "seed": 7, "speed": 0,
-                                         "target": receiver.url}), schemas.Run, 202)
+    started = ok(
+        api.post("/runs", json={"scenario": "api-one-event", "seed": 7, "speed": 0, "target": receiver.url}),
+        schemas.Run,
+        202,
+    )
     assert started["status"] in ("pending", "running")
     assert (started["seed"], started["speed"], started["target"]) == (7, 0.0, receiver.url)
     eventually(lambda: run_status(api, started["id"])["status"] == "completed", what="run completed")
@@ -61,8 +65,14 @@ def test_a_run_delivers_and_reports_its_events(api: httpx.Client, receiver: Rece
 def test_the_same_seed_gives_the_same_events(api: httpx.Client) -> None:
     bodies = []
     for _ in range(2):
-        run = ok(api.post("/runs", json={"scenario": "api-one-event", "seed": 11, "speed": 0,
-                                         "start_time": "2025-01-02T03:04:05Z"}), schemas.Run, 202)
+        run = ok(
+            api.post(
+                "/runs",
+                json={"scenario": "api-one-event", "seed": 11, "speed": 0, "start_time": "2025-01-02T03:04:05Z"},
+            ),
+            schemas.Run,
+            202,
+        )
         eventually(lambda run=run: run_status(api, run["id"])["status"] == "completed", what="run completed")
         bodies.append(api.get(f"/runs/{run['id']}/events").json()["data"][0]["body"])
     assert bodies[0] == bodies[1]
@@ -72,8 +82,9 @@ def test_run_events_are_paginated(api: httpx.Client) -> None:
     run = ok(api.post("/runs", json={"scenario": "api-slow", "speed": 1e6}), schemas.Run, 202)
     eventually(lambda: run_status(api, run["id"])["status"] == "completed", what="run completed")
     first = ok(api.get(f"/runs/{run['id']}/events", params={"limit": 1}), schemas.RunEventPage)
-    second = ok(api.get(f"/runs/{run['id']}/events", params={"limit": 1, "cursor": first["next_cursor"]}),
-                schemas.RunEventPage)
+    second = ok(
+        api.get(f"/runs/{run['id']}/events", params={"limit": 1, "cursor": first["next_cursor"]}), schemas.RunEventPage
+    )
     everything = ok(api.get(f"/runs/{run['id']}/events"), schemas.RunEventPage)["data"]
     assert len(everything) == 2
     assert first["data"] + second["data"] == everything
@@ -88,17 +99,20 @@ def test_cancel_stops_a_run(api: httpx.Client) -> None:
     assert (cancelled["status"], cancelled["events"]) == ("cancelled", 1)
 
 
-@pytest.mark.parametrize(("body", "status", "field"), [
-    ({}, 422, "scenario"),
-    ({"scenario": "api-one-evnet"}, 404, "scenario"),
-    ({"scenario": "api-one-event", "speed": -1}, 422, "speed"),
-    ({"scenario": "api-one-event", "seed": "seven"}, 422, "seed"),
-    ({"scenario": "api-one-event", "start_time": "yesterday"}, 422, "start_time"),
-    ({"scenario": "api-one-event", "target": "localhost:80"}, 422, "target"),
-    ({"scenario": "api-slow", "params": {"tier": "gold"}}, 422, "params.tier"),
-    ({"scenario": "api-one-event", "subscriptions": ["sub_nope"]}, 404, "id"),
-    ({"scenario": "api-one-event", "params": []}, 422, "params"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({}, 422, "scenario"),
+        ({"scenario": "api-one-evnet"}, 404, "scenario"),
+        ({"scenario": "api-one-event", "speed": -1}, 422, "speed"),
+        ({"scenario": "api-one-event", "seed": "seven"}, 422, "seed"),
+        ({"scenario": "api-one-event", "start_time": "yesterday"}, 422, "start_time"),
+        ({"scenario": "api-one-event", "target": "localhost:80"}, 422, "target"),
+        ({"scenario": "api-slow", "params": {"tier": "gold"}}, 422, "params.tier"),
+        ({"scenario": "api-one-event", "subscriptions": ["sub_nope"]}, 404, "id"),
+        ({"scenario": "api-one-event", "params": []}, 422, "params"),
+    ],
+)
 def test_invalid_runs_are_refused(refusing_api: httpx.Client, body: dict, status: int, field: str) -> None:
     problem(refusing_api.post("/runs", json=body), status, field)
     assert ok(refusing_api.get("/runs"), schemas.RunPage)["data"] == []

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from simulator.api import schemas
-from simulator.api.schedules import crontab
+from simulator.core.schedules import crontab
+from simulator.models import answers as schemas
 from tests.api.harness import eventually, ok, problem
 
 
@@ -21,8 +21,11 @@ def runs(api: httpx.Client) -> list[dict]:
 
 
 def test_an_interval_schedule_fires_runs_with_its_fields(api: httpx.Client) -> None:
-    made = ok(api.post("/schedules", json={"scenario": "api-one-event", "interval": 1, "seed": 42, "speed": 0}),
-              schemas.Schedule, 201)
+    made = ok(
+        api.post("/schedules", json={"scenario": "api-one-event", "interval": 1, "seed": 42, "speed": 0}),
+        schemas.Schedule,
+        201,
+    )
     assert made["trigger"] == {"interval": 1.0} and made["paused"] is False
     assert made["run"]["seed"] == 42 and made["next_run_at"] is not None
     eventually(lambda: len(runs(api)) >= 2, timeout=6, what="two firings")
@@ -32,8 +35,9 @@ def test_an_interval_schedule_fires_runs_with_its_fields(api: httpx.Client) -> N
 
 def test_a_one_off_fires_once_and_is_gone(api: httpx.Client) -> None:
     at = datetime.now(UTC) + timedelta(seconds=1)
-    made = ok(api.post("/schedules", json={"scenario": "api-one-event", "at": iso(at), "speed": 0}),
-              schemas.Schedule, 201)
+    made = ok(
+        api.post("/schedules", json={"scenario": "api-one-event", "at": iso(at), "speed": 0}), schemas.Schedule, 201
+    )
     assert datetime.fromisoformat(made["trigger"]["at"]) == at.replace(microsecond=at.microsecond // 1000 * 1000)
     eventually(lambda: len(runs(api)) == 1, timeout=5, what="the firing")
     eventually(lambda: api.get("/schedules").json()["data"] == [], what="the one-off removed")
@@ -41,8 +45,11 @@ def test_a_one_off_fires_once_and_is_gone(api: httpx.Client) -> None:
 
 
 def test_cron_schedule_and_its_next_time(api: httpx.Client) -> None:
-    made = ok(api.post("/schedules", json={"scenario": "api-slow", "cron": "30 4 * * 1", "params": {"plan": "pro"}}),
-              schemas.Schedule, 201)
+    made = ok(
+        api.post("/schedules", json={"scenario": "api-slow", "cron": "30 4 * * 1", "params": {"plan": "pro"}}),
+        schemas.Schedule,
+        201,
+    )
     when = datetime.fromisoformat(made["next_run_at"])
     assert (when.weekday(), when.hour, when.minute, when.second) == (0, 4, 30, 0)
     assert made["trigger"] == {"cron": "30 4 * * 1"} and made["run"]["params"] == {"plan": "pro"}
@@ -57,15 +64,19 @@ def test_pause_resume_delete(api: httpx.Client) -> None:
     assert (resumed["paused"], resumed["next_run_at"]) == (False, made["next_run_at"])
     assert api.delete(f"/schedules/{made['id']}").status_code == 204
     assert ok(api.get("/schedules"), schemas.SchedulePage)["data"] == []
-    for response in (api.delete(f"/schedules/{made['id']}"), api.post(f"/schedules/{made['id']}/pause"),
-                     api.post(f"/schedules/{made['id']}/resume")):
+    for response in (
+        api.delete(f"/schedules/{made['id']}"),
+        api.post(f"/schedules/{made['id']}/pause"),
+        api.post(f"/schedules/{made['id']}/resume"),
+    ):
         problem(response, 404, "id")
 
 
 def test_a_one_off_missed_while_paused_fires_when_resumed(api: httpx.Client) -> None:
     at = datetime.now(UTC) + timedelta(seconds=0.5)
-    made = ok(api.post("/schedules", json={"scenario": "api-one-event", "at": iso(at), "speed": 0}),
-              schemas.Schedule, 201)
+    made = ok(
+        api.post("/schedules", json={"scenario": "api-one-event", "at": iso(at), "speed": 0}), schemas.Schedule, 201
+    )
     ok(api.post(f"/schedules/{made['id']}/pause"), schemas.Schedule)
     eventually(lambda: datetime.now(UTC) > at + timedelta(seconds=0.3), what="the time to pass")
     assert runs(api) == []
@@ -75,49 +86,70 @@ def test_a_one_off_missed_while_paused_fires_when_resumed(api: httpx.Client) -> 
 
 
 def test_a_paused_schedule_does_not_fire(api: httpx.Client) -> None:
-    made = ok(api.post("/schedules", json={"scenario": "api-one-event", "interval": 1, "speed": 0}),
-              schemas.Schedule, 201)
+    made = ok(
+        api.post("/schedules", json={"scenario": "api-one-event", "interval": 1, "speed": 0}), schemas.Schedule, 201
+    )
     ok(api.post(f"/schedules/{made['id']}/pause"), schemas.Schedule)
     at = datetime.now(UTC) + timedelta(seconds=1.2)
-    marker = ok(api.post("/schedules", json={"scenario": "api-slow", "at": iso(at), "speed": 1e6}),
-                schemas.Schedule, 201)
+    marker = ok(
+        api.post("/schedules", json={"scenario": "api-slow", "at": iso(at), "speed": 1e6}), schemas.Schedule, 201
+    )
     eventually(lambda: any(r["scenario"] == "api-slow" for r in runs(api)), timeout=5, what="the marker firing")
     assert [r["scenario"] for r in runs(api)] == ["api-slow"], marker
 
 
 def test_the_run_secret_is_masked(api: httpx.Client) -> None:
     secret = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
-    made = api.post("/schedules", json={"scenario": "api-one-event", "cron": "0 0 * * *", "signing": "standard",
-                                        "target": "http://127.0.0.1:9/hook", "secret": secret})
+    made = api.post(
+        "/schedules",
+        json={
+            "scenario": "api-one-event",
+            "cron": "0 0 * * *",
+            "signing": "standard",
+            "target": "http://127.0.0.1:9/hook",
+            "secret": secret,
+        },
+    )
     assert ok(made, schemas.Schedule, 201)["run"]["secret"] == "whsec_****VldY"
     assert "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY" not in made.text + api.get("/schedules").text
 
 
-@pytest.mark.parametrize(("body", "status", "field"), [
-    ({"scenario": "api-one-event"}, 422, "body"),
-    ({"scenario": "api-one-event", "cron": "* * * * *", "interval": 60}, 422, "body"),
-    ({"scenario": "api-one-event", "cron": "* * *"}, 422, "cron"),
-    ({"scenario": "api-one-event", "cron": "61 * * * *"}, 422, "cron"),
-    ({"scenario": "api-one-event", "cron": "0 0 30 2 *"}, 422, "cron"),
-    ({"scenario": "api-one-event", "interval": 0.5}, 422, "interval"),
-    ({"scenario": "api-one-event", "interval": "often"}, 422, "interval"),
-    ({"scenario": "api-one-event", "at": "2001-01-01T00:00:00Z"}, 422, "at"),
-    ({"scenario": "api-one-event", "at": "tomorrow"}, 422, "at"),
-    ({"scenario": "api-one-evnt", "interval": 60}, 404, "scenario"),
-    ({"scenario": "./api-one-event.yaml", "interval": 60}, 422, "scenario"),
-    ({"scenario": "api-slow", "interval": 60, "params": {"tier": 1}}, 422, "params.tier"),
-    ({"scenario": "api-one-event", "interval": 60, "subscriptions": ["sub_nope"]}, 404, "id"),
-    ({"scenario": "api-one-event", "interval": 60, "speed": -2}, 422, "speed"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"scenario": "api-one-event"}, 422, "body"),
+        ({"scenario": "api-one-event", "cron": "* * * * *", "interval": 60}, 422, "body"),
+        ({"scenario": "api-one-event", "cron": "* * *"}, 422, "cron"),
+        ({"scenario": "api-one-event", "cron": "61 * * * *"}, 422, "cron"),
+        ({"scenario": "api-one-event", "cron": "0 0 30 2 *"}, 422, "cron"),
+        ({"scenario": "api-one-event", "interval": 0.5}, 422, "interval"),
+        ({"scenario": "api-one-event", "interval": "often"}, 422, "interval"),
+        ({"scenario": "api-one-event", "at": "2001-01-01T00:00:00Z"}, 422, "at"),
+        ({"scenario": "api-one-event", "at": "tomorrow"}, 422, "at"),
+        ({"scenario": "api-one-evnt", "interval": 60}, 404, "scenario"),
+        ({"scenario": "./api-one-event.yaml", "interval": 60}, 422, "scenario"),
+        ({"scenario": "api-slow", "interval": 60, "params": {"tier": 1}}, 422, "params.tier"),
+        ({"scenario": "api-one-event", "interval": 60, "subscriptions": ["sub_nope"]}, 404, "id"),
+        ({"scenario": "api-one-event", "interval": 60, "speed": -2}, 422, "speed"),
+    ],
+)
 def test_invalid_schedules(refusing_api: httpx.Client, body: dict, status: int, field: str) -> None:
     problem(refusing_api.post("/schedules", json=body), status, field)
     assert ok(refusing_api.get("/schedules"), schemas.SchedulePage)["data"] == []
 
 
-@pytest.mark.parametrize(("weekday", "fires_on"), [
-    ("0", {"Sun"}), ("7", {"Sun"}), ("1", {"Mon"}), ("1-5", {"Mon", "Tue", "Wed", "Thu", "Fri"}),
-    ("5-7", {"Fri", "Sat", "Sun"}), ("*/2", {"Sun", "Tue", "Thu", "Sat"}), ("sat,sun", {"Sat", "Sun"}),
-])
+@pytest.mark.parametrize(
+    ("weekday", "fires_on"),
+    [
+        ("0", {"Sun"}),
+        ("7", {"Sun"}),
+        ("1", {"Mon"}),
+        ("1-5", {"Mon", "Tue", "Wed", "Thu", "Fri"}),
+        ("5-7", {"Fri", "Sat", "Sun"}),
+        ("*/2", {"Sun", "Tue", "Thu", "Sat"}),
+        ("sat,sun", {"Sat", "Sun"}),
+    ],
+)
 def test_crontab_weekdays_count_from_sunday(weekday: str, fires_on: set[str]) -> None:
     trigger = crontab(f"0 12 * * {weekday}")
     when, days = datetime(2025, 1, 1, tzinfo=UTC), set()

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from simulator import signing
-from simulator.api import server
+from simulator.cli import serve as server
 from simulator.errors import InvalidInput
-from simulator.serving import bind_tcp
+from simulator.runtime import bind_tcp
 
 
 def test_without_a_token_on_loopback_it_says_the_api_is_open(capsys: pytest.CaptureFixture[str]) -> None:
@@ -32,8 +32,17 @@ def test_with_a_token_it_names_the_public_routes_and_never_the_token(capsys: pyt
     assert "hunter2" not in out + err
 
 
-@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("localhost", True), ("::1", True),
-                                                ("0.0.0.0", False), ("10.1.2.3", False), ("example.test", False)])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("10.1.2.3", False),
+        ("example.test", False),
+    ],
+)
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert server._is_loopback(host) is loopback
 

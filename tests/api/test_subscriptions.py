@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from simulator import signing
-from simulator.api import schemas
-from simulator.receiver import Receiver
+from simulator.models import answers as schemas
+from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually, ok, problem
 
 
@@ -22,10 +22,12 @@ def test_secret_is_shown_in_full_once_and_masked_after(api: httpx.Client) -> Non
     sub = create(api, url="http://127.0.0.1:9/hook", signing="standard", secret=secret)
     assert sub["secret"] == secret
     masked = signing.mask_secret(secret)
-    later = [ok(api.get(f"/subscriptions/{sub['id']}"), schemas.Subscription),
-             ok(api.patch(f"/subscriptions/{sub['id']}", json={"timeout": 5}), schemas.Subscription),
-             ok(api.post(f"/subscriptions/{sub['id']}/enable"), schemas.Subscription),
-             ok(api.get("/subscriptions"), schemas.SubscriptionPage)["data"][0]]
+    later = [
+        ok(api.get(f"/subscriptions/{sub['id']}"), schemas.Subscription),
+        ok(api.patch(f"/subscriptions/{sub['id']}", json={"timeout": 5}), schemas.Subscription),
+        ok(api.post(f"/subscriptions/{sub['id']}/enable"), schemas.Subscription),
+        ok(api.get("/subscriptions"), schemas.SubscriptionPage)["data"][0],
+    ]
     assert [s["secret"] for s in later] == [masked] * 4
     assert "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY" not in api.get("/subscriptions").text
 
@@ -37,9 +39,19 @@ def test_generated_secret_fits_the_scheme(api: httpx.Client) -> None:
 
 
 def test_fields_round_trip(api: httpx.Client) -> None:
-    sub = create(api, url="https://example.test/hooks", events=["basistheory:token.*", "syncfy:*"],
-                 headers={"X-Env": "ci"}, timeout=2.5, retry={"delays": [1, 2], "jitter": 0},
-                 max_in_flight=4, strict_order=True, batch=3, enabled=False, disable_after=0)
+    sub = create(
+        api,
+        url="https://example.test/hooks",
+        events=["basistheory:token.*", "syncfy:*"],
+        headers={"X-Env": "ci"},
+        timeout=2.5,
+        retry={"delays": [1, 2], "jitter": 0},
+        max_in_flight=4,
+        strict_order=True,
+        batch=3,
+        enabled=False,
+        disable_after=0,
+    )
     got = ok(api.get(f"/subscriptions/{sub['id']}"), schemas.Subscription)
     assert got["events"] == ["basistheory:token.*", "syncfy:*"]
     assert got["headers"] == {"X-Env": "ci"}
@@ -50,10 +62,11 @@ def test_fields_round_trip(api: httpx.Client) -> None:
 
 def test_patch_changes_only_given_fields_and_enable_re_enables(api: httpx.Client) -> None:
     sub = create(api, url="http://127.0.0.1:9/a", events=["token.created"])
-    changed = ok(api.patch(f"/subscriptions/{sub['id']}", json={"url": "http://127.0.0.1:9/b", "enabled": False}),
-                 schemas.Subscription)
-    assert (changed["url"], changed["events"], changed["enabled"]) == ("http://127.0.0.1:9/b", ["token.created"],
-                                                                        False)
+    changed = ok(
+        api.patch(f"/subscriptions/{sub['id']}", json={"url": "http://127.0.0.1:9/b", "enabled": False}),
+        schemas.Subscription,
+    )
+    assert (changed["url"], changed["events"], changed["enabled"]) == ("http://127.0.0.1:9/b", ["token.created"], False)
     assert ok(api.post(f"/subscriptions/{sub['id']}/enable"), schemas.Subscription)["enabled"] is True
 
 
@@ -78,41 +91,48 @@ def test_list_pages_through_every_subscription(api: httpx.Client) -> None:
     assert seen == sorted(made)
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({}, "url"),
-    ({"url": "ftp://example.test/x"}, "url"),
-    ({"url": "not a url"}, "url"),
-    ({"url": 42}, "url"),
-    ({"url": "http://127.0.0.1:9/", "timeout": "soon"}, "timeout"),
-    ({"url": "http://127.0.0.1:9/", "timeout": 0}, "timeout"),
-    ({"url": "http://127.0.0.1:9/", "max_in_flight": 0}, "max_in_flight"),
-    ({"url": "http://127.0.0.1:9/", "max_in_flight": "4"}, "max_in_flight"),
-    ({"url": "http://127.0.0.1:9/", "strict_order": 1}, "strict_order"),
-    ({"url": "http://127.0.0.1:9/", "signing": "md5"}, "signing"),
-    ({"url": "http://127.0.0.1:9/", "signing": "standard", "secret": "short"}, "secret"),
-    ({"url": "http://127.0.0.1:9/", "events": ["token.craeted"]}, "events.0"),
-    ({"url": "http://127.0.0.1:9/", "retry": {"delays": [-1]}}, "retry.delays"),
-    ({"url": "http://127.0.0.1:9/", "colour": "blue"}, "colour"),
-    ({"url": "http://127.0.0.1:9/", "headers": {"X-A": "1\r\nX-Injected: 2"}}, "headers"),
-    ({"url": "http://127.0.0.1:9/", "headers": {"X A": "1"}}, "headers"),
-    ({"url": "http://127.0.0.1:9/", "headers": {"Content-Length": "1"}}, "headers"),
-    ({"url": "http://127.0.0.1:9/", "headers": {"X-A": "snow ☃"}}, "headers"),
-])
-def test_invalid_subscriptions_are_refused_naming_the_field(refusing_api: httpx.Client, body: dict,
-                                                            field: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "url"),
+        ({"url": "ftp://example.test/x"}, "url"),
+        ({"url": "not a url"}, "url"),
+        ({"url": 42}, "url"),
+        ({"url": "http://127.0.0.1:9/", "timeout": "soon"}, "timeout"),
+        ({"url": "http://127.0.0.1:9/", "timeout": 0}, "timeout"),
+        ({"url": "http://127.0.0.1:9/", "max_in_flight": 0}, "max_in_flight"),
+        ({"url": "http://127.0.0.1:9/", "max_in_flight": "4"}, "max_in_flight"),
+        ({"url": "http://127.0.0.1:9/", "strict_order": 1}, "strict_order"),
+        ({"url": "http://127.0.0.1:9/", "signing": "md5"}, "signing"),
+        ({"url": "http://127.0.0.1:9/", "signing": "standard", "secret": "short"}, "secret"),
+        ({"url": "http://127.0.0.1:9/", "events": ["token.craeted"]}, "events.0"),
+        ({"url": "http://127.0.0.1:9/", "retry": {"delays": [-1]}}, "retry.delays"),
+        ({"url": "http://127.0.0.1:9/", "colour": "blue"}, "colour"),
+        ({"url": "http://127.0.0.1:9/", "headers": {"X-A": "1\r\nX-Injected: 2"}}, "headers"),
+        ({"url": "http://127.0.0.1:9/", "headers": {"X A": "1"}}, "headers"),
+        ({"url": "http://127.0.0.1:9/", "headers": {"Content-Length": "1"}}, "headers"),
+        ({"url": "http://127.0.0.1:9/", "headers": {"X-A": "snow ☃"}}, "headers"),
+    ],
+)
+def test_invalid_subscriptions_are_refused_naming_the_field(refusing_api: httpx.Client, body: dict, field: str) -> None:
     problem(refusing_api.post("/subscriptions", json=body), 422, field)
     assert ok(refusing_api.get("/subscriptions"), schemas.SubscriptionPage)["data"] == []
 
 
 def test_unknown_filter_suggests_the_closest_types(api: httpx.Client) -> None:
-    body = problem(api.post("/subscriptions", json={"url": "http://127.0.0.1:9/", "events": ["token.craeted"]}),
-                   422, "events.0")
+    body = problem(
+        api.post("/subscriptions", json={"url": "http://127.0.0.1:9/", "events": ["token.craeted"]}), 422, "events.0"
+    )
     assert "token.created" in body["detail"]
 
 
 def test_unknown_subscription(api: httpx.Client) -> None:
-    for response in (api.get("/subscriptions/sub_nope"), api.patch("/subscriptions/sub_nope", json={}),
-                     api.post("/subscriptions/sub_nope/enable"), api.post("/subscriptions/sub_nope/redeliver")):
+    for response in (
+        api.get("/subscriptions/sub_nope"),
+        api.patch("/subscriptions/sub_nope", json={}),
+        api.post("/subscriptions/sub_nope/enable"),
+        api.post("/subscriptions/sub_nope/redeliver"),
+    ):
         problem(response, 404, "id")
     problem(api.patch("/subscriptions/sub_nope", json={"timeout": -1}), 422, "timeout")
 
@@ -120,10 +140,11 @@ def test_unknown_subscription(api: httpx.Client) -> None:
 def test_redeliver_dead_deliveries_of_a_subscription(api: httpx.Client, make_receiver: Callable[..., Receiver]) -> None:
     receiver = make_receiver()
     receiver.fail(2, status=503)
-    sub = create(api, url=receiver.url, events=["token.created"], signing="standard",
-                 retry={"delays": [], "jitter": 0})
-    ids = [ok(api.post("/events", json={"type": "token.created"}), schemas.EmittedEvent, 202)["deliveries"][0]
-           for _ in range(2)]
+    sub = create(api, url=receiver.url, events=["token.created"], signing="standard", retry={"delays": [], "jitter": 0})
+    ids = [
+        ok(api.post("/events", json={"type": "token.created"}), schemas.EmittedEvent, 202)["deliveries"][0]
+        for _ in range(2)
+    ]
 
     def statuses() -> list[str]:
         return [api.get(f"/deliveries/{i}").json()["status"] for i in ids]

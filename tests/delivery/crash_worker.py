@@ -7,16 +7,17 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from simulator.service import Simulator
-from simulator.specs import EventSpec, SubscriptionSpec
+from simulator.core.simulator import Simulator
+from simulator.models.inputs import EventSpec, SubscriptionSpec
 
 
 async def main(db: str, mode: str, *args: str) -> None:
     sim = await Simulator.open(db)
     if mode == "fresh":
         url, count = args[0], int(args[1])
-        await sim.create_subscription(SubscriptionSpec(url=url, signing="standard", max_in_flight=8,
-                                                       headers={"X-Process": "first"}))
+        await sim.create_subscription(
+            SubscriptionSpec(url=url, signing="standard", max_in_flight=8, headers={"X-Process": "first"})
+        )
         for _ in range(count):
             await sim.emit(EventSpec(type="token.created"))
     elif mode == "batch":

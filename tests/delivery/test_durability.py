@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from simulator.receiver import Receiver
-from simulator.specs import EventSpec, SubscriptionSpec
+from simulator.models.inputs import EventSpec, SubscriptionSpec
+from simulator.testing.receiver import Receiver
 from tests.conftest import until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,8 +20,12 @@ EVENTS = 2000
 
 
 def start_worker(db: Path, *args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.delivery.crash_worker", str(db), *args],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.delivery.crash_worker", str(db), *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     return proc
 
 
@@ -61,11 +65,19 @@ async def test_sigkill_mid_flight_then_restart_resends_exactly_the_unfinished(tm
         second = start_worker(db, "resume")
         try:
             await ready(second)
-            await until(lambda: {r.headers["webhook-id"] for r in receiver.requests
-                                 if r.headers["x-process"] == "second"} >= unfinished,
-                        timeout=60, what="every unfinished delivery after the restart")
-            await until(lambda: {r.headers["webhook-id"] for r in receiver.requests} >= set(statuses),
-                        timeout=60, what="every delivery")
+            await until(
+                lambda: (
+                    {r.headers["webhook-id"] for r in receiver.requests if r.headers["x-process"] == "second"}
+                    >= unfinished
+                ),
+                timeout=60,
+                what="every unfinished delivery after the restart",
+            )
+            await until(
+                lambda: {r.headers["webhook-id"] for r in receiver.requests} >= set(statuses),
+                timeout=60,
+                what="every delivery",
+            )
         finally:
             stop(second, signal.SIGTERM)
 

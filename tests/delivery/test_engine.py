@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from standardwebhooks.webhooks import Webhook
 
 from simulator import catalog
+from simulator.core.simulator import Simulator
 from simulator.errors import InvalidInput
-from simulator.receiver import Receiver
-from simulator.service import Simulator
-from simulator.specs import EventSpec, RetrySpec, SubscriptionPatch, SubscriptionSpec
+from simulator.models.inputs import EventSpec, RetrySpec, SubscriptionPatch, SubscriptionSpec
+from simulator.testing.receiver import Receiver
 from tests.conftest import until
 
 
@@ -43,8 +43,13 @@ async def test_filters_route_each_event_to_matching_subscriptions(sim, make_rece
     await subscribe(sim, tokens.url, events=["token.*"])
     await subscribe(sim, syncfy.url, events=["syncfy:*"])
     await subscribe(sim, exact.url, events=["documents.fail", "basistheory:token-intent.created"])
-    types = ["token.created", "token.property.expired", "token-intent.created", "credentials.created",
-             "documents.failed"]
+    types = [
+        "token.created",
+        "token.property.expired",
+        "token-intent.created",
+        "credentials.created",
+        "documents.failed",
+    ]
     for t in types:
         await sim.emit(EventSpec(type=t))
     await everything.wait_for_async(5)
@@ -56,8 +61,9 @@ async def test_filters_route_each_event_to_matching_subscriptions(sim, make_rece
         out = []
         for req in r.requests:
             body = req.json()
-            out += [e["header"]["event"]["name"] for e in body["events"]] if "events" in body else \
-                [body["event"]["type"]]
+            out += (
+                [e["header"]["event"]["name"] for e in body["events"]] if "events" in body else [body["event"]["type"]]
+            )
         return sorted(out)
 
     assert kinds(everything) == sorted(types)
@@ -90,9 +96,12 @@ async def test_basistheory_signature_verifies_with_cryptography(sim, receiver):
     public = serialization.load_pem_public_key(sim.public_key_pem.encode())
     canonical = json.dumps(json.loads(req.body), separators=(",", ":"), sort_keys=True).encode()
     assert canonical == req.body  # sent already compact and key-sorted
-    public.verify(base64.b64decode(req.headers["bt-signature"]), canonical,
-                  padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO),
-                  hashes.SHA256())
+    public.verify(
+        base64.b64decode(req.headers["bt-signature"]),
+        canonical,
+        padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO),
+        hashes.SHA256(),
+    )
 
 
 async def test_syncfy_signature_verifies_with_pyjwt(sim, receiver):

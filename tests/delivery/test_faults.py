@@ -17,14 +17,14 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from simulator import catalog, signing
+from simulator.core.simulator import Simulator
 from simulator.delivery.faults import parse_cli_fault, validate
 from simulator.delivery.faults_spec import FAULTS
 from simulator.errors import InvalidInput
 from simulator.models import Delivery, Event, Subscription
-from simulator.receiver import Receiver
+from simulator.models.inputs import EventSpec, RetrySpec, RunSpec, SubscriptionSpec
 from simulator.scenarios import loader
-from simulator.service import Simulator
-from simulator.specs import EventSpec, RetrySpec, RunSpec, SubscriptionSpec
+from simulator.testing.receiver import Receiver
 from simulator.timeutil import add_seconds, iso_ms, parse_time
 
 START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -42,8 +42,15 @@ async def subscribe(sim: Simulator, url: str, **kw: Any) -> Subscription:
     return await sim.create_subscription(SubscriptionSpec(url=url, **kw))
 
 
-async def deliver(sim: Simulator, sub: Subscription, events: list[Event], faults: dict[str, Any] | None, *,
-                  seed: int = 7, speed: float = 0.0) -> list[Delivery]:
+async def deliver(
+    sim: Simulator,
+    sub: Subscription,
+    events: list[Event],
+    faults: dict[str, Any] | None,
+    *,
+    seed: int = 7,
+    speed: float = 0.0,
+) -> list[Delivery]:
     """Publish `events` to `sub` with `faults`, let everything held go, and wait until all is settled."""
     for event in events:
         await sim.engine.publish(event, [sub], speed=speed, faults=faults, seed=seed)
@@ -59,6 +66,7 @@ def injected(deliveries: list[Delivery], fault: str) -> set[str]:
 
 def fingerprint(deliveries: list[Delivery]) -> list[tuple[tuple[str, ...], str]]:
     """What was injected into which events, without the server-side message ids."""
+
     def scrub(faults: dict[str, Any] | None) -> str:
         out = json.loads(json.dumps(faults or {}))
         out.get("duplicate", {}).pop("of", None)
@@ -77,26 +85,30 @@ def standard_ok(secret: str, req: Any) -> bool:
 
 # --- validation and the command-line form -------------------------------------------------------------------
 
-@pytest.mark.parametrize(("faults", "field", "says"), [
-    ({"dupliate": 0.1}, "faults.dupliate", "did you mean duplicate"),
-    ({"drop": 1.5}, "faults.drop", "between 0 and 1"),
-    ({"drop": True}, "faults.drop", "probability"),
-    ({"bad_signature": {"probability": -0.1}}, "faults.bad_signature.probability", "between 0 and 1"),
-    ({"duplicate": {"probability": 0.1, "copys": 2}}, "faults.duplicate.copys", "did you mean copies"),
-    ({"duplicate": {"copies": 2}}, "faults.duplicate.probability", "missing"),
-    ({"duplicate": {"probability": 0.1, "copies": 0}}, "faults.duplicate.copies", "from 1 to"),
-    ({"reorder": 1}, "faults.reorder", "from 2 to"),
-    ({"reorder": {"window": 1}}, "faults.reorder.window", "from 2 to"),
-    ({"burst": 0}, "faults.burst", "from 2 to"),
-    ({"delay": {"uniform": ["5s", "1s"]}}, "faults.delay.uniform", "greater than high"),
-    ({"delay": {"gaussian": "1s"}}, "faults.delay", "exactly one of fixed, uniform"),
-    ({"delay": "soon"}, "faults.delay", "not a duration"),
-    ({"delay": {"exponential": {"mean": "0s"}}}, "faults.delay.exponential.mean", "greater than 0"),
-    ({"delay": "${wait}"}, "faults.delay", "templates"),
-    ({"stale_timestamp": {"probability": 0.1, "age": "yesterday"}}, "faults.stale_timestamp.age", "duration"),
-    ({"malformed": {"probability": 0.1, "kind": "garbled"}}, "faults.malformed.kind", "truncated"),
-    ({"schema_drift": {"probability": 0.1, "kind": "rename"}}, "faults.schema_drift.kind", "add, remove, any"),
-])
+
+@pytest.mark.parametrize(
+    ("faults", "field", "says"),
+    [
+        ({"dupliate": 0.1}, "faults.dupliate", "did you mean duplicate"),
+        ({"drop": 1.5}, "faults.drop", "between 0 and 1"),
+        ({"drop": True}, "faults.drop", "probability"),
+        ({"bad_signature": {"probability": -0.1}}, "faults.bad_signature.probability", "between 0 and 1"),
+        ({"duplicate": {"probability": 0.1, "copys": 2}}, "faults.duplicate.copys", "did you mean copies"),
+        ({"duplicate": {"copies": 2}}, "faults.duplicate.probability", "missing"),
+        ({"duplicate": {"probability": 0.1, "copies": 0}}, "faults.duplicate.copies", "from 1 to"),
+        ({"reorder": 1}, "faults.reorder", "from 2 to"),
+        ({"reorder": {"window": 1}}, "faults.reorder.window", "from 2 to"),
+        ({"burst": 0}, "faults.burst", "from 2 to"),
+        ({"delay": {"uniform": ["5s", "1s"]}}, "faults.delay.uniform", "greater than high"),
+        ({"delay": {"gaussian": "1s"}}, "faults.delay", "exactly one of fixed, uniform"),
+        ({"delay": "soon"}, "faults.delay", "not a duration"),
+        ({"delay": {"exponential": {"mean": "0s"}}}, "faults.delay.exponential.mean", "greater than 0"),
+        ({"delay": "${wait}"}, "faults.delay", "templates"),
+        ({"stale_timestamp": {"probability": 0.1, "age": "yesterday"}}, "faults.stale_timestamp.age", "duration"),
+        ({"malformed": {"probability": 0.1, "kind": "garbled"}}, "faults.malformed.kind", "truncated"),
+        ({"schema_drift": {"probability": 0.1, "kind": "rename"}}, "faults.schema_drift.kind", "add, remove, any"),
+    ],
+)
 def test_validate_names_the_field_and_what_was_expected(faults, field, says):
     with pytest.raises(InvalidInput) as info:
         validate(faults, "faults")
@@ -108,10 +120,19 @@ def test_validate_reports_every_problem_and_accepts_every_documented_form():
     with pytest.raises(InvalidInput) as info:
         validate({"drop": 2, "reorder": 1, "nope": 1})
     assert {e.field for e in info.value.errors} == {"faults.drop", "faults.reorder", "faults.nope"}
-    validate({"drop": 0.1, "duplicate": {"probability": 0.2, "copies": 2, "spacing": "500ms"}, "reorder": 5,
-              "delay": {"lognormal": {"median": "1s", "sigma": 0.5, "max": "10s"}}, "bad_signature": 1,
-              "stale_timestamp": {"probability": 0.1, "age": "10m"}, "malformed": {"probability": 0.1},
-              "schema_drift": {"probability": 0.1, "kind": "add"}, "burst": {"size": 20}})
+    validate(
+        {
+            "drop": 0.1,
+            "duplicate": {"probability": 0.2, "copies": 2, "spacing": "500ms"},
+            "reorder": 5,
+            "delay": {"lognormal": {"median": "1s", "sigma": 0.5, "max": "10s"}},
+            "bad_signature": 1,
+            "stale_timestamp": {"probability": 0.1, "age": "10m"},
+            "malformed": {"probability": 0.1},
+            "schema_drift": {"probability": 0.1, "kind": "add"},
+            "burst": {"size": 20},
+        }
+    )
     for delay in ("2s", 3, {"fixed": "2s"}, {"uniform": ["1s", "5s"]}, {"exponential": {"mean": "2s", "max": "20s"}}):
         validate({"delay": delay})
 
@@ -121,12 +142,15 @@ async def test_subscriptions_and_runs_refuse_bad_faults(sim, receiver, tmp_path)
         await subscribe(sim, receiver.url, faults={"drop": 2})
     assert info.value.errors[0].field == "faults.drop"
     with pytest.raises(InvalidInput) as info:
-        await sim.runs.start(RunSpec(scenario="syncfy-credential-lifecycle", target=receiver.url,
-                                     faults={"reorder": 1}))
+        await sim.runs.start(
+            RunSpec(scenario="syncfy-credential-lifecycle", target=receiver.url, faults={"reorder": 1})
+        )
     assert info.value.errors[0].field == "faults.reorder"
     path = tmp_path / "bad.yaml"
-    path.write_text("name: bad\nprovider: basistheory\nsteps:\n  - emit: token.created\n"
-                    "  - emit: token.read\n    faults: {malformed: {probability: 0.5, kind: weird}}\n")
+    path.write_text(
+        "name: bad\nprovider: basistheory\nsteps:\n  - emit: token.created\n"
+        "  - emit: token.read\n    faults: {malformed: {probability: 0.5, kind: weird}}\n"
+    )
     with pytest.raises(InvalidInput) as info:
         await sim.runs.start(RunSpec(scenario=str(path), target=receiver.url))
     error = info.value.errors[0]
@@ -134,30 +158,48 @@ async def test_subscriptions_and_runs_refuse_bad_faults(sim, receiver, tmp_path)
     assert await sim.runs.list() == []
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("duplicate=0.2", {"duplicate": 0.2}),
-    ("duplicate=0.2:2:1s", {"duplicate": {"probability": 0.2, "copies": 2, "spacing": "1s"}}),
-    ("drop=1", {"drop": 1.0}),
-    ("delay=2s", {"delay": "2s"}),
-    ("delay=fixed:2s", {"delay": {"fixed": "2s"}}),
-    ("delay=uniform:1s:5s", {"delay": {"uniform": ["1s", "5s"]}}),
-    ("delay=exponential:2s:20s", {"delay": {"exponential": {"mean": "2s", "max": "20s"}}}),
-    ("delay=lognormal:1s:0.5:10s", {"delay": {"lognormal": {"median": "1s", "sigma": 0.5, "max": "10s"}}}),
-    ("reorder=5", {"reorder": 5}),
-    ("burst=20", {"burst": 20}),
-    ("bad_signature=0.05", {"bad_signature": 0.05}),
-    ("malformed=0.1:truncated", {"malformed": {"probability": 0.1, "kind": "truncated"}}),
-    ("stale_timestamp=0.1:10m", {"stale_timestamp": {"probability": 0.1, "age": "10m"}}),
-    ("schema_drift=0.3:add", {"schema_drift": {"probability": 0.3, "kind": "add"}}),
-    ('delay={"uniform": ["1s", "2s"]}', {"delay": {"uniform": ["1s", "2s"]}}),
-])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("duplicate=0.2", {"duplicate": 0.2}),
+        ("duplicate=0.2:2:1s", {"duplicate": {"probability": 0.2, "copies": 2, "spacing": "1s"}}),
+        ("drop=1", {"drop": 1.0}),
+        ("delay=2s", {"delay": "2s"}),
+        ("delay=fixed:2s", {"delay": {"fixed": "2s"}}),
+        ("delay=uniform:1s:5s", {"delay": {"uniform": ["1s", "5s"]}}),
+        ("delay=exponential:2s:20s", {"delay": {"exponential": {"mean": "2s", "max": "20s"}}}),
+        ("delay=lognormal:1s:0.5:10s", {"delay": {"lognormal": {"median": "1s", "sigma": 0.5, "max": "10s"}}}),
+        ("reorder=5", {"reorder": 5}),
+        ("burst=20", {"burst": 20}),
+        ("bad_signature=0.05", {"bad_signature": 0.05}),
+        ("malformed=0.1:truncated", {"malformed": {"probability": 0.1, "kind": "truncated"}}),
+        ("stale_timestamp=0.1:10m", {"stale_timestamp": {"probability": 0.1, "age": "10m"}}),
+        ("schema_drift=0.3:add", {"schema_drift": {"probability": 0.3, "kind": "add"}}),
+        ('delay={"uniform": ["1s", "2s"]}', {"delay": {"uniform": ["1s", "2s"]}}),
+    ],
+)
 def test_parse_cli_fault_forms(spec, expected):
     assert parse_cli_fault(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["duplicate", "duplicate=", "=0.2", "dupe=0.2", "duplicate=lots", "drop=2",
-                                  "reorder=1", "reorder=2.5", "delay=uniform:1s", "delay=uniform:5s:1s",
-                                  "malformed=0.1:weird", "duplicate=0.2:2:1s:extra", 'delay={"uniform": 1'])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "duplicate",
+        "duplicate=",
+        "=0.2",
+        "dupe=0.2",
+        "duplicate=lots",
+        "drop=2",
+        "reorder=1",
+        "reorder=2.5",
+        "delay=uniform:1s",
+        "delay=uniform:5s:1s",
+        "malformed=0.1:weird",
+        "duplicate=0.2:2:1s:extra",
+        'delay={"uniform": 1',
+    ],
+)
 def test_parse_cli_fault_refuses_bad_input_naming_the_option(spec):
     with pytest.raises(InvalidInput) as info:
         parse_cli_fault(spec)
@@ -166,6 +208,7 @@ def test_parse_cli_fault_refuses_bad_input_naming_the_option(spec):
 
 
 # --- one fault at a time -----------------------------------------------------------------------------------
+
 
 async def test_drop_never_sends_and_records_the_drop(sim, receiver):
     sub = await subscribe(sim, receiver.url)
@@ -183,8 +226,9 @@ async def test_drop_never_sends_and_records_the_drop(sim, receiver):
 async def test_duplicates_repeat_the_same_message_body_and_signature_inputs(sim, receiver):
     sub = await subscribe(sim, receiver.url, signing="standard")
     events = events_of("token.created", 3)
-    deliveries = await deliver(sim, sub, events, {"duplicate": {"probability": 1, "copies": 2, "spacing": "1s"}},
-                               speed=10)
+    deliveries = await deliver(
+        sim, sub, events, {"duplicate": {"probability": 1, "copies": 2, "spacing": "1s"}}, speed=10
+    )
     assert len(receiver.requests) == 9
     for event in events:
         got = [r for r in receiver.requests if r.event_ids == [event.id]]
@@ -200,10 +244,13 @@ async def test_duplicates_repeat_the_same_message_body_and_signature_inputs(sim,
             assert copy.event_ids == original.event_ids and copy.status == "succeeded"
             assert copy.faults == {"duplicate": {"copy": k, "of": original.id, "after": float(k)}}
         # Copies go 1 simulated second apart (0.1 s at speed 10) from when the original was due.
-        starts = [(await sim.store.attempts(i))[0].started_at for i in (original.id, f"{original.id}~dup1",
-                                                                        f"{original.id}~dup2")]
-        assert all(0.1 * k - 0.005 <= start - original.created_at <= 0.1 * k + 0.25
-                   for k, start in enumerate(starts)), (original.created_at, starts)
+        starts = [
+            (await sim.store.attempts(i))[0].started_at
+            for i in (original.id, f"{original.id}~dup1", f"{original.id}~dup2")
+        ]
+        assert all(
+            0.1 * k - 0.005 <= start - original.created_at <= 0.1 * k + 0.25 for k, start in enumerate(starts)
+        ), (original.created_at, starts)
     sent_ids = {r.headers["webhook-id"] for r in receiver.requests}
     assert sent_ids == {d.id for d in deliveries if "~" not in d.id}
 
@@ -218,8 +265,10 @@ async def test_duplicates_keep_native_signatures_identical(sim, make_receiver):
         assert len(rx.requests) == 4
         by_body = Counter(r.body for r in rx.requests)
         assert sorted(by_body.values()) == [2, 2]
-    claims = [jwt.decode(r.headers["request-signature"], base64.b64decode(syncfy_sub.secret), algorithms=["HS256"])
-              for r in syncfy_rx.requests]
+    claims = [
+        jwt.decode(r.headers["request-signature"], base64.b64decode(syncfy_sub.secret), algorithms=["HS256"])
+        for r in syncfy_rx.requests
+    ]
     assert Counter(c["jti"] for c in claims).most_common()[0][1] == 2
     assert all(signing.verify("basistheory", r.headers, r.body).ok for r in bt_rx.requests)
 
@@ -242,8 +291,8 @@ async def test_reorder_shuffles_within_each_window(sim, receiver):
     assert arrived != emitted
     by_event = {d.event_ids[0]: d for d in deliveries}
     for window in range(3):
-        assert sorted(arrived[4 * window:4 * window + 4]) == sorted(emitted[4 * window:4 * window + 4])
-        for position, eid in enumerate(emitted[4 * window:4 * window + 4]):
+        assert sorted(arrived[4 * window : 4 * window + 4]) == sorted(emitted[4 * window : 4 * window + 4])
+        for position, eid in enumerate(emitted[4 * window : 4 * window + 4]):
             record = by_event[eid].faults["reorder"]
             assert (record["window"], record["index"], record["position"]) == (4, window, position)
             assert arrived[4 * window + record["rank"]] == eid
@@ -273,8 +322,10 @@ async def test_delay_moves_the_first_attempt_and_delivered_at(sim, receiver):
         assert bodies[event.id]["delivered_at"] == iso_ms(expected)
 
 
-@pytest.mark.parametrize(("scheme", "etype"), [("standard", "token.created"), ("basistheory", "token.created"),
-                                               ("syncfy", "credentials.created")])
+@pytest.mark.parametrize(
+    ("scheme", "etype"),
+    [("standard", "token.created"), ("basistheory", "token.created"), ("syncfy", "credentials.created")],
+)
 async def test_bad_signature_fails_verification_then_the_retry_is_intact(sim, scheme, etype):
     with Receiver() as receiver:
         receiver.fail(1, status=401)
@@ -290,8 +341,9 @@ async def test_bad_signature_fails_verification_then_the_retry_is_intact(sim, sc
 
 async def test_stale_timestamp_standard_fails_only_the_tolerance(sim, receiver):
     sub = await subscribe(sim, receiver.url, signing="standard")
-    [delivery] = await deliver(sim, sub, events_of("token.created", 1),
-                               {"stale_timestamp": {"probability": 1, "age": "10m"}})
+    [delivery] = await deliver(
+        sim, sub, events_of("token.created", 1), {"stale_timestamp": {"probability": 1, "age": "10m"}}
+    )
     [req] = receiver.requests
     [attempt] = await sim.store.attempts(delivery.id)
     stamp = int(req.headers["webhook-timestamp"])
@@ -318,8 +370,9 @@ async def test_stale_timestamp_syncfy_sends_an_expired_jwt(sim, receiver):
 async def test_stale_timestamp_basistheory_sends_an_old_delivered_at_validly_signed(sim, receiver):
     sub = await subscribe(sim, receiver.url, retry=NO_RETRY_WAIT)
     receiver.fail(1, status=400)
-    [delivery] = await deliver(sim, sub, events_of("token.created", 1),
-                               {"stale_timestamp": {"probability": 1, "age": "1h"}})
+    [delivery] = await deliver(
+        sim, sub, events_of("token.created", 1), {"stale_timestamp": {"probability": 1, "age": "1h"}}
+    )
     stale, fresh = receiver.requests
     assert all(signing.verify("basistheory", r.headers, r.body).ok for r in (stale, fresh))
     age = parse_time(fresh.json()["delivered_at"]) - parse_time(stale.json()["delivered_at"])
@@ -332,8 +385,7 @@ async def test_stale_timestamp_basistheory_sends_an_old_delivered_at_validly_sig
 async def test_malformed_first_attempt_then_an_intact_retry(sim, receiver, kind):
     sub = await subscribe(sim, receiver.url, signing="standard", retry=NO_RETRY_WAIT)
     receiver.fail(1, status=400)
-    [delivery] = await deliver(sim, sub, events_of("token.created", 1),
-                               {"malformed": {"probability": 1, "kind": kind}})
+    [delivery] = await deliver(sim, sub, events_of("token.created", 1), {"malformed": {"probability": 1, "kind": kind}})
     bad, good = receiver.requests
     assert good.headers["content-type"] == "application/json" and standard_ok(sub.secret, good)
     # Validly signed: only the body, or its type, is wrong.
@@ -435,6 +487,7 @@ async def test_held_deliveries_survive_a_restart(db_path, receiver):
 
 # --- layers and determinism ---------------------------------------------------------------------------------
 
+
 async def test_subscription_faults_apply_to_all_it_receives_and_publications_override_them(sim, receiver):
     sub = await subscribe(sim, receiver.url, faults={"duplicate": {"probability": 1, "spacing": "10ms"}})
     event, [did, copy] = await sim.emit(EventSpec(type="token.created"))
@@ -458,8 +511,9 @@ steps:
   - emit: token.read
     faults: {drop: 0}
 """)
-    run = await sim.runs.start(RunSpec(scenario=str(path), target=receiver.url, speed=0, seed=1,
-                                       faults={"bad_signature": 0, "duplicate": 1}))
+    run = await sim.runs.start(
+        RunSpec(scenario=str(path), target=receiver.url, speed=0, seed=1, faults={"bad_signature": 0, "duplicate": 1})
+    )
     run = await asyncio.wait_for(sim.runs.wait(run.id), 15)
     assert run.status == "completed"
     created, read, copy = [d for _, d in await sim.store.list_deliveries(run_id=run.id)]
@@ -469,9 +523,18 @@ steps:
     assert all(signing.verify("basistheory", r.headers, r.body).ok for r in receiver.requests)
 
 
-@pytest.mark.parametrize("faults", [{"drop": 0.3}, {"duplicate": 0.3}, {"bad_signature": 0.3},
-                                    {"stale_timestamp": 0.3}, {"malformed": 0.3}, {"schema_drift": 0.3},
-                                    {"delay": {"exponential": {"mean": "2s"}}}])
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"drop": 0.3},
+        {"duplicate": 0.3},
+        {"bad_signature": 0.3},
+        {"stale_timestamp": 0.3},
+        {"malformed": 0.3},
+        {"schema_drift": 0.3},
+        {"delay": {"exponential": {"mean": "2s"}}},
+    ],
+)
 async def test_the_same_seed_injects_the_same_faults(sim, receiver, faults):
     (name,) = faults
     events = events_of("token.created", 20)
@@ -488,12 +551,14 @@ async def test_the_same_seed_injects_the_same_faults(sim, receiver, faults):
 
 # --- the chaos scenarios ----------------------------------------------------------------------------------
 
+
 async def chaos_run(tmp_path: Any, name: str, seed: int, url: str, secret: str | None) -> tuple[Any, list[Delivery]]:
     sim = await Simulator.open(str(tmp_path / f"{name}-{seed}-{time.monotonic_ns()}.db"))
     try:
         scheme = "syncfy" if secret else None
-        run = await sim.runs.start(RunSpec(scenario=name, target=url, speed=0, seed=seed, start_time=START,
-                                           signing=scheme, secret=secret))
+        run = await sim.runs.start(
+            RunSpec(scenario=name, target=url, speed=0, seed=seed, start_time=START, signing=scheme, secret=secret)
+        )
         run = await asyncio.wait_for(sim.runs.wait(run.id), 30)
         deliveries = [d for _, d in await sim.store.list_deliveries(run_id=run.id)]
         logs = {d.id: await sim.store.attempts(d.id) for d in deliveries}
@@ -528,10 +593,13 @@ async def test_chaos_scenario_injects_every_fault_and_every_kept_event_arrives_i
     assert sum(not r.verified for r in requests) == sum(unverifiable(a, scheme) for a in attempts) > 0
     # The receiver accepts everything, so a damaged first attempt is not retried; every other one is intact.
     kept = {eid for d in deliveries if d.status != "dropped" for eid in d.event_ids}
-    expected = {eid for d in deliveries if d.status != "dropped" and not damaged(logs[d.id][0])
-                for eid in d.event_ids}
-    intact = {eid for r in requests if r.verified and r.headers.get("content-type") == "application/json"
-              for eid in r.event_ids}
+    expected = {eid for d in deliveries if d.status != "dropped" and not damaged(logs[d.id][0]) for eid in d.event_ids}
+    intact = {
+        eid
+        for r in requests
+        if r.verified and r.headers.get("content-type") == "application/json"
+        for eid in r.event_ids
+    }
     assert expected <= intact <= kept
     assert all(d.status in ("succeeded", "dropped") for d in deliveries)
 

@@ -68,8 +68,9 @@ async def serving(handle: Script, server: Server, tls: ssl.SSLContext | None = N
         await asyncio.wait_for(srv.wait_closed(), 5)
 
 
-def scripted(responses: list[bytes], *, close_after: bool = False, tls: ssl.SSLContext | None = None
-             ) -> AbstractAsyncContextManager[Server]:
+def scripted(
+    responses: list[bytes], *, close_after: bool = False, tls: ssl.SSLContext | None = None
+) -> AbstractAsyncContextManager[Server]:
     """A server answering each request with the next of `responses` (the last repeats)."""
     server = Server()
 
@@ -110,16 +111,24 @@ async def test_request_bytes_and_keep_alive(client: Client) -> None:
             response = await client.post(target(server, "/hook?x=1"), {"X-N": str(i)}, b'{"n":%d}' % i, 5)
             assert response.status == 204
     assert server.connections == 1  # one connection for all twenty
-    assert server.requests[3] == (f"POST /hook?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nX-N: 3\r\n"
-                                  "Content-Length: 7\r\n\r\n{\"n\":3}").encode()
+    assert (
+        server.requests[3]
+        == (
+            f'POST /hook?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nX-N: 3\r\nContent-Length: 7\r\n\r\n{{"n":3}}'
+        ).encode()
+    )
 
 
-@pytest.mark.parametrize("response", [
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
-    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
-], ids=["chunked", "chunked-with-trailer", "content-length", "after-100-continue"])
+@pytest.mark.parametrize(
+    "response",
+    [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+    ],
+    ids=["chunked", "chunked-with-trailer", "content-length", "after-100-continue"],
+)
 async def test_bodies_are_framed_and_the_connection_reused(client: Client, response: bytes) -> None:
     async with scripted([response]) as server:
         for _ in range(3):
@@ -134,7 +143,7 @@ async def test_a_response_split_across_many_writes(client: Client) -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader, Server())
         for i in range(len(whole)):  # one byte at a time
-            writer.write(whole[i:i + 1])
+            writer.write(whole[i : i + 1])
             await writer.drain()
 
     async with serving(handle, Server()) as server:
@@ -159,23 +168,30 @@ async def test_a_large_body_is_cut_and_its_connection_dropped(client: Client) ->
     assert server.connections == 2
 
 
-@pytest.mark.parametrize("response", [
-    b"",                                                        # closed without a word
-    b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort",      # closed inside the body
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
-], ids=["nothing", "short-body", "short-chunk"])
+@pytest.mark.parametrize(
+    "response",
+    [
+        b"",  # closed without a word
+        b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort",  # closed inside the body
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+    ],
+    ids=["nothing", "short-body", "short-chunk"],
+)
 async def test_closed_early_is_an_error(client: Client, response: bytes) -> None:
     async with scripted([response], close_after=True) as server:
         with pytest.raises(ServerDisconnected):
             await asyncio.wait_for(client.post(target(server), {}, b"{}", 5), 5)
 
 
-@pytest.mark.parametrize("response", [
-    b"SMTP ready\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-])
+@pytest.mark.parametrize(
+    "response",
+    [
+        b"SMTP ready\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ],
+)
 async def test_garbage_is_a_protocol_error(client: Client, response: bytes) -> None:
     async with scripted([response]) as server:
         with pytest.raises(ProtocolError):
@@ -194,14 +210,17 @@ async def test_an_idle_connection_the_server_closed_is_not_reused(client: Client
 def test_header_injection_is_refused() -> None:
     with pytest.raises(ValueError, match="line break"):
         from simulator.delivery.http1 import encode_request
+
         encode_request(Target.parse("http://127.0.0.1:1/"), {"X-A": "1\r\nX-Injected: 2"}, b"")
     with pytest.raises(ValueError):
         Target.parse("ftp://example.com/")
 
 
 def test_urls_are_encoded_as_a_browser_would() -> None:
-    assert Target.parse("http://127.0.0.1:8080/a b/é?q=ü").head == \
-        b"POST /a%20b/%C3%A9?q=%C3%BC HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
+    assert (
+        Target.parse("http://127.0.0.1:8080/a b/é?q=ü").head
+        == b"POST /a%20b/%C3%A9?q=%C3%BC HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
+    )
     assert Target.parse("https://bücher.example/").head == b"POST / HTTP/1.1\r\nHost: xn--bcher-kva.example\r\n"
     assert Target.parse("http://[::1]:80/x").head == b"POST /x HTTP/1.1\r\nHost: [::1]\r\n"
 
@@ -253,14 +272,21 @@ def _self_signed(tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
-            .not_valid_after(now + dt.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     (tmp / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                    serialization.NoEncryption()))
+    (tmp / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
     return server, ssl.create_default_context(cafile=str(tmp / "cert.pem"))
@@ -329,20 +355,24 @@ async def test_idle_connections_are_closed_after_the_idle_timeout() -> None:
         client.close()
 
 
-@pytest.mark.parametrize(("second_answer", "retried"), [
-    (b"", True),                                        # closed without a byte: the request goes again
-    (b"HTTP/1.1 200 OK\r\nContent-Le", False),          # closed mid-answer: the server saw it, an error
-])
-async def test_a_kept_alive_connection_closed_under_a_request(client: Client, second_answer: bytes,
-                                                              retried: bool) -> None:
+@pytest.mark.parametrize(
+    ("second_answer", "retried"),
+    [
+        (b"", True),  # closed without a byte: the request goes again
+        (b"HTTP/1.1 200 OK\r\nContent-Le", False),  # closed mid-answer: the server saw it, an error
+    ],
+)
+async def test_a_kept_alive_connection_closed_under_a_request(
+    client: Client, second_answer: bytes, retried: bool
+) -> None:
     server = Server()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while await read_request(reader, server) is not None:
-            if len(server.requests) == 2:   # the second request, on the kept-alive connection
+            if len(server.requests) == 2:  # the second request, on the kept-alive connection
                 writer.write(second_answer)
                 await writer.drain()
-                return                      # and the connection closes
+                return  # and the connection closes
             writer.write(NO_CONTENT)
             await writer.drain()
 

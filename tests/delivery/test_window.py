@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from simulator.core.simulator import Simulator
 from simulator.delivery import lane as lanes
-from simulator.service import Simulator
-from simulator.specs import RunSpec, SubscriptionSpec
+from simulator.models.inputs import RunSpec, SubscriptionSpec
 from tests.conftest import until
 
 
@@ -20,9 +20,11 @@ async def small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     """A simulator whose lanes hold 20 deliveries, with a count of the rows lanes read back from the store."""
     monkeypatch.setattr(lanes, "HIGH_WATER", 20)
     monkeypatch.setattr(lanes, "LOW_WATER", 5)
-    (tmp_path / "bulk.yaml").write_text("name: bulk\nprovider: basistheory\ndescription: load\n"
-                                        "params:\n  n: {default: 10}\nsteps:\n"
-                                        '  - repeat: "${n}"\n    steps:\n      - emit: token.created\n')
+    (tmp_path / "bulk.yaml").write_text(
+        "name: bulk\nprovider: basistheory\ndescription: load\n"
+        "params:\n  n: {default: 10}\nsteps:\n"
+        '  - repeat: "${n}"\n    steps:\n      - emit: token.created\n'
+    )
     sim = await Simulator.open(str(tmp_path / "sim.db"), scenario_dirs=[tmp_path])
     read_back: list[int] = []
     load = sim.engine._load

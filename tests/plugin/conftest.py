@@ -4,7 +4,7 @@ import httpcore  # noqa: F401
 import httpx  # noqa: F401
 
 import simulator.api.app
-import simulator.service
+import simulator.core.simulator
 import simulator.testing  # noqa: F401
 
 # `consumer/` is a sample project copied into pytester's directory by the tests, not collected here.

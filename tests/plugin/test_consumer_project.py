@@ -30,6 +30,10 @@ def test_a_consumer_that_does_not_dedupe_is_caught(project: pytest.Pytester):
     # The duplicate fault, the marker's duplicate fault and a redelivery each make it process an event twice;
     # the Basis Theory test has no duplicates and still passes.
     result.assert_outcomes(passed=1, failed=3)
-    result.stdout.fnmatch_lines(["*test_standard_webhooks_events_are_processed_once*",
-                                 "*test_syncfy_duplicates_are_processed_once*",
-                                 "*test_a_redelivered_event_is_processed_once*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_standard_webhooks_events_are_processed_once*",
+            "*test_syncfy_duplicates_are_processed_once*",
+            "*test_a_redelivered_event_is_processed_once*",
+        ]
+    )

@@ -43,11 +43,17 @@ CASES = [
 
 
 @pytest.mark.parametrize(("function", "scheme", "scenario"), CASES)
-def test_the_verifying_snippets_accept_real_deliveries_and_refuse_tampering(function, scheme, scenario, verifiers,
-                                                                             webhook_sim, webhook_receiver):
+def test_the_verifying_snippets_accept_real_deliveries_and_refuse_tampering(
+    function, scheme, scenario, verifiers, webhook_sim, webhook_receiver
+):
     verify = verifiers[function]
-    handle = webhook_sim.run(scenario, seed=3, target=webhook_receiver.url, signing=scheme,
-                             params={"refreshes": 0} if scenario.startswith("syncfy") else None)
+    handle = webhook_sim.run(
+        scenario,
+        seed=3,
+        target=webhook_receiver.url,
+        signing=scheme,
+        params={"refreshes": 0} if scenario.startswith("syncfy") else None,
+    )
     final = handle.wait(timeout=30)
     material = webhook_sim.public_key_pem if scheme == "basistheory" else handle.secret
     received = webhook_receiver.wait_for(final.events)

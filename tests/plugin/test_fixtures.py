@@ -38,8 +38,9 @@ def test_subscribe_keeps_the_secret_and_emit_takes_overrides_both_ways(webhook_s
 
 
 def test_a_run_to_a_target_gets_a_secret_the_test_can_verify_with(webhook_sim, webhook_receiver):
-    handle = webhook_sim.run("syncfy-credential-lifecycle", seed=4, params={"refreshes": 0},
-                             target=webhook_receiver.url)
+    handle = webhook_sim.run(
+        "syncfy-credential-lifecycle", seed=4, params={"refreshes": 0}, target=webhook_receiver.url
+    )
     final = handle.wait(timeout=30)
     assert final.status == "completed" and final.counts == {"succeeded": final.events}
     assert handle.secret is not None and webhook_sim.secret(final.subscriptions[0]) == handle.secret
@@ -55,8 +56,9 @@ def test_basis_theory_signatures_verify_with_the_public_key_and_tampering_shows(
     assert [r.verified for r in receiver.requests] == [True] * clean.events
 
     receiver.clear()
-    tampered = webhook_sim.run("basistheory-token-lifecycle", seed=1, target=receiver.url,
-                               faults={"bad_signature": 1.0}).wait(timeout=30)
+    tampered = webhook_sim.run(
+        "basistheory-token-lifecycle", seed=1, target=receiver.url, faults={"bad_signature": 1.0}
+    ).wait(timeout=30)
     assert tampered.status == "completed"
     assert [(r.verified, r.reason) for r in receiver.requests] == [(False, "signature mismatch")] * tampered.events
 
@@ -74,14 +76,16 @@ def test_a_failing_receiver_causes_retries_recorded_as_attempts(webhook_sim, mak
     assert sorted(code for c in codes for code in c) == [204] * final.events + [503, 503]
     assert all(c[-1] == 204 for c in codes)
     assert [d.type for d in webhook_sim.deliveries(run=final.id, type="syncfy:credentials.created")] == [
-        "credentials.created"]
+        "credentials.created"
+    ]
     assert webhook_sim.deliveries(run=final.id, status="dead") == []
     assert handle.deliveries(attempts=False)[0].attempt_log is None
 
 
 async def test_a_run_is_awaited_in_an_async_test(webhook_sim, webhook_receiver):
-    handle = webhook_sim.run("syncfy-credential-lifecycle", seed=2, params={"refreshes": 1},
-                             target=webhook_receiver.url)
+    handle = webhook_sim.run(
+        "syncfy-credential-lifecycle", seed=2, params={"refreshes": 1}, target=webhook_receiver.url
+    )
     final = await handle
     assert final.status == "completed" and final.events == 5
     again = await handle.wait_async(timeout=5)
@@ -131,7 +135,9 @@ def test_make_verifier_refuses_what_cannot_verify():
     old = signing.sign("syncfy", msg_id="m", timestamp=1_700_000_000, body=body, secret=signing_secret("syncfy"))
     assert make_verifier("auto")(old, body) == (False, "syncfy signature, but no secret to verify it")
     assert make_verifier("standard", secret=signing_secret("standard"))(old, body) == (
-        False, "missing header webhook-id")
+        False,
+        "missing header webhook-id",
+    )
     assert make_verifier("auto")({}, body) == (True, "ok")  # unsigned: the `none` scheme
     with pytest.raises(signing.InvalidInput):
         make_verifier("standard", secret="not-a-whsec-secret")

@@ -89,8 +89,14 @@ def test_marker_mistakes_are_reported_as_errors(project: pytest.Pytester):
     """)
     result = project.runpytest("-q")
     result.assert_outcomes(errors=4)
-    result.stdout.fnmatch_lines(["*unknown options sped*", "*no scenario*", "*needs the test to be marked*",
-                                 "*ApiError: 404 Not found: unknown scenario 'no-such-scenario'*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*unknown options sped*",
+            "*no scenario*",
+            "*needs the test to be marked*",
+            "*ApiError: 404 Not found: unknown scenario 'no-such-scenario'*",
+        ]
+    )
 
 
 def test_the_marker_is_registered(project: pytest.Pytester):
@@ -103,7 +109,8 @@ def test_the_session_simulator_is_shared_and_the_ini_adds_scenario_folders(proje
     (project.path / "my-scenarios").mkdir()
     (project.path / "my-scenarios" / "one.yaml").write_text(
         "name: project-one-event\nprovider: syncfy\ndescription: One credential.\n"
-        "steps:\n  - emit: credentials.created\n")
+        "steps:\n  - emit: credentials.created\n"
+    )
     project.makepyfile("""
         seen = []
 

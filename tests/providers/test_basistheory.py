@@ -20,22 +20,49 @@ START = catalog.SAMPLE_TIME
 SEEDS = range(40)
 # Every type the spec documents (spec/004: the headings of the "Webhook Event Data" page).
 DOCUMENTED = {
-    "3ds.session.authenticated", "3ds.session.challenge-result-retrieved", "3ds.session.created",
+    "3ds.session.authenticated",
+    "3ds.session.challenge-result-retrieved",
+    "3ds.session.created",
     "3ds.session.decoupled-challenge-notification",
-    "account-updater.job.completed", "account-updater.job.created", "account-updater.job.failed",
-    "application.created", "application.updated", "application.deleted",
-    "application.key.created", "application.key.deleted",
+    "account-updater.job.completed",
+    "account-updater.job.created",
+    "account-updater.job.failed",
+    "application.created",
+    "application.updated",
+    "application.deleted",
+    "application.key.created",
+    "application.key.deleted",
     "http.request",
-    "proxy.created", "proxy.deleted", "proxy.invoked", "proxy.updated",
-    "reactor.completed", "reactor.created", "reactor.deleted", "reactor.failed", "reactor.invoked",
+    "proxy.created",
+    "proxy.deleted",
+    "proxy.invoked",
+    "proxy.updated",
+    "reactor.completed",
+    "reactor.created",
+    "reactor.deleted",
+    "reactor.failed",
+    "reactor.invoked",
     "reactor.updated",
-    "session.authorized", "session.created",
-    "tenant.created", "tenant.updated", "tenant.deleted",
-    "tenant.invitation.accepted", "tenant.invitation.created", "tenant.invitation.deleted",
+    "session.authorized",
+    "session.created",
+    "tenant.created",
+    "tenant.updated",
+    "tenant.deleted",
+    "tenant.invitation.accepted",
+    "tenant.invitation.created",
+    "tenant.invitation.deleted",
     "tenant.invitation.resent",
-    "tenant.member.created", "tenant.member.deleted",
-    "token.created", "token.deleted", "token.expired", "token.property.expired", "token.read", "token.updated",
-    "token-intent.created", "token-intent.deleted", "token-intent.converted",
+    "tenant.member.created",
+    "tenant.member.deleted",
+    "token.created",
+    "token.deleted",
+    "token.expired",
+    "token.property.expired",
+    "token.read",
+    "token.updated",
+    "token-intent.created",
+    "token-intent.deleted",
+    "token-intent.converted",
 }
 MASKED = re.compile(r"^(?P<head>.{2})\*\*\*(?P<tail>.{2}) \(length (?P<length>\d+)\)$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -48,8 +75,9 @@ class Run:
         self.ctx: BuildContext = catalog.new_context(seed, START, params)
         self.elapsed = 0.0
 
-    def emit(self, name: str, after: float = 1.0, ref: str | None = None,
-             overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    def emit(
+        self, name: str, after: float = 1.0, ref: str | None = None, overrides: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The `event` object a subscriber receives for one event of `name`, `after` seconds later."""
         self.elapsed += after
         moment = replace(self.ctx, now=add_seconds(START, self.elapsed), ref=ref)
@@ -154,13 +182,21 @@ def test_an_override_changes_one_event_not_the_world() -> None:
 def test_3ds_events_reuse_one_session_and_its_card(seed: int) -> None:
     run = Run(seed)
     created = data(run.emit("3ds.session.created"))["session"]
-    later = [data(run.emit(name, after=10))["session"] for name in (
-        "3ds.session.authenticated", "3ds.session.challenge-result-retrieved",
-        "3ds.session.decoupled-challenge-notification")]
+    later = [
+        data(run.emit(name, after=10))["session"]
+        for name in (
+            "3ds.session.authenticated",
+            "3ds.session.challenge-result-retrieved",
+            "3ds.session.decoupled-challenge-notification",
+        )
+    ]
     assert {s["id"] for s in later} == {created["id"]}
     for session in later[:2]:
         assert (session["token_id"], session["created_at"], session["card_brand"]) == (
-            created["token_id"], created["created_at"], created["card_brand"])
+            created["token_id"],
+            created["created_at"],
+            created["card_brand"],
+        )
     card = data(run.emit("token.read"))["token"]
     assert card == {"id": created["token_id"], "type": "card"}
     assert created["created_at"] < created["expires_at"]
@@ -186,8 +222,7 @@ def test_reactor_invocations_pair_up_and_only_async_ones_have_a_request_id(outco
     for seed in SEEDS:
         reactor, invoked, finished = reactor_pair(seed, outcome)
         request = data(invoked)["request"]
-        assert data(invoked)["reactor"] == data(finished)["reactor"] == {"id": reactor["id"],
-                                                                         "name": reactor["name"]}
+        assert data(invoked)["reactor"] == data(finished)["reactor"] == {"id": reactor["id"], "name": reactor["name"]}
         assert data(finished)["request"] == request
         assert invoked["trace_id"] == finished["trace_id"]
         kinds.add(request["invocation_type"])
@@ -213,8 +248,12 @@ def test_each_invocation_is_closed_once() -> None:
 
 
 def test_async_timeouts_report_five_minutes() -> None:
-    timeouts = [data(f) for seed in range(80) for f in [reactor_pair(seed, "reactor.failed")[2]]
-                if "timed out" in data(f)["error"]]
+    timeouts = [
+        data(f)
+        for seed in range(80)
+        for f in [reactor_pair(seed, "reactor.failed")[2]]
+        if "timed out" in data(f)["error"]
+    ]
     assert timeouts
     for failure in timeouts:
         assert failure["request"]["invocation_type"] == "async" and failure["elapsed_ms"] >= 300_000
@@ -227,8 +266,11 @@ def test_proxy_invoked_shows_both_error_shapes_with_the_deprecated_blocks() -> N
         proxy = data(run.emit("proxy.created"))["proxy"]
         invoked = data(run.emit("proxy.invoked"))
         assert (invoked["proxy"]["id"], invoked["proxy"]["name"]) == (proxy["id"], proxy["name"])
-        errors = [invoked["proxy"]["response"]["error"], invoked["request_transform"]["response"]["error"],
-                  invoked["response_transform"]["response"]["error"]]
+        errors = [
+            invoked["proxy"]["response"]["error"],
+            invoked["request_transform"]["response"]["error"],
+            invoked["response_transform"]["response"]["error"],
+        ]
         keys = {frozenset(e) for e in errors}
         assert len(keys) == 1
         shape = next(iter(keys))
@@ -267,8 +309,7 @@ def test_http_request_key_belongs_to_the_acting_application() -> None:
     by_actor: dict[str, set[str]] = {}
     for _ in range(30):
         event = run.emit("http.request")
-        by_actor.setdefault(data(event)["actor"]["id"], set()).add(
-            data(event)["request"]["headers"]["BT-API-KEY"][0])
+        by_actor.setdefault(data(event)["actor"]["id"], set()).add(data(event)["request"]["headers"]["BT-API-KEY"][0])
     assert len(by_actor) > 1 and all(len(keys) == 1 for keys in by_actor.values())
 
 
@@ -365,7 +406,9 @@ def test_application_keys_belong_to_the_application() -> None:
     assert key["application_id"] == newer["application_id"] == app["id"]
     assert (key["version"], newer["version"]) == ("2", "3")
     assert data(run.emit("application.key.deleted", ref="k2"))["application_key"] == {
-        "id": key["id"], "application_id": app["id"]}
+        "id": key["id"],
+        "application_id": app["id"],
+    }
     assert data(run.emit("application.deleted"))["application"]["id"] == app["id"]
 
 
@@ -386,8 +429,7 @@ def test_proxy_and_reactor_lifecycles_name_one_resource() -> None:
     run = Run(15)
     proxy = data(run.emit("proxy.created"))["proxy"]
     updated = run.emit("proxy.updated", after=60)
-    assert data(updated)["proxy"]["id"] == proxy["id"] and data(updated)["proxy"]["modified_at"] == updated[
-        "timestamp"]
+    assert data(updated)["proxy"]["id"] == proxy["id"] and data(updated)["proxy"]["modified_at"] == updated["timestamp"]
     assert data(run.emit("proxy.deleted"))["proxy"]["id"] == proxy["id"]
     reactor = data(run.emit("reactor.created"))["reactor"]
     assert data(run.emit("reactor.updated"))["reactor"]["created_at"] == reactor["created_at"]

@@ -139,16 +139,21 @@ def test_refresh_links_page_through_what_changed(seed: int) -> None:
     endpoints = payload["endpoints"]
     assert list(endpoints) == ["accounts", "attachments", "credential", "transactions"]
     assert endpoints["credential"] == [f"/v1/credentials/{payload['id_credential']}"]
-    paths = {"accounts": "/v1/accounts", "attachments": "/v1/attachments/export",
-             "transactions": "/v1/transactions"}
+    paths = {"accounts": "/v1/accounts", "attachments": "/v1/attachments/export", "transactions": "/v1/transactions"}
     for name, path in paths.items():
         assert endpoints[name], name
         for page, url in enumerate(endpoints[name]):
             parts = urlsplit(url)
             query = parse_qsl(parts.query)
             assert parts.path == path
-            assert [k for k, _ in query] == ["id_credential", "dt_refresh_from", "dt_refresh_to", "limit",
-                                              "skip", "wbhk"]
+            assert [k for k, _ in query] == [
+                "id_credential",
+                "dt_refresh_from",
+                "dt_refresh_to",
+                "limit",
+                "skip",
+                "wbhk",
+            ]
             values = dict(query)
             assert values["id_credential"] == payload["id_credential"]
             assert (values["limit"], values["skip"], values["wbhk"]) == ("5000", str(5000 * page), "1")
@@ -164,12 +169,15 @@ def test_refresh_sometimes_spans_several_pages() -> None:
     assert max(counts) > 1
 
 
-@pytest.mark.parametrize(("env", "expected"), [
-    (None, ENVIRONMENTS["sandbox"]),
-    ("sandbox", "574894bf7848066d138b4570"),
-    ("production", "574894bf7848066d138b4571"),
-    ("Production", "574894bf7848066d138b4571"),
-])
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (None, ENVIRONMENTS["sandbox"]),
+        ("sandbox", "574894bf7848066d138b4570"),
+        ("production", "574894bf7848066d138b4571"),
+        ("Production", "574894bf7848066d138b4571"),
+    ],
+)
 def test_environment_param(env: str | None, expected: str) -> None:
     params = {} if env is None else {"environment": env}
     for event in story(1, params):
@@ -191,8 +199,9 @@ def test_unknown_environment_is_rejected() -> None:
 
 @pytest.mark.parametrize("value", [None, "IXS7607092R5"])
 def test_id_external_param(value: str | None) -> None:
-    validator = Draft202012Validator(catalog.schema("credentials.created"),
-                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = Draft202012Validator(
+        catalog.schema("credentials.created"), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
     for event in story(2, {"id_external": value}):
         assert event["header"]["user"]["id_external"] == value
         if "id_external" in event["payload"]:
@@ -252,13 +261,17 @@ def test_schemas_accept_syncfys_own_examples(path: Path) -> None:
 
 
 def test_schemas_reject_what_syncfy_never_sends() -> None:
-    validator = Draft202012Validator(catalog.schema("credentials.refreshed"),
-                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = Draft202012Validator(
+        catalog.schema("credentials.refreshed"), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
     body = json.loads(catalog.sample("credentials.refreshed"))
     payload = body["events"][0]["payload"]
     payload["id_job"] = payload["id_job"].upper()
     payload["endpoints"]["accounts"] = ["/v1/accounts?limit=5000"]
     body["events"][0]["header"]["event"]["at"] = "2025-03-14T15:09:26.535Z"
     failures = {error.json_path for error in validator.iter_errors(body)}
-    assert failures == {"$.events[0].payload.id_job", "$.events[0].payload.endpoints.accounts[0]",
-                        "$.events[0].header.event.at"}
+    assert failures == {
+        "$.events[0].payload.id_job",
+        "$.events[0].payload.endpoints.accounts[0]",
+        "$.events[0].header.event.at",
+    }

@@ -78,7 +78,7 @@ def test_the_documented_example_is_the_builtin_lifecycle():
 def test_every_documented_step_snippet_is_valid():
     blocks = YAML_BLOCK.findall(DOC.read_text())
     snippets = [b for b in blocks if b.startswith("- ")]
-    params = next(b for b in blocks if b.startswith("params:"))   # the documented parameters, used by snippets
+    params = next(b for b in blocks if b.startswith("params:"))  # the documented parameters, used by snippets
     assert len(snippets) >= 4
     for snippet in snippets:
         steps = "".join(f"  {line}\n" for line in snippet.splitlines())

@@ -13,18 +13,21 @@ from simulator.scenarios.distributions import DistributionError, Exponential, Fi
 DRAWS = 5000
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("3s", Fixed(3.0)),
-    (2, Fixed(2.0)),
-    ("500ms", Fixed(0.5)),
-    ({"fixed": "5m"}, Fixed(300.0)),
-    ({"uniform": ["2s", "1m"]}, Uniform(2.0, 60.0)),
-    ({"exponential": {"mean": "30s"}}, Exponential(30.0, None)),
-    ({"exponential": {"mean": "30s", "max": "5m"}}, Exponential(30.0, 300.0)),
-    ({"lognormal": {"median": "2s", "sigma": 0.5, "max": "1m"}}, Lognormal(2.0, 0.5, 60.0)),
-    ("${gap}", Fixed("${gap}")),
-    ({"uniform": ["${low}", "1h"]}, Uniform("${low}", 3600.0)),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("3s", Fixed(3.0)),
+        (2, Fixed(2.0)),
+        ("500ms", Fixed(0.5)),
+        ({"fixed": "5m"}, Fixed(300.0)),
+        ({"uniform": ["2s", "1m"]}, Uniform(2.0, 60.0)),
+        ({"exponential": {"mean": "30s"}}, Exponential(30.0, None)),
+        ({"exponential": {"mean": "30s", "max": "5m"}}, Exponential(30.0, 300.0)),
+        ({"lognormal": {"median": "2s", "sigma": 0.5, "max": "1m"}}, Lognormal(2.0, 0.5, 60.0)),
+        ("${gap}", Fixed("${gap}")),
+        ({"uniform": ["${low}", "1h"]}, Uniform("${low}", 3600.0)),
+    ],
+)
 def test_parse_every_form(raw, expected):
     assert d.parse(raw) == expected
 
@@ -43,38 +46,48 @@ def test_bind_resolves_templates_and_applies_default_caps():
     assert d.bind(Lognormal(2.0, 0.5), params) == Lognormal(2.0, 0.5, 20.0)
 
 
-@pytest.mark.parametrize(("dist", "field", "phrase"), [
-    (Uniform(6.0, 2.0), ("uniform",), "low 6s is greater than high 2s"),
-    (Exponential(0.0), ("exponential", "mean"), "greater than 0"),
-    (Exponential(1.0, 0.0), ("exponential", "max"), "greater than 0"),
-    (Lognormal(0.0, 1.0), ("lognormal", "median"), "greater than 0"),
-    (Lognormal(1.0, -1.0), ("lognormal", "sigma"), ">= 0"),
-    (Fixed("${gap}"), (), "not a duration: 'later', from '${gap}'"),
-])
+@pytest.mark.parametrize(
+    ("dist", "field", "phrase"),
+    [
+        (Uniform(6.0, 2.0), ("uniform",), "low 6s is greater than high 2s"),
+        (Exponential(0.0), ("exponential", "mean"), "greater than 0"),
+        (Exponential(1.0, 0.0), ("exponential", "max"), "greater than 0"),
+        (Lognormal(0.0, 1.0), ("lognormal", "median"), "greater than 0"),
+        (Lognormal(1.0, -1.0), ("lognormal", "sigma"), ">= 0"),
+        (Fixed("${gap}"), (), "not a duration: 'later', from '${gap}'"),
+    ],
+)
 def test_bind_rejects_unusable_distributions(dist, field, phrase):
     with pytest.raises(DistributionError) as caught:
         d.bind(dist, {"gap": "later"})
     assert caught.value.field == field and phrase in caught.value.message
 
 
-@pytest.mark.parametrize("dist", [
-    Uniform(2.0, 6.0), Exponential(10.0, 15.0), Exponential(30.0, 300.0), Lognormal(2.0, 1.5, 8.0),
-    Lognormal(60.0, 0.5, 600.0), Fixed(4.0),
-])
+@pytest.mark.parametrize(
+    "dist",
+    [
+        Uniform(2.0, 6.0),
+        Exponential(10.0, 15.0),
+        Exponential(30.0, 300.0),
+        Lognormal(2.0, 1.5, 8.0),
+        Lognormal(60.0, 0.5, 600.0),
+        Fixed(4.0),
+    ],
+)
 def test_draws_stay_within_bounds(dist):
     rng = random.Random(20250314)
     low, high = d.bounds(dist)
     draws = [d.draw(dist, rng) for _ in range(DRAWS)]
     assert all(low <= x <= high for x in draws)
     if not isinstance(dist, Fixed):
-        assert len(set(draws)) > DRAWS * 0.5     # actually random, not a constant at a bound
+        assert len(set(draws)) > DRAWS * 0.5  # actually random, not a constant at a bound
 
 
 def test_exponential_is_capped_at_its_max_and_keeps_its_mean_below_it():
     rng = random.Random(7)
     draws = [d.draw(Exponential(10.0, 15.0), rng) for _ in range(DRAWS)]
     capped = sum(x == 15.0 for x in draws) / DRAWS
-    assert 0.19 < capped < 0.26       # P(X > 1.5 mean) = e^-1.5 = 0.223
+    assert 0.19 < capped < 0.26  # P(X > 1.5 mean) = e^-1.5 = 0.223
     rng = random.Random(8)
     assert statistics.fmean(d.draw(Exponential(10.0, 100.0), rng) for _ in range(DRAWS)) == pytest.approx(10, rel=0.06)
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from simulator.receiver import Receiver
+from simulator.core.simulator import Simulator
+from simulator.models.inputs import RunSpec
 from simulator.scenarios import loader
-from simulator.service import Simulator
-from simulator.specs import RunSpec
+from simulator.testing.receiver import Receiver
 
 BUILTIN = sorted(loader.discover([])[0])
 START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

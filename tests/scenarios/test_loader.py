@@ -58,12 +58,18 @@ def test_a_broken_file_reports_field_line_and_what_was_expected(path):
 
 
 def test_every_problem_of_a_file_is_reported_at_once():
-    text = ("name: several\nprovider: syncfy\nsteps:\n  - emit: credentials.craeted\n  - wait: 3 sec\n"
-            "  - wait: {uniform: [6s, 2s]}\n  - choose:\n      - {weight: 0, steps: [{emit: documents.success}]}\n")
+    text = (
+        "name: several\nprovider: syncfy\nsteps:\n  - emit: credentials.craeted\n  - wait: 3 sec\n"
+        "  - wait: {uniform: [6s, 2s]}\n  - choose:\n      - {weight: 0, steps: [{emit: documents.success}]}\n"
+    )
     with pytest.raises(ScenarioInvalid) as caught:
         load_text(text, "several.yaml")
     assert [(e.field, e.line) for e in caught.value.errors] == [
-        ("steps[0].emit", 4), ("steps[1].wait", 5), ("steps[2].wait.uniform", 6), ("steps[3].choose[0].weight", 8)]
+        ("steps[0].emit", 4),
+        ("steps[1].wait", 5),
+        ("steps[2].wait.uniform", 6),
+        ("steps[3].choose[0].weight", 8),
+    ]
     assert "several.yaml:4" in str(caught.value)
     assert isinstance(caught.value, InvalidInput) and caught.value.status == 422
 
@@ -72,22 +78,39 @@ def test_the_valid_fixture_becomes_the_model():
     s = load_file(FIXTURES / "valid" / "every-step-kind.yaml")
     assert (s.name, s.provider, s.observe) == ("fixture-every-step-kind", "syncfy", "Nothing in particular.")
     assert {n: p.default for n, p in s.params.items()} == {
-        "environment": "sandbox", "customer": "ACME-001", "refreshes": 2, "gap": "1h", "ratio": 0.5,
-        "executing": True, "nothing": None}
+        "environment": "sandbox",
+        "customer": "ACME-001",
+        "refreshes": 2,
+        "gap": "1h",
+        "ratio": 0.5,
+        "executing": True,
+        "nothing": None,
+    }
     assert s.faults == {"drop": 0.1}
     first = s.steps[0]
     assert isinstance(first, Emit) and first.ref == "cred" and first.faults == {"delay": "2s"}
     assert first.overrides["header.user.id_external"] == "${customer}" and first.line == 17
     assert [step.distribution for step in s.steps[1:6] if isinstance(step, Wait)] == [
-        Fixed(3.0), Fixed(0.5), Uniform(2.0, 6.0), Exponential(30.0, 300.0), Lognormal(2.0, 0.5, None)]
+        Fixed(3.0),
+        Fixed(0.5),
+        Uniform(2.0, 6.0),
+        Exponential(30.0, 300.0),
+        Lognormal(2.0, 0.5, None),
+    ]
     repeat_count, repeat_for, choose, parallel = s.steps[7:11]
     assert isinstance(repeat_count, Repeat) and repeat_count.count == "${refreshes}"
     assert isinstance(repeat_for, Repeat) and repeat_for.for_seconds == 600.0 and repeat_for.count is None
     assert isinstance(choose, Choose) and [b.weight for b in choose.branches] == [9.0, 1.0]
     assert isinstance(parallel, Parallel) and len(parallel.branches) == 2
     # `documents.fail` is the documented spelling: the model holds the canonical name.
-    assert s.event_types() == ("credentials.created", "credentials.updated", "credentials.refreshed",
-                               "documents.success", "documents.failed", "documents.completed")
+    assert s.event_types() == (
+        "credentials.created",
+        "credentials.updated",
+        "credentials.refreshed",
+        "documents.success",
+        "documents.failed",
+        "documents.completed",
+    )
 
 
 def test_dates_stay_strings_and_numbers_stay_numbers():
@@ -115,10 +138,13 @@ def test_x_keys_hold_anchors_that_steps_reuse():
     assert s.event_types() == ("credentials.created", "credentials.updated", "documents.completed")
 
 
-@pytest.mark.parametrize(("text", "phrase"), [
-    ("a: &a [*a]\n", "refers to itself"),
-    ("name: deep\nprovider: syncfy\nsteps: " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [
+        ("a: &a [*a]\n", "refers to itself"),
+        ("name: deep\nprovider: syncfy\nsteps: " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
+    ],
+)
 def test_recursive_and_absurdly_deep_documents_are_refused(text, phrase):
     with pytest.raises(ScenarioInvalid, match=phrase):
         load_text(text)
@@ -147,6 +173,7 @@ def test_load_file_sees_an_edited_file(tmp_path):
 
 
 # --- discovery ---------------------------------------------------------------------------------------------
+
 
 def test_discover_keeps_loading_when_a_user_file_is_broken(tmp_path):
     shutil.copy(FIXTURES / "valid" / "minimal.yaml", tmp_path / "a.yaml")
@@ -186,7 +213,10 @@ def test_validate_files_reports_every_file_and_duplicate_names(tmp_path):
     bad = FIXTURES / "broken" / "unknown-provider.yaml"
     errors = validate_files([tmp_path / "x.yaml", tmp_path / "y.yaml", bad, tmp_path / "missing.yaml"])
     assert [(Path(e.file or "").name, e.field) for e in errors] == [
-        ("y.yaml", "name"), ("unknown-provider.yaml", "provider"), ("missing.yaml", "")]
+        ("y.yaml", "name"),
+        ("unknown-provider.yaml", "provider"),
+        ("missing.yaml", ""),
+    ]
     assert validate_files([tmp_path / "x.yaml"]) == []
 
 
@@ -207,5 +237,7 @@ def test_builtin_dir_is_the_repository_scenarios_folder_in_a_checkout():
 
 def test_summary_is_json_ready():
     summary = find("syncfy-two-factor").summary()
-    assert json.loads(json.dumps(summary))["params"]["refreshes"] == {"default": 3, "description":
-                                                                      "how many periodic refreshes follow"}
+    assert json.loads(json.dumps(summary))["params"]["refreshes"] == {
+        "default": 3,
+        "description": "how many periodic refreshes follow",
+    }

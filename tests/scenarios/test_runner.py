@@ -25,8 +25,9 @@ def scenario(steps: str, params: str = "", provider: str = "syncfy"):
 
 def offsets(s, seed=1, **params):
     """(seconds after START, event type) of every planned emit."""
-    return [((p.at - START).total_seconds(), p.step.type) for p in timeline(s, seed=seed, params=params,
-                                                                            start_time=START)]
+    return [
+        ((p.at - START).total_seconds(), p.step.type) for p in timeline(s, seed=seed, params=params, start_time=START)
+    ]
 
 
 async def collect(s, seed=1, params=None, **kwargs):
@@ -42,6 +43,7 @@ async def collect(s, seed=1, params=None, **kwargs):
 
 # --- the timeline ----------------------------------------------------------------------------------------------
 
+
 def test_waits_add_up_and_repeat_counts():
     s = scenario("""
 - emit: credentials.created
@@ -52,8 +54,12 @@ def test_waits_add_up_and_repeat_counts():
     - wait: 1h
     - emit: credentials.refreshed
 """)
-    assert offsets(s) == [(0, "credentials.created"), (3, "credentials.updated"),
-                          (3603, "credentials.refreshed"), (7203, "credentials.refreshed")]
+    assert offsets(s) == [
+        (0, "credentials.created"),
+        (3, "credentials.updated"),
+        (3603, "credentials.refreshed"),
+        (7203, "credentials.refreshed"),
+    ]
 
 
 def test_the_timeline_is_lazy():
@@ -79,8 +85,14 @@ def test_parallel_interleaves_by_time_then_branch_and_ends_with_the_longest_bran
         - emit: documents.failed
 - emit: credentials.refreshed
 """)
-    assert offsets(s) == [(0, "credentials.created"), (0, "documents.completed"), (1, "documents.success"),
-                          (2, "credentials.updated"), (3, "documents.failed"), (12, "credentials.refreshed")]
+    assert offsets(s) == [
+        (0, "credentials.created"),
+        (0, "documents.completed"),
+        (1, "documents.success"),
+        (2, "credentials.updated"),
+        (3, "documents.failed"),
+        (12, "credentials.refreshed"),
+    ]
 
 
 def test_parallel_merges_random_branches_in_time_order():
@@ -112,8 +124,8 @@ def test_repeat_for_stops_once_the_next_iteration_would_start_past_the_limit():
         planned = offsets(s, seed=seed)
         starts = [t for t, name in planned if name == "credentials.refreshed"]
         end = planned[-1][0]
-        assert starts[0] == 0 and all(t < 600 for t in starts)     # every iteration began inside the window
-        assert end >= 600 and end - starts[-1] <= 180              # and the next one would not have
+        assert starts[0] == 0 and all(t < 600 for t in starts)  # every iteration began inside the window
+        assert end >= 600 and end - starts[-1] <= 180  # and the next one would not have
         assert 3 <= len(starts) <= 10
 
 
@@ -137,7 +149,8 @@ def test_the_same_seed_gives_the_same_timeline_and_another_seed_another():
 
 
 def test_overrides_are_substituted_typed_or_interpolated():
-    s = scenario("""
+    s = scenario(
+        """
 - emit: credentials.created
   with:
     payload.n: "${n}"
@@ -145,21 +158,33 @@ def test_overrides_are_substituted_typed_or_interpolated():
     payload.none: "${none}"
     payload.text: "n=${n} flag=${flag} none=${none} literal=$${n}"
     payload.nested: {list: ["${n}", "x${n}"]}
-""", params="n: {default: 3}\nflag: {default: false}\nnone: {default: null}")
+""",
+        params="n: {default: 3}\nflag: {default: false}\nnone: {default: null}",
+    )
     planned = next(iter(timeline(s, seed=1, params={"n": "7"}, start_time=START)))
-    assert planned.overrides == {"payload.n": 7, "payload.flag": False, "payload.none": None,
-                                 "payload.text": "n=7 flag=false none=null literal=${n}",
-                                 "payload.nested": {"list": [7, "x7"]}}
+    assert planned.overrides == {
+        "payload.n": 7,
+        "payload.flag": False,
+        "payload.none": None,
+        "payload.text": "n=7 flag=false none=null literal=${n}",
+        "payload.nested": {"list": [7, "x7"]},
+    }
 
 
 def test_params_drive_waits_and_repeat_counts():
-    s = scenario("""
+    s = scenario(
+        """
 - repeat: "${times}"
   steps: [{wait: "${gap}"}, {emit: credentials.refreshed}]
-""", params="times: {default: 2}\ngap: {default: 1h}")
+""",
+        params="times: {default: 2}\ngap: {default: 1h}",
+    )
     assert offsets(s) == [(3600, "credentials.refreshed"), (7200, "credentials.refreshed")]
-    assert offsets(s, times="3", gap="90s") == [(90, "credentials.refreshed"), (180, "credentials.refreshed"),
-                                                (270, "credentials.refreshed")]
+    assert offsets(s, times="3", gap="90s") == [
+        (90, "credentials.refreshed"),
+        (180, "credentials.refreshed"),
+        (270, "credentials.refreshed"),
+    ]
     assert offsets(s, times=0) == []
 
 
@@ -168,26 +193,34 @@ def test_params_drive_waits_and_repeat_counts():
 PARAMS = "n: {default: 3}\nratio: {default: 0.5}\nflag: {default: false}\nname: {default: x}\nany: {default: null}"
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ({}, {"n": 3, "ratio": 0.5, "flag": False, "name": "x", "any": None}),
-    ({"n": "12", "ratio": "2", "flag": "yes", "name": 42, "any": "kept"},
-     {"n": 12, "ratio": 2.0, "flag": True, "name": "42", "any": "kept"}),
-    ({"n": 4.0, "ratio": 1, "flag": "0"}, {"n": 4, "ratio": 1.0, "flag": False, "name": "x", "any": None}),
-    ({"flag": "TRUE", "any": 5}, {"n": 3, "ratio": 0.5, "flag": True, "name": "x", "any": 5}),
-])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({}, {"n": 3, "ratio": 0.5, "flag": False, "name": "x", "any": None}),
+        (
+            {"n": "12", "ratio": "2", "flag": "yes", "name": 42, "any": "kept"},
+            {"n": 12, "ratio": 2.0, "flag": True, "name": "42", "any": "kept"},
+        ),
+        ({"n": 4.0, "ratio": 1, "flag": "0"}, {"n": 4, "ratio": 1.0, "flag": False, "name": "x", "any": None}),
+        ({"flag": "TRUE", "any": 5}, {"n": 3, "ratio": 0.5, "flag": True, "name": "x", "any": 5}),
+    ],
+)
 def test_params_are_coerced_to_the_type_of_their_default(given, expected):
     s = scenario("- emit: credentials.created", params=PARAMS)
     assert resolve_params(s, given) == expected
 
 
-@pytest.mark.parametrize(("given", "field", "phrase"), [
-    ({"nope": 1}, "params.nope", "unknown parameter 'nope'"),
-    ({"n": "three"}, "params.n", "expected a whole number"),
-    ({"n": 2.5}, "params.n", "expected a whole number"),
-    ({"flag": "maybe"}, "params.flag", "expected true or false"),
-    ({"ratio": "nan"}, "params.ratio", "expected a finite number"),
-    ({"name": True}, "params.name", "expected a string"),
-])
+@pytest.mark.parametrize(
+    ("given", "field", "phrase"),
+    [
+        ({"nope": 1}, "params.nope", "unknown parameter 'nope'"),
+        ({"n": "three"}, "params.n", "expected a whole number"),
+        ({"n": 2.5}, "params.n", "expected a whole number"),
+        ({"flag": "maybe"}, "params.flag", "expected true or false"),
+        ({"ratio": "nan"}, "params.ratio", "expected a finite number"),
+        ({"name": True}, "params.name", "expected a string"),
+    ],
+)
 def test_bad_params_name_the_param(given, field, phrase):
     s = scenario("- emit: credentials.created", params=PARAMS)
     with pytest.raises(InvalidInput) as caught:
@@ -196,8 +229,10 @@ def test_bad_params_name_the_param(given, field, phrase):
 
 
 def test_a_param_that_breaks_a_wait_names_the_step():
-    s = scenario("- emit: credentials.created\n- wait: \"${gap}\"\n- repeat: \"${n}\"\n  steps: [{emit: "
-                 "credentials.refreshed}]", params="gap: {default: 2s}\nn: {default: '2'}")
+    s = scenario(
+        '- emit: credentials.created\n- wait: "${gap}"\n- repeat: "${n}"\n  steps: [{emit: credentials.refreshed}]',
+        params="gap: {default: 2s}\nn: {default: '2'}",
+    )
     with pytest.raises(InvalidInput) as caught:
         resolve_params(s, {"gap": "soon", "n": "many"})
     assert [e.field for e in caught.value.errors] == ["steps[1].wait", "steps[2].repeat"]
@@ -205,6 +240,7 @@ def test_a_param_that_breaks_a_wait_names_the_step():
 
 
 # --- play: building, determinism, the clock ----------------------------------------------------------------
+
 
 async def test_play_numbers_the_events_and_tags_the_run():
     events = await collect(find("syncfy-credential-lifecycle"), run_id="run_1")
@@ -214,8 +250,9 @@ async def test_play_numbers_the_events_and_tags_the_run():
     assert events[0].occurred_at == START
 
 
-@pytest.mark.parametrize("name", ["syncfy-credential-lifecycle", "basistheory-token-lifecycle",
-                                  "basistheory-reactor-invocations"])
+@pytest.mark.parametrize(
+    "name", ["syncfy-credential-lifecycle", "basistheory-token-lifecycle", "basistheory-reactor-invocations"]
+)
 async def test_the_same_inputs_give_byte_identical_bodies(name):
     s = find(name)
     first, again, other = await collect(s, seed=42), await collect(s, seed=42), await collect(s, seed=43)
@@ -228,8 +265,9 @@ async def test_inserting_a_wait_does_not_change_the_bodies():
     steps = "- emit: credentials.created\n- wait: 4s\n{extra}- emit: credentials.updated\n- emit: documents.success"
     plain = scenario(steps.format(extra=""))
     # A zero-length uniform wait and a choice draw from the timeline's stream without moving time.
-    extra = ("- wait: {uniform: [0s, 0s]}\n- choose: [{weight: 1, steps: [{wait: 0s}]}, "
-             "{weight: 2, steps: [{wait: 0s}]}]\n")
+    extra = (
+        "- wait: {uniform: [0s, 0s]}\n- choose: [{weight: 1, steps: [{wait: 0s}]}, {weight: 2, steps: [{wait: 0s}]}]\n"
+    )
     drawn = scenario(steps.format(extra=extra))
     a, b = await collect(plain, seed=3), await collect(drawn, seed=3)
     assert [e.json for e in a] == [e.json for e in b]
@@ -284,22 +322,46 @@ async def test_play_sleeps_the_scaled_waits_and_flushes_before_each_sleep():
     async def emit(event, step):
         clock.log.append(("emit", event.type))
 
-    count = await play(scenario(THREE), seed=1, params={}, start_time=START, speed=2, emit=emit,
-                       on_idle=clock.on_idle, sleep=clock.sleep, monotonic=clock.monotonic)
+    count = await play(
+        scenario(THREE),
+        seed=1,
+        params={},
+        start_time=START,
+        speed=2,
+        emit=emit,
+        on_idle=clock.on_idle,
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+    )
     assert count == 3
-    assert clock.log == [("emit", "credentials.created"), ("idle", None), ("sleep", 1.5),
-                         ("emit", "credentials.updated"), ("idle", None), ("sleep", 2.5),
-                         ("emit", "documents.success"), ("idle", None)]
+    assert clock.log == [
+        ("emit", "credentials.created"),
+        ("idle", None),
+        ("sleep", 1.5),
+        ("emit", "credentials.updated"),
+        ("idle", None),
+        ("sleep", 2.5),
+        ("emit", "documents.success"),
+        ("idle", None),
+    ]
 
 
 async def test_deadlines_are_absolute_so_slow_emits_do_not_add_up():
     clock = FakeClock()
 
     async def slow_emit(event, step):
-        clock.now += 0.5      # each hand-over takes half a second of wall time
+        clock.now += 0.5  # each hand-over takes half a second of wall time
 
-    await play(scenario(THREE), seed=1, params={}, start_time=START, speed=2, emit=slow_emit,
-               sleep=clock.sleep, monotonic=clock.monotonic)
+    await play(
+        scenario(THREE),
+        seed=1,
+        params={},
+        start_time=START,
+        speed=2,
+        emit=slow_emit,
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+    )
     assert [d for kind, d in clock.log if kind == "sleep"] == [1.0, 2.0]
     assert clock.now == 100.0 + 4.0 + 0.5
 
@@ -310,8 +372,17 @@ async def test_an_emit_later_than_its_deadline_goes_out_without_sleeping():
     async def very_slow_emit(event, step):
         clock.now += 10
 
-    await play(scenario(THREE), seed=1, params={}, start_time=START, speed=1, emit=very_slow_emit,
-               on_idle=clock.on_idle, sleep=clock.sleep, monotonic=clock.monotonic)
+    await play(
+        scenario(THREE),
+        seed=1,
+        params={},
+        start_time=START,
+        speed=1,
+        emit=very_slow_emit,
+        on_idle=clock.on_idle,
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+    )
     assert clock.log == [("idle", None)]
 
 
@@ -325,8 +396,9 @@ async def test_cancelling_a_sleeping_run_propagates():
     async def emit(event, step):
         emitted.append(event.type)
 
-    task = asyncio.create_task(play(scenario(THREE), seed=1, params={}, start_time=START, speed=1, emit=emit,
-                                    sleep=sleep_forever))
+    task = asyncio.create_task(
+        play(scenario(THREE), seed=1, params={}, start_time=START, speed=1, emit=emit, sleep=sleep_forever)
+    )
     await asyncio.wait_for(sleeping.wait(), 5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -338,7 +410,7 @@ async def test_cancelling_a_speed_zero_run_gets_through():
     s = scenario("- repeat: 2000\n  steps: [{emit: credentials.refreshed}]")
     emitted = []
 
-    async def emit(event, step):      # never suspends
+    async def emit(event, step):  # never suspends
         emitted.append(event.seq)
 
     task = asyncio.create_task(play(s, seed=1, params={}, start_time=START, speed=0, emit=emit))

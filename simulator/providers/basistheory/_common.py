@@ -20,13 +20,20 @@ Entity = dict[str, Any]
 DAY = 86400.0
 
 
-def wrap(ctx: BuildContext, etype: str, data: dict[str, Any], actor: Entity,
-         trace_id: str | None = None) -> dict[str, Any]:
+def wrap(
+    ctx: BuildContext, etype: str, data: dict[str, Any], actor: Entity, trace_id: str | None = None
+) -> dict[str, Any]:
     """The per-event object: `{id, type, timestamp, tenant_id, trace_id, data: {..., actor}}`."""
     tenant_id = tenant(ctx)["id"]
     data["actor"] = {"id": actor["id"], "type": actor["type"], "name": actor["name"]}
-    return {"id": uuid4(ctx.rng), "type": etype, "timestamp": iso_ms(ctx.now), "tenant_id": tenant_id,
-            "trace_id": trace_id or uuid4(ctx.rng), "data": data}
+    return {
+        "id": uuid4(ctx.rng),
+        "type": etype,
+        "timestamp": iso_ms(ctx.now),
+        "tenant_id": tenant_id,
+        "trace_id": trace_id or uuid4(ctx.rng),
+        "data": data,
+    }
 
 
 def copy(value: Any) -> Any:
@@ -43,8 +50,7 @@ def project(entity: Entity, keys: Iterable[str]) -> dict[str, Any]:
     return {k: copy(entity[k]) for k in keys}
 
 
-def obtain(ctx: BuildContext, kind: str, make: Callable[[BuildContext], Entity],
-           name: str | None = None) -> Entity:
+def obtain(ctx: BuildContext, kind: str, make: Callable[[BuildContext], Entity], name: str | None = None) -> Entity:
     """The entity of `kind` the step names (default: the latest), made and stored when the world has none."""
     name = ctx.ref if name is None else name
     entity = ctx.world.get(kind, name)
@@ -65,6 +71,7 @@ def discard(ctx: BuildContext, kind: str) -> None:
 
 # --- the tenant and its actors --------------------------------------------------------------------
 
+
 def _person(ctx: BuildContext, domain: str) -> Entity:
     """A user of the tenant: a generated name, an email at the company's domain."""
     first, last = ctx.faker.first_name(), ctx.faker.last_name()
@@ -77,9 +84,16 @@ def new_tenant(ctx: BuildContext, created_at: str) -> Entity:
     company = ctx.faker.company()
     domain = v.domain_of(company, ctx.rng)
     owner = _person(ctx, domain)
-    return {"id": uuid4(ctx.rng), "name": f"{company} {v.pick(ctx.rng, v.TENANT_SUFFIXES)}",
-            "created_at": created_at, "created_by": owner["id"], "_domain": domain, "_owner": owner,
-            "_system": {"id": uuid4(ctx.rng), "type": "system", "name": "Basis Theory"}, "_apps": {}}
+    return {
+        "id": uuid4(ctx.rng),
+        "name": f"{company} {v.pick(ctx.rng, v.TENANT_SUFFIXES)}",
+        "created_at": created_at,
+        "created_by": owner["id"],
+        "_domain": domain,
+        "_owner": owner,
+        "_system": {"id": uuid4(ctx.rng), "type": "system", "name": "Basis Theory"},
+        "_apps": {},
+    }
 
 
 def tenant(ctx: BuildContext, created_now: bool = False) -> Entity:
@@ -114,18 +128,26 @@ def application(ctx: BuildContext, app_type: str) -> Entity:
         return latest
     apps = tenant(ctx)["_apps"]
     if app_type not in apps:
-        apps[app_type] = new_application(ctx, app_type, v.before(ctx.now, ctx.rng, 7 * DAY, 365 * DAY),
-                                         owner(ctx)["id"])
+        apps[app_type] = new_application(
+            ctx, app_type, v.before(ctx.now, ctx.rng, 7 * DAY, 365 * DAY), owner(ctx)["id"]
+        )
     return apps[app_type]
 
 
 def new_application(ctx: BuildContext, app_type: str, created_at: str, created_by: str) -> Entity:
     """An application of `app_type` with permissions and rules fit for it, and an API key of its own."""
     rng = ctx.rng
-    return {"id": uuid4(rng), "type": app_type, "name": v.pick(rng, v.APP_NAMES[app_type]),
-            "created_by": created_by, "created_at": created_at,
-            "permissions": v.subset(rng, v.PERMISSIONS[app_type], 2, 5),
-            "rules": v.rules(rng, app_type), "_api_key": v.api_key(rng, app_type), "_keys": 1}
+    return {
+        "id": uuid4(rng),
+        "type": app_type,
+        "name": v.pick(rng, v.APP_NAMES[app_type]),
+        "created_by": created_by,
+        "created_at": created_at,
+        "permissions": v.subset(rng, v.PERMISSIONS[app_type], 2, 5),
+        "rules": v.rules(rng, app_type),
+        "_api_key": v.api_key(rng, app_type),
+        "_keys": 1,
+    }
 
 
 def as_actor(entity: Entity) -> Entity:

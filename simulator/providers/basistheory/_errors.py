@@ -10,31 +10,47 @@ from typing import Any
 
 # errors, title, status, detail
 STANDARD_ERRORS: tuple[tuple[dict[str, list[str]], str, int, str], ...] = (
-    ({"error": ["X-API-KEY header is required"]}, "One or more validation errors occurred.", 401,
-     "Authentication Failed"),
-    ({"card.number": ["The card number is not a valid credit card number."]},
-     "One or more validation errors occurred.", 400, "Bad Request"),
-    ({"amount": ["The amount must be greater than zero."]}, "One or more validation errors occurred.", 422,
-     "Unprocessable Entity"),
-    ({"error": ["Reactor returned an invalid response"]}, "Reactor Runtime Error", 500,
-     "Invalid Reactor Response"),
+    (
+        {"error": ["X-API-KEY header is required"]},
+        "One or more validation errors occurred.",
+        401,
+        "Authentication Failed",
+    ),
+    (
+        {"card.number": ["The card number is not a valid credit card number."]},
+        "One or more validation errors occurred.",
+        400,
+        "Bad Request",
+    ),
+    (
+        {"amount": ["The amount must be greater than zero."]},
+        "One or more validation errors occurred.",
+        422,
+        "Unprocessable Entity",
+    ),
+    ({"error": ["Reactor returned an invalid response"]}, "Reactor Runtime Error", 500, "Invalid Reactor Response"),
 )
 # body, headers, status
 CUSTOM_ERRORS: tuple[tuple[dict[str, str], dict[str, str], int], ...] = (
-    ({"error": "card_declined", "message": "Your card was declined."},
-     {"X-Error-Code": "card_declined"}, 402),
-    ({"code": "invalid_request", "message": "Missing required field: amount"},
-     {"X-Error-Code": "invalid_request", "Retry-After": "0"}, 400),
-    ({"myCustomError": "Partner API rejected the request"},
-     {"Custom-Response-Header-1": "partner-rejected"}, 422),
+    ({"error": "card_declined", "message": "Your card was declined."}, {"X-Error-Code": "card_declined"}, 402),
+    (
+        {"code": "invalid_request", "message": "Missing required field: amount"},
+        {"X-Error-Code": "invalid_request", "Retry-After": "0"},
+        400,
+    ),
+    ({"myCustomError": "Partner API rejected the request"}, {"Custom-Response-Header-1": "partner-rejected"}, 422),
 )
 
 
 def standard_error(rng: random.Random) -> tuple[dict[str, Any], int]:
     """A problem-details error `{errors, title, status, detail}` and its HTTP status."""
     errors, title, status, detail = STANDARD_ERRORS[int(rng.random() * len(STANDARD_ERRORS))]
-    return {"errors": {k: list(msgs) for k, msgs in errors.items()}, "title": title, "status": status,
-            "detail": detail}, status
+    return {
+        "errors": {k: list(msgs) for k, msgs in errors.items()},
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }, status
 
 
 def custom_error(rng: random.Random) -> tuple[dict[str, Any], int]:

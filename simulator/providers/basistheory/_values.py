@@ -17,30 +17,50 @@ BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 APPLICATION_TYPES = ("private", "public", "management")
 ACTOR_TYPES = ("application", "user", "admin", "system")
-TOKEN_TYPES = ("token", "card", "network_token", "bank", "card_number", "us_bank_account_number",
-               "us_bank_routing_number", "social_security_number", "employer_id_number")
+TOKEN_TYPES = (
+    "token",
+    "card",
+    "network_token",
+    "bank",
+    "card_number",
+    "us_bank_account_number",
+    "us_bank_routing_number",
+    "social_security_number",
+    "employer_id_number",
+)
 # How often each token type is created: cards dominate real vaults.
 TOKEN_TYPE_WEIGHTS = (14, 45, 5, 5, 8, 6, 3, 10, 4)
 SESSION_TYPES = ("customer", "merchant")
 DEVICES = ("browser", "mobile")
-AUTHENTICATION_STATUSES = ("successful", "attempted", "failed", "unavailable", "challenge",
-                           "decoupled_challenge", "rejected", "informational")
+AUTHENTICATION_STATUSES = (
+    "successful",
+    "attempted",
+    "failed",
+    "unavailable",
+    "challenge",
+    "decoupled_challenge",
+    "rejected",
+    "informational",
+)
 AUTHENTICATION_WEIGHTS = (55, 8, 6, 4, 14, 4, 5, 4)
 CARD_BRANDS = ("Visa", "Mastercard", "American Express", "Discover", "JCB", "Diners Club")
 CARD_BRAND_WEIGHTS = (52, 30, 9, 5, 2, 2)
-INVOCATION_TYPES = ("sync", "async")
-JOB_STATUSES = ("pending", "completed", "failed")
 ROLES = ("Admin", "Privileged", "Read Only")
-PROXY_TYPES = ("pre_configured",)
 
 # Per token type: container, fingerprint expression, search index choices.
 TOKEN_SHAPES: dict[str, tuple[str, str, tuple[tuple[str, ...], ...]]] = {
     "token": ("/general/high/", "{{ data.email }}", (("{{ data.email }}",), ("{{ data.phone_number }}",))),
-    "card": ("/pci/high/", "{{ data.number }}",
-             (("{{ data.number | last4 }}",), ("{{ data.number }}", "{{ data.expiration_year }}"))),
+    "card": (
+        "/pci/high/",
+        "{{ data.number }}",
+        (("{{ data.number | last4 }}",), ("{{ data.number }}", "{{ data.expiration_year }}")),
+    ),
     "network_token": ("/pci/high/", "{{ data.number }}", (("{{ data.number | last4 }}",),)),
-    "bank": ("/bank/high/", "{{ data.routing_number }}|{{ data.account_number }}",
-             (("{{ data.account_number | last4 }}",),)),
+    "bank": (
+        "/bank/high/",
+        "{{ data.routing_number }}|{{ data.account_number }}",
+        (("{{ data.account_number | last4 }}",),),
+    ),
     "card_number": ("/pci/high/", "{{ data }}", (("{{ data | last4 }}",),)),
     "us_bank_account_number": ("/bank/high/", "{{ data }}", (("{{ data | last4 }}",),)),
     "us_bank_routing_number": ("/bank/low/", "{{ data }}", (("{{ data }}",),)),
@@ -51,9 +71,22 @@ TOKEN_SHAPES: dict[str, tuple[str, str, tuple[tuple[str, ...], ...]]] = {
 PERMISSIONS = {
     "private": ("token:create", "token:read", "token:update", "token:delete", "token:search", "token:use"),
     "public": ("token:create", "token:update"),
-    "management": ("application:create", "application:read", "application:update", "application:delete",
-                   "proxy:create", "proxy:read", "proxy:update", "proxy:delete", "reactor:create",
-                   "reactor:read", "reactor:update", "reactor:delete", "tenant:read", "log:read"),
+    "management": (
+        "application:create",
+        "application:read",
+        "application:update",
+        "application:delete",
+        "proxy:create",
+        "proxy:read",
+        "proxy:update",
+        "proxy:delete",
+        "reactor:create",
+        "reactor:read",
+        "reactor:update",
+        "reactor:delete",
+        "tenant:read",
+        "log:read",
+    ),
 }
 
 Rule = tuple[str, str, str, tuple[str, str, str], tuple[str, ...]]
@@ -61,35 +94,71 @@ Rule = tuple[str, str, str, tuple[str, str, str], tuple[str, ...]]
 # description, container, transform, condition (attribute, operator, value), permissions.
 RULES: dict[str, tuple[Rule, ...]] = {
     "private": (
-        ("Reveal cards to the payment service", "/pci/high/", "reveal", ("container", "starts_with", "/pci/"),
-         ("token:read", "token:use")),
-        ("Mask personal data for support tooling", "/pii/high/", "mask", ("container", "starts_with", "/pii/"),
-         ("token:read",)),
-        ("Redact bank accounts in search results", "/bank/high/", "redact",
-         ("container", "equals", "/bank/high/"), ("token:read", "token:search")),
-        ("Use general tokens in reactors", "/general/high/", "reveal",
-         ("container", "starts_with", "/general/"), ("token:use",)),
+        (
+            "Reveal cards to the payment service",
+            "/pci/high/",
+            "reveal",
+            ("container", "starts_with", "/pci/"),
+            ("token:read", "token:use"),
+        ),
+        (
+            "Mask personal data for support tooling",
+            "/pii/high/",
+            "mask",
+            ("container", "starts_with", "/pii/"),
+            ("token:read",),
+        ),
+        (
+            "Redact bank accounts in search results",
+            "/bank/high/",
+            "redact",
+            ("container", "equals", "/bank/high/"),
+            ("token:read", "token:search"),
+        ),
+        (
+            "Use general tokens in reactors",
+            "/general/high/",
+            "reveal",
+            ("container", "starts_with", "/general/"),
+            ("token:use",),
+        ),
     ),
     "public": (
-        ("Tokenize cards from the checkout", "/pci/high/", "redact", ("container", "equals", "/pci/high/"),
-         ("token:create", "token:update")),
-        ("Collect bank accounts", "/bank/high/", "redact", ("container", "equals", "/bank/high/"),
-         ("token:create",)),
+        (
+            "Tokenize cards from the checkout",
+            "/pci/high/",
+            "redact",
+            ("container", "equals", "/pci/high/"),
+            ("token:create", "token:update"),
+        ),
+        ("Collect bank accounts", "/bank/high/", "redact", ("container", "equals", "/bank/high/"), ("token:create",)),
     ),
-    "management": (
-        ("Audit token metadata", "/", "redact", ("container", "starts_with", "/"), ("token:read",)),
-    ),
+    "management": (("Audit token metadata", "/", "redact", ("container", "starts_with", "/"), ("token:read",)),),
 }
 
 APP_NAMES = {
-    "private": ("Payments API", "Checkout Backend", "Billing Service", "Payouts Worker", "Card Vault Service",
-                "Subscriptions Service", "Fraud Screening"),
+    "private": (
+        "Payments API",
+        "Checkout Backend",
+        "Billing Service",
+        "Payouts Worker",
+        "Card Vault Service",
+        "Subscriptions Service",
+        "Fraud Screening",
+    ),
     "public": ("Web Checkout", "iOS App", "Android App", "Customer Portal", "Card Capture Elements"),
     "management": ("Terraform", "Platform Automation", "CI Provisioning", "Ops Console"),
 }
-REACTOR_NAMES = ("Card Verification", "Stripe Charge", "Adyen Tokenize", "Fraud Score",
-                 "Network Token Provisioning", "PDF Statement Generator", "Issuer Card Activation",
-                 "Bank Account Verification")
+REACTOR_NAMES = (
+    "Card Verification",
+    "Stripe Charge",
+    "Adyen Tokenize",
+    "Fraud Score",
+    "Network Token Provisioning",
+    "PDF Statement Generator",
+    "Issuer Card Activation",
+    "Bank Account Verification",
+)
 # name, destination URL
 PROXY_TARGETS = (
     ("Stripe Payment Intents", "https://api.stripe.com/v1/payment_intents"),
@@ -149,10 +218,16 @@ def rules(rng: random.Random, app_type: str) -> list[dict[str, Any]]:
     out = []
     for priority, index in enumerate(rng.sample(range(len(table)), count), start=1):
         description, container, transform, (attribute, operator, value), perms = table[index]
-        out.append({"description": description, "priority": priority, "container": container,
-                    "transform": transform,
-                    "conditions": [{"attribute": attribute, "operator": operator, "value": value}],
-                    "permissions": list(perms)})
+        out.append(
+            {
+                "description": description,
+                "priority": priority,
+                "container": container,
+                "transform": transform,
+                "conditions": [{"attribute": attribute, "operator": operator, "value": value}],
+                "permissions": list(perms),
+            }
+        )
     return out
 
 

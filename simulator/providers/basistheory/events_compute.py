@@ -12,7 +12,6 @@ from typing import Any
 
 from simulator.ids import uuid4
 from simulator.models import BuildContext
-from simulator.providers.basistheory import PROVIDER
 from simulator.providers.basistheory import _values as v
 from simulator.providers.basistheory._common import (
     DAY,
@@ -30,6 +29,7 @@ from simulator.providers.basistheory._common import (
     wrap,
 )
 from simulator.providers.basistheory._errors import custom_error, standard_error
+from simulator.providers.basistheory.provider import PROVIDER
 from simulator.timeutil import iso_ms
 
 # Where Basis Theory serves pre-configured proxies (ours: the API's proxy endpoint).
@@ -44,33 +44,47 @@ REACTOR_ERRORS = (
     "Error: card_declined",
 )
 # path, weight, the application type that calls it
-ROUTES = (("/tokens", 60, "private"), ("/tokens", 15, "public"), ("/token-intents", 15, "public"),
-          ("/applications", 5, "management"), ("/reactors", 3, "management"), ("/proxies", 2, "management"))
+ROUTES = (
+    ("/tokens", 60, "private"),
+    ("/tokens", 15, "public"),
+    ("/token-intents", 15, "public"),
+    ("/applications", 5, "management"),
+    ("/reactors", 3, "management"),
+    ("/proxies", 2, "management"),
+)
 ROUTE_WEIGHTS = tuple(r[1] for r in ROUTES)
 
 
 # --- proxies --------------------------------------------------------------------------------------
 
+
 def new_proxy(ctx: BuildContext, created_at: str, created_by: str) -> Entity:
     """A pre-configured proxy to a payment provider, running as the private application."""
     name, url = v.PROXY_TARGETS[int(ctx.rng.random() * len(v.PROXY_TARGETS))]
-    return {"id": uuid4(ctx.rng), "name": name, "application_id": application(ctx, "private")["id"],
-            "destination_url": url, "require_authentication": ctx.rng.random() < 0.8,
-            "created_at": created_at, "created_by": created_by, "proxy_host": PROXY_HOST,
-            "type": "pre_configured"}
+    return {
+        "id": uuid4(ctx.rng),
+        "name": name,
+        "application_id": application(ctx, "private")["id"],
+        "destination_url": url,
+        "require_authentication": ctx.rng.random() < 0.8,
+        "created_at": created_at,
+        "created_by": created_by,
+        "proxy_host": PROXY_HOST,
+        "type": "pre_configured",
+    }
 
 
 def _proxy(ctx: BuildContext) -> Entity:
-    return obtain(ctx, "proxy", lambda c: new_proxy(c, v.before(c.now, c.rng, DAY, 60 * DAY),
-                                                     application(c, "management")["id"]))
+    return obtain(
+        ctx, "proxy", lambda c: new_proxy(c, v.before(c.now, c.rng, DAY, 60 * DAY), application(c, "management")["id"])
+    )
 
 
 @PROVIDER.event("proxy.created", "Proxy Created: a pre-configured proxy was created")
 def proxy_created(ctx: BuildContext) -> dict[str, Any]:
     actor = portal_actor(ctx)
     proxy = store(ctx, "proxy", new_proxy(ctx, iso_ms(ctx.now), actor["id"]))
-    fields = ("id", "name", "application_id", "destination_url", "require_authentication", "created_at",
-              "created_by")
+    fields = ("id", "name", "application_id", "destination_url", "require_authentication", "created_at", "created_by")
     return wrap(ctx, "proxy.created", {"proxy": project(proxy, fields)}, actor)
 
 
@@ -81,8 +95,17 @@ def proxy_updated(ctx: BuildContext) -> dict[str, Any]:
     if ctx.rng.random() < 0.3:
         proxy["require_authentication"] = not proxy["require_authentication"]
     proxy["modified_at"], proxy["modified_by"] = iso_ms(ctx.now), actor["id"]
-    fields = ("id", "name", "proxy_host", "destination_url", "require_authentication", "created_at",
-              "created_by", "modified_at", "modified_by")
+    fields = (
+        "id",
+        "name",
+        "proxy_host",
+        "destination_url",
+        "require_authentication",
+        "created_at",
+        "created_by",
+        "modified_at",
+        "modified_by",
+    )
     return wrap(ctx, "proxy.updated", {"proxy": project(proxy, fields)}, actor)
 
 
@@ -98,16 +121,30 @@ def _destination(ctx: BuildContext, url: str) -> dict[str, Any]:
     rng = ctx.rng
     amount, last4 = rng.randint(100, 250_000), f"{rng.randint(0, 9999):04d}"
     status = 200 if rng.random() < 0.8 else rng.choice((400, 402, 500))
-    request_headers = {"Content-Type": ["application/json"], "Accept": ["application/json"],
-                       "Authorization": [v.mask("Bearer sk_live_" + v.base58(rng, 99))]}
-    response_headers = {"Content-Type": ["application/json"], "Date": [v.http_date(ctx.now)],
-                        "Request-Id": ["req_" + v.base58(rng, 14)]}
+    request_headers = {
+        "Content-Type": ["application/json"],
+        "Accept": ["application/json"],
+        "Authorization": [v.mask("Bearer sk_live_" + v.base58(rng, 99))],
+    }
+    response_headers = {
+        "Content-Type": ["application/json"],
+        "Date": [v.http_date(ctx.now)],
+        "Request-Id": ["req_" + v.base58(rng, 14)],
+    }
     return {
-        "request": {"body": f'{{"amount":{amount},"currency":"usd","card":{{"number":"XXXXXXXXXXXX{last4}",'
-                            '"cvc":"XXX"}}',
-                    "headers": request_headers, "method": "POST", "query": "", "url": url},
-        "response": {"body": f'{{"id":"ch_{v.base58(rng, 24)}","amount":{amount},"status":"succeeded"}}',
-                     "elapsed_ms": rng.randint(40, 1800), "headers": response_headers, "status": status},
+        "request": {
+            "body": f'{{"amount":{amount},"currency":"usd","card":{{"number":"XXXXXXXXXXXX{last4}","cvc":"XXX"}}}}',
+            "headers": request_headers,
+            "method": "POST",
+            "query": "",
+            "url": url,
+        },
+        "response": {
+            "body": f'{{"id":"ch_{v.base58(rng, 24)}","amount":{amount},"status":"succeeded"}}',
+            "elapsed_ms": rng.randint(40, 1800),
+            "headers": response_headers,
+            "status": status,
+        },
     }
 
 
@@ -121,36 +158,62 @@ def proxy_invoked(ctx: BuildContext) -> dict[str, Any]:
     destination = _destination(ctx, proxy["destination_url"])
     request, response = destination["request"], destination["response"]
     data = {
-        "proxy": {"id": proxy["id"], "name": proxy["name"], "response": {"error": error, "status": status},
-                  "type": proxy["type"]},
+        "proxy": {
+            "id": proxy["id"],
+            "name": proxy["name"],
+            "response": {"error": error, "status": status},
+            "type": proxy["type"],
+        },
         "destination": destination,
         "request_transform": {"response": {"error": copy(error)}},
         "response_transform": {"response": {"error": copy(error)}},
         # Deprecated blocks Basis Theory still sends: header maps serialised as strings.
-        "request": {"headers": json.dumps(request["headers"], separators=(",", ":")),
-                    "method": request["method"], "url": request["url"]},
-        "response": {"headers": json.dumps(response["headers"], separators=(",", ":")),
-                     "status_code": str(response["status"]), "elapsed_ms": response["elapsed_ms"]},
+        "request": {
+            "headers": json.dumps(request["headers"], separators=(",", ":")),
+            "method": request["method"],
+            "url": request["url"],
+        },
+        "response": {
+            "headers": json.dumps(response["headers"], separators=(",", ":")),
+            "status_code": str(response["status"]),
+            "elapsed_ms": response["elapsed_ms"],
+        },
     }
     return wrap(ctx, "proxy.invoked", data, app_actor(ctx, "private"))
 
 
 # --- reactors -------------------------------------------------------------------------------------
 
+
 def _reactor(ctx: BuildContext) -> Entity:
-    return obtain(ctx, "reactor", lambda c: {
-        "id": uuid4(c.rng), "name": v.pick(c.rng, v.REACTOR_NAMES),
-        "created_at": v.before(c.now, c.rng, DAY, 90 * DAY),
-        "created_by": application(c, "management")["id"]})
+    return obtain(
+        ctx,
+        "reactor",
+        lambda c: {
+            "id": uuid4(c.rng),
+            "name": v.pick(c.rng, v.REACTOR_NAMES),
+            "created_at": v.before(c.now, c.rng, DAY, 90 * DAY),
+            "created_by": application(c, "management")["id"],
+        },
+    )
 
 
 @PROVIDER.event("reactor.created", "Reactor Created: a reactor (serverless function) was created")
 def reactor_created(ctx: BuildContext) -> dict[str, Any]:
     actor = portal_actor(ctx)
-    reactor = store(ctx, "reactor", {"id": uuid4(ctx.rng), "name": v.pick(ctx.rng, v.REACTOR_NAMES),
-                                     "created_at": iso_ms(ctx.now), "created_by": actor["id"]})
-    return wrap(ctx, "reactor.created",
-                {"reactor": project(reactor, ("id", "name", "created_at", "created_by"))}, actor)
+    reactor = store(
+        ctx,
+        "reactor",
+        {
+            "id": uuid4(ctx.rng),
+            "name": v.pick(ctx.rng, v.REACTOR_NAMES),
+            "created_at": iso_ms(ctx.now),
+            "created_by": actor["id"],
+        },
+    )
+    return wrap(
+        ctx, "reactor.created", {"reactor": project(reactor, ("id", "name", "created_at", "created_by"))}, actor
+    )
 
 
 @PROVIDER.event("reactor.updated", "Reactor Updated: a reactor's code or configuration was changed")
@@ -175,16 +238,21 @@ def _invocation(ctx: BuildContext, reactor: Entity, fresh: bool) -> Entity:
     found = reactor.get("_invocation")
     if fresh or found is None:
         is_async = ctx.rng.random() < 0.35
-        found = {"id": uuid4(ctx.rng) if is_async else None, "async": is_async, "trace_id": uuid4(ctx.rng),
-                 "actor": app_actor(ctx, "private")}
+        found = {
+            "id": uuid4(ctx.rng) if is_async else None,
+            "async": is_async,
+            "trace_id": uuid4(ctx.rng),
+            "actor": app_actor(ctx, "private"),
+        }
         reactor["_invocation"] = found
     return found
 
 
 def _reactor_data(reactor: Entity, invocation: Entity) -> dict[str, Any]:
     # `request.id` exists only for async invocations: it is how their result is fetched later.
-    request = {"id": invocation["id"], "invocation_type": "async"} if invocation["async"] \
-        else {"invocation_type": "sync"}
+    request = (
+        {"id": invocation["id"], "invocation_type": "async"} if invocation["async"] else {"invocation_type": "sync"}
+    )
     return {"reactor": {"id": reactor["id"], "name": reactor["name"]}, "request": request}
 
 
@@ -197,8 +265,7 @@ def _finisher(ctx: BuildContext, invocation: Entity) -> Entity:
 def reactor_invoked(ctx: BuildContext) -> dict[str, Any]:
     reactor = _reactor(ctx)
     invocation = _invocation(ctx, reactor, fresh=True)
-    return wrap(ctx, "reactor.invoked", _reactor_data(reactor, invocation), invocation["actor"],
-                invocation["trace_id"])
+    return wrap(ctx, "reactor.invoked", _reactor_data(reactor, invocation), invocation["actor"], invocation["trace_id"])
 
 
 @PROVIDER.event("reactor.completed", "Reactor Completed: a reactor invocation finished successfully")
@@ -229,6 +296,7 @@ def reactor_failed(ctx: BuildContext) -> dict[str, Any]:
 
 # --- API request log ------------------------------------------------------------------------------
 
+
 @PROVIDER.event("http.request", "HTTP Request: an API request was served (headers masked as in the logs)")
 def http_request(ctx: BuildContext) -> dict[str, Any]:
     rng = ctx.rng
@@ -237,14 +305,27 @@ def http_request(ctx: BuildContext) -> dict[str, Any]:
     trace_id = uuid4(rng)
     location = f"https://{API_HOST}{path}/{uuid4(rng)}"
     data = {
-        "request": {"method": "POST", "path": path, "headers": {
-            "Host": [API_HOST], "Content-Type": ["application/json; charset=utf-8"],
-            "Content-Length": [str(rng.randint(90, 900))], "BT-TRACE-ID": [trace_id],
-            "BT-API-KEY": [v.mask(app["_api_key"])]}},
-        "response": {"status": 201, "headers": {
-            "Content-Type": ["application/json; charset=utf-8"],
-            "Content-Length": [str(rng.randint(300, 1600))],
-            "BT-TRACE-ID": [trace_id], "Date": [v.mask(v.http_date(ctx.now))], "Server": [v.mask("Kestrel")],
-            "Location": [v.mask(location)]}},
+        "request": {
+            "method": "POST",
+            "path": path,
+            "headers": {
+                "Host": [API_HOST],
+                "Content-Type": ["application/json; charset=utf-8"],
+                "Content-Length": [str(rng.randint(90, 900))],
+                "BT-TRACE-ID": [trace_id],
+                "BT-API-KEY": [v.mask(app["_api_key"])],
+            },
+        },
+        "response": {
+            "status": 201,
+            "headers": {
+                "Content-Type": ["application/json; charset=utf-8"],
+                "Content-Length": [str(rng.randint(300, 1600))],
+                "BT-TRACE-ID": [trace_id],
+                "Date": [v.mask(v.http_date(ctx.now))],
+                "Server": [v.mask("Kestrel")],
+                "Location": [v.mask(location)],
+            },
+        },
     }
     return wrap(ctx, "http.request", data, as_actor(app), trace_id)

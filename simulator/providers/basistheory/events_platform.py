@@ -11,7 +11,6 @@ from typing import Any
 
 from simulator.ids import uuid4
 from simulator.models import BuildContext
-from simulator.providers.basistheory import PROVIDER
 from simulator.providers.basistheory import _values as v
 from simulator.providers.basistheory._common import (
     DAY,
@@ -29,6 +28,7 @@ from simulator.providers.basistheory._common import (
     tenant,
     wrap,
 )
+from simulator.providers.basistheory.provider import PROVIDER
 from simulator.timeutil import iso_ms
 
 # Invitations are valid for three days (ours: Basis Theory does not publish the period).
@@ -36,13 +36,23 @@ INVITATION_TTL = 3 * DAY
 # Sessions opened by Elements are short-lived (ours: a few minutes).
 SESSION_TTL = 180.0
 APP_FIELDS = ("id", "type", "name", "created_by", "created_at", "permissions", "rules")
-APP_UPDATED_FIELDS = ("id", "name", "type", "permissions", "rules", "created_at", "created_by", "modified_at",
-                      "modified_by")
+APP_UPDATED_FIELDS = (
+    "id",
+    "name",
+    "type",
+    "permissions",
+    "rules",
+    "created_at",
+    "created_by",
+    "modified_at",
+    "modified_by",
+)
 TENANT_FIELDS = ("id", "name", "created_at", "created_by")
 INVITATION_FIELDS = ("id", "email", "role", "expires_at", "created_at", "created_by")
 
 
 # --- tenant ---------------------------------------------------------------------------------------
+
 
 @PROVIDER.event("tenant.created", "Tenant Created: a tenant was created")
 def tenant_created(ctx: BuildContext) -> dict[str, Any]:
@@ -67,13 +77,20 @@ def tenant_deleted(ctx: BuildContext) -> dict[str, Any]:
 
 # --- invitations and members ----------------------------------------------------------------------
 
+
 def new_invitation(ctx: BuildContext, created_at: float = 0.0) -> Entity:
     """An invitation the owner sent to a new person, up to `created_at` seconds ago (0: now)."""
     person = new_person(ctx)
     made = v.earlier(ctx.now, ctx.rng, created_at / 2, created_at) if created_at else ctx.now
-    return {"id": uuid4(ctx.rng), "email": person["_email"], "role": v.pick(ctx.rng, v.ROLES),
-            "expires_at": v.after(made, INVITATION_TTL), "created_at": iso_ms(made),
-            "created_by": owner(ctx)["id"], "_user": person}
+    return {
+        "id": uuid4(ctx.rng),
+        "email": person["_email"],
+        "role": v.pick(ctx.rng, v.ROLES),
+        "expires_at": v.after(made, INVITATION_TTL),
+        "created_at": iso_ms(made),
+        "created_by": owner(ctx)["id"],
+        "_user": person,
+    }
 
 
 def _invitation(ctx: BuildContext) -> Entity:
@@ -83,16 +100,14 @@ def _invitation(ctx: BuildContext) -> Entity:
 @PROVIDER.event("tenant.invitation.created", "Invitation Created: a user was invited to join the tenant")
 def invitation_created(ctx: BuildContext) -> dict[str, Any]:
     invitation = store(ctx, "invitation", new_invitation(ctx))
-    return wrap(ctx, "tenant.invitation.created", {"invitation": project(invitation, INVITATION_FIELDS)},
-                owner(ctx))
+    return wrap(ctx, "tenant.invitation.created", {"invitation": project(invitation, INVITATION_FIELDS)}, owner(ctx))
 
 
 @PROVIDER.event("tenant.invitation.resent", "Invitation Resent: an invitation email was sent again")
 def invitation_resent(ctx: BuildContext) -> dict[str, Any]:
     invitation = _invitation(ctx)
     invitation["expires_at"] = v.after(ctx.now, INVITATION_TTL)
-    return wrap(ctx, "tenant.invitation.resent", {"invitation": project(invitation, INVITATION_FIELDS)},
-                owner(ctx))
+    return wrap(ctx, "tenant.invitation.resent", {"invitation": project(invitation, INVITATION_FIELDS)}, owner(ctx))
 
 
 @PROVIDER.event("tenant.invitation.accepted", "Invitation Accepted: the invitee accepted the invitation")
@@ -102,16 +117,16 @@ def invitation_accepted(ctx: BuildContext) -> dict[str, Any]:
         invitation["_accepted"] = True
         # Accepting makes the invitee a member: the next tenant.member.created is theirs.
         tenant(ctx).setdefault("_joining", []).append(invitation)
-    return wrap(ctx, "tenant.invitation.accepted", {"invitation": project(invitation, INVITATION_FIELDS)},
-                invitation["_user"])
+    return wrap(
+        ctx, "tenant.invitation.accepted", {"invitation": project(invitation, INVITATION_FIELDS)}, invitation["_user"]
+    )
 
 
 @PROVIDER.event("tenant.invitation.deleted", "Invitation Deleted: a pending invitation was revoked")
 def invitation_deleted(ctx: BuildContext) -> dict[str, Any]:
     invitation = _invitation(ctx)
     discard(ctx, "invitation")
-    return wrap(ctx, "tenant.invitation.deleted", {"invitation": project(invitation, INVITATION_FIELDS)},
-                owner(ctx))
+    return wrap(ctx, "tenant.invitation.deleted", {"invitation": project(invitation, INVITATION_FIELDS)}, owner(ctx))
 
 
 def _joining_user(ctx: BuildContext) -> tuple[Entity, str]:
@@ -126,8 +141,18 @@ def _joining_user(ctx: BuildContext) -> tuple[Entity, str]:
 @PROVIDER.event("tenant.member.created", "Member Created: a user became a member of the tenant")
 def member_created(ctx: BuildContext) -> dict[str, Any]:
     user, role = _joining_user(ctx)
-    member = store(ctx, "member", {"id": uuid4(ctx.rng), "user_id": user["id"], "role": role,
-                                   "created_at": iso_ms(ctx.now), "created_by": user["id"], "_user": user})
+    member = store(
+        ctx,
+        "member",
+        {
+            "id": uuid4(ctx.rng),
+            "user_id": user["id"],
+            "role": role,
+            "created_at": iso_ms(ctx.now),
+            "created_by": user["id"],
+            "_user": user,
+        },
+    )
     fields = ("id", "user_id", "role", "created_at", "created_by")
     return wrap(ctx, "tenant.member.created", {"member": project(member, fields)}, user)
 
@@ -140,6 +165,7 @@ def member_deleted(ctx: BuildContext) -> dict[str, Any]:
 
 
 # --- applications and keys ------------------------------------------------------------------------
+
 
 def _earlier_application(ctx: BuildContext) -> Entity:
     app_type = v.pick(ctx.rng, v.APPLICATION_TYPES)
@@ -182,9 +208,17 @@ def application_key_created(ctx: BuildContext) -> dict[str, Any]:
     actor = portal_actor(ctx)
     app = _key_owner(ctx)
     app["_keys"] = app.get("_keys", 0) + 1
-    key = store(ctx, "application_key", {"id": uuid4(ctx.rng), "application_id": app["id"],
-                                         "version": str(app["_keys"]), "created_at": iso_ms(ctx.now),
-                                         "created_by": actor["id"]})
+    key = store(
+        ctx,
+        "application_key",
+        {
+            "id": uuid4(ctx.rng),
+            "application_id": app["id"],
+            "version": str(app["_keys"]),
+            "created_at": iso_ms(ctx.now),
+            "created_by": actor["id"],
+        },
+    )
     fields = ("id", "application_id", "version", "created_at", "created_by")
     return wrap(ctx, "application.key.created", {"application_key": project(key, fields)}, actor)
 
@@ -192,8 +226,7 @@ def application_key_created(ctx: BuildContext) -> dict[str, Any]:
 @PROVIDER.event("application.key.deleted", "Application Key Deleted: an application's API key was revoked")
 def application_key_deleted(ctx: BuildContext) -> dict[str, Any]:
     actor = portal_actor(ctx)
-    key = obtain(ctx, "application_key",
-                 lambda c: {"id": uuid4(c.rng), "application_id": _key_owner(c)["id"]})
+    key = obtain(ctx, "application_key", lambda c: {"id": uuid4(c.rng), "application_id": _key_owner(c)["id"]})
     discard(ctx, "application_key")
     data = {"application_key": project(key, ("id", "application_id"))}
     return wrap(ctx, "application.key.deleted", data, actor)
@@ -201,13 +234,18 @@ def application_key_deleted(ctx: BuildContext) -> dict[str, Any]:
 
 # --- sessions -------------------------------------------------------------------------------------
 
+
 def new_session(ctx: BuildContext, created_at: float = 0.0) -> Entity:
     """A session the public application opened for itself, up to `created_at` seconds ago (0: now)."""
     app = app_actor(ctx, "public")
     start = v.earlier(ctx.now, ctx.rng, 5, created_at) if created_at else ctx.now
-    return {"id": uuid4(ctx.rng), "created_at": iso_ms(start), "created_by": app["id"],
-            "expires_at": v.after(start, SESSION_TTL),
-            "issued_to_application": {"id": app["id"], "name": app["name"]}}
+    return {
+        "id": uuid4(ctx.rng),
+        "created_at": iso_ms(start),
+        "created_by": app["id"],
+        "expires_at": v.after(start, SESSION_TTL),
+        "issued_to_application": {"id": app["id"], "name": app["name"]},
+    }
 
 
 @PROVIDER.event("session.created", "Session Created: a client-side session was opened with a public key")
@@ -224,9 +262,15 @@ def session_authorized(ctx: BuildContext) -> dict[str, Any]:
     token_id, container = (token["id"], token["containers"][0]) if token else (uuid4(ctx.rng), "/pci/high/")
     # The backend lets the browser reveal one token, the usual reason to authorize a session.
     session["permissions"] = ["token:read"]
-    session["rules"] = [{"description": "Reveal one token to the customer's browser", "priority": 1,
-                         "container": container, "transform": "reveal",
-                         "conditions": [{"attribute": "id", "operator": "equals", "value": token_id}],
-                         "permissions": ["token:read"]}]
+    session["rules"] = [
+        {
+            "description": "Reveal one token to the customer's browser",
+            "priority": 1,
+            "container": container,
+            "transform": "reveal",
+            "conditions": [{"attribute": "id", "operator": "equals", "value": token_id}],
+            "permissions": ["token:read"],
+        }
+    ]
     fields = ("id", "created_at", "created_by", "expires_at", "permissions", "rules", "issued_to_application")
     return wrap(ctx, "session.authorized", {"session": project(session, fields)}, app_actor(ctx, "private"))

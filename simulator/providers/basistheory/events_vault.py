@@ -13,7 +13,6 @@ from typing import Any
 from simulator.errors import FieldError, InvalidInput
 from simulator.ids import uuid4
 from simulator.models import BuildContext
-from simulator.providers.basistheory import PROVIDER
 from simulator.providers.basistheory import _values as v
 from simulator.providers.basistheory._common import (
     DAY,
@@ -27,12 +26,35 @@ from simulator.providers.basistheory._common import (
     tenant,
     wrap,
 )
+from simulator.providers.basistheory.provider import PROVIDER
 from simulator.timeutil import iso_ms
 
-TOKEN_FIELDS = ("id", "type", "metadata", "containers", "fingerprint", "fingerprint_expression",
-                "search_indexes", "created_by", "created_at", "expires_at")
-UPDATED_FIELDS = ("id", "type", "metadata", "containers", "fingerprint", "fingerprint_expression",
-                  "search_indexes", "modified_by", "modified_at", "created_by", "created_at", "expires_at")
+TOKEN_FIELDS = (
+    "id",
+    "type",
+    "metadata",
+    "containers",
+    "fingerprint",
+    "fingerprint_expression",
+    "search_indexes",
+    "created_by",
+    "created_at",
+    "expires_at",
+)
+UPDATED_FIELDS = (
+    "id",
+    "type",
+    "metadata",
+    "containers",
+    "fingerprint",
+    "fingerprint_expression",
+    "search_indexes",
+    "modified_by",
+    "modified_at",
+    "created_by",
+    "created_at",
+    "expires_at",
+)
 INTENT_FIELDS = ("id", "type", "fingerprint", "created_by", "created_at", "expires_at")
 # Time to live a token gets: a month, a quarter, a year, two years.
 TOKEN_TTLS = (30 * DAY, 90 * DAY, 365 * DAY, 730 * DAY)
@@ -40,8 +62,14 @@ TOKEN_TTLS = (30 * DAY, 90 * DAY, 365 * DAY, 730 * DAY)
 
 # --- tokens ---------------------------------------------------------------------------------------
 
-def new_token(ctx: BuildContext, token_type: str | None = None, created_at: float = 0.0,
-              created_by: str | None = None, fingerprint: str | None = None) -> Entity:
+
+def new_token(
+    ctx: BuildContext,
+    token_type: str | None = None,
+    created_at: float = 0.0,
+    created_by: str | None = None,
+    fingerprint: str | None = None,
+) -> Entity:
     """A token made `created_at` seconds before now (0: now) by `created_by` (default: the backend app).
 
     Without `token_type`, the run's `token_type` parameter decides, else a weighted draw of the documented types.
@@ -49,16 +77,25 @@ def new_token(ctx: BuildContext, token_type: str | None = None, created_at: floa
     rng = ctx.rng
     token_type = token_type or ctx.params.get("token_type") or v.pick(rng, v.TOKEN_TYPES, v.TOKEN_TYPE_WEIGHTS)
     if token_type not in v.TOKEN_SHAPES:
-        raise InvalidInput(f"unknown token type {token_type!r}; known: {', '.join(v.TOKEN_TYPES)}",
-                           errors=[FieldError("params.token_type", f"unknown token type {token_type!r}")])
+        raise InvalidInput(
+            f"unknown token type {token_type!r}; known: {', '.join(v.TOKEN_TYPES)}",
+            errors=[FieldError("params.token_type", f"unknown token type {token_type!r}")],
+        )
     container, expression, indexes = v.TOKEN_SHAPES[token_type]
     made = v.before(ctx.now, rng, created_at / 2, created_at) if created_at else iso_ms(ctx.now)
     ttl = TOKEN_TTLS[int(rng.random() * len(TOKEN_TTLS))]
-    token = {"id": uuid4(rng), "type": token_type, "metadata": v.metadata(rng), "containers": [container],
-             "fingerprint": fingerprint or v.fingerprint(rng), "fingerprint_expression": expression,
-             "search_indexes": list(indexes[int(rng.random() * len(indexes))]),
-             "created_by": created_by or app_actor(ctx, "private")["id"], "created_at": made,
-             "expires_at": v.after(ctx.now, ttl)}
+    token = {
+        "id": uuid4(rng),
+        "type": token_type,
+        "metadata": v.metadata(rng),
+        "containers": [container],
+        "fingerprint": fingerprint or v.fingerprint(rng),
+        "fingerprint_expression": expression,
+        "search_indexes": list(indexes[int(rng.random() * len(indexes))]),
+        "created_by": created_by or app_actor(ctx, "private")["id"],
+        "created_at": made,
+        "expires_at": v.after(ctx.now, ttl),
+    }
     if token_type == "card":
         token["_brand"] = v.pick(rng, v.CARD_BRANDS, v.CARD_BRAND_WEIGHTS)
         tenant(ctx)["_card"] = token
@@ -122,33 +159,38 @@ def token_expired(ctx: BuildContext) -> dict[str, Any]:
     return wrap(ctx, "token.expired", {"token": {"id": token["id"]}}, system(ctx))
 
 
-@PROVIDER.event("token.property.expired",
-                "Token Property Expired: a short-lived property of a token (a card's CVC) was removed")
+@PROVIDER.event(
+    "token.property.expired", "Token Property Expired: a short-lived property of a token (a card's CVC) was removed"
+)
 def token_property_expired(ctx: BuildContext) -> dict[str, Any]:
     # A card's CVC is the property that expires (an hour after tokenization), so without a step name the
     # latest card is the token concerned.
     token = card_token(ctx, ctx.ref)
-    return wrap(ctx, "token.property.expired", {"token": {"id": token["id"], "property_name": "cvc"}},
-                system(ctx))
+    return wrap(ctx, "token.property.expired", {"token": {"id": token["id"], "property_name": "cvc"}}, system(ctx))
 
 
 # --- token intents --------------------------------------------------------------------------------
+
 
 def new_intent(ctx: BuildContext, created_at: float = 0.0) -> Entity:
     """A token intent collected by the public application, up to `created_at` seconds ago (0: now)."""
     rng = ctx.rng
     made = v.earlier(ctx.now, rng, 60, created_at) if created_at else ctx.now
     # Token intents live 24 hours.
-    return {"id": uuid4(rng), "type": "card" if rng.random() < 0.85 else "bank",
-            "fingerprint": v.fingerprint(rng), "created_by": app_actor(ctx, "public")["id"],
-            "created_at": iso_ms(made), "expires_at": iso_ms(made + timedelta(days=1))}
+    return {
+        "id": uuid4(rng),
+        "type": "card" if rng.random() < 0.85 else "bank",
+        "fingerprint": v.fingerprint(rng),
+        "created_by": app_actor(ctx, "public")["id"],
+        "created_at": iso_ms(made),
+        "expires_at": iso_ms(made + timedelta(days=1)),
+    }
 
 
 @PROVIDER.event("token-intent.created", "Token Intent Created: data was collected as a token intent")
 def token_intent_created(ctx: BuildContext) -> dict[str, Any]:
     intent = store(ctx, "token_intent", new_intent(ctx))
-    return wrap(ctx, "token-intent.created", {"token_intent": project(intent, INTENT_FIELDS)},
-                app_actor(ctx, "public"))
+    return wrap(ctx, "token-intent.created", {"token_intent": project(intent, INTENT_FIELDS)}, app_actor(ctx, "public"))
 
 
 @PROVIDER.event("token-intent.deleted", "Token Intent Deleted: a token intent was deleted before conversion")
@@ -172,34 +214,49 @@ def token_intent_converted(ctx: BuildContext) -> dict[str, Any]:
 
 # --- 3DS sessions ---------------------------------------------------------------------------------
 
+
 def new_3ds_session(ctx: BuildContext, created_at: float = 0.0) -> Entity:
     """A 3DS session for the latest card token, opened by the public application."""
     rng = ctx.rng
     token = card_token(ctx)
     intent = ctx.world.get("token_intent")
     made = v.earlier(ctx.now, rng, 5, created_at) if created_at else ctx.now
-    return {"id": uuid4(rng), "type": "customer" if rng.random() < 0.85 else "merchant",
-            "tenant_id": tenant(ctx)["id"], "created_at": iso_ms(made),
-            "created_by": app_actor(ctx, "public")["id"],
-            "device": "browser" if rng.random() < 0.7 else "mobile",
-            "expires_at": iso_ms(made + timedelta(minutes=30)), "token_id": token["id"],
-            "token_intent_id": intent["id"] if intent is not None else uuid4(rng),
-            "card_brand": token.get("_brand", "Visa")}
+    return {
+        "id": uuid4(rng),
+        "type": "customer" if rng.random() < 0.85 else "merchant",
+        "tenant_id": tenant(ctx)["id"],
+        "created_at": iso_ms(made),
+        "created_by": app_actor(ctx, "public")["id"],
+        "device": "browser" if rng.random() < 0.7 else "mobile",
+        "expires_at": iso_ms(made + timedelta(minutes=30)),
+        "token_id": token["id"],
+        "token_intent_id": intent["id"] if intent is not None else uuid4(rng),
+        "card_brand": token.get("_brand", "Visa"),
+    }
 
 
 def _session_3ds(ctx: BuildContext) -> Entity:
     return obtain(ctx, "3ds_session", lambda c: new_3ds_session(c, 120.0))
 
 
-SESSION_3DS_FIELDS = ("id", "type", "tenant_id", "created_at", "created_by", "device", "expires_at",
-                      "token_id", "token_intent_id", "card_brand")
+SESSION_3DS_FIELDS = (
+    "id",
+    "type",
+    "tenant_id",
+    "created_at",
+    "created_by",
+    "device",
+    "expires_at",
+    "token_id",
+    "token_intent_id",
+    "card_brand",
+)
 
 
 @PROVIDER.event("3ds.session.created", "3DS Session Created: a 3DS session was created for a card")
 def threeds_created(ctx: BuildContext) -> dict[str, Any]:
     session = store(ctx, "3ds_session", new_3ds_session(ctx))
-    return wrap(ctx, "3ds.session.created", {"session": project(session, SESSION_3DS_FIELDS)},
-                app_actor(ctx, "public"))
+    return wrap(ctx, "3ds.session.created", {"session": project(session, SESSION_3DS_FIELDS)}, app_actor(ctx, "public"))
 
 
 @PROVIDER.event("3ds.session.authenticated", "3DS Session Authenticated: a 3DS authentication finished")
@@ -207,27 +264,39 @@ def threeds_authenticated(ctx: BuildContext) -> dict[str, Any]:
     session = _session_3ds(ctx)
     session["authentication_status"] = v.pick(ctx.rng, v.AUTHENTICATION_STATUSES, v.AUTHENTICATION_WEIGHTS)
     keys = ("id", "type", "authentication_status", *SESSION_3DS_FIELDS[3:])
-    return wrap(ctx, "3ds.session.authenticated", {"session": project(session, keys)},
-                app_actor(ctx, "private"))
+    return wrap(ctx, "3ds.session.authenticated", {"session": project(session, keys)}, app_actor(ctx, "private"))
 
 
-@PROVIDER.event("3ds.session.challenge-result-retrieved",
-                "3DS Challenge Result Retrieved: the result of a 3DS challenge was retrieved")
+@PROVIDER.event(
+    "3ds.session.challenge-result-retrieved",
+    "3DS Challenge Result Retrieved: the result of a 3DS challenge was retrieved",
+)
 def threeds_challenge_result(ctx: BuildContext) -> dict[str, Any]:
     session = _session_3ds(ctx)
-    return wrap(ctx, "3ds.session.challenge-result-retrieved",
-                {"session": project(session, SESSION_3DS_FIELDS)}, app_actor(ctx, "private"))
+    return wrap(
+        ctx,
+        "3ds.session.challenge-result-retrieved",
+        {"session": project(session, SESSION_3DS_FIELDS)},
+        app_actor(ctx, "private"),
+    )
 
 
-@PROVIDER.event("3ds.session.decoupled-challenge-notification",
-                "3DS Decoupled Challenge Notification: the issuer finished an out-of-band challenge")
+@PROVIDER.event(
+    "3ds.session.decoupled-challenge-notification",
+    "3DS Decoupled Challenge Notification: the issuer finished an out-of-band challenge",
+)
 def threeds_decoupled(ctx: BuildContext) -> dict[str, Any]:
     session = _session_3ds(ctx)
-    return wrap(ctx, "3ds.session.decoupled-challenge-notification",
-                {"session": project(session, ("id", "type", "tenant_id"))}, system(ctx))
+    return wrap(
+        ctx,
+        "3ds.session.decoupled-challenge-notification",
+        {"session": project(session, ("id", "type", "tenant_id"))},
+        system(ctx),
+    )
 
 
 # --- account updater ------------------------------------------------------------------------------
+
 
 def _job_event(ctx: BuildContext, etype: str, status: str) -> dict[str, Any]:
     if status == "pending":
@@ -240,14 +309,17 @@ def _job_event(ctx: BuildContext, etype: str, status: str) -> dict[str, Any]:
     return wrap(ctx, etype, {"job": project(job, ("id", "status"))}, actor)
 
 
-@PROVIDER.event("account-updater.job.created",
-                "Account Updater Job Created: a batch of cards was submitted to the account updater")
+@PROVIDER.event(
+    "account-updater.job.created", "Account Updater Job Created: a batch of cards was submitted to the account updater"
+)
 def job_created(ctx: BuildContext) -> dict[str, Any]:
     return _job_event(ctx, "account-updater.job.created", "pending")
 
 
-@PROVIDER.event("account-updater.job.completed",
-                "Account Updater Job Completed: the card networks returned the updated card details")
+@PROVIDER.event(
+    "account-updater.job.completed",
+    "Account Updater Job Completed: the card networks returned the updated card details",
+)
 def job_completed(ctx: BuildContext) -> dict[str, Any]:
     return _job_event(ctx, "account-updater.job.completed", "completed")
 

@@ -4,38 +4,7 @@ Envelope: `{"events": [{"header": {...}, "payload": {...}}, ...], "rid": <uuid4>
 events. Native signature: `request-signature`, an HS256 JWT (see `simulator.signing`).
 """
 
-from __future__ import annotations
+from simulator.providers.syncfy import events
+from simulator.providers.syncfy.provider import PROVIDER
 
-import json
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, ClassVar
-
-from simulator.ids import uuid4
-from simulator.models import BuildContext, Event, RetryPolicy
-from simulator.providers.base import EventType, Provider
-
-
-class SyncfyProvider(Provider):
-    name: ClassVar[str] = "syncfy"
-    title: ClassVar[str] = "Syncfy"
-    native_signing: ClassVar[str] = "syncfy"
-    # Syncfy publishes no retry schedule; this is the Svix-style one (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
-    retry_policy: ClassVar[RetryPolicy] = RetryPolicy((5, 300, 1800, 7200, 18000, 36000, 36000))
-    max_batch: ClassVar[int] = 100
-
-    def finish(self, etype: EventType, data: dict[str, Any], ctx: BuildContext) -> Event:
-        rid = uuid4(ctx.rng)
-        return Event(id=data["header"]["event"]["eid"], provider=self.name, type=etype.name,
-                     occurred_at=ctx.now, data=data, json=json.dumps(data, separators=(",", ":")),
-                     envelope_id=rid)
-
-    def render(self, events: Sequence[Event], envelope_id: str, delivered_at: datetime) -> bytes:
-        # `events` first, then `rid`, as in most of Syncfy's examples.
-        inner = ",".join(e.json for e in events)
-        return f'{{"events":[{inner}],"rid":"{envelope_id}"}}'.encode()
-
-
-PROVIDER = SyncfyProvider()
-
-from simulator.providers.syncfy import events as _events  # noqa: E402,F401  (registers the builders)
+__all__ = ["PROVIDER", "events"]

@@ -42,8 +42,11 @@ class Site:
         return self.id_site_organization_type == GOVERNMENT
 
     def as_dict(self) -> dict[str, str]:
-        return {"id_site": self.id_site, "id_site_organization": self.id_site_organization,
-                "id_site_organization_type": self.id_site_organization_type}
+        return {
+            "id_site": self.id_site,
+            "id_site_organization": self.id_site_organization,
+            "id_site_organization_type": self.id_site_organization_type,
+        }
 
 
 _ACME = "56cf4ff5784806152c8b4567"
@@ -75,8 +78,10 @@ def environment(params: dict[str, Any]) -> str:
     """The run's environment name from its `environment` param (sandbox by default)."""
     name = str(params.get("environment", "sandbox")).lower()
     if name not in ENVIRONMENTS:
-        raise InvalidInput(f"unknown Syncfy environment {name!r}; use sandbox or production",
-                           errors=[FieldError("params.environment", "expected sandbox or production")])
+        raise InvalidInput(
+            f"unknown Syncfy environment {name!r}; use sandbox or production",
+            errors=[FieldError("params.environment", "expected sandbox or production")],
+        )
     return name
 
 

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 
 from simulator.ids import next_object_id, object_id, object_id_time, uuid4
 from simulator.models import BuildContext
-from simulator.providers.syncfy import PROVIDER
 from simulator.providers.syncfy._values import (
     ENVIRONMENTS,
     REFRESH_JOB_TYPE,
@@ -34,6 +33,7 @@ from simulator.providers.syncfy._values import (
     external_reference,
     pick_site,
 )
+from simulator.providers.syncfy.provider import PROVIDER
 from simulator.timeutil import syncfy_at
 from simulator.world import Entity
 
@@ -62,8 +62,13 @@ def _user(ctx: BuildContext) -> Entity:
         external = None if raw is None else str(raw)
     else:
         external = external_reference(ctx.rng, datetime.fromtimestamp(created, UTC))
-    user = {"id_user": _oid(ctx, created), "id_external": external, "id_environment": ENVIRONMENTS[env],
-            "environment": env, "created": created}
+    user = {
+        "id_user": _oid(ctx, created),
+        "id_external": external,
+        "id_environment": ENVIRONMENTS[env],
+        "environment": env,
+        "created": created,
+    }
     return ctx.world.put("user", user, ctx.ref)
 
 
@@ -72,9 +77,17 @@ def _new_job(ctx: BuildContext, kind: str, started: float, credential: Entity, u
     first = _oid(ctx, started)
     second = next_object_id(first)
     id_job, id_job_uuid = (second, first) if uuid_first else (first, second)
-    job = {"id_job": id_job, "id_job_uuid": id_job_uuid, "kind": kind,
-           "id_credential": credential["id_credential"], "user": credential["user"], "site": credential["site"],
-           "started": started, "announced": [], "webhook": None}
+    job = {
+        "id_job": id_job,
+        "id_job_uuid": id_job_uuid,
+        "kind": kind,
+        "id_credential": credential["id_credential"],
+        "user": credential["user"],
+        "site": credential["site"],
+        "started": started,
+        "announced": [],
+        "webhook": None,
+    }
     return ctx.world.put("job", job, ctx.ref)
 
 
@@ -82,8 +95,13 @@ def _new_credential(ctx: BuildContext, user: Entity, age: tuple[float, float], d
     """A credential of `user` registered `age` seconds ago, with the job that registered it."""
     created = max(_now(ctx) - ctx.rng.uniform(*age), user["created"])
     site = pick_site(ctx.rng, user["environment"], documents)
-    credential = {"id_credential": _oid(ctx, created), "user": user, "site": site.as_dict(),
-                  "created": created, "job": None}
+    credential = {
+        "id_credential": _oid(ctx, created),
+        "user": user,
+        "site": site.as_dict(),
+        "created": created,
+        "job": None,
+    }
     credential["job"] = _new_job(ctx, "credential", created, credential)
     return ctx.world.put("credential", credential, ctx.ref)
 
@@ -100,12 +118,22 @@ def _header(ctx: BuildContext, name: str, user: Entity, documents: bool = False)
     """The event's header, keys ordered as in Syncfy's examples (the documents ones list them differently)."""
     at, eid = syncfy_at(ctx.now), uuid4(ctx.rng)
     if documents:
-        return {"event": {"eid": eid, "name": name, "at": at, "version": VERSION},
-                "user": {"id_user": user["id_user"], "id_external": user["id_external"],
-                         "id_environment": user["id_environment"]}}
-    return {"event": {"at": at, "eid": eid, "name": name, "version": VERSION},
-            "user": {"id_environment": user["id_environment"], "id_external": user["id_external"],
-                     "id_user": user["id_user"]}}
+        return {
+            "event": {"eid": eid, "name": name, "at": at, "version": VERSION},
+            "user": {
+                "id_user": user["id_user"],
+                "id_external": user["id_external"],
+                "id_environment": user["id_environment"],
+            },
+        }
+    return {
+        "event": {"at": at, "eid": eid, "name": name, "version": VERSION},
+        "user": {
+            "id_environment": user["id_environment"],
+            "id_external": user["id_external"],
+            "id_user": user["id_user"],
+        },
+    }
 
 
 def _credential_event(ctx: BuildContext, name: str, legacy: str, credential: Entity, executing: int) -> Entity:
@@ -160,8 +188,10 @@ def _refresh_endpoints(ctx: BuildContext, id_credential: str, since: int, until:
     }
 
 
-@PROVIDER.event("credentials.refreshed",
-                "A credential's data changed: accounts or transactions were added or updated by a new sync job.")
+@PROVIDER.event(
+    "credentials.refreshed",
+    "A credential's data changed: accounts or transactions were added or updated by a new sync job.",
+)
 def credentials_refreshed(ctx: BuildContext) -> Entity:
     credential = _credential(ctx, (3600.0, 7 * _DAY))
     started = max(_now(ctx) - ctx.rng.uniform(5.0, 45.0), credential["created"])
@@ -244,9 +274,11 @@ def documents_success(ctx: BuildContext) -> Entity:
     return _documents_event(ctx, "documents.success")
 
 
-@PROVIDER.event("documents.failed",
-                "Errors occurred while downloading documents; the documents may be inconsistent. Syncfy's "
-                "documentation titles it `documents.fail`, its example body `documents.failed`.",
-                aliases=("documents.fail",))
+@PROVIDER.event(
+    "documents.failed",
+    "Errors occurred while downloading documents; the documents may be inconsistent. Syncfy's "
+    "documentation titles it `documents.fail`, its example body `documents.failed`.",
+    aliases=("documents.fail",),
+)
 def documents_failed(ctx: BuildContext) -> Entity:
     return _documents_event(ctx, "documents.failed")

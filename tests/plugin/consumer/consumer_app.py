@@ -47,8 +47,9 @@ def verify_standard(secret: str, headers: dict[str, str], body: bytes) -> bool:
 def verify_syncfy(secret: str, headers: dict[str, str], body: bytes) -> bool:
     token = headers.get("request-signature", "")
     try:
-        claims = jwt.decode(token, base64.b64decode(secret), algorithms=["HS256"],
-                            options={"require": ["iat", "exp", "body_sha256"]})
+        claims = jwt.decode(
+            token, base64.b64decode(secret), algorithms=["HS256"], options={"require": ["iat", "exp", "body_sha256"]}
+        )
     except jwt.PyJWTError:
         return False
     return hmac.compare_digest(claims["body_sha256"], hashlib.sha256(body).hexdigest())
@@ -59,8 +60,12 @@ def verify_basistheory(public_pem: str, headers: dict[str, str], body: bytes) ->
     signed = json.dumps(json.loads(body), separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
     try:
         signature = base64.b64decode(headers.get("bt-signature", ""), validate=True)
-        key.verify(signature, signed, padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
-                                                  salt_length=padding.PSS.AUTO), hashes.SHA256())
+        key.verify(
+            signature,
+            signed,
+            padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO),
+            hashes.SHA256(),
+        )
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -5,10 +5,10 @@ from consumer_app import STANDARD_SECRET, SYNCFY_SECRET
 
 
 def test_standard_webhooks_events_are_processed_once(webhook_sim, consumer):
-    webhook_sim.subscribe(consumer.url + "/webhooks/standard", signing="standard", secret=STANDARD_SECRET,
-                          events=["syncfy:*"])
-    run = webhook_sim.run("syncfy-credential-lifecycle", seed=11, params={"refreshes": 1},
-                          faults={"duplicate": 1.0})
+    webhook_sim.subscribe(
+        consumer.url + "/webhooks/standard", signing="standard", secret=STANDARD_SECRET, events=["syncfy:*"]
+    )
+    run = webhook_sim.run("syncfy-credential-lifecycle", seed=11, params={"refreshes": 1}, faults={"duplicate": 1.0})
     final = run.wait(timeout=30)
     assert final.status == "completed"
     assert set(final.counts) == {"succeeded"}
@@ -16,8 +16,12 @@ def test_standard_webhooks_events_are_processed_once(webhook_sim, consumer):
 
 
 async def test_basis_theory_signatures_are_checked(webhook_sim, consumer):
-    run = webhook_sim.run("basistheory-token-lifecycle", seed=5, target=consumer.url + "/webhooks/basistheory",
-                          faults={"bad_signature": 1.0})
+    run = webhook_sim.run(
+        "basistheory-token-lifecycle",
+        seed=5,
+        target=consumer.url + "/webhooks/basistheory",
+        faults={"bad_signature": 1.0},
+    )
     final = await run
     assert final.status == "completed"
     assert set(final.counts) == {"succeeded"}
@@ -25,8 +29,14 @@ async def test_basis_theory_signatures_are_checked(webhook_sim, consumer):
     assert Counter(consumer.processed) == Counter(event.id for event in run.events())
 
 
-@pytest.mark.webhook_sim("syncfy-credential-lifecycle", seed=3, params={"refreshes": 2}, target="syncfy_endpoint",
-                         secret=SYNCFY_SECRET, faults={"duplicate": {"probability": 1.0, "copies": 2}})
+@pytest.mark.webhook_sim(
+    "syncfy-credential-lifecycle",
+    seed=3,
+    params={"refreshes": 2},
+    target="syncfy_endpoint",
+    secret=SYNCFY_SECRET,
+    faults={"duplicate": {"probability": 1.0, "copies": 2}},
+)
 def test_syncfy_duplicates_are_processed_once(webhook_sim_run, webhook_sim, consumer):
     assert webhook_sim_run.status == "completed"
     deliveries = webhook_sim.deliveries(run=webhook_sim_run.id)

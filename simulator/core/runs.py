@@ -16,13 +16,13 @@ from simulator.delivery.faults import merge as merge_faults
 from simulator.errors import FieldError, InvalidInput, NotFound
 from simulator.ids import new_id
 from simulator.models import Event, Run, Subscription
+from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.scenarios import loader, runner
 from simulator.scenarios.model import Emit, Scenario, walk
-from simulator.specs import RunSpec, SubscriptionSpec
 from simulator.timeutil import now_utc, utc
 
 if TYPE_CHECKING:
-    from simulator.service import Simulator
+    from simulator.core.simulator import Simulator
 
 log = logging.getLogger("webhook_sim.runs")
 LOOKAHEAD = 0.05
@@ -53,11 +53,20 @@ class RunManager:
         seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
         start = utc(spec.start_time) if spec.start_time else now_utc()
         run_id = new_id("run")
-        record = {"scenario": scenario.name, "params": params, "seed": seed, "speed": spec.speed,
-                  "start_time": start.isoformat(), "subscriptions": [s.id for s in subs] if subs else None,
-                  "target": spec.target, "faults": spec.faults, "source": scenario.source}
-        await self.sim.store.put_run(run_id, scenario=scenario.name, spec=record, status="pending", events=0,
-                                     created_at=time.time())
+        record = {
+            "scenario": scenario.name,
+            "params": params,
+            "seed": seed,
+            "speed": spec.speed,
+            "start_time": start.isoformat(),
+            "subscriptions": [s.id for s in subs] if subs else None,
+            "target": spec.target,
+            "faults": spec.faults,
+            "source": scenario.source,
+        }
+        await self.sim.store.put_run(
+            run_id, scenario=scenario.name, spec=record, status="pending", events=0, created_at=time.time()
+        )
         task = asyncio.create_task(self._execute(run_id, scenario, spec, subs, seed, params, start))
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
@@ -65,8 +74,9 @@ class RunManager:
 
     def _check_scenario_faults(self, scenario: Scenario) -> None:
         """The scenario file's own `faults:` blocks, checked before the run starts (errors name file and line)."""
-        blocks = [(dict(scenario.faults), None)] + [(dict(s.faults), s.line) for s in walk(scenario.steps)
-                                                    if isinstance(s, Emit) and s.faults]
+        blocks = [(dict(scenario.faults), None)] + [
+            (dict(s.faults), s.line) for s in walk(scenario.steps) if isinstance(s, Emit) and s.faults
+        ]
         for faults, line in blocks:
             try:
                 self.sim._check_faults(faults, "faults")
@@ -78,15 +88,28 @@ class RunManager:
         """An ad-hoc subscription for `target`, the named subscriptions, or None for every matching one."""
         if spec.target is not None:
             # An ad-hoc target is never disabled: a CI step must end, with its failures counted.
-            target = SubscriptionSpec(url=spec.target, signing=spec.signing, secret=spec.secret,
-                                      max_in_flight=spec.max_in_flight, disable_after=0)
+            target = SubscriptionSpec(
+                url=spec.target,
+                signing=spec.signing,
+                secret=spec.secret,
+                max_in_flight=spec.max_in_flight,
+                disable_after=0,
+            )
             return [await self.sim.create_subscription(target, ephemeral=True)]
         if spec.subscriptions is not None:
             return [await self.sim.subscription(i) for i in spec.subscriptions]
         return None
 
-    async def _execute(self, run_id: str, scenario: Any, spec: RunSpec, subs: list[Subscription] | None,
-                       seed: int, params: dict[str, Any], start: datetime) -> None:
+    async def _execute(
+        self,
+        run_id: str,
+        scenario: Any,
+        spec: RunSpec,
+        subs: list[Subscription] | None,
+        seed: int,
+        params: dict[str, Any],
+        start: datetime,
+    ) -> None:
         store, engine = self.sim.store, self.sim.engine
         await store.put_run(run_id, status="running", started_at=time.time())
         matching: dict[str, list[Subscription]] = {}
@@ -106,8 +129,17 @@ class RunManager:
         status, error = "completed", None
         t0 = time.time()  # the wall time of simulated `start`: each event is due at t0 + offset / speed
         try:
-            await runner.play(scenario, seed=seed, params=params, start_time=start, speed=spec.speed,
-                              emit=emit, on_idle=lambda: engine.flush(run_id), run_id=run_id, sleep=_sleep_ahead)
+            await runner.play(
+                scenario,
+                seed=seed,
+                params=params,
+                start_time=start,
+                speed=spec.speed,
+                emit=emit,
+                on_idle=lambda: engine.flush(run_id),
+                run_id=run_id,
+                sleep=_sleep_ahead,
+            )
             await engine.release(run_id)  # what the reorder and burst faults still hold goes now
             await engine.settled(run_id)
             if spec.target is not None and subs:
@@ -119,8 +151,14 @@ class RunManager:
             status, error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
             await engine.release(run_id)  # a cancelled run's deliveries go on too
-        await store.put_run(run_id, status=status, error=error, events=self._emitted.pop(run_id, 0),
-                            started_at=t0, finished_at=time.time())
+        await store.put_run(
+            run_id,
+            status=status,
+            error=error,
+            events=self._emitted.pop(run_id, 0),
+            started_at=t0,
+            finished_at=time.time(),
+        )
 
     async def get(self, run_id: str) -> Run:
         run = await self.sim.store.get_run(run_id)

@@ -1,6 +1,6 @@
 """Test support: the in-process simulator behind the pytest plugin, and the receiving side's signature checks.
 
-- `AppServer` (from `simulator.serving`) serves an ASGI app (the control API, or a consumer under test:
+- `AppServer` (from `simulator.runtime`) serves an ASGI app (the control API, or a consumer under test:
   `serve_app`) on an ephemeral 127.0.0.1 port, in a thread with its own event loop.
 - `LocalSimulator` is a `Simulator` on an ephemeral SQLite file with its control API on such a server.
 - `WebhookSim` is what the `webhook_sim` fixtures yield: that simulator, driven through `simulator.client.Client`
@@ -19,17 +19,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from simulator import signing
 from simulator.client import Client, DeliveryInfo, EmittedEvent, RunEventInfo, RunInfo, SubscriptionInfo
-from simulator.errors import InvalidInput
-from simulator.serving import AppServer as AppServer
-from simulator.serving import serve_app as serve_app  # re-exported: documented here for consumers
+from simulator.receiving import SIGNATURE_HEADERS as SIGNATURE_HEADERS
+from simulator.receiving import Verifier as Verifier
+from simulator.receiving import detect_scheme as detect_scheme
+from simulator.receiving import make_verifier as make_verifier
+from simulator.receiving import verifier_for as verifier_for
+from simulator.runtime import AppServer as AppServer
+from simulator.runtime import serve_app as serve_app  # re-exported: documented here for consumers
 
 if TYPE_CHECKING:
-    from simulator.service import Simulator
+    from simulator.core.simulator import Simulator
 
 T = TypeVar("T")
 ASGIApp = Callable[..., Awaitable[None]]
-Verifier = Callable[[dict[str, str], bytes], tuple[bool, str]]
-SIGNATURE_HEADERS = {"webhook-signature": "standard", "bt-signature": "basistheory", "request-signature": "syncfy"}
 
 
 class LocalSimulator:
@@ -40,10 +42,11 @@ class LocalSimulator:
         self.sim = sim
 
     @classmethod
-    def open(cls, *, scenario_dirs: Sequence[Path] = (), token: str | None = None,
-             timeout: float = 10.0) -> LocalSimulator:
+    def open(
+        cls, *, scenario_dirs: Sequence[Path] = (), token: str | None = None, timeout: float = 10.0
+    ) -> LocalSimulator:
         from simulator.api.app import create_app
-        from simulator.service import Simulator
+        from simulator.core.simulator import Simulator
 
         server = AppServer()
         try:
@@ -148,33 +151,72 @@ class WebhookSim:
             raise KeyError(f"{subscription_id} was not created through this fixture; its secret is not known")
         return self._secrets[subscription_id]
 
-    def subscribe(self, url: str, *, events: Sequence[str] | None = None, signing: str | None = None,
-                  secret: str | None = None, **fields: Any) -> SubscriptionInfo:
+    def subscribe(
+        self,
+        url: str,
+        *,
+        events: Sequence[str] | None = None,
+        signing: str | None = None,
+        secret: str | None = None,
+        **fields: Any,
+    ) -> SubscriptionInfo:
         """Create a subscription (see `Client.create_subscription` for `fields`); its `.secret` is in full."""
-        sub = self.client.create_subscription(url, events=list(events) if events is not None else None,
-                                              signing=signing, secret=secret, **fields)
+        sub = self.client.create_subscription(
+            url, events=list(events) if events is not None else None, signing=signing, secret=secret, **fields
+        )
         self._secrets[sub.id] = sub.secret
         return sub
 
-    def emit(self, type: str, overrides: Mapping[str, Any] | None = None, /, *,
-             subscriptions: Sequence[str] | None = None, target: str | None = None, seed: int | None = None,
-             **fields: Any) -> EmittedEvent:
+    def emit(
+        self,
+        type: str,
+        overrides: Mapping[str, Any] | None = None,
+        /,
+        *,
+        subscriptions: Sequence[str] | None = None,
+        target: str | None = None,
+        seed: int | None = None,
+        **fields: Any,
+    ) -> EmittedEvent:
         """Emit one event now. Overrides as a dict of dotted paths, or keywords: `payload__is_executing=0`."""
-        return self.client.emit(type, _dotted(overrides, fields), target=target, seed=seed,
-                                subscriptions=list(subscriptions) if subscriptions is not None else None)
+        return self.client.emit(
+            type,
+            _dotted(overrides, fields),
+            target=target,
+            seed=seed,
+            subscriptions=list(subscriptions) if subscriptions is not None else None,
+        )
 
-    def run(self, scenario: str | Path, *, seed: int | None = None, params: Mapping[str, Any] | None = None,
-            faults: Mapping[str, Any] | None = None, speed: float = 0, target: str | None = None,
-            subscriptions: Sequence[str] | None = None, signing: str | None = None, secret: str | None = None,
-            **fields: Any) -> RunHandle:
+    def run(
+        self,
+        scenario: str | Path,
+        *,
+        seed: int | None = None,
+        params: Mapping[str, Any] | None = None,
+        faults: Mapping[str, Any] | None = None,
+        speed: float = 0,
+        target: str | None = None,
+        subscriptions: Sequence[str] | None = None,
+        signing: str | None = None,
+        secret: str | None = None,
+        **fields: Any,
+    ) -> RunHandle:
         """Start a run of `scenario` (a name, or a YAML file's path). At `speed` 0 nothing waits, retries
         included. With `target`, a secret is generated here when none is given, so `handle.secret` has it."""
         if target is not None and secret is None and signing in (None, "standard", "syncfy"):
             secret = signing_secret(signing or "syncfy")
         info = self.client.start_run(
-            self._scenario_name(scenario), seed=seed, params=dict(params) if params else None,
-            faults=dict(faults) if faults else None, speed=speed, target=target, signing=signing, secret=secret,
-            subscriptions=list(subscriptions) if subscriptions is not None else None, **fields)
+            self._scenario_name(scenario),
+            seed=seed,
+            params=dict(params) if params else None,
+            faults=dict(faults) if faults else None,
+            speed=speed,
+            target=target,
+            signing=signing,
+            secret=secret,
+            subscriptions=list(subscriptions) if subscriptions is not None else None,
+            **fields,
+        )
         if target is not None:  # the run's own subscription for the target
             self._secrets.update((sub_id, secret) for sub_id in info.subscriptions or ())
         return RunHandle(self.client, info, secret)
@@ -192,13 +234,27 @@ class WebhookSim:
             self.local.sim.scenario_dirs.append(path.parent)
         return loaded.name
 
-    def deliveries(self, *, run: str | None = None, subscription: str | None = None, status: str | None = None,
-                   type: str | None = None, attempts: bool = True) -> list[DeliveryInfo]:
+    def deliveries(
+        self,
+        *,
+        run: str | None = None,
+        subscription: str | None = None,
+        status: str | None = None,
+        type: str | None = None,
+        attempts: bool = True,
+    ) -> list[DeliveryInfo]:
         """Every delivery matching the filters, oldest first, with attempt logs unless `attempts=False`."""
         return _deliveries(self.client, attempts, run=run, subscription=subscription, status=status, type=type)
 
-    def wait_for_deliveries(self, count: int = 1, *, timeout: float = 10.0, run: str | None = None,
-                            subscription: str | None = None, type: str | None = None) -> list[DeliveryInfo]:
+    def wait_for_deliveries(
+        self,
+        count: int = 1,
+        *,
+        timeout: float = 10.0,
+        run: str | None = None,
+        subscription: str | None = None,
+        type: str | None = None,
+    ) -> list[DeliveryInfo]:
         """Wait until at least `count` deliveries match and none of them is pending any more (what an emitted
         event needs: a run's `wait()` already settles its deliveries). AssertionError after `timeout`."""
         deadline = time.monotonic() + timeout
@@ -241,40 +297,3 @@ def webhook_sim(*, scenario_dirs: Sequence[Path] = (), timeout: float = 10.0) ->
         yield sim
     finally:
         sim.close(timeout)
-
-
-# -- the receiving side --------------------------------------------------------------------------------------
-
-def detect_scheme(headers: Mapping[str, str]) -> str:
-    """The signing scheme a request carries, from its headers (`none` when it is unsigned)."""
-    names = {name.lower() for name in headers}
-    return next((scheme for header, scheme in SIGNATURE_HEADERS.items() if header in names), "none")
-
-
-def make_verifier(scheme: str = "auto", secret: str | None = None, public_pem: str | None = None) -> Verifier:
-    """A check of one request's signature: `(ok, reason)`. `scheme="auto"` detects it per request; `secret`
-    serves `standard` and `syncfy`, `public_pem` (default: the development key) `basistheory`."""
-    if scheme not in ("auto", *signing.SCHEMES):
-        raise ValueError(f"unknown scheme {scheme!r}")
-    if scheme in ("standard", "syncfy"):
-        signing.validate_secret(scheme, secret)
-
-    def verify(headers: dict[str, str], body: bytes) -> tuple[bool, str]:
-        used = detect_scheme(headers) if scheme == "auto" else scheme
-        if used in ("standard", "syncfy") and secret is None:
-            return False, f"{used} signature, but no secret to verify it"
-        try:
-            result = signing.verify(used, headers, body, secret=secret, public_pem=public_pem)
-        except InvalidInput as exc:  # a secret of the other HMAC scheme's form
-            return False, exc.detail
-        return result.ok, result.reason
-
-    return verify
-
-
-def verifier_for(spec: tuple[str, str | None]) -> Verifier:
-    """The verifier of a `verify=(scheme, secret_or_pem)` option: a PEM value is a public key."""
-    scheme, value = spec
-    if value is not None and value.lstrip().startswith("-----BEGIN"):
-        return make_verifier(scheme, public_pem=value)
-    return make_verifier(scheme, secret=value)

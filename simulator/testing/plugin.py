@@ -20,21 +20,39 @@ import pytest
 
 if TYPE_CHECKING:
     from simulator.client import RunInfo
-    from simulator.receiver import Receiver
     from simulator.testing import WebhookSim
+    from simulator.testing.receiver import Receiver
 
 MARKER = "webhook_sim"
 MARKER_HELP = (
     "webhook_sim(scenario, seed=None, params=None, faults=None, speed=0, target='receiver', signing=None, "
     "secret=None, timeout=60): run the scenario before the test against `webhook_receiver`, a URL, or the fixture "
-    "named by `target`; the finished run is the `webhook_sim_run` fixture")
-MARKER_OPTIONS = frozenset({"scenario", "seed", "params", "faults", "speed", "target", "signing", "secret",
-                            "timeout", "start_time", "max_in_flight"})
+    "named by `target`; the finished run is the `webhook_sim_run` fixture"
+)
+MARKER_OPTIONS = frozenset(
+    {
+        "scenario",
+        "seed",
+        "params",
+        "faults",
+        "speed",
+        "target",
+        "signing",
+        "secret",
+        "timeout",
+        "start_time",
+        "max_in_flight",
+    }
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini("webhook_sim_scenarios", type="paths", default=[],
-                  help="folders of scenario files the webhook_sim fixtures can run by name")
+    parser.addini(
+        "webhook_sim_scenarios",
+        type="paths",
+        default=[],
+        help="folders of scenario files the webhook_sim fixtures can run by name",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -70,13 +88,20 @@ def make_webhook_receiver() -> Iterator[Callable[..., Receiver]]:
     `make_webhook_receiver(verify=(scheme, secret_or_pem), status=204, delay=0.0, fail=0, fail_status=500,
     retry_after=None)`. `verify` records each request's verification (`scheme` may be "auto"); `fail` answers
     the first N requests with `fail_status`; `status` and `delay` shape every later answer."""
-    from simulator.receiver import Receiver
     from simulator.testing import verifier_for
+    from simulator.testing.receiver import Receiver
 
     started: list[Receiver] = []
 
-    def make(*, verify: tuple[str, str | None] | None = None, status: int = 204, delay: float = 0.0,
-             fail: int = 0, fail_status: int = 500, retry_after: str | None = None) -> Receiver:
+    def make(
+        *,
+        verify: tuple[str, str | None] | None = None,
+        status: int = 204,
+        delay: float = 0.0,
+        fail: int = 0,
+        fail_status: int = 500,
+        retry_after: str | None = None,
+    ) -> Receiver:
         receiver = Receiver(verifier=verifier_for(verify) if verify is not None else None)
         receiver.respond(status, delay)
         if fail:
@@ -102,8 +127,7 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
 
     marker = request.node.get_closest_marker(MARKER)
     if marker is None:
-        pytest.fail("webhook_sim_run needs the test to be marked @pytest.mark.webhook_sim(scenario=...)",
-                    pytrace=False)
+        pytest.fail("webhook_sim_run needs the test to be marked @pytest.mark.webhook_sim(scenario=...)", pytrace=False)
     options = _marker_options(marker)
     sim: WebhookSim = request.getfixturevalue("webhook_sim")
     target, receiver = _target(request, options.pop("target", "receiver"))
@@ -112,8 +136,7 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
         options["secret"] = testing.signing_secret(options.get("signing") or "syncfy")
     if receiver is not None and receiver.verifier is None:
         # Set before the run starts: its first request may arrive at once.
-        receiver.verifier = testing.make_verifier("auto", secret=options.get("secret"),
-                                                   public_pem=sim.public_key_pem)
+        receiver.verifier = testing.make_verifier("auto", secret=options.get("secret"), public_pem=sim.public_key_pem)
     return sim.run(options.pop("scenario"), target=target, **options).wait(timeout)
 
 
@@ -128,20 +151,18 @@ def _marker_options(marker: pytest.Mark) -> dict[str, Any]:
     options = dict(marker.kwargs)
     if marker.args:
         if len(marker.args) > 1 or "scenario" in options:
-            pytest.fail("@pytest.mark.webhook_sim takes the scenario as its only positional argument",
-                        pytrace=False)
+            pytest.fail("@pytest.mark.webhook_sim takes the scenario as its only positional argument", pytrace=False)
         options["scenario"] = marker.args[0]
     unknown = sorted(set(options) - MARKER_OPTIONS)
     if unknown or "scenario" not in options:
         problem = f"unknown options {', '.join(unknown)}" if unknown else "no scenario"
-        pytest.fail(f"@pytest.mark.webhook_sim: {problem}; it takes {', '.join(sorted(MARKER_OPTIONS))}",
-                    pytrace=False)
+        pytest.fail(f"@pytest.mark.webhook_sim: {problem}; it takes {', '.join(sorted(MARKER_OPTIONS))}", pytrace=False)
     return options
 
 
 def _target(request: pytest.FixtureRequest, target: Any) -> tuple[str, Receiver | None]:
     """The URL a marked test's run goes to, and the receiver behind it when it is `webhook_receiver`."""
-    from simulator.receiver import Receiver
+    from simulator.testing.receiver import Receiver
 
     if isinstance(target, str) and target.startswith(("http://", "https://")):
         return target, None
@@ -150,6 +171,8 @@ def _target(request: pytest.FixtureRequest, target: Any) -> tuple[str, Receiver 
         return value, None
     url = getattr(value, "url", None)
     if not isinstance(url, str):
-        pytest.fail(f"@pytest.mark.webhook_sim target={target!r}: the fixture gives neither a URL nor an object "
-                    "with a `url`", pytrace=False)
+        pytest.fail(
+            f"@pytest.mark.webhook_sim target={target!r}: the fixture gives neither a URL nor an object with a `url`",
+            pytrace=False,
+        )
     return url, value if isinstance(value, Receiver) else None

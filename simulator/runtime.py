@@ -40,15 +40,15 @@ class AppServer:
             self._thread.start()
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
-    def start(self, app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto",
-              timeout: float = 10.0) -> AppServer:
+    def start(
+        self, app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto", timeout: float = 10.0
+    ) -> AppServer:
         """Serve `app` until `stop()`; returns once it accepts connections."""
         if not self._thread.is_alive():
             self._thread.start()
         sock = bind_tcp("127.0.0.1", 0)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(app, lifespan=lifespan, log_config=None, access_log=False,
-                                timeout_graceful_shutdown=1)
+        config = uvicorn.Config(app, lifespan=lifespan, log_config=None, access_log=False, timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._serving = asyncio.run_coroutine_threadsafe(self._server.serve(sockets=[sock]), self._loop)
         deadline = time.monotonic() + timeout
@@ -97,8 +97,9 @@ async def _drain(loop: asyncio.AbstractEventLoop) -> None:
 
 
 @contextmanager
-def serve_app(app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto",
-              timeout: float = 10.0) -> Iterator[AppServer]:
+def serve_app(
+    app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto", timeout: float = 10.0
+) -> Iterator[AppServer]:
     """Serve `app` (a consumer under test, say) while the block runs: `server.url` is its base URL."""
     server = AppServer().start(app, lifespan=lifespan, timeout=timeout)
     try:

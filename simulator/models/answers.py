@@ -1,6 +1,6 @@
 """The control API's own models: query parameters, and the shapes of its answers.
 
-Request bodies are the shared `simulator.specs` models. The answer models here document what `views` produces:
+Request bodies are the shared `simulator.models.inputs` models. The answer models here document what `views` produces:
 they generate the OpenAPI document, and the tests validate real answers against them, so the two cannot drift.
 """
 
@@ -11,13 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from simulator.specs import Scheme
-
-RunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
-DeliveryStatus = Literal["pending", "succeeded", "failed", "dead", "dropped"]
-
+from simulator.models.enums import DeliveryStatus, RunStatus, SubscriptionStatus
+from simulator.models.enums import SigningScheme as Scheme
 
 # -- query parameters ---------------------------------------------------------------------------------
+
 
 class ListQuery(BaseModel):
     """Every list: at most `limit` items after `cursor` (the `next_cursor` of the previous page)."""
@@ -45,6 +43,7 @@ class SampleQuery(BaseModel):
 
 
 # -- answers --------------------------------------------------------------------------------------------
+
 
 class Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -91,7 +90,7 @@ class Subscription(Out):
     batch: int
     faults: dict[str, Any]
     enabled: bool
-    status: Literal["enabled", "disabled"]
+    status: SubscriptionStatus
     disable_after: int
     consecutive_dead: int
     created_at: datetime
@@ -164,8 +163,10 @@ class EmittedEvent(Out):
     type: str
     occurred_at: datetime
     body: dict[str, Any] = Field(description="The provider's event object, without the per-POST envelope.")
-    deliveries: list[str] = Field(description="Ids of the deliveries that carry the event (for a Syncfy batch "
-                                              "still collecting events: the batch's, sent when it closes).")
+    deliveries: list[str] = Field(
+        description="Ids of the deliveries that carry the event (for a Syncfy batch "
+        "still collecting events: the batch's, sent when it closes)."
+    )
 
 
 class RunEvent(Out):
@@ -223,8 +224,10 @@ class Schedule(Out):
 
 def page_of(model: type[BaseModel], **extra: Any) -> type[BaseModel]:
     """The list answer for `model`: `{"data": [...], "next_cursor": ...}` (plus `extra` fields)."""
-    fields: dict[str, Any] = {"data": (list[model], ...),  # type: ignore[valid-type]
-                              "next_cursor": (str | None, Field(description="Pass as `cursor` for the next page."))}
+    fields: dict[str, Any] = {
+        "data": (list[model], ...),  # type: ignore[valid-type]
+        "next_cursor": (str | None, Field(description="Pass as `cursor` for the next page.")),
+    }
     fields.update(extra)
     return create_model(f"{model.__name__}Page", __config__=ConfigDict(extra="forbid"), **fields)
 
@@ -235,5 +238,10 @@ RunEventPage = page_of(RunEvent)
 DeliveryPage = page_of(Delivery)
 EventTypePage = page_of(EventTypeInfo)
 SchedulePage = page_of(Schedule)
-ScenarioPage = page_of(Scenario, errors=(list[ProblemField], Field(
-    default_factory=list, description="Problems of scenario files that could not be loaded.")))
+ScenarioPage = page_of(
+    Scenario,
+    errors=(
+        list[ProblemField],
+        Field(default_factory=list, description="Problems of scenario files that could not be loaded."),
+    ),
+)

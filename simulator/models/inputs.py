@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simulator.errors import FieldError, InvalidInput
+from simulator.models.enums import SigningScheme as Scheme
 
 M = TypeVar("M", bound=BaseModel)
-Scheme = Literal["standard", "basistheory", "syncfy", "none"]
 
 
 def check_url(url: str) -> str:
@@ -33,11 +33,10 @@ def check_url(url: str) -> str:
     return url
 
 
-
 # Every URL the simulator will POST to: absolute http(s), no spaces or control characters, a valid port.
 Url = Annotated[str, Field(max_length=2048), AfterValidator(check_url)]
 
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")   # RFC 9110 field name
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field name
 _FRAMING = {"host", "content-length", "transfer-encoding", "connection"}
 
 
@@ -59,6 +58,7 @@ def check_headers(headers: dict[str, str]) -> dict[str, str]:
 
 Headers = Annotated[dict[str, str], AfterValidator(check_headers)]
 
+
 class RetrySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     delays: list[float] = Field(description="Seconds before each retry (simulated time, before speed).")
@@ -75,8 +75,11 @@ class RetrySpec(BaseModel):
 class SubscriptionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: Url
-    events: list[str] = Field(default_factory=list, max_length=200,
-                              description="Filters: exact types, aliases, `provider:*`, globs like `token.*`.")
+    events: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Filters: exact types, aliases, `provider:*`, globs like `token.*`.",
+    )
     signing: Scheme | None = Field(None, description="Default: each event's provider's native scheme.")
     secret: str | None = Field(None, max_length=512, description="Generated when not given; shown once.")
     headers: Headers = Field(default_factory=dict)
@@ -87,8 +90,9 @@ class SubscriptionSpec(BaseModel):
     batch: int = Field(1, ge=1, le=100, description="Syncfy: events per POST.")
     faults: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
-    disable_after: int = Field(5, ge=0, le=100000,
-                               description="Consecutive dead deliveries before disabling; 0 never disables.")
+    disable_after: int = Field(
+        5, ge=0, le=100000, description="Consecutive dead deliveries before disabling; 0 never disables."
+    )
 
 
 class SubscriptionPatch(BaseModel):
@@ -156,5 +160,7 @@ def parse(model: type[M], data: Any, *, strict: bool = False) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = [FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"]) for e in exc.errors()]
-        raise InvalidInput(f"invalid {model.__name__.removesuffix('Spec').lower()}: "
-                           + "; ".join(str(e) for e in errors), errors=errors) from None
+        raise InvalidInput(
+            f"invalid {model.__name__.removesuffix('Spec').lower()}: " + "; ".join(str(e) for e in errors),
+            errors=errors,
+        ) from None

@@ -25,16 +25,16 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import URL
 
-from simulator.api.endpoints import split_page
+from simulator.core.pagination import split_page
 from simulator.errors import FieldError, InvalidInput, NotFound, SimError
 from simulator.ids import new_id
+from simulator.models.inputs import RunSpec, ScheduleSpec
 from simulator.scenarios import loader, runner
 from simulator.signing import mask_secret
-from simulator.specs import RunSpec, ScheduleSpec
 from simulator.timeutil import iso_ms, utc
 
 if TYPE_CHECKING:
-    from simulator.service import Simulator
+    from simulator.core.simulator import Simulator
 
 log = logging.getLogger("webhook_sim.schedules")
 INSTANCE_SETTING = "schedules.instance"
@@ -61,8 +61,9 @@ def sync_url(url: URL) -> str:
 class Schedules:
     """The schedules of one running simulator."""
 
-    def __init__(self, sim: Simulator, scheduler: BackgroundScheduler, instance: str,
-                 loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, sim: Simulator, scheduler: BackgroundScheduler, instance: str, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self.sim = sim
         self.scheduler = scheduler
         self.instance = instance
@@ -81,7 +82,8 @@ class Schedules:
             jobstores={"default": SQLAlchemyJobStore(url=sync_url(url), engine_options=options)},
             timezone=UTC,
             # A firing missed while the server was down happens once when it is back: a run is never lost.
-            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1})
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+        )
         schedules = cls(sim, scheduler, instance, asyncio.get_running_loop())
         _ACTIVE[instance] = schedules
         try:
@@ -121,10 +123,15 @@ class Schedules:
         trigger, shown = _trigger(spec)
         await self._check_run(spec)
         schedule_id = new_id("sch")
-        kwargs = {"instance": self.instance, "schedule_id": schedule_id, "trigger": shown,
-                  "run": spec.model_dump(mode="json", exclude=TRIGGER_FIELDS)}
-        job = await asyncio.to_thread(self.scheduler.add_job, fire, trigger, id=schedule_id,
-                                      name=spec.scenario, kwargs=kwargs)
+        kwargs = {
+            "instance": self.instance,
+            "schedule_id": schedule_id,
+            "trigger": shown,
+            "run": spec.model_dump(mode="json", exclude=TRIGGER_FIELDS),
+        }
+        job = await asyncio.to_thread(
+            self.scheduler.add_job, fire, trigger, id=schedule_id, name=spec.scenario, kwargs=kwargs
+        )
         return view(job)
 
     async def _check_run(self, spec: RunSpec) -> None:
@@ -141,8 +148,7 @@ class Schedules:
 
     async def list(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         jobs = sorted(await asyncio.to_thread(self.scheduler.get_jobs), key=lambda j: j.id)
-        shown, next_cursor = split_page([j for j in jobs if cursor is None or j.id > cursor], limit,
-                                        lambda j: j.id)
+        shown, next_cursor = split_page([j for j in jobs if cursor is None or j.id > cursor], limit, lambda j: j.id)
         return [view(j) for j in shown], next_cursor
 
     async def _job(self, schedule_id: str) -> Job:
@@ -165,8 +171,10 @@ class Schedules:
         await self._job(schedule_id)
         job = await asyncio.to_thread(self.scheduler.resume_job, schedule_id)
         if job is None:  # a trigger with nothing left to fire: APScheduler has removed the job
-            raise NotFound(f"schedule {schedule_id} will never fire again; it has been removed",
-                           errors=[FieldError("id", "finished")])
+            raise NotFound(
+                f"schedule {schedule_id} will never fire again; it has been removed",
+                errors=[FieldError("id", "finished")],
+            )
         return view(job)
 
     async def clear(self) -> None:
@@ -209,8 +217,7 @@ def crontab(expr: str) -> CronTrigger:
     if len(fields) != 5:
         raise ValueError(f"wrong number of fields; got {len(fields)}, expected 5")
     minute, hour, day, month, weekday = fields
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(weekday),
-                       timezone=UTC)
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(weekday), timezone=UTC)
 
 
 def _weekdays(field: str) -> str:
@@ -240,6 +247,11 @@ def view(job: Job) -> dict[str, Any]:
     run = dict(job.kwargs["run"])
     run["secret"] = mask_secret(run.get("secret"))
     next_run = job.next_run_time
-    return {"id": job.id, "scenario": run["scenario"], "trigger": dict(job.kwargs["trigger"]),
-            "next_run_at": iso_ms(next_run) if next_run is not None else None, "paused": next_run is None,
-            "run": run}
+    return {
+        "id": job.id,
+        "scenario": run["scenario"],
+        "trigger": dict(job.kwargs["trigger"]),
+        "next_run_at": iso_ms(next_run) if next_run is not None else None,
+        "paused": next_run is None,
+        "run": run,
+    }

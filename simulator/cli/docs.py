@@ -1,6 +1,6 @@
 """The event catalog page, `docs/events.md`, generated from the registry.
 
-`python -m simulator.docs` rewrites the page; `python -m simulator.docs --check` exits 1 when it is stale.
+`webhook-sim docs` rewrites the page; `webhook-sim docs --check` exits 1 when it is stale.
 `tests/test_docs.py` fails when the committed page differs from `render_catalog()`.
 """
 
@@ -11,12 +11,13 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from simulator import catalog
 from simulator.providers.base import EventType, Provider
 from simulator.timeutil import iso_ms
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "docs" / "events.md"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 
 
 def anchor(heading: str) -> str:
@@ -49,8 +50,10 @@ def _delivery_facts(provider: Provider) -> str:
     policy = provider.retry_policy
     delays = ", ".join(_duration(d) for d in policy.delays)
     batch = "one event per POST" if provider.max_batch == 1 else f"up to {provider.max_batch} events per POST"
-    return (f"Native signing: `{provider.native_signing}`. Default retries: {len(policy.delays)}, after {delays} "
-            f"(±{policy.jitter:.0%} jitter). Delivery: {batch}.")
+    return (
+        f"Native signing: `{provider.native_signing}`. Default retries: {len(policy.delays)}, after {delays} "
+        f"(±{policy.jitter:.0%} jitter). Delivery: {batch}."
+    )
 
 
 def _contents(types: list[EventType]) -> list[str]:
@@ -67,8 +70,14 @@ def _type_section(etype: EventType) -> list[str]:
     lines = [f"### {_type_heading(etype)}", "", " ".join(etype.description.split()), ""]
     if etype.aliases:
         lines += ["Aliases: " + ", ".join(f"`{a}`" for a in etype.aliases) + ".", ""]
-    lines += [f"Sample (`webhook-sim sample {etype.key} --seed 0`):", "", "```json",
-              json.dumps(body, indent=2, ensure_ascii=False), "```", ""]
+    lines += [
+        f"Sample (`webhook-sim sample {etype.key} --seed 0`):",
+        "",
+        "```json",
+        json.dumps(body, indent=2, ensure_ascii=False),
+        "```",
+        "",
+    ]
     return lines
 
 
@@ -89,7 +98,7 @@ def render_catalog() -> str:
     lines = [
         "# Event catalog",
         "",
-        "Every event type the simulator emits, generated from the registry by `python -m simulator.docs`: do not",
+        "Every event type the simulator emits, generated from the registry by `webhook-sim docs`: do not",
         "edit by hand. Each sample is the exact body a subscriber receives for seed 0 at the fixed sample time",
         f"{iso_ms(catalog.SAMPLE_TIME)}, as `webhook-sim sample TYPE --seed 0` prints it (pretty-printed here).",
         "",
@@ -103,23 +112,26 @@ def render_catalog() -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "docs",
+        help="write the event catalog page (docs/events.md)",
+        description="Write the event catalog page from the registry, or check that it is current.",
+    )
+    p.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help="where the page goes")
+    p.add_argument("--check", action="store_true", help="exit 1 if the page differs from the registry")
+    p.set_defaults(handler=docs_command)
+
+
+def docs_command(args: argparse.Namespace) -> int:
     """Write the catalog page (or, with `--check`, report whether it is current). Returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m simulator.docs", description=__doc__.splitlines()[0])
-    parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help="where the page goes")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the page differs from the registry")
-    args = parser.parse_args(argv)
     page = render_catalog()
     if args.check:
         current = args.path.read_text(encoding="utf-8") if args.path.exists() else None
         if current != page:
-            print(f"{args.path} is stale: run `python -m simulator.docs`", file=sys.stderr)
+            print(f"{args.path} is stale: run `webhook-sim docs`", file=sys.stderr)
             return 1
         return 0
     args.path.parent.mkdir(parents=True, exist_ok=True)
     args.path.write_text(page, encoding="utf-8")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,12 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
-
-SigningScheme = Literal["standard", "basistheory", "syncfy", "none"]
-SIGNING_SCHEMES: tuple[str, ...] = ("standard", "basistheory", "syncfy", "none")
-DeliveryStatus = Literal["pending", "succeeded", "failed", "dead", "dropped"]
-TERMINAL_STATUSES = frozenset({"succeeded", "dead", "dropped"})
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -79,20 +74,20 @@ class Subscription:
     id: str
     url: str
     events: tuple[str, ...] = ()
-    signing: str | None = None          # None: each event's provider's native scheme
+    signing: str | None = None  # None: each event's provider's native scheme
     secret: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     timeout: float = 30.0
-    retry: RetryPolicy | None = None    # None: the provider's default policy
+    retry: RetryPolicy | None = None  # None: the provider's default policy
     max_in_flight: int = 1
     strict_order: bool = False
     batch: int = 1
     faults: dict[str, Any] = field(default_factory=dict)
     status: str = "enabled"
-    disable_after: int = 5              # consecutive dead deliveries before the subscription is disabled
+    disable_after: int = 5  # consecutive dead deliveries before the subscription is disabled
     consecutive_dead: int = 0
     created_at: float = 0.0
-    ephemeral: bool = False             # made for one run's ad-hoc target
+    ephemeral: bool = False  # made for one run's ad-hoc target
 
     @property
     def enabled(self) -> bool:

@@ -8,8 +8,10 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
+from simulator.models.enums import FINISHED_RUN_STATUSES
+
 T = TypeVar("T")
-FINISHED = frozenset({"completed", "failed", "cancelled"})
+FINISHED = FINISHED_RUN_STATUSES
 
 
 class ApiError(Exception):
@@ -30,11 +32,16 @@ class ApiError(Exception):
             body = None
         if not isinstance(body, dict):
             return cls(response.status_code, response.reason_phrase, response.text[:500])
-        return cls(body.get("status", response.status_code), body.get("title", response.reason_phrase),
-                   body.get("detail", ""), tuple(body.get("errors") or ()))
+        return cls(
+            body.get("status", response.status_code),
+            body.get("title", response.reason_phrase),
+            body.get("detail", ""),
+            tuple(body.get("errors") or ()),
+        )
 
 
 # -- records -------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Record:

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from simulator import catalog, signing
+from simulator.core.runs import RunManager
 from simulator.delivery.engine import DeliveryEngine
 from simulator.delivery.faults import FaultInjector
 from simulator.delivery.hooks import FaultHooks
 from simulator.errors import FieldError, InvalidInput, NotFound
 from simulator.ids import new_id
 from simulator.models import BuildContext, Delivery, Event, RetryPolicy, Subscription
-from simulator.runs import RunManager
-from simulator.specs import EventSpec, SubscriptionPatch, SubscriptionSpec
+from simulator.models.inputs import EventSpec, SubscriptionPatch, SubscriptionSpec
 from simulator.store import Store
 from simulator.timeutil import now_utc
 
@@ -33,12 +33,18 @@ class Simulator:
         self.scenario_dirs = [Path(d) for d in scenario_dirs]
         self.runs = RunManager(self)
         self._adhoc: BuildContext | None = None
-        self._targets: dict[str, str] = {}   # ad-hoc event target URL -> its ephemeral subscription's id
+        self._targets: dict[str, str] = {}  # ad-hoc event target URL -> its ephemeral subscription's id
         self.accepting = True
 
     @classmethod
-    async def open(cls, db: str | None = None, *, scenario_dirs: Sequence[Path] = (),
-                   key: signing.SigningKey | None = None, faults: FaultHooks | None = None) -> Simulator:
+    async def open(
+        cls,
+        db: str | None = None,
+        *,
+        scenario_dirs: Sequence[Path] = (),
+        key: signing.SigningKey | None = None,
+        faults: FaultHooks | None = None,
+    ) -> Simulator:
         """Open the store (an ephemeral one when `db` is None) and start delivering, resuming what was left."""
         store = await Store.open(db)
         if faults is None:
@@ -72,11 +78,23 @@ class Simulator:
         else:
             signing.validate_secret(spec.signing or "syncfy", secret)
         sub = Subscription(
-            id=new_id("sub"), url=spec.url, events=tuple(spec.events), signing=spec.signing, secret=secret,
-            headers=dict(spec.headers), timeout=spec.timeout, retry=_policy(spec.retry),
-            max_in_flight=spec.max_in_flight, strict_order=spec.strict_order, batch=spec.batch,
-            faults=dict(spec.faults), status="enabled" if spec.enabled else "disabled",
-            disable_after=spec.disable_after, created_at=time.time(), ephemeral=ephemeral)
+            id=new_id("sub"),
+            url=spec.url,
+            events=tuple(spec.events),
+            signing=spec.signing,
+            secret=secret,
+            headers=dict(spec.headers),
+            timeout=spec.timeout,
+            retry=_policy(spec.retry),
+            max_in_flight=spec.max_in_flight,
+            strict_order=spec.strict_order,
+            batch=spec.batch,
+            faults=dict(spec.faults),
+            status="enabled" if spec.enabled else "disabled",
+            disable_after=spec.disable_after,
+            created_at=time.time(),
+            ephemeral=ephemeral,
+        )
         self._check_faults(sub.faults, "faults")
         await self.store.put_subscription(sub)
         self.engine.subscription_changed(sub)
@@ -104,8 +122,7 @@ class Simulator:
             if enabled:
                 changes["consecutive_dead"] = 0
         if changes.get("secret") is not None or "signing" in changes:
-            signing.validate_secret(changes.get("signing", sub.signing) or "syncfy",
-                                    changes.get("secret", sub.secret))
+            signing.validate_secret(changes.get("signing", sub.signing) or "syncfy", changes.get("secret", sub.secret))
         if "faults" in changes:
             self._check_faults(changes["faults"], "faults")
         sub = replace(sub, **changes)
@@ -181,8 +198,10 @@ class Simulator:
     async def redeliver(self, delivery_id: str) -> Delivery:
         await self.delivery(delivery_id)
         if not await self.engine.redeliver(delivery_id):
-            raise InvalidInput(f"delivery {delivery_id} is still being delivered",
-                               errors=[FieldError("id", "delivery is still pending")])
+            raise InvalidInput(
+                f"delivery {delivery_id} is still being delivered",
+                errors=[FieldError("id", "delivery is still pending")],
+            )
         await self.store.writer.barrier()  # answer with the state the store now holds
         return await self.delivery(delivery_id)
 

@@ -26,6 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -40,14 +41,26 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from simulator import signing
+from simulator.cli import options
 from simulator.errors import FieldError, InvalidInput
-from simulator.receiver import Received
-from simulator.serving import bind_tcp, stop_signals_end_quietly
-from simulator.testing import detect_scheme
+from simulator.receiving import Received, detect_scheme
+from simulator.runtime import bind_tcp, stop_signals_end_quietly
 
 # Hop-by-hop headers belong to one connection; they are never relayed (RFC 9110, 7.6.1).
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-                        "transfer-encoding", "upgrade", "host", "content-length"})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
 SEEN_KEPT = 100_000
 KEPT = 1000  # a session can run for days; only the latest arrivals are kept in memory
 MARKS = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[yellow]?[/]"}
@@ -174,8 +187,20 @@ class Listener:
         provider, types, ids, delivery_id = describe(headers, body)
         if self._seen_before(delivery_id or ",".join(ids)):
             note = f"again {note}".strip()
-        arrival = Arrival(time.time(), provider, types, ids, delivery_id, scheme, verified, reason,
-                          response.status_code, note, headers, body)
+        arrival = Arrival(
+            time.time(),
+            provider,
+            types,
+            ids,
+            delivery_id,
+            scheme,
+            verified,
+            reason,
+            response.status_code,
+            note,
+            headers,
+            body,
+        )
         self.arrivals.append(arrival)
         self.show(arrival, body)
         return response
@@ -192,8 +217,7 @@ class Listener:
         assert self._http is not None and self.options.forward_to is not None
         relayed = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]
         try:
-            answer = await self._http.request(request.method, self.options.forward_to, content=body,
-                                              headers=relayed)
+            answer = await self._http.request(request.method, self.options.forward_to, content=body, headers=relayed)
         except httpx.HTTPError as exc:
             return Response(status_code=502), f"forward failed: {type(exc).__name__}: {exc}"
         kept = {k: v for k, v in answer.headers.items() if k.lower() in ("content-type", "retry-after")}
@@ -208,12 +232,34 @@ class Listener:
         self.console.print(
             f"{clock}  {arrival.provider:<11} {escape(', '.join(arrival.types)):<32} "
             f"{escape(', '.join(arrival.event_ids) or '-')}  {escape(arrival.delivery_id or '-')}  {check_text}  "
-            f"[{color}]{arrival.status}[/] {escape(arrival.note)}".rstrip(), highlight=False, soft_wrap=True)
+            f"[{color}]{arrival.status}[/] {escape(arrival.note)}".rstrip(),
+            highlight=False,
+            soft_wrap=True,
+        )
         if self.options.print_body:
             try:
                 self.console.print_json(body.decode("utf-8"))
             except (ValueError, UnicodeDecodeError):
                 self.console.print(escape(body.decode("utf-8", "replace")), highlight=False)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "listen",
+        help="a receiver that prints and verifies what arrives",
+        description="Receive webhooks, print one line each and check their signatures.",
+    )
+    options.add(p, "--host", "the address to listen on", default="127.0.0.1")
+    options.add(p, "--port", "the port to listen on", default=9000, type=int)
+    options.add(p, "--secret", "the secret that checks standard and syncfy signatures")
+    options.add(p, "--public-key", "PEM file for Basis Theory signatures (default: the development key)")
+    options.add(p, "--status", "the HTTP status to answer", default=204, type=int)
+    options.add(p, "--delay", "seconds to wait before answering", default=0.0, type=float)
+    options.add(p, "--fail-rate", "the fraction of requests answered 500", default=0.0, type=float)
+    options.add(p, "--forward-to", "relay each request to this URL and answer with its answer")
+    options.add(p, "--print-body", "print each body", default=False, flag_only=True)
+    options.add(p, "--seed", "the seed of --fail-rate's draws (default: a random one, printed)", type=int)
+    p.set_defaults(handler=listen_command)
 
 
 def options_from(args: argparse.Namespace) -> ListenOptions:
@@ -225,16 +271,23 @@ def options_from(args: argparse.Namespace) -> ListenOptions:
     if not 100 <= args.status <= 599:
         raise _bad("--status", f"expected an HTTP status, got {args.status}")
     if args.forward_to is not None:
-        from simulator.specs import check_url
+        from simulator.models.inputs import check_url
 
         try:
             check_url(args.forward_to)
         except ValueError as exc:
             raise _bad("--forward-to", str(exc)) from None
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
-    return ListenOptions(secret=args.secret or None, public_pem=_public_pem(args.public_key), status=args.status,
-                         delay=args.delay, fail_rate=args.fail_rate, forward_to=args.forward_to,
-                         print_body=args.print_body, seed=seed)
+    return ListenOptions(
+        secret=args.secret or None,
+        public_pem=_public_pem(args.public_key),
+        status=args.status,
+        delay=args.delay,
+        fail_rate=args.fail_rate,
+        forward_to=args.forward_to,
+        print_body=args.print_body,
+        seed=seed,
+    )
 
 
 def _public_pem(path: str | None) -> str | None:
@@ -269,8 +322,10 @@ def _banner(console: Console, url: str, options: ListenOptions) -> None:
         console.print(f"forwarding to {options.forward_to}", highlight=False)
     if options.fail_rate:
         console.print(f"failing {options.fail_rate:.0%} with 500 (seed {options.seed})", highlight=False)
-    console.print("[dim]time          provider    type(s)                          event id(s)  delivery  signature  "
-                  "answer[/]", highlight=False)
+    console.print(
+        "[dim]time          provider    type(s)                          event id(s)  delivery  signature  answer[/]",
+        highlight=False,
+    )
 
 
 def listen_command(args: argparse.Namespace) -> int:
@@ -286,11 +341,15 @@ def listen_command(args: argparse.Namespace) -> int:
     shown = f"[{args.host}]" if ":" in args.host else args.host
     _banner(console, f"http://{shown}:{sock.getsockname()[1]}", options)
     listener = Listener(options, console)
-    config = uvicorn.Config(listener.app(), log_config=None, access_log=False, lifespan="on", server_header=False,
-                            timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        listener.app(),
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+        timeout_graceful_shutdown=2,
+    )
     server = uvicorn.Server(config)
     with stop_signals_end_quietly():
         server.run(sockets=[sock])
     return 0 if server.started else 1
-
-

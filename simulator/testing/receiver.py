@@ -7,48 +7,18 @@ told to fail, answer slowly, or hang, so retries happen because a receiver reall
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from simulator.serving import AppServer
-
-
-@dataclass(frozen=True)
-class Received:
-    """One request as it arrived."""
-
-    at: float
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    status: int
-    verified: bool | None = None
-    reason: str | None = None
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def event_ids(self) -> list[str]:
-        """The provider event ids this request carries (Syncfy `eid`s or the Basis Theory `event.id`)."""
-        try:
-            data = self.json()
-        except ValueError:
-            return []
-        if isinstance(data, dict) and isinstance(data.get("events"), list):
-            return [e["header"]["event"]["eid"] for e in data["events"]]
-        if isinstance(data, dict) and isinstance(data.get("event"), dict):
-            return [data["event"]["id"]]
-        return []
+from simulator.receiving import Received as Received
+from simulator.runtime import AppServer
 
 
 @dataclass
@@ -131,8 +101,7 @@ class Receiver:
             verified, reason = self.verifier(dict(request.headers), body)
         if plan.delay:
             await asyncio.sleep(plan.delay)
-        received = Received(time.time(), request.url.path, dict(request.headers), body, plan.status,
-                            verified, reason)
+        received = Received(time.time(), request.url.path, dict(request.headers), body, plan.status, verified, reason)
         with self._lock:
             self.in_flight -= 1
             self.requests.append(received)

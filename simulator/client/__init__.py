@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from simulator.client_records import (
+from simulator.client.records import (
     ApiError,
     AttemptInfo,
     DeliveryInfo,
@@ -58,6 +58,7 @@ def _page(cls: type[R]) -> Callable[[httpx.Response], Page[R]]:
 
 # -- requests, described once for both clients ------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Op(Generic[T]):
     """One request and how its answer is read."""
@@ -70,8 +71,12 @@ class _Op(Generic[T]):
 
     def request(self) -> dict[str, Any]:
         params = {k: v for k, v in (self.params or {}).items() if v is not None}
-        return {"method": self.method, "url": self.path, "params": params or None,
-                "json": self.body if self.method in ("POST", "PATCH") else None}
+        return {
+            "method": self.method,
+            "url": self.path,
+            "params": params or None,
+            "json": self.body if self.method in ("POST", "PATCH") else None,
+        }
 
     def finish(self, response: httpx.Response) -> T:
         if response.status_code >= 400:
@@ -98,6 +103,7 @@ def _list(path: str, cls: type[R], limit: int | None, cursor: str | None, **para
 
 def _on(method: str, path: str, parse: Callable[[httpx.Response], T]) -> Callable[[str], _Op[T]]:
     """An operation on one item: `path` has a `{}` for its (quoted) id."""
+
     def op(item: str) -> _Op[T]:
         return _Op(method, path.format(_quote(item)), parse)
 
@@ -106,6 +112,7 @@ def _on(method: str, path: str, parse: Callable[[httpx.Response], T]) -> Callabl
 
 def _lister(path: str, cls: type[R]) -> Callable[..., _Op[Page[R]]]:
     """The list at `path`, paged by `limit` and `cursor`."""
+
     def op(*, limit: int | None = None, cursor: str | None = None) -> _Op[Page[R]]:
         return _list(path, cls, limit, cursor)
 
@@ -132,8 +139,9 @@ class _Ops:
 
     # -- events -----------------------------------------------------------------------------------------
     @staticmethod
-    def list_event_types(provider: str | None = None, *, limit: int | None = None,
-                         cursor: str | None = None) -> _Op[Page[EventTypeInfo]]:
+    def list_event_types(
+        provider: str | None = None, *, limit: int | None = None, cursor: str | None = None
+    ) -> _Op[Page[EventTypeInfo]]:
         return _list("/events", EventTypeInfo, limit, cursor, provider=provider)
 
     @staticmethod
@@ -142,11 +150,16 @@ class _Ops:
         return _Op("GET", f"/events/{_quote(type)}/sample", lambda r: r.content, {"seed": seed})
 
     @staticmethod
-    def emit(type: str, overrides: Mapping[str, Any] | None = None, *, subscriptions: list[str] | None = None,
-             target: str | None = None, seed: int | None = None) -> _Op[EmittedEvent]:
+    def emit(
+        type: str,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        subscriptions: list[str] | None = None,
+        target: str | None = None,
+        seed: int | None = None,
+    ) -> _Op[EmittedEvent]:
         """Emit one event now; `overrides` sets dotted paths (`{"payload.is_executing": 0}`)."""
-        body = _given(type=type, overrides=dict(overrides or {}), subscriptions=subscriptions, target=target,
-                      seed=seed)
+        body = _given(type=type, overrides=dict(overrides or {}), subscriptions=subscriptions, target=target, seed=seed)
         return _Op("POST", "/events", _one(EmittedEvent), body=body)
 
     # -- scenarios and runs -----------------------------------------------------------------------------
@@ -176,12 +189,19 @@ class _Ops:
 
     # -- deliveries -------------------------------------------------------------------------------------
     @staticmethod
-    def list_deliveries(*, run: str | None = None, subscription: str | None = None, status: str | None = None,
-                        type: str | None = None, limit: int | None = None,
-                        cursor: str | None = None) -> _Op[Page[DeliveryInfo]]:
+    def list_deliveries(
+        *,
+        run: str | None = None,
+        subscription: str | None = None,
+        status: str | None = None,
+        type: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> _Op[Page[DeliveryInfo]]:
         """Deliveries, oldest first, filtered; their `attempt_log` is None here (see `get_delivery`)."""
-        return _list("/deliveries", DeliveryInfo, limit, cursor, run=run, subscription=subscription,
-                     status=status, type=type)
+        return _list(
+            "/deliveries", DeliveryInfo, limit, cursor, run=run, subscription=subscription, status=status, type=type
+        )
 
     # -- schedules --------------------------------------------------------------------------------------
     @staticmethod
@@ -213,6 +233,7 @@ class _Ops:
 
 
 # -- the two clients --------------------------------------------------------------------------------------
+
 
 def _sync(op: Callable[P, _Op[T]]) -> Callable[Concatenate[Client, P], T]:
     @functools.wraps(op)
@@ -260,8 +281,14 @@ def _async_pages(op: Callable[P, _Op[Page[T]]]) -> Callable[Concatenate[AsyncCli
 class Client:
     """A synchronous client of the control API at `base_url` (with `token` when the server has one)."""
 
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 10.0, *,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        timeout: float = 10.0,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
@@ -330,12 +357,17 @@ class Client:
 class AsyncClient:
     """The same methods as `Client`, awaitable (`iter_*` are async iterators), over `httpx.AsyncClient`."""
 
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 10.0, *,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        timeout: float = 10.0,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout,
-                                       transport=transport)
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
 
     async def _do(self, op: _Op[T]) -> T:
         return op.finish(await self._http.request(**op.request()))
@@ -400,6 +432,18 @@ class AsyncClient:
 
 
 __all__ = [
-    "ApiError", "AsyncClient", "AttemptInfo", "Client", "DeliveryInfo", "EmittedEvent", "EventTypeInfo", "Page",
-    "Record", "RunEventInfo", "RunInfo", "ScenarioInfo", "ScheduleInfo", "SubscriptionInfo",
+    "ApiError",
+    "AsyncClient",
+    "AttemptInfo",
+    "Client",
+    "DeliveryInfo",
+    "EmittedEvent",
+    "EventTypeInfo",
+    "Page",
+    "Record",
+    "RunEventInfo",
+    "RunInfo",
+    "ScenarioInfo",
+    "ScheduleInfo",
+    "SubscriptionInfo",
 ]

@@ -1,0 +1,43 @@
+"""The `webhook-sim` command: a thin layer over the library, one module per command, one argparse tree.
+
+Exit codes: 0 success, 1 failure, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from simulator import __version__
+from simulator.cli import catalog, docs, listen, run, scenarios, serve
+from simulator.errors import SimError
+
+# Each module adds its command(s) to the tree, with `handler` set to the function that runs it.
+COMMANDS = (serve, run, catalog, scenarios, listen, docs)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="webhook-sim", description=__doc__.splitlines()[0])
+    root.add_argument("--version", action="version", version=f"webhook-sim {__version__}")
+    sub = root.add_subparsers(dest="command", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+        return code
+    except SimError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        for err in exc.errors:
+            if str(err) not in exc.detail:
+                print(f"  {err}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+

@@ -1,0 +1,92 @@
+"""Options of every command: each reads a `WEBHOOK_SIM_<OPTION>` variable, and `--help` shows its default and
+its variable. The command line wins over the environment: a list option given on the command line replaces the
+variable's list, and a boolean set by the variable can be turned off with `--no-<option>`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+ENV_PREFIX = "WEBHOOK_SIM_"
+
+
+def env_name(dest: str) -> str:
+    return ENV_PREFIX + dest.upper().replace("-", "_")
+
+
+def env(name: str, default: Any = None, convert: Callable[[str], Any] = str) -> Any:
+    """The default of option `name` from WEBHOOK_SIM_<NAME>, else `default`."""
+    value = os.environ.get(env_name(name))
+    return default if value is None or value == "" else convert(value)
+
+
+def env_list(name: str, sep: str = ",") -> list[str]:
+    value = env(name, "")
+    return [v for v in value.split(sep) if v] if value else []
+
+
+def to_bool(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+class _ReplaceList(argparse.Action):
+    """`append` whose first use on the command line replaces the list the environment gave."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        seen = getattr(namespace, "_given", set())
+        current = [] if self.dest not in seen else list(getattr(namespace, self.dest) or [])
+        seen.add(self.dest)
+        namespace._given = seen
+        setattr(namespace, self.dest, [*current, values])
+
+
+def add(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    help: str,
+    *,
+    default: Any = None,
+    type: Callable[[str], Any] = str,
+    choices: Sequence[str] | None = None,
+    metavar: str | None = None,
+    many: str | None = None,
+    flag_only: bool = False,
+) -> None:
+    """Add `--flag` reading WEBHOOK_SIM_<FLAG>. `many` (a separator) makes it a repeatable list option;
+    `flag_only` a boolean with a `--no-` form."""
+    dest = flag.lstrip("-").replace("-", "_")
+    variable = env_name(dest)
+    if flag_only:
+        value = env(dest, bool(default), to_bool)
+        parser.add_argument(
+            flag,
+            action=argparse.BooleanOptionalAction,
+            default=value,
+            help=f"{help} (default: {'on' if default else 'off'}; env {variable})",
+        )
+        return
+    if many is not None:
+        given = env_list(dest, many)
+        shown = f"env {variable}, separated by {many!r}" if many != os.pathsep else f"env {variable}, path list"
+        parser.add_argument(
+            flag,
+            action=_ReplaceList,
+            default=given,
+            metavar=metavar,
+            type=type,  # type: ignore[arg-type]
+            help=f"{help}; repeatable ({shown})",
+        )
+        return
+    value = env(dest, default, type)
+    shown = "" if "default:" in help else f"default: {'none' if default is None else default}; "
+    parser.add_argument(
+        flag, default=value, type=type, choices=choices, metavar=metavar, help=f"{help} ({shown}env {variable})"
+    )

@@ -1,0 +1,17 @@
+"""Every closed set of names, written once: the API's enums, the CLI's choices and the core's checks read these."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+SigningScheme = Literal["standard", "basistheory", "syncfy", "none"]
+SIGNING_SCHEMES: tuple[str, ...] = get_args(SigningScheme)
+
+DeliveryStatus = Literal["pending", "succeeded", "failed", "dead", "dropped"]
+DELIVERY_STATUSES: tuple[str, ...] = get_args(DeliveryStatus)
+
+RunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+FINISHED_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})
+
+SubscriptionStatus = Literal["enabled", "disabled"]

@@ -1,0 +1,79 @@
+"""The receiving side of a delivery: a request as it arrived, and the check of its signature whatever scheme signed
+it. Used by `listen`, by the test receiver and by consumers' tests; pure, no server here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from simulator import signing
+from simulator.errors import InvalidInput
+
+Verifier = Callable[[dict[str, str], bytes], tuple[bool, str]]
+SIGNATURE_HEADERS = {"webhook-signature": "standard", "bt-signature": "basistheory", "request-signature": "syncfy"}
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request as it arrived."""
+
+    at: float
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+    verified: bool | None = None
+    reason: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def event_ids(self) -> list[str]:
+        """The provider event ids this request carries (Syncfy `eid`s or the Basis Theory `event.id`)."""
+        try:
+            data = self.json()
+        except ValueError:
+            return []
+        if isinstance(data, dict) and isinstance(data.get("events"), list):
+            return [e["header"]["event"]["eid"] for e in data["events"]]
+        if isinstance(data, dict) and isinstance(data.get("event"), dict):
+            return [data["event"]["id"]]
+        return []
+
+
+def detect_scheme(headers: Mapping[str, str]) -> str:
+    """The signing scheme a request carries, from its headers (`none` when it is unsigned)."""
+    names = {name.lower() for name in headers}
+    return next((scheme for header, scheme in SIGNATURE_HEADERS.items() if header in names), "none")
+
+
+def make_verifier(scheme: str = "auto", secret: str | None = None, public_pem: str | None = None) -> Verifier:
+    """A check of one request's signature: `(ok, reason)`. `scheme="auto"` detects it per request; `secret`
+    serves `standard` and `syncfy`, `public_pem` (default: the development key) `basistheory`."""
+    if scheme not in ("auto", *signing.SCHEMES):
+        raise ValueError(f"unknown scheme {scheme!r}")
+    if scheme in ("standard", "syncfy"):
+        signing.validate_secret(scheme, secret)
+
+    def verify(headers: dict[str, str], body: bytes) -> tuple[bool, str]:
+        used = detect_scheme(headers) if scheme == "auto" else scheme
+        if used in ("standard", "syncfy") and secret is None:
+            return False, f"{used} signature, but no secret to verify it"
+        try:
+            result = signing.verify(used, headers, body, secret=secret, public_pem=public_pem)
+        except InvalidInput as exc:  # a secret of the other HMAC scheme's form
+            return False, exc.detail
+        return result.ok, result.reason
+
+    return verify
+
+
+def verifier_for(spec: tuple[str, str | None]) -> Verifier:
+    """The verifier of a `verify=(scheme, secret_or_pem)` option: a PEM value is a public key."""
+    scheme, value = spec
+    if value is not None and value.lstrip().startswith("-----BEGIN"):
+        return make_verifier(scheme, public_pem=value)
+    return make_verifier(scheme, secret=value)
