@@ -20,6 +20,7 @@ from simulator.api import (
     routes_runs,
     routes_schedules,
     routes_subscriptions,
+    twins,
 )
 from simulator.api.endpoints import Api, Endpoint, routes
 from simulator.api.middleware import BearerAuth, BodyLimit, RequestContext
@@ -95,10 +96,10 @@ def build_app(
                 await schedules.close()
 
     app = Starlette(
-        routes=routes(ENDPOINTS),
+        routes=[*routes(ENDPOINTS), *twins.mounts()],
         middleware=[
             Middleware(RequestContext),
-            Middleware(BearerAuth, token=token, public=PUBLIC_PATHS),
+            Middleware(BearerAuth, token=token, public=PUBLIC_PATHS, public_prefixes=twins.PREFIXES),
             Middleware(BodyLimit, limit=max_body),
         ],
         exception_handlers={HTTPException: http_exception, SimError: sim_error},

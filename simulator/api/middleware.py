@@ -77,13 +77,21 @@ class RequestContext:
 class BearerAuth:
     """With a token configured, every path but the public ones needs `Authorization: Bearer <token>`."""
 
-    def __init__(self, app: ASGIApp, token: str | None, public: Collection[str] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, token: str | None, public: Collection[str] = (), public_prefixes: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.token = token.encode() if token else None
         self.public = frozenset(public)
+        self.prefixes = public_prefixes  # provider twins: their own auth applies, not this token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.token is None or scope["path"] in self.public:
+        if (
+            scope["type"] != "http"
+            or self.token is None
+            or scope["path"] in self.public
+            or scope["path"].startswith(self.prefixes)
+        ):
             await self.app(scope, receive, send)
             return
         # The raw bytes: a token is compared as given, whatever its encoding.
