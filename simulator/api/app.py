@@ -86,7 +86,7 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with simulator() as sim:
-            schedules = await Schedules.start(sim)
+            schedules = await Schedules.start(sim.store, sim.runs.start, sim.validate_run)
             app.state.api = Api(sim, schedules, document)
             try:
                 yield

@@ -6,23 +6,26 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator import catalog
+from simulator.core.validation import FaultCheck, validate_run
+from simulator.delivery.engine import DeliveryEngine
 from simulator.delivery.faults import merge as merge_faults
 from simulator.errors import FieldError, InvalidInput, NotFound
 from simulator.ids import new_id
 from simulator.models import Event, Run, Subscription
 from simulator.models.inputs import RunSpec, SubscriptionSpec
-from simulator.scenarios import loader, runner
-from simulator.scenarios.model import Emit, Scenario, walk
+from simulator.scenarios import runner
+from simulator.store import Store
 from simulator.timeutil import now_utc, utc
 
 if TYPE_CHECKING:
-    from simulator.core.simulator import Simulator
+    from simulator.core.subscriptions import Subscriptions
 
 log = logging.getLogger("webhook_sim.runs")
 LOOKAHEAD = 0.05
@@ -30,25 +33,40 @@ INTERRUPTED = "interrupted: the simulator stopped; its pending deliveries are re
 
 
 class RunManager:
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
+    """The runs of one simulator: start, watch, cancel. It gets what it uses: the store, the engine, the scenario
+    folders, the subscriptions and the fault check."""
+
+    def __init__(
+        self,
+        store: Store,
+        engine: DeliveryEngine,
+        scenario_dirs: Sequence[Path],
+        subscriptions: Subscriptions,
+        check_faults: FaultCheck,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.scenario_dirs = scenario_dirs
+        self.subscriptions = subscriptions
+        self.check_faults = check_faults
+        self.accepting = True
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._emitted: dict[str, int] = {}
 
     async def mark_interrupted(self) -> None:
         """Runs a previous process left running cannot resume their scenario; their deliveries do resume."""
-        for run in await self.sim.store.list_runs():
+        for run in await self.store.list_runs():
             if run.status in ("pending", "running"):
-                await self.sim.store.put_run(run.id, status="failed", error=INTERRUPTED, finished_at=time.time())
+                await self.store.put_run(run.id, status="failed", error=INTERRUPTED, finished_at=time.time())
 
     async def start(self, spec: RunSpec) -> Run:
         """Validate `spec`, record the run as pending and start it in the background."""
-        if not self.sim.accepting:
+        if not self.accepting:
             raise InvalidInput("the simulator is shutting down; no new runs")
-        scenario = loader.find(spec.scenario, self.sim.scenario_dirs)
-        params = _params(scenario, spec.params)
-        self.sim._check_faults(spec.faults, "faults")
-        self._check_scenario_faults(scenario)
+        valid = await validate_run(
+            spec, scenario_dirs=self.scenario_dirs, check_faults=self.check_faults, subscription=self.subscriptions.get
+        )
+        scenario, params = valid.scenario, valid.params
         subs = await self._targets(spec)
         seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
         start = utc(spec.start_time) if spec.start_time else now_utc()
@@ -64,25 +82,13 @@ class RunManager:
             "faults": spec.faults,
             "source": scenario.source,
         }
-        await self.sim.store.put_run(
+        await self.store.put_run(
             run_id, scenario=scenario.name, spec=record, status="pending", events=0, created_at=time.time()
         )
         task = asyncio.create_task(self._execute(run_id, scenario, spec, subs, seed, params, start))
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
         return await self.get(run_id)
-
-    def _check_scenario_faults(self, scenario: Scenario) -> None:
-        """The scenario file's own `faults:` blocks, checked before the run starts (errors name file and line)."""
-        blocks = [(dict(scenario.faults), None)] + [
-            (dict(s.faults), s.line) for s in walk(scenario.steps) if isinstance(s, Emit) and s.faults
-        ]
-        for faults, line in blocks:
-            try:
-                self.sim._check_faults(faults, "faults")
-            except InvalidInput as exc:
-                errors = [FieldError(e.field, e.message, scenario.source, line) for e in exc.errors]
-                raise InvalidInput(f"{scenario.source}: {exc.detail}", errors=errors) from None
 
     async def _targets(self, spec: RunSpec) -> list[Subscription] | None:
         """An ad-hoc subscription for `target`, the named subscriptions, or None for every matching one."""
@@ -95,9 +101,9 @@ class RunManager:
                 max_in_flight=spec.max_in_flight,
                 disable_after=0,
             )
-            return [await self.sim.create_subscription(target, ephemeral=True)]
+            return [await self.subscriptions.create(target, ephemeral=True)]
         if spec.subscriptions is not None:
-            return [await self.sim.subscription(i) for i in spec.subscriptions]
+            return [await self.subscriptions.get(i) for i in spec.subscriptions]
         return None
 
     async def _execute(
@@ -110,7 +116,7 @@ class RunManager:
         params: dict[str, Any],
         start: datetime,
     ) -> None:
-        store, engine = self.sim.store, self.sim.engine
+        store, engine = self.store, self.engine
         await store.put_run(run_id, status="running", started_at=time.time())
         matching: dict[str, list[Subscription]] = {}
         self._emitted[run_id] = 0
@@ -118,7 +124,7 @@ class RunManager:
         async def emit(event: Event, step: Any) -> None:
             etype = catalog.resolve(event.key)
             if etype.key not in matching:
-                pool = subs if subs is not None else await self.sim.matching(etype)
+                pool = subs if subs is not None else await self.subscriptions.matching(etype)
                 matching[etype.key] = [s for s in pool if s.enabled and catalog.matches(s.events, etype)]
             # The scenario's own faults, overridden by the run's, overridden by the step's.
             faults = merge_faults(scenario.faults, spec.faults, getattr(step, "faults", None))
@@ -161,7 +167,7 @@ class RunManager:
         )
 
     async def get(self, run_id: str) -> Run:
-        run = await self.sim.store.get_run(run_id)
+        run = await self.store.get_run(run_id)
         if run is None:
             raise NotFound(f"no run {run_id!r}", errors=[FieldError("id", "not found")])
         if run_id in self._emitted:  # live progress of a running scenario
@@ -169,7 +175,7 @@ class RunManager:
         return run
 
     async def list(self, limit: int | None = None, cursor: str | None = None) -> list[Run]:
-        runs = await self.sim.store.list_runs(limit, cursor)
+        runs = await self.store.list_runs(limit, cursor)
         return [_with_events(r, self._emitted[r.id]) if r.id in self._emitted else r for r in runs]
 
     async def cancel(self, run_id: str) -> Run:
@@ -197,15 +203,6 @@ async def _sleep_ahead(seconds: float) -> None:
     """Wake LOOKAHEAD early: the event is then built and persisted ahead of time and sent exactly when due,
     so store latency never makes a delivery late."""
     await asyncio.sleep(max(0.0, seconds - LOOKAHEAD))
-
-
-def _params(scenario: Any, given: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        return runner.resolve_params(scenario, given)
-    except InvalidInput:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(str(exc), errors=[FieldError("params", str(exc))]) from None
 
 
 def _with_events(run: Run, emitted: int) -> Run:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -29,12 +30,13 @@ from simulator.core.pagination import split_page
 from simulator.errors import FieldError, InvalidInput, NotFound, SimError
 from simulator.ids import new_id
 from simulator.models.inputs import RunSpec, ScheduleSpec
-from simulator.scenarios import loader, runner
+from simulator.models.records import Run
 from simulator.signing import mask_secret
+from simulator.store import Store
 from simulator.timeutil import iso_ms, utc
 
-if TYPE_CHECKING:
-    from simulator.core.simulator import Simulator
+StartRun = Callable[[RunSpec], Awaitable[Run]]
+CheckRun = Callable[[RunSpec], Awaitable[object]]
 
 log = logging.getLogger("webhook_sim.schedules")
 INSTANCE_SETTING = "schedules.instance"
@@ -62,21 +64,28 @@ class Schedules:
     """The schedules of one running simulator."""
 
     def __init__(
-        self, sim: Simulator, scheduler: BackgroundScheduler, instance: str, loop: asyncio.AbstractEventLoop
+        self,
+        scheduler: BackgroundScheduler,
+        instance: str,
+        loop: asyncio.AbstractEventLoop,
+        start_run: StartRun,
+        check_run: CheckRun,
     ) -> None:
-        self.sim = sim
         self.scheduler = scheduler
         self.instance = instance
         self.loop = loop
+        self.start_run = start_run
+        self.check_run = check_run
 
     @classmethod
-    async def start(cls, sim: Simulator) -> Schedules:
-        """Start the scheduler on the simulator's database; stored schedules resume (late ones fire once)."""
-        instance = await sim.store.get_setting(INSTANCE_SETTING)
+    async def start(cls, store: Store, start_run: StartRun, check_run: CheckRun) -> Schedules:
+        """Start the scheduler on the store's database; stored schedules resume (late ones fire once).
+        `check_run` refuses what `start_run` would refuse, so a schedule is checked when it is made."""
+        instance = await store.get_setting(INSTANCE_SETTING)
         if instance is None:
             instance = new_id("sched")
-            await sim.store.set_setting(INSTANCE_SETTING, instance)
-        url = sim.store.engine.url
+            await store.set_setting(INSTANCE_SETTING, instance)
+        url = store.engine.url
         options = {"connect_args": {"timeout": 30}} if url.get_backend_name() == "sqlite" else {}
         scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(url=sync_url(url), engine_options=options)},
@@ -84,7 +93,7 @@ class Schedules:
             # A firing missed while the server was down happens once when it is back: a run is never lost.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         )
-        schedules = cls(sim, scheduler, instance, asyncio.get_running_loop())
+        schedules = cls(scheduler, instance, asyncio.get_running_loop(), start_run, check_run)
         _ACTIVE[instance] = schedules
         try:
             await asyncio.to_thread(scheduler.start)
@@ -110,7 +119,7 @@ class Schedules:
 
     async def _start_run(self, schedule_id: str, run: dict[str, Any]) -> None:
         try:
-            started = await self.sim.runs.start(RunSpec.model_validate(run))
+            started = await self.start_run(RunSpec.model_validate(run))
         except SimError as exc:  # the scenario or a subscription went away since; the next firing retries
             log.warning("schedule %s could not start a run: %s", schedule_id, exc.detail)
             return
@@ -121,7 +130,7 @@ class Schedules:
     async def create(self, spec: ScheduleSpec) -> dict[str, Any]:
         """Validate the trigger and the run fields now (not at the first firing) and store the schedule."""
         trigger, shown = _trigger(spec)
-        await self._check_run(spec)
+        await self.check_run(spec)
         schedule_id = new_id("sch")
         kwargs = {
             "instance": self.instance,
@@ -133,18 +142,6 @@ class Schedules:
             self.scheduler.add_job, fire, trigger, id=schedule_id, name=spec.scenario, kwargs=kwargs
         )
         return view(job)
-
-    async def _check_run(self, spec: RunSpec) -> None:
-        scenario = loader.find(spec.scenario, self.sim.scenario_dirs)
-        try:
-            runner.resolve_params(scenario, spec.params)
-        except InvalidInput:
-            raise
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(str(exc), errors=[FieldError("params", str(exc))]) from None
-        self.sim._check_faults(spec.faults, "faults")
-        for sub_id in spec.subscriptions or ():
-            await self.sim.subscription(sub_id)
 
     async def list(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         jobs = sorted(await asyncio.to_thread(self.scheduler.get_jobs), key=lambda j: j.id)

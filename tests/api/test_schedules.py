@@ -157,3 +157,26 @@ def test_crontab_weekdays_count_from_sunday(weekday: str, fires_on: set[str]) ->
         when = trigger.get_next_fire_time(None, when + timedelta(seconds=1))
         days.add(when.strftime("%a"))
     assert days == fires_on
+
+
+BAD_RUNS = {
+    "scenario faults": lambda d: {"scenario": str(d / "bad-faults.yaml")},
+    "run faults": lambda d: {"scenario": "api-one-event", "faults": {"drop": 7}},
+    "params": lambda d: {"scenario": "api-one-event", "params": {"nope": 1}},
+    "subscription": lambda d: {"scenario": "api-one-event", "subscriptions": ["sub_nope"]},
+    "scenario": lambda d: {"scenario": "no-such-scenario"},
+}
+
+
+@pytest.mark.parametrize("case", BAD_RUNS)
+def test_schedules_refuse_what_runs_refuse_with_the_same_problem(api, scenario_dir, case) -> None:
+    (scenario_dir / "bad-faults.yaml").write_text(
+        "name: bad-faults\nprovider: syncfy\nfaults: {drop: 7}\nsteps:\n  - emit: credentials.created\n"
+    )
+    body = BAD_RUNS[case](scenario_dir)
+    refused = api.post("/runs", json=body)
+    assert refused.status_code in (404, 422), refused.text
+    scheduled = api.post("/schedules", json={**body, "cron": "0 0 * * *"})
+    assert (scheduled.status_code, scheduled.json()) == (refused.status_code, refused.json())
+    assert scheduled.headers["content-type"] == "application/problem+json"
+    assert api.get("/schedules").json()["data"] == []

@@ -128,7 +128,7 @@ async def test_retry_schedule_is_scaled_and_jittered_within_bounds(sim, receiver
     # Emitted events use speed 1; a run would scale. Use the engine's speed through a run-less publish.
     etype = catalog.resolve("token.created")
     event = catalog.build_event(etype, catalog.new_context(1, catalog.SAMPLE_TIME))
-    subs = await sim.matching(etype)
+    subs = await sim.subscriptions.matching(etype)
     [delivery_id] = await sim.engine.publish(event, subs, speed=10.0)
     await receiver.wait_for_async(4, timeout=10)
     await until(lambda: receiver.requests and len(receiver.requests) == 4)
@@ -150,7 +150,7 @@ async def test_retry_after_is_honoured(sim, receiver):
     await subscribe(sim, receiver.url, retry=RetrySpec(delays=[0.1], jitter=0))
     etype = catalog.resolve("token.created")
     event = catalog.build_event(etype, catalog.new_context(2, catalog.SAMPLE_TIME))
-    [did] = await sim.engine.publish(event, await sim.matching(etype), speed=10.0)
+    [did] = await sim.engine.publish(event, await sim.subscriptions.matching(etype), speed=10.0)
     await receiver.wait_for_async(2)
     await sim.engine.settled(None, timeout=5)
     a, b = await attempts_of(sim, did)

@@ -1,0 +1,131 @@
+"""Subscriptions: where matching events go. Creating, changing and looking them up; the runs, the schedules and the
+API reach subscriptions only through this."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from simulator import catalog, signing
+from simulator.core.validation import FaultCheck
+from simulator.delivery.engine import DeliveryEngine
+from simulator.errors import FieldError, InvalidInput, NotFound
+from simulator.ids import new_id
+from simulator.models.inputs import RetrySpec, SubscriptionPatch, SubscriptionSpec
+from simulator.models.records import RetryPolicy, Subscription
+from simulator.store import Store
+
+
+class Subscriptions:
+    def __init__(self, store: Store, engine: DeliveryEngine, check_faults: FaultCheck) -> None:
+        self.store = store
+        self.engine = engine
+        self.check_faults = check_faults
+        self._targets: dict[str, str] = {}  # ad-hoc event target URL -> its ephemeral subscription's id
+
+    async def create(self, spec: SubscriptionSpec, *, ephemeral: bool = False) -> Subscription:
+        """Create a subscription. The returned record holds the secret: the only time it is shown."""
+        for i, flt in enumerate(spec.events):
+            _check_filter(flt, f"events.{i}")
+        secret = spec.secret
+        if secret is None:
+            secret = signing.new_secret(spec.signing or "syncfy")
+        else:
+            signing.validate_secret(spec.signing or "syncfy", secret)
+        self.check_faults(spec.faults, "faults")
+        sub = Subscription(
+            id=new_id("sub"),
+            url=spec.url,
+            events=tuple(spec.events),
+            signing=spec.signing,
+            secret=secret,
+            headers=dict(spec.headers),
+            timeout=spec.timeout,
+            retry=_policy(spec.retry),
+            max_in_flight=spec.max_in_flight,
+            strict_order=spec.strict_order,
+            batch=spec.batch,
+            faults=dict(spec.faults),
+            status="enabled" if spec.enabled else "disabled",
+            disable_after=spec.disable_after,
+            created_at=time.time(),
+            ephemeral=ephemeral,
+        )
+        await self.store.put_subscription(sub)
+        self.engine.subscription_changed(sub)
+        return sub
+
+    async def get(self, sub_id: str) -> Subscription:
+        sub = await self.store.get_subscription(sub_id)
+        if sub is None:
+            raise NotFound(f"no subscription {sub_id!r}", errors=[FieldError("id", "not found")])
+        return sub
+
+    async def update(self, sub_id: str, patch: SubscriptionPatch) -> Subscription:
+        """Change a subscription; `enabled: true` re-enables it and resets its failure count."""
+        sub = await self.get(sub_id)
+        changes: dict[str, Any] = patch.model_dump(exclude_unset=True)
+        for i, flt in enumerate(changes.get("events") or []):
+            _check_filter(flt, f"events.{i}")
+        if "events" in changes:
+            changes["events"] = tuple(changes["events"])
+        if "retry" in changes:
+            changes["retry"] = _policy(patch.retry)
+        if "enabled" in changes:
+            enabled = changes.pop("enabled")
+            changes["status"] = "enabled" if enabled else "disabled"
+            if enabled:
+                changes["consecutive_dead"] = 0
+        if changes.get("secret") is not None or "signing" in changes:
+            signing.validate_secret(changes.get("signing", sub.signing) or "syncfy", changes.get("secret", sub.secret))
+        if "faults" in changes:
+            self.check_faults(changes["faults"], "faults")
+        sub = replace(sub, **changes)
+        await self.store.put_subscription(sub)
+        self.engine.subscription_changed(sub)
+        return sub
+
+    async def delete(self, sub_id: str) -> None:
+        await self.get(sub_id)
+        await self.engine.subscription_removed(sub_id)
+        await self.store.delete_subscription(sub_id)
+
+    async def list(self, limit: int | None = None, cursor: str | None = None) -> list[Subscription]:
+        return await self.store.list_subscriptions(limit, cursor)
+
+    async def matching(self, etype: catalog.EventType, ids: Sequence[str] | None = None) -> list[Subscription]:
+        """The enabled subscriptions that receive `etype` (among `ids` when given)."""
+        if ids is not None:
+            subs = [await self.get(i) for i in ids]
+        else:
+            subs = [s for s in await self.store.list_subscriptions() if not s.ephemeral]
+        return [s for s in subs if s.enabled and catalog.matches(s.events, etype)]
+
+    async def target(self, url: str) -> Subscription:
+        """One ephemeral subscription per ad-hoc target URL, reused by every event sent there (a subscription and
+        a lane per event would pile up in a long-running server). Never disabled, like a run's target."""
+        sub_id = self._targets.get(url)
+        sub = await self.store.get_subscription(sub_id) if sub_id else None
+        if sub is None:
+            sub = await self.create(SubscriptionSpec(url=url, disable_after=0), ephemeral=True)
+            self._targets[url] = sub.id
+        return sub
+
+    async def remove_all(self) -> None:
+        """Stop every subscription's lane (before the store forgets them)."""
+        for sub in await self.store.list_subscriptions():
+            await self.engine.subscription_removed(sub.id)
+        self._targets.clear()
+
+
+def _check_filter(flt: str, field: str) -> None:
+    try:
+        catalog.validate_filter(flt)
+    except Exception as exc:
+        raise InvalidInput(f"{field}: {exc}", errors=[FieldError(field, str(exc))]) from None
+
+
+def _policy(spec: RetrySpec | None) -> RetryPolicy | None:
+    return RetryPolicy(tuple(spec.delays), spec.jitter) if spec is not None else None
