@@ -160,7 +160,7 @@ def test_crontab_weekdays_count_from_sunday(weekday: str, fires_on: set[str]) ->
 
 
 BAD_RUNS = {
-    "scenario faults": lambda d: {"scenario": str(d / "bad-faults.yaml")},
+    "scenario faults": lambda d: {"scenario": "bad-faults"},
     "run faults": lambda d: {"scenario": "api-one-event", "faults": {"drop": 7}},
     "params": lambda d: {"scenario": "api-one-event", "params": {"nope": 1}},
     "subscription": lambda d: {"scenario": "api-one-event", "subscriptions": ["sub_nope"]},
