@@ -2,9 +2,11 @@
 a time, the response read just far enough to record it.
 
 A general client (aiohttp) spends most of a delivery's CPU on features a webhook never uses: cookies, redirects,
-proxies, streaming payloads, decompression. Here a request is one pre-built `bytes` write and a response is parsed
-from one buffer, which makes sending several times cheaper. Only what a provider's sender needs is supported:
-`http` and `https`, Content-Length, chunked and read-to-close bodies, informational (1xx) responses skipped.
+proxies, streaming payloads, decompression. Here a request is one pre-built `bytes` write, which makes sending
+several times cheaper. Responses are parsed by httptools (llhttp, Node's parser): it decides the framing and
+refuses what is malformed; this module keeps what an attempt records and bounds what a receiver can make it read.
+Supported: `http` and `https`, Content-Length, chunked and read-to-close bodies, informational (1xx) responses
+skipped.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-# A response body beyond this is not read: the connection is closed instead of being drained.
+import httptools
+
+# Bytes of body read past the excerpt so that the connection can be reused; beyond that it is closed instead.
 MAX_DRAIN = 64 * 1024
+# A response head (informational ones before it included) larger than this is an error.
 MAX_HEAD = 64 * 1024
 IDLE_PER_ORIGIN = 256
 _URL_SAFE = "/:@!$&'()*+,;=-._~%?"
@@ -88,6 +93,109 @@ def encode_request(target: Target, headers: dict[str, str], body: bytes) -> byte
     return b"".join(lines)
 
 
+class _Reader:
+    """One response, collected from llhttp's callbacks as uvicorn drives httptools: the parser decides the framing
+    and what is malformed; this keeps the status, the headers and the first `limit` bytes of the body, and counts
+    bytes so that neither an endless head nor an endless body is held or read for long."""
+
+    __slots__ = (
+        "_body",
+        "_body_bytes",
+        "_head_bytes",
+        "_head_done",
+        "_limit",
+        "_parser",
+        "_until_eof",
+        "complete",
+        "headers",
+        "keep_alive",
+        "status",
+    )
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._parser = httptools.HttpResponseParser(self)
+        self._body = bytearray()
+        self._head_done = False  # the final (not informational) head is parsed
+        self._until_eof = False  # the body ends where the connection does
+        self._head_bytes = 0
+        self._body_bytes = 0
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.complete = False
+        self.keep_alive = False
+
+    # -- llhttp callbacks -----------------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            self.keep_alive = False  # a second response nobody asked for: the connection is not reused
+        else:
+            self.headers = {}  # an informational response's headers are not the final one's
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._head_done:  # trailers after a chunked body are not recorded
+            self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            return  # informational (100 Continue…): llhttp ends it here and the real response follows
+        self.status = status
+        self._head_done = True
+        coding = self.headers.get("transfer-encoding")
+        chunked = coding is not None and coding.rpartition(",")[2].strip().lower() == "chunked"
+        # llhttp's own rule (RFC 9112 §6.3), which leaves it to the caller to end such a body at the close.
+        self._until_eof = not chunked and (coding is not None or "content-length" not in self.headers)
+
+    def on_body(self, data: bytes) -> None:
+        room = self._limit - len(self._body)
+        if room > 0:
+            self._body += data[:room]
+
+    def on_message_complete(self) -> None:
+        if self._head_done and not self.complete:
+            self.complete = True
+            # After a 101 the connection speaks another protocol.
+            self.keep_alive = self.status != 101 and self._parser.should_keep_alive()
+
+    # -- use ------------------------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Parse `data`; ProtocolError for a malformed response or a head over MAX_HEAD. A body that runs past the
+        excerpt by more than MAX_DRAIN completes the response there: the rest is never read."""
+        head_was_done = self._head_done
+        try:
+            self._parser.feed_data(data)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            if not self.complete:
+                raise ProtocolError(f"malformed response: {exc}") from None
+            self.keep_alive = False  # bytes after the response that are not one: do not trust the connection
+        if self.complete:
+            return
+        if not self._head_done:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD:
+                raise ProtocolError("response head too large")
+        elif head_was_done:  # counted from the read after the head's: exact enough for a bound
+            self._body_bytes += len(data)
+            if self._body_bytes > self._limit + MAX_DRAIN:
+                self.complete, self.keep_alive = True, False  # large or endless: closed, not drained
+
+    def finish(self) -> None:
+        """The peer closed its end: a body delimited by the close ends here; anything else was cut short."""
+        if self.complete:
+            return
+        if not self._head_done:
+            raise ServerDisconnected("connection closed before a response")
+        if not self._until_eof:
+            raise ServerDisconnected("connection closed inside the response body")
+        self.complete, self.keep_alive = True, False
+
+    def response(self) -> Response:
+        return Response(self.status, self.headers, bytes(self._body))
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; `request` may be called again once the previous response is complete."""
 
@@ -99,9 +207,8 @@ class _Connection(asyncio.Protocol):
         self.requests = 0
         self._received = 0
         self._transport: asyncio.Transport | None = None
-        self._buffer = bytearray()
         self._waiter: asyncio.Future[Response] | None = None
-        self._parser: _Parser | None = None
+        self._reader: _Reader | None = None
         self.closed = False
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
@@ -110,34 +217,29 @@ class _Connection(asyncio.Protocol):
         self._transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self._parser is None:
+        reader = self._reader
+        if reader is None:
             self.close()  # bytes nobody asked for: this connection can no longer be trusted
             return
         self._received += len(data)
-        self._buffer += data
         try:
-            response = self._parser.feed(self._buffer)
+            reader.feed(data)
         except ProtocolError as exc:
             self._fail(exc)
             return
-        if response is not None:
-            self._complete(response)
+        if reader.complete:
+            self._complete(reader)
 
     def eof_received(self) -> bool | None:
-        if self._parser is not None:
-            try:
-                response = self._parser.feed(self._buffer, eof=True)
-            except ProtocolError as exc:
-                self._fail(exc)
-                return None
-            if response is not None:
-                self._complete(response)
+        self._finish()
         self.closed = True
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._on_lost(self)
+        if exc is None:
+            self._finish()  # a TLS peer may close without the EOF that ends a body read to the close
         if self._waiter is not None and not self._waiter.done():
             self._fail(ServerDisconnected(f"connection closed before a whole response{f': {exc}' if exc else ''}"))
 
@@ -145,13 +247,13 @@ class _Connection(asyncio.Protocol):
 
     @property
     def reusable(self) -> bool:
-        return not self.closed and self._parser is None and not self._buffer
+        return not self.closed and self._reader is None
 
     async def request(self, data: bytes, deadline: float) -> Response:
         """Send `data` and wait for the response until `deadline` (loop time), then raise TimeoutError."""
-        assert self._transport is not None and self._parser is None
+        assert self._transport is not None and self._reader is None
         loop = asyncio.get_running_loop()
-        self._parser = _Parser(self._limit)
+        self._reader = _Reader(self._limit)
         self._waiter = loop.create_future()
         self.requests += 1
         self._received = 0
@@ -168,133 +270,31 @@ class _Connection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
-    def _complete(self, response: Response) -> None:
-        assert self._parser is not None
-        keep = self._parser.keep_alive
-        self._parser = None
-        del self._buffer[:]
-        if not keep:
+    def _finish(self) -> None:
+        reader = self._reader
+        if reader is None:
+            return
+        try:
+            reader.finish()
+        except ProtocolError as exc:
+            self._fail(exc)
+            return
+        self._complete(reader)
+
+    def _complete(self, reader: _Reader) -> None:
+        self._reader = None
+        if not reader.keep_alive:
             self.close()
         if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(response)
+            self._waiter.set_result(reader.response())
 
     def _fail(self, exc: Exception) -> None:
         if isinstance(exc, ServerDisconnected):
             exc.nothing_received = self._received == 0
-        self._parser = None
+        self._reader = None
         self.close()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(exc)
-
-
-class _Parser:
-    """An HTTP/1.1 response parser over a growing buffer; `feed` returns the response once it is whole."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._status = 0
-        self._headers: dict[str, str] = {}
-        self._start = -1  # where the body starts in the buffer, once the head is parsed
-        self._length: int | None = None
-        self._chunked = False
-        self.keep_alive = True
-
-    def feed(self, buf: bytearray, eof: bool = False) -> Response | None:
-        while self._start < 0:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buf) > MAX_HEAD:
-                    raise ProtocolError("response head too large")
-                if eof:
-                    raise ServerDisconnected("connection closed before a response")
-                return None
-            if self._head(bytes(buf[:end])):
-                self._start = end + 4
-            else:
-                del buf[: end + 4]  # an informational response (100 Continue…): the real one follows
-        if self._chunked:
-            return self._chunks(buf, eof)
-        if self._length is not None:
-            received = len(buf) - self._start
-            if received >= self._length:
-                return self._done(buf, self._start + self._length)
-            if self._length - self._limit > MAX_DRAIN and received >= self._limit:
-                self.keep_alive = False  # a large body: record its start, close rather than drain the rest
-                return self._done(buf, len(buf))
-            if eof:
-                raise ServerDisconnected("connection closed inside the response body")
-            return None
-        if eof or len(buf) - self._start >= self._limit + MAX_DRAIN:
-            self.keep_alive = False  # body delimited by the connection's end
-            return self._done(buf, len(buf))
-        return None
-
-    def _head(self, head: bytes) -> bool:
-        """Parse a response head; False for an informational response to skip."""
-        lines = head.decode("latin-1").split("\r\n")
-        version, _, rest = lines[0].partition(" ")
-        code = rest[:3]
-        if not version.startswith("HTTP/1.") or not code.isdigit():
-            raise ProtocolError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
-        status = int(code)
-        if 100 <= status < 200 and status != 101:
-            return False
-        headers = self._headers
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if not sep:
-                raise ProtocolError(f"malformed response header: {line[:80]!r}")
-            headers[name.strip().lower()] = value.strip()
-        self._status = status
-        connection = headers.get("connection", "").lower()
-        self.keep_alive = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
-        if status in (101, 204, 304):
-            self._length = 0
-        elif "chunked" in headers.get("transfer-encoding", "").lower():
-            self._chunked = True
-        elif "content-length" in headers:
-            value = headers["content-length"]
-            if not value.isdigit():
-                raise ProtocolError(f"bad Content-Length: {value[:40]!r}")
-            self._length = int(value)
-        return True
-
-    def _chunks(self, buf: bytearray, eof: bool) -> Response | None:
-        body = bytearray()
-        pos = self._start
-        while True:
-            line_end = buf.find(b"\r\n", pos)
-            if line_end < 0:
-                break
-            size_text = bytes(buf[pos:line_end]).split(b";")[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise ProtocolError(f"bad chunk size: {size_text[:20]!r}") from None
-            if size == 0:
-                # The end of the trailers, or with none the final CRLF right after the size line.
-                trailer_end = buf.find(b"\r\n\r\n", line_end)
-                if trailer_end < 0:
-                    break
-                return self._done(buf, trailer_end + 4, bytes(body))
-            if len(buf) < line_end + 2 + size + 2:
-                break
-            if len(body) < self._limit:
-                body += buf[line_end + 2 : line_end + 2 + size]
-            pos = line_end + 2 + size + 2
-        if len(buf) - self._start > self._limit + MAX_DRAIN:
-            self.keep_alive = False
-            return self._done(buf, len(buf), bytes(body))
-        if eof:
-            raise ServerDisconnected("connection closed inside a chunked body")
-        return None
-
-    def _done(self, buf: bytearray, end: int, body: bytes | None = None) -> Response:
-        if body is None:
-            body = bytes(buf[self._start : min(end, self._start + self._limit)])
-        if end < len(buf):
-            self.keep_alive = False  # bytes after the response: pipelining we never asked for
-        return Response(self._status, self._headers, body[: self._limit])
 
 
 class Client:
