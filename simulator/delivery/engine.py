@@ -9,7 +9,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -49,6 +49,8 @@ class DeliveryEngine:
         self._changed = asyncio.Event()
         self._room = asyncio.Event()
         self.write_errors: list[str] = []
+        # Told of every event as it is published, with its store key (the provider API twins index them).
+        self.observers: list[Callable[[Event, str], None]] = []
 
     # -- life cycle -----------------------------------------------------------------------------------
 
@@ -121,6 +123,8 @@ class DeliveryEngine:
         if speed == 0:
             await self._wait_for_room(subs)
         key = f"{event.run_id}/{event.seq}" if event.run_id else new_id("evt")
+        for observe in self.observers:
+            observe(event, key)
         when = time.time() if due is None else due
         provider = catalog.get_provider(event.provider)
         send: list[Row] = []
