@@ -61,13 +61,16 @@ def server_app(
     token: str | None = None,
     max_body: int = MAX_BODY,
     grace: float = 10.0,
+    provider_key: str | None = None,
 ) -> Starlette:
     """The control API owning its simulator: opened at startup on `db`, closed at shutdown, letting in-flight
-    attempts finish for up to `grace` seconds (pending deliveries stay in the store for the next start)."""
+    attempts finish for up to `grace` seconds (pending deliveries stay in the store for the next start).
+    `provider_key`: the only key the provider API twins accept (None: any non-empty key)."""
 
     @asynccontextmanager
     async def owned() -> AsyncIterator[Simulator]:
         sim = await Simulator.open(db, scenario_dirs=scenario_dirs, key=key)
+        sim.provider_key = provider_key
         try:
             yield sim
         finally:

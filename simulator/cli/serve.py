@@ -37,12 +37,14 @@ def register(sub: Any) -> None:
     options.add(p, "--scenarios", "a folder of scenario files", many=os.pathsep, metavar="DIR")
     options.add(p, "--token", "require `Authorization: Bearer TOKEN` on every route but /health")
     options.add(p, "--signing-key", "PEM file of the RSA key that signs Basis Theory deliveries")
+    options.add(p, "--provider-key", "the only key the provider API twins accept (default: any non-empty key)")
     options.add(p, "--log-format", "how the log is written", default="text", choices=["text", "json"])
     p.set_defaults(handler=serve_command)
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    """Run the server until SIGTERM/SIGINT. `args`: host, port, db, scenarios, token, signing_key, log_format.
+    """Run the server until SIGTERM/SIGINT. `args`: host, port, db, scenarios, token, signing_key, provider_key,
+    log_format.
     Returns 0 after a graceful stop, 1 when it could not start."""
     api_logging.configure(args.log_format)
     key = _load_key(args.signing_key)
@@ -53,7 +55,12 @@ def serve_command(args: argparse.Namespace) -> int:
         return 1
     token = args.token or None
     app = server_app(
-        args.db, scenario_dirs=[Path(d) for d in args.scenarios], key=key, token=token, grace=SHUTDOWN_GRACE
+        args.db,
+        scenario_dirs=[Path(d) for d in args.scenarios],
+        key=key,
+        token=token,
+        grace=SHUTDOWN_GRACE,
+        provider_key=args.provider_key or None,
     )
     tune_gc()
     config = uvicorn.Config(

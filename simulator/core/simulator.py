@@ -37,6 +37,8 @@ class Simulator:
         self.subscriptions = Subscriptions(store, engine, self.check_faults)
         self.runs = RunManager(store, engine, self.scenario_dirs, self.subscriptions, self.check_faults)
         self._adhoc: BuildContext | None = None
+        # The key the provider API twins require in their own auth header; None accepts any non-empty key.
+        self.provider_key: str | None = None
 
     @classmethod
     async def open(

@@ -43,8 +43,14 @@ class LocalSimulator:
 
     @classmethod
     def open(
-        cls, *, scenario_dirs: Sequence[Path] = (), token: str | None = None, timeout: float = 10.0
+        cls,
+        *,
+        scenario_dirs: Sequence[Path] = (),
+        token: str | None = None,
+        timeout: float = 10.0,
+        provider_key: str | None = None,
     ) -> LocalSimulator:
+        """`provider_key`: the only key the provider API twins accept (None: any non-empty key)."""
         from simulator.api.app import create_app
         from simulator.core.simulator import Simulator
 
@@ -54,6 +60,7 @@ class LocalSimulator:
         except BaseException:
             server.close_loop()
             raise
+        sim.provider_key = provider_key
         try:
             server.start(create_app(sim, token=token), lifespan="on", timeout=timeout)
         except BaseException:
@@ -290,9 +297,12 @@ def signing_secret(scheme: str) -> str | None:
 
 
 @contextmanager
-def webhook_sim(*, scenario_dirs: Sequence[Path] = (), timeout: float = 10.0) -> Iterator[WebhookSim]:
-    """A `WebhookSim` for the block (what the pytest fixtures use; usable without pytest too)."""
-    sim = WebhookSim(LocalSimulator.open(scenario_dirs=scenario_dirs, timeout=timeout))
+def webhook_sim(
+    *, scenario_dirs: Sequence[Path] = (), timeout: float = 10.0, provider_key: str | None = None
+) -> Iterator[WebhookSim]:
+    """A `WebhookSim` for the block (what the pytest fixtures use; usable without pytest too). Its provider API
+    twins answer under its `url` (`/basistheory/…`, `/syncfy/…`), accepting only `provider_key` when given."""
+    sim = WebhookSim(LocalSimulator.open(scenario_dirs=scenario_dirs, timeout=timeout, provider_key=provider_key))
     try:
         yield sim
     finally:
