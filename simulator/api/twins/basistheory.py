@@ -1,9 +1,158 @@
-"""The basistheory API twin's routes."""
+"""The Basis Theory API twin's routes, under `/basistheory`: parse the request, call the backend
+(`simulator.core.basistheory_api`), serialise. Point a Basis Theory SDK's base URL at `<server>/basistheory`.
+
+Auth is the `BT-API-KEY` header; every refusal, an unknown route or method included, is Basis Theory's
+ProblemDetails (`{type, title, status, detail, errors: {field: [message]}}`), never the control API's shape.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from simulator.core.basistheory_api import BasisTheoryBackend, backend
+from simulator.providers.basistheory import api
+
+PROBLEM = "application/problem+json"
+Handler = Callable[[Request, BasisTheoryBackend], Awaitable[Response]]
+
+
+def problem(exc: api.ApiError, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM, headers=headers)
+
+
+def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Check the key, run `handler` with the simulator's backend, answer refusals in the provider's shape."""
+
+    @wraps(handler)
+    async def run(request: Request) -> Response:
+        bt = backend(request.app.state.api.sim)
+        try:
+            bt.authenticate(request.headers.get("bt-api-key"))
+            response = await handler(request, bt)
+        except api.ApiError as exc:
+            response = problem(exc)
+        trace = request.headers.get("bt-trace-id")
+        if trace:
+            response.headers["BT-TRACE-ID"] = trace
+        return response
+
+    return run
+
+
+def _trace(request: Request) -> str | None:
+    return request.headers.get("bt-trace-id") or None
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    return api.json_object(await request.body())
+
+
+def _getter(kind: str, what: str) -> Handler:
+    async def get(request: Request, bt: BasisTheoryBackend) -> Response:
+        return JSONResponse(await bt.get(kind, request.path_params["id"], what))
+
+    return get
+
+
+# --- tokens and token intents ----------------------------------------------------------------------------
+
+
+async def create_token(request: Request, bt: BasisTheoryBackend) -> Response:
+    return JSONResponse(await bt.create_token(await _body(request), _trace(request)), status_code=201)
+
+
+async def list_tokens(request: Request, bt: BasisTheoryBackend) -> Response:
+    query = request.query_params
+    return JSONResponse(await bt.page("token", query.get("start"), query.get("size")))
+
+
+async def create_intent(request: Request, bt: BasisTheoryBackend) -> Response:
+    return JSONResponse(await bt.create_intent(await _body(request), _trace(request)), status_code=201)
+
+
+def _deleter(kind: str) -> Handler:
+    async def delete(request: Request, bt: BasisTheoryBackend) -> Response:
+        await bt.delete(kind, request.path_params["id"], _trace(request))
+        return Response(status_code=204)
+
+    return delete
+
+
+# --- webhooks --------------------------------------------------------------------------------------------
+
+
+async def list_webhooks(request: Request, bt: BasisTheoryBackend) -> Response:
+    found = (await bt.webhooks())[: api.page_size(request.query_params.get("size"))]
+    return JSONResponse({"pagination": {"page_size": len(found)}, "data": found})
+
+
+async def create_webhook(request: Request, bt: BasisTheoryBackend) -> Response:
+    return JSONResponse(await bt.create_webhook(await _body(request)), status_code=201)
+
+
+async def get_webhook(request: Request, bt: BasisTheoryBackend) -> Response:
+    return JSONResponse(await bt.webhook(request.path_params["id"]))
+
+
+async def update_webhook(request: Request, bt: BasisTheoryBackend) -> Response:
+    return JSONResponse(await bt.update_webhook(request.path_params["id"], await _body(request)))
+
+
+async def delete_webhook(request: Request, bt: BasisTheoryBackend) -> Response:
+    await bt.delete_webhook(request.path_params["id"])
+    return Response(status_code=204)
+
+
+async def event_types(request: Request, bt: BasisTheoryBackend) -> Response:
+    return JSONResponse(bt.event_types())
+
+
+async def webhook_key(request: Request) -> Response:
+    """The public key that verifies `BT-SIGNATURE` (PEM), where Basis Theory publishes theirs; no key needed."""
+    return PlainTextResponse(request.app.state.api.sim.public_key_pem)
+
+
+class _Boundary:
+    """Answer what the router itself refuses (no such route: 404, wrong method: 405) in the provider's shape."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except HTTPException as exc:
+            detail = f"{scope.get('method', '')} {scope.get('path', '')}: {exc.detail}"
+            await problem(api.ApiError(exc.status_code, detail), dict(exc.headers or {}))(scope, receive, send)
 
 
 def routes() -> list[BaseRoute]:
-    return []
+    table = [
+        Route("/keys/webhooks.v1.key", webhook_key, methods=["GET"]),
+        Route("/tokens", endpoint(create_token), methods=["POST"]),
+        Route("/v2/tokens", endpoint(list_tokens), methods=["GET"]),
+        Route("/tokens/{id}", endpoint(_getter("token", "token")), methods=["GET"]),
+        Route("/tokens/{id}", endpoint(_deleter("token")), methods=["DELETE"]),
+        Route("/token-intents", endpoint(create_intent), methods=["POST"]),
+        Route("/token-intents/{id}", endpoint(_getter("token_intent", "token intent")), methods=["GET"]),
+        Route("/token-intents/{id}", endpoint(_deleter("token_intent")), methods=["DELETE"]),
+        Route("/3ds/sessions/{id}", endpoint(_getter("3ds_session", "3DS session")), methods=["GET"]),
+        Route("/applications/{id}", endpoint(_getter("application", "application")), methods=["GET"]),
+        Route("/reactors/{id}", endpoint(_getter("reactor", "reactor")), methods=["GET"]),
+        Route("/proxies/{id}", endpoint(_getter("proxy", "proxy")), methods=["GET"]),
+        Route("/webhooks/event-types", endpoint(event_types), methods=["GET"]),
+        Route("/webhooks", endpoint(list_webhooks), methods=["GET"]),
+        Route("/webhooks", endpoint(create_webhook), methods=["POST"]),
+        Route("/webhooks/{id}", endpoint(get_webhook), methods=["GET"]),
+        Route("/webhooks/{id}", endpoint(update_webhook), methods=["PUT"]),
+        Route("/webhooks/{id}", endpoint(delete_webhook), methods=["DELETE"]),
+    ]
+    return [Mount("", app=_Boundary(Router(routes=table)))]

@@ -1,0 +1,315 @@
+"""The Basis Theory API twin's backend: one per simulator, holding the rules of its flows (moto style: the routes
+only parse and serialise).
+
+One world: the twin's objects are the stored events folded in order (`providers.basistheory.api_state`) plus
+what its own API created (`store.twins`), so whatever a run, `POST /events` or the twin itself emitted can be
+read back with the fields the event carried. API calls that change something emit the provider's events through
+the simulator's delivery engine, to every matching subscription, signed as usual.
+
+Where it differs from Basis Theory: one tenant answers every key (its id and its applications are kept in the
+store's settings, so they survive a restart); the events of runs and of `POST /events` belong to tenants of
+their own, and their objects are readable with any key too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import weakref
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from simulator import catalog
+from simulator.errors import SimError
+from simulator.ids import uuid4
+from simulator.models import BuildContext
+from simulator.models.inputs import SubscriptionPatch, SubscriptionSpec
+from simulator.providers.basistheory import api, api_events, api_state
+from simulator.providers.basistheory._common import app_actor, tenant
+from simulator.store.twins import Cursor, TwinStore
+from simulator.timeutil import add_seconds, iso_ms, now_utc
+
+if TYPE_CHECKING:
+    from simulator.core.simulator import Simulator
+
+TENANT_SETTING = "basistheory.tenant"
+_BACKENDS: weakref.WeakKeyDictionary[Simulator, BasisTheoryBackend] = weakref.WeakKeyDictionary()
+
+
+def backend(sim: Simulator) -> BasisTheoryBackend:
+    """The simulator's Basis Theory backend (made on first use)."""
+    found = _BACKENDS.get(sim)
+    if found is None:
+        found = _BACKENDS[sim] = BasisTheoryBackend(sim)
+    return found
+
+
+class BasisTheoryBackend:
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.tables = TwinStore(sim.store)
+        self._seen = Cursor(-1, "")  # the newest event when the fold last caught up
+        self._lock = asyncio.Lock()  # one changing flow at a time: an intent is converted once
+        self._ctx: BuildContext | None = None
+
+    def authenticate(self, key: str | None) -> None:
+        api.check_key(key, self.sim.provider_key)
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    async def sync(self) -> None:
+        """Fold in the events stored since the last call (nothing to do, the usual case, costs one query)."""
+        head = await self.tables.head()
+        if head == self._seen:
+            return
+        more = True
+        while more:
+            cursor, more = await self.tables.fold(api_state.changes, api_state.apply)
+        self._seen = cursor
+
+    async def get(self, kind: str, obj_id: str, what: str) -> dict[str, Any]:
+        """The live object, as the REST API shows it; a deleted, expired or converted one is a 404."""
+        await self.sync()
+        found = await self.tables.get(kind, obj_id)
+        if found is None or found.state != api_state.LIVE:
+            raise api.not_found(what, obj_id)
+        return api.view(kind, found.body)
+
+    async def page(self, kind: str, start: str | None, size: str | None) -> dict[str, Any]:
+        """A cursor page of live objects, newest first: `{"pagination": {"page_size", "next"?}, "data"}`."""
+        limit, before = api.page_size(size), api.decode_cursor(start)
+        await self.sync()
+        found = await self.tables.page(kind, before, limit + 1)
+        pagination: dict[str, Any] = {"page_size": limit}
+        if len(found) > limit:
+            found = found[:limit]
+            pagination["next"] = api.encode_cursor(found[-1].n)
+        return {"pagination": pagination, "data": [api.view(kind, o.body) for o in found]}
+
+    # -- tokens and intents -----------------------------------------------------------------------------
+
+    async def create_intent(self, body: dict[str, Any], trace_id: str | None) -> dict[str, Any]:
+        kind = api.token_type(body, api.INTENT_TYPES)
+        data = api.checked_data(kind, body.get("data"))
+        async with self._lock:
+            ctx = await self._context()
+            actor = app_actor(ctx, "public")
+            intent = {
+                "id": uuid4(ctx.rng),
+                "tenant_id": tenant(ctx)["id"],
+                "type": kind,
+                **api.details(kind, data),
+                "fingerprint": api.fingerprint(kind, data),
+                "created_by": actor["id"],
+                "created_at": iso_ms(ctx.now),
+                "expires_at": iso_ms(add_seconds(ctx.now, api.INTENT_TTL)),
+                "_data": data,
+            }
+            await self.tables.put("token_intent", intent["id"], intent["tenant_id"], api_state.LIVE, intent)
+            await self._publish(ctx, "token-intent.created", api_events.intent_created(ctx, intent, actor, trace_id))
+        return api.view("token_intent", intent)
+
+    async def create_token(self, body: dict[str, Any], trace_id: str | None) -> dict[str, Any]:
+        """`type` + `data` make a token; `token_intent_id` converts the intent (its CVC stays behind)."""
+        options, chosen_id = api.token_options(body), api.token_id(body)
+        intent_id = body.get("token_intent_id")
+        if intent_id is None:
+            kind = api.token_type(body)
+            data = api.checked_data(kind, body.get("data"))
+        elif not isinstance(intent_id, str) or not intent_id:
+            raise api.invalid("token_intent_id", "must be a token intent's id")
+        async with self._lock:
+            intent = await self._live_intent(intent_id) if intent_id is not None else None
+            if intent is not None:
+                kind = intent["type"]
+                data = {k: x for k, x in intent["_data"].items() if k != "cvc"} if kind == "card" else intent["_data"]
+            ctx = await self._context()
+            if chosen_id is not None and await self.tables.get("token", chosen_id) is not None:
+                raise api.ApiError(409, f"a token with id {chosen_id!r} already exists", {"id": ["already exists"]})
+            actor = app_actor(ctx, "private")
+            token = self._new_token(ctx, chosen_id, kind, data, options, actor)
+            await self.tables.put("token", token["id"], token["tenant_id"], api_state.LIVE, token)
+            await self._publish(ctx, "token.created", api_events.token_created(ctx, token, actor, trace_id))
+            if intent is not None:
+                await self.tables.put("token_intent", intent["id"], intent["tenant_id"], api_state.CONVERTED, intent)
+                event = api_events.intent_converted(ctx, intent, token, actor, trace_id)
+                await self._publish(ctx, "token-intent.converted", event)
+        return api.view("token", token)
+
+    def _new_token(
+        self,
+        ctx: BuildContext,
+        chosen_id: str | None,
+        kind: str,
+        data: Any,
+        options: dict[str, Any],
+        actor: dict[str, Any],
+    ) -> dict[str, Any]:
+        return {
+            "id": chosen_id or uuid4(ctx.rng),
+            "tenant_id": tenant(ctx)["id"],
+            "type": kind,
+            **api.details(kind, data),
+            "metadata": options.get("metadata", {}),
+            "containers": options.get("containers", [api.container(kind)]),
+            "fingerprint": api.fingerprint(kind, data),
+            "fingerprint_expression": api.fingerprint_expression(kind),
+            "search_indexes": options.get("search_indexes", []),
+            "created_by": actor["id"],
+            "created_at": iso_ms(ctx.now),
+            "expires_at": options.get("expires_at"),
+            "_extras": {"deduplicated": False},
+            "_data": data,
+        }
+
+    async def _live_intent(self, intent_id: str) -> dict[str, Any]:
+        await self.sync()
+        found = await self.tables.get("token_intent", intent_id)
+        if found is None or found.state != api_state.LIVE or "_data" not in found.body:
+            # An intent only an event announced holds no data the twin could put in a token.
+            raise api.not_found("token intent", intent_id)
+        return found.body
+
+    async def delete(self, kind: str, obj_id: str, trace_id: str | None) -> None:
+        """Delete a token or a token intent (`token.deleted` / `token-intent.deleted`)."""
+        async with self._lock:
+            await self.sync()
+            found = await self.tables.get(kind, obj_id)
+            if found is None or found.state != api_state.LIVE:
+                raise api.not_found("token" if kind == "token" else "token intent", obj_id)
+            await self.tables.put(kind, obj_id, found.tenant_id, api_state.DELETED, found.body)
+            ctx = await self._context()
+            actor = app_actor(ctx, "private")
+            if kind == "token":
+                await self._publish(ctx, "token.deleted", api_events.token_deleted(ctx, obj_id, actor, trace_id))
+            else:
+                event = api_events.intent_deleted(ctx, obj_id, actor, trace_id)
+                await self._publish(ctx, "token-intent.deleted", event)
+
+    # -- webhooks ---------------------------------------------------------------------------------------
+
+    def event_types(self) -> list[str]:
+        return [e.name for e in catalog.event_types("basistheory")]
+
+    async def webhooks(self) -> list[dict[str, Any]]:
+        return [await self._webhook_view(row) for row in await self.tables.webhooks()]
+
+    async def webhook(self, webhook_id: str) -> dict[str, Any]:
+        return await self._webhook_view(await self._webhook_row(webhook_id))
+
+    async def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]:
+        fields = api.webhook_fields(body, self.event_types(), update=False)
+        async with self._lock:
+            ctx = await self._context()
+            owner = tenant(ctx)["id"]
+            if len(await self.tables.webhooks(owner)) >= api.MAX_WEBHOOKS:
+                raise api.ApiError(422, f"a tenant may have at most {api.MAX_WEBHOOKS} webhooks")
+            events = [f"basistheory:{e}" for e in fields["events"]]
+            spec = _subscription(lambda: SubscriptionSpec(url=fields["url"], events=events, signing="basistheory"))
+            sub = await _core(self.sim.create_subscription(spec))
+            row = {
+                "id": uuid4(ctx.rng),
+                "subscription_id": sub.id,
+                "tenant_id": owner,
+                "name": fields["name"],
+                "notify_email": fields["notify_email"],
+                "created_by": app_actor(ctx, "management")["id"],
+                "created_at": iso_ms(ctx.now),
+            }
+            await self.tables.put_webhook(row)
+            await self._save_tenant(ctx)
+        return await self._webhook_view(row)
+
+    async def update_webhook(self, webhook_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT: name, url, events and notify_email replaced; `status` enables or disables (and so resets the
+        failure count that disabled it, as re-enabling a subscription does)."""
+        fields = api.webhook_fields(body, self.event_types(), update=True)
+        async with self._lock:
+            row = await self._webhook_row(webhook_id)
+            changes: dict[str, Any] = {"url": fields["url"], "events": [f"basistheory:{e}" for e in fields["events"]]}
+            if "status" in fields:
+                changes["enabled"] = fields["status"] == "enabled"
+            patch = _subscription(lambda: SubscriptionPatch(**changes))
+            await _core(self.sim.update_subscription(row["subscription_id"], patch))
+            ctx = await self._context()
+            row = {
+                **row,
+                "name": fields["name"],
+                "notify_email": fields["notify_email"],
+                "modified_by": app_actor(ctx, "management")["id"],
+                "modified_at": iso_ms(ctx.now),
+            }
+            await self.tables.put_webhook(row)
+        return await self._webhook_view(row)
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        async with self._lock:
+            row = await self._webhook_row(webhook_id)
+            await _core(self.sim.delete_subscription(row["subscription_id"]))
+            await self.tables.delete_webhook(webhook_id)
+
+    async def _webhook_row(self, webhook_id: str) -> dict[str, Any]:
+        row = await self.tables.webhook(webhook_id)
+        if row is None:
+            raise api.not_found("webhook", webhook_id)
+        return row
+
+    async def _webhook_view(self, row: dict[str, Any]) -> dict[str, Any]:
+        sub = await _core(self.sim.subscription(row["subscription_id"]))
+        return api.webhook_view(row, sub.url, sub.status, sub.events)
+
+    # -- the tenant and emitting --------------------------------------------------------------------------
+
+    async def _context(self) -> BuildContext:
+        """The twin's build context: its own world holding its tenant (kept in the settings), the time now."""
+        if self._ctx is None:
+            ctx = catalog.new_context(random.SystemRandom().randrange(2**63), now_utc())
+            saved = await self.sim.store.get_setting(TENANT_SETTING)
+            if saved is not None:
+                ctx.world.put("tenant", json.loads(saved))
+            tenant(ctx)
+            self._ctx = ctx
+            await self._save_tenant(ctx)
+        self._ctx = replace(self._ctx, now=now_utc())
+        return self._ctx
+
+    async def _save_tenant(self, ctx: BuildContext) -> None:
+        """Keep the tenant, its actors and standing applications, so ids survive a restart."""
+        kept = {k: x for k, x in tenant(ctx).items() if k not in ("_card", "_joining")}
+        text = json.dumps(kept, sort_keys=True)
+        if await self.sim.store.get_setting(TENANT_SETTING) != text:
+            await self.sim.store.set_setting(TENANT_SETTING, text)
+
+    async def _publish(self, ctx: BuildContext, name: str, data: dict[str, Any]) -> None:
+        """Deliver one event the API caused, as `POST /events` would, then fold it in."""
+        if not self.sim.accepting:
+            raise api.ApiError(503, "the simulator is shutting down")
+        etype = catalog.resolve(name, "basistheory")
+        event = catalog.get_provider("basistheory").finish(etype, data, ctx)
+        subs = await self.sim.subscriptions.matching(etype)
+        await self.sim.engine.publish(event, subs, speed=1.0)
+        await self.sim.store.writer.barrier()
+        await self._save_tenant(ctx)
+        await self.sync()
+
+
+def _subscription(make: Any) -> Any:
+    """A subscription spec or patch; what pydantic refuses (a URL it cannot read) is the caller's 400."""
+    try:
+        return make()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first.get("loc") else "body"
+        raise api.invalid(field, first.get("msg", "invalid")) from None
+
+
+async def _core(call: Any) -> Any:
+    """A core call whose refusals (a subscription removed meanwhile, a URL it refuses) are the caller's."""
+    try:
+        return await call
+    except SimError as exc:
+        status = 404 if exc.status == 404 else 400
+        raise api.ApiError(status, exc.detail, {e.field or "body": [e.message] for e in exc.errors}) from None

@@ -1,0 +1,410 @@
+"""The Basis Theory API twin's data rules: auth, errors, pagination, and what a request may create. Pure: no HTTP,
+no SQL; the core's `BasisTheoryBackend` applies them and the routes only parse and serialise.
+
+Where the twin differs from Basis Theory:
+- any non-empty `BT-API-KEY` is accepted unless the simulator is given a provider key; a key carries no
+  permissions, so no request is refused with 403, and every key sees every tenant's objects;
+- validation covers what a consumer usually sends wrong (type, card number by Luhn, expiry, bank numbers, page
+  sizes, cursors, webhook fields); the messages are ours, the shape (`errors: {field: [message]}`) is theirs;
+- token `data` always comes back masked, as a key with a mask transform would see it; nothing is ever revealed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from simulator.providers.basistheory import _values as v
+
+# At most five webhooks per tenant.
+MAX_WEBHOOKS = 5
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+# Token intents live one day.
+INTENT_TTL = 86400.0
+TOKEN_TYPES = v.TOKEN_TYPES
+# The token types an intent may hold (`network_token` is not available for intents).
+INTENT_TYPES = tuple(t for t in TOKEN_TYPES if t != "network_token")
+WEBHOOK_STATUSES = ("enabled", "disabled")
+
+_TITLES = {
+    400: "One or more validation errors occurred.",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+}
+_TYPES = {
+    400: "https://tools.ietf.org/html/rfc7231#section-6.5.1",
+    401: "https://tools.ietf.org/html/rfc7235#section-3.1",
+    404: "https://tools.ietf.org/html/rfc7231#section-6.5.4",
+    405: "https://tools.ietf.org/html/rfc7231#section-6.5.5",
+    409: "https://tools.ietf.org/html/rfc7231#section-6.5.8",
+    422: "https://tools.ietf.org/html/rfc4918#section-11.2",
+}
+
+
+class ApiError(Exception):
+    """A refusal in Basis Theory's ProblemDetails shape: `{type, title, status, detail, errors: {field: [msg]}}`."""
+
+    def __init__(self, status: int, detail: str, errors: Mapping[str, list[str]] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = dict(errors or {})
+
+    def problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": _TYPES.get(self.status, "about:blank"),
+            "title": _TITLES.get(self.status, "Error"),
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+def invalid(field: str, message: str) -> ApiError:
+    return ApiError(400, f"{field}: {message}", {field: [message]})
+
+
+def not_found(what: str, ident: str) -> ApiError:
+    return ApiError(404, f"{what} {ident!r} was not found")
+
+
+# --- auth -----------------------------------------------------------------------------------------------
+
+
+def check_key(given: str | None, required: str | None) -> None:
+    """A missing or empty key is a 401; so is any key but `required` when the simulator has one."""
+    if not given or not given.strip():
+        raise ApiError(401, "a BT-API-KEY header is required")
+    if required is not None and given != required:
+        raise ApiError(401, "the BT-API-KEY is not valid")
+
+
+# --- pagination -----------------------------------------------------------------------------------------
+
+
+def page_size(raw: str | None) -> int:
+    if raw is None:
+        return PAGE_SIZE
+    if not re.fullmatch(r"\d{1,6}", raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise invalid("size", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    return int(raw)
+
+
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"n:{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str | None) -> int | None:
+    """The position an opaque `start` cursor names (None: the first page); a cursor we did not make is a 400."""
+    if raw is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    if not re.fullmatch(r"n:\d{1,18}", text):
+        raise invalid("start", "not a cursor this API returned")
+    return int(text[2:])
+
+
+# --- request bodies -------------------------------------------------------------------------------------
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw) if raw else None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise invalid("body", f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise invalid("body", "must be a JSON object")
+    return body
+
+
+def _text(body: Mapping[str, Any], field: str, *, required: bool = True, limit: int = 2000) -> str | None:
+    value = body.get(field)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise invalid(field, "is required" if value is None else "must be a non-empty string")
+    if len(value) > limit:
+        raise invalid(field, f"must be at most {limit} characters")
+    return value
+
+
+def _digits(data: Mapping[str, Any], field: str, low: int, high: int) -> str:
+    value = data.get(field)
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if not re.fullmatch(rf"\d{{{low},{high}}}", text):
+        raise invalid(f"data.{field}", f"must be {low} to {high} digits")
+    return text
+
+
+def _whole(data: Mapping[str, Any], field: str, low: int, high: int) -> int:
+    value = data.get(field)
+    if isinstance(value, str) and re.fullmatch(r"\d{1,4}", value):
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise invalid(f"data.{field}", f"must be a whole number from {low} to {high}")
+    return value
+
+
+def luhn_ok(number: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def card_data(data: Any) -> dict[str, Any]:
+    """A card's data, checked: number (Luhn), expiration month and year, optional cvc."""
+    if not isinstance(data, dict):
+        raise invalid("data", "a card is an object with number, expiration_month, expiration_year")
+    number = _digits(data, "number", 12, 19)
+    if not luhn_ok(number):
+        raise invalid("data.number", "is not a valid card number")
+    card = {
+        "number": number,
+        "expiration_month": _whole(data, "expiration_month", 1, 12),
+        "expiration_year": _whole(data, "expiration_year", 2000, 2099),
+    }
+    if data.get("cvc") is not None:
+        card["cvc"] = _digits(data, "cvc", 3, 4)
+    return card
+
+
+def bank_data(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise invalid("data", "a bank account is an object with routing_number and account_number")
+    return {
+        "routing_number": _digits(data, "routing_number", 9, 9),
+        "account_number": _digits(data, "account_number", 3, 17),
+    }
+
+
+def checked_data(token_type: str, data: Any) -> Any:
+    """`data` as the token type requires it (card and bank are checked field by field; others as given)."""
+    if data is None:
+        raise invalid("data", "is required")
+    if token_type == "card":
+        return card_data(data)
+    if token_type == "bank":
+        return bank_data(data)
+    if len(json.dumps(data)) > 32_768:
+        raise invalid("data", "is larger than 32 KiB")
+    return data
+
+
+def token_type(body: Mapping[str, Any], allowed: Iterable[str] = TOKEN_TYPES) -> str:
+    allowed = tuple(allowed)
+    value = body.get("type")
+    if value not in allowed:
+        raise invalid("type", f"must be one of {', '.join(allowed)}")
+    return str(value)
+
+
+# --- what a token's data shows --------------------------------------------------------------------------
+
+_BRANDS = (
+    (r"4", "visa"),
+    (r"5[1-5]|2(2[2-9]|[3-6]\d|7[01]|720)", "mastercard"),
+    (r"3[47]", "american-express"),
+    (r"6011|65|64[4-9]", "discover"),
+    (r"35(2[89]|[3-8]\d)", "jcb"),
+    (r"3(0[0-5]|[689])", "diners-club"),
+)
+
+
+def card_brand(number: str) -> str:
+    for prefix, brand in _BRANDS:
+        if re.match(prefix, number):
+            return brand
+    return "unknown"
+
+
+def card_details(card: Mapping[str, Any]) -> dict[str, Any]:
+    """The `card` object Basis Theory derives from a card number (no issuer lookup here: `funding` is credit)."""
+    number = card["number"]
+    return {
+        "bin": number[:8] if len(number) >= 16 else number[:6],
+        "last4": number[-4:],
+        "expiration_month": card["expiration_month"],
+        "expiration_year": card["expiration_year"],
+        "brand": card_brand(number),
+        "funding": "credit",
+    }
+
+
+def bank_details(bank: Mapping[str, Any]) -> dict[str, Any]:
+    return {"routing_number": bank["routing_number"], "account_number_last4": bank["account_number"][-4:]}
+
+
+def details(kind: str, data: Any) -> dict[str, Any]:
+    """`card` / `bank` details of a token or intent holding `data`."""
+    if kind == "card":
+        return {"card": card_details(data)}
+    if kind == "bank":
+        return {"bank": bank_details(data)}
+    return {}
+
+
+def _base58(raw: bytes) -> str:
+    n = int.from_bytes(raw, "big")
+    out = ""
+    while n:
+        n, rem = divmod(n, 58)
+        out = v.BASE58[rem] + out
+    return out
+
+
+def fingerprint(kind: str, data: Any) -> str:
+    """The same data of the same type gives the same fingerprint (a card by its number, a bank account by its
+    numbers), as Basis Theory's default fingerprint expressions do."""
+    if kind == "card":
+        material: Any = data["number"]
+    elif kind == "bank":
+        material = [data["routing_number"], data["account_number"]]
+    else:
+        material = data
+    digest = hashlib.sha256(json.dumps([kind, material], sort_keys=True).encode()).digest()
+    return _base58(digest)
+
+
+def _reveal_last(text: str, n: int = 4) -> str:
+    return "X" * max(0, len(text) - n) + text[-n:]
+
+
+def masked(kind: str, data: Any) -> Any:
+    """What `GET /tokens/{id}` shows of `data`: a card's number but its last four, no CVC; the last four of a
+    string; nothing of anything else."""
+    if kind == "card":
+        return {
+            "number": _reveal_last(data["number"]),
+            "expiration_month": data["expiration_month"],
+            "expiration_year": data["expiration_year"],
+        }
+    if kind == "bank":
+        return {"routing_number": data["routing_number"], "account_number": _reveal_last(data["account_number"])}
+    if isinstance(data, str):
+        return _reveal_last(data)
+    return None
+
+
+def container(kind: str) -> str:
+    return v.TOKEN_SHAPES[kind][0] if kind in v.TOKEN_SHAPES else "/general/high/"
+
+
+def fingerprint_expression(kind: str) -> str:
+    return v.TOKEN_SHAPES[kind][1] if kind in v.TOKEN_SHAPES else "{{ data | stringify }}"
+
+
+# --- tokens ---------------------------------------------------------------------------------------------
+
+
+def token_options(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The optional attributes of `POST /tokens`: metadata, containers, search_indexes, expires_at (others ignored)."""
+    options: dict[str, Any] = {}
+    metadata = body.get("metadata")
+    if metadata is not None:
+        if not isinstance(metadata, dict) or not all(isinstance(x, str) for x in metadata.values()):
+            raise invalid("metadata", "must be an object of string values")
+        options["metadata"] = dict(metadata)
+    for field in ("containers", "search_indexes"):
+        value = body.get(field)
+        if value is not None:
+            if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+                raise invalid(field, "must be an array of strings")
+            options[field] = list(value)
+    for i, path in enumerate(options.get("containers", ())):
+        if not re.fullmatch(r"/([a-z0-9_-]+/)+", path):
+            raise invalid(f"containers[{i}]", "must be a path like /pci/high/")
+    expires = _text(body, "expires_at", required=False, limit=64)
+    if expires is not None:
+        options["expires_at"] = expires
+    return options
+
+
+def token_id(body: Mapping[str, Any]) -> str | None:
+    """A caller-chosen token id (an alias), when given."""
+    value = _text(body, "id", required=False, limit=400)
+    if value is not None and not re.fullmatch(r"[A-Za-z0-9_.:-]+", value):
+        raise invalid("id", "may hold letters, digits and _ . : - only")
+    return value
+
+
+# --- webhooks -------------------------------------------------------------------------------------------
+
+
+def webhook_fields(body: Mapping[str, Any], known_events: Iterable[str], *, update: bool) -> dict[str, Any]:
+    """`name`, `url`, `events` (required), `notify_email` and, on update, `status`, checked."""
+    fields: dict[str, Any] = {"name": _text(body, "name", limit=200), "url": _text(body, "url", limit=2048)}
+    if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", fields["url"]):
+        raise invalid("url", "must be an absolute http or https URL")
+    email = _text(body, "notify_email", required=False, limit=320)
+    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+", email):
+        raise invalid("notify_email", "must be an email address")
+    fields["notify_email"] = email
+    fields["events"] = webhook_events(body.get("events"), set(known_events))
+    if update and body.get("status") is not None:
+        if body["status"] not in WEBHOOK_STATUSES:
+            raise invalid("status", "must be enabled or disabled")
+        fields["status"] = body["status"]
+    return fields
+
+
+def webhook_events(value: Any, known: set[str]) -> list[str]:
+    """Event type names, at least one. `token:created` (the SDK samples' spelling) is read as `token.created`."""
+    if not isinstance(value, list) or not value:
+        raise invalid("events", "must be a non-empty array of event types")
+    out: list[str] = []
+    for i, name in enumerate(value):
+        spelled = name.replace(":", ".") if isinstance(name, str) else None
+        if spelled not in known:
+            raise invalid(f"events[{i}]", "is not an event type; see GET /webhooks/event-types")
+        if spelled not in out:
+            out.append(spelled)
+    return out
+
+
+# --- what the API shows ---------------------------------------------------------------------------------
+
+
+def view(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The REST object of a stored object: its public fields; a token's `data` masked (`masked`)."""
+    out = {k: x for k, x in body.items() if not k.startswith("_") or k == "_extras"}
+    if kind == "token" and "_data" in body:
+        out["data"] = masked(body["type"], body["_data"])
+    return out
+
+
+def webhook_view(row: Mapping[str, Any], url: str, status: str, filters: Iterable[str]) -> dict[str, Any]:
+    """A webhook: its own fields, and the url, status and events of the subscription behind it."""
+    out = {
+        "id": row["id"],
+        "tenant_id": row["tenant_id"],
+        "status": status,
+        "name": row["name"],
+        "url": url,
+        "notify_email": row["notify_email"],
+        "events": [f.removeprefix("basistheory:") for f in filters],
+        "created_by": row["created_by"],
+        "created_at": row["created_at"],
+    }
+    if row.get("modified_at"):
+        out["modified_by"], out["modified_at"] = row["modified_by"], row["modified_at"]
+    return out

@@ -1,0 +1,221 @@
+"""The provider API twins' state: the Basis Theory objects (folded in from the stored events, plus what its API
+created) and its webhooks' own fields. Every write goes through the store's writer, in its transaction.
+
+The fold reads `events` in insertion order by SQLite's rowid (the table's key is text, so the rowid is the
+order rows were written in), remembering the rowid and key of the last event read. A key no longer at its rowid
+means a VACUUM renumbered the rows (the key is found elsewhere: the fold goes on from there) or a reset
+emptied the store (the key is gone: the twin forgets its objects too).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, func, literal_column, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from simulator.store import Store
+from simulator.store import tables as t
+
+log = logging.getLogger("webhook_sim.twins")
+rowid = literal_column("rowid")
+FOLD = "basistheory"
+cols = t.bt_objects.c
+
+
+@dataclass(frozen=True)
+class Cursor:
+    rowid: int = 0
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Obj:
+    kind: str
+    id: str
+    n: int
+    tenant_id: str | None
+    state: str
+    body: dict[str, Any]
+
+
+def _obj(row: Any) -> Obj:
+    return Obj(row.kind, row.id, row.n, row.tenant_id, row.state, json.loads(row.body))
+
+
+# (event body) -> changes; (existing object body or None, change) -> new body
+Changes = Callable[[dict[str, Any]], Sequence[Any]]
+Apply = Callable[[dict[str, Any] | None, Any], dict[str, Any]]
+
+
+class TwinStore:
+    """The Basis Theory twin's tables (see `tables.bt_*`)."""
+
+    def __init__(self, store: Store, provider: str = "basistheory") -> None:
+        self.store = store
+        self.provider = provider
+
+    async def _all(self, stmt: Any) -> Sequence[Any]:
+        async with self.store.engine.connect() as conn:
+            return (await conn.execute(stmt)).all()
+
+    # -- the fold ---------------------------------------------------------------------------------------
+
+    async def head(self) -> Cursor:
+        """The newest stored event (rowid and key), or Cursor() when there is none: a cheap "anything new?"."""
+        rows = await self._all(select(rowid, t.events.c.key).select_from(t.events).order_by(rowid.desc()).limit(1))
+        return Cursor(rows[0][0], rows[0][1]) if rows else Cursor()
+
+    async def fold(self, changes: Changes, apply: Apply, limit: int = 500) -> tuple[Cursor, bool]:
+        """Fold up to `limit` events after the cursor into the objects, in one transaction. Returns the new cursor
+        and whether events remain."""
+
+        async def call(conn: AsyncConnection) -> tuple[Cursor, bool]:
+            cursor = await _resume(conn)
+            e = t.events.c
+            body = case((e.provider == self.provider, e.body), else_=None)
+            stmt = (
+                select(rowid, e.key, body)
+                .select_from(t.events)
+                .where(rowid > cursor.rowid)
+                .order_by(rowid)
+                .limit(limit)
+            )
+            rows = (await conn.execute(stmt)).all()
+            if not rows:
+                return cursor, False
+            found: list[Any] = []
+            for row in rows:
+                if row[2] is not None:
+                    found.extend(_changes_of(changes, row[1], row[2]))
+            await _apply(conn, found, apply)
+            cursor = Cursor(rows[-1][0], rows[-1][1])
+            await _save_cursor(conn, cursor)
+            return cursor, len(rows) == limit
+
+        result: tuple[Cursor, bool] = await self.store.writer.submit(call)
+        return result
+
+    # -- objects ----------------------------------------------------------------------------------------
+
+    async def get(self, kind: str, obj_id: str) -> Obj | None:
+        rows = await self._all(select(t.bt_objects).where(cols.kind == kind, cols.id == obj_id))
+        return _obj(rows[0]) if rows else None
+
+    async def put(self, kind: str, obj_id: str, tenant_id: str | None, state: str, body: dict[str, Any]) -> None:
+        """Create or replace an object (what the twin's own API made)."""
+
+        async def call(conn: AsyncConnection) -> None:
+            await _upsert(conn, Obj(kind, obj_id, 0, tenant_id, state, body))
+
+        await self.store.writer.submit(call)
+
+    async def page(self, kind: str, before: int | None, size: int) -> list[Obj]:
+        """Live objects of `kind`, newest first, those older than position `before` when given."""
+        stmt = select(t.bt_objects).where(cols.kind == kind, cols.state == "live").order_by(cols.n.desc()).limit(size)
+        if before is not None:
+            stmt = stmt.where(cols.n < before)
+        return [_obj(r) for r in await self._all(stmt)]
+
+    # -- webhooks ---------------------------------------------------------------------------------------
+
+    async def webhooks(self, tenant_id: str | None = None) -> list[dict[str, Any]]:
+        """The twin's webhooks whose subscription still exists, oldest first."""
+        w, s = t.bt_webhooks.c, t.subscriptions.c
+        stmt = select(t.bt_webhooks).join(t.subscriptions, s.id == w.subscription_id).order_by(w.created_at, w.id)
+        if tenant_id is not None:
+            stmt = stmt.where(w.tenant_id == tenant_id)
+        return [dict(r._mapping) for r in await self._all(stmt)]
+
+    async def webhook(self, webhook_id: str) -> dict[str, Any] | None:
+        found = [w for w in await self.webhooks() if w["id"] == webhook_id]
+        return found[0] if found else None
+
+    async def put_webhook(self, row: dict[str, Any]) -> None:
+        async def call(conn: AsyncConnection) -> None:
+            w = t.bt_webhooks.c
+            done = await conn.execute(update(t.bt_webhooks).where(w.id == row["id"]).values(**row))
+            if done.rowcount == 0:
+                await conn.execute(t.bt_webhooks.insert().values(**row))
+
+        await self.store.writer.submit(call)
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        async def call(conn: AsyncConnection) -> None:
+            await conn.execute(t.bt_webhooks.delete().where(t.bt_webhooks.c.id == webhook_id))
+
+        await self.store.writer.submit(call)
+
+
+def _changes_of(changes: Changes, key: str, body: str) -> Sequence[Any]:
+    """One event's changes; an event the rules cannot read is skipped (logged), never a failed transaction: the
+    writer's transaction carries other writers' rows too."""
+    try:
+        return changes(json.loads(body))
+    except Exception:
+        log.exception("cannot fold event %s into the API twin", key)
+        return ()
+
+
+async def _resume(conn: AsyncConnection) -> Cursor:
+    """Where the fold stopped, checked against `events` (see the module docstring)."""
+    p = t.bt_projection.c
+    rows = (await conn.execute(select(p.event_rowid, p.event_key).where(p.name == FOLD))).all()
+    if not rows:
+        return Cursor()
+    cursor = Cursor(rows[0][0], rows[0][1])
+    at = (await conn.execute(select(t.events.c.key).where(rowid == cursor.rowid))).scalar()
+    if at == cursor.key:
+        return cursor
+    moved = (await conn.execute(select(rowid).select_from(t.events).where(t.events.c.key == cursor.key))).scalar()
+    if moved is not None:
+        return Cursor(moved, cursor.key)
+    # The store was reset: what the twin knew went with it.
+    for table in (t.bt_objects, t.bt_webhooks, t.bt_projection):
+        await conn.execute(table.delete())
+    return Cursor()
+
+
+async def _save_cursor(conn: AsyncConnection, cursor: Cursor) -> None:
+    p = t.bt_projection.c
+    values = {"event_rowid": cursor.rowid, "event_key": cursor.key}
+    done = await conn.execute(update(t.bt_projection).where(p.name == FOLD).values(**values))
+    if done.rowcount == 0:
+        await conn.execute(t.bt_projection.insert().values(name=FOLD, **values))
+
+
+async def _apply(conn: AsyncConnection, found: list[Any], apply: Apply) -> None:
+    """Apply changes in order; objects are read once and written once per batch."""
+    if not found:
+        return
+    objects: dict[tuple[str, str], Obj | None] = {}  # in order of first mention: new ones are numbered so
+    for kind, obj_id in dict.fromkeys((c.kind, c.id) for c in found):
+        row = (await conn.execute(select(t.bt_objects).where(cols.kind == kind, cols.id == obj_id))).first()
+        objects[(kind, obj_id)] = _obj(row) if row is not None else None
+    for change in found:
+        key = (change.kind, change.id)
+        old = objects[key]
+        try:
+            body = apply(dict(old.body) if old else None, change)
+        except Exception:
+            log.exception("cannot apply %s %s to the API twin", change.kind, change.id)
+            continue
+        state = change.state or (old.state if old else "live")
+        tenant = old.tenant_id if old and old.tenant_id else change.tenant_id
+        objects[key] = Obj(change.kind, change.id, old.n if old else 0, tenant, state, body)
+    for obj in objects.values():
+        if obj is not None:
+            await _upsert(conn, obj)
+
+
+async def _upsert(conn: AsyncConnection, obj: Obj) -> None:
+    """Write `obj`; a new object takes the next position (n), an existing one keeps its own."""
+    values = {"tenant_id": obj.tenant_id, "state": obj.state, "body": json.dumps(obj.body, separators=(",", ":"))}
+    done = await conn.execute(update(t.bt_objects).where(cols.kind == obj.kind, cols.id == obj.id).values(**values))
+    if done.rowcount == 0:
+        n = (await conn.execute(select(func.coalesce(func.max(cols.n), 0)))).scalar() or 0
+        await conn.execute(t.bt_objects.insert().values(kind=obj.kind, id=obj.id, n=n + 1, **values))
