@@ -1,0 +1,27 @@
+"""Fixtures of the API twin tests: a simulator served on 127.0.0.1 (the pytest plugin's, real HTTP), a receiver,
+and a client of its Basis Theory twin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from simulator import testing
+from simulator.testing import WebhookSim
+
+KEY = "key_test_twin"
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[WebhookSim]:
+    with testing.webhook_sim() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def bt(sim: WebhookSim) -> Iterator[httpx.Client]:
+    """A client of the Basis Theory twin, with a key."""
+    with httpx.Client(base_url=f"{sim.url}/basistheory", headers={"BT-API-KEY": KEY}, timeout=10.0) as client:
+        yield client

@@ -1,0 +1,63 @@
+"""One world: every object a Basis Theory event names is served by the API twin with the event's id and fields
+(REST names where the docs differ), and an object an event ended is a 404. Over every event type (each checked
+right after it is emitted) and over every built-in Basis Theory scenario (checked after the whole run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from simulator import catalog
+from simulator.scenarios import loader
+from simulator.testing import WebhookSim
+from tests.twins.expect import Named, at, named
+
+BT_TYPES = [e.name for e in catalog.event_types("basistheory")]
+BT_SCENARIOS = sorted(n for n, s in loader.discover()[0].items() if s.provider == "basistheory")
+
+
+def check(bt: httpx.Client, obj: Named, fields: dict[tuple[str, ...], Any], ends: bool) -> None:
+    response = bt.get(obj.path)
+    if ends:
+        assert response.status_code == 404, (obj, response.text)
+        assert response.json()["status"] == 404
+        return
+    assert response.status_code == 200, (obj, response.text)
+    body = response.json()
+    assert body["id"] == obj.id
+    for path, value in fields.items():
+        assert at(body, path) == value, (obj.kind, path, body)
+
+
+@pytest.mark.parametrize("etype", BT_TYPES)
+def test_each_event_type_is_readable_right_after_it(sim: WebhookSim, bt: httpx.Client, etype: str) -> None:
+    event = sim.emit(f"basistheory:{etype}").body
+    for obj in named(event):
+        check(bt, obj, obj.fields, obj.ends)
+
+
+@pytest.mark.parametrize("scenario", BT_SCENARIOS)
+def test_a_scenarios_objects_are_readable_after_it(sim: WebhookSim, bt: httpx.Client, scenario: str) -> None:
+    handle = sim.run(scenario, seed=20240822, speed=0)
+    assert handle.wait(timeout=60).status == "completed"
+    state: dict[tuple[str, str], tuple[Named, dict[tuple[str, ...], Any], bool]] = {}
+    keys: dict[str, set[str]] = {}
+    for event in handle.events():
+        for obj in named(event.body):
+            _, fields, ended = state.get((obj.kind, obj.id), (obj, {}, False))
+            state[(obj.kind, obj.id)] = (obj, {**fields, **obj.fields}, ended or obj.ends)
+        key = event.body["data"].get("application_key")
+        if key and event.type == "application.key.created":
+            keys.setdefault(key["application_id"], set()).add(key["id"])
+        elif key:
+            keys.get(key["application_id"], set()).discard(key["id"])
+    if not state:
+        pytest.skip(f"{scenario} names no object the API serves")
+    for obj, fields, ended in state.values():
+        check(bt, obj, fields, ended)
+    for app_id, key_ids in keys.items():
+        if not state[("application", app_id)][2]:
+            shown = {k["id"] for k in bt.get(f"/applications/{app_id}").json().get("keys", [])}
+            assert key_ids <= shown
