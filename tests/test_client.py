@@ -125,8 +125,8 @@ async def test_scenarios(api: Both):
     names = [s.name for s in await api.all("iter_scenarios")]
     assert names == sorted({*loader.discover()[0], *SCENARIOS})
     detail = await api.get_scenario("client-one-event")
-    assert detail.params == {"note": {"default": "none", "description": "a note"}}
-    assert detail.event_types == ("credentials.created",) and detail["source"].endswith("client-one-event.yaml")
+    assert detail["params"] == {"note": {"default": "none", "description": "a note"}}
+    assert detail.event_types == ["credentials.created"] and detail["source"].endswith("client-one-event.yaml")
     with pytest.raises(ApiError) as caught:
         await api.get_scenario("client-one-evnt")
     assert caught.value.status == 404 and "client-one-event" in caught.value.detail
@@ -171,7 +171,8 @@ async def test_subscriptions_lifecycle(api: Both, receiver: Receiver):
         retry={"delays": [1, 2], "jitter": 0},
     )
     assert isinstance(sub, SubscriptionInfo) and sub.secret.startswith("whsec_")
-    assert sub.events == ("syncfy:*",) and sub.retry == {"delays": [1.0, 2.0], "jitter": 0.0}
+    assert sub.events == ["syncfy:*"] and sub["retry"] == {"delays": [1.0, 2.0], "jitter": 0.0}
+    assert sub.retry is not None and sub.retry.delays == [1.0, 2.0]
     other = await api.create_subscription(receiver.url)
     assert (await api.get_subscription(sub.id)).secret != sub.secret  # masked once created
 
@@ -215,7 +216,8 @@ async def test_deliveries_filters_redelivery_and_dead_ones(api: Both, make_recei
 
 async def test_schedules(api: Both):
     made = await api.create_schedule("client-one-event", interval=3600, speed=0, seed=3)
-    assert made.trigger == {"interval": 3600.0} and not made.paused and made.run["seed"] == 3
+    assert made["trigger"] == {"interval": 3600.0} and made.trigger.interval == 3600.0
+    assert not made.paused and made.run["seed"] == made.run.seed == 3
     other = await api.create_schedule("client-one-event", cron="0 3 * * *")
     assert [s.id for s in await api.all("iter_schedules", limit=1)] == sorted([made.id, other.id])
     paused = await api.pause_schedule(made.id)
@@ -229,9 +231,17 @@ async def test_schedules(api: Both):
 
 
 def test_records_keep_the_json_and_api_errors_read_any_answer():
-    run = RunInfo.of({"id": "run_1", "status": "completed", "subscriptions": ["sub_1"], "new_field": 1})
-    assert run.subscriptions == ("sub_1",) and run.finished and run["new_field"] == 1
-    assert run.scenario is None  # absent fields are None rather than an error
+    answer = {
+        **dict.fromkeys(("seed", "start_time", "target", "error", "started_at", "finished_at")),
+        **{"id": "run_1", "scenario": "s", "status": "completed", "params": {}, "speed": 1.0, "faults": {}},
+        **{"subscriptions": ["sub_1"], "events": 2, "counts": {}, "created_at": "2025-03-14T15:09:26.535Z"},
+        "new_field": 1,  # a field a newer server adds is kept
+    }
+    run = RunInfo.of(answer)
+    assert run.subscriptions == ["sub_1"] and run.finished and run["new_field"] == 1
+    assert run.raw == answer and run.created_at.year == 2025
+    with pytest.raises(ValueError, match="scenario"):
+        RunInfo.of({k: v for k, v in answer.items() if k != "scenario"})
     plain = ApiError.from_response(httpx.Response(502, text="bad gateway"))
     assert (plain.status, plain.title, plain.detail, plain.errors) == (502, "Bad Gateway", "bad gateway", ())
     problem = ApiError.from_response(

@@ -1,13 +1,16 @@
-"""The records the Python client answers with: frozen views of the control API's JSON, and its error."""
+"""The records the Python client answers with, and its error. Each record is the control API's own answer model
+(`simulator.models.answers`), so a field is defined once for the server, its OpenAPI document and this client."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import httpx
+from pydantic import BaseModel, ConfigDict
 
+from simulator.models import answers
 from simulator.models.enums import FINISHED_RUN_STATUSES
 
 T = TypeVar("T")
@@ -40,162 +43,84 @@ class ApiError(Exception):
         )
 
 
-# -- records -------------------------------------------------------------------------------------------
+# -- records: the API's answer models, readable as `record["field"]` too ----------------------------------------
 
 
-@dataclass(frozen=True)
-class Record:
-    """Base of the answer records: `raw` is the JSON as received, also readable as `record["field"]`."""
+class Record(BaseModel):
+    """Base of the answer records. Fields newer servers add are kept (and readable as `record["name"]`)."""
 
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, kw_only=True)
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     def __getitem__(self, name: str) -> Any:
         return self.raw[name]
 
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The record as JSON, in the server's own form."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
     @classmethod
-    def of(cls: type[R], data: Mapping[str, Any], **converted: Any) -> R:
-        """The record of `data`; keys the record does not know are kept in `raw` only."""
-        names = {f.name for f in fields(cls)} - {"raw"}
-        # Lists become tuples, so a record holds no list that could change under it.
-        values = {name: _frozen(data.get(name)) for name in names}
-        values.update(converted)
-        return cls(**values, raw=dict(data))
-
-
-def _frozen(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
+    def of(cls: type[R], data: Mapping[str, Any]) -> R:
+        return cls.model_validate(data)
 
 
 R = TypeVar("R", bound=Record)
+_CLIENT = ConfigDict(extra="allow", frozen=True)  # written in each record: it wins over the answer's `forbid`
 
 
-@dataclass(frozen=True)
-class SubscriptionInfo(Record):
-    id: str
-    url: str
-    events: tuple[str, ...]
-    signing: str | None
-    secret: str | None  # in full only from `create_subscription`; masked afterwards
-    headers: dict[str, str]
-    timeout: float
-    retry: dict[str, Any] | None
-    max_in_flight: int
-    strict_order: bool
-    batch: int
-    faults: dict[str, Any]
-    enabled: bool
-    status: str
-    disable_after: int
-    consecutive_dead: int
-    created_at: str
+class SubscriptionInfo(answers.Subscription, Record):
+    model_config = _CLIENT
 
 
-@dataclass(frozen=True)
-class RunInfo(Record):
-    id: str
-    scenario: str
-    status: str
-    params: dict[str, Any]
-    seed: int | None
-    speed: float
-    start_time: str | None
-    subscriptions: tuple[str, ...] | None
-    target: str | None
-    faults: dict[str, Any]
-    events: int
-    counts: dict[str, int]
-    error: str | None
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
+class RunInfo(answers.Run, Record):
+    model_config = _CLIENT
 
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
 
 
-@dataclass(frozen=True)
-class AttemptInfo(Record):
-    number: int
-    started_at: str
-    latency_ms: float
-    status_code: int | None
-    error: str | None
-    response: str | None
-    delivered_at: str | None
-    faults: dict[str, Any] | None
+class AttemptInfo(answers.Attempt, Record):
+    model_config = _CLIENT
 
 
-@dataclass(frozen=True)
-class DeliveryInfo(Record):
-    id: str
-    subscription_id: str
-    run_id: str | None
-    type: str
-    event_ids: tuple[str, ...]
-    status: str
-    attempts: int  # how many were made; `attempt_log` lists them (None when not fetched: lists omit it)
-    next_attempt_at: str | None
-    created_at: str
-    finished_at: str | None
-    last_status: int | None
-    last_error: str | None
-    faults: dict[str, Any] | None
-    attempt_log: tuple[AttemptInfo, ...] | None
+class DeliveryInfo(answers.Delivery, Record):
+    """A delivery; `attempt_log` is None where it was not fetched (lists omit it; `get_delivery` has it)."""
 
-    @classmethod
-    def of(cls, data: Mapping[str, Any], **converted: Any) -> DeliveryInfo:
-        log = data.get("attempt_log")
-        attempts = None if log is None else tuple(AttemptInfo.of(a) for a in log)
-        return super().of(data, attempt_log=attempts, **converted)
+    model_config = _CLIENT
+    attempt_log: list[AttemptInfo] | None = None
 
 
-@dataclass(frozen=True)
-class ScheduleInfo(Record):
-    id: str
-    scenario: str
-    trigger: dict[str, Any]
-    next_run_at: str | None
-    paused: bool
-    run: dict[str, Any]
+class TriggerInfo(answers.Trigger, Record):
+    model_config = _CLIENT
 
 
-@dataclass(frozen=True)
-class EventTypeInfo(Record):
-    type: str
-    provider: str
-    name: str
-    aliases: tuple[str, ...]
-    description: str
+class ScheduledRunInfo(answers.ScheduledRun, Record):
+    model_config = _CLIENT
 
 
-@dataclass(frozen=True)
-class EmittedEvent(Record):
+class ScheduleInfo(answers.Schedule, Record):
+    model_config = _CLIENT
+    trigger: TriggerInfo
+    run: ScheduledRunInfo
+
+
+class EventTypeInfo(answers.EventTypeInfo, Record):
+    model_config = _CLIENT
+
+
+class EmittedEvent(answers.EmittedEvent, Record):
     """The answer to `emit`: the event as built (without the per-POST envelope) and the deliveries made."""
 
-    id: str
-    type: str
-    occurred_at: str
-    body: dict[str, Any]
-    deliveries: tuple[str, ...]
+    model_config = _CLIENT
 
 
-@dataclass(frozen=True)
-class RunEventInfo(Record):
-    id: str
-    seq: int
-    type: str
-    occurred_at: str
-    body: dict[str, Any]
+class RunEventInfo(answers.RunEvent, Record):
+    model_config = _CLIENT
 
 
-@dataclass(frozen=True)
-class ScenarioInfo(Record):
-    name: str
-    provider: str
-    description: str
-    params: dict[str, Any]
-    event_types: tuple[str, ...]
+class ScenarioInfo(answers.Scenario, Record):
+    model_config = _CLIENT
 
 
 @dataclass(frozen=True)

@@ -165,4 +165,3 @@ class Simulator:
         await self.subscriptions.remove_all()
         await self.store.reset()
         self._adhoc = None
-

@@ -1,18 +1,32 @@
-"""The control API's own models: query parameters, and the shapes of its answers.
+"""The control API's query parameters and the shapes of its answers: the one definition of each resource's fields.
 
-Request bodies are the shared `simulator.models.inputs` models. The answer models here document what `views` produces:
-they generate the OpenAPI document, and the tests validate real answers against them, so the two cannot drift.
+Request bodies are the `inputs` models. `simulator.api.views` builds these answers from the core's records, the
+OpenAPI document is generated from them, and the Python client (`simulator.client`) parses answers into
+subclasses of them, so the server, its document and its client cannot drift apart. Times are ISO 8601 UTC with
+milliseconds (`2025-03-14T15:09:26.535Z`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, create_model
 
 from simulator.models.enums import DeliveryStatus, RunStatus, SubscriptionStatus
 from simulator.models.enums import SigningScheme as Scheme
+from simulator.timeutil import iso_ms, utc
+
+# A time: read from ISO 8601 or Unix seconds, written as ISO 8601 UTC with milliseconds.
+Timestamp = Annotated[
+    datetime, PlainSerializer(iso_ms, return_type=str), WithJsonSchema({"type": "string", "format": "date-time"})
+]
+# A run's simulated start, written with full precision: replaying it must give the same run.
+StartTime = Annotated[
+    datetime,
+    PlainSerializer(lambda dt: utc(dt).isoformat(), return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 # -- query parameters ---------------------------------------------------------------------------------
 
@@ -46,7 +60,7 @@ class SampleQuery(BaseModel):
 
 
 class Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Health(Out):
@@ -93,7 +107,7 @@ class Subscription(Out):
     status: SubscriptionStatus
     disable_after: int
     consecutive_dead: int
-    created_at: datetime
+    created_at: Timestamp
 
 
 class Run(Out):
@@ -103,21 +117,21 @@ class Run(Out):
     params: dict[str, Any]
     seed: int | None
     speed: float
-    start_time: datetime | None
+    start_time: StartTime | None
     subscriptions: list[str] | None
     target: str | None
     faults: dict[str, Any]
     events: int = Field(description="Events emitted so far.")
     counts: dict[str, int] = Field(description="Deliveries by status.")
     error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
 
 
 class Attempt(Out):
     number: int
-    started_at: datetime
+    started_at: Timestamp
     latency_ms: float
     status_code: int | None
     error: str | None
@@ -134,9 +148,9 @@ class Delivery(Out):
     event_ids: list[str]
     status: DeliveryStatus
     attempts: int
-    next_attempt_at: datetime | None
-    created_at: datetime
-    finished_at: datetime | None
+    next_attempt_at: Timestamp | None
+    created_at: Timestamp
+    finished_at: Timestamp | None
     last_status: int | None
     last_error: str | None
     faults: dict[str, Any] | None
@@ -161,7 +175,7 @@ class EventTypeInfo(Out):
 class EmittedEvent(Out):
     id: str
     type: str
-    occurred_at: datetime
+    occurred_at: Timestamp
     body: dict[str, Any] = Field(description="The provider's event object, without the per-POST envelope.")
     deliveries: list[str] = Field(
         description="Ids of the deliveries that carry the event (for a Syncfy batch "
@@ -173,7 +187,7 @@ class RunEvent(Out):
     id: str
     seq: int
     type: str
-    occurred_at: datetime
+    occurred_at: Timestamp
     body: dict[str, Any]
 
 
@@ -196,7 +210,7 @@ class Trigger(Out):
 
     cron: str | None = None
     interval: float | None = None
-    at: datetime | None = None
+    at: Timestamp | None = None
 
 
 class ScheduledRun(Out):
@@ -204,7 +218,7 @@ class ScheduledRun(Out):
     params: dict[str, Any]
     seed: int | None
     speed: float
-    start_time: datetime | None
+    start_time: StartTime | None
     subscriptions: list[str] | None
     target: str | None
     signing: Scheme | None
@@ -217,7 +231,7 @@ class Schedule(Out):
     id: str
     scenario: str
     trigger: Trigger
-    next_run_at: datetime | None = Field(description="None while paused.")
+    next_run_at: Timestamp | None = Field(description="None while paused.")
     paused: bool
     run: ScheduledRun
 

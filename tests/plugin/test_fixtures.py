@@ -31,7 +31,7 @@ def test_subscribe_keeps_the_secret_and_emit_takes_overrides_both_ways(webhook_s
     assert [r.json()["events"][0]["payload"]["is_executing"] for r in received] == [0, 1]
     assert [r.event_ids for r in received] == [[first.id], [second.id]]
     assert all(r.verified for r in received), [r.reason for r in received]
-    assert skipped.deliveries == ()
+    assert skipped.deliveries == []
     assert sub.secret.startswith("whsec_") and sub["secret"] == sub.secret
     assert webhook_sim.secret(sub.id) == sub.secret
     assert webhook_sim.client.get_subscription(sub.id).secret != sub.secret  # the API masks it after creation
