@@ -13,7 +13,7 @@ from typing import Any
 from faker import Faker
 
 from simulator.errors import AmbiguousEventType, FieldError, InvalidInput, UnknownEventType
-from simulator.ids import derived_fraction
+from simulator.ids import RunIds, derived_fraction
 from simulator.models import BuildContext, Event
 from simulator.providers.base import EventType, Provider
 from simulator.timeutil import add_seconds, parse_time
@@ -172,11 +172,15 @@ def render(events: list[Event], envelope_id: str | None = None, delivered_at: da
 def new_context(
     seed: int, now: datetime, params: dict[str, Any] | None = None, world: World | None = None
 ) -> BuildContext:
-    """A fresh BuildContext with one seeded Random and one seeded Faker."""
+    """A fresh BuildContext with one seeded Random and one seeded Faker; `now` is the run's start time.
+
+    Values come from the seed alone; ids from the seed and `now` (a world of its own, unless `world` is given).
+    """
     faker = Faker()
     # A seed of its own, so Faker's stream is not a copy of the Random's.
     faker.seed_instance(seed ^ 0x5EED)
-    return BuildContext(world=world or World(), rng=random.Random(seed), faker=faker, now=now, params=params or {})
+    world = world or World(RunIds(seed, now))
+    return BuildContext(world=world, rng=random.Random(seed), faker=faker, now=now, params=params or {})
 
 
 def sample(name: str, seed: int = 0, now: datetime | None = None) -> bytes:

@@ -1,4 +1,10 @@
-"""Identifiers drawn from a run's seeded randomness, so the same seed yields the same ids."""
+"""Identifiers: the ids of a run's events and entities (fixed by its seed and start time), and server-side ids.
+
+A run's ids come from `RunIds`, not from the run's `Random`: they depend on the seed *and* the start time, so a
+replay with the same seed and start time repeats them byte for byte while a new run (another start time) never
+repeats an earlier run's event ids, which consumers deduplicate on. Each kind of id (`token`, `rid`, an event
+type's event ids…) has a stream of its own, so an actor's id never equals another body's `rid`.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +27,44 @@ os.register_at_fork(after_in_child=_ID_BITS.seed)  # a forked child must not rep
 
 def uuid4(rng: random.Random) -> str:
     """A version-4 UUID whose bits come from `rng` (as `uuid.UUID(int=..., version=4)`, without building one)."""
-    n = (rng.getrandbits(128) & _V4_CLEAR) | _V4_SET
+    return _format_uuid4(rng.getrandbits(128))
+
+
+class RunIds:
+    """The ids of one run: each a SHA-256 of the run's seed, its start time, the id's kind and its ordinal.
+
+    Drawing an id consumes nothing from the run's `Random`, so the values of a story (names, amounts) stay those
+    of its seed whatever the start time; only the ids move.
+    """
+
+    def __init__(self, seed: object, start: datetime | str | None = None) -> None:
+        moment = start.isoformat() if isinstance(start, datetime) else (start or "")
+        self._root = f"{seed}\x1f{moment}\x1f"
+        self._drawn: dict[str, int] = {}
+
+    @classmethod
+    def fresh(cls) -> RunIds:
+        """Ids of a world nobody seeded: unique, never repeated."""
+        return cls(secrets.token_hex(16))
+
+    def bits(self, kind: str, count: int) -> int:
+        """The next `count` (at most 256) bits of the stream of `kind`."""
+        ordinal = self._drawn.get(kind, 0)
+        self._drawn[kind] = ordinal + 1
+        digest = hashlib.sha256(f"{self._root}{kind}\x1f{ordinal}".encode()).digest()
+        return int.from_bytes(digest, "big") >> (256 - count)
+
+    def uuid4(self, kind: str) -> str:
+        """A version-4 UUID, the next of `kind`."""
+        return _format_uuid4(self.bits(kind, 128))
+
+    def object_id(self, kind: str, created: datetime) -> str:
+        """A MongoDB ObjectId of `created`, the next of `kind` (5 random-looking bytes and a 3-byte counter)."""
+        return f"{int(created.timestamp()):08x}{self.bits(kind, 64):016x}"
+
+
+def _format_uuid4(bits: int) -> str:
+    n = (bits & _V4_CLEAR) | _V4_SET
     h = f"{n:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 

@@ -11,12 +11,11 @@
 the base64-decoded part of the secret. `webhook-id` is the delivery's id, so it stays the same on every retry.
 
 `basistheory` signs the body re-serialised the way Basis Theory's sample verifier does
-(`json-stable-stringify` of the parsed body): compact, keys sorted recursively, non-ASCII characters left
-unescaped, UTF-8. The padding is PSS with MGF1-SHA-256 and a 32-byte salt (the digest length). Basis Theory's
-real key is theirs; the simulator signs with its published development key (`simulator/keys/`) or the one
-given with `--signing-key`. Number formatting is Python's: a float with an integral value such as `1.0`
-re-serialises as `1.0` here but as `1` in JavaScript, and `0.00001` as `1e-05` here, so bodies should not
-carry such floats.
+(`json-stable-stringify` of the parsed body, see `simulator.stable_json`): compact, keys sorted by UTF-16 code
+units, numbers as JavaScript writes them, non-ASCII characters left unescaped, UTF-8. The body itself goes out
+in the provider's field order, so a verifier that checks the raw bytes fails, as it would at Basis Theory. The
+padding is PSS with MGF1-SHA-256 and a 32-byte salt (the digest length). Basis Theory's real key is theirs; the
+simulator signs with its published development key (`simulator/keys/`) or the one given with `--signing-key`.
 
 `syncfy` sends an HS256 JWT keyed with the base64-decoded secret. Syncfy documents no claims; the simulator's
 are:
@@ -52,6 +51,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
+from simulator import stable_json
 from simulator.errors import FieldError, InvalidInput
 from simulator.ids import new_secret as _new_secret
 from simulator.models.enums import SIGNING_SCHEMES
@@ -202,8 +202,10 @@ def mask_secret(secret: str | None) -> str | None:
 
 
 def canonical_json(body: bytes) -> bytes:
-    """`body` as Basis Theory's verifier re-serialises it: compact, keys sorted recursively, UTF-8."""
-    return json.dumps(json.loads(body), separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+    """`body` as Basis Theory's verifier re-serialises it (`json-stable-stringify` of `JSON.parse(body)`).
+
+    Raises ValueError when `body` is not JSON as JavaScript reads it."""
+    return stable_json.canonical(body)
 
 
 def _b64url(data: bytes) -> str:
@@ -276,10 +278,7 @@ def _verify_standard(
 # --- basistheory ----------------------------------------------------------------------------------
 
 
-def _bt_signed_bytes(body: bytes, canonical: bool) -> bytes:
-    # A `\u` escape may spell a character the canonical form writes as UTF-8, so such a body is re-serialised.
-    if canonical and b"\\u" not in body:
-        return body
+def _bt_signed_bytes(body: bytes) -> bytes:
     try:
         return canonical_json(body)
     except ValueError as exc:
@@ -288,9 +287,9 @@ def _bt_signed_bytes(body: bytes, canonical: bool) -> bytes:
         ) from exc
 
 
-def _sign_basistheory(body: bytes, key: SigningKey | None, canonical: bool) -> dict[str, str]:
+def _sign_basistheory(body: bytes, key: SigningKey | None) -> dict[str, str]:
     private = (key or default_key()).private_key
-    signature = private.sign(_bt_signed_bytes(body, canonical), _PSS_SIGN, hashes.SHA256())
+    signature = private.sign(_bt_signed_bytes(body), _PSS_SIGN, hashes.SHA256())
     return {"BT-SIGNATURE": base64.b64encode(signature).decode(), "BT-SIGNATURE-VERSION": "v1"}
 
 
@@ -389,21 +388,19 @@ def sign(
     secret: str | None = None,
     key: SigningKey | None = None,
     envelope_id: str | None = None,
-    canonical: bool = False,
 ) -> dict[str, str]:
     """The headers `scheme` adds to a POST of `body`.
 
     `msg_id` is the delivery's id (constant across retries), `timestamp` the attempt's Unix seconds, `secret`
     the subscription's secret (`standard`, `syncfy`), `key` the RSA key (`basistheory`; default:
-    `default_key()`), `envelope_id` the body's request id (`syncfy`'s `rid` claim), `canonical` a promise that
-    `body` is already compact and key-sorted (`basistheory` then signs it as is). Raises `InvalidInput` for an
-    unknown scheme or a malformed secret.
+    `default_key()`), `envelope_id` the body's request id (`syncfy`'s `rid` claim). Raises `InvalidInput` for an
+    unknown scheme or a malformed secret, or a `basistheory` body that is not JSON.
     """
     _check_scheme(scheme)
     if scheme == "standard":
         return _sign_standard(msg_id, timestamp, body, secret)
     if scheme == "basistheory":
-        return _sign_basistheory(body, key, canonical)
+        return _sign_basistheory(body, key)
     if scheme == "syncfy":
         return _sign_syncfy(msg_id, timestamp, body, secret, envelope_id)
     return {}

@@ -54,3 +54,23 @@ def add_seconds(dt: datetime, seconds: float) -> datetime:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+class DeliveryClock:
+    """The wall-clock time of each delivery attempt, never earlier than the previous one for the same key.
+
+    Basis Theory's `delivered_at` is the real time of the attempt (consumers reject one far from now), and a
+    subscription's deliveries must not appear to go back in time when the system clock steps back.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+
+    def stamp(self, key: str, now: float) -> datetime:
+        """`now` (Unix seconds), raised to the last stamp given for `key`."""
+        moment = max(now, self._last.get(key, now))
+        self._last[key] = moment
+        return datetime.fromtimestamp(moment, UTC)
+
+    def forget(self, key: str) -> None:
+        self._last.pop(key, None)

@@ -3,17 +3,23 @@
 Entities are plain dicts keyed by kind (`credential`, `token`, `token_intent`, `tenant`…) and by a name. A name
 comes from a scenario step's `as:`; without one, a builder reads the most recent entity of that kind and
 creates one when there is none.
+
+The world also holds the run's id source (`ids`): ids fixed by the run's seed and start time (see
+`simulator.ids.RunIds`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from simulator.ids import RunIds
+
 Entity = dict[str, Any]
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, ids: RunIds | None = None) -> None:
+        self.ids = ids or RunIds.fresh()
         self._by_kind: dict[str, dict[str, Entity]] = {}
         self._latest: dict[str, str] = {}
         self._counter = 0

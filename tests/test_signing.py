@@ -246,22 +246,53 @@ def test_basistheory_verifies_over_the_canonical_body_with_the_shipped_public_ke
 
 
 def test_basistheory_signs_the_canonical_form_of_a_messy_body(other_key):
-    for canonical_flag in (False, True):  # a `\u` escape defeats the fast path: the body is re-serialised
-        headers = sign("basistheory", msg_id="m", timestamp=1, body=MESSY_BODY, key=other_key, canonical=canonical_flag)
-        assert rsa_pss_valid(other_key.public_pem, headers["BT-SIGNATURE"], MESSY_CANONICAL)
-        assert not rsa_pss_valid(other_key.public_pem, headers["BT-SIGNATURE"], MESSY_BODY)
+    headers = sign("basistheory", msg_id="m", timestamp=1, body=MESSY_BODY, key=other_key)
+    assert rsa_pss_valid(other_key.public_pem, headers["BT-SIGNATURE"], MESSY_CANONICAL)
+    assert not rsa_pss_valid(other_key.public_pem, headers["BT-SIGNATURE"], MESSY_BODY)
 
 
-def test_basistheory_fast_path_signs_the_bytes_as_given(other_key):
-    # The flag is a promise: the body is signed without parsing, which only a canonical body survives.
+def test_basistheory_never_signs_the_bytes_as_given(other_key):
+    # Bodies go out in the provider's field order, so even a body that looks canonical is re-serialised.
     body = b'{"b":1,"a":2}'
-    headers = sign("basistheory", msg_id="m", timestamp=1, body=body, key=other_key, canonical=True)
-    assert rsa_pss_valid(other_key.public_pem, headers["BT-SIGNATURE"], body)
-    assert not rsa_pss_valid(other_key.public_pem, headers["BT-SIGNATURE"], b'{"a":2,"b":1}')
+    headers = sign("basistheory", msg_id="m", timestamp=1, body=body, key=other_key)
+    assert rsa_pss_valid(other_key.public_pem, headers["BT-SIGNATURE"], b'{"a":2,"b":1}')
+    assert not rsa_pss_valid(other_key.public_pem, headers["BT-SIGNATURE"], body)
 
 
 def test_canonical_json_sorts_compacts_and_keeps_utf8():
     assert signing.canonical_json(MESSY_BODY) == MESSY_CANONICAL
+
+
+@pytest.mark.parametrize(
+    ("body", "javascript"),
+    [
+        # JSON.parse reads a double; Number.prototype.toString writes it.
+        (b'{"n":1.0}', '{"n":1}'),
+        (b'{"n":-0.0}', '{"n":0}'),
+        (b'{"n":1e-05}', '{"n":0.00001}'),
+        (b'{"n":1e-7}', '{"n":1e-7}'),
+        (b'{"n":1E21}', '{"n":1e+21}'),
+        (b'{"n":1e20}', '{"n":100000000000000000000}'),
+        (b'{"n":12345678901234567890}', '{"n":12345678901234567000}'),
+        (b'{"n":0.1}', '{"n":0.1}'),
+        (b'{"n":2.5e-10}', '{"n":2.5e-10}'),
+        (b'{"n":1.5e300}', '{"n":1.5e+300}'),
+        # Keys sort by UTF-16 code units: a surrogate pair (U+1F600) before U+FFFD, unlike code point order.
+        (rb'{"\ufffd":1,"\ud83d\ude00":2,"a":3}', '{"a":3,"\U0001f600":2,"\ufffd":1}'),
+        # A lone surrogate is escaped (well-formed JSON.stringify); control characters too, U+2028 is not.
+        (rb'{"s":"\ud800"}', r'{"s":"\ud800"}'),
+        (rb'{"s":"\u001f\u2028\"\\"}', '{"s":"\\u001f\u2028\\"\\\\"}'),
+    ],
+)
+def test_canonical_json_writes_what_json_stable_stringify_writes(body, javascript):
+    assert signing.canonical_json(body).decode("utf-8") == javascript
+
+
+@pytest.mark.parametrize("body", [b'{"n":NaN}', b'{"n":Infinity}', b"{'a':1}"])
+def test_basistheory_refuses_what_json_parse_refuses(body):
+    with pytest.raises(InvalidInput):
+        sign("basistheory", msg_id="m", timestamp=1, body=body)
+    assert verify("basistheory", signed("basistheory"), body).reason == "body is not JSON"
 
 
 # --- verify() -------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from simulator.models import Event, Subscription
 from simulator.signing import SigningKey, default_key, sign
 from simulator.store import Store
 from simulator.store.writer import Op
-from simulator.timeutil import add_seconds, iso_ms
+from simulator.timeutil import DeliveryClock, iso_ms
 
 log = logging.getLogger("webhook_sim.delivery")
 Row = tuple[Job, list[str], bool]  # a delivery, its events' store keys, and whether its row is new
@@ -50,6 +50,7 @@ class DeliveryEngine:
         self._room = asyncio.Event()
         self.write_errors: list[str] = []
         # Told of every event as it is published, with its store key (the provider API twins index them).
+        self._delivered_at = DeliveryClock()
         self.observers: list[Callable[[Event, str], None]] = []
 
     # -- life cycle -----------------------------------------------------------------------------------
@@ -93,6 +94,7 @@ class DeliveryEngine:
         if lane is not None:
             await lane.close(grace=0)
         self.faults.forget(sub_id)
+        self._delivered_at.forget(sub_id)
         self._batches.forget(sub_id)
         self._notify()
 
@@ -307,11 +309,11 @@ class DeliveryEngine:
         sub = lane.sub
         provider = catalog.get_provider(job.events[0].provider)
         job.attempts += 1
-        first = job.events[0]
-        delivered = add_seconds(first.occurred_at, catalog.first_delivery_lag(first) + job.sim_offset)
-        body = provider.render(job.events, job.envelope_id, delivered)
         started = time.time()
         try:
+        # `delivered_at` is the real time of the attempt, whatever the run's simulated clock says.
+        delivered = self._delivered_at.stamp(sub.id, started)
+        body = provider.render(job.events, job.envelope_id, delivered)
             headers = self._headers(sub, provider.native_signing, job, body, int(started))
         except Exception as exc:  # a subscription whose secret cannot sign: a failed attempt, not a crash
             outcome = Outcome(None, 0.0, f"signing failed: {exc}", None, None)
@@ -350,7 +352,6 @@ class DeliveryEngine:
                 secret=sub.secret,
                 key=self.key,
                 envelope_id=job.envelope_id,
-                canonical=job.events[0].provider == "basistheory",
             )
         )
         headers.update(sub.headers)

@@ -37,9 +37,9 @@ IDENTIFYING = ("id", "type", "event")
 
 
 def dumps(obj: Any, provider: str) -> bytes:
-    """`obj` serialised as `provider` serialises its bodies."""
+    """`obj` serialised as `provider` serialises its bodies (in the order its keys come: the provider's)."""
     if provider == "basistheory":
-        return json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
     return json.dumps(obj, separators=(",", ":")).encode()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from simulator.ids import uuid4
+from simulator.ids import RunIds
 from simulator.models import BuildContext
 from simulator.providers.basistheory import _values as v
 from simulator.timeutil import iso_ms
@@ -27,13 +27,19 @@ def wrap(
     tenant_id = tenant(ctx)["id"]
     data["actor"] = {"id": actor["id"], "type": actor["type"], "name": actor["name"]}
     return {
-        "id": uuid4(ctx.rng),
+        "id": uid(ctx, f"event:{etype}"),
         "type": etype,
         "timestamp": iso_ms(ctx.now),
         "tenant_id": tenant_id,
-        "trace_id": trace_id or uuid4(ctx.rng),
+        "trace_id": trace_id or uid(ctx, "trace"),
         "data": data,
     }
+
+
+def uid(ctx: BuildContext, kind: str) -> str:
+    """The next id of `kind` in the run (fixed by its seed and start time; kinds never share an id)."""
+    ids: RunIds = ctx.world.ids
+    return ids.uuid4(kind)
 
 
 def copy(value: Any) -> Any:
@@ -76,7 +82,7 @@ def _person(ctx: BuildContext, domain: str) -> Entity:
     """A user of the tenant: a generated name, an email at the company's domain."""
     first, last = ctx.faker.first_name(), ctx.faker.last_name()
     email = f"{first}.{last}@{domain}".lower().replace(" ", "").replace("'", "")
-    return {"id": uuid4(ctx.rng), "type": "user", "name": email, "_email": email}
+    return {"id": uid(ctx, "user"), "type": "user", "name": email, "_email": email}
 
 
 def new_tenant(ctx: BuildContext, created_at: str) -> Entity:
@@ -85,13 +91,13 @@ def new_tenant(ctx: BuildContext, created_at: str) -> Entity:
     domain = v.domain_of(company, ctx.rng)
     owner = _person(ctx, domain)
     return {
-        "id": uuid4(ctx.rng),
+        "id": uid(ctx, "tenant"),
         "name": f"{company} {v.pick(ctx.rng, v.TENANT_SUFFIXES)}",
         "created_at": created_at,
         "created_by": owner["id"],
         "_domain": domain,
         "_owner": owner,
-        "_system": {"id": uuid4(ctx.rng), "type": "system", "name": "Basis Theory"},
+        "_system": {"id": uid(ctx, "system"), "type": "system", "name": "Basis Theory"},
         "_apps": {},
     }
 
@@ -138,7 +144,7 @@ def new_application(ctx: BuildContext, app_type: str, created_at: str, created_b
     """An application of `app_type` with permissions and rules fit for it, and an API key of its own."""
     rng = ctx.rng
     return {
-        "id": uuid4(rng),
+        "id": uid(ctx, "application"),
         "type": app_type,
         "name": v.pick(rng, v.APP_NAMES[app_type]),
         "created_by": created_by,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from simulator.ids import uuid4
 from simulator.models import BuildContext
 from simulator.providers.basistheory import _values as v
 from simulator.providers.basistheory._common import (
@@ -26,6 +25,7 @@ from simulator.providers.basistheory._common import (
     project,
     store,
     system,
+    uid,
     wrap,
 )
 from simulator.providers.basistheory._errors import custom_error, standard_error
@@ -62,7 +62,7 @@ def new_proxy(ctx: BuildContext, created_at: str, created_by: str) -> Entity:
     """A pre-configured proxy to a payment provider, running as the private application."""
     name, url = v.PROXY_TARGETS[int(ctx.rng.random() * len(v.PROXY_TARGETS))]
     return {
-        "id": uuid4(ctx.rng),
+        "id": uid(ctx, "proxy"),
         "name": name,
         "application_id": application(ctx, "private")["id"],
         "destination_url": url,
@@ -190,7 +190,7 @@ def _reactor(ctx: BuildContext) -> Entity:
         ctx,
         "reactor",
         lambda c: {
-            "id": uuid4(c.rng),
+            "id": uid(c, "reactor"),
             "name": v.pick(c.rng, v.REACTOR_NAMES),
             "created_at": v.before(c.now, c.rng, DAY, 90 * DAY),
             "created_by": application(c, "management")["id"],
@@ -205,7 +205,7 @@ def reactor_created(ctx: BuildContext) -> dict[str, Any]:
         ctx,
         "reactor",
         {
-            "id": uuid4(ctx.rng),
+            "id": uid(ctx, "reactor"),
             "name": v.pick(ctx.rng, v.REACTOR_NAMES),
             "created_at": iso_ms(ctx.now),
             "created_by": actor["id"],
@@ -239,9 +239,9 @@ def _invocation(ctx: BuildContext, reactor: Entity, fresh: bool) -> Entity:
     if fresh or found is None:
         is_async = ctx.rng.random() < 0.35
         found = {
-            "id": uuid4(ctx.rng) if is_async else None,
+            "id": uid(ctx, "reactor_request") if is_async else None,
             "async": is_async,
-            "trace_id": uuid4(ctx.rng),
+            "trace_id": uid(ctx, "trace"),
             "actor": app_actor(ctx, "private"),
         }
         reactor["_invocation"] = found
@@ -302,8 +302,8 @@ def http_request(ctx: BuildContext) -> dict[str, Any]:
     rng = ctx.rng
     path, _, app_type = ROUTES[rng.choices(range(len(ROUTES)), ROUTE_WEIGHTS)[0]]
     app = application(ctx, app_type)
-    trace_id = uuid4(rng)
-    location = f"https://{API_HOST}{path}/{uuid4(rng)}"
+    trace_id = uid(ctx, "trace")
+    location = f"https://{API_HOST}{path}/{uid(ctx, 'location')}"
     data = {
         "request": {
             "method": "POST",

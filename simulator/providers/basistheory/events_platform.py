@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.ids import uuid4
 from simulator.models import BuildContext
 from simulator.providers.basistheory import _values as v
 from simulator.providers.basistheory._common import (
@@ -26,6 +25,7 @@ from simulator.providers.basistheory._common import (
     project,
     store,
     tenant,
+    uid,
     wrap,
 )
 from simulator.providers.basistheory.provider import PROVIDER
@@ -83,7 +83,7 @@ def new_invitation(ctx: BuildContext, created_at: float = 0.0) -> Entity:
     person = new_person(ctx)
     made = v.earlier(ctx.now, ctx.rng, created_at / 2, created_at) if created_at else ctx.now
     return {
-        "id": uuid4(ctx.rng),
+        "id": uid(ctx, "invitation"),
         "email": person["_email"],
         "role": v.pick(ctx.rng, v.ROLES),
         "expires_at": v.after(made, INVITATION_TTL),
@@ -145,7 +145,7 @@ def member_created(ctx: BuildContext) -> dict[str, Any]:
         ctx,
         "member",
         {
-            "id": uuid4(ctx.rng),
+            "id": uid(ctx, "member"),
             "user_id": user["id"],
             "role": role,
             "created_at": iso_ms(ctx.now),
@@ -159,7 +159,7 @@ def member_created(ctx: BuildContext) -> dict[str, Any]:
 
 @PROVIDER.event("tenant.member.deleted", "Member Deleted: a member was removed from the tenant")
 def member_deleted(ctx: BuildContext) -> dict[str, Any]:
-    member = obtain(ctx, "member", lambda c: {"id": uuid4(c.rng)})
+    member = obtain(ctx, "member", lambda c: {"id": uid(c, "member")})
     discard(ctx, "member")
     return wrap(ctx, "tenant.member.deleted", {"member": {"id": member["id"]}}, owner(ctx))
 
@@ -212,7 +212,7 @@ def application_key_created(ctx: BuildContext) -> dict[str, Any]:
         ctx,
         "application_key",
         {
-            "id": uuid4(ctx.rng),
+            "id": uid(ctx, "application_key"),
             "application_id": app["id"],
             "version": str(app["_keys"]),
             "created_at": iso_ms(ctx.now),
@@ -226,7 +226,9 @@ def application_key_created(ctx: BuildContext) -> dict[str, Any]:
 @PROVIDER.event("application.key.deleted", "Application Key Deleted: an application's API key was revoked")
 def application_key_deleted(ctx: BuildContext) -> dict[str, Any]:
     actor = portal_actor(ctx)
-    key = obtain(ctx, "application_key", lambda c: {"id": uuid4(c.rng), "application_id": _key_owner(c)["id"]})
+    key = obtain(
+        ctx, "application_key", lambda c: {"id": uid(c, "application_key"), "application_id": _key_owner(c)["id"]}
+    )
     discard(ctx, "application_key")
     data = {"application_key": project(key, ("id", "application_id"))}
     return wrap(ctx, "application.key.deleted", data, actor)
@@ -240,7 +242,7 @@ def new_session(ctx: BuildContext, created_at: float = 0.0) -> Entity:
     app = app_actor(ctx, "public")
     start = v.earlier(ctx.now, ctx.rng, 5, created_at) if created_at else ctx.now
     return {
-        "id": uuid4(ctx.rng),
+        "id": uid(ctx, "session"),
         "created_at": iso_ms(start),
         "created_by": app["id"],
         "expires_at": v.after(start, SESSION_TTL),
@@ -259,7 +261,7 @@ def session_created(ctx: BuildContext) -> dict[str, Any]:
 def session_authorized(ctx: BuildContext) -> dict[str, Any]:
     session = obtain(ctx, "session", lambda c: new_session(c, 60.0))
     token = ctx.world.get("token")
-    token_id, container = (token["id"], token["containers"][0]) if token else (uuid4(ctx.rng), "/pci/high/")
+    token_id, container = (token["id"], token["containers"][0]) if token else (uid(ctx, "token"), "/pci/high/")
     # The backend lets the browser reveal one token, the usual reason to authorize a session.
     session["permissions"] = ["token:read"]
     session["rules"] = [

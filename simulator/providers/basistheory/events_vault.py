@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 from simulator.errors import FieldError, InvalidInput
-from simulator.ids import uuid4
 from simulator.models import BuildContext
 from simulator.providers.basistheory import _values as v
 from simulator.providers.basistheory._common import (
@@ -24,6 +23,7 @@ from simulator.providers.basistheory._common import (
     store,
     system,
     tenant,
+    uid,
     wrap,
 )
 from simulator.providers.basistheory.provider import PROVIDER
@@ -85,7 +85,7 @@ def new_token(
     made = v.before(ctx.now, rng, created_at / 2, created_at) if created_at else iso_ms(ctx.now)
     ttl = TOKEN_TTLS[int(rng.random() * len(TOKEN_TTLS))]
     token = {
-        "id": uuid4(rng),
+        "id": uid(ctx, "token"),
         "type": token_type,
         "metadata": v.metadata(rng),
         "containers": [container],
@@ -178,7 +178,7 @@ def new_intent(ctx: BuildContext, created_at: float = 0.0) -> Entity:
     made = v.earlier(ctx.now, rng, 60, created_at) if created_at else ctx.now
     # Token intents live 24 hours.
     return {
-        "id": uuid4(rng),
+        "id": uid(ctx, "token_intent"),
         "type": "card" if rng.random() < 0.85 else "bank",
         "fingerprint": v.fingerprint(rng),
         "created_by": app_actor(ctx, "public")["id"],
@@ -222,7 +222,7 @@ def new_3ds_session(ctx: BuildContext, created_at: float = 0.0) -> Entity:
     intent = ctx.world.get("token_intent")
     made = v.earlier(ctx.now, rng, 5, created_at) if created_at else ctx.now
     return {
-        "id": uuid4(rng),
+        "id": uid(ctx, "3ds_session"),
         "type": "customer" if rng.random() < 0.85 else "merchant",
         "tenant_id": tenant(ctx)["id"],
         "created_at": iso_ms(made),
@@ -230,7 +230,7 @@ def new_3ds_session(ctx: BuildContext, created_at: float = 0.0) -> Entity:
         "device": "browser" if rng.random() < 0.7 else "mobile",
         "expires_at": iso_ms(made + timedelta(minutes=30)),
         "token_id": token["id"],
-        "token_intent_id": intent["id"] if intent is not None else uuid4(rng),
+        "token_intent_id": intent["id"] if intent is not None else uid(ctx, "token_intent"),
         "card_brand": token.get("_brand", "Visa"),
     }
 
@@ -300,10 +300,10 @@ def threeds_decoupled(ctx: BuildContext) -> dict[str, Any]:
 
 def _job_event(ctx: BuildContext, etype: str, status: str) -> dict[str, Any]:
     if status == "pending":
-        job = store(ctx, "account_updater_job", {"id": uuid4(ctx.rng), "status": status})
+        job = store(ctx, "account_updater_job", {"id": uid(ctx, "account_updater_job"), "status": status})
         actor = app_actor(ctx, "private")
     else:
-        job = obtain(ctx, "account_updater_job", lambda c: {"id": uuid4(c.rng), "status": "pending"})
+        job = obtain(ctx, "account_updater_job", lambda c: {"id": uid(c, "account_updater_job"), "status": "pending"})
         actor = system(ctx)
     job["status"] = status
     return wrap(ctx, etype, {"job": project(job, ("id", "status"))}, actor)

@@ -1,8 +1,9 @@
 """Basis Theory: tokenization / PCI vault events.
 
 Envelope: `{"event": {"id", "type", "timestamp", "tenant_id", "trace_id", "data": {...}}, "delivered_at"}`,
-one event per POST, serialised compact with keys sorted recursively (what `BT-SIGNATURE` signs), so both
-raw-body and re-serialising verifiers pass.
+one event per POST, serialised compact in the documents' field order. `BT-SIGNATURE` covers the body as Basis
+Theory's sample verifier re-serialises it (`json-stable-stringify`), not these bytes, as at Basis Theory: a
+consumer that verifies the raw body fails here as it would there.
 """
 
 from __future__ import annotations
@@ -32,14 +33,15 @@ class BasisTheoryProvider(Provider):
             type=etype.name,
             occurred_at=ctx.now,
             data=data,
-            json=json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False),
+            # allow_nan=False: JSON.parse rejects NaN and Infinity, so no body may carry them.
+            json=json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False),
         )
 
     def render(self, events: Sequence[Event], envelope_id: str, delivered_at: datetime) -> bytes:
         if len(events) != 1:
             raise ValueError("a Basis Theory webhook carries exactly one event")
-        # Keys sorted: "delivered_at" < "event".
-        return f'{{"delivered_at":"{iso_ms(delivered_at)}","event":{events[0].json}}}'.encode()
+        # The documented order: the event, then when this attempt delivered it.
+        return f'{{"event":{events[0].json},"delivered_at":"{iso_ms(delivered_at)}"}}'.encode()
 
 
 PROVIDER = BasisTheoryProvider()

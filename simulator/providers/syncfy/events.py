@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from simulator.ids import next_object_id, object_id, object_id_time, uuid4
+from simulator.ids import RunIds, next_object_id, object_id_time
 from simulator.models import BuildContext
 from simulator.providers.syncfy._values import (
     ENVIRONMENTS,
@@ -42,8 +42,10 @@ PAGE_SIZE = 5000
 _DAY = 86400.0
 
 
-def _oid(ctx: BuildContext, created: float) -> str:
-    return object_id(ctx.rng, datetime.fromtimestamp(created, UTC))
+def _oid(ctx: BuildContext, kind: str, created: float) -> str:
+    """The next ObjectId of `kind` in the run, made at `created` (Unix seconds)."""
+    ids: RunIds = ctx.world.ids
+    return ids.object_id(kind, datetime.fromtimestamp(created, UTC))
 
 
 def _now(ctx: BuildContext) -> float:
@@ -63,7 +65,7 @@ def _user(ctx: BuildContext) -> Entity:
     else:
         external = external_reference(ctx.rng, datetime.fromtimestamp(created, UTC))
     user = {
-        "id_user": _oid(ctx, created),
+        "id_user": _oid(ctx, "user", created),
         "id_external": external,
         "id_environment": ENVIRONMENTS[env],
         "environment": env,
@@ -74,7 +76,7 @@ def _user(ctx: BuildContext) -> Entity:
 
 def _new_job(ctx: BuildContext, kind: str, started: float, credential: Entity, uuid_first: bool = False) -> Entity:
     """A job of `credential`; its two ids are consecutive, in the order Syncfy's examples show for `kind`."""
-    first = _oid(ctx, started)
+    first = _oid(ctx, "job", started)
     second = next_object_id(first)
     id_job, id_job_uuid = (second, first) if uuid_first else (first, second)
     job = {
@@ -96,7 +98,7 @@ def _new_credential(ctx: BuildContext, user: Entity, age: tuple[float, float], d
     created = max(_now(ctx) - ctx.rng.uniform(*age), user["created"])
     site = pick_site(ctx.rng, user["environment"], documents)
     credential = {
-        "id_credential": _oid(ctx, created),
+        "id_credential": _oid(ctx, "credential", created),
         "user": user,
         "site": site.as_dict(),
         "created": created,
@@ -116,7 +118,7 @@ def _credential(ctx: BuildContext, age: tuple[float, float]) -> Entity:
 
 def _header(ctx: BuildContext, name: str, user: Entity, documents: bool = False) -> Entity:
     """The event's header, keys ordered as in Syncfy's examples (the documents ones list them differently)."""
-    at, eid = syncfy_at(ctx.now), uuid4(ctx.rng)
+    at, eid = syncfy_at(ctx.now), ctx.world.ids.uuid4(f"eid:{name}")
     if documents:
         return {
             "event": {"eid": eid, "name": name, "at": at, "version": VERSION},
@@ -247,7 +249,7 @@ def _webhook_id(ctx: BuildContext, job: Entity) -> str:
         for _ in range(ctx.rng.randint(1, 3)):
             oid = next_object_id(oid)
     else:
-        oid = _oid(ctx, created)
+        oid = _oid(ctx, "webhook", created)
     job["webhook"] = oid
     return oid
 

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from simulator.ids import uuid4
 from simulator.models import BuildContext, Event, RetryPolicy
 from simulator.providers.base import EventType, Provider
 
@@ -25,7 +24,7 @@ class SyncfyProvider(Provider):
     max_batch: ClassVar[int] = 100
 
     def finish(self, etype: EventType, data: dict[str, Any], ctx: BuildContext) -> Event:
-        rid = uuid4(ctx.rng)
+        rid = ctx.world.ids.uuid4(f"rid:{etype.name}")
         return Event(
             id=data["header"]["event"]["eid"],
             provider=self.name,
