@@ -1,0 +1,155 @@
+"""The twin's own rules over real HTTP: its key, its error shape, webhook management (a real subscription behind
+each, five per tenant, auto-disable shown as `status`), deletes that emit events, and the public key's path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from simulator.testing import WebhookSim
+from simulator.testing.receiver import Receiver
+from tests.api.harness import eventually
+
+CARD = {"number": "5555555555554444", "expiration_month": 3, "expiration_year": 2030}
+
+
+def bt_problem(response: httpx.Response, status: int, field: str | None = None) -> dict[str, Any]:
+    """Basis Theory's ProblemDetails: title, status, detail, and `errors` as {field: [messages]}."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    if field is not None:
+        assert isinstance(body["errors"][field], list) and body["errors"][field], body
+    return body
+
+
+def subscription_of(sim: WebhookSim, url: str) -> dict[str, Any]:
+    found = [s for s in httpx.get(f"{sim.url}/subscriptions").json()["data"] if s["url"] == url]
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.parametrize("headers", [{}, {"BT-API-KEY": ""}])
+def test_a_missing_key_is_a_401(sim: WebhookSim, headers: dict[str, str]) -> None:
+    response = httpx.get(f"{sim.url}/basistheory/tokens/anything", headers=headers)
+    bt_problem(response, 401)
+
+
+def test_any_key_is_accepted_without_a_provider_key(sim: WebhookSim) -> None:
+    response = httpx.get(f"{sim.url}/basistheory/webhooks/event-types", headers={"BT-API-KEY": "whatever"})
+    assert response.status_code == 200 and "token.created" in response.json()
+
+
+def test_unknown_ids_routes_and_methods_answer_in_the_providers_shape(bt: httpx.Client) -> None:
+    for path in ("/tokens/nope", "/token-intents/nope", "/3ds/sessions/nope", "/applications/nope"):
+        body = bt_problem(bt.get(path), 404)
+        assert "field" not in str(body.get("errors", ""))  # not the control API's [{field, message}] list
+    bt_problem(bt.get("/no/such/route"), 404)
+    bt_problem(bt.patch("/webhooks"), 405)
+
+
+@pytest.mark.parametrize("query", ["size=0", "size=101", "size=abc", "start=not-a-cursor", "start=bjpY"])
+def test_bad_pagination_is_a_400(bt: httpx.Client, query: str) -> None:
+    bt_problem(bt.get(f"/v2/tokens?{query}"), 400, query.split("=")[0])
+
+
+def test_bad_bodies_are_400s_naming_the_field(bt: httpx.Client) -> None:
+    bt_problem(bt.post("/token-intents", content=b"{nope"), 400, "body")
+    bt_problem(bt.post("/token-intents", json={"type": "car", "data": CARD}), 400, "type")
+    bad_card = {**CARD, "number": "4242424242424241"}
+    bt_problem(bt.post("/token-intents", json={"type": "card", "data": bad_card}), 400, "data.number")
+    bt_problem(bt.post("/tokens", json={"token_intent_id": 7}), 400, "token_intent_id")
+    bt_problem(bt.post("/tokens", json={"token_intent_id": "missing"}), 404)
+    bt_problem(bt.post("/webhooks", json={"name": "x", "url": "ftp://x", "events": ["token.created"]}), 400, "url")
+    bt_problem(bt.post("/webhooks", json={"name": "x", "url": "http://h/", "events": ["nope"]}), 400, "events[0]")
+
+
+def test_cursor_pages_walk_every_token_once(bt: httpx.Client) -> None:
+    made = {bt.post("/tokens", json={"type": "token", "data": f"value-{i}"}).json()["id"] for i in range(5)}
+    seen: list[str] = []
+    page = bt.get("/v2/tokens?size=2").json()
+    while True:
+        assert len(page["data"]) <= 2 and page["pagination"]["page_size"] == 2
+        seen.extend(t["id"] for t in page["data"])
+        if "next" not in page["pagination"]:
+            break
+        page = bt.get(f"/v2/tokens?size=2&start={page['pagination']['next']}").json()
+    assert made <= set(seen) and len(seen) == len(set(seen))
+
+
+def test_deleting_a_token_emits_token_deleted_and_it_is_gone(
+    sim: WebhookSim, bt: httpx.Client, webhook_receiver: Receiver
+) -> None:
+    hook = bt.post("/webhooks", json={"name": "d", "url": webhook_receiver.url, "events": ["token.deleted"]}).json()
+    try:
+        token = bt.post("/tokens", json={"type": "card", "data": CARD}).json()
+        assert token["data"]["number"] == "XXXXXXXXXXXX4444" and token["card"]["brand"] == "mastercard"
+        response = bt.delete(f"/tokens/{token['id']}", headers={"BT-TRACE-ID": "trace-for-delete"})
+        assert response.status_code == 204 and response.headers["BT-TRACE-ID"] == "trace-for-delete"
+        event = webhook_receiver.wait_for(1)[0].json()["event"]
+        assert (event["type"], event["data"]["token"]["id"], event["trace_id"]) == (
+            "token.deleted",
+            token["id"],
+            "trace-for-delete",
+        )
+        bt_problem(bt.get(f"/tokens/{token['id']}"), 404)
+        bt_problem(bt.delete(f"/tokens/{token['id']}"), 404)
+    finally:
+        bt.delete(f"/webhooks/{hook['id']}")
+
+
+def test_a_webhook_is_a_subscription_the_control_api_sees_and_edits(sim: WebhookSim, bt: httpx.Client) -> None:
+    body = {"name": "n", "url": "http://127.0.0.1:9/a", "notify_email": "a@example.com", "events": ["token.created"]}
+    hook = bt.post("/webhooks", json=body).json()
+    sub = subscription_of(sim, "http://127.0.0.1:9/a")
+    assert (sub["signing"], sub["events"]) == ("basistheory", ["basistheory:token.created"])
+    httpx.patch(f"{sim.url}/subscriptions/{sub['id']}", json={"url": "http://127.0.0.1:9/b"}).raise_for_status()
+    assert bt.get(f"/webhooks/{hook['id']}").json()["url"] == "http://127.0.0.1:9/b"
+    changed = {**body, "url": "http://127.0.0.1:9/c", "events": ["token:updated"], "name": "m"}
+    updated = bt.put(f"/webhooks/{hook['id']}", json=changed).json()
+    assert (updated["name"], updated["events"], updated["notify_email"]) == ("m", ["token.updated"], "a@example.com")
+    assert updated["modified_at"] and subscription_of(sim, "http://127.0.0.1:9/c")["id"] == sub["id"]
+    assert bt.delete(f"/webhooks/{hook['id']}").status_code == 204
+    assert httpx.get(f"{sim.url}/subscriptions/{sub['id']}").status_code == 404
+    bt_problem(bt.get(f"/webhooks/{hook['id']}"), 404)
+
+
+def test_five_webhooks_per_tenant(bt: httpx.Client) -> None:
+    made = []
+    try:
+        for i in range(5 - len(bt.get("/webhooks").json()["data"])):
+            body = {"name": f"w{i}", "url": f"http://127.0.0.1:9/{i}", "events": ["token.created"]}
+            made.append(bt.post("/webhooks", json=body).json()["id"])
+        extra = {"name": "sixth", "url": "http://127.0.0.1:9/6", "events": ["token.created"]}
+        bt_problem(bt.post("/webhooks", json=extra), 422)
+        assert len(bt.get("/webhooks").json()["data"]) == 5
+    finally:
+        for hook_id in made:
+            bt.delete(f"/webhooks/{hook_id}")
+
+
+def test_status_shows_auto_disable_and_put_re_enables(
+    sim: WebhookSim, bt: httpx.Client, make_webhook_receiver: Callable[..., Receiver]
+) -> None:
+    receiver = make_webhook_receiver(status=500)
+    hook = bt.post("/webhooks", json={"name": "f", "url": receiver.url, "events": ["token-intent.created"]}).json()
+    try:
+        sub = subscription_of(sim, receiver.url)
+        change = {"retry": {"delays": []}, "disable_after": 1}
+        httpx.patch(f"{sim.url}/subscriptions/{sub['id']}", json=change).raise_for_status()
+        bt.post("/token-intents", json={"type": "card", "data": CARD}).raise_for_status()
+        eventually(lambda: bt.get(f"/webhooks/{hook['id']}").json()["status"] == "disabled", what="auto-disable")
+        again = {"name": "f", "url": receiver.url, "events": ["token-intent.created"], "status": "enabled"}
+        assert bt.put(f"/webhooks/{hook['id']}", json=again).json()["status"] == "enabled"
+        assert httpx.get(f"{sim.url}/subscriptions/{sub['id']}").json()["status"] == "enabled"
+    finally:
+        bt.delete(f"/webhooks/{hook['id']}")
+
+
+def test_the_public_key_is_served_where_basis_theory_publishes_it(sim: WebhookSim) -> None:
+    served = httpx.get(f"{sim.url}/basistheory/keys/webhooks.v1.key")
+    assert served.status_code == 200 and served.text.startswith("-----BEGIN PUBLIC KEY-----")
+    assert served.text == sim.public_key_pem
