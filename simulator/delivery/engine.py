@@ -1,5 +1,6 @@
 """The delivery engine: persist each delivery before sending it, send it signed, retry it on the provider's
-schedule (scaled by the run's speed), record every attempt, and resume whatever was unfinished after a restart.
+schedule (scaled by the run's speed; a receiver's Retry-After in real seconds), record every attempt, and resume
+whatever was unfinished after a restart.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ class DeliveryEngine:
         self._changed = asyncio.Event()
         self._room = asyncio.Event()
         self.write_errors: list[str] = []
-        # Told of every event as it is published, with its store key (the provider API twins index them).
         self._delivered_at = DeliveryClock()
+        # Told of every event as it is published, with its store key (the provider API twins index them).
         self.observers: list[Callable[[Event, str], None]] = []
 
     # -- life cycle -----------------------------------------------------------------------------------
@@ -93,8 +94,8 @@ class DeliveryEngine:
         lane = self._lanes.pop(sub_id, None)
         if lane is not None:
             await lane.close(grace=0)
-        self.faults.forget(sub_id)
         self._delivered_at.forget(sub_id)
+        self.faults.forget(sub_id)
         self._batches.forget(sub_id)
         self._notify()
 
@@ -310,10 +311,10 @@ class DeliveryEngine:
         provider = catalog.get_provider(job.events[0].provider)
         job.attempts += 1
         started = time.time()
-        try:
         # `delivered_at` is the real time of the attempt, whatever the run's simulated clock says.
         delivered = self._delivered_at.stamp(sub.id, started)
         body = provider.render(job.events, job.envelope_id, delivered)
+        try:
             headers = self._headers(sub, provider.native_signing, job, body, int(started))
         except Exception as exc:  # a subscription whose secret cannot sign: a failed attempt, not a crash
             outcome = Outcome(None, 0.0, f"signing failed: {exc}", None, None)
@@ -321,8 +322,14 @@ class DeliveryEngine:
         else:
             # The signer lets a fault that changes the body or the timestamp re-sign what it sends.
             signer = Signer(int(started), partial(self._headers, sub, provider.native_signing, job))
-            body, headers, injected = self.faults.on_attempt(sub, job, body, headers, signer)
-            outcome = await self.sender.post(sub.url, body, headers, sub.timeout)
+            injected = None
+            try:
+                body, headers, injected = self.faults.on_attempt(sub, job, body, headers, signer)
+                outcome = await self.sender.post(sub.url, body, headers, sub.timeout)
+            except Exception as exc:  # a bug must still end as a recorded attempt on the retry schedule
+                log.exception("attempt %d of %s failed unexpectedly", job.attempts, job.id)
+                error = f"internal error: {type(exc).__name__}: {exc}"[:500]
+                outcome = Outcome(None, (time.time() - started) * 1000, error, None, None)
         attempt = {
             "delivery_id": job.id,
             "number": job.attempts,
@@ -375,11 +382,15 @@ class DeliveryEngine:
             self._finish(lane, job)
             return
         delay = policy.delay(job.retries, derived_fraction("jitter", job.id, job.attempts))
+        wait = delay / job.speed if job.speed > 0 else 0.0
         if outcome.retry_after is not None:
+            # A receiver's Retry-After is real back-pressure: wall-clock seconds at every speed (the sender caps
+            # it). The simulated timeline moves on by at least as much.
             delay = max(delay, outcome.retry_after)
+            wait = max(wait, outcome.retry_after)
         job.sim_offset += delay
         job.status = "failed"
-        job.due = time.time() + (delay / job.speed if job.speed > 0 else 0.0)
+        job.due = time.time() + wait
         lane.requeue(job)
 
     def _dead(self, lane: Lane) -> None:

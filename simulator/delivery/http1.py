@@ -139,8 +139,8 @@ class _Reader:
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
-        if 100 <= status < 200 and status != 101:
-            return  # informational (100 Continue…): llhttp ends it here and the real response follows
+        if self.complete or (100 <= status < 200 and status != 101):
+            return  # an unasked response after ours, or an informational one (100 Continue…) before it
         self.status = status
         self._head_done = True
         coding = self.headers.get("transfer-encoding")
@@ -150,7 +150,7 @@ class _Reader:
 
     def on_body(self, data: bytes) -> None:
         room = self._limit - len(self._body)
-        if room > 0:
+        if room > 0 and not self.complete:
             self._body += data[:room]
 
     def on_message_complete(self) -> None:

@@ -21,6 +21,7 @@ log = logging.getLogger("webhook_sim.delivery")
 
 HIGH_WATER = 2000
 LOW_WATER = 500
+CRASH_BACKOFF_MAX = 300.0  # seconds between tries of a job whose attempt keeps raising
 Loader = Callable[[str, int, int], Awaitable[list[Job]]]
 Attempter = Callable[["Lane", Job], Awaitable[None]]
 
@@ -140,9 +141,13 @@ class Lane:
     async def _send(self, job: Job) -> None:
         try:
             await self._attempt(self, job)
-        except Exception:  # an attempt must never take the lane down; the job is retried
-            log.exception("attempt of %s failed unexpectedly", job.id)
-            job.due = time.time() + 1
+        except Exception:
+            # The attempter records every failed attempt itself, so this is a bug outside the attempt (rendering,
+            # recording). The lane survives it and tries the job again, later each time: a lasting fault is
+            # logged at a slowing pace, never a busy loop.
+            crashes = job.extra["crashes"] = job.extra.get("crashes", 0) + 1
+            log.exception("attempt of %s could not be made or recorded (%d times)", job.id, crashes)
+            job.due = time.time() + min(CRASH_BACKOFF_MAX, 2.0 ** (crashes - 1))
             self.requeue(job)
         finally:
             self._slots.release()

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 import time
 from dataclasses import dataclass
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 from simulator.delivery.http1 import Client, ProtocolError, Target
 
 RESPONSE_EXCERPT = 1024
+# The longest a receiver's Retry-After may hold a delivery back. A longer one (a year, 400 nines) is capped and
+# the attempt's error says so: a receiver cannot park a delivery beyond every provider's retry schedule.
+MAX_RETRY_AFTER = 86_400.0
+
+_DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_TIME = r"\d\d:\d\d:\d\d"
+# RFC 9110 §5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient must also accept.
+_HTTP_DATE = re.compile(
+    rf"{_DAY}, \d\d {_MONTH} \d{{4}} {_TIME} GMT"
+    rf"|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \d\d-{_MONTH}-\d\d {_TIME} GMT"
+    rf"|{_DAY} {_MONTH} [ \d]\d {_TIME} \d{{4}}",
+    re.ASCII,
+)
 
 
 @dataclass(frozen=True)
@@ -18,24 +34,38 @@ class Outcome:
     latency_ms: float
     error: str | None
     response: str | None
-    retry_after: float | None
+    retry_after: float | None  # wall-clock seconds the receiver asked for, at most MAX_RETRY_AFTER
 
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
 
 
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError):
-        return None
+def parse_retry_after(value: str | None, now: float) -> tuple[float | None, str | None]:
+    """Seconds to wait from a `Retry-After` header (RFC 9110 §10.2.3: delta-seconds or an HTTP-date, `now` being
+    the Unix time it is measured from), capped at MAX_RETRY_AFTER; and a note when the value was capped or ignored.
+    """
+    if value is None:
+        return None, None
+    value = value.strip(" \t")
+    shown = value if len(value) <= 40 else f"{value[:40]}…"
+    if value.isascii() and value.isdigit():
+        digits = value.lstrip("0") or "0"
+        # More than nine digits is beyond the cap whatever they say (and int() refuses past 4,300 of them).
+        seconds = float(int(digits)) if len(digits) <= 9 else float("inf")
+    elif _HTTP_DATE.fullmatch(value):
+        try:
+            date = parsedate_to_datetime(value)
+        except (TypeError, ValueError, OverflowError):
+            return None, f"Retry-After {shown!r} ignored: not a valid date"
+        if date.tzinfo is None:  # the asctime form, which is GMT
+            date = date.replace(tzinfo=UTC)
+        seconds = max(0.0, date.timestamp() - now)
+    else:
+        return None, f"Retry-After {shown!r} ignored: neither delta-seconds nor an HTTP-date"
+    if seconds > MAX_RETRY_AFTER:
+        return MAX_RETRY_AFTER, f"Retry-After {shown!r} capped at {MAX_RETRY_AFTER:.0f} s (1 day)"
+    return seconds, None
 
 
 class Sender:
@@ -62,6 +92,8 @@ class Sender:
         return target
 
     async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
+        """POST and describe what happened; a refused connection, a timeout or a malformed answer is an outcome
+        with an error, never an exception."""
         assert self._client is not None, "sender not started"
         started = time.perf_counter()
         try:
@@ -72,10 +104,7 @@ class Sender:
             latency = (time.perf_counter() - started) * 1000
             return Outcome(None, latency, f"{type(exc).__name__}: {exc}"[:500], None, None)
         latency = (time.perf_counter() - started) * 1000
-        return Outcome(
-            resp.status,
-            latency,
-            None,
-            resp.body.decode("utf-8", "replace"),
-            parse_retry_after(resp.headers.get("retry-after"), time.time()),
-        )
+        retry_after, note = None, None
+        if not 200 <= resp.status < 300:  # a success is not retried: its Retry-After means nothing
+            retry_after, note = parse_retry_after(resp.headers.get("retry-after"), time.time())
+        return Outcome(resp.status, latency, note, resp.body.decode("utf-8", "replace"), retry_after)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,69 +18,7 @@ from cryptography.x509.oid import NameOID
 from simulator.delivery.http1 import Client, ProtocolError, ServerDisconnected, Target
 from simulator.delivery.sender import Sender
 from tests.conftest import until
-
-Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-class Server:
-    def __init__(self) -> None:
-        self.connections = 0
-        self.requests: list[bytes] = []
-        self.port = 0
-
-
-async def read_request(reader: asyncio.StreamReader, server: Server) -> bytes | None:
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return None
-    lengths = [line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")]
-    length = int(lengths[0])
-    request = head + await reader.readexactly(length)
-    server.requests.append(request)
-    return request
-
-
-@asynccontextmanager
-async def serving(handle: Script, server: Server, tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
-    """Run `handle` per connection; on exit, end the connections still open (3.11 leaves them running)."""
-    handlers: set[asyncio.Task[None]] = set()
-
-    async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        server.connections += 1
-        handlers.add(asyncio.current_task())  # type: ignore[arg-type]
-        try:
-            await handle(reader, writer)
-        finally:
-            writer.close()
-
-    srv = await asyncio.start_server(tracked, "127.0.0.1", 0, ssl=tls)
-    server.port = srv.sockets[0].getsockname()[1]
-    try:
-        yield server
-    finally:
-        srv.close()
-        for task in handlers:
-            task.cancel()
-        await asyncio.wait_for(asyncio.gather(*handlers, return_exceptions=True), 5)
-        await asyncio.wait_for(srv.wait_closed(), 5)
-
-
-def scripted(
-    responses: list[bytes], *, close_after: bool = False, tls: ssl.SSLContext | None = None
-) -> AbstractAsyncContextManager[Server]:
-    """A server answering each request with the next of `responses` (the last repeats)."""
-    server = Server()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await read_request(reader, server) is not None:
-            index = min(len(server.requests), len(responses)) - 1
-            writer.write(responses[index])
-            await writer.drain()
-            if close_after:
-                break
-
-    return serving(handle, server, tls)
+from tests.delivery.scripted import NO_CONTENT, Server, free_port, read_request, scripted, serving, target
 
 
 @pytest.fixture
@@ -90,19 +26,6 @@ async def client() -> AsyncIterator[Client]:
     c = Client(limit=1024)
     yield c
     c.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def target(server: Server, path: str = "/hook") -> Target:
-    return Target.parse(f"http://127.0.0.1:{server.port}{path}")
-
-
-NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
 
 
 async def test_request_bytes_and_keep_alive(client: Client) -> None:
@@ -189,13 +112,40 @@ async def test_closed_early_is_an_error(client: Client, response: bytes) -> None
         b"SMTP ready\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: \u00b2\r\n\r\nxx".encode("latin-1"),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\n0123456789abcdef\r\n0\r\n\r\n",
+    ],
+    ids=[
+        "not-http",
+        "no-colon",
+        "length-ten",
+        "length-superscript-two",
+        "two-lengths",
+        "length-and-chunked",
+        "chunk-size-zz",
+        "chunk-size-0x5",
+        "chunk-size-1_0",
     ],
 )
-async def test_garbage_is_a_protocol_error(client: Client, response: bytes) -> None:
+async def test_malformed_answers_are_refused_as_such(client: Client, response: bytes) -> None:
     async with scripted([response]) as server:
-        with pytest.raises(ProtocolError):
+        with pytest.raises(ProtocolError) as caught:
             await asyncio.wait_for(client.post(target(server), {}, b"{}", 5), 5)
+    assert type(caught.value) is ProtocolError  # refused for what it is, not mistaken for a disconnect
+    assert str(caught.value).startswith("malformed response: ")
+
+
+async def test_bytes_after_a_response_are_never_taken_for_the_next(client: Client) -> None:
+    junk = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 500 Unasked\r\nContent-Length: 0\r\n\r\n"
+    async with scripted([junk, NO_CONTENT]) as server:
+        first = await client.post(target(server), {}, b"{}", 5)
+        second = await client.post(target(server), {}, b"{}", 5)
+    assert (first.status, first.body, second.status) == (200, b"ok", 204)
+    assert server.connections == 2  # the connection that sent an unasked response is not used again
 
 
 async def test_an_idle_connection_the_server_closed_is_not_reused(client: Client) -> None:

@@ -1,0 +1,148 @@
+"""Scripted HTTP servers on real 127.0.0.1 sockets, and the tools to watch a client against them: a loop-lag
+probe, and a runner that gives a test its own event loop so that a client blocking it fails the test instead of
+hanging the run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, TypeVar
+
+from simulator.delivery.http1 import Target
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+T = TypeVar("T")
+NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
+
+
+class Server:
+    def __init__(self) -> None:
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.port = 0
+
+
+async def read_request(reader: asyncio.StreamReader, server: Server) -> bytes | None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+    lengths = [line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")]
+    length = int(lengths[0])
+    request = head + await reader.readexactly(length)
+    server.requests.append(request)
+    return request
+
+
+@asynccontextmanager
+async def serving(handle: Script, server: Server, tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
+    """Run `handle` per connection; on exit, end the connections still open (3.11 leaves them running)."""
+    handlers: set[asyncio.Task[None]] = set()
+
+    async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        server.connections += 1
+        handlers.add(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            await handle(reader, writer)
+        except ConnectionError:
+            pass  # the client hung up on a script still writing: what several tests make it do
+        finally:
+            writer.close()
+
+    srv = await asyncio.start_server(tracked, "127.0.0.1", 0, ssl=tls)
+    server.port = srv.sockets[0].getsockname()[1]
+    try:
+        yield server
+    finally:
+        srv.close()
+        for task in handlers:
+            task.cancel()
+        await asyncio.wait_for(asyncio.gather(*handlers, return_exceptions=True), 5)
+        await asyncio.wait_for(srv.wait_closed(), 5)
+
+
+def scripted(
+    responses: list[bytes], *, close_after: bool = False, tls: ssl.SSLContext | None = None
+) -> AbstractAsyncContextManager[Server]:
+    """A server answering each request with the next of `responses` (the last repeats)."""
+    server = Server()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await read_request(reader, server) is not None:
+            index = min(len(server.requests), len(responses)) - 1
+            writer.write(responses[index])
+            await writer.drain()
+            if close_after:
+                break
+
+    return serving(handle, server, tls)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def target(server: Server, path: str = "/hook") -> Target:
+    return Target.parse(f"http://127.0.0.1:{server.port}{path}")
+
+
+class LagProbe:
+    """How long the event loop was blocked: a task sleeps 10 ms at a time and records the worst overshoot."""
+
+    def __init__(self, period: float = 0.01) -> None:
+        self.period = period
+        self.worst = 0.0
+        self._slept_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> LagProbe:
+        self._slept_at = asyncio.get_running_loop().time()
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._record()  # a block lasting until now counts too, though the probe has not woken from it yet
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    def _record(self) -> None:
+        self.worst = max(self.worst, asyncio.get_running_loop().time() - self._slept_at - self.period)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._slept_at = loop.time()
+            await asyncio.sleep(self.period)
+            self._record()
+
+
+def run_isolated(main: Callable[[], Coroutine[Any, Any, T]], limit: float) -> T:
+    """Run `main()` on an event loop of its own in a daemon thread and return what it returns. A loop still busy
+    after `limit` seconds fails the test: a client stuck in a loop of its own then fails it instead of hanging
+    the whole run (the stuck thread is abandoned; being a daemon, it dies with the process)."""
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(asyncio.run(main()))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="isolated-loop", daemon=True)
+    thread.start()
+    thread.join(limit)
+    if thread.is_alive():
+        raise AssertionError(f"the event loop was still busy after {limit:g} s: blocked, or a hang")
+    if errors:
+        raise errors[0]
+    return results[0]
