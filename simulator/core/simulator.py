@@ -12,6 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from simulator import catalog, signing
 from simulator.core.runs import RunManager
 from simulator.core.subscriptions import Subscriptions
@@ -21,7 +23,7 @@ from simulator.delivery.faults import FaultInjector
 from simulator.delivery.hooks import FaultHooks
 from simulator.errors import FieldError, InvalidInput, NotFound
 from simulator.models import BuildContext, Delivery, Event, Subscription
-from simulator.models.inputs import EventSpec, RunSpec, SubscriptionPatch, SubscriptionSpec
+from simulator.models.inputs import EventSpec, RunSpec, SubscriptionSpec
 from simulator.store import Store
 from simulator.timeutil import now_utc
 
@@ -98,7 +100,7 @@ class Simulator:
     async def subscription(self, sub_id: str) -> Subscription:
         return await self.subscriptions.get(sub_id)
 
-    async def update_subscription(self, sub_id: str, patch: SubscriptionPatch) -> Subscription:
+    async def update_subscription(self, sub_id: str, patch: BaseModel) -> Subscription:
         return await self.subscriptions.update(sub_id, patch)
 
     async def delete_subscription(self, sub_id: str) -> None:

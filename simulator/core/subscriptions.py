@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from pydantic import BaseModel
+
 from simulator import catalog, signing
 from simulator.core.validation import FaultCheck
 from simulator.delivery.engine import DeliveryEngine
 from simulator.errors import FieldError, InvalidInput, NotFound
 from simulator.ids import new_id
-from simulator.models.inputs import RetrySpec, SubscriptionPatch, SubscriptionSpec
+from simulator.models.inputs import RetrySpec, SubscriptionSpec
 from simulator.models.records import RetryPolicy, Subscription
 from simulator.store import Store
 
@@ -63,7 +65,7 @@ class Subscriptions:
             raise NotFound(f"no subscription {sub_id!r}", errors=[FieldError("id", "not found")])
         return sub
 
-    async def update(self, sub_id: str, patch: SubscriptionPatch) -> Subscription:
+    async def update(self, sub_id: str, patch: BaseModel) -> Subscription:
         """Change a subscription; `enabled: true` re-enables it and resets its failure count."""
         sub = await self.get(sub_id)
         changes: dict[str, Any] = patch.model_dump(exclude_unset=True)
@@ -72,7 +74,7 @@ class Subscriptions:
         if "events" in changes:
             changes["events"] = tuple(changes["events"])
         if "retry" in changes:
-            changes["retry"] = _policy(patch.retry)
+            changes["retry"] = _policy(RetrySpec.model_validate(changes["retry"]) if changes["retry"] else None)
         if "enabled" in changes:
             enabled = changes.pop("enabled")
             changes["status"] = "enabled" if enabled else "disabled"

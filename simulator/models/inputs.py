@@ -6,13 +6,23 @@ simulator's `InvalidInput` with one `FieldError` per field.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from simulator.errors import FieldError, InvalidInput
 from simulator.models.enums import SigningScheme as Scheme
@@ -95,21 +105,26 @@ class SubscriptionSpec(BaseModel):
     )
 
 
-class SubscriptionPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    url: Url | None = None
-    events: list[str] | None = Field(None, max_length=200)
-    signing: Scheme | None = None
-    secret: str | None = Field(None, max_length=512)
-    headers: Headers | None = None
-    timeout: float | None = Field(None, gt=0, le=600)
-    retry: RetrySpec | None = None
-    max_in_flight: int | None = Field(None, ge=1, le=1000)
-    strict_order: bool | None = None
-    batch: int | None = Field(None, ge=1, le=100)
-    faults: dict[str, Any] | None = None
-    enabled: bool | None = None
-    disable_after: int | None = Field(None, ge=0, le=100000)
+def _without_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def patch_of(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """A PATCH body for `model`: every field optional, with the same types and constraints. An absent field is
+    left as it is; `null` is accepted only where the field itself may be null (`"events": null` is refused)."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        patched = copy.copy(info)
+        patched.default, patched.default_factory = None, None
+        patched.json_schema_extra = _without_default  # absent means "unchanged", not null
+        fields[field_name] = (info.rebuild_annotation(), patched)
+    return create_model(
+        name, __config__=ConfigDict(extra="forbid"), __doc__=f"A change to a {model.__name__}.", **fields
+    )
+
+
+# Every field of a subscription, each one optional: the body of PATCH /subscriptions/{id}.
+SubscriptionPatch = patch_of(SubscriptionSpec, "SubscriptionPatch")
 
 
 class RunSpec(BaseModel):

@@ -157,3 +157,22 @@ def test_redeliver_dead_deliveries_of_a_subscription(api: httpx.Client, make_rec
     assert {r.headers["webhook-id"] for r in sent[2:]} == {r.headers["webhook-id"] for r in sent[:2]} == set(ids)
     detail = ok(api.get(f"/deliveries/{ids[0]}"), schemas.DeliveryDetail)
     assert [a["status_code"] for a in detail["attempt_log"]] == [503, 204]
+
+
+@pytest.mark.parametrize("field", ["events", "url", "timeout", "headers", "enabled", "faults", "disable_after"])
+def test_patch_refuses_null_for_a_field_that_cannot_be_null(api, field) -> None:
+    sub = api.post("/subscriptions", json={"url": "http://127.0.0.1:9/x"}).json()
+    refused = api.patch(f"/subscriptions/{sub['id']}", json={field: None})
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in refused.json()["errors"]] == [field]
+    assert api.get(f"/subscriptions/{sub['id']}").json() == {
+        **sub,
+        "secret": api.get("/subscriptions").json()["data"][0]["secret"],
+    }
+
+
+def test_patch_with_null_clears_what_may_be_null(api) -> None:
+    sub = api.post("/subscriptions", json={"url": "http://127.0.0.1:9/x", "retry": {"delays": [1]}}).json()
+    changed = api.patch(f"/subscriptions/{sub['id']}", json={"retry": None, "signing": None})
+    assert changed.status_code == 200 and changed.json()["retry"] is None and changed.json()["signing"] is None
