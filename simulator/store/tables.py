@@ -215,3 +215,73 @@ syncfy_credentials = Table(
     Column("flow", Text),  # JSON: the world entities the lifecycle's events are built from
     Column("dt_disable", Integer),
 )
+
+# --- the Syncfy API twin -----------------------------------------------------------------------------------
+# Its state is derived from the stored Syncfy events (this index names each one's credential, user, job and
+# documents notification) plus what its own API created: users, sessions, webhooks and credentials.
+
+syncfy_index = Table(
+    "syncfy_index",
+    metadata,
+    Column("n", Integer, primary_key=True, autoincrement=True),  # indexing order: ties of `at` keep it
+    Column("event_key", String, nullable=False, unique=True),  # events.key
+    Column("type", String, nullable=False),
+    Column("at", Float, nullable=False),  # the event's time, Unix seconds
+    Column("id_user", String),
+    Column("id_credential", String),
+    Column("id_job", String),
+    Column("id_job_webhook", String),  # documents events: the id their endpoint names
+    Column("tag", String),  # refresh events: the ten hex digits their rows' ObjectIds carry
+    Column("id_site", String),
+    Column("id_site_organization", String),
+    Column("id_site_organization_type", String),
+    Index("ix_syncfy_index_credential", "id_credential", "at"),
+    Index("ix_syncfy_index_user", "id_user"),
+    Index("ix_syncfy_index_job", "id_job"),
+    Index("ix_syncfy_index_webhook", "id_job_webhook"),
+    Index("ix_syncfy_index_tag", "tag"),
+)
+
+syncfy_users = Table(
+    "syncfy_users",
+    metadata,
+    Column("id_user", String, primary_key=True),
+    Column("id_external", Text),
+    Column("name", Text),
+    Column("dt_create", Integer, nullable=False),
+    Column("dt_modify", Integer),
+    Column("deleted", Boolean, nullable=False, default=False),
+)
+
+syncfy_sessions = Table(
+    "syncfy_sessions",
+    metadata,
+    Column("token", String, primary_key=True),
+    Column("id_user", String, nullable=False),
+    Column("last_used", Float, nullable=False),  # sessions expire after 5 minutes without use
+)
+
+# A V1 webhook is a subscription (url, events, status, secret live there) plus these fields.
+syncfy_webhooks = Table(
+    "syncfy_webhooks",
+    metadata,
+    Column("id_webhook", String, primary_key=True),
+    Column("subscription_id", String, nullable=False, unique=True),
+    Column("id_user", String),
+    Column("events", Text, nullable=False),  # JSON list of the names as given
+    Column("delay", Integer, nullable=False),
+    Column("dt_created", Integer, nullable=False),
+    Column("dt_modified", Integer),
+)
+
+# Credentials the API registered (their lifecycle's progress) or deleted (any credential).
+syncfy_credentials = Table(
+    "syncfy_credentials",
+    metadata,
+    Column("id_credential", String, primary_key=True),
+    Column("id_user", String, nullable=False),
+    Column("username", Text),  # masked
+    Column("step", String),  # the lifecycle's next step; null when done or not played by the twin
+    Column("flow", Text),  # JSON: the world entities the lifecycle's events are built from
+    Column("dt_disable", Integer),
+)

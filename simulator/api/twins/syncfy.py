@@ -1,9 +1,0 @@
-"""The syncfy API twin's routes."""
-
-from __future__ import annotations
-
-from starlette.routing import BaseRoute
-
-
-def routes() -> list[BaseRoute]:
-    return []

@@ -1,0 +1,34 @@
+"""The Syncfy API twin of one simulator: its backend (state and reads), its credential lifecycles and its
+account side (users, sessions, webhooks), made together on first use."""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from simulator.core.syncfy_admin import Accounts
+from simulator.core.syncfy_api import SyncfyBackend
+from simulator.core.syncfy_flows import CredentialFlows
+
+if TYPE_CHECKING:
+    from simulator.core.simulator import Simulator
+
+
+@dataclass(frozen=True)
+class SyncfyTwin:
+    backend: SyncfyBackend
+    flows: CredentialFlows
+    accounts: Accounts
+
+
+_TWINS: weakref.WeakKeyDictionary[Simulator, SyncfyTwin] = weakref.WeakKeyDictionary()
+
+
+def twin(sim: Simulator) -> SyncfyTwin:
+    """The simulator's Syncfy twin (made on first use; it then indexes every Syncfy event published)."""
+    found = _TWINS.get(sim)
+    if found is None:
+        backend = SyncfyBackend(sim)
+        found = _TWINS[sim] = SyncfyTwin(backend, CredentialFlows(backend), Accounts(backend))
+    return found

@@ -1,0 +1,237 @@
+"""The Syncfy API twin's account side: users, session tokens and V1 webhooks.
+
+A V1 webhook is a real simulator subscription (signed with the native `syncfy` scheme, visible and editable in
+the control API); the twin keeps only the fields Syncfy has and the simulator does not (`id_user`, `delay` as
+given, the event names as given, the dates). Its `url`, `is_disabled` and `ct_failed` are read from the
+subscription, so a change made through the control API shows here too, and a subscription deleted there is a
+webhook gone here.
+
+Where the emulation differs from Syncfy: `delay` (seconds) becomes a `delay` fault of the subscription; a
+webhook may carry `key`, the secret its deliveries are signed with (Syncfy's dashboard sets it for Webhooks V3;
+without it the subscription gets a generated one, readable only through the control API at creation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from simulator.core.syncfy_api import bad_input, not_found
+from simulator.core.syncfy_flows import new_object_id
+from simulator.errors import NotFound
+from simulator.models.inputs import SubscriptionPatch, SubscriptionSpec, parse
+from simulator.models.records import Subscription
+from simulator.providers.syncfy import api
+
+if TYPE_CHECKING:
+    from simulator.core.syncfy_api import SyncfyBackend
+
+
+class Accounts:
+    def __init__(self, backend: SyncfyBackend) -> None:
+        self.backend = backend
+        self.sim = backend.sim
+        self.tables = backend.tables
+
+    # -- users --------------------------------------------------------------------------------------------
+
+    async def users(self, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The users the API created and those the events named, oldest first (`id_external` filters)."""
+        await self.backend.catch_up()
+        rows = {r["id_user"]: r for r in await self.tables.api_users()}
+        out = [_user_body(r) for r in rows.values() if not r["deleted"]]
+        for event in await self.tables.users():
+            id_user = str(event.user.get("id_user"))
+            if id_user not in rows:
+                out.append(_user_body({"id_user": id_user, "id_external": event.user.get("id_external")}))
+        wanted = params.get("id_external")
+        chosen = [u for u in out if wanted in (None, "") or u["id_external"] == wanted]
+        skip, limit = api.paging(params) if params.get("limit") or params.get("skip") else (0, api.PAGE_LIMIT)
+        return chosen[skip : skip + limit]
+
+    async def create_user(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        name = params.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise bad_input("name is required", "name")
+        external = params.get("id_external")
+        row = {
+            "id_user": new_object_id(),
+            "id_external": None if external is None else str(external),
+            "name": name,
+            "dt_create": int(time.time()),
+            "dt_modify": None,
+            "deleted": False,
+        }
+        await self.tables.put_user(row)
+        return _user_body(row)
+
+    async def update_user(self, id_user: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        row = await self._user_row(id_user)
+        for field in ("name", "id_external"):
+            if field in params:
+                row[field] = None if params[field] is None else str(params[field])
+        row["dt_modify"] = int(time.time())
+        await self.tables.put_user(row)
+        return _user_body(row)
+
+    async def delete_user(self, id_user: str) -> None:
+        row = await self._user_row(id_user)
+        row["deleted"] = True
+        await self.tables.put_user(row)
+
+    async def _user_row(self, id_user: str) -> dict[str, Any]:
+        for row in await self.tables.api_users():
+            if row["id_user"] == id_user and not row["deleted"]:
+                return row
+        for user in await self.users({}):
+            if user["id_user"] == id_user:
+                return {**user, "dt_create": int(id_user[:8], 16), "deleted": False}
+        raise not_found("id_user", id_user)
+
+    # -- sessions -----------------------------------------------------------------------------------------
+
+    async def create_session(self, params: Mapping[str, Any]) -> dict[str, str]:
+        id_user = params.get("id_user")
+        if not isinstance(id_user, str) or not id_user:
+            raise bad_input("id_user is required", "id_user")
+        await self._user_row(id_user)
+        token = secrets.token_hex(32)
+        await self.tables.put_session(token, id_user, time.time())
+        return {"token": token}
+
+    async def verify_session(self, token: str) -> bool:
+        found = await self.tables.session(token)
+        if found is None or time.time() - found[1] > api.SESSION_IDLE:
+            raise not_found("token", token)
+        await self.tables.touch_session(token, time.time())
+        return True
+
+    async def delete_session(self, token: str) -> bool:
+        if await self.tables.session(token) is None:
+            raise not_found("token", token)
+        await self.tables.delete_session(token)
+        return True
+
+    # -- webhooks -----------------------------------------------------------------------------------------
+
+    async def create_webhook(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """A webhook: a `syncfy`-signed subscription to the named events, for every user or `id_user`'s."""
+        events = params.get("events")
+        if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
+            raise bad_input("events must be a list of event names", "events")
+        filters = _filters(events)
+        delay = _delay(params.get("delay", 0))
+        id_user = params.get("id_user") or None
+        spec = {
+            "url": params.get("url"),
+            "events": filters,
+            "signing": "syncfy",
+            "secret": params.get("key"),
+            "headers": params.get("headers") or {},
+            "faults": {"delay": f"{delay}s"} if delay else {},
+        }
+        sub = await self.sim.create_subscription(parse(SubscriptionSpec, spec))
+        row = {
+            "id_webhook": new_object_id(),
+            "subscription_id": sub.id,
+            "id_user": None if id_user is None else str(id_user),
+            "events": json.dumps(events),
+            "delay": delay,
+            "dt_created": int(time.time()),
+            "dt_modified": None,
+        }
+        await self.tables.put_webhook(row)
+        return _webhook_body(row, sub, listed=False)
+
+    async def webhooks(self, id_webhook: str | None = None) -> list[dict[str, Any]]:
+        """The webhooks whose subscriptions still exist, as `GET /webhooks` shows them."""
+        out = []
+        for row in await self.tables.webhooks(id_webhook):
+            sub = await self.sim.store.get_subscription(row["subscription_id"])
+            if sub is not None:
+                out.append(_webhook_body(row, sub, listed=True))
+        return out
+
+    async def update_webhook(self, id_webhook: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        row = await self._webhook_row(id_webhook)
+        patch: dict[str, Any] = {}
+        if "url" in params:
+            patch["url"] = params["url"]
+        if "events" in params:
+            if not isinstance(params["events"], list) or not params["events"]:
+                raise bad_input("events must be a list of event names", "events")
+            patch["events"] = _filters(params["events"])
+            row["events"] = json.dumps(params["events"])
+        if "is_disabled" in params:
+            patch["enabled"] = not bool(params["is_disabled"])
+        if "headers" in params:
+            patch["headers"] = params["headers"] or {}
+        if "delay" in params:
+            row["delay"] = _delay(params["delay"])
+            patch["faults"] = {"delay": f"{row['delay']}s"} if row["delay"] else {}
+        sub = await self.sim.update_subscription(row["subscription_id"], parse(SubscriptionPatch, patch))
+        row["dt_modified"] = int(time.time())
+        await self.tables.delete_webhook(id_webhook)
+        await self.tables.put_webhook(row)
+        return _webhook_body(row, sub, listed=True)
+
+    async def delete_webhook(self, id_webhook: str) -> None:
+        row = await self._webhook_row(id_webhook)
+        with contextlib.suppress(NotFound):  # deleted through the control API meanwhile
+            await self.sim.delete_subscription(row["subscription_id"])
+        await self.tables.delete_webhook(id_webhook)
+
+    async def _webhook_row(self, id_webhook: str) -> dict[str, Any]:
+        rows = await self.tables.webhooks(id_webhook)
+        if not rows or await self.sim.store.get_subscription(rows[0]["subscription_id"]) is None:
+            raise not_found("id_webhook", id_webhook)
+        return rows[0]
+
+
+def _user_body(row: Mapping[str, Any]) -> dict[str, Any]:
+    created = row.get("dt_create") or int(str(row["id_user"])[:8], 16)
+    return {
+        "id_user": row["id_user"],
+        "id_external": row.get("id_external"),
+        "name": row.get("name"),
+        "dt_create": created,
+        "dt_modify": row.get("dt_modify"),
+    }
+
+
+def _filters(events: list[Any]) -> list[str]:
+    try:
+        return api.v3_filters(str(e) for e in events)
+    except ValueError as exc:
+        raise bad_input(str(exc), "events") from None
+
+
+def _delay(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise bad_input("delay must be a whole number of seconds", "delay")
+    if int(value) > 86400:
+        raise bad_input("delay must be at most a day (86400 seconds)", "delay")
+    return int(value)
+
+
+def _iso(seconds: int | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+def _webhook_body(row: Mapping[str, Any], sub: Subscription, *, listed: bool) -> dict[str, Any]:
+    """`POST` answers Unix seconds; `GET` adds `is_disabled` and `ct_failed` and shows ISO dates (as Syncfy)."""
+    body: dict[str, Any] = {"id_webhook": row["id_webhook"], "id_user": row["id_user"]}
+    if listed:
+        body["is_disabled"] = int(not sub.enabled)
+    body.update({"events": json.loads(row["events"]), "url": sub.url, "delay": row["delay"]})
+    if listed:
+        body["ct_failed"] = sub.consecutive_dead
+        body.update({"dt_created": _iso(row["dt_created"]), "dt_modified": _iso(row["dt_modified"])})
+    else:
+        body.update({"dt_created": row["dt_created"], "dt_modified": row["dt_modified"]})
+    return body

@@ -1,0 +1,295 @@
+"""The Syncfy API twin's backend: one per simulator, holding its state and rules (moto style: the routes only
+parse and serialise).
+
+One world: every credential, refresh window and documents notification the twin answers for is one a stored
+Syncfy event announced, whoever emitted it (a run, `POST /events`, or the twin's own flows). The engine tells
+the backend of each event as it is published; the backend indexes it (`store.syncfy_twin`), and an index built
+by an earlier process is completed from the stored events on first use. A credential's REST object is its
+events folded in order; its accounts, transactions and attachments are derived from each refresh event's id
+and the row's index (`providers.syncfy.api_data`), so nothing large is stored and identical requests answer
+identical rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from simulator.errors import FieldError, InvalidInput, NotFound, Unauthorized
+from simulator.models import Event
+from simulator.providers.syncfy import api, api_documents
+from simulator.providers.syncfy import api_query as query
+from simulator.providers.syncfy._values import _SITES
+from simulator.providers.syncfy.api_data import KINDS, Owner, Window, WindowRows, cfdi_xml, window_tags
+from simulator.store.syncfy_twin import Indexed, SyncfyTwinStore
+from simulator.timeutil import parse_time
+
+if TYPE_CHECKING:
+    from simulator.core.simulator import Simulator
+
+Params = Mapping[str, Any]
+FLUSH_AT = 1000  # pending index rows that trigger a write without waiting for a request
+
+
+def bad_input(message: str, field: str = "params") -> InvalidInput:
+    return InvalidInput(message, errors=[FieldError(field, message)])
+
+
+def not_found(what: str, oid: str) -> NotFound:
+    return NotFound(f"no {what} {oid!r}", errors=[FieldError(what, "not found")])
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: with an API key (every user's data, or `id_user`'s) or a session token (its user's)."""
+
+    with_key: bool
+    id_user: str | None
+
+
+@dataclass(frozen=True)
+class CredentialView:
+    """A credential as its events tell it: its REST object, its owner and its refresh windows."""
+
+    body: dict[str, Any]
+    owner: Owner
+    windows: list[Window]
+    latest: Indexed
+
+
+class SyncfyBackend:
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.tables = SyncfyTwinStore(sim.store)
+        self._pending: list[dict[str, Any]] = []
+        self._backfilled = False
+        self._flushing: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        sim.engine.observers.append(self._observe)
+
+    # -- the index ----------------------------------------------------------------------------------------
+
+    def _observe(self, event: Event, key: str) -> None:
+        if event.provider != "syncfy":
+            return
+        self._pending.append(api.index_row(key, event.type, event.occurred_at.timestamp(), event.data))
+        if len(self._pending) >= FLUSH_AT and (self._flushing is None or self._flushing.done()):
+            self._flushing = asyncio.get_running_loop().create_task(self.catch_up())
+
+    async def catch_up(self) -> None:
+        """Index what was published since the last call, and (once) what the store holds from before."""
+        async with self._lock:
+            if not self._backfilled:
+                while rows := await self.tables.unindexed_events():
+                    await self.tables.add_index([_stored_row(r) for r in rows])
+                self._backfilled = True
+            rows, self._pending = self._pending, []
+            await self.tables.add_index(rows)
+
+    # -- auth ---------------------------------------------------------------------------------------------
+
+    async def authenticate(self, given: api.Given, params: Params, *, key_only: bool = False) -> Caller:
+        """The caller, or Unauthorized: a wrong or missing key, an unknown or expired session."""
+        if given.key is not None:
+            if not api.key_accepted(given.key, self.sim.provider_key):
+                raise Unauthorized("the API key is not valid")
+            id_user = params.get("id_user")
+            return Caller(True, str(id_user) if id_user else None)
+        if given.token is None or key_only:
+            raise Unauthorized("an API key is required" if key_only else "an API key or a session token is required")
+        found = await self.tables.session(given.token)
+        now = time.time()
+        if found is None or now - found[1] > api.SESSION_IDLE:
+            raise Unauthorized("the session token is not valid or has expired")
+        if now - found[1] > 30:  # sliding expiry, written at most every 30 s
+            await self.tables.touch_session(given.token, now)
+        return Caller(False, found[0])
+
+    # -- credentials --------------------------------------------------------------------------------------
+
+    async def view(self, caller: Caller, id_credential: str, *, deleted_too: bool = False) -> CredentialView:
+        await self.catch_up()
+        events = [e for e in await self.tables.credential_events(id_credential) if e.type.startswith("credentials.")]
+        registered = await self.tables.api_credential(id_credential)
+        disabled = registered["dt_disable"] if registered else None
+        if not events or (disabled is not None and not deleted_too):
+            raise not_found("id_credential", id_credential)
+        latest = events[-1]
+        if caller.id_user is not None and latest.user.get("id_user") != caller.id_user:
+            raise not_found("id_credential", id_credential)
+        announced = [api.Announced(e.type, e.at, e.user, e.payload) for e in events]
+        username = registered["username"] if registered else None
+        body = api.fold_credential(id_credential, announced, username, disabled)
+        owner = Owner(id_credential, str(body["id_user"]), str(body["id_external"]), api.SiteRef.of(body))
+        windows = [Window.from_payload(e.eid, e.payload, e.at) for e in events if e.type == "credentials.refreshed"]
+        return CredentialView(body, owner, windows, latest)
+
+    async def credential(self, caller: Caller, id_credential: str) -> dict[str, Any]:
+        return api.public_credential((await self.view(caller, id_credential)).body, with_disabled=False)
+
+    async def _scope(self, caller: Caller, params: Params, *, deleted_too: bool = False) -> list[CredentialView]:
+        """The credentials a data request covers: `id_credential`'s, else the caller's user's, else all."""
+        await self.catch_up()
+        wanted = params.get("id_credential")
+        if wanted:
+            return [await self.view(caller, str(wanted), deleted_too=deleted_too)]
+        views = []
+        for id_credential in await self.tables.credentials(caller.id_user):
+            try:
+                views.append(await self.view(caller, id_credential, deleted_too=deleted_too))
+            except NotFound:
+                continue  # deleted, or another user's
+        return views
+
+    async def credentials(self, caller: Caller, params: Params, *, with_disabled: bool) -> list[dict[str, Any]]:
+        skip, limit = _paging(params)
+        views = await self._scope(caller, params, deleted_too=with_disabled)
+        bodies = [v.body for v in views if api.site_matches(api.SiteRef.of(v.body), params)]
+        return [api.public_credential(b, with_disabled) for b in bodies[skip : skip + limit]]
+
+    # -- accounts, transactions, attachments ---------------------------------------------------------------
+
+    async def segments(self, kind: str, caller: Caller, params: Params) -> list[query.Segment]:
+        """The rows of `kind` the request covers, one segment per refresh window (accounts: as they stand)."""
+        only = params.get(f"id_{kind[:-1]}")
+        if only and kind != "accounts":
+            return await self._tagged(kind, caller, str(only))
+        out: list[query.Segment] = []
+        windowed = params.get("dt_refresh_from") not in (None, "") or params.get("dt_refresh_to") not in (None, "")
+        for view in await self._scope(caller, params):
+            if not api.site_matches(view.owner.site, params):
+                continue
+            out.extend(_segments(kind, view, windowed))
+        return out
+
+    async def _tagged(self, kind: str, caller: Caller, oid: str) -> list[query.Segment]:
+        """The window a row id names (its tag), when the caller may see it."""
+        if len(oid) != 24 or any(c not in "0123456789abcdef" for c in oid):
+            return []
+        await self.catch_up()
+        tags = {tag: k for tag, k in window_tags(oid).items() if k == kind}
+        out = []
+        for event in await self.tables.refreshes_tagged([f"{tag:010x}" for tag in tags]):
+            try:
+                view = await self.view(caller, str(event.payload.get("id_credential")))
+            except NotFound:
+                continue
+            window = Window.from_payload(event.eid, event.payload, event.at)
+            out.extend(_segments(kind, view, True, [window]))
+        return out
+
+    async def rows(self, kind: str, caller: Caller, params: Params) -> Iterator[str]:
+        """A page of rows of `kind` as JSON texts (see `api_query.page` for the filters)."""
+        skip, limit = _paging(params)
+        segments = await self.segments(kind, caller, params)
+        return query.page(segments, skip=skip, limit=limit, **_filters(kind, params))
+
+    async def count(self, kind: str, caller: Caller, params: Params) -> int:
+        return query.count(await self.segments(kind, caller, params), **_filters(kind, params))
+
+    async def attachment_file(self, caller: Caller, id_attachment: str) -> tuple[str, bytes]:
+        """The file an attachment stands for: its name and its bytes."""
+        segments = await self._tagged("attachments", caller, id_attachment)
+        found = list(query.page(segments, only=id_attachment, limit=1))
+        if not found:
+            raise not_found("id_attachment", id_attachment)
+        item = json.loads(found[0])
+        return item["file"], cfdi_xml(segments[0].owner, item)
+
+    async def export(self, caller: Caller, params: Params) -> bytes:
+        """A page of attachments as a ZIP: each attachment's file, and `attachments.json` listing them."""
+        items = [json.loads(row) for row in await self.rows("attachments", caller, params)]
+        owners = {o.id_user: o for s in await self.segments("attachments", caller, params) for o in [s.owner]}
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("attachments.json", json.dumps(items, ensure_ascii=False))
+            for item in items:
+                archive.writestr(item["file"], cfdi_xml(owners[item["id_user"]], item))
+        return buffer.getvalue()
+
+    # -- documents and catalogues ---------------------------------------------------------------------------
+
+    async def documents(self, caller: Caller, params: Params) -> list[dict[str, Any]]:
+        skip, limit = _paging(params)
+        await self.catch_up()
+        webhook = params.get("id_job_webhook")
+        if webhook:
+            notices = await self.tables.webhook_events(str(webhook))
+            if not notices:
+                raise not_found("id_job_webhook", str(webhook))
+        elif caller.id_user is not None:
+            notices = await self.tables.user_documents(caller.id_user)
+        else:
+            raise bad_input("id_job_webhook or id_user is required", "id_job_webhook")
+        out: list[dict[str, Any]] = []
+        for id_job in dict.fromkeys(str(n.payload.get("id_job")) for n in notices):
+            out.extend(await self._job_documents(caller, id_job))
+        chosen = [d for d in out if api_documents.matches(d, params)]
+        return chosen[skip : skip + limit]
+
+    async def _job_documents(self, caller: Caller, id_job: str) -> list[dict[str, Any]]:
+        events = [e for e in await self.tables.job_events(id_job) if e.type.startswith("documents.")]
+        if not events or (caller.id_user is not None and events[-1].user.get("id_user") != caller.id_user):
+            return []
+        result = api_documents.outcome([e.type for e in events])
+        external = events[-1].user.get("id_external")
+        site = api.SiteRef.of(events[-1].payload)
+        return api_documents.documents(id_job, site, external, result, events[-1].at)
+
+    async def sites(self) -> list[api.SiteRef]:
+        """Every site of the catalogue: the built-in ones, then every other one an event named."""
+        await self.catch_up()
+        known = [api.SiteRef(**s.as_dict()) for sites in _SITES.values() for s in sites]
+        seen = [api.SiteRef(*ids) for ids in await self.tables.sites()]
+        return list(dict.fromkeys([*known, *seen]))
+
+
+def _paging(params: Params) -> tuple[int, int]:
+    try:
+        return api.paging(params)
+    except ValueError as exc:
+        raise bad_input(str(exc), "limit") from None
+
+
+def _filters(kind: str, params: Params) -> dict[str, Any]:
+    try:
+        since, until = api.unix(params, "dt_refresh_from"), api.unix(params, "dt_refresh_to")
+    except ValueError as exc:
+        raise bad_input(str(exc), "dt_refresh_from") from None
+    only = params.get(f"id_{kind[:-1]}") if kind != "accounts" else None
+    account = params.get("id_account")
+    return {
+        "since": since,
+        "until": until,
+        "id_account": str(account) if account else None,
+        "only": str(only) if only else None,
+    }
+
+
+def _segments(kind: str, view: CredentialView, windowed: bool, windows: list[Window] | None = None) -> list[Any]:
+    """A credential's segments of `kind`: per window; accounts without a time filter as they stand now."""
+    owner = view.owner
+    chosen = view.windows if windows is None else windows
+    out: list[query.Segment] = []
+    if kind == "accounts" and not windowed:
+        refreshed = int(view.body.get("dt_refresh") or view.latest.at)
+        out.append(query.current_accounts(owner, refreshed, chosen[-1].eid if chosen else owner.id_credential))
+    for window in chosen:
+        counts = {k: window.count(k, owner) for k in KINDS}
+        if kind == "accounts":
+            first = 0 if windowed else owner.base_accounts()
+            if counts["accounts"] > first:
+                out.append(query.window_accounts(owner, window, counts, first))
+        else:
+            out.append(query.window_rows(WindowRows(owner, window, counts), kind))
+    return out
+
+
+def _stored_row(row: Any) -> dict[str, Any]:
+    return api.index_row(row.key, row.type, parse_time(row.occurred_at).timestamp(), json.loads(row.body))

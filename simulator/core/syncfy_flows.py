@@ -1,0 +1,331 @@
+"""Credential lifecycles the Syncfy API twin plays: `POST /v1/credentials` registers a credential and its job
+emits what Syncfy's would, through the simulator's delivery engine to every matching subscription:
+
+    credentials.created → credentials.updated (login) → [two-factor: the job waits with code 410 until
+    `PUT /v1/credentials/{id}` brings the token, then credentials.updated with 103] → credentials.updated (done)
+    → credentials.refreshed → [fiscal sites: documents.completed, documents.success]
+
+Each step's events are built by the provider's own builders from the credential's world (user, credential, job),
+which is stored with the step reached, so a restarted simulator resumes the lifecycle where it stopped.
+
+Where the emulation differs from Syncfy: a job's steps follow each other within a fraction of a second (not the
+seconds to minutes a bank takes); the sandbox's "Token" sites always ask for a second factor, no other site does;
+a V1 webhook's `id_user` filter applies to the events of these lifecycles (a scenario run's events reach every
+matching webhook).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from simulator import catalog
+from simulator.core.syncfy_api import Caller, bad_input, not_found
+from simulator.errors import NotFound
+from simulator.ids import next_object_id, object_id
+from simulator.models import BuildContext, Event
+from simulator.providers.syncfy import api
+from simulator.providers.syncfy._values import _SITES, ENVIRONMENTS
+from simulator.timeutil import now_utc
+
+if TYPE_CHECKING:
+    from simulator.core.syncfy_api import SyncfyBackend
+
+log = logging.getLogger("webhook_sim.twins")
+STEP_DELAY = (0.05, 0.2)  # seconds between two steps of a job
+WAITING_STEP = "token"
+# The step after each step (where it does not depend on the site).
+_NEXT = {"start": "login", "received": "finish", "finish": "refresh", "documents": None}
+_IDS = random.SystemRandom()  # the twin's own ids: unique, not replayable (like Syncfy's)
+
+
+def new_object_id(when: datetime | None = None) -> str:
+    return object_id(_IDS, when or now_utc())
+
+
+class CredentialFlows:
+    def __init__(self, backend: SyncfyBackend) -> None:
+        self.backend = backend
+        self.sim = backend.sim
+        self.tables = backend.tables
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._resumed = False
+
+    # -- the API's entry points --------------------------------------------------------------------------
+
+    async def register(self, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+        """`POST /v1/credentials`: a credential of the caller's user at `id_site` (the same one again when the
+        user already has one there), and a new job that plays its lifecycle."""
+        await self.resume()
+        site, secrets = await self._site(params), params.get("credentials")
+        if not isinstance(secrets, Mapping) or not str(secrets.get("username") or "").strip():
+            raise bad_input("credentials must be an object with a username", "credentials")
+        user = await self._user(caller, site)
+        existing = await self._existing(caller, user["id_user"], site)
+        created = now_utc()
+        id_credential = existing or new_object_id(created)
+        job = _job(id_credential, user, site, created)
+        credential = {"id_credential": id_credential, "user": user, "site": site.ids(), "created": created.timestamp()}
+        credential["job"] = job
+        masked = api.mask(str(secrets["username"]).strip())
+        flow = {"user": user, "credential": _flat(credential), "twofa": site.id_site in api.TWOFA_SITES}
+        step = "login" if existing else "start"
+        await self.tables.put_credential(
+            id_credential, id_user=user["id_user"], username=masked, step=step, flow=flow, dt_disable=None
+        )
+        await self._play(id_credential, first=True)
+        return {
+            "id_credential": id_credential,
+            "id_job_uuid": job["id_job_uuid"],
+            "id_job": job["id_job"],
+            "is_new": int(existing is None),
+            "username": masked,
+            "ws": f"/v1/status/{job['id_job']}",
+            "status": f"/v1/jobs/{job['id_job']}/status",
+            "twofa": f"/v1/jobs/{job['id_job']}/twofa",
+        }
+
+    async def answer_twofa(self, caller: Caller, id_credential: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """`PUT /v1/credentials/{id}` with `twofa`: the waiting job gets its token and goes on."""
+        await self.backend.view(caller, id_credential)
+        twofa = params.get("twofa")
+        if not isinstance(twofa, Mapping) or not twofa or not all(str(v).strip() for v in twofa.values()):
+            raise bad_input('twofa must be an object with the token, e.g. {"token": "123456"}', "twofa")
+        row = await self.tables.api_credential(id_credential)
+        if row is None or row["step"] != WAITING_STEP:
+            raise bad_input("the credential's job is not waiting for a token", "twofa")
+        await self.tables.put_credential(id_credential, step="received")
+        await self._play(id_credential, first=True)
+        job = row["flow"]["credential"]["job"]
+        return {"id_credential": id_credential, "id_job": job["id_job"], "id_job_uuid": job["id_job_uuid"]}
+
+    async def delete(self, caller: Caller, id_credential: str) -> None:
+        view = await self.backend.view(caller, id_credential)
+        task = self._tasks.pop(id_credential, None)
+        if task is not None:
+            task.cancel()
+        moment = int(now_utc().timestamp())
+        row = await self.tables.api_credential(id_credential)
+        values = {"step": None, "dt_disable": moment}
+        if row is None:
+            values["id_user"] = view.body["id_user"]
+        await self.tables.put_credential(id_credential, **values)
+
+    async def job_status(self, caller: Caller, id_job: str) -> list[dict[str, Any]]:
+        """`GET /v1/jobs/{id}/status`: the codes the job went through, the 410 with the token it asks for."""
+        await self.backend.catch_up()
+        events = [e for e in await self.tables.job_events(id_job) if e.type.startswith("credentials.")]
+        if not events:
+            raise not_found("id_job", id_job)
+        await self.backend.view(caller, str(events[-1].payload.get("id_credential")))
+        out: list[dict[str, Any]] = [{"code": api.REGISTER}]
+        code: int | None = api.REGISTER
+        for e in events:
+            code = api.next_code(code, api.Announced(e.type, e.at, e.user, e.payload))
+            entry: dict[str, Any] = {"code": code}
+            if code == api.WAITING:
+                entry["address"] = f"/v1/jobs/{id_job}/twofa"
+                entry["twofa"] = [{"name": "token", "type": "text", "label": "Enter any number sequence as a token"}]
+            out.append(entry)
+        return out
+
+    async def credential_of_job(self, id_job: str) -> str:
+        await self.backend.catch_up()
+        for e in await self.tables.job_events(id_job):
+            if e.payload.get("id_credential"):
+                return str(e.payload["id_credential"])
+        raise not_found("id_job", id_job)
+
+    async def resume(self) -> None:
+        """Once per process: go on with the lifecycles an earlier process left unfinished."""
+        if self._resumed:
+            return
+        self._resumed = True
+        for row in await self.tables.unfinished_credentials():
+            if row["step"] != WAITING_STEP and row["dt_disable"] is None:
+                await self._play(row["id_credential"], first=False)
+
+    # -- playing ------------------------------------------------------------------------------------------
+
+    async def _play(self, id_credential: str, *, first: bool) -> None:
+        """Play the next step now (the caller's answer names its events), then the rest in the background."""
+        if first:
+            await self._step(id_credential)
+        old = self._tasks.get(id_credential)
+        if old is not None and not old.done():
+            old.cancel()
+        task = asyncio.get_running_loop().create_task(self._run(id_credential))
+        self._tasks[id_credential] = task
+        task.add_done_callback(lambda t: self._forget(id_credential, t))
+
+    def _forget(self, id_credential: str, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(id_credential) is task:
+            del self._tasks[id_credential]
+
+    async def _run(self, id_credential: str) -> None:
+        try:
+            while self.sim.accepting:
+                await asyncio.sleep(_IDS.uniform(*STEP_DELAY))
+                if not await self._step(id_credential):
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the lifecycle of credential %s stopped", id_credential)
+
+    async def _step(self, id_credential: str) -> bool:
+        """Emit the credential's next step and store what follows; False once there is nothing to do now."""
+        row = await self.tables.api_credential(id_credential)
+        if row is None or row["step"] in (None, WAITING_STEP) or row["dt_disable"] is not None:
+            return False
+        flow, step = row["flow"], row["step"]
+        ctx = _context(flow, step)
+        credential = ctx.world.get("credential")
+        for name, overrides in _emits(step, flow, credential):
+            ctx = _later(ctx)
+            await self._publish(catalog.build_event(catalog.resolve(f"syncfy:{name}"), ctx, overrides), flow)
+        flow["credential"] = _flat(credential)
+        await self.tables.put_credential(id_credential, step=_after(step, flow), flow=flow)
+        return True
+
+    async def _publish(self, event: Event, flow: Mapping[str, Any]) -> None:
+        """Deliver to every matching subscription, but to a V1 webhook of another user."""
+        etype = catalog.resolve(event.key)
+        owners = {w["subscription_id"]: w["id_user"] for w in await self.tables.webhooks()}
+        mine = flow["user"]["id_user"]
+        subs = [s for s in await self.sim.subscriptions.matching(etype) if owners.get(s.id) in (None, mine)]
+        await self.sim.engine.publish(event, subs, speed=1.0)
+
+    # -- who and where ------------------------------------------------------------------------------------
+
+    async def _site(self, params: Mapping[str, Any]) -> api.SiteRef:
+        wanted = params.get("id_site")
+        if not wanted:
+            raise bad_input("id_site is required", "id_site")
+        for site in await self.backend.sites():
+            if site.id_site == str(wanted):
+                return site
+        raise not_found("id_site", str(wanted))
+
+    async def _user(self, caller: Caller, site: api.SiteRef) -> dict[str, Any]:
+        """The world's `user` entity of the caller's user (made through the API or named by events)."""
+        if caller.id_user is None:
+            raise bad_input("id_user is required with an API key", "id_user")
+        production = any(s.id_site == site.id_site for s in _SITES["production"])
+        env = "production" if production else "sandbox"
+        for row in await self.tables.api_users():
+            if row["id_user"] == caller.id_user and not row["deleted"]:
+                return _user(caller.id_user, row["id_external"], env, row["dt_create"])
+        for event in await self.tables.users():
+            if event.user.get("id_user") == caller.id_user:
+                envs = {v: k for k, v in ENVIRONMENTS.items()}
+                named = envs.get(str(event.user.get("id_environment")), env)
+                return _user(caller.id_user, event.user.get("id_external"), named, int(caller.id_user[:8], 16))
+        raise not_found("id_user", caller.id_user)
+
+    async def _existing(self, caller: Caller, id_user: str, site: api.SiteRef) -> str | None:
+        for id_credential in await self.tables.credentials(id_user):
+            try:
+                view = await self.backend.view(caller, id_credential)
+            except NotFound:
+                continue
+            if view.owner.site.id_site == site.id_site:
+                return id_credential
+        return None
+
+
+def _user(id_user: str, external: Any, env: str, created: float) -> dict[str, Any]:
+    return {
+        "id_user": id_user,
+        "id_external": external,
+        "id_environment": ENVIRONMENTS[env],
+        "environment": env,
+        "created": float(created),
+    }
+
+
+def _job(id_credential: str, user: dict[str, Any], site: api.SiteRef, started: datetime) -> dict[str, Any]:
+    first = new_object_id(started)
+    return {
+        "id_job": first,
+        "id_job_uuid": next_object_id(first),
+        "kind": "credential",
+        "id_credential": id_credential,
+        "user": user,
+        "site": site.ids(),
+        "started": started.timestamp(),
+        "announced": [],
+        "webhook": None,
+    }
+
+
+def _flat(credential: Mapping[str, Any]) -> dict[str, Any]:
+    """A credential entity without its user (stored once, beside it)."""
+    out = {k: v for k, v in credential.items() if k != "user"}
+    out["job"] = {k: v for k, v in credential["job"].items() if k != "user"}
+    return out
+
+
+def _context(flow: Mapping[str, Any], step: str) -> BuildContext:
+    """A build context whose world holds the credential: its builders name it, its user and its job."""
+    user = dict(flow["user"])
+    credential = dict(flow["credential"])
+    credential["user"] = user
+    credential["job"] = {**credential["job"], "user": user}
+    seed = int.from_bytes(api.digest(credential["id_credential"], credential["job"]["id_job"], step, size=8), "big")
+    ctx = catalog.new_context(seed, now_utc(), {"environment": user["environment"]})
+    ctx.world.put("user", user)
+    ctx.world.put("job", credential["job"])
+    ctx.world.put("credential", credential)
+    return ctx
+
+
+def _later(ctx: BuildContext) -> BuildContext:
+    """The same world at the current time (each event of a step has its own moment)."""
+    return replace(ctx, now=now_utc())
+
+
+def _emits(step: str, flow: Mapping[str, Any], credential: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The events one step emits, each with its overrides."""
+    if step == "start":
+        return [("credentials.created", _created_overrides(credential))]
+    if step == "login":
+        return [("credentials.updated", {"payload.is_executing": int(bool(flow.get("twofa")))})]
+    if step == "received":
+        return [("credentials.updated", {"payload.is_executing": 1})]
+    if step == "finish":
+        return [("credentials.updated", {"payload.is_executing": 0})]
+    if step == "refresh":
+        return [("credentials.refreshed", {})]
+    return [("documents.completed", {}), ("documents.success", {})]
+
+
+def _after(step: str, flow: Mapping[str, Any]) -> str | None:
+    if step == "login":
+        return WAITING_STEP if flow.get("twofa") else "refresh"
+    if step == "refresh":
+        return "documents" if api.SiteRef.of(flow["credential"]["site"]).fiscal else None
+    return _NEXT[step]
+
+
+def _created_overrides(credential: Mapping[str, Any]) -> dict[str, Any]:
+    """`credentials.created` makes a credential of its own: these put the registered one's ids in its place."""
+    user, job = credential["user"], credential["job"]
+    out: dict[str, Any] = {
+        "payload.endpoints.credential": [f"/v1/credentials/{credential['id_credential']}"],
+        "payload.id_credential": credential["id_credential"],
+        "payload.id_external": user["id_external"],
+        "payload.id_job": job["id_job"],
+        "payload.id_job_uuid": job["id_job_uuid"],
+        "payload.id_user": user["id_user"],
+        "header.user.id_environment": user["id_environment"],
+        "header.user.id_external": user["id_external"],
+        "header.user.id_user": user["id_user"],
+    }
+    out.update({f"payload.{k}": v for k, v in credential["site"].items()})
+    return out

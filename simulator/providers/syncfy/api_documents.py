@@ -1,0 +1,104 @@
+"""The documents a documents job downloaded, derived from the job's id and the outcome its events announced.
+Pure functions: no HTTP, no SQL.
+
+A job downloads one to four documents, fixed by its `id_job`. After `documents.success` every one is
+"Downloaded"; after `documents.failed` the first is "Failed", a second (when there is one) "Not found", the rest
+"Downloaded"; a job that has only reported `documents.completed` shows what the later outcome says once it is
+announced, and "Downloaded" until then.
+
+Where the emulation differs from Syncfy: `content` is a small PDF made up for the document (base64), not a real
+SAT form, and `id_job_webhook` selects the documents of the job whose notification carried it (its semantics
+are not public).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from simulator.providers.syncfy.api import SiteRef, digest
+
+STATUSES: dict[str, str] = {
+    "Processing": "5b23219d056f2905985444c1",
+    "Downloaded": "5b23219d056f2905985444c2",
+    "Failed": "5b23219d056f2905985444c3",
+    "Not found": "5b23219d056f2905985444c4",
+    "Retrying": "5b23219d056f2905985444c5",
+}
+_TYPES = (
+    ("5b2321ef056f29059a367e43", "Constancia_Situación_Fiscal"),
+    ("5b2321ef056f29059a367e44", "Opinión_Cumplimiento"),
+    ("5b2321ef056f29059a367e45", "Declaración_Anual"),
+)
+_CREATED = "2018-06-29T21:00:43+00:00"
+
+
+def outcome(types: Sequence[str]) -> str | None:
+    """`success`, `failed` or None (not announced yet) from the types of a job's documents events."""
+    for name in reversed(types):
+        if name == "documents.success":
+            return "success"
+        if name in ("documents.failed", "documents.fail"):
+            return "failed"
+    return None
+
+
+def status_of(i: int, result: str | None) -> str:
+    if result != "failed" or i > 1:
+        return "Downloaded"
+    return "Failed" if i == 0 else "Not found"
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(int(seconds), UTC).isoformat()
+
+
+def _pdf(title: str, rfc: str) -> str:
+    text = f"%PDF-1.4\n% {title} {rfc}\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
+    return base64.b64encode(text.encode()).decode()
+
+
+def documents(
+    id_job: str, site: SiteRef, id_external: str | None, result: str | None, finished: float
+) -> list[dict[str, Any]]:
+    """The documents of job `id_job` (of a credential at `site`), as of the outcome `result`, fields in
+    Syncfy's order. `finished` is when the job last reported."""
+    raw = digest(id_job, "documents")
+    started = int(id_job[:8], 16)
+    rfc = id_external or "ACM010101ABC"
+    out = []
+    for i in range(1 + raw[0] % 4):
+        type_id, title = _TYPES[(raw[1] + i) % len(_TYPES)]
+        status = status_of(i, result)
+        counter = (int.from_bytes(raw[2:5], "big") + i) % (1 << 24)
+        out.append(
+            {
+                "id_document": f"{started + 1:08x}{raw[5:10].hex()}{counter:06x}",
+                "id_document_status": STATUSES[status],
+                "id_document_type": type_id,
+                "id_external": id_external,
+                **site.ids(),
+                "file": f"{title}_SAT_{rfc[:9]}.pdf",
+                "identifiers": None,
+                "keywords": [rfc],
+                "content": _pdf(title, rfc) if status == "Downloaded" else None,
+                "dt_refreshed": _iso(finished),
+                "dt_created": _iso(started + 1),
+            }
+        )
+    return out
+
+
+def status_catalogue() -> list[dict[str, Any]]:
+    """`/documents/catalogues/document_status`."""
+    return [
+        {"id_document_status": oid, "name": name, "dt_created": _CREATED, "dt_modified": _CREATED}
+        for name, oid in STATUSES.items()
+    ]
+
+
+def matches(document: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
+    keys = ("id_document_status", "id_document_type", "id_site", "id_site_organization", "id_site_organization_type")
+    return all(filters.get(k) in (None, "", document[k]) for k in keys)

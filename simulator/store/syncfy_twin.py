@@ -1,0 +1,222 @@
+"""The Syncfy API twin's persistence: the index of stored Syncfy events, and the users, sessions, webhooks and
+credentials its API created. Reads go straight to the database; writes go through the store's single writer,
+so they are ordered after the events they index."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from simulator.store import Store
+from simulator.store import tables as t
+
+IndexRow = dict[str, Any]
+_I = t.syncfy_index.c
+_E = t.events.c
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """One indexed event with its stored body (the per-event object: `header` and `payload`)."""
+
+    key: str
+    type: str
+    at: float
+    body: dict[str, Any]
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.body.get("payload") or {}
+
+    @property
+    def user(self) -> dict[str, Any]:
+        return (self.body.get("header") or {}).get("user") or {}
+
+    @property
+    def eid(self) -> str:
+        return str(((self.body.get("header") or {}).get("event") or {}).get("eid", self.key))
+
+
+class SyncfyTwinStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def _all(self, stmt: Any) -> Sequence[Any]:
+        async with self.store.engine.connect() as conn:
+            return (await conn.execute(stmt)).all()
+
+    async def _write(self, call: Any) -> Any:
+        return await self.store.writer.submit(call)
+
+    # -- the event index -------------------------------------------------------------------------------
+
+    async def add_index(self, rows: Sequence[IndexRow]) -> None:
+        """Index events (those already indexed are skipped: a backfill may meet the live path)."""
+        if not rows:
+            return
+
+        async def call(conn: AsyncConnection) -> None:
+            keys = [r["event_key"] for r in rows]
+            seen: set[str] = set()
+            for i in range(0, len(keys), 500):
+                found = await conn.execute(select(_I.event_key).where(_I.event_key.in_(keys[i : i + 500])))
+                seen.update(r.event_key for r in found)
+            fresh = [r for r in rows if r["event_key"] not in seen]
+            if fresh:
+                await conn.execute(t.syncfy_index.insert(), fresh)
+
+        await self._write(call)
+
+    async def unindexed_events(self, limit: int = 2000) -> list[Any]:
+        """Stored Syncfy events the index lacks (written by an earlier process, or before indexing began)."""
+        stmt = (
+            select(_E.key, _E.type, _E.occurred_at, _E.body)
+            .select_from(t.events.outerjoin(t.syncfy_index, _I.event_key == _E.key))
+            .where(_E.provider == "syncfy", _I.event_key.is_(None))
+            .order_by(_E.occurred_at)
+            .limit(limit)
+        )
+        return list(await self._all(stmt))
+
+    async def _indexed(self, *where: Any) -> list[Indexed]:
+        stmt = (
+            select(_I.event_key, _I.type, _I.at, _E.body)
+            .select_from(t.syncfy_index.join(t.events, _E.key == _I.event_key))
+            .where(*where)
+            .order_by(_I.at, _I.n)
+        )
+        return [Indexed(r.event_key, r.type, r.at, json.loads(r.body)) for r in await self._all(stmt)]
+
+    async def credential_events(self, id_credential: str) -> list[Indexed]:
+        return await self._indexed(_I.id_credential == id_credential)
+
+    async def job_events(self, id_job: str) -> list[Indexed]:
+        return await self._indexed(_I.id_job == id_job)
+
+    async def webhook_events(self, id_job_webhook: str) -> list[Indexed]:
+        return await self._indexed(_I.id_job_webhook == id_job_webhook)
+
+    async def user_documents(self, id_user: str) -> list[Indexed]:
+        return await self._indexed(_I.id_user == id_user, _I.id_job_webhook.is_not(None))
+
+    async def refreshes_tagged(self, tags: Sequence[str]) -> list[Indexed]:
+        return await self._indexed(_I.tag.in_(list(tags)))
+
+    async def credentials(self, id_user: str | None = None) -> list[str]:
+        """Every credential the events named (of one user), in the order they first appeared."""
+        stmt = select(_I.id_credential, func.min(_I.n).label("first")).where(_I.id_credential.is_not(None))
+        if id_user is not None:
+            stmt = stmt.where(_I.id_user == id_user)
+        stmt = stmt.group_by(_I.id_credential).order_by("first")
+        return [r.id_credential for r in await self._all(stmt)]
+
+    async def users(self) -> list[Indexed]:
+        """The latest event of every user the events named."""
+        latest = select(func.max(_I.n)).where(_I.id_user.is_not(None)).group_by(_I.id_user)
+        return await self._indexed(_I.n.in_(latest))
+
+    async def sites(self) -> list[tuple[str, str, str]]:
+        """Every site the events named, in the order first seen."""
+        stmt = (
+            select(_I.id_site, _I.id_site_organization, _I.id_site_organization_type, func.min(_I.n).label("first"))
+            .where(_I.id_site.is_not(None))
+            .group_by(_I.id_site, _I.id_site_organization, _I.id_site_organization_type)
+            .order_by("first")
+        )
+        return [(r.id_site, r.id_site_organization, r.id_site_organization_type) for r in await self._all(stmt)]
+
+    # -- users and sessions -----------------------------------------------------------------------------
+
+    async def put_user(self, row: dict[str, Any]) -> None:
+        async def call(conn: AsyncConnection) -> None:
+            done = await conn.execute(
+                update(t.syncfy_users).where(t.syncfy_users.c.id_user == row["id_user"]).values(**row)
+            )
+            if done.rowcount == 0:
+                await conn.execute(t.syncfy_users.insert().values(**row))
+
+        await self._write(call)
+
+    async def api_users(self) -> list[dict[str, Any]]:
+        rows = await self._all(select(t.syncfy_users).order_by(t.syncfy_users.c.dt_create))
+        return [dict(r._mapping) for r in rows]
+
+    async def put_session(self, token: str, id_user: str, now: float) -> None:
+        async def call(conn: AsyncConnection) -> None:
+            await conn.execute(t.syncfy_sessions.insert().values(token=token, id_user=id_user, last_used=now))
+
+        await self._write(call)
+
+    async def session(self, token: str) -> tuple[str, float] | None:
+        rows = await self._all(select(t.syncfy_sessions).where(t.syncfy_sessions.c.token == token))
+        return (rows[0].id_user, rows[0].last_used) if rows else None
+
+    async def touch_session(self, token: str, now: float) -> None:
+        async def call(conn: AsyncConnection) -> None:
+            await conn.execute(
+                update(t.syncfy_sessions).where(t.syncfy_sessions.c.token == token).values(last_used=now)
+            )
+
+        await self._write(call)
+
+    async def delete_session(self, token: str) -> None:
+        async def call(conn: AsyncConnection) -> None:
+            await conn.execute(delete(t.syncfy_sessions).where(t.syncfy_sessions.c.token == token))
+
+        await self._write(call)
+
+    # -- webhooks -----------------------------------------------------------------------------------------
+
+    async def put_webhook(self, row: dict[str, Any]) -> None:
+        async def call(conn: AsyncConnection) -> None:
+            await conn.execute(t.syncfy_webhooks.insert().values(**row))
+
+        await self._write(call)
+
+    async def webhooks(self, id_webhook: str | None = None) -> list[dict[str, Any]]:
+        stmt = select(t.syncfy_webhooks).order_by(t.syncfy_webhooks.c.dt_created, t.syncfy_webhooks.c.id_webhook)
+        if id_webhook is not None:
+            stmt = stmt.where(t.syncfy_webhooks.c.id_webhook == id_webhook)
+        return [dict(r._mapping) for r in await self._all(stmt)]
+
+    async def delete_webhook(self, id_webhook: str) -> None:
+        async def call(conn: AsyncConnection) -> None:
+            await conn.execute(delete(t.syncfy_webhooks).where(t.syncfy_webhooks.c.id_webhook == id_webhook))
+
+        await self._write(call)
+
+    # -- credentials the API registered or deleted --------------------------------------------------------
+
+    async def put_credential(self, id_credential: str, **values: Any) -> None:
+        if "flow" in values and values["flow"] is not None:
+            values["flow"] = json.dumps(values["flow"])
+        table = t.syncfy_credentials
+
+        async def call(conn: AsyncConnection) -> None:
+            done = await conn.execute(update(table).where(table.c.id_credential == id_credential).values(**values))
+            if done.rowcount == 0:
+                await conn.execute(table.insert().values(id_credential=id_credential, **values))
+
+        await self._write(call)
+
+    async def api_credential(self, id_credential: str) -> dict[str, Any] | None:
+        rows = await self._all(
+            select(t.syncfy_credentials).where(t.syncfy_credentials.c.id_credential == id_credential)
+        )
+        return _credential(rows[0]) if rows else None
+
+    async def unfinished_credentials(self) -> list[dict[str, Any]]:
+        """Credentials whose lifecycle the twin was playing when it stopped."""
+        rows = await self._all(select(t.syncfy_credentials).where(t.syncfy_credentials.c.step.is_not(None)))
+        return [_credential(r) for r in rows]
+
+
+def _credential(row: Any) -> dict[str, Any]:
+    out = dict(row._mapping)
+    out["flow"] = json.loads(out["flow"]) if out["flow"] else None
+    return out

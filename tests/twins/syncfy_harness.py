@@ -1,0 +1,73 @@
+"""Helpers of the Syncfy twin tests: a client of the twin with the styles consumers authenticate with, Syncfy's
+envelope checked on every answer, and the events of a finished run read back from the control API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from simulator.testing import WebhookSim
+
+KEY = "sk_test_syncfy_twin"
+ENVELOPE_KEYS = ["rid", "code", "errors", "status", "message", "response"]
+
+
+def envelope(response: httpx.Response, code: int = 200) -> Any:
+    """Assert Syncfy's envelope with `code` (as the HTTP status too) and `Request-ID` = rid; return `response`."""
+    assert response.status_code == code, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert list(body) == ENVELOPE_KEYS, body
+    assert body["code"] == code and body["status"] is (code < 400) and body["errors"] is None
+    assert response.headers["request-id"] == body["rid"]
+    if code >= 400:
+        assert body["response"] is None and body["message"]
+    return body["response"]
+
+
+def twin_client(base: str, key: str = KEY) -> httpx.Client:
+    """A client of the twin with `Authorization: api_key api_key=KEY` (its webhooks' documented style)."""
+    return httpx.Client(base_url=f"{base}/syncfy", headers={"Authorization": f"api_key api_key={key}"}, timeout=30.0)
+
+
+@pytest.fixture(scope="module")
+def syncfy(sim: WebhookSim) -> Iterator[httpx.Client]:
+    with twin_client(sim.url) as client:
+        yield client
+
+
+def run_events(control: httpx.Client, run_id: str) -> list[dict[str, Any]]:
+    """Every event of a run (its stored bodies), in order."""
+    out: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = control.get(f"/runs/{run_id}/events", params=params).json()
+        out.extend(page["data"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return out
+
+
+def finished_run(control: httpx.Client, scenario: str, target: str, seed: int, **fields: Any) -> str:
+    """Start a run at speed 0 and wait (polling, 60 s at most) until it completed; its id."""
+    run = control.post("/runs", json={"scenario": scenario, "seed": seed, "speed": 0, "target": target, **fields})
+    assert run.status_code == 202, run.text
+    run_id = run.json()["id"]
+    eventually(lambda: control.get(f"/runs/{run_id}").json()["status"] != "running", 60, f"run {run_id}")
+    assert control.get(f"/runs/{run_id}").json()["status"] == "completed"
+    return run_id
+
+
+def eventually(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll every 20 ms until `predicate()` is truthy and return it; AssertionError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+    return value
