@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simulator import signing
+from simulator.api.twins.serving import serving as twins_serving
 from simulator.cli import options
 from simulator.core.report import run_report, succeeded
 from simulator.core.simulator import Simulator
@@ -44,6 +46,7 @@ def register(sub: Any) -> None:
     options.add(p, "--db", "store URL or path (default: ephemeral)")
     options.add(p, "--report", "write a JSON report to this file")
     options.add(p, "--scenarios", "a folder of scenario files", many=os.pathsep, metavar="DIR")
+    options.add(p, "--api-port", "serve the provider API twins on this 127.0.0.1 port while the run lasts", type=int)
     p.set_defaults(handler=_run)
 
 
@@ -93,10 +96,14 @@ async def run_command(args: argparse.Namespace) -> int:
     sim = await Simulator.open(args.db, scenario_dirs=[Path(d) for d in args.scenarios])
     tune_gc()
     try:
-        run = await sim.runs.start(spec)
-        await _progress(sim, run.id)
-        final = await sim.runs.get(run.id)
-        report = await run_report(sim.store, final)
+        async with AsyncExitStack() as stack:
+            if args.api_port is not None:
+                url = await stack.enter_async_context(twins_serving(sim, args.api_port))
+                print(f"provider API twins: {url}/basistheory, {url}/syncfy", file=sys.stderr, flush=True)
+            run = await sim.runs.start(spec)
+            await _progress(sim, run.id)
+            final = await sim.runs.get(run.id)
+            report = await run_report(sim.store, final)
     finally:
         await sim.close(grace=2)
     _summary(report)

@@ -1,0 +1,52 @@
+"""The provider API twins on a port of their own, without the control API: what `webhook-sim run --api-port`
+serves while its run lasts, so a consumer under test can call the provider back (`<url>/basistheory/…`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import uvicorn
+from starlette.applications import Starlette
+
+from simulator.api import twins
+from simulator.runtime import bind_tcp
+
+if TYPE_CHECKING:
+    from simulator.core.simulator import Simulator
+
+
+@dataclass(frozen=True)
+class TwinsState:
+    """What the twins' handlers read from `request.app.state.api`: the simulator."""
+
+    sim: Simulator
+
+
+def twins_app(sim: Simulator) -> Starlette:
+    app = Starlette(routes=twins.mounts())
+    app.state.api = TwinsState(sim)
+    return app
+
+
+@asynccontextmanager
+async def serving(sim: Simulator, port: int, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """Serve the twins over `sim` on `host:port` (0: any free port) for the block; yields the base URL."""
+    sock = bind_tcp(host, port)
+    config = uvicorn.Config(twins_app(sim), log_config=None, access_log=False, lifespan="off", server_header=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                await task  # it could not start: say why
+                raise RuntimeError("the provider API twins stopped before serving")
+            await asyncio.sleep(0.01)
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

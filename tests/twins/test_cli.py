@@ -1,0 +1,37 @@
+"""`webhook-sim run --api-port`: while the run lasts, the twins answer on that port about the run's objects."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from simulator.testing.receiver import Receiver
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_run_serves_the_twins_for_the_length_of_the_run(webhook_receiver: Receiver) -> None:
+    port = free_port()
+    cmd = [sys.executable, "-m", "simulator.cli", "run", "basistheory-token-lifecycle", "--target"]
+    cmd += [webhook_receiver.url, "--speed", "1", "--seed", "3", "--api-port", str(port)]
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            first = json.loads(webhook_receiver.wait_for(1, timeout=30)[0].body)["event"]
+            token_id = first["data"]["token"]["id"]
+            url = f"http://127.0.0.1:{port}/basistheory/tokens/{token_id}"
+            response = httpx.get(url, headers={"BT-API-KEY": "k"})
+            assert response.status_code == 200 and response.json()["id"] == token_id
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=30)
+    with pytest.raises(httpx.ConnectError):  # the twins end with the run
+        httpx.get(url, timeout=2)
