@@ -25,3 +25,19 @@ def bt(sim: WebhookSim) -> Iterator[httpx.Client]:
     """A client of the Basis Theory twin, with a key."""
     with httpx.Client(base_url=f"{sim.url}/basistheory", headers={"BT-API-KEY": KEY}, timeout=10.0) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def control(sim: WebhookSim) -> Iterator[httpx.Client]:
+    """A client of the simulator's control API."""
+    with httpx.Client(base_url=sim.url, timeout=30.0) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def syncfy(sim: WebhookSim) -> Iterator[httpx.Client]:
+    """A client of the Syncfy twin, with an API key (`Authorization: api_key api_key=…`)."""
+    from tests.twins.syncfy_harness import twin_client
+
+    with twin_client(sim.url) as client:
+        yield client

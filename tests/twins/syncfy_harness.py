@@ -4,13 +4,10 @@ envelope checked on every answer, and the events of a finished run read back fro
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
-
-from simulator.testing import WebhookSim
 
 KEY = "sk_test_syncfy_twin"
 ENVELOPE_KEYS = ["rid", "code", "errors", "status", "message", "response"]
@@ -32,12 +29,6 @@ def envelope(response: httpx.Response, code: int = 200) -> Any:
 def twin_client(base: str, key: str = KEY) -> httpx.Client:
     """A client of the twin with `Authorization: api_key api_key=KEY` (its webhooks' documented style)."""
     return httpx.Client(base_url=f"{base}/syncfy", headers={"Authorization": f"api_key api_key={key}"}, timeout=30.0)
-
-
-@pytest.fixture(scope="module")
-def syncfy(sim: WebhookSim) -> Iterator[httpx.Client]:
-    with twin_client(sim.url) as client:
-        yield client
 
 
 def run_events(control: httpx.Client, run_id: str) -> list[dict[str, Any]]:
