@@ -54,6 +54,7 @@ class CredentialFlows:
         self.sim = backend.sim
         self.tables = backend.tables
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}  # one step of a credential at a time
         self._resumed = False
 
     # -- the API's entry points --------------------------------------------------------------------------
@@ -96,19 +97,18 @@ class CredentialFlows:
         twofa = params.get("twofa")
         if not isinstance(twofa, Mapping) or not twofa or not all(str(v).strip() for v in twofa.values()):
             raise bad_input('twofa must be an object with the token, e.g. {"token": "123456"}', "twofa")
-        row = await self.tables.api_credential(id_credential)
-        if row is None or row["step"] != WAITING_STEP:
-            raise bad_input("the credential's job is not waiting for a token", "twofa")
-        await self.tables.put_credential(id_credential, step="received")
+        async with self._lock(id_credential):
+            row = await self.tables.api_credential(id_credential)
+            if row is None or row["step"] != WAITING_STEP:
+                raise bad_input("the credential's job is not waiting for a token", "twofa")
+            await self.tables.put_credential(id_credential, step="received")
         await self._play(id_credential, first=True)
         job = row["flow"]["credential"]["job"]
         return {"id_credential": id_credential, "id_job": job["id_job"], "id_job_uuid": job["id_job_uuid"]}
 
     async def delete(self, caller: Caller, id_credential: str) -> None:
         view = await self.backend.view(caller, id_credential)
-        task = self._tasks.pop(id_credential, None)
-        if task is not None:
-            task.cancel()
+        self._stop(id_credential)
         moment = int(now_utc().timestamp())
         row = await self.tables.api_credential(id_credential)
         values = {"step": None, "dt_disable": moment}
@@ -154,14 +154,18 @@ class CredentialFlows:
 
     async def _play(self, id_credential: str, *, first: bool) -> None:
         """Play the next step now (the caller's answer names its events), then the rest in the background."""
+        self._stop(id_credential)
         if first:
             await self._step(id_credential)
-        old = self._tasks.get(id_credential)
-        if old is not None and not old.done():
-            old.cancel()
         task = asyncio.get_running_loop().create_task(self._run(id_credential))
         self._tasks[id_credential] = task
         task.add_done_callback(lambda t: self._forget(id_credential, t))
+
+    def _stop(self, id_credential: str) -> None:
+        """Stop the credential's background steps (one player at a time: a step is never emitted twice)."""
+        task = self._tasks.pop(id_credential, None)
+        if task is not None:
+            task.cancel()
 
     def _forget(self, id_credential: str, task: asyncio.Task[None]) -> None:
         if self._tasks.get(id_credential) is task:
@@ -171,15 +175,23 @@ class CredentialFlows:
         try:
             while self.sim.accepting:
                 await asyncio.sleep(_IDS.uniform(*STEP_DELAY))
-                if not await self._step(id_credential):
+                # Shielded: a stop while a step publishes lets the step finish and store where it got to.
+                if not await asyncio.shield(self._step(id_credential)):
                     return
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("the lifecycle of credential %s stopped", id_credential)
 
+    def _lock(self, id_credential: str) -> asyncio.Lock:
+        return self._locks.setdefault(id_credential, asyncio.Lock())
+
     async def _step(self, id_credential: str) -> bool:
         """Emit the credential's next step and store what follows; False once there is nothing to do now."""
+        async with self._lock(id_credential):
+            return await self._step_locked(id_credential)
+
+    async def _step_locked(self, id_credential: str) -> bool:
         row = await self.tables.api_credential(id_credential)
         if row is None or row["step"] in (None, WAITING_STEP) or row["dt_disable"] is not None:
             return False
