@@ -89,8 +89,10 @@ def test_the_sdk_answers_a_token_through_the_jobs_route(sync: Any, sim: WebhookS
     eventually(lambda: _waiting(sync, token, job["id_job"]), 10, "the job to wait for a token")
     sync.run(token, f"/jobs/{job['id_job']}/twofa", {"twofa": {"token": "654321"}}, "POST")
     codes = eventually(
-        lambda: [s["code"] for s in sync.run(token, f"/jobs/{job['id_job']}/status", None, "GET")][-1] == 200
-        and [s["code"] for s in sync.run(token, f"/jobs/{job['id_job']}/status", None, "GET")],
+        lambda: (
+            [s["code"] for s in sync.run(token, f"/jobs/{job['id_job']}/status", None, "GET")][-1] == 200
+            and [s["code"] for s in sync.run(token, f"/jobs/{job['id_job']}/status", None, "GET")]
+        ),
         10,
         "the job to finish",
     )
@@ -101,4 +103,5 @@ def test_the_sdk_sees_the_envelope_of_a_refusal(sync: Any, sim: WebhookSim):
     with pytest.raises(sdk.Error) as refused:
         sync.run({"token": "not-a-session"}, "/credentials", None, "GET")
     assert refused.value.code == 401 and refused.value.message == "Unauthorized"
-    assert httpx.post(f"{sim.url}/syncfy/v1/credentials", headers={"X-Http-Method-Override": "PATCH"}).status_code == 400
+    patch = httpx.post(f"{sim.url}/syncfy/v1/credentials", headers={"X-Http-Method-Override": "PATCH"})
+    assert patch.status_code == 400 and patch.json()["code"] == 400
