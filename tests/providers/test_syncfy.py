@@ -41,7 +41,8 @@ def emit(ctx: BuildContext, name: str, after: float = 0.0, ref: str | None = Non
 
 
 def story(seed: int, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    ctx = catalog.new_context(seed, START, params)
+    """The lifecycle; its credential is fiscal unless `params` say otherwise, since its documents download."""
+    ctx = catalog.new_context(seed, START, {"institution": "fiscal", **(params or {})})
     return [emit(ctx, name, after) for name, after in LIFECYCLE]
 
 
@@ -92,20 +93,36 @@ def test_a_run_tells_one_story(seed: int) -> None:
     # completed and success report the same documents job, each with its own download link.
     assert job_ids(completed) == job_ids(success)
     assert completed["payload"]["endpoints"] != success["payload"]["endpoints"]
-    assert site(completed)[2] == FISCAL
-    if site(created)[2] == FISCAL:
-        assert site(completed) == site(created)
+    # The documents come from the credential the story announced.
+    assert site(completed) == site(success) == site(created) and site(created)[2] == FISCAL
 
 
-def test_documents_of_a_bank_customer_come_from_their_fiscal_credential() -> None:
-    stories = [story(seed) for seed in range(40)]
-    bank = [s for s in stories if site(s[0])[2] != FISCAL]
-    fiscal = [s for s in stories if site(s[0])[2] == FISCAL]
-    assert bank and fiscal
-    for created, *_, completed, success in bank:
-        assert site(completed)[2] == FISCAL
-        assert completed["header"]["user"]["id_user"] == created["header"]["user"]["id_user"]
-        assert site(success) == site(completed)
+def test_documents_never_name_a_credential_the_story_did_not_announce() -> None:
+    # A bank credential cannot download documents, and no fiscal one was announced: refused, not invented.
+    ctx = catalog.new_context(2, START, {"institution": "bank"})
+    created = emit(ctx, "credentials.created")
+    assert site(created)[2] != FISCAL
+    with pytest.raises(InvalidInput, match="fiscal"):
+        emit(ctx, "documents.completed", 60)
+
+
+def test_documents_of_a_bank_customer_come_from_their_announced_fiscal_credential() -> None:
+    ctx = catalog.new_context(3, START, {"institution": "fiscal"})
+    fiscal = emit(ctx, "credentials.created")
+    bank = emit(replace(ctx, params={"institution": "bank"}), "credentials.created", 5)
+    assert site(bank)[2] != FISCAL and bank["header"]["user"] == fiscal["header"]["user"]
+    completed = emit(ctx, "documents.completed", 60)  # the latest credential is the bank one
+    assert site(completed) == site(fiscal)
+
+
+@pytest.mark.parametrize("institution", ["bank", "fiscal"])
+def test_institution_param_chooses_the_kind_of_site(institution: str) -> None:
+    def created(seed: int, kind: str) -> dict[str, Any]:
+        return emit(catalog.new_context(seed, START, {"institution": kind}), "credentials.created")
+
+    assert {site(created(seed, institution))[2] == FISCAL for seed in range(12)} == {institution == "fiscal"}
+    with pytest.raises(InvalidInput, match="institution"):
+        created(0, "casino")
 
 
 def test_a_documents_job_reports_one_outcome() -> None:

@@ -21,11 +21,16 @@ DAY = 86400.0
 
 
 def wrap(
-    ctx: BuildContext, etype: str, data: dict[str, Any], actor: Entity, trace_id: str | None = None
+    ctx: BuildContext, etype: str, data: dict[str, Any], actor: Entity | None, trace_id: str | None = None
 ) -> dict[str, Any]:
-    """The per-event object: `{id, type, timestamp, tenant_id, trace_id, data: {..., actor}}`."""
+    """The per-event object: `{id, type, timestamp, tenant_id, trace_id, data: {..., actor}}`.
+
+    `actor` is None where nobody is known to have acted (an expiry, an unauthenticated request): Basis Theory
+    sends the actor "if available", so `data.actor` is then absent.
+    """
     tenant_id = tenant(ctx)["id"]
-    data["actor"] = {"id": actor["id"], "type": actor["type"], "name": actor["name"]}
+    if actor is not None:
+        data["actor"] = {"id": actor["id"], "type": actor["type"], "name": actor["name"]}
     return {
         "id": uid(ctx, f"event:{etype}"),
         "type": etype,

@@ -1,11 +1,11 @@
 """Builders of Basis Theory's 43 event types, registered on import.
 
 The builders live by concern: `events_vault` (tokens, token intents, 3DS sessions, account updater),
-`events_platform` (tenant, invitations, members, applications and keys, sessions) and `events_compute`
-(proxies, reactors, `http.request`); `_common` holds the per-event wrapper, the run's tenant and its actors,
-`_values` the value tables.
+`events_platform` (tenant, invitations, members, applications and keys, sessions), `events_compute` (proxies,
+reactors) and `events_traffic` (`http.request`); `_common` holds the per-event wrapper, the run's tenant and its
+actors, `_values` the value tables.
 """
 
-from simulator.providers.basistheory import events_compute, events_platform, events_vault
+from simulator.providers.basistheory import events_compute, events_platform, events_traffic, events_vault
 
-__all__ = ["events_compute", "events_platform", "events_vault"]
+__all__ = ["events_compute", "events_platform", "events_traffic", "events_vault"]

@@ -1,8 +1,9 @@
-"""Compute and traffic events: proxies, reactors, and the API request log (`http.request`).
+"""Compute events: proxies and reactors.
 
 Coherence: `reactor.invoked` opens an invocation that the next `reactor.completed` / `reactor.failed` of the
-same reactor closes, with the same request id (async only) and trace id; `proxy.*` name the latest proxy;
-`http.request` shows the acting application's masked API key and the event's trace id.
+same reactor closes, with the same request id (async only) and trace id; `proxy.*` name the latest proxy.
+`proxy.invoked` describes one invocation that can happen: it mostly succeeds; a failing request transform means
+the destination was never called; its error objects appear only when something failed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from simulator.providers.basistheory._common import (
     Entity,
     app_actor,
     application,
-    as_actor,
     copy,
     discard,
     obtain,
@@ -28,13 +28,12 @@ from simulator.providers.basistheory._common import (
     uid,
     wrap,
 )
-from simulator.providers.basistheory._errors import custom_error, standard_error
+from simulator.providers.basistheory._errors import AUTHENTICATION_ERROR, problem, transform_error
 from simulator.providers.basistheory.provider import PROVIDER
 from simulator.timeutil import iso_ms
 
 # Where Basis Theory serves pre-configured proxies (ours: the API's proxy endpoint).
 PROXY_HOST = "https://api.basistheory.com/proxy"
-API_HOST = "api.basistheory.com"
 # Async invocations that run longer than this are cut off and reported as `reactor.failed`.
 ASYNC_TIMEOUT_MS = 300_000
 REACTOR_ERRORS = (
@@ -43,16 +42,6 @@ REACTOR_ERRORS = (
     "AxiosError: timeout of 10000ms exceeded",
     "Error: card_declined",
 )
-# path, weight, the application type that calls it
-ROUTES = (
-    ("/tokens", 60, "private"),
-    ("/tokens", 15, "public"),
-    ("/token-intents", 15, "public"),
-    ("/applications", 5, "management"),
-    ("/reactors", 3, "management"),
-    ("/proxies", 2, "management"),
-)
-ROUTE_WEIGHTS = tuple(r[1] for r in ROUTES)
 
 
 # --- proxies --------------------------------------------------------------------------------------
@@ -117,10 +106,24 @@ def proxy_deleted(ctx: BuildContext) -> dict[str, Any]:
     return wrap(ctx, "proxy.deleted", {"proxy": {"id": proxy["id"]}}, actor)
 
 
-def _destination(ctx: BuildContext, url: str) -> dict[str, Any]:
+# What the destination answers, by weight, and the body it sends with each status (a card payment API).
+DESTINATION_STATUSES = (200, 201, 400, 402, 500)
+DESTINATION_WEIGHTS = (78, 8, 4, 7, 3)
+DESTINATION_ERRORS = {
+    400: '{{"error":{{"code":"parameter_invalid","message":"Invalid amount: {amount}"}}}}',
+    402: '{{"error":{{"code":"card_declined","decline_code":"insufficient_funds","charge":"ch_{ref}"}}}}',
+    500: '{{"error":{{"type":"api_error","message":"An unknown error occurred","request":"req_{ref}"}}}}',
+}
+# How an invocation ends, by weight: nearly always the destination answers (its own errors included); a request
+# transform that fails means no destination call; a response transform fails on what the destination answered;
+# a proxy requiring authentication refuses a caller without a key before anything runs.
+PROXY_OUTCOMES = ("answered", "request_transform", "response_transform", "unauthenticated")
+PROXY_OUTCOME_WEIGHTS = (88, 5, 4, 3)
+
+
+def _destination(ctx: BuildContext, url: str, status: int) -> dict[str, Any]:
     rng = ctx.rng
-    amount, last4 = rng.randint(100, 250_000), f"{rng.randint(0, 9999):04d}"
-    status = 200 if rng.random() < 0.8 else rng.choice((400, 402, 500))
+    amount, last4, ref = rng.randint(100, 250_000), f"{rng.randint(0, 9999):04d}", v.base58(rng, 24)
     request_headers = {
         "Content-Type": ["application/json"],
         "Accept": ["application/json"],
@@ -131,6 +134,10 @@ def _destination(ctx: BuildContext, url: str) -> dict[str, Any]:
         "Date": [v.http_date(ctx.now)],
         "Request-Id": ["req_" + v.base58(rng, 14)],
     }
+    if status < 300:
+        body = f'{{"id":"ch_{ref}","amount":{amount},"status":"succeeded"}}'
+    else:
+        body = DESTINATION_ERRORS[status].format(amount=amount, ref=ref)
     return {
         "request": {
             "body": f'{{"amount":{amount},"currency":"usd","card":{{"number":"XXXXXXXXXXXX{last4}","cvc":"XXX"}}}}',
@@ -140,7 +147,7 @@ def _destination(ctx: BuildContext, url: str) -> dict[str, Any]:
             "url": url,
         },
         "response": {
-            "body": f'{{"id":"ch_{v.base58(rng, 24)}","amount":{amount},"status":"succeeded"}}',
+            "body": body,
             "elapsed_ms": rng.randint(40, 1800),
             "headers": response_headers,
             "status": status,
@@ -148,26 +155,10 @@ def _destination(ctx: BuildContext, url: str) -> dict[str, Any]:
     }
 
 
-@PROVIDER.event("proxy.invoked", "Proxy Invoked: a request went through a proxy to its destination")
-def proxy_invoked(ctx: BuildContext) -> dict[str, Any]:
-    rng = ctx.rng
-    proxy = _proxy(ctx)
-    # One invocation fails one way, in one of the two shapes; every error slot reports that failure.
-    make = standard_error if rng.random() < 0.5 else custom_error
-    error, status = make(rng)
-    destination = _destination(ctx, proxy["destination_url"])
+def _deprecated(destination: dict[str, Any]) -> dict[str, Any]:
+    """The `request` and `response` blocks Basis Theory still sends: header maps serialised as strings."""
     request, response = destination["request"], destination["response"]
-    data = {
-        "proxy": {
-            "id": proxy["id"],
-            "name": proxy["name"],
-            "response": {"error": error, "status": status},
-            "type": proxy["type"],
-        },
-        "destination": destination,
-        "request_transform": {"response": {"error": copy(error)}},
-        "response_transform": {"response": {"error": copy(error)}},
-        # Deprecated blocks Basis Theory still sends: header maps serialised as strings.
+    return {
         "request": {
             "headers": json.dumps(request["headers"], separators=(",", ":")),
             "method": request["method"],
@@ -179,7 +170,37 @@ def proxy_invoked(ctx: BuildContext) -> dict[str, Any]:
             "elapsed_ms": response["elapsed_ms"],
         },
     }
-    return wrap(ctx, "proxy.invoked", data, app_actor(ctx, "private"))
+
+
+@PROVIDER.event("proxy.invoked", "Proxy Invoked: a request went through a proxy to its destination")
+def proxy_invoked(ctx: BuildContext) -> dict[str, Any]:
+    rng = ctx.rng
+    proxy = _proxy(ctx)
+    outcome = v.pick(rng, PROXY_OUTCOMES, PROXY_OUTCOME_WEIGHTS)
+    if outcome == "unauthenticated" and not proxy["require_authentication"]:
+        outcome = "answered"
+    error: dict[str, Any] | None = None
+    destination = None
+    if outcome in ("answered", "response_transform"):
+        status = 200 if outcome == "response_transform" else rng.choices(DESTINATION_STATUSES, DESTINATION_WEIGHTS)[0]
+        destination = _destination(ctx, proxy["destination_url"], status)
+    if outcome == "unauthenticated":
+        error, status = problem(AUTHENTICATION_ERROR)
+    elif outcome != "answered":
+        error, status = transform_error(rng)
+    # The caller gets what the proxy answered: the destination's response, or the failure's error.
+    response = {"error": error, "status": status} if error is not None else {"status": status}
+    data: dict[str, Any] = {"proxy": {"id": proxy["id"], "name": proxy["name"], "response": response}}
+    data["proxy"]["type"] = proxy["type"]
+    if destination is not None:
+        data["destination"] = destination
+    if outcome in ("request_transform", "response_transform"):
+        data[outcome] = {"response": {"error": copy(error)}}
+    if destination is not None:
+        data.update(_deprecated(destination))
+    # Nobody authenticated: no actor to name.
+    actor = None if outcome == "unauthenticated" else app_actor(ctx, "private")
+    return wrap(ctx, "proxy.invoked", data, actor)
 
 
 # --- reactors -------------------------------------------------------------------------------------
@@ -292,40 +313,3 @@ def reactor_failed(ctx: BuildContext) -> dict[str, Any]:
         data["error"] = v.pick(rng, REACTOR_ERRORS)
         data["elapsed_ms"] = rng.randint(20, 3000)
     return wrap(ctx, "reactor.failed", data, _finisher(ctx, invocation), invocation["trace_id"])
-
-
-# --- API request log ------------------------------------------------------------------------------
-
-
-@PROVIDER.event("http.request", "HTTP Request: an API request was served (headers masked as in the logs)")
-def http_request(ctx: BuildContext) -> dict[str, Any]:
-    rng = ctx.rng
-    path, _, app_type = ROUTES[rng.choices(range(len(ROUTES)), ROUTE_WEIGHTS)[0]]
-    app = application(ctx, app_type)
-    trace_id = uid(ctx, "trace")
-    location = f"https://{API_HOST}{path}/{uid(ctx, 'location')}"
-    data = {
-        "request": {
-            "method": "POST",
-            "path": path,
-            "headers": {
-                "Host": [API_HOST],
-                "Content-Type": ["application/json; charset=utf-8"],
-                "Content-Length": [str(rng.randint(90, 900))],
-                "BT-TRACE-ID": [trace_id],
-                "BT-API-KEY": [v.mask(app["_api_key"])],
-            },
-        },
-        "response": {
-            "status": 201,
-            "headers": {
-                "Content-Type": ["application/json; charset=utf-8"],
-                "Content-Length": [str(rng.randint(300, 1600))],
-                "BT-TRACE-ID": [trace_id],
-                "Date": [v.mask(v.http_date(ctx.now))],
-                "Server": [v.mask("Kestrel")],
-                "Location": [v.mask(location)],
-            },
-        },
-    }
-    return wrap(ctx, "http.request", data, as_actor(app), trace_id)

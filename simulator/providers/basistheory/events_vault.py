@@ -156,7 +156,8 @@ def token_deleted(ctx: BuildContext) -> dict[str, Any]:
 def token_expired(ctx: BuildContext) -> dict[str, Any]:
     token = obtain(ctx, "token", _earlier_token)
     _remove_token(ctx, token)
-    return wrap(ctx, "token.expired", {"token": {"id": token["id"]}}, system(ctx))
+    # Time, not anyone, removed it: no actor is available.
+    return wrap(ctx, "token.expired", {"token": {"id": token["id"]}}, None)
 
 
 @PROVIDER.event(
@@ -166,7 +167,8 @@ def token_property_expired(ctx: BuildContext) -> dict[str, Any]:
     # A card's CVC is the property that expires (an hour after tokenization), so without a step name the
     # latest card is the token concerned.
     token = card_token(ctx, ctx.ref)
-    return wrap(ctx, "token.property.expired", {"token": {"id": token["id"], "property_name": "cvc"}}, system(ctx))
+    data = {"token": {"id": token["id"], "property_name": "cvc"}}
+    return wrap(ctx, "token.property.expired", data, None)  # no actor: time removed it
 
 
 # --- token intents --------------------------------------------------------------------------------

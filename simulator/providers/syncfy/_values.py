@@ -74,20 +74,38 @@ _PRODUCTION_SITES: tuple[Site, ...] = (
 _SITES = {"sandbox": _SANDBOX_SITES, "production": _PRODUCTION_SITES}
 
 
+# What kind of institution a new credential logs into: the run parameter `institution`.
+INSTITUTIONS = ("any", "bank", "fiscal")
+
+
+def _choice(params: dict[str, Any], name: str, allowed: tuple[str, ...], what: str) -> str:
+    """The run parameter `name` (case-insensitive; the first of `allowed` by default), one of `allowed`."""
+    value = str(params.get(name, allowed[0])).lower()
+    if value not in allowed:
+        expected = f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+        raise InvalidInput(
+            f"unknown {what} {value!r}; use {expected}",
+            errors=[FieldError(f"params.{name}", f"expected {expected}")],
+        )
+    return value
+
+
 def environment(params: dict[str, Any]) -> str:
     """The run's environment name from its `environment` param (sandbox by default)."""
-    name = str(params.get("environment", "sandbox")).lower()
-    if name not in ENVIRONMENTS:
-        raise InvalidInput(
-            f"unknown Syncfy environment {name!r}; use sandbox or production",
-            errors=[FieldError("params.environment", "expected sandbox or production")],
-        )
-    return name
+    return _choice(params, "environment", tuple(ENVIRONMENTS), "Syncfy environment")
 
 
-def pick_site(rng: random.Random, env: str, documents: bool = False) -> Site:
-    """A site of `env`; with `documents`, one that downloads fiscal documents."""
-    sites = [s for s in _SITES[env] if s.has_documents] if documents else _SITES[env]
+def institution(params: dict[str, Any]) -> str:
+    """The run's `institution` param (`any` by default): the kind of site new credentials log into."""
+    return _choice(params, "institution", INSTITUTIONS, "institution")
+
+
+def pick_site(rng: random.Random, env: str, documents: bool = False, kind: str = "any") -> Site:
+    """A site of `env`: with `documents` (or `kind` fiscal) one that downloads fiscal documents, with `kind`
+    bank a bank's, else any."""
+    if documents:
+        kind = "fiscal"
+    sites = [s for s in _SITES[env] if kind == "any" or s.has_documents == (kind == "fiscal")]
     return rng.choice(sites)
 
 

@@ -15,14 +15,18 @@ Times are Unix seconds. Every ObjectId embeds its entity's creation time: a cred
 second or so before `credentials.created`; a refresh or documents job when the sync began, 5–60 s before the
 event that reports it (Syncfy's refresh example reports a job 23 s old, its documents example one 38 s old).
 
-Where this differs from Syncfy: documents are only downloaded from fiscal (government) sites, so a documents
-event for a user whose credential is a bank names a fiscal credential of the same user, made when missing.
+Documents download only from fiscal (government, SAT) sites, so a documents event names the step's credential
+when it is fiscal, else the latest fiscal credential of the same user an earlier event named. A story whose
+credentials are all banks cannot download documents: the event is refused (InvalidInput) rather than naming a
+credential no event announced. The run parameter `institution` (`any`, `bank`, `fiscal`) chooses the kind of
+site new credentials log into; a world with no credential at all (a single sample) gets a fiscal one.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from simulator.errors import FieldError, InvalidInput
 from simulator.ids import RunIds, next_object_id, object_id_time
 from simulator.models import BuildContext
 from simulator.providers.syncfy._values import (
@@ -31,6 +35,7 @@ from simulator.providers.syncfy._values import (
     Site,
     environment,
     external_reference,
+    institution,
     pick_site,
 )
 from simulator.providers.syncfy.provider import PROVIDER
@@ -96,7 +101,7 @@ def _new_job(ctx: BuildContext, kind: str, started: float, credential: Entity, u
 def _new_credential(ctx: BuildContext, user: Entity, age: tuple[float, float], documents: bool = False) -> Entity:
     """A credential of `user` registered `age` seconds ago, with the job that registered it."""
     created = max(_now(ctx) - ctx.rng.uniform(*age), user["created"])
-    site = pick_site(ctx.rng, user["environment"], documents)
+    site = pick_site(ctx.rng, user["environment"], documents, institution(ctx.params))
     credential = {
         "id_credential": _oid(ctx, "credential", created),
         "user": user,
@@ -215,13 +220,28 @@ def credentials_refreshed(ctx: BuildContext) -> Entity:
     return {"header": _header(ctx, "credentials.refreshed", user), "payload": payload}
 
 
-def _documents_credential(ctx: BuildContext) -> Entity:
-    """The credential whose documents download: the named or latest one if fiscal, else a fiscal one."""
+def _fiscal(credential: Entity) -> bool:
+    return Site(**credential["site"]).has_documents
+
+
+def _documents_credential(ctx: BuildContext, name: str) -> Entity:
+    """The credential whose documents download: the named or latest one if fiscal, else the same user's
+    latest fiscal one; a fiscal one is made only when the world has no credential at all."""
     credential = ctx.world.get("credential", ctx.ref)
-    if credential is not None and Site(**credential["site"]).has_documents:
+    if credential is None:
+        return _new_credential(ctx, _user(ctx), (3600.0, 7 * _DAY), documents=True)
+    if _fiscal(credential):
         return credential
-    user = credential["user"] if credential is not None else _user(ctx)
-    return _new_credential(ctx, user, (3600.0, 7 * _DAY), documents=True)
+    user = credential["user"]
+    fiscal = [c for c in ctx.world.all("credential") if c["user"] is user and _fiscal(c)]
+    if fiscal:
+        return fiscal[-1]
+    raise InvalidInput(
+        f"{name}: documents download only from fiscal (SAT) credentials, and this story's credential "
+        f"{credential['id_credential']} is at a bank; announce a fiscal credential first (credentials.created "
+        "with the run parameter institution: fiscal, or with its payload.id_site* set to a fiscal site)",
+        errors=[FieldError("type", f"{name} needs a fiscal credential the story announced")],
+    )
 
 
 def _documents_job(ctx: BuildContext, name: str) -> Entity:
@@ -233,7 +253,7 @@ def _documents_job(ctx: BuildContext, name: str) -> Entity:
     outcome = "completed" if name == "documents.completed" else "result"
     job = ctx.world.get("job", ctx.ref)
     if job is None or job["kind"] != "documents" or outcome in job["announced"]:
-        credential = _documents_credential(ctx)
+        credential = _documents_credential(ctx, name)
         started = max(_now(ctx) - ctx.rng.uniform(10.0, 60.0), credential["created"])
         job = _new_job(ctx, "documents", started, credential)
     job["announced"].append(outcome)
