@@ -54,15 +54,17 @@ class BasisTheoryBackend:
         self._seen = Cursor(-1, "")  # the newest event when the fold last caught up
         self._lock = asyncio.Lock()  # one changing flow at a time: an intent is converted once
         self._ctx: BuildContext | None = None
+        self._saved_tenant: str | None = None
 
     def authenticate(self, key: str | None) -> None:
         api.check_key(key, self.sim.provider_key)
 
     # -- reading ----------------------------------------------------------------------------------------
 
-    async def sync(self) -> None:
+    async def sync(self, head: Cursor | None = None) -> None:
         """Fold in the events stored since the last call (nothing to do, the usual case, costs one query)."""
-        head = await self.tables.head()
+        if head is None:
+            head = await self.tables.head()
         if head == self._seen:
             return
         more = True
@@ -72,8 +74,10 @@ class BasisTheoryBackend:
 
     async def get(self, kind: str, obj_id: str, what: str) -> dict[str, Any]:
         """The live object, as the REST API shows it; a deleted, expired or converted one is a 404."""
-        await self.sync()
-        found = await self.tables.get(kind, obj_id)
+        head, found = await self.tables.head_and_get(kind, obj_id)
+        if head != self._seen:  # events arrived since the last fold: fold them, read again
+            await self.sync(head)
+            found = await self.tables.get(kind, obj_id)
         if found is None or found.state != api_state.LIVE:
             raise api.not_found(what, obj_id)
         return api.view(kind, found.body)
@@ -270,6 +274,7 @@ class BasisTheoryBackend:
             saved = await self.sim.store.get_setting(TENANT_SETTING)
             if saved is not None:
                 ctx.world.put("tenant", json.loads(saved))
+                self._saved_tenant = saved
             tenant(ctx)
             self._ctx = ctx
             await self._save_tenant(ctx)
@@ -280,8 +285,9 @@ class BasisTheoryBackend:
         """Keep the tenant, its actors and standing applications, so ids survive a restart."""
         kept = {k: x for k, x in tenant(ctx).items() if k not in ("_card", "_joining")}
         text = json.dumps(kept, sort_keys=True)
-        if await self.sim.store.get_setting(TENANT_SETTING) != text:
+        if text != self._saved_tenant:
             await self.sim.store.set_setting(TENANT_SETTING, text)
+            self._saved_tenant = text
 
     async def _publish(self, ctx: BuildContext, name: str, data: dict[str, Any]) -> None:
         """Deliver one event the API caused, as `POST /events` would, then fold it in."""

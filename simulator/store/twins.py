@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, literal_column, select, update
+from sqlalchemy import bindparam, case, func, literal_column, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simulator.store import Store
@@ -25,6 +25,7 @@ log = logging.getLogger("webhook_sim.twins")
 rowid = literal_column("rowid")
 FOLD = "basistheory"
 cols = t.bt_objects.c
+_HEAD = select(rowid, t.events.c.key).select_from(t.events).order_by(rowid.desc()).limit(1)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class TwinStore:
 
     async def head(self) -> Cursor:
         """The newest stored event (rowid and key), or Cursor() when there is none: a cheap "anything new?"."""
-        rows = await self._all(select(rowid, t.events.c.key).select_from(t.events).order_by(rowid.desc()).limit(1))
+        rows = await self._all(_HEAD)
         return Cursor(rows[0][0], rows[0][1]) if rows else Cursor()
 
     async def fold(self, changes: Changes, apply: Apply, limit: int = 500) -> tuple[Cursor, bool]:
@@ -105,6 +106,13 @@ class TwinStore:
     async def get(self, kind: str, obj_id: str) -> Obj | None:
         rows = await self._all(select(t.bt_objects).where(cols.kind == kind, cols.id == obj_id))
         return _obj(rows[0]) if rows else None
+
+    async def head_and_get(self, kind: str, obj_id: str) -> tuple[Cursor, Obj | None]:
+        """`head()` and `get()` on one connection (the read path of every `GET /…/{id}`)."""
+        async with self.store.engine.connect() as conn:
+            head = (await conn.execute(_HEAD)).first()
+            row = (await conn.execute(select(t.bt_objects).where(cols.kind == kind, cols.id == obj_id))).first()
+        return (Cursor(head[0], head[1]) if head else Cursor()), (_obj(row) if row is not None else None)
 
     async def put(self, kind: str, obj_id: str, tenant_id: str | None, state: str, body: dict[str, Any]) -> None:
         """Create or replace an object (what the twin's own API made)."""
@@ -189,13 +197,16 @@ async def _save_cursor(conn: AsyncConnection, cursor: Cursor) -> None:
 
 
 async def _apply(conn: AsyncConnection, found: list[Any], apply: Apply) -> None:
-    """Apply changes in order; objects are read once and written once per batch."""
+    """Apply changes in order; the objects they touch are read in one query and written in two."""
     if not found:
         return
-    objects: dict[tuple[str, str], Obj | None] = {}  # in order of first mention: new ones are numbered so
-    for kind, obj_id in dict.fromkeys((c.kind, c.id) for c in found):
-        row = (await conn.execute(select(t.bt_objects).where(cols.kind == kind, cols.id == obj_id))).first()
-        objects[(kind, obj_id)] = _obj(row) if row is not None else None
+    order = list(dict.fromkeys((c.kind, c.id) for c in found))  # first mention first: new ones are numbered so
+    objects: dict[tuple[str, str], Obj | None] = dict.fromkeys(order)
+    for i in range(0, len(order), 400):  # under SQLite's bound-parameter limit
+        stmt = select(t.bt_objects).where(tuple_(cols.kind, cols.id).in_(order[i : i + 400]))
+        for row in (await conn.execute(stmt)).all():
+            objects[(row.kind, row.id)] = _obj(row)
+    existing = {key for key, obj in objects.items() if obj is not None}
     for change in found:
         key = (change.kind, change.id)
         old = objects[key]
@@ -207,15 +218,32 @@ async def _apply(conn: AsyncConnection, found: list[Any], apply: Apply) -> None:
         state = change.state or (old.state if old else "live")
         tenant = old.tenant_id if old and old.tenant_id else change.tenant_id
         objects[key] = Obj(change.kind, change.id, old.n if old else 0, tenant, state, body)
-    for obj in objects.values():
-        if obj is not None:
-            await _upsert(conn, obj)
+    changed = [obj for obj in objects.values() if obj is not None]
+    await _write(
+        conn, [o for o in changed if (o.kind, o.id) in existing], [o for o in changed if (o.kind, o.id) not in existing]
+    )
+
+
+def _values(obj: Obj) -> dict[str, Any]:
+    return {"tenant_id": obj.tenant_id, "state": obj.state, "body": json.dumps(obj.body, separators=(",", ":"))}
+
+
+async def _write(conn: AsyncConnection, old: list[Obj], new: list[Obj]) -> None:
+    """Update `old` objects in place; insert `new` ones at the next positions (n), in order."""
+    if old:
+        stmt = (
+            update(t.bt_objects)
+            .where(cols.kind == bindparam("_kind"), cols.id == bindparam("_id"))
+            .values(tenant_id=bindparam("tenant_id"), state=bindparam("state"), body=bindparam("body"))
+        )
+        await conn.execute(stmt, [{"_kind": o.kind, "_id": o.id, **_values(o)} for o in old])
+    if new:
+        n = (await conn.execute(select(func.coalesce(func.max(cols.n), 0)))).scalar() or 0
+        rows = [{"kind": o.kind, "id": o.id, "n": n + i, **_values(o)} for i, o in enumerate(new, 1)]
+        await conn.execute(t.bt_objects.insert(), rows)
 
 
 async def _upsert(conn: AsyncConnection, obj: Obj) -> None:
     """Write `obj`; a new object takes the next position (n), an existing one keeps its own."""
-    values = {"tenant_id": obj.tenant_id, "state": obj.state, "body": json.dumps(obj.body, separators=(",", ":"))}
-    done = await conn.execute(update(t.bt_objects).where(cols.kind == obj.kind, cols.id == obj.id).values(**values))
-    if done.rowcount == 0:
-        n = (await conn.execute(select(func.coalesce(func.max(cols.n), 0)))).scalar() or 0
-        await conn.execute(t.bt_objects.insert().values(kind=obj.kind, id=obj.id, n=n + 1, **values))
+    exists = (await conn.execute(select(cols.n).where(cols.kind == obj.kind, cols.id == obj.id))).first()
+    await _write(conn, [obj] if exists else [], [] if exists else [obj])
