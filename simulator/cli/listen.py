@@ -105,7 +105,8 @@ def describe(headers: dict[str, str], body: bytes) -> tuple[str, tuple[str, ...]
         data = json.loads(body)
     except ValueError:
         data = None
-    provider, types = "?", ("?",)
+    provider: str = "?"
+    types: tuple[str, ...] = ("?",)
     if isinstance(data, dict) and isinstance(data.get("events"), list):
         provider = "syncfy"
         types = tuple(str(e.get("header", {}).get("event", {}).get("name", "?")) for e in data["events"])

@@ -41,7 +41,7 @@ class _ReplaceList(argparse.Action):
         values: Any,
         option_string: str | None = None,
     ) -> None:
-        seen = getattr(namespace, "_given", set())
+        seen: set[str] = getattr(namespace, "_given", set())
         current = [] if self.dest not in seen else list(getattr(namespace, self.dest) or [])
         seen.add(self.dest)
         namespace._given = seen
@@ -81,7 +81,7 @@ def add(
             action=_ReplaceList,
             default=given,
             metavar=metavar,
-            type=type,  # type: ignore[arg-type]
+            type=type,
             help=f"{help}; repeatable ({shown})",
         )
         return

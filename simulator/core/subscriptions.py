@@ -3,6 +3,7 @@ API reach subscriptions only through this."""
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -94,10 +95,10 @@ class Subscriptions:
         await self.engine.subscription_removed(sub_id)
         await self.store.delete_subscription(sub_id)
 
-    async def list(self, limit: int | None = None, cursor: str | None = None) -> list[Subscription]:
+    async def list(self, limit: int | None = None, cursor: str | None = None) -> builtins.list[Subscription]:
         return await self.store.list_subscriptions(limit, cursor)
 
-    async def matching(self, etype: catalog.EventType, ids: Sequence[str] | None = None) -> list[Subscription]:
+    async def matching(self, etype: catalog.EventType, ids: Sequence[str] | None = None) -> builtins.list[Subscription]:
         """The enabled subscriptions that receive `etype` (among `ids` when given)."""
         if ids is not None:
             subs = [await self.get(i) for i in ids]

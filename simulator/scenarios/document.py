@@ -8,7 +8,7 @@ import json
 import re
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
@@ -156,7 +156,9 @@ def _validator() -> Draft202012Validator:
 
 def schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a scenario file."""
-    return dict(_validator().schema)
+    schema = _validator().schema
+    assert isinstance(schema, dict)  # the file is a JSON object: `check_schema` passed
+    return dict(schema)
 
 
 _TYPE_NAMES = {
@@ -193,8 +195,10 @@ def _schema_errors(doc: _Document) -> list[FieldError]:
 def _translate(error: ValidationError, doc: _Document) -> list[FieldError]:
     """One jsonschema error as FieldErrors that say what was expected, at the right node and line."""
     path: FieldPath = tuple(error.absolute_path)
-    keyword, value, sub = error.validator, error.validator_value, error.schema
-    expected = sub.get("x-expected") if isinstance(sub, dict) else None
+    # jsonschema types these as possibly unset; an error from `iter_errors` always has them.
+    keyword, value = str(error.validator), cast(Any, error.validator_value)
+    sub: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    expected = sub.get("x-expected")
     instance = error.instance
     if "propertyNames" in error.schema_path:
         key = str(instance)
@@ -238,7 +242,7 @@ def _value_at(data: Any, path: FieldPath) -> Any:
 
 
 def _is_step(error: ValidationError) -> bool:
-    return isinstance(error.schema, dict) and error.schema.get("x-expected", "").startswith("a step")
+    return isinstance(error.schema, dict) and str(error.schema.get("x-expected", "")).startswith("a step")
 
 
 def _unknown_key(key: str, known: list[str]) -> str:
@@ -255,7 +259,7 @@ def _message(keyword: str, value: Any, instance: Any, expected: str | None) -> s
     got = f"{instance!r}" if not isinstance(instance, dict | list) else _kind_of(instance)
     if keyword == "type":
         types = value if isinstance(value, list) else [value]
-        wanted = expected or " or ".join(_TYPE_NAMES.get(t, t) for t in types)
+        wanted = expected or " or ".join(_TYPE_NAMES.get(t, str(t)) for t in types)
         return f"expected {wanted}, got {_kind_of(instance)}"
     if keyword == "minItems" and value == 1:
         return f"is empty: expected {expected or 'at least one item'}"

@@ -62,7 +62,7 @@ class _Builder:
             description=_text(data.get("description")),
             observe=_text(data.get("observe")),
             params=self.params,
-            steps=cast(tuple[Step, ...], steps),
+            steps=steps,
             faults=_mapping(data.get("faults")),
             source=self.doc.source,
         )
@@ -104,10 +104,12 @@ class _Builder:
             )
         return not unknown
 
-    def _steps(self, value: Any, path: FieldPath) -> tuple[Step | None, ...]:
+    def _steps(self, value: Any, path: FieldPath) -> tuple[Step, ...]:
+        """The steps of `value`. A step that could not be built is None here: its error is recorded, and a
+        scenario with errors is never played, but later checks still see every step at its position."""
         if not isinstance(value, list):
             return ()
-        return tuple(self._step(item, (*path, i)) for i, item in enumerate(value))
+        return cast(tuple[Step, ...], tuple(self._step(item, (*path, i)) for i, item in enumerate(value)))
 
     def _step(self, value: Any, path: FieldPath) -> Step | None:
         if not isinstance(value, dict):
@@ -131,7 +133,9 @@ class _Builder:
         ref = value.get("as")
         if etype is None:
             return None
-        return Emit(etype, overrides, ref if isinstance(ref, str) else None, _mapping(value.get("faults")), line)
+        ref = ref if isinstance(ref, str) else None
+        unchecked = value.get("unchecked") is True
+        return Emit(etype, overrides, ref, _mapping(value.get("faults")), line, unchecked)
 
     def _event_type(self, name: Any, path: FieldPath) -> str | None:
         if not isinstance(name, str) or self.provider is None:
@@ -257,7 +261,8 @@ def load_text(text: str, source: str = "<string>") -> Scenario:
     builder = _Builder(doc)
     scenario, steps = builder.build()
     defaults = {name: p.default for name, p in builder.params.items()}
-    late = builder.errors + [doc.error(path, message) for path, message in bind_problems(steps, defaults)]
+    bound = bind_problems(steps, defaults, builder.provider)
+    late = builder.errors + [doc.error(path, message) for path, message in bound]
     errors = early + [e for e in late if not any(_under(e.field, f.field) for f in early)]
     if scenario is None and not errors:  # every skipped part is reported above; this is a safety net
         errors = [FieldError("", "not a valid scenario", source, 1)]
