@@ -22,6 +22,7 @@ from simulator.providers.syncfy import api
 
 log = logging.getLogger("webhook_sim.api")
 METHODS = ("GET", "POST", "PUT", "DELETE")
+ANY_METHOD = [*METHODS, "PATCH", "HEAD", "OPTIONS"]  # routed to the twin, which answers 405 for what it lacks
 JSON = "application/json; charset=utf-8"
 STREAM_CHUNK = 250  # rows per chunk of a streamed list
 
@@ -149,7 +150,7 @@ def route(path: str, handlers: Mapping[str, Handler]) -> BaseRoute:
             return answer(500, None, "Internal Server Error")
         return result if isinstance(result, Response) else answer(200, result)
 
-    return Route(path, endpoint, methods=list(METHODS))
+    return Route(path, endpoint, methods=ANY_METHOD)
 
 
 def fallback() -> BaseRoute:
@@ -158,4 +159,4 @@ def fallback() -> BaseRoute:
     async def endpoint(request: Request) -> Response:
         return answer(404, None, f"no route {request.method} {request.url.path}")
 
-    return Route("/{rest:path}", endpoint, methods=[*METHODS, "PATCH", "HEAD", "OPTIONS"])
+    return Route("/{rest:path}", endpoint, methods=ANY_METHOD)

@@ -1,0 +1,146 @@
+"""The Syncfy twin's own rules over real HTTP: its auth styles and sessions, a configured provider key, its
+refusals (always the envelope), V1 webhooks as real subscriptions, and a fiscal credential's lifecycle down to its
+documents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from simulator import signing, testing
+from simulator.receiving import make_verifier
+from simulator.testing import WebhookSim
+from simulator.testing.receiver import Receiver
+from tests.twins.syncfy_harness import KEY, envelope, eventually, twin_client
+
+FISCAL_SITE = "5da784f1f9de2a06483abec1"  # the sandbox's SAT site: its credentials download documents
+BANK_SITE = "56cf5728784806f72b8b4568"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as started:
+        yield started
+
+
+def new_user(syncfy: httpx.Client, name: str) -> str:
+    return envelope(syncfy.post("/v1/users", json={"name": name, "id_external": name.upper()}))["id_user"]
+
+
+def session(syncfy: httpx.Client, id_user: str) -> str:
+    return envelope(syncfy.post("/v1/sessions", json={"id_user": id_user}))["token"]
+
+
+def test_every_auth_style_of_the_sdks_and_samples_is_accepted(sim: WebhookSim, syncfy: httpx.Client):
+    token = session(syncfy, new_user(syncfy, "ana"))
+    base = f"{sim.url}/syncfy/v1/catalogues/sites"
+    styles = [
+        {"headers": {"Authorization": f"api_key api_key={KEY}"}},
+        {"headers": {"Authorization": f"API_KEY api_key={KEY}"}},
+        {"headers": {"Authorization": f"Bearer {token}"}},
+        {"headers": {"Authorization": f"TOKEN token={token}"}},
+        {"params": {"api_key": KEY}},
+        {"params": {"token": token}},
+        {"json": {"token": token}, "headers": {"X-Http-Method-Override": "GET"}},
+    ]
+    for style in styles:
+        method = "POST" if "json" in style else "GET"
+        assert envelope(httpx.request(method, base, **style)), style  # type: ignore[arg-type]
+
+
+def test_missing_or_wrong_credentials_are_401_envelopes(sim: WebhookSim, syncfy: httpx.Client):
+    base = f"{sim.url}/syncfy/v1"
+    assert envelope(httpx.get(f"{base}/credentials"), 401) is None
+    assert envelope(httpx.get(f"{base}/credentials", headers={"Authorization": "Bearer nope"}), 401) is None
+    assert envelope(httpx.get(f"{base}/credentials", headers={"Authorization": "api_key api_key="}), 401) is None
+    token = session(syncfy, new_user(syncfy, "luis"))
+    # Users, sessions and webhooks take the API key only.
+    assert envelope(httpx.get(f"{base}/users", headers={"Authorization": f"Bearer {token}"}), 401) is None
+    assert envelope(syncfy.get(f"/v1/sessions/{token}/verify")) is True
+    assert envelope(syncfy.delete(f"/v1/sessions/{token}")) is True
+    assert envelope(httpx.get(f"{base}/credentials", headers={"Authorization": f"Bearer {token}"}), 401) is None
+    assert envelope(syncfy.get(f"/v1/sessions/{token}/verify"), 404) is None
+
+
+def test_a_provider_key_makes_every_other_key_a_401():
+    with testing.webhook_sim(provider_key="the-only-key") as sim, twin_client(sim.url, "another-key") as wrong:
+        assert envelope(wrong.get("/v1/catalogues/sites"), 401) is None
+        with twin_client(sim.url, "the-only-key") as right:
+            assert envelope(right.get("/v1/catalogues/sites"))
+
+
+def test_refusals_are_envelopes_never_5xx(syncfy: httpx.Client):
+    assert envelope(syncfy.get("/v1/credentials/5f0000000000000000000000"), 404) is None
+    assert envelope(syncfy.get("/v1/documents", params={"id_job_webhook": "5f00000000000000000000ff"}), 404) is None
+    assert envelope(syncfy.get("/v1/no/such/route"), 404) is None
+    for bad in ({"limit": 0}, {"limit": 5001}, {"skip": -1}, {"limit": "ten"}, {"dt_refresh_from": "yesterday"}):
+        assert envelope(syncfy.get("/v1/transactions", params=bad), 400) is None, bad
+    assert envelope(syncfy.post("/v1/credentials", content=b"{not json"), 400) is None
+    assert envelope(syncfy.request("PATCH", "/v1/credentials"), 405) is None
+    assert envelope(syncfy.post("/v1/credentials", json={"id_site": BANK_SITE}), 400) is None
+
+
+def test_a_v1_webhook_is_a_subscription_the_control_api_shows_and_edits(
+    sim: WebhookSim, syncfy: httpx.Client, control: httpx.Client, receiver: Receiver
+):
+    hook = envelope(syncfy.post("/v1/webhooks", json={"url": receiver.url, "events": ["refresh"], "delay": 0}))
+    assert list(hook) == ["id_webhook", "id_user", "events", "url", "delay", "dt_created", "dt_modified"]
+    (sub,) = [s for s in control.get("/subscriptions").json()["data"] if s["url"] == receiver.url]
+    assert sub["signing"] == "syncfy" and sub["events"] == ["syncfy:credentials.refreshed"]
+    assert control.patch(f"/subscriptions/{sub['id']}", json={"enabled": False}).is_success
+    (listed,) = [w for w in envelope(syncfy.get("/v1/webhooks")) if w["id_webhook"] == hook["id_webhook"]]
+    assert listed["is_disabled"] == 1 and listed["ct_failed"] == 0
+    envelope(syncfy.put(f"/v1/webhooks/{hook['id_webhook']}", json={"is_disabled": 0, "events": ["credential_create"]}))
+    assert control.get(f"/subscriptions/{sub['id']}").json()["events"] == ["syncfy:credentials.created"]
+    assert envelope(syncfy.delete(f"/v1/webhooks/{hook['id_webhook']}")) is True
+    assert control.get(f"/subscriptions/{sub['id']}").status_code == 404
+    assert envelope(syncfy.post("/v1/webhooks", json={"url": receiver.url, "events": ["nope"]}), 400) is None
+
+
+def test_a_fiscal_credential_runs_to_its_documents_for_its_users_webhook_only(
+    sim: WebhookSim, syncfy: httpx.Client, make_receiver: Receiver
+):
+    mine, other = new_user(syncfy, "sat"), new_user(syncfy, "nadie")
+    secret = signing.new_secret("syncfy")
+    ours, theirs = make_receiver(), make_receiver()
+    ours.verifier = make_verifier("syncfy", secret=secret)
+    events = ["credential_create", "credential_update", "refresh", "documents"]
+    for url, owner in ((ours.url, mine), (theirs.url, other)):
+        envelope(syncfy.post("/v1/webhooks", json={"url": url, "events": events, "id_user": owner, "key": secret}))
+    token = session(syncfy, mine)
+    bearer = {"Authorization": f"Bearer {token}"}
+    login = {"id_site": FISCAL_SITE, "credentials": {"username": "ACM010101ABC", "password": "x"}}
+    job = envelope(syncfy.post("/v1/credentials", json=login, headers=bearer))
+    assert job["status"].startswith(str(syncfy.base_url)) and job["is_new"] == 1
+    received = ours.wait_for(5, timeout=15)  # created, updated, refreshed, documents completed and success
+    names = [e["header"]["event"]["name"] for r in received for e in r.json()["events"]]
+    assert names == [
+        "credentials.created",
+        "credentials.updated",
+        "credentials.refreshed",
+        "documents.completed",
+        "documents.success",
+    ]
+    assert all(r.verified for r in received)
+    assert not theirs.requests  # another user's webhook hears nothing of this credential
+    last = received[-1].json()["events"][0]["payload"]["endpoints"][0]
+    documents = envelope(syncfy.get(last.removeprefix("/v1").join(["/v1", ""]), headers=bearer))
+    assert documents and {d["id_document_status"] for d in documents} == {"5b23219d056f2905985444c2"}
+    again = envelope(syncfy.post("/v1/credentials/pulls", json=login, headers=bearer))
+    assert again["id_credential"] == job["id_credential"] and again["is_new"] == 0
+    eventually(lambda: len(ours.requests) >= 9, 15, "the second pull's events")
+
+
+@pytest.fixture
+def make_receiver() -> Iterator[object]:
+    started: list[Receiver] = []
+
+    def make() -> Receiver:
+        started.append(Receiver().start())
+        return started[-1]
+
+    yield make
+    for receiver in started:
+        receiver.stop()
