@@ -1,0 +1,63 @@
+"""The Syncfy twin's state survives a restart on the same database: credentials and their derived rows answer the
+same bytes, sessions and webhooks still work, and a credential waiting for its token goes on after the restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simulator.api.app import server_app
+from simulator.testing.receiver import Receiver
+from tests.api.harness import ApiServer
+from tests.twins.syncfy_harness import envelope, eventually, finished_run, run_events, twin_client
+
+TOKEN_SITE = "56cf5728784806f72b8b4569"
+
+
+def serve(db: Path) -> ApiServer:
+    return ApiServer(server_app(str(db), grace=1)).start()
+
+
+def without_rid(body: bytes, rid: str) -> bytes:
+    return body.replace(rid.encode(), b"")
+
+
+def test_state_survives_a_restart(tmp_path: Path):
+    db = tmp_path / "twin.db"
+    with Receiver() as receiver:
+        server = serve(db)
+        try:
+            control, syncfy = server.client(), twin_client(server.url)
+            events = run_events(control, finished_run(control, "syncfy-credential-lifecycle", receiver.url, seed=4))
+            refresh = next(e for e in events if e["type"] == "syncfy:credentials.refreshed")["body"]["payload"]
+            urls = [refresh["endpoints"]["credential"][0], refresh["endpoints"]["transactions"][0]]
+            before = [syncfy.get(url) for url in urls]
+            id_user = envelope(syncfy.post("/v1/users", json={"name": "Ana"}))["id_user"]
+            token = envelope(syncfy.post("/v1/sessions", json={"id_user": id_user}))["token"]
+            envelope(syncfy.post("/v1/webhooks", json={"url": receiver.url, "events": ["credential_update"]}))
+            bearer = {"Authorization": f"Bearer {token}"}
+            login = {"id_site": TOKEN_SITE, "credentials": {"username": "test"}}
+            job = envelope(syncfy.post("/v1/credentials", json=login, headers=bearer))
+            waiting = f"/v1/credentials/{job['id_credential']}"
+            eventually(lambda: envelope(syncfy.get(waiting, headers=bearer))[0]["code"] == 410, 10, "the 410")
+            syncfy.close()
+            control.close()
+        finally:
+            server.stop()
+
+        server = serve(db)
+        try:
+            syncfy = twin_client(server.url)
+            after = [syncfy.get(url) for url in urls]
+            for old, new in zip(before, after, strict=True):
+                assert without_rid(old.content, old.json()["rid"]) == without_rid(new.content, new.json()["rid"])
+            assert envelope(syncfy.get(f"/v1/sessions/{token}/verify")) is True
+            assert [w["url"] for w in envelope(syncfy.get("/v1/webhooks"))] == [receiver.url]
+            envelope(syncfy.put(waiting, json={"twofa": {"token": "123456"}}, headers=bearer))
+            eventually(lambda: envelope(syncfy.get(waiting, headers=bearer))[0]["code"] == 200, 10, "the refresh")
+            refreshed = eventually(
+                lambda: [r for r in receiver.requests if job["id_credential"] in r.body.decode()], 10, "its webhooks"
+            )
+            assert refreshed
+            syncfy.close()
+        finally:
+            server.stop()
