@@ -15,6 +15,9 @@ from faker import Faker
 from simulator.errors import AmbiguousEventType, FieldError, InvalidInput, UnknownEventType
 from simulator.ids import RunIds, derived_fraction
 from simulator.models import BuildContext, Event
+from simulator.overrides import apply as apply_overrides
+from simulator.overrides import check as check_overrides
+from simulator.overrides import check_event, problems
 from simulator.providers.base import EventType, Provider
 from simulator.timeutil import add_seconds, parse_time
 from simulator.world import World
@@ -122,39 +125,32 @@ def validate_filter(flt: str) -> None:
         raise UnknownEventType(flt, difflib.get_close_matches(flt, list(_index()), n=3, cutoff=0.5))
 
 
-def set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set `value` at a dotted `path` (`payload.is_executing`, `data.token.metadata.plan`, `events.0.x`)."""
-    parts = path.split(".")
-    node: Any = data
-    for i, part in enumerate(parts[:-1]):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, dict):
-            nxt = node.get(part)
-            if not isinstance(nxt, dict | list):
-                nxt = node[part] = {}
-            node = nxt
-        else:
-            raise InvalidInput(
-                f"cannot set {path!r}: {'.'.join(parts[: i + 1])} is not an object",
-                errors=[FieldError(f"overrides.{path}", "path goes through a non-object")],
-            )
-    last = parts[-1]
-    if isinstance(node, list) and last.isdigit() and int(last) < len(node):
-        node[int(last)] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise InvalidInput(f"cannot set {path!r}", errors=[FieldError(f"overrides.{path}", "bad path")])
+def build_event(
+    etype: EventType, ctx: BuildContext, overrides: dict[str, Any] | None = None, *, checked: bool = True
+) -> Event:
+    """Build one event of `etype` from the run's world and randomness, then apply `with:` overrides.
 
-
-def build_event(etype: EventType, ctx: BuildContext, overrides: dict[str, Any] | None = None) -> Event:
-    """Build one event of `etype` from the run's world and randomness, then apply `with:` overrides."""
+    Each override is checked against the event's JSON Schema first (InvalidInput naming `overrides.<path>`);
+    `checked=False` (a step's `unchecked: true`) lets off-schema values through, never values JSON cannot
+    carry. An override of an entity's field changes the entity in the world too, so later events agree.
+    """
     provider = get_provider(etype.provider)
+    if overrides:
+        check_overrides(provider, etype, overrides, schema=checked)
     data = etype.builder(ctx)
-    for path, value in (overrides or {}).items():
-        set_path(data, path, value)
+    if overrides:
+        changed = apply_overrides(data, overrides)
+        if checked:
+            check_event(provider, etype, changed, overrides)
+        for path, value in overrides.items():
+            provider.absorb(data, path, value, ctx)  # `data` shows the entities as they were
+        data = changed
     return provider.finish(etype, data, ctx)
+
+
+def override_problems(etype: EventType, overrides: dict[str, Any]) -> list[tuple[str, str]]:
+    """(path, message) for each override of an `etype` event its schema refuses (for checks before a run)."""
+    return problems(get_provider(etype.provider), etype, overrides)
 
 
 def first_delivery_lag(event: Event) -> float:

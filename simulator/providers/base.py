@@ -39,6 +39,9 @@ class Provider(ABC):
     retry_policy: ClassVar[RetryPolicy]
     # How many events one POST may carry (Syncfy's `events` array); 1 where the envelope holds one event.
     max_batch: ClassVar[int] = 1
+    # Where the per-event object (what builders return, what `with:` paths start from) sits in the body's
+    # JSON Schema: a key, or a list index as a string.
+    event_path: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         self.event_types: dict[str, EventType] = {}
@@ -61,6 +64,11 @@ class Provider(ABC):
     @abstractmethod
     def render(self, events: Sequence[Event], envelope_id: str, delivered_at: datetime) -> bytes:
         """The exact bytes of one POST carrying `events`."""
+
+    @abstractmethod
+    def absorb(self, data: dict[str, Any], path: str, value: Any, ctx: BuildContext) -> None:
+        """Carry an override into the world when `path` is a field of an entity the event shows (`data` is the
+        event before the override), so later events of that entity agree with it; otherwise do nothing."""
 
     @cached_property
     def schema_dir(self) -> Path:

@@ -51,7 +51,8 @@ class Emit:
     """Emit one event of `type` (the canonical name, within the scenario's provider).
 
     `ref` names the entity the event touches (`BuildContext.ref`); `overrides` are dotted paths set on the built
-    event, values possibly holding `${param}` templates; `faults` is kept as written for fault injection.
+    event, values possibly holding `${param}` templates, each checked against the event's JSON Schema unless
+    `unchecked`; `faults` is kept as written for fault injection.
     """
 
     type: str
@@ -59,6 +60,7 @@ class Emit:
     ref: str | None = None
     faults: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
+    unchecked: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,24 @@ def walk(steps: tuple[Step, ...]) -> Iterator[Step]:
         elif isinstance(step, Parallel):
             for steps_ in step.branches:
                 yield from walk(steps_)
+
+
+def walk_paths(steps: tuple[Step | None, ...], path: FieldPath = ("steps",)) -> Iterator[tuple[FieldPath, Step]]:
+    """Every step with its path in the document (`("steps", 2, "choose", 0, "steps", 1)`), depth first; None
+    (a step the loader could not build) is skipped."""
+    for i, step in enumerate(steps):
+        here = (*path, i)
+        if step is None:
+            continue
+        yield here, step
+        if isinstance(step, Repeat):
+            yield from walk_paths(step.steps, (*here, "steps"))
+        elif isinstance(step, Choose):
+            for j, branch in enumerate(step.branches):
+                yield from walk_paths(branch.steps, (*here, "choose", j, "steps"))
+        elif isinstance(step, Parallel):
+            for j, steps_ in enumerate(step.branches):
+                yield from walk_paths(steps_, (*here, "parallel", j, "steps"))
 
 
 def references(value: Any) -> Iterator[str]:

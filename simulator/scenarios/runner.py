@@ -36,6 +36,7 @@ from simulator.scenarios.model import (
     Wait,
     field_path,
     substitute,
+    walk_paths,
 )
 
 # At speed 0 nothing sleeps; the loop is still given a turn this often so cancellation gets through.
@@ -76,7 +77,7 @@ def resolve_params(scenario: Scenario, given: Mapping[str, Any]) -> dict[str, An
     if not errors and given:
         errors = [
             FieldError(field_path(path), message, scenario.source)
-            for path, message in bind_problems(scenario.steps, values)
+            for path, message in bind_problems(scenario.steps, values, scenario.provider)
         ]
     if errors:
         raise InvalidInput(
@@ -148,20 +149,43 @@ def _to_float(value: Any) -> float:
 Problem = tuple[FieldPath, str]
 
 
-def bind_problems(steps: tuple[Step | None, ...], params: Mapping[str, Any]) -> list[Problem]:
-    """What is wrong with a scenario's `steps` once `params` fill their templates (empty: they can run).
+def bind_problems(
+    steps: tuple[Step | None, ...], params: Mapping[str, Any], provider: str | None = None
+) -> list[Problem]:
+    """What is wrong with a scenario's `steps` once `params` fill their templates (empty: they can run): an
+    unusable wait or repeat, and (given the scenario's `provider`) a `with:` override its event's schema refuses.
 
     None stands for a step the loader could not build (already reported); it is skipped.
     """
     problems: list[Problem] = []
     _bind(steps, params, ("steps",), problems)
+    if provider is not None:
+        problems += override_problems(steps, params, provider)
+    return problems
+
+
+def override_problems(steps: tuple[Step | None, ...], params: Mapping[str, Any], provider: str) -> list[Problem]:
+    """Each `with:` override (its templates filled from `params`) the event's JSON Schema refuses, at its path
+    in the document (`steps[1].with["payload.is_exec"]`); steps marked `unchecked` are skipped."""
+    problems: list[Problem] = []
+    for path, step in walk_paths(steps):
+        if not isinstance(step, Emit) or step.unchecked or not step.overrides:
+            continue
+        try:
+            overrides = substitute(dict(step.overrides), params)
+        except KeyError:
+            continue  # an undeclared `${param}`: reported where references are checked
+        etype = catalog.resolve(step.type, provider)
+        problems += [((*path, "with", p), message) for p, message in catalog.override_problems(etype, overrides)]
     return problems
 
 
 def bind(scenario: Scenario, params: Mapping[str, Any]) -> tuple[Step, ...]:
-    """The steps with every wait and repeat resolved from `params`; raises InvalidInput if any is unusable."""
+    """The steps with every wait and repeat resolved from `params`; raises InvalidInput if any is unusable or
+    an override does not fit its event's schema."""
     problems: list[Problem] = []
     steps = _bind(scenario.steps, params, ("steps",), problems)
+    problems += override_problems(scenario.steps, params, scenario.provider)
     if problems:
         errors = [FieldError(field_path(path), message, scenario.source) for path, message in problems]
         raise InvalidInput(
@@ -374,7 +398,8 @@ async def play(
     count = 0
     for item in planned:
         etype = catalog.resolve(item.step.type, scenario.provider)
-        event = catalog.build_event(etype, replace(ctx, now=item.at, ref=item.step.ref), dict(item.overrides))
+        moment = replace(ctx, now=item.at, ref=item.step.ref)
+        event = catalog.build_event(etype, moment, dict(item.overrides), checked=not item.step.unchecked)
         event = replace(event, seq=count, run_id=run_id)
         if speed > 0:
             await _wait_until(t0 + (item.at - start_time).total_seconds() / speed, on_idle, sleep, monotonic)

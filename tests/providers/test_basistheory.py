@@ -69,6 +69,7 @@ NO_ACTOR = {"token.expired", "token.property.expired"}
 # Requests without a key (a refused proxy call, a 401) have nobody to name.
 SOMETIMES_ANONYMOUS = {"http.request", "proxy.invoked"}
 MASKED = re.compile(r"^(?P<head>.{2})\*\*\*(?P<tail>.{2}) \(length (?P<length>\d+)\)$")
+UUID_EXAMPLE = "0f777425-9080-4d82-b557-799f43aefcba"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
@@ -178,11 +179,30 @@ def test_token_times_and_authorship() -> None:
     assert updated["modified_by"] == data(updated_event)["actor"]["id"]
 
 
-def test_an_override_changes_one_event_not_the_world() -> None:
+def test_an_override_of_an_entity_field_holds_for_that_entity_from_then_on() -> None:
     run = Run(9)
-    created = run.emit("token.created", overrides={"data.token.metadata.leak": "yes"})
-    assert data(created)["token"]["metadata"]["leak"] == "yes"
-    assert "leak" not in data(run.emit("token.updated"))["token"]["metadata"]
+    created = run.emit("token.created", overrides={"data.token.metadata.plan": "gold", "data.token.type": "bank"})
+    assert data(created)["token"]["metadata"]["plan"] == "gold"
+    updated = data(run.emit("token.updated"))["token"]
+    assert updated["metadata"]["plan"] == "gold" and updated["type"] == "bank"
+    assert data(run.emit("token.read"))["token"]["type"] == "bank"
+
+
+def test_an_override_of_what_only_the_event_says_stays_with_the_event() -> None:
+    run = Run(9)
+    first = run.emit("token.created", overrides={"data.actor.type": "admin", "trace_id": UUID_EXAMPLE})
+    assert data(first)["actor"]["type"] == "admin" and first["trace_id"] == UUID_EXAMPLE
+    later = run.emit("token.updated")
+    assert data(later)["actor"]["type"] == "application" and later["trace_id"] != UUID_EXAMPLE
+
+
+def test_an_override_of_the_tenant_or_an_actor_renames_them_for_later_events() -> None:
+    run = Run(2)
+    tenant_id = "11111111-2222-4333-8444-555555555555"
+    run.emit("tenant.created", overrides={"tenant_id": tenant_id, "data.actor.name": "ops@example.com"})
+    updated = run.emit("tenant.updated")
+    assert updated["tenant_id"] == data(updated)["tenant"]["id"] == tenant_id
+    assert data(updated)["actor"]["name"] == "ops@example.com"
 
 
 @pytest.mark.parametrize("seed", range(8))

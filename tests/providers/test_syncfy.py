@@ -292,3 +292,28 @@ def test_schemas_reject_what_syncfy_never_sends() -> None:
         "$.events[0].payload.endpoints.accounts[0]",
         "$.events[0].header.event.at",
     }
+
+
+def test_an_override_of_the_users_reference_holds_for_the_rest_of_the_story() -> None:
+    ctx = catalog.new_context(4, START, {"institution": "fiscal"})
+    moment = replace(ctx, now=START)
+    etype = catalog.resolve("credentials.created")
+    event = catalog.build_event(etype, moment, {"header.user.id_external": "CUST-42", "payload.is_executing": 0})
+    assert event.data["header"]["user"]["id_external"] == "CUST-42"
+    updated = emit(ctx, "credentials.updated", 5)
+    completed = emit(ctx, "documents.completed", 60)
+    # The user's reference is the user's: every later event agrees. is_executing was this event's only.
+    assert updated["header"]["user"]["id_external"] == updated["payload"]["id_external"] == "CUST-42"
+    assert completed["header"]["user"]["id_external"] == "CUST-42"
+    assert (
+        updated["payload"]["is_executing"] == 0 and emit(ctx, "credentials.created", 90)["payload"]["is_executing"] == 1
+    )
+
+
+def test_an_override_of_the_site_moves_the_credential_and_its_documents() -> None:
+    ctx = catalog.new_context(6, START, {"institution": "bank"})
+    fiscal_site = {"id_site": "5da784f1f9de2a06483abec1", "id_site_organization_type": FISCAL}
+    etype = catalog.resolve("credentials.created")
+    catalog.build_event(etype, replace(ctx, now=START), {f"payload.{k}": v for k, v in fiscal_site.items()})
+    completed = emit(ctx, "documents.completed", 60)  # the credential is fiscal now: its documents download
+    assert {k: completed["payload"][k] for k in fiscal_site} == fiscal_site

@@ -152,6 +152,7 @@ def test_overrides_are_substituted_typed_or_interpolated():
     s = scenario(
         """
 - emit: credentials.created
+  unchecked: true
   with:
     payload.n: "${n}"
     payload.flag: "${flag}"

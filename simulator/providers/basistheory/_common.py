@@ -13,6 +13,7 @@ from typing import Any
 
 from simulator.ids import RunIds
 from simulator.models import BuildContext
+from simulator.overrides import copy_json, set_path
 from simulator.providers.basistheory import _values as v
 from simulator.timeutil import iso_ms
 
@@ -47,13 +48,8 @@ def uid(ctx: BuildContext, kind: str) -> str:
     return ids.uuid4(kind)
 
 
-def copy(value: Any) -> Any:
-    """A deep copy of plain JSON data (much cheaper than `copy.deepcopy`)."""
-    if isinstance(value, dict):
-        return {k: copy(x) for k, x in value.items()}
-    if isinstance(value, list):
-        return [copy(x) for x in value]
-    return value
+# A deep copy of plain JSON data (much cheaper than `copy.deepcopy`).
+copy = copy_json
 
 
 def project(entity: Entity, keys: Iterable[str]) -> dict[str, Any]:
@@ -178,3 +174,51 @@ def portal_actor(ctx: BuildContext) -> Entity:
     if ctx.rng.random() < 0.7:
         return owner(ctx)
     return app_actor(ctx, "management")
+
+
+# --- overrides that change an entity ----------------------------------------------------------------
+
+
+Target = tuple[Entity, dict[str, Any], list[str]]  # the entity, the event's projection of it, the rest of the path
+
+
+def absorb(ctx: BuildContext, data: dict[str, Any], path: str, value: Any) -> None:
+    """Apply an override to the entity whose field it sets, so later events show it too.
+
+    The entity is the deepest object on the path whose `id` names one of the world's entities (payload objects
+    are projections of entities), or the tenant for `tenant_id`. The field must be one the entity holds, with
+    the value the event showed: an actor's `type` is its role (`application`), not the application's own type,
+    so an override of it stays with the event.
+    """
+    parts = path.split(".")
+    target = (
+        (tenant(ctx), {"id": data.get("tenant_id")}, ["id"]) if parts == ["tenant_id"] else _target(ctx, data, parts)
+    )
+    if target is None:
+        return
+    entity, shown, rest = target
+    if rest[0] in entity and entity[rest[0]] == shown.get(rest[0]):
+        set_path(entity, ".".join(rest), copy(value))
+
+
+def _target(ctx: BuildContext, data: dict[str, Any], parts: list[str]) -> Target | None:
+    node: Any = data
+    found = None
+    for i, part in enumerate(parts[:-1]):
+        node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            break
+        entity = _entity(ctx, node.get("id"))
+        if entity is not None:
+            found = (entity, node, parts[i + 1 :])
+    return found
+
+
+def _entity(ctx: BuildContext, entity_id: Any) -> Entity | None:
+    """The world's entity with `entity_id`: a stored one, or one of the tenant's own (owner, system, apps)."""
+    if not isinstance(entity_id, str):
+        return None
+    candidates = [e for kind in ctx.world.kinds() for e in ctx.world.all(kind)]
+    for found in ctx.world.all("tenant"):
+        candidates += [found["_owner"], found["_system"], *found["_apps"].values()]
+    return next((e for e in candidates if e.get("id") == entity_id), None)

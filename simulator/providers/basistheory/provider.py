@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from simulator.models import BuildContext, Event, RetryPolicy
 from simulator.providers.base import EventType, Provider
+from simulator.providers.basistheory import _common
 from simulator.timeutil import iso_ms
 
 
@@ -25,6 +26,7 @@ class BasisTheoryProvider(Provider):
     # 10 retries, exponential, about 2.5 hours in all (as Basis Theory's reactor callbacks were retried).
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy.exponential(8.8, 10)
     max_batch: ClassVar[int] = 1
+    event_path: ClassVar[tuple[str, ...]] = ("event",)
 
     def finish(self, etype: EventType, data: dict[str, Any], ctx: BuildContext) -> Event:
         return Event(
@@ -36,6 +38,9 @@ class BasisTheoryProvider(Provider):
             # allow_nan=False: JSON.parse rejects NaN and Infinity, so no body may carry them.
             json=json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False),
         )
+
+    def absorb(self, data: dict[str, Any], path: str, value: Any, ctx: BuildContext) -> None:
+        _common.absorb(ctx, data, path, value)
 
     def render(self, events: Sequence[Event], envelope_id: str, delivered_at: datetime) -> bytes:
         if len(events) != 1:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from simulator.models import BuildContext, Event, RetryPolicy
 from simulator.providers.base import EventType, Provider
+from simulator.providers.syncfy import _common
 
 
 class SyncfyProvider(Provider):
@@ -22,6 +23,7 @@ class SyncfyProvider(Provider):
     # Syncfy publishes no retry schedule; this is the Svix-style one (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy((5, 300, 1800, 7200, 18000, 36000, 36000))
     max_batch: ClassVar[int] = 100
+    event_path: ClassVar[tuple[str, ...]] = ("events", "0")
 
     def finish(self, etype: EventType, data: dict[str, Any], ctx: BuildContext) -> Event:
         rid = ctx.world.ids.uuid4(f"rid:{etype.name}")
@@ -34,6 +36,9 @@ class SyncfyProvider(Provider):
             json=json.dumps(data, separators=(",", ":")),
             envelope_id=rid,
         )
+
+    def absorb(self, data: dict[str, Any], path: str, value: Any, ctx: BuildContext) -> None:
+        _common.absorb(ctx, data, path, value)
 
     def render(self, events: Sequence[Event], envelope_id: str, delivered_at: datetime) -> bytes:
         # `events` first, then `rid`, as in most of Syncfy's examples.
