@@ -15,14 +15,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, literal_column, select, tuple_, update
+from sqlalchemy import Integer, bindparam, case, func, literal_column, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnClause
 
 from simulator.store import Store
 from simulator.store import tables as t
 
 log = logging.getLogger("webhook_sim.twins")
-rowid = literal_column("rowid")
+rowid: ColumnClause[int] = literal_column("rowid", Integer)
 FOLD = "basistheory"
 cols = t.bt_objects.c
 _HEAD = select(rowid, t.events.c.key).select_from(t.events).order_by(rowid.desc()).limit(1)
