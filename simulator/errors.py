@@ -96,3 +96,11 @@ class Unauthorized(SimError):
     status = 401
     exit_code = 2
     title = "Unauthorized"
+
+
+class StoreInUse(SimError):
+    """Another process serves from the same database: two would resume, send and renumber each other's work."""
+
+    status = 503
+    exit_code = 1
+    title = "Store in use"

@@ -20,7 +20,8 @@ from simulator.api import access_log as api_logging
 from simulator.api.app import server_app
 from simulator.cli import options
 from simulator.errors import FieldError, InvalidInput
-from simulator.runtime import bind_tcp, stop_signals_end_quietly, tune_gc
+from simulator.runtime import bind_tcp, server_config, stop_signals_end_quietly, tune_gc
+from simulator.store import ensure_free
 
 SHUTDOWN_GRACE = 10.0
 
@@ -31,11 +32,31 @@ def register(sub: Any) -> None:
         help="the server: control API, scheduler, delivery workers",
         description="Serve the control API, fire schedules and deliver, until SIGTERM or Ctrl-C.",
     )
-    options.add(p, "--host", "the address to listen on; anything but loopback wants --token", default="127.0.0.1")
+    options.add(
+        p,
+        "--host",
+        "the address to listen on; anything but loopback needs --token or --token-file",
+        default="127.0.0.1",
+    )
     options.add(p, "--port", "the port to listen on (0: any free one)", default=8080, type=int)
     options.add(p, "--db", "the store: a SQLite path or URL", default="sqlite:///webhook-sim.db")
     options.add(p, "--scenarios", "a folder of scenario files", many=os.pathsep, metavar="DIR")
     options.add(p, "--token", "require `Authorization: Bearer TOKEN` on every route but /health")
+    options.add(p, "--token-file", "read the token from this file (a container secret, say): its first line")
+    options.add(
+        p,
+        "--insecure-no-token",
+        "serve a non-loopback address without a token: anyone who reaches the port controls the simulator",
+        default=False,
+        flag_only=True,
+    )
+    options.add(p, "--header-timeout", "seconds a client has to send a request head", default=10.0, type=float)
+    options.add(
+        p,
+        "--max-connections",
+        "open client connections kept (default: half the file descriptors, at most 1000)",
+        type=int,
+    )
     options.add(p, "--signing-key", "PEM file of the RSA key that signs Basis Theory deliveries")
     options.add(p, "--provider-key", "the only key the provider API twins accept (default: any non-empty key)")
     options.add(p, "--log-format", "how the log is written", default="text", choices=["text", "json"])
@@ -47,13 +68,15 @@ def serve_command(args: argparse.Namespace) -> int:
     log_format.
     Returns 0 after a graceful stop, 1 when it could not start."""
     api_logging.configure(args.log_format)
+    token = _token(args)
+    check_exposure(args.host, token, insecure=args.insecure_no_token)
     key = _load_key(args.signing_key)
+    ensure_free(args.db)  # a second server on one database is refused before it binds, naming the holder
     try:
         sock = bind_tcp(args.host, args.port)
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    token = args.token or None
     app = server_app(
         args.db,
         scenario_dirs=[Path(d) for d in args.scenarios],
@@ -63,14 +86,56 @@ def serve_command(args: argparse.Namespace) -> int:
         provider_key=args.provider_key or None,
     )
     tune_gc()
-    config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="on", server_header=False, timeout_graceful_shutdown=5
+    config = server_config(
+        app,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        header_timeout=args.header_timeout,
+        max_connections=args.max_connections,
     )
     server = uvicorn.Server(config)
     _announce(args.host, sock.getsockname()[1], token)
     with stop_signals_end_quietly():
         server.run(sockets=[sock])
     return 0 if server.started else 1
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    """The bearer token: `--token`, or the first line of `--token-file`; None when neither is given."""
+    if args.token and args.token_file:
+        raise InvalidInput(
+            "give --token or --token-file, not both", errors=[FieldError("token-file", "--token is given too")]
+        )
+    if not args.token_file:
+        return args.token or None
+    try:
+        lines = Path(args.token_file).read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InvalidInput(
+            f"cannot read the token file {args.token_file}: {reason or exc}",
+            errors=[FieldError("token-file", "unreadable file")],
+        ) from None
+    token = lines[0].strip() if lines else ""
+    if not token:
+        raise InvalidInput(
+            f"the token file {args.token_file} is empty", errors=[FieldError("token-file", "empty file")]
+        )
+    return token
+
+
+def check_exposure(host: str, token: str | None, *, insecure: bool) -> None:
+    """Refuse (exit 2) to serve the control API on a non-loopback address without a token, unless the caller
+    said `--insecure-no-token`: whoever reaches an open API can point deliveries at any URL and read every
+    secret-bearing record."""
+    if token or insecure or _is_loopback(host):
+        return
+    raise InvalidInput(
+        f"refusing to serve the control API on {host} without a token: anyone who can reach it would control "
+        "this simulator. Set --token (WEBHOOK_SIM_TOKEN) or --token-file (WEBHOOK_SIM_TOKEN_FILE), listen on "
+        "127.0.0.1, or pass --insecure-no-token (WEBHOOK_SIM_INSECURE_NO_TOKEN=1) to serve it open anyway",
+        errors=[FieldError("token", "required when --host is not a loopback address")],
+    )
 
 
 def _load_key(path: str | None) -> signing.SigningKey | None:

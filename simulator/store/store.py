@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection, func, inspect, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from simulator.models import Attempt, Delivery, Run, Subscription
 from simulator.store import codec
 from simulator.store import tables as t
-from simulator.store.writer import Op, Writer
+from simulator.store.lock import StoreLock
+from simulator.store.writer import Committed, Listener, Op, Writer
 
 ACTIVE = ("pending", "failed")
 
@@ -39,6 +41,16 @@ def sqlalchemy_url(url: str | None) -> tuple[str, Path | None]:
     return url, None
 
 
+def _private(database: Path) -> None:
+    """Create the database file readable by its owner only (SQLite gives its WAL and shared-memory files the
+    database's mode), and tighten an existing one: it holds subscription secrets."""
+    os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(f"{database}{suffix}")
+        if path.exists() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -49,27 +61,83 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _upgrade(conn: Connection) -> None:
+    """Bring a store made by an earlier version up to date: its tables get the nullable columns and the indexes
+    added since (create_all makes missing tables, never columns or indexes of existing ones)."""
+    inspector = inspect(conn)
+    for table in t.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
+def _body_contains(text: str) -> Any:
+    """EXISTS: one of the delivery's events has `text` in its body (LIKE, so ASCII letters match in any case).
+    The events are named by the JSON list in `event_keys` (SQLite's json_each)."""
+    keys = func.json_each(t.deliveries.c.event_keys).table_valued("value").alias("k")
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return (
+        select(1)
+        .select_from(keys.join(t.events, t.events.c.key == keys.c.value))
+        .where(t.events.c.body.like(f"%{escaped}%", escape="\\"))
+        .exists()
+    )
+
+
+def ensure_free(url: str | None) -> None:
+    """Raise `StoreInUse` now if another process holds the SQLite database at `url`, so a server can refuse to
+    start before it binds rather than fail in its startup."""
+    sa_url, temp = sqlalchemy_url(url)
+    if temp is not None:
+        temp.unlink(missing_ok=True)
+        return
+    database = make_url(sa_url).database if sa_url.startswith("sqlite") else None
+    if database and database != ":memory:":
+        StoreLock.acquire(Path(database)).release()
+
+
 class Store:
-    def __init__(self, engine: AsyncEngine, temp_file: Path | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, temp_file: Path | None = None, lock: StoreLock | None = None) -> None:
         self.engine = engine
         self.writer = Writer(engine)
         self._temp_file = temp_file
+        self._lock = lock
 
     @classmethod
     async def open(cls, url: str | None = None) -> Store:
+        """Open (and create) the store. A SQLite file is this process's alone: a second process is refused with
+        `StoreInUse` naming the holder. The file and its WAL are readable by their owner only."""
         sa_url, temp = sqlalchemy_url(url)
         engine = create_async_engine(sa_url)
+        lock = None
+        database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+        if database and database != ":memory:":
+            lock = StoreLock.acquire(Path(database))
+            _private(Path(database))
         if sa_url.startswith("sqlite"):
             sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        async with engine.begin() as conn:
-            await conn.run_sync(t.metadata.create_all)
-        store = cls(engine, temp)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(t.metadata.create_all)
+                await conn.run_sync(_upgrade)
+        except BaseException:
+            await engine.dispose()
+            if lock is not None:
+                lock.release()
+            raise
+        store = cls(engine, temp, lock)
         store.writer.start()
         return store
 
     async def close(self) -> None:
         await self.writer.close()
         await self.engine.dispose()
+        if self._lock is not None:
+            self._lock.release()
         if self._temp_file is not None:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{self._temp_file}{suffix}").unlink(missing_ok=True)
@@ -134,6 +202,7 @@ class Store:
                 await conn.execute(table.delete())
 
         await self.writer.submit(call)
+        self.writer.announce(Committed(frozenset(), other=True, reset=True))
 
     # -- reads ------------------------------------------------------------------------------------------
 
@@ -200,22 +269,62 @@ class Store:
         subscription_id: str | None = None,
         status: str | None = None,
         type: str | None = None,
+        text: str | None = None,
+        ids: Sequence[str] | None = None,
+        newest_first: bool = False,
         limit: int | None = None,
         cursor: int | None = None,
     ) -> list[tuple[int, Delivery]]:
-        """Deliveries in creation order with their position (the cursor for the next page)."""
+        """Deliveries in creation order (or newest first) with their position (the cursor for the next page).
+        `text`: only those whose events' bodies contain it (ASCII letters in any case); `ids`: only these."""
         c = t.deliveries.c
-        stmt = select(t.deliveries).order_by(c.n)
+        stmt = select(t.deliveries).order_by(c.n.desc() if newest_first else c.n)
         for column, value in ((c.run_id, run_id), (c.subscription_id, subscription_id), (c.status, status)):
             if value is not None:
                 stmt = stmt.where(column == value)
         if type is not None:
             stmt = stmt.where(c.type == type)
+        if text:
+            stmt = stmt.where(_body_contains(text))
+        if ids is not None:
+            stmt = stmt.where(c.id.in_(list(ids)))
         if cursor is not None:
-            stmt = stmt.where(c.n > cursor)
+            stmt = stmt.where(c.n < cursor if newest_first else c.n > cursor)
         if limit:
             stmt = stmt.limit(limit)
-        return [(r.n, codec.delivery(r)) for r in await self._all(stmt)]
+        rows = await self._all(stmt)
+        latencies = await self._last_latencies([r.id for r in rows if r.attempts])
+        return [(r.n, codec.delivery(r, latency_ms=latencies.get(r.id))) for r in rows]
+
+    async def _last_latencies(self, delivery_ids: list[str]) -> dict[str, float]:
+        """The latency of each delivery's latest attempt, in one query per 500 (not one per delivery)."""
+        a = t.attempts.c
+        out: dict[str, float] = {}
+        for i in range(0, len(delivery_ids), 500):  # stay under SQLite's bound-parameter limit
+            latest = select(func.max(a.id)).where(a.delivery_id.in_(delivery_ids[i : i + 500])).group_by(a.delivery_id)
+            for row in await self._all(select(a.delivery_id, a.latency_ms).where(a.id.in_(latest))):
+                out[row.delivery_id] = row.latency_ms
+        return out
+
+    async def run_ids_of(self, delivery_ids: Sequence[str]) -> set[str]:
+        """The runs these deliveries belong to."""
+        c = t.deliveries.c
+        out: set[str] = set()
+        ordered = list(delivery_ids)
+        for i in range(0, len(ordered), 500):  # stay under SQLite's bound-parameter limit
+            stmt = select(c.run_id).where(c.id.in_(ordered[i : i + 500])).where(c.run_id.is_not(None)).distinct()
+            out.update(r.run_id for r in await self._all(stmt))
+        return out
+
+    def watch(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` after each commit (on the writer's task); returns the function that stops it."""
+        self.writer.listeners.append(listener)
+
+        def stop() -> None:
+            if listener in self.writer.listeners:
+                self.writer.listeners.remove(listener)
+
+        return stop
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None:
         rows = await self._all(select(t.deliveries).where(t.deliveries.c.id == delivery_id))
@@ -283,6 +392,11 @@ class Store:
         if limit:
             stmt = stmt.limit(limit)
         return list(await self._all(stmt))
+
+    async def count_run_events(self, run_id: str) -> int:
+        """How many events of `run_id` are stored."""
+        rows = await self._all(select(func.count()).select_from(t.events).where(t.events.c.run_id == run_id))
+        return int(rows[0][0])
 
     async def run_attempt_stats(self, run_id: str) -> tuple[int, list[float]]:
         """How many attempts a run's deliveries made, and the latencies (ms) of those that got an answer."""
