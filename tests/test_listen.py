@@ -185,7 +185,7 @@ def test_the_command_prints_verified_requests_and_stops_on_ctrl_c():
         assert httpx.post(url + "/hooks", content=body, headers=headers).status_code == 204
         lines = [proc.stdout.readline() for _ in range(7)]  # the banner's rest, the request, its body
         line = next(text for text in lines if "evt_1" in text)
-        assert re.search(r"basistheory\s+token.created\s+evt_1\s+msg_1\s+✓ standard\s+204", line), line
+        assert re.search(r"basistheory\s+token.created\s+evt_1\s+msg_1\s+204\s+✓ standard", line), line
         assert '"type": "token.created"' in "".join(lines)  # --print-body
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0

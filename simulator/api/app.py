@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from simulator import signing
 from simulator.api import (
     openapi,
+    routes_catalog,
     routes_deliveries,
     routes_events,
     routes_misc,
@@ -33,6 +34,7 @@ MAX_BODY = 1_048_576
 ENDPOINTS: list[Endpoint] = [
     *routes_misc.ENDPOINTS,
     *routes_events.ENDPOINTS,
+    *routes_catalog.ENDPOINTS,
     *routes_runs.ENDPOINTS,
     *routes_subscriptions.ENDPOINTS,
     *routes_deliveries.ENDPOINTS,

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from simulator import __version__, catalog
 from simulator.api.endpoints import Endpoint
 from simulator.api.problem import PROBLEM_JSON
+from simulator.api.routes_catalog import add_webhooks
 from simulator.models import answers as schemas
 
 REF = "#/components/schemas/{model}"
@@ -78,7 +79,7 @@ def document(endpoints: Sequence[Endpoint], *, secured: bool) -> dict[str, Any]:
     if secured:
         doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         doc["security"] = [{"bearer": []}]
-    return doc
+    return add_webhooks(doc)
 
 
 def _annotate(found: dict[str, Any]) -> None:

@@ -57,6 +57,9 @@ def run(record: Run) -> dict[str, Any]:
             "created_at": record.created_at,
             "started_at": record.started_at,
             "finished_at": record.finished_at,
+            "next_event_at": record.next_event_at,
+            "ends_at": record.ends_at,
+            "planned_events": record.planned_events,
         },
     )
 

@@ -1,9 +1,12 @@
-"""`webhook-sim events`, `sample` and `schema`: the event catalog, a body as delivered, and its JSON Schema."""
+"""`webhook-sim events`, `sample`, `schema` and `asyncapi`: the event catalog, a body as delivered, its JSON Schema,
+and the AsyncAPI document of them all."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 from simulator import catalog
@@ -13,7 +16,7 @@ from simulator.cli import options
 def register(sub: Any) -> None:
     p = sub.add_parser("events", help="the event catalog", description="List every event type.")
     options.add(p, "--provider", "only this provider's event types")
-    p.add_argument("--json", action="store_true", help="as JSON")
+    options.add(p, "--json", "as JSON", default=False, flag_only=True)
     p.set_defaults(handler=events_command)
     p = sub.add_parser(
         "sample",
@@ -28,6 +31,14 @@ def register(sub: Any) -> None:
     )
     p.add_argument("type", help="an event type")
     p.set_defaults(handler=schema_command)
+    p = sub.add_parser(
+        "asyncapi",
+        help="the AsyncAPI 3.0 document of every event",
+        description="Print the AsyncAPI 3.0 document of every event type (also served at GET /asyncapi.json): "
+        "a channel and a message per type, with its payload schema, signature headers and a sample.",
+    )
+    options.add(p, "--output", "write it to this file instead of stdout (default: stdout)")
+    p.set_defaults(handler=asyncapi_command)
 
 
 def events_command(args: argparse.Namespace) -> int:
@@ -63,4 +74,15 @@ def sample_command(args: argparse.Namespace) -> int:
 
 def schema_command(args: argparse.Namespace) -> int:
     print(json.dumps(catalog.schema(args.type), indent=2))
+    return 0
+
+
+def asyncapi_command(args: argparse.Namespace) -> int:
+    from simulator.api.routes_catalog import asyncapi_document
+
+    text = json.dumps(asyncapi_document(), indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return 0

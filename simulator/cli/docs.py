@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import catalog
+from simulator.cli import options
 from simulator.providers.base import EventType, Provider
 from simulator.timeutil import iso_ms
 
@@ -119,7 +120,7 @@ def register(sub: Any) -> None:
         description="Write the event catalog page from the registry, or check that it is current.",
     )
     p.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help="where the page goes")
-    p.add_argument("--check", action="store_true", help="exit 1 if the page differs from the registry")
+    options.add(p, "--check", "exit 1 if the page differs from the registry", default=False, flag_only=True)
     p.set_defaults(handler=docs_command)
 
 

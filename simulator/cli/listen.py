@@ -7,9 +7,10 @@ check. The scheme is read from the headers: `webhook-signature` is checked as St
 with `--secret`.
 
 It answers `--status` after `--delay` seconds; `--fail-rate` answers that fraction of requests with 500 instead
-(drawn from `--seed`, printed so a session can be replayed), so the sender's retries can be watched. With
-`--forward-to URL` each request's exact body and headers are relayed to that URL and its answer is returned, as
-`stripe listen --forward-to` does.
+(drawn from `--seed`, printed so a session can be replayed), so the sender's retries can be watched, and
+`--reject-invalid` answers 401 to a request whose signature does not verify, as a real consumer would, so a
+`bad_signature` fault is retried. With `--forward-to URL` each request's exact body and headers are relayed to
+that URL and its answer is returned, as `stripe listen --forward-to` does.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -64,6 +66,9 @@ HOP_BY_HOP = frozenset(
 SEEN_KEPT = 100_000
 KEPT = 1000  # a session can run for days; only the latest arrivals are kept in memory
 MARKS = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[yellow]?[/]"}
+# The columns of a line and their widths (an id longer than its column pushes the rest right; the check and the
+# note come last, as their length varies).
+COLUMNS = (("time", 12), ("provider", 11), ("type(s)", 32), ("event id(s)", 36), ("delivery", 25), ("answer", 6))
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class ListenOptions:
     forward_to: str | None = None
     print_body: bool = False
     seed: int = 0
+    reject_invalid: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,10 +188,16 @@ class Listener:
         body = await request.body()
         headers = dict(request.headers)
         scheme, verified, reason = check(headers, body, self.options.secret, self.options.public_pem)
-        response, note = await self._answer(request, body)
+        if verified is False and self.options.reject_invalid:
+            response, note = Response(status_code=401), "rejected"
+        else:
+            response, note = await self._answer(request, body)
         if self.options.delay:
             await asyncio.sleep(self.options.delay)
         provider, types, ids, delivery_id = describe(headers, body)
+        problem = malformed(body, provider)
+        if problem:
+            note = f"{note} {problem}".strip()
         if self._seen_before(delivery_id or ",".join(ids)):
             note = f"again {note}".strip()
         arrival = Arrival(
@@ -230,10 +242,16 @@ class Listener:
         check_text = f"{MARKS[arrival.verified]} {arrival.scheme}"
         if arrival.verified is not True:
             check_text += f" ({escape(arrival.reason)})"
+        cells = [
+            clock,
+            arrival.provider,
+            escape(", ".join(arrival.types)),
+            escape(", ".join(arrival.event_ids) or "-"),
+            escape(arrival.delivery_id or "-"),
+        ]
+        answer = f"[{color}]{arrival.status}[/]" + " " * (COLUMNS[-1][1] - len(str(arrival.status)))
         self.console.print(
-            f"{clock}  {arrival.provider:<11} {escape(', '.join(arrival.types)):<32} "
-            f"{escape(', '.join(arrival.event_ids) or '-')}  {escape(arrival.delivery_id or '-')}  {check_text}  "
-            f"[{color}]{arrival.status}[/] {escape(arrival.note)}".rstrip(),
+            f"{row(cells)}  {answer}  {check_text}  {escape(arrival.note)}".rstrip(),
             highlight=False,
             soft_wrap=True,
         )
@@ -242,6 +260,32 @@ class Listener:
                 self.console.print_json(body.decode("utf-8"))
             except (ValueError, UnicodeDecodeError):
                 self.console.print(escape(body.decode("utf-8", "replace")), highlight=False)
+
+
+def row(cells: list[str]) -> str:
+    """Cells padded to their columns' widths (the markup-free text of each decides its width)."""
+    out = []
+    for cell, (_, width) in zip(cells, COLUMNS, strict=False):
+        out.append(cell + " " * max(0, width - len(Text.from_markup(cell).plain)))
+    return "  ".join(out)
+
+
+def header() -> str:
+    """The column titles, each where its column starts in `show`'s lines."""
+    return row([name for name, _ in COLUMNS]) + "  signature  note"
+
+
+def malformed(body: bytes, provider: str) -> str | None:
+    """Why a body is not a webhook `listen` can read (None when it is one)."""
+    if provider != "?":
+        return None
+    try:
+        json.loads(body)
+    except UnicodeDecodeError:
+        return "malformed: the body is not UTF-8"
+    except ValueError as exc:
+        return f"malformed: the body is not JSON ({exc})"
+    return "malformed: neither a Syncfy nor a Basis Theory body"
 
 
 def register(sub: Any) -> None:
@@ -259,6 +303,7 @@ def register(sub: Any) -> None:
     options.add(p, "--fail-rate", "the fraction of requests answered 500", default=0.0, type=float)
     options.add(p, "--forward-to", "relay each request to this URL and answer with its answer")
     options.add(p, "--print-body", "print each body", default=False, flag_only=True)
+    options.add(p, "--reject-invalid", "answer 401 when a signature does not verify (so it is retried)", flag_only=True)
     options.add(p, "--seed", "the seed of --fail-rate's draws (default: a random one, printed)", type=int)
     p.set_defaults(handler=listen_command)
 
@@ -288,6 +333,7 @@ def options_from(args: argparse.Namespace) -> ListenOptions:
         forward_to=args.forward_to,
         print_body=args.print_body,
         seed=seed,
+        reject_invalid=args.reject_invalid,
     )
 
 
@@ -323,10 +369,9 @@ def _banner(console: Console, url: str, options: ListenOptions) -> None:
         console.print(f"forwarding to {options.forward_to}", highlight=False)
     if options.fail_rate:
         console.print(f"failing {options.fail_rate:.0%} with 500 (seed {options.seed})", highlight=False)
-    console.print(
-        "[dim]time          provider    type(s)                          event id(s)  delivery  signature  answer[/]",
-        highlight=False,
-    )
+    if options.reject_invalid:
+        console.print("answering 401 to requests whose signature does not verify", highlight=False)
+    console.print(f"[dim]{header()}[/]", highlight=False)
 
 
 def listen_command(args: argparse.Namespace) -> int:

@@ -75,7 +75,8 @@ def add(
         return
     if many is not None:
         given = env_list(dest, many)
-        shown = f"env {variable}, separated by {many!r}" if many != os.pathsep else f"env {variable}, path list"
+        where = f"separated by {many!r}" if many != os.pathsep else "a path list"
+        shown = f"default: none; env {variable}, {where}"
         parser.add_argument(
             flag,
             action=_ReplaceList,

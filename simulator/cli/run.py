@@ -1,4 +1,6 @@
-"""`webhook-sim run`: one scenario in-process against a URL, with progress, a summary and an exit code."""
+"""`webhook-sim run`: one scenario in-process against a URL, with progress, a summary that names what failed, and
+an exit code: 0 when every delivery succeeded, 1 when one did not, 2 for bad input, 130 after Ctrl-C (which still
+prints, and writes, the summary of what happened so far)."""
 
 from __future__ import annotations
 
@@ -6,24 +8,25 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from simulator import signing
 from simulator.api.twins.serving import serving as twins_serving
-from simulator.cli import options
-from simulator.core.report import run_report, succeeded
+from simulator.cli import options, retries, summary
+from simulator.core.report import deliveries_of, junit_xml, run_report, succeeded
 from simulator.core.simulator import Simulator
 from simulator.delivery.faults import parse_cli_fault
 from simulator.errors import FieldError, InvalidInput
 from simulator.models.enums import SIGNING_SCHEMES
-from simulator.models.inputs import RunSpec, parse
+from simulator.models.inputs import RunSpec, SubscriptionSpec, parse
 from simulator.runtime import tune_gc
+from simulator.scenarios import Scenario, loader
+
+INTERRUPTED = 130
 
 
 def register(sub: Any) -> None:
@@ -31,7 +34,7 @@ def register(sub: Any) -> None:
         "run",
         help="run a scenario in-process against a URL (for CI)",
         description="Play one scenario in this process against --target; exit 0 iff every "
-        "delivery succeeded, 1 if any failed, 2 for bad input.",
+        "delivery succeeded, 1 if any failed, 2 for bad input, 130 after Ctrl-C.",
     )
     p.add_argument("scenario", help="a scenario name or a YAML file")
     options.add(p, "--target", "the URL to deliver to")
@@ -42,9 +45,12 @@ def register(sub: Any) -> None:
     options.add(p, "--signing", "the signing scheme (default: the provider's own)", choices=SIGNING_SCHEMES)
     options.add(p, "--secret", "the signing secret (default: a generated one)")
     options.add(p, "--max-in-flight", "concurrent requests to the target", default=1, type=int)
+    retries.add(p)
     options.add(p, "--start-time", "ISO time of the first event (default: now)")
     options.add(p, "--db", "store URL or path (default: ephemeral)")
-    options.add(p, "--report", "write a JSON report to this file")
+    options.add(p, "--report", "write a JSON report to this file (default: none)")
+    options.add(p, "--junit", "write a JUnit XML report to this file, a test case per delivery (default: none)")
+    options.add(p, "--failures", "failed deliveries named in the summary", default=10, type=int)
     options.add(p, "--scenarios", "a folder of scenario files", many=os.pathsep, metavar="DIR")
     options.add(p, "--api-port", "serve the provider API twins on this 127.0.0.1 port while the run lasts", type=int)
     p.set_defaults(handler=_run)
@@ -73,13 +79,22 @@ def parse_faults(items: list[str]) -> dict[str, Any]:
     return faults
 
 
-async def run_command(args: argparse.Namespace) -> int:
+def cli_scenario(args: argparse.Namespace) -> Scenario:
+    """The scenario the command line names: a YAML file's path (a command-line convenience: over the control API
+    a scenario is only ever a name in the scenario folders), or a name."""
+    return loader.find_name_or_file(args.scenario, [Path(d) for d in args.scenarios])
+
+
+def run_spec(args: argparse.Namespace) -> RunSpec:
+    """The run the options describe; InvalidInput (exit 2) naming the option that is wrong."""
     if not args.target:
         raise InvalidInput("--target is required (or WEBHOOK_SIM_TARGET)", errors=[FieldError("--target", "required")])
+    if args.failures < 0:
+        raise InvalidInput("--failures: expected a number >= 0", errors=[FieldError("--failures", "expected >= 0")])
     spec = parse(
         RunSpec,
         {
-            "scenario": args.scenario,
+            "scenario": cli_scenario(args).name,
             "target": args.target,
             "seed": args.seed,
             "speed": args.speed,
@@ -93,63 +108,66 @@ async def run_command(args: argparse.Namespace) -> int:
     )
     if spec.secret is not None:
         signing.validate_secret(spec.signing or "syncfy", spec.secret)
+    return spec
+
+
+async def _bounded(sim: Simulator, spec: RunSpec, args: argparse.Namespace) -> RunSpec:
+    """With --max-attempts or --retry-delays, the target becomes a subscription with that retry schedule."""
+    if args.max_attempts is None and not args.retry_delays:
+        return spec
+    retry = retries.retry_spec(args, cli_scenario(args).provider)
+    fields = {"url": spec.target, "signing": spec.signing, "secret": spec.secret, "retry": retry}
+    target = parse(SubscriptionSpec, {**fields, "max_in_flight": spec.max_in_flight, "disable_after": 0})
+    sub = await sim.create_subscription(target, ephemeral=True)
+    return spec.model_copy(update={"target": None, "signing": None, "secret": None, "subscriptions": [sub.id]})
+
+
+async def run_command(args: argparse.Namespace) -> int:
+    spec = run_spec(args)
     sim = await Simulator.open(args.db, scenario_dirs=[Path(d) for d in args.scenarios])
     tune_gc()
+    stop = asyncio.Event()
     try:
         async with AsyncExitStack() as stack:
             if args.api_port is not None:
                 url = await stack.enter_async_context(twins_serving(sim, args.api_port))
                 print(f"provider API twins: {url}/basistheory, {url}/syncfy", file=sys.stderr, flush=True)
-            run = await sim.runs.start(spec)
-            await _progress(sim, run.id)
+            run = await sim.runs.start(await _bounded(sim, spec, args), scenario=cli_scenario(args))
+            stack.callback(_ctrl_c_sets(stop))
+            await summary.progress(sim.runs, run.id, stop)
+            if stop.is_set():
+                await sim.runs.cancel(run.id)
             final = await sim.runs.get(run.id)
             report = await run_report(sim.store, final)
+            deliveries = await deliveries_of(sim.store, run.id) if args.junit else []
     finally:
-        await sim.close(grace=2)
-    _summary(report)
+        await sim.close(grace=1 if stop.is_set() else 2)
+    summary.show(report, args.failures, interrupted=stop.is_set())
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+    if args.junit:
+        Path(args.junit).write_bytes(junit_xml(report, deliveries, final.started_at))
+    if stop.is_set():
+        return INTERRUPTED
     return 0 if succeeded(report) else 1
 
 
-async def _progress(sim: Simulator, run_id: str) -> None:
-    """Live counts while the run goes: a progress line on a terminal, plain lines otherwise."""
-    console = Console(stderr=True)
-    tty = console.is_terminal
-    last = ""
-    while True:
-        run = await sim.runs.wait(run_id, timeout=0.25 if tty else 2.0)
-        counts = " ".join(f"{k}={v}" for k, v in sorted(run.counts.items()))
-        line = f"{run.scenario}: {run.status}, {run.events} events, deliveries: {counts or 'none yet'}"
-        if tty:
-            console.print(line, end="\r", highlight=False)
-        elif line != last:
-            print(line, file=sys.stderr, flush=True)
-        last = line
-        if run.status in ("completed", "failed", "cancelled"):
-            if tty:
-                console.print()
-            return
-        await asyncio.sleep(0)
+def _ctrl_c_sets(stop: asyncio.Event) -> Any:
+    """Make the first Ctrl-C set `stop` (the run ends, its summary is printed); a second one interrupts at once.
+    Returns what undoes it."""
+    loop = asyncio.get_running_loop()
 
+    def first() -> None:
+        stop.set()
+        loop.remove_signal_handler(signal.SIGINT)
 
-def _summary(report: dict[str, Any]) -> None:
-    table = Table(title=f"{report['scenario']} (seed {report['seed']}, speed {report['speed']:g})")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    rows = [
-        ("status", report["status"]),
-        ("events", report["events"]),
-        ("deliveries", report["deliveries"]),
-        ("succeeded", report["succeeded"]),
-        ("failed", report["failed"]),
-        ("attempts", report["attempts"]),
-    ]
-    rows += [(f"latency {k} (ms)", v) for k, v in report["latency_ms"].items()]
-    for status, n in report["by_status"].items():
-        rows.append((f"  {status}", n))
-    for name, value in rows:
-        table.add_row(name, "-" if value is None else str(value))
-    Console(file=sys.stdout, width=100).print(table)
-    if report["error"]:
-        print(f"error: {report['error']}", file=sys.stderr)
+    try:
+        loop.add_signal_handler(signal.SIGINT, first)
+    except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here: Ctrl-C interrupts
+        return lambda: None
+
+    def undo() -> None:
+        with suppress(Exception):
+            loop.remove_signal_handler(signal.SIGINT)
+
+    return undo

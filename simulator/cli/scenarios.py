@@ -1,4 +1,5 @@
-"""`webhook-sim scenarios` and `validate`: list the built-in and user scenarios, check scenario files."""
+"""`webhook-sim scenarios` and `validate`: list the built-in and user scenarios, describe one with its planned
+timeline (so a user learns how long a run takes before starting it), check scenario files."""
 
 from __future__ import annotations
 
@@ -6,20 +7,30 @@ import argparse
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from simulator.cli import options
+from simulator.cli.summary import duration
+from simulator.timeutil import now_utc, parse_time
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "scenarios",
-        help="list built-in and user scenarios",
-        description="List the built-in scenarios and those in --scenarios folders.",
+        help="list scenarios, or describe one with its timeline",
+        description="List the built-in scenarios and those in --scenarios folders. With NAME: its description, "
+        "parameters with their defaults, and the events a run emits, when, for --seed at --speed.",
     )
-    p.add_argument("--json", action="store_true", help="as JSON")
+    p.add_argument("name", nargs="?", help="a scenario name or a YAML file to describe")
+    options.add(p, "--json", "as JSON", default=False, flag_only=True)
     options.add(p, "--scenarios", "a folder of scenario files", many=os.pathsep, metavar="DIR")
+    options.add(p, "--seed", "with NAME: the seed of the timeline (waits and choices)", default=0, type=int)
+    options.add(p, "--speed", "with NAME: the speed a run would play at", default=1.0, type=float)
+    options.add(p, "--param", "with NAME: a scenario parameter", many=",", metavar="K=V")
+    options.add(p, "--start-time", "with NAME: the simulated time of the first event (default: now)")
+    options.add(p, "--limit", "with NAME: events listed at most (0: all)", default=50, type=int)
     p.set_defaults(handler=scenarios_command)
     p = sub.add_parser(
         "validate",
@@ -33,6 +44,8 @@ def register(sub: Any) -> None:
 def scenarios_command(args: argparse.Namespace) -> int:
     from simulator.scenarios import loader
 
+    if args.name:
+        return describe(args)
     found, errors = loader.discover([Path(d) for d in args.scenarios])
     if args.json:
         print(json.dumps([s.summary() for s in found.values()], indent=2))
@@ -42,6 +55,62 @@ def scenarios_command(args: argparse.Namespace) -> int:
     for err in errors:
         print(f"error: {err}", file=sys.stderr)
     return 2 if errors else 0
+
+
+def timeline(args: argparse.Namespace) -> tuple[Any, list[tuple[float, str]], datetime]:
+    """The scenario and its planned emits as (simulated offset in seconds, event type), in order."""
+    from simulator.cli.run import parse_params
+    from simulator.errors import FieldError, InvalidInput
+    from simulator.scenarios import loader, runner
+
+    if not args.speed >= 0:
+        raise InvalidInput("--speed: expected a number >= 0", errors=[FieldError("--speed", "expected >= 0")])
+    scenario = loader.find_name_or_file(args.name, [Path(d) for d in args.scenarios])
+    start = parse_time(args.start_time) if args.start_time else now_utc()
+    planned = runner.timeline(scenario, seed=args.seed, params=parse_params(args.param), start_time=start)
+    return scenario, [((item.at - start).total_seconds(), item.step.type) for item in planned], start
+
+
+def describe(args: argparse.Namespace) -> int:
+    scenario, items, start = timeline(args)
+    span = items[-1][0] if items else 0.0
+    if args.json:
+        out = {**scenario.summary(), "seed": args.seed, "speed": args.speed, "start_time": start.isoformat()}
+        out["timeline"] = [{"offset_s": round(t, 3), "type": etype} for t, etype in items]
+        out["duration_s"] = round(span, 3)
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{scenario.name} ({scenario.provider}): {' '.join(scenario.description.split())}")
+    if scenario.observe:
+        print(f"observe: {' '.join(scenario.observe.split())}")
+    print("parameters:" if scenario.params else "parameters: none")
+    for param in scenario.params.values():
+        print(f"  {param.name} = {json.dumps(param.default)}  {param.description}".rstrip())
+    print(f"timeline for seed {args.seed}: {len(items)} events over {duration(span)} of simulated time")
+    shown = items if not args.limit else items[: args.limit]
+    for offset, etype in shown:
+        print(f"  +{_offset(offset)}  {etype}")
+    if len(shown) < len(items):
+        print(f"  … and {len(items) - len(shown)} more (--limit 0 lists all)")
+    print(_how_long(span, args.speed))
+    return 0
+
+
+def _offset(seconds: float) -> str:
+    """`0:00:02.134`, `1d 3:00:00.000`: hours, minutes, seconds and milliseconds of simulated time."""
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{int(hours)}:{int(minutes):02d}:{secs:06.3f}"
+    return f"{int(days)}d {text}" if days else text
+
+
+def _how_long(span: float, speed: float) -> str:
+    if speed == 0:
+        return "at speed 0 a run plays it without waiting (retries too)"
+    return f"at speed {speed:g} a run takes about {duration(span / speed)} until its last event" + (
+        "" if speed >= 1000 else "; --speed 0 plays it without waiting"
+    )
 
 
 def validate_command(args: argparse.Namespace) -> int:

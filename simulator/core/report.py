@@ -1,11 +1,36 @@
-"""A run's summary: what `webhook-sim run` prints and writes with `--report`."""
+"""A run's summary: what `webhook-sim run` prints, writes with `--report` and renders as JUnit XML with `--junit`.
+
+A verdict explains itself: besides the counts, the report names each delivery that did not succeed — its type,
+event ids, attempts, the last HTTP status or error in plain words ("connection refused", "timeout after 30 s") and
+an excerpt of the last answer.
+"""
 
 from __future__ import annotations
 
+import re
+import socket
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from typing import Any
 
-from simulator.models import Run
+from simulator.models import Delivery, Run
 from simulator.store import Store
+
+# Statuses a delivery keeps for good; a dropped one was dropped on purpose by the `drop` fault.
+PASSED = frozenset({"succeeded", "dropped"})
+# A report lists at most this many failed deliveries in full; the rest are counted.
+REPORT_FAILURES = 1000
+EXCERPT = 200
+
+# The sender's error strings, said plainly: the exception name is for the log, the words are for the verdict.
+_PLAIN = (
+    (re.compile(r"^ConnectionRefusedError\b"), "connection refused"),
+    (re.compile(r"^ConnectionResetError\b"), "connection reset by the receiver"),
+    (re.compile(r"^(socket\.)?gaierror\b"), "host not found"),
+    (re.compile(r"^SSL\w*Error\b"), "TLS handshake failed"),
+    (re.compile(r"^ProtocolError\b"), "malformed HTTP answer"),
+)
+_TIMEOUT = re.compile(r"^timeout after ([0-9.]+)s$")
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -15,11 +40,63 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     return round(sorted_values[index], 2)
 
 
+def plain_error(error: str | None) -> str | None:
+    """The sender's error in plain words, its details after a colon where they add something."""
+    if error is None:
+        return None
+    timeout = _TIMEOUT.match(error)
+    if timeout:
+        return f"timeout after {timeout.group(1)} s"
+    for pattern, words in _PLAIN:
+        if pattern.match(error):
+            detail = error.partition(": ")[2]
+            return words if words == "connection refused" or not detail else f"{words}: {detail}"
+    return error
+
+
+def reason(status_code: int | None, error: str | None, status: str = "dead") -> str:
+    """Why a delivery did not succeed, in one phrase."""
+    if status in ("pending", "failed") and status_code is None and error is None:
+        return "not attempted yet"
+    said = plain_error(error)
+    if status_code is not None:
+        return f"HTTP {status_code}" + (f" ({said})" if said else "")
+    return said or "no answer"
+
+
+def outcome(delivery: Delivery) -> dict[str, Any]:
+    """One delivery as the report shows it; `response` is an excerpt of the last answer (from its attempt log)."""
+    last = delivery.attempt_log[-1] if delivery.attempt_log else None
+    response = (last.response or "").strip() if last is not None else ""
+    return {
+        "delivery": delivery.id,
+        "type": delivery.type,
+        "event_ids": list(delivery.event_ids),
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "last_status": delivery.last_status,
+        "error": plain_error(delivery.last_error),
+        "reason": reason(delivery.last_status, delivery.last_error, delivery.status),
+        "response": response[:EXCERPT] + ("…" if len(response) > EXCERPT else ""),
+        "seconds": round(max(0.0, (delivery.finished_at or delivery.created_at) - delivery.created_at), 3),
+    }
+
+
+async def failures(store: Store, run_id: str, limit: int = REPORT_FAILURES) -> tuple[list[dict[str, Any]], int]:
+    """The run's deliveries that did not succeed, oldest first (at most `limit` in full), and how many in all."""
+    found = [d for _, d in await store.list_deliveries(run_id=run_id) if d.status not in PASSED]
+    shown = []
+    for delivery in found[:limit]:
+        full = await store.get_delivery(delivery.id)
+        shown.append(outcome(full or delivery))
+    return shown, len(found)
+
+
 async def run_report(store: Store, run: Run) -> dict[str, Any]:
     attempts, latencies = await store.run_attempt_stats(run.id)
     counts = run.counts
-    # A delivery dropped on purpose (the `drop` fault) is the fault working, not a failure.
-    failed = sum(n for status, n in counts.items() if status not in ("succeeded", "dropped"))
+    failed = sum(n for status, n in counts.items() if status not in PASSED)
+    listed, total = await failures(store, run.id)
     return {
         "run": run.id,
         "scenario": run.scenario,
@@ -36,9 +113,84 @@ async def run_report(store: Store, run: Run) -> dict[str, Any]:
         "attempts": attempts,
         "latency_ms": {f"p{q}": percentile(latencies, q) for q in (50, 95, 99)},
         "duration_s": round((run.finished_at or 0) - (run.started_at or 0), 3) if run.finished_at else None,
+        "failures": listed,
+        "failures_omitted": total - len(listed),
     }
 
 
 def succeeded(report: dict[str, Any]) -> bool:
     """A run passes when it completed and every delivery succeeded."""
     return report["status"] == "completed" and report["failed"] == 0
+
+
+def failure_line(item: dict[str, Any]) -> str:
+    """One failed delivery in one line: type, event ids, attempts, reason, excerpt of the answer."""
+    ids = ", ".join(item["event_ids"]) or "-"
+    plural = "s" if item["attempts"] != 1 else ""
+    line = f"{item['type']} {ids} ({item['delivery']}): {item['status']} after {item['attempts']} attempt{plural}"
+    line += f", {item['reason']}"
+    if item["response"]:
+        line += f": {' '.join(item['response'].split())!r}"
+    return line
+
+
+# -- JUnit XML ---------------------------------------------------------------------------------------------------
+
+
+async def deliveries_of(store: Store, run_id: str) -> list[dict[str, Any]]:
+    """Every delivery of the run as `outcome` describes it (attempt logs read for the failed ones only)."""
+    out = []
+    for _, delivery in await store.list_deliveries(run_id=run_id):
+        full = await store.get_delivery(delivery.id) if delivery.status not in PASSED else None
+        out.append(outcome(full or delivery))
+    return out
+
+
+def junit_xml(report: dict[str, Any], deliveries: list[dict[str, Any]], started_at: float | None) -> bytes:
+    """The run as one JUnit `<testsuite>` (the Apache Ant form CI systems read): a test case per delivery,
+    failures with their reason and the attempts' story, the run's own error as an `<error>` case."""
+    cases = [_case(report["scenario"], item) for item in deliveries]
+    if report["status"] != "completed":
+        cases.append(_run_case(report))
+    when = datetime.fromtimestamp(started_at or 0, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    suite = ET.Element(
+        "testsuite",
+        name=f"webhook-sim.{report['scenario']}",
+        timestamp=when,
+        hostname=socket.gethostname() or "localhost",
+        tests=str(len(cases)),
+        failures=str(sum(1 for c in cases if c.find("failure") is not None)),
+        errors=str(sum(1 for c in cases if c.find("error") is not None)),
+        skipped="0",
+        time=f"{report['duration_s'] or 0:.3f}",
+    )
+    properties = ET.SubElement(suite, "properties")
+    for name in ("run", "scenario", "seed", "speed", "start_time", "status"):
+        ET.SubElement(properties, "property", name=name, value="" if report[name] is None else str(report[name]))
+    suite.extend(cases)
+    ET.SubElement(suite, "system-out").text = f"{report['deliveries']} deliveries, {report['attempts']} attempts"
+    ET.SubElement(suite, "system-err").text = report["error"] or ""
+    ET.indent(suite)
+    return ET.tostring(suite, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _case(scenario: str, item: dict[str, Any]) -> ET.Element:
+    name = f"{item['type']} {', '.join(item['event_ids']) or item['delivery']}"
+    case = ET.Element("testcase", name=name, classname=f"webhook-sim.{scenario}", time=f"{item['seconds']:.3f}")
+    if item["status"] not in PASSED:
+        failure = ET.SubElement(case, "failure", message=failure_line(item), type=item["status"])
+        failure.text = "\n".join(
+            [
+                f"delivery {item['delivery']} ({item['type']}): {item['status']} after {item['attempts']} attempt(s)",
+                f"last: {item['reason']}",
+                *([f"answer: {item['response']}"] if item["response"] else []),
+            ]
+        )
+    return case
+
+
+def _run_case(report: dict[str, Any]) -> ET.Element:
+    case = ET.Element("testcase", name="run", classname=f"webhook-sim.{report['scenario']}", time="0.000")
+    message = f"the run {report['status']}" + (f": {report['error']}" if report["error"] else "")
+    ET.SubElement(case, "error", message=message, type=report["status"]).text = message
+    return case

@@ -7,7 +7,7 @@ import logging
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("webhook_sim.runs")
 LOOKAHEAD = 0.05
 INTERRUPTED = "interrupted: the simulator stopped; its pending deliveries are resumed on the next start"
+# A timeline is measured ahead (for the run's ETA) up to this many events; a longer one shows no ETA.
+PLAN_LIMIT = 100_000
+
+
+@dataclass
+class _Plan:
+    """What a playing run announces: its next event's wall time, its last event's, how many events in all."""
+
+    next_at: float | None = None
+    ends_at: float | None = None
+    planned: int | None = None
 
 
 class RunManager:
@@ -52,6 +63,7 @@ class RunManager:
         self.accepting = True
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._emitted: dict[str, int] = {}
+        self._plans: dict[str, _Plan] = {}
 
     async def mark_interrupted(self) -> None:
         """Runs a previous process left running cannot resume their scenario; their deliveries do resume."""
@@ -131,10 +143,18 @@ class RunManager:
             due = t0 + (event.occurred_at - start).total_seconds() / spec.speed if spec.speed > 0 else None
             await engine.publish(event, matching[etype.key], speed=spec.speed, faults=faults, seed=seed, due=due)
             self._emitted[run_id] += 1
+            plan.next_at = None
 
+        async def sleep(seconds: float) -> None:
+            plan.next_at = time.time() + seconds
+            await _sleep_ahead(seconds)
+
+        plan = self._plans[run_id] = _Plan()
         status, error = "completed", None
         t0 = time.time()  # the wall time of simulated `start`: each event is due at t0 + offset / speed
         try:
+            if spec.speed > 0:  # at speed 0 nothing waits, so there is nothing to announce
+                t0 = await _announce(plan, scenario, seed, params, start, spec.speed)
             await runner.play(
                 scenario,
                 seed=seed,
@@ -144,7 +164,7 @@ class RunManager:
                 emit=emit,
                 on_idle=lambda: engine.flush(run_id),
                 run_id=run_id,
-                sleep=_sleep_ahead,
+                sleep=sleep,
             )
             await engine.release(run_id)  # what the reorder and burst faults still hold goes now
             await engine.settled(run_id)
@@ -157,6 +177,7 @@ class RunManager:
             status, error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
             await engine.release(run_id)  # a cancelled run's deliveries go on too
+        self._plans.pop(run_id, None)
         await store.put_run(
             run_id,
             status=status,
@@ -171,12 +192,23 @@ class RunManager:
         if run is None:
             raise NotFound(f"no run {run_id!r}", errors=[FieldError("id", "not found")])
         if run_id in self._emitted:  # live progress of a running scenario
-            run = _with_events(run, self._emitted[run_id])
+            run = self._live(run)
         return run
 
     async def list(self, limit: int | None = None, cursor: str | None = None) -> list[Run]:
         runs = await self.store.list_runs(limit, cursor)
-        return [_with_events(r, self._emitted[r.id]) if r.id in self._emitted else r for r in runs]
+        return [self._live(r) if r.id in self._emitted else r for r in runs]
+
+    def _live(self, run: Run) -> Run:
+        """`run` with the progress only this process knows: events so far, next event, ETA."""
+        plan = self._plans.get(run.id) or _Plan()
+        return replace(
+            run,
+            events=self._emitted[run.id],
+            next_event_at=plan.next_at,
+            ends_at=plan.ends_at,
+            planned_events=plan.planned,
+        )
 
     async def cancel(self, run_id: str) -> Run:
         """Stop emitting. Deliveries already made go on: nothing made is silently dropped."""
@@ -205,5 +237,24 @@ async def _sleep_ahead(seconds: float) -> None:
     await asyncio.sleep(max(0.0, seconds - LOOKAHEAD))
 
 
-def _with_events(run: Run, emitted: int) -> Run:
-    return replace(run, events=emitted)
+async def _announce(
+    plan: _Plan, scenario: Any, seed: int, params: dict[str, Any], start: datetime, speed: float
+) -> float:
+    """Measure the run's timeline (in a thread: a long one takes a moment) into `plan`; returns the wall time
+    that stands for the simulated start."""
+    count, last = await asyncio.to_thread(_measure, scenario, seed, params, start)
+    t0 = time.time()
+    plan.planned = count
+    plan.ends_at = None if last is None else t0 + last / speed
+    return t0
+
+
+def _measure(scenario: Any, seed: int, params: dict[str, Any], start: datetime) -> tuple[int | None, float | None]:
+    """How many events the run emits and the simulated offset of the last one (None, None past PLAN_LIMIT)."""
+    count, last = 0, start
+    for item in runner.timeline(scenario, seed=seed, params=params, start_time=start):
+        count += 1
+        if count > PLAN_LIMIT:
+            return None, None
+        last = item.at
+    return count, (last - start).total_seconds()

@@ -127,6 +127,11 @@ class Run(Out):
     created_at: Timestamp
     started_at: Timestamp | None
     finished_at: Timestamp | None
+    next_event_at: Timestamp | None = Field(None, description="While it plays: when its next event is due.")
+    ends_at: Timestamp | None = Field(
+        None, description="While it plays: when its last event is due (its ETA, before the last retries)."
+    )
+    planned_events: int | None = Field(None, description="While it plays: how many events it emits in all.")
 
 
 class Attempt(Out):

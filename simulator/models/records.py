@@ -143,3 +143,8 @@ class Run:
     started_at: float | None
     finished_at: float | None
     counts: dict[str, int] = field(default_factory=dict)
+    # While a run plays: when its next event is due and when its last one is (wall-clock seconds), and how many
+    # events it plans; None when unknown (not started, finished, or a timeline too long to measure ahead).
+    next_event_at: float | None = None
+    ends_at: float | None = None
+    planned_events: int | None = None

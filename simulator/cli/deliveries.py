@@ -1,0 +1,129 @@
+"""`webhook-sim deliveries`: the deliveries of a running server, one line each, and with `--follow` the new ones
+and every change of state as they happen (Ctrl-C ends it)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import deque
+from typing import Any
+
+from simulator.cli import options, remote
+from simulator.client import Client, DeliveryInfo
+from simulator.models.enums import DELIVERY_STATUSES
+
+PAGE = 200
+# Active deliveries older than the page being watched are read one by one; past this many, only the newest.
+WATCHED = 500
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "deliveries",
+        help="list a server's deliveries; --follow tails new ones",
+        description="List the deliveries of a running server (oldest first): status, attempts, last HTTP status "
+        "and error. --follow then prints each new delivery and each change of state until Ctrl-C.",
+    )
+    options.add(p, "--run", "only this run's deliveries")
+    options.add(p, "--subscription", "only this subscription's deliveries")
+    options.add(p, "--status", "only deliveries in this state", choices=DELIVERY_STATUSES)
+    options.add(p, "--type", "only this event type")
+    options.add(p, "--limit", "print at most the latest N (0: all)", default=50, type=int)
+    options.add(p, "--follow", "keep printing new deliveries and changes", default=False, flag_only=True)
+    options.add(p, "--interval", "seconds between two looks with --follow", default=0.5, type=float)
+    options.add(p, "--json", "one JSON object per line", default=False, flag_only=True)
+    remote.add_server(p)
+    p.set_defaults(handler=deliveries_command)
+
+
+def deliveries_command(args: argparse.Namespace) -> int:
+    with remote.client(args) as api, remote.speaking_to(args.server):
+        shown = Shown(args)
+        cursor = _list(api, args, shown)
+        if not args.follow:
+            return 0
+        try:
+            _follow(api, args, shown, cursor)
+        except KeyboardInterrupt:
+            return 0  # the way to end --follow
+    return 0
+
+
+class Shown:
+    """What was printed of each delivery, so a change prints once and nothing twice."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.state: dict[str, tuple[str, int]] = {}
+        self.header = False
+
+    def show(self, d: DeliveryInfo) -> None:
+        state = (d.status, d.attempts)
+        seen = self.state.get(d.id)
+        if seen == state:
+            return
+        self.state[d.id] = state
+        if self.args.status and d.status != self.args.status:
+            return
+        if self.args.json:
+            print(json.dumps(d.raw), flush=True)
+            return
+        if not self.header:
+            print(remote.header(), flush=True)
+            self.header = True
+        print(remote.line(d), flush=True)
+
+    def active(self) -> list[str]:
+        return [i for i, (status, _) in self.state.items() if status not in remote.FINAL][-WATCHED:]
+
+
+def _filters(args: argparse.Namespace, with_status: bool) -> dict[str, Any]:
+    status = args.status if with_status else None
+    return {"run": args.run, "subscription": args.subscription, "type": args.type, "status": status}
+
+
+def _list(api: Client, args: argparse.Namespace, shown: Shown) -> str | None:
+    """Print the latest `--limit` deliveries; returns the cursor of the last page (where --follow goes on)."""
+    # Following needs every state (a pending delivery may turn dead): the --status filter is applied here then.
+    filters = _filters(args, with_status=not args.follow)
+    latest: deque[DeliveryInfo] = deque(maxlen=args.limit or None)
+    cursor = page_cursor = None
+    total = 0
+    while True:
+        page = api.list_deliveries(limit=PAGE, cursor=cursor, **filters)
+        page_cursor = cursor
+        latest.extend(page.data)
+        total += len(page.data)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    shown_now = [d for d in latest if not args.status or d.status == args.status]
+    if total > len(latest) and not args.json:
+        print(f"({total - len(latest)} earlier deliveries not shown; --limit 0 shows all)", file=sys.stderr)
+    for d in latest:
+        shown.state[d.id] = ("", -1)  # printed below (or filtered out), then tracked like every other
+    for d in latest:
+        shown.show(d)
+    if not shown_now and not args.follow and not args.json:
+        print("no deliveries", file=sys.stderr)
+    return page_cursor
+
+
+def _follow(api: Client, args: argparse.Namespace, shown: Shown, cursor: str | None) -> None:
+    filters = _filters(args, with_status=False)
+    while True:
+        time.sleep(args.interval)
+        seen_now: set[str] = set()
+        while True:
+            page = api.list_deliveries(limit=PAGE, cursor=cursor, **filters)
+            for d in page.data:
+                seen_now.add(d.id)
+                shown.show(d)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        for delivery_id in shown.active():
+            if delivery_id not in seen_now:  # older than the watched page: read it by itself
+                shown.show(api.get_delivery(delivery_id))

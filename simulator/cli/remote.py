@@ -1,0 +1,113 @@
+"""What the commands that talk to a running server share: `--server` and `--token`, the client, the errors said
+plainly, and the one-line form of a delivery that `trigger`, `deliveries` and `resend` print."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from simulator.cli import options
+from simulator.client import ApiError, Client, DeliveryInfo
+from simulator.core.report import plain_error
+from simulator.errors import FieldError, SimError
+
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+FINAL = frozenset({"succeeded", "dead", "dropped"})
+
+
+class RemoteError(SimError):
+    """A refusal of the control API, or no answer from it; exit 2 for what the user gave, 1 otherwise."""
+
+    title = "Control API error"
+
+    def __init__(self, detail: str, *, exit_code: int, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail, errors=errors)
+        self.exit_code = exit_code
+
+
+def add_server(p: argparse.ArgumentParser, default: str | None = DEFAULT_SERVER, what: str = "") -> None:
+    """`--server` and `--token` on command `p`."""
+    options.add(p, "--server", "the control API's base URL" + what, default=default)
+    options.add(p, "--token", "the server's bearer token (`serve --token`)")
+
+
+def client(args: argparse.Namespace, timeout: float = 10.0) -> Client:
+    return Client(args.server, token=args.token or None, timeout=timeout)
+
+
+@contextmanager
+def speaking_to(server: str) -> Iterator[None]:
+    """Turn the client's errors into `RemoteError`s that say what went wrong, in the CLI's words."""
+    try:
+        yield
+    except ApiError as exc:
+        errors = [FieldError(str(e.get("field", "")), str(e.get("message", ""))) for e in exc.errors]
+        code = 2 if 400 <= exc.status < 500 else 1
+        raise RemoteError(f"{server}: {exc.status} {exc.title}: {exc.detail}", exit_code=code, errors=errors) from None
+    except httpx.ConnectError as exc:
+        why = "connection refused" if "refused" in str(exc).lower() else str(exc)
+        raise RemoteError(
+            f"cannot reach the control API at {server}: {why} (is `webhook-sim serve` running there?)", exit_code=1
+        ) from None
+    except httpx.TimeoutException:
+        raise RemoteError(f"the control API at {server} did not answer in time", exit_code=1) from None
+    except httpx.HTTPError as exc:
+        raise RemoteError(f"{server}: {type(exc).__name__}: {exc}", exit_code=1) from None
+
+
+def wait_final(api: Client, ids: list[str], timeout: float) -> list[DeliveryInfo]:
+    """Each delivery (with its attempts), once every one is final or `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    interval = 0.02
+    while True:
+        found = [api.get_delivery(i) for i in ids]
+        if all(d.status in FINAL for d in found) or time.monotonic() >= deadline:
+            return found
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+        interval = min(interval * 1.5, 0.5)
+
+
+# -- a delivery in one line -----------------------------------------------------------------------------------
+
+COLUMNS = (("time", 12), ("delivery", 30), ("type", 34), ("status", 9), ("tries", 5), ("http", 4))
+
+
+def header() -> str:
+    """The column titles, aligned with `line`."""
+    return _row([name for name, _ in COLUMNS] + ["error / answer"])
+
+
+def line(d: DeliveryInfo, note: str = "") -> str:
+    """One delivery: when it was made, id, type, status, attempts, last HTTP status, and why it failed."""
+    when = datetime.fromtimestamp(d.created_at.timestamp()).strftime("%H:%M:%S.%f")[:-3]
+    why = plain_error(d.last_error) or ""
+    if d.status == "failed" and d.next_attempt_at is not None:
+        why = f"{why}; retry at {datetime.fromtimestamp(d.next_attempt_at.timestamp()).strftime('%H:%M:%S')}"
+    cells = [when, d.id, d.type, d.status, str(d.attempts), str(d.last_status or "-"), why.strip("; ") or "-"]
+    return _row(cells) + (f"  {note}" if note else "")
+
+
+def _row(cells: list[str]) -> str:
+    widths = [w for _, w in COLUMNS]
+    fixed = [cell.ljust(width) if len(cell) <= width else cell for cell, width in zip(cells, widths, strict=False)]
+    return "  ".join([*fixed, *cells[len(widths) :]]).rstrip()
+
+
+def outcome(d: DeliveryInfo) -> str:
+    """A delivery's outcome in a phrase: "succeeded (HTTP 204) after 1 attempt", "dead after 3 attempts: …"."""
+    plural = "s" if d.attempts != 1 else ""
+    text = f"{d.status} after {d.attempts} attempt{plural}"
+    if d.last_status is not None:
+        text += f", HTTP {d.last_status}"
+    if d.last_error:
+        text += f": {plain_error(d.last_error)}"
+    log: list[Any] = list(getattr(d, "attempt_log", None) or [])
+    if log and log[-1].response and d.status not in ("succeeded", "dropped"):
+        text += f" (answer: {' '.join(log[-1].response.split())[:120]!r})"
+    return text

@@ -1,0 +1,68 @@
+"""`webhook-sim resend`: send a finished delivery again (same id, same body, a fresh retry budget), or every dead
+delivery of a subscription, through a running server; then wait for the outcome and print it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from simulator.cli import options, remote
+from simulator.errors import FieldError, InvalidInput
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "resend",
+        help="send a delivery again, or every dead one of a subscription",
+        description="Send DELIVERY_ID again (same id and body, a fresh retry budget), or with --dead --subscription "
+        "ID every dead delivery of that subscription; then print each outcome. Exit 0 when each succeeded.",
+    )
+    p.add_argument("delivery", nargs="?", metavar="DELIVERY_ID", help="the delivery to send again")
+    options.add(p, "--dead", "resend every dead delivery of --subscription", default=False, flag_only=True)
+    options.add(p, "--subscription", "with --dead: the subscription")
+    options.add(p, "--wait", "seconds to wait for the outcome (0: do not wait)", default=30.0, type=float)
+    remote.add_server(p)
+    p.set_defaults(handler=resend_command)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.delivery and args.dead:
+        raise _bad("DELIVERY_ID", "give a delivery id or --dead --subscription ID, not both")
+    if args.dead and not args.subscription:
+        raise _bad("--subscription", "--dead needs --subscription ID")
+    if not args.delivery and not args.dead:
+        raise _bad("DELIVERY_ID", "give a delivery id, or --dead --subscription ID")
+    if args.wait < 0:
+        raise _bad("--wait", "expected seconds >= 0")
+
+
+def resend_command(args: argparse.Namespace) -> int:
+    _check(args)
+    with remote.client(args) as api, remote.speaking_to(args.server):
+        if args.delivery:
+            ids = [api.redeliver(args.delivery).id]
+        else:
+            ids = list(api.redeliver_dead(args.subscription))
+            print(f"resent {len(ids)} dead deliveries of {args.subscription}", flush=True)
+        if not ids:
+            return 0
+        if args.wait == 0:
+            for delivery_id in ids:
+                print(f"delivery {delivery_id}: resent", flush=True)
+            return 0
+        started = time.monotonic()
+        found = remote.wait_final(api, ids, args.wait)
+        waited = time.monotonic() - started
+    for d in found:
+        state = remote.outcome(d) if d.status in remote.FINAL else f"still {d.status} after {waited:.0f} s"
+        print(f"delivery {d.id} ({d.type}): {state}", flush=True)
+    failed = [d for d in found if d.status not in ("succeeded", "dropped")]
+    if failed:
+        print(f"{len(failed)} of {len(found)} did not succeed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _bad(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=[FieldError(field, message)])

@@ -1,0 +1,63 @@
+"""`--max-attempts` and `--retry-delays`: bounds on retries for CI, shared by `run` and `trigger`.
+
+A provider's own schedule retries for hours (Syncfy's last retry comes 37 hours after the first attempt); a CI step
+wants a verdict in seconds, so these turn into the `retry` of the subscription the command delivers to.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from simulator import catalog
+from simulator.cli import options
+from simulator.errors import FieldError, InvalidInput
+from simulator.timeutil import parse_duration
+
+
+def add(p: argparse.ArgumentParser) -> None:
+    options.add(
+        p,
+        "--max-attempts",
+        "at most this many attempts per delivery (1: no retry; default: the provider's schedule)",
+        type=int,
+    )
+    options.add(
+        p,
+        "--retry-delays",
+        "the waits before each retry, e.g. 0,1s,5s (simulated time, scaled by --speed; "
+        "default: the provider's schedule)",
+    )
+
+
+def retry_spec(args: argparse.Namespace, provider: str) -> dict[str, Any] | None:
+    """The `retry` of the subscription (None: the provider's own schedule); InvalidInput (exit 2) for bad
+    values. `--max-attempts` alone keeps the first delays of `provider`'s schedule."""
+    delays = _delays(args.retry_delays) if args.retry_delays else None
+    if args.max_attempts is None:
+        return None if delays is None else {"delays": delays, "jitter": 0.0}  # the waits asked for, exactly
+    if args.max_attempts < 1:
+        raise _bad("--max-attempts", f"expected a whole number >= 1, got {args.max_attempts}")
+    if delays is None:
+        policy = catalog.get_provider(provider).retry_policy
+        return {"delays": list(policy.delays[: args.max_attempts - 1]), "jitter": policy.jitter}
+    return {"delays": delays[: args.max_attempts - 1], "jitter": 0.0}
+
+
+def _delays(text: str) -> list[float]:
+    out = []
+    for item in text.split(","):
+        try:
+            seconds = parse_duration(item.strip())
+        except ValueError:
+            raise _bad("--retry-delays", f"{item.strip()!r} is not a duration (e.g. 0, 500ms, 2s, 5m)") from None
+        if not 0 <= seconds <= 86_400 * 7:
+            raise _bad("--retry-delays", f"{item.strip()!r}: expected between 0 and 7 days")
+        out.append(seconds)
+    if len(out) > 50:
+        raise _bad("--retry-delays", "at most 50 retries")
+    return out
+
+
+def _bad(option: str, message: str) -> InvalidInput:
+    return InvalidInput(f"{option}: {message}", errors=[FieldError(option, message)])

@@ -1,0 +1,150 @@
+"""`webhook-sim trigger`: one event now, in this process or through a server, with checked overrides."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from simulator.signing import new_secret
+from simulator.testing import make_verifier
+from simulator.testing.receiver import Receiver
+from tests.api.harness import eventually
+from tests.cli.conftest import closed_port
+
+
+def event_id(out: str) -> str:
+    return re.search(r"^event (\S+) \(", out, re.M).group(1)
+
+
+def test_in_process_trigger_delivers_one_event_with_its_overrides(main, receiver: Receiver):
+    ran = main("trigger", "credentials.updated", "--target", receiver.url, "--override", "payload.is_executing=0")
+    assert ran.code == 0, ran
+    [request] = receiver.requests
+    assert request.event_ids == [event_id(ran.out)]
+    event = request.json()["events"][0]
+    assert event["header"]["event"]["name"] == "credentials.updated"
+    assert event["payload"]["is_executing"] == 0
+    delivery = request.headers["request-signature"]  # Syncfy's own scheme by default
+    assert delivery
+    assert re.search(rf"^delivery \S+ → {re.escape(receiver.url)}: succeeded after 1 attempt, HTTP 204$", ran.out, re.M)
+
+
+def test_trigger_signs_with_the_scheme_and_secret_given(main, receiver: Receiver):
+    secret = new_secret("standard")
+    ran = main("trigger", "token.created", "--target", receiver.url, "--signing", "standard", "--secret", secret)
+    assert ran.code == 0, ran
+    [request] = receiver.requests
+    assert make_verifier("standard", secret)(request.headers, request.body) == (True, "ok")
+    assert request.json()["event"]["type"] == "token.created"
+
+
+def test_an_override_the_schema_refuses_exits_2_before_sending(main, receiver: Receiver):
+    ran = main("trigger", "credentials.updated", "--target", receiver.url, "--override", "payload.is_exec=0")
+    assert ran.code == 2
+    assert "did you mean payload.is_executing?" in ran.err
+    ran = main("trigger", "credentials.updated", "--target", receiver.url, "--override", 'payload.is_executing="no"')
+    assert ran.code == 2
+    assert "'no' does not fit the schema of payload.is_executing" in ran.err
+    ran = main("trigger", "credentials.updated", "--target", receiver.url, "--override", "payload.is_executing")
+    assert ran.code == 2 and "expected PATH=VALUE" in ran.err
+    assert receiver.requests == []
+
+
+def test_an_unreachable_target_is_named_with_the_event_id(main):
+    url = f"http://127.0.0.1:{closed_port()}/hooks"
+    ran = main("trigger", "basistheory:token.created", "--target", url, "--max-attempts", "1")
+    assert ran.code == 1, ran
+    eid = event_id(ran.out)
+    assert re.fullmatch(r"[0-9a-f-]{36}", eid)
+    assert re.search(rf"^delivery \S+ → {re.escape(url)}: dead after 1 attempt: connection refused$", ran.out, re.M)
+
+
+def test_bad_combinations_exit_2(main, receiver: Receiver):
+    assert main("trigger", "token.created").code == 2  # no target, no server
+    ran = main("trigger", "token.created", "--subscription", "sub_x", "--target", receiver.url)
+    assert ran.code == 2 and "not both" in ran.err
+    ran = main("trigger", "token.created", "--subscription", "sub_x")
+    assert ran.code == 2 and "--subscription needs --server" in ran.err
+    ran = main("trigger", "token.craeted", "--target", receiver.url)
+    assert ran.code == 2 and "token.created" in ran.err
+
+
+def test_through_a_server_it_goes_to_the_matching_subscriptions(main, server, api, make_receiver):
+    one, other = make_receiver(), make_receiver()
+    secret = new_secret("syncfy")
+    created = api.post("/subscriptions", json={"url": one.url, "events": ["syncfy:*"], "secret": secret}).json()
+    api.post("/subscriptions", json={"url": other.url, "events": ["basistheory:*"]})
+    ran = main("trigger", "credentials.created", "--server", server.url, "--seed", "4")
+    assert ran.code == 0, ran
+    [request] = one.requests
+    assert other.requests == []
+    assert request.event_ids == [event_id(ran.out)]
+    assert make_verifier("syncfy", secret)(request.headers, request.body) == (True, "ok")
+    [listed] = api.get("/deliveries", params={"subscription": created["id"]}).json()["data"]
+    assert f"delivery {listed['id']}: succeeded after 1 attempt, HTTP 204" in ran.out
+
+    ran = main("trigger", "documents.success", "--server", server.url, "--subscription", created["id"])
+    assert ran.code == 0, ran
+    assert len(one.requests) == 2
+
+
+def test_through_a_server_a_target_with_a_secret_gets_a_subscription_of_its_own(main, server, api, receiver):
+    secret = new_secret("standard")
+    ran = main(
+        "trigger",
+        "token.created",
+        "--server",
+        server.url,
+        "--target",
+        receiver.url,
+        "--signing",
+        "standard",
+        "--secret",
+        secret,
+        "--override",
+        'data.token.metadata={"plan": "gold"}',
+    )
+    assert ran.code == 0, ran
+    [request] = receiver.requests
+    assert make_verifier("standard", secret)(request.headers, request.body) == (True, "ok")
+    assert request.json()["event"]["data"]["token"]["metadata"] == {"plan": "gold"}
+    assert api.get("/subscriptions").json()["data"] == []  # made for the event, deleted once it was delivered
+    delivery_id = re.search(r"^delivery (\S+) ", ran.out, re.M).group(1)
+    assert api.get(f"/deliveries/{delivery_id}").json()["status"] == "succeeded"
+
+
+def test_through_a_server_nothing_subscribed_exits_1(main, server):
+    ran = main("trigger", "token.created", "--server", server.url)
+    assert ran.code == 1
+    assert "not sent: no enabled subscription receives basistheory:token.created" in ran.err
+    assert event_id(ran.out)
+
+
+def test_a_server_that_is_not_there_is_said_plainly(main):
+    url = f"http://127.0.0.1:{closed_port()}"
+    ran = main("trigger", "token.created", "--server", url)
+    assert ran.code == 1
+    assert f"cannot reach the control API at {url}: connection refused" in ran.err
+
+
+def test_a_refusal_of_the_server_exits_2_naming_the_field(main, server):
+    ran = main("trigger", "token.created", "--server", server.url, "--subscription", "sub_nope")
+    assert ran.code == 2, ran
+    assert "sub_nope" in ran.err
+
+
+def test_waiting_ends_with_the_state_so_far(main, server, api, make_receiver):
+    slow = make_receiver()
+    slow.respond(204, delay=3)
+    api.post("/subscriptions", json={"url": slow.url, "events": ["token.*"]})
+    ran = main("trigger", "token.created", "--server", server.url, "--wait", "0")
+    assert ran.code == 1
+    assert re.search(r"^delivery \S+: still pending after [0-9.]+ s$", ran.out, re.M), ran
+    eventually(lambda: slow.requests, timeout=20, what="the slow receiver's request")
+    assert json.loads(slow.requests[0].body)["event"]["type"] == "token.created"
+
+
+def test_through_a_server_an_override_the_schema_refuses_exits_2(main, server):
+    ran = main("trigger", "credentials.updated", "--server", server.url, "--override", "payload.is_exec=0")
+    assert ran.code == 2, ran
+    assert "422" in ran.err and "did you mean payload.is_executing?" in ran.err
