@@ -1,24 +1,50 @@
 # webhook-sim: the simulator server, with its SQLite data on a volume.
-FROM python:3.12-slim
+#
+# Build:  docker build -t webhook-sim .
+# Run:    docker run -p 8080:8080 -e WEBHOOK_SIM_TOKEN=<token> -v webhook-sim-data:/data webhook-sim
+# A bind-mounted /data must be writable by uid 10001 (the image's `sim` user): `chown 10001 ./data` first.
 
+# -- build: the project's wheel, and wheels of everything it needs ---------------------------------------------
+FROM python:3.12.8-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+# The dependencies first, in their own layer: a change to the sources does not rebuild them.
+COPY pyproject.toml README.md ./
+RUN mkdir -p simulator scenarios \
+    && touch simulator/__init__.py \
+    && pip wheel --wheel-dir /wheels .
+COPY simulator ./simulator
+COPY scenarios ./scenarios
+RUN rm -f /wheels/webhook_sim-*.whl \
+    && pip wheel --no-deps --wheel-dir /wheels .
+
+# -- run: the wheels installed into a virtual environment, nothing else of the source tree -----------------------
+FROM python:3.12.8-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/webhook-sim/bin:$PATH \
     WEBHOOK_SIM_HOST=0.0.0.0 \
     WEBHOOK_SIM_PORT=8080 \
     WEBHOOK_SIM_DB=sqlite:////data/webhook-sim.db
-
-RUN useradd --create-home --uid 10001 sim \
-    && mkdir -p /data /app \
-    && chown sim:sim /data /app
-
-WORKDIR /app
-COPY --chown=sim:sim . /app
-USER sim
-# The same install step as the README's scripts/serve: a .venv in the source tree.
-RUN scripts/install
-
+RUN useradd --uid 10001 --no-create-home --home-dir /data sim \
+    && mkdir -p /data \
+    && chown sim:sim /data
+COPY --from=build /wheels /tmp/wheels
+RUN python -m venv /opt/webhook-sim \
+    && /opt/webhook-sim/bin/pip install --no-index --find-links /tmp/wheels webhook-sim \
+    && rm -rf /tmp/wheels
+USER 10001:10001
+WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8080
+# The API listens on 0.0.0.0 in here, so `serve` needs a bearer token and exits (status 2) without one:
+#   docker run -e WEBHOOK_SIM_TOKEN=<token> …
+#   docker run -v "$PWD/token:/run/secrets/webhook-sim-token:ro" \
+#              -e WEBHOOK_SIM_TOKEN_FILE=/run/secrets/webhook-sim-token …
+# Only a throwaway container on a network nobody else reaches should set WEBHOOK_SIM_INSECURE_NO_TOKEN=1 instead.
+# The health check asks the port the server was told to use (WEBHOOK_SIM_PORT), not a fixed one.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["/app/.venv/bin/python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=2).status == 200 else 1)"]
-CMD ["/app/.venv/bin/webhook-sim", "serve"]
+    CMD ["python", "-c", "import os, sys, urllib.request; url = 'http://127.0.0.1:%s/health' % os.environ.get('WEBHOOK_SIM_PORT', '8080'); sys.exit(0 if urllib.request.urlopen(url, timeout=2).status == 200 else 1)"]
+CMD ["webhook-sim", "serve"]
