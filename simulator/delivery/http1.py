@@ -23,6 +23,10 @@ import httptools
 MAX_DRAIN = 64 * 1024
 # A response head (informational ones before it included) larger than this is an error.
 MAX_HEAD = 64 * 1024
+# Reads one response may take. Each costs a turn of the event loop, and a receiver that sends its answer a few
+# bytes per packet could otherwise make an attempt cost tens of thousands; a sane one needs a handful (200 KiB is
+# some 140 full-sized packets).
+MAX_READS = 1024
 IDLE_PER_ORIGIN = 256
 _URL_SAFE = "/:@!$&'()*+,;=-._~%?"
 
@@ -105,6 +109,7 @@ class _Reader:
         "_head_done",
         "_limit",
         "_parser",
+        "_reads",
         "_until_eof",
         "complete",
         "headers",
@@ -120,6 +125,7 @@ class _Reader:
         self._until_eof = False  # the body ends where the connection does
         self._head_bytes = 0
         self._body_bytes = 0
+        self._reads = 0
         self.status = 0
         self.headers: dict[str, str] = {}
         self.complete = False
@@ -162,8 +168,9 @@ class _Reader:
     # -- use ------------------------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
-        """Parse `data`; ProtocolError for a malformed response or a head over MAX_HEAD. A body that runs past the
-        excerpt by more than MAX_DRAIN completes the response there: the rest is never read."""
+        """Parse `data`; ProtocolError for a malformed response, or a head over MAX_HEAD bytes or MAX_READS reads.
+        A body that runs past the excerpt by more than MAX_DRAIN, or past MAX_READS, completes the response there:
+        the rest is never read."""
         head_was_done = self._head_done
         try:
             self._parser.feed_data(data)
@@ -173,14 +180,17 @@ class _Reader:
             self.keep_alive = False  # bytes after the response that are not one: do not trust the connection
         if self.complete:
             return
+        self._reads += 1
         if not self._head_done:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD:
                 raise ProtocolError("response head too large")
+            if self._reads > MAX_READS:
+                raise ProtocolError(f"response head in more than {MAX_READS} pieces")
         elif head_was_done:  # counted from the read after the head's: exact enough for a bound
             self._body_bytes += len(data)
-            if self._body_bytes > self._limit + MAX_DRAIN:
-                self.complete, self.keep_alive = True, False  # large or endless: closed, not drained
+            if self._body_bytes > self._limit + MAX_DRAIN or self._reads > MAX_READS:
+                self.complete, self.keep_alive = True, False  # large, endless or trickling: closed, not drained
 
     def finish(self) -> None:
         """The peer closed its end: a body delimited by the close ends here; anything else was cut short."""

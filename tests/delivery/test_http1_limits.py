@@ -3,18 +3,30 @@ by a lag probe, so a client that blocks its loop fails the test rather than hang
 
 from __future__ import annotations
 
-import asyncio
 import tracemalloc
 
-from simulator.delivery.sender import Outcome, Sender
-from tests.delivery.scripted import LagProbe, Script, Server, read_request, run_isolated, serving
+from simulator.delivery.http1 import MAX_READS
+from simulator.delivery.sender import RESPONSE_EXCERPT, Outcome, Sender
+from tests.delivery.scripted import (
+    FiftyMegabytes,
+    LagProbe,
+    Script,
+    Server,
+    endless_head,
+    endless_one_byte_chunks,
+    head_in_tiny_pieces,
+    negative_chunk_size,
+    run_isolated,
+    serving,
+    slow_drip,
+)
 
 MAX_LAG = 0.1  # seconds the loop may go without turning: generous for a loaded 2-core machine
-FIFTY_MB = 50 * 1024 * 1024
 
 
 def attempt(handle: Script, timeout: float = 5.0) -> tuple[Outcome, float]:
-    """One POST through a fresh sender to a server running `handle`; the outcome and the loop's worst lag."""
+    """One POST through a fresh sender to a server running `handle`; the outcome and the loop's worst lag (its
+    own: time spent waiting for a CPU left out)."""
 
     async def main() -> tuple[Outcome, float]:
         sender = Sender()
@@ -24,45 +36,9 @@ def attempt(handle: Script, timeout: float = 5.0) -> tuple[Outcome, float]:
                 outcome = await sender.post(f"http://127.0.0.1:{server.port}/hook", b"{}", {}, timeout)
         finally:
             await sender.close()
-        return outcome, probe.worst
+        return outcome, probe.worst_own
 
     return run_isolated(main, limit=timeout + 10)
-
-
-async def _hold(reader: asyncio.StreamReader) -> None:
-    await reader.read()  # keep the connection open until the client closes it
-
-
-async def negative_chunk_size(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await read_request(reader, Server())
-    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-6\r\n")
-    await _hold(reader)
-
-
-async def endless_one_byte_chunks(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await read_request(reader, Server())
-    writer.write(b"HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\n")
-    while True:  # until the client hangs up (drain raises)
-        writer.write(b"1\r\nx\r\n")
-        await writer.drain()
-        await asyncio.sleep(0)  # about one chunk per read on the client's side: the worst case for re-parsing
-
-
-async def endless_head(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await read_request(reader, Server())
-    writer.write(b"HTTP/1.1 200 OK\r\nX-Endless: ")
-    while True:
-        writer.write(b"a" * 1024)
-        await writer.drain()
-        await asyncio.sleep(0)
-
-
-async def slow_drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await read_request(reader, Server())
-    for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
-        writer.write(bytes([byte]))
-        await writer.drain()
-        await asyncio.sleep(1)
 
 
 def test_a_negative_chunk_size_is_refused_without_blocking_the_loop() -> None:
@@ -73,34 +49,24 @@ def test_a_negative_chunk_size_is_refused_without_blocking_the_loop() -> None:
 
 
 def test_an_endless_body_of_one_byte_chunks_is_cut_in_linear_time() -> None:
-    # Some 11,000 chunks, most in a read of their own, before the client stops reading: a parser that re-reads the
-    # body on every read would spend minutes here, and block its loop for longer and longer.
-    outcome, lag = attempt(endless_one_byte_chunks)
-    assert (outcome.status, outcome.error, outcome.response) == (503, None, "x" * 1024)
+    # Chunks of one byte, most in a read of their own, until the client stops reading (after MAX_READS reads): a
+    # parser that re-read the body on every read spent minutes here, blocking its loop longer and longer.
+    outcome, lag = attempt(endless_one_byte_chunks(per_write=1), timeout=20)  # ~1 s, but the machine is shared
+    assert (outcome.status, outcome.error) == (503, None)
+    assert outcome.response and set(outcome.response) == {"x"} and len(outcome.response) <= RESPONSE_EXCERPT
     assert lag < MAX_LAG
 
 
 def test_a_50_mb_body_costs_no_memory_beyond_its_excerpt() -> None:
-    finished = False
-
-    async def fifty_megabytes(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal finished
-        await read_request(reader, Server())
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % FIFTY_MB)
-        piece = b"x" * 65536
-        for _ in range(FIFTY_MB // len(piece)):
-            writer.write(piece)
-            await writer.drain()
-        finished = True
-
+    body = FiftyMegabytes()
     tracemalloc.start()
     try:
-        outcome, lag = attempt(fifty_megabytes)
+        outcome, lag = attempt(body)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert (outcome.status, outcome.response) == (200, "x" * 1024)
-    assert not finished  # the client closed instead of draining 50 MB
+    assert (outcome.status, outcome.response) == (503, "x" * RESPONSE_EXCERPT)
+    assert not body.finished  # the client closed instead of draining 50 MB
     assert peak < 4 * 1024 * 1024  # both ends of the exchange included: a few reads' worth, not the body
     assert lag < MAX_LAG
 
@@ -108,6 +74,12 @@ def test_a_50_mb_body_costs_no_memory_beyond_its_excerpt() -> None:
 def test_a_never_ending_head_is_refused() -> None:
     outcome, lag = attempt(endless_head)
     assert (outcome.status, outcome.error) == (None, "ProtocolError: response head too large")
+    assert lag < MAX_LAG
+
+
+def test_a_head_in_tiny_pieces_is_refused_after_max_reads() -> None:
+    outcome, lag = attempt(head_in_tiny_pieces, timeout=20)
+    assert (outcome.status, outcome.error) == (None, f"ProtocolError: response head in more than {MAX_READS} pieces")
     assert lag < MAX_LAG
 
 
