@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -238,3 +239,34 @@ def test_shape_comparison_tells_types_and_paths_apart() -> None:
     assert shape_mismatch({"a": 1, "b": [{"c": "y"}], "m": {}}, fixture)
     assert shape_mismatch({"a": 1, "b": [{"c": "y", "d": None}], "m": {"k": 1}}, fixture)
     assert shape_mismatch({"a": 1, "b": [{"c": "y", "d": None}], "m": {}, "z": 0}, fixture)
+
+
+def own_ids(body: dict[str, Any]) -> set[str]:
+    """The ids a sample's delivery is deduplicated and traced by: Syncfy's `rid` and `eid`s, Basis Theory's
+    event id and trace id."""
+    if "events" in body:
+        return {body["rid"], *(e["header"]["event"]["eid"] for e in body["events"])}
+    return {body["event"]["id"], body["event"]["trace_id"]}
+
+
+def strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_samples_of_one_seed_never_share_an_event_id_or_reuse_it_as_another_kind_of_id(seed: int) -> None:
+    bodies = {key: sample(key, seed) for key in KEYS}
+    owned = {key: own_ids(body) for key, body in bodies.items()}
+    everything = [i for ids in owned.values() for i in ids]
+    assert len(everything) == len(set(everything)), "two samples share an event id"
+    for key, body in bodies.items():
+        others = set(everything) - owned[key]
+        reused = others & set(strings(body))
+        assert not reused, f"{key} carries another sample's event id as one of its own values: {reused}"

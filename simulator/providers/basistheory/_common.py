@@ -37,7 +37,7 @@ def wrap(
         "type": etype,
         "timestamp": iso_ms(ctx.now),
         "tenant_id": tenant_id,
-        "trace_id": trace_id or uid(ctx, "trace"),
+        "trace_id": trace_id or uid(ctx, f"trace:{etype}"),
         "data": data,
     }
 

@@ -254,7 +254,7 @@ def reactor_deleted(ctx: BuildContext) -> dict[str, Any]:
     return wrap(ctx, "reactor.deleted", {"reactor": {"id": reactor["id"]}}, actor)
 
 
-def _invocation(ctx: BuildContext, reactor: Entity, fresh: bool) -> Entity:
+def _invocation(ctx: BuildContext, reactor: Entity, fresh: bool, etype: str) -> Entity:
     """The reactor's open invocation; `fresh` (or none open) starts one, sync or async."""
     found = reactor.get("_invocation")
     if fresh or found is None:
@@ -262,7 +262,7 @@ def _invocation(ctx: BuildContext, reactor: Entity, fresh: bool) -> Entity:
         found = {
             "id": uid(ctx, "reactor_request") if is_async else None,
             "async": is_async,
-            "trace_id": uid(ctx, "trace"),
+            "trace_id": uid(ctx, f"trace:{etype}"),  # the trace of the request `etype` reports
             "actor": app_actor(ctx, "private"),
         }
         reactor["_invocation"] = found
@@ -285,14 +285,14 @@ def _finisher(ctx: BuildContext, invocation: Entity) -> Entity:
 @PROVIDER.event("reactor.invoked", "Reactor Invoked: a reactor invocation started")
 def reactor_invoked(ctx: BuildContext) -> dict[str, Any]:
     reactor = _reactor(ctx)
-    invocation = _invocation(ctx, reactor, fresh=True)
+    invocation = _invocation(ctx, reactor, True, "reactor.invoked")
     return wrap(ctx, "reactor.invoked", _reactor_data(reactor, invocation), invocation["actor"], invocation["trace_id"])
 
 
 @PROVIDER.event("reactor.completed", "Reactor Completed: a reactor invocation finished successfully")
 def reactor_completed(ctx: BuildContext) -> dict[str, Any]:
     reactor = _reactor(ctx)
-    invocation = _invocation(ctx, reactor, fresh=False)
+    invocation = _invocation(ctx, reactor, False, "reactor.completed")
     reactor.pop("_invocation")
     data = _reactor_data(reactor, invocation)
     data["elapsed_ms"] = ctx.rng.randint(150, 120_000) if invocation["async"] else ctx.rng.randint(35, 2500)
@@ -303,7 +303,7 @@ def reactor_completed(ctx: BuildContext) -> dict[str, Any]:
 def reactor_failed(ctx: BuildContext) -> dict[str, Any]:
     rng = ctx.rng
     reactor = _reactor(ctx)
-    invocation = _invocation(ctx, reactor, fresh=False)
+    invocation = _invocation(ctx, reactor, False, "reactor.failed")
     reactor.pop("_invocation")
     data = _reactor_data(reactor, invocation)
     if invocation["async"] and rng.random() < 0.4:

@@ -96,7 +96,7 @@ def http_request(ctx: BuildContext) -> dict[str, Any]:
     method, template, success, _, app_type = OPERATIONS[ctx.rng.choices(range(len(OPERATIONS)), OPERATION_WEIGHTS)[0]]
     app = application(ctx, app_type)
     status = _status(ctx, method, template, success)
-    trace_id = uid(ctx, "trace")
+    trace_id = uid(ctx, "trace:http.request")
     path = _resource_path(ctx, template)
     data = {
         "request": {"method": method, "path": path, "headers": _request_headers(ctx, method, trace_id, app, status)},
