@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from simulator import catalog
+from simulator import catalog, signing
 from simulator.errors import InvalidInput
 from simulator.models import BuildContext
 from simulator.providers.basistheory import _values as values
@@ -569,3 +569,31 @@ def test_schemas_are_strict_where_the_spec_is() -> None:
     assert errors("http.request", ("request", "headers", "BT-API-KEY"), ["key_test_us_pvt_plaintext"])
     assert errors("proxy.invoked", ("proxy", "response", "error"), {"message": "neither shape"})
     assert not errors("token.created", ("token", "metadata"), {})
+
+
+def schema_order_problems(value: Any, node: dict[str, Any], path: str = "$") -> list[str]:
+    """Where `value`'s keys are not in the order its schema lists them (the documents' example order)."""
+    problems: list[str] = []
+    if isinstance(value, dict):
+        branches = [b for b in node.get("oneOf", [node]) if set(value) <= set(b.get("properties", {}))] or [node]
+        properties = branches[0].get("properties", {})
+        if properties:
+            expected = [k for k in properties if k in value]
+            if list(value) != expected:
+                problems.append(f"{path}: {list(value)} != {expected}")
+        for key, item in value.items():
+            child = properties.get(key) or branches[0].get("additionalProperties")
+            if isinstance(child, dict):
+                problems += schema_order_problems(item, child, f"{path}.{key}")
+    elif isinstance(value, list) and isinstance(node.get("items"), dict):
+        for i, item in enumerate(value):
+            problems += schema_order_problems(item, node["items"], f"{path}[{i}]")
+    return problems
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED))
+def test_bodies_go_out_in_the_documents_field_order_not_the_signed_one(name: str) -> None:
+    for seed in range(4):
+        body = catalog.sample(f"basistheory:{name}", seed)
+        assert schema_order_problems(json.loads(body), catalog.schema(f"basistheory:{name}")) == []
+        assert body != signing.canonical_json(body)
