@@ -131,6 +131,17 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def keyed(handler: Handler) -> Handler:
+    """`handler` behind the API key (users, sessions and webhooks take no session token)."""
+
+    async def checked(ctx: Ctx) -> Any:
+        await ctx.caller(key_only=True)
+        return await handler(ctx)
+
+    checked.__name__ = handler.__name__
+    return checked
+
+
 def route(path: str, handlers: Mapping[str, Handler]) -> BaseRoute:
     """One path of the twin: every method reaches it, the effective one (override included) picks the handler."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.api.twins.syncfy._http import Ctx, answer
+from simulator.api.twins.syncfy._http import Ctx, answer, keyed
 from simulator.core.syncfy_api import not_found
 from simulator.providers.syncfy import api
 
@@ -26,8 +26,8 @@ ORGANIZATION_TYPES = [
 ]
 
 
+@keyed
 async def create_session(ctx: Ctx) -> Any:
-    await ctx.caller(key_only=True)
     return await ctx.twin.accounts.create_session(ctx.params)
 
 
@@ -46,52 +46,52 @@ async def delete_session(ctx: Ctx) -> Any:
     return answer(200, await ctx.twin.accounts.delete_session(ctx.path["token"]))
 
 
+@keyed
 async def list_users(ctx: Ctx) -> Any:
-    await ctx.caller(key_only=True)
     return await ctx.twin.accounts.users(ctx.params)
 
 
+@keyed
 async def create_user(ctx: Ctx) -> Any:
-    await ctx.caller(key_only=True)
     return await ctx.twin.accounts.create_user(ctx.params)
 
 
+@keyed
 async def update_user(ctx: Ctx) -> Any:
-    await ctx.caller(key_only=True)
     return await ctx.twin.accounts.update_user(ctx.path["id"], ctx.params)
 
 
+@keyed
 async def delete_user(ctx: Ctx) -> Any:
-    await ctx.caller(key_only=True)
     await ctx.twin.accounts.delete_user(ctx.path["id"])
     return answer(200, True)
 
 
+@keyed
 async def list_webhooks(ctx: Ctx) -> Any:
-    await ctx.caller(key_only=True)
     return await ctx.twin.accounts.webhooks()
 
 
+@keyed
 async def create_webhook(ctx: Ctx) -> Any:
-    await ctx.caller(key_only=True)
     return await ctx.twin.accounts.create_webhook(ctx.params)
 
 
+@keyed
 async def get_webhook(ctx: Ctx) -> Any:
-    await ctx.caller(key_only=True)
     found = await ctx.twin.accounts.webhooks(ctx.path["id"])
     if not found:
         raise not_found("id_webhook", ctx.path["id"])
     return found
 
 
+@keyed
 async def update_webhook(ctx: Ctx) -> Any:
-    await ctx.caller(key_only=True)
     return await ctx.twin.accounts.update_webhook(ctx.path["id"], ctx.params)
 
 
+@keyed
 async def delete_webhook(ctx: Ctx) -> Any:
-    await ctx.caller(key_only=True)
     await ctx.twin.accounts.delete_webhook(ctx.path["id"])
     return answer(200, True)
 
