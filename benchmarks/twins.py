@@ -4,7 +4,8 @@ server's peak RSS. `python -m benchmarks.twins [--tokens N] [--events N] [--seco
 The server runs as `serve` does, in a process of its own on a SQLite file. It is filled first: `--tokens`
 tokens made through the twin's own `POST /tokens` (each one emits `token.created`, stored and folded in like any
 event), and `--events` more events from a Basis Theory scenario run, so the lookups go through a table of
-realistic size. Then `--concurrency` keep-alive connections (aiohttp) read random tokens for `--seconds`.
+realistic size. Then `--concurrency` keep-alive connections (aiohttp) read random tokens for `--seconds`. Besides
+requests per second it reports the server's CPU time per request, which a busy machine does not inflate.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -26,6 +28,13 @@ import aiohttp
 from benchmarks.harness import free_port
 
 KEY = {"BT-API-KEY": "key_benchmark"}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used (Linux /proc), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -111,9 +120,13 @@ async def measure(base: str, pid: int, tokens: int, events: int, seconds: float,
         await _ready(session, base)
         ids, made_per_s = await _fill(session, base, tokens, events)
     rss_filled = peak_rss_mb(pid)
+    cpu_before = cpu_seconds(pid)
     reads = await _reads(base, ids, seconds, concurrency)
+    cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000 / max(1, reads["requests"])
     return {
         **reads,
+        # What the server spent per read, whatever else the machine does: requests/s hides a busy machine.
+        "server_cpu_ms_per_request": round(cpu_ms, 2),
         "tokens": tokens,
         "events": events,
         "concurrency": concurrency,

@@ -26,7 +26,7 @@ log = logging.getLogger("webhook_sim.twins")
 rowid: ColumnClause[int] = literal_column("rowid", Integer)
 FOLD = "basistheory"
 cols = t.bt_objects.c
-_HEAD = select(rowid, t.events.c.key).select_from(t.events).order_by(rowid.desc()).limit(1)
+_HEAD = select(rowid.label("rowid"), t.events.c.key).select_from(t.events).order_by(rowid.desc()).limit(1)
 
 
 @dataclass(frozen=True)
@@ -109,11 +109,17 @@ class TwinStore:
         return _obj(rows[0]) if rows else None
 
     async def head_and_get(self, kind: str, obj_id: str) -> tuple[Cursor, Obj | None]:
-        """`head()` and `get()` on one connection (the read path of every `GET /…/{id}`)."""
-        async with self.store.engine.connect() as conn:
-            head = (await conn.execute(_HEAD)).first()
-            row = (await conn.execute(select(t.bt_objects).where(cols.kind == kind, cols.id == obj_id))).first()
-        return (Cursor(head[0], head[1]) if head else Cursor()), (_obj(row) if row is not None else None)
+        """`head()` and `get()` in one statement (the read path of every `GET /…/{id}`). With no event stored it
+        answers `(Cursor(), None)`: the fold then has a reset to notice, and the caller reads again."""
+        head = _HEAD.subquery()
+        stmt = select(head.c.rowid, head.c.key, t.bt_objects).select_from(
+            head.outerjoin(t.bt_objects, (cols.kind == kind) & (cols.id == obj_id))
+        )
+        rows = await self._all(stmt)
+        if not rows:
+            return Cursor(), None
+        row = rows[0]
+        return Cursor(row[0], row[1]), (_obj(row) if row.kind is not None else None)
 
     async def put(self, kind: str, obj_id: str, tenant_id: str | None, state: str, body: dict[str, Any]) -> None:
         """Create or replace an object (what the twin's own API made)."""
