@@ -15,18 +15,21 @@ Times are Unix seconds. Every ObjectId embeds its entity's creation time: a cred
 second or so before `credentials.created`; a refresh or documents job when the sync began, 5–60 s before the
 event that reports it (Syncfy's refresh example reports a job 23 s old, its documents example one 38 s old).
 
-Documents download only from fiscal (government, SAT) sites, so a documents event names the step's credential
-when it is fiscal, else the latest fiscal credential of the same user an earlier event named. A story whose
-credentials are all banks cannot download documents: the event is refused (InvalidInput) rather than naming a
-credential no event announced. The run parameter `institution` (`any`, `bank`, `fiscal`) chooses the kind of
-site new credentials log into; a world with no credential at all (a single sample) gets a fiscal one.
+Documents belong to a credential the story announced: the step's credential when it is fiscal (government,
+SAT: the sites whose documents Syncfy's examples download), else the latest fiscal credential of the same user
+an earlier event named, else the step's credential even at a bank; a documents event never names a credential no
+event announced. Only a world with no credential at all (a single sample) gets a fresh fiscal one. The run
+parameter `institution` (`any`, `bank`, `fiscal`) chooses the kind of site new credentials log into; the built-in
+stories that download documents use `fiscal`.
+
+Where this differs from Syncfy: a bank credential's documents download only when its story announced no fiscal
+credential (a story of ad-hoc events, say), where Syncfy would download none.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from simulator.errors import FieldError, InvalidInput
 from simulator.ids import RunIds, next_object_id, object_id_time
 from simulator.models import BuildContext
 from simulator.providers.syncfy._values import (
@@ -224,9 +227,9 @@ def _fiscal(credential: Entity) -> bool:
     return Site(**credential["site"]).has_documents
 
 
-def _documents_credential(ctx: BuildContext, name: str) -> Entity:
-    """The credential whose documents download: the named or latest one if fiscal, else the same user's
-    latest fiscal one; a fiscal one is made only when the world has no credential at all."""
+def _documents_credential(ctx: BuildContext) -> Entity:
+    """The credential whose documents download: the named or latest one if fiscal, else the same user's latest
+    fiscal one, else the named or latest one even at a bank; a fiscal one is made only when there is none."""
     credential = ctx.world.get("credential", ctx.ref)
     if credential is None:
         return _new_credential(ctx, _user(ctx), (3600.0, 7 * _DAY), documents=True)
@@ -234,14 +237,7 @@ def _documents_credential(ctx: BuildContext, name: str) -> Entity:
         return credential
     user = credential["user"]
     fiscal = [c for c in ctx.world.all("credential") if c["user"] is user and _fiscal(c)]
-    if fiscal:
-        return fiscal[-1]
-    raise InvalidInput(
-        f"{name}: documents download only from fiscal (SAT) credentials, and this story's credential "
-        f"{credential['id_credential']} is at a bank; announce a fiscal credential first (credentials.created "
-        "with the run parameter institution: fiscal, or with its payload.id_site* set to a fiscal site)",
-        errors=[FieldError("type", f"{name} needs a fiscal credential the story announced")],
-    )
+    return fiscal[-1] if fiscal else credential
 
 
 def _documents_job(ctx: BuildContext, name: str) -> Entity:
@@ -253,7 +249,7 @@ def _documents_job(ctx: BuildContext, name: str) -> Entity:
     outcome = "completed" if name == "documents.completed" else "result"
     job = ctx.world.get("job", ctx.ref)
     if job is None or job["kind"] != "documents" or outcome in job["announced"]:
-        credential = _documents_credential(ctx, name)
+        credential = _documents_credential(ctx)
         started = max(_now(ctx) - ctx.rng.uniform(10.0, 60.0), credential["created"])
         job = _new_job(ctx, "documents", started, credential)
     job["announced"].append(outcome)
