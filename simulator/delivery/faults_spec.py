@@ -1,5 +1,6 @@
 """Fault profiles: the `faults` mapping (subscriptions, runs, scenario files, steps) checked and normalised into a
-frozen `FaultProfile`, and the command line's `--fault NAME=VALUE` form.
+frozen `FaultProfile`, and the command line's `--fault NAME=VALUE` form. The pydantic models in
+`simulator.models.faults` do the checking (and describe `faults` in the OpenAPI document).
 
 The mapping is the same everywhere; each fault has a short form and a long form:
 
@@ -23,246 +24,49 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from simulator.errors import FieldError, InvalidInput
-from simulator.scenarios import distributions
-from simulator.scenarios.distributions import Distribution
-
-FAULTS: tuple[str, ...] = (
-    "drop",
-    "duplicate",
-    "reorder",
-    "delay",
-    "bad_signature",
-    "stale_timestamp",
-    "malformed",
-    "schema_drift",
-    "burst",
+from simulator.models.faults import (
+    DEFAULT_STALE_AGE,
+    DRIFT_KINDS,
+    FAULTS,
+    MALFORMED_KINDS,
+    MAX_BURST,
+    MAX_COPIES,
+    MAX_WINDOW,
+    Duplicate,
+    FaultProfile,
+    Kinded,
+    Stale,
+    parse_faults,
 )
-MALFORMED_KINDS: tuple[str, ...] = ("truncated", "content_type", "empty")
-DRIFT_KINDS: tuple[str, ...] = ("add", "remove")
-DEFAULT_STALE_AGE = 600.0  # 10 minutes: well outside the usual 5-minute tolerance
-MAX_COPIES = 10
-MAX_WINDOW = 1000
-MAX_BURST = 10000
+from simulator.scenarios import distributions
 
-
-@dataclass(frozen=True)
-class Duplicate:
-    probability: float
-    copies: int = 1
-    spacing: float = 1.0  # simulated seconds between copies
-
-
-@dataclass(frozen=True)
-class Stale:
-    probability: float
-    age: float = DEFAULT_STALE_AGE
-
-
-@dataclass(frozen=True)
-class Kinded:
-    """A probability and the kinds of damage to choose from (one kind, or all of them for `any`)."""
-
-    probability: float
-    kinds: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class FaultProfile:
-    """The faults to inject into one subscription's deliveries; zero or None means off."""
-
-    drop: float = 0.0
-    duplicate: Duplicate | None = None
-    reorder: int = 0
-    delay: Distribution | None = None
-    bad_signature: float = 0.0
-    stale_timestamp: Stale | None = None
-    malformed: Kinded | None = None
-    schema_drift: Kinded | None = None
-    burst: int = 0
-
-
-class _Bad(ValueError):
-    """One problem below a fault's name: `where` is the path under it (`""` for the fault itself)."""
-
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(message)
-        self.where = where
-        self.message = message
-
-
-# --- values ----------------------------------------------------------------------------------------------------
-
-
-def _probability(value: Any, where: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise _Bad(where, f"expected a probability between 0 and 1, got {value!r}")
-    return float(value)
-
-
-def _count(value: Any, low: int, high: int, what: str, where: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _Bad(where, f"expected {what}: a whole number from {low} to {high}, got {value!r}")
-    return value
-
-
-def _seconds(value: Any, where: str) -> float:
-    if isinstance(value, str) and "${" in value:
-        raise _Bad(where, f"{value!r}: ${{param}} templates are not accepted in faults")
-    try:
-        return distributions.to_seconds(value, {})
-    except ValueError as exc:
-        raise _Bad(where, str(exc)) from None
-
-
-def _long_form(value: Any, keys: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]:
-    """`value` as a mapping with only `keys` and every one of `required`."""
-    unknown = [k for k in value if k not in keys]
-    if unknown:
-        close = difflib.get_close_matches(str(unknown[0]), keys, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise _Bad(str(unknown[0]), f"unknown key {unknown[0]!r}{hint}: expected {', '.join(keys)}")
-    for key in required:
-        if key not in value:
-            raise _Bad(key, f"missing {key!r}")
-    return dict(value)
-
-
-# --- one parser per fault --------------------------------------------------------------------------------------
-
-
-def _chance(value: Any) -> float:
-    if isinstance(value, Mapping):
-        return _probability(_long_form(value, ("probability",), ("probability",))["probability"], "probability")
-    return _probability(value)
-
-
-def _duplicate(value: Any) -> Duplicate:
-    if not isinstance(value, Mapping):
-        return Duplicate(_probability(value))
-    v = _long_form(value, ("probability", "copies", "spacing"), ("probability",))
-    return Duplicate(
-        _probability(v["probability"], "probability"),
-        _count(v.get("copies", 1), 1, MAX_COPIES, "a number of copies", "copies"),
-        _seconds(v.get("spacing", 1.0), "spacing"),
-    )
-
-
-def _window(key: str, what: str, high: int) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
-        if isinstance(value, Mapping):
-            return _count(_long_form(value, (key,), (key,))[key], 2, high, what, key)
-        return _count(value, 2, high, what)
-
-    return parse
-
-
-def _stale(value: Any) -> Stale:
-    if not isinstance(value, Mapping):
-        return Stale(_probability(value))
-    v = _long_form(value, ("probability", "age"), ("probability",))
-    age = _seconds(v.get("age", DEFAULT_STALE_AGE), "age")
-    if age <= 0:
-        raise _Bad("age", "expected an age greater than 0")
-    return Stale(_probability(v["probability"], "probability"), age)
-
-
-def _kinded(kinds: tuple[str, ...]) -> Callable[[Any], Kinded]:
-    def parse(value: Any) -> Kinded:
-        if not isinstance(value, Mapping):
-            return Kinded(_probability(value), kinds)
-        v = _long_form(value, ("probability", "kind"), ("probability",))
-        kind = v.get("kind", "any")
-        if kind != "any" and kind not in kinds:
-            raise _Bad("kind", f"expected one of {', '.join((*kinds, 'any'))}, got {kind!r}")
-        return Kinded(_probability(v["probability"], "probability"), kinds if kind == "any" else (kind,))
-
-    return parse
-
-
-def _delay(value: Any) -> Distribution:
-    if isinstance(value, Mapping):
-        _delay_shape(value)
-    elif isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _Bad("", f"expected a duration or a distribution, got {value!r}")
-    if "${" in json.dumps(value, default=str):
-        raise _Bad("", "${param} templates are not accepted in faults")
-    try:
-        return distributions.bind(distributions.parse(dict(value) if isinstance(value, Mapping) else value), {})
-    except distributions.DistributionError as exc:
-        raise _Bad(".".join(map(str, exc.field)), exc.message) from None
-
-
-def _delay_shape(value: Mapping[str, Any]) -> None:
-    """What the scenario schema checks for a `wait:`, checked here for faults that arrive from anywhere."""
-    if len(value) != 1 or next(iter(value)) not in distributions.KINDS:
-        raise _Bad("", f"expected exactly one of {', '.join(distributions.KINDS)}, got {sorted(value)}")
-    kind, arg = next(iter(value.items()))
-    if kind == "uniform" and not (isinstance(arg, list | tuple) and len(arg) == 2):
-        raise _Bad(kind, "expected two durations [low, high]")
-    if kind == "exponential":
-        _long_form(_mapping(arg, kind), ("mean", "max"), ("mean",))
-    if kind == "lognormal":
-        sigma = _long_form(_mapping(arg, kind), ("median", "sigma", "max"), ("median", "sigma"))["sigma"]
-        if isinstance(sigma, bool) or not isinstance(sigma, int | float):
-            raise _Bad(f"{kind}.sigma", f"expected a number >= 0, got {sigma!r}")
-
-
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise _Bad(where, f"expected a mapping, got {value!r}")
-    return value
-
-
-_PARSERS: dict[str, Callable[[Any], Any]] = {
-    "drop": _chance,
-    "duplicate": _duplicate,
-    "reorder": _window("window", "a window of events", MAX_WINDOW),
-    "delay": _delay,
-    "bad_signature": _chance,
-    "stale_timestamp": _stale,
-    "malformed": _kinded(MALFORMED_KINDS),
-    "schema_drift": _kinded(DRIFT_KINDS),
-    "burst": _window("size", "a burst size", MAX_BURST),
-}
-
-
-# --- entry points ----------------------------------------------------------------------------------------------
+__all__ = [
+    "CLI_FORMS",
+    "DEFAULT_STALE_AGE",
+    "DRIFT_KINDS",
+    "FAULTS",
+    "MALFORMED_KINDS",
+    "MAX_BURST",
+    "MAX_COPIES",
+    "MAX_WINDOW",
+    "Duplicate",
+    "FaultProfile",
+    "Kinded",
+    "Stale",
+    "parse_cli_fault",
+    "parse_profile",
+    "validate",
+]
 
 
 def parse_profile(faults: Mapping[str, Any] | None, field: str = "faults") -> FaultProfile:
     """The profile `faults` describes. Raises `InvalidInput` with one `FieldError` per problem, each at
     `{field}.{fault}` (or deeper), naming what was expected."""
-    if faults is None:
-        return FaultProfile()
-    if not isinstance(faults, Mapping):
-        raise InvalidInput(
-            f"{field}: expected a mapping of fault names to settings",
-            errors=[FieldError(field, "expected a mapping of fault names to settings")],
-        )
-    values: dict[str, Any] = {}
-    errors: list[FieldError] = []
-    for name, value in faults.items():
-        parser = _PARSERS.get(name)
-        if parser is None:
-            close = difflib.get_close_matches(str(name), FAULTS, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            errors.append(
-                FieldError(f"{field}.{name}", f"unknown fault {name!r}{hint}: expected one of {', '.join(FAULTS)}")
-            )
-            continue
-        try:
-            values[name] = parser(value)
-        except _Bad as bad:
-            errors.append(FieldError(f"{field}.{name}" + (f".{bad.where}" if bad.where else ""), bad.message))
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise InvalidInput(f"invalid faults: {errors[0]}{more}", errors=errors)
-    return FaultProfile(**values)
+    return parse_faults(faults, field)
 
 
 def validate(faults: Mapping[str, Any] | None, field: str = "faults") -> None:
