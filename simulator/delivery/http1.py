@@ -100,11 +100,12 @@ def encode_request(target: Target, headers: dict[str, str], body: bytes) -> byte
 class _Reader:
     """One response, collected from llhttp's callbacks as uvicorn drives httptools: the parser decides the framing
     and what is malformed; this keeps the status, the headers and the first `limit` bytes of the body, and counts
-    bytes so that neither an endless head nor an endless body is held or read for long."""
+    bytes and reads so that neither an endless head nor an endless body is held or read for long."""
 
     __slots__ = (
         "_body",
         "_body_bytes",
+        "_fields",
         "_head_bytes",
         "_head_done",
         "_limit",
@@ -121,6 +122,7 @@ class _Reader:
         self._limit = limit
         self._parser = httptools.HttpResponseParser(self)
         self._body = bytearray()
+        self._fields: list[tuple[bytes, bytes]] = []
         self._head_done = False  # the final (not informational) head is parsed
         self._until_eof = False  # the body ends where the connection does
         self._head_bytes = 0
@@ -137,11 +139,11 @@ class _Reader:
         if self.complete:
             self.keep_alive = False  # a second response nobody asked for: the connection is not reused
         else:
-            self.headers = {}  # an informational response's headers are not the final one's
+            self._fields = []  # an informational response's fields are not the final one's
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self._head_done:  # trailers after a chunked body are not recorded
-            self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+            self._fields.append((name, value))
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
@@ -149,6 +151,8 @@ class _Reader:
             return  # an unasked response after ours, or an informational one (100 Continue…) before it
         self.status = status
         self._head_done = True
+        # Decoded at once rather than field by field: the cheaper way, on the hottest path.
+        self.headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self._fields}
         coding = self.headers.get("transfer-encoding")
         chunked = coding is not None and coding.rpartition(",")[2].strip().lower() == "chunked"
         # llhttp's own rule (RFC 9112 §6.3), which leaves it to the caller to end such a body at the close.
