@@ -28,18 +28,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from simulator.errors import FieldError, InvalidInput
+from simulator.models.fault_profile import DEFAULT_STALE_AGE, Duplicate, FaultProfile, Kinded, Stale
 from simulator.models.faults import (
-    DEFAULT_STALE_AGE,
     DRIFT_KINDS,
     FAULTS,
     MALFORMED_KINDS,
     MAX_BURST,
     MAX_COPIES,
     MAX_WINDOW,
-    Duplicate,
-    FaultProfile,
-    Kinded,
-    Stale,
     parse_faults,
 )
 from simulator.scenarios import distributions

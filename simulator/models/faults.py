@@ -1,4 +1,4 @@
-"""The `faults` mapping as pydantic models, and the frozen `FaultProfile` the fault injector reads.
+"""The `faults` mapping as pydantic models, parsed into the frozen `FaultProfile` the fault injector reads.
 
 `FaultsSpec` has one optional field per fault; each field takes the fault's short form (a probability, a
 number or a duration) or its long form (a mapping), told apart by a callable discriminator, and `delay`'s long
@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -37,6 +36,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, core_schema
 
 from simulator.errors import FieldError, InvalidInput
+from simulator.models.fault_profile import DEFAULT_STALE_AGE, Duplicate, FaultProfile, Kinded, Stale
 from simulator.scenarios import distributions
 from simulator.scenarios.distributions import Distribution
 
@@ -53,49 +53,9 @@ FAULTS: tuple[str, ...] = (
 )
 MALFORMED_KINDS: tuple[str, ...] = ("truncated", "content_type", "empty")
 DRIFT_KINDS: tuple[str, ...] = ("add", "remove")
-DEFAULT_STALE_AGE = 600.0  # 10 minutes: well outside the usual 5-minute tolerance
 MAX_COPIES = 10
 MAX_WINDOW = 1000
 MAX_BURST = 10000
-
-# --- the profile the injector reads --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    probability: float
-    copies: int = 1
-    spacing: float = 1.0  # simulated seconds between copies
-
-
-@dataclass(frozen=True)
-class Stale:
-    probability: float
-    age: float = DEFAULT_STALE_AGE
-
-
-@dataclass(frozen=True)
-class Kinded:
-    """A probability and the kinds of damage to choose from (one kind, or all of them for `any`)."""
-
-    probability: float
-    kinds: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class FaultProfile:
-    """The faults to inject into one subscription's deliveries; zero or None means off."""
-
-    drop: float = 0.0
-    duplicate: Duplicate | None = None
-    reorder: int = 0
-    delay: Distribution | None = None
-    bad_signature: float = 0.0
-    stale_timestamp: Stale | None = None
-    malformed: Kinded | None = None
-    schema_drift: Kinded | None = None
-    burst: int = 0
-
 
 # --- errors ----------------------------------------------------------------------------------------------------
 
@@ -473,9 +433,13 @@ def check_faults(faults: Any, field: str = "faults") -> FaultsSpec:
     try:
         return FaultsSpec.model_validate(faults)
     except ValidationError as exc:
-        errors = [FieldError(".".join((field, *map(str, e["loc"]))), e["msg"]) for e in exc.errors(include_url=False)]
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise InvalidInput(f"invalid faults: {errors[0]}{more}", errors=errors) from None
+        raise _invalid(exc, field) from None
+
+
+def _invalid(exc: ValidationError, field: str) -> InvalidInput:
+    errors = [FieldError(".".join((field, *map(str, e["loc"]))), e["msg"]) for e in exc.errors(include_url=False)]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return InvalidInput(f"invalid faults: {errors[0]}{more}", errors=errors)
 
 
 def parse_faults(faults: Mapping[str, Any] | None, field: str = "faults") -> FaultProfile:
@@ -486,8 +450,14 @@ def parse_faults(faults: Mapping[str, Any] | None, field: str = "faults") -> Fau
 # --- the `faults` field of other models ------------------------------------------------------------------------
 
 
-def _as_given(value: Any, handler: ValidatorFunctionWrapHandler) -> dict[str, Any]:
-    spec = handler(value)
+def _as_given(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> dict[str, Any]:
+    try:
+        spec = handler(value)
+    except ValidationError as exc:
+        # Not a ValidationError: pydantic would fold it into the host model's errors, under that model's name
+        # ("invalid run" here, "invalid schedule" there). Bad faults are the same problem wherever they are
+        # written, and the core's own check (`check_faults`) says it in these words.
+        raise _invalid(exc, info.field_name or "faults") from None
     return dict(value) if isinstance(value, Mapping) else spec.model_dump(exclude_unset=True)
 
 
@@ -497,9 +467,10 @@ class _AsGiven:
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.no_info_wrap_validator_function(
+        return core_schema.with_info_wrap_validator_function(
             _as_given, handler.generate_schema(FaultsSpec), serialization=core_schema.simple_ser_schema("dict")
         )
 
 
+# The type of a `faults` field: refusing with `InvalidInput` (one `FieldError` per problem), never pydantic's error.
 Faults = Annotated[dict[str, Any], _AsGiven]
