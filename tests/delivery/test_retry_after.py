@@ -151,3 +151,23 @@ async def test_retry_after_is_wall_clock_seconds_at_any_speed(sim, receiver, spe
     assert (first.status_code, second.status_code) == (429, 204)
     # A lower bound only: the retry is due one real second after the 429 arrived, whatever the run's speed.
     assert second.started_at - first.started_at >= 1.0
+
+
+class UnrecordableFaults(FaultHooks):
+    """Fault hooks with a bug that breaks the attempt's record: what they say they injected is not JSON."""
+
+    def on_attempt(
+        self, sub: Subscription, job: Job, body: bytes, headers: dict[str, str], signer: Signer | None = None
+    ) -> tuple[bytes, dict[str, str], dict[str, Any] | None]:
+        return body, headers, {"not json": object()}
+
+
+async def test_an_attempt_that_cannot_be_recorded_is_retried_ever_later(tmp_path: Path, receiver: Receiver):
+    sim = await Simulator.open(str(tmp_path / "sim.db"), faults=UnrecordableFaults())
+    try:
+        await emit_one(sim, receiver.url, RetrySpec(delays=[0], jitter=0))
+        first, second, third = await receiver.wait_for_async(3, timeout=15)
+    finally:
+        await asyncio.wait_for(sim.close(grace=1), 10)
+    # Lower bounds only: 1 s, then 2 s (doubling up to 5 min), never a busy loop.
+    assert second.at - first.at >= 1.0 and third.at - second.at >= 2.0
