@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 
 from simulator import signing
 from simulator.api import (
+    dashboard,
     openapi,
     routes_catalog,
     routes_deliveries,
@@ -20,6 +21,7 @@ from simulator.api import (
     routes_misc,
     routes_runs,
     routes_schedules,
+    routes_stream,
     routes_subscriptions,
     twins,
 )
@@ -39,6 +41,7 @@ ENDPOINTS: list[Endpoint] = [
     *routes_subscriptions.ENDPOINTS,
     *routes_deliveries.ENDPOINTS,
     *routes_schedules.ENDPOINTS,
+    *routes_stream.ENDPOINTS,
 ]
 PUBLIC_PATHS = frozenset(ep.path for ep in ENDPOINTS if ep.public)
 
@@ -101,10 +104,15 @@ def build_app(
                 await schedules.close()
 
     app = Starlette(
-        routes=[*routes(ENDPOINTS), *twins.mounts()],
+        routes=[*routes(ENDPOINTS), *twins.mounts(), *dashboard.routes(token_required=token is not None)],
         middleware=[
             Middleware(RequestContext),
-            Middleware(BearerAuth, token=token, public=PUBLIC_PATHS, public_prefixes=twins.PREFIXES),
+            Middleware(
+                BearerAuth,
+                token=token,
+                public=PUBLIC_PATHS | dashboard.PUBLIC_PATHS,
+                public_prefixes=twins.PREFIXES + dashboard.PUBLIC_PREFIXES,
+            ),
             Middleware(BodyLimit, limit=max_body),
         ],
         exception_handlers={HTTPException: http_exception, SimError: sim_error},

@@ -12,7 +12,7 @@ from simulator.errors import FieldError, InvalidInput, UnknownEventType
 from simulator.models import answers as schemas
 
 
-def _type_name(name: str | None) -> str | None:
+def type_name(name: str | None) -> str | None:
     """The stored (bare) type name of a `type` filter, accepting every spelling the catalog accepts."""
     if name is None:
         return None
@@ -28,7 +28,9 @@ async def list_deliveries(call: Call) -> dict[str, Any]:
         run_id=q.run,
         subscription_id=q.subscription,
         status=q.status,
-        type=_type_name(q.type),
+        type=type_name(q.type),
+        text=q.q,
+        newest_first=q.order == "newest",
         limit=q.limit + 1,
         cursor=int_cursor(q.cursor),
     )
@@ -49,7 +51,7 @@ ENDPOINTS = [
         "GET",
         "/deliveries",
         list_deliveries,
-        "List deliveries, oldest first",
+        "List deliveries, oldest or newest first",
         "deliveries",
         query=schemas.DeliveriesQuery,
         response=schemas.DeliveryPage,

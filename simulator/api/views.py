@@ -6,6 +6,7 @@ only what differs is written here. Secrets appear in full only in the answer tha
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from dataclasses import replace
@@ -13,8 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from simulator.delivery.http1 import Target
 from simulator.models import answers
-from simulator.models.records import Delivery, Event, Run, Subscription
+from simulator.models.records import Attempt, Delivery, Event, Run, SentRequest, Subscription
 from simulator.providers.base import EventType
 from simulator.signing import mask_secret
 from simulator.timeutil import parse_time
@@ -65,8 +67,41 @@ def run(record: Run) -> dict[str, Any]:
 
 
 def delivery(d: Delivery, *, attempts: bool = False) -> dict[str, Any]:
-    """A delivery; with `attempts`, its attempt log too (GET /deliveries/{id})."""
-    return _dump(answers.DeliveryDetail if attempts else answers.Delivery, d)
+    """A delivery; with `attempts`, its attempt log too (GET /deliveries/{id}), each with what it sent."""
+    if not attempts:
+        return _dump(answers.Delivery, d)
+    fields = {name: getattr(d, name) for name in answers.Delivery.model_fields}
+    return _dump(answers.DeliveryDetail, {**fields, "attempt_log": [_attempt(a) for a in d.attempt_log]})
+
+
+def _attempt(a: Attempt) -> dict[str, Any]:
+    fields = {name: getattr(a, name) for name in answers.Attempt.model_fields if name != "request"}
+    return {**fields, "request": _request(a.request) if a.request is not None else None}
+
+
+def _request(request: SentRequest) -> dict[str, Any]:
+    """The request as the receiver got it: the HTTP client writes `Host` first and `Content-Length` last."""
+    body = request.body
+    headers = dict(request.headers)
+    try:
+        host = Target.parse(request.url).head.decode("latin-1").split("\r\n")[1].partition(": ")[2]
+    except ValueError:  # a URL the client refused: nothing went out, so there is no Host to show
+        host = None
+    wire = {"Host": host} if host is not None else {}
+    wire.update(headers)
+    if body is not None:
+        wire["Content-Length"] = str(len(body))
+    return {"method": request.method, "url": request.url, "headers": wire, **_body(body)}
+
+
+def _body(body: bytes | None) -> dict[str, Any]:
+    """Text when the bytes are UTF-8 (JSON is, unless a fault broke it), else base64: exact either way."""
+    if body is None:
+        return {"body": None, "body_encoding": "utf-8"}
+    try:
+        return {"body": body.decode("utf-8"), "body_encoding": "utf-8"}
+    except UnicodeDecodeError:
+        return {"body": base64.b64encode(body).decode("ascii"), "body_encoding": "base64"}
 
 
 def event_type(etype: EventType) -> dict[str, Any]:

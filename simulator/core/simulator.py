@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from simulator import catalog, signing
+from simulator.core import sent
 from simulator.core.runs import RunManager
 from simulator.core.subscriptions import Subscriptions
 from simulator.core.validation import ValidRun, validate_run
@@ -138,10 +139,11 @@ class Simulator:
     # -- deliveries -----------------------------------------------------------------------------------
 
     async def delivery(self, delivery_id: str) -> Delivery:
+        """A delivery with its attempts, each with the request exactly as sent."""
         found = await self.store.get_delivery(delivery_id)
         if found is None:
             raise NotFound(f"no delivery {delivery_id!r}", errors=[FieldError("id", "not found")])
-        return found
+        return await sent.with_bodies(self.store, found)
 
     async def redeliver(self, delivery_id: str) -> Delivery:
         await self.delivery(delivery_id)

@@ -24,7 +24,7 @@ from simulator.delivery.sender import Outcome, Sender
 from simulator.ids import derived_fraction, new_id
 from simulator.models import Event, Subscription
 from simulator.signing import SigningKey, default_key, sign
-from simulator.store import Store
+from simulator.store import Store, codec
 from simulator.store.writer import Op
 from simulator.timeutil import DeliveryClock, iso_ms
 
@@ -313,7 +313,8 @@ class DeliveryEngine:
         started = time.time()
         # `delivered_at` is the real time of the attempt, whatever the run's simulated clock says.
         delivered = self._delivered_at.stamp(sub.id, started)
-        body = provider.render(job.events, job.envelope_id, delivered)
+        body = rendered = provider.render(job.events, job.envelope_id, delivered)
+        sent: dict[str, str] | None = None  # the headers that went out, once a request did
         try:
             headers = self._headers(sub, provider.native_signing, job, body, int(started))
         except Exception as exc:  # a subscription whose secret cannot sign: a failed attempt, not a crash
@@ -325,6 +326,7 @@ class DeliveryEngine:
             injected = None
             try:
                 body, headers, injected = self.faults.on_attempt(sub, job, body, headers, signer)
+                sent = headers
                 outcome = await self.sender.post(sub.url, body, headers, sub.timeout)
             except Exception as exc:  # a bug must still end as a recorded attempt on the retry schedule
                 log.exception("attempt %d of %s failed unexpectedly", job.attempts, job.id)
@@ -340,6 +342,8 @@ class DeliveryEngine:
             "response": outcome.response,
             "delivered_at": iso_ms(delivered),
             "faults": _json(injected),
+            # The request as sent and the answer's headers; a body no fault changed is stored as "rendered".
+            **codec.exchange_row(sub.url, sent, body, body is rendered, outcome.headers),
         }
         if outcome.ok:
             self._succeeded(lane, job, outcome)

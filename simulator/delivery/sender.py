@@ -11,7 +11,8 @@ from email.utils import parsedate_to_datetime
 
 from simulator.delivery.http1 import Client, ProtocolError, Target
 
-RESPONSE_EXCERPT = 1024
+# The most of an answer's body kept (the attempts log and the dashboard show it).
+RESPONSE_EXCERPT = 64 * 1024
 # The longest a receiver's Retry-After may hold a delivery back. A longer one (a year, 400 nines) is capped and
 # the attempt's error says so: a receiver cannot park a delivery beyond every provider's retry schedule.
 MAX_RETRY_AFTER = 86_400.0
@@ -35,6 +36,7 @@ class Outcome:
     error: str | None
     response: str | None
     retry_after: float | None  # wall-clock seconds the receiver asked for, at most MAX_RETRY_AFTER
+    headers: dict[str, str] | None = None  # the answer's, names lower-cased
 
     @property
     def ok(self) -> bool:
@@ -107,4 +109,4 @@ class Sender:
         retry_after, note = None, None
         if not 200 <= resp.status < 300:  # a success is not retried: its Retry-After means nothing
             retry_after, note = parse_retry_after(resp.headers.get("retry-after"), time.time())
-        return Outcome(resp.status, latency, note, resp.body.decode("utf-8", "replace"), retry_after)
+        return Outcome(resp.status, latency, note, resp.body.decode("utf-8", "replace"), retry_after, resp.headers)

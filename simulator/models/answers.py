@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, create_model
 
-from simulator.models.enums import DeliveryStatus, RunStatus, SubscriptionStatus
+from simulator.models.enums import DeliveryStatus, ErrorKind, RunStatus, SubscriptionStatus
 from simulator.models.enums import SigningScheme as Scheme
 from simulator.timeutil import iso_ms, utc
 
@@ -44,11 +44,29 @@ class EventsQuery(ListQuery):
     provider: str | None = Field(None, max_length=100, description="Only this provider's event types.")
 
 
-class DeliveriesQuery(ListQuery):
+class DeliveryFilters(BaseModel):
+    """Which deliveries: the filters of GET /deliveries, and of GET /stream."""
+
+    model_config = ConfigDict(extra="forbid")
+
     run: str | None = Field(None, max_length=200, description="Only this run's deliveries.")
     subscription: str | None = Field(None, max_length=200, description="Only this subscription's deliveries.")
     status: DeliveryStatus | None = None
     type: str | None = Field(None, max_length=200, description="Only this event type (`provider:type` or bare).")
+    q: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Only deliveries whose events' bodies contain this text (ASCII letters in any case).",
+    )
+
+
+class DeliveriesQuery(ListQuery, DeliveryFilters):
+    order: Literal["oldest", "newest"] = Field("oldest", description="Oldest first, or newest first.")
+
+
+class StreamQuery(DeliveryFilters):
+    pass
 
 
 class SampleQuery(BaseModel):
@@ -134,15 +152,32 @@ class Run(Out):
     planned_events: int | None = Field(None, description="While it plays: how many events it emits in all.")
 
 
+class SentRequest(Out):
+    """An attempt's request, exactly as it went out."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = Field(
+        description="Every header in the order sent: `Host`, the engine's (signature included), `Content-Length`."
+    )
+    body: str | None = Field(description="The body: UTF-8 text, or base64 (see `body_encoding`); null if unknown.")
+    body_encoding: Literal["utf-8", "base64"]
+
+
 class Attempt(Out):
     number: int
     started_at: Timestamp
     latency_ms: float
     status_code: int | None
     error: str | None
-    response: str | None = Field(description="An excerpt of the receiver's answer.")
+    error_kind: ErrorKind | None = Field(
+        None, description="`http` for an answer outside 2xx, else the failure's kind; null for a success."
+    )
+    response: str | None = Field(description="The receiver's answer body, its first 64 KiB.")
+    response_headers: dict[str, str] | None = Field(None, description="The answer's headers, names lower-cased.")
     delivered_at: str | None
     faults: dict[str, Any] | None
+    request: SentRequest | None = Field(None, description="What was sent; null if nothing was (signing failed).")
 
 
 class Delivery(Out):
@@ -158,6 +193,7 @@ class Delivery(Out):
     finished_at: Timestamp | None
     last_status: int | None
     last_error: str | None
+    last_latency_ms: float | None = Field(None, description="How long the latest attempt took.")
     faults: dict[str, Any] | None
 
 

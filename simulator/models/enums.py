@@ -10,6 +10,12 @@ SIGNING_SCHEMES: tuple[str, ...] = get_args(SigningScheme)
 DeliveryStatus = Literal["pending", "succeeded", "failed", "dead", "dropped"]
 DELIVERY_STATUSES: tuple[str, ...] = get_args(DeliveryStatus)
 
+# What kind of failure an attempt met (`simulator.models.records.error_kind`).
+ErrorKind = Literal[
+    "http", "timeout", "tls", "refused", "dns", "protocol", "connection", "signing", "internal", "other"
+]
+ERROR_KINDS: tuple[str, ...] = get_args(ErrorKind)
+
 RunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 FINISHED_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})

@@ -95,6 +95,18 @@ class Subscription:
 
 
 @dataclass(frozen=True)
+class SentRequest:
+    """One attempt's request as it went out: the URL, the headers the engine set (signature headers included;
+    the HTTP client adds `Host` and `Content-Length`), and the body. `body` is None where the store keeps only
+    that it was the provider's envelope as rendered (re-rendered on reading: see `simulator.core.sent`)."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+    method: str = "POST"
+
+
+@dataclass(frozen=True)
 class Attempt:
     delivery_id: str
     number: int
@@ -102,13 +114,46 @@ class Attempt:
     latency_ms: float
     status_code: int | None
     error: str | None
-    response: str | None
+    response: str | None  # the body of the answer, up to the sender's bound
     delivered_at: str | None = None
     faults: dict[str, Any] | None = None
+    request: SentRequest | None = None  # None: nothing was sent (signing failed), or an attempt from before
+    response_headers: dict[str, str] | None = None  # names lower-cased, as the client parsed them
 
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def error_kind(self) -> str | None:
+        """What kind of failure `error` describes (None when the attempt got a 2xx)."""
+        return error_kind(self.status_code, self.error)
+
+
+# The sender writes a transport failure as `<exception class>: <message>` (or `timeout after …`), so the class
+# name tells the kind; checked in this order (an SSL error is an OSError too).
+_ERROR_KINDS = (
+    ("timeout", ("timeout after", "TimeoutError")),
+    ("tls", ("SSL", "CertificateError")),
+    ("refused", ("ConnectionRefusedError",)),
+    ("dns", ("gaierror",)),
+    ("protocol", ("ProtocolError", "ServerDisconnected", "malformed response")),
+    ("connection", ("ConnectionResetError", "ConnectionAbortedError", "BrokenPipeError", "OSError")),
+    ("signing", ("signing failed",)),
+    ("internal", ("internal error",)),
+)
+
+
+def error_kind(status_code: int | None, error: str | None) -> str | None:
+    """`http` for an answer outside 2xx, a transport failure's kind (`timeout`, `tls`, `refused`, `dns`,
+    `protocol`, `connection`), `signing`, `internal` or `other`; None for a success."""
+    if status_code is not None:
+        return None if 200 <= status_code < 300 else "http"
+    text = error or ""
+    for kind, marks in _ERROR_KINDS:
+        if any(mark in text for mark in marks):
+            return kind
+    return "other"
 
 
 @dataclass(frozen=True)
@@ -129,6 +174,7 @@ class Delivery:
     last_error: str | None
     faults: dict[str, Any] | None = None
     attempt_log: tuple[Attempt, ...] = ()
+    last_latency_ms: float | None = None  # the latest attempt's
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import zlib
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Row
 
 from simulator.models import Attempt, Delivery, RetryPolicy, Run, Subscription
+from simulator.models.records import SentRequest
+
+# A stored blob is one tag byte and the data: raw, or zlib-compressed when that is smaller.
+_RAW, _ZLIB = b"\x00", b"\x01"
 
 
 def dumps(value: Any) -> str:
@@ -59,7 +65,47 @@ def subscription(row: Row[Any]) -> Subscription:
     )
 
 
+def pack(data: bytes) -> bytes:
+    """`data` as a blob column holds it (zlib at level 1 when that is smaller: bodies a fault damaged are rare and
+    mostly JSON)."""
+    packed = zlib.compress(data, 1)
+    return _ZLIB + packed if len(packed) < len(data) else _RAW + data
+
+
+def unpack(blob: bytes) -> bytes:
+    tag, data = blob[:1], blob[1:]
+    if tag == _ZLIB:
+        return zlib.decompress(data)
+    if tag == _RAW:
+        return data
+    raise ValueError(f"unknown blob tag {tag!r}")
+
+
+def exchange_row(
+    url: str,
+    headers: Mapping[str, str] | None,
+    body: bytes | None,
+    rendered: bool,
+    response_headers: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """The request and response columns of an attempt row. `headers` None: nothing was sent. `rendered`: `body`
+    is the provider's envelope exactly as rendered, so only that fact is stored (the events table has the events;
+    see `simulator.core.sent`). Runs on every attempt: JSON text, no compression on the hot path."""
+    if headers is None:
+        return {"request_url": None, "request_headers": None, "request_body": None, "response_headers": None}
+    return {
+        "request_url": url,
+        "request_headers": dumps(headers),
+        "request_body": None if rendered or body is None else pack(body),
+        "response_headers": dumps(response_headers) if response_headers is not None else None,
+    }
+
+
 def attempt(row: Row[Any]) -> Attempt:
+    request = None
+    if row.request_headers is not None:
+        body = unpack(row.request_body) if row.request_body is not None else None
+        request = SentRequest(url=row.request_url, headers=json.loads(row.request_headers), body=body)
     return Attempt(
         delivery_id=row.delivery_id,
         number=row.number,
@@ -70,10 +116,12 @@ def attempt(row: Row[Any]) -> Attempt:
         response=row.response,
         delivered_at=row.delivered_at,
         faults=json.loads(row.faults) if row.faults else None,
+        request=request,
+        response_headers=json.loads(row.response_headers) if row.response_headers is not None else None,
     )
 
 
-def delivery(row: Row[Any], log: tuple[Attempt, ...] = ()) -> Delivery:
+def delivery(row: Row[Any], log: tuple[Attempt, ...] = (), latency_ms: float | None = None) -> Delivery:
     return Delivery(
         id=row.id,
         subscription_id=row.subscription_id,
@@ -89,6 +137,7 @@ def delivery(row: Row[Any], log: tuple[Attempt, ...] = ()) -> Delivery:
         last_error=row.last_error,
         faults=json.loads(row.faults) if row.faults else None,
         attempt_log=log,
+        last_latency_ms=log[-1].latency_ms if log else latency_ms,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -80,6 +80,7 @@ deliveries = Table(
     Column("faults", Text),  # JSON: what was injected
     Index("ix_deliveries_sub_status_n", "subscription_id", "status", "n"),
     Index("ix_deliveries_run", "run_id"),
+    Index("ix_deliveries_n", "n"),  # newest first, a page at a time, at a million deliveries
 )
 
 attempts = Table(
@@ -92,9 +93,15 @@ attempts = Table(
     Column("latency_ms", Float, nullable=False),
     Column("status_code", Integer),
     Column("error", Text),
-    Column("response", Text),
+    Column("response", Text),  # the answer's body, up to the sender's bound (64 KiB)
     Column("delivered_at", String),
     Column("faults", Text),
+    # What went out. The body is null when it was the provider's envelope as rendered: the events table holds
+    # the events once, and the envelope is re-rendered on reading. A body a fault changed is kept (compressed).
+    Column("request_url", Text),
+    Column("request_headers", Text),  # JSON object, in the order sent
+    Column("request_body", LargeBinary),  # see codec.pack
+    Column("response_headers", Text),  # JSON object
     Index("ix_attempts_delivery", "delivery_id"),
 )
 

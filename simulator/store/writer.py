@@ -101,6 +101,18 @@ class _Batch:
         )
 
 
+@dataclass(frozen=True)
+class Committed:
+    """What one committed transaction changed, for those watching (the control API's event stream)."""
+
+    deliveries: frozenset[str]  # inserted, rewritten, updated, or given an attempt
+    other: bool  # some other statement ran too (runs, subscriptions…)
+    reset: bool = False  # everything was deleted
+
+
+Listener = Callable[[Committed], None]
+
+
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs several times as much, twice per delivery
 class Op:
     """One queued change: rows for a table, an arbitrary statement, and who to tell when it is committed."""
@@ -123,6 +135,8 @@ class Writer:
         self._room = asyncio.Event()
         self._room.set()
         self._task: asyncio.Task[None] | None = None
+        # Told after each commit, on the writer's task: they must be quick and must not raise.
+        self.listeners: list[Listener] = []
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="store-writer")
@@ -220,6 +234,22 @@ class Writer:
             error = exc
         for done in batch.done:
             done(error)
+        if error is None and self.listeners:
+            self._tell(batch)
+
+    def _tell(self, batch: _Batch) -> None:
+        ids = {row["id"] for row in batch.deliveries}
+        ids.update(row["_id"] for rows in (batch.rewrites, batch.updates) for row in rows)
+        ids.update(row["delivery_id"] for row in batch.attempts)
+        self.announce(Committed(frozenset(ids), bool(batch.calls)))
+
+    def announce(self, committed: Committed) -> None:
+        """Tell the listeners of a change (the writer does after each commit)."""
+        for listener in list(self.listeners):
+            try:
+                listener(committed)
+            except Exception:  # a watcher's bug must not stop the writer
+                log.exception("store listener failed")
 
 
 async def _noop(conn: AsyncConnection) -> None:

@@ -1,0 +1,156 @@
+// The control API, as the page calls it: the same documented routes any client uses. With a token configured,
+// every call carries `Authorization: Bearer <token>`; the token lives in this tab's session storage only.
+
+const KEY = "webhook-sim.token";
+const listeners = { unauthorized: [] };
+
+export const auth = {
+  required: document.querySelector('meta[name="webhook-sim-auth"]')?.content === "bearer",
+  get token() {
+    return sessionStorage.getItem(KEY);
+  },
+  set(token) {
+    sessionStorage.setItem(KEY, token);
+  },
+  clear() {
+    sessionStorage.removeItem(KEY);
+  },
+  onUnauthorized(fn) {
+    listeners.unauthorized.push(fn);
+  },
+};
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    const detail = problem && typeof problem === "object" ? problem.detail || problem.title : String(problem || "");
+    super(`${status}: ${detail}`);
+    this.status = status;
+    this.problem = problem && typeof problem === "object" ? problem : { detail };
+  }
+}
+
+function headers(extra = {}) {
+  const out = { ...extra };
+  const token = auth.token;
+  if (token) out.Authorization = `Bearer ${token}`;
+  return out;
+}
+
+function unauthorized() {
+  auth.clear();
+  for (const fn of listeners.unauthorized) fn();
+}
+
+export function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params || {})) {
+    if (value !== null && value !== undefined && value !== "") search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+export async function api(method, path, body) {
+  const init = { method, headers: headers(body === undefined ? {} : { "Content-Type": "application/json" }) };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const response = await fetch(path, init);
+  if (response.status === 204) return null;
+  const type = response.headers.get("content-type") || "";
+  const data = type.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) {
+    if (response.status === 401) unauthorized();
+    throw new ApiError(response.status, data);
+  }
+  return data;
+}
+
+export const get = (path, params) => api("GET", path + query(params));
+
+// Every item of a list (at most `max`), page after page.
+export async function all(path, params = {}, max = Infinity) {
+  const out = [];
+  let cursor = null;
+  do {
+    const page = await get(path, { ...params, limit: Math.min(500, max - out.length), cursor });
+    out.push(...page.data);
+    cursor = page.next_cursor;
+  } while (cursor && out.length < max);
+  return out;
+}
+
+// GET /stream read with fetch: EventSource cannot send the Authorization header. Reconnects (after a pause that
+// grows while it fails) until `stop()`; `on.ready` is called at each (re)connection: read the lists again then.
+export function follow(params, on, onState = () => {}) {
+  const control = new AbortController();
+  let stopped = false;
+  let pause = 500;
+  (async () => {
+    while (!stopped) {
+      try {
+        const response = await fetch("/stream" + query(params), {
+          headers: headers({ Accept: "text/event-stream" }),
+          signal: control.signal,
+          cache: "no-store",
+        });
+        if (response.status === 401) {
+          unauthorized();
+          onState("off");
+          return;
+        }
+        if (response.ok) {
+          pause = 500;
+          await read(response.body, on, onState);
+        }
+      } catch (error) {
+        if (stopped) return;
+      }
+      if (stopped) return;
+      onState("reconnecting");
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      pause = Math.min(pause * 2, 10000);
+    }
+  })();
+  return () => {
+    stopped = true;
+    control.abort();
+    onState("off");
+  };
+}
+
+async function read(body, on, onState) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      dispatch(block, on, onState);
+    }
+  }
+}
+
+function dispatch(block, on, onState) {
+  let event = "message";
+  const data = [];
+  for (const line of block.split("\n")) {
+    if (!line || line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const name = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (name === "event") event = value;
+    else if (name === "data") data.push(value);
+  }
+  if (!data.length) return;
+  if (event === "ready") onState("live");
+  const handler = on[event];
+  if (!handler) return;
+  try {
+    handler(JSON.parse(data.join("\n")));
+  } catch (error) {
+    reportError(error); // a bug of the page: shown as one, not taken for a lost connection
+  }
+}

@@ -1,0 +1,139 @@
+// The dashboard: hash routes, the token prompt, the live indicator, notices, and what views share (the catalog,
+// subscriptions by id, the public key).
+
+import { ApiError, all, auth, follow, get } from "./api.js";
+import { deliveriesView } from "./deliveries.js";
+import { deliveryView } from "./delivery.js";
+import { h } from "./dom.js";
+import { runsView, runView } from "./runs.js";
+import { schedulesView } from "./schedules.js";
+import { openEmit, openStart } from "./start.js";
+import { subscriptionsView } from "./subscriptions.js";
+
+const view = document.getElementById("view");
+const live = document.getElementById("live");
+let cleanup = () => {};
+
+const ROUTES = [
+  [/^\/?$/, deliveriesView, "deliveries"],
+  [/^\/deliveries\/([^/]+)$/, deliveryView, "deliveries"],
+  [/^\/runs$/, runsView, "runs"],
+  [/^\/runs\/([^/]+)$/, runView, "runs"],
+  [/^\/subscriptions$/, subscriptionsView, "subscriptions"],
+  [/^\/schedules$/, schedulesView, "schedules"],
+];
+
+// What views share: cached lookups, the stream, notices, navigation.
+const cache = { types: null, subscriptions: new Map(), key: null };
+const known = { providers: new Map(), subscriptions: new Map() }; // what the lookups above have answered
+const ctx = {
+  async types() {
+    cache.types ??= all("/events").then((types) => {
+      for (const t of types) known.providers.set(t.name, t.provider);
+      return types;
+    }, (error) => {
+      cache.types = null;
+      throw error;
+    });
+    return cache.types;
+  },
+  // The answers already in hand, without waiting (a long list is built in one go).
+  providerNow: (typeName) => known.providers.get(typeName),
+  subscriptionNow: (id) => known.subscriptions.get(id),
+  async provider(typeName) {
+    const types = await ctx.types();
+    return types.find((t) => t.name === typeName || t.type === typeName)?.provider ?? "";
+  },
+  subscription(id) {
+    if (!cache.subscriptions.has(id)) {
+      const found = get(`/subscriptions/${encodeURIComponent(id)}`).then((sub) => {
+        known.subscriptions.set(id, sub);
+        return sub;
+      }, () => null);
+      cache.subscriptions.set(id, found);
+    }
+    return cache.subscriptions.get(id);
+  },
+  forgetSubscription(id) {
+    cache.subscriptions.delete(id);
+    known.subscriptions.delete(id);
+  },
+  publicKey() {
+    cache.key ??= fetch("/keys/webhooks.pem").then((r) => (r.ok ? r.text() : null));
+    return cache.key;
+  },
+  follow(params, on) {
+    return follow(params, on, (state) => {
+      live.dataset.state = state;
+      live.textContent = { live: "live", reconnecting: "reconnecting…", off: "offline" }[state] ?? state;
+    });
+  },
+  navigate(route) {
+    location.hash = "#" + route;
+  },
+  notify,
+  fail,
+};
+
+export function notify(message, kind = "info") {
+  const box = document.getElementById("toasts");
+  const toast = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, message);
+  box.append(toast);
+  setTimeout(() => toast.remove(), kind === "error" ? 10000 : 5000);
+}
+
+// An API refusal or a failure shown to the user (never thrown at the console: it is an answer, not a bug).
+export function fail(error, where = "") {
+  const text = error instanceof ApiError ? error.problem.detail || error.message : String(error?.message || error);
+  notify(where ? `${where}: ${text}` : text, "error");
+}
+
+function route() {
+  cleanup();
+  cleanup = () => {};
+  const raw = location.hash.replace(/^#/, "") || "/";
+  const [path, search] = raw.split("?");
+  const params = Object.fromEntries(new URLSearchParams(search || ""));
+  for (const [pattern, render, nav] of ROUTES) {
+    const match = path.match(pattern);
+    if (!match) continue;
+    document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("current", a.dataset.nav === nav));
+    if (match[1]) params.id = decodeURIComponent(match[1]);
+    view.replaceChildren();
+    cleanup = render(view, params, ctx) || (() => {});
+    return;
+  }
+  view.replaceChildren(h("p", { class: "error" }, "No such page. "), h("a", { href: "#/" }, "Deliveries"));
+}
+
+function askToken(message = "") {
+  const dialog = document.getElementById("token-dialog");
+  const error = document.getElementById("token-error");
+  error.hidden = !message;
+  error.textContent = message;
+  if (!dialog.open) dialog.showModal();
+  document.getElementById("token-input").focus();
+}
+
+function setup() {
+  document.getElementById("token-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = document.getElementById("token-input");
+    auth.set(input.value.trim());
+    input.value = "";
+    document.getElementById("token-dialog").close();
+    route();
+  });
+  document.getElementById("token-dialog").addEventListener("cancel", (event) => event.preventDefault());
+  auth.onUnauthorized(() => askToken("The server refused that token."));
+  document.getElementById("open-start").addEventListener("click", () => openStart(ctx));
+  document.getElementById("open-emit").addEventListener("click", () => openEmit(ctx));
+  window.addEventListener("hashchange", route);
+  if (auth.required && !auth.token) {
+    askToken();
+    return;
+  }
+  route();
+}
+
+setup();

@@ -1,0 +1,179 @@
+// One delivery: GET /deliveries/{id}, its attempts newest first, each with the request exactly as sent and the
+// answer; Resend (POST /deliveries/{id}/redeliver) and copy as curl. It follows GET /stream and reads the
+// delivery again when it changes.
+
+import { api, get } from "./api.js";
+import { add, badge, clear, dateTime, h, json, link, ms, pairs, relative, timeCell } from "./dom.js";
+import { curl, verification } from "./verify.js";
+
+const SIGNATURE_HEADERS = new Set(["webhook-id", "webhook-timestamp", "webhook-signature", "bt-signature",
+  "bt-signature-version", "request-signature"]);
+
+export function deliveryView(root, params, ctx) {
+  const id = params.id;
+  let stop = () => {};
+  let pending = null;
+  let shown = false;
+
+  async function load() {
+    try {
+      const d = await get(`/deliveries/${encodeURIComponent(id)}`);
+      const sub = await ctx.subscription(d.subscription_id);
+      const open = new Set([...root.querySelectorAll("details[open][data-key]")].map((el) => el.dataset.key));
+      add(clear(root), page(d, sub, ctx, load, open, shown));
+      if (!shown) {
+        shown = true;
+        stop = ctx.follow({ subscription: d.subscription_id }, { ready: soon, deliveries: (m) => {
+          if (m.data.some((x) => x.id === id) || m.left.includes(id)) soon();
+        } });
+      }
+    } catch (error) {
+      root.replaceChildren(h("h1", {}, "Delivery"), h("p", { class: "error" }, `Cannot read delivery ${id}.`),
+        link("/", "← Deliveries"));
+      ctx.fail(error, `GET /deliveries/${id}`);
+    }
+  }
+
+  function soon() {
+    if (pending) return;
+    pending = setTimeout(() => {
+      pending = null;
+      load();
+    }, 150);
+  }
+
+  load();
+  return () => {
+    clearTimeout(pending);
+    stop();
+  };
+}
+
+function page(d, sub, ctx, reload, open, rerender) {
+  const active = d.status === "pending" || d.status === "failed";
+  const resend = h("button", { type: "button", class: "primary", id: "resend", disabled: active,
+    title: active ? "Still being delivered" : "POST /deliveries/{id}/redeliver" }, "Resend");
+  resend.addEventListener("click", async () => {
+    resend.disabled = true;
+    try {
+      await api("POST", `/deliveries/${encodeURIComponent(d.id)}/redeliver`);
+      ctx.notify(`Delivery ${d.id} sent again`);
+      reload();
+    } catch (error) {
+      resend.disabled = false;
+      ctx.fail(error, "Resend");
+    }
+  });
+  const eventType = h("span", { class: "event-type" }, d.type);
+  const facts = [
+    ["Event", eventType],
+    ["Event ids", d.event_ids.join(", ")],
+    ["Subscription", h("span", {}, d.subscription_id, sub ? h("span", { class: "url" }, " ", sub.url) : null)],
+    ["Run", d.run_id ? link(`/runs/${encodeURIComponent(d.run_id)}`, d.run_id) : "— (emitted one by one)"],
+    ["Created", dateTime(d.created_at)],
+    ["Finished", d.finished_at ? dateTime(d.finished_at) : "—"],
+    ["Attempts", String(d.attempts)],
+  ];
+  if (d.next_attempt_at) facts.push(["Next attempt", `${dateTime(d.next_attempt_at)} (${relative(d.next_attempt_at)})`]);
+  if (d.last_error) facts.push(["Last error", h("span", { class: "error-text" }, d.last_error)]);
+  if (d.faults) facts.push(["Faults injected", h("code", {}, JSON.stringify(d.faults))]);
+  ctx.provider(d.type).then((p) => {
+    if (p) eventType.textContent = `${p} · ${d.type}`;
+  }).catch(() => {});
+  const attempts = [...d.attempt_log].reverse();
+  return [
+    h("p", {}, link("/", "← Deliveries")),
+    h("div", { class: "title" }, h("h1", {}, "Delivery ", h("code", {}, d.id)), badge(d.status), resend),
+    pairs(facts, "pairs facts"),
+    h("h2", {}, `Attempts (${d.attempt_log.length})`),
+    attempts.length ? null : h("p", { class: "muted" }, "No attempt yet."),
+    attempts.map((a, i) => attempt(a, d, sub, ctx, i === 0, open, rerender)),
+  ];
+}
+
+function attempt(a, d, sub, ctx, latest, open, rerender) {
+  const next = d.attempt_log.find((x) => x.number === a.number + 1);
+  const outcome = a.status_code !== null ? `HTTP ${a.status_code}` : a.error_kind || "no answer";
+  const when = [];
+  if (next) when.push(`retried at ${dateTime(next.started_at)}`);
+  else if (latest && d.next_attempt_at) when.push(`next retry at ${dateTime(d.next_attempt_at)} (${relative(d.next_attempt_at)})`);
+  const error = a.error ? h("div", { class: "attempt-error" },
+    h("span", { class: `kind k-${a.error_kind || "other"}` }, a.error_kind || "error"), " ", h("span", { class: "error-text" }, a.error)) : null;
+  const keep = (key, el) => {
+    el.dataset.key = key;
+    if (open.has(key) || (!rerender && key.startsWith("verify-") && latest)) el.open = true;
+    return el;
+  };
+  return h("section", { class: `attempt ${a.status_code !== null && a.status_code < 300 ? "ok" : "bad"}`, dataset: { number: a.number } },
+    h("h3", {}, `Attempt ${a.number}`, " · ", timeCell(a.started_at), " · ", h("span", { class: "outcome" }, outcome),
+      " · ", ms(a.latency_ms), a.faults ? h("span", { class: "faults" }, " · faults: ", Object.keys(a.faults).join(", ")) : null),
+    error,
+    when.length ? h("p", { class: "muted next" }, when.join("; ")) : null,
+    h("div", { class: "exchange" }, request(a, ctx), response(a)),
+    a.request ? keep(`verify-${a.number}`, verification(a, d, sub, ctx)) : null,
+  );
+}
+
+function request(a, ctx) {
+  const r = a.request;
+  if (!r) return h("div", { class: "request" }, h("h4", {}, "Request"), h("p", { class: "muted" }, "Nothing was sent."));
+  const headers = Object.entries(r.headers).map(([k, v]) => [k, h("code", { class: SIGNATURE_HEADERS.has(k.toLowerCase()) ? "signature" : "" }, v)]);
+  const command = h("pre", { class: "curl", hidden: true });
+  const copy = h("button", { type: "button", class: "copy-curl" }, "Copy as curl");
+  copy.addEventListener("click", async () => {
+    command.textContent = curl(r);
+    command.hidden = false;
+    try {
+      await navigator.clipboard.writeText(command.textContent);
+      ctx.notify("curl command copied");
+    } catch {
+      // No clipboard (an insecure origin, a headless browser): the command is shown, selected, to copy by hand.
+      const range = document.createRange();
+      range.selectNodeContents(command);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      ctx.notify("Copy the selected command (the clipboard is not available here)");
+    }
+  });
+  return h("div", { class: "request" },
+    h("h4", {}, "Request"),
+    h("p", { class: "line" }, h("code", {}, `${r.method} ${r.url}`)),
+    pairs(headers, "pairs headers"),
+    body(r.body === null ? null : r.body_encoding === "base64" ? `(base64) ${r.body}` : r.body, "request-body"),
+    h("div", { class: "buttons" }, copy),
+    command,
+  );
+}
+
+function response(a) {
+  const status = a.status_code !== null ? `HTTP ${a.status_code}` : "No answer";
+  const headers = a.response_headers ? Object.entries(a.response_headers) : [];
+  return h("div", { class: "response" },
+    h("h4", {}, "Response"),
+    h("p", { class: "line" }, h("code", {}, status), " in ", ms(a.latency_ms)),
+    headers.length ? pairs(headers, "pairs headers") : null,
+    a.status_code !== null ? body(a.response, "response-body") : null,
+  );
+}
+
+// A body with a Pretty / Raw toggle (pretty when it is JSON).
+function body(text, cls) {
+  if (text === null || text === undefined) return h("p", { class: "muted" }, "Body unknown.");
+  if (text === "") return h("p", { class: "muted" }, "Empty body.");
+  let pretty = null;
+  try {
+    pretty = json(JSON.parse(text));
+  } catch {
+    pretty = null;
+  }
+  const pre = h("pre", { class: `body ${cls}`, dataset: { view: pretty ? "pretty" : "raw" } }, pretty ?? text);
+  if (pretty === null) return h("div", { class: "body-box" }, pre);
+  const toggle = h("button", { type: "button", class: "toggle" }, "Raw");
+  toggle.addEventListener("click", () => {
+    const raw = pre.dataset.view === "pretty";
+    pre.dataset.view = raw ? "raw" : "pretty";
+    pre.textContent = raw ? text : pretty;
+    toggle.textContent = raw ? "Pretty" : "Raw";
+  });
+  return h("div", { class: "body-box" }, h("div", { class: "buttons" }, toggle), pre);
+}

@@ -1,0 +1,102 @@
+// Building the page. Elements are made from text only, never from markup: bodies, headers and errors come from
+// receivers and users, and whatever they contain stays text.
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "value") el.value = value;
+    else if (value === true) el.setAttribute(key, "");
+    else el.setAttribute(key, String(value));
+  }
+  add(el, children);
+  return el;
+}
+
+export function add(el, children) {
+  for (const child of [children].flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+export function clear(el) {
+  el.replaceChildren();
+  return el;
+}
+
+// A link inside the page (hash routes only: never a URL that came from data).
+export function link(route, ...children) {
+  return h("a", { href: "#" + route }, ...children);
+}
+
+const STATUSES = new Set([
+  "pending", "succeeded", "failed", "dead", "dropped", "running", "completed", "cancelled", "enabled", "disabled",
+  "paused",
+]);
+
+export function badge(status) {
+  const known = STATUSES.has(status) ? status : "other";
+  return h("span", { class: `badge s-${known}`, dataset: { status: String(status) } }, String(status));
+}
+
+const pad = (n, w = 2) => String(n).padStart(w, "0");
+
+export function time(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+export function dateTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time(iso)}`;
+}
+
+export function timeCell(iso) {
+  return h("time", { datetime: iso || "", title: iso || "" }, time(iso));
+}
+
+export function ms(value) {
+  if (value === null || value === undefined) return "";
+  return value < 1000 ? `${value.toFixed(value < 10 ? 1 : 0)} ms` : `${(value / 1000).toFixed(2)} s`;
+}
+
+export function relative(iso) {
+  if (!iso) return "";
+  const seconds = (new Date(iso).getTime() - Date.now()) / 1000;
+  const span = Math.abs(seconds);
+  const text = span < 90 ? `${span.toFixed(0)} s` : span < 5400 ? `${(span / 60).toFixed(0)} min` : `${(span / 3600).toFixed(1)} h`;
+  return seconds >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+export function json(value) {
+  return JSON.stringify(value, null, 2);
+}
+
+// Key and value rows (headers, a record's fields).
+export function pairs(entries, cls = "pairs") {
+  return h("table", { class: cls },
+    h("tbody", {}, entries.map(([k, v]) => h("tr", { dataset: { name: String(k).toLowerCase() } },
+      h("th", {}, String(k)), h("td", {}, v instanceof Node ? v : String(v ?? ""))))));
+}
+
+export function field(label, input, help) {
+  return h("label", { class: "field" }, h("span", { class: "label" }, label), input,
+    help ? h("small", { class: "help" }, help) : null);
+}
+
+export function debounce(fn, wait) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), wait);
+  };
+}

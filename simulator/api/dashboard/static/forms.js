@@ -1,0 +1,138 @@
+// What the forms share: a dialog to hold one, the API call a form will make shown as it is filled in (the page
+// documents its calls; secrets masked), JSON fields, and refusals shown next to the fields they name.
+
+import { ApiError, all, api } from "./api.js";
+import { h } from "./dom.js";
+
+export function dialog(form) {
+  const box = document.getElementById("form-dialog");
+  box.replaceChildren(form);
+  if (!box.open) box.showModal();
+  return () => box.close();
+}
+
+export function closeButton(close) {
+  return h("button", { type: "button", onclick: close }, "Close");
+}
+
+const masked = (body) => (body && body.secret ? { ...body, secret: "****" } : body);
+
+// The request a form makes, kept up to date with `refresh()`.
+export function apiCall(method, path, build) {
+  const pre = h("pre", { class: "api-call" });
+  const box = h("details", { class: "api-call-box" }, h("summary", {}, `API call: ${method} ${path}`), pre);
+  const refresh = () => {
+    try {
+      pre.textContent = `${method} ${path}\nContent-Type: application/json\n\n${JSON.stringify(masked(build()), null, 2)}`;
+    } catch (error) {
+      pre.textContent = `${method} ${path}\n\n(${error.message})`;
+    }
+  };
+  refresh();
+  return { box, refresh };
+}
+
+// A JSON object typed in a textarea (empty: `{}`); a SyntaxError names the field.
+export function jsonObject(textarea, name) {
+  const text = textarea.value.trim();
+  if (!text) return {};
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new FieldError(name, `not JSON: ${error.message}`);
+  }
+  if (!value || typeof value !== "object" || Array.isArray(value)) throw new FieldError(name, "must be a JSON object");
+  return value;
+}
+
+export class FieldError extends Error {
+  constructor(field, message) {
+    super(`${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+// Show a refusal: under each field the problem names (by its `name`), and as a line at the end of the form.
+export function showProblem(form, error) {
+  for (const el of form.querySelectorAll(".field-error")) el.remove();
+  const out = form.querySelector(".form-error");
+  const errors = error instanceof ApiError ? error.problem.errors || [] : error instanceof FieldError ? [{ field: error.field, message: error.message }] : [];
+  for (const { field, message } of errors) {
+    const input = form.querySelector(`[name="${CSS.escape(String(field).split(".")[0])}"]`);
+    input?.closest("label")?.append(h("small", { class: "field-error" }, message));
+  }
+  out.hidden = false;
+  out.textContent = error instanceof ApiError ? `${error.status}: ${error.problem.detail || error.message}` : error.message;
+}
+
+export function clearProblem(form) {
+  for (const el of form.querySelectorAll(".field-error")) el.remove();
+  const out = form.querySelector(".form-error");
+  out.hidden = true;
+  out.textContent = "";
+}
+
+export function formError() {
+  return h("p", { class: "form-error error", hidden: true, role: "alert" });
+}
+
+export const number = (input) => (input.value.trim() === "" ? null : Number(input.value));
+
+export function signingSelect(name = "signing") {
+  return h("select", { name }, [["", "the provider's own"], ["standard", "standard (Standard Webhooks)"],
+    ["basistheory", "basistheory (RSA, BT-SIGNATURE)"], ["syncfy", "syncfy (HS256 JWT)"], ["none", "none"]]
+    .map(([value, label]) => h("option", { value }, label)));
+}
+
+export function secretInput(name = "secret") {
+  return h("input", { name, type: "password", autocomplete: "new-password", placeholder: "whsec_… or base64; empty: generated" });
+}
+
+// A form that makes one API call: the call shown as it is filled in, refusals shown at their fields, and
+// `done(answer)` once the API took it.
+export function apiForm({ attrs, method, path, build, done, fields, submit }) {
+  const call = apiCall(method, path, build);
+  const form = h("form", attrs, fields, call.box, formError(),
+    h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary" }, submit[0]), submit.slice(1)));
+  form.addEventListener("input", () => call.refresh());
+  form.addEventListener("change", () => call.refresh());
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearProblem(form);
+    try {
+      done(await api(method, path, build()));
+    } catch (error) {
+      showProblem(form, error);
+    }
+  });
+  form.refreshCall = call.refresh;
+  return form;
+}
+
+// A table of every record of a short list (subscriptions, schedules), read again by `load()`.
+export function recordTable(ctx, path, columns, row) {
+  const body = h("tbody");
+  const table = h("table", { class: "list" }, h("thead", {}, h("tr", {}, columns.map((n) => h("th", {}, n)))), body);
+  async function load() {
+    try {
+      const items = await all(path);
+      body.replaceChildren(...items.map((item) => row(item, load)));
+      if (!items.length) body.append(h("tr", {}, h("td", { colspan: columns.length, class: "muted" }, "None yet.")));
+    } catch (error) {
+      ctx.fail(error, `GET ${path}`);
+    }
+  }
+  return { table, load };
+}
+
+// One button's API call on a record, then `after()`; a refusal is a notice.
+export async function act(ctx, label, method, path, body, after) {
+  try {
+    await api(method, path, body);
+    ctx.notify(label);
+    after();
+  } catch (error) {
+    ctx.fail(error, label);
+  }
+}

@@ -1,0 +1,87 @@
+// Schedules: GET /schedules, add one (POST /schedules: a cron expression, an interval or a time), pause and
+// resume (POST /schedules/{id}/pause|resume), delete.
+
+import { all } from "./api.js";
+import { badge, dateTime, field, h, relative } from "./dom.js";
+import { act, apiForm, jsonObject, number, recordTable } from "./forms.js";
+
+const COLUMNS = ["Id", "Scenario", "Trigger", "Next run", "State", ""];
+
+export function schedulesView(root, _params, ctx) {
+  const list = recordTable(ctx, "/schedules", COLUMNS, (s, load) => row(s, ctx, load));
+  list.table.classList.add("schedules");
+  const form = createForm(ctx, list.load);
+  root.append(h("h1", {}, "Schedules"), list.table, form);
+  list.load();
+  all("/scenarios").then((scenarios) => {
+    const select = form.querySelector('select[name="scenario"]');
+    select.replaceChildren(...scenarios.map((s) => h("option", { value: s.name }, s.name)));
+    form.refreshCall();
+  }).catch((error) => ctx.fail(error, "GET /scenarios"));
+  return ctx.follow({}, { runs: (m) => m.other && list.load(), reload: list.load });
+}
+
+function trigger(t) {
+  if (t.cron) return `cron ${t.cron}`;
+  if (t.interval) return `every ${t.interval} s`;
+  return `at ${dateTime(t.at)}`;
+}
+
+function row(s, ctx, reload) {
+  const path = `/schedules/${encodeURIComponent(s.id)}`;
+  const toggle = s.paused
+    ? h("button", { type: "button", onclick: () => act(ctx, `Resumed ${s.id}`, "POST", `${path}/resume`, undefined, reload) }, "Resume")
+    : h("button", { type: "button", onclick: () => act(ctx, `Paused ${s.id}`, "POST", `${path}/pause`, undefined, reload) }, "Pause");
+  const remove = h("button", { type: "button", class: "danger", onclick: () => {
+    if (confirm(`Delete schedule ${s.id}?`)) act(ctx, `Deleted ${s.id}`, "DELETE", path, undefined, reload);
+  } }, "Delete");
+  return h("tr", { dataset: { id: s.id, state: s.paused ? "paused" : "active" } },
+    h("td", {}, h("code", {}, s.id)),
+    h("td", {}, s.scenario),
+    h("td", {}, trigger(s.trigger)),
+    h("td", {}, s.next_run_at ? `${dateTime(s.next_run_at)} (${relative(s.next_run_at)})` : "—"),
+    h("td", {}, badge(s.paused ? "paused" : "enabled")),
+    h("td", { class: "buttons" }, toggle, remove));
+}
+
+function createForm(ctx, reload) {
+  const scenario = h("select", { name: "scenario", required: true });
+  const kind = h("select", { name: "kind" }, [["interval", "every N seconds"], ["cron", "cron expression"], ["at", "once, at a time"]]
+    .map(([value, label]) => h("option", { value }, label)));
+  const when = h("input", { name: "when", required: true, placeholder: "3600", size: 24 });
+  const seed = h("input", { name: "seed", type: "number", min: 0, placeholder: "random" });
+  const speed = h("input", { name: "speed", type: "number", min: 0, step: "any", value: "1" });
+  const target = h("input", { name: "target", type: "url", placeholder: "empty: every matching subscription", size: 36 });
+  const faults = h("textarea", { name: "faults", rows: 2, placeholder: '{"duplicate": 0.1}' });
+  const hints = { interval: "3600", cron: "0 9 * * 1-5", at: "2030-01-01T09:00:00Z" };
+  kind.addEventListener("change", () => {
+    when.placeholder = hints[kind.value];
+  });
+  const build = () => {
+    const body = { scenario: scenario.value };
+    body[kind.value] = kind.value === "interval" ? Number(when.value) : when.value.trim();
+    if (number(seed) !== null) body.seed = number(seed);
+    body.speed = number(speed) ?? 1;
+    if (target.value.trim()) body.target = target.value.trim();
+    const f = jsonObject(faults, "faults");
+    if (Object.keys(f).length) body.faults = f;
+    return body;
+  };
+  return apiForm({
+    attrs: { id: "schedule-form", class: "card stack" },
+    method: "POST",
+    path: "/schedules",
+    build,
+    done: (created) => {
+      ctx.notify(`Schedule ${created.id} added`);
+      reload();
+    },
+    fields: [
+      h("h2", {}, "New schedule"),
+      h("div", { class: "row" }, field("Scenario", scenario), field("Trigger", kind), field("When", when)),
+      h("div", { class: "row" }, field("Seed", seed), field("Speed", speed), field("Target URL", target)),
+      field("Faults", faults),
+    ],
+    submit: ["Add"],
+  });
+}

@@ -1,0 +1,88 @@
+// Subscriptions: GET /subscriptions, create (POST), pause and resume (PATCH `enabled`), delete. Secrets appear
+// as the API masks them; the answer to POST, the one that holds a generated secret in full, is not shown.
+
+import { badge, field, h, link } from "./dom.js";
+import { act, apiForm, jsonObject, number, recordTable, secretInput, signingSelect } from "./forms.js";
+
+const COLUMNS = ["Id", "URL", "Events", "Signing", "Secret", "Status", "Deliveries", ""];
+
+export function subscriptionsView(root, _params, ctx) {
+  const list = recordTable(ctx, "/subscriptions", COLUMNS, (sub, load) => row(sub, ctx, load));
+  list.table.classList.add("subscriptions");
+  root.append(h("h1", {}, "Subscriptions"), list.table, createForm(ctx, list.load));
+  list.load();
+  return ctx.follow({}, { runs: (m) => m.other && list.load(), reload: list.load });
+}
+
+function row(sub, ctx, reload) {
+  const path = `/subscriptions/${encodeURIComponent(sub.id)}`;
+  const done = () => {
+    ctx.forgetSubscription(sub.id);
+    reload();
+  };
+  const toggle = sub.enabled
+    ? h("button", { type: "button", class: "pause", title: "PATCH enabled: false — deliveries wait until resumed",
+      onclick: () => act(ctx, `Paused ${sub.id}`, "PATCH", path, { enabled: false }, done) }, "Pause")
+    : h("button", { type: "button", class: "resume", title: "PATCH enabled: true",
+      onclick: () => act(ctx, `Resumed ${sub.id}`, "PATCH", path, { enabled: true }, done) }, "Resume");
+  const remove = h("button", { type: "button", class: "danger", onclick: () => {
+    if (confirm(`Delete subscription ${sub.id}? Its deliveries stay in the history.`)) {
+      act(ctx, `Deleted ${sub.id}`, "DELETE", path, undefined, done);
+    }
+  } }, "Delete");
+  return h("tr", { dataset: { id: sub.id, status: sub.status } },
+    h("td", {}, h("code", {}, sub.id)),
+    h("td", { class: "url" }, sub.url),
+    h("td", {}, sub.events.length ? sub.events.join(", ") : "all"),
+    h("td", {}, sub.signing || "native"),
+    h("td", { class: "secret" }, sub.secret ?? ""),
+    h("td", {}, badge(sub.status), sub.consecutive_dead ? h("small", { class: "muted" }, ` ${sub.consecutive_dead} dead in a row`) : null),
+    h("td", {}, link(`/?subscription=${encodeURIComponent(sub.id)}`, "deliveries")),
+    h("td", { class: "buttons" }, toggle, remove));
+}
+
+function createForm(ctx, reload) {
+  const url = h("input", { name: "url", type: "url", required: true, placeholder: "http://127.0.0.1:9000/webhooks", size: 40 });
+  const events = h("input", { name: "events", placeholder: "syncfy:*, token.*  (empty: all)", size: 30 });
+  const signing = signingSelect();
+  const secret = secretInput();
+  const headers = h("textarea", { name: "headers", rows: 2, placeholder: '{"X-Env": "staging"}' });
+  const retry = h("input", { name: "retry", placeholder: "5, 300, 1800  (seconds; empty: the provider's)", size: 30 });
+  const timeout = h("input", { name: "timeout", type: "number", min: 0.1, step: "any", placeholder: "30" });
+  const faults = h("textarea", { name: "faults", rows: 2, placeholder: '{"duplicate": 0.1}' });
+  const build = () => {
+    const body = { url: url.value.trim() };
+    const filters = events.value.split(",").map((s) => s.trim()).filter(Boolean);
+    if (filters.length) body.events = filters;
+    if (signing.value) body.signing = signing.value;
+    if (secret.value) body.secret = secret.value;
+    const extra = jsonObject(headers, "headers");
+    if (Object.keys(extra).length) body.headers = extra;
+    if (retry.value.trim()) body.retry = { delays: retry.value.split(",").map((s) => Number(s.trim())) };
+    if (number(timeout) !== null) body.timeout = number(timeout);
+    const f = jsonObject(faults, "faults");
+    if (Object.keys(f).length) body.faults = f;
+    return body;
+  };
+  const form = apiForm({
+    attrs: { id: "subscription-form", class: "card stack" },
+    method: "POST",
+    path: "/subscriptions",
+    build,
+    done: (created) => {
+      form.reset();
+      form.refreshCall();
+      ctx.notify(`Subscription ${created.id} created`);
+      reload();
+    },
+    fields: [
+      h("h2", {}, "New subscription"),
+      h("div", { class: "row" }, field("URL", url), field("Events", events)),
+      h("div", { class: "row" }, field("Signing", signing), field("Secret", secret, "kept by the server; the page shows it masked only")),
+      h("div", { class: "row" }, field("Retry delays", retry), field("Timeout (s)", timeout)),
+      h("div", { class: "row" }, field("Extra headers", headers), field("Faults", faults)),
+    ],
+    submit: ["Create"],
+  });
+  return form;
+}
