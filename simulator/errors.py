@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -104,3 +104,13 @@ class StoreInUse(SimError):
     status = 503
     exit_code = 1
     title = "Store in use"
+
+
+class StoreUnavailable(SimError):
+    """The store cannot write now (its disk is full, its file locked…): new work is refused until it can, and
+    what was already accepted waits in memory, never dropped."""
+
+    status = 503
+    exit_code = 1
+    title = "Store unavailable"
+    headers: ClassVar[dict[str, str]] = {"Retry-After": "5"}  # the writer tries again at most every 5 s

@@ -75,6 +75,7 @@ class RunManager:
         """Validate `spec`, record the run as pending and start it in the background."""
         if not self.accepting:
             raise InvalidInput("the simulator is shutting down; no new runs")
+        self.store.writer.check()  # 503 while the store cannot write: nothing is accepted that it cannot keep
         valid = await validate_run(
             spec, scenario_dirs=self.scenario_dirs, check_faults=self.check_faults, subscription=self.subscriptions.get
         )

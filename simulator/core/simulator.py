@@ -65,6 +65,7 @@ class Simulator:
     async def close(self, grace: float = 5.0) -> None:
         """Stop accepting runs, stop the running ones, let in-flight attempts finish, close the store."""
         self.accepting = False
+        self.store.writer.closing(grace)  # a store that cannot write is given up on after `grace`, not waited on
         await self.runs.cancel_all()
         await self.engine.close(grace)
         await self.store.close()
@@ -117,6 +118,7 @@ class Simulator:
         ids of the deliveries that carry it."""
         if not self.accepting:
             raise InvalidInput("the simulator is shutting down")
+        self.store.writer.check()  # 503 while the store cannot write: nothing is accepted that it cannot keep
         etype = catalog.resolve(spec.type)
         if spec.target is not None:
             subs = [await self.subscriptions.target(spec.target)]

@@ -30,6 +30,7 @@ class Subscriptions:
 
     async def create(self, spec: SubscriptionSpec, *, ephemeral: bool = False) -> Subscription:
         """Create a subscription. The returned record holds the secret: the only time it is shown."""
+        self.store.writer.check()  # 503 while the store cannot write
         for i, flt in enumerate(spec.events):
             _check_filter(flt, f"events.{i}")
         secret = spec.secret

@@ -2,26 +2,72 @@
 
 SQLite allows one writer at a time; funnelling writes through one task avoids lock errors and turns thousands
 of small writes (deliveries, attempts, status changes) into a few `executemany` calls per transaction.
+
+A queued change is a fact someone acted on (an attempt was made, a delivery was sent), so the writer never drops
+one. A failure the store can get past (the disk is full, the file is locked, the connection dropped) keeps the
+batch and tries it again, with backoff, on a fresh connection, until it commits; owners are told only then.
+Meanwhile `unavailable` says why, the core refuses new work with 503, and producers wait in `put` (the queue is
+bounded), so memory stays bounded too. A permanent failure (a constraint, a bug) fails only the changes that
+caused it: the batch is retried change by change and each owner is told its own outcome; rows without an owner
+are counted in the log, never lost silently. Closing gives up on a store that never recovers after a grace
+period and logs, at ERROR, what could not be written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import bindparam, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from simulator.errors import StoreUnavailable
 from simulator.store import tables as t
 
 log = logging.getLogger("webhook_sim.store")
 
 Call = Callable[[AsyncConnection], Awaitable[Any]]
+Done = Callable[[BaseException | None], None]
 MAX_BATCH = 2000
+RETRY_FIRST, RETRY_MAX = 0.1, 5.0  # seconds between tries of a batch the store could not take: doubling
+CLOSE_GRACE = 5.0  # how long closing waits for a failing store before giving up on what it holds
+# SQLite's primary result codes that a later try can get past: busy, locked, out of memory, read-only (a file
+# system remounted), I/O error, full, cannot open, WAL protocol. Anything else (a constraint, no such table) is
+# permanent: retrying it would stall every write behind it.
+_TRANSIENT_SQLITE = frozenset({5, 6, 7, 8, 10, 13, 14, 15})
+# PostgreSQL's SQLSTATE prefixes of the same kind: connection exception, insufficient resources (disk full, out
+# of memory), operator intervention (shutdown), serialization failure, deadlock, lock not available, read-only.
+_TRANSIENT_SQLSTATE = ("08", "53", "57P", "40001", "40P01", "55P03", "25006")
+_KINDS = ("events", "deliveries", "rewrites", "attempts", "updates", "calls")
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a write that failed with `exc` can succeed later unchanged (the store, not the change, failed)."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        code = getattr(exc.orig, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            return code & 0xFF in _TRANSIENT_SQLITE
+        state = getattr(exc.orig, "sqlstate", None)
+        if isinstance(state, str):
+            return state.startswith(_TRANSIENT_SQLSTATE)
+        return isinstance(exc, (OperationalError, InterfaceError))  # its connection or its server
+    return isinstance(exc, OSError)
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong, in the database's words (`database or disk is full`), without SQLAlchemy's decoration."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    return str(orig).strip() or type(orig).__name__
 
 
 def _update_delivery(columns: Sequence[str]) -> Any:
@@ -88,7 +134,8 @@ class _Batch:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
-    done: list[Callable[[BaseException | None], None]] = field(default_factory=list)
+    done: list[Done] = field(default_factory=list)
+    ops: list[Op] = field(default_factory=list)  # what it was made of: a permanent failure is retried op by op
 
     def __len__(self) -> int:
         return (
@@ -99,6 +146,28 @@ class _Batch:
             + len(self.updates)
             + len(self.calls)
         )
+
+    def add(self, op: Op) -> None:
+        self.events.extend(op.events)
+        self.deliveries.extend(op.deliveries)
+        self.rewrites.extend(op.rewrites)
+        self.attempts.extend(op.attempts)
+        self.updates.extend(op.updates)
+        if op.call is not None:
+            self.calls.append(op.call)
+        if op.done is not None:
+            self.done.append(op.done)
+        self.ops.append(op)
+
+    def unowned(self) -> Counter[str]:
+        """The rows and statements of this batch that no owner hears about, by kind."""
+        counts: Counter[str] = Counter()
+        for op in self.ops:
+            if op.done is None:
+                for kind in _KINDS[:-1]:
+                    counts[kind] += len(getattr(op, kind))
+                counts["calls"] += op.call is not None
+        return +counts
 
 
 @dataclass(frozen=True)
@@ -123,7 +192,7 @@ class Op:
     attempts: tuple[dict[str, Any], ...] = ()
     updates: tuple[dict[str, Any], ...] = ()
     call: Call | None = None
-    done: Callable[[BaseException | None], None] | None = None
+    done: Done | None = None
 
 
 class Writer:
@@ -137,6 +206,14 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         # Told after each commit, on the writer's task: they must be quick and must not raise.
         self.listeners: list[Listener] = []
+        # Why writes fail, while they do (None when the store takes them): the core refuses new work meanwhile.
+        self.unavailable: str | None = None
+        self._conn: AsyncConnection | None = None
+        self._failures = 0  # failed tries since the last commit
+        self._failing_since = 0.0
+        self._give_up_at: float | None = None  # set by closing(): a failing store is given up on after this
+        self._abandoned = False
+        self._unwritten: Counter[str] = Counter()  # what was given up on, by kind, for the closing log line
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="store-writer")
@@ -159,7 +236,8 @@ class Writer:
         result: list[Any] = []
 
         async def call(conn: AsyncConnection) -> None:
-            result.append(await op_call(conn))
+            # Replaced, not appended: a try that did not commit is run again.
+            result[:] = [await op_call(conn)]
 
         def done(exc: BaseException | None) -> None:
             if future.done():
@@ -173,27 +251,53 @@ class Writer:
         return await future
 
     async def barrier(self) -> None:
-        """Wait until everything queued so far is committed."""
-        await self.submit(_noop)
+        """Wait until everything queued so far is settled: committed, or (a store that never recovered, given up
+        on at closing) logged as unwritten. Another change's failure is its owner's to hear, not the caller's."""
+        # Given up on at closing: everything before it is settled too, as the log says.
+        with contextlib.suppress(StoreUnavailable):
+            await self.submit(_noop)
 
-    async def close(self) -> None:
+    def check(self) -> None:
+        """Raise `StoreUnavailable` (503) while writes fail: new work would only queue behind them."""
+        if self.unavailable is not None:
+            raise StoreUnavailable(f"the store cannot write: {self.unavailable}")
+
+    def closing(self, grace: float = CLOSE_GRACE) -> None:
+        """The process is stopping: while the store keeps failing, retry for `grace` more seconds, then give up on
+        what is queued (owners told, the rest logged at ERROR), so a shutdown ends even if the disk never frees.
+        A store that takes writes is not affected. An earlier deadline stands."""
+        deadline = time.monotonic() + grace
+        if self._give_up_at is None or deadline < self._give_up_at:
+            self._give_up_at = deadline
+
+    async def close(self, grace: float = CLOSE_GRACE) -> None:
+        """Write what is queued (giving up after `grace` seconds if the store keeps failing) and stop."""
         if self._task is None:
             return
-        await self._queue.put(None)
+        self.closing(grace)
+        self._queue.put_nowait(None)
         await self._task
         self._task = None
 
     async def _run(self) -> None:
-        async with self._engine.connect() as conn:
+        try:
             while True:
                 first = await self._queue.get()
                 batch, stop = self._drain(first)
                 if self._queue.qsize() < self._max_queue:
                     self._room.set()
                 if len(batch) or batch.done:
-                    await self._commit(conn, batch)
+                    await self._commit(batch)
                 if stop:
                     return
+        finally:
+            await self._disconnect()
+            if self._unwritten:
+                log.error(
+                    "store closed without writing %s: the store never took them (%s)",
+                    _count(self._unwritten),
+                    self.unavailable,
+                )
 
     def _drain(self, first: Op | None) -> tuple[_Batch, bool]:
         batch = _Batch()
@@ -201,41 +305,101 @@ class Writer:
         while True:
             if op is None:
                 return batch, True
-            batch.events.extend(op.events)
-            batch.deliveries.extend(op.deliveries)
-            batch.rewrites.extend(op.rewrites)
-            batch.attempts.extend(op.attempts)
-            batch.updates.extend(op.updates)
-            if op.call is not None:
-                batch.calls.append(op.call)
-            if op.done is not None:
-                batch.done.append(op.done)
+            batch.add(op)
             if len(batch) >= MAX_BATCH or self._queue.empty():
                 return batch, False
             op = self._queue.get_nowait()
 
-    async def _commit(self, conn: AsyncConnection, batch: _Batch) -> None:
-        error: BaseException | None = None
+    async def _commit(self, batch: _Batch) -> None:
+        error = await self._write(batch)
+        if error is not None and len(batch.ops) > 1 and not self._abandoned:
+            # One bad change must not take the others with it: each op alone, each owner told its own outcome.
+            for op in batch.ops:
+                single = _Batch()
+                single.add(op)
+                self._settle(single, await self._write(single))
+            return
+        self._settle(batch, error)
+
+    async def _write(self, batch: _Batch) -> BaseException | None:
+        """Commit `batch`, trying again while the store fails transiently; None once committed, else the permanent
+        error (or `StoreUnavailable` once the store is given up on)."""
+        delay = RETRY_FIRST
+        while True:
+            try:
+                if self._conn is None:
+                    self._conn = await self._engine.connect()
+                await _transaction(self._conn, batch)
+            except Exception as exc:
+                if not transient(exc):
+                    return exc
+                await self._disconnect(invalidate=True)  # the next try gets a fresh connection
+                self._failed(exc)
+                if self._abandoned or self._past_grace():
+                    self._abandoned = True
+                    return StoreUnavailable(f"the store cannot write: {self.unavailable}")
+                await asyncio.sleep(self._pause(delay))
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            if self.unavailable is not None:
+                log.warning(
+                    "store writes again after %d failed tries in %.1f s; nothing was lost",
+                    self._failures,
+                    time.monotonic() - self._failing_since,
+                )
+                self.unavailable, self._failures = None, 0
+            return None
+
+    def _failed(self, exc: BaseException) -> None:
+        reason = _reason(exc)
+        if self._failures == 0:
+            self._failing_since = time.monotonic()
+        self._failures += 1
+        if reason != self.unavailable:  # one line per cause, not one per try
+            log.warning(
+                "store cannot write (%s): retrying until it can; new runs, events and subscriptions are refused", reason
+            )
+        self.unavailable = reason
+
+    def _past_grace(self) -> bool:
+        return self._give_up_at is not None and time.monotonic() >= self._give_up_at
+
+    def _pause(self, delay: float) -> float:
+        """The backoff `delay`, cut short so a closing deadline is not overslept."""
+        if self._give_up_at is None:
+            return delay
+        return max(0.0, min(delay, self._give_up_at - time.monotonic()))
+
+    async def _disconnect(self, *, invalidate: bool = False) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
         try:
-            async with conn.begin():
-                for stmt, rows in (
-                    (_EVENT_INSERT, batch.events),
-                    (_DELIVERY_INSERT, batch.deliveries),
-                    (_DELIVERY_REWRITE, batch.rewrites),
-                    (_ATTEMPT_INSERT, batch.attempts),
-                    (_DELIVERY_UPDATE, batch.updates),
-                ):
-                    if rows:
-                        await _executemany(conn, stmt, rows)
-                for call in batch.calls:
-                    await call(conn)
-        except Exception as exc:  # a failed batch must not stop the writer; its owners are told
-            log.exception("store write failed")
-            error = exc
+            if invalidate:
+                await conn.invalidate()  # never back into the pool: it may be the broken part
+            await conn.close()
+        except Exception:  # a connection that cannot even close is being dropped anyway
+            log.debug("closing a failed store connection failed", exc_info=True)
+
+    def _settle(self, batch: _Batch, error: BaseException | None) -> None:
+        """Tell the owners of `batch` how it ended; a failure is logged with what had no owner to hear of it."""
         for done in batch.done:
             done(error)
-        if error is None and self.listeners:
-            self._tell(batch)
+        if error is None:
+            if self.listeners:
+                self._tell(batch)
+            return
+        unowned = batch.unowned()
+        if isinstance(error, StoreUnavailable):
+            self._unwritten.update(unowned)
+            self._unwritten["owned changes"] += len(batch.done)
+            return
+        log.error(
+            "store write failed; %d owners told, lost without an owner: %s",
+            len(batch.done),
+            _count(unowned) or "nothing",
+            exc_info=error,
+        )
 
     def _tell(self, batch: _Batch) -> None:
         ids = {row["id"] for row in batch.deliveries}
@@ -250,6 +414,25 @@ class Writer:
                 listener(committed)
             except Exception:  # a watcher's bug must not stop the writer
                 log.exception("store listener failed")
+
+
+async def _transaction(conn: AsyncConnection, batch: _Batch) -> None:
+    async with conn.begin():
+        for stmt, rows in (
+            (_EVENT_INSERT, batch.events),
+            (_DELIVERY_INSERT, batch.deliveries),
+            (_DELIVERY_REWRITE, batch.rewrites),
+            (_ATTEMPT_INSERT, batch.attempts),
+            (_DELIVERY_UPDATE, batch.updates),
+        ):
+            if rows:
+                await _executemany(conn, stmt, rows)
+        for call in batch.calls:
+            await call(conn)
+
+
+def _count(counts: Counter[str]) -> str:
+    return ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
 
 
 async def _noop(conn: AsyncConnection) -> None:
