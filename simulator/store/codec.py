@@ -11,6 +11,7 @@ from sqlalchemy import Row
 
 from simulator.models import Attempt, Delivery, RetryPolicy, Run, Subscription
 from simulator.models.records import SentRequest
+from simulator.store.secrets import Sealer
 
 # A stored blob is one tag byte and the data: raw, or zlib-compressed when that is smaller.
 _RAW, _ZLIB = b"\x00", b"\x01"
@@ -20,13 +21,14 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def subscription_row(sub: Subscription) -> dict[str, Any]:
+def subscription_row(sub: Subscription, sealer: Sealer) -> dict[str, Any]:
+    """The row of `sub`, its secret and a URL with a password sealed (see `simulator.store.secrets`)."""
     return {
         "id": sub.id,
-        "url": sub.url,
+        "url": sealer.seal_url(sub.url, f"url:{sub.id}"),
         "events": dumps(list(sub.events)),
         "signing": sub.signing,
-        "secret": sub.secret,
+        "secret": sealer.seal(sub.secret, f"secret:{sub.id}"),
         "headers": dumps(sub.headers),
         "timeout": sub.timeout,
         "retry": dumps(sub.retry.as_dict()) if sub.retry else None,
@@ -42,14 +44,14 @@ def subscription_row(sub: Subscription) -> dict[str, Any]:
     }
 
 
-def subscription(row: Row[Any]) -> Subscription:
+def subscription(row: Row[Any], sealer: Sealer) -> Subscription:
     retry = json.loads(row.retry) if row.retry else None
     return Subscription(
         id=row.id,
-        url=row.url,
+        url=sealer.unseal(row.url, f"url:{row.id}") or row.url,
         events=tuple(json.loads(row.events)),
         signing=row.signing,
-        secret=row.secret,
+        secret=sealer.unseal(row.secret, f"secret:{row.id}"),
         headers=json.loads(row.headers),
         timeout=row.timeout,
         retry=RetryPolicy(tuple(retry["delays"]), retry["jitter"]) if retry else None,

@@ -18,6 +18,7 @@ from simulator.models import Attempt, Delivery, Run, Subscription
 from simulator.store import codec
 from simulator.store import tables as t
 from simulator.store.lock import StoreLock
+from simulator.store.secrets import Sealer, open_sealer
 from simulator.store.writer import Committed, Listener, Op, Writer
 
 ACTIVE = ("pending", "failed")
@@ -101,16 +102,24 @@ def ensure_free(url: str | None) -> None:
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine, temp_file: Path | None = None, lock: StoreLock | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        temp_file: Path | None = None,
+        lock: StoreLock | None = None,
+        sealer: Sealer | None = None,
+    ) -> None:
         self.engine = engine
+        self.sealer = sealer or Sealer.ephemeral()  # seals secrets at rest (see simulator.store.secrets)
         self.writer = Writer(engine)
         self._temp_file = temp_file
         self._lock = lock
 
     @classmethod
-    async def open(cls, url: str | None = None) -> Store:
+    async def open(cls, url: str | None = None, *, secret_key: str | None = None) -> Store:
         """Open (and create) the store. A SQLite file is this process's alone: a second process is refused with
-        `StoreInUse` naming the holder. The file and its WAL are readable by their owner only."""
+        `StoreInUse` naming the holder. The file and its WAL are readable by their owner only. Secrets are sealed
+        with a key from `secret_key`, `WEBHOOK_SIM_SECRET_KEY` or `<database>.key` (see simulator.store.secrets)."""
         sa_url, temp = sqlalchemy_url(url)
         engine = create_async_engine(sa_url)
         lock = None
@@ -124,12 +133,14 @@ class Store:
             async with engine.begin() as conn:
                 await conn.run_sync(t.metadata.create_all)
                 await conn.run_sync(_upgrade)
+                kept = Path(database) if database and temp is None else None
+                sealer = await open_sealer(conn, database=kept, ephemeral=temp is not None, secret_key=secret_key)
         except BaseException:
             await engine.dispose()
             if lock is not None:
                 lock.release()
             raise
-        store = cls(engine, temp, lock)
+        store = cls(engine, temp, lock, sealer)
         store.writer.start()
         return store
 
@@ -148,7 +159,7 @@ class Store:
         await self.writer.put(op)
 
     async def put_subscription(self, sub: Subscription) -> None:
-        row = codec.subscription_row(sub)
+        row = codec.subscription_row(sub, self.sealer)
 
         async def call(conn: AsyncConnection) -> None:
             exists = await conn.execute(select(t.subscriptions.c.id).where(t.subscriptions.c.id == sub.id))
@@ -216,7 +227,7 @@ class Store:
 
     async def get_subscription(self, sub_id: str) -> Subscription | None:
         rows = await self._all(select(t.subscriptions).where(t.subscriptions.c.id == sub_id))
-        return codec.subscription(rows[0]) if rows else None
+        return codec.subscription(rows[0], self.sealer) if rows else None
 
     async def list_subscriptions(self, limit: int | None = None, cursor: str | None = None) -> list[Subscription]:
         stmt = select(t.subscriptions).order_by(t.subscriptions.c.id)
@@ -224,7 +235,7 @@ class Store:
             stmt = stmt.where(t.subscriptions.c.id > cursor)
         if limit:
             stmt = stmt.limit(limit)
-        return [codec.subscription(r) for r in await self._all(stmt)]
+        return [codec.subscription(r, self.sealer) for r in await self._all(stmt)]
 
     async def get_run(self, run_id: str) -> Run | None:
         rows = await self._all(select(t.runs).where(t.runs.c.id == run_id))
