@@ -24,7 +24,8 @@ from simulator.providers.base import EventType
 Schema = dict[str, Any]
 _WORD = re.compile(r"[^A-Za-z0-9]+")
 
-# The headers each signing scheme adds to a delivery (as the sender writes their names), and what they hold.
+# The headers each signing scheme adds to a delivery, and what they hold. HTTP header names are case-insensitive;
+# they are written in lower case, as HTTP/2 sends them and as most frameworks hand them to an application.
 _SIGNATURES: dict[str, dict[str, Schema]] = {
     "standard": {
         "webhook-id": {"type": "string", "description": "The delivery's id, the same on every retry."},
@@ -36,12 +37,12 @@ _SIGNATURES: dict[str, dict[str, Schema]] = {
         },
     },
     "basistheory": {
-        "BT-SIGNATURE": {
+        "bt-signature": {
             "type": "string",
             "description": "Base64 RSA-PSS SHA-256 over the body as json-stable-stringify writes it; the "
             "public key is served at /keys/webhooks.pem.",
         },
-        "BT-SIGNATURE-VERSION": {"const": "v1"},
+        "bt-signature-version": {"const": "v1"},
     },
     "syncfy": {
         "request-signature": {
@@ -54,8 +55,8 @@ _SIGNATURES: dict[str, dict[str, Schema]] = {
     "none": {},
 }
 _COMMON = {
-    "Content-Type": {"const": "application/json"},
-    "User-Agent": {"type": "string", "examples": [USER_AGENT]},
+    "content-type": {"const": "application/json"},
+    "user-agent": {"type": "string", "examples": [USER_AGENT]},
 }
 _HEADER_NAMES = {
     "standard": "StandardWebhooksHeaders",
@@ -102,9 +103,9 @@ def _header_schemas() -> dict[str, Schema]:
     for scheme, headers in _SIGNATURES.items():
         out[_HEADER_NAMES[scheme]] = {
             "type": "object",
-            "description": f"The headers of a delivery signed with `{scheme}`.",
+            "description": f"The headers of a delivery signed with `{scheme}` (names are case-insensitive).",
             "properties": {**_COMMON, **headers},
-            "required": ["Content-Type", *headers],
+            "required": ["content-type", *headers],
         }
     return out
 

@@ -86,7 +86,8 @@ def header() -> str:
 def line(d: DeliveryInfo, note: str = "") -> str:
     """One delivery: when it was made, id, type, status, attempts, last HTTP status, and why it failed."""
     when = datetime.fromtimestamp(d.created_at.timestamp()).strftime("%H:%M:%S.%f")[:-3]
-    why = plain_error(d.last_error) or ""
+    why = plain_error(d.last_error) if d.last_error != f"HTTP {d.last_status}" else ""
+    why = why or ""
     if d.status == "failed" and d.next_attempt_at is not None:
         why = f"{why}; retry at {datetime.fromtimestamp(d.next_attempt_at.timestamp()).strftime('%H:%M:%S')}"
     cells = [when, d.id, d.type, d.status, str(d.attempts), str(d.last_status or "-"), why.strip("; ") or "-"]
@@ -105,7 +106,7 @@ def outcome(d: DeliveryInfo) -> str:
     text = f"{d.status} after {d.attempts} attempt{plural}"
     if d.last_status is not None:
         text += f", HTTP {d.last_status}"
-    if d.last_error:
+    if d.last_error and d.last_error != f"HTTP {d.last_status}":
         text += f": {plain_error(d.last_error)}"
     log: list[Any] = list(getattr(d, "attempt_log", None) or [])
     if log and log[-1].response and d.status not in ("succeeded", "dropped"):

@@ -59,6 +59,8 @@ def reason(status_code: int | None, error: str | None, status: str = "dead") -> 
     if status in ("pending", "failed") and status_code is None and error is None:
         return "not attempted yet"
     said = plain_error(error)
+    if said == f"HTTP {status_code}":  # the sender names a refusal by its status when it has nothing to add
+        said = None
     if status_code is not None:
         return f"HTTP {status_code}" + (f" ({said})" if said else "")
     return said or "no answer"

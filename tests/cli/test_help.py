@@ -1,0 +1,76 @@
+"""`--help` of every command documents every option with its default and its `WEBHOOK_SIM_*` variable; the
+command line wins over the environment (lists are replaced, booleans can be turned off)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from simulator import cli
+from simulator.cli import options
+
+SKIPPED = {"help", "version"}
+
+
+def commands() -> dict[str, argparse.ArgumentParser]:
+    root = cli.parser()
+    [sub] = [a for a in root._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def test_every_command_is_in_the_tree():
+    assert set(commands()) == {
+        "serve", "run", "trigger", "deliveries", "resend", "events", "sample", "schema", "asyncapi",
+        "scenarios", "validate", "listen", "docs",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(commands()))
+def test_every_option_has_a_description_a_default_and_a_variable(name, capsys):
+    parser = commands()[name]
+    assert parser.description, name
+    for action in parser._actions:
+        if not action.option_strings or action.dest in SKIPPED:
+            continue
+        variable = options.env_name(action.dest)
+        text = action.help or ""
+        described = text.split(" (")[0].split("; ")[0]
+        assert len(described) > 5, (name, action.dest, text)
+        assert "default: " in text, (name, action.dest, text)
+        assert f"env {variable}" in text, (name, action.dest, text)
+    with pytest.raises(SystemExit) as exit_:
+        cli.parser().parse_args([name, "--help"])
+    assert exit_.value.code == 0
+    shown = capsys.readouterr().out
+    for action in parser._actions:
+        if action.option_strings and action.dest not in SKIPPED:
+            assert options.env_name(action.dest) in shown, (name, action.dest)
+
+
+def test_a_list_from_the_environment_is_replaced_by_the_command_line(monkeypatch):
+    monkeypatch.setenv("WEBHOOK_SIM_PARAM", "refreshes=5,environment=production")
+    monkeypatch.setenv("WEBHOOK_SIM_FAULT", "drop=0.1;duplicate=0.2")
+    given = cli.parser().parse_args(["run", "x", "--param", "refreshes=1", "--fault", "delay=2s"])
+    assert given.param == ["refreshes=1"]
+    assert given.fault == ["delay=2s"]
+    given = cli.parser().parse_args(["run", "x", "--param", "a=1", "--param", "b=2"])
+    assert given.param == ["a=1", "b=2"]
+    unchanged = cli.parser().parse_args(["run", "x"])
+    assert unchanged.param == ["refreshes=5", "environment=production"]
+    assert unchanged.fault == ["drop=0.1", "duplicate=0.2"]
+
+
+def test_a_boolean_set_by_the_environment_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("WEBHOOK_SIM_PRINT_BODY", "1")
+    assert cli.parser().parse_args(["listen"]).print_body is True
+    assert cli.parser().parse_args(["listen", "--no-print-body"]).print_body is False
+    monkeypatch.setenv("WEBHOOK_SIM_FOLLOW", "true")
+    assert cli.parser().parse_args(["deliveries", "--no-follow"]).follow is False
+
+
+def test_a_typed_option_reads_its_variable(monkeypatch):
+    monkeypatch.setenv("WEBHOOK_SIM_SPEED", "0")
+    monkeypatch.setenv("WEBHOOK_SIM_MAX_ATTEMPTS", "2")
+    given = cli.parser().parse_args(["run", "x"])
+    assert (given.speed, given.max_attempts) == (0.0, 2)
