@@ -9,13 +9,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, inspect, select, update
 from sqlalchemy import event as sa_event
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from simulator.models import Attempt, Delivery, Run, Subscription
-from simulator.store import codec
+from simulator.store import codec, postgres, schema
 from simulator.store import tables as t
 from simulator.store.lock import StoreLock
 from simulator.store.secrets import Sealer, open_sealer
@@ -27,7 +27,8 @@ ACTIVE = ("pending", "failed")
 def sqlalchemy_url(url: str | None) -> tuple[str, Path | None]:
     """An async SQLAlchemy URL for `url`, and the temporary file to delete on close (for `memory`).
 
-    Accepts `sqlite:///path`, a bare path, `memory`/`:memory:`/empty (an ephemeral file), or any async URL.
+    Accepts `sqlite:///path`, a bare path, `memory`/`:memory:`/empty (an ephemeral file), `postgresql://…`
+    (asyncpg), or any async URL.
     An in-memory SQLite database cannot be shared by a writer and concurrent readers, so the ephemeral store
     is a temporary file, removed when the store closes.
     """
@@ -39,7 +40,7 @@ def sqlalchemy_url(url: str | None) -> tuple[str, Path | None]:
         return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///"), None
     if "://" not in url:
         return f"sqlite+aiosqlite:///{url}", None
-    return url, None
+    return postgres.async_url(url), None
 
 
 def _private(database: Path) -> None:
@@ -62,31 +63,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _upgrade(conn: Connection) -> None:
-    """Bring a store made by an earlier version up to date: its tables get the nullable columns and the indexes
-    added since (create_all makes missing tables, never columns or indexes of existing ones)."""
-    inspector = inspect(conn)
-    for table in t.metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name not in present and column.nullable:
-                kind = column.type.compile(dialect=conn.dialect)
-                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
-        for index in table.indexes:
-            index.create(conn, checkfirst=True)
-
-
-def _body_contains(text: str) -> Any:
-    """EXISTS: one of the delivery's events has `text` in its body (LIKE, so ASCII letters match in any case).
-    The events are named by the JSON list in `event_keys` (SQLite's json_each)."""
-    keys = func.json_each(t.deliveries.c.event_keys).table_valued("value").alias("k")
+def _body_contains(text: str, dialect: str) -> Any:
+    """EXISTS: one of the delivery's events has `text` in its body (SQLite's LIKE, PostgreSQL's ILIKE: ASCII
+    letters match in any case). The events are named by the JSON list in `event_keys`."""
+    if postgres.is_postgresql(dialect):
+        keys = postgres.json_list_values(t.deliveries.c.event_keys).alias("k")
+    else:
+        keys = func.json_each(t.deliveries.c.event_keys).table_valued("value").alias("k")
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return (
-        select(1)
-        .select_from(keys.join(t.events, t.events.c.key == keys.c.value))
-        .where(t.events.c.body.like(f"%{escaped}%", escape="\\"))
-        .exists()
-    )
+    body = t.events.c.body
+    pattern = f"%{escaped}%"
+    match = body.ilike(pattern, escape="\\") if postgres.is_postgresql(dialect) else body.like(pattern, escape="\\")
+    return select(1).select_from(keys.join(t.events, t.events.c.key == keys.c.value)).where(match).exists()
 
 
 def ensure_free(url: str | None) -> None:
@@ -131,8 +119,7 @@ class Store:
             sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         try:
             async with engine.begin() as conn:
-                await conn.run_sync(t.metadata.create_all)
-                await conn.run_sync(_upgrade)
+                await conn.run_sync(schema.prepare)
                 kept = Path(database) if database and temp is None else None
                 sealer = await open_sealer(conn, database=kept, ephemeral=temp is not None, secret_key=secret_key)
         except BaseException:
@@ -296,7 +283,7 @@ class Store:
         if type is not None:
             stmt = stmt.where(c.type == type)
         if text:
-            stmt = stmt.where(_body_contains(text))
+            stmt = stmt.where(_body_contains(text, self.engine.dialect.name))
         if ids is not None:
             stmt = stmt.where(c.id.in_(list(ids)))
         if cursor is not None:

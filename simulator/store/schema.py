@@ -1,0 +1,75 @@
+"""The store's schema version: recorded in `settings` when a store is opened, checked before anything is changed.
+
+A version number with forward-only upgrade steps, not Alembic: every change so far adds tables, nullable columns
+or indexes, which `create_all` and `_add_missing` make on any dialect, and a store is only ever opened by the
+same or a newer release. What a number buys is the other direction: a store a newer release has written may hold
+what this release cannot read, so this release refuses it, naming both versions, before touching a table.
+A step that has to rewrite data gets an entry in `UPGRADES` and the version goes up by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, inspect, select
+
+from simulator.errors import SimError
+from simulator.store import postgres
+from simulator.store import tables as t
+
+SCHEMA_VERSION = 1
+VERSION_SETTING = "schema.version"
+# version → the step that brings a store at version - 1 to it (after the tables and columns are made).
+UPGRADES: dict[int, Callable[[Connection], None]] = {}
+
+
+class StoreTooNew(SimError):
+    """The store was written by a newer release than this one: opening it could misread or damage it."""
+
+    status = 503
+    exit_code = 1
+    title = "Store too new"
+
+
+def stored_version(conn: Connection) -> int:
+    """The version recorded in the store; 0 for an empty database or one made before versions were recorded."""
+    if not inspect(conn).has_table(t.settings.name):
+        return 0
+    value = conn.execute(select(t.settings.c.value).where(t.settings.c.key == VERSION_SETTING)).scalar()
+    return int(value) if value is not None else 0
+
+
+def prepare(conn: Connection) -> None:
+    """Refuse a store newer than this code; otherwise create what is missing, run the upgrade steps the store has
+    not had, and record `SCHEMA_VERSION`. Runs in the transaction that opens the store."""
+    if postgres.is_postgresql(conn.dialect.name):
+        postgres.lock_for_open(conn)
+    found = stored_version(conn)
+    if found > SCHEMA_VERSION:
+        raise StoreTooNew(
+            f"the store's schema is version {found}, newer than this webhook-sim's version {SCHEMA_VERSION}: "
+            "open it with the release that wrote it, or a newer one"
+        )
+    t.metadata.create_all(conn)
+    _add_missing(conn)
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        step = UPGRADES.get(version)
+        if step is not None:
+            step(conn)
+    if found != SCHEMA_VERSION:
+        conn.execute(t.settings.delete().where(t.settings.c.key == VERSION_SETTING))
+        conn.execute(t.settings.insert().values(key=VERSION_SETTING, value=str(SCHEMA_VERSION)))
+
+
+def _add_missing(conn: Connection) -> None:
+    """Bring a store made by an earlier version up to date: its tables get the nullable columns and the indexes
+    added since (create_all makes missing tables, never columns or indexes of existing ones)."""
+    inspector = inspect(conn)
+    for table in t.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
