@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from simulator.credentials import mask_url
 from simulator.delivery.http1 import Target
 from simulator.models import answers
 from simulator.models.records import Attempt, Delivery, Event, Run, SentRequest, Subscription
@@ -35,7 +36,9 @@ def page(items: Sequence[Any], next_cursor: str | None) -> dict[str, Any]:
 
 def subscription(sub: Subscription, *, reveal: bool = False) -> dict[str, Any]:
     """A subscription; `reveal` only in the answer that created it (the secret is shown once)."""
-    return _dump(answers.Subscription, sub if reveal else replace(sub, secret=mask_secret(sub.secret)))
+    return _dump(
+        answers.Subscription, sub if reveal else replace(sub, secret=mask_secret(sub.secret), url=mask_url(sub.url))
+    )
 
 
 def run(record: Run) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator import catalog
 from simulator.core.validation import FaultCheck, validate_run
+from simulator.credentials import mask_url
 from simulator.delivery.engine import DeliveryEngine
 from simulator.delivery.faults import merge as merge_faults
 from simulator.errors import FieldError, InvalidInput, NotFound
@@ -91,7 +92,7 @@ class RunManager:
             "speed": spec.speed,
             "start_time": start.isoformat(),
             "subscriptions": [s.id for s in subs] if subs else None,
-            "target": spec.target,
+            "target": mask_url(spec.target) if spec.target else None,  # shown only: the password is not kept
             "faults": spec.faults,
             "source": scenario.source,
         }

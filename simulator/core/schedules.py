@@ -6,6 +6,11 @@ the store's writer, whose transaction needs that same loop to finish: so the sch
 (`BackgroundScheduler`), API calls reach it through `asyncio.to_thread`, and each firing hands the run back to
 the loop. A firing calls the module-level `fire` (the job store keeps a reference to it, not a pickle of any
 object); `fire` finds the running `Schedules` by the instance id stored in the database's settings.
+
+The job store pickles a job's arguments, so a job holds only the schedule's id and that instance id: the run it
+starts (secret included) is sealed JSON in the store's `schedule_runs` (see `simulator.store.schedule_runs`).
+Jobs an earlier release stored with the whole run in their arguments are moved there when the schedules start,
+before anything fires.
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import URL
 
 from simulator.core.pagination import split_page
+from simulator.credentials import mask_url
 from simulator.errors import FieldError, InvalidInput, NotFound, SimError
 from simulator.ids import new_id
 from simulator.models.inputs import RunSpec, ScheduleSpec
 from simulator.models.records import Run
 from simulator.signing import mask_secret
 from simulator.store import Store
+from simulator.store.schedule_runs import ScheduledRun, ScheduleRuns
 from simulator.timeutil import iso_ms, utc
 
 StartRun = Callable[[RunSpec], Awaitable[Run]]
@@ -46,8 +53,9 @@ _ACTIVE: dict[str, Schedules] = {}
 _NUMERIC_DAYS = re.compile(r"\*|\d{1,2}(-\d{1,2})?")
 
 
-def fire(instance: str, schedule_id: str, trigger: dict[str, Any], run: dict[str, Any]) -> None:
-    """Called by APScheduler (in its thread) at each firing of a schedule: start its run."""
+def fire(instance: str, schedule_id: str, trigger: Any = None, run: dict[str, Any] | None = None) -> None:
+    """Called by APScheduler (in its thread) at each firing of a schedule: start its run. `trigger` and `run`
+    come only from a job an earlier release stored and that has not been moved to the store yet."""
     schedules = _ACTIVE.get(instance)
     if schedules is None:
         log.warning("schedule %s fired, but its simulator is not running", schedule_id)
@@ -70,12 +78,14 @@ class Schedules:
         loop: asyncio.AbstractEventLoop,
         start_run: StartRun,
         check_run: CheckRun,
+        runs: ScheduleRuns,
     ) -> None:
         self.scheduler = scheduler
         self.instance = instance
         self.loop = loop
         self.start_run = start_run
         self.check_run = check_run
+        self.runs = runs
 
     @classmethod
     async def start(cls, store: Store, start_run: StartRun, check_run: CheckRun) -> Schedules:
@@ -93,14 +103,34 @@ class Schedules:
             # A firing missed while the server was down happens once when it is back: a run is never lost.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         )
-        schedules = cls(scheduler, instance, asyncio.get_running_loop(), start_run, check_run)
+        runs = ScheduleRuns(store)
+        await runs.prepare()
+        schedules = cls(scheduler, instance, asyncio.get_running_loop(), start_run, check_run, runs)
         _ACTIVE[instance] = schedules
         try:
-            await asyncio.to_thread(scheduler.start)
+            await asyncio.to_thread(scheduler.start, paused=True)  # nothing fires before old jobs are moved
+            await schedules._adopt()
+            await asyncio.to_thread(scheduler.resume)
         except BaseException:
             _ACTIVE.pop(instance, None)
+            if scheduler.running:
+                await asyncio.to_thread(scheduler.shutdown, False)
             raise
         return schedules
+
+    async def _adopt(self) -> None:
+        """Move the runs an earlier release pickled into its jobs' arguments to the store, leaving the jobs only
+        their ids; forget stored runs whose job is gone."""
+        jobs = await asyncio.to_thread(self.scheduler.get_jobs)
+        for job in jobs:
+            if "run" in job.kwargs:
+                await self.runs.put(job.id, dict(job.kwargs.get("trigger") or {}), dict(job.kwargs["run"]))
+                await asyncio.to_thread(self.scheduler.modify_job, job.id, kwargs=self._kwargs(job.id))
+        await self.runs.keep(job.id for job in jobs)
+
+    def _kwargs(self, schedule_id: str) -> dict[str, Any]:
+        """A job's arguments: never the run itself (see the module's docstring)."""
+        return {"instance": self.instance, "schedule_id": schedule_id}
 
     async def close(self) -> None:
         """Stop firing (waiting for a firing under way) and release the job store."""
@@ -110,14 +140,19 @@ class Schedules:
 
     # -- firing (scheduler thread) ----------------------------------------------------------------------
 
-    def fire(self, schedule_id: str, run: dict[str, Any]) -> None:
+    def fire(self, schedule_id: str, legacy_run: dict[str, Any] | None = None) -> None:
         try:
-            future = asyncio.run_coroutine_threadsafe(self._start_run(schedule_id, run), self.loop)
+            future = asyncio.run_coroutine_threadsafe(self._start_run(schedule_id, legacy_run), self.loop)
             future.result(timeout=60)
         except Exception:
             log.exception("schedule %s could not start its run", schedule_id)
 
-    async def _start_run(self, schedule_id: str, run: dict[str, Any]) -> None:
+    async def _start_run(self, schedule_id: str, legacy_run: dict[str, Any] | None) -> None:
+        stored = await self.runs.get(schedule_id)
+        run = stored.run if stored is not None else legacy_run
+        if run is None:
+            log.error("schedule %s fired, but its run is not in the store", schedule_id)
+            return
         try:
             started = await self.start_run(RunSpec.model_validate(run))
         except SimError as exc:  # the scenario or a subscription went away since; the next firing retries
@@ -132,21 +167,27 @@ class Schedules:
         trigger, shown = _trigger(spec)
         await self.check_run(spec)
         schedule_id = new_id("sch")
-        kwargs = {
-            "instance": self.instance,
-            "schedule_id": schedule_id,
-            "trigger": shown,
-            "run": spec.model_dump(mode="json", exclude=TRIGGER_FIELDS),
-        }
-        job = await asyncio.to_thread(
-            self.scheduler.add_job, fire, trigger, id=schedule_id, name=spec.scenario, kwargs=kwargs
-        )
-        return view(job)
+        stored = ScheduledRun(shown, spec.model_dump(mode="json", exclude=TRIGGER_FIELDS))
+        await self.runs.put(schedule_id, stored.trigger, stored.run)  # first: a job must never lack its run
+        try:
+            job = await asyncio.to_thread(
+                self.scheduler.add_job,
+                fire,
+                trigger,
+                id=schedule_id,
+                name=spec.scenario,
+                kwargs=self._kwargs(schedule_id),
+            )
+        except BaseException:
+            await self.runs.delete(schedule_id)
+            raise
+        return view(job, stored)
 
     async def list(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         jobs = sorted(await asyncio.to_thread(self.scheduler.get_jobs), key=lambda j: j.id)
         shown, next_cursor = split_page([j for j in jobs if cursor is None or j.id > cursor], limit, lambda j: j.id)
-        return [view(j) for j in shown], next_cursor
+        stored = await self.runs.many(j.id for j in shown)
+        return [view(j, stored.get(j.id)) for j in shown], next_cursor
 
     async def _job(self, schedule_id: str) -> Job:
         job = await asyncio.to_thread(self.scheduler.get_job, schedule_id)
@@ -157,10 +198,11 @@ class Schedules:
     async def delete(self, schedule_id: str) -> None:
         await self._job(schedule_id)
         await asyncio.to_thread(self.scheduler.remove_job, schedule_id)
+        await self.runs.delete(schedule_id)
 
     async def pause(self, schedule_id: str) -> dict[str, Any]:
         await self._job(schedule_id)
-        return view(await asyncio.to_thread(self.scheduler.pause_job, schedule_id))
+        return view(await asyncio.to_thread(self.scheduler.pause_job, schedule_id), await self.runs.get(schedule_id))
 
     async def resume(self, schedule_id: str) -> dict[str, Any]:
         """Resume a paused schedule. A one-off whose time passed while paused fires at once, like a firing
@@ -168,14 +210,16 @@ class Schedules:
         await self._job(schedule_id)
         job = await asyncio.to_thread(self.scheduler.resume_job, schedule_id)
         if job is None:  # a trigger with nothing left to fire: APScheduler has removed the job
+            await self.runs.delete(schedule_id)
             raise NotFound(
                 f"schedule {schedule_id} will never fire again; it has been removed",
                 errors=[FieldError("id", "finished")],
             )
-        return view(job)
+        return view(job, await self.runs.get(schedule_id))
 
     async def clear(self) -> None:
         await asyncio.to_thread(self.scheduler.remove_all_jobs)
+        await self.runs.clear()
 
 
 def _trigger(spec: ScheduleSpec) -> tuple[BaseTrigger, dict[str, Any]]:
@@ -239,15 +283,17 @@ def _bad(field: str, message: str) -> InvalidInput:
     return InvalidInput(f"{field}: {message}", errors=[FieldError(field, message)])
 
 
-def view(job: Job) -> dict[str, Any]:
+def view(job: Job, stored: ScheduledRun | None) -> dict[str, Any]:
     """A stored schedule as the API shows it (the run's secret masked)."""
-    run = dict(job.kwargs["run"])
+    run = dict(stored.run) if stored is not None else {"scenario": job.name}
     run["secret"] = mask_secret(run.get("secret"))
+    if run.get("target"):
+        run["target"] = mask_url(run["target"])
     next_run = job.next_run_time
     return {
         "id": job.id,
         "scenario": run["scenario"],
-        "trigger": dict(job.kwargs["trigger"]),
+        "trigger": dict(stored.trigger) if stored is not None else {},
         "next_run_at": iso_ms(next_run) if next_run is not None else None,
         "paused": next_run is None,
         "run": run,

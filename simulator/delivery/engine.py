@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from simulator import USER_AGENT, catalog
+from simulator.credentials import basic_auth, mask_headers, mask_url
 from simulator.delivery.batches import Batches, BatchKey, OpenBatch, envelope_of
 from simulator.delivery.hooks import FaultHooks, Signer
 from simulator.delivery.job import Job, event_from_row, event_row, job_from_row
@@ -343,7 +344,8 @@ class DeliveryEngine:
             "delivered_at": iso_ms(delivered),
             "faults": _json(injected),
             # The request as sent and the answer's headers; a body no fault changed is stored as "rendered".
-            **codec.exchange_row(sub.url, sent, body, body is rendered, outcome.headers),
+            # (Credentials the URL carries are masked: the record is shown, and kept unsealed.)
+            **codec.exchange_row(mask_url(sub.url), mask_headers(sent), body, body is rendered, outcome.headers),
         }
         if outcome.ok:
             self._succeeded(lane, job, outcome)
@@ -353,6 +355,7 @@ class DeliveryEngine:
 
     def _headers(self, sub: Subscription, native: str, job: Job, body: bytes, ts: int) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        headers.update(basic_auth(sub.url))  # a URL's user and password go as Basic auth, as providers send them
         scheme = sub.signing or native
         headers.update(
             sign(

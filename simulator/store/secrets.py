@@ -26,7 +26,6 @@ import base64
 import logging
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -35,6 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from simulator.credentials import has_credentials
 from simulator.errors import SimError
 from simulator.store import tables as t
 
@@ -87,15 +87,8 @@ class Sealer:
         return plain.decode("utf-8")
 
     def seal_url(self, url: str, context: str) -> str:
-        """`url` sealed when it carries a password, else as it is (most URLs hold nothing secret)."""
-        return url if not has_password(url) else self.seal(url, context) or url
-
-
-def has_password(url: str) -> bool:
-    try:
-        return urlsplit(url).password is not None
-    except ValueError:
-        return False
+        """`url` sealed when it carries credentials, else as it is (most URLs hold nothing secret)."""
+        return self.seal(url, context) or url if has_credentials(url) else url
 
 
 def derive(text: str) -> bytes:

@@ -76,11 +76,12 @@ def test_a_full_disk_refuses_new_work_with_503_and_loses_no_attempt(
         filler = fill(disk)
         eventually(lambda: FULL in first.err.read_text(), timeout=30, what="SQLite to report the full disk")
         assert api.get(f"/runs/{run['id']}").json()["status"] == "running"
-        refused = problem(api.post("/events", json={"type": "token.created"}), 503)
-        assert FULL in refused["detail"]
+        answer = api.post("/events", json={"type": "token.created"})
+        assert FULL in problem(answer, 503)["detail"] and answer.headers["retry-after"] == "5"
         refused = problem(api.post("/runs", json={"scenario": "api-one-event", "target": receiver.url}), 503)
         assert FULL in refused["detail"]
         problem(api.post("/subscriptions", json={"url": receiver.url}), 503)
+        problem(api.post("/schedules", json={"scenario": "api-one-event", "cron": "0 0 1 1 *"}), 503)
 
         filler.unlink()
         eventually(lambda: "store writes again" in first.err.read_text(), timeout=30, what="the store to recover")
@@ -97,6 +98,7 @@ def test_a_full_disk_refuses_new_work_with_503_and_loses_no_attempt(
         assert {d["run_id"] for d in made} == {run["id"]}  # the refused POST /events stored nothing
         assert [r["id"] for r in api.get("/runs").json()["data"]] == [run["id"]]  # nor did POST /runs
         assert len(api.get("/subscriptions").json()["data"]) == 1
+        assert api.get("/schedules").json()["data"] == []
         arrived: dict[str, int] = {}
         for request in list(receiver.requests):
             for event_id in request.event_ids:

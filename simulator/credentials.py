@@ -1,0 +1,60 @@
+"""Credentials a subscription URL carries (`https://user:pw@host/hook`): sent as HTTP Basic authentication, as
+providers that accept such URLs do (the URL's user and password never go on the request line), and masked
+wherever a URL or a request is shown or recorded. Pure functions.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+MASK = "***"
+_AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
+
+
+def _userinfo(url: str) -> tuple[str | None, str | None]:
+    if "@" not in url:  # the common case, without parsing: this runs on every attempt
+        return None, None
+    try:
+        parts = urlsplit(url)
+        return parts.username, parts.password
+    except ValueError:
+        return None, None
+
+
+def has_credentials(url: str) -> bool:
+    return _userinfo(url) != (None, None)
+
+
+def basic_auth(url: str) -> dict[str, str]:
+    """`Authorization: Basic …` for the user and password in `url` (RFC 7617, UTF-8, percent-decoded); no
+    header when it has none."""
+    user, password = _userinfo(url)
+    if user is None and password is None:
+        return {}
+    pair = f"{unquote(user or '')}:{unquote(password or '')}"
+    return {"Authorization": "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")}
+
+
+def mask_url(url: str) -> str:
+    """`url` safe to show: its password (or a user standing alone, often a token) replaced by `***`."""
+    user, password = _userinfo(url)
+    if user is None and password is None:
+        return url
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    userinfo = f"{user}:{MASK}" if password is not None else MASK
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
+
+
+def mask_headers(headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    """`headers` with the value of any `Authorization` header reduced to its scheme (`Basic ***`)."""
+    if headers is None or not any(name.lower() in _AUTH_HEADERS for name in headers):
+        return headers
+    return {name: _masked(value) if name.lower() in _AUTH_HEADERS else value for name, value in headers.items()}
+
+
+def _masked(value: str) -> str:
+    scheme, space, _ = value.partition(" ")
+    return f"{scheme} {MASK}" if space else MASK

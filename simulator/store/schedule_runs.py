@@ -1,0 +1,97 @@
+"""The run each schedule starts, kept as sealed JSON in a table of the simulator's own.
+
+APScheduler's job store pickles a job's arguments, and unpickling runs code: a run spec there put its secret in
+plain sight and gave whoever can write the database a way to run code. So the job holds only the schedule's id
+and the simulator's instance, and the run's fields (its secret, a target URL with a password) live here, sealed
+with the store's key (see `simulator.store.secrets`). The table has its own metadata and is made when the
+schedules start: stores that never schedule anything do not need it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Float, MetaData, String, Table, Text, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from simulator.store.store import Store
+
+metadata = MetaData()
+schedule_runs = Table(
+    "schedule_runs",
+    metadata,
+    Column("id", String, primary_key=True),  # the schedule's id, which is its APScheduler job's id
+    Column("trigger", Text, nullable=False),  # JSON: the trigger as the API shows it
+    Column("run", Text, nullable=False),  # JSON of the run's fields, sealed
+    Column("created_at", Float, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    trigger: dict[str, Any]
+    run: dict[str, Any]
+
+
+class ScheduleRuns:
+    """The schedules' runs in one store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def prepare(self) -> None:
+        """Make the table if the store has none yet."""
+        await self.store.writer.submit(lambda conn: conn.run_sync(metadata.create_all))
+
+    async def put(self, schedule_id: str, trigger: dict[str, Any], run: dict[str, Any]) -> None:
+        """Store (or replace) a schedule's run; 503 while the store cannot write."""
+        self.store.writer.check()
+        row = {
+            "trigger": json.dumps(trigger),
+            "run": self.store.sealer.seal(json.dumps(run), _context(schedule_id)),
+            "created_at": time.time(),
+        }
+
+        async def call(conn: AsyncConnection) -> None:
+            await conn.execute(schedule_runs.delete().where(schedule_runs.c.id == schedule_id))
+            await conn.execute(schedule_runs.insert().values(id=schedule_id, **row))
+
+        await self.store.writer.submit(call)
+
+    async def get(self, schedule_id: str) -> ScheduledRun | None:
+        return (await self.many([schedule_id])).get(schedule_id)
+
+    async def many(self, ids: Iterable[str]) -> dict[str, ScheduledRun]:
+        wanted = sorted(set(ids))
+        found: dict[str, ScheduledRun] = {}
+        async with self.store.engine.connect() as conn:
+            for i in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
+                stmt = select(schedule_runs).where(schedule_runs.c.id.in_(wanted[i : i + 500]))
+                for row in await conn.execute(stmt):
+                    run = self.store.sealer.unseal(row.run, _context(row.id)) or "{}"
+                    found[row.id] = ScheduledRun(json.loads(row.trigger), json.loads(run))
+        return found
+
+    async def delete(self, schedule_id: str) -> None:
+        await self.store.writer.submit(
+            lambda conn: conn.execute(schedule_runs.delete().where(schedule_runs.c.id == schedule_id))
+        )
+
+    async def keep(self, ids: Iterable[str]) -> None:
+        """Forget the runs of schedules that no longer exist (a one-off is removed by APScheduler when it fires)."""
+        kept = set(ids)
+        async with self.store.engine.connect() as conn:
+            stored = {row.id for row in await conn.execute(select(schedule_runs.c.id))}
+        for schedule_id in stored - kept:
+            await self.delete(schedule_id)
+
+    async def clear(self) -> None:
+        await self.store.writer.submit(lambda conn: conn.execute(schedule_runs.delete()))
+
+
+def _context(schedule_id: str) -> str:
+    return f"schedule:{schedule_id}"

@@ -1,0 +1,57 @@
+"""Credentials in a subscription URL (`http://user:pw@host/…`): sent as Basic auth, as providers do; masked in every
+answer (the subscription, its deliveries' requests, a run's or a schedule's target); absent from the database."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from simulator.credentials import basic_auth, mask_headers, mask_url
+from simulator.testing.receiver import Receiver
+from tests.api.harness import eventually, serving_api
+
+USER, PASSWORD = "ops@example.com", "p@ss:w0rd/é"
+QUOTED = "ops%40example.com:p%40ss%3Aw0rd%2F%C3%A9"  # as the URL carries them
+
+
+def test_url_credentials_go_as_basic_auth_and_are_masked_everywhere_they_are_shown(tmp_path: Path) -> None:
+    with Receiver() as receiver, serving_api(tmp_path) as server, server.client() as api:
+        url = receiver.url.replace("http://", f"http://{QUOTED}@")
+        masked = receiver.url.replace("http://", "http://ops%40example.com:***@")
+        created = api.post("/subscriptions", json={"url": url, "events": ["token.created"]})
+        assert created.status_code == 201, created.text
+        sub_id = created.json()["id"]
+        assert api.get(f"/subscriptions/{sub_id}").json()["url"] == masked
+        assert [s["url"] for s in api.get("/subscriptions").json()["data"]] == [masked]
+
+        emitted = api.post("/events", json={"type": "token.created"}).json()
+        (request,) = receiver.wait_for(1)
+        expected = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        assert request.headers["authorization"] == f"Basic {expected}"
+        assert request.path == "/hook"
+
+        delivery_id = emitted["deliveries"][0]
+        eventually(lambda: api.get(f"/deliveries/{delivery_id}").json()["attempts"] == 1, what="the attempt record")
+        (attempt,) = api.get(f"/deliveries/{delivery_id}").json()["attempt_log"]
+        assert attempt["request"]["url"] == masked
+        assert attempt["request"]["headers"]["Authorization"] == "Basic ***"
+
+        run = api.post("/runs", json={"scenario": "api-one-event", "target": url, "speed": 0}).json()
+        assert api.get(f"/runs/{run['id']}").json()["target"] == masked
+        schedule = api.post("/schedules", json={"scenario": "api-one-event", "target": url, "cron": "0 0 1 1 *"})
+        assert schedule.json()["run"]["target"] == masked
+        eventually(lambda: len(receiver.requests) == 2, what="the run's delivery")
+
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("api.db*") if not p.name.endswith(".key"))
+    for needle in (PASSWORD, QUOTED.partition(":")[2], expected):
+        assert needle.encode() not in stored
+
+
+def test_masking_and_basic_auth_of_urls_and_headers() -> None:
+    assert mask_url("https://u:secret@host:8443/p?q=1") == "https://u:***@host:8443/p?q=1"
+    assert mask_url("https://token@host/p") == "https://***@host/p"  # a user alone is often a token
+    assert mask_url("https://host/p@x") == "https://host/p@x"
+    assert basic_auth("https://host/hook") == {}
+    assert basic_auth("https://token@host/") == {"Authorization": "Basic " + base64.b64encode(b"token:").decode()}
+    assert mask_headers({"authorization": "Bearer abc", "X": "1"}) == {"authorization": "Bearer ***", "X": "1"}
+    assert mask_headers({"Authorization": "abc"}) == {"Authorization": "***"}
