@@ -15,6 +15,8 @@ from simulator.store.secrets import Sealer
 
 # A stored blob is one tag byte and the data: raw, or zlib-compressed when that is smaller.
 _RAW, _ZLIB = b"\x00", b"\x01"
+# One encoder for every attempt's headers: json.dumps with options builds a new one per call.
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def dumps(value: Any) -> str:
@@ -97,9 +99,9 @@ def exchange_row(
         return {"request_url": None, "request_headers": None, "request_body": None, "response_headers": None}
     return {
         "request_url": url,
-        "request_headers": dumps(headers),
+        "request_headers": _COMPACT(headers),
         "request_body": None if rendered or body is None else pack(body),
-        "response_headers": dumps(response_headers) if response_headers is not None else None,
+        "response_headers": _COMPACT(response_headers) if response_headers is not None else None,
     }
 
 

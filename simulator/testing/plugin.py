@@ -65,10 +65,13 @@ def _scenario_dirs(config: pytest.Config) -> list[Path]:
 
 @pytest.fixture
 def webhook_sim(request: pytest.FixtureRequest) -> Iterator[WebhookSim]:
-    """A fresh in-process simulator for this test (stopped after it)."""
+    """A fresh in-process simulator for this test (stopped after it). A failing test's report names its
+    dashboard, which serves while the test runs (stop there with a breakpoint or `--pdb` to look)."""
     from simulator import testing
 
     with testing.webhook_sim(scenario_dirs=_scenario_dirs(request.config)) as sim:
+        # A report section is shown with a failure only, as captured output is.
+        request.node.add_report_section("setup", "webhook-sim", f"dashboard: {sim.url}/ (while the test runs)")
         yield sim
 
 

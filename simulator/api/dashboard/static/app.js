@@ -129,6 +129,8 @@ function setup() {
   document.getElementById("open-start").addEventListener("click", () => openStart(ctx));
   document.getElementById("open-emit").addEventListener("click", () => openEmit(ctx));
   window.addEventListener("hashchange", route);
+  // Leaving the page ends its stream at once (a browser may otherwise keep the connection open a while).
+  window.addEventListener("pagehide", () => cleanup());
   if (auth.required && !auth.token) {
     askToken();
     return;

@@ -15,9 +15,14 @@ export function deliveryView(root, params, ctx) {
   let pending = null;
   let shown = false;
 
+  let last = null;
+
   async function load() {
     try {
       const d = await get(`/deliveries/${encodeURIComponent(id)}`);
+      const text = JSON.stringify(d);
+      if (text === last) return; // unchanged: the page (and what is open or selected in it) stays as it is
+      last = text;
       const sub = await ctx.subscription(d.subscription_id);
       const open = new Set([...root.querySelectorAll("details[open][data-key]")].map((el) => el.dataset.key));
       add(clear(root), page(d, sub, ctx, load, open, shown));
@@ -97,8 +102,9 @@ function attempt(a, d, sub, ctx, latest, open, rerender) {
   const when = [];
   if (next) when.push(`retried at ${dateTime(next.started_at)}`);
   else if (latest && d.next_attempt_at) when.push(`next retry at ${dateTime(d.next_attempt_at)} (${relative(d.next_attempt_at)})`);
-  const error = a.error ? h("div", { class: "attempt-error" },
-    h("span", { class: `kind k-${a.error_kind || "other"}` }, a.error_kind || "error"), " ", h("span", { class: "error-text" }, a.error)) : null;
+  const problem = a.error || (a.error_kind === "http" ? `HTTP ${a.status_code}` : null);
+  const error = a.error_kind ? h("div", { class: "attempt-error" },
+    h("span", { class: `kind k-${a.error_kind}` }, a.error_kind), " ", h("span", { class: "error-text" }, problem)) : null;
   const keep = (key, el) => {
     el.dataset.key = key;
     if (open.has(key) || (!rerender && key.startsWith("verify-") && latest)) el.open = true;

@@ -114,9 +114,13 @@ export function apiForm({ attrs, method, path, build, done, fields, submit }) {
 export function recordTable(ctx, path, columns, row) {
   const body = h("tbody");
   const table = h("table", { class: "list" }, h("thead", {}, h("tr", {}, columns.map((n) => h("th", {}, n)))), body);
+  let last = null;
   async function load() {
     try {
       const items = await all(path);
+      const text = JSON.stringify(items);
+      if (text === last) return; // unchanged: rows (and a button about to be clicked) stay
+      last = text;
       body.replaceChildren(...items.map((item) => row(item, load)));
       if (!items.length) body.append(h("tr", {}, h("td", { colspan: columns.length, class: "muted" }, "None yet.")));
     } catch (error) {

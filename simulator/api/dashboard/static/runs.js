@@ -68,9 +68,13 @@ export function runsView(root, _params, ctx) {
     h("table", { class: "list runs" }, h("thead", {}, h("tr", {}, ["Started", "Run", "Scenario", "Status", "Events",
       "Deliveries", "ETA", ""].map((name) => h("th", {}, name)))), body));
 
+  let last = null;
   async function load() {
     try {
       const runs = await all("/runs");
+      const text = JSON.stringify(runs);
+      if (text === last) return; // unchanged: the rows stay
+      last = text;
       runs.sort((a, b) => (b.created_at || "").localeCompare(a.created_at || ""));
       body.replaceChildren(...runs.map((run) => h("tr", { dataset: { id: run.id, status: run.status } },
         h("td", {}, timeCell(run.started_at || run.created_at)),
@@ -97,6 +101,7 @@ export function runsView(root, _params, ctx) {
 
 export function runView(root, params, ctx) {
   const id = params.id;
+  let last = null;
   async function load() {
     try {
       const [run, events, deliveries] = await Promise.all([
@@ -104,6 +109,9 @@ export function runView(root, params, ctx) {
         all(`/runs/${encodeURIComponent(id)}/events`, {}, SHOWN),
         all("/deliveries", { run: id }, SHOWN * 2),
       ]);
+      const text = JSON.stringify([run, events, deliveries]);
+      if (text === last) return; // unchanged: what is open in the page stays open
+      last = text;
       add(clear(root), render(run, events, deliveries, ctx, refresh));
     } catch (error) {
       root.replaceChildren(h("h1", {}, "Run"), h("p", { class: "error" }, `Cannot read run ${id}.`), link("/runs", "← Runs"));

@@ -21,7 +21,7 @@ function row(sub, ctx, reload) {
     reload();
   };
   const toggle = sub.enabled
-    ? h("button", { type: "button", class: "pause", title: "PATCH enabled: false — deliveries wait until resumed",
+    ? h("button", { type: "button", class: "pause", title: "PATCH enabled: false — no new deliveries; those under way wait until it is resumed",
       onclick: () => act(ctx, `Paused ${sub.id}`, "PATCH", path, { enabled: false }, done) }, "Pause")
     : h("button", { type: "button", class: "resume", title: "PATCH enabled: true",
       onclick: () => act(ctx, `Resumed ${sub.id}`, "PATCH", path, { enabled: true }, done) }, "Resume");

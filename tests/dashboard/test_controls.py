@@ -1,0 +1,98 @@
+"""The dashboard's other pages in a real Chromium: the token prompt, a run's timeline and Cancel, subscriptions
+(secrets masked, pause and resume) and schedules, each acting through the control API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from simulator.testing.receiver import Receiver
+from tests.dashboard.conftest import TOKEN, Page
+
+SECRET = "whsec_" + "c2VjcmV0LW5vYm9keS1zZWVzLWl0"
+
+
+def test_the_token_is_asked_once_and_kept_for_the_tab(
+    make_page: Callable[..., Page], webhook_receiver: Receiver
+) -> None:
+    page = make_page(token=TOKEN)
+    page.open("/")
+    page.one("#token-dialog[open]")
+    page.one("#token-input").send_keys(TOKEN)
+    page.one("#token-form button[type=submit]").click()
+    page.wait(lambda: page.one(".live").get_attribute("data-state") == "live", what="the stream, with the token")
+    assert page.js("return sessionStorage.getItem('webhook-sim.token')") == TOKEN
+    assert page.js("return localStorage.length") == 0
+    with page.server.client(TOKEN) as api:
+        api.post("/subscriptions", json={"url": webhook_receiver.url, "signing": "standard", "secret": SECRET})
+        api.post("/events", json={"type": "basistheory:token.created"})
+    page.wait(lambda: [s for _, s in page.rows()] == ["succeeded"], what="the delivery, live")
+    page.open("/subscriptions")  # another page of the same tab: no second prompt
+    page.one(".subscriptions tbody tr[data-id]")
+    assert not page.css("#token-dialog[open]")
+    assert SECRET not in page.driver.page_source and SECRET[-12:] not in page.driver.page_source
+    assert page.one(".subscriptions td.secret").text.startswith("whsec_****")
+
+
+def test_a_run_shows_its_timeline_and_can_be_cancelled(page: Page, webhook_receiver: Receiver) -> None:
+    with page.server.client() as api:
+        run = api.post("/runs", json={"scenario": "dash-slow", "target": webhook_receiver.url, "speed": 1}).json()
+    webhook_receiver.wait_for(1)
+    page.open(f"/runs/{run['id']}")
+    page.wait(lambda: page.css('.timeline tr[data-seq="0"] .badge[data-status="succeeded"]'), what="the first event")
+    facts = page.one("table.facts").text
+    assert "1 / 2" in facts  # sent / planned
+    assert "next event in" in facts and "1 succeeded" in facts
+    assert "1 more to come" in page.one(".timeline").text
+
+    page.click(".title .cancel")
+    page.wait(lambda: page.css('.title .badge[data-status="cancelled"]'), what="cancelled, without a reload")
+    with page.server.client() as api:
+        assert api.get(f"/runs/{run['id']}").json()["status"] == "cancelled"
+    page.open("/runs")
+    row = page.one(f'.runs tr[data-id="{run["id"]}"]')
+    assert row.get_attribute("data-status") == "cancelled"
+
+
+def test_subscriptions_are_made_paused_and_resumed_from_the_page(page: Page, webhook_receiver: Receiver) -> None:
+    page.open("/subscriptions")
+    form = page.one("#subscription-form")
+    form.find_element("css selector", "input[name=url]").send_keys(webhook_receiver.url)
+    page.choose(form.find_element("css selector", "select[name=signing]"), "standard")
+    form.find_element("css selector", "input[name=secret]").send_keys(SECRET)
+    preview = form.find_element("css selector", "pre.api-call").get_attribute("textContent")
+    assert '"secret": "****"' in preview and SECRET not in preview
+    form.find_element("css selector", "button[type=submit]").click()
+    row = page.one(".subscriptions tbody tr[data-id]")
+    sub_id = row.get_attribute("data-id")
+    assert SECRET not in page.driver.page_source
+
+    page.click(f'tr[data-id="{sub_id}"] button.pause')
+    page.wait(lambda: page.css(f'tr[data-id="{sub_id}"][data-status="disabled"]'), what="paused")
+    with page.server.client() as api:
+        assert api.get(f"/subscriptions/{sub_id}").json()["enabled"] is False
+        assert api.post("/events", json={"type": "basistheory:token.created"}).json()["deliveries"] == []
+    page.click(f'tr[data-id="{sub_id}"] button.resume')
+    page.wait(lambda: page.css(f'tr[data-id="{sub_id}"][data-status="enabled"]'), what="resumed")
+    with page.server.client() as api:
+        api.post("/events", json={"type": "basistheory:token.created"})
+    [received] = webhook_receiver.wait_for(1)
+    assert received.headers["webhook-signature"].startswith("v1,")
+
+
+def test_schedules_are_added_and_paused_from_the_page(page: Page) -> None:
+    page.open("/schedules")
+    form = page.one("#schedule-form")
+    page.wait(lambda: form.find_elements("css selector", "select[name=scenario] option[value=dash-slow]"), what="names")
+    page.choose(form.find_element("css selector", "select[name=scenario]"), "dash-slow")
+    form.find_element("css selector", "input[name=when]").send_keys("3600")
+    form.find_element("css selector", "button[type=submit]").click()
+    row = page.one(".schedules tbody tr[data-id]")
+    schedule_id = row.get_attribute("data-id")
+    with page.server.client() as api:
+        [schedule] = api.get("/schedules").json()["data"]
+    assert (schedule["id"], schedule["trigger"]["interval"], schedule["scenario"]) == (schedule_id, 3600, "dash-slow")
+
+    page.click(f'tr[data-id="{schedule_id}"] button')  # Pause
+    page.wait(lambda: page.css(f'tr[data-id="{schedule_id}"][data-state="paused"]'), what="paused")
+    with page.server.client() as api:
+        assert api.get("/schedules").json()["data"][0]["paused"] is True

@@ -1,0 +1,147 @@
+"""A delivery's page in a real Chromium: the exact signature header the receiver got, the body as sent, the
+verification steps; Resend makes a new attempt at the receiver; a dead delivery shows its error; hostile bodies
+and headers stay text."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from simulator.testing import serve_app
+from simulator.testing.receiver import Receiver
+from tests.dashboard.conftest import Page
+from tests.dashboard.test_list import SECRET
+
+
+def header_cell(page: Page, attempt: int, name: str) -> str:
+    selector = f'section.attempt[data-number="{attempt}"] .request tr[data-name="{name}"] td'
+    return str(page.one(selector).text)
+
+
+def only_delivery(page: Page) -> dict:
+    with page.server.client() as api:
+        page.wait(lambda: api.get("/deliveries", params={"status": "succeeded"}).json()["data"], what="a delivery")
+        [delivery] = api.get("/deliveries").json()["data"]
+    return delivery
+
+
+def test_the_page_shows_the_signature_the_receiver_got(page: Page, webhook_receiver: Receiver) -> None:
+    with page.server.client() as api:
+        api.post("/subscriptions", json={"url": webhook_receiver.url, "signing": "standard", "secret": SECRET})
+        api.post("/events", json={"type": "syncfy:credentials.created"})
+    [received] = webhook_receiver.wait_for(1)
+    delivery = only_delivery(page)
+
+    page.open(f"/deliveries/{delivery['id']}")
+    page.one('section.attempt[data-number="1"]')
+    for name in ("webhook-signature", "webhook-id", "webhook-timestamp", "content-type", "user-agent", "host"):
+        assert header_cell(page, 1, name) == received.headers[name], name
+    assert header_cell(page, 1, "content-length") == str(len(received.body))
+    raw = page.one(".request .body-box .toggle")
+    raw.click()
+    assert page.one(".request pre.request-body").get_attribute("data-view") == "raw"
+    assert page.one(".request pre.request-body").get_attribute("textContent") == received.body.decode()
+    # The verification steps show the signed content built from this attempt's own bytes.
+    page.one("details.verify summary")
+    signed = page.one("pre.signed-content").get_attribute("textContent")
+    assert (
+        signed == f"{received.headers['webhook-id']}.{received.headers['webhook-timestamp']}.{received.body.decode()}"
+    )
+    assert SECRET not in page.driver.page_source
+    # Copy as curl: the same request again, signature included.
+    page.one(".copy-curl").click()
+    command = page.wait(lambda: page.one("pre.curl").get_attribute("textContent"), what="the curl command")
+    assert f"-H 'webhook-signature: {received.headers['webhook-signature']}'" in command
+    assert command.startswith(f"curl -X POST '{webhook_receiver.url}'")
+
+
+def test_basis_theory_signatures_verify_in_the_page(
+    page: Page, make_webhook_receiver: Callable[..., Receiver], shots: Path
+) -> None:
+    receiver = make_webhook_receiver(fail=1, fail_status=503)
+    with page.server.client() as api:
+        api.post("/subscriptions", json={"url": receiver.url, "retry": {"delays": [0.1]}})
+        api.post("/events", json={"type": "basistheory:token.created"})
+    first, second = receiver.wait_for(2)
+    delivery = only_delivery(page)
+
+    page.open(f"/deliveries/{delivery['id']}")
+    page.wait(lambda: len(page.css("section.attempt")) == 2, what="both attempts")
+    assert header_cell(page, 2, "bt-signature") == second.headers["bt-signature"]
+    assert header_cell(page, 1, "bt-signature") == first.headers["bt-signature"]
+    assert page.one('section.attempt[data-number="1"] .attempt-error .kind').text.lower() == "http"
+    verdict = page.wait(lambda: page.one('section.attempt[data-number="2"] .verdict[data-ok="true"]'), what="verified")
+    assert "verifies" in verdict.text
+    page.screenshot(shots / "dashboard-delivery.png")
+
+
+def test_resend_makes_a_new_attempt(page: Page, webhook_receiver: Receiver) -> None:
+    with page.server.client() as api:
+        api.post("/subscriptions", json={"url": webhook_receiver.url, "signing": "standard", "secret": SECRET})
+        api.post("/events", json={"type": "basistheory:token.created"})
+    webhook_receiver.wait_for(1)
+    delivery = only_delivery(page)
+
+    page.open(f"/deliveries/{delivery['id']}")
+    page.one('section.attempt[data-number="1"]')
+    page.wait(lambda: page.one("#resend").is_enabled(), what="Resend enabled")
+    page.one("#resend").click()
+
+    first, again = webhook_receiver.wait_for(2)
+    assert again.headers["webhook-id"] == first.headers["webhook-id"] == delivery["id"]
+    page.wait(lambda: page.css('section.attempt[data-number="2"]'), what="the second attempt, live")
+    assert header_cell(page, 2, "webhook-signature") == again.headers["webhook-signature"]
+
+
+def test_a_dead_delivery_shows_its_error(page: Page) -> None:
+    with socket.socket() as sock:  # a port nothing listens on: bound, then closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with page.server.client() as api:
+        api.post("/subscriptions", json={"url": f"http://127.0.0.1:{port}/hook", "retry": {"delays": [0.05]}})
+        api.post("/events", json={"type": "basistheory:token.created"})
+        page.wait(lambda: api.get("/deliveries", params={"status": "dead"}).json()["data"], what="a dead delivery")
+        [dead] = api.get("/deliveries").json()["data"]
+
+    page.open(f"/deliveries/{dead['id']}")
+    page.wait(lambda: len(page.css("section.attempt")) == 2, what="both attempts")
+    assert page.one(".title .badge").text == "dead"
+    for attempt in page.css("section.attempt"):
+        assert attempt.find_element("css selector", ".kind").text.lower() == "refused"
+        assert attempt.find_element("css selector", ".error-text").text == dead["last_error"]
+    assert "Nothing was sent" not in page.one("section.attempt").text  # it was: nobody answered
+    assert page.one("#resend").is_enabled()
+
+
+HOSTILE = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
+
+
+def test_hostile_bodies_and_headers_stay_text(page: Page) -> None:
+    async def answer(request: Request) -> Response:
+        return Response(HOSTILE, status_code=200, headers={"X-Hostile": HOSTILE}, media_type="text/html")
+
+    with serve_app(Starlette(routes=[Route("/hook", answer, methods=["POST"])])) as hostile:
+        with page.server.client() as api:
+            api.post("/subscriptions", json={"url": f"{hostile.url}/hook", "headers": {"X-Sent": HOSTILE}})
+            override = {"data.token.metadata.note": HOSTILE}
+            emitted = api.post("/events", json={"type": "basistheory:token.created", "overrides": override})
+            assert emitted.status_code == 202, emitted.text
+        delivery = only_delivery(page)
+        page.open(f"/deliveries/{delivery['id']}")
+        page.one('section.attempt[data-number="1"]')
+        page.open("/")
+        page.wait(lambda: page.rows(), what="the list")
+        page.open(f"/deliveries/{delivery['id']}")
+        response = page.one(".response pre.response-body")
+        assert response.get_attribute("textContent") == HOSTILE
+        assert page.one('.response tr[data-name="x-hostile"] td').text == HOSTILE
+        assert header_cell(page, 1, "x-sent") == HOSTILE
+        assert HOSTILE.replace('"', '\\"') in page.one(".request pre.request-body").get_attribute("textContent")
+    assert page.js("return document.title") == "webhook-sim"
+    assert page.css("img[src=x]") == [] and page.js("return document.scripts.length") == 1

@@ -1,0 +1,25 @@
+"""The `webhook_sim` fixture names its dashboard in a failing test's report, and only there."""
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+def test_a_failing_test_names_the_dashboard(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nfilterwarnings = error\n")
+    pytester.makepyfile("""
+        import httpx
+
+        def test_fails(webhook_sim):
+            assert httpx.get(webhook_sim.url + "/").headers["content-type"].startswith("text/html")
+            assert False, "on purpose"
+
+        def test_passes(webhook_sim):
+            pass
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*Captured webhook-sim setup*", "dashboard: http://127.0.0.1:*/ (while the test runs)"]
+    )
+    assert result.stdout.str().count("dashboard: http://") == 1
