@@ -13,6 +13,7 @@ from simulator.models.inputs import RunSpec, ScheduleSpec
 from simulator.store import Store
 from simulator.store.schema import SCHEMA_VERSION, VERSION_SETTING, StoreTooNew
 from simulator.testing.receiver import Receiver
+from tests.store import pg
 
 
 async def test_a_scenario_is_delivered_end_to_end(store_url: str, receiver: Receiver):
@@ -90,7 +91,7 @@ async def test_a_store_written_by_a_newer_release_is_refused_naming_both_version
     finally:
         await store.close()
     with pytest.raises(StoreTooNew) as refused:
-        await Store.open(store_url)
+        await (await Store.open(store_url)).close()
     assert f"version {SCHEMA_VERSION + 1}" in refused.value.detail
     assert f"version {SCHEMA_VERSION}:" in refused.value.detail
     # Refused before anything was changed: the newer version is still recorded, and the store can be opened once
@@ -114,10 +115,8 @@ async def _open_as_version(store_url: str, version: int) -> str | None:
         await store.close()
 
 
-async def test_plain_postgresql_urls_use_asyncpg(store_url: str):
-    if not store_url.startswith("postgresql+asyncpg://"):
-        pytest.skip("a PostgreSQL URL form")
-    plain = store_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+async def test_plain_postgresql_urls_use_asyncpg(pg_cluster: pg.Cluster):
+    plain = pg_cluster.create_database("plain_url").replace("postgresql+asyncpg://", "postgresql://", 1)
     store = await Store.open(plain)
     try:
         assert store.engine.url.drivername == "postgresql+asyncpg"
