@@ -40,7 +40,10 @@ def test_a_second_serve_on_the_same_database_is_refused_naming_the_holder(first:
 
 
 def test_a_run_on_a_served_database_is_refused(first: ServerProcess, tmp_path: Path):
-    refused = webhook_sim("run", "api-one-event", "--target", "http://127.0.0.1:9/x", "--db", str(tmp_path / "sim.db"))
+    db, scenarios = str(tmp_path / "sim.db"), str(tmp_path / "scenarios")
+    refused = webhook_sim(
+        "run", "api-one-event", "--scenarios", scenarios, "--target", "http://127.0.0.1:9/x", "--db", db
+    )
     assert refused.returncode == 1 and f"is in use by pid {first.proc.pid}" in refused.stderr
 
 
