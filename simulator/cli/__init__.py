@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SimError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         for err in exc.errors:
-            if str(err) not in exc.detail:
+            if str(err) not in exc.detail and err.message not in exc.detail:  # each problem said once
                 print(f"  {err}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

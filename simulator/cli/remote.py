@@ -110,5 +110,5 @@ def outcome(d: DeliveryInfo) -> str:
         text += f": {plain_error(d.last_error)}"
     log: list[Any] = list(getattr(d, "attempt_log", None) or [])
     if log and log[-1].response and d.status not in ("succeeded", "dropped"):
-        text += f" (answer: {' '.join(log[-1].response.split())[:120]!r})"
+        text += f"; answer: {' '.join(log[-1].response.split())[:120]}"
     return text

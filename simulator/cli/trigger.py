@@ -18,7 +18,7 @@ from typing import Any
 
 from simulator import catalog
 from simulator.cli import options, remote, retries
-from simulator.client import DeliveryInfo
+from simulator.client import ApiError, DeliveryInfo
 from simulator.errors import FieldError, InvalidInput
 from simulator.models.enums import SIGNING_SCHEMES
 
@@ -135,10 +135,16 @@ def _through_server(
                 disable_after=0,
             )
             fields["subscriptions"] = [made.id]
-            _say_secret(args, made.secret)
         elif args.target:
             fields["target"] = args.target
-        event = api.emit(etype.key, overrides, **fields)
+        try:
+            event = api.emit(etype.key, overrides, **fields)
+        except ApiError:
+            if made is not None:  # nothing was sent: the subscription made for it goes too
+                api.delete_subscription(made.id)
+            raise
+        if made is not None:
+            _say_secret(args, made.secret)
         started = time.monotonic()
         deliveries = remote.wait_final(api, event.deliveries, args.wait)
         code = _report(event.id, event.type, deliveries, round(time.monotonic() - started, 1), args.target)
@@ -166,11 +172,10 @@ async def _in_process(
     sim = await Simulator.open(None)
     try:
         sub = await sim.create_subscription(spec, ephemeral=True)
-        if args.secret is None:
-            _say_secret(args, sub.secret)
         event, ids = await sim.emit(
             EventSpec(type=etype.key, overrides=overrides, subscriptions=[sub.id], seed=args.seed)
         )
+        _say_secret(args, sub.secret)
         started = time.monotonic()
         deadline = started + args.wait
         while True:

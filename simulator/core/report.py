@@ -77,7 +77,7 @@ def outcome(delivery: Delivery) -> dict[str, Any]:
         "status": delivery.status,
         "attempts": delivery.attempts,
         "last_status": delivery.last_status,
-        "error": plain_error(delivery.last_error),
+        "error": None if delivery.last_error == f"HTTP {delivery.last_status}" else plain_error(delivery.last_error),
         "reason": reason(delivery.last_status, delivery.last_error, delivery.status),
         "response": response[:EXCERPT] + ("…" if len(response) > EXCERPT else ""),
         "seconds": round(max(0.0, (delivery.finished_at or delivery.created_at) - delivery.created_at), 3),
@@ -132,7 +132,7 @@ def failure_line(item: dict[str, Any]) -> str:
     line = f"{item['type']} {ids} ({item['delivery']}): {item['status']} after {item['attempts']} attempt{plural}"
     line += f", {item['reason']}"
     if item["response"]:
-        line += f": {' '.join(item['response'].split())!r}"
+        line += f"; answer: {' '.join(item['response'].split())}"
     return line
 
 

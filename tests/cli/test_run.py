@@ -105,7 +105,7 @@ def test_junit_of_a_run_with_one_failing_delivery(tmp_path, event_ids):
     expected = f"credentials.created {event_ids[0]} "
     [line] = [line for line in out.stdout.splitlines() if line.startswith("  credentials.created")]
     assert line.startswith("  " + expected)
-    assert line.endswith(": dead after 1 attempt, HTTP 503: 'down for maintenance'")
+    assert line.endswith(": dead after 1 attempt, HTTP 503; answer: down for maintenance")
 
     suite = junit(junit_file).getroot()
     cases = suite.findall("testcase")
@@ -114,7 +114,7 @@ def test_junit_of_a_run_with_one_failing_delivery(tmp_path, event_ids):
     assert failing.get("name") == f"credentials.created {event_ids[0]}"
     failure = failing.find("failure")
     assert failure.get("type") == "dead"
-    assert failure.get("message").endswith("dead after 1 attempt, HTTP 503: 'down for maintenance'")
+    assert failure.get("message").endswith("dead after 1 attempt, HTTP 503; answer: down for maintenance")
     assert "answer: down for maintenance" in failure.text
     assert [c.get("name").split()[1] for c in cases] == event_ids
     assert {c.get("classname") for c in cases} == {"webhook-sim.syncfy-credential-lifecycle"}

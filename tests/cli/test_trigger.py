@@ -148,3 +148,13 @@ def test_through_a_server_an_override_the_schema_refuses_exits_2(main, server):
     ran = main("trigger", "credentials.updated", "--server", server.url, "--override", "payload.is_exec=0")
     assert ran.code == 2, ran
     assert "422" in ran.err and "did you mean payload.is_executing?" in ran.err
+
+
+def test_through_a_server_a_refused_override_leaves_no_subscription_behind(main, server, api, receiver):
+    secret = new_secret("standard")
+    target = ["--target", receiver.url, "--signing", "standard", "--secret", secret]
+    ran = main("trigger", "token.created", "--server", server.url, *target, "--override", "data.nope=1")
+    assert ran.code == 2, ran
+    assert "no field 'nope' here" in ran.err
+    assert api.get("/subscriptions").json()["data"] == []
+    assert receiver.requests == []
