@@ -3,6 +3,7 @@ tests: started with a fresh profile, every console message collected, stopped wi
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -11,8 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-CHROMEDRIVER = ("/usr/bin/chromedriver",)
+# Where Debian puts them; WEBHOOK_SIM_CHROMIUM and WEBHOOK_SIM_CHROMEDRIVER name others (or none: a path that
+# does not exist makes the tests skip, which is how their skipping is checked).
+CHROMIUM = ("chromium", "chromium-browser")
+CHROMEDRIVER = ("chromedriver",)
 HOW_TO_GET_IT = (
     "the dashboard's browser tests need Chromium and its driver: `apt-get update && apt-get install -y chromium "
     "chromium-driver` (what .ci/run does), and Selenium: `scripts/install --dev`"
@@ -37,13 +40,24 @@ def missing() -> str | None:
         import selenium  # noqa: F401
     except ImportError:
         return HOW_TO_GET_IT
-    if _first(CHROMIUM) is None or _first(CHROMEDRIVER) is None:
+    if _chromium() is None or _chromedriver() is None:
         return HOW_TO_GET_IT
     return None
 
 
-def _first(paths: tuple[str, ...]) -> str | None:
-    return next((p for p in paths if Path(p).exists()), None)
+def _find(variable: str, names: tuple[str, ...]) -> str | None:
+    given = os.environ.get(variable)
+    if given is not None:
+        return given if Path(given).is_file() else None
+    return next((found for name in names if (found := shutil.which(name)) is not None), None)
+
+
+def _chromium() -> str | None:
+    return _find("WEBHOOK_SIM_CHROMIUM", CHROMIUM)
+
+
+def _chromedriver() -> str | None:
+    return _find("WEBHOOK_SIM_CHROMEDRIVER", CHROMEDRIVER)
 
 
 class Browser:
@@ -53,12 +67,12 @@ class Browser:
 
         self.profile = tempfile.mkdtemp(prefix="webhook-sim-chromium-")
         options = webdriver.ChromeOptions()
-        options.binary_location = _first(CHROMIUM) or ""
+        options.binary_location = _chromium() or ""
         for flag in (*FLAGS, f"--user-data-dir={self.profile}"):
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         # The driver's path is given: Selenium Manager never looks for (or downloads) one.
-        self.driver = webdriver.Chrome(options=options, service=Service(_first(CHROMEDRIVER) or ""))
+        self.driver = webdriver.Chrome(options=options, service=Service(_chromedriver() or ""))
         self.driver.set_page_load_timeout(30)
         self.driver.set_script_timeout(30)
 

@@ -78,7 +78,7 @@ def test_basis_theory_signatures_verify_in_the_page(
     assert page.one('section.attempt[data-number="1"] .attempt-error .kind').text.lower() == "http"
     verdict = page.wait(lambda: page.one('section.attempt[data-number="2"] .verdict[data-ok="true"]'), what="verified")
     assert "verifies" in verdict.text
-    page.screenshot(shots / "dashboard-delivery.png")
+    page.screenshot(shots / "dashboard-delivery.png", height=2400)
 
 
 def test_resend_makes_a_new_attempt(page: Page, webhook_receiver: Receiver) -> None:

@@ -73,7 +73,7 @@ def test_filtering_by_status(page: Page, make_webhook_receiver: Callable[..., Re
 
     page.open("/")
     page.wait(lambda: len(page.rows()) >= 7, what="every delivery listed")
-    page.screenshot(shots / "dashboard-deliveries.png", height=900)
+    page.screenshot(shots / "dashboard-deliveries.png", height=700)
     page.choose(page.one(".filters select[name=status]"), "dead")
     page.wait(
         lambda: "status=dead" in page.driver.current_url and {i for i, _ in page.rows()} == dead, what="dead only"
