@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
+import resource
 import signal
 import socket
 import threading
@@ -15,9 +17,114 @@ from types import FrameType
 from typing import Any, Literal, TypeVar
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 T = TypeVar("T")
 ASGIApp = Callable[..., Awaitable[None]]
+log = logging.getLogger("webhook_sim.server")
+
+# A client has this long from connecting (or, on a kept-alive connection, from the first byte of its next
+# request) to send the whole request head; then the connection is closed.
+HEADER_TIMEOUT = 10.0
+
+
+def default_max_connections() -> int:
+    """Open client connections a server keeps: half the process's file descriptors (the rest serve the store,
+    the delivery pool and the log), at most 1000."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1000
+    return max(16, min(1000, soft // 2))
+
+
+class GuardedHttp(HttpToolsProtocol):
+    """uvicorn's httptools protocol with two guards it lacks: a connection must complete each request head within
+    `header_timeout` seconds, and past `max_connections` open connections, a new one evicts the connection that
+    has waited longest without a request under way (or is refused when every connection is busy).
+
+    uvicorn's `timeout_keep_alive` only covers the pause between two requests, and is cancelled by the first
+    byte of the next one: a client that connects and sends nothing, or sends a head a byte at a time, would hold
+    its socket forever, and enough of them exhaust the file descriptors (then even /health is unreachable).
+    `guarded_http` makes subclasses with the two limits set."""
+
+    header_timeout: float = HEADER_TIMEOUT
+    max_connections: int = 1000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._waiting_since = 0.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+        if len(self.connections) > self.max_connections:
+            self._evict()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.cycle is None or self.cycle.response_complete:
+            self._arm()  # bytes of a next request (or noise before one): its head is now on the clock
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        self._arm()  # a pipelined request's head, while the previous one is answered
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def _arm(self) -> None:
+        if self._head_timer is None:
+            self._waiting_since = time.monotonic()
+            self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _idle(self) -> bool:
+        """No request under way: waiting for a head, or kept alive between two requests."""
+        return self._head_timer is not None or self.timeout_keep_alive_task is not None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            log.info("closing a connection that sent no complete request head in %gs", self.header_timeout)
+            self.transport.close()
+
+    def _evict(self) -> None:
+        idle = [c for c in self.connections if isinstance(c, GuardedHttp) and c is not self and c._idle()]
+        victim: GuardedHttp = min(idle, key=lambda c: c._waiting_since) if idle else self
+        log.warning("%d connections open: closing the one idle longest", len(self.connections))
+        victim._disarm()
+        victim.transport.close()
+        # uvicorn forgets a connection in connection_lost, a loop iteration later: the count must be true now.
+        self.connections.discard(victim)
+
+
+def guarded_http(header_timeout: float = HEADER_TIMEOUT, max_connections: int | None = None) -> type[GuardedHttp]:
+    """The HTTP protocol class to give uvicorn (`http=`), with these limits."""
+    limits = {"header_timeout": header_timeout, "max_connections": max_connections or default_max_connections()}
+    return type("GuardedHttp", (GuardedHttp,), limits)
+
+
+def server_config(
+    app: ASGIApp,
+    *,
+    header_timeout: float = HEADER_TIMEOUT,
+    max_connections: int | None = None,
+    **options: Any,
+) -> uvicorn.Config:
+    """uvicorn's configuration for every server this project runs: no access log of uvicorn's own (the app
+    writes one), no `Server` header, and the connection guards of `GuardedHttp`."""
+    options = {"log_config": None, "access_log": False, "server_header": False, **options}
+    return uvicorn.Config(app, http=guarded_http(header_timeout, max_connections), **options)
 
 
 class AppServer:
@@ -48,7 +155,7 @@ class AppServer:
             self._thread.start()
         sock = bind_tcp("127.0.0.1", 0)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(app, lifespan=lifespan, log_config=None, access_log=False, timeout_graceful_shutdown=1)
+        config = server_config(app, lifespan=lifespan, timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._serving = asyncio.run_coroutine_threadsafe(self._server.serve(sockets=[sock]), self._loop)
         deadline = time.monotonic() + timeout

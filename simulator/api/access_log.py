@@ -4,8 +4,10 @@ part of. Request bodies, secrets and the Authorization header are never logged."
 from __future__ import annotations
 
 import contextvars
+import copy
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -43,10 +45,53 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+# Characters that could end a log line or rewrite it on a terminal: C0 and C1 controls, DEL, and the Unicode line
+# and paragraph separators. A request path is percent-decoded, so `%0d%0a` in a URL arrives here as CR LF.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str, pattern: re.Pattern[str] = _CONTROL) -> str:
+    """`text` with every control character written as a Python escape (`\\r`, `\\x00`, `\\u2028`): one record is
+    one line, whatever a client put in its path or headers."""
+    return pattern.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger: message`, one line per record: control characters in the message are escaped. A
+    traceback keeps its line breaks, but every line after the first is indented, so no text an exception
+    carries can start a line that reads like a record of its own."""
+
+    def __init__(self) -> None:
+        super().__init__(_TEXT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        safe = copy.copy(record)
+        safe.message = escape_controls(record.message)
+        return super().formatMessage(safe)
+
+    def formatException(self, ei: Any) -> str:
+        return _indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _indented(super().formatStack(stack_info))
+
+
+def _indented(text: str) -> str:
+    return escape_controls(text, _CONTROL_BUT_NEWLINE).replace("\n", "\n    ")
+
+
 def configure(fmt: str = "text", level: int = logging.INFO) -> None:
     """Send every log record (the server's, uvicorn's, APScheduler's) to stderr in `fmt` ("text" or "json")."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(_TEXT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
     for old in list(root.handlers):

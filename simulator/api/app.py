@@ -3,9 +3,10 @@ lifespan that starts the schedules (and, for the server, opens and closes the si
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -31,6 +32,7 @@ from simulator.api.problem import http_exception, sim_error
 from simulator.core.schedules import Schedules
 from simulator.core.simulator import Simulator
 from simulator.errors import SimError
+from simulator.scenarios.model import Scenario
 
 MAX_BODY = 1_048_576
 ENDPOINTS: list[Endpoint] = [
@@ -89,13 +91,15 @@ def build_app(
 ) -> Starlette:
     """The application; `simulator()` is entered at startup and left at shutdown. When the app `owns` the
     simulator, shutting down first stops it accepting runs."""
-    document = openapi.document(ENDPOINTS, secured=token is not None)
+
+    def describe(scenarios: Mapping[str, Scenario]) -> dict[str, Any]:
+        return openapi.document(ENDPOINTS, secured=token is not None, scenarios=scenarios)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with simulator() as sim:
             schedules = await Schedules.start(sim.store, sim.runs.start, sim.validate_run)
-            app.state.api = Api(sim, schedules, document)
+            app.state.api = Api(sim, schedules, describe)
             try:
                 yield
             finally:

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from simulator.api.problem import HttpError, internal_error, problem_response
-from simulator.errors import FieldError, SimError
+from simulator.errors import FieldError, InvalidInput, SimError
 from simulator.models.inputs import parse
+from simulator.scenarios import loader
+from simulator.scenarios.model import Scenario
 
 if TYPE_CHECKING:
     from simulator.core.schedules import Schedules
@@ -33,11 +36,21 @@ JSON_TYPES = ("application/json",)
 
 @dataclass
 class Api:
-    """What handlers work with: the simulator, the schedules, and the OpenAPI document."""
+    """What handlers work with: the simulator, the schedules, and the OpenAPI document, which `describe` builds
+    for the scenarios in the simulator's folders (again when they change: it states each one's parameters)."""
 
     sim: Simulator
     schedules: Schedules
-    openapi: dict[str, Any]
+    describe: Callable[[Mapping[str, Scenario]], dict[str, Any]]
+    _described: tuple[tuple[int, ...], dict[str, Any]] | None = None
+
+    @property
+    def openapi(self) -> dict[str, Any]:
+        scenarios, _errors = loader.discover(self.sim.scenario_dirs)
+        key = tuple(id(s) for s in scenarios.values())  # discovery keeps its objects while no file changes
+        if self._described is None or self._described[0] != key:
+            self._described = (key, self.describe(scenarios))
+        return self._described[1]
 
 
 @dataclass(frozen=True)
@@ -93,7 +106,7 @@ async def read_json(request: Request) -> Any:
             errors=[FieldError("body", "not JSON")],
         )
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        value = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_number)
         # Lone surrogates (`"\ud800"`) decode, but cannot be stored or echoed as UTF-8.
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (ValueError, UnicodeError, RecursionError) as exc:
@@ -101,7 +114,26 @@ async def read_json(request: Request) -> Any:
         raise HttpError(
             400, f"the body is not valid JSON: {message}", errors=[FieldError("body", f"invalid JSON: {message}")]
         ) from None
+    where = _non_finite(value)
+    if where is not None:  # `1e309` is JSON, but Python reads it as infinity: no field takes it, none may store it
+        field = ".".join(where) or "body"
+        raise InvalidInput(
+            f"{field}: a number too large to be a double", errors=[FieldError(field, "number out of range")]
+        )
     return value
+
+
+def _non_finite(value: Any) -> tuple[str, ...] | None:
+    """The path of a number in `value` that is not finite, if any (iteratively: JSON nests as deep as the
+    parser allows)."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            return path
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        stack.extend((item, (*path, str(key))) for key, item in reversed(list(items)))
+    return None
 
 
 def parse_body(model: type[M], value: Any) -> M:
@@ -121,6 +153,14 @@ def _query(request: Request) -> dict[str, Any]:
     return out
 
 
+def _number(text: str) -> float | int:
+    """A JSON number written with a fraction or an exponent. JSON has one number type, and JSON Schema counts
+    `56.0` as an integer: so does the API (an integer field takes it). Non-finite results (`1e309`) are
+    refused by `read_json`."""
+    number = float(text)
+    return int(number) if number.is_integer() else number
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -138,6 +178,8 @@ async def dispatch(endpoint: Endpoint, request: Request) -> Response:
         result = await endpoint.handler(call)
     except SimError as exc:
         return problem_response(exc)
+    except ClientDisconnect:
+        raise  # nobody to answer: the access log records it (RequestContext)
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.url.path)
         return internal_error()

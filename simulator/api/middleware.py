@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Collection
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator.api.access_log import request_id
@@ -24,6 +25,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # An oversized body is read and discarded up to this many bytes so the client gets the 413 rather than a
 # reset connection; past it the server stops reading.
 DRAIN_LIMIT = 64 * 1024 * 1024
+# The access log's status for a request whose client disconnected before it was answered (nginx's 499).
+CLIENT_CLOSED = 499
 
 
 class RequestContext:
@@ -51,6 +54,10 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client went away before its request was read: nothing to answer, nothing broken here.
+            state["status"] = CLIENT_CLOSED
+            log.info("client disconnected before sending the whole request: %s %s", scope["method"], scope["path"])
         except Exception:
             log.exception("unexpected error in %s %s", scope["method"], scope["path"])
             if not state["sent"]:

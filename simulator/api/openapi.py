@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
-from simulator import __version__, catalog
+from simulator import __version__
+from simulator.api import openapi_catalog
 from simulator.api.endpoints import Endpoint
 from simulator.api.problem import PROBLEM_JSON
 from simulator.api.routes_catalog import add_webhooks
 from simulator.models import answers as schemas
+from simulator.models import formats
+from simulator.scenarios.model import Scenario
 
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{(\w+)}")
@@ -42,7 +45,71 @@ _EXAMPLES: dict[tuple[str, str], list[Any]] = {
     ("RunSpec", "scenario"): ["syncfy-credential-lifecycle"],
     ("ScheduleSpec", "scenario"): ["syncfy-two-factor"],
     ("ScheduleSpec", "cron"): ["0 9 * * 1-5"],
-    ("EventSpec", "overrides"): [{"payload.is_executing": 0}],
+}
+# Query parameters whose exact form the route decides (`simulator.core.pagination.int_cursor`) or the catalog does.
+_POSITION = {
+    "type": "string",
+    "pattern": "^[0-9]{1,18}$",
+    "description": "The `next_cursor` of the previous page (digits).",
+}
+_QUERY_SCHEMAS: dict[tuple[str, str], Any] = {
+    ("list_deliveries", "cursor"): lambda: _POSITION,
+    ("list_run_events", "cursor"): lambda: _POSITION,
+    ("list_event_types", "provider"): openapi_catalog.provider_schema,
+    ("list_deliveries", "type"): openapi_catalog.event_type_schema,
+    ("stream", "type"): openapi_catalog.event_type_schema,
+}
+_PATH_SCHEMAS: dict[str, Any] = {
+    "type": openapi_catalog.event_type_schema,
+    "name": lambda: {"type": "string", "pattern": formats.SCENARIO_NAME, "maxLength": formats.SCENARIO_NAME_MAX},
+    "id": lambda: {"type": "string", "minLength": 1},
+}
+
+
+def _link(operation: str, **parameters: str) -> dict[str, Any]:
+    return {"operationId": operation, "parameters": parameters}
+
+
+# OpenAPI links: where an answer's ids lead, so a client (and a stateful test) can follow them.
+_ITEM_OF = {
+    "subscription": (
+        "get_subscription",
+        "update_subscription",
+        "delete_subscription",
+        "enable_subscription",
+        "redeliver_dead",
+    ),
+    "run": ("get_run", "cancel_run", "list_run_events"),
+    "delivery": ("get_delivery", "redeliver"),
+    "schedule": ("delete_schedule", "pause_schedule", "resume_schedule"),
+}
+
+
+def _links(kind: str, where: str) -> dict[str, Any]:
+    return {op: _link(op, id=where) for op in _ITEM_OF[kind]}
+
+
+_LINKS: dict[str, dict[str, Any]] = {
+    "create_subscription": {
+        **_links("subscription", "$response.body#/id"),
+        "list_deliveries": {"operationId": "list_deliveries", "parameters": {"subscription": "$response.body#/id"}},
+    },
+    "list_subscriptions": _links("subscription", "$response.body#/data/0/id"),
+    "update_subscription": _links("subscription", "$response.body#/id"),
+    "start_run": {
+        **_links("run", "$response.body#/id"),
+        "list_deliveries": {"operationId": "list_deliveries", "parameters": {"run": "$response.body#/id"}},
+    },
+    "list_runs": _links("run", "$response.body#/data/0/id"),
+    "emit": _links("delivery", "$response.body#/deliveries/0"),
+    "list_deliveries": _links("delivery", "$response.body#/data/0/id"),
+    "create_schedule": _links("schedule", "$response.body#/id"),
+    "list_schedules": _links("schedule", "$response.body#/data/0/id"),
+    "list_scenarios": {"get_scenario": _link("get_scenario", name="$response.body#/data/0/name")},
+    "list_event_types": {
+        "sample": _link("sample", type="$response.body#/data/0/type"),
+        "schema": _link("schema", type="$response.body#/data/0/type"),
+    },
 }
 _DESCRIPTION = """The control API of webhook-sim: subscriptions, runs of scenarios, one-off events, deliveries and
 their attempts, schedules. Errors are `application/problem+json` documents whose `errors` name each bad field.
@@ -63,13 +130,16 @@ class _Components:
         return {"$ref": REF.format(model=model.__name__)}
 
 
-def document(endpoints: Sequence[Endpoint], *, secured: bool) -> dict[str, Any]:
-    """The whole document; `secured` when a bearer token is required (every route but the public ones)."""
+def document(
+    endpoints: Sequence[Endpoint], *, secured: bool, scenarios: Mapping[str, Scenario] | None = None
+) -> dict[str, Any]:
+    """The whole document; `secured` when a bearer token is required (every route but the public ones).
+    `scenarios`: the server's, whose parameters a run's body then states (without: any `params`)."""
     components = _Components()
     paths: dict[str, dict[str, Any]] = {}
     for ep in endpoints:
         paths.setdefault(ep.path, {})[ep.method.lower()] = _operation(ep, components, secured)
-    _annotate(components.schemas)
+    _annotate(components.schemas, scenarios)
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "webhook-sim control API", "version": __version__, "description": _DESCRIPTION},
@@ -82,10 +152,19 @@ def document(endpoints: Sequence[Endpoint], *, secured: bool) -> dict[str, Any]:
     return add_webhooks(doc)
 
 
-def _annotate(found: dict[str, Any]) -> None:
-    """What the models cannot say: the exact set of event types (the registry knows it), and examples."""
+def _annotate(found: dict[str, Any], scenarios: Mapping[str, Scenario] | None) -> None:
+    """What the models cannot say because the catalog or the scenario folders decide it: the event types, the
+    filters a subscription takes, the overrides each event type takes, each scenario's parameters; and examples."""
+    for model in ("RunSpec", "ScheduleSpec"):
+        if model in found and scenarios is not None:
+            found[model].setdefault("allOf", []).append(openapi_catalog.scenario_rules(scenarios))
     if "EventSpec" in found:
-        found["EventSpec"]["properties"]["type"] = {**_event_type(), "title": "Type"}
+        found["EventSpec"]["properties"]["type"] = {**openapi_catalog.event_type_schema(), "title": "Type"}
+        found["EventSpec"]["oneOf"] = openapi_catalog.override_branches()
+    for model in ("SubscriptionSpec", "SubscriptionPatch"):
+        if model in found:
+            items = found[model]["properties"]["events"]["items"]
+            items["enum"] = openapi_catalog.filter_spellings()
     for (model, field), examples in _EXAMPLES.items():
         if model in found:
             found[model]["properties"][field]["examples"] = examples
@@ -95,15 +174,18 @@ def _operation(ep: Endpoint, components: _Components, secured: bool) -> dict[str
     op: dict[str, Any] = {"operationId": ep.operation_id, "summary": ep.summary, "tags": [ep.tag]}
     if ep.description:
         op["description"] = ep.description
-    params = _path_parameters(ep.path) + (_query_parameters(ep.query) if ep.query else [])
+    params = _path_parameters(ep.path) + (_query_parameters(ep.query, ep.operation_id) if ep.query else [])
     if params:
         op["parameters"] = params
     if ep.body is not None:
         op["requestBody"] = {
-            "required": True,
+            # A PATCH with no body changes nothing, as `{}` does (RFC 5789 leaves an empty change valid).
+            "required": ep.method != "PATCH",
             "content": {"application/json": {"schema": components.ref(ep.body, "validation")}},
         }
     op["responses"] = {str(ep.status): _success(ep, components)}
+    if ep.operation_id in _LINKS:
+        op["responses"][str(ep.status)]["links"] = _LINKS[ep.operation_id]
     problem = {PROBLEM_JSON: {"schema": components.ref(schemas.Problem, "serialization")}}
     for status in sorted(_error_statuses(ep, secured)):
         op["responses"][str(status)] = {"description": _ERROR_DOCS[status], "content": problem}
@@ -119,28 +201,20 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
             "in": "path",
             "required": True,
             "description": _PATH_PARAM_DOCS.get(name, name),
-            "schema": _event_type() if name == "type" else {"type": "string", "minLength": 1},
+            "schema": _PATH_SCHEMAS.get(name, _PATH_SCHEMAS["id"])(),
         }
         for name in _PATH_PARAM.findall(path)
     ]
 
 
-def _event_type() -> dict[str, Any]:
-    """Every spelling of an event type the API accepts: `provider:type`, the bare type, each alias."""
-    names = {
-        spelling
-        for e in catalog.event_types()
-        for name in (e.name, *e.aliases)
-        for spelling in (name, f"{e.provider}:{name}")
-    }
-    return {"type": "string", "enum": sorted(names)}
-
-
-def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+def _query_parameters(model: type[BaseModel], operation: str) -> list[dict[str, Any]]:
     schema = model.model_json_schema(ref_template=REF)
     required = set(schema.get("required", ()))
     out = []
     for name, prop in schema["properties"].items():
+        if (operation, name) in _QUERY_SCHEMAS:
+            exact = _QUERY_SCHEMAS[operation, name]()
+            prop = {**exact, "description": exact.get("description", prop.get("description", ""))}
         param: dict[str, Any] = {"name": name, "in": "query", "required": name in required, "schema": prop}
         if "description" in prop:
             param["description"] = prop["description"]

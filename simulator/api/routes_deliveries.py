@@ -74,7 +74,7 @@ ENDPOINTS = [
         "deliveries",
         status=202,
         response=schemas.DeliveryDetail,
-        errors=(404, 422),
-        description="Same id and body, a fresh retry budget. 422 while it is still being delivered.",
+        errors=(404, 409),
+        description="Same id and body, a fresh retry budget. 409 while it is still being delivered.",
     ),
 ]

@@ -10,15 +10,16 @@ from simulator.api.endpoints import Call, Endpoint
 from simulator.core.pagination import int_cursor, split_page
 from simulator.errors import FieldError, InvalidInput
 from simulator.models import answers as schemas
+from simulator.models import formats
 from simulator.models.inputs import RunSpec
 from simulator.scenarios import loader
 
-SCENARIO_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+SCENARIO_NAME = re.compile(formats.SCENARIO_NAME)
 
 
 def check_scenario_name(name: str) -> None:
     """Over HTTP a scenario is named, never a path: the server reads only its own scenario directories."""
-    if len(name) > 100 or not SCENARIO_NAME.fullmatch(name):
+    if len(name) > formats.SCENARIO_NAME_MAX or not SCENARIO_NAME.fullmatch(name):
         raise InvalidInput(
             f"scenario: {name[:100]!r} is not a scenario name (at most 100 lowercase letters, "
             "digits and hyphens; files are loaded from the server's --scenarios directories)",
@@ -40,9 +41,8 @@ async def get_scenario(call: Call) -> dict[str, Any]:
 
 
 async def start_run(call: Call) -> dict[str, Any]:
-    spec: RunSpec = call.body
-    check_scenario_name(spec.scenario)
-    return views.run(await call.sim.runs.start(spec))
+    spec: RunSpec = call.body  # its scenario is a name (the model's pattern), looked up in the scenario folders
+    return views.run(await call.sim.runs.start(spec, typed_params=True))
 
 
 async def list_runs(call: Call) -> dict[str, Any]:

@@ -6,14 +6,12 @@ from typing import Any
 
 from simulator.api import views
 from simulator.api.endpoints import Call, Endpoint
-from simulator.api.routes_runs import check_scenario_name
 from simulator.models import answers as schemas
 from simulator.models.inputs import ScheduleSpec
 
 
 async def create_schedule(call: Call) -> dict[str, Any]:
     spec: ScheduleSpec = call.body
-    check_scenario_name(spec.scenario)
     return await call.api.schedules.create(spec)
 
 
@@ -45,9 +43,9 @@ ENDPOINTS = [
         body=ScheduleSpec,
         response=schemas.Schedule,
         errors=(404, 422),
-        description="One of `cron` (5-field crontab, UTC), `interval` (seconds, at least 1) or `at` (an ISO "
-        "time in the future), plus the fields of a run. Schedules survive restarts; a firing "
-        "missed while the server was down happens once when it is back.",
+        description="One of `cron` (5-field crontab, UTC), `interval` (seconds, at least 1) or `at` (an RFC "
+        "3339 time; one already past fires at once), plus the fields of a run. Schedules survive restarts; a "
+        "firing missed while the server was down happens once when it is back.",
     ),
     Endpoint(
         "GET",

@@ -86,9 +86,11 @@ ENDPOINTS = [
         "subscriptions",
         body=SubscriptionPatch,
         response=schemas.Subscription,
-        errors=(404, 422),
-        description="Only the fields given change; `enabled: true` re-enables it and resets its count of "
-        "consecutive dead deliveries.",
+        errors=(404, 409, 422),
+        description="Only the fields given change: no body, or `{}`, changes nothing (and answers the "
+        "subscription). `enabled: true` re-enables it and resets its count of consecutive dead deliveries. "
+        "`secret: null` makes a new secret. 409 when the stored secret does not fit a new `signing`, or a new "
+        "`secret` the stored scheme: send both.",
     ),
     Endpoint(
         "DELETE",

@@ -22,6 +22,7 @@ from simulator.ids import new_id
 from simulator.models import Event, Run, Subscription
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.scenarios import runner
+from simulator.scenarios.model import Scenario
 from simulator.store import Store
 from simulator.timeutil import now_utc, utc
 
@@ -70,15 +71,25 @@ class RunManager:
         """Runs a previous process left running cannot resume their scenario; their deliveries do resume."""
         for run in await self.store.list_runs():
             if run.status in ("pending", "running"):
-                await self.store.put_run(run.id, status="failed", error=INTERRUPTED, finished_at=time.time())
+                # The counter is written when a run ends; a crashed one's is whatever its events in the store say.
+                events = await self.store.count_run_events(run.id)
+                await self.store.put_run(
+                    run.id, status="failed", error=INTERRUPTED, events=events, finished_at=time.time()
+                )
 
-    async def start(self, spec: RunSpec) -> Run:
-        """Validate `spec`, record the run as pending and start it in the background."""
+    async def start(self, spec: RunSpec, *, scenario: Scenario | None = None, typed_params: bool = False) -> Run:
+        """Validate `spec`, record the run as pending and start it in the background. `scenario`: one the caller
+        loaded from a file; `typed_params`: JSON's rule for parameters (see `validate_run` for both)."""
         if not self.accepting:
             raise InvalidInput("the simulator is shutting down; no new runs")
         self.store.writer.check()  # 503 while the store cannot write: nothing is accepted that it cannot keep
         valid = await validate_run(
-            spec, scenario_dirs=self.scenario_dirs, check_faults=self.check_faults, subscription=self.subscriptions.get
+            spec,
+            scenario_dirs=self.scenario_dirs,
+            check_faults=self.check_faults,
+            subscription=self.subscriptions.get,
+            scenario=scenario,
+            typed_params=typed_params,
         )
         scenario, params = valid.scenario, valid.params
         subs = await self._targets(spec)

@@ -22,7 +22,7 @@ from simulator.core.validation import ValidRun, validate_run
 from simulator.delivery.engine import DeliveryEngine
 from simulator.delivery.faults import FaultInjector
 from simulator.delivery.hooks import FaultHooks
-from simulator.errors import FieldError, InvalidInput, NotFound
+from simulator.errors import Conflict, FieldError, InvalidInput, NotFound
 from simulator.models import BuildContext, Delivery, Event, Subscription
 from simulator.models.inputs import EventSpec, RunSpec, SubscriptionSpec
 from simulator.store import Store
@@ -90,8 +90,13 @@ class Simulator:
             check(faults, field)
 
     async def validate_run(self, spec: RunSpec) -> ValidRun:
+        """The checks of a run a schedule will start (schedules come from JSON: parameters are typed)."""
         return await validate_run(
-            spec, scenario_dirs=self.scenario_dirs, check_faults=self.check_faults, subscription=self.subscriptions.get
+            spec,
+            scenario_dirs=self.scenario_dirs,
+            check_faults=self.check_faults,
+            subscription=self.subscriptions.get,
+            typed_params=True,
         )
 
     # -- subscriptions (the API's and the client's vocabulary) -------------------------------------------
@@ -149,8 +154,8 @@ class Simulator:
 
     async def redeliver(self, delivery_id: str) -> Delivery:
         await self.delivery(delivery_id)
-        if not await self.engine.redeliver(delivery_id):
-            raise InvalidInput(
+        if not await self.engine.redeliver(delivery_id):  # the request is fine; the delivery's state is not
+            raise Conflict(
                 f"delivery {delivery_id} is still being delivered",
                 errors=[FieldError("id", "delivery is still pending")],
             )

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from simulator import catalog, signing
 from simulator.core.validation import FaultCheck
 from simulator.delivery.engine import DeliveryEngine
-from simulator.errors import FieldError, InvalidInput, NotFound
+from simulator.errors import Conflict, FieldError, InvalidInput, NotFound
 from simulator.ids import new_id
 from simulator.models.inputs import RetrySpec, SubscriptionSpec
 from simulator.models.records import RetryPolicy, Subscription
@@ -82,8 +82,8 @@ class Subscriptions:
             changes["status"] = "enabled" if enabled else "disabled"
             if enabled:
                 changes["consecutive_dead"] = 0
-        if changes.get("secret") is not None or "signing" in changes:
-            signing.validate_secret(changes.get("signing", sub.signing) or "syncfy", changes.get("secret", sub.secret))
+        if "secret" in changes or "signing" in changes:
+            changes["secret"] = _secret_for(sub, changes)
         if "faults" in changes:
             self.check_faults(changes["faults"], "faults")
         sub = replace(sub, **changes)
@@ -122,6 +122,26 @@ class Subscriptions:
         for sub in await self.store.list_subscriptions():
             await self.engine.subscription_removed(sub.id)
         self._targets.clear()
+
+
+def _secret_for(sub: Subscription, changes: dict[str, Any]) -> str | None:
+    """The secret after a change of scheme or secret: the one given (the input model checked it against a scheme
+    given with it), a new one for `secret: null`, else the stored one, which must fit a new scheme (409 if not:
+    the request is well-formed, the subscription's state is what it conflicts with)."""
+    scheme = changes.get("signing", sub.signing) or "syncfy"
+    if "secret" in changes and changes["secret"] is None:
+        return signing.new_secret(scheme)
+    secret = changes.get("secret", sub.secret)
+    try:
+        signing.validate_secret(scheme, secret)
+    except InvalidInput as exc:
+        stored = "the subscription's signing scheme" if "signing" not in changes else "the subscription's secret"
+        raise Conflict(
+            f"{exc.detail}: it does not fit {stored}; send `signing` and `secret` together (`secret: null` makes "
+            "a new one)",
+            errors=exc.errors,
+        ) from None
+    return secret
 
 
 def _check_filter(flt: str, field: str) -> None:

@@ -27,16 +27,57 @@ class ValidRun:
 
 
 async def validate_run(
-    spec: RunSpec, *, scenario_dirs: Sequence[Path], check_faults: FaultCheck, subscription: SubscriptionLookup
+    spec: RunSpec,
+    *,
+    scenario_dirs: Sequence[Path],
+    check_faults: FaultCheck,
+    subscription: SubscriptionLookup,
+    scenario: Scenario | None = None,
+    typed_params: bool = False,
 ) -> ValidRun:
-    """Raise `InvalidInput` (or `NotFound` for a named subscription) for anything a run of `spec` would trip on."""
-    scenario = loader.find(spec.scenario, scenario_dirs)
+    """Raise `InvalidInput` (or `NotFound` for a named subscription) for anything a run of `spec` would trip on.
+
+    `spec.scenario` is a name, looked up in the built-in scenarios and `scenario_dirs` only; a caller that loaded
+    a scenario itself (the command line's `run ./file.yaml`) passes it as `scenario`, with `spec.scenario` its name.
+    `typed_params`: each parameter must have its default's JSON type (JSON bodies: `"3"` is not a count), as
+    the API document states; otherwise text is converted (`--param refreshes=3`).
+    """
+    if scenario is None:
+        scenario = loader.find(spec.scenario, scenario_dirs)
+    elif scenario.name != spec.scenario:
+        raise ValueError(f"the spec names {spec.scenario!r} but the scenario given is {scenario.name!r}")
+    if typed_params:
+        check_param_types(scenario, spec.params)
     params = resolve_params(scenario, spec.params)
     check_faults(spec.faults, "faults")
     check_scenario_faults(scenario, check_faults)
     for sub_id in spec.subscriptions or ():
         await subscription(sub_id)
     return ValidRun(scenario, params)
+
+
+# The JSON type a parameter's value must have, by its default's Python type (a number may be whole).
+_JSON_TYPES: dict[type, tuple[str, Callable[[Any], bool]]] = {
+    bool: ("true or false", lambda v: isinstance(v, bool)),
+    int: ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    float: ("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
+    str: ("a string", lambda v: isinstance(v, str)),
+}
+
+
+def check_param_types(scenario: Scenario, given: Mapping[str, Any]) -> None:
+    """Refuse a value of another JSON type than its parameter's default (unknown names are left to
+    `resolve_params`, which names the declared ones)."""
+    errors = []
+    for name, value in given.items():
+        param = scenario.params.get(name)
+        if param is None:
+            continue
+        expected = _JSON_TYPES.get(type(param.default))
+        if expected is not None and not expected[1](value):
+            errors.append(FieldError(f"params.{name}", f"expected {expected[0]}, like the default {param.default!r}"))
+    if errors:
+        raise InvalidInput(f"bad parameters for scenario {scenario.name}: {errors[0]}", errors=errors)
 
 
 def resolve_params(scenario: Scenario, given: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 
 from simulator.models.enums import DeliveryStatus, ErrorKind, RunStatus, SubscriptionStatus
 from simulator.models.enums import SigningScheme as Scheme
+from simulator.models.faults import Faults
 from simulator.timeutil import iso_ms, utc
 
 # A time: read from ISO 8601 or Unix seconds, written as ISO 8601 UTC with milliseconds.
@@ -120,7 +121,7 @@ class Subscription(Out):
     max_in_flight: int
     strict_order: bool
     batch: int
-    faults: dict[str, Any]
+    faults: Faults
     enabled: bool
     status: SubscriptionStatus
     disable_after: int
@@ -138,7 +139,7 @@ class Run(Out):
     start_time: StartTime | None
     subscriptions: list[str] | None
     target: str | None
-    faults: dict[str, Any]
+    faults: Faults
     events: int = Field(description="Events emitted so far.")
     counts: dict[str, int] = Field(description="Deliveries by status.")
     error: str | None
@@ -264,7 +265,7 @@ class ScheduledRun(Out):
     target: str | None
     signing: Scheme | None
     secret: str | None = Field(description="Masked.")
-    faults: dict[str, Any]
+    faults: Faults
     max_in_flight: int
 
 

@@ -16,21 +16,43 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     create_model,
-    field_validator,
     model_validator,
 )
 
+from simulator import signing
 from simulator.errors import FieldError, InvalidInput
+from simulator.models import formats
 from simulator.models.enums import SigningScheme as Scheme
+from simulator.models.faults import Faults
 
 M = TypeVar("M", bound=BaseModel)
+# Models refuse NaN and infinities in every float field (JSON cannot carry them; `1e309` parses as one).
+_FINITE = ConfigDict(extra="forbid", allow_inf_nan=False)
+MAX_RETRY_DELAY = 7 * 24 * 3600.0  # a week: further apart, retries stop being a test of anything
+MAX_IDS = 1000
+
+
+def matching(pattern: str, expected: str) -> AfterValidator:
+    """A check that the whole text matches `pattern` (a `simulator.models.formats` expression), refusing it as
+    `expected` says, rather than quoting a regular expression at the caller."""
+    compiled = re.compile(pattern)
+
+    def check(text: str) -> str:
+        if not compiled.fullmatch(text):
+            raise ValueError(f"expected {expected}")
+        return text
+
+    return AfterValidator(check)
 
 
 def check_url(url: str) -> str:
+    """What the sender needs of a URL, beyond its syntax (`formats.URL`, which implies all of it)."""
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
         raise ValueError("must not contain spaces or control characters")
     parts = urlsplit(url)
@@ -43,70 +65,224 @@ def check_url(url: str) -> str:
     return url
 
 
-# Every URL the simulator will POST to: absolute http(s), no spaces or control characters, a valid port.
-Url = Annotated[str, Field(max_length=2048), AfterValidator(check_url)]
+# Every URL the simulator will POST to: absolute http(s) in RFC 3986 syntax (ASCII, other characters
+# percent-encoded), a host, an optional port from 1 to 65535. The pattern states all of it, so the document
+# leaves out `format: uri`, which would only repeat it (and makes schemathesis' coverage phase draw each
+# boundary value through both, about 45 s more per URL field).
+Url = Annotated[
+    str,
+    Field(
+        max_length=formats.URL_MAX,
+        json_schema_extra={
+            "pattern": formats.URL,
+            "description": "An absolute http:// or https:// URL (RFC 3986 syntax, ASCII; port 1-65535).",
+        },
+    ),
+    matching(formats.URL, "an absolute http:// or https:// URL (RFC 3986: ASCII, a host, a port from 1 to 65535)"),
+    AfterValidator(check_url),
+]
 
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field name
-_FRAMING = {"host", "content-length", "transfer-encoding", "connection"}
+ScenarioName = Annotated[
+    str,
+    Field(min_length=1, max_length=formats.SCENARIO_NAME_MAX, json_schema_extra={"pattern": formats.SCENARIO_NAME}),
+    matching(
+        formats.SCENARIO_NAME,
+        "a scenario name: lowercase letters, digits and single hyphens (a scenario in the server's folders)",
+    ),
+]
+
+# An id of a record (subscription, run…): an unknown one is a 404, not a malformed request.
+RecordId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _moment(value: Any) -> Any:
+    """A time the caller names: RFC 3339 text (`formats.DATE_TIME`, from 1970 to 2200), or a datetime in that
+    range from Python callers."""
+    if isinstance(value, str):
+        if not re.fullmatch(formats.DATE_TIME, value):
+            raise ValueError(
+                f"expected an RFC 3339 time from {formats.FIRST_YEAR} to {formats.LAST_YEAR} with its offset, "
+                "such as 2025-03-14T15:09:26Z"
+            )
+        return datetime.fromisoformat(value)  # parsed here: strict validation takes no text after a validator
+    if isinstance(value, datetime):
+        if not formats.FIRST_YEAR <= value.year <= formats.LAST_YEAR:
+            raise ValueError(f"expected a time from {formats.FIRST_YEAR} to {formats.LAST_YEAR}")
+    else:
+        raise ValueError("expected an RFC 3339 time such as 2025-03-14T15:09:26Z")
+    return value
+
+
+Moment = Annotated[
+    datetime,
+    BeforeValidator(_moment),
+    # An RFC 3339 date-time, which the pattern states (with the years it allows): see `Url` on `format`.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": formats.DATE_TIME,
+            "description": "An RFC 3339 date-time from 1970 to 2200, with its offset: 2025-03-14T15:09:26Z.",
+        }
+    ),
+]
+
+
+def _speed(value: float) -> float:
+    if 0 < value < MIN_SPEED:
+        raise ValueError(f"expected 0 (no waiting) or a speed from {MIN_SPEED:g} to {MAX_SPEED:g}")
+    return value
+
+
+MIN_SPEED, MAX_SPEED = 0.001, 1e9
+# 0: no waiting; else simulated seconds per real second. Slower than 1/1000 a run's waits would outlast the
+# times the store can show.
+Speed = Annotated[
+    float,
+    Field(ge=0, le=MAX_SPEED),
+    AfterValidator(_speed),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number", "const": 0}, {"type": "number", "minimum": MIN_SPEED, "maximum": MAX_SPEED}],
+            "description": "1 real time, 10 ten times faster, 0 no waiting.",
+        }
+    ),
+]
+
+_HEADER_NAME = re.compile(formats.HEADER_NAME)
+_FRAMING = set(formats.FRAMING_HEADERS)
 
 
 def check_headers(headers: dict[str, str]) -> dict[str, str]:
     """Extra request headers: refused here, naming the header, rather than failing every attempt later."""
-    if len(headers) > 50:
-        raise ValueError("at most 50 headers")
+    if len(headers) > formats.MAX_HEADERS:
+        raise ValueError(f"at most {formats.MAX_HEADERS} headers")
     for name, value in headers.items():
-        if not _TOKEN.match(name):
+        if not _HEADER_NAME.fullmatch(name):
             raise ValueError(f"{name!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~)")
         if name.lower() in _FRAMING:
             raise ValueError(f"{name} is set by the sender for each request")
-        if len(value) > 8192 or any(c in value for c in "\r\n\0"):
-            raise ValueError(f"the value of {name} must be one line of at most 8192 characters")
-        if not value.isascii() and not all(ord(c) < 256 for c in value):
-            raise ValueError(f"the value of {name} must be Latin-1 text (HTTP/1.1 sends bytes)")
+        if len(value) > formats.HEADER_VALUE_MAX or not re.fullmatch(formats.HEADER_VALUE, value):
+            raise ValueError(
+                f"the value of {name} must be one line of at most {formats.HEADER_VALUE_MAX} characters: "
+                "visible Latin-1 text, spaces and tabs"
+            )
     return headers
 
 
-Headers = Annotated[dict[str, str], AfterValidator(check_headers)]
+Headers = Annotated[
+    dict[str, str],
+    AfterValidator(check_headers),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": formats.MAX_HEADERS,
+            "propertyNames": {"pattern": formats.HEADER_NAME, "not": {"pattern": formats.FRAMING_HEADER}},
+            "additionalProperties": {
+                "type": "string",
+                "maxLength": formats.HEADER_VALUE_MAX,
+                "pattern": formats.HEADER_VALUE,
+            },
+            "description": "Sent with every request. Not Host, Content-Length, Transfer-Encoding or Connection.",
+        }
+    ),
+]
+
+Secret = Annotated[str, Field(max_length=formats.SECRET_MAX)]
+
+
+def secret_rules(signing_field: str = "signing", secret_field: str = "secret") -> dict[str, Any]:
+    """The JSON Schema of what `signing.validate_secret` asks of a secret, scheme by scheme (null: generated)."""
+    absent_or = [{"type": "null"}]
+    return {
+        "anyOf": [
+            {
+                "properties": {
+                    signing_field: {"enum": [None, "syncfy"]},
+                    secret_field: {"anyOf": [*absent_or, {"type": "string", "pattern": formats.SYNCFY_SECRET}]},
+                }
+            },
+            {
+                "required": [signing_field],
+                "properties": {
+                    signing_field: {"const": "standard"},
+                    secret_field: {"anyOf": [*absent_or, {"type": "string", "pattern": formats.STANDARD_SECRET}]},
+                },
+            },
+            {
+                "required": [signing_field],
+                "properties": {
+                    signing_field: {"enum": ["basistheory", "none"]},
+                    secret_field: {"enum": [None, ""]},
+                },
+            },
+        ]
+    }
+
+
+def _check_secret(scheme: str | None, secret: str | None) -> None:
+    """Refuse a secret that does not fit `scheme` (None: the provider's native one, checked as Syncfy's)."""
+    if secret is None:
+        return
+    scheme = scheme or "syncfy"
+    pattern = {"syncfy": formats.SYNCFY_SECRET, "standard": formats.STANDARD_SECRET}.get(scheme)
+    if pattern is not None and secret and not re.fullmatch(pattern, secret):
+        expected = "whsec_<base64>" if scheme == "standard" else "base64"
+        message = f"a {scheme} secret must be non-empty {expected}"
+        raise InvalidInput(message, errors=[FieldError("secret", message)])
+    signing.validate_secret(scheme, secret)
 
 
 class RetrySpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    delays: list[float] = Field(description="Seconds before each retry (simulated time, before speed).")
+    model_config = _FINITE
+    delays: list[Annotated[float, Field(ge=0, le=MAX_RETRY_DELAY)]] = Field(
+        max_length=50, description="Seconds before each retry (simulated time, before speed); at most a week each."
+    )
     jitter: float = Field(0.2, ge=0, le=1)
-
-    @field_validator("delays")
-    @classmethod
-    def _non_negative(cls, v: list[float]) -> list[float]:
-        if any(d < 0 for d in v) or len(v) > 50:
-            raise ValueError("delays must be at most 50 non-negative numbers")
-        return v
 
 
 class SubscriptionSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"allOf": [secret_rules()]})
     url: Url
-    events: list[str] = Field(
+    events: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         default_factory=list,
         max_length=200,
         description="Filters: exact types, aliases, `provider:*`, globs like `token.*`.",
     )
     signing: Scheme | None = Field(None, description="Default: each event's provider's native scheme.")
-    secret: str | None = Field(None, max_length=512, description="Generated when not given; shown once.")
+    secret: Secret | None = Field(
+        None,
+        description="Generated when not given; shown once. Syncfy (and the default): base64; standard: "
+        "whsec_<base64>; basistheory and none take none.",
+    )
     headers: Headers = Field(default_factory=dict)
     timeout: float = Field(30.0, gt=0, le=600)
     retry: RetrySpec | None = None
     max_in_flight: int = Field(1, ge=1, le=1000)
     strict_order: bool = False
     batch: int = Field(1, ge=1, le=100, description="Syncfy: events per POST.")
-    faults: dict[str, Any] = Field(default_factory=dict)
+    faults: Faults = Field(default_factory=dict)
     enabled: bool = True
     disable_after: int = Field(
         5, ge=0, le=100000, description="Consecutive dead deliveries before disabling; 0 never disables."
     )
 
+    @model_validator(mode="after")
+    def _secret_fits_scheme(self) -> SubscriptionSpec:
+        _check_secret(self.signing, self.secret)
+        return self
 
-def _without_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
+
+def _without_default(extra: Any) -> Any:
+    """A field's `json_schema_extra` that also drops the default: in a PATCH, absent means "unchanged"."""
+
+    def update(schema: dict[str, Any]) -> None:
+        if isinstance(extra, dict):
+            schema.update(extra)
+        elif callable(extra):
+            extra(schema)
+        schema.pop("default", None)
+
+    return update
 
 
 def patch_of(model: type[BaseModel], name: str) -> type[BaseModel]:
@@ -116,45 +292,111 @@ def patch_of(model: type[BaseModel], name: str) -> type[BaseModel]:
     for field_name, info in model.model_fields.items():
         patched = copy.copy(info)
         patched.default, patched.default_factory = None, None
-        patched.json_schema_extra = _without_default  # absent means "unchanged", not null
+        patched.json_schema_extra = _without_default(info.json_schema_extra)
         fields[field_name] = (info.rebuild_annotation(), patched)
     return create_model(
-        name, __config__=ConfigDict(extra="forbid"), __doc__=f"A change to a {model.__name__}.", **fields
+        name,
+        __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
+        __doc__=f"A change to a {model.__name__}.",
+        **fields,
     )
 
 
-# Every field of a subscription, each one optional: the body of PATCH /subscriptions/{id}.
-SubscriptionPatch = patch_of(SubscriptionSpec, "SubscriptionPatch")
+def _patch_secret_rules(schema: dict[str, Any]) -> None:
+    """A PATCH may send a secret alone (the stored scheme decides: 409 when it does not fit), or with a
+    scheme it must fit."""
+    rules = secret_rules()["anyOf"]
+    schema["allOf"] = [
+        {"anyOf": [{"not": {"required": ["signing"]}}, {**rules[0], "required": ["signing"]}, *rules[1:]]}
+    ]
+    schema["description"] = (
+        "Only the fields given change; an empty body (or `{}`) changes nothing. `secret: null` makes a new secret."
+    )
+
+
+class SubscriptionPatch(patch_of(SubscriptionSpec, "SubscriptionChange")):  # type: ignore[misc]
+    """Every field of a subscription, each one optional: the body of PATCH /subscriptions/{id}."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra=_patch_secret_rules)
+
+    @model_validator(mode="after")
+    def _secret_fits_scheme(self) -> SubscriptionPatch:
+        if "signing" in self.model_fields_set and "secret" in self.model_fields_set:
+            _check_secret(self.signing, self.secret)
+        return self
 
 
 class RunSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    scenario: str = Field(min_length=1, max_length=4096)
-    params: dict[str, Any] = Field(default_factory=dict)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"allOf": [secret_rules()]})
+    scenario: ScenarioName
+    params: dict[str, Any] = Field(default_factory=dict, description="The scenario's parameters.")
     seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Default: a random seed, reported.")
-    speed: float = Field(1.0, ge=0, le=1e9, description="1 real time, 10 ten times faster, 0 no waiting.")
-    start_time: datetime | None = Field(None, description="The simulated time of the first event.")
-    subscriptions: list[str] | None = Field(None, description="Default: every matching subscription.")
+    speed: Speed = 1.0
+    start_time: Moment | None = Field(
+        None, description="The simulated time of the first event (default: now); from 1970 to 2200."
+    )
+    subscriptions: list[RecordId] | None = Field(
+        None, max_length=MAX_IDS, description="Default: every matching subscription."
+    )
     target: Url | None = Field(None, description="An ad-hoc URL instead of subscriptions.")
     signing: Scheme | None = Field(None, description="With `target`: the signing scheme.")
-    secret: str | None = Field(None, max_length=512, description="With `target`: the secret.")
-    faults: dict[str, Any] = Field(default_factory=dict)
+    secret: Secret | None = Field(None, description="With `target`: the secret (the same forms as a subscription's).")
+    faults: Faults = Field(default_factory=dict)
     max_in_flight: int = Field(1, ge=1, le=1000, description="With `target`: concurrent requests.")
+
+    @model_validator(mode="after")
+    def _secret_fits_scheme(self) -> RunSpec:
+        _check_secret(self.signing, self.secret)
+        return self
+
+
+OverridePath = Annotated[
+    str,
+    Field(max_length=1039, json_schema_extra={"pattern": formats.OVERRIDE_PATH}),
+    matching(formats.OVERRIDE_PATH, "a dotted path of at most 16 parts of at most 64 characters"),
+]
 
 
 class EventSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _FINITE
     type: str = Field(min_length=1, max_length=200)
-    overrides: dict[str, Any] = Field(default_factory=dict, description="Dotted paths into the event.")
-    subscriptions: list[str] | None = None
+    overrides: dict[OverridePath, Any] = Field(
+        default_factory=dict, max_length=100, description="Dotted paths into the event."
+    )
+    subscriptions: list[RecordId] | None = Field(None, max_length=MAX_IDS)
     target: Url | None = None
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
 
 
+Cron = Annotated[
+    str,
+    Field(
+        max_length=formats.CRON_MAX,
+        json_schema_extra={"pattern": formats.CRON, "not": {"pattern": formats.CRON_NEVER}},
+    ),
+    matching(
+        formats.CRON,
+        "a 5-field crontab expression (minute hour day month weekday, single spaces; `*`, numbers, a-b "
+        "ranges, lists and */n steps)",
+    ),
+]
+
+
+def _schedule_rules(schema: dict[str, Any]) -> None:
+    """A run's secret rules, and exactly one trigger that is not null."""
+    triggers = [
+        {"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in ("cron", "interval", "at")
+    ]
+    schema["allOf"] = [secret_rules(), {"oneOf": triggers}]
+
+
 class ScheduleSpec(RunSpec):
-    cron: str | None = Field(None, max_length=200)
-    interval: float | None = Field(None, ge=1, le=10**8)
-    at: datetime | None = None
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra=_schedule_rules)
+    cron: Cron | None = Field(
+        None, description="Crontab, UTC: minute hour day month weekday (0 and 7 are Sunday). It must fire some day."
+    )
+    interval: float | None = Field(None, ge=1, le=10**8, description="Seconds between runs.")
+    at: Moment | None = Field(None, description="Once, at this time (a time already past fires at once).")
 
     @model_validator(mode="after")
     def _one_trigger(self) -> ScheduleSpec:
@@ -174,7 +416,10 @@ def parse(model: type[M], data: Any, *, strict: bool = False) -> M:
             return model.model_validate_json(json.dumps(data), strict=True)
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"]) for e in exc.errors()]
+        # A mapping's refused key is at `(…, key, "[key]")`: the field is the key's path.
+        errors = [
+            FieldError(".".join(str(p) for p in e["loc"] if p != "[key]") or "body", e["msg"]) for e in exc.errors()
+        ]
         raise InvalidInput(
             f"invalid {model.__name__.removesuffix('Spec').lower()}: " + "; ".join(str(e) for e in errors),
             errors=errors,

@@ -7,6 +7,7 @@ Every problem is a `FieldError(field, message, file, line)`: the field as a path
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -340,16 +341,26 @@ def _yaml_files(folder: Path, errors: list[FieldError]) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
+# (the folders as given) -> (their signature, what discovering them found)
+_DISCOVERED: dict[tuple[str, ...], tuple[tuple[Any, ...], dict[str, Scenario], list[FieldError]]] = {}
+
+
 def discover(dirs: Iterable[str | Path] = ()) -> tuple[dict[str, Scenario], list[FieldError]]:
     """The built-in scenarios plus every `*.yaml`/`*.yml` in `dirs`, by name, and the problems found.
 
     A broken file is reported and skipped; the others still load. A user scenario may not take a name that a
-    built-in (or an earlier file) already has.
+    built-in (or an earlier file) already has. The result is kept while no file in the folders is added, removed
+    or modified (by modification time and size), so a lookup costs one directory listing per folder.
     """
-    found: dict[str, Scenario] = {}
-    errors: list[FieldError] = []
     builtin = builtin_dir().resolve()
     folders = [builtin, *dict.fromkeys(Path(d).resolve() for d in dirs if Path(d).resolve() != builtin)]
+    key = tuple(str(f) for f in folders)
+    signature = tuple(_signature(f) for f in folders)
+    cached = _DISCOVERED.get(key)
+    if cached is not None and cached[0] == signature:
+        return dict(cached[1]), list(cached[2])
+    found: dict[str, Scenario] = {}
+    errors: list[FieldError] = []
     for folder in folders:
         for path in _yaml_files(folder, errors):
             try:
@@ -363,28 +374,43 @@ def discover(dirs: Iterable[str | Path] = ()) -> tuple[dict[str, Scenario], list
                 errors.append(_name_clash(scenario, owner))
                 continue
             found[scenario.name] = scenario
-    return dict(sorted(found.items())), errors
+    found = dict(sorted(found.items()))
+    _DISCOVERED[key] = (signature, found, errors)
+    return dict(found), list(errors)
 
 
-def find(name_or_path: str | Path, dirs: Iterable[str | Path] = ()) -> Scenario:
-    """A scenario by name (built-in or in `dirs`) or by the path of its YAML file."""
-    text = str(name_or_path)
-    if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or "/" in text or _is_file(text):
-        return load_file(text)
+def _signature(folder: Path) -> tuple[Any, ...] | None:
+    """What discovery depends on in `folder`: each scenario file's name, modification time and size."""
+    try:
+        with os.scandir(folder) as entries:
+            files = [e for e in entries if e.name.endswith((".yaml", ".yml")) and e.is_file()]
+            return tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in files))
+    except OSError:
+        return None
+
+
+def find(name: str, dirs: Iterable[str | Path] = ()) -> Scenario:
+    """The scenario called `name`: a built-in one or one in `dirs`. A name is only ever looked up there, never
+    read as a path (the control API must not reach the server's working directory); a caller that holds a
+    path loads it with `find_name_or_file` or `load_file`."""
     found, errors = discover(dirs)
-    if text in found:
-        return found[text]
-    close = difflib.get_close_matches(text, list(found), n=3, cutoff=0.5)
+    if name in found:
+        return found[name]
+    close = difflib.get_close_matches(name, list(found), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(found)}"
     broken = f" ({len(errors)} scenario files could not be loaded)" if errors else ""
     raise NotFound(
-        f"unknown scenario {text!r}{hint}{broken}", errors=[FieldError("scenario", f"unknown scenario {text!r}")]
+        f"unknown scenario {name!r}{hint}{broken}", errors=[FieldError("scenario", f"unknown scenario {name!r}")]
     )
 
 
-def _is_file(text: str) -> bool:
-    """Whether `text` names an existing file; a name no file system accepts (too long, NUL) names none."""
-    try:
-        return Path(text).is_file()
-    except (OSError, ValueError):
-        return False
+def is_path(text: str | Path) -> bool:
+    """Whether the command line's `text` means a file rather than a name: a YAML file name or a path with a
+    folder in it (`./my-scenario`, not `my-scenario`)."""
+    return isinstance(text, Path) or str(text).endswith((".yaml", ".yml")) or "/" in str(text) or os.sep in str(text)
+
+
+def find_name_or_file(text: str | Path, dirs: Iterable[str | Path] = ()) -> Scenario:
+    """The command line's convenience: the scenario in the file `text` when it is a path (`is_path`), else the
+    scenario of that name (`find`)."""
+    return load_file(text) if is_path(text) else find(str(text), dirs)

@@ -43,6 +43,7 @@ CLOSE_GRACE = 5.0  # how long closing waits for a failing store before giving up
 # system remounted), I/O error, full, cannot open, WAL protocol. Anything else (a constraint, no such table) is
 # permanent: retrying it would stall every write behind it.
 _TRANSIENT_SQLITE = frozenset({5, 6, 7, 8, 10, 13, 14, 15})
+_SQLITE_FULL = 13
 # PostgreSQL's SQLSTATE prefixes of the same kind: connection exception, insufficient resources (disk full, out
 # of memory), operator intervention (shutdown), serialization failure, deadlock, lock not available, read-only.
 _TRANSIENT_SQLSTATE = ("08", "53", "57P", "40001", "40P01", "55P03", "25006")
@@ -54,14 +55,20 @@ def transient(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
-        code = getattr(exc.orig, "sqlite_errorcode", None)
-        if isinstance(code, int):
-            return code & 0xFF in _TRANSIENT_SQLITE
+        code = _sqlite_code(exc)
+        if code is not None:
+            return code in _TRANSIENT_SQLITE
         state = getattr(exc.orig, "sqlstate", None)
         if isinstance(state, str):
             return state.startswith(_TRANSIENT_SQLSTATE)
         return isinstance(exc, (OperationalError, InterfaceError))  # its connection or its server
     return isinstance(exc, OSError)
+
+
+def _sqlite_code(exc: BaseException) -> int | None:
+    """SQLite's primary result code for `exc`, if SQLite raised it."""
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
 
 
 def _reason(exc: BaseException) -> str:
@@ -158,6 +165,14 @@ class _Batch:
         if op.done is not None:
             self.done.append(op.done)
         self.ops.append(op)
+
+    def halves(self) -> list[_Batch]:
+        """This batch's ops in two batches, in order."""
+        middle = len(self.ops) // 2
+        out = [_Batch(), _Batch()]
+        for i, op in enumerate(self.ops):
+            out[i >= middle].add(op)
+        return out
 
     def unowned(self) -> Counter[str]:
         """The rows and statements of this batch that no owner hears about, by kind."""
@@ -311,44 +326,64 @@ class Writer:
             op = self._queue.get_nowait()
 
     async def _commit(self, batch: _Batch) -> None:
-        error = await self._write(batch)
-        if error is not None and len(batch.ops) > 1 and not self._abandoned:
-            # One bad change must not take the others with it: each op alone, each owner told its own outcome.
-            for op in batch.ops:
-                single = _Batch()
-                single.add(op)
-                self._settle(single, await self._write(single))
-            return
-        self._settle(batch, error)
-
-    async def _write(self, batch: _Batch) -> BaseException | None:
-        """Commit `batch`, trying again while the store fails transiently; None once committed, else the permanent
-        error (or `StoreUnavailable` once the store is given up on)."""
+        """Commit `batch`, in order; on a failure, in halves down to single changes: a smaller transaction may fit
+        where the whole did not (a disk with a little room), and a change the store refuses for good must not take
+        the others with it. A single change that fails transiently is tried again with backoff until it commits
+        (or, at closing, the store is given up on)."""
+        parts = [batch]
         delay = RETRY_FIRST
-        while True:
-            try:
-                if self._conn is None:
-                    self._conn = await self._engine.connect()
-                await _transaction(self._conn, batch)
-            except Exception as exc:
-                if not transient(exc):
-                    return exc
-                await self._disconnect(invalidate=True)  # the next try gets a fresh connection
-                self._failed(exc)
-                if self._abandoned or self._past_grace():
-                    self._abandoned = True
-                    return StoreUnavailable(f"the store cannot write: {self.unavailable}")
+        while parts:
+            part = parts[0]
+            error = await self._try(part)
+            if error is None:
+                parts.pop(0)
+                self._settle(part, None)
+                delay = RETRY_FIRST
+            elif transient(error) and (self._abandoned or self._past_grace()):
+                self._abandoned = True
+                parts.pop(0)
+                self._settle(part, StoreUnavailable(f"the store cannot write: {self.unavailable}"))
+            elif len(part.ops) > 1:
+                parts[0:1] = part.halves()
+            elif not transient(error):
+                parts.pop(0)
+                self._settle(part, error)
+            else:
                 await asyncio.sleep(self._pause(delay))
                 delay = min(delay * 2, RETRY_MAX)
-                continue
-            if self.unavailable is not None:
-                log.warning(
-                    "store writes again after %d failed tries in %.1f s; nothing was lost",
-                    self._failures,
-                    time.monotonic() - self._failing_since,
-                )
-                self.unavailable, self._failures = None, 0
-            return None
+
+    async def _try(self, batch: _Batch) -> BaseException | None:
+        """One attempt at committing `batch`: None once committed, else the error."""
+        try:
+            if self._conn is None:
+                self._conn = await self._engine.connect()
+            await _transaction(self._conn, batch)
+        except Exception as exc:
+            if transient(exc):
+                await self._disconnect(invalidate=True)  # the next try gets a fresh connection
+                self._failed(exc)
+                if _sqlite_code(exc) == _SQLITE_FULL:
+                    await self._checkpoint()
+            return exc
+        if self.unavailable is not None:
+            log.warning(
+                "store writes again after %d failed tries in %.1f s; nothing was lost",
+                self._failures,
+                time.monotonic() - self._failing_since,
+            )
+            self.unavailable, self._failures = None, 0
+        return None
+
+    async def _checkpoint(self) -> None:
+        """Let SQLite reuse its WAL. Committed pages stay in the WAL until a checkpoint, which runs only once the
+        WAL passes 1,000 pages: on a disk that filled up first it never comes, and the WAL can only grow. A
+        passive checkpoint (it never waits for readers) moves the pages into the database, after which the next
+        transaction writes over the WAL from its start instead of needing new room."""
+        try:
+            self._conn = await self._engine.connect()
+            await self._conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # the disk may have no room for the database to grow either: the next try tells
+            await self._disconnect(invalidate=True)
 
     def _failed(self, exc: BaseException) -> None:
         reason = _reason(exc)

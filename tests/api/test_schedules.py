@@ -124,7 +124,7 @@ def test_the_run_secret_is_masked(api: httpx.Client) -> None:
         ({"scenario": "api-one-event", "cron": "0 0 30 2 *"}, 422, "cron"),
         ({"scenario": "api-one-event", "interval": 0.5}, 422, "interval"),
         ({"scenario": "api-one-event", "interval": "often"}, 422, "interval"),
-        ({"scenario": "api-one-event", "at": "2001-01-01T00:00:00Z"}, 422, "at"),
+        ({"scenario": "api-one-event", "at": "2001-01-01T00:00:00"}, 422, "at"),  # no offset: which time?
         ({"scenario": "api-one-event", "at": "tomorrow"}, 422, "at"),
         ({"scenario": "api-one-evnt", "interval": 60}, 404, "scenario"),
         ({"scenario": "./api-one-event.yaml", "interval": 60}, 422, "scenario"),

@@ -159,7 +159,7 @@ async def test_subscriptions_and_runs_refuse_bad_faults(sim, receiver, tmp_path)
         "  - emit: token.read\n    faults: {malformed: {probability: 0.5, kind: weird}}\n"
     )
     with pytest.raises(InvalidInput) as info:
-        await sim.runs.start(RunSpec(scenario=str(path), target=receiver.url))
+        await sim.runs.start(RunSpec(scenario="bad", target=receiver.url), scenario=loader.load_file(path))
     error = info.value.errors[0]
     assert (error.field, error.file, error.line) == ("faults.malformed.kind", str(path), 5)
     assert await sim.runs.list() == []
@@ -523,7 +523,10 @@ steps:
     faults: {drop: 0}
 """)
     run = await sim.runs.start(
-        RunSpec(scenario=str(path), target=receiver.url, speed=0, seed=1, faults={"bad_signature": 0, "duplicate": 1})
+        RunSpec(
+            scenario="fault-layers", target=receiver.url, speed=0, seed=1, faults={"bad_signature": 0, "duplicate": 1}
+        ),
+        scenario=loader.load_file(path),
     )
     run = await asyncio.wait_for(sim.runs.wait(run.id), 15)
     assert run.status == "completed"

@@ -21,6 +21,7 @@ from simulator.scenarios import (
     builtin_dir,
     discover,
     find,
+    find_name_or_file,
     load_file,
     load_text,
     schema,
@@ -224,7 +225,9 @@ def test_validate_files_reports_every_file_and_duplicate_names(tmp_path):
 def test_find_by_name_by_path_and_unknown_names_suggest(tmp_path):
     assert find("syncfy-credential-lifecycle").name == "syncfy-credential-lifecycle"
     path = FIXTURES / "valid" / "minimal.yaml"
-    assert find(str(path)).name == "fixture-minimal"
+    assert find_name_or_file(str(path)).name == "fixture-minimal"
+    with pytest.raises(NotFound):
+        find(str(path))  # a name is only ever looked up in the scenario folders
     (tmp_path / "mine.yaml").write_text(MINIMAL.format(name="mine"))
     assert find("mine", [tmp_path]).source == str(tmp_path / "mine.yaml")
     with pytest.raises(NotFound, match="did you mean syncfy-credential-lifecycle") as caught:

@@ -1,0 +1,230 @@
+"""The parts of the OpenAPI document that the event catalog and the scenario folders decide: which event types,
+providers and filters exist, what each event type's `overrides` may set, what each scenario's `params` take. The
+server checks these against the same catalog and scenarios, so the document states what the server enforces.
+
+A parameter is typed as its default (JSON bodies: `typed_params` in `simulator.core.validation`), and where a
+step uses it whole (`repeat: "${n}"`, `wait: "${gap}"`) as that step needs: a count, a (positive) duration. Uses
+inside a longer text, in `with:` overrides or tying two parameters (`uniform: [${a}, ${b}]`) are checked by the
+server when the run is asked for, and not stated here.
+
+An override's path and value are checked against the event's JSON Schema (`simulator.overrides`). The document
+lists, per provider, the paths every one of its event types has, that lead through required, non-null objects to
+a plain value (a string, a number, a boolean, an enum): any value their schema allows is accepted. Each type takes
+more (its own fields, `GET /events/{type}/schema`), but a list of them per type made the document, and every
+client generating requests from it, several times larger; into lists, maps or whole objects, whether a path fits
+depends on the event built, so the document does not promise those.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from simulator import catalog
+from simulator.scenarios import distributions
+from simulator.scenarios.model import Repeat, Scenario, Step, Wait, walk
+
+Schema = dict[str, Any]
+_SCALARS = {"string", "integer", "number", "boolean", "null"}
+# Keywords that tie a node's fields to each other: below them a path's value alone does not decide.
+_CHECKED_FORMATS = frozenset(Draft202012Validator.FORMAT_CHECKER.checkers)
+_ENTANGLED = ("oneOf", "anyOf", "allOf", "not", "if", "then", "else", "dependentRequired", "dependentSchemas")
+
+
+def event_type_spellings() -> list[str]:
+    """Every spelling of an event type the API accepts: `provider:type`, the bare type, each alias."""
+    return sorted(
+        {
+            spelling
+            for e in catalog.event_types()
+            for name in (e.name, *e.aliases)
+            for spelling in (name, f"{e.provider}:{name}")
+        }
+    )
+
+
+def event_type_schema() -> Schema:
+    return {"type": "string", "enum": event_type_spellings()}
+
+
+def provider_schema() -> Schema:
+    return {"type": "string", "enum": sorted(p.name for p in catalog.providers())}
+
+
+def filter_spellings() -> list[str]:
+    """Subscription filters that select some event type: every spelling of a type, `*`, `provider:*`, and the
+    globs of a dotted prefix (`token.*`, `basistheory:token.*`). (Any other glob that matches a type, such as
+    `*.created`, is accepted too.)"""
+    out = {"*", *event_type_spellings(), *(f"{p.name}:*" for p in catalog.providers())}
+    for e in catalog.event_types():
+        for name in (e.name, *e.aliases):
+            parts = name.split(".")
+            for i in range(1, len(parts)):
+                prefix = ".".join(parts[:i]) + ".*"
+                out.update({prefix, f"{e.provider}:{prefix}"})
+    return sorted(out)
+
+
+@cache
+def override_branches() -> list[Schema]:
+    """One branch per provider for EventSpec's `oneOf`: its event types' spellings, and the overrides every one
+    of its event types takes (the envelope's fields: ids, times; each type has more, see its JSON Schema)."""
+    branches = []
+    for provider in catalog.providers():
+        types = list(catalog.event_types(provider.name))
+        names = sorted({n for e in types for name in (e.name, *e.aliases) for n in (name, f"{e.provider}:{name}")})
+        every = [override_paths(e) for e in types]
+        common = {
+            path: schema for path, schema in every[0].items() if all(other.get(path) == schema for other in every[1:])
+        }
+        branches.append(
+            {
+                "title": provider.name,
+                "properties": {
+                    "type": {"enum": names},
+                    "overrides": {"type": "object", "additionalProperties": False, "properties": common},
+                },
+            }
+        )
+    return branches
+
+
+def override_paths(etype: catalog.EventType) -> dict[str, Schema]:
+    """The dotted paths of `etype`'s event (the per-event object) that reach a plain value through required,
+    non-null objects, each with the schema of its value."""
+    provider = catalog.get_provider(etype.provider)
+    root = provider.schema(etype)
+    node: Schema = root
+    for part in provider.event_path:
+        here = _resolved(node, root)
+        node = here["items"] if part.isdigit() else here["properties"][part]
+    return dict(sorted(_leaves(node, root, ())))
+
+
+def _leaves(node: Schema, root: Schema, path: tuple[str, ...]) -> list[tuple[str, Schema]]:
+    node = _resolved(node, root)
+    if any(k in node for k in _ENTANGLED):
+        return []
+    kind = node.get("type")
+    if kind == "object":
+        required = set(node.get("required", ()))
+        return [
+            leaf
+            for name, sub in node.get("properties", {}).items()
+            if name in required and "." not in name and not name.isdigit()
+            for leaf in _leaves(sub, root, (*path, name))
+        ]
+    kinds = set(kind) if isinstance(kind, list) else {kind}
+    plain = (kind is not None and kinds <= _SCALARS) or "enum" in node or "const" in node
+    return [(".".join(path), _inlined(node, root))] if plain and path else []
+
+
+def _resolved(node: Schema, root: Schema) -> Schema:
+    while "$ref" in node:
+        target: Any = root
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def _inlined(node: Any, root: Schema) -> Any:
+    """`node` with its references resolved, and without the `format`s the server's validator does not check
+    (`date-time`, without its optional dependency): the document states what is enforced."""
+    if isinstance(node, dict):
+        return {
+            k: _inlined(v, root)
+            for k, v in _resolved(node, root).items()
+            if k not in ("$schema", "$id") and not (k == "format" and v not in _CHECKED_FORMATS)
+        }
+    if isinstance(node, list):
+        return [_inlined(v, root) for v in node]
+    return node
+
+
+# --- runs: what each scenario's parameters take -------------------------------------------------------------
+
+# A duration as a scenario parameter: seconds, or a number and a unit (the ASCII spellings of
+# `simulator.timeutil.parse_duration`); at most 15 digits, so it is always a finite number of seconds.
+_DURATION = r"^[0-9]{1,15}(?:\.[0-9]{1,9})?(?:ms|s|m|h|d)?$"
+_POSITIVE_DURATION = (
+    r"^(?:[0-9]{0,14}[1-9][0-9]{0,14}(?:\.[0-9]{1,9})?|[0-9]{1,15}\.[0-9]{0,8}[1-9][0-9]{0,8})(?:ms|s|m|h|d)?$"
+)
+_BY_DEFAULT: dict[type, Schema] = {
+    bool: {"type": "boolean"},
+    int: {"type": "integer"},
+    float: {"type": "number"},
+    str: {"type": "string"},
+}
+
+
+def scenario_rules(scenarios: Mapping[str, Scenario]) -> Schema:
+    """For a run's body: each known scenario with the parameters it declares (typed as its defaults, and as
+    the steps that use them need), or any other name (answered 404)."""
+    alike: dict[str, tuple[list[str], Schema]] = {}  # scenarios that take the same parameters share a branch
+    for name, scenario in sorted(scenarios.items()):
+        params = params_schema(scenario)
+        alike.setdefault(json.dumps(params, sort_keys=True), ([], params))[0].append(name)
+    branches: list[Schema] = [
+        {"properties": {"scenario": {"enum": names}, "params": params}} for names, params in alike.values()
+    ]
+    branches.append({"title": "(unknown)", "properties": {"scenario": {"not": {"enum": sorted(scenarios)}}}})
+    return {"oneOf": branches}
+
+
+def params_schema(scenario: Scenario) -> Schema:
+    uses = _uses(scenario.steps)
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            name: _param_schema(param.default, uses.get(name, set())) for name, param in scenario.params.items()
+        },
+    }
+
+
+def _param_schema(default: Any, uses: set[str]) -> Schema:
+    schema = dict(_BY_DEFAULT.get(type(default), {}))
+    kind = schema.get("type")
+    if "count" in uses:
+        schema.update({"type": "integer", "minimum": 0} if kind != "string" else {"pattern": "^[0-9]{1,15}$"})
+    if uses & {"duration", "positive duration"}:
+        positive = "positive duration" in uses
+        if kind == "string":
+            schema["pattern"] = _POSITIVE_DURATION if positive else _DURATION
+        else:
+            schema.update({"exclusiveMinimum": 0} if positive else {"minimum": 0})
+    return schema
+
+
+def _uses(steps: Iterable[Step]) -> dict[str, set[str]]:
+    """How each parameter is used where a step names it whole (`"${name}"`): as a repeat count, a duration, or
+    a duration that must be positive."""
+    uses: dict[str, set[str]] = {}
+
+    def note(value: Any, use: str) -> None:
+        if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+            uses.setdefault(value[2:-1], set()).add(use)
+
+    for step in walk(tuple(steps)):
+        if isinstance(step, Repeat):
+            note(step.count, "count")
+            note(step.for_seconds, "positive duration")
+        elif isinstance(step, Wait):
+            dist = step.distribution
+            if isinstance(dist, distributions.Fixed):
+                note(dist.seconds, "duration")
+            elif isinstance(dist, distributions.Uniform):
+                note(dist.low, "duration")
+                note(dist.high, "duration")
+            elif isinstance(dist, distributions.Exponential):
+                note(dist.mean, "positive duration")
+                note(dist.max, "positive duration")
+            elif isinstance(dist, distributions.Lognormal):
+                note(dist.median, "positive duration")
+                note(dist.max, "positive duration")
+    return uses

@@ -1,0 +1,132 @@
+"""Numbers and times at the boundary: JSON that Python reads as infinity, numbers and dates out of range, paths
+too deep. Each is a 422 naming the field, and a refused request leaves nothing behind: the store reads the same
+after it as before."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from simulator.models import answers as schemas
+from tests.api.harness import ok, problem
+
+URL = "http://127.0.0.1:9/"
+
+
+def state(api: httpx.Client) -> dict[str, Any]:
+    """Everything a request could have left behind, as the API lists it."""
+    lists = ("/subscriptions", "/runs", "/deliveries", "/schedules")
+    return {path: api.get(path, params={"limit": 500}).json()["data"] for path in lists}
+
+
+def refused(api: httpx.Client, method: str, path: str, body: bytes | dict, field: str) -> dict[str, Any]:
+    """Send `body` (raw JSON text, or a value to encode) and expect a 422 naming `field`, with no change."""
+    before = state(api)
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = api.request(method, path, content=content, headers={"content-type": "application/json"})
+    found = problem(response, 422, field)
+    assert state(api) == before
+    assert api.get("/subscriptions").status_code == 200  # and every list still reads
+    return found
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/subscriptions", b'{"url": "%s", "retry": {"delays": [1e309]}}' % URL.encode(), "retry.delays.0"),
+        ("/subscriptions", b'{"url": "%s", "timeout": -1e309}' % URL.encode(), "timeout"),
+        (
+            "/events",
+            b'{"type": "token.created", "target": "%s", "overrides": {"data.x": 1e309}}' % URL.encode(),
+            "overrides.data.x",
+        ),
+        ("/runs", b'{"scenario": "api-one-event", "speed": 1e400}', "speed"),
+        ("/runs", b'{"scenario": "api-one-event", "params": {"plan": [1, {"x": 1e999}]}}', "params.plan.1.x"),
+    ],
+    ids=["retry-delay", "timeout", "override", "speed", "nested-param"],
+)
+def test_numbers_json_reads_as_infinite_are_refused_and_stored_nowhere(
+    refusing_api: httpx.Client, path: str, body: bytes, field: str
+) -> None:
+    found = refused(refusing_api, "POST", path, body, field)
+    assert "out of range" in json.dumps(found)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": URL, "retry": {"delays": [1e300]}}, "retry.delays.0"),
+        ({"url": URL, "retry": {"delays": [604800.5]}}, "retry.delays.0"),
+        ({"url": URL, "retry": {"delays": [-1]}}, "retry.delays.0"),
+        ({"url": URL, "retry": {"delays": [1] * 51}}, "retry.delays"),
+        ({"url": URL, "timeout": 1e300}, "timeout"),
+    ],
+)
+def test_retry_delays_are_capped_at_a_week(refusing_api: httpx.Client, body: dict, field: str) -> None:
+    refused(refusing_api, "POST", "/subscriptions", body, field)
+
+
+def test_a_week_is_the_longest_retry_delay(api: httpx.Client) -> None:
+    sub = ok(
+        api.post("/subscriptions", json={"url": URL, "retry": {"delays": [0, 1.5, 604800]}}), schemas.Subscription, 201
+    )
+    assert api.get(f"/subscriptions/{sub['id']}").json()["retry"]["delays"] == [0, 1.5, 604800]
+    assert api.get("/subscriptions").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("time", "accepted"),
+    [
+        ("9999-12-31T00:00:00Z", False),
+        ("0001-01-01T00:00:00Z", False),
+        ("1969-12-31T23:59:59Z", False),
+        ("2201-01-01T00:00:00Z", False),
+        ("2025-02-30T00:00:00Z", False),
+        ("2025-01-01T00:00:00", False),  # no offset: which time would it be?
+        ("2025-01-01 00:00:00Z", False),
+        ("1970-01-01T00:00:00Z", True),
+        ("2200-12-31T23:59:59.999999-23:59", True),
+        ("2024-02-29T12:00:00+05:30", True),
+    ],
+)
+def test_start_times_are_rfc3339_from_1970_to_2200(refusing_api: httpx.Client, time: str, accepted: bool) -> None:
+    body = {"scenario": "api-one-event", "speed": 0, "start_time": time, "target": URL}
+    if accepted:
+        run = ok(refusing_api.post("/runs", json=body), schemas.Run, 202)
+        assert refusing_api.post(f"/runs/{run['id']}/cancel").status_code == 200
+        refusing_api.post("/reset")  # this module's server is shared: leave it empty
+    else:
+        refused(refusing_api, "POST", "/runs", body, "start_time")
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T00:00:00Z", "0001-01-01T00:00:00Z", "2025-13-01T00:00:00Z"])
+def test_schedule_times_are_bounded_too(refusing_api: httpx.Client, at: str) -> None:
+    refused(refusing_api, "POST", "/schedules", {"scenario": "api-one-event", "at": at}, "at")
+
+
+@pytest.mark.parametrize("speed", [1e-300, 0.0009, -1, 1e10])
+def test_speeds_are_zero_or_from_a_thousandth_to_a_billion(refusing_api: httpx.Client, speed: float) -> None:
+    refused(refusing_api, "POST", "/runs", {"scenario": "api-one-event", "speed": speed, "target": URL}, "speed")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".".join(["a"] * 10_000), ".".join(["a"] * 17), "a" * 65, "", "a..b"],
+    ids=["10000-parts", "17-parts", "long-part", "empty", "empty-part"],
+)
+def test_override_paths_are_bounded(refusing_api: httpx.Client, path: str) -> None:
+    body = {"type": "token.created", "target": URL, "overrides": {path: 1}}
+    found = refused(refusing_api, "POST", "/events", body, f"overrides.{path}")
+    assert len(json.dumps(found)) < 2_000 or path.count(".") > 100  # the refusal does not explode either
+
+
+def test_a_refused_event_is_not_delivered_later(refusing_api: httpx.Client) -> None:
+    """The 500 of old stored the event first: a client retrying made a duplicate, and the stored Infinity made
+    the body invalid JSON for its receiver."""
+    body = b'{"type": "token.created", "target": "%s", "overrides": {"data.token.metadata.x": 1e309}}' % URL.encode()
+    for _ in range(2):
+        refused(refusing_api, "POST", "/events", body, "overrides.data.token.metadata.x")
+    assert refusing_api.get("/deliveries").json()["data"] == []

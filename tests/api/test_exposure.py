@@ -1,0 +1,192 @@
+"""The server facing a network: it will not serve an open API off loopback, its text log cannot be forged, idle
+and half-sent connections cannot starve it, and a client that hangs up is not an error."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.serving import Served, clean_env, healthy, serve_once
+
+TOKEN = "exposure-token-for-tests"
+
+
+# --- no open API off loopback (item 10) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3", "example.test"])
+def test_a_non_loopback_address_without_a_token_is_refused(tmp_path: Path, host: str) -> None:
+    done = serve_once(["--host", host, "--port", "0", "--db", str(tmp_path / "api.db")])
+    assert done.returncode == 2, done.stderr
+    assert f"refusing to serve the control API on {host} without a token" in done.stderr
+    assert "--token" in done.stderr and "--token-file" in done.stderr and "--insecure-no-token" in done.stderr
+    assert "serving on" not in done.stdout
+    assert not (tmp_path / "api.db").exists()  # refused before anything was opened
+
+
+def test_the_container_environment_alone_is_refused(tmp_path: Path) -> None:
+    """The image sets WEBHOOK_SIM_HOST=0.0.0.0: started without a token, it says what to set and exits 2."""
+    env = clean_env(WEBHOOK_SIM_HOST="0.0.0.0", WEBHOOK_SIM_PORT="0", WEBHOOK_SIM_DB=str(tmp_path / "api.db"))
+    done = serve_once([], env=env)
+    assert done.returncode == 2 and "WEBHOOK_SIM_TOKEN" in done.stderr and "WEBHOOK_SIM_TOKEN_FILE" in done.stderr
+
+
+def test_insecure_no_token_serves_open_on_purpose(tmp_path: Path) -> None:
+    served = Served(tmp_path, ["--host", "0.0.0.0", "--insecure-no-token"])
+    try:
+        assert httpx.get(f"http://127.0.0.1:{served.port}/subscriptions").status_code == 200
+        assert "warning: no --token while listening on 0.0.0.0" in served.log()
+    finally:
+        served.stop()
+
+
+def test_a_token_file_guards_the_api_and_is_never_logged(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    served = Served(tmp_path / "server", ["--host", "0.0.0.0"], env=clean_env(WEBHOOK_SIM_TOKEN_FILE=str(token_file)))
+    try:
+        url = f"http://127.0.0.1:{served.port}"
+        assert httpx.get(f"{url}/subscriptions").status_code == 401
+        assert httpx.get(f"{url}/subscriptions", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    finally:
+        served.stop()
+    assert TOKEN not in served.log() + served.out.read_text()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"), [("", "is empty"), (None, "cannot read the token file")], ids=["empty", "missing"]
+)
+def test_an_unusable_token_file_is_refused(tmp_path: Path, content: str | None, message: str) -> None:
+    token_file = tmp_path / "token"
+    if content is not None:
+        token_file.write_text(content)
+    done = serve_once(["--token-file", str(token_file), "--port", "0", "--db", str(tmp_path / "api.db")])
+    assert done.returncode == 2 and message in done.stderr
+
+
+def test_loopback_needs_no_token(tmp_path: Path) -> None:
+    served = Served(tmp_path, ["--host", "127.0.0.1"])
+    try:
+        assert httpx.get(f"{served.url}/subscriptions").status_code == 200
+    finally:
+        served.stop()
+
+
+# --- the text log (item 11) -------------------------------------------------------------------------------
+
+FORGED = "2026-01-01 00:00:00,000 INFO webhook_sim.access: GET /forged 200 0.1ms"
+
+
+def raw_request(port: int, head: bytes, timeout: float = 5) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(head)
+        answer = b""
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+        return answer
+
+
+def test_control_characters_in_a_path_cannot_forge_log_lines(tmp_path: Path) -> None:
+    served = Served(tmp_path)
+    try:
+        forged = FORGED.replace(" ", "%20")
+        head = f"GET /x%0d%0a{forged}%00%1b[2J HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        assert raw_request(served.port, head).startswith(b"HTTP/1.1 404")
+        time.sleep(0.3)
+    finally:
+        served.stop()
+    log = served.log()
+    assert "\x00" not in log and "\x1b" not in log
+    assert not any(line.startswith(FORGED[:24]) for line in log.splitlines())  # no line the client wrote
+    [line] = [line for line in log.splitlines() if "/x" in line]
+    assert "webhook_sim.access: GET /x\\r\\n2026-01-01 00:00:00,000 INFO" in line and "\\x00\\x1b[2J 404" in line
+
+
+# --- idle connections (item 14) ---------------------------------------------------------------------------
+
+
+def test_idle_and_half_sent_connections_are_closed_and_health_answers_throughout(tmp_path: Path) -> None:
+    """With 256 file descriptors (so 128 connections kept), 300 connections that never finish their request
+    head: the server drops the oldest idle ones to take new ones, closes every one within the header timeout,
+    and answers /health all along. Without the guards they were kept forever and exhausted the descriptors."""
+    served = Served(tmp_path, ["--header-timeout", "2"], max_files=256)
+    idle: list[socket.socket] = []
+    try:
+        for i in range(300):
+            sock = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+            if i % 2:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # a head that never ends
+            idle.append(sock)
+            if i % 50 == 49:
+                assert healthy(served.url), f"/health unreachable after {i + 1} idle connections"
+        assert healthy(served.url)
+        deadline = time.monotonic() + 2 + 3  # the header timeout, and some slack for a loaded machine
+        for sock in idle:
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            with contextlib.suppress(ConnectionError):
+                assert sock.recv(1) == b"", "an idle connection got an answer"
+        assert time.monotonic() < deadline + 0.5
+        assert healthy(served.url)
+    finally:
+        for sock in idle:
+            sock.close()
+        served.stop()
+
+
+def test_a_slow_head_is_closed_even_while_it_trickles_in(tmp_path: Path) -> None:
+    served = Served(tmp_path, ["--header-timeout", "1"])
+    try:
+        with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
+            started = time.monotonic()
+            with contextlib.suppress(ConnectionError, BrokenPipeError):
+                for byte in b"GET /health HTTP/1.1\r\nX-Slow: " + b"a" * 100:
+                    sock.sendall(bytes([byte]))
+                    time.sleep(0.2)
+                    if time.monotonic() - started > 4:
+                        break
+            sock.settimeout(5)
+            with contextlib.suppress(ConnectionError):
+                assert sock.recv(1) == b""
+            assert time.monotonic() - started < 3
+    finally:
+        served.stop()
+
+
+def test_a_kept_alive_connection_still_serves_request_after_request(tmp_path: Path) -> None:
+    served = Served(tmp_path, ["--header-timeout", "1"])
+    try:
+        with httpx.Client(base_url=served.url) as client:
+            for _ in range(3):
+                assert client.get("/health").status_code == 200
+                time.sleep(0.6)  # within the keep-alive time; each head is sent at once
+    finally:
+        served.stop()
+
+
+# --- a client that hangs up (item 15) ---------------------------------------------------------------------
+
+
+def test_a_client_that_disconnects_mid_body_is_logged_as_such(tmp_path: Path) -> None:
+    served = Served(tmp_path)
+    try:
+        with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
+            sock.sendall(
+                b"POST /subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 1000\r\n\r\n{"url": "http://127.0.0.1:9/"'
+            )
+            time.sleep(0.3)
+        time.sleep(0.5)
+        assert healthy(served.url)
+    finally:
+        served.stop()
+    log = served.log()
+    assert "Traceback" not in log and " ERROR " not in log, log
+    [access] = [line for line in log.splitlines() if "access: POST /subscriptions" in line]
+    assert " 499 " in access
+    assert "client disconnected before sending the whole request" in log
