@@ -27,6 +27,9 @@ from typing import Any
 # Beyond this an integer cannot be held exactly by a double, so JavaScript prints the double's digits instead.
 _SAFE_INTEGER = 2**53
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# A character outside the BMP (raw: a 4-byte UTF-8 sequence; escaped: a surrogate) is where UTF-16 key order and
+# code point order can part, and where a lone surrogate hides.
+_ASTRAL = re.compile(rb"[\xf0-\xf4]|\\u[dD][89a-fA-F]")
 _string = json.JSONEncoder(ensure_ascii=False).encode
 
 
@@ -36,12 +39,26 @@ class NotJSON(ValueError):
 
 def loads(body: bytes | str) -> Any:
     """Parse `body` as `JSON.parse` would: reject the NaN and Infinity literals Python's parser allows."""
+    return _parse(body, [])
+
+
+def _parse(body: bytes | str, numbers: list[str]) -> Any:
+    """`loads`, noting in `numbers` each number literal Python and JavaScript may write differently."""
 
     def refuse(name: str) -> Any:
         raise NotJSON(f"{name} is not JSON")
 
+    def integer(text: str) -> int:
+        if len(text) > 15:  # beyond 2**53 JavaScript keeps only a double's digits
+            numbers.append(text)
+        return int(text)
+
+    def fraction(text: str) -> float:
+        numbers.append(text)
+        return float(text)
+
     try:
-        return json.loads(body, parse_constant=refuse)
+        return json.loads(body, parse_constant=refuse, parse_int=integer, parse_float=fraction)
     except NotJSON:
         raise
     except ValueError as exc:
@@ -65,8 +82,18 @@ def stringify(value: Any) -> str:
 
 
 def canonical(body: bytes | str) -> bytes:
-    """The bytes Basis Theory's sample verifier hashes for `body`: `stringify(JSON.parse(body))`, UTF-8."""
-    return stringify(loads(body)).encode()
+    """The bytes Basis Theory's sample verifier hashes for `body`: `stringify(JSON.parse(body))`, UTF-8.
+
+    Most bodies hold no number and no character on which Python and JavaScript differ; those go through
+    `json.dumps` (C: half the time of `stringify` on a 1.5 kB `proxy.invoked`, measured), the rest through
+    `stringify`.
+    """
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    numbers: list[str] = []
+    value = _parse(body, numbers)
+    if numbers or _ASTRAL.search(raw):
+        return stringify(value).encode()
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 
 def number(value: int | float) -> str:

@@ -46,6 +46,8 @@ from simulator.timeutil import syncfy_at
 from simulator.world import Entity
 
 VERSION = "3.1"
+# The world's index of each user's latest fiscal credential (by `id_user`).
+FISCAL_KIND = "fiscal_credential"
 PAGE_SIZE = 5000
 _DAY = 86400.0
 
@@ -113,6 +115,9 @@ def _new_credential(ctx: BuildContext, user: Entity, age: tuple[float, float], d
         "job": None,
     }
     credential["job"] = _new_job(ctx, "credential", created, credential)
+    if site.has_documents:
+        # Indexed by user, so a documents event finds the user's latest fiscal credential without a scan.
+        ctx.world.put(FISCAL_KIND, credential, user["id_user"])
     return ctx.world.put("credential", credential, ctx.ref)
 
 
@@ -235,9 +240,8 @@ def _documents_credential(ctx: BuildContext) -> Entity:
         return _new_credential(ctx, _user(ctx), (3600.0, 7 * _DAY), documents=True)
     if _fiscal(credential):
         return credential
-    user = credential["user"]
-    fiscal = [c for c in ctx.world.all("credential") if c["user"] is user and _fiscal(c)]
-    return fiscal[-1] if fiscal else credential
+    fiscal = ctx.world.get(FISCAL_KIND, credential["user"]["id_user"])
+    return fiscal if fiscal is not None and _fiscal(fiscal) else credential
 
 
 def _documents_job(ctx: BuildContext, name: str) -> Entity:
