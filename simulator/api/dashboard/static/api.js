@@ -92,9 +92,9 @@ export function follow(params, on, onState = () => {}) {
           signal: control.signal,
           cache: "no-store",
         });
-        if (response.status === 401) {
-          unauthorized();
-          onState("off");
+        if (response.status === 401) unauthorized();
+        if (response.status >= 400 && response.status < 500) {
+          onState("off"); // refused (a bad filter, a wrong token): asking again would be refused again
           return;
         }
         if (response.ok) {

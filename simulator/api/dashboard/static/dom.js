@@ -93,6 +93,23 @@ export function field(label, input, help) {
     help ? h("small", { class: "help" }, help) : null);
 }
 
+// `fn` at most once per `wait` ms however often it is asked for (the last ask is never lost); `.cancel()`.
+export function throttled(fn, wait = 1000) {
+  let timer = null;
+  let last = 0;
+  const run = () => {
+    timer = null;
+    last = Date.now();
+    fn();
+  };
+  const call = () => {
+    if (timer) return;
+    timer = setTimeout(run, Math.max(0, last + wait - Date.now()));
+  };
+  call.cancel = () => clearTimeout(timer);
+  return call;
+}
+
 export function debounce(fn, wait) {
   let timer = null;
   return (...args) => {

@@ -3,26 +3,10 @@
 // Both follow GET /stream and read again (at most once a second) when something changes.
 
 import { all, api, get } from "./api.js";
-import { add, badge, clear, dateTime, h, json, link, pairs, relative, timeCell } from "./dom.js";
+import { add, badge, clear, dateTime, h, json, link, pairs, relative, throttled, timeCell } from "./dom.js";
 
 const PLAYING = new Set(["pending", "running"]);
 const SHOWN = 2000; // a long run's timeline shows its first events; the counts cover them all
-
-function throttled(fn, wait = 1000) {
-  let timer = null;
-  let last = 0;
-  const run = () => {
-    timer = null;
-    last = Date.now();
-    fn();
-  };
-  const call = () => {
-    if (timer) return;
-    timer = setTimeout(run, Math.max(0, last + wait - Date.now()));
-  };
-  call.cancel = () => clearTimeout(timer);
-  return call;
-}
 
 function counts(run) {
   const c = run.counts || {};

@@ -2,7 +2,7 @@
 // resume (POST /schedules/{id}/pause|resume), delete.
 
 import { all } from "./api.js";
-import { badge, dateTime, field, h, relative } from "./dom.js";
+import { badge, dateTime, field, h, relative, throttled } from "./dom.js";
 import { act, apiForm, jsonObject, number, recordTable } from "./forms.js";
 
 const COLUMNS = ["Id", "Scenario", "Trigger", "Next run", "State", ""];
@@ -18,7 +18,12 @@ export function schedulesView(root, _params, ctx) {
     select.replaceChildren(...scenarios.map((s) => h("option", { value: s.name }, s.name)));
     form.refreshCall();
   }).catch((error) => ctx.fail(error, "GET /scenarios"));
-  return ctx.follow({}, { runs: (m) => m.other && list.load(), reload: list.load });
+  const refresh = throttled(list.load);
+  const stop = ctx.follow({}, { runs: (m) => m.other && refresh(), reload: refresh });
+  return () => {
+    refresh.cancel();
+    stop();
+  };
 }
 
 function trigger(t) {

@@ -1,7 +1,7 @@
 // Subscriptions: GET /subscriptions, create (POST), pause and resume (PATCH `enabled`), delete. Secrets appear
 // as the API masks them; the answer to POST, the one that holds a generated secret in full, is not shown.
 
-import { badge, field, h, link } from "./dom.js";
+import { badge, field, h, link, throttled } from "./dom.js";
 import { act, apiForm, jsonObject, number, recordTable, secretInput, signingSelect } from "./forms.js";
 
 const COLUMNS = ["Id", "URL", "Events", "Signing", "Secret", "Status", "Deliveries", ""];
@@ -11,7 +11,12 @@ export function subscriptionsView(root, _params, ctx) {
   list.table.classList.add("subscriptions");
   root.append(h("h1", {}, "Subscriptions"), list.table, createForm(ctx, list.load));
   list.load();
-  return ctx.follow({}, { runs: (m) => m.other && list.load(), reload: list.load });
+  const refresh = throttled(list.load);
+  const stop = ctx.follow({}, { runs: (m) => m.other && refresh(), reload: refresh });
+  return () => {
+    refresh.cancel();
+    stop();
+  };
 }
 
 function row(sub, ctx, reload) {
