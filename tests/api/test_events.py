@@ -146,7 +146,7 @@ def test_unknown_delivery_and_redelivering_a_pending_one(api: httpx.Client, rece
     ok(api.post("/subscriptions", json={"url": receiver.url, "signing": "standard"}), schemas.Subscription, 201)
     [delivery_id] = api.post("/events", json={"type": "token.created"}).json()["deliveries"]
     eventually(lambda: api.get(f"/deliveries/{delivery_id}").status_code == 200, what="the delivery stored")
-    problem(api.post(f"/deliveries/{delivery_id}/redeliver"), 422, "id")
+    problem(api.post(f"/deliveries/{delivery_id}/redeliver"), 409, "id")  # a conflict with its state
     eventually(lambda: api.get(f"/deliveries/{delivery_id}").json()["status"] == "succeeded", what="delivered")
     again = ok(api.post(f"/deliveries/{delivery_id}/redeliver"), schemas.DeliveryDetail, 202)
     assert again["id"] == delivery_id

@@ -106,7 +106,7 @@ def test_list_pages_through_every_subscription(api: httpx.Client) -> None:
         ({"url": "http://127.0.0.1:9/", "signing": "md5"}, "signing"),
         ({"url": "http://127.0.0.1:9/", "signing": "standard", "secret": "short"}, "secret"),
         ({"url": "http://127.0.0.1:9/", "events": ["token.craeted"]}, "events.0"),
-        ({"url": "http://127.0.0.1:9/", "retry": {"delays": [-1]}}, "retry.delays"),
+        ({"url": "http://127.0.0.1:9/", "retry": {"delays": [-1]}}, "retry.delays.0"),
         ({"url": "http://127.0.0.1:9/", "colour": "blue"}, "colour"),
         ({"url": "http://127.0.0.1:9/", "headers": {"X-A": "1\r\nX-Injected: 2"}}, "headers"),
         ({"url": "http://127.0.0.1:9/", "headers": {"X A": "1"}}, "headers"),
