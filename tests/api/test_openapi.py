@@ -23,10 +23,13 @@ def refs(node: Any) -> list[str]:
     return []
 
 
-def test_the_server_serves_the_generated_document(api: httpx.Client) -> None:
+def test_the_server_serves_the_generated_document(api: httpx.Client, scenario_dir) -> None:
+    from simulator.scenarios import loader
+
     response = api.get("/openapi.json")
     assert response.status_code == 200
-    assert response.json() == json.loads(json.dumps(document(ENDPOINTS, secured=False)))
+    scenarios = loader.discover([scenario_dir])[0]
+    assert response.json() == json.loads(json.dumps(document(ENDPOINTS, secured=False, scenarios=scenarios)))
 
 
 @pytest.mark.parametrize("secured", [False, True])
