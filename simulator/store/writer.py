@@ -382,6 +382,7 @@ class Writer:
         try:
             self._conn = await self._engine.connect()
             await self._conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            await self._conn.commit()  # ends SQLAlchemy's implicit transaction: the next batch begins its own
         except Exception:  # the disk may have no room for the database to grow either: the next try tells
             await self._disconnect(invalidate=True)
 

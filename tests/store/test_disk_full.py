@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.exc import IntegrityError
 
 from simulator.core.simulator import Simulator
 from simulator.errors import StoreUnavailable
 from simulator.models.inputs import EventSpec, RetrySpec, RunSpec, SubscriptionSpec
 from simulator.store import Store
+from simulator.store import tables as t
 from simulator.store.writer import Op
 from simulator.testing.receiver import Receiver
 from tests.api.harness import write_scenarios
@@ -152,6 +154,44 @@ async def test_closing_gives_up_on_a_disk_that_never_frees_and_logs_what_was_not
         finally:
             if not closed:
                 await asyncio.wait_for(store.close(), 60)
+
+
+async def test_a_full_disk_whose_wal_can_be_reused_takes_the_batch_without_freeing_anything(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite's WAL only grows until a checkpoint, which on a small disk may never come: the writer checkpoints
+    after `database or disk is full`, and the batch then fits in the WAL's own room."""
+    caplog.set_level(logging.WARNING, logger="webhook_sim.store")
+    with small_disk(tmp_path / "disk") as disk:
+        store = await Store.open(str(disk / "sim.db"))
+        try:
+            rows = [{"key": f"k{i}", "value": f"{i:04d}" + "x" * 2000} for i in range(100)]
+            await store.writer.submit(lambda conn: conn.execute(t.settings.insert(), rows))
+            async with store.engine.connect() as conn:  # the pages are now in the database file
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                await conn.commit()
+            # Changes of those pages, twice over: the WAL file ends where its frames do, and a checkpoint of them
+            # needs no new room in the database file.
+            stmt = t.settings.update().where(t.settings.c.key == bindparam("k")).values(value=bindparam("v"))
+            for letter in "yz":
+                changed = [{"k": f"k{i}", "v": f"{i:04d}" + letter * 2000} for i in range(100)]
+                await store.writer.submit(lambda conn, changed=changed: conn.execute(stmt, changed))
+
+            # Another connection stays open, as the scheduler's does: the writer's reconnecting is then not the
+            # last connection closing, which would checkpoint on its own.
+            other = sqlite3.connect(disk / "sim.db")
+            other.execute("SELECT count(*) FROM settings").fetchall()  # connected for real: SQLite opens lazily
+            try:
+                fill(disk)
+                store.writer.put_nowait(Op(attempts=tuple(attempt_row("msg_fits", n) for n in range(1, 31))))
+                await asyncio.wait_for(store.writer.barrier(), 60)
+                assert FULL in caplog.text  # the disk was full, and is still
+                assert len(await store.attempts("msg_fits")) == 30
+                assert store.writer.unavailable is None
+            finally:
+                other.close()
+        finally:
+            await asyncio.wait_for(store.close(), 60)
 
 
 async def test_a_change_the_store_refuses_fails_alone_and_its_owner_is_told(
