@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from simulator import USER_AGENT, catalog
-from simulator.credentials import basic_auth, mask_headers, mask_url
+from simulator.credentials import basic_auth, masked_request
 from simulator.delivery.batches import Batches, BatchKey, OpenBatch, envelope_of
 from simulator.delivery.hooks import FaultHooks, Signer
 from simulator.delivery.job import Job, event_from_row, event_row, job_from_row
@@ -345,7 +345,7 @@ class DeliveryEngine:
             "faults": _json(injected),
             # The request as sent and the answer's headers; a body no fault changed is stored as "rendered".
             # (Credentials the URL carries are masked: the record is shown, and kept unsealed.)
-            **codec.exchange_row(mask_url(sub.url), mask_headers(sent), body, body is rendered, outcome.headers),
+            **codec.exchange_row(*masked_request(sub.url, sent), body, body is rendered, outcome.headers),
         }
         if outcome.ok:
             self._succeeded(lane, job, outcome)

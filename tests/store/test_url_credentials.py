@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from simulator.credentials import basic_auth, mask_headers, mask_url
+from simulator.credentials import basic_auth, mask_headers, mask_url, masked_request
 from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually, serving_api
 
@@ -55,3 +55,9 @@ def test_masking_and_basic_auth_of_urls_and_headers() -> None:
     assert basic_auth("https://token@host/") == {"Authorization": "Basic " + base64.b64encode(b"token:").decode()}
     assert mask_headers({"authorization": "Bearer abc", "X": "1"}) == {"authorization": "Bearer ***", "X": "1"}
     assert mask_headers({"Authorization": "abc"}) == {"Authorization": "***"}
+    plain = {"Authorization": "Bearer own"}  # a header the subscription sets is its own to show, as it is
+    assert masked_request("https://host/p", plain) == ("https://host/p", plain)
+    assert masked_request("https://u:p@host/p", {"Authorization": "Basic dTpw"}) == (
+        "https://u:***@host/p",
+        {"Authorization": "Basic ***"},
+    )
