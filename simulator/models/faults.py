@@ -14,7 +14,6 @@ the caller wrote, so answers and the store show `{"drop": 0.1}` exactly as it wa
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -56,6 +55,11 @@ DRIFT_KINDS: tuple[str, ...] = ("add", "remove")
 MAX_COPIES = 10
 MAX_WINDOW = 1000
 MAX_BURST = 10000
+# Bounds that keep every draw a finite time the clock can reach: a fault's durations are at most a week (longer,
+# a delivery is not late but lost, and `drop` says that), and a lognormal's sigma at most 10 (e^(10 × a normal
+# draw) still fits a float; above, a draw overflows).
+MAX_SECONDS = 7 * 24 * 3600.0
+MAX_SIGMA = 10.0
 
 # --- errors ----------------------------------------------------------------------------------------------------
 
@@ -141,9 +145,12 @@ def _seconds(value: Any) -> float:
     if isinstance(value, str) and "${" in value:
         raise _problem(f"{value!r}: ${{param}} templates are not accepted in faults")
     try:
-        return distributions.to_seconds(value, {})
+        seconds = distributions.to_seconds(value, {})
     except ValueError as exc:
         raise _problem(str(exc)) from None
+    if seconds > MAX_SECONDS:
+        raise _problem(f"expected a duration of at most a week (7d), got {value!r}")
+    return seconds
 
 
 def _delay_seconds(value: Any) -> float:
@@ -160,8 +167,8 @@ def _positive_age(value: Any) -> float:
 
 
 def _sigma(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value >= 0):
-        raise _problem(f"expected a number >= 0, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_SIGMA:
+        raise _problem(f"expected a number from 0 to {MAX_SIGMA:g}, got {value!r}")
     return float(value)
 
 
@@ -185,8 +192,8 @@ _window = _whole(2, MAX_WINDOW, "a window of events")
 _burst_size = _whole(2, MAX_BURST, "a burst size")
 
 _DURATION_SCHEMA = {
-    "anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
-    "description": "Seconds, or a duration such as `500ms`, `2s`, `5m`, `1h`.",
+    "anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_SECONDS}, {"type": "string"}],
+    "description": "Seconds, or a duration such as `500ms`, `2s`, `5m`, `1h`; at most a week.",
 }
 Probability = Annotated[float, Field(ge=0, le=1), BeforeValidator(_probability)]
 Copies = Annotated[int, Field(ge=1, le=MAX_COPIES), BeforeValidator(_copies)]
@@ -195,7 +202,7 @@ BurstSize = Annotated[int, Field(ge=2, le=MAX_BURST), BeforeValidator(_burst_siz
 Duration = Annotated[float, BeforeValidator(_seconds), WithJsonSchema(_DURATION_SCHEMA)]
 DelayDuration = Annotated[float, BeforeValidator(_delay_seconds), WithJsonSchema(_DURATION_SCHEMA)]
 Age = Annotated[float, BeforeValidator(_positive_age), WithJsonSchema(_DURATION_SCHEMA)]
-Sigma = Annotated[float, Field(ge=0), BeforeValidator(_sigma)]
+Sigma = Annotated[float, Field(ge=0, le=MAX_SIGMA), BeforeValidator(_sigma)]
 MalformedKind = Annotated[Literal["truncated", "content_type", "empty", "any"], BeforeValidator(_kind(MALFORMED_KINDS))]
 DriftKind = Annotated[Literal["add", "remove", "any"], BeforeValidator(_kind(DRIFT_KINDS))]
 

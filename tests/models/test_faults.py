@@ -43,7 +43,7 @@ def problems(faults: Any) -> list[tuple[str, str]]:
         ({"delay": {"exponential": {"max": "2s"}}}, [("faults.delay.exponential.mean", "missing 'mean'")]),
         (
             {"delay": {"lognormal": {"median": "1s", "sigma": -1}}},
-            [("faults.delay.lognormal.sigma", "expected a number >= 0, got -1")],
+            [("faults.delay.lognormal.sigma", "expected a number from 0 to 10, got -1")],
         ),
         (
             {"delay": {"uniform": ["1s", "${hi}"]}},
@@ -61,6 +61,16 @@ def problems(faults: Any) -> list[tuple[str, str]]:
         (
             {"stale_timestamp": {"probability": 0.1, "age": 0}},
             [("faults.stale_timestamp.age", "expected an age greater than 0")],
+        ),
+        # Bounded so that every draw is a time the clock can reach.
+        ({"delay": "8d"}, [("faults.delay", "expected a duration of at most a week (7d), got '8d'")]),
+        (
+            {"duplicate": {"probability": 1, "spacing": 1e300}},
+            [("faults.duplicate.spacing", "expected a duration of at most a week (7d), got 1e+300")],
+        ),
+        (
+            {"delay": {"lognormal": {"median": "1s", "sigma": 1e300}}},
+            [("faults.delay.lognormal.sigma", "expected a number from 0 to 10, got 1e+300")],
         ),
         ({"reorder": 2.0}, [("faults.reorder", "expected a window of events: a whole number from 2 to 1000, got 2.0")]),
         ([("drop", 0.1)], [("faults", "expected a mapping of fault names to settings")]),
@@ -151,6 +161,8 @@ ACCEPTED = [
     {"duplicate": {"probability": 0.2, "copies": 10, "spacing": 0}},
     {"reorder": 1000, "burst": {"size": 2}},
     {"delay": 0},
+    {"delay": {"uniform": [0, 604800]}},
+    {"delay": {"lognormal": {"median": "7d", "sigma": 10}}},
     {"delay": {"exponential": {"mean": "2s", "max": None}}},
     {"stale_timestamp": {"probability": 0.1, "age": "1h"}},
     {"malformed": {"probability": 0.1, "kind": "content_type"}, "schema_drift": {"probability": 0, "kind": "remove"}},
@@ -170,6 +182,8 @@ REFUSED = [
     {"delay": {"lognormal": {"median": 1}}},
     {"malformed": {"probability": 0.1, "kind": "weird"}},
     {"burst": 10001},
+    {"stale_timestamp": {"probability": 0.1, "age": 604801}},
+    {"delay": {"lognormal": {"median": 1, "sigma": 10.5}}},
 ]
 
 
