@@ -135,6 +135,10 @@ class DeliveryEngine:
         collecting: list[Row] = []
         carriers: list[str] = []
         for sub in subs:
+            if sub.enabled and sub.id not in self._lanes:
+                # A subscription with nothing pending has no lane after a restart (or after `retire`): without
+                # one its new deliveries would wait in the store until the next start.
+                self._lane(sub, spilled=True)
             if sub.batch > 1 and provider.max_batch > 1:
                 batch, opened = self._collect(sub, event, key, speed, when, faults, seed)
                 carriers.append(batch.job.id)

@@ -156,3 +156,30 @@ def test_schedules_and_pending_deliveries_survive_a_restart(
 
         eventually(fired_since_restart, timeout=10, what="the schedule to fire after the restart")
     assert second.stop() == 0
+
+
+def test_a_subscription_with_nothing_pending_gets_new_events_after_a_restart(
+    processes: Callable[[str], ServerProcess], make_receiver: Callable[..., Receiver]
+) -> None:
+    """Everything sent before the stop: the restarted server holds nothing active for the subscription, and its
+    next event must still go out at once (it once waited in the store for the start after)."""
+    receiver = make_receiver()
+    first = processes("first")
+    with first.wait_ready() as api:
+        sub = api.post("/subscriptions", json={"url": receiver.url, "events": ["token.created"]}).json()
+        api.post("/events", json={"type": "token.created"})
+        receiver.wait_for(1)
+        eventually(lambda: {d["status"] for d in statuses(api, sub["id"]).values()} == {"succeeded"}, what="sent")
+    assert first.stop() == 0
+
+    second = processes("second")
+    with second.wait_ready() as api:
+        emitted = api.post("/events", json={"type": "token.created"}).json()
+        [delivery_id] = emitted["deliveries"]
+        eventually(
+            lambda: api.get(f"/deliveries/{delivery_id}").json()["status"] == "succeeded",
+            timeout=10,
+            what="the event published after the restart to be delivered",
+        )
+        assert [r.event_ids for r in receiver.wait_for(2)][1] == [emitted["id"]]
+    assert second.stop() == 0
