@@ -7,10 +7,11 @@ the store's writer, whose transaction needs that same loop to finish: so the sch
 the loop. A firing calls the module-level `fire` (the job store keeps a reference to it, not a pickle of any
 object); `fire` finds the running `Schedules` by the instance id stored in the database's settings.
 
-The job store pickles a job's arguments, so a job holds only the schedule's id and that instance id: the run it
-starts (secret included) is sealed JSON in the store's `schedule_runs` (see `simulator.store.schedule_runs`).
-Jobs an earlier release stored with the whole run in their arguments are moved there when the schedules start,
-before anything fires.
+A job holds only the schedule's id and that instance id, as JSON (`simulator.core.job_store`: APScheduler's
+own store would pickle it, and loading a pickle runs code): the run it starts (secret included) is sealed JSON in
+the store's `schedule_runs` (see `simulator.store.schedule_runs`). Jobs an earlier release pickled, some with the
+whole run in their arguments, are read without running anything, moved there and written back as JSON when the
+schedules start, before anything fires.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.job import Job
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -31,6 +31,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import URL
 
+from simulator.core.job_store import JsonJobStore
 from simulator.core.pagination import split_page
 from simulator.credentials import mask_url
 from simulator.errors import FieldError, InvalidInput, NotFound, SimError
@@ -86,6 +87,7 @@ class Schedules:
         self.start_run = start_run
         self.check_run = check_run
         self.runs = runs
+        self.legacy: set[str] = set()  # ids of jobs read from an earlier release's pickles
 
     @classmethod
     async def start(cls, store: Store, start_run: StartRun, check_run: CheckRun) -> Schedules:
@@ -97,8 +99,9 @@ class Schedules:
             await store.set_setting(INSTANCE_SETTING, instance)
         url = store.engine.url
         options = {"connect_args": {"timeout": 30}} if url.get_backend_name() == "sqlite" else {}
+        jobs = JsonJobStore(url=sync_url(url), engine_options=options)
         scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=sync_url(url), engine_options=options)},
+            jobstores={"default": jobs},
             timezone=UTC,
             # A firing missed while the server was down happens once when it is back: a run is never lost.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
@@ -106,6 +109,7 @@ class Schedules:
         runs = ScheduleRuns(store)
         await runs.prepare()
         schedules = cls(scheduler, instance, asyncio.get_running_loop(), start_run, check_run, runs)
+        schedules.legacy = jobs.legacy
         _ACTIVE[instance] = schedules
         try:
             await asyncio.to_thread(scheduler.start, paused=True)  # nothing fires before old jobs are moved
@@ -125,6 +129,7 @@ class Schedules:
         for job in jobs:
             if "run" in job.kwargs:
                 await self.runs.put(job.id, dict(job.kwargs.get("trigger") or {}), dict(job.kwargs["run"]))
+            if "run" in job.kwargs or job.id in self.legacy:  # written back as JSON, with only the ids
                 await asyncio.to_thread(self.scheduler.modify_job, job.id, kwargs=self._kwargs(job.id))
         await self.runs.keep(job.id for job in jobs)
 

@@ -5,6 +5,7 @@ a restart; a job an earlier release pickled with its whole run is adopted, fires
 from __future__ import annotations
 
 import base64
+import json
 import sqlite3
 from pathlib import Path
 
@@ -91,3 +92,4 @@ def test_a_job_an_earlier_release_pickled_with_its_run_is_adopted_and_loses_the_
             eventually(lambda: verified_since(receiver, 0), what="the adopted schedule's firing")
             (state,) = job_states(db)
             assert not any(n in state for n in needles(secret))
+            assert json.loads(state)["kwargs"] == {"instance": instance, "schedule_id": "sch_old"}  # no pickle
