@@ -335,14 +335,14 @@ def test_the_quick_start_works_when_pasted(tmp_path: Path) -> None:
     try:
         assert proc.wait(timeout=TIMEOUT) == 0, "".join(out) + drain(lines, out)
         drain(lines, out)
-        server = httpx.Client(base_url=f"http://127.0.0.1:{api}", timeout=30)
-        eventually(lambda: settled(server), timeout=TIMEOUT, what="the server's deliveries")
-        reached = sum(
-            1
-            for d in server.get("/deliveries", params={"limit": 500}).json()["data"]
-            for a in server.get(f"/deliveries/{d['id']}").json()["attempt_log"]
-            if a["status_code"] is not None
-        )
+        with httpx.Client(base_url=f"http://127.0.0.1:{api}", timeout=30) as server:
+            eventually(lambda: settled(server), timeout=TIMEOUT, what="the server's deliveries")
+            reached = sum(
+                1
+                for d in server.get("/deliveries", params={"limit": 500}).json()["data"]
+                for a in server.get(f"/deliveries/{d['id']}").json()["attempt_log"]
+                if a["status_code"] is not None
+            )
         attempts = int(re.search(r"^attempts: (\d+)$", "".join(out), re.M).group(1))  # the in-process run's
         triggered = "".join(out).count("succeeded after 1 attempt, HTTP 204")
         expected = reached + attempts + triggered

@@ -18,6 +18,7 @@ from simulator import cli, signing
 from simulator.cli.listen import Listener, ListenOptions
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec, SubscriptionSpec
+from simulator.scenarios import loader
 from simulator.testing import AppServer, make_verifier, signing_secret
 from simulator.testing.receiver import Receiver
 
@@ -57,7 +58,9 @@ def listen() -> Iterator[Callable[..., Running]]:
 async def run(sim: Simulator, url: str, scenario: str = "syncfy-credential-lifecycle", **fields: object) -> tuple:
     """Run `scenario` at speed 0 against `url`; the finished run and its deliveries with their attempts."""
     fields.setdefault("params", {"refreshes": 0} if scenario == "syncfy-credential-lifecycle" else {})
-    started = await sim.runs.start(RunSpec(scenario=scenario, target=url, speed=0, seed=1, **fields))
+    loaded = loader.load_file(scenario) if scenario.endswith(".yaml") else None  # a file: the CLI's way to name one
+    name = loaded.name if loaded is not None else scenario
+    started = await sim.runs.start(RunSpec(scenario=name, target=url, speed=0, seed=1, **fields), scenario=loaded)
     done = await sim.runs.wait(started.id, timeout=20)
     found = await sim.store.list_deliveries(run_id=started.id)
     return done, [await sim.delivery(d.id) for _, d in found]

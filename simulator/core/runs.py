@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("webhook_sim.runs")
 LOOKAHEAD = 0.05
 INTERRUPTED = "interrupted: the simulator stopped; its pending deliveries are resumed on the next start"
+TOO_LONG = "the scenario's timeline goes past the year 9999: its waits are too long for its start time"
 # A timeline is measured ahead (for the run's ETA) up to this many events; a longer one shows no ETA.
 PLAN_LIMIT = 100_000
 
@@ -185,6 +186,9 @@ class RunManager:
                 await engine.retire(subs[0].id)  # the run's own ad-hoc subscription: nothing more goes there
         except asyncio.CancelledError:
             status, error = "cancelled", None
+        except OverflowError:  # a start time and its waits past what a time can be: the run ends, stated plainly
+            log.warning("run %s failed: %s", run_id, TOO_LONG)
+            status, error = "failed", TOO_LONG
         except Exception as exc:  # a scenario that fails half-way is reported, never raised into the server
             log.exception("run %s failed", run_id)
             status, error = "failed", f"{type(exc).__name__}: {exc}"
@@ -233,8 +237,12 @@ class RunManager:
         return await self.get(run_id)
 
     async def cancel_all(self) -> None:
-        for run_id in list(self._tasks):
-            await self.cancel(run_id)
+        """Stop every run at once (on shutdown). A run whose record is still being written has a task too: it
+        is cancelled like the others, not looked up first."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def wait(self, run_id: str, timeout: float | None = None) -> Run:
         """Wait until the run ends (completed, failed or cancelled) and return it."""
@@ -265,9 +273,12 @@ async def _announce(
 def _measure(scenario: Any, seed: int, params: dict[str, Any], start: datetime) -> tuple[int | None, float | None]:
     """How many events the run emits and the simulated offset of the last one (None, None past PLAN_LIMIT)."""
     count, last = 0, start
-    for item in runner.timeline(scenario, seed=seed, params=params, start_time=start):
-        count += 1
-        if count > PLAN_LIMIT:
-            return None, None
-        last = item.at
+    try:
+        for item in runner.timeline(scenario, seed=seed, params=params, start_time=start):
+            count += 1
+            if count > PLAN_LIMIT:
+                return None, None
+            last = item.at
+    except OverflowError:  # its end is past the year 9999: no ETA, and the run stops when it gets there
+        return None, None
     return count, (last - start).total_seconds()

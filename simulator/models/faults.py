@@ -14,6 +14,7 @@ the caller wrote, so answers and the store show `{"drop": 0.1}` exactly as it wa
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -35,6 +36,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, core_schema
 
 from simulator.errors import FieldError, InvalidInput
+from simulator.models import formats
 from simulator.models.fault_profile import DEFAULT_STALE_AGE, Duplicate, FaultProfile, Kinded, Stale
 from simulator.scenarios import distributions
 from simulator.scenarios.distributions import Distribution
@@ -150,6 +152,10 @@ def _seconds(value: Any) -> float:
         raise _problem(str(exc)) from None
     if seconds > MAX_SECONDS:
         raise _problem(f"expected a duration of at most a week (7d), got {value!r}")
+    if isinstance(value, str) and not _DURATION_TEXT.fullmatch(value):  # what the document's pattern allows
+        raise _problem(
+            f"not a duration: {value!r} (expected a number and a unit with no spaces, such as 500ms, 2s, 5m, 1h)"
+        )
     return seconds
 
 
@@ -159,11 +165,11 @@ def _delay_seconds(value: Any) -> float:
     return _seconds(value)
 
 
-def _positive_age(value: Any) -> float:
-    age = _seconds(value)
-    if age <= 0:
-        raise _problem("expected an age greater than 0")
-    return age
+def _positive(value: Any) -> float:
+    seconds = _seconds(value)
+    if seconds <= 0:
+        raise _problem("expected a duration greater than 0")
+    return seconds
 
 
 def _sigma(value: Any) -> float:
@@ -191,9 +197,20 @@ _copies = _whole(1, MAX_COPIES, "a number of copies")
 _window = _whole(2, MAX_WINDOW, "a window of events")
 _burst_size = _whole(2, MAX_BURST, "a burst size")
 
+_DURATION_TEXT = re.compile(formats.duration(int(MAX_SECONDS)))
 _DURATION_SCHEMA = {
-    "anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_SECONDS}, {"type": "string"}],
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": MAX_SECONDS},
+        {"type": "string", "pattern": formats.duration(int(MAX_SECONDS))},
+    ],
     "description": "Seconds, or a duration such as `500ms`, `2s`, `5m`, `1h`; at most a week.",
+}
+_POSITIVE_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_SECONDS},
+        {"type": "string", "pattern": formats.duration(int(MAX_SECONDS), positive=True)},
+    ],
+    "description": "Seconds, or a duration such as `500ms`, `2s`, `5m`, `1h`; more than 0, at most a week.",
 }
 Probability = Annotated[float, Field(ge=0, le=1), BeforeValidator(_probability)]
 Copies = Annotated[int, Field(ge=1, le=MAX_COPIES), BeforeValidator(_copies)]
@@ -201,7 +218,7 @@ Window = Annotated[int, Field(ge=2, le=MAX_WINDOW), BeforeValidator(_window)]
 BurstSize = Annotated[int, Field(ge=2, le=MAX_BURST), BeforeValidator(_burst_size)]
 Duration = Annotated[float, BeforeValidator(_seconds), WithJsonSchema(_DURATION_SCHEMA)]
 DelayDuration = Annotated[float, BeforeValidator(_delay_seconds), WithJsonSchema(_DURATION_SCHEMA)]
-Age = Annotated[float, BeforeValidator(_positive_age), WithJsonSchema(_DURATION_SCHEMA)]
+Positive = Annotated[float, BeforeValidator(_positive), WithJsonSchema(_POSITIVE_SCHEMA)]
 Sigma = Annotated[float, Field(ge=0, le=MAX_SIGMA), BeforeValidator(_sigma)]
 MalformedKind = Annotated[Literal["truncated", "content_type", "empty", "any"], BeforeValidator(_kind(MALFORMED_KINDS))]
 DriftKind = Annotated[Literal["add", "remove", "any"], BeforeValidator(_kind(DRIFT_KINDS))]
@@ -251,7 +268,7 @@ class BurstForm(_Fault):
 
 class StaleTimestampForm(_Fault):
     probability: Probability
-    age: Age = Field(DEFAULT_STALE_AGE, description="How old the signed timestamp is.")
+    age: Positive = Field(DEFAULT_STALE_AGE, description="How old the signed timestamp is.")
 
     def setting(self) -> Stale:
         return Stale(self.probability, self.age)
@@ -301,8 +318,8 @@ class UniformDelay(_Distribution):
 
 
 class ExponentialParams(_Form):
-    mean: Duration
-    max: Duration | None = Field(None, description="Default: ten times the mean.")
+    mean: Positive
+    max: Positive | None = Field(None, description="Default: ten times the mean.")
 
 
 class ExponentialDelay(_Distribution):
@@ -310,9 +327,9 @@ class ExponentialDelay(_Distribution):
 
 
 class LognormalParams(_Form):
-    median: Duration
+    median: Positive
     sigma: Sigma
-    max: Duration | None = Field(None, description="Default: ten times the median.")
+    max: Positive | None = Field(None, description="Default: ten times the median.")
 
 
 class LognormalDelay(_Distribution):

@@ -75,6 +75,21 @@ def _span(start: int, stop: int, zero_padded: bool) -> str:
 
 PORT = numbers(1, 65535)
 
+_UNITS = {"ms": 0.001, "": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(max_seconds: int, *, positive: bool = False) -> str:
+    """A duration as text, `0` to `max_seconds`: a decimal number (no sign, no leading zeros, at most 9 decimals)
+    and an optional unit `ms`, `s`, `m`, `h` or `d`; with `positive`, not zero. Each unit's numbers are bounded
+    in the expression itself, so text the pattern allows is a duration the server takes, and no more."""
+    spellings = []
+    for unit, factor in _UNITS.items():
+        top = round(max_seconds / factor)
+        whole = numbers(0, top - 1) + r"(?:\.[0-9]{1,9})?"
+        spellings.append(f"(?:{whole}|{top}(?:\\.0{{1,9}})?){unit}")
+    zero = r"(?!0(?:\.0{1,9})?(?:ms|s|m|h|d)?$)" if positive else ""
+    return f"^{zero}(?:{'|'.join(spellings)})$"
+
 
 # --- URLs ---------------------------------------------------------------------------------------------------
 
@@ -96,13 +111,14 @@ _IPV6 = "|".join(
         rf":(?:(?::{_H16}){{1,7}}|:)",
     ]
 )
-_USERINFO = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:]|{_PCT})*@"
-_HOST = rf"(?:(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_PCT})+|\[(?:{_IPV6})\])"
+_USERINFO = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:]|{_PCT}){{0,128}}@"
+_HOST = rf"(?:(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_PCT}){{1,253}}|\[(?:{_IPV6})\])"
 _QCHAR = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:@/?]|{_PCT})"
 # Every URL the simulator POSTs to: an absolute http(s) URL in RFC 3986 syntax (ASCII; other characters
 # percent-encoded), lowercase scheme, a host, an optional port from 1 to 65535, no spaces or control characters.
-URL = rf"^https?://(?:{_USERINFO})?{_HOST}(?::{PORT})?(?:[/?]{_QCHAR}*)?(?:#{_QCHAR}*)?$"
-URL_MAX = 2048
+# The parts' lengths are bounded in the expression itself (a URL is at most a few kilobytes) rather than by a
+# `maxLength` beside it: generators drawing boundary-length strings through a long pattern slow to a crawl.
+URL = rf"^https?://(?:{_USERINFO})?{_HOST}(?::{PORT})?(?:[/?]{_QCHAR}{{0,2000}})?(?:#{_QCHAR}{{0,500}})?$"
 
 
 # --- times --------------------------------------------------------------------------------------------------
@@ -144,8 +160,8 @@ SECRET_MAX = 512
 
 # RFC 9110: a field name is a token; a value is visible ASCII, Latin-1, spaces and tabs (one line).
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
-HEADER_VALUE = "^[\t\x20-\x7e\x80-\xff]*$"
 HEADER_VALUE_MAX = 8192
+HEADER_VALUE = f"^[\t\x20-\x7e\x80-\xff]{{0,{HEADER_VALUE_MAX}}}$"
 MAX_HEADERS = 50
 # Headers the sender sets on each request itself, in any letter case.
 FRAMING_HEADERS = ("host", "content-length", "transfer-encoding", "connection")
@@ -184,7 +200,7 @@ def _cron_field(name: str, low: int, high: int, step: int) -> str:
     names = _NAMES.get(name, ())
     named = "".join(f"|{n}(?:-(?:{'|'.join(names[i:])}))?" for i, n in enumerate(names))
     item = f"(?:{spans}|{value}|\\*/{numbers(1, step, zero_padded=True)}{named})"
-    return f"(?:\\*|{item}(?:,{item})*)"
+    return f"(?:\\*|{item}(?:,{item}){{0,63}})"
 
 
 # A 5-field crontab expression (minute hour day month weekday, UTC): `*`, numbers, ranges, lists, `*/n` steps
@@ -214,4 +230,3 @@ CRON_NEVER = (
     + f"|{_day_list_from(31)} {_list_of([2, 4, 6, 9, 11])}"
     + r") \S+$"
 )
-CRON_MAX = 200

@@ -121,11 +121,9 @@ def bind(dist: Distribution, params: Mapping[str, Any]) -> Distribution:
             return Fixed(_bound(seconds, params, ()))
         case Uniform(low, high):
             lo, hi = _bound(low, params, ("uniform", 0)), _bound(high, params, ("uniform", 1))
-            if lo > hi:
-                raise DistributionError(
-                    ("uniform",), f"low {lo:g}s is greater than high {hi:g}s: expected [low, high] with low <= high"
-                )
-            return Uniform(lo, hi)
+            # Between the two in either order, as Python's random.uniform(a, b): an order no document can
+            # state (JSON Schema compares no two values) is not a reason to refuse a well-formed wait.
+            return Uniform(min(lo, hi), max(lo, hi))
         case Exponential(mean, cap):
             m = _positive(_bound(mean, params, ("exponential", "mean")), ("exponential", "mean"))
             return Exponential(m, _cap(cap, m, params, ("exponential", "max")))

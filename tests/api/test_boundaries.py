@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from simulator.models import answers as schemas
-from tests.api.harness import ok, problem
+from tests.api.harness import eventually, ok, problem
 
 URL = "http://127.0.0.1:9/"
 
@@ -130,3 +130,34 @@ def test_a_refused_event_is_not_delivered_later(refusing_api: httpx.Client) -> N
     for _ in range(2):
         refused(refusing_api, "POST", "/events", body, "overrides.data.token.metadata.x")
     assert refusing_api.get("/deliveries").json()["data"] == []
+
+
+LONG_WAIT = """name: long-wait
+provider: basistheory
+description: A token, then another eight thousand years later.
+steps:
+  - emit: token.created
+  - wait: 3000000d
+  - emit: token.created
+"""
+
+
+@pytest.mark.parametrize("speed", [0, 1])
+def test_a_timeline_past_the_year_9999_ends_the_run_plainly(api: httpx.Client, scenario_dir, speed: float) -> None:
+    """The latest start (2200) and a wait of millennia: the run fails saying why, keeps what it emitted, and
+    every list still reads (a start time of 9999 once made every retry raise, and the run never ended)."""
+    (scenario_dir / "long-wait.yaml").write_text(LONG_WAIT)
+    body = {"scenario": "long-wait", "speed": speed, "target": URL, "start_time": "2200-12-31T00:00:00Z"}
+    run = ok(api.post("/runs", json=body), schemas.Run, 202)
+
+    def ended() -> dict[str, Any] | None:
+        got = api.get(f"/runs/{run['id']}").json()
+        return got if got["status"] not in ("pending", "running") else None
+
+    eventually(ended, what="the run to end")
+    final = ended()
+    assert final is not None and final["status"] == "failed" and "past the year 9999" in final["error"]
+    assert final["events"] == 1 == len(api.get(f"/runs/{run['id']}/events").json()["data"])
+    assert ok(api.post(f"/runs/{run['id']}/cancel"), schemas.Run)["status"] == "failed"
+    for path in ("/runs", "/deliveries", f"/runs/{run['id']}/events"):
+        assert api.get(path).status_code == 200

@@ -117,8 +117,8 @@ def test_the_run_secret_is_masked(api: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
-        ({"scenario": "api-one-event"}, 422, "body"),
-        ({"scenario": "api-one-event", "cron": "* * * * *", "interval": 60}, 422, "body"),
+        ({"scenario": "api-one-event"}, 422, "cron"),
+        ({"scenario": "api-one-event", "cron": "* * * * *", "interval": 60}, 422, "interval"),
         ({"scenario": "api-one-event", "cron": "* * *"}, 422, "cron"),
         ({"scenario": "api-one-event", "cron": "61 * * * *"}, 422, "cron"),
         ({"scenario": "api-one-event", "cron": "0 0 30 2 *"}, 422, "cron"),

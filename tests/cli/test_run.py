@@ -136,6 +136,16 @@ def test_retries_are_bounded_for_ci(options, attempts, receiver: Receiver):
     assert f"dead after {attempts} attempts, HTTP 500" in out.stdout
 
 
+def test_a_scenario_file_with_bounded_retries(tmp_path, receiver: Receiver):
+    scenario = tmp_path / "one.yaml"
+    scenario.write_text("name: one\nprovider: basistheory\ndescription: One.\nsteps:\n  - emit: token.created\n")
+    receiver.respond(500)
+    out = cli("run", str(scenario), "--target", receiver.url, "--speed", "0", "--max-attempts", "2")
+    assert out.returncode == 1, out.stderr
+    assert len(receiver.requests) == 2  # the first attempt and one retry, then no more
+    assert "dead after 2 attempts, HTTP 500" in out.stdout
+
+
 @pytest.mark.parametrize(
     ("options", "phrase"),
     [

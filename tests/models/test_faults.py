@@ -4,15 +4,20 @@ written by the models that embed it, and a JSON Schema that refuses nothing the 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, Field
 
 from simulator.errors import InvalidInput
-from simulator.models.faults import FAULTS, Faults, FaultsSpec, check_faults, parse_faults
+from simulator.models import formats
+from simulator.models.faults import FAULTS, MAX_SECONDS, Faults, FaultsSpec, check_faults, parse_faults
 from simulator.scenarios.distributions import Exponential, Fixed, Lognormal, Uniform
+from simulator.timeutil import parse_duration
 
 
 class Host(BaseModel):
@@ -60,7 +65,7 @@ def problems(faults: Any) -> list[tuple[str, str]]:
         ),
         (
             {"stale_timestamp": {"probability": 0.1, "age": 0}},
-            [("faults.stale_timestamp.age", "expected an age greater than 0")],
+            [("faults.stale_timestamp.age", "expected a duration greater than 0")],
         ),
         # Bounded so that every draw is a time the clock can reach.
         ({"delay": "8d"}, [("faults.delay", "expected a duration of at most a week (7d), got '8d'")]),
@@ -141,7 +146,7 @@ def test_a_faults_field_keeps_the_mapping_as_written():
 
 @pytest.mark.parametrize(
     "faults",
-    [{"drop": 7}, {"dorp": 1}, {"duplicate": {"copys": 2}}, {"delay": {"uniform": ["5s", "1s"]}}, {"burst": None}],
+    [{"drop": 7}, {"dorp": 1}, {"duplicate": {"copys": 2}}, {"delay": {"uniform": ["5s", "-1s"]}}, {"burst": None}],
 )
 @pytest.mark.parametrize("strict", [False, True])
 def test_a_faults_field_refuses_with_the_problem_of_the_core_check(faults, strict):
@@ -198,3 +203,26 @@ def test_the_json_schema_agrees_with_the_models():
         assert not validator.is_valid(faults), faults
         with pytest.raises(InvalidInput):
             check_faults(faults)
+
+
+DURATION = formats.duration(int(MAX_SECONDS))
+POSITIVE = formats.duration(int(MAX_SECONDS), positive=True)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.from_regex(DURATION, fullmatch=True), st.from_regex(POSITIVE, fullmatch=True))
+def test_every_duration_the_pattern_allows_is_taken(text: str, positive: str) -> None:
+    """What the document's pattern allows the check takes, at its value in seconds (a week at most)."""
+    assert check_faults({"delay": text}).delay is not None
+    assert check_faults({"stale_timestamp": {"probability": 1, "age": positive}}).stale_timestamp is not None
+    assert 0 < parse_duration(positive) <= MAX_SECONDS
+
+
+@pytest.mark.parametrize(
+    "text", ["", " 5s", "5 s", "05s", "1e3", "٣s", "5sec", "-1s", "604801", "10081m", "7.0000000001d", "1.1234567891s"]
+)
+def test_what_the_pattern_refuses_the_check_refuses(text: str) -> None:
+    assert re.fullmatch(DURATION, text) is None
+    with pytest.raises(InvalidInput) as caught:
+        check_faults({"delay": text})
+    assert [e.field for e in caught.value.errors] == ["faults.delay"]

@@ -61,14 +61,14 @@ def test_a_broken_file_reports_field_line_and_what_was_expected(path):
 def test_every_problem_of_a_file_is_reported_at_once():
     text = (
         "name: several\nprovider: syncfy\nsteps:\n  - emit: credentials.craeted\n  - wait: 3 sec\n"
-        "  - wait: {uniform: [6s, 2s]}\n  - choose:\n      - {weight: 0, steps: [{emit: documents.success}]}\n"
+        "  - wait: {uniform: [6s, -2s]}\n  - choose:\n      - {weight: 0, steps: [{emit: documents.success}]}\n"
     )
     with pytest.raises(ScenarioInvalid) as caught:
         load_text(text, "several.yaml")
     assert [(e.field, e.line) for e in caught.value.errors] == [
         ("steps[0].emit", 4),
         ("steps[1].wait", 5),
-        ("steps[2].wait.uniform", 6),
+        ("steps[2].wait.uniform[1]", 6),
         ("steps[3].choose[0].weight", 8),
     ]
     assert "several.yaml:4" in str(caught.value)

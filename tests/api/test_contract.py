@@ -1,0 +1,190 @@
+"""The control API's contract: what the OpenAPI document states is what the server enforces.
+
+The syntax of text fields (`simulator.models.formats`) is checked here against the server's own checks with
+strings drawn from each pattern; the catalog-decided parts (filters, event types) against the catalog; PATCH with
+nothing to change, and the conflicts a well-formed request can meet (409). `test_schemathesis.py` runs the whole
+document against a served simulator."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter
+
+from simulator import catalog, signing
+from simulator.api.app import ENDPOINTS
+from simulator.api.openapi import document
+from simulator.api.openapi_catalog import filter_spellings
+from simulator.core.schedules import crontab
+from simulator.models import answers as schemas
+from simulator.models import formats
+from simulator.models.inputs import Moment, check_headers, check_url
+from simulator.scenarios import loader
+from tests.api.harness import eventually, ok, problem
+
+DRAWS = settings(max_examples=300, suppress_health_check=list(HealthCheck), deadline=None, database=None)
+URL = "http://127.0.0.1:9/"
+
+
+def matches(pattern: str, text: str) -> bool:
+    return re.fullmatch(pattern, text) is not None
+
+
+# --- each pattern is what the server checks ---------------------------------------------------------------
+
+
+@DRAWS
+@given(st.from_regex(formats.URL, fullmatch=True))
+def test_every_url_the_pattern_allows_is_one_the_sender_can_use(url: str) -> None:
+    assert check_url(url) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["HTTP://a", "ftp://a", "http://", "http://a:0", "http://a:65536", "http://a:08080", "http://a b", "http://é",
+     "http://[::1", "http://[1:2:3:4:5:6:7:8:9]", "http://a/%zz", "http://a/\x00"],
+)  # fmt: skip
+def test_urls_the_pattern_refuses(url: str) -> None:
+    assert not matches(formats.URL, url)
+
+
+@DRAWS
+@given(st.from_regex(formats.DATE_TIME, fullmatch=True))
+def test_every_time_the_pattern_allows_is_a_time_in_range(text: str) -> None:
+    moment = TypeAdapter(Moment).validate_python(text)
+    assert moment.tzinfo is not None and formats.FIRST_YEAR <= moment.year <= formats.LAST_YEAR
+
+
+@DRAWS
+@given(st.from_regex(formats.CRON, fullmatch=True))
+def test_a_crontab_expression_fires_unless_the_never_pattern_says_it_cannot(expression: str) -> None:
+    fires = crontab(expression).get_next_fire_time(None, datetime.now(UTC)) is not None
+    assert fires != matches(formats.CRON_NEVER, expression), expression
+
+
+@DRAWS
+@given(st.from_regex(formats.SYNCFY_SECRET, fullmatch=True), st.from_regex(formats.STANDARD_SECRET, fullmatch=True))
+def test_secrets_of_the_patterns_are_secrets_of_their_schemes(syncfy: str, standard: str) -> None:
+    signing.validate_secret("syncfy", syncfy)
+    signing.validate_secret("standard", standard)
+
+
+@DRAWS
+@given(
+    st.dictionaries(
+        st.from_regex(formats.HEADER_NAME, fullmatch=True).filter(lambda n: not matches(formats.FRAMING_HEADER, n)),
+        st.from_regex(formats.HEADER_VALUE, fullmatch=True),
+        max_size=formats.MAX_HEADERS,
+    )
+)
+def test_headers_of_the_patterns_are_headers_the_sender_sends(headers: dict[str, str]) -> None:
+    assert check_headers(headers) == headers
+
+
+def test_every_filter_the_document_lists_selects_some_event_type() -> None:
+    for spelling in filter_spellings():
+        catalog.validate_filter(spelling)
+
+
+# --- the document reaches every operation ------------------------------------------------------------------
+
+
+def test_links_lead_to_every_operation_that_needs_an_id() -> None:
+    doc = document(ENDPOINTS, secured=True, scenarios=loader.discover([])[0])
+    linked = {
+        link["operationId"]
+        for item in doc["paths"].values()
+        for op in item.values()
+        for answer in op["responses"].values()
+        for link in answer.get("links", {}).values()
+    }
+    needing = {ep.operation_id for ep in ENDPOINTS if "{" in ep.path}
+    assert needing <= linked, needing - linked
+
+
+def test_run_bodies_state_each_scenarios_parameters(scenario_dir) -> None:
+    doc = document(ENDPOINTS, secured=False, scenarios=loader.discover([scenario_dir])[0])
+    [_secret, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
+    by_name = {
+        name: b["properties"]["params"] for b in scenarios["oneOf"][:-1] for name in b["properties"]["scenario"]["enum"]
+    }
+    assert by_name["api-slow"] == {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"plan": {"type": "string"}},
+    }
+    assert by_name["syncfy-two-factor"]["properties"]["refreshes"] == {"type": "integer", "minimum": 0}
+    assert by_name["basistheory-http-requests"]["properties"]["duration"]["pattern"]  # a positive duration
+
+
+# --- PATCH with nothing to change (item 3) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "headers"),
+    [(b"", {}), (b"", {"content-type": "application/json"}), (b"{}", {"content-type": "application/json"})],
+    ids=["no-body", "empty-json", "empty-object"],
+)
+def test_a_patch_with_nothing_to_change_changes_nothing(api: httpx.Client, content: bytes, headers: dict) -> None:
+    sub = ok(api.post("/subscriptions", json={"url": URL, "retry": {"delays": [1]}}), schemas.Subscription, 201)
+    before = ok(api.get(f"/subscriptions/{sub['id']}"), schemas.Subscription)
+    after = ok(api.patch(f"/subscriptions/{sub['id']}", content=content, headers=headers), schemas.Subscription)
+    assert after == before == ok(api.get(f"/subscriptions/{sub['id']}"), schemas.Subscription)
+
+
+def test_the_document_says_a_patch_body_is_optional() -> None:
+    doc = document(ENDPOINTS, secured=False)
+    assert doc["paths"]["/subscriptions/{id}"]["patch"]["requestBody"]["required"] is False
+    assert doc["paths"]["/subscriptions"]["post"]["requestBody"]["required"] is True
+
+
+# --- a well-formed request against a record's state: 409 ---------------------------------------------------
+
+STANDARD = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
+
+
+def test_a_secret_that_does_not_fit_the_stored_scheme_is_a_conflict(api: httpx.Client) -> None:
+    sub = ok(api.post("/subscriptions", json={"url": URL, "signing": "standard"}), schemas.Subscription, 201)
+    item = f"/subscriptions/{sub['id']}"
+    before = api.get(item).json()
+    problem(api.patch(item, json={"secret": "QUJD"}), 409, "secret")  # base64, but the scheme wants whsec_
+    problem(api.patch(item, json={"signing": "syncfy"}), 409, "secret")  # the stored whsec_ secret is not base64
+    assert api.get(item).json() == before
+    problem(api.patch(item, json={"signing": "syncfy", "secret": STANDARD}), 422, "secret")  # the body alone
+    changed = ok(
+        api.patch(item, json={"signing": "syncfy", "secret": "QUJDREVGR0hJSktMTU5PUFFS"}), schemas.Subscription
+    )
+    assert changed["signing"] == "syncfy" and changed["secret"] == "****UFFS"
+    renewed = ok(api.patch(item, json={"signing": "standard", "secret": None}), schemas.Subscription)
+    assert renewed["secret"].startswith("whsec_****") and renewed["secret"] != changed["secret"]
+
+
+def test_redelivering_a_delivery_still_under_way_is_a_conflict(api: httpx.Client) -> None:
+    ok(api.post("/subscriptions", json={"url": URL, "retry": {"delays": [3600]}}), schemas.Subscription, 201)
+    emitted = ok(api.post("/events", json={"type": "token.created"}), schemas.EmittedEvent, 202)
+    [delivery] = emitted["deliveries"]
+    eventually(lambda: api.get(f"/deliveries/{delivery}").json()["attempts"] >= 1, what="a first attempt")
+    assert api.get(f"/deliveries/{delivery}").json()["status"] == "failed"  # and retried in an hour
+    problem(api.post(f"/deliveries/{delivery}/redeliver"), 409, "id")
+
+
+def test_a_one_off_schedule_already_past_fires_at_once(api: httpx.Client) -> None:
+    at = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    made = ok(api.post("/schedules", json={"scenario": "api-one-event", "at": at, "speed": 0}), schemas.Schedule, 201)
+    assert made["trigger"]["at"].startswith(at[:10])
+    eventually(lambda: api.get("/runs").json()["data"], what="the run it starts")
+
+
+def test_typed_parameters_over_the_api(api: httpx.Client) -> None:
+    """JSON has types: a count is a number, not text (the command line's `--param n=3` is converted)."""
+    body: dict[str, Any] = {"scenario": "syncfy-two-factor", "target": URL, "speed": 0}
+    problem(api.post("/runs", json={**body, "params": {"refreshes": "3"}}), 422, "params.refreshes")
+    problem(api.post("/runs", json={**body, "params": {"refreshes": True}}), 422, "params.refreshes")
+    problem(api.post("/runs", json={**body, "params": {"refreshes": -1}}), 422, "steps[7].repeat")
+    ok(api.post("/runs", json={**body, "params": {"refreshes": 2.0}}), schemas.Run, 202)  # 2.0 is JSON's 2
