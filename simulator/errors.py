@@ -92,6 +92,16 @@ class Conflict(SimError):
     title = "Conflict"
 
 
+class TooManyRuns(SimError):
+    """As many runs are under way as the server takes: each is a task, lanes and writes, and a client (or a
+    schedule every second) starting runs without end would starve the rest."""
+
+    status = 429
+    exit_code = 1
+    title = "Too many runs"
+    headers: ClassVar[dict[str, str]] = {"Retry-After": "1"}
+
+
 class Unauthorized(SimError):
     status = 401
     exit_code = 2

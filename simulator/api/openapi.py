@@ -32,6 +32,7 @@ _ERROR_DOCS = {
     413: "The body is too large.",
     415: "The body is not JSON.",
     422: "Invalid input: `errors` names each bad field.",
+    429: "Too many runs under way: wait for one to end (`Retry-After`), or cancel one.",
     500: "Unexpected error (logged).",
 }
 _URL = "http://localhost:9000/webhooks"  # where `webhook-sim listen` receives by default

@@ -98,8 +98,9 @@ ENDPOINTS = [
         status=202,
         body=RunSpec,
         response=schemas.Run,
-        errors=(404, 422),
-        description="Answers at once with the pending run; poll GET /runs/{id} for progress and counts.",
+        errors=(404, 422, 429),
+        description="Answers at once with the pending run; poll GET /runs/{id} for progress and counts. 429 when "
+        "100 runs are under way.",
     ),
     Endpoint(
         "GET", "/runs", list_runs, "List runs", "runs", query=schemas.ListQuery, response=schemas.RunPage, errors=(422,)

@@ -17,7 +17,7 @@ from simulator.core.validation import FaultCheck, validate_run
 from simulator.credentials import mask_url
 from simulator.delivery.engine import DeliveryEngine
 from simulator.delivery.faults import merge as merge_faults
-from simulator.errors import FieldError, InvalidInput, NotFound
+from simulator.errors import FieldError, InvalidInput, NotFound, TooManyRuns
 from simulator.ids import new_id
 from simulator.models import Event, Run, Subscription
 from simulator.models.inputs import RunSpec, SubscriptionSpec
@@ -35,6 +35,8 @@ INTERRUPTED = "interrupted: the simulator stopped; its pending deliveries are re
 TOO_LONG = "the scenario's timeline goes past the year 9999: its waits are too long for its start time"
 # A timeline is measured ahead (for the run's ETA) up to this many events; a longer one shows no ETA.
 PLAN_LIMIT = 100_000
+# Runs under way at once; one more is a 429 (a schedule's firing is skipped and logged).
+MAX_LIVE_RUNS = 100
 
 
 @dataclass
@@ -81,6 +83,11 @@ class RunManager:
     async def start(self, spec: RunSpec, *, scenario: Scenario | None = None, typed_params: bool = False) -> Run:
         """Validate `spec`, record the run as pending and start it in the background. `scenario`: one the caller
         loaded from a file; `typed_params`: JSON's rule for parameters (see `validate_run` for both)."""
+        if len(self._tasks) >= MAX_LIVE_RUNS:
+            raise TooManyRuns(
+                f"{MAX_LIVE_RUNS} runs are under way, as many as the server takes: wait for one to end, or cancel one",
+                errors=[FieldError("scenario", f"at most {MAX_LIVE_RUNS} runs at once")],
+            )
         if not self.accepting:
             raise InvalidInput("the simulator is shutting down; no new runs")
         self.store.writer.check()  # 503 while the store cannot write: nothing is accepted that it cannot keep

@@ -125,3 +125,20 @@ def test_unknown_runs_and_bad_pages(api: httpx.Client) -> None:
         problem(api.get("/runs", params={"limit": limit}), 422, "limit")
     run = ok(api.post("/runs", json={"scenario": "api-one-event", "speed": 0}), schemas.Run, 202)
     problem(api.get(f"/runs/{run['id']}/events", params={"cursor": "abc"}), 422, "cursor")
+
+
+def test_runs_under_way_are_bounded(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One run past the bound is a 429 that says when to ask again; a run that ends makes room."""
+    from simulator.core import runs
+    from tests.api.harness import serving_api
+
+    monkeypatch.setattr(runs, "MAX_LIVE_RUNS", 2)
+    body = {"scenario": "syncfy-credential-lifecycle", "speed": 1, "target": "http://127.0.0.1:9/"}
+    with serving_api(tmp_path) as server, server.client() as api:
+        first, _ = (ok(api.post("/runs", json=body), schemas.Run, 202) for _ in range(2))
+        refused = api.post("/runs", json=body)
+        assert problem(refused, 429, "scenario")["detail"].startswith("2 runs are under way")
+        assert refused.headers["retry-after"] == "1"
+        assert len(api.get("/runs").json()["data"]) == 2  # the refused one left nothing behind
+        ok(api.post(f"/runs/{first['id']}/cancel"), schemas.Run)
+        ok(api.post("/runs", json=body), schemas.Run, 202)
