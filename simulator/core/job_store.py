@@ -43,6 +43,13 @@ class JsonJobStore(SQLAlchemyJobStore):
         super().__init__(**options)
         self.legacy: set[str] = set()
 
+    def shutdown(self) -> None:
+        """Nothing yet: APScheduler calls this before its thread has ended, and disposing of the engine under a
+        query of that thread drops the query's connection unclosed. `close` does it, after the thread."""
+
+    def close(self) -> None:
+        self.engine.dispose()
+
     def add_job(self, job: Job) -> None:
         insert = self.jobs_t.insert().values(id=job.id, next_run_time=_timestamp(job), job_state=encode(job))
         with self.engine.begin() as connection:

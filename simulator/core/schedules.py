@@ -87,7 +87,7 @@ class Schedules:
         self.start_run = start_run
         self.check_run = check_run
         self.runs = runs
-        self.legacy: set[str] = set()  # ids of jobs read from an earlier release's pickles
+        self.jobs: JsonJobStore | None = None  # the job store, closed once the scheduler's thread has ended
 
     @classmethod
     async def start(cls, store: Store, start_run: StartRun, check_run: CheckRun) -> Schedules:
@@ -109,7 +109,7 @@ class Schedules:
         runs = ScheduleRuns(store)
         await runs.prepare()
         schedules = cls(scheduler, instance, asyncio.get_running_loop(), start_run, check_run, runs)
-        schedules.legacy = jobs.legacy
+        schedules.jobs = jobs
         _ACTIVE[instance] = schedules
         try:
             await asyncio.to_thread(scheduler.start, paused=True)  # nothing fires before old jobs are moved
@@ -119,6 +119,7 @@ class Schedules:
             _ACTIVE.pop(instance, None)
             if scheduler.running:
                 await asyncio.to_thread(scheduler.shutdown, False)
+            await asyncio.to_thread(jobs.close)
             raise
         return schedules
 
@@ -129,7 +130,9 @@ class Schedules:
         for job in jobs:
             if "run" in job.kwargs:
                 await self.runs.put(job.id, dict(job.kwargs.get("trigger") or {}), dict(job.kwargs["run"]))
-            if "run" in job.kwargs or job.id in self.legacy:  # written back as JSON, with only the ids
+            if "run" in job.kwargs or (
+                self.jobs is not None and job.id in self.jobs.legacy
+            ):  # written back as JSON, with only the ids
                 await asyncio.to_thread(self.scheduler.modify_job, job.id, kwargs=self._kwargs(job.id))
         await self.runs.keep(job.id for job in jobs)
 
@@ -141,6 +144,8 @@ class Schedules:
         """Stop firing (waiting for a firing under way) and release the job store."""
         if self.scheduler.running:
             await asyncio.to_thread(self.scheduler.shutdown, True)
+        if self.jobs is not None:
+            await asyncio.to_thread(self.jobs.close)
         _ACTIVE.pop(self.instance, None)
 
     # -- firing (scheduler thread) ----------------------------------------------------------------------

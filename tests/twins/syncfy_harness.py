@@ -49,9 +49,13 @@ def finished_run(control: httpx.Client, scenario: str, target: str, seed: int, *
     run = control.post("/runs", json={"scenario": scenario, "seed": seed, "speed": 0, "target": target, **fields})
     assert run.status_code == 202, run.text
     run_id = run.json()["id"]
-    eventually(lambda: control.get(f"/runs/{run_id}").json()["status"] != "running", 60, f"run {run_id}")
-    assert control.get(f"/runs/{run_id}").json()["status"] == "completed"
+    ended = eventually(lambda: _ended(control.get(f"/runs/{run_id}").json()), 60, f"run {run_id}")
+    assert ended["status"] == "completed", ended
     return run_id
+
+
+def _ended(run: dict[str, Any]) -> dict[str, Any] | None:
+    return run if run["status"] not in ("pending", "running") else None  # a run is pending before it starts
 
 
 def eventually(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> Any:
