@@ -55,6 +55,11 @@ class BasisTheoryBackend:
         self._lock = asyncio.Lock()  # one changing flow at a time: an intent is converted once
         self._ctx: BuildContext | None = None
         self._saved_tenant: str | None = None
+        sim.after_reset.append(self._forget)
+
+    def _forget(self) -> None:
+        """The store was emptied: the next read folds from the start."""
+        self._seen = Cursor(-1, "")
 
     def authenticate(self, key: str | None) -> None:
         api.check_key(key, self.sim.provider_key)

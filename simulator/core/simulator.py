@@ -7,7 +7,7 @@ and runs lives here (or in `subscriptions`, `runs`, `schedules`, `validation`), 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,9 @@ class Simulator:
         self._adhoc: BuildContext | None = None
         # The key the provider API twins require in their own auth header; None accepts any non-empty key.
         self.provider_key: str | None = None
+        # What the provider API twins forget on a reset, before the store empties (their flows stop) and after.
+        self.before_reset: list[Callable[[], Awaitable[None]]] = []
+        self.after_reset: list[Callable[[], None]] = []
 
     @classmethod
     async def open(
@@ -173,6 +176,10 @@ class Simulator:
     async def reset(self) -> None:
         """Forget everything: runs stop, subscriptions and history are deleted."""
         await self.runs.cancel_all()
+        for forget in self.before_reset:
+            await forget()
         await self.subscriptions.remove_all()
         await self.store.reset()
+        for forget_more in self.after_reset:
+            forget_more()
         self._adhoc = None

@@ -72,6 +72,12 @@ class SyncfyBackend:
         self._flushing: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         sim.engine.observers.append(self._observe)
+        sim.after_reset.append(self._forget)
+
+    def _forget(self) -> None:
+        """The store was emptied: nothing is left to index."""
+        self._pending.clear()
+        self._backfilled = False
 
     # -- the index ----------------------------------------------------------------------------------------
 

@@ -56,6 +56,15 @@ class CredentialFlows:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}  # one step of a credential at a time
         self._resumed = False
+        self.sim.before_reset.append(self.stop_all)
+
+    async def stop_all(self) -> None:
+        """Stop every credential's lifecycle (the store is about to be emptied: a step must not write after)."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
 
     # -- the API's entry points --------------------------------------------------------------------------
 

@@ -89,6 +89,19 @@ def ensure_free(url: str | None) -> None:
         StoreLock.acquire(Path(database)).release()
 
 
+# The provider API twins' state: made of the events and subscriptions, so a reset empties it with them.
+TWIN_TABLES = (
+    t.bt_objects,
+    t.bt_webhooks,
+    t.bt_projection,
+    t.syncfy_index,
+    t.syncfy_users,
+    t.syncfy_sessions,
+    t.syncfy_webhooks,
+    t.syncfy_credentials,
+)
+
+
 class Store:
     def __init__(
         self,
@@ -196,7 +209,7 @@ class Store:
 
     async def reset(self) -> None:
         async def call(conn: AsyncConnection) -> None:
-            for table in (t.attempts, t.deliveries, t.events, t.runs, t.subscriptions):
+            for table in (*TWIN_TABLES, t.attempts, t.deliveries, t.events, t.runs, t.subscriptions):
                 await conn.execute(table.delete())
 
         await self.writer.submit(call)

@@ -66,3 +66,20 @@ def eventually(predicate: Callable[[], object], timeout: float = 10.0, what: str
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.02)
     return value
+
+
+TOKEN_SITE = "56cf5728784806f72b8b4569"  # a bank that asks for a token: its credential's job waits for it
+
+
+def waiting_credential(syncfy: httpx.Client, url: str) -> tuple[str, str, dict[str, str]]:
+    """A user with a session, a webhook to `url`, and a credential whose job waits for its token (code 410): the
+    session's token, the credential's path and the bearer header."""
+    id_user = envelope(syncfy.post("/v1/users", json={"name": "Ana"}))["id_user"]
+    token = envelope(syncfy.post("/v1/sessions", json={"id_user": id_user}))["token"]
+    envelope(syncfy.post("/v1/webhooks", json={"url": url, "events": ["credential_update"]}))
+    bearer = {"Authorization": f"Bearer {token}"}
+    login = {"id_site": TOKEN_SITE, "credentials": {"username": "test"}}
+    job = envelope(syncfy.post("/v1/credentials", json=login, headers=bearer))
+    path = f"/v1/credentials/{job['id_credential']}"
+    eventually(lambda: envelope(syncfy.get(path, headers=bearer))[0]["code"] == 410, 10, "the 410")
+    return token, path, bearer

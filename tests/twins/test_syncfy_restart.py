@@ -8,9 +8,7 @@ from pathlib import Path
 from simulator.api.app import server_app
 from simulator.testing.receiver import Receiver
 from tests.api.harness import ApiServer
-from tests.twins.syncfy_harness import envelope, eventually, finished_run, run_events, twin_client
-
-TOKEN_SITE = "56cf5728784806f72b8b4569"
+from tests.twins.syncfy_harness import envelope, eventually, finished_run, run_events, twin_client, waiting_credential
 
 
 def serve(db: Path) -> ApiServer:
@@ -31,14 +29,7 @@ def test_state_survives_a_restart(tmp_path: Path):
             refresh = next(e for e in events if e["type"] == "syncfy:credentials.refreshed")["body"]["payload"]
             urls = [refresh["endpoints"]["credential"][0], refresh["endpoints"]["transactions"][0]]
             before = [syncfy.get(url) for url in urls]
-            id_user = envelope(syncfy.post("/v1/users", json={"name": "Ana"}))["id_user"]
-            token = envelope(syncfy.post("/v1/sessions", json={"id_user": id_user}))["token"]
-            envelope(syncfy.post("/v1/webhooks", json={"url": receiver.url, "events": ["credential_update"]}))
-            bearer = {"Authorization": f"Bearer {token}"}
-            login = {"id_site": TOKEN_SITE, "credentials": {"username": "test"}}
-            job = envelope(syncfy.post("/v1/credentials", json=login, headers=bearer))
-            waiting = f"/v1/credentials/{job['id_credential']}"
-            eventually(lambda: envelope(syncfy.get(waiting, headers=bearer))[0]["code"] == 410, 10, "the 410")
+            token, waiting, bearer = waiting_credential(syncfy, receiver.url)
             syncfy.close()
             control.close()
         finally:
@@ -55,7 +46,9 @@ def test_state_survives_a_restart(tmp_path: Path):
             envelope(syncfy.put(waiting, json={"twofa": {"token": "123456"}}, headers=bearer))
             eventually(lambda: envelope(syncfy.get(waiting, headers=bearer))[0]["code"] == 200, 10, "the refresh")
             refreshed = eventually(
-                lambda: [r for r in receiver.requests if job["id_credential"] in r.body.decode()], 10, "its webhooks"
+                lambda: [r for r in receiver.requests if waiting.rsplit("/", 1)[1] in r.body.decode()],
+                10,
+                "its webhooks",
             )
             assert refreshed
             syncfy.close()
