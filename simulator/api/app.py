@@ -29,6 +29,7 @@ from simulator.api import (
 from simulator.api.endpoints import Api, Endpoint, routes
 from simulator.api.middleware import BearerAuth, BodyLimit, RequestContext
 from simulator.api.problem import http_exception, sim_error
+from simulator.core import syncfy
 from simulator.core.schedules import Schedules
 from simulator.core.simulator import Simulator
 from simulator.errors import SimError
@@ -99,6 +100,7 @@ def build_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with simulator() as sim:
             schedules = await Schedules.start(sim.store, sim.runs.start, sim.validate_run)
+            await syncfy.resume_unfinished(sim)
             app.state.api = Api(sim, schedules, describe)
             try:
                 yield

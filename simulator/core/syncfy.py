@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from simulator.core.syncfy_admin import Accounts
 from simulator.core.syncfy_api import SyncfyBackend
-from simulator.core.syncfy_flows import CredentialFlows
+from simulator.core.syncfy_flows import WAITING_STEP, CredentialFlows
+from simulator.store.syncfy_twin import SyncfyTwinStore
 
 if TYPE_CHECKING:
     from simulator.core.simulator import Simulator
@@ -32,3 +33,11 @@ def twin(sim: Simulator) -> SyncfyTwin:
         backend = SyncfyBackend(sim)
         found = _TWINS[sim] = SyncfyTwin(backend, CredentialFlows(backend), Accounts(backend))
     return found
+
+
+async def resume_unfinished(sim: Simulator) -> None:
+    """At start-up: go on with the credential jobs an earlier process left under way, as Syncfy's own jobs do,
+    whether or not anyone calls the twin. A store with none does not make the twin (nor its index of events)."""
+    rows = await SyncfyTwinStore(sim.store).unfinished_credentials()
+    if any(row["step"] != WAITING_STEP and row["dt_disable"] is None for row in rows):
+        await twin(sim).flows.resume()

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from simulator.api.app import server_app
+from simulator.core import syncfy_flows
 from simulator.testing.receiver import Receiver
 from tests.api.harness import ApiServer
 from tests.twins.syncfy_harness import envelope, eventually, finished_run, run_events, twin_client, waiting_credential
@@ -52,5 +55,46 @@ def test_state_survives_a_restart(tmp_path: Path):
             )
             assert refreshed
             syncfy.close()
+        finally:
+            server.stop()
+
+
+def names(receiver: Receiver) -> list[str]:
+    return [e["header"]["event"]["name"] for r in receiver.requests for e in r.json()["events"]]
+
+
+def test_a_credential_under_way_goes_on_after_a_restart_without_a_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Syncfy's jobs do not wait for a caller: a credential whose job was under way when the server stopped plays
+    to its end once the server is back, and its webhooks arrive, with no request to the twin."""
+    db = tmp_path / "twin.db"
+    with Receiver() as receiver:
+        monkeypatch.setattr(syncfy_flows, "STEP_DELAY", (30.0, 30.0))  # the first server never gets past a step
+        server = serve(db)
+        try:
+            control, syncfy = server.client(), twin_client(server.url)
+            assert control.post("/subscriptions", json={"url": receiver.url, "events": ["syncfy:*"]}).status_code == 201
+            id_user = envelope(syncfy.post("/v1/users", json={"name": "Ana"}))["id_user"]
+            token = envelope(syncfy.post("/v1/sessions", json={"id_user": id_user}))["token"]
+            login = {"id_site": "56cf5728784806f72b8b4568", "credentials": {"username": "test"}}
+            job = envelope(syncfy.post("/v1/credentials", json=login, headers={"Authorization": f"Bearer {token}"}))
+            syncfy.close()
+            control.close()
+        finally:
+            server.stop()
+        assert "credentials.refreshed" not in names(receiver)  # stopped under way
+
+        monkeypatch.setattr(syncfy_flows, "STEP_DELAY", (0.01, 0.02))
+        server = serve(db)
+        try:
+
+            def refreshed() -> bool:
+                return (
+                    "credentials.refreshed" in names(receiver)
+                    and job["id_credential"] in receiver.requests[-1].body.decode()
+                )
+
+            eventually(refreshed, 15, f"the refresh webhook, with no call to the twin; got {names(receiver)}")
         finally:
             server.stop()
