@@ -38,14 +38,16 @@ def envelope_of(sub_id: str, events: list[Event]) -> str:
 class Batches:
     def __init__(self) -> None:
         self._open: dict[BatchKey, OpenBatch] = {}
-        self.ids: set[str] = set()  # delivery ids of the open batches: lanes must not read them back
+        # The position each batch had while open, by delivery id, until its final row commits: a row read at
+        # that position is a partial batch (closing gives it a new position, written with its last events).
+        self.open_at: dict[str, int] = {}
 
     def get(self, key: BatchKey) -> OpenBatch | None:
         return self._open.get(key)
 
     def open(self, key: BatchKey, batch: OpenBatch) -> None:
         self._open[key] = batch
-        self.ids.add(batch.job.id)
+        self.open_at[batch.job.id] = batch.job.n
 
     @staticmethod
     def join(batch: OpenBatch, event: Event, key: str) -> None:
@@ -54,10 +56,16 @@ class Batches:
         batch.job.envelope_id = envelope_of(batch.sub.id, batch.job.events)
 
     def take(self, key: BatchKey) -> OpenBatch | None:
-        batch = self._open.pop(key, None)
-        if batch is not None:
-            self.ids.discard(batch.job.id)
-        return batch
+        return self._open.pop(key, None)
+
+    def committed(self, delivery_id: str) -> None:
+        """A closed batch's final row is in the store (or its write failed for good): no read can be partial."""
+        self.open_at.pop(delivery_id, None)
+
+    def partial(self, delivery_id: str, n: int, seen: dict[str, int]) -> bool:
+        """Whether a row read from the store is a batch as it was while open; `seen` is `open_at` as it was
+        when the read began (a batch may have closed and committed during it)."""
+        return n in (self.open_at.get(delivery_id), seen.get(delivery_id))
 
     def keys(self, run_id: str | None = None) -> list[BatchKey]:
         """The open batches of one run, or of all runs when None."""
@@ -66,7 +74,9 @@ class Batches:
     def forget(self, sub_id: str) -> None:
         """A subscription was removed: its open batches stay in the store as they are, unsent."""
         for key in [k for k in self._open if k[0] == sub_id]:
-            self.take(key)
+            batch = self.take(key)
+            if batch is not None:
+                self.committed(batch.job.id)
 
     def holds(self, run_id: str | None) -> bool:
         return any(k[1] == run_id for k in self._open)

@@ -265,6 +265,8 @@ class DeliveryEngine:
                     lanes.append(lane)
 
         def committed(exc: BaseException | None) -> None:
+            for job, _, _ in send:
+                self._batches.committed(job.id)
             for lane in lanes:
                 lane.incoming -= 1
             if exc is not None:
@@ -301,12 +303,15 @@ class DeliveryEngine:
                 lane.force(job)
 
     async def _load(self, sub_id: str, after_n: int, limit: int) -> list[Job]:
+        # A batch's row as it stood while open (its position then) is partial, however the batch has moved on
+        # during the read: it is sent once whole, at the new position closing gives it.
+        seen = dict(self._batches.open_at)
         page = await self.store.outbox_page(sub_id, after_n, limit)
         jobs = [
             job_from_row(row, [event_from_row(e) for e in events])
             for row, events in page
-            if row.id not in self._batches.ids
-        ]  # an open batch is not complete yet
+            if not self._batches.partial(row.id, row.n, seen)
+        ]
         return self.faults.on_loaded(sub_id, jobs)  # never what a fault still holds back
 
     # -- attempts -------------------------------------------------------------------------------------

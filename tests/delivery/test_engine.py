@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -292,3 +293,29 @@ async def test_max_in_flight_one_sends_one_at_a_time(sim, receiver):
     await emit_n(sim, "token.created", 5)
     await receiver.wait_for_async(5, timeout=5)
     assert receiver.max_in_flight == 1
+
+
+async def test_a_batch_that_closes_while_a_lane_reads_the_store_is_not_read_back_partial(sim, receiver):
+    """A lane reads the store while a Syncfy batch closes: what it read is the batch as it was (one event). That
+    stale row must not be sent: the closed batch goes once, whole, when its final row commits."""
+    sub = await subscribe(sim, receiver.url, batch=3, events=["syncfy:*"])
+    await emit_n(sim, "credentials.refreshed", 1)  # the batch is open, its row in the store holds one event
+    gate, read = asyncio.Event(), asyncio.Event()
+    real = sim.store.outbox_page
+
+    async def slow_page(*args):
+        page = await real(*args)
+        read.set()
+        await gate.wait()  # the batch closes and commits meanwhile
+        return page
+
+    sim.store.outbox_page = slow_page
+    loading = asyncio.create_task(sim.engine._load(sub.id, 0, 100))
+    await read.wait()
+    await emit_n(sim, "credentials.refreshed", 2)  # the third event closes the batch
+    await sim.store.writer.barrier()
+    gate.set()
+    assert [len(job.events) for job in await loading] == []
+    sim.store.outbox_page = real
+    [request] = await receiver.wait_for_async(1)
+    assert len(request.json()["events"]) == 3
