@@ -63,7 +63,7 @@ def get_provider(name: str) -> Provider:
 
 def event_types(provider: str | None = None) -> list[EventType]:
     """Every registered event type, ordered by provider then name."""
-    chosen = [get_provider(provider)] if provider else providers()
+    chosen = [get_provider(provider)] if provider is not None else providers()
     return [p.event_types[n] for p in chosen for n in sorted(p.event_types)]
 
 

@@ -31,6 +31,7 @@ def test_catalog_pages_through_every_type(api: httpx.Client) -> None:
     syncfy = ok(api.get("/events", params={"provider": "syncfy"}), schemas.EventTypePage)["data"]
     assert {e["provider"] for e in syncfy} == {"syncfy"} and len(syncfy) == len(catalog.event_types("syncfy"))
     problem(api.get("/events", params={"provider": "stripe"}), 422, "provider")
+    problem(api.get("/events", params={"provider": ""}), 422, "provider")  # not "every provider"
 
 
 def test_sample_is_the_catalogs_exact_bytes(api: httpx.Client) -> None:
