@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import sys
 import time
 from pathlib import Path
@@ -26,14 +27,17 @@ TEST = ROOT / "tests" / "api" / "test_schemathesis.py"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=300, help="hypothesis examples per operation")
+    parser.add_argument("--seed", type=int, help="schemathesis' seed (default: a new one, printed)")
     args = parser.parse_args()
     os.environ["WEBHOOK_SIM_SCHEMATHESIS_EXAMPLES"] = str(args.examples)
+    seed = str(args.seed if args.seed is not None else random.SystemRandom().randrange(2**32))
+    os.environ["WEBHOOK_SIM_SCHEMATHESIS_SEED"] = seed
     sys.path.insert(0, str(ROOT))
     argv = [str(TEST), "-q", "-s", "-p", "no:cacheprovider", "--rootdir", str(ROOT)]
     started = time.perf_counter()
     status = pytest.main(argv)
     print(
-        f"{args.examples} examples per operation in {time.perf_counter() - started:.0f}s: "
+        f"seed {seed}, {args.examples} examples per operation in {time.perf_counter() - started:.0f}s: "
         f"{'no failures' if status == 0 else 'FAILURES'}"
     )
     return int(status)
