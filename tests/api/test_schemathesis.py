@@ -59,6 +59,9 @@ def test_every_phase_and_every_check_of_the_served_document(tmp_path: Path, monk
             "--report", "junit", "--report-junit-path", str(tmp_path / "junit.xml"),
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=tmp_path)
+        if _interpreter_fault(done.stdout):  # once more: the tool crashed, the API was not found at fault
+            print(f"schemathesis crashed in CPython ({INTERPRETER_FAULT}); running it again")
+            done = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=tmp_path)
     summary = done.stdout[-6000:]
     assert done.returncode == 0, summary
     generated = re.search(r"(\d+) generated, (\d+) passed", done.stdout)
@@ -66,3 +69,12 @@ def test_every_phase_and_every_check_of_the_served_document(tmp_path: Path, monk
     phases = re.findall(r"✅\s+(Examples|Coverage|Fuzzing|Stateful) \(in", done.stdout)
     assert phases == ["Examples", "Coverage", "Fuzzing", "Stateful"], summary
     print(f"schemathesis: {generated.group(1)} cases, 0 failures")
+
+
+# CPython 3.11's `ast` can fail this way inside hypothesis while it describes a strategy (python/cpython#106905,
+# fixed in later releases): a crash of the tool with no finding about the API, told apart from a failure.
+INTERPRETER_FAULT = "SystemError: AST constructor recursion depth mismatch"
+
+
+def _interpreter_fault(output: str) -> bool:
+    return INTERPRETER_FAULT in output and "Runtime Error" in output and "FAILURES" not in output
