@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import pickle
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,10 +28,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import datetime_to_utc_timestamp
 from sqlalchemy.exc import IntegrityError
 
-log = logging.getLogger("webhook_sim.schedules")
 FIRE = "simulator.core.schedules:fire"  # the one function a job may call
 FORMAT = 1
-_PICKLE_MODULES = ("apscheduler.triggers.", "datetime", "zoneinfo", "_zoneinfo")
+_TIME_MODULES = frozenset({"datetime", "zoneinfo", "_zoneinfo"})  # and APScheduler's triggers, below
 
 
 class JsonJobStore(SQLAlchemyJobStore):
@@ -196,7 +194,7 @@ class _TriggersOnly(pickle.Unpickler):
     crafted pickle would call) is refused before it is looked up."""
 
     def find_class(self, module: str, name: str) -> Any:
-        if module.startswith(_PICKLE_MODULES) or module in _PICKLE_MODULES:
+        if module in _TIME_MODULES or module.startswith("apscheduler.triggers."):
             return super().find_class(module, name)
         if (module, name) == ("builtins", "getattr"):  # how `ZoneInfo._unpickle` is named in a pickle
             return _named_getattr
