@@ -139,7 +139,9 @@ async def test_retry_schedule_is_scaled_and_jittered_within_bounds(sim, receiver
     assert [a.status_code for a in attempts] == [503, 503, 503, 204]
     gaps = [b.started_at - a.started_at for a, b in itertools.pairwise(attempts)]
     for gap, base in zip(gaps, delays, strict=True):
-        assert base / 10 * 0.8 - 0.01 <= gap <= base / 10 * 1.2 + 0.25, (gaps, delays)
+        # Never sooner than the jitter allows; the upper slack is for a loaded machine and still tells
+        # scaled gaps from unscaled ones (1 s and more).
+        assert base / 10 * 0.8 - 0.01 <= gap <= base / 10 * 1.2 + 0.6, (gaps, delays)
     # delivered_at is each attempt's own real time.
     stamps = [json.loads(r.body)["delivered_at"] for r in receiver.requests]
     assert stamps == sorted(stamps) and len(set(stamps)) == 4

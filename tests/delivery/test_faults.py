@@ -252,14 +252,16 @@ async def test_duplicates_repeat_the_same_message_body_and_signature_inputs(sim,
             copy = by_id[f"{original.id}~dup{k}"]
             assert copy.event_ids == original.event_ids and copy.status == "succeeded"
             assert copy.faults == {"duplicate": {"copy": k, "of": original.id, "after": float(k)}}
-        # Copies go 1 simulated second apart (0.1 s at speed 10) from when the original was due.
+        # Copies go 1 simulated second apart (0.1 s at speed 10) from when the original was due; never
+        # sooner, and later only by what a loaded machine adds (unscaled, the second copy would be 2 s late).
         starts = [
             (await sim.store.attempts(i))[0].started_at
             for i in (original.id, f"{original.id}~dup1", f"{original.id}~dup2")
         ]
-        assert all(
-            0.1 * k - 0.005 <= start - original.created_at <= 0.1 * k + 0.25 for k, start in enumerate(starts)
-        ), (original.created_at, starts)
+        assert all(0.1 * k - 0.005 <= start - original.created_at <= 0.1 * k + 0.9 for k, start in enumerate(starts)), (
+            original.created_at,
+            starts,
+        )
     sent_ids = {r.headers["webhook-id"] for r in receiver.requests}
     assert sent_ids == {d.id for d in deliveries if "~" not in d.id}
 
@@ -326,7 +328,9 @@ async def test_delay_moves_the_first_attempt_and_delivered_at(sim, receiver):
         delay = delivery.faults["delay"]
         assert 2 <= delay <= 4
         [attempt] = await sim.store.attempts(delivery.id)
-        assert delay / 20 - 0.02 <= attempt.started_at - delivery.created_at <= delay / 20 + 0.3
+        # Never early; the upper bound only tells scaled (0.1 to 0.2 s) from unscaled (2 to 4 s) with room
+        # for a loaded machine, since a wall-clock bound any tighter fails when the cores are busy.
+        assert delay / 20 - 0.02 <= attempt.started_at - delivery.created_at <= delay / 20 + 1.5
         # `delivered_at` is the real time of the (delayed) attempt.
         expected = datetime.fromtimestamp(attempt.started_at, UTC)
         assert bodies[event.id]["delivered_at"] == iso_ms(expected)
