@@ -53,12 +53,15 @@ def _wait_port(port: int, timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def fast_receiver() -> Iterator[tuple[str, str]]:
-    """(url, kind): nginx answering 204 when installed, else the asyncio sink, in a process of its own."""
+def fast_receiver(record: Path | None = None) -> Iterator[tuple[str, str]]:
+    """(url, kind): nginx answering 204 when installed, else the asyncio sink, in a process of its own. With
+    `record`, always the sink, writing each request's `webhook-id` to that file."""
     port = free_port()
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     workdir = tempfile.mkdtemp(prefix="bench-")
-    if nginx:
+    if record is not None:
+        cmd, kind = [sys.executable, "-m", "benchmarks.sink", str(port), str(record)], "asyncio sink"
+    elif nginx:
         conf = Path(workdir, "nginx.conf")
         conf.write_text(NGINX_CONF.format(dir=workdir, port=port))
         cmd, kind = [nginx, "-c", str(conf), "-p", workdir], "nginx"

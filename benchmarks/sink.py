@@ -1,16 +1,20 @@
 """A minimal HTTP/1.1 keep-alive receiver answering 204 to every request: the fast receiver when nginx is not
-installed. Run as `python -m benchmarks.sink PORT` (a process of its own, so it does not share a core's time
-with what is measured)."""
+installed. Run as `python -m benchmarks.sink PORT [RECORD]` (a process of its own, so it does not share a core's
+time with what is measured). With RECORD, each request's `webhook-id` is appended to that file, a line each, so a
+benchmark can count what arrived and what arrived twice."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from typing import IO
 
 RESPONSE = b"HTTP/1.1 204 No Content\r\nServer: sink\r\nConnection: keep-alive\r\n\r\n"
 
 
 class Sink(asyncio.Protocol):
+    record: IO[bytes] | None = None
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
         self.buffer = b""
@@ -29,6 +33,10 @@ class Sink(asyncio.Protocol):
             total = head_end + 4 + length
             if len(self.buffer) < total:
                 return
+            if self.record is not None:
+                marker = head.find(b"webhook-id:")
+                if marker >= 0:
+                    self.record.write(head[marker + 11 :].split(b"\r\n", 1)[0].strip() + b"\n")
             self.buffer = self.buffer[total:]
             self.transport.write(RESPONSE)  # type: ignore[attr-defined]
 
@@ -48,4 +56,6 @@ if __name__ == "__main__":
         uvloop.install()
     except ImportError:
         pass
+    if len(sys.argv) > 2:
+        Sink.record = open(sys.argv[2], "ab", buffering=0)  # noqa: SIM115  # each line reaches the file at once
     asyncio.run(main(int(sys.argv[1])))

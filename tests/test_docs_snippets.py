@@ -124,6 +124,10 @@ def _readme(s: Snippet) -> tuple[str, str]:
         return "pytester", ""
     if s.code.startswith("scripts/serve "):
         return "skip", "installs .venv with pip and runs a lasting server or the whole suite (the quick start serves)"
+    if s.heading == "Running at scale" and "docker compose" in s.code:
+        return "skip", "needs a container engine (checked as a file by tests/scale/test_compose.py)"
+    if s.heading == "Running at scale":
+        return "skip", "lasting servers and workers against a PostgreSQL of yours (tests/scale/ starts the same)"
     if s.heading == "Benchmarks":
         return "skip", "benchmarks take minutes of the whole machine; see benchmarks/README.md"
     return "undecided", ""

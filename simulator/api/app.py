@@ -34,6 +34,7 @@ from simulator.core.schedules import Schedules
 from simulator.core.simulator import Simulator
 from simulator.errors import SimError
 from simulator.scenarios.model import Scenario
+from simulator.store.leases import LEASE_TTL
 
 MAX_BODY = 1_048_576
 ENDPOINTS: list[Endpoint] = [
@@ -70,6 +71,8 @@ def server_app(
     max_body: int = MAX_BODY,
     grace: float = 10.0,
     provider_key: str | None = None,
+    sends: bool = True,
+    lease_ttl: float = LEASE_TTL,
 ) -> Starlette:
     """The control API owning its simulator: opened at startup on `db`, closed at shutdown, letting in-flight
     attempts finish for up to `grace` seconds (pending deliveries stay in the store for the next start).
@@ -77,7 +80,7 @@ def server_app(
 
     @asynccontextmanager
     async def owned() -> AsyncIterator[Simulator]:
-        sim = await Simulator.open(db, scenario_dirs=scenario_dirs, key=key)
+        sim = await Simulator.open(db, scenario_dirs=scenario_dirs, key=key, sends=sends, lease_ttl=lease_ttl)
         sim.provider_key = provider_key
         try:
             yield sim

@@ -9,7 +9,13 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from simulator.errors import FieldError, InvalidInput
+from simulator.store.leases import LEASE_TTL
+
 ENV_PREFIX = "WEBHOOK_SIM_"
+# Shorter than half a second, a busy process would lose its leases between two renewals; longer than an hour, a
+# dead one's subscriptions would wait that long.
+LEASE_TTL_RANGE = (0.5, 3600)
 
 
 def env_name(dest: str) -> str:
@@ -91,3 +97,23 @@ def add(
     parser.add_argument(
         flag, default=value, type=type, choices=choices, metavar=metavar, help=f"{help} ({shown}env {variable})"
     )
+
+
+def add_lease_ttl(parser: argparse.ArgumentParser) -> None:
+    add(
+        parser,
+        "--lease-ttl",
+        f"on a shared PostgreSQL store: seconds after which a stopped process's work goes to others "
+        f"({LEASE_TTL_RANGE[0]} to {LEASE_TTL_RANGE[1]})",
+        default=LEASE_TTL,
+        type=float,
+    )
+
+
+def check_lease_ttl(value: float) -> None:
+    low, high = LEASE_TTL_RANGE
+    if not low <= value <= high:
+        raise InvalidInput(
+            f"--lease-ttl must be from {low} to {high} seconds, not {value}",
+            errors=[FieldError("lease-ttl", "out of range")],
+        )

@@ -59,6 +59,14 @@ def register(sub: Any) -> None:
     )
     options.add(p, "--signing-key", "PEM file of the RSA key that signs Basis Theory deliveries")
     options.add(p, "--provider-key", "the only key the provider API twins accept (default: any non-empty key)")
+    options.add(
+        p,
+        "--send",
+        "on a shared PostgreSQL store: send deliveries here too (--no-send leaves them to `worker` processes)",
+        default=True,
+        flag_only=True,
+    )
+    options.add_lease_ttl(p)
     options.add(p, "--log-format", "how the log is written", default="text", choices=["text", "json"])
     p.set_defaults(handler=serve_command)
 
@@ -70,7 +78,8 @@ def serve_command(args: argparse.Namespace) -> int:
     api_logging.configure(args.log_format)
     token = _token(args)
     check_exposure(args.host, token, insecure=args.insecure_no_token)
-    key = _load_key(args.signing_key)
+    key = load_key(args.signing_key)
+    options.check_lease_ttl(args.lease_ttl)
     ensure_free(args.db)  # a second server on one database is refused before it binds, naming the holder
     try:
         sock = bind_tcp(args.host, args.port)
@@ -84,6 +93,8 @@ def serve_command(args: argparse.Namespace) -> int:
         token=token,
         grace=SHUTDOWN_GRACE,
         provider_key=args.provider_key or None,
+        sends=args.send,
+        lease_ttl=args.lease_ttl,
     )
     tune_gc()
     config = server_config(
@@ -138,7 +149,7 @@ def check_exposure(host: str, token: str | None, *, insecure: bool) -> None:
     )
 
 
-def _load_key(path: str | None) -> signing.SigningKey | None:
+def load_key(path: str | None) -> signing.SigningKey | None:
     if not path:
         return None
     try:

@@ -71,9 +71,14 @@ class RunManager:
         self._plans: dict[str, _Plan] = {}
 
     async def mark_interrupted(self) -> None:
-        """Runs a previous process left running cannot resume their scenario; their deliveries do resume."""
-        for run in await self.store.list_runs():
-            if run.status in ("pending", "running"):
+        """Runs a previous process left running cannot resume their scenario; their deliveries do resume.
+        On a shared store only a run whose process has stopped is over: others are still being played."""
+        unfinished = [run for run in await self.store.list_runs() if run.status in ("pending", "running")]
+        owners = await self.store.run_owners([run.id for run in unfinished])
+        leases = self.engine.leases
+        alive = await leases.alive({o for o in owners.values() if o}) if leases is not None else set()
+        for run in unfinished:
+            if owners.get(run.id) not in alive:
                 # The counter is written when a run ends; a crashed one's is whatever its events in the store say.
                 events = await self.store.count_run_events(run.id)
                 await self.store.put_run(
@@ -116,7 +121,13 @@ class RunManager:
             "source": scenario.source,
         }
         await self.store.put_run(
-            run_id, scenario=scenario.name, spec=record, status="pending", events=0, created_at=time.time()
+            run_id,
+            scenario=scenario.name,
+            spec=record,
+            status="pending",
+            events=0,
+            created_at=time.time(),
+            owner=self.engine.me,
         )
         task = asyncio.create_task(self._execute(run_id, scenario, spec, subs, seed, params, start))
         self._tasks[run_id] = task
@@ -150,7 +161,7 @@ class RunManager:
         start: datetime,
     ) -> None:
         store, engine = self.store, self.engine
-        await store.put_run(run_id, status="running", started_at=time.time())
+        await store.put_run(run_id, status="running", started_at=time.time(), owner=engine.me)
         matching: dict[str, list[Subscription]] = {}
         self._emitted[run_id] = 0
 

@@ -21,6 +21,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from apscheduler.job import Job
@@ -32,6 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import URL
 
 from simulator.core.job_store import JsonJobStore
+from simulator.core.leader import Leader
 from simulator.core.pagination import split_page
 from simulator.credentials import mask_url
 from simulator.errors import FieldError, InvalidInput, NotFound, SimError
@@ -88,6 +90,7 @@ class Schedules:
         self.check_run = check_run
         self.runs = runs
         self.jobs: JsonJobStore | None = None  # the job store, closed once the scheduler's thread has ended
+        self.leader: Leader | None = None  # on a shared store: whether this process fires
 
     @classmethod
     async def start(cls, store: Store, start_run: StartRun, check_run: CheckRun) -> Schedules:
@@ -114,7 +117,16 @@ class Schedules:
         try:
             await asyncio.to_thread(scheduler.start, paused=True)  # nothing fires before old jobs are moved
             await schedules._adopt()
-            await asyncio.to_thread(scheduler.resume)
+            if store.shared:  # several servers: only the one holding the leader lock fires
+                schedules.leader = Leader(
+                    store.engine,
+                    lead=partial(asyncio.to_thread, scheduler.resume),
+                    follow=partial(asyncio.to_thread, scheduler.pause),
+                    tick=partial(asyncio.to_thread, scheduler.wakeup),
+                )
+                await schedules.leader.start()
+            else:
+                await asyncio.to_thread(scheduler.resume)
         except BaseException:
             _ACTIVE.pop(instance, None)
             if scheduler.running:
@@ -142,6 +154,8 @@ class Schedules:
 
     async def close(self) -> None:
         """Stop firing (waiting for a firing under way) and release the job store."""
+        if self.leader is not None:
+            await self.leader.close()
         if self.scheduler.running:
             await asyncio.to_thread(self.scheduler.shutdown, True)
         if self.jobs is not None:

@@ -26,6 +26,7 @@ from simulator.errors import Conflict, FieldError, InvalidInput, NotFound
 from simulator.models import BuildContext, Delivery, Event, Subscription
 from simulator.models.inputs import EventSpec, RunSpec, SubscriptionSpec
 from simulator.store import Store
+from simulator.store.leases import LEASE_TTL, Leases
 from simulator.timeutil import now_utc
 
 
@@ -54,13 +55,20 @@ class Simulator:
         scenario_dirs: Sequence[Path] = (),
         key: signing.SigningKey | None = None,
         faults: FaultHooks | None = None,
+        role: str = "serve",
+        sends: bool = True,
+        lease_ttl: float = LEASE_TTL,
     ) -> Simulator:
-        """Open the store (an ephemeral one when `db` is None) and start delivering, resuming what was left."""
+        """Open the store (an ephemeral one when `db` is None) and start delivering, resuming what was left.
+        On a store other processes share, this one is a `role` among them that sends for the subscriptions it
+        holds leases on (none when not `sends`); a lease lapses `lease_ttl` seconds after its holder stops."""
         store = await Store.open(db)
         if faults is None:
             faults = FaultInjector()
-        engine = DeliveryEngine(store, key=key, faults=faults)
+        leases = Leases(store.engine, kind=role, sends=sends, ttl=lease_ttl) if store.shared else None
+        engine = DeliveryEngine(store, key=key, faults=faults, leases=leases)
         sim = cls(store, engine, scenario_dirs)
+        engine.reaped.append(sim.runs.mark_interrupted)  # a process that died on a shared store left its runs
         await engine.start()
         await sim.runs.mark_interrupted()
         return sim

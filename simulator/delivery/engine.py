@@ -10,8 +10,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -21,11 +20,14 @@ from simulator.delivery.batches import Batches, BatchKey, OpenBatch, envelope_of
 from simulator.delivery.hooks import FaultHooks, Signer
 from simulator.delivery.job import Job, event_from_row, event_row, job_from_row
 from simulator.delivery.lane import Lane
+from simulator.delivery.outcomes import Outcomes
 from simulator.delivery.sender import Outcome, Sender
-from simulator.ids import derived_fraction, new_id
+from simulator.delivery.shared import Sharing
+from simulator.ids import new_id
 from simulator.models import Event, Subscription
 from simulator.signing import SigningKey, default_key, sign
 from simulator.store import Store, codec
+from simulator.store.leases import Leases
 from simulator.store.writer import Op
 from simulator.timeutil import DeliveryClock, iso_ms
 
@@ -36,9 +38,22 @@ Row = tuple[Job, list[str], bool]  # a delivery, its events' store keys, and whe
 ROOM_WAIT = 1.0
 
 
-class DeliveryEngine:
-    def __init__(self, store: Store, *, key: SigningKey | None = None, faults: FaultHooks | None = None) -> None:
+class DeliveryEngine(Outcomes):
+    def __init__(
+        self,
+        store: Store,
+        *,
+        key: SigningKey | None = None,
+        faults: FaultHooks | None = None,
+        leases: Leases | None = None,
+    ) -> None:
         self.store = store
+        # On a shared store the engine sends only for the subscriptions it holds a lease on (see `Sharing`).
+        self.leases = leases
+        self.me = leases.id if leases is not None else new_id("proc")  # marks what this process holds back
+        self._sharing: Sharing | None = None
+        # Called after processes that stopped beating were reaped (their runs are over).
+        self.reaped: list[Callable[[], Awaitable[None]]] = []
         self.key = key or default_key()
         self.faults = faults or FaultHooks()
         self.sender = Sender()
@@ -61,6 +76,11 @@ class DeliveryEngine:
         """Start sending, and resume every delivery the store still holds as active."""
         await self.sender.start()
         self._n = await self.store.max_delivery_n()
+        if self.leases is not None:
+            self._sharing = Sharing(self, self.leases)
+            await self._sharing.start()
+            return
+        await self.store.release_holds()  # what an earlier process held back is nobody's any more
         for sub_id in await self.store.active_subscription_ids():
             sub = await self.store.get_subscription(sub_id)
             if sub is not None:
@@ -70,10 +90,32 @@ class DeliveryEngine:
         """Persist partial batches, let in-flight attempts finish (up to `grace` s), stop, and flush writes.
         Deliveries not yet sent stay in the store for the next start."""
         await self.flush()
+        if self._sharing is not None:
+            await self._sharing.stop()
         await asyncio.gather(*(lane.close(grace) for lane in self._lanes.values()))
         self._lanes.clear()
         await self.store.writer.barrier()
+        if self._sharing is not None:
+            await self._sharing.leave()
         await self.sender.close()
+
+    async def drop_lane(self, sub_id: str, grace: float) -> None:
+        """Stop sending for a subscription whose lease this process gives up or has lost."""
+        lane = self._lanes.pop(sub_id, None)
+        if lane is not None:
+            await lane.close(grace)
+
+    def take_lane(self, sub: Subscription) -> None:
+        """Start sending for a subscription whose lease this process took: its deliveries are in the store."""
+        self._lane(sub, spilled=True)
+
+    def holds(self, run_id: str | None) -> bool:
+        """Whether this process still collects a Syncfy batch of the run."""
+        return self._batches.holds(run_id)
+
+    @property
+    def lanes(self) -> dict[str, Lane]:
+        return self._lanes
 
     def _lane(self, sub: Subscription, *, spilled: bool = False) -> Lane:
         lane = self._lanes.get(sub.id)
@@ -88,7 +130,7 @@ class DeliveryEngine:
         if lane is not None:
             lane.update(sub)
             self._notify()
-        elif sub.enabled:
+        elif sub.enabled and self.leases is None:
             self._lane(sub, spilled=True)  # it may have deliveries waiting in the store
 
     async def subscription_removed(self, sub_id: str) -> None:
@@ -135,7 +177,7 @@ class DeliveryEngine:
         collecting: list[Row] = []
         carriers: list[str] = []
         for sub in subs:
-            if sub.enabled and sub.id not in self._lanes:
+            if sub.enabled and sub.id not in self._lanes and self.leases is None:
                 # A subscription with nothing pending has no lane after a restart (or after `retire`): without
                 # one its new deliveries would wait in the store until the next start.
                 self._lane(sub, spilled=True)
@@ -253,6 +295,11 @@ class DeliveryEngine:
         """Commit `events` and the rows of `send` (sent once committed) and of `collecting` (open batches)."""
         now = time.time()
         rows = [*send, *collecting]
+        # Rows another process must not send yet: an open batch, and what a fault holds back.
+        for job, _, _ in send:
+            job.held_by = self.me if self.faults.holds(job.id) else None
+        for job, _, _ in collecting:
+            job.held_by = self.me
         inserts = tuple(job.insert_row(keys, now) for job, keys, new in rows if new)
         rewrites = tuple(job.rewrite_row(keys) for job, keys, new in rows if not new)
         lanes = []
@@ -296,8 +343,16 @@ class DeliveryEngine:
         lane.offer(job)
 
     def _hand_over(self, jobs: list[Job]) -> None:
-        """Give a lane jobs a fault held back: its reads of the store skipped them, so it takes them as they are."""
+        """Give a lane jobs a fault held back: its reads of the store skipped them, so it takes them as they are.
+        On a shared store the lane may be another process's: the rows are let go there, each at a new position
+        after what that lane has read, in the order they go (as a closing batch moves)."""
+        if self.leases is not None and jobs:
+            for job in jobs:
+                self._n += 1
+                job.n, job.held_by = self._n, None
+            self.store.let_go([(job.id, job.n, job.due) for job in jobs])
         for job in jobs:
+            job.held_by = None
             lane = self._lanes.get(job.subscription_id)
             if lane is not None:
                 lane.force(job)
@@ -380,48 +435,6 @@ class DeliveryEngine:
         headers.update(sub.headers)
         return headers
 
-    def _succeeded(self, lane: Lane, job: Job, outcome: Outcome) -> None:
-        job.status, job.last_status, job.last_error = "succeeded", outcome.status, None
-        job.finished_at = time.time()
-        if lane.sub.consecutive_dead:
-            self._save_subscription(lane, replace(lane.sub, consecutive_dead=0))
-        self._finish(lane, job)
-
-    def _failed(self, lane: Lane, job: Job, outcome: Outcome, default_policy: Any) -> None:
-        policy = lane.sub.retry or default_policy
-        job.retries += 1
-        job.last_status = outcome.status
-        job.last_error = outcome.error or f"HTTP {outcome.status}"
-        if job.retries > len(policy.delays):
-            job.status, job.finished_at = "dead", time.time()
-            self._dead(lane)
-            self._finish(lane, job)
-            return
-        delay = policy.delay(job.retries, derived_fraction("jitter", job.id, job.attempts))
-        wait = delay / job.speed if job.speed > 0 else 0.0
-        if outcome.retry_after is not None:
-            # A receiver's Retry-After is real back-pressure: wall-clock seconds at every speed (the sender caps
-            # it). The simulated timeline moves on by at least as much.
-            delay = max(delay, outcome.retry_after)
-            wait = max(wait, outcome.retry_after)
-        job.sim_offset += delay
-        job.status = "failed"
-        job.due = time.time() + wait
-        lane.requeue(job)
-
-    def _dead(self, lane: Lane) -> None:
-        sub = lane.sub
-        dead = sub.consecutive_dead + 1
-        status = "disabled" if sub.disable_after and dead >= sub.disable_after else sub.status
-        if status == "disabled" and sub.enabled:
-            log.warning("subscription %s disabled after %d consecutive dead deliveries", sub.id, dead)
-        self._save_subscription(lane, replace(sub, consecutive_dead=dead, status=status))
-
-    def _save_subscription(self, lane: Lane, sub: Subscription) -> None:
-        lane.update(sub)
-        self.store.save_subscription_state(sub.id, sub.status, sub.consecutive_dead)
-        self._notify()
-
     def _finish(self, lane: Lane, job: Job) -> None:
         lane.release(job)
         self._outstanding[job.run_id][job.subscription_id] -= 1
@@ -444,7 +457,10 @@ class DeliveryEngine:
         return True
 
     async def settled(self, run_id: str | None, timeout: float | None = None) -> bool:
-        """Wait until the run's deliveries are settled (see `is_settled`); False on timeout."""
+        """Wait until the run's deliveries are settled (see `is_settled`); False on timeout. On a shared store
+        other processes may be sending them: the store says when none is left."""
+        if self._sharing is not None:
+            return await self._sharing.settled(run_id, timeout)
 
         async def wait() -> None:
             while True:
@@ -473,9 +489,16 @@ class DeliveryEngine:
             return False
         job = job_from_row(row, [event_from_row(e) for e in events])
         job.status, job.retries, job.due, job.finished_at = "pending", 0, time.time(), None
+        if self.leases is not None and sub.id not in self._lanes:
+            # Another process sends this subscription's deliveries and has read past this one: it goes at a new
+            # position, which that process's next read reaches.
+            self._n += 1
+            job.n = self._n
+            self.store.let_go([(job.id, job.n, job.due)])
         self.store.writer.put_nowait(Op(updates=(job.update_row(),)))
         self._outstanding[job.run_id][job.subscription_id] += 1
-        self._lane(sub).force(job)
+        if self.leases is None or sub.id in self._lanes:
+            self._lane(sub).force(job)
         return True
 
 

@@ -208,6 +208,9 @@ class FaultInjector(FaultHooks):
     def on_committed(self, jobs: list[Job]) -> tuple[list[Job], list[Job]]:
         return self._holds.committed(jobs) if len(self._holds) else (jobs, [])
 
+    def holds(self, job_id: str) -> bool:
+        return self._holds.holding(job_id)
+
     def release(self, run_id: str | None) -> list[Job]:
         return self._holds.release(run_id)
 

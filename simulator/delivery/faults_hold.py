@@ -205,5 +205,9 @@ class Holds:
             if gate.open and not gate.members:  # full (or forced) and empty: no member will ever join
                 self._gates.pop(gate.key, None)
 
+    def holding(self, job_id: str) -> bool:
+        """Whether the delivery `job_id` (or a copy held with one) waits for a gate."""
+        return job_id in self._units or job_id in self._copies
+
     def __len__(self) -> int:
         return len(self._units)

@@ -34,6 +34,10 @@ class FaultHooks:
         The latter may sit behind what the lane has already read from the store, so it takes them directly."""
         return jobs, []
 
+    def holds(self, job_id: str) -> bool:
+        """Whether a job `on_publish` made is held back until a later commit or release."""
+        return False
+
     def release(self, run_id: str | None) -> list[Job]:
         """Every committed job still held back for a run (or for all runs when None), to send now."""
         return []

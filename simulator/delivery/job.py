@@ -31,6 +31,7 @@ class Job:
     last_error: str | None = None
     faults: dict[str, Any] | None = None
     finished_at: float | None = None
+    held_by: str | None = None  # the process holding it back (an open batch, a reorder or burst fault)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -54,6 +55,7 @@ class Job:
             "last_status": self.last_status,
             "last_error": self.last_error,
             "faults": json.dumps(self.faults, separators=(",", ":")) if self.faults else None,
+            "held_by": self.held_by,
         }
 
     def update_row(self) -> dict[str, Any]:

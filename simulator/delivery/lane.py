@@ -38,8 +38,10 @@ class Lane:
         self.held = 0  # jobs in memory: queued, in flight, or waiting for a retry
         self.incoming = 0  # jobs published for this lane whose commit is still in flight
         self.loaded_upto = 0  # highest delivery position ever taken into memory
+        self._read_upto = 0  # highest position a read of the store returned
         self.spilled = spilled
         self._refused_upto = 0
+        self._failed_reads = 0
         self._closing = False
         self._task: asyncio.Task[None] | None = None
 
@@ -47,6 +49,8 @@ class Lane:
 
     def offer(self, job: Job) -> bool:
         """Take a newly committed job into memory, or leave it in the store when the window is full."""
+        if job.n <= self._read_upto:
+            return True  # a read of the store took it already (its commit was announced after the read saw it)
         if self.spilled or self.held >= HIGH_WATER:
             self.spilled = True
             self._refused_upto = max(self._refused_upto, job.n)
@@ -62,6 +66,16 @@ class Lane:
     def force(self, job: Job) -> None:
         """Take a job regardless of the window (a redelivery the store order has already passed)."""
         self._take(job)
+
+    def poll(self, *, sweep: bool) -> None:
+        """Read the store for what other processes committed (a shared store): what comes after the last read,
+        or, with `sweep`, everything active (the lane holds nothing, so nothing read can be a duplicate)."""
+        if self.held >= LOW_WATER:
+            return
+        if sweep:
+            self.loaded_upto = self._refused_upto = 0
+        self.spilled = True
+        self._wake.set()
 
     def _take(self, job: Job) -> None:
         self.held += 1
@@ -116,7 +130,8 @@ class Lane:
     async def _run(self) -> None:
         while not self._closing:
             if self.spilled and self.held < LOW_WATER:
-                await self._reload()
+                if not await self._reload():
+                    continue
                 if self.spilled and not self._heap:
                     # Deliveries were refused while the read ran and are not in it: read again (after the
                     # pause `_reload` took) rather than sleep until a wake-up that will never come.
@@ -157,12 +172,22 @@ class Lane:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
-    async def _reload(self) -> None:
+    async def _reload(self) -> bool:
+        """Read the next page of the store; False when the read failed (and was waited out)."""
         limit = HIGH_WATER - self.held
-        jobs = await self._load(self.sub.id, self.loaded_upto, limit)
+        try:
+            jobs = await self._load(self.sub.id, self.loaded_upto, limit)
+        except Exception as exc:  # the store is down or restarting: its rows are safe, read them later
+            self._failed_reads += 1
+            log.warning("lane %s cannot read the store (%s): trying again", self.sub.id, exc)
+            await self._sleep(min(5.0, 0.1 * 2 ** min(self._failed_reads, 6)))
+            return False
+        self._failed_reads = 0
         for job in jobs:
+            self._read_upto = max(self._read_upto, job.n)
             self._take(job)
         if len(jobs) < limit and self._refused_upto <= self.loaded_upto:
             self.spilled = False
         elif not jobs:
             await self._sleep(0.05)  # refused jobs not visible yet: their commit is in flight
+        return True

@@ -17,7 +17,9 @@ from simulator.errors import SimError
 from simulator.store import postgres
 from simulator.store import tables as t
 
-SCHEMA_VERSION = 1
+# 2: leases, processes and held deliveries, for several processes on one PostgreSQL store. An earlier release
+# would send what another process holds back, so it must refuse a store at 2.
+SCHEMA_VERSION = 2
 VERSION_SETTING = "schema.version"
 # version → the step that brings a store at version - 1 to it (after the tables and columns are made).
 UPGRADES: dict[int, Callable[[Connection], None]] = {}

@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -89,6 +89,12 @@ def ensure_free(url: str | None) -> None:
         StoreLock.acquire(Path(database)).release()
 
 
+_LET_GO = (
+    update(t.deliveries)
+    .where(t.deliveries.c.id == bindparam("_id"))
+    .values(n=bindparam("n"), next_attempt_at=bindparam("next_attempt_at"), held_by=bindparam("held_by"))
+)
+
 # The provider API twins' state: made of the events and subscriptions, so a reset empties it with them.
 TWIN_TABLES = (
     t.bt_objects,
@@ -122,7 +128,8 @@ class Store:
         `StoreInUse` naming the holder. The file and its WAL are readable by their owner only. Secrets are sealed
         with a key from `secret_key`, `WEBHOOK_SIM_SECRET_KEY` or `<database>.key` (see simulator.store.secrets)."""
         sa_url, temp = sqlalchemy_url(url)
-        engine = create_async_engine(sa_url)
+        # On PostgreSQL a pooled connection may have died with a server restart: test it before use.
+        engine = create_async_engine(sa_url, pool_pre_ping=not sa_url.startswith("sqlite"))
         lock = None
         database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
         if database and database != ":memory:":
@@ -143,6 +150,11 @@ class Store:
         store = cls(engine, temp, lock, sealer)
         store.writer.start()
         return store
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may open this store at the same time (PostgreSQL; SQLite is one process's)."""
+        return postgres.is_postgresql(self.engine.dialect.name)
 
     async def close(self) -> None:
         await self.writer.close()
@@ -179,6 +191,16 @@ class Store:
                 .where(t.subscriptions.c.id == sub_id)
                 .values(status=status, consecutive_dead=consecutive_dead)
             )
+
+        self.writer.put_nowait(Op(call=call))
+
+    def let_go(self, moves: Sequence[tuple[str, int, float]]) -> None:
+        """Queue (delivery id, new position, due time) for deliveries a process held back and lets go on a shared
+        store: the lane that sends them has read past their old position, so they go at a new one."""
+        rows = [{"_id": i, "n": n, "next_attempt_at": due, "held_by": None} for i, n, due in moves]
+
+        async def call(conn: AsyncConnection) -> None:
+            await conn.execute(_LET_GO, rows)
 
         self.writer.put_nowait(Op(call=call))
 
@@ -250,6 +272,15 @@ class Store:
         rows = await self._all(stmt)
         counts = await self._counts_by_run([r.id for r in rows])
         return [codec.run(r, counts.get(r.id, {})) for r in rows]
+
+    async def run_owners(self, run_ids: list[str]) -> dict[str, str | None]:
+        """The process playing each of `run_ids` (None for a run an earlier release started)."""
+        c = t.runs.c
+        out: dict[str, str | None] = {}
+        for i in range(0, len(run_ids), 500):  # stay under SQLite's bound-parameter limit
+            for row in await self._all(select(c.id, c.owner).where(c.id.in_(run_ids[i : i + 500]))):
+                out[row.id] = row.owner
+        return out
 
     async def _counts_by_run(self, run_ids: list[str]) -> dict[str, dict[str, int]]:
         """Deliveries by status for each of `run_ids`, in one query (not one per run)."""
@@ -363,6 +394,7 @@ class Store:
             select(t.deliveries)
             .where(c.subscription_id == subscription_id)
             .where(c.status.in_(ACTIVE))
+            .where(c.held_by.is_(None))  # a process holds it back: it lets it go by clearing this
             .where(c.n > after_n)
             .order_by(c.n)
             .limit(limit)
@@ -391,6 +423,27 @@ class Store:
         c = t.deliveries.c
         rows = await self._all(select(c.subscription_id).where(c.status.in_(ACTIVE)).distinct())
         return [r.subscription_id for r in rows]
+
+    async def release_holds(self) -> None:
+        """Let go what a previous process held back (a store only this process uses: nothing else holds)."""
+
+        async def call(conn: AsyncConnection) -> None:
+            c = t.deliveries.c
+            await conn.execute(update(t.deliveries).where(c.held_by.is_not(None)).values(held_by=None))
+
+        await self.writer.submit(call)
+
+    async def active_count(self, run_id: str | None) -> int:
+        """A run's deliveries still to make on enabled subscriptions (what another process may be sending)."""
+        d, s = t.deliveries.c, t.subscriptions.c
+        stmt = (
+            select(func.count())
+            .select_from(t.deliveries.join(t.subscriptions, d.subscription_id == s.id))
+            .where(d.status.in_(ACTIVE))
+            .where(s.status == "enabled")
+            .where(d.run_id.is_(None) if run_id is None else d.run_id == run_id)
+        )
+        return int((await self._all(stmt))[0][0])
 
     async def max_delivery_n(self) -> int:
         rows = await self._all(select(func.max(t.deliveries.c.n)))

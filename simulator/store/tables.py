@@ -26,6 +26,10 @@ subscriptions = Table(
     Column("consecutive_dead", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("ephemeral", Boolean, nullable=False, default=False),
+    # On a shared (PostgreSQL) store: the process that sends this subscription's deliveries, and until when its
+    # lease holds unless renewed (see simulator.store.leases).
+    Column("lease_owner", String),
+    Column("lease_until", Float),
 )
 
 runs = Table(
@@ -40,6 +44,7 @@ runs = Table(
     Column("created_at", Float, nullable=False),
     Column("started_at", Float),
     Column("finished_at", Float),
+    Column("owner", String),  # the process playing it (a run outlives only a dead owner as "interrupted")
 )
 
 events = Table(
@@ -78,6 +83,8 @@ deliveries = Table(
     Column("last_status", Integer),
     Column("last_error", Text),
     Column("faults", Text),  # JSON: what was injected
+    # The process holding it back (an open Syncfy batch, a `reorder` or `burst` fault): no lane may send it yet.
+    Column("held_by", String),
     Index("ix_deliveries_sub_status_n", "subscription_id", "status", "n"),
     Index("ix_deliveries_run", "run_id"),
     Index("ix_deliveries_n", "n"),  # newest first, a page at a time, at a million deliveries
@@ -103,6 +110,20 @@ attempts = Table(
     Column("request_body", LargeBinary),  # see codec.pack
     Column("response_headers", Text),  # JSON object
     Index("ix_attempts_delivery", "delivery_id"),
+)
+
+# The processes sharing a store, each beating while it lives; a process whose beat stops loses its leases and
+# what it held back (simulator.store.leases).
+processes = Table(
+    "processes",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("kind", String, nullable=False),  # serve, run or worker
+    Column("sends", Boolean, nullable=False),  # takes subscriptions' leases
+    Column("host", String, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
 )
 
 settings = Table(

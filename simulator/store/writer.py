@@ -98,6 +98,7 @@ _DELIVERY_UPDATE = _update_delivery(
         "last_status",
         "last_error",
         "faults",
+        "held_by",
     )
 )
 # An open Syncfy batch's row, rewritten as events join it (see delivery/batches.py).

@@ -51,10 +51,10 @@ def test_the_signing_key_is_loaded_from_its_file(tmp_path: Path) -> None:
     key = signing.SigningKey.generate()
     path = tmp_path / "key.pem"
     path.write_text(key.private_pem())
-    assert server._load_key(str(path)).public_pem == key.public_pem
-    assert server._load_key(None) is None
+    assert server.load_key(str(path)).public_pem == key.public_pem
+    assert server.load_key(None) is None
     with pytest.raises(InvalidInput) as missing:
-        server._load_key(str(tmp_path / "absent.pem"))
+        server.load_key(str(tmp_path / "absent.pem"))
     assert missing.value.errors[0].field == "signing-key"
 
 

@@ -21,7 +21,7 @@ def commands() -> dict[str, argparse.ArgumentParser]:
 
 def test_every_command_is_in_the_tree():
     assert set(commands()) == {
-        "serve", "run", "trigger", "deliveries", "resend", "events", "sample", "schema", "asyncapi",
+        "serve", "worker", "run", "trigger", "deliveries", "resend", "events", "sample", "schema", "asyncapi",
         "scenarios", "validate", "listen", "docs",
     }  # fmt: skip
 

@@ -16,13 +16,8 @@ _names = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[pg.Cluster]:
-    if pg.bindir() is None:
-        pytest.skip(pg.MISSING)
-    cluster = pg.start_cluster()
-    try:
+    with pg.throwaway() as cluster:
         yield cluster
-    finally:
-        pg.remove(cluster)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -15,7 +15,11 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 MISSING = "PostgreSQL is not installed (apt-get install postgresql)"
 START_TIMEOUT = 60.0  # seconds: initdb plus the first start on a busy machine
@@ -111,8 +115,42 @@ def start_cluster() -> Cluster:
         raise
 
 
+@contextmanager
+def throwaway() -> Iterator[Cluster]:
+    """A cluster for a test session or module, removed after; the test skips, saying why, without PostgreSQL."""
+    if bindir() is None:
+        pytest.skip(MISSING)
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        remove(cluster)
+
+
 def remove(cluster: Cluster) -> None:
     try:
         cluster.stop()
     finally:
         shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+def restart(cluster: Cluster) -> None:
+    """Restart the server (fast shutdown: sessions are cut, as in a failover or an upgrade)."""
+    options = f"-k {cluster.socket_dir} -c listen_addresses='' -p {PORT} -c fsync=off -c max_connections=50"
+    cluster._run(
+        "pg_ctl",
+        "-D",
+        str(cluster.data),
+        "-l",
+        str(cluster.log),
+        "-o",
+        options,
+        "-m",
+        "fast",
+        "-w",
+        "-t",
+        "60",
+        "restart",
+        timeout=90,
+    )
+    cluster._wait_ready()

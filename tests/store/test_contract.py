@@ -79,6 +79,7 @@ def _delivery(delivery_id: str, n: int, sub_id: str, run_id: str, keys: list[str
         "last_status": None,
         "last_error": None,
         "faults": None,
+        "held_by": None,
     }
 
 
@@ -112,6 +113,7 @@ def _update(delivery_id: str, status: str, attempts: int, last_status: int | Non
         "last_status": last_status,
         "last_error": None,
         "faults": None,
+        "held_by": None,
     }
 
 

@@ -183,10 +183,12 @@ async def test_a_full_disk_whose_wal_can_be_reused_takes_the_batch_without_freei
             other.execute("SELECT count(*) FROM settings").fetchall()  # connected for real: SQLite opens lazily
             try:
                 fill(disk)
-                store.writer.put_nowait(Op(attempts=tuple(attempt_row("msg_fits", n) for n in range(1, 31))))
+                # 60 rows (about 180 KB): more than the slack a filled disk leaves whatever the schema's layout,
+                # less than the room the WAL's checkpointed frames free.
+                store.writer.put_nowait(Op(attempts=tuple(attempt_row("msg_fits", n) for n in range(1, 61))))
                 await asyncio.wait_for(store.writer.barrier(), 60)
                 assert FULL in caplog.text  # the disk was full, and is still
-                assert len(await store.attempts("msg_fits")) == 30
+                assert len(await store.attempts("msg_fits")) == 60
                 assert store.writer.unavailable is None
             finally:
                 other.close()

@@ -1,0 +1,72 @@
+"""`webhook-sim worker`: a process that only sends, beside `serve` processes on one PostgreSQL store.
+
+It takes subscriptions' leases (an even share among the live senders), sends their deliveries with their retry
+schedules, and gives its leases back when it stops. SIGTERM and SIGINT stop it gracefully: attempts under way
+finish (up to 10 s) and their records are written. Killed outright, its leases lapse after `--lease-ttl` seconds
+and other processes go on from the store; the deliveries it had sent but not yet recorded go once more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from simulator.api import access_log as api_logging
+from simulator.cli import options
+from simulator.cli.serve import load_key
+from simulator.core.simulator import Simulator
+from simulator.errors import FieldError, InvalidInput
+from simulator.runtime import run_loop, tune_gc
+from simulator.store import sqlalchemy_url
+
+log = logging.getLogger("webhook_sim.worker")
+SHUTDOWN_GRACE = 10.0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "worker",
+        help="a sending process beside `serve`, on a shared PostgreSQL store",
+        description="Send deliveries from a PostgreSQL store that `serve` processes fill, until SIGTERM or Ctrl-C.",
+    )
+    options.add(p, "--db", "the store: a PostgreSQL URL (postgresql://user:password@host/database)")
+    options.add_lease_ttl(p)
+    options.add(p, "--signing-key", "PEM file of the RSA key that signs Basis Theory deliveries (as `serve`'s)")
+    options.add(p, "--log-format", "how the log is written", default="text", choices=["text", "json"])
+    p.set_defaults(handler=worker_command)
+
+
+def worker_command(args: argparse.Namespace) -> int:
+    api_logging.configure(args.log_format)
+    check_shared(args.db, "db")
+    options.check_lease_ttl(args.lease_ttl)
+    key = load_key(args.signing_key)
+    tune_gc()
+    return run_loop(_work(args.db, key, args.lease_ttl))
+
+
+def check_shared(db: str | None, field: str) -> None:
+    """Refuse a store other processes cannot share: a worker beside a SQLite file would find it locked."""
+    if not db or not sqlalchemy_url(db)[0].startswith("postgresql"):
+        raise InvalidInput(
+            "a worker needs a store that processes share: --db postgresql://… (the one `serve` uses)",
+            errors=[FieldError(field, "not a PostgreSQL URL")],
+        )
+
+
+async def _work(db: str, key: Any, ttl: float) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    sim = await Simulator.open(db, key=key, role="worker", lease_ttl=ttl)
+    print(f"webhook-sim worker {sim.engine.me} sending", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping: attempts under way finish (up to %.0f s)", SHUTDOWN_GRACE)
+        await sim.close(grace=SHUTDOWN_GRACE)
+    return 0

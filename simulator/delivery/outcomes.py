@@ -1,0 +1,73 @@
+"""What an attempt's outcome does to its delivery and its subscription: success, a retry on the policy's schedule
+(a receiver's Retry-After honoured in real seconds), or death, which counts toward disabling the subscription."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+
+from simulator.delivery.job import Job
+from simulator.delivery.lane import Lane
+from simulator.delivery.sender import Outcome
+from simulator.ids import derived_fraction
+from simulator.models import Subscription
+from simulator.store import Store
+
+log = logging.getLogger("webhook_sim.delivery")
+
+
+class Outcomes:
+    """The engine's part that settles attempts (a mixin: the engine provides the store, `_finish` and
+    `_notify`)."""
+
+    store: Store
+
+    def _finish(self, lane: Lane, job: Job) -> None:
+        raise NotImplementedError
+
+    def _notify(self) -> None:
+        raise NotImplementedError
+
+    def _succeeded(self, lane: Lane, job: Job, outcome: Outcome) -> None:
+        job.status, job.last_status, job.last_error = "succeeded", outcome.status, None
+        job.finished_at = time.time()
+        if lane.sub.consecutive_dead:
+            self._save_subscription(lane, replace(lane.sub, consecutive_dead=0))
+        self._finish(lane, job)
+
+    def _failed(self, lane: Lane, job: Job, outcome: Outcome, default_policy: Any) -> None:
+        policy = lane.sub.retry or default_policy
+        job.retries += 1
+        job.last_status = outcome.status
+        job.last_error = outcome.error or f"HTTP {outcome.status}"
+        if job.retries > len(policy.delays):
+            job.status, job.finished_at = "dead", time.time()
+            self._dead(lane)
+            self._finish(lane, job)
+            return
+        delay = policy.delay(job.retries, derived_fraction("jitter", job.id, job.attempts))
+        wait = delay / job.speed if job.speed > 0 else 0.0
+        if outcome.retry_after is not None:
+            # A receiver's Retry-After is real back-pressure: wall-clock seconds at every speed (the sender caps
+            # it). The simulated timeline moves on by at least as much.
+            delay = max(delay, outcome.retry_after)
+            wait = max(wait, outcome.retry_after)
+        job.sim_offset += delay
+        job.status = "failed"
+        job.due = time.time() + wait
+        lane.requeue(job)
+
+    def _dead(self, lane: Lane) -> None:
+        sub = lane.sub
+        dead = sub.consecutive_dead + 1
+        status = "disabled" if sub.disable_after and dead >= sub.disable_after else sub.status
+        if status == "disabled" and sub.enabled:
+            log.warning("subscription %s disabled after %d consecutive dead deliveries", sub.id, dead)
+        self._save_subscription(lane, replace(sub, consecutive_dead=dead, status=status))
+
+    def _save_subscription(self, lane: Lane, sub: Subscription) -> None:
+        lane.update(sub)
+        self.store.save_subscription_state(sub.id, sub.status, sub.consecutive_dead)
+        self._notify()

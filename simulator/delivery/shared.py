@@ -1,0 +1,162 @@
+"""An engine's part in a store several processes share (PostgreSQL): which subscriptions it sends for.
+
+Every round (a third of a lease's length, at most a second) the engine beats, renews its leases, reaps
+processes that stopped beating, and takes or gives back subscriptions so that each sending process holds an even
+share of those with work. Between rounds, every `POLL` seconds, each of its lanes reads what other processes
+committed for it. A lane whose lease is lost (this process stalled past the lease and another took it) stops at
+once; one given back stops after its attempts under way end and their records commit, so the next owner starts
+from the truth.
+
+A process cut off from the store stops sending once its leases may have lapsed, so two processes never send the
+same subscription's deliveries for longer than an attempt takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from simulator.store.leases import Leases
+
+if TYPE_CHECKING:
+    from simulator.delivery.engine import DeliveryEngine
+
+log = logging.getLogger("webhook_sim.delivery")
+
+POLL = 0.05  # seconds between reads of the store for deliveries other processes committed
+RENEW = 1 / 3  # of a lease's length, between renewals
+ROUND_MAX = 1.0  # seconds between rounds at most: a sender that joins gets its share within about two
+SAFE = 0.6  # of a lease's length without a renewal, after which this process stops sending
+GIVE_BACK_GRACE = 5.0  # seconds a given-back lane's attempts under way may take
+
+
+class Sharing:
+    def __init__(self, engine: DeliveryEngine, leases: Leases) -> None:
+        self.engine = engine
+        self.leases = leases
+        self._task: asyncio.Task[None] | None = None
+        self._renewed = time.monotonic()
+        self._failures = 0
+
+    async def start(self) -> None:
+        await self.leases.register()
+        await self._round()
+        self._task = asyncio.create_task(self._loop(), name="leases")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def leave(self) -> None:
+        try:
+            await self.leases.leave()
+        except Exception as exc:  # the store is gone: the leases lapse and the reaper lets go what was held
+            log.warning("could not give back leases at exit (%s); they lapse in %.0f s", exc, self.leases.ttl)
+
+    async def _loop(self) -> None:
+        every = min(ROUND_MAX, max(POLL, self.leases.ttl * RENEW))
+        next_round = time.monotonic() + every
+        while True:
+            await asyncio.sleep(POLL)
+            await self._poll()
+            if time.monotonic() >= next_round:
+                await self._round()
+                next_round = time.monotonic() + every
+
+    async def _poll(self) -> None:
+        lanes = self.engine.lanes
+        idle = [lane for lane in lanes.values() if lane.held == 0 and lane.incoming == 0 and not lane.spilled]
+        if idle:
+            # An idle lane reads everything active, so nothing committed out of order is ever left behind; its
+            # own records must be in the store first, or it would read its finished deliveries as still due.
+            await self.engine.store.writer.barrier()
+        for lane in lanes.values():
+            lane.poll(sweep=lane in idle and lane.held == 0 and lane.incoming == 0)
+
+    async def _round(self) -> None:
+        try:
+            await self._balance()
+        except Exception as exc:  # the store is down or restarting: keep sending while the leases hold
+            self._failures += 1
+            if self._failures == 1 or self._failures % 30 == 0:
+                log.warning("cannot renew leases (%s): trying again", exc)
+            if time.monotonic() - self._renewed > self.leases.ttl * SAFE and self.engine.lanes:
+                log.warning("leases may have lapsed: stopping %d lanes until the store answers", len(self.engine.lanes))
+                # Attempts under way finish: they were sent, and their records go once the store is back.
+                lanes = list(self.engine.lanes)
+                await asyncio.gather(*(self.engine.drop_lane(s, grace=GIVE_BACK_GRACE) for s in lanes))
+            return
+        if self._failures:
+            log.info("leases renewed again after %d failed tries", self._failures)
+        self._failures = 0
+
+    async def _balance(self) -> None:
+        leases, engine = self.leases, self.engine
+        await leases.beat()
+        held = await leases.renew()
+        self._renewed = time.monotonic()
+        for sub_id in [s for s in engine.lanes if s not in held]:
+            log.warning("lease on %s was taken by another process: stopping its lane", sub_id)
+            await engine.drop_lane(sub_id, grace=0)
+        dead = await leases.reap()
+        if dead:
+            log.info("reaped %d processes that stopped: their subscriptions are free", len(dead))
+            for told in engine.reaped:
+                await told()
+        if not leases.sends:
+            return
+        share = await leases.share()
+        # Only lanes with work count: an idle one keeps its lease (its next deliveries go where its last went)
+        # but must not keep this process from taking work that others dropped.
+        busy = [lane for lane in engine.lanes.values() if lane.held or lane.incoming]
+        if len(busy) > share:  # another sender joined: hand over the excess now, the least loaded lanes first
+            excess = sorted(busy, key=lambda lane: lane.held)[: len(busy) - share]
+            await self._give_back([lane.sub.id for lane in excess])
+        elif len(busy) < share:
+            for sub_id in await leases.claim(share - len(busy)):
+                await self._take(sub_id)
+        await self._refresh()
+
+    async def _take(self, sub_id: str) -> None:
+        sub = await self.engine.store.get_subscription(sub_id)
+        if sub is None:
+            await self.leases.give_up([sub_id])
+            return
+        self.engine.take_lane(sub)
+
+    async def _give_back(self, sub_ids: list[str]) -> None:
+        await asyncio.gather(*(self.engine.drop_lane(sub_id, grace=GIVE_BACK_GRACE) for sub_id in sub_ids))
+        await self.engine.store.writer.barrier()  # their records first: the next owner reads the state they leave
+        await self.leases.give_up(sub_ids)
+
+    async def _refresh(self) -> None:
+        """Take up changes other processes made to the subscriptions this one sends for (a PATCH served
+        elsewhere). Its own changes are committed first, so the store's answer is never older than the lane's."""
+        lanes = self.engine.lanes
+        if not lanes:
+            return
+        await self.engine.store.writer.barrier()
+        for sub_id, lane in list(lanes.items()):
+            sub = await self.engine.store.get_subscription(sub_id)
+            if sub is None:
+                await self.engine.drop_lane(sub_id, grace=0)
+            elif sub != lane.sub:
+                self.engine.subscription_changed(sub)
+
+    async def settled(self, run_id: str | None, timeout: float | None) -> bool:
+        """Wait until none of the run's deliveries is left to make on an enabled subscription, whoever sends them."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if not self.engine.holds(run_id):
+                await self.engine.store.writer.barrier()
+                with contextlib.suppress(Exception):  # a store restarting: ask again
+                    if await self.engine.store.active_count(run_id) == 0:
+                        return True
+            if deadline is not None and loop.time() >= deadline:
+                return False
+            await asyncio.sleep(POLL)

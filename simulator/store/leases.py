@@ -1,0 +1,171 @@
+"""Leases on a shared store: which process sends which subscription's deliveries.
+
+Several processes (`serve`, `run`, `worker`) may open one PostgreSQL store. Each registers in `processes` and beats
+there while it lives. A process that sends takes subscriptions, not single deliveries, with `FOR UPDATE SKIP
+LOCKED`: one sender per subscription is what keeps `max_in_flight`, `strict_order` and the retry schedule true
+across processes, and a delivery's state stays in its row, so whoever takes the subscription next goes on from it.
+A lease lapses unless renewed; a process whose beat stops is reaped: its leases are free at once and what it held
+back (open batches, reorder and burst windows) is let go, never lost.
+
+Times come from the database's clock, so processes on machines whose clocks disagree still agree on a lease.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from simulator.ids import new_id
+from simulator.store import tables as t
+
+ACTIVE = ("pending", "failed")
+LEASE_TTL = 10.0  # seconds: how long a stopped process keeps its subscriptions before others take them
+_NOW = func.extract("epoch", func.clock_timestamp())
+
+
+class Leases:
+    def __init__(self, engine: AsyncEngine, *, kind: str, sends: bool, ttl: float) -> None:
+        self.engine = engine
+        self.kind = kind
+        self.sends = sends
+        self.ttl = ttl
+        self.id = new_id("proc")
+
+    async def register(self) -> None:
+        now = time.time()
+        row = {
+            "id": self.id,
+            "kind": self.kind,
+            "sends": self.sends,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": now,
+        }
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(t.processes).values(**row, heartbeat_at=_NOW))
+
+    async def beat(self) -> None:
+        """Say this process lives (again: a reaper that thought it dead deleted its row)."""
+        p = t.processes.c
+        async with self.engine.begin() as conn:
+            done = await conn.execute(update(t.processes).where(p.id == self.id).values(heartbeat_at=_NOW))
+            if done.rowcount == 0:
+                await conn.execute(
+                    insert(t.processes).values(
+                        id=self.id,
+                        kind=self.kind,
+                        sends=self.sends,
+                        host=socket.gethostname(),
+                        pid=os.getpid(),
+                        started_at=time.time(),
+                        heartbeat_at=_NOW,
+                    )
+                )
+
+    async def renew(self) -> set[str]:
+        """Extend this process's leases; the subscriptions it still holds (another may have taken a lapsed one)."""
+        s = t.subscriptions.c
+        stmt = (
+            update(t.subscriptions).where(s.lease_owner == self.id).values(lease_until=_NOW + self.ttl).returning(s.id)
+        )
+        async with self.engine.begin() as conn:
+            return {row.id for row in await conn.execute(stmt)}
+
+    async def share(self) -> int:
+        """How many subscriptions with work this process should hold: an even share among the live senders."""
+        s, p = t.subscriptions.c, t.processes.c
+        busy = select(func.count()).where(s.status == "enabled").where(_has_work(s.id))
+        live = select(func.count()).where(p.sends.is_(True)).where(p.heartbeat_at > _NOW - self.ttl)
+        async with self.engine.connect() as conn:
+            n_busy = int((await conn.execute(busy)).scalar() or 0)
+            n_live = max(1, int((await conn.execute(live)).scalar() or 0))
+        return math.ceil(n_busy / n_live)
+
+    async def claim(self, limit: int) -> list[str]:
+        """Take up to `limit` subscriptions that have work and no live lease; others claiming at the same time
+        skip the rows this takes rather than wait for them."""
+        if limit <= 0:
+            return []
+        s = t.subscriptions.c
+        free = (
+            select(s.id)
+            .where(s.status == "enabled")
+            .where(or_(s.lease_owner.is_(None), s.lease_until < _NOW))
+            .where(_has_work(s.id))
+            .order_by(s.lease_until.nulls_first(), s.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(t.subscriptions)
+            .where(s.id.in_(free.scalar_subquery()))
+            .values(lease_owner=self.id, lease_until=_NOW + self.ttl)
+            .returning(s.id)
+        )
+        async with self.engine.begin() as conn:
+            return sorted(row.id for row in await conn.execute(stmt))
+
+    async def give_up(self, sub_ids: Iterable[str]) -> None:
+        """Free leases this process no longer sends for (its lanes are closed and their writes committed)."""
+        ids = list(sub_ids)
+        if not ids:
+            return
+        s = t.subscriptions.c
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(t.subscriptions)
+                .where(and_(s.id.in_(ids), s.lease_owner == self.id))
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    async def reap(self) -> list[str]:
+        """Forget processes whose beat stopped a lease's length ago: free their leases and let go what they
+        held back. Returns their ids."""
+        p, s, d = t.processes.c, t.subscriptions.c, t.deliveries.c
+        async with self.engine.begin() as conn:
+            dead = [
+                row.id
+                for row in await conn.execute(
+                    select(p.id).where(p.heartbeat_at < _NOW - self.ttl).with_for_update(skip_locked=True)
+                )
+            ]
+            if dead:
+                await conn.execute(update(t.deliveries).where(d.held_by.in_(dead)).values(held_by=None))
+                await conn.execute(
+                    update(t.subscriptions).where(s.lease_owner.in_(dead)).values(lease_owner=None, lease_until=None)
+                )
+                await conn.execute(delete(t.processes).where(p.id.in_(dead)))
+        return dead
+
+    async def alive(self, process_ids: Iterable[str]) -> set[str]:
+        """Of `process_ids`, those still beating."""
+        ids = list(process_ids)
+        if not ids:
+            return set()
+        p = t.processes.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(p.id).where(p.id.in_(ids)).where(p.heartbeat_at > _NOW - self.ttl))
+            return {row.id for row in rows}
+
+    async def leave(self) -> None:
+        """A clean exit: free every lease, let go what this process still holds back, and unregister."""
+        p, s, d = t.processes.c, t.subscriptions.c, t.deliveries.c
+        async with self.engine.begin() as conn:
+            await conn.execute(update(t.deliveries).where(d.held_by == self.id).values(held_by=None))
+            await conn.execute(
+                update(t.subscriptions).where(s.lease_owner == self.id).values(lease_owner=None, lease_until=None)
+            )
+            await conn.execute(delete(t.processes).where(p.id == self.id))
+
+
+def _has_work(sub_id: Any) -> Any:
+    """EXISTS: the subscription has a delivery to make that nobody holds back."""
+    d = t.deliveries.c
+    return exists().where(d.subscription_id == sub_id).where(d.status.in_(ACTIVE)).where(d.held_by.is_(None))
