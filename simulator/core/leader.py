@@ -17,11 +17,11 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from simulator.store.postgres import LEADER_LOCK
+
 log = logging.getLogger("webhook_sim.schedules")
 
 TRY_EVERY = 1.0  # seconds
-# pg_try_advisory_lock's key for "fires the schedules" (the store's own open lock uses another).
-LEADER_LOCK = 0x7765_6268_6F6F_6C  # "webhool"
 
 
 class Leader:

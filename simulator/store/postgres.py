@@ -15,8 +15,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 # Schemes that name PostgreSQL without an async driver: the store speaks asyncpg.
 _PLAIN_SCHEMES = ("postgresql://", "postgres://")
 ASYNC_SCHEME = "postgresql+asyncpg://"
-# pg_advisory_xact_lock's key for opening the store: any constant the other users of the database do not take.
+# Advisory lock keys, all here so that no two uses share one: any constants the database's other users do not
+# take. Opening the store (transaction), the twin's fold (transaction), and firing schedules (session-long).
 _OPEN_LOCK = 0x7765_6268_6F6F_6B  # "webhook"
+_FOLD_LOCK = 0x7765_6268_6F6F_66  # "webhoof"
+LEADER_LOCK = 0x7765_6268_6F6F_6C  # "webhool"
 
 
 def async_url(url: str) -> str:
@@ -41,3 +44,18 @@ def lock_for_open(conn: Connection) -> None:
     """Serialise store opening across processes until this transaction ends: creating the tables, upgrading them
     and recording the schema version must not interleave (CREATE TABLE IF NOT EXISTS races on PostgreSQL)."""
     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OPEN_LOCK})
+
+
+def number_events(conn: Connection) -> None:
+    """Give `events.ord` its sequence (insertion order, what SQLite's rowid is there), numbering rows an earlier
+    release stored without it. Idempotent: it runs at every open, under the open lock."""
+    conn.execute(text("CREATE SEQUENCE IF NOT EXISTS events_ord_seq OWNED BY events.ord"))
+    conn.execute(text("ALTER TABLE events ALTER COLUMN ord SET DEFAULT nextval('events_ord_seq')"))
+    conn.execute(text("UPDATE events SET ord = nextval('events_ord_seq') WHERE ord IS NULL"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_events_ord ON events (ord)"))
+
+
+def lock_fold(conn: Any) -> Any:
+    """The statement that serialises the twin's fold across processes until the transaction ends (two servers
+    folding the same events at once would apply them twice)."""
+    return conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FOLD_LOCK})

@@ -54,6 +54,8 @@ def prepare(conn: Connection) -> None:
         )
     t.metadata.create_all(conn)
     _add_missing(conn)
+    if postgres.is_postgresql(conn.dialect.name):
+        postgres.number_events(conn)
     for version in range(found + 1, SCHEMA_VERSION + 1):
         step = UPGRADES.get(version)
         if step is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -59,6 +59,9 @@ events = Table(
     Column("occurred_at", String, nullable=False),
     Column("envelope_id", String),
     Column("body", Text, nullable=False),
+    # PostgreSQL: the order rows were written in, from a sequence (SQLite has it as its rowid, and leaves this
+    # empty). The Basis Theory twin folds events in this order.
+    Column("ord", BigInteger),
 )
 
 deliveries = Table(

@@ -2,7 +2,8 @@
 created) and its webhooks' own fields. Every write goes through the store's writer, in its transaction.
 
 The fold reads `events` in insertion order by SQLite's rowid (the table's key is text, so the rowid is the
-order rows were written in), remembering the rowid and key of the last event read. A key no longer at its rowid
+order rows were written in; on PostgreSQL the `ord` column a sequence fills), remembering that position and the
+key of the last event read. A key no longer at its rowid
 means a VACUUM renumbered the rows (the key is found elsewhere: the fold goes on from there) or a reset
 emptied the store (the key is gone: the twin forgets its objects too).
 """
@@ -17,16 +18,23 @@ from typing import Any
 
 from sqlalchemy import Integer, bindparam, case, func, literal_column, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.sql import ColumnElement, Select
 
-from simulator.store import Store
+from simulator.store import Store, postgres
 from simulator.store import tables as t
 
 log = logging.getLogger("webhook_sim.twins")
-rowid: ColumnClause[int] = literal_column("rowid", Integer)
 FOLD = "basistheory"
 cols = t.bt_objects.c
-_HEAD = select(rowid.label("rowid"), t.events.c.key).select_from(t.events).order_by(rowid.desc()).limit(1)
+
+
+def _order(dialect: str) -> ColumnElement[int]:
+    """The events' insertion order on `dialect` (see the module docstring)."""
+    return t.events.c.ord if postgres.is_postgresql(dialect) else literal_column("rowid", Integer)
+
+
+def _head(order: ColumnElement[int]) -> Select[Any]:
+    return select(order.label("rowid"), t.events.c.key).select_from(t.events).order_by(order.desc()).limit(1)
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ class TwinStore:
     def __init__(self, store: Store, provider: str = "basistheory") -> None:
         self.store = store
         self.provider = provider
+        self.order = _order(store.engine.dialect.name)
 
     async def _all(self, stmt: Any) -> Sequence[Any]:
         async with self.store.engine.connect() as conn:
@@ -69,14 +78,18 @@ class TwinStore:
 
     async def head(self) -> Cursor:
         """The newest stored event (rowid and key), or Cursor() when there is none: a cheap "anything new?"."""
-        rows = await self._all(_HEAD)
+        rows = await self._all(_head(self.order))
         return Cursor(rows[0][0], rows[0][1]) if rows else Cursor()
 
     async def fold(self, changes: Changes, apply: Apply, limit: int = 500) -> tuple[Cursor, bool]:
         """Fold up to `limit` events after the cursor into the objects, in one transaction. Returns the new cursor
         and whether events remain."""
 
+        rowid = self.order
+
         async def call(conn: AsyncConnection) -> tuple[Cursor, bool]:
+            if postgres.is_postgresql(conn.dialect.name):
+                await postgres.lock_fold(conn)
             cursor = await _resume(conn)
             e = t.events.c
             body = case((e.provider == self.provider, e.body), else_=None)
@@ -111,7 +124,7 @@ class TwinStore:
     async def head_and_get(self, kind: str, obj_id: str) -> tuple[Cursor, Obj | None]:
         """`head()` and `get()` in one statement (the read path of every `GET /…/{id}`). With no event stored it
         answers `(Cursor(), None)`: the fold then has a reset to notice, and the caller reads again."""
-        head = _HEAD.subquery()
+        head = _head(self.order).subquery()
         stmt = select(head.c.rowid, head.c.key, t.bt_objects).select_from(
             head.outerjoin(t.bt_objects, (cols.kind == kind) & (cols.id == obj_id))
         )
@@ -183,6 +196,7 @@ async def _resume(conn: AsyncConnection) -> Cursor:
     if not rows:
         return Cursor()
     cursor = Cursor(rows[0][0], rows[0][1])
+    rowid = _order(conn.dialect.name)
     at = (await conn.execute(select(t.events.c.key).where(rowid == cursor.rowid))).scalar()
     if at == cursor.key:
         return cursor

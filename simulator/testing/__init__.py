@@ -49,14 +49,16 @@ class LocalSimulator:
         token: str | None = None,
         timeout: float = 10.0,
         provider_key: str | None = None,
+        db: str | None = None,
     ) -> LocalSimulator:
-        """`provider_key`: the only key the provider API twins accept (None: any non-empty key)."""
+        """`provider_key`: the only key the provider API twins accept (None: any non-empty key). `db`: the store
+        (default: an ephemeral SQLite file)."""
         from simulator.api.app import create_app
         from simulator.core.simulator import Simulator
 
         server = AppServer()
         try:
-            sim = server.call(Simulator.open(None, scenario_dirs=scenario_dirs), timeout)
+            sim = server.call(Simulator.open(db, scenario_dirs=scenario_dirs), timeout)
         except BaseException:
             server.close_loop()
             raise
@@ -298,11 +300,17 @@ def signing_secret(scheme: str) -> str | None:
 
 @contextmanager
 def webhook_sim(
-    *, scenario_dirs: Sequence[Path] = (), timeout: float = 10.0, provider_key: str | None = None
+    *,
+    scenario_dirs: Sequence[Path] = (),
+    timeout: float = 10.0,
+    provider_key: str | None = None,
+    db: str | None = None,
 ) -> Iterator[WebhookSim]:
     """A `WebhookSim` for the block (what the pytest fixtures use; usable without pytest too). Its provider API
-    twins answer under its `url` (`/basistheory/…`, `/syncfy/…`), accepting only `provider_key` when given."""
-    sim = WebhookSim(LocalSimulator.open(scenario_dirs=scenario_dirs, timeout=timeout, provider_key=provider_key))
+    twins answer under its `url` (`/basistheory/…`, `/syncfy/…`), accepting only `provider_key` when given.
+    `db`: the store, an ephemeral SQLite file by default (a PostgreSQL URL shares it with other processes)."""
+    local = LocalSimulator.open(scenario_dirs=scenario_dirs, timeout=timeout, provider_key=provider_key, db=db)
+    sim = WebhookSim(local)
     try:
         yield sim
     finally:

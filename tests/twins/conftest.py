@@ -3,6 +3,7 @@ and a client of its Basis Theory twin."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 
 from simulator import testing
 from simulator.testing import WebhookSim
+from tests.store import pg
 
 KEY = "key_test_twin"
 
@@ -17,6 +19,24 @@ KEY = "key_test_twin"
 @pytest.fixture(scope="module")
 def sim() -> Iterator[WebhookSim]:
     with testing.webhook_sim() as served:
+        yield served
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def sim_on_each_store(request: pytest.FixtureRequest) -> Iterator[WebhookSim]:
+    """The simulator on each store, for the twins' tests that must hold on both (a module opts in by making its
+    `sim` this one): their state is read and folded the same way through either backend."""
+    if request.param == "sqlite":
+        with testing.webhook_sim() as served:
+            yield served
+        return
+    with (
+        pg.throwaway() as cluster,
+        testing.webhook_sim(db=cluster.create_database(f"twin_{next(_databases)}")) as served,
+    ):
         yield served
 
 

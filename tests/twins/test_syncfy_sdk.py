@@ -22,6 +22,11 @@ TOKEN_SITE = "56cf5728784806f72b8b4569"  # the sandbox's "Token" site: it asks f
 API_KEY = {"api_key": KEY}
 
 
+@pytest.fixture(scope="module")
+def sim(sim_on_each_store: WebhookSim) -> WebhookSim:
+    return sim_on_each_store
+
+
 @pytest.fixture
 def sync(sim: WebhookSim, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The SDK, pointed at the twin (its base URL is a module constant)."""
