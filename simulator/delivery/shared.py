@@ -17,16 +17,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from simulator.store.leases import Leases
+from simulator.store.writer import OUTBOX_CHANNEL
 
 if TYPE_CHECKING:
     from simulator.delivery.engine import DeliveryEngine
 
 log = logging.getLogger("webhook_sim.delivery")
 
-POLL = 0.05  # seconds between reads of the store for deliveries other processes committed
+POLL = 0.05  # seconds between reads of the store for deliveries other processes committed, unless told sooner
+NUDGE_GAP = 0.002  # seconds at least between two such reads
 RENEW = 1 / 3  # of a lease's length, between renewals
 ROUND_MAX = 1.0  # seconds between rounds at most: a sender that joins gets its share within about two
 SAFE = 0.6  # of a lease's length without a renewal, after which this process stops sending
@@ -40,16 +42,45 @@ class Sharing:
         self._task: asyncio.Task[None] | None = None
         self._renewed = time.monotonic()
         self._failures = 0
+        self._nudge = asyncio.Event()
+        self._stopping = False
+        self._listener: tuple[Any, Any] | None = None  # the LISTEN connection, and its asyncpg connection
 
     async def start(self) -> None:
         await self.leases.register()
+        await self._listen()
         await self._round()
         self._task = asyncio.create_task(self._loop(), name="leases")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await self._unlisten()
+
+    async def _listen(self) -> None:
+        """Wake at each commit that adds or lets go deliveries, in any process (PostgreSQL's NOTIFY), so a lane
+        reads new work within milliseconds rather than at the next poll; polling stays as the fallback."""
+        if self._listener is not None:
+            return
+        try:
+            conn = await self.engine.store.engine.connect()
+            raw = (await conn.get_raw_connection()).driver_connection
+            if raw is None:
+                await conn.close()
+                return
+            await raw.add_listener(OUTBOX_CHANNEL, lambda *_: self._nudge.set())
+        except Exception as exc:  # the store is down: the rounds try again, and polling goes on meanwhile
+            log.debug("cannot listen for new deliveries (%s)", exc)
+            return
+        self._listener = (conn, raw)
+
+    async def _unlisten(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):  # a connection the store dropped is closed already
+                await listener[0].close()
 
     async def leave(self) -> None:
         try:
@@ -60,10 +91,19 @@ class Sharing:
     async def _loop(self) -> None:
         every = min(ROUND_MAX, max(POLL, self.leases.ttl * RENEW))
         next_round = time.monotonic() + every
-        while True:
-            await asyncio.sleep(POLL)
+        while not self._stopping:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancellation that stops this
+            # loop when the event is set at the same moment.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, min(POLL, next_round - time.monotonic()))):
+                    await self._nudge.wait()
+            self._nudge.clear()
             await self._poll()
+            await asyncio.sleep(NUDGE_GAP)  # commits may come by the thousand a second: read at most this often
             if time.monotonic() >= next_round:
+                if self._listener is not None and self._listener[1].is_closed():
+                    await self._unlisten()  # the store restarted: listen on a new connection
+                await self._listen()
                 await self._round()
                 next_round = time.monotonic() + every
 

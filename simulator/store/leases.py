@@ -47,6 +47,7 @@ class Leases:
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "started_at": now,
+            "ttl": self.ttl,
         }
         async with self.engine.begin() as conn:
             await conn.execute(insert(t.processes).values(**row, heartbeat_at=_NOW))
@@ -66,6 +67,7 @@ class Leases:
                         pid=os.getpid(),
                         started_at=time.time(),
                         heartbeat_at=_NOW,
+                        ttl=self.ttl,
                     )
                 )
 
@@ -82,7 +84,7 @@ class Leases:
         """How many subscriptions with work this process should hold: an even share among the live senders."""
         s, p = t.subscriptions.c, t.processes.c
         busy = select(func.count()).where(s.status == "enabled").where(_has_work(s.id))
-        live = select(func.count()).where(p.sends.is_(True)).where(p.heartbeat_at > _NOW - self.ttl)
+        live = select(func.count()).where(p.sends.is_(True)).where(p.heartbeat_at > _NOW - p.ttl)
         async with self.engine.connect() as conn:
             n_busy = int((await conn.execute(busy)).scalar() or 0)
             n_live = max(1, int((await conn.execute(live)).scalar() or 0))
@@ -126,14 +128,14 @@ class Leases:
             )
 
     async def reap(self) -> list[str]:
-        """Forget processes whose beat stopped a lease's length ago: free their leases and let go what they
-        held back. Returns their ids."""
+        """Forget processes whose beat stopped their own lease's length ago (processes may be given different
+        lengths): free their leases and let go what they held back. Returns their ids."""
         p, s, d = t.processes.c, t.subscriptions.c, t.deliveries.c
         async with self.engine.begin() as conn:
             dead = [
                 row.id
                 for row in await conn.execute(
-                    select(p.id).where(p.heartbeat_at < _NOW - self.ttl).with_for_update(skip_locked=True)
+                    select(p.id).where(p.heartbeat_at < _NOW - p.ttl).with_for_update(skip_locked=True)
                 )
             ]
             if dead:
@@ -151,7 +153,7 @@ class Leases:
             return set()
         p = t.processes.c
         async with self.engine.connect() as conn:
-            rows = await conn.execute(select(p.id).where(p.id.in_(ids)).where(p.heartbeat_at > _NOW - self.ttl))
+            rows = await conn.execute(select(p.id).where(p.id.in_(ids)).where(p.heartbeat_at > _NOW - p.ttl))
             return {row.id for row in rows}
 
     async def leave(self) -> None:

@@ -127,6 +127,7 @@ processes = Table(
     Column("pid", Integer, nullable=False),
     Column("started_at", Float, nullable=False),
     Column("heartbeat_at", Float, nullable=False),
+    Column("ttl", Float, nullable=False),  # its own lease length: it counts as stopped that long after its beat
 )
 
 settings = Table(

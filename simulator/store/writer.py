@@ -47,6 +47,7 @@ _SQLITE_FULL = 13
 # PostgreSQL's SQLSTATE prefixes of the same kind: connection exception, insufficient resources (disk full, out
 # of memory), operator intervention (shutdown), serialization failure, deadlock, lock not available, read-only.
 _TRANSIENT_SQLSTATE = ("08", "53", "57P", "40001", "40P01", "55P03", "25006")
+OUTBOX_CHANNEL = "webhook_sim_outbox"  # PostgreSQL NOTIFY: deliveries were added or let go
 _KINDS = ("events", "deliveries", "rewrites", "attempts", "updates", "calls")
 
 
@@ -466,6 +467,9 @@ async def _transaction(conn: AsyncConnection, batch: _Batch) -> None:
                 await _executemany(conn, stmt, rows)
         for call in batch.calls:
             await call(conn)
+        if (batch.deliveries or batch.rewrites or batch.calls) and conn.dialect.name == "postgresql":
+            # Other processes' senders wait on this channel for new work (delivered when this commits).
+            await conn.exec_driver_sql(f"NOTIFY {OUTBOX_CHANNEL}")
 
 
 def _count(counts: Counter[str]) -> str:

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from simulator import catalog
 from simulator.core.simulator import Simulator
+from simulator.delivery import shared
 from simulator.testing.receiver import Receiver
 from tests.scale.helpers import by_path, distinct, duplicates, lease_owners, process_pids, publish, subscribe, until
 from tests.store import pg
@@ -95,3 +97,51 @@ async def test_a_database_restart_mid_run_loses_nothing(db: str, cluster: pg.Clu
     assert counts == {"succeeded": total}, (counts, worker.output())
     assert duplicates(receiver) == 0, worker.output()
     assert worker.popen.poll() is None, worker.output()
+
+
+async def test_a_sender_hears_of_new_deliveries_without_waiting_for_its_next_poll(
+    db: str, publisher: Simulator, monkeypatch: pytest.MonkeyPatch
+):
+    with Receiver() as receiver:
+        subs = await subscribe(publisher, receiver, 1)
+        await publish(publisher, subs, 1, seed=1)  # the sender takes the subscription at its start, with this
+        # Polls and rounds would come only after the test's timeouts: only the notification can tell the sender.
+        monkeypatch.setattr(shared, "POLL", 60.0)
+        monkeypatch.setattr(shared, "ROUND_MAX", 60.0)
+        sender = await Simulator.open(db, role="worker", lease_ttl=600.0)
+        try:
+            await until(lambda: distinct(receiver) == 1, 10, "the first delivery")
+            for count in (2, 3):  # each published while the sender's lane is idle
+                await publish(publisher, subs, 1, seed=count)
+                await until(lambda count=count: distinct(receiver) == count, 10, f"delivery {count}")
+        finally:
+            await sender.close()
+
+
+async def test_what_a_fault_holds_back_is_sent_by_another_process_only_when_let_go(
+    db: str, spawn: Any, publisher: Simulator
+):
+    spawn("worker", "--db", db, "--lease-ttl", TTL, ready="sending")
+    with Receiver() as receiver:
+        [sub] = await subscribe(publisher, receiver, 1)
+        await publish(publisher, [sub], 1, seed=1)  # the worker takes the subscription with this one
+        await until(lambda: distinct(receiver) == 1, 30, "the worker to take the subscription")
+        receiver.clear()
+        ctx = catalog.new_context(18, catalog.SAMPLE_TIME)
+        token = catalog.resolve("token.created")
+        held = [catalog.build_event(token, ctx) for _ in range(4)]
+        for event in held[:3]:  # three of a reorder window of four: held until the fourth
+            await publisher.engine.publish(event, [sub], speed=0, faults={"reorder": 4}, seed=5)
+        plain = catalog.build_event(token, ctx)
+        await publisher.engine.publish(plain, [sub], speed=0)
+        await until(lambda: plain.id in receiver.event_ids(), 30, "the delivery published after the held ones")
+        assert receiver.event_ids() == [plain.id], "a delivery held back in another process was sent"
+        await publisher.engine.publish(held[3], [sub], speed=0, faults={"reorder": 4}, seed=5)
+        await until(lambda: distinct(receiver) == 5, 30, "the window, let go")
+        assert await publisher.engine.settled(None, timeout=30)
+    faulted = [d for _, d in await publisher.store.list_deliveries(subscription_id=sub.id) if d.faults]
+    rank = {d.event_ids[0]: d.faults["reorder"]["rank"] for d in faulted}  # type: ignore[index]
+    window = receiver.event_ids()[1:]
+    assert sorted(window) == sorted(e.id for e in held)
+    for event in held:
+        assert window[rank[event.id]] == event.id, "not in the window's planned order"

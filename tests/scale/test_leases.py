@@ -1,0 +1,74 @@
+"""The lease contract on PostgreSQL: a subscription with work has at most one live holder; processes claiming at
+once get disjoint sets; a lapsed lease is free to take; a reaped process's holds are let go."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from simulator.core.simulator import Simulator
+from simulator.store.leases import Leases
+from simulator.testing.receiver import Receiver
+from tests.scale.helpers import lease_owners, publish, subscribe
+
+
+@pytest.fixture
+async def filled(db: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Simulator]:
+    """Four subscriptions with a delivery each, and nobody sending."""
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    sim = await Simulator.open(db, sends=False)
+    with Receiver() as receiver:
+        await publish(sim, await subscribe(sim, receiver, 4), 1)
+        yield sim
+    await sim.close()
+
+
+async def eventually(attempt: Callable[[], Awaitable[list[str]]], what: str, timeout: float = 10.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while not (got := await attempt()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+    return got
+
+
+async def senders(sim: Simulator, count: int, ttl: float) -> list[Leases]:
+    out = [Leases(sim.store.engine, kind="worker", sends=True, ttl=ttl) for _ in range(count)]
+    for leases in out:
+        await leases.register()
+    return out
+
+
+async def test_processes_claiming_at_once_get_disjoint_subscriptions(filled: Simulator):
+    leases = await senders(filled, 4, ttl=30)
+    claimed = await asyncio.gather(*(one.claim(4) for one in leases))
+    everything = [sub for got in claimed for sub in got]
+    assert sorted(everything) == sorted(set(everything)) and len(everything) == 4
+    owners = await lease_owners(filled)
+    for one, got in zip(leases, claimed, strict=True):
+        assert all(owners[sub] == one.id for sub in got)
+
+
+async def test_a_held_lease_is_not_taken_until_it_lapses(filled: Simulator):
+    first, second = await senders(filled, 2, ttl=0.5)
+    assert len(await first.claim(4)) == 4
+    assert await second.claim(4) == []
+    assert await first.renew() == set(await lease_owners(filled))  # renewing keeps them all
+    taken = await eventually(lambda: second.claim(4), "the leases to lapse")  # no renewal for 0.5 s
+    assert len(taken) == 4
+    assert await first.renew() == set()  # the first learns it lost them
+
+
+async def test_a_reaped_process_lets_go_what_it_held(filled: Simulator):
+    gone, survivor = await senders(filled, 2, ttl=0.5)
+    await gone.claim(4)
+
+    async def reaped() -> list[str]:
+        await survivor.beat()
+        return await survivor.reap()
+
+    assert await eventually(reaped, "the silent process to be reaped") == [gone.id]
+    assert set((await lease_owners(filled)).values()) == {None}
+    assert await survivor.alive([gone.id, survivor.id]) == {survivor.id}
