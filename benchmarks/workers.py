@@ -68,6 +68,18 @@ class Workers:
             out.append(round(int(line.split()[1]) / 1024, 1))
         return out
 
+    def cpu_seconds(self) -> list[float]:
+        """User and system CPU time each worker has used so far."""
+        out = []
+        for proc in self.procs:
+            try:
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                out.append(float("nan"))
+                continue
+            out.append(round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1))
+        return out
+
     def stop(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
@@ -98,6 +110,13 @@ async def publish(sim: Simulator, url: str, events: int) -> int:
     return events
 
 
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy (every core, every process), from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle and iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 async def progress(sim: Simulator) -> tuple[int, float | None, float | None]:
     """Deliveries succeeded, and the first and last attempt's start time."""
     d, a = t.deliveries.c, t.attempts.c
@@ -116,6 +135,7 @@ async def drain(
         began = time.perf_counter()
         total = await publish(sim, url, events)
         published_in = time.perf_counter() - began
+        busy_before = busy_cpu_seconds()
         pool = Workers(db, workers, ttl=5.0, log_dir=log_dir)
         events_at: dict[str, float] = {}
         killed_in_flight = None
@@ -130,6 +150,8 @@ async def drain(
                     raise RuntimeError(f"a worker exited: see {log_dir}")
                 await asyncio.sleep(0.2)
             rss = pool.peak_rss_mb()
+            worker_cpu = pool.cpu_seconds()
+            busy = busy_cpu_seconds() - busy_before
         finally:
             pool.stop()
         assert first is not None and last is not None
@@ -140,6 +162,11 @@ async def drain(
             "seconds": round(last - first, 2),
             "deliveries_per_s": round(total / max(last - first, 1e-9)),
             "worker_peak_rss_mb": rss,
+            # Where the CPU went while the workers ran: theirs, and the machine's (PostgreSQL, the receiver,
+            # this process polling); with 2 cores, 2 x seconds is all there is.
+            "worker_cpu_s": worker_cpu,
+            "machine_busy_cpu_s": round(busy, 1),
+            "cores": os.cpu_count(),
             "publisher_peak_rss_mb": round(peak_rss_mb(), 1),
         }
         if chaos is not None:

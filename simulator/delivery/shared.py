@@ -29,6 +29,7 @@ log = logging.getLogger("webhook_sim.delivery")
 
 POLL = 0.05  # seconds between reads of the store for deliveries other processes committed, unless told sooner
 NUDGE_GAP = 0.002  # seconds at least between two such reads
+CLAIM_GAP = 0.1  # seconds at least between two claims that a notification prompts
 RENEW = 1 / 3  # of a lease's length, between renewals
 ROUND_MAX = 1.0  # seconds between rounds at most: a sender that joins gets its share within about two
 SAFE = 0.6  # of a lease's length without a renewal, after which this process stops sending
@@ -44,6 +45,7 @@ class Sharing:
         self._failures = 0
         self._nudge = asyncio.Event()
         self._stopping = False
+        self._shared_at = 0.0  # when this process last took its share
         self._listener: tuple[Any, Any] | None = None  # the LISTEN connection, and its asyncpg connection
 
     async def start(self) -> None:
@@ -97,8 +99,13 @@ class Sharing:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, min(POLL, next_round - time.monotonic()))):
                     await self._nudge.wait()
+            nudged = self._nudge.is_set()
             self._nudge.clear()
             await self._poll()
+            if nudged and self.leases.sends and time.monotonic() - self._shared_at > CLAIM_GAP:
+                # New work may be for a subscription nobody holds yet: take it now, not at the next round.
+                with contextlib.suppress(Exception):  # the store is restarting: the rounds say so
+                    await self._share(give_back=False)
             await asyncio.sleep(NUDGE_GAP)  # commits may come by the thousand a second: read at most this often
             if time.monotonic() >= next_round:
                 if self._listener is not None and self._listener[1].is_closed():
@@ -149,17 +156,22 @@ class Sharing:
                 await told()
         if not leases.sends:
             return
-        share = await leases.share()
+        await self._share(give_back=True)
+        await self._refresh()
+
+    async def _share(self, *, give_back: bool) -> None:
+        """Take subscriptions with work up to this process's share; with `give_back`, hand over the excess."""
+        self._shared_at = time.monotonic()
+        share = await self.leases.share()
         # Only lanes with work count: an idle one keeps its lease (its next deliveries go where its last went)
         # but must not keep this process from taking work that others dropped.
-        busy = [lane for lane in engine.lanes.values() if lane.held or lane.incoming]
-        if len(busy) > share:  # another sender joined: hand over the excess now, the least loaded lanes first
+        busy = [lane for lane in self.engine.lanes.values() if lane.held or lane.incoming]
+        if len(busy) > share and give_back:  # a sender joined: hand over the excess, the least loaded lanes first
             excess = sorted(busy, key=lambda lane: lane.held)[: len(busy) - share]
             await self._give_back([lane.sub.id for lane in excess])
         elif len(busy) < share:
-            for sub_id in await leases.claim(share - len(busy)):
+            for sub_id in await self.leases.claim(share - len(busy)):
                 await self._take(sub_id)
-        await self._refresh()
 
     async def _take(self, sub_id: str) -> None:
         sub = await self.engine.store.get_subscription(sub_id)

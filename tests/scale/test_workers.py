@@ -145,3 +145,18 @@ async def test_what_a_fault_holds_back_is_sent_by_another_process_only_when_let_
     assert sorted(window) == sorted(e.id for e in held)
     for event in held:
         assert window[rank[event.id]] == event.id, "not in the window's planned order"
+
+
+async def test_a_new_subscriptions_first_delivery_is_taken_at_once_not_at_the_next_round(
+    db: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    monkeypatch.setattr(shared, "ROUND_MAX", 60.0)  # the next round would come after the test's timeout
+    sim = await Simulator.open(db, lease_ttl=600.0)  # one server that sends, alone on the store
+    try:
+        with Receiver() as receiver:
+            subs = await subscribe(sim, receiver, 2)
+            await publish(sim, subs, 1)
+            await until(lambda: distinct(receiver) == 2, 10, "the first deliveries of new subscriptions")
+    finally:
+        await sim.close()
