@@ -415,7 +415,16 @@ class DeliveryEngine(Outcomes):
             self._succeeded(lane, job, outcome)
         else:
             self._failed(lane, job, outcome, provider.retry_policy)
-        self.store.writer.put_nowait(Op(attempts=(attempt,), updates=(job.update_row(),)))
+        op = Op(attempts=(attempt,), updates=(job.update_row(),))
+        if self.leases is None:
+            self.store.writer.put_nowait(op)
+            return
+        # On a shared store the lane's slot is freed only once the record is committed: a process killed outright
+        # then leaves unrecorded (and another sender makes again) no more than its attempts under way.
+        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        op.done = lambda _exc: None if recorded.done() else recorded.set_result(None)
+        self.store.writer.put_nowait(op)
+        await recorded
 
     def _headers(self, sub: Subscription, native: str, job: Job, body: bytes, ts: int) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}

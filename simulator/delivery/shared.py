@@ -93,17 +93,22 @@ class Sharing:
     async def _loop(self) -> None:
         every = min(ROUND_MAX, max(POLL, self.leases.ttl * RENEW))
         next_round = time.monotonic() + every
+        claim_wanted = False  # told of new work, which may be for a subscription nobody holds yet
         while not self._stopping:
+            now = time.monotonic()
+            wait = min(POLL, next_round - now)
+            if claim_wanted:
+                wait = min(wait, self._shared_at + CLAIM_GAP - now)
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancellation that stops this
             # loop when the event is set at the same moment.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(0.0, min(POLL, next_round - time.monotonic()))):
+                async with asyncio.timeout(max(0.0, wait)):
                     await self._nudge.wait()
-            nudged = self._nudge.is_set()
+            claim_wanted = claim_wanted or (self._nudge.is_set() and self.leases.sends)
             self._nudge.clear()
             await self._poll()
-            if nudged and self.leases.sends and time.monotonic() - self._shared_at > CLAIM_GAP:
-                # New work may be for a subscription nobody holds yet: take it now, not at the next round.
+            if claim_wanted and time.monotonic() - self._shared_at > CLAIM_GAP:
+                claim_wanted = False  # take it now, not at the next round
                 with contextlib.suppress(Exception):  # the store is restarting: the rounds say so
                     await self._share(give_back=False)
             await asyncio.sleep(NUDGE_GAP)  # commits may come by the thousand a second: read at most this often

@@ -75,9 +75,10 @@ async def test_a_killed_workers_subscriptions_go_on_from_another(db: str, spawn:
     arrived = by_path(receiver)
     for ids in arrived.values():
         assert set(ids) == set(published)
-    # Sent again: only what the killed worker had sent and not yet recorded (at most its attempts under way).
+    # Sent again: only what the killed worker had sent and not yet recorded, at most its attempts under way (a
+    # slot is freed only once its attempt's record is committed).
     in_flight = len(held) * 2
-    assert duplicates(receiver) <= 2 * in_flight, (duplicates(receiver), held)
+    assert duplicates(receiver) <= in_flight, (duplicates(receiver), held)
     assert await publisher.store.delivery_counts() == {"succeeded": total}
     assert workers[1].popen.poll() is None
 
