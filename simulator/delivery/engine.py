@@ -14,18 +14,18 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from simulator import USER_AGENT, catalog
-from simulator.credentials import basic_auth, masked_request
+from simulator import catalog
+from simulator.credentials import masked_request
 from simulator.delivery.batches import Batches, BatchKey, OpenBatch, envelope_of
 from simulator.delivery.hooks import FaultHooks, Signer
 from simulator.delivery.job import Job, event_from_row, event_row, job_from_row
 from simulator.delivery.lane import Lane
-from simulator.delivery.outcomes import Outcomes
+from simulator.delivery.outcomes import Outcomes, request_headers
 from simulator.delivery.sender import Outcome, Sender
 from simulator.delivery.shared import Sharing
 from simulator.ids import new_id
 from simulator.models import Event, Subscription
-from simulator.signing import SigningKey, default_key, sign
+from simulator.signing import SigningKey, default_key
 from simulator.store import Store, codec
 from simulator.store.leases import Leases
 from simulator.store.writer import Op
@@ -381,13 +381,13 @@ class DeliveryEngine(Outcomes):
         body = rendered = provider.render(job.events, job.envelope_id, delivered)
         sent: dict[str, str] | None = None  # the headers that went out, once a request did
         try:
-            headers = self._headers(sub, provider.native_signing, job, body, int(started))
+            headers = request_headers(sub, provider.native_signing, self.key, job, body, int(started))
         except Exception as exc:  # a subscription whose secret cannot sign: a failed attempt, not a crash
             outcome = Outcome(None, 0.0, f"signing failed: {exc}", None, None)
             injected = None
         else:
             # The signer lets a fault that changes the body or the timestamp re-sign what it sends.
-            signer = Signer(int(started), partial(self._headers, sub, provider.native_signing, job))
+            signer = Signer(int(started), partial(request_headers, sub, provider.native_signing, self.key, job))
             injected = None
             try:
                 body, headers, injected = self.faults.on_attempt(sub, job, body, headers, signer)
@@ -425,24 +425,6 @@ class DeliveryEngine(Outcomes):
         op.done = lambda _exc: None if recorded.done() else recorded.set_result(None)
         self.store.writer.put_nowait(op)
         await recorded
-
-    def _headers(self, sub: Subscription, native: str, job: Job, body: bytes, ts: int) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-        headers.update(basic_auth(sub.url))  # a URL's user and password go as Basic auth, as providers send them
-        scheme = sub.signing or native
-        headers.update(
-            sign(
-                scheme,
-                msg_id=job.message_id,
-                timestamp=ts,
-                body=body,
-                secret=sub.secret,
-                key=self.key,
-                envelope_id=job.envelope_id,
-            )
-        )
-        headers.update(sub.headers)
-        return headers
 
     def _finish(self, lane: Lane, job: Job) -> None:
         lane.release(job)

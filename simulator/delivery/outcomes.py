@@ -1,5 +1,6 @@
-"""What an attempt's outcome does to its delivery and its subscription: success, a retry on the policy's schedule
-(a receiver's Retry-After honoured in real seconds), or death, which counts toward disabling the subscription."""
+"""An attempt's request headers, and what its outcome does to its delivery and its subscription: success, a retry
+on the policy's schedule (a receiver's Retry-After honoured in real seconds), or death, which counts toward
+disabling the subscription."""
 
 from __future__ import annotations
 
@@ -8,14 +9,36 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from simulator import USER_AGENT
+from simulator.credentials import basic_auth
 from simulator.delivery.job import Job
 from simulator.delivery.lane import Lane
 from simulator.delivery.sender import Outcome
 from simulator.ids import derived_fraction
 from simulator.models import Subscription
+from simulator.signing import SigningKey, sign
 from simulator.store import Store
 
 log = logging.getLogger("webhook_sim.delivery")
+
+
+def request_headers(sub: Subscription, native: str, key: SigningKey, job: Job, body: bytes, ts: int) -> dict[str, str]:
+    """Every header of an attempt: content type, user agent, a URL's credentials as Basic auth (as providers send
+    them), the signature in the subscription's scheme (else the provider's `native` one), its own headers."""
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    headers.update(basic_auth(sub.url))
+    signed = sign(
+        sub.signing or native,
+        msg_id=job.message_id,
+        timestamp=ts,
+        body=body,
+        secret=sub.secret,
+        key=key,
+        envelope_id=job.envelope_id,
+    )
+    headers.update(signed)
+    headers.update(sub.headers)
+    return headers
 
 
 class Outcomes:
