@@ -2,10 +2,10 @@
 
 Every round (a third of a lease's length, at most a second) the engine beats, renews its leases, reaps
 processes that stopped beating, and takes or gives back subscriptions so that each sending process holds an even
-share of those with work. Between rounds, every `POLL` seconds, each of its lanes reads what other processes
-committed for it. A lane whose lease is lost (this process stalled past the lease and another took it) stops at
-once; one given back stops after its attempts under way end and their records commit, so the next owner starts
-from the truth.
+share of those with work. Between rounds, each of its lanes reads what other processes committed for it: when a
+PostgreSQL notification says there is some, and every `POLL` seconds besides (`LISTENING_POLL` while listening).
+A lane whose lease is lost (this process stalled past the lease and another took it) stops at once; one given back
+stops after its attempts under way end and their records commit, so the next owner starts from the truth.
 
 A process cut off from the store stops sending once its leases may have lapsed, so two processes never send the
 same subscription's deliveries for longer than an attempt takes.
@@ -20,14 +20,17 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from simulator.store.leases import Leases
-from simulator.store.writer import OUTBOX_CHANNEL
+from simulator.store.postgres import OUTBOX_CHANNEL
 
 if TYPE_CHECKING:
     from simulator.delivery.engine import DeliveryEngine
 
 log = logging.getLogger("webhook_sim.delivery")
 
-POLL = 0.05  # seconds between reads of the store for deliveries other processes committed, unless told sooner
+POLL = 0.05  # seconds between reads of the store for deliveries other processes committed, when not told of them
+# ... and while a LISTEN connection tells of them: a read only in case a notification went missing (each read of an
+# idle lane waits for this process's writes and re-reads what is active, about 10 % of a core at POLL's pace).
+LISTENING_POLL = 1.0
 NUDGE_GAP = 0.002  # seconds at least between two such reads
 CLAIM_GAP = 0.1  # seconds at least between two claims that a notification prompts
 RENEW = 1 / 3  # of a lease's length, between renewals
@@ -96,7 +99,7 @@ class Sharing:
         claim_wanted = False  # told of new work, which may be for a subscription nobody holds yet
         while not self._stopping:
             now = time.monotonic()
-            wait = min(POLL, next_round - now)
+            wait = min(POLL if self._listener is None else LISTENING_POLL, next_round - now)
             if claim_wanted:
                 wait = min(wait, self._shared_at + CLAIM_GAP - now)
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancellation that stops this

@@ -55,6 +55,16 @@ def number_events(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_events_ord ON events (ord)"))
 
 
+OUTBOX_CHANNEL = "webhook_sim_outbox"  # NOTIFY: deliveries another process may send were added or let go
+
+
+async def notify_outbox(conn: Any) -> None:
+    """Tell the senders listening in other processes that there is new work (delivered when the transaction
+    commits; PostgreSQL folds repeats within one transaction)."""
+    if is_postgresql(conn.dialect.name):
+        await conn.exec_driver_sql(f"NOTIFY {OUTBOX_CHANNEL}")
+
+
 def lock_fold(conn: Any) -> Any:
     """The statement that serialises the twin's fold across processes until the transaction ends (two servers
     folding the same events at once would apply them twice)."""

@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from simulator.errors import StoreUnavailable
+from simulator.store import postgres
 from simulator.store import tables as t
 
 log = logging.getLogger("webhook_sim.store")
@@ -47,7 +48,6 @@ _SQLITE_FULL = 13
 # PostgreSQL's SQLSTATE prefixes of the same kind: connection exception, insufficient resources (disk full, out
 # of memory), operator intervention (shutdown), serialization failure, deadlock, lock not available, read-only.
 _TRANSIENT_SQLSTATE = ("08", "53", "57P", "40001", "40P01", "55P03", "25006")
-OUTBOX_CHANNEL = "webhook_sim_outbox"  # PostgreSQL NOTIFY: deliveries were added or let go
 _KINDS = ("events", "deliveries", "rewrites", "attempts", "updates", "calls")
 
 
@@ -467,9 +467,8 @@ async def _transaction(conn: AsyncConnection, batch: _Batch) -> None:
                 await _executemany(conn, stmt, rows)
         for call in batch.calls:
             await call(conn)
-        if (batch.deliveries or batch.rewrites or batch.calls) and conn.dialect.name == "postgresql":
-            # Other processes' senders wait on this channel for new work (delivered when this commits).
-            await conn.exec_driver_sql(f"NOTIFY {OUTBOX_CHANNEL}")
+        if batch.deliveries or batch.rewrites:  # (not for every call: a barrier is one, and senders take them)
+            await postgres.notify_outbox(conn)
 
 
 def _count(counts: Counter[str]) -> str:

@@ -108,6 +108,7 @@ async def test_a_sender_hears_of_new_deliveries_without_waiting_for_its_next_pol
         await publish(publisher, subs, 1, seed=1)  # the sender takes the subscription at its start, with this
         # Polls and rounds would come only after the test's timeouts: only the notification can tell the sender.
         monkeypatch.setattr(shared, "POLL", 60.0)
+        monkeypatch.setattr(shared, "LISTENING_POLL", 60.0)
         monkeypatch.setattr(shared, "ROUND_MAX", 60.0)
         sender = await Simulator.open(db, role="worker", lease_ttl=600.0)
         try:
