@@ -37,10 +37,6 @@ class Leader:
         self._conn: AsyncConnection | None = None
         self._task: asyncio.Task[None] | None = None
 
-    @property
-    def leading(self) -> bool:
-        return self._conn is not None
-
     async def start(self) -> None:
         await self._step()
         self._task = asyncio.create_task(self._loop(), name="schedules-leader")

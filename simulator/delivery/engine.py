@@ -346,16 +346,23 @@ class DeliveryEngine(Outcomes):
         """Give a lane jobs a fault held back: its reads of the store skipped them, so it takes them as they are.
         On a shared store the lane may be another process's: the rows are let go there, each at a new position
         after what that lane has read, in the order they go (as a closing batch moves)."""
-        if self.leases is not None and jobs:
-            for job in jobs:
-                self._n += 1
-                job.n, job.held_by = self._n, None
-            self.store.let_go([(job.id, job.n, job.due) for job in jobs])
+        if self.leases is not None:
+            self._let_go_at_the_end(jobs)
         for job in jobs:
             job.held_by = None
             lane = self._lanes.get(job.subscription_id)
             if lane is not None:
                 lane.force(job)
+
+    def _let_go_at_the_end(self, jobs: list[Job]) -> None:
+        """Give `jobs` new positions after everything made so far, in order, and queue them as free to send: a
+        lane in another process has read past their old ones, and its next read reaches these."""
+        if not jobs:
+            return
+        for job in jobs:
+            self._n += 1
+            job.n = self._n
+        self.store.let_go([(job.id, job.n, job.due) for job in jobs])
 
     async def _load(self, sub_id: str, after_n: int, limit: int) -> list[Job]:
         # A batch's row as it stood while open (its position then) is partial, however the batch has moved on
@@ -481,11 +488,8 @@ class DeliveryEngine(Outcomes):
         job = job_from_row(row, [event_from_row(e) for e in events])
         job.status, job.retries, job.due, job.finished_at = "pending", 0, time.time(), None
         if self.leases is not None and sub.id not in self._lanes:
-            # Another process sends this subscription's deliveries and has read past this one: it goes at a new
-            # position, which that process's next read reaches.
-            self._n += 1
-            job.n = self._n
-            self.store.let_go([(job.id, job.n, job.due)])
+            # Another process sends this subscription's deliveries and has read past this one.
+            self._let_go_at_the_end([job])
         self.store.writer.put_nowait(Op(updates=(job.update_row(),)))
         self._outstanding[job.run_id][job.subscription_id] += 1
         if self.leases is None or sub.id in self._lanes:

@@ -124,7 +124,7 @@ class Sharing:
 
     async def _poll(self) -> None:
         lanes = self.engine.lanes
-        idle = [lane for lane in lanes.values() if lane.held == 0 and lane.incoming == 0 and not lane.spilled]
+        idle = {lane for lane in lanes.values() if lane.held == 0 and lane.incoming == 0 and not lane.spilled}
         if idle:
             # An idle lane reads everything active, so nothing committed out of order is ever left behind; its
             # own records must be in the store first, or it would read its finished deliveries as still due.

@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from simulator.ids import new_id
 from simulator.store import tables as t
+from simulator.store.store import ACTIVE
 
-ACTIVE = ("pending", "failed")
 LEASE_TTL = 10.0  # seconds: how long a stopped process keeps its subscriptions before others take them
 _NOW = func.extract("epoch", func.clock_timestamp())
 
@@ -38,19 +38,22 @@ class Leases:
         self.ttl = ttl
         self.id = new_id("proc")
 
+    def _insert(self) -> Any:
+        """This process's row in `processes`, beating now."""
+        return insert(t.processes).values(
+            id=self.id,
+            kind=self.kind,
+            sends=self.sends,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started_at=time.time(),
+            heartbeat_at=_NOW,
+            ttl=self.ttl,
+        )
+
     async def register(self) -> None:
-        now = time.time()
-        row = {
-            "id": self.id,
-            "kind": self.kind,
-            "sends": self.sends,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "started_at": now,
-            "ttl": self.ttl,
-        }
         async with self.engine.begin() as conn:
-            await conn.execute(insert(t.processes).values(**row, heartbeat_at=_NOW))
+            await conn.execute(self._insert())
 
     async def beat(self) -> None:
         """Say this process lives (again: a reaper that thought it dead deleted its row)."""
@@ -58,18 +61,7 @@ class Leases:
         async with self.engine.begin() as conn:
             done = await conn.execute(update(t.processes).where(p.id == self.id).values(heartbeat_at=_NOW))
             if done.rowcount == 0:
-                await conn.execute(
-                    insert(t.processes).values(
-                        id=self.id,
-                        kind=self.kind,
-                        sends=self.sends,
-                        host=socket.gethostname(),
-                        pid=os.getpid(),
-                        started_at=time.time(),
-                        heartbeat_at=_NOW,
-                        ttl=self.ttl,
-                    )
-                )
+                await conn.execute(self._insert())
 
     async def renew(self) -> set[str]:
         """Extend this process's leases; the subscriptions it still holds (another may have taken a lapsed one)."""

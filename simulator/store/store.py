@@ -92,7 +92,7 @@ def ensure_free(url: str | None) -> None:
 _LET_GO = (
     update(t.deliveries)
     .where(t.deliveries.c.id == bindparam("_id"))
-    .values(n=bindparam("n"), next_attempt_at=bindparam("next_attempt_at"), held_by=bindparam("held_by"))
+    .values(n=bindparam("n"), next_attempt_at=bindparam("next_attempt_at"), held_by=None)
 )
 
 # The provider API twins' state: made of the events and subscriptions, so a reset empties it with them.
@@ -197,7 +197,7 @@ class Store:
     def let_go(self, moves: Sequence[tuple[str, int, float]]) -> None:
         """Queue (delivery id, new position, due time) for deliveries a process held back and lets go on a shared
         store: the lane that sends them has read past their old position, so they go at a new one."""
-        rows = [{"_id": i, "n": n, "next_attempt_at": due, "held_by": None} for i, n, due in moves]
+        rows = [{"_id": i, "n": n, "next_attempt_at": due} for i, n, due in moves]
 
         async def call(conn: AsyncConnection) -> None:
             await conn.execute(_LET_GO, rows)

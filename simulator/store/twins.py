@@ -3,9 +3,9 @@ created) and its webhooks' own fields. Every write goes through the store's writ
 
 The fold reads `events` in insertion order by SQLite's rowid (the table's key is text, so the rowid is the
 order rows were written in; on PostgreSQL the `ord` column a sequence fills), remembering that position and the
-key of the last event read. A key no longer at its rowid
-means a VACUUM renumbered the rows (the key is found elsewhere: the fold goes on from there) or a reset
-emptied the store (the key is gone: the twin forgets its objects too).
+key of the last event read. A key no longer at its position means a VACUUM renumbered the rows (the key is found
+elsewhere: the fold goes on from there) or a reset emptied the store (the key is gone: the twin forgets its
+objects too).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class TwinStore:
         async def call(conn: AsyncConnection) -> tuple[Cursor, bool]:
             if postgres.is_postgresql(conn.dialect.name):
                 await postgres.lock_fold(conn)
-            cursor = await _resume(conn)
+            cursor = await _resume(conn, rowid)
             e = t.events.c
             body = case((e.provider == self.provider, e.body), else_=None)
             stmt = (
@@ -189,14 +189,13 @@ def _changes_of(changes: Changes, key: str, body: str) -> Sequence[Any]:
         return ()
 
 
-async def _resume(conn: AsyncConnection) -> Cursor:
+async def _resume(conn: AsyncConnection, rowid: ColumnElement[int]) -> Cursor:
     """Where the fold stopped, checked against `events` (see the module docstring)."""
     p = t.bt_projection.c
     rows = (await conn.execute(select(p.event_rowid, p.event_key).where(p.name == FOLD))).all()
     if not rows:
         return Cursor()
     cursor = Cursor(rows[0][0], rows[0][1])
-    rowid = _order(conn.dialect.name)
     at = (await conn.execute(select(t.events.c.key).where(rowid == cursor.rowid))).scalar()
     if at == cursor.key:
         return cursor
