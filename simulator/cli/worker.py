@@ -12,12 +12,16 @@ import argparse
 import asyncio
 import logging
 import signal
+import sys
 from typing import Any
+
+from sqlalchemy.exc import DBAPIError
 
 from simulator.api import access_log as api_logging
 from simulator.cli import options
 from simulator.cli.serve import load_key
 from simulator.core.simulator import Simulator
+from simulator.credentials import mask_url
 from simulator.errors import FieldError, InvalidInput
 from simulator.runtime import run_loop, tune_gc
 from simulator.store import sqlalchemy_url
@@ -62,7 +66,12 @@ async def _work(db: str, key: Any, ttl: float) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    sim = await Simulator.open(db, key=key, role="worker", lease_ttl=ttl)
+    try:
+        sim = await Simulator.open(db, key=key, role="worker", lease_ttl=ttl)
+    except (OSError, DBAPIError) as exc:  # unreachable, refused, unknown database: said plainly, not a traceback
+        reason = exc.orig if isinstance(exc, DBAPIError) else exc
+        print(f"error: cannot open the store at {mask_url(db)}: {reason}", file=sys.stderr)
+        return 1
     print(f"webhook-sim worker {sim.engine.me} sending", flush=True)
     try:
         await stop.wait()
