@@ -21,6 +21,15 @@ _names = itertools.count(1)
 START_TIMEOUT = 30.0
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """These tests start worker and server processes that each keep a core busy: one at a time, in one test
+    worker, so they do not crowd the two cores the timing-sensitive tests elsewhere share."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("postgresql-processes"))
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[pg.Cluster]:
     with pg.throwaway() as started:  # its own: a test here restarts it

@@ -52,11 +52,12 @@ async def test_processes_claiming_at_once_get_disjoint_subscriptions(filled: Sim
 
 
 async def test_a_held_lease_is_not_taken_until_it_lapses(filled: Simulator):
-    first, second = await senders(filled, 2, ttl=0.5)
+    # Long enough that a loaded machine gets from the first claim to the second within it.
+    first, second = await senders(filled, 2, ttl=3.0)
     assert len(await first.claim(4)) == 4
     assert await second.claim(4) == []
     assert await first.renew() == set(await lease_owners(filled))  # renewing keeps them all
-    taken = await eventually(lambda: second.claim(4), "the leases to lapse")  # no renewal for 0.5 s
+    taken = await eventually(lambda: second.claim(4), "the leases to lapse", 15.0)  # no renewal for 3 s
     assert len(taken) == 4
     assert await first.renew() == set()  # the first learns it lost them
 
