@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simulator.store.store import Store
 
+ORPHAN_AFTER = 60.0  # seconds: far longer than a schedule takes from storing its run to adding its job
+
 metadata = MetaData()
 schedule_runs = Table(
     "schedule_runs",
@@ -81,11 +83,16 @@ class ScheduleRuns:
             lambda conn: conn.execute(schedule_runs.delete().where(schedule_runs.c.id == schedule_id))
         )
 
-    async def keep(self, ids: Iterable[str]) -> None:
-        """Forget the runs of schedules that no longer exist (a one-off is removed by APScheduler when it fires)."""
+    async def keep(self, ids: Iterable[str], older_than: float = ORPHAN_AFTER) -> None:
+        """Forget the runs of schedules that no longer exist (a one-off is removed by APScheduler when it fires).
+
+        Only runs stored more than `older_than` seconds ago: a schedule being made, here or by another server on
+        the same store, has its run a moment before its job, and must not lose it to a server starting then."""
         kept = set(ids)
+        before = time.time() - older_than
         async with self.store.engine.connect() as conn:
-            stored = {row.id for row in await conn.execute(select(schedule_runs.c.id))}
+            old = select(schedule_runs.c.id).where(schedule_runs.c.created_at < before)
+            stored = {row.id for row in await conn.execute(old)}
         for schedule_id in stored - kept:
             await self.delete(schedule_id)
 

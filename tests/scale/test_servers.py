@@ -65,7 +65,7 @@ async def test_one_server_fires_the_schedules_and_another_takes_over_when_it_die
 
     deadline = time.monotonic() + 30
     while not await fired(4):
-        assert time.monotonic() < deadline, "the schedule did not fire"
+        assert time.monotonic() < deadline, f"the schedule did not fire:\n{first.output()}\n{second.output()}"
         await asyncio.sleep(0.1)
     owners = {owner for _, owner in runs}
     assert len(owners) == 1, f"more than one server fired: {runs}"
@@ -82,7 +82,7 @@ async def test_one_server_fires_the_schedules_and_another_takes_over_when_it_die
         later = [owner for at, owner in await runs_by_owner(engine) if at > killed_at]
         if len(later) >= 2:
             break
-        assert time.monotonic() < deadline, "no server took over the schedules"
+        assert time.monotonic() < deadline, f"no server took over the schedules:\n{survivor.output()}"
         await asyncio.sleep(0.1)
     [new_leader] = set(later)
     assert new_leader != leader
