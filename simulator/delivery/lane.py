@@ -41,6 +41,10 @@ class Lane:
         self._read_upto = 0  # highest position a read of the store returned
         self.spilled = spilled
         self._refused_upto = 0
+        # Jobs offered while spilled (committed, so a read that starts later sees them; one under way may not),
+        # unless more came than fit: then reads alone catch up.
+        self._offered: dict[str, Job] = {}
+        self._overflowed = False
         self._failed_reads = 0
         self._closing = False
         self._task: asyncio.Task[None] | None = None
@@ -54,6 +58,10 @@ class Lane:
         if self.spilled or self.held >= HIGH_WATER:
             self.spilled = True
             self._refused_upto = max(self._refused_upto, job.n)
+            if self.held < HIGH_WATER and len(self._offered) < LOW_WATER:
+                self._offered[job.id] = job  # a read under way may not see it: kept for when that read ends
+            else:
+                self._overflowed = True
             return False
         self._take(job)
         return True
@@ -185,8 +193,19 @@ class Lane:
         self._failed_reads = 0
         for job in jobs:
             self._read_upto = max(self._read_upto, job.n)
+            self._offered.pop(job.id, None)
             self._take(job)
-        if len(jobs) < limit and self._refused_upto <= self.loaded_upto:
+        if len(jobs) < limit and not self._overflowed:
+            # Caught up with what was committed when the read began; what was offered since is in `_offered`.
+            # Taking it ends the spill even while deliveries keep coming (reads alone would chase them forever).
+            for job in sorted(self._offered.values(), key=lambda j: j.n):
+                self._read_upto = max(self._read_upto, job.n)
+                self._take(job)
+            self._offered.clear()
+            self.spilled = False
+        elif len(jobs) < limit and self._refused_upto <= self.loaded_upto:
+            self._offered.clear()
+            self._overflowed = False
             self.spilled = False
         elif not jobs:
             await self._sleep(0.05)  # refused jobs not visible yet: their commit is in flight
