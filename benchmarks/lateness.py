@@ -6,7 +6,7 @@ Three set-ups, each a `webhook-sim serve` process playing a run of `rate` events
 subscription to the fast receiver, while `readers` clients loop on `GET /deliveries?limit=100` and `GET /runs`:
 - `serve` alone on SQLite (it reads and sends on one event loop), with no readers: the baseline;
 - the same with the readers;
-- `serve --no-send` on PostgreSQL and one `webhook-sim worker` that sends, with the readers.
+- `serve --no-send` on PostgreSQL and one `webhook-sim worker` that plays the run and sends, with the readers.
 Lateness is each first attempt's start against the time its delivery was due (the run's wall start plus the
 event's simulated offset, at speed 1), from the store.
 """
@@ -111,7 +111,8 @@ def measure(
         procs.append(proc)
         base = re.search(r"serving on (http://\S+)", out).group(1)  # type: ignore[union-attr]
         if worker:
-            procs.append(start(["worker", "--db", db], logs / f"{label}-worker.log", "sending")[0])
+            worker_args = ["worker", "--db", db, "--scenarios", str(scenarios)]  # it plays the run
+            procs.append(start(worker_args, logs / f"{label}-worker.log", "sending")[0])
         run_id, served = asyncio.run(play(base, target, n_readers))
     finally:
         for proc in procs:

@@ -62,7 +62,8 @@ def register(sub: Any) -> None:
     options.add(
         p,
         "--send",
-        "on a shared PostgreSQL store: send deliveries here too (--no-send leaves them to `worker` processes)",
+        "on a shared PostgreSQL store: send deliveries and play runs here too (--no-send leaves both to `worker`"
+        " processes)",
         default=True,
         flag_only=True,
     )

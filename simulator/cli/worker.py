@@ -1,9 +1,11 @@
-"""`webhook-sim worker`: a process that only sends, beside `serve` processes on one PostgreSQL store.
+"""`webhook-sim worker`: a process that sends and plays runs, beside `serve` processes on one PostgreSQL store.
 
 It takes subscriptions' leases (an even share among the live senders), sends their deliveries with their retry
-schedules, and gives its leases back when it stops. SIGTERM and SIGINT stop it gracefully: attempts under way
-finish (up to 10 s) and their records are written. Killed outright, its leases lapse after `--lease-ttl` seconds
-and other processes go on from the store; the deliveries it had sent but not yet recorded go once more.
+schedules, and gives its leases back when it stops. It plays the runs that `serve --no-send` servers record
+(their scenarios are looked up in its own `--scenarios` folders, which should be the servers'). SIGTERM and
+SIGINT stop it gracefully: attempts under way finish (up to 10 s) and their records are written. Killed outright,
+its leases lapse after `--lease-ttl` seconds and other processes go on from the store; the deliveries it had sent
+but not yet recorded go once more, and the runs it played end as interrupted.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -39,6 +43,13 @@ def register(sub: Any) -> None:
     options.add(p, "--db", "the store: a PostgreSQL URL (postgresql://user:password@host/database)")
     options.add_lease_ttl(p)
     options.add(p, "--signing-key", "PEM file of the RSA key that signs Basis Theory deliveries (as `serve`'s)")
+    options.add(
+        p,
+        "--scenarios",
+        "a folder of scenario files (as `serve`'s: the worker plays runs)",
+        many=os.pathsep,
+        metavar="DIR",
+    )
     options.add(p, "--log-format", "how the log is written", default="text", choices=["text", "json"])
     p.set_defaults(handler=worker_command)
 
@@ -49,7 +60,7 @@ def worker_command(args: argparse.Namespace) -> int:
     options.check_lease_ttl(args.lease_ttl)
     key = load_key(args.signing_key)
     tune_gc()
-    return run_loop(_work(args.db, key, args.lease_ttl))
+    return run_loop(_work(args.db, key, args.lease_ttl, [Path(d) for d in args.scenarios]))
 
 
 def check_shared(db: str | None, field: str) -> None:
@@ -61,13 +72,13 @@ def check_shared(db: str | None, field: str) -> None:
         )
 
 
-async def _work(db: str, key: Any, ttl: float) -> int:
+async def _work(db: str, key: Any, ttl: float, scenario_dirs: list[Path]) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        sim = await Simulator.open(db, key=key, role="worker", lease_ttl=ttl)
+        sim = await Simulator.open(db, key=key, role="worker", lease_ttl=ttl, scenario_dirs=scenario_dirs)
     except (OSError, DBAPIError) as exc:  # unreachable, refused, unknown database: said plainly, not a traceback
         reason = exc.orig if isinstance(exc, DBAPIError) else exc
         print(f"error: cannot open the store at {mask_url(db)}: {reason}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -21,9 +22,9 @@ from simulator.errors import FieldError, InvalidInput, NotFound, TooManyRuns
 from simulator.ids import new_id
 from simulator.models import Event, Run, Subscription
 from simulator.models.inputs import RunSpec, SubscriptionSpec
-from simulator.scenarios import runner
+from simulator.scenarios import loader, runner
 from simulator.scenarios.model import Scenario
-from simulator.store import Store
+from simulator.store import Store, run_queue
 from simulator.timeutil import now_utc, utc
 
 if TYPE_CHECKING:
@@ -37,6 +38,23 @@ TOO_LONG = "the scenario's timeline goes past the year 9999: its waits are too l
 PLAN_LIMIT = 100_000
 # Runs under way at once; one more is a 429 (a schedule's firing is skipped and logged).
 MAX_LIVE_RUNS = 100
+QUEUE_LOOK = 1.0  # seconds between a player's looks at the shared store (waiting runs, cancels, its progress)
+CANCEL_WAIT = 10.0  # seconds a cancel waits for another process to stop the run it plays
+NO_SCENARIO = "this process has no scenario named {name!r} (give it the same --scenarios as the server)"
+
+
+@dataclass(frozen=True)
+class _Play:
+    """What playing a run takes, from the API's spec or from the record a process that does not send left."""
+
+    scenario: Scenario
+    params: dict[str, Any]
+    seed: int
+    speed: float
+    start: datetime
+    faults: dict[str, Any] | None
+    subs: list[Subscription] | None
+    adhoc: bool  # the subscriptions are the run's own target's: retired when the run has settled
 
 
 @dataclass
@@ -69,6 +87,7 @@ class RunManager:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._emitted: dict[str, int] = {}
         self._plans: dict[str, _Plan] = {}
+        self._queue: asyncio.Task[None] | None = None  # the watch over runs other processes leave (shared store)
 
     async def mark_interrupted(self) -> None:
         """Runs a previous process left running cannot resume their scenario; their deliveries do resume.
@@ -78,6 +97,8 @@ class RunManager:
         leases = self.engine.leases
         alive = await leases.alive({o for o in owners.values() if o}) if leases is not None else set()
         for run in unfinished:
+            if leases is not None and run.status == "pending" and owners.get(run.id) is None:
+                continue  # it waits for a process that sends to play it
             if owners.get(run.id) not in alive:
                 # The counter is written when a run ends; a crashed one's is whatever its events in the store say.
                 events = await self.store.count_run_events(run.id)
@@ -127,12 +148,24 @@ class RunManager:
             status="pending",
             events=0,
             created_at=time.time(),
-            owner=self.engine.me,
+            owner=self.engine.me if self.plays else None,
         )
-        task = asyncio.create_task(self._execute(run_id, scenario, spec, subs, seed, params, start))
+        if not self.plays:  # a process that sends plays it (see `simulator.store.run_queue`)
+            await run_queue.announce(self.store.engine)
+            return await self.get(run_id)
+        adhoc = spec.target is not None
+        self._launch(run_id, _Play(scenario, params, seed, spec.speed, start, spec.faults, subs, adhoc))
+        return await self.get(run_id)
+
+    @property
+    def plays(self) -> bool:
+        """Whether this process plays the runs it starts: one that does not send leaves them to those that do."""
+        return self.engine.leases is None or self.engine.leases.sends
+
+    def _launch(self, run_id: str, play: _Play) -> None:
+        task = asyncio.create_task(self._execute(run_id, play))
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
-        return await self.get(run_id)
 
     async def _targets(self, spec: RunSpec) -> list[Subscription] | None:
         """An ad-hoc subscription for `target`, the named subscriptions, or None for every matching one."""
@@ -150,17 +183,9 @@ class RunManager:
             return [await self.subscriptions.get(i) for i in spec.subscriptions]
         return None
 
-    async def _execute(
-        self,
-        run_id: str,
-        scenario: Any,
-        spec: RunSpec,
-        subs: list[Subscription] | None,
-        seed: int,
-        params: dict[str, Any],
-        start: datetime,
-    ) -> None:
+    async def _execute(self, run_id: str, play: _Play) -> None:
         store, engine = self.store, self.engine
+        scenario, subs, seed, params, start = play.scenario, play.subs, play.seed, play.params, play.start
         await store.put_run(run_id, status="running", started_at=time.time(), owner=engine.me)
         matching: dict[str, list[Subscription]] = {}
         self._emitted[run_id] = 0
@@ -171,9 +196,9 @@ class RunManager:
                 pool = subs if subs is not None else await self.subscriptions.matching(etype)
                 matching[etype.key] = [s for s in pool if s.enabled and catalog.matches(s.events, etype)]
             # The scenario's own faults, overridden by the run's, overridden by the step's.
-            faults = merge_faults(scenario.faults, spec.faults, getattr(step, "faults", None))
-            due = t0 + (event.occurred_at - start).total_seconds() / spec.speed if spec.speed > 0 else None
-            await engine.publish(event, matching[etype.key], speed=spec.speed, faults=faults, seed=seed, due=due)
+            faults = merge_faults(scenario.faults, play.faults, getattr(step, "faults", None))
+            due = t0 + (event.occurred_at - start).total_seconds() / play.speed if play.speed > 0 else None
+            await engine.publish(event, matching[etype.key], speed=play.speed, faults=faults, seed=seed, due=due)
             self._emitted[run_id] += 1
             plan.next_at = None
 
@@ -185,14 +210,14 @@ class RunManager:
         status, error = "completed", None
         t0 = time.time()  # the wall time of simulated `start`: each event is due at t0 + offset / speed
         try:
-            if spec.speed > 0:  # at speed 0 nothing waits, so there is nothing to announce
-                t0 = await _announce(plan, scenario, seed, params, start, spec.speed)
+            if play.speed > 0:  # at speed 0 nothing waits, so there is nothing to announce
+                t0 = await _announce(plan, scenario, seed, params, start, play.speed)
             await runner.play(
                 scenario,
                 seed=seed,
                 params=params,
                 start_time=start,
-                speed=spec.speed,
+                speed=play.speed,
                 emit=emit,
                 on_idle=lambda: engine.flush(run_id),
                 run_id=run_id,
@@ -200,7 +225,7 @@ class RunManager:
             )
             await engine.release(run_id)  # what the reorder and burst faults still hold goes now
             await engine.settled(run_id)
-            if spec.target is not None and subs:
+            if play.adhoc and subs:
                 await engine.retire(subs[0].id)  # the run's own ad-hoc subscription: nothing more goes there
         except asyncio.CancelledError:
             status, error = "cancelled", None
@@ -246,17 +271,24 @@ class RunManager:
         )
 
     async def cancel(self, run_id: str) -> Run:
-        """Stop emitting. Deliveries already made go on: nothing made is silently dropped."""
-        await self.get(run_id)
+        """Stop emitting. Deliveries already made go on: nothing made is silently dropped. A run another process
+        plays is asked to stop through the store; this waits up to CANCEL_WAIT for it to end."""
+        run = await self.get(run_id)
         task = self._tasks.get(run_id)
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        elif self.engine.leases is not None and run.status in run_queue.LIVE:  # played elsewhere, or waiting
+            unclaimed = await run_queue.ask_cancel(self.store.engine, run_id, time.time())
+            await self._ended(run_id, 0 if unclaimed else CANCEL_WAIT)
         return await self.get(run_id)
 
     async def cancel_all(self) -> None:
         """Stop every run at once (on shutdown). A run whose record is still being written has a task too: it
         is cancelled like the others, not looked up first."""
+        if self._queue is not None:
+            self._queue.cancel()
+            await asyncio.gather(self._queue, return_exceptions=True)
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -267,7 +299,79 @@ class RunManager:
         task = self._tasks.get(run_id)
         if task is not None:
             await asyncio.wait({task}, timeout=timeout)
+        elif self.engine.leases is not None:  # another process may play it
+            await self._ended(run_id, timeout)
         return await self.get(run_id)
+
+    async def _ended(self, run_id: str, timeout: float | None) -> None:
+        """Wait until the store says the run ended, or `timeout` passes."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while (run := await self.store.get_run(run_id)) is not None and run.status in run_queue.LIVE:
+            if deadline is not None and loop.time() >= deadline:
+                return
+            await asyncio.sleep(0.05)
+
+    # -- the runs servers that do not send leave on a shared store --------------------------------------
+
+    def start_queue(self) -> None:
+        """Play the runs that processes which do not send record (this process sends, on a shared store), ask
+        their stops of the runs this one plays, and write the progress of those."""
+        told = asyncio.Event()
+        self.engine.runs_told.append(told.set)
+        self._queue = asyncio.create_task(self._watch_queue(told), name="runs-queue")
+
+    async def _watch_queue(self, told: asyncio.Event) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(QUEUE_LOOK):
+                    await told.wait()
+            told.clear()
+            try:
+                await self._look()
+            except Exception as exc:  # the store is restarting: the next look tries again
+                log.debug("cannot look for waiting runs (%s)", exc)
+
+    async def _look(self) -> None:
+        engine = self.store.engine
+        for run_id in await run_queue.cancels(engine, self.engine.me):
+            task = self._tasks.get(run_id)
+            if task is not None:
+                task.cancel()
+        while self.accepting and len(self._tasks) < MAX_LIVE_RUNS:
+            claimed = await run_queue.claim(engine, self.engine.me)
+            if claimed is None:
+                break
+            await self._resume(*claimed)
+        await run_queue.report(engine, {run_id: self._progress(run_id) for run_id in list(self._emitted)})
+
+    async def _resume(self, run_id: str, record: dict[str, Any]) -> None:
+        """Play a run from the record a server that does not send left."""
+        try:
+            scenario = loader.find(record["scenario"], self.scenario_dirs)
+        except NotFound:
+            error = NO_SCENARIO.format(name=record["scenario"])
+            log.warning("run %s cannot be played here: %s", run_id, error)
+            await self.store.put_run(run_id, status="failed", error=error, finished_at=time.time())
+            return
+        ids = record.get("subscriptions")
+        subs = None if ids is None else [s for i in ids if (s := await self.store.get_subscription(i)) is not None]
+        start = datetime.fromisoformat(record["start_time"])
+        adhoc = record.get("target") is not None
+        faults = record.get("faults") or None
+        play = _Play(
+            scenario, dict(record["params"]), int(record["seed"]), float(record["speed"]), start, faults, subs, adhoc
+        )
+        self._launch(run_id, play)
+
+    def _progress(self, run_id: str) -> dict[str, Any]:
+        plan = self._plans.get(run_id) or _Plan()
+        return {
+            "events": self._emitted.get(run_id, 0),
+            "next_at": plan.next_at,
+            "ends_at": plan.ends_at,
+            "planned": plan.planned,
+        }
 
 
 async def _sleep_ahead(seconds: float) -> None:

@@ -71,6 +71,8 @@ class Simulator:
         engine.reaped.append(sim.runs.mark_interrupted)  # a process that died on a shared store left its runs
         await engine.start()
         await sim.runs.mark_interrupted()
+        if leases is not None and sends:
+            sim.runs.start_queue()  # it plays the runs that servers which do not send leave
         return sim
 
     async def close(self, grace: float = 5.0) -> None:

@@ -51,9 +51,12 @@ class DeliveryEngine(Outcomes):
         # On a shared store the engine sends only for the subscriptions it holds a lease on (see `Sharing`).
         self.leases = leases
         self.me = leases.id if leases is not None else new_id("proc")  # marks what this process holds back
+        store.writer.sender = self.me
         self._sharing: Sharing | None = None
         # Called after processes that stopped beating were reaped (their runs are over).
         self.reaped: list[Callable[[], Awaitable[None]]] = []
+        # Called when another process says a run waits for a player or a cancel was asked (shared store).
+        self.runs_told: list[Callable[[], None]] = []
         self.key = key or default_key()
         self.faults = faults or FaultHooks()
         self.sender = Sender()

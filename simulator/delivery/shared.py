@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.store.leases import Leases
 from simulator.store.postgres import OUTBOX_CHANNEL
+from simulator.store.run_queue import RUNS_CHANNEL
 
 if TYPE_CHECKING:
     from simulator.delivery.engine import DeliveryEngine
@@ -47,6 +48,7 @@ class Sharing:
         self._renewed = time.monotonic()
         self._failures = 0
         self._nudge = asyncio.Event()
+        self._others = False  # told of work another process committed since the last read
         self._stopping = False
         self._shared_at = 0.0  # when this process last took its share
         self._listener: tuple[Any, Any] | None = None  # the LISTEN connection, and its asyncpg connection
@@ -75,11 +77,22 @@ class Sharing:
             if raw is None:
                 await conn.close()
                 return
-            await raw.add_listener(OUTBOX_CHANNEL, lambda *_: self._nudge.set())
+            await raw.add_listener(OUTBOX_CHANNEL, self._told)
+            await raw.add_listener(RUNS_CHANNEL, lambda *_: self._runs_told())
         except Exception as exc:  # the store is down: the rounds try again, and polling goes on meanwhile
             log.debug("cannot listen for new deliveries (%s)", exc)
             return
         self._listener = (conn, raw)
+
+    def _told(self, _conn: Any, _pid: int, _channel: str, sender: str) -> None:
+        """New work was committed: perhaps for a subscription nobody holds (a claim is due), and when another
+        process made it, perhaps for a lane here (a read is due; this process's own lanes took its own work)."""
+        self._others = self._others or sender != self.engine.me
+        self._nudge.set()
+
+    def _runs_told(self) -> None:
+        for told in self.engine.runs_told:
+            told()
 
     async def _unlisten(self) -> None:
         listener, self._listener = self._listener, None
@@ -108,8 +121,11 @@ class Sharing:
                 async with asyncio.timeout(max(0.0, wait)):
                     await self._nudge.wait()
             claim_wanted = claim_wanted or (self._nudge.is_set() and self.leases.sends)
+            told_of_others = self._others or not self._nudge.is_set()  # a poll's timeout reads too
             self._nudge.clear()
-            await self._poll()
+            self._others = False
+            if told_of_others or self._listener is None:
+                await self._poll()
             if claim_wanted and time.monotonic() - self._shared_at > CLAIM_GAP:
                 claim_wanted = False  # take it now, not at the next round
                 with contextlib.suppress(Exception):  # the store is restarting: the rounds say so

@@ -146,15 +146,20 @@ def delivery(row: Row[Any], log: tuple[Attempt, ...] = (), latency_ms: float | N
 
 
 def run(row: Row[Any], counts: dict[str, int] | None = None) -> Run:
+    # A run another process plays shows the progress that process last wrote, until the run ends.
+    live = json.loads(row.progress) if row.progress and row.status in ("pending", "running") else {}
     return Run(
         id=row.id,
         scenario=row.scenario,
         status=row.status,
         spec=json.loads(row.spec),
-        events=row.events,
+        events=live.get("events", row.events),
         error=row.error,
         created_at=row.created_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
         counts=counts or {},
+        next_event_at=live.get("next_at"),
+        ends_at=live.get("ends_at"),
+        planned_events=live.get("planned"),
     )

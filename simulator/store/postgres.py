@@ -58,11 +58,12 @@ def number_events(conn: Connection) -> None:
 OUTBOX_CHANNEL = "webhook_sim_outbox"  # NOTIFY: deliveries another process may send were added or let go
 
 
-async def notify_outbox(conn: Any) -> None:
+async def notify_outbox(conn: Any, sender: str) -> None:
     """Tell the senders listening in other processes that there is new work (delivered when the transaction
-    commits; PostgreSQL folds repeats within one transaction)."""
+    commits; PostgreSQL folds repeats within one transaction). The payload names the process that made it: its
+    own lanes took it in memory already, so it does not read the store again for it."""
     if is_postgresql(conn.dialect.name):
-        await conn.exec_driver_sql(f"NOTIFY {OUTBOX_CHANNEL}")
+        await conn.execute(text("SELECT pg_notify(:channel, :sender)"), {"channel": OUTBOX_CHANNEL, "sender": sender})
 
 
 def lock_fold(conn: Any) -> Any:

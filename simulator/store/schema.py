@@ -19,7 +19,9 @@ from simulator.store import tables as t
 
 # 2: leases, processes and held deliveries, for several processes on one PostgreSQL store. An earlier release
 # would send what another process holds back, so it must refuse a store at 2.
-SCHEMA_VERSION = 2
+# 3: runs a server that does not send leaves pending for a process that sends, their progress and cancel asks. An
+# earlier release would end such a waiting run as interrupted.
+SCHEMA_VERSION = 3
 VERSION_SETTING = "schema.version"
 # version → the step that brings a store at version - 1 to it (after the tables and columns are made).
 UPGRADES: dict[int, Callable[[Connection], None]] = {}

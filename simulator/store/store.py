@@ -201,7 +201,7 @@ class Store:
 
         async def call(conn: AsyncConnection) -> None:
             await conn.execute(_LET_GO, rows)
-            await postgres.notify_outbox(conn)
+            await postgres.notify_outbox(conn, self.writer.sender)
 
         self.writer.put_nowait(Op(call=call))
 

@@ -45,6 +45,10 @@ runs = Table(
     Column("started_at", Float),
     Column("finished_at", Float),
     Column("owner", String),  # the process playing it (a run outlives only a dead owner as "interrupted")
+    # Of a run another process plays: its progress as JSON (events so far, next event, end, planned count), and
+    # when a cancel was asked of it (the player stops it at its next look).
+    Column("progress", Text),
+    Column("cancel_at", Float),
 )
 
 events = Table(

@@ -223,6 +223,8 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         # Told after each commit, on the writer's task: they must be quick and must not raise.
         self.listeners: list[Listener] = []
+        # Who this process is to the others on a shared store (the payload of its notifications).
+        self.sender = ""
         # Why writes fail, while they do (None when the store takes them): the core refuses new work meanwhile.
         self.unavailable: str | None = None
         self._conn: AsyncConnection | None = None
@@ -359,7 +361,7 @@ class Writer:
         try:
             if self._conn is None:
                 self._conn = await self._engine.connect()
-            await _transaction(self._conn, batch)
+            await _transaction(self._conn, batch, self.sender)
         except Exception as exc:
             if transient(exc):
                 await self._disconnect(invalidate=True)  # the next try gets a fresh connection
@@ -454,7 +456,7 @@ class Writer:
                 log.exception("store listener failed")
 
 
-async def _transaction(conn: AsyncConnection, batch: _Batch) -> None:
+async def _transaction(conn: AsyncConnection, batch: _Batch, sender: str) -> None:
     async with conn.begin():
         for stmt, rows in (
             (_EVENT_INSERT, batch.events),
@@ -468,7 +470,7 @@ async def _transaction(conn: AsyncConnection, batch: _Batch) -> None:
         for call in batch.calls:
             await call(conn)
         if batch.deliveries or batch.rewrites:  # (not for every call: a barrier is one, and senders take them)
-            await postgres.notify_outbox(conn)
+            await postgres.notify_outbox(conn, sender)
 
 
 def _count(counts: Counter[str]) -> str:

@@ -44,7 +44,8 @@ async def pids(engine: AsyncEngine) -> dict[str, int]:
 
 
 def serve(spawn: Any, db: str) -> tuple[Any, str]:
-    proc = spawn("serve", "--db", db, "--port", "0", "--no-send", "--lease-ttl", TTL, ready="serving on")
+    # They send, so each plays the runs it starts (a server that does not send leaves them to a worker).
+    proc = spawn("serve", "--db", db, "--port", "0", "--lease-ttl", TTL, ready="serving on")
     match = re.search(r"serving on (http://\S+)", proc.output())
     assert match, proc.output()
     return proc, match.group(1)
@@ -92,7 +93,7 @@ async def test_one_server_fires_the_schedules_and_another_takes_over_when_it_die
 
 async def test_a_server_starting_beside_another_leaves_its_live_run_alone(db: str, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
-    first = await Simulator.open(db, sends=False, lease_ttl=float(TTL))
+    first = await Simulator.open(db, lease_ttl=float(TTL))  # it sends, so it plays its run
     try:
         run = await first.runs.start(RunSpec(scenario="basistheory-proxy-traffic", speed=1))
         second = await Simulator.open(db, sends=False, lease_ttl=float(TTL))
@@ -106,7 +107,7 @@ async def test_a_server_starting_beside_another_leaves_its_live_run_alone(db: st
 
 async def test_the_runs_of_a_process_that_died_end_as_interrupted(db: str, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
-    dead = await Simulator.open(db, sends=False, lease_ttl=0.5)
+    dead = await Simulator.open(db, lease_ttl=0.5)  # it sends, so it plays its run
     run = await dead.runs.start(RunSpec(scenario="basistheory-proxy-traffic", speed=1))
     await dead.engine._sharing.stop()  # type: ignore[union-attr]  # it stops beating, as if killed
     survivor = await Simulator.open(db, sends=False, lease_ttl=0.5)

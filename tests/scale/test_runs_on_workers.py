@@ -1,0 +1,118 @@
+"""Runs a server that does not send records are played by a worker: the events are made where they are sent, the
+server shows the worker's progress, a cancel asked of the server stops the worker's run, a run no worker has
+claimed waits (and is cancelled at once when asked), and a worker without the scenario says so in the run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulator.core.simulator import Simulator
+from simulator.models import Run
+from simulator.models.inputs import RunSpec, SubscriptionSpec
+from simulator.testing.receiver import Receiver
+from tests.scale.helpers import process_pids
+
+TTL = "2"
+
+
+def scenario(directory: Path, events: int, wait: str) -> Path:
+    directory.mkdir(exist_ok=True)
+    (directory / "paced.yaml").write_text(
+        "name: paced\nprovider: basistheory\ndescription: evenly paced tokens\nsteps:\n"
+        f"  - repeat: {events}\n    steps:\n      - wait: {wait}\n      - emit: token.created\n"
+    )
+    return directory
+
+
+@pytest.fixture
+async def server(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Simulator]:
+    """The API side: a simulator on the shared store that neither sends nor plays runs."""
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    sim = await Simulator.open(
+        db, sends=False, lease_ttl=float(TTL), scenario_dirs=[scenario(tmp_path / "s", 30, "100ms")]
+    )
+    yield sim
+    await sim.close()
+
+
+def worker(spawn: Any, db: str, scenarios: Path | None) -> Any:
+    extra = ["--scenarios", str(scenarios)] if scenarios else []
+    return spawn("worker", "--db", db, "--lease-ttl", TTL, *extra, ready="sending")
+
+
+async def status_of(sim: Simulator, run_id: str) -> Run:
+    return await sim.runs.get(run_id)
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_worker_plays_the_run_the_server_records_and_the_server_shows_its_progress(
+    db: str, spawn: Any, server: Simulator, tmp_path: Path
+) -> None:
+    with Receiver() as receiver:
+        await server.create_subscription(SubscriptionSpec(url=receiver.url, events=["token.created"]))
+        run = await server.runs.start(RunSpec(scenario="paced", speed=1, seed=3))
+        assert run.status == "pending"
+        await asyncio.sleep(0.3)
+        assert (await status_of(server, run.id)).status == "pending", "a server that does not send played it"
+        player = worker(spawn, db, tmp_path / "s")
+        seen: list[Run] = []
+
+        async def progressed() -> bool:
+            seen.append(await status_of(server, run.id))
+            return seen[-1].status == "running" and seen[-1].events > 0 and seen[-1].next_event_at is not None
+
+        await until(progressed, 15, "the worker's progress, shown by the server")
+        assert seen[-1].planned_events == 30 and seen[-1].ends_at is not None
+        ended = await server.runs.wait(run.id, timeout=30)
+        assert ended.status == "completed", ended
+        assert ended.events == 30 and ended.counts == {"succeeded": 30}
+        assert len(receiver.requests) == 30
+    owner = (await server.store.run_owners([run.id]))[run.id]
+    assert owner is not None and (await process_pids(server))[owner] == player.pid
+
+
+async def test_a_cancel_asked_of_the_server_stops_the_workers_run(
+    db: str, spawn: Any, server: Simulator, tmp_path: Path
+) -> None:
+    worker(spawn, db, tmp_path / "s")
+    run = await server.runs.start(RunSpec(scenario="paced", speed=0.2, seed=3))  # 30 events over 15 s
+    await until(lambda: _running(server, run.id), 15, "the worker to start the run")
+    asked = time.monotonic()
+    cancelled = await server.runs.cancel(run.id)
+    assert cancelled.status == "cancelled", cancelled
+    assert time.monotonic() - asked < 5, "the worker took more than its next look to stop"
+    assert cancelled.events < 30
+
+
+async def test_a_run_no_worker_claimed_waits_and_is_cancelled_at_once(db: str, spawn: Any, server: Simulator) -> None:
+    run = await server.runs.start(RunSpec(scenario="paced", speed=1))
+    other = await Simulator.open(db, sends=False, lease_ttl=float(TTL))  # a server starting later
+    try:
+        assert (await status_of(other, run.id)).status == "pending", "a waiting run was taken for an interrupted one"
+    finally:
+        await other.close()
+    cancelled = await server.runs.cancel(run.id)
+    assert cancelled.status == "cancelled" and cancelled.events == 0
+
+
+async def test_a_worker_without_the_scenario_fails_the_run_saying_so(db: str, spawn: Any, server: Simulator) -> None:
+    worker(spawn, db, None)  # not given the server's --scenarios
+    run = await server.runs.start(RunSpec(scenario="paced", speed=1))
+    ended = await server.runs.wait(run.id, timeout=15)
+    assert ended.status == "failed" and "no scenario named 'paced'" in (ended.error or ""), ended
+
+
+async def _running(sim: Simulator, run_id: str) -> bool:
+    return (await status_of(sim, run_id)).status == "running"
