@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import time
@@ -314,55 +315,63 @@ class RunManager:
 
     # -- the runs servers that do not send leave on a shared store --------------------------------------
 
-    def start_queue(self) -> None:
-        """Play the runs that processes which do not send record (this process sends, on a shared store), ask
-        their stops of the runs this one plays, and write the progress of those."""
+    def start_queue(self, *, claims: bool) -> None:
+        """On a shared store: write the progress of the runs this process plays and stop those a cancel was asked
+        of elsewhere; with `claims`, also play the runs that processes which do not send record."""
         told = asyncio.Event()
         self.engine.runs_told.append(told.set)
-        self._queue = asyncio.create_task(self._watch_queue(told), name="runs-queue")
+        self._queue = asyncio.create_task(self._watch_queue(told, claims), name="runs-queue")
 
-    async def _watch_queue(self, told: asyncio.Event) -> None:
+    async def _watch_queue(self, told: asyncio.Event, claims: bool) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(QUEUE_LOOK):
                     await told.wait()
             told.clear()
             try:
-                await self._look()
+                await self._look(claims)
             except Exception as exc:  # the store is restarting: the next look tries again
                 log.debug("cannot look for waiting runs (%s)", exc)
 
-    async def _look(self) -> None:
+    async def _look(self, claims: bool) -> None:
         engine = self.store.engine
         for run_id in await run_queue.cancels(engine, self.engine.me):
             task = self._tasks.get(run_id)
             if task is not None:
                 task.cancel()
-        while self.accepting and len(self._tasks) < MAX_LIVE_RUNS:
+        while claims and self.accepting and len(self._tasks) < MAX_LIVE_RUNS:
             claimed = await run_queue.claim(engine, self.engine.me)
             if claimed is None:
                 break
             await self._resume(*claimed)
         await run_queue.report(engine, {run_id: self._progress(run_id) for run_id in list(self._emitted)})
 
-    async def _resume(self, run_id: str, record: dict[str, Any]) -> None:
-        """Play a run from the record a server that does not send left."""
+    async def _resume(self, run_id: str, spec: str) -> None:
+        """Play a run from the record a server that does not send left; a record it cannot play fails the run,
+        saying why (it must not stay claimed and never played)."""
         try:
-            scenario = loader.find(record["scenario"], self.scenario_dirs)
+            record = json.loads(spec)
+            play = await self._play_of(record)
         except NotFound:
             error = NO_SCENARIO.format(name=record["scenario"])
-            log.warning("run %s cannot be played here: %s", run_id, error)
-            await self.store.put_run(run_id, status="failed", error=error, finished_at=time.time())
+        except Exception as exc:
+            error = f"the run's record cannot be played ({type(exc).__name__}: {exc})"
+        else:
+            self._launch(run_id, play)
             return
+        log.warning("run %s cannot be played here: %s", run_id, error)
+        await self.store.put_run(run_id, status="failed", error=error, finished_at=time.time())
+
+    async def _play_of(self, record: dict[str, Any]) -> _Play:
+        scenario = loader.find(record["scenario"], self.scenario_dirs)
         ids = record.get("subscriptions")
         subs = None if ids is None else [s for i in ids if (s := await self.store.get_subscription(i)) is not None]
         start = datetime.fromisoformat(record["start_time"])
         adhoc = record.get("target") is not None
         faults = record.get("faults") or None
-        play = _Play(
+        return _Play(
             scenario, dict(record["params"]), int(record["seed"]), float(record["speed"]), start, faults, subs, adhoc
         )
-        self._launch(run_id, play)
 
     def _progress(self, run_id: str) -> dict[str, Any]:
         plan = self._plans.get(run_id) or _Plan()

@@ -72,7 +72,9 @@ class Simulator:
         await engine.start()
         await sim.runs.mark_interrupted()
         if leases is not None and sends:
-            sim.runs.start_queue()  # it plays the runs that servers which do not send leave
+            # It writes its runs' progress and heeds cancels asked elsewhere; a worker also plays the runs that
+            # servers which do not send leave (not a `run` or a test's simulator: they end with their own run).
+            sim.runs.start_queue(claims=role == "worker")
         return sim
 
     async def close(self, grace: float = 5.0) -> None:

@@ -28,8 +28,9 @@ async def announce(engine: AsyncEngine) -> None:
         await conn.exec_driver_sql(f"NOTIFY {RUNS_CHANNEL}")
 
 
-async def claim(engine: AsyncEngine, owner: str) -> tuple[str, dict[str, Any]] | None:
-    """Take the oldest run waiting for a player, if any: its id and its spec. Others claiming at once skip it."""
+async def claim(engine: AsyncEngine, owner: str) -> tuple[str, str] | None:
+    """Take the oldest run waiting for a player, if any: its id and its spec's JSON (read by the player, which
+    fails the run if it cannot). Others claiming at once skip it."""
     r = t.runs.c
     waiting = (
         select(r.id)
@@ -41,7 +42,7 @@ async def claim(engine: AsyncEngine, owner: str) -> tuple[str, dict[str, Any]] |
     stmt = update(t.runs).where(r.id == waiting.scalar_subquery()).values(owner=owner).returning(r.id, r.spec)
     async with engine.begin() as conn:
         row = (await conn.execute(stmt)).first()
-    return None if row is None else (row.id, json.loads(row.spec))
+    return None if row is None else (row.id, row.spec)
 
 
 async def ask_cancel(engine: AsyncEngine, run_id: str, finished_at: float) -> bool:

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from simulator.core.simulator import Simulator
 from simulator.models import Run
 from simulator.models.inputs import RunSpec, SubscriptionSpec
+from simulator.store import tables as t
 from simulator.testing.receiver import Receiver
 from tests.scale.helpers import process_pids
 
@@ -116,3 +118,26 @@ async def test_a_worker_without_the_scenario_fails_the_run_saying_so(db: str, sp
 
 async def _running(sim: Simulator, run_id: str) -> bool:
     return (await status_of(sim, run_id)).status == "running"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ['{"scenario": "paced"}', '{"scenario": "paced", "params": {}, "seed": "x", "speed": 1}', '{"scenario": 7}'],
+)
+async def test_a_record_a_worker_cannot_play_fails_the_run_saying_so(
+    db: str, server: Simulator, tmp_path: Path, spec: str
+) -> None:
+    """A run's record as a hand-edited or damaged store may hold it: the worker that claims it fails it, with the
+    reason, rather than keep it claimed and never played; it goes on playing the next one."""
+    run = await server.runs.start(RunSpec(scenario="paced", speed=0))
+    async with server.store.engine.begin() as conn:
+        await conn.execute(update(t.runs).where(t.runs.c.id == run.id).values(spec=spec))
+    good = await server.runs.start(RunSpec(scenario="paced", speed=0))
+    worker = await Simulator.open(db, role="worker", lease_ttl=float(TTL), scenario_dirs=[tmp_path / "s"])
+    try:
+        broken = await server.runs.wait(run.id, timeout=15)
+        assert broken.status == "failed", broken
+        assert "cannot be played" in (broken.error or "") or "no scenario named" in (broken.error or ""), broken
+        assert (await server.runs.wait(good.id, timeout=30)).status == "completed"
+    finally:
+        await worker.close()
