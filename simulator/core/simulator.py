@@ -27,6 +27,7 @@ from simulator.models import BuildContext, Delivery, Event, Subscription
 from simulator.models.inputs import EventSpec, RunSpec, SubscriptionSpec
 from simulator.store import Store
 from simulator.store.leases import LEASE_TTL, Leases
+from simulator.store.remote import RemoteChanges
 from simulator.timeutil import now_utc
 
 
@@ -41,6 +42,7 @@ class Simulator:
         self.subscriptions = Subscriptions(store, engine, self.check_faults)
         self.runs = RunManager(store, engine, self.scenario_dirs, self.subscriptions, self.check_faults)
         self._adhoc: BuildContext | None = None
+        self.remote: RemoteChanges | None = None  # other processes' changes, for the watchers (a shared store)
         # The key the provider API twins require in their own auth header; None accepts any non-empty key.
         self.provider_key: str | None = None
         # What the provider API twins forget on a reset, before the store empties (their flows stop) and after.
@@ -75,6 +77,9 @@ class Simulator:
             # It writes its runs' progress and heeds cancels asked elsewhere; a worker also plays the runs that
             # servers which do not send leave (not a `run` or a test's simulator: they end with their own run).
             sim.runs.start_queue(claims=role == "worker")
+        elif leases is not None:  # the workers make and send the deliveries: its watchers hear of them here
+            sim.remote = RemoteChanges(store)
+            sim.remote.start()
         return sim
 
     async def close(self, grace: float = 5.0) -> None:
@@ -82,6 +87,8 @@ class Simulator:
         self.accepting = False
         self.store.writer.closing(grace)  # a store that cannot write is given up on after `grace`, not waited on
         await self.runs.cancel_all()
+        if self.remote is not None:
+            await self.remote.stop()
         await self.engine.close(grace)
         await self.store.close()
 

@@ -5,11 +5,14 @@ claimed waits (and is cancelled at once when asked), and a worker without the sc
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import update
 
@@ -141,3 +144,39 @@ async def test_a_record_a_worker_cannot_play_fails_the_run_saying_so(
         assert (await server.runs.wait(good.id, timeout=30)).status == "completed"
     finally:
         await worker.close()
+
+
+async def test_the_live_stream_of_a_server_that_does_not_send_shows_the_workers_deliveries(
+    db: str, spawn: Any, tmp_path: Path
+) -> None:
+    """The dashboard's `GET /stream` on a `--no-send` server: the deliveries of a run a worker plays and sends
+    arrive live, their success included, though none of them passes through the server's own writes."""
+    scenarios = scenario(tmp_path / "live", 5, "200ms")
+    args = ["--db", db, "--lease-ttl", TTL, "--scenarios", str(scenarios)]
+    server = spawn("serve", "--port", "0", "--no-send", *args, ready="serving on")
+    base = re.search(r"serving on (http://\S+)", server.output()).group(1)  # type: ignore[union-attr]
+    spawn("worker", *args, ready="sending")
+    succeeded: set[str] = set()
+    with Receiver() as receiver:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as api:
+            made = await api.post("/subscriptions", json={"url": receiver.url, "events": ["token.created"]})
+            assert made.status_code == 201, made.text
+            async with api.stream("GET", "/stream", headers={"Accept": "text/event-stream"}) as stream:
+                lines = stream.aiter_lines()
+                assert (await anext(lines)) == "event: ready"
+                run = (await api.post("/runs", json={"scenario": "paced", "speed": 1})).json()
+                deadline = time.monotonic() + 30
+                event = ""
+                while len(succeeded) < 5:
+                    assert time.monotonic() < deadline, f"the stream showed {len(succeeded)} of 5 deliveries"
+                    try:
+                        line = await asyncio.wait_for(anext(lines), deadline - time.monotonic())
+                    except TimeoutError:
+                        raise AssertionError(f"the stream showed {len(succeeded)} of 5 deliveries") from None
+                    if line.startswith("event: "):
+                        event = line.removeprefix("event: ")
+                    elif line.startswith("data: ") and event == "deliveries":
+                        for delivery in json.loads(line.removeprefix("data: "))["data"]:
+                            if delivery["run_id"] == run["id"] and delivery["status"] == "succeeded":
+                                succeeded.add(delivery["id"])
+        assert len(receiver.requests) == 5

@@ -1,0 +1,96 @@
+"""What other processes change in a shared store, told to this process's watchers (the dashboard's live stream).
+
+A server that does not send (`serve --no-send`) makes few deliveries itself: the workers make and send them, and
+their commits never pass through this process's writer, so its watchers would hear of them only on a reload.
+While anyone watches, this reads the store twice a second for attempts and deliveries added since, by the
+attempts' ids and the deliveries' positions, and announces them as the writer announces its own commits. Both
+look back a little and remember what they told: rows of several processes are numbered before they commit, so
+they may become visible out of order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+
+from sqlalchemy import func, select
+
+from simulator.store import tables as t
+from simulator.store.store import Store
+from simulator.store.writer import Committed
+
+log = logging.getLogger("webhook_sim.store")
+
+EVERY = 0.5  # seconds between reads while someone watches
+LOOK_BACK = 500  # ids or positions read again, for rows committed after later-numbered ones
+LIMIT = 2000  # rows a read takes at most; past it, the watchers are told to read the list again
+REMEMBERED = 20_000  # rows told of, kept to tell each one once
+
+
+class RemoteChanges:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._task: asyncio.Task[None] | None = None
+        self._marks: dict[str, int] | None = None  # the highest attempt id and delivery position read
+        self._told: set[tuple[str, int]] = set()
+        self._order: deque[tuple[str, int]] = deque()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="remote-changes")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(EVERY)
+            if not self.store.writer.listeners:
+                self._marks = None  # nobody watches: start from the present when someone does
+                continue
+            with contextlib.suppress(Exception):  # the store is restarting: the next read catches up
+                await self.read()
+
+    async def read(self) -> None:
+        """Announce the deliveries that other processes added or attempted since the last read."""
+        a, d = t.attempts.c, t.deliveries.c
+        async with self.store.engine.connect() as conn:
+            if self._marks is None:
+                top_a = (await conn.execute(select(func.max(a.id)))).scalar() or 0
+                top_d = (await conn.execute(select(func.max(d.n)))).scalar() or 0
+                self._marks = {"attempts": int(top_a), "deliveries": int(top_d)}
+                return
+            attempts = (
+                await conn.execute(
+                    select(a.id, a.delivery_id)
+                    .where(a.id > self._marks["attempts"] - LOOK_BACK)
+                    .order_by(a.id)
+                    .limit(LIMIT)
+                )
+            ).all()
+            added = (
+                await conn.execute(
+                    select(d.n, d.id).where(d.n > self._marks["deliveries"] - LOOK_BACK).order_by(d.n).limit(LIMIT)
+                )
+            ).all()
+        ids = {row.delivery_id for row in attempts if self._first(("a", row.id))}
+        ids |= {row.id for row in added if self._first((row.id, row.n))}
+        if attempts:
+            self._marks["attempts"] = max(self._marks["attempts"], attempts[-1].id)
+        if added:
+            self._marks["deliveries"] = max(self._marks["deliveries"], added[-1].n)
+        if ids:
+            self.store.writer.announce(Committed(frozenset(ids), other=False))
+
+    def _first(self, key: tuple[str, int]) -> bool:
+        """Whether `key` is told of for the first time (remembering it, and forgetting the oldest past a bound)."""
+        if key in self._told:
+            return False
+        self._told.add(key)
+        self._order.append(key)
+        if len(self._order) > REMEMBERED:
+            self._told.discard(self._order.popleft())
+        return True
