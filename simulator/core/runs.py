@@ -363,7 +363,8 @@ class RunManager:
         await self.store.put_run(run_id, status="failed", error=error, finished_at=time.time())
 
     async def _play_of(self, record: dict[str, Any]) -> _Play:
-        scenario = loader.find(record["scenario"], self.scenario_dirs)
+        # Reading and checking every scenario file takes a moment: not on the loop that sends the other runs.
+        scenario = await asyncio.to_thread(loader.find, record["scenario"], self.scenario_dirs)
         ids = record.get("subscriptions")
         subs = None if ids is None else [s for i in ids if (s := await self.store.get_subscription(i)) is not None]
         start = datetime.fromisoformat(record["start_time"])
