@@ -99,6 +99,11 @@ def add(
     )
 
 
+def add_scenarios(parser: argparse.ArgumentParser, help: str = "a folder of scenario files") -> None:
+    """`--scenarios DIR`, repeatable (and `WEBHOOK_SIM_SCENARIOS`, split at the path separator)."""
+    add(parser, "--scenarios", help, many=os.pathsep, metavar="DIR")
+
+
 def add_lease_ttl(parser: argparse.ArgumentParser) -> None:
     add(
         parser,

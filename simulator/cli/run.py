@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import sys
 from contextlib import AsyncExitStack, suppress
@@ -51,7 +50,7 @@ def register(sub: Any) -> None:
     options.add(p, "--report", "write a JSON report to this file (default: none)")
     options.add(p, "--junit", "write a JUnit XML report to this file, a test case per delivery (default: none)")
     options.add(p, "--failures", "failed deliveries named in the summary", default=10, type=int)
-    options.add(p, "--scenarios", "a folder of scenario files", many=os.pathsep, metavar="DIR")
+    options.add_scenarios(p)
     options.add(p, "--api-port", "serve the provider API twins on this 127.0.0.1 port while the run lasts", type=int)
     p.set_defaults(handler=_run)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ def register(sub: Any) -> None:
     )
     options.add(p, "--port", "the port to listen on (0: any free one)", default=8080, type=int)
     options.add(p, "--db", "the store: a SQLite path or URL", default="sqlite:///webhook-sim.db")
-    options.add(p, "--scenarios", "a folder of scenario files", many=os.pathsep, metavar="DIR")
+    options.add_scenarios(p)
     options.add(p, "--token", "require `Authorization: Bearer TOKEN` on every route but /health")
     options.add(p, "--token-file", "read the token from this file (a container secret, say): its first line")
     options.add(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
@@ -43,13 +42,7 @@ def register(sub: Any) -> None:
     options.add(p, "--db", "the store: a PostgreSQL URL (postgresql://user:password@host/database)")
     options.add_lease_ttl(p)
     options.add(p, "--signing-key", "PEM file of the RSA key that signs Basis Theory deliveries (as `serve`'s)")
-    options.add(
-        p,
-        "--scenarios",
-        "a folder of scenario files (as `serve`'s: the worker plays runs)",
-        many=os.pathsep,
-        metavar="DIR",
-    )
+    options.add_scenarios(p, "a folder of scenario files (as `serve`'s: the worker plays runs)")
     options.add(p, "--log-format", "how the log is written", default="text", choices=["text", "json"])
     p.set_defaults(handler=worker_command)
 

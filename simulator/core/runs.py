@@ -22,6 +22,7 @@ from simulator.delivery.faults import merge as merge_faults
 from simulator.errors import FieldError, InvalidInput, NotFound, TooManyRuns
 from simulator.ids import new_id
 from simulator.models import Event, Run, Subscription
+from simulator.models.enums import LIVE_RUN_STATUSES
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.scenarios import loader, runner
 from simulator.scenarios.model import Scenario
@@ -93,7 +94,7 @@ class RunManager:
     async def mark_interrupted(self) -> None:
         """Runs a previous process left running cannot resume their scenario; their deliveries do resume.
         On a shared store only a run whose process has stopped is over: others are still being played."""
-        unfinished = [run for run in await self.store.list_runs() if run.status in ("pending", "running")]
+        unfinished = [run for run in await self.store.list_runs() if run.status in LIVE_RUN_STATUSES]
         owners = await self.store.run_owners([run.id for run in unfinished])
         leases = self.engine.leases
         alive = await leases.alive({o for o in owners.values() if o}) if leases is not None else set()
@@ -279,7 +280,7 @@ class RunManager:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        elif self.engine.leases is not None and run.status in run_queue.LIVE:  # played elsewhere, or waiting
+        elif self.engine.leases is not None and run.status in LIVE_RUN_STATUSES:  # played elsewhere, or waiting
             unclaimed = await run_queue.ask_cancel(self.store.engine, run_id, time.time())
             await self._ended(run_id, 0 if unclaimed else CANCEL_WAIT)
         return await self.get(run_id)
@@ -308,7 +309,7 @@ class RunManager:
         """Wait until the store says the run ended, or `timeout` passes."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        while (run := await self.store.get_run(run_id)) is not None and run.status in run_queue.LIVE:
+        while (run := await self.store.get_run(run_id)) is not None and run.status in LIVE_RUN_STATUSES:
             if deadline is not None and loop.time() >= deadline:
                 return
             await asyncio.sleep(0.05)

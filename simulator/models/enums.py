@@ -19,5 +19,6 @@ ERROR_KINDS: tuple[str, ...] = get_args(ErrorKind)
 RunStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 FINISHED_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})
+LIVE_RUN_STATUSES = ("pending", "running")  # the rest: a run not started yet, or playing
 
 SubscriptionStatus = Literal["enabled", "disabled"]

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from simulator.models import Attempt, Delivery, RetryPolicy, Run, Subscription
+from simulator.models.enums import LIVE_RUN_STATUSES
 from simulator.models.records import SentRequest
 from simulator.store.secrets import Sealer
 
@@ -147,7 +148,7 @@ def delivery(row: Row[Any], log: tuple[Attempt, ...] = (), latency_ms: float | N
 
 def run(row: Row[Any], counts: dict[str, int] | None = None) -> Run:
     # A run another process plays shows the progress that process last wrote, until the run ends.
-    live = json.loads(row.progress) if row.progress and row.status in ("pending", "running") else {}
+    live = json.loads(row.progress) if row.progress and row.status in LIVE_RUN_STATUSES else {}
     return Run(
         id=row.id,
         scenario=row.scenario,

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from simulator.models.enums import LIVE_RUN_STATUSES
 from simulator.store import tables as t
 
 RUNS_CHANNEL = "webhook_sim_runs"  # NOTIFY: a run waits for a player, or a cancel was asked of one
-LIVE = ("pending", "running")
 _NOW = func.extract("epoch", func.clock_timestamp())
 
 
@@ -56,7 +56,9 @@ async def ask_cancel(engine: AsyncEngine, run_id: str, finished_at: float) -> bo
         )
         if unclaimed.rowcount:
             return True
-        await conn.execute(update(t.runs).where(and_(r.id == run_id, r.status.in_(LIVE))).values(cancel_at=_NOW))
+        await conn.execute(
+            update(t.runs).where(and_(r.id == run_id, r.status.in_(LIVE_RUN_STATUSES))).values(cancel_at=_NOW)
+        )
         await conn.exec_driver_sql(f"NOTIFY {RUNS_CHANNEL}")
     return False
 
@@ -64,7 +66,7 @@ async def ask_cancel(engine: AsyncEngine, run_id: str, finished_at: float) -> bo
 async def cancels(engine: AsyncEngine, owner: str) -> set[str]:
     """The runs `owner` plays that were asked to stop."""
     r = t.runs.c
-    stmt = select(r.id).where(and_(r.owner == owner, r.cancel_at.is_not(None), r.status.in_(LIVE)))
+    stmt = select(r.id).where(and_(r.owner == owner, r.cancel_at.is_not(None), r.status.in_(LIVE_RUN_STATUSES)))
     async with engine.connect() as conn:
         return {row.id for row in await conn.execute(stmt)}
 
@@ -77,5 +79,7 @@ async def report(engine: AsyncEngine, progress: dict[str, dict[str, Any]]) -> No
     async with engine.begin() as conn:
         for run_id, values in progress.items():
             await conn.execute(
-                update(t.runs).where(and_(r.id == run_id, r.status.in_(LIVE))).values(progress=json.dumps(values))
+                update(t.runs)
+                .where(and_(r.id == run_id, r.status.in_(LIVE_RUN_STATUSES)))
+                .values(progress=json.dumps(values))
             )

@@ -83,13 +83,13 @@ class ScheduleRuns:
             lambda conn: conn.execute(schedule_runs.delete().where(schedule_runs.c.id == schedule_id))
         )
 
-    async def keep(self, ids: Iterable[str], older_than: float = ORPHAN_AFTER) -> None:
+    async def keep(self, ids: Iterable[str]) -> None:
         """Forget the runs of schedules that no longer exist (a one-off is removed by APScheduler when it fires).
 
-        Only runs stored more than `older_than` seconds ago: a schedule being made, here or by another server on
+        Only runs stored more than ORPHAN_AFTER seconds ago: a schedule being made, here or by another server on
         the same store, has its run a moment before its job, and must not lose it to a server starting then."""
         kept = set(ids)
-        before = time.time() - older_than
+        before = time.time() - ORPHAN_AFTER
         async with self.store.engine.connect() as conn:
             old = select(schedule_runs.c.id).where(schedule_runs.c.created_at < before)
             stored = {row.id for row in await conn.execute(old)}
