@@ -88,6 +88,12 @@ async def play(base: str, target: str, n_readers: int) -> tuple[str, int]:
     return run["id"], served
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (user + system), from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+
+
 def lateness(db: str, run_id: str) -> list[float]:
     url = sqlalchemy_url(db)[0].replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
     engine = create_engine(url)
@@ -114,6 +120,7 @@ def measure(
             worker_args = ["worker", "--db", db, "--scenarios", str(scenarios)]  # it plays the run
             procs.append(start(worker_args, logs / f"{label}-worker.log", "sending")[0])
         run_id, served = asyncio.run(play(base, target, n_readers))
+        cpu = {name: cpu_seconds(proc.pid) for name, proc in zip(("serve", "worker"), procs, strict=False)}
     finally:
         for proc in procs:
             proc.terminate()
@@ -127,9 +134,17 @@ def measure(
         "p50_ms": round(late[len(late) // 2] * 1000, 2),
         "p99_ms": round(late[int(len(late) * 0.99)] * 1000, 2),
         "mean_ms": round(statistics.fmean(late) * 1000, 2),
+        "cpu_s": cpu,
     }
     print(json.dumps(row), flush=True)
     return row
+
+
+def with_readers(target: str, rate: int, seconds: int = 10, n_readers: int = 50) -> dict[str, Any]:
+    """`serve` on SQLite playing `rate` events a second for `seconds` while `n_readers` clients read: its row."""
+    work = Path(tempfile.mkdtemp(prefix="bench-lateness-"))
+    bulk_scenario(work, rate * seconds, wait=f"{1000 // rate}ms")
+    return measure(f"sqlite+readers@{rate}", f"sqlite:///{work / 'r.db'}", work, target, n_readers, False, work)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from simulator.errors import FieldError, InvalidInput, SimError
 from simulator.models.inputs import parse
 from simulator.scenarios import loader
 from simulator.scenarios.model import Scenario
+from simulator.turns import reading
 
 if TYPE_CHECKING:
     from simulator.core.schedules import Schedules
@@ -91,6 +92,12 @@ class Endpoint:
     @property
     def operation_id(self) -> str:
         return self.handler.__name__.strip("_")
+
+    @property
+    def paced(self) -> bool:
+        """A read of the store that waits for nothing else: it takes turns with the other readers (see
+        `simulator.turns`). The health check never waits, and a stream holds its response open."""
+        return self.method == "GET" and self.content == "application/json" and self.path != "/health"
 
 
 async def read_json(request: Request) -> Any:
@@ -175,6 +182,9 @@ async def dispatch(endpoint: Endpoint, request: Request) -> Response:
         )
         if endpoint.body is not None:
             call = Call(call.api, call.path, parse_body(endpoint.body, await read_json(request)), call.query)
+        if endpoint.paced:
+            async with reading():
+                return _answer(endpoint, await endpoint.handler(call))
         result = await endpoint.handler(call)
     except SimError as exc:
         return problem_response(exc)
@@ -183,6 +193,10 @@ async def dispatch(endpoint: Endpoint, request: Request) -> Response:
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.url.path)
         return internal_error()
+    return _answer(endpoint, result)
+
+
+def _answer(endpoint: Endpoint, result: Any) -> Response:
     if isinstance(result, Response):
         return result
     if result is None:

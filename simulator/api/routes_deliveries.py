@@ -10,6 +10,7 @@ from simulator.api.endpoints import Call, Endpoint
 from simulator.core.pagination import int_cursor, split_page
 from simulator.errors import FieldError, InvalidInput, UnknownEventType
 from simulator.models import answers as schemas
+from simulator.turns import in_turns
 
 
 def type_name(name: str | None) -> str | None:
@@ -35,7 +36,7 @@ async def list_deliveries(call: Call) -> dict[str, Any]:
         cursor=int_cursor(q.cursor),
     )
     shown, cursor = split_page(found, q.limit, lambda item: item[0])
-    return views.page([views.delivery(d) for _, d in shown], cursor)
+    return views.page(await in_turns([d for _, d in shown], views.delivery), cursor)
 
 
 async def get_delivery(call: Call) -> dict[str, Any]:

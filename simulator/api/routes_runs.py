@@ -13,6 +13,7 @@ from simulator.models import answers as schemas
 from simulator.models import formats
 from simulator.models.inputs import RunSpec
 from simulator.scenarios import loader
+from simulator.turns import in_turns
 
 SCENARIO_NAME = re.compile(formats.SCENARIO_NAME)
 
@@ -49,7 +50,7 @@ async def list_runs(call: Call) -> dict[str, Any]:
     q: schemas.ListQuery = call.query
     runs = await call.sim.runs.list(q.limit + 1, q.cursor)
     shown, cursor = split_page(runs, q.limit, lambda r: r.id)
-    return views.page([views.run(r) for r in shown], cursor)
+    return views.page(await in_turns(shown, views.run), cursor)
 
 
 async def get_run(call: Call) -> dict[str, Any]:
@@ -66,7 +67,7 @@ async def list_run_events(call: Call) -> dict[str, Any]:
     await call.sim.runs.get(call.path["id"])  # 404 for an unknown run, rather than an empty page
     rows = await call.sim.store.run_events(call.path["id"], q.limit + 1, after)
     shown, cursor = split_page(rows, q.limit, lambda r: r.seq)
-    return views.page([views.run_event(r) for r in shown], cursor)
+    return views.page(await in_turns(shown, views.run_event), cursor)
 
 
 ENDPOINTS = [

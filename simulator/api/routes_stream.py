@@ -35,6 +35,7 @@ from simulator.api.routes_deliveries import type_name
 from simulator.core.watch import Change, DeliveryWatch, Filters
 from simulator.models import answers as schemas
 from simulator.store import Store
+from simulator.turns import in_turns
 
 GATHER = 0.1
 KEEPALIVE = 15.0
@@ -47,12 +48,13 @@ def sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-def change_events(change: Change) -> list[bytes]:
+async def change_events(change: Change) -> list[bytes]:
     if change.reset or change.overflow:
         return [sse("reload", {"reason": "reset" if change.reset else "overflow"})]
     out = []
     if change.deliveries or change.left:
-        out.append(sse("deliveries", {"data": [views.delivery(d) for d in change.deliveries], "left": change.left}))
+        shown = await in_turns(change.deliveries, views.delivery)
+        out.append(sse("deliveries", {"data": shown, "left": change.left}))
     if change.runs or change.other:
         out.append(sse("runs", {"ids": change.runs, "other": change.other}))
     return out
@@ -104,7 +106,7 @@ class EventStream(Response):
                 await send({"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True})
                 continue
             await asyncio.sleep(GATHER)  # let a burst gather into one read and one event
-            for chunk in change_events(await watch.take()):
+            for chunk in await change_events(await watch.take()):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
 

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from simulator.core.subscriptions import Subscriptions
 
 log = logging.getLogger("webhook_sim.runs")
-LOOKAHEAD = 0.05
+# Events are built and persisted this long before they are due (a run's clock starts this long after it is
+# ready), so the store's latency never makes a delivery late.
+LOOKAHEAD = 0.2
 INTERRUPTED = "interrupted: the simulator stopped; its pending deliveries are resumed on the next start"
 TOO_LONG = "the scenario's timeline goes past the year 9999: its waits are too long for its start time"
 # A timeline is measured ahead (for the run's ETA) up to this many events; a longer one shows no ETA.
@@ -208,12 +210,20 @@ class RunManager:
             plan.next_at = time.time() + seconds
             await _sleep_ahead(seconds)
 
+        t0 = time.time()  # the wall time of simulated `start`: each event is due at t0 + offset / speed
+        lead = LOOKAHEAD if play.speed > 0 else 0.0
+        span: float | None = None
+
+        def started() -> None:  # the runner's clock starts now (plus its lead): this one too
+            nonlocal t0
+            t0 = time.time() + lead
+            plan.ends_at = None if span is None else t0 + span
+
         plan = self._plans[run_id] = _Plan()
         status, error = "completed", None
-        t0 = time.time()  # the wall time of simulated `start`: each event is due at t0 + offset / speed
         try:
             if play.speed > 0:  # at speed 0 nothing waits, so there is nothing to announce
-                t0 = await _announce(plan, scenario, seed, params, start, play.speed)
+                span = await _announce(plan, scenario, seed, params, start, play.speed)
             await runner.play(
                 scenario,
                 seed=seed,
@@ -224,6 +234,8 @@ class RunManager:
                 on_idle=lambda: engine.flush(run_id),
                 run_id=run_id,
                 sleep=sleep,
+                on_start=started,
+                lead=lead,
             )
             await engine.release(run_id)  # what the reorder and burst faults still hold goes now
             await engine.settled(run_id)
@@ -393,14 +405,12 @@ async def _sleep_ahead(seconds: float) -> None:
 
 async def _announce(
     plan: _Plan, scenario: Any, seed: int, params: dict[str, Any], start: datetime, speed: float
-) -> float:
-    """Measure the run's timeline (in a thread: a long one takes a moment) into `plan`; returns the wall time
-    that stands for the simulated start."""
+) -> float | None:
+    """Measure the run's timeline (in a thread: a long one takes a moment) into `plan`; returns the wall seconds
+    from its first event to its last (None past PLAN_LIMIT)."""
     count, last = await asyncio.to_thread(_measure, scenario, seed, params, start)
-    t0 = time.time()
     plan.planned = count
-    plan.ends_at = None if last is None else t0 + last / speed
-    return t0
+    return None if last is None else last / speed
 
 
 def _measure(scenario: Any, seed: int, params: dict[str, Any], start: datetime) -> tuple[int | None, float | None]:

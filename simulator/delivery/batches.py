@@ -26,6 +26,7 @@ class OpenBatch:
     speed: float
     faults: Mapping[str, Any] | None
     seed: int | None
+    due: float = 0.0  # when its latest event is due: a run makes events ahead of time, and a batch is not sent early
 
 
 def envelope_of(sub_id: str, events: list[Event]) -> str:

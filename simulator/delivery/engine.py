@@ -28,7 +28,7 @@ from simulator.models import Event, Subscription
 from simulator.signing import SigningKey, default_key
 from simulator.store import Store, codec
 from simulator.store.leases import Leases
-from simulator.store.writer import Op
+from simulator.store.writer import LINGER, Op
 from simulator.timeutil import DeliveryClock, iso_ms
 
 log = logging.getLogger("webhook_sim.delivery")
@@ -195,7 +195,9 @@ class DeliveryEngine(Outcomes):
             jobs = self._jobs(sub, [event], [key], speed, when, faults, seed)
             send.extend(jobs)
             carriers.extend(job.id for job, _, _ in jobs)
-        await self._persist(send, (event_row(event, key),), collecting)
+        # Made well ahead of when it is due (a run's lookahead), its commit may wait a little for company.
+        patient = due is not None and due - time.time() > 2 * LINGER
+        await self._persist(send, (event_row(event, key),), collecting, patient=patient)
         return carriers
 
     def _collect(
@@ -213,12 +215,12 @@ class DeliveryEngine(Outcomes):
         bkey = (sub.id, event.run_id)
         batch = self._batches.get(bkey)
         if batch is None:
-            batch = OpenBatch(self._new_job(sub, [event], speed, when), [key], sub, speed, faults, seed)
+            batch = OpenBatch(self._new_job(sub, [event], speed, when), [key], sub, speed, faults, seed, when)
             self._batches.open(bkey, batch)
             return batch, True
         self._batches.join(batch, event, key)
         # The latest event's faults and subscription settings govern the batch that carries it.
-        batch.sub, batch.speed, batch.faults, batch.seed = sub, speed, faults, seed
+        batch.sub, batch.speed, batch.faults, batch.seed, batch.due = sub, speed, faults, seed, when
         return batch, False
 
     async def _wait_for_room(self, subs: Sequence[Subscription]) -> None:
@@ -254,7 +256,7 @@ class DeliveryEngine(Outcomes):
             return []
         self._n += 1
         job = batch.job
-        job.n, job.due = self._n, when
+        job.n, job.due = self._n, max(when, batch.due)
         return [(one, batch.keys, one is not job) for one in self._faulted(batch.sub, job, batch.faults, batch.seed)]
 
     def _jobs(
@@ -293,7 +295,12 @@ class DeliveryEngine(Outcomes):
         return out
 
     async def _persist(
-        self, send: list[Row], events: tuple[dict[str, Any], ...], collecting: Sequence[Row] = ()
+        self,
+        send: list[Row],
+        events: tuple[dict[str, Any], ...],
+        collecting: Sequence[Row] = (),
+        *,
+        patient: bool = False,
     ) -> None:
         """Commit `events` and the rows of `send` (sent once committed) and of `collecting` (open batches)."""
         now = time.time()
@@ -329,7 +336,8 @@ class DeliveryEngine(Outcomes):
             self._hand_over(released)
             self._notify()
 
-        await self.store.write(Op(events=events, deliveries=inserts, rewrites=rewrites, done=committed))
+        op = Op(events=events, deliveries=inserts, rewrites=rewrites, done=committed, patient=patient)
+        await self.store.write(op)
 
     async def release(self, run_id: str | None = None) -> None:
         """Send what a run (or every run, when None) still holds back: its partial Syncfy batches and the
@@ -427,6 +435,7 @@ class DeliveryEngine(Outcomes):
             self._failed(lane, job, outcome, provider.retry_policy)
         op = Op(attempts=(attempt,), updates=(job.update_row(),))
         if self.leases is None:
+            op.patient = True  # nothing waits for it (a restart sends again what has no record)
             self.store.writer.put_nowait(op)
             return
         # On a shared store the lane's slot is freed only once the record is committed: a process killed outright

@@ -383,18 +383,24 @@ async def play(
     run_id: str | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     monotonic: Callable[[], float] = time.monotonic,
+    on_start: Callable[[], None] | None = None,
+    lead: float = 0.0,
 ) -> int:
     """Build and hand over every event of one run, in order; returns how many were emitted.
 
     The event at simulated offset d is released at `t0 + d / speed` on the `monotonic` clock (absolute deadlines,
     so time spent emitting does not add up); `speed == 0` never sleeps. `on_idle` is awaited before each real
     sleep and once at the end (the delivery layer flushes batches there). Cancelling the task stops the run.
+    `t0` is `lead` seconds after the run is ready (its context made): its first events are built and handed
+    over that much before they are due. `on_start` is called at that moment, so the caller's clock agrees.
     """
     _check_speed(speed)
     values = resolve_params(scenario, params)
     planned = timeline(scenario, seed=seed, params=values, start_time=start_time)
     ctx = catalog.new_context(seed, start_time, values)
-    t0 = monotonic()
+    if on_start is not None:
+        on_start()
+    t0 = monotonic() + lead
     count = 0
     for item in planned:
         etype = catalog.resolve(item.step.type, scenario.provider)

@@ -20,6 +20,7 @@ from simulator.store import tables as t
 from simulator.store.lock import StoreLock
 from simulator.store.secrets import Sealer, open_sealer
 from simulator.store.writer import Committed, Listener, Op, Writer
+from simulator.turns import in_turns
 
 ACTIVE = ("pending", "failed")
 
@@ -337,7 +338,7 @@ class Store:
             stmt = stmt.limit(limit)
         rows = await self._all(stmt)
         latencies = await self._last_latencies([r.id for r in rows if r.attempts])
-        return [(r.n, codec.delivery(r, latency_ms=latencies.get(r.id))) for r in rows]
+        return await in_turns(rows, lambda r: (r.n, codec.delivery(r, latency_ms=latencies.get(r.id))))
 
     async def _last_latencies(self, delivery_ids: list[str]) -> dict[str, float]:
         """The latency of each delivery's latest attempt, in one query per 500 (not one per delivery)."""

@@ -7,6 +7,8 @@ import base64
 import itertools
 import json
 import sqlite3
+import time
+from dataclasses import replace
 
 import jwt
 import pytest
@@ -19,6 +21,7 @@ from simulator.core.simulator import Simulator
 from simulator.errors import InvalidInput
 from simulator.models.inputs import EventSpec, RetrySpec, SubscriptionPatch, SubscriptionSpec
 from simulator.testing.receiver import Receiver
+from simulator.timeutil import now_utc
 from tests.conftest import until
 
 
@@ -321,3 +324,21 @@ async def test_a_batch_that_closes_while_a_lane_reads_the_store_is_not_read_back
     sim.store.outbox_page = real
     [request] = await receiver.wait_for_async(1)
     assert len(request.json()["events"]) == 3
+
+
+async def test_a_flushed_batch_is_not_due_before_its_latest_event(sim, receiver):
+    """A run makes its events ahead of time; a batch it flushes (before a sleep, or at its end) goes when its
+    latest event is due, never at the moment of the flush."""
+    await subscribe(sim, receiver.url, batch=5, events=["syncfy:*"])
+    etype = catalog.resolve("credentials.refreshed")
+    now = time.time()
+    dues = (now + 60, now + 90)
+    for seq, due in enumerate(dues):
+        event = replace(catalog.build_event(etype, catalog.new_context(seq, now_utc())), run_id="run_x", seq=seq)
+        await sim.engine.publish(event, await sim.subscriptions.matching(etype), due=due)
+    await sim.engine.flush("run_x")
+    await sim.store.writer.barrier()
+    (only,) = [d for _, d in await sim.store.list_deliveries(run_id="run_x")]
+    assert len(only.event_ids) == 2
+    assert only.next_attempt_at == dues[1]
+    assert receiver.requests == []

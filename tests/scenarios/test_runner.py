@@ -347,6 +347,42 @@ async def test_play_sleeps_the_scaled_waits_and_flushes_before_each_sleep():
     ]
 
 
+async def test_the_clock_starts_when_the_run_is_ready_plus_its_lead():
+    """A run's first events are built ahead of time: its clock starts `lead` after it is ready (`on_start`), not
+    when it was asked for, so a slow preparation never makes its first deliveries late."""
+    clock = FakeClock()
+
+    def started() -> None:
+        clock.log.append(("start", clock.now))
+        clock.now += 5  # whatever the caller does at that moment: the run's time counts from after it
+
+    async def emit(event, step):
+        clock.log.append(("emit", clock.now))
+
+    await play(
+        scenario(THREE),
+        seed=1,
+        params={},
+        start_time=START,
+        speed=1,
+        emit=emit,
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+        on_start=started,
+        lead=0.25,
+    )
+    # t0 = 105.25: the first event (offset 0) after sleeping the lead, the others 3 s and 8 s after t0.
+    assert clock.log == [
+        ("start", 100.0),
+        ("sleep", 0.25),
+        ("emit", 105.25),
+        ("sleep", 3.0),
+        ("emit", 108.25),
+        ("sleep", 5.0),
+        ("emit", 113.25),
+    ]
+
+
 async def test_deadlines_are_absolute_so_slow_emits_do_not_add_up():
     clock = FakeClock()
 

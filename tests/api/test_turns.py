@@ -1,0 +1,67 @@
+"""Readers take turns: at most READERS reads of the control API are under way at once, and a long conversion goes
+a few items per step, so what else the event loop has to do (a delivery falling due) runs in between."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from simulator.store import Store
+from simulator.turns import READERS, in_turns
+from tests.api.harness import ApiServer
+
+
+async def test_long_conversions_go_a_step_at_a_time_taking_turns() -> None:
+    loop = asyncio.get_running_loop()
+    order: list[tuple[str, int]] = []
+    meanwhile: list[int] = []
+
+    def convert(name: str, item: int) -> int:
+        if (name, item) == ("a", 0):  # something else falls due while the first reader converts
+            loop.call_soon(lambda: meanwhile.append(len(order)))
+        order.append((name, item))
+        return item * 2
+
+    a, b = await asyncio.gather(
+        in_turns(range(25), lambda i: convert("a", i), size=10),
+        in_turns(range(25), lambda i: convert("b", i), size=10),
+    )
+    assert a == b == [i * 2 for i in range(25)]
+    runs = [len(list(group)) for _, group in itertools.groupby(order, key=lambda pair: pair[0])]
+    assert max(runs) <= 10 and len(runs) >= 5  # the readers alternate, a step each
+    assert meanwhile and meanwhile[0] <= 20  # it ran after a step or two, not after all 50 conversions
+
+
+def test_at_most_a_few_reads_are_under_way_at_once(
+    server: ApiServer, api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    under_way = 0
+    most = 0
+    real = Store.list_deliveries
+
+    async def spy(self: Store, **kwargs: Any) -> Any:
+        nonlocal under_way, most
+        under_way += 1
+        most = max(most, under_way)
+        try:
+            await asyncio.sleep(0.02)  # a read that takes a moment, so that many would overlap
+            return await real(self, **kwargs)
+        finally:
+            under_way -= 1
+
+    monkeypatch.setattr(Store, "list_deliveries", spy)
+
+    def read(_: int) -> int:
+        with server.client() as client:
+            return client.get("/deliveries", params={"limit": 5}).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(read, range(24)))
+    assert statuses == [200] * 24
+    assert 0 < most <= READERS  # twelve clients at once, each read held a moment: without turns, about twelve
+    assert api.get("/health").status_code == 200

@@ -1,0 +1,115 @@
+"""The writer's transactions: a patient change (a run's event made ahead of time, an attempt record nothing
+waits for) waits a little for company and shares one commit with what follows; a change in a hurry is never
+held back; a refused row fails its own change only, with SQLAlchemy's error, on every store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from simulator.store import Store
+from simulator.store import tables as t
+from simulator.store import writer as writer_module
+from simulator.store.writer import Op
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    opened = await Store.open(store_url, secret_key="batching")
+    yield opened
+    await asyncio.wait_for(opened.close(), 30)
+
+
+@pytest.fixture
+def transactions(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The event keys each transaction wrote, in order."""
+    seen: list[list[str]] = []
+    real = writer_module._transaction
+
+    async def spy(conn: Any, batch: Any, sender: str) -> None:
+        await real(conn, batch, sender)
+        seen.append([row["key"] for row in batch.events])
+
+    monkeypatch.setattr(writer_module, "_transaction", spy)
+    return seen
+
+
+def event(key: str) -> dict[str, Any]:
+    return {
+        "key": key,
+        "id": f"id-{key}",
+        "run_id": None,
+        "seq": 0,
+        "provider": "basistheory",
+        "type": "token.created",
+        "occurred_at": "2025-01-01T00:00:00+00:00",
+        "envelope_id": None,
+        "body": "{}",
+    }
+
+
+async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.001)
+
+
+async def stored_keys(store: Store) -> set[str]:
+    async with store.engine.connect() as conn:
+        return {row.key for row in await conn.execute(select(t.events.c.key))}
+
+
+async def test_patient_changes_wait_for_company_and_share_one_commit(
+    store: Store, transactions: list[list[str]]
+) -> None:
+    writer = store.writer
+    writer.put_nowait(Op(events=(event("a"),), patient=True))
+    await until(writer._queue.empty)  # the writer took it and waits for company
+    writer.put_nowait(Op(events=(event("b"),), patient=True))
+    await writer.barrier()  # in a hurry: the commit goes now, with both
+    assert [keys for keys in transactions if keys] == [["a", "b"]]
+    assert await stored_keys(store) >= {"a", "b"}
+
+
+async def test_a_change_in_a_hurry_is_not_held_back_by_a_patient_one(
+    store: Store, transactions: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "LINGER", 60.0)
+    writer = store.writer
+    writer.put_nowait(Op(events=(event("patient"),), patient=True))
+    await until(writer._queue.empty)
+    committed = asyncio.get_running_loop().create_future()
+    writer.put_nowait(Op(events=(event("hurried"),), done=committed.set_result))
+    assert await asyncio.wait_for(committed, 10) is None
+    assert [keys for keys in transactions if keys] == [["patient", "hurried"]]
+
+
+async def test_a_patient_change_alone_is_written_once_its_wait_is_over(store: Store) -> None:
+    store.writer.put_nowait(Op(events=(event("alone"),), patient=True))
+    deadline = time.monotonic() + 10
+    while "alone" not in await stored_keys(store):
+        assert time.monotonic() < deadline, "a patient change was never written"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_refused_row_fails_its_own_change_only(store: Store) -> None:
+    outcomes: dict[str, BaseException | None] = {}
+    store.writer.put_nowait(Op(events=(event("first"),), done=lambda exc: outcomes.setdefault("first", exc)))
+    await store.writer.barrier()
+    ops = [
+        Op(events=(event("first"),), done=lambda exc: outcomes.setdefault("again", exc), patient=True),
+        Op(events=(event("second"),), done=lambda exc: outcomes.setdefault("second", exc), patient=True),
+    ]
+    for op in ops:  # one batch: it is split until the refused change stands alone
+        store.writer.put_nowait(op)
+    await store.writer.barrier()
+    assert outcomes["first"] is None and outcomes["second"] is None
+    assert isinstance(outcomes["again"], IntegrityError)  # SQLAlchemy's, whichever way the rows were written
+    assert await stored_keys(store) >= {"first", "second"}
