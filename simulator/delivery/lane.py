@@ -8,7 +8,6 @@ after a restart is the same path: a lane starts spilled and reads every active d
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import logging
 import time
@@ -176,9 +175,18 @@ class Lane:
             self._slots.release()
 
     async def _sleep(self, timeout: float | None) -> None:
+        """Until woken, or `timeout` seconds. A timer that sets the wake-up, not `wait_for`: that wraps the wait in a
+        task of its own, and a timeout then takes three turns of the event loop before the lane runs again, each
+        one behind whatever else is queued (a delivery falling due was late by all three)."""
         self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+        if timeout is None:
+            await self._wake.wait()
+            return
+        timer = asyncio.get_running_loop().call_later(timeout, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            timer.cancel()
 
     async def _reload(self) -> bool:
         """Read the next page of the store; False when the read failed (and was waited out)."""
