@@ -24,7 +24,7 @@ from benchmarks.throughput import simulator_rate
 from simulator import catalog
 from simulator.delivery import engine, sender
 from simulator.models import Event
-from simulator.runtime import run_loop, tune_interpreter
+from simulator.runtime import run_loop, tune_gc
 from simulator.store.writer import Op, Writer
 
 
@@ -169,7 +169,7 @@ def sqlite_floor(rows: int = 20000) -> dict[str, float]:
 
 
 def main(events: int = 20000, rounds: int = 3) -> None:
-    tune_interpreter()
+    tune_gc()
     with fast_receiver() as (url, kind):
         results = measure(url, events, rounds)
     print(f"{events} events at speed 0 to {kind}, median of {rounds} rounds; wall µs per delivered event")

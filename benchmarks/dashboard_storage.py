@@ -20,7 +20,7 @@ from typing import Any
 from benchmarks.harness import fast_receiver
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec, SubscriptionSpec
-from simulator.runtime import run_loop, tune_interpreter
+from simulator.runtime import run_loop, tune_gc
 
 # (name, provider, event types cycled through, subscription fields)
 PROFILES: list[tuple[str, str, tuple[str, ...], dict[str, Any]]] = [
@@ -109,5 +109,5 @@ def main(deliveries: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    tune_interpreter()
+    tune_gc()
     print(json.dumps(main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000), indent=2))

@@ -10,7 +10,7 @@ import sys
 
 from benchmarks.harness import fast_receiver
 from benchmarks.throughput import simulator_rate
-from simulator.runtime import tune_interpreter
+from simulator.runtime import tune_gc
 
 STAGES = {
     "generate (builders, serialisation)": ("simulator/catalog.py", "build_event"),
@@ -23,7 +23,7 @@ STAGES = {
 
 
 def main(events: int) -> None:
-    tune_interpreter()
+    tune_gc()
     profile = cProfile.Profile()
     with fast_receiver() as (url, kind):
         profile.enable()

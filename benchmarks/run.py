@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmarks import generation, lateness, startup, throughput
 from benchmarks.harness import fast_receiver
-from simulator.runtime import run_loop, tune_interpreter
+from simulator.runtime import run_loop, tune_gc
 
 
 def row(name: str, value: str, target: str, ok: bool | None) -> tuple[str, str, str, str]:
@@ -48,7 +48,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=20000, help="events for the throughput test")
     parser.add_argument("--precision-seconds", type=int, default=30)
     args = parser.parse_args()
-    tune_interpreter()  # as `serve` and `run` do
+    tune_gc()  # as `serve` and `run` do
     rows = []
     gen = generation.measure()
     for name, rate in gen.items():

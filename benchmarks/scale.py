@@ -15,7 +15,7 @@ from pathlib import Path
 from benchmarks.harness import fast_receiver, peak_rss_mb, rss_mb
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec, SubscriptionSpec
-from simulator.runtime import run_loop, tune_interpreter
+from simulator.runtime import run_loop, tune_gc
 
 TYPES = ("token.created", "token.read", "token.updated", "token.expired")
 
@@ -60,6 +60,6 @@ async def measure(url: str, events: int) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    tune_interpreter()  # as `serve` and `run` do
+    tune_gc()  # as `serve` and `run` do
     with fast_receiver() as (target, _kind):
         print(json.dumps(run_loop(measure(target, int(sys.argv[1])))))

@@ -9,7 +9,6 @@ import logging
 import resource
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -242,21 +241,16 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(main)
 
 
-def tune_interpreter() -> None:
-    """Garbage-collector and thread settings for the long-running commands (`serve`, `run`, `worker`).
+def tune_gc() -> None:
+    """Garbage-collector settings for the long-running commands (`serve`, `run`).
 
     The delivery path allocates many short-lived objects; with the default thresholds, collections of the older
     generations paused the event loop for 10-30 ms every few seconds, and deliveries due then went out late.
     Freezing what start-up allocated and collecting the youngest generation less often keeps pauses near 1 ms.
-
-    The database drivers run on threads of their own. While one holds the interpreter lock, the event loop waits
-    for it up to the switch interval (5 ms by default) each time it comes back from a system call: with readers
-    keeping those threads busy, deliveries were late by that much, again and again. A tenth of it bounds the wait.
     """
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-    sys.setswitchinterval(0.0005)
 
 
 def bind_tcp(host: str, port: int) -> socket.socket:

@@ -22,7 +22,7 @@ from simulator.delivery.faults import parse_cli_fault
 from simulator.errors import FieldError, InvalidInput
 from simulator.models.enums import SIGNING_SCHEMES
 from simulator.models.inputs import RunSpec, SubscriptionSpec, parse
-from simulator.runtime import tune_interpreter
+from simulator.runtime import tune_gc
 from simulator.scenarios import Scenario, loader
 
 INTERRUPTED = 130
@@ -124,7 +124,7 @@ async def _bounded(sim: Simulator, spec: RunSpec, args: argparse.Namespace) -> R
 async def run_command(args: argparse.Namespace) -> int:
     spec = run_spec(args)
     sim = await Simulator.open(args.db, scenario_dirs=[Path(d) for d in args.scenarios])
-    tune_interpreter()
+    tune_gc()
     stop = asyncio.Event()
     try:
         async with AsyncExitStack() as stack:

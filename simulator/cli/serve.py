@@ -19,7 +19,7 @@ from simulator.api import access_log as api_logging
 from simulator.api.app import server_app
 from simulator.cli import options
 from simulator.errors import FieldError, InvalidInput
-from simulator.runtime import bind_tcp, server_config, stop_signals_end_quietly, tune_interpreter
+from simulator.runtime import bind_tcp, server_config, stop_signals_end_quietly, tune_gc
 from simulator.store import ensure_free
 
 SHUTDOWN_GRACE = 10.0
@@ -96,7 +96,7 @@ def serve_command(args: argparse.Namespace) -> int:
         sends=args.send,
         lease_ttl=args.lease_ttl,
     )
-    tune_interpreter()
+    tune_gc()
     config = server_config(
         app,
         lifespan="on",

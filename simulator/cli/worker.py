@@ -26,7 +26,7 @@ from simulator.cli.serve import load_key
 from simulator.core.simulator import Simulator
 from simulator.credentials import mask_url
 from simulator.errors import FieldError, InvalidInput
-from simulator.runtime import run_loop, tune_interpreter
+from simulator.runtime import run_loop, tune_gc
 from simulator.store import sqlalchemy_url
 
 log = logging.getLogger("webhook_sim.worker")
@@ -52,7 +52,7 @@ def worker_command(args: argparse.Namespace) -> int:
     check_shared(args.db, "db")
     options.check_lease_ttl(args.lease_ttl)
     key = load_key(args.signing_key)
-    tune_interpreter()
+    tune_gc()
     return run_loop(_work(args.db, key, args.lease_ttl, [Path(d) for d in args.scenarios]))
 
 
