@@ -77,7 +77,9 @@ class Simulator:
             # It writes its runs' progress and heeds cancels asked elsewhere; a worker also plays the runs that
             # servers which do not send leave (not a `run` or a test's simulator: they end with their own run).
             sim.runs.start_queue(claims=role == "worker")
-        elif leases is not None:  # the workers make and send the deliveries: its watchers hear of them here
+        if leases is not None:
+            # Other processes make and send deliveries too (all of them, when this one does not send): its watchers
+            # hear of them here. It reads the store only while someone watches.
             sim.remote = RemoteChanges(store)
             sim.remote.start()
         return sim

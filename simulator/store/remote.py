@@ -1,6 +1,6 @@
 """What other processes change in a shared store, told to this process's watchers (the dashboard's live stream).
 
-A server that does not send (`serve --no-send`) makes few deliveries itself: the workers make and send them, and
+On a shared store other processes make and send deliveries (all of them, for a server that does not send), and
 their commits never pass through this process's writer, so its watchers would hear of them only on a reload.
 While anyone watches, this reads the store twice a second for attempts and deliveries added since, by the
 attempts' ids and the deliveries' positions, and announces them as the writer announces its own commits. Both

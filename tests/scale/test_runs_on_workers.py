@@ -21,7 +21,7 @@ from simulator.models import Run
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.store import tables as t
 from simulator.testing.receiver import Receiver
-from tests.scale.helpers import process_pids
+from tests.scale.helpers import lease_owners, process_pids
 
 TTL = "2"
 
@@ -146,6 +146,34 @@ async def test_a_record_a_worker_cannot_play_fails_the_run_saying_so(
         await worker.close()
 
 
+async def succeeded_on_stream(base: str, urls: list[str], expected: int) -> set[str]:
+    """Subscribe `urls`, open `GET /stream`, start the paced run: the ids of the run's deliveries the stream showed
+    as succeeded, once there are `expected` (AssertionError after 30 s)."""
+    succeeded: set[str] = set()
+    async with httpx.AsyncClient(base_url=base, timeout=30) as api:
+        for url in urls:
+            made = await api.post("/subscriptions", json={"url": url, "events": ["token.created"]})
+            assert made.status_code == 201, made.text
+        async with api.stream("GET", "/stream", headers={"Accept": "text/event-stream"}) as stream:
+            lines = stream.aiter_lines()
+            assert (await anext(lines)) == "event: ready"
+            run = (await api.post("/runs", json={"scenario": "paced", "speed": 1})).json()
+            deadline = time.monotonic() + 30
+            event = ""
+            while len(succeeded) < expected:
+                try:
+                    line = await asyncio.wait_for(anext(lines), deadline - time.monotonic())
+                except (TimeoutError, ValueError):  # ValueError: the deadline has passed
+                    raise AssertionError(f"the stream showed {len(succeeded)} of {expected} deliveries") from None
+                if line.startswith("event: "):
+                    event = line.removeprefix("event: ")
+                elif line.startswith("data: ") and event == "deliveries":
+                    for delivery in json.loads(line.removeprefix("data: "))["data"]:
+                        if delivery["run_id"] == run["id"] and delivery["status"] == "succeeded":
+                            succeeded.add(delivery["id"])
+    return succeeded
+
+
 async def test_the_live_stream_of_a_server_that_does_not_send_shows_the_workers_deliveries(
     db: str, spawn: Any, tmp_path: Path
 ) -> None:
@@ -156,27 +184,24 @@ async def test_the_live_stream_of_a_server_that_does_not_send_shows_the_workers_
     server = spawn("serve", "--port", "0", "--no-send", *args, ready="serving on")
     base = re.search(r"serving on (http://\S+)", server.output()).group(1)  # type: ignore[union-attr]
     spawn("worker", *args, ready="sending")
-    succeeded: set[str] = set()
     with Receiver() as receiver:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as api:
-            made = await api.post("/subscriptions", json={"url": receiver.url, "events": ["token.created"]})
-            assert made.status_code == 201, made.text
-            async with api.stream("GET", "/stream", headers={"Accept": "text/event-stream"}) as stream:
-                lines = stream.aiter_lines()
-                assert (await anext(lines)) == "event: ready"
-                run = (await api.post("/runs", json={"scenario": "paced", "speed": 1})).json()
-                deadline = time.monotonic() + 30
-                event = ""
-                while len(succeeded) < 5:
-                    assert time.monotonic() < deadline, f"the stream showed {len(succeeded)} of 5 deliveries"
-                    try:
-                        line = await asyncio.wait_for(anext(lines), deadline - time.monotonic())
-                    except TimeoutError:
-                        raise AssertionError(f"the stream showed {len(succeeded)} of 5 deliveries") from None
-                    if line.startswith("event: "):
-                        event = line.removeprefix("event: ")
-                    elif line.startswith("data: ") and event == "deliveries":
-                        for delivery in json.loads(line.removeprefix("data: "))["data"]:
-                            if delivery["run_id"] == run["id"] and delivery["status"] == "succeeded":
-                                succeeded.add(delivery["id"])
+        assert len(await succeeded_on_stream(base, [receiver.url], 5)) == 5
         assert len(receiver.requests) == 5
+
+
+async def test_the_live_stream_of_a_server_that_sends_shows_what_a_worker_sends_too(
+    db: str, spawn: Any, tmp_path: Path, server: Simulator
+) -> None:
+    """A server that sends plays its run and sends one subscription; a worker holds the other's lease and sends
+    its deliveries, whose attempts only the worker records. The server's stream shows both succeed."""
+    scenarios = scenario(tmp_path / "live", 5, "200ms")
+    args = ["--db", db, "--lease-ttl", TTL, "--scenarios", str(scenarios)]
+    sending = spawn("serve", "--port", "0", *args, ready="serving on")
+    base = re.search(r"serving on (http://\S+)", sending.output()).group(1)  # type: ignore[union-attr]
+    helper = spawn("worker", *args, ready="sending")
+    with Receiver() as first, Receiver() as second:
+        assert len(await succeeded_on_stream(base, [first.url, second.url], 10)) == 10
+        assert len(first.requests) == len(second.requests) == 5
+    pids = await process_pids(server)
+    owners = {pids.get(owner or "") for owner in (await lease_owners(server)).values()}
+    assert owners == {sending.pid, helper.pid}  # each sent one subscription: the stream heard of the worker's too
