@@ -24,7 +24,7 @@ from simulator.errors import FieldError, InvalidInput, SimError
 from simulator.models.inputs import parse
 from simulator.scenarios import loader
 from simulator.scenarios.model import Scenario
-from simulator.turns import reading
+from simulator.turns import in_turns, reading
 
 if TYPE_CHECKING:
     from simulator.core.schedules import Schedules
@@ -184,7 +184,7 @@ async def dispatch(endpoint: Endpoint, request: Request) -> Response:
             call = Call(call.api, call.path, parse_body(endpoint.body, await read_json(request)), call.query)
         if endpoint.paced:
             async with reading():
-                return _answer(endpoint, await endpoint.handler(call))
+                return await _answer_in_turns(endpoint, await endpoint.handler(call))
         result = await endpoint.handler(call)
     except SimError as exc:
         return problem_response(exc)
@@ -194,6 +194,22 @@ async def dispatch(endpoint: Endpoint, request: Request) -> Response:
         log.exception("unexpected error in %s %s", request.method, request.url.path)
         return internal_error()
     return _answer(endpoint, result)
+
+
+async def _answer_in_turns(endpoint: Endpoint, result: Any) -> Response:
+    """`_answer` for a read: a page's items are written as JSON a few per step (see `simulator.turns`), the same
+    bytes as one `JSONResponse` would write, since `data` is a page's first key."""
+    if not (isinstance(result, dict) and isinstance(result.get("data"), list) and next(iter(result)) == "data"):
+        return _answer(endpoint, result)
+    items = await in_turns(result["data"], _json)
+    rest = _json({**result, "data": []}).removeprefix('{"data":[')
+    body = '{"data":[' + ",".join(items) + rest
+    return Response(body.encode(), status_code=endpoint.status, media_type="application/json")
+
+
+def _json(value: Any) -> str:
+    """JSON as Starlette's `JSONResponse` writes it."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
 
 
 def _answer(endpoint: Endpoint, result: Any) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from simulator.store import Store
-from simulator.turns import READERS, in_turns
+from simulator.turns import READERS, TURN_ITEMS, in_turns
 from tests.api.harness import ApiServer
 
 
@@ -65,3 +66,14 @@ def test_at_most_a_few_reads_are_under_way_at_once(
     assert statuses == [200] * 24
     assert 0 < most <= READERS  # twelve clients at once, each read held a moment: without turns, about twelve
     assert api.get("/health").status_code == 200
+
+
+def test_a_page_written_a_step_at_a_time_is_the_json_of_one_answer(api: httpx.Client) -> None:
+    """A page of more items than one step converts (the event catalogue) is spliced together from its items' JSON:
+    the same bytes as the whole page written at once, with the answer's own media type."""
+    answer = api.get("/events", params={"limit": 100})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    page = json.loads(answer.content)
+    assert len(page["data"]) > TURN_ITEMS and list(page) == ["data", "next_cursor"]
+    assert answer.content == json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode()
