@@ -51,6 +51,7 @@ class Sharing:
         self._others = False  # told of work another process committed since the last read
         self._stopping = False
         self._shared_at = 0.0  # when this process last took its share
+        self._polled_at = 0.0  # when its lanes last read the store for others' work
         self._listener: tuple[Any, Any] | None = None  # the LISTEN connection, and its asyncpg connection
 
     async def start(self) -> None:
@@ -112,7 +113,8 @@ class Sharing:
         claim_wanted = False  # told of new work, which may be for a subscription nobody holds yet
         while not self._stopping:
             now = time.monotonic()
-            wait = min(POLL if self._listener is None else LISTENING_POLL, next_round - now)
+            every_poll = POLL if self._listener is None else LISTENING_POLL
+            wait = min(every_poll, next_round - now)
             if claim_wanted:
                 wait = min(wait, self._shared_at + CLAIM_GAP - now)
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancellation that stops this
@@ -121,10 +123,15 @@ class Sharing:
                 async with asyncio.timeout(max(0.0, wait)):
                     await self._nudge.wait()
             claim_wanted = claim_wanted or (self._nudge.is_set() and self.leases.sends)
-            told_of_others = self._others or not self._nudge.is_set()  # a poll's timeout reads too
+            # Read when another process committed work, and when a poll is due; not when the wait ended for a
+            # claim: this process's own commits prompt claims, and a read each time held its lanes back from
+            # sending what fell due meanwhile (ten reads a second while it played a run).
+            poll_due = time.monotonic() - self._polled_at >= every_poll
+            told_of_others = self._others
             self._nudge.clear()
             self._others = False
-            if told_of_others or self._listener is None:
+            if told_of_others or poll_due or self._listener is None:
+                self._polled_at = time.monotonic()
                 await self._poll()
             if claim_wanted and time.monotonic() - self._shared_at > CLAIM_GAP:
                 claim_wanted = False  # take it now, not at the next round

@@ -162,3 +162,33 @@ async def test_a_new_subscriptions_first_delivery_is_taken_at_once_not_at_the_ne
             await until(lambda: distinct(receiver) == 2, 10, "the first deliveries of new subscriptions")
     finally:
         await sim.close()
+
+
+async def test_a_senders_own_commits_do_not_make_its_lanes_read_the_store(db: str, monkeypatch: pytest.MonkeyPatch):
+    """A process's own new deliveries reach its lanes in memory. Its own notifications prompt a claim check, and
+    each check used to end in a read of the store, which held the lanes back from sending what fell due meanwhile
+    (ten reads a second while the process played a run)."""
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    monkeypatch.setattr(shared, "LISTENING_POLL", 60.0)  # no fallback read within the test
+    polls = 0
+    real = shared.Sharing._poll
+
+    async def counted(self: shared.Sharing) -> None:
+        nonlocal polls
+        polls += 1
+        await real(self)
+
+    monkeypatch.setattr(shared.Sharing, "_poll", counted)
+    sim = await Simulator.open(db, lease_ttl=600.0)  # one server that sends, alone on the store
+    try:
+        with Receiver() as receiver:
+            subs = await subscribe(sim, receiver, 1)
+            await publish(sim, subs, 1, seed=1)
+            await until(lambda: distinct(receiver) == 1, 10, "the first delivery")
+            before = polls
+            for count in range(2, 22):  # one at a time: each its own commit and notification
+                await publish(sim, subs, 1, seed=count)
+                await until(lambda count=count: distinct(receiver) == count, 10, f"delivery {count}")
+            assert polls - before <= 1
+    finally:
+        await sim.close()
