@@ -313,6 +313,20 @@ class FakeClock:
     async def on_idle(self) -> None:
         self.log.append(("idle", None))
 
+    async def play_three(self, speed: float, emit, **extra) -> int:
+        """Play THREE on this clock at `speed`."""
+        return await play(
+            scenario(THREE),
+            seed=1,
+            params={},
+            start_time=START,
+            speed=speed,
+            emit=emit,
+            sleep=self.sleep,
+            monotonic=self.monotonic,
+            **extra,
+        )
+
 
 THREE = "- emit: credentials.created\n- wait: 3s\n- emit: credentials.updated\n- wait: 5s\n- emit: documents.success"
 
@@ -323,17 +337,7 @@ async def test_play_sleeps_the_scaled_waits_and_flushes_before_each_sleep():
     async def emit(event, step):
         clock.log.append(("emit", event.type))
 
-    count = await play(
-        scenario(THREE),
-        seed=1,
-        params={},
-        start_time=START,
-        speed=2,
-        emit=emit,
-        on_idle=clock.on_idle,
-        sleep=clock.sleep,
-        monotonic=clock.monotonic,
-    )
+    count = await clock.play_three(2, emit, on_idle=clock.on_idle)
     assert count == 3
     assert clock.log == [
         ("emit", "credentials.created"),
@@ -359,18 +363,7 @@ async def test_the_clock_starts_when_the_run_is_ready_plus_its_lead():
     async def emit(event, step):
         clock.log.append(("emit", clock.now))
 
-    await play(
-        scenario(THREE),
-        seed=1,
-        params={},
-        start_time=START,
-        speed=1,
-        emit=emit,
-        sleep=clock.sleep,
-        monotonic=clock.monotonic,
-        on_start=started,
-        lead=0.25,
-    )
+    await clock.play_three(1, emit, on_start=started, lead=0.25)
     # t0 = 105.25: the first event (offset 0) after sleeping the lead, the others 3 s and 8 s after t0.
     assert clock.log == [
         ("start", 100.0),
@@ -389,16 +382,7 @@ async def test_deadlines_are_absolute_so_slow_emits_do_not_add_up():
     async def slow_emit(event, step):
         clock.now += 0.5  # each hand-over takes half a second of wall time
 
-    await play(
-        scenario(THREE),
-        seed=1,
-        params={},
-        start_time=START,
-        speed=2,
-        emit=slow_emit,
-        sleep=clock.sleep,
-        monotonic=clock.monotonic,
-    )
+    await clock.play_three(2, slow_emit)
     assert [d for kind, d in clock.log if kind == "sleep"] == [1.0, 2.0]
     assert clock.now == 100.0 + 4.0 + 0.5
 
@@ -409,17 +393,7 @@ async def test_an_emit_later_than_its_deadline_goes_out_without_sleeping():
     async def very_slow_emit(event, step):
         clock.now += 10
 
-    await play(
-        scenario(THREE),
-        seed=1,
-        params={},
-        start_time=START,
-        speed=1,
-        emit=very_slow_emit,
-        on_idle=clock.on_idle,
-        sleep=clock.sleep,
-        monotonic=clock.monotonic,
-    )
+    await clock.play_three(1, very_slow_emit, on_idle=clock.on_idle)
     assert clock.log == [("idle", None)]
 
 
