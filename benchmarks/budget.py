@@ -41,10 +41,10 @@ def free_post() -> Any:
 
 
 def free_signing() -> Any:
-    def headers(self: engine.DeliveryEngine, *args: Any) -> dict[str, str]:
+    def headers(*args: Any) -> dict[str, str]:
         return {"Content-Type": "application/json"}
 
-    return patch.object(engine.DeliveryEngine, "_headers", headers)
+    return patch.object(engine, "request_headers", headers)
 
 
 def free_rows() -> Any:
@@ -77,9 +77,9 @@ def free_generation() -> Any:
     build = catalog.build_event
     built: dict[str, Event] = {}
 
-    def cached(etype: Any, ctx: Any, overrides: Any = None) -> Event:
+    def cached(etype: Any, ctx: Any, overrides: Any = None, **kwargs: Any) -> Event:
         if etype.key not in built:
-            built[etype.key] = build(etype, ctx, overrides)
+            built[etype.key] = build(etype, ctx, overrides, **kwargs)
         return built[etype.key]
 
     return patch.object(catalog, "build_event", cached)
@@ -115,7 +115,7 @@ def sqlite_floor(rows: int = 20000) -> dict[str, float]:
     from sqlalchemy.dialects import sqlite as sqlite_dialect
 
     from simulator.delivery.job import Job, event_row
-    from simulator.store import tables
+    from simulator.store import codec, tables
     from simulator.store.writer import _ATTEMPT_INSERT, _DELIVERY_INSERT, _DELIVERY_UPDATE, _EVENT_INSERT
     from simulator.timeutil import now_utc
 
@@ -138,6 +138,14 @@ def sqlite_floor(rows: int = 20000) -> dict[str, float]:
         "response": "",
         "delivered_at": "2024-01-01T00:00:00.000Z",
         "faults": None,
+        # What a signed POST answered by a bare 204 records: the request's URL and headers, the answer's headers.
+        **codec.exchange_row(
+            "http://127.0.0.1:9/hook",
+            {"content-type": "application/json", "webhook-id": "msg_1", "webhook-signature": "v1," + "a" * 44},
+            b"{}",
+            True,
+            {"server": "nginx", "date": "Mon, 30 Nov 2026 00:00:00 GMT"},
+        ),
     }
     tables_rows = {
         "events": (_EVENT_INSERT, [event_row(event, f"run/{i}") for i in range(rows)]),
