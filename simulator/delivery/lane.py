@@ -20,9 +20,38 @@ log = logging.getLogger("webhook_sim.delivery")
 
 HIGH_WATER = 2000
 LOW_WATER = 500
+TIMER_TICK = 0.001  # seconds: the event loop's timer resolution
 CRASH_BACKOFF_MAX = 300.0  # seconds between tries of a job whose attempt keeps raising
 Loader = Callable[[str, int, int], Awaitable[list[Job]]]
 Attempter = Callable[["Lane", Job], Awaitable[None]]
+
+
+class Slots:
+    """At most `size` attempts in flight: a slot is taken without waiting when one is free (what a timer's
+    callback needs), or waited for. A new size applies at once, to the attempts already in flight too."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.busy = 0
+        self._freed = asyncio.Event()
+
+    def take(self) -> bool:
+        if self.busy >= self.size:
+            return False
+        self.busy += 1
+        return True
+
+    def give(self) -> None:
+        self.busy -= 1
+        self._freed.set()
+
+    def resize(self, size: int) -> None:
+        self.size = size
+        self._freed.set()
+
+    async def freed(self) -> None:
+        self._freed.clear()
+        await self._freed.wait()
 
 
 class Lane:
@@ -32,7 +61,7 @@ class Lane:
         self._load = load
         self._heap: list[tuple[float, int, Job]] = []
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(sub.max_in_flight)
+        self._slots = Slots(sub.max_in_flight)
         self._in_flight: set[asyncio.Task[None]] = set()
         self.held = 0  # jobs in memory: queued, in flight, or waiting for a retry
         self.incoming = 0  # jobs published for this lane whose commit is still in flight
@@ -106,8 +135,7 @@ class Lane:
 
     def update(self, sub: Subscription) -> None:
         order_changed = sub.strict_order != self.sub.strict_order
-        if sub.max_in_flight != self.sub.max_in_flight:
-            self._slots = asyncio.Semaphore(sub.max_in_flight)
+        self._slots.resize(sub.max_in_flight)
         self.sub = sub
         if order_changed:
             jobs = [job for _, _, job in self._heap]
@@ -149,16 +177,27 @@ class Lane:
             due = self._heap[0][2].due
             wait = due - time.time()
             if wait > 0:
-                await self._sleep(wait)
+                await self._sleep(wait, head_due=True)
                 continue
-            await self._slots.acquire()
-            if not self.sub.enabled or not self._heap or self._heap[0][2].due > time.time():
-                self._slots.release()  # disabled, or the head changed, while waiting for a slot
+            if not self._slots.take():
+                await self._slots.freed()  # then everything above again: the head may have changed meanwhile
                 continue
-            job = heapq.heappop(self._heap)[2]
-            task = asyncio.create_task(self._send(job))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            self._start(heapq.heappop(self._heap)[2])
+
+    def _start(self, job: Job) -> None:
+        task = asyncio.create_task(self._send(job))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    def _fall_due(self) -> None:
+        """The head falls due: its attempt starts from the timer itself when nothing the lane's own turn checks
+        first stands in the way. Waking the lane's task to start it cost a turn of the loop more, and under load
+        each turn waits behind everything else ready (fifty readers' steps): deliveries went out late by it."""
+        self._wake.set()  # the lane's task looks at the next head
+        if self._closing or not self.sub.enabled or not self._heap or (self.spilled and self.held < LOW_WATER):
+            return
+        if self._heap[0][2].due <= time.time() and self._slots.take():
+            self._start(heapq.heappop(self._heap)[2])
 
     async def _send(self, job: Job) -> None:
         try:
@@ -172,17 +211,24 @@ class Lane:
             job.due = time.time() + min(CRASH_BACKOFF_MAX, 2.0 ** (crashes - 1))
             self.requeue(job)
         finally:
-            self._slots.release()
+            self._slots.give()
 
-    async def _sleep(self, timeout: float | None) -> None:
+    async def _sleep(self, timeout: float | None, *, head_due: bool = False) -> None:
         """Until woken, or `timeout` seconds. A timer that sets the wake-up, not `wait_for`: that wraps the wait in a
         task of its own, and a timeout then takes three turns of the event loop before the lane runs again, each
-        one behind whatever else is queued (a delivery falling due was late by all three)."""
+        one behind whatever else is queued (a delivery falling due was late by all three). With `head_due` the
+        timer starts the head's attempt itself (see `_fall_due`)."""
         self._wake.clear()
         if timeout is None:
             await self._wake.wait()
             return
-        timer = asyncio.get_running_loop().call_later(timeout, self._wake.set)
+        if head_due:
+            # The loop's timers tick in whole milliseconds of a clock read at the start of its turn, so a timer
+            # may fire up to a millisecond early; one that fired early found its head not yet due and cost two
+            # turns more.
+            timer = asyncio.get_running_loop().call_later(timeout + TIMER_TICK, self._fall_due)
+        else:
+            timer = asyncio.get_running_loop().call_later(timeout, self._wake.set)
         try:
             await self._wake.wait()
         finally:
