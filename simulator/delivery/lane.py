@@ -76,6 +76,8 @@ class Lane:
         self._failed_reads = 0
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._reading = False  # a read of the store is under way
+        self._read_timer: asyncio.TimerHandle | None = None
 
     # -- feeding ------------------------------------------------------------------------------------------
 
@@ -123,6 +125,8 @@ class Lane:
         key = (float(job.n), job.n) if self.sub.strict_order else (job.due, job.n)
         heapq.heappush(self._heap, (key[0], key[1], job))
         self._wake.set()
+        if self._reading:
+            self._meanwhile()
 
     def requeue(self, job: Job) -> None:
         """Put back a job whose attempt failed; it goes again at `job.due`."""
@@ -212,6 +216,8 @@ class Lane:
             self.requeue(job)
         finally:
             self._slots.give()
+            if self._reading:
+                self._meanwhile()
 
     async def _sleep(self, timeout: float | None, *, head_due: bool = False) -> None:
         """Until woken, or `timeout` seconds. A timer that sets the wake-up, not `wait_for`: that wraps the wait in a
@@ -234,9 +240,27 @@ class Lane:
         finally:
             timer.cancel()
 
+    def _meanwhile(self) -> None:
+        """While the lane reads the store, one that sends by due time (not `strict_order`) goes on sending what it
+        holds as it falls due, from a timer: a read takes tens of ms on a busy store, and every delivery falling
+        due meanwhile waited for it. In strict order a read may bring an earlier position, which must go first."""
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+        if not self._reading or self.sub.strict_order or self._closing or not self.sub.enabled:
+            return
+        now = time.time()
+        while self._heap and self._heap[0][2].due <= now and self._slots.take():
+            self._start(heapq.heappop(self._heap)[2])
+        if self._heap and self._slots.busy < self._slots.size:  # else a slot given back calls this again
+            wait = self._heap[0][2].due - now + TIMER_TICK
+            self._read_timer = asyncio.get_running_loop().call_later(wait, self._meanwhile)
+
     async def _reload(self) -> bool:
         """Read the next page of the store; False when the read failed (and was waited out)."""
         limit = HIGH_WATER - self.held
+        self._reading = True
+        self._meanwhile()
         try:
             jobs = await self._load(self.sub.id, self.loaded_upto, limit)
         except Exception as exc:  # the store is down or restarting: its rows are safe, read them later
@@ -244,6 +268,9 @@ class Lane:
             log.warning("lane %s cannot read the store (%s): trying again", self.sub.id, exc)
             await self._sleep(min(5.0, 0.1 * 2 ** min(self._failed_reads, 6)))
             return False
+        finally:
+            self._reading = False
+            self._meanwhile()
         self._failed_reads = 0
         for job in jobs:
             self._read_upto = max(self._read_upto, job.n)

@@ -7,6 +7,8 @@ import asyncio
 import dataclasses
 import time
 
+import pytest
+
 from simulator.delivery.job import Job
 from simulator.delivery.lane import Lane
 from simulator.models import Subscription
@@ -104,5 +106,43 @@ async def test_a_smaller_max_in_flight_counts_the_attempts_already_in_flight() -
         attempts.end()
         await until(lambda: attempts.started == [1, 2, 3, 4], what="the next, once none is in flight")
     finally:
+        attempts.end_all()
+        await lane.close(grace=1)
+
+
+class SlowStore:
+    """A store whose reads answer nothing until the test lets them."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.answer = asyncio.Event()
+
+    async def load(self, sub_id: str, after_n: int, limit: int) -> list[Job]:
+        self.reads += 1
+        await self.answer.wait()
+        return []
+
+
+@pytest.mark.parametrize("strict_order", [False, True])
+async def test_what_a_lane_holds_goes_out_as_due_while_it_reads_the_store(strict_order: bool) -> None:
+    """A read of a busy store takes tens of ms; a lane sending by due time does not hold its due deliveries for it.
+    In strict order it does: the read may bring an earlier position, which must go first."""
+    attempts, store = Attempts(), SlowStore()
+    sub = Subscription(id="sub", url="http://127.0.0.1:9/", max_in_flight=4, strict_order=strict_order)
+    lane = Lane(sub, attempts.attempt, store.load, spilled=True)
+    lane.start()
+    try:
+        await until(lambda: store.reads == 1, what="the read under way")
+        lane.force(job(1))  # a redelivery, say: taken as it is, while the read waits
+        lane.force(job(2, due=time.time() + 0.05))
+        if strict_order:
+            for _ in range(10):  # turns of the loop: nothing may go before the read answers
+                await asyncio.sleep(0)
+            assert attempts.started == []
+            store.answer.set()
+        await until(lambda: attempts.started == [1, 2], what="both, the second once due")
+        assert store.answer.is_set() is strict_order  # sent during the read unless in strict order
+    finally:
+        store.answer.set()
         attempts.end_all()
         await lane.close(grace=1)
