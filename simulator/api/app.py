@@ -3,6 +3,7 @@ lifespan that starts the schedules (and, for the server, opens and closes the si
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -104,10 +105,15 @@ def build_app(
         async with simulator() as sim:
             schedules = await Schedules.start(sim.store, sim.runs.start, sim.validate_run)
             await syncfy.resume_unfinished(sim)
+            # On a shared store another server's credential jobs are this one's to finish if that server stops.
+            adopting = asyncio.create_task(syncfy.adopt_orphans(sim)) if sim.engine.leases is not None else None
             app.state.api = Api(sim, schedules, describe)
             try:
                 yield
             finally:
+                if adopting is not None:
+                    adopting.cancel()
+                    await asyncio.gather(adopting, return_exceptions=True)
                 if owns:
                     sim.accepting = False  # before the schedules stop, so a last firing starts nothing
                 await schedules.close()

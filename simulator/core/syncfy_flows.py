@@ -155,14 +155,29 @@ class CredentialFlows:
         if self._resumed:
             return
         self._resumed = True
-        for row in await self.tables.unfinished_credentials():
-            if row["step"] != WAITING_STEP and row["dt_disable"] is None:
-                await self._play(row["id_credential"], first=False)
+        await self.adopt()
+
+    async def adopt(self) -> None:
+        """Play the lifecycles under way that nobody plays: left by an earlier process or, on a shared store, by
+        one whose beat stopped (a server there calls this every few seconds; see `syncfy.adopt_orphans`)."""
+        shared = self._player() is not None
+        for id_credential in await self.tables.adoptable_credentials(WAITING_STEP, shared=shared):
+            if id_credential not in self._tasks:
+                await self._play(id_credential, first=False)
+
+    def _player(self) -> str | None:
+        """This process's id on a shared store, where a lifecycle is claimed before it is played; None alone."""
+        leases = self.sim.engine.leases
+        return leases.id if leases is not None else None
 
     # -- playing ------------------------------------------------------------------------------------------
 
     async def _play(self, id_credential: str, *, first: bool) -> None:
-        """Play the next step now (the caller's answer names its events), then the rest in the background."""
+        """Play the next step now (the caller's answer names its events), then the rest in the background. On a
+        shared store only once claimed: a step another live process is playing must not be emitted twice."""
+        player = self._player()
+        if player is not None and not await self.tables.claim_credential(id_credential, player):
+            return
         self._stop(id_credential)
         if first:
             await self._step(id_credential)
@@ -186,11 +201,18 @@ class CredentialFlows:
                 await asyncio.sleep(_IDS.uniform(*STEP_DELAY))
                 # Shielded: a stop while a step publishes lets the step finish and store where it got to.
                 if not await asyncio.shield(self._step(id_credential)):
+                    await self._let_go(id_credential)
                     return
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("the lifecycle of credential %s stopped", id_credential)
+
+    async def _let_go(self, id_credential: str) -> None:
+        """The lifecycle ended, or waits for a caller that any server of a shared store may answer."""
+        player = self._player()
+        if player is not None:
+            await self.tables.let_go_credential(id_credential, player)
 
     def _lock(self, id_credential: str) -> asyncio.Lock:
         return self._locks.setdefault(id_credential, asyncio.Lock())

@@ -159,6 +159,12 @@ class Leases:
             await conn.execute(delete(t.processes).where(p.id == self.id))
 
 
+def live_process_ids() -> Any:
+    """SELECT the ids of the processes still beating (a subquery)."""
+    p = t.processes.c
+    return select(p.id).where(p.heartbeat_at > _NOW - p.ttl)
+
+
 def _has_work(sub_id: Any) -> Any:
     """EXISTS: the subscription has a delivery to make that nobody holds back."""
     d = t.deliveries.c

@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simulator.store import Store
 from simulator.store import tables as t
+from simulator.store.leases import live_process_ids
 
 IndexRow = dict[str, Any]
 _I = t.syncfy_index.c
@@ -204,11 +205,50 @@ class SyncfyTwinStore:
 
         await self._write(call)
 
+    async def claim_credential(self, id_credential: str, player: str) -> bool:
+        """Take the playing of a credential's lifecycle for `player` (a process id), unless a live process other
+        than it plays it: one player at a time across the processes of a shared store."""
+        c = t.syncfy_credentials.c
+        stmt = (
+            update(t.syncfy_credentials)
+            .where(c.id_credential == id_credential)
+            .where(or_(c.player.is_(None), c.player == player, c.player.not_in(live_process_ids())))
+            .values(player=player)
+        )
+
+        async def call(conn: AsyncConnection) -> bool:
+            return bool((await conn.execute(stmt)).rowcount)
+
+        return bool(await self._write(call))
+
+    async def let_go_credential(self, id_credential: str, player: str) -> None:
+        """`player` no longer plays the lifecycle (it ended, or waits for a caller any server may answer)."""
+        c = t.syncfy_credentials.c
+        stmt = update(t.syncfy_credentials).where(c.id_credential == id_credential).where(c.player == player)
+
+        async def call(conn: AsyncConnection) -> None:
+            await conn.execute(stmt.values(player=None))
+
+        await self._write(call)
+
     async def api_credential(self, id_credential: str) -> dict[str, Any] | None:
         rows = await self._all(
             select(t.syncfy_credentials).where(t.syncfy_credentials.c.id_credential == id_credential)
         )
         return _credential(rows[0]) if rows else None
+
+    async def adoptable_credentials(self, waiting_step: str, *, shared: bool) -> list[str]:
+        """Credentials whose lifecycle is under way (not waiting for a caller) and that nobody plays: on a shared
+        store, unclaimed or claimed by a process whose beat stopped; alone on a store, every one."""
+        c = t.syncfy_credentials.c
+        stmt = (
+            select(c.id_credential)
+            .where(c.step.is_not(None), c.step != waiting_step, c.dt_disable.is_(None))
+            .order_by(c.id_credential)
+        )
+        if shared:
+            stmt = stmt.where(or_(c.player.is_(None), c.player.not_in(live_process_ids())))
+        return [row.id_credential for row in await self._all(stmt)]
 
     async def unfinished_credentials(self) -> list[dict[str, Any]]:
         """Credentials whose lifecycle the twin was playing when it stopped."""

@@ -252,4 +252,6 @@ syncfy_credentials = Table(
     Column("step", String),  # the lifecycle's next step; null when done or not played by the twin
     Column("flow", Text),  # JSON: the world entities the lifecycle's events are built from
     Column("dt_disable", Integer),
+    # The process playing the lifecycle, on a shared store: another takes it over once that one's beat stops.
+    Column("player", String),
 )

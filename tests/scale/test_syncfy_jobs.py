@@ -1,0 +1,121 @@
+"""Syncfy credential jobs on a store several servers share: one server plays a job at a time, a server starting
+beside the one playing it leaves it alone, and another server finishes it once its own stops."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from simulator.api.app import server_app
+from simulator.core import syncfy, syncfy_flows
+from simulator.core.simulator import Simulator
+from simulator.store import tables as t
+from simulator.store.syncfy_twin import SyncfyTwinStore
+from simulator.testing.receiver import Receiver
+from tests.api.harness import ApiServer
+from tests.twins.syncfy_harness import envelope, eventually, twin_client
+
+SITE = "56cf5728784806f72b8b4568"  # a sandbox site without a second factor
+
+
+def serve(db: str) -> ApiServer:
+    return ApiServer(server_app(db, grace=1)).start()
+
+
+def player(db: str, id_credential: str) -> str | None:
+    engine = create_engine(db.replace("+asyncpg", "+psycopg"))
+    try:
+        with engine.connect() as conn:
+            c = t.syncfy_credentials.c
+            return conn.execute(select(c.player).where(c.id_credential == id_credential)).scalar()
+    finally:
+        engine.dispose()
+
+
+def start_job(server: ApiServer, receiver: Receiver) -> str:
+    """Subscribe the receiver to Syncfy's events, then register a credential: its job starts on `server`."""
+    with server.client() as control, twin_client(server.url) as twin:
+        assert control.post("/subscriptions", json={"url": receiver.url, "events": ["syncfy:*"]}).status_code == 201
+        id_user = envelope(twin.post("/v1/users", json={"name": "Ana"}))["id_user"]
+        token = envelope(twin.post("/v1/sessions", json={"id_user": id_user}))["token"]
+        login = {"id_site": SITE, "credentials": {"username": "test"}}
+        job = envelope(twin.post("/v1/credentials", json=login, headers={"Authorization": f"Bearer {token}"}))
+    return str(job["id_credential"])
+
+
+def names(receiver: Receiver, id_credential: str) -> list[str]:
+    """The names of the credential's events the receiver got, in order."""
+    return [
+        e["header"]["event"]["name"]
+        for r in receiver.requests
+        for e in r.json()["events"]
+        if e["payload"].get("id_credential") == id_credential
+    ]
+
+
+def test_a_job_is_left_to_its_server_while_it_lives_and_finished_by_another_once_it_stops(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(syncfy, "ADOPT_EVERY", 0.2)
+    looks = Counter[bool]()
+    adoptable = SyncfyTwinStore.adoptable_credentials
+
+    async def counted(self: SyncfyTwinStore, waiting_step: str, *, shared: bool) -> list[str]:
+        found = await adoptable(self, waiting_step, shared=shared)
+        looks[bool(found)] += 1
+        return found
+
+    monkeypatch.setattr(SyncfyTwinStore, "adoptable_credentials", counted)
+    monkeypatch.setattr(syncfy_flows, "STEP_DELAY", (30.0, 30.0))  # the first server never gets past a step
+    with Receiver() as receiver:
+        first = serve(db)
+        second = None
+        try:
+            id_credential = start_job(first, receiver)
+            playing = player(db, id_credential)
+            assert playing is not None, "a job on a shared store is played by a claimed process"
+            second = serve(db)  # starts while the first plays the job: it must not play it too
+            eventually(lambda: "credentials.created" in names(receiver, id_credential), 15, "the job's first step")
+            monkeypatch.setattr(syncfy_flows, "STEP_DELAY", (0.01, 0.02))
+            seen = looks.total()
+            eventually(lambda: looks.total() >= seen + 5, 15, "several looks for jobs nobody plays")
+            assert looks[True] == 0, "a job its live server plays was taken for one nobody plays"
+            assert player(db, id_credential) == playing
+            assert "credentials.refreshed" not in names(receiver, id_credential)
+        finally:
+            first.stop()
+        try:
+            assert second is not None
+            eventually(
+                lambda: "credentials.refreshed" in names(receiver, id_credential),
+                20,
+                f"the job finished by the second server; got {names(receiver, id_credential)}",
+            )
+            got = Counter(names(receiver, id_credential))
+            assert got["credentials.created"] == 1 and got["credentials.refreshed"] == 1, got
+            eventually(lambda: player(db, id_credential) is None, 10, "the finished job let go")
+        finally:
+            second.stop()
+
+
+async def test_one_process_at_a_time_claims_a_job(db: str) -> None:
+    """Two servers looking for jobs nobody plays at the same moment: the first claim wins, the other is refused
+    while the winner lives, and granted once it has left."""
+    first, second = await Simulator.open(db), await Simulator.open(db)
+    open_ = [first, second]
+    try:
+        assert first.engine.leases is not None and second.engine.leases is not None
+        rows = SyncfyTwinStore(first.store)
+        await rows.put_credential("cred_1", id_user="user_1", step="login", flow={})
+        assert await rows.claim_credential("cred_1", first.engine.leases.id)
+        assert await rows.claim_credential("cred_1", first.engine.leases.id)  # its own claim again
+        assert not await SyncfyTwinStore(second.store).claim_credential("cred_1", second.engine.leases.id)
+        assert await rows.adoptable_credentials("token", shared=True) == []
+        await open_.pop(0).close()  # the first leaves
+        assert await SyncfyTwinStore(second.store).adoptable_credentials("token", shared=True) == ["cred_1"]
+        assert await SyncfyTwinStore(second.store).claim_credential("cred_1", second.engine.leases.id)
+    finally:
+        for sim in open_:
+            await sim.close()
