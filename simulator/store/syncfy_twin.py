@@ -250,11 +250,6 @@ class SyncfyTwinStore:
             stmt = stmt.where(or_(c.player.is_(None), c.player.not_in(live_process_ids())))
         return [row.id_credential for row in await self._all(stmt)]
 
-    async def unfinished_credentials(self) -> list[dict[str, Any]]:
-        """Credentials whose lifecycle the twin was playing when it stopped."""
-        rows = await self._all(select(t.syncfy_credentials).where(t.syncfy_credentials.c.step.is_not(None)))
-        return [_credential(r) for r in rows]
-
 
 def _credential(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
