@@ -198,9 +198,14 @@ class Lane:
         first stands in the way. Waking the lane's task to start it cost a turn of the loop more, and under load
         each turn waits behind everything else ready (fifty readers' steps): deliveries went out late by it."""
         self._wake.set()  # the lane's task looks at the next head
-        if self._closing or not self.sub.enabled or not self._heap or (self.spilled and self.held < LOW_WATER):
+        if self._closing or not self.sub.enabled or (self.spilled and self.held < LOW_WATER):
             return
-        if self._heap[0][2].due <= time.time() and self._slots.take():
+        self._start_due()
+
+    def _start_due(self) -> None:
+        """Start the heads that are due, while a slot is free."""
+        now = time.time()
+        while self._heap and self._heap[0][2].due <= now and self._slots.take():
             self._start(heapq.heappop(self._heap)[2])
 
     async def _send(self, job: Job) -> None:
@@ -249,11 +254,9 @@ class Lane:
             self._read_timer = None
         if not self._reading or self.sub.strict_order or self._closing or not self.sub.enabled:
             return
-        now = time.time()
-        while self._heap and self._heap[0][2].due <= now and self._slots.take():
-            self._start(heapq.heappop(self._heap)[2])
+        self._start_due()
         if self._heap and self._slots.busy < self._slots.size:  # else a slot given back calls this again
-            wait = self._heap[0][2].due - now + TIMER_TICK
+            wait = self._heap[0][2].due - time.time() + TIMER_TICK
             self._read_timer = asyncio.get_running_loop().call_later(wait, self._meanwhile)
 
     async def _reload(self) -> bool:
