@@ -15,15 +15,16 @@ import heapq
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from simulator import catalog
 from simulator.errors import FieldError, InvalidInput
-from simulator.models import Event
-from simulator.scenarios import distributions
+from simulator.models import BuildContext, Event
+from simulator.scenarios import distributions, offload
 from simulator.scenarios.model import (
     Branch,
     Choose,
@@ -41,6 +42,9 @@ from simulator.scenarios.model import (
 
 # At speed 0 nothing sleeps; the loop is still given a turn this often so cancellation gets through.
 _YIELD_EVERY = 256
+
+# An emitted event: its simulated time, the event, and the step that emits it.
+Built = tuple[datetime, Event, Emit]
 
 
 @dataclass(frozen=True)
@@ -385,6 +389,7 @@ async def play(
     monotonic: Callable[[], float] = time.monotonic,
     on_start: Callable[[], None] | None = None,
     lead: float = 0.0,
+    handoff: int | None = None,
 ) -> int:
     """Build and hand over every event of one run, in order; returns how many were emitted.
 
@@ -393,6 +398,7 @@ async def play(
     sleep and once at the end (the delivery layer flushes batches there). Cancelling the task stops the run.
     `t0` is `lead` seconds after the run is ready (its context made): its first events are built and handed
     over that much before they are due. `on_start` is called at that moment, so the caller's clock agrees.
+    At speed 0, a run past `handoff` events has the rest built by a process of its own (see `offload`).
     """
     _check_speed(speed)
     values = resolve_params(scenario, params)
@@ -401,21 +407,36 @@ async def play(
     if on_start is not None:
         on_start()
     t0 = monotonic() + lead
+    built = build(planned, ctx, scenario.provider, run_id)
+    if speed == 0 and handoff is not None:
+        stream = offload.handed_off(built, handoff, offload.Job(scenario, seed, values, start_time, run_id))
+    else:
+        stream = offload.in_process(built)
     count = 0
-    for item in planned:
-        etype = catalog.resolve(item.step.type, scenario.provider)
-        moment = replace(ctx, now=item.at, ref=item.step.ref)
-        event = catalog.build_event(etype, moment, dict(item.overrides), checked=not item.step.unchecked)
-        event = replace(event, seq=count, run_id=run_id)
-        if speed > 0:
-            await _wait_until(t0 + (item.at - start_time).total_seconds() / speed, on_idle, sleep, monotonic)
-        elif count % _YIELD_EVERY == _YIELD_EVERY - 1:
-            await asyncio.sleep(0)
-        await emit(event, item.step)
-        count += 1
+    async with aclosing(stream):
+        async for at, event, step in stream:
+            if speed > 0:
+                await _wait_until(t0 + (at - start_time).total_seconds() / speed, on_idle, sleep, monotonic)
+            elif count % _YIELD_EVERY == _YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+            await emit(event, step)
+            count += 1
     if on_idle is not None:
         await on_idle()
     return count
+
+
+def build(
+    planned: Iterable[Planned], ctx: BuildContext, provider: str, run_id: str | None, skip: int = 0
+) -> Generator[Built, None, None]:
+    """Each planned emit's event, numbered in the run, with its time and step. The first `skip` are built but
+    not yielded: the world they leave is the later events' world."""
+    for count, item in enumerate(planned):
+        etype = catalog.resolve(item.step.type, provider)
+        moment = replace(ctx, now=item.at, ref=item.step.ref)
+        event = catalog.build_event(etype, moment, dict(item.overrides), checked=not item.step.unchecked)
+        if count >= skip:
+            yield item.at, replace(event, seq=count, run_id=run_id), item.step
 
 
 def _check_speed(speed: float) -> None:

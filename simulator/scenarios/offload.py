@@ -1,0 +1,204 @@
+"""A speed-0 run's events built by a process of its own, so the process that sends them only sends.
+
+Building an event (its builder, the run's Faker and Random, its JSON) costs about as much as storing, signing and
+posting it; at speed 0 nothing waits between events, so on a machine with a core to spare a run goes faster when
+another process builds them. A short run never pays for that process: its first `after` events are built here,
+and only a run that goes on past them starts one.
+
+The process builds the same events from the same scenario, seed, parameters and start time, so they are the same
+bytes: it builds the events this process already made too (their world is the later events' world) and sends only
+what comes after. Until its first events arrive, this process goes on building its own, and drops those it already
+has. If the process fails, for any reason, the run goes on here from the last event received: a scenario whose
+event cannot be built fails here the same way, with the same error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import struct
+import sys
+from collections.abc import AsyncGenerator, Generator, Mapping
+from contextlib import aclosing, suppress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import simulator
+from simulator import catalog
+
+if TYPE_CHECKING:
+    from simulator.scenarios.model import Scenario
+    from simulator.scenarios.runner import Built
+
+# Events per message: pickled together they share their steps, and one message is unpickled in about a ms.
+CHUNK = 64
+# How long a stopped process is given to go before this one stops waiting for it.
+STOP_TIMEOUT = 5.0
+# Whether this process goes on building while the other starts (tests turn it off to take every event from it).
+BUILD_WHILE_STARTING = True
+_FRAME = struct.Struct("!I")
+_FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Job:
+    """What builds a run's events, the same in any process."""
+
+    scenario: Scenario
+    seed: int
+    params: Mapping[str, Any]
+    start_time: datetime
+    run_id: str | None
+
+    def build(self, skip: int = 0) -> Generator[Built, None, None]:
+        from simulator.scenarios.runner import build, timeline  # runner calls into this module
+
+        values = dict(self.params)
+        planned = timeline(self.scenario, seed=self.seed, params=values, start_time=self.start_time)
+        ctx = catalog.new_context(self.seed, self.start_time, values)
+        return build(planned, ctx, self.scenario.provider, self.run_id, skip)
+
+
+class _Lost(Exception):
+    """The building process stopped before the run's end."""
+
+
+async def in_process(built: Generator[Built, None, None]) -> AsyncGenerator[Built, None]:
+    for item in built:
+        yield item
+
+
+async def handed_off(built: Generator[Built, None, None], after: int, job: Job) -> AsyncGenerator[Built, None]:
+    """`built`'s first `after` events, then the rest from a process of its own (see the module's text)."""
+    count = 0
+    for item in built:
+        yield item
+        count += 1
+        if count == after:
+            break
+    else:
+        return
+    process: asyncio.subprocess.Process | None = None
+    try:
+        process = await _start(job, count)
+        async with aclosing(_received(process, built, count)) as received:
+            async for item in received:
+                yield item
+                count += 1
+    except _Lost:
+        for item in job.build(skip=count):
+            yield item
+    finally:
+        built.close()
+        if process is not None:
+            await _stop(process)
+
+
+async def _start(job: Job, skip: int) -> asyncio.subprocess.Process:
+    # The package's own directory on the path, so the process imports this very code however it was installed.
+    try:
+        given = pickle.dumps((job, skip), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # a scenario holding what cannot go to another process is built here
+        raise _Lost from exc
+    root = os.path.dirname(os.path.dirname(os.path.abspath(simulator.__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            f"from {__name__} import main; main()",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+        )
+    except OSError as exc:
+        raise _Lost from exc
+    assert process.stdin is not None
+    process.stdin.write(given)
+    process.stdin.close()
+    return process
+
+
+async def _received(
+    process: asyncio.subprocess.Process, built: Generator[Built, None, None], count: int
+) -> AsyncGenerator[Built, None]:
+    """Events from `process`, and this process's own `built` ones until the process's first arrive."""
+    pending = asyncio.ensure_future(_message(process))
+    try:
+        for item in built:  # the process starts up and catches up meanwhile
+            if pending.done() or not BUILD_WHILE_STARTING:
+                break
+            yield item
+            count += 1
+            if count % CHUNK == 0:
+                await asyncio.sleep(0)  # its message is read on the loop's turn
+        else:
+            return  # the run ended here first
+        while (chunk := await pending) is not None:
+            pending = asyncio.ensure_future(_message(process))  # the next one comes while this one goes out
+            for item in chunk:
+                if item[1].seq >= count:  # those before were built here
+                    yield item
+                    count += 1
+    finally:
+        pending.cancel()
+
+
+async def _message(process: asyncio.subprocess.Process) -> list[Built] | None:
+    assert process.stdout is not None
+    try:
+        size = _FRAME.unpack(await process.stdout.readexactly(_FRAME.size))[0]
+        message = pickle.loads(await process.stdout.readexactly(size))
+    except (asyncio.IncompleteReadError, OSError, pickle.UnpicklingError) as exc:
+        raise _Lost from exc
+    if message == _FAILED:
+        raise _Lost
+    return message
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """The process stopped (it may be blocked writing) and waited for."""
+    if process.returncode is None:
+        with suppress(ProcessLookupError):
+            process.kill()
+    with suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
+
+
+def produce(given: BinaryIO, out: BinaryIO) -> None:
+    """The building process: reads (job, skip), writes the run's events after the first `skip`, CHUNK a message,
+    then None; or "failed" if one cannot be built (this process has only its stderr to say why)."""
+    job, skip = pickle.load(given)
+    chunk: list[Built] = []
+
+    def send(message: Any) -> None:
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(_FRAME.pack(len(data)))
+        out.write(data)
+
+    try:
+        for item in job.build(skip):
+            chunk.append(item)
+            if len(chunk) == CHUNK:
+                send(chunk)
+                chunk = []
+        send(chunk)
+        send(None)
+        out.flush()
+    except BrokenPipeError:
+        return  # the run ended, or its process did
+    except Exception:
+        with suppress(OSError):
+            send(_FAILED)
+            out.flush()
+        raise
+
+
+def main() -> None:
+    # The events have the real stdout to themselves: whatever else writes to it goes to stderr.
+    events = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    with suppress(BrokenPipeError):
+        produce(sys.stdin.buffer, events)

@@ -1,0 +1,136 @@
+"""A speed-0 run's events built by a process of its own: the same events, and the run never lost with it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import pickle
+import struct
+from datetime import UTC, datetime
+
+import pytest
+
+from simulator.scenarios import load_text, offload, play
+
+START = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)
+# Several types, an override and a choice: the builders' shared world and both random streams.
+MIXED = """name: mixed
+provider: syncfy
+steps:
+  - repeat: {n}
+    steps:
+      - emit: credentials.created
+      - choose:
+          - weight: 2
+            steps: [{{emit: credentials.updated, with: {{payload.is_executing: 1}}}}]
+          - weight: 1
+            steps: [{{emit: credentials.refreshed}}]
+      - emit: documents.success
+"""
+
+
+def mixed(n: int):
+    return load_text(MIXED.format(n=n))
+
+
+async def played(s, handoff: int | None, on_event=None) -> list[tuple]:
+    out: list[tuple] = []
+
+    async def emit(event, step):
+        out.append((event.seq, event.id, event.type, event.occurred_at, event.json, event.run_id, step))
+        if on_event is not None:
+            await on_event(len(out))
+
+    count = await play(s, seed=7, params={}, start_time=START, speed=0, emit=emit, run_id="r1", handoff=handoff)
+    assert count == len(out)
+    return out
+
+
+class Spy:
+    """Records the building processes started, and may kill one once it has sent its first events."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.processes: list[asyncio.subprocess.Process] = []
+        real = offload._start
+
+        async def start(job, skip):
+            process = await real(job, skip)
+            self.processes.append(process)
+            return process
+
+        monkeypatch.setattr(offload, "_start", start)
+
+
+async def test_events_built_by_another_process_are_the_same_events(monkeypatch):
+    monkeypatch.setattr(offload, "BUILD_WHILE_STARTING", False)  # every event after the 60th from the process
+    here = await played(mixed(200), handoff=None)
+    spy = Spy(monkeypatch)
+    there = await played(mixed(200), handoff=60)
+    assert len(spy.processes) == 1 and spy.processes[0].returncode is not None  # used, then waited for
+    assert len(here) >= 600 and there == here
+
+
+async def test_events_built_here_while_the_process_starts_are_not_sent_twice(monkeypatch):
+    """This process builds on until the other's first events arrive, and drops those it already has: a run
+    long enough that the other one catches up and takes over."""
+    here = await played(mixed(3000), handoff=None)
+    received: list[int] = []
+    real = offload._message
+
+    async def message(process):
+        chunk = await real(process)
+        received.extend(item[1].seq for item in chunk or [])
+        return chunk
+
+    monkeypatch.setattr(offload, "_message", message)
+    there = await played(mixed(3000), handoff=60)
+    assert received and received[0] == 60 and received[-1] == len(here) - 1  # the process built from the 60th
+    assert there == here
+
+
+async def test_a_run_shorter_than_the_handoff_starts_no_process(monkeypatch):
+    spy = Spy(monkeypatch)
+    events = await played(mixed(10), handoff=1000)
+    assert len(events) >= 30 and spy.processes == []
+
+
+async def test_a_building_process_killed_mid_run_loses_nothing(monkeypatch):
+    monkeypatch.setattr(offload, "BUILD_WHILE_STARTING", False)
+    here = await played(mixed(300), handoff=None)
+    spy = Spy(monkeypatch)
+    killed = []
+
+    async def kill_once(n):
+        # Well past the hand-off, once events have come from the process: then it dies.
+        if n == 700 and spy.processes and not killed:
+            spy.processes[0].kill()
+            killed.append(await asyncio.wait_for(spy.processes[0].wait(), 10))
+
+    there = await played(mixed(300), handoff=50, on_event=kill_once)
+    assert killed and there == here
+
+
+async def test_cancelling_the_run_stops_its_building_process(monkeypatch):
+    spy = Spy(monkeypatch)
+    reached = asyncio.Event()
+
+    async def slow(n):
+        if n >= 300:
+            reached.set()
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(played(mixed(100_000), handoff=50, on_event=slow))
+    await asyncio.wait_for(reached.wait(), 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 30)
+    assert len(spy.processes) == 1 and spy.processes[0].returncode is not None
+
+
+def test_a_process_that_cannot_build_says_so_and_fails():
+    job = offload.Job(mixed(5), 7, {}, "not a time", "r1")  # type: ignore[arg-type]
+    given, out = io.BytesIO(pickle.dumps((job, 0))), io.BytesIO()
+    with pytest.raises(TypeError):
+        offload.produce(given, out)
+    size = struct.unpack("!I", out.getvalue()[:4])[0]
+    assert pickle.loads(out.getvalue()[4 : 4 + size]) == "failed"
