@@ -36,7 +36,7 @@ log = logging.getLogger("webhook_sim.runs")
 # Events are built and persisted this long before they are due (a run's clock starts this long after it is
 # ready), so the store's latency never makes a delivery late.
 LOOKAHEAD = 0.2
-# A speed-0 run past this many events has the rest built by a process of its own, so this one only sends them.
+# A run past this many events has the rest built by a process of its own, so this one only sends them.
 OFFLOAD_AFTER = 2000
 INTERRUPTED = "interrupted: the simulator stopped; its pending deliveries are resumed on the next start"
 TOO_LONG = "the scenario's timeline goes past the year 9999: its waits are too long for its start time"

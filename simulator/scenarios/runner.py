@@ -398,7 +398,7 @@ async def play(
     sleep and once at the end (the delivery layer flushes batches there). Cancelling the task stops the run.
     `t0` is `lead` seconds after the run is ready (its context made): its first events are built and handed
     over that much before they are due. `on_start` is called at that moment, so the caller's clock agrees.
-    At speed 0, a run past `handoff` events has the rest built by a process of its own (see `offload`).
+    A run past `handoff` events has the rest built by a process of its own (see `offload`).
     """
     _check_speed(speed)
     values = resolve_params(scenario, params)
@@ -408,7 +408,7 @@ async def play(
         on_start()
     t0 = monotonic() + lead
     built = build(planned, ctx, scenario.provider, run_id)
-    if speed == 0 and handoff is not None:
+    if handoff is not None:
         stream = offload.handed_off(built, handoff, offload.Job(scenario, seed, values, start_time, run_id))
     else:
         stream = offload.in_process(built)

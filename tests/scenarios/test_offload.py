@@ -33,7 +33,7 @@ def mixed(n: int):
     return load_text(MIXED.format(n=n))
 
 
-async def played(s, handoff: int | None, on_event=None) -> list[tuple]:
+async def played(s, handoff: int | None, on_event=None, speed: float = 0) -> list[tuple]:
     out: list[tuple] = []
 
     async def emit(event, step):
@@ -41,7 +41,7 @@ async def played(s, handoff: int | None, on_event=None) -> list[tuple]:
         if on_event is not None:
             await on_event(len(out))
 
-    count = await play(s, seed=7, params={}, start_time=START, speed=0, emit=emit, run_id="r1", handoff=handoff)
+    count = await play(s, seed=7, params={}, start_time=START, speed=speed, emit=emit, run_id="r1", handoff=handoff)
     assert count == len(out)
     return out
 
@@ -86,6 +86,33 @@ async def test_events_built_here_while_the_process_starts_are_not_sent_twice(mon
     there = await played(mixed(3000), handoff=60)
     assert received and received[0] == 60 and received[-1] == len(here) - 1  # the process built from the 60th
     assert there == here
+
+
+async def test_a_run_at_speed_builds_its_events_elsewhere_too(monkeypatch):
+    monkeypatch.setattr(offload, "BUILD_WHILE_STARTING", False)
+    here = await played(mixed(100), handoff=None, speed=1e7)  # a step of minutes is then a few microseconds
+    spy = Spy(monkeypatch)
+    there = await played(mixed(100), handoff=30, speed=1e7)
+    assert len(spy.processes) == 1 and len(here) >= 300 and there == here
+
+
+async def test_past_the_most_processes_a_run_builds_its_own(monkeypatch):
+    monkeypatch.setattr(offload, "MAX_PROCESSES", 1)
+    spy = Spy(monkeypatch)
+    first_events = asyncio.Event()
+
+    async def hold(n):  # the first run holds its process while the second one plays whole
+        if n == 100:
+            first_events.set()
+            await asyncio.wait_for(second_done.wait(), 30)
+
+    second_done = asyncio.Event()
+    first = asyncio.create_task(played(mixed(100), handoff=50, on_event=hold))
+    await asyncio.wait_for(first_events.wait(), 30)
+    second = await played(mixed(100), handoff=50)
+    second_done.set()
+    assert await asyncio.wait_for(first, 30) == second
+    assert len(spy.processes) == 1  # the first run's only
 
 
 async def test_a_run_shorter_than_the_handoff_starts_no_process(monkeypatch):
