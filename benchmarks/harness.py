@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -147,3 +148,9 @@ def rss_mb() -> float:
 def peak_rss_mb() -> float:
     """Peak resident set size of this process in MB."""
     return _status_mb("VmHWM:")
+
+
+def children_peak_rss_mb() -> float:
+    """The largest peak resident set size of this process's children that have ended (a run's building
+    process, once the run is over), in MB."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

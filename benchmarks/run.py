@@ -91,6 +91,7 @@ def main() -> int:
         )
     )
     rows.append(row("scale: peak RSS", f"{sc['peak_rss_mb']} MB", "< 200 MB", sc["peak_rss_mb"] < 200))
+    rows.append(row("scale: peak RSS of the events' building process", f"{sc['builder_peak_rss_mb']} MB", "-", None))
     rows.append(
         row(
             "scale: RSS while running (deliveries, MB)",

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.harness import fast_receiver, peak_rss_mb, rss_mb
+from benchmarks.harness import children_peak_rss_mb, fast_receiver, peak_rss_mb, rss_mb
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.runtime import run_loop, tune_gc
@@ -55,6 +55,7 @@ async def measure(url: str, events: int) -> dict[str, object]:
         "status": current.status,
         "succeeded": current.counts.get("succeeded", 0),
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "builder_peak_rss_mb": round(children_peak_rss_mb(), 1),
         "rss_samples": samples[:: max(1, len(samples) // 12)],
     }
 
