@@ -22,6 +22,7 @@ from unittest.mock import patch
 from benchmarks.harness import fast_receiver
 from benchmarks.throughput import simulator_rate
 from simulator import catalog
+from simulator.core import runs
 from simulator.delivery import engine, sender
 from simulator.models import Event
 from simulator.runtime import run_loop, tune_gc
@@ -94,17 +95,22 @@ STAGES: list[tuple[str, Callable[[], Any]]] = [
 
 
 def measure(url: str, events: int, rounds: int) -> list[tuple[str, float]]:
-    """µs per event with the first k stages free, for k = 0..len(STAGES) (median of `rounds`)."""
+    """µs per event with the first k stages free, for k = 0..len(STAGES) (median of `rounds`), every event built
+    in the run's process (the stages are patched there); then everything as a run goes, its events built by a
+    process of their own."""
     results = []
     for k in range(len(STAGES) + 1):
         rates = []
         for _ in range(rounds):
             with ExitStack() as stack:
+                stack.enter_context(patch.object(runs, "OFFLOAD_AFTER", None))
                 for _, free in STAGES[:k]:
                     stack.enter_context(free())
                 rates.append(run_loop(simulator_rate(url, events, 16, check=k == 0)))
         label = "everything" if k == 0 else f"without {STAGES[k - 1][0]}"
         results.append((label, 1e6 / statistics.median(rates)))
+    rates = [run_loop(simulator_rate(url, events, 16)) for _ in range(rounds)]
+    results.append(("everything, events built by a process of their own", 1e6 / statistics.median(rates)))
     return results
 
 
@@ -181,15 +187,17 @@ def main(events: int = 20000, rounds: int = 3) -> None:
     with fast_receiver() as (url, kind):
         results = measure(url, events, rounds)
     print(f"{events} events at speed 0 to {kind}, median of {rounds} rounds; wall µs per delivered event")
+    (offloaded_label, offloaded), staged = results[-1], results[:-1]
     previous = None
-    for label, us in results:
-        share = "" if previous is None else f"   stage: {previous - us:6.1f} µs ({(previous - us) / results[0][1]:.0%})"
+    for label, us in staged:
+        share = "" if previous is None else f"   stage: {previous - us:6.1f} µs ({(previous - us) / staged[0][1]:.0%})"
         print(f"  {label:<48} {us:7.1f} µs{share}")
         previous = us
     print(
-        f"  {'what remains: run loop, lanes, writer, event loop':<48} {results[-1][1]:7.1f} µs "
-        f"({results[-1][1] / results[0][1]:.0%})"
+        f"  {'what remains: run loop, lanes, writer, event loop':<48} {staged[-1][1]:7.1f} µs "
+        f"({staged[-1][1] / staged[0][1]:.0%})"
     )
+    print(f"  {offloaded_label:<48} {offloaded:7.1f} µs ({offloaded / staged[0][1]:.0%} of everything built here)")
     floor = sqlite_floor()
     print(
         f"SQLite alone, per row: {', '.join(f'{k} {v:.1f} µs' for k, v in floor.items())}; "
