@@ -18,12 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import bindparam, update
@@ -31,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from simulator.errors import StoreUnavailable
-from simulator.store import postgres
+from simulator.store import direct, postgres
 from simulator.store import tables as t
 
 log = logging.getLogger("webhook_sim.store")
@@ -111,60 +109,6 @@ _DELIVERY_REWRITE = _update_delivery([c.name for c in t.deliveries.c if c.name n
 _EVENT_INSERT = t.events.insert()
 _DELIVERY_INSERT = t.deliveries.insert()
 _ATTEMPT_INSERT = t.attempts.insert().values({c.name: bindparam(c.name) for c in t.attempts.c if c.name != "id"})
-_COMPILED: dict[tuple[int, str], tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]] | None]] = {}
-
-
-async def _executemany(conn: AsyncConnection, stmt: Any, rows: list[dict[str, Any]]) -> None:
-    """`executemany` straight to the driver with a statement compiled once per dialect.
-
-    SQLAlchemy's per-row parameter processing runs on the event loop; for thousands of rows a batch that
-    stalled every other coroutine (late deliveries). Our rows are already plain driver values.
-    """
-    await conn.exec_driver_sql(*_driver_statement(conn, stmt, rows))
-
-
-def _driver_statement(conn: AsyncConnection, stmt: Any, rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
-    key = (id(stmt), conn.dialect.name)
-    if key not in _COMPILED:
-        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-        order = compiled.positiontup if conn.dialect.positional else None
-        _COMPILED[key] = (compiled.string, _tuple_getter(order) if order else None)
-    sql, getter = _COMPILED[key]
-    return sql, list(map(getter, rows)) if getter else rows
-
-
-async def _sqlite_rows(conn: AsyncConnection, statements: list[tuple[Any, list[dict[str, Any]]]]) -> None:
-    """Write rows to SQLite in one transaction run whole on the driver's thread.
-
-    Through SQLAlchemy each statement, the begin and the commit are a trip to that thread and back to the event
-    loop. Under load every trip back waits its turn in the loop's queue, and a commit of a few rows took 40 ms:
-    deliveries made ahead of time reached their lane late. Here it is one trip. Errors are SQLAlchemy's, as
-    through SQLAlchemy, so the writer tells transient ones apart the same way.
-    """
-    driver: Any = (await conn.get_raw_connection()).driver_connection  # aiosqlite's connection
-    plan = [_driver_statement(conn, stmt, rows) for stmt, rows in statements if rows]
-
-    def write() -> None:
-        db: sqlite3.Connection = driver._conn
-        try:
-            for sql, params in plan:
-                db.executemany(sql, params)
-            db.commit()
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                db.rollback()
-            raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
-
-    await driver._execute(write)
-
-
-def _tuple_getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """A row dict to its parameter tuple. itemgetter does it in C: a third of the cost of a generator per row,
-    which at four rows per delivery was a measurable part of persisting one."""
-    if len(names) == 1:
-        name = names[0]
-        return lambda row: (row[name],)
-    return itemgetter(*names)
 
 
 @dataclass
@@ -513,16 +457,21 @@ async def _transaction(conn: AsyncConnection, batch: _Batch, sender: str) -> Non
         (_ATTEMPT_INSERT, batch.attempts),
         (_DELIVERY_UPDATE, batch.updates),
     ]
-    if conn.dialect.name == "sqlite" and not batch.calls:  # rows only: the common case, a run's
-        await _sqlite_rows(conn, statements)
-        return
+    notify = bool(batch.deliveries or batch.rewrites)  # (not for every call: a barrier is one, and senders take them)
+    if not batch.calls:  # rows only: the common case, a run's
+        if conn.dialect.name == "sqlite":
+            await direct.sqlite_rows(conn, statements)
+            return
+        if postgres.is_postgresql(conn.dialect.name):
+            await direct.postgres_rows(conn, statements, notify_as=sender if notify else None)
+            return
     async with conn.begin():
         for stmt, rows in statements:
             if rows:
-                await _executemany(conn, stmt, rows)
+                await direct.executemany(conn, stmt, rows)
         for call in batch.calls:
             await call(conn)
-        if batch.deliveries or batch.rewrites:  # (not for every call: a barrier is one, and senders take them)
+        if notify:
             await postgres.notify_outbox(conn, sender)
 
 
