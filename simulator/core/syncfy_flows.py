@@ -85,8 +85,11 @@ class CredentialFlows:
         masked = api.mask(str(secrets["username"]).strip())
         flow = {"user": user, "credential": _flat(credential), "twofa": site.id_site in api.TWOFA_SITES}
         step = "login" if existing else "start"
+        # A new credential is claimed as it is made: unclaimed for a moment, another server's look for jobs
+        # nobody plays could take it (an existing one is claimed by `_play`, which respects a live player).
+        claimed = {} if existing else {"player": self._player()}
         await self.tables.put_credential(
-            id_credential, id_user=user["id_user"], username=masked, step=step, flow=flow, dt_disable=None
+            id_credential, id_user=user["id_user"], username=masked, step=step, flow=flow, dt_disable=None, **claimed
         )
         await self._play(id_credential, first=True)
         return {

@@ -84,10 +84,7 @@ def test_a_job_is_left_to_its_server_while_it_lives_and_finished_by_another_once
             assert looks[True] == 0, "a job its live server plays was taken for one nobody plays"
             assert player(db, id_credential) == playing
             assert "credentials.refreshed" not in names(receiver, id_credential)
-        finally:
             first.stop()
-        try:
-            assert second is not None
             eventually(
                 lambda: "credentials.refreshed" in names(receiver, id_credential),
                 20,
@@ -96,8 +93,10 @@ def test_a_job_is_left_to_its_server_while_it_lives_and_finished_by_another_once
             got = Counter(names(receiver, id_credential))
             assert got["credentials.created"] == 1 and got["credentials.refreshed"] == 1, got
             eventually(lambda: player(db, id_credential) is None, 10, "the finished job let go")
-        finally:
-            second.stop()
+        finally:  # both stopped whatever failed: a server left running would go on in the next tests' process
+            first.stop()
+            if second is not None:
+                second.stop()
 
 
 async def test_one_process_at_a_time_claims_a_job(db: str) -> None:
@@ -119,3 +118,21 @@ async def test_one_process_at_a_time_claims_a_job(db: str) -> None:
     finally:
         for sim in open_:
             await sim.close()
+
+
+def test_a_new_credential_is_claimed_as_it_is_made(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unclaimed for a moment between its row and its first step, a new job could be taken by another server's
+    look for jobs nobody plays: the row is written claimed."""
+
+    async def not_played(self: syncfy_flows.CredentialFlows, id_credential: str, *, first: bool) -> None:
+        return None  # the claim `_play` makes is not what this test looks at
+
+    monkeypatch.setattr(syncfy_flows.CredentialFlows, "_play", not_played)
+    monkeypatch.setattr(syncfy, "ADOPT_EVERY", 3600.0)
+    with Receiver() as receiver:
+        server = serve(db)
+        try:
+            id_credential = start_job(server, receiver)
+            assert player(db, id_credential) is not None
+        finally:
+            server.stop()
