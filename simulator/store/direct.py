@@ -1,9 +1,9 @@
 """Rows written straight through the driver, with statements SQLAlchemy compiled once per dialect.
 
 The writer's common case is rows only (a run's events, deliveries, attempts and status changes). Through
-SQLAlchemy each statement is an execution context and, on the async drivers, a trip between the event loop and
-the driver (a thread for aiosqlite, a greenlet for asyncpg); here a transaction of rows is one trip. Errors are
-raised as SQLAlchemy's, as through SQLAlchemy, so the writer tells transient ones apart the same way.
+SQLAlchemy each statement is an execution context and, on aiosqlite, a trip between the event loop and the
+driver's thread; on SQLite here a transaction of rows is one trip. Errors are raised as SQLAlchemy's, as through
+SQLAlchemy, so the writer tells transient ones apart the same way.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
-
-from simulator.store.postgres import OUTBOX_CHANNEL
 
 _COMPILED: dict[tuple[int, str], tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]] | None]] = {}
 Statements = list[tuple[Any, list[dict[str, Any]]]]
@@ -74,42 +72,3 @@ def tuple_getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, 
         name = names[0]
         return lambda row: (row[name],)
     return itemgetter(*names)
-
-
-async def postgres_rows(conn: AsyncConnection, statements: Statements, notify_as: str | None) -> None:
-    """Write rows to PostgreSQL in one transaction on asyncpg's own connection, then `NOTIFY` the senders in
-    the name of `notify_as` (see `postgres.notify_outbox`) unless it is None.
-
-    Through SQLAlchemy a commit of one delivery's four rows cost 1.9 ms of this process's CPU (a greenlet and an
-    execution context per statement); here 0.9 ms, the same statements on the same driver with the same values.
-    """
-    fairy = await conn.get_raw_connection()
-    adapted: Any = fairy.dbapi_connection  # SQLAlchemy's adapter: it translates asyncpg's errors
-    driver: Any = fairy.driver_connection  # asyncpg's connection
-    plan = [driver_statement(conn, stmt, rows) for stmt, rows in statements if rows]
-    dbapi_error: Any = conn.dialect.loaded_dbapi.Error
-    try:
-        try:
-            await _postgres_transaction(driver, plan, notify_as)
-        except Exception as exc:
-            adapted._handle_exception(exc)  # raises it as the DB-API error SQLAlchemy's own path would
-    except dbapi_error as exc:
-        lost = conn.dialect.is_disconnect(exc, None, None)
-        raise DBAPIError.instance(None, None, exc, dbapi_error, connection_invalidated=lost) from exc
-
-
-async def _postgres_transaction(driver: Any, plan: list[tuple[str, list[Any]]], notify_as: str | None) -> None:
-    # BEGIN and COMMIT by hand rather than asyncpg's transaction(): when the server goes away mid-statement, its
-    # ROLLBACK fails too ("another operation is in progress") and that error replaced the one that tells the
-    # writer the connection was lost, so the rows were given up instead of written again on a new connection.
-    await driver.execute("BEGIN")
-    try:
-        for sql, params in plan:
-            await driver.executemany(sql, params)
-        if notify_as is not None:
-            await driver.execute("SELECT pg_notify($1, $2)", OUTBOX_CHANNEL, notify_as)
-        await driver.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(Exception):  # a lost connection cannot roll back: the server did it
-            await driver.execute("ROLLBACK")
-        raise
