@@ -71,21 +71,31 @@ async def test_events_built_by_another_process_are_the_same_events(monkeypatch):
 
 
 async def test_events_built_here_while_the_process_starts_are_not_sent_twice(monkeypatch):
-    """This process builds on until the other's first events arrive, and drops those it already has: a run
-    long enough that the other one catches up and takes over."""
-    here = await played(mixed(3000), handoff=None)
+    """This process builds on until the other's first events arrive, and drops those it already has."""
+    here = await played(mixed(600), handoff=None)
     received: list[int] = []
+    emitted_when_first_came: list[int] = []
+    emitted = 0
     real = offload._message
 
     async def message(process):
         chunk = await real(process)
+        if not emitted_when_first_came:
+            emitted_when_first_came.append(emitted)
         received.extend(item[1].seq for item in chunk or [])
         return chunk
 
+    async def paced(n):  # slow here until the process's first events come, so that it surely catches up
+        nonlocal emitted
+        emitted = n
+        if not emitted_when_first_came:
+            await asyncio.sleep(0.005)
+
     monkeypatch.setattr(offload, "_message", message)
-    there = await played(mixed(3000), handoff=60)
-    assert received and received[0] == 60 and received[-1] == len(here) - 1  # the process built from the 60th
-    assert there == here
+    there = await played(mixed(600), handoff=60, on_event=paced)
+    assert emitted_when_first_came[0] > 60  # built here past the hand-off while the process started
+    assert received[0] == 60 and received[-1] == len(here) - 1  # the process built from the 60th to the end
+    assert there == here  # those it built twice went once
 
 
 async def test_a_run_at_speed_builds_its_events_elsewhere_too(monkeypatch):
