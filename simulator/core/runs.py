@@ -238,7 +238,7 @@ class RunManager:
                 sleep=sleep,
                 on_start=started,
                 lead=lead,
-                handoff=OFFLOAD_AFTER,
+                handoff=_handoff(play.speed, plan.planned),
             )
             await engine.release(run_id)  # what the reorder and burst faults still hold goes now
             await engine.settled(run_id)
@@ -398,6 +398,15 @@ class RunManager:
             "ends_at": plan.ends_at,
             "planned": plan.planned,
         }
+
+
+def _handoff(speed: float, planned: int | None) -> int | None:
+    """After how many events a run's events come from a process of their own (`runner.play`'s `handoff`). A
+    timed run known to go past OFFLOAD_AFTER (or too long to count) takes all of them from it, and starts once
+    its first are ready: built here while it starts, they were the ones late under readers."""
+    if OFFLOAD_AFTER is None or speed == 0 or (planned is not None and planned <= OFFLOAD_AFTER):
+        return OFFLOAD_AFTER
+    return 0
 
 
 async def _sleep_ahead(seconds: float) -> None:

@@ -15,7 +15,7 @@ import heapq
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -398,15 +398,13 @@ async def play(
     sleep and once at the end (the delivery layer flushes batches there). Cancelling the task stops the run.
     `t0` is `lead` seconds after the run is ready (its context made): its first events are built and handed
     over that much before they are due. `on_start` is called at that moment, so the caller's clock agrees.
-    A run past `handoff` events has the rest built by a process of its own (see `offload`).
+    A run past `handoff` events has the rest built by a process of its own (see `offload`); with `handoff` 0,
+    all of them, and the run is ready once that process's first events are here.
     """
     _check_speed(speed)
     values = resolve_params(scenario, params)
     planned = timeline(scenario, seed=seed, params=values, start_time=start_time)
     ctx = catalog.new_context(seed, start_time, values)
-    if on_start is not None:
-        on_start()
-    t0 = monotonic() + lead
     built = build(planned, ctx, scenario.provider, run_id)
     if handoff is not None:
         stream = offload.handed_off(built, handoff, offload.Job(scenario, seed, values, start_time, run_id))
@@ -414,7 +412,11 @@ async def play(
         stream = offload.in_process(built)
     count = 0
     async with aclosing(stream):
-        async for at, event, step in stream:
+        first = await anext(stream, None) if handoff == 0 else None
+        if on_start is not None:
+            on_start()
+        t0 = monotonic() + lead
+        async for at, event, step in _after(first, stream) if handoff == 0 else stream:
             if speed > 0:
                 await _wait_until(t0 + (at - start_time).total_seconds() / speed, on_idle, sleep, monotonic)
             elif count % _YIELD_EVERY == _YIELD_EVERY - 1:
@@ -424,6 +426,13 @@ async def play(
     if on_idle is not None:
         await on_idle()
     return count
+
+
+async def _after(first: Built | None, rest: AsyncIterator[Built]) -> AsyncGenerator[Built, None]:
+    if first is not None:
+        yield first
+    async for item in rest:
+        yield item
 
 
 def build(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from simulator.scenarios import load_text, offload, play
+from simulator.scenarios import load_text, offload, play, runner
 
 START = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)
 # Several types, an override and a choice: the builders' shared world and both random streams.
@@ -104,6 +104,47 @@ async def test_a_run_at_speed_builds_its_events_elsewhere_too(monkeypatch):
     spy = Spy(monkeypatch)
     there = await played(mixed(100), handoff=30, speed=1e7)
     assert len(spy.processes) == 1 and len(here) >= 300 and there == here
+
+
+async def test_a_run_handed_off_from_its_start_waits_for_the_process_and_builds_nothing(monkeypatch):
+    """`handoff=0` (a long timed run): its clock starts once the process's first events are here, and this
+    process builds none of them, not even while that process starts."""
+    here = await played(mixed(100), handoff=None, speed=1e7)
+    order: list[str] = []
+    built_here = []
+    real_build, real_message = runner.build, offload._message
+
+    def build(*args, **kwargs):
+        for item in real_build(*args, **kwargs):
+            built_here.append(item[1].seq)
+            yield item
+
+    async def message(process):
+        got = await real_message(process)
+        order.append("message")
+        return got
+
+    monkeypatch.setattr(runner, "build", build)
+    monkeypatch.setattr(offload, "_message", message)
+    spy = Spy(monkeypatch)
+    out: list[tuple] = []
+
+    async def emit(event, step):
+        out.append((event.seq, event.id, event.type, event.occurred_at, event.json, event.run_id, step))
+
+    count = await play(
+        mixed(100),
+        seed=7,
+        params={},
+        start_time=START,
+        speed=1e7,
+        emit=emit,
+        run_id="r1",
+        handoff=0,
+        on_start=lambda: order.append("start"),
+    )
+    assert count == len(out) and out == here and len(spy.processes) == 1
+    assert order[:2] == ["message", "start"] and built_here == []
 
 
 async def test_past_the_most_processes_a_run_builds_its_own(monkeypatch):
