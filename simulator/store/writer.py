@@ -458,9 +458,13 @@ async def _transaction(conn: AsyncConnection, batch: _Batch, sender: str) -> Non
         (_DELIVERY_UPDATE, batch.updates),
     ]
     notify = bool(batch.deliveries or batch.rewrites)  # (not for every call: a barrier is one, and senders take them)
-    if conn.dialect.name == "sqlite" and not batch.calls:  # rows only: the common case, a run's
-        await direct.sqlite_rows(conn, statements)
-        return
+    if not batch.calls:  # rows only: the common case, a run's
+        if conn.dialect.name == "sqlite":
+            await direct.sqlite_rows(conn, statements)
+            return
+        if postgres.is_postgresql(conn.dialect.name):
+            await direct.postgres_rows(conn, statements, notify_as=sender if notify else None)
+            return
     async with conn.begin():
         for stmt, rows in statements:
             if rows:

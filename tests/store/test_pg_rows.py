@@ -1,0 +1,73 @@
+"""On PostgreSQL a transaction of rows is written straight on asyncpg's connection. A connection that fails and
+cannot even roll back is dropped, and the rows are written on a new one; one that refused the rows themselves is
+kept, and the refused change fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from simulator.store import Store
+from simulator.store import tables as t
+from simulator.store.writer import Op
+from tests.store import pg
+from tests.store.test_outbox_notify import rows
+
+
+@pytest.fixture
+async def store(pg_cluster: pg.Cluster) -> AsyncIterator[Store]:
+    opened = await Store.open(pg_cluster.create_database(f"rows_{uuid.uuid4().hex[:8]}"), secret_key="rows")
+    yield opened
+    await asyncio.wait_for(opened.close(), 30)
+
+
+async def write(store: Store, op: Op) -> BaseException | None:
+    done: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+    op.done = done.set_result
+    store.writer.put_nowait(op)
+    return await asyncio.wait_for(done, 30)
+
+
+async def count(store: Store) -> int:
+    async with store.engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(t.deliveries))).scalar_one())
+
+
+async def test_a_connection_left_busy_is_dropped_and_the_rows_written_on_another(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    """As after PostgreSQL's restart mid-statement: the connection is still busy with what failed, so the next
+    BEGIN fails ("another operation is in progress", which does not say the connection is lost), and so does
+    the ROLLBACK. The busy state itself comes only from a server going away at the wrong moment; it is imitated."""
+    await write(store, Op(events=(rows(1)[0],)))  # the writer holds a connection
+    real = asyncpg.Connection.execute
+    busy: list[Any] = []
+
+    async def execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if query == "BEGIN" and not busy:
+            busy.append(self)
+        if busy and self is busy[0] and query in ("BEGIN", "ROLLBACK"):
+            raise asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress")
+        return await real(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "execute", execute)
+    event, delivery = rows(2)
+    assert await write(store, Op(events=(event,), deliveries=(delivery,))) is None
+    assert busy and await count(store) == 1
+
+
+async def test_a_refused_row_fails_its_own_change_and_the_connection_is_kept(store: Store):
+    event, delivery = rows(3)
+    assert await write(store, Op(events=(event,), deliveries=(delivery,))) is None
+    kept = store.writer._conn
+    refused = await write(store, Op(deliveries=(delivery,)))  # the same delivery id again
+    assert isinstance(refused, IntegrityError) and not refused.connection_invalidated
+    assert await write(store, Op(events=(rows(4)[0],), deliveries=(rows(4)[1],))) is None
+    assert store.writer._conn is kept and await count(store) == 2
