@@ -24,7 +24,7 @@ from simulator.store.postgres import OUTBOX_CHANNEL
 # Rows of an INSERT per statement at most (see `steps`), within SQLite's limit on a statement's parameters.
 ROWS_PER_STEP = 64
 _MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
-_MANY: dict[tuple[str, int], str] = {}
+_MANY: dict[tuple[str, str, int], str] = {}
 _UPDATE = re.compile(r"UPDATE (\w+) SET (.+) WHERE \1\.(\w+) = \?")
 _COLUMN = re.compile(r'"?\w+"?')
 _COMPILED: dict[tuple[int, str], tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]] | None]] = {}
@@ -127,7 +127,7 @@ def _updates(sql: str, params: list[Any]) -> list[tuple[str, list[Any]]]:
 
 
 def _many(head: str, row: str, size: int) -> str:
-    key = (head, size)
+    key = (head, row, size)
     sql = _MANY.get(key)
     if sql is None:
         sql = _MANY[key] = f"{head} VALUES {', '.join([row] * size)}"

@@ -62,3 +62,14 @@ def test_one_row_or_a_statement_of_another_shape_is_left_as_it_is():
     ]
     other = "DELETE FROM rows WHERE rows.id = ?"
     assert direct.steps(other, [("a",), ("b",)]) == [(other, [("a",), ("b",)])]
+
+
+def test_updates_of_different_columns_each_get_their_own_statements():
+    """Two UPDATE shapes in one process (a delivery's state after an attempt, its whole row rewritten): each keeps
+    its own statements, whichever came first."""
+    rows2 = [(1, "a", "x"), (2, "b", "y")]
+    rows3 = [(1, "a", 3.0, "x"), (2, "b", 4.0, "y")]
+    two = direct.steps('UPDATE rows SET n=?, "key"=? WHERE rows.id = ?', rows2)
+    three = direct.steps('UPDATE rows SET n=?, "key"=?, f=? WHERE rows.id = ?', rows3)
+    for (sql, params), width in ((two[0], 3), (three[0], 4)):
+        assert sql.count("?") == len(params[0]) == 2 * width
