@@ -161,6 +161,7 @@ async def _received(
                     count += 1
     finally:
         pending.cancel()
+        await asyncio.wait([pending])  # its read let go of the pipe before `_stop` reads it to the end
 
 
 async def _message(process: asyncio.subprocess.Process) -> list[Built] | None:
@@ -176,12 +177,22 @@ async def _message(process: asyncio.subprocess.Process) -> list[Built] | None:
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
-    """The process stopped (it may be blocked writing) and waited for."""
+    """The process stopped (it may be blocked writing) and waited for, its pipe read to the end."""
     if process.returncode is None:
         with suppress(ProcessLookupError):
             process.kill()
     with suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
+        await asyncio.wait_for(_ended(process), STOP_TIMEOUT)
+
+
+async def _ended(process: asyncio.subprocess.Process) -> None:
+    # A run ahead of its events leaves the pipe's reading paused, and a paused pipe never sees its end: its
+    # transport stayed open after the process died (an unclosed transport, warned of when collected).
+    if process.stdout is not None:
+        with suppress(OSError):
+            while await process.stdout.read(1 << 16):
+                pass
+    await process.wait()
 
 
 def produce(given: BinaryIO, out: BinaryIO) -> None:

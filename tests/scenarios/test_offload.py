@@ -6,6 +6,7 @@ import asyncio
 import io
 import pickle
 import struct
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -188,7 +189,17 @@ async def test_a_building_process_killed_mid_run_loses_nothing(monkeypatch):
     assert killed and there == here
 
 
-async def test_cancelling_the_run_stops_its_building_process(monkeypatch):
+async def behind(process: asyncio.subprocess.Process, timeout: float = 30.0) -> None:
+    """Until the run is so far behind the process that its pipe is no longer read (its buffer is full)."""
+    pipe = process._transport.get_pipe_transport(1)  # type: ignore[attr-defined]
+    deadline = time.monotonic() + timeout
+    while pipe.is_reading():
+        assert time.monotonic() < deadline, "the run never fell behind its building process"
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(("speed", "handoff"), [(0, 50), (1e7, 0)])
+async def test_cancelling_the_run_stops_its_building_process(monkeypatch, speed, handoff):
     spy = Spy(monkeypatch)
     reached = asyncio.Event()
 
@@ -197,12 +208,16 @@ async def test_cancelling_the_run_stops_its_building_process(monkeypatch):
             reached.set()
             await asyncio.sleep(0.01)
 
-    task = asyncio.create_task(played(mixed(100_000), handoff=50, on_event=slow))
+    task = asyncio.create_task(played(mixed(100_000), handoff=handoff, on_event=slow, speed=speed))
     await asyncio.wait_for(reached.wait(), 30)
+    await behind(spy.processes[0])
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 30)
     assert len(spy.processes) == 1 and spy.processes[0].returncode is not None
+    # Its pipe read to the end, so its transport is closed: with the run far behind the process, a pipe left as it
+    # was kept the transport open after the process died, and it was warned of as unclosed when collected.
+    assert spy.processes[0]._transport.is_closing()
 
 
 def test_a_process_that_cannot_build_says_so_and_fails():
