@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from simulator.core.syncfy_api import bad_input, not_found
+from simulator.core.syncfy_api import bad_input, not_found, paging
 from simulator.core.syncfy_flows import new_object_id
 from simulator.errors import NotFound
 from simulator.models.inputs import SubscriptionPatch, SubscriptionSpec, parse
@@ -51,7 +51,7 @@ class Accounts:
                 out.append(_user_body({"id_user": id_user, "id_external": event.user.get("id_external")}))
         wanted = params.get("id_external")
         chosen = [u for u in out if wanted in (None, "") or u["id_external"] == wanted]
-        skip, limit = api.paging(params) if params.get("limit") or params.get("skip") else (0, api.PAGE_LIMIT)
+        skip, limit = paging(params) if params.get("limit") or params.get("skip") else (0, api.PAGE_LIMIT)
         return chosen[skip : skip + limit]
 
     async def create_user(self, params: Mapping[str, Any]) -> dict[str, Any]:

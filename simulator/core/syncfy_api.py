@@ -154,7 +154,7 @@ class SyncfyBackend:
         return views
 
     async def credentials(self, caller: Caller, params: Params, *, with_disabled: bool) -> list[dict[str, Any]]:
-        skip, limit = _paging(params)
+        skip, limit = paging(params)
         views = await self._scope(caller, params, deleted_too=with_disabled)
         bodies = [v.body for v in views if api.site_matches(api.SiteRef.of(v.body), params)]
         return [api.public_credential(b, with_disabled) for b in bodies[skip : skip + limit]]
@@ -192,7 +192,7 @@ class SyncfyBackend:
 
     async def rows(self, kind: str, caller: Caller, params: Params) -> Iterator[str]:
         """A page of rows of `kind` as JSON texts (see `api_query.page` for the filters)."""
-        skip, limit = _paging(params)
+        skip, limit = paging(params)
         segments = await self.segments(kind, caller, params)
         return query.page(segments, skip=skip, limit=limit, **_filters(kind, params))
 
@@ -222,7 +222,7 @@ class SyncfyBackend:
     # -- documents and catalogues ---------------------------------------------------------------------------
 
     async def documents(self, caller: Caller, params: Params) -> list[dict[str, Any]]:
-        skip, limit = _paging(params)
+        skip, limit = paging(params)
         await self.catch_up()
         webhook = params.get("id_job_webhook")
         if webhook:
@@ -256,7 +256,8 @@ class SyncfyBackend:
         return list(dict.fromkeys([*known, *seen]))
 
 
-def _paging(params: Params) -> tuple[int, int]:
+def paging(params: Params) -> tuple[int, int]:
+    """`api.paging`, its ValueError a 400 in Syncfy's envelope."""
     try:
         return api.paging(params)
     except ValueError as exc:

@@ -77,6 +77,8 @@ def test_refusals_are_envelopes_never_5xx(syncfy: httpx.Client):
     assert envelope(syncfy.get("/v1/no/such/route"), 404) is None
     for bad in ({"limit": 0}, {"limit": 5001}, {"skip": -1}, {"limit": "ten"}, {"dt_refresh_from": "yesterday"}):
         assert envelope(syncfy.get("/v1/transactions", params=bad), 400) is None, bad
+    for bad in ({"limit": 0}, {"limit": "ten"}, {"skip": "-1"}):  # the users' list pages the same way
+        assert envelope(syncfy.get("/v1/users", params=bad), 400) is None, bad
     assert envelope(syncfy.post("/v1/credentials", content=b"{not json"), 400) is None
     assert envelope(syncfy.request("PATCH", "/v1/credentials"), 405) is None
     assert envelope(syncfy.post("/v1/credentials", json={"id_site": BANK_SITE}), 400) is None
