@@ -8,6 +8,7 @@ raised as SQLAlchemy's, as through SQLAlchemy, so the writer tells transient one
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import sqlite3
@@ -164,6 +165,11 @@ async def postgres_rows(conn: AsyncConnection, statements: Statements, notify_as
         if notify_as is not None:
             await driver.execute("SELECT pg_notify($1, $2)", OUTBOX_CHANNEL, notify_as)
         await driver.execute("COMMIT")
+    except asyncio.CancelledError:
+        # Inside a transaction SQLAlchemy does not know of, with no time to roll it back: the pool's reset would
+        # not end it, and the next holder of the connection would write inside it. Closed at once instead.
+        driver.terminate()
+        raise
     except Exception as failure:
         usable = await _rolled_back(driver)
         try:

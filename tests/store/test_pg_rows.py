@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from simulator.store import Store
+from simulator.store import Store, direct
 from simulator.store import tables as t
+from simulator.store import writer as writer_module
 from simulator.store.writer import Op
 from tests.store import pg
 from tests.store.test_outbox_notify import rows
@@ -71,3 +72,24 @@ async def test_a_refused_row_fails_its_own_change_and_the_connection_is_kept(sto
     assert isinstance(refused, IntegrityError) and not refused.connection_invalidated
     assert await write(store, Op(events=(rows(4)[0],), deliveries=(rows(4)[1],))) is None
     assert store.writer._conn is kept and await count(store) == 2
+
+
+async def test_a_transaction_cancelled_midway_closes_its_connection(store: Store, monkeypatch: pytest.MonkeyPatch):
+    """SQLAlchemy does not know of the transaction begun straight on asyncpg, so its pool would not end it: a
+    transaction cancelled before its COMMIT must not leave its connection open inside it."""
+    started = asyncio.Event()
+
+    async def stalled(self: Any, *args: Any, **kwargs: Any) -> None:
+        started.set()
+        await asyncio.Event().wait()  # a statement that does not come back
+
+    event = rows(5)[0]
+    async with store.engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        monkeypatch.setattr(asyncpg.Connection, "executemany", stalled)
+        task = asyncio.create_task(direct.postgres_rows(conn, [(writer_module._EVENT_INSERT, [event])], notify_as=None))
+        await asyncio.wait_for(started.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert driver.is_closed()
