@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simulator.store.postgres import OUTBOX_CHANNEL
 
-# Rows of an INSERT per statement at most (see `steps`), within SQLite's limit on a statement's parameters.
+# Rows per statement at most (see `steps`), within SQLite's limit on a statement's parameters.
 ROWS_PER_STEP = 64
 _MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
-_MANY: dict[tuple[str, str, int], str] = {}
+_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33)
+_MANY: dict[tuple[str, str, int, str], str] = {}
 _UPDATE = re.compile(r"UPDATE (\w+) SET (.+) WHERE \1\.(\w+) = \?")
 _COLUMN = re.compile(r'"?\w+"?')
 _COMPILED: dict[tuple[int, str], tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]] | None]] = {}
@@ -77,7 +78,8 @@ async def sqlite_rows(conn: AsyncConnection, statements: Statements) -> None:
 
 
 def steps(sql: str, params: list[Any]) -> list[tuple[str, list[Any]]]:
-    """`executemany(sql, params)` for SQLite, an INSERT's rows ROWS_PER_STEP to a statement.
+    """`executemany(sql, params)` for SQLite, many rows to a statement: an INSERT's in one VALUES list, an
+    UPDATE's through `UPDATE … FROM (VALUES …)` (see `_updates`); any other statement as it is.
 
     SQLite's driver steps a statement once per row, and lets go of the GIL around each step. Taking it back waits
     for the event loop's thread to let go in turn, which a loop busy with readers does only every few
@@ -86,52 +88,55 @@ def steps(sql: str, params: list[Any]) -> list[tuple[str, list[Any]]]:
     """
     if len(params) == 1 or not isinstance(params[0], tuple):
         return [(sql, params)]
-    head, values, tail = sql.partition(" VALUES ")
+    head, values, row = sql.partition(" VALUES ")
     if not values or not head.startswith("INSERT INTO "):
         return _updates(sql, params)
-    per_row = len(params[0])
-    most = max(1, min(ROWS_PER_STEP, _MAX_VARIABLES // max(per_row, 1)))
-    out: list[tuple[str, list[Any]]] = []
-    done = 0
-    size = most
-    while done < len(params):
-        count = (len(params) - done) // size
-        if count:
-            end = done + count * size
-            rows = [list(chain.from_iterable(params[i : i + size])) for i in range(done, end, size)]
-            out.append((_many(head, tail, size), rows))
-            done = end
-        size //= 2  # the rest in halves: a few statement shapes per table, each in the driver's cache
-    return out
+    return [(_statement(f"{head} VALUES ", row, size, ""), rows) for size, rows in _chunks(params)]
 
 
 def _updates(sql: str, params: list[Any]) -> list[tuple[str, list[Any]]]:
     """`UPDATE t SET a=?, b=? WHERE t.id = ?` of many rows as `UPDATE … FROM (VALUES …)` statements (SQLite
-    3.33 and later), for the reason `steps` gives. Every row sets the same columns, so a row updated twice in
-    one statement keeps its last values: only those are given (in a join SQLite would pick either)."""
+    3.33 and later). Every row sets the same columns, so a row updated twice in one statement keeps its last
+    values: only those are given (in a join SQLite would pick either)."""
     shape = _UPDATE.fullmatch(sql)
-    if shape is None or sqlite3.sqlite_version_info < (3, 33):
+    if shape is None or not _UPDATE_FROM:
         return [(sql, params)]
     table, assignments, key = shape.groups()
     columns = [part.removesuffix("=?") for part in assignments.split(", ")]
     if not all(_COLUMN.fullmatch(column) for column in columns):
         return [(sql, params)]
     last = list({row[-1]: row for row in params}.values())  # by key, in first-seen order, each its last values
+    if len(last) == 1:
+        return [(sql, last)]
     sets = ", ".join(f"{column}=v.column{i}" for i, column in enumerate(columns, 1))
-    head = f"UPDATE {table} SET {sets} FROM"
-    where = f"AS v WHERE {table}.{key} = v.column{len(columns) + 1}"
-    out: list[tuple[str, list[Any]]] = []
-    for sql_rows, rows in steps(f"INSERT INTO _ VALUES ({', '.join('?' * len(last[0]))})", last):
-        values = sql_rows.partition(" VALUES ")[2]
-        out.append((f"{head} (VALUES {values}) {where}", rows))
-    return out if len(last) > 1 else [(sql, last)]
+    head = f"UPDATE {table} SET {sets} FROM (VALUES "
+    tail = f") AS v WHERE {table}.{key} = v.column{len(columns) + 1}"
+    row = f"({', '.join('?' * len(last[0]))})"
+    return [(_statement(head, row, size, tail), rows) for size, rows in _chunks(last)]
 
 
-def _many(head: str, row: str, size: int) -> str:
-    key = (head, row, size)
+def _chunks(params: list[tuple[Any, ...]]) -> list[tuple[int, list[list[Any]]]]:
+    """`params` as statements' parameters, (rows per statement, each statement's rows flattened): ROWS_PER_STEP
+    rows (fewer for wide rows, within SQLite's limit on parameters), the rest in halves, so a table needs a few
+    statement shapes, each in the driver's cache."""
+    size = max(1, min(ROWS_PER_STEP, _MAX_VARIABLES // max(len(params[0]), 1)))
+    out: list[tuple[int, list[list[Any]]]] = []
+    done = 0
+    while done < len(params):
+        end = done + (len(params) - done) // size * size
+        if end > done:
+            out.append((size, [list(chain.from_iterable(params[i : i + size])) for i in range(done, end, size)]))
+            done = end
+        size //= 2
+    return out
+
+
+def _statement(head: str, row: str, size: int, tail: str) -> str:
+    """`head`, `size` times `row` comma-separated, `tail`: made once per shape."""
+    key = (head, row, size, tail)
     sql = _MANY.get(key)
     if sql is None:
-        sql = _MANY[key] = f"{head} VALUES {', '.join([row] * size)}"
+        sql = _MANY[key] = f"{head}{', '.join([row] * size)}{tail}"
     return sql
 
 

@@ -34,7 +34,7 @@ def mixed(n: int):
     return load_text(MIXED.format(n=n))
 
 
-async def played(s, handoff: int | None, on_event=None, speed: float = 0) -> list[tuple]:
+async def played(s, handoff: int | None, on_event=None, speed: float = 0, on_start=None) -> list[tuple]:
     out: list[tuple] = []
 
     async def emit(event, step):
@@ -42,7 +42,9 @@ async def played(s, handoff: int | None, on_event=None, speed: float = 0) -> lis
         if on_event is not None:
             await on_event(len(out))
 
-    count = await play(s, seed=7, params={}, start_time=START, speed=speed, emit=emit, run_id="r1", handoff=handoff)
+    count = await play(
+        s, seed=7, params={}, start_time=START, speed=speed, emit=emit, run_id="r1", handoff=handoff, on_start=on_start
+    )
     assert count == len(out)
     return out
 
@@ -128,23 +130,8 @@ async def test_a_run_handed_off_from_its_start_waits_for_the_process_and_builds_
     monkeypatch.setattr(runner, "build", build)
     monkeypatch.setattr(offload, "_message", message)
     spy = Spy(monkeypatch)
-    out: list[tuple] = []
-
-    async def emit(event, step):
-        out.append((event.seq, event.id, event.type, event.occurred_at, event.json, event.run_id, step))
-
-    count = await play(
-        mixed(100),
-        seed=7,
-        params={},
-        start_time=START,
-        speed=1e7,
-        emit=emit,
-        run_id="r1",
-        handoff=0,
-        on_start=lambda: order.append("start"),
-    )
-    assert count == len(out) and out == here and len(spy.processes) == 1
+    there = await played(mixed(100), handoff=0, speed=1e7, on_start=lambda: order.append("start"))
+    assert there == here and len(spy.processes) == 1
     assert order[:2] == ["message", "start"] and built_here == []
 
 
