@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from simulator.store import Store
-from simulator.turns import READERS, TURN_ITEMS, in_turns
+from simulator.turns import READERS, REST, TURN_ITEMS, in_turns, reading
 from tests.api.harness import ApiServer
 
 
@@ -36,6 +37,22 @@ async def test_long_conversions_go_a_step_at_a_time_taking_turns() -> None:
     runs = [len(list(group)) for _, group in itertools.groupby(order, key=lambda pair: pair[0])]
     assert max(runs) <= 10 and len(runs) >= 5  # the readers alternate, a step each
     assert meanwhile and meanwhile[0] <= 20  # it ran after a step or two, not after all 50 conversions
+
+
+async def test_a_reads_place_rests_as_long_as_the_read_took_before_another_read_has_it() -> None:
+    """The reads that filled every place end (their answers go) without their rest; the next read starts after it."""
+    took = 0.05
+    entered: list[float] = []
+
+    async def read() -> float:
+        async with reading():
+            entered.append(time.monotonic())
+            await asyncio.sleep(took)
+        return time.monotonic()
+
+    ended = await asyncio.gather(*(read() for _ in range(READERS)))
+    await read()
+    assert entered[-1] - max(ended) >= took * REST * 0.9  # its place was free only after the rest
 
 
 def test_at_most_a_few_reads_are_under_way_at_once(
