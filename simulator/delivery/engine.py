@@ -51,7 +51,7 @@ class DeliveryEngine(Outcomes):
         # On a shared store the engine sends only for the subscriptions it holds a lease on (see `Sharing`).
         self.leases = leases
         self.me = leases.id if leases is not None else new_id("proc")  # marks what this process holds back
-        store.writer.sender = self.me
+        store.writer.sender = store.records.sender = self.me
         self._sharing: Sharing | None = None
         # Called after processes that stopped beating were reaped (their runs are over).
         self.reaped: list[Callable[[], Awaitable[None]]] = []
@@ -442,7 +442,7 @@ class DeliveryEngine(Outcomes):
         # then leaves unrecorded (and another sender makes again) no more than its attempts under way.
         recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         op.done = lambda _exc: None if recorded.done() else recorded.set_result(None)
-        self.store.writer.put_nowait(op)
+        self.store.records.put_nowait(op)
         await recorded
 
     def _finish(self, lane: Lane, job: Job) -> None:
@@ -502,7 +502,7 @@ class DeliveryEngine(Outcomes):
         if self.leases is not None and sub.id not in self._lanes:
             # Another process sends this subscription's deliveries and has read past this one.
             self._let_go_at_the_end([job])
-        self.store.writer.put_nowait(Op(updates=(job.update_row(),)))
+        self.store.records.put_nowait(Op(updates=(job.update_row(),)))  # before its next attempt's record
         self._outstanding[job.run_id][job.subscription_id] += 1
         if self.leases is None or sub.id in self._lanes:
             self._lane(sub).force(job)

@@ -1,7 +1,8 @@
 """The single writer: every change to the store goes through one connection, in batched transactions.
 
 SQLite allows one writer at a time; funnelling writes through one task avoids lock errors and turns thousands
-of small writes (deliveries, attempts, status changes) into a few `executemany` calls per transaction.
+of small writes (deliveries, attempts, status changes) into a few `executemany` calls per transaction. On
+PostgreSQL a second writer beside it takes the records of sending (see `Store._record_beside`).
 
 A queued change is a fact someone acted on (an attempt was made, a delivery was sent), so the writer never drops
 one. A failure the store can get past (the disk is full, the file is locked, the connection dropped) keeps the
@@ -204,6 +205,9 @@ class Writer:
         self.listeners: list[Listener] = []
         # Who this process is to the others on a shared store (the payload of its notifications).
         self.sender = ""
+        # A writer on another connection of the same store (the records of sending, on a shared store): waiting
+        # for everything queued here waits for it too, and it fails or is given up on with this one.
+        self.beside: Writer | None = None
         # Why writes fail, while they do (None when the store takes them): the core refuses new work meanwhile.
         self.unavailable: str | None = None
         self._conn: AsyncConnection | None = None
@@ -256,11 +260,15 @@ class Writer:
         # Given up on at closing: everything before it is settled too, as the log says.
         with contextlib.suppress(StoreUnavailable):
             await self.submit(_noop)
+        if self.beside is not None:
+            await self.beside.barrier()
 
     def check(self) -> None:
         """Raise `StoreUnavailable` (503) while writes fail: new work would only queue behind them."""
         if self.unavailable is not None:
             raise StoreUnavailable(f"the store cannot write: {self.unavailable}")
+        if self.beside is not None:
+            self.beside.check()
 
     def closing(self, grace: float = CLOSE_GRACE) -> None:
         """The process is stopping: while the store keeps failing, retry for `grace` more seconds, then give up on
@@ -269,6 +277,8 @@ class Writer:
         deadline = time.monotonic() + grace
         if self._give_up_at is None or deadline < self._give_up_at:
             self._give_up_at = deadline
+        if self.beside is not None:
+            self.beside.closing(grace)
 
     async def close(self, grace: float = CLOSE_GRACE) -> None:
         """Write what is queued (giving up after `grace` seconds if the store keeps failing) and stop."""
