@@ -16,7 +16,6 @@ from simulator.models.inputs import EventSpec, SubscriptionSpec
 from simulator.testing.receiver import Receiver
 from tests.store import pg
 
-
 _names = itertools.count(1)
 
 
