@@ -39,8 +39,9 @@ async def test_long_conversions_go_a_step_at_a_time_taking_turns() -> None:
     assert meanwhile and meanwhile[0] <= 20  # it ran after a step or two, not after all 50 conversions
 
 
-async def test_a_reads_place_rests_as_long_as_the_read_took_before_another_read_has_it() -> None:
-    """The reads that filled every place end (their answers go) without their rest; the next read starts after it."""
+async def test_while_reads_wait_a_place_rests_as_long_as_its_read_took() -> None:
+    """The reads that held every place end (their answers go) without their rest; the one that waited for a place
+    starts only after it."""
     took = 0.05
     entered: list[float] = []
 
@@ -50,9 +51,28 @@ async def test_a_reads_place_rests_as_long_as_the_read_took_before_another_read_
             await asyncio.sleep(took)
         return time.monotonic()
 
-    ended = await asyncio.gather(*(read() for _ in range(READERS)))
-    await read()
-    assert entered[-1] - max(ended) >= took * REST * 0.9  # its place was free only after the rest
+    ended = await asyncio.gather(*(read() for _ in range(READERS + 1)))
+    assert entered[-1] - min(ended) >= took * REST * 0.9
+
+
+async def test_with_nobody_waiting_a_place_is_free_at_once() -> None:
+    """Reads one after another (a client, a dashboard) are not slowed: each finds a place free."""
+    entered = 0
+
+    async def read(took: float) -> None:
+        nonlocal entered
+        async with reading():
+            entered += 1
+            await asyncio.sleep(took)
+
+    await read(0.2)  # a long read, whose rest would outlast the short ones after it
+    for _ in range(READERS - 1):
+        await read(0.01)
+    next_read = asyncio.create_task(read(0.01))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert entered == READERS + 1  # it did not wait out an earlier read's rest
+    await next_read
 
 
 def test_at_most_a_few_reads_are_under_way_at_once(
