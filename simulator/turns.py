@@ -7,10 +7,10 @@ made deliveries late by a second. So:
 - `reading()`: at most READERS reads are under way at once; the others wait without a place in the queue;
 - `in_turns()`: a read converts a long list a few items per step, taking turns with the other reader;
 - while other reads wait for a place, a read's place is given back only once it has rested as long as the read
-  took (its answer is not held): under a crowd of readers, reads have the loop about half the time, and the process leaves the machine's cores free
-  for as long. Without the rest, 50 clients kept the process busy without a pause, the OS then took its core away
-  from it now and then, and a delivery falling due meanwhile waited for it (p99 lateness 4.7-5.9 ms at 1,000
-  events/s under 50 readers on 2 cores, against 2.9-4.8 ms with it).
+  took (its answer is not held): under a crowd of readers, reads have the loop about half the time, and the
+  process leaves the machine's cores free for as long. Without the rest, 50 clients kept the process busy without
+  a pause, the OS then took its core away from it now and then, and a delivery falling due meanwhile waited for
+  it (p99 lateness 4.7-5.9 ms at 1,000 events/s under 50 readers on 2 cores, against 2.5-4.2 ms with it).
 A timer that fires then waits behind a handful of short steps, whatever the number of readers. Reads take longer
 under load instead.
 """
