@@ -29,8 +29,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 READERS = 2
-# How long a read's place rests after it, as a share of the read's own time.
-REST = 1.0
+# How long a read's place rests after it, as a share of the read's own time, and at most: a slow read (a text
+# search over a large store, seconds long) must not then keep its place from everyone for as long again.
+REST, REST_MAX = 1.0, 0.25
 # Items per step: about half a millisecond of a delivery's conversion to JSON on the 2-core machine measured.
 TURN_ITEMS = 10
 
@@ -58,8 +59,8 @@ def _turns() -> _Turns:
 async def reading() -> AsyncIterator[None]:
     """Hold one of the READERS places for a read (its queries and its conversion to JSON). Only for work that
     ends by itself: a wait for something else would hold the place and stall every reader behind it. The place
-    rests REST times as long as the read took before a read waiting for it has it; with nobody waiting it is free
-    at once (a client or two reading one after another are not slowed)."""
+    rests REST times as long as the read took (at most REST_MAX) before a read waiting for it has it; with nobody
+    waiting it is free at once (a client or two reading one after another are not slowed)."""
     turns = _turns()
     turns.waiting += 1
     try:
@@ -71,7 +72,7 @@ async def reading() -> AsyncIterator[None]:
         yield
     finally:
         if turns.waiting:
-            rest = (time.monotonic() - began) * REST
+            rest = min(REST_MAX, (time.monotonic() - began) * REST)
             asyncio.get_running_loop().call_later(rest, turns.readers.release)
         else:
             turns.readers.release()

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from simulator.store import Store
-from simulator.turns import READERS, REST, TURN_ITEMS, in_turns, reading
+from simulator.turns import READERS, REST, REST_MAX, TURN_ITEMS, in_turns, reading
 from tests.api.harness import ApiServer
 
 
@@ -53,6 +53,23 @@ async def test_while_reads_wait_a_place_rests_as_long_as_its_read_took() -> None
 
     ended = await asyncio.gather(*(read() for _ in range(READERS + 1)))
     assert entered[-1] - min(ended) >= took * REST * 0.9
+
+
+async def test_the_rest_after_a_slow_read_is_bounded() -> None:
+    """A read of seconds (a text search over a large store) does not keep its place from the readers waiting for
+    as long again: its rest is REST_MAX at most."""
+    slow = REST_MAX * 4
+    entered: list[float] = []
+
+    async def read(took: float) -> float:
+        async with reading():
+            entered.append(time.monotonic())
+            await asyncio.sleep(took)
+        return time.monotonic()
+
+    ended = await asyncio.gather(*(read(slow) for _ in range(READERS)), read(0))
+    assert entered[-1] - min(ended[:READERS]) >= REST_MAX * 0.9  # it rested
+    assert entered[-1] - min(ended[:READERS]) < slow * REST  # but not as long as the read took
 
 
 async def test_with_nobody_waiting_a_place_is_free_at_once() -> None:
