@@ -6,7 +6,6 @@ whatever was unfinished after a restart.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import defaultdict
@@ -510,4 +509,4 @@ class DeliveryEngine(Outcomes):
 
 
 def _json(value: Any) -> str | None:
-    return json.dumps(value, separators=(",", ":")) if value else None
+    return codec.dumps(value) if value else None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.models import Event
+from simulator.store.codec import dumps
 from simulator.timeutil import parse_time
 
 # A duplicate copy (the `duplicate` fault) is stored as its own row, `<message id>~dup<k>`, and sent as the message.
@@ -54,7 +55,7 @@ class Job:
             "finished_at": self.finished_at,
             "last_status": self.last_status,
             "last_error": self.last_error,
-            "faults": json.dumps(self.faults, separators=(",", ":")) if self.faults else None,
+            "faults": dumps(self.faults) if self.faults else None,
             "held_by": self.held_by,
         }
 
@@ -67,8 +68,8 @@ class Job:
             "n": self.n,
             "subscription_id": self.subscription_id,
             "run_id": self.run_id,
-            "event_keys": json.dumps(event_keys),
-            "event_ids": json.dumps([e.id for e in self.events]),
+            "event_keys": dumps(event_keys),
+            "event_ids": dumps([e.id for e in self.events]),
             "type": self.type,
             "envelope_id": self.envelope_id,
             "speed": self.speed,

@@ -7,6 +7,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from sqlalchemy import Row
 
 from simulator.models import Attempt, Delivery, RetryPolicy, Run, Subscription
@@ -16,12 +17,17 @@ from simulator.store.secrets import Sealer
 
 # A stored blob is one tag byte and the data: raw, or zlib-compressed when that is smaller.
 _RAW, _ZLIB = b"\x00", b"\x01"
-# One encoder for every attempt's headers: json.dumps with options builds a new one per call.
-_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    """Compact JSON for a column only this program reads back (`json.loads`): orjson, several times quicker than
+    the standard library on every delivery's and attempt's row. What it refuses (an integer past 64 bits, a lone
+    surrogate) falls back to the standard library. Never for a provider's body, whose bytes are the standard
+    library's (`json.dumps` and orjson spell some floats differently)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"))
 
 
 def subscription_row(sub: Subscription, sealer: Sealer) -> dict[str, Any]:
@@ -100,9 +106,9 @@ def exchange_row(
         return {"request_url": None, "request_headers": None, "request_body": None, "response_headers": None}
     return {
         "request_url": url,
-        "request_headers": _COMPACT(headers),
+        "request_headers": dumps(headers),
         "request_body": None if rendered or body is None else pack(body),
-        "response_headers": _COMPACT(response_headers) if response_headers is not None else None,
+        "response_headers": dumps(response_headers) if response_headers is not None else None,
     }
 
 
