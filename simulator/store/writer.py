@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from simulator.errors import StoreUnavailable
 from simulator.store import direct, postgres
 from simulator.store import tables as t
+from simulator.store.slow import SlowCommits
 
 log = logging.getLogger("webhook_sim.store")
 
@@ -216,6 +217,7 @@ class Writer:
         self._give_up_at: float | None = None  # set by closing(): a failing store is given up on after this
         self._abandoned = False
         self._unwritten: Counter[str] = Counter()  # what was given up on, by kind, for the closing log line
+        self._slow = SlowCommits()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="store-writer")
@@ -364,7 +366,9 @@ class Writer:
         try:
             if self._conn is None:
                 self._conn = await self._engine.connect()
+            began = time.monotonic()
             await _transaction(self._conn, batch, self.sender)
+            self._slow.note(time.monotonic() - began, len(batch))
         except Exception as exc:
             if transient(exc):
                 await self._disconnect(invalidate=True)  # the next try gets a fresh connection
