@@ -1,8 +1,9 @@
 """Every benchmark, as one table: figure, target, pass or fail. `python -m benchmarks.run [--full]`.
 
 Ratios are measured against a baseline in the same run on the same machine; absolute targets are for the 2-core
-machine the project is measured on. `--full` runs the 1,000,000-event scale test (several minutes); without it,
-a 100,000-event run shows the memory trend.
+machine the project is measured on. `--full` runs the 1,000,000-event scale tests (several minutes each): one
+process on SQLite, and 2 workers on PostgreSQL; without it, a 100,000-event run on SQLite shows the memory trend.
+Where PostgreSQL is installed, the scaling table of 1, 2 and 4 workers on it is printed too (`benchmarks.workers`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from benchmarks import generation, lateness, startup, throughput
 from benchmarks.harness import fast_receiver
 from simulator.runtime import run_loop, tune_gc
+from tests.store import pg
 
 
 def row(name: str, value: str, target: str, ok: bool | None) -> tuple[str, str, str, str]:
@@ -40,6 +42,45 @@ def scale(events: int) -> dict[str, Any]:
         check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def workers(what: str) -> list[dict[str, Any]]:
+    """`python -m benchmarks.workers what`, in a process of its own: its rows."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.workers", what], capture_output=True, text=True, timeout=7200, check=True
+    )
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+def worker_rows(full: bool) -> list[tuple[str, str, str, str]]:
+    if pg.bindir() is None:
+        return [row("workers on PostgreSQL", f"not measured: {pg.MISSING}", "-", None)]
+    rows = []
+    for r in workers("scaling"):
+        rss = ", ".join(f"{m:.0f}" for m in r["worker_peak_rss_mb"])
+        rows.append(
+            row(
+                f"workers on PostgreSQL: {r['workers']} -> {r['receiver']} ({r['deliveries']:,} deliveries)",
+                f"{r['deliveries_per_s']:,}/s, workers' CPU {sum(r['worker_cpu_s']):.1f} s, RSS {rss} MB",
+                "-",
+                None,
+            )
+        )
+    if full:
+        (r,) = workers("long")
+        rows.append(
+            row(
+                f"PostgreSQL: {r['deliveries']:,} events, 2 workers",
+                f"{r['seconds']} s ({r['deliveries_per_s']:,}/s)",
+                "completes",
+                r["deliveries_per_s"] > 0,
+            )
+        )
+        rss = ", ".join(f"{m:.0f}" for m in r["worker_peak_rss_mb"])
+        rows.append(
+            row("  peak RSS per process", f"workers {rss} MB, publisher {r['publisher_peak_rss_mb']} MB", "-", None)
+        )
+    return rows
 
 
 def main() -> int:
@@ -100,6 +141,7 @@ def main() -> int:
             None,
         )
     )
+    rows.extend(worker_rows(args.full))
     rows.append(row("serve ready (/health)", f"{startup.serve_ms():.0f} ms", "-", None))
     fx = startup.fixture_ms()
     rows.append(
