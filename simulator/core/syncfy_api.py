@@ -84,7 +84,7 @@ class SyncfyBackend:
     def _observe(self, event: Event, key: str) -> None:
         if event.provider != "syncfy":
             return
-        self._pending.append(api.index_row(key, event.type, event.occurred_at.timestamp(), event.data))
+        self._pending.append(api.index_row(key, event.type, event.occurred_at.timestamp(), event.parsed()))
         if len(self._pending) >= FLUSH_AT and (self._flushing is None or self._flushing.done()):
             self._flushing = asyncio.get_running_loop().create_task(self.catch_up())
 

@@ -52,7 +52,7 @@ def plan_drift(
     """Which field to add to or remove from the first event's payload, as a path into the body, or None when no
     kind in `kinds` applies (nothing optional to remove)."""
     body = json.loads(catalog.render(list(events), envelope_id))
-    event_path = _find(body, events[0].data)
+    event_path = _find(body, events[0].parsed())
     if event_path is None:
         return None
     target = _payload_path(body, event_path)

@@ -105,7 +105,7 @@ def event_from_row(row: Any) -> Event:
         provider=row.provider,
         type=row.type,
         occurred_at=parse_time(row.occurred_at),
-        data=json.loads(row.body),
+        data=None,  # parsed only if a fault that changes the body asks for it
         json=row.body,
         envelope_id=row.envelope_id,
         seq=row.seq,
