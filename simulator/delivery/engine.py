@@ -335,7 +335,8 @@ class DeliveryEngine(Outcomes):
             self._hand_over(released)
             self._notify()
 
-        op = Op(events=events, deliveries=inserts, rewrites=rewrites, done=committed, patient=patient)
+        timed = any(job.speed > 0 for job, _, _ in rows)
+        op = Op(events=events, deliveries=inserts, rewrites=rewrites, done=committed, patient=patient, timed=timed)
         await self.store.write(op)
 
     async def release(self, run_id: str | None = None) -> None:
@@ -432,7 +433,7 @@ class DeliveryEngine(Outcomes):
             self._succeeded(lane, job, outcome)
         else:
             self._failed(lane, job, outcome, provider.retry_policy)
-        op = Op(attempts=(attempt,), updates=(job.update_row(),))
+        op = Op(attempts=(attempt,), updates=(job.update_row(),), timed=job.speed > 0)
         if self.leases is None:
             op.patient = True  # nothing waits for it (a restart sends again what has no record)
             self.store.writer.put_nowait(op)
