@@ -138,10 +138,11 @@ async def test_a_timed_run_whose_events_commit_late_is_said_and_one_at_speed_0_i
     """The engine marks what a timed run writes: its events' commit held past their lead is said in the log; the
     same stall at speed 0, which makes nothing late, is not."""
     caplog.set_level(logging.WARNING, logger="webhook_sim.store")
-    # At speed 1 the events are made about 0.8 s after the run starts (0.2 s before they are due); at speed 0 the
-    # run is still making events when the lock is taken.
+    # At speed 1 the events are made about 1.8 s after the run starts (0.2 s before they are due): the lock is
+    # taken well before. At speed 0 the run makes its events at the pace its receiver takes them (a few seconds
+    # for these), so it is still making them when the lock is taken.
     n = 2 if speed > 0 else 3000
-    steps = "  - wait: 1s\n" if speed > 0 else ""
+    steps = "  - wait: 2s\n" if speed > 0 else ""
     (tmp_path / "late.yaml").write_text(
         "name: late\nprovider: basistheory\ndescription: emits\nsteps:\n"
         f"{steps}  - repeat: {n}\n    steps:\n      - emit: token.created\n"
@@ -153,6 +154,7 @@ async def test_a_timed_run_whose_events_commit_late_is_said_and_one_at_speed_0_i
         run = await sim.runs.start(RunSpec(scenario="late", speed=speed, seed=1))
         if speed > 0:
             await lock.take()  # before the events are made: their commit waits for it
+            assert (await sim.runs.get(run.id)).events == 0, "the run made its events before the stall"
             await made(sim, run.id)
         else:
             await made(sim, run.id)
