@@ -134,7 +134,8 @@ async def test_scenarios(api: Both):
 
 async def test_runs_start_wait_list_events_and_cancel(api: Both, receiver: Receiver):
     started = await api.start_run("client-one-event", seed=7, speed=0, target=receiver.url, params={"note": "x"})
-    assert isinstance(started, RunInfo) and started.status in ("pending", "running")
+    # As the run stands once recorded: a run of one event at speed 0 may be over by then.
+    assert isinstance(started, RunInfo) and started.status in ("pending", "running", "completed")
     done = await api.wait_run(started.id, timeout=10)
     assert (done.status, done.events, done.counts, done.seed, done.params) == (
         "completed",

@@ -50,7 +50,8 @@ def test_a_run_delivers_and_reports_its_events(api: httpx.Client, receiver: Rece
         schemas.Run,
         202,
     )
-    assert started["status"] in ("pending", "running")
+    # The answer shows the run as it stands once recorded: a run of one event at speed 0 may be over by then.
+    assert started["status"] in ("pending", "running", "completed")
     assert (started["seed"], started["speed"], started["target"]) == (7, 0.0, receiver.url)
     eventually(lambda: run_status(api, started["id"])["status"] == "completed", what="run completed")
     done = run_status(api, started["id"])
