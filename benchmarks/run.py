@@ -85,7 +85,7 @@ def worker_rows(full: bool) -> list[tuple[str, str, str, str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--full", action="store_true", help="the 1,000,000-event scale test")
+    parser.add_argument("--full", action="store_true", help="the 1,000,000-event scale tests (SQLite, PostgreSQL)")
     parser.add_argument("--events", type=int, default=20000, help="events for the throughput test")
     parser.add_argument("--precision-seconds", type=int, default=30)
     args = parser.parse_args()

@@ -78,11 +78,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copytree(source, context / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, context / name)
-    out = tmp_path_factory.mktemp("wheels")
-    built = _pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", str(out), str(context))
-    assert built.returncode == 0, built.stdout + built.stderr
-    (found,) = out.glob("webhook_sim-*.whl")
-    return found
+    return _wheel(context, tmp_path_factory.mktemp("wheels"))
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +89,14 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = _pip("install", "--no-deps", "--no-index", "--target", str(target), str(wheel))
     assert done.returncode == 0, done.stdout + done.stderr
     return target
+
+
+def _wheel(context: Path, out: Path) -> Path:
+    """The project's wheel built from `context` into `out` (offline, with the suite's hatchling): its one file."""
+    built = _pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", str(out), str(context))
+    assert built.returncode == 0, built.stdout + built.stderr
+    (found,) = out.glob("webhook_sim-*.whl")
+    return found
 
 
 def _pip(*args: str) -> subprocess.CompletedProcess[str]:
@@ -166,10 +170,7 @@ def test_the_dependency_layer_builds_from_the_project_file_alone(tmp_path: Path)
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "simulator").mkdir()
     (tmp_path / "simulator" / "__init__.py").touch()
-    out = tmp_path / "wheels"
-    built = _pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", str(out), str(tmp_path))
-    assert built.returncode == 0, built.stdout + built.stderr
-    assert len(list(out.glob("webhook_sim-*.whl"))) == 1
+    _wheel(tmp_path, tmp_path / "wheels")
 
 
 def test_the_image_serves_from_its_wheel_and_its_health_check_asks_its_port(

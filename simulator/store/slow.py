@@ -26,10 +26,8 @@ class SlowCommits:
         self._worst = 0.0
 
     def note(self, took: float, changes: int) -> None:
-        """A commit of `changes` changes, some of a timed run, took `took` seconds. (At speed 0 nothing is due at
-        a set time: a long commit there is only slow, and says nothing.)"""
-        if took < SLOW:
-            return
+        """A commit of `changes` changes, some of a timed run, took `took` seconds, SLOW or more (the writer
+        tells only those: at speed 0 nothing is due at a set time, and a long commit there makes nothing late)."""
         self._count += 1
         self._worst = max(self._worst, took)
         now = time.monotonic()

@@ -43,30 +43,43 @@ async def commit(store: Store, key: str, *, timed: bool = True) -> None:
     await asyncio.wait_for(done, 30)
 
 
-async def held(store: Store, db: Path, key: str, *, timed: bool) -> None:
-    """Commit while another connection holds SQLite's write lock for HOLD seconds."""
-    locked, release = threading.Event(), threading.Event()
+class _Lock:
+    """SQLite's write lock held by another connection, from `take()` until `release()`."""
 
-    def hold() -> None:
-        other = sqlite3.connect(db, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")  # SQLite's write lock: the writer's commit waits for it
-        locked.set()
-        release.wait(30)
+    def __init__(self, db: Path) -> None:
+        self.db, self._locked, self._release = db, threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._hold)
+
+    def _hold(self) -> None:
+        other = sqlite3.connect(self.db, isolation_level=None, timeout=30)
+        other.execute("BEGIN IMMEDIATE")  # SQLite's write lock: the writer's commits wait for it
+        self._locked.set()
+        self._release.wait(30)
         other.execute("COMMIT")
         other.close()
 
-    holder = threading.Thread(target=hold)
-    holder.start()
+    async def take(self) -> None:
+        self._thread.start()
+        assert await asyncio.to_thread(self._locked.wait, 10)
+
+    async def release(self) -> None:
+        self._release.set()
+        if self._thread.is_alive():
+            await asyncio.to_thread(self._thread.join, 10)
+
+
+async def held(store: Store, db: Path, key: str, *, timed: bool) -> None:
+    """Commit while another connection holds SQLite's write lock for HOLD seconds."""
+    lock = _Lock(db)
+    await lock.take()
     try:
-        assert await asyncio.to_thread(locked.wait, 10)
         waiting = asyncio.create_task(commit(store, key, timed=timed))
         await asyncio.sleep(HOLD)  # the length of the stall being played, not a wait for a condition
         assert not waiting.done()
-        release.set()
+        await lock.release()
         await waiting
     finally:
-        release.set()
-        await asyncio.to_thread(holder.join, 10)
+        await lock.release()
 
 
 async def test_a_commit_held_past_a_runs_lead_is_logged_with_its_length(
@@ -96,31 +109,6 @@ async def test_a_slow_commit_of_a_run_at_speed_0_says_nothing(
     assert warnings(caplog) == []
     await held(store, tmp_path / "slow.db", "timed", timed=True)
     assert len(warnings(caplog)) == 1  # the same stall, for a timed run's rows, is said
-
-
-class _Lock:
-    """SQLite's write lock held by another connection, from `take()` until `release()`."""
-
-    def __init__(self, db: Path) -> None:
-        self.db, self._locked, self._release = db, threading.Event(), threading.Event()
-        self._thread = threading.Thread(target=self._hold)
-
-    def _hold(self) -> None:
-        other = sqlite3.connect(self.db, isolation_level=None, timeout=30)
-        other.execute("BEGIN IMMEDIATE")
-        self._locked.set()
-        self._release.wait(30)
-        other.execute("COMMIT")
-        other.close()
-
-    async def take(self) -> None:
-        self._thread.start()
-        assert await asyncio.to_thread(self._locked.wait, 10)
-
-    async def release(self) -> None:
-        self._release.set()
-        if self._thread.is_alive():
-            await asyncio.to_thread(self._thread.join, 10)
 
 
 async def made(sim: Simulator, run_id: str, timeout: float = 30.0) -> None:
