@@ -217,7 +217,27 @@ def _b64url_decode(text: str) -> bytes:
 
 
 def _hmac(key: bytes, data: bytes) -> bytes:
-    return hmac.new(key, data, hashlib.sha256).digest()
+    """HMAC-SHA256 (RFC 2104) from copies of the key's two padded hashes: `hmac.new` pays OpenSSL 3's set-up
+    on every call, 4 µs for a 1 KB body where this takes 2, and every attempt signs."""
+    inner, outer = _pads(key)
+    digest = inner.copy()
+    digest.update(data)
+    mac = outer.copy()
+    mac.update(digest.digest())
+    return mac.digest()
+
+
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+@functools.lru_cache(maxsize=1024)
+def _pads(key: bytes) -> tuple[Any, Any]:
+    """SHA-256 states with the key XOR ipad and XOR opad absorbed, as `hmac.HMAC` makes them."""
+    if len(key) > 64:  # SHA-256's block size
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import re
 import time
@@ -211,6 +212,20 @@ def test_standard_verifies_with_the_official_library(body):
     headers = signed("standard", body)
     assert Webhook(STANDARD_SECRET).verify(body, headers) == json.loads(body)
     assert re.fullmatch(r"v1,[A-Za-z0-9+/]{43}=", headers["webhook-signature"])
+
+
+@pytest.mark.parametrize("size", [1, 24, 32, 63, 64, 65, 100])
+def test_keys_of_any_length_sign_as_the_official_libraries_verify(size):
+    """Keys past SHA-256's 64-byte block are hashed first, shorter ones padded (RFC 2104), on both HMAC schemes."""
+    key = bytes((7 * i + size) % 256 for i in range(size))
+    standard = "whsec_" + base64.b64encode(key).decode()
+    headers = sign("standard", msg_id="m", timestamp=now(), body=BT_BODY, secret=standard)
+    assert Webhook(standard).verify(BT_BODY, headers) == json.loads(BT_BODY)
+    syncfy = base64.b64encode(key).decode()
+    token = sign("syncfy", msg_id="m", timestamp=now(), body=SYNCFY_BODY, secret=syncfy)["request-signature"]
+    signing_input, signature = token.rsplit(".", 1)  # by the standard library's HMAC: PyJWT refuses short keys
+    expected = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    assert signature == base64.urlsafe_b64encode(expected).rstrip(b"=").decode()
 
 
 def test_syncfy_token_decodes_with_pyjwt_and_carries_the_documented_claims():

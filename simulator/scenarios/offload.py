@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import simulator
 from simulator import catalog
+from simulator.models import Event
 
 if TYPE_CHECKING:
     from simulator.scenarios.model import Scenario
     from simulator.scenarios.runner import Built
 
-# Events per message: pickled together they share their steps, and one message is unpickled in about a ms.
+# Events per message: pickled together they share their steps, and one message is unpickled in about 0.15 ms.
 CHUNK = 64
 # How long a stopped process is given to go before this one stops waiting for it.
 STOP_TIMEOUT = 5.0
@@ -155,16 +156,16 @@ async def _received(
                 await asyncio.sleep(0)  # its message is read on the loop's turn
         while (chunk := await pending) is not None:
             pending = asyncio.ensure_future(_message(process))  # the next one comes while this one goes out
-            for item in chunk:
-                if item[1].seq >= count:  # those before were built here
-                    yield item
+            for packed in chunk:
+                if packed[1][6] >= count:  # its seq: those before were built here
+                    yield _unpacked(packed)
                     count += 1
     finally:
         pending.cancel()
         await asyncio.wait([pending])  # its read let go of the pipe before `_stop` reads it to the end
 
 
-async def _message(process: asyncio.subprocess.Process) -> list[Built] | None:
+async def _message(process: asyncio.subprocess.Process) -> list[_Packed] | None:
     assert process.stdout is not None
     try:
         size = _FRAME.unpack(await process.stdout.readexactly(_FRAME.size))[0]
@@ -195,11 +196,27 @@ async def _ended(process: asyncio.subprocess.Process) -> None:
     await process.wait()
 
 
+# An event as it crosses the pipe: its fields as a tuple, without `data`. The sending process needs only the JSON
+# (`Event.parsed()` gives the object to what asks), and a dataclass with its nested object is pickled and unpickled
+# in 4 µs where this takes 1 and 2, in a process whose every µs per event is one in the run's throughput.
+_Packed = tuple[datetime, tuple[Any, ...], Any]
+
+
+def _packed(item: Built) -> _Packed:
+    at, e, emit = item
+    return at, (e.id, e.provider, e.type, e.occurred_at, e.json, e.envelope_id, e.seq, e.run_id), emit
+
+
+def _unpacked(packed: _Packed) -> Built:
+    at, (id_, provider, type_, occurred_at, text, envelope_id, seq, run_id), emit = packed
+    return at, Event(id_, provider, type_, occurred_at, None, text, envelope_id, seq, run_id), emit
+
+
 def produce(given: BinaryIO, out: BinaryIO) -> None:
     """The building process: reads (job, skip), writes the run's events after the first `skip`, CHUNK a message,
     then None; or "failed" if one cannot be built (this process has only its stderr to say why)."""
     job, skip = pickle.load(given)
-    chunk: list[Built] = []
+    chunk: list[_Packed] = []
 
     def send(message: Any) -> None:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
@@ -208,7 +225,7 @@ def produce(given: BinaryIO, out: BinaryIO) -> None:
 
     try:
         for item in job.build(skip):
-            chunk.append(item)
+            chunk.append(_packed(item))
             if len(chunk) == CHUNK:
                 send(chunk)
                 chunk = []

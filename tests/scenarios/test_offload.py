@@ -7,6 +7,7 @@ import io
 import pickle
 import struct
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -73,6 +74,28 @@ async def test_events_built_by_another_process_are_the_same_events(monkeypatch):
     assert len(here) >= 600 and there == here
 
 
+async def test_events_from_the_process_carry_their_text_and_give_the_same_object(monkeypatch):
+    """What crosses the pipe is the event's text alone: the object, which a fault that changes the body asks for,
+    is parsed from it and is the one built here."""
+    monkeypatch.setattr(offload, "BUILD_WHILE_STARTING", False)
+
+    async def events(handoff: int | None) -> list:
+        out: list = []
+
+        async def emit(event, step):
+            out.append(event)
+
+        await play(mixed(50), seed=7, params={}, start_time=START, speed=0, emit=emit, run_id="r1", handoff=handoff)
+        return out
+
+    here, there = await events(None), await events(20)
+    assert len(there) == len(here) >= 150
+    assert all(e.data is not None for e in here) and all(e.data is None for e in there[20:])
+    assert [e.parsed() for e in there] == [e.data for e in here]
+    assert there[20:] == [replace(e, data=None) for e in here[20:]]  # every other field, as built here
+    assert any(e.envelope_id for e in there[20:])  # Syncfy's `rid` among them
+
+
 async def test_events_built_here_while_the_process_starts_are_not_sent_twice(monkeypatch):
     """This process builds on until the other's first events arrive, and drops those it already has."""
     here = await played(mixed(600), handoff=None)
@@ -85,7 +108,7 @@ async def test_events_built_here_while_the_process_starts_are_not_sent_twice(mon
         chunk = await real(process)
         if not emitted_when_first_came:
             emitted_when_first_came.append(emitted)
-        received.extend(item[1].seq for item in chunk or [])
+        received.extend(offload._unpacked(item)[1].seq for item in chunk or [])
         return chunk
 
     async def paced(n):  # slow here until the process's first events come, so that it surely catches up
