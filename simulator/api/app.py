@@ -108,9 +108,13 @@ def build_app(
             # On a shared store another server's credential jobs are this one's to finish if that server stops.
             adopting = asyncio.create_task(syncfy.adopt_orphans(sim)) if sim.engine.leases is not None else None
             app.state.api = Api(sim, schedules, describe)
+            # The scenarios read now, off the loop and without holding up start-up, so that the first dashboard to
+            # list them is answered at once.
+            reading = asyncio.create_task(sim.scenarios())
             try:
                 yield
             finally:
+                await asyncio.gather(reading, return_exceptions=True)  # what it finds, or fails on, a request finds too
                 if adopting is not None:
                     adopting.cancel()
                     await asyncio.gather(adopting, return_exceptions=True)

@@ -16,7 +16,7 @@ async def health(_call: Call) -> dict[str, Any]:
 
 
 async def openapi(call: Call) -> Response:
-    return JSONResponse(call.api.openapi)
+    return JSONResponse(await call.api.openapi())
 
 
 async def public_key(call: Call) -> Response:

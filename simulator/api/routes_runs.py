@@ -12,7 +12,6 @@ from simulator.errors import FieldError, InvalidInput
 from simulator.models import answers as schemas
 from simulator.models import formats
 from simulator.models.inputs import RunSpec
-from simulator.scenarios import loader
 from simulator.turns import in_turns
 
 SCENARIO_NAME = re.compile(formats.SCENARIO_NAME)
@@ -30,7 +29,7 @@ def check_scenario_name(name: str) -> None:
 
 async def list_scenarios(call: Call) -> dict[str, Any]:
     q: schemas.ListQuery = call.query
-    found, errors = loader.discover(call.sim.scenario_dirs)
+    found, errors = await call.sim.scenarios()
     names = sorted(n for n in found if q.cursor is None or n > q.cursor)
     shown, cursor = split_page(names, q.limit, lambda n: n)
     return {**views.page([found[n].summary() for n in shown], cursor), "errors": [e.as_dict() for e in errors]}
@@ -38,7 +37,7 @@ async def list_scenarios(call: Call) -> dict[str, Any]:
 
 async def get_scenario(call: Call) -> dict[str, Any]:
     check_scenario_name(call.path["name"])
-    return loader.find(call.path["name"], call.sim.scenario_dirs).summary()
+    return (await call.sim.scenario(call.path["name"])).summary()
 
 
 async def start_run(call: Call) -> dict[str, Any]:

@@ -6,6 +6,7 @@ and runs lives here (or in `subscriptions`, `runs`, `schedules`, `validation`), 
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
@@ -25,6 +26,8 @@ from simulator.delivery.hooks import FaultHooks
 from simulator.errors import Conflict, FieldError, InvalidInput, NotFound
 from simulator.models import BuildContext, Delivery, Event, Subscription
 from simulator.models.inputs import EventSpec, RunSpec, SubscriptionSpec
+from simulator.scenarios import loader
+from simulator.scenarios.model import Scenario
 from simulator.store import Store
 from simulator.store.leases import LEASE_TTL, Leases
 from simulator.store.remote import RemoteChanges
@@ -112,6 +115,16 @@ class Simulator:
         check = getattr(self.engine.faults, "validate", None)
         if check is not None:
             check(faults, field)
+
+    async def scenarios(self) -> tuple[dict[str, Scenario], list[FieldError]]:
+        """The scenarios of the simulator's folders (`loader.discover`), read off the event loop: the first
+        discovery parses and checks every file (0.2 s for the built-in ones on a quick day), and a file that
+        changes is read again; meanwhile the server goes on sending and answering."""
+        return await asyncio.to_thread(loader.discover, self.scenario_dirs)
+
+    async def scenario(self, name: str) -> Scenario:
+        """The scenario called `name` (`loader.find`), looked up off the event loop like `scenarios`."""
+        return await asyncio.to_thread(loader.find, name, self.scenario_dirs)
 
     async def validate_run(self, spec: RunSpec) -> ValidRun:
         """The checks of a run a schedule will start (schedules come from JSON: parameters are typed)."""

@@ -3,6 +3,7 @@ three refuse the same input with the same error."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +43,8 @@ async def validate_run(
     `typed_params`: each parameter must have its default's JSON type (JSON bodies: `"3"` is not a count), as
     the API document states; otherwise text is converted (`--param refreshes=3`).
     """
-    if scenario is None:
-        scenario = loader.find(spec.scenario, scenario_dirs)
+    if scenario is None:  # off the event loop: reading a folder's scenarios for the first time takes a while
+        scenario = await asyncio.to_thread(loader.find, spec.scenario, scenario_dirs)
     elif scenario.name != spec.scenario:
         raise ValueError(f"the spec names {spec.scenario!r} but the scenario given is {scenario.name!r}")
     if typed_params:

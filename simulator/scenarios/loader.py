@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import threading
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -343,6 +344,9 @@ def _yaml_files(folder: Path, errors: list[FieldError]) -> list[Path]:
 
 # (the folders as given) -> (their signature, what discovering them found)
 _DISCOVERED: dict[tuple[str, ...], tuple[tuple[Any, ...], dict[str, Scenario], list[FieldError]]] = {}
+# One discovery at a time: a server reads its folders in threads (as it starts, and for each request that asks),
+# and a second reader waits for the first's result rather than parsing every file again beside it.
+_DISCOVERING = threading.Lock()
 
 
 def discover(dirs: Iterable[str | Path] = ()) -> tuple[dict[str, Scenario], list[FieldError]]:
@@ -352,6 +356,11 @@ def discover(dirs: Iterable[str | Path] = ()) -> tuple[dict[str, Scenario], list
     built-in (or an earlier file) already has. The result is kept while no file in the folders is added, removed
     or modified (by modification time and size), so a lookup costs one directory listing per folder.
     """
+    with _DISCOVERING:
+        return _discover(dirs)
+
+
+def _discover(dirs: Iterable[str | Path]) -> tuple[dict[str, Scenario], list[FieldError]]:
     builtin = builtin_dir().resolve()
     folders = [builtin, *dict.fromkeys(Path(d).resolve() for d in dirs if Path(d).resolve() != builtin)]
     key = tuple(str(f) for f in folders)
