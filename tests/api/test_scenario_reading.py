@@ -1,4 +1,4 @@
-"""Reading the scenario folders, and the API document built from them, happens off the event loop: while a file
+"""Reading the scenario folders, and building the API documents, happens off the event loop: while a file
 takes long to read (a large scenario; the built-in ones are 0.2 s the first time), the server goes on answering,
 and so goes on sending."""
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from simulator.api import openapi
+from simulator.api import openapi, routes_catalog
 from simulator.scenarios import loader
 from tests.api.harness import ApiServer
 
@@ -77,18 +77,25 @@ def test_the_server_answers_while_a_scenario_file_is_read(
     assert "api-slow-to-read" in answer.text
 
 
-def test_the_server_answers_while_the_api_document_is_built(
-    server: ApiServer, held: Held, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("module", "builder", "path", "part"),
+    [
+        (openapi, "document", "/openapi.json", "paths"),
+        (routes_catalog, "asyncapi_document", "/asyncapi.json", "channels"),
+    ],
+)
+def test_the_server_answers_while_an_api_document_is_built(
+    server: ApiServer, held: Held, monkeypatch: pytest.MonkeyPatch, module, builder, path, part
 ):
-    monkeypatch.setattr(openapi, "document", held.wrap(openapi.document, lambda *a, **k: True))
+    monkeypatch.setattr(module, builder, held.wrap(getattr(module, builder), lambda *a, **k: True))
     with ThreadPoolExecutor(1) as pool, server.client() as reader, server.client() as other:
-        reading = pool.submit(reader.get, "/openapi.json")
+        reading = pool.submit(reader.get, path)
         assert held.entered.wait(10), "the document was never built"
         health = other.get("/health", timeout=5)
         assert health.status_code == 200 and not reading.done()
         held.release.set()
         answer = reading.result(10)
-    assert answer.status_code == 200 and "/scenarios/{name}" in answer.json()["paths"]
+    assert answer.status_code == 200 and answer.json()[part]
 
 
 def test_a_server_reads_its_scenarios_as_it_starts(tmp_path: Path, scenario_dir: Path, monkeypatch):
