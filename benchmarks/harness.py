@@ -78,15 +78,17 @@ def fast_receiver(record: Path | None = None) -> Iterator[tuple[str, str]]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def bulk_scenario(directory: Path, events: int, wait: str | None = None, provider: str = "basistheory") -> str:
+def bulk_scenario(
+    directory: Path, events: int, wait: str | None = None, provider: str = "basistheory", name: str = "bulk"
+) -> str:
     """A scenario of `events` emits (optionally `wait` apart), written into `directory`; returns its name."""
     etype = "token.created" if provider == "basistheory" else "credentials.refreshed"
     step = f"      - wait: {wait}\n" if wait else ""
-    Path(directory, "bulk.yaml").write_text(
-        f"name: bulk\nprovider: {provider}\ndescription: benchmark load\nsteps:\n"
+    Path(directory, f"{name}.yaml").write_text(
+        f"name: {name}\nprovider: {provider}\ndescription: benchmark load\nsteps:\n"
         f"  - repeat: {events}\n    steps:\n{step}      - emit: {etype}\n"
     )
-    return "bulk"
+    return name
 
 
 async def _posts_per_second(post: Callable[[bytes], Awaitable[None]], bodies: list[bytes], concurrency: int) -> float:

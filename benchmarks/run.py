@@ -112,6 +112,15 @@ def main() -> int:
         pr = run_loop(throughput.precision(url, 1000, args.precision_seconds))
         rows.append(row(f"lateness p50 ({pr['events']} events at 1,000/s)", f"{pr['p50_ms']:.2f} ms", "-", None))
         rows.append(row("lateness p99", f"{pr['p99_ms']:.2f} ms", "< 5 ms", pr["p99_ms"] < 5))
+        bs = run_loop(throughput.beside(url))
+        rows.append(
+            row(
+                "lateness at 200 events/s beside 20,000 at speed 0, p50 / p99",
+                f"{bs['p50_ms']:.2f} / {bs['p99_ms']:.2f} ms (speed 0: {bs['bulk_rate']:,.0f}/s)",
+                "-",
+                None,
+            )
+        )
         for rate in (200, 1000):  # `serve` on SQLite while 50 clients read GET /deliveries and GET /runs
             lr = lateness.with_readers(url, rate)
             rows.append(

@@ -433,6 +433,30 @@ async def test_cancelling_a_speed_zero_run_gets_through():
     assert 0 < len(emitted) < 2000
 
 
+async def test_a_speed_zero_run_gives_the_loop_a_turn_every_few_milliseconds():
+    """However quickly its events come, a run at speed 0 lets other tasks (a timed run's sends, the API) have
+    the loop once about 2 ms have gone by without a turn; here each event takes a millisecond of the clock."""
+    s = scenario("- repeat: 400\n  steps: [{emit: credentials.refreshed}]")
+    clock = itertools.count()
+    turns = {"others": 0, "emitted": 0}
+
+    async def emit(event, step):  # never suspends
+        turns["emitted"] += 1
+
+    async def other() -> None:
+        while True:
+            turns["others"] += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(other())
+    await asyncio.sleep(0)
+    before = turns["others"]
+    await play(s, seed=1, params={}, start_time=START, speed=0, emit=emit, monotonic=lambda: next(clock) / 1000)
+    ticker.cancel()
+    # Each event reads the clock about once: a turn every two or three events, not one every few hundred.
+    assert turns["emitted"] == 400 and turns["others"] - before >= 100
+
+
 @pytest.mark.parametrize("speed", [-1, float("nan"), float("inf")])
 async def test_a_bad_speed_is_refused(speed):
     async def emit(event, step):

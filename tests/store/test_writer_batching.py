@@ -113,3 +113,35 @@ async def test_a_refused_row_fails_its_own_change_only(store: Store) -> None:
     assert outcomes["first"] is None and outcomes["second"] is None
     assert isinstance(outcomes["again"], IntegrityError)  # SQLAlchemy's, whichever way the rows were written
     assert await stored_keys(store) >= {"first", "second"}
+
+
+async def test_while_a_timed_run_writes_other_producers_wait_behind_a_short_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A timed run's changes find at most TIMED_QUEUE others ahead of them: a run at speed 0 feels the store's
+    pace sooner while one writes, and at the full queue's length again once none has for TIMED_RECENT."""
+    monkeypatch.setattr(writer_module, "TIMED_QUEUE", 4)
+    writer = writer_module.Writer(engine=None, max_queue=50)  # type: ignore[arg-type]  # never started: nothing drains
+
+    async def stuck(op: Op) -> bool:
+        """Whether `put(op)` is still waiting after the loop has had several turns."""
+        task = asyncio.create_task(writer.put(op))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        if task.done():
+            return False
+        task.cancel()
+        return True
+
+    for _ in range(6):  # no timed run: the full queue's length applies
+        assert not await stuck(Op(events=(event("bulk"),)))
+    writer.put_nowait(Op(events=(event("timed"),), timed=True))
+    assert await stuck(Op(events=(event("bulk"),)))  # 7 queued, past 4
+    assert not await stuck(Op(events=(event("timed-2"),), timed=True))  # the timed run itself is not held back
+    while not writer._queue.empty():  # the writer drains the queue
+        writer._queue.get_nowait()
+    writer._room.set()
+    assert not await stuck(Op(events=(event("bulk"),)))  # room again below 4
+    monkeypatch.setattr(writer_module, "TIMED_RECENT", 0.0)  # the timed run's last change is long past
+    for _ in range(6):
+        assert not await stuck(Op(events=(event("bulk"),)))
