@@ -196,7 +196,8 @@ class DeliveryEngine(Outcomes):
             carriers.extend(job.id for job, _, _ in jobs)
         # Made well ahead of when it is due (a run's lookahead), its commit may wait a little for company.
         patient = due is not None and due - time.time() > 2 * LINGER
-        await self._persist(send, (event_row(event, key),), collecting, patient=patient)
+        # A timed run's event is timed even where no subscription takes it: the run's next events wait for its commit.
+        await self._persist(send, (event_row(event, key),), collecting, patient=patient, timed=speed > 0)
         return carriers
 
     def _collect(
@@ -300,8 +301,10 @@ class DeliveryEngine(Outcomes):
         collecting: Sequence[Row] = (),
         *,
         patient: bool = False,
+        timed: bool = False,
     ) -> None:
-        """Commit `events` and the rows of `send` (sent once committed) and of `collecting` (open batches)."""
+        """Commit `events` and the rows of `send` (sent once committed) and of `collecting` (open batches);
+        `timed`: they are a timed run's, whatever their rows."""
         now = time.time()
         rows = [*send, *collecting]
         # Rows another process must not send yet: an open batch, and what a fault holds back.
@@ -335,7 +338,7 @@ class DeliveryEngine(Outcomes):
             self._hand_over(released)
             self._notify()
 
-        timed = any(job.speed > 0 for job, _, _ in rows)
+        timed = timed or any(job.speed > 0 for job, _, _ in rows)
         op = Op(events=events, deliveries=inserts, rewrites=rewrites, done=committed, patient=patient, timed=timed)
         await self.store.write(op)
 

@@ -41,8 +41,8 @@ from simulator.scenarios.model import (
 )
 
 # At speed 0 nothing sleeps; the loop is still given a turn once this many seconds have gone by without one, so
-# cancellation gets through and a timed run beside it sends on time (every 256 events, the loop was held 15-25 ms
-# at a time: a timed run's p99 lateness beside a run at speed 0 was 38-50 ms, and 5-14 ms at about 2 ms).
+# cancellation gets through and a timed run beside it sends on time (given a turn every 256 events, the loop was
+# held 15-25 ms at a time: beside a run at speed 0, a timed run's p99 lateness was 38-50 ms, and 5-14 ms at 2 ms).
 _YIELD_AFTER = 0.002
 
 # An emitted event: its simulated time, the event, and the step that emits it.

@@ -342,3 +342,21 @@ async def test_a_flushed_batch_is_not_due_before_its_latest_event(sim, receiver)
     assert len(only.event_ids) == 2
     assert only.next_attempt_at == dues[1]
     assert receiver.requests == []
+
+
+async def test_a_timed_runs_event_is_written_as_timed_even_where_no_subscription_takes_it(sim, monkeypatch):
+    """The store lets a timed run's writes ahead of a speed-0 run's backlog (`Op.timed`): its events that no
+    subscription takes count too, since the run's next events wait for their commit."""
+    marked: list[bool] = []
+    real = sim.store.write
+
+    async def write(op):
+        marked.append(op.timed)
+        await real(op)
+
+    monkeypatch.setattr(sim.store, "write", write)
+    etype = catalog.resolve("token.created")
+    for seq, speed in enumerate((1.0, 0.0)):
+        event = catalog.build_event(etype, catalog.new_context(seq, catalog.SAMPLE_TIME))
+        await sim.engine.publish(event, [], speed=speed)
+    assert marked == [True, False]
