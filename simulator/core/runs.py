@@ -226,20 +226,21 @@ class RunManager:
         try:
             if play.speed > 0:  # at speed 0 nothing waits, so there is nothing to announce
                 span = await _announce(plan, scenario, seed, params, start, play.speed)
-            await runner.play(
-                scenario,
-                seed=seed,
-                params=params,
-                start_time=start,
-                speed=play.speed,
-                emit=emit,
-                on_idle=lambda: engine.flush(run_id),
-                run_id=run_id,
-                sleep=sleep,
-                on_start=started,
-                lead=lead,
-                handoff=_handoff(play.speed, plan.planned),
-            )
+            with store.writer.timed_run(play.speed > 0):  # its writes go ahead of a speed-0 run's backlog
+                await runner.play(
+                    scenario,
+                    seed=seed,
+                    params=params,
+                    start_time=start,
+                    speed=play.speed,
+                    emit=emit,
+                    on_idle=lambda: engine.flush(run_id),
+                    run_id=run_id,
+                    sleep=sleep,
+                    on_start=started,
+                    lead=lead,
+                    handoff=_handoff(play.speed, plan.planned),
+                )
             await engine.release(run_id)  # what the reorder and burst faults still hold goes now
             await engine.settled(run_id)
             if play.adhoc and subs:

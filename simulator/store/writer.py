@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +44,8 @@ MAX_BATCH = 2000
 LINGER = 0.01
 RETRY_FIRST, RETRY_MAX = 0.1, 5.0  # seconds between tries of a batch the store could not take: doubling
 CLOSE_GRACE = 5.0  # how long closing waits for a failing store before giving up on what it holds
-# While a timed run writes (its last change within TIMED_RECENT s), others wait once this many changes are queued:
-# its rows, made 0.2 s ahead, went late behind a speed-0 run's backlog (commits of 2,000 rows, 0.2-0.3 s each).
+# While a timed run plays (or a timed change came within TIMED_RECENT s), others wait once this many changes are
+# queued: its rows, made 0.2 s ahead, went late behind a speed-0 run's backlog (commits of 2,000 rows, 0.2-0.3 s).
 TIMED_QUEUE = 256
 TIMED_RECENT = 1.0
 # SQLite's primary result codes that a later try can get past: busy, locked, out of memory, read-only (a file
@@ -224,6 +224,7 @@ class Writer:
         self._unwritten: Counter[str] = Counter()  # what was given up on, by kind, for the closing log line
         self._slow = SlowCommits()
         self._timed_at = -TIMED_RECENT  # when a change of a timed run was last queued (monotonic)
+        self._timed_runs = 0  # timed runs playing: between their events too, the queue stays short
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="store-writer")
@@ -237,7 +238,18 @@ class Writer:
         self.put_nowait(op)
 
     def _limit(self, op: Op) -> int:
-        return self._max_queue if op.timed or time.monotonic() - self._timed_at > TIMED_RECENT else TIMED_QUEUE
+        if op.timed or (not self._timed_runs and time.monotonic() - self._timed_at > TIMED_RECENT):
+            return self._max_queue
+        return TIMED_QUEUE
+
+    @contextlib.contextmanager
+    def timed_run(self, timed: bool = True) -> Iterator[None]:
+        """A timed run plays inside: a run whose events are minutes apart finds a short queue for each."""
+        self._timed_runs += timed
+        try:
+            yield
+        finally:
+            self._timed_runs -= timed
 
     def put_nowait(self, op: Op) -> None:
         """Queue `op` without waiting (from callbacks: a write is never dropped)."""

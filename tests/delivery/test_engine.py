@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import Webhook
 from simulator import catalog
 from simulator.core.simulator import Simulator
 from simulator.errors import InvalidInput
-from simulator.models.inputs import EventSpec, RetrySpec, SubscriptionPatch, SubscriptionSpec
+from simulator.models.inputs import EventSpec, RetrySpec, RunSpec, SubscriptionPatch, SubscriptionSpec
 from simulator.testing.receiver import Receiver
 from simulator.timeutil import now_utc
 from tests.conftest import until
@@ -360,3 +360,20 @@ async def test_a_timed_runs_event_is_written_as_timed_even_where_no_subscription
         event = catalog.build_event(etype, catalog.new_context(seq, catalog.SAMPLE_TIME))
         await sim.engine.publish(event, [], speed=speed)
     assert marked == [True, False]
+
+
+@pytest.mark.parametrize(("speed", "inside"), [(100000.0, 1), (0.0, 0)])
+async def test_a_timed_run_plays_as_a_timed_run_of_the_store(sim, monkeypatch, speed, inside):
+    """Between a timed run's events too, however far apart, other writers wait behind a short queue."""
+    seen: list[int] = []
+    real = sim.engine.publish
+
+    async def publish(event, subs, **kw):
+        seen.append(sim.store.writer._timed_runs)
+        return await real(event, subs, **kw)
+
+    monkeypatch.setattr(sim.engine, "publish", publish)
+    run = await sim.runs.start(RunSpec(scenario="basistheory-token-lifecycle", speed=speed, seed=1))
+    assert (await sim.runs.wait(run.id, timeout=60)).status == "completed"
+    assert seen and set(seen) == {inside}
+    assert sim.store.writer._timed_runs == 0  # and no more once it ended

@@ -145,3 +145,8 @@ async def test_while_a_timed_run_writes_other_producers_wait_behind_a_short_queu
     monkeypatch.setattr(writer_module, "TIMED_RECENT", 0.0)  # the timed run's last change is long past
     for _ in range(6):
         assert not await stuck(Op(events=(event("bulk"),)))
+    with writer.timed_run():  # a timed run plays, its next event minutes away: the queue stays short meanwhile
+        assert await stuck(Op(events=(event("bulk"),)))
+        with writer.timed_run(False):  # a run at speed 0 changes nothing
+            assert await stuck(Op(events=(event("bulk"),)))
+    assert not await stuck(Op(events=(event("bulk"),)))
