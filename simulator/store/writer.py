@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from simulator.errors import StoreUnavailable
 from simulator.store import direct, postgres
 from simulator.store import tables as t
+from simulator.store.failures import SQLITE_FULL, failure_reason, sqlite_code, transient
 from simulator.store.slow import SLOW, SlowCommits
 
 log = logging.getLogger("webhook_sim.store")
@@ -48,42 +48,7 @@ CLOSE_GRACE = 5.0  # how long closing waits for a failing store before giving up
 # queued: its rows, made 0.2 s ahead, went late behind a speed-0 run's backlog (commits of 2,000 rows, 0.2-0.3 s).
 TIMED_QUEUE = 256
 TIMED_RECENT = 1.0
-# SQLite's primary result codes that a later try can get past: busy, locked, out of memory, read-only (a file
-# system remounted), I/O error, full, cannot open, WAL protocol. Anything else (a constraint, no such table) is
-# permanent: retrying it would stall every write behind it.
-_TRANSIENT_SQLITE = frozenset({5, 6, 7, 8, 10, 13, 14, 15})
-_SQLITE_FULL = 13
-# PostgreSQL's SQLSTATE prefixes of the same kind: connection exception, insufficient resources (disk full, out
-# of memory), operator intervention (shutdown), serialization failure, deadlock, lock not available, read-only.
-_TRANSIENT_SQLSTATE = ("08", "53", "57P", "40001", "40P01", "55P03", "25006")
 _KINDS = ("events", "deliveries", "rewrites", "attempts", "updates", "calls")
-
-
-def transient(exc: BaseException) -> bool:
-    """Whether a write that failed with `exc` can succeed later unchanged (the store, not the change, failed)."""
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        code = _sqlite_code(exc)
-        if code is not None:
-            return code in _TRANSIENT_SQLITE
-        state = getattr(exc.orig, "sqlstate", None)
-        if isinstance(state, str):
-            return state.startswith(_TRANSIENT_SQLSTATE)
-        return isinstance(exc, (OperationalError, InterfaceError))  # its connection or its server
-    return isinstance(exc, OSError)
-
-
-def _sqlite_code(exc: BaseException) -> int | None:
-    """SQLite's primary result code for `exc`, if SQLite raised it."""
-    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
-    return code & 0xFF if isinstance(code, int) else None
-
-
-def _reason(exc: BaseException) -> str:
-    """What went wrong, in the database's words (`database or disk is full`), without SQLAlchemy's decoration."""
-    orig = exc.orig if isinstance(exc, DBAPIError) else exc
-    return str(orig).strip() or type(orig).__name__
 
 
 def _update_delivery(columns: Sequence[str]) -> Any:
@@ -398,7 +363,7 @@ class Writer:
             if transient(exc):
                 await self._disconnect(invalidate=True)  # the next try gets a fresh connection
                 self._failed(exc)
-                if _sqlite_code(exc) == _SQLITE_FULL:
+                if sqlite_code(exc) == SQLITE_FULL:
                     await self._checkpoint()
             return exc
         if self.unavailable is not None:
@@ -423,7 +388,7 @@ class Writer:
             await self._disconnect(invalidate=True)
 
     def _failed(self, exc: BaseException) -> None:
-        reason = _reason(exc)
+        reason = failure_reason(exc)
         if self._failures == 0:
             self._failing_since = time.monotonic()
         self._failures += 1
