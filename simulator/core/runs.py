@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator import catalog
-from simulator.core.validation import FaultCheck, validate_run
+from simulator.core.validation import FaultCheck, find_scenario, validate_run
 from simulator.credentials import mask_url
 from simulator.delivery.engine import DeliveryEngine
 from simulator.delivery.faults import merge as merge_faults
@@ -24,7 +24,7 @@ from simulator.ids import new_id
 from simulator.models import Event, Run, Subscription
 from simulator.models.enums import LIVE_RUN_STATUSES
 from simulator.models.inputs import RunSpec, SubscriptionSpec
-from simulator.scenarios import loader, runner
+from simulator.scenarios import runner
 from simulator.scenarios.model import Scenario
 from simulator.store import Store, run_queue
 from simulator.timeutil import now_utc, utc
@@ -381,7 +381,7 @@ class RunManager:
 
     async def _play_of(self, record: dict[str, Any]) -> _Play:
         # Reading and checking every scenario file takes a moment: not on the loop that sends the other runs.
-        scenario = await asyncio.to_thread(loader.find, record["scenario"], self.scenario_dirs)
+        scenario = await find_scenario(record["scenario"], self.scenario_dirs)
         ids = record.get("subscriptions")
         subs = None if ids is None else [s for i in ids if (s := await self.store.get_subscription(i)) is not None]
         start = datetime.fromisoformat(record["start_time"])

@@ -19,7 +19,7 @@ from simulator import catalog, signing
 from simulator.core import sent
 from simulator.core.runs import RunManager
 from simulator.core.subscriptions import Subscriptions
-from simulator.core.validation import ValidRun, validate_run
+from simulator.core.validation import ValidRun, find_scenario, validate_run
 from simulator.delivery.engine import DeliveryEngine
 from simulator.delivery.faults import FaultInjector
 from simulator.delivery.hooks import FaultHooks
@@ -123,8 +123,8 @@ class Simulator:
         return await asyncio.to_thread(loader.discover, self.scenario_dirs)
 
     async def scenario(self, name: str) -> Scenario:
-        """The scenario called `name` (`loader.find`), looked up off the event loop like `scenarios`."""
-        return await asyncio.to_thread(loader.find, name, self.scenario_dirs)
+        """The scenario called `name`, looked up off the event loop (`find_scenario`)."""
+        return await find_scenario(name, self.scenario_dirs)
 
     async def validate_run(self, spec: RunSpec) -> ValidRun:
         """The checks of a run a schedule will start (schedules come from JSON: parameters are typed)."""
