@@ -109,8 +109,8 @@ def build_app(
             adopting = asyncio.create_task(syncfy.adopt_orphans(sim)) if sim.engine.leases is not None else None
             app.state.api = Api(sim, schedules, describe)
             # The scenarios read now, off the loop and without holding up start-up, so that the first dashboard to
-            # list them is answered at once.
-            reading = asyncio.create_task(sim.scenarios())
+            # list them is answered at once (kept on the state: what waits for that reading can see it end).
+            reading = app.state.scenarios_read = asyncio.create_task(sim.scenarios())
             try:
                 yield
             finally:

@@ -14,7 +14,7 @@ import pytest
 
 from simulator.api import openapi, routes_catalog
 from simulator.scenarios import loader
-from tests.api.harness import ApiServer
+from tests.api.harness import ApiServer, eventually
 
 SLOW = """name: api-slow-to-read
 provider: basistheory
@@ -43,6 +43,9 @@ class Held:
 
 @pytest.fixture
 def held(server: ApiServer) -> Iterator[Held]:
+    # The server's own reading as it starts is over first: a file added while it reads would be held in its
+    # thread, not in the request's, and the request under test would not be the one waiting.
+    eventually(lambda: server.app.state.scenarios_read.done(), what="the reading at start-up")
     holder = Held()
     yield holder
     holder.release.set()  # whatever the test did, the server's thread is let go
