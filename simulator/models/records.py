@@ -9,6 +9,15 @@ from datetime import datetime
 from typing import Any
 
 
+def _with(record: Any, **changes: Any) -> Any:
+    """A copy of frozen dataclass `record` with `changes`: its fields copied as they are, every one of them
+    (nothing to keep in step with the class), and no `__init__` run, as `dataclasses.replace` would."""
+    new = object.__new__(type(record))
+    new.__dict__.update(record.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
 @dataclass(frozen=True)
 class Event:
     """One provider event, as generated: what subscribers receive, minus the per-POST envelope.
@@ -36,6 +45,11 @@ class Event:
     def parsed(self) -> dict[str, Any]:
         """`data`, from `json` when the event has only that."""
         return self.data if self.data is not None else json.loads(self.json)
+
+    def numbered(self, seq: int, run_id: str | None) -> Event:
+        """This event as the `seq`th of run `run_id`: `dataclasses.replace`, which costs 3.7 µs against 0.6 for
+        a copy of the fields, once for every event a run builds."""
+        return _with(self, seq=seq, run_id=run_id)
 
 
 @dataclass(frozen=True)
@@ -72,6 +86,10 @@ class BuildContext:
     now: datetime
     params: dict[str, Any] = field(default_factory=dict)
     ref: str | None = None
+
+    def at(self, now: datetime, ref: str | None) -> BuildContext:
+        """This context for the event of step `ref` at `now` (`dataclasses.replace`, as `Event.numbered`)."""
+        return _with(self, now=now, ref=ref)
 
 
 @dataclass(frozen=True)

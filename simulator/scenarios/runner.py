@@ -445,10 +445,10 @@ def build(
     not yielded: the world they leave is the later events' world."""
     for count, item in enumerate(planned):
         etype = catalog.resolve(item.step.type, provider)
-        moment = replace(ctx, now=item.at, ref=item.step.ref)
+        moment = ctx.at(item.at, item.step.ref)
         event = catalog.build_event(etype, moment, dict(item.overrides), checked=not item.step.unchecked)
         if count >= skip:
-            yield item.at, replace(event, seq=count, run_id=run_id), item.step
+            yield item.at, event.numbered(count, run_id), item.step
 
 
 def _check_speed(speed: float) -> None:

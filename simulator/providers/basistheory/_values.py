@@ -11,6 +11,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from simulator.providers.draws import weighted_index
 from simulator.timeutil import iso_ms
 
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -179,7 +180,7 @@ def pick(rng: random.Random, values: tuple[str, ...], weights: tuple[int, ...] |
     """One value of `values`, uniform unless `weights` are given."""
     if weights is None:
         return values[int(rng.random() * len(values))]
-    return rng.choices(values, weights)[0]
+    return values[weighted_index(rng, weights)]
 
 
 def base58(rng: random.Random, length: int) -> str:

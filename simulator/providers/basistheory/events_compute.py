@@ -30,6 +30,7 @@ from simulator.providers.basistheory._common import (
 )
 from simulator.providers.basistheory._errors import AUTHENTICATION_ERROR, problem, transform_error
 from simulator.providers.basistheory.provider import PROVIDER
+from simulator.providers.draws import weighted_index
 from simulator.timeutil import iso_ms
 
 # Where Basis Theory serves pre-configured proxies (ours: the API's proxy endpoint).
@@ -182,7 +183,9 @@ def proxy_invoked(ctx: BuildContext) -> dict[str, Any]:
     error: dict[str, Any] | None = None
     destination = None
     if outcome in ("answered", "response_transform"):
-        status = 200 if outcome == "response_transform" else rng.choices(DESTINATION_STATUSES, DESTINATION_WEIGHTS)[0]
+        status = (
+            200 if outcome == "response_transform" else DESTINATION_STATUSES[weighted_index(rng, DESTINATION_WEIGHTS)]
+        )
         destination = _destination(ctx, proxy["destination_url"], status)
     if outcome == "unauthenticated":
         error, status = problem(AUTHENTICATION_ERROR)

@@ -15,6 +15,7 @@ from simulator.models import BuildContext
 from simulator.providers.basistheory import _values as v
 from simulator.providers.basistheory._common import Entity, application, as_actor, uid, wrap
 from simulator.providers.basistheory.provider import PROVIDER
+from simulator.providers.draws import weighted_index
 
 API_HOST = "api.basistheory.com"
 # method, path (`{id}`: one resource), status when it works, weight, the application type that calls it
@@ -93,7 +94,7 @@ def _resource_path(ctx: BuildContext, path: str) -> str:
 
 @PROVIDER.event("http.request", "HTTP Request: an API request was served (headers masked as in the logs)")
 def http_request(ctx: BuildContext) -> dict[str, Any]:
-    method, template, success, _, app_type = OPERATIONS[ctx.rng.choices(range(len(OPERATIONS)), OPERATION_WEIGHTS)[0]]
+    method, template, success, _, app_type = OPERATIONS[weighted_index(ctx.rng, OPERATION_WEIGHTS)]
     app = application(ctx, app_type)
     status = _status(ctx, method, template, success)
     trace_id = uid(ctx, "trace:http.request")

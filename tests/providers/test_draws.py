@@ -1,0 +1,39 @@
+"""The builders' cheaper draws give exactly what the standard library's gave for the same state."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import fields, replace
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from simulator.models import BuildContext, Event
+from simulator.providers.draws import weighted_index
+
+weights = st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=12).filter(lambda w: sum(w) > 0)
+
+
+@given(weights=weights, seed=st.integers(min_value=0, max_value=2**32), draws=st.integers(min_value=1, max_value=40))
+def test_a_weighted_index_is_the_one_choices_draws_from_the_same_state(weights, seed, draws):
+    ours, theirs = random.Random(seed), random.Random(seed)
+    w = tuple(weights)
+    got = [weighted_index(ours, w) for _ in range(draws)]
+    assert got == [theirs.choices(range(len(w)), w)[0] for _ in range(draws)]
+    assert ours.random() == theirs.random()  # one number drawn per pick, as before
+
+
+def test_a_numbered_event_and_a_moved_context_keep_every_other_field():
+    event = Event(
+        id="e", provider="p", type="t", occurred_at=datetime(2025, 1, 1, tzinfo=UTC), data={"a": 1}, json="{}",
+        envelope_id="env", seq=1, run_id="old",
+    )  # fmt: skip
+    numbered = event.numbered(7, "run_x")
+    assert numbered == replace(event, seq=7, run_id="run_x") and numbered is not event
+    assert (event.seq, event.run_id) == (1, "old")
+    ctx = BuildContext(world=object(), rng=random.Random(1), faker=None, now=event.occurred_at, params={"p": 1})
+    moved = ctx.at(datetime(2026, 1, 1, tzinfo=UTC), "step")
+    assert moved == replace(ctx, now=datetime(2026, 1, 1, tzinfo=UTC), ref="step")
+    assert all(getattr(moved, f.name) is getattr(ctx, f.name) for f in fields(ctx) if f.name not in ("now", "ref"))
+    assert ctx.ref is None
