@@ -14,21 +14,20 @@ from functools import partial
 from typing import Any
 
 from simulator import catalog
-from simulator.credentials import masked_request
 from simulator.delivery.batches import Batches, BatchKey, OpenBatch, envelope_of
 from simulator.delivery.hooks import FaultHooks, Signer
 from simulator.delivery.job import Job, event_from_row, event_row, job_from_row
 from simulator.delivery.lane import Lane
-from simulator.delivery.outcomes import Outcomes, request_headers
+from simulator.delivery.outcomes import Outcomes, attempt_row, request_headers
 from simulator.delivery.sender import Outcome, Sender
 from simulator.delivery.shared import Sharing
 from simulator.ids import new_id
 from simulator.models import Event, Subscription
 from simulator.signing import SigningKey, default_key
-from simulator.store import Store, codec
+from simulator.store import Store
 from simulator.store.leases import Leases
 from simulator.store.writer import LINGER, Op
-from simulator.timeutil import DeliveryClock, iso_ms
+from simulator.timeutil import DeliveryClock
 
 log = logging.getLogger("webhook_sim.delivery")
 Row = tuple[Job, list[str], bool]  # a delivery, its events' store keys, and whether its row is new
@@ -418,20 +417,7 @@ class DeliveryEngine(Outcomes):
                 log.exception("attempt %d of %s failed unexpectedly", job.attempts, job.id)
                 error = f"internal error: {type(exc).__name__}: {exc}"[:500]
                 outcome = Outcome(None, (time.time() - started) * 1000, error, None, None)
-        attempt = {
-            "delivery_id": job.id,
-            "number": job.attempts,
-            "started_at": started,
-            "latency_ms": outcome.latency_ms,
-            "status_code": outcome.status,
-            "error": outcome.error,
-            "response": outcome.response,
-            "delivered_at": iso_ms(delivered),
-            "faults": _json(injected),
-            # The request as sent and the answer's headers; a body no fault changed is stored as "rendered".
-            # (Credentials the URL carries are masked: the record is shown, and kept unsealed.)
-            **codec.exchange_row(*masked_request(sub.url, sent), body, body is rendered, outcome.headers),
-        }
+        attempt = attempt_row(job, started, delivered, outcome, injected, (sub.url, sent, body, body is rendered))
         if outcome.ok:
             self._succeeded(lane, job, outcome)
         else:
@@ -510,7 +496,3 @@ class DeliveryEngine(Outcomes):
         if self.leases is None or sub.id in self._lanes:
             self._lane(sub).force(job)
         return True
-
-
-def _json(value: Any) -> str | None:
-    return codec.dumps(value) if value else None

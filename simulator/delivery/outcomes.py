@@ -7,17 +7,19 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from simulator import USER_AGENT
-from simulator.credentials import basic_auth
+from simulator.credentials import basic_auth, masked_request
 from simulator.delivery.job import Job
 from simulator.delivery.lane import Lane
 from simulator.delivery.sender import Outcome
 from simulator.ids import derived_fraction
 from simulator.models import Subscription
 from simulator.signing import SigningKey, sign
-from simulator.store import Store
+from simulator.store import Store, codec
+from simulator.timeutil import iso_ms
 
 log = logging.getLogger("webhook_sim.delivery")
 
@@ -39,6 +41,33 @@ def request_headers(sub: Subscription, native: str, key: SigningKey, job: Job, b
     headers.update(signed)
     headers.update(sub.headers)
     return headers
+
+
+def attempt_row(
+    job: Job,
+    started: float,
+    delivered: datetime,
+    outcome: Outcome,
+    injected: dict[str, Any] | None,
+    request: tuple[str, dict[str, str] | None, bytes, bool],
+) -> dict[str, Any]:
+    """The record of one attempt. `request` is the URL, the headers that went out (None if no request did), the
+    body, and whether that body is the rendered one no fault changed (stored as "rendered", not again)."""
+    url, sent, body, as_rendered = request
+    return {
+        "delivery_id": job.id,
+        "number": job.attempts,
+        "started_at": started,
+        "latency_ms": outcome.latency_ms,
+        "status_code": outcome.status,
+        "error": outcome.error,
+        "response": outcome.response,
+        "delivered_at": iso_ms(delivered),
+        "faults": codec.dumps(injected) if injected else None,
+        # The request as sent and the answer's headers. (Credentials the URL carries are masked: the record is
+        # shown, and kept unsealed.)
+        **codec.exchange_row(*masked_request(url, sent), body, as_rendered, outcome.headers),
+    }
 
 
 class Outcomes:
