@@ -4,19 +4,20 @@
 # Run:    docker run -p 8080:8080 -e WEBHOOK_SIM_TOKEN=<token> -v webhook-sim-data:/data webhook-sim
 # A bind-mounted /data must be writable by uid 10001 (the image's `sim` user): `chown 10001 ./data` first.
 
-# -- build: the project's wheel, and wheels of everything it needs ---------------------------------------------
+# -- build: wheels of everything the project needs, then the project's own wheel, in folders of their own --------
 FROM python:3.12.8-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-# The dependencies first, in their own layer: a change to the sources does not rebuild them.
+# The dependencies first, in their own layer: a change to the sources does not rebuild them. (The project's wheel
+# built here is of an empty package; only the dependencies' wheels are kept.)
 COPY pyproject.toml README.md ./
 RUN mkdir -p simulator scenarios \
     && touch simulator/__init__.py \
-    && pip wheel --wheel-dir /wheels .
+    && pip wheel --wheel-dir /wheels/deps . \
+    && rm /wheels/deps/webhook_sim-*.whl
 COPY simulator ./simulator
 COPY scenarios ./scenarios
-RUN rm -f /wheels/webhook_sim-*.whl \
-    && pip wheel --no-deps --wheel-dir /wheels .
+RUN pip wheel --no-deps --wheel-dir /wheels/app .
 
 # -- run: the wheels installed into a virtual environment, nothing else of the source tree -----------------------
 FROM python:3.12.8-slim-bookworm
@@ -31,10 +32,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --uid 10001 --no-create-home --home-dir /data sim \
     && mkdir -p /data \
     && chown sim:sim /data
-COPY --from=build /wheels /tmp/wheels
+# The dependencies in a layer of their own here too: the same wheels give the same layer, so a change to the
+# sources rebuilds (and a registry pulls again) only the small layer of the project's wheel below.
+COPY --from=build /wheels/deps /tmp/deps
 RUN python -m venv /opt/webhook-sim \
-    && /opt/webhook-sim/bin/pip install --no-index --find-links /tmp/wheels webhook-sim \
-    && rm -rf /tmp/wheels
+    && /opt/webhook-sim/bin/pip install --no-index /tmp/deps/*.whl \
+    && rm -rf /tmp/deps
+COPY --from=build /wheels/app /tmp/app
+RUN /opt/webhook-sim/bin/pip install --no-index --no-deps /tmp/app/*.whl \
+    && rm -rf /tmp/app
 USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]

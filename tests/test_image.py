@@ -164,7 +164,8 @@ def test_the_dependency_layer_builds_from_the_project_file_alone(tmp_path: Path)
     that a change to the sources does not rebuild them. Its dependencies come from a registry the suite does not
     reach; that the stub project itself builds is what can break here."""
     run = next(i["value"] for i in _stages()[0] if i["instruction"] == "RUN")
-    assert "pip wheel --wheel-dir /wheels ." in run and "touch simulator/__init__.py" in run, run
+    assert "pip wheel --wheel-dir /wheels/deps ." in run and "touch simulator/__init__.py" in run, run
+    assert "rm /wheels/deps/webhook_sim-*.whl" in run, "the empty package's wheel must not reach the image"
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, tmp_path / name)
     (tmp_path / "scenarios").mkdir()
@@ -235,3 +236,21 @@ def test_the_image_refuses_to_serve_beyond_loopback_without_a_token(installed: P
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "WEBHOOK_SIM_TOKEN" in done.stderr
+
+
+def test_the_image_installs_the_dependencies_in_a_layer_the_sources_do_not_change() -> None:
+    """In the final stage the dependencies' wheels are copied and installed before the project's wheel is even
+    copied, so a change to the sources leaves that layer (and what a registry holds of it) as it was; the build
+    stage makes the project's wheel into a folder of its own, after the dependencies' layer."""
+    build, final = _stages()[0], _stages()[-1]
+    build_runs = [i["value"] for i in build if i["instruction"] == "RUN"]
+    assert len(build_runs) == 2 and "--no-deps --wheel-dir /wheels/app ." in build_runs[1], build_runs
+    steps = [(i["instruction"], i["value"]) for i in final if i["instruction"] in ("COPY", "RUN")]
+    copies = [value for ins, value in steps if ins == "COPY"]
+    assert copies == ["--from=build /wheels/deps /tmp/deps", "--from=build /wheels/app /tmp/app"], copies
+    deps_at = steps.index(("COPY", copies[0]))
+    app_at = steps.index(("COPY", copies[1]))
+    install_deps = steps[deps_at + 1][1]
+    assert deps_at < app_at and steps[deps_at + 1][0] == "RUN", steps
+    assert "pip install --no-index /tmp/deps/*.whl" in install_deps and "/tmp/app" not in install_deps
+    assert "pip install --no-index --no-deps /tmp/app/*.whl" in steps[app_at + 1][1], steps
