@@ -10,8 +10,6 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from faker import Faker
-
 from simulator.errors import AmbiguousEventType, FieldError, InvalidInput, UnknownEventType
 from simulator.ids import RunIds, derived_fraction
 from simulator.models import BuildContext, Event
@@ -19,6 +17,7 @@ from simulator.overrides import apply as apply_overrides
 from simulator.overrides import check as check_overrides
 from simulator.overrides import check_event, problems
 from simulator.providers.base import EventType, Provider
+from simulator.providers.names import Names
 from simulator.timeutil import add_seconds, parse_time
 from simulator.world import World
 
@@ -168,15 +167,12 @@ def render(events: list[Event], envelope_id: str | None = None, delivered_at: da
 def new_context(
     seed: int, now: datetime, params: dict[str, Any] | None = None, world: World | None = None
 ) -> BuildContext:
-    """A fresh BuildContext with one seeded Random and one seeded Faker; `now` is the run's start time.
+    """A fresh BuildContext with one seeded Random and the run's names; `now` is the run's start time.
 
     Values come from the seed alone; ids from the seed and `now` (a world of its own, unless `world` is given).
     """
-    faker = Faker()
-    # A seed of its own, so Faker's stream is not a copy of the Random's.
-    faker.seed_instance(seed ^ 0x5EED)
     world = world or World(RunIds(seed, now))
-    return BuildContext(world=world, rng=random.Random(seed), faker=faker, now=now, params=params or {})
+    return BuildContext(world=world, rng=random.Random(seed), names=Names(seed), now=now, params=params or {})
 
 
 def sample(name: str, seed: int = 0, now: datetime | None = None) -> bytes:

@@ -82,7 +82,7 @@ class BuildContext:
 
     world: Any
     rng: random.Random
-    faker: Any
+    names: Any  # people's and companies' names, from the seed alone (`simulator.providers.names.Names`)
     now: datetime
     params: dict[str, Any] = field(default_factory=dict)
     ref: str | None = None

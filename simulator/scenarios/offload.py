@@ -1,6 +1,6 @@
 """A long run's events built by a process of its own, so the process that sends them only sends.
 
-Building an event (its builder, the run's Faker and Random, its JSON) costs about a quarter of a delivery's time
+Building an event (its builder, the run's Random and names, its JSON) costs about a quarter of a delivery's time
 in all. At speed 0, a run goes faster when another core builds its events; at speed 1, a busy server (a run of
 1,000 events a second, readers on the control API) keeps its deliveries on time only with that quarter spared. A
 short run never pays for that process: its first `after` events are built here, and only a run that goes on past

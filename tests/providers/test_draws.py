@@ -32,7 +32,7 @@ def test_a_numbered_event_and_a_moved_context_keep_every_other_field():
     numbered = event.numbered(7, "run_x")
     assert numbered == replace(event, seq=7, run_id="run_x") and numbered is not event
     assert (event.seq, event.run_id) == (1, "old")
-    ctx = BuildContext(world=object(), rng=random.Random(1), faker=None, now=event.occurred_at, params={"p": 1})
+    ctx = BuildContext(world=object(), rng=random.Random(1), names=None, now=event.occurred_at, params={"p": 1})
     moved = ctx.at(datetime(2026, 1, 1, tzinfo=UTC), "step")
     assert moved == replace(ctx, now=datetime(2026, 1, 1, tzinfo=UTC), ref="step")
     assert all(getattr(moved, f.name) is getattr(ctx, f.name) for f in fields(ctx) if f.name not in ("now", "ref"))

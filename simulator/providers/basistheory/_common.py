@@ -81,14 +81,14 @@ def discard(ctx: BuildContext, kind: str) -> None:
 
 def _person(ctx: BuildContext, domain: str) -> Entity:
     """A user of the tenant: a generated name, an email at the company's domain."""
-    first, last = ctx.faker.first_name(), ctx.faker.last_name()
+    first, last = ctx.names.first_name(), ctx.names.last_name()
     email = f"{first}.{last}@{domain}".lower().replace(" ", "").replace("'", "")
     return {"id": uid(ctx, "user"), "type": "user", "name": email, "_email": email}
 
 
 def new_tenant(ctx: BuildContext, created_at: str) -> Entity:
     """A tenant named after a generated company, with its owner and its system actor."""
-    company = ctx.faker.company()
+    company = ctx.names.company()
     domain = v.domain_of(company, ctx.rng)
     owner = _person(ctx, domain)
     return {
