@@ -1,6 +1,7 @@
 # webhook-sim: the simulator server, with its SQLite data on a volume.
 #
 # Build:  docker build -t webhook-sim .
+#         (podman or buildah: add --format docker, or the OCI format they default to drops the HEALTHCHECK)
 # Run:    docker run -p 8080:8080 -e WEBHOOK_SIM_TOKEN=<token> -v webhook-sim-data:/data webhook-sim
 # A bind-mounted /data must be writable by uid 10001 (the image's `sim` user): `chown 10001 ./data` first.
 
