@@ -217,27 +217,16 @@ def _b64url_decode(text: str) -> bytes:
 
 
 def _hmac(key: bytes, data: bytes) -> bytes:
-    """HMAC-SHA256 (RFC 2104) from copies of the key's two padded hashes: `hmac.new` pays OpenSSL 3's set-up
-    on every call, 4 µs for a 1 KB body where this takes 2, and every attempt signs."""
-    inner, outer = _pads(key)
-    digest = inner.copy()
-    digest.update(data)
-    mac = outer.copy()
-    mac.update(digest.digest())
+    """HMAC-SHA256 from a copy of the key's HMAC object: `hmac.new` pays OpenSSL 3's set-up on every call, 3.4 µs
+    for a 1 KB body where a copy of one made once per key takes 2.4, and every attempt signs."""
+    mac = _keyed(key).copy()
+    mac.update(data)
     return mac.digest()
 
 
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
-
-
 @functools.lru_cache(maxsize=1024)
-def _pads(key: bytes) -> tuple[Any, Any]:
-    """SHA-256 states with the key XOR ipad and XOR opad absorbed, as `hmac.HMAC` makes them."""
-    if len(key) > 64:  # SHA-256's block size
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(64, b"\0")
-    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
+def _keyed(key: bytes) -> hmac.HMAC:
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
