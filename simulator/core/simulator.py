@@ -51,6 +51,9 @@ class Simulator:
         # What the provider API twins forget on a reset, before the store empties (their flows stop) and after.
         self.before_reset: list[Callable[[], Awaitable[None]]] = []
         self.after_reset: list[Callable[[], None]] = []
+        # What they finish before the store closes: work of theirs under way (a credential's step, an index
+        # write) that still holds a connection when the store closes is cut off, and its connection leaked.
+        self.before_close: list[Callable[[], Awaitable[None]]] = []
 
     @classmethod
     async def open(
@@ -92,6 +95,8 @@ class Simulator:
         self.accepting = False
         self.store.writer.closing(grace)  # a store that cannot write is given up on after `grace`, not waited on
         await self.runs.cancel_all()
+        for finish in self.before_close:
+            await finish()
         if self.remote is not None:
             await self.remote.stop()
         await self.engine.close(grace)

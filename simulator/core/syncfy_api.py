@@ -73,6 +73,13 @@ class SyncfyBackend:
         self._lock = asyncio.Lock()
         sim.engine.observers.append(self._observe)
         sim.after_reset.append(self._forget)
+        sim.before_reset.append(self.flushed)
+        sim.before_close.append(self.flushed)
+
+    async def flushed(self) -> None:
+        """The index write under way, ended (before the store is emptied or closed)."""
+        if self._flushing is not None:
+            await asyncio.gather(self._flushing, return_exceptions=True)
 
     def _forget(self) -> None:
         """The store was emptied: nothing is left to index."""

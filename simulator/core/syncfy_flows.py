@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("webhook_sim.twins")
 STEP_DELAY = (0.05, 0.2)  # seconds between two steps of a job
 WAITING_STEP = "token"
+STOP_GRACE = 5.0  # seconds a step under way is given to end when the lifecycles stop
 # The step after each step (where it does not depend on the site).
 _NEXT = {"start": "login", "received": "finish", "finish": "refresh", "documents": None}
 _IDS = random.SystemRandom()  # the twin's own ids: unique, not replayable (like Syncfy's)
@@ -54,17 +55,25 @@ class CredentialFlows:
         self.sim = backend.sim
         self.tables = backend.tables
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._steps: set[asyncio.Task[bool]] = set()  # steps under way in the background, each shielded
         self._locks: dict[str, asyncio.Lock] = {}  # one step of a credential at a time
         self._resumed = False
         self.sim.before_reset.append(self.stop_all)
+        self.sim.before_close.append(self.stop_all)
 
     async def stop_all(self) -> None:
-        """Stop every credential's lifecycle (the store is about to be emptied: a step must not write after)."""
+        """Stop every credential's lifecycle, and let a step under way end (the store is about to be emptied or
+        closed: a step must not write after, nor be cut off holding a connection)."""
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._steps:
+            _, late = await asyncio.wait(list(self._steps), timeout=STOP_GRACE)
+            for step in late:  # a store that does not answer: closing gives up on it (see `Writer.closing`)
+                step.cancel()
+        await self.backend.flushed()  # a step's events are indexed as they are published
 
     # -- the API's entry points --------------------------------------------------------------------------
 
@@ -203,7 +212,10 @@ class CredentialFlows:
             while self.sim.accepting:
                 await asyncio.sleep(_IDS.uniform(*STEP_DELAY))
                 # Shielded: a stop while a step publishes lets the step finish and store where it got to.
-                if not await asyncio.shield(self._step(id_credential)):
+                step = asyncio.ensure_future(self._step(id_credential))
+                self._steps.add(step)
+                step.add_done_callback(self._steps.discard)
+                if not await asyncio.shield(step):
                     await self._let_go(id_credential)
                     return
         except asyncio.CancelledError:

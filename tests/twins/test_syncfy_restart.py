@@ -3,7 +3,10 @@ same bytes, sessions and webhooks still work, and a credential waiting for its t
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +62,19 @@ def test_state_survives_a_restart(tmp_path: Path):
             server.stop()
 
 
+def start_credential(server: ApiServer, receiver: Receiver) -> dict[str, Any]:
+    """A subscription to Syncfy's events at `receiver`, and a credential of a new user, its job under way."""
+    with server.client() as control, twin_client(server.url) as syncfy:
+        assert control.post("/subscriptions", json={"url": receiver.url, "events": ["syncfy:*"]}).status_code == 201
+        id_user = envelope(syncfy.post("/v1/users", json={"name": "Ana"}))["id_user"]
+        token = envelope(syncfy.post("/v1/sessions", json={"id_user": id_user}))["token"]
+        login = {"id_site": "56cf5728784806f72b8b4568", "credentials": {"username": "test"}}
+        job: dict[str, Any] = envelope(
+            syncfy.post("/v1/credentials", json=login, headers={"Authorization": f"Bearer {token}"})
+        )
+        return job
+
+
 def names(receiver: Receiver) -> list[str]:
     return [e["header"]["event"]["name"] for r in receiver.requests for e in r.json()["events"]]
 
@@ -73,14 +89,7 @@ def test_a_credential_under_way_goes_on_after_a_restart_without_a_call(
         monkeypatch.setattr(syncfy_flows, "STEP_DELAY", (30.0, 30.0))  # the first server never gets past a step
         server = serve(db)
         try:
-            control, syncfy = server.client(), twin_client(server.url)
-            assert control.post("/subscriptions", json={"url": receiver.url, "events": ["syncfy:*"]}).status_code == 201
-            id_user = envelope(syncfy.post("/v1/users", json={"name": "Ana"}))["id_user"]
-            token = envelope(syncfy.post("/v1/sessions", json={"id_user": id_user}))["token"]
-            login = {"id_site": "56cf5728784806f72b8b4568", "credentials": {"username": "test"}}
-            job = envelope(syncfy.post("/v1/credentials", json=login, headers={"Authorization": f"Bearer {token}"}))
-            syncfy.close()
-            control.close()
+            job = start_credential(server, receiver)
         finally:
             server.stop()
         assert "credentials.refreshed" not in names(receiver)  # stopped under way
@@ -98,3 +107,33 @@ def test_a_credential_under_way_goes_on_after_a_restart_without_a_call(
             eventually(refreshed, 15, f"the refresh webhook, with no call to the twin; got {names(receiver)}")
         finally:
             server.stop()
+
+
+def test_a_step_under_way_when_the_server_stops_ends_before_the_store_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A credential's step that the server's stop finds under way ends, and stores where it got to, before the
+    store closes: cut off, it left its step half done and its connection to the database unclosed (collected
+    later, its driver's thread called into the closed event loop)."""
+    entered, ended = threading.Event(), threading.Event()
+    real = syncfy_flows.CredentialFlows._step_locked
+
+    async def slow_step(flows: syncfy_flows.CredentialFlows, id_credential: str) -> bool:
+        if entered.is_set():
+            return await real(flows, id_credential)  # a step after the one this test watches
+        entered.set()
+        await asyncio.sleep(0.5)  # the server stops meanwhile
+        done = await real(flows, id_credential)
+        ended.set()
+        return done
+
+    with Receiver() as receiver:
+        server = serve(tmp_path / "twin.db")
+        try:
+            start_credential(server, receiver)
+            # The request played the first step; the next comes from the background, within STEP_DELAY.
+            monkeypatch.setattr(syncfy_flows.CredentialFlows, "_step_locked", slow_step)
+            assert entered.wait(10), "no step began in the background"
+        finally:
+            server.stop()
+    assert ended.is_set(), "the step under way was cut off by the stop"
