@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from simulator import catalog
+from simulator.delivery import reads
 from simulator.delivery.batches import Batches, BatchKey, OpenBatch, envelope_of
 from simulator.delivery.hooks import FaultHooks, Signer
 from simulator.delivery.job import Job, event_from_row, event_row, job_from_row
@@ -121,7 +122,8 @@ class DeliveryEngine(Outcomes):
     def _lane(self, sub: Subscription, *, spilled: bool = False) -> Lane:
         lane = self._lanes.get(sub.id)
         if lane is None:
-            lane = self._lanes[sub.id] = Lane(sub, self._attempt, self._load, spilled=spilled)
+            behind = self._load_behind if self.leases is not None else None
+            lane = self._lanes[sub.id] = Lane(sub, self._attempt, self._load, spilled=spilled, behind=behind)
             lane.start()
         return lane
 
@@ -378,16 +380,10 @@ class DeliveryEngine(Outcomes):
         self.store.let_go([(job.id, job.n, job.due) for job in jobs])
 
     async def _load(self, sub_id: str, after_n: int, limit: int) -> list[Job]:
-        # A batch's row as it stood while open (its position then) is partial, however the batch has moved on
-        # during the read: it is sent once whole, at the new position closing gives it.
-        seen = dict(self._batches.open_at)
-        page = await self.store.outbox_page(sub_id, after_n, limit)
-        jobs = [
-            job_from_row(row, [event_from_row(e) for e in events])
-            for row, events in page
-            if not self._batches.partial(row.id, row.n, seen)
-        ]
-        return self.faults.on_loaded(sub_id, jobs)  # never what a fault still holds back
+        return await reads.page(self.store, self._batches, self.faults, sub_id, after_n, limit)
+
+    async def _load_behind(self, sub_id: str, upto_n: int, held: Callable[[], set[str]]) -> list[Job]:
+        return await reads.behind(self.store, self._batches, self.faults, sub_id, upto_n, held)
 
     # -- attempts -------------------------------------------------------------------------------------
 

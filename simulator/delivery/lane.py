@@ -23,7 +23,10 @@ LOW_WATER = 500
 TIMER_TICK = 0.001  # seconds: the event loop's timer resolution
 CRASH_BACKOFF_MAX = 300.0  # seconds between tries of a job whose attempt keeps raising
 Loader = Callable[[str, int, int], Awaitable[list[Job]]]
+# Active deliveries at or before a position, but none of the given ids (see `Lane.catch_up`).
+BehindLoader = Callable[[str, int, Callable[[], set[str]]], Awaitable[list[Job]]]
 Attempter = Callable[["Lane", Job], Awaitable[None]]
+FINAL = ("succeeded", "dead", "dropped")
 
 
 class Slots:
@@ -55,15 +58,28 @@ class Slots:
 
 
 class Lane:
-    def __init__(self, sub: Subscription, attempt: Attempter, load: Loader, *, spilled: bool = False) -> None:
+    def __init__(
+        self,
+        sub: Subscription,
+        attempt: Attempter,
+        load: Loader,
+        *,
+        spilled: bool = False,
+        behind: BehindLoader | None = None,
+    ) -> None:
         self.sub = sub
         self._attempt = attempt
         self._load = load
+        self._behind = behind
         self._heap: list[tuple[float, int, Job]] = []
         self._wake = asyncio.Event()
         self._slots = Slots(sub.max_in_flight)
         self._in_flight: set[asyncio.Task[None]] = set()
         self.held = 0  # jobs in memory: queued, in flight, or waiting for a retry
+        # Their ids, until their last attempt is over (and, on a shared store, recorded): a job is taken once.
+        self._ids: set[str] = set()
+        self._catch_up = False  # a read of what other processes numbered behind `loaded_upto` is wanted
+        self._ended_meanwhile: set[str] | None = None  # ids whose last attempt ended during such a read
         self.incoming = 0  # jobs published for this lane whose commit is still in flight
         self.loaded_upto = 0  # highest delivery position ever taken into memory
         self._read_upto = 0  # highest position a read of the store returned
@@ -115,7 +131,18 @@ class Lane:
         self.spilled = True
         self._wake.set()
 
+    def catch_up(self) -> None:
+        """Read, once, the deliveries other processes committed at positions this lane has read past (a shared
+        store: each publishing process numbers its own). Without it they waited until the lane had nothing else
+        to send, which on a busy subscription is the end of the longest run."""
+        if self._behind is not None and not self._catch_up:
+            self._catch_up = True
+            self._wake.set()
+
     def _take(self, job: Job) -> None:
+        if job.id in self._ids:
+            return  # taken already, by another read or as it was committed
+        self._ids.add(job.id)
         self.held += 1
         self.loaded_upto = max(self.loaded_upto, job.n)
         self._push(job)
@@ -168,6 +195,8 @@ class Lane:
 
     async def _run(self) -> None:
         while not self._closing:
+            if self._catch_up:
+                await self._read_behind()
             if self.spilled and self.held < LOW_WATER:
                 if not await self._reload():
                     continue
@@ -220,6 +249,10 @@ class Lane:
             job.due = time.time() + min(CRASH_BACKOFF_MAX, 2.0 ** (crashes - 1))
             self.requeue(job)
         finally:
+            if job.status in FINAL:
+                self._ids.discard(job.id)
+                if self._ended_meanwhile is not None:
+                    self._ended_meanwhile.add(job.id)
             self._slots.give()
             if self._reading:
                 self._meanwhile()
@@ -258,6 +291,23 @@ class Lane:
         if self._heap and self._slots.busy < self._slots.size:  # else a slot given back calls this again
             wait = self._heap[0][2].due - time.time() + TIMER_TICK
             self._read_timer = asyncio.get_running_loop().call_later(wait, self._meanwhile)
+
+    async def _read_behind(self) -> None:
+        """See `catch_up`. What the lane holds is left out of the read, and so is what ended during it: its
+        record is committed, but the read may have seen it before."""
+        assert self._behind is not None
+        self._catch_up = False
+        ended = self._ended_meanwhile = set()
+        try:
+            jobs = await self._behind(self.sub.id, self.loaded_upto, lambda: self._ids | ended)
+        except Exception as exc:  # the store is restarting: the next round asks again
+            log.warning("lane %s cannot read the store (%s): trying again", self.sub.id, exc)
+            return
+        finally:
+            self._ended_meanwhile = None
+        for job in jobs:
+            if job.id not in ended:
+                self._take(job)
 
     async def _reload(self) -> bool:
         """Read the next page of the store; False when the read failed (and was waited out)."""

@@ -38,6 +38,9 @@ RENEW = 1 / 3  # of a lease's length, between renewals
 ROUND_MAX = 1.0  # seconds between rounds at most: a sender that joins gets its share within about two
 SAFE = 0.6  # of a lease's length without a renewal, after which this process stops sending
 GIVE_BACK_GRACE = 5.0  # seconds a given-back lane's attempts under way may take
+# Seconds at least between two reads, by a busy lane, of deliveries other processes numbered behind its position
+# (each publishing process numbers its own): such a read lists every active delivery the lane has passed.
+CATCH_UP = 1.0
 
 
 class Sharing:
@@ -52,6 +55,7 @@ class Sharing:
         self._stopping = False
         self._shared_at = 0.0  # when this process last took its share
         self._polled_at = 0.0  # when its lanes last read the store for others' work
+        self._behind_at = 0.0  # when its busy lanes last read what others numbered behind them
         self._listener: tuple[Any, Any] | None = None  # the LISTEN connection, and its asyncpg connection
 
     async def start(self) -> None:
@@ -152,8 +156,14 @@ class Sharing:
             # An idle lane reads everything active, so nothing committed out of order is ever left behind; its
             # own records must be in the store first, or it would read its finished deliveries as still due.
             await self.engine.store.writer.barrier()
+        behind = time.monotonic() - self._behind_at >= CATCH_UP
+        if behind:
+            self._behind_at = time.monotonic()
         for lane in lanes.values():
-            lane.poll(sweep=lane in idle and lane.held == 0 and lane.incoming == 0)
+            sweep = lane in idle and lane.held == 0 and lane.incoming == 0
+            lane.poll(sweep=sweep)
+            if behind and not sweep:
+                lane.catch_up()  # a busy lane: what others numbered behind it must not wait for it to idle
 
     async def _round(self) -> None:
         try:

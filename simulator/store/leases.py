@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from simulator.ids import new_id
 from simulator.store import tables as t
-from simulator.store.store import ACTIVE
+from simulator.store.outbox import ACTIVE
 
 LEASE_TTL = 10.0  # seconds: how long a stopped process keeps its subscriptions before others take them
 _NOW = func.extract("epoch", func.clock_timestamp())

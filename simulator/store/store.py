@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -18,11 +17,10 @@ from simulator.models import Attempt, Delivery, Run, Subscription
 from simulator.store import codec, postgres, schema
 from simulator.store import tables as t
 from simulator.store.lock import StoreLock
+from simulator.store.outbox import ACTIVE, OutboxReads
 from simulator.store.secrets import Sealer, open_sealer
 from simulator.store.writer import Committed, Listener, Op, Writer
 from simulator.turns import in_turns
-
-ACTIVE = ("pending", "failed")
 
 
 def sqlalchemy_url(url: str | None) -> tuple[str, Path | None]:
@@ -109,7 +107,7 @@ TWIN_TABLES = (
 )
 
 
-class Store:
+class Store(OutboxReads):
     def __init__(
         self,
         engine: AsyncEngine,
@@ -410,37 +408,6 @@ class Store:
         )
         return [codec.attempt(r) for r in rows]
 
-    async def outbox_page(self, subscription_id: str, after_n: int, limit: int) -> list[tuple[Any, list[Any]]]:
-        """Active deliveries of one subscription after position `after_n`, each with its event rows."""
-        c = t.deliveries.c
-        rows = await self._all(
-            select(t.deliveries)
-            .where(c.subscription_id == subscription_id)
-            .where(c.status.in_(ACTIVE))
-            .where(c.held_by.is_(None))  # a process holds it back: it lets it go by clearing this
-            .where(c.n > after_n)
-            .order_by(c.n)
-            .limit(limit)
-        )
-        return await self._with_events(rows)
-
-    async def outbox_rows(self, delivery_ids: list[str]) -> list[tuple[Any, list[Any]]]:
-        """Deliveries by id, each with its event rows, whatever their state."""
-        rows = await self._all(select(t.deliveries).where(t.deliveries.c.id.in_(delivery_ids)))
-        return await self._with_events(rows)
-
-    async def _with_events(self, rows: Sequence[Any]) -> list[tuple[Any, list[Any]]]:
-        keys = {k for r in rows for k in json.loads(r.event_keys)}
-        events = {e.key: e for e in await self._events(keys)}
-        return [(r, [events[k] for k in json.loads(r.event_keys) if k in events]) for r in rows]
-
-    async def _events(self, keys: set[str]) -> list[Any]:
-        out: list[Any] = []
-        ordered = sorted(keys)
-        for i in range(0, len(ordered), 500):  # stay under SQLite's bound-parameter limit
-            out.extend(await self._all(select(t.events).where(t.events.c.key.in_(ordered[i : i + 500]))))
-        return out
-
     async def active_subscription_ids(self) -> list[str]:
         """Subscriptions with deliveries still to make (what a restart must resume)."""
         c = t.deliveries.c
@@ -455,22 +422,6 @@ class Store:
             await conn.execute(update(t.deliveries).where(c.held_by.is_not(None)).values(held_by=None))
 
         await self.writer.submit(call)
-
-    async def active_count(self, run_id: str | None) -> int:
-        """A run's deliveries still to make on enabled subscriptions (what another process may be sending)."""
-        d, s = t.deliveries.c, t.subscriptions.c
-        stmt = (
-            select(func.count())
-            .select_from(t.deliveries.join(t.subscriptions, d.subscription_id == s.id))
-            .where(d.status.in_(ACTIVE))
-            .where(s.status == "enabled")
-            .where(d.run_id.is_(None) if run_id is None else d.run_id == run_id)
-        )
-        return int((await self._all(stmt))[0][0])
-
-    async def max_delivery_n(self) -> int:
-        rows = await self._all(select(func.max(t.deliveries.c.n)))
-        return rows[0][0] or 0
 
     async def run_events(self, run_id: str, limit: int | None = None, cursor: int | None = None) -> list[Any]:
         stmt = select(t.events).where(t.events.c.run_id == run_id).order_by(t.events.c.seq)

@@ -1,0 +1,79 @@
+"""The outbox as the senders read it: a subscription's active deliveries in order, with their events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+
+from simulator.store import tables as t
+
+ACTIVE = ("pending", "failed")
+
+
+class OutboxReads:
+    """The store's reads of the outbox (a mixin: the store provides `_all`)."""
+
+    async def _all(self, stmt: Any) -> Sequence[Any]:
+        raise NotImplementedError
+
+    async def outbox_page(self, subscription_id: str, after_n: int, limit: int) -> list[tuple[Any, list[Any]]]:
+        """Active deliveries of one subscription after position `after_n`, each with its event rows."""
+        c = t.deliveries.c
+        rows = await self._all(
+            select(t.deliveries)
+            .where(c.subscription_id == subscription_id)
+            .where(c.status.in_(ACTIVE))
+            .where(c.held_by.is_(None))  # a process holds it back: it lets it go by clearing this
+            .where(c.n > after_n)
+            .order_by(c.n)
+            .limit(limit)
+        )
+        return await self._with_events(rows)
+
+    async def outbox_ids_behind(self, subscription_id: str, upto_n: int) -> list[str]:
+        """The ids of one subscription's active deliveries, free to send, at or before position `upto_n`."""
+        c = t.deliveries.c
+        rows = await self._all(
+            select(c.id)
+            .where(c.subscription_id == subscription_id)
+            .where(c.status.in_(ACTIVE))
+            .where(c.held_by.is_(None))
+            .where(c.n <= upto_n)
+        )
+        return [row.id for row in rows]
+
+    async def outbox_rows(self, delivery_ids: list[str]) -> list[tuple[Any, list[Any]]]:
+        """Deliveries by id, each with its event rows, whatever their state."""
+        rows = await self._all(select(t.deliveries).where(t.deliveries.c.id.in_(delivery_ids)))
+        return await self._with_events(rows)
+
+    async def _with_events(self, rows: Sequence[Any]) -> list[tuple[Any, list[Any]]]:
+        keys = {k for r in rows for k in json.loads(r.event_keys)}
+        events = {e.key: e for e in await self._events(keys)}
+        return [(r, [events[k] for k in json.loads(r.event_keys) if k in events]) for r in rows]
+
+    async def _events(self, keys: set[str]) -> list[Any]:
+        out: list[Any] = []
+        ordered = sorted(keys)
+        for i in range(0, len(ordered), 500):  # stay under SQLite's bound-parameter limit
+            out.extend(await self._all(select(t.events).where(t.events.c.key.in_(ordered[i : i + 500]))))
+        return out
+
+    async def active_count(self, run_id: str | None) -> int:
+        """A run's deliveries still to make on enabled subscriptions (what another process may be sending)."""
+        d, s = t.deliveries.c, t.subscriptions.c
+        stmt = (
+            select(func.count())
+            .select_from(t.deliveries.join(t.subscriptions, d.subscription_id == s.id))
+            .where(d.status.in_(ACTIVE))
+            .where(s.status == "enabled")
+            .where(d.run_id.is_(None) if run_id is None else d.run_id == run_id)
+        )
+        return int((await self._all(stmt))[0][0])
+
+    async def max_delivery_n(self) -> int:
+        rows = await self._all(select(func.max(t.deliveries.c.n)))
+        return rows[0][0] or 0

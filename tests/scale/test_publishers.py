@@ -1,0 +1,38 @@
+"""Several processes publishing to one subscription on a shared store: each numbers its deliveries itself, so a
+delivery one of them makes may come behind the position the sender has read to. The sender still takes it at
+its next read, not once the subscription has nothing else to send."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.core.simulator import Simulator
+from simulator.testing.receiver import Receiver
+from tests.scale.helpers import by_path, distinct, duplicates, publish, subscribe, until
+
+
+async def test_a_delivery_numbered_behind_what_the_sender_read_is_sent_while_the_others_go_on(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    first = await Simulator.open(db, sends=False)
+    second = await Simulator.open(db, sends=False)  # opened beside the first: it numbers from the same start
+    sender = await Simulator.open(db, role="worker")
+    try:
+        with Receiver() as receiver:
+            receiver.respond(204, delay=0.05)  # one at a time, 50 ms each: the lane stays busy
+            (sub,) = await subscribe(first, receiver, 1, max_in_flight=1)
+            await publish(first, [sub], 20, seed=1)
+            await until(lambda: len(receiver.requests) >= 5, 10, "the first publisher's deliveries to flow")
+            (late,) = await publish(second, [sub], 1, seed=2)
+            more = await publish(first, [sub], 40, seed=3)  # due after it, and numbered after what was read
+            await until(lambda: distinct(receiver) == 61, 30, "every delivery")
+            assert await sender.engine.settled(None, timeout=10)
+            assert duplicates(receiver) == 0  # what the lane held, or ended during a read, was not read again
+            arrived = by_path(receiver)["/hook/s0"]
+            assert arrived.index(late) < arrived.index(more[-10]), (
+                f"the second publisher's delivery waited for the lane to idle: {arrived.index(late) + 1} of 61"
+            )
+    finally:
+        for sim in (sender, second, first):
+            await sim.close()
