@@ -26,7 +26,9 @@ async def behind(
 ) -> list[Job]:
     """The active deliveries at or before `upto_n` that are not in `held` (asked again once the rows are read):
     on a shared store, those other processes numbered behind what the lane has read."""
-    ids = [i for i in await store.outbox_ids_behind(sub_id, upto_n) if i not in held()]
+    found = await store.outbox_ids_behind(sub_id, upto_n)
+    holding = held()
+    ids = [i for i in found if i not in holding]
     if not ids:
         return []
     seen = dict(batches.open_at)

@@ -41,6 +41,7 @@ GIVE_BACK_GRACE = 5.0  # seconds a given-back lane's attempts under way may take
 # Seconds at least between two reads, by a busy lane, of deliveries other processes numbered behind its position
 # (each publishing process numbers its own): such a read lists every active delivery the lane has passed.
 CATCH_UP = 1.0
+PUBLISHERS_WINDOW = 60.0  # seconds: a process that committed deliveries this recently still counts as publishing
 
 
 class Sharing:
@@ -56,6 +57,7 @@ class Sharing:
         self._shared_at = 0.0  # when this process last took its share
         self._polled_at = 0.0  # when its lanes last read the store for others' work
         self._behind_at = 0.0  # when its busy lanes last read what others numbered behind them
+        self._publishers: dict[str, float] = {}  # the processes that committed deliveries, and when they last did
         self._listener: tuple[Any, Any] | None = None  # the LISTEN connection, and its asyncpg connection
 
     async def start(self) -> None:
@@ -93,7 +95,18 @@ class Sharing:
         """New work was committed: perhaps for a subscription nobody holds (a claim is due), and when another
         process made it, perhaps for a lane here (a read is due; this process's own lanes took its own work)."""
         self._others = self._others or sender != self.engine.me
+        self._publishers[sender] = time.monotonic()
         self._nudge.set()
+
+    def _several_publishers(self) -> bool:
+        """Whether deliveries may be numbered behind a lane's position: several processes committed some lately
+        (each numbers its own; one alone numbers them in the order it commits them), or this one cannot hear who
+        did."""
+        if self._listener is None:
+            return True
+        since = time.monotonic() - PUBLISHERS_WINDOW
+        self._publishers = {sender: at for sender, at in self._publishers.items() if at >= since}
+        return len(self._publishers) >= 2
 
     def _runs_told(self) -> None:
         for told in self.engine.runs_told:
@@ -156,7 +169,7 @@ class Sharing:
             # An idle lane reads everything active, so nothing committed out of order is ever left behind; its
             # own records must be in the store first, or it would read its finished deliveries as still due.
             await self.engine.store.writer.barrier()
-        behind = time.monotonic() - self._behind_at >= CATCH_UP
+        behind = time.monotonic() - self._behind_at >= CATCH_UP and self._several_publishers()
         if behind:
             self._behind_at = time.monotonic()
         for lane in lanes.values():

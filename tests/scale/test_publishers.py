@@ -4,6 +4,8 @@ its next read, not once the subscription has nothing else to send."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from simulator.core.simulator import Simulator
@@ -36,3 +38,34 @@ async def test_a_delivery_numbered_behind_what_the_sender_read_is_sent_while_the
     finally:
         for sim in (sender, second, first):
             await sim.close()
+
+
+async def test_a_lone_publishers_deliveries_cost_the_sender_no_read_behind_its_position(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One publishing process numbers its deliveries in the order it commits them: nothing can come behind a
+    sender's position, and a busy sender does not list what it holds every second to find out."""
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    publisher = await Simulator.open(db, sends=False)
+    sender = await Simulator.open(db, role="worker")
+    reads = 0
+    real = sender.store.outbox_ids_behind
+
+    async def counted(sub_id: str, upto_n: int) -> list[str]:
+        nonlocal reads
+        reads += 1
+        return await real(sub_id, upto_n)
+
+    monkeypatch.setattr(sender.store, "outbox_ids_behind", counted)
+    try:
+        with Receiver() as receiver:
+            receiver.respond(204, delay=0.05)
+            (sub,) = await subscribe(publisher, receiver, 1, max_in_flight=1)
+            for seed in range(4):  # the lane stays busy for some 3 s, its sender told of each commit
+                await publish(publisher, [sub], 15, seed=seed)
+                await asyncio.sleep(0.5)
+            await until(lambda: distinct(receiver) == 60, 30, "every delivery")
+    finally:
+        for sim in (sender, publisher):
+            await sim.close()
+    assert reads == 0
