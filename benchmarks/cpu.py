@@ -1,10 +1,13 @@
 """Where the CPU of a run at speed 0 goes: the event loop's thread, SQLite's thread, the process that builds the
-events, and the machine as a whole. `python -m benchmarks.cpu [--events 30000] [--rounds 3]`.
+events, and the machine as a whole. `python -m benchmarks.cpu [--events 30000] [--rounds 3] [--without-store]`.
 
 Linux only (it reads /proc). Each thread's CPU is read from /proc/self/task as it ends (SQLite's connection
 threads end with the run's store), the building process's from the children's times once it is waited for, and the
 machine's busy and idle time from /proc/stat; the rest of the machine's busy time is the receiver and everything
 else. The throughput target needs the loop's thread, which sends, under about 100 µs per delivery.
+
+`--without-store` writes no rows and changes nothing else: the rate the engine alone reaches, its ceiling on this
+machine whatever the store does.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from benchmarks.harness import fast_receiver
 from benchmarks.throughput import simulator_rate
 from simulator.runtime import run_loop, tune_gc
+from simulator.store import direct
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -61,12 +65,23 @@ def _children(times: os.times_result) -> float:
     return times.children_user + times.children_system
 
 
-def measure(url: str, events: int) -> dict[str, float]:
-    """One run of `events` at speed 0: its rate, and the CPU seconds of each part."""
+async def _no_rows(conn: Any, statements: Any) -> None:
+    return None
+
+
+def measure(url: str, events: int, *, store: bool = True) -> dict[str, float]:
+    """One run of `events` at speed 0: its rate, and the CPU seconds of each part. Without `store` the rows of
+    the run are not written (every other step is as in a real run): what the engine costs without SQLite."""
     loop_thread = threading.get_native_id()
     before, busy0, times0 = _thread_cpu(loop_thread), _machine(), os.times()
-    with _EndedThreads() as ended:
-        rate = run_loop(simulator_rate(url, events, 16))
+    real = direct.sqlite_rows
+    if not store:
+        direct.sqlite_rows = _no_rows
+    try:
+        with _EndedThreads() as ended:
+            rate = run_loop(simulator_rate(url, events, 16, check=store))
+    finally:
+        direct.sqlite_rows = real
     after, busy1, times1 = _thread_cpu(loop_thread), _machine(), os.times()
     parts = {
         "loop thread": after - before,
@@ -82,11 +97,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cpu", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=30000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--without-store",
+        action="store_true",
+        help="write no rows (the ceiling of the engine alone; the run's counts are then not checked)",
+    )
     args = parser.parse_args()
     tune_gc()  # as `serve` and `run` do
     with fast_receiver() as (url, kind):
         for _ in range(args.rounds):
-            m = measure(url, args.events)
+            m = measure(url, args.events, store=not args.without_store)
             shares = ", ".join(
                 f"{name} {m[name]:.2f} s ({m[name] / args.events * 1e6:.0f} µs)"
                 for name in ("loop thread", "SQLite threads", "building process", "receiver and the rest")

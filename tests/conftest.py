@@ -3,13 +3,45 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import aiosqlite.core
 import pytest
 
 from simulator.core.simulator import Simulator
 from simulator.testing.receiver import Receiver
+
+# SQLite connections collected while still open, and the test that opened each. A connection cut off at shutdown
+# (work still under way when the store closed) is collected later, in any test: its driver's thread then calls
+# into an event loop closed long before and dies, and that test fails for a cause it has nothing to do with.
+_unclosed: list[str] = []
+_connection_init = aiosqlite.core.Connection.__init__
+_connection_del = aiosqlite.core.Connection.__del__
+
+
+def _init(self: aiosqlite.core.Connection, *args: object, **kwargs: object) -> None:
+    _connection_init(self, *args, **kwargs)  # type: ignore[arg-type]
+    self._opened_in = os.environ.get("PYTEST_CURRENT_TEST", "outside a test")  # type: ignore[attr-defined]
+
+
+def _del(self: aiosqlite.core.Connection) -> None:
+    if self._connection is not None:
+        _unclosed.append(getattr(self, "_opened_in", "?"))
+    _connection_del(self)
+
+
+aiosqlite.core.Connection.__init__ = _init  # type: ignore[method-assign]
+aiosqlite.core.Connection.__del__ = _del  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_connection_closed() -> Iterator[None]:
+    yield
+    gc.collect()
+    assert not _unclosed, f"SQLite connections left open, opened in: {sorted(set(_unclosed))}"
 
 
 @pytest.fixture

@@ -293,13 +293,14 @@ class Lane:
             self._read_timer = asyncio.get_running_loop().call_later(wait, self._meanwhile)
 
     async def _read_behind(self) -> None:
-        """See `catch_up`. What the lane holds is left out of the read, and so is what ended during it: its
-        record is committed, but the read may have seen it before."""
+        """See `catch_up`. What the lane holds is left out of the read, and so is what ended during it (its
+        record is committed, but the read may have seen it before) and what waits in `_offered` (taken when the
+        lane's reads catch up: taken here too, it could go twice)."""
         assert self._behind is not None
         self._catch_up = False
         ended = self._ended_meanwhile = set()
         try:
-            jobs = await self._behind(self.sub.id, self.loaded_upto, lambda: self._ids | ended)
+            jobs = await self._behind(self.sub.id, self.loaded_upto, lambda: self._ids | ended | set(self._offered))
         except Exception as exc:  # the store is restarting: the next round asks again
             log.warning("lane %s cannot read the store (%s): trying again", self.sub.id, exc)
             return
