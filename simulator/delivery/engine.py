@@ -111,6 +111,10 @@ class DeliveryEngine(Outcomes):
         """Start sending for a subscription whose lease this process took: its deliveries are in the store."""
         self._lane(sub, spilled=True)
 
+    def number_after(self, n: int) -> None:
+        """Give the next deliveries positions after `n` (the highest another process gave, on a shared store)."""
+        self._n = max(self._n, n)
+
     def holds(self, run_id: str | None) -> bool:
         """Whether this process still collects a Syncfy batch of the run."""
         return self._batches.holds(run_id)

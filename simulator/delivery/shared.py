@@ -203,6 +203,9 @@ class Sharing:
         for sub_id in [s for s in engine.lanes if s not in held]:
             log.warning("lease on %s was taken by another process: stopping its lane", sub_id)
             await engine.drop_lane(sub_id, grace=0)
+        # Numbering after every position the store holds: a process numbers its deliveries itself, from the highest
+        # when it started, and another's since would otherwise put its next ones behind what senders have read.
+        engine.number_after(await engine.store.max_delivery_n())
         dead = await leases.reap()
         if dead:
             log.info("reaped %d processes that stopped: their subscriptions are free", len(dead))

@@ -19,6 +19,8 @@ async def test_a_delivery_numbered_behind_what_the_sender_read_is_sent_while_the
     monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
     first = await Simulator.open(db, sends=False)
     second = await Simulator.open(db, sends=False)  # opened beside the first: it numbers from the same start
+    for publisher in (first, second):  # and goes on so for this test (a round would move it past the first's)
+        monkeypatch.setattr(publisher.engine, "number_after", lambda n: None)
     sender = await Simulator.open(db, role="worker")
     try:
         with Receiver() as receiver:
@@ -69,3 +71,24 @@ async def test_a_lone_publishers_deliveries_cost_the_sender_no_read_behind_its_p
         for sim in (sender, publisher):
             await sim.close()
     assert reads == 0
+
+
+async def test_a_publisher_numbers_after_the_positions_another_gave_within_a_round(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each process numbers its deliveries itself; at each round (a second at most) it moves past the highest
+    position in the store, so what it makes next does not come behind what senders have read of another's."""
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    first = await Simulator.open(db, sends=False)
+    second = await Simulator.open(db, sends=False)
+    try:
+        with Receiver() as receiver:
+            (sub,) = await subscribe(first, receiver, 1)
+            await publish(first, [sub], 30, seed=1)
+            highest = await first.store.max_delivery_n()
+            await until(lambda: second.engine._n >= highest, 5, "the second publisher's round")
+            await publish(second, [sub], 1, seed=2)
+            assert await second.store.max_delivery_n() == highest + 1  # not at a position behind
+    finally:
+        for sim in (second, first):
+            await sim.close()
