@@ -18,8 +18,10 @@ from simulator.testing.receiver import Receiver
 # (work still under way when the store closed) is collected later, in any test: its driver's thread then calls
 # into an event loop closed long before and dies, and that test fails for a cause it has nothing to do with.
 _unclosed: list[str] = []
+# aiosqlite's own, which warns of a connection deleted unclosed and stops its thread (absent from an aiosqlite
+# without one: the guard then stays off rather than break the suite).
 _connection_init = aiosqlite.core.Connection.__init__
-_connection_del = aiosqlite.core.Connection.__del__
+_connection_del = getattr(aiosqlite.core.Connection, "__del__", None)
 
 
 def _init(self: aiosqlite.core.Connection, *args: object, **kwargs: object) -> None:
@@ -28,13 +30,15 @@ def _init(self: aiosqlite.core.Connection, *args: object, **kwargs: object) -> N
 
 
 def _del(self: aiosqlite.core.Connection) -> None:
-    if self._connection is not None:
+    if getattr(self, "_connection", None) is not None:
         _unclosed.append(getattr(self, "_opened_in", "?"))
-    _connection_del(self)
+    if _connection_del is not None:
+        _connection_del(self)
 
 
-aiosqlite.core.Connection.__init__ = _init  # type: ignore[method-assign]
-aiosqlite.core.Connection.__del__ = _del  # type: ignore[method-assign]
+if _connection_del is not None:
+    aiosqlite.core.Connection.__init__ = _init  # type: ignore[method-assign]
+    aiosqlite.core.Connection.__del__ = _del  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session", autouse=True)
