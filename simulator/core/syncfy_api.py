@@ -73,11 +73,10 @@ class SyncfyBackend:
         self._lock = asyncio.Lock()
         sim.engine.observers.append(self._observe)
         sim.after_reset.append(self._forget)
-        sim.before_reset.append(self.flushed)
-        sim.before_close.append(self.flushed)
 
     async def flushed(self) -> None:
-        """The index write under way, ended (before the store is emptied or closed)."""
+        """The index write under way, ended (before the store is emptied or closed: `CredentialFlows.stop_all`,
+        once the steps that publish what it indexes have ended)."""
         if self._flushing is not None:
             await asyncio.gather(self._flushing, return_exceptions=True)
 

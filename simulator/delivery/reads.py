@@ -34,8 +34,8 @@ async def behind(
     seen = dict(batches.open_at)
     rows = sorted(await store.outbox_rows(ids), key=lambda r: r[0].n)
     left = held()
-    free = [(row, events) for row, events in rows if row.status in ACTIVE and row.held_by is None]
-    return faults.on_loaded(sub_id, _jobs([(r, e) for r, e in free if r.id not in left], batches, seen))
+    free = [(r, e) for r, e in rows if r.status in ACTIVE and r.held_by is None and r.id not in left]
+    return faults.on_loaded(sub_id, _jobs(free, batches, seen))
 
 
 def _jobs(rows: Sequence[tuple[Any, list[Any]]], batches: Batches, seen: dict[str, int]) -> list[Job]:

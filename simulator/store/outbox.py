@@ -13,6 +13,13 @@ from simulator.store import tables as t
 ACTIVE = ("pending", "failed")
 
 
+def _free(subscription_id: str) -> tuple[Any, ...]:
+    """The subscription's deliveries still to send that no process holds back (it lets one go by clearing
+    `held_by`)."""
+    c = t.deliveries.c
+    return c.subscription_id == subscription_id, c.status.in_(ACTIVE), c.held_by.is_(None)
+
+
 class OutboxReads:
     """The store's reads of the outbox (a mixin: the store provides `_all`)."""
 
@@ -23,26 +30,14 @@ class OutboxReads:
         """Active deliveries of one subscription after position `after_n`, each with its event rows."""
         c = t.deliveries.c
         rows = await self._all(
-            select(t.deliveries)
-            .where(c.subscription_id == subscription_id)
-            .where(c.status.in_(ACTIVE))
-            .where(c.held_by.is_(None))  # a process holds it back: it lets it go by clearing this
-            .where(c.n > after_n)
-            .order_by(c.n)
-            .limit(limit)
+            select(t.deliveries).where(*_free(subscription_id), c.n > after_n).order_by(c.n).limit(limit)
         )
         return await self._with_events(rows)
 
     async def outbox_ids_behind(self, subscription_id: str, upto_n: int) -> list[str]:
         """The ids of one subscription's active deliveries, free to send, at or before position `upto_n`."""
         c = t.deliveries.c
-        rows = await self._all(
-            select(c.id)
-            .where(c.subscription_id == subscription_id)
-            .where(c.status.in_(ACTIVE))
-            .where(c.held_by.is_(None))
-            .where(c.n <= upto_n)
-        )
+        rows = await self._all(select(c.id).where(*_free(subscription_id), c.n <= upto_n))
         return [row.id for row in rows]
 
     async def outbox_rows(self, delivery_ids: list[str]) -> list[tuple[Any, list[Any]]]:
