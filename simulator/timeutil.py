@@ -37,10 +37,31 @@ def parse_time(value: str) -> datetime:
     return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
+# The last time `iso_ms` formatted, and how: an attempt formats its time twice (its body, its record).
+_last_ms: tuple[datetime | None, str] = (None, "")
+
+
 def iso_ms(dt: datetime) -> str:
     """Basis Theory's format: `2024-04-09T13:56:37.864Z`."""
-    # isoformat, not strftime: several calls per event, and strftime costs four times as much.
-    return utc(dt).isoformat(timespec="milliseconds")[:-6] + "Z"  # drop "+00:00"
+    global _last_ms
+    last = _last_ms  # one read: another thread may set it meanwhile
+    if dt is last[0]:
+        return last[1]
+    if dt.tzinfo is not UTC:
+        dt = utc(dt)
+    # By hand, not isoformat or strftime: several calls per event, and this costs two thirds of isoformat (and
+    # half of the same with an f-string's format specifiers).
+    text = "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+        dt.year,
+        dt.month,
+        dt.day,
+        dt.hour,
+        dt.minute,
+        dt.second,
+        dt.microsecond // 1000,
+    )
+    _last_ms = (dt, text)
+    return text
 
 
 def syncfy_at(dt: datetime) -> str:

@@ -10,17 +10,17 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from functools import partial
 from typing import Any
 
 from simulator import catalog
 from simulator.delivery import reads
 from simulator.delivery.batches import Batches, BatchKey, OpenBatch, envelope_of
-from simulator.delivery.hooks import FaultHooks, Signer
+from simulator.delivery.gather import Chunk, Records, Row
+from simulator.delivery.hooks import FaultHooks
 from simulator.delivery.job import Job, event_from_row, event_row, job_from_row
 from simulator.delivery.lane import Lane
-from simulator.delivery.outcomes import Outcomes, attempt_row, request_headers
-from simulator.delivery.sender import Outcome, Sender
+from simulator.delivery.outcomes import Outcomes
+from simulator.delivery.sender import Sender
 from simulator.delivery.shared import Sharing
 from simulator.ids import new_id
 from simulator.models import Event, Subscription
@@ -31,7 +31,6 @@ from simulator.store.writer import LINGER, Op
 from simulator.timeutil import DeliveryClock
 
 log = logging.getLogger("webhook_sim.delivery")
-Row = tuple[Job, list[str], bool]  # a delivery, its events' store keys, and whether its row is new
 
 # The longest a run at speed 0 waits for room in its lanes before letting them spill to the store.
 ROOM_WAIT = 1.0
@@ -63,6 +62,10 @@ class DeliveryEngine(Outcomes):
         self._n = 0
         self._batches = Batches()
         self._outstanding: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        # Rows given to the writer once a turn of the loop (see `gather`); a barrier on the store gives them first.
+        self._chunk = Chunk(self._write_chunk)
+        self._records = Records(store.writer)
+        store.writer.before_barrier += [self._write_chunk, self._records.write]
         # Set on every change a waiter may care about; waiters clear it, re-check, and wait again. (A Condition
         # would need a task per notification: one per attempt, measurable at thousands per second.)
         self._changed = asyncio.Event()
@@ -199,10 +202,13 @@ class DeliveryEngine(Outcomes):
             jobs = self._jobs(sub, [event], [key], speed, when, faults, seed)
             send.extend(jobs)
             carriers.extend(job.id for job, _, _ in jobs)
+        if speed == 0 and not collecting:
+            await self._gather(send, event_row(event, key))
+            return carriers
         # Made well ahead of when it is due (a run's lookahead), its commit may wait a little for company.
         patient = due is not None and due - time.time() > 2 * LINGER
         # A timed run's event is timed even where no subscription takes it: the run's next events wait for its commit.
-        await self._persist(send, (event_row(event, key),), collecting, patient=patient, timed=speed > 0)
+        await self._persist(self._op(send, (event_row(event, key),), collecting, patient=patient, timed=speed > 0))
         return carriers
 
     def _collect(
@@ -246,12 +252,13 @@ class DeliveryEngine(Outcomes):
                 return  # the lanes take what comes next as spilled: the store holds it until they catch up
 
     async def flush(self, run_id: str | None = None) -> None:
-        """Send the partial Syncfy batches (of one run, or all)."""
+        """Send the partial Syncfy batches (of one run, or all), and what a run at speed 0 gathered."""
+        self._write_chunk()
         rows: list[Row] = []
         for bkey in self._batches.keys(run_id):
             rows.extend(self._take_batch(bkey, time.time()))
         if rows:
-            await self._persist(rows, ())
+            await self._persist(self._op(rows, ()))
 
     def _take_batch(self, bkey: BatchKey, when: float) -> list[Row]:
         """Close an open batch: it goes after everything made so far (a new position), with the faults drawn
@@ -299,7 +306,26 @@ class DeliveryEngine(Outcomes):
             out.append(one)
         return out
 
-    async def _persist(
+    async def _gather(self, send: list[Row], event: dict[str, Any]) -> None:
+        """A run at speed 0's event and deliveries, written with the others it publishes in this turn of the loop
+        (see `gather`), or at once with them when CHUNK are in."""
+        if self._chunk.add(send, event, self._lanes) and (taken := self._chunk.take()) is not None:
+            send, events, lanes = taken
+            await self.store.write(self._op(send, events, lanes=lanes))
+
+    def _write_chunk(self) -> None:
+        """Give the writer what `_gather` holds. Every other change with rows calls this first: positions are
+        committed in the order they were given, or a lane that read past a later one would skip an earlier."""
+        if (taken := self._chunk.take()) is not None:
+            send, events, lanes = taken
+            self.store.writer.put_nowait(self._op(send, events, lanes=lanes))
+
+    async def _persist(self, op: Op) -> None:
+        """Commit `op` (see `_op`), after what `_gather` holds."""
+        self._write_chunk()
+        await self.store.write(op)
+
+    def _op(
         self,
         send: list[Row],
         events: tuple[dict[str, Any], ...],
@@ -307,9 +333,11 @@ class DeliveryEngine(Outcomes):
         *,
         patient: bool = False,
         timed: bool = False,
-    ) -> None:
-        """Commit `events` and the rows of `send` (sent once committed) and of `collecting` (open batches);
-        `timed`: they are a timed run's, whatever their rows."""
+        lanes: list[Lane] | None = None,
+    ) -> Op:
+        """The change that commits `events` and the rows of `send` (sent once committed) and of `collecting` (open
+        batches), and what its commit does. `timed`: they are a timed run's, whatever their rows. `lanes`: the
+        lanes whose window counts `send` already (as `_gather` counts it), else counted here."""
         now = time.time()
         rows = [*send, *collecting]
         # Rows another process must not send yet: an open batch, and what a fault holds back.
@@ -319,12 +347,12 @@ class DeliveryEngine(Outcomes):
             job.held_by = self.me
         inserts = tuple(job.insert_row(keys, now) for job, keys, new in rows if new)
         rewrites = tuple(job.rewrite_row(keys) for job, keys, new in rows if not new)
-        lanes = []
+        counted = lanes is not None
+        lanes = lanes if lanes is not None else []
         for job, _, _ in send:
             if job.status != "dropped":
                 self._outstanding[job.run_id][job.subscription_id] += 1
-                lane = self._lanes.get(job.subscription_id)
-                if lane is not None:
+                if not counted and (lane := self._lanes.get(job.subscription_id)) is not None:
                     lane.incoming += 1
                     lanes.append(lane)
 
@@ -344,8 +372,7 @@ class DeliveryEngine(Outcomes):
             self._notify()
 
         timed = timed or any(job.speed > 0 for job, _, _ in rows)
-        op = Op(events=events, deliveries=inserts, rewrites=rewrites, done=committed, patient=patient, timed=timed)
-        await self.store.write(op)
+        return Op(events=events, deliveries=inserts, rewrites=rewrites, done=committed, patient=patient, timed=timed)
 
     async def release(self, run_id: str | None = None) -> None:
         """Send what a run (or every run, when None) still holds back: its partial Syncfy batches and the
@@ -378,6 +405,7 @@ class DeliveryEngine(Outcomes):
         lane in another process has read past their old ones, and its next read reaches these."""
         if not jobs:
             return
+        self._write_chunk()
         for job in jobs:
             self._n += 1
             job.n = self._n
@@ -388,51 +416,6 @@ class DeliveryEngine(Outcomes):
 
     async def _load_behind(self, sub_id: str, upto_n: int, held: Callable[[], set[str]]) -> list[Job]:
         return await reads.behind(self.store, self._batches, self.faults, sub_id, upto_n, held)
-
-    # -- attempts -------------------------------------------------------------------------------------
-
-    async def _attempt(self, lane: Lane, job: Job) -> None:
-        sub = lane.sub
-        provider = catalog.get_provider(job.events[0].provider)
-        job.attempts += 1
-        started = time.time()
-        # `delivered_at` is the real time of the attempt, whatever the run's simulated clock says.
-        delivered = self._delivered_at.stamp(sub.id, started)
-        body = rendered = provider.render(job.events, job.envelope_id, delivered)
-        sent: dict[str, str] | None = None  # the headers that went out, once a request did
-        try:
-            headers = request_headers(sub, provider.native_signing, self.key, job, body, int(started))
-        except Exception as exc:  # a subscription whose secret cannot sign: a failed attempt, not a crash
-            outcome = Outcome(None, 0.0, f"signing failed: {exc}", None, None)
-            injected = None
-        else:
-            # The signer lets a fault that changes the body or the timestamp re-sign what it sends.
-            signer = Signer(int(started), partial(request_headers, sub, provider.native_signing, self.key, job))
-            injected = None
-            try:
-                body, headers, injected = self.faults.on_attempt(sub, job, body, headers, signer)
-                sent = headers
-                outcome = await self.sender.post(sub.url, body, headers, sub.timeout)
-            except Exception as exc:  # a bug must still end as a recorded attempt on the retry schedule
-                log.exception("attempt %d of %s failed unexpectedly", job.attempts, job.id)
-                error = f"internal error: {type(exc).__name__}: {exc}"[:500]
-                outcome = Outcome(None, (time.time() - started) * 1000, error, None, None)
-        attempt = attempt_row(job, started, delivered, outcome, injected, (sub.url, sent, body, body is rendered))
-        if outcome.ok:
-            self._succeeded(lane, job, outcome)
-        else:
-            self._failed(lane, job, outcome, provider.retry_policy)
-        op = Op(attempts=(attempt,), updates=(job.update_row(),), timed=job.speed > 0)
-        if self.leases is None:
-            op.patient = True  # nothing waits for it (a restart sends again what has no record)
-            self.store.writer.put_nowait(op)
-            return
-        # On a shared store the lane's slot is freed only once the record is committed: a process killed outright
-        # then leaves unrecorded (and another sender makes again) no more than its attempts under way.
-        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        op.done = lambda _exc: None if recorded.done() else recorded.set_result(None)
-        self.store.records.put_nowait(op)
-        await recorded
 
     def _finish(self, lane: Lane, job: Job) -> None:
         lane.release(job)
@@ -491,6 +474,7 @@ class DeliveryEngine(Outcomes):
         if self.leases is not None and sub.id not in self._lanes:
             # Another process sends this subscription's deliveries and has read past this one.
             self._let_go_at_the_end([job])
+        self._records.write()  # its last attempt's record first
         self.store.records.put_nowait(Op(updates=(job.update_row(),)))  # before its next attempt's record
         self._outstanding[job.run_id][job.subscription_id] += 1
         if self.leases is None or sub.id in self._lanes:

@@ -4,22 +4,28 @@ disabling the subscription."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from simulator import USER_AGENT
+from simulator import USER_AGENT, catalog
 from simulator.credentials import basic_auth, masked_request
+from simulator.delivery.gather import Records
+from simulator.delivery.hooks import FaultHooks, Signer
 from simulator.delivery.job import Job
 from simulator.delivery.lane import Lane
-from simulator.delivery.sender import Outcome
+from simulator.delivery.sender import Outcome, Sender
 from simulator.ids import derived_fraction
 from simulator.models import Subscription
 from simulator.signing import SigningKey, sign
 from simulator.store import Store, codec
-from simulator.timeutil import iso_ms
+from simulator.store.leases import Leases
+from simulator.store.writer import Op
+from simulator.timeutil import DeliveryClock, iso_ms
 
 log = logging.getLogger("webhook_sim.delivery")
 
@@ -71,10 +77,58 @@ def attempt_row(
 
 
 class Outcomes:
-    """The engine's part that settles attempts (a mixin: the engine provides the store, `_finish` and
-    `_notify`)."""
+    """The engine's part that makes attempts and settles them (a mixin: the engine provides what is declared
+    here, `_finish` and `_notify`)."""
 
     store: Store
+    key: SigningKey
+    faults: FaultHooks
+    sender: Sender
+    leases: Leases | None
+    _delivered_at: DeliveryClock
+    _records: Records
+
+    async def _attempt(self, lane: Lane, job: Job) -> None:
+        sub = lane.sub
+        provider = catalog.get_provider(job.events[0].provider)
+        job.attempts += 1
+        started = time.time()
+        # `delivered_at` is the real time of the attempt, whatever the run's simulated clock says.
+        delivered = self._delivered_at.stamp(sub.id, started)
+        body = rendered = provider.render(job.events, job.envelope_id, delivered)
+        sent: dict[str, str] | None = None  # the headers that went out, once a request did
+        try:
+            headers = request_headers(sub, provider.native_signing, self.key, job, body, int(started))
+        except Exception as exc:  # a subscription whose secret cannot sign: a failed attempt, not a crash
+            outcome = Outcome(None, 0.0, f"signing failed: {exc}", None, None)
+            injected = None
+        else:
+            # The signer lets a fault that changes the body or the timestamp re-sign what it sends.
+            signer = Signer(int(started), partial(request_headers, sub, provider.native_signing, self.key, job))
+            injected = None
+            try:
+                body, headers, injected = self.faults.on_attempt(sub, job, body, headers, signer)
+                sent = headers
+                outcome = await self.sender.post(sub.url, body, headers, sub.timeout)
+            except Exception as exc:  # a bug must still end as a recorded attempt on the retry schedule
+                log.exception("attempt %d of %s failed unexpectedly", job.attempts, job.id)
+                error = f"internal error: {type(exc).__name__}: {exc}"[:500]
+                outcome = Outcome(None, (time.time() - started) * 1000, error, None, None)
+        attempt = attempt_row(job, started, delivered, outcome, injected, (sub.url, sent, body, body is rendered))
+        if outcome.ok:
+            self._succeeded(lane, job, outcome)
+        else:
+            self._failed(lane, job, outcome, provider.retry_policy)
+        if self.leases is None:  # nothing waits for it (a restart sends again what has no record)
+            self._records.add(attempt, job.update_row(), job.speed > 0)
+            return
+        op = Op(attempts=(attempt,), updates=(job.update_row(),), timed=job.speed > 0)
+        # On a shared store the lane's slot is freed only once the record is committed: a process killed outright
+        # then leaves unrecorded (and another sender makes again) no more than its attempts under way.
+        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        op.done = lambda _exc: None if recorded.done() else recorded.set_result(None)
+        self.store.records.put_nowait(op)
+        await recorded
 
     def _finish(self, lane: Lane, job: Job) -> None:
         raise NotImplementedError

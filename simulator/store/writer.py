@@ -190,6 +190,8 @@ class Writer:
         self._slow = SlowCommits()
         self._timed_at = -TIMED_RECENT  # when a change of a timed run was last queued (monotonic)
         self._timed_runs = 0  # timed runs playing: between their events too, the queue stays short
+        # Called before a barrier and at closing: those who gather rows for a turn of the loop give them now.
+        self.before_barrier: list[Callable[[], None]] = []
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="store-writer")
@@ -248,11 +250,16 @@ class Writer:
     async def barrier(self) -> None:
         """Wait until everything queued so far is settled: committed, or (a store that never recovered, given up
         on at closing) logged as unwritten. Another change's failure is its owner's to hear, not the caller's."""
+        self._gathered()
         # Given up on at closing: everything before it is settled too, as the log says.
         with contextlib.suppress(StoreUnavailable):
             await self.submit(_noop)
         if self.beside is not None:
             await self.beside.barrier()
+
+    def _gathered(self) -> None:
+        for give in self.before_barrier:
+            give()
 
     def check(self) -> None:
         """Raise `StoreUnavailable` (503) while writes fail: new work would only queue behind them."""
@@ -276,6 +283,7 @@ class Writer:
         if self._task is None:
             return
         self.closing(grace)
+        self._gathered()
         self._queue.put_nowait(None)
         self._hurry.set()
         await self._task

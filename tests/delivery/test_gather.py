@@ -1,0 +1,89 @@
+"""Rows gathered for a turn of the event loop (`delivery/gather.py`): a run at speed 0's events and deliveries, and
+attempt records, go to the writer as one change a turn, in the order their positions were given, and none is left
+behind by a barrier or by closing."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from simulator import catalog
+from simulator.core.simulator import Simulator
+from simulator.models.inputs import RunSpec, SubscriptionSpec
+from simulator.store.writer import Op
+
+
+def _count_changes(sim: Simulator) -> list[Op]:
+    """Every change given to the writer from now on."""
+    seen: list[Op] = []
+    real = sim.store.writer.put_nowait
+
+    def put_nowait(op: Op) -> None:
+        seen.append(op)
+        real(op)
+
+    sim.store.writer.put_nowait = put_nowait  # type: ignore[method-assign]
+    return seen
+
+
+def _bulk(directory: Path, events: int) -> str:
+    (directory / "bulk.yaml").write_text(
+        "name: bulk\nprovider: basistheory\ndescription: load\nsteps:\n"
+        f"  - repeat: {events}\n    steps:\n      - emit: token.created\n"
+    )
+    return "bulk"
+
+
+async def test_a_run_at_speed_0_gives_the_writer_its_rows_a_turn_at_a_time_and_loses_none(tmp_path, receiver):
+    sim = await Simulator.open(str(tmp_path / "sim.db"), scenario_dirs=[tmp_path])
+    try:
+        await sim.create_subscription(SubscriptionSpec(url=receiver.url, max_in_flight=8))
+        changes = _count_changes(sim)
+        run = await sim.runs.start(RunSpec(scenario=_bulk(tmp_path, 400), speed=0, seed=3))
+        run = await sim.runs.wait(run.id, timeout=60)
+    finally:
+        await sim.close()
+    assert run.counts == {"succeeded": 400}
+    assert len(receiver.requests) == 400
+    published = [op for op in changes if op.events]
+    recorded = [op for op in changes if op.attempts]
+    assert sum(len(op.events) for op in published) == 400
+    assert sum(len(op.deliveries) for op in published) == 400
+    assert sum(len(op.attempts) for op in recorded) == sum(len(op.updates) for op in recorded) == 400
+    # One change per event and per attempt before: 800 in all.
+    assert len(published) <= 400 // 8, f"{len(published)} changes for 400 events"
+    assert len(recorded) < 400, f"{len(recorded)} changes for 400 attempts"
+    with sqlite3.connect(tmp_path / "sim.db") as db:
+        assert db.execute("select count(*) from events where run_id = ?", (run.id,)).fetchone() == (400,)
+        assert db.execute("select count(*) from attempts").fetchone() == (400,)
+        statuses = db.execute("select status, count(*) from deliveries group by status").fetchall()
+    assert statuses == [("succeeded", 400)]
+
+
+async def test_what_a_run_at_speed_0_gathered_goes_to_the_writer_before_a_change_made_after_it(sim, receiver):
+    """Positions must be committed in the order they were given: a lane that read past a later one would never read
+    the earlier one back."""
+    sub = await sim.create_subscription(SubscriptionSpec(url=receiver.url))
+    changes = _count_changes(sim)
+    etype = catalog.resolve("token.created")
+    gathered, at_once = (catalog.build_event(etype, catalog.new_context(seed, catalog.SAMPLE_TIME)) for seed in (1, 2))
+    first = await sim.engine.publish(gathered, [sub], speed=0)
+    second = await sim.engine.publish(at_once, [sub], speed=1.0)  # in the same turn of the loop
+    assert [[row["id"] for row in op.deliveries] for op in changes if op.deliveries] == [first, second]
+    await receiver.wait_for_async(2)
+    assert [r.json()["event"]["id"] for r in receiver.requests] == [gathered.id, at_once.id]
+
+
+async def test_closing_the_writer_in_the_turn_rows_were_gathered_writes_them(tmp_path):
+    sim = await Simulator.open(str(tmp_path / "sim.db"))
+    try:
+        event = catalog.build_event(catalog.resolve("token.created"), catalog.new_context(5, catalog.SAMPLE_TIME))
+        await sim.engine.publish(event, [], speed=0)
+        # In the same turn (not through wait_for, whose task would start a turn later): nothing was given to it.
+        await sim.store.writer.close()
+        with sqlite3.connect(tmp_path / "sim.db") as db:
+            assert db.execute("select id from events").fetchall() == [(event.id,)]
+    finally:
+        sim.store.writer.start()  # for the simulator's own closing
+        await asyncio.wait_for(sim.close(), 10)
