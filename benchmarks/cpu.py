@@ -8,6 +8,11 @@ else. The throughput target needs the loop's thread, which sends, under about 10
 
 `--without-store` writes no rows and changes nothing else: the rate the engine alone reaches, its ceiling on this
 machine whatever the store does.
+
+`--engine-only` answers every POST at once (no socket) and builds each event type once, in the run's process (see
+`benchmarks.budget`): what is left on the loop's thread is the engine's own bookkeeping (publishing, the lanes,
+signing, the records, the writer's side), measured without the receiver and the building process taking turns on
+the same two cores, which move the full measure by ±15 % between runs.
 """
 
 from __future__ import annotations
@@ -15,10 +20,14 @@ from __future__ import annotations
 import argparse
 import os
 import threading
+from contextlib import ExitStack
 from typing import Any
+from unittest.mock import patch
 
+from benchmarks import budget
 from benchmarks.harness import fast_receiver
 from benchmarks.throughput import simulator_rate
+from simulator.core import runs
 from simulator.runtime import run_loop, tune_gc
 from simulator.store import direct
 
@@ -69,19 +78,21 @@ async def _no_rows(conn: Any, statements: Any) -> None:
     return None
 
 
-def measure(url: str, events: int, *, store: bool = True) -> dict[str, float]:
+def measure(url: str, events: int, *, store: bool = True, engine_only: bool = False) -> dict[str, float]:
     """One run of `events` at speed 0: its rate, and the CPU seconds of each part. Without `store` the rows of
-    the run are not written (every other step is as in a real run): what the engine costs without SQLite."""
+    the run are not written (every other step is as in a real run): what the engine costs without SQLite. With
+    `engine_only`, no POST and no building (see the module's text)."""
     loop_thread = threading.get_native_id()
     before, busy0, times0 = _thread_cpu(loop_thread), _machine(), os.times()
-    real = direct.sqlite_rows
-    if not store:
-        direct.sqlite_rows = _no_rows
-    try:
+    with ExitStack() as stack:
+        if not store:
+            stack.enter_context(patch.object(direct, "sqlite_rows", _no_rows))
+        if engine_only:
+            for free in (budget.free_post, budget.free_generation):
+                stack.enter_context(free())
+            stack.enter_context(patch.object(runs, "OFFLOAD_AFTER", None))
         with _EndedThreads() as ended:
             rate = run_loop(simulator_rate(url, events, 16, check=store))
-    finally:
-        direct.sqlite_rows = real
     after, busy1, times1 = _thread_cpu(loop_thread), _machine(), os.times()
     parts = {
         "loop thread": after - before,
@@ -102,11 +113,18 @@ def main() -> None:
         action="store_true",
         help="write no rows (the ceiling of the engine alone; the run's counts are then not checked)",
     )
+    parser.add_argument(
+        "--engine-only",
+        action="store_true",
+        help="answer every POST at once and build each event type once, in the run's process: the engine's own cost",
+    )
     args = parser.parse_args()
     tune_gc()  # as `serve` and `run` do
     with fast_receiver() as (url, kind):
+        if args.engine_only:
+            kind = "no receiver (each POST answered at once)"
         for _ in range(args.rounds):
-            m = measure(url, args.events, store=not args.without_store)
+            m = measure(url, args.events, store=not args.without_store, engine_only=args.engine_only)
             shares = ", ".join(
                 f"{name} {m[name]:.2f} s ({m[name] / args.events * 1e6:.0f} µs)"
                 for name in ("loop thread", "SQLite threads", "building process", "receiver and the rest")

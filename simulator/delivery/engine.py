@@ -238,18 +238,24 @@ class DeliveryEngine(Outcomes):
         """At speed 0 nothing is due at a set time, so a run may wait for its lanes rather than outrun them:
         a lane that spills reads its deliveries back from the store, which costs more than the wait. It waits
         only while every lane it feeds is full, so a slow subscription never holds back a fast one, and for at
-        most ROOM_WAIT: then those lanes spill, the store holds the rest, and the run goes on."""
+        most ROOM_WAIT: then those lanes spill, the store holds the rest, and the run goes on. It waits until a
+        lane has room for several deliveries (`Lane.roomy`): woken as each delivery ended, the run went in
+        lockstep with the lane, an event and a wait a delivery, and a turn never published more than one event."""
         lanes = [lane for sub in subs if (lane := self._lanes.get(sub.id)) is not None and not lane.spilled]
         if not lanes or not all(lane.full for lane in lanes):
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + ROOM_WAIT
-        while all(lane.full and not lane.spilled for lane in lanes):
-            self._room.clear()
-            try:
-                await asyncio.wait_for(self._room.wait(), deadline - loop.time())
-            except TimeoutError:
+        while all(not lane.roomy and not lane.spilled for lane in lanes):
+            if loop.time() >= deadline:
                 return  # the lanes take what comes next as spilled: the store holds it until they catch up
+            self._room.clear()
+            # A timer, not wait_for: that makes a task of every wait.
+            timer = loop.call_at(deadline, self._room.set)
+            try:
+                await self._room.wait()
+            finally:
+                timer.cancel()
 
     async def flush(self, run_id: str | None = None) -> None:
         """Send the partial Syncfy batches (of one run, or all), and what a run at speed 0 gathered."""
@@ -420,7 +426,8 @@ class DeliveryEngine(Outcomes):
     def _finish(self, lane: Lane, job: Job) -> None:
         lane.release(job)
         self._outstanding[job.run_id][job.subscription_id] -= 1
-        self._room.set()
+        if lane.roomy:
+            self._room.set()
         self._notify()
 
     # -- waiting and redelivery -------------------------------------------------------------------------

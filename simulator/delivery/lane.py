@@ -20,6 +20,8 @@ log = logging.getLogger("webhook_sim.delivery")
 
 HIGH_WATER = 2000
 LOW_WATER = 500
+# A run that waits for room in a lane goes on once this many deliveries fit (a quarter of a small window).
+ROOM = 64
 TIMER_TICK = 0.001  # seconds: the event loop's timer resolution
 CRASH_BACKOFF_MAX = 300.0  # seconds between tries of a job whose attempt keeps raising
 Loader = Callable[[str, int, int], Awaitable[list[Job]]]
@@ -116,6 +118,11 @@ class Lane:
     def full(self) -> bool:
         """The window has no room for what is published next."""
         return self.held + self.incoming >= HIGH_WATER
+
+    @property
+    def roomy(self) -> bool:
+        """The window has room for a run to go on publishing (see `DeliveryEngine._wait_for_room`)."""
+        return HIGH_WATER - self.held - self.incoming >= min(ROOM, HIGH_WATER // 4)
 
     def force(self, job: Job) -> None:
         """Take a job regardless of the window (a redelivery the store order has already passed)."""
