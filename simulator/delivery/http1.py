@@ -74,7 +74,7 @@ class Target:
         return self.scheme, self.host, self.port
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made once per POST, and a frozen one's __init__ costs three times as much
 class Response:
     status: int
     headers: dict[str, str]  # names lower-cased; a repeated header keeps its last value

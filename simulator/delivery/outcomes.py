@@ -103,8 +103,11 @@ class Outcomes:
             outcome = Outcome(None, 0.0, f"signing failed: {exc}", None, None)
             injected = None
         else:
-            # The signer lets a fault that changes the body or the timestamp re-sign what it sends.
-            signer = Signer(int(started), partial(request_headers, sub, provider.native_signing, self.key, job))
+            # The signer lets a fault that changes the body or the timestamp re-sign what it sends (made only for a
+            # delivery that has faults: the others never use it).
+            signer = None
+            if job.faults:
+                signer = Signer(int(started), partial(request_headers, sub, provider.native_signing, self.key, job))
             injected = None
             try:
                 body, headers, injected = self.faults.on_attempt(sub, job, body, headers, signer)
