@@ -11,6 +11,7 @@ from pathlib import Path
 from simulator import catalog
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec, SubscriptionSpec
+from simulator.scenarios import runner
 from simulator.store.writer import Op
 
 
@@ -35,7 +36,12 @@ def _bulk(directory: Path, events: int) -> str:
     return "bulk"
 
 
-async def test_a_run_at_speed_0_gives_the_writer_its_rows_a_turn_at_a_time_and_loses_none(tmp_path, receiver):
+async def test_a_run_at_speed_0_gives_the_writer_its_rows_a_turn_at_a_time_and_loses_none(
+    tmp_path, receiver, monkeypatch
+):
+    # The run gives the loop a turn only where it must (its 400 events are built here and fit the lane's window):
+    # how many it publishes in a turn is then the chunk's size, whatever the machine's pace.
+    monkeypatch.setattr(runner, "_YIELD_AFTER", 60.0)
     sim = await Simulator.open(str(tmp_path / "sim.db"), scenario_dirs=[tmp_path])
     try:
         await sim.create_subscription(SubscriptionSpec(url=receiver.url, max_in_flight=8))
@@ -51,9 +57,8 @@ async def test_a_run_at_speed_0_gives_the_writer_its_rows_a_turn_at_a_time_and_l
     assert sum(len(op.events) for op in published) == 400
     assert sum(len(op.deliveries) for op in published) == 400
     assert sum(len(op.attempts) for op in recorded) == sum(len(op.updates) for op in recorded) == 400
-    # One change per event and per attempt before: 800 in all.
-    assert len(published) <= 400 // 8, f"{len(published)} changes for 400 events"
-    assert len(recorded) < 400, f"{len(recorded)} changes for 400 attempts"
+    # Six of CHUNK (64) events, and the 16 left at the turn's end; one change per event before.
+    assert [len(op.events) for op in published] == [64] * 6 + [16]
     with sqlite3.connect(tmp_path / "sim.db") as db:
         assert db.execute("select count(*) from events where run_id = ?", (run.id,)).fetchone() == (400,)
         assert db.execute("select count(*) from attempts").fetchone() == (400,)
@@ -87,3 +92,19 @@ async def test_closing_the_writer_in_the_turn_rows_were_gathered_writes_them(tmp
     finally:
         sim.store.writer.start()  # for the simulator's own closing
         await asyncio.wait_for(sim.close(), 10)
+
+
+async def test_the_attempt_records_of_a_turn_are_one_change(sim, monkeypatch):
+    """On a store of one process nothing waits for an attempt's record: the records a turn makes go together."""
+    changes: list[Op] = []
+    monkeypatch.setattr(sim.store.writer, "put_nowait", changes.append)  # kept here: the rows name no delivery
+    records = sim.engine._records
+    for n in range(3):
+        records.add({"delivery_id": f"msg_{n}"}, {"_id": f"msg_{n}"}, timed=False)
+    assert changes == []  # not before the turn ends
+    await asyncio.sleep(0)
+    records.add({"delivery_id": "msg_3"}, {"_id": "msg_3"}, timed=True)
+    await asyncio.sleep(0)
+    assert [[row["delivery_id"] for row in op.attempts] for op in changes] == [["msg_0", "msg_1", "msg_2"], ["msg_3"]]
+    assert [[row["_id"] for row in op.updates] for op in changes] == [["msg_0", "msg_1", "msg_2"], ["msg_3"]]
+    assert [(op.patient, op.timed) for op in changes] == [(True, False), (True, True)]
