@@ -314,17 +314,29 @@ class DeliveryEngine(Outcomes):
 
     async def _gather(self, send: list[Row], event: dict[str, Any]) -> None:
         """A run at speed 0's event and deliveries, written with the others it publishes in this turn of the loop
-        (see `gather`), or at once with them when CHUNK are in."""
-        if self._chunk.add(send, event, self._lanes) and (taken := self._chunk.take()) is not None:
-            send, events, lanes = taken
-            await self.store.write(self._op(send, events, lanes=lanes))
+        (see `gather`), or at once with them when CHUNK are in. Their lanes' windows count them at once: a run
+        waits for room by them."""
+        if self._chunk.add(send, event, self._count_incoming(send)) and (op := self._chunk_op()) is not None:
+            await self.store.write(op)
 
     def _write_chunk(self) -> None:
         """Give the writer what `_gather` holds. Every other change with rows calls this first: positions are
         committed in the order they were given, or a lane that read past a later one would skip an earlier."""
-        if (taken := self._chunk.take()) is not None:
-            send, events, lanes = taken
-            self.store.writer.put_nowait(self._op(send, events, lanes=lanes))
+        if (op := self._chunk_op()) is not None:
+            self.store.writer.put_nowait(op)
+
+    def _chunk_op(self) -> Op | None:
+        taken = self._chunk.take()
+        return None if taken is None else self._op(taken[0], taken[1], lanes=taken[2])
+
+    def _count_incoming(self, send: list[Row]) -> list[Lane]:
+        """Count `send` in its lanes' windows until committed; returns the lanes, one per delivery counted."""
+        lanes = []
+        for job, _, _ in send:
+            if job.status != "dropped" and (lane := self._lanes.get(job.subscription_id)) is not None:
+                lane.incoming += 1
+                lanes.append(lane)
+        return lanes
 
     async def _persist(self, op: Op) -> None:
         """Commit `op` (see `_op`), after what `_gather` holds."""
@@ -353,14 +365,11 @@ class DeliveryEngine(Outcomes):
             job.held_by = self.me
         inserts = tuple(job.insert_row(keys, now) for job, keys, new in rows if new)
         rewrites = tuple(job.rewrite_row(keys) for job, keys, new in rows if not new)
-        counted = lanes is not None
-        lanes = lanes if lanes is not None else []
         for job, _, _ in send:
             if job.status != "dropped":
                 self._outstanding[job.run_id][job.subscription_id] += 1
-                if not counted and (lane := self._lanes.get(job.subscription_id)) is not None:
-                    lane.incoming += 1
-                    lanes.append(lane)
+        if lanes is None:
+            lanes = self._count_incoming(send)
 
         def committed(exc: BaseException | None) -> None:
             for job, _, _ in send:

@@ -34,14 +34,12 @@ class Chunk:
         self.lanes: list[Lane] = []
         self._call: asyncio.Handle | None = None
 
-    def add(self, send: list[Row], event: dict[str, Any], lanes: dict[str, Lane]) -> bool:
-        """Gather an event and its deliveries; True once CHUNK events are in (the caller writes them now)."""
+    def add(self, send: list[Row], event: dict[str, Any], lanes: list[Lane]) -> bool:
+        """Gather an event, its deliveries and the lanes that count them; True once CHUNK events are in (the caller
+        writes them now)."""
         self.send.extend(send)
         self.events.append(event)
-        for job, _, _ in send:
-            if job.status != "dropped" and (lane := lanes.get(job.subscription_id)) is not None:
-                lane.incoming += 1
-                self.lanes.append(lane)
+        self.lanes.extend(lanes)
         if len(self.events) >= CHUNK:
             return True
         if self._call is None:
