@@ -23,7 +23,7 @@ from benchmarks.harness import fast_receiver
 from benchmarks.throughput import simulator_rate
 from simulator import catalog
 from simulator.core import runs
-from simulator.delivery import engine, sender
+from simulator.delivery import outcomes, sender
 from simulator.models import Event
 from simulator.runtime import run_loop, tune_gc
 from simulator.store.writer import Op, Writer
@@ -45,7 +45,7 @@ def free_signing() -> Any:
     def headers(*args: Any) -> dict[str, str]:
         return {"Content-Type": "application/json"}
 
-    return patch.object(engine, "request_headers", headers)
+    return patch.object(outcomes, "request_headers", headers)
 
 
 def free_rows() -> Any:
