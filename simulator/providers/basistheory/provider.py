@@ -8,13 +8,12 @@ consumer that verifies the raw body fails here as it would there.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
 from simulator.models import BuildContext, Event, RetryPolicy
-from simulator.providers.base import EventType, Provider
+from simulator.providers.base import EventType, Provider, compact_json
 from simulator.providers.basistheory import _common
 from simulator.timeutil import iso_ms
 
@@ -36,7 +35,7 @@ class BasisTheoryProvider(Provider):
             occurred_at=ctx.now,
             data=data,
             # allow_nan=False: JSON.parse rejects NaN and Infinity, so no body may carry them.
-            json=json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False),
+            json=compact_json(data, ensure_ascii=False, allow_nan=False),
         )
 
     def absorb(self, data: dict[str, Any], path: str, value: Any, ctx: BuildContext) -> None:

@@ -6,13 +6,12 @@ events. Native signature: `request-signature`, an HS256 JWT (see `simulator.sign
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
 from simulator.models import BuildContext, Event, RetryPolicy
-from simulator.providers.base import EventType, Provider
+from simulator.providers.base import EventType, Provider, compact_json
 from simulator.providers.syncfy import _common
 
 
@@ -33,7 +32,7 @@ class SyncfyProvider(Provider):
             type=etype.name,
             occurred_at=ctx.now,
             data=data,
-            json=json.dumps(data, separators=(",", ":")),
+            json=compact_json(data, ensure_ascii=True),
             envelope_id=rid,
         )
 
