@@ -314,9 +314,10 @@ class DeliveryEngine(Outcomes):
 
     async def _gather(self, send: list[Row], event: dict[str, Any]) -> None:
         """A run at speed 0's event and deliveries, written with the others it publishes in this turn of the loop
-        (see `gather`), or at once with them when CHUNK are in. Their lanes' windows count them at once: a run
-        waits for room by them."""
-        if self._chunk.add(send, event, self._count_incoming(send)) and (op := self._chunk_op()) is not None:
+        (see `gather`); at once when CHUNK are in, or while a timed run's rows must find a short queue (given at
+        the turn's end they would join it without waiting). Their lanes' windows count them now."""
+        full = self._chunk.add(send, event, self._count_incoming(send))
+        if (full or self.store.writer.crowded) and (op := self._chunk_op()) is not None:
             await self.store.write(op)
 
     def _write_chunk(self) -> None:

@@ -21,18 +21,16 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from simulator.errors import StoreUnavailable
-from simulator.store import direct, postgres
-from simulator.store import tables as t
 from simulator.store.failures import SQLITE_FULL, failure_reason, sqlite_code, transient
 from simulator.store.slow import SLOW, SlowCommits
+from simulator.store.transaction import transaction as _transaction
 
 log = logging.getLogger("webhook_sim.store")
 
@@ -44,46 +42,17 @@ MAX_BATCH = 2000
 LINGER = 0.01
 RETRY_FIRST, RETRY_MAX = 0.1, 5.0  # seconds between tries of a batch the store could not take: doubling
 CLOSE_GRACE = 5.0  # how long closing waits for a failing store before giving up on what it holds
-# While a timed run plays (or a timed change came within TIMED_RECENT s), others wait once this many changes are
+# While a timed run plays (or a timed change came within TIMED_RECENT s), others wait once this many rows are
 # queued: its rows, made 0.2 s ahead, went late behind a speed-0 run's backlog (commits of 2,000 rows, 0.2-0.3 s).
-TIMED_QUEUE = 256
+# Rows, not changes: a change of a run at speed 0 carries up to 64 events and their deliveries, and 256 such
+# changes queued made a timed run beside it 0.2-0.3 s late again.
+TIMED_ROWS = 512
 TIMED_RECENT = 1.0
 _KINDS = ("events", "deliveries", "rewrites", "attempts", "updates", "calls")
 
 
-def _update_delivery(columns: Sequence[str]) -> Any:
-    """UPDATE of `columns` of the delivery whose id is the `_id` parameter."""
-    return (
-        update(t.deliveries)
-        .where(t.deliveries.c.id == bindparam("_id"))
-        .values({name: bindparam(name) for name in columns})
-    )
-
-
-# A delivery's state after an attempt (Job.update_row).
-_DELIVERY_UPDATE = _update_delivery(
-    (
-        "status",
-        "attempts",
-        "retries",
-        "sim_offset",
-        "next_attempt_at",
-        "finished_at",
-        "last_status",
-        "last_error",
-        "faults",
-        "held_by",
-    )
-)
-# An open Syncfy batch's row, rewritten as events join it (see delivery/batches.py).
-_DELIVERY_REWRITE = _update_delivery([c.name for c in t.deliveries.c if c.name not in ("id", "created_at")])
-_EVENT_INSERT = t.events.insert()
-_DELIVERY_INSERT = t.deliveries.insert()
-_ATTEMPT_INSERT = t.attempts.insert().values({c.name: bindparam(c.name) for c in t.attempts.c if c.name != "id"})
-
-
 @dataclass
-class _Batch:
+class Batch:
     events: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     rewrites: list[dict[str, Any]] = field(default_factory=list)
@@ -115,10 +84,10 @@ class _Batch:
             self.done.append(op.done)
         self.ops.append(op)
 
-    def halves(self) -> list[_Batch]:
+    def halves(self) -> list[Batch]:
         """This batch's ops in two batches, in order."""
         middle = len(self.ops) // 2
-        out = [_Batch(), _Batch()]
+        out = [Batch(), Batch()]
         for i, op in enumerate(self.ops):
             out[i >= middle].add(op)
         return out
@@ -190,6 +159,7 @@ class Writer:
         self._slow = SlowCommits()
         self._timed_at = -TIMED_RECENT  # when a change of a timed run was last queued (monotonic)
         self._timed_runs = 0  # timed runs playing: between their events too, the queue stays short
+        self._rows = 0  # rows (and statements) queued, not yet taken into a batch
         # Called before a barrier and at closing: those who gather rows for a turn of the loop give them now.
         self.before_barrier: list[Callable[[], None]] = []
 
@@ -198,16 +168,23 @@ class Writer:
 
     async def put(self, op: Op) -> None:
         """Queue `op`; waits while the queue is long, which is how producers feel the store's pace. While a
-        timed run writes, the others feel it sooner (TIMED_QUEUE), so its changes find a short queue."""
-        while self._queue.qsize() >= self._limit(op):
+        timed run writes, the others feel it sooner (TIMED_ROWS), so its changes find a short queue."""
+        while self._waits(op.timed):
             self._room.clear()
             await self._room.wait()
         self.put_nowait(op)
 
-    def _limit(self, op: Op) -> int:
-        if op.timed or (not self._timed_runs and time.monotonic() - self._timed_at > TIMED_RECENT):
-            return self._max_queue
-        return TIMED_QUEUE
+    def _waits(self, timed: bool) -> bool:
+        if self._queue.qsize() >= self._max_queue:
+            return True
+        if timed or (not self._timed_runs and time.monotonic() - self._timed_at > TIMED_RECENT):
+            return False
+        return self._rows >= TIMED_ROWS
+
+    @property
+    def crowded(self) -> bool:
+        """A change that is not a timed run's would wait in `put` now (what gathers rows gives them now)."""
+        return self._waits(False)
 
     @contextlib.contextmanager
     def timed_run(self, timed: bool = True) -> Iterator[None]:
@@ -222,6 +199,7 @@ class Writer:
         """Queue `op` without waiting (from callbacks: a write is never dropped)."""
         if op.timed:
             self._timed_at = time.monotonic()
+        self._rows += _rows(op)
         self._queue.put_nowait(op)
         if not op.patient:
             self._hurry.set()
@@ -292,7 +270,7 @@ class Writer:
     async def _run(self) -> None:
         try:
             while True:
-                first = await self._queue.get()
+                first = self._taken(await self._queue.get())
                 if first is not None and first.patient:
                     await self._gather()
                 batch, stop = self._drain(first)
@@ -315,13 +293,13 @@ class Writer:
 
     async def _gather(self) -> None:
         """Wait up to LINGER for company, unless a change in a hurry is queued or a batch is full already."""
-        if self._hurry.is_set() or self._queue.qsize() + 1 >= MAX_BATCH:
+        if self._hurry.is_set() or self._rows >= MAX_BATCH:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._hurry.wait(), LINGER)
 
-    def _drain(self, first: Op | None) -> tuple[_Batch, bool]:
-        batch = _Batch()
+    def _drain(self, first: Op | None) -> tuple[Batch, bool]:
+        batch = Batch()
         op: Op | None = first
         while True:
             if op is None:
@@ -329,9 +307,15 @@ class Writer:
             batch.add(op)
             if len(batch) >= MAX_BATCH or self._queue.empty():
                 return batch, False
-            op = self._queue.get_nowait()
+            op = self._taken(self._queue.get_nowait())
 
-    async def _commit(self, batch: _Batch) -> None:
+    def _taken(self, op: Op | None) -> Op | None:
+        """`op`, taken off the queue: its rows no longer count as queued."""
+        if op is not None:
+            self._rows -= _rows(op)
+        return op
+
+    async def _commit(self, batch: Batch) -> None:
         """Commit `batch`, in order; on a failure, in halves down to single changes: a smaller transaction may fit
         where the whole did not (a disk with a little room), and a change the store refuses for good must not take
         the others with it. A single change that fails transiently is tried again with backoff until it commits
@@ -358,7 +342,7 @@ class Writer:
                 await asyncio.sleep(self._pause(delay))
                 delay = min(delay * 2, RETRY_MAX)
 
-    async def _try(self, batch: _Batch) -> BaseException | None:
+    async def _try(self, batch: Batch) -> BaseException | None:
         """One attempt at committing `batch`: None once committed, else the error."""
         try:
             if self._conn is None:
@@ -426,7 +410,7 @@ class Writer:
         except Exception:  # a connection that cannot even close is being dropped anyway
             log.debug("closing a failed store connection failed", exc_info=True)
 
-    def _settle(self, batch: _Batch, error: BaseException | None) -> None:
+    def _settle(self, batch: Batch, error: BaseException | None) -> None:
         """Tell the owners of `batch` how it ended; a failure is logged with what had no owner to hear of it."""
         for done in batch.done:
             done(error)
@@ -446,7 +430,7 @@ class Writer:
             exc_info=error,
         )
 
-    def _tell(self, batch: _Batch) -> None:
+    def _tell(self, batch: Batch) -> None:
         ids = {row["id"] for row in batch.deliveries}
         ids.update(row["_id"] for rows in (batch.rewrites, batch.updates) for row in rows)
         ids.update(row["delivery_id"] for row in batch.attempts)
@@ -461,30 +445,10 @@ class Writer:
                 log.exception("store listener failed")
 
 
-async def _transaction(conn: AsyncConnection, batch: _Batch, sender: str) -> None:
-    statements = [
-        (_EVENT_INSERT, batch.events),
-        (_DELIVERY_INSERT, batch.deliveries),
-        (_DELIVERY_REWRITE, batch.rewrites),
-        (_ATTEMPT_INSERT, batch.attempts),
-        (_DELIVERY_UPDATE, batch.updates),
-    ]
-    notify = bool(batch.deliveries or batch.rewrites)  # (not for every call: a barrier is one, and senders take them)
-    if not batch.calls:  # rows only: the common case, a run's
-        if conn.dialect.name == "sqlite":
-            await direct.sqlite_rows(conn, statements)
-            return
-        if postgres.is_postgresql(conn.dialect.name):
-            await direct.postgres_rows(conn, statements, notify_as=sender if notify else None)
-            return
-    async with conn.begin():
-        for stmt, rows in statements:
-            if rows:
-                await direct.executemany(conn, stmt, rows)
-        for call in batch.calls:
-            await call(conn)
-        if notify:
-            await postgres.notify_outbox(conn, sender)
+def _rows(op: Op) -> int:
+    """The rows `op` writes, its statement counted as one (a change with neither still takes its place)."""
+    n = len(op.events) + len(op.deliveries) + len(op.rewrites) + len(op.attempts) + len(op.updates)
+    return n + (op.call is not None) or 1
 
 
 def _count(counts: Counter[str]) -> str:

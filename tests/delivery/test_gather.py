@@ -10,8 +10,10 @@ from pathlib import Path
 
 from simulator import catalog
 from simulator.core.simulator import Simulator
+from simulator.delivery import gather
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.scenarios import runner
+from simulator.store import writer as writer_module
 from simulator.store.writer import Op
 
 
@@ -108,3 +110,34 @@ async def test_the_attempt_records_of_a_turn_are_one_change(sim, monkeypatch):
     assert [[row["delivery_id"] for row in op.attempts] for op in changes] == [["msg_0", "msg_1", "msg_2"], ["msg_3"]]
     assert [[row["_id"] for row in op.updates] for op in changes] == [["msg_0", "msg_1", "msg_2"], ["msg_3"]]
     assert [(op.patient, op.timed) for op in changes] == [(True, False), (True, True)]
+
+
+async def test_while_a_timed_run_plays_a_run_at_speed_0_waits_for_a_short_queue_to_the_store(
+    tmp_path, receiver, monkeypatch
+):
+    """A timed run's rows must find a short queue (`Writer.crowded`): what a run at speed 0 gathered then waits its
+    turn in `put`, where given at the turn's end it joined the queue without waiting. A timed run beside a run of
+    20,000 events at speed 0 went 0.2-0.3 s late so."""
+    monkeypatch.setattr(writer_module, "TIMED_ROWS", 64)
+    sim = await Simulator.open(str(tmp_path / "sim.db"), scenario_dirs=[tmp_path])
+    writer = sim.store.writer
+    queued: list[int] = []  # the rows queued as each of the run's changes joined
+    real = writer.put_nowait
+
+    def put_nowait(op: Op) -> None:
+        real(op)
+        if op.events:
+            queued.append(writer._rows)
+
+    writer.put_nowait = put_nowait  # type: ignore[method-assign]
+    try:
+        await sim.create_subscription(SubscriptionSpec(url=receiver.url, max_in_flight=16))
+        with writer.timed_run():  # a timed run plays, between its events
+            run = await sim.runs.start(RunSpec(scenario=_bulk(tmp_path, 2000), speed=0, seed=4))
+            run = await sim.runs.wait(run.id, timeout=120)
+    finally:
+        await sim.close()
+    assert run.counts == {"succeeded": 2000}
+    # At most what was queued when the run last found room, and the change it then gave (a chunk's events and
+    # deliveries); before, the run's changes piled up to thousands of rows while one commit was under way.
+    assert max(queued) <= 64 + 2 * gather.CHUNK, sorted(queued)[-5:]

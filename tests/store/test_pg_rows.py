@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from simulator.store import Store, direct
 from simulator.store import tables as t
-from simulator.store import writer as writer_module
+from simulator.store import transaction as transaction_module
 from simulator.store.writer import Op
 from tests.store import pg
 from tests.store.test_outbox_notify import rows
@@ -87,7 +87,9 @@ async def test_a_transaction_cancelled_midway_closes_its_connection(store: Store
     async with store.engine.connect() as conn:
         driver = (await conn.get_raw_connection()).driver_connection
         monkeypatch.setattr(asyncpg.Connection, "executemany", stalled)
-        task = asyncio.create_task(direct.postgres_rows(conn, [(writer_module._EVENT_INSERT, [event])], notify_as=None))
+        task = asyncio.create_task(
+            direct.postgres_rows(conn, [(transaction_module._EVENT_INSERT, [event])], notify_as=None)
+        )
         await asyncio.wait_for(started.wait(), 10)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -118,9 +118,10 @@ async def test_a_refused_row_fails_its_own_change_only(store: Store) -> None:
 async def test_while_a_timed_run_writes_other_producers_wait_behind_a_short_queue(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A timed run's changes find at most TIMED_QUEUE others ahead of them: a run at speed 0 feels the store's
-    pace sooner while one writes, and at the full queue's length again once none has for TIMED_RECENT."""
-    monkeypatch.setattr(writer_module, "TIMED_QUEUE", 4)
+    """A timed run's changes find at most TIMED_ROWS rows of others ahead of them: a run at speed 0 feels the
+    store's pace sooner while one writes, and at the full queue's length again once none has for TIMED_RECENT.
+    Rows, not changes: one change of a run at speed 0 carries dozens of events."""
+    monkeypatch.setattr(writer_module, "TIMED_ROWS", 4)
     writer = writer_module.Writer(engine=None, max_queue=50)  # type: ignore[arg-type]  # never started: nothing drains
 
     async def stuck(op: Op) -> bool:
@@ -133,15 +134,25 @@ async def test_while_a_timed_run_writes_other_producers_wait_behind_a_short_queu
         task.cancel()
         return True
 
+    def drain() -> None:
+        """What the writer's task does as it takes the queue into a batch."""
+        while not writer._queue.empty():
+            writer._taken(writer._queue.get_nowait())
+        writer._room.set()
+
     for _ in range(6):  # no timed run: the full queue's length applies
         assert not await stuck(Op(events=(event("bulk"),)))
     writer.put_nowait(Op(events=(event("timed"),), timed=True))
-    assert await stuck(Op(events=(event("bulk"),)))  # 7 queued, past 4
+    assert writer.crowded
+    assert await stuck(Op(events=(event("bulk"),)))  # 7 rows queued, past 4
     assert not await stuck(Op(events=(event("timed-2"),), timed=True))  # the timed run itself is not held back
-    while not writer._queue.empty():  # the writer drains the queue
-        writer._queue.get_nowait()
-    writer._room.set()
+    drain()
+    assert not writer.crowded
     assert not await stuck(Op(events=(event("bulk"),)))  # room again below 4
+    drain()
+    assert not await stuck(Op(events=tuple(event(f"chunk-{i}") for i in range(3)), deliveries=({"id": "d"},)))
+    assert await stuck(Op(events=(event("bulk"),)))  # one change queued, but of 4 rows
+    drain()
     monkeypatch.setattr(writer_module, "TIMED_RECENT", 0.0)  # the timed run's last change is long past
     for _ in range(6):
         assert not await stuck(Op(events=(event("bulk"),)))

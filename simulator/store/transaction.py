@@ -1,0 +1,73 @@
+"""The statements the writer's transactions are made of, and one transaction of a batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from simulator.store import direct, postgres
+from simulator.store import tables as t
+
+if TYPE_CHECKING:
+    from simulator.store.writer import Batch
+
+
+def _update_delivery(columns: Sequence[str]) -> Any:
+    """UPDATE of `columns` of the delivery whose id is the `_id` parameter."""
+    return (
+        update(t.deliveries)
+        .where(t.deliveries.c.id == bindparam("_id"))
+        .values({name: bindparam(name) for name in columns})
+    )
+
+
+# A delivery's state after an attempt (Job.update_row).
+_DELIVERY_UPDATE = _update_delivery(
+    (
+        "status",
+        "attempts",
+        "retries",
+        "sim_offset",
+        "next_attempt_at",
+        "finished_at",
+        "last_status",
+        "last_error",
+        "faults",
+        "held_by",
+    )
+)
+# An open Syncfy batch's row, rewritten as events join it (see delivery/batches.py).
+_DELIVERY_REWRITE = _update_delivery([c.name for c in t.deliveries.c if c.name not in ("id", "created_at")])
+_EVENT_INSERT = t.events.insert()
+_DELIVERY_INSERT = t.deliveries.insert()
+_ATTEMPT_INSERT = t.attempts.insert().values({c.name: bindparam(c.name) for c in t.attempts.c if c.name != "id"})
+
+
+async def transaction(conn: AsyncConnection, batch: Batch, sender: str) -> None:
+    """Write `batch` in one transaction: rows straight through the driver where they are all it holds."""
+    statements = [
+        (_EVENT_INSERT, batch.events),
+        (_DELIVERY_INSERT, batch.deliveries),
+        (_DELIVERY_REWRITE, batch.rewrites),
+        (_ATTEMPT_INSERT, batch.attempts),
+        (_DELIVERY_UPDATE, batch.updates),
+    ]
+    notify = bool(batch.deliveries or batch.rewrites)  # (not for every call: a barrier is one, and senders take them)
+    if not batch.calls:  # rows only: the common case, a run's
+        if conn.dialect.name == "sqlite":
+            await direct.sqlite_rows(conn, statements)
+            return
+        if postgres.is_postgresql(conn.dialect.name):
+            await direct.postgres_rows(conn, statements, notify_as=sender if notify else None)
+            return
+    async with conn.begin():
+        for stmt, rows in statements:
+            if rows:
+                await direct.executemany(conn, stmt, rows)
+        for call in batch.calls:
+            await call(conn)
+        if notify:
+            await postgres.notify_outbox(conn, sender)
