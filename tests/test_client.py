@@ -264,3 +264,24 @@ def test_paths_are_quoted():
     with Client("http://sim.test", transport=httpx.MockTransport(handler)) as client, pytest.raises(ApiError):
         client.get_run("run/../reset")
     assert seen == ["/runs/run%2F..%2Freset"]
+
+
+@pytest.mark.parametrize("make", [Client, AsyncClient], ids=["sync", "async"])
+def test_a_client_of_a_plain_http_server_loads_no_certificate_bundle_and_one_of_https_does(
+    make: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx loads certifi's bundle as each client is made (26-47 ms, once per pytest fixture started); a client of
+    an http:// server never uses it. One of an https:// server keeps httpx's verification, bundle and all."""
+    import ssl
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a certificate bundle was loaded")
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", refuse)
+    client = make("http://127.0.0.1:1")
+    if isinstance(client, AsyncClient):
+        asyncio.run(client.aclose())
+    else:
+        client.close()
+    with pytest.raises(AssertionError, match="bundle was loaded"):
+        make("https://127.0.0.1:1")

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -278,6 +279,22 @@ def _async_pages(op: Callable[P, _Op[Page[T]]]) -> Callable[Concatenate[AsyncCli
     return method
 
 
+_NO_TLS: ssl.SSLContext | None = None
+
+
+def _tls(base_url: str) -> ssl.SSLContext | bool:
+    """What the client verifies TLS with. For a plain-HTTP server (the pytest fixture's, `serve` on 127.0.0.1) a
+    context that trusts nothing: httpx's default loads certifi's bundle as each client is made, 26-47 ms, once per
+    fixture started. It is never used (requests go to `base_url`, and redirects are not followed); if it were, the
+    handshake would fail rather than go unverified. Any other server: httpx's default verification."""
+    global _NO_TLS
+    if urlsplit(base_url).scheme != "http":
+        return True
+    if _NO_TLS is None:
+        _NO_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names, trusts no CA
+    return _NO_TLS
+
+
 class Client:
     """A synchronous client of the control API at `base_url` (with `token` when the server has one)."""
 
@@ -291,7 +308,9 @@ class Client:
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport, verify=_tls(self.base_url)
+        )
 
     def _do(self, op: _Op[T]) -> T:
         return op.finish(self._http.request(**op.request()))
@@ -367,7 +386,9 @@ class AsyncClient:
     ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport, verify=_tls(self.base_url)
+        )
 
     async def _do(self, op: _Op[T]) -> T:
         return op.finish(await self._http.request(**op.request()))
