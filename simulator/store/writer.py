@@ -37,6 +37,10 @@ log = logging.getLogger("webhook_sim.store")
 Call = Callable[[AsyncConnection], Awaitable[Any]]
 Done = Callable[[BaseException | None], None]
 MAX_BATCH = 2000
+# Rows queued before producers that can wait do (`put`): what bounds the writer's memory. Counted in rows, not
+# changes: a change of a run at speed 0 carries up to 64 events and their deliveries, and a publisher with no lane
+# to wait for (a server that leaves sending to workers) grew to 480 MB with 5,000 such changes queued.
+MAX_QUEUE_ROWS = 10_000
 # How long a patient change may wait for others to share its transaction: a run's events, made ahead of time,
 # and attempt records that nothing waits for. One commit for several costs a fraction of one each.
 LINGER = 0.01
@@ -132,11 +136,11 @@ class Op:
 
 
 class Writer:
-    def __init__(self, engine: AsyncEngine, max_queue: int = 5000) -> None:
+    def __init__(self, engine: AsyncEngine, max_rows: int = MAX_QUEUE_ROWS) -> None:
         self._engine = engine
         # Unbounded, so a callback can always queue a write; producers that can wait do so in `put`.
         self._queue: asyncio.Queue[Op | None] = asyncio.Queue()
-        self._max_queue = max_queue
+        self._max_rows = max_rows
         self._room = asyncio.Event()
         self._room.set()
         self._hurry = asyncio.Event()  # a queued change must not wait for company
@@ -175,7 +179,7 @@ class Writer:
         self.put_nowait(op)
 
     def _waits(self, timed: bool) -> bool:
-        if self._queue.qsize() >= self._max_queue:
+        if self._rows >= self._max_rows:
             return True
         if timed or (not self._timed_runs and time.monotonic() - self._timed_at > TIMED_RECENT):
             return False
@@ -276,7 +280,7 @@ class Writer:
                 batch, stop = self._drain(first)
                 if self._queue.empty():
                     self._hurry.clear()  # else what is left may be in a hurry: the next batch goes at once
-                if self._queue.qsize() < self._max_queue:
+                if self._rows < self._max_rows:
                     self._room.set()
                 if len(batch) or batch.done:
                     await self._commit(batch)

@@ -122,7 +122,7 @@ async def test_while_a_timed_run_writes_other_producers_wait_behind_a_short_queu
     store's pace sooner while one writes, and at the full queue's length again once none has for TIMED_RECENT.
     Rows, not changes: one change of a run at speed 0 carries dozens of events."""
     monkeypatch.setattr(writer_module, "TIMED_ROWS", 4)
-    writer = writer_module.Writer(engine=None, max_queue=50)  # type: ignore[arg-type]  # never started: nothing drains
+    writer = writer_module.Writer(engine=None, max_rows=50)  # type: ignore[arg-type]  # never started: nothing drains
 
     async def stuck(op: Op) -> bool:
         """Whether `put(op)` is still waiting after the loop has had several turns."""
@@ -161,3 +161,19 @@ async def test_while_a_timed_run_writes_other_producers_wait_behind_a_short_queu
         with writer.timed_run(False):  # a run at speed 0 changes nothing
             assert await stuck(Op(events=(event("bulk"),)))
     assert not await stuck(Op(events=(event("bulk"),)))
+
+
+async def test_producers_wait_once_the_queue_holds_its_bound_in_rows_however_few_the_changes() -> None:
+    """What bounds the writer's memory is rows: one change of a run at speed 0 carries dozens of events, and a
+    publisher with no lane to wait for grew to 480 MB while 5,000 such changes were queued."""
+    writer = writer_module.Writer(engine=None, max_rows=50)  # type: ignore[arg-type]  # never started: nothing drains
+    await writer.put(
+        Op(events=tuple(event(f"e{i}") for i in range(25)), deliveries=tuple({"id": f"d{i}"} for i in range(25)))
+    )
+    waiting = asyncio.create_task(writer.put(Op(events=(event("next"),))))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not waiting.done(), "a second change went in past 50 queued rows"
+    writer._taken(writer._queue.get_nowait())  # the writer takes the change into a batch
+    writer._room.set()
+    await asyncio.wait_for(waiting, 5)
