@@ -279,20 +279,17 @@ def _async_pages(op: Callable[P, _Op[Page[T]]]) -> Callable[Concatenate[AsyncCli
     return method
 
 
-_NO_TLS: ssl.SSLContext | None = None
-
-
 def _tls(base_url: str) -> ssl.SSLContext | bool:
     """What the client verifies TLS with. For a plain-HTTP server (the pytest fixture's, `serve` on 127.0.0.1) a
     context that trusts nothing: httpx's default loads certifi's bundle as each client is made, 26-47 ms, once per
     fixture started. It is never used (requests go to `base_url`, and redirects are not followed); if it were, the
     handshake would fail rather than go unverified. Any other server: httpx's default verification."""
-    global _NO_TLS
-    if urlsplit(base_url).scheme != "http":
-        return True
-    if _NO_TLS is None:
-        _NO_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names, trusts no CA
-    return _NO_TLS
+    return _trusting_nothing() if urlsplit(base_url).scheme == "http" else True
+
+
+@functools.cache
+def _trusting_nothing() -> ssl.SSLContext:
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names, trusts no CA
 
 
 class Client:

@@ -276,7 +276,7 @@ class Writer:
             while True:
                 first = self._taken(await self._queue.get())
                 if first is not None and first.patient:
-                    await self._gather()
+                    await self._gather(first)
                 batch, stop = self._drain(first)
                 if self._queue.empty():
                     self._hurry.clear()  # else what is left may be in a hurry: the next batch goes at once
@@ -295,9 +295,10 @@ class Writer:
                     self.unavailable,
                 )
 
-    async def _gather(self) -> None:
-        """Wait up to LINGER for company, unless a change in a hurry is queued or a batch is full already."""
-        if self._hurry.is_set() or self._rows >= MAX_BATCH:
+    async def _gather(self, first: Op) -> None:
+        """Wait up to LINGER for company for `first`, unless a change in a hurry is queued or a batch is full
+        already."""
+        if self._hurry.is_set() or _rows(first) + self._rows >= MAX_BATCH:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._hurry.wait(), LINGER)

@@ -115,6 +115,13 @@ async def test_a_refused_row_fails_its_own_change_only(store: Store) -> None:
     assert await stored_keys(store) >= {"first", "second"}
 
 
+def drain(writer: writer_module.Writer) -> None:
+    """What the writer's task does as it takes the queue into a batch (for a writer never started)."""
+    while not writer._queue.empty():
+        writer._taken(writer._queue.get_nowait())
+    writer._room.set()
+
+
 async def test_while_a_timed_run_writes_other_producers_wait_behind_a_short_queue(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -134,25 +141,19 @@ async def test_while_a_timed_run_writes_other_producers_wait_behind_a_short_queu
         task.cancel()
         return True
 
-    def drain() -> None:
-        """What the writer's task does as it takes the queue into a batch."""
-        while not writer._queue.empty():
-            writer._taken(writer._queue.get_nowait())
-        writer._room.set()
-
     for _ in range(6):  # no timed run: the full queue's length applies
         assert not await stuck(Op(events=(event("bulk"),)))
     writer.put_nowait(Op(events=(event("timed"),), timed=True))
     assert writer.crowded
     assert await stuck(Op(events=(event("bulk"),)))  # 7 rows queued, past 4
     assert not await stuck(Op(events=(event("timed-2"),), timed=True))  # the timed run itself is not held back
-    drain()
+    drain(writer)
     assert not writer.crowded
     assert not await stuck(Op(events=(event("bulk"),)))  # room again below 4
-    drain()
+    drain(writer)
     assert not await stuck(Op(events=tuple(event(f"chunk-{i}") for i in range(3)), deliveries=({"id": "d"},)))
     assert await stuck(Op(events=(event("bulk"),)))  # one change queued, but of 4 rows
-    drain()
+    drain(writer)
     monkeypatch.setattr(writer_module, "TIMED_RECENT", 0.0)  # the timed run's last change is long past
     for _ in range(6):
         assert not await stuck(Op(events=(event("bulk"),)))
@@ -174,6 +175,5 @@ async def test_producers_wait_once_the_queue_holds_its_bound_in_rows_however_few
     for _ in range(5):
         await asyncio.sleep(0)
     assert not waiting.done(), "a second change went in past 50 queued rows"
-    writer._taken(writer._queue.get_nowait())  # the writer takes the change into a batch
-    writer._room.set()
+    drain(writer)
     await asyncio.wait_for(waiting, 5)
