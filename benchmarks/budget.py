@@ -122,7 +122,7 @@ def sqlite_floor(rows: int = 20000) -> dict[str, float]:
 
     from simulator.delivery.job import Job, event_row
     from simulator.store import codec, tables
-    from simulator.store.writer import _ATTEMPT_INSERT, _DELIVERY_INSERT, _DELIVERY_UPDATE, _EVENT_INSERT
+    from simulator.store.transaction import _ATTEMPT_INSERT, _DELIVERY_INSERT, _DELIVERY_UPDATE, _EVENT_INSERT
     from simulator.timeutil import now_utc
 
     event = catalog.build_event(catalog.resolve("basistheory:token.created"), catalog.new_context(1, now_utc()))

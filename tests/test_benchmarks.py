@@ -26,3 +26,10 @@ def test_every_function_the_profile_reads_is_defined_where_it_looks(label: str) 
     tree = ast.parse((ROOT / path).read_text())
     defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
     assert name in defined, f"{label}: no function {name} in {path}"
+
+
+def test_the_sqlite_floor_writes_every_row_a_delivery_writes() -> None:
+    # It imports the writer's statements from where they are defined, and writes real rows through them.
+    floor = budget.sqlite_floor(rows=1000)
+    assert list(floor) == ["events", "deliveries", "attempts", "status updates"]
+    assert all(us > 0 for us in floor.values())
