@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from benchmarks.harness import bare_client_loop, bare_loop, bulk_scenario
 from simulator import catalog
@@ -18,8 +21,16 @@ from simulator.runtime import run_loop
 from simulator.timeutil import parse_time
 
 
-async def simulator_rate(url: str, events: int, concurrency: int, *, check: bool = True) -> float:
-    """Events generated, persisted, signed, sent and logged per second, through a real run at speed 0."""
+async def simulator_rate(
+    url: str,
+    events: int,
+    concurrency: int,
+    *,
+    check: bool = True,
+    during: Callable[[Simulator], Coroutine[Any, Any, None]] | None = None,
+) -> float:
+    """Events generated, persisted, signed, sent and logged per second, through a real run at speed 0. `during`,
+    if given, runs beside the run (a sampler) and is cancelled when it ends."""
     with tempfile.TemporaryDirectory() as d:
         name = bulk_scenario(Path(d), events)
         sim = await Simulator.open(str(Path(d, "bench.db")), scenario_dirs=[Path(d)])
@@ -27,8 +38,13 @@ async def simulator_rate(url: str, events: int, concurrency: int, *, check: bool
             await sim.create_subscription(SubscriptionSpec(url=url, signing="standard", max_in_flight=concurrency))
             started = time.perf_counter()
             run = await sim.runs.start(RunSpec(scenario=name, speed=0, seed=1))
+            beside = asyncio.create_task(during(sim)) if during is not None else None
             run = await sim.runs.wait(run.id)
             elapsed = time.perf_counter() - started
+            if beside is not None:
+                beside.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beside
             if check and run.counts.get("succeeded") != events:
                 raise RuntimeError(f"not every delivery succeeded: {run.counts}")
         finally:

@@ -33,3 +33,16 @@ def test_the_sqlite_floor_writes_every_row_a_delivery_writes() -> None:
     floor = budget.sqlite_floor(rows=1000)
     assert list(floor) == ["events", "deliveries", "attempts", "status updates"]
     assert all(us > 0 for us in floor.values())
+
+
+def test_the_writer_benchmark_times_the_store_thread_and_samples_the_lanes() -> None:
+    # It wraps aiosqlite's private `_execute` and reads the lanes' private state: a rename must fail here.
+    from benchmarks import writer
+    from benchmarks.harness import fast_receiver
+
+    with fast_receiver() as (url, _):
+        result = writer.measure_run(url, 400)
+    assert result["calls"] > 0
+    assert 0 < result["store_busy"] <= 1
+    assert abs(result["cpu"] + result["core_wait"] + result["blocked"] - 1) < 0.01 or result["blocked"] == 0
+    assert result["samples"] > 0 and 0 <= result["lanes_idle"] <= 1
