@@ -10,7 +10,8 @@ work the store's thread is given (a transaction of rows, a read) is timed as it 
   SQLite step and must take back before the next (a commit's disk writes go to the page cache; `strace -c`
   showed 95 `fdatasync` calls taking 55 ms in all in such a run).
 
-Beside it, every millisecond, each lane is looked at: whether it has nothing to send (nothing queued and nothing
+The event loop's thread is measured the same way over the whole run (its setup and the store's opening
+included). Beside it, every millisecond, each lane is looked at: whether it has nothing to send (nothing queued and nothing
 in flight), and how many of its window's deliveries are published but not yet committed (`incoming`).
 """
 
@@ -87,11 +88,13 @@ def timing_the_store(measure: Measure) -> Iterator[None]:
 
 def measure_run(url: str, events: int) -> dict[str, float]:
     measure = Measure()
-    started = time.perf_counter()
+    tid = threading.get_native_id()
+    queued, started, cpu = _run_queue_wait(tid), time.perf_counter(), time.thread_time()
     with timing_the_store(measure):
         rate = run_loop(simulator_rate(url, events, 16, during=measure.sample))
     span = time.perf_counter() - started
-    return summary(measure, rate, span)
+    loop = {"loop_cpu": (time.thread_time() - cpu) / span, "loop_core_wait": (_run_queue_wait(tid) - queued) / span}
+    return summary(measure, rate, span) | loop
 
 
 def summary(measure: Measure, rate: float, span: float) -> dict[str, float]:
@@ -118,7 +121,9 @@ def line(result: dict[str, float]) -> str:
         f"({result['calls']:.0f} pieces of work): CPU {result['cpu']:.0%}, "
         f"waiting for a core {result['core_wait']:.0%}, blocked {result['blocked']:.0%}; "
         f"lanes with nothing to send in {result['lanes_idle']:.0%} of samples, "
-        f"deliveries published and not yet committed p50 {result['incoming_p50']:.0f}"
+        f"deliveries published and not yet committed p50 {result['incoming_p50']:.0f}; the event loop's thread: "
+        f"CPU {result['loop_cpu']:.0%} of the run, waiting for a core {result['loop_core_wait']:.0%}, the rest "
+        f"idle or waiting for the lock"
     )
 
 
