@@ -11,8 +11,9 @@ work the store's thread is given (a transaction of rows, a read) is timed as it 
   showed 95 `fdatasync` calls taking 55 ms in all in such a run).
 
 The event loop's thread is measured the same way over the whole run (its setup and the store's opening
-included). Beside it, every millisecond, each lane is looked at: whether it has nothing to send (nothing queued and nothing
-in flight), and how many of its window's deliveries are published but not yet committed (`incoming`).
+included). Beside it, every millisecond, each lane is looked at: whether it has nothing to send (nothing queued
+and nothing in flight), and how many of its window's deliveries are published but not yet committed
+(`incoming`).
 """
 
 from __future__ import annotations
