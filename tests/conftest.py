@@ -9,10 +9,17 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import aiosqlite.core
+import httpcore  # noqa: F401
+import httpx  # noqa: F401
 import pytest
 
 from simulator.core.simulator import Simulator
 from simulator.testing.receiver import Receiver
+
+# httpcore and httpx above are imported here, before any test: pytester's in-process runs (the plugin's tests, the
+# docs' examples) drop the modules first imported during a run, httpx imports httpcore lazily, and a copy imported
+# again after such a run raised exceptions that httpx's map of them (made with the first copy's classes) missed:
+# `listen --forward-to` then answered a refused connection with a 500 where it answers 502.
 
 # SQLite connections collected while still open, and the test that opened each. A connection cut off at shutdown
 # (work still under way when the store closed) is collected later, in any test: its driver's thread then calls

@@ -1,8 +1,5 @@
 # pytester's in-process runs drop the modules first imported during the run. Imported here, they stay: a module
-# imported again later would be a second copy (httpx's map of httpcore's exceptions would then miss its classes).
-import httpcore  # noqa: F401
-import httpx  # noqa: F401
-
+# imported again later would be a second copy (httpcore and httpx: see tests/conftest.py).
 import simulator.api.app
 import simulator.core.simulator
 import simulator.testing  # noqa: F401
