@@ -33,10 +33,12 @@ import aiohttp
 import procrastinate
 import psycopg
 from procrastinate.types import JSONValue
+from sqlalchemy import make_url
 
 from benchmarks import workers
 from benchmarks.harness import fast_receiver
 from simulator import catalog
+from simulator.core.schedules import sync_url
 from simulator.runtime import run_loop
 from tests.store import pg
 
@@ -54,7 +56,7 @@ _names = count(1)
 
 def conninfo(url: str) -> str:
     """The benchmarks' SQLAlchemy URL (`postgresql+asyncpg://`) as libpq takes it."""
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    return sync_url(make_url(url))
 
 
 def make_app(dsn: str, url: str | None) -> tuple[procrastinate.App, list[aiohttp.ClientSession]]:

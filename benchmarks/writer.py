@@ -39,10 +39,18 @@ from simulator.runtime import run_loop, tune_gc
 SAMPLE_EVERY = 0.001
 
 
-def _run_queue_wait(tid: int) -> float:
-    """Seconds thread `tid` has waited for a core since it started (the second field of its schedstat)."""
+def _clocks(tid: int) -> tuple[float, float, float]:
+    """The calling thread's clocks, `tid` its native id: wall time, its CPU time, and how long it has waited for a
+    core since it started (the second field of its schedstat), in seconds."""
     with open(f"/proc/self/task/{tid}/schedstat") as f:
-        return int(f.read().split()[1]) / 1e9
+        queued = int(f.read().split()[1]) / 1e9
+    return time.perf_counter(), time.thread_time(), queued
+
+
+def _since(before: tuple[float, float, float], tid: int) -> tuple[float, float, float]:
+    """Each of `_clocks` advanced since `before`."""
+    now = _clocks(tid)
+    return now[0] - before[0], now[1] - before[1], now[2] - before[2]
 
 
 @dataclass
@@ -58,12 +66,11 @@ class Measure:
 
         def run() -> Any:
             tid = threading.get_native_id()
-            queued, started, cpu = _run_queue_wait(tid), time.perf_counter(), time.thread_time()
+            before = _clocks(tid)
             try:
                 return fn()
             finally:
-                wall = time.perf_counter() - started
-                self.calls.append((started, wall, time.thread_time() - cpu, _run_queue_wait(tid) - queued))
+                self.calls.append((before[0], *_since(before, tid)))
 
         return run
 
@@ -90,12 +97,11 @@ def timing_the_store(measure: Measure) -> Iterator[None]:
 def measure_run(url: str, events: int) -> dict[str, float]:
     measure = Measure()
     tid = threading.get_native_id()
-    queued, started, cpu = _run_queue_wait(tid), time.perf_counter(), time.thread_time()
+    before = _clocks(tid)
     with timing_the_store(measure):
         rate = run_loop(simulator_rate(url, events, 16, during=measure.sample))
-    span = time.perf_counter() - started
-    loop = {"loop_cpu": (time.thread_time() - cpu) / span, "loop_core_wait": (_run_queue_wait(tid) - queued) / span}
-    return summary(measure, rate, span) | loop
+    span, cpu, queued = _since(before, tid)
+    return summary(measure, rate, span) | {"loop_cpu": cpu / span, "loop_core_wait": queued / span}
 
 
 def summary(measure: Measure, rate: float, span: float) -> dict[str, float]:
