@@ -165,13 +165,14 @@ def render(events: list[Event], envelope_id: str | None = None, delivered_at: da
 
 
 def new_context(
-    seed: int, now: datetime, params: dict[str, Any] | None = None, world: World | None = None
+    seed: int, now: datetime, params: dict[str, Any] | None = None, world: World | None = None, scope: str = ""
 ) -> BuildContext:
     """A fresh BuildContext with one seeded Random and the run's names; `now` is the run's start time.
 
-    Values come from the seed alone; ids from the seed and `now` (a world of its own, unless `world` is given).
+    Values come from the seed alone; ids from the seed, `now` and `scope` (what is played: see `RunIds`), in a
+    world of its own unless `world` is given.
     """
-    world = world or World(RunIds(seed, now))
+    world = world or World(RunIds(seed, now, scope))
     return BuildContext(world=world, rng=random.Random(seed), names=Names(seed), now=now, params=params or {})
 
 

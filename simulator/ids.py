@@ -1,8 +1,10 @@
-"""Identifiers: the ids of a run's events and entities (fixed by its seed and start time), and server-side ids.
+"""Identifiers: the ids of a run's events and entities (fixed by its seed, start time and scenario), and
+server-side ids.
 
-A run's ids come from `RunIds`, not from the run's `Random`: they depend on the seed *and* the start time, so a
-replay with the same seed and start time repeats them byte for byte while a new run (another start time) never
-repeats an earlier run's event ids, which consumers deduplicate on. Each kind of id (`token`, `rid`, an event
+A run's ids come from `RunIds`, not from the run's `Random`: they depend on the seed, the start time and what is
+played, so a replay of a scenario with the same seed and start time repeats them byte for byte while a new run
+(another start time, or another scenario) never repeats an earlier run's event ids, which consumers deduplicate
+on. Each kind of id (`token`, `rid`, an event
 type's event ids…) has a stream of its own, so an actor's id never equals another body's `rid`.
 """
 
@@ -38,9 +40,11 @@ class RunIds:
     an id then costs what `uuid4(rng)` costs, a third of a SHA-256.)
     """
 
-    def __init__(self, seed: object, start: datetime | str | None = None) -> None:
+    def __init__(self, seed: object, start: datetime | str | None = None, scope: str = "") -> None:
         moment = start.isoformat() if isinstance(start, datetime) else (start or "")
-        self._root = f"{seed}\x1f{moment}\x1f"
+        # `scope` names what is played (a scenario and its parameters): two scenarios run with one seed and start
+        # time tell different stories, and the same event id on both would make a deduplicating consumer drop one.
+        self._root = f"{seed}\x1f{moment}\x1f{scope}\x1f" if scope else f"{seed}\x1f{moment}\x1f"
         self._streams: dict[str, random.Random] = {}
 
     @classmethod
@@ -109,6 +113,11 @@ def new_id(prefix: str) -> str:
     ids sort by creation, which keeps cursor pagination stable.
     """
     return f"{prefix}_{int(time.time() * 1000):011x}{_ID_BITS.getrandbits(40):010x}"
+
+
+def new_uuid4() -> str:
+    """A version-4 UUID for something the server makes (a request's trace id), from no run's seed."""
+    return uuid4(_ID_BITS)
 
 
 def new_secret(scheme: str) -> str | None:

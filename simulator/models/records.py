@@ -86,10 +86,12 @@ class BuildContext:
     now: datetime
     params: dict[str, Any] = field(default_factory=dict)
     ref: str | None = None
+    # When a later step of the run ends what this step begins (a token's token.expired): see `Provider.ends`.
+    ends: datetime | None = None
 
-    def at(self, now: datetime, ref: str | None) -> BuildContext:
+    def at(self, now: datetime, ref: str | None, ends: datetime | None = None) -> BuildContext:
         """This context for the event of step `ref` at `now` (`dataclasses.replace`, as `Event.numbered`)."""
-        return _with(self, now=now, ref=ref)
+        return _with(self, now=now, ref=ref, ends=ends)
 
 
 @dataclass(frozen=True)

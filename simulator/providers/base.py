@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -62,6 +62,10 @@ class Provider(ABC):
     # Where the per-event object (what builders return, what `with:` paths start from) sits in the body's
     # JSON Schema: a key, or a list index as a string.
     event_path: ClassVar[tuple[str, ...]] = ()
+    # An event type whose later event of the same step name ends what it began at a time the scenario fixes
+    # (`token.created` → `token.expired`): a run tells the first one's builder when (`BuildContext.ends`), so a
+    # token's `expires_at` is the moment its token.expired comes.
+    ends: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self) -> None:
         self.event_types: dict[str, EventType] = {}

@@ -28,7 +28,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import simulator
-from simulator import catalog
 from simulator.models import Event
 
 if TYPE_CHECKING:
@@ -58,11 +57,11 @@ class Job:
     run_id: str | None
 
     def build(self, skip: int = 0) -> Generator[Built, None, None]:
-        from simulator.scenarios.runner import build, timeline  # runner calls into this module
+        from simulator.scenarios.runner import build, context, timeline  # runner calls into this module
 
         values = dict(self.params)
         planned = timeline(self.scenario, seed=self.seed, params=values, start_time=self.start_time)
-        ctx = catalog.new_context(self.seed, self.start_time, values)
+        ctx = context(self.scenario, self.seed, values, self.start_time)
         return build(planned, ctx, self.scenario.provider, self.run_id, skip)
 
 

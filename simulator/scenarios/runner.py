@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import json
 import math
 import random
 import time
@@ -24,7 +25,7 @@ from typing import Any
 from simulator import catalog
 from simulator.errors import FieldError, InvalidInput
 from simulator.models import BuildContext, Event
-from simulator.scenarios import distributions, offload
+from simulator.scenarios import distributions, lookahead, offload
 from simulator.scenarios.model import (
     Branch,
     Choose,
@@ -406,8 +407,7 @@ async def play(
     _check_speed(speed)
     values = resolve_params(scenario, params)
     planned = timeline(scenario, seed=seed, params=values, start_time=start_time)
-    ctx = catalog.new_context(seed, start_time, values)
-    built = build(planned, ctx, scenario.provider, run_id)
+    built = build(planned, context(scenario, seed, values, start_time), scenario.provider, run_id)
     if handoff is not None:
         stream = offload.handed_off(built, handoff, offload.Job(scenario, seed, values, start_time, run_id))
     else:
@@ -438,14 +438,22 @@ async def _after(first: Built | None, rest: AsyncIterator[Built]) -> AsyncGenera
         yield item
 
 
+def context(scenario: Scenario, seed: int, values: Mapping[str, Any], start_time: datetime) -> BuildContext:
+    """The build context of a run of `scenario`: its values from the seed, its ids from the seed, the start time,
+    the scenario's name and its parameters (another scenario, or other parameters, never repeats its ids)."""
+    scope = f"{scenario.name}\x1f{json.dumps(values, sort_keys=True, default=str)}"
+    return catalog.new_context(seed, start_time, dict(values), scope=scope)
+
+
 def build(
     planned: Iterable[Planned], ctx: BuildContext, provider: str, run_id: str | None, skip: int = 0
 ) -> Generator[Built, None, None]:
     """Each planned emit's event, numbered in the run, with its time and step. The first `skip` are built but
     not yielded: the world they leave is the later events' world."""
-    for count, item in enumerate(planned):
+    ends = catalog.get_provider(provider).ends
+    for count, (item, until) in enumerate(lookahead.with_ends(planned, ends)):
         etype = catalog.resolve(item.step.type, provider)
-        moment = ctx.at(item.at, item.step.ref)
+        moment = ctx.at(item.at, item.step.ref, until)
         event = catalog.build_event(etype, moment, dict(item.overrides), checked=not item.step.unchecked)
         if count >= skip:
             yield item.at, event.numbered(count, run_id), item.step

@@ -317,3 +317,11 @@ def test_an_override_of_the_site_moves_the_credential_and_its_documents() -> Non
     catalog.build_event(etype, replace(ctx, now=START), {f"payload.{k}": v for k, v in fiscal_site.items()})
     completed = emit(ctx, "documents.completed", 60)  # the credential is fiscal now: its documents download
     assert {k: completed["payload"][k] for k in fiscal_site} == fiscal_site
+
+
+def test_the_envelopes_keys_come_in_the_order_of_syncfys_examples() -> None:
+    """Credential notices give `events` then `rid`; documents notices `rid` then `events` (the spec's examples)."""
+    for name in ("credentials.created", "credentials.updated", "credentials.refreshed"):
+        assert list(json.loads(catalog.sample(name))) == ["events", "rid"], name
+    for name in ("documents.completed", "documents.success", "documents.failed"):
+        assert list(json.loads(catalog.sample(name))) == ["rid", "events"], name

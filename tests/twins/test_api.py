@@ -101,6 +101,22 @@ def test_deleting_a_token_emits_token_deleted_and_it_is_gone(
         bt.delete(f"/webhooks/{hook['id']}")
 
 
+def test_a_call_without_a_trace_id_is_given_one_that_its_events_and_its_answer_share(
+    bt: httpx.Client, webhook_receiver: Receiver
+) -> None:
+    events = ["token.created", "token-intent.converted"]
+    hook = bt.post("/webhooks", json={"name": "t", "url": webhook_receiver.url, "events": events}).json()
+    try:
+        intent = bt.post("/token-intents", json={"type": "card", "data": CARD})
+        response = bt.post("/tokens", json={"token_intent_id": intent.json()["id"]})
+        assert response.status_code == 201
+        traces = {r.json()["event"]["trace_id"] for r in webhook_receiver.wait_for(2)}
+        assert traces == {response.headers["BT-TRACE-ID"]}
+        assert intent.headers["BT-TRACE-ID"] not in traces  # each call a trace of its own
+    finally:
+        bt.delete(f"/webhooks/{hook['id']}")
+
+
 def test_a_webhook_is_a_subscription_the_control_api_sees_and_edits(sim: WebhookSim, bt: httpx.Client) -> None:
     body = {"name": "n", "url": "http://127.0.0.1:9/a", "notify_email": "a@example.com", "events": ["token.created"]}
     hook = bt.post("/webhooks", json=body).json()

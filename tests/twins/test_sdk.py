@@ -60,6 +60,9 @@ def _convert(client: BasisTheory, receiver: Receiver) -> None:
         converted = bodies["token-intent.converted"]["data"]
         assert (converted["token_intent"]["id"], converted["token"]["id"]) == (intent.id, token.id)
         assert {b["tenant_id"] for b in bodies.values()} == {read.tenant_id}
+        # The SDK sends no BT-TRACE-ID: the one call that converted still has one trace for both its events.
+        assert bodies["token.created"]["trace_id"] == bodies["token-intent.converted"]["trace_id"]
+        assert bodies["token.created"]["trace_id"] != bodies["token-intent.created"]["trace_id"]
     finally:
         client.webhooks.delete(id=hook.id)
 

@@ -50,17 +50,21 @@ def test_every_endpoint_of_every_event_answers_with_the_events_ids(
     scenario: str, control: httpx.Client, syncfy: httpx.Client, receiver: Receiver
 ):
     events = run_events(control, finished_run(control, scenario, receiver.url, seed=11))
+    catalogue = envelope(syncfy.get("/v1/documents/catalogues/document_types"))
+    types = {row["id_document_type"] for row in catalogue}
     checked = 0
     for event in events:
         header, payload = event["body"]["header"], event["body"]["payload"]
         for kind, url in urls_of(payload):
             response = syncfy.get(url)
-            check(kind, response, header, payload, event["type"])
+            check(kind, response, header, payload, event["type"], types)
             checked += 1
     assert checked >= len(events)
 
 
-def check(kind: str, response: httpx.Response, header: dict[str, Any], payload: dict[str, Any], etype: str) -> None:
+def check(
+    kind: str, response: httpx.Response, header: dict[str, Any], payload: dict[str, Any], etype: str, types: set[str]
+) -> None:
     user = header["user"]["id_user"]
     if kind == "attachments":
         assert response.status_code == 200, response.text
@@ -72,6 +76,7 @@ def check(kind: str, response: httpx.Response, header: dict[str, Any], payload: 
     assert isinstance(rows, list) and rows, (kind, rows)
     if kind == "documents":
         assert all(all(d[k] == payload[k] for k in SITE_IDS) for d in rows)
+        assert {d["id_document_type"] for d in rows} <= types  # a type a consumer can look up
         statuses = {d["id_document_status"] for d in rows}
         if etype == "syncfy:documents.success":
             assert statuses == {"5b23219d056f2905985444c2"}  # Downloaded

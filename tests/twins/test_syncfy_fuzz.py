@@ -47,6 +47,7 @@ PATHS = st.one_of(
             "/v1/attachments/export",
             "/v1/documents",
             "/v1/documents/catalogues/document_status",
+            "/v1/documents/catalogues/document_types",
             "/v1/catalogues/sites",
             "/v1/catalogues/organizations/sites",
             "/v1/users",

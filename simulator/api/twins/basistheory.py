@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simulator.core.basistheory_api import BasisTheoryBackend, backend
+from simulator.ids import new_uuid4
 from simulator.providers.basistheory import api
 
 PROBLEM = "application/problem+json"
@@ -34,21 +35,23 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     @wraps(handler)
     async def run(request: Request) -> Response:
         bt = backend(request.app.state.api.sim)
+        # Every request has a trace: the caller's BT-TRACE-ID, else one made here, so the events one call
+        # publishes (a conversion's token.created and token-intent.converted) share it, and the answer names it.
+        trace = request.state.trace_id = request.headers.get("bt-trace-id") or new_uuid4()
         try:
             bt.authenticate(request.headers.get("bt-api-key"))
             response = await handler(request, bt)
         except api.ApiError as exc:
             response = problem(exc)
-        trace = request.headers.get("bt-trace-id")
-        if trace:
-            response.headers["BT-TRACE-ID"] = trace
+        response.headers["BT-TRACE-ID"] = trace
         return response
 
     return run
 
 
-def _trace(request: Request) -> str | None:
-    return request.headers.get("bt-trace-id") or None
+def _trace(request: Request) -> str:
+    trace: str = request.state.trace_id
+    return trace
 
 
 async def _body(request: Request) -> dict[str, Any]:

@@ -37,12 +37,16 @@ from simulator.timeutil import iso_ms
 PROXY_HOST = "https://api.basistheory.com/proxy"
 # Async invocations that run longer than this are cut off and reported as `reactor.failed`.
 ASYNC_TIMEOUT_MS = 300_000
+# A reactor's own HTTP call that timed out: only an invocation that ran at least that long can report it.
+_AXIOS_TIMEOUT = "AxiosError: timeout of 10000ms exceeded"
+_AXIOS_TIMEOUT_MS = 10_000
 REACTOR_ERRORS = (
     "TypeError: Cannot read properties of undefined (reading 'number')",
     "Reactor Runtime Error: Request failed with status code 502",
-    "AxiosError: timeout of 10000ms exceeded",
+    _AXIOS_TIMEOUT,
     "Error: card_declined",
 )
+_QUICK_ERRORS = tuple(error for error in REACTOR_ERRORS if error != _AXIOS_TIMEOUT)
 
 
 # --- proxies --------------------------------------------------------------------------------------
@@ -267,6 +271,7 @@ def _invocation(ctx: BuildContext, reactor: Entity, fresh: bool, etype: str) -> 
             "async": is_async,
             "trace_id": uid(ctx, f"trace:{etype}"),  # the trace of the request `etype` reports
             "actor": app_actor(ctx, "private"),
+            "_started": ctx.now.timestamp() if etype == "reactor.invoked" else None,
         }
         reactor["_invocation"] = found
     return found
@@ -298,7 +303,9 @@ def reactor_completed(ctx: BuildContext) -> dict[str, Any]:
     invocation = _invocation(ctx, reactor, False, "reactor.completed")
     reactor.pop("_invocation")
     data = _reactor_data(reactor, invocation)
-    data["elapsed_ms"] = ctx.rng.randint(150, 120_000) if invocation["async"] else ctx.rng.randint(35, 2500)
+    ran = _ran_ms(ctx, invocation)
+    drawn = ctx.rng.randint(150, 120_000) if invocation["async"] else ctx.rng.randint(35, 2500)
+    data["elapsed_ms"] = drawn if ran is None else ran
     return wrap(ctx, "reactor.completed", data, _finisher(ctx, invocation), invocation["trace_id"])
 
 
@@ -309,10 +316,25 @@ def reactor_failed(ctx: BuildContext) -> dict[str, Any]:
     invocation = _invocation(ctx, reactor, False, "reactor.failed")
     reactor.pop("_invocation")
     data = _reactor_data(reactor, invocation)
-    if invocation["async"] and rng.random() < 0.4:
+    ran = _ran_ms(ctx, invocation)
+    if ran is None:  # no reactor.invoked before it: the failure's length is drawn
+        timed_out = invocation["async"] and rng.random() < 0.4
+        ran = ASYNC_TIMEOUT_MS + rng.randint(0, 900) if timed_out else rng.randint(20, 3000)
+    if invocation["async"] and ran >= ASYNC_TIMEOUT_MS:
         data["error"] = "Reactor invocation timed out after 5 minutes"
-        data["elapsed_ms"] = ASYNC_TIMEOUT_MS + rng.randint(0, 900)
     else:
-        data["error"] = v.pick(rng, REACTOR_ERRORS)
-        data["elapsed_ms"] = rng.randint(20, 3000)
+        # An error the reactor's code hit; its own HTTP call timing out only once it has run that long.
+        errors = REACTOR_ERRORS if ran >= _AXIOS_TIMEOUT_MS else _QUICK_ERRORS
+        data["error"] = v.pick(rng, errors)
+    data["elapsed_ms"] = ran
     return wrap(ctx, "reactor.failed", data, _finisher(ctx, invocation), invocation["trace_id"])
+
+
+def _ran_ms(ctx: BuildContext, invocation: Entity) -> int | None:
+    """How long the invocation ran, from its reactor.invoked to now, less the moments before the report
+    went out; None when no reactor.invoked of this run started it."""
+    started = invocation.get("_started")
+    if started is None:
+        return None
+    gap = int((ctx.now.timestamp() - started) * 1000)
+    return max(1, gap - ctx.rng.randint(1, min(40, max(1, gap // 10))))

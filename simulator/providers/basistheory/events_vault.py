@@ -94,7 +94,8 @@ def new_token(
         "search_indexes": list(indexes[int(rng.random() * len(indexes))]),
         "created_by": created_by or app_actor(ctx, "private")["id"],
         "created_at": made,
-        "expires_at": v.after(ctx.now, ttl),
+        # When the run's token.expired for it comes, else a lifetime Basis Theory's customers commonly set.
+        "expires_at": iso_ms(ctx.ends) if ctx.ends is not None else v.after(ctx.now, ttl),
     }
     if token_type == "card":
         token["_brand"] = v.pick(rng, v.CARD_BRANDS, v.CARD_BRAND_WEIGHTS)
@@ -124,8 +125,17 @@ def _remove_token(ctx: BuildContext, token: Entity) -> None:
 
 @PROVIDER.event("token.created", "Token Created: a token was created in the vault")
 def token_created(ctx: BuildContext) -> dict[str, Any]:
-    actor = app_actor(ctx, "private" if ctx.rng.random() < 0.6 else "public")
-    token = store(ctx, "token", new_token(ctx, created_by=actor["id"]))
+    intent = ctx.world.get("token_intent", ctx.ref) if ctx.ref is not None else None
+    if intent is not None:
+        # The step names a token intent of its run (the same `as:`): this is the token converting it makes, as
+        # `POST /tokens` with `token_intent_id` does; its token-intent.converted follows and names it.
+        actor = app_actor(ctx, "private")
+        token = new_token(ctx, intent["type"], created_by=actor["id"], fingerprint=intent["fingerprint"])
+        token["_intent"] = intent["id"]
+    else:
+        actor = app_actor(ctx, "private" if ctx.rng.random() < 0.6 else "public")
+        token = new_token(ctx, created_by=actor["id"])
+    store(ctx, "token", token)
     return wrap(ctx, "token.created", {"token": project(token, TOKEN_FIELDS)}, actor)
 
 
@@ -167,6 +177,12 @@ def token_property_expired(ctx: BuildContext) -> dict[str, Any]:
     # A card's CVC is the property that expires (an hour after tokenization), so without a step name the
     # latest card is the token concerned.
     token = card_token(ctx, ctx.ref)
+    if token["type"] != "card":
+        raise InvalidInput(
+            f"token.property.expired: the token {ctx.ref!r} is a {token['type']} token, and only a card's CVC "
+            "expires (make it with the scenario's token_type parameter set to card)",
+            errors=[FieldError("as", f"{ctx.ref!r} is a {token['type']} token, not a card")],
+        )
     data = {"token": {"id": token["id"], "property_name": "cvc"}}
     return wrap(ctx, "token.property.expired", data, None)  # no actor: time removed it
 
@@ -207,9 +223,13 @@ def token_intent_deleted(ctx: BuildContext) -> dict[str, Any]:
 def token_intent_converted(ctx: BuildContext) -> dict[str, Any]:
     intent = obtain(ctx, "token_intent", lambda c: new_intent(c, 3600.0))
     actor = app_actor(ctx, "private")
-    token = new_token(ctx, intent["type"], created_by=actor["id"], fingerprint=intent["fingerprint"])
+    made = ctx.world.get("token", ctx.ref) if ctx.ref is not None else None
+    if made is not None and made.get("_intent") == intent["id"]:
+        token = made  # announced by the step's token.created, as the API's conversion does
+    else:
+        token = new_token(ctx, intent["type"], created_by=actor["id"], fingerprint=intent["fingerprint"])
+        store(ctx, "token", token)
     discard(ctx, "token_intent")
-    store(ctx, "token", token)
     data = {"token_intent": project(intent, ("id", "type")), "token": project(token, ("id", "type"))}
     return wrap(ctx, "token-intent.converted", data, actor)
 

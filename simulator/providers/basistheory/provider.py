@@ -8,7 +8,7 @@ consumer that verifies the raw body fails here as it would there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -26,6 +26,7 @@ class BasisTheoryProvider(Provider):
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy.exponential(8.8, 10)
     max_batch: ClassVar[int] = 1
     event_path: ClassVar[tuple[str, ...]] = ("event",)
+    ends: ClassVar[Mapping[str, str]] = {"token.created": "token.expired"}
 
     def finish(self, etype: EventType, data: dict[str, Any], ctx: BuildContext) -> Event:
         return Event(

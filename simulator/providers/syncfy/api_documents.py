@@ -6,16 +6,22 @@ A job downloads one to four documents, fixed by its `id_job`. After `documents.s
 "Downloaded"; a job that has only reported `documents.completed` shows what the later outcome says once it is
 announced, and "Downloaded" until then.
 
-Where the emulation differs from Syncfy: `content` is a small PDF made up for the document (base64), not a real
-SAT form, and `id_job_webhook` selects the documents of the job whose notification carried it (its semantics
-are not public).
+Every document is of a type in Syncfy's catalogue (`/documents/catalogues/document_types`, served as recorded):
+the SAT's Constancia de Situación Fiscal, as a PDF or as JSON.
+
+Where the emulation differs from Syncfy: `content` is a small PDF or JSON document made up for the document
+(base64), not a real SAT form, and `id_job_webhook` selects the documents of the job whose notification carried
+it (its semantics are not public).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from simulator.providers.syncfy.api import SiteRef, digest
@@ -27,10 +33,10 @@ STATUSES: dict[str, str] = {
     "Not found": "5b23219d056f2905985444c4",
     "Retrying": "5b23219d056f2905985444c5",
 }
+# The SAT's types in the recorded catalogue (document_types.json): the proof of tax status, as PDF and as JSON.
 _TYPES = (
-    ("5b2321ef056f29059a367e43", "Constancia_Situación_Fiscal"),
-    ("5b2321ef056f29059a367e44", "Opinión_Cumplimiento"),
-    ("5b2321ef056f29059a367e45", "Declaración_Anual"),
+    ("5b2321ef056f29059a367e43", "Constancia_Situación_Fiscal", "pdf"),
+    ("5f71fef9ba18355eeb4d6d81", "Constancia_Situación_Fiscal", "json"),
 )
 _CREATED = "2018-06-29T21:00:43+00:00"
 
@@ -55,8 +61,11 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(int(seconds), UTC).isoformat()
 
 
-def _pdf(title: str, rfc: str) -> str:
-    text = f"%PDF-1.4\n% {title} {rfc}\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
+def _content(title: str, rfc: str, kind: str) -> str:
+    if kind == "json":
+        text = json.dumps({"rfc": rfc, "documento": title}, ensure_ascii=False)
+    else:
+        text = f"%PDF-1.4\n% {title} {rfc}\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
     return base64.b64encode(text.encode()).decode()
 
 
@@ -70,7 +79,7 @@ def documents(
     rfc = id_external or "ACM010101ABC"
     out = []
     for i in range(1 + raw[0] % 4):
-        type_id, title = _TYPES[(raw[1] + i) % len(_TYPES)]
+        type_id, title, kind = _TYPES[(raw[1] + i) % len(_TYPES)]
         status = status_of(i, result)
         counter = (int.from_bytes(raw[2:5], "big") + i) % (1 << 24)
         out.append(
@@ -80,10 +89,10 @@ def documents(
                 "id_document_type": type_id,
                 "id_external": id_external,
                 **site.ids(),
-                "file": f"{title}_SAT_{rfc[:9]}.pdf",
+                "file": f"{title}_SAT_{rfc[:9]}.{kind}",
                 "identifiers": None,
                 "keywords": [rfc],
-                "content": _pdf(title, rfc) if status == "Downloaded" else None,
+                "content": _content(title, rfc, kind) if status == "Downloaded" else None,
                 "dt_refreshed": _iso(finished),
                 "dt_created": _iso(started + 1),
             }
@@ -97,6 +106,17 @@ def status_catalogue() -> list[dict[str, Any]]:
         {"id_document_status": oid, "name": name, "dt_created": _CREATED, "dt_modified": _CREATED}
         for name, oid in STATUSES.items()
     ]
+
+
+@cache
+def _type_catalogue() -> tuple[dict[str, Any], ...]:
+    text = resources.files("simulator.providers.syncfy").joinpath("document_types.json").read_text("utf-8")
+    return tuple(json.loads(text))
+
+
+def type_catalogue() -> list[dict[str, Any]]:
+    """`/documents/catalogues/document_types`: Syncfy's catalogue as its API answered it (a fresh copy)."""
+    return [dict(row) for row in _type_catalogue()]
 
 
 def matches(document: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:

@@ -40,8 +40,11 @@ class SyncfyProvider(Provider):
         _common.absorb(ctx, data, path, value)
 
     def render(self, events: Sequence[Event], envelope_id: str, delivered_at: datetime) -> bytes:
-        # `events` first, then `rid`, as in most of Syncfy's examples.
+        # Key order as in Syncfy's examples: a credential's notices give `events` first, then `rid`; the
+        # documents notices (`documents.*`) give `rid` first.
         inner = ",".join(e.json for e in events)
+        if events[0].type.startswith("documents."):
+            return f'{{"rid":"{envelope_id}","events":[{inner}]}}'.encode()
         return f'{{"events":[{inner}],"rid":"{envelope_id}"}}'.encode()
 
 

@@ -46,5 +46,6 @@ def routes() -> list[BaseRoute]:
         route("/v1/attachments/{id}", {"GET": d.attachment_file}),
         route("/v1/documents", {"GET": d.documents}),
         route("/v1/documents/catalogues/document_status", {"GET": d.document_statuses}),
+        route("/v1/documents/catalogues/document_types", {"GET": d.document_types}),
         fallback(),
     ]

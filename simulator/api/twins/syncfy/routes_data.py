@@ -107,3 +107,8 @@ async def documents(ctx: Ctx) -> Any:
 async def document_statuses(ctx: Ctx) -> Any:
     await ctx.caller()
     return api_documents.status_catalogue()
+
+
+async def document_types(ctx: Ctx) -> Any:
+    await ctx.caller()
+    return api_documents.type_catalogue()
