@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simulator import signing
+from simulator import json_input, signing
 from simulator.errors import InvalidInput
 
 Verifier = Callable[[dict[str, str], bytes], tuple[bool, str]]
@@ -32,16 +32,26 @@ class Received:
 
     @property
     def event_ids(self) -> list[str]:
-        """The provider event ids this request carries (Syncfy `eid`s or the Basis Theory `event.id`)."""
+        """The provider event ids this request carries (Syncfy `eid`s or the Basis Theory `event.id`); none
+        for a body that is not such a webhook, however it is malformed."""
         try:
-            data = self.json()
-        except ValueError:
+            data = json_input.loads(self.body)
+        except json_input.NotJson:
             return []
         if isinstance(data, dict) and isinstance(data.get("events"), list):
-            return [e["header"]["event"]["eid"] for e in data["events"]]
-        if isinstance(data, dict) and isinstance(data.get("event"), dict):
-            return [data["event"]["id"]]
-        return []
+            eids = (dig(e, "header", "event", "eid") for e in data["events"])
+            return [eid for eid in eids if isinstance(eid, str)]
+        event_id = dig(data, "event", "id")
+        return [event_id] if isinstance(event_id, str) else []
+
+
+def dig(value: Any, *keys: str) -> Any:
+    """`value[k1][k2]…`, or None where a level is missing or not an object (a hostile body's shape)."""
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
 
 
 def detect_scheme(headers: Mapping[str, str]) -> str:

@@ -195,3 +195,29 @@ def test_the_command_prints_verified_requests_and_stops_on_ctrl_c():
     finally:
         proc.kill()
         proc.communicate()
+
+
+HOSTILE = [
+    ({}, b'{"events": [1, 2]}', "syncfy"),
+    ({}, b'{"events": [{"header": "x"}]}', "syncfy"),
+    ({}, b'{"event": {"type": 5}}', "basistheory"),
+    ({}, b"[" * 100_000 + b"]" * 100_000, "?"),
+    ({}, b'{"n": ' + b"9" * 5000 + b"}", "?"),
+    ({"request-signature": "a.b.c"}, b'{"events": []}', "syncfy"),
+    ({"request-signature": "a.e30.c"}, b"{}", "?"),
+    ({"bt-signature": "t=1,v1=zz", "bt-signature-version": "v1"}, b'{"event": {}}', "basistheory"),
+]
+
+
+@pytest.mark.parametrize(("headers", "body", "provider"), HOSTILE, ids=range(len(HOSTILE)))
+def test_a_hostile_request_is_answered_and_shown_never_a_500(
+    listen: Callable[..., Running], headers: dict[str, str], body: bytes, provider: str
+) -> None:
+    secret = signing_secret("syncfy")
+    running = listen(secret=secret, print_body=True)
+    response = httpx.post(running.url, content=body, headers=headers, timeout=10)
+    assert response.status_code == 204, response.text  # listen's default answer
+    (arrival,) = running.arrivals
+    assert arrival.provider == provider and arrival.body == body
+    if provider == "?":
+        assert "malformed" in arrival.note

@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from simulator import json_input
 from simulator.api.problem import HttpError, internal_error, problem_response
 from simulator.errors import FieldError, InvalidInput, SimError
 from simulator.models.inputs import parse
@@ -113,11 +114,11 @@ async def read_json(request: Request) -> Any:
             errors=[FieldError("body", "not JSON")],
         )
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_number)
+        value = json_input.loads(raw, parse_float=_number)
         # Lone surrogates (`"\ud800"`) decode, but cannot be stored or echoed as UTF-8.
         json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except (ValueError, UnicodeError, RecursionError) as exc:
-        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or type(exc).__name__
+    except (json_input.NotJson, UnicodeError) as exc:
+        message = "a lone surrogate escape (\\ud800-\\udfff) is not text" if isinstance(exc, UnicodeError) else str(exc)
         raise HttpError(
             400, f"the body is not valid JSON: {message}", errors=[FieldError("body", f"invalid JSON: {message}")]
         ) from None
@@ -166,10 +167,6 @@ def _number(text: str) -> float | int:
     refused by `read_json`."""
     number = float(text)
     return int(number) if number.is_integer() else number
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 async def dispatch(endpoint: Endpoint, request: Request) -> Response:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import random
 import time
 from collections import OrderedDict, deque
@@ -42,10 +41,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from simulator import signing
+from simulator import json_input, signing
 from simulator.cli import options
 from simulator.errors import FieldError, InvalidInput
-from simulator.receiving import Received, detect_scheme
+from simulator.receiving import Received, detect_scheme, dig
 from simulator.runtime import bind_tcp, stop_signals_end_quietly
 
 # Hop-by-hop headers belong to one connection; they are never relayed (RFC 9110, 7.6.1).
@@ -108,14 +107,14 @@ def describe(headers: dict[str, str], body: bytes) -> tuple[str, tuple[str, ...]
     """Provider, event types, event ids and delivery id of a request (`?` where the body is not recognised)."""
     ids = tuple(Received(0, "", headers, body, 0).event_ids)
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = json_input.loads(body)
+    except json_input.NotJson:
         data = None
     provider: str = "?"
     types: tuple[str, ...] = ("?",)
     if isinstance(data, dict) and isinstance(data.get("events"), list):
         provider = "syncfy"
-        types = tuple(str(e.get("header", {}).get("event", {}).get("name", "?")) for e in data["events"])
+        types = tuple(str(dig(e, "header", "event", "name") or "?") for e in data["events"])
     elif isinstance(data, dict) and isinstance(data.get("event"), dict):
         provider, types = "basistheory", (str(data["event"].get("type", "?")),)
     return provider, types, ids, _delivery_id(headers)
@@ -128,8 +127,8 @@ def _delivery_id(headers: dict[str, str]) -> str | None:
     if len(parts) != 3:
         return None
     try:  # read, not trusted: the signature check is separate
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except ValueError:
+        claims = json_input.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:  # not base64 (binascii.Error), or not JSON (NotJson)
         return None
     return str(claims.get("jti")) if isinstance(claims, dict) and claims.get("jti") else None
 
@@ -257,8 +256,8 @@ class Listener:
         )
         if self.options.print_body:
             try:
-                self.console.print_json(body.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError):
+                self.console.print_json(data=json_input.loads(body))
+            except (json_input.NotJson, RecursionError):
                 self.console.print(escape(body.decode("utf-8", "replace")), highlight=False)
 
 
@@ -280,10 +279,8 @@ def malformed(body: bytes, provider: str) -> str | None:
     if provider != "?":
         return None
     try:
-        json.loads(body)
-    except UnicodeDecodeError:
-        return "malformed: the body is not UTF-8"
-    except ValueError as exc:
+        json_input.loads(body)
+    except json_input.NotJson as exc:
         return f"malformed: the body is not JSON ({exc})"
     return "malformed: neither a Syncfy nor a Basis Theory body"
 

@@ -52,7 +52,12 @@ class _Document:
         self.source = source
         self.problems: list[FieldError] = []
         self._visits = 0
-        loader = _Loader(text)
+        try:
+            loader = _Loader(text)
+        except yaml.reader.ReaderError as exc:  # a character YAML refuses, found before any parsing
+            line = text.count("\n", 0, exc.position) + 1
+            problem = f"invalid YAML: character U+{exc.character:04X} is not allowed in a YAML file"
+            raise ScenarioInvalid(source, [FieldError("", problem, source, line)]) from None
         try:
             self.root = loader.get_single_node()
             if self.root is None:

@@ -161,3 +161,20 @@ def test_a_timeline_past_the_year_9999_ends_the_run_plainly(api: httpx.Client, s
     assert ok(api.post(f"/runs/{run['id']}/cancel"), schemas.Run)["status"] == "failed"
     for path in ("/runs", "/deliveries", f"/runs/{run['id']}/events"):
         assert api.get(path).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b'{"url": "%s", "timeout": %s}' % (URL.encode(), b"9" * 5000), "more than 4,300 digits"),
+        (b'{"url": "%s", "headers": {"x": "\\ud800"}}' % URL.encode(), "lone surrogate"),
+        (b'{"url": "%s", "timeout": NaN}' % URL.encode(), "NaN is not a JSON number"),
+    ],
+    ids=["long-integer", "lone-surrogate", "nan"],
+)
+def test_json_the_parser_balks_at_is_a_400_in_plain_words(refusing_api: httpx.Client, body: bytes, says: str) -> None:
+    before = state(refusing_api)
+    response = refusing_api.post("/subscriptions", content=body, headers={"content-type": "application/json"})
+    found = problem(response, 400, "body")
+    assert says in found["detail"] and "sys." not in found["detail"] and "codec" not in found["detail"]
+    assert state(refusing_api) == before

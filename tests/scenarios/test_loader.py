@@ -181,10 +181,14 @@ def test_discover_keeps_loading_when_a_user_file_is_broken(tmp_path):
     shutil.copy(FIXTURES / "valid" / "minimal.yaml", tmp_path / "a.yaml")
     shutil.copy(FIXTURES / "broken" / "bad-duration.yaml", tmp_path / "b.yaml")
     (tmp_path / "c.yml").write_text(MINIMAL.format(name="third"))
+    shutil.copy(FIXTURES / "broken" / "control-character.yaml", tmp_path / "d.yaml")
     (tmp_path / "notes.txt").write_text("not a scenario")
     found, errors = discover([tmp_path])
     assert {"fixture-minimal", "third", "syncfy-credential-lifecycle"} <= set(found)
-    assert [(e.file, e.field, e.line) for e in errors] == [(str(tmp_path / "b.yaml"), "steps[1].wait", 7)]
+    assert [(e.file, e.field, e.line) for e in errors] == [
+        (str(tmp_path / "b.yaml"), "steps[1].wait", 7),
+        (str(tmp_path / "d.yaml"), "", 4),
+    ]
 
 
 def test_a_user_scenario_may_not_take_a_builtin_name(tmp_path):

@@ -16,6 +16,15 @@ from tests.store import pg
 KEY = "key_test_twin"
 
 
+# Bodies the standard parser fails on in its own terms, or lets through: each must be a 400 in the twin's shape.
+HOSTILE_JSON = [
+    b"[" * 5000 + b"]" * 5000,
+    b'{"type": "card", "data": {"expiration_month": ' + b"9" * 5000 + b"}}",
+    b'{"type": "token", "data": NaN}',
+    b'{"type": "token", "data": -Infinity}',
+]
+
+
 @pytest.fixture(scope="module")
 def sim() -> Iterator[WebhookSim]:
     with testing.webhook_sim() as served:

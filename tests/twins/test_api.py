@@ -12,6 +12,7 @@ import pytest
 from simulator.testing import WebhookSim
 from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually
+from tests.twins.conftest import HOSTILE_JSON
 
 CARD = {"number": "5555555555554444", "expiration_month": 3, "expiration_year": 2030}
 
@@ -58,6 +59,8 @@ def test_bad_pagination_is_a_400(bt: httpx.Client, query: str) -> None:
 
 def test_bad_bodies_are_400s_naming_the_field(bt: httpx.Client) -> None:
     bt_problem(bt.post("/token-intents", content=b"{nope"), 400, "body")
+    for hostile in HOSTILE_JSON:
+        bt_problem(bt.post("/tokens", content=hostile), 400, "body")
     bt_problem(bt.post("/token-intents", json={"type": "car", "data": CARD}), 400, "type")
     bad_card = {**CARD, "number": "4242424242424241"}
     bt_problem(bt.post("/token-intents", json={"type": "card", "data": bad_card}), 400, "data.number")

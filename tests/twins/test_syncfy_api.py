@@ -13,6 +13,7 @@ from simulator import signing, testing
 from simulator.receiving import make_verifier
 from simulator.testing import WebhookSim
 from simulator.testing.receiver import Receiver
+from tests.twins.conftest import HOSTILE_JSON
 from tests.twins.syncfy_harness import KEY, envelope, eventually, twin_client
 
 FISCAL_SITE = "5da784f1f9de2a06483abec1"  # the sandbox's SAT site: its credentials download documents
@@ -80,6 +81,8 @@ def test_refusals_are_envelopes_never_5xx(syncfy: httpx.Client):
     for bad in ({"limit": 0}, {"limit": "ten"}, {"skip": "-1"}):  # the users' list pages the same way
         assert envelope(syncfy.get("/v1/users", params=bad), 400) is None, bad
     assert envelope(syncfy.post("/v1/credentials", content=b"{not json"), 400) is None
+    for hostile in HOSTILE_JSON:  # nesting the parser cannot follow, a number past CPython's digit limit, NaN
+        assert envelope(syncfy.post("/v1/users", content=hostile), 400) is None, hostile[:40]
     assert envelope(syncfy.request("PATCH", "/v1/credentials"), 405) is None
     assert envelope(syncfy.post("/v1/credentials", json={"id_site": BANK_SITE}), 400) is None
 

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from simulator import json_input
 from simulator.providers.basistheory import _values as v
 
 # At most five webhooks per tenant.
@@ -125,8 +126,8 @@ def decode_cursor(raw: str | None) -> int | None:
 
 def json_object(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = json_input.loads(raw) if raw else None
+    except json_input.NotJson as exc:
         raise invalid("body", f"not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise invalid("body", "must be a JSON object")

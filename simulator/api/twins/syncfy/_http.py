@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from simulator import json_input
 from simulator.core.syncfy import SyncfyTwin, twin
 from simulator.core.syncfy_api import Caller
 from simulator.errors import SimError
@@ -108,9 +109,9 @@ async def _read(request: Request) -> tuple[str, dict[str, Any]]:
     raw = await request.body()
     if raw.strip():
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise TwinError(400, "the body is not valid JSON") from None
+            body = json_input.loads(raw)
+        except json_input.NotJson as exc:
+            raise TwinError(400, f"the body is not valid JSON: {exc}") from None
         if isinstance(body, dict):
             params.update(body)
         elif body is not None:
