@@ -17,7 +17,7 @@ import secrets
 import time
 import uuid
 from base64 import b64encode
-from datetime import datetime
+from datetime import UTC, datetime
 
 # The variant (10xx) and version (0100) bits of a version-4 UUID, as `uuid.UUID(version=4)` sets them.
 _V4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
@@ -66,7 +66,7 @@ class RunIds:
 
     def object_id(self, kind: str, created: datetime) -> str:
         """A MongoDB ObjectId of `created`, the next of `kind` (5 random-looking bytes and a 3-byte counter)."""
-        return f"{int(created.timestamp()):08x}{self.bits(kind, 64):016x}"
+        return f"{_object_id_seconds(created):08x}{self.bits(kind, 64):016x}"
 
 
 def _format_uuid4(bits: int) -> str:
@@ -87,9 +87,27 @@ def derived_fraction(*parts: object) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+# An ObjectId's time is 4 bytes of Unix seconds: from 1970 to 2106-02-07T06:28:15Z.
+OBJECT_ID_LAST = datetime.fromtimestamp(2**32 - 1, UTC)
+
+
+class TimeBeyondIds(ValueError):
+    """A time an id of the provider's cannot hold (a MongoDB ObjectId's, for Syncfy)."""
+
+
+def _object_id_seconds(created: datetime) -> int:
+    seconds = int(created.timestamp())
+    if not 0 <= seconds < 2**32:
+        raise TimeBeyondIds(
+            f"{created.isoformat()} is past what a Syncfy id holds: a MongoDB ObjectId's time runs from 1970 to "
+            f"{OBJECT_ID_LAST.isoformat()}"
+        )
+    return seconds
+
+
 def object_id(rng: random.Random, created: datetime, counter: int | None = None) -> str:
     """A MongoDB ObjectId: 4 bytes of creation time in Unix seconds, 5 random bytes, a 3-byte counter."""
-    seconds = int(created.timestamp())
+    seconds = _object_id_seconds(created)
     middle = rng.getrandbits(40)
     count = rng.getrandbits(24) if counter is None else counter % (1 << 24)
     return f"{seconds:08x}{middle:010x}{count:06x}"

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import FieldError, InvalidInput
+from simulator.ids import OBJECT_ID_LAST
 from simulator.models.inputs import RunSpec
 from simulator.models.records import Subscription
 from simulator.scenarios import loader, runner
 from simulator.scenarios.model import Emit, Scenario, walk
+from simulator.timeutil import utc
 
 FaultCheck = Callable[[Mapping[str, Any], str], None]
 SubscriptionLookup = Callable[[str], Awaitable[Subscription]]
@@ -56,6 +58,12 @@ async def validate_run(
     if typed_params:
         check_param_types(scenario, spec.params)
     params = resolve_params(scenario, spec.params)
+    if scenario.provider == "syncfy" and spec.start_time is not None and utc(spec.start_time) > OBJECT_ID_LAST:
+        raise InvalidInput(
+            f"a Syncfy run starts by {OBJECT_ID_LAST.isoformat()} at the latest: its ids (MongoDB ObjectIds) hold "
+            "no later time",
+            errors=[FieldError("start_time", f"after {OBJECT_ID_LAST.isoformat()}, which a Syncfy id cannot hold")],
+        )
     check_faults(spec.faults, "faults")
     check_scenario_faults(scenario, check_faults)
     for sub_id in spec.subscriptions or ():

@@ -61,6 +61,20 @@ def test_bad_bodies_are_400s_naming_the_field(bt: httpx.Client) -> None:
     bt_problem(bt.post("/token-intents", content=b"{nope"), 400, "body")
     for hostile in HOSTILE_JSON:
         bt_problem(bt.post("/tokens", content=hostile), 400, "body")
+    for when in ("garbage", "2030-01-01T00:00:00", "2001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "+99:00"):
+        bt_problem(bt.post("/tokens", json={"type": "token", "data": "x", "expires_at": when}), 400, "expires_at")
+
+
+def test_a_token_expiry_is_written_as_the_events_write_it(bt: httpx.Client, webhook_receiver: Receiver) -> None:
+    hook = bt.post("/webhooks", json={"name": "e", "url": webhook_receiver.url, "events": ["token.created"]}).json()
+    try:
+        made = bt.post("/tokens", json={"type": "token", "data": "x", "expires_at": "2030-04-23T17:24:28-04:00"})
+        assert made.status_code == 201 and made.json()["expires_at"] == "2030-04-23T21:24:28.000Z"
+        event = webhook_receiver.wait_for(1)[0].json()["event"]
+        assert event["data"]["token"]["expires_at"] == "2030-04-23T21:24:28.000Z"
+        assert bt.get(f"/tokens/{made.json()['id']}").json()["expires_at"] == "2030-04-23T21:24:28.000Z"
+    finally:
+        bt.delete(f"/webhooks/{hook['id']}")
     bt_problem(bt.post("/token-intents", json={"type": "car", "data": CARD}), 400, "type")
     bad_card = {**CARD, "number": "4242424242424241"}
     bt_problem(bt.post("/token-intents", json={"type": "card", "data": bad_card}), 400, "data.number")

@@ -17,10 +17,12 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from simulator import json_input
 from simulator.providers.basistheory import _values as v
+from simulator.timeutil import iso_ms, now_utc
 
 # At most five webhooks per tenant.
 MAX_WEBHOOKS = 5
@@ -336,8 +338,26 @@ def token_options(body: Mapping[str, Any]) -> dict[str, Any]:
             raise invalid(f"containers[{i}]", "must be a path like /pci/high/")
     expires = _text(body, "expires_at", required=False, limit=64)
     if expires is not None:
-        options["expires_at"] = expires
+        options["expires_at"] = _expiry(expires)
     return options
+
+
+def _expiry(text: str) -> str:
+    """`expires_at` as the events write it (`2030-04-23T13:24:28.000Z`), from ISO 8601 in UTC or with an
+    offset, the formats Basis Theory documents; a time that is not one, or is past, is refused."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise invalid("expires_at", "must be an ISO 8601 date-time, like 2030-04-23T13:24:28Z") from None
+    if when.tzinfo is None:
+        raise invalid("expires_at", "must carry its offset or Z, like 2030-04-23T13:24:28Z")
+    try:
+        moment = when.astimezone(UTC)
+    except OverflowError:  # an offset that takes it past the year 9999 or before the year 1
+        raise invalid("expires_at", "is out of range") from None
+    if moment <= now_utc():
+        raise invalid("expires_at", "must be in the future")
+    return iso_ms(moment)
 
 
 def token_id(body: Mapping[str, Any]) -> str | None:
