@@ -94,6 +94,38 @@ def test_run_bad_input_exits_2_naming_the_problem(args, phrase):
     assert phrase in out.stderr
 
 
+T = "http://127.0.0.1:9/"
+
+
+@pytest.mark.parametrize(
+    "args, phrase",
+    [
+        (["trigger", "token.created", "--seed", "-5", "--target", T], "--seed: -5 is not a seed"),
+        (["trigger", "token.created", "--seed", str(2**80), "--target", T], "is not a seed"),
+        (["serve", "--port", "70000"], "--port: 70000 is not a port"),
+        (["listen", "--port", "-1"], "--port: -1 is not a port"),
+        (["run", "syncfy-credential-lifecycle", "--target", T, "--api-port", "70000"], "is not a port"),
+        (["run", "syncfy-credential-lifecycle", "--target", T, "--report", "/no/such/folder/r.json"], "no folder"),
+        (["run", "syncfy-credential-lifecycle", "--target", T, "--junit", "{tmp}"], "is a folder"),
+        (["asyncapi", "--output", "/no/such/folder/a.json"], "no folder"),
+        (["run", "syncfy-credential-lifecycle", "--target", T, "--db", "nope://x"], "db: not a SQLite path"),
+        (["run", "syncfy-credential-lifecycle", "--target", T, "--db", "/no/such/folder/x.db"], "no folder"),
+    ],
+)
+def test_bad_options_exit_2_in_one_line_before_any_work(tmp_path, args, phrase):
+    out = cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert phrase in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_an_unreachable_store_is_one_line_and_exit_1():
+    out = cli("run", "syncfy-credential-lifecycle", "--target", T, "--db", "postgresql://u:secret@127.0.0.1:1/db")
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert "cannot open the store postgresql://u:***@127.0.0.1:1/db" in out.stderr
+    assert "Traceback" not in out.stderr and "secret" not in out.stderr
+
+
 def test_run_of_a_broken_file_names_file_and_line(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text("name: broken\nprovider: syncfy\ndescription: x\nsteps:\n  - emit: credentials.craeted\n")

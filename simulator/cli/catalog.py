@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
         description="Print the body a subscriber receives for TYPE, envelope included.",
     )
     p.add_argument("type", help="an event type (`provider:type`, or bare when unambiguous)")
-    options.add(p, "--seed", "the same seed gives the same bytes", default=0, type=int)
+    options.add(p, "--seed", "the same seed gives the same bytes", default=0, type=options.seed)
     p.set_defaults(handler=sample_command)
     p = sub.add_parser(
         "schema", help="the JSON Schema of TYPE's body", description="Print the JSON Schema of TYPE's delivered body."
@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
         description="Print the AsyncAPI 3.0 document of every event type (also served at GET /asyncapi.json): "
         "a channel and a message per type, with its payload schema, signature headers and a sample.",
     )
-    options.add(p, "--output", "write it to this file instead of stdout (default: stdout)")
+    options.add(p, "--output", "write it to this file instead of stdout (default: stdout)", type=options.output_file)
     p.set_defaults(handler=asyncapi_command)
 
 

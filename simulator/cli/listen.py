@@ -292,7 +292,7 @@ def register(sub: Any) -> None:
         description="Receive webhooks, print one line each and check their signatures.",
     )
     options.add(p, "--host", "the address to listen on", default="127.0.0.1")
-    options.add(p, "--port", "the port to listen on", default=9000, type=int)
+    options.add(p, "--port", "the port to listen on", default=9000, type=options.port)
     options.add(p, "--secret", "the secret that checks standard and syncfy signatures")
     options.add(p, "--public-key", "PEM file for Basis Theory signatures (default: the development key)")
     options.add(p, "--status", "the HTTP status to answer", default=204, type=int)
@@ -301,7 +301,7 @@ def register(sub: Any) -> None:
     options.add(p, "--forward-to", "relay each request to this URL and answer with its answer")
     options.add(p, "--print-body", "print each body", default=False, flag_only=True)
     options.add(p, "--reject-invalid", "answer 401 when a signature does not verify (so it is retried)", flag_only=True)
-    options.add(p, "--seed", "the seed of --fail-rate's draws (default: a random one, printed)", type=int)
+    options.add(p, "--seed", "the seed of --fail-rate's draws (default: a random one, printed)", type=options.seed)
     p.set_defaults(handler=listen_command)
 
 

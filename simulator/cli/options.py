@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from simulator.errors import FieldError, InvalidInput
@@ -31,6 +32,35 @@ def env(name: str, default: Any = None, convert: Callable[[str], Any] = str) -> 
 def env_list(name: str, sep: str = ",") -> list[str]:
     value = env(name, "")
     return [v for v in value.split(sep) if v] if value else []
+
+
+def port(text: str) -> int:
+    """A TCP port (0: any free one)."""
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port: expected 0 to 65535")
+    return value
+
+
+def seed(text: str) -> int:
+    """A seed, as the API takes it: 0 to 2**63 - 1."""
+    value = int(text)
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"{value} is not a seed: expected 0 to {2**63 - 1}")
+    return value
+
+
+def output_file(text: str) -> str:
+    """A file to write, checked before any work is done: its folder exists and is writable, and it is no folder."""
+    path = Path(text)
+    folder = path.parent
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder: expected a file to write")
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"no folder {str(folder)!r} to write {path.name} in")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: permission denied")
+    return text
 
 
 def to_bool(value: str) -> bool:

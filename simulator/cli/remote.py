@@ -4,6 +4,7 @@ plainly, and the one-line form of a delivery that `trigger`, `deliveries` and `r
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from simulator.cli import options
 from simulator.client import ApiError, Client, DeliveryInfo
@@ -59,6 +61,11 @@ def speaking_to(server: str) -> Iterator[None]:
         raise RemoteError(f"the control API at {server} did not answer in time", exit_code=1) from None
     except httpx.HTTPError as exc:
         raise RemoteError(f"{server}: {type(exc).__name__}: {exc}", exit_code=1) from None
+    except (json.JSONDecodeError, ValidationError) as exc:  # an answer that is not the control API's JSON
+        raise RemoteError(
+            f"{server} answered with something other than webhook-sim's control API ({type(exc).__name__}: {exc})",
+            exit_code=1,
+        ) from None
 
 
 def wait_final(api: Client, ids: list[str], timeout: float) -> list[DeliveryInfo]:

@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("scenario", help="a scenario name or a YAML file")
     options.add(p, "--target", "the URL to deliver to")
-    options.add(p, "--seed", "the run's seed (default: a random one, reported)", type=int)
+    options.add(p, "--seed", "the run's seed (default: a random one, reported)", type=options.seed)
     options.add(p, "--speed", "1 real time, 10 ten times faster, 0 no waiting", default=1.0, type=float)
     options.add(p, "--param", "a scenario parameter", many=",", metavar="K=V")
     options.add(p, "--fault", "a fault to inject, e.g. drop=0.1", many=";", metavar="SPEC")
@@ -47,11 +47,18 @@ def register(sub: Any) -> None:
     retries.add(p)
     options.add(p, "--start-time", "ISO time of the first event (default: now)")
     options.add(p, "--db", "store URL or path (default: ephemeral)")
-    options.add(p, "--report", "write a JSON report to this file (default: none)")
-    options.add(p, "--junit", "write a JUnit XML report to this file, a test case per delivery (default: none)")
+    options.add(p, "--report", "write a JSON report to this file (default: none)", type=options.output_file)
+    options.add(
+        p,
+        "--junit",
+        "write a JUnit XML report to this file, a test case per delivery (default: none)",
+        type=options.output_file,
+    )
     options.add(p, "--failures", "failed deliveries named in the summary", default=10, type=int)
     options.add_scenarios(p)
-    options.add(p, "--api-port", "serve the provider API twins on this 127.0.0.1 port while the run lasts", type=int)
+    options.add(
+        p, "--api-port", "serve the provider API twins on this 127.0.0.1 port while the run lasts", type=options.port
+    )
     p.set_defaults(handler=_run)
 
 

@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
     p.add_argument("name", nargs="?", help="a scenario name or a YAML file to describe")
     options.add(p, "--json", "as JSON", default=False, flag_only=True)
     options.add_scenarios(p)
-    options.add(p, "--seed", "with NAME: the seed of the timeline (waits and choices)", default=0, type=int)
+    options.add(p, "--seed", "with NAME: the seed of the timeline (waits and choices)", default=0, type=options.seed)
     options.add(p, "--speed", "with NAME: the speed a run would play at", default=1.0, type=float)
     options.add(p, "--param", "with NAME: a scenario parameter", many=",", metavar="K=V")
     options.add(p, "--start-time", "with NAME: the simulated time of the first event (default: now)")

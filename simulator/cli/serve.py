@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
         "the address to listen on; anything but loopback needs --token or --token-file",
         default="127.0.0.1",
     )
-    options.add(p, "--port", "the port to listen on (0: any free one)", default=8080, type=int)
+    options.add(p, "--port", "the port to listen on (0: any free one)", default=8080, type=options.port)
     options.add(p, "--db", "the store: a SQLite path or URL", default="sqlite:///webhook-sim.db")
     options.add_scenarios(p)
     options.add(p, "--token", "require `Authorization: Bearer TOKEN` on every route but /health")

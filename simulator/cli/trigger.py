@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
     )
     options.add(p, "--target", "deliver to this URL")
     options.add(p, "--subscription", "deliver to this subscription (with --server)", many=",", metavar="ID")
-    options.add(p, "--seed", "the seed of the event's values (default: a random one)", type=int)
+    options.add(p, "--seed", "the seed of the event's values (default: a random one)", type=options.seed)
     options.add(
         p, "--signing", "with --target: the signing scheme (default: the provider's own)", choices=SIGNING_SCHEMES
     )

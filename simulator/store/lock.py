@@ -4,6 +4,10 @@ Two processes on one SQLite file mark each other's live runs interrupted, send t
 share delivery positions, so the second is refused at start-up with an error that names the holder. The lock is
 `flock`, released by the kernel when the holder dies (even by SIGKILL), so a crash never leaves a stale lock.
 The lock file records who holds it: pid, command and start time.
+
+The database is one file however it is named: the lock file is named after its real path (symbolic links
+resolved), and the database file itself is locked too, which holds for every hard link to it. Through another
+name a second process opened the same database with a WAL of its own, and the two corrupted it.
 """
 
 from __future__ import annotations
@@ -26,13 +30,15 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks; one proces
 class StoreLock:
     """The held lock of one database file; `release` (or the process's end) frees it."""
 
-    def __init__(self, path: Path, handle: IO[str] | None) -> None:
+    def __init__(self, path: Path, handle: IO[str] | None, file: int | None = None) -> None:
         self.path = path
         self._handle = handle
+        self._file = file  # the database file's own descriptor, flocked; open while the store is
 
     @classmethod
     def acquire(cls, database: Path) -> StoreLock:
-        path = database.with_name(database.name + ".lock")
+        real = database.resolve()
+        path = real.with_name(real.name + ".lock")
         if fcntl is None:
             return cls(path, None)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -43,16 +49,42 @@ class StoreLock:
             holder = _holder(handle)
             handle.close()
             raise StoreInUse(f"{database} is in use by {holder}; stop it, or give this process another --db") from None
+        file = _lock_file_itself(real, handle)
         handle.seek(0)
         handle.truncate()
         json.dump({"pid": os.getpid(), "command": _command(), "since": round(time.time(), 3)}, handle)
         handle.flush()
-        return cls(path, handle)
+        return cls(path, handle, file)
 
     def release(self) -> None:
+        # After the store's connections closed: closing any descriptor of the database file would drop the
+        # POSIX locks SQLite holds on it in this process.
+        if self._file is not None:
+            os.close(self._file)
+            self._file = None
         if self._handle is not None:
             self._handle.close()  # closing the descriptor releases the flock
             self._handle = None
+
+
+def _lock_file_itself(real: Path, handle: IO[str]) -> int:
+    """flock the database file (created if need be): every hard link to it shares the lock. flock and SQLite's
+    own POSIX locks do not meet on Linux."""
+    try:
+        file = os.open(real, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        handle.close()
+        raise
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(file)
+        handle.close()
+        raise StoreInUse(
+            f"{real} is in use by another process, which opened it under another name (a hard link); stop it, "
+            "or give this process another --db"
+        ) from None
+    return file
 
 
 def _command() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -10,9 +11,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from simulator.credentials import mask_url
+from simulator.errors import FieldError, InvalidInput, StoreUnavailable
 from simulator.models import Attempt, Delivery, Run, Subscription
 from simulator.store import codec, postgres, schema
 from simulator.store import tables as t
@@ -40,6 +43,25 @@ def sqlalchemy_url(url: str | None) -> tuple[str, Path | None]:
     if "://" not in url:
         return f"sqlite+aiosqlite:///{url}", None
     return postgres.async_url(url), None
+
+
+def _shown(url: str | None) -> str:
+    return mask_url(url) if url and "://" in url else repr(url or "memory")
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words, first line only (SQLAlchemy appends its SQL and a link to its docs)."""
+    inner = getattr(exc, "orig", None) or exc
+    return (str(inner).strip().splitlines() or [type(inner).__name__])[0]
+
+
+def _folder_of(database: str) -> None:
+    folder = Path(database).parent
+    if not folder.is_dir():
+        raise InvalidInput(
+            f"no folder {str(folder)!r} for the SQLite file {database!r}",
+            errors=[FieldError("db", f"no folder {folder}")],
+        )
 
 
 def _private(database: Path) -> None:
@@ -77,15 +99,15 @@ def _body_contains(text: str, dialect: str) -> Any:
 
 
 def ensure_free(url: str | None) -> None:
-    """Raise `StoreInUse` now if another process holds the SQLite database at `url`, so a server can refuse to
-    start before it binds rather than fail in its startup."""
-    sa_url, temp = sqlalchemy_url(url)
-    if temp is not None:
-        temp.unlink(missing_ok=True)
-        return
-    database = make_url(sa_url).database if sa_url.startswith("sqlite") else None
-    if database and database != ":memory:":
-        StoreLock.acquire(Path(database)).release()
+    """Open the store at `url` and close it again, now: a server refuses to start before it binds, in one line,
+    when another process holds the SQLite file (`StoreInUse`, naming it), when the file cannot be written, when
+    the store's secrets were sealed with another key, or when no database answers there. (Opened later inside
+    the server's start-up, the same refusal came as a traceback.)"""
+    asyncio.run(_open_and_close(url))
+
+
+async def _open_and_close(url: str | None) -> None:
+    await (await Store.open(url)).close()
 
 
 _LET_GO = (
@@ -130,13 +152,30 @@ class Store(OutboxReads):
         `StoreInUse` naming the holder. The file and its WAL are readable by their owner only. Secrets are sealed
         with a key from `secret_key`, `WEBHOOK_SIM_SECRET_KEY` or `<database>.key` (see simulator.store.secrets)."""
         sa_url, temp = sqlalchemy_url(url)
-        # On PostgreSQL a pooled connection may have died with a server restart: test it before use.
-        engine = create_async_engine(sa_url, pool_pre_ping=not sa_url.startswith("sqlite"))
+        try:
+            # On PostgreSQL a pooled connection may have died with a server restart: test it before use.
+            engine = create_async_engine(sa_url, pool_pre_ping=not sa_url.startswith("sqlite"))
+        except (ArgumentError, ValueError) as exc:  # an unknown scheme or driver, a URL that does not parse
+            raise InvalidInput(
+                f"not a store this program opens: {url!r} ({exc}); give a SQLite path or a postgresql:// URL",
+                errors=[FieldError("db", "not a SQLite path or a postgresql:// URL")],
+            ) from None
         lock = None
         database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
         if database and database != ":memory:":
-            lock = StoreLock.acquire(Path(database))
-            _private(Path(database))
+            try:
+                _folder_of(database)
+            except InvalidInput:
+                await engine.dispose()
+                raise
+            try:
+                lock = StoreLock.acquire(Path(database))
+                _private(Path(database))
+            except OSError as exc:  # a file or folder this process may not write
+                await engine.dispose()
+                if lock is not None:
+                    lock.release()
+                raise StoreUnavailable(f"cannot open the store {database}: {exc.strerror or exc}") from None
         if sa_url.startswith("sqlite"):
             sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         try:
@@ -144,6 +183,11 @@ class Store(OutboxReads):
                 await conn.run_sync(schema.prepare)
                 kept = Path(database) if database and temp is None else None
                 sealer = await open_sealer(conn, database=kept, ephemeral=temp is not None, secret_key=secret_key)
+        except (OSError, OperationalError, InterfaceError) as exc:  # no server there, or it refused us
+            await engine.dispose()
+            if lock is not None:
+                lock.release()
+            raise StoreUnavailable(f"cannot open the store {_shown(url)}: {_reason(exc)}") from None
         except BaseException:
             await engine.dispose()
             if lock is not None:

@@ -77,3 +77,35 @@ async def test_the_database_and_its_wal_are_private(tmp_path: Path):
         os.umask(old)
     assert {"secrets.db", "secrets.db-wal"} <= set(modes)
     assert modes == dict.fromkeys(modes, 0o600)
+
+
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+def test_another_name_for_the_served_database_is_refused_too(first: ServerProcess, tmp_path: Path, link: str):
+    """Through a hard link a second server once opened the database with a WAL of its own and corrupted it."""
+    other = tmp_path / "other-name.db"
+    (other.symlink_to if link == "symbolic" else other.hardlink_to)(tmp_path / "sim.db")
+    second = webhook_sim("serve", "--port", "0", "--db", str(other))
+    assert second.returncode == 1, second.stderr
+    assert "is in use by" in second.stderr and "Traceback" not in second.stderr
+    assert first.proc.poll() is None
+    assert not (tmp_path / "other-name.db-wal").exists()
+
+
+async def test_a_hard_link_in_one_process_is_refused_and_free_again_once_closed(tmp_path: Path):
+    db, link = tmp_path / "x.db", tmp_path / "y.db"
+    store = await Store.open(str(db))
+    link.hardlink_to(db)
+    with pytest.raises(StoreInUse, match="under another name"):
+        await Store.open(str(link))
+    await store.set_setting("k", "v")  # the refusal left the holder's SQLite locks alone
+    await store.close()
+    await (await Store.open(str(db))).close()
+
+
+async def test_a_store_serve_cannot_open_is_refused_in_one_line_before_it_binds(tmp_path: Path):
+    db = tmp_path / "sealed.db"
+    await (await Store.open(str(db))).close()
+    (tmp_path / "sealed.db.key").unlink()
+    refused = webhook_sim("serve", "--port", "0", "--db", str(db))
+    assert refused.returncode == 1 and "sealed.db.key is missing" in refused.stderr
+    assert "Traceback" not in refused.stderr and "Uvicorn running" not in refused.stderr

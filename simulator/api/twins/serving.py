@@ -13,6 +13,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from simulator.api import twins
+from simulator.errors import SimError
 from simulator.runtime import bind_tcp
 
 if TYPE_CHECKING:
@@ -35,7 +36,10 @@ def twins_app(sim: Simulator) -> Starlette:
 @asynccontextmanager
 async def serving(sim: Simulator, port: int, host: str = "127.0.0.1") -> AsyncIterator[str]:
     """Serve the twins over `sim` on `host:port` (0: any free port) for the block; yields the base URL."""
-    sock = bind_tcp(host, port)
+    try:
+        sock = bind_tcp(host, port)
+    except OSError as exc:
+        raise SimError(f"cannot serve the provider API twins on {host}:{port}: {exc.strerror or exc}") from None
     config = uvicorn.Config(twins_app(sim), log_config=None, access_log=False, lifespan="off", server_header=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
