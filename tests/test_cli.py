@@ -122,7 +122,7 @@ def test_bad_options_exit_2_in_one_line_before_any_work(tmp_path, args, phrase):
 def test_an_unreachable_store_is_one_line_and_exit_1():
     out = cli("run", "syncfy-credential-lifecycle", "--target", T, "--db", "postgresql://u:secret@127.0.0.1:1/db")
     assert out.returncode == 1, (out.stdout, out.stderr)
-    assert "cannot open the store postgresql://u:***@127.0.0.1:1/db" in out.stderr
+    assert "cannot open the store at postgresql://u:***@127.0.0.1:1/db" in out.stderr
     assert "Traceback" not in out.stderr and "secret" not in out.stderr
 
 

@@ -175,7 +175,7 @@ class Store(OutboxReads):
                 await engine.dispose()
                 if lock is not None:
                     lock.release()
-                raise StoreUnavailable(f"cannot open the store {database}: {exc.strerror or exc}") from None
+                raise StoreUnavailable(f"cannot open the store at {database}: {exc.strerror or exc}") from None
         if sa_url.startswith("sqlite"):
             sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         try:
@@ -187,7 +187,7 @@ class Store(OutboxReads):
             await engine.dispose()
             if lock is not None:
                 lock.release()
-            raise StoreUnavailable(f"cannot open the store {_shown(url)}: {_reason(exc)}") from None
+            raise StoreUnavailable(f"cannot open the store at {_shown(url)}: {_reason(exc)}") from None
         except BaseException:
             await engine.dispose()
             if lock is not None:

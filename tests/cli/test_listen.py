@@ -78,8 +78,8 @@ def test_a_malformed_or_expired_request_says_why(listen):
     assert httpx.post(listening.url, content=body, headers=headers).status_code == 204
     line = listening.lines()[-1]
     assert "✓ standard" in line
-    assert line.endswith("malformed: the body is not JSON (Expecting property name enclosed in double quotes: "
-                         "line 1 column 2 (char 1))")  # fmt: skip
+    assert line.endswith("malformed: the body is not JSON (Expecting property name enclosed in double quotes "
+                         "(line 1, column 2))")  # fmt: skip
 
     good = b'{"event": {"id": "e1", "type": "token.created"}}'
     stale = signing.sign("standard", msg_id="msg_y", timestamp=int(time.time()) - 3600, body=good, secret=secret)
