@@ -159,3 +159,20 @@ def test_environment_variables_set_options(tmp_path):
         )
         assert out.returncode == 0, out.stderr
         assert receiver.requests
+
+
+def test_validate_refuses_a_built_in_name_as_the_server_would(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: syncfy-credential-lifecycle\nprovider: syncfy\nsteps:\n  - emit: credentials.created\n")
+    out = cli("validate", str(path))
+    assert out.returncode == 2 and f"{path}:1" in out.stderr and "built-in" in out.stderr
+
+
+def test_a_timeline_past_the_year_9999_is_exit_2_not_a_traceback(tmp_path):
+    path = tmp_path / "gap.yaml"
+    path.write_text(
+        "name: long-gap\nprovider: syncfy\nparams:\n  gap: {default: 1s}\nsteps:\n"
+        '  - emit: credentials.created\n  - wait: "${gap}"\n  - emit: credentials.updated\n'
+    )
+    out = cli("scenarios", str(path), "--param", "gap=9999999999d")
+    assert out.returncode == 2 and "past the year 9999" in out.stderr and "Traceback" not in out.stderr

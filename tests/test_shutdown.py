@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from simulator.core.runs import INTERRUPTED
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec
 
@@ -18,3 +19,23 @@ async def test_closing_stops_a_live_run_whose_record_is_gone(tmp_path: Path) -> 
     await sim.store.reset()
     await asyncio.wait_for(sim.close(grace=1), 10)
     assert sim.runs._tasks == {}
+
+
+async def test_a_run_the_stopping_process_cuts_short_ends_interrupted_and_a_reset_one_cancelled(
+    tmp_path: Path,
+) -> None:
+    """Nobody cancelled a run a stopping server cut short: it ends as a crash leaves it, failed as interrupted."""
+    db = str(tmp_path / "sim.db")
+    sim = await Simulator.open(db)
+    spec = RunSpec(scenario="syncfy-credential-lifecycle", target="http://127.0.0.1:9/", speed=1, seed=1)
+    cut = await sim.runs.start(spec)
+    await asyncio.wait_for(sim.close(grace=1), 10)
+    again = await Simulator.open(db)
+    try:
+        run = await again.runs.get(cut.id)
+        assert (run.status, run.error) == ("failed", INTERRUPTED)
+        reset = await again.runs.start(spec)
+        await again.runs.cancel_all()
+        assert (await again.runs.get(reset.id)).status == "cancelled"
+    finally:
+        await asyncio.wait_for(again.close(grace=1), 10)

@@ -59,6 +59,7 @@ def scenarios_command(args: argparse.Namespace) -> int:
 def timeline(args: argparse.Namespace) -> tuple[Any, list[tuple[float, str]], datetime]:
     """The scenario and its planned emits as (simulated offset in seconds, event type), in order."""
     from simulator.cli.run import parse_params
+    from simulator.core.runs import TOO_LONG
     from simulator.errors import FieldError, InvalidInput
     from simulator.scenarios import loader, runner
 
@@ -67,7 +68,10 @@ def timeline(args: argparse.Namespace) -> tuple[Any, list[tuple[float, str]], da
     scenario = loader.find_name_or_file(args.name, [Path(d) for d in args.scenarios])
     start = parse_time(args.start_time) if args.start_time else now_utc()
     planned = runner.timeline(scenario, seed=args.seed, params=parse_params(args.param), start_time=start)
-    return scenario, [((item.at - start).total_seconds(), item.step.type) for item in planned], start
+    try:
+        return scenario, [((item.at - start).total_seconds(), item.step.type) for item in planned], start
+    except OverflowError:  # as a run of it would fail
+        raise InvalidInput(TOO_LONG, errors=[FieldError("steps", "waits too long for the start time")]) from None
 
 
 def describe(args: argparse.Namespace) -> int:

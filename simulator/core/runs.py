@@ -94,6 +94,7 @@ class RunManager:
         self._emitted: dict[str, int] = {}
         self._plans: dict[str, _Plan] = {}
         self._queue: asyncio.Task[None] | None = None  # the watch over runs other processes leave (shared store)
+        self._interrupting = False  # the process is stopping: what it cuts short was interrupted, not cancelled
 
     async def mark_interrupted(self) -> None:
         """Runs a previous process left running cannot resume their scenario; their deliveries do resume.
@@ -246,7 +247,7 @@ class RunManager:
             if play.adhoc and subs:
                 await engine.retire(subs[0].id)  # the run's own ad-hoc subscription: nothing more goes there
         except asyncio.CancelledError:
-            status, error = "cancelled", None
+            status, error = ("failed", INTERRUPTED) if self._interrupting else ("cancelled", None)
         except OverflowError:  # a start time and its waits past what a time can be: the run ends, stated plainly
             log.warning("run %s failed: %s", run_id, TOO_LONG)
             status, error = "failed", TOO_LONG
@@ -301,9 +302,11 @@ class RunManager:
             await self._ended(run_id, 0 if unclaimed else CANCEL_WAIT)
         return await self.get(run_id)
 
-    async def cancel_all(self) -> None:
-        """Stop every run at once (on shutdown). A run whose record is still being written has a task too: it
-        is cancelled like the others, not looked up first."""
+    async def cancel_all(self, interrupted: bool = False) -> None:
+        """Stop every run at once (on shutdown, `interrupted`: each ends failed as interrupted, as after a crash,
+        where nobody cancelled it; on a reset, cancelled). A run whose record is still being written has a task
+        too: it is cancelled like the others, not looked up first."""
+        self._interrupting = interrupted
         if self._queue is not None:
             self._queue.cancel()
             await asyncio.gather(self._queue, return_exceptions=True)

@@ -94,7 +94,7 @@ class Simulator:
         """Stop accepting runs, stop the running ones, let in-flight attempts finish, close the store."""
         self.accepting = False
         self.store.writer.closing(grace)  # a store that cannot write is given up on after `grace`, not waited on
-        await self.runs.cancel_all()
+        await self.runs.cancel_all(interrupted=True)
         for finish in self.before_close:
             await finish()
         if self.remote is not None:

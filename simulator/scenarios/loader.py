@@ -308,13 +308,17 @@ def validate_files(paths: Iterable[str | Path]) -> list[FieldError]:
     """Every problem in the given files (none: all valid), including two files claiming one name."""
     errors: list[FieldError] = []
     names: dict[str, Path] = {}
+    builtin = builtin_dir().resolve()
+    builtins = {p.stem for p in builtin.glob("*.yaml")}  # a built-in is named after its file
     for path in dict.fromkeys(Path(p).resolve() for p in paths):
         try:
             scenario = load_file(path)
         except (InvalidInput, NotFound) as exc:
             errors.extend(exc.errors)
             continue
-        if scenario.name in names:
+        if scenario.name in builtins and path.parent != builtin:  # a server would skip it, as discover does
+            errors.append(_name_clash(scenario, "the built-in scenario"))
+        elif scenario.name in names:
             errors.append(_name_clash(scenario, f"the scenario in {names[scenario.name]}"))
         names.setdefault(scenario.name, path)
     return errors
