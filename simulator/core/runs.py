@@ -236,6 +236,7 @@ class RunManager:
                     speed=play.speed,
                     emit=emit,
                     on_idle=lambda: engine.flush(run_id),
+                    on_wait=lambda: engine.close_batches(run_id),
                     run_id=run_id,
                     sleep=sleep,
                     on_start=started,

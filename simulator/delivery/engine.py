@@ -260,9 +260,12 @@ class DeliveryEngine(Outcomes):
     async def flush(self, run_id: str | None = None) -> None:
         """Send the partial Syncfy batches (of one run, or all), and what a run at speed 0 gathered."""
         self._write_chunk()
-        rows: list[Row] = []
-        for bkey in self._batches.keys(run_id):
-            rows.extend(self._take_batch(bkey, time.time()))
+        await self.close_batches(run_id)
+
+    async def close_batches(self, run_id: str | None) -> None:
+        """Send the partial Syncfy batches of a run (or all): its scenario waits, and a batch holds events only
+        until then."""
+        rows = [row for bkey in self._batches.keys(run_id) for row in self._take_batch(bkey, time.time())]
         if rows:
             await self._persist(self._op(rows, ()))
 

@@ -393,12 +393,14 @@ async def play(
     on_start: Callable[[], None] | None = None,
     lead: float = 0.0,
     handoff: int | None = None,
+    on_wait: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     """Build and hand over every event of one run, in order; returns how many were emitted.
 
     The event at simulated offset d is released at `t0 + d / speed` on the `monotonic` clock (absolute deadlines,
     so time spent emitting does not add up); `speed == 0` never sleeps. `on_idle` is awaited before each real
-    sleep and once at the end (the delivery layer flushes batches there). Cancelling the task stops the run.
+    sleep and once at the end (the delivery layer flushes batches there); at speed 0, where nothing sleeps,
+    `on_wait` is awaited wherever the scenario waited (Syncfy batches close there). Cancelling the task stops the run.
     `t0` is `lead` seconds after the run is ready (its context made): its first events are built and handed
     over that much before they are due. `on_start` is called at that moment, so the caller's clock agrees.
     A run past `handoff` events has the rest built by a process of its own (see `offload`); with `handoff` 0,
@@ -418,10 +420,18 @@ async def play(
         if on_start is not None:
             on_start()
         t0 = yielded = monotonic() + lead
+        previous: datetime | None = None
         async for at, event, step in _after(first, stream) if handoff == 0 else stream:
+            # Only a wait of the scenario's moves simulated time: events emitted back to back share their time,
+            # and the one before has waited for it already (a sleep that wakes early must not split them).
+            waited = previous is not None and at > previous
+            previous = at
             if speed > 0:
-                await _wait_until(t0 + (at - start_time).total_seconds() / speed, on_idle, sleep, monotonic)
-            elif monotonic() - yielded > _YIELD_AFTER:
+                if waited or count == 0:
+                    await _wait_until(t0 + (at - start_time).total_seconds() / speed, on_idle, sleep, monotonic)
+            elif waited and on_wait is not None:
+                await on_wait()
+            if speed == 0 and monotonic() - yielded > _YIELD_AFTER:
                 await asyncio.sleep(0)
                 yielded = monotonic()
             await emit(event, step)

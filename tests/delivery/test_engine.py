@@ -20,6 +20,7 @@ from simulator import catalog
 from simulator.core.simulator import Simulator
 from simulator.errors import InvalidInput
 from simulator.models.inputs import EventSpec, RetrySpec, RunSpec, SubscriptionPatch, SubscriptionSpec
+from simulator.scenarios import load_text
 from simulator.testing.receiver import Receiver
 from simulator.timeutil import now_utc
 from tests.conftest import until
@@ -379,3 +380,36 @@ async def test_a_timed_run_plays_as_a_timed_run_of_the_store(sim, monkeypatch, s
     assert (await sim.runs.wait(run.id, timeout=60)).status == "completed"
     assert seen and set(seen) == {inside}
     assert sim.store.writer._timed_runs == 0  # and no more once it ended
+
+
+PAIRS = """
+name: pairs
+provider: syncfy
+description: Pairs of events emitted back to back, a wait between pairs.
+steps:
+  - repeat: 4
+    steps:
+      - emit: credentials.created
+      - emit: credentials.updated
+      - wait: 50ms
+"""
+
+
+@pytest.mark.parametrize("speed", [0, 5, 1000])
+async def test_a_syncfy_batch_holds_what_comes_back_to_back_and_closes_where_the_scenario_waits(
+    sim, receiver, speed: float
+):
+    """README: batches hold a run's events until the batch is full or the scenario next waits. At a timed speed
+    every POST carried one event (a sleep that wakes early closed the batch before each); at speed 0 batches ran
+    across the waits."""
+    sub = await subscribe(sim, receiver.url, batch=3, events=["syncfy:*"])
+    scenario = load_text(PAIRS)
+    run = await sim.runs.start(
+        RunSpec(scenario="pairs", subscriptions=[sub.id], speed=speed, seed=1), scenario=scenario
+    )
+    await sim.runs.wait(run.id, timeout=20)
+    requests = await receiver.wait_for_async(4)
+    await sim.engine.settled(None, timeout=10)
+    names = [[e["header"]["event"]["name"] for e in r.json()["events"]] for r in receiver.requests]
+    assert names == [["credentials.created", "credentials.updated"]] * 4, names
+    assert len(requests) == 4
