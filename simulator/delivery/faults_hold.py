@@ -3,8 +3,10 @@
 A held delivery passes through one or two gates. A reorder gate is a window of N consecutive deliveries (of one
 subscription in one run) that carry `reorder: N`; a burst gate is a group of N that carry `burst: N`. A gate
 opens when all its members are committed, or when the run releases everything at its end. A delivery goes once
-every gate it is in is open; deliveries let go together are sent in window order (the seeded shuffle within a
-reorder window), back to back, so a burst reaches the receiver as a spike.
+every gate it is in is open and every held delivery planned before it (window order: the seeded shuffle within
+a reorder window) can go too; deliveries let go together are sent in that order, back to back, so a burst
+reaches the receiver as a spike. (Without the second rule a reorder window that straddles two bursts let its
+members go in two parts, in an order that depended on which commits the writer happened to group.)
 
 Held deliveries are already in the store, so a lane reading the store back (after it spilled) must not take
 them: `loaded` hides them until they go, and what goes is handed to the lane directly. After a restart nothing
@@ -53,8 +55,12 @@ class Unit:
     spacing: float  # real seconds between copies
     arrival: int
     gates: list[Gate] = field(default_factory=list)
-    order: tuple[int, int] = (0, 0)
+    order: tuple[int, int, int] = (0, 0, 0)  # (window start, rank, arrival): the planned sending order
     committed: bool = False
+
+    @property
+    def key(self) -> HoldKey:
+        return (self.job.subscription_id, self.job.run_id)
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,8 @@ class Holds:
     def __init__(self) -> None:
         self._gates: dict[GateKey, Gate] = {}
         self._units: dict[str, Unit] = {}  # by the held delivery's id
+        self._by_key: dict[HoldKey, dict[str, Unit]] = {}  # the same, by subscription and run
+        self._ready: dict[HoldKey, dict[str, Unit]] = {}  # free to go, but behind a unit planned before them
         self._copies: set[str] = set()  # ids of copies held with their unit
         self._counts: dict[tuple[object, ...], int] = {}
         # Let go since the subscription's lane last read the store: a read already under way may still see them.
@@ -97,7 +105,7 @@ class Holds:
         `shuffle(size, window)` is the seeded sending order of a new reorder window's positions."""
         key: HoldKey = (job.subscription_id, job.run_id)
         unit = Unit(job, copies, delay, spacing, self._next("arrival", *key))
-        unit.order = (unit.arrival, 0)
+        unit.order = (unit.arrival, 0, unit.arrival)
         window = position = rank = group = None
         if reorder:
             count = self._next("reorder", *key, reorder)
@@ -108,13 +116,14 @@ class Holds:
                 for sent, pos in enumerate(shuffle(reorder, window)):
                     gate.ranks[pos] = sent
             rank = gate.ranks[position]
-            unit.order = (gate.start, rank)
+            unit.order = (gate.start, rank, unit.arrival)
             self._join(unit, gate)
         if burst:
             count = self._next("burst", *key, burst)
             group = count // burst
             self._join(unit, self._gate(("burst", *key, burst, group), burst, unit.arrival))
         self._units[job.id] = unit
+        self._by_key.setdefault(key, {})[job.id] = unit
         self._copies.update(c.id for c in copies)
         return Placement(window, position, rank, group)
 
@@ -164,8 +173,11 @@ class Holds:
         self._counts = {k: v for k, v in self._counts.items() if run_id is not None and k[2] != run_id}
         out = self._free(touched)
         for unit in touched:  # never committed (a failed write): nothing was stored, nothing to send
-            self._forget(unit)
-        return out
+            if not unit.committed:
+                self._forget(unit)
+        # What waited behind those goes now: nothing is planned before it any more.
+        behind = [u for key, units in self._ready.items() if run_id is None or key[1] == run_id for u in units.values()]
+        return out + self._free(behind)
 
     def forget(self, subscription_id: str) -> None:
         """Drop everything held for a removed subscription."""
@@ -175,14 +187,28 @@ class Holds:
                 self._forget(unit)
         self._counts = {k: v for k, v in self._counts.items() if k[1] != subscription_id}
         self._handed.pop(subscription_id, None)
+        for waiting in [k for k in self._ready if k[0] == subscription_id]:
+            for unit in list(self._ready.pop(waiting).values()):
+                self._forget(unit)
 
     def _free(self, candidates: Iterable[Unit]) -> list[Job]:
-        ready = {
-            id(u): u for u in candidates if u.committed and u.job.id in self._units and all(g.open for g in u.gates)
-        }
+        ready: dict[HoldKey, dict[str, Unit]] = {}
+        for u in candidates:
+            if u.committed and u.job.id in self._units and all(g.open for g in u.gates):
+                ready.setdefault(u.key, {})[u.job.id] = u
+        going: list[Unit] = []
+        for key, units in ready.items():
+            pool = {**self._ready.pop(key, {}), **units}
+            # The first held unit planned before any of these that cannot go yet holds back all after it.
+            blocker = min((u.order for u in self._by_key.get(key, {}).values() if u.job.id not in pool), default=None)
+            for unit in pool.values():
+                if blocker is None or unit.order < blocker:
+                    going.append(unit)
+                else:
+                    self._ready.setdefault(key, {})[unit.job.id] = unit
         now = time.time()
         out: list[Job] = []
-        for i, unit in enumerate(sorted(ready.values(), key=lambda u: u.order)):
+        for i, unit in enumerate(sorted(going, key=lambda u: u.order)):
             unit.job.due = now + unit.delay + i * STEP
             out.append(unit.job)
             for k, copy in enumerate(unit.copies, 1):
@@ -199,6 +225,12 @@ class Holds:
     def _forget(self, unit: Unit) -> None:
         if self._units.pop(unit.job.id, None) is None:
             return
+        for index in (self._by_key, self._ready):
+            held = index.get(unit.key)
+            if held is not None:
+                held.pop(unit.job.id, None)
+                if not held:
+                    del index[unit.key]
         self._copies.difference_update(c.id for c in unit.copies)
         for gate in unit.gates:
             gate.members.remove(unit)
