@@ -213,7 +213,7 @@ def _unpacked(packed: _Packed) -> Built:
 
 def produce(given: BinaryIO, out: BinaryIO) -> None:
     """The building process: reads (job, skip), writes the run's events after the first `skip`, CHUNK a message,
-    then None; or "failed" if one cannot be built (this process has only its stderr to say why)."""
+    then None; or "failed" if one cannot be built, and a line on its stderr saying why."""
     job, skip = pickle.load(given)
     chunk: list[_Packed] = []
 
@@ -233,11 +233,14 @@ def produce(given: BinaryIO, out: BinaryIO) -> None:
         out.flush()
     except BrokenPipeError:
         return  # the run ended, or its process did
-    except Exception:
+    except Exception as exc:
         with suppress(OSError):
             send(_FAILED)
             out.flush()
-        raise
+        # One line on the server's stderr, not a traceback: the run's process builds on from here, meets the same
+        # error if the scenario holds one, and reports it as the run's.
+        print(f"webhook-sim: a run's building process stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 def main() -> None:

@@ -230,10 +230,13 @@ async def test_cancelling_the_run_stops_its_building_process(monkeypatch, speed,
     assert spy.processes[0]._transport.is_closing()
 
 
-def test_a_process_that_cannot_build_says_so_and_fails():
+def test_a_process_that_cannot_build_says_so_in_one_line_and_fails(capsys):
     job = offload.Job(mixed(5), 7, {}, "not a time", "r1")  # type: ignore[arg-type]
     given, out = io.BytesIO(pickle.dumps((job, 0))), io.BytesIO()
-    with pytest.raises(TypeError):
+    with pytest.raises(SystemExit) as stopped:
         offload.produce(given, out)
+    assert stopped.value.code == 1
     size = struct.unpack("!I", out.getvalue()[:4])[0]
     assert pickle.loads(out.getvalue()[4 : 4 + size]) == "failed"
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 1 and "building process stopped: TypeError" in said[0]  # one line: the log's records
