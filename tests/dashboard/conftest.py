@@ -29,6 +29,15 @@ steps:
   - wait: 1s
   - emit: credentials.updated
 """,
+    "dash-batch": """
+name: dash-batch
+provider: syncfy
+description: A credential is created and updated twice at once, one Syncfy batch.
+steps:
+  - emit: credentials.created
+  - emit: credentials.updated
+  - emit: credentials.updated
+""",
     "dash-many": """
 name: dash-many
 provider: basistheory

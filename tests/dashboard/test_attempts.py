@@ -73,7 +73,7 @@ def test_a_syncfy_batch_and_its_retry_are_each_kept(
     receiver = make_webhook_receiver(fail=1)
     with server.client() as api:
         sub = api.post("/subscriptions", json={"url": receiver.url, "batch": 3, "retry": {"delays": [0.05]}}).json()
-        api.post("/runs", json={"scenario": "dash-trickle", "subscriptions": [sub["id"]], "speed": 0})
+        api.post("/runs", json={"scenario": "dash-batch", "subscriptions": [sub["id"]], "speed": 0})
         [delivery] = final(api)
     first, second = receiver.wait_for(2)
     assert len(delivery["event_ids"]) == 3
