@@ -126,7 +126,8 @@ async def read_json(request: Request) -> Any:
     if where is not None:  # `1e309` is JSON, but Python reads it as infinity: no field takes it, none may store it
         field = ".".join(where) or "body"
         raise InvalidInput(
-            f"{field}: a number too large to be a double", errors=[FieldError(field, "number out of range")]
+            f"{field}: a number a double cannot hold (past 1.8e308, or so small it would read as 0)",
+            errors=[FieldError(field, "number out of range")],
         )
     return value
 
@@ -164,8 +165,11 @@ def _query(request: Request) -> dict[str, Any]:
 def _number(text: str) -> float | int:
     """A JSON number written with a fraction or an exponent. JSON has one number type, and JSON Schema counts
     `56.0` as an integer: so does the API (an integer field takes it). Non-finite results (`1e309`) are
-    refused by `read_json`."""
+    refused by `read_json`, and so is a number too small to be told from 0 (`1e-400`), read as NaN here: taken
+    as 0 it turned a speed of 1e-400 into speed 0, which no caller asked for."""
     number = float(text)
+    if number == 0 and any(digit in "123456789" for digit in text.lower().partition("e")[0]):
+        return math.nan
     return int(number) if number.is_integer() else number
 
 

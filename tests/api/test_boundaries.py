@@ -44,9 +44,10 @@ def refused(api: httpx.Client, method: str, path: str, body: bytes | dict, field
             "overrides.data.x",
         ),
         ("/runs", b'{"scenario": "api-one-event", "speed": 1e400}', "speed"),
+        ("/runs", b'{"scenario": "api-one-event", "speed": 1e-400}', "speed"),
         ("/runs", b'{"scenario": "api-one-event", "params": {"plan": [1, {"x": 1e999}]}}', "params.plan.1.x"),
     ],
-    ids=["retry-delay", "timeout", "override", "speed", "nested-param"],
+    ids=["retry-delay", "timeout", "override", "speed", "tiny-speed", "nested-param"],
 )
 def test_numbers_json_reads_as_infinite_are_refused_and_stored_nowhere(
     refusing_api: httpx.Client, path: str, body: bytes, field: str
