@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +177,19 @@ def test_a_timeline_past_the_year_9999_is_exit_2_not_a_traceback(tmp_path):
     )
     out = cli("scenarios", str(path), "--param", "gap=9999999999d")
     assert out.returncode == 2 and "past the year 9999" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_report_whose_folder_went_during_the_run_is_one_line_and_exit_1(tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    command = [sys.executable, "-m", "simulator.cli", "run", "syncfy-credential-lifecycle", "--target", T]
+    command += ["--speed", "0", "--param", "refreshes=0", "--api-port", "0", "--report", str(folder / "r.json")]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # said before the run starts
+            if line.startswith("provider API twins:"):
+                break
+        shutil.rmtree(folder)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert f"cannot write {folder / 'r.json'}" in err and "Traceback" not in err

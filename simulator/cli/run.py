@@ -149,10 +149,15 @@ async def run_command(args: argparse.Namespace) -> int:
     finally:
         await sim.close(grace=1 if stop.is_set() else 2)
     summary.show(report, args.failures, interrupted=stop.is_set())
-    if args.report:
-        Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
-    if args.junit:
-        Path(args.junit).write_bytes(junit_xml(report, deliveries, final.started_at))
+    written = [(args.report, lambda: (json.dumps(report, indent=2) + "\n").encode())]
+    written.append((args.junit, lambda: junit_xml(report, deliveries, final.started_at)))
+    for path, content in written:
+        if path:
+            try:
+                Path(path).write_bytes(content())
+            except OSError as exc:  # checked before the run; the folder may have gone meanwhile
+                print(f"error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+                return 1
     if stop.is_set():
         return INTERRUPTED
     return 0 if succeeded(report) else 1
