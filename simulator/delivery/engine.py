@@ -130,7 +130,9 @@ class DeliveryEngine(Outcomes):
         lane = self._lanes.get(sub.id)
         if lane is None:
             behind = self._load_behind if self.leases is not None else None
-            lane = self._lanes[sub.id] = Lane(sub, self._attempt, self._load, spilled=spilled, behind=behind)
+            lane = self._lanes[sub.id] = Lane(
+                sub, self._attempt, self._load, spilled=spilled, behind=behind, fence=self._sharing
+            )
             lane.start()
         return lane
 

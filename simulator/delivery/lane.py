@@ -12,6 +12,7 @@ import heapq
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from simulator.delivery.job import Job
 from simulator.models import Subscription
@@ -28,6 +29,16 @@ Loader = Callable[[str, int, int], Awaitable[list[Job]]]
 # Active deliveries at or before a position, but none of the given ids (see `Lane.catch_up`).
 BehindLoader = Callable[[str, int, Callable[[], set[str]]], Awaitable[list[Job]]]
 Attempter = Callable[["Lane", Job], Awaitable[None]]
+
+
+class Fence(Protocol):
+    """Whether the right to send may have lapsed, and a wait until it is confirmed (a shared store's leases)."""
+
+    def stale(self) -> bool: ...
+
+    async def fresh(self) -> None: ...
+
+
 FINAL = ("succeeded", "dead", "dropped")
 
 
@@ -68,9 +79,11 @@ class Lane:
         *,
         spilled: bool = False,
         behind: BehindLoader | None = None,
+        fence: Fence | None = None,
     ) -> None:
         self.sub = sub
         self._attempt = attempt
+        self._fence = fence  # on a shared store: the leases, which must still hold when an attempt starts
         self._load = load
         self._behind = behind
         self._heap: list[tuple[float, int, Job]] = []
@@ -246,6 +259,10 @@ class Lane:
 
     async def _send(self, job: Job) -> None:
         try:
+            if self._fence is not None and self._fence.stale():
+                await self._fence.fresh()
+                if self._closing:  # the lease went to another process meanwhile: the job is its to send
+                    return
             await self._attempt(self, job)
         except Exception:
             # The attempter records every failed attempt itself, so this is a bug outside the attempt (rendering,

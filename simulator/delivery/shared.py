@@ -50,6 +50,7 @@ class Sharing:
         self.leases = leases
         self._task: asyncio.Task[None] | None = None
         self._renewed = time.monotonic()
+        self._fresh = asyncio.Event()  # set by each renewal: what a fenced send waits for
         self._failures = 0
         self._nudge = asyncio.Event()
         self._others = False  # told of work another process committed since the last read
@@ -123,6 +124,20 @@ class Sharing:
             await self.leases.leave()
         except Exception as exc:  # the store is gone: the leases lapse and the reaper lets go what was held
             log.warning("could not give back leases at exit (%s); they lapse in %.0f s", exc, self.leases.ttl)
+
+    def stale(self) -> bool:
+        """Whether this process's leases may have lapsed: no renewal for most of a lease's length (a stopped or
+        frozen process, a store that does not answer). Others may hold its subscriptions by now."""
+        return time.monotonic() - self._renewed > self.leases.ttl * SAFE
+
+    async def fresh(self) -> None:
+        """Return once the leases are renewed (at once if they were lately). A lane checks this before each
+        attempt: a process frozen past its leases (SIGSTOP, a paused VM) found its timers due on waking and sent
+        what the new holders had sent already, before its next round told it the leases were gone."""
+        while self.stale():
+            self._fresh.clear()
+            self._nudge.set()  # the round is overdue: run it now
+            await self._fresh.wait()
 
     async def _loop(self) -> None:
         every = min(ROUND_MAX, max(POLL, self.leases.ttl * RENEW))
@@ -198,11 +213,14 @@ class Sharing:
     async def _balance(self) -> None:
         leases, engine = self.leases, self.engine
         await leases.beat()
+        asked = time.monotonic()  # the leases held from when the renewal was asked for
         held = await leases.renew()
-        self._renewed = time.monotonic()
         for sub_id in [s for s in engine.lanes if s not in held]:
             log.warning("lease on %s was taken by another process: stopping its lane", sub_id)
             await engine.drop_lane(sub_id, grace=0)
+        # Only now: a send waiting on `fresh` (or starting meanwhile) in a lane just dropped must not go.
+        self._renewed = asked
+        self._fresh.set()
         # Numbering after every position the store holds: a process numbers its deliveries itself, from the highest
         # when it started, and another's since would otherwise put its next ones behind what senders have read.
         engine.number_after(await engine.store.max_delivery_n())

@@ -4,6 +4,7 @@ take over from a worker killed mid-run, and lose nothing when the database resta
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -81,6 +82,43 @@ async def test_a_killed_workers_subscriptions_go_on_from_another(db: str, spawn:
     assert duplicates(receiver) <= in_flight, (duplicates(receiver), held)
     assert await publisher.store.delivery_counts() == {"succeeded": total}
     assert workers[1].popen.poll() is None
+
+
+async def test_a_worker_frozen_past_its_leases_sends_nothing_more_when_it_wakes(
+    db: str, spawn: Any, publisher: Simulator
+):
+    """A worker stopped (SIGSTOP, a paused VM) for longer than its leases wakes with due deliveries in memory: it
+    sent them before its next round told it the leases were gone, twice what the new holder had sent, past each
+    subscription's max_in_flight. Now it sends nothing until its leases are renewed, and they are not."""
+    workers = [spawn("worker", "--db", db, "--lease-ttl", TTL, ready="sending") for _ in range(2)]
+    victim = workers[0]
+    with Receiver() as receiver:
+        receiver.respond(204, delay=0.02)
+        subs = await subscribe(publisher, receiver, 4, strict_order=True)
+        published = await publish(publisher, subs, 150)
+        total = len(published) * len(subs)
+        await until(lambda: distinct(receiver) >= total * 0.2, 60, "20 % of the deliveries")
+        pids = await process_pids(publisher)
+        held = [sub for sub, owner in (await lease_owners(publisher)).items() if owner and pids[owner] == victim.pid]
+        assert held, "the victim held no subscription"
+        victim.popen.send_signal(signal.SIGSTOP)
+        try:
+            for _ in range(500):  # until the other worker holds everything the victim did
+                owners = await lease_owners(publisher)
+                if all(owners[sub] and pids.get(owners[sub]) != victim.pid for sub in held):
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError("the victim's subscriptions were not taken over")
+            before = distinct(receiver)
+            await until(lambda: distinct(receiver) > before + 20, 60, "the new holder to send on")
+        finally:
+            victim.popen.send_signal(signal.SIGCONT)
+        await until(lambda: distinct(receiver) >= total, 60, "every delivery after the wake-up")
+        assert await publisher.engine.settled(None, timeout=30)
+    # Sent twice: only what was in flight when the victim froze (one a subscription: strict order).
+    assert duplicates(receiver) <= len(held), (duplicates(receiver), held, victim.output())
+    assert await publisher.store.delivery_counts() == {"succeeded": total}
 
 
 async def test_a_database_restart_mid_run_loses_nothing(db: str, cluster: pg.Cluster, spawn: Any, publisher: Simulator):
