@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -193,3 +194,20 @@ def test_a_report_whose_folder_went_during_the_run_is_one_line_and_exit_1(tmp_pa
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
     assert f"cannot write {folder / 'r.json'}" in err and "Traceback" not in err
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly():
+    """`webhook-sim events | head -1`: the pipe's reading end is closed before the command writes."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "simulator.cli", "events"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and done.stderr == "", done.stderr

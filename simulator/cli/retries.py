@@ -15,7 +15,9 @@ from simulator.errors import FieldError, InvalidInput
 from simulator.timeutil import parse_duration
 
 
-def add(p: argparse.ArgumentParser) -> None:
+def add(p: argparse.ArgumentParser, *, scaled: bool = False) -> None:
+    """`--max-attempts` and `--retry-delays`; `scaled`: the command has a `--speed` that scales the delays."""
+    when = "simulated time, scaled by --speed" if scaled else "real seconds"
     options.add(
         p,
         "--max-attempts",
@@ -25,8 +27,7 @@ def add(p: argparse.ArgumentParser) -> None:
     options.add(
         p,
         "--retry-delays",
-        "the waits before each retry, e.g. 0,1s,5s (simulated time, scaled by --speed; "
-        "default: the provider's schedule)",
+        f"the waits before each retry, e.g. 0,1s,5s ({when}; default: the provider's schedule)",
     )
 
 

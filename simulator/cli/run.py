@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
     options.add(p, "--signing", "the signing scheme (default: the provider's own)", choices=SIGNING_SCHEMES)
     options.add(p, "--secret", "the signing secret (default: a generated one)")
     options.add(p, "--max-in-flight", "concurrent requests to the target", default=1, type=int)
-    retries.add(p)
+    retries.add(p, scaled=True)
     options.add(p, "--start-time", "ISO time of the first event (default: now)")
     options.add(p, "--db", "store URL or path (default: ephemeral)")
     options.add(p, "--report", "write a JSON report to this file (default: none)", type=options.output_file)

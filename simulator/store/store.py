@@ -224,7 +224,7 @@ class Store(OutboxReads):
         if self._lock is not None:
             self._lock.release()
         if self._temp_file is not None:
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", ".lock"):
                 Path(f"{self._temp_file}{suffix}").unlink(missing_ok=True)
 
     # -- writes (all through the writer) -------------------------------------------------------------

@@ -109,3 +109,11 @@ async def test_a_store_serve_cannot_open_is_refused_in_one_line_before_it_binds(
     refused = webhook_sim("serve", "--port", "0", "--db", str(db))
     assert refused.returncode == 1 and "sealed.db.key is missing" in refused.stderr
     assert "Traceback" not in refused.stderr and "Uvicorn running" not in refused.stderr
+
+
+async def test_an_ephemeral_store_leaves_no_file_behind():
+    store = await Store.open("memory")
+    temp = store._temp_file
+    assert temp is not None and temp.exists()
+    await store.close()
+    assert sorted(temp.parent.glob(f"{temp.name}*")) == []  # the database, its WAL and its lock file
