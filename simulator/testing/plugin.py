@@ -77,11 +77,21 @@ def webhook_sim(request: pytest.FixtureRequest) -> Iterator[WebhookSim]:
 
 @pytest.fixture(scope="session")
 def webhook_sim_session(request: pytest.FixtureRequest) -> Iterator[WebhookSim]:
-    """One in-process simulator for the whole session; call `.reset()` where tests must not see each other."""
+    """One in-process simulator for the whole session; call `.reset()` where tests must not see each other. A
+    failing test that uses it names its dashboard too (see `pytest_runtest_makereport`)."""
     from simulator import testing
 
     with testing.webhook_sim(scenario_dirs=_scenario_dirs(request.config)) as sim:
         yield sim
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    """Name the session simulator's dashboard in the report of each test that uses it, as `webhook_sim` does
+    (a section is shown with a failure only). Before the report is made from the item's sections."""
+    sim = getattr(item, "funcargs", {}).get("webhook_sim_session")
+    if call.when == "setup" and sim is not None:
+        item.add_report_section("setup", "webhook-sim", f"dashboard: {sim.url}/ (while the session runs)")
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The `webhook_sim` fixture names its dashboard in a failing test's report, and only there."""
+"""The `webhook_sim` and `webhook_sim_session` fixtures name their dashboard in a failing test's report, and only
+there."""
 
 import pytest
 
@@ -16,6 +17,12 @@ def test_a_failing_test_names_the_dashboard(pytester: pytest.Pytester) -> None:
 
         def test_passes(webhook_sim):
             pass
+
+        def test_fails_on_the_session_one(webhook_sim_session):
+            assert False, "on purpose"
+
+        def test_passes_on_the_session_one(webhook_sim_session):
+            pass
     """)
     # The other plugins installed here are not under test; loading them took half of the subprocess's time.
     others = [
@@ -24,8 +31,9 @@ def test_a_failing_test_names_the_dashboard(pytester: pytest.Pytester) -> None:
         for arg in ("-p", f"no:{name}")
     ]
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *others)
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines(
         ["*Captured webhook-sim setup*", "dashboard: http://127.0.0.1:*/ (while the test runs)"]
     )
-    assert result.stdout.str().count("dashboard: http://") == 1
+    result.stdout.fnmatch_lines(["dashboard: http://127.0.0.1:*/ (while the session runs)"])
+    assert result.stdout.str().count("dashboard: http://") == 2
