@@ -35,14 +35,18 @@ class Received:
         """The provider event ids this request carries (Syncfy `eid`s or the Basis Theory `event.id`); none
         for a body that is not such a webhook, however it is malformed."""
         try:
-            data = json_input.loads(self.body)
+            return event_ids_of(json_input.loads(self.body))
         except json_input.NotJson:
             return []
-        if isinstance(data, dict) and isinstance(data.get("events"), list):
-            eids = (dig(e, "header", "event", "eid") for e in data["events"])
-            return [eid for eid in eids if isinstance(eid, str)]
-        event_id = dig(data, "event", "id")
-        return [event_id] if isinstance(event_id, str) else []
+
+
+def event_ids_of(data: Any) -> list[str]:
+    """The provider event ids of a parsed body (none where it is not such a webhook)."""
+    if isinstance(data, dict) and isinstance(data.get("events"), list):
+        eids = (dig(e, "header", "event", "eid") for e in data["events"])
+        return [eid for eid in eids if isinstance(eid, str)]
+    event_id = dig(data, "event", "id")
+    return [event_id] if isinstance(event_id, str) else []
 
 
 def dig(value: Any, *keys: str) -> Any:

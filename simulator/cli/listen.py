@@ -44,7 +44,7 @@ from starlette.routing import Route
 from simulator import json_input, signing
 from simulator.cli import options
 from simulator.errors import FieldError, InvalidInput
-from simulator.receiving import Received, detect_scheme, dig
+from simulator.receiving import detect_scheme, dig, event_ids_of
 from simulator.runtime import bind_tcp, stop_signals_end_quietly
 
 # Hop-by-hop headers belong to one connection; they are never relayed (RFC 9110, 7.6.1).
@@ -105,11 +105,11 @@ class Arrival:
 
 def describe(headers: dict[str, str], body: bytes) -> tuple[str, tuple[str, ...], tuple[str, ...], str | None]:
     """Provider, event types, event ids and delivery id of a request (`?` where the body is not recognised)."""
-    ids = tuple(Received(0, "", headers, body, 0).event_ids)
     try:
         data = json_input.loads(body)
     except json_input.NotJson:
         data = None
+    ids = tuple(event_ids_of(data))
     provider: str = "?"
     types: tuple[str, ...] = ("?",)
     if isinstance(data, dict) and isinstance(data.get("events"), list):

@@ -9,6 +9,7 @@ import asyncio
 import json
 import signal
 import sys
+from collections.abc import Callable
 from contextlib import AsyncExitStack, suppress
 from pathlib import Path
 from typing import Any
@@ -149,9 +150,11 @@ async def run_command(args: argparse.Namespace) -> int:
     finally:
         await sim.close(grace=1 if stop.is_set() else 2)
     summary.show(report, args.failures, interrupted=stop.is_set())
-    written = [(args.report, lambda: (json.dumps(report, indent=2) + "\n").encode())]
-    written.append((args.junit, lambda: junit_xml(report, deliveries, final.started_at)))
-    for path, content in written:
+    reports: tuple[tuple[str | None, Callable[[], bytes]], ...] = (
+        (args.report, lambda: (json.dumps(report, indent=2) + "\n").encode()),
+        (args.junit, lambda: junit_xml(report, deliveries, final.started_at)),
+    )
+    for path, content in reports:
         if path:
             try:
                 Path(path).write_bytes(content())

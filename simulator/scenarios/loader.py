@@ -309,7 +309,7 @@ def validate_files(paths: Iterable[str | Path]) -> list[FieldError]:
     errors: list[FieldError] = []
     names: dict[str, Path] = {}
     builtin = builtin_dir().resolve()
-    builtins = {p.stem for p in builtin.glob("*.yaml")}  # a built-in is named after its file
+    builtins = discover()[0]  # no folders given: the built-in ones alone (cached)
     for path in dict.fromkeys(Path(p).resolve() for p in paths):
         try:
             scenario = load_file(path)

@@ -46,12 +46,15 @@ def sqlalchemy_url(url: str | None) -> tuple[str, Path | None]:
 
 
 def _shown(url: str | None) -> str:
-    return mask_url(url) if url and "://" in url else repr(url or "memory")
+    return mask_url(url) if url and "://" in url else (url or "memory")
 
 
 def _reason(exc: BaseException) -> str:
-    """The driver's own words, first line only (SQLAlchemy appends its SQL and a link to its docs)."""
+    """The system's or the driver's own words, first line only (SQLAlchemy appends its SQL and a link to its
+    docs; an OSError's text repeats the file name)."""
     inner = getattr(exc, "orig", None) or exc
+    if isinstance(inner, OSError) and inner.strerror:
+        return inner.strerror
     return (str(inner).strip().splitlines() or [type(inner).__name__])[0]
 
 
@@ -160,38 +163,26 @@ class Store(OutboxReads):
                 f"not a store this program opens: {url!r} ({exc}); give a SQLite path or a postgresql:// URL",
                 errors=[FieldError("db", "not a SQLite path or a postgresql:// URL")],
             ) from None
-        lock = None
+        lock: StoreLock | None = None
         database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
-        if database and database != ":memory:":
-            try:
+        try:
+            if database and database != ":memory:":
                 _folder_of(database)
-            except InvalidInput:
-                await engine.dispose()
-                raise
-            try:
                 lock = StoreLock.acquire(Path(database))
                 _private(Path(database))
-            except OSError as exc:  # a file or folder this process may not write
-                await engine.dispose()
-                if lock is not None:
-                    lock.release()
-                raise StoreUnavailable(f"cannot open the store at {database}: {exc.strerror or exc}") from None
-        if sa_url.startswith("sqlite"):
-            sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        try:
+            if sa_url.startswith("sqlite"):
+                sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
             async with engine.begin() as conn:
                 await conn.run_sync(schema.prepare)
                 kept = Path(database) if database and temp is None else None
                 sealer = await open_sealer(conn, database=kept, ephemeral=temp is not None, secret_key=secret_key)
-        except (OSError, OperationalError, InterfaceError) as exc:  # no server there, or it refused us
+        except BaseException as exc:
             await engine.dispose()
             if lock is not None:
                 lock.release()
-            raise StoreUnavailable(f"cannot open the store at {_shown(url)}: {_reason(exc)}") from None
-        except BaseException:
-            await engine.dispose()
-            if lock is not None:
-                lock.release()
+            # A file or folder this process may not write, no server there, or one that refused us: said plainly.
+            if isinstance(exc, OSError | OperationalError | InterfaceError):
+                raise StoreUnavailable(f"cannot open the store at {_shown(url)}: {_reason(exc)}") from None
             raise
         store = cls(engine, temp, lock, sealer)
         store.writer.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,28 +10,19 @@ import pytest
 from simulator.errors import InvalidInput
 from simulator.scenarios import load_text, play
 from simulator.scenarios.lookahead import WINDOW, with_ends
+from simulator.scenarios.model import Emit
+from simulator.scenarios.runner import Planned
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 ENDS = {"token.created": "token.expired"}
 
 
-@dataclass(frozen=True)
-class Step:
-    type: str
-    ref: str | None = None
+def plan(*steps: tuple[str, str | None]) -> list[Planned]:
+    """A run's plan as the runner makes it: an emit an hour, each of a type and a step name (`as:`)."""
+    return [Planned(T0 + timedelta(hours=i), Emit(kind, ref=ref), {}) for i, (kind, ref) in enumerate(steps)]
 
 
-@dataclass(frozen=True)
-class Item:
-    at: datetime
-    step: Step
-
-
-def plan(*steps: tuple[str, str | None]) -> list[Item]:
-    return [Item(T0 + timedelta(hours=i), Step(kind, ref)) for i, (kind, ref) in enumerate(steps)]
-
-
-def ends_of(items: list[Item]) -> list[datetime | None]:
+def ends_of(items: list[Planned]) -> list[datetime | None]:
     out = list(with_ends(items, ENDS))
     assert [item for item, _ in out] == items  # every item, in order
     return [end for _, end in out]
@@ -72,11 +62,11 @@ async def test_a_cvc_expiring_on_a_token_that_is_no_card_is_refused_naming_the_s
 def test_a_plan_that_fails_further_on_gives_what_came_before_it_first() -> None:
     items = plan(("token.created", "a"), ("token.read", "a"))
 
-    def failing() -> Iterator[Item]:
+    def failing() -> Iterator[Planned]:
         yield from items
         raise OverflowError("date value out of range")
 
-    got: list[Item] = []
+    got: list[Planned] = []
     with pytest.raises(OverflowError):
         for item, _ in with_ends(failing(), ENDS):
             got.append(item)
