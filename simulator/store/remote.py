@@ -58,11 +58,11 @@ class RemoteChanges:
         """Announce the deliveries that other processes added or attempted since the last read."""
         a, d = t.attempts.c, t.deliveries.c
         async with self.store.engine.connect() as conn:
-            first = self._marks is None
             if self._marks is None:
                 top_a = (await conn.execute(select(func.max(a.id)))).scalar() or 0
                 top_d = (await conn.execute(select(func.max(d.n)))).scalar() or 0
                 self._marks = {"attempts": int(top_a), "deliveries": int(top_d)}
+                return
             attempts = (
                 await conn.execute(
                     select(a.id, a.delivery_id)
@@ -82,9 +82,7 @@ class RemoteChanges:
             self._marks["attempts"] = max(self._marks["attempts"], attempts[-1].id)
         if added:
             self._marks["deliveries"] = max(self._marks["deliveries"], added[-1].n)
-        # A first read only learns what is there (the watcher has just read the list): told as changed, the rows
-        # of its look-back were sent to every new stream, 500-700 deliveries that had not changed.
-        if ids and not first:
+        if ids:
             self.store.writer.announce(Committed(frozenset(ids), other=False))
 
     def _first(self, key: tuple[str, int]) -> bool:
