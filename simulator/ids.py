@@ -88,6 +88,7 @@ def derived_fraction(*parts: object) -> float:
 
 
 # An ObjectId's time is 4 bytes of Unix seconds: from 1970 to 2106-02-07T06:28:15Z.
+OBJECT_ID_FIRST = datetime.fromtimestamp(0, UTC)
 OBJECT_ID_LAST = datetime.fromtimestamp(2**32 - 1, UTC)
 
 
@@ -99,8 +100,8 @@ def _object_id_seconds(created: datetime) -> int:
     seconds = int(created.timestamp())
     if not 0 <= seconds < 2**32:
         raise TimeBeyondIds(
-            f"{created.isoformat()} is past what a Syncfy id holds: a MongoDB ObjectId's time runs from 1970 to "
-            f"{OBJECT_ID_LAST.isoformat()}"
+            f"{created.isoformat()} is outside what a Syncfy id holds: a MongoDB ObjectId's time runs from "
+            f"{OBJECT_ID_FIRST.isoformat()} to {OBJECT_ID_LAST.isoformat()}"
         )
     return seconds
 

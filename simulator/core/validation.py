@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from simulator.errors import FieldError, InvalidInput
-from simulator.ids import OBJECT_ID_LAST
+from simulator.ids import OBJECT_ID_FIRST, OBJECT_ID_LAST
 from simulator.models.inputs import RunSpec
 from simulator.models.records import Subscription
 from simulator.scenarios import loader, runner
@@ -58,17 +59,24 @@ async def validate_run(
     if typed_params:
         check_param_types(scenario, spec.params)
     params = resolve_params(scenario, spec.params)
-    if scenario.provider == "syncfy" and spec.start_time is not None and utc(spec.start_time) > OBJECT_ID_LAST:
-        raise InvalidInput(
-            f"a Syncfy run starts by {OBJECT_ID_LAST.isoformat()} at the latest: its ids (MongoDB ObjectIds) hold "
-            "no later time",
-            errors=[FieldError("start_time", f"after {OBJECT_ID_LAST.isoformat()}, which a Syncfy id cannot hold")],
-        )
+    if scenario.provider == "syncfy" and spec.start_time is not None:
+        _check_object_id_time(spec.start_time)
     check_faults(spec.faults, "faults")
     check_scenario_faults(scenario, check_faults)
     for sub_id in spec.subscriptions or ():
         await subscription(sub_id)
     return ValidRun(scenario, params)
+
+
+def _check_object_id_time(start: datetime) -> None:
+    """A Syncfy run's ids (MongoDB ObjectIds) hold its times: 4 bytes of Unix seconds, judged by the instant
+    (1970-01-01T05:00:00+06:00 is in 1969)."""
+    if not OBJECT_ID_FIRST <= utc(start) <= OBJECT_ID_LAST:
+        span = f"{OBJECT_ID_FIRST.isoformat()} to {OBJECT_ID_LAST.isoformat()}"
+        raise InvalidInput(
+            f"a Syncfy run starts from {span}: its ids (MongoDB ObjectIds) hold no other time",
+            errors=[FieldError("start_time", f"outside {span}, the times a Syncfy id holds")],
+        )
 
 
 # The JSON type a parameter's value must have, by its default's Python type (a number may be whole).
