@@ -35,6 +35,7 @@ from simulator.api.routes_deliveries import type_name
 from simulator.core.watch import Change, DeliveryWatch, Filters
 from simulator.models import answers as schemas
 from simulator.store import Store
+from simulator.store.remote import RemoteChanges
 from simulator.turns import in_turns
 
 GATHER = 0.1
@@ -65,9 +66,12 @@ class EventStream(Response):
 
     media_type = MEDIA_TYPE
 
-    def __init__(self, store: Store, filters: Filters, shown: dict[str, Any]) -> None:
+    def __init__(
+        self, store: Store, filters: Filters, shown: dict[str, Any], remote: RemoteChanges | None = None
+    ) -> None:
         super().__init__(status_code=200, media_type=MEDIA_TYPE)
         self.store = store
+        self.remote = remote  # other processes' changes, on a shared store
         self.filters = filters
         self.shown = shown
 
@@ -85,6 +89,8 @@ class EventStream(Response):
             return
         # Subscribed before `ready` goes out: a client that reads the list on `ready` misses nothing.
         with DeliveryWatch(self.store, self.filters) as watch:
+            if self.remote is not None:
+                await self.remote.joined()  # what other processes committed so far is in the list read on `ready`
             await send({"type": "http.response.body", "body": first, "more_body": True})
             producer = asyncio.ensure_future(self._follow(watch, send))
             gone = asyncio.ensure_future(_disconnected(receive))
@@ -118,7 +124,7 @@ async def _disconnected(receive: Receive) -> None:
 async def stream(call: Call) -> Response:
     q: schemas.StreamQuery = call.query
     filters = Filters(q.run, q.subscription, q.status, type_name(q.type), q.q)
-    return EventStream(call.sim.store, filters, q.model_dump(exclude_none=True))
+    return EventStream(call.sim.store, filters, q.model_dump(exclude_none=True), call.sim.remote)
 
 
 ENDPOINTS = [
