@@ -199,8 +199,8 @@ def real_report(tmp: Path) -> dict:
 
 
 def run_scenario(s: Snippet, tmp: Path) -> None:
-    # A built-in shown as the example keeps its name, which a file of the reader's may not take (`validate`
-    # refuses it as the server would): its content is checked under a name of its own.
+    # An example is checked as the reader's file: a built-in's name, which `validate` refuses as the server would,
+    # is taken as a name of its own (the documented examples take one already).
     code = s.code
     builtins = {p.stem for p in builtin_dir().glob("*.yaml")}
     first, _, rest = code.partition("\n")

@@ -31,8 +31,12 @@ async def schema(call: Call) -> Response:
 
 
 async def emit(call: Call) -> dict[str, Any]:
-    event, deliveries = await call.sim.emit(call.body)
-    return views.emitted(event, deliveries)
+    spec: EventSpec = call.body
+    skipped = []
+    if spec.subscriptions is not None and spec.target is None:
+        skipped = await call.sim.subscriptions.passed_over(catalog.resolve(spec.type), spec.subscriptions)
+    event, deliveries = await call.sim.emit(spec)
+    return views.emitted(event, deliveries, skipped)
 
 
 ENDPOINTS = [

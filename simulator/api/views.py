@@ -120,8 +120,9 @@ def event_type(etype: EventType) -> dict[str, Any]:
     )
 
 
-def emitted(event: Event, delivery_ids: Sequence[str]) -> dict[str, Any]:
-    """The answer to POST /events: the event as built and the deliveries it made."""
+def emitted(event: Event, delivery_ids: Sequence[str], skipped: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+    """The answer to POST /events: the event as built, the deliveries it made, and the named subscriptions it
+    made none for."""
     return _dump(
         answers.EmittedEvent,
         {
@@ -130,6 +131,7 @@ def emitted(event: Event, delivery_ids: Sequence[str]) -> dict[str, Any]:
             "occurred_at": event.occurred_at,
             "body": json.loads(event.json),
             "deliveries": list(delivery_ids),
+            "skipped": [{"subscription": sub, "reason": reason} for sub, reason in skipped],
         },
     )
 

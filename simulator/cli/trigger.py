@@ -145,6 +145,8 @@ def _through_server(
             raise
         if made is not None:
             _say_secret(args, made.secret)
+        for skipped in event.skipped:
+            print(f"not sent to {skipped.subscription}: {skipped.reason}", file=sys.stderr)
         started = time.monotonic()
         deliveries = remote.wait_final(api, event.deliveries, args.wait)
         code = _report(event.id, event.type, deliveries, round(time.monotonic() - started, 1), args.target)

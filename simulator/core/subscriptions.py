@@ -107,6 +107,17 @@ class Subscriptions:
             subs = [s for s in await self.store.list_subscriptions() if not s.ephemeral]
         return [s for s in subs if s.enabled and catalog.matches(s.events, etype)]
 
+    async def passed_over(self, etype: catalog.EventType, ids: Sequence[str]) -> builtins.list[tuple[str, str]]:
+        """Of the subscriptions named in `ids`, those that `matching` leaves out, each with why: an event sent to
+        no one must say so, not answer an empty list."""
+        out = []
+        for sub in [await self.get(i) for i in ids]:
+            if not sub.enabled:
+                out.append((sub.id, "disabled: it receives no events until it is enabled again"))
+            elif not catalog.matches(sub.events, etype):
+                out.append((sub.id, f"not subscribed to {etype.key} (its events: {', '.join(sub.events)})"))
+        return out
+
     async def target(self, url: str) -> Subscription:
         """One ephemeral subscription per ad-hoc target URL, reused by every event sent there (a subscription and
         a lane per event would pile up in a long-running server). Never disabled, like a run's target."""

@@ -2,10 +2,10 @@
 
 The faults a delivery gets are its subscription's `faults` overlaid by the publication's (scenario file, then
 run, then step: the more specific wins, name by name). Every decision is a draw fixed by the run's seed, the
-fault's name, the event ids, the subscription's URL and the copy number (`simulator.ids.derived_fraction`), so
-the same seed injects the same faults into the same events. Decisions are taken when the delivery is made and
-recorded in `job.faults` (the deliveries table's `faults` column); what each attempt actually carried is
-recorded on the attempt.
+fault's name, the events (a run's by their type and place in the run, whatever its start time) and the copy
+number (`simulator.ids.derived_fraction`), so the same seed injects the same faults into the same events.
+Decisions are taken when the delivery is made and recorded in `job.faults` (the deliveries table's `faults`
+column); what each attempt actually carried is recorded on the attempt.
 
 - Per delivery, decided once: `drop`, `duplicate` (copies are rows `<msg>~dup<k>` sent as message `<msg>`,
   with the same body and signature inputs), `delay`, `reorder` and `burst` (held back, see `faults_hold`), and
@@ -32,7 +32,7 @@ from simulator.delivery import faults_body
 from simulator.delivery.faults_hold import Holds
 from simulator.delivery.faults_spec import FaultProfile, parse_cli_fault, parse_profile, validate
 from simulator.delivery.hooks import FaultHooks, Signer
-from simulator.delivery.job import COPY_MARK, Job
+from simulator.delivery.job import COPY_MARK, Job, place
 from simulator.errors import InvalidInput
 from simulator.ids import derived_fraction
 from simulator.models import Subscription
@@ -116,8 +116,9 @@ class FaultInjector(FaultHooks):
         if profile == _NONE:
             return [job]
         # Keyed on the run's seed and the events, not on the subscription: a receiver on another port (a test's
-        # ephemeral one) still gets the same faults from the same seed.
-        draws = Draws(seed, ",".join(e.id for e in job.events))
+        # ephemeral one) still gets the same faults from the same seed. A run's events by their place in it, not
+        # their ids: those change with the start time (by default, now), and the same seed replays its faults.
+        draws = Draws(seed, ",".join(place(e) for e in job.events))
         if draws.hit("drop", profile.drop):
             job.status, job.finished_at, job.faults = "dropped", job.due, {"drop": True}
             return [job]

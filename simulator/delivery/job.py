@@ -14,6 +14,12 @@ from simulator.timeutil import parse_time
 COPY_MARK = "~dup"
 
 
+def place(event: Event) -> str:
+    """What a delivery's seeded draws (faults, retry jitter) key an event on: a run's event by its type and place
+    in the run, which a replay repeats whatever its start time (its ids change with it); an ad-hoc one by its id."""
+    return f"{event.type}#{event.seq}" if event.run_id is not None else event.id
+
+
 @dataclass(slots=True, eq=False)
 class Job:
     id: str
@@ -43,6 +49,11 @@ class Job:
     def message_id(self) -> str:
         """The id the receiver sees (`webhook-id`, the JWT `jti`): a duplicate copy's is its original's."""
         return self.id.partition(COPY_MARK)[0]
+
+    @property
+    def draws_key(self) -> str:
+        """Its events' places, and a duplicate copy's mark: the same in every replay of its run."""
+        return ",".join(place(e) for e in self.events) + self.id[len(self.message_id) :]
 
     def _state(self) -> dict[str, Any]:
         """The columns that change as the delivery is attempted."""

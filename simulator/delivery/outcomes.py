@@ -156,7 +156,7 @@ class Outcomes:
             self._dead(lane)
             self._finish(lane, job)
             return
-        delay = policy.delay(job.retries, derived_fraction("jitter", job.id, job.attempts))
+        delay = policy.delay(job.retries, derived_fraction("jitter", job.draws_key, job.attempts))
         wait = delay / job.speed if job.speed > 0 else 0.0
         if outcome.retry_after is not None:
             # A receiver's Retry-After is real back-pressure: wall-clock seconds at every speed (the sender caps

@@ -214,6 +214,11 @@ class EventTypeInfo(Out):
     description: str
 
 
+class Skipped(Out):
+    subscription: str
+    reason: str
+
+
 class EmittedEvent(Out):
     id: str
     type: str
@@ -222,6 +227,11 @@ class EmittedEvent(Out):
     deliveries: list[str] = Field(
         description="Ids of the deliveries that carry the event (for a Syncfy batch "
         "still collecting events: the batch's, sent when it closes)."
+    )
+    skipped: list[Skipped] = Field(
+        default_factory=list,
+        description="The subscriptions named in `subscriptions` that were sent nothing, each with why (disabled, "
+        "or not subscribed to the type).",
     )
 
 

@@ -78,6 +78,30 @@ def test_emit_delivers_with_overrides(api: httpx.Client, receiver: Receiver) -> 
     assert [(a["number"], a["status_code"]) for a in detail["attempt_log"]] == [(1, 204)]
 
 
+def test_an_event_named_for_subscriptions_that_take_nothing_says_why_each_was_passed_over(
+    api: httpx.Client, receiver: Receiver
+) -> None:
+    """A disabled subscription receives nothing, as the providers' disabled webhooks do; an event that names it
+    says so, where it answered an empty list of deliveries and no reason."""
+    made = [
+        ok(api.post("/subscriptions", json={"url": receiver.url, **extra}), schemas.Subscription, 201)
+        for extra in ({}, {"enabled": False}, {"events": ["syncfy:*"]})
+    ]
+    live, paused, other = (sub["id"] for sub in made)
+    emitted = ok(
+        api.post("/events", json={"type": "token.created", "subscriptions": [live, paused, other]}),
+        schemas.EmittedEvent,
+        202,
+    )
+    assert len(emitted["deliveries"]) == 1
+    assert [(s["subscription"], s["reason"].split(":")[0]) for s in emitted["skipped"]] == [
+        (paused, "disabled"),
+        (other, "not subscribed to basistheory"),
+    ]
+    everyone = ok(api.post("/events", json={"type": "token.created"}), schemas.EmittedEvent, 202)
+    assert everyone["skipped"] == []  # unnamed: the matching subscriptions, as before
+
+
 def test_emit_to_an_ad_hoc_target(api: httpx.Client, receiver: Receiver) -> None:
     emitted = ok(
         api.post("/events", json={"type": "syncfy:documents.success", "target": receiver.url}),

@@ -120,6 +120,14 @@ def test_through_a_server_nothing_subscribed_exits_1(main, server):
     assert event_id(ran.out)
 
 
+def test_through_a_server_a_named_disabled_subscription_is_said_to_be_sent_nothing(main, server, api, receiver):
+    made = api.post("/subscriptions", json={"url": receiver.url, "enabled": False}).json()
+    ran = main("trigger", "token.created", "--server", server.url, "--subscription", made["id"])
+    assert ran.code == 1, ran
+    assert f"not sent to {made['id']}: disabled" in ran.err
+    assert receiver.requests == []
+
+
 def test_a_server_that_is_not_there_is_said_plainly(main):
     url = f"http://127.0.0.1:{closed_port()}"
     ran = main("trigger", "token.created", "--server", url)

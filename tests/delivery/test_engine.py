@@ -14,6 +14,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from simulator import catalog
@@ -21,6 +22,7 @@ from simulator.core.simulator import Simulator
 from simulator.errors import InvalidInput
 from simulator.models.inputs import EventSpec, RetrySpec, RunSpec, SubscriptionPatch, SubscriptionSpec
 from simulator.scenarios import load_text
+from simulator.store import tables
 from simulator.testing.receiver import Receiver
 from simulator.timeutil import now_utc
 from tests.conftest import until
@@ -151,6 +153,25 @@ async def test_retry_schedule_is_scaled_and_jittered_within_bounds(sim, receiver
     assert stamps == sorted(stamps) and len(set(stamps)) == 4
     delivery = await sim.delivery(delivery_id)
     assert delivery.status == "succeeded" and delivery.attempts == 4
+
+
+async def test_retry_jitter_replays_with_the_run_whatever_its_ids(sim, receiver):
+    """Jitter is drawn per delivery from its events' places in the run: a replay whose start time (and so whose
+    ids) differs retries at the same simulated times. It was drawn from the message id, new in every run."""
+    await subscribe(sim, receiver.url, retry=RetrySpec(delays=[1.0, 2.0, 4.0], jitter=0.2))
+    etype = catalog.resolve("token.created")
+    subs = await sim.subscriptions.matching(etype)
+    offsets = []
+    for seed, run_id in ((1, "run_first"), (2, "run_replay")):
+        receiver.fail(3, status=503)
+        event = catalog.build_event(etype, catalog.new_context(seed, catalog.SAMPLE_TIME)).numbered(7, run_id)
+        [delivery_id] = await sim.engine.publish(event, subs, speed=0)
+        await receiver.wait_for_async(4 * len(offsets) + 4, timeout=10)
+        await sim.engine.settled(None, timeout=5)
+        async with sim.store.engine.connect() as conn:
+            query = select(tables.deliveries.c.sim_offset).where(tables.deliveries.c.id == delivery_id)
+            offsets.append((await conn.execute(query)).scalar_one())  # the simulated time its retries took
+    assert offsets[0] == offsets[1] and offsets[0] != pytest.approx(7.0)
 
 
 async def test_retry_after_is_honoured(sim, receiver):
