@@ -26,7 +26,7 @@ are:
 | `iat`         | the attempt's Unix time in seconds                                    |
 | `exp`         | `iat + 300`                                                           |
 | `jti`         | the delivery's message id, the same on every retry (dedupe on it)     |
-| `rid`         | the envelope's request id (the body's `rid`); absent when there is none |
+| `rid`         | the body's `rid`; a body of another provider has none, and carries the event's id here |
 | `body_sha256` | lowercase hex SHA-256 of the exact body bytes                         |
 
 The JWT header is `{"alg":"HS256","typ":"JWT"}`; segments are base64url without padding.

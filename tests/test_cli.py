@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from simulator import catalog
 from simulator.testing.receiver import Receiver
 
 
@@ -36,6 +37,10 @@ def test_sample_prints_the_body_and_is_seeded():
     )
     assert a.returncode == 0 and a.stdout == b.stdout and a.stdout != c.stdout
     assert json.loads(a.stdout)["events"][0]["header"]["event"]["name"] == "credentials.created"
+    # The exact bytes a subscriber receives (they were printed indented), to hash or sign as they are.
+    assert a.stdout.encode() == catalog.sample("syncfy:credentials.created", 3)
+    pretty = cli("sample", "credentials.created", "--seed", "3", "--pretty")
+    assert json.loads(pretty.stdout) == json.loads(a.stdout) and pretty.stdout.startswith("{\n  ")
 
 
 def test_unknown_type_exits_2_with_closest_names():

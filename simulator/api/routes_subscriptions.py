@@ -29,7 +29,9 @@ async def get_subscription(call: Call) -> dict[str, Any]:
 
 
 async def update_subscription(call: Call) -> dict[str, Any]:
-    return views.subscription(await call.sim.update_subscription(call.path["id"], call.body))
+    # A secret made by this change (`secret: null`) is shown in full here, as at creation: the only time it is.
+    made = "secret" in call.body.model_fields_set and call.body.secret is None
+    return views.subscription(await call.sim.update_subscription(call.path["id"], call.body), reveal=made)
 
 
 async def delete_subscription(call: Call) -> None:
@@ -89,8 +91,8 @@ ENDPOINTS = [
         errors=(404, 409, 422),
         description="Only the fields given change: no body, or `{}`, changes nothing (and answers the "
         "subscription). `enabled: true` re-enables it and resets its count of consecutive dead deliveries. "
-        "`secret: null` makes a new secret. 409 when the stored secret does not fit a new `signing`, or a new "
-        "`secret` the stored scheme: send both.",
+        "`secret: null` makes a new secret, shown in full in this answer alone. 409 when the stored secret "
+        "does not fit a new `signing`, or a new `secret` the stored scheme: send both.",
     ),
     Endpoint(
         "DELETE",

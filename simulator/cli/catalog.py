@@ -21,10 +21,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "sample",
         help="the exact body a subscriber receives for TYPE",
-        description="Print the body a subscriber receives for TYPE, envelope included.",
+        description="Print the body a subscriber receives for TYPE, envelope included: its exact bytes (a newline "
+        "follows only on a terminal), or indented with --pretty.",
     )
     p.add_argument("type", help="an event type (`provider:type`, or bare when unambiguous)")
     options.add(p, "--seed", "the same seed gives the same bytes", default=0, type=options.seed)
+    options.add(p, "--pretty", "indent the JSON for reading (no longer the exact bytes)", default=False, flag_only=True)
     p.set_defaults(handler=sample_command)
     p = sub.add_parser(
         "schema", help="the JSON Schema of TYPE's body", description="Print the JSON Schema of TYPE's delivered body."
@@ -68,7 +70,13 @@ def events_command(args: argparse.Namespace) -> int:
 
 
 def sample_command(args: argparse.Namespace) -> int:
-    print(json.dumps(json.loads(catalog.sample(args.type, args.seed)), indent=2))
+    body = catalog.sample(args.type, args.seed)
+    if args.pretty:
+        print(json.dumps(json.loads(body), indent=2))
+        return 0
+    # The bytes a subscriber receives, to hash or sign as they are: a newline added would be one more byte.
+    sys.stdout.buffer.write(body + (b"\n" if sys.stdout.isatty() else b""))
+    sys.stdout.flush()
     return 0
 
 

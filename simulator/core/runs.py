@@ -263,8 +263,7 @@ class RunManager:
             status=status,
             error=error,
             events=self._emitted.pop(run_id, 0),
-            started_at=t0,
-            finished_at=time.time(),
+            finished_at=time.time(),  # `started_at` stays as written when it began: it was moved here to its clock
         )
 
     async def get(self, run_id: str) -> Run:

@@ -45,7 +45,12 @@ def request_headers(sub: Subscription, native: str, key: SigningKey, job: Job, b
         envelope_id=job.envelope_id,
     )
     headers.update(signed)
-    headers.update(sub.headers)
+    if sub.headers:
+        # Names are case-insensitive: a subscription's `content-type` replaces the sender's `Content-Type`,
+        # where both went out.
+        given = {name.lower() for name in sub.headers}
+        headers = {name: value for name, value in headers.items() if name.lower() not in given}
+        headers.update(sub.headers)
     return headers
 
 

@@ -165,13 +165,23 @@ HEADER_VALUE = f"^[\t\x20-\x7e\x80-\xff]{{0,{HEADER_VALUE_MAX}}}$"
 MAX_HEADERS = 50
 # Headers the sender sets on each request itself, in any letter case.
 FRAMING_HEADERS = ("host", "content-length", "transfer-encoding", "connection")
+# Every signing scheme's headers: one of them set by a subscription replaced the signature's own (a `webhook-id`
+# of its own made every request fail to verify), so they are refused like the framing headers.
+SIGNATURE_HEADERS = (
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "bt-signature",
+    "bt-signature-version",
+    "request-signature",
+)
 
 
 def _any_case(word: str) -> str:
     return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
 
 
-FRAMING_HEADER = "^(?:" + "|".join(_any_case(h) for h in FRAMING_HEADERS) + ")$"
+FRAMING_HEADER = "^(?:" + "|".join(_any_case(h) for h in FRAMING_HEADERS + SIGNATURE_HEADERS) + ")$"
 
 
 # --- crontab ------------------------------------------------------------------------------------------------

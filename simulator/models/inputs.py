@@ -149,6 +149,7 @@ Speed = Annotated[
 
 _HEADER_NAME = re.compile(formats.HEADER_NAME)
 _FRAMING = set(formats.FRAMING_HEADERS)
+_SIGNATURE = set(formats.SIGNATURE_HEADERS)
 
 
 def check_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -160,6 +161,8 @@ def check_headers(headers: dict[str, str]) -> dict[str, str]:
             raise ValueError(f"{name!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~)")
         if name.lower() in _FRAMING:
             raise ValueError(f"{name} is set by the sender for each request")
+        if name.lower() in _SIGNATURE:
+            raise ValueError(f"{name} is a signature header, set for each attempt by the signing scheme")
         if not re.fullmatch(formats.HEADER_VALUE, value):
             raise ValueError(
                 f"the value of {name} must be one line of at most {formats.HEADER_VALUE_MAX} characters: "

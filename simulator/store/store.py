@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -259,10 +260,28 @@ class Store(OutboxReads):
         self.records.put_nowait(Op(call=call))  # after the records of their attempts: they keep what those set
 
     async def delete_subscription(self, sub_id: str) -> None:
-        async def call(conn: AsyncConnection) -> None:
-            await conn.execute(t.subscriptions.delete().where(t.subscriptions.c.id == sub_id))
+        """Delete a subscription; what it had yet to deliver ends `dead`, saying why (left as it was, a retry
+        nobody would ever make showed as due for good, and could not be sent again)."""
+        d = t.deliveries.c
+        now = time.time()
 
-        await self.writer.submit(call)
+        async def call(conn: AsyncConnection) -> frozenset[str]:
+            ended = (await conn.execute(select(d.id).where(d.subscription_id == sub_id, d.status.in_(ACTIVE)))).all()
+            await conn.execute(
+                update(t.deliveries)
+                .where(d.subscription_id == sub_id, d.status.in_(ACTIVE))
+                .values(
+                    status="dead",
+                    finished_at=now,
+                    held_by=None,
+                    last_error="its subscription was deleted",
+                )
+            )
+            await conn.execute(t.subscriptions.delete().where(t.subscriptions.c.id == sub_id))
+            return frozenset(row.id for row in ended)
+
+        if ended := await self.writer.submit(call):
+            self.writer.announce(Committed(ended, other=False))  # the dashboard shows them end
 
     async def put_run(self, run_id: str, **values: Any) -> None:
         """Insert or update a run's row (`spec` is given as a dict)."""

@@ -63,6 +63,19 @@ def test_a_run_delivers_and_reports_its_events(api: httpx.Client, receiver: Rece
     assert [r["id"] for r in ok(api.get("/runs"), schemas.RunPage)["data"]] == [started["id"]]
 
 
+def test_a_runs_start_time_stays_as_shown_while_it_ran(api: httpx.Client, receiver: Receiver) -> None:
+    """`started_at` was rewritten at the end to the run's clock start, so the dashboard's "Started" moved when the
+    run completed."""
+    started = ok(
+        api.post("/runs", json={"scenario": "api-slow", "speed": 3600, "target": receiver.url}), schemas.Run, 202
+    )
+    eventually(lambda: len(receiver.requests) == 1, what="the first event sent")
+    running = run_status(api, started["id"])
+    assert running["status"] == "running" and running["started_at"] is not None
+    eventually(lambda: run_status(api, started["id"])["status"] == "completed", what="run completed")
+    assert run_status(api, started["id"])["started_at"] == running["started_at"]
+
+
 def test_the_same_seed_gives_the_same_events(api: httpx.Client) -> None:
     bodies = []
     for _ in range(2):

@@ -9,6 +9,7 @@ import pytest
 
 from simulator import signing
 from simulator.models import answers as schemas
+from simulator.testing import make_verifier
 from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually, ok, problem
 
@@ -30,6 +31,21 @@ def test_secret_is_shown_in_full_once_and_masked_after(api: httpx.Client) -> Non
     ]
     assert [s["secret"] for s in later] == [masked] * 4
     assert "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY" not in api.get("/subscriptions").text
+
+
+def test_a_secret_made_by_a_patch_is_shown_in_full_in_its_answer_alone(api: httpx.Client, receiver: Receiver) -> None:
+    """`secret: null` makes a new secret: that answer is the only place it can be read (it was masked there too,
+    and every later delivery was signed with a key nobody could learn)."""
+    sub = create(api, url=receiver.url, signing="standard")
+    made = ok(api.patch(f"/subscriptions/{sub['id']}", json={"secret": None}), schemas.Subscription)
+    assert made["secret"] != sub["secret"] and "*" not in made["secret"]
+    signing.validate_secret("standard", made["secret"])
+    assert ok(api.get(f"/subscriptions/{sub['id']}"), schemas.Subscription)["secret"] == signing.mask_secret(
+        made["secret"]
+    )
+    api.post("/events", json={"type": "token.created", "subscriptions": [sub["id"]]})
+    [request] = receiver.wait_for(1)
+    assert make_verifier("standard", made["secret"])(request.headers, request.body) == (True, "ok")
 
 
 def test_generated_secret_fits_the_scheme(api: httpx.Client) -> None:

@@ -129,6 +129,27 @@ async def test_extra_headers_are_sent(sim, receiver):
     assert (await receiver.wait_for_async(1))[0].headers["x-tenant"] == "acme"
 
 
+async def test_a_subscriptions_header_replaces_the_senders_of_the_same_name_in_any_case(sim, receiver):
+    """Header names are case-insensitive: `content-type` sent beside `Content-Type` was two headers."""
+    await subscribe(sim, receiver.url, signing="standard", headers={"content-type": "text/xml", "user-agent": "mine"})
+    _, [delivery_id] = await sim.emit(EventSpec(type="token.created"))
+    [request] = await receiver.wait_for_async(1)
+    assert (request.headers["content-type"], request.headers["user-agent"]) == ("text/xml", "mine")
+    await until(lambda: receiver.requests)
+    await sim.engine.settled(None, timeout=5)
+    [attempt] = (await sim.delivery(delivery_id)).attempt_log
+    assert attempt.request is not None
+    names = [name.lower() for name in attempt.request.headers]
+    assert names.count("content-type") == names.count("user-agent") == 1
+    assert {"webhook-id", "webhook-signature"} <= set(names)
+
+
+async def test_a_signature_header_of_a_subscriptions_own_is_refused_naming_it():
+    for name in ("webhook-id", "BT-Signature", "Request-Signature"):
+        with pytest.raises(ValueError, match=f"{name} is a signature header"):
+            SubscriptionSpec(url="http://127.0.0.1:9/", headers={name: "x"})
+
+
 async def test_retry_schedule_is_scaled_and_jittered_within_bounds(sim, receiver):
     receiver.fail(3, status=503)
     delays = [1.0, 2.0, 4.0]
@@ -172,6 +193,30 @@ async def test_retry_jitter_replays_with_the_run_whatever_its_ids(sim, receiver)
             query = select(tables.deliveries.c.sim_offset).where(tables.deliveries.c.id == delivery_id)
             offsets.append((await conn.execute(query)).scalar_one())  # the simulated time its retries took
     assert offsets[0] == offsets[1] and offsets[0] != pytest.approx(7.0)
+
+
+async def test_deleting_a_subscription_ends_what_it_had_yet_to_deliver(sim, receiver):
+    """Its retries would never be made: they end `dead`, saying why. They stayed `failed` with a retry due for
+    good (after a restart too), and a redelivery was refused as still under way."""
+    receiver.fail(5, status=500)
+    sub = await subscribe(sim, receiver.url, events=["token.*"], retry=RetrySpec(delays=[3600.0], jitter=0))
+    keep = await subscribe(sim, receiver.url, events=["syncfy:*"])
+    ids = []
+    for _ in range(2):
+        _, [delivery_id] = await sim.emit(EventSpec(type="token.created"))
+        ids.append(delivery_id)
+    await until(lambda: len(receiver.requests) == 2)
+    await sim.engine.settled(None, timeout=0.5)  # nothing settles: both wait an hour for their retry
+    assert [(await sim.delivery(i)).status for i in ids] == ["failed", "failed"]
+    _, [other] = await sim.emit(EventSpec(type="credentials.created"))
+    await sim.delete_subscription(sub.id)
+    for delivery_id in ids:
+        ended = await sim.delivery(delivery_id)
+        assert (ended.status, ended.last_error) == ("dead", "its subscription was deleted")
+        assert ended.next_attempt_at is None and ended.finished_at is not None
+    assert (await sim.delivery(other)).subscription_id == keep.id  # another subscription's are left alone
+    await until(lambda: len(receiver.requests) == 3)
+    assert (await sim.delivery(other)).status != "dead"
 
 
 async def test_retry_after_is_honoured(sim, receiver):

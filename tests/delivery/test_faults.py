@@ -327,6 +327,15 @@ async def test_reorder_order_is_the_seeds(sim, receiver):
     assert orders[0] == orders[1] != orders[2]
 
 
+async def test_a_strict_subscription_keeps_its_order_and_records_no_reorder(sim, receiver):
+    """`reorder` has no effect under `strict_order`; its record said otherwise (a `rank` nobody was sent by)."""
+    sub = await subscribe(sim, receiver.url, strict_order=True)
+    events = events_of("token.created", 8)
+    deliveries = await deliver(sim, sub, events, {"reorder": 8, "drop": 0.0}, seed=5)
+    assert receiver.event_ids() == [e.id for e in events]
+    assert [d.faults for d in deliveries] == [None] * 8
+
+
 async def test_delay_moves_the_first_attempt_and_delivered_at(sim, receiver):
     sub = await subscribe(sim, receiver.url)
     events = events_of("token.created", 3)
