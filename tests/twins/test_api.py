@@ -182,7 +182,8 @@ def test_status_shows_auto_disable_and_put_re_enables(
         bt.delete(f"/webhooks/{hook['id']}")
 
 
-def test_the_public_key_is_served_where_basis_theory_publishes_it(sim: WebhookSim) -> None:
-    served = httpx.get(f"{sim.url}/basistheory/keys/webhooks.v1.key")
+@pytest.mark.parametrize("name", ["webhooks.v1.key", "webhooks.v1-test.key"])  # the test tenants' name too
+def test_the_public_key_is_served_where_basis_theory_publishes_it(sim: WebhookSim, name: str) -> None:
+    served = httpx.get(f"{sim.url}/basistheory/keys/{name}")
     assert served.status_code == 200 and served.text.startswith("-----BEGIN PUBLIC KEY-----")
     assert served.text == sim.public_key_pem

@@ -140,6 +140,8 @@ class _Boundary:
 def routes() -> list[BaseRoute]:
     table = [
         Route("/keys/webhooks.v1.key", webhook_key, methods=["GET"]),
+        # Test tenants verify with this one; the simulator has a single key, so both names serve it.
+        Route("/keys/webhooks.v1-test.key", webhook_key, methods=["GET"]),
         Route("/tokens", endpoint(create_token), methods=["POST"]),
         Route("/v2/tokens", endpoint(list_tokens), methods=["GET"]),
         Route("/tokens/{id}", endpoint(_getter("token", "token")), methods=["GET"]),
