@@ -97,6 +97,7 @@ class DeliveryEngine(Outcomes):
         await self.flush()
         if self._sharing is not None:
             await self._sharing.stop()
+        self.stopping = True  # an attempt cut short from here on is recorded as interrupted (see `Outcomes`)
         await asyncio.gather(*(lane.close(grace) for lane in self._lanes.values()))
         self._lanes.clear()
         await self.store.writer.barrier()

@@ -92,6 +92,7 @@ class Outcomes:
     leases: Leases | None
     _delivered_at: DeliveryClock
     _records: Records
+    stopping = False  # set once the engine closes: an attempt cut short then is recorded as interrupted
 
     async def _attempt(self, lane: Lane, job: Job) -> None:
         sub = lane.sub
@@ -118,6 +119,10 @@ class Outcomes:
                 body, headers, injected = self.faults.on_attempt(sub, job, body, headers, signer)
                 sent = headers
                 outcome = await self.sender.post(sub.url, body, headers, sub.timeout)
+            except asyncio.CancelledError:
+                if sent is not None and self.stopping:
+                    self._interrupted(job, started, delivered, injected, (sub.url, sent, body, body is rendered))
+                raise
             except Exception as exc:  # a bug must still end as a recorded attempt on the retry schedule
                 log.exception("attempt %d of %s failed unexpectedly", job.attempts, job.id)
                 error = f"internal error: {type(exc).__name__}: {exc}"[:500]
@@ -137,6 +142,25 @@ class Outcomes:
         op.done = lambda _exc: None if recorded.done() else recorded.set_result(None)
         self.store.records.put_nowait(op)
         await recorded
+
+    def _interrupted(
+        self,
+        job: Job,
+        started: float,
+        delivered: datetime,
+        injected: dict[str, Any] | None,
+        request: tuple[str, dict[str, str] | None, bytes, bool],
+    ) -> None:
+        """Record an attempt the stopping process cut short after its request went out: the receiver may have it,
+        so the log must too. The delivery stays due (its status unchanged) and is sent again, with the same id,
+        by the next process."""
+        error = "interrupted: the sender stopped before an answer came (the delivery is sent again on restart)"
+        outcome = Outcome(None, (time.time() - started) * 1000, error, None, None)
+        attempt = attempt_row(job, started, delivered, outcome, injected, request)
+        if self.leases is None:
+            self._records.add(attempt, job.update_row(), False)
+        else:  # nothing may wait here: the writer commits it before the store closes
+            self.store.records.put_nowait(Op(attempts=(attempt,), updates=(job.update_row(),), timed=False))
 
     def _finish(self, lane: Lane, job: Job) -> None:
         raise NotImplementedError
