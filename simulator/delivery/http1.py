@@ -153,6 +153,8 @@ class _Reader:
         self._head_done = True
         # Decoded at once rather than field by field: the cheaper way, on the hottest path.
         self.headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self._fields}
+        if len(self.headers) < len(self._fields):
+            self.headers = _combined(self._fields)  # a repeated field (two Set-Cookie) kept only its last value
         coding = self.headers.get("transfer-encoding")
         chunked = coding is not None and coding.rpartition(",")[2].strip().lower() == "chunked"
         # llhttp's own rule (RFC 9112 §6.3), which leaves it to the caller to end such a body at the close.
@@ -214,6 +216,16 @@ class _Reader:
         response is a reference cycle that only the cyclic collector frees, and with the thresholds `serve`
         runs under, that collector came every few thousand responses and stopped the loop for 40-70 ms."""
         del self._parser
+
+
+def _combined(fields: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Header fields by lower-cased name, the values of a repeated one joined by ", " in the order received
+    (RFC 9110 §5.3; Set-Cookie, which the rule excepts, is shown so too rather than losing all but one)."""
+    out: dict[str, str] = {}
+    for raw_name, raw_value in fields:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
 
 
 class _Connection(asyncio.Protocol):

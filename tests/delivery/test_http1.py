@@ -62,6 +62,14 @@ async def test_bodies_are_framed_and_the_connection_reused(client: Client, respo
     assert server.connections == 1
 
 
+async def test_a_repeated_header_keeps_every_value(client: Client) -> None:
+    """Two Set-Cookie (or any field sent twice) were recorded as the last one alone."""
+    response = b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nX-Id: 7\r\nset-cookie: b=2\r\nContent-Length: 0\r\n\r\n"
+    async with scripted([response]) as server:
+        got = await client.post(target(server), {}, b"{}", 5)
+    assert got.headers == {"set-cookie": "a=1, b=2", "x-id": "7", "content-length": "0"}
+
+
 async def test_a_response_split_across_many_writes(client: Client) -> None:
     whole = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
 
