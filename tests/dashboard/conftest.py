@@ -47,6 +47,28 @@ steps:
     steps:
       - emit: token.created
 """,
+    "dash-tokens": """
+name: dash-tokens
+provider: basistheory
+description: Tokens, one after another.
+params:
+  n: {default: 80, description: how many}
+  gap: {default: 1ms, description: between two}
+steps:
+  - repeat: "${n}"
+    steps:
+      - emit: token.created
+      - wait: "${gap}"
+""",
+    "dash-lots": """
+name: dash-lots
+provider: basistheory
+description: More tokens than a run's timeline lists.
+steps:
+  - repeat: 2050
+    steps:
+      - emit: token.created
+""",
     "dash-slow": """
 name: dash-slow
 provider: basistheory

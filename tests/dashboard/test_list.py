@@ -110,3 +110,55 @@ def test_a_page_of_a_thousand_deliveries(page: Page, webhook_receiver: Receiver)
         f"\n1,000 deliveries: rendered and painted {listed['renderMs']:.0f} ms after their data arrived "
         f"(read in {listed['fetchMs']:.0f} ms: GET /deliveries twice); {listed['at']:.0f} ms after the navigation"
     )
+
+
+def open_empty(page: Page, address: str) -> None:
+    """Open the list at `address` and wait until it follows the stream and shows no delivery yet."""
+    page.open(address)
+    page.wait(lambda: page.one(".live").get_attribute("data-state") == "live", what="the stream")
+    page.wait(lambda: "0 deliveries" in page.one(".summary").text, what="the empty list")
+
+
+def test_the_bar_counts_each_delivery_once(page: Page, webhook_receiver: Receiver) -> None:
+    """Each delivery is told by the stream at every change (made `pending`, then `succeeded`): the bar counts the
+    deliveries not shown, not the changes."""
+    open_empty(page, "/?limit=50")
+    with page.server.client() as api:
+        run = api.post("/runs", json={"scenario": "dash-many", "target": webhook_receiver.url, "speed": 0}).json()
+        page.wait(lambda: api.get(f"/runs/{run['id']}").json()["counts"] == {"succeeded": 1000}, 120, "the run")
+        bar = "950 newer deliveries — show"
+        try:
+            page.wait(lambda: page.one(".banner").text == bar, what="the bar")
+        except AssertionError:
+            raise AssertionError(f"the bar says {page.one('.banner').text!r}, not {bar!r}") from None
+        assert [s for _, s in page.rows()] == ["succeeded"] * 50  # the page grew by a page's worth, no more
+        page.click(".banner")
+        newest = api.get("/deliveries", params={"order": "newest", "limit": 50}).json()["data"]
+    newest = [(d["id"], d["status"]) for d in newest]
+    page.wait(lambda: page.rows() == newest and not page.one(".banner").is_displayed(), what="the newest page")
+
+
+def test_rows_that_leave_the_filter_make_room(page: Page, make_webhook_receiver: Callable[..., Receiver]) -> None:
+    """`status=pending`: rows leave as their deliveries succeed; those that waited behind the bar take their
+    place, and the bar counts only deliveries that still match."""
+    quick, stuck = make_webhook_receiver(delay=0.02), make_webhook_receiver(delay=20)
+    open_empty(page, "/?status=pending&limit=50")
+    with page.server.client() as api:
+        # 80 made at once, then sent one at a time: more than the page has room for are pending together.
+        first = api.post("/runs", json={"scenario": "dash-tokens", "target": quick.url, "speed": 0}).json()
+        page.wait(lambda: api.get(f"/runs/{first['id']}").json()["counts"] == {"succeeded": 80}, 60, "the first run")
+        try:
+            page.wait(lambda: not page.rows() and not page.one(".banner").is_displayed(), what="no row, no bar")
+        except AssertionError:
+            bar = page.one(".banner").text if page.one(".banner").is_displayed() else "no bar"
+            raise AssertionError(f"{len(page.rows())} rows and {bar!r} after all 80 succeeded") from None
+        # Five that stay pending (the receiver answers in 20 s) are shown: the 80 that left made room.
+        api.post("/runs", json={"scenario": "dash-tokens", "params": {"n": 5}, "target": stuck.url, "speed": 0})
+
+        def five_pending() -> set[str]:
+            found = {d["id"] for d in api.get("/deliveries", params={"status": "pending"}).json()["data"]}
+            return found if len(found) == 5 else set()
+
+        pending = page.wait(five_pending, what="5 pending")
+    page.wait(lambda: {i for i, _ in page.rows()} == pending, what="the pending deliveries, shown")
+    assert {s for _, s in page.rows()} == {"pending"} and not page.one(".banner").is_displayed()

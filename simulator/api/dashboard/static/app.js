@@ -98,7 +98,17 @@ function route() {
     const match = path.match(pattern);
     if (!match) continue;
     document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("current", a.dataset.nav === nav));
-    if (match[1]) params.id = decodeURIComponent(match[1]);
+    if (match[1]) {
+      try {
+        params.id = decodeURIComponent(match[1]);
+      } catch {
+        // A broken percent-escape (typed, or cut short by a copy): said, and the page stays usable.
+        const what = `The address has a malformed percent-escape: ${match[1]}`;
+        view.replaceChildren(h("p", { class: "error" }, `${what}. `), h("a", { href: "#/" }, "Deliveries"));
+        notify(what, "error");
+        return;
+      }
+    }
     view.replaceChildren();
     cleanup = render(view, params, ctx) || (() => {});
     return;

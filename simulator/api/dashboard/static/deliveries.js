@@ -14,7 +14,10 @@ let typing = false; // the search box had the focus when the filters last change
 export function deliveriesView(root, params, ctx) {
   const filters = Object.fromEntries(FILTERS.map((k) => [k, params[k] || ""]));
   const size = SIZES.includes(Number(params.limit)) ? Number(params.limit) : 100;
-  const state = { cursor: params.cursor || null, next: null, rows: new Map(), extra: 0, waiting: 0, loads: 0 };
+  // `rows`: the rows shown, by delivery id; `room`: how many the first page may show (a page's worth read, and as
+  // many again arriving live); `waiting`: the deliveries that arrived beyond it and still match, oldest first, by id
+  // (each is told by the stream at every change: counted by id, a delivery is counted once).
+  const state = { cursor: params.cursor || null, next: null, rows: new Map(), room: 0, waiting: new Map(), loads: 0 };
   const body = h("div", { class: "rows", role: "rowgroup" });
   const summary = h("p", { class: "summary muted" }, "Loading…");
   const banner = h("button", { type: "button", class: "banner", hidden: true, onclick: () => load() });
@@ -60,8 +63,9 @@ export function deliveriesView(root, params, ctx) {
       const fetched = performance.now();
       state.next = cursor;
       state.rows.clear();
-      state.extra = state.waiting = 0;
-      banner.hidden = true;
+      state.waiting.clear();
+      state.room = found.length + size;
+      showBanner();
       const fragment = document.createDocumentFragment();
       for (const d of found) fragment.append(track(d));
       body.replaceChildren(fragment);
@@ -90,10 +94,17 @@ export function deliveriesView(root, params, ctx) {
     summary.textContent = `${shown} ${shown === 1 ? "delivery" : "deliveries"} (${where})`;
   }
 
+  function showBanner() {
+    const n = state.waiting.size;
+    banner.hidden = !n;
+    banner.textContent = `${n} newer ${n === 1 ? "delivery" : "deliveries"} — show`;
+  }
+
   function changed(message) {
     for (const id of message.left) {
       state.rows.get(id)?.remove();
       state.rows.delete(id);
+      state.waiting.delete(id);
     }
     // Oldest first, each inserted at the top: the newest ends up first.
     for (const d of [...message.data].reverse()) {
@@ -101,16 +112,19 @@ export function deliveriesView(root, params, ctx) {
       if (shown) {
         shown.replaceWith(track(d));
       } else if (!state.cursor) {
-        if (state.extra >= size) {
-          state.waiting += 1; // a flood: say so rather than grow the page without end
-          banner.hidden = false;
-          banner.textContent = `${state.waiting} newer ${state.waiting === 1 ? "delivery" : "deliveries"} — show`;
-          continue;
-        }
-        state.extra += 1;
-        body.prepend(track(d));
+        // A flood: counted rather than grow the page without end. Behind others already waiting, a delivery waits
+        // too, so the page stays in order.
+        if (state.waiting.size || state.rows.size >= state.room) state.waiting.set(d.id, d);
+        else body.prepend(track(d));
       }
     }
+    // Rows that left make room: those waiting take it, oldest first.
+    for (const [id, d] of state.waiting) {
+      if (state.rows.size >= state.room) break;
+      state.waiting.delete(id);
+      body.prepend(track(d));
+    }
+    showBanner();
     showSummary();
   }
 
@@ -158,11 +172,20 @@ function filterBar(filters, size, go, ctx) {
   const run = input("run", "run id");
   const sub = input("subscription", "subscription id");
   const status = h("select", { name: "status" }, STATUSES.map((s) => h("option", { value: s, selected: s === filters.status }, s || "any")));
-  const type = h("select", { name: "type" }, h("option", { value: "" }, "any"));
+  // The address's own type is an option from the start (the catalog is read after), so a filter changed
+  // meanwhile keeps it; a type the catalog does not know stays too, as written.
+  const own = filters.type ? h("option", { value: filters.type, selected: true }, filters.type) : null;
+  const type = h("select", { name: "type" }, h("option", { value: "" }, "any"), own);
   const q = h("input", { name: "q", type: "search", value: filters.q, placeholder: "text in the body", size: 22 });
   const limit = h("select", { name: "limit" }, SIZES.map((n) => h("option", { value: n, selected: n === size }, `${n} a page`)));
   ctx.types().then((types) => {
-    for (const t of types) type.append(h("option", { value: t.name, selected: t.name === filters.type }, t.type));
+    // The address may name a type in any form the API takes (`provider:type`, bare, an alias): its option takes
+    // that form as its value, so the address keeps what it said.
+    const named = types.find((t) => [t.type, t.name, ...(t.aliases || [])].includes(filters.type));
+    if (named) own.remove();
+    for (const t of types) {
+      type.append(h("option", { value: t === named ? filters.type : t.name, selected: t === named }, t.type));
+    }
   }).catch((error) => ctx.fail(error, "GET /events"));
   const apply = () => go({ run: run.value.trim(), subscription: sub.value.trim(), status: status.value, type: type.value,
     q: q.value.trim(), limit: Number(limit.value) === 100 ? "" : limit.value, cursor: "" });

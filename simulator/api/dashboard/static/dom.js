@@ -110,6 +110,42 @@ export function throttled(fn, wait = 1000) {
   return call;
 }
 
+// The async `fn` run when asked, never twice at once: asks while it runs become one more run after it ends, and
+// a run starts `gap` ms after the previous one started at the earliest. A read that takes longer than the changes
+// it follows come in then falls behind by one read, never by a pile of them. `.cancel()` drops what is asked.
+export function coalesced(fn, gap = 0) {
+  let timer = null;
+  let running = false;
+  let again = false;
+  let started = -Infinity;
+  let cancelled = false;
+  const schedule = () => {
+    timer = setTimeout(run, Math.max(0, started + gap - Date.now()));
+  };
+  const run = async () => {
+    timer = null;
+    running = true;
+    again = false;
+    started = Date.now();
+    try {
+      await fn();
+    } finally {
+      running = false;
+      if (again && !cancelled) schedule();
+    }
+  };
+  const call = () => {
+    if (cancelled) return;
+    if (running) again = true;
+    else if (!timer) schedule();
+  };
+  call.cancel = () => {
+    cancelled = true;
+    clearTimeout(timer);
+  };
+  return call;
+}
+
 export function debounce(fn, wait) {
   let timer = null;
   return (...args) => {

@@ -1,12 +1,14 @@
 // Runs (GET /runs, newest first) and one run (GET /runs/{id}): its summary counts, its events planned against
 // when their deliveries were made, its ETA or next event while it plays, and Cancel (POST /runs/{id}/cancel).
-// Both follow GET /stream and read again (at most once a second) when something changes.
+// Both follow GET /stream. The list reads again (at most once a second) when something changes; a run's page
+// reads again what changed alone (see runView), one read at a time, so a run of thousands of deliveries a second
+// does not leave it behind.
 
 import { all, api, get } from "./api.js";
-import { add, badge, clear, dateTime, h, json, link, pairs, relative, throttled, timeCell } from "./dom.js";
+import { badge, coalesced, dateTime, h, json, link, pairs, relative, throttled, timeCell } from "./dom.js";
 
 const PLAYING = new Set(["pending", "running"]);
-const SHOWN = 2000; // a long run's timeline shows its first events; the counts cover them all
+const SHOWN = 2000; // a long run's timeline lists its first events and counts the rest; the counts cover them all
 
 function counts(run) {
   const c = run.counts || {};
@@ -85,33 +87,210 @@ export function runsView(root, _params, ctx) {
 
 export function runView(root, params, ctx) {
   const id = params.id;
-  let last = null;
-  async function load() {
+  const path = `/runs/${encodeURIComponent(id)}`;
+  root.append(h("p", { class: "muted" }, "Loading…"));
+  // What is shown once the whole run has been read (see build); null before, and after a read failed.
+  let page = null;
+  let queued = null; // deliveries that changed while the whole run was being read: applied on top of it
+  let told = null; // the failure last told: a retry that fails the same way is shown, not told again
+  // What the next refresh reads. A change costs little: a delivery's own row is redrawn from the stream's data,
+  // the counts and status at the top come from GET /runs/{id}, and only events not listed yet are read. The
+  // whole run is read again only when the stream (re)opens or asks for it.
+  const want = { all: false, run: false, events: false };
+  let gone = false; // the page was left: a read still under way then draws nothing (another view has the root)
+
+  async function sync() {
+    const now = { ...want };
+    want.all = want.run = want.events = false;
     try {
-      const [run, events, deliveries] = await Promise.all([
-        get(`/runs/${encodeURIComponent(id)}`),
-        all(`/runs/${encodeURIComponent(id)}/events`, {}, SHOWN),
-        all("/deliveries", { run: id }, SHOWN * 2),
-      ]);
-      const text = JSON.stringify([run, events, deliveries]);
-      if (text === last) return; // unchanged: what is open in the page stays open
-      last = text;
-      add(clear(root), render(run, events, deliveries, ctx, refresh));
+      if (now.all || !page) await readAll();
+      else if (now.run) {
+        const run = await get(path);
+        if (gone) return;
+        showRun(run);
+      }
+      if (gone) return;
+      if (page && (now.events || page.events.length < Math.min(SHOWN, page.run.events))) await readNewer();
+      told = null;
     } catch (error) {
+      if (gone) return;
+      page = null;
       root.replaceChildren(h("h1", {}, "Run"), h("p", { class: "error" }, `Cannot read run ${id}.`), link("/runs", "← Runs"));
-      ctx.fail(error, `GET /runs/${id}`);
+      const text = String(error?.message || error);
+      if (text !== told) ctx.fail(error, `GET /runs/${id}`);
+      told = text;
     }
   }
-  const refresh = throttled(load);
-  load();
-  const stop = ctx.follow({ run: id }, { ready: refresh, runs: refresh, deliveries: refresh, reload: refresh });
+
+  async function readAll() {
+    queued = [];
+    try {
+      const [run, events, deliveries] = await Promise.all([
+        get(path),
+        all(`${path}/events`, {}, SHOWN),
+        all("/deliveries", { run: id }, SHOWN * 2),
+      ]);
+      if (gone) return;
+      build(run, events, deliveries);
+      const later = queued;
+      queued = null;
+      for (const message of later) changed(message);
+    } finally {
+      queued = null;
+    }
+  }
+
+  // The events after the last one listed (the list's cursor is an event's seq), until the timeline is full.
+  async function readNewer() {
+    let cursor = page.events.length ? String(page.events[page.events.length - 1].seq) : null;
+    while (page.events.length < SHOWN) {
+      const found = await get(`${path}/events`, { limit: Math.min(500, SHOWN - page.events.length), cursor });
+      if (gone) return;
+      append(found.data);
+      if (!found.next_cursor) return;
+      cursor = found.next_cursor;
+    }
+  }
+
+  function build(run, events, deliveries) {
+    const tbody = h("tbody");
+    const tail = h("tr", { class: "muted more" }, h("td", { colspan: 6 }));
+    const title = h("div");
+    const facts = h("div");
+    page = { run, text: null, title, facts, events: [], rows: new Map(), deliveries: new Map(), origin: null, tbody, tail };
+    for (const d of deliveries) hold(d);
+    tbody.append(tail);
+    root.replaceChildren(
+      h("p", {}, link("/runs", "← Runs"), " · ", link(`/?run=${encodeURIComponent(id)}`, "its deliveries")),
+      title,
+      facts,
+      h("h2", {}, "Timeline"),
+      h("table", { class: "list timeline" },
+        h("thead", {}, h("tr", {}, ["#", "Type", "Planned (simulated)", "Sent (real)", "Deliveries", ""].map((n) => h("th", {}, n)))),
+        tbody),
+    );
+    showRun(run);
+    append(events);
+  }
+
+  // The top of the page (status, Cancel, counts), redrawn only when the run changed: a Cancel button under the
+  // pointer stays the same button.
+  function showRun(run) {
+    page.run = run;
+    const text = JSON.stringify(run);
+    if (text !== page.text) {
+      page.text = text;
+      const [title, facts] = summary(run, ctx, () => ask("run"));
+      page.title.replaceWith(title);
+      page.facts.replaceWith(facts);
+      Object.assign(page, { title, facts });
+    }
+    showTail();
+  }
+
+  function append(events) {
+    const fragment = document.createDocumentFragment();
+    for (const e of events) {
+      if (page.events.length >= SHOWN) break;
+      if (page.rows.has(e.id)) continue;
+      page.events.push(e);
+      page.origin ??= new Date(e.occurred_at).getTime();
+      const tr = eventRow(e, page.origin);
+      page.rows.set(e.id, tr);
+      showDeliveries(tr, e.id);
+      fragment.append(tr);
+    }
+    page.tbody.insertBefore(fragment, page.tail);
+    if (page.events.length >= SHOWN) {
+      // A full timeline keeps only its own events' deliveries.
+      for (const key of page.deliveries.keys()) if (!page.rows.has(key)) page.deliveries.delete(key);
+    }
+    showTail();
+  }
+
+  // Where a delivery is kept, by event: for the events listed, and while the timeline is not full for those not
+  // read yet too (their rows will show them).
+  function hold(d) {
+    const touched = [];
+    for (const e of d.event_ids) {
+      if (!page.rows.has(e) && page.events.length >= SHOWN) continue;
+      const held = page.deliveries.get(e) || new Map();
+      page.deliveries.set(e, held);
+      // Attempts only grow: a delivery told with fewer than the one held is an older state of it (told by the
+      // stream before the list was read, say), not news.
+      if ((held.get(d.id)?.attempts ?? -1) > d.attempts) continue;
+      held.set(d.id, d);
+      touched.push(e);
+    }
+    return touched;
+  }
+
+  function showDeliveries(tr, eventId) {
+    const ds = [...(page.deliveries.get(eventId)?.values() || [])];
+    const first = ds.reduce((a, d) => (!a || d.created_at < a.created_at ? d : a), null);
+    const started = page.run.started_at ? new Date(page.run.started_at).getTime() : 0;
+    tr.cells[3].textContent = first ? offset(first.created_at, started) : "—";
+    tr.cells[4].replaceChildren(...ds.map((d) => link(`/deliveries/${encodeURIComponent(d.id)}`, badge(d.status))));
+  }
+
+  // Below the rows: the events left out of a full timeline, and those still to come.
+  function showTail() {
+    const run = page.run;
+    const parts = [];
+    const left = page.events.length >= SHOWN ? run.events - page.events.length : 0;
+    if (left > 0) {
+      parts.push(`${left} more ${left === 1 ? "event" : "events"} not shown (the timeline lists the first ${SHOWN.toLocaleString("en")})`);
+    }
+    const waiting = run.planned_events && PLAYING.has(run.status) ? run.planned_events - run.events : 0;
+    if (waiting > 0) parts.push(`${waiting} more to come${run.next_event_at ? `, the next ${relative(run.next_event_at)}` : ""}`);
+    page.tail.hidden = !parts.length;
+    page.tail.firstChild.textContent = parts.join("; ");
+  }
+
+  // A delivery's change redraws its event's row, from the stream's own data: nothing is read.
+  function changed(message) {
+    if (queued) {
+      queued.push(message);
+      return;
+    }
+    if (!page) return;
+    const touched = new Set(message.data.flatMap(hold));
+    for (const e of touched) {
+      const tr = page.rows.get(e);
+      if (tr) showDeliveries(tr, e);
+      else want.events = true; // an event not read yet
+    }
+    if (want.events) refresh();
+  }
+
+  const refresh = coalesced(sync, 250);
+  const ask = (what) => {
+    want[what] = true;
+    refresh();
+  };
+  // The run is read when the stream is open (so no change falls between the two), or after a while without it.
+  const fallback = setTimeout(() => ask("all"), 1500);
+  const stop = ctx.follow({ run: id }, {
+    ready: () => {
+      clearTimeout(fallback);
+      ask("all");
+    },
+    reload: () => ask("all"),
+    // A run that could not be read is read again when the stream opens again, not at every change of others.
+    runs: (m) => {
+      if (page && (m.other || m.ids.includes(id))) ask("run");
+    },
+    deliveries: changed,
+  });
   return () => {
+    gone = true;
+    clearTimeout(fallback);
     refresh.cancel();
     stop();
   };
 }
 
-function render(run, events, deliveries, ctx, refresh) {
+function summary(run, ctx, refresh) {
   const facts = [
     ["Scenario", run.scenario],
     ["Status", badge(run.status)],
@@ -128,36 +307,26 @@ function render(run, events, deliveries, ctx, refresh) {
   if (run.target) facts.push(["Target", run.target]);
   if (run.error) facts.push(["Error", h("span", { class: "error-text" }, run.error)]);
   return [
-    h("p", {}, link("/runs", "← Runs"), " · ", link(`/?run=${encodeURIComponent(run.id)}`, "its deliveries")),
     h("div", { class: "title" }, h("h1", {}, "Run ", h("code", {}, run.id)), badge(run.status), cancelButton(run, ctx, refresh)),
     pairs(facts, "pairs facts"),
-    h("h2", {}, "Timeline"),
-    timeline(run, events, deliveries),
   ];
 }
 
-// Each event: when the scenario placed it (simulated time, from the first event) and when its deliveries were
-// made and how they stand; events still to come are counted, not listed.
-function timeline(run, events, deliveries) {
-  const byEvent = new Map();
-  for (const d of deliveries) for (const e of d.event_ids) byEvent.set(e, [...(byEvent.get(e) || []), d]);
-  const origin = events.length ? new Date(events[0].occurred_at).getTime() : 0;
-  const started = run.started_at ? new Date(run.started_at).getTime() : 0;
-  const offset = (t, from) => (t ? `+${((new Date(t).getTime() - from) / 1000).toFixed(1)} s` : "");
-  const rows = events.map((e) => {
-    const ds = byEvent.get(e.id) || [];
-    return h("tr", { dataset: { seq: e.seq } },
-      h("td", { class: "num" }, String(e.seq)),
-      h("td", {}, e.type),
-      h("td", { title: e.occurred_at }, offset(e.occurred_at, origin)),
-      h("td", {}, ds.length ? offset(ds[0].created_at, started) : "—"),
-      h("td", {}, ds.map((d) => link(`/deliveries/${encodeURIComponent(d.id)}`, badge(d.status)))),
-      h("td", {}, h("details", {}, h("summary", {}, "body"), h("pre", {}, json(e.body)))));
+const offset = (t, from) => (t ? `+${((new Date(t).getTime() - from) / 1000).toFixed(1)} s` : "");
+
+// One event: when the scenario placed it (simulated time, from the first event); its deliveries' cells are
+// filled, and redrawn as they change, by the run's view.
+function eventRow(e, origin) {
+  const body = h("details", {}, h("summary", {}, "body"));
+  // The body is laid out when first opened: two thousand bodies built up front were most of a long run's page.
+  body.addEventListener("toggle", () => {
+    if (body.open && !body.querySelector("pre")) body.append(h("pre", {}, json(e.body)));
   });
-  const waiting = run.planned_events && PLAYING.has(run.status) ? run.planned_events - events.length : 0;
-  return h("table", { class: "list timeline" },
-    h("thead", {}, h("tr", {}, ["#", "Type", "Planned (simulated)", "Sent (real)", "Deliveries", ""].map((n) => h("th", {}, n)))),
-    h("tbody", {}, rows, waiting > 0
-      ? h("tr", { class: "muted" }, h("td", { colspan: 6 }, `${waiting} more to come${run.next_event_at ? `, the next ${relative(run.next_event_at)}` : ""}`))
-      : null));
+  return h("tr", { dataset: { seq: e.seq } },
+    h("td", { class: "num" }, String(e.seq)),
+    h("td", {}, e.type),
+    h("td", { title: e.occurred_at }, offset(e.occurred_at, origin)),
+    h("td", {}, "—"),
+    h("td", {}),
+    h("td", {}, body));
 }
