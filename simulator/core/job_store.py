@@ -22,6 +22,7 @@ from apscheduler.job import Job
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -152,6 +153,8 @@ def trigger_json(trigger: BaseTrigger) -> dict[str, Any]:
         }
     if isinstance(trigger, DateTrigger):
         return {"date": _iso(trigger.run_date)}
+    if isinstance(trigger, OrTrigger):  # a crontab restricting both its day fields: either fires
+        return {"any": [trigger_json(each) for each in trigger.triggers]}
     raise ValueError(f"a {type(trigger).__name__} is not stored")
 
 
@@ -175,6 +178,8 @@ def trigger_from_json(data: dict[str, Any]) -> BaseTrigger:
         )
     if "date" in data:
         return DateTrigger(run_date=_time(data["date"]), timezone=UTC)
+    if "any" in data:
+        return OrTrigger([trigger_from_json(dict(each)) for each in data["any"]])
     raise ValueError(f"no trigger in {sorted(data)}")
 
 

@@ -44,6 +44,9 @@ TOO_LONG = "the scenario's timeline goes past the year 9999: its waits are too l
 PLAN_LIMIT = 100_000
 # Runs under way at once; one more is a 429 (a schedule's firing is skipped and logged).
 MAX_LIVE_RUNS = 100
+# Seconds a run keeps its choice of subscriptions for a type when nothing changed in this process (a change made
+# by another process on a shared store is seen within this).
+RECHOOSE = 1.0
 QUEUE_LOOK = 1.0  # seconds between a player's looks at the shared store (waiting runs, cancels, its progress)
 CANCEL_WAIT = 10.0  # seconds a cancel waits for another process to stop the run it plays
 NO_SCENARIO = "this process has no scenario named {name!r} (give it the same --scenarios as the server)"
@@ -91,6 +94,7 @@ class RunManager:
         self.check_faults = check_faults
         self.accepting = True
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._starting = 0  # runs accepted and not yet launched (see `start`)
         self._emitted: dict[str, int] = {}
         self._plans: dict[str, _Plan] = {}
         self._queue: asyncio.Task[None] | None = None  # the watch over runs other processes leave (shared store)
@@ -116,7 +120,7 @@ class RunManager:
     async def start(self, spec: RunSpec, *, scenario: Scenario | None = None, typed_params: bool = False) -> Run:
         """Validate `spec`, record the run as pending and start it in the background. `scenario`: one the caller
         loaded from a file; `typed_params`: JSON's rule for parameters (see `validate_run` for both)."""
-        if len(self._tasks) >= MAX_LIVE_RUNS:
+        if len(self._tasks) + self._starting >= MAX_LIVE_RUNS:
             raise TooManyRuns(
                 f"{MAX_LIVE_RUNS} runs are under way, as many as the server takes: wait for one to end, or cancel one",
                 errors=[FieldError("scenario", f"at most {MAX_LIVE_RUNS} runs at once")],
@@ -124,6 +128,15 @@ class RunManager:
         if not self.accepting:
             raise InvalidInput("the simulator is shutting down; no new runs")
         self.store.writer.check()  # 503 while the store cannot write: nothing is accepted that it cannot keep
+        # Its place is taken now, before the awaits below: checked against the tasks alone, 110 runs started at
+        # once all passed the check of 100.
+        self._starting += 1
+        try:
+            return await self._start(spec, scenario, typed_params)
+        finally:
+            self._starting -= 1
+
+    async def _start(self, spec: RunSpec, scenario: Scenario | None, typed_params: bool) -> Run:
         valid = await validate_run(
             spec,
             scenario_dirs=self.scenario_dirs,
@@ -194,18 +207,15 @@ class RunManager:
         store, engine = self.store, self.engine
         scenario, subs, seed, params, start = play.scenario, play.subs, play.seed, play.params, play.start
         await store.put_run(run_id, status="running", started_at=time.time(), owner=engine.me)
-        matching: dict[str, list[Subscription]] = {}
+        receivers = _Receivers(self.subscriptions, subs)
         self._emitted[run_id] = 0
 
         async def emit(event: Event, step: Any) -> None:
             etype = catalog.resolve(event.key)
-            if etype.key not in matching:
-                pool = subs if subs is not None else await self.subscriptions.matching(etype)
-                matching[etype.key] = [s for s in pool if s.enabled and catalog.matches(s.events, etype)]
             # The scenario's own faults, overridden by the run's, overridden by the step's.
             faults = merge_faults(scenario.faults, play.faults, getattr(step, "faults", None))
             due = t0 + (event.occurred_at - start).total_seconds() / play.speed if play.speed > 0 else None
-            await engine.publish(event, matching[etype.key], speed=play.speed, faults=faults, seed=seed, due=due)
+            await engine.publish(event, await receivers.of(etype), speed=play.speed, faults=faults, seed=seed, due=due)
             self._emitted[run_id] += 1
             plan.next_at = None
 
@@ -441,3 +451,27 @@ def _measure(scenario: Any, seed: int, params: dict[str, Any], start: datetime) 
     except OverflowError:  # its end is past the year 9999: no ETA, and the run stops when it gets there
         return None, None
     return count, (last - start).total_seconds()
+
+
+class _Receivers:
+    """The subscriptions each event type of a run goes to: chosen again whenever a subscription changes in this
+    process, and at least every RECHOOSE seconds. Chosen once for the whole run, a deleted or disabled
+    subscription went on receiving the run's events, and one made during it got none."""
+
+    def __init__(self, manager: Subscriptions, named: list[Subscription] | None) -> None:
+        self._manager = manager
+        self._named = named  # the run's own (a target's, or those it names), else every matching one
+        self._chosen: dict[str, tuple[int, float, list[Subscription]]] = {}
+
+    async def of(self, etype: catalog.EventType) -> list[Subscription]:
+        version, now = self._manager.engine.subscriptions_version, time.monotonic()
+        chosen = self._chosen.get(etype.key)
+        if chosen is None or chosen[0] != version or now - chosen[1] > RECHOOSE:
+            if self._named is None:
+                pool = await self._manager.matching(etype)
+            else:  # as they stand now: those deleted since are left out
+                found = [await self._manager.store.get_subscription(s.id) for s in self._named]
+                pool = [s for s in found if s is not None]
+            receiving = [s for s in pool if s.enabled and catalog.matches(s.events, etype)]
+            chosen = self._chosen[etype.key] = (version, now, receiving)
+        return chosen[2]

@@ -27,6 +27,7 @@ from typing import Any
 from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -271,18 +272,27 @@ def _trigger(spec: ScheduleSpec) -> tuple[BaseTrigger, dict[str, Any]]:
     return DateTrigger(run_date=at, timezone=UTC), {"at": iso_ms(at)}
 
 
-def crontab(expr: str) -> CronTrigger:
+def crontab(expr: str) -> BaseTrigger:
     """A 5-field crontab expression (minute hour day month weekday, UTC) as an APScheduler trigger.
 
     APScheduler 3 numbers weekdays from Monday = 0; crontab from Sunday = 0 (or 7). Numeric weekdays are
-    translated, so `* * * * 1` fires on Mondays as it would under cron. As in APScheduler, a restricted day of
-    month and a restricted weekday must both match (cron fires when either does).
+    translated, so `* * * * 1` fires on Mondays as it would under cron. Where both the day of month and the
+    weekday are restricted (neither starts with `*`), cron fires when either matches; one APScheduler trigger
+    needs both, so such an expression is two, either of which fires (`0 0 13 * 5`: every 13th and every Friday).
     """
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"wrong number of fields; got {len(fields)}, expected 5")
     minute, hour, day, month, weekday = fields
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(weekday), timezone=UTC)
+    days = _weekdays(weekday)
+    if day.startswith("*") or weekday.startswith("*"):
+        return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=days, timezone=UTC)
+    return OrTrigger(
+        [
+            CronTrigger(minute=minute, hour=hour, day=day, month=month, timezone=UTC),
+            CronTrigger(minute=minute, hour=hour, month=month, day_of_week=days, timezone=UTC),
+        ]
+    )
 
 
 def _weekdays(field: str) -> str:

@@ -46,6 +46,7 @@ class Simulator:
         self.runs = RunManager(store, engine, self.scenario_dirs, self.subscriptions, self.check_faults)
         self._adhoc: BuildContext | None = None
         self.remote: RemoteChanges | None = None  # other processes' changes, for the watchers (a shared store)
+        self._redelivering: set[str] = set()  # deliveries being sent again, until their new state is committed
         # The key the provider API twins require in their own auth header; None accepts any non-empty key.
         self.provider_key: str | None = None
         # What the provider API twins forget on a reset, before the store empties (their flows stop) and after.
@@ -196,20 +197,35 @@ class Simulator:
 
     async def redeliver(self, delivery_id: str) -> Delivery:
         await self.delivery(delivery_id)
-        if not await self.engine.redeliver(delivery_id):  # the request is fine; the delivery's state is not
+        if not await self._redeliver([delivery_id]):  # the request is fine; the delivery's state is not
             raise Conflict(
                 f"delivery {delivery_id} is still being delivered",
                 errors=[FieldError("id", "delivery is still pending")],
             )
-        await self.store.writer.barrier()  # answer with the state the store now holds
-        return await self.delivery(delivery_id)
+        return await self.delivery(delivery_id)  # the state the store now holds
 
     async def redeliver_dead(self, sub_id: str) -> list[str]:
         """Redeliver every dead delivery of a subscription, in order."""
         await self.subscriptions.get(sub_id)
         dead = await self.store.list_deliveries(subscription_id=sub_id, status="dead")
-        redone = [d.id for _, d in dead if await self.engine.redeliver(d.id)]
-        await self.store.writer.barrier()
+        return await self._redeliver([d.id for _, d in dead])
+
+    async def _redeliver(self, ids: list[str]) -> list[str]:
+        """Send `ids` again, those not already being sent again; the ones that are. A delivery is claimed until its
+        new state is committed: two redelivers at once both read it dead and started two series of attempts."""
+        redone: list[str] = []
+        try:
+            for delivery_id in ids:
+                if delivery_id in self._redelivering:
+                    continue
+                self._redelivering.add(delivery_id)
+                redone.append(delivery_id)
+                if not await self.engine.redeliver(delivery_id):
+                    redone.pop()
+                    self._redelivering.discard(delivery_id)
+            await self.store.writer.barrier()
+        finally:
+            self._redelivering.difference_update(redone)
         return redone
 
     async def reset(self) -> None:

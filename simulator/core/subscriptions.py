@@ -3,6 +3,7 @@ API reach subscriptions only through this."""
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import time
 from collections.abc import Sequence
@@ -27,6 +28,9 @@ class Subscriptions:
         self.engine = engine
         self.check_faults = check_faults
         self._targets: dict[str, str] = {}  # ad-hoc event target URL -> its ephemeral subscription's id
+        # Changes one at a time: each reads the subscription, then writes it whole. Two at once lost one's fields,
+        # and a PATCH beside a DELETE wrote the deleted subscription back.
+        self._editing = asyncio.Lock()
 
     async def create(self, spec: SubscriptionSpec, *, ephemeral: bool = False) -> Subscription:
         """Create a subscription. The returned record holds the secret: the only time it is shown."""
@@ -69,6 +73,10 @@ class Subscriptions:
 
     async def update(self, sub_id: str, patch: BaseModel) -> Subscription:
         """Change a subscription; `enabled: true` re-enables it and resets its failure count."""
+        async with self._editing:
+            return await self._update(sub_id, patch)
+
+    async def _update(self, sub_id: str, patch: BaseModel) -> Subscription:
         sub = await self.get(sub_id)
         changes: dict[str, Any] = patch.model_dump(exclude_unset=True)
         for i, flt in enumerate(changes.get("events") or []):
@@ -92,9 +100,10 @@ class Subscriptions:
         return sub
 
     async def delete(self, sub_id: str) -> None:
-        await self.get(sub_id)
-        await self.engine.subscription_removed(sub_id)
-        await self.store.delete_subscription(sub_id)
+        async with self._editing:
+            await self.get(sub_id)
+            await self.engine.subscription_removed(sub_id)
+            await self.store.delete_subscription(sub_id)
 
     async def list(self, limit: int | None = None, cursor: str | None = None) -> builtins.list[Subscription]:
         return await self.store.list_subscriptions(limit, cursor)

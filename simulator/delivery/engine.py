@@ -139,6 +139,7 @@ class DeliveryEngine(Outcomes):
 
     def subscription_changed(self, sub: Subscription) -> None:
         """Tell the engine a subscription was edited (re-enabled, new URL, new limits…)."""
+        self.subscriptions_version += 1
         lane = self._lanes.get(sub.id)
         if lane is not None:
             lane.update(sub)
@@ -147,6 +148,7 @@ class DeliveryEngine(Outcomes):
             self._lane(sub, spilled=True)  # it may have deliveries waiting in the store
 
     async def subscription_removed(self, sub_id: str) -> None:
+        self.subscriptions_version += 1
         lane = self._lanes.pop(sub_id, None)
         if lane is not None:
             await lane.close(grace=0)

@@ -93,6 +93,8 @@ class Outcomes:
     _delivered_at: DeliveryClock
     _records: Records
     stopping = False  # set once the engine closes: an attempt cut short then is recorded as interrupted
+    # Counts the changes to subscriptions this process made or saw: a run's choice of receivers is made again.
+    subscriptions_version = 0
 
     async def _attempt(self, lane: Lane, job: Job) -> None:
         sub = lane.sub
@@ -206,6 +208,8 @@ class Outcomes:
         self._save_subscription(lane, replace(sub, consecutive_dead=dead, status=status))
 
     def _save_subscription(self, lane: Lane, sub: Subscription) -> None:
+        if sub.status != lane.sub.status:
+            self.subscriptions_version += 1  # disabled: a run sends it nothing more
         lane.update(sub)
         self.store.save_subscription_state(sub.id, sub.status, sub.consecutive_dead)
         self._notify()

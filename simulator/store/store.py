@@ -290,7 +290,9 @@ class Store(OutboxReads):
 
         async def call(conn: AsyncConnection) -> None:
             done = await conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
-            if done.rowcount == 0:
+            # Only a whole row is inserted: an update of a run a reset deleted meanwhile has nothing to update
+            # (inserting the part it has failed the row's constraints, a traceback in the log).
+            if done.rowcount == 0 and "scenario" in values:
                 await conn.execute(t.runs.insert().values(id=run_id, **values))
 
         await self.writer.submit(call)

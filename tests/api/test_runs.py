@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 
@@ -74,6 +77,25 @@ def test_a_runs_start_time_stays_as_shown_while_it_ran(api: httpx.Client, receiv
     assert running["status"] == "running" and running["started_at"] is not None
     eventually(lambda: run_status(api, started["id"])["status"] == "completed", what="run completed")
     assert run_status(api, started["id"])["started_at"] == running["started_at"]
+
+
+@pytest.mark.parametrize("change", ["delete", "disable"])
+def test_a_run_sends_to_the_subscriptions_as_they_are_when_each_event_comes(
+    api: httpx.Client, make_receiver: Callable[..., Receiver], change: str
+) -> None:
+    """A run chose its subscriptions at each type's first event and kept them: a subscription deleted or disabled
+    during the run went on receiving its events, and one made during it got none."""
+    before, after = make_receiver(), make_receiver()
+    old = ok(api.post("/subscriptions", json={"url": before.url, "events": ["token.*"]}), schemas.Subscription, 201)
+    run = ok(api.post("/runs", json={"scenario": "api-slow", "speed": 1800}), schemas.Run, 202)  # 2 s apart
+    eventually(lambda: len(before.requests) == 1, what="the first event sent")
+    if change == "delete":
+        assert api.delete(f"/subscriptions/{old['id']}").status_code == 204
+    else:
+        ok(api.patch(f"/subscriptions/{old['id']}", json={"enabled": False}), schemas.Subscription)
+    ok(api.post("/subscriptions", json={"url": after.url, "events": ["token.*"]}), schemas.Subscription, 201)
+    eventually(lambda: run_status(api, run["id"])["status"] == "completed", what="run completed")
+    assert (len(before.requests), len(after.requests)) == (1, 1)
 
 
 def test_the_same_seed_gives_the_same_events(api: httpx.Client) -> None:
@@ -156,3 +178,17 @@ def test_runs_under_way_are_bounded(tmp_path, monkeypatch: pytest.MonkeyPatch) -
         assert len(api.get("/runs").json()["data"]) == 2  # the refused one left nothing behind
         ok(api.post(f"/runs/{first['id']}/cancel"), schemas.Run)
         ok(api.post("/runs", json=body), schemas.Run, 202)
+
+
+def test_runs_started_at_once_are_bounded_too(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bound was checked against the runs already launched: 110 started at once all passed a bound of 100."""
+    from simulator.core import runs
+    from tests.api.harness import serving_api
+
+    monkeypatch.setattr(runs, "MAX_LIVE_RUNS", 5)
+    body = {"scenario": "syncfy-credential-lifecycle", "speed": 1, "target": "http://127.0.0.1:9/"}
+    with serving_api(tmp_path) as server, server.client() as api, ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: api.post("/runs", json=body).status_code, range(16)))
+        assert sorted(answers) == [202] * 5 + [429] * 11
+        live = [r for r in api.get("/runs").json()["data"] if r["status"] in ("pending", "running")]
+        assert len(live) == 5

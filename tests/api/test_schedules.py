@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from simulator.core.job_store import trigger_from_json, trigger_json
 from simulator.core.schedules import crontab
 from simulator.models import answers as schemas
 from tests.api.harness import eventually, ok, problem
@@ -157,6 +158,27 @@ def test_crontab_weekdays_count_from_sunday(weekday: str, fires_on: set[str]) ->
         when = trigger.get_next_fire_time(None, when + timedelta(seconds=1))
         days.add(when.strftime("%a"))
     assert days == fires_on
+
+
+@pytest.mark.parametrize(
+    ("expr", "first"),
+    [
+        ("0 0 13 * 5", ["2026-12-04", "2026-12-11", "2026-12-13", "2026-12-18"]),  # every 13th and every Friday
+        ("0 0 1-7 * 1", ["2026-12-02", "2026-12-03", "2026-12-04", "2026-12-05"]),
+        ("0 0 13 * *", ["2026-12-13", "2027-01-13", "2027-02-13", "2027-03-13"]),  # one of them `*`: as before
+        ("0 0 * * 5", ["2026-12-04", "2026-12-11", "2026-12-18", "2026-12-25"]),
+    ],
+)
+def test_a_crontab_restricting_both_day_fields_fires_when_either_matches(expr: str, first: list[str]) -> None:
+    """cron's rule: both must match only where one of them is `*`. Both were required, so `0 0 13 * 5` fired
+    on Friday the 13ths alone. The trigger survives the job store's round trip."""
+    when, fired = datetime(2026, 12, 1, 12, tzinfo=UTC), []
+    for trigger in (crontab(expr), trigger_from_json(trigger_json(crontab(expr)))):
+        when, fired = datetime(2026, 12, 1, 12, tzinfo=UTC), []
+        for _ in range(4):
+            when = trigger.get_next_fire_time(None, when + timedelta(seconds=1))
+            fired.append(f"{when:%Y-%m-%d}")
+        assert fired == first
 
 
 BAD_RUNS = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -46,6 +47,27 @@ def test_a_secret_made_by_a_patch_is_shown_in_full_in_its_answer_alone(api: http
     api.post("/events", json={"type": "token.created", "subscriptions": [sub["id"]]})
     [request] = receiver.wait_for(1)
     assert make_verifier("standard", made["secret"])(request.headers, request.body) == (True, "ok")
+
+
+def test_changes_made_at_once_all_stick_and_a_deleted_subscription_stays_deleted(api: httpx.Client) -> None:
+    """Each change read the subscription and wrote it whole: of two PATCHes at once one was lost, and a PATCH
+    beside a DELETE wrote the deleted subscription back (it then received events)."""
+    sub = create(api, url="http://127.0.0.1:9/hook")
+    item = f"/subscriptions/{sub['id']}"
+    with ThreadPoolExecutor(4) as pool:
+        for i in range(1, 16):
+            changes = pool.map(lambda body: api.patch(item, json=body), [{"timeout": float(i)}, {"max_in_flight": i}])
+            assert [r.status_code for r in changes] == [200, 200]
+            got = api.get(item).json()
+            assert (got["timeout"], got["max_in_flight"]) == (float(i), i)
+        for _ in range(10):
+            doomed = create(api, url="http://127.0.0.1:9/hook")["id"]
+            item = f"/subscriptions/{doomed}"
+            calls = [("DELETE", item, None), ("PATCH", item, {"timeout": 3.0}), ("POST", f"{item}/enable", None)]
+            answers = list(pool.map(lambda c: api.request(c[0], c[1], json=c[2]), calls))
+            assert answers[0].status_code == 204
+            assert api.get(item).status_code == 404
+            assert all(r.status_code in (200, 404) for r in answers[1:])
 
 
 def test_generated_secret_fits_the_scheme(api: httpx.Client) -> None:
@@ -173,6 +195,26 @@ def test_redeliver_dead_deliveries_of_a_subscription(api: httpx.Client, make_rec
     assert {r.headers["webhook-id"] for r in sent[2:]} == {r.headers["webhook-id"] for r in sent[:2]} == set(ids)
     detail = ok(api.get(f"/deliveries/{ids[0]}"), schemas.DeliveryDetail)
     assert [a["status_code"] for a in detail["attempt_log"]] == [503, 204]
+
+
+def test_redelivers_asked_at_once_send_one_series(api: httpx.Client, make_receiver: Callable[..., Receiver]) -> None:
+    """Each read the delivery as dead before either had marked it sent again: eight at once started several
+    series of attempts (numbers 1, 2, 3, 3, 3, …) and its count of attempts fell behind its log."""
+    receiver = make_receiver()
+    receiver.respond(503)
+    sub = create(api, url=receiver.url, events=["token.created"], retry={"delays": [], "jitter": 0})
+    [delivery] = ok(api.post("/events", json={"type": "token.created"}), schemas.EmittedEvent, 202)["deliveries"]
+    eventually(lambda: api.get(f"/deliveries/{delivery}").json()["status"] == "dead", what="dead")
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: api.post(f"/deliveries/{delivery}/redeliver").status_code, range(8)))
+        bulk = list(pool.map(lambda _: api.post(f"/subscriptions/{sub['id']}/redeliver").status_code, range(4)))
+    assert 202 in answers and set(answers) <= {202, 409} and set(bulk) == {202}
+    eventually(lambda: api.get(f"/deliveries/{delivery}").json()["status"] == "dead", what="dead again")
+    # One series at a time (a later one may start once the one before has ended): numbered 1, 2, 3… once each.
+    detail = ok(api.get(f"/deliveries/{delivery}"), schemas.DeliveryDetail)
+    numbers = [a["number"] for a in detail["attempt_log"]]
+    assert sorted(numbers) == list(range(1, len(numbers) + 1))
+    assert detail["attempts"] == len(numbers) == len(receiver.requests)
 
 
 @pytest.mark.parametrize("field", ["events", "url", "timeout", "headers", "enabled", "faults", "disable_after"])

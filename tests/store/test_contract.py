@@ -164,6 +164,10 @@ async def test_runs_are_inserted_updated_listed_and_counted(store: Store):
     assert await store.run_ids_of(ids) == {"run_1"}
     assert await store.count_run_events("run_1") == 3
     assert [e.seq for e in await store.run_events("run_1", limit=2, cursor=1)] == [2, 3]
+    # An update of a run a reset deleted has nothing to update: it inserted the part it had, which failed the
+    # row's constraints (a failed write and a traceback for every run started as a reset ran).
+    await store.put_run("run_gone", status="running", started_at=3.0)
+    assert await store.get_run("run_gone") is None
 
 
 async def test_deliveries_with_their_events_attempts_and_status_updates(store: Store):
