@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,22 @@ def scenarios_command(args: argparse.Namespace) -> int:
     return 2 if errors else 0
 
 
-def timeline(args: argparse.Namespace) -> tuple[Any, list[tuple[float, str]], datetime]:
-    """The scenario and its planned emits as (simulated offset in seconds, event type), in order."""
+@dataclass
+class Preview:
+    """The planned emits of a run as (simulated offset in seconds, event type), the first of them at least, and
+    how many there are in all and when the last is (None when there are more than PLAN_LIMIT to count)."""
+
+    rows: list[tuple[float, str]] = field(default_factory=list)
+    count: int | None = 0
+    span: float | None = 0.0
+
+
+def timeline(args: argparse.Namespace) -> tuple[Any, Preview, datetime]:
+    """The scenario and its planned emits: every one up to PLAN_LIMIT, or the first --limit when text is asked
+    for. The timeline is read lazily and no further than PLAN_LIMIT, so a run of a trillion events is described
+    at once, in little memory."""
     from simulator.cli.run import parse_params
-    from simulator.core.runs import TOO_LONG
+    from simulator.core.runs import PLAN_LIMIT, TOO_LONG
     from simulator.errors import FieldError, InvalidInput
     from simulator.scenarios import loader, runner
 
@@ -68,19 +81,29 @@ def timeline(args: argparse.Namespace) -> tuple[Any, list[tuple[float, str]], da
     scenario = loader.find_name_or_file(args.name, [Path(d) for d in args.scenarios])
     start = parse_time(args.start_time) if args.start_time else now_utc()
     planned = runner.timeline(scenario, seed=args.seed, params=parse_params(args.param), start_time=start)
+    keep = PLAN_LIMIT if args.json or not args.limit else min(args.limit, PLAN_LIMIT)
+    preview = Preview()
     try:
-        return scenario, [((item.at - start).total_seconds(), item.step.type) for item in planned], start
+        for count, item in enumerate(planned, 1):
+            if count > PLAN_LIMIT:
+                preview.count = preview.span = None
+                break
+            offset = (item.at - start).total_seconds()
+            if count <= keep:
+                preview.rows.append((offset, item.step.type))
+            preview.count, preview.span = count, offset
     except OverflowError:  # as a run of it would fail
         raise InvalidInput(TOO_LONG, errors=[FieldError("steps", "waits too long for the start time")]) from None
+    return scenario, preview, start
 
 
 def describe(args: argparse.Namespace) -> int:
-    scenario, items, start = timeline(args)
-    span = items[-1][0] if items else 0.0
+    scenario, preview, start = timeline(args)
     if args.json:
         out = {**scenario.summary(), "seed": args.seed, "speed": args.speed, "start_time": start.isoformat()}
-        out["timeline"] = [{"offset_s": round(t, 3), "type": etype} for t, etype in items]
-        out["duration_s"] = round(span, 3)
+        out["timeline"] = [{"offset_s": round(t, 3), "type": etype} for t, etype in preview.rows]
+        out["duration_s"] = None if preview.span is None else round(preview.span, 3)
+        out["complete"] = preview.count is not None
         print(json.dumps(out, indent=2))
         return 0
     print(f"{scenario.name} ({scenario.provider}): {' '.join(scenario.description.split())}")
@@ -89,14 +112,24 @@ def describe(args: argparse.Namespace) -> int:
     print("parameters:" if scenario.params else "parameters: none")
     for param in scenario.params.values():
         print(f"  {param.name} = {json.dumps(param.default)}  {param.description}".rstrip())
-    print(f"timeline for seed {args.seed}: {len(items)} events over {duration(span)} of simulated time")
-    shown = items if not args.limit else items[: args.limit]
-    for offset, etype in shown:
+    print(f"timeline for seed {args.seed}: {_extent(preview)}")
+    for offset, etype in preview.rows:
         print(f"  +{_offset(offset)}  {etype}")
-    if len(shown) < len(items):
-        print(f"  … and {len(items) - len(shown)} more (--limit 0 lists all)")
-    print(_how_long(span, args.speed))
+    if preview.count is None:
+        print("  … and more")
+    elif len(preview.rows) < preview.count:
+        print(f"  … and {preview.count - len(preview.rows)} more (--limit 0 lists all)")
+    if preview.span is not None:
+        print(_how_long(preview.span, args.speed))
     return 0
+
+
+def _extent(preview: Preview) -> str:
+    from simulator.core.runs import PLAN_LIMIT
+
+    if preview.count is None or preview.span is None:
+        return f"more than {PLAN_LIMIT} events, too many to count ahead (a run shows no ETA either)"
+    return f"{preview.count} events over {duration(preview.span)} of simulated time"
 
 
 def _offset(seconds: float) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from simulator.ids import OBJECT_ID_FIRST, OBJECT_ID_LAST
 from simulator.models.inputs import RunSpec
 from simulator.models.records import Subscription
 from simulator.scenarios import loader, runner
-from simulator.scenarios.model import Emit, Scenario, walk
+from simulator.scenarios.model import Emit, FieldPath, Scenario, field_path, walk_paths
 from simulator.timeutil import utc
 
 FaultCheck = Callable[[Mapping[str, Any], str], None]
@@ -106,20 +106,41 @@ def check_param_types(scenario: Scenario, given: Mapping[str, Any]) -> None:
 def resolve_params(scenario: Scenario, given: Mapping[str, Any]) -> dict[str, Any]:
     try:
         return runner.resolve_params(scenario, given)
-    except InvalidInput:
-        raise
+    except InvalidInput as exc:
+        raise _with_lines(scenario, exc) from None
     except (TypeError, ValueError) as exc:
         raise InvalidInput(str(exc), errors=[FieldError("params", str(exc))]) from None
 
 
+def _with_lines(scenario: Scenario, exc: InvalidInput) -> InvalidInput:
+    """`exc` with each problem of a step in the scenario's file given that step's line (the run's parameters
+    made a wait, a repeat or an override of the file unusable: `steps[3].wait` is at line 12)."""
+    lines = {field_path(path): step.line for path, step in walk_paths(scenario.steps)}
+
+    def line(field: str) -> int | None:
+        steps = [f for f in lines if field == f or field.startswith((f"{f}.", f"{f}["))]
+        return lines[max(steps, key=len)] if steps else None
+
+    errors = [replace(e, line=line(e.field)) if e.file == scenario.source and e.line is None else e for e in exc.errors]
+    detail = exc.detail
+    if errors and errors[0] != exc.errors[0]:  # the first problem, told in the detail, with its place too
+        detail = detail.replace(f"{errors[0].field}: {errors[0].message}", str(errors[0]), 1)
+    return InvalidInput(detail, errors=errors)
+
+
 def check_scenario_faults(scenario: Scenario, check_faults: FaultCheck) -> None:
-    """The scenario file's own `faults:` blocks, checked before the run starts (errors name file and line)."""
-    blocks = [(dict(scenario.faults), None)] + [
-        (dict(s.faults), s.line) for s in walk(scenario.steps) if isinstance(s, Emit) and s.faults
-    ]
-    for faults, line in blocks:
+    """The scenario file's own `faults:` blocks, checked before the run starts; every problem at once, each with
+    its full path (`steps[1].faults.drop`), file and line. (The loader checks them too: this is for scenarios
+    made otherwise.)"""
+    blocks: list[tuple[FieldPath, Mapping[str, Any], int | None]] = [(("faults",), scenario.faults, None)]
+    blocks += [((*p, "faults"), s.faults, s.line) for p, s in walk_paths(scenario.steps) if isinstance(s, Emit)]
+    errors: list[FieldError] = []
+    for path, faults, line in blocks:
         try:
-            check_faults(faults, "faults")
+            check_faults(dict(faults), field_path(path))
         except InvalidInput as exc:
-            errors = [FieldError(e.field, e.message, scenario.source, line) for e in exc.errors]
-            raise InvalidInput(f"{scenario.source}: {exc.detail}", errors=errors) from None
+            errors += [FieldError(e.field, e.message, scenario.source, line) for e in exc.errors]
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        first = f"{errors[0].field}: {errors[0].message}"
+        raise InvalidInput(f"{scenario.source}: invalid faults: {first}{more}", errors=errors)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Hashable
 from functools import cache
 from importlib import resources
 from typing import Any, cast
@@ -17,10 +18,17 @@ from simulator.errors import FieldError, InvalidInput
 from simulator.scenarios.model import FieldPath, field_path
 
 KINDS = ("emit", "wait", "repeat", "choose", "parallel")
-# A document whose aliases expand past this many nodes is refused (the "billion laughs" shape).
+# A document of more nodes than this (keys, values and list items, as written or as its aliases expand: the
+# "billion laughs") is refused. The largest built-in scenario has 145.
 MAX_NODES = 100_000
+# Lists and mappings nested deeper than this are refused as they are read: the parser, the JSON Schema check and
+# the steps are walked recursively, and a few hundred levels exhaust Python's stack. A scenario nests steps about
+# three levels per repeat, choose or parallel.
+MAX_DEPTH = 100
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _STR, _FLOAT, _MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:float", "tag:yaml.org,2002:merge"
+_CYCLE = "an alias inside its own anchor would make it infinite"
+_TOO_DEEP = f"the document is nested too deeply: expected at most {MAX_DEPTH} levels of lists and mappings"
 _JSON_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 
 
@@ -35,8 +43,41 @@ class ScenarioInvalid(InvalidInput):
         self.source = source
 
 
+class _Limit(yaml.YAMLError):
+    """A document past MAX_NODES or MAX_DEPTH: what was exceeded, and the 1-based line where."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.message, self.line = message, line
+
+
 class _Loader(yaml.SafeLoader):
-    """The safe loader, minus implicit timestamps: `2025-01-01` stays a string, as it would be in JSON."""
+    """The safe loader, minus implicit timestamps (`2025-01-01` stays a string, as it would be in JSON), that
+    stops at the node past MAX_NODES or MAX_DEPTH, before the parser spends the time or the stack on it."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._nodes = self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        line = self.peek_event().start_mark.line + 1
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise _Limit(f"the document has more than {MAX_NODES} nodes: expected a smaller file", line)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Limit(_TOO_DEEP, line)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        # A key that is not a string is reported by `_Document._walk`; left out of the data, it cannot trip what
+        # reads the data next (the JSON Schema check matches key names with regular expressions).
+        self.flatten_mapping(node)
+        node.value = [(k, v) for k, v in node.value if k.tag == _STR]
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -52,6 +93,7 @@ class _Document:
         self.source = source
         self.problems: list[FieldError] = []
         self._visits = 0
+        self._written = 1  # the line last walked for the first time: where the alias being expanded is written
         try:
             loader = _Loader(text)
         except yaml.reader.ReaderError as exc:  # a character YAML refuses, found before any parsing
@@ -67,10 +109,12 @@ class _Document:
                 )
             self._walk(self.root, (), set(), set())
             self.data = loader.construct_document(self.root)
+        except _Limit as exc:
+            raise ScenarioInvalid(source, [FieldError("", exc.message, source, exc.line)]) from None
         except yaml.YAMLError as exc:
             raise ScenarioInvalid(source, [self._syntax_error(exc)]) from None
-        except RecursionError:
-            raise ScenarioInvalid(source, [FieldError("", "the document is nested too deeply", source)]) from None
+        except RecursionError:  # not expected within MAX_DEPTH; a file must still never crash what reads it
+            raise ScenarioInvalid(source, [FieldError("", _TOO_DEEP, source)]) from None
         finally:
             loader.dispose()
 
@@ -83,11 +127,18 @@ class _Document:
 
     def _walk(self, node: yaml.Node, path: FieldPath, seen: set[int], active: set[int]) -> None:
         """Finds what the YAML loader would silently accept: duplicate keys, keys that are not strings, values
-        JSON cannot carry. Aliases are followed as they expand, up to MAX_NODES (the "billion laughs")."""
+        JSON cannot carry. Aliases are followed as they expand, up to MAX_NODES (the "billion laughs") and
+        MAX_DEPTH."""
         self._visits += 1
-        if self._visits > MAX_NODES or id(node) in active:
-            raise yaml.YAMLError(f"the document expands to more than {MAX_NODES} nodes or refers to itself")
         first = id(node) not in seen
+        if first:
+            self._written = node.start_mark.line + 1
+        if id(node) in active:
+            raise _Limit(f"the document refers to itself: {_CYCLE}", self._written)
+        if self._visits > MAX_NODES:
+            raise _Limit(f"the document expands to more than {MAX_NODES} nodes through its aliases", self._written)
+        if len(path) >= MAX_DEPTH:
+            raise _Limit(_TOO_DEEP, self._written)
         seen.add(id(node))
         if first and (node.tag not in _JSON_TAGS or (node.tag == _FLOAT and not _finite(node.value))):
             shown = f" {node.value!r}" if isinstance(node, yaml.ScalarNode) else ""
@@ -107,6 +158,8 @@ class _Document:
         keys: set[str] = set()
         for knode, vnode in node.value if isinstance(node, yaml.MappingNode) else ():
             name = str(knode.value)
+            if first:
+                self._written = knode.start_mark.line + 1
             if first and knode.tag != _MERGE and (knode.tag != _STR or name in keys):
                 problem = (
                     "is not a string: expected a text key (quote it)"
@@ -166,6 +219,7 @@ def schema() -> dict[str, Any]:
     return dict(schema)
 
 
+_A_PATH = "a dotted path into the event, such as payload.is_executing"
 _TYPE_NAMES = {
     "object": "a mapping",
     "array": "a list",
@@ -215,6 +269,8 @@ def _translate(error: ValidationError, doc: _Document) -> list[FieldError]:
             return [
                 doc.error((*path, key), f"{key!r} does not belong in {article} {kind} step: expected only {allowed}")
             ]
+        if keyword == "minLength" and not key:  # the schema's one: `with:`, whose keys are paths into the event
+            return [doc.error((*path, key), f"an empty key names no field: expected {_A_PATH}")]
         return [doc.error((*path, key), f"{key!r} is not a valid name: expected {expected or value}")]
     if keyword == "required":
         missing = [k for k in value if isinstance(instance, dict) and k not in instance]

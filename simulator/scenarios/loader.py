@@ -12,11 +12,12 @@ import threading
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, cast
 
 from simulator import catalog
 from simulator.errors import AmbiguousEventType, FieldError, InvalidInput, NotFound, UnknownEventType
-from simulator.scenarios import distributions
+from simulator.scenarios import checks, distributions
 from simulator.scenarios.document import KINDS, ScenarioInvalid, _Document, _schema_errors
 from simulator.scenarios.model import (
     Branch,
@@ -54,6 +55,7 @@ class _Builder:
         """The scenario (None when something is wrong) and the steps as far as they could be built, with None
         where a step could not be: indexes stay those of the file, for the checks that follow."""
         data = self.data
+        self._faults(data.get("faults"), ("faults",))
         steps = self._steps(data.get("steps"), ("steps",))
         name = data.get("name")
         if self.errors or not isinstance(name, str) or not steps or self.provider is None or None in steps:
@@ -89,6 +91,9 @@ class _Builder:
             self.doc.error(("provider",), f"unknown provider {value!r}{hint}: expected one of {', '.join(known)}")
         )
         return None
+
+    def _faults(self, value: Any, path: FieldPath) -> None:
+        self.errors += [self.doc.error(p, message) for p, message in checks.fault_problems(value, path)]
 
     def _declared(self, value: Any, path: FieldPath) -> bool:
         """Whether every `${name}` in `value` is a declared parameter; reports the others."""
@@ -133,6 +138,7 @@ class _Builder:
         overrides = _mapping(value.get("with"))
         self._declared(overrides, (*path, "with"))
         ref = value.get("as")
+        self._faults(value.get("faults"), (*path, "faults"))
         if etype is None:
             return None
         ref = ref if isinstance(ref, str) else None
@@ -279,6 +285,9 @@ def _under(field: str, parent: str) -> bool:
 
 
 _FILE_CACHE: dict[str, tuple[tuple[int, int], Scenario]] = {}
+# A scenario file larger than this is refused unread: the largest built-in is 2.3 KB, and parsing YAML takes
+# about 5 s a megabyte.
+MAX_BYTES = 1 << 20
 
 
 def load_file(path: str | Path) -> Scenario:
@@ -289,7 +298,7 @@ def load_file(path: str | Path) -> Scenario:
         cached = _FILE_CACHE.get(str(file))
         if cached and cached[0] == (stat.st_mtime_ns, stat.st_size):
             return cached[1]
-        text = file.read_text("utf-8")
+        text = _read(file)
     except FileNotFoundError:
         raise NotFound(f"no such scenario file: {file}", errors=[FieldError("", "no such file", str(file))]) from None
     except UnicodeDecodeError:
@@ -304,6 +313,21 @@ def load_file(path: str | Path) -> Scenario:
     return scenario
 
 
+def _read(file: Path) -> str:
+    """The text of `file`, a regular file of at most MAX_BYTES; ScenarioInvalid for anything else (a device such
+    as /dev/zero never ends, a FIFO waits for a writer that may never come)."""
+    # Non-blocking, a FIFO opens at once (to be refused); a regular file reads as ever.
+    with open(os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as stream:
+        if not S_ISREG(os.fstat(stream.fileno()).st_mode):
+            problem = "not a regular file: expected a YAML file"
+            raise ScenarioInvalid(str(file), [FieldError("", problem, str(file))])
+        data = stream.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        problem = f"larger than {MAX_BYTES // 1024 // 1024} MiB: expected a scenario file of at most that size"
+        raise ScenarioInvalid(str(file), [FieldError("", problem, str(file))])
+    return data.decode("utf-8")
+
+
 def validate_files(paths: Iterable[str | Path]) -> list[FieldError]:
     """Every problem in the given files (none: all valid), including two files claiming one name."""
     errors: list[FieldError] = []
@@ -311,10 +335,8 @@ def validate_files(paths: Iterable[str | Path]) -> list[FieldError]:
     builtin = builtin_dir().resolve()
     builtins = discover()[0]  # no folders given: the built-in ones alone (cached)
     for path in dict.fromkeys(Path(p).resolve() for p in paths):
-        try:
-            scenario = load_file(path)
-        except (InvalidInput, NotFound) as exc:
-            errors.extend(exc.errors)
+        scenario = _load_one(path, errors)
+        if scenario is None:
             continue
         if scenario.name in builtins and path.parent != builtin:  # a server would skip it, as discover does
             errors.append(_name_clash(scenario, "the built-in scenario"))
@@ -322,6 +344,18 @@ def validate_files(paths: Iterable[str | Path]) -> list[FieldError]:
             errors.append(_name_clash(scenario, f"the scenario in {names[scenario.name]}"))
         names.setdefault(scenario.name, path)
     return errors
+
+
+def _load_one(path: Path, errors: list[FieldError]) -> Scenario | None:
+    """The scenario in `path`, or None with its problems added to `errors`. One file never stops the others:
+    should checking it trip on something unforeseen, that is reported as its problem too."""
+    try:
+        return load_file(path)
+    except (InvalidInput, NotFound) as exc:
+        errors.extend(exc.errors)
+    except Exception as exc:
+        errors.append(FieldError("", f"cannot be checked: {type(exc).__name__}: {exc}", str(path)))
+    return None
 
 
 def _name_clash(scenario: Scenario, other: str) -> FieldError:
@@ -376,10 +410,8 @@ def _discover(dirs: Iterable[str | Path]) -> tuple[dict[str, Scenario], list[Fie
     errors: list[FieldError] = []
     for folder in folders:
         for path in _yaml_files(folder, errors):
-            try:
-                scenario = load_file(path)
-            except (InvalidInput, NotFound) as exc:
-                errors.extend(exc.errors)
+            scenario = _load_one(path, errors)
+            if scenario is None:
                 continue
             if scenario.name in found:
                 first = found[scenario.name]
@@ -411,7 +443,7 @@ def find(name: str, dirs: Iterable[str | Path] = ()) -> Scenario:
         return found[name]
     close = difflib.get_close_matches(name, list(found), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(found)}"
-    broken = f" ({len(errors)} scenario files could not be loaded)" if errors else ""
+    broken = f" ({len({e.file for e in errors})} scenario files could not be loaded)" if errors else ""
     raise NotFound(
         f"unknown scenario {name!r}{hint}{broken}", errors=[FieldError("scenario", f"unknown scenario {name!r}")]
     )
@@ -425,5 +457,14 @@ def is_path(text: str | Path) -> bool:
 
 def find_name_or_file(text: str | Path, dirs: Iterable[str | Path] = ()) -> Scenario:
     """The command line's convenience: the scenario in the file `text` when it is a path (`is_path`), else the
-    scenario of that name (`find`)."""
-    return load_file(text) if is_path(text) else find(str(text), dirs)
+    scenario of that name (`find`). A file may not take the name of a built-in or of another file in `dirs`: its
+    run would have that scenario's ids (`validate` and the server refuse it too)."""
+    if not is_path(text):
+        return find(str(text), dirs)
+    scenario = load_file(text)
+    known = discover(dirs)[0].get(scenario.name)
+    if known is not None and Path(known.source).resolve() != Path(scenario.source).resolve():
+        builtin = Path(known.source).parent == builtin_dir().resolve()
+        owner = "the built-in scenario" if builtin else f"the scenario in {known.source}"
+        raise ScenarioInvalid(scenario.source, [_name_clash(scenario, owner)])
+    return scenario

@@ -25,7 +25,8 @@ from typing import Any
 from simulator import catalog
 from simulator.errors import FieldError, InvalidInput
 from simulator.models import BuildContext, Event
-from simulator.scenarios import distributions, lookahead, offload
+from simulator.scenarios import checks, distributions, lookahead, offload
+from simulator.scenarios.checks import override_problems
 from simulator.scenarios.model import (
     Branch,
     Choose,
@@ -38,7 +39,6 @@ from simulator.scenarios.model import (
     Wait,
     field_path,
     substitute,
-    walk_paths,
 )
 
 # At speed 0 nothing sleeps; the loop is still given a turn once this many seconds have gone by without one, so
@@ -160,30 +160,19 @@ def bind_problems(
     steps: tuple[Step | None, ...], params: Mapping[str, Any], provider: str | None = None
 ) -> list[Problem]:
     """What is wrong with a scenario's `steps` once `params` fill their templates (empty: they can run): an
-    unusable wait or repeat, and (given the scenario's `provider`) a `with:` override its event's schema refuses.
+    unusable wait or repeat, (given the scenario's `provider`) a `with:` override its event's schema refuses
+    or that leaves no event to build, a timeline that can last longer than any time holds, and a repeat that
+    plays too many steps that emit nothing (`checks`).
 
     None stands for a step the loader could not build (already reported); it is skipped.
     """
     problems: list[Problem] = []
-    _bind(steps, params, ("steps",), problems)
+    bound = _bind(steps, params, ("steps",), problems)
     if provider is not None:
         problems += override_problems(steps, params, provider)
-    return problems
-
-
-def override_problems(steps: tuple[Step | None, ...], params: Mapping[str, Any], provider: str) -> list[Problem]:
-    """Each `with:` override (its templates filled from `params`) the event's JSON Schema refuses, at its path
-    in the document (`steps[1].with["payload.is_exec"]`); steps marked `unchecked` are skipped."""
-    problems: list[Problem] = []
-    for path, step in walk_paths(steps):
-        if not isinstance(step, Emit) or step.unchecked or not step.overrides:
-            continue
-        try:
-            overrides = substitute(dict(step.overrides), params)
-        except KeyError:
-            continue  # an undeclared `${param}`: reported where references are checked
-        etype = catalog.resolve(step.type, provider)
-        problems += [((*path, "with", p), message) for p, message in catalog.override_problems(etype, overrides)]
+    if not problems and None not in steps:  # the bound steps are at the file's places
+        found = checks.too_long(bound)
+        problems += ([found] if found else []) + checks.silent_problems(bound)
     return problems
 
 

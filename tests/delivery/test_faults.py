@@ -173,7 +173,7 @@ async def test_subscriptions_and_runs_refuse_bad_faults(sim, receiver, tmp_path)
     with pytest.raises(InvalidInput) as info:
         await sim.runs.start(RunSpec(scenario="bad", target=receiver.url), scenario=loader.load_file(path))
     error = info.value.errors[0]
-    assert (error.field, error.file, error.line) == ("faults.malformed.kind", str(path), 5)
+    assert (error.field, error.file, error.line) == ("steps[1].faults.malformed.kind", str(path), 6)
     assert await sim.runs.list() == []
 
 
