@@ -231,6 +231,11 @@ class RunManager:
             nonlocal t0
             t0 = time.time() + lead
             plan.ends_at = None if span is None else t0 + span
+            # `started_at` is the wall time of the simulated start, which the timeline's offsets count from: set
+            # here, before any event goes, and not moved again (the end rewrote it, and "Started" moved then).
+            clock.append(asyncio.ensure_future(store.put_run(run_id, started_at=t0)))
+
+        clock: list[asyncio.Future[None]] = []
 
         plan = self._plans[run_id] = _Plan()
         status, error = "completed", None
@@ -267,13 +272,14 @@ class RunManager:
             status, error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
             await engine.release(run_id)  # a cancelled run's deliveries go on too
+            await asyncio.gather(*clock, return_exceptions=True)
         self._plans.pop(run_id, None)
         await store.put_run(
             run_id,
             status=status,
             error=error,
             events=self._emitted.pop(run_id, 0),
-            finished_at=time.time(),  # `started_at` stays as written when it began: it was moved here to its clock
+            finished_at=time.time(),
         )
 
     async def get(self, run_id: str) -> Run:

@@ -219,6 +219,22 @@ async def test_deleting_a_subscription_ends_what_it_had_yet_to_deliver(sim, rece
     assert (await sim.delivery(other)).status != "dead"
 
 
+async def test_a_runs_started_at_is_the_wall_time_of_its_simulated_start(sim, receiver):
+    """The timeline's offsets and the benchmarks' lateness count from `started_at`: the first event, at offset 0,
+    is due exactly then. (Written when the run began instead, it was half a second early at speed > 0.)"""
+    scenario = load_text(
+        "name: clocked\nprovider: basistheory\nsteps:\n  - emit: token.created\n  - wait: 1s\n  - emit: token.created\n"
+    )
+    sub = await subscribe(sim, receiver.url)
+    spec = RunSpec(scenario="clocked", subscriptions=[sub.id], speed=10, seed=1)
+    run = await asyncio.wait_for(sim.runs.wait((await sim.runs.start(spec, scenario=scenario)).id), 15)
+    first, _ = [d for _, d in await sim.store.list_deliveries(run_id=run.id)]
+    async with sim.store.engine.connect() as conn:
+        query = select(tables.deliveries.c.next_attempt_at).where(tables.deliveries.c.id == first.id)
+        due = (await conn.execute(query)).scalar_one()
+    assert run.started_at == due
+
+
 async def test_retry_after_is_honoured(sim, receiver):
     receiver.fail(1, status=429, retry_after="3")
     await subscribe(sim, receiver.url, retry=RetrySpec(delays=[0.1], jitter=0))
