@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simulator import catalog
+from simulator.core.subscriptions import Subscriptions, receives
 from simulator.core.validation import FaultCheck, find_scenario, validate_run
 from simulator.credentials import mask_url
 from simulator.delivery.engine import DeliveryEngine
@@ -28,9 +29,6 @@ from simulator.scenarios import runner
 from simulator.scenarios.model import Scenario
 from simulator.store import Store, run_queue
 from simulator.timeutil import now_utc, utc
-
-if TYPE_CHECKING:
-    from simulator.core.subscriptions import Subscriptions
 
 log = logging.getLogger("webhook_sim.runs")
 # Events are built and persisted this long before they are due (a run's clock starts this long after it is
@@ -478,6 +476,6 @@ class _Receivers:
             else:  # as they stand now: those deleted since are left out
                 found = [await self._manager.store.get_subscription(s.id) for s in self._named]
                 pool = [s for s in found if s is not None]
-            receiving = [s for s in pool if s.enabled and catalog.matches(s.events, etype)]
+            receiving = [s for s in pool if receives(s, etype)]
             chosen = self._chosen[etype.key] = (version, now, receiving)
         return chosen[2]

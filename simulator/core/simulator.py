@@ -213,19 +213,13 @@ class Simulator:
     async def _redeliver(self, ids: list[str]) -> list[str]:
         """Send `ids` again, those not already being sent again; the ones that are. A delivery is claimed until its
         new state is committed: two redelivers at once both read it dead and started two series of attempts."""
-        redone: list[str] = []
+        claimed = [i for i in dict.fromkeys(ids) if i not in self._redelivering]
+        self._redelivering.update(claimed)
         try:
-            for delivery_id in ids:
-                if delivery_id in self._redelivering:
-                    continue
-                self._redelivering.add(delivery_id)
-                redone.append(delivery_id)
-                if not await self.engine.redeliver(delivery_id):
-                    redone.pop()
-                    self._redelivering.discard(delivery_id)
+            redone = [i for i in claimed if await self.engine.redeliver(i)]
             await self.store.writer.barrier()
         finally:
-            self._redelivering.difference_update(redone)
+            self._redelivering.difference_update(claimed)
         return redone
 
     async def reset(self) -> None:

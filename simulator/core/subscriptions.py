@@ -22,6 +22,11 @@ from simulator.models.records import RetryPolicy, Subscription
 from simulator.store import Store
 
 
+def receives(sub: Subscription, etype: catalog.EventType) -> bool:
+    """Whether `sub` is sent events of `etype`: it is enabled and its filters take the type."""
+    return sub.enabled and catalog.matches(sub.events, etype)
+
+
 class Subscriptions:
     def __init__(self, store: Store, engine: DeliveryEngine, check_faults: FaultCheck) -> None:
         self.store = store
@@ -114,16 +119,18 @@ class Subscriptions:
             subs = [await self.get(i) for i in ids]
         else:
             subs = [s for s in await self.store.list_subscriptions() if not s.ephemeral]
-        return [s for s in subs if s.enabled and catalog.matches(s.events, etype)]
+        return [s for s in subs if receives(s, etype)]
 
     async def passed_over(self, etype: catalog.EventType, ids: Sequence[str]) -> builtins.list[tuple[str, str]]:
         """Of the subscriptions named in `ids`, those that `matching` leaves out, each with why: an event sent to
         no one must say so, not answer an empty list."""
         out = []
         for sub in [await self.get(i) for i in ids]:
+            if receives(sub, etype):
+                continue
             if not sub.enabled:
                 out.append((sub.id, "disabled: it receives no events until it is enabled again"))
-            elif not catalog.matches(sub.events, etype):
+            else:
                 out.append((sub.id, f"not subscribed to {etype.key} (its events: {', '.join(sub.events)})"))
         return out
 

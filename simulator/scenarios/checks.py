@@ -26,6 +26,7 @@ from simulator.scenarios.model import (
     Repeat,
     Step,
     Wait,
+    inner_steps,
     substitute,
     walk,
     walk_paths,
@@ -123,7 +124,7 @@ def silent_problems(steps: tuple[Step, ...], path: FieldPath = ("steps",)) -> li
             if _work(step) > MAX_SILENT:
                 problems.append(((*here, "repeat"), _SILENT))
             continue
-        for inner_path, inner in _inner(step, here):
+        for inner_path, inner in inner_steps(step, here):
             problems += silent_problems(inner, inner_path)
     return problems
 
@@ -142,7 +143,7 @@ def _work(step: Step) -> float:
             return 1 + float(min(int(step.count or 0), 10**300)) * body
         shortest = _shortest(step.steps)
         return 1 + (float(step.for_seconds) / shortest + 1 if shortest > 0 else float("inf")) * body
-    return 1 + max((sum((_work(s) for s in steps), 0.0) for _, steps in _inner(step, ())), default=0.0)
+    return 1 + max((sum((_work(s) for s in steps), 0.0) for _, steps in inner_steps(step, ())), default=0.0)
 
 
 def _shortest(steps: tuple[Step, ...]) -> float:
@@ -154,20 +155,9 @@ def _shortest(steps: tuple[Step, ...]) -> float:
         elif isinstance(step, Repeat):  # a `for` repeat passes at least once
             total += _shortest(step.steps) * (1 if step.for_seconds is not None else int(step.count or 0))
         elif isinstance(step, Choose | Parallel):
-            spans = [_shortest(steps) for _, steps in _inner(step, ())]
+            spans = [_shortest(steps) for _, steps in inner_steps(step, ())]
             total += min(spans) if isinstance(step, Choose) else max(spans)
     return total
-
-
-def _inner(step: Step, here: FieldPath) -> list[tuple[FieldPath, tuple[Step, ...]]]:
-    """The step lists inside `step`, each with its path."""
-    if isinstance(step, Repeat):
-        return [((*here, "steps"), step.steps)]
-    if isinstance(step, Choose):
-        return [((*here, "choose", j, "steps"), b.steps) for j, b in enumerate(step.branches)]
-    if isinstance(step, Parallel):
-        return [((*here, "parallel", j, "steps"), b) for j, b in enumerate(step.branches)]
-    return []
 
 
 def longest(steps: tuple[Step, ...]) -> float:
@@ -216,7 +206,7 @@ def _crossing(steps: tuple[Step, ...], path: FieldPath, t: float, room: float) -
 
 def _inside(step: Step, here: FieldPath, t: float, room: float) -> FieldPath:
     """The step within `step` (at `here`, starting at offset `t`) at which the timeline passes `room`."""
-    for path, steps in _inner(step, here):
+    for path, steps in inner_steps(step, here):
         found = _crossing(steps, path, t, room)
         if found is not None:
             return found

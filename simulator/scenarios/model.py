@@ -155,14 +155,19 @@ def walk_paths(steps: tuple[Step | None, ...], path: FieldPath = ("steps",)) -> 
         if step is None:
             continue
         yield here, step
-        if isinstance(step, Repeat):
-            yield from walk_paths(step.steps, (*here, "steps"))
-        elif isinstance(step, Choose):
-            for j, branch in enumerate(step.branches):
-                yield from walk_paths(branch.steps, (*here, "choose", j, "steps"))
-        elif isinstance(step, Parallel):
-            for j, steps_ in enumerate(step.branches):
-                yield from walk_paths(steps_, (*here, "parallel", j, "steps"))
+        for inner_path, inner in inner_steps(step, here):
+            yield from walk_paths(inner, inner_path)
+
+
+def inner_steps(step: Step, here: FieldPath) -> list[tuple[FieldPath, tuple[Step, ...]]]:
+    """The step lists directly inside `step` (at `here`), each with its path: a repeat's, each branch's."""
+    if isinstance(step, Repeat):
+        return [((*here, "steps"), step.steps)]
+    if isinstance(step, Choose):
+        return [((*here, "choose", j, "steps"), b.steps) for j, b in enumerate(step.branches)]
+    if isinstance(step, Parallel):
+        return [((*here, "parallel", j, "steps"), b) for j, b in enumerate(step.branches)]
+    return []
 
 
 def references(value: Any) -> Iterator[str]:

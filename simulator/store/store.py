@@ -263,13 +263,14 @@ class Store(OutboxReads):
         """Delete a subscription; what it had yet to deliver ends `dead`, saying why (left as it was, a retry
         nobody would ever make showed as due for good, and could not be sent again)."""
         d = t.deliveries.c
+        unfinished = (d.subscription_id == sub_id) & d.status.in_(ACTIVE)
         now = time.time()
 
         async def call(conn: AsyncConnection) -> frozenset[str]:
-            ended = (await conn.execute(select(d.id).where(d.subscription_id == sub_id, d.status.in_(ACTIVE)))).all()
+            ended = (await conn.execute(select(d.id).where(unfinished))).all()
             await conn.execute(
                 update(t.deliveries)
-                .where(d.subscription_id == sub_id, d.status.in_(ACTIVE))
+                .where(unfinished)
                 .values(
                     status="dead",
                     finished_at=now,
