@@ -1,6 +1,7 @@
 """`webhook-sim listen`: a real listener receiving real signed deliveries from a Simulator."""
 
 import io
+import json
 import os
 import re
 import signal
@@ -108,20 +109,47 @@ async def test_a_wrong_or_missing_secret_is_reported(sim, listen):
 
 
 async def test_fail_rate_makes_real_retries_and_replays_with_its_seed(sim, listen):
-    statuses = []
+    by_event = []
     for _ in range(2):
         listening = listen(fail_rate=0.5, seed=7)
-        done, deliveries = await run(sim, listening.url, params={"refreshes": 2})
+        # The same run twice: seed and start time fixed, the same events (ids included) arrive again.
+        done, deliveries = await run(sim, listening.url, params={"refreshes": 2}, start_time="2026-01-01T00:00:00Z")
         assert done.status == "completed" and {d.status for d in deliveries} == {"succeeded"}
         codes = [a.status_code for d in deliveries for a in d.attempt_log]
         assert sorted(codes) == sorted(a.status for a in listening.arrivals)
         assert codes.count(500) >= 1 and codes.count(204) == done.events
-        statuses.append([a.status for a in listening.arrivals])
+        answers: dict[tuple[str, ...], list[int]] = {}
+        for a in listening.arrivals:
+            answers.setdefault(a.event_ids, []).append(a.status)
+        by_event.append(answers)
         assert {line.endswith("fail-rate") for line in listening.lines() if " 500 " in line} == {True}
         # A retry is marked: every delivery that failed once arrives again.
         retried = {a.delivery_id for a in listening.arrivals if a.status == 500}
         assert {a.delivery_id for a in listening.arrivals if a.note.startswith("again")} == retried
-    assert statuses[0] == statuses[1]
+    assert by_event[0] == by_event[1]  # each event's attempts failed alike, whatever order they arrived in
+
+
+def test_fail_rate_draws_each_attempt_of_each_event_whatever_the_order_of_arrival(listen):
+    """A seeded listener fails the same attempts of the same events whichever order they arrive in: a run whose
+    retries interleave differently from one time to the next replays its failures (and never goes `dead` on one
+    time and not the other)."""
+    bodies = [json.dumps({"event": {"id": f"evt-{i}", "type": "token.created"}}).encode() for i in range(40)]
+    # Each event three times (its first attempt and two retries): each event's in a row, then in rounds, forwards
+    # and backwards.
+    rounds = [b for _ in range(3) for b in bodies]
+    orders = [[b for b in bodies for _ in range(3)], rounds, [b for _ in range(3) for b in reversed(bodies)]]
+    seen = []
+    for order in orders:
+        listening = listen(fail_rate=0.5, seed=3)
+        with httpx.Client(timeout=10) as client:
+            for body in order:
+                client.post(listening.url, content=body, headers={"content-type": "application/json"})
+        answers: dict[tuple[str, ...], list[int]] = {}
+        for a in listening.arrivals:
+            answers.setdefault(a.event_ids, []).append(a.status)
+        seen.append(answers)
+    assert len(seen[0]) == 40 and {500, 204} <= {s for statuses in seen[0].values() for s in statuses}
+    assert seen[0] == seen[1] == seen[2]
 
 
 async def test_an_error_status_exhausts_the_retries(sim, listen, tmp_path: Path):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import hashlib
 import random
 import time
 from collections import OrderedDict, deque
@@ -120,6 +121,11 @@ def describe(headers: dict[str, str], body: bytes) -> tuple[str, tuple[str, ...]
     return provider, types, ids, _delivery_id(headers)
 
 
+def _digest(body: bytes) -> str:
+    """A body's name where it names no events (the draws of --fail-rate are per event)."""
+    return hashlib.sha256(body).hexdigest()[:24]
+
+
 def _delivery_id(headers: dict[str, str]) -> str | None:
     if headers.get("webhook-id"):
         return headers["webhook-id"]
@@ -159,20 +165,23 @@ class Listener:
     arrivals: deque[Arrival] = field(default_factory=lambda: deque(maxlen=KEPT))
 
     def __post_init__(self) -> None:
-        self._rng = random.Random(self.options.seed)
         self._http: httpx.AsyncClient | None = None
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen: OrderedDict[str, int] = OrderedDict()
 
-    def _seen_before(self, key: str) -> bool:
-        """Whether this delivery (or these events) arrived before: a retry or a duplicate, marked `again`."""
-        if not key:
-            return False
-        if key in self._seen:
-            return True
-        self._seen[key] = None
+    def _arrived_before(self, key: str) -> int:
+        """How many times `key` arrived before this request (the oldest keys are forgotten past a bound)."""
+        count = self._seen.get(key, 0)
+        self._seen[key] = count + 1
         if len(self._seen) > SEEN_KEPT:
             self._seen.popitem(last=False)
-        return False
+        return count
+
+    def _fails(self, key: str) -> bool:
+        """Whether --fail-rate fails this request. A draw of its own for each arrival of a path and its events:
+        a seeded run fails the same attempts of the same deliveries whatever order they arrive in (a single
+        sequence of draws gave each retry the draw of whatever came before it, and a run could go `dead`)."""
+        count = self._arrived_before(f"draw {key}")
+        return random.Random(f"{self.options.seed}/{key}/{count}").random() < self.options.fail_rate
 
     def app(self) -> Starlette:
         @asynccontextmanager
@@ -187,17 +196,21 @@ class Listener:
         body = await request.body()
         headers = dict(request.headers)
         scheme, verified, reason = check(headers, body, self.options.secret, self.options.public_pem)
+        provider, types, ids, delivery_id = describe(headers, body)
+        seen = delivery_id or ",".join(ids)  # a retry or a duplicate is marked `again`
+        again = bool(seen) and self._arrived_before(f"seen {seen}") > 0
         if verified is False and self.options.reject_invalid:
             response, note = Response(status_code=401), "rejected"
+        elif self.options.fail_rate and self._fails(f"{request.url.path} {','.join(ids) or _digest(body)}"):
+            response, note = Response(status_code=500), "fail-rate"
         else:
             response, note = await self._answer(request, body)
         if self.options.delay:
             await asyncio.sleep(self.options.delay)
-        provider, types, ids, delivery_id = describe(headers, body)
         problem = malformed(body, provider)
         if problem:
             note = f"{note} {problem}".strip()
-        if self._seen_before(delivery_id or ",".join(ids)):
+        if again:
             note = f"again {note}".strip()
         arrival = Arrival(
             time.time(),
@@ -218,9 +231,7 @@ class Listener:
         return response
 
     async def _answer(self, request: Request, body: bytes) -> tuple[Response, str]:
-        """The answer: a drawn failure, the forwarded service's answer, or `--status`."""
-        if self.options.fail_rate and self._rng.random() < self.options.fail_rate:
-            return Response(status_code=500), "fail-rate"
+        """The answer: the forwarded service's answer, or `--status`."""
         if self.options.forward_to is None:
             return Response(status_code=self.options.status), ""
         return await self._forward(request, body)
@@ -297,11 +308,14 @@ def register(sub: Any) -> None:
     options.add(p, "--public-key", "PEM file for Basis Theory signatures (default: the development key)")
     options.add(p, "--status", "the HTTP status to answer", default=204, type=int)
     options.add(p, "--delay", "seconds to wait before answering", default=0.0, type=float)
-    options.add(p, "--fail-rate", "the fraction of requests answered 500", default=0.0, type=float)
+    options.add(
+        p, "--fail-rate", "the fraction of requests answered 500, drawn for each attempt", default=0.0, type=float
+    )
     options.add(p, "--forward-to", "relay each request to this URL and answer with its answer")
     options.add(p, "--print-body", "print each body", default=False, flag_only=True)
     options.add(p, "--reject-invalid", "answer 401 when a signature does not verify (so it is retried)", flag_only=True)
-    options.add(p, "--seed", "the seed of --fail-rate's draws (default: a random one, printed)", type=options.seed)
+    seeds = "the seed of --fail-rate's draws, one for each attempt at an event (default: a random one, printed)"
+    options.add(p, "--seed", seeds, type=options.seed)
     p.set_defaults(handler=listen_command)
 
 
