@@ -3,9 +3,11 @@ providers and filters exist, what each event type's `overrides` may set, what ea
 server checks these against the same catalog and scenarios, so the document states what the server enforces.
 
 A parameter is typed as its default (JSON bodies: `typed_params` in `simulator.core.validation`), and where a
-step uses it whole (`repeat: "${n}"`, `wait: "${gap}"`) as that step needs: a count, a (positive) duration. Uses
-inside a longer text, in `with:` overrides or tying two parameters (`uniform: [${a}, ${b}]`) are checked by the
-server when the run is asked for, and not stated here.
+step uses it whole (`repeat: "${n}"`, `wait: "${gap}"`) as that step needs: a count, a (positive) duration. A
+count's maximum is where the server starts refusing it, the other parameters at their defaults: past it the
+timeline could pass the year 9999. Uses inside a longer text, in `with:` overrides or tying two parameters
+(`uniform: [${a}, ${b}]`), and a duration too long for the calendar, are checked by the server when the run is
+asked for, and not stated here.
 
 An override's path and value are checked against the event's JSON Schema (`simulator.overrides`). The document
 lists, per provider, the paths every one of its event types has, that lead through required, non-null objects to
@@ -25,10 +27,12 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from simulator import catalog
-from simulator.scenarios import distributions
+from simulator.models import formats
+from simulator.scenarios import distributions, runner
 from simulator.scenarios.model import Repeat, Scenario, Step, Wait, walk
 
 Schema = dict[str, Any]
+_COUNTS = 10**300  # a count past every bound: a repeat of steps that take no time never runs out of room
 _SCALARS = {"string", "integer", "number", "boolean", "null"}
 # Keywords that tie a node's fields to each other: below them a path's value alone does not decide.
 _CHECKED_FORMATS = frozenset(Draft202012Validator.FORMAT_CHECKER.checkers)
@@ -164,13 +168,16 @@ _BY_DEFAULT: dict[type, Schema] = {
 
 def scenario_rules(scenarios: Mapping[str, Scenario]) -> Schema:
     """For a run's body: each known scenario with the parameters it declares (typed as its defaults, and as
-    the steps that use them need), or any other name (answered 404)."""
-    alike: dict[str, tuple[list[str], Schema]] = {}  # scenarios that take the same parameters share a branch
+    the steps that use them need) and, for Syncfy's, the start times its ids hold; or any other name (answered
+    404)."""
+    alike: dict[str, tuple[list[str], Schema]] = {}  # scenarios that take the same fields share a branch
     for name, scenario in sorted(scenarios.items()):
-        params = params_schema(scenario)
-        alike.setdefault(json.dumps(params, sort_keys=True), ([], params))[0].append(name)
+        fields: Schema = {"params": params_schema(scenario)}
+        if scenario.provider == "syncfy":  # its ids hold the times of 1970 to 2106
+            fields["start_time"] = {"type": ["string", "null"], "pattern": formats.SYNCFY_DATE_TIME}
+        alike.setdefault(json.dumps(fields, sort_keys=True), ([], fields))[0].append(name)
     branches: list[Schema] = [
-        {"properties": {"scenario": {"enum": names}, "params": params}} for names, params in alike.values()
+        {"properties": {"scenario": {"enum": names}, **fields}} for names, fields in alike.values()
     ]
     branches.append({"title": "(unknown)", "properties": {"scenario": {"not": {"enum": sorted(scenarios)}}}})
     return {"oneOf": branches}
@@ -178,13 +185,34 @@ def scenario_rules(scenarios: Mapping[str, Scenario]) -> Schema:
 
 def params_schema(scenario: Scenario) -> Schema:
     uses = _uses(scenario.steps)
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            name: _param_schema(param.default, uses.get(name, set())) for name, param in scenario.params.items()
-        },
-    }
+    properties = {name: _param_schema(param.default, uses.get(name, set())) for name, param in scenario.params.items()}
+    for name, schema in properties.items():
+        if schema.get("type") == "integer" and "count" in uses.get(name, set()):
+            top = count_maximum(scenario, name)
+            if top is not None:
+                schema["maximum"] = top
+    return {"type": "object", "additionalProperties": False, "properties": properties}
+
+
+def count_maximum(scenario: Scenario, name: str) -> int | None:
+    """The largest integer parameter `name`, a repeat count, may be (the others at their defaults) before the
+    server refuses it: a timeline that could pass the year 9999, or too many silent steps. None where any count
+    fits, or where even the default does not (a file the loader reports)."""
+
+    def fits(count: int) -> bool:
+        values = {n: p.default for n, p in scenario.params.items()} | {name: count}
+        return not runner.bind_problems(scenario.steps, values)
+
+    low = scenario.params[name].default
+    if not isinstance(low, int) or low < 0 or not fits(low) or fits(_COUNTS):
+        return None
+    high = max(low, 1) * 2
+    while fits(high):  # the first that does not fit, doubling: about 30 steps to hourly repeats' 8e7
+        low, high = high, high * 2
+    while high - low > 1:  # the largest that fits lies in [low, high)
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
 
 
 def _param_schema(default: Any, uses: set[str]) -> Schema:

@@ -60,7 +60,7 @@ async def validate_run(
         check_param_types(scenario, spec.params)
     params = resolve_params(scenario, spec.params)
     if scenario.provider == "syncfy" and spec.start_time is not None:
-        _check_object_id_time(spec.start_time)
+        check_object_id_time(spec.start_time)
     check_faults(spec.faults, "faults")
     check_scenario_faults(scenario, check_faults)
     for sub_id in spec.subscriptions or ():
@@ -68,7 +68,7 @@ async def validate_run(
     return ValidRun(scenario, params)
 
 
-def _check_object_id_time(start: datetime) -> None:
+def check_object_id_time(start: datetime) -> None:
     """A Syncfy run's ids (MongoDB ObjectIds) hold its times: 4 bytes of Unix seconds, judged by the instant
     (1970-01-01T05:00:00+06:00 is in 1969)."""
     if not OBJECT_ID_FIRST <= utc(start) <= OBJECT_ID_LAST:

@@ -130,19 +130,26 @@ FIRST_YEAR, LAST_YEAR = 1970, 2200
 
 def _date(first_year: int, last_year: int) -> str:
     years = numbers(first_year, last_year)
-    leap = "(?:" + "|".join(str(y) for y in range(first_year, last_year + 1) if calendar.isleap(y)) + ")"
+    leaps = [str(y) for y in range(first_year, last_year + 1) if calendar.isleap(y)]
     long_months = "(?:01|03|05|07|08|10|12)"
     return (
         f"(?:{years}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
         f"|{years}-(?:0[13-9]|1[0-2])-(?:29|30)"
         f"|{years}-{long_months}-31"
-        f"|{leap}-02-29)"
+        + (f"|(?:{'|'.join(leaps)})-02-29)" if leaps else ")")  # no leap year: no 29 February at all
     )
 
 
 # RFC 3339 (`2025-03-14T15:09:26Z`, `…26.535+01:00`): T and Z upper case, at most 6 fractional digits (the
 # precision kept), an offset always.
-DATE_TIME = rf"^{_date(FIRST_YEAR, LAST_YEAR)}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{{1,6}})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"  # noqa: E501
+_CLOCK = r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+_HOURS = "(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+DATE_TIME = rf"^{_date(FIRST_YEAR, LAST_YEAR)}{_CLOCK}(?:Z|[+-]{_HOURS})$"
+# A Syncfy run's start as the document states it: its ids (MongoDB ObjectIds) hold the instants from 1970 to
+# 2106-02-07T06:28:15Z (`simulator.ids`). Stated as written, which a pattern can say: 1971 to 2105 with any
+# offset, and 1970 in UTC or behind it, are all such instants. The server judges the instant, so it takes the
+# few more that fit (the rest of 1970 ahead of UTC, 2106 to 7 February).
+SYNCFY_DATE_TIME = rf"^(?:{_date(1971, 2105)}{_CLOCK}(?:Z|[+-]{_HOURS})|{_date(1970, 1970)}{_CLOCK}(?:Z|-{_HOURS}))$"
 
 
 # --- secrets ------------------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from pydantic import TypeAdapter
 from simulator import catalog, signing
 from simulator.api.app import ENDPOINTS
 from simulator.api.openapi import document
-from simulator.api.openapi_catalog import filter_spellings
+from simulator.api.openapi_catalog import count_maximum, filter_spellings
 from simulator.core.schedules import crontab
+from simulator.core.validation import check_object_id_time
 from simulator.models import answers as schemas
 from simulator.models import formats
 from simulator.models.inputs import Moment, check_headers, check_url
@@ -59,6 +60,27 @@ def test_urls_the_pattern_refuses(url: str) -> None:
 def test_every_time_the_pattern_allows_is_a_time_in_range(text: str) -> None:
     moment = TypeAdapter(Moment).validate_python(text)
     assert moment.tzinfo is not None and formats.FIRST_YEAR <= moment.year <= formats.LAST_YEAR
+
+
+@DRAWS
+@given(st.from_regex(formats.SYNCFY_DATE_TIME, fullmatch=True))
+def test_every_start_the_syncfy_pattern_allows_is_one_its_ids_hold(text: str) -> None:
+    moment = TypeAdapter(Moment).validate_python(text)
+    check_object_id_time(moment)  # raises InvalidInput for an instant a MongoDB ObjectId cannot hold
+
+
+def test_syncfy_scenarios_state_the_start_times_their_ids_hold(scenario_dir) -> None:
+    doc = document(ENDPOINTS, secured=False, scenarios=loader.discover([scenario_dir])[0])
+    [_secret, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
+    starts = {
+        name: b["properties"].get("start_time")
+        for b in scenarios["oneOf"][:-1]
+        for name in b["properties"]["scenario"]["enum"]
+    }
+    assert starts["syncfy-chaos"] == {"type": ["string", "null"], "pattern": formats.SYNCFY_DATE_TIME}
+    assert starts["basistheory-chaos"] is None  # its ids hold any time the run's own bounds allow
+    for written in ("1970-01-01T05:00:00+06:00", "2106-02-07T06:28:16Z", "2150-01-01T00:00:00Z"):  # refused
+        assert not matches(formats.SYNCFY_DATE_TIME, written)
 
 
 @DRAWS
@@ -109,7 +131,8 @@ def test_links_lead_to_every_operation_that_needs_an_id() -> None:
 
 
 def test_run_bodies_state_each_scenarios_parameters(scenario_dir) -> None:
-    doc = document(ENDPOINTS, secured=False, scenarios=loader.discover([scenario_dir])[0])
+    found = loader.discover([scenario_dir])[0]
+    doc = document(ENDPOINTS, secured=False, scenarios=found)
     [_secret, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
     by_name = {
         name: b["properties"]["params"] for b in scenarios["oneOf"][:-1] for name in b["properties"]["scenario"]["enum"]
@@ -119,8 +142,36 @@ def test_run_bodies_state_each_scenarios_parameters(scenario_dir) -> None:
         "additionalProperties": False,
         "properties": {"plan": {"type": "string"}},
     }
-    assert by_name["syncfy-two-factor"]["properties"]["refreshes"] == {"type": "integer", "minimum": 0}
+    assert by_name["syncfy-two-factor"]["properties"]["refreshes"] == {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": count_maximum(found["syncfy-two-factor"], "refreshes"),
+    }
     assert by_name["basistheory-http-requests"]["properties"]["duration"]["pattern"]  # a positive duration
+
+
+def test_a_counts_stated_maximum_is_accepted_and_one_more_refused(refusing_api: httpx.Client) -> None:
+    """A repeat count past the stated maximum makes a timeline that can pass the year 9999 (or too many silent
+    steps), which the server refuses; the document says where that starts, so that a client generating requests
+    from it does not send what it calls valid and get a 422."""
+    doc = refusing_api.get("/openapi.json").json()
+    [_secret, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
+    counts = {
+        (name, param): schema["maximum"]
+        for branch in scenarios["oneOf"][:-1]
+        for name in branch["properties"]["scenario"]["enum"]
+        for param, schema in branch["properties"]["params"]["properties"].items()
+        if "maximum" in schema
+    }
+    assert ("syncfy-chaos", "refreshes") in counts and len(counts) >= 10
+    far = "2199-01-01T00:00:00Z"  # a schedule is checked as a run is, and fires at none of these times
+    for (name, param), top in counts.items():
+        body = {"scenario": name, "at": far, "target": URL}
+        made = ok(refusing_api.post("/schedules", json={**body, "params": {param: top}}), schemas.Schedule, 201)
+        refusing_api.delete(f"/schedules/{made['id']}")
+        refused = refusing_api.post("/schedules", json={**body, "params": {param: top + 1}})
+        assert refused.status_code == 422, (name, param, top)
+        assert refused.json()["errors"][0]["field"].startswith("steps["), refused.text  # the repeat it makes too long
 
 
 # --- PATCH with nothing to change (item 3) -----------------------------------------------------------------
