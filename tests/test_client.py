@@ -151,6 +151,10 @@ async def test_runs_start_wait_list_events_and_cancel(api: Both, receiver: Recei
     slow = await api.start_run("client-slow", speed=1, target=receiver.url)
     with pytest.raises(TimeoutError):
         await api.wait_run(slow.id, timeout=0.05)
+    for _ in range(200):  # its first event, emitted at once, then an hour's wait (a loaded machine may lag)
+        if (await api.get_run(slow.id)).events == 1:
+            break
+        await asyncio.sleep(0.05)
     cancelled = await api.cancel_run(slow.id)
     assert cancelled.status == "cancelled" and (await api.wait_run(slow.id, timeout=1)).status == "cancelled"
 

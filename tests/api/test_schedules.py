@@ -74,7 +74,7 @@ def test_pause_resume_delete(api: httpx.Client) -> None:
 
 
 def test_a_one_off_missed_while_paused_fires_when_resumed(api: httpx.Client) -> None:
-    at = datetime.now(UTC) + timedelta(seconds=0.5)
+    at = datetime.now(UTC) + timedelta(seconds=2)  # made and paused before then, on a loaded machine too
     made = ok(
         api.post("/schedules", json={"scenario": "api-one-event", "at": iso(at), "speed": 0}), schemas.Schedule, 201
     )
@@ -88,10 +88,10 @@ def test_a_one_off_missed_while_paused_fires_when_resumed(api: httpx.Client) -> 
 
 def test_a_paused_schedule_does_not_fire(api: httpx.Client) -> None:
     made = ok(
-        api.post("/schedules", json={"scenario": "api-one-event", "interval": 1, "speed": 0}), schemas.Schedule, 201
+        api.post("/schedules", json={"scenario": "api-one-event", "interval": 2, "speed": 0}), schemas.Schedule, 201
     )
-    ok(api.post(f"/schedules/{made['id']}/pause"), schemas.Schedule)
-    at = datetime.now(UTC) + timedelta(seconds=1.2)
+    ok(api.post(f"/schedules/{made['id']}/pause"), schemas.Schedule)  # within its first 2 s, on a loaded machine too
+    at = datetime.now(UTC) + timedelta(seconds=2.5)  # past the time it would have fired
     marker = ok(
         api.post("/schedules", json={"scenario": "api-slow", "at": iso(at), "speed": 1e6}), schemas.Schedule, 201
     )

@@ -226,6 +226,10 @@ def test_ctrl_c_prints_what_happened_so_far_and_exits_130(tmp_path, receiver: Re
         while not any("next event at" in line for line in seen):
             seen.append(err.get(timeout=TIMEOUT))
         receiver.wait_for(1, timeout=TIMEOUT)
+        # Its answer recorded too (the receiver has a request before the run has its outcome): the summary is of
+        # what the run had recorded at Ctrl-C.
+        while not any("succeeded=1" in line for line in seen):
+            seen.append(err.get(timeout=TIMEOUT))
         proc.send_signal(signal.SIGINT)
         stdout = proc.stdout.read()
         assert proc.wait(timeout=TIMEOUT) == 130

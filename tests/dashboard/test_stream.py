@@ -36,7 +36,9 @@ def test_deliveries_arrive_as_they_change(server: ApiServer, webhook_receiver: R
 def test_a_filtered_stream_names_what_leaves_the_filter(
     server: ApiServer, make_webhook_receiver: Callable[..., Receiver]
 ) -> None:
-    slow = make_webhook_receiver(delay=0.3)
+    # Pending for as long as the answer takes: long enough that a loaded machine's stream reads the delivery
+    # while it is still pending (it gathers for 0.1 s, then reads the rows as they are by then).
+    slow = make_webhook_receiver(delay=2.0)
     with server.client() as api, Stream(server.url, {"status": "pending"}) as stream:
         stream.next("ready")
         api.post("/subscriptions", json={"url": slow.url})

@@ -47,7 +47,9 @@ async def ready(proc: subprocess.Popen[str]) -> None:
 async def test_sigkill_mid_flight_then_restart_resends_exactly_the_unfinished(tmp_path):
     db = tmp_path / "crash.db"
     with Receiver() as receiver:
-        receiver.respond(status=204, delay=0.01)
+        # At most 8 at once, 20 ms each: 400 a second, so half the deliveries are still to go when the kill comes,
+        # however slowly a loaded machine publishes them.
+        receiver.respond(status=204, delay=0.02)
         first = start_worker(db, "fresh", receiver.url, str(EVENTS))
         try:
             await ready(first)

@@ -65,11 +65,15 @@ async def test_a_held_lease_is_not_taken_until_it_lapses(filled: Simulator):
 async def test_a_reaped_process_lets_go_what_it_held(filled: Simulator):
     gone, survivor = await senders(filled, 2, ttl=0.5)
     await gone.claim(4)
+    reaped: list[str] = []
 
-    async def reaped() -> list[str]:
+    async def released() -> list[str]:
         await survivor.beat()
-        return await survivor.reap()
+        # The simulator's own round (every second) runs the same reap and may come first: whoever reaps, the
+        # silent process's subscriptions are let go.
+        reaped.extend(await survivor.reap())
+        return ["let go"] if set((await lease_owners(filled)).values()) == {None} else []
 
-    assert await eventually(reaped, "the silent process to be reaped") == [gone.id]
-    assert set((await lease_owners(filled)).values()) == {None}
+    await eventually(released, "the silent process to be reaped")
+    assert set(reaped) <= {gone.id}  # never the one that beats
     assert await survivor.alive([gone.id, survivor.id]) == {survivor.id}

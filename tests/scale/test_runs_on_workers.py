@@ -23,10 +23,9 @@ from simulator.store import tables as t
 from simulator.testing.receiver import Receiver
 from tests.scale.helpers import lease_owners, process_pids
 
-TTL = "2"
-# Where no process dies: a longer lease, so that a heartbeat a loaded machine delays does not lapse it (and the
-# other process take its subscription over).
-STEADY_TTL = "10"
+# No process dies here: a lease long enough that a heartbeat a loaded machine delays does not lapse it (and
+# another process take its subscription over, or count its run as interrupted). Rounds stay a second apart.
+TTL = "10"
 
 
 def scenario(directory: Path, events: int, wait: str) -> Path:
@@ -198,7 +197,7 @@ async def test_the_live_stream_of_a_server_that_sends_shows_what_a_worker_sends_
     """A server that sends plays its run and sends one subscription; a worker holds the other's lease and sends
     its deliveries, whose attempts only the worker records. The server's stream shows both succeed."""
     scenarios = scenario(tmp_path / "live", 5, "200ms")
-    args = ["--db", db, "--lease-ttl", STEADY_TTL, "--scenarios", str(scenarios)]
+    args = ["--db", db, "--lease-ttl", TTL, "--scenarios", str(scenarios)]
     sending = spawn("serve", "--port", "0", *args, ready="serving on")
     base = re.search(r"serving on (http://\S+)", sending.output()).group(1)  # type: ignore[union-attr]
     helper = spawn("worker", *args, ready="sending")

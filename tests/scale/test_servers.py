@@ -93,10 +93,11 @@ async def test_one_server_fires_the_schedules_and_another_takes_over_when_it_die
 
 async def test_a_server_starting_beside_another_leaves_its_live_run_alone(db: str, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
-    first = await Simulator.open(db, lease_ttl=float(TTL))  # it sends, so it plays its run
+    # Leases of 10 s: nobody dies, and a heartbeat a loaded machine delays must not make the run look abandoned.
+    first = await Simulator.open(db, lease_ttl=10.0)  # it sends, so it plays its run
     try:
         run = await first.runs.start(RunSpec(scenario="basistheory-proxy-traffic", speed=1))
-        second = await Simulator.open(db, sends=False, lease_ttl=float(TTL))
+        second = await Simulator.open(db, sends=False, lease_ttl=10.0)
         try:
             assert (await second.store.get_run(run.id)).status == "running"  # type: ignore[union-attr]
         finally:

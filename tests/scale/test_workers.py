@@ -18,19 +18,22 @@ from tests.scale.helpers import by_path, distinct, duplicates, lease_owners, pro
 from tests.store import pg
 
 TTL = "2"  # seconds: a killed worker's subscriptions move on quickly
+STEADY_TTL = "10"  # where no process dies: a heartbeat a loaded machine delays lapses nothing
 
 
 @pytest.fixture
 async def publisher(db: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Simulator]:
     """A simulator on the shared store that publishes and leaves sending to the workers."""
     monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")  # the workers unseal the subscriptions' secrets
-    sim = await Simulator.open(db, sends=False, lease_ttl=float(TTL))
+    sim = await Simulator.open(db, sends=False, lease_ttl=float(STEADY_TTL))  # it never dies here
     yield sim
     await sim.close()
 
 
 async def test_two_workers_share_the_subscriptions_and_keep_each_ones_order(db: str, spawn: Any, publisher: Simulator):
-    workers = [spawn("worker", "--db", db, "--lease-ttl", TTL, ready="sending") for _ in range(2)]
+    # Nobody dies: leases long enough that a heartbeat a loaded machine delays does not pass one to the other
+    # worker with an attempt under way (sent twice).
+    workers = [spawn("worker", "--db", db, "--lease-ttl", STEADY_TTL, ready="sending") for _ in range(2)]
     with Receiver() as receiver:
         receiver.respond(204, delay=0.002)
         subs = await subscribe(publisher, receiver, 4, strict_order=True)
@@ -161,7 +164,7 @@ async def test_a_sender_hears_of_new_deliveries_without_waiting_for_its_next_pol
 async def test_what_a_fault_holds_back_is_sent_by_another_process_only_when_let_go(
     db: str, spawn: Any, publisher: Simulator
 ):
-    spawn("worker", "--db", db, "--lease-ttl", TTL, ready="sending")
+    spawn("worker", "--db", db, "--lease-ttl", STEADY_TTL, ready="sending")
     with Receiver() as receiver:
         [sub] = await subscribe(publisher, receiver, 1)
         await publish(publisher, [sub], 1, seed=1)  # the worker takes the subscription with this one
