@@ -27,6 +27,7 @@ from simulator.runtime import tune_gc
 from simulator.scenarios import Scenario, loader
 
 INTERRUPTED = 130
+ANSWER_GRACE = 1.0  # seconds after Ctrl-C for the answers to attempts already sent
 
 
 def register(sub: Any) -> None:
@@ -144,6 +145,7 @@ async def run_command(args: argparse.Namespace) -> int:
             await summary.progress(sim.runs, run.id, stop)
             if stop.is_set():
                 await sim.runs.cancel(run.id)
+                await _answers_under_way(sim, ANSWER_GRACE)
             final = await sim.runs.get(run.id)
             report = await run_report(sim.store, final)
             deliveries = await deliveries_of(sim.store, run.id) if args.junit else []
@@ -164,6 +166,13 @@ async def run_command(args: argparse.Namespace) -> int:
     if stop.is_set():
         return INTERRUPTED
     return 0 if succeeded(report) else 1
+
+
+async def _answers_under_way(sim: Simulator, grace: float) -> None:
+    """After Ctrl-C: the attempts already sent get up to `grace` seconds for their answers, which are recorded,
+    so that the summary counts what the receiver was handed (it had them, answered or not)."""
+    await asyncio.gather(*(lane.answered(grace) for lane in list(sim.engine.lanes.values())))
+    await sim.store.writer.barrier()
 
 
 def _ctrl_c_sets(stop: asyncio.Event) -> Any:

@@ -200,6 +200,11 @@ class Lane:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"lane-{self.sub.id}")
 
+    async def answered(self, timeout: float) -> None:
+        """Wait, for up to `timeout` seconds, for the attempts under way now to end (and be recorded)."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=timeout)
+
     async def close(self, grace: float) -> None:
         """Stop starting attempts; let those in flight finish for up to `grace` seconds."""
         self._closing = True

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,27 @@ def test_ctrl_c_prints_what_happened_so_far_and_exits_130(tmp_path, receiver: Re
     suite = junit(junit_file).getroot()
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("2", "0", "1")
     assert suite.find("testcase/error").get("message") == "the run cancelled"
+
+
+def test_ctrl_c_during_an_attempt_counts_its_answer(tmp_path, receiver: Receiver):
+    """The receiver was handed the delivery when Ctrl-C came: the run waits (up to a second) for its answer, and
+    the summary counts it, as what the receiver had. It counted the delivery as not attempted yet."""
+    scenario = tmp_path / "slow.yaml"
+    scenario.write_text(SLOW)
+    receiver.respond(status=204, delay=0.5)
+    command = [sys.executable, "-m", "simulator.cli", "run", str(scenario), "--target", receiver.url, "--speed", "1"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while receiver.in_flight == 0:  # the attempt under way, its answer 0.5 s off
+            assert time.monotonic() < deadline and proc.poll() is None, "no attempt came"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=TIMEOUT)
+        assert proc.returncode == 130
+    finally:
+        proc.kill()
+        proc.wait(timeout=TIMEOUT)
+    lines = stdout.splitlines()
+    assert "succeeded: 1" in lines and "attempts: 1" in lines, stdout
+    assert len(receiver.requests) == 1
