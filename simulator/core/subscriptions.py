@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import builtins
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +20,7 @@ from simulator.errors import Conflict, FieldError, InvalidInput, NotFound
 from simulator.ids import new_id
 from simulator.models.inputs import RetrySpec, SubscriptionSpec
 from simulator.models.records import RetryPolicy, Subscription
-from simulator.store import Store
+from simulator.store import Store, postgres
 
 
 def receives(sub: Subscription, etype: catalog.EventType) -> bool:
@@ -76,9 +77,19 @@ class Subscriptions:
             raise NotFound(f"no subscription {sub_id!r}", errors=[FieldError("id", "not found")])
         return sub
 
+    @asynccontextmanager
+    async def _edit(self, sub_id: str) -> AsyncIterator[None]:
+        """Changes to a subscription one at a time: in this process, and on a shared store in every process."""
+        async with self._editing:
+            if not self.store.shared:
+                yield
+                return
+            async with postgres.one_editor(self.store.engine, f"subscription {sub_id}"):
+                yield
+
     async def update(self, sub_id: str, patch: BaseModel) -> Subscription:
         """Change a subscription; `enabled: true` re-enables it and resets its failure count."""
-        async with self._editing:
+        async with self._edit(sub_id):
             return await self._update(sub_id, patch)
 
     async def _update(self, sub_id: str, patch: BaseModel) -> Subscription:
@@ -105,7 +116,7 @@ class Subscriptions:
         return sub
 
     async def delete(self, sub_id: str) -> None:
-        async with self._editing:
+        async with self._edit(sub_id):
             await self.get(sub_id)
             await self.engine.subscription_removed(sub_id)
             await self.store.delete_subscription(sub_id)

@@ -7,10 +7,13 @@ store; PostgreSQL holds the same tables for a store other processes can reach.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Connection, cast, func, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Schemes that name PostgreSQL without an async driver: the store speaks asyncpg.
 _PLAIN_SCHEMES = ("postgresql://", "postgres://")
@@ -20,6 +23,9 @@ ASYNC_SCHEME = "postgresql+asyncpg://"
 _OPEN_LOCK = 0x7765_6268_6F6F_6B  # "webhook"
 _FOLD_LOCK = 0x7765_6268_6F6F_66  # "webhoof"
 LEADER_LOCK = 0x7765_6268_6F6F_6C  # "webhool"
+# The space of the two-key locks (space, hash of an id), which never meet the one-key locks above: one change to a
+# subscription at a time (transaction).
+_EDIT_SPACE = 0x7765_6268  # "webh"
 
 
 def async_url(url: str) -> str:
@@ -70,3 +76,15 @@ def lock_fold(conn: Any) -> Any:
     """The statement that serialises the twin's fold across processes until the transaction ends (two servers
     folding the same events at once would apply them twice)."""
     return conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FOLD_LOCK})
+
+
+@asynccontextmanager
+async def one_editor(engine: AsyncEngine, key: str) -> AsyncIterator[None]:
+    """One holder of `key` at a time across every process on the store, until the block ends: a transaction-long
+    advisory lock on a connection of its own (released however the block ends, the connection's loss included).
+    A change to a subscription reads it, then writes it whole: two servers changing it at once lost one's fields."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"), {"space": _EDIT_SPACE, "key": key}
+        )
+        yield
