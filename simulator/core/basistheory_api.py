@@ -104,6 +104,7 @@ class BasisTheoryBackend:
         kind = api.token_type(body, api.INTENT_TYPES)
         data = api.checked_data(kind, body.get("data"))
         async with self._lock:
+            await self.sync()  # what runs stored first is numbered first: lists are newest first
             ctx = await self._context()
             actor = app_actor(ctx, "public")
             intent = {
@@ -131,6 +132,7 @@ class BasisTheoryBackend:
         elif not isinstance(intent_id, str) or not intent_id:
             raise api.invalid("token_intent_id", "must be a token intent's id")
         async with self._lock:
+            await self.sync()  # what runs stored first is numbered first: lists are newest first
             intent = await self._live_intent(intent_id) if intent_id is not None else None
             if intent is not None:
                 kind = intent["type"]

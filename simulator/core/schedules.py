@@ -54,7 +54,7 @@ INSTANCE_SETTING = "schedules.instance"
 MIN_INTERVAL = 1.0  # seconds; anything shorter would start runs faster than they can be told apart
 TRIGGER_FIELDS = {"cron", "interval", "at"}
 _ACTIVE: dict[str, Schedules] = {}
-_NUMERIC_DAYS = re.compile(r"\*|\d{1,2}(-\d{1,2})?")
+_NUMERIC_DAYS = re.compile(r"\*|\d{1,2}(-\d{1,2})?", re.ASCII)
 
 
 def fire(instance: str, schedule_id: str, trigger: Any = None, run: dict[str, Any] | None = None) -> None:

@@ -117,3 +117,16 @@ def test_describe_reads_naturally():
     assert d.describe(Uniform(2.0, 6.0)) == "uniform 2s-6s"
     assert d.describe(Exponential(30.0, 300.0)) == "exponential mean 30s (max 300s)"
     assert d.describe(Lognormal("${m}", 0.5)) == "lognormal median ${m} sigma 0.5"
+
+
+@pytest.mark.parametrize("text", ["١٢s", "１０m", "5\u00a0s", "12"])
+def test_a_duration_is_written_in_ascii_digits(text: str) -> None:
+    """Python's float() reads Arabic-Indic and full-width digits, and \\s took a no-break space: the documented
+    forms (and the OpenAPI document's pattern) have neither."""
+    from simulator.timeutil import parse_duration
+
+    if text == "12":
+        assert parse_duration(text) == 12.0
+        return
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)

@@ -187,3 +187,32 @@ def test_the_public_key_is_served_where_basis_theory_publishes_it(sim: WebhookSi
     served = httpx.get(f"{sim.url}/basistheory/keys/{name}")
     assert served.status_code == 200 and served.text.startswith("-----BEGIN PUBLIC KEY-----")
     assert served.text == sim.public_key_pem
+
+
+def test_a_token_made_after_a_run_is_listed_before_the_runs_tokens(sim: WebhookSim, bt: httpx.Client) -> None:
+    """Newest first, whether or not anything read the twin in between: a run's events were numbered when a read
+    folded them in, so a token made before that read was listed after the run's older tokens."""
+    with Receiver() as receiver:
+        body = {"scenario": "basistheory-token-intent-conversion", "speed": 0, "target": receiver.url, "seed": 5}
+        run = httpx.post(f"{sim.url}/runs", json=body).json()
+        eventually(lambda: httpx.get(f"{sim.url}/runs/{run['id']}").json()["status"] == "completed", what="the run")
+        made = bt.post("/tokens", json={"type": "token", "data": "newest"}).json()  # no read of the twin before
+        assert bt.get("/v2/tokens?size=1").json()["data"][0]["id"] == made["id"]
+
+
+@pytest.mark.parametrize(
+    ("data", "query"),
+    [
+        ({**CARD, "number": "５５５５５５５５５５５５４４４４"}, None),  # full-width digits
+        ({**CARD, "expiration_month": "١٢"}, None),  # Arabic-Indic digits
+        (None, "size=１０"),
+    ],
+    ids=["full-width-number", "arabic-indic-month", "full-width-size"],
+)
+def test_numbers_are_ascii_digits(bt: httpx.Client, data: dict[str, Any] | None, query: str | None) -> None:
+    """Python's `\\d` and int() take any script's digits: a full-width card number made a token whose bin and
+    last4 were full-width, with another fingerprint than the same card's."""
+    if query is not None:
+        bt_problem(bt.get(f"/v2/tokens?{query}"), 400, "size")
+    else:
+        bt_problem(bt.post("/tokens", json={"type": "card", "data": data}), 400)

@@ -156,3 +156,33 @@ def test_no_body_gives_a_server_error(server: ApiServer, data: st.DataObject, wh
         assert response.json()["status"] == response.status_code
     for hook in httpx.get(f"{server.url}/basistheory/webhooks", headers={"BT-API-KEY": "key_fuzz"}).json()["data"]:
         httpx.delete(f"{server.url}/basistheory/webhooks/{hook['id']}", headers={"BT-API-KEY": "key_fuzz"})
+
+
+LONE = '"\\udc00"'  # JSON text: a lone UTF-16 surrogate escape, which decodes to no text UTF-8 can hold
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "where"),
+    [
+        ("/tokens", '{"type": "token", "data": %s}', "at data"),
+        ("/tokens", '{"type": "token", "data": "x", "metadata": {"a": %s}}', "at metadata.a"),
+        ("/tokens", '{"type": "token", "data": "x", "search_indexes": [%s]}', "at search_indexes.0"),
+        ("/token-intents", '{"type": "card", "data": {"number": %s}}', "at data.number"),
+        ("/webhooks", '{"name": %s, "url": "http://127.0.0.1:9/h", "events": ["token.created"]}', "at name"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_naming_where_and_makes_nothing(
+    server: ApiServer, path: str, body: str, where: str
+) -> None:
+    """It made a 500, yet the token existed and its event went out; its body then failed every later read of
+    `GET /v2/tokens`, after a restart too. A webhook made that way left a subscription the twin did not show."""
+    key = {"BT-API-KEY": "key_fuzz"}
+    bt = f"{server.url}/basistheory"
+    tokens, subscriptions = httpx.get(f"{bt}/v2/tokens", headers=key), httpx.get(f"{server.url}/subscriptions")
+    refused = httpx.post(
+        f"{bt}{path}", content=(body % LONE).encode(), headers={**key, "Content-Type": "application/json"}
+    )
+    assert refused.status_code == 400, refused.text
+    assert where in refused.json()["detail"] and "lone surrogate" in refused.json()["detail"]
+    assert httpx.get(f"{bt}/v2/tokens", headers=key).json() == tokens.json()
+    assert httpx.get(f"{server.url}/subscriptions").json() == subscriptions.json()

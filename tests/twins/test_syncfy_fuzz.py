@@ -151,3 +151,19 @@ def test_no_request_gets_a_5xx_or_another_shape(
         assert response.headers["request-id"] == answer["rid"]
     else:  # a ZIP export or an attachment's file: only on success
         assert response.status_code == 200
+
+
+@pytest.mark.parametrize("field", ["name", "id_external"])
+def test_a_lone_surrogate_is_refused_in_the_envelope_naming_where(sim: WebhookSim, field: str) -> None:
+    """A lone UTF-16 surrogate escape decodes to no text UTF-8 can hold: it was a 500."""
+    lone = '"\\udc00"'  # JSON text: the escape itself
+    body = f'{{"name": {lone}}}' if field == "name" else f'{{"name": "Ana", "{field}": {lone}}}'
+    response = httpx.post(
+        f"{sim.url}/syncfy/v1/users",
+        content=body.encode(),
+        headers={"Authorization": f"api_key api_key={KEY}", "Content-Type": "application/json"},
+        timeout=30.0,
+    )
+    answer = response.json()
+    assert response.status_code == 400 and list(answer) == ENVELOPE_KEYS and answer["code"] == 400, answer
+    assert "lone surrogate" in answer["message"] and f"at {field}" in answer["message"], answer

@@ -101,7 +101,7 @@ def check_key(given: str | None, required: str | None) -> None:
 def page_size(raw: str | None) -> int:
     if raw is None:
         return PAGE_SIZE
-    if not re.fullmatch(r"\d{1,6}", raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    if not re.fullmatch(r"[0-9]{1,6}", raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise invalid("size", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
     return int(raw)
 
@@ -118,7 +118,7 @@ def decode_cursor(raw: str | None) -> int | None:
         text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
-    if not re.fullmatch(r"n:\d{1,18}", text):
+    if not re.fullmatch(r"n:[0-9]{1,18}", text):
         raise invalid("start", "not a cursor this API returned")
     return int(text[2:])
 
@@ -150,14 +150,14 @@ def _text(body: Mapping[str, Any], field: str, *, required: bool = True, limit: 
 def _digits(data: Mapping[str, Any], field: str, low: int, high: int) -> str:
     value = data.get(field)
     text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
-    if not re.fullmatch(rf"\d{{{low},{high}}}", text):
+    if not re.fullmatch(rf"[0-9]{{{low},{high}}}", text):
         raise invalid(f"data.{field}", f"must be {low} to {high} digits")
     return text
 
 
 def _whole(data: Mapping[str, Any], field: str, low: int, high: int) -> int:
     value = data.get(field)
-    if isinstance(value, str) and re.fullmatch(r"\d{1,4}", value):
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,4}", value):
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise invalid(f"data.{field}", f"must be a whole number from {low} to {high}")
