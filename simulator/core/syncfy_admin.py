@@ -56,7 +56,9 @@ class Accounts:
 
     async def create_user(self, params: Mapping[str, Any]) -> dict[str, Any]:
         name = params.get("name")
-        if not isinstance(name, str) or not name.strip():
+        if name is not None and not isinstance(name, str):
+            raise bad_input(f"name must be text, not {api.json_kind(name)}", "name")
+        if not name or not name.strip():
             raise bad_input("name is required", "name")
         external = params.get("id_external")
         row = {

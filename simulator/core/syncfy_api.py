@@ -220,9 +220,9 @@ class SyncfyBackend:
         owners = {o.id_user: o for s in await self.segments("attachments", caller, params) for o in [s.owner]}
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("attachments.json", json.dumps(items, ensure_ascii=False))
+            archive.writestr(_entry("attachments.json"), json.dumps(items, ensure_ascii=False))
             for item in items:
-                archive.writestr(item["file"], cfdi_xml(owners[item["id_user"]], item))
+                archive.writestr(_entry(item["file"]), cfdi_xml(owners[item["id_user"]], item))
         return buffer.getvalue()
 
     # -- documents and catalogues ---------------------------------------------------------------------------
@@ -306,3 +306,11 @@ def _segments(kind: str, view: CredentialView, windowed: bool, windows: list[Win
 
 def _stored_row(row: Any) -> dict[str, Any]:
     return api.index_row(row.key, row.type, parse_time(row.occurred_at).timestamp(), json.loads(row.body))
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    """A ZIP entry dated at the format's epoch, as reproducible builds date theirs: `writestr` with a name dates it
+    now, so the same export answered other bytes a second later."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info

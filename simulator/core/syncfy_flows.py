@@ -263,6 +263,8 @@ class CredentialFlows:
 
     async def _site(self, params: Mapping[str, Any]) -> api.SiteRef:
         wanted = params.get("id_site")
+        if wanted is not None and not isinstance(wanted, str):
+            raise bad_input(f"id_site must be a site's id (text), not {api.json_kind(wanted)}", "id_site")
         if not wanted:
             raise bad_input("id_site is required", "id_site")
         for site in await self.backend.sites():

@@ -5,6 +5,7 @@ documents."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -85,6 +86,25 @@ def test_refusals_are_envelopes_never_5xx(syncfy: httpx.Client):
         assert envelope(syncfy.post("/v1/users", content=hostile), 400) is None, hostile[:40]
     assert envelope(syncfy.request("PATCH", "/v1/credentials"), 405) is None
     assert envelope(syncfy.post("/v1/credentials", json={"id_site": BANK_SITE}), 400) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/v1/users", {"name": 5}, "name must be text, not a number"),
+        ("/v1/users", {"name": ["Ana"]}, "name must be text, not a list"),
+        ("/v1/credentials", {"id_site": 5, "credentials": {"rfc": "x"}}, "id_site must be a site's id (text), not a"),
+    ],
+)
+def test_a_parameter_of_the_wrong_kind_is_a_400_saying_so(
+    sim: WebhookSim, syncfy: httpx.Client, path: str, body: dict[str, Any], message: str
+):
+    """It said `name is required` for a number, and `no id_site '5'` (a 404) for a site id given as a number."""
+    user = envelope(syncfy.post("/v1/users", json={"name": "Ana"}))["id_user"]
+    token = envelope(syncfy.post("/v1/sessions", json={"id_user": user}))["token"]
+    headers = {"Authorization": f"TOKEN token={token}"} if path == "/v1/credentials" else {}
+    answer = syncfy.post(path, json=body, headers=headers)
+    assert answer.status_code == 400 and message in answer.json()["message"], answer.text
 
 
 def test_a_v1_webhook_is_a_subscription_the_control_api_shows_and_edits(

@@ -124,6 +124,19 @@ def test_identical_requests_answer_identical_rows(control: httpx.Client, syncfy:
     assert one == [first.json()["response"][middle]]
 
 
+def test_an_export_is_the_same_bytes_whenever_it_is_asked_for(
+    control: httpx.Client, syncfy: httpx.Client, receiver: Receiver
+):
+    """Its entries were dated when it was made, so the same export answered other bytes a second later."""
+    events = run_events(control, finished_run(control, "syncfy-credential-lifecycle", receiver.url, seed=9))
+    url = next(e for e in events if e["type"] == "syncfy:credentials.refreshed")["body"]["payload"]["endpoints"]
+    export = next(u for u in url["attachments"] if "/export" in u)
+    first, second = syncfy.get(export), syncfy.get(export)
+    assert first.status_code == 200 and first.content == second.content
+    entries = zipfile.ZipFile(io.BytesIO(first.content)).infolist()
+    assert len(entries) > 1 and {e.date_time for e in entries} == {(1980, 1, 1, 0, 0, 0)}  # no clock in them
+
+
 def test_a_two_factor_story_shows_its_codes(control: httpx.Client, syncfy: httpx.Client, receiver: Receiver):
     events = run_events(control, finished_run(control, "syncfy-two-factor", receiver.url, seed=3))
     id_credential = events[0]["body"]["payload"]["id_credential"]

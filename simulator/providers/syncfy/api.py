@@ -397,3 +397,16 @@ def index_row(key: str, etype: str, at: float, body: Mapping[str, Any]) -> dict[
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words (for a message about a parameter of the wrong kind)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "text" if isinstance(value, str) else "null"
