@@ -45,6 +45,9 @@ MAX_LIVE_RUNS = 100
 # Seconds a run keeps its choice of subscriptions for a type when nothing changed in this process (a change made
 # by another process on a shared store is seen within this).
 RECHOOSE = 1.0
+# Seconds between reads of the subscriptions while the store cannot answer (a restart of PostgreSQL takes
+# seconds): a run waits for it rather than fail, and fails only if it stays away for all of them (about a minute).
+STORE_RETRIES = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 QUEUE_LOOK = 1.0  # seconds between a player's looks at the shared store (waiting runs, cancels, its progress)
 CANCEL_WAIT = 10.0  # seconds a cancel waits for another process to stop the run it plays
 NO_SCENARIO = "this process has no scenario named {name!r} (give it the same --scenarios as the server)"
@@ -471,11 +474,25 @@ class _Receivers:
         version, now = self._manager.engine.subscriptions_version, time.monotonic()
         chosen = self._chosen.get(etype.key)
         if chosen is None or chosen[0] != version or now - chosen[1] > RECHOOSE:
-            if self._named is None:
-                pool = await self._manager.matching(etype)
-            else:  # as they stand now: those deleted since are left out
-                found = [await self._manager.store.get_subscription(s.id) for s in self._named]
-                pool = [s for s in found if s is not None]
-            receiving = [s for s in pool if receives(s, etype)]
+            for wait in (*STORE_RETRIES, None):
+                try:
+                    receiving = await self._choose(etype)
+                    break
+                except Exception as exc:  # the store restarting (PostgreSQL's restart refused connections)
+                    if chosen is not None:  # the last choice stands until the store answers (asked again later)
+                        log.warning("cannot read the subscriptions (%s): the run keeps its receivers", exc)
+                        self._chosen[etype.key] = (version, now, chosen[2])
+                        return chosen[2]
+                    if wait is None:
+                        raise
+                    await asyncio.sleep(wait)
             chosen = self._chosen[etype.key] = (version, now, receiving)
         return chosen[2]
+
+    async def _choose(self, etype: catalog.EventType) -> list[Subscription]:
+        if self._named is None:
+            pool = await self._manager.matching(etype)
+        else:  # as they stand now: those deleted since are left out
+            found = [await self._manager.store.get_subscription(s.id) for s in self._named]
+            pool = [s for s in found if s is not None]
+        return [s for s in pool if receives(s, etype)]

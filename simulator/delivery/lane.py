@@ -86,7 +86,7 @@ class Lane:
         self._fence = fence  # on a shared store: the leases, which must still hold when an attempt starts
         self._load = load
         self._behind = behind
-        self._heap: list[tuple[float, int, Job]] = []
+        self._heap: list[tuple[float, int, str, Job]] = []
         self._wake = asyncio.Event()
         self._slots = Slots(sub.max_in_flight)
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -168,9 +168,11 @@ class Lane:
         self._push(job)
 
     def _push(self, job: Job) -> None:
-        # In strict order the lowest position always goes first, retry or not; otherwise the earliest due.
+        # In strict order the lowest position always goes first, retry or not; otherwise the earliest due. Then
+        # the id: two processes publishing at once can give two deliveries one position, and a tie left to the
+        # jobs themselves raised TypeError (jobs do not compare), which ended the lane with its deliveries.
         key = (float(job.n), job.n) if self.sub.strict_order else (job.due, job.n)
-        heapq.heappush(self._heap, (key[0], key[1], job))
+        heapq.heappush(self._heap, (key[0], key[1], job.id, job))
         self._wake.set()
         if self._reading:
             self._meanwhile()
@@ -189,7 +191,7 @@ class Lane:
         self._slots.resize(sub.max_in_flight)
         self.sub = sub
         if order_changed:
-            jobs = [job for _, _, job in self._heap]
+            jobs = [job for *_, job in self._heap]
             self._heap.clear()
             for job in jobs:
                 self._push(job)
@@ -199,6 +201,13 @@ class Lane:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"lane-{self.sub.id}")
+        self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """A lane's task ends only when it is closed: anything else is a fault, said at once (not when the task is
+        collected), so that deliveries held by a lane that stopped never wait unexplained."""
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("the lane of %s stopped: %r", self.sub.id, error, exc_info=error)
 
     async def answered(self, timeout: float) -> None:
         """Wait, for up to `timeout` seconds, for the attempts under way now to end (and be recorded)."""
@@ -232,7 +241,7 @@ class Lane:
             if not self.sub.enabled or not self._heap:
                 await self._sleep(None)
                 continue
-            due = self._heap[0][2].due
+            due = self._heap[0][-1].due
             wait = due - time.time()
             if wait > 0:
                 await self._sleep(wait, head_due=True)
@@ -240,7 +249,7 @@ class Lane:
             if not self._slots.take():
                 await self._slots.freed()  # then everything above again: the head may have changed meanwhile
                 continue
-            self._start(heapq.heappop(self._heap)[2])
+            self._start(heapq.heappop(self._heap)[-1])
 
     def _start(self, job: Job) -> None:
         task = asyncio.create_task(self._send(job))
@@ -259,8 +268,8 @@ class Lane:
     def _start_due(self) -> None:
         """Start the heads that are due, while a slot is free."""
         now = time.time()
-        while self._heap and self._heap[0][2].due <= now and self._slots.take():
-            self._start(heapq.heappop(self._heap)[2])
+        while self._heap and self._heap[0][-1].due <= now and self._slots.take():
+            self._start(heapq.heappop(self._heap)[-1])
 
     async def _send(self, job: Job) -> None:
         try:
@@ -318,7 +327,7 @@ class Lane:
             return
         self._start_due()
         if self._heap and self._slots.busy < self._slots.size:  # else a slot given back calls this again
-            wait = self._heap[0][2].due - time.time() + TIMER_TICK
+            wait = self._heap[0][-1].due - time.time() + TIMER_TICK
             self._read_timer = asyncio.get_running_loop().call_later(wait, self._meanwhile)
 
     async def _read_behind(self) -> None:

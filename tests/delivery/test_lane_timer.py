@@ -146,3 +146,23 @@ async def test_what_a_lane_holds_goes_out_as_due_while_it_reads_the_store(strict
         store.answer.set()
         attempts.end_all()
         await lane.close(grace=1)
+
+
+@pytest.mark.parametrize("strict_order", [True, False])
+async def test_two_deliveries_at_one_position_are_both_sent(strict_order: bool) -> None:
+    """Two processes publishing at once can number two deliveries of one subscription alike. Ordered by
+    position (and, not in strict order, by due time) the tie fell to the jobs themselves, which do not compare:
+    the lane's task died with a TypeError and its deliveries stayed pending for good."""
+    attempts = Attempts()
+    attempts.end_all()
+    lane = lane_for(attempts, strict_order=strict_order)
+    lane.start()
+    try:
+        twins = [dataclasses.replace(job(7), id=f"msg_7{suffix}") for suffix in "ab"]
+        for one in [job(8), *twins]:
+            lane.offer(one)
+        await until(lambda: len(attempts.started) == 3, timeout=5, what="all three sent")
+        if strict_order:
+            assert attempts.started == [7, 7, 8]
+    finally:
+        await lane.close(1)

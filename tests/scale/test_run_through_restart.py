@@ -1,0 +1,42 @@
+"""A run played on PostgreSQL goes on through a restart of the database: it chooses its receivers from the
+store again at least every second, and a read refused while the server restarts failed the run ("Connection
+refused") with most of its events never made."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from simulator.core import runs
+from simulator.core.simulator import Simulator
+from simulator.models.inputs import RunSpec
+from simulator.testing.receiver import Receiver
+from tests.scale.helpers import distinct, until
+from tests.store import pg
+
+EVENTS = 40
+
+
+async def test_a_run_goes_on_through_a_database_restart(
+    db: str, cluster: pg.Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    monkeypatch.setattr(runs, "RECHOOSE", 0.0)  # every event reads the store: some fall within the restart
+    (tmp_path / "paced.yaml").write_text(
+        "name: paced\nprovider: basistheory\ndescription: evenly paced tokens\nsteps:\n"
+        f"  - repeat: {EVENTS}\n    steps:\n      - wait: 100ms\n      - emit: token.created\n"
+    )
+    sim = await Simulator.open(db, scenario_dirs=[tmp_path])  # it sends, so it plays its own run
+    try:
+        with Receiver() as receiver:
+            spec = RunSpec(scenario="paced", speed=1, seed=3, target=receiver.url, signing="standard")
+            run = await sim.runs.start(spec)
+            await until(lambda: distinct(receiver) >= 5, 30, "the run's first deliveries")
+            await asyncio.to_thread(pg.restart, cluster)
+            done = await sim.runs.wait(run.id, timeout=90)
+            assert (done.status, done.events, done.error) == ("completed", EVENTS, None), done
+            await until(lambda: distinct(receiver) >= EVENTS, 60, "every delivery")
+    finally:
+        await sim.close()
