@@ -26,7 +26,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -353,9 +352,9 @@ def _public_pem(path: str | None) -> str | None:
     if not path:
         return None
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise _bad("--public-key", f"cannot read {path}: {exc.strerror or exc}") from None
+        text = options.small_file(path, "--public-key").decode("utf-8")
+    except UnicodeDecodeError:
+        raise _bad("--public-key", f"{path} is not a PEM file (not text)") from None
     if "PRIVATE KEY" in text:
         return signing.SigningKey.from_pem(text).public_pem
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -152,3 +153,26 @@ def check_lease_ttl(value: float) -> None:
             f"--lease-ttl must be from {low} to {high} seconds, not {value}",
             errors=[FieldError("lease-ttl", "out of range")],
         )
+
+
+SMALL_FILE = 1024 * 1024  # bytes: a key or a token file is a few kilobytes
+
+
+def small_file(path: str, field: str) -> bytes:
+    """The bytes of the regular file `path` (a key, a token), at most SMALL_FILE of them; InvalidInput (exit 2)
+    naming `field` for anything else: a device such as /dev/zero never ends, a FIFO waits for a writer that may
+    never come, and either would hold the command for good or take all memory."""
+    try:
+        # Non-blocking, a FIFO opens at once (to be refused); a regular file reads as ever.
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                raise InvalidInput(f"{field}: {path} is not a regular file", errors=[FieldError(field, "not a file")])
+            data = stream.read(SMALL_FILE + 1)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InvalidInput(f"{field}: cannot read {path}: {reason}", errors=[FieldError(field, reason)]) from None
+    if len(data) > SMALL_FILE:
+        raise InvalidInput(
+            f"{field}: {path} is larger than {SMALL_FILE // 1024} KiB", errors=[FieldError(field, "too large")]
+        )
+    return data

@@ -120,11 +120,10 @@ def _token(args: argparse.Namespace) -> str | None:
     if not args.token_file:
         return args.token or None
     try:
-        lines = Path(args.token_file).read_text("utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        lines = options.small_file(args.token_file, "token-file").decode("utf-8").splitlines()
+    except UnicodeDecodeError:
         raise InvalidInput(
-            f"cannot read the token file {args.token_file}: {reason or exc}",
+            f"cannot read the token file {args.token_file}: not UTF-8 text",
             errors=[FieldError("token-file", "unreadable file")],
         ) from None
     token = lines[0].strip() if lines else ""
@@ -152,14 +151,7 @@ def check_exposure(host: str, token: str | None, *, insecure: bool) -> None:
 def load_key(path: str | None) -> signing.SigningKey | None:
     if not path:
         return None
-    try:
-        pem = Path(path).read_bytes()
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot read the signing key {path}: {exc.strerror or exc}",
-            errors=[FieldError("signing-key", "unreadable file")],
-        ) from None
-    return signing.SigningKey.from_pem(pem)
+    return signing.SigningKey.from_pem(options.small_file(path, "signing-key"))
 
 
 def _is_loopback(host: str) -> bool:

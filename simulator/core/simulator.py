@@ -196,7 +196,14 @@ class Simulator:
         return await sent.with_bodies(self.store, found)
 
     async def redeliver(self, delivery_id: str) -> Delivery:
-        await self.delivery(delivery_id)
+        found = await self.delivery(delivery_id)
+        if await self.store.get_subscription(found.subscription_id) is None:
+            # A target's own subscription (`trigger --target`, a run's target) is retired once its work settled.
+            raise Conflict(
+                f"delivery {delivery_id} cannot be sent again: its subscription {found.subscription_id} no longer "
+                "exists (a target's own subscription ends once its deliveries are final)",
+                errors=[FieldError("id", "its subscription no longer exists")],
+            )
         if not await self._redeliver([delivery_id]):  # the request is fine; the delivery's state is not
             raise Conflict(
                 f"delivery {delivery_id} is still being delivered",

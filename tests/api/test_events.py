@@ -178,6 +178,18 @@ def test_unknown_delivery_and_redelivering_a_pending_one(api: httpx.Client, rece
     assert [r.headers["webhook-id"] for r in receiver.wait_for(2)] == [delivery_id] * 2
 
 
+def test_redelivering_when_its_subscription_is_gone_says_so(api: httpx.Client, receiver: Receiver) -> None:
+    """`trigger --target` deletes the subscription it made once the delivery ends: a resend of it was refused as
+    "still being delivered", for good."""
+    receiver.respond(500)
+    sub = ok(api.post("/subscriptions", json={"url": receiver.url, "retry": {"delays": []}}), schemas.Subscription, 201)
+    [delivery_id] = api.post("/events", json={"type": "token.created"}).json()["deliveries"]
+    eventually(lambda: api.get(f"/deliveries/{delivery_id}").json()["status"] == "dead", what="the delivery dead")
+    assert api.delete(f"/subscriptions/{sub['id']}").status_code == 204
+    refused = problem(api.post(f"/deliveries/{delivery_id}/redeliver"), 409, "id")
+    assert "no longer exists" in refused["detail"] and "still being delivered" not in refused["detail"]
+
+
 def test_public_key_verifies_basis_theory_signatures(api: httpx.Client, receiver: Receiver) -> None:
     response = api.get("/keys/webhooks.pem")
     assert response.status_code == 200
