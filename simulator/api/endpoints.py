@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from simulator import json_input
-from simulator.api.problem import HttpError, internal_error, problem_response
+from simulator.api.problem import HttpError, internal_error, problem_response, unreachable_store
 from simulator.errors import FieldError, InvalidInput, SimError
 from simulator.models.inputs import parse
 from simulator.scenarios.model import Scenario
@@ -189,7 +189,9 @@ async def dispatch(endpoint: Endpoint, request: Request) -> Response:
         return problem_response(exc)
     except ClientDisconnect:
         raise  # nobody to answer: the access log records it (RequestContext)
-    except Exception:
+    except Exception as error:
+        if (unavailable := unreachable_store(error, f"{request.method} {request.url.path}")) is not None:
+            return unavailable
         log.exception("unexpected error in %s %s", request.method, request.url.path)
         return internal_error()
     return _answer(endpoint, result)

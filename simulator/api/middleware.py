@@ -17,7 +17,14 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator.api.access_log import request_id
-from simulator.api.problem import BodyTooLarge, HttpError, internal_error, problem_response, unauthorized
+from simulator.api.problem import (
+    BodyTooLarge,
+    HttpError,
+    internal_error,
+    problem_response,
+    unauthorized,
+    unreachable_store,
+)
 
 log = logging.getLogger("webhook_sim.api")
 access = logging.getLogger("webhook_sim.access")
@@ -58,10 +65,15 @@ class RequestContext:
             # The client went away before its request was read: nothing to answer, nothing broken here.
             state["status"] = CLIENT_CLOSED
             log.info("client disconnected before sending the whole request: %s %s", scope["method"], scope["path"])
-        except Exception:
-            log.exception("unexpected error in %s %s", scope["method"], scope["path"])
-            if not state["sent"]:
-                await internal_error()(scope, receive, send_with_id)
+        except Exception as error:
+            unavailable = unreachable_store(error, f"{scope['method']} {scope['path']}")
+            if unavailable is not None:
+                if not state["sent"]:
+                    await unavailable(scope, receive, send_with_id)
+            else:
+                log.exception("unexpected error in %s %s", scope["method"], scope["path"])
+                if not state["sent"]:
+                    await internal_error()(scope, receive, send_with_id)
         finally:
             duration = round((time.perf_counter() - started) * 1000, 2)
             access.info(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from simulator.errors import FieldError, SimError
+from simulator.errors import FieldError, SimError, StoreUnavailable
+from simulator.store import postgres
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -78,3 +80,12 @@ async def http_exception(_request: Request, exc: Exception) -> Response:
 async def sim_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SimError)
     return problem_response(exc)
+
+
+def unreachable_store(error: BaseException, where: str) -> Response | None:
+    """A 503 with Retry-After when `error` says the store cannot be reached now (its database restarting: asked
+    again later, the answer comes), said in the log as a warning; None for any other error, which is a fault."""
+    if not postgres.unreachable(error):
+        return None
+    logging.getLogger("webhook_sim.api").warning("the store cannot be reached in %s: %s", where, error)
+    return problem_response(StoreUnavailable(f"the store cannot be reached now: {type(error).__name__}"))

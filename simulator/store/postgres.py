@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Connection, cast, func, text
+from sqlalchemy import Connection, cast, exc, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -88,3 +88,14 @@ async def one_editor(engine: AsyncEngine, key: str) -> AsyncIterator[None]:
             text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"), {"space": _EDIT_SPACE, "key": key}
         )
         yield
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether `error` says the store's server cannot be reached now: down, restarting, or its connection cut
+    (a read then fails until it is back; the writer waits on its own). asyncpg raises a refused connection as
+    OSError; SQLAlchemy wraps what the drivers raise once connected."""
+    if isinstance(error, OSError):
+        return True
+    return isinstance(error, exc.DBAPIError) and (
+        error.connection_invalidated or isinstance(error, exc.OperationalError | exc.InterfaceError)
+    )

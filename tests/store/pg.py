@@ -134,8 +134,9 @@ def remove(cluster: Cluster) -> None:
         shutil.rmtree(cluster.root, ignore_errors=True)
 
 
-def restart(cluster: Cluster) -> None:
-    """Restart the server (fast shutdown: sessions are cut, as in a failover or an upgrade)."""
+def restart(cluster: Cluster, action: str = "restart") -> None:
+    """Restart the server (fast shutdown: sessions are cut, as in a failover or an upgrade); `action` "stop"
+    leaves it down, and "start" brings it back."""
     options = f"-k {cluster.socket_dir} -c listen_addresses='' -p {PORT} -c fsync=off -c max_connections=50"
     cluster._run(
         "pg_ctl",
@@ -150,7 +151,8 @@ def restart(cluster: Cluster) -> None:
         "-w",
         "-t",
         "60",
-        "restart",
+        action,
         timeout=90,
     )
-    cluster._wait_ready()
+    if action != "stop":
+        cluster._wait_ready()
