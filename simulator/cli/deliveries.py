@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
     options.add(p, "--subscription", "only this subscription's deliveries")
     options.add(p, "--status", "only deliveries in this state", choices=DELIVERY_STATUSES)
     options.add(p, "--type", "only this event type")
-    options.add(p, "--limit", "print at most the latest N (0: all)", default=50, type=int)
+    options.add(p, "--limit", "print at most the latest N (0: all)", default=50, type=options.count)
     options.add(p, "--follow", "keep printing new deliveries and changes", default=False, flag_only=True)
     options.add(p, "--interval", "seconds between two looks with --follow", default=0.5, type=float)
     options.add(p, "--json", "one JSON object per line", default=False, flag_only=True)

@@ -306,7 +306,7 @@ def register(sub: Any) -> None:
     options.add(p, "--secret", "the secret that checks standard and syncfy signatures")
     options.add(p, "--public-key", "PEM file for Basis Theory signatures (default: the development key)")
     options.add(p, "--status", "the HTTP status to answer", default=204, type=int)
-    options.add(p, "--delay", "seconds to wait before answering", default=0.0, type=float)
+    options.add(p, "--delay", "seconds to wait before answering", default=0.0, type=options.seconds)
     options.add(
         p, "--fail-rate", "the fraction of requests answered 500, drawn for each attempt", default=0.0, type=float
     )

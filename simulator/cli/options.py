@@ -51,6 +51,22 @@ def seed(text: str) -> int:
     return value
 
 
+def count(text: str) -> int:
+    """A whole number of at least 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0: expected a number >= 0")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A finite number of seconds, at least 0 (`nan` and `inf` read as floats, and no timer takes them)."""
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds >= 0")
+    return value
+
+
 def output_file(text: str) -> str:
     """A file to write, checked before any work is done: its folder exists and is writable, and it is no folder."""
     path = Path(text)
@@ -123,7 +139,9 @@ def add(
             help=f"{help}; repeatable ({shown})",
         )
         return
-    value = env(dest, default, type)
+    # Given as text, argparse converts the environment's value with `type` as it does a command-line value: a bad
+    # one is exit 2 naming the option, where converting it here raised a traceback.
+    value = os.environ.get(variable) or default
     shown = "" if "default:" in help else f"default: {'none' if default is None else default}; "
     parser.add_argument(
         flag, default=value, type=type, choices=choices, metavar=metavar, help=f"{help} ({shown}env {variable})"

@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
     p.add_argument("delivery", nargs="?", metavar="DELIVERY_ID", help="the delivery to send again")
     options.add(p, "--dead", "resend every dead delivery of --subscription", default=False, flag_only=True)
     options.add(p, "--subscription", "with --dead: the subscription")
-    options.add(p, "--wait", "seconds to wait for the outcome (0: do not wait)", default=30.0, type=float)
+    options.add(p, "--wait", "seconds to wait for the outcome (0: do not wait)", default=30.0, type=options.seconds)
     remote.add_server(p)
     p.set_defaults(handler=resend_command)
 

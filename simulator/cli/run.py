@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
         "write a JUnit XML report to this file, a test case per delivery (default: none)",
         type=options.output_file,
     )
-    options.add(p, "--failures", "failed deliveries named in the summary", default=10, type=int)
+    options.add(p, "--failures", "failed deliveries named in the summary", default=10, type=options.count)
     options.add_scenarios(p)
     options.add(
         p, "--api-port", "serve the provider API twins on this 127.0.0.1 port while the run lasts", type=options.port

@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
     options.add(p, "--speed", "with NAME: the speed a run would play at", default=1.0, type=float)
     options.add(p, "--param", "with NAME: a scenario parameter", many=",", metavar="K=V")
     options.add(p, "--start-time", "with NAME: the simulated time of the first event (default: now)")
-    options.add(p, "--limit", "with NAME: events listed at most (0: all)", default=50, type=int)
+    options.add(p, "--limit", "with NAME: events listed at most (0: all)", default=50, type=options.count)
     p.set_defaults(handler=scenarios_command)
     p = sub.add_parser(
         "validate",

@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
     )
     options.add(p, "--secret", "with --target: the signing secret (default: a generated one, printed)")
     retries.add(p)
-    options.add(p, "--wait", "seconds to wait for the outcome (0: do not wait)", default=30.0, type=float)
+    options.add(p, "--wait", "seconds to wait for the outcome (0: do not wait)", default=30.0, type=options.seconds)
     remote.add_server(p, None, " (default: none, deliver from this process)")
     p.set_defaults(handler=trigger_command)
 

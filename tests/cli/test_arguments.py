@@ -1,0 +1,36 @@
+"""Option values the command line or the environment gives are checked as the options are read: exit 2 naming
+the option, never a traceback. A negative --limit raised ValueError from a deque, a delay of nan was taken and
+made every answer a 500, and a bad value in WEBHOOK_SIM_<OPTION> raised ValueError before any parsing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "option"),
+    [
+        (["deliveries", "--limit", "-1"], {}, "--limit"),
+        (["scenarios", "syncfy-chaos", "--limit", "-3"], {}, "--limit"),
+        (["listen", "--delay", "nan"], {}, "--delay"),
+        (["trigger", "token.created", "--target", "http://127.0.0.1:9/x", "--wait", "inf"], {}, "--wait"),
+        (["run", "syncfy-chaos", "--target", "http://127.0.0.1:9/x", "--failures", "-1"], {}, "--failures"),
+        (["run", "syncfy-chaos", "--target", "http://127.0.0.1:9/x"], {"WEBHOOK_SIM_SEED": "abc"}, "--seed"),
+        (["run", "syncfy-chaos", "--target", "http://127.0.0.1:9/x"], {"WEBHOOK_SIM_SPEED": "fast"}, "--speed"),
+        (["listen"], {"WEBHOOK_SIM_PORT": "abc"}, "--port"),
+        (["deliveries"], {"WEBHOOK_SIM_LIMIT": "-1"}, "--limit"),
+    ],
+)
+def test_a_bad_value_is_exit_2_naming_its_option(args: list[str], env: dict[str, str], option: str) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_SIM_")}
+    command = [sys.executable, "-m", "simulator.cli", *args]
+    done = subprocess.run(command, cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and f"argument {option}" in done.stderr, done.stderr[-1500:]
+    assert "Traceback" not in done.stderr
