@@ -97,8 +97,12 @@ def run_spec(args: argparse.Namespace) -> RunSpec:
     """The run the options describe; InvalidInput (exit 2) naming the option that is wrong."""
     if not args.target:
         raise InvalidInput("--target is required (or WEBHOOK_SIM_TARGET)", errors=[FieldError("--target", "required")])
-    if args.failures < 0:
-        raise InvalidInput("--failures: expected a number >= 0", errors=[FieldError("--failures", "expected >= 0")])
+    for folder in args.scenarios:  # a typo in CI showed only later, as "unknown scenario"
+        if not Path(folder).is_dir():
+            raise InvalidInput(
+                f"--scenarios: {folder}: no such folder: expected a folder of scenario files",
+                errors=[FieldError("--scenarios", "no such folder")],
+            )
     spec = parse(
         RunSpec,
         {

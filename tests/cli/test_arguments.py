@@ -34,3 +34,12 @@ def test_a_bad_value_is_exit_2_naming_its_option(args: list[str], env: dict[str,
     done = subprocess.run(command, cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and f"argument {option}" in done.stderr, done.stderr[-1500:]
     assert "Traceback" not in done.stderr
+
+
+def test_run_refuses_a_scenarios_folder_that_is_not_there(tmp_path: Path) -> None:
+    """It ran without it, and exit 0: a typo in a CI job's `--scenarios` went unseen."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_SIM_")}
+    args = ["run", "syncfy-credential-lifecycle", "--target", "http://127.0.0.1:9/x", "--speed", "0"]
+    command = [sys.executable, "-m", "simulator.cli", *args, "--scenarios", str(tmp_path / "nonexist")]
+    done = subprocess.run(command, cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--scenarios" in done.stderr and "no such folder" in done.stderr, done.stderr
