@@ -174,9 +174,8 @@ async def _in_process(
     sim = await Simulator.open(None)
     try:
         sub = await sim.create_subscription(spec, ephemeral=True)
-        event, ids = await sim.emit(
-            EventSpec(type=etype.key, overrides=overrides, subscriptions=[sub.id], seed=args.seed)
-        )
+        fields = {"type": etype.key, "overrides": overrides, "subscriptions": [sub.id], "seed": args.seed}
+        event, ids = await sim.emit(parse(EventSpec, fields))  # a bad override is exit 2 naming it
         _say_secret(args, sub.secret)
         started = time.monotonic()
         deadline = started + args.wait

@@ -43,3 +43,13 @@ def test_run_refuses_a_scenarios_folder_that_is_not_there(tmp_path: Path) -> Non
     command = [sys.executable, "-m", "simulator.cli", *args, "--scenarios", str(tmp_path / "nonexist")]
     done = subprocess.run(command, cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--scenarios" in done.stderr and "no such folder" in done.stderr, done.stderr
+
+
+def test_trigger_refuses_an_override_path_too_deep_naming_it() -> None:
+    """In-process `trigger` built the event without its checks' words: a traceback of pydantic's."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_SIM_")}
+    deep = ".".join("abcdefghijklmnopq") + "=1"  # 17 parts: one past the bound
+    args = ["trigger", "token.created", "--target", "http://127.0.0.1:9/x", "--override", deep]
+    done = subprocess.run([sys.executable, "-m", "simulator.cli", *args], cwd=ROOT, env=clean, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and "overrides.a.b.c" in done.stderr and "Traceback" not in done.stderr, done.stderr
