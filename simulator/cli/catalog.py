@@ -90,7 +90,11 @@ def asyncapi_command(args: argparse.Namespace) -> int:
 
     text = json.dumps(asyncapi_document(), indent=2, ensure_ascii=False) + "\n"
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:  # checked before, but a disk fills (or the folder goes) meanwhile
+            print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     else:
         sys.stdout.write(text)
     return 0

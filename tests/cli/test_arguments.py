@@ -53,3 +53,11 @@ def test_trigger_refuses_an_override_path_too_deep_naming_it() -> None:
     done = subprocess.run([sys.executable, "-m", "simulator.cli", *args], cwd=ROOT, env=clean, capture_output=True,
                           text=True, timeout=60)  # fmt: skip
     assert done.returncode == 2 and "overrides.a.b.c" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_asyncapi_says_when_it_cannot_write() -> None:
+    """A full disk (/dev/full) gave a traceback; `run --report` already said it in one line."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_SIM_")}
+    command = [sys.executable, "-m", "simulator.cli", "asyncapi", "--output", "/dev/full"]
+    done = subprocess.run(command, cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr.startswith("error: cannot write /dev/full"), done.stderr
