@@ -116,6 +116,7 @@ T = "http://127.0.0.1:9/"
         (["run", "syncfy-credential-lifecycle", "--target", T, "--junit", "{tmp}"], "is a folder"),
         (["asyncapi", "--output", "/no/such/folder/a.json"], "no folder"),
         (["run", "syncfy-credential-lifecycle", "--target", T, "--db", "nope://x"], "db: not a SQLite path"),
+        (["run", "syncfy-credential-lifecycle", "--target", T, "--db", "mysql://u@127.0.0.1/x"], "db: not a SQLite"),
         (["run", "syncfy-credential-lifecycle", "--target", T, "--db", "/no/such/folder/x.db"], "no folder"),
     ],
 )

@@ -7,6 +7,7 @@ store; PostgreSQL holds the same tables for a store other processes can reach.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,10 +30,15 @@ _EDIT_SPACE = 0x7765_6268  # "webh"
 
 
 def async_url(url: str) -> str:
-    """`postgresql://…` and `postgres://…` as asyncpg URLs; anything else unchanged."""
+    """`postgresql://…` and `postgres://…` as asyncpg URLs; anything else unchanged. libpq's `sslmode`, in most
+    URLs a provider hands out, is asyncpg's `ssl` (same values): passed as it is, connecting failed with a
+    TypeError."""
     for scheme in _PLAIN_SCHEMES:
         if url.startswith(scheme):
-            return ASYNC_SCHEME + url.removeprefix(scheme)
+            url = ASYNC_SCHEME + url.removeprefix(scheme)
+            break
+    if url.startswith(ASYNC_SCHEME) and "sslmode=" in url:
+        url = re.sub(r"([?&])sslmode=", r"\1ssl=", url)
     return url
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from simulator.credentials import mask_url
@@ -159,7 +159,7 @@ class Store(OutboxReads):
         try:
             # On PostgreSQL a pooled connection may have died with a server restart: test it before use.
             engine = create_async_engine(sa_url, pool_pre_ping=not sa_url.startswith("sqlite"))
-        except (ArgumentError, ValueError) as exc:  # an unknown scheme or driver, a URL that does not parse
+        except (ArgumentError, ValueError, ImportError) as exc:  # an unknown scheme, a driver not installed, …
             raise InvalidInput(
                 f"not a store this program opens: {url!r} ({exc}); give a SQLite path or a postgresql:// URL",
                 errors=[FieldError("db", "not a SQLite path or a postgresql:// URL")],
@@ -182,7 +182,7 @@ class Store(OutboxReads):
             if lock is not None:
                 lock.release()
             # A file or folder this process may not write, no server there, or one that refused us: said plainly.
-            if isinstance(exc, OSError | OperationalError | InterfaceError):
+            if isinstance(exc, OSError | DBAPIError):  # DBAPIError: also a database that does not exist
                 raise StoreUnavailable(f"cannot open the store at {_shown(url)}: {_reason(exc)}") from None
             raise
         store = cls(engine, temp, lock, sealer)
