@@ -102,7 +102,10 @@ class Schedules:
             instance = new_id("sched")
             await store.set_setting(INSTANCE_SETTING, instance)
         url = store.engine.url
-        options = {"connect_args": {"timeout": 30}} if url.get_backend_name() == "sqlite" else {}
+        # On PostgreSQL a pooled connection may have died with a server restart: tested before use, as the store's
+        # are (the first call after a restart was a 500).
+        sqlite = url.get_backend_name() == "sqlite"
+        options: dict[str, Any] = {"connect_args": {"timeout": 30}} if sqlite else {"pool_pre_ping": True}
         jobs = JsonJobStore(url=sync_url(url), engine_options=options)
         scheduler = BackgroundScheduler(
             jobstores={"default": jobs},
