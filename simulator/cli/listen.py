@@ -322,8 +322,6 @@ def options_from(args: argparse.Namespace) -> ListenOptions:
     """The options of `webhook-sim listen`, checked; `InvalidInput` (exit 2) for bad ones."""
     if not 0 <= args.fail_rate <= 1:
         raise _bad("--fail-rate", f"expected a fraction between 0 and 1, got {args.fail_rate}")
-    if args.delay < 0:
-        raise _bad("--delay", f"expected seconds >= 0, got {args.delay}")
     if not 100 <= args.status <= 599:
         raise _bad("--status", f"expected an HTTP status, got {args.status}")
     if args.forward_to is not None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from simulator import files
 from simulator.errors import FieldError, InvalidInput
 from simulator.store.leases import LEASE_TTL
 
@@ -177,20 +177,16 @@ SMALL_FILE = 1024 * 1024  # bytes: a key or a token file is a few kilobytes
 
 
 def small_file(path: str, field: str) -> bytes:
-    """The bytes of the regular file `path` (a key, a token), at most SMALL_FILE of them; InvalidInput (exit 2)
-    naming `field` for anything else: a device such as /dev/zero never ends, a FIFO waits for a writer that may
-    never come, and either would hold the command for good or take all memory."""
+    """The bytes of the regular file `path` (a key, a token), at most SMALL_FILE of them (`files.read_bounded`);
+    InvalidInput (exit 2) naming `field` for anything else."""
     try:
-        # Non-blocking, a FIFO opens at once (to be refused); a regular file reads as ever.
-        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as stream:
-            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-                raise InvalidInput(f"{field}: {path} is not a regular file", errors=[FieldError(field, "not a file")])
-            data = stream.read(SMALL_FILE + 1)
+        return files.read_bounded(path, SMALL_FILE)
+    except files.NotRegular:
+        raise InvalidInput(f"{field}: {path} is not a regular file", errors=[FieldError(field, "not a file")]) from None
+    except files.TooLarge:
+        raise InvalidInput(
+            f"{field}: {path} is larger than {SMALL_FILE // 1024} KiB", errors=[FieldError(field, "too large")]
+        ) from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InvalidInput(f"{field}: cannot read {path}: {reason}", errors=[FieldError(field, reason)]) from None
-    if len(data) > SMALL_FILE:
-        raise InvalidInput(
-            f"{field}: {path} is larger than {SMALL_FILE // 1024} KiB", errors=[FieldError(field, "too large")]
-        )
-    return data

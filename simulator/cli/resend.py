@@ -34,8 +34,6 @@ def _check(args: argparse.Namespace) -> None:
         raise _bad("--subscription", "--dead needs --subscription ID")
     if not args.delivery and not args.dead:
         raise _bad("DELIVERY_ID", "give a delivery id, or --dead --subscription ID")
-    if args.wait < 0:
-        raise _bad("--wait", "expected seconds >= 0")
 
 
 def resend_command(args: argparse.Namespace) -> int:

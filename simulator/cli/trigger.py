@@ -69,8 +69,6 @@ def check(args: argparse.Namespace) -> tuple[catalog.EventType, dict[str, Any]]:
     builds the event, here or in the server, before anything is sent."""
     etype = catalog.resolve(args.type)
     overrides = parse_overrides(args.override)
-    if args.wait < 0:
-        raise InvalidInput("--wait: expected seconds >= 0", errors=[FieldError("--wait", "expected seconds >= 0")])
     if args.subscription and args.target:
         raise InvalidInput(
             "give --target or --subscription, not both", errors=[FieldError("--target", "with --subscription")]

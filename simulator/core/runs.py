@@ -27,7 +27,7 @@ from simulator.models.enums import LIVE_RUN_STATUSES
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.scenarios import runner
 from simulator.scenarios.model import Scenario
-from simulator.store import Store, run_queue
+from simulator.store import Store, postgres, run_queue
 from simulator.timeutil import now_utc, utc
 
 log = logging.getLogger("webhook_sim.runs")
@@ -478,7 +478,9 @@ class _Receivers:
                 try:
                     receiving = await self._choose(etype)
                     break
-                except Exception as exc:  # the store restarting (PostgreSQL's restart refused connections)
+                except Exception as exc:
+                    if not postgres.unreachable(exc):  # only a store restarting is waited out: a fault is a fault
+                        raise
                     if chosen is not None:  # the last choice stands until the store answers (asked again later)
                         log.warning("cannot read the subscriptions (%s): the run keeps its receivers", exc)
                         self._chosen[etype.key] = (version, now, chosen[2])

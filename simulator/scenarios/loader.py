@@ -12,10 +12,9 @@ import threading
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from stat import S_ISREG
 from typing import Any, cast
 
-from simulator import catalog
+from simulator import catalog, files
 from simulator.errors import AmbiguousEventType, FieldError, InvalidInput, NotFound, UnknownEventType
 from simulator.scenarios import checks, distributions
 from simulator.scenarios.document import KINDS, ScenarioInvalid, _Document, _schema_errors
@@ -316,15 +315,14 @@ def load_file(path: str | Path) -> Scenario:
 def _read(file: Path) -> str:
     """The text of `file`, a regular file of at most MAX_BYTES; ScenarioInvalid for anything else (a device such
     as /dev/zero never ends, a FIFO waits for a writer that may never come)."""
-    # Non-blocking, a FIFO opens at once (to be refused); a regular file reads as ever.
-    with open(os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as stream:
-        if not S_ISREG(os.fstat(stream.fileno()).st_mode):
-            problem = "not a regular file: expected a YAML file"
-            raise ScenarioInvalid(str(file), [FieldError("", problem, str(file))])
-        data = stream.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
+    try:
+        data = files.read_bounded(file, MAX_BYTES)
+    except files.NotRegular:
+        problem = "not a regular file: expected a YAML file"
+        raise ScenarioInvalid(str(file), [FieldError("", problem, str(file))]) from None
+    except files.TooLarge:
         problem = f"larger than {MAX_BYTES // 1024 // 1024} MiB: expected a scenario file of at most that size"
-        raise ScenarioInvalid(str(file), [FieldError("", problem, str(file))])
+        raise ScenarioInvalid(str(file), [FieldError("", problem, str(file))]) from None
     return data.decode("utf-8")
 
 
