@@ -205,6 +205,9 @@ def test_an_override_of_the_tenant_or_an_actor_renames_them_for_later_events() -
     assert data(updated)["actor"]["name"] == "ops@example.com"
 
 
+CARD_KEYS = {"token_id", "token_intent_id"}
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_3ds_events_reuse_one_session_and_its_card(seed: int) -> None:
     run = Run(seed)
@@ -218,15 +221,25 @@ def test_3ds_events_reuse_one_session_and_its_card(seed: int) -> None:
         )
     ]
     assert {s["id"] for s in later} == {created["id"]}
+    (key,) = created.keys() & CARD_KEYS  # a token or a token intent, as the API takes one or the other
     for session in later[:2]:
-        assert (session["token_id"], session["created_at"], session["card_brand"]) == (
-            created["token_id"],
+        assert session.keys() & CARD_KEYS == {key}
+        assert (session[key], session["created_at"], session["card_brand"]) == (
+            created[key],
             created["created_at"],
             created["card_brand"],
         )
-    card = data(run.emit("token.read"))["token"]
-    assert card == {"id": created["token_id"], "type": "card"}
+    if key == "token_id":
+        card = data(run.emit("token.read"))["token"]
+        assert card == {"id": created["token_id"], "type": "card"}
     assert created["created_at"] < created["expires_at"]
+
+
+def test_a_3ds_session_without_an_announced_card_is_for_a_token_or_an_intent_drawn() -> None:
+    keys = [data(Run(seed).emit("3ds.session.created"))["session"].keys() & CARD_KEYS for seed in SEEDS]
+    assert all(len(k) == 1 for k in keys)
+    share = sum(k == {"token_intent_id"} for k in keys) / len(keys)
+    assert 0.1 < share < 0.45, share
 
 
 def test_3ds_session_uses_the_latest_card_token() -> None:
@@ -234,7 +247,32 @@ def test_3ds_session_uses_the_latest_card_token() -> None:
     card = data(run.emit("token.created"))["token"]
     session = data(run.emit("3ds.session.created"))["session"]
     assert session["token_id"] == card["id"]
+    assert "token_intent_id" not in session
     assert session["created_by"] == data(run.emit("session.created"))["session"]["created_by"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_3ds_session_for_a_live_card_intent_names_the_intent_and_after_conversion_its_token(seed: int) -> None:
+    run = Run(seed, {"token_type": "card"})
+    run.emit("token.created")  # a card token too: a live card intent goes first
+    intent = data(run.emit("token-intent.created", overrides={"data.token_intent.type": "card"}))["token_intent"]
+    session = data(run.emit("3ds.session.created"))["session"]
+    assert session.keys() & CARD_KEYS == {"token_intent_id"}
+    assert session["token_intent_id"] == intent["id"]
+    converted = data(run.emit("token-intent.converted"))
+    assert converted["token_intent"]["id"] == intent["id"]
+    after = data(run.emit("3ds.session.created"))["session"]
+    assert after.keys() & CARD_KEYS == {"token_id"}
+    assert after["token_id"] == converted["token"]["id"]
+
+
+def test_3ds_session_passes_over_a_bank_intent_for_the_card_token() -> None:
+    run = Run(3, {"token_type": "card"})
+    card = data(run.emit("token.created"))["token"]
+    run.emit("token-intent.created", overrides={"data.token_intent.type": "bank"})
+    session = data(run.emit("3ds.session.created"))["session"]
+    assert session.keys() & CARD_KEYS == {"token_id"}
+    assert session["token_id"] == card["id"]
 
 
 def reactor_pair(seed: int, outcome: str, ran: float = 2.0) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:

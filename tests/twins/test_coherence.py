@@ -79,3 +79,17 @@ def test_a_scenarios_objects_are_readable_after_it(sim: WebhookSim, bt: httpx.Cl
         if not state[("application", app_id)][2]:
             shown = {k["id"] for k in bt.get(f"/applications/{app_id}").json().get("keys", [])}
             assert key_ids <= shown
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_3ds_sessions_card_is_one_the_api_serves(sim: WebhookSim, bt: httpx.Client, seed: int) -> None:
+    """What a consumer does with `3ds.session.created`: look up the card it names."""
+    handle = sim.run("basistheory-3ds-challenge", seed=seed, speed=0)
+    assert handle.wait(timeout=60).status == "completed"
+    sessions = [e.body["data"]["session"] for e in handle.events() if e.body["type"] == "3ds.session.created"]
+    assert sessions
+    for session in sessions:
+        token = bt.get(f"/tokens/{session['token_id']}")
+        assert token.status_code == 200, (session, token.text)
+        assert token.json()["type"] == "card"
+        assert bt.get(f"/3ds/sessions/{session['id']}").json()["token_id"] == session["token_id"]

@@ -2,7 +2,8 @@
 
 Coherence: `token-intent.converted` names the intent created earlier and creates the token it became (the
 latest `token` from then on); `token.*` events name the existing token; `3ds.session.*` events reuse one
-session and its card token; an account-updater job goes `pending` -> `completed` | `failed`.
+session and the card it was opened for (a card token intent or card token the run announced); an account-updater
+job goes `pending` -> `completed` | `failed`.
 """
 
 from __future__ import annotations
@@ -190,14 +191,15 @@ def token_property_expired(ctx: BuildContext) -> dict[str, Any]:
 # --- token intents --------------------------------------------------------------------------------
 
 
-def new_intent(ctx: BuildContext, created_at: float = 0.0) -> Entity:
-    """A token intent collected by the public application, up to `created_at` seconds ago (0: now)."""
+def new_intent(ctx: BuildContext, created_at: float = 0.0, intent_type: str | None = None) -> Entity:
+    """A token intent collected by the public application, up to `created_at` seconds ago (0: now); of
+    `intent_type`, else card or bank as drawn."""
     rng = ctx.rng
     made = v.earlier(ctx.now, rng, 60, created_at) if created_at else ctx.now
     # Token intents live 24 hours.
     return {
         "id": uid(ctx, "token_intent"),
-        "type": "card" if rng.random() < 0.85 else "bank",
+        "type": intent_type or ("card" if rng.random() < 0.85 else "bank"),
         "fingerprint": v.fingerprint(rng),
         "created_by": app_actor(ctx, "public")["id"],
         "created_at": iso_ms(made),
@@ -238,12 +240,20 @@ def token_intent_converted(ctx: BuildContext) -> dict[str, Any]:
 
 
 def new_3ds_session(ctx: BuildContext, created_at: float = 0.0) -> Entity:
-    """A 3DS session for the latest card token, opened by the public application."""
+    """A 3DS session opened by the public application for one card, named as `POST /3ds/sessions` takes it: a
+    `token_intent_id` or a `token_id`, never both (the docs' session examples carry only the one they were made
+    for). The card is the run's live card token intent, else its latest card token: what the run announced, so
+    the API twin serves it. A run that announced neither gets a card of its own, an intent one time in four."""
     rng = ctx.rng
-    token = card_token(ctx)
     intent = ctx.world.get("token_intent")
+    if intent is None or intent.get("type") != "card":
+        card = tenant(ctx).get("_card")
+        if (card is None or card.get("_gone")) and rng.random() < 0.25:
+            intent = ctx.world.put("token_intent", new_intent(ctx, 600.0, "card"))
+        else:
+            intent = None
     made = v.earlier(ctx.now, rng, 5, created_at) if created_at else ctx.now
-    return {
+    session = {
         "id": uid(ctx, "3ds_session"),
         "type": "customer" if rng.random() < 0.85 else "merchant",
         "tenant_id": tenant(ctx)["id"],
@@ -251,10 +261,21 @@ def new_3ds_session(ctx: BuildContext, created_at: float = 0.0) -> Entity:
         "created_by": app_actor(ctx, "public")["id"],
         "device": "browser" if rng.random() < 0.7 else "mobile",
         "expires_at": iso_ms(made + timedelta(minutes=30)),
-        "token_id": token["id"],
-        "token_intent_id": intent["id"] if intent is not None else uid(ctx, "token_intent"),
-        "card_brand": token.get("_brand", "Visa"),
     }
+    if intent is not None:
+        session["token_intent_id"] = intent["id"]
+        brand = intent.setdefault("_brand", v.pick(rng, v.CARD_BRANDS, v.CARD_BRAND_WEIGHTS))
+    else:
+        token = card_token(ctx)
+        session["token_id"] = token["id"]
+        brand = token.get("_brand", "Visa")
+    session["card_brand"] = brand
+    return session
+
+
+def _fields(session: Entity, keys: tuple[str, ...]) -> dict[str, Any]:
+    """`keys` of the session that it has: it names its token or its token intent, not both."""
+    return project(session, (k for k in keys if k in session))
 
 
 def _session_3ds(ctx: BuildContext) -> Entity:
@@ -278,7 +299,7 @@ SESSION_3DS_FIELDS = (
 @PROVIDER.event("3ds.session.created", "3DS Session Created: a 3DS session was created for a card")
 def threeds_created(ctx: BuildContext) -> dict[str, Any]:
     session = store(ctx, "3ds_session", new_3ds_session(ctx))
-    return wrap(ctx, "3ds.session.created", {"session": project(session, SESSION_3DS_FIELDS)}, app_actor(ctx, "public"))
+    return wrap(ctx, "3ds.session.created", {"session": _fields(session, SESSION_3DS_FIELDS)}, app_actor(ctx, "public"))
 
 
 @PROVIDER.event("3ds.session.authenticated", "3DS Session Authenticated: a 3DS authentication finished")
@@ -286,7 +307,7 @@ def threeds_authenticated(ctx: BuildContext) -> dict[str, Any]:
     session = _session_3ds(ctx)
     session["authentication_status"] = v.pick(ctx.rng, v.AUTHENTICATION_STATUSES, v.AUTHENTICATION_WEIGHTS)
     keys = ("id", "type", "authentication_status", *SESSION_3DS_FIELDS[3:])
-    return wrap(ctx, "3ds.session.authenticated", {"session": project(session, keys)}, app_actor(ctx, "private"))
+    return wrap(ctx, "3ds.session.authenticated", {"session": _fields(session, keys)}, app_actor(ctx, "private"))
 
 
 @PROVIDER.event(
@@ -298,7 +319,7 @@ def threeds_challenge_result(ctx: BuildContext) -> dict[str, Any]:
     return wrap(
         ctx,
         "3ds.session.challenge-result-retrieved",
-        {"session": project(session, SESSION_3DS_FIELDS)},
+        {"session": _fields(session, SESSION_3DS_FIELDS)},
         app_actor(ctx, "private"),
     )
 
