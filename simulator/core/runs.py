@@ -37,6 +37,10 @@ LOOKAHEAD = 0.2
 # A run past this many events has the rest built by a process of its own, so this one only sends them.
 OFFLOAD_AFTER = 2000
 INTERRUPTED = "interrupted: the simulator stopped; its pending deliveries are resumed on the next start"
+# On a shared store the processes that send go on with them (they take a stopped one's leases), not a next start.
+INTERRUPTED_SHARED = (
+    "interrupted: the process playing it stopped; the processes that send on this store send its pending deliveries"
+)
 TOO_LONG = "the scenario's timeline goes past the year 9999: its waits are too long for its start time"
 # A timeline is measured ahead (for the run's ETA) up to this many events; a longer one shows no ETA.
 PLAN_LIMIT = 100_000
@@ -115,8 +119,11 @@ class RunManager:
                 # The counter is written when a run ends; a crashed one's is whatever its events in the store say.
                 events = await self.store.count_run_events(run.id)
                 await self.store.put_run(
-                    run.id, status="failed", error=INTERRUPTED, events=events, finished_at=time.time()
+                    run.id, status="failed", error=self._interrupted(), events=events, finished_at=time.time()
                 )
+
+    def _interrupted(self) -> str:
+        return INTERRUPTED if self.engine.leases is None else INTERRUPTED_SHARED
 
     async def start(self, spec: RunSpec, *, scenario: Scenario | None = None, typed_params: bool = False) -> Run:
         """Validate `spec`, record the run as pending and start it in the background. `scenario`: one the caller
@@ -264,7 +271,7 @@ class RunManager:
             if play.adhoc and subs:
                 await engine.retire(subs[0].id)  # the run's own ad-hoc subscription: nothing more goes there
         except asyncio.CancelledError:
-            status, error = ("failed", INTERRUPTED) if self._interrupting else ("cancelled", None)
+            status, error = ("failed", self._interrupted()) if self._interrupting else ("cancelled", None)
         except OverflowError:  # a start time and its waits past what a time can be: the run ends, stated plainly
             log.warning("run %s failed: %s", run_id, TOO_LONG)
             status, error = "failed", TOO_LONG

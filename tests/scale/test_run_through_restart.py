@@ -40,3 +40,28 @@ async def test_a_run_goes_on_through_a_database_restart(
             await until(lambda: distinct(receiver) >= EVENTS, 60, "every delivery")
     finally:
         await sim.close()
+
+
+async def test_a_run_a_stopping_process_cuts_short_on_a_shared_store_says_who_sends_the_rest(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not "resumed on the next start": on PostgreSQL the other processes that send take its deliveries over."""
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    (tmp_path / "slow.yaml").write_text(
+        "name: slow\nprovider: basistheory\ndescription: a token a second\nsteps:\n"
+        "  - repeat: 60\n    steps:\n      - emit: token.created\n      - wait: 1s\n"
+    )
+    sim = await Simulator.open(db, scenario_dirs=[tmp_path])
+    with Receiver() as receiver:
+        try:
+            spec = RunSpec(scenario="slow", speed=1, seed=3, target=receiver.url, signing="standard")
+            run = await sim.runs.start(spec)
+            await until(lambda: distinct(receiver) >= 1, 30, "the run's first delivery")
+        finally:
+            await asyncio.wait_for(sim.close(grace=0.5), 30)
+    again = await Simulator.open(db, scenario_dirs=[tmp_path])
+    try:
+        done = await again.runs.get(run.id)
+        assert (done.status, done.error) == ("failed", runs.INTERRUPTED_SHARED)
+    finally:
+        await again.close()
