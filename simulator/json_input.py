@@ -17,7 +17,7 @@ MAX_DIGITS = 4300  # CPython's own limit for converting a string to an int
 # `\ud800`-`\udfff` escapes: a pair is one character, a lone one decodes to a string no UTF-8 can hold (it
 # cannot be stored, signed or echoed). Only text holding such an escape is searched for one.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a code point no UTF-8 can hold
 
 
 class NotJson(ValueError):
@@ -47,12 +47,12 @@ def _lone_surrogate(value: Any) -> str | None:
     while stack:  # not recursive: as deep as the parser allowed
         path, item = stack.pop()
         if isinstance(item, str):
-            if _LONE_SURROGATE.search(item):
+            if LONE_SURROGATE.search(item):
                 return path
         elif isinstance(item, dict):
             for key, inner in item.items():
                 here = f"{path}.{key}" if path else key
-                if _LONE_SURROGATE.search(key):
+                if LONE_SURROGATE.search(key):
                     return path or "a key"
                 stack.append((here, inner))
         elif isinstance(item, list):

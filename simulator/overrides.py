@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -21,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 from jsonschema import Draft202012Validator
 
 from simulator.errors import FieldError, InvalidInput
+from simulator.json_input import LONE_SURROGATE
 
 if TYPE_CHECKING:
     from simulator.providers.base import EventType, Provider
 
 Schema = dict[str, Any]
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _BRANCHES = ("oneOf", "anyOf", "allOf")
 
 
@@ -146,7 +145,7 @@ def _json_problem(value: Any) -> str | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else f"{value!r} is not a JSON number"
     if isinstance(value, str):
-        return "a lone UTF-16 surrogate is not text" if _LONE_SURROGATE.search(value) else None
+        return "a lone UTF-16 surrogate is not text" if LONE_SURROGATE.search(value) else None
     if isinstance(value, list):
         return next((p for p in map(_json_problem, value) if p), None)
     if isinstance(value, dict):

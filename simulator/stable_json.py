@@ -24,9 +24,10 @@ import math
 import re
 from typing import Any
 
+from simulator.json_input import LONE_SURROGATE
+
 # Beyond this an integer cannot be held exactly by a double, so JavaScript prints the double's digits instead.
 _SAFE_INTEGER = 2**53
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # A character outside the BMP (raw: a 4-byte UTF-8 sequence; escaped: a surrogate) is where UTF-16 key order and
 # code point order can part, and where a lone surrogate hides.
 _ASTRAL = re.compile(rb"[\xf0-\xf4]|\\u[dD][89a-fA-F]")
@@ -139,8 +140,8 @@ def _layout(digits: str, n: int) -> str:
 def _text(value: str) -> str:
     """A JSON string as `JSON.stringify` writes it; Python's encoder agrees except on lone surrogates."""
     out = _string(value)
-    if _LONE_SURROGATE.search(out):
-        out = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
+    if LONE_SURROGATE.search(out):
+        out = LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
     return out
 
 
