@@ -18,6 +18,7 @@ from simulator.cli import options
 from simulator.client import ApiError, Client, DeliveryInfo
 from simulator.core.report import plain_error
 from simulator.errors import FieldError, SimError
+from simulator.models.records import shown_answer
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 FINAL = frozenset({"succeeded", "dead", "dropped"})
@@ -117,5 +118,6 @@ def outcome(d: DeliveryInfo) -> str:
         text += f": {plain_error(d.last_error)}"
     log: list[Any] = list(getattr(d, "attempt_log", None) or [])
     if log and log[-1].response and d.status not in ("succeeded", "dropped"):
-        text += f"; answer: {' '.join(log[-1].response.split())[:120]}"
+        answer = shown_answer(log[-1].response, log[-1].response_encoding)
+        text += f"; answer: {' '.join(answer.split())[:120]}"
     return text

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from simulator.models import Delivery, Run
+from simulator.models.records import shown_answer
 from simulator.store import Store
 
 # Statuses a delivery keeps for good; a dropped one was dropped on purpose by the `drop` fault.
@@ -69,7 +70,7 @@ def reason(status_code: int | None, error: str | None, status: str = "dead") -> 
 def outcome(delivery: Delivery) -> dict[str, Any]:
     """One delivery as the report shows it; `response` is an excerpt of the last answer (from its attempt log)."""
     last = delivery.attempt_log[-1] if delivery.attempt_log else None
-    response = (last.response or "").strip() if last is not None else ""
+    response = shown_answer(last.response or "", last.response_encoding).strip() if last is not None else ""
     return {
         "delivery": delivery.id,
         "type": delivery.type,

@@ -73,6 +73,7 @@ def attempt_row(
         "status_code": outcome.status,
         "error": outcome.error,
         "response": outcome.response,
+        "response_encoding": outcome.response_encoding,  # None: UTF-8 text (NULL, as in rows from before it)
         "delivered_at": iso_ms(delivered),
         "faults": codec.dumps(injected) if injected else None,
         # The request as sent and the answer's headers. (Credentials the URL carries are masked: the record is

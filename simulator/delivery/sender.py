@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import codecs
 import re
 import ssl
 import time
@@ -11,7 +13,7 @@ from email.utils import parsedate_to_datetime
 
 from simulator.delivery.http1 import Client, ProtocolError, Target
 
-# The most of an answer's body kept (the attempts log and the dashboard show it).
+# The most of an answer's body kept (the attempts log and the dashboard show it), in bytes as received.
 RESPONSE_EXCERPT = 64 * 1024
 # The longest a receiver's Retry-After may hold a delivery back. A longer one (a year, 400 nines) is capped and
 # the attempt's error says so: a receiver cannot park a delivery beyond every provider's retry schedule.
@@ -34,13 +36,31 @@ class Outcome:
     status: int | None
     latency_ms: float
     error: str | None
-    response: str | None
+    response: str | None  # the answer's body: UTF-8 text, or base64 where `response_encoding` says so
     retry_after: float | None  # wall-clock seconds the receiver asked for, at most MAX_RETRY_AFTER
     headers: dict[str, str] | None = None  # the answer's, names lower-cased
+    response_encoding: str | None = None  # None: UTF-8 text; "base64": bytes that are not UTF-8
 
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+
+def answer_body(body: bytes) -> tuple[str, str | None]:
+    """An answer's body as stored: its text and None when it is UTF-8, else its base64 and "base64", exact either
+    way. `body` holds at most RESPONSE_EXCERPT + 1 bytes: one more means the answer was longer and is cut at the
+    bound, where a character may be cut too; such a text stays text, without the part of a character cut off."""
+    if len(body) <= RESPONSE_EXCERPT:
+        try:
+            return body.decode("utf-8"), None
+        except UnicodeDecodeError:
+            return base64.b64encode(body).decode("ascii"), "base64"
+    body = body[:RESPONSE_EXCERPT]
+    try:
+        # Not final: an incomplete sequence at the end (a character the bound cut) is held back, not an error.
+        return codecs.getincrementaldecoder("utf-8")().decode(body, final=False), None
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), "base64"
 
 
 def parse_retry_after(value: str | None, now: float) -> tuple[float | None, str | None]:
@@ -77,8 +97,9 @@ class Sender:
         self._targets: dict[str, Target] = {}
 
     async def start(self) -> None:
-        # No limit of its own: each subscription's max_in_flight is the real bound on concurrency.
-        self._client = Client(RESPONSE_EXCERPT, self._ssl)
+        # No limit of its own: each subscription's max_in_flight is the real bound on concurrency. One byte past
+        # the excerpt tells an answer cut at the bound (whose last character may be cut) from one that ends there.
+        self._client = Client(RESPONSE_EXCERPT + 1, self._ssl)
 
     async def close(self) -> None:
         if self._client is not None:
@@ -109,4 +130,5 @@ class Sender:
         retry_after, note = None, None
         if not 200 <= resp.status < 300:  # a success is not retried: its Retry-After means nothing
             retry_after, note = parse_retry_after(resp.headers.get("retry-after"), time.time())
-        return Outcome(resp.status, latency, note, resp.body.decode("utf-8", "replace"), retry_after, resp.headers)
+        text, encoding = answer_body(resp.body)
+        return Outcome(resp.status, latency, note, text, retry_after, resp.headers, encoding)

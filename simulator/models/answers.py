@@ -174,7 +174,16 @@ class Attempt(Out):
     error_kind: ErrorKind | None = Field(
         None, description="`http` for an answer outside 2xx, else the failure's kind; null for a success."
     )
-    response: str | None = Field(description="The receiver's answer body, its first 64 KiB.")
+    response: str | None = Field(
+        description="The receiver's answer body, its first 64 KiB: UTF-8 text, or base64 (see `response_encoding`)."
+    )
+    response_encoding: Literal["utf-8", "base64"] = Field(
+        "utf-8",
+        description=(
+            "How `response` holds the body: `utf-8`, the text itself (an answer cut at 64 KiB ends before a "
+            "character the cut split); `base64`, the bytes exactly, for an answer that is not UTF-8."
+        ),
+    )
     response_headers: dict[str, str] | None = Field(None, description="The answer's headers, names lower-cased.")
     delivered_at: str | None
     faults: dict[str, Any] | None

@@ -141,11 +141,12 @@ class Attempt:
     latency_ms: float
     status_code: int | None
     error: str | None
-    response: str | None  # the body of the answer, up to the sender's bound
+    response: str | None  # the body of the answer, up to the sender's bound: text, or base64 (response_encoding)
     delivered_at: str | None = None
     faults: dict[str, Any] | None = None
     request: SentRequest | None = None  # None: nothing was sent (signing failed), or an attempt from before
     response_headers: dict[str, str] | None = None  # names lower-cased, as the client parsed them
+    response_encoding: str = "utf-8"  # "base64": the answer's bytes were not UTF-8, and `response` is their base64
 
     @property
     def ok(self) -> bool:
@@ -155,6 +156,12 @@ class Attempt:
     def error_kind(self) -> str | None:
         """What kind of failure `error` describes (None when the attempt got a 2xx)."""
         return error_kind(self.status_code, self.error)
+
+
+def shown_answer(response: str, encoding: str) -> str:
+    """An answer's body where a line of text shows it (a run's report, the CLI): base64 is said to be base64, not
+    passed off as what the receiver wrote."""
+    return f"(base64) {response}" if encoding == "base64" and response else response
 
 
 # The sender writes a transport failure as `<exception class>: <message>` (or `timeout after …`), so the class

@@ -125,6 +125,7 @@ def attempt(row: Row[Any]) -> Attempt:
         status_code=row.status_code,
         error=row.error,
         response=row.response,
+        response_encoding=row.response_encoding or "utf-8",  # NULL: text (every answer recorded before the column)
         delivered_at=row.delivered_at,
         faults=json.loads(row.faults) if row.faults else None,
         request=request,

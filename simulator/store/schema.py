@@ -21,6 +21,9 @@ from simulator.store import tables as t
 # would send what another process holds back, so it must refuse a store at 2.
 # 3: runs a server that does not send leaves pending for a process that sends, their progress and cancel asks. An
 # earlier release would end such a waiting run as interrupted.
+# Not a version: attempts.response_encoding (an answer that is not UTF-8 kept as base64). An earlier release
+# shows such an answer's base64 as its text, where it showed the text with each bad byte replaced: inexact both
+# ways, and it changes nothing it reads or writes (its own answers go in with NULL, which means text).
 SCHEMA_VERSION = 3
 VERSION_SETTING = "schema.version"
 # version → the step that brings a store at version - 1 to it (after the tables and columns are made).

@@ -109,7 +109,9 @@ attempts = Table(
     Column("latency_ms", Float, nullable=False),
     Column("status_code", Integer),
     Column("error", Text),
-    Column("response", Text),  # the answer's body, up to the sender's bound (64 KiB)
+    Column("response", Text),  # the answer's body, up to the sender's bound (64 KiB): see response_encoding
+    # NULL: `response` is the body as UTF-8 text; "base64": the body was not UTF-8 and `response` is its base64.
+    Column("response_encoding", String),
     Column("delivered_at", String),
     Column("faults", Text),
     # What went out. The body is null when it was the provider's envelope as rendered: the events table holds

@@ -166,7 +166,7 @@ def test_a_store_from_before_is_upgraded(tmp_path: Path, webhook_receiver: Recei
     asyncio.run(make_old_store())
     with sqlite3.connect(db) as conn:
         conn.execute("DROP INDEX ix_deliveries_n")
-        for column in ("request_url", "request_headers", "request_body", "response_headers"):
+        for column in ("request_url", "request_headers", "request_body", "response_headers", "response_encoding"):
             conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
         conn.execute(
             "INSERT INTO deliveries (id, n, subscription_id, event_keys, event_ids, type, status, attempts, retries,"
@@ -182,6 +182,7 @@ def test_a_store_from_before_is_upgraded(tmp_path: Path, webhook_receiver: Recei
         with srv.client() as api:
             old = api.get("/deliveries/msg_old").json()
             assert old["attempt_log"][0]["request"] is None and old["attempt_log"][0]["response"] == "ok"
+            assert old["attempt_log"][0]["response_encoding"] == "utf-8"
             api.post("/subscriptions", json={"url": webhook_receiver.url})
             api.post("/events", json={"type": "basistheory:token.created"})
             [new, _old] = final(api, 2, order="newest")

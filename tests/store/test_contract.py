@@ -92,6 +92,7 @@ def _attempt(delivery_id: str, number: int, status_code: int | None, latency: fl
         "status_code": status_code,
         "error": None if status_code else "connection refused",
         "response": "ok" if status_code else None,
+        "response_encoding": None,
         "delivered_at": "2024-01-01T00:00:01.000Z",
         "faults": None,
         "request_url": "http://127.0.0.1:9/x",

@@ -48,6 +48,7 @@ def attempt_row(delivery_id: str, number: int = 1) -> dict[str, Any]:
         "status_code": 204,
         "error": None,
         "response": "x" * 3000,  # a few rows fill a page: the write needs new room in the WAL
+        "response_encoding": None,
         "delivered_at": None,
         "faults": None,
         "request_url": None,

@@ -154,11 +154,13 @@ function request(a, ctx) {
 function response(a) {
   const status = a.status_code !== null ? `HTTP ${a.status_code}` : "No answer";
   const headers = a.response_headers ? Object.entries(a.response_headers) : [];
+  // An answer that is not UTF-8 is kept as base64, and said to be (as a request's body is).
+  const answer = a.response !== null && a.response_encoding === "base64" ? `(base64) ${a.response}` : a.response;
   return h("div", { class: "response" },
     h("h4", {}, "Response"),
     h("p", { class: "line" }, h("code", {}, status), " in ", ms(a.latency_ms)),
     headers.length ? pairs(headers, "pairs headers") : null,
-    a.status_code !== null ? body(a.response, "response-body") : null,
+    a.status_code !== null ? body(answer, "response-body") : null,
   );
 }
 
