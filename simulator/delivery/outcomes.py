@@ -157,7 +157,8 @@ class Outcomes:
         """Record an attempt the stopping process cut short after its request went out: the receiver may have it,
         so the log must too. The delivery stays due (its status unchanged) and is sent again, with the same id,
         by the next process."""
-        error = "interrupted: the sender stopped before an answer came (the delivery is sent again on restart)"
+        again = "on restart" if self.leases is None else "by a process that sends on this store"
+        error = f"interrupted: the sender stopped before an answer came (the delivery is sent again {again})"
         outcome = Outcome(None, (time.time() - started) * 1000, error, None, None)
         attempt = attempt_row(job, started, delivered, outcome, injected, request)
         if self.leases is None:
