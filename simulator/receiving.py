@@ -65,8 +65,10 @@ def detect_scheme(headers: Mapping[str, str]) -> str:
 
 
 def make_verifier(scheme: str = "auto", secret: str | None = None, public_pem: str | None = None) -> Verifier:
-    """A check of one request's signature: `(ok, reason)`. `scheme="auto"` detects it per request; `secret`
-    serves `standard` and `syncfy`, `public_pem` (default: the development key) `basistheory`."""
+    """A check of one request's signature: `(ok, reason)`. `scheme="auto"` detects it per request, and an
+    unsigned request fails it (a check that passed unsigned requests would miss a missing signature; `"none"`
+    takes them); `secret` serves `standard` and `syncfy`, `public_pem` (default: the development key)
+    `basistheory`."""
     if scheme not in ("auto", *signing.SCHEMES):
         raise ValueError(f"unknown scheme {scheme!r}")
     if scheme in ("standard", "syncfy"):
@@ -74,6 +76,8 @@ def make_verifier(scheme: str = "auto", secret: str | None = None, public_pem: s
 
     def verify(headers: dict[str, str], body: bytes) -> tuple[bool, str]:
         used = detect_scheme(headers) if scheme == "auto" else scheme
+        if scheme == "auto" and used == "none":
+            return False, "unsigned: no signature header (the scheme `none` takes unsigned requests)"
         if used in ("standard", "syncfy") and secret is None:
             return False, f"{used} signature, but no secret to verify it"
         try:

@@ -158,9 +158,20 @@ class _Ops:
         subscriptions: list[str] | None = None,
         target: str | None = None,
         seed: int | None = None,
+        signing: str | None = None,
+        secret: str | None = None,
     ) -> _Op[EmittedEvent]:
-        """Emit one event now; `overrides` sets dotted paths (`{"payload.is_executing": 0}`)."""
-        body = _given(type=type, overrides=dict(overrides or {}), subscriptions=subscriptions, target=target, seed=seed)
+        """Emit one event now; `overrides` sets dotted paths (`{"payload.is_executing": 0}`). With `target`,
+        `signing` and `secret` are how its deliveries are signed (no secret: one the server generates)."""
+        body = _given(
+            type=type,
+            overrides=dict(overrides or {}),
+            subscriptions=subscriptions,
+            target=target,
+            seed=seed,
+            signing=signing,
+            secret=secret,
+        )
         return _Op("POST", "/events", _one(EmittedEvent), body=body)
 
     # -- scenarios and runs -----------------------------------------------------------------------------

@@ -169,7 +169,7 @@ class Simulator:
         self.store.writer.check()  # 503 while the store cannot write: nothing is accepted that it cannot keep
         etype = catalog.resolve(spec.type)
         if spec.target is not None:
-            subs = [await self.subscriptions.target(spec.target)]
+            subs = [await self.subscriptions.target(spec.target, spec.signing, spec.secret)]
         else:
             subs = await self.subscriptions.matching(etype, spec.subscriptions)
         ctx = self._context(spec.seed)

@@ -18,6 +18,7 @@ from simulator.core.validation import FaultCheck
 from simulator.delivery.engine import DeliveryEngine
 from simulator.errors import Conflict, FieldError, InvalidInput, NotFound
 from simulator.ids import new_id
+from simulator.models.enums import SigningScheme as Scheme
 from simulator.models.inputs import RetrySpec, SubscriptionSpec
 from simulator.models.records import RetryPolicy, Subscription
 from simulator.store import Store, postgres
@@ -33,7 +34,8 @@ class Subscriptions:
         self.store = store
         self.engine = engine
         self.check_faults = check_faults
-        self._targets: dict[str, str] = {}  # ad-hoc event target URL -> its ephemeral subscription's id
+        # (ad-hoc event target URL, scheme, secret) -> its ephemeral subscription's id
+        self._targets: dict[tuple[str, Scheme | None, str | None], str] = {}
         # Changes one at a time: each reads the subscription, then writes it whole. Two at once lost one's fields,
         # and a PATCH beside a DELETE wrote the deleted subscription back.
         self._editing = asyncio.Lock()
@@ -145,14 +147,17 @@ class Subscriptions:
                 out.append((sub.id, f"not subscribed to {etype.key} (its events: {', '.join(sub.events)})"))
         return out
 
-    async def target(self, url: str) -> Subscription:
-        """One ephemeral subscription per ad-hoc target URL, reused by every event sent there (a subscription and
-        a lane per event would pile up in a long-running server). Never disabled, like a run's target."""
-        sub_id = self._targets.get(url)
+    async def target(self, url: str, signing: Scheme | None = None, secret: str | None = None) -> Subscription:
+        """One ephemeral subscription per ad-hoc target URL, scheme and secret, reused by every event sent there
+        with them (a subscription and a lane per event would pile up in a long-running server). Never disabled,
+        like a run's target. No secret: one generated for it."""
+        key = (url, signing, secret)
+        sub_id = self._targets.get(key)
         sub = await self.store.get_subscription(sub_id) if sub_id else None
         if sub is None:
-            sub = await self.create(SubscriptionSpec(url=url, disable_after=0), ephemeral=True)
-            self._targets[url] = sub.id
+            spec = SubscriptionSpec(url=url, disable_after=0, signing=signing, secret=secret)
+            sub = await self.create(spec, ephemeral=True)
+            self._targets[key] = sub.id
         return sub
 
     async def remove_all(self) -> None:

@@ -359,14 +359,25 @@ OverridePath = Annotated[
 
 
 class EventSpec(BaseModel):
-    model_config = _FINITE
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"allOf": [secret_rules()]})
     type: str = Field(min_length=1, max_length=200)
     overrides: dict[OverridePath, Any] = Field(
         default_factory=dict, max_length=100, description="Dotted paths into the event."
     )
     subscriptions: list[RecordId] | None = Field(None, max_length=MAX_IDS)
     target: Url | None = None
+    signing: Scheme | None = Field(None, description="With `target`: the signing scheme (default: the provider's).")
+    secret: Secret | None = Field(
+        None,
+        description="With `target`: the secret its deliveries are signed with, so the receiver can verify them "
+        "(default: one generated for the target, which no answer shows).",
+    )
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
+
+    @model_validator(mode="after")
+    def _secret_fits_scheme(self) -> EventSpec:
+        _check_secret(self.signing, self.secret)
+        return self
 
 
 Cron = Annotated[

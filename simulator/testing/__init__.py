@@ -100,7 +100,8 @@ class RunHandle:
         return self.client.get_run(self.id)
 
     def wait(self, timeout: float = 60.0) -> RunInfo:
-        """Block until the run completed, failed or was cancelled (its deliveries then are final)."""
+        """Block until the run completed, failed or was cancelled (its deliveries then are final, but for those of a
+        subscription disabled after consecutive dead deliveries: they wait, `failed`, until it is enabled)."""
         return self.client.wait_run(self.id, timeout)
 
     async def wait_async(self, timeout: float = 60.0) -> RunInfo:
@@ -141,6 +142,7 @@ class WebhookSim:
         self.url = local.url
         self.client = Client(local.url)
         self._secrets: dict[str, str | None] = {}
+        self._target_secrets: dict[tuple[str, str | None], str | None] = {}
         self._public_key: str | None = None
 
     def close(self, timeout: float = 10.0) -> None:
@@ -185,16 +187,34 @@ class WebhookSim:
         subscriptions: Sequence[str] | None = None,
         target: str | None = None,
         seed: int | None = None,
+        signing: str | None = None,
+        secret: str | None = None,
         **fields: Any,
     ) -> EmittedEvent:
-        """Emit one event now. Overrides as a dict of dotted paths, or keywords: `payload__is_executing=0`."""
+        """Emit one event now. Overrides as a dict of dotted paths, or keywords: `payload__is_executing=0`.
+        With `target`, its deliveries are signed with `secret` (under `signing`, default the provider's scheme);
+        without one, with a secret generated here once per target and scheme: `target_secret(target)`."""
+        if target is not None and secret is None:
+            secret = self.target_secret(target, signing)
         return self.client.emit(
             type,
             _dotted(overrides, fields),
             target=target,
             seed=seed,
             subscriptions=list(subscriptions) if subscriptions is not None else None,
+            signing=signing,
+            secret=secret,
         )
+
+    def target_secret(self, target: str, signing: str | None = None) -> str | None:
+        """The secret `emit(target=…)` signs that target's deliveries with when none is given (None for a scheme
+        without one): known before the first event, so the receiver can be set up with it."""
+        if signing in ("basistheory", "none"):
+            return None
+        key = (target, signing)
+        if key not in self._target_secrets:
+            self._target_secrets[key] = signing_secret(signing or "syncfy")
+        return self._target_secrets[key]
 
     def run(
         self,
@@ -231,14 +251,16 @@ class WebhookSim:
         return RunHandle(self.client, info, secret)
 
     def _scenario_name(self, scenario: str | Path) -> str:
-        """A scenario file's name, its folder added to the simulator's scenario folders."""
+        """A scenario file's name, its folder added to the simulator's scenario folders. A file may not take the
+        name of a built-in or of another file the simulator knows (`ScenarioInvalid`, as `webhook-sim run` says):
+        the server would play that one."""
         text = str(scenario)
         if not (isinstance(scenario, Path) or text.endswith((".yaml", ".yml"))):
             return text
         from simulator.scenarios import loader
 
         path = Path(text).resolve()
-        loaded = loader.load_file(path)
+        loaded = loader.find_name_or_file(path, self.local.sim.scenario_dirs)
         if path.parent not in self.local.sim.scenario_dirs:
             self.local.sim.scenario_dirs.append(path.parent)
         return loaded.name

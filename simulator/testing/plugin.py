@@ -149,7 +149,8 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
         options["secret"] = testing.signing_secret(options.get("signing") or "syncfy")
     if receiver is not None and receiver.verifier is None:
         # Set before the run starts: its first request may arrive at once.
-        receiver.verifier = testing.make_verifier("auto", secret=options.get("secret"), public_pem=sim.public_key_pem)
+        scheme = "none" if options.get("signing") == "none" else "auto"  # else every request must be signed
+        receiver.verifier = testing.make_verifier(scheme, secret=options.get("secret"), public_pem=sim.public_key_pem)
     return sim.run(options.pop("scenario"), target=target, **options).wait(timeout)
 
 

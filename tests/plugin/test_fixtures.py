@@ -7,6 +7,7 @@ import pytest
 
 from simulator import signing
 from simulator.client import ApiError
+from simulator.scenarios.document import ScenarioInvalid
 from simulator.testing import make_verifier, signing_secret
 
 ONE_EVENT = """
@@ -113,6 +114,48 @@ def test_a_scenario_file_runs_by_its_path(webhook_sim, webhook_receiver, tmp_pat
     assert webhook_sim.run("plugin-one-event", target=webhook_receiver.url).wait(timeout=30).status == "completed"
 
 
+def test_a_scenario_file_named_like_another_is_refused_not_swapped(webhook_sim, webhook_receiver, tmp_path: Path):
+    """The server plays a scenario by name: a file taking a built-in's name, or another file's, would play that."""
+    (tmp_path / "a").mkdir()
+    builtin_named = tmp_path / "a" / "mine.yaml"
+    builtin_named.write_text(ONE_EVENT.replace("plugin-one-event", "syncfy-two-factor"))
+    with pytest.raises(ScenarioInvalid, match="already used by the built-in scenario"):
+        webhook_sim.run(builtin_named, seed=1, target=webhook_receiver.url)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "one.yaml").write_text(ONE_EVENT.replace("plugin-one-event", "dup-name"))
+    two = ONE_EVENT.replace("plugin-one-event", "dup-name") + "  - emit: credentials.updated\n"
+    (tmp_path / "b" / "two.yaml").write_text(two)
+    assert webhook_sim.run(tmp_path / "b" / "one.yaml", seed=1, target=webhook_receiver.url).wait(30).events == 1
+    with pytest.raises(ScenarioInvalid, match="dup-name"):
+        webhook_sim.run(tmp_path / "b" / "two.yaml", seed=1, target=webhook_receiver.url)
+    assert len(webhook_sim.client.list_runs().data) == 1  # nothing else was played
+
+
+@pytest.mark.parametrize("signing", [None, "standard"])
+def test_an_event_emitted_to_a_target_is_signed_with_a_secret_the_test_knows(
+    webhook_sim, make_webhook_receiver, signing
+):
+    receiver = make_webhook_receiver()
+    secret = webhook_sim.target_secret(receiver.url, signing)  # known before anything is sent
+    scheme = signing or "syncfy"
+    receiver.verifier = make_verifier(scheme, secret=secret)
+    first = webhook_sim.emit("syncfy:credentials.created", target=receiver.url, signing=signing)
+    second = webhook_sim.emit("syncfy:credentials.updated", target=receiver.url, signing=signing)
+    received = receiver.wait_for(2)
+    assert all(r.verified for r in received), [r.reason for r in received]
+    assert [r.event_ids for r in received] == [[first.id], [second.id]]
+
+
+def test_an_event_emitted_to_a_target_with_a_secret_given_is_signed_with_it(webhook_sim, make_webhook_receiver):
+    secret = signing_secret("standard")
+    receiver = make_webhook_receiver(verify=("standard", secret))
+    webhook_sim.emit("basistheory:token.created", target=receiver.url, signing="standard", secret=secret)
+    [request] = receiver.wait_for(1)
+    assert request.verified, request.reason
+    with pytest.raises(ApiError, match="secret"):
+        webhook_sim.emit("token.created", target=receiver.url, signing="standard", secret="not-whsec")
+
+
 def test_api_errors_reach_the_test_as_api_errors(webhook_sim):
     with pytest.raises(ApiError) as caught:
         webhook_sim.run("no-such-scenario")
@@ -138,6 +181,8 @@ def test_make_verifier_refuses_what_cannot_verify():
         False,
         "missing header webhook-id",
     )
-    assert make_verifier("auto")({}, body) == (True, "ok")  # unsigned: the `none` scheme
+    unsigned = (False, "unsigned: no signature header (the scheme `none` takes unsigned requests)")
+    assert make_verifier("auto", secret=signing_secret("syncfy"))({}, body) == unsigned
+    assert make_verifier("none")({}, body) == (True, "ok")
     with pytest.raises(signing.InvalidInput):
         make_verifier("standard", secret="not-a-whsec-secret")
