@@ -11,11 +11,23 @@ import sys
 from collections.abc import Sequence
 
 from simulator import __version__
-from simulator.cli import catalog, deliveries, docs, listen, resend, run, scenarios, serve, trigger, worker
+from simulator.cli import (
+    catalog,
+    deliveries,
+    docs,
+    listen,
+    resend,
+    run,
+    scenarios,
+    serve,
+    subscriptions,
+    trigger,
+    worker,
+)
 from simulator.errors import SimError
 
 # Each module adds its command(s) to the tree, with `handler` set to the function that runs it.
-COMMANDS = (serve, worker, run, trigger, deliveries, resend, catalog, scenarios, listen, docs)
+COMMANDS = (serve, worker, run, trigger, deliveries, resend, subscriptions, catalog, scenarios, listen, docs)
 
 
 def parser() -> argparse.ArgumentParser:

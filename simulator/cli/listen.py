@@ -10,7 +10,11 @@ It answers `--status` after `--delay` seconds; `--fail-rate` answers that fracti
 (drawn from `--seed`, printed so a session can be replayed), so the sender's retries can be watched, and
 `--reject-invalid` answers 401 to a request whose signature does not verify, as a real consumer would, so a
 `bad_signature` fault is retried. With `--forward-to URL` each request's exact body and headers are relayed to
-that URL and its answer is returned, as `stripe listen --forward-to` does.
+that URL and its answer is returned, as `stripe listen --forward-to` does. With `--server URL` it subscribes
+itself to a running server for as long as it runs, as `stripe listen` does (see `listen_server`).
+
+`--format json` prints each request as one JSON object on stdout (JSON Lines, see `record`); the banner and
+other notes then go to stderr, so stdout stays parseable.
 """
 
 from __future__ import annotations
@@ -19,14 +23,16 @@ import argparse
 import asyncio
 import base64
 import hashlib
+import json
 import random
+import sys
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 import httpx
 import uvicorn
@@ -42,10 +48,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from simulator import json_input, signing
-from simulator.cli import options
+from simulator.cli import listen_server, options
 from simulator.errors import FieldError, InvalidInput
 from simulator.receiving import detect_scheme, dig, event_ids_of
 from simulator.runtime import bind_tcp, stop_signals_end_quietly
+from simulator.timeutil import iso_ms
 
 # Hop-by-hop headers belong to one connection; they are never relayed (RFC 9110, 7.6.1).
 HOP_BY_HOP = frozenset(
@@ -65,6 +72,7 @@ HOP_BY_HOP = frozenset(
 SEEN_KEPT = 100_000
 KEPT = 1000  # a session can run for days; only the latest arrivals are kept in memory
 MARKS = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[yellow]?[/]"}
+FORMATS = ("text", "json")
 # The columns of a line and their widths (an id longer than its column pushes the rest right; the check and the
 # note come last, as their length varies).
 COLUMNS = (("time", 12), ("provider", 11), ("type(s)", 32), ("event id(s)", 36), ("delivery", 25), ("answer", 6))
@@ -83,6 +91,7 @@ class ListenOptions:
     print_body: bool = False
     seed: int = 0
     reject_invalid: bool = False
+    format: str = "text"  # or "json": one JSON object per request on stdout
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,8 @@ class Arrival:
     note: str = ""
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     body: bytes = field(default=b"", repr=False)
+    method: str = "POST"
+    path: str = "/"
 
 
 def describe(headers: dict[str, str], body: bytes) -> tuple[str, tuple[str, ...], tuple[str, ...], str | None]:
@@ -162,6 +173,7 @@ class Listener:
     options: ListenOptions
     console: Console = field(default_factory=Console)
     arrivals: deque[Arrival] = field(default_factory=lambda: deque(maxlen=KEPT))
+    out: TextIO | None = None  # where `--format json` writes (None: stdout as it is when a request arrives)
 
     def __post_init__(self) -> None:
         self._http: httpx.AsyncClient | None = None
@@ -224,6 +236,8 @@ class Listener:
             note,
             headers,
             body,
+            request.method,
+            request.url.path,
         )
         self.arrivals.append(arrival)
         self.show(arrival, body)
@@ -246,6 +260,11 @@ class Listener:
         return Response(answer.content, status_code=answer.status_code, headers=kept), f"→ {self.options.forward_to}"
 
     def show(self, arrival: Arrival, body: bytes) -> None:
+        if self.options.format == "json":
+            stream = self.out or sys.stdout
+            stream.write(json_line(arrival) + "\n")
+            stream.flush()
+            return
         clock = datetime.fromtimestamp(arrival.at).strftime("%H:%M:%S.%f")[:-3]
         color = "green" if 200 <= arrival.status < 300 else "red"
         check_text = f"{MARKS[arrival.verified]} {arrival.scheme}"
@@ -284,6 +303,37 @@ def header() -> str:
     return row([name for name, _ in COLUMNS]) + "  signature  note"
 
 
+def record(arrival: Arrival) -> dict[str, Any]:
+    """A request as `--format json` prints it: the fields of its text line, and its body parsed (`body` is null
+    and `body_text` holds the text when it is not JSON)."""
+    fields: dict[str, Any] = {
+        "time": iso_ms(datetime.fromtimestamp(arrival.at, UTC)),
+        "method": arrival.method,
+        "path": arrival.path,
+        "provider": arrival.provider,
+        "types": list(arrival.types),
+        "event_ids": list(arrival.event_ids),
+        "delivery_id": arrival.delivery_id,
+        "signature": {"scheme": arrival.scheme, "verified": arrival.verified, "reason": arrival.reason},
+        "status": arrival.status,
+        "note": arrival.note or None,
+    }
+    try:
+        fields["body"] = json_input.loads(arrival.body)
+    except json_input.NotJson:
+        fields.update(body=None, body_text=arrival.body.decode("utf-8", "replace"))
+    return fields
+
+
+def json_line(arrival: Arrival) -> str:
+    """`record` on one line. ASCII escapes: a line any terminal or pipe encoding takes."""
+    fields = record(arrival)
+    try:
+        return json.dumps(fields)
+    except (ValueError, RecursionError):  # a body json_input read, nested deeper than json.dumps writes
+        return json.dumps({**fields, "body": None, "body_text": arrival.body.decode("utf-8", "replace")})
+
+
 def malformed(body: bytes, provider: str) -> str | None:
     """Why a body is not a webhook `listen` can read (None when it is one)."""
     if provider != "?":
@@ -303,7 +353,7 @@ def register(sub: Any) -> None:
     )
     options.add(p, "--host", "the address to listen on", default="127.0.0.1")
     options.add(p, "--port", "the port to listen on", default=9000, type=options.port)
-    options.add(p, "--secret", "the secret that checks standard and syncfy signatures")
+    options.add(p, "--secret", "the secret that checks standard and syncfy signatures", type=options.secret)
     options.add(p, "--public-key", "PEM file for Basis Theory signatures (default: the development key)")
     options.add(p, "--status", "the HTTP status to answer", default=204, type=int)
     options.add(p, "--delay", "seconds to wait before answering", default=0.0, type=options.seconds)
@@ -315,6 +365,15 @@ def register(sub: Any) -> None:
     options.add(p, "--reject-invalid", "answer 401 when a signature does not verify (so it is retried)", flag_only=True)
     seeds = "the seed of --fail-rate's draws, one for each attempt at an event (default: a random one, printed)"
     options.add(p, "--seed", seeds, type=options.seed)
+    options.add(
+        p,
+        "--format",
+        "text, or JSON Lines on stdout (notes on stderr)",
+        default="text",
+        choices=FORMATS,
+        type=str.lower,
+    )
+    listen_server.register(p)
     p.set_defaults(handler=listen_command)
 
 
@@ -331,6 +390,7 @@ def options_from(args: argparse.Namespace) -> ListenOptions:
             check_url(args.forward_to)
         except ValueError as exc:
             raise _bad("--forward-to", str(exc)) from None
+    listen_server.check(args)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     return ListenOptions(
         secret=args.secret or None,
@@ -342,6 +402,7 @@ def options_from(args: argparse.Namespace) -> ListenOptions:
         print_body=args.print_body,
         seed=seed,
         reject_invalid=args.reject_invalid,
+        format=args.format,
     )
 
 
@@ -368,10 +429,16 @@ def _bad(option: str, message: str) -> InvalidInput:
     return InvalidInput(f"{option}: {message}", errors=[FieldError(option, message)])
 
 
-def _banner(console: Console, url: str, options: ListenOptions) -> None:
+def _banner(
+    console: Console, url: str, options: ListenOptions, subscribed: listen_server.Subscribed | None = None
+) -> None:
     console.print(f"webhook-sim listen: ready on [bold]{url}[/]", highlight=False)
-    checks = "standard and syncfy with --secret" if options.secret else "no --secret: standard and syncfy unchecked"
-    key = "--public-key" if options.public_pem else "the development key"
+    if subscribed is not None:
+        checks = "standard and syncfy with the subscription's secret"
+        key = "--public-key" if subscribed.own_key else "the server's key"
+    else:
+        checks = "standard and syncfy with --secret" if options.secret else "no --secret: standard and syncfy unchecked"
+        key = "--public-key" if options.public_pem else "the development key"
     console.print(f"verifying {checks}; basistheory with {key}", highlight=False)
     if options.forward_to:
         console.print(f"forwarding to {options.forward_to}", highlight=False)
@@ -379,21 +446,36 @@ def _banner(console: Console, url: str, options: ListenOptions) -> None:
         console.print(f"failing {options.fail_rate:.0%} with 500 (seed {options.seed})", highlight=False)
     if options.reject_invalid:
         console.print("answering 401 to requests whose signature does not verify", highlight=False)
-    console.print(f"[dim]{header()}[/]", highlight=False)
+    if subscribed is not None:
+        for line in subscribed.banner():
+            console.print(line, highlight=False)
+    if options.format == "text":
+        console.print(f"[dim]{header()}[/]", highlight=False)
 
 
 def listen_command(args: argparse.Namespace) -> int:
     """Run `listen` until Ctrl-C. `args`: host, port, secret, public_key, status, delay, fail_rate, forward_to,
-    print_body, seed. Returns 0 after a stop, 1 when it could not listen (bad options raise `InvalidInput`)."""
+    print_body, seed, format, server, token, events. Returns 0 after a stop, 1 when it could not listen or reach
+    the server (bad options raise `InvalidInput`, a refusal of the server `RemoteError`)."""
     options = options_from(args)
-    console = Console(highlight=False, soft_wrap=True)
+    # In JSON mode stdout carries the requests alone: everything said to a person goes to stderr.
+    console = Console(highlight=False, soft_wrap=True, stderr=options.format == "json")
     try:
         sock = bind_tcp(args.host, args.port)
     except OSError as exc:
         console.print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", style="red")
         return 1
+    port = sock.getsockname()[1]  # the port bound: --port 0 picks one
+    subscribed = None
+    if args.server:
+        try:
+            subscribed = listen_server.subscribe(args, listen_server.own_url(args.host, port))
+        except BaseException:
+            sock.close()
+            raise
+        options = replace(options, secret=subscribed.secret, public_pem=options.public_pem or subscribed.public_pem)
     shown = f"[{args.host}]" if ":" in args.host else args.host
-    _banner(console, f"http://{shown}:{sock.getsockname()[1]}", options)
+    _banner(console, f"http://{shown}:{port}", options, subscribed)
     listener = Listener(options, console)
     config = uvicorn.Config(
         listener.app(),
@@ -406,4 +488,6 @@ def listen_command(args: argparse.Namespace) -> int:
     server = uvicorn.Server(config)
     with stop_signals_end_quietly():
         server.run(sockets=[sock])
+    if subscribed is not None:
+        console.print(listen_server.unsubscribe(args, subscribed), highlight=False)
     return 0 if server.started else 1

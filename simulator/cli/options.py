@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,43 @@ def seconds(text: str) -> float:
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text} is not a number of seconds >= 0")
     return value
+
+
+def speed(text: str) -> float:
+    """A run's speed: 0 (no waiting), or simulated seconds per real second within the API's bounds."""
+    from simulator.models.inputs import MAX_SPEED, MIN_SPEED
+
+    value = float(text)
+    if not (value == 0 or MIN_SPEED <= value <= MAX_SPEED):
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a speed: expected 0 (no waiting) or {MIN_SPEED:g} to {MAX_SPEED:g} (1: real time)"
+        )
+    return value
+
+
+def secret(text: str) -> str:
+    """A signing secret in one of the forms the HMAC schemes take: `whsec_<base64>` (standard) or base64
+    (syncfy). Which scheme it must fit is checked where the scheme is known. The value is never echoed: it is a
+    secret, and a message is often pasted where others read it."""
+    from simulator.models import formats
+
+    if not text:
+        raise argparse.ArgumentTypeError("empty: give a secret, or leave the option out")
+    if len(text) > formats.SECRET_MAX:
+        raise argparse.ArgumentTypeError(f"longer than {formats.SECRET_MAX} characters")
+    if not (re.fullmatch(formats.STANDARD_SECRET, text) or re.fullmatch(formats.SYNCFY_SECRET, text)):
+        raise argparse.ArgumentTypeError("not a signing secret: expected whsec_<base64> (standard) or base64 (syncfy)")
+    return text
+
+
+def http_url(text: str) -> str:
+    """An absolute http:// or https:// URL (a server's base URL)."""
+    from simulator.models.inputs import check_url
+
+    try:
+        return check_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL: {exc}") from None
 
 
 def output_file(text: str) -> str:

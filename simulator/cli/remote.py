@@ -25,7 +25,8 @@ FINAL = frozenset({"succeeded", "dead", "dropped"})
 
 
 class RemoteError(SimError):
-    """A refusal of the control API, or no answer from it; exit 2 for what the user gave, 1 otherwise."""
+    """A refusal of the control API, or no answer from it; exit 2 for a value it refused, 1 otherwise (no answer,
+    a refused token)."""
 
     title = "Control API error"
 
@@ -36,7 +37,8 @@ class RemoteError(SimError):
 
 def add_server(p: argparse.ArgumentParser, default: str | None = DEFAULT_SERVER, what: str = "") -> None:
     """`--server` and `--token` on command `p`."""
-    options.add(p, "--server", "the control API's base URL" + what, default=default)
+    # Checked as the command line is read: a URL without a scheme was exit 1 with httpx's words, after the fact.
+    options.add(p, "--server", "the control API's base URL" + what, default=default, type=options.http_url)
     options.add(p, "--token", "the server's bearer token (`serve --token`)")
 
 
@@ -51,7 +53,8 @@ def speaking_to(server: str) -> Iterator[None]:
         yield
     except ApiError as exc:
         errors = [FieldError(str(e.get("field", "")), str(e.get("message", ""))) for e in exc.errors]
-        code = 2 if 400 <= exc.status < 500 else 1
+        # A refused token is no bad value on this command line: the server and the caller disagree (exit 1).
+        code = 2 if 400 <= exc.status < 500 and exc.status not in (401, 403) else 1
         raise RemoteError(f"{server}: {exc.status} {exc.title}: {exc.detail}", exit_code=code, errors=errors) from None
     except httpx.ConnectError as exc:
         why = "connection refused" if "refused" in str(exc).lower() else str(exc)
@@ -88,7 +91,7 @@ COLUMNS = (("time", 12), ("delivery", 30), ("type", 34), ("status", 9), ("tries"
 
 def header() -> str:
     """The column titles, aligned with `line`."""
-    return _row([name for name, _ in COLUMNS] + ["error / answer"])
+    return row([name for name, _ in COLUMNS] + ["error / answer"])
 
 
 def line(d: DeliveryInfo, note: str = "") -> str:
@@ -99,11 +102,12 @@ def line(d: DeliveryInfo, note: str = "") -> str:
     if d.status == "failed" and d.next_attempt_at is not None:
         why = f"{why}; retry at {datetime.fromtimestamp(d.next_attempt_at.timestamp()).strftime('%H:%M:%S')}"
     cells = [when, d.id, d.type, d.status, str(d.attempts), str(d.last_status or "-"), why.strip("; ") or "-"]
-    return _row(cells) + (f"  {note}" if note else "")
+    return row(cells) + (f"  {note}" if note else "")
 
 
-def _row(cells: list[str]) -> str:
-    widths = [w for _, w in COLUMNS]
+def row(cells: list[str], columns: tuple[tuple[str, int], ...] = COLUMNS) -> str:
+    """`cells` aligned under `columns`' widths (a longer cell pushes the rest right); cells past them follow."""
+    widths = [w for _, w in columns]
     fixed = [cell.ljust(width) if len(cell) <= width else cell for cell, width in zip(cells, widths, strict=False)]
     return "  ".join([*fixed, *cells[len(widths) :]]).rstrip()
 

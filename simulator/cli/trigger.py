@@ -4,7 +4,8 @@ Through a running server (`--server`) it goes to the matching subscriptions, the
 `--target`; without a server it is built and delivered in this process, to `--target`. `--override path=value`
 sets a field of the event; each is checked against the event's JSON Schema before anything is sent. It prints the
 event's id, then each delivery's outcome once it is final (or its state when `--wait` runs out); exit 0 when every
-delivery succeeded, 1 when one did not, 2 for bad input.
+delivery succeeded, 1 when one did not, 2 for bad input. `--format json` prints the same as JSON Lines: an `event`
+object, then a `delivery` object for each delivery (notes go to stderr, as in text).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import sys
 import time
 from typing import Any
 
-from simulator import catalog
+from simulator import catalog, signing
 from simulator.cli import options, remote, retries
 from simulator.client import ApiError, DeliveryInfo
+from simulator.core.report import plain_error
 from simulator.errors import FieldError, InvalidInput
 from simulator.models.enums import SIGNING_SCHEMES
+
+FORMATS = ("text", "json")
 
 
 def register(sub: Any) -> None:
@@ -39,10 +43,13 @@ def register(sub: Any) -> None:
     options.add(
         p, "--signing", "with --target: the signing scheme (default: the provider's own)", choices=SIGNING_SCHEMES
     )
-    options.add(p, "--secret", "with --target: the signing secret (default: a generated one, printed)")
+    options.add(
+        p, "--secret", "with --target: the signing secret (default: a generated one, printed)", type=options.secret
+    )
     retries.add(p)
     options.add(p, "--wait", "seconds to wait for the outcome (0: do not wait)", default=30.0, type=options.seconds)
     remote.add_server(p, None, " (default: none, deliver from this process)")
+    options.add(p, "--format", "text, or JSON Lines on stdout", default="text", choices=FORMATS, type=str.lower)
     p.set_defaults(handler=trigger_command)
 
 
@@ -73,7 +80,20 @@ def check(args: argparse.Namespace) -> tuple[catalog.EventType, dict[str, Any]]:
         raise InvalidInput(
             "give --target or --subscription, not both", errors=[FieldError("--target", "with --subscription")]
         )
+    if args.secret is not None:
+        check_secret(args.signing, args.secret)
     return etype, overrides
+
+
+def check_secret(scheme: str | None, secret: str) -> None:
+    """Whether `secret` fits `--signing`, as the subscription made for `--target` will ask (without `--signing`
+    it is read as a Syncfy secret, whatever the event's provider); InvalidInput naming --secret."""
+    try:
+        signing.validate_secret(scheme or "syncfy", secret)
+    except InvalidInput as exc:
+        hint = "" if scheme else " (without --signing a secret is read as syncfy's; --signing standard takes whsec_)"
+        message = f"{exc.detail}{hint}"
+        raise InvalidInput(f"--secret: {message}", errors=[FieldError("--secret", message)]) from None
 
 
 def trigger_command(args: argparse.Namespace) -> int:
@@ -96,9 +116,14 @@ def trigger_command(args: argparse.Namespace) -> int:
     return run_loop(_in_process(args, etype, overrides, retry))
 
 
-def _report(event_id: str, etype: str, deliveries: list[DeliveryInfo], waited: float, url: str | None) -> int:
-    """Print the event and each delivery's outcome; the exit code."""
-    print(f"event {event_id} ({etype})", flush=True)
+def _report(
+    event_id: str, etype: str, deliveries: list[DeliveryInfo], waited: float, url: str | None, fmt: str = "text"
+) -> int:
+    """Print the event and each delivery's outcome (as text, or as JSON Lines); the exit code."""
+    if fmt == "json":
+        _emit({"object": "event", "id": event_id, "type": etype})
+    else:
+        print(f"event {event_id} ({etype})", flush=True)
     if not deliveries:
         print(f"not sent: no enabled subscription receives {etype}", file=sys.stderr)
         return 1
@@ -107,8 +132,33 @@ def _report(event_id: str, etype: str, deliveries: list[DeliveryInfo], waited: f
         state = remote.outcome(d) if d.status in remote.FINAL else f"still {d.status} after {waited:g} s"
         if d.status not in remote.FINAL and d.attempts:
             state += f" (last: {remote.outcome(d).partition(': ')[2] or f'HTTP {d.last_status}'})"
-        print(f"delivery {d.id}{where}: {state}", flush=True)
+        if fmt == "json":
+            _emit(delivery_record(d, event_id, url, state))
+        else:
+            print(f"delivery {d.id}{where}: {state}", flush=True)
     return 0 if all(d.status in ("succeeded", "dropped") for d in deliveries) else 1
+
+
+def delivery_record(d: DeliveryInfo, event_id: str, url: str | None, outcome: str) -> dict[str, Any]:
+    """A delivery's line in `--format json`: the facts of the text line as fields, and the line's phrase."""
+    error = plain_error(d.last_error) if d.last_error != f"HTTP {d.last_status}" else None
+    return {
+        "object": "delivery",
+        "id": d.id,
+        "event": event_id,
+        "subscription": d.subscription_id,
+        "target": url,
+        "status": d.status,
+        "final": d.status in remote.FINAL,
+        "attempts": d.attempts,
+        "http_status": d.last_status,
+        "error": error,
+        "outcome": outcome,
+    }
+
+
+def _emit(record: dict[str, Any]) -> None:
+    print(json.dumps(record, ensure_ascii=False), flush=True)
 
 
 # -- through a server -----------------------------------------------------------------------------------------
@@ -147,7 +197,8 @@ def _through_server(
             print(f"not sent to {skipped.subscription}: {skipped.reason}", file=sys.stderr)
         started = time.monotonic()
         deliveries = remote.wait_final(api, event.deliveries, args.wait)
-        code = _report(event.id, event.type, deliveries, round(time.monotonic() - started, 1), args.target)
+        waited = round(time.monotonic() - started, 1)
+        code = _report(event.id, event.type, deliveries, waited, args.target, args.format)
         if made is not None and all(d.status in remote.FINAL for d in deliveries):
             api.delete_subscription(made.id)  # made for this event alone; its deliveries stay listed
         elif made is not None:
@@ -184,7 +235,7 @@ async def _in_process(
             await asyncio.sleep(0.02)
         infos = [DeliveryInfo.of(delivery_view(d, attempts=True)) for d in found]
         waited = round(time.monotonic() - started, 1)
-        code = _report(event.id, event.key, infos, waited, args.target)
+        code = _report(event.id, event.key, infos, waited, args.target, args.format)
         if any(d.status not in remote.FINAL for d in found):
             print("its retries end with this process; give --max-attempts or a longer --wait", file=sys.stderr)
         return code

@@ -21,8 +21,8 @@ def commands() -> dict[str, argparse.ArgumentParser]:
 
 def test_every_command_is_in_the_tree():
     assert set(commands()) == {
-        "serve", "worker", "run", "trigger", "deliveries", "resend", "events", "sample", "schema", "asyncapi",
-        "scenarios", "validate", "listen", "docs",
+        "serve", "worker", "run", "trigger", "deliveries", "resend", "subscriptions", "events", "sample", "schema",
+        "asyncapi", "scenarios", "validate", "listen", "docs",
     }  # fmt: skip
 
 

@@ -1,0 +1,67 @@
+"""A bad `--secret`, `--speed` or `--server` is exit 2 with a message naming the option, as every other bad value
+is. Before: `listen --secret ''` listened without one, `trigger --secret ''` said "the syncfy scheme needs a
+secret" without naming the option, `run --speed -1` said "invalid run: speed: …", and `--server notaurl` was exit 1
+with httpx's words after the fact."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from simulator import cli as webhook_sim
+from tests.cli.conftest import Ran
+
+TARGET = ["--target", "http://127.0.0.1:9/hooks"]
+# An address no interface here has (TEST-NET-1): a `listen` that took the value would fail to bind at once
+# rather than serve until stopped.
+NOWHERE = ["--host", "192.0.2.1"]
+MALFORMED = "not a secret!"
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "words"),
+    [
+        (["listen", *NOWHERE, "--secret", ""], "--secret", "empty"),
+        (["listen", *NOWHERE, "--secret", MALFORMED], "--secret", "whsec_<base64> (standard) or base64 (syncfy)"),
+        (["listen", *NOWHERE, "--secret", "whsec_"], "--secret", "not a signing secret"),
+        (["trigger", "token.created", *TARGET, "--secret", ""], "--secret", "empty"),
+        (["trigger", "token.created", *TARGET, "--secret", MALFORMED], "--secret", "not a signing secret"),
+        (["run", "syncfy-credential-lifecycle", *TARGET, "--speed", "-1"], "--speed", "expected 0 (no waiting)"),
+        (["run", "syncfy-credential-lifecycle", *TARGET, "--speed", "nan"], "--speed", "is not a speed"),
+        (["trigger", "token.created", "--server", "notaurl"], "--server", "'notaurl' is not a URL"),
+        (["deliveries", "--server", "127.0.0.1:8080"], "--server", "absolute http:// or https:// URL"),
+        (["listen", *NOWHERE, "--server", "http://"], "--server", "is not a URL"),
+    ],
+)
+def test_a_bad_value_is_exit_2_naming_its_option(
+    args: list[str], option: str, words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        webhook_sim.main(args)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert f"argument {option}: " in err and words in err, err
+    assert MALFORMED not in err  # a secret, even a malformed one, is not repeated
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        # Without --signing, a secret is read as Syncfy's (what the subscription made for --target asks).
+        (["--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], "--signing standard takes whsec_"),
+        (["--signing", "standard", "--secret", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], "must look like whsec_<base64>"),
+        (["--signing", "basistheory", "--secret", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], "takes no secret"),
+    ],
+)
+def test_trigger_names_a_secret_that_does_not_fit_the_scheme(
+    main: Callable[..., Ran], extra: list[str], words: str
+) -> None:
+    ran = main("trigger", "token.created", *TARGET, *extra)
+    assert ran.code == 2, ran
+    assert ran.err.startswith("error: --secret: ") and words in ran.err, ran
+
+
+@pytest.mark.parametrize("command", [["listen"], ["trigger", "token.created"]])
+def test_format_is_taken_in_either_case_as_stripe_cli_users_write_it(command):
+    assert webhook_sim.parser().parse_args([*command, "--format", "JSON"]).format == "json"
