@@ -142,6 +142,7 @@ def sqlite_floor(rows: int = 20000) -> dict[str, float]:
         "status_code": 204,
         "error": None,
         "response": "",
+        "response_encoding": None,
         "delivered_at": "2024-01-01T00:00:00.000Z",
         "faults": None,
         # What a signed POST answered by a bare 204 records: the request's URL and headers, the answer's headers.

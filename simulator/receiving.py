@@ -89,8 +89,13 @@ def make_verifier(scheme: str = "auto", secret: str | None = None, public_pem: s
     return verify
 
 
-def verifier_for(spec: tuple[str, str | None]) -> Verifier:
-    """The verifier of a `verify=(scheme, secret_or_pem)` option: a PEM value is a public key."""
+def verifier_for(spec: tuple[str, str | None] | str) -> Verifier:
+    """The verifier of a `verify=(scheme, secret_or_pem)` option: a PEM value is a public key. A scheme alone
+    (`verify="basistheory"`) has no secret, and the development key."""
+    if isinstance(spec, str):
+        spec = (spec, None)
+    if not (isinstance(spec, tuple) and len(spec) == 2):
+        raise TypeError(f"verify takes (scheme, secret_or_pem) or a scheme, got {spec!r}")
     scheme, value = spec
     if value is not None and value.lstrip().startswith("-----BEGIN"):
         return make_verifier(scheme, public_pem=value)

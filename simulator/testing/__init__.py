@@ -125,6 +125,14 @@ def _deliveries(client: Client, attempts: bool, **filters: Any) -> list[Delivery
     return [client.get_delivery(d.id) for d in found] if attempts else found
 
 
+def _state(d: DeliveryInfo) -> str:
+    """A delivery as a timeout names it: its status, and for one not final why it is not (its last answer)."""
+    if _final(d) or not d.attempts:
+        return f"{d.id}: {d.status}"
+    last = f"HTTP {d.last_status}" if d.last_status is not None else (d.last_error or "no answer")
+    return f"{d.id}: {d.status} after {d.attempts} attempt{'s' if d.attempts != 1 else ''} (last: {last})"
+
+
 def _final(delivery: DeliveryInfo) -> bool:
     return delivery.status in ("succeeded", "dead", "dropped")
 
@@ -143,9 +151,14 @@ class WebhookSim:
         self.client = Client(local.url)
         self._secrets: dict[str, str | None] = {}
         self._target_secrets: dict[tuple[str, str | None], str | None] = {}
+        self._closed = False
         self._public_key: str | None = None
 
     def close(self, timeout: float = 10.0) -> None:
+        """Stop the simulator and delete its store; a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         self.client.close()
         self.local.close(timeout)
 
@@ -288,13 +301,17 @@ class WebhookSim:
     ) -> list[DeliveryInfo]:
         """Wait until at least `count` deliveries match and none of them is pending any more (what an emitted
         event needs: a run's `wait()` already settles its deliveries). AssertionError after `timeout`."""
+        if count < 1:
+            raise ValueError(f"count must be 1 or more, got {count}: a wait for nothing passes at once")
+        if not timeout >= 0:
+            raise ValueError(f"timeout must be 0 or more seconds, got {timeout}")
         deadline = time.monotonic() + timeout
         while True:
             found = _deliveries(self.client, False, run=run, subscription=subscription, type=type)
             if len(found) >= count and all(_final(d) for d in found):
                 return [self.client.get_delivery(d.id) for d in found]
             if time.monotonic() > deadline:
-                states = ", ".join(f"{d.id}: {d.status}" for d in found) or "none"
+                states = ", ".join(_state(d) for d in found) or "none"
                 raise AssertionError(f"expected {count} final deliveries within {timeout}s; have {states}")
             time.sleep(0.01)
 
@@ -332,7 +349,11 @@ def webhook_sim(
     twins answer under its `url` (`/basistheory/…`, `/syncfy/…`), accepting only `provider_key` when given.
     `db`: the store, an ephemeral SQLite file by default (a PostgreSQL URL shares it with other processes)."""
     local = LocalSimulator.open(scenario_dirs=scenario_dirs, timeout=timeout, provider_key=provider_key, db=db)
-    sim = WebhookSim(local)
+    try:
+        sim = WebhookSim(local)
+    except BaseException:  # Ctrl-C while its client was made: the simulator and its store go all the same
+        local.close(timeout)
+        raise
     try:
         yield sim
     finally:

@@ -108,7 +108,7 @@ def make_webhook_receiver() -> Iterator[Callable[..., Receiver]]:
 
     def make(
         *,
-        verify: tuple[str, str | None] | None = None,
+        verify: tuple[str, str | None] | str | None = None,
         status: int = 204,
         delay: float = 0.0,
         fail: int = 0,
@@ -145,6 +145,8 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
     sim: WebhookSim = request.getfixturevalue("webhook_sim")
     target, receiver = _target(request, options.pop("target", "receiver"))
     timeout = options.pop("timeout", 60.0)
+    if not (isinstance(timeout, int | float) and timeout > 0):
+        pytest.fail(f"@pytest.mark.webhook_sim: timeout must be seconds above 0, got {timeout!r}", pytrace=False)
     if options.get("secret") is None and options.get("signing") in (None, "standard", "syncfy"):
         options["secret"] = testing.signing_secret(options.get("signing") or "syncfy")
     if receiver is not None and receiver.verifier is None:

@@ -28,6 +28,15 @@ class _Plan:
     retry_after: str | None = None
 
 
+def _check_answer(status: int, delay: float) -> None:
+    """Refuse an answer the receiver could not give: with status 999 every attempt was a protocol error, and the
+    test saw why only in the attempt log."""
+    if not 200 <= status <= 599:
+        raise ValueError(f"status must be an HTTP status from 200 to 599, got {status}")
+    if not delay >= 0:  # NaN too
+        raise ValueError(f"delay must be 0 or more seconds, got {delay}")
+
+
 @dataclass
 class Receiver:
     """Start with `start()` (or as a context manager); `url` is where to send."""
@@ -48,11 +57,15 @@ class Receiver:
 
     def respond(self, status: int = 204, delay: float = 0.0) -> None:
         """Answer every later request with `status` after `delay` seconds."""
+        _check_answer(status, delay)
         with self._lock:
             self._default = _Plan(status, delay)
 
     def fail(self, times: int, status: int = 500, retry_after: str | None = None, delay: float = 0.0) -> None:
         """Answer the next `times` requests with `status` (and a Retry-After header if given)."""
+        _check_answer(status, delay)
+        if times < 0:
+            raise ValueError(f"times must be 0 or more, got {times}")
         with self._lock:
             self._script.extend(_Plan(status, delay, retry_after) for _ in range(times))
 

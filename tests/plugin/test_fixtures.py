@@ -156,6 +156,46 @@ def test_an_event_emitted_to_a_target_with_a_secret_given_is_signed_with_it(webh
         webhook_sim.emit("token.created", target=receiver.url, signing="standard", secret="not-whsec")
 
 
+def test_mistaken_helper_arguments_are_refused_saying_which(webhook_sim, make_webhook_receiver):
+    with pytest.raises(ValueError, match="status must be an HTTP status"):
+        make_webhook_receiver(status=999)
+    with pytest.raises(ValueError, match="delay must be 0 or more"):
+        make_webhook_receiver(delay=-1)
+    with pytest.raises(TypeError, match=r"verify takes \(scheme, secret_or_pem\) or a scheme"):
+        make_webhook_receiver(verify=("auto", "a", "b"))
+    with pytest.raises(ValueError, match="count must be 1 or more"):
+        webhook_sim.wait_for_deliveries(0)
+    with pytest.raises(ValueError, match="timeout must be 0 or more"):
+        webhook_sim.wait_for_deliveries(1, timeout=-1)
+
+
+def test_a_scheme_alone_verifies_basis_theory_with_the_development_key(webhook_sim, make_webhook_receiver):
+    receiver = make_webhook_receiver(verify="basistheory")
+    webhook_sim.emit("basistheory:token.created", target=receiver.url)
+    [request] = receiver.wait_for(1)
+    assert request.verified, request.reason
+
+
+def test_a_wait_that_times_out_says_what_the_receiver_answered(webhook_sim, make_webhook_receiver):
+    receiver = make_webhook_receiver(status=401)
+    webhook_sim.subscribe(receiver.url)
+    [delivery] = webhook_sim.emit("token.created").deliveries
+    deadline = time.monotonic() + 20
+    while webhook_sim.client.get_delivery(delivery).attempts < 1:  # the answer recorded: the next try is seconds off
+        assert time.monotonic() < deadline, "the first attempt was not recorded"
+        time.sleep(0.02)
+    with pytest.raises(AssertionError, match=r"failed after 1 attempt \(last: HTTP 401\)"):
+        webhook_sim.wait_for_deliveries(1, timeout=0.5)
+
+
+def test_closing_twice_does_nothing_the_second_time():
+    from simulator.testing import webhook_sim
+
+    with webhook_sim() as sim:
+        sim.close()
+    sim.close()
+
+
 def test_api_errors_reach_the_test_as_api_errors(webhook_sim):
     with pytest.raises(ApiError) as caught:
         webhook_sim.run("no-such-scenario")

@@ -86,15 +86,20 @@ def test_marker_mistakes_are_reported_as_errors(project: pytest.Pytester):
         @pytest.mark.webhook_sim("no-such-scenario")
         def test_unknown_scenario():
             pass
+
+        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", timeout=-1)
+        def test_negative_timeout():
+            pass
     """)
     result = project.runpytest("-q")
-    result.assert_outcomes(errors=4)
+    result.assert_outcomes(errors=5)
     result.stdout.fnmatch_lines(
         [
             "*unknown options sped*",
             "*no scenario*",
             "*needs the test to be marked*",
             "*ApiError: 404 Not found: unknown scenario 'no-such-scenario'*",
+            "*timeout must be seconds above 0, got -1*",
         ]
     )
 
