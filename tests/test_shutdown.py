@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from simulator.core.runs import INTERRUPTED
 from simulator.core.simulator import Simulator
@@ -40,6 +43,36 @@ async def test_a_run_the_stopping_process_cuts_short_ends_interrupted_and_a_rese
         assert (await again.runs.get(reset.id)).status == "cancelled"
     finally:
         await asyncio.wait_for(again.close(grace=1), 10)
+
+
+@pytest.mark.parametrize("how", ["cancel", "reset"])
+async def test_a_run_cancelled_before_it_began_to_play_ends_cancelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """A cancel that reaches a run while it records itself running (or before its task's first step): nothing of
+    the run's task says how it ended, and it stayed `pending` (or `running`) for good."""
+    sim = await Simulator.open(str(tmp_path / "sim.db"))
+    held = asyncio.Event()
+    put_run = sim.store.put_run
+
+    async def slow_to_say_running(run_id: str, **fields: Any) -> None:
+        if fields.get("status") == "running":
+            held.set()
+            await asyncio.sleep(3600)  # the cancel comes here
+        await put_run(run_id, **fields)
+
+    monkeypatch.setattr(sim.store, "put_run", slow_to_say_running)
+    try:
+        spec = RunSpec(scenario="syncfy-credential-lifecycle", target="http://127.0.0.1:9/", speed=1, seed=1)
+        run = await sim.runs.start(spec)
+        await asyncio.wait_for(held.wait(), 10)
+        if how == "cancel":
+            await asyncio.wait_for(sim.runs.cancel(run.id), 10)
+        else:
+            await asyncio.wait_for(sim.runs.cancel_all(), 10)
+        assert (await sim.runs.get(run.id)).status == "cancelled"
+    finally:
+        await asyncio.wait_for(sim.close(grace=1), 10)
 
 
 async def test_an_attempt_the_stopping_process_cuts_short_is_logged_and_sent_again(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator import catalog
-from simulator.core.subscriptions import Subscriptions, receives
+from simulator.core.run_receivers import Receivers
+from simulator.core.subscriptions import Subscriptions
 from simulator.core.validation import FaultCheck, find_scenario, validate_run
 from simulator.credentials import mask_url
 from simulator.delivery.engine import DeliveryEngine
@@ -27,7 +28,7 @@ from simulator.models.enums import LIVE_RUN_STATUSES
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.scenarios import runner
 from simulator.scenarios.model import Scenario
-from simulator.store import Store, postgres, run_queue
+from simulator.store import Store, run_queue
 from simulator.timeutil import now_utc, utc
 
 log = logging.getLogger("webhook_sim.runs")
@@ -46,12 +47,6 @@ TOO_LONG = "the scenario's timeline goes past the year 9999: its waits are too l
 PLAN_LIMIT = 100_000
 # Runs under way at once; one more is a 429 (a schedule's firing is skipped and logged).
 MAX_LIVE_RUNS = 100
-# Seconds a run keeps its choice of subscriptions for a type when nothing changed in this process (a change made
-# by another process on a shared store is seen within this).
-RECHOOSE = 1.0
-# Seconds between reads of the subscriptions while the store cannot answer (a restart of PostgreSQL takes
-# seconds): a run waits for it rather than fail, and fails only if it stays away for all of them (about a minute).
-STORE_RETRIES = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 QUEUE_LOOK = 1.0  # seconds between a player's looks at the shared store (waiting runs, cancels, its progress)
 CANCEL_WAIT = 10.0  # seconds a cancel waits for another process to stop the run it plays
 NO_SCENARIO = "this process has no scenario named {name!r} (give it the same --scenarios as the server)"
@@ -215,7 +210,7 @@ class RunManager:
         store, engine = self.store, self.engine
         scenario, subs, seed, params, start = play.scenario, play.subs, play.seed, play.params, play.start
         await store.put_run(run_id, status="running", started_at=time.time(), owner=engine.me)
-        receivers = _Receivers(self.subscriptions, subs)
+        receivers = Receivers(self.subscriptions, subs)
         self._emitted[run_id] = 0
 
         async def emit(event: Event, step: Any) -> None:
@@ -321,6 +316,7 @@ class RunManager:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            await self._cut_before_playing([run_id])
         elif self.engine.leases is not None and run.status in LIVE_RUN_STATUSES:  # played elsewhere, or waiting
             unclaimed = await run_queue.ask_cancel(self.store.engine, run_id, time.time())
             await self._ended(run_id, 0 if unclaimed else CANCEL_WAIT)
@@ -334,10 +330,21 @@ class RunManager:
         if self._queue is not None:
             self._queue.cancel()
             await asyncio.gather(self._queue, return_exceptions=True)
-        tasks = list(self._tasks.values())
-        for task in tasks:
+        cut = dict(self._tasks)
+        for task in cut.values():
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*cut.values(), return_exceptions=True)
+        await self._cut_before_playing([*cut])
+
+    async def _cut_before_playing(self, run_ids: Sequence[str]) -> None:
+        """End the runs a cancel reached before their task began to play (before its first step, or while it
+        recorded them running): nothing of the task ran to say how they ended, and they stayed pending for good."""
+        for run_id in run_ids:
+            run = await self.store.get_run(run_id)
+            if run is not None and run.status in LIVE_RUN_STATUSES:
+                status, error = ("failed", self._interrupted()) if self._interrupting else ("cancelled", None)
+                events = await self.store.count_run_events(run_id)
+                await self.store.put_run(run_id, status=status, error=error, events=events, finished_at=time.time())
 
     async def wait(self, run_id: str, timeout: float | None = None) -> Run:
         """Wait until the run ends (completed, failed or cancelled) and return it."""
@@ -465,43 +472,3 @@ def _measure(scenario: Any, seed: int, params: dict[str, Any], start: datetime) 
     except OverflowError:  # its end is past the year 9999: no ETA, and the run stops when it gets there
         return None, None
     return count, (last - start).total_seconds()
-
-
-class _Receivers:
-    """The subscriptions each event type of a run goes to: chosen again whenever a subscription changes in this
-    process, and at least every RECHOOSE seconds. Chosen once for the whole run, a deleted or disabled
-    subscription went on receiving the run's events, and one made during it got none."""
-
-    def __init__(self, manager: Subscriptions, named: list[Subscription] | None) -> None:
-        self._manager = manager
-        self._named = named  # the run's own (a target's, or those it names), else every matching one
-        self._chosen: dict[str, tuple[int, float, list[Subscription]]] = {}
-
-    async def of(self, etype: catalog.EventType) -> list[Subscription]:
-        version, now = self._manager.engine.subscriptions_version, time.monotonic()
-        chosen = self._chosen.get(etype.key)
-        if chosen is None or chosen[0] != version or now - chosen[1] > RECHOOSE:
-            for wait in (*STORE_RETRIES, None):
-                try:
-                    receiving = await self._choose(etype)
-                    break
-                except Exception as exc:
-                    if not postgres.unreachable(exc):  # only a store restarting is waited out: a fault is a fault
-                        raise
-                    if chosen is not None:  # the last choice stands until the store answers (asked again later)
-                        log.warning("cannot read the subscriptions (%s): the run keeps its receivers", exc)
-                        self._chosen[etype.key] = (version, now, chosen[2])
-                        return chosen[2]
-                    if wait is None:
-                        raise
-                    await asyncio.sleep(wait)
-            chosen = self._chosen[etype.key] = (version, now, receiving)
-        return chosen[2]
-
-    async def _choose(self, etype: catalog.EventType) -> list[Subscription]:
-        if self._named is None:
-            pool = await self._manager.matching(etype)
-        else:  # as they stand now: those deleted since are left out
-            found = [await self._manager.store.get_subscription(s.id) for s in self._named]
-            pool = [s for s in found if s is not None]
-        return [s for s in pool if receives(s, etype)]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.core import runs
+from simulator.core import run_receivers, runs
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import EventSpec, RunSpec, SubscriptionSpec
 from simulator.testing.receiver import Receiver
@@ -23,7 +23,7 @@ async def test_a_run_goes_on_through_a_database_restart(
     db: str, cluster: pg.Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
-    monkeypatch.setattr(runs, "RECHOOSE", 0.0)  # every event reads the store: some fall within the restart
+    monkeypatch.setattr(run_receivers, "RECHOOSE", 0.0)  # every event reads the store: some fall within the restart
     (tmp_path / "paced.yaml").write_text(
         "name: paced\nprovider: basistheory\ndescription: evenly paced tokens\nsteps:\n"
         f"  - repeat: {EVENTS}\n    steps:\n      - wait: 100ms\n      - emit: token.created\n"
