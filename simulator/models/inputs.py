@@ -437,6 +437,11 @@ def parse(model: type[M], data: Any, *, strict: bool = False) -> M:
             FieldError(".".join(str(p) for p in e["loc"] if p != "[key]") or "body", e["msg"]) for e in exc.errors()
         ]
         raise InvalidInput(
-            f"invalid {model.__name__.removesuffix('Spec').lower()}: " + "; ".join(str(e) for e in errors),
+            f"invalid {_words(model.__name__)}: " + "; ".join(str(e) for e in errors),
             errors=errors,
         ) from None
+
+
+def _words(name: str) -> str:
+    """A model's name as a message says it: `DeliveriesQuery` is "deliveries query" (it read "deliveriesquery")."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name.removesuffix("Spec")).lower()

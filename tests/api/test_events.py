@@ -214,3 +214,9 @@ def test_reset_forgets_everything(api: httpx.Client) -> None:
         ("/schedules", schemas.SchedulePage),
     ):
         assert ok(api.get(path), model)["data"] == [], path
+
+
+def test_a_refused_query_names_what_it_was_in_words(api: httpx.Client) -> None:
+    """It said "invalid deliveriesquery" (a class name lower-cased)."""
+    body = problem(api.get("/deliveries", params={"status": "bogus"}), 422, "status")
+    assert body["detail"].startswith("invalid deliveries query: status: ")

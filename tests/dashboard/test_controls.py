@@ -33,6 +33,24 @@ def test_the_token_is_asked_once_and_kept_for_the_tab(
     assert page.one(".subscriptions td.secret").text.startswith("whsec_****")
 
 
+def test_the_prompt_says_whether_a_token_was_refused_or_none_was_sent(make_page: Callable[..., Page]) -> None:
+    """A page left open on a server restarted with --token had sent none: it said "refused that token"."""
+    page = make_page(token=TOKEN)
+    page.open("/")
+    page.one("#token-input").send_keys(TOKEN)
+    page.one("#token-form button[type=submit]").click()
+    page.wait(lambda: page.one(".live").get_attribute("data-state") == "live", what="the stream, with the token")
+    page.js("sessionStorage.clear(); location.hash = '#/subscriptions'")  # the next call goes without one
+    page.one("#token-dialog[open]")
+    page.wait(lambda: page.one("#token-error").text == "This server now asks for a token.", what="the prompt's words")
+    page.js("document.getElementById('token-dialog').close()")
+    page.js("sessionStorage.setItem('webhook-sim.token', 'wrong'); location.hash = '#/runs'")
+    page.wait(lambda: page.one("#token-error").text == "The server refused that token.", what="a refused token")
+    # The browser logs each refused call; those are this test's, and nothing else went wrong.
+    logged = [e for e in page.browser.console() if e.get("level") == "SEVERE"]
+    assert logged and all("401 (Unauthorized)" in e["message"] for e in logged), logged
+
+
 def test_a_run_shows_its_timeline_and_can_be_cancelled(page: Page, webhook_receiver: Receiver) -> None:
     with page.server.client() as api:
         run = api.post("/runs", json={"scenario": "dash-slow", "target": webhook_receiver.url, "speed": 1}).json()

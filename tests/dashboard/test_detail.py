@@ -4,6 +4,7 @@ and headers stay text."""
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -117,6 +118,58 @@ def test_a_dead_delivery_shows_its_error(page: Page) -> None:
         assert attempt.find_element("css selector", ".error-text").text == dead["last_error"]
     assert "Nothing was sent" not in page.one("section.attempt").text  # it was: nobody answered
     assert page.one("#resend").is_enabled()
+
+
+def test_an_answer_outside_2xx_and_an_answer_cut_at_64_kib_say_so(page: Page) -> None:
+    """The error line says the status once ("HTTP HTTP 503" before), and a long answer is said to be cut."""
+    long_text = "x" * (200 * 1024)
+
+    async def answer(request: Request) -> Response:
+        if request.url.path == "/fail":
+            return Response("unavailable", status_code=503)
+        return Response(long_text, status_code=200)
+
+    routes = [Route("/fail", answer, methods=["POST"]), Route("/long", answer, methods=["POST"])]
+    with serve_app(Starlette(routes=routes)) as receiver:
+        with page.server.client() as api:
+            failing = api.post("/subscriptions", json={"url": f"{receiver.url}/fail", "retry": {"delays": []}}).json()
+            api.post("/subscriptions", json={"url": f"{receiver.url}/long"})
+            api.post("/events", json={"type": "basistheory:token.created"})
+            page.wait(
+                lambda: all(d["status"] in ("succeeded", "dead") for d in api.get("/deliveries").json()["data"]),
+                what="both deliveries final",
+            )
+            by_sub = {d["subscription_id"]: d for d in api.get("/deliveries").json()["data"]}
+        dead = by_sub.pop(failing["id"])
+        [long] = by_sub.values()
+        page.open(f"/deliveries/{dead['id']}")
+        attempt = page.one('section.attempt[data-number="1"]')
+        assert attempt.find_element("css selector", ".attempt-error").text == "HTTP status 503"
+        assert not page.css(".response p.cut")  # a short answer is whole
+        page.open(f"/deliveries/{long['id']}")
+        page.one('section.attempt[data-number="1"]')
+        assert page.one(".response p.cut").text == (
+            "The first 65,536 bytes of 204,800: the log keeps 64 KiB of an answer."
+        )
+
+
+def test_times_name_the_zone_they_are_shown_in(page: Page, webhook_receiver: Receiver) -> None:
+    """In New York a bare 21:02 stood beside a receiver's `date` header in GMT, read as the same clock."""
+    page.driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "America/New_York"})
+    try:
+        with page.server.client() as api:
+            api.post("/subscriptions", json={"url": webhook_receiver.url})
+            api.post("/events", json={"type": "basistheory:token.created"})
+        delivery = only_delivery(page)
+        page.open(f"/deliveries/{delivery['id']}")
+        stamp = page.one('section.attempt[data-number="1"] time')
+        title, utc = stamp.get_attribute("title"), stamp.get_attribute("datetime")
+        shown = re.fullmatch(r"\d{4}-\d\d-\d\d (\d\d):\d\d:\d\d\.\d{3} (EST|EDT) \((.+)\)", title)
+        assert shown is not None, title
+        assert shown[3] == utc
+        assert (int(utc[11:13]) - int(shown[1])) % 24 in (4, 5)  # New York's clock, not UTC's
+    finally:
+        page.driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ""})
 
 
 HOSTILE = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'

@@ -36,9 +36,11 @@ function headers(extra = {}) {
   return out;
 }
 
-function unauthorized() {
+// `sent`: the refused request carried a token (none: the server asks for one, e.g. restarted with --token). Read
+// from the request, not from storage: of two calls refused together, the first clears what the second sent.
+function unauthorized(sent) {
   auth.clear();
-  for (const fn of listeners.unauthorized) fn();
+  for (const fn of listeners.unauthorized) fn(sent);
 }
 
 export function query(params) {
@@ -58,7 +60,7 @@ export async function api(method, path, body) {
   const type = response.headers.get("content-type") || "";
   const data = type.includes("json") ? await response.json() : await response.text();
   if (!response.ok) {
-    if (response.status === 401) unauthorized();
+    if (response.status === 401) unauthorized("Authorization" in init.headers);
     throw new ApiError(response.status, data);
   }
   return data;
@@ -87,12 +89,9 @@ export function follow(params, on, onState = () => {}) {
   (async () => {
     while (!stopped) {
       try {
-        const response = await fetch("/stream" + query(params), {
-          headers: headers({ Accept: "text/event-stream" }),
-          signal: control.signal,
-          cache: "no-store",
-        });
-        if (response.status === 401) unauthorized();
+        const sent = headers({ Accept: "text/event-stream" });
+        const response = await fetch("/stream" + query(params), { headers: sent, signal: control.signal, cache: "no-store" });
+        if (response.status === 401) unauthorized("Authorization" in sent);
         if (response.status >= 400 && response.status < 500) {
           onState("off"); // refused (a bad filter, a wrong token): asking again would be refused again
           return;

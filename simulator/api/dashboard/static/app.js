@@ -135,7 +135,7 @@ function setup() {
     route();
   });
   document.getElementById("token-dialog").addEventListener("cancel", (event) => event.preventDefault());
-  auth.onUnauthorized(() => askToken("The server refused that token."));
+  auth.onUnauthorized((sent) => askToken(sent ? "The server refused that token." : "This server now asks for a token."));
   document.getElementById("open-start").addEventListener("click", () => openStart(ctx));
   document.getElementById("open-emit").addEventListener("click", () => openEmit(ctx));
   window.addEventListener("hashchange", route);

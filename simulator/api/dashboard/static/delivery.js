@@ -4,7 +4,7 @@
 
 import { api, get } from "./api.js";
 import { add, badge, clear, dateTime, h, json, link, ms, pairs, relative, timeCell } from "./dom.js";
-import { curl, verification } from "./verify.js";
+import { bodyBytes, curl, verification } from "./verify.js";
 
 const SIGNATURE_HEADERS = new Set(["webhook-id", "webhook-timestamp", "webhook-signature", "bt-signature",
   "bt-signature-version", "request-signature"]);
@@ -102,7 +102,8 @@ function attempt(a, d, sub, ctx, latest, open, rerender) {
   const when = [];
   if (next) when.push(`retried at ${dateTime(next.started_at)}`);
   else if (latest && d.next_attempt_at) when.push(`next retry at ${dateTime(d.next_attempt_at)} (${relative(d.next_attempt_at)})`);
-  const problem = a.error || (a.error_kind === "http" ? `HTTP ${a.status_code}` : null);
+  // The kind's badge already says HTTP: the answer's status follows it.
+  const problem = a.error || (a.error_kind === "http" ? `status ${a.status_code}` : null);
   const error = a.error_kind ? h("div", { class: "attempt-error" },
     h("span", { class: `kind k-${a.error_kind}` }, a.error_kind), " ", h("span", { class: "error-text" }, problem)) : null;
   const keep = (key, el) => {
@@ -160,8 +161,25 @@ function response(a) {
     h("h4", {}, "Response"),
     h("p", { class: "line" }, h("code", {}, status), " in ", ms(a.latency_ms)),
     headers.length ? pairs(headers, "pairs headers") : null,
+    a.status_code !== null ? cut(a) : null,
     a.status_code !== null ? body(answer, "response-body") : null,
   );
+}
+
+// The log keeps an answer's first 64 KiB: a longer one is said to be cut, not shown as if it were whole.
+const KEPT = 64 * 1024;
+
+function cut(a) {
+  const kept = bodyBytes({ body: a.response, body_encoding: a.response_encoding })?.length ?? 0;
+  const declared = Number((a.response_headers || {})["content-length"]);
+  if (Number.isFinite(declared) && declared > kept) {
+    return h("p", { class: "muted cut" }, `The first ${kept.toLocaleString("en")} bytes of ${declared.toLocaleString("en")}: the log keeps 64 KiB of an answer.`);
+  }
+  // A text cut inside a character ends up to 3 bytes short of the bound.
+  if (!Number.isFinite(declared) && kept > KEPT - 4) {
+    return h("p", { class: "muted cut" }, "The first 64 KiB: the log keeps no more of an answer, which may have gone on.");
+  }
+  return null;
 }
 
 // A body with a Pretty / Raw toggle (pretty when it is JSON).

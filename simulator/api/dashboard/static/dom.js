@@ -53,15 +53,27 @@ export function time(iso) {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
+// Times are shown in the browser's zone, which is named: beside a receiver's `date` header in GMT, a bare
+// 21:02 read as the same clock.
+function zone(d) {
+  const part = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(d).find((p) => p.type === "timeZoneName");
+  return part ? part.value : "";
+}
+
 export function dateTime(iso) {
   if (!iso) return "";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time(iso)}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time(iso)} ${zone(d)}`.trimEnd();
 }
 
+// A list's time: the clock alone today, the date before it on other days (a day-old row looked like today's).
 export function timeCell(iso) {
-  return h("time", { datetime: iso || "", title: iso || "" }, time(iso));
+  const d = new Date(iso);
+  if (!iso || Number.isNaN(d.getTime())) return h("time", { datetime: iso || "", title: iso || "" }, time(iso));
+  const today = d.toDateString() === new Date().toDateString();
+  const text = today ? time(iso) : `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time(iso)}`;
+  return h("time", { datetime: iso, title: `${dateTime(iso)} (${iso})` }, text);
 }
 
 export function ms(value) {
