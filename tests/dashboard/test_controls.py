@@ -102,7 +102,17 @@ def test_schedules_are_added_and_paused_from_the_page(page: Page) -> None:
     form = page.one("#schedule-form")
     page.wait(lambda: form.find_elements("css selector", "select[name=scenario] option[value=dash-slow]"), what="names")
     page.choose(form.find_element("css selector", "select[name=scenario]"), "dash-slow")
-    form.find_element("css selector", "input[name=when]").send_keys("3600")
+    page.choose(form.find_element("css selector", "select[name=kind]"), "cron")
+    when = form.find_element("css selector", "input[name=when]")
+    when.send_keys("61 * * * *")
+    form.find_element("css selector", "button[type=submit]").click()
+    # The API names `cron`; the refusal shows under the field that holds it, not only at the form's end.
+    page.wait(lambda: form.find_elements("css selector", "label:has(input[name=when]) .field-error"), what="the error")
+    logged = [e for e in page.browser.console() if e.get("level") == "SEVERE"]  # the refused call, and only it
+    assert len(logged) == 1 and "422" in logged[0]["message"], logged
+    page.choose(form.find_element("css selector", "select[name=kind]"), "interval")
+    when.clear()
+    when.send_keys("3600")
     form.find_element("css selector", "button[type=submit]").click()
     row = page.one(".schedules tbody tr[data-id]")
     schedule_id = row.get_attribute("data-id")

@@ -53,13 +53,15 @@ export class FieldError extends Error {
   }
 }
 
-// Show a refusal: under each field the problem names (by its `name`), and as a line at the end of the form.
+// Show a refusal: under each field the problem names (by its `name`, or among its `data-fields`: one input may stand
+// for several of the API's fields), and as a line at the end of the form.
 export function showProblem(form, error) {
   for (const el of form.querySelectorAll(".field-error")) el.remove();
   const out = form.querySelector(".form-error");
   const errors = error instanceof ApiError ? error.problem.errors || [] : error instanceof FieldError ? [{ field: error.field, message: error.message }] : [];
   for (const { field, message } of errors) {
-    const input = form.querySelector(`[name="${CSS.escape(String(field).split(".")[0])}"]`);
+    const key = CSS.escape(String(field).split(".")[0]);
+    const input = form.querySelector(`[name="${key}"]`) || form.querySelector(`[data-fields~="${key}"]`);
     input?.closest("label")?.append(h("small", { class: "field-error" }, message));
   }
   out.hidden = false;

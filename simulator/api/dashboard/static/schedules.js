@@ -53,7 +53,8 @@ function createForm(ctx, reload) {
   const scenario = h("select", { name: "scenario", required: true });
   const kind = h("select", { name: "kind" }, [["interval", "every N seconds"], ["cron", "cron expression"], ["at", "once, at a time"]]
     .map(([value, label]) => h("option", { value }, label)));
-  const when = h("input", { name: "when", required: true, placeholder: "3600", size: 24 });
+  // It holds the trigger the kind names: the API's refusal names that field.
+  const when = h("input", { name: "when", dataset: { fields: "interval cron at" }, required: true, placeholder: "3600", size: 24 });
   const seed = h("input", { name: "seed", type: "number", min: 0, placeholder: "random" });
   const speed = h("input", { name: "speed", type: "number", min: 0, step: "any", value: "1" });
   const target = h("input", { name: "target", type: "url", placeholder: "empty: every matching subscription", size: 36 });
