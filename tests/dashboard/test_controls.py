@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from simulator.testing.receiver import Receiver
@@ -95,6 +96,32 @@ def test_subscriptions_are_made_paused_and_resumed_from_the_page(page: Page, web
         api.post("/events", json={"type": "basistheory:token.created"})
     [received] = webhook_receiver.wait_for(1)
     assert received.headers["webhook-signature"].startswith("v1,")
+
+
+def test_a_subscription_is_edited_from_the_page_changing_only_what_was_changed(
+    page: Page, webhook_receiver: Receiver
+) -> None:
+    with page.server.client() as api:
+        made = {"url": "http://127.0.0.1:9/old", "headers": {"X-Env": "staging"}, "timeout": 7, "signing": "standard"}
+        sub = api.post("/subscriptions", json=made).json()
+    page.open("/subscriptions")
+    page.click(f'tr[data-id="{sub["id"]}"] button.edit')
+    form = page.one("#subscription-edit")
+    url = form.find_element("css selector", "input[name=url]")
+    url.clear()
+    url.send_keys(webhook_receiver.url)
+    form.find_element("css selector", "input[name=events]").send_keys("token.created, token.updated")
+    call = form.find_element("css selector", "pre.api-call").get_attribute("textContent")
+    body = json.loads(call.split("\n\n", 1)[1])
+    assert body == {"url": webhook_receiver.url, "events": ["token.created", "token.updated"]}  # nothing else
+    form.find_element("css selector", "button[type=submit]").click()
+    page.wait(lambda: webhook_receiver.url in page.one(f'tr[data-id="{sub["id"]}"] td.url').text, what="the new URL")
+    with page.server.client() as api:
+        now = api.get(f"/subscriptions/{sub['id']}").json()
+        assert (now["url"], now["events"]) == (webhook_receiver.url, ["token.created", "token.updated"])
+        assert (now["headers"], now["timeout"], now["signing"]) == ({"X-Env": "staging"}, 7, "standard")
+        api.post("/events", json={"type": "basistheory:token.created"})
+    webhook_receiver.wait_for(1)  # deliveries go to the edited URL
 
 
 def test_schedules_are_added_and_paused_from_the_page(page: Page) -> None:

@@ -1,8 +1,9 @@
-// Subscriptions: GET /subscriptions, create (POST), pause and resume (PATCH `enabled`), delete. Secrets appear
-// as the API masks them; the answer to POST, the one that holds a generated secret in full, is not shown.
+// Subscriptions: GET /subscriptions, create (POST), edit (PATCH what changed), pause and resume (PATCH `enabled`),
+// delete. Secrets appear as the API masks them; the answer to POST, the one that holds a generated secret in full,
+// is not shown.
 
 import { badge, field, h, link, throttled } from "./dom.js";
-import { act, apiForm, jsonObject, number, recordTable, secretInput, signingSelect } from "./forms.js";
+import { act, apiForm, closeButton, dialog, jsonObject, number, recordTable, secretInput, signingSelect } from "./forms.js";
 
 const COLUMNS = ["Id", "URL", "Events", "Signing", "Secret", "Status", "Deliveries", ""];
 
@@ -35,6 +36,7 @@ function row(sub, ctx, reload) {
       act(ctx, `Deleted ${sub.id}`, "DELETE", path, undefined, done);
     }
   } }, "Delete");
+  const edit = h("button", { type: "button", class: "edit", onclick: () => editForm(sub, ctx, done) }, "Edit");
   return h("tr", { dataset: { id: sub.id, status: sub.status } },
     h("td", {}, h("code", {}, sub.id)),
     h("td", { class: "url" }, sub.url),
@@ -43,7 +45,52 @@ function row(sub, ctx, reload) {
     h("td", { class: "secret" }, sub.secret ?? ""),
     h("td", {}, badge(sub.status), sub.consecutive_dead ? h("small", { class: "muted" }, ` ${sub.consecutive_dead} dead in a row`) : null),
     h("td", {}, link(`/?subscription=${encodeURIComponent(sub.id)}`, "deliveries")),
-    h("td", { class: "buttons" }, toggle, remove));
+    h("td", { class: "buttons" }, edit, toggle, remove));
+}
+
+// Edit in a dialog: the fields as they stand, and a PATCH of only those changed (the API changes only the fields
+// given), so an edit never rewrites what another client changed meanwhile in the fields it left alone.
+function editForm(sub, ctx, done) {
+  const url = h("input", { name: "url", type: "url", required: true, value: sub.url, size: 40 });
+  const events = h("input", { name: "events", value: sub.events.join(", "), placeholder: "empty: all", size: 30 });
+  const headers = h("textarea", { name: "headers", rows: 2 }, Object.keys(sub.headers).length ? JSON.stringify(sub.headers) : "");
+  const timeout = h("input", { name: "timeout", type: "number", min: 0.1, step: "any", value: String(sub.timeout) });
+  const retry = h("input", { name: "retry", value: sub.retry ? sub.retry.delays.join(", ") : "", placeholder: "empty: the provider's", size: 30 });
+  const faults = h("textarea", { name: "faults", rows: 2 }, Object.keys(sub.faults).length ? JSON.stringify(sub.faults) : "");
+  const build = () => {
+    const body = {};
+    if (url.value.trim() !== sub.url) body.url = url.value.trim();
+    const filters = events.value.split(",").map((s) => s.trim()).filter(Boolean);
+    if (filters.join(",") !== sub.events.join(",")) body.events = filters;
+    const extra = jsonObject(headers, "headers");
+    if (JSON.stringify(extra) !== JSON.stringify(sub.headers)) body.headers = extra;
+    if (number(timeout) !== null && number(timeout) !== sub.timeout) body.timeout = number(timeout);
+    const delays = retry.value.split(",").map((s) => s.trim()).filter(Boolean).map(Number);
+    if (delays.join(",") !== (sub.retry ? sub.retry.delays.join(",") : "")) body.retry = delays.length ? { ...(sub.retry || {}), delays } : null;
+    const f = jsonObject(faults, "faults");
+    if (JSON.stringify(f) !== JSON.stringify(sub.faults)) body.faults = f;
+    return body;
+  };
+  let close = () => {};
+  const form = apiForm({
+    attrs: { id: "subscription-edit", class: "stack" },
+    method: "PATCH",
+    path: `/subscriptions/${encodeURIComponent(sub.id)}`,
+    build,
+    done: () => {
+      close();
+      ctx.notify(`Saved ${sub.id}`);
+      done();
+    },
+    fields: [
+      h("h2", {}, `Edit ${sub.id}`),
+      h("div", { class: "row" }, field("URL", url), field("Events", events)),
+      h("div", { class: "row" }, field("Retry delays", retry), field("Timeout (s)", timeout)),
+      h("div", { class: "row" }, field("Extra headers", headers), field("Faults", faults)),
+    ],
+    submit: ["Save", closeButton(() => close())],
+  });
+  close = dialog(form);
 }
 
 function createForm(ctx, reload) {
