@@ -124,6 +124,22 @@ def test_a_subscription_is_edited_from_the_page_changing_only_what_was_changed(
     webhook_receiver.wait_for(1)  # deliveries go to the edited URL
 
 
+def test_a_subscriptions_dead_deliveries_are_sent_again_from_its_row(page: Page, webhook_receiver: Receiver) -> None:
+    webhook_receiver.respond(503)
+    with page.server.client() as api:
+        sub = api.post("/subscriptions", json={"url": webhook_receiver.url, "retry": {"delays": []}}).json()
+        [delivery] = api.post("/events", json={"type": "basistheory:token.created"}).json()["deliveries"]
+        page.wait(lambda: api.get(f"/deliveries/{delivery}").json()["status"] == "dead", what="a dead delivery")
+    webhook_receiver.respond(204)
+    page.open("/subscriptions")
+    page.click(f'tr[data-id="{sub["id"]}"] button.redeliver')
+    notice = page.wait(lambda: [t.text for t in page.css("#toasts .toast")], what="the notice")
+    assert notice == [f"1 dead delivery of {sub['id']} sent again"]
+    with page.server.client() as api:
+        page.wait(lambda: api.get(f"/deliveries/{delivery}").json()["status"] == "succeeded", what="sent again")
+    assert len(webhook_receiver.requests) == 2
+
+
 def test_schedules_are_added_and_paused_from_the_page(page: Page) -> None:
     page.open("/schedules")
     form = page.one("#schedule-form")

@@ -2,6 +2,7 @@
 // delete. Secrets appear as the API masks them; the answer to POST, the one that holds a generated secret in full,
 // is not shown.
 
+import { api } from "./api.js";
 import { badge, field, h, link, throttled } from "./dom.js";
 import { act, apiForm, closeButton, dialog, jsonObject, number, recordTable, secretInput, signingSelect } from "./forms.js";
 
@@ -37,6 +38,8 @@ function row(sub, ctx, reload) {
     }
   } }, "Delete");
   const edit = h("button", { type: "button", class: "edit", onclick: () => editForm(sub, ctx, done) }, "Edit");
+  const again = h("button", { type: "button", class: "redeliver", title: "POST /subscriptions/{id}/redeliver: each dead delivery again, same id and body",
+    onclick: () => redeliverDead(sub, ctx, done) }, "Resend dead");
   return h("tr", { dataset: { id: sub.id, status: sub.status } },
     h("td", {}, h("code", {}, sub.id)),
     h("td", { class: "url" }, sub.url),
@@ -45,7 +48,18 @@ function row(sub, ctx, reload) {
     h("td", { class: "secret" }, sub.secret ?? ""),
     h("td", {}, badge(sub.status), sub.consecutive_dead ? h("small", { class: "muted" }, ` ${sub.consecutive_dead} dead in a row`) : null),
     h("td", {}, link(`/?subscription=${encodeURIComponent(sub.id)}`, "deliveries")),
-    h("td", { class: "buttons" }, edit, toggle, remove));
+    h("td", { class: "buttons" }, edit, again, toggle, remove));
+}
+
+async function redeliverDead(sub, ctx, done) {
+  try {
+    const answer = await api("POST", `/subscriptions/${encodeURIComponent(sub.id)}/redeliver`);
+    const n = answer.redelivered.length;
+    ctx.notify(n ? `${n} dead deliver${n === 1 ? "y" : "ies"} of ${sub.id} sent again` : `${sub.id} has no dead delivery`);
+    done();
+  } catch (error) {
+    ctx.fail(error, `Resend dead of ${sub.id}`);
+  }
 }
 
 // Edit in a dialog: the fields as they stand, and a PATCH of only those changed (the API changes only the fields
