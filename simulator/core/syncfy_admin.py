@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from simulator.core.syncfy_api import bad_input, not_found, paging
-from simulator.core.syncfy_flows import new_object_id
-from simulator.errors import NotFound
+from simulator.core.syncfy_api import Caller, bad_input, not_found, paging
+from simulator.core.syncfy_flows import CredentialFlows, new_object_id
+from simulator.errors import NotFound, Unauthorized
 from simulator.models.inputs import SubscriptionPatch, SubscriptionSpec, parse
 from simulator.models.records import Subscription
 from simulator.providers.syncfy import api
@@ -60,10 +60,9 @@ class Accounts:
             raise bad_input(f"name must be text, not {api.json_kind(name)}", "name")
         if not name or not name.strip():
             raise bad_input("name is required", "name")
-        external = params.get("id_external")
         row = {
             "id_user": new_object_id(),
-            "id_external": None if external is None else str(external),
+            "id_external": _external(params.get("id_external")),
             "name": name,
             "dt_create": int(time.time()),
             "dt_modify": None,
@@ -74,17 +73,28 @@ class Accounts:
 
     async def update_user(self, id_user: str, params: Mapping[str, Any]) -> dict[str, Any]:
         row = await self._user_row(id_user)
-        for field in ("name", "id_external"):
-            if field in params:
-                row[field] = None if params[field] is None else str(params[field])
+        # Checked as `create_user` checks them: `str()` of a list or object was stored as Python wrote it.
+        if "name" in params:
+            name = params["name"]
+            if not isinstance(name, str) or not name.strip():
+                raise bad_input(f"name must be text, not {api.json_kind(name)}" if name else "name is required", "name")
+            row["name"] = name
+        if "id_external" in params:
+            row["id_external"] = _external(params["id_external"])
         row["dt_modify"] = int(time.time())
         await self.tables.put_user(row)
         return _user_body(row)
 
-    async def delete_user(self, id_user: str) -> None:
+    async def delete_user(self, id_user: str, flows: CredentialFlows) -> None:
+        """The user, their credentials with the data they hold (as a credential's DELETE takes its own) and their
+        sessions: a user deleted whose accounts and transactions were still served, to a token made before."""
         row = await self._user_row(id_user)
         row["deleted"] = True
         await self.tables.put_user(row)
+        for id_credential in await self.tables.credentials(id_user):
+            with contextlib.suppress(NotFound):  # already deleted
+                await flows.delete(Caller(True, id_user), id_credential)
+        await self.tables.delete_sessions_of(id_user)
 
     async def _user_row(self, id_user: str) -> dict[str, Any]:
         for row in await self.tables.api_users():
@@ -109,13 +119,13 @@ class Accounts:
     async def verify_session(self, token: str) -> bool:
         found = await self.tables.session(token)
         if found is None or time.time() - found[1] > api.SESSION_IDLE:
-            raise not_found("token", token)
+            raise Unauthorized("the session token is not valid or has expired")  # as Syncfy answers (recorded)
         await self.tables.touch_session(token, time.time())
         return True
 
     async def delete_session(self, token: str) -> bool:
         if await self.tables.session(token) is None:
-            raise not_found("token", token)
+            raise Unauthorized("the session token is not valid or has expired")
         await self.tables.delete_session(token)
         return True
 
@@ -237,3 +247,12 @@ def _webhook_body(row: Mapping[str, Any], sub: Subscription, *, listed: bool) ->
     else:
         body.update({"dt_created": row["dt_created"], "dt_modified": row["dt_modified"]})
     return body
+
+
+def _external(value: Any) -> str | None:
+    """An `id_external` as stored: text, a number as its text (Syncfy keeps it a string), or none."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise bad_input(f"id_external must be text, not {api.json_kind(value)}", "id_external")

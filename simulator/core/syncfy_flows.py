@@ -137,20 +137,23 @@ class CredentialFlows:
             values["id_user"] = view.body["id_user"]
         await self.tables.put_credential(id_credential, **values)
 
-    async def job_status(self, caller: Caller, id_job: str) -> list[dict[str, Any]]:
+    async def job_status(self, caller: Caller, id_job: str, base: str = "") -> list[dict[str, Any]]:
         """`GET /v1/jobs/{id}/status`: the codes the job went through, the 410 with the token it asks for."""
         await self.backend.catch_up()
         events = [e for e in await self.tables.job_events(id_job) if e.type.startswith("credentials.")]
         if not events:
             raise not_found("id_job", id_job)
-        await self.backend.view(caller, str(events[-1].payload.get("id_credential")))
+        try:
+            await self.backend.view(caller, str(events[-1].payload.get("id_credential")))
+        except NotFound:  # another user's job, or a deleted credential's: the job is what was asked for
+            raise not_found("id_job", id_job) from None
         out: list[dict[str, Any]] = [{"code": api.REGISTER}]
         code: int | None = api.REGISTER
         for e in events:
             code = api.next_code(code, api.Announced(e.type, e.at, e.user, e.payload))
             entry: dict[str, Any] = {"code": code}
             if code == api.WAITING:
-                entry["address"] = f"/v1/jobs/{id_job}/twofa"
+                entry["address"] = f"{base}/v1/jobs/{id_job}/twofa"  # absolute, as Syncfy's (sync-py's README)
                 entry["twofa"] = [{"name": "token", "type": "text", "label": "Enter any number sequence as a token"}]
             out.append(entry)
         return out

@@ -171,6 +171,12 @@ class SyncfyTwinStore:
 
         await self._write(call)
 
+    async def delete_sessions_of(self, id_user: str) -> None:
+        async def call(conn: AsyncConnection) -> None:
+            await conn.execute(delete(t.syncfy_sessions).where(t.syncfy_sessions.c.id_user == id_user))
+
+        await self._write(call)
+
     # -- webhooks -----------------------------------------------------------------------------------------
 
     async def put_webhook(self, row: dict[str, Any]) -> None:

@@ -133,6 +133,10 @@ def test_an_export_is_the_same_bytes_whenever_it_is_asked_for(
     export = next(u for u in url["attachments"] if "/export" in u)
     first, second = syncfy.get(export), syncfy.get(export)
     assert first.status_code == 200 and first.content == second.content
+    assert len(first.headers["request-id"]) == 36  # every answer of Syncfy's has one, a file's too (recorded)
+    rows = json.loads(zipfile.ZipFile(io.BytesIO(first.content)).read("attachments.json"))
+    one = syncfy.get(f"/v1/attachments/{rows[0]['id_attachment']}")
+    assert one.status_code == 200 and len(one.headers["request-id"]) == 36
     entries = zipfile.ZipFile(io.BytesIO(first.content)).infolist()
     assert len(entries) > 1 and {e.date_time for e in entries} == {(1980, 1, 1, 0, 0, 0)}  # no clock in them
 

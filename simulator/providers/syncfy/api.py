@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -346,7 +347,7 @@ def paging(params: Mapping[str, Any]) -> tuple[int, int]:
     """`skip` (default 0) and `limit` (default and maximum 5,000); ValueError names what is wrong."""
     skip, limit = params.get("skip", 0), params.get("limit", PAGE_LIMIT)
     try:
-        skip, limit = int(str(skip)), int(str(limit))
+        skip, limit = _whole(skip), _whole(limit)
     except ValueError:
         raise ValueError("skip and limit must be whole numbers") from None
     if skip < 0:
@@ -362,9 +363,20 @@ def unix(params: Mapping[str, Any], name: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return int(str(value))
+        return _whole(value)
     except ValueError:
         raise ValueError(f"{name} must be Unix seconds") from None
+
+
+# ASCII digits, as a URL's number is written: `int()` also takes `1_000` and other scripts' digits (`٥`).
+_WHOLE = re.compile(r"[+-]?[0-9]+", re.ASCII)
+
+
+def _whole(value: Any) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not _WHOLE.fullmatch(text):
+        raise ValueError(f"not a whole number: {text!r}")
+    return int(text)
 
 
 def index_row(key: str, etype: str, at: float, body: Mapping[str, Any]) -> dict[str, Any]:

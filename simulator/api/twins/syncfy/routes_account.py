@@ -63,7 +63,7 @@ async def update_user(ctx: Ctx) -> Any:
 
 @keyed
 async def delete_user(ctx: Ctx) -> Any:
-    await ctx.twin.accounts.delete_user(ctx.path["id"])
+    await ctx.twin.accounts.delete_user(ctx.path["id"], ctx.twin.flows)
     return answer(200, True)
 
 

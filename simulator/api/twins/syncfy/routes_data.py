@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from simulator.api.twins.syncfy._http import Ctx, answer, stream
+from simulator.api.twins.syncfy._http import Ctx, answer, rid, stream
 from simulator.providers.syncfy import api_documents
 
 
@@ -52,7 +52,7 @@ async def delete_credential(ctx: Ctx) -> Any:
 
 
 async def job_status(ctx: Ctx) -> Any:
-    return await ctx.twin.flows.job_status(await ctx.caller(), ctx.path["id"])
+    return await ctx.twin.flows.job_status(await ctx.caller(), ctx.path["id"], ctx.base())
 
 
 async def job_twofa(ctx: Ctx) -> Any:
@@ -90,13 +90,13 @@ def count(kind: str) -> Any:
 async def export_attachments(ctx: Ctx) -> Response:
     """The attachments of a page as a ZIP download (the envelope only for errors)."""
     data = await ctx.twin.backend.export(await ctx.caller(), ctx.params)
-    headers = {"Content-Disposition": 'attachment; filename="attachments.zip"'}
+    headers = {"Content-Disposition": 'attachment; filename="attachments.zip"', "Request-ID": rid()}
     return Response(data, media_type="application/zip", headers=headers)
 
 
 async def attachment_file(ctx: Ctx) -> Response:
     name, data = await ctx.twin.backend.attachment_file(await ctx.caller(), ctx.path["id"])
-    headers = {"Content-Disposition": f'filename="{name}"'}
+    headers = {"Content-Disposition": f'filename="{name}"', "Request-ID": rid()}  # as every answer has (recorded)
     return Response(data, media_type="text/xml;charset=UTF-8", headers=headers)
 
 
