@@ -74,3 +74,12 @@ def test_a_jobs_status_is_absolute_and_names_no_other_users_credential(syncfy: h
 def test_paging_numbers_are_ascii_digits(syncfy: httpx.Client, value: str) -> None:
     assert "whole numbers" in refused(syncfy.get("/v1/users", params={"limit": value}), 400)
     assert "Unix seconds" in refused(syncfy.get("/v1/transactions/count", params={"dt_refresh_from": value}), 400)
+
+
+def test_the_country_catalogue_is_served_as_recorded(syncfy: httpx.Client) -> None:
+    """Both recorded collections have it; it was a 404 "no route"."""
+    countries = envelope(syncfy.get("/v1/catalogues/countries"))
+    assert len(countries) > 200 and all(list(c) == ["id_country", "name", "code"] for c in countries)
+    assert {"id_country": "51ad44b83b8e7763120003c4", "name": "Mexico", "code": "MX"} in countries
+    assert [c["code"] for c in countries] == sorted(c["code"] for c in countries)  # by code, as Syncfy lists them
+    assert len({c["id_country"] for c in countries}) == len(countries)

@@ -122,3 +122,10 @@ def type_catalogue() -> list[dict[str, Any]]:
 def matches(document: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
     keys = ("id_document_status", "id_document_type", "id_site", "id_site_organization", "id_site_organization_type")
     return all(filters.get(k) in (None, "", document[k]) for k in keys)
+
+
+def countries() -> list[dict[str, str]]:
+    """`/v1/catalogues/countries`: Syncfy's catalogue as recorded (countries.json), ids and order as it has them."""
+    text = resources.files("simulator.providers.syncfy").joinpath("countries.json").read_text("utf-8")
+    rows: list[dict[str, str]] = json.loads(text)
+    return rows

@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute
 from simulator.api.twins.syncfy import routes_account as a
 from simulator.api.twins.syncfy import routes_data as d
 from simulator.api.twins.syncfy._http import fallback, route
+from simulator.providers.syncfy import api_documents
 
 
 def routes() -> list[BaseRoute]:
@@ -25,6 +26,7 @@ def routes() -> list[BaseRoute]:
         route("/v1/catalogues/organizations/sites", {"GET": a.organizations_sites}),
         route("/v1/catalogues/site_organizations", {"GET": a.site_organizations}),
         route("/v1/catalogues/account_types", {"GET": a.static(a.ACCOUNT_TYPES)}),
+        route("/v1/catalogues/countries", {"GET": a.static(api_documents.countries())}),
         route("/v1/catalogues/attachment_types", {"GET": a.static(a.ATTACHMENT_TYPES)}),
         route("/v1/catalogues/site_organization_types", {"GET": a.static(a.ORGANIZATION_TYPES)}),
         route("/v1/credentials", {"GET": d.list_credentials, "POST": d.register_credential}),
