@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator import files
+from simulator import files, signing
 from simulator.errors import FieldError, InvalidInput
 from simulator.store.leases import LEASE_TTL
 
@@ -93,6 +93,17 @@ def secret(text: str) -> str:
     if not (re.fullmatch(formats.STANDARD_SECRET, text) or re.fullmatch(formats.SYNCFY_SECRET, text)):
         raise argparse.ArgumentTypeError("not a signing secret: expected whsec_<base64> (standard) or base64 (syncfy)")
     return text
+
+
+def check_secret(scheme: str | None, secret: str) -> None:
+    """Whether `secret` fits `--signing`, as the subscription made for `--target` will ask (without `--signing`
+    it is read as a Syncfy secret, whatever the event's provider); InvalidInput naming --secret."""
+    try:
+        signing.validate_secret(scheme or "syncfy", secret)
+    except InvalidInput as exc:
+        hint = "" if scheme else " (without --signing a secret is read as syncfy's; --signing standard takes whsec_)"
+        message = f"{exc.detail}{hint}"
+        raise InvalidInput(f"--secret: {message}", errors=[FieldError("--secret", message)]) from None
 
 
 def http_url(text: str) -> str:

@@ -14,7 +14,6 @@ from contextlib import AsyncExitStack, suppress
 from pathlib import Path
 from typing import Any
 
-from simulator import signing
 from simulator.api.twins.serving import serving as twins_serving
 from simulator.cli import options, retries, summary
 from simulator.core.report import deliveries_of, junit_xml, run_report, succeeded
@@ -44,7 +43,7 @@ def register(sub: Any) -> None:
     options.add(p, "--param", "a scenario parameter", many=",", metavar="K=V")
     options.add(p, "--fault", "a fault to inject, e.g. drop=0.1", many=";", metavar="SPEC")
     options.add(p, "--signing", "the signing scheme (default: the provider's own)", choices=SIGNING_SCHEMES)
-    options.add(p, "--secret", "the signing secret (default: a generated one)")
+    options.add(p, "--secret", "the signing secret (default: a generated one)", type=options.secret)
     options.add(p, "--max-in-flight", "concurrent requests to the target", default=1, type=int)
     retries.add(p, scaled=True)
     options.add(p, "--start-time", "ISO time of the first event (default: now)")
@@ -103,6 +102,8 @@ def run_spec(args: argparse.Namespace) -> RunSpec:
                 f"--scenarios: {folder}: no such folder: expected a folder of scenario files",
                 errors=[FieldError("--scenarios", "no such folder")],
             )
+    if args.secret is not None:  # before the run's own check, so the message names the option
+        options.check_secret(args.signing, args.secret)
     spec = parse(
         RunSpec,
         {
@@ -118,8 +119,6 @@ def run_spec(args: argparse.Namespace) -> RunSpec:
             "start_time": args.start_time,
         },
     )
-    if spec.secret is not None:
-        signing.validate_secret(spec.signing or "syncfy", spec.secret)
     return spec
 
 

@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from simulator import catalog, signing
+from simulator import catalog
 from simulator.cli import options, remote, retries
 from simulator.client import ApiError, DeliveryInfo
 from simulator.core.report import plain_error
@@ -81,19 +81,8 @@ def check(args: argparse.Namespace) -> tuple[catalog.EventType, dict[str, Any]]:
             "give --target or --subscription, not both", errors=[FieldError("--target", "with --subscription")]
         )
     if args.secret is not None:
-        check_secret(args.signing, args.secret)
+        options.check_secret(args.signing, args.secret)
     return etype, overrides
-
-
-def check_secret(scheme: str | None, secret: str) -> None:
-    """Whether `secret` fits `--signing`, as the subscription made for `--target` will ask (without `--signing`
-    it is read as a Syncfy secret, whatever the event's provider); InvalidInput naming --secret."""
-    try:
-        signing.validate_secret(scheme or "syncfy", secret)
-    except InvalidInput as exc:
-        hint = "" if scheme else " (without --signing a secret is read as syncfy's; --signing standard takes whsec_)"
-        message = f"{exc.detail}{hint}"
-        raise InvalidInput(f"--secret: {message}", errors=[FieldError("--secret", message)]) from None
 
 
 def trigger_command(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ MALFORMED = "not a secret!"
         (["listen", *NOWHERE, "--secret", "whsec_"], "--secret", "not a signing secret"),
         (["trigger", "token.created", *TARGET, "--secret", ""], "--secret", "empty"),
         (["trigger", "token.created", *TARGET, "--secret", MALFORMED], "--secret", "not a signing secret"),
+        (["run", "syncfy-credential-lifecycle", *TARGET, "--secret", MALFORMED], "--secret", "not a signing secret"),
         (["run", "syncfy-credential-lifecycle", *TARGET, "--speed", "-1"], "--speed", "expected 0 (no waiting)"),
         (["run", "syncfy-credential-lifecycle", *TARGET, "--speed", "nan"], "--speed", "is not a speed"),
         (["trigger", "token.created", "--server", "notaurl"], "--server", "'notaurl' is not a URL"),
@@ -54,10 +55,11 @@ def test_a_bad_value_is_exit_2_naming_its_option(
         (["--signing", "basistheory", "--secret", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], "takes no secret"),
     ],
 )
-def test_trigger_names_a_secret_that_does_not_fit_the_scheme(
-    main: Callable[..., Ran], extra: list[str], words: str
+@pytest.mark.parametrize("command", [["trigger", "token.created"], ["run", "syncfy-credential-lifecycle"]])
+def test_a_secret_that_does_not_fit_the_scheme_is_named(
+    main: Callable[..., Ran], extra: list[str], words: str, command: list[str]
 ) -> None:
-    ran = main("trigger", "token.created", *TARGET, *extra)
+    ran = main(*command, *TARGET, *extra)
     assert ran.code == 2, ran
     assert ran.err.startswith("error: --secret: ") and words in ran.err, ran
 
