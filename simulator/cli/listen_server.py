@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from simulator.cli import options, remote
 from simulator.client import ApiError
 from simulator.errors import FieldError, InvalidInput
+from simulator.models.enums import SIGNING_SCHEMES
 
 # How long the subscription's deletion may take when listen stops: a person pressed Ctrl-C and waits.
 DELETE_TIMEOUT = 5.0
@@ -57,6 +58,13 @@ def register(p: argparse.ArgumentParser) -> None:
         many=",",
         metavar="TYPE[,TYPE...]",
     )
+    options.add(
+        p,
+        "--signing",
+        "with --server: the subscription's signing scheme, e.g. standard for whsec_ secrets (default: each "
+        "provider's own)",
+        choices=SIGNING_SCHEMES,
+    )
 
 
 def check(args: argparse.Namespace) -> None:
@@ -67,9 +75,10 @@ def check(args: argparse.Namespace) -> None:
             "listen verifies with the secret of the subscription it makes"
         )
         raise InvalidInput(message, errors=[FieldError("--secret", "with --server")])
-    if filters(args) and not args.server:
-        message = "--events needs --server: it filters the subscription listen makes on that server"
-        raise InvalidInput(message, errors=[FieldError("--events", "needs --server")])
+    for option, given in (("--events", filters(args)), ("--signing", args.signing)):
+        if given and not args.server:
+            message = f"{option} needs --server: it shapes the subscription listen makes on that server"
+            raise InvalidInput(message, errors=[FieldError(option, "needs --server")])
 
 
 def filters(args: argparse.Namespace) -> list[str]:
@@ -93,7 +102,7 @@ def subscribe(args: argparse.Namespace, url: str) -> Subscribed:
         # The key first: a server that is not there, or not webhook-sim's, is said before anything is made.
         public_pem = api.public_key()
         # disable_after 0: a listener answering --status 500 on purpose must not be cut off after five deaths.
-        made = api.create_subscription(url, events=events or None, disable_after=0)
+        made = api.create_subscription(url, events=events or None, signing=args.signing, disable_after=0)
     return Subscribed(
         id=made.id,
         server=args.server,

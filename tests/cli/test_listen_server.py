@@ -93,7 +93,26 @@ def test_secret_with_server_and_events_without_it_exit_2_naming_them(
     assert ran.code == 2 and "--secret" in ran.err and "--server" in ran.err, ran
     ran = main("listen", "--events", "token.*", "--port", "0")
     assert ran.code == 2 and "--events needs --server" in ran.err, ran
+    ran = main("listen", "--signing", "standard", "--port", "0")
+    assert ran.code == 2 and "--signing needs --server" in ran.err, ran
     ran = main("listen", "--server", server.url, "--events", "nope.nothing", "--port", "0")
     assert ran.code == 2 and "unknown event type 'nope.nothing'" in ran.err, ran
     with server.client() as api:
         assert api.get("/subscriptions").json()["data"] == []  # nothing was made
+
+
+def test_signing_asks_the_subscription_for_a_scheme(server: ApiServer) -> None:
+    """`--signing standard`: a `whsec_` secret, as Stripe's, and Standard Webhooks headers on every provider's event."""
+    listening = ListenProcess("--server", server.url, "--port", "0", "--signing", "standard")
+    try:
+        [said] = listening.wait_for("stdout", r"^Ready! Your webhook signing secret is (\S+) \(\^C to quit\)$")
+        assert said.group(1).startswith("whsec_")
+        with server.client() as api:
+            [sub] = api.get("/subscriptions").json()["data"]
+            assert sub["signing"] == "standard"
+            event = api.post("/events", json={"type": "credentials.created"}).json()["id"]
+        [line] = listening.wait_for("stdout", rf"{event}.*")
+        assert re.search(r"\s204\s+✓ standard$", line.string), line.string
+        assert listening.stop() == 0
+    finally:
+        listening.kill()
