@@ -208,21 +208,24 @@ class SyncfyBackend:
     async def attachment_file(self, caller: Caller, id_attachment: str) -> tuple[str, bytes]:
         """The file an attachment stands for: its name and its bytes."""
         segments = await self._tagged("attachments", caller, id_attachment)
-        found = list(query.page(segments, only=id_attachment, limit=1))
+        found = list(query.places(segments, only=id_attachment, limit=1))
         if not found:
             raise not_found("id_attachment", id_attachment)
-        item = json.loads(found[0])
-        return item["file"], cfdi_xml(segments[0].owner, item)
+        item, data = _file(*found[0])
+        return item["file"], data
 
     async def export(self, caller: Caller, params: Params) -> bytes:
         """A page of attachments as a ZIP: each attachment's file, and `attachments.json` listing them."""
-        items = [json.loads(row) for row in await self.rows("attachments", caller, params)]
-        owners = {o.id_user: o for s in await self.segments("attachments", caller, params) for o in [s.owner]}
+        skip, limit = paging(params)
+        segments = await self.segments("attachments", caller, params)
+        files = [
+            _file(s, i) for s, i in query.places(segments, skip=skip, limit=limit, **_filters("attachments", params))
+        ]
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(_entry("attachments.json"), json.dumps(items, ensure_ascii=False))
-            for item in items:
-                archive.writestr(_entry(item["file"]), cfdi_xml(owners[item["id_user"]], item))
+            archive.writestr(_entry("attachments.json"), json.dumps([item for item, _ in files], ensure_ascii=False))
+            for item, data in files:
+                archive.writestr(_entry(item["file"]), data)
         return buffer.getvalue()
 
     # -- documents and catalogues ---------------------------------------------------------------------------
@@ -314,3 +317,10 @@ def _entry(name: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
     info.compress_type = zipfile.ZIP_DEFLATED
     return info
+
+
+def _file(segment: query.Segment, i: int) -> tuple[dict[str, Any], bytes]:
+    """Attachment row `i` of `segment` and its file: the invoice of its transaction when it has one."""
+    item = json.loads(segment.row(i))
+    data = segment.file(i, item) if segment.file is not None else cfdi_xml(segment.owner, item)
+    return item, data

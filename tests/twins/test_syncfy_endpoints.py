@@ -7,9 +7,11 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -160,3 +162,31 @@ def test_the_catalogue_lists_every_site_an_event_named(sim: WebhookSim, syncfy: 
     groups = envelope(syncfy.get("/v1/catalogues/organizations/sites"))
     named = next(g for g in groups if g["id_site_organization"] == made_up["id_site_organization"])
     assert [s["id_site"] for s in named["sites"]] == [made_up["id_site"]]
+
+
+CFDI = {"cfdi": "http://www.sat.gob.mx/cfd/3"}
+
+
+def test_an_invoice_states_what_its_transaction_says(control: httpx.Client, syncfy: httpx.Client, receiver: Receiver):
+    """Its total, date and parties are the transaction's: the file was a skeleton with none of them, so a consumer
+    reconciling invoices with transactions had nothing to reconcile."""
+    events = run_events(control, finished_run(control, "syncfy-credential-lifecycle", receiver.url, seed=9))
+    urls = next(e for e in events if e["type"] == "syncfy:credentials.refreshed")["body"]["payload"]["endpoints"]
+    export = syncfy.get(next(u for u in urls["attachments"] if "/export" in u))
+    archive = zipfile.ZipFile(io.BytesIO(export.content))
+    items = [i for i in json.loads(archive.read("attachments.json")) if i["id_transaction"]]
+    assert items
+    for item in items[:20]:
+        [tx] = envelope(syncfy.get("/v1/transactions", params={"id_transaction": item["id_transaction"]}))
+        data = archive.read(item["file"])
+        assert syncfy.get(f"/v1/attachments/{item['id_attachment']}").content == data  # one file, both ways
+        invoice = ElementTree.fromstring(data)
+        total = f"{abs(tx['amount']):.2f}"
+        assert (invoice.get("Total"), invoice.get("SubTotal")) == (total, total)
+        assert invoice.get("Fecha", "")[:10] == datetime.fromtimestamp(tx["dt_transaction"], UTC).strftime("%Y-%m-%d")
+        issuer, receiver_ = invoice.find("cfdi:Emisor", CFDI), invoice.find("cfdi:Receptor", CFDI)
+        assert issuer is not None and receiver_ is not None
+        counterparty, user = (issuer, receiver_) if tx["amount"] < 0 else (receiver_, issuer)
+        assert counterparty.get("Nombre") == tx["description"]
+        assert counterparty.get("Rfc") == ((tx["extra"] or {}).get("tax_id") or "XAXX010101000")
+        assert user.get("Rfc") == (tx["id_external"] or "XAXX010101000")

@@ -21,8 +21,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
 
 from simulator.providers.syncfy.api import SiteRef, account_site, digest
 from simulator.providers.syncfy.events import PAGE_SIZE
@@ -280,23 +282,32 @@ class WindowRows:
             f'"file":"{uuid}.xml","mime":null,"url":"/attachments/{oid}"}}'
         )
 
-    def transaction(self, i: int) -> str:
-        """Transaction `i` as JSON text (keys in Syncfy's order)."""
+    def _deal(self, i: int) -> tuple[bytes, float, str, str | None, int]:
+        """What transaction `i` and the invoice of it share: its draws, amount, counterparty, RFC and day."""
         raw = digest(self.window.eid, "tx", i)
-        id_account, type_id = self.accounts[i % self.nb]
         refreshed = self.window.refreshed_at(i, self.n_tx)
         cents = _int(raw[:4]) % 5_000_000 + 100
         amount = (cents if raw[4] & 1 else -cents) / 100
-        uuid = _cfdi_uuid(digest(self.window.eid, "attachment", i)) if i < self.n_att or self.fiscal else ""
-        attachments = f"[{self._attachment_ref(i, uuid)}]" if i < self.n_att else "[]"
         if self.fiscal:
             company = _COMPANIES[raw[5] % len(_COMPANIES)]
-            tax_id = f"{company[:3].replace(' ', 'X')}{_int(raw[6:9]) % 10**6:06d}A1B"
-            description, extra, reference = company, f'{{"tax_id":"{tax_id}"}}', f'"{uuid}"'
+            tax_id: str | None = f"{company[:3].replace(' ', 'X')}{_int(raw[6:9]) % 10**6:06d}A1B"
+            description = company
         else:
-            description = f"{_MERCHANTS[raw[5] % len(_MERCHANTS)]} {_int(raw[6:9]) % 100000:05d}"
-            extra, reference = "null", "null"
+            description, tax_id = f"{_MERCHANTS[raw[5] % len(_MERCHANTS)]} {_int(raw[6:9]) % 100000:05d}", None
         day = (refreshed - (_int(raw[11:13]) % 60) * 86400) // 86400 * 86400 + 21600
+        return raw, amount, description, tax_id, day
+
+    def transaction(self, i: int) -> str:
+        """Transaction `i` as JSON text (keys in Syncfy's order)."""
+        raw, amount, description, tax_id, day = self._deal(i)
+        id_account, type_id = self.accounts[i % self.nb]
+        refreshed = self.window.refreshed_at(i, self.n_tx)
+        uuid = _cfdi_uuid(digest(self.window.eid, "attachment", i)) if i < self.n_att or self.fiscal else ""
+        attachments = f"[{self._attachment_ref(i, uuid)}]" if i < self.n_att else "[]"
+        if tax_id is not None:
+            extra, reference = f'{{"tax_id":"{tax_id}"}}', f'"{uuid}"'
+        else:
+            extra, reference = "null", "null"
         return (
             f'{{"id_transaction":"{self.transaction_id(i)}","id_account":"{id_account}",'
             f'"id_account_type":"{type_id}","id_credential":{self.credential},"id_currency":"{MXN}",'
@@ -306,6 +317,14 @@ class WindowRows:
             f'"attachments":{attachments},"extra":{extra},"reference":{reference},"keywords":{self.keywords},'
             f'"dt_transaction":{day},"dt_refresh":{refreshed},"dt_disable":null,"dt_deleted":null}}'
         )
+
+    def invoice(self, i: int, item: Mapping[str, Any]) -> bytes:
+        """The file of attachment `i` (`item`, its row): the invoice of transaction `i`, whose amount, date and
+        counterparty it states, when the window has one; else the skeleton of an extra attachment."""
+        if i >= self.n_tx:
+            return cfdi_xml(self.owner, item)
+        _, amount, description, tax_id, day = self._deal(i)
+        return cfdi_xml(self.owner, item, (amount, description, tax_id, day))
 
     def attachment(self, i: int) -> str:
         """Attachment `i` as JSON text: the invoice of transaction `i` when there is one."""
@@ -320,14 +339,41 @@ class WindowRows:
         )
 
 
-def cfdi_xml(owner: Owner, item: Mapping[str, Any]) -> bytes:
-    """The invoice file an attachment stands for: a CFDI 3.3 skeleton naming its UUID and issuer."""
+def cfdi_xml(owner: Owner, item: Mapping[str, Any], deal: tuple[float, str, str | None, int] | None = None) -> bytes:
+    """The invoice file an attachment stands for: a CFDI 3.3 naming its UUID, and for the invoice of a transaction
+    (`deal`: its amount, counterparty, RFC and day) what a consumer reconciles with it: the date, the total, the
+    issuer and the receiver (money out: the counterparty invoiced the user; money in: the user invoiced it)."""
     uuid = item["file"].removesuffix(".xml")
-    issuer = owner.id_external or "ACM010101ABC"
+    user = escape(owner.id_external or GENERIC_RFC, {'"': "&quot;"})
+    if deal is None:
+        parties, totals, concepts = f'    <cfdi:Emisor Rfc="{user}"/>\n', "", ""
+    else:
+        amount, name, rfc, day = deal
+        other = (escape(rfc or GENERIC_RFC), escape(name, {'"': "&quot;"}))
+        issuer, receiver = (other, (user, "")) if amount < 0 else ((user, ""), other)
+        total = f"{abs(amount):.2f}"
+        fecha = datetime.fromtimestamp(day, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        totals = f'Fecha="{fecha}" SubTotal="{total}" Total="{total}" '
+        parties = (
+            f'    <cfdi:Emisor Rfc="{issuer[0]}"{_named(issuer[1])}/>\n'
+            f'    <cfdi:Receptor Rfc="{receiver[0]}"{_named(receiver[1])} UsoCFDI="G03"/>\n'
+        )
+        concepts = (
+            f'    <cfdi:Conceptos>\n        <cfdi:Concepto Cantidad="1" Descripcion="{other[1]}" '
+            f'ValorUnitario="{total}" Importe="{total}"/>\n    </cfdi:Conceptos>\n'
+        )
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
-        '<cfdi:Comprobante xmlns:cfdi="http://www.sat.gob.mx/cfd/3" Version="3.3" Moneda="MXN" '
-        f'TipoDeComprobante="I">\n    <cfdi:Emisor Rfc="{issuer}"/>\n    <cfdi:Complemento>\n'
+        '<cfdi:Comprobante xmlns:cfdi="http://www.sat.gob.mx/cfd/3" Version="3.3" '
+        f'{totals}Moneda="MXN" TipoDeComprobante="I">\n{parties}{concepts}    <cfdi:Complemento>\n'
         '        <tfd:TimbreFiscalDigital xmlns:tfd="http://www.sat.gob.mx/TimbreFiscalDigital" Version="1.1" '
         f'UUID="{uuid}"/>\n    </cfdi:Complemento>\n</cfdi:Comprobante>\n'
     ).encode()
+
+
+# The SAT's RFC for a party with none of its own (público en general).
+GENERIC_RFC = "XAXX010101000"
+
+
+def _named(name: str) -> str:
+    return f' Nombre="{name}"' if name else ""

@@ -5,8 +5,9 @@ page costs its own rows whatever the window sizes. Pure functions: no HTTP, no S
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from simulator.providers.syncfy.api_data import (
     Owner,
@@ -36,6 +37,7 @@ class Segment:
     kind: str = ""
     offset: int = 0  # the window's row that is this segment's row 0
     own_id: Callable[[int], str] | None = None
+    file: Callable[[int, Mapping[str, Any]], bytes] | None = None  # attachments: row `i`'s file, given its row
 
     def first_at_or_after(self, t: int) -> int:
         lo, hi = 0, self.n
@@ -77,9 +79,9 @@ def window_rows(rows: WindowRows, kind: str) -> Segment:
     row, own_id = (
         (rows.transaction, rows.transaction_id) if kind == "transactions" else (rows.attachment, rows.attachment_id)
     )
-    return Segment(
-        n, row, lambda i: rows.window.refreshed_at(i, n), rows.owner, rows.nb, rows.window, kind, own_id=own_id
-    )
+    file = rows.invoice if kind == "attachments" else None
+    refreshed = lambda i: rows.window.refreshed_at(i, n)  # noqa: E731
+    return Segment(n, row, refreshed, rows.owner, rows.nb, rows.window, kind, own_id=own_id, file=file)
 
 
 def window_accounts(owner: Owner, window: Window, counts: dict[str, int], first: int = 0) -> Segment:
@@ -104,7 +106,12 @@ def current_accounts(owner: Owner, refreshed: int, salt: str) -> Segment:
     return Segment(nb, lambda j: dumps(account(owner, j, refreshed, salt)), lambda _j: refreshed, owner, nb)
 
 
-def page(
+def page(segments: Sequence[Segment], **filters: Any) -> Iterator[Row]:
+    """The rows of `segments`, in order, passing the filters (see `places`)."""
+    return (segment.row(i) for segment, i in places(segments, **filters))
+
+
+def places(
     segments: Sequence[Segment],
     *,
     skip: int = 0,
@@ -113,8 +120,8 @@ def page(
     until: int | None = None,
     id_account: str | None = None,
     only: str | None = None,
-) -> Iterator[Row]:
-    """The rows of `segments`, in order, passing the filters, from `skip` on, at most `limit` of them.
+) -> Iterator[tuple[Segment, int]]:
+    """Where the rows of `segments` are, in order, passing the filters, from `skip` on, at most `limit` of them.
     `only` keeps the one row whose own id it is."""
     left = limit
     for segment in segments:
@@ -129,7 +136,7 @@ def page(
         if left is not None:
             left -= len(cut)
         for i in cut:
-            yield segment.row(i)
+            yield segment, i
 
 
 def count(
