@@ -111,6 +111,16 @@ async def test_a_slow_commit_of_a_run_at_speed_0_says_nothing(
     assert len(warnings(caplog)) == 1  # the same stall, for a timed run's rows, is said
 
 
+async def recorded(sim: Simulator, run_id: str, timeout: float = 30.0) -> None:
+    """Until the run's start is on disk: it waits for its first event (its clock started before that wait, and
+    wrote when), and what it queued is committed."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (plan := sim.runs._plans.get(run_id)) is None or plan.next_at is None:
+        assert asyncio.get_running_loop().time() < deadline, "the run did not start"
+        await asyncio.sleep(0.02)
+    await sim.store.writer.barrier()
+
+
 async def made(sim: Simulator, run_id: str, timeout: float = 30.0) -> None:
     """Until the run has made an event (its commit is queued: it waits for the lock)."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -141,6 +151,9 @@ async def test_a_timed_run_whose_events_commit_late_is_said_and_one_at_speed_0_i
         await sim.create_subscription(SubscriptionSpec(url=receiver.url, max_in_flight=16))
         run = await sim.runs.start(RunSpec(scenario="late", speed=speed, seed=1))
         if speed > 0:
+            # The run's own records first (running, its clock's start): taken before them, the lock held one of
+            # those back on a loaded machine, and the event's commit, queued behind it, was quick after all.
+            await recorded(sim, run.id)
             await lock.take()  # before the events are made: their commit waits for it
             assert (await sim.runs.get(run.id)).events == 0, "the run made its events before the stall"
             await made(sim, run.id)
