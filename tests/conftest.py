@@ -6,6 +6,7 @@ import asyncio
 import gc
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite.core
@@ -93,6 +94,26 @@ async def sim(db_path: Path) -> AsyncIterator[Simulator]:
     simulator = await Simulator.open(str(db_path))
     yield simulator
     await asyncio.wait_for(simulator.close(grace=1), 10)
+
+
+@asynccontextmanager
+async def silent_receiver() -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A receiver that reads each request and answers nothing until the block ends: its URL and what it got."""
+    got: list[bytes] = []
+    done = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        got.append(await reader.read(65536))
+        await done.wait()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook", got
+    finally:
+        done.set()
+        server.close()
+        await server.wait_closed()
 
 
 async def until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:

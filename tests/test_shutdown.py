@@ -12,7 +12,7 @@ import pytest
 from simulator.core.runs import INTERRUPTED
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import EventSpec, RunSpec, SubscriptionSpec
-from tests.conftest import until
+from tests.conftest import silent_receiver, until
 
 
 async def test_closing_stops_a_live_run_whose_record_is_gone(tmp_path: Path) -> None:
@@ -78,34 +78,21 @@ async def test_a_run_cancelled_before_it_began_to_play_ends_cancelled(
 async def test_an_attempt_the_stopping_process_cuts_short_is_logged_and_sent_again(tmp_path: Path) -> None:
     """A receiver that has the request but has not answered when the server stops: the log said nothing of that
     attempt, though the receiver got it. It is recorded as interrupted, and the next process sends it again."""
-    got: list[bytes] = []
-    done = asyncio.Event()
-
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        got.append(await reader.read(65536))  # and no answer until the test ends
-        await done.wait()
-        writer.close()
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
     db = str(tmp_path / "sim.db")
-    sim = await Simulator.open(db)
-    try:
-        spec = SubscriptionSpec(url=f"http://127.0.0.1:{port}/hook", timeout=60, signing="standard")
-        await sim.create_subscription(spec)
-        _, [delivery_id] = await sim.emit(EventSpec(type="token.created"))
-        await until(lambda: len(got) == 1)
-    finally:
-        await asyncio.wait_for(sim.close(grace=0.2), 10)
-    again = await Simulator.open(db)
-    try:
-        await until(lambda: len(got) == 2)  # sent again, with the same id
-        [first, *_] = (await again.delivery(delivery_id)).attempt_log
-        assert first.number == 1 and first.status_code is None
-        assert first.error is not None and first.error.startswith("interrupted: the sender stopped")
-        assert first.request is not None and first.request.headers["webhook-id"] in got[1].decode()
-    finally:
-        done.set()
-        await asyncio.wait_for(again.close(grace=0.2), 10)
-        server.close()
-        await server.wait_closed()
+    async with silent_receiver() as (url, got):
+        sim = await Simulator.open(db)
+        try:
+            await sim.create_subscription(SubscriptionSpec(url=url, timeout=60, signing="standard"))
+            _, [delivery_id] = await sim.emit(EventSpec(type="token.created"))
+            await until(lambda: len(got) == 1)
+        finally:
+            await asyncio.wait_for(sim.close(grace=0.2), 10)
+        again = await Simulator.open(db)
+        try:
+            await until(lambda: len(got) == 2)  # sent again, with the same id
+            [first, *_] = (await again.delivery(delivery_id)).attempt_log
+            assert first.number == 1 and first.status_code is None
+            assert first.error is not None and first.error.startswith("interrupted: the sender stopped")
+            assert first.request is not None and first.request.headers["webhook-id"] in got[1].decode()
+        finally:
+            await asyncio.wait_for(again.close(grace=0.2), 10)

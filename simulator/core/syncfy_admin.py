@@ -55,11 +55,7 @@ class Accounts:
         return chosen[skip : skip + limit]
 
     async def create_user(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        name = params.get("name")
-        if name is not None and not isinstance(name, str):
-            raise bad_input(f"name must be text, not {api.json_kind(name)}", "name")
-        if not name or not name.strip():
-            raise bad_input("name is required", "name")
+        name = _name(params.get("name"))
         row = {
             "id_user": new_object_id(),
             "id_external": _external(params.get("id_external")),
@@ -75,10 +71,7 @@ class Accounts:
         row = await self._user_row(id_user)
         # Checked as `create_user` checks them: `str()` of a list or object was stored as Python wrote it.
         if "name" in params:
-            name = params["name"]
-            if not isinstance(name, str) or not name.strip():
-                raise bad_input(f"name must be text, not {api.json_kind(name)}" if name else "name is required", "name")
-            row["name"] = name
+            row["name"] = _name(params["name"])
         if "id_external" in params:
             row["id_external"] = _external(params["id_external"])
         row["dt_modify"] = int(time.time())
@@ -247,6 +240,15 @@ def _webhook_body(row: Mapping[str, Any], sub: Subscription, *, listed: bool) ->
     else:
         body.update({"dt_created": row["dt_created"], "dt_modified": row["dt_modified"]})
     return body
+
+
+def _name(value: Any) -> str:
+    """A user's `name`: text that is not blank."""
+    if value is not None and not isinstance(value, str):
+        raise bad_input(f"name must be text, not {api.json_kind(value)}", "name")
+    if not value or not value.strip():
+        raise bad_input("name is required", "name")
+    return value
 
 
 def _external(value: Any) -> str | None:

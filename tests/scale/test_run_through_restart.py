@@ -13,6 +13,7 @@ from simulator.core import run_receivers, runs
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import EventSpec, RunSpec, SubscriptionSpec
 from simulator.testing.receiver import Receiver
+from tests.conftest import silent_receiver
 from tests.scale.helpers import distinct, until
 from tests.store import pg
 
@@ -71,32 +72,20 @@ async def test_an_attempt_a_stopping_process_cuts_short_on_a_shared_store_says_w
     db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
-    got: list[bytes] = []
-    done = asyncio.Event()
-
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        got.append(await reader.read(65536))  # and no answer until the test ends
-        await done.wait()
-        writer.close()
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
-    sim = await Simulator.open(db)
-    try:
-        await sim.create_subscription(SubscriptionSpec(url=url, timeout=60, signing="standard"))
-        _, [delivery_id] = await sim.emit(EventSpec(type="token.created"))
-        await until(lambda: len(got) == 1, 30, "the request")
-    finally:
-        await asyncio.wait_for(sim.close(grace=0.2), 30)
-    again = await Simulator.open(db)
-    try:
-        [first, *_] = (await again.delivery(delivery_id)).attempt_log
-        assert first.error == (
-            "interrupted: the sender stopped before an answer came "
-            "(the delivery is sent again by a process that sends on this store)"
-        )
-    finally:
-        done.set()
-        await asyncio.wait_for(again.close(grace=0.2), 30)
-        server.close()
-        await server.wait_closed()
+    async with silent_receiver() as (url, got):
+        sim = await Simulator.open(db)
+        try:
+            await sim.create_subscription(SubscriptionSpec(url=url, timeout=60, signing="standard"))
+            _, [delivery_id] = await sim.emit(EventSpec(type="token.created"))
+            await until(lambda: len(got) == 1, 30, "the request")
+        finally:
+            await asyncio.wait_for(sim.close(grace=0.2), 30)
+        again = await Simulator.open(db)
+        try:
+            [first, *_] = (await again.delivery(delivery_id)).attempt_log
+            assert first.error == (
+                "interrupted: the sender stopped before an answer came "
+                "(the delivery is sent again by a process that sends on this store)"
+            )
+        finally:
+            await asyncio.wait_for(again.close(grace=0.2), 30)
