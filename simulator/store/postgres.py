@@ -102,6 +102,11 @@ def unreachable(error: BaseException) -> bool:
     OSError; SQLAlchemy wraps what the drivers raise once connected."""
     if isinstance(error, OSError):
         return True
+    # A server restarting refuses with SQLSTATE 57P03 ("the database system is starting up") or 57P01 (shutting
+    # down), which SQLAlchemy wraps as a plain DBAPIError: class 57P is the server away, class 08 the connection.
+    code = getattr(getattr(error, "orig", None), "sqlstate", None) or getattr(error, "sqlstate", None)
+    if isinstance(code, str) and code.startswith(("57P", "08")):
+        return True
     return isinstance(error, exc.DBAPIError) and (
         error.connection_invalidated or isinstance(error, exc.OperationalError | exc.InterfaceError)
     )
