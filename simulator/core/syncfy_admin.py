@@ -131,7 +131,13 @@ class Accounts:
             raise bad_input("events must be a list of event names", "events")
         filters = _filters(events)
         delay = _delay(params.get("delay", 0))
-        id_user = params.get("id_user") or None
+        id_user = params.get("id_user")
+        if id_user in (None, ""):
+            id_user = None  # every user's credentials
+        elif not isinstance(id_user, str):
+            raise bad_input("id_user must be a user's id", "id_user")
+        else:
+            await self._user_row(id_user)  # a webhook for nobody would never be called: refused, as sessions are
         spec = {
             "url": params.get("url"),
             "events": filters,
@@ -144,7 +150,7 @@ class Accounts:
         row = {
             "id_webhook": new_object_id(),
             "subscription_id": sub.id,
-            "id_user": None if id_user is None else str(id_user),
+            "id_user": id_user,
             "events": json.dumps(events),
             "delay": delay,
             "dt_created": int(time.time()),
@@ -173,7 +179,7 @@ class Accounts:
             patch["events"] = _filters(params["events"])
             row["events"] = json.dumps(params["events"])
         if "is_disabled" in params:
-            patch["enabled"] = not bool(params["is_disabled"])
+            patch["enabled"] = not _flag(params["is_disabled"], "is_disabled")
         if "headers" in params:
             patch["headers"] = params["headers"] or {}
         if "delay" in params:
@@ -216,8 +222,19 @@ def _filters(events: list[Any]) -> list[str]:
         raise bad_input(str(exc), "events") from None
 
 
+def _flag(value: Any, field: str) -> bool:
+    """One of Syncfy's 0/1 flags, as a number, its text (a query string's) or a JSON boolean. Anything else is
+    refused: taken by its truth, "0" and "false" disabled a webhook."""
+    if isinstance(value, bool):
+        return value
+    if (type(value) is int and value in (0, 1)) or value in ("0", "1"):
+        return bool(int(value))
+    raise bad_input(f"{field} must be 0 or 1", field)
+
+
 def _delay(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+    text = str(value)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not (text.isascii() and text.isdigit()):
         raise bad_input("delay must be a whole number of seconds", "delay")
     if int(value) > 86400:
         raise bad_input("delay must be at most a day (86400 seconds)", "delay")

@@ -94,6 +94,7 @@ def test_refusals_are_envelopes_never_5xx(syncfy: httpx.Client):
         ("/v1/users", {"name": 5}, "name must be text, not a number"),
         ("/v1/users", {"name": ["Ana"]}, "name must be text, not a list"),
         ("/v1/credentials", {"id_site": 5, "credentials": {"rfc": "x"}}, "id_site must be a site's id (text), not a"),
+        ("/v1/webhooks", {"url": "http://127.0.0.1:9/", "events": ["refresh"], "delay": "\u0663"}, "delay must be a"),
     ],
 )
 def test_a_parameter_of_the_wrong_kind_is_a_400_saying_so(
@@ -122,6 +123,37 @@ def test_a_v1_webhook_is_a_subscription_the_control_api_shows_and_edits(
     assert envelope(syncfy.delete(f"/v1/webhooks/{hook['id_webhook']}")) is True
     assert control.get(f"/subscriptions/{sub['id']}").status_code == 404
     assert envelope(syncfy.post("/v1/webhooks", json={"url": receiver.url, "events": ["nope"]}), 400) is None
+
+
+@pytest.mark.parametrize("value", ["0", "false", "no", 2, [1], None, 0.5])
+def test_a_webhooks_is_disabled_takes_0_or_1_only(
+    sim: WebhookSim, syncfy: httpx.Client, control: httpx.Client, receiver: Receiver, value: Any
+):
+    hook = envelope(syncfy.post("/v1/webhooks", json={"url": receiver.url, "events": ["refresh"]}))
+    path = f"/v1/webhooks/{hook['id_webhook']}"
+    if value == "0":  # a query string's text: the flag as a number
+        assert envelope(syncfy.put(path, json={"is_disabled": "1"}))["is_disabled"] == 1
+        assert envelope(syncfy.put(path, params={"is_disabled": value}))["is_disabled"] == 0
+        return
+    answer = syncfy.put(path, json={"is_disabled": value, "url": "http://127.0.0.1:9/moved"})
+    assert answer.status_code == 400 and "is_disabled must be 0 or 1" in answer.json()["message"], answer.text
+    (listed,) = envelope(syncfy.get(path))
+    assert listed["is_disabled"] == 0 and listed["url"] == receiver.url  # nothing of the refused change was kept
+
+
+def test_a_webhook_for_a_user_names_one_that_exists(
+    sim: WebhookSim, syncfy: httpx.Client, control: httpx.Client, receiver: Receiver
+):
+    before = len(envelope(syncfy.get("/v1/webhooks"))), len(control.get("/subscriptions").json()["data"])
+    nobody = {"url": receiver.url, "events": ["refresh"], "id_user": "ffffffffffffffffffffffff"}
+    answer = syncfy.post("/v1/webhooks", json=nobody)
+    assert answer.status_code == 404 and "id_user" in answer.json()["message"], answer.text
+    answer = syncfy.post("/v1/webhooks", json={**nobody, "id_user": 5})
+    assert answer.status_code == 400 and "id_user" in answer.json()["message"], answer.text
+    after = len(envelope(syncfy.get("/v1/webhooks"))), len(control.get("/subscriptions").json()["data"])
+    assert after == before  # no webhook, and no subscription behind one
+    owner = new_user(syncfy, "dueña")
+    assert envelope(syncfy.post("/v1/webhooks", json={**nobody, "id_user": owner}))["id_user"] == owner
 
 
 def test_a_fiscal_credential_runs_to_its_documents_for_its_users_webhook_only(
