@@ -167,7 +167,7 @@ class BasisTheoryBackend:
             "metadata": options.get("metadata", {}),
             "containers": options.get("containers", [api.container(kind)]),
             "fingerprint": api.fingerprint(kind, data),
-            "fingerprint_expression": api.fingerprint_expression(kind),
+            "fingerprint_expression": options.get("fingerprint_expression") or api.fingerprint_expression(kind),
             "search_indexes": options.get("search_indexes", []),
             "created_by": actor["id"],
             "created_at": iso_ms(ctx.now),

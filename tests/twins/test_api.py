@@ -216,3 +216,46 @@ def test_numbers_are_ascii_digits(bt: httpx.Client, data: dict[str, Any] | None,
         bt_problem(bt.get(f"/v2/tokens?{query}"), 400, "size")
     else:
         bt_problem(bt.post("/tokens", json={"type": "card", "data": data}), 400)
+
+
+@pytest.mark.parametrize(
+    ("token_type", "data", "field"),
+    [
+        ("card_number", "4242424242424241", "data"),  # fails Luhn
+        ("card_number", {"number": "4242424242424242"}, "data"),
+        ("us_bank_routing_number", "110000001", "data"),  # fails the ABA checksum
+        ("us_bank_routing_number", "abc", "data"),
+        ("us_bank_account_number", "x", "data"),
+        ("bank", {"routing_number": "110000001", "account_number": "1234"}, "data.routing_number"),
+    ],
+)
+def test_the_single_number_types_and_bank_numbers_are_checked(
+    bt: httpx.Client, token_type: str, data: Any, field: str
+) -> None:
+    """They were stored as given: a card number failing Luhn and a routing number failing its checksum got 201."""
+    bt_problem(bt.post("/tokens", json={"type": token_type, "data": data}), 400, field)
+
+
+def test_a_card_needs_only_its_number_and_a_card_number_token_shows_its_card(bt: httpx.Client) -> None:
+    """Basis Theory's card object makes the expiry optional; a `card_number` token has the `card` details too."""
+    bare = bt.post("/tokens", json={"type": "card", "data": {"number": "4242424242424242"}})
+    assert bare.status_code == 201, bare.text
+    assert bare.json()["card"] == {"bin": "42424242", "last4": "4242", "brand": "visa", "funding": "credit"}
+    assert bt.get(f"/tokens/{bare.json()['id']}").json()["data"] == {"number": "XXXXXXXXXXXX4242"}
+    intent = bt.post("/token-intents", json={"type": "card", "data": {"number": "5555555555554444", "cvc": "123"}})
+    assert intent.status_code == 201 and intent.json()["card"]["last4"] == "4444", intent.text
+    number = bt.post("/tokens", json={"type": "card_number", "data": "5555555555554444"}).json()
+    assert number["card"] == {"bin": "55555555", "last4": "4444", "brand": "mastercard", "funding": "credit"}
+    routing = bt.post("/tokens", json={"type": "us_bank_routing_number", "data": "110000000"})
+    assert routing.status_code == 201 and "card" not in routing.json(), routing.text
+
+
+def test_a_tokens_fingerprint_expression_is_the_callers_or_the_documented_default(bt: httpx.Client) -> None:
+    given = bt.post("/tokens", json={"type": "token", "data": "abc", "fingerprint_expression": "{{ data }}"}).json()
+    assert given["fingerprint_expression"] == "{{ data }}"
+    assert bt.get(f"/tokens/{given['id']}").json()["fingerprint_expression"] == "{{ data }}"
+    plain = bt.post("/tokens", json={"type": "token", "data": {"email": "a@b.c"}}).json()
+    assert plain["fingerprint_expression"] == "{{ data | stringify }}"
+    card = bt.post("/tokens", json={"type": "card", "data": CARD}).json()
+    assert card["fingerprint_expression"] == "{{ data.number }}"
+    bt_problem(bt.post("/tokens", json={"type": "token", "data": "x", "fingerprint_expression": 5}), 400)

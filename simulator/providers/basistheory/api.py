@@ -147,11 +147,11 @@ def _text(body: Mapping[str, Any], field: str, *, required: bool = True, limit: 
     return value
 
 
-def _digits(data: Mapping[str, Any], field: str, low: int, high: int) -> str:
+def _digits(data: Mapping[str, Any], field: str, low: int, high: int, name: str | None = None) -> str:
     value = data.get(field)
     text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
     if not re.fullmatch(rf"[0-9]{{{low},{high}}}", text):
-        raise invalid(f"data.{field}", f"must be {low} to {high} digits")
+        raise invalid(name or f"data.{field}", f"must be {low} to {high} digits")
     return text
 
 
@@ -174,40 +174,72 @@ def luhn_ok(number: str) -> bool:
     return total % 10 == 0
 
 
+def aba_ok(routing: str) -> bool:
+    """An ABA routing number's checksum: 3, 7 and 1 times its digits in turn sum to a multiple of 10."""
+    return sum(int(d) * w for d, w in zip(routing, (3, 7, 1) * 3, strict=True)) % 10 == 0
+
+
+def _card_number(data: Mapping[str, Any], field: str, name: str) -> str:
+    number = _digits(data, field, 12, 19, name)
+    if not luhn_ok(number):
+        raise invalid(name, "is not a valid card number")
+    return number
+
+
 def card_data(data: Any) -> dict[str, Any]:
-    """A card's data, checked: number (Luhn), expiration month and year, optional cvc."""
+    """A card's data, checked: number (Luhn); expiration month and year, and cvc, each optional, as Basis Theory's
+    card object has them."""
     if not isinstance(data, dict):
         raise invalid("data", "a card is an object with number, expiration_month, expiration_year")
-    number = _digits(data, "number", 12, 19)
-    if not luhn_ok(number):
-        raise invalid("data.number", "is not a valid card number")
-    card = {
-        "number": number,
-        "expiration_month": _whole(data, "expiration_month", 1, 12),
-        "expiration_year": _whole(data, "expiration_year", 2000, 2099),
-    }
+    card: dict[str, Any] = {"number": _card_number(data, "number", "data.number")}
+    if data.get("expiration_month") is not None:
+        card["expiration_month"] = _whole(data, "expiration_month", 1, 12)
+    if data.get("expiration_year") is not None:
+        card["expiration_year"] = _whole(data, "expiration_year", 2000, 2099)
     if data.get("cvc") is not None:
         card["cvc"] = _digits(data, "cvc", 3, 4)
     return card
+
+
+def _routing(data: Mapping[str, Any], field: str, name: str) -> str:
+    routing = _digits(data, field, 9, 9, name)
+    if not aba_ok(routing):
+        raise invalid(name, "is not a valid ABA routing number (its checksum fails)")
+    return routing
 
 
 def bank_data(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise invalid("data", "a bank account is an object with routing_number and account_number")
     return {
-        "routing_number": _digits(data, "routing_number", 9, 9),
+        "routing_number": _routing(data, "routing_number", "data.routing_number"),
         "account_number": _digits(data, "account_number", 3, 17),
     }
 
 
+def _number_text(token_type: str, data: Any) -> str:
+    """The data of a token type that holds one number as a string, checked as Basis Theory checks it."""
+    if not isinstance(data, str):
+        raise invalid("data", f"a {token_type} token's data is a string of digits")
+    given = {"data": data}
+    if token_type == "card_number":
+        return _card_number(given, "data", "data")
+    if token_type == "us_bank_routing_number":
+        return _routing(given, "data", "data")
+    return _digits(given, "data", 3, 17, "data")  # us_bank_account_number
+
+
 def checked_data(token_type: str, data: Any) -> Any:
-    """`data` as the token type requires it (card and bank are checked field by field; others as given)."""
+    """`data` as the token type requires it (card and bank field by field, the single numbers as numbers; others
+    as given)."""
     if data is None:
         raise invalid("data", "is required")
     if token_type == "card":
         return card_data(data)
     if token_type == "bank":
         return bank_data(data)
+    if token_type in ("card_number", "us_bank_routing_number", "us_bank_account_number"):
+        return _number_text(token_type, data)
     if len(json.dumps(data)) > 32_768:
         raise invalid("data", "is larger than 32 KiB")
     return data
@@ -241,16 +273,12 @@ def card_brand(number: str) -> str:
 
 
 def card_details(card: Mapping[str, Any]) -> dict[str, Any]:
-    """The `card` object Basis Theory derives from a card number (no issuer lookup here: `funding` is credit)."""
+    """The `card` object Basis Theory derives from a card number (no issuer lookup here: `funding` is credit); the
+    expiry where the card has one."""
     number = card["number"]
-    return {
-        "bin": number[:8] if len(number) >= 16 else number[:6],
-        "last4": number[-4:],
-        "expiration_month": card["expiration_month"],
-        "expiration_year": card["expiration_year"],
-        "brand": card_brand(number),
-        "funding": "credit",
-    }
+    details = {"bin": number[:8] if len(number) >= 16 else number[:6], "last4": number[-4:]}
+    details.update({k: card[k] for k in ("expiration_month", "expiration_year") if k in card})
+    return {**details, "brand": card_brand(number), "funding": "credit"}
 
 
 def bank_details(bank: Mapping[str, Any]) -> dict[str, Any]:
@@ -261,6 +289,8 @@ def details(kind: str, data: Any) -> dict[str, Any]:
     """`card` / `bank` details of a token or intent holding `data`."""
     if kind == "card":
         return {"card": card_details(data)}
+    if kind == "card_number":  # a card number alone: the same card object, without an expiry
+        return {"card": card_details({"number": data})}
     if kind == "bank":
         return {"bank": bank_details(data)}
     return {}
@@ -296,11 +326,8 @@ def masked(kind: str, data: Any) -> Any:
     """What `GET /tokens/{id}` shows of `data`: a card's number but its last four, no CVC; the last four of a
     string; nothing of anything else."""
     if kind == "card":
-        return {
-            "number": _reveal_last(data["number"]),
-            "expiration_month": data["expiration_month"],
-            "expiration_year": data["expiration_year"],
-        }
+        shown = {"number": _reveal_last(data["number"])}
+        return shown | {k: data[k] for k in ("expiration_month", "expiration_year") if k in data}
     if kind == "bank":
         return {"routing_number": data["routing_number"], "account_number": _reveal_last(data["account_number"])}
     if isinstance(data, str):
@@ -313,15 +340,23 @@ def container(kind: str) -> str:
 
 
 def fingerprint_expression(kind: str) -> str:
-    return v.TOKEN_SHAPES[kind][1] if kind in v.TOKEN_SHAPES else "{{ data | stringify }}"
+    """Basis Theory's default for the type: a generic token's is `{{ data | stringify }}`, whatever the events'
+    samples (made with expressions of their own) show."""
+    if kind == "token" or kind not in v.TOKEN_SHAPES:
+        return "{{ data | stringify }}"
+    return v.TOKEN_SHAPES[kind][1]
 
 
 # --- tokens ---------------------------------------------------------------------------------------------
 
 
 def token_options(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The optional attributes of `POST /tokens`: metadata, containers, search_indexes, expires_at (others ignored)."""
+    """The optional attributes of `POST /tokens`: metadata, containers, search_indexes, expires_at, and
+    fingerprint_expression (kept as given, not applied; others ignored)."""
     options: dict[str, Any] = {}
+    expression = _text(body, "fingerprint_expression", required=False)
+    if expression is not None:
+        options["fingerprint_expression"] = expression
     metadata = body.get("metadata")
     if metadata is not None:
         if not isinstance(metadata, dict) or not all(isinstance(x, str) for x in metadata.values()):
