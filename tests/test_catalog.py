@@ -141,7 +141,7 @@ def test_same_seed_same_bytes_other_seed_other_ids(etype: EventType) -> None:
 
 def test_registry_holds_every_documented_type() -> None:
     counts = {provider.name: len(catalog.event_types(provider.name)) for provider in catalog.providers()}
-    assert counts == {"syncfy": 6, "basistheory": 43}
+    assert counts == {"syncfy": 6, "basistheory": 48}
     assert {e.name for e in catalog.event_types("syncfy")} == {
         "credentials.created",
         "credentials.updated",

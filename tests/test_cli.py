@@ -26,7 +26,7 @@ def test_events_lists_the_catalog():
     assert out.returncode == 0
     types = {e["type"] for e in json.loads(out.stdout)}
     assert "syncfy:credentials.created" in types and "basistheory:token-intent.converted" in types
-    assert len(types) == 49
+    assert len(types) == 54
 
 
 def test_sample_prints_the_body_and_is_seeded():

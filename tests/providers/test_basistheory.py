@@ -24,6 +24,8 @@ DOCUMENTED = {
     "3ds.session.challenge-result-retrieved",
     "3ds.session.created",
     "3ds.session.decoupled-challenge-notification",
+    "3ds.session.method-completed",
+    "3ds.session.challenge-completed",
     "account-updater.job.completed",
     "account-updater.job.created",
     "account-updater.job.failed",
@@ -63,6 +65,9 @@ DOCUMENTED = {
     "token-intent.created",
     "token-intent.deleted",
     "token-intent.converted",
+    "google-pay.created",
+    "google-pay.deleted",
+    "google-pay.retrieved",
 }
 # Nobody acted: time removed the token or its property.
 NO_ACTOR = {"token.expired", "token.property.expired"}
@@ -100,7 +105,7 @@ def many(name: str, seeds: range = SEEDS) -> list[dict[str, Any]]:
 
 def test_the_documented_types_are_exactly_the_registered_ones() -> None:
     registered = {e.name for e in catalog.event_types("basistheory")}
-    assert len(DOCUMENTED) == 43
+    assert len(DOCUMENTED) == 48
     assert registered == DOCUMENTED
 
 

@@ -338,6 +338,34 @@ def threeds_decoupled(ctx: BuildContext) -> dict[str, Any]:
     )
 
 
+# The outcome a finished challenge reports, by weight: most cardholders who reach a challenge pass it.
+CHALLENGE_STATUSES = ("successful", "failed")
+CHALLENGE_WEIGHTS = (85, 15)
+
+
+@PROVIDER.event(
+    "3ds.session.method-completed",
+    "3DS Method Request Completed: the issuer's 3DS Method call for a session finished",
+)
+def threeds_method_completed(ctx: BuildContext) -> dict[str, Any]:
+    session = _session_3ds(ctx)
+    # The browser and the issuer's ACS completed the call; Basis Theory reports it, no caller acted.
+    data = {"session": project(session, ("id", "type", "tenant_id"))}
+    return wrap(ctx, "3ds.session.method-completed", data, system(ctx))
+
+
+@PROVIDER.event(
+    "3ds.session.challenge-completed",
+    "3DS Challenge Completed: the cardholder finished a 3DS challenge; its outcome is in authentication_status",
+)
+def threeds_challenge_completed(ctx: BuildContext) -> dict[str, Any]:
+    session = _session_3ds(ctx)
+    # Kept on the session: the challenge's outcome is what the session's authentication shows from now on.
+    session["authentication_status"] = v.pick(ctx.rng, CHALLENGE_STATUSES, CHALLENGE_WEIGHTS)
+    data = {"session": project(session, ("id", "type", "tenant_id", "authentication_status"))}
+    return wrap(ctx, "3ds.session.challenge-completed", data, system(ctx))
+
+
 # --- account updater ------------------------------------------------------------------------------
 
 
