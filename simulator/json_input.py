@@ -24,10 +24,27 @@ class NotJson(ValueError):
     """The text is not JSON this program takes; the message says why."""
 
 
-def loads(raw: bytes | str, parse_float: Callable[[str], Any] = float) -> Any:
+class RepeatedKey(NotJson):
+    """An object names a key twice (`unique_keys`): `field` is its dotted path."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} is given more than once in one object")
+        self.field = field
+
+
+def loads(raw: bytes | str, parse_float: Callable[[str], Any] = float, *, unique_keys: bool = False) -> Any:
+    """`raw` parsed. With `unique_keys`, an object naming a key twice is refused (`RepeatedKey`): JSON leaves it
+    undefined, the parser keeps the last, and whatever checked the first saw another request."""
+    repeated: dict[int, tuple[str, dict[str, Any]]] = {}
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        value = json.loads(text, parse_constant=_constant, parse_int=_integer, parse_float=parse_float)
+        value = json.loads(
+            text,
+            parse_constant=_constant,
+            parse_int=_integer,
+            parse_float=parse_float,
+            object_pairs_hook=_noting(repeated) if unique_keys else None,
+        )
     except json.JSONDecodeError as exc:
         raise NotJson(f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except UnicodeDecodeError:
@@ -38,7 +55,42 @@ def loads(raw: bytes | str, parse_float: Callable[[str], Any] = float) -> Any:
         where = _lone_surrogate(value)
         if where is not None:
             raise NotJson(f"a lone surrogate escape (\\ud800-\\udfff) is not text, at {where or 'the top'}")
+    if repeated:
+        raise RepeatedKey(_repeated_path(value, repeated))
     return value
+
+
+def _noting(repeated: dict[int, tuple[str, dict[str, Any]]]) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """An `object_pairs_hook` that notes each object naming a key twice, by its id, with that key. The object is
+    kept too: one a repeated key dropped would otherwise free its id for another."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) < len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    repeated[id(obj)] = (key, obj)
+                    break
+                seen.add(key)
+        return obj
+
+    return hook
+
+
+def _repeated_path(value: Any, repeated: dict[int, tuple[str, dict[str, Any]]]) -> str:
+    """The dotted path of the first repeated key `_noting` noted in `value`."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:  # not recursive: as deep as the parser allowed
+        path, item = stack.pop()
+        if isinstance(item, dict):
+            if id(item) in repeated:
+                key = repeated[id(item)][0]
+                return f"{path}.{key}" if path else key
+            stack.extend((f"{path}.{k}" if path else k, inner) for k, inner in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{path}.{i}" if path else str(i), inner) for i, inner in enumerate(item))
+    return "a key"
 
 
 def _lone_surrogate(value: Any) -> str | None:

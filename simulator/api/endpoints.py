@@ -114,7 +114,9 @@ async def read_json(request: Request) -> Any:
             errors=[FieldError("body", "not JSON")],
         )
     try:
-        value = json_input.loads(raw, parse_float=_number)  # a lone surrogate (`"\ud800"`) included
+        value = json_input.loads(raw, parse_float=_number, unique_keys=True)  # a lone surrogate (`"\ud800"`) too
+    except json_input.RepeatedKey as exc:
+        raise InvalidInput(str(exc), errors=[FieldError(exc.field, "given more than once")]) from None
     except json_input.NotJson as exc:
         message = str(exc)
         raise HttpError(

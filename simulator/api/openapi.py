@@ -13,6 +13,7 @@ from simulator.api import openapi_catalog
 from simulator.api.endpoints import Endpoint
 from simulator.api.problem import PROBLEM_JSON
 from simulator.api.routes_catalog import add_webhooks
+from simulator.core.pagination import id_cursor_pattern
 from simulator.models import answers as schemas
 from simulator.models import formats
 from simulator.scenarios.model import Scenario
@@ -53,7 +54,17 @@ _POSITION = {
     "pattern": "^[0-9]{1,18}$",
     "description": "The `next_cursor` of the previous page (digits).",
 }
+
+
+def _id_cursor(prefix: str) -> Any:
+    pattern = id_cursor_pattern(prefix)
+    return lambda: {"type": "string", "pattern": pattern, "description": "The `next_cursor` of the previous page."}
+
+
 _QUERY_SCHEMAS: dict[tuple[str, str], Any] = {
+    ("list_runs", "cursor"): _id_cursor("run"),
+    ("list_subscriptions", "cursor"): _id_cursor("sub"),
+    ("list_schedules", "cursor"): _id_cursor("sch"),
     ("list_deliveries", "cursor"): lambda: _POSITION,
     ("list_run_events", "cursor"): lambda: _POSITION,
     ("list_event_types", "provider"): openapi_catalog.provider_schema,

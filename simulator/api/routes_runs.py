@@ -7,7 +7,7 @@ from typing import Any
 
 from simulator.api import views
 from simulator.api.endpoints import Call, Endpoint
-from simulator.core.pagination import int_cursor, split_page
+from simulator.core.pagination import id_cursor, int_cursor, split_page
 from simulator.errors import FieldError, InvalidInput
 from simulator.models import answers as schemas
 from simulator.models import formats
@@ -47,7 +47,7 @@ async def start_run(call: Call) -> dict[str, Any]:
 
 async def list_runs(call: Call) -> dict[str, Any]:
     q: schemas.ListQuery = call.query
-    runs = await call.sim.runs.list(q.limit + 1, q.cursor)
+    runs = await call.sim.runs.list(q.limit + 1, id_cursor(q.cursor, "run"))
     shown, cursor = split_page(runs, q.limit, lambda r: r.id)
     return views.page(await in_turns(shown, views.run), cursor)
 

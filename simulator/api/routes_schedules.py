@@ -6,6 +6,7 @@ from typing import Any
 
 from simulator.api import views
 from simulator.api.endpoints import Call, Endpoint
+from simulator.core.pagination import id_cursor
 from simulator.models import answers as schemas
 from simulator.models.inputs import ScheduleSpec
 
@@ -17,7 +18,7 @@ async def create_schedule(call: Call) -> dict[str, Any]:
 
 async def list_schedules(call: Call) -> dict[str, Any]:
     q: schemas.ListQuery = call.query
-    return views.page(*await call.api.schedules.list(q.limit, q.cursor))
+    return views.page(*await call.api.schedules.list(q.limit, id_cursor(q.cursor, "sch")))
 
 
 async def delete_schedule(call: Call) -> None:

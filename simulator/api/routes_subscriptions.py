@@ -6,7 +6,7 @@ from typing import Any
 
 from simulator.api import views
 from simulator.api.endpoints import Call, Endpoint
-from simulator.core.pagination import split_page
+from simulator.core.pagination import id_cursor, split_page
 from simulator.models import answers as schemas
 from simulator.models.inputs import SubscriptionPatch, SubscriptionSpec
 
@@ -18,7 +18,7 @@ async def create_subscription(call: Call) -> dict[str, Any]:
 
 async def list_subscriptions(call: Call) -> dict[str, Any]:
     q: schemas.ListQuery = call.query
-    subs = await call.sim.list_subscriptions(q.limit + 1, q.cursor)
+    subs = await call.sim.list_subscriptions(q.limit + 1, id_cursor(q.cursor, "sub"))
     shown, cursor = split_page(subs, q.limit, lambda s: s.id)
     # Ad-hoc targets of runs and events get a subscription of their own; it is reachable by id, not listed.
     return views.page([views.subscription(s) for s in shown if not s.ephemeral], cursor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,3 +22,17 @@ def int_cursor(cursor: str | None) -> int | None:
     if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
         raise InvalidInput("cursor: not a cursor this list gave", errors=[FieldError("cursor", "invalid cursor")])
     return int(cursor)
+
+
+def id_cursor(cursor: str | None, prefix: str) -> str | None:
+    """An id cursor (runs, subscriptions, schedules): an id of the list's kind, as `next_cursor` gave it. Any text
+    is a place in the order of ids, but a cursor no list gives paged to an empty page, and the caller took it for
+    the end of the list."""
+    if cursor is not None and not re.fullmatch(id_cursor_pattern(prefix), cursor):
+        raise InvalidInput("cursor: not a cursor this list gave", errors=[FieldError("cursor", "invalid cursor")])
+    return cursor
+
+
+def id_cursor_pattern(prefix: str) -> str:
+    """What `id_cursor` takes, as the API's document states it."""
+    return rf"^{prefix}_[0-9a-z]{{1,64}}$"

@@ -220,6 +220,21 @@ def secret_rules(signing_field: str = "signing", secret_field: str = "secret") -
     }
 
 
+# `target` is instead of `subscriptions`: given both, the subscriptions named were passed over, silently.
+TARGET_ALONE: dict[str, Any] = {
+    "not": {
+        "required": ["target", "subscriptions"],
+        "properties": {"target": {"not": {"type": "null"}}, "subscriptions": {"not": {"type": "null"}}},
+    }
+}
+
+
+def _check_target_alone(target: str | None, subscriptions: list[str] | None) -> None:
+    if target is not None and subscriptions is not None:
+        message = "give target or subscriptions, not both: a target is an ad-hoc subscription of its own"
+        raise InvalidInput(message, errors=[FieldError("target", message)])
+
+
 def _check_secret(scheme: str | None, secret: str | None) -> None:
     """Refuse a secret that does not fit `scheme` (None: the provider's native one, checked as Syncfy's)."""
     if secret is None:
@@ -247,7 +262,8 @@ class SubscriptionSpec(BaseModel):
     events: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         default_factory=list,
         max_length=200,
-        description="Filters: exact types, aliases, `provider:*`, globs like `token.*`.",
+        description="Filters: exact types, aliases, `provider:*`, globs like `token.*`. Empty (the default): "
+        "every event of both providers.",
     )
     signing: Scheme | None = Field(None, description="Default: each event's provider's native scheme.")
     secret: Secret | None = Field(
@@ -328,7 +344,9 @@ class SubscriptionPatch(patch_of(SubscriptionSpec, "SubscriptionChange")):  # ty
 
 
 class RunSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"allOf": [secret_rules()]})
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, json_schema_extra={"allOf": [secret_rules(), TARGET_ALONE]}
+    )
     scenario: ScenarioName
     params: dict[str, Any] = Field(default_factory=dict, description="The scenario's parameters.")
     seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Default: a random seed, reported.")
@@ -347,6 +365,7 @@ class RunSpec(BaseModel):
 
     @model_validator(mode="after")
     def _secret_fits_scheme(self) -> RunSpec:
+        _check_target_alone(self.target, self.subscriptions)
         _check_secret(self.signing, self.secret)
         return self
 
@@ -359,13 +378,17 @@ OverridePath = Annotated[
 
 
 class EventSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"allOf": [secret_rules()]})
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, json_schema_extra={"allOf": [secret_rules(), TARGET_ALONE]}
+    )
     type: str = Field(min_length=1, max_length=200)
     overrides: dict[OverridePath, Any] = Field(
         default_factory=dict, max_length=100, description="Dotted paths into the event."
     )
-    subscriptions: list[RecordId] | None = Field(None, max_length=MAX_IDS)
-    target: Url | None = None
+    subscriptions: list[RecordId] | None = Field(
+        None, max_length=MAX_IDS, description="Default: every matching subscription."
+    )
+    target: Url | None = Field(None, description="An ad-hoc URL instead of subscriptions.")
     signing: Scheme | None = Field(None, description="With `target`: the signing scheme (default: the provider's).")
     secret: Secret | None = Field(
         None,
@@ -376,6 +399,7 @@ class EventSpec(BaseModel):
 
     @model_validator(mode="after")
     def _secret_fits_scheme(self) -> EventSpec:
+        _check_target_alone(self.target, self.subscriptions)
         _check_secret(self.signing, self.secret)
         return self
 
@@ -396,7 +420,7 @@ def _schedule_rules(schema: dict[str, Any]) -> None:
     triggers = [
         {"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in ("cron", "interval", "at")
     ]
-    schema["allOf"] = [secret_rules(), {"oneOf": triggers}]
+    schema["allOf"] = [secret_rules(), TARGET_ALONE, {"oneOf": triggers}]
 
 
 class ScheduleSpec(RunSpec):

@@ -54,6 +54,8 @@ def test_unknown_route_and_wrong_method(api: httpx.Client) -> None:
         (b'["http://127.0.0.1:9/"]', {"content-type": "application/json"}, 422, "body"),
         (b'"just a string"', {"content-type": "application/json"}, 422, "body"),
         (b"", {}, 422, "url"),
+        (b'{"url": "http://127.0.0.1:9/a", "url": "http://127.0.0.1:9/b"}', {}, 422, "url"),
+        (b'{"url": "http://127.0.0.1:9/", "faults": {"drop": 0, "drop": 1}}', {}, 422, "faults.drop"),
     ],
 )
 def test_bodies_that_are_not_usable_json(
@@ -165,3 +167,31 @@ LISTS = [ep for ep in ENDPOINTS if ep.query is not None and issubclass(ep.query,
 )
 def test_list_parameters_are_checked(refusing_api: httpx.Client, ep: Endpoint, query: str, field: str) -> None:
     problem(refusing_api.get(f"{concrete(ep.path)}?{query}"), 422, field)
+
+
+@pytest.mark.parametrize("path", ["/runs", "/subscriptions", "/schedules"])
+@pytest.mark.parametrize("cursor", ["zzz", "run_", "sub_x y", "0"])
+def test_a_cursor_no_list_gave_is_refused_not_an_empty_page(refusing_api: httpx.Client, path: str, cursor: str) -> None:
+    """It answered an empty page, which a client paging took for the end of the list."""
+    problem(refusing_api.get(path, params={"cursor": cursor}), 422, "cursor")
+
+
+def test_the_id_lists_page_on_with_the_cursors_they_give(api: httpx.Client) -> None:
+    made = [
+        ok(api.post("/subscriptions", json={"url": f"http://127.0.0.1:9/{i}"}), schemas.Subscription, 201)["id"]
+        for i in range(3)
+    ]
+    first = ok(api.get("/subscriptions", params={"limit": 2}), schemas.SubscriptionPage)
+    rest = ok(api.get("/subscriptions", params={"limit": 2, "cursor": first["next_cursor"]}), schemas.SubscriptionPage)
+    assert [s["id"] for s in first["data"] + rest["data"]] == made and rest["next_cursor"] is None
+
+
+@pytest.mark.parametrize("path", ["/events", "/runs", "/schedules"])
+def test_a_target_and_subscriptions_together_are_refused(refusing_api: httpx.Client, path: str) -> None:
+    """The target alone was sent to, and the subscriptions named were passed over, silently."""
+    body: dict[str, object] = {"target": "http://127.0.0.1:9/", "subscriptions": ["sub_0123456789abcdef"]}
+    body |= {"type": "token.created"} if path == "/events" else {"scenario": "bt-basic"}
+    if path == "/schedules":
+        body["interval"] = 3600
+    problem(refusing_api.post(path, json=body), 422, "target")
+    assert refusing_api.get("/runs").json()["data"] == [] and refusing_api.get("/deliveries").json()["data"] == []
