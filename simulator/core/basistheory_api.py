@@ -14,9 +14,11 @@ their own, and their objects are readable with any key too.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import random
 import weakref
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +27,9 @@ from pydantic import ValidationError
 from simulator import catalog
 from simulator.errors import SimError
 from simulator.ids import uuid4
-from simulator.models import BuildContext
+from simulator.models import BuildContext, Event
 from simulator.models.inputs import SubscriptionPatch, SubscriptionSpec
+from simulator.providers.base import compact_json
 from simulator.providers.basistheory import api, api_events, api_state
 from simulator.providers.basistheory._common import app_actor, tenant
 from simulator.store.twins import Cursor, TwinStore
@@ -36,6 +39,20 @@ if TYPE_CHECKING:
     from simulator.core.simulator import Simulator
 
 TENANT_SETTING = "basistheory.tenant"
+# The objects an event's data names, by their key there, and the kind the twin keeps them as (a `session` is a
+# 3DS session in `3ds.session.*` events only: elsewhere it is a browser session, which the twin does not keep).
+_NAMED = {
+    "token": "token",
+    "token_intent": "token_intent",
+    "session": "3ds_session",
+    "application": "application",
+    "reactor": "reactor",
+    "proxy": "proxy",
+}
+# What `as_known` takes from the twin's object: what it was made as, and what goes with its type (a card token's
+# containers are not those of the made-up token around the id). What the event is about, a `token.updated`'s
+# metadata say, stays as made.
+_KNOWN = (*api_state.FIXED, "containers", "search_indexes", "mask", "expires_at")
 _BACKENDS: weakref.WeakKeyDictionary[Simulator, BasisTheoryBackend] = weakref.WeakKeyDictionary()
 
 
@@ -272,6 +289,37 @@ class BasisTheoryBackend:
         sub = await _core(self.sim.subscription(row["subscription_id"]))
         return api.webhook_view(row, sub.url, sub.status, sub.events)
 
+    # -- events made elsewhere -------------------------------------------------------------------------
+
+    async def as_known(self, event: Event, overrides: Mapping[str, Any]) -> Event:
+        """`event` (made by `POST /events`) as it tells of the objects its overrides name by id, where the twin
+        holds them: what such an object was made as (`_KNOWN`: its tenant, type, creation, fingerprint, containers)
+        is the twin's, not the made-up values around the id, unless an override sets that field too. A token made
+        through the API and named in a `token.updated` is that token, and reading it back agrees with the event."""
+        named = [(key, kind) for key, kind in _NAMED.items() if f"data.{key}.id" in overrides]
+        if not named:
+            return event
+        body = copy.deepcopy(event.parsed())
+        await self.sync()
+        changed = False
+        for key, kind in named:
+            obj = (body.get("data") or {}).get(key)
+            if (kind == "3ds_session" and not event.type.startswith("3ds.session.")) or not isinstance(obj, dict):
+                continue
+            found = await self.tables.get(kind, str(obj.get("id")))
+            if found is None:
+                continue
+            known = _webhook_names(kind, found.body)
+            for field in _KNOWN:
+                if field in obj and field in known and f"data.{key}.{field}" not in overrides:
+                    changed |= obj[field] != known[field]
+                    obj[field] = known[field]
+            if found.tenant_id and "tenant_id" not in overrides and body.get("tenant_id") != found.tenant_id:
+                body["tenant_id"], changed = found.tenant_id, True
+        if not changed:
+            return event
+        return replace(event, data=body, json=compact_json(body, ensure_ascii=False, allow_nan=False))
+
     # -- the tenant and emitting --------------------------------------------------------------------------
 
     async def _context(self) -> BuildContext:
@@ -307,6 +355,15 @@ class BasisTheoryBackend:
         await self.sim.store.writer.barrier()
         await self._save_tenant(ctx)
         await self.sync()
+
+
+def _webhook_names(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """An object's REST fields under the names its events give them (a 3DS session's `created_date` is
+    `created_at` there)."""
+    out = dict(body)
+    if kind == "3ds_session" and "created_date" in out:
+        out["created_at"] = out["created_date"]
+    return out
 
 
 def _subscription(make: Any) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from simulator import catalog, signing
-from simulator.core import sent
+from simulator.core import basistheory_api, sent
 from simulator.core.runs import RunManager
 from simulator.core.subscriptions import Subscriptions
 from simulator.core.validation import ValidRun, find_scenario, validate_run
@@ -174,6 +174,8 @@ class Simulator:
             subs = await self.subscriptions.matching(etype, spec.subscriptions)
         ctx = self._context(spec.seed)
         event = catalog.build_event(etype, ctx, spec.overrides)
+        if spec.overrides and event.provider == "basistheory":  # it may name an object the API twin holds
+            event = await basistheory_api.backend(self).as_known(event, spec.overrides)
         deliveries = await self.engine.publish(event, subs, speed=1.0)
         await self.store.writer.barrier()  # the answer names deliveries: they must exist on disk first
         return event, deliveries

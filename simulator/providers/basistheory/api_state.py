@@ -11,6 +11,10 @@ Where the REST object and the webhook payload differ, the REST name wins, as at 
 - an application that acts in an event (`actor.type == "application"`) exists with its id and name.
 What an event cannot tell stays absent: a token that only `token-intent.converted` announced has no metadata,
 a token never shows `data` unless the twin's own API created it.
+
+What an object was made as (`FIXED`: its tenant, type, creation, fingerprint) is set once: a later event that
+says otherwise (`POST /events` naming a token of the twin's by its id, its other fields made up) changes what it
+can change (metadata, state), never those.
 """
 
 from __future__ import annotations
@@ -20,6 +24,16 @@ from typing import Any
 
 KINDS = ("token", "token_intent", "3ds_session", "application", "reactor", "proxy")
 LIVE, DELETED, EXPIRED, CONVERTED = "live", "deleted", "expired", "converted"
+FIXED = (
+    "id",
+    "tenant_id",
+    "type",
+    "created_at",
+    "created_date",
+    "created_by",
+    "fingerprint",
+    "fingerprint_expression",
+)
 Body = dict[str, Any]
 
 
@@ -175,13 +189,13 @@ _RULES: dict[str, Any] = {
 def apply(obj: Body | None, change: Change) -> Body:
     """The object after `change`: fields merged; an application key joins (or leaves) the application's `keys`."""
     body = obj if obj is not None else {}
-    fields = dict(change.fields)
+    fields = {k: x for k, x in change.fields.items() if k not in FIXED or body.get(k) is None}
     key, gone = fields.pop("_key", None), fields.pop("_key_deleted", None)
     merge(body, fields)
     if key is not None or gone is not None:
         drop = key.get("id") if key is not None else gone
         keys = [k for k in body.get("keys") or [] if k.get("id") != drop]
         body["keys"] = [*keys, key] if key is not None else keys
-    if change.tenant_id is not None:
-        body.setdefault("tenant_id", change.tenant_id)
+    if change.tenant_id is not None and body.get("tenant_id") is None:
+        body["tenant_id"] = change.tenant_id
     return body
