@@ -158,7 +158,18 @@ def test_five_webhooks_per_tenant(bt: httpx.Client) -> None:
             made.append(bt.post("/webhooks", json=body).json()["id"])
         extra = {"name": "sixth", "url": "http://127.0.0.1:9/6", "events": ["token.created"]}
         bt_problem(bt.post("/webhooks", json=extra), 422)
-        assert len(bt.get("/webhooks").json()["data"]) == 5
+        every = bt.get("/webhooks").json()["data"]
+        assert len(every) == 5
+        # Pages of two reach all five once, each but the last naming the next (a `size` hid the rest for good).
+        walked, start = [], None
+        while True:
+            page = bt.get("/webhooks", params={"size": 2, **({"start": start} if start else {})}).json()
+            walked += [w["id"] for w in page["data"]]
+            start = page["pagination"].get("next")
+            if start is None:
+                break
+        assert walked == [w["id"] for w in every]
+        bt_problem(bt.get("/webhooks", params={"start": "nope"}), 400, "start")
     finally:
         for hook_id in made:
             bt.delete(f"/webhooks/{hook_id}")
@@ -259,3 +270,16 @@ def test_a_tokens_fingerprint_expression_is_the_callers_or_the_documented_defaul
     card = bt.post("/tokens", json={"type": "card", "data": CARD}).json()
     assert card["fingerprint_expression"] == "{{ data.number }}"
     bt_problem(bt.post("/tokens", json={"type": "token", "data": "x", "fingerprint_expression": 5}), 400)
+
+
+def test_a_utf8_trace_id_reaches_the_events_as_sent(bt: httpx.Client, webhook_receiver: Receiver) -> None:
+    """HTTP hands header bytes over as Latin-1: "été" sent as UTF-8 reached the events as "Ã©tÃ©"."""
+    hook = bt.post("/webhooks", json={"name": "u", "url": webhook_receiver.url, "events": ["token.created"]}).json()
+    try:
+        sent = "été-✓".encode()
+        response = bt.post("/tokens", json={"type": "token", "data": "x"}, headers={"BT-TRACE-ID": sent})
+        assert response.status_code == 201, response.text
+        assert dict(response.headers.raw)[b"bt-trace-id"] == sent  # the answer echoes the bytes
+        assert webhook_receiver.wait_for(1)[0].json()["event"]["trace_id"] == "été-✓"
+    finally:
+        bt.delete(f"/webhooks/{hook['id']}")

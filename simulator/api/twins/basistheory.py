@@ -37,7 +37,9 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         bt = backend(request.app.state.api.sim)
         # Every request has a trace: the caller's BT-TRACE-ID, else one made here, so the events one call
         # publishes (a conversion's token.created and token-intent.converted) share it, and the answer names it.
-        trace = request.state.trace_id = request.headers.get("bt-trace-id") or new_uuid4()
+        given = request.headers.get("bt-trace-id")
+        trace = given or new_uuid4()
+        request.state.trace_id = _text_of(given) if given else trace
         try:
             bt.authenticate(request.headers.get("bt-api-key"))
             response = await handler(request, bt)
@@ -47,6 +49,15 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         return response
 
     return run
+
+
+def _text_of(header: str) -> str:
+    """A header's text: its bytes read as UTF-8 where they are (HTTP hands them over as Latin-1, and a trace id
+    "été" sent as UTF-8 reached the events as "Ã©tÃ©"), as they came otherwise. The answer echoes the bytes."""
+    try:
+        return header.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return header
 
 
 def _trace(request: Request) -> str:
@@ -93,8 +104,16 @@ def _deleter(kind: str) -> Handler:
 
 
 async def list_webhooks(request: Request, bt: BasisTheoryBackend) -> Response:
-    found = (await bt.webhooks())[: api.page_size(request.query_params.get("size"))]
-    return JSONResponse({"pagination": {"page_size": len(found)}, "data": found})
+    """Cursor pages, as the tokens' list: `size` of them after `start` (how many came before), `next` while more
+    remain (without it a `size` under the tenant's count hid the rest for good)."""
+    query = request.query_params
+    limit, skip = api.page_size(query.get("size")), api.decode_cursor(query.get("start")) or 0
+    every = await bt.webhooks()
+    found = every[skip : skip + limit]
+    pagination: dict[str, Any] = {"page_size": len(found)}
+    if skip + limit < len(every):
+        pagination["next"] = api.encode_cursor(skip + limit)
+    return JSONResponse({"pagination": pagination, "data": found})
 
 
 async def create_webhook(request: Request, bt: BasisTheoryBackend) -> Response:
