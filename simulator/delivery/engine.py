@@ -151,6 +151,7 @@ class DeliveryEngine(Outcomes):
         self.subscriptions_version += 1
         lane = self._lanes.pop(sub_id, None)
         if lane is not None:
+            lane.removed = True
             await lane.close(grace=0)
         self._delivered_at.forget(sub_id)
         self.faults.forget(sub_id)

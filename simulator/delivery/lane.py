@@ -106,6 +106,7 @@ class Lane:
         self._overflowed = False
         self._failed_reads = 0
         self._closing = False
+        self.removed = False  # closed because its subscription was deleted: attempts cut short end the delivery
         self._task: asyncio.Task[None] | None = None
         self._reading = False  # a read of the store is under way
         self._read_timer: asyncio.TimerHandle | None = None

@@ -123,8 +123,9 @@ class Outcomes:
                 sent = headers
                 outcome = await self.sender.post(sub.url, body, headers, sub.timeout)
             except asyncio.CancelledError:
-                if sent is not None and self.stopping:
-                    self._interrupted(job, started, delivered, injected, (sub.url, sent, body, body is rendered))
+                if sent is not None and (self.stopping or lane.removed):
+                    request = (sub.url, sent, body, body is rendered)
+                    self._interrupted(job, started, delivered, injected, request, removed=lane.removed)
                 raise
             except Exception as exc:  # a bug must still end as a recorded attempt on the retry schedule
                 log.exception("attempt %d of %s failed unexpectedly", job.attempts, job.id)
@@ -153,12 +154,19 @@ class Outcomes:
         delivered: datetime,
         injected: dict[str, Any] | None,
         request: tuple[str, dict[str, str] | None, bytes, bool],
+        *,
+        removed: bool = False,
     ) -> None:
-        """Record an attempt the stopping process cut short after its request went out: the receiver may have it,
-        so the log must too. The delivery stays due (its status unchanged) and is sent again, with the same id,
-        by the next process."""
-        again = "on restart" if self.leases is None else "by a process that sends on this store"
-        error = f"interrupted: the sender stopped before an answer came (the delivery is sent again {again})"
+        """Record an attempt cut short after its request went out: the receiver may have it, so the log must too.
+        Cut by a stopping process, the delivery stays due (its status unchanged) and is sent again, with the same
+        id, by the next process; cut because its subscription was deleted, it ends dead, as the deletion ends
+        what the subscription had yet to deliver (whichever of the two is committed last says the same)."""
+        if removed:
+            error = "interrupted: its subscription was deleted before an answer came"
+            job.status, job.finished_at, job.last_error = "dead", time.time(), "its subscription was deleted"
+        else:
+            again = "on restart" if self.leases is None else "by a process that sends on this store"
+            error = f"interrupted: the sender stopped before an answer came (the delivery is sent again {again})"
         outcome = Outcome(None, (time.time() - started) * 1000, error, None, None)
         attempt = attempt_row(job, started, delivered, outcome, injected, request)
         if self.leases is None:

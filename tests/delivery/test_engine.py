@@ -25,7 +25,7 @@ from simulator.scenarios import load_text
 from simulator.store import tables
 from simulator.testing.receiver import Receiver
 from simulator.timeutil import now_utc
-from tests.conftest import until
+from tests.conftest import silent_receiver, until
 
 
 async def subscribe(sim: Simulator, url: str, **kw: object):
@@ -220,6 +220,21 @@ async def test_deleting_a_subscription_ends_what_it_had_yet_to_deliver(sim, rece
     assert (await sim.delivery(other)).subscription_id == keep.id  # another subscription's are left alone
     await until(lambda: len(receiver.requests) == 3)
     assert (await sim.delivery(other)).status != "dead"
+
+
+async def test_an_attempt_under_way_when_its_subscription_is_deleted_is_recorded(sim):
+    """The receiver had the request, and no attempt said so: the deletion cut the attempt short unrecorded."""
+    async with silent_receiver() as (url, got):
+        sub = await subscribe(sim, url, events=["token.*"], signing="standard")
+        _, [delivery_id] = await sim.emit(EventSpec(type="token.created"))
+        await until(lambda: got, what="the request at the receiver")
+        await sim.delete_subscription(sub.id)
+        await sim.store.writer.barrier()
+        ended = await sim.delivery(delivery_id)
+        assert (ended.status, ended.last_error) == ("dead", "its subscription was deleted")
+        [attempt] = await attempts_of(sim, delivery_id)
+        assert attempt.error is not None and "its subscription was deleted" in attempt.error
+        assert attempt.request is not None and attempt.request.headers["webhook-id"] == delivery_id
 
 
 async def test_a_runs_started_at_is_the_wall_time_of_its_simulated_start(sim, receiver):
