@@ -26,13 +26,19 @@ def register(sub: Any) -> None:
         description="List the deliveries of a running server (oldest first): status, attempts, last HTTP status "
         "and error. --follow then prints each new delivery and each change of state until Ctrl-C.",
     )
-    options.add(p, "--run", "only this run's deliveries")
-    options.add(p, "--subscription", "only this subscription's deliveries")
+    options.add(p, "--run", "only this run's deliveries", type=options.nonempty)
+    options.add(p, "--subscription", "only this subscription's deliveries", type=options.nonempty)
     options.add(p, "--status", "only deliveries in this state", choices=DELIVERY_STATUSES)
-    options.add(p, "--type", "only this event type")
+    options.add(p, "--type", "only this event type", type=options.nonempty)
     options.add(p, "--limit", "print at most the latest N (0: all)", default=50, type=options.count)
     options.add(p, "--follow", "keep printing new deliveries and changes", default=False, flag_only=True)
-    options.add(p, "--interval", "seconds between two looks with --follow", default=0.5, type=float)
+    options.add(
+        p,
+        "--interval",
+        "seconds between two looks with --follow (0.05 to 3600)",
+        default=0.5,
+        type=options.seconds_between(0.05, 3600),
+    )
     options.add(p, "--json", "one JSON object per line", default=False, flag_only=True)
     remote.add_server(p)
     p.set_defaults(handler=deliveries_command)

@@ -1,7 +1,8 @@
 """The event catalog page, `docs/events.md`, generated from the registry.
 
 `webhook-sim docs` rewrites the page; `webhook-sim docs --check` exits 1 when it is stale.
-`tests/test_docs.py` fails when the committed page differs from `render_catalog()`.
+`tests/test_docs.py` fails when the committed page differs from `render_catalog()`. Run from an installed
+package, which has no `docs/` of its own, `webhook-sim docs` prints the page unless given PATH.
 """
 
 from __future__ import annotations
@@ -15,10 +16,19 @@ from typing import Any
 
 from simulator import catalog
 from simulator.cli import options
+from simulator.errors import FieldError, InvalidInput
 from simulator.providers.base import EventType, Provider
 from simulator.timeutil import iso_ms
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "docs" / "events.md"
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_path() -> Path | None:
+    """`docs/events.md` of the source checkout this package runs from; None for an installed package, whose
+    parent folder is `site-packages` (a `docs` folder there would be some other package's)."""
+    if (SOURCE_ROOT / "pyproject.toml").is_file() and (SOURCE_ROOT / "docs").is_dir():
+        return SOURCE_ROOT / "docs" / "events.md"
+    return None
 
 
 def anchor(heading: str) -> str:
@@ -119,20 +129,58 @@ def register(sub: Any) -> None:
         help="write the event catalog page (docs/events.md)",
         description="Write the event catalog page from the registry, or check that it is current.",
     )
-    p.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH, help="where the page goes")
+    here = default_path()
+    shown = f"{here}, the source checkout's page" if here else "none: the page is printed (no source checkout)"
+    p.add_argument("path", nargs="?", type=Path, help=f"where the page goes (default: {shown})")
     options.add(p, "--check", "exit 1 if the page differs from the registry", default=False, flag_only=True)
     p.set_defaults(handler=docs_command)
 
 
 def docs_command(args: argparse.Namespace) -> int:
     """Write the catalog page (or, with `--check`, report whether it is current). Returns the exit code."""
+    path: Path | None = args.path or default_path()
+    if path is None and args.check:
+        raise _bad("no page to check: give its PATH (this package runs from no source checkout with a docs/ folder)")
     page = render_catalog()
+    if path is None:
+        sys.stdout.write(page)
+        return 0
     if args.check:
-        current = args.path.read_text(encoding="utf-8") if args.path.exists() else None
-        if current != page:
-            print(f"{args.path} is stale: run `webhook-sim docs`", file=sys.stderr)
+        if _read(path) != page:
+            print(f"{path} is stale: run `webhook-sim docs`", file=sys.stderr)
             return 1
         return 0
-    args.path.parent.mkdir(parents=True, exist_ok=True)
-    args.path.write_text(page, encoding="utf-8")
+    _write(path, page)
     return 0
+
+
+def _read(path: Path) -> str | None:
+    """The page at `path`; None when there is none. A folder or an unreadable file is InvalidInput naming PATH."""
+    if path.is_dir():
+        raise _bad(f"{path} is a folder: expected the page's file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _bad(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _write(path: Path, page: str) -> None:
+    """Write the page, making its folder if need be (`docs/` of a fresh tree); InvalidInput naming PATH when
+    `path` is a folder or cannot be written, checked as `--output` files are."""
+    try:
+        if not path.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        options.output_file(str(path))
+        path.write_text(page, encoding="utf-8")
+    except argparse.ArgumentTypeError as exc:
+        raise _bad(str(exc)) from None
+    except (FileExistsError, NotADirectoryError):  # a file where a folder of the path should be
+        raise _bad(f"cannot write {path}: {path.parent} is not a folder") from None
+    except OSError as exc:
+        raise _bad(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _bad(message: str) -> InvalidInput:
+    return InvalidInput(f"PATH: {message}", errors=[FieldError("PATH", message)])

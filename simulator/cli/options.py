@@ -5,13 +5,15 @@ variable's list, and a boolean set by the variable can be turned off with `--no-
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator import files, signing
+from simulator import files, json_input, signing
 from simulator.errors import FieldError, InvalidInput
 from simulator.store.leases import LEASE_TTL
 
@@ -52,6 +54,13 @@ def seed(text: str) -> int:
     return value
 
 
+def nonempty(text: str) -> str:
+    """A value that is not blank: an empty filter matched nothing and said only "none found"."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty: give a value, or leave the option out")
+    return text
+
+
 def count(text: str) -> int:
     """A whole number of at least 0."""
     value = int(text)
@@ -65,6 +74,52 @@ def seconds(text: str) -> float:
     value = float(text)
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text} is not a number of seconds >= 0")
+    return value
+
+
+def seconds_between(low: float, high: float) -> Callable[[str], float]:
+    """A number of seconds from `low` to `high`: a timer given `nan` fails when it is armed, and one given a
+    negative or zero delay fires at once."""
+
+    def check(text: str) -> float:
+        value = float(text)
+        if not low <= value <= high:  # false for nan too
+            raise argparse.ArgumentTypeError(f"{text} is not a number of seconds from {low:g} to {high:g}")
+        return value
+
+    check.__name__ = "seconds"  # what argparse names in "invalid seconds value: 'x'"
+    return check
+
+
+def whole_between(low: int, high: int) -> Callable[[str], int]:
+    """A whole number from `low` to `high`."""
+
+    def check(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: expected a whole number from {low} to {high}")
+        return value
+
+    check.__name__ = "int"  # what argparse names in "invalid int value: 'x'"
+    return check
+
+
+def field_bounds(model: Any, name: str) -> tuple[int, int]:
+    """The `ge` and `le` of the integer field `name` of a pydantic `model`: an option the API checks again is
+    checked here with the same bounds, before anything is sent."""
+    from annotated_types import Ge, Le
+
+    metadata = model.model_fields[name].metadata
+    low = next(m.ge for m in metadata if isinstance(m, Ge) and isinstance(m.ge, int))
+    high = next(m.le for m in metadata if isinstance(m, Le) and isinstance(m.le, int))
+    return low, high
+
+
+def positive(text: str) -> int:
+    """A whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1: expected a whole number >= 1")
     return value
 
 
@@ -127,6 +182,64 @@ def output_file(text: str) -> str:
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise argparse.ArgumentTypeError(f"cannot write {text}: permission denied")
     return text
+
+
+# A JSON value on the command line nests at most as deep as a scenario file may: deeper, the event's schema check
+# and the encoder walk it recursively, and a few hundred levels exhaust Python's stack.
+MAX_JSON_DEPTH = 100
+_TOO_DEEP = f"nested too deeply: expected at most {MAX_JSON_DEPTH} levels of lists and objects"
+
+
+def json_value(text: str, field: str) -> Any:
+    """`text` read as JSON (`0`, `true`, `{"a": 1}`, `"007"`), else, when it is no JSON at all, as the string it
+    is. JSON that no request body may carry (`NaN`, `Infinity`, `1e999`, more than 4,300 digits, a lone surrogate,
+    a key given twice, more than MAX_JSON_DEPTH levels) is refused: InvalidInput naming `field`."""
+    try:
+        value = json_input.loads(text, _finite_float, unique_keys=True)
+    except json_input.NotJson as exc:
+        if not _json_shaped(text):
+            return text
+        # The parser's own stack ran out: said with the limit, as for a value within its reach.
+        problem = _TOO_DEEP if str(exc).startswith("nested too deeply") else str(exc)
+    else:
+        deep = _too_deep(value)
+        if deep is None:
+            return value
+        problem = deep
+    word = text.strip()
+    if len(word) <= 40 and word[:1] not in ("[", "{", '"'):  # `NaN`, `1e999`: perhaps meant as text
+        problem += f" (to send it as text, quote it: '{json.dumps(word)}')"
+    raise InvalidInput(f"{field}: {problem}", errors=[FieldError(field.partition(" ")[0], problem)])
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # `1e999` reads as inf, which no JSON encoder writes
+        raise json_input.NotJson(f"{text} is beyond the range of a JSON number")
+    return value
+
+
+def _json_shaped(text: str) -> bool:
+    """Whether the standard parser reads `text` as JSON at all (deep nesting and huge numbers included): what
+    it does not read is a plain string."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    except (ValueError, RecursionError):
+        return True
+    return True
+
+
+def _too_deep(value: Any) -> str | None:
+    stack = [(value, 1)]
+    while stack:  # not recursive: the value is as deep as the parser allowed
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return _TOO_DEEP
+            stack.extend((inner, depth + 1) for inner in (item.values() if isinstance(item, dict) else item))
+    return None
 
 
 def to_bool(value: str) -> bool:
@@ -200,6 +313,19 @@ def add(
 def add_scenarios(parser: argparse.ArgumentParser, help: str = "a folder of scenario files") -> None:
     """`--scenarios DIR`, repeatable (and `WEBHOOK_SIM_SCENARIOS`, split at the path separator)."""
     add(parser, "--scenarios", help, many=os.pathsep, metavar="DIR")
+
+
+def scenario_dirs(folders: list[str]) -> list[Path]:
+    """The `--scenarios` folders, each checked to be one: a typo would otherwise show only later, as "unknown
+    scenario" when a run names one of its scenarios. InvalidInput (exit 2) naming --scenarios."""
+    for folder in folders:
+        if not Path(folder).is_dir():
+            what = "not a folder" if Path(folder).exists() else "no such folder"
+            raise InvalidInput(
+                f"--scenarios: {folder}: {what}: expected a folder of scenario files",
+                errors=[FieldError("--scenarios", what)],
+            )
+    return [Path(folder) for folder in folders]
 
 
 def add_lease_ttl(parser: argparse.ArgumentParser) -> None:

@@ -4,12 +4,17 @@ delivery of a subscription, through a running server; then wait for the outcome 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from typing import Any
 
 from simulator.cli import options, remote
+from simulator.client import ApiError, Client
 from simulator.errors import FieldError, InvalidInput
+
+# Events carry their provider's ids, UUIDs for both; deliveries have the simulator's own (`msg_…`).
+_EVENT_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def register(sub: Any) -> None:
@@ -21,7 +26,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("delivery", nargs="?", metavar="DELIVERY_ID", help="the delivery to send again")
     options.add(p, "--dead", "resend every dead delivery of --subscription", default=False, flag_only=True)
-    options.add(p, "--subscription", "with --dead: the subscription")
+    options.add(p, "--subscription", "with --dead: the subscription", type=options.nonempty)
     options.add(p, "--wait", "seconds to wait for the outcome (0: do not wait)", default=30.0, type=options.seconds)
     remote.add_server(p)
     p.set_defaults(handler=resend_command)
@@ -40,7 +45,7 @@ def resend_command(args: argparse.Namespace) -> int:
     _check(args)
     with remote.client(args) as api, remote.speaking_to(args.server):
         if args.delivery:
-            ids = [api.redeliver(args.delivery).id]
+            ids = [_redeliver(api, args.delivery)]
         else:
             ids = list(api.redeliver_dead(args.subscription))
             print(f"resent {len(ids)} dead deliveries of {args.subscription}", flush=True)
@@ -60,6 +65,22 @@ def resend_command(args: argparse.Namespace) -> int:
     if failed:
         print(f"{len(failed)} of {len(found)} did not succeed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _redeliver(api: Client, delivery_id: str) -> str:
+    """Send `delivery_id` again; its id. An event's id (a UUID: the first line `trigger` prints) is no delivery's,
+    and the 404 alone left the caller guessing which id was wanted."""
+    try:
+        return api.redeliver(delivery_id).id
+    except ApiError as exc:
+        if exc.status != 404 or not _EVENT_ID.fullmatch(delivery_id.strip()):
+            raise
+    raise _bad(
+        "DELIVERY_ID",
+        f"no delivery {delivery_id}: it looks like an event's id (the first line `trigger` prints). Resend takes "
+        "a delivery's id (msg_…): `trigger` prints one on each `delivery` line after the event's, and "
+        "`webhook-sim deliveries --type TYPE` lists them",
+    )
 
 
 def _bad(field: str, message: str) -> InvalidInput:

@@ -44,7 +44,14 @@ def register(sub: Any) -> None:
     options.add(p, "--fault", "a fault to inject, e.g. drop=0.1", many=";", metavar="SPEC")
     options.add(p, "--signing", "the signing scheme (default: the provider's own)", choices=SIGNING_SCHEMES)
     options.add(p, "--secret", "the signing secret (default: a generated one)", type=options.secret)
-    options.add(p, "--max-in-flight", "concurrent requests to the target", default=1, type=int)
+    low, high = options.field_bounds(RunSpec, "max_in_flight")
+    options.add(
+        p,
+        "--max-in-flight",
+        f"concurrent requests to the target ({low} to {high})",
+        default=1,
+        type=options.whole_between(low, high),
+    )
     retries.add(p, scaled=True)
     options.add(p, "--start-time", "ISO time of the first event (default: now)")
     options.add(p, "--db", "store URL or path (default: ephemeral)")
@@ -82,6 +89,9 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 def parse_faults(items: list[str]) -> dict[str, Any]:
     faults: dict[str, Any] = {}
     for item in items:
+        name, _, text = (part.strip() for part in item.partition("="))
+        if text[:1] in ("{", "["):  # a JSON value, taken as is: first refused if no JSON body may carry it
+            options.json_value(text, f"--fault {name}")
         faults.update(parse_cli_fault(item))
     return faults
 
@@ -96,12 +106,7 @@ def run_spec(args: argparse.Namespace) -> RunSpec:
     """The run the options describe; InvalidInput (exit 2) naming the option that is wrong."""
     if not args.target:
         raise InvalidInput("--target is required (or WEBHOOK_SIM_TARGET)", errors=[FieldError("--target", "required")])
-    for folder in args.scenarios:  # a typo in CI showed only later, as "unknown scenario"
-        if not Path(folder).is_dir():
-            raise InvalidInput(
-                f"--scenarios: {folder}: no such folder: expected a folder of scenario files",
-                errors=[FieldError("--scenarios", "no such folder")],
-            )
+    options.scenario_dirs(args.scenarios)
     if args.secret is not None:  # before the run's own check, so the message names the option
         options.check_secret(args.signing, args.secret)
     spec = parse(

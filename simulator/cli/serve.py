@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -19,10 +18,13 @@ from simulator.api import access_log as api_logging
 from simulator.api.app import server_app
 from simulator.cli import options
 from simulator.errors import FieldError, InvalidInput
-from simulator.runtime import bind_tcp, server_config, stop_signals_end_quietly, tune_gc
+from simulator.runtime import HEADER_TIMEOUT, bind_tcp, server_config, stop_signals_end_quietly, tune_gc
 from simulator.store import ensure_free
 
 SHUTDOWN_GRACE = 10.0
+# Under a tenth of a second a slow but honest client on a far network loses its connection; past an hour an idle
+# one holds a slot that long.
+HEADER_TIMEOUT_RANGE = (0.1, 3600.0)
 
 
 def register(sub: Any) -> None:
@@ -49,12 +51,19 @@ def register(sub: Any) -> None:
         default=False,
         flag_only=True,
     )
-    options.add(p, "--header-timeout", "seconds a client has to send a request head", default=10.0, type=float)
+    low, high = HEADER_TIMEOUT_RANGE
+    options.add(
+        p,
+        "--header-timeout",
+        f"seconds a client has to send a request head ({low:g} to {high:g})",
+        default=HEADER_TIMEOUT,
+        type=options.seconds_between(low, high),
+    )
     options.add(
         p,
         "--max-connections",
-        "open client connections kept (default: half the file descriptors, at most 1000)",
-        type=int,
+        "open client connections kept, at least 1 (default: half the file descriptors, at most 1000)",
+        type=options.positive,
     )
     options.add(p, "--signing-key", "PEM file of the RSA key that signs Basis Theory deliveries")
     options.add(p, "--provider-key", "the only key the provider API twins accept (default: any non-empty key)")
@@ -80,6 +89,7 @@ def serve_command(args: argparse.Namespace) -> int:
     check_exposure(args.host, token, insecure=args.insecure_no_token)
     key = load_key(args.signing_key)
     options.check_lease_ttl(args.lease_ttl)
+    folders = options.scenario_dirs(args.scenarios)
     ensure_free(args.db)  # a second server on one database is refused before it binds, naming the holder
     try:
         sock = bind_tcp(args.host, args.port)
@@ -88,7 +98,7 @@ def serve_command(args: argparse.Namespace) -> int:
         return 1
     app = server_app(
         args.db,
-        scenario_dirs=[Path(d) for d in args.scenarios],
+        scenario_dirs=folders,
         key=key,
         token=token,
         grace=SHUTDOWN_GRACE,

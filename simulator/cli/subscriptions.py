@@ -13,6 +13,7 @@ from typing import Any
 from simulator.cli import options, remote
 from simulator.client import Client, SubscriptionInfo
 from simulator.models.enums import SIGNING_SCHEMES
+from simulator.models.inputs import SubscriptionSpec
 
 COLUMNS = (("id", 30), ("status", 9), ("signing", 11), ("created", 19), ("url", 40))
 
@@ -57,7 +58,14 @@ def _create_options(p: argparse.ArgumentParser) -> None:
     )
     options.add(p, "--signing", "the signing scheme (default: each provider's own)", choices=SIGNING_SCHEMES)
     options.add(p, "--secret", "the signing secret (default: a generated one)")
-    options.add(p, "--max-in-flight", "attempts under way at once", default=1, type=options.count)
+    low, high = options.field_bounds(SubscriptionSpec, "max_in_flight")
+    options.add(
+        p,
+        "--max-in-flight",
+        f"attempts under way at once ({low} to {high})",
+        default=1,
+        type=options.whole_between(low, high),
+    )
     options.add(p, "--strict-order", "one delivery at a time, in order, retries included", flag_only=True)
     options.add(p, "--disabled", "create it disabled", flag_only=True)
 

@@ -54,7 +54,8 @@ def register(sub: Any) -> None:
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """`path=value` pairs; a value is read as JSON (`0`, `true`, `{"a": 1}`, `"007"`), else as a string."""
+    """`path=value` pairs; a value is read as JSON (`0`, `true`, `{"a": 1}`, `"007"`), else as a string
+    (`options.json_value`: the same refusals with or without `--server`)."""
     out: dict[str, Any] = {}
     for item in items:
         path, sep, text = item.partition("=")
@@ -64,10 +65,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
                 f"--override {item!r}: expected PATH=VALUE, e.g. payload.is_executing=0",
                 errors=[FieldError("--override", "expected PATH=VALUE")],
             )
-        try:
-            out[path] = json.loads(text)
-        except ValueError:
-            out[path] = text
+        out[path] = options.json_value(text, f"--override {path}")
     return out
 
 

@@ -51,9 +51,10 @@ def worker_command(args: argparse.Namespace) -> int:
     api_logging.configure(args.log_format)
     check_shared(args.db, "db")
     options.check_lease_ttl(args.lease_ttl)
+    folders = options.scenario_dirs(args.scenarios)
     key = load_key(args.signing_key)
     tune_gc()
-    return run_loop(_work(args.db, key, args.lease_ttl, [Path(d) for d in args.scenarios]))
+    return run_loop(_work(args.db, key, args.lease_ttl, folders))
 
 
 def check_shared(db: str | None, field: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Hashable
 from functools import cache
@@ -142,13 +143,13 @@ class _Document:
         seen.add(id(node))
         if first and (node.tag not in _JSON_TAGS or (node.tag == _FLOAT and not _finite(node.value))):
             shown = f" {node.value!r}" if isinstance(node, yaml.ScalarNode) else ""
-            self.problems.append(
-                self.error(
-                    path,
-                    f"{node.tag.rsplit(':', 1)[-1]}{shown} is not a JSON value: "
-                    "expected a string, number, boolean, null, list or mapping",
-                )
+            problem = (
+                f"{node.value} is beyond the range of a number"
+                if node.tag == _FLOAT and not _inf_or_nan(str(node.value))
+                else f"{node.tag.rsplit(':', 1)[-1]}{shown} is not a JSON value: "
+                "expected a string, number, boolean, null, list or mapping"
             )
+            self.problems.append(self.error(path, problem))
         if isinstance(node, yaml.ScalarNode):
             return
         active.add(id(node))
@@ -157,9 +158,15 @@ class _Document:
                 self._walk(child, (*path, i), seen, active)
         keys: set[str] = set()
         for knode, vnode in node.value if isinstance(node, yaml.MappingNode) else ():
-            name = str(knode.value)
             if first:
                 self._written = knode.start_mark.line + 1
+            if not isinstance(knode, yaml.ScalarNode):  # `? [a, b]`: dropped from the data, said in words
+                if first:
+                    kind = "a list" if isinstance(knode, yaml.SequenceNode) else "a mapping"
+                    problem = f"a key that is {kind} is not a string: expected a text key"
+                    self.problems.append(FieldError(field_path(path), problem, self.source, self._written))
+                continue
+            name = str(knode.value)
             if first and knode.tag != _MERGE and (knode.tag != _STR or name in keys):
                 problem = (
                     "is not a string: expected a text key (quote it)"
@@ -198,8 +205,18 @@ class _Document:
         return FieldError(field_path(path), message, self.source, self.line(path))
 
 
+def _inf_or_nan(text: str) -> bool:
+    return any(word in text.lower() for word in ("inf", "nan"))
+
+
 def _finite(text: str) -> bool:
-    return not any(word in text.lower() for word in ("inf", "nan"))
+    """Whether a YAML float is finite: not `.inf` or `.nan`, and not so large it reads as infinity (`1.0e+400`)."""
+    if _inf_or_nan(text):
+        return False
+    try:
+        return math.isfinite(float(text.replace("_", "")))
+    except ValueError:  # YAML 1.1's base 60 (`1:30.5`): digits, so finite
+        return True
 
 
 # --- the JSON Schema -------------------------------------------------------------------------------------------
@@ -293,7 +310,34 @@ def _translate(error: ValidationError, doc: _Document) -> list[FieldError]:
             return []  # the unknown key is reported on its own, naming the step kinds
         found = f"found {' and '.join(kinds)}" if kinds else "found none"
         return [doc.error(path, f"a step has exactly one of {', '.join(KINDS)}; {found}")]
+    written = _exponent_as_text(instance, sub.get("type"))
+    if written is not None and keyword in ("type", "pattern"):
+        return [doc.error(path, written + (f" (expected {expected})" if expected else ""))]
     return [doc.error(path, _message(keyword, value, instance, expected))]
+
+
+# A number with an exponent that YAML 1.1 reads as text: no dot (`1e3`, `1e+3`), or an exponent without its sign
+# (`1.0e3`). Reading it as a number instead would change what such a string means in an existing `with:`.
+_EXPONENT_TEXT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _exponent_as_text(instance: Any, types: Any) -> str | None:
+    """For a number written with an exponent where a number is expected, what to write instead; else None."""
+    wanted = set(types) if isinstance(types, list) else {types}
+    if not (isinstance(instance, str) and wanted & {"number", "integer"} and _EXPONENT_TEXT.fullmatch(instance)):
+        return None
+    number = float(instance)
+    if not math.isfinite(number):
+        return f"{instance} is beyond the range of a number"
+    said = f"YAML reads {instance} as text, not a number"
+    forms = [repr(int(number))] if number.is_integer() and abs(number) < 1e16 else []
+    if "e" not in repr(number) and not forms:
+        forms.append(repr(number))
+    if "number" in wanted:  # a float in YAML 1.1's form: a dot in the mantissa, a sign in the exponent
+        mantissa, _, exponent = instance.lower().partition("e")
+        mantissa += "" if "." in mantissa else ".0"
+        forms.append(f"{mantissa}e{exponent if exponent[0] in '+-' else '+' + exponent}")
+    return f"{said}: write {' or '.join(forms)}" if forms else said
 
 
 def _value_at(data: Any, path: FieldPath) -> Any:
