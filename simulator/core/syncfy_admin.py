@@ -179,7 +179,7 @@ class Accounts:
             patch["events"] = _filters(params["events"])
             row["events"] = json.dumps(params["events"])
         if "is_disabled" in params:
-            patch["enabled"] = not _flag(params["is_disabled"], "is_disabled")
+            patch["enabled"] = not flag(params["is_disabled"], "is_disabled")
         if "headers" in params:
             patch["headers"] = params["headers"] or {}
         if "delay" in params:
@@ -222,7 +222,7 @@ def _filters(events: list[Any]) -> list[str]:
         raise bad_input(str(exc), "events") from None
 
 
-def _flag(value: Any, field: str) -> bool:
+def flag(value: Any, field: str) -> bool:
     """One of Syncfy's 0/1 flags, as a number, its text (a query string's) or a JSON boolean. Anything else is
     refused: taken by its truth, "0" and "false" disabled a webhook."""
     if isinstance(value, bool):

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from simulator.core import syncfy_cfdi
 from simulator.errors import FieldError, InvalidInput, NotFound, Unauthorized
 from simulator.models import Event
 from simulator.providers.syncfy import api, api_documents
@@ -201,6 +202,23 @@ class SyncfyBackend:
         skip, limit = paging(params)
         segments = await self.segments(kind, caller, params)
         return query.page(segments, skip=skip, limit=limit, **_filters(kind, params))
+
+    async def credential_transactions(
+        self, caller: Caller, id_credential: str, params: Params, *, content: bool, parse: bool
+    ) -> Iterator[str]:
+        """`GET /credentials/{id}/transactions`: the page `/transactions?id_credential=` lists, each attachment with
+        its file as `/attachments/{id}` serves it (`content`, base64) and that file parsed (`parse`)."""
+        given = params.get("id_credential")
+        if given not in (None, "", id_credential):
+            raise bad_input("id_credential must be the path's credential (or absent)", "id_credential")
+        skip, limit = paging(params)
+        scoped = {**params, "id_credential": id_credential}
+        await self.view(caller, id_credential)  # unknown, deleted or another user's: 404 whatever the filters
+        segments = [
+            s for s in await self.segments("transactions", caller, scoped) if s.owner.id_credential == id_credential
+        ]  # `id_transaction` looks its window up by tag, whichever credential it is of
+        places = query.places(segments, skip=skip, limit=limit, **_filters("transactions", scoped))
+        return syncfy_cfdi.with_files(places, content=content, parse=parse)
 
     async def count(self, kind: str, caller: Caller, params: Params) -> int:
         return query.count(await self.segments(kind, caller, params), **_filters(kind, params))

@@ -33,6 +33,7 @@ def routes() -> list[BaseRoute]:
         route("/v1/credentials/all", {"GET": d.all_credentials}),
         route("/v1/credentials/pulls", {"POST": d.register_credential}),
         route("/v1/credentials/{id}/pulls", {"PUT": d.pull_credential}),
+        route("/v1/credentials/{id}/transactions", {"GET": d.credential_transactions}),
         route(
             "/v1/credentials/{id}",
             {"GET": d.get_credential, "PUT": d.update_credential, "DELETE": d.delete_credential},

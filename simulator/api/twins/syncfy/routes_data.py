@@ -8,6 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from simulator.api.twins.syncfy._http import Ctx, answer, rid, stream
+from simulator.core.syncfy_admin import flag  # Syncfy's 0/1 flags, refused alike everywhere
 from simulator.providers.syncfy import api_documents
 
 
@@ -77,6 +78,17 @@ def rows(kind: str) -> Any:
 
     handler.__name__ = f"list_{kind}"
     return handler
+
+
+async def credential_transactions(ctx: Ctx) -> Response:
+    """`GET /credentials/{id}/transactions` (Syncfy's tax collection): `/transactions?id_credential=`'s rows, each
+    attachment with its file's bytes (`attachment_content=1`) and the file parsed (`attachment_content_parse=1`)."""
+    caller = await ctx.caller()
+    content = flag(ctx.params.get("attachment_content", 0), "attachment_content")
+    parse = flag(ctx.params.get("attachment_content_parse", 0), "attachment_content_parse")
+    return stream(
+        await ctx.twin.backend.credential_transactions(caller, ctx.path["id"], ctx.params, content=content, parse=parse)
+    )
 
 
 def count(kind: str) -> Any:
