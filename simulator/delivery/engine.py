@@ -373,6 +373,9 @@ class DeliveryEngine(Outcomes):
             job.held_by = self.me if self.faults.holds(job.id) else None
         for job, _, _ in collecting:
             job.held_by = self.me
+        for job, _, _ in send:
+            if job.status == "dropped" and job.finished_at is not None and job.finished_at < now:
+                job.finished_at = now  # dropped when due, but not before it was made (a run at speed 0's was)
         inserts = tuple(job.insert_row(keys, now) for job, keys, new in rows if new)
         rewrites = tuple(job.rewrite_row(keys) for job, keys, new in rows if not new)
         for job, _, _ in send:

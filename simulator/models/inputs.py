@@ -239,11 +239,15 @@ def _check_secret(scheme: str | None, secret: str | None) -> None:
     """Refuse a secret that does not fit `scheme` (None: the provider's native one, checked as Syncfy's)."""
     if secret is None:
         return
-    scheme = scheme or "syncfy"
+    given, scheme = scheme, scheme or "syncfy"
     pattern = {"syncfy": formats.SYNCFY_SECRET, "standard": formats.STANDARD_SECRET}.get(scheme)
     if pattern is not None and secret and not re.fullmatch(pattern, secret):
         expected = "whsec_<base64>" if scheme == "standard" else "base64"
         message = f"a {scheme} secret must be non-empty {expected}"
+        if given is None and secret.startswith("whsec_"):
+            # Without `signing` each event goes out under its provider's own scheme, and the one secret it takes
+            # is Syncfy's: a Standard Webhooks secret there reads as a Syncfy one gone wrong.
+            message += " (no signing was given, so the secret is Syncfy's: set signing to standard for a whsec_ one)"
         raise InvalidInput(message, errors=[FieldError("secret", message)])
     signing.validate_secret(scheme, secret)
 

@@ -234,3 +234,12 @@ def test_patch_with_null_clears_what_may_be_null(api) -> None:
     sub = api.post("/subscriptions", json={"url": "http://127.0.0.1:9/x", "retry": {"delays": [1]}}).json()
     changed = api.patch(f"/subscriptions/{sub['id']}", json={"retry": None, "signing": None})
     assert changed.status_code == 200 and changed.json()["retry"] is None and changed.json()["signing"] is None
+
+
+def test_a_whsec_secret_without_a_signing_scheme_says_which_scheme_it_is_checked_for(api: httpx.Client) -> None:
+    """It said only "a syncfy secret must be non-empty base64" to someone who never mentioned Syncfy."""
+    secret = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
+    body = problem(api.post("/subscriptions", json={"url": "http://127.0.0.1:9/h", "secret": secret}), 422, "secret")
+    assert "set signing to standard" in body["detail"], body
+    made = api.post("/subscriptions", json={"url": "http://127.0.0.1:9/h", "secret": secret, "signing": "standard"})
+    assert made.status_code == 201, made.text

@@ -236,6 +236,8 @@ async def test_drop_never_sends_and_records_the_drop(sim, receiver):
     dropped = [d for d in deliveries if d.status == "dropped"]
     assert 0 < len(dropped) < 30
     assert all(d.faults == {"drop": True} and d.attempts == 0 for d in dropped)
+    # Ended when due, and never before it was made: at speed 0 it was due as it was published (ms before).
+    assert all(d.finished_at is not None and d.finished_at >= d.created_at for d in dropped)
     assert [await sim.store.attempts(d.id) for d in dropped] == [[] for _ in dropped]
     lost = {d.event_ids[0] for d in dropped}
     assert receiver.event_ids() == [e.id for e in events if e.id not in lost]
