@@ -33,6 +33,46 @@ def test_a_narrow_window_keeps_the_top_bar_in_view(page: Page, width: int) -> No
         page.driver.set_window_size(1440, 1000)
 
 
+# Whether the page scrolls sideways; and each table's widest cell and box, to see that a table scrolls within its
+# own box when it is wider than the window.
+SIDEWAYS = """
+const root = document.documentElement;
+return {
+  page: root.scrollWidth > root.clientWidth,
+  tables: [...document.querySelectorAll('table.list')].map(t => ({
+    box: getComputedStyle(t.parentElement).overflowX,
+    inside: [...t.querySelectorAll('button')].every(b => {
+      const r = b.getBoundingClientRect(), box = t.parentElement.getBoundingClientRect();
+      return r.right - box.left + t.parentElement.scrollLeft <= t.parentElement.scrollWidth + 1;
+    }),
+  })),
+  url: [...document.querySelectorAll('td.url')].map(td => td.clientWidth),
+};
+"""
+LONG_URL = "http://127.0.0.1:9/a/rather/long/path/to/a/webhook/receiver?with=a&query=string"
+
+
+@pytest.mark.parametrize("route", ["/subscriptions", "/runs", "/schedules"])
+def test_a_phone_wide_window_scrolls_tables_not_the_page(page: Page, route: str) -> None:
+    """At 375 px the tables pushed the page to 700 to 830 px: URLs wrapped every 4 characters and the buttons were
+    past the edge."""
+    with page.server.client() as api:
+        api.post("/subscriptions", json={"url": LONG_URL, "events": ["token.created", "token.updated"]})
+        api.post("/runs", json={"scenario": "dash-slow", "target": LONG_URL, "speed": 1})
+        api.post("/schedules", json={"scenario": "dash-slow", "cron": "0 9 * * 1-5", "target": LONG_URL})
+    page.driver.set_window_size(375, 900)
+    try:
+        page.wait(lambda: page.js("return window.innerWidth") <= 375, what="the narrow window")
+        page.open(route)
+        page.one("table.list tbody tr[data-id] button")
+        shape = page.js(SIDEWAYS)
+        assert not shape["page"], shape
+        assert shape["tables"] and all(t["box"] == "auto" and t["inside"] for t in shape["tables"]), shape
+        assert all(width >= 150 for width in shape["url"]), shape  # about 20 characters a line at least
+    finally:
+        page.driver.set_window_size(1440, 1000)
+
+
 LUMINANCE = """
 const rgb = (el, prop) => getComputedStyle(el)[prop].match(/[\\d.]+/g).slice(0, 3).map(Number);
 const lum = ([r, g, b]) => (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;

@@ -33,6 +33,8 @@ window.fetch = async (input, init) => {
     const response = await real(input, init);
     const json = response.json.bind(response);
     response.json = () => json().finally(done);
+    const text = response.text.bind(response); // the page reads an answer's text, then parses it
+    response.text = () => text().finally(done);
     return response;
   } catch (error) {
     done();

@@ -1,7 +1,7 @@
 // The dashboard: hash routes, the token prompt, the live indicator, notices, and what views share (the catalog,
 // subscriptions by id, the public key).
 
-import { ApiError, all, auth, follow, get } from "./api.js";
+import { ApiError, all, auth, follow, get, sendable } from "./api.js";
 import { deliveriesView } from "./deliveries.js";
 import { deliveryView } from "./delivery.js";
 import { h } from "./dom.js";
@@ -80,12 +80,17 @@ export function notify(message, kind = "info") {
   const toast = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, message);
   box.append(toast);
   setTimeout(() => toast.remove(), kind === "error" ? 10000 : 5000);
+  return toast;
 }
 
-// An API refusal or a failure shown to the user (never thrown at the console: it is an answer, not a bug).
+// An API refusal or a failure shown to the user (never thrown at the console: it is an answer, not a bug). A
+// refused token is the prompt's to say: its notices go as soon as a call gets through with the next one, and a
+// refusal of a token replaced since is not told at all.
 export function fail(error, where = "") {
+  if (error instanceof ApiError && error.stale) return;
   const text = error instanceof ApiError ? error.problem.detail || error.message : String(error?.message || error);
-  notify(where ? `${where}: ${text}` : text, "error");
+  const toast = notify(where ? `${where}: ${text}` : text, "error");
+  if (error instanceof ApiError && error.status === 401) toast.classList.add("unauthorized");
 }
 
 function route() {
@@ -125,24 +130,46 @@ function askToken(message = "") {
   document.getElementById("token-input").focus();
 }
 
+const REFUSED = "The server refused that token.";
+// Tokens are printable ASCII; a character beyond (a typographic quote pasted from a document) is named.
+function unsendable(token) {
+  const bad = [...token].find((c) => !sendable(c));
+  return bad ? `Tokens are printable ASCII: a request cannot carry the “${bad}” in that one.` : "Tokens are printable ASCII.";
+}
+let refused = false; // the token entered last was refused: said until another is entered
+
 function setup() {
   document.getElementById("token-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const input = document.getElementById("token-input");
-    auth.set(input.value.trim());
+    const token = input.value.trim();
+    if (!sendable(token)) {
+      askToken(unsendable(token));
+      return;
+    }
+    auth.set(token);
+    refused = false;
     input.value = "";
     document.getElementById("token-dialog").close();
     route();
   });
   document.getElementById("token-dialog").addEventListener("cancel", (event) => event.preventDefault());
-  auth.onUnauthorized((sent) => askToken(sent ? "The server refused that token." : "This server now asks for a token."));
+  // Calls that went out without a token after the refusal cleared it are refused too: the refusal stays the word.
+  auth.onUnauthorized((sent) => {
+    refused ||= sent;
+    askToken(refused ? REFUSED : "This server now asks for a token.");
+  });
+  auth.onAuthorized(() => {
+    refused = false;
+    document.querySelectorAll("#toasts .toast.unauthorized").forEach((t) => t.remove());
+  });
   document.getElementById("open-start").addEventListener("click", () => openStart(ctx));
   document.getElementById("open-emit").addEventListener("click", () => openEmit(ctx));
   window.addEventListener("hashchange", route);
   // Leaving the page ends its stream at once (a browser may otherwise keep the connection open a while).
   window.addEventListener("pagehide", () => cleanup());
   if (auth.required && !auth.token) {
-    askToken();
+    askToken(auth.unsendable ? "The token this tab kept cannot be sent (tokens are printable ASCII): enter it again." : "");
     return;
   }
   route();

@@ -141,18 +141,24 @@ export function deliveriesView(root, params, ctx) {
   };
 }
 
+// A narrow column cuts a long URL short: its title holds it whole (the event's too, though its cell wraps).
 function row(d, ctx) {
-  const target = h("span", { class: "target", role: "cell", title: d.subscription_id });
+  const target = h("span", { class: "target", role: "cell" });
+  const showTarget = (text) => {
+    target.textContent = text;
+    target.title = text;
+  };
   const sub = ctx.subscriptionNow(d.subscription_id);
-  if (sub) target.textContent = sub.url;
+  if (sub) showTarget(sub.url);
   else {
-    target.textContent = d.subscription_id;
+    showTarget(d.subscription_id);
     ctx.subscription(d.subscription_id).then((found) => {
-      if (found) target.textContent = found.url;
+      if (found) showTarget(found.url);
     });
   }
   const provider = ctx.providerNow(d.type);
-  const event = h("span", { class: "event", role: "cell" }, provider ? [h("span", { class: "provider" }, provider), " · "] : null, d.type);
+  const event = h("span", { class: "event", role: "cell", title: provider ? `${provider} · ${d.type}` : d.type },
+    provider ? [h("span", { class: "provider" }, provider), " · "] : null, d.type);
   const faults = d.faults ? Object.keys(d.faults).join(", ") : "";
   const cell = (cls, ...content) => h("span", { class: cls, role: "cell" }, ...content);
   return h("div", { class: "row delivery", role: "row", dataset: { id: d.id, status: d.status } },

@@ -3,7 +3,8 @@
 // delivery again when it changes.
 
 import { api, get } from "./api.js";
-import { add, badge, clear, dateTime, h, json, link, ms, pairs, relative, timeCell } from "./dom.js";
+import { add, badge, clear, dateTime, h, link, ms, pairs, relative, timeCell } from "./dom.js";
+import { prettyJson } from "./jsonfmt.js";
 import { bodyBytes, curl, verification } from "./verify.js";
 
 const SIGNATURE_HEADERS = new Set(["webhook-id", "webhook-timestamp", "webhook-signature", "bt-signature",
@@ -91,9 +92,16 @@ function page(d, sub, ctx, reload, open, rerender) {
     h("div", { class: "title" }, h("h1", {}, "Delivery ", h("code", {}, d.id)), badge(d.status), resend),
     pairs(facts, "pairs facts"),
     h("h2", {}, `Attempts (${d.attempt_log.length})`),
-    attempts.length ? null : h("p", { class: "muted" }, "No attempt yet."),
+    attempts.length ? null : noAttempt(d),
     attempts.map((a, i) => attempt(a, d, sub, ctx, i === 0, open, rerender)),
   ];
+}
+
+// A delivery the `drop` fault dropped is never sent: "No attempt yet" promised one.
+function noAttempt(d) {
+  if (d.status !== "dropped") return h("p", { class: "muted no-attempt" }, "No attempt yet.");
+  const why = d.faults?.drop ? ["The ", h("code", {}, "drop"), " fault dropped this delivery"] : ["This delivery was dropped"];
+  return h("p", { class: "muted no-attempt dropped" }, ...why, ": it is never sent.");
 }
 
 function attempt(a, d, sub, ctx, latest, open, rerender) {
@@ -182,16 +190,11 @@ function cut(a) {
   return null;
 }
 
-// A body with a Pretty / Raw toggle (pretty when it is JSON).
+// A body with a Pretty / Raw toggle (pretty when it is JSON: re-indented, every token as sent).
 function body(text, cls) {
   if (text === null || text === undefined) return h("p", { class: "muted" }, "Body unknown.");
   if (text === "") return h("p", { class: "muted" }, "Empty body.");
-  let pretty = null;
-  try {
-    pretty = json(JSON.parse(text));
-  } catch {
-    pretty = null;
-  }
+  const pretty = prettyJson(text);
   const pre = h("pre", { class: `body ${cls}`, dataset: { view: pretty ? "pretty" : "raw" } }, pretty ?? text);
   if (pretty === null) return h("div", { class: "body-box" }, pre);
   const toggle = h("button", { type: "button", class: "toggle" }, "Raw");

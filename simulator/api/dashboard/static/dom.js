@@ -100,9 +100,10 @@ export function pairs(entries, cls = "pairs") {
       h("th", {}, String(k)), h("td", {}, v instanceof Node ? v : String(v ?? ""))))));
 }
 
+// `help`: a text, or an element of its own (one the form changes as it is filled in).
 export function field(label, input, help) {
   return h("label", { class: "field" }, h("span", { class: "label" }, label), input,
-    help ? h("small", { class: "help" }, help) : null);
+    help instanceof Node ? help : help ? h("small", { class: "help" }, help) : null);
 }
 
 // `fn` at most once per `wait` ms however often it is asked for (the last ask is never lost); `.cancel()`.

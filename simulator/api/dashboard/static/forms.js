@@ -81,6 +81,24 @@ export function formError() {
 
 export const number = (input) => (input.value.trim() === "" ? null : Number(input.value));
 
+const MAX_SEED = 2n ** 63n - 1n;
+
+// A seed field: text, not type=number (which takes 1e3 and turns what it cannot read into "", a random seed).
+export function seedInput() {
+  return h("input", { name: "seed", inputmode: "numeric", autocomplete: "off", placeholder: "random", size: 20 });
+}
+
+// The typed seed as a JSON number with all its digits (as a JavaScript number, one beyond 2^53 was rounded and a
+// different run made); null when empty. The API takes 0 to 2^63-1, and a number only.
+export function seedValue(input) {
+  const text = input.value.trim();
+  if (text === "") return null;
+  if (!/^\d+$/.test(text) || BigInt(text) > MAX_SEED) {
+    throw new FieldError("seed", `a whole number from 0 to ${MAX_SEED}, not ${JSON.stringify(text)}`);
+  }
+  return JSON.rawJSON(BigInt(text).toString());
+}
+
 export function signingSelect(name = "signing") {
   return h("select", { name }, [["", "the provider's own"], ["standard", "standard (Standard Webhooks)"],
     ["basistheory", "basistheory (RSA, BT-SIGNATURE)"], ["syncfy", "syncfy (HS256 JWT)"], ["none", "none"]]
@@ -129,7 +147,12 @@ export function recordTable(ctx, path, columns, row) {
       ctx.fail(error, `GET ${path}`);
     }
   }
-  return { table, load };
+  return { table, box: scrolling(table), load };
+}
+
+// A table in a box of its own that scrolls sideways when the window is narrower than the table.
+export function scrolling(table) {
+  return h("div", { class: "table-scroll" }, table);
 }
 
 // One button's API call on a record, then `after()`; a refusal is a notice.

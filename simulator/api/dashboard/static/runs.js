@@ -6,6 +6,7 @@
 
 import { all, api, get } from "./api.js";
 import { badge, coalesced, dateTime, h, json, link, pairs, relative, throttled, timeCell } from "./dom.js";
+import { scrolling } from "./forms.js";
 
 const PLAYING = new Set(["pending", "running"]);
 const SHOWN = 2000; // a long run's timeline lists its first events and counts the rest; the counts cover them all
@@ -51,8 +52,8 @@ function cancelButton(run, ctx, after) {
 export function runsView(root, _params, ctx) {
   const body = h("tbody");
   root.append(h("h1", {}, "Runs"),
-    h("table", { class: "list runs" }, h("thead", {}, h("tr", {}, ["Started", "Run", "Scenario", "Status", "Events",
-      "Deliveries", "ETA", ""].map((name) => h("th", {}, name)))), body));
+    scrolling(h("table", { class: "list runs" }, h("thead", {}, h("tr", {}, ["Started", "Run", "Scenario", "Status",
+      "Events", "Deliveries", "ETA", ""].map((name) => h("th", {}, name)))), body)));
 
   let last = null;
   async function load() {
@@ -165,9 +166,9 @@ export function runView(root, params, ctx) {
       title,
       facts,
       h("h2", {}, "Timeline"),
-      h("table", { class: "list timeline" },
+      scrolling(h("table", { class: "list timeline" },
         h("thead", {}, h("tr", {}, ["#", "Type", "Planned (simulated)", "Sent (real)", "Deliveries", ""].map((n) => h("th", {}, n)))),
-        tbody),
+        tbody)),
     );
     showRun(run);
     append(events);

@@ -3,7 +3,7 @@
 
 import { all } from "./api.js";
 import { badge, dateTime, field, h, relative, throttled } from "./dom.js";
-import { act, apiForm, jsonObject, number, recordTable } from "./forms.js";
+import { act, apiForm, jsonObject, number, recordTable, seedInput, seedValue } from "./forms.js";
 
 const COLUMNS = ["Id", "Scenario", "Trigger", "Next run", "State", ""];
 
@@ -11,7 +11,7 @@ export function schedulesView(root, _params, ctx) {
   const list = recordTable(ctx, "/schedules", COLUMNS, (s, load) => row(s, ctx, load));
   list.table.classList.add("schedules");
   const form = createForm(ctx, list.load);
-  root.append(h("h1", {}, "Schedules"), list.table, form);
+  root.append(h("h1", {}, "Schedules"), list.box, form);
   list.load();
   all("/scenarios").then((scenarios) => {
     const select = form.querySelector('select[name="scenario"]');
@@ -27,7 +27,7 @@ export function schedulesView(root, _params, ctx) {
 }
 
 function trigger(t) {
-  if (t.cron) return `cron ${t.cron}`;
+  if (t.cron) return `cron ${t.cron} UTC`; // the scheduler reads cron in UTC, whatever the browser's zone
   if (t.interval) return `every ${t.interval} s`;
   return `at ${dateTime(t.at)}`;
 }
@@ -46,27 +46,32 @@ function row(s, ctx, reload) {
     h("td", {}, trigger(s.trigger)),
     h("td", {}, s.next_run_at ? `${dateTime(s.next_run_at)} (${relative(s.next_run_at)})` : "—"),
     h("td", {}, badge(s.paused ? "paused" : "enabled")),
-    h("td", { class: "buttons" }, toggle, remove));
+    h("td", { class: "actions" }, h("div", { class: "buttons" }, toggle, remove)));
 }
 
 function createForm(ctx, reload) {
   const scenario = h("select", { name: "scenario", required: true });
-  const kind = h("select", { name: "kind" }, [["interval", "every N seconds"], ["cron", "cron expression"], ["at", "once, at a time"]]
+  const kind = h("select", { name: "kind" }, [["interval", "every N seconds"], ["cron", "cron (UTC)"], ["at", "once, at a time"]]
     .map(([value, label]) => h("option", { value }, label)));
   // It holds the trigger the kind names: the API's refusal names that field.
   const when = h("input", { name: "when", dataset: { fields: "interval cron at" }, required: true, placeholder: "3600", size: 24 });
-  const seed = h("input", { name: "seed", type: "number", min: 0, placeholder: "random" });
+  const seed = seedInput();
   const speed = h("input", { name: "speed", type: "number", min: 0, step: "any", value: "1" });
   const target = h("input", { name: "target", type: "url", placeholder: "empty: every matching subscription", size: 36 });
   const faults = h("textarea", { name: "faults", rows: 2, placeholder: '{"duplicate": 0.1}' });
   const hints = { interval: "3600", cron: "0 9 * * 1-5", at: "2030-01-01T09:00:00Z" };
+  // What the field holds, by kind: a cron expression is read in UTC (9 * * * * is 09:00 UTC, not the browser's 9).
+  const helps = { interval: "seconds between runs", cron: "cron (UTC): minute hour day month weekday", at: "an ISO 8601 time" };
+  const help = h("small", { class: "help when-help" }, helps.interval);
   kind.addEventListener("change", () => {
     when.placeholder = hints[kind.value];
+    help.textContent = helps[kind.value];
   });
   const build = () => {
     const body = { scenario: scenario.value };
     body[kind.value] = kind.value === "interval" ? Number(when.value) : when.value.trim();
-    if (number(seed) !== null) body.seed = number(seed);
+    const chosen = seedValue(seed);
+    if (chosen !== null) body.seed = chosen;
     body.speed = number(speed) ?? 1;
     if (target.value.trim()) body.target = target.value.trim();
     const f = jsonObject(faults, "faults");
@@ -84,7 +89,7 @@ function createForm(ctx, reload) {
     },
     fields: [
       h("h2", {}, "New schedule"),
-      h("div", { class: "row" }, field("Scenario", scenario), field("Trigger", kind), field("When", when)),
+      h("div", { class: "row" }, field("Scenario", scenario), field("Trigger", kind), field("When", when, help)),
       h("div", { class: "row" }, field("Seed", seed), field("Speed", speed), field("Target URL", target)),
       field("Faults", faults),
     ],

@@ -3,7 +3,9 @@
 
 import { all, get } from "./api.js";
 import { field, h, link } from "./dom.js";
-import { apiForm, closeButton, dialog, jsonObject, number, secretInput, showProblem, signingSelect } from "./forms.js";
+import {
+  apiForm, closeButton, dialog, jsonObject, number, secretInput, seedInput, seedValue, showProblem, signingSelect,
+} from "./forms.js";
 
 function targetFields(withSigning) {
   const mode = h("select", { name: "deliver_to" }, h("option", { value: "subscriptions" }, "every matching subscription"),
@@ -30,7 +32,7 @@ export async function openStart(ctx) {
   const scenario = h("select", { name: "scenario", required: true });
   const description = h("p", { class: "muted description" });
   const params = h("div", { class: "params stack" });
-  const seed = h("input", { name: "seed", type: "number", min: 0, placeholder: "random" });
+  const seed = seedInput();
   const speed = h("input", { name: "speed", type: "number", min: 0, step: "any", value: "1" });
   const faults = h("textarea", { name: "faults", rows: 2, placeholder: '{"duplicate": 0.1, "malformed": 0.05}' });
   const target = targetFields(true);
@@ -47,7 +49,8 @@ export async function openStart(ctx) {
       }
     }
     if (Object.keys(values).length) body.params = values;
-    if (number(seed) !== null) body.seed = number(seed);
+    const chosen = seedValue(seed);
+    if (chosen !== null) body.seed = chosen;
     body.speed = number(speed) ?? 1;
     const f = jsonObject(faults, "faults");
     if (Object.keys(f).length) body.faults = f;
@@ -110,13 +113,14 @@ export async function openStart(ctx) {
 export async function openEmit(ctx) {
   const type = h("select", { name: "type", required: true });
   const overrides = h("textarea", { name: "overrides", rows: 3, placeholder: '{"payload.is_executing": 0}' });
-  const seed = h("input", { name: "seed", type: "number", min: 0, placeholder: "random" });
+  const seed = seedInput();
   const target = targetFields(false);
   const build = () => {
     const body = { type: type.value };
     const o = jsonObject(overrides, "overrides");
     if (Object.keys(o).length) body.overrides = o;
-    if (number(seed) !== null) body.seed = number(seed);
+    const chosen = seedValue(seed);
+    if (chosen !== null) body.seed = chosen;
     return target.read(body);
   };
   const form = apiForm({

@@ -11,7 +11,7 @@ const COLUMNS = ["Id", "URL", "Events", "Signing", "Secret", "Status", "Deliveri
 export function subscriptionsView(root, _params, ctx) {
   const list = recordTable(ctx, "/subscriptions", COLUMNS, (sub, load) => row(sub, ctx, load));
   list.table.classList.add("subscriptions");
-  root.append(h("h1", {}, "Subscriptions"), list.table, createForm(ctx, list.load));
+  root.append(h("h1", {}, "Subscriptions"), list.box, createForm(ctx, list.load));
   list.load();
   const refresh = throttled(list.load);
   const stop = ctx.follow({}, { runs: (m) => m.other && refresh(), reload: refresh });
@@ -43,12 +43,12 @@ function row(sub, ctx, reload) {
   return h("tr", { dataset: { id: sub.id, status: sub.status } },
     h("td", {}, h("code", {}, sub.id)),
     h("td", { class: "url" }, sub.url),
-    h("td", {}, sub.events.length ? sub.events.join(", ") : "all"),
+    h("td", { class: "events wrap" }, sub.events.length ? sub.events.join(", ") : "all"),
     h("td", {}, sub.signing || "native"),
     h("td", { class: "secret" }, sub.secret ?? ""),
     h("td", {}, badge(sub.status), sub.consecutive_dead ? h("small", { class: "muted" }, ` ${sub.consecutive_dead} dead in a row`) : null),
     h("td", {}, link(`/?subscription=${encodeURIComponent(sub.id)}`, "deliveries")),
-    h("td", { class: "buttons" }, edit, again, toggle, remove));
+    h("td", { class: "actions" }, h("div", { class: "buttons" }, edit, again, toggle, remove)));
 }
 
 async function redeliverDead(sub, ctx, done) {
