@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from simulator.store.failures import failure_reason
 from simulator.store.postgres import LEADER_LOCK
 
 log = logging.getLogger("webhook_sim.schedules")
@@ -62,7 +63,7 @@ class Leader:
                 await self._tick()  # jobs other processes added: the scheduler learns of them only when woken
         except Exception as exc:  # the store went away: whoever holds the lock now, it is not this session
             if self._conn is not None:
-                log.warning("lost the schedules' leadership (%s): pausing them", exc)
+                log.warning("lost the schedules' leadership (%s): pausing them", failure_reason(exc))
                 await self._follow()
             await self._drop()
 

@@ -75,6 +75,8 @@ class Simulator:
         if faults is None:
             faults = FaultInjector()
         leases = Leases(store.engine, kind=role, sends=sends, ttl=lease_ttl) if store.shared else None
+        if role == "worker":
+            store.writer.refused = ""  # it takes no runs, events or subscriptions to refuse
         engine = DeliveryEngine(store, key=key, faults=faults, leases=leases)
         sim = cls(store, engine, scenario_dirs)
         engine.reaped.append(sim.runs.mark_interrupted)  # a process that died on a shared store left its runs

@@ -60,6 +60,7 @@ class DeliveryEngine(Outcomes):
         self.sender = Sender()
         self._lanes: dict[str, Lane] = {}
         self._n = 0
+        self._numbered_runs: set[str] = set()  # runs whose first delivery this process numbered (shared store)
         self._batches = Batches()
         self._outstanding: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         # Rows given to the writer once a turn of the loop (see `gather`); a barrier on the store gives them first.
@@ -118,6 +119,20 @@ class DeliveryEngine(Outcomes):
     def number_after(self, n: int) -> None:
         """Give the next deliveries positions after `n` (the highest another process gave, on a shared store)."""
         self._n = max(self._n, n)
+
+    async def _number_after_the_store(self, run_id: str | None) -> None:
+        """On a shared store, number an ad-hoc event, and a run's first, after every position committed so far.
+        Each process numbers its own deliveries and catches up with the others once a round: meanwhile an event
+        made through one server after another server's had answered got the lower position, and a strict
+        subscription received them the wrong way round. One indexed query, for what a caller waits on anyway; a
+        run's later events keep its own order."""
+        if run_id is not None:
+            if run_id in self._numbered_runs:
+                return
+            if len(self._numbered_runs) > 10_000:
+                self._numbered_runs.clear()  # bounded: a run numbered again only catches up again
+            self._numbered_runs.add(run_id)
+        self.number_after(await self.store.max_delivery_n())
 
     def holds(self, run_id: str | None) -> bool:
         """Whether this process still collects a Syncfy batch of the run."""
@@ -184,6 +199,8 @@ class DeliveryEngine(Outcomes):
         to the fault hooks. Returns the ids of the deliveries that carry the event."""
         if speed == 0:
             await self._wait_for_room(subs)
+        if self.leases is not None:
+            await self._number_after_the_store(event.run_id)
         key = f"{event.run_id}/{event.seq}" if event.run_id else new_id("evt")
         for observe in self.observers:
             observe(event, key)

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from simulator.delivery.job import Job
 from simulator.models import Subscription
+from simulator.store.failures import failure_reason
 
 log = logging.getLogger("webhook_sim.delivery")
 
@@ -341,7 +342,7 @@ class Lane:
         try:
             jobs = await self._behind(self.sub.id, self.loaded_upto, lambda: self._ids | ended | set(self._offered))
         except Exception as exc:  # the store is restarting: the next round asks again
-            log.warning("lane %s cannot read the store (%s): trying again", self.sub.id, exc)
+            log.warning("lane %s cannot read the store (%s): trying again", self.sub.id, failure_reason(exc))
             return
         finally:
             self._ended_meanwhile = None
@@ -358,7 +359,7 @@ class Lane:
             jobs = await self._load(self.sub.id, self.loaded_upto, limit)
         except Exception as exc:  # the store is down or restarting: its rows are safe, read them later
             self._failed_reads += 1
-            log.warning("lane %s cannot read the store (%s): trying again", self.sub.id, exc)
+            log.warning("lane %s cannot read the store (%s): trying again", self.sub.id, failure_reason(exc))
             await self._sleep(min(5.0, 0.1 * 2 ** min(self._failed_reads, 6)))
             return False
         finally:

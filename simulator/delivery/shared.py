@@ -19,6 +19,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from simulator.store.failures import failure_reason
 from simulator.store.leases import Leases
 from simulator.store.postgres import OUTBOX_CHANNEL
 from simulator.store.run_queue import RUNS_CHANNEL
@@ -199,7 +200,7 @@ class Sharing:
         except Exception as exc:  # the store is down or restarting: keep sending while the leases hold
             self._failures += 1
             if self._failures == 1 or self._failures % 30 == 0:
-                log.warning("cannot renew leases (%s): trying again", exc)
+                log.warning("cannot renew leases (%s): trying again", failure_reason(exc))
             if time.monotonic() - self._renewed > self.leases.ttl * SAFE and self.engine.lanes:
                 log.warning("leases may have lapsed: stopping %d lanes until the store answers", len(self.engine.lanes))
                 # Attempts under way finish: they were sent, and their records go once the store is back.
@@ -216,7 +217,11 @@ class Sharing:
         asked = time.monotonic()  # the leases held from when the renewal was asked for
         held = await leases.renew()
         for sub_id in [s for s in engine.lanes if s not in held]:
-            log.warning("lease on %s was taken by another process: stopping its lane", sub_id)
+            log.warning(
+                "lease on %s lapsed (the store was away, or this process stalled, for longer than it) and may be "
+                "another process's now: stopping its lane",
+                sub_id,
+            )
             await engine.drop_lane(sub_id, grace=0)
         # Only now: a send waiting on `fresh` (or starting meanwhile) in a lane just dropped must not go.
         self._renewed = asked

@@ -23,6 +23,7 @@ from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from simulator.ids import new_id
+from simulator.store import holds
 from simulator.store import tables as t
 from simulator.store.outbox import ACTIVE
 
@@ -37,6 +38,9 @@ class Leases:
         self.sends = sends
         self.ttl = ttl
         self.id = new_id("proc")
+        # Since when this process's beats have gone through without a failure between (monotonic; None: the last
+        # one failed, or none was made). See `reap`.
+        self._beating_since: float | None = None
 
     def _insert(self) -> Any:
         """This process's row in `processes`, beating now."""
@@ -54,14 +58,21 @@ class Leases:
     async def register(self) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(self._insert())
+        self._beating_since = time.monotonic()
 
     async def beat(self) -> None:
         """Say this process lives (again: a reaper that thought it dead deleted its row)."""
         p = t.processes.c
-        async with self.engine.begin() as conn:
-            done = await conn.execute(update(t.processes).where(p.id == self.id).values(heartbeat_at=_NOW))
-            if done.rowcount == 0:
-                await conn.execute(self._insert())
+        try:
+            async with self.engine.begin() as conn:
+                done = await conn.execute(update(t.processes).where(p.id == self.id).values(heartbeat_at=_NOW))
+                if done.rowcount == 0:
+                    await conn.execute(self._insert())
+        except BaseException:
+            self._beating_since = None
+            raise
+        if self._beating_since is None:
+            self._beating_since = time.monotonic()
 
     async def renew(self) -> set[str]:
         """Extend this process's leases; the subscriptions it still holds (another may have taken a lapsed one)."""
@@ -121,7 +132,13 @@ class Leases:
 
     async def reap(self) -> list[str]:
         """Forget processes whose beat stopped their own lease's length ago (processes may be given different
-        lengths): free their leases and let go what they held back. Returns their ids."""
+        lengths): free their leases and let go what they held back. Returns their ids.
+
+        Not until this process has itself been beating for a lease's length: after the store was away, every
+        beat looks that old, and the first process back reaped the others, alive, and let go the bursts and
+        reorder windows they were holding (sent early, one by one). By then the live ones have beaten again."""
+        if self._beating_since is None or time.monotonic() - self._beating_since < self.ttl:
+            return []
         p, s, d = t.processes.c, t.subscriptions.c, t.deliveries.c
         async with self.engine.begin() as conn:
             dead = [
@@ -131,7 +148,7 @@ class Leases:
                 )
             ]
             if dead:
-                await conn.execute(update(t.deliveries).where(d.held_by.in_(dead)).values(held_by=None))
+                await holds.let_go(conn, d.held_by.in_(dead))
                 await conn.execute(
                     update(t.subscriptions).where(s.lease_owner.in_(dead)).values(lease_owner=None, lease_until=None)
                 )
@@ -152,7 +169,7 @@ class Leases:
         """A clean exit: free every lease, let go what this process still holds back, and unregister."""
         p, s, d = t.processes.c, t.subscriptions.c, t.deliveries.c
         async with self.engine.begin() as conn:
-            await conn.execute(update(t.deliveries).where(d.held_by == self.id).values(held_by=None))
+            await holds.let_go(conn, d.held_by == self.id)
             await conn.execute(
                 update(t.subscriptions).where(s.lease_owner == self.id).values(lease_owner=None, lease_until=None)
             )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from simulator.credentials import mask_url
 from simulator.errors import FieldError, InvalidInput, StoreUnavailable
 from simulator.models import Attempt, Delivery, Run, Subscription
-from simulator.store import codec, postgres, schema
+from simulator.store import codec, holds, postgres, schema
 from simulator.store import tables as t
 from simulator.store.lock import StoreLock
 from simulator.store.outbox import ACTIVE, OutboxReads
@@ -475,8 +475,7 @@ class Store(OutboxReads):
         """Let go what a previous process held back (a store only this process uses: nothing else holds)."""
 
         async def call(conn: AsyncConnection) -> None:
-            c = t.deliveries.c
-            await conn.execute(update(t.deliveries).where(c.held_by.is_not(None)).values(held_by=None))
+            await holds.let_go(conn, t.deliveries.c.held_by.is_not(None))
 
         await self.writer.submit(call)
 

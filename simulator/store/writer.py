@@ -154,6 +154,9 @@ class Writer:
         self.beside: Writer | None = None
         # Why writes fail, while they do (None when the store takes them): the core refuses new work meanwhile.
         self.unavailable: str | None = None
+        # What the warning of a store that cannot write adds: what this process refuses meanwhile (a worker,
+        # which takes no runs, events or subscriptions, says nothing).
+        self.refused = "; new runs, events and subscriptions are refused"
         self._conn: AsyncConnection | None = None
         self._failures = 0  # failed tries since the last commit
         self._failing_since = 0.0
@@ -390,9 +393,7 @@ class Writer:
             self._failing_since = time.monotonic()
         self._failures += 1
         if reason != self.unavailable:  # one line per cause, not one per try
-            log.warning(
-                "store cannot write (%s): retrying until it can; new runs, events and subscriptions are refused", reason
-            )
+            log.warning("store cannot write (%s): retrying until it can%s", reason, self.refused)
         self.unavailable = reason
 
     def _past_grace(self) -> bool:

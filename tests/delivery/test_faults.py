@@ -26,7 +26,7 @@ from simulator.errors import InvalidInput
 from simulator.models import Delivery, Event, Subscription
 from simulator.models.inputs import EventSpec, RetrySpec, RunSpec, SubscriptionSpec
 from simulator.scenarios import loader
-from simulator.store import tables
+from simulator.store import holds, tables
 from simulator.testing.receiver import Receiver
 from simulator.timeutil import iso_ms, parse_time
 
@@ -517,6 +517,9 @@ async def test_held_deliveries_survive_a_restart(db_path, receiver):
     try:
         await receiver.wait_for_async(3)
         assert receiver.event_ids() == [e.id for e in events]
+        # Their records say the burst was cut short, not that it went as a spike of five.
+        recorded = [d.faults for _, d in await sim.store.list_deliveries(subscription_id=sub.id)]
+        assert [f["burst"]["cut"] if f else None for f in recorded] == [holds.CUT] * 3, recorded
     finally:
         await sim.close(grace=1)
 

@@ -5,7 +5,12 @@ reads it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
+
+import pytest
+from sqlalchemy import exc
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 
 from simulator.delivery.job import Job
 from simulator.delivery.lane import Lane
@@ -95,3 +100,25 @@ async def test_a_job_taken_twice_is_held_and_sent_once() -> None:
     await until(lambda: lane.held == 0, what="it to end")
     assert attempts.started == [1]
     await lane.close(grace=1)
+
+
+async def test_a_read_the_store_refuses_is_told_in_its_own_words(caplog: pytest.LogCaptureFixture) -> None:
+    """The warning carried SQLAlchemy's decoration (`[SQL: …]`, a link to its docs) around the driver's words."""
+    adapted = AsyncAdapt_asyncpg_dbapi.Error("connection was closed in the middle of operation", OSError())
+    refused = exc.DBAPIError.instance("SELECT deliveries.id FROM deliveries", None, adapted, Exception)
+    reads = 0
+
+    async def failing(sub_id: str, after_n: int, limit: int) -> list[Job]:
+        nonlocal reads
+        reads += 1
+        raise refused
+
+    caplog.set_level(logging.WARNING, logger="webhook_sim")
+    lane = Lane(SUB, Attempts().attempt, failing, spilled=True)
+    lane.start()
+    try:
+        await until(lambda: reads >= 1 and "cannot read the store" in caplog.text, what="the lane's warning")
+    finally:
+        await lane.close(grace=0)
+    assert "connection was closed in the middle of operation" in caplog.text
+    assert "[SQL:" not in caplog.text and "sqlalche.me" not in caplog.text

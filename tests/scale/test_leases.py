@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from simulator import catalog
 from simulator.core.simulator import Simulator
+from simulator.store import holds
 from simulator.store.leases import Leases
 from simulator.testing.receiver import Receiver
 from tests.scale.helpers import lease_owners, publish, subscribe
@@ -77,3 +79,54 @@ async def test_a_reaped_process_lets_go_what_it_held(filled: Simulator):
     await eventually(released, "the silent process to be reaped")
     assert set(reaped) <= {gone.id}  # never the one that beats
     assert await survivor.alive([gone.id, survivor.id]) == {survivor.id}
+
+
+async def test_a_process_leaving_lets_go_its_holds_and_their_records_say_they_were_cut(
+    db: str, monkeypatch: pytest.MonkeyPatch
+):
+    """Another process sends them in their usual order: a record that still gave the burst's group told of a spike
+    that never came."""
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    holder = await Simulator.open(db)
+    with Receiver() as receiver:
+        [sub] = await subscribe(holder, receiver, 1)
+        ctx = catalog.new_context(3, catalog.SAMPLE_TIME)
+        for _ in range(2):  # two of a burst of five: held until the fifth
+            event = catalog.build_event(catalog.resolve("token.created"), ctx)
+            await holder.engine.publish(event, [sub], speed=0, faults={"burst": 5}, seed=1)
+        await holder.store.writer.barrier()
+        await holder.close(grace=1)
+    reader = await Simulator.open(db, sends=False)
+    try:
+        left = [d for _, d in await reader.store.list_deliveries(subscription_id=sub.id)]
+        assert len(left) == 2 and all(d.faults and d.faults["burst"]["cut"] == holds.CUT for d in left), left
+    finally:
+        await reader.close()
+
+
+async def test_a_process_back_from_losing_the_store_reaps_nobody_until_the_others_could_beat(
+    filled: Simulator, monkeypatch: pytest.MonkeyPatch
+):
+    """After the store was away, every beat looks old: the first process back reaped the others, alive, and let
+    go what they were holding."""
+    quiet, back = await senders(filled, 2, ttl=0.5)
+    await asyncio.sleep(0.7)  # `quiet` has not beaten for longer than its lease: it looks dead
+    real = back.engine
+
+    class Away:
+        def begin(self) -> object:
+            raise ConnectionRefusedError("the store is away")
+
+    monkeypatch.setattr(back, "engine", Away())
+    with pytest.raises(ConnectionRefusedError):
+        await back.beat()
+    monkeypatch.setattr(back, "engine", real)
+    await back.beat()  # the store is back
+    assert await back.reap() == []  # `quiet` may be beating again by the next round: not yet
+
+    async def a_round() -> list[str]:  # as the process's rounds do: a beat, then a reap
+        await back.beat()
+        return await back.reap()
+
+    reaped = await eventually(a_round, "the silent process to be reaped once `back` has beaten a lease long")
+    assert reaped == [quiet.id]

@@ -9,6 +9,8 @@ import asyncio
 import pytest
 
 from simulator.core.simulator import Simulator
+from simulator.delivery import shared
+from simulator.models.inputs import EventSpec
 from simulator.testing.receiver import Receiver
 from tests.scale.helpers import by_path, distinct, duplicates, publish, subscribe, until
 
@@ -89,6 +91,30 @@ async def test_a_publisher_numbers_after_the_positions_another_gave_within_a_rou
             await until(lambda: second.engine._n >= highest, 5, "the second publisher's round")
             await publish(second, [sub], 1, seed=2)
             assert await second.store.max_delivery_n() == highest + 1  # not at a position behind
+    finally:
+        for sim in (second, first):
+            await sim.close()
+
+
+async def test_an_event_made_through_one_server_after_anothers_answered_is_numbered_after_it(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each server numbered its deliveries from where it last caught up with the others, once a round: an event
+    made through the second after the first had answered got the lower position, and a strict subscription
+    received the two the wrong way round."""
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    monkeypatch.setattr(shared, "ROUND_MAX", 60.0)  # no round moves either's numbering meanwhile
+    first = await Simulator.open(db, sends=False)
+    second = await Simulator.open(db, sends=False)
+    try:
+        with Receiver() as receiver:
+            (sub,) = await subscribe(first, receiver, 1, strict_order=True)
+            made = []
+            for server in (first, first, first, second, first, second, second, first):
+                _, [delivery_id] = await server.emit(EventSpec(type="token.created", subscriptions=[sub.id]))
+                made.append(delivery_id)
+            listed = await first.store.list_deliveries(subscription_id=sub.id)
+            assert [d.id for _, d in sorted(listed, key=lambda item: item[0])] == made
     finally:
         for sim in (second, first):
             await sim.close()
