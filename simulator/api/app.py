@@ -132,7 +132,7 @@ def build_app(
                 public=PUBLIC_PATHS | dashboard.PUBLIC_PATHS,
                 public_prefixes=twins.PREFIXES + dashboard.PUBLIC_PREFIXES,
             ),
-            Middleware(BodyLimit, limit=max_body),
+            Middleware(BodyLimit, limit=max_body, shaped=twins.refusal),
         ],
         exception_handlers={HTTPException: http_exception, SimError: sim_error},
         lifespan=lifespan,

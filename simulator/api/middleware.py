@@ -10,7 +10,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
@@ -27,6 +27,7 @@ from simulator.api.problem import (
 )
 
 log = logging.getLogger("webhook_sim.api")
+Refusal = Callable[[Scope, HttpError], ASGIApp | None]
 access = logging.getLogger("webhook_sim.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # An oversized body is read and discarded up to this many bytes so the client gets the 413 rather than a
@@ -129,9 +130,10 @@ class BearerAuth:
 class BodyLimit:
     """Refuse bodies over `limit` bytes with a 413: by Content-Length up front, and by counting what arrives."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, shaped: Refusal | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.shaped = shaped  # the refusal in the shape of the API the path belongs to (a twin's), if not ours
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,7 +144,8 @@ class BodyLimit:
             error = BodyTooLarge(self.limit) if declared.isdigit() else HttpError(400, "bad Content-Length")
             if declared.isdigit() and int(declared) <= DRAIN_LIMIT:
                 await _drain(receive, int(declared))
-            await problem_response(error)(scope, receive, send)
+            shaped = self.shaped(scope, error) if self.shaped is not None else None
+            await (shaped or problem_response(error))(scope, receive, send)
             return
         received = 0
 

@@ -201,3 +201,28 @@ def make_receiver() -> Iterator[object]:
     yield make
     for receiver in started:
         receiver.stop()
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND", "PATCH", "OPTIONS"])
+def test_any_method_a_route_lacks_is_answered_in_the_envelope(syncfy: httpx.Client, method: str) -> None:
+    """A method outside the twin's list (TRACE, PROPFIND) got the control API's problem document."""
+    assert envelope(syncfy.request(method, "/v1/catalogues/sites"), 405) is None
+    assert envelope(syncfy.request(method, "/v1/no-such-route"), 404) is None
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+def test_a_body_past_the_size_limit_is_refused_in_each_twins_shape(sim: WebhookSim, chunked: bool) -> None:
+    """It was the control API's problem document, which sync-py's error handling broke on."""
+    big = b'{"name": "' + b"x" * (2 << 20) + b'"}'
+
+    def sent() -> Any:
+        return (part for part in (big[:1000], big[1000:])) if chunked else big
+
+    key = {"Authorization": f"api_key api_key={KEY}"}
+    syncfy = httpx.post(f"{sim.url}/syncfy/v1/users", content=sent(), headers=key)
+    assert envelope(syncfy, 413) is None and "larger than" in syncfy.json()["message"]
+    bt = httpx.post(f"{sim.url}/basistheory/tokens", content=sent(), headers={"BT-API-KEY": KEY})
+    assert bt.status_code == 413 and bt.headers["content-type"] == "application/problem+json", bt.text
+    assert bt.json()["title"] == "Payload Too Large" and "errors" not in bt.json()  # Basis Theory's, not ours
+    ours = httpx.post(f"{sim.url}/subscriptions", content=sent())
+    assert ours.status_code == 413 and ours.json()["errors"][0]["field"] == "body"

@@ -6,12 +6,29 @@ read the same world the emitter writes, and can start flows that emit events, as
 
 from __future__ import annotations
 
+from starlette.responses import Response
 from starlette.routing import Mount
+from starlette.types import Scope
 
+from simulator.api.problem import HttpError
 from simulator.api.twins import basistheory, syncfy
+from simulator.api.twins.syncfy import _http as syncfy_http
+from simulator.providers.basistheory import api as bt_api
 
 # Paths under these belong to a provider twin: the control API's bearer token does not apply there.
 PREFIXES = ("/syncfy/", "/basistheory/")
+
+
+def refusal(scope: Scope, error: HttpError) -> Response | None:
+    """A refusal made before a twin saw the request (a body over the size limit), in that twin's own shape:
+    a provider's SDK reads its error shape, and Syncfy's read a problem document as a broken answer. None for a
+    path of the control API."""
+    path = scope.get("path", "")
+    if path.startswith("/syncfy/"):
+        return syncfy_http.error(error)
+    if path.startswith("/basistheory/"):
+        return basistheory.problem(bt_api.ApiError(error.status, error.detail), dict(error.headers or {}))
+    return None
 
 
 def mounts() -> list[Mount]:

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from simulator.api.problem import HttpError
 from simulator.core.basistheory_api import BasisTheoryBackend, backend
 from simulator.ids import new_uuid4
 from simulator.providers.basistheory import api
@@ -45,6 +46,8 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             response = await handler(request, bt)
         except api.ApiError as exc:
             response = problem(exc)
+        except HttpError as exc:  # the body grew past the size limit as it was read: Basis Theory's shape still
+            response = problem(api.ApiError(exc.status, exc.detail))
         response.headers["BT-TRACE-ID"] = trace
         return response
 

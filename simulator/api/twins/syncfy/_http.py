@@ -13,7 +13,8 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from simulator import json_input
 from simulator.core.syncfy import SyncfyTwin, twin
@@ -23,7 +24,6 @@ from simulator.providers.syncfy import api
 
 log = logging.getLogger("webhook_sim.api")
 METHODS = ("GET", "POST", "PUT", "DELETE")
-ANY_METHOD = [*METHODS, "PATCH", "HEAD", "OPTIONS"]  # routed to the twin, which answers 405 for what it lacks
 JSON = "application/json; charset=utf-8"
 STREAM_CHUNK = 250  # rows per chunk of a streamed list
 
@@ -162,7 +162,7 @@ def route(path: str, handlers: Mapping[str, Handler]) -> BaseRoute:
             return answer(500, None, "Internal Server Error")
         return result if isinstance(result, Response) else answer(200, result)
 
-    return Route(path, endpoint, methods=ANY_METHOD)
+    return Route(path, _AnyMethod(endpoint))
 
 
 def fallback() -> BaseRoute:
@@ -171,4 +171,16 @@ def fallback() -> BaseRoute:
     async def endpoint(request: Request) -> Response:
         return answer(404, None, f"no route {request.method} {request.url.path}")
 
-    return Route("/{rest:path}", endpoint, methods=ANY_METHOD)
+    return Route("/{rest:path}", _AnyMethod(endpoint))
+
+
+class _AnyMethod:
+    """An endpoint that every method reaches, so the twin answers each (405 for what a path lacks) in its
+    envelope. Starlette gives a function endpoint GET alone unless told its methods, and a method left out of the
+    list (TRACE, PROPFIND) got the control API's problem document instead."""
+
+    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self._app = request_response(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
