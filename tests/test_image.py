@@ -156,6 +156,7 @@ def test_the_image_wheel_holds_the_package_and_its_scenarios_alone(wheel: Path) 
     scenarios = {Path(n).name for n in names if n.startswith("simulator/_builtin_scenarios/")}
     assert scenarios == {p.name for p in (ROOT / "scenarios").glob("*.yaml")}
     assert any(n.startswith("simulator/api/dashboard/static/") for n in names)
+    assert "simulator/py.typed" in names  # PEP 561: a consumer's mypy reads the client's and plugin's types
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "docs/")) or "__pycache__" in n]
 
 

@@ -37,6 +37,7 @@ from simulator.client.records import (
     ScenarioInfo,
     ScheduleInfo,
     SubscriptionInfo,
+    still_running,
 )
 
 T = TypeVar("T")
@@ -337,7 +338,7 @@ class Client:
         deadline = time.monotonic() + timeout
         while not (run := self.get_run(run_id)).finished:
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"run {run_id} is still {run.status} after {timeout}s")
+                raise TimeoutError(still_running(run, timeout))
             time.sleep(interval)
             interval = min(interval * 1.5, 0.25)
         return run
@@ -416,7 +417,7 @@ class AsyncClient:
         deadline = loop.time() + timeout
         while not (run := await self.get_run(run_id)).finished:
             if loop.time() >= deadline:
-                raise TimeoutError(f"run {run_id} is still {run.status} after {timeout}s")
+                raise TimeoutError(still_running(run, timeout))
             await asyncio.sleep(interval)
             interval = min(interval * 1.5, 0.25)
         return run

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -78,6 +79,22 @@ class RunInfo(answers.Run, Record):
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+
+def still_running(run: RunInfo, timeout: float) -> str:
+    """Why a wait for `run` gave up, with what the run says of itself: a bare "still running" hid a run at speed 1
+    that needed hours, and deliveries held up by retries."""
+    said = [f"run {run.id} ({run.scenario}) is still {run.status} after {timeout:g}s"]
+    planned = f" of {run.planned_events}" if run.planned_events is not None else ""
+    said.append(f"{run.events}{planned} events emitted at speed {run.speed:g}")
+    if run.ends_at is not None:
+        left = run.ends_at.timestamp() - time.time()
+        said.append(f"its last event is due in {left:,.0f}s" if left > 0 else "its last event was due already")
+    if run.counts:
+        said.append("deliveries " + ", ".join(f"{n} {status}" for status, n in sorted(run.counts.items())))
+    if run.counts.get("failed") or run.counts.get("pending"):
+        said.append("a receiver's failures or Retry-After hold back the run's end until their retries are done")
+    return "; ".join(said)
 
 
 class AttemptInfo(answers.Attempt, Record):

@@ -441,9 +441,17 @@ def find(name: str, dirs: Iterable[str | Path] = ()) -> Scenario:
         return found[name]
     close = difflib.get_close_matches(name, list(found), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(found)}"
-    broken = f" ({len({e.file for e in errors})} scenario files could not be loaded)" if errors else ""
+    # Each file that could not be loaded, by its first problem: the scenario asked for may be one of them (a name
+    # a test's folder holds, broken), and "unknown" alone sent its author looking for a typo.
+    by_file: dict[str | None, FieldError] = {}
+    for error in errors:
+        by_file.setdefault(error.file, error)
+    first = list(by_file.values())
+    shown = "; ".join(f"{e.location()}: {e.message}" for e in first[:3]) + ("; …" if len(first) > 3 else "")
+    broken = f" ({len(first)} scenario files could not be loaded: {shown})" if first else ""
     raise NotFound(
-        f"unknown scenario {name!r}{hint}{broken}", errors=[FieldError("scenario", f"unknown scenario {name!r}")]
+        f"unknown scenario {name!r}{hint}{broken}",
+        errors=[FieldError("scenario", f"unknown scenario {name!r}"), *first],
     )
 
 

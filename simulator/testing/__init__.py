@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from simulator import signing
+from simulator import catalog, signing
 from simulator.client import Client, DeliveryInfo, EmittedEvent, RunEventInfo, RunInfo, SubscriptionInfo
 from simulator.receiving import SIGNATURE_HEADERS as SIGNATURE_HEADERS
 from simulator.receiving import Verifier as Verifier
@@ -126,11 +126,23 @@ def _deliveries(client: Client, attempts: bool, **filters: Any) -> list[Delivery
 
 
 def _state(d: DeliveryInfo) -> str:
-    """A delivery as a timeout names it: its status, and for one not final why it is not (its last answer)."""
-    if _final(d) or not d.attempts:
+    """A delivery as a timeout names it: its status, and for one not final why it is not: its last answer, what
+    holds it back (a reorder window or burst not yet full), when it is next due."""
+    if _final(d):
         return f"{d.id}: {d.status}"
-    last = f"HTTP {d.last_status}" if d.last_status is not None else (d.last_error or "no answer")
-    return f"{d.id}: {d.status} after {d.attempts} attempt{'s' if d.attempts != 1 else ''} (last: {last})"
+    said = f"{d.id}: {d.status}"
+    if d.attempts:
+        last = f"HTTP {d.last_status}" if d.last_status is not None else (d.last_error or "no answer")
+        said += f" after {d.attempts} attempt{'s' if d.attempts != 1 else ''} (last: {last})"
+    faults = d.faults or {}
+    for kind, what in (("reorder", "window"), ("burst", "size")):
+        hold = faults.get(kind)
+        if not d.attempts and isinstance(hold, dict) and "cut" not in hold:
+            said += f", held back by its {kind} of {hold.get(what)} until it is full or the run ends"
+    if d.next_attempt_at is not None:
+        due = d.next_attempt_at.timestamp() - time.time()
+        said += f", next attempt due in {due:,.1f}s" if due > 0 else ", due now"
+    return said
 
 
 def _final(delivery: DeliveryInfo) -> bool:
@@ -208,7 +220,7 @@ class WebhookSim:
         With `target`, its deliveries are signed with `secret` (under `signing`, default the provider's scheme);
         without one, with a secret generated here once per target and scheme: `target_secret(target)`."""
         if target is not None and secret is None:
-            secret = self.target_secret(target, signing)
+            secret = self.target_secret(target, signing or native_scheme(_type_provider(type)))
         return self.client.emit(
             type,
             _dotted(overrides, fields),
@@ -222,11 +234,12 @@ class WebhookSim:
     def target_secret(self, target: str, signing: str | None = None) -> str | None:
         """The secret `emit(target=…)` signs that target's deliveries with when none is given (None for a scheme
         without one): known before the first event, so the receiver can be set up with it."""
-        if signing in ("basistheory", "none"):
+        scheme = signing or "syncfy"  # a target named with no scheme is Syncfy's, as `emit` of a Syncfy type
+        if scheme in ("basistheory", "none"):
             return None
-        key = (target, signing)
+        key = (target, scheme)
         if key not in self._target_secrets:
-            self._target_secrets[key] = signing_secret(signing or "syncfy")
+            self._target_secrets[key] = signing_secret(scheme)
         return self._target_secrets[key]
 
     def run(
@@ -245,8 +258,8 @@ class WebhookSim:
     ) -> RunHandle:
         """Start a run of `scenario` (a name, or a YAML file's path). At `speed` 0 nothing waits, retries
         included. With `target`, a secret is generated here when none is given, so `handle.secret` has it."""
-        if target is not None and secret is None and signing in (None, "standard", "syncfy"):
-            secret = signing_secret(signing or "syncfy")
+        if target is not None and secret is None:
+            secret = signing_secret(signing or native_scheme(self.provider_of(scenario)))
         info = self.client.start_run(
             self._scenario_name(scenario),
             seed=seed,
@@ -262,6 +275,16 @@ class WebhookSim:
         if target is not None:  # the run's own subscription for the target
             self._secrets.update((sub_id, secret) for sub_id in info.subscriptions or ())
         return RunHandle(self.client, info, secret)
+
+    def provider_of(self, scenario: str | Path) -> str | None:
+        """The provider a scenario (a name or a file's path) is of; None when it cannot be read (the run's own
+        error then says why)."""
+        from simulator.scenarios import loader
+
+        try:
+            return loader.find_name_or_file(scenario, self.local.sim.scenario_dirs).provider
+        except Exception:
+            return None
 
     def _scenario_name(self, scenario: str | Path) -> str:
         """A scenario file's name, its folder added to the simulator's scenario folders. A file may not take the
@@ -330,6 +353,21 @@ class WebhookSim:
         """Forget every subscription, run, delivery and schedule."""
         self.client.reset()
         self._secrets.clear()
+
+
+def native_scheme(provider: str | None) -> str:
+    """The signing scheme a target gets without one named: its provider's own (a Basis Theory target is signed
+    with the RSA key, and has no secret); Syncfy's where the provider is not known."""
+    if provider is None:
+        return "syncfy"
+    return catalog.get_provider(provider).native_signing
+
+
+def _type_provider(etype: str) -> str | None:
+    try:
+        return catalog.resolve(etype).provider
+    except Exception:  # the emit's own error says why
+        return None
 
 
 def signing_secret(scheme: str) -> str | None:

@@ -142,18 +142,48 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
     if marker is None:
         pytest.fail("webhook_sim_run needs the test to be marked @pytest.mark.webhook_sim(scenario=...)", pytrace=False)
     options = _marker_options(marker)
+    _set_up_the_others(request)
     sim: WebhookSim = request.getfixturevalue("webhook_sim")
     target, receiver = _target(request, options.pop("target", "receiver"))
     timeout = options.pop("timeout", 60.0)
     if not (isinstance(timeout, int | float) and timeout > 0):
         pytest.fail(f"@pytest.mark.webhook_sim: timeout must be seconds above 0, got {timeout!r}", pytrace=False)
-    if options.get("secret") is None and options.get("signing") in (None, "standard", "syncfy"):
-        options["secret"] = testing.signing_secret(options.get("signing") or "syncfy")
+    options["scenario"] = _scenario(request.config, options["scenario"])
+    if options.get("secret") is None:  # the run's own scheme: none for a Basis Theory run that names none
+        scheme = options.get("signing") or testing.native_scheme(sim.provider_of(options["scenario"]))
+        options["secret"] = testing.signing_secret(scheme)
     if receiver is not None and receiver.verifier is None:
         # Set before the run starts: its first request may arrive at once.
         scheme = "none" if options.get("signing") == "none" else "auto"  # else every request must be signed
         receiver.verifier = testing.make_verifier(scheme, secret=options.get("secret"), public_pem=sim.public_key_pem)
     return sim.run(options.pop("scenario"), target=target, **options).wait(timeout)
+
+
+def _scenario(config: pytest.Config, scenario: Any) -> Any:
+    """A marker's scenario file, relative to the ini file's folder as `webhook_sim_scenarios` is (it was the
+    working directory's, so a test run from an IDE or a monorepo's root looked for another file)."""
+    text = str(scenario)
+    if not (isinstance(scenario, Path) or text.endswith((".yaml", ".yml"))) or Path(text).is_absolute():
+        return scenario
+    base = config.inipath.parent if config.inipath is not None else config.rootpath
+    return base / text
+
+
+def _set_up_the_others(request: pytest.FixtureRequest) -> None:
+    """Every other fixture of the test, set up before the run plays: pytest sets a plugin's autouse fixtures up
+    before a project's, and a project's `clean_database` fixture then wiped what the run had delivered. A fixture
+    that itself uses the run (directly or not) comes after it, as it must."""
+    for name in request.fixturenames:
+        if name in _OURS or name in request.node.funcargs:
+            continue
+        try:
+            request.getfixturevalue(name)
+        except pytest.FixtureLookupError as exc:
+            if "webhook_sim_run" not in str(exc):  # not a fixture waiting for the run: a real fault
+                raise
+
+
+_OURS = ("request", "webhook_sim_run", "_webhook_sim_marker")
 
 
 @pytest.fixture(autouse=True)

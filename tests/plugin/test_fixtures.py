@@ -184,7 +184,15 @@ def test_a_wait_that_times_out_says_what_the_receiver_answered(webhook_sim, make
     while webhook_sim.client.get_delivery(delivery).attempts < 1:  # the answer recorded: the next try is seconds off
         assert time.monotonic() < deadline, "the first attempt was not recorded"
         time.sleep(0.02)
-    with pytest.raises(AssertionError, match=r"failed after 1 attempt \(last: HTTP 401\)"):
+    with pytest.raises(AssertionError, match=r"failed after 1 attempt \(last: HTTP 401\), next attempt due in"):
+        webhook_sim.wait_for_deliveries(1, timeout=0.5)
+
+
+def test_a_wait_that_times_out_says_what_holds_a_delivery_back(webhook_sim, webhook_receiver):
+    """A delivery held by its reorder window was named only `pending`."""
+    webhook_sim.subscribe(webhook_receiver.url, faults={"reorder": 3})
+    webhook_sim.emit("token.created")
+    with pytest.raises(AssertionError, match=r"pending, held back by its reorder of 3 until it is full"):
         webhook_sim.wait_for_deliveries(1, timeout=0.5)
 
 
@@ -226,3 +234,18 @@ def test_make_verifier_refuses_what_cannot_verify():
     assert make_verifier("none")({}, body) == (True, "ok")
     with pytest.raises(signing.InvalidInput):
         make_verifier("standard", secret="not-a-whsec-secret")
+
+
+def test_a_basis_theory_target_has_no_secret_as_it_is_signed_with_the_key(webhook_sim, webhook_receiver):
+    """Its requests carry BT-SIGNATURE (the RSA key), yet `handle.secret` and `target_secret` gave a Syncfy one."""
+    handle = webhook_sim.run("basistheory-token-lifecycle", target=webhook_receiver.url, seed=1)
+    assert handle.secret is None
+    run = handle.wait(30)
+    assert webhook_sim.secret(run.subscriptions[0]) is None
+    assert "bt-signature" in webhook_receiver.requests[0].headers
+    assert webhook_sim.target_secret(webhook_receiver.url, "basistheory") is None
+    before = len(webhook_receiver.requests)
+    webhook_sim.emit("token.created", target=webhook_receiver.url)  # signed with the key, as the run's were
+    assert "bt-signature" in webhook_receiver.wait_for(before + 1)[-1].headers
+    syncfy = webhook_sim.run("syncfy-credential-lifecycle", target=webhook_receiver.url, params={"refreshes": 0})
+    assert syncfy.secret  # Syncfy's own scheme takes one

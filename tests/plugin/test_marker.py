@@ -131,3 +131,58 @@ def test_the_session_simulator_is_shared_and_the_ini_adds_scenario_folders(proje
             assert list(webhook_sim.client.iter_runs()) == []
     """)
     project.runpytest("-q").assert_outcomes(passed=2)
+
+
+def test_the_run_plays_once_every_other_fixture_of_the_test_is_set_up(project: pytest.Pytester):
+    """pytest sets a plugin's autouse fixtures up before a project's: the run played first, and the project's
+    own `clean` fixture then wiped what it had delivered."""
+    project.makeconftest("""
+        import pytest
+
+        SEEN = []
+
+        @pytest.fixture(autouse=True)
+        def clean(webhook_receiver):
+            webhook_receiver.clear()
+            SEEN.append("clean")
+
+        @pytest.fixture
+        def after_the_run(webhook_sim_run):
+            SEEN.append("after the run")
+            return webhook_sim_run.events
+    """)
+    project.makepyfile("""
+        import pytest
+        from conftest import SEEN
+
+        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", params={"refreshes": 0})
+        def test_kept(webhook_receiver, webhook_sim_run):
+            assert len(webhook_receiver.requests) == webhook_sim_run.events == 4
+
+        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", params={"refreshes": 0})
+        def test_a_fixture_using_the_run_comes_after_it(webhook_receiver, after_the_run):
+            assert after_the_run == 4 and len(webhook_receiver.requests) == 4
+            assert SEEN[-2:] == ["clean", "after the run"]
+    """)
+    project.runpytest("-q").assert_outcomes(passed=2)
+
+
+def test_a_marker_scenario_file_is_read_from_the_configurations_folder(project: pytest.Pytester):
+    """It was read from the working directory: a test run from an IDE, or from a monorepo's root, looked for
+    another file."""
+    (project.path / "scenarios").mkdir()
+    (project.path / "scenarios" / "mini.yaml").write_text(
+        "name: marker-mini\nprovider: syncfy\ndescription: one event\nsteps:\n  - emit: credentials.created\n"
+    )
+    tests = project.mkdir("tests")
+    (tests / "test_mini.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.webhook_sim('scenarios/mini.yaml')\n"
+        "def test_mini(webhook_receiver, webhook_sim_run):\n"
+        "    assert webhook_sim_run.scenario == 'marker-mini' and len(webhook_receiver.requests) == 1\n"
+    )
+    elsewhere = project.mkdir("elsewhere")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(elsewhere)
+        result = project.runpytest("-q", str(tests / "test_mini.py"), "-c", str(project.path / "tox.ini"))
+    result.assert_outcomes(passed=1)

@@ -249,3 +249,16 @@ def test_summary_is_json_ready():
         "default": 3,
         "description": "how many periodic refreshes follow",
     }
+
+
+def test_an_unknown_name_says_which_files_could_not_be_loaded_and_why(tmp_path: Path) -> None:
+    """It said only "(1 scenario files could not be loaded)": a test asking for its folder's broken scenario by
+    name learned that the name was unknown, and looked for a typo."""
+    (tmp_path / "probe-broken.yaml").write_text(
+        "name: probe-broken\nprovider: syncfy\ndescription: x\nsteps:\n  - emit: credentials.nope\n"
+    )
+    with pytest.raises(NotFound) as caught:
+        find("probe-broken", [tmp_path])
+    assert f"{tmp_path / 'probe-broken.yaml'}:5: steps[0].emit" in caught.value.detail, caught.value.detail
+    [broken] = [e for e in caught.value.errors if e.file is not None]
+    assert (broken.line, broken.field) == (5, "steps[0].emit")
