@@ -342,7 +342,10 @@ def test_proxy_invocations_mostly_succeed_without_error_objects() -> None:
     assert 0.8 <= len(succeeded) / len(invocations) <= 0.95
     for invoked in succeeded:
         assert not {"request_transform", "response_transform"} & set(invoked)
-        assert invoked["proxy"]["response"] == {"status": invoked["destination"]["response"]["status"]}
+        answered, destination = invoked["proxy"]["response"], invoked["destination"]["response"]
+        assert list(answered) == ["elapsed_ms", "status"] and answered["status"] == destination["status"]
+        # The proxy's time in all: the destination's, and its own few milliseconds.
+        assert destination["elapsed_ms"] < answered["elapsed_ms"] <= destination["elapsed_ms"] + 40
     # The destination's own errors reach the caller as they are; its body says the same as its status.
     statuses = {d["destination"]["response"]["status"] for d in succeeded}
     assert 200 in statuses and statuses & {400, 402, 500}
@@ -639,3 +642,10 @@ def test_bodies_go_out_in_the_documents_field_order_not_the_signed_one(name: str
         body = catalog.sample(f"basistheory:{name}", seed)
         assert schema_order_problems(json.loads(body), catalog.schema(f"basistheory:{name}")) == []
         assert body != signing.canonical_json(body)
+
+
+def test_a_failed_invocation_says_how_long_the_proxy_took_too() -> None:
+    """`proxy.response.elapsed_ms` is in the stored docs' table: it was never sent."""
+    failed = [d for _, d in proxy_invocations(range(200)) if "error" in d["proxy"]["response"]]
+    assert failed and all(list(d["proxy"]["response"]) == ["error", "elapsed_ms", "status"] for d in failed)
+    assert all(3 <= d["proxy"]["response"]["elapsed_ms"] < 40 for d in failed if "destination" not in d)
