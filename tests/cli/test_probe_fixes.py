@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from simulator import cli as webhook_sim
+from simulator.api import access_log
 from simulator.cli import docs, serve, worker
 from simulator.testing.receiver import Receiver
 
@@ -43,6 +44,9 @@ def nothing_served(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(serve, "bind_tcp", reached)
     monkeypatch.setattr(worker, "run_loop", reached)
+    # A process's logging set-up hands the root logger to this test's captured stderr: the tests after it, in
+    # the same worker, would log into that closed stream ("--- Logging error ---" in the run's output).
+    monkeypatch.setattr(access_log, "configure", lambda *args, **kwargs: None)
 
 
 # -- 1, 2: `trigger --override` values no request body may carry ------------------------------------------------
