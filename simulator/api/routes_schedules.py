@@ -67,6 +67,7 @@ ENDPOINTS = [
         status=204,
         content="",
         errors=(404,),
+        description="A one-off (`at`) that has fired is deleted too (its record is kept until then).",
     ),
     Endpoint(
         "POST",
@@ -75,7 +76,8 @@ ENDPOINTS = [
         "Pause a schedule",
         "schedules",
         response=schemas.Schedule,
-        errors=(404,),
+        errors=(404, 409),
+        description="409 for a one-off (`at`) that has fired: it will not fire again.",
     ),
     Endpoint(
         "POST",
@@ -84,7 +86,7 @@ ENDPOINTS = [
         "Resume a paused schedule",
         "schedules",
         response=schemas.Schedule,
-        errors=(404,),
-        description="A one-off (`at`) whose time passed while it was paused fires at once.",
+        errors=(404, 409),
+        description="A one-off (`at`) whose time passed while it was paused fires at once; 409 for one that has fired.",
     ),
 ]

@@ -37,7 +37,7 @@ from simulator.core.job_store import JsonJobStore
 from simulator.core.leader import Leader
 from simulator.core.pagination import split_page
 from simulator.credentials import mask_url
-from simulator.errors import FieldError, InvalidInput, NotFound, SimError
+from simulator.errors import Conflict, FieldError, InvalidInput, NotFound, SimError
 from simulator.ids import new_id
 from simulator.models.inputs import RunSpec, ScheduleSpec
 from simulator.models.records import Run
@@ -218,14 +218,28 @@ class Schedules:
         return [view(j, stored.get(j.id)) for j in shown], next_cursor
 
     async def _job(self, schedule_id: str) -> Job:
+        """The schedule's job; 404 for a schedule never made or deleted, 409 for a one-off that has fired (its
+        record stays until it is deleted or the server restarts, so a client that made it moments ago is not told
+        it never existed)."""
         job = await asyncio.to_thread(self.scheduler.get_job, schedule_id)
-        if job is None:
-            raise NotFound(f"no schedule {schedule_id!r}", errors=[FieldError("id", "not found")])
-        return job
+        if job is not None:
+            return job
+        if await self.runs.get(schedule_id) is not None:
+            raise Conflict(
+                f"schedule {schedule_id} has fired and will not fire again (a one-off); delete it to forget it",
+                errors=[FieldError("id", "fired")],
+            )
+        raise NotFound(f"no schedule {schedule_id!r}", errors=[FieldError("id", "not found")])
 
     async def delete(self, schedule_id: str) -> None:
-        await self._job(schedule_id)
-        await asyncio.to_thread(self.scheduler.remove_job, schedule_id)
+        """Delete a schedule, a one-off that has fired included: a one-off whose `at` was past fired at once, and
+        a DELETE made right after creating it answered 404."""
+        job = await asyncio.to_thread(self.scheduler.get_job, schedule_id)
+        if job is None:
+            if await self.runs.get(schedule_id) is None:
+                raise NotFound(f"no schedule {schedule_id!r}", errors=[FieldError("id", "not found")])
+        else:
+            await asyncio.to_thread(self.scheduler.remove_job, schedule_id)
         await self.runs.delete(schedule_id)
 
     async def pause(self, schedule_id: str) -> dict[str, Any]:

@@ -45,6 +45,22 @@ def test_a_one_off_fires_once_and_is_gone(api: httpx.Client) -> None:
     assert len(runs(api)) == 1
 
 
+def test_a_one_off_that_fired_answers_for_itself_until_deleted(api: httpx.Client) -> None:
+    """A one-off whose `at` was past fired at once, and a DELETE made right after creating it answered 404, as
+    for a schedule that never existed."""
+    past = datetime.now(UTC) - timedelta(hours=1)
+    made = ok(
+        api.post("/schedules", json={"scenario": "api-one-event", "at": iso(past), "speed": 0}), schemas.Schedule, 201
+    )
+    eventually(lambda: len(runs(api)) == 1, timeout=5, what="the firing")
+    eventually(lambda: api.get("/schedules").json()["data"] == [], what="the one-off done")
+    for action in ("pause", "resume"):
+        problem(api.post(f"/schedules/{made['id']}/{action}"), 409, "id")
+    ok(api.delete(f"/schedules/{made['id']}"), None, 204)
+    problem(api.delete(f"/schedules/{made['id']}"), 404, "id")  # now it is gone
+    problem(api.post(f"/schedules/{made['id']}/pause"), 404, "id")
+
+
 def test_cron_schedule_and_its_next_time(api: httpx.Client) -> None:
     made = ok(
         api.post("/schedules", json={"scenario": "api-slow", "cron": "30 4 * * 1", "params": {"plan": "pro"}}),
