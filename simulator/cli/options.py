@@ -328,6 +328,12 @@ def scenario_dirs(folders: list[str]) -> list[Path]:
     return [Path(folder) for folder in folders]
 
 
+def add_max_in_flight(parser: argparse.ArgumentParser, model: Any, what: str) -> None:
+    """`--max-in-flight`, checked against the bounds of `model`'s field, which the API checks again."""
+    low, high = field_bounds(model, "max_in_flight")
+    add(parser, "--max-in-flight", f"{what} ({low} to {high})", default=1, type=whole_between(low, high))
+
+
 def add_lease_ttl(parser: argparse.ArgumentParser) -> None:
     add(
         parser,

@@ -44,14 +44,7 @@ def register(sub: Any) -> None:
     options.add(p, "--fault", "a fault to inject, e.g. drop=0.1", many=";", metavar="SPEC")
     options.add(p, "--signing", "the signing scheme (default: the provider's own)", choices=SIGNING_SCHEMES)
     options.add(p, "--secret", "the signing secret (default: a generated one)", type=options.secret)
-    low, high = options.field_bounds(RunSpec, "max_in_flight")
-    options.add(
-        p,
-        "--max-in-flight",
-        f"concurrent requests to the target ({low} to {high})",
-        default=1,
-        type=options.whole_between(low, high),
-    )
+    options.add_max_in_flight(p, RunSpec, "concurrent requests to the target")
     retries.add(p, scaled=True)
     options.add(p, "--start-time", "ISO time of the first event (default: now)")
     options.add(p, "--db", "store URL or path (default: ephemeral)")

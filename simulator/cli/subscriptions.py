@@ -58,14 +58,7 @@ def _create_options(p: argparse.ArgumentParser) -> None:
     )
     options.add(p, "--signing", "the signing scheme (default: each provider's own)", choices=SIGNING_SCHEMES)
     options.add(p, "--secret", "the signing secret (default: a generated one)")
-    low, high = options.field_bounds(SubscriptionSpec, "max_in_flight")
-    options.add(
-        p,
-        "--max-in-flight",
-        f"attempts under way at once ({low} to {high})",
-        default=1,
-        type=options.whole_between(low, high),
-    )
+    options.add_max_in_flight(p, SubscriptionSpec, "attempts under way at once")
     options.add(p, "--strict-order", "one delivery at a time, in order, retries included", flag_only=True)
     options.add(p, "--disabled", "create it disabled", flag_only=True)
 

@@ -361,8 +361,8 @@ def _webhook_names(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
     """An object's REST fields under the names its events give them (a 3DS session's `created_date` is
     `created_at` there)."""
     out = dict(body)
-    if kind == "3ds_session" and "created_date" in out:
-        out["created_at"] = out["created_date"]
+    if kind == "3ds_session":
+        out.update({webhook: out[rest] for webhook, rest in api_state.SESSION_3DS_RENAMES if rest in out})
     return out
 
 

@@ -229,7 +229,7 @@ class Schedules:
                 f"schedule {schedule_id} has fired and will not fire again (a one-off); delete it to forget it",
                 errors=[FieldError("id", "fired")],
             )
-        raise NotFound(f"no schedule {schedule_id!r}", errors=[FieldError("id", "not found")])
+        raise _missing(schedule_id)
 
     async def delete(self, schedule_id: str) -> None:
         """Delete a schedule, a one-off that has fired included: a one-off whose `at` was past fired at once, and
@@ -237,7 +237,7 @@ class Schedules:
         job = await asyncio.to_thread(self.scheduler.get_job, schedule_id)
         if job is None:
             if await self.runs.get(schedule_id) is None:
-                raise NotFound(f"no schedule {schedule_id!r}", errors=[FieldError("id", "not found")])
+                raise _missing(schedule_id)
         else:
             await asyncio.to_thread(self.scheduler.remove_job, schedule_id)
         await self.runs.delete(schedule_id)
@@ -328,6 +328,10 @@ def _weekdays(field: str) -> str:
             raise ValueError(f"bad weekday {part!r}: expected 0-7 (0 and 7 are Sunday)")
         out.extend(str((day - 1) % 7) for day in range(low, high + 1, int(step or 1)))
     return ",".join(dict.fromkeys(out))
+
+
+def _missing(schedule_id: str) -> NotFound:
+    return NotFound(f"no schedule {schedule_id!r}", errors=[FieldError("id", "not found")])
 
 
 def _bad(field: str, message: str) -> InvalidInput:

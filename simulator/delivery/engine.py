@@ -127,8 +127,6 @@ class DeliveryEngine(Outcomes):
         subscription received them the wrong way round. One indexed query, for what a caller waits on anyway; a
         run's later events keep its own order."""
         if run_id is not None:
-            if run_id in self._numbered_runs:
-                return
             if len(self._numbered_runs) > 10_000:
                 self._numbered_runs.clear()  # bounded: a run numbered again only catches up again
             self._numbered_runs.add(run_id)
@@ -199,7 +197,7 @@ class DeliveryEngine(Outcomes):
         to the fault hooks. Returns the ids of the deliveries that carry the event."""
         if speed == 0:
             await self._wait_for_room(subs)
-        if self.leases is not None:
+        if self.leases is not None and event.run_id not in self._numbered_runs:
             await self._number_after_the_store(event.run_id)
         key = f"{event.run_id}/{event.seq}" if event.run_id else new_id("evt")
         for observe in self.observers:
@@ -388,11 +386,10 @@ class DeliveryEngine(Outcomes):
         # Rows another process must not send yet: an open batch, and what a fault holds back.
         for job, _, _ in send:
             job.held_by = self.me if self.faults.holds(job.id) else None
-        for job, _, _ in collecting:
-            job.held_by = self.me
-        for job, _, _ in send:
             if job.status == "dropped" and job.finished_at is not None and job.finished_at < now:
                 job.finished_at = now  # dropped when due, but not before it was made (a run at speed 0's was)
+        for job, _, _ in collecting:
+            job.held_by = self.me
         inserts = tuple(job.insert_row(keys, now) for job, keys, new in rows if new)
         rewrites = tuple(job.rewrite_row(keys) for job, keys, new in rows if not new)
         for job, _, _ in send:

@@ -258,10 +258,11 @@ class WebhookSim:
     ) -> RunHandle:
         """Start a run of `scenario` (a name, or a YAML file's path). At `speed` 0 nothing waits, retries
         included. With `target`, a secret is generated here when none is given, so `handle.secret` has it."""
+        name = self._scenario_name(scenario)  # a file is read once: by its name from here on
         if target is not None and secret is None:
-            secret = signing_secret(signing or native_scheme(self.provider_of(scenario)))
+            secret = signing_secret(signing or native_scheme(self.provider_of(name)))
         info = self.client.start_run(
-            self._scenario_name(scenario),
+            name,
             seed=seed,
             params=dict(params) if params else None,
             faults=dict(faults) if faults else None,

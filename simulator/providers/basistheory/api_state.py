@@ -24,6 +24,8 @@ from typing import Any
 
 KINDS = ("token", "token_intent", "3ds_session", "application", "reactor", "proxy")
 LIVE, DELETED, EXPIRED, CONVERTED = "live", "deleted", "expired", "converted"
+# A 3DS session's fields the REST object names otherwise than its webhooks: (webhook name, REST name).
+SESSION_3DS_RENAMES = (("created_at", "created_date"), ("expires_at", "expiration_date"))
 FIXED = (
     "id",
     "tenant_id",
@@ -112,7 +114,7 @@ def _session_3ds(state: str | None = None) -> Any:
         if not isinstance(session, dict) or not session.get("id"):
             return []
         fields = dict(session)
-        for webhook_name, rest_name in (("created_at", "created_date"), ("expires_at", "expiration_date")):
+        for webhook_name, rest_name in SESSION_3DS_RENAMES:
             if webhook_name in fields:
                 fields[rest_name] = fields.pop(webhook_name)
         if "token_id" in fields:

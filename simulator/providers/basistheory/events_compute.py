@@ -201,9 +201,8 @@ def proxy_invoked(ctx: BuildContext) -> dict[str, Any]:
     # not drawn: the run's later draws, and so its later events, stay as they were).
     own = 3 + int(derived_fraction("proxy-elapsed", proxy["id"], status, error is None) * 37)
     elapsed = own + (destination["response"]["elapsed_ms"] if destination is not None else 0)
-    response = {"error": error, "elapsed_ms": elapsed, "status": status}
-    if error is None:
-        del response["error"]
+    response: dict[str, Any] = {"error": error} if error is not None else {}
+    response |= {"elapsed_ms": elapsed, "status": status}
     data: dict[str, Any] = {"proxy": {"id": proxy["id"], "name": proxy["name"], "response": response}}
     data["proxy"]["type"] = proxy["type"]
     if destination is not None:
