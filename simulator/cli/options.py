@@ -15,6 +15,7 @@ from typing import Any
 
 from simulator import files, json_input, signing
 from simulator.errors import FieldError, InvalidInput
+from simulator.scenarios.document import MAX_DEPTH
 from simulator.store.leases import LEASE_TTL
 
 ENV_PREFIX = "WEBHOOK_SIM_"
@@ -186,7 +187,7 @@ def output_file(text: str) -> str:
 
 # A JSON value on the command line nests at most as deep as a scenario file may: deeper, the event's schema check
 # and the encoder walk it recursively, and a few hundred levels exhaust Python's stack.
-MAX_JSON_DEPTH = 100
+MAX_JSON_DEPTH = MAX_DEPTH
 _TOO_DEEP = f"nested too deeply: expected at most {MAX_JSON_DEPTH} levels of lists and objects"
 
 
