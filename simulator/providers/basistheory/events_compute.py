@@ -36,6 +36,8 @@ from simulator.timeutil import iso_ms
 
 # Where Basis Theory serves pre-configured proxies (ours: the API's proxy endpoint).
 PROXY_HOST = "https://api.basistheory.com/proxy"
+# A proxy's `timeout` (seconds; the SDK's Proxy.timeout is an optional int): most keep the default (null).
+PROXY_TIMEOUTS: tuple[int | None, ...] = (None, None, 15, 30, 60)
 # Async invocations that run longer than this are cut off and reported as `reactor.failed`.
 ASYNC_TIMEOUT_MS = 300_000
 # A reactor's own HTTP call that timed out: only an invocation that ran at least that long can report it.
@@ -56,8 +58,9 @@ _QUICK_ERRORS = tuple(error for error in REACTOR_ERRORS if error != _AXIOS_TIMEO
 def new_proxy(ctx: BuildContext, created_at: str, created_by: str) -> Entity:
     """A pre-configured proxy to a payment provider, running as the private application."""
     name, url = v.PROXY_TARGETS[int(ctx.rng.random() * len(v.PROXY_TARGETS))]
+    proxy_id = uid(ctx, "proxy")
     return {
-        "id": uid(ctx, "proxy"),
+        "id": proxy_id,
         "name": name,
         "application_id": application(ctx, "private")["id"],
         "destination_url": url,
@@ -66,7 +69,14 @@ def new_proxy(ctx: BuildContext, created_at: str, created_by: str) -> Entity:
         "created_by": created_by,
         "proxy_host": PROXY_HOST,
         "type": "pre_configured",
+        "timeout": proxy_timeout(proxy_id),
     }
+
+
+def proxy_timeout(proxy_id: str) -> int | None:
+    """The proxy's custom timeout in seconds, or None for the default: derived from its id, not drawn, so adding
+    the field (the docs list it on proxy.updated) left every seeded event's other values as they were."""
+    return PROXY_TIMEOUTS[int(derived_fraction("proxy-timeout", proxy_id) * len(PROXY_TIMEOUTS))]
 
 
 def _proxy(ctx: BuildContext) -> Entity:
@@ -94,6 +104,7 @@ def proxy_updated(ctx: BuildContext) -> dict[str, Any]:
         "id",
         "name",
         "proxy_host",
+        "timeout",
         "destination_url",
         "require_authentication",
         "created_at",
