@@ -9,6 +9,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 # permanent: retrying it would stall every write behind it.
 TRANSIENT_SQLITE = frozenset({5, 6, 7, 8, 10, 13, 14, 15})
 SQLITE_FULL = 13
+# What a write past a file-size limit (EFBIG) or a disk quota gives: SQLite maps only ENOSPC to SQLITE_FULL.
+SQLITE_IOERR = 10
 # PostgreSQL's SQLSTATE prefixes of the same kind: connection exception, insufficient resources (disk full, out
 # of memory), operator intervention (shutdown), serialization failure, deadlock, lock not available, read-only.
 TRANSIENT_SQLSTATE = ("08", "53", "57P", "40001", "40P01", "55P03", "25006")

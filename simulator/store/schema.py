@@ -38,12 +38,29 @@ class StoreTooNew(SimError):
     title = "Store too new"
 
 
+class StoreVersionUnreadable(SimError):
+    """The store's recorded schema version is not a number: not webhook-sim's, or damaged. Guessing a version
+    could run upgrade steps over tables they were not written for."""
+
+    status = 503
+    exit_code = 1
+    title = "Store version unreadable"
+
+
 def stored_version(conn: Connection) -> int:
     """The version recorded in the store; 0 for an empty database or one made before versions were recorded."""
     if not inspect(conn).has_table(t.settings.name):
         return 0
     value = conn.execute(select(t.settings.c.value).where(t.settings.c.key == VERSION_SETTING)).scalar()
-    return int(value) if value is not None else 0
+    if value is None:
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        raise StoreVersionUnreadable(
+            f"the store's schema version (settings row {VERSION_SETTING!r}) is {str(value)[:40]!r}, not a number: "
+            "this database was not written by webhook-sim, or has been changed by hand"
+        ) from None
 
 
 def prepare(conn: Connection) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from simulator.errors import StoreUnavailable
-from simulator.store.failures import SQLITE_FULL, failure_reason, sqlite_code, transient
+from simulator.store.failures import SQLITE_FULL, SQLITE_IOERR, failure_reason, sqlite_code, transient
 from simulator.store.slow import SLOW, SlowCommits
 from simulator.store.transaction import transaction as _transaction
 
@@ -363,7 +363,7 @@ class Writer:
             if transient(exc):
                 await self._disconnect(invalidate=True)  # the next try gets a fresh connection
                 self._failed(exc)
-                if sqlite_code(exc) == SQLITE_FULL:
+                if sqlite_code(exc) in (SQLITE_FULL, SQLITE_IOERR):  # the WAL could not grow: let it be reused
                     await self._checkpoint()
             return exc
         if self.unavailable is not None:

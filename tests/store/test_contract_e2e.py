@@ -11,7 +11,7 @@ from simulator.core.schedules import Schedules
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec, ScheduleSpec
 from simulator.store import Store
-from simulator.store.schema import SCHEMA_VERSION, VERSION_SETTING, StoreTooNew
+from simulator.store.schema import SCHEMA_VERSION, VERSION_SETTING, StoreTooNew, StoreVersionUnreadable
 from simulator.testing.receiver import Receiver
 from tests.store import pg
 
@@ -98,6 +98,17 @@ async def test_a_store_written_by_a_newer_release_is_refused_naming_both_version
     # the newer release (here: the setting put back) says so.
     reopened = await _open_as_version(store_url, SCHEMA_VERSION + 1)
     assert reopened == str(SCHEMA_VERSION + 1)
+
+
+async def test_a_store_whose_version_is_not_a_number_is_refused_saying_so(store_url: str):
+    store = await Store.open(store_url)
+    try:
+        await store.set_setting(VERSION_SETTING, "abc")
+    finally:
+        await store.close()
+    with pytest.raises(StoreVersionUnreadable) as refused:
+        await (await Store.open(store_url)).close()
+    assert "'abc', not a number" in refused.value.detail
 
 
 async def _open_as_version(store_url: str, version: int) -> str | None:
