@@ -58,6 +58,20 @@ def attempt_row(delivery_id: str, number: int = 1) -> dict[str, Any]:
     }
 
 
+async def fill_a_reusable_wal(store: Store) -> None:
+    """Rows checkpointed into the database, then changed twice over: the WAL file ends where its frames do, and a
+    checkpoint of them needs no new room in the database file, after which the WAL can be written over."""
+    rows = [{"key": f"k{i}", "value": f"{i:04d}" + "x" * 2000} for i in range(100)]
+    await store.writer.submit(lambda conn: conn.execute(t.settings.insert(), rows))
+    async with store.engine.connect() as conn:  # the pages are now in the database file
+        await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        await conn.commit()
+    stmt = t.settings.update().where(t.settings.c.key == bindparam("k")).values(value=bindparam("v"))
+    for letter in "yz":
+        changed = [{"k": f"k{i}", "v": f"{i:04d}" + letter * 2000} for i in range(100)]
+        await store.writer.submit(lambda conn, changed=changed: conn.execute(stmt, changed))
+
+
 def statuses_by_event(receiver: Receiver) -> dict[str, list[int]]:
     """The statuses the receiver answered, per event id, in arrival order."""
     out: dict[str, list[int]] = {}
@@ -166,17 +180,7 @@ async def test_a_full_disk_whose_wal_can_be_reused_takes_the_batch_without_freei
     with small_disk(tmp_path / "disk") as disk:
         store = await Store.open(str(disk / "sim.db"))
         try:
-            rows = [{"key": f"k{i}", "value": f"{i:04d}" + "x" * 2000} for i in range(100)]
-            await store.writer.submit(lambda conn: conn.execute(t.settings.insert(), rows))
-            async with store.engine.connect() as conn:  # the pages are now in the database file
-                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-                await conn.commit()
-            # Changes of those pages, twice over: the WAL file ends where its frames do, and a checkpoint of them
-            # needs no new room in the database file.
-            stmt = t.settings.update().where(t.settings.c.key == bindparam("k")).values(value=bindparam("v"))
-            for letter in "yz":
-                changed = [{"k": f"k{i}", "v": f"{i:04d}" + letter * 2000} for i in range(100)]
-                await store.writer.submit(lambda conn, changed=changed: conn.execute(stmt, changed))
+            await fill_a_reusable_wal(store)
 
             # Another connection stays open, as the scheduler's does: the writer's reconnecting is then not the
             # last connection closing, which would checkpoint on its own.

@@ -12,12 +12,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam
 
 from simulator.store import Store
-from simulator.store import tables as t
 from simulator.store.writer import Op
-from tests.store.test_disk_full import attempt_row
+from tests.store.test_disk_full import attempt_row, fill_a_reusable_wal
 
 
 async def test_a_wal_that_may_not_grow_past_a_file_size_limit_is_reused(
@@ -28,17 +26,7 @@ async def test_a_wal_that_may_not_grow_past_a_file_size_limit_is_reused(
     store = await Store.open(str(db))
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     try:
-        rows = [{"key": f"k{i}", "value": f"{i:04d}" + "x" * 2000} for i in range(100)]
-        await store.writer.submit(lambda conn: conn.execute(t.settings.insert(), rows))
-        async with store.engine.connect() as conn:  # the pages are now in the database file
-            await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-            await conn.commit()
-        # Changes of those pages, twice over: the WAL ends where its frames do, and a checkpoint of them needs no
-        # new room in the database file.
-        stmt = t.settings.update().where(t.settings.c.key == bindparam("k")).values(value=bindparam("v"))
-        for letter in "yz":
-            changed = [{"k": f"k{i}", "v": f"{i:04d}" + letter * 2000} for i in range(100)]
-            await store.writer.submit(lambda conn, changed=changed: conn.execute(stmt, changed))
+        await fill_a_reusable_wal(store)
         other = sqlite3.connect(db)  # kept open, as the scheduler's is: no checkpoint on the last close
         other.execute("SELECT count(*) FROM settings").fetchall()
         try:
