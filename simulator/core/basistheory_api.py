@@ -30,7 +30,7 @@ from simulator.ids import uuid4
 from simulator.models import BuildContext, Event
 from simulator.models.inputs import SubscriptionPatch, SubscriptionSpec
 from simulator.providers.base import compact_json
-from simulator.providers.basistheory import api, api_events, api_state
+from simulator.providers.basistheory import api, api_events, api_mask, api_state
 from simulator.providers.basistheory._common import app_actor, tenant
 from simulator.store.twins import Cursor, TwinStore
 from simulator.timeutil import add_seconds, iso_ms, now_utc
@@ -181,6 +181,7 @@ class BasisTheoryBackend:
             "tenant_id": tenant(ctx)["id"],
             "type": kind,
             **api.details(kind, data),
+            "mask": options["mask"] if "mask" in options else api_mask.default(kind),
             "metadata": options.get("metadata", {}),
             "containers": options.get("containers", [api.container(kind)]),
             "fingerprint": api.fingerprint(kind, data),
@@ -189,6 +190,7 @@ class BasisTheoryBackend:
             "created_by": actor["id"],
             "created_at": iso_ms(ctx.now),
             "expires_at": options.get("expires_at"),
+            "_expires_at": options.get("expires_at_shown"),  # the REST answer's, in the creator's offset
             "_extras": {"deduplicated": False},
             "_data": data,
         }

@@ -4,6 +4,7 @@ from the twin's code): which object each event names, where the REST name differ
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 # data key -> (kind, REST path); `session` is a 3DS session only in `3ds.*` events (elsewhere an Elements one).
@@ -33,6 +34,9 @@ RENAMES = {
     },
     "proxy": {"require_authentication": ("require_auth",)},
 }
+# Times: the REST objects write them as .NET does (`2020-09-15T15:53:00+00:00`), the webhook payloads as
+# `2024-04-09T13:56:37.864Z`; what must agree is the instant.
+TIMES = {"created_at", "modified_at", "expires_at", "created_date", "modified_date", "expiration_date"}
 # Per-invocation parts of a payload, not the object's state.
 NOT_STATE = {"proxy.invoked": {"response"}, "token.property.expired": {"property_name"}}
 
@@ -73,3 +77,21 @@ def at(body: dict[str, Any], path: tuple[str, ...]) -> Any:
     for part in path:
         body = body[part]
     return body
+
+
+def instant(value: Any) -> Any:
+    """A time string as the moment it names (UTC); anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return moment.astimezone(UTC) if moment.tzinfo else moment
+
+
+def agrees(path: tuple[str, ...], shown: Any, told: Any) -> bool:
+    """The REST object's value at `path` says what the event told (a time by its instant)."""
+    if path[-1] in TIMES:
+        return instant(shown) == instant(told)
+    return bool(shown == told)

@@ -6,7 +6,8 @@ Where the twin differs from Basis Theory:
   permissions, so no request is refused with 403, and every key sees every tenant's objects;
 - validation covers what a consumer usually sends wrong (type, card number by Luhn, expiry, bank numbers, page
   sizes, cursors, webhook fields); the messages are ours, the shape (`errors: {field: [message]}`) is theirs;
-- token `data` always comes back masked, as a key with a mask transform would see it; nothing is ever revealed.
+- token `data` always comes back through the token's mask (`api_mask`), as a key with a mask transform would see
+  it; a token without a mask shows none of it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from simulator import json_input
 from simulator.providers.basistheory import _values as v
+from simulator.providers.basistheory import api_mask, api_times
 from simulator.timeutil import iso_ms, now_utc
 
 # At most five webhooks per tenant.
@@ -318,23 +320,6 @@ def fingerprint(kind: str, data: Any) -> str:
     return _base58(digest)
 
 
-def _reveal_last(text: str, n: int = 4) -> str:
-    return "X" * max(0, len(text) - n) + text[-n:]
-
-
-def masked(kind: str, data: Any) -> Any:
-    """What `GET /tokens/{id}` shows of `data`: a card's number but its last four, no CVC; the last four of a
-    string; nothing of anything else."""
-    if kind == "card":
-        shown = {"number": _reveal_last(data["number"])}
-        return shown | {k: data[k] for k in ("expiration_month", "expiration_year") if k in data}
-    if kind == "bank":
-        return {"routing_number": data["routing_number"], "account_number": _reveal_last(data["account_number"])}
-    if isinstance(data, str):
-        return _reveal_last(data)
-    return None
-
-
 def container(kind: str) -> str:
     return v.TOKEN_SHAPES[kind][0] if kind in v.TOKEN_SHAPES else "/general/high/"
 
@@ -351,9 +336,15 @@ def fingerprint_expression(kind: str) -> str:
 
 
 def token_options(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The optional attributes of `POST /tokens`: metadata, containers, search_indexes, expires_at, and
-    fingerprint_expression (kept as given, not applied; others ignored)."""
+    """The optional attributes of `POST /tokens`: mask, metadata, containers, search_indexes, expires_at (as
+    the events write it, and `expires_at_shown` as the REST object answers it), and fingerprint_expression (kept
+    as given, not applied; others ignored)."""
     options: dict[str, Any] = {}
+    if body.get("mask") is not None:
+        try:
+            options["mask"] = api_mask.checked(body["mask"])
+        except api_mask.MaskError as exc:
+            raise invalid("mask", str(exc)) from None
     expression = _text(body, "fingerprint_expression", required=False)
     if expression is not None:
         options["fingerprint_expression"] = expression
@@ -373,13 +364,14 @@ def token_options(body: Mapping[str, Any]) -> dict[str, Any]:
             raise invalid(f"containers[{i}]", "must be a path like /pci/high/")
     expires = _text(body, "expires_at", required=False, limit=64)
     if expires is not None:
-        options["expires_at"] = _expiry(expires)
+        options["expires_at"], options["expires_at_shown"] = _expiry(expires)
     return options
 
 
-def _expiry(text: str) -> str:
-    """`expires_at` as the events write it (`2030-04-23T13:24:28.000Z`), from ISO 8601 in UTC or with an
-    offset, the formats Basis Theory documents; a time that is not one, or is past, is refused."""
+def _expiry(text: str) -> tuple[str, str]:
+    """`expires_at` as the events write it (`2030-04-23T13:24:28.000Z`) and as the REST object echoes it (in
+    the offset given: `2030-04-23T09:24:28-04:00`), from ISO 8601 in UTC or with an offset, the formats Basis
+    Theory documents; a time that is not one, or is past, is refused."""
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -392,7 +384,7 @@ def _expiry(text: str) -> str:
         raise invalid("expires_at", "is out of range") from None
     if moment <= now_utc():
         raise invalid("expires_at", "must be in the future")
-    return iso_ms(moment)
+    return iso_ms(moment), api_times.rest_time(when)
 
 
 def token_id(body: Mapping[str, Any]) -> str | None:
@@ -441,10 +433,17 @@ def webhook_events(value: Any, known: set[str]) -> list[str]:
 
 
 def view(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """The REST object of a stored object: its public fields; a token's `data` masked (`masked`)."""
-    out = {k: x for k, x in body.items() if not k.startswith("_") or k == "_extras"}
-    if kind == "token" and "_data" in body:
-        out["data"] = masked(body["type"], body["_data"])
+    """The REST object of a stored object: its public fields, times in the REST style (`api_times`); a token's
+    `data` through its mask (`api_mask`), its `expires_at` in the offset its creator gave."""
+    out = api_times.restyled({k: x for k, x in body.items() if not k.startswith("_") or k == "_extras"})
+    if kind != "token":
+        return out
+    if "_data" in body:
+        out["data"] = api_mask.apply(body.get("mask"), body["_data"])
+    shown = body.get("_expires_at")
+    # Only while it is the expiry the token holds: an event may have set another since.
+    if shown is not None and api_times.instant(shown) == api_times.instant(body.get("expires_at")):
+        out["expires_at"] = shown
     return out
 
 
