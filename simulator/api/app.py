@@ -28,7 +28,7 @@ from simulator.api import (
     twins,
 )
 from simulator.api.endpoints import Api, Endpoint, routes
-from simulator.api.middleware import BearerAuth, BodyLimit, RequestContext
+from simulator.api.middleware import BearerAuth, BodyLimit, RequestContext, SameSite
 from simulator.api.problem import http_exception, sim_error
 from simulator.core import syncfy
 from simulator.core.schedules import Schedules
@@ -74,10 +74,12 @@ def server_app(
     provider_key: str | None = None,
     sends: bool = True,
     lease_ttl: float = LEASE_TTL,
+    loopback: bool = True,
 ) -> Starlette:
     """The control API owning its simulator: opened at startup on `db`, closed at shutdown, letting in-flight
     attempts finish for up to `grace` seconds (pending deliveries stay in the store for the next start).
-    `provider_key`: the only key the provider API twins accept (None: any non-empty key)."""
+    `provider_key`: the only key the provider API twins accept (None: any non-empty key). `loopback`: the server
+    listens on a loopback address only, so it answers only a Host that names one (see `SameSite`)."""
 
     @asynccontextmanager
     async def owned() -> AsyncIterator[Simulator]:
@@ -88,14 +90,19 @@ def server_app(
         finally:
             await sim.close(grace=grace)
 
-    return build_app(owned, token=token, max_body=max_body, owns=True)
+    return build_app(owned, token=token, max_body=max_body, owns=True, loopback=loopback)
 
 
 def build_app(
-    simulator: SimulatorScope, *, token: str | None = None, max_body: int = MAX_BODY, owns: bool = False
+    simulator: SimulatorScope,
+    *,
+    token: str | None = None,
+    max_body: int = MAX_BODY,
+    owns: bool = False,
+    loopback: bool = True,
 ) -> Starlette:
     """The application; `simulator()` is entered at startup and left at shutdown. When the app `owns` the
-    simulator, shutting down first stops it accepting runs."""
+    simulator, shutting down first stops it accepting runs. `loopback`: see `server_app`."""
 
     def describe(scenarios: Mapping[str, Scenario]) -> dict[str, Any]:
         return openapi.document(ENDPOINTS, secured=token is not None, scenarios=scenarios)
@@ -126,6 +133,8 @@ def build_app(
         routes=[*routes(ENDPOINTS), *twins.mounts(), *dashboard.routes(token_required=token is not None)],
         middleware=[
             Middleware(RequestContext),
+            # Before the token: a page of another site is refused whatever the token, twins' paths included.
+            Middleware(SameSite, loopback=loopback, shaped=twins.refusal),
             Middleware(
                 BearerAuth,
                 token=token,

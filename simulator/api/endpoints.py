@@ -102,11 +102,20 @@ class Endpoint:
 
 
 async def read_json(request: Request) -> Any:
-    """The request body as JSON: `{}` when empty; 415 for another media type, 400 when malformed."""
+    """The request body as JSON: `{}` when empty; 415 for another media type or none, 400 when malformed."""
     raw = await request.body()
     if not raw.strip():
         return {}
-    media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    given = request.headers.get("content-type")
+    if given is None:
+        # Not read as JSON: a page of any site can post a body without a Content-Type (a `no-cors` fetch of a
+        # Blob) and no browser asks this server first, whereas a JSON Content-Type makes it ask.
+        raise HttpError(
+            415,
+            "the body has no Content-Type: send it as JSON with `Content-Type: application/json`",
+            errors=[FieldError("body", "no Content-Type given")],
+        )
+    media = given.split(";")[0].strip().lower()
     if media not in JSON_TYPES and not media.endswith("+json"):
         raise HttpError(
             415,

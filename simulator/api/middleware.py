@@ -1,4 +1,5 @@
-"""ASGI middleware of the control API: request ids and the access log, bearer-token auth, the body size limit.
+"""ASGI middleware of the control API: request ids and the access log, the refusal of what a browser sends from
+another site (and of a foreign Host on loopback), bearer-token auth, the body size limit.
 
 Each answers its own refusals as problem documents, so every non-2xx the server sends has the same form.
 """
@@ -6,11 +7,13 @@ Each answers its own refusals as problem documents, so every non-2xx the server 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable, Collection
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
@@ -25,6 +28,7 @@ from simulator.api.problem import (
     unauthorized,
     unreachable_store,
 )
+from simulator.errors import FieldError
 
 log = logging.getLogger("webhook_sim.api")
 Refusal = Callable[[Scope, HttpError], ASGIApp | None]
@@ -35,6 +39,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 DRAIN_LIMIT = 64 * 1024 * 1024
 # The access log's status for a request whose client disconnected before it was answered (nginx's 499).
 CLIENT_CLOSED = 499
+# Methods a browser sends cross-site without asking (and that change nothing here): no Origin check on them.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 class RequestContext:
@@ -92,6 +99,125 @@ class RequestContext:
                 },
             )
             request_id.reset(token)
+
+
+class SameSite:
+    """Refuse what a browser sends on another site's behalf, and, on a loopback server, a Host that no local
+    client uses.
+
+    Without a token any page the developer opens could change the server with a "simple" request (a form post,
+    a `no-cors` fetch), which a browser sends cross-site without asking: a browser marks those (`Origin`,
+    `Sec-Fetch-Site`), so a request whose method may change something is refused when its marks name another
+    site. Clients that are not browsers send neither header and pass. A page can also rebind its own name to
+    127.0.0.1 and then read this server as its own origin: its requests still carry that name as `Host`, so on
+    loopback only `localhost`, `*.localhost` and IP addresses are answered (as Jupyter and webpack-dev-server do).
+    """
+
+    def __init__(self, app: ASGIApp, loopback: bool, shaped: Refusal | None = None) -> None:
+        self.app = app
+        self.loopback = loopback  # the server listens on a loopback address only
+        self.shaped = shaped  # the refusal in the shape of the API the path belongs to (a twin's), if not ours
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        host = headers.get("host")
+        error = _foreign_host(host) if self.loopback and host is not None else None
+        if error is None and scope["method"] not in SAFE_METHODS:
+            error = _cross_site(headers, _own_origin(scope, host))
+        if error is None:
+            await self.app(scope, receive, send)
+            return
+        shaped = self.shaped(scope, error) if self.shaped is not None else None
+        await (shaped or problem_response(error))(scope, receive, send)
+
+
+def _refusal(status: int, title: str, detail: str, field: str, message: str) -> HttpError:
+    error = HttpError(status, detail, errors=[FieldError(field, message)])
+    error.title = title
+    return error
+
+
+def _split_host(value: str) -> tuple[str, str]:
+    """`host[:port]` (a v6 address in brackets) as its lowercased host name, brackets off, and its port text."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        name, _, rest = value[1:].partition("]")
+        return name, rest[1:] if rest.startswith(":") else rest
+    name, _, port = value.partition(":")
+    return name.rstrip("."), port
+
+
+def _foreign_host(host: str) -> HttpError | None:
+    """A 421 when `host` names neither localhost nor an IP address: what a page on a rebound name would send."""
+    name, _ = _split_host(host)
+    if name == "localhost" or name.endswith(".localhost"):
+        return None
+    try:
+        ipaddress.ip_address(name)
+        return None
+    except ValueError:
+        pass
+    return _refusal(
+        421,
+        "Misdirected request",
+        f"Host {host!r} is not a name of this server: listening on a loopback address, it answers only to "
+        "`localhost`, `*.localhost` and IP addresses, so that a page whose name was rebound to this machine "
+        "cannot read it",
+        "Host",
+        "not localhost, a *.localhost name or an IP address",
+    )
+
+
+def _own_origin(scope: Scope, host: str | None) -> tuple[str, str, int] | None:
+    """This request's own scheme, host and port, from its Host header (else the address it reached)."""
+    scheme = scope.get("scheme", "http")
+    if host is not None:
+        name, port = _split_host(host)
+    elif scope.get("server"):
+        name, port = str(scope["server"][0]).lower(), str(scope["server"][1])
+    else:
+        return None
+    if not port:
+        return scheme, name, DEFAULT_PORTS.get(scheme, 80)
+    return (scheme, name, int(port)) if port.isdigit() else None
+
+
+def _origin(value: str) -> tuple[str, str, int] | None:
+    """An `Origin` header's scheme, host and port; None for `null` (an opaque origin) or one that does not parse."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if not scheme or not parts.hostname:
+        return None
+    return scheme, parts.hostname.rstrip("."), port if port is not None else DEFAULT_PORTS.get(scheme, 80)
+
+
+def _cross_site(headers: Headers, own: tuple[str, str, int] | None) -> HttpError | None:
+    """A 403 when the browser's marks say the request comes from a page of another site."""
+    origin = headers.get("origin")
+    site = headers.get("sec-fetch-site", "").strip().lower()
+    if origin is not None and (own is None or _origin(origin) != own):
+        detail = f"this request comes from a page of another origin (Origin: {origin})"
+        field, message = "Origin", "not this server's origin"
+    elif site == "cross-site":
+        detail = "this request comes from a page of another site (Sec-Fetch-Site: cross-site)"
+        field, message = "Sec-Fetch-Site", "cross-site"
+    else:
+        return None
+    return _refusal(
+        403,
+        "Forbidden",
+        f"{detail}: a change is taken only from this server's own pages (the same Origin) and from clients that "
+        "send no Origin header (curl, the CLI, SDKs), so that a web page cannot drive the simulator",
+        field,
+        message,
+    )
 
 
 class BearerAuth:

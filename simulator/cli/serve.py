@@ -105,6 +105,7 @@ def serve_command(args: argparse.Namespace) -> int:
         provider_key=args.provider_key or None,
         sends=args.send,
         lease_ttl=args.lease_ttl,
+        loopback=_is_loopback(args.host),
     )
     tune_gc()
     config = server_config(

@@ -94,7 +94,7 @@ def test_control_characters_in_a_path_cannot_forge_log_lines(tmp_path: Path) -> 
     served = Served(tmp_path)
     try:
         forged = FORGED.replace(" ", "%20")
-        head = f"GET /x%0d%0a{forged}%00%1b[2J HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        head = f"GET /x%0d%0a{forged}%00%1b[2J HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
         assert raw_request(served.port, head).startswith(b"HTTP/1.1 404")
         time.sleep(0.3)
     finally:
@@ -119,7 +119,7 @@ def test_idle_and_half_sent_connections_are_closed_and_health_answers_throughout
         for i in range(300):
             sock = socket.create_connection(("127.0.0.1", served.port), timeout=5)
             if i % 2:
-                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # a head that never ends
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")  # a head that never ends
             idle.append(sock)
             if i % 50 == 49:
                 assert healthy(served.url), f"/health unreachable after {i + 1} idle connections"
@@ -175,7 +175,7 @@ def test_a_client_that_disconnects_mid_body_is_logged_as_such(tmp_path: Path) ->
     try:
         with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
             sock.sendall(
-                b"POST /subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"POST /subscriptions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                 b'Content-Length: 1000\r\n\r\n{"url": "http://127.0.0.1:9/"'
             )
             time.sleep(0.3)

@@ -18,6 +18,7 @@ from simulator.models.answers import ListQuery
 from tests.api.harness import ApiServer, concrete, ok, problem
 
 SMALL = 1000
+JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture
@@ -54,8 +55,8 @@ def test_unknown_route_and_wrong_method(api: httpx.Client) -> None:
         (b'["http://127.0.0.1:9/"]', {"content-type": "application/json"}, 422, "body"),
         (b'"just a string"', {"content-type": "application/json"}, 422, "body"),
         (b"", {}, 422, "url"),
-        (b'{"url": "http://127.0.0.1:9/a", "url": "http://127.0.0.1:9/b"}', {}, 422, "url"),
-        (b'{"url": "http://127.0.0.1:9/", "faults": {"drop": 0, "drop": 1}}', {}, 422, "faults.drop"),
+        (b'{"url": "http://127.0.0.1:9/a", "url": "http://127.0.0.1:9/b"}', JSON, 422, "url"),
+        (b'{"url": "http://127.0.0.1:9/", "faults": {"drop": 0, "drop": 1}}', JSON, 422, "faults.drop"),
     ],
 )
 def test_bodies_that_are_not_usable_json(
