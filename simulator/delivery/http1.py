@@ -23,10 +23,12 @@ import httptools
 MAX_DRAIN = 64 * 1024
 # A response head (informational ones before it included) larger than this is an error.
 MAX_HEAD = 64 * 1024
-# Reads one response may take. Each costs a turn of the event loop, and a receiver that sends its answer a few
-# bytes per packet could otherwise make an attempt cost tens of thousands; a sane one needs a handful (200 KiB is
-# some 140 full-sized packets).
+# Reads a response head may take: a sane one needs one. A body's are not counted: its excerpt is kept whole however
+# it is split, within the attempt's timeout (a read costs a parse and a copy of the bytes it brings, no more).
 MAX_READS = 1024
+# Bytes read per byte of body before the excerpt is full, framing included (one-byte chunks take six): past that
+# the framing itself (chunk extensions without end) is the load, and the connection is closed.
+MAX_FRAMING = 8
 IDLE_PER_ORIGIN = 256
 _URL_SAFE = "/:@!$&'()*+,;=-._~%?"
 
@@ -37,6 +39,21 @@ class ProtocolError(Exception):
 
 class ServerDisconnected(ProtocolError):
     nothing_received = False  # the connection ended before a single byte of the response
+
+
+class BodyCut(ProtocolError):
+    """The head arrived, then the time ran out (`event` None) or the connection ended inside the body. `response`
+    has the status, the headers and what of the body came; `progress` how much ("3 of 10 bytes", or "3 bytes")."""
+
+    def __init__(self, response: Response, progress: str, event: str | None) -> None:
+        super().__init__(f"{event or 'timeout'} after {progress}")
+        self.response = response
+        self.progress = progress
+        self.event = event
+
+
+class BodyDisconnected(BodyCut, ServerDisconnected):
+    """A BodyCut by the connection's end: still a ServerDisconnected to those that catch one."""
 
 
 Origin = tuple[str, str, int]  # (scheme, host, port)
@@ -79,6 +96,7 @@ class Response:
     status: int
     headers: dict[str, str]  # names lower-cased; a repeated header keeps its last value
     body: bytes  # the first `limit` bytes
+    cut: str | None = None  # why `body` stops short of `limit` bytes of a longer one (framing too heavy to read)
 
 
 def _check_line(text: str) -> None:
@@ -110,9 +128,11 @@ class _Reader:
         "_head_done",
         "_limit",
         "_parser",
+        "_past",
         "_reads",
         "_until_eof",
         "complete",
+        "cut",
         "headers",
         "keep_alive",
         "status",
@@ -127,11 +147,13 @@ class _Reader:
         self._until_eof = False  # the body ends where the connection does
         self._head_bytes = 0
         self._body_bytes = 0
+        self._past = 0  # bytes of body beyond the excerpt
         self._reads = 0
         self.status = 0
         self.headers: dict[str, str] = {}
         self.complete = False
         self.keep_alive = False
+        self.cut: str | None = None
 
     # -- llhttp callbacks -----------------------------------------------------------------------------
 
@@ -161,9 +183,14 @@ class _Reader:
         self._until_eof = not chunked and (coding is not None or "content-length" not in self.headers)
 
     def on_body(self, data: bytes) -> None:
+        if self.complete:
+            return
         room = self._limit - len(self._body)
-        if room > 0 and not self.complete:
+        if len(data) <= room:
+            self._body += data
+        else:
             self._body += data[:room]
+            self._past += len(data) - room
 
     def on_message_complete(self) -> None:
         if self._head_done and not self.complete:
@@ -175,8 +202,8 @@ class _Reader:
 
     def feed(self, data: bytes) -> None:
         """Parse `data`; ProtocolError for a malformed response, or a head over MAX_HEAD bytes or MAX_READS reads.
-        A body that runs past the excerpt by more than MAX_DRAIN, or past MAX_READS, completes the response there:
-        the rest is never read."""
+        A body that runs past the excerpt by more than MAX_DRAIN, or whose framing takes more than MAX_FRAMING
+        bytes per byte of it, completes the response there: the rest is never read."""
         head_was_done = self._head_done
         try:
             self._parser.feed_data(data)
@@ -186,8 +213,8 @@ class _Reader:
             self.keep_alive = False  # bytes after the response that are not one: do not trust the connection
         if self.complete:
             return
-        self._reads += 1
         if not self._head_done:
+            self._reads += 1
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD:
                 raise ProtocolError("response head too large")
@@ -195,8 +222,18 @@ class _Reader:
                 raise ProtocolError(f"response head in more than {MAX_READS} pieces")
         elif head_was_done:  # counted from the read after the head's: exact enough for a bound
             self._body_bytes += len(data)
-            if self._body_bytes > self._limit + MAX_DRAIN or self._reads > MAX_READS:
-                self.complete, self.keep_alive = True, False  # large, endless or trickling: closed, not drained
+            if self._body_bytes > self._limit + MAX_DRAIN:
+                self._overrun()
+
+    def _overrun(self) -> None:
+        """Past the drain's bound: a body whose excerpt is full, or whose framing is too heavy, is closed rather
+        than drained; one still filling its excerpt (chunks of a byte or two) goes on."""
+        kept = len(self._body)
+        if kept < self._limit:
+            if self._body_bytes <= self._limit * MAX_FRAMING + MAX_DRAIN:
+                return
+            self.cut = f"its framing took more than {MAX_FRAMING} bytes per byte of body, and the rest was not read"
+        self.complete, self.keep_alive = True, False  # large, endless or too heavily framed: closed, not drained
 
     def finish(self) -> None:
         """The peer closed its end: a body delimited by the close ends here; anything else was cut short."""
@@ -208,8 +245,25 @@ class _Reader:
             raise ServerDisconnected("connection closed inside the response body")
         self.complete, self.keep_alive = True, False
 
+    @property
+    def head_done(self) -> bool:
+        return self._head_done
+
     def response(self) -> Response:
-        return Response(self.status, self.headers, bytes(self._body))
+        return Response(self.status, self.headers, bytes(self._body), self.cut)
+
+    def cut_short(self, cause: Exception) -> BodyCut:
+        """The error for a body that `cause` ended early (a TimeoutError, or a ServerDisconnected; its __cause__
+        the connection's error, if any), holding what of the answer came."""
+        received = len(self._body) + self._past
+        length = self.headers.get("content-length", "").strip()
+        declared = "transfer-encoding" not in self.headers and length.isascii() and length.isdigit()
+        progress = f"{received:,} of {int(length):,} bytes" if declared else f"{received:,} bytes"
+        response = self.response()
+        if isinstance(cause, TimeoutError):
+            return BodyCut(response, progress, None)
+        lost = cause.__cause__
+        return BodyDisconnected(response, progress, f"connection lost ({lost})" if lost else "connection closed")
 
     def release(self) -> None:
         """Let go of the parser, which holds this reader's callbacks as this holds it: left as it is, each
@@ -273,7 +327,9 @@ class _Connection(asyncio.Protocol):
         if exc is None:
             self._finish()  # a TLS peer may close without the EOF that ends a body read to the close
         if self._waiter is not None and not self._waiter.done():
-            self._fail(ServerDisconnected(f"connection closed before a whole response{f': {exc}' if exc else ''}"))
+            error = ServerDisconnected(f"connection closed before a whole response{f': {exc}' if exc else ''}")
+            error.__cause__ = exc
+            self._fail(error)
 
     # -- use ----------------------------------------------------------------------------------------
 
@@ -327,8 +383,12 @@ class _Connection(asyncio.Protocol):
     def _fail(self, exc: Exception) -> None:
         if isinstance(exc, ServerDisconnected):
             exc.nothing_received = self._received == 0
-        if self._reader is not None:
-            self._reader.release()
+        reader = self._reader
+        if reader is not None and reader.head_done and isinstance(exc, TimeoutError | ServerDisconnected):
+            # The answer's status and headers came: they are kept, with what of its body came, not lost with it.
+            exc = reader.cut_short(exc)
+        if reader is not None:
+            reader.release()
         self._reader = None
         self.close()
         if self._waiter is not None and not self._waiter.done():

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
-from simulator.delivery.http1 import Client, ProtocolError, Target
+from simulator.delivery.http1 import BodyCut, Client, ProtocolError, Response, Target
 
 # The most of an answer's body kept (the attempts log and the dashboard show it), in bytes as received.
 RESPONSE_EXCERPT = 64 * 1024
@@ -40,10 +40,12 @@ class Outcome:
     retry_after: float | None  # wall-clock seconds the receiver asked for, at most MAX_RETRY_AFTER
     headers: dict[str, str] | None = None  # the answer's, names lower-cased
     response_encoding: str | None = None  # None: UTF-8 text; "base64": bytes that are not UTF-8
+    whole: bool = True  # False: the answer's body was cut short (the connection ended, or the time ran out, in it)
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
+        """A 2xx answer that came whole: one whose body was cut short is a failed attempt, retried."""
+        return self.status is not None and 200 <= self.status < 300 and self.whole
 
 
 def answer_body(body: bytes) -> tuple[str, str | None]:
@@ -123,6 +125,10 @@ class Sender:
             resp = await self._client.post(self._target(url), headers, body, timeout)
         except TimeoutError:
             return Outcome(None, (time.perf_counter() - started) * 1000, f"timeout after {timeout:g}s", None, None)
+        except BodyCut as cut:  # the status and headers came: they are the receiver's answer, if not a whole one
+            how = f"timeout after {timeout:g}s, {cut.progress} received" if cut.event is None else str(cut)
+            error = f"the answer's body was cut short: {how}"
+            return _cut_short(cut.response, (time.perf_counter() - started) * 1000, error)
         except (OSError, ProtocolError, ValueError) as exc:
             latency = (time.perf_counter() - started) * 1000
             return Outcome(None, latency, f"{type(exc).__name__}: {exc}"[:500], None, None)
@@ -130,5 +136,30 @@ class Sender:
         retry_after, note = None, None
         if not 200 <= resp.status < 300:  # a success is not retried: its Retry-After means nothing
             retry_after, note = parse_retry_after(resp.headers.get("retry-after"), time.time())
+        if resp.cut is not None or len(resp.body) > RESPONSE_EXCERPT:
+            note = _joined(_kept_part(resp), note)  # the record says why its body is not all of the answer's
         text, encoding = answer_body(resp.body)
         return Outcome(resp.status, latency, note, text, retry_after, resp.headers, encoding)
+
+
+def _cut_short(resp: Response, latency: float, error: str) -> Outcome:
+    """A failed attempt that has an answer's status and headers, and `error` saying how its body ended early."""
+    retry_after, note = None, None
+    if not 200 <= resp.status < 300:
+        retry_after, note = parse_retry_after(resp.headers.get("retry-after"), time.time())
+    text, encoding = answer_body(resp.body)
+    error = _joined(error, note)
+    return Outcome(resp.status, latency, error, text, retry_after, resp.headers, encoding, whole=False)
+
+
+def _kept_part(resp: Response) -> str:
+    """Why the body kept of a whole answer stops before its end: 64 KiB kept, or framing too heavy to read."""
+    if resp.cut is not None:
+        return f"the answer's body is kept to its first {len(resp.body):,} bytes: {resp.cut}"
+    length = resp.headers.get("content-length", "").strip()
+    of = f"{int(length):,} bytes" if length.isascii() and length.isdigit() else "a longer body"
+    return f"the answer's body is kept to its first 64 KiB of {of}: the log keeps no more"
+
+
+def _joined(first: str, then: str | None) -> str:
+    return (f"{first}; {then}" if then else first)[:500]

@@ -12,7 +12,7 @@ DELIVERY_STATUSES: tuple[str, ...] = get_args(DeliveryStatus)
 
 # What kind of failure an attempt met (`simulator.models.records.error_kind`).
 ErrorKind = Literal[
-    "http", "timeout", "tls", "refused", "dns", "protocol", "connection", "signing", "internal", "other"
+    "http", "cut", "timeout", "tls", "refused", "dns", "protocol", "connection", "signing", "internal", "other"
 ]
 ERROR_KINDS: tuple[str, ...] = get_args(ErrorKind)
 

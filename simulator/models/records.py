@@ -164,6 +164,8 @@ def shown_answer(response: str, encoding: str) -> str:
     return f"(base64) {response}" if encoding == "base64" and response else response
 
 
+# How the sender's error for an answer whose head came but whose body was cut short begins (`delivery.sender`).
+CUT_SHORT = "the answer's body was cut short"
 # The sender writes a transport failure as `<exception class>: <message>` (or `timeout after …`), so the class
 # name tells the kind; checked in this order (an SSL error is an OSError too).
 _ERROR_KINDS = (
@@ -179,8 +181,11 @@ _ERROR_KINDS = (
 
 
 def error_kind(status_code: int | None, error: str | None) -> str | None:
-    """`http` for an answer outside 2xx, a transport failure's kind (`timeout`, `tls`, `refused`, `dns`,
-    `protocol`, `connection`), `signing`, `internal` or `other`; None for a success."""
+    """`http` for an answer outside 2xx, `cut` for one whose body was cut short, a transport failure's kind
+    (`timeout`, `tls`, `refused`, `dns`, `protocol`, `connection`), `signing`, `internal` or `other`; None for a
+    success."""
+    if status_code is not None and (error or "").startswith(CUT_SHORT):
+        return "cut"  # the head came, the body did not all come: a failed attempt, whatever its status
     if status_code is not None:
         return None if 200 <= status_code < 300 else "http"
     text = error or ""

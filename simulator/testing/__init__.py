@@ -133,6 +133,8 @@ def _state(d: DeliveryInfo) -> str:
     said = f"{d.id}: {d.status}"
     if d.attempts:
         last = f"HTTP {d.last_status}" if d.last_status is not None else (d.last_error or "no answer")
+        if d.last_status is not None and d.last_error:  # a status with an error: its body was cut short
+            last += f", {d.last_error}"
         said += f" after {d.attempts} attempt{'s' if d.attempts != 1 else ''} (last: {last})"
     faults = d.faults or {}
     for kind, what in (("reorder", "window"), ("burst", "size")):

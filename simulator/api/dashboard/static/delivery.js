@@ -178,6 +178,7 @@ function response(a) {
 const KEPT = 64 * 1024;
 
 function cut(a) {
+  if (a.error?.startsWith("the answer's body was cut short: ")) return h("p", { class: "muted cut" }, `The answer's body was cut short: ${a.error.slice(33).split("; ")[0]}.`);
   const kept = bodyBytes({ body: a.response, body_encoding: a.response_encoding })?.length ?? 0;
   const declared = Number((a.response_headers || {})["content-length"]);
   if (Number.isFinite(declared) && declared > kept) {
