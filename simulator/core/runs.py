@@ -27,6 +27,7 @@ from simulator.models import Event, Run, Subscription
 from simulator.models.enums import LIVE_RUN_STATUSES
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.scenarios import runner
+from simulator.scenarios.document import ScenarioInvalid
 from simulator.scenarios.model import Scenario
 from simulator.store import Store, run_queue
 from simulator.timeutil import now_utc, utc
@@ -270,6 +271,9 @@ class RunManager:
         except OverflowError:  # a start time and its waits past what a time can be: the run ends, stated plainly
             log.warning("run %s failed: %s", run_id, TOO_LONG)
             status, error = "failed", TOO_LONG
+        except ScenarioInvalid as exc:  # played, it proved invalid (a repeat that emits nothing): file, line, field
+            log.warning("run %s failed: %s", run_id, exc.detail)
+            status, error = "failed", exc.detail
         except Exception as exc:  # a scenario that fails half-way is reported, never raised into the server
             log.exception("run %s failed", run_id)
             status, error = "failed", f"{type(exc).__name__}: {exc}"
@@ -433,6 +437,13 @@ class RunManager:
             "ends_at": plan.ends_at,
             "planned": plan.planned,
         }
+
+
+def scenario_refused(status: str, error: str | None) -> bool:
+    """Whether a run of `status` and `error` failed because its scenario proved invalid as it was played (a repeat
+    that emitted nothing for too long, which no check of the file could see): `webhook-sim run` exits 2 then, as
+    for any invalid file."""
+    return status == "failed" and ScenarioInvalid.said_in(error)
 
 
 def _handoff(speed: float, planned: int | None) -> int | None:

@@ -28,7 +28,6 @@ from simulator.scenarios.model import (
     Wait,
     inner_steps,
     substitute,
-    walk,
     walk_paths,
 )
 
@@ -116,17 +115,30 @@ MAX_SILENT = 100_000
 
 def silent_problems(steps: tuple[Step, ...], path: FieldPath = ("steps",)) -> list[Problem]:
     """Each repeat of bound `steps` whose own steps emit nothing and would play more than MAX_SILENT of them (a
-    `for` repeat counted by its shortest pass): the run, and `scenarios NAME`, would stall on it."""
+    `for` repeat counted by its shortest pass): the run, and `scenarios NAME`, would stall on it. What the steps
+    cannot show (an emit behind a branch almost never picked) is stopped as it is played (`guard`)."""
     problems: list[Problem] = []
     for i, step in enumerate(steps):
         here = (*path, i)
-        if isinstance(step, Repeat) and not any(isinstance(s, Emit) for s in walk(step.steps)):
+        if isinstance(step, Repeat) and not _can_emit(step.steps):
             if _work(step) > MAX_SILENT:
                 problems.append(((*here, "repeat"), _SILENT))
             continue
         for inner_path, inner in inner_steps(step, here):
             problems += silent_problems(inner, inner_path)
     return problems
+
+
+def _can_emit(steps: tuple[Step, ...]) -> bool:
+    """Whether bound `steps` can emit: an emit inside `repeat: 0` (written so, or a parameter's 0) never does."""
+    for step in steps:
+        if isinstance(step, Emit):
+            return True
+        if isinstance(step, Repeat) and step.count == 0:
+            continue
+        if any(_can_emit(inner) for _, inner in inner_steps(step, ())):
+            return True
+    return False
 
 
 _SILENT = (
@@ -143,7 +155,9 @@ def _work(step: Step) -> float:
             return 1 + float(min(int(step.count or 0), 10**300)) * body
         shortest = _shortest(step.steps)
         return 1 + (float(step.for_seconds) / shortest + 1 if shortest > 0 else float("inf")) * body
-    return 1 + max((sum((_work(s) for s in steps), 0.0) for _, steps in inner_steps(step, ())), default=0.0)
+    # A choose plays one branch, a parallel every one.
+    spans = [sum((_work(s) for s in steps), 0.0) for _, steps in inner_steps(step, ())]
+    return 1 + (sum(spans, 0.0) if isinstance(step, Parallel) else max(spans, default=0.0))
 
 
 def _shortest(steps: tuple[Step, ...]) -> float:

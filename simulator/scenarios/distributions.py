@@ -178,8 +178,17 @@ def draw(dist: Distribution, rng: random.Random) -> float:
         case Exponential(mean, cap):
             return min(rng.expovariate(1.0 / float(mean)), float(cap or 0.0))
         case Lognormal(median, sigma, cap):
-            return min(rng.lognormvariate(math.log(float(median)), sigma), float(cap or 0.0))
+            return min(_lognormal(rng, math.log(float(median)), sigma), float(cap or 0.0))
     raise TypeError(f"not a distribution: {dist!r}")
+
+
+def _lognormal(rng: random.Random, mu: float, sigma: float) -> float:
+    """`rng.lognormvariate`, infinite where its `exp` overflows (a draw past 1e308 s, with a large `sigma`): the
+    caller's `max` caps it, as any draw above it. The normal draw is made first, so `rng` moves on the same."""
+    try:
+        return rng.lognormvariate(mu, sigma)
+    except OverflowError:
+        return math.inf
 
 
 def describe(dist: Distribution) -> str:

@@ -7,6 +7,7 @@ import difflib
 import json
 import math
 import re
+import sys
 from collections.abc import Hashable
 from functools import cache
 from importlib import resources
@@ -31,17 +32,31 @@ _STR, _FLOAT, _MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:float", "tag:
 _CYCLE = "an alias inside its own anchor would make it infinite"
 _TOO_DEEP = f"the document is nested too deeply: expected at most {MAX_DEPTH} levels of lists and mappings"
 _JSON_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
+_INT, _NULL = "tag:yaml.org,2002:int", "tag:yaml.org,2002:null"
+# The scalars whose text YAML converts, and may fail to: what each must be.
+_READ = {
+    _INT: "a whole number",
+    _FLOAT: "a number",
+    "tag:yaml.org,2002:bool": "true or false (or yes, no, on, off)",
+}
 
 
 class ScenarioInvalid(InvalidInput):
     """A scenario file with problems; `errors` lists every one, each with its field, file and line."""
 
     title = "Invalid scenario"
+    # What the detail says after the file's name: a run's error holding it is this error (`said_in`).
+    SAYS = " is not a valid scenario: "
 
     def __init__(self, source: str, errors: list[FieldError]) -> None:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        super().__init__(f"{source} is not a valid scenario: {errors[0]}{more}", errors=errors)
+        super().__init__(f"{source}{self.SAYS}{errors[0]}{more}", errors=errors)
         self.source = source
+
+    @classmethod
+    def said_in(cls, text: str | None) -> bool:
+        """Whether `text` (a failed run's error) is this error's detail."""
+        return text is not None and cls.SAYS in text
 
 
 class _Limit(yaml.YAMLError):
@@ -108,6 +123,7 @@ class _Document:
                     source,
                     [FieldError("", "the file is empty: expected a mapping with name, provider and steps", source, 1)],
                 )
+            self._loader = loader
             self._walk(self.root, (), set(), set())
             self.data = loader.construct_document(self.root)
         except _Limit as exc:
@@ -116,6 +132,9 @@ class _Document:
             raise ScenarioInvalid(source, [self._syntax_error(exc)]) from None
         except RecursionError:  # not expected within MAX_DEPTH; a file must still never crash what reads it
             raise ScenarioInvalid(source, [FieldError("", _TOO_DEEP, source)]) from None
+        except (KeyError, ValueError, TypeError, OverflowError) as exc:  # a value `_walk` did not foresee
+            problem = f"invalid YAML: a value cannot be read ({type(exc).__name__}: {exc})"
+            raise ScenarioInvalid(source, [FieldError("", problem, source)]) from None
         finally:
             loader.dispose()
 
@@ -150,6 +169,11 @@ class _Document:
                 "expected a string, number, boolean, null, list or mapping"
             )
             self.problems.append(self.error(path, problem))
+        elif first and isinstance(node, yaml.ScalarNode) and node.tag in _READ:
+            unreadable = self._unreadable(node)
+            if unreadable is not None:
+                self.problems.append(self.error(path, unreadable))
+                node.tag = _NULL  # reported: read as nothing, which the checks after this one leave alone
         if isinstance(node, yaml.ScalarNode):
             return
         active.add(id(node))
@@ -181,6 +205,23 @@ class _Document:
             keys.add(name)
             self._walk(vnode, (*path, name), seen, active)
         active.discard(id(node))
+
+    def _unreadable(self, node: yaml.ScalarNode) -> str | None:
+        """What is wrong with a whole number, number or boolean YAML cannot read (`!!bool maybe`, `!!int abc`, a
+        number of more digits than Python reads), else None."""
+        try:
+            self._loader.yaml_constructors[node.tag](self._loader, node)
+        except (KeyError, ValueError, TypeError, OverflowError):
+            pass
+        else:
+            return None
+        text = str(node.value)
+        digits = sum(c.isdigit() for c in text)
+        limit = sys.get_int_max_str_digits()
+        if node.tag == _INT and limit and digits > limit:
+            return f"a whole number of {digits} digits is too long to read: expected at most {limit} digits"
+        shown = repr(text) if len(text) <= 40 else repr(text[:40]) + "…"
+        return f"{shown} cannot be read as !!{node.tag.rsplit(':', 1)[-1]}: expected {_READ[node.tag]}"
 
     def line(self, path: FieldPath) -> int | None:
         """The 1-based line of `path`: its key's line for a mapping entry (where a block value is introduced),

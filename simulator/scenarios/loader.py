@@ -264,7 +264,10 @@ def _belongs(name: str, provider: str) -> bool:
 def load_text(text: str, source: str = "<string>") -> Scenario:
     """The scenario `text` describes. Raises ScenarioInvalid listing every problem, each with field and line."""
     doc = _Document(text, source)
-    early = doc.problems + _schema_errors(doc)
+    # A value the document reports (one YAML cannot read, or JSON cannot carry) is not also told as of a wrong type.
+    early = doc.problems + [
+        e for e in _schema_errors(doc) if not any(_under(e.field, f.field) for f in doc.problems if f.field)
+    ]
     builder = _Builder(doc)
     scenario, steps = builder.build()
     defaults = {name: p.default for name, p in builder.params.items()}

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import simulator
 from simulator.models import Event
+from simulator.scenarios.document import ScenarioInvalid
 
 if TYPE_CHECKING:
     from simulator.scenarios.model import Scenario
@@ -173,6 +174,8 @@ async def _message(process: asyncio.subprocess.Process) -> list[_Packed] | None:
         raise _Lost from exc
     if message == _FAILED:
         raise _Lost
+    if isinstance(message, tuple):  # the scenario proved invalid there: it would here too, after as many events
+        raise ScenarioInvalid(*message)
     return message
 
 
@@ -213,7 +216,9 @@ def _unpacked(packed: _Packed) -> Built:
 
 def produce(given: BinaryIO, out: BinaryIO) -> None:
     """The building process: reads (job, skip), writes the run's events after the first `skip`, CHUNK a message,
-    then None; or "failed" if one cannot be built, and a line on its stderr saying why."""
+    then None; or (file, errors) if the scenario proves invalid as it is played (the run fails with that, rather
+    than build its events again only to meet it); or "failed" if one cannot be built, and a line on its stderr
+    saying why."""
     job, skip = pickle.load(given)
     chunk: list[_Packed] = []
 
@@ -233,6 +238,11 @@ def produce(given: BinaryIO, out: BinaryIO) -> None:
         out.flush()
     except BrokenPipeError:
         return  # the run ended, or its process did
+    except ScenarioInvalid as exc:  # a repeat that emits nothing (`guard`): the events before it, then the error
+        with suppress(OSError):
+            send(chunk)
+            send((exc.source, exc.errors))
+            out.flush()
     except Exception as exc:
         with suppress(OSError):
             send(_FAILED)

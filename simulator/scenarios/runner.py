@@ -17,7 +17,7 @@ import math
 import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +27,7 @@ from simulator.errors import FieldError, InvalidInput
 from simulator.models import BuildContext, Event
 from simulator.scenarios import checks, distributions, lookahead, offload
 from simulator.scenarios.checks import override_problems
+from simulator.scenarios.guard import Guard, Open
 from simulator.scenarios.model import (
     Branch,
     Choose,
@@ -235,7 +236,8 @@ def _bind_repeat(step: Repeat, params: Mapping[str, Any], here: FieldPath, probl
     if step.for_seconds is None:
         count = substitute(step.count, params) if isinstance(step.count, str) else step.count
         if isinstance(count, str) and count.strip().isdigit():
-            count = int(count)
+            with suppress(ValueError):  # more digits than Python reads: refused below, as text
+                count = int(count)
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             problems.append(
                 (
@@ -290,12 +292,13 @@ def timeline(scenario: Scenario, *, seed: int, params: Mapping[str, Any], start_
     """Every emit of one run, lazily, in simulated-time order.
 
     Waits and choices draw from one `Random` derived from `seed`, in a fixed order. Parameters are resolved and
-    the steps bound before the first item is asked for, so bad parameters raise InvalidInput here.
+    the steps bound before the first item is asked for, so bad parameters raise InvalidInput here. A repeat that
+    plays more than MAX_SILENT steps between two events raises ScenarioInvalid naming it, when it gets there.
     """
     values = resolve_params(scenario, params)
     steps = bind(scenario, values)
     rng = random.Random(f"{seed}:timeline")
-    return _planned(_sequence(steps, 0.0, rng), values, start_time)
+    return _planned(_sequence(steps, 0.0, rng, Guard(scenario.source, steps), None), values, start_time)
 
 
 def _planned(items: _Gen, params: Mapping[str, Any], start_time: datetime) -> Iterator[Planned]:
@@ -303,31 +306,36 @@ def _planned(items: _Gen, params: Mapping[str, Any], start_time: datetime) -> It
         yield Planned(start_time + timedelta(seconds=offset), step, substitute(dict(step.overrides), params))
 
 
-def _sequence(steps: tuple[Step, ...], t: float, rng: random.Random) -> _Gen:
-    """Run `steps` from offset `t`; returns the offset at which they end."""
+def _sequence(steps: tuple[Step, ...], t: float, rng: random.Random, guard: Guard, inside: Open | None) -> _Gen:
+    """Run `steps` (inside the repeat `inside`) from offset `t`; returns the offset at which they end. Each step
+    played is counted by `guard`, which stops a repeat that emits nothing for too long."""
     for step in steps:
+        guard.played += 1
+        if guard.played > guard.alarm:
+            guard.check(inside, t)
         if isinstance(step, Emit):
+            guard.emitted()
             yield t, step
         elif isinstance(step, Wait):
             t += distributions.draw(step.distribution, rng)
         elif isinstance(step, Repeat):
-            t = yield from _repeat(step, t, rng)
+            t = yield from _repeat(step, t, rng, guard, (guard.played, t, step, inside))
         elif isinstance(step, Choose):
-            t = yield from _sequence(_pick(step.branches, rng), t, rng)
+            t = yield from _sequence(_pick(step.branches, rng), t, rng, guard, inside)
         elif isinstance(step, Parallel):
-            t = yield from _merge(step.branches, t, rng)
+            t = yield from _merge(step.branches, t, rng, guard, inside)
     return t
 
 
-def _repeat(step: Repeat, t: float, rng: random.Random) -> _Gen:
+def _repeat(step: Repeat, t: float, rng: random.Random, guard: Guard, inside: Open) -> _Gen:
     if step.for_seconds is None:
         for _ in range(int(step.count or 0)):
-            t = yield from _sequence(step.steps, t, rng)
+            t = yield from _sequence(step.steps, t, rng, guard, inside)
         return t
     # An iteration starts only while less than `for` has elapsed; the last one runs to its end.
     end = t + float(step.for_seconds)
     while t < end:
-        t = yield from _sequence(step.steps, t, rng)
+        t = yield from _sequence(step.steps, t, rng, guard, inside)
     return t
 
 
@@ -340,9 +348,15 @@ def _pick(branches: tuple[Branch, ...], rng: random.Random) -> tuple[Step, ...]:
     return branches[-1].steps  # only reachable through float rounding
 
 
-def _merge(branches: tuple[tuple[Step, ...], ...], t: float, rng: random.Random) -> _Gen:
+def _merge(
+    branches: tuple[tuple[Step, ...], ...],
+    t: float,
+    rng: random.Random,
+    guard: Guard,
+    inside: Open | None,
+) -> _Gen:
     """Interleave the branches' emits by (time, branch index); ends when the longest branch ends."""
-    gens = [_sequence(b, t, rng) for b in branches]
+    gens = [_sequence(b, t, rng, guard, inside) for b in branches]
     heap: list[tuple[float, int, Emit]] = []
     end = t
 
