@@ -76,6 +76,7 @@ ENDPOINTS = [
         status=202,
         response=schemas.DeliveryDetail,
         errors=(404, 409),
-        description="Same id and body, a fresh retry budget. 409 while it is still being delivered.",
+        description="Same id and body, a fresh retry budget. 409 while it is still being delivered, or while its "
+        "subscription is disabled (enable it first).",
     ),
 ]

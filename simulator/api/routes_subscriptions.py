@@ -121,6 +121,7 @@ ENDPOINTS = [
         "subscriptions",
         status=202,
         response=schemas.Redelivered,
-        errors=(404,),
+        errors=(404, 409),
+        description="409 while the subscription is disabled: enable it first.",
     ),
 ]

@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any
 
 from apscheduler.job import Job
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
@@ -218,39 +219,51 @@ class Schedules:
         return [view(j, stored.get(j.id)) for j in shown], next_cursor
 
     async def _job(self, schedule_id: str) -> Job:
-        """The schedule's job; 404 for a schedule never made or deleted, 409 for a one-off that has fired (its
-        record stays until it is deleted or the server restarts, so a client that made it moments ago is not told
-        it never existed)."""
+        """The schedule's job; see `_gone` when it has none."""
         job = await asyncio.to_thread(self.scheduler.get_job, schedule_id)
         if job is not None:
             return job
-        if await self.runs.get(schedule_id) is not None:
-            raise Conflict(
+        raise await self._gone(schedule_id)
+
+    async def _gone(self, schedule_id: str) -> SimError:
+        """Why a schedule has no job: 409 for a one-off that has fired (its record stays until it is deleted or the
+        server restarts, so a client that made it moments ago is not told it never existed), else 404. A deletion
+        removes the job before the record: meanwhile a schedule with a cron or an interval was taken for a fired
+        one-off."""
+        stored = await self.runs.get(schedule_id)
+        if stored is not None and "at" in stored.trigger:
+            return Conflict(
                 f"schedule {schedule_id} has fired and will not fire again (a one-off); delete it to forget it",
                 errors=[FieldError("id", "fired")],
             )
-        raise _missing(schedule_id)
+        return _missing(schedule_id)
 
     async def delete(self, schedule_id: str) -> None:
         """Delete a schedule, a one-off that has fired included: a one-off whose `at` was past fired at once, and
         a DELETE made right after creating it answered 404."""
-        job = await asyncio.to_thread(self.scheduler.get_job, schedule_id)
-        if job is None:
-            if await self.runs.get(schedule_id) is None:
-                raise _missing(schedule_id)
-        else:
+        try:
             await asyncio.to_thread(self.scheduler.remove_job, schedule_id)
+        except JobLookupError:  # a one-off that fired, or a deletion beside this one: the record says which
+            if await self.runs.get(schedule_id) is None:
+                raise _missing(schedule_id) from None
         await self.runs.delete(schedule_id)
 
     async def pause(self, schedule_id: str) -> dict[str, Any]:
         await self._job(schedule_id)
-        return view(await asyncio.to_thread(self.scheduler.pause_job, schedule_id), await self.runs.get(schedule_id))
+        try:
+            job = await asyncio.to_thread(self.scheduler.pause_job, schedule_id)
+        except JobLookupError:  # deleted (or a one-off fired) since it was looked up: a 500 it was
+            raise await self._gone(schedule_id) from None
+        return view(job, await self.runs.get(schedule_id))
 
     async def resume(self, schedule_id: str) -> dict[str, Any]:
         """Resume a paused schedule. A one-off whose time passed while paused fires at once, like a firing
         missed while the server was down."""
         await self._job(schedule_id)
-        job = await asyncio.to_thread(self.scheduler.resume_job, schedule_id)
+        try:
+            job = await asyncio.to_thread(self.scheduler.resume_job, schedule_id)
+        except JobLookupError:  # deleted (or a one-off fired) since it was looked up: a 500 it was
+            raise await self._gone(schedule_id) from None
         if job is None:  # a trigger with nothing left to fire: APScheduler has removed the job
             await self.runs.delete(schedule_id)
             raise NotFound(

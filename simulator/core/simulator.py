@@ -201,13 +201,15 @@ class Simulator:
 
     async def redeliver(self, delivery_id: str) -> Delivery:
         found = await self.delivery(delivery_id)
-        if await self.store.get_subscription(found.subscription_id) is None:
+        sub = await self.store.get_subscription(found.subscription_id)
+        if sub is None:
             # A target's own subscription (`trigger --target`, a run's target) is retired once its work settled.
             raise Conflict(
                 f"delivery {delivery_id} cannot be sent again: its subscription {found.subscription_id} no longer "
                 "exists (a target's own subscription ends once its deliveries are final)",
                 errors=[FieldError("id", "its subscription no longer exists")],
             )
+        _check_enabled(sub, f"delivery {delivery_id}")
         if not await self._redeliver([delivery_id]):  # the request is fine; the delivery's state is not
             raise Conflict(
                 f"delivery {delivery_id} is still being delivered",
@@ -217,7 +219,7 @@ class Simulator:
 
     async def redeliver_dead(self, sub_id: str) -> list[str]:
         """Redeliver every dead delivery of a subscription, in order."""
-        await self.subscriptions.get(sub_id)
+        _check_enabled(await self.subscriptions.get(sub_id), f"the dead deliveries of {sub_id}")
         dead = await self.store.list_deliveries(subscription_id=sub_id, status="dead")
         return await self._redeliver([d.id for _, d in dead])
 
@@ -243,3 +245,14 @@ class Simulator:
         for forget_more in self.after_reset:
             forget_more()
         self._adhoc = None
+
+
+def _check_enabled(sub: Subscription, what: str) -> None:
+    """Refuse to send `what` again to a disabled subscription (409: its state, not the request, is the matter).
+    Accepted, it was answered "pending, due now" and then nothing went out until the subscription was enabled."""
+    if not sub.enabled:
+        raise Conflict(
+            f"{what} cannot be sent again: subscription {sub.id} is disabled; enable it first "
+            f"(POST /subscriptions/{sub.id}/enable, or `webhook-sim subscriptions enable {sub.id}`)",
+            errors=[FieldError("id", "its subscription is disabled")],
+        )

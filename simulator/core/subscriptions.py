@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from simulator import catalog, signing
+from simulator.core.syncfy_v1 import V1Bodies
 from simulator.core.validation import FaultCheck
 from simulator.delivery.engine import DeliveryEngine
 from simulator.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -39,6 +40,9 @@ class Subscriptions:
         # Changes one at a time: each reads the subscription, then writes it whole. Two at once lost one's fields,
         # and a PATCH beside a DELETE wrote the deleted subscription back.
         self._editing = asyncio.Lock()
+        # Subscriptions the Syncfy twin made for its V1 webhooks are sent Syncfy's V1 body: told to the engine
+        # here, before it resumes sending, whether or not the twin is ever called.
+        engine.body_forms.append(V1Bodies(store).body)
 
     async def create(self, spec: SubscriptionSpec, *, ephemeral: bool = False) -> Subscription:
         """Create a subscription. The returned record holds the secret: the only time it is shown."""

@@ -145,6 +145,9 @@ class Accounts:
             "secret": params.get("key"),
             "headers": params.get("headers") or {},
             "faults": {"delay": f"{delay}s"} if delay else {},
+            # Enabled once its row says it is a V1 webhook's: no event reaches it before its body's form is known
+            # (see `simulator.core.syncfy_v1`).
+            "enabled": False,
         }
         sub = await self.sim.create_subscription(parse(SubscriptionSpec, spec))
         row = {
@@ -157,6 +160,7 @@ class Accounts:
             "dt_modified": None,
         }
         await self.tables.put_webhook(row)
+        sub = await self.sim.update_subscription(sub.id, parse(SubscriptionPatch, {"enabled": True}))
         return _webhook_body(row, sub, listed=False)
 
     async def webhooks(self, id_webhook: str | None = None) -> list[dict[str, Any]]:

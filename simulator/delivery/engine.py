@@ -16,9 +16,9 @@ from simulator import catalog
 from simulator.delivery import reads
 from simulator.delivery.batches import Batches, BatchKey, OpenBatch, envelope_of
 from simulator.delivery.gather import Chunk, Records, Row
-from simulator.delivery.hooks import FaultHooks
+from simulator.delivery.hooks import BodyForm, FaultHooks
 from simulator.delivery.job import Job, event_from_row, event_row, job_from_row
-from simulator.delivery.lane import Lane
+from simulator.delivery.lane import FINAL, Lane
 from simulator.delivery.outcomes import Outcomes
 from simulator.delivery.sender import Sender
 from simulator.delivery.shared import Sharing
@@ -34,6 +34,9 @@ log = logging.getLogger("webhook_sim.delivery")
 
 # The longest a run at speed 0 waits for room in its lanes before letting them spill to the store.
 ROOM_WAIT = 1.0
+# Deleted subscriptions remembered (see `subscription_removed`); ids are never reused, so the oldest can go.
+REMOVED_KEPT = 100_000
+DELETED = "its subscription was deleted"
 
 
 class DeliveryEngine(Outcomes):
@@ -59,6 +62,8 @@ class DeliveryEngine(Outcomes):
         self.faults = faults or FaultHooks()
         self.sender = Sender()
         self._lanes: dict[str, Lane] = {}
+        # Subscriptions deleted in this process (insertion-ordered, bounded): no lane starts for one again.
+        self._removed: dict[str, None] = {}
         self._n = 0
         self._numbered_runs: set[str] = set()  # runs whose first delivery this process numbered (shared store)
         self._batches = Batches()
@@ -75,6 +80,8 @@ class DeliveryEngine(Outcomes):
         self._delivered_at = DeliveryClock()
         # Told of every event as it is published, with its store key (the provider API twins index them).
         self.observers: list[Callable[[Event, str], None]] = []
+        # Asked, in order, for a subscription's own form of each attempt's body (see `hooks.BodyForm`).
+        self.body_forms: list[BodyForm] = []
 
     # -- life cycle -----------------------------------------------------------------------------------
 
@@ -140,7 +147,12 @@ class DeliveryEngine(Outcomes):
     def lanes(self) -> dict[str, Lane]:
         return self._lanes
 
-    def _lane(self, sub: Subscription, *, spilled: bool = False) -> Lane:
+    def _lane(self, sub: Subscription, *, spilled: bool = False) -> Lane | None:
+        """The subscription's lane, started if it has none; None for a deleted one. A caller may hold the record
+        from before the deletion (a publish that matched it, then waited for the store): a lane started for it
+        then sent to a subscription whose DELETE had answered."""
+        if sub.id in self._removed:
+            return None
         lane = self._lanes.get(sub.id)
         if lane is None:
             behind = self._load_behind if self.leases is not None else None
@@ -161,6 +173,10 @@ class DeliveryEngine(Outcomes):
             self._lane(sub, spilled=True)  # it may have deliveries waiting in the store
 
     async def subscription_removed(self, sub_id: str) -> None:
+        # First, before anything awaits: from here no lane starts for it and what is published to it ends dead.
+        self._removed[sub_id] = None
+        if len(self._removed) > REMOVED_KEPT:
+            del self._removed[next(iter(self._removed))]
         self.subscriptions_version += 1
         lane = self._lanes.pop(sub_id, None)
         if lane is not None:
@@ -208,6 +224,12 @@ class DeliveryEngine(Outcomes):
         collecting: list[Row] = []
         carriers: list[str] = []
         for sub in subs:
+            if sub.id in self._removed:
+                # Matched before its deletion: recorded as the deletion ended the rest, never sent.
+                job = self._ended_by_deletion(self._new_job(sub, [event], speed, when))
+                send.append((job, [key], True))
+                carriers.append(job.id)
+                continue
             if sub.enabled and sub.id not in self._lanes and self.leases is None:
                 # A subscription with nothing pending has no lane after a restart (or after `retire`): without
                 # one its new deliveries would wait in the store until the next start.
@@ -358,7 +380,7 @@ class DeliveryEngine(Outcomes):
         """Count `send` in its lanes' windows until committed; returns the lanes, one per delivery counted."""
         lanes = []
         for job, _, _ in send:
-            if job.status != "dropped" and (lane := self._lanes.get(job.subscription_id)) is not None:
+            if job.status not in FINAL and (lane := self._lanes.get(job.subscription_id)) is not None:
                 lane.incoming += 1
                 lanes.append(lane)
         return lanes
@@ -393,7 +415,7 @@ class DeliveryEngine(Outcomes):
         inserts = tuple(job.insert_row(keys, now) for job, keys, new in rows if new)
         rewrites = tuple(job.rewrite_row(keys) for job, keys, new in rows if not new)
         for job, _, _ in send:
-            if job.status != "dropped":
+            if job.status not in FINAL:
                 self._outstanding[job.run_id][job.subscription_id] += 1
         if lanes is None:
             lanes = self._count_incoming(send)
@@ -406,8 +428,9 @@ class DeliveryEngine(Outcomes):
             if exc is not None:
                 self.write_errors.append(f"{type(exc).__name__}: {exc}")
                 return
+            self._end_deleted(send, collecting)
             # The fault hooks may hold some back (reorder, burst) and let earlier ones go now.
-            go, released = self.faults.on_committed([job for job, _, _ in send if job.status != "dropped"])
+            go, released = self.faults.on_committed([job for job, _, _ in send if job.status not in FINAL])
             for job in go:
                 self._dispatch(job)
             self._hand_over(released)
@@ -415,6 +438,23 @@ class DeliveryEngine(Outcomes):
 
         timed = timed or any(job.speed > 0 for job, _, _ in rows)
         return Op(events=events, deliveries=inserts, rewrites=rewrites, done=committed, patient=patient, timed=timed)
+
+    def _ended_by_deletion(self, job: Job) -> Job:
+        job.status, job.finished_at, job.last_error, job.held_by = "dead", time.time(), DELETED, None
+        return job
+
+    def _end_deleted(self, send: Sequence[Row], collecting: Sequence[Row]) -> None:
+        """End the deliveries just committed for a subscription deleted meanwhile. Made before the deletion and
+        committed after it (their commit waited for room in the writer's queue), they were left pending for good:
+        no lane sends them, and the deletion, which ends what the store holds, had not seen them."""
+        ended = []
+        for rows, counted in ((send, True), (collecting, False)):  # an open batch is not counted outstanding
+            for job, _, _ in rows:
+                if job.subscription_id in self._removed and job.status not in FINAL:
+                    self._outstanding[job.run_id][job.subscription_id] -= counted
+                    ended.append(self._ended_by_deletion(job).update_row())
+        if ended:
+            self.store.writer.put_nowait(Op(updates=tuple(ended)))
 
     async def release(self, run_id: str | None = None) -> None:
         """Send what a run (or every run, when None) still holds back: its partial Syncfy batches and the
@@ -510,7 +550,7 @@ class DeliveryEngine(Outcomes):
         if row.status in ("pending", "failed"):
             return False
         sub = await self.store.get_subscription(row.subscription_id)
-        if sub is None:
+        if sub is None or sub.id in self._removed:
             return False
         job = job_from_row(row, [event_from_row(e) for e in events])
         job.status, job.retries, job.due, job.finished_at = "pending", 0, time.time(), None
@@ -520,6 +560,6 @@ class DeliveryEngine(Outcomes):
         self._records.write()  # its last attempt's record first
         self.store.records.put_nowait(Op(updates=(job.update_row(),)))  # before its next attempt's record
         self._outstanding[job.run_id][job.subscription_id] += 1
-        if self.leases is None or sub.id in self._lanes:
-            self._lane(sub).force(job)
+        if (self.leases is None or sub.id in self._lanes) and (lane := self._lane(sub)) is not None:
+            lane.force(job)
         return True

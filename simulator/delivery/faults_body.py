@@ -71,7 +71,7 @@ def apply_drift(body: bytes, provider: str, drift: dict[str, Any]) -> bytes:
     """`body` with the planned field added or removed."""
     obj = json.loads(body)
     *parent, last = drift["path"]
-    node = _get(obj, tuple(parent))
+    node = _drift_parent(obj, tuple(parent))
     if drift["kind"] == "add":
         node[last] = drift["value"]
     else:
@@ -157,6 +157,18 @@ def _get(node: Any, path: Path) -> Any:
     for part in path:
         node = node[part]
     return node
+
+
+def _drift_parent(body: Any, path: Path) -> Any:
+    """The object the drifted field sits in. The plan's path leads into the provider's envelope; a body that is
+    one event's payload itself (a Syncfy V1 webhook's notification) takes the part of it after the payload."""
+    try:
+        return _get(body, path)
+    except (KeyError, IndexError, TypeError):
+        inside = [i for i, part in enumerate(path) if part in PAYLOAD_KEYS]
+        if not inside:
+            raise
+        return _get(body, path[inside[0] + 1 :])
 
 
 # --- stale and malformed ---------------------------------------------------------------------------------------

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from simulator.delivery.job import Job
-from simulator.models import Subscription
+from simulator.models import Event, Subscription
+
+# A subscription's own form of a body: what it is sent for these events, given the provider's envelope as
+# rendered, or None to send that envelope. A provider API twin's own webhooks plug in here (Syncfy's V1 webhooks
+# receive a flat notification, not the V3 envelope).
+BodyForm = Callable[[Subscription, Sequence[Event], bytes], Awaitable[bytes | None]]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 from simulator import USER_AGENT, catalog
 from simulator.credentials import basic_auth, masked_request
 from simulator.delivery.gather import Records
-from simulator.delivery.hooks import FaultHooks, Signer
+from simulator.delivery.hooks import BodyForm, FaultHooks, Signer
 from simulator.delivery.job import Job
 from simulator.delivery.lane import Lane
 from simulator.delivery.sender import Outcome, Sender
@@ -89,6 +89,7 @@ class Outcomes:
     store: Store
     key: SigningKey
     faults: FaultHooks
+    body_forms: list[BodyForm]
     sender: Sender
     leases: Leases | None
     _delivered_at: DeliveryClock
@@ -104,7 +105,8 @@ class Outcomes:
         started = time.time()
         # `delivered_at` is the real time of the attempt, whatever the run's simulated clock says.
         delivered = self._delivered_at.stamp(sub.id, started)
-        body = rendered = provider.render(job.events, job.envelope_id, delivered)
+        rendered = provider.render(job.events, job.envelope_id, delivered)
+        body = await self._formed(sub, job, rendered)
         sent: dict[str, str] | None = None  # the headers that went out, once a request did
         try:
             headers = request_headers(sub, provider.native_signing, self.key, job, body, int(started))
@@ -146,6 +148,15 @@ class Outcomes:
         op.done = lambda _exc: None if recorded.done() else recorded.set_result(None)
         self.store.records.put_nowait(op)
         await recorded
+
+    async def _formed(self, sub: Subscription, job: Job, rendered: bytes) -> bytes:
+        """The body in the subscription's own form where a form gives one (then it is stored as sent, since
+        re-rendering gives the envelope), else the provider's envelope as rendered."""
+        for form in self.body_forms:
+            body = await form(sub, job.events, rendered)
+            if body is not None:
+                return body
+        return rendered
 
     def _interrupted(
         self,

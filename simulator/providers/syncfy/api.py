@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,13 +40,17 @@ MESSAGES = {
     415: "Unsupported Media Type",
 }
 
-# V1 webhook event names (`payload.event` of Webhooks V3) and the V3 event types they receive.
+# V1 webhook event names (`payload.event` of Webhooks V3) and the V3 event types they receive. Syncfy's V1
+# documentation names the first three [Paybook/code-samples webhooks/README.md]; `documents` is the twin's own,
+# so a V1 webhook can hear the documents downloads of the fiscal credentials the twin plays.
 V1_EVENTS: dict[str, tuple[str, ...]] = {
     "credential_create": ("credentials.created",),
     "credential_update": ("credentials.updated",),
     "refresh": ("credentials.refreshed",),
     "documents": ("documents.completed", "documents.success", "documents.failed"),
 }
+# The V3 types whose payload Syncfy's V1 notification is: those a documented V1 name stands for.
+V1_NOTIFIED = frozenset(t for name in ("credential_create", "credential_update", "refresh") for t in V1_EVENTS[name])
 
 
 def digest(*parts: object, size: int = 16) -> bytes:
@@ -79,6 +84,17 @@ def v3_filters(names: Iterable[str]) -> list[str]:
         else:
             raise ValueError(f"unknown event {name!r}; use {', '.join(V1_EVENTS)} or a V3 type")
     return filters
+
+
+def v1_notification(event: Mapping[str, Any]) -> bytes | None:
+    """The body a V1 webhook receives for one V3 event (`{header, payload}`), or None when Syncfy documents no
+    V1 body for it. The V1 notification is flat: the V3 payload itself, whose `event` already holds the V1 name
+    (`credential_create`, `credential_update`, `refresh`), with keys sorted as Syncfy's samples print them
+    [Paybook/code-samples webhooks/code/notification]. Serialised as the V3 envelope is (compact, ASCII)."""
+    payload = event.get("payload")
+    if not isinstance(payload, Mapping):
+        return None
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 # -- the site catalogue ---------------------------------------------------------------------------------------
@@ -315,27 +331,41 @@ SESSION_IDLE = 300.0  # seconds: a session token expires after five minutes with
 
 @dataclass(frozen=True)
 class Given:
-    """What a request offered to authenticate with: an API key, a session token, or neither."""
+    """What a request offered to authenticate with: an API key (with the user it acts for, when the header names
+    one), a session token, or neither."""
 
     key: str | None = None
     token: str | None = None
+    id_user: str | None = None
 
 
 def parse_authorization(value: str) -> Given:
-    """The styles Syncfy's SDKs and samples send: `api_key api_key=K`, `API_KEY api_key=K`, `Bearer T`,
-    `TOKEN token=T`, or a bare `api_key=K` / `token=T`."""
+    """The styles Syncfy's SDKs and samples send: `api_key api_key=K`, `API_KEY api_key=K`, either with the user
+    after a comma (`api_key api_key=K,id_user=U` in Syncfy's webhook sample, `API_KEY api_key=K, id_user=U` in
+    its PHP SDK), `Bearer T`, `TOKEN token=T`, or a bare `api_key=K` / `token=T`."""
     scheme, _, rest = value.strip().partition(" ")
     if not rest and "=" in scheme:
         scheme, rest = "", scheme
-    name, eq, given = rest.strip().partition("=")
     scheme = scheme.lower()
     if scheme == "bearer":
         return Given(token=rest.strip() or None)
-    if eq and name.strip().lower() == "api_key" and scheme in ("", "api_key"):
-        return Given(key=given.strip() or None)
-    if eq and name.strip().lower() == "token" and scheme in ("", "token"):
-        return Given(token=given.strip() or None)
+    pairs = _pairs(rest)
+    if "api_key" in pairs and scheme in ("", "api_key"):
+        return Given(key=pairs["api_key"] or None, id_user=pairs.get("id_user") or None)
+    if "token" in pairs and scheme in ("", "token"):
+        return Given(token=pairs["token"] or None)
     return Given()
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """The `name=value` pairs of a header's parameters, comma-separated (names lower-cased, the first of a name
+    kept). A value is what follows the first `=`: taken whole, `K,id_user=U` was the key."""
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        name, eq, value = part.strip().partition("=")
+        if eq:
+            out.setdefault(name.strip().lower(), value.strip())
+    return out
 
 
 def key_accepted(key: str, required: str | None) -> bool:

@@ -123,9 +123,17 @@ def _given(request: Request, params: dict[str, Any]) -> api.Given:
     """The key or token: from the Authorization header, else the `api_key` / `token` parameter."""
     key, token = params.pop("api_key", None), params.pop("token", None)
     header = request.headers.get("authorization")
-    if header:
-        return api.parse_authorization(header)
-    return api.Given(key=_text(key), token=_text(token))
+    if not header:
+        return api.Given(key=_text(key), token=_text(token))
+    given = api.parse_authorization(header)
+    if given.key is not None and given.id_user is not None:
+        # The user an API key acts for, as `id_user` names it in the query or body: every route reads it there
+        # (the PHP SDK moves it from the body into the header).
+        named = params.get("id_user")
+        if named not in (None, "") and named != given.id_user:
+            raise TwinError(400, "id_user differs between the Authorization header and the parameters")
+        params["id_user"] = given.id_user
+    return given
 
 
 def _text(value: Any) -> str | None:
