@@ -91,8 +91,13 @@ class BasisTheoryBackend:
             return
         more = True
         while more:
-            cursor, more = await self.tables.fold(api_state.changes, api_state.apply)
+            # Not past an event of a run at speed 0 that no delivery has started (`delivery.gate`): the API shows
+            # what has been sent, not what is stored ahead of it.
+            cursor, more = await self.tables.fold(api_state.changes, api_state.apply, held=self._held)
         self._seen = cursor
+
+    def _held(self, key: str) -> bool:
+        return self.sim.engine.gate.held("basistheory", key)
 
     async def get(self, kind: str, obj_id: str, what: str) -> dict[str, Any]:
         """The live object, as the REST API shows it; a deleted, expired or converted one is a 404."""

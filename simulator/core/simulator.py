@@ -242,6 +242,7 @@ class Simulator:
             await forget()
         await self.subscriptions.remove_all()
         await self.store.reset()
+        self.engine.gate.forget()
         for forget_more in self.after_reset:
             forget_more()
         self._adhoc = None

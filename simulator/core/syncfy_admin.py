@@ -45,7 +45,7 @@ class Accounts:
         await self.backend.catch_up()
         rows = {r["id_user"]: r for r in await self.tables.api_users()}
         out = [_user_body(r) for r in rows.values() if not r["deleted"]]
-        for event in await self.tables.users():
+        for event in await self.tables.users(self.backend.hidden_from()):
             id_user = str(event.user.get("id_user"))
             if id_user not in rows:
                 out.append(_user_body({"id_user": id_user, "id_external": event.user.get("id_external")}))

@@ -81,6 +81,11 @@ class SyncfyBackend:
         if self._flushing is not None:
             await asyncio.gather(self._flushing, return_exceptions=True)
 
+    def hidden_from(self) -> str | None:
+        """The earliest Syncfy event the API does not show yet (`delivery.gate`): a run's at speed 0 that no
+        delivery has started. What the API answers from leaves it and every later event out."""
+        return self.sim.engine.gate.first("syncfy")
+
     def _forget(self) -> None:
         """The store was emptied: nothing is left to index."""
         self._pending.clear()
@@ -128,7 +133,11 @@ class SyncfyBackend:
 
     async def view(self, caller: Caller, id_credential: str, *, deleted_too: bool = False) -> CredentialView:
         await self.catch_up()
-        events = [e for e in await self.tables.credential_events(id_credential) if e.type.startswith("credentials.")]
+        events = [
+            e
+            for e in await self.tables.credential_events(id_credential, self.hidden_from())
+            if e.type.startswith("credentials.")
+        ]
         registered = await self.tables.api_credential(id_credential)
         disabled = registered["dt_disable"] if registered else None
         if not events or (disabled is not None and not deleted_too):
@@ -153,7 +162,7 @@ class SyncfyBackend:
         if wanted:
             return [await self.view(caller, str(wanted), deleted_too=deleted_too)]
         views = []
-        for id_credential in await self.tables.credentials(caller.id_user):
+        for id_credential in await self.tables.credentials(caller.id_user, self.hidden_from()):
             try:
                 views.append(await self.view(caller, id_credential, deleted_too=deleted_too))
             except NotFound:
@@ -188,7 +197,7 @@ class SyncfyBackend:
         await self.catch_up()
         tags = {tag: k for tag, k in window_tags(oid).items() if k == kind}
         out = []
-        for event in await self.tables.refreshes_tagged([f"{tag:010x}" for tag in tags]):
+        for event in await self.tables.refreshes_tagged([f"{tag:010x}" for tag in tags], self.hidden_from()):
             try:
                 view = await self.view(caller, str(event.payload.get("id_credential")))
             except NotFound:
@@ -253,11 +262,11 @@ class SyncfyBackend:
         await self.catch_up()
         webhook = params.get("id_job_webhook")
         if webhook:
-            notices = await self.tables.webhook_events(str(webhook))
+            notices = await self.tables.webhook_events(str(webhook), self.hidden_from())
             if not notices:
                 raise not_found("id_job_webhook", str(webhook))
         elif caller.id_user is not None:
-            notices = await self.tables.user_documents(caller.id_user)
+            notices = await self.tables.user_documents(caller.id_user, self.hidden_from())
         else:
             raise bad_input("id_job_webhook or id_user is required", "id_job_webhook")
         out: list[dict[str, Any]] = []
@@ -267,7 +276,9 @@ class SyncfyBackend:
         return chosen[skip : skip + limit]
 
     async def _job_documents(self, caller: Caller, id_job: str) -> list[dict[str, Any]]:
-        events = [e for e in await self.tables.job_events(id_job) if e.type.startswith("documents.")]
+        events = [
+            e for e in await self.tables.job_events(id_job, self.hidden_from()) if e.type.startswith("documents.")
+        ]
         if not events or (caller.id_user is not None and events[-1].user.get("id_user") != caller.id_user):
             return []
         result = api_documents.outcome([e.type for e in events])

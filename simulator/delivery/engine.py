@@ -15,6 +15,7 @@ from typing import Any
 from simulator import catalog
 from simulator.delivery import reads
 from simulator.delivery.batches import Batches, BatchKey, OpenBatch, envelope_of
+from simulator.delivery.gate import Gate
 from simulator.delivery.gather import Chunk, Records, Row
 from simulator.delivery.hooks import BodyForm, FaultHooks
 from simulator.delivery.job import Job, event_from_row, event_row, job_from_row
@@ -82,6 +83,8 @@ class DeliveryEngine(Outcomes):
         self.observers: list[Callable[[Event, str], None]] = []
         # Asked, in order, for a subscription's own form of each attempt's body (see `hooks.BodyForm`).
         self.body_forms: list[BodyForm] = []
+        # The events of runs at speed 0 the API twins do not show until one of their deliveries starts (`gate`).
+        self.gate = Gate()
 
     # -- life cycle -----------------------------------------------------------------------------------
 
@@ -245,6 +248,8 @@ class DeliveryEngine(Outcomes):
             jobs = self._jobs(sub, [event], [key], speed, when, faults, seed)
             send.extend(jobs)
             carriers.extend(job.id for job, _, _ in jobs)
+        if speed == 0 and event.run_id is not None and self.leases is None:
+            self.gate.hold(event.provider, key, _to_start(subs, send, collecting))
         if speed == 0 and not collecting:
             await self._gather(send, event_row(event, key))
             return carriers
@@ -563,3 +568,9 @@ class DeliveryEngine(Outcomes):
         if (self.leases is None or sub.id in self._lanes) and (lane := self._lane(sub)) is not None:
             lane.force(job)
         return True
+
+
+def _to_start(subs: Sequence[Subscription], *rows: list[Row]) -> list[str]:
+    """The deliveries among `rows` whose first attempt is still to come: not ended, to an enabled subscription."""
+    enabled = {sub.id for sub in subs if sub.enabled}
+    return [job.id for part in rows for job, _, _ in part if job.status not in FINAL and job.subscription_id in enabled]

@@ -14,6 +14,7 @@ from typing import Any
 
 from simulator import USER_AGENT, catalog
 from simulator.credentials import basic_auth, masked_request
+from simulator.delivery.gate import Gate
 from simulator.delivery.gather import Records
 from simulator.delivery.hooks import BodyForm, FaultHooks, Signer
 from simulator.delivery.job import Job
@@ -90,6 +91,7 @@ class Outcomes:
     key: SigningKey
     faults: FaultHooks
     body_forms: list[BodyForm]
+    gate: Gate
     sender: Sender
     leases: Leases | None
     _delivered_at: DeliveryClock
@@ -101,6 +103,8 @@ class Outcomes:
     async def _attempt(self, lane: Lane, job: Job) -> None:
         sub = lane.sub
         provider = catalog.get_provider(job.events[0].provider)
+        if job.attempts == 0:  # sent, the events it carries have happened: the API twins show them
+            self.gate.started(job.id)
         job.attempts += 1
         started = time.time()
         # `delivered_at` is the real time of the attempt, whatever the run's simulated clock says.

@@ -84,41 +84,46 @@ class SyncfyTwinStore:
         )
         return list(await self._all(stmt))
 
-    async def _indexed(self, *where: Any) -> list[Indexed]:
+    async def _indexed(self, *where: Any, hidden_from: str | None = None) -> list[Indexed]:
         stmt = (
             select(_I.event_key, _I.type, _I.at, _E.body)
             .select_from(t.syncfy_index.join(t.events, _E.key == _I.event_key))
-            .where(*where)
+            .where(*where, *_shown(hidden_from))
             .order_by(_I.at, _I.n)
         )
         return [Indexed(r.event_key, r.type, r.at, json.loads(r.body)) for r in await self._all(stmt)]
 
-    async def credential_events(self, id_credential: str) -> list[Indexed]:
-        return await self._indexed(_I.id_credential == id_credential)
+    # `hidden_from`, on the reads the API answers from: the key of the earliest event the twin does not show yet
+    # (`delivery.gate`); it and every event indexed after it are left out.
 
-    async def job_events(self, id_job: str) -> list[Indexed]:
-        return await self._indexed(_I.id_job == id_job)
+    async def credential_events(self, id_credential: str, hidden_from: str | None = None) -> list[Indexed]:
+        return await self._indexed(_I.id_credential == id_credential, hidden_from=hidden_from)
 
-    async def webhook_events(self, id_job_webhook: str) -> list[Indexed]:
-        return await self._indexed(_I.id_job_webhook == id_job_webhook)
+    async def job_events(self, id_job: str, hidden_from: str | None = None) -> list[Indexed]:
+        return await self._indexed(_I.id_job == id_job, hidden_from=hidden_from)
 
-    async def user_documents(self, id_user: str) -> list[Indexed]:
-        return await self._indexed(_I.id_user == id_user, _I.id_job_webhook.is_not(None))
+    async def webhook_events(self, id_job_webhook: str, hidden_from: str | None = None) -> list[Indexed]:
+        return await self._indexed(_I.id_job_webhook == id_job_webhook, hidden_from=hidden_from)
 
-    async def refreshes_tagged(self, tags: Sequence[str]) -> list[Indexed]:
-        return await self._indexed(_I.tag.in_(list(tags)))
+    async def user_documents(self, id_user: str, hidden_from: str | None = None) -> list[Indexed]:
+        return await self._indexed(_I.id_user == id_user, _I.id_job_webhook.is_not(None), hidden_from=hidden_from)
 
-    async def credentials(self, id_user: str | None = None) -> list[str]:
+    async def refreshes_tagged(self, tags: Sequence[str], hidden_from: str | None = None) -> list[Indexed]:
+        return await self._indexed(_I.tag.in_(list(tags)), hidden_from=hidden_from)
+
+    async def credentials(self, id_user: str | None = None, hidden_from: str | None = None) -> list[str]:
         """Every credential the events named (of one user), in the order they first appeared."""
-        stmt = select(_I.id_credential, func.min(_I.n).label("first")).where(_I.id_credential.is_not(None))
+        stmt = select(_I.id_credential, func.min(_I.n).label("first")).where(
+            _I.id_credential.is_not(None), *_shown(hidden_from)
+        )
         if id_user is not None:
             stmt = stmt.where(_I.id_user == id_user)
         stmt = stmt.group_by(_I.id_credential).order_by("first")
         return [r.id_credential for r in await self._all(stmt)]
 
-    async def users(self) -> list[Indexed]:
+    async def users(self, hidden_from: str | None = None) -> list[Indexed]:
         """The latest event of every user the events named."""
-        latest = select(func.max(_I.n)).where(_I.id_user.is_not(None)).group_by(_I.id_user)
+        latest = select(func.max(_I.n)).where(_I.id_user.is_not(None), *_shown(hidden_from)).group_by(_I.id_user)
         return await self._indexed(_I.n.in_(latest))
 
     async def sites(self) -> list[tuple[str, str, str]]:
@@ -255,6 +260,15 @@ class SyncfyTwinStore:
         if shared:
             stmt = stmt.where(or_(c.player.is_(None), c.player.not_in(live_process_ids())))
         return [row.id_credential for row in await self._all(stmt)]
+
+
+def _shown(hidden_from: str | None) -> tuple[Any, ...]:
+    """The condition that leaves out `hidden_from` and what was indexed after it (nothing when it is None, or not
+    indexed yet: then neither is anything after it)."""
+    if hidden_from is None:
+        return ()
+    first = select(_I.n).where(_I.event_key == hidden_from).scalar_subquery()
+    return (_I.n < func.coalesce(first, 2**62),)
 
 
 def _credential(row: Any) -> dict[str, Any]:

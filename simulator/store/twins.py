@@ -81,9 +81,12 @@ class TwinStore:
         rows = await self._all(_head(self.order))
         return Cursor(rows[0][0], rows[0][1]) if rows else Cursor()
 
-    async def fold(self, changes: Changes, apply: Apply, limit: int = 500) -> tuple[Cursor, bool]:
-        """Fold up to `limit` events after the cursor into the objects, in one transaction. Returns the new cursor
-        and whether events remain."""
+    async def fold(
+        self, changes: Changes, apply: Apply, limit: int = 500, held: Callable[[str], bool] | None = None
+    ) -> tuple[Cursor, bool]:
+        """Fold up to `limit` events after the cursor into the objects, in one transaction, stopping before the
+        first event `held` names (the twins do not show it yet, nor what came after). Returns the new cursor and
+        whether events remain that may be folded now."""
 
         rowid = self.order
 
@@ -101,6 +104,11 @@ class TwinStore:
                 .limit(limit)
             )
             rows = (await conn.execute(stmt)).all()
+            full = len(rows) == limit
+            if held is not None:
+                stop = next((i for i, row in enumerate(rows) if held(row[1])), None)
+                if stop is not None:
+                    rows, full = rows[:stop], False
             if not rows:
                 return cursor, False
             found: list[Any] = []
@@ -110,7 +118,7 @@ class TwinStore:
             await _apply(conn, found, apply)
             cursor = Cursor(rows[-1][0], rows[-1][1])
             await _save_cursor(conn, cursor)
-            return cursor, len(rows) == limit
+            return cursor, full
 
         result: tuple[Cursor, bool] = await self.store.writer.submit(call)
         return result

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from simulator import catalog, signing
 from simulator.client import Client, DeliveryInfo, EmittedEvent, RunEventInfo, RunInfo, SubscriptionInfo
+from simulator.models.records import CUT_SHORT
 from simulator.receiving import SIGNATURE_HEADERS as SIGNATURE_HEADERS
 from simulator.receiving import Verifier as Verifier
 from simulator.receiving import detect_scheme as detect_scheme
@@ -133,7 +134,7 @@ def _state(d: DeliveryInfo) -> str:
     said = f"{d.id}: {d.status}"
     if d.attempts:
         last = f"HTTP {d.last_status}" if d.last_status is not None else (d.last_error or "no answer")
-        if d.last_status is not None and d.last_error:  # a status with an error: its body was cut short
+        if d.last_status is not None and (d.last_error or "").startswith(CUT_SHORT):  # a status, but not whole
             last += f", {d.last_error}"
         said += f" after {d.attempts} attempt{'s' if d.attempts != 1 else ''} (last: {last})"
     faults = d.faults or {}

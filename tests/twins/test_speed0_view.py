@@ -1,0 +1,99 @@
+"""At speed 0 a run stores its events long before its receiver has them; a consumer that calls the twin back while
+it handles a delivery still sees each object as that event tells it, not as the run's end does. The receiver here
+is a consumer: for each delivery it reads every object the event names from the twin, then answers."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+from simulator.testing import WebhookSim
+from tests.twins.conftest import KEY
+from tests.twins.expect import agrees, at, named
+from tests.twins.syncfy_harness import KEY as SYNCFY_KEY
+
+Seen = list[tuple[dict[str, Any], Any]]  # (the event, what the twin answered while its delivery was handled)
+
+
+@contextmanager
+def calling_back(look: Callable[[dict[str, Any]], Any]) -> Iterator[tuple[str, Seen]]:
+    """A receiver on 127.0.0.1 that, for each delivery, records `look(body)` before it answers 200."""
+    seen: Seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((body, look(body)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hook", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_a_basis_theory_consumer_sees_each_object_as_the_event_it_handles(sim: WebhookSim) -> None:
+    with httpx.Client(base_url=f"{sim.url}/basistheory", headers={"BT-API-KEY": KEY}, timeout=10.0) as bt:
+
+        def look(body: dict[str, Any]) -> list[tuple[Any, httpx.Response]]:
+            return [(obj, bt.get(obj.path)) for obj in named(body["event"])]
+
+        with calling_back(look) as (url, seen):
+            handle = sim.run("basistheory-token-lifecycle", seed=7, speed=0, target=url)
+            assert handle.wait(timeout=60).status == "completed"
+            types = [body["event"]["type"] for body, _ in seen]
+            assert types[0] == "token.created" and types[-1] in ("token.expired", "token.deleted"), types
+            for body, answers in seen:
+                event = body["event"]
+                for obj, response in answers:
+                    if obj.ends:
+                        assert response.status_code == 404, (event["type"], response.text)
+                        continue
+                    assert response.status_code == 200, (event["type"], obj.path, response.text)
+                    for path, value in obj.fields.items():
+                        assert agrees(path, at(response.json(), path), value), (event["type"], path, response.json())
+
+
+def test_a_syncfy_consumer_sees_each_credential_as_the_event_it_handles(sim: WebhookSim) -> None:
+    auth = {"Authorization": f"api_key api_key={SYNCFY_KEY}"}
+    with httpx.Client(base_url=f"{sim.url}/syncfy", headers=auth, timeout=10.0) as syncfy:
+
+        def look(body: dict[str, Any]) -> list[tuple[dict[str, Any], Any]]:
+            out = []
+            for event in body["events"]:
+                path = event["payload"]["endpoints"]["credential"][0]
+                out.append((event, syncfy.get(path).json()["response"]))
+            return out
+
+        with calling_back(look) as (url, seen):
+            handle = sim.run("syncfy-two-factor", seed=7, speed=0, target=url)
+            assert handle.wait(timeout=60).status == "completed"
+            answers = [answer for _, batch in seen for answer in batch]
+            assert {event["payload"].get("is_executing") for event, _ in answers} >= {0, 1}
+            for event, credential in answers:
+                payload, header = event["payload"], event["header"]["event"]
+                shown = credential[0] if isinstance(credential, list) else credential
+                # Syncfy's job codes: 1xx while the job runs and 410 while it waits for a second factor, 2xx and
+                # up once it ended (PROVIDERS.md: is_executing is 1 while the extraction job runs).
+                if header["name"] != "credentials.refreshed":
+                    running = shown["code"] < 200 or shown["code"] == 410
+                    assert running is bool(payload["is_executing"]), (header, payload, shown)
+                at = datetime.strptime(header["at"], "%Y-%m-%d %H:%M:%S.%f%z").timestamp()
+                assert shown["dt_refresh"] is None or shown["dt_refresh"] <= at, (header, shown)
