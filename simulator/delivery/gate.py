@@ -63,7 +63,8 @@ class Gate:
         if not held:
             return None
         now = time.monotonic()
-        for key, deadline in list(held.items()):  # publish order: the overdue ones come first
+        while held:  # publish order: the overdue ones come first, and go
+            key, deadline = next(iter(held.items()))
             if deadline > now:
                 return key
             del held[key]
