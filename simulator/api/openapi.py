@@ -29,9 +29,11 @@ _ERROR_DOCS = {
     400: "Malformed request (the body is not valid JSON).",
     401: "Missing or wrong bearer token.",
     404: "Not found (the error names what).",
+    403: "Refused: a browser marked the request as sent from another site (`Origin`, `Sec-Fetch-Site`).",
     409: "Conflict with the record's state.",
     413: "The body is too large.",
-    415: "The body is not JSON.",
+    415: "The body is not JSON (or has no `Content-Type`).",
+    421: "A `Host` that is not a loopback name or an address, on a server listening on loopback.",
     422: "Invalid input: `errors` names each bad field.",
     429: "Too many runs under way: wait for one to end (`Retry-After`), or cancel one.",
     500: "Unexpected error (logged).",
@@ -246,7 +248,9 @@ def _success(ep: Endpoint, components: _Components) -> dict[str, Any]:
 
 
 def _error_statuses(ep: Endpoint, secured: bool) -> set[int]:
-    statuses = set(ep.errors) | {500}
+    statuses = set(ep.errors) | {421, 500}  # 421: `middleware.SameSite`, against DNS rebinding
+    if ep.method not in ("GET", "HEAD", "OPTIONS"):
+        statuses.add(403)  # `middleware.SameSite`: a cross-site request a browser sent
     if ep.body is not None:
         statuses |= {400, 413, 415, 422}
     if ep.query is not None:
