@@ -55,7 +55,11 @@ def _reason(exc: BaseException) -> str:
     docs; an OSError's text repeats the file name)."""
     inner = getattr(exc, "orig", None) or exc
     if isinstance(inner, OSError) and inner.strerror:
-        return inner.strerror
+        if inner.filename is None:
+            return inner.strerror
+        # The file refused may be the lock or the key beside the database, not the database: named, so a folder
+        # that may not be written is not blamed on a database file that may be.
+        return f"{inner.strerror}: {inner.filename} (the store keeps its lock, key and journal beside the database)"
     return (str(inner).strip().splitlines() or [type(inner).__name__])[0]
 
 
