@@ -1,6 +1,8 @@
 // Deliveries, newest first, live: GET /deliveries?order=newest for a page, GET /stream with the same filters for
 // what changes after. On the first page new deliveries are inserted at the top as they are made; rows already
 // shown change in place; a delivery that stops matching the filters (a `pending` one that succeeded) leaves.
+// The stream tells every change, also of deliveries older than the page (a retry, a resend): one the page does
+// not show goes where its age puts it, so only deliveries newer than the top row are counted as newer.
 
 import { get } from "./api.js";
 import { badge, debounce, field, h, link, ms, timeCell } from "./dom.js";
@@ -16,8 +18,12 @@ export function deliveriesView(root, params, ctx) {
   const size = SIZES.includes(Number(params.limit)) ? Number(params.limit) : 100;
   // `rows`: the rows shown, by delivery id; `room`: how many the first page may show (a page's worth read, and as
   // many again arriving live); `waiting`: the deliveries that arrived beyond it and still match, oldest first, by id
-  // (each is told by the stream at every change: counted by id, a delivery is counted once).
-  const state = { cursor: params.cursor || null, next: null, rows: new Map(), room: 0, waiting: new Map(), loads: 0 };
+  // (each is told by the stream at every change: counted by id, a delivery is counted once). `floor`: the creation
+  // time of the last row read when there are older ones (null when the page reaches the first delivery): a delivery
+  // no newer belongs to the older pages. `buffer`: what the stream told while a read was under way, told again
+  // after it (a delivery made in between was neither in the read nor shown).
+  const state = { cursor: params.cursor || null, next: null, rows: new Map(), room: 0, waiting: new Map(), loads: 0,
+    floor: null, buffer: null };
   const body = h("div", { class: "rows", role: "rowgroup" });
   const summary = h("p", { class: "summary muted" }, "Loading…");
   const banner = h("button", { type: "button", class: "banner", hidden: true, onclick: () => load() });
@@ -47,6 +53,7 @@ export function deliveriesView(root, params, ctx) {
   async function load() {
     const started = performance.now();
     const load = ++state.loads;
+    state.buffer = []; // what the stream tells from now on may have changed after the read
     try {
       const found = [];
       let cursor = state.cursor;
@@ -62,6 +69,7 @@ export function deliveriesView(root, params, ctx) {
       if (load !== state.loads) return; // a newer load is under way
       const fetched = performance.now();
       state.next = cursor;
+      state.floor = cursor && found.length ? created(found[found.length - 1]) : null;
       state.rows.clear();
       state.waiting.clear();
       state.room = found.length + size;
@@ -79,6 +87,12 @@ export function deliveriesView(root, params, ctx) {
     } catch (error) {
       summary.textContent = "Could not read the deliveries.";
       ctx.fail(error, "GET /deliveries");
+    } finally {
+      if (load === state.loads) {
+        const told = state.buffer;
+        state.buffer = null;
+        for (const message of told) apply(message);
+      }
     }
   }
 
@@ -101,22 +115,24 @@ export function deliveriesView(root, params, ctx) {
   }
 
   function changed(message) {
+    if (state.buffer) state.buffer.push(message);
+    else apply(message);
+  }
+
+  function apply(message) {
     for (const id of message.left) {
       state.rows.get(id)?.remove();
       state.rows.delete(id);
       state.waiting.delete(id);
     }
-    // Oldest first, each inserted at the top: the newest ends up first.
-    for (const d of [...message.data].reverse()) {
+    // Oldest first, so the newest ends up first: by creation, then (many made in one write share a time) by the
+    // time an id begins with, then in the message's own order.
+    const told = [...message.data].reverse().sort((a, b) => created(a) - created(b) || idTime(a) - idTime(b));
+    for (const d of told) {
       const shown = state.rows.get(d.id);
-      if (shown) {
-        shown.replaceWith(track(d));
-      } else if (!state.cursor) {
-        // A flood: counted rather than grow the page without end. Behind others already waiting, a delivery waits
-        // too, so the page stays in order.
-        if (state.waiting.size || state.rows.size >= state.room) state.waiting.set(d.id, d);
-        else body.prepend(track(d));
-      }
+      if (shown) shown.replaceWith(track(d));
+      else if (state.waiting.has(d.id)) state.waiting.set(d.id, d);
+      else if (!state.cursor) arrive(d);
     }
     // Rows that left make room: those waiting take it, oldest first.
     for (const [id, d] of state.waiting) {
@@ -126,6 +142,29 @@ export function deliveriesView(root, params, ctx) {
     }
     showBanner();
     showSummary();
+  }
+
+  // A delivery not shown: newer than the top row, it goes on top, or is counted once the page has had its page's
+  // worth of arrivals (behind others already waiting it waits too, so the page stays in order); among the rows
+  // (one that starts to match the filters), it goes in its place; older than the page reaches, it is the older
+  // pages' (a resend of an old delivery is not a new one).
+  function arrive(d) {
+    const at = created(d);
+    const top = body.firstElementChild;
+    const topAt = top ? Number(top.dataset.created) : null;
+    const newer = topAt === null || at > topAt;
+    // A read cut within one millisecond leaves others of that millisecond below it: a tie with the floor is theirs.
+    if (!newer && state.floor !== null && at <= state.floor) return;
+    // The top row's millisecond, above the floor: made after the top row (an older one would be shown).
+    if (newer || at === topAt) {
+      if (state.waiting.size || state.rows.size >= state.room) state.waiting.set(d.id, d);
+      else body.prepend(track(d));
+      return;
+    }
+    const tr = track(d);
+    const next = [...body.children].find((other) => Number(other.dataset.created) < at);
+    if (next) next.before(tr);
+    else body.append(tr);
   }
 
   // The list is read when the stream is open (so no change falls between the two), or after a while without it.
@@ -140,6 +179,12 @@ export function deliveriesView(root, params, ctx) {
     stop();
   };
 }
+
+// The order of `GET /deliveries?order=newest` is the order deliveries were made in: a delivery carries the time,
+// to the millisecond, which is what the page can compare.
+const created = (d) => Date.parse(d.created_at);
+// A delivery's id begins with the milliseconds it was made at, in hex (`msg_1a2359fec5c…`).
+const idTime = (d) => parseInt(/^[a-z]+_([0-9a-f]{11})/.exec(d.id)?.[1] ?? "0", 16);
 
 // A narrow column cuts a long URL short: its title holds it whole (the event's too, though its cell wraps).
 function row(d, ctx) {
@@ -161,7 +206,7 @@ function row(d, ctx) {
     provider ? [h("span", { class: "provider" }, provider), " · "] : null, d.type);
   const faults = d.faults ? Object.keys(d.faults).join(", ") : "";
   const cell = (cls, ...content) => h("span", { class: cls, role: "cell" }, ...content);
-  return h("div", { class: "row delivery", role: "row", dataset: { id: d.id, status: d.status } },
+  return h("div", { class: "row delivery", role: "row", dataset: { id: d.id, status: d.status, created: created(d) } },
     cell("time", link(`/deliveries/${encodeURIComponent(d.id)}`, timeCell(d.created_at))),
     event,
     target,

@@ -40,7 +40,8 @@ export async function openStart(ctx) {
 
   const build = () => {
     const body = { scenario: scenario.value };
-    const values = {};
+    // No prototype: a parameter may be named `__proto__`, which on a plain object sets the prototype, not a key.
+    const values = Object.create(null);
     for (const [name, [input, kind]] of inputs) {
       if (input.type === "checkbox") {
         if (input.dataset.touched) values[name] = input.checked; // untouched: the scenario's default
