@@ -102,7 +102,7 @@ class DeliveryWatch:
 
     async def _matching(self, ids: list[str]) -> list[Delivery]:
         f = self._filters
-        out: list[Delivery] = []
+        out: list[tuple[int, Delivery]] = []
         for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
             found = await self._store.list_deliveries(
                 run_id=f.run_id,
@@ -113,6 +113,8 @@ class DeliveryWatch:
                 ids=ids[i : i + 500],
                 newest_first=True,
             )
-            out.extend(d for _, d in found)
-        out.sort(key=lambda d: d.created_at, reverse=True)  # newest first across the chunks too
-        return out
+            out.extend(found)
+        # Newest first across the chunks too, by the position `GET /deliveries?order=newest` sorts by: deliveries
+        # written together share their `created_at` to the millisecond.
+        out.sort(key=lambda found: found[0], reverse=True)
+        return [d for _, d in out]
