@@ -58,9 +58,14 @@ def test_bad_pagination_is_a_400(bt: httpx.Client, query: str) -> None:
 
 
 def test_bad_bodies_are_400s_naming_the_field(bt: httpx.Client) -> None:
-    bt_problem(bt.post("/token-intents", content=b"{nope"), 400, "body")
+    json_typed = {"content-type": "application/json"}
+    bt_problem(bt.post("/token-intents", content=b"{nope", headers=json_typed), 400, "body")
+    # A body that is not typed JSON is a 415, as Basis Theory's API answers one it has no reader for.
+    assert bt.post("/tokens", content=b'{"type": "token", "data": "x"}').status_code == 415
+    text = bt.post("/tokens", content=b'{"type": "token", "data": "x"}', headers={"content-type": "text/plain"})
+    assert (text.status_code, text.json()["title"]) == (415, "Unsupported Media Type")
     for hostile in HOSTILE_JSON:
-        bt_problem(bt.post("/tokens", content=hostile), 400, "body")
+        bt_problem(bt.post("/tokens", content=hostile, headers=json_typed), 400, "body")
     for when in ("garbage", "2030-01-01T00:00:00", "2001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "+99:00"):
         bt_problem(bt.post("/tokens", json={"type": "token", "data": "x", "expires_at": when}), 400, "expires_at")
 

@@ -162,7 +162,9 @@ json_values = st.recursive(
 @given(mask=json_values, data=json_values)
 def test_any_mask_is_a_token_or_a_400_naming_mask(bt: httpx.Client, mask: Any, data: Any) -> None:
     made = bt.post(
-        "/tokens", content=json.dumps({"type": "token", "data": data if data is not None else "x", "mask": mask})
+        "/tokens",
+        content=json.dumps({"type": "token", "data": data if data is not None else "x", "mask": mask}),
+        headers={"content-type": "application/json"},
     )
     if made.status_code == 400:
         assert set(made.json()["errors"]) <= {"mask", "data"}, made.text

@@ -69,7 +69,12 @@ def _trace(request: Request) -> str:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    return api.json_object(await request.body())
+    raw = await request.body()
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if raw and media != "application/json" and not media.endswith("+json"):
+        # As Basis Theory's API (ASP.NET) answers a body it has no reader for: a 415, not a guess at JSON.
+        raise api.ApiError(415, f"the body must be JSON (Content-Type: application/json), not {media or 'untyped'}")
+    return api.json_object(raw)
 
 
 def _getter(kind: str, what: str) -> Handler:

@@ -40,19 +40,25 @@ WEBHOOK_STATUSES = ("enabled", "disabled")
 _TITLES = {
     400: "One or more validation errors occurred.",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
     413: "Payload Too Large",
     415: "Unsupported Media Type",
+    421: "Misdirected Request",
     422: "Unprocessable Entity",
 }
 _TYPES = {
     400: "https://tools.ietf.org/html/rfc7231#section-6.5.1",
     401: "https://tools.ietf.org/html/rfc7235#section-3.1",
+    403: "https://tools.ietf.org/html/rfc7231#section-6.5.3",
     404: "https://tools.ietf.org/html/rfc7231#section-6.5.4",
     405: "https://tools.ietf.org/html/rfc7231#section-6.5.5",
     409: "https://tools.ietf.org/html/rfc7231#section-6.5.8",
+    413: "https://tools.ietf.org/html/rfc7231#section-6.5.11",
+    415: "https://tools.ietf.org/html/rfc7231#section-6.5.13",
+    421: "https://tools.ietf.org/html/rfc7540#section-9.1.2",
     422: "https://tools.ietf.org/html/rfc4918#section-11.2",
 }
 
