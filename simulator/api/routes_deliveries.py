@@ -71,12 +71,14 @@ ENDPOINTS = [
         "POST",
         "/deliveries/{id}/redeliver",
         redeliver,
-        "Send a finished delivery again",
+        "Send a delivery again",
         "deliveries",
         status=202,
         response=schemas.DeliveryDetail,
         errors=(404, 409),
-        description="Same id and body, a fresh retry budget. 409 while it is still being delivered, or while its "
-        "subscription is disabled (enable it first).",
+        description="A finished delivery: same id and body, a fresh retry budget. One waiting for its next retry: "
+        "that attempt is made now (same id and body, its retry budget as it stands). 409 while an attempt is under "
+        "way or its first has no outcome yet, or while its subscription is disabled (enable it first); the detail "
+        "says which, and when to ask again.",
     ),
 ]

@@ -101,6 +101,8 @@ def _list(api: Client, args: argparse.Namespace, shown: Shown) -> str | None:
         page = api.list_deliveries(limit=PAGE, cursor=cursor, **filters)
         page_cursor = cursor
         latest.extend(page.data)
+        for d in page.data:  # as listed, shown or not: --follow prints what is new or changed after this
+            shown.state[d.id] = (d.status, d.attempts)
         total += len(page.data)
         if page.next_cursor is None:
             break

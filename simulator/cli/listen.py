@@ -27,7 +27,7 @@ import json
 import random
 import sys
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -48,7 +48,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from simulator import json_input, signing
-from simulator.cli import listen_server, options
+from simulator.cli import listen_forward, listen_server, options
 from simulator.errors import FieldError, InvalidInput
 from simulator.receiving import detect_scheme, dig, event_ids_of
 from simulator.runtime import bind_tcp, stop_signals_end_quietly
@@ -88,6 +88,7 @@ class ListenOptions:
     delay: float = 0.0
     fail_rate: float = 0.0
     forward_to: str | None = None
+    forward_deadline: float = listen_forward.FORWARD_DEADLINE  # seconds for the forwarded service's whole answer
     print_body: bool = False
     seed: int = 0
     reject_invalid: bool = False
@@ -178,6 +179,7 @@ class Listener:
     def __post_init__(self) -> None:
         self._http: httpx.AsyncClient | None = None
         self._seen: OrderedDict[str, int] = OrderedDict()
+        self.counts: Counter[str] = Counter()  # of the whole session, for the line said when it stops
 
     def _arrived_before(self, key: str) -> int:
         """How many times `key` arrived before this request (the oldest keys are forgotten past a bound)."""
@@ -216,6 +218,9 @@ class Listener:
             response, note = Response(status_code=500), "fail-rate"
         else:
             response, note = await self._answer(request, body)
+            self.counts["forwarded"] += self.options.forward_to is not None
+        self.counts["received"] += 1
+        self.counts[{True: "verified", False: "failed", None: "unchecked"}[verified]] += 1
         if self.options.delay:
             await asyncio.sleep(self.options.delay)
         problem = malformed(body, provider)
@@ -252,12 +257,19 @@ class Listener:
     async def _forward(self, request: Request, body: bytes) -> tuple[Response, str]:
         assert self._http is not None and self.options.forward_to is not None
         relayed = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]
-        try:
-            answer = await self._http.request(request.method, self.options.forward_to, content=body, headers=relayed)
-        except httpx.HTTPError as exc:
-            return Response(status_code=502), f"forward failed: {type(exc).__name__}: {exc}"
-        kept = {k: v for k, v in answer.headers.items() if k.lower() in ("content-type", "retry-after")}
-        return Response(answer.content, status_code=answer.status_code, headers=kept), f"→ {self.options.forward_to}"
+        relay = (request.method, self.options.forward_to, body, relayed)
+        return await listen_forward.forward(self._http, relay, self.options.forward_deadline)
+
+    def summary(self) -> str:
+        """The session in one line: requests received, verified, failed verification, forwarded."""
+        n = self.counts
+        line = f"{n['received']} request{'s' if n['received'] != 1 else ''} received: {n['verified']} verified, "
+        line += f"{n['failed']} failed verification"
+        if n["unchecked"]:
+            line += f", {n['unchecked']} not checked"
+        if self.options.forward_to is not None:
+            line += f", {n['forwarded']} forwarded"
+        return line
 
     def show(self, arrival: Arrival, body: bytes) -> None:
         if self.options.format == "json":
@@ -351,11 +363,13 @@ def register(sub: Any) -> None:
         help="a receiver that prints and verifies what arrives",
         description="Receive webhooks, print one line each and check their signatures.",
     )
-    options.add(p, "--host", "the address to listen on", default="127.0.0.1")
-    options.add(p, "--port", "the port to listen on", default=9000, type=options.port)
+    # Variables of its own where `serve`'s options share a name and mean another thing (see `options.add`).
+    mine = "WEBHOOK_SIM_LISTEN_"
+    options.add(p, "--host", "the address to listen on", default="127.0.0.1", variable=mine + "HOST")
+    options.add(p, "--port", "the port to listen on", default=9000, type=options.port, variable=mine + "PORT")
     options.add(p, "--secret", "the secret that checks standard and syncfy signatures", type=options.secret)
     options.add(p, "--public-key", "PEM file for Basis Theory signatures (default: the development key)")
-    options.add(p, "--status", "the HTTP status to answer", default=204, type=int)
+    options.add(p, "--status", "the HTTP status to answer", default=204, type=int, variable=mine + "STATUS")
     options.add(p, "--delay", "seconds to wait before answering", default=0.0, type=options.seconds)
     options.add(
         p, "--fail-rate", "the fraction of requests answered 500, drawn for each attempt", default=0.0, type=float
@@ -364,7 +378,7 @@ def register(sub: Any) -> None:
     options.add(p, "--print-body", "print each body", default=False, flag_only=True)
     options.add(p, "--reject-invalid", "answer 401 when a signature does not verify (so it is retried)", flag_only=True)
     seeds = "the seed of --fail-rate's draws, one for each attempt at an event (default: a random one, printed)"
-    options.add(p, "--seed", seeds, type=options.seed)
+    options.add(p, "--seed", seeds, type=options.seed, variable=mine + "SEED")
     options.add(
         p,
         "--format",
@@ -462,8 +476,8 @@ def listen_command(args: argparse.Namespace) -> int:
     console = Console(highlight=False, soft_wrap=True, stderr=options.format == "json")
     try:
         sock = bind_tcp(args.host, args.port)
-    except OSError as exc:
-        console.print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", style="red")
+    except OSError as exc:  # an error, on stderr as every other (stdout holds what arrived)
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     port = sock.getsockname()[1]  # the port bound: --port 0 picks one
     subscribed = None
@@ -488,6 +502,8 @@ def listen_command(args: argparse.Namespace) -> int:
     server = uvicorn.Server(config)
     with stop_signals_end_quietly():
         server.run(sockets=[sock])
+    if server.started:
+        console.print(listener.summary(), highlight=False)
     if subscribed is not None:
         console.print(listen_server.unsubscribe(args, subscribed), highlight=False)
     return 0 if server.started else 1

@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from simulator import catalog
 from simulator.cli import options, remote
 from simulator.client import ApiError
-from simulator.errors import FieldError, InvalidInput
+from simulator.errors import FieldError, InvalidInput, SimError
 from simulator.models.enums import SIGNING_SCHEMES
 
 # How long the subscription's deletion may take when listen stops: a person pressed Ctrl-C and waits.
@@ -79,6 +80,11 @@ def check(args: argparse.Namespace) -> None:
         if given and not args.server:
             message = f"{option} needs --server: it shapes the subscription listen makes on that server"
             raise InvalidInput(message, errors=[FieldError(option, "needs --server")])
+    for flt in filters(args):  # checked here as the server checks it, where the refusal can name the option
+        try:
+            catalog.validate_filter(flt)
+        except SimError as exc:
+            raise InvalidInput(f"--events: {exc.detail}", errors=[FieldError("--events", exc.detail)]) from None
 
 
 def filters(args: argparse.Namespace) -> list[str]:

@@ -172,6 +172,20 @@ def http_url(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a URL: {exc}") from None
 
 
+def webhook_url(text: str) -> str:
+    """A URL to deliver to, checked as a subscription's `url` is, before anything is made or sent: refused
+    later, the error named the subscription's field (`url`) or the event's (`target`), not the option."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from simulator.models.inputs import Url
+
+    try:
+        return str(TypeAdapter(Url).validate_python(text))
+    except ValidationError as exc:
+        reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL to deliver to: {reason}") from None
+
+
 def output_file(text: str) -> str:
     """A file to write, checked before any work is done: its folder exists and is writable, and it is no folder."""
     path = Path(text)
@@ -275,13 +289,16 @@ def add(
     metavar: str | None = None,
     many: str | None = None,
     flag_only: bool = False,
+    variable: str | None = None,
 ) -> None:
-    """Add `--flag` reading WEBHOOK_SIM_<FLAG>. `many` (a separator) makes it a repeatable list option;
-    `flag_only` a boolean with a `--no-` form."""
+    """Add `--flag` reading WEBHOOK_SIM_<FLAG>, or the variable named (an option whose name another command
+    uses with another meaning gets one of its own: `WEBHOOK_SIM_PORT` of `serve` is no port for `listen`). `many`
+    (a separator) makes it a repeatable list option; `flag_only` a boolean with a `--no-` form."""
     dest = flag.lstrip("-").replace("-", "_")
-    variable = env_name(dest)
+    variable = variable or env_name(dest)
     if flag_only:
-        value = env(dest, bool(default), to_bool)
+        switch = os.environ.get(variable)
+        value = bool(default) if not switch else to_bool(switch)
         parser.add_argument(
             flag,
             action=argparse.BooleanOptionalAction,
@@ -290,7 +307,7 @@ def add(
         )
         return
     if many is not None:
-        given = env_list(dest, many)
+        given = [v for v in os.environ.get(variable, "").split(many) if v]
         where = f"separated by {many!r}" if many != os.pathsep else "a path list"
         shown = f"default: none; env {variable}, {where}"
         parser.add_argument(
@@ -303,12 +320,52 @@ def add(
         )
         return
     # Given as text, argparse converts the environment's value with `type` as it does a command-line value: a bad
-    # one is exit 2 naming the option, where converting it here raised a traceback.
-    value = os.environ.get(variable) or default
+    # one is exit 2 naming the option, where converting it here raised a traceback; and naming the variable, which
+    # the person may not know is set.
+    initial = FromEnv(variable, os.environ[variable]) if os.environ.get(variable) else default
     shown = "" if "default:" in help else f"default: {'none' if default is None else default}; "
     parser.add_argument(
-        flag, default=value, type=type, choices=choices, metavar=metavar, help=f"{help} ({shown}env {variable})"
+        flag,
+        default=initial,
+        type=_naming_variable(type, choices),
+        choices=choices,
+        metavar=metavar,
+        help=f"{help} ({shown}env {variable})",
     )
+
+
+class FromEnv(str):
+    """An option's value as an environment variable gave it: text that knows the variable's name."""
+
+    variable: str
+
+    def __new__(cls, variable: str, text: str) -> FromEnv:
+        made = super().__new__(cls, text)
+        made.variable = variable
+        return made
+
+
+def _naming_variable(convert: Callable[[str], Any], choices: Sequence[str] | None) -> Callable[[str], Any]:
+    """`convert`, whose refusal of a value from the environment names the variable, and which checks that value
+    against `choices` too (argparse checks the choices of command-line values alone)."""
+
+    def check(text: str) -> Any:
+        if not isinstance(text, FromEnv):
+            return convert(text)
+        where = f"(from the environment: {text.variable})"
+        try:
+            value = convert(str(text))
+        except argparse.ArgumentTypeError as exc:  # its words, which echo the value or not (a secret is not)
+            raise argparse.ArgumentTypeError(f"{exc} {where}") from None
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"invalid {check.__name__} value: {str(text)!r} {where}") from None
+        if choices is not None and value not in choices:
+            shown = ", ".join(map(repr, choices))
+            raise argparse.ArgumentTypeError(f"invalid choice: {str(text)!r} {where} (choose from {shown})")
+        return value
+
+    check.__name__ = getattr(convert, "__name__", "value")  # what argparse names in "invalid int value: 'x'"
+    return check
 
 
 def add_scenarios(parser: argparse.ArgumentParser, help: str = "a folder of scenario files") -> None:

@@ -26,7 +26,7 @@ FINAL = frozenset({"succeeded", "dead", "dropped"})
 
 class RemoteError(SimError):
     """A refusal of the control API, or no answer from it; exit 2 for a value it refused, 1 otherwise (no answer,
-    a refused token)."""
+    a refused token, a conflict with a record's state)."""
 
     title = "Control API error"
 
@@ -53,8 +53,9 @@ def speaking_to(server: str) -> Iterator[None]:
         yield
     except ApiError as exc:
         errors = [FieldError(str(e.get("field", "")), str(e.get("message", ""))) for e in exc.errors]
-        # A refused token is no bad value on this command line: the server and the caller disagree (exit 1).
-        code = 2 if 400 <= exc.status < 500 and exc.status not in (401, 403) else 1
+        # A refused token is no bad value on this command line: the server and the caller disagree (exit 1); nor
+        # is a conflict, a record's state at that moment (a delivery under way, a disabled subscription).
+        code = 2 if 400 <= exc.status < 500 and exc.status not in (401, 403, 409) else 1
         raise RemoteError(f"{server}: {exc.status} {exc.title}: {exc.detail}", exit_code=code, errors=errors) from None
     except httpx.ConnectError as exc:
         why = "connection refused" if "refused" in str(exc).lower() else str(exc)
@@ -120,8 +121,15 @@ def outcome(d: DeliveryInfo) -> str:
         text += f", HTTP {d.last_status}"
     if d.last_error and d.last_error != f"HTTP {d.last_status}":
         text += f": {plain_error(d.last_error)}"
-    log: list[Any] = list(getattr(d, "attempt_log", None) or [])
-    if log and log[-1].response and d.status not in ("succeeded", "dropped"):
-        answer = shown_answer(log[-1].response, log[-1].response_encoding)
-        text += f"; answer: {' '.join(answer.split())[:120]}"
+    answered = answer(d) if d.status not in ("succeeded", "dropped") else None
+    if answered:
+        text += f"; answer: {answered}"
     return text
+
+
+def answer(d: DeliveryInfo) -> str | None:
+    """The body of the last answer, on one line and cut at 120 characters (None: no body, or not read)."""
+    log: list[Any] = list(getattr(d, "attempt_log", None) or [])
+    if not log or not log[-1].response:
+        return None
+    return " ".join(shown_answer(log[-1].response, log[-1].response_encoding).split())[:120]

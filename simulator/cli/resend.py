@@ -1,5 +1,6 @@
-"""`webhook-sim resend`: send a finished delivery again (same id, same body, a fresh retry budget), or every dead
-delivery of a subscription, through a running server; then wait for the outcome and print it."""
+"""`webhook-sim resend`: send a finished delivery again (same id, same body, a fresh retry budget), one waiting for
+its next retry now, or every dead delivery of a subscription, through a running server; then wait for the outcome
+and print it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import time
 from typing import Any
 
+from simulator.api.access_log import escape_controls
 from simulator.cli import options, remote
 from simulator.client import ApiError, Client
 from simulator.errors import FieldError, InvalidInput
@@ -21,8 +23,10 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "resend",
         help="send a delivery again, or every dead one of a subscription",
-        description="Send DELIVERY_ID again (same id and body, a fresh retry budget), or with --dead --subscription "
-        "ID every dead delivery of that subscription; then print each outcome. Exit 0 when each succeeded.",
+        description="Send DELIVERY_ID again (same id and body, a fresh retry budget; one waiting for its next retry "
+        "has that attempt now), or with --dead --subscription ID every dead delivery of that subscription; then "
+        "print each outcome. Exit 0 when each succeeded, 1 when one did not or the server refused (409: an attempt "
+        "is under way), 2 for bad input.",
     )
     p.add_argument("delivery", nargs="?", metavar="DELIVERY_ID", help="the delivery to send again")
     options.add(p, "--dead", "resend every dead delivery of --subscription", default=False, flag_only=True)
@@ -60,7 +64,7 @@ def resend_command(args: argparse.Namespace) -> int:
         waited = time.monotonic() - started
     for d in found:
         state = remote.outcome(d) if d.status in remote.FINAL else f"still {d.status} after {waited:.0f} s"
-        print(f"delivery {d.id} ({d.type}): {state}", flush=True)
+        print(escape_controls(f"delivery {d.id} ({d.type}): {state}"), flush=True)  # the answer's controls escaped
     failed = [d for d in found if d.status not in ("succeeded", "dropped")]
     if failed:
         print(f"{len(failed)} of {len(found)} did not succeed", file=sys.stderr)

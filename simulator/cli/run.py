@@ -1,6 +1,6 @@
 """`webhook-sim run`: one scenario in-process against a URL, with progress, a summary that names what failed, and
-an exit code: 0 when every delivery succeeded, 1 when one did not, 2 for bad input, 130 after Ctrl-C (which still
-prints, and writes, the summary of what happened so far)."""
+an exit code: 0 when every delivery succeeded, 1 when one did not, 2 for bad input, 130 after Ctrl-C and 143 after
+SIGTERM (each still prints, and writes, the summary of what happened so far)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any
 from simulator.api.twins.serving import serving as twins_serving
 from simulator.cli import options, retries, summary
 from simulator.core.report import deliveries_of, junit_xml, run_report, succeeded
+from simulator.core.runs import scenario_refused
 from simulator.core.simulator import Simulator
 from simulator.delivery.faults import parse_cli_fault
 from simulator.errors import FieldError, InvalidInput
@@ -24,9 +25,11 @@ from simulator.models.enums import SIGNING_SCHEMES
 from simulator.models.inputs import RunSpec, SubscriptionSpec, parse
 from simulator.runtime import tune_gc
 from simulator.scenarios import Scenario, loader
+from simulator.store.outbox import ACTIVE
+from simulator.store.resume import own_work_only
 
-INTERRUPTED = 130
-ANSWER_GRACE = 1.0  # seconds after Ctrl-C for the answers to attempts already sent
+ANSWER_GRACE = 1.0  # seconds after Ctrl-C or SIGTERM for the answers to attempts already sent
+STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
 def register(sub: Any) -> None:
@@ -34,7 +37,7 @@ def register(sub: Any) -> None:
         "run",
         help="run a scenario in-process against a URL (for CI)",
         description="Play one scenario in this process against --target; exit 0 iff every "
-        "delivery succeeded, 1 if any failed, 2 for bad input, 130 after Ctrl-C.",
+        "delivery succeeded, 1 if any failed, 2 for bad input, 130 after Ctrl-C, 143 after SIGTERM.",
     )
     p.add_argument("scenario", help="a scenario name or a YAML file")
     options.add(p, "--target", "the URL to deliver to")
@@ -133,29 +136,60 @@ async def _bounded(sim: Simulator, spec: RunSpec, args: argparse.Namespace) -> R
 
 async def run_command(args: argparse.Namespace) -> int:
     spec = run_spec(args)
-    sim = await Simulator.open(args.db, scenario_dirs=[Path(d) for d in args.scenarios])
-    tune_gc()
-    stop = asyncio.Event()
+    stop = Stop()
+    undo = stop.install()  # before the store exists: a temporary one is deleted whenever the signal comes
     try:
-        async with AsyncExitStack() as stack:
-            if args.api_port is not None:
-                url = await stack.enter_async_context(twins_serving(sim, args.api_port))
-                print(f"provider API twins: {url}/basistheory, {url}/syncfy", file=sys.stderr, flush=True)
-            run = await sim.runs.start(await _bounded(sim, spec, args), scenario=cli_scenario(args))
-            stack.callback(_ctrl_c_sets(stop))
-            await summary.progress(sim.runs, run.id, stop)
-            if stop.is_set():
-                await sim.runs.cancel(run.id)
-                await _answers_under_way(sim, ANSWER_GRACE)
-            final = await sim.runs.get(run.id)
-            report = await run_report(sim.store, final)
-            deliveries = await deliveries_of(sim.store, run.id) if args.junit else []
+        with own_work_only():  # what an earlier run left in --db is not this run's to send (see the module)
+            sim = await Simulator.open(args.db, scenario_dirs=[Path(d) for d in args.scenarios])
+        tune_gc()
+        try:
+            played = await _play(sim, spec, args, stop)
+        finally:
+            await sim.close(grace=1 if stop.is_set() else 2)
+        if played is None:
+            print(f"interrupted by {stop.name} before the run started", file=sys.stderr)
+            return stop.exit_code
+        return _verdict(args, *played, stop)
     finally:
-        await sim.close(grace=1 if stop.is_set() else 2)
-    summary.show(report, args.failures, interrupted=stop.is_set())
+        undo()
+
+
+Played = tuple[dict[str, Any], list[dict[str, Any]], float | None]
+
+
+async def _play(sim: Simulator, spec: RunSpec, args: argparse.Namespace, stop: Stop) -> Played | None:
+    """Play the run until it ends or `stop` is set; its report and deliveries, read from the records once no
+    attempt is under way any more, and when it started. None when `stop` came before the run started."""
+    async with AsyncExitStack() as stack:
+        if args.api_port is not None:
+            url = await stack.enter_async_context(twins_serving(sim, args.api_port))
+            print(f"provider API twins: {url}/basistheory, {url}/syncfy", file=sys.stderr, flush=True)
+        await _say_earlier_work(sim)
+        if stop.is_set():
+            return None
+        run = await sim.runs.start(await _bounded(sim, spec, args), scenario=cli_scenario(args))
+        await summary.progress(sim.runs, run.id, stop.event)
+        if stop.is_set():
+            await sim.runs.cancel(run.id)
+            await _settle(sim, run.id, ANSWER_GRACE)
+        final = await sim.runs.get(run.id)
+        report = await run_report(sim.store, final)
+        deliveries = await deliveries_of(sim.store, run.id) if args.junit else []
+    return report, deliveries, final.started_at
+
+
+def _verdict(
+    args: argparse.Namespace,
+    report: dict[str, Any],
+    deliveries: list[dict[str, Any]],
+    started_at: float | None,
+    stop: Stop,
+) -> int:
+    """Print the summary, write the reports; the exit code."""
+    summary.show(report, args.failures, interrupted=stop.name if stop.is_set() else None)
     reports: tuple[tuple[str | None, Callable[[], bytes]], ...] = (
         (args.report, lambda: (json.dumps(report, indent=2) + "\n").encode()),
-        (args.junit, lambda: junit_xml(report, deliveries, final.started_at)),
+        (args.junit, lambda: junit_xml(report, deliveries, started_at)),
     )
     for path, content in reports:
         if path:
@@ -165,33 +199,79 @@ async def run_command(args: argparse.Namespace) -> int:
                 print(f"error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
                 return 1
     if stop.is_set():
-        return INTERRUPTED
+        return stop.exit_code
+    if scenario_refused(report["status"], report["error"]):
+        return 2  # as for a file refused before the run
     return 0 if succeeded(report) else 1
 
 
-async def _answers_under_way(sim: Simulator, grace: float) -> None:
-    """After Ctrl-C: the attempts already sent get up to `grace` seconds for their answers, which are recorded,
-    so that the summary counts what the receiver was handed (it had them, answered or not)."""
-    await asyncio.gather(*(lane.answered(grace) for lane in list(sim.engine.lanes.values())))
+async def _say_earlier_work(sim: Simulator) -> None:
+    """`run` sends its own run's deliveries only (see `simulator.store.resume`): say what it leaves in the store.
+    On a shared store the processes that send on it send them, as always, so there is nothing to say."""
+    if sim.store.shared:
+        return
+    left = sum(n for status, n in (await sim.store.delivery_counts()).items() if status in ACTIVE)
+    if left:
+        what = "1 delivery made before this run is" if left == 1 else f"{left} deliveries made before this run are"
+        print(
+            f"{what} still to send in this store: left for `webhook-sim serve` on it (a run sends only its own)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+async def _settle(sim: Simulator, run_id: str, grace: float) -> None:
+    """After Ctrl-C or SIGTERM, before the summary is read from the records: no attempt starts any more; those
+    under way get up to `grace` seconds for their answers; those still waiting are then cut short and recorded
+    as interrupted (the receiver may have the request). Read before this, an attempt the receiver had was
+    counted as not made, and an answer that came in the grace could be missed."""
+    await sim.engine.flush(run_id)  # a Syncfy batch the run was collecting is a delivery too
+    sim.engine.stopping = True  # what is cut short from here on is recorded as interrupted (see `Outcomes`)
+    await asyncio.gather(*(lane.close(grace) for lane in list(sim.engine.lanes.values())))
     await sim.store.writer.barrier()
 
 
-def _ctrl_c_sets(stop: asyncio.Event) -> Any:
-    """Make the first Ctrl-C set `stop` (the run ends, its summary is printed); a second one interrupts at once.
-    Returns what undoes it."""
-    loop = asyncio.get_running_loop()
+class Stop:
+    """The first Ctrl-C (SIGINT) or SIGTERM, which is how CI systems cancel a step: the run ends, its summary is
+    printed, its reports written and a temporary store deleted; the exit code is 128 + the signal's number (130,
+    143), as a shell reports a process the signal ended. A second one of the same signal ends it at once."""
 
-    def first() -> None:
-        stop.set()
-        loop.remove_signal_handler(signal.SIGINT)
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.signum: signal.Signals | None = None
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, first)
-    except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here: Ctrl-C interrupts
-        return lambda: None
+    def is_set(self) -> bool:
+        return self.event.is_set()
 
-    def undo() -> None:
-        with suppress(Exception):
-            loop.remove_signal_handler(signal.SIGINT)
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.signum or signal.SIGINT)
 
-    return undo
+    @property
+    def name(self) -> str:
+        return STOP_SIGNALS.get(self.signum or signal.SIGINT, "Ctrl-C")
+
+    def install(self) -> Callable[[], None]:
+        """Catch the stop signals; returns what undoes it. Where they cannot be caught (not the main thread, no
+        signals here) they keep their default action."""
+        loop = asyncio.get_running_loop()
+
+        def first(signum: signal.Signals) -> None:
+            self.signum = self.signum or signum
+            self.event.set()
+            loop.remove_signal_handler(signum)  # the next one acts as if nothing caught it
+
+        caught = []
+        for signum in STOP_SIGNALS:
+            try:
+                loop.add_signal_handler(signum, first, signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue
+            caught.append(signum)
+
+        def undo() -> None:
+            for signum in caught:
+                with suppress(Exception):
+                    loop.remove_signal_handler(signum)
+
+        return undo

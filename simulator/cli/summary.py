@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from simulator.api.access_log import escape_controls
 from simulator.core.report import failure_line
 from simulator.core.runs import RunManager
 from simulator.models import Run
@@ -114,8 +115,9 @@ def rows(report: dict[str, Any]) -> list[tuple[str, Any]]:
     return out
 
 
-def show(report: dict[str, Any], limit: int, *, interrupted: bool = False) -> None:
-    """Print the summary on stdout: the measures, then the failed deliveries (at most `limit`) and why."""
+def show(report: dict[str, Any], limit: int, *, interrupted: str | None = None) -> None:
+    """Print the summary on stdout: the measures, then the failed deliveries (at most `limit`) and why.
+    `interrupted`: what stopped the run (`Ctrl-C`, `SIGTERM`), if something did."""
     console = Console(file=sys.stdout, highlight=False)
     title = f"{report['scenario']} (seed {report['seed']}, speed {report['speed']:g})"
     if console.is_terminal:
@@ -133,9 +135,9 @@ def show(report: dict[str, Any], limit: int, *, interrupted: bool = False) -> No
     _failures(report, limit)
     sys.stdout.flush()
     if interrupted:
-        print("interrupted: this is what happened before Ctrl-C", file=sys.stderr)
+        print(f"interrupted: this is what happened before {interrupted}", file=sys.stderr)
     if report["error"]:
-        print(f"error: {report['error']}", file=sys.stderr)
+        print(f"error: {escape_controls(report['error'])}", file=sys.stderr)
 
 
 def _failures(report: dict[str, Any], limit: int) -> None:
@@ -145,6 +147,8 @@ def _failures(report: dict[str, Any], limit: int) -> None:
         return
     print(f"failed deliveries ({total}):")
     for item in listed[:limit]:
-        print(f"  {failure_line(item)}")
+        # The answer excerpt is the receiver's text: a control character in it (ESC, BEL, CR) could clear the
+        # terminal or rewrite the CI log's lines, so each is written as an escape, as `serve` logs them.
+        print(f"  {escape_controls(failure_line(item))}")
     if total > limit:
         print(f"  … and {total - limit} more (all of them in --report and --junit)")

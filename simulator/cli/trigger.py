@@ -3,28 +3,36 @@
 Through a running server (`--server`) it goes to the matching subscriptions, the `--subscription`s named, or
 `--target`; without a server it is built and delivered in this process, to `--target`. `--override path=value`
 sets a field of the event; each is checked against the event's JSON Schema before anything is sent. It prints the
-event's id, then each delivery's outcome once it is final (or its state when `--wait` runs out); exit 0 when every
-delivery succeeded, 1 when one did not, 2 for bad input. `--format json` prints the same as JSON Lines: an `event`
-object, then a `delivery` object for each delivery (notes go to stderr, as in text).
+event's id and each delivery's id at once, then each delivery's outcome as it ends (and the state of the others
+when `--wait` runs out, or on Ctrl-C); exit 0 when every delivery succeeded (or, with `--wait 0`, was made), 1 when
+one did not, 2 for bad input, 130 after Ctrl-C. `--format json` prints the same as JSON Lines: an `event` object,
+then a `delivery` object for each delivery as it ends (notes go to stderr, as in text).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import httpx
 
 from simulator import catalog
 from simulator.cli import options, remote, retries
-from simulator.client import ApiError, DeliveryInfo
-from simulator.core.report import plain_error
+from simulator.cli.trigger_report import Report
+from simulator.client import ApiError, Client, DeliveryInfo
 from simulator.errors import FieldError, InvalidInput
 from simulator.models.enums import SIGNING_SCHEMES
 
+if TYPE_CHECKING:  # imported where used: `trigger --server` needs neither
+    from simulator.core.simulator import Simulator
+    from simulator.models import Delivery
+
 FORMATS = ("text", "json")
+RESUME = "`webhook-sim deliveries` shows how they end; `webhook-sim resend ID` sends one again"
+LAST_LOOK = 2.0  # seconds the read after Ctrl-C may take
 
 
 def register(sub: Any) -> None:
@@ -37,7 +45,7 @@ def register(sub: Any) -> None:
     options.add(
         p, "--override", "set a field of the event: a dotted path and a JSON value", many=";", metavar="PATH=VALUE"
     )
-    options.add(p, "--target", "deliver to this URL")
+    options.add(p, "--target", "deliver to this URL", type=options.webhook_url)
     options.add(p, "--subscription", "deliver to this subscription (with --server)", many=",", metavar="ID")
     options.add(p, "--seed", "the seed of the event's values (default: a random one)", type=options.seed)
     options.add(
@@ -98,54 +106,14 @@ def trigger_command(args: argparse.Namespace) -> int:
             "--target is required without --server (or set WEBHOOK_SIM_TARGET)",
             errors=[FieldError("--target", "required")],
         )
+    if args.wait == 0:
+        raise InvalidInput(
+            "--wait 0 needs --server: without one this process makes the delivery, which would end with it",
+            errors=[FieldError("--wait", "0 needs --server")],
+        )
     from simulator.runtime import run_loop
 
     return run_loop(_in_process(args, etype, overrides, retry))
-
-
-def _report(
-    event_id: str, etype: str, deliveries: list[DeliveryInfo], waited: float, url: str | None, fmt: str = "text"
-) -> int:
-    """Print the event and each delivery's outcome (as text, or as JSON Lines); the exit code."""
-    if fmt == "json":
-        _emit({"object": "event", "id": event_id, "type": etype})
-    else:
-        print(f"event {event_id} ({etype})", flush=True)
-    if not deliveries:
-        print(f"not sent: no enabled subscription receives {etype}", file=sys.stderr)
-        return 1
-    where = f" → {url}" if url else ""
-    for d in deliveries:
-        state = remote.outcome(d) if d.status in remote.FINAL else f"still {d.status} after {waited:g} s"
-        if d.status not in remote.FINAL and d.attempts:
-            state += f" (last: {remote.outcome(d).partition(': ')[2] or f'HTTP {d.last_status}'})"
-        if fmt == "json":
-            _emit(delivery_record(d, event_id, url, state))
-        else:
-            print(f"delivery {d.id}{where}: {state}", flush=True)
-    return 0 if all(d.status in ("succeeded", "dropped") for d in deliveries) else 1
-
-
-def delivery_record(d: DeliveryInfo, event_id: str, url: str | None, outcome: str) -> dict[str, Any]:
-    """A delivery's line in `--format json`: the facts of the text line as fields, and the line's phrase."""
-    error = plain_error(d.last_error) if d.last_error != f"HTTP {d.last_status}" else None
-    return {
-        "object": "delivery",
-        "id": d.id,
-        "event": event_id,
-        "subscription": d.subscription_id,
-        "target": url,
-        "status": d.status,
-        "final": d.status in remote.FINAL,
-        "attempts": d.attempts,
-        "http_status": d.last_status,
-        "error": error,
-        "outcome": outcome,
-    }
-
-
-def _emit(record: dict[str, Any]) -> None:
-    print(json.dumps(record, ensure_ascii=False), flush=True)
 
 
 # -- through a server -----------------------------------------------------------------------------------------
@@ -182,15 +150,54 @@ def _through_server(
             _say_secret(args, made.secret)
         for skipped in event.skipped:
             print(f"not sent to {skipped.subscription}: {skipped.reason}", file=sys.stderr)
-        started = time.monotonic()
-        deliveries = remote.wait_final(api, event.deliveries, args.wait)
-        waited = round(time.monotonic() - started, 1)
-        code = _report(event.id, event.type, deliveries, waited, args.target, args.format)
-        if made is not None and all(d.status in remote.FINAL for d in deliveries):
-            api.delete_subscription(made.id)  # made for this event alone; its deliveries stay listed
-        elif made is not None:
-            print(f"subscription {made.id} stays until its delivery ends", file=sys.stderr)
-        return code
+        report = Report(event.id, event.type, event.deliveries, args.target, args.format)
+        report.begin(args.wait)
+        try:
+            _watch(api, report, args.wait)
+        except KeyboardInterrupt:
+            _last_look(args, report)
+            report.end(why="interrupted; the server goes on delivering it")
+            _leave(api, made, report)
+            print(RESUME, file=sys.stderr)
+            return 130
+        report.end()
+        _leave(api, made, report)
+        return 0 if args.wait == 0 and report.ids else report.code()
+
+
+def _watch(api: Client, report: Report, timeout: float) -> None:
+    """Read the deliveries until each is final or `timeout` seconds have passed, printing each as it ends."""
+    if timeout == 0 or not report.ids:
+        return
+    deadline = time.monotonic() + timeout
+    interval = 0.02
+    while True:
+        report.seen(api.get_delivery(i) for i in report.ids if i not in report.told)
+        left = deadline - time.monotonic()
+        if len(report.told) == len(report.ids) or left <= 0:
+            return
+        time.sleep(min(interval, left))
+        interval = min(interval * 1.5, 0.5)
+
+
+def _last_look(args: argparse.Namespace, report: Report) -> None:
+    """After Ctrl-C: read the deliveries once more, briefly, so the state printed is the latest (the last look of
+    the wait may be half a second old). A server that does not answer at once is not waited for."""
+    try:
+        with remote.client(args, timeout=LAST_LOOK) as api:
+            report.seen([api.get_delivery(i) for i in report.ids if i not in report.told])
+    except (KeyboardInterrupt, ApiError, httpx.HTTPError, ValueError):
+        return  # what the wait last read is printed
+
+
+def _leave(api: Client, made: Any, report: Report) -> None:
+    """Delete the subscription made for `--target` once its deliveries are final; else say that it stays."""
+    if made is None:
+        return
+    if report.all_final():
+        api.delete_subscription(made.id)  # made for this event alone; its deliveries stay listed
+    else:
+        print(f"subscription {made.id} stays until its delivery ends", file=sys.stderr)
 
 
 # -- in this process ------------------------------------------------------------------------------------------
@@ -213,21 +220,62 @@ async def _in_process(
         fields = {"type": etype.key, "overrides": overrides, "subscriptions": [sub.id], "seed": args.seed}
         event, ids = await sim.emit(parse(EventSpec, fields))  # a bad override is exit 2 naming it
         _say_secret(args, sub.secret)
-        started = time.monotonic()
-        deadline = started + args.wait
-        while True:
+        report = Report(event.id, event.key, ids, args.target, args.format)
+        report.begin(args.wait)
+
+        async def read() -> list[Delivery]:
             found = [await sim.delivery(i) for i in ids]
-            if all(d.status in remote.FINAL for d in found) or time.monotonic() >= deadline:
-                break
-            await asyncio.sleep(0.02)
-        infos = [DeliveryInfo.of(delivery_view(d, attempts=True)) for d in found]
-        waited = round(time.monotonic() - started, 1)
-        code = _report(event.id, event.key, infos, waited, args.target, args.format)
-        if any(d.status not in remote.FINAL for d in found):
+            report.seen(DeliveryInfo.of(delivery_view(d, attempts=True)) for d in found)
+            return found
+
+        interrupted = False
+        try:
+            deadline = time.monotonic() + args.wait
+            while len(report.told) < len(ids) and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+                await read()
+        except asyncio.CancelledError:  # Ctrl-C: what is known is printed, then the run ends with 130
+            interrupted = True
+            _uncancel()
+        under_way = await _cut_short(sim, await read())
+        if under_way:
+            await read()  # the attempts cut short, as recorded
+        report.end(under_way=under_way, why="interrupted" if interrupted else "")
+        if interrupted and not report.all_final():
+            print("interrupted: its retries end with this process (with --server, a server's go on)", file=sys.stderr)
+        elif not report.all_final():
             print("its retries end with this process; give --max-attempts or a longer --wait", file=sys.stderr)
-        return code
+        return 130 if interrupted else report.code()
     finally:
         await sim.close(grace=1)
+
+
+def _uncancel() -> None:
+    """Take back the cancel a Ctrl-C made (`asyncio.Runner` cancels the main task), so the waits of the cleanup
+    that follows run as usual; the runner still ends with KeyboardInterrupt."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+
+
+async def _cut_short(sim: Simulator, found: list[Delivery]) -> frozenset[str]:
+    """When the wait ends with deliveries not final: stop sending, and record each attempt still waiting for its
+    answer as interrupted (the receiver may have the request). Read without this, an attempt under way was shown
+    as no attempt at all. The deliveries whose attempt was under way (`found` is read again by the caller)."""
+    if all(d.status in remote.FINAL for d in found):
+        return frozenset()
+    sim.engine.stopping = True  # what is cut short from here on is recorded as interrupted (see `Outcomes`)
+    await asyncio.gather(*(lane.close(0) for lane in list(sim.engine.lanes.values())))
+    await sim.store.writer.barrier()
+    after = [await sim.delivery(d.id) for d in found]
+    cut = {a.id for a, b in zip(after, found, strict=True) if a.attempts > b.attempts and _interrupted(a)}
+    return frozenset(cut)
+
+
+def _interrupted(d: Delivery) -> bool:
+    """Whether the delivery's last attempt was cut short (recorded on the attempt: the delivery stays due)."""
+    last = d.attempt_log[-1] if d.attempt_log else None
+    return last is not None and last.status_code is None and (last.error or "").startswith("interrupted:")
 
 
 def _say_secret(args: argparse.Namespace, secret: str | None) -> None:

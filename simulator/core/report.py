@@ -32,6 +32,13 @@ _PLAIN = (
     (re.compile(r"^ProtocolError\b"), "malformed HTTP answer"),
 )
 _TIMEOUT = re.compile(r"^timeout after ([0-9.]+)s$")
+# What the sender adds to an attempt cut short: true of a store a later process sends from, not of a run's own
+# temporary one; the report says what happened, so it stops before that.
+_SENT_AGAIN = re.compile(r" \(the delivery is sent again [^)]*\)$")
+# Characters XML 1.0 forbids (C0 controls but tab, LF and CR; lone surrogates; U+FFFE, U+FFFF), and CR, which a
+# parser reads back as LF, and C1 controls, which a CI page shows as nothing: in a JUnit file each is written as
+# the escape `serve`'s log and `run`'s summary use (`\x1b`), so the file parses and says what the receiver sent.
+_NOT_XML = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -71,15 +78,20 @@ def outcome(delivery: Delivery) -> dict[str, Any]:
     """One delivery as the report shows it; `response` is an excerpt of the last answer (from its attempt log)."""
     last = delivery.attempt_log[-1] if delivery.attempt_log else None
     response = shown_answer(last.response or "", last.response_encoding).strip() if last is not None else ""
+    status, error = delivery.last_status, delivery.last_error
+    if last is not None and last.status_code is None and (last.error or "").startswith("interrupted:"):
+        # An attempt cut short leaves its delivery due and the delivery's last error as it was: the attempt says
+        # what happened (the receiver may have the request).
+        status, error = None, _SENT_AGAIN.sub("", last.error or "")
     return {
         "delivery": delivery.id,
         "type": delivery.type,
         "event_ids": list(delivery.event_ids),
         "status": delivery.status,
         "attempts": delivery.attempts,
-        "last_status": delivery.last_status,
-        "error": None if delivery.last_error == f"HTTP {delivery.last_status}" else plain_error(delivery.last_error),
-        "reason": reason(delivery.last_status, delivery.last_error, delivery.status),
+        "last_status": status,
+        "error": None if error == f"HTTP {status}" else plain_error(error),
+        "reason": reason(status, error, delivery.status),
         "response": response[:EXCERPT] + ("…" if len(response) > EXCERPT else ""),
         "seconds": round(max(0.0, (delivery.finished_at or delivery.created_at) - delivery.created_at), 3),
     }
@@ -173,6 +185,7 @@ def junit_xml(report: dict[str, Any], deliveries: list[dict[str, Any]], started_
     suite.extend(cases)
     ET.SubElement(suite, "system-out").text = f"{report['deliveries']} deliveries, {report['attempts']} attempts"
     ET.SubElement(suite, "system-err").text = report["error"] or ""
+    _xml_safe(suite)
     ET.indent(suite)
     return ET.tostring(suite, encoding="utf-8", xml_declaration=True) + b"\n"
 
@@ -190,6 +203,25 @@ def _case(scenario: str, item: dict[str, Any]) -> ET.Element:
             ]
         )
     return case
+
+
+def _xml_safe(root: ET.Element) -> None:
+    """Escape, in every text and attribute under `root`, what XML 1.0 cannot hold (see `_NOT_XML`): a receiver's
+    answer is any text, and one ESC or NUL in it made a file no CI system could parse."""
+    for element in root.iter():
+        element.text = _xml_text(element.text)
+        element.tail = _xml_text(element.tail)
+        for name, value in element.attrib.items():
+            element.attrib[name] = _NOT_XML.sub(_escape, value)
+
+
+def _xml_text(text: str | None) -> str | None:
+    return None if text is None else _NOT_XML.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return "\\r" if char == "\r" else f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
 def _run_case(report: dict[str, Any]) -> ET.Element:

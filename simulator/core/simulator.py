@@ -10,6 +10,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from simulator.scenarios.model import Scenario
 from simulator.store import Store
 from simulator.store.leases import LEASE_TTL, Leases
 from simulator.store.remote import RemoteChanges
-from simulator.timeutil import now_utc
+from simulator.timeutil import iso_ms, now_utc
 
 
 class Simulator:
@@ -211,11 +212,30 @@ class Simulator:
             )
         _check_enabled(sub, f"delivery {delivery_id}")
         if not await self._redeliver([delivery_id]):  # the request is fine; the delivery's state is not
-            raise Conflict(
-                f"delivery {delivery_id} is still being delivered",
-                errors=[FieldError("id", "delivery is still pending")],
-            )
+            now = await self.delivery(delivery_id)
+            raise Conflict(self._busy(now), errors=[FieldError("id", f"delivery is {now.status}")])
         return await self.delivery(delivery_id)  # the state the store now holds
+
+    def _busy(self, d: Delivery) -> str:
+        """Why a delivery cannot be sent again at this moment, and when it can (a 409's words)."""
+        if d.status == "pending":
+            return (
+                f"delivery {d.id} is still being delivered: its first attempt has no outcome yet; send it again "
+                "once it has one"
+            )
+        if d.status == "failed" and self.engine.sending(d.subscription_id, d.id):
+            return (
+                f"delivery {d.id} is being sent now (attempt {d.attempts + 1} is under way); send it again once "
+                "that attempt has an outcome"
+            )
+        if d.status == "failed":
+            at = iso_ms(datetime.fromtimestamp(d.next_attempt_at or 0, UTC))
+            return (
+                f"delivery {d.id} is waiting for its next retry at {at}, which this process cannot bring forward now "
+                "(its subscription's queue waits in the store until there is room, or another process sends it); "
+                "send it again in a moment, or wait for that retry"
+            )
+        return f"delivery {d.id} ended ({d.status}) while it was asked: send it again now"
 
     async def redeliver_dead(self, sub_id: str) -> list[str]:
         """Redeliver every dead delivery of a subscription, in order."""

@@ -547,12 +547,15 @@ class DeliveryEngine(Outcomes):
         return True
 
     async def redeliver(self, delivery_id: str) -> bool:
-        """Send a delivery again with a fresh retry budget (same id, same body). False if it is still active."""
+        """Send a delivery again with a fresh retry budget (same id, same body); one waiting for its next retry
+        has that attempt now instead (see `_hasten`). False if it is being delivered and cannot be."""
         page = await self.store.outbox_rows([delivery_id])
         if not page:
             return False
         row, events = page[0]
-        if row.status in ("pending", "failed"):
+        if row.status == "failed":
+            return self._hasten(row.subscription_id, delivery_id)
+        if row.status == "pending":
             return False
         sub = await self.store.get_subscription(row.subscription_id)
         if sub is None or sub.id in self._removed:
@@ -568,6 +571,23 @@ class DeliveryEngine(Outcomes):
         if (self.leases is None or sub.id in self._lanes) and (lane := self._lane(sub)) is not None:
             lane.force(job)
         return True
+
+    def _hasten(self, sub_id: str, delivery_id: str) -> bool:
+        """Make the next attempt of a delivery waiting for its retry now: same id and body, its retry budget as it
+        stands, the attempt recorded like any other. False when no lane of this process holds it waiting (its
+        attempt is under way, or it waits in the store: a busy subscription's, or another process's)."""
+        lane = self._lanes.get(sub_id)
+        job = lane.hasten(delivery_id) if lane is not None else None
+        if job is None:
+            return False
+        self._records.write()  # its last attempt's record first: written after, it would say the old due time
+        self.store.records.put_nowait(Op(updates=(job.update_row(),)))
+        return True
+
+    def sending(self, sub_id: str, delivery_id: str) -> bool:
+        """Whether an attempt at the delivery is under way in this process."""
+        lane = self._lanes.get(sub_id)
+        return lane is not None and lane.sending(delivery_id)
 
 
 def _to_start(subs: Sequence[Subscription], *rows: list[Row]) -> list[str]:

@@ -179,6 +179,24 @@ class Lane:
         if self._reading:
             self._meanwhile()
 
+    def hasten(self, delivery_id: str) -> Job | None:
+        """Make a job that waits in the queue for its next attempt due now (a resend asked for while it waits for
+        a retry); the job, or None when it is not waiting here (its attempt under way, or not read from the
+        store)."""
+        for i, entry in enumerate(self._heap):
+            if entry[2] == delivery_id:
+                job = entry[-1]
+                self._heap.pop(i)
+                heapq.heapify(self._heap)
+                job.due = time.time()
+                self._push(job)
+                return job
+        return None
+
+    def sending(self, delivery_id: str) -> bool:
+        """Whether an attempt at the delivery is under way: taken by the lane, and not in its queue."""
+        return delivery_id in self._ids and all(entry[2] != delivery_id for entry in self._heap)
+
     def requeue(self, job: Job) -> None:
         """Put back a job whose attempt failed; it goes again at `job.due`."""
         self._push(job)

@@ -22,6 +22,7 @@ from simulator.store import codec, holds, postgres, schema
 from simulator.store import tables as t
 from simulator.store.lock import StoreLock
 from simulator.store.outbox import ACTIVE, OutboxReads
+from simulator.store.resume import resumes
 from simulator.store.secrets import Sealer, open_sealer
 from simulator.store.writer import Committed, Listener, Op, Writer
 from simulator.turns import in_turns
@@ -470,7 +471,9 @@ class Store(OutboxReads):
         return [codec.attempt(r) for r in rows]
 
     async def active_subscription_ids(self) -> list[str]:
-        """Subscriptions with deliveries still to make (what a restart must resume)."""
+        """Subscriptions with deliveries still to make (what a restart must resume; none within `own_work_only`)."""
+        if not resumes():
+            return []
         c = t.deliveries.c
         rows = await self._all(select(c.subscription_id).where(c.status.in_(ACTIVE)).distinct())
         return [r.subscription_id for r in rows]

@@ -217,13 +217,14 @@ def test_a_secret_that_does_not_fit_the_stored_scheme_is_a_conflict(api: httpx.C
     assert api.get(item).json()["secret"].startswith("whsec_****")
 
 
-def test_redelivering_a_delivery_still_under_way_is_a_conflict(api: httpx.Client) -> None:
+def test_redelivering_a_delivery_waiting_for_its_retry_sends_it_now(api: httpx.Client) -> None:
     ok(api.post("/subscriptions", json={"url": URL, "retry": {"delays": [3600]}}), schemas.Subscription, 201)
     emitted = ok(api.post("/events", json={"type": "token.created"}), schemas.EmittedEvent, 202)
     [delivery] = emitted["deliveries"]
     eventually(lambda: api.get(f"/deliveries/{delivery}").json()["attempts"] >= 1, what="a first attempt")
     assert api.get(f"/deliveries/{delivery}").json()["status"] == "failed"  # and retried in an hour
-    problem(api.post(f"/deliveries/{delivery}/redeliver"), 409, "id")
+    ok(api.post(f"/deliveries/{delivery}/redeliver"), schemas.DeliveryDetail, 202)
+    eventually(lambda: api.get(f"/deliveries/{delivery}").json()["attempts"] >= 2, what="the attempt made now")
 
 
 def test_a_one_off_schedule_already_past_fires_at_once(api: httpx.Client) -> None:

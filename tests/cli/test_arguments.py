@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
         (["run", "syncfy-chaos", "--target", "http://127.0.0.1:9/x", "--failures", "-1"], {}, "--failures"),
         (["run", "syncfy-chaos", "--target", "http://127.0.0.1:9/x"], {"WEBHOOK_SIM_SEED": "abc"}, "--seed"),
         (["run", "syncfy-chaos", "--target", "http://127.0.0.1:9/x"], {"WEBHOOK_SIM_SPEED": "fast"}, "--speed"),
-        (["listen"], {"WEBHOOK_SIM_PORT": "abc"}, "--port"),
+        (["listen"], {"WEBHOOK_SIM_LISTEN_PORT": "abc"}, "--port"),
         (["deliveries"], {"WEBHOOK_SIM_LIMIT": "-1"}, "--limit"),
     ],
 )

@@ -1,0 +1,65 @@
+"""`listen --forward-to URL`: relay a request to the service being written and bring its answer back, bounded.
+
+The answer is read whole before it is relayed, so it is bounded twice: in size, at what the simulator's sender
+keeps of an answer (a longer one is not relayed cut: the sender is told), and in time, as a whole (a service that
+streams an endless answer grew `listen`'s memory without bound, each read well within its own timeout). Either
+way the sender gets an answer that says what happened, and `listen` prints it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from starlette.responses import Response
+
+from simulator.delivery.sender import RESPONSE_EXCERPT
+
+# Seconds for the whole answer: under the 30 s a subscription's sender waits by default, so that the sender hears
+# why instead of timing out itself.
+FORWARD_DEADLINE = 25.0
+# The answer's headers relayed: what a sender acts on. The body is relayed decoded, so never Content-Encoding.
+KEPT_HEADERS = frozenset({"content-type", "retry-after"})
+
+
+class _TooLong(Exception):
+    pass
+
+
+async def forward(
+    client: httpx.AsyncClient,
+    request: tuple[str, str, bytes, list[tuple[bytes, bytes]]],
+    deadline: float = FORWARD_DEADLINE,
+) -> tuple[Response, str]:
+    """Relay `request` (method, URL, body, headers); the answer to give the sender, and the note to print."""
+    url = request[1]
+    try:
+        status, headers, content = await asyncio.wait_for(_fetch(client, request), deadline)
+    except TimeoutError:
+        return _failed(504, f"no whole answer from {url} within {deadline:g} s")
+    except _TooLong:
+        return _failed(502, f"the answer from {url} is longer than {RESPONSE_EXCERPT // 1024} KiB")
+    except httpx.HTTPError as exc:
+        return _failed(502, f"{type(exc).__name__}: {exc}")
+    return Response(content, status_code=status, headers=headers), f"→ {url}"
+
+
+async def _fetch(
+    client: httpx.AsyncClient, request: tuple[str, str, bytes, list[tuple[bytes, bytes]]]
+) -> tuple[int, dict[str, str], bytes]:
+    method, url, body, headers = request
+    async with client.stream(method, url, content=body, headers=headers) as answer:
+        content = bytearray()
+        async for chunk in answer.aiter_bytes():
+            content += chunk
+            if len(content) > RESPONSE_EXCERPT:
+                raise _TooLong
+        kept = {k: v for k, v in answer.headers.items() if k.lower() in KEPT_HEADERS}
+        return answer.status_code, kept, bytes(content)
+
+
+def _failed(status: int, reason: str) -> tuple[Response, str]:
+    """The sender is told, in the answer's body, why it did not get the service's answer."""
+    return Response(f"listen: forward failed: {reason}\n", status_code=status, media_type="text/plain"), (
+        f"forward failed: {reason}"
+    )
