@@ -4,6 +4,7 @@ serves while its run lasts, so a consumer under test can call the provider back 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,8 +12,11 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from simulator.api import twins
+from simulator.api.app import MAX_BODY
+from simulator.api.middleware import BodyLimit, RequestContext, SameSite
 from simulator.errors import SimError
 from simulator.runtime import bind_tcp
 
@@ -27,10 +31,27 @@ class TwinsState:
     sim: Simulator
 
 
-def twins_app(sim: Simulator) -> Starlette:
-    app = Starlette(routes=twins.mounts())
+def twins_app(sim: Simulator, loopback: bool = True) -> Starlette:
+    """The twins' routes behind the guards `serve` puts before them: a page of another site may not drive them
+    (a V1 webhook made cross-site would send the run's events anywhere), nor read them through a rebound name,
+    and a body is bounded."""
+    app = Starlette(
+        routes=twins.mounts(),
+        middleware=[
+            Middleware(RequestContext),
+            Middleware(SameSite, loopback=loopback, shaped=twins.refusal),
+            Middleware(BodyLimit, limit=MAX_BODY, shaped=twins.refusal),
+        ],
+    )
     app.state.api = TwinsState(sim)
     return app
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @asynccontextmanager
@@ -40,7 +61,9 @@ async def serving(sim: Simulator, port: int, host: str = "127.0.0.1") -> AsyncIt
         sock = bind_tcp(host, port)
     except OSError as exc:
         raise SimError(f"cannot serve the provider API twins on {host}:{port}: {exc.strerror or exc}") from None
-    config = uvicorn.Config(twins_app(sim), log_config=None, access_log=False, lifespan="off", server_header=False)
+    config = uvicorn.Config(
+        twins_app(sim, _loopback(host)), log_config=None, access_log=False, lifespan="off", server_header=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
