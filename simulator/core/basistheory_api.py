@@ -69,6 +69,7 @@ class BasisTheoryBackend:
         self.sim = sim
         self.tables = TwinStore(sim.store)
         self._seen = Cursor(-1, "")  # the newest event when the fold last caught up
+        self._ahead: set[str] = set()  # events folded beyond the fold's cursor (see `TwinStore.fold`)
         self._lock = asyncio.Lock()  # one changing flow at a time: an intent is converted once
         self._ctx: BuildContext | None = None
         self._saved_tenant: str | None = None
@@ -77,6 +78,7 @@ class BasisTheoryBackend:
     def _forget(self) -> None:
         """The store was emptied: the next read folds from the start."""
         self._seen = Cursor(-1, "")
+        self._ahead.clear()
 
     def authenticate(self, key: str | None) -> None:
         api.check_key(key, self.sim.provider_key)
@@ -89,12 +91,17 @@ class BasisTheoryBackend:
             head = await self.tables.head()
         if head == self._seen:
             return
-        more = True
+        more, after = True, 0
         while more:
-            # Not past an event of a run at speed 0 that no delivery has started (`delivery.gate`): the API shows
-            # what has been sent, not what is stored ahead of it.
-            cursor, more = await self.tables.fold(api_state.changes, api_state.apply, held=self._held)
-        self._seen = cursor
+            # Not the events of a run at speed 0 from the first that no delivery has started (`delivery.gate`): the
+            # API shows what has been sent, not what is stored ahead of it. The rest are folded as they come.
+            done = await self.tables.fold(
+                api_state.changes, api_state.apply, held=self._held, ahead=self._ahead, after=after
+            )
+            self._ahead.difference_update(done.passed)
+            self._ahead.update(done.ahead)
+            more, after = done.more, done.last
+        self._seen = done.cursor
 
     def _held(self, key: str) -> bool:
         return self.sim.engine.gate.held("basistheory", key)

@@ -81,10 +81,10 @@ class SyncfyBackend:
         if self._flushing is not None:
             await asyncio.gather(self._flushing, return_exceptions=True)
 
-    def hidden_from(self) -> str | None:
-        """The earliest Syncfy event the API does not show yet (`delivery.gate`): a run's at speed 0 that no
-        delivery has started. What the API answers from leaves it and every later event out."""
-        return self.sim.engine.gate.first("syncfy")
+    def hidden_from(self) -> list[str]:
+        """The earliest Syncfy event of each run at speed 0 that the API does not show yet (`delivery.gate`): what
+        the API answers from leaves it and its run's later events out."""
+        return self.sim.engine.gate.firsts("syncfy")
 
     def _forget(self) -> None:
         """The store was emptied: nothing is left to index."""

@@ -1,16 +1,19 @@
 """Which published events the provider API twins do not show yet: those of a run at speed 0 whose deliveries have
-not started.
+not started, and the events of that run after them.
 
 A run at speed 0 stores its events as fast as it builds them, well ahead of the receiver that takes them one by
 one. The twins fold the stored events, so a consumer calling back while it handles the run's first delivery saw
 the run's end: a token already expired, a 3DS session already authenticated, a credential already refreshed. A
 provider's API shows an object as of what has happened, and at speed 0 an event happens when it is sent. So such
 an event is held from the twins until a delivery carrying it starts its first attempt (to any subscription: the
-fastest receiver sets the pace, as on a real provider a slow one reads the present, not the past).
+fastest receiver sets the pace, as on a real provider a slow one reads the present, not the past). An event whose
+deliveries a fault dropped happens when its lane would have sent it: once the run's event before it was answered.
 
-An event that no delivery will start soon (its subscription disabled mid-run, a delivery held by a fault) is shown
-after HOLD_AT_MOST seconds at the latest, so nothing can keep the twins behind for good. The gate lives in the
-process that publishes and sends; where other processes send (a shared PostgreSQL store), nothing is held.
+Only the run's own later events wait behind a held one (a run's events are told by its key, `<run id>/<seq>`):
+other runs, events made through `POST /events`, and what the twins' own API made show as they are stored. An
+event that no delivery will start soon (its subscription disabled mid-run, a delivery held by a fault) is shown
+after HOLD_AT_MOST seconds at the latest. The gate lives in the process that publishes and sends; where other
+processes send (a shared PostgreSQL store), nothing is held.
 """
 
 from __future__ import annotations
@@ -32,49 +35,86 @@ class Gate:
     def __init__(self) -> None:
         self._held: dict[str, dict[str, float]] = {}  # provider -> {event key: when it shows at the latest}
         self._carried: dict[str, tuple[str, list[str]]] = {}  # delivery id -> (provider, event keys)
+        # An event no delivery will start (its deliveries dropped by a fault) happens when the lane would have sent
+        # it: once the held event before it has been sent and answered. event key -> the events chained to it;
+        # delivery id -> (provider, the events shown once its first attempt has an outcome).
+        self._after: dict[str, list[str]] = {}
+        self._answering: dict[str, tuple[str, list[str]]] = {}
+        self._last: dict[str, str] = {}  # run -> its event held last
 
     def hold(self, provider: str, key: str, deliveries: Iterable[str]) -> None:
-        """Keep `key` from the twins until one of `deliveries` starts (none: it is not held)."""
+        """Keep `key` from the twins until one of `deliveries` starts; with none, until the event held before it
+        has been sent and answered (not held when there is none)."""
         ids = list(deliveries)
+        held = self._held.setdefault(provider, {})
+        run = run_of(key)
         if not ids:
+            before = self._last.get(run)
+            if before is not None and before in held:
+                self._after.setdefault(before, []).append(key)
+                held[key] = time.monotonic() + HOLD_AT_MOST
+                self._last[run] = key
             return
-        self._held.setdefault(provider, {})[key] = time.monotonic() + HOLD_AT_MOST
+        held[key] = time.monotonic() + HOLD_AT_MOST
+        self._last[run] = key
         for delivery_id in ids:
             self._carried.setdefault(delivery_id, (provider, []))[1].append(key)
         if len(self._carried) > CARRIED_AT_MOST:  # deliveries ended unstarted, whose events others showed
             self._forget_finished()
 
     def started(self, delivery_id: str) -> None:
-        """A delivery's first attempt starts: the events it carries are shown."""
+        """A delivery's first attempt starts: the events it carries are shown (and those chained to them once
+        the attempt has its outcome: `answered`)."""
         carried = self._carried.pop(delivery_id, None)
         if carried is None:
             return
-        held = self._held.get(carried[0], {})
-        for key in carried[1]:
+        provider, keys = carried
+        held = self._held.get(provider, {})
+        for key in keys:
             held.pop(key, None)
+            chained = self._after.pop(key, None)
+            if chained:
+                self._answering.setdefault(delivery_id, (provider, []))[1].extend(chained)
+
+    def answered(self, delivery_id: str) -> None:
+        """A delivery's first attempt has its outcome: the events chained behind the ones it carries are shown."""
+        provider, keys = self._answering.pop(delivery_id, ("", []))
+        held = self._held.get(provider, {})
+        while keys:
+            key = keys.pop()
+            held.pop(key, None)
+            keys.extend(self._after.pop(key, ()))  # dropped one after another: each happens with the one before
 
     def held(self, provider: str, key: str) -> bool:
         deadline = self._held.get(provider, {}).get(key)
         return deadline is not None and deadline > time.monotonic()
 
-    def first(self, provider: str) -> str | None:
-        """The earliest event of `provider` still held, if any: the twins show what was published before it."""
+    def firsts(self, provider: str) -> list[str]:
+        """The earliest event still held of each run of `provider`: the twins show none of the run's from it on."""
         held = self._held.get(provider)
         if not held:
-            return None
+            return []
         now = time.monotonic()
         while held:  # publish order: the overdue ones come first, and go
             key, deadline = next(iter(held.items()))
             if deadline > now:
-                return key
+                break
             del held[key]
-        self._forget_finished()
-        return None
+        if not held:
+            self._forget_finished()
+            return []
+        firsts: dict[str, str] = {}
+        for key in held:
+            firsts.setdefault(run_of(key), key)
+        return list(firsts.values())
 
     def forget(self) -> None:
         """Everything is shown (the store was emptied, or the engine stops)."""
         self._held.clear()
         self._carried.clear()
+        self._after.clear()
+        self._answering.clear()
+        self._last.clear()
 
     def _forget_finished(self) -> None:
         """Drop the deliveries whose events are all shown (they ended without an attempt, or were shown late)."""
@@ -86,3 +126,14 @@ class Gate:
             held = self._held.get(provider, {})
             if not any(key in held for key in keys):
                 del self._carried[delivery_id]
+        for delivery_id, (provider, keys) in list(self._answering.items()):
+            if not any(key in self._held.get(provider, {}) for key in keys):
+                del self._answering[delivery_id]
+        shown = [key for key in self._after if not any(key in held for held in self._held.values())]
+        for key in shown:  # expired before its delivery started: what was chained to it has its own deadline
+            del self._after[key]
+
+
+def run_of(key: str) -> str:
+    """The run an event's store key names (`<run id>/<seq>`)."""
+    return key.rpartition("/")[0]

@@ -138,6 +138,8 @@ class Outcomes:
                 error = f"internal error: {type(exc).__name__}: {exc}"[:500]
                 outcome = Outcome(None, (time.time() - started) * 1000, error, None, None)
         attempt = attempt_row(job, started, delivered, outcome, injected, (sub.url, sent, body, body is rendered))
+        if job.attempts == 1:  # answered: an event dropped behind the ones it carries has happened too
+            self.gate.answered(job.id)
         if outcome.ok:
             self._succeeded(lane, job, outcome)
         else:

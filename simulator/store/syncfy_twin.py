@@ -84,7 +84,7 @@ class SyncfyTwinStore:
         )
         return list(await self._all(stmt))
 
-    async def _indexed(self, *where: Any, hidden_from: str | None = None) -> list[Indexed]:
+    async def _indexed(self, *where: Any, hidden_from: Sequence[str] = ()) -> list[Indexed]:
         stmt = (
             select(_I.event_key, _I.type, _I.at, _E.body)
             .select_from(t.syncfy_index.join(t.events, _E.key == _I.event_key))
@@ -93,25 +93,25 @@ class SyncfyTwinStore:
         )
         return [Indexed(r.event_key, r.type, r.at, json.loads(r.body)) for r in await self._all(stmt)]
 
-    # `hidden_from`, on the reads the API answers from: the key of the earliest event the twin does not show yet
-    # (`delivery.gate`); it and every event indexed after it are left out.
+    # `hidden_from`, on the reads the API answers from: the earliest event of each run the twin does not show yet
+    # (`delivery.gate`); it and its run's events indexed after it are left out.
 
-    async def credential_events(self, id_credential: str, hidden_from: str | None = None) -> list[Indexed]:
+    async def credential_events(self, id_credential: str, hidden_from: Sequence[str] = ()) -> list[Indexed]:
         return await self._indexed(_I.id_credential == id_credential, hidden_from=hidden_from)
 
-    async def job_events(self, id_job: str, hidden_from: str | None = None) -> list[Indexed]:
+    async def job_events(self, id_job: str, hidden_from: Sequence[str] = ()) -> list[Indexed]:
         return await self._indexed(_I.id_job == id_job, hidden_from=hidden_from)
 
-    async def webhook_events(self, id_job_webhook: str, hidden_from: str | None = None) -> list[Indexed]:
+    async def webhook_events(self, id_job_webhook: str, hidden_from: Sequence[str] = ()) -> list[Indexed]:
         return await self._indexed(_I.id_job_webhook == id_job_webhook, hidden_from=hidden_from)
 
-    async def user_documents(self, id_user: str, hidden_from: str | None = None) -> list[Indexed]:
+    async def user_documents(self, id_user: str, hidden_from: Sequence[str] = ()) -> list[Indexed]:
         return await self._indexed(_I.id_user == id_user, _I.id_job_webhook.is_not(None), hidden_from=hidden_from)
 
-    async def refreshes_tagged(self, tags: Sequence[str], hidden_from: str | None = None) -> list[Indexed]:
+    async def refreshes_tagged(self, tags: Sequence[str], hidden_from: Sequence[str] = ()) -> list[Indexed]:
         return await self._indexed(_I.tag.in_(list(tags)), hidden_from=hidden_from)
 
-    async def credentials(self, id_user: str | None = None, hidden_from: str | None = None) -> list[str]:
+    async def credentials(self, id_user: str | None = None, hidden_from: Sequence[str] = ()) -> list[str]:
         """Every credential the events named (of one user), in the order they first appeared."""
         stmt = select(_I.id_credential, func.min(_I.n).label("first")).where(
             _I.id_credential.is_not(None), *_shown(hidden_from)
@@ -121,7 +121,7 @@ class SyncfyTwinStore:
         stmt = stmt.group_by(_I.id_credential).order_by("first")
         return [r.id_credential for r in await self._all(stmt)]
 
-    async def users(self, hidden_from: str | None = None) -> list[Indexed]:
+    async def users(self, hidden_from: Sequence[str] = ()) -> list[Indexed]:
         """The latest event of every user the events named."""
         latest = select(func.max(_I.n)).where(_I.id_user.is_not(None), *_shown(hidden_from)).group_by(_I.id_user)
         return await self._indexed(_I.n.in_(latest))
@@ -262,13 +262,15 @@ class SyncfyTwinStore:
         return [row.id_credential for row in await self._all(stmt)]
 
 
-def _shown(hidden_from: str | None) -> tuple[Any, ...]:
-    """The condition that leaves out `hidden_from` and what was indexed after it (nothing when it is None, or not
-    indexed yet: then neither is anything after it)."""
-    if hidden_from is None:
-        return ()
-    first = select(_I.n).where(_I.event_key == hidden_from).scalar_subquery()
-    return (_I.n < func.coalesce(first, 2**62),)
+def _shown(hidden_from: Sequence[str]) -> tuple[Any, ...]:
+    """The conditions that leave out each event of `hidden_from` and its run's events indexed after it (a run's
+    key is `<run id>/<seq>`; one not indexed yet has nothing of its run indexed after it either)."""
+    out = []
+    for key in hidden_from:
+        first = select(_I.n).where(_I.event_key == key).scalar_subquery()
+        run = key.rpartition("/")[0] + "/"
+        out.append(or_(~_I.event_key.startswith(run, autoescape=True), _I.n < func.coalesce(first, 2**62)))
+    return tuple(out)
 
 
 def _credential(row: Any) -> dict[str, Any]:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, case, func, literal_column, select, tuple_, update
+from sqlalchemy import Integer, bindparam, func, literal_column, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -82,45 +83,51 @@ class TwinStore:
         return Cursor(rows[0][0], rows[0][1]) if rows else Cursor()
 
     async def fold(
-        self, changes: Changes, apply: Apply, limit: int = 500, held: Callable[[str], bool] | None = None
-    ) -> tuple[Cursor, bool]:
-        """Fold up to `limit` events after the cursor into the objects, in one transaction, stopping before the
-        first event `held` names (the twins do not show it yet, nor what came after). Returns the new cursor and
-        whether events remain that may be folded now."""
+        self,
+        changes: Changes,
+        apply: Apply,
+        limit: int = 500,
+        held: Callable[[str], bool] | None = None,
+        ahead: AbstractSet[str] = frozenset(),
+        after: int = 0,
+    ) -> Folded:
+        """Fold the next `limit` events (after the cursor, or after rowid `after` where an earlier fold of the
+        same pass stopped) into the objects, in one transaction.
 
+        An event `held` names is passed over, and so are the later events of its run (a run's key is `<run id>/
+        <seq>`): the twins do not show them yet. The others are folded now; the cursor stays before the first event
+        passed over, and what was folded beyond it is returned (`ahead`), so that a later fold, reading on from the
+        cursor once the held events show, passes those by instead of folding them twice."""
         rowid = self.order
 
-        async def call(conn: AsyncConnection) -> tuple[Cursor, bool]:
+        async def call(conn: AsyncConnection) -> Folded:
             if postgres.is_postgresql(conn.dialect.name):
                 await postgres.lock_fold(conn)
             cursor = await _resume(conn, rowid)
             e = t.events.c
-            body = case((e.provider == self.provider, e.body), else_=None)
+            mine = e.provider == self.provider
             stmt = (
-                select(rowid, e.key, body)
+                select(rowid, e.key, mine)
                 .select_from(t.events)
-                .where(rowid > cursor.rowid)
+                .where(rowid > max(cursor.rowid, after))
                 .order_by(rowid)
                 .limit(limit)
             )
             rows = (await conn.execute(stmt)).all()
-            full = len(rows) == limit
-            if held is not None:
-                stop = next((i for i, row in enumerate(rows) if held(row[1])), None)
-                if stop is not None:
-                    rows, full = rows[:stop], False
-            if not rows:
-                return cursor, False
-            found: list[Any] = []
+            folded = _Pass(cursor, blocked=after > cursor.rowid)
             for row in rows:
-                if row[2] is not None:
-                    found.extend(_changes_of(changes, row[1], row[2]))
+                folded.see(row[0], row[1], bool(row[2]), held, ahead)
+            bodies = await _bodies(conn, rowid, folded.to_fold)
+            found: list[Any] = []
+            for key, body in bodies:
+                found.extend(_changes_of(changes, key, body))
             await _apply(conn, found, apply)
-            cursor = Cursor(rows[-1][0], rows[-1][1])
-            await _save_cursor(conn, cursor)
-            return cursor, full
+            if folded.cursor != cursor:
+                await _save_cursor(conn, folded.cursor)
+            last = rows[-1][0] if rows else max(cursor.rowid, after)
+            return Folded(folded.cursor, last, len(rows) == limit, folded.ahead, folded.passed)
 
-        result: tuple[Cursor, bool] = await self.store.writer.submit(call)
+        result: Folded = await self.store.writer.submit(call)
         return result
 
     # -- objects ----------------------------------------------------------------------------------------
@@ -185,6 +192,60 @@ class TwinStore:
             await conn.execute(t.bt_webhooks.delete().where(t.bt_webhooks.c.id == webhook_id))
 
         await self.store.writer.submit(call)
+
+
+@dataclass(frozen=True)
+class Folded:
+    """What a fold did: the cursor, the last rowid read, whether more may follow, the keys folded beyond the
+    cursor (`ahead`) and those the cursor passed that had been folded ahead (`passed`)."""
+
+    cursor: Cursor
+    last: int
+    more: bool
+    ahead: list[str]
+    passed: list[str]
+
+
+@dataclass
+class _Pass:
+    """One fold's walk over the events, in order (see `TwinStore.fold`)."""
+
+    cursor: Cursor
+    blocked: bool
+    to_fold: list[int] = field(default_factory=list)
+    ahead: list[str] = field(default_factory=list)
+    passed: list[str] = field(default_factory=list)
+    runs_held: set[str] = field(default_factory=set)
+
+    def see(
+        self, rowid: int, key: str, mine: bool, held: Callable[[str], bool] | None, ahead: AbstractSet[str]
+    ) -> None:
+        if key in ahead:  # folded by an earlier pass, while an event before it was held
+            if not self.blocked:
+                self.passed.append(key)
+                self.cursor = Cursor(rowid, key)
+            return
+        run = key.rpartition("/")[0]
+        if held is not None and run and (run in self.runs_held or held(key)):
+            self.runs_held.add(run)
+            self.blocked = True
+            return
+        if mine:
+            self.to_fold.append(rowid)
+        if self.blocked:
+            self.ahead.append(key)
+        else:
+            self.cursor = Cursor(rowid, key)
+
+
+async def _bodies(conn: AsyncConnection, rowid: ColumnElement[int], rowids: list[int]) -> list[tuple[str, str]]:
+    """The keys and bodies of the events at `rowids`, in that order."""
+    out: list[tuple[int, str, str]] = []
+    for i in range(0, len(rowids), 400):  # under SQLite's bound-parameter limit
+        stmt = select(rowid, t.events.c.key, t.events.c.body).where(rowid.in_(rowids[i : i + 400]))
+        out.extend((r[0], r[1], r[2]) for r in (await conn.execute(stmt)).all())
+    out.sort()
+    return [(key, body) for _, key, body in out]
 
 
 def _changes_of(changes: Changes, key: str, body: str) -> Sequence[Any]:

@@ -19,21 +19,21 @@ def test_an_event_shows_once_any_delivery_carrying_it_starts(clock: list[float])
     gate = Gate()
     gate.hold("basistheory", "run/1", ["msg_a", "msg_b"])
     gate.hold("basistheory", "run/2", ["msg_c"])
-    assert gate.held("basistheory", "run/1") and gate.first("basistheory") == "run/1"
+    assert gate.held("basistheory", "run/1") and gate.firsts("basistheory") == ["run/1"]
     gate.started("msg_b")
     assert not gate.held("basistheory", "run/1")
-    assert gate.first("basistheory") == "run/2"
+    assert gate.firsts("basistheory") == ["run/2"]
     gate.started("msg_a")  # its event already shows: nothing changes
     gate.started("msg_c")
-    assert gate.first("basistheory") is None and not gate.held("basistheory", "run/2")
+    assert gate.firsts("basistheory") == [] and not gate.held("basistheory", "run/2")
 
 
 def test_providers_are_held_apart_and_an_event_no_delivery_carries_is_not_held(clock: list[float]) -> None:
     gate = Gate()
     gate.hold("syncfy", "run/1", ["msg_a"])
     gate.hold("basistheory", "other/1", [])
-    assert gate.first("basistheory") is None and not gate.held("basistheory", "other/1")
-    assert gate.first("syncfy") == "run/1" and not gate.held("basistheory", "run/1")
+    assert gate.firsts("basistheory") == [] and not gate.held("basistheory", "other/1")
+    assert gate.firsts("syncfy") == ["run/1"] and not gate.held("basistheory", "run/1")
 
 
 def test_nothing_is_held_longer_than_the_bound(clock: list[float]) -> None:
@@ -41,14 +41,49 @@ def test_nothing_is_held_longer_than_the_bound(clock: list[float]) -> None:
     gate.hold("syncfy", "run/1", ["msg_never_started"])
     clock[0] += HOLD_AT_MOST - 1
     gate.hold("syncfy", "run/2", ["msg_b"])
-    assert gate.first("syncfy") == "run/1"
+    assert gate.firsts("syncfy") == ["run/1"]
     clock[0] += 2
     assert not gate.held("syncfy", "run/1")
-    assert gate.first("syncfy") == "run/2"
+    assert gate.firsts("syncfy") == ["run/2"]
 
 
 def test_forget_shows_everything(clock: list[float]) -> None:
     gate = Gate()
     gate.hold("syncfy", "run/1", ["msg_a"])
     gate.forget()
-    assert gate.first("syncfy") is None and not gate.held("syncfy", "run/1")
+    assert gate.firsts("syncfy") == [] and not gate.held("syncfy", "run/1")
+
+
+def test_an_event_no_delivery_starts_shows_once_the_one_before_it_is_answered(clock: list[float]) -> None:
+    gate = Gate()
+    gate.hold("basistheory", "run/1", ["msg_a"])
+    gate.hold("basistheory", "run/2", [])  # its delivery dropped by a fault
+    gate.hold("basistheory", "run/3", [])  # and the next one's too
+    gate.hold("basistheory", "run/4", ["msg_d"])
+    gate.started("msg_a")
+    assert not gate.held("basistheory", "run/1")
+    assert gate.held("basistheory", "run/2") and gate.firsts("basistheory") == ["run/2"]  # msg_a not answered
+    gate.answered("msg_a")
+    assert not gate.held("basistheory", "run/2") and not gate.held("basistheory", "run/3")
+    assert gate.firsts("basistheory") == ["run/4"]
+
+
+def test_a_dropped_event_with_nothing_held_before_it_is_not_held(clock: list[float]) -> None:
+    gate = Gate()
+    gate.hold("syncfy", "run/1", [])
+    assert gate.firsts("syncfy") == []
+
+
+def test_each_run_is_held_on_its_own(clock: list[float]) -> None:
+    gate = Gate()
+    gate.hold("basistheory", "a/1", ["msg_a1"])
+    gate.hold("basistheory", "b/1", ["msg_b1"])
+    gate.hold("basistheory", "a/2", [])  # dropped: behind a/1, not behind b/1
+    gate.hold("basistheory", "b/2", ["msg_b2"])
+    assert gate.firsts("basistheory") == ["a/1", "b/1"]
+    gate.started("msg_b1")
+    gate.answered("msg_b1")
+    assert gate.held("basistheory", "a/2")  # its own run's event before it has not been sent
+    gate.started("msg_a1")
+    gate.answered("msg_a1")
+    assert not gate.held("basistheory", "a/2") and gate.firsts("basistheory") == ["b/2"]

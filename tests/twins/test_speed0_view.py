@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import pytest
 
 from simulator.testing import WebhookSim
 from tests.twins.conftest import KEY
@@ -49,17 +50,21 @@ def calling_back(look: Callable[[dict[str, Any]], Any]) -> Iterator[tuple[str, S
         thread.join(5)
 
 
-def test_a_basis_theory_consumer_sees_each_object_as_the_event_it_handles(sim: WebhookSim) -> None:
+@pytest.mark.parametrize("faults", [None, {"drop": 0.5}], ids=["all-sent", "half-dropped"])
+def test_a_basis_theory_consumer_sees_each_object_as_the_event_it_handles(
+    sim: WebhookSim, faults: dict[str, Any] | None
+) -> None:
+    """A dropped event happens when its lane would have sent it: after the one before it was answered."""
     with httpx.Client(base_url=f"{sim.url}/basistheory", headers={"BT-API-KEY": KEY}, timeout=10.0) as bt:
 
         def look(body: dict[str, Any]) -> list[tuple[Any, httpx.Response]]:
             return [(obj, bt.get(obj.path)) for obj in named(body["event"])]
 
         with calling_back(look) as (url, seen):
-            handle = sim.run("basistheory-token-lifecycle", seed=7, speed=0, target=url)
+            handle = sim.run("basistheory-token-lifecycle", seed=11, speed=0, target=url, faults=faults)
             assert handle.wait(timeout=60).status == "completed"
             types = [body["event"]["type"] for body, _ in seen]
-            assert types[0] == "token.created" and types[-1] in ("token.expired", "token.deleted"), types
+            assert types and (faults or types[-1] in ("token.expired", "token.deleted")), types
             for body, answers in seen:
                 event = body["event"]
                 for obj, response in answers:
@@ -97,3 +102,55 @@ def test_a_syncfy_consumer_sees_each_credential_as_the_event_it_handles(sim: Web
                     assert running is bool(payload["is_executing"]), (header, payload, shown)
                 at = datetime.strptime(header["at"], "%Y-%m-%d %H:%M:%S.%f%z").timestamp()
                 assert shown["dt_refresh"] is None or shown["dt_refresh"] <= at, (header, shown)
+
+
+@contextmanager
+def slow_receiver(seconds: float) -> Iterator[str]:
+    """A receiver that takes `seconds` over each delivery: a run at speed 0 to it is held back for long."""
+    gone = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            gone.wait(seconds)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/slow"
+    finally:
+        gone.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_what_other_sources_make_shows_at_once_beside_a_run_held_back(sim: WebhookSim) -> None:
+    """Only a held run's own events wait: an ad-hoc event, and the twin's own objects, show as they are stored;
+    a token the twin deleted stays deleted."""
+    with (
+        httpx.Client(base_url=f"{sim.url}/basistheory", headers={"BT-API-KEY": KEY}, timeout=10.0) as bt,
+        slow_receiver(1.0) as url,
+    ):
+        handle = sim.run("basistheory-chaos", seed=22, speed=0, target=url)
+        try:
+            emitted = sim.emit("basistheory:token.created").body  # no subscription takes it: shown as stored
+            token = emitted["data"]["token"]["id"]
+            assert bt.get(f"/tokens/{token}").status_code == 200
+            made = bt.post("/tokens", json={"type": "token", "data": "hello"})
+            assert made.status_code == 201, made.text
+            own = made.json()["id"]
+            assert bt.get(f"/tokens/{own}").status_code == 200
+            assert bt.delete(f"/tokens/{own}").status_code == 204
+            for _ in range(5):  # read again and again while the run's events are still held back
+                assert bt.get(f"/tokens/{own}").status_code == 404
+            assert handle.get().status == "running"  # the twin was read while the run was held back
+        finally:
+            sim.client.cancel_run(handle.id)
