@@ -24,14 +24,12 @@ Seen = list[tuple[dict[str, Any], Any]]  # (the event, what the twin answered wh
 
 
 @contextmanager
-def calling_back(look: Callable[[dict[str, Any]], Any]) -> Iterator[tuple[str, Seen]]:
-    """A receiver on 127.0.0.1 that, for each delivery, records `look(body)` before it answers 200."""
-    seen: Seen = []
+def receiving(handle: Callable[[bytes], None]) -> Iterator[str]:
+    """A receiver on 127.0.0.1 that calls `handle(body)` for each delivery, then answers 200; yields its URL."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append((body, look(body)))
+            handle(self.rfile.read(int(self.headers["Content-Length"])))
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -43,11 +41,24 @@ def calling_back(look: Callable[[dict[str, Any]], Any]) -> Iterator[tuple[str, S
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}/hook", seen
+        yield f"http://127.0.0.1:{server.server_port}/hook"
     finally:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@contextmanager
+def calling_back(look: Callable[[dict[str, Any]], Any]) -> Iterator[tuple[str, Seen]]:
+    """A receiver that, for each delivery, records `look(body)` before it answers."""
+    seen: Seen = []
+
+    def handle(raw: bytes) -> None:
+        body = json.loads(raw)
+        seen.append((body, look(body)))
+
+    with receiving(handle) as url:
+        yield url, seen
 
 
 @pytest.mark.parametrize("faults", [None, {"drop": 0.5}], ids=["all-sent", "half-dropped"])
@@ -108,28 +119,11 @@ def test_a_syncfy_consumer_sees_each_credential_as_the_event_it_handles(sim: Web
 def slow_receiver(seconds: float) -> Iterator[str]:
     """A receiver that takes `seconds` over each delivery: a run at speed 0 to it is held back for long."""
     gone = threading.Event()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            gone.wait(seconds)
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/slow"
-    finally:
-        gone.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with receiving(lambda _body: gone.wait(seconds) and None) as url:
+        try:
+            yield url
+        finally:
+            gone.set()
 
 
 def test_what_other_sources_make_shows_at_once_beside_a_run_held_back(sim: WebhookSim) -> None:
