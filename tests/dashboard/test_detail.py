@@ -4,6 +4,7 @@ and headers stay text."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from collections.abc import Callable
@@ -98,6 +99,24 @@ def test_resend_makes_a_new_attempt(page: Page, webhook_receiver: Receiver) -> N
     assert again.headers["webhook-id"] == first.headers["webhook-id"] == delivery["id"]
     page.wait(lambda: page.css('section.attempt[data-number="2"]'), what="the second attempt, live")
     assert header_cell(page, 2, "webhook-signature") == again.headers["webhook-signature"]
+
+
+def test_resend_of_a_delivery_waiting_for_its_retry_sends_it_now(page: Page, webhook_receiver: Receiver) -> None:
+    webhook_receiver.fail(1, 500)
+    with page.server.client() as api:
+        api.post("/subscriptions", json={"url": webhook_receiver.url, "retry": {"delays": [3600]}})
+        api.post("/events", json={"type": "basistheory:token.created"})
+    webhook_receiver.wait_for(1)
+    with page.server.client() as api:
+        page.wait(lambda: api.get("/deliveries", params={"status": "failed"}).json()["data"], what="a failed one")
+        [delivery] = api.get("/deliveries").json()["data"]
+    page.open(f"/deliveries/{delivery['id']}")
+    page.wait(lambda: page.css('section.attempt[data-number="1"]'), what="the failed first attempt")
+    page.wait(lambda: page.one("#resend").is_enabled(), what="Resend enabled while the retry waits an hour")
+    page.one("#resend").click()
+    first, again = webhook_receiver.wait_for(2)  # now, not in an hour
+    assert json.loads(again.body)["event"] == json.loads(first.body)["event"]  # `delivered_at` is the attempt's
+    page.wait(lambda: page.css('section.attempt[data-number="2"]'), what="the attempt made now, live")
 
 
 def test_a_dead_delivery_shows_its_error(page: Page) -> None:

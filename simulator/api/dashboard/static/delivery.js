@@ -56,9 +56,13 @@ export function deliveryView(root, params, ctx) {
 }
 
 function page(d, sub, ctx, reload, open, rerender) {
-  const active = d.status === "pending" || d.status === "failed";
+  // A delivery waiting for its next retry is sent now (its retry budget as it stands); a first attempt under way
+  // has no outcome to resend from yet.
+  const active = d.status === "pending";
+  const waiting = d.status === "failed";
   const resend = h("button", { type: "button", class: "primary", id: "resend", disabled: active,
-    title: active ? "Still being delivered" : "POST /deliveries/{id}/redeliver" }, "Resend");
+    title: active ? "Still being delivered" : waiting ? "Send its next attempt now: POST /deliveries/{id}/redeliver"
+      : "POST /deliveries/{id}/redeliver" }, "Resend");
   resend.addEventListener("click", async () => {
     resend.disabled = true;
     try {
