@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -169,6 +170,9 @@ async def _play(sim: Simulator, spec: RunSpec, args: argparse.Namespace, stop: S
             return None
         run = await sim.runs.start(await _bounded(sim, spec, args), scenario=cli_scenario(args))
         await summary.progress(sim.runs, run.id, stop.event)
+        final = await sim.runs.get(run.id)
+        if not stop.is_set() and scenario_refused(final.status, final.error):
+            await _sent(sim, run.id, stop)  # the events before the invalid part were made: they are delivered
         if stop.is_set():
             await sim.runs.cancel(run.id)
             await _settle(sim, run.id, ANSWER_GRACE)
@@ -218,6 +222,18 @@ async def _say_earlier_work(sim: Simulator) -> None:
             file=sys.stderr,
             flush=True,
         )
+
+
+async def _sent(sim: Simulator, run_id: str, stop: Stop) -> None:
+    """Wait until the run's deliveries are final (or `stop`): a run that failed half-way made its first events,
+    and its summary says how their deliveries ended, not that they were never tried."""
+    await sim.engine.flush(run_id)  # a Syncfy batch the run was collecting is a delivery too
+    while not stop.is_set():
+        counts = await sim.store.delivery_counts(run_id=run_id)
+        if not any(counts.get(status) for status in ACTIVE):
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.event.wait(), 0.1)
 
 
 async def _settle(sim: Simulator, run_id: str, grace: float) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import math
 import random
 import signal
@@ -27,6 +28,7 @@ from simulator.errors import InvalidInput
 from simulator.models import Event
 from simulator.scenarios import ScenarioInvalid, distributions, load_text, offload, play, runner
 from simulator.testing import WebhookSim
+from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually
 from tests.api.serving import Served
 from tests.cli.conftest import closed_port
@@ -180,6 +182,20 @@ def test_the_command_line_ends_with_exit_2_naming_file_line_and_field(tmp_path: 
     ran = capped(command, str(path), *(extra if command == "run" else []))
     assert ran.returncode == 2, ran.stderr
     assert f"error: {path} is not a valid scenario: {path}:5: steps[1].repeat: this repeat played" in ran.stderr
+
+
+def test_run_delivers_the_events_made_before_the_invalid_part(tmp_path: Path) -> None:
+    """They were made, so they are sent, and the summary says how: it called them "not attempted yet"."""
+    path = tmp_path / "rare.yaml"
+    path.write_text(RARE)
+    with Receiver() as receiver:
+        receiver.respond(204, delay=1.0)  # still answering when the run fails
+        ran = capped("run", str(path), "--target", receiver.url, "--speed", "0", "--signing", "none")
+        assert ran.returncode == 2, ran.stderr
+        assert [json.loads(r.body)["events"][0]["header"]["event"]["name"] for r in receiver.requests] == [
+            "credentials.created"
+        ]
+    assert "not attempted yet" not in ran.stdout, ran.stdout
 
 
 def test_a_served_run_fails_naming_the_repeat_and_the_server_answers_and_stops(tmp_path: Path) -> None:
