@@ -63,6 +63,10 @@ def _id_cursor(prefix: str) -> Any:
     return lambda: {"type": "string", "pattern": pattern, "description": "The `next_cursor` of the previous page."}
 
 
+def _moment(description: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": formats.DATE_TIME, "description": description + " RFC 3339, with its offset."}
+
+
 _QUERY_SCHEMAS: dict[tuple[str, str], Any] = {
     ("list_runs", "cursor"): _id_cursor("run"),
     ("list_subscriptions", "cursor"): _id_cursor("sub"),
@@ -72,6 +76,9 @@ _QUERY_SCHEMAS: dict[tuple[str, str], Any] = {
     ("list_event_types", "provider"): openapi_catalog.provider_schema,
     ("list_deliveries", "type"): openapi_catalog.event_type_schema,
     ("stream", "type"): openapi_catalog.event_type_schema,
+    # A query string has no null: the parameter is given as a time, or left out.
+    ("list_deliveries", "since"): lambda: _moment("Only deliveries made at or after this time."),
+    ("list_deliveries", "until"): lambda: _moment("Only deliveries made before this time."),
 }
 _PATH_SCHEMAS: dict[str, Any] = {
     "type": openapi_catalog.event_type_schema,
@@ -193,8 +200,9 @@ def _operation(ep: Endpoint, components: _Components, secured: bool) -> dict[str
         op["parameters"] = params
     if ep.body is not None:
         op["requestBody"] = {
-            # A PATCH with no body changes nothing, as `{}` does (RFC 5789 leaves an empty change valid).
-            "required": ep.method != "PATCH",
+            # A PATCH with no body changes nothing, as `{}` does (RFC 5789 leaves an empty change valid); a body
+            # of optional fields alone may be left out too (`read_json` reads none as `{}`).
+            "required": ep.method != "PATCH" and bool(ep.body.model_json_schema().get("required")),
             "content": {"application/json": {"schema": components.ref(ep.body, "validation")}},
         }
     op["responses"] = {str(ep.status): _success(ep, components)}

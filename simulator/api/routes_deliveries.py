@@ -31,6 +31,8 @@ async def list_deliveries(call: Call) -> dict[str, Any]:
         status=q.status,
         type=type_name(q.type),
         text=q.q,
+        since=q.since.timestamp() if q.since else None,
+        until=q.until.timestamp() if q.until else None,
         newest_first=q.order == "newest",
         limit=q.limit + 1,
         cursor=int_cursor(q.cursor),
@@ -57,6 +59,8 @@ ENDPOINTS = [
         query=schemas.DeliveriesQuery,
         response=schemas.DeliveryPage,
         errors=(422,),
+        description="`since` and `until` keep those made at or after `since` and before `until` (an `until` not "
+        "later than `since` keeps none).",
     ),
     Endpoint(
         "GET",

@@ -8,7 +8,7 @@ from simulator.api import views
 from simulator.api.endpoints import Call, Endpoint
 from simulator.core.pagination import id_cursor, split_page
 from simulator.models import answers as schemas
-from simulator.models.inputs import SubscriptionPatch, SubscriptionSpec
+from simulator.models.inputs import RedeliverWindow, SubscriptionPatch, SubscriptionSpec
 
 
 async def create_subscription(call: Call) -> dict[str, Any]:
@@ -44,7 +44,8 @@ async def enable_subscription(call: Call) -> dict[str, Any]:
 
 
 async def redeliver_dead(call: Call) -> dict[str, Any]:
-    return {"redelivered": await call.sim.redeliver_dead(call.path["id"])}
+    window: RedeliverWindow = call.body
+    return {"redelivered": await call.sim.redeliver_dead(call.path["id"], since=window.since, until=window.until)}
 
 
 _ITEM = "/subscriptions/{id}"
@@ -117,11 +118,14 @@ ENDPOINTS = [
         "POST",
         _ITEM + "/redeliver",
         redeliver_dead,
-        "Redeliver every dead delivery of a subscription",
+        "Redeliver the dead deliveries of a subscription",
         "subscriptions",
         status=202,
+        body=RedeliverWindow,
         response=schemas.Redelivered,
         errors=(404, 409),
-        description="409 while the subscription is disabled: enable it first.",
+        description="Every dead delivery, in the order they were made; with `since` and `until`, those made at or "
+        "after `since` and before `until` (no body, or `{}`: every one; an `until` not later than `since`: none). "
+        "409 while the subscription is disabled: enable it first.",
     ),
 ]

@@ -10,7 +10,7 @@ import time
 from collections import deque
 from typing import Any
 
-from simulator.cli import options, remote
+from simulator.cli import options, remote, window
 from simulator.client import Client, DeliveryInfo
 from simulator.models.enums import DELIVERY_STATUSES
 
@@ -30,6 +30,7 @@ def register(sub: Any) -> None:
     options.add(p, "--subscription", "only this subscription's deliveries", type=options.nonempty)
     options.add(p, "--status", "only deliveries in this state", choices=DELIVERY_STATUSES)
     options.add(p, "--type", "only this event type", type=options.nonempty)
+    window.add(p, "deliveries")
     options.add(p, "--limit", "print at most the latest N (0: all)", default=50, type=options.count)
     options.add(p, "--follow", "keep printing new deliveries and changes", default=False, flag_only=True)
     options.add(
@@ -45,6 +46,7 @@ def register(sub: Any) -> None:
 
 
 def deliveries_command(args: argparse.Namespace) -> int:
+    window.given(args)  # an empty window is refused before anything is asked
     with remote.client(args) as api, remote.speaking_to(args.server):
         shown = Shown(args)
         cursor = _list(api, args, shown)
@@ -87,7 +89,13 @@ class Shown:
 
 def _filters(args: argparse.Namespace, with_status: bool) -> dict[str, Any]:
     status = args.status if with_status else None
-    return {"run": args.run, "subscription": args.subscription, "type": args.type, "status": status}
+    return {
+        "run": args.run,
+        "subscription": args.subscription,
+        "type": args.type,
+        "status": status,
+        **window.given(args),
+    }
 
 
 def _list(api: Client, args: argparse.Namespace, shown: Shown) -> str | None:

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from simulator.api.access_log import escape_controls
-from simulator.cli import options, remote
+from simulator.cli import options, remote, window
 from simulator.client import ApiError, Client
 from simulator.errors import FieldError, InvalidInput
 
@@ -24,13 +24,14 @@ def register(sub: Any) -> None:
         "resend",
         help="send a delivery again, or every dead one of a subscription",
         description="Send DELIVERY_ID again (same id and body, a fresh retry budget; one waiting for its next retry "
-        "has that attempt now), or with --dead --subscription ID every dead delivery of that subscription; then "
-        "print each outcome. Exit 0 when each succeeded, 1 when one did not or the server refused (409: an attempt "
-        "is under way), 2 for bad input.",
+        "has that attempt now), or with --dead --subscription ID every dead delivery of that subscription (with "
+        "--since and --until, those made in that window); then print each outcome. Exit 0 when each succeeded, "
+        "1 when one did not or the server refused (409: an attempt is under way), 2 for bad input.",
     )
     p.add_argument("delivery", nargs="?", metavar="DELIVERY_ID", help="the delivery to send again")
     options.add(p, "--dead", "resend every dead delivery of --subscription", default=False, flag_only=True)
     options.add(p, "--subscription", "with --dead: the subscription", type=options.nonempty)
+    window.add(p, "dead deliveries (with --dead)")
     options.add(p, "--wait", "seconds to wait for the outcome (0: do not wait)", default=30.0, type=options.seconds)
     remote.add_server(p)
     p.set_defaults(handler=resend_command)
@@ -43,15 +44,19 @@ def _check(args: argparse.Namespace) -> None:
         raise _bad("--subscription", "--dead needs --subscription ID")
     if not args.delivery and not args.dead:
         raise _bad("DELIVERY_ID", "give a delivery id, or --dead --subscription ID")
+    for flag in ("since", "until"):
+        if getattr(args, flag) is not None and not args.dead:
+            raise _bad(f"--{flag}", f"--{flag} picks dead deliveries by when they were made: it goes with --dead")
 
 
 def resend_command(args: argparse.Namespace) -> int:
     _check(args)
+    between = window.given(args)
     with remote.client(args) as api, remote.speaking_to(args.server):
         if args.delivery:
             ids = [_redeliver(api, args.delivery)]
         else:
-            ids = list(api.redeliver_dead(args.subscription))
+            ids = list(api.redeliver_dead(args.subscription, **between))
             print(f"resent {len(ids)} dead deliveries of {args.subscription}", flush=True)
         if not ids:
             return 0

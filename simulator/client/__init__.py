@@ -18,6 +18,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -97,6 +98,12 @@ def _json(response: httpx.Response) -> Any:
 def _given(**values: Any) -> dict[str, Any]:
     """The request fields a caller set (None means "the server's default")."""
     return {k: v for k, v in values.items() if v is not None}
+
+
+def _time(value: str | datetime | None) -> str | None:
+    """A time as the API takes it: RFC 3339 text as given, a datetime in ISO 8601 (a naive one, without the
+    offset the API asks for, is refused by the server, naming the field)."""
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _list(path: str, cls: type[R], limit: int | None, cursor: str | None, **params: Any) -> _Op[Page[R]]:
@@ -208,13 +215,25 @@ class _Ops:
         subscription: str | None = None,
         status: str | None = None,
         type: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> _Op[Page[DeliveryInfo]]:
-        """Deliveries, oldest first, filtered; their `attempt_log` is None here (see `get_delivery`)."""
-        return _list(
-            "/deliveries", DeliveryInfo, limit, cursor, run=run, subscription=subscription, status=status, type=type
-        )
+        """Deliveries, oldest first, filtered (`since`, `until`: made at or after, and before; RFC 3339 text or
+        an aware datetime); their `attempt_log` is None here (see `get_delivery`)."""
+        filters = {"run": run, "subscription": subscription, "status": status, "type": type}
+        return _list("/deliveries", DeliveryInfo, limit, cursor, **filters, since=_time(since), until=_time(until))
+
+    @staticmethod
+    def redeliver_dead(
+        sub_id: str, *, since: str | datetime | None = None, until: str | datetime | None = None
+    ) -> _Op[list[str]]:
+        """The subscription's dead deliveries again, in order (with `since`, `until`: those made at or after, and
+        before); the answer lists their ids."""
+        window = _given(since=_time(since), until=_time(until))
+        path = f"/subscriptions/{_quote(sub_id)}/redeliver"
+        return _Op("POST", path, lambda r: list(r.json()["redelivered"]), body=window or None)
 
     # -- schedules --------------------------------------------------------------------------------------
     @staticmethod
@@ -234,8 +253,6 @@ class _Ops:
     get_subscription = staticmethod(_on("GET", "/subscriptions/{}", _one(SubscriptionInfo)))
     delete_subscription = staticmethod(_on("DELETE", "/subscriptions/{}", _none))
     enable_subscription = staticmethod(_on("POST", "/subscriptions/{}/enable", _one(SubscriptionInfo)))
-    # Every dead delivery of the subscription again; the answer lists their ids.
-    redeliver_dead = staticmethod(_on("POST", "/subscriptions/{}/redeliver", lambda r: r.json()["redelivered"]))
     get_delivery = staticmethod(_on("GET", "/deliveries/{}", _one(DeliveryInfo)))  # with its attempt_log
     # A finished delivery again: same id and body, a fresh retry budget.
     redeliver = staticmethod(_on("POST", "/deliveries/{}/redeliver", _one(DeliveryInfo)))

@@ -228,19 +228,34 @@ class Simulator:
                 f"delivery {d.id} is being sent now (attempt {d.attempts + 1} is under way); send it again once "
                 "that attempt has an outcome"
             )
+        if d.status == "failed" and self.store.shared:
+            at = iso_ms(datetime.fromtimestamp(d.next_attempt_at or 0, UTC))
+            return (
+                f"delivery {d.id} is waiting for its next retry at {at}: on a shared store only the process that "
+                "sends its subscription's deliveries can bring that attempt forward, and this one cannot tell it to; "
+                "it is sent then"
+            )
         if d.status == "failed":
             at = iso_ms(datetime.fromtimestamp(d.next_attempt_at or 0, UTC))
             return (
                 f"delivery {d.id} is waiting for its next retry at {at}, which this process cannot bring forward now "
-                "(its subscription's queue waits in the store until there is room, or another process sends it); "
-                "send it again in a moment, or wait for that retry"
+                "(its subscription's queue waits in the store until there is room); send it again in a moment, or "
+                "wait for that retry"
             )
         return f"delivery {d.id} ended ({d.status}) while it was asked: send it again now"
 
-    async def redeliver_dead(self, sub_id: str) -> list[str]:
-        """Redeliver every dead delivery of a subscription, in order."""
+    async def redeliver_dead(
+        self, sub_id: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[str]:
+        """Redeliver the dead deliveries of a subscription made at or after `since` and before `until` (each
+        optional: every one), in order."""
         _check_enabled(await self.subscriptions.get(sub_id), f"the dead deliveries of {sub_id}")
-        dead = await self.store.list_deliveries(subscription_id=sub_id, status="dead")
+        dead = await self.store.list_deliveries(
+            subscription_id=sub_id,
+            status="dead",
+            since=since.timestamp() if since else None,
+            until=until.timestamp() if until else None,
+        )
         return await self._redeliver([d.id for _, d in dead])
 
     async def _redeliver(self, ids: list[str]) -> list[str]:

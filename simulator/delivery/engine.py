@@ -188,6 +188,8 @@ class DeliveryEngine(Outcomes):
         self._delivered_at.forget(sub_id)
         self.faults.forget(sub_id)
         self._batches.forget(sub_id)
+        if self._sharing is not None:
+            self._sharing.sweep_later(sub_id)
         self._notify()
 
     async def retire(self, sub_id: str) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.store.failures import failure_reason
 from simulator.store.leases import Leases
-from simulator.store.postgres import OUTBOX_CHANNEL
+from simulator.store.postgres import DELETED, OUTBOX_CHANNEL
 from simulator.store.run_queue import RUNS_CHANNEL
 
 if TYPE_CHECKING:
@@ -43,6 +43,9 @@ GIVE_BACK_GRACE = 5.0  # seconds a given-back lane's attempts under way may take
 # (each publishing process numbers its own): such a read lists every active delivery the lane has passed.
 CATCH_UP = 1.0
 PUBLISHERS_WINDOW = 60.0  # seconds: a process that committed deliveries this recently still counts as publishing
+# Seconds after a subscription's delete when what other processes made for it meanwhile is ended: a publish begun
+# before the delete commits within a moment of it.
+SWEEPS = (1.0, 5.0)
 
 
 class Sharing:
@@ -61,6 +64,8 @@ class Sharing:
         self._behind_at = 0.0  # when its busy lanes last read what others numbered behind them
         self._publishers: dict[str, float] = {}  # the processes that committed deliveries, and when they last did
         self._listener: tuple[Any, Any] | None = None  # the LISTEN connection, and its asyncpg connection
+        self._sweeps: list[tuple[float, str]] = []  # (when, deleted subscription) (see `sweep_later`)
+        self._removing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.leases.register()
@@ -95,7 +100,13 @@ class Sharing:
 
     def _told(self, _conn: Any, _pid: int, _channel: str, sender: str) -> None:
         """New work was committed: perhaps for a subscription nobody holds (a claim is due), and when another
-        process made it, perhaps for a lane here (a read is due; this process's own lanes took its own work)."""
+        process made it, perhaps for a lane here (a read is due; this process's own lanes took its own work). Or
+        a subscription was deleted: its lane here stops now."""
+        if sender.startswith(DELETED):
+            removing = asyncio.get_running_loop().create_task(self.engine.subscription_removed(sender[len(DELETED) :]))
+            self._removing.add(removing)
+            removing.add_done_callback(self._removing.discard)
+            return
         self._others = self._others or sender != self.engine.me
         self._publishers[sender] = time.monotonic()
         self._nudge.set()
@@ -166,6 +177,7 @@ class Sharing:
             if told_of_others or poll_due or self._listener is None:
                 self._polled_at = time.monotonic()
                 await self._poll()
+            await self._sweep()
             if claim_wanted and time.monotonic() - self._shared_at > CLAIM_GAP:
                 claim_wanted = False  # take it now, not at the next round
                 with contextlib.suppress(Exception):  # the store is restarting: the rounds say so
@@ -177,6 +189,21 @@ class Sharing:
                 await self._listen()
                 await self._round()
                 next_round = time.monotonic() + every
+
+    def sweep_later(self, sub_id: str) -> None:
+        """End, a moment after a subscription's delete, what other processes made for it meanwhile (`SWEEPS`)."""
+        now = time.monotonic()
+        self._sweeps.extend((now + after, sub_id) for after in SWEEPS)
+
+    async def _sweep(self) -> None:
+        now = time.monotonic()
+        due = [sub_id for at, sub_id in self._sweeps if at <= now]
+        if not due:
+            return
+        self._sweeps = [(at, sub_id) for at, sub_id in self._sweeps if at > now]
+        for sub_id in dict.fromkeys(due):
+            with contextlib.suppress(Exception):  # the store is restarting: the later sweep, or none, then
+                await self.engine.store.end_deliveries_of_deleted(sub_id)
 
     async def _poll(self) -> None:
         lanes = self.engine.lanes

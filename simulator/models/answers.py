@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 from simulator.models.enums import DeliveryStatus, ErrorKind, RunStatus, SubscriptionStatus
 from simulator.models.enums import SigningScheme as Scheme
 from simulator.models.faults import Faults
+from simulator.models.inputs import TimeWindow
 from simulator.timeutil import iso_ms, utc
 
 # A time: read from ISO 8601 or Unix seconds, written as ISO 8601 UTC with milliseconds.
@@ -62,7 +63,7 @@ class DeliveryFilters(BaseModel):
     )
 
 
-class DeliveriesQuery(ListQuery, DeliveryFilters):
+class DeliveriesQuery(ListQuery, DeliveryFilters, TimeWindow):
     order: Literal["oldest", "newest"] = Field("oldest", description="Oldest first, or newest first.")
 
 

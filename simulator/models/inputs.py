@@ -126,6 +126,22 @@ Moment = Annotated[
 ]
 
 
+class TimeWindow(BaseModel):
+    """Records made at or after `since` and before `until` (each optional): a query's filter, or a body.
+
+    An `until` not later than `since` holds nothing, and is answered so rather than refused: no schema can compare
+    two fields, and the document states every refusal (a request it allows is never refused for its form)."""
+
+    model_config = ConfigDict(extra="forbid")
+    since: Moment | None = Field(None, description="Only those made at or after this time.")
+    until: Moment | None = Field(None, description="Only those made before this time.")
+
+
+class RedeliverWindow(TimeWindow):
+    """The body of POST /subscriptions/{id}/redeliver: which dead deliveries, by when they were made (none or
+    `{}`: every one)."""
+
+
 def _speed(value: float) -> float:
     if 0 < value < MIN_SPEED:
         raise ValueError(f"expected 0 (no waiting) or a speed from {MIN_SPEED:g} to {MAX_SPEED:g}")

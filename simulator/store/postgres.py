@@ -68,6 +68,8 @@ def number_events(conn: Connection) -> None:
 
 
 OUTBOX_CHANNEL = "webhook_sim_outbox"  # NOTIFY: deliveries another process may send were added or let go
+# The payload of that NOTIFY when a subscription was deleted: this prefix and its id (see `Store.delete_subscription`).
+DELETED = "deleted:"
 
 
 async def notify_outbox(conn: Any, sender: str) -> None:

@@ -125,6 +125,8 @@ _LET_GO = (
     .values(n=bindparam("n"), next_attempt_at=bindparam("next_attempt_at"), held_by=None)
 )
 
+_HALF_MICROSECOND = 5e-7  # see `list_deliveries`' `since` and `until`
+
 # The provider API twins' state: made of the events and subscriptions, so a reset empties it with them.
 TWIN_TABLES = (
     t.bt_objects,
@@ -136,6 +138,9 @@ TWIN_TABLES = (
     t.syncfy_webhooks,
     t.syncfy_credentials,
 )
+
+
+DELETED = "its subscription was deleted"
 
 
 class Store(OutboxReads):
@@ -280,14 +285,34 @@ class Store(OutboxReads):
                     status="dead",
                     finished_at=now,
                     held_by=None,
-                    last_error="its subscription was deleted",
+                    last_error=DELETED,
                 )
             )
             await conn.execute(t.subscriptions.delete().where(t.subscriptions.c.id == sub_id))
+            # Processes sending for it on a shared store stop at once, not at their next read of it (about a second
+            # later, during which they sent to a subscription whose DELETE had answered).
+            await postgres.notify_outbox(conn, postgres.DELETED + sub_id)
             return frozenset(row.id for row in ended)
 
         if ended := await self.writer.submit(call):
             self.writer.announce(Committed(ended, other=False))  # the dashboard shows them end
+
+    async def end_deliveries_of_deleted(self, sub_id: str) -> None:
+        """End, as its delete did, what another process made for a deleted subscription while it was deleted: a
+        publish begun before the delete and committed after it left deliveries no lease would ever take."""
+        d = t.deliveries.c
+        unfinished = (d.subscription_id == sub_id) & d.status.in_(ACTIVE)
+
+        async def call(conn: AsyncConnection) -> frozenset[str]:
+            if (await conn.execute(select(t.subscriptions.c.id).where(t.subscriptions.c.id == sub_id))).first():
+                return frozenset()  # not deleted after all (an id is never reused, but a delete can fail)
+            ended = (await conn.execute(select(d.id).where(unfinished))).all()
+            values = {"status": "dead", "finished_at": time.time(), "held_by": None}
+            await conn.execute(update(t.deliveries).where(unfinished).values(**values, last_error=DELETED))
+            return frozenset(row.id for row in ended)
+
+        if ended := await self.writer.submit(call):
+            self.writer.announce(Committed(ended, other=False))
 
     async def put_run(self, run_id: str, **values: Any) -> None:
         """Insert or update a run's row (`spec` is given as a dict)."""
@@ -396,14 +421,24 @@ class Store(OutboxReads):
         type: str | None = None,
         text: str | None = None,
         ids: Sequence[str] | None = None,
+        since: float | None = None,
+        until: float | None = None,
         newest_first: bool = False,
         limit: int | None = None,
         cursor: int | None = None,
     ) -> list[tuple[int, Delivery]]:
         """Deliveries in creation order (or newest first) with their position (the cursor for the next page).
-        `text`: only those whose events' bodies contain it (ASCII letters in any case); `ids`: only these."""
+        `text`: only those whose events' bodies contain it (ASCII letters in any case); `ids`: only these;
+        `since`, `until` (Unix seconds): only those made at or after `since` and before `until`."""
         c = t.deliveries.c
         stmt = select(t.deliveries).order_by(c.n.desc() if newest_first else c.n)
+        # A stored time is read as a datetime to the microsecond (rounded) and answered to the millisecond (cut):
+        # half a microsecond below each bound keeps a delivery on the side its answered `created_at` is on,
+        # whichever way its float rounds (a delivery's own `created_at` as `since` selects it, as `until` not).
+        if since is not None:
+            stmt = stmt.where(c.created_at >= since - _HALF_MICROSECOND)
+        if until is not None:
+            stmt = stmt.where(c.created_at < until - _HALF_MICROSECOND)
         for column, value in ((c.run_id, run_id), (c.subscription_id, subscription_id), (c.status, status)):
             if value is not None:
                 stmt = stmt.where(column == value)

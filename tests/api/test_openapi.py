@@ -74,7 +74,7 @@ def test_request_bodies_are_the_handlers_models(path: str, method: str, model: t
 def test_query_and_path_parameters() -> None:
     doc = document(ENDPOINTS, secured=False)
     params = {p["name"]: p for p in doc["paths"]["/deliveries"]["get"]["parameters"]}
-    assert set(params) == {"limit", "cursor", "run", "subscription", "status", "type", "q", "order"}
+    assert set(params) == {"limit", "cursor", "run", "subscription", "status", "type", "q", "order", "since", "until"}
     assert (params["limit"]["schema"]["minimum"], params["limit"]["schema"]["maximum"]) == (1, 500)
     assert all(p["in"] == "query" and not p["required"] for p in params.values())
     [item_id] = doc["paths"]["/deliveries/{id}"]["get"]["parameters"]
