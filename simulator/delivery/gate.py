@@ -71,7 +71,14 @@ class Gate:
         provider, keys = carried
         held = self._held.get(provider, {})
         for key in keys:
-            held.pop(key, None)
+            if key not in held:
+                continue
+            # Its run's events before it have happened too (one a fault dropped, whose turn had not come while
+            # several were in flight): what is sent shows, with all that came before it.
+            run = run_of(key)
+            for earlier in [k for k in _until(held, key) if run_of(k) == run]:
+                del held[earlier]
+            del held[key]
             chained = self._after.pop(key, None)
             if chained:
                 self._answering.setdefault(delivery_id, (provider, []))[1].extend(chained)
@@ -137,3 +144,13 @@ class Gate:
 def run_of(key: str) -> str:
     """The run an event's store key names (`<run id>/<seq>`)."""
     return key.rpartition("/")[0]
+
+
+def _until(held: dict[str, float], key: str) -> list[str]:
+    """The keys held before `key`, in publish order (the front of the dict: those still held are few)."""
+    out = []
+    for k in held:
+        if k == key:
+            return out
+        out.append(k)
+    return out

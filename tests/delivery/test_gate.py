@@ -87,3 +87,16 @@ def test_each_run_is_held_on_its_own(clock: list[float]) -> None:
     gate.started("msg_a1")
     gate.answered("msg_a1")
     assert not gate.held("basistheory", "a/2") and gate.firsts("basistheory") == ["b/2"]
+
+
+def test_an_event_sent_shows_its_runs_events_before_it(clock: list[float]) -> None:
+    """Several in flight: the run's next event starts before the one before a dropped event is answered."""
+    gate = Gate()
+    gate.hold("syncfy", "run/1", ["msg_a"])
+    gate.hold("syncfy", "run/2", [])  # dropped: its turn is once msg_a is answered
+    gate.hold("syncfy", "run/3", ["msg_c"])
+    gate.hold("syncfy", "other/1", ["msg_x"])
+    gate.started("msg_a")
+    gate.started("msg_c")  # msg_a has no answer yet
+    assert not gate.held("syncfy", "run/2") and not gate.held("syncfy", "run/3")
+    assert gate.firsts("syncfy") == ["other/1"]

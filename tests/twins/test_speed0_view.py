@@ -148,3 +148,33 @@ def test_what_other_sources_make_shows_at_once_beside_a_run_held_back(sim: Webho
             assert handle.get().status == "running"  # the twin was read while the run was held back
         finally:
             sim.client.cancel_run(handle.id)
+
+
+def test_with_several_in_flight_and_events_dropped_what_a_delivery_names_is_there(sim: WebhookSim) -> None:
+    """Three in flight: an event the drop fault took waited for the event before it to be answered, and held back
+    the run's next events with it, the one being delivered included (its documents answered 404)."""
+    auth = {"Authorization": f"api_key api_key={SYNCFY_KEY}"}
+    with httpx.Client(base_url=f"{sim.url}/syncfy", headers=auth, timeout=10.0) as syncfy:
+
+        def look(body: dict[str, Any]) -> list[tuple[str, int]]:
+            urls = []
+            for event in body["events"]:
+                endpoints = event["payload"]["endpoints"]  # documents events list them; the others group them
+                named = endpoints if isinstance(endpoints, list) else [u for us in endpoints.values() for u in us]
+                urls.extend(named)
+            return [(url, syncfy.get(url).status_code) for url in urls]
+
+        with calling_back(look) as (url, seen):
+            handle = sim.run(
+                "syncfy-credential-lifecycle",
+                seed=4,
+                speed=0,
+                target=url,
+                params={"refreshes": 3},
+                faults={"drop": 0.5},
+                max_in_flight=3,
+            )
+            assert handle.wait(timeout=60).status == "completed"
+            answers = [answer for _, batch in seen for answer in batch]
+            assert any("documents" in url for url, _ in answers), answers  # the case that went wrong is played
+            assert [answer for answer in answers if answer[1] != 200] == []
