@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -215,6 +216,15 @@ async def _in_process(
         {"url": args.target, "signing": args.signing, "secret": args.secret, "disable_after": 0, "retry": retry},
     )
     sim = await Simulator.open(None)
+    loop, main = asyncio.get_running_loop(), asyncio.current_task()
+    termed: list[bool] = []
+
+    def on_term() -> None:  # SIGTERM, how CI cancels a step, ends it as Ctrl-C does: state printed, store removed
+        termed.append(True)
+        if main is not None:
+            main.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_term)
     try:
         sub = await sim.create_subscription(spec, ephemeral=True)
         fields = {"type": etype.key, "overrides": overrides, "subscriptions": [sub.id], "seed": args.seed}
@@ -245,8 +255,16 @@ async def _in_process(
             print("interrupted: its retries end with this process (with --server, a server's go on)", file=sys.stderr)
         elif not report.all_final():
             print("its retries end with this process; give --max-attempts or a longer --wait", file=sys.stderr)
-        return 130 if interrupted else report.code()
+        if interrupted:
+            return 143 if termed else 130
+        return report.code()
+    except asyncio.CancelledError:
+        if not termed:
+            raise  # Ctrl-C before the event existed: nothing to say
+        _uncancel()
+        return 143
     finally:
+        loop.remove_signal_handler(signal.SIGTERM)
         await sim.close(grace=1)
 
 

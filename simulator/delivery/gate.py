@@ -148,7 +148,7 @@ def run_of(key: str) -> str:
 
 def _until(held: dict[str, float], key: str) -> list[str]:
     """The keys held before `key`, in publish order (the front of the dict: those still held are few)."""
-    out = []
+    out: list[str] = []
     for k in held:
         if k == key:
             return out

@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -352,3 +353,20 @@ def test_run_with_db_sends_only_its_own_deliveries(tmp_path: Path, receiver: Rec
     assert len(receiver.requests) == 2
     with sqlite3.connect(db) as conn:
         assert conn.execute("select status from deliveries where id = ?", (delivery,)).fetchall() == [("pending",)]
+
+
+def test_sigterm_ends_trigger_as_ctrl_c_does(tmp_path: Path, receiver: Receiver):
+    """Without --server, trigger's delivery lives in a temporary store of its own: SIGTERM killed it outright,
+    printing nothing and leaving that store (with the event and its secret) in $TMPDIR."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    receiver.respond(204, delay=20)  # the attempt is under way when the signal comes
+    ran = Running("trigger", "token.created", "--target", receiver.url, env={**os.environ, "TMPDIR": str(temp)})
+    deadline = time.monotonic() + TIMEOUT
+    while receiver.in_flight < 1:
+        assert time.monotonic() < deadline, "the attempt never reached the receiver"
+        time.sleep(0.02)
+    code, out, err = ran.finish(signal.SIGTERM)
+    assert code == 143, (out, err)
+    assert "interrupted" in out + err, (out, err)
+    assert list(temp.iterdir()) == []
