@@ -218,7 +218,8 @@ class Listener:
             response, note = Response(status_code=500), "fail-rate"
         else:
             response, note = await self._answer(request, body)
-            self.counts["forwarded"] += self.options.forward_to is not None
+            if self.options.forward_to is not None:  # relayed, or answered 502/504 saying why it was not
+                self.counts["forward failed" if note.startswith("forward failed") else "forwarded"] += 1
         self.counts["received"] += 1
         self.counts[{True: "verified", False: "failed", None: "unchecked"}[verified]] += 1
         if self.options.delay:
@@ -269,6 +270,8 @@ class Listener:
             line += f", {n['unchecked']} not checked"
         if self.options.forward_to is not None:
             line += f", {n['forwarded']} forwarded"
+            if n["forward failed"]:
+                line += f", {n['forward failed']} not forwarded (answered 502 or 504)"
         return line
 
     def show(self, arrival: Arrival, body: bytes) -> None:

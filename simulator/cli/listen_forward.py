@@ -39,6 +39,8 @@ async def forward(
         return _failed(504, f"no whole answer from {url} within {deadline:g} s")
     except _TooLong:
         return _failed(502, f"the answer from {url} is longer than {RESPONSE_EXCERPT // 1024} KiB")
+    except httpx.ConnectError:
+        return _failed(502, f"connection refused by {url} (is it running?)")
     except httpx.HTTPError as exc:
         return _failed(502, f"{type(exc).__name__}: {exc}")
     return Response(content, status_code=status, headers=headers), f"→ {url}"
