@@ -73,13 +73,19 @@ def speaking_to(server: str) -> Iterator[None]:
         ) from None
 
 
-def wait_final(api: Client, ids: list[str], timeout: float) -> list[DeliveryInfo]:
-    """Each delivery (with its attempts), once every one is final or `timeout` seconds have passed."""
+def wait_final(
+    api: Client, ids: list[str], timeout: float, answered: dict[str, int] | None = None
+) -> list[DeliveryInfo]:
+    """Each delivery (with its attempts), once every one is final, or has had an attempt with an outcome past the
+    number `answered` gives it, or `timeout` seconds have passed."""
     deadline = time.monotonic() + timeout
     interval = 0.02
+    done = answered or {}
     while True:
         found = [api.get_delivery(i) for i in ids]
-        if all(d.status in FINAL for d in found) or time.monotonic() >= deadline:
+        if all(d.status in FINAL or d.attempts > done.get(d.id, d.attempts + 1) for d in found):
+            return found
+        if time.monotonic() >= deadline:
             return found
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
         interval = min(interval * 1.5, 0.5)

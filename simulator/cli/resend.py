@@ -5,6 +5,7 @@ and print it."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 import time
@@ -12,6 +13,7 @@ from typing import Any
 
 from simulator.api.access_log import escape_controls
 from simulator.cli import options, remote, window
+from simulator.cli.trigger_report import last_answer
 from simulator.client import ApiError, Client
 from simulator.errors import FieldError, InvalidInput
 
@@ -53,7 +55,10 @@ def resend_command(args: argparse.Namespace) -> int:
     _check(args)
     between = window.given(args)
     with remote.client(args) as api, remote.speaking_to(args.server):
+        before: dict[str, int] = {}
         if args.delivery:
+            with contextlib.suppress(ApiError):  # an unknown id is said by the resend itself
+                before[args.delivery] = api.get_delivery(args.delivery).attempts
             ids = [_redeliver(api, args.delivery)]
         else:
             ids = list(api.redeliver_dead(args.subscription, **between))
@@ -65,10 +70,17 @@ def resend_command(args: argparse.Namespace) -> int:
                 print(f"delivery {delivery_id}: resent", flush=True)
             return 0
         started = time.monotonic()
-        found = remote.wait_final(api, ids, args.wait)
+        # The resent attempt's outcome is what was asked for: a delivery that fails again is retried on its
+        # schedule, and waiting for it to end could take hours.
+        found = remote.wait_final(api, ids, args.wait, answered=before)
         waited = time.monotonic() - started
     for d in found:
-        state = remote.outcome(d) if d.status in remote.FINAL else f"still {d.status} after {waited:.0f} s"
+        if d.status in remote.FINAL:
+            state = remote.outcome(d)
+        elif before and d.attempts > before.get(d.id, d.attempts):
+            state = f"{d.status} again (last: {last_answer(d)})"
+        else:
+            state = f"still {d.status} after {waited:.0f} s (last: {last_answer(d)})"
         print(escape_controls(f"delivery {d.id} ({d.type}): {state}"), flush=True)  # the answer's controls escaped
     failed = [d for d in found if d.status not in ("succeeded", "dropped")]
     if failed:
