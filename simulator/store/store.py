@@ -272,27 +272,14 @@ class Store(OutboxReads):
     async def delete_subscription(self, sub_id: str) -> None:
         """Delete a subscription; what it had yet to deliver ends `dead`, saying why (left as it was, a retry
         nobody would ever make showed as due for good, and could not be sent again)."""
-        d = t.deliveries.c
-        unfinished = (d.subscription_id == sub_id) & d.status.in_(ACTIVE)
-        now = time.time()
 
         async def call(conn: AsyncConnection) -> frozenset[str]:
-            ended = (await conn.execute(select(d.id).where(unfinished))).all()
-            await conn.execute(
-                update(t.deliveries)
-                .where(unfinished)
-                .values(
-                    status="dead",
-                    finished_at=now,
-                    held_by=None,
-                    last_error=DELETED,
-                )
-            )
+            ended = await _end_unfinished(conn, sub_id)
             await conn.execute(t.subscriptions.delete().where(t.subscriptions.c.id == sub_id))
             # Processes sending for it on a shared store stop at once, not at their next read of it (about a second
             # later, during which they sent to a subscription whose DELETE had answered).
             await postgres.notify_outbox(conn, postgres.DELETED + sub_id)
-            return frozenset(row.id for row in ended)
+            return ended
 
         if ended := await self.writer.submit(call):
             self.writer.announce(Committed(ended, other=False))  # the dashboard shows them end
@@ -300,16 +287,11 @@ class Store(OutboxReads):
     async def end_deliveries_of_deleted(self, sub_id: str) -> None:
         """End, as its delete did, what another process made for a deleted subscription while it was deleted: a
         publish begun before the delete and committed after it left deliveries no lease would ever take."""
-        d = t.deliveries.c
-        unfinished = (d.subscription_id == sub_id) & d.status.in_(ACTIVE)
 
         async def call(conn: AsyncConnection) -> frozenset[str]:
             if (await conn.execute(select(t.subscriptions.c.id).where(t.subscriptions.c.id == sub_id))).first():
                 return frozenset()  # not deleted after all (an id is never reused, but a delete can fail)
-            ended = (await conn.execute(select(d.id).where(unfinished))).all()
-            values = {"status": "dead", "finished_at": time.time(), "held_by": None}
-            await conn.execute(update(t.deliveries).where(unfinished).values(**values, last_error=DELETED))
-            return frozenset(row.id for row in ended)
+            return await _end_unfinished(conn, sub_id)
 
         if ended := await self.writer.submit(call):
             self.writer.announce(Committed(ended, other=False))
@@ -544,3 +526,13 @@ class Store(OutboxReads):
         )
         rows = await self._all(stmt)
         return len(rows), sorted(r.latency_ms for r in rows if r.status_code is not None)
+
+
+async def _end_unfinished(conn: AsyncConnection, sub_id: str) -> frozenset[str]:
+    """End, `dead` as its deletion says, what a subscription had yet to deliver; their ids."""
+    d = t.deliveries.c
+    unfinished = (d.subscription_id == sub_id) & d.status.in_(ACTIVE)
+    ended = (await conn.execute(select(d.id).where(unfinished))).all()
+    values = {"status": "dead", "finished_at": time.time(), "held_by": None, "last_error": DELETED}
+    await conn.execute(update(t.deliveries).where(unfinished).values(**values))
+    return frozenset(row.id for row in ended)
