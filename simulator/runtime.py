@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import ipaddress
 import logging
 import resource
 import signal
@@ -280,6 +281,16 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host`, as given to listen on, is a loopback address (`localhost`, `127.0.0.1`, `::1`)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def bind_tcp(host: str, port: int) -> socket.socket:

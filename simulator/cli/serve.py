@@ -7,7 +7,6 @@ pending deliveries and schedules stay in the database for the next start.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import sys
 from typing import Any
 
@@ -18,7 +17,7 @@ from simulator.api import access_log as api_logging
 from simulator.api.app import server_app
 from simulator.cli import options
 from simulator.errors import FieldError, InvalidInput
-from simulator.runtime import HEADER_TIMEOUT, bind_tcp, server_config, stop_signals_end_quietly, tune_gc
+from simulator.runtime import HEADER_TIMEOUT, bind_tcp, is_loopback, server_config, stop_signals_end_quietly, tune_gc
 from simulator.store import ensure_free
 
 SHUTDOWN_GRACE = 10.0
@@ -105,7 +104,7 @@ def serve_command(args: argparse.Namespace) -> int:
         provider_key=args.provider_key or None,
         sends=args.send,
         lease_ttl=args.lease_ttl,
-        loopback=_is_loopback(args.host),
+        loopback=is_loopback(args.host),
     )
     tune_gc()
     config = server_config(
@@ -149,7 +148,7 @@ def check_exposure(host: str, token: str | None, *, insecure: bool) -> None:
     """Refuse (exit 2) to serve the control API on a non-loopback address without a token, unless the caller
     said `--insecure-no-token`: whoever reaches an open API can point deliveries at any URL and read every
     secret-bearing record."""
-    if token or insecure or _is_loopback(host):
+    if token or insecure or is_loopback(host):
         return
     raise InvalidInput(
         f"refusing to serve the control API on {host} without a token: anyone who can reach it would control "
@@ -165,21 +164,12 @@ def load_key(path: str | None) -> signing.SigningKey | None:
     return signing.SigningKey.from_pem(options.small_file(path, "signing-key"))
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _announce(host: str, port: int, token: str | None) -> None:
     shown = f"[{host}]" if ":" in host else host
     print(f"webhook-sim {__version__} serving on http://{shown}:{port}", flush=True)
     if token:
         print("every route but /health and /keys/webhooks.pem needs `Authorization: Bearer <token>`", flush=True)
-    elif _is_loopback(host):
+    elif is_loopback(host):
         print(f"no --token: the API is open to every process on this machine, and only to it ({host})", flush=True)
     else:
         print(

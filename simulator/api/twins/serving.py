@@ -4,7 +4,6 @@ serves while its run lasts, so a consumer under test can call the provider back 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from simulator.api import twins
 from simulator.api.app import MAX_BODY
 from simulator.api.middleware import BodyLimit, RequestContext, SameSite
 from simulator.errors import SimError
-from simulator.runtime import bind_tcp
+from simulator.runtime import bind_tcp, is_loopback
 
 if TYPE_CHECKING:
     from simulator.core.simulator import Simulator
@@ -47,13 +46,6 @@ def twins_app(sim: Simulator, loopback: bool = True) -> Starlette:
     return app
 
 
-def _loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @asynccontextmanager
 async def serving(sim: Simulator, port: int, host: str = "127.0.0.1") -> AsyncIterator[str]:
     """Serve the twins over `sim` on `host:port` (0: any free port) for the block; yields the base URL."""
@@ -62,7 +54,7 @@ async def serving(sim: Simulator, port: int, host: str = "127.0.0.1") -> AsyncIt
     except OSError as exc:
         raise SimError(f"cannot serve the provider API twins on {host}:{port}: {exc.strerror or exc}") from None
     config = uvicorn.Config(
-        twins_app(sim, _loopback(host)), log_config=None, access_log=False, lifespan="off", server_header=False
+        twins_app(sim, is_loopback(host)), log_config=None, access_log=False, lifespan="off", server_header=False
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
