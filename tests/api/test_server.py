@@ -9,7 +9,7 @@ import pytest
 from simulator import signing
 from simulator.cli import serve as server
 from simulator.errors import InvalidInput
-from simulator.runtime import bind_tcp
+from simulator.runtime import bind_tcp, is_loopback
 
 
 def test_without_a_token_on_loopback_it_says_the_api_is_open(capsys: pytest.CaptureFixture[str]) -> None:
@@ -44,7 +44,7 @@ def test_with_a_token_it_names_the_public_routes_and_never_the_token(capsys: pyt
     ],
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
-    assert server._is_loopback(host) is loopback
+    assert is_loopback(host) is loopback
 
 
 def test_the_signing_key_is_loaded_from_its_file(tmp_path: Path) -> None:
