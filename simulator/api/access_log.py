@@ -12,6 +12,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from simulator.escapes import escape_controls as escape_controls  # re-exported: the CLI prints with it
+
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 # Attributes the access log sets with `extra=`; copied into the JSON object when present.
@@ -45,23 +47,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-# Characters that could end a log line or rewrite it on a terminal: C0 and C1 controls, DEL, and the Unicode line
-# and paragraph separators. A request path is percent-decoded, so `%0d%0a` in a URL arrives here as CR LF.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Controls but LF: a traceback keeps its line breaks (see `TextFormatter`).
 _CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def escape_controls(text: str, pattern: re.Pattern[str] = _CONTROL) -> str:
-    """`text` with every control character written as a Python escape (`\\r`, `\\x00`, `\\u2028`): one record is
-    one line, whatever a client put in its path or headers."""
-    return pattern.sub(_escaped, text)
-
-
-def _escaped(match: re.Match[str]) -> str:
-    char = match.group()
-    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or (
-        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
-    )
 
 
 class TextFormatter(logging.Formatter):

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import Any
 
+from simulator.escapes import escape_controls
 from simulator.models import Delivery, Run
 from simulator.models.records import shown_answer
 from simulator.store import Store
@@ -212,16 +213,11 @@ def _xml_safe(root: ET.Element) -> None:
         element.text = _xml_text(element.text)
         element.tail = _xml_text(element.tail)
         for name, value in element.attrib.items():
-            element.attrib[name] = _NOT_XML.sub(_escape, value)
+            element.attrib[name] = escape_controls(value, _NOT_XML)
 
 
 def _xml_text(text: str | None) -> str | None:
-    return None if text is None else _NOT_XML.sub(_escape, text)
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return "\\r" if char == "\r" else f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    return None if text is None else escape_controls(text, _NOT_XML)
 
 
 def _run_case(report: dict[str, Any]) -> ET.Element:
