@@ -21,6 +21,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from simulator.store.twins import run_of
+
 # The longest an event is kept from the twins: longer than a receiver's usual answer, short enough that a
 # subscription disabled in the middle of a run does not leave the twins behind for more than a minute.
 HOLD_AT_MOST = 60.0
@@ -139,11 +141,6 @@ class Gate:
         shown = [key for key in self._after if not any(key in held for held in self._held.values())]
         for key in shown:  # expired before its delivery started: what was chained to it has its own deadline
             del self._after[key]
-
-
-def run_of(key: str) -> str:
-    """The run an event's store key names (`<run id>/<seq>`)."""
-    return key.rpartition("/")[0]
 
 
 def _until(held: dict[str, float], key: str) -> list[str]:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from simulator.store import Store
 from simulator.store import tables as t
 from simulator.store.leases import live_process_ids
+from simulator.store.twins import run_of
 
 IndexRow = dict[str, Any]
 _I = t.syncfy_index.c
@@ -268,7 +269,7 @@ def _shown(hidden_from: Sequence[str]) -> tuple[Any, ...]:
     out = []
     for key in hidden_from:
         first = select(_I.n).where(_I.event_key == key).scalar_subquery()
-        run = key.rpartition("/")[0] + "/"
+        run = run_of(key) + "/"
         out.append(or_(~_I.event_key.startswith(run, autoescape=True), _I.n < func.coalesce(first, 2**62)))
     return tuple(out)
 

@@ -38,6 +38,11 @@ def _head(order: ColumnElement[int]) -> Select[Any]:
     return select(order.label("rowid"), t.events.c.key).select_from(t.events).order_by(order.desc()).limit(1)
 
 
+def run_of(key: str) -> str:
+    """The run an event's store key names (`<run id>/<seq>`; "" for an event of no run)."""
+    return key.rpartition("/")[0]
+
+
 @dataclass(frozen=True)
 class Cursor:
     rowid: int = 0
@@ -225,7 +230,7 @@ class _Pass:
                 self.passed.append(key)
                 self.cursor = Cursor(rowid, key)
             return
-        run = key.rpartition("/")[0]
+        run = run_of(key)
         if held is not None and run and (run in self.runs_held or held(key)):
             self.runs_held.add(run)
             self.blocked = True
