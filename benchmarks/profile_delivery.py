@@ -15,7 +15,7 @@ from simulator.runtime import tune_gc
 STAGES = {
     "generate (builders, serialisation)": ("simulator/catalog.py", "build_event"),
     "run loop (scenario timeline, emit)": ("simulator/core/runs.py", "emit"),
-    "persist (publish: rows, writer queue)": ("simulator/delivery/engine.py", "publish"),
+    "persist (publish: rows, writer queue)": ("simulator/delivery/publishing.py", "publish"),
     "attempt (render, sign, POST, record)": ("simulator/delivery/outcomes.py", "_attempt"),
     "  of which the POST": ("simulator/delivery/sender.py", "post"),
     "  of which signing": ("simulator/signing.py", "sign"),

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,82 +13,17 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from simulator.credentials import mask_url
 from simulator.errors import FieldError, InvalidInput, StoreUnavailable
 from simulator.models import Attempt, Delivery, Run, Subscription
 from simulator.store import codec, holds, postgres, schema
 from simulator.store import tables as t
 from simulator.store.lock import StoreLock
+from simulator.store.opening import folder_of, private, reason, shown, sqlalchemy_url, sqlite_pragmas
 from simulator.store.outbox import ACTIVE, OutboxReads
 from simulator.store.resume import resumes
 from simulator.store.secrets import Sealer, open_sealer
 from simulator.store.writer import Committed, Listener, Op, Writer
 from simulator.turns import in_turns
-
-
-def sqlalchemy_url(url: str | None) -> tuple[str, Path | None]:
-    """An async SQLAlchemy URL for `url`, and the temporary file to delete on close (for `memory`).
-
-    Accepts `sqlite:///path`, a bare path, `memory`/`:memory:`/empty (an ephemeral file), `postgresql://…`
-    (asyncpg), or any async URL.
-    An in-memory SQLite database cannot be shared by a writer and concurrent readers, so the ephemeral store
-    is a temporary file, removed when the store closes.
-    """
-    if not url or url in (":memory:", "memory", "sqlite://", "sqlite:///:memory:"):
-        fd, name = tempfile.mkstemp(prefix="webhook-sim-", suffix=".db")
-        os.close(fd)
-        return f"sqlite+aiosqlite:///{name}", Path(name)
-    if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///"), None
-    if "://" not in url:
-        return f"sqlite+aiosqlite:///{url}", None
-    return postgres.async_url(url), None
-
-
-def _shown(url: str | None) -> str:
-    return mask_url(url) if url and "://" in url else (url or "memory")
-
-
-def _reason(exc: BaseException) -> str:
-    """The system's or the driver's own words, first line only (SQLAlchemy appends its SQL and a link to its
-    docs; an OSError's text repeats the file name)."""
-    inner = getattr(exc, "orig", None) or exc
-    if isinstance(inner, OSError) and inner.strerror:
-        if inner.filename is None:
-            return inner.strerror
-        # The file refused may be the lock or the key beside the database, not the database: named, so a folder
-        # that may not be written is not blamed on a database file that may be.
-        return f"{inner.strerror}: {inner.filename} (the store keeps its lock, key and journal beside the database)"
-    return (str(inner).strip().splitlines() or [type(inner).__name__])[0]
-
-
-def _folder_of(database: str) -> None:
-    folder = Path(database).parent
-    if not folder.is_dir():
-        raise InvalidInput(
-            f"no folder {str(folder)!r} for the SQLite file {database!r}",
-            errors=[FieldError("db", f"no folder {folder}")],
-        )
-
-
-def _private(database: Path) -> None:
-    """Create the database file readable by its owner only (SQLite gives its WAL and shared-memory files the
-    database's mode), and tighten an existing one: it holds subscription secrets."""
-    os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
-    for suffix in ("", "-wal", "-shm"):
-        path = Path(f"{database}{suffix}")
-        if path.exists() and path.stat().st_mode & 0o077:
-            path.chmod(0o600)
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL mode survives a process crash (what durability here means); only power loss can cost
-    # the last commits.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
 
 
 def _body_contains(text: str, dialect: str) -> Any:
@@ -178,11 +111,11 @@ class Store(OutboxReads):
         database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
         try:
             if database and database != ":memory:":
-                _folder_of(database)
+                folder_of(database)
                 lock = StoreLock.acquire(Path(database))
-                _private(Path(database))
+                private(Path(database))
             if sa_url.startswith("sqlite"):
-                sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+                sa_event.listen(engine.sync_engine, "connect", sqlite_pragmas)
             async with engine.begin() as conn:
                 await conn.run_sync(schema.prepare)
                 kept = Path(database) if database and temp is None else None
@@ -193,7 +126,7 @@ class Store(OutboxReads):
                 lock.release()
             # A file or folder this process may not write, no server there, or one that refused us: said plainly.
             if isinstance(exc, OSError | DBAPIError):  # DBAPIError: also a database that does not exist
-                raise StoreUnavailable(f"cannot open the store at {_shown(url)}: {_reason(exc)}") from None
+                raise StoreUnavailable(f"cannot open the store at {shown(url)}: {reason(exc)}") from None
             raise
         store = cls(engine, temp, lock, sealer)
         store.writer.start()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from simulator.core.simulator import Simulator
-from simulator.delivery import engine as engines
 from simulator.delivery import lane as lanes
+from simulator.delivery import publishing
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.scenarios import runner
 from tests.conftest import until
@@ -44,7 +44,7 @@ async def small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
 async def test_a_run_waits_for_a_lane_that_keeps_up(small, receiver, monkeypatch):
     # A lane that keeps up makes room within milliseconds; a loaded machine's stall of a second must not be
     # taken for one that hangs (the tests below hold that one to ROOM_WAIT).
-    monkeypatch.setattr(engines, "ROOM_WAIT", 60.0)
+    monkeypatch.setattr(publishing, "ROOM_WAIT", 60.0)
     sim, read_back = small
     await sim.create_subscription(SubscriptionSpec(url=receiver.url, max_in_flight=4))
     run = await sim.runs.start(RunSpec(scenario="bulk", speed=0, seed=1, params={"n": 300}))
@@ -81,7 +81,7 @@ async def test_a_run_waiting_for_room_goes_on_once_several_deliveries_fit_not_at
     """Woken as each delivery ended, a run went in lockstep with its lane: one event published, one wait. It goes
     on once a quarter of the window is free, so what it publishes then is written as one change."""
     monkeypatch.setattr(runner, "_YIELD_AFTER", 60.0)  # the run gives the loop a turn only where it waits
-    monkeypatch.setattr(engines, "ROOM_WAIT", 60.0)  # a loaded machine's stall is no hanging lane
+    monkeypatch.setattr(publishing, "ROOM_WAIT", 60.0)  # a loaded machine's stall is no hanging lane
     sim, read_back = small
     await sim.create_subscription(SubscriptionSpec(url=receiver.url, max_in_flight=2))
     sizes: list[int] = []

@@ -1,0 +1,78 @@
+"""How a store is reached: its URL as SQLAlchemy takes it, a SQLite file's folder, mode and pragmas, and the
+words a refusal to open it gives."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from simulator.credentials import mask_url
+from simulator.errors import FieldError, InvalidInput
+from simulator.store import postgres
+
+
+def sqlalchemy_url(url: str | None) -> tuple[str, Path | None]:
+    """An async SQLAlchemy URL for `url`, and the temporary file to delete on close (for `memory`).
+
+    Accepts `sqlite:///path`, a bare path, `memory`/`:memory:`/empty (an ephemeral file), `postgresql://…`
+    (asyncpg), or any async URL.
+    An in-memory SQLite database cannot be shared by a writer and concurrent readers, so the ephemeral store
+    is a temporary file, removed when the store closes.
+    """
+    if not url or url in (":memory:", "memory", "sqlite://", "sqlite:///:memory:"):
+        fd, name = tempfile.mkstemp(prefix="webhook-sim-", suffix=".db")
+        os.close(fd)
+        return f"sqlite+aiosqlite:///{name}", Path(name)
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///"), None
+    if "://" not in url:
+        return f"sqlite+aiosqlite:///{url}", None
+    return postgres.async_url(url), None
+
+
+def shown(url: str | None) -> str:
+    return mask_url(url) if url and "://" in url else (url or "memory")
+
+
+def reason(exc: BaseException) -> str:
+    """The system's or the driver's own words, first line only (SQLAlchemy appends its SQL and a link to its
+    docs; an OSError's text repeats the file name)."""
+    inner = getattr(exc, "orig", None) or exc
+    if isinstance(inner, OSError) and inner.strerror:
+        if inner.filename is None:
+            return inner.strerror
+        # The file refused may be the lock or the key beside the database, not the database: named, so a folder
+        # that may not be written is not blamed on a database file that may be.
+        return f"{inner.strerror}: {inner.filename} (the store keeps its lock, key and journal beside the database)"
+    return (str(inner).strip().splitlines() or [type(inner).__name__])[0]
+
+
+def folder_of(database: str) -> None:
+    folder = Path(database).parent
+    if not folder.is_dir():
+        raise InvalidInput(
+            f"no folder {str(folder)!r} for the SQLite file {database!r}",
+            errors=[FieldError("db", f"no folder {folder}")],
+        )
+
+
+def private(database: Path) -> None:
+    """Create the database file readable by its owner only (SQLite gives its WAL and shared-memory files the
+    database's mode), and tighten an existing one: it holds subscription secrets."""
+    os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(f"{database}{suffix}")
+        if path.exists() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
+def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode survives a process crash (what durability here means); only power loss can cost
+    # the last commits.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
