@@ -75,11 +75,13 @@ def server_app(
     sends: bool = True,
     lease_ttl: float = LEASE_TTL,
     loopback: bool = True,
+    allowed_hosts: Sequence[str] = (),
 ) -> Starlette:
     """The control API owning its simulator: opened at startup on `db`, closed at shutdown, letting in-flight
     attempts finish for up to `grace` seconds (pending deliveries stay in the store for the next start).
     `provider_key`: the only key the provider API twins accept (None: any non-empty key). `loopback`: the server
-    listens on a loopback address only, so it answers only a Host that names one (see `SameSite`)."""
+    listens on a loopback address only, so it answers only a Host that names one, or one of `allowed_hosts`
+    (see `SameSite`)."""
 
     @asynccontextmanager
     async def owned() -> AsyncIterator[Simulator]:
@@ -90,7 +92,7 @@ def server_app(
         finally:
             await sim.close(grace=grace)
 
-    return build_app(owned, token=token, max_body=max_body, owns=True, loopback=loopback)
+    return build_app(owned, token=token, max_body=max_body, owns=True, loopback=loopback, allowed_hosts=allowed_hosts)
 
 
 def build_app(
@@ -100,9 +102,10 @@ def build_app(
     max_body: int = MAX_BODY,
     owns: bool = False,
     loopback: bool = True,
+    allowed_hosts: Sequence[str] = (),
 ) -> Starlette:
     """The application; `simulator()` is entered at startup and left at shutdown. When the app `owns` the
-    simulator, shutting down first stops it accepting runs. `loopback`: see `server_app`."""
+    simulator, shutting down first stops it accepting runs. `loopback`, `allowed_hosts`: see `server_app`."""
 
     def describe(scenarios: Mapping[str, Scenario]) -> dict[str, Any]:
         return openapi.document(ENDPOINTS, secured=token is not None, scenarios=scenarios)
@@ -134,7 +137,7 @@ def build_app(
         middleware=[
             Middleware(RequestContext),
             # Before the token: a page of another site is refused whatever the token, twins' paths included.
-            Middleware(SameSite, loopback=loopback, shaped=twins.refusal),
+            Middleware(SameSite, loopback=loopback, shaped=twins.refusal, allowed_hosts=allowed_hosts),
             Middleware(
                 BearerAuth,
                 token=token,

@@ -12,7 +12,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -41,6 +41,8 @@ DRAIN_LIMIT = 64 * 1024 * 1024
 CLIENT_CLOSED = 499
 # Methods a browser sends cross-site without asking (and that change nothing here): no Origin check on them.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# `--allowed-host all`: every Host is answered, as off loopback (a tunnel whose public names change).
+ALL_HOSTS = "all"
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -113,10 +115,15 @@ class SameSite:
     loopback only `localhost`, `*.localhost` and IP addresses are answered (as Jupyter and webpack-dev-server do).
     """
 
-    def __init__(self, app: ASGIApp, loopback: bool, shaped: Refusal | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, loopback: bool, shaped: Refusal | None = None, allowed_hosts: Sequence[str] = ()
+    ) -> None:
         self.app = app
-        self.loopback = loopback  # the server listens on a loopback address only
+        # The server listens on a loopback address only, and no `--allowed-host all` lifted the Host check.
+        self.loopback = loopback and ALL_HOSTS not in allowed_hosts
         self.shaped = shaped  # the refusal in the shape of the API the path belongs to (a twin's), if not ours
+        # Names a local reverse proxy or tunnel passes on (`--allowed-host`): a leading dot takes the subdomains.
+        self.allowed = tuple(allowed_hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,7 +131,7 @@ class SameSite:
             return
         headers = Headers(scope=scope)
         host = headers.get("host")
-        error = _foreign_host(host) if self.loopback and host is not None else None
+        error = _foreign_host(host, self.allowed) if self.loopback and host is not None else None
         if error is None and scope["method"] not in SAFE_METHODS:
             error = _cross_site(headers, _own_origin(scope, host))
         if error is None:
@@ -150,10 +157,20 @@ def _split_host(value: str) -> tuple[str, str]:
     return name.rstrip("."), port
 
 
-def _foreign_host(host: str) -> HttpError | None:
-    """A 421 when `host` names neither localhost nor an IP address: what a page on a rebound name would send."""
+def host_allowed(name: str, allowed: Sequence[str]) -> bool:
+    """Whether the host name `name` (lowercased, no trailing dot) is one of `allowed`: a name as given, or, for
+    an entry with a leading dot (`.example.test`), that name and every name under it (as Vite's allowedHosts)."""
+    for entry in allowed:
+        if name == entry or (entry.startswith(".") and (name == entry[1:] or name.endswith(entry))):
+            return True
+    return False
+
+
+def _foreign_host(host: str, allowed: Sequence[str] = ()) -> HttpError | None:
+    """A 421 when `host` names neither localhost, an IP address nor an allowed name: what a page on a rebound name
+    would send."""
     name, _ = _split_host(host)
-    if name == "localhost" or name.endswith(".localhost"):
+    if name == "localhost" or name.endswith(".localhost") or host_allowed(name, allowed):
         return None
     try:
         ipaddress.ip_address(name)
@@ -164,10 +181,11 @@ def _foreign_host(host: str) -> HttpError | None:
         421,
         "Misdirected request",
         f"Host {host!r} is not a name of this server: listening on a loopback address, it answers only to "
-        "`localhost`, `*.localhost` and IP addresses, so that a page whose name was rebound to this machine "
-        "cannot read it",
+        "`localhost`, `*.localhost`, IP addresses and the names given with --allowed-host, so that a page whose "
+        "name was rebound to this machine cannot read it. Behind a local reverse proxy or tunnel, start it with "
+        f"--allowed-host {_split_host(host)[0] or 'NAME'}",
         "Host",
-        "not localhost, a *.localhost name or an IP address",
+        "not localhost, a *.localhost name, an IP address or an --allowed-host name",
     )
 
 

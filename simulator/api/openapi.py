@@ -33,7 +33,7 @@ _ERROR_DOCS = {
     409: "Conflict with the record's state.",
     413: "The body is too large.",
     415: "The body is not JSON (or has no `Content-Type`).",
-    421: "A `Host` that is not a loopback name or an address, on a server listening on loopback.",
+    421: "A `Host` that is not a loopback name, an address or an `--allowed-host` name, on a loopback server.",
     422: "Invalid input: `errors` names each bad field.",
     429: "Too many runs under way: wait for one to end (`Retry-After`), or cancel one.",
     500: "Unexpected error (logged).",

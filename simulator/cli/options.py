@@ -373,6 +373,49 @@ def add_scenarios(parser: argparse.ArgumentParser, help: str = "a folder of scen
     add(parser, "--scenarios", help, many=os.pathsep, metavar="DIR")
 
 
+# A host name as a Host header carries it: labels of letters, digits, hyphens and underscores (Docker's service
+# names have them), dot-separated; a leading dot stands for the name and every name under it.
+_HOST_NAME = re.compile(r"\.?[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*")
+
+
+def host_name(text: str) -> str:
+    """An `--allowed-host` value: a host name (no port), `.name` for it and its subdomains, or `all`."""
+    from simulator.api.middleware import ALL_HOSTS
+
+    name = text.strip().lower().rstrip(".")
+    if name == ALL_HOSTS or (len(name) <= 253 and _HOST_NAME.fullmatch(name)):
+        return name
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a host name: give a name such as sim.example.test (no port, no scheme), "
+        f".example.test for it and every name under it, or {ALL_HOSTS}"
+    )
+
+
+def add_allowed_hosts(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--allowed-host NAME`, repeatable (and `WEBHOOK_SIM_ALLOWED_HOST`, comma-separated)."""
+    add(
+        parser,
+        "--allowed-host",
+        f"on a loopback address, a Host name {what} answers besides localhost and IP addresses: a local reverse "
+        "proxy's or tunnel's name (.NAME: it and its subdomains; all: any)",
+        many=",",
+        metavar="NAME",
+        type=host_name,
+    )
+
+
+def allowed_hosts(values: list[str]) -> list[str]:
+    """The `--allowed-host` names, checked: those from the environment reach the command as given (a list option's
+    default is not converted). InvalidInput (exit 2) naming the option and the variable."""
+    try:
+        return [host_name(value) for value in values]
+    except argparse.ArgumentTypeError as exc:
+        raise InvalidInput(
+            f"--allowed-host (or {env_name('allowed_host')}): {exc}",
+            errors=[FieldError("--allowed-host", "not a host name")],
+        ) from None
+
+
 def scenario_dirs(folders: list[str]) -> list[Path]:
     """The `--scenarios` folders, each checked to be one: a typo would otherwise show only later, as "unknown
     scenario" when a run names one of its scenarios. InvalidInput (exit 2) naming --scenarios."""

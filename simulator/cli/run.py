@@ -64,6 +64,7 @@ def register(sub: Any) -> None:
     options.add(
         p, "--api-port", "serve the provider API twins on this 127.0.0.1 port while the run lasts", type=options.port
     )
+    options.add_allowed_hosts(p, "--api-port's twins")
     p.set_defaults(handler=_run)
 
 
@@ -137,6 +138,7 @@ async def _bounded(sim: Simulator, spec: RunSpec, args: argparse.Namespace) -> R
 
 async def run_command(args: argparse.Namespace) -> int:
     spec = run_spec(args)
+    args.allowed_host = options.allowed_hosts(args.allowed_host)  # checked before the store opens
     stop = Stop()
     undo = stop.install()  # before the store exists: a temporary one is deleted whenever the signal comes
     try:
@@ -163,7 +165,8 @@ async def _play(sim: Simulator, spec: RunSpec, args: argparse.Namespace, stop: S
     attempt is under way any more, and when it started. None when `stop` came before the run started."""
     async with AsyncExitStack() as stack:
         if args.api_port is not None:
-            url = await stack.enter_async_context(twins_serving(sim, args.api_port))
+            twins = twins_serving(sim, args.api_port, allowed_hosts=args.allowed_host)
+            url = await stack.enter_async_context(twins)
             print(f"provider API twins: {url}/basistheory, {url}/syncfy", file=sys.stderr, flush=True)
         await _say_earlier_work(sim)
         if stop.is_set():

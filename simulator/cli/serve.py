@@ -41,6 +41,7 @@ def register(sub: Any) -> None:
     options.add(p, "--port", "the port to listen on (0: any free one)", default=8080, type=options.port)
     options.add(p, "--db", "the store: a SQLite path or URL", default="sqlite:///webhook-sim.db")
     options.add_scenarios(p)
+    options.add_allowed_hosts(p, "the server")
     options.add(p, "--token", "require `Authorization: Bearer TOKEN` on every route but /health")
     options.add(p, "--token-file", "read the token from this file (a container secret, say): its first line")
     options.add(
@@ -105,6 +106,7 @@ def serve_command(args: argparse.Namespace) -> int:
         sends=args.send,
         lease_ttl=args.lease_ttl,
         loopback=is_loopback(args.host),
+        allowed_hosts=options.allowed_hosts(args.allowed_host),
     )
     tune_gc()
     config = server_config(

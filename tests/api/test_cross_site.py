@@ -4,6 +4,8 @@ every refusal is checked to have changed nothing."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import pytest
 from simulator.api.app import server_app
 from tests.api.conftest import TOKEN
 from tests.api.harness import ApiServer, problem, write_scenarios
-from tests.api.serving import Served
+from tests.api.serving import Served, clean_env
 
 URL = "http://127.0.0.1:9/x"
 BODY = b'{"url": "http://127.0.0.1:9/x"}'
@@ -191,3 +193,74 @@ def test_the_twins_refuse_in_their_own_shape(api: httpx.Client) -> None:
     assert rebound.json()["title"] == "Misdirected Request"
     users = api.get("/syncfy/v1/users", headers={"Authorization": "api_key api_key=any"})
     assert users.status_code == 200 and users.json()["response"] in ([], None), users.text
+
+
+# --- names a local reverse proxy or tunnel passes on (--allowed-host) ------------------------------------------
+
+
+@pytest.fixture
+def proxied_server(tmp_path: Path) -> Iterator[ApiServer]:
+    """A loopback server behind a proxy named sim.example.test and a tunnel's names under .tunnel.test."""
+    app = server_app(
+        str(tmp_path / "api.db"),
+        scenario_dirs=[write_scenarios(tmp_path / "sc")],
+        grace=1,
+        allowed_hosts=["sim.example.test", ".tunnel.test"],
+    )
+    srv = ApiServer(app).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize("host", ["sim.example.test", "SIM.example.test.", "tunnel.test", "ab12.eu.tunnel.test"])
+def test_an_allowed_host_is_answered_and_its_own_pages_may_post(proxied_server: ApiServer, host: str) -> None:
+    name = host.rstrip(".").lower()
+    with proxied_server.client() as api:
+        assert api.get("/subscriptions", headers={"Host": host}).status_code == 200
+        same = {"Host": host, "Origin": f"http://{name}"}
+        assert api.post("/subscriptions", json={"url": URL}, headers=same).status_code == 201
+        # A local proxy that ends TLS says so (uvicorn trusts X-Forwarded-Proto from 127.0.0.1): a page of the
+        # proxied https origin is the server's own.
+        proxied = {"Host": name, "Origin": f"https://{name}", "X-Forwarded-Proto": "https"}
+        assert api.post("/subscriptions", json={"url": URL}, headers=proxied).status_code == 201
+        refused = api.post("/subscriptions", json={"url": URL}, headers={"Host": name, "Origin": EVIL})
+        problem(refused, 403, "Origin")
+        assert len(subscriptions(api)) == 2
+
+
+@pytest.mark.parametrize("host", ["example.test", "other.example.test", "sim.example.test.evil", "eviltunnel.test"])
+def test_names_beside_the_allowed_ones_are_still_refused(proxied_server: ApiServer, host: str) -> None:
+    with proxied_server.client() as api:
+        body = problem(api.get("/subscriptions", headers={"Host": host}), 421, "Host")
+        assert f"--allowed-host {host}" in body["detail"]  # the refusal says how to let a proxy's name in
+        problem(api.post("/subscriptions", json={"url": URL}, headers={"Host": host}), 421, "Host")
+        assert subscriptions(api) == []
+
+
+def test_allowed_host_all_answers_every_name_and_keeps_the_origin_check(tmp_path: Path) -> None:
+    served = Served(tmp_path / "all", ["--allowed-host", "all"])
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{served.port}/subscriptions", headers={"Host": "random-123.tunnel.test"})
+        assert answer.status_code == 200, answer.text
+        refused = httpx.post(f"{served.url}/subscriptions", json={"url": URL}, headers={"Origin": EVIL})
+        assert refused.status_code == 403, refused.text
+    finally:
+        served.stop()
+
+
+def test_serve_takes_allowed_hosts_from_the_environment_and_checks_them(tmp_path: Path) -> None:
+    env = {**clean_env(), "WEBHOOK_SIM_ALLOWED_HOST": "sim.example.test,.tunnel.test"}
+    served = Served(tmp_path / "env", env=env)
+    try:
+        for host, status in (("sim.example.test", 200), ("x.tunnel.test", 200), ("attacker.example", 421)):
+            answer = httpx.get(f"http://127.0.0.1:{served.port}/subscriptions", headers={"Host": host})
+            assert answer.status_code == status, (host, answer.text)
+    finally:
+        served.stop()
+    bad = {**clean_env(), "WEBHOOK_SIM_ALLOWED_HOST": "sim.example.test:8080"}
+    command = [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--db", str(tmp_path / "bad.db")]
+    done = subprocess.run(command, env=bad, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "--allowed-host" in done.stderr and "WEBHOOK_SIM_ALLOWED_HOST" in done.stderr and "8080" in done.stderr
+    flag = subprocess.run([*command, "--allowed-host", "http://x"], env=clean_env(), capture_output=True, text=True)
+    assert flag.returncode == 2 and "--allowed-host" in flag.stderr and "not a host name" in flag.stderr

@@ -3,6 +3,8 @@ webhook made cross-site would send the run's events anywhere) nor read them thro
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -27,3 +29,37 @@ async def test_the_twins_on_a_port_of_their_own_refuse_other_sites(tmp_path: Pat
             assert listed.status_code == 200 and listed.json()["response"] == [], listed.text
     finally:
         await sim.close()
+
+
+async def test_the_twins_answer_the_names_given_with_allowed_host(tmp_path: Path) -> None:
+    sim = await Simulator.open(str(tmp_path / "sim.db"))
+    try:
+        async with serving(sim, 0, allowed_hosts=[".tunnel.test"]) as url, httpx.AsyncClient(base_url=url) as client:
+            port = client.base_url.port
+            tunneled = await client.get("/syncfy/v1/webhooks?api_key=k", headers={"Host": f"ab.tunnel.test:{port}"})
+            assert tunneled.status_code == 200 and tunneled.json()["response"] == [], tunneled.text
+            other = await client.get("/syncfy/v1/webhooks?api_key=k", headers={"Host": f"evil.example:{port}"})
+            assert other.status_code == 421 and "--allowed-host evil.example" in other.json()["message"], other.text
+    finally:
+        await sim.close()
+
+
+def test_run_refuses_an_allowed_host_that_is_no_host_name_before_it_starts(tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "simulator.cli",
+        "run",
+        "syncfy-credential-lifecycle",
+        "--target",
+        "http://127.0.0.1:9/",
+    ]
+    done = subprocess.run(
+        [*command, "--db", str(tmp_path / "run.db"), "--api-port", "0", "--allowed-host", "x.test:80"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--allowed-host" in done.stderr and "x.test:80" in done.stderr
+    assert not (tmp_path / "run.db").exists()  # refused before anything was opened

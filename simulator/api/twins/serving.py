@@ -4,7 +4,7 @@ serves while its run lasts, so a consumer under test can call the provider back 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,7 +30,7 @@ class TwinsState:
     sim: Simulator
 
 
-def twins_app(sim: Simulator, loopback: bool = True) -> Starlette:
+def twins_app(sim: Simulator, loopback: bool = True, allowed_hosts: Sequence[str] = ()) -> Starlette:
     """The twins' routes behind the guards `serve` puts before them: a page of another site may not drive them
     (a V1 webhook made cross-site would send the run's events anywhere), nor read them through a rebound name,
     and a body is bounded."""
@@ -38,7 +38,7 @@ def twins_app(sim: Simulator, loopback: bool = True) -> Starlette:
         routes=twins.mounts(),
         middleware=[
             Middleware(RequestContext),
-            Middleware(SameSite, loopback=loopback, shaped=twins.refusal),
+            Middleware(SameSite, loopback=loopback, shaped=twins.refusal, allowed_hosts=allowed_hosts),
             Middleware(BodyLimit, limit=MAX_BODY, shaped=twins.refusal),
         ],
     )
@@ -47,14 +47,21 @@ def twins_app(sim: Simulator, loopback: bool = True) -> Starlette:
 
 
 @asynccontextmanager
-async def serving(sim: Simulator, port: int, host: str = "127.0.0.1") -> AsyncIterator[str]:
-    """Serve the twins over `sim` on `host:port` (0: any free port) for the block; yields the base URL."""
+async def serving(
+    sim: Simulator, port: int, host: str = "127.0.0.1", allowed_hosts: Sequence[str] = ()
+) -> AsyncIterator[str]:
+    """Serve the twins over `sim` on `host:port` (0: any free port) for the block; yields the base URL. On
+    loopback they answer only local names, IP addresses and `allowed_hosts` as Host (see `SameSite`)."""
     try:
         sock = bind_tcp(host, port)
     except OSError as exc:
         raise SimError(f"cannot serve the provider API twins on {host}:{port}: {exc.strerror or exc}") from None
     config = uvicorn.Config(
-        twins_app(sim, is_loopback(host)), log_config=None, access_log=False, lifespan="off", server_header=False
+        twins_app(sim, is_loopback(host), allowed_hosts),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        server_header=False,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
