@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,8 +19,10 @@ from basis_theory import BasisTheory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from simulator.api.app import server_app
 from simulator.testing import WebhookSim
 from simulator.testing.receiver import Receiver
+from tests.api.harness import ApiServer
 from tests.twins.conftest import KEY
 from tests.twins.expect import instant
 from tests.twins.test_api import bt_problem
@@ -233,3 +237,34 @@ def test_an_application_keys_times_are_in_rest_style(sim: WebhookSim, bt: httpx.
     keys = bt.get(f"/applications/{said['application_id']}").json()["keys"]
     shown = next(k for k in keys if k["id"] == said["id"])
     assert REST_TIME.fullmatch(shown["created_at"]) and instant(shown["created_at"]) == instant(said["created_at"])
+
+
+def test_a_token_stored_before_tokens_kept_their_mask_is_shown_through_its_types_default(tmp_path: Path) -> None:
+    """A store an earlier release wrote holds tokens without `mask`: they were made with the default, and read
+    back after the upgrade they are masked by it, not `data: null`."""
+    db = tmp_path / "old.db"
+
+    def serve() -> ApiServer:
+        return ApiServer(server_app(str(db), grace=1)).start()
+
+    first = serve()
+    try:
+        with first.client() as api:
+            made = api.post("/basistheory/tokens", json={"type": "card", "data": CARD}, headers={"BT-API-KEY": KEY})
+            assert made.status_code == 201, made.text
+            token_id = made.json()["id"]
+    finally:
+        first.stop()
+    with sqlite3.connect(db) as conn:  # the row as a release before masks wrote it
+        changed = conn.execute("UPDATE bt_objects SET body = json_remove(body, '$.mask') WHERE id = ?", (token_id,))
+        assert changed.rowcount == 1
+    again = serve()
+    try:
+        with again.client() as api:
+            read = api.get(f"/basistheory/tokens/{token_id}", headers={"BT-API-KEY": KEY}).json()
+            listed = api.get("/basistheory/v2/tokens", headers={"BT-API-KEY": KEY}).json()["data"]
+    finally:
+        again.stop()
+    shown = {"number": "XXXXXXXXXXXX4242", "expiration_month": 12, "expiration_year": 2031}
+    assert (read["mask"], read["data"]) == (CARD_MASK, shown)
+    assert [(t["mask"], t["data"]) for t in listed] == [(CARD_MASK, shown)]

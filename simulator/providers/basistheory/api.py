@@ -445,7 +445,10 @@ def view(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
     if kind != "token":
         return out
     if "_data" in body:
-        out["data"] = api_mask.apply(body.get("mask"), body["_data"])
+        # A token stored before tokens kept their mask has none: it was made with the type's default, as now.
+        mask = body["mask"] if "mask" in body else api_mask.default(str(body.get("type")))
+        out["mask"] = mask
+        out["data"] = api_mask.apply(mask, body["_data"])
     shown = body.get("_expires_at")
     # Only while it is the expiry the token holds: an event may have set another since.
     if shown is not None and api_times.instant(shown) == api_times.instant(body.get("expires_at")):
