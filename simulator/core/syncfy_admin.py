@@ -82,11 +82,16 @@ class Accounts:
         """The user, their credentials with the data they hold (as a credential's DELETE takes its own) and their
         sessions: a user deleted whose accounts and transactions were still served, to a token made before."""
         row = await self._user_row(id_user)
-        row["deleted"] = True
-        await self.tables.put_user(row)
-        for id_credential in await self.tables.credentials(id_user):
-            with contextlib.suppress(NotFound):  # already deleted
-                await flows.delete(Caller(True, id_user), id_credential)
+        async with flows.user_lock(id_user):  # no credential of theirs registered meanwhile
+            row["deleted"] = True
+            await self.tables.put_user(row)
+            # Those the events named (indexed up to now), and those the API registered.
+            await self.backend.catch_up()
+            named = await self.tables.credentials(id_user)
+            ids = dict.fromkeys([*named, *await self.tables.api_credentials_of(id_user)])
+            for id_credential in ids:
+                with contextlib.suppress(NotFound):  # already deleted
+                    await flows.delete_held(Caller(True, id_user), id_credential)
         await self.tables.delete_sessions_of(id_user)
 
     async def _user_row(self, id_user: str) -> dict[str, Any]:

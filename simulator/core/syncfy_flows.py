@@ -77,40 +77,67 @@ class CredentialFlows:
 
     # -- the API's entry points --------------------------------------------------------------------------
 
-    async def register(self, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    async def register(self, caller: Caller, params: Mapping[str, Any], pulled: str | None = None) -> dict[str, Any]:
         """`POST /v1/credentials`: a credential of the caller's user at `id_site` (the same one again when the
-        user already has one there), and a new job that plays its lifecycle."""
+        user already has one there), and a new job that plays its lifecycle; with `pulled`, that credential's
+        new job (`PUT /v1/credentials/{id}/pulls`). While a job of the credential is under way, that job is the
+        answer: a second one would stop it half-way, and one of the two ids would never be played.
+
+        One registration of a user at a time (and none while the user or a credential of theirs is deleted):
+        registrations sent together made one credential each, and a pull racing a DELETE made a new one."""
         await self.resume()
         site, secrets = await self._site(params), params.get("credentials")
         if not isinstance(secrets, Mapping) or not str(secrets.get("username") or "").strip():
             raise bad_input("credentials must be an object with a username", "credentials")
-        user = await self._user(caller, site)
-        existing = await self._existing(caller, user["id_user"], site)
-        created = now_utc()
-        id_credential = existing or new_object_id(created)
-        job = _job(id_credential, user, site, created)
-        credential = {"id_credential": id_credential, "user": user, "site": site.ids(), "created": created.timestamp()}
-        credential["job"] = job
         masked = api.mask(str(secrets["username"]).strip())
-        flow = {"user": user, "credential": _flat(credential), "twofa": site.id_site in api.TWOFA_SITES}
-        step = "login" if existing else "start"
-        # A new credential is claimed as it is made: unclaimed for a moment, another server's look for jobs
-        # nobody plays could take it (an existing one is claimed by `_play`, which respects a live player).
-        claimed = {} if existing else {"player": self._player()}
-        await self.tables.put_credential(
-            id_credential, id_user=user["id_user"], username=masked, step=step, flow=flow, dt_disable=None, **claimed
-        )
-        await self._play(id_credential, first=True)
-        return {
-            "id_credential": id_credential,
-            "id_job_uuid": job["id_job_uuid"],
-            "id_job": job["id_job"],
-            "is_new": int(existing is None),
-            "username": masked,
-            "ws": f"/v1/status/{job['id_job']}",
-            "status": f"/v1/jobs/{job['id_job']}/status",
-            "twofa": f"/v1/jobs/{job['id_job']}/twofa",
-        }
+        async with self.user_lock(str((await self._user(caller, site))["id_user"])):
+            user = await self._user(caller, site)  # not deleted meanwhile
+            if pulled is not None:
+                await self.backend.view(caller, pulled)  # a 404 once it is deleted
+            existing = pulled or await self._existing(caller, user["id_user"], site)
+            under_way = await self._job_under_way(existing) if existing else None
+            if existing is not None and under_way is not None:
+                job, shown = under_way
+                return _registered(existing, job, shown or masked, new=False)
+            created = now_utc()
+            id_credential = existing or new_object_id(created)
+            job = _job(id_credential, user, site, created)
+            credential = {
+                "id_credential": id_credential,
+                "user": user,
+                "site": site.ids(),
+                "created": created.timestamp(),
+            }
+            credential["job"] = job
+            flow = {"user": user, "credential": _flat(credential), "twofa": site.id_site in api.TWOFA_SITES}
+            step = "login" if existing else "start"
+            # A new credential is claimed as it is made: unclaimed for a moment, another server's look for jobs
+            # nobody plays could take it (an existing one is claimed by `_play`, which respects a live player).
+            claimed = {} if existing else {"player": self._player()}
+            await self.tables.put_credential(
+                id_credential,
+                id_user=user["id_user"],
+                username=masked,
+                step=step,
+                flow=flow,
+                dt_disable=None,
+                **claimed,
+            )
+            await self._play(id_credential, first=True)
+        return _registered(id_credential, job, masked, new=existing is None)
+
+    def user_lock(self, id_user: str) -> asyncio.Lock:
+        """Held while a user's credentials are registered or deleted (a credential's own lock is taken after it)."""
+        return self._lock(f"user\x1f{id_user}")
+
+    async def _job_under_way(self, id_credential: str) -> tuple[dict[str, Any], str | None] | None:
+        """The job of the credential's lifecycle and its username, while it has steps to play or waits for a
+        token."""
+        async with self._lock(id_credential):  # a step under way has stored where it got to
+            row = await self.tables.api_credential(id_credential)
+        if row is None or row["step"] is None or row["dt_disable"] is not None:
+            return None
+        return row["flow"]["credential"]["job"], row.get("username")
 
     async def answer_twofa(self, caller: Caller, id_credential: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """`PUT /v1/credentials/{id}` with `twofa`: the waiting job gets its token and goes on."""
@@ -129,12 +156,22 @@ class CredentialFlows:
 
     async def delete(self, caller: Caller, id_credential: str) -> None:
         view = await self.backend.view(caller, id_credential)
+        async with self.user_lock(str(view.body["id_user"])):
+            await self.delete_held(caller, id_credential)
+
+    async def delete_held(self, caller: Caller, id_credential: str) -> None:
+        """Delete a credential, its user's lock held: no step of its lifecycle is under way when it answers."""
+        view = await self.backend.view(caller, id_credential)
         self._stop(id_credential)
+        async with self._lock(id_credential):  # a step under way (shielded from `_stop`) ends first
+            await self._disable(view.body["id_user"], id_credential)
+
+    async def _disable(self, id_user: Any, id_credential: str) -> None:
         moment = int(now_utc().timestamp())
         row = await self.tables.api_credential(id_credential)
         values = {"step": None, "dt_disable": moment}
         if row is None:
-            values["id_user"] = view.body["id_user"]
+            values["id_user"] = id_user
         await self.tables.put_credential(id_credential, **values)
 
     async def job_status(self, caller: Caller, id_job: str, base: str = "") -> list[dict[str, Any]]:
@@ -292,6 +329,14 @@ class CredentialFlows:
         raise not_found("id_user", caller.id_user)
 
     async def _existing(self, caller: Caller, id_user: str, site: api.SiteRef) -> str | None:
+        """The user's live credential at `site`: one the API registered (its events may not be indexed yet), else
+        one the events named."""
+        for id_credential in await self.tables.api_credentials_of(id_user):
+            row = await self.tables.api_credential(id_credential)
+            if row is None or row["dt_disable"] is not None or not row["flow"]:
+                continue
+            if row["flow"]["credential"]["site"]["id_site"] == site.id_site:
+                return id_credential
         for id_credential in await self.tables.credentials(id_user):
             try:
                 view = await self.backend.view(caller, id_credential)
@@ -300,6 +345,20 @@ class CredentialFlows:
             if view.owner.site.id_site == site.id_site:
                 return id_credential
         return None
+
+
+def _registered(id_credential: str, job: Mapping[str, Any], username: str, *, new: bool) -> dict[str, Any]:
+    """`POST /v1/credentials`'s answer: the credential and the job that plays it."""
+    return {
+        "id_credential": id_credential,
+        "id_job_uuid": job["id_job_uuid"],
+        "id_job": job["id_job"],
+        "is_new": int(new),
+        "username": username,
+        "ws": f"/v1/status/{job['id_job']}",
+        "status": f"/v1/jobs/{job['id_job']}/status",
+        "twofa": f"/v1/jobs/{job['id_job']}/twofa",
+    }
 
 
 def _user(id_user: str, external: Any, env: str, created: float) -> dict[str, Any]:

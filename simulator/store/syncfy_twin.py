@@ -249,6 +249,13 @@ class SyncfyTwinStore:
         )
         return _credential(rows[0]) if rows else None
 
+    async def api_credentials_of(self, id_user: str) -> list[str]:
+        """The credentials the API twin registered for a user: one just made may not be indexed from its events
+        yet."""
+        c = t.syncfy_credentials.c
+        stmt = select(c.id_credential).where(c.id_user == id_user).order_by(c.id_credential)
+        return [row.id_credential for row in await self._all(stmt)]
+
     async def adoptable_credentials(self, waiting_step: str, *, shared: bool) -> list[str]:
         """Credentials whose lifecycle is under way (not waiting for a caller) and that nobody plays: on a shared
         store, unclaimed or claimed by a process whose beat stopped; alone on a store, every one."""

@@ -39,7 +39,7 @@ async def pull_credential(ctx: Ctx) -> Any:
     }
     if caller.id_user is None:
         caller = type(caller)(caller.with_key, str(view.body["id_user"]))
-    return _absolute(ctx, await ctx.twin.flows.register(caller, params))
+    return _absolute(ctx, await ctx.twin.flows.register(caller, params, pulled=ctx.path["id"]))
 
 
 async def update_credential(ctx: Ctx) -> Any:
