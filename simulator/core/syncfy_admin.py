@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.core.syncfy_api import Caller, bad_input, not_found, paging
 from simulator.core.syncfy_flows import CredentialFlows, new_object_id
-from simulator.errors import NotFound, Unauthorized
-from simulator.models.inputs import SubscriptionPatch, SubscriptionSpec, parse
+from simulator.errors import InvalidInput, NotFound, Unauthorized
+from simulator.models.inputs import M, SubscriptionPatch, SubscriptionSpec, parse
 from simulator.models.records import Subscription
 from simulator.providers.syncfy import api
 
@@ -154,7 +154,7 @@ class Accounts:
             # (see `simulator.core.syncfy_v1`).
             "enabled": False,
         }
-        sub = await self.sim.create_subscription(parse(SubscriptionSpec, spec))
+        sub = await self.sim.create_subscription(_as_webhook(SubscriptionSpec, spec))
         row = {
             "id_webhook": new_object_id(),
             "subscription_id": sub.id,
@@ -194,7 +194,7 @@ class Accounts:
         if "delay" in params:
             row["delay"] = _delay(params["delay"])
             patch["faults"] = {"delay": f"{row['delay']}s"} if row["delay"] else {}
-        sub = await self.sim.update_subscription(row["subscription_id"], parse(SubscriptionPatch, patch))
+        sub = await self.sim.update_subscription(row["subscription_id"], _as_webhook(SubscriptionPatch, patch))
         row["dt_modified"] = int(time.time())
         await self.tables.delete_webhook(id_webhook)
         await self.tables.put_webhook(row)
@@ -275,6 +275,23 @@ def _name(value: Any) -> str:
     if not value or not value.strip():
         raise bad_input("name is required", "name")
     return value
+
+
+# A V1 webhook's fields by the names of the subscription behind it, where they differ.
+_WEBHOOK_FIELDS = {"secret": "key", "enabled": "is_disabled", "faults": "delay"}
+
+
+def _as_webhook(model: type[M], spec: Mapping[str, Any]) -> M:
+    """`spec` checked as the subscription behind a V1 webhook; a refusal names the webhook's own fields (`key`,
+    not the subscription's `secret`) and speaks of the webhook."""
+    try:
+        return parse(model, spec)
+    except InvalidInput as exc:
+        first = exc.errors[0] if exc.errors else None
+        if first is None:
+            raise bad_input(f"invalid webhook: {exc}") from None
+        field = _WEBHOOK_FIELDS.get(first.field.split(".")[0], first.field)
+        raise bad_input(f"invalid webhook: {field}: {first.message}", field) from None
 
 
 def _external(value: Any) -> str | None:

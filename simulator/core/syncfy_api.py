@@ -42,6 +42,17 @@ def bad_input(message: str, field: str = "params") -> InvalidInput:
     return InvalidInput(message, errors=[FieldError(field, message)])
 
 
+def id_param(params: Params, name: str) -> str | None:
+    """An id a request filters on: text (a list or an object was looked up as its Python text, and a 404 echoed
+    that back); None when it is not given."""
+    value = params.get(name)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise bad_input(f"{name} must be an id (text), not {api.json_kind(value)}", name)
+    return value
+
+
 def not_found(what: str, oid: str) -> NotFound:
     return NotFound(f"no {what} {oid!r}", errors=[FieldError(what, "not found")])
 
@@ -158,9 +169,9 @@ class SyncfyBackend:
     async def _scope(self, caller: Caller, params: Params, *, deleted_too: bool = False) -> list[CredentialView]:
         """The credentials a data request covers: `id_credential`'s, else the caller's user's, else all."""
         await self.catch_up()
-        wanted = params.get("id_credential")
+        wanted = id_param(params, "id_credential")
         if wanted:
-            return [await self.view(caller, str(wanted), deleted_too=deleted_too)]
+            return [await self.view(caller, wanted, deleted_too=deleted_too)]
         views = []
         for id_credential in await self.tables.credentials(caller.id_user, self.hidden_from()):
             try:
@@ -179,9 +190,9 @@ class SyncfyBackend:
 
     async def segments(self, kind: str, caller: Caller, params: Params) -> list[query.Segment]:
         """The rows of `kind` the request covers, one segment per refresh window (accounts: as they stand)."""
-        only = params.get(f"id_{kind[:-1]}")
+        only = id_param(params, f"id_{kind[:-1]}")
         if only and kind != "accounts":
-            return await self._tagged(kind, caller, str(only))
+            return await self._tagged(kind, caller, only)
         out: list[query.Segment] = []
         windowed = params.get("dt_refresh_from") not in (None, "") or params.get("dt_refresh_to") not in (None, "")
         for view in await self._scope(caller, params):
@@ -260,11 +271,11 @@ class SyncfyBackend:
     async def documents(self, caller: Caller, params: Params) -> list[dict[str, Any]]:
         skip, limit = paging(params)
         await self.catch_up()
-        webhook = params.get("id_job_webhook")
+        webhook = id_param(params, "id_job_webhook")
         if webhook:
-            notices = await self.tables.webhook_events(str(webhook), self.hidden_from())
+            notices = await self.tables.webhook_events(webhook, self.hidden_from())
             if not notices:
-                raise not_found("id_job_webhook", str(webhook))
+                raise not_found("id_job_webhook", webhook)
         elif caller.id_user is not None:
             notices = await self.tables.user_documents(caller.id_user, self.hidden_from())
         else:

@@ -89,6 +89,9 @@ class CredentialFlows:
         site, secrets = await self._site(params), params.get("credentials")
         if not isinstance(secrets, Mapping) or not str(secrets.get("username") or "").strip():
             raise bad_input("credentials must be an object with a username", "credentials")
+        if not isinstance(secrets["username"], str | int) or isinstance(secrets["username"], bool):
+            kind = api.json_kind(secrets["username"])
+            raise bad_input(f"credentials.username must be text, not {kind}", "credentials.username")
         masked = api.mask(str(secrets["username"]).strip())
         async with self.user_lock(str((await self._user(caller, site))["id_user"])):
             user = await self._user(caller, site)  # not deleted meanwhile

@@ -164,27 +164,39 @@ class _Boundary:
             await problem(api.ApiError(exc.status_code, detail), dict(exc.headers or {}))(scope, receive, send)
 
 
+def _route(path: str, handlers: dict[str, Callable[[Request], Awaitable[Response]]]) -> Route:
+    """One route for every method `path` serves: a route per method answered a 405 whose `Allow` named only the
+    first one's methods (DELETE missing beside GET)."""
+
+    async def dispatch(request: Request) -> Response:
+        handler = handlers.get(request.method) or handlers["GET"]  # HEAD, which Starlette adds beside GET
+        return await handler(request)
+
+    return Route(path, dispatch, methods=list(handlers))
+
+
 def routes() -> list[BaseRoute]:
+    token, intent = endpoint(_getter("token", "token")), endpoint(_getter("token_intent", "token intent"))
     table = [
         Route("/keys/webhooks.v1.key", webhook_key, methods=["GET"]),
         # Test tenants verify with this one; the simulator has a single key, so both names serve it.
         Route("/keys/webhooks.v1-test.key", webhook_key, methods=["GET"]),
         Route("/tokens", endpoint(create_token), methods=["POST"]),
         Route("/v2/tokens", endpoint(list_tokens), methods=["GET"]),
-        Route("/tokens/{id}", endpoint(_getter("token", "token")), methods=["GET"]),
-        Route("/tokens/{id}", endpoint(_deleter("token")), methods=["DELETE"]),
+        _route("/tokens/{id}", {"GET": token, "DELETE": endpoint(_deleter("token"))}),
         Route("/token-intents", endpoint(create_intent), methods=["POST"]),
-        Route("/token-intents/{id}", endpoint(_getter("token_intent", "token intent")), methods=["GET"]),
-        Route("/token-intents/{id}", endpoint(_deleter("token_intent")), methods=["DELETE"]),
+        _route("/token-intents/{id}", {"GET": intent, "DELETE": endpoint(_deleter("token_intent"))}),
         Route("/3ds/sessions/{id}", endpoint(_getter("3ds_session", "3DS session")), methods=["GET"]),
         Route("/applications/{id}", endpoint(_getter("application", "application")), methods=["GET"]),
         Route("/reactors/{id}", endpoint(_getter("reactor", "reactor")), methods=["GET"]),
         Route("/proxies/{id}", endpoint(_getter("proxy", "proxy")), methods=["GET"]),
         Route("/webhooks/event-types", endpoint(event_types), methods=["GET"]),
-        Route("/webhooks", endpoint(list_webhooks), methods=["GET"]),
-        Route("/webhooks", endpoint(create_webhook), methods=["POST"]),
-        Route("/webhooks/{id}", endpoint(get_webhook), methods=["GET"]),
-        Route("/webhooks/{id}", endpoint(update_webhook), methods=["PUT"]),
-        Route("/webhooks/{id}", endpoint(delete_webhook), methods=["DELETE"]),
+        _route("/webhooks", {"GET": endpoint(list_webhooks), "POST": endpoint(create_webhook)}),
+        _route(
+            "/webhooks/{id}",
+            {"GET": endpoint(get_webhook), "PUT": endpoint(update_webhook), "DELETE": endpoint(delete_webhook)},
+        ),
     ]
-    return [Mount("", app=_Boundary(Router(routes=table)))]
+    # No redirect of `/tokens/` to `/tokens`: a client following it turned `POST /tokens/{empty id}` into a
+    # token made and `DELETE /webhooks/` into a 405. An empty id is a 404 in the provider's shape.
+    return [Mount("", app=_Boundary(Router(routes=table, redirect_slashes=False)))]

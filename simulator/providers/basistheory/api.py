@@ -349,6 +349,7 @@ def token_options(body: Mapping[str, Any]) -> dict[str, Any]:
     if body.get("mask") is not None:
         try:
             options["mask"] = api_mask.checked(body["mask"])
+            api_mask.bounded(options["mask"], body.get("data"))
         except api_mask.MaskError as exc:
             raise invalid("mask", str(exc)) from None
     expression = _text(body, "fingerprint_expression", required=False)
