@@ -27,6 +27,9 @@ log = logging.getLogger("webhook_sim.server")
 # A client has this long from connecting (or, on a kept-alive connection, from the first byte of its next
 # request) to send the whole request head; then the connection is closed.
 HEADER_TIMEOUT = 10.0
+# A client that reads nothing of an answer for this long, while the answer waits to be written, is cut off (as
+# nginx's `send_timeout`): a live stream to a tab that froze held its buffers and its watch for good.
+SEND_TIMEOUT = 60.0
 
 
 def default_max_connections() -> int:
@@ -50,11 +53,35 @@ class GuardedHttp(HttpToolsProtocol):
 
     header_timeout: float = HEADER_TIMEOUT
     max_connections: int = 1000
+    send_timeout: float = SEND_TIMEOUT
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
+        self._stall_timer: asyncio.TimerHandle | None = None
         self._waiting_since = 0.0
+
+    def pause_writing(self) -> None:
+        """The client stopped reading and the answer waits to be written: it has `send_timeout` seconds to go on.
+        Then the connection is aborted, and the application hears the client is gone (a stream's handler waited
+        on its write until its own end, five minutes later, even once the client had gone)."""
+        super().pause_writing()
+        if self._stall_timer is None:
+            self._stall_timer = self.loop.call_later(self.send_timeout, self._stalled)
+
+    def resume_writing(self) -> None:
+        self._unstall()
+        super().resume_writing()
+
+    def _unstall(self) -> None:
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+
+    def _stalled(self) -> None:
+        self._stall_timer = None
+        log.info("closing a connection that read nothing of its answer for %gs", self.send_timeout)
+        self.transport.abort()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -64,6 +91,7 @@ class GuardedHttp(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._unstall()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -109,9 +137,15 @@ class GuardedHttp(HttpToolsProtocol):
         self.connections.discard(victim)
 
 
-def guarded_http(header_timeout: float = HEADER_TIMEOUT, max_connections: int | None = None) -> type[GuardedHttp]:
+def guarded_http(
+    header_timeout: float = HEADER_TIMEOUT, max_connections: int | None = None, send_timeout: float = SEND_TIMEOUT
+) -> type[GuardedHttp]:
     """The HTTP protocol class to give uvicorn (`http=`), with these limits."""
-    limits = {"header_timeout": header_timeout, "max_connections": max_connections or default_max_connections()}
+    limits = {
+        "header_timeout": header_timeout,
+        "max_connections": max_connections or default_max_connections(),
+        "send_timeout": send_timeout,
+    }
     return type("GuardedHttp", (GuardedHttp,), limits)
 
 
@@ -120,12 +154,13 @@ def server_config(
     *,
     header_timeout: float = HEADER_TIMEOUT,
     max_connections: int | None = None,
+    send_timeout: float = SEND_TIMEOUT,
     **options: Any,
 ) -> uvicorn.Config:
     """uvicorn's configuration for every server this project runs: no access log of uvicorn's own (the app
     writes one), no `Server` header, and the connection guards of `GuardedHttp`."""
     options = {"log_config": None, "access_log": False, "server_header": False, **options}
-    return uvicorn.Config(app, http=guarded_http(header_timeout, max_connections), **options)
+    return uvicorn.Config(app, http=guarded_http(header_timeout, max_connections, send_timeout), **options)
 
 
 class AppServer:
@@ -149,14 +184,19 @@ class AppServer:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     def start(
-        self, app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto", timeout: float = 10.0
+        self,
+        app: ASGIApp,
+        *,
+        lifespan: Literal["auto", "on", "off"] = "auto",
+        timeout: float = 10.0,
+        send_timeout: float = SEND_TIMEOUT,
     ) -> AppServer:
         """Serve `app` until `stop()`; returns once it accepts connections."""
         if not self._thread.is_alive():
             self._thread.start()
         sock = bind_tcp("127.0.0.1", 0)
         self.port = sock.getsockname()[1]
-        config = server_config(app, lifespan=lifespan, timeout_graceful_shutdown=1)
+        config = server_config(app, lifespan=lifespan, timeout_graceful_shutdown=1, send_timeout=send_timeout)
         self._server = uvicorn.Server(config)
         self._serving = asyncio.run_coroutine_threadsafe(self._server.serve(sockets=[sock]), self._loop)
         deadline = time.monotonic() + timeout

@@ -3,14 +3,18 @@ and half-sent connections cannot starve it, and a client that hangs up is not an
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from simulator.runtime import AppServer
 from tests.api.serving import Served, clean_env, healthy, serve_once
 
 TOKEN = "exposure-token-for-tests"
@@ -188,3 +192,44 @@ def test_a_client_that_disconnects_mid_body_is_logged_as_such(tmp_path: Path) ->
     [access] = [line for line in log.splitlines() if "access: POST /subscriptions" in line]
     assert " 499 " in access
     assert "client disconnected before sending the whole request" in log
+
+
+# --- clients that stop reading ------------------------------------------------------------------------------
+
+
+def test_a_client_that_reads_nothing_of_its_answer_is_cut_off_after_the_send_timeout() -> None:
+    """An endless answer (a live stream) to a client that reads none of it: once the answer has waited
+    `send_timeout` to be written, the connection is aborted and the application hears the client is gone. Before,
+    its write waited for good, and a stream's handler with it."""
+    ended = threading.Event()
+
+    async def endless(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        gone = asyncio.ensure_future(_disconnect(receive))
+        try:
+            while not gone.done():
+                await send({"type": "http.response.body", "body": b"x" * 65_536, "more_body": True})
+        except OSError:
+            pass  # uvicorn may say the client is gone this way too
+        finally:
+            gone.cancel()
+            ended.set()
+
+    server = AppServer().start(endless, lifespan="off", send_timeout=0.5)
+    try:
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.connect(("127.0.0.1", server.port))
+            client.sendall(b"GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert ended.wait(30), "the application still writes to a client that reads nothing"
+            client.settimeout(10)  # the connection is closed: what was in flight, then its end (or a reset)
+            with contextlib.suppress(ConnectionResetError):
+                while client.recv(1 << 20):
+                    pass
+    finally:
+        server.stop()
+
+
+async def _disconnect(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
