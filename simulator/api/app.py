@@ -36,6 +36,7 @@ from simulator.core.simulator import Simulator
 from simulator.errors import SimError
 from simulator.scenarios.model import Scenario
 from simulator.store.leases import LEASE_TTL
+from simulator.store.retention import keep
 
 MAX_BODY = 1_048_576
 ENDPOINTS: list[Endpoint] = [
@@ -76,20 +77,26 @@ def server_app(
     lease_ttl: float = LEASE_TTL,
     loopback: bool = True,
     allowed_hosts: Sequence[str] = (),
+    retention: float | None = None,
 ) -> Starlette:
     """The control API owning its simulator: opened at startup on `db`, closed at shutdown, letting in-flight
     attempts finish for up to `grace` seconds (pending deliveries stay in the store for the next start).
     `provider_key`: the only key the provider API twins accept (None: any non-empty key). `loopback`: the server
     listens on a loopback address only, so it answers only a Host that names one, or one of `allowed_hosts`
-    (see `SameSite`)."""
+    (see `SameSite`). `retention`: seconds after which ended deliveries are deleted (see `store.retention`).
+    """
 
     @asynccontextmanager
     async def owned() -> AsyncIterator[Simulator]:
         sim = await Simulator.open(db, scenario_dirs=scenario_dirs, key=key, sends=sends, lease_ttl=lease_ttl)
         sim.provider_key = provider_key
+        pruning = asyncio.create_task(keep(sim.store, retention)) if retention is not None else None
         try:
             yield sim
         finally:
+            if pruning is not None:
+                pruning.cancel()
+                await asyncio.gather(pruning, return_exceptions=True)
             await sim.close(grace=grace)
 
     return build_app(owned, token=token, max_body=max_body, owns=True, loopback=loopback, allowed_hosts=allowed_hosts)

@@ -78,6 +78,19 @@ def seconds(text: str) -> float:
     return value
 
 
+def retention(text: str) -> float:
+    """A retention period: a duration (`30m`, `12h`, `7d`) of at least a minute."""
+    from simulator.timeutil import parse_duration
+
+    try:
+        value = parse_duration(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: write e.g. 30m, 12h or 7d") from None
+    if not 60 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is shorter than a minute: write e.g. 30m, 12h or 7d")
+    return value
+
+
 def seconds_between(low: float, high: float) -> Callable[[str], float]:
     """A number of seconds from `low` to `high`: a timer given `nan` fails when it is armed, and one given a
     negative or zero delay fires at once."""

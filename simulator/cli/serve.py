@@ -75,6 +75,13 @@ def register(sub: Any) -> None:
         default=True,
         flag_only=True,
     )
+    options.add(
+        p,
+        "--retention",
+        "delete deliveries that ended longer ago than this (30m, 12h, 7d), with their attempts; events stay "
+        "(default: keep everything)",
+        type=options.retention,
+    )
     options.add_lease_ttl(p)
     options.add(p, "--log-format", "how the log is written", default="text", choices=["text", "json"])
     p.set_defaults(handler=serve_command)
@@ -107,6 +114,7 @@ def serve_command(args: argparse.Namespace) -> int:
         lease_ttl=args.lease_ttl,
         loopback=is_loopback(args.host),
         allowed_hosts=options.allowed_hosts(args.allowed_host),
+        retention=args.retention,
     )
     tune_gc()
     config = server_config(
