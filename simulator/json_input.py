@@ -36,7 +36,8 @@ class RepeatedKey(NotJson):
 def finite_float(text: str) -> float:
     """A JSON number with a fraction or an exponent, as a float that says what was written: one beyond a
     double's range (`1e400`) became infinity, which no JSON answer can carry (stored, every read of it failed),
-    and one too small to tell from 0 (`1e-400`) became 0. Both are refused."""
+    and one too small to tell from 0 (`1e-400`) became 0. Both are refused. For input that is kept (the twins'
+    bodies); what only reads a webhook (`listen`) takes such a number as the parser does."""
     number = float(text)
     if math.isinf(number):
         raise NotJson(f"the number {_shown(text)} is beyond the range of a double")
@@ -49,7 +50,7 @@ def _shown(text: str) -> str:
     return text if len(text) <= 40 else f"{text[:40]}…"
 
 
-def loads(raw: bytes | str, parse_float: Callable[[str], Any] = finite_float, *, unique_keys: bool = False) -> Any:
+def loads(raw: bytes | str, parse_float: Callable[[str], Any] = float, *, unique_keys: bool = False) -> Any:
     """`raw` parsed. With `unique_keys`, an object naming a key twice is refused (`RepeatedKey`): JSON leaves it
     undefined, the parser keeps the last, and whatever checked the first saw another request."""
     repeated: dict[int, tuple[str, dict[str, Any]]] = {}

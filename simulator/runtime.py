@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import gc
 import ipaddress
 import logging
 import resource
 import signal
 import socket
+import struct
+import termios
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -30,6 +34,7 @@ HEADER_TIMEOUT = 10.0
 # A client that reads nothing of an answer for this long, while the answer waits to be written, is cut off (as
 # nginx's `send_timeout`): a live stream to a tab that froze held its buffers and its watch for good.
 SEND_TIMEOUT = 60.0
+_OUTQ: int | None = getattr(termios, "TIOCOUTQ", None)  # a socket's unsent bytes (Linux)
 
 
 def default_max_connections() -> int:
@@ -59,19 +64,36 @@ class GuardedHttp(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
         self._stall_timer: asyncio.TimerHandle | None = None
+        self._unsent = 0  # bytes waiting to be written when the stall timer was armed
         self._waiting_since = 0.0
 
     def pause_writing(self) -> None:
-        """The client stopped reading and the answer waits to be written: it has `send_timeout` seconds to go on.
-        Then the connection is aborted, and the application hears the client is gone (a stream's handler waited
+        """The answer waits to be written: the client must take some of it every `send_timeout` seconds (as
+        nginx's `send_timeout`, the time between two successive writes, not the whole answer's). A client that
+        takes nothing for that long is aborted, and the application hears it is gone (a stream's handler waited
         on its write until its own end, five minutes later, even once the client had gone)."""
         super().pause_writing()
         if self._stall_timer is None:
-            self._stall_timer = self.loop.call_later(self.send_timeout, self._stalled)
+            self._arm_stall()
+
+    def _arm_stall(self) -> None:
+        self._unsent = self._pending()
+        self._stall_timer = self.loop.call_later(self.send_timeout, self._stalled)
 
     def resume_writing(self) -> None:
         self._unstall()
         super().resume_writing()
+
+    def _pending(self) -> int:
+        """Bytes of the answer the client has not taken: those waiting here and, where the system says (Linux's
+        TIOCOUTQ), those in the socket's own queue. A kernel buffer of megabytes takes more only once much of it
+        is free, so the first count alone saw no progress from a client reading steadily."""
+        pending = self.transport.get_write_buffer_size()
+        sock = self.transport.get_extra_info("socket")
+        if _OUTQ is not None and sock is not None:
+            with contextlib.suppress(OSError, ValueError):
+                pending += struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0" * 4))[0]
+        return pending
 
     def _unstall(self) -> None:
         if self._stall_timer is not None:
@@ -80,6 +102,12 @@ class GuardedHttp(HttpToolsProtocol):
 
     def _stalled(self) -> None:
         self._stall_timer = None
+        unsent = self._pending()
+        if unsent == 0:
+            return
+        if unsent < self._unsent:  # it took some: a slow reader, not a gone one
+            self._arm_stall()
+            return
         log.info("closing a connection that read nothing of its answer for %gs", self.send_timeout)
         self.transport.abort()
 

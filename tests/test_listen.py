@@ -252,3 +252,13 @@ def test_a_hostile_request_is_answered_and_shown_never_a_500(
     assert arrival.provider == provider and arrival.body == body
     if provider == "?":
         assert "malformed" in arrival.note
+
+
+@pytest.mark.parametrize("number", ["1e400", "1e-400"])
+def test_a_number_a_double_cannot_hold_does_not_hide_the_event(listen: Callable[..., Running], number: str) -> None:
+    """`listen` reads a webhook, whatever it holds: the twins refuse such numbers as input, a receiver does not."""
+    running = listen()
+    body = b'{"event": {"id": "e1", "type": "token.created", "data": {"n": %s}}}' % number.encode()
+    assert httpx.post(running.url, content=body, headers={"Content-Type": "application/json"}).status_code == 204
+    (arrival,) = running.arrivals
+    assert (arrival.provider, arrival.event_ids) == ("basistheory", ("e1",)) and "malformed" not in arrival.note

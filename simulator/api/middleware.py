@@ -43,6 +43,15 @@ CLIENT_CLOSED = 499
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # `--allowed-host all`: every Host is answered, as off loopback (a tunnel whose public names change).
 ALL_HOSTS = "all"
+# A host name as a Host header carries it: labels of letters, digits, hyphens and underscores (Docker's service
+# names have them), dot-separated, lower case.
+_HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*")
+
+
+def is_host_name(name: str) -> bool:
+    return len(name) <= 253 and _HOST_NAME.fullmatch(name) is not None
+
+
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -183,7 +192,7 @@ def _foreign_host(host: str, allowed: Sequence[str] = ()) -> HttpError | None:
         f"Host {host!r} is not a name of this server: listening on a loopback address, it answers only to "
         "`localhost`, `*.localhost`, IP addresses and the names given with --allowed-host, so that a page whose "
         "name was rebound to this machine cannot read it. Behind a local reverse proxy or tunnel, start it with "
-        f"--allowed-host {_split_host(host)[0] or 'NAME'}",
+        f"--allowed-host {name if is_host_name(name) else 'NAME'}",
         "Host",
         "not localhost, a *.localhost name, an IP address or an --allowed-host name",
     )

@@ -386,17 +386,12 @@ def add_scenarios(parser: argparse.ArgumentParser, help: str = "a folder of scen
     add(parser, "--scenarios", help, many=os.pathsep, metavar="DIR")
 
 
-# A host name as a Host header carries it: labels of letters, digits, hyphens and underscores (Docker's service
-# names have them), dot-separated; a leading dot stands for the name and every name under it.
-_HOST_NAME = re.compile(r"\.?[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*")
-
-
 def host_name(text: str) -> str:
     """An `--allowed-host` value: a host name (no port), `.name` for it and its subdomains, or `all`."""
-    from simulator.api.middleware import ALL_HOSTS
+    from simulator.api.middleware import ALL_HOSTS, is_host_name
 
     name = text.strip().lower().rstrip(".")
-    if name == ALL_HOSTS or (len(name) <= 253 and _HOST_NAME.fullmatch(name)):
+    if name == ALL_HOSTS or is_host_name(name.removeprefix(".")):
         return name
     raise argparse.ArgumentTypeError(
         f"{text!r} is not a host name: give a name such as sim.example.test (no port, no scheme), "

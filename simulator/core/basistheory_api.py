@@ -166,6 +166,7 @@ class BasisTheoryBackend:
             if intent is not None:
                 kind = intent["type"]
                 data = {k: x for k, x in intent["_data"].items() if k != "cvc"} if kind == "card" else intent["_data"]
+            api.shown_within(options, data)  # the intent's data, when it is converted
             ctx = await self._context()
             if chosen_id is not None and await self.tables.get("token", chosen_id) is not None:
                 raise api.ApiError(409, f"a token with id {chosen_id!r} already exists", {"id": ["already exists"]})

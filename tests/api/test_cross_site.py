@@ -264,3 +264,9 @@ def test_serve_takes_allowed_hosts_from_the_environment_and_checks_them(tmp_path
     assert "--allowed-host" in done.stderr and "WEBHOOK_SIM_ALLOWED_HOST" in done.stderr and "8080" in done.stderr
     flag = subprocess.run([*command, "--allowed-host", "http://x"], env=clean_env(), capture_output=True, text=True)
     assert flag.returncode == 2 and "--allowed-host" in flag.stderr and "not a host name" in flag.stderr
+
+
+@pytest.mark.parametrize("host", ["evil@x.test", "xn--mnchen-3ya.test!", "a b"])
+def test_the_421_suggests_only_a_name_the_option_takes(api: httpx.Client, host: str) -> None:
+    body = problem(api.get("/subscriptions", headers={"Host": host}), 421, "Host")
+    assert body["detail"].endswith("--allowed-host NAME"), body["detail"]

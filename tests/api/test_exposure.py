@@ -233,3 +233,37 @@ def test_a_client_that_reads_nothing_of_its_answer_is_cut_off_after_the_send_tim
 async def _disconnect(receive: Any) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+def test_a_slow_but_steady_reader_gets_the_whole_answer() -> None:
+    """The send timeout is the time between two reads, not the whole answer's (as nginx's `send_timeout`): a
+    client that takes 6 MB at a couple of MB a second, far longer than the timeout, still gets every byte. The
+    connection is kept alive, so nothing but the timeout could close it."""
+    length = 6 * 1024 * 1024
+
+    async def large(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"application/octet-stream"), (b"content-length", str(length).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"y" * length})
+
+    server = AppServer().start(large, lifespan="off", send_timeout=0.5)
+    try:
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+            client.connect(("127.0.0.1", server.port))
+            client.sendall(b"GET /large HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            client.settimeout(30)
+            received, started = bytearray(), time.monotonic()
+            while not _whole(received, length) and (chunk := client.recv(65_536)):
+                received += chunk
+                time.sleep(0.004)  # a slow link: about 2 MB a second
+            assert time.monotonic() - started > 1.0  # it took far longer than the send timeout
+            head, _, body = bytes(received).partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200") and len(body) == length
+    finally:
+        server.stop()
+
+
+def _whole(received: bytearray, length: int) -> bool:
+    _, found, body = bytes(received).partition(b"\r\n\r\n")
+    return bool(found) and len(body) >= length

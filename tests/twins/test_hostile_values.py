@@ -45,6 +45,21 @@ def test_a_mask_that_shows_far_more_than_the_data_is_refused(bt: httpx.Client) -
     assert made.status_code == 201 and made.json()["data"] == ["4242", "4242424242424242"], made.text
 
 
+def test_the_bound_holds_for_a_token_made_from_an_intent(bt: httpx.Client) -> None:
+    """Converting an intent, the token's data is the intent's: the mask is bounded by that, not by the `data` the
+    request does not carry."""
+    intent = bt.post("/token-intents", json={"type": "token", "data": "z" * 30_000})
+    assert intent.status_code == 201, intent.text
+    before = token_count(bt)
+    body = {"token_intent_id": intent.json()["id"], "mask": ["{{data}}"] * 2_600}
+    bt_problem(bt.post("/tokens", json=body), 400, "mask")
+    assert token_count(bt) == before
+    kept = bt.get(f"/token-intents/{intent.json()['id']}")
+    assert kept.status_code == 200, kept.text  # the refusal did not use the intent up
+    fine = bt.post("/tokens", json={"token_intent_id": intent.json()["id"], "mask": "{{ data | last4 }}"})
+    assert fine.status_code == 201 and fine.json()["data"] == "zzzz", fine.text
+
+
 def test_an_unclosed_mask_is_refused_in_one_pass() -> None:
     """The same pieces as the expression `\\{\\{(.*?)\\}\\}` splits a mask into, found by a scan: the expression
     tried each `{` of 32,000 to the end of the text (five seconds with the server's loop held)."""
@@ -54,12 +69,23 @@ def test_an_unclosed_mask_is_refused_in_one_pass() -> None:
         api_mask.checked("{" * 32_000)
 
 
-def test_an_empty_id_is_a_404_in_the_providers_shape_not_a_redirect(bt: httpx.Client) -> None:
-    before = token_count(bt)
-    for method, path in (("GET", "/tokens/"), ("DELETE", "/webhooks/"), ("POST", "/tokens/"), ("GET", "/tokens/%2F")):
-        answer = bt.request(method, path, json={"type": "token", "data": "x"} if method == "POST" else None)
-        bt_problem(answer, 404)
-    assert token_count(bt) == before  # a followed redirect of `POST /tokens/` made one
+def test_a_trailing_slash_is_the_same_route_never_a_redirect(bt: httpx.Client) -> None:
+    """As ASP.NET Core routes Basis Theory's API: `/tokens/{id}/` is `/tokens/{id}`, `POST /tokens/` makes a token,
+    and an empty id is the collection's path (a 405 naming what it serves). It was a 307 to the path without the
+    slash, which a client that follows redirects turned into a 405 for `DELETE /webhooks/`."""
+    made = bt.post("/tokens/", json={"type": "token", "data": "x"})
+    assert made.status_code == 201, made.text
+    token_id = made.json()["id"]
+    read = bt.get(f"/tokens/{token_id}/")
+    assert read.status_code == 200 and read.json()["id"] == token_id, read.text
+    listed = bt.get("/v2/tokens/", params={"size": 100})
+    assert listed.status_code == 200 and token_id in [t["id"] for t in listed.json()["data"]]
+    emptied = bt.delete("/webhooks/")
+    bt_problem(emptied, 405)
+    assert {m.strip() for m in emptied.headers["allow"].split(",")} == {"GET", "HEAD", "POST"}
+    bt_problem(bt.get("/tokens/%2F"), 404)
+    assert bt.delete(f"/tokens/{token_id}/").status_code == 204
+    bt_problem(bt.get(f"/tokens/{token_id}"), 404)
 
 
 def test_a_405_names_every_method_the_path_serves(bt: httpx.Client) -> None:

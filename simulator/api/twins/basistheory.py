@@ -157,6 +157,11 @@ class _Boundary:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if path.endswith("/") and len(path) > 1:
+            # Basis Theory's API (ASP.NET Core routing) takes `/tokens/` as `/tokens`: served as such, not
+            # redirected (a redirected `DELETE /webhooks/` came back a 405 to a client that followed it).
+            scope = {**scope, "path": path[:-1]}
         try:
             await self.app(scope, receive, send)
         except HTTPException as exc:
@@ -197,6 +202,5 @@ def routes() -> list[BaseRoute]:
             {"GET": endpoint(get_webhook), "PUT": endpoint(update_webhook), "DELETE": endpoint(delete_webhook)},
         ),
     ]
-    # No redirect of `/tokens/` to `/tokens`: a client following it turned `POST /tokens/{empty id}` into a
-    # token made and `DELETE /webhooks/` into a 405. An empty id is a 404 in the provider's shape.
+    # No redirect of `/tokens/` to `/tokens`: `_Boundary` serves a path with a trailing slash as the one without.
     return [Mount("", app=_Boundary(Router(routes=table, redirect_slashes=False)))]

@@ -136,7 +136,7 @@ def decode_cursor(raw: str | None) -> int | None:
 
 def json_object(raw: bytes) -> dict[str, Any]:
     try:
-        body = json_input.loads(raw) if raw else None
+        body = json_input.loads(raw, json_input.finite_float) if raw else None
     except json_input.NotJson as exc:
         raise invalid("body", f"not JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -341,6 +341,16 @@ def fingerprint_expression(kind: str) -> str:
 # --- tokens ---------------------------------------------------------------------------------------------
 
 
+def shown_within(options: Mapping[str, Any], data: Any) -> None:
+    """A 400 naming `mask` when the token's `data` (given, or its intent's) shown through its mask would be far
+    larger than the data (see `api_mask.bounded`)."""
+    if options.get("mask") is not None:
+        try:
+            api_mask.bounded(options["mask"], data)
+        except api_mask.MaskError as exc:
+            raise invalid("mask", str(exc)) from None
+
+
 def token_options(body: Mapping[str, Any]) -> dict[str, Any]:
     """The optional attributes of `POST /tokens`: mask, metadata, containers, search_indexes, expires_at (as
     the events write it, and `expires_at_shown` as the REST object answers it), and fingerprint_expression (kept
@@ -349,7 +359,6 @@ def token_options(body: Mapping[str, Any]) -> dict[str, Any]:
     if body.get("mask") is not None:
         try:
             options["mask"] = api_mask.checked(body["mask"])
-            api_mask.bounded(options["mask"], body.get("data"))
         except api_mask.MaskError as exc:
             raise invalid("mask", str(exc)) from None
     expression = _text(body, "fingerprint_expression", required=False)

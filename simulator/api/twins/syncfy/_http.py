@@ -109,7 +109,7 @@ async def _read(request: Request) -> tuple[str, dict[str, Any]]:
     raw = await request.body()
     if raw.strip():
         try:
-            body = json_input.loads(raw)
+            body = json_input.loads(raw, json_input.finite_float)
         except json_input.NotJson as exc:
             raise TwinError(400, f"the body is not valid JSON: {exc}") from None
         if isinstance(body, dict):
