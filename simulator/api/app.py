@@ -90,7 +90,7 @@ def server_app(
     async def owned() -> AsyncIterator[Simulator]:
         sim = await Simulator.open(db, scenario_dirs=scenario_dirs, key=key, sends=sends, lease_ttl=lease_ttl)
         sim.provider_key = provider_key
-        pruning = asyncio.create_task(keep(sim.store, retention)) if retention is not None else None
+        pruning = asyncio.create_task(keep(sim.store, retention, sim.redelivering)) if retention is not None else None
         try:
             yield sim
         finally:

@@ -258,6 +258,10 @@ class Simulator:
         )
         return await self._redeliver([d.id for _, d in dead])
 
+    def redelivering(self) -> set[str]:
+        """The deliveries being sent again now, until their new state is committed (retention leaves them)."""
+        return self._redelivering
+
     async def _redeliver(self, ids: list[str]) -> list[str]:
         """Send `ids` again, those not already being sent again; the ones that are. A delivery is claimed until its
         new state is committed: two redelivers at once both read it dead and started two series of attempts."""

@@ -96,7 +96,8 @@ class DeliveryWatch:
             return Change(other=other)
         matching = await self._matching(sorted(ids))
         found = {d.id for d in matching}
-        left = sorted(ids - found) if self._filters.any else []
+        # Not matching the filters any more, or (without filters) gone: a retention pass deleted them.
+        left = sorted(ids - found)
         runs = sorted(await self._store.run_ids_of(sorted(ids)))
         return Change(matching, left, runs, other)
 

@@ -296,6 +296,8 @@ class DeliveryEngine(Publishing, Outcomes):
         sub = await self.store.get_subscription(row.subscription_id)
         if sub is None or sub.id in self._removed:
             return False
+        if self.store.shared and not await self.store.claim_again(delivery_id, row.status):
+            return False  # deleted (another server's retention) or changed since it was read
         job = job_from_row(row, [event_from_row(e) for e in events])
         job.status, job.retries, job.due, job.finished_at = "pending", 0, time.time(), None
         if self.leases is not None and sub.id not in self._lanes:

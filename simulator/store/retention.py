@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Set
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simulator.store import tables as t
@@ -32,23 +33,25 @@ BATCH = 500  # deliveries a transaction deletes
 EVERY = 60.0  # seconds between two passes
 
 
-async def prune(store: Store, older_than: float, *, now: float | None = None) -> int:
-    """Delete the deliveries that ended more than `older_than` seconds ago, and their attempts; how many."""
+async def prune(
+    store: Store, older_than: float, *, now: float | None = None, busy: Callable[[], Set[str]] = frozenset
+) -> int:
+    """Delete the deliveries that ended more than `older_than` seconds ago, and their attempts; how many. What
+    `busy()` names at the moment of the deletion stays: deliveries this process is sending again."""
     cutoff = (time.time() if now is None else now) - older_than
     total = 0
     while ids := await _ended_before(store, cutoff):
-        await _delete(store, ids)
-        total += len(ids)
+        total += await _delete(store, ids, cutoff, busy)
         if len(ids) < BATCH:
             break
     return total
 
 
-async def keep(store: Store, older_than: float, every: float = EVERY) -> None:
+async def keep(store: Store, older_than: float, busy: Callable[[], Set[str]] = frozenset, every: float = EVERY) -> None:
     """Prune every `every` seconds until cancelled; a pass the store refuses is tried again at the next."""
     while True:
         try:
-            if pruned := await prune(store, older_than):
+            if pruned := await prune(store, older_than, busy=busy):
                 log.info(
                     "retention: %d deliveries that ended over %gs ago deleted, with their attempts", pruned, older_than
                 )
@@ -57,20 +60,45 @@ async def keep(store: Store, older_than: float, every: float = EVERY) -> None:
         await asyncio.sleep(every)
 
 
-async def _ended_before(store: Store, cutoff: float) -> list[str]:
-    d = t.deliveries.c
+def _prunable(cutoff: float) -> Any:
+    """Ended before `cutoff`, and not of a run still under way: a run's summary and `run`'s exit status count its
+    deliveries, failures first."""
+    d, r = t.deliveries.c, t.runs.c
+    under_way = select(r.id).where(r.status.in_(("pending", "running")))
     ended_at = func.coalesce(d.finished_at, d.created_at)
-    stmt = select(d.id).where(d.status.in_(ENDED), d.created_at < cutoff, ended_at < cutoff).limit(BATCH)
+    return (
+        d.status.in_(ENDED),
+        d.created_at < cutoff,
+        ended_at < cutoff,
+        or_(d.run_id.is_(None), d.run_id.not_in(under_way)),
+    )
+
+
+async def _ended_before(store: Store, cutoff: float) -> list[str]:
+    stmt = select(t.deliveries.c.id).where(*_prunable(cutoff)).limit(BATCH)
     async with store.engine.connect() as conn:
         return [row.id for row in (await conn.execute(stmt)).all()]
 
 
-async def _delete(store: Store, ids: list[str]) -> None:
-    async def call(conn: AsyncConnection) -> None:
-        # Ended before the cutoff when read, and still: nothing sends them again (a resend makes them pending).
-        gone = select(t.deliveries.c.id).where(t.deliveries.c.id.in_(ids), t.deliveries.c.status.in_(ENDED))
-        await conn.execute(delete(t.attempts).where(t.attempts.c.delivery_id.in_(gone)))
-        await conn.execute(delete(t.deliveries).where(t.deliveries.c.id.in_(ids), t.deliveries.c.status.in_(ENDED)))
+async def _delete(store: Store, ids: list[str], cutoff: float, busy: Callable[[], Set[str]]) -> int:
+    """Delete those of `ids` that still qualify when the transaction runs (a resend may have made one pending
+    since it was read, or be about to: `busy`); how many went."""
+    gone: list[str] = []
 
-    await store.writer.submit(call)
-    store.writer.announce(Committed(frozenset(ids), other=False))  # a live list lets them go
+    async def call(conn: AsyncConnection) -> int:
+        keep = busy()
+        chosen = [i for i in ids if i not in keep]
+        if not chosen:
+            return 0
+        d = t.deliveries.c
+        # The condition again, in the DELETE itself: a row another process made pending meanwhile is not one.
+        removed = delete(t.deliveries).where(d.id.in_(chosen), *_prunable(cutoff)).returning(d.id)
+        gone[:] = [row.id for row in (await conn.execute(removed)).all()]
+        if gone:
+            await conn.execute(delete(t.attempts).where(t.attempts.c.delivery_id.in_(gone)))
+        return len(gone)
+
+    deleted: int = await store.writer.submit(call)
+    if deleted:
+        store.writer.announce(Committed(frozenset(gone), other=True))  # live lists let them go; runs' counts moved
+    return deleted

@@ -202,6 +202,20 @@ class Store(OutboxReads):
 
         self.records.put_nowait(Op(call=call))  # after the records of their attempts: they keep what those set
 
+    async def claim_again(self, delivery_id: str, status: str) -> bool:
+        """Make a delivery read as `status` pending now, if it still is `status` (on a shared store, before it is
+        sent again: another process's retention may have deleted it since it was read)."""
+
+        async def call(conn: AsyncConnection) -> bool:
+            d = t.deliveries.c
+            done = await conn.execute(
+                update(t.deliveries).where(d.id == delivery_id, d.status == status).values(status="pending")
+            )
+            return bool(done.rowcount)
+
+        claimed: bool = await self.records.submit(call)
+        return claimed
+
     async def delete_subscription(self, sub_id: str) -> None:
         """Delete a subscription; what it had yet to deliver ends `dead`, saying why (left as it was, a retry
         nobody would ever make showed as due for good, and could not be sent again)."""

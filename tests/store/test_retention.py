@@ -11,16 +11,20 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
 
 from simulator.core.simulator import Simulator
-from simulator.models.inputs import EventSpec, SubscriptionSpec
+from simulator.core.watch import DeliveryWatch, Filters
+from simulator.models.inputs import EventSpec, RunSpec, SubscriptionSpec
+from simulator.store import retention
 from simulator.store import tables as t
 from simulator.store.retention import prune
 from simulator.testing.receiver import Receiver
 from tests.api.serving import Served, clean_env
+from tests.store import pg
 
 CLOSED = "http://127.0.0.1:9/refused"  # nothing listens: its deliveries wait for their retries
 
@@ -112,3 +116,92 @@ def test_a_retention_that_is_no_duration_is_exit_2_naming_the_option(tmp_path: P
         done = subprocess.run([*command, "--retention", value], env=clean_env(), capture_output=True, text=True)
         assert done.returncode == 2 and "--retention" in done.stderr, done.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+async def delivered(sim: Simulator, receiver: Receiver, events: int) -> list[str]:
+    """`events` ad-hoc events delivered to `receiver`; their deliveries' ids, all succeeded."""
+    await sim.create_subscription(SubscriptionSpec(url=receiver.url))
+    for _ in range(events):
+        await sim.emit(EventSpec(type="token.created"))
+
+    async def done() -> bool:
+        return (await sim.store.delivery_counts()).get("succeeded") == events
+
+    await eventually(done)
+    await sim.store.writer.barrier()
+    return [d.id for _, d in await sim.store.list_deliveries()]
+
+
+async def test_what_is_being_sent_again_or_was_made_pending_meanwhile_stays(store_url: str, receiver: Receiver) -> None:
+    sim = await Simulator.open(store_url)
+    try:
+        first, second, third = await delivered(sim, receiver, 3)
+        later = time.time() + 3600
+        sim.redelivering().add(first)  # a resend under way in this process, its new state not committed yet
+        candidates = await retention._ended_before(sim.store, later - 60)
+        assert set(candidates) == {first, second, third}
+        async with sim.store.engine.begin() as conn:  # another process made `second` pending after the read
+            await conn.execute(
+                t.deliveries.update().where(t.deliveries.c.id == second).values(status="pending", finished_at=None)
+            )
+        deleted = await retention._delete(sim.store, candidates, later - 60, sim.redelivering)
+        assert deleted == 1  # the count is what the DELETE removed, not what was read
+        assert {d.id for _, d in await sim.store.list_deliveries()} == {first, second}
+    finally:
+        sim.redelivering().clear()
+        await asyncio.wait_for(sim.close(grace=1), 30)
+
+
+async def test_a_run_under_way_keeps_its_deliveries_and_the_live_list_hears_of_what_went(
+    store_url: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    Path(tmp_path, "slow.yaml").write_text(
+        "name: slow\nprovider: basistheory\ndescription: one event, then a long wait\nsteps:\n"
+        "  - emit: token.created\n  - wait: 1h\n  - emit: token.created\n"
+    )
+    sim = await Simulator.open(store_url, scenario_dirs=[tmp_path])
+    try:
+        ids = await delivered(sim, receiver, 1)
+        run = await sim.runs.start(RunSpec(scenario="slow", speed=1, seed=1))
+
+        async def sent() -> bool:
+            return (await sim.store.delivery_counts(run.id)).get("succeeded") == 1
+
+        await eventually(sent)
+        await sim.store.writer.barrier()
+        with DeliveryWatch(sim.store, Filters()) as watch:  # the dashboard's unfiltered list
+            assert await prune(sim.store, older_than=60, now=time.time() + 3600) == 1  # not the running run's
+            await asyncio.wait_for(watch.wait(10), 15)
+            change = await watch.take()
+        assert change.left == ids and change.other  # the page drops the row; runs' counts moved
+        await sim.runs.cancel(run.id)
+        await sim.runs.wait(run.id, timeout=30)
+        assert await prune(sim.store, older_than=60, now=time.time() + 3600) == 1
+    finally:
+        await asyncio.wait_for(sim.close(grace=1), 30)
+
+
+async def test_on_a_shared_store_a_resend_of_what_another_server_pruned_is_refused_not_sent(
+    pg_cluster: pg.Cluster, receiver: Receiver
+) -> None:
+    """Another server's retention deletes the delivery between this server's read of it and its resend: the resend
+    claims the row first, finds it gone, and sends nothing (it sent a webhook no delivery was left to record)."""
+    sim = await Simulator.open(pg_cluster.create_database("retention_claim"))
+    try:
+        [delivery_id] = await delivered(sim, receiver, 1)
+        read_subscription = sim.store.get_subscription
+
+        async def pruned_meanwhile(sub_id: str) -> Any:  # called between the read of the row and the resend
+            async with sim.store.engine.begin() as conn:
+                await conn.execute(t.attempts.delete().where(t.attempts.c.delivery_id == delivery_id))
+                await conn.execute(t.deliveries.delete().where(t.deliveries.c.id == delivery_id))
+            return await read_subscription(sub_id)
+
+        sim.store.get_subscription = pruned_meanwhile  # type: ignore[method-assign]
+        assert await sim.engine.redeliver(delivery_id) is False
+        sim.store.get_subscription = read_subscription  # type: ignore[method-assign]
+        await sim.store.writer.barrier()
+        assert len(receiver.requests) == 1  # the first delivery only
+        assert await sim.store.list_deliveries() == []
+    finally:
+        await asyncio.wait_for(sim.close(grace=1), 30)
