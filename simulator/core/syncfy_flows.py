@@ -99,9 +99,10 @@ class CredentialFlows:
                 await self.backend.view(caller, pulled)  # a 404 once it is deleted
             existing = pulled or await self._existing(caller, user["id_user"], site)
             under_way = await self._job_under_way(existing) if existing else None
-            if existing is not None and under_way is not None:
-                job, shown = under_way
-                return _registered(existing, job, shown or masked, new=False)
+            # The same login again: its job under way answers. Other credentials (a username corrected while the
+            # job waits for a token) start a job of their own, as before.
+            if existing is not None and under_way is not None and under_way[1] in (None, masked):
+                return _registered(existing, under_way[0], masked, new=False)
             created = now_utc()
             id_credential = existing or new_object_id(created)
             job = _job(id_credential, user, site, created)
@@ -127,6 +128,9 @@ class CredentialFlows:
                 **claimed,
             )
             await self._play(id_credential, first=True)
+            # Its first events indexed before the answer: another server sharing the store reads the index, and a
+            # DELETE or a pull sent there right after this answer found no such credential.
+            await self.backend.catch_up()
         return _registered(id_credential, job, masked, new=existing is None)
 
     def user_lock(self, id_user: str) -> asyncio.Lock:

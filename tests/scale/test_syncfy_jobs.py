@@ -136,3 +136,29 @@ def test_a_new_credential_is_claimed_as_it_is_made(db: str, monkeypatch: pytest.
             assert player(db, id_credential) is not None
         finally:
             server.stop()
+
+
+def test_a_credential_registered_through_one_server_is_deleted_through_another_at_once(db: str) -> None:
+    """Two servers on one store: what one answered is there for the other to delete or pull, with no wait."""
+    first, second = serve(db), serve(db)
+    try:
+        with twin_client(first.url) as one, twin_client(second.url) as other:
+            for _ in range(3):
+                id_user = envelope(one.post("/v1/users", json={"name": "Ana"}))["id_user"]
+                made = envelope(
+                    one.post(
+                        "/v1/credentials",
+                        params={"id_user": id_user},
+                        json={"id_site": SITE, "credentials": {"username": "ana"}},
+                    )
+                )
+                pulled = envelope(
+                    other.put(f"/v1/credentials/{made['id_credential']}/pulls", params={"id_user": id_user})
+                )
+                assert pulled["id_credential"] == made["id_credential"]
+                assert envelope(other.delete(f"/v1/users/{id_user}")) is True
+                listed = envelope(one.get("/v1/credentials/all", params={"id_user": id_user}))
+                assert [(c["id_credential"], c["is_disabled"]) for c in listed] == [(made["id_credential"], 1)]
+    finally:
+        second.stop()
+        first.stop()

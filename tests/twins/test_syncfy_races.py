@@ -13,7 +13,7 @@ import pytest
 
 from simulator.testing import WebhookSim
 from simulator.testing.receiver import Receiver
-from tests.twins.syncfy_harness import KEY, envelope, eventually
+from tests.twins.syncfy_harness import KEY, TOKEN_SITE, envelope, eventually
 
 BANK_SITE = "56cf5728784806f72b8b4568"  # no second factor: its job runs to the end on its own
 LOGIN = {"id_site": BANK_SITE, "credentials": {"username": "ana"}}
@@ -141,3 +141,19 @@ def test_a_user_deleted_while_registering_keeps_no_credential(sim: WebhookSim, s
     if registered.status_code != 200:  # the delete came first: the user is gone
         envelope(registered, 404)
     assert live_credentials(syncfy, id_user) == []
+
+
+def test_while_a_job_waits_for_its_token_the_same_login_answers_it_and_new_credentials_start_another(
+    syncfy: httpx.Client,
+) -> None:
+    token_site = {"id_site": TOKEN_SITE, "credentials": {"username": "bob"}}
+    id_user = new_user(syncfy)
+    first = envelope(syncfy.post("/v1/credentials", params={"id_user": id_user}, json=token_site))
+    path = f"/v1/credentials/{first['id_credential']}"
+    eventually(lambda: envelope(syncfy.get(path, params={"id_user": id_user}))[0]["code"] == 410, 15, "the 410")
+    again = envelope(syncfy.post("/v1/credentials", params={"id_user": id_user}, json=token_site))
+    assert (again["id_job"], again["is_new"]) == (first["id_job"], 0)
+    corrected = {"id_site": TOKEN_SITE, "credentials": {"username": "carol"}}
+    renewed = envelope(syncfy.post("/v1/credentials", params={"id_user": id_user}, json=corrected))
+    assert renewed["id_credential"] == first["id_credential"] and renewed["id_job"] != first["id_job"]
+    assert renewed["username"] == "c***l"
