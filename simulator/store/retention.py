@@ -41,8 +41,9 @@ async def prune(
     cutoff = (time.time() if now is None else now) - older_than
     total = 0
     while ids := await _ended_before(store, cutoff):
-        total += await _delete(store, ids, cutoff, busy)
-        if len(ids) < BATCH:
+        deleted = await _delete(store, ids, cutoff, busy)
+        total += deleted
+        if len(ids) < BATCH or not deleted:  # the rest is busy or changed meanwhile: the next pass looks again
             break
     return total
 

@@ -205,3 +205,17 @@ async def test_on_a_shared_store_a_resend_of_what_another_server_pruned_is_refus
         assert await sim.store.list_deliveries() == []
     finally:
         await asyncio.wait_for(sim.close(grace=1), 30)
+
+
+async def test_a_pass_whose_whole_batch_is_busy_ends(store_url: str, receiver: Receiver, monkeypatch: Any) -> None:
+    """Read again and again, a batch this process is sending again would hold the pass for good."""
+    monkeypatch.setattr(retention, "BATCH", 2)
+    sim = await Simulator.open(store_url)
+    try:
+        ids = await delivered(sim, receiver, 3)
+        busy = set(ids)
+        pruning = prune(sim.store, older_than=60, now=time.time() + 3600, busy=lambda: busy)
+        assert await asyncio.wait_for(pruning, 30) == 0
+        assert len(await sim.store.list_deliveries()) == 3
+    finally:
+        await asyncio.wait_for(sim.close(grace=1), 30)
