@@ -103,35 +103,32 @@ class CredentialFlows:
             # job waits for a token) start a job of their own, as before.
             if existing is not None and under_way is not None and under_way[1] in (None, masked):
                 return _registered(existing, under_way[0], masked, new=False)
-            created = now_utc()
-            id_credential = existing or new_object_id(created)
-            job = _job(id_credential, user, site, created)
-            credential = {
-                "id_credential": id_credential,
-                "user": user,
-                "site": site.ids(),
-                "created": created.timestamp(),
-            }
-            credential["job"] = job
-            flow = {"user": user, "credential": _flat(credential), "twofa": site.id_site in api.TWOFA_SITES}
-            step = "login" if existing else "start"
-            # A new credential is claimed as it is made: unclaimed for a moment, another server's look for jobs
-            # nobody plays could take it (an existing one is claimed by `_play`, which respects a live player).
-            claimed = {} if existing else {"player": self._player()}
-            await self.tables.put_credential(
-                id_credential,
-                id_user=user["id_user"],
-                username=masked,
-                step=step,
-                flow=flow,
-                dt_disable=None,
-                **claimed,
-            )
-            await self._play(id_credential, first=True)
-            # Its first events indexed before the answer: another server sharing the store reads the index, and a
-            # DELETE or a pull sent there right after this answer found no such credential.
-            await self.backend.catch_up()
+            id_credential, job = await self._start_job(user, site, existing, masked)
         return _registered(id_credential, job, masked, new=existing is None)
+
+    async def _start_job(
+        self, user: dict[str, Any], site: api.SiteRef, existing: str | None, masked: str
+    ) -> tuple[str, dict[str, Any]]:
+        """A new job of `existing` (else of a new credential) for `user` at `site`, its first step played; the
+        credential's id and the job."""
+        created = now_utc()
+        id_credential = existing or new_object_id(created)
+        job = _job(id_credential, user, site, created)
+        credential = {"id_credential": id_credential, "user": user, "site": site.ids(), "created": created.timestamp()}
+        credential["job"] = job
+        flow = {"user": user, "credential": _flat(credential), "twofa": site.id_site in api.TWOFA_SITES}
+        step = "login" if existing else "start"
+        # A new credential is claimed as it is made: unclaimed for a moment, another server's look for jobs nobody
+        # plays could take it (an existing one is claimed by `_play`, which respects a live player).
+        claimed = {} if existing else {"player": self._player()}
+        await self.tables.put_credential(
+            id_credential, id_user=user["id_user"], username=masked, step=step, flow=flow, dt_disable=None, **claimed
+        )
+        await self._play(id_credential, first=True)
+        # Its first events indexed before the answer: another server sharing the store reads the index, and a
+        # DELETE or a pull sent there right after this answer found no such credential.
+        await self.backend.catch_up()
+        return id_credential, job
 
     def user_lock(self, id_user: str) -> asyncio.Lock:
         """Held while a user's credentials are registered or deleted (a credential's own lock is taken after it)."""
