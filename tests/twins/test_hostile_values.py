@@ -124,3 +124,12 @@ def test_a_v1_webhooks_refusal_names_its_own_field(syncfy: httpx.Client) -> None
     envelope(answer, 400)
     message = answer.json()["message"]
     assert "key" in message and "secret" not in message and "subscription" not in message
+
+
+def test_an_expiry_is_a_date_time_as_documented_and_nothing_else(bt: httpx.Client) -> None:
+    later = "2031-04-23T13:24:28"
+    for odd in (f"{later}\u0000Z", f"{later}+05:30:30", f"{later}Z junk"):
+        bt_problem(bt.post("/tokens", json={"type": "token", "data": "x", "expires_at": odd}), 400, "expires_at")
+    for fine in (f"{later}Z", f"{later}.123-04:00"):
+        made = bt.post("/tokens", json={"type": "token", "data": "x", "expires_at": fine})
+        assert made.status_code == 201 and made.json()["expires_at"].startswith(later), made.text

@@ -384,10 +384,16 @@ def token_options(body: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
+# A date-time with its offset as Basis Theory documents them: `…T13:24:28Z`, `…T13:24:28.123-04:00`.
+_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?([Zz]|[+-]\d\d:?\d\d)?", re.ASCII)
+
+
 def _expiry(text: str) -> tuple[str, str]:
     """`expires_at` as the events write it (`2030-04-23T13:24:28.000Z`) and as the REST object echoes it (in
     the offset given: `2030-04-23T09:24:28-04:00`), from ISO 8601 in UTC or with an offset, the formats Basis
     Theory documents; a time that is not one, or is past, is refused."""
+    if not _ISO_TIME.fullmatch(text):  # Python's own parser also takes a NUL between the time and its offset
+        raise invalid("expires_at", "must be an ISO 8601 date-time, like 2030-04-23T13:24:28Z")
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
