@@ -3,7 +3,10 @@ once through `Client` and once through `AsyncClient`."""
 
 import asyncio
 import inspect
+import json
+import socket
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -292,3 +295,67 @@ def test_a_client_of_a_plain_http_server_loads_no_certificate_bundle_and_one_of_
         client.close()
     with pytest.raises(AssertionError, match="bundle was loaded"):
         make("https://127.0.0.1:1")
+
+
+# --- answers that are not the control API's, and what a caller hands the client ----------------------------------
+
+
+def test_a_wait_ends_at_its_own_timeout_when_the_server_does_not_answer() -> None:
+    """A server that takes the connection and never answers: the wait ends as a wait does (`TimeoutError`), within
+    its own timeout, not with httpx's error at the client's (here 30 s, which would outlast the wait tenfold)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with Client(url, timeout=30) as client, pytest.raises(TimeoutError, match="did not answer"):
+            client.wait_run("run_1", timeout=0.3)
+
+        async def waited() -> None:
+            async with AsyncClient(url, timeout=30) as client:
+                await client.wait_run("run_1", timeout=0.3)
+
+        with pytest.raises(TimeoutError, match="did not answer"):
+            asyncio.run(waited())
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (httpx.Response(200, html="<html>a login page</html>"), "Not webhook-sim's control API"),
+        (httpx.Response(200, json={"id": "run_1"}), "Not webhook-sim's control API"),
+        (httpx.Response(200, json=[1, 2]), "Not webhook-sim's control API"),
+        (httpx.Response(404, json={"message": "no Route matched with those values"}), "no Route matched"),
+    ],
+)
+def test_an_answer_that_is_not_the_apis_is_an_api_error_naming_the_request(answer: httpx.Response, said: str) -> None:
+    with Client("http://sim.test", transport=httpx.MockTransport(lambda request: answer)) as client:
+        for call in (lambda: client.get_run("run_1"), lambda: client.list_runs(), lambda: client.redeliver_dead("s")):
+            with pytest.raises(ApiError) as raised:
+                call()
+            assert said in str(raised.value) and "http://sim.test/" in raised.value.detail
+
+
+def test_times_tokens_and_cursors_as_a_caller_hands_them() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/runs" and request.method == "GET":  # a cache that ignores the query string
+            return httpx.Response(200, json={"data": [], "next_cursor": "c1"})
+        return httpx.Response(400, json={"title": "t", "status": 400, "detail": "seen"})
+
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with Client("http://sim.test", token="s3cret\n", transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(ApiError):
+            client.start_run("s", start_time=when)
+        with pytest.raises(ApiError):
+            client.create_schedule("s", at=when)
+        with pytest.raises(ApiError, match="led to itself"):
+            list(client.iter_runs())
+    assert [json.loads(r.content)["start_time" if r.url.path == "/runs" else "at"] for r in seen[:2]] == [
+        when.isoformat()
+    ] * 2
+    assert {r.headers["authorization"] for r in seen} == {"Bearer s3cret"}  # stripped, as --token-file reads it
+    with pytest.raises(ValueError, match="header") as refused:
+        Client("http://sim.test", token="s3\ncret")
+    assert "s3" not in str(refused.value)  # the secret is not shown

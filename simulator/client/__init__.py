@@ -1,9 +1,9 @@
 """The Python client of the control API: `Client` (sync) and `AsyncClient`, over httpx.
 
-Both cover every route of the API with the same method names. Answers become small frozen records
-(`SubscriptionInfo`, `RunInfo`, `DeliveryInfo`, `AttemptInfo`, `ScheduleInfo`, ...; `record["field"]` reads the
-JSON as the server sent it), lists come as `Page`s, and `iter_*` walks every page with the cursor. A problem
-answer raises `ApiError`.
+Both cover the API's routes, but for the live stream (`GET /stream`), with the same method names. Answers become
+small frozen records (`SubscriptionInfo`, `RunInfo`, `DeliveryInfo`, `AttemptInfo`, `ScheduleInfo`, ...;
+`record["field"]` reads the JSON as the server sent it), lists come as `Page`s, and `iter_*` walks every page with
+the cursor. A problem answer, or one that is not the control API's, raises `ApiError`.
 
     with Client("http://127.0.0.1:8080") as api:
         sub = api.create_subscription("http://127.0.0.1:9000/hook", events=["syncfy:*"])
@@ -40,6 +40,8 @@ from simulator.client.records import (
     SubscriptionInfo,
     still_running,
 )
+from simulator.client.wire import auth, next_cursor, times
+from simulator.client.wire import time_ as _time
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -72,19 +74,23 @@ class _Op(Generic[T]):
     params: dict[str, Any] | None = None
     body: Any = None
 
-    def request(self) -> dict[str, Any]:
+    def request(self, timeout: float | None = None) -> dict[str, Any]:
         params = {k: v for k, v in (self.params or {}).items() if v is not None}
         return {
             "method": self.method,
             "url": self.path,
             "params": params or None,
             "json": self.body if self.method in ("POST", "PATCH") else None,
+            "timeout": httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
         }
 
     def finish(self, response: httpx.Response) -> T:
         if response.status_code >= 400:
             raise ApiError.from_response(response)
-        return self.parse(response)
+        try:
+            return self.parse(response)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # ValidationError is a ValueError
+            raise ApiError.not_the_api(response, exc) from None
 
 
 def _none(_response: httpx.Response) -> None:
@@ -98,12 +104,6 @@ def _json(response: httpx.Response) -> Any:
 def _given(**values: Any) -> dict[str, Any]:
     """The request fields a caller set (None means "the server's default")."""
     return {k: v for k, v in values.items() if v is not None}
-
-
-def _time(value: str | datetime | None) -> str | None:
-    """A time as the API takes it: RFC 3339 text as given, a datetime in ISO 8601 (a naive one, without the
-    offset the API asks for, is refused by the server, naming the field)."""
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _list(path: str, cls: type[R], limit: int | None, cursor: str | None, **params: Any) -> _Op[Page[R]]:
@@ -187,7 +187,7 @@ class _Ops:
     def start_run(scenario: str, **fields: Any) -> _Op[RunInfo]:
         """Start a run (answers at once, `pending`). `fields`: params, seed, speed, start_time, subscriptions,
         target, signing, secret, faults, max_in_flight; None means the server's default."""
-        return _Op("POST", "/runs", _one(RunInfo), body=_given(scenario=scenario, **fields))
+        return _Op("POST", "/runs", _one(RunInfo), body=_given(scenario=scenario, **times(fields)))
 
     @staticmethod
     def run_events(run_id: str, *, limit: int | None = None, cursor: str | None = None) -> _Op[Page[RunEventInfo]]:
@@ -239,7 +239,7 @@ class _Ops:
     @staticmethod
     def create_schedule(scenario: str, **fields: Any) -> _Op[ScheduleInfo]:
         """One of `cron`, `interval` (seconds) or `at` (ISO time), plus the fields of `start_run`."""
-        return _Op("POST", "/schedules", _one(ScheduleInfo), body=_given(scenario=scenario, **fields))
+        return _Op("POST", "/schedules", _one(ScheduleInfo), body=_given(scenario=scenario, **times(fields)))
 
     # -- one item, and whole lists ------------------------------------------------------------------------
     openapi = staticmethod(lambda: _Op("GET", "/openapi.json", _json))
@@ -279,9 +279,9 @@ def _sync_pages(op: Callable[P, _Op[Page[T]]]) -> Callable[Concatenate[Client, P
         while True:
             page = self._do(op(*args, **kwargs))
             yield from page.data
-            if page.next_cursor is None:
+            if (cursor := next_cursor(page, kwargs.get("cursor"))) is None:
                 return
-            kwargs["cursor"] = page.next_cursor
+            kwargs["cursor"] = cursor
 
     return method
 
@@ -301,9 +301,9 @@ def _async_pages(op: Callable[P, _Op[Page[T]]]) -> Callable[Concatenate[AsyncCli
             page = await self._do(op(*args, **kwargs))
             for item in page.data:
                 yield item
-            if page.next_cursor is None:
+            if (cursor := next_cursor(page, kwargs.get("cursor"))) is None:
                 return
-            kwargs["cursor"] = page.next_cursor
+            kwargs["cursor"] = cursor
 
     return method
 
@@ -332,14 +332,14 @@ class Client:
         *,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = auth(token)
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=timeout, transport=transport, verify=_tls(self.base_url)
         )
 
-    def _do(self, op: _Op[T]) -> T:
-        return op.finish(self._http.request(**op.request()))
+    def _do(self, op: _Op[T], timeout: float | None = None) -> T:
+        return op.finish(self._http.request(**op.request(timeout)))
 
     def close(self) -> None:
         self._http.close()
@@ -353,12 +353,20 @@ class Client:
     def wait_run(self, run_id: str, timeout: float = 60.0, interval: float = 0.02) -> RunInfo:
         """Poll until the run is completed, failed or cancelled; `TimeoutError` after `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        while not (run := self.get_run(run_id)).finished:
+        while not (run := self._polled(run_id, deadline - time.monotonic(), timeout)).finished:
             if time.monotonic() >= deadline:
                 raise TimeoutError(still_running(run, timeout))
             time.sleep(interval)
             interval = min(interval * 1.5, 0.25)
         return run
+
+    def _polled(self, run_id: str, left: float, timeout: float) -> RunInfo:
+        """The run, read within the `left` seconds of a wait of `timeout`: a server that does not answer ends the
+        wait then, not at the client's own timeout."""
+        try:
+            return self._do(_Ops.get_run(run_id), max(left, 0.05))
+        except httpx.TimeoutException:
+            raise TimeoutError(f"run {run_id}: the server did not answer within the wait's {timeout:g}s") from None
 
     health = _sync(_Ops.health)
     openapi = _sync(_Ops.openapi)
@@ -410,14 +418,14 @@ class AsyncClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = auth(token)
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(
             base_url=self.base_url, headers=headers, timeout=timeout, transport=transport, verify=_tls(self.base_url)
         )
 
-    async def _do(self, op: _Op[T]) -> T:
-        return op.finish(await self._http.request(**op.request()))
+    async def _do(self, op: _Op[T], timeout: float | None = None) -> T:
+        return op.finish(await self._http.request(**op.request(timeout)))
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -432,12 +440,19 @@ class AsyncClient:
         """Poll until the run is completed, failed or cancelled; `TimeoutError` after `timeout` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not (run := await self.get_run(run_id)).finished:
+        while not (run := await self._polled(run_id, deadline - loop.time(), timeout)).finished:
             if loop.time() >= deadline:
                 raise TimeoutError(still_running(run, timeout))
             await asyncio.sleep(interval)
             interval = min(interval * 1.5, 0.25)
         return run
+
+    async def _polled(self, run_id: str, left: float, timeout: float) -> RunInfo:
+        """See `Client._polled`."""
+        try:
+            return await self._do(_Ops.get_run(run_id), max(left, 0.05))
+        except httpx.TimeoutException:
+            raise TimeoutError(f"run {run_id}: the server did not answer within the wait's {timeout:g}s") from None
 
     health = _async(_Ops.health)
     openapi = _async(_Ops.openapi)

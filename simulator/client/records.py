@@ -34,14 +34,30 @@ class ApiError(Exception):
             body = response.json()
         except ValueError:
             body = None
-        if not isinstance(body, dict):
-            return cls(response.status_code, response.reason_phrase, response.text[:500])
+        if not isinstance(body, dict) or not isinstance(body.get("detail"), str):  # a proxy's, a gateway's
+            return cls(response.status_code, response.reason_phrase, f"{_where(response)}{response.text[:500]}")
+        errors = body.get("errors")
         return cls(
-            body.get("status", response.status_code),
-            body.get("title", response.reason_phrase),
-            body.get("detail", ""),
-            tuple(body.get("errors") or ()),
+            response.status_code,
+            str(body.get("title") or response.reason_phrase),
+            body["detail"],
+            tuple(e for e in errors if isinstance(e, dict)) if isinstance(errors, list) else (),
         )
+
+    @classmethod
+    def not_the_api(cls, response: httpx.Response, why: Exception) -> ApiError:
+        """An answer that is not the control API's (an HTML page, a proxy's JSON, a body cut short)."""
+        kind = response.headers.get("content-type", "no content type")
+        detail = f"{_where(response)}answered {response.status_code} ({kind}): {why}"
+        return cls(response.status_code, "Not webhook-sim's control API", detail[:800])
+
+
+def _where(response: httpx.Response) -> str:
+    """`METHOD URL: ` of the request `response` answers, when it has one."""
+    try:
+        return f"{response.request.method} {response.request.url}: "
+    except RuntimeError:  # a response made by hand
+        return ""
 
 
 # -- records: the API's answer models, readable as `record["field"]` too ----------------------------------------
