@@ -17,6 +17,8 @@ matching webhook).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import random
 from collections.abc import Mapping
@@ -93,21 +95,24 @@ class CredentialFlows:
             kind = api.json_kind(secrets["username"])
             raise bad_input(f"credentials.username must be text, not {kind}", "credentials.username")
         masked = api.mask(str(secrets["username"]).strip())
+        login = _login(secrets)
         async with self.user_lock(str((await self._user(caller, site))["id_user"])):
             user = await self._user(caller, site)  # not deleted meanwhile
             if pulled is not None:
                 await self.backend.view(caller, pulled)  # a 404 once it is deleted
             existing = pulled or await self._existing(caller, user["id_user"], site)
-            under_way = await self._job_under_way(existing) if existing else None
-            # The same login again: its job under way answers. Other credentials (a username corrected while the
-            # job waits for a token) start a job of their own, as before.
-            if existing is not None and under_way is not None and under_way[1] in (None, masked):
-                return _registered(existing, under_way[0], masked, new=False)
-            id_credential, job = await self._start_job(user, site, existing, masked)
+            row = await self._job_under_way(existing) if existing else None
+            # Its job under way answers, but for other credentials given while it waits for its token (a login
+            # corrected): those start a job of their own, as a job waiting on a person can be.
+            if existing is not None and row is not None:
+                flow = row["flow"]
+                if row["step"] != WAITING_STEP or flow.get("login") in (None, login):
+                    return _registered(existing, flow["credential"]["job"], masked, new=False)
+            id_credential, job = await self._start_job(user, site, existing, masked, login)
         return _registered(id_credential, job, masked, new=existing is None)
 
     async def _start_job(
-        self, user: dict[str, Any], site: api.SiteRef, existing: str | None, masked: str
+        self, user: dict[str, Any], site: api.SiteRef, existing: str | None, masked: str, login: str
     ) -> tuple[str, dict[str, Any]]:
         """A new job of `existing` (else of a new credential) for `user` at `site`, its first step played; the
         credential's id and the job."""
@@ -116,7 +121,8 @@ class CredentialFlows:
         job = _job(id_credential, user, site, created)
         credential = {"id_credential": id_credential, "user": user, "site": site.ids(), "created": created.timestamp()}
         credential["job"] = job
-        flow = {"user": user, "credential": _flat(credential), "twofa": site.id_site in api.TWOFA_SITES}
+        twofa = site.id_site in api.TWOFA_SITES
+        flow = {"user": user, "credential": _flat(credential), "twofa": twofa, "login": login}
         step = "login" if existing else "start"
         # A new credential is claimed as it is made: unclaimed for a moment, another server's look for jobs nobody
         # plays could take it (an existing one is claimed by `_play`, which respects a live player).
@@ -134,14 +140,13 @@ class CredentialFlows:
         """Held while a user's credentials are registered or deleted (a credential's own lock is taken after it)."""
         return self._lock(f"user\x1f{id_user}")
 
-    async def _job_under_way(self, id_credential: str) -> tuple[dict[str, Any], str | None] | None:
-        """The job of the credential's lifecycle and its username, while it has steps to play or waits for a
-        token."""
+    async def _job_under_way(self, id_credential: str) -> dict[str, Any] | None:
+        """The credential's row, while its job has steps to play or waits for a token."""
         async with self._lock(id_credential):  # a step under way has stored where it got to
             row = await self.tables.api_credential(id_credential)
         if row is None or row["step"] is None or row["dt_disable"] is not None:
             return None
-        return row["flow"]["credential"]["job"], row.get("username")
+        return row
 
     async def answer_twofa(self, caller: Caller, id_credential: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """`PUT /v1/credentials/{id}` with `twofa`: the waiting job gets its token and goes on."""
@@ -349,6 +354,12 @@ class CredentialFlows:
             if view.owner.site.id_site == site.id_site:
                 return id_credential
         return None
+
+
+def _login(secrets: Mapping[str, Any]) -> str:
+    """A digest of the credentials a registration gives (never kept in the clear): the same login again, or
+    another one."""
+    return hashlib.sha256(json.dumps(secrets, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _registered(id_credential: str, job: Mapping[str, Any], username: str, *, new: bool) -> dict[str, Any]:
