@@ -359,3 +359,15 @@ def test_times_tokens_and_cursors_as_a_caller_hands_them() -> None:
     with pytest.raises(ValueError, match="header") as refused:
         Client("http://sim.test", token="s3\ncret")
     assert "s3" not in str(refused.value)  # the secret is not shown
+
+
+def test_deliveries_take_every_filter_the_server_does() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"data": [], "next_cursor": None})
+
+    with Client("http://sim.test", transport=httpx.MockTransport(handler)) as client:
+        client.list_deliveries(q="needle", order="newest")
+    assert (seen[0].url.params["q"], seen[0].url.params["order"]) == ("needle", "newest")

@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+from typing import Any, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -44,6 +44,7 @@ from simulator.client.wire import auth, next_cursor, times
 from simulator.client.wire import time_ as _time
 
 T = TypeVar("T")
+R_ = TypeVar("R_")
 P = ParamSpec("P")
 _quote = functools.partial(quote, safe=":")
 
@@ -119,8 +120,14 @@ def _on(method: str, path: str, parse: Callable[[httpx.Response], T]) -> Callabl
     return op
 
 
-def _lister(path: str, cls: type[R]) -> Callable[..., _Op[Page[R]]]:
-    """The list at `path`, paged by `limit` and `cursor`."""
+class _Lister(Protocol[R_]):
+    """A list operation: a page of at most `limit`, after `cursor`."""
+
+    def __call__(self, *, limit: int | None = None, cursor: str | None = None) -> _Op[Page[R_]]: ...
+
+
+def _lister(path: str, cls: type[R]) -> _Lister[R]:
+    """The list at `path`, paged by `limit` and `cursor` (typed, so a caller's checker sees a wrong keyword)."""
 
     def op(*, limit: int | None = None, cursor: str | None = None) -> _Op[Page[R]]:
         return _list(path, cls, limit, cursor)
@@ -217,12 +224,15 @@ class _Ops:
         type: str | None = None,
         since: str | datetime | None = None,
         until: str | datetime | None = None,
+        q: str | None = None,
+        order: Literal["oldest", "newest"] | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> _Op[Page[DeliveryInfo]]:
-        """Deliveries, oldest first, filtered (`since`, `until`: made at or after, and before; RFC 3339 text or
-        an aware datetime); their `attempt_log` is None here (see `get_delivery`)."""
-        filters = {"run": run, "subscription": subscription, "status": status, "type": type}
+        """Deliveries, oldest first (`order="newest"`: newest first), filtered (`since`, `until`: made at or after,
+        and before, RFC 3339 text or an aware datetime; `q`: text in an event's body); their `attempt_log` is None
+        here (see `get_delivery`)."""
+        filters = {"run": run, "subscription": subscription, "status": status, "type": type, "q": q, "order": order}
         return _list("/deliveries", DeliveryInfo, limit, cursor, **filters, since=_time(since), until=_time(until))
 
     @staticmethod
