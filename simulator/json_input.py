@@ -41,9 +41,14 @@ def finite_float(text: str) -> float:
     number = float(text)
     if math.isinf(number):
         raise NotJson(f"the number {_shown(text)} is beyond the range of a double")
-    if number == 0 and any(digit in "123456789" for digit in text.lower().partition("e")[0]):
+    if lost_to_zero(text, number):
         raise NotJson(f"the number {_shown(text)} is too small to tell from 0 in a double")
     return number
+
+
+def lost_to_zero(text: str, number: float) -> bool:
+    """Whether `number`, read from `text`, is 0 where `text` is not (`1e-400`: below a double's range)."""
+    return number == 0 and any(digit in "123456789" for digit in text.lower().partition("e")[0])
 
 
 def _shown(text: str) -> str:

@@ -177,7 +177,7 @@ def _number(text: str) -> float | int:
     refused by `read_json`, and so is a number too small to be told from 0 (`1e-400`), read as NaN here: taken
     as 0 it turned a speed of 1e-400 into speed 0, which no caller asked for."""
     number = float(text)
-    if number == 0 and any(digit in "123456789" for digit in text.lower().partition("e")[0]):
+    if json_input.lost_to_zero(text, number):
         return math.nan
     return int(number) if number.is_integer() else number
 

@@ -18,10 +18,11 @@ from simulator.cli import options
 from simulator.client import ApiError, Client, DeliveryInfo
 from simulator.core.report import plain_error
 from simulator.errors import FieldError, SimError
+from simulator.models.enums import FINAL_DELIVERY_STATUSES
 from simulator.models.records import shown_answer
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
-FINAL = frozenset({"succeeded", "dead", "dropped"})
+FINAL = frozenset(FINAL_DELIVERY_STATUSES)
 
 
 class RemoteError(SimError):

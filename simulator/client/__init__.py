@@ -40,8 +40,7 @@ from simulator.client.records import (
     SubscriptionInfo,
     still_running,
 )
-from simulator.client.wire import auth, next_cursor, times
-from simulator.client.wire import time_ as _time
+from simulator.client.wire import api_time, auth, next_cursor, times
 
 T = TypeVar("T")
 R_ = TypeVar("R_")
@@ -233,7 +232,9 @@ class _Ops:
         and before, RFC 3339 text or an aware datetime; `q`: text in an event's body); their `attempt_log` is None
         here (see `get_delivery`)."""
         filters = {"run": run, "subscription": subscription, "status": status, "type": type, "q": q, "order": order}
-        return _list("/deliveries", DeliveryInfo, limit, cursor, **filters, since=_time(since), until=_time(until))
+        return _list(
+            "/deliveries", DeliveryInfo, limit, cursor, **filters, since=api_time(since), until=api_time(until)
+        )
 
     @staticmethod
     def redeliver_dead(
@@ -241,7 +242,7 @@ class _Ops:
     ) -> _Op[list[str]]:
         """The subscription's dead deliveries again, in order (with `since`, `until`: those made at or after, and
         before); the answer lists their ids."""
-        window = _given(since=_time(since), until=_time(until))
+        window = _given(since=api_time(since), until=api_time(until))
         path = f"/subscriptions/{_quote(sub_id)}/redeliver"
         return _Op("POST", path, lambda r: list(r.json()["redelivered"]), body=window or None)
 

@@ -11,7 +11,7 @@ from simulator.client.records import ApiError, Page
 T = TypeVar("T")
 
 
-def time_(value: str | datetime | None) -> str | None:
+def api_time(value: str | datetime | None) -> str | None:
     """A time as the API takes it: RFC 3339 text as given, a datetime in ISO 8601 (a naive one, without the
     offset the API asks for, is refused by the server, naming the field)."""
     return value.isoformat() if isinstance(value, datetime) else value
@@ -19,7 +19,7 @@ def time_(value: str | datetime | None) -> str | None:
 
 def times(fields: dict[str, Any]) -> dict[str, Any]:
     """`fields` with the times a run or a schedule takes (`start_time`, `at`) as the API takes them."""
-    return {k: time_(v) if k in ("start_time", "at") else v for k, v in fields.items()}
+    return {k: api_time(v) if k in ("start_time", "at") else v for k, v in fields.items()}
 
 
 def auth(token: str | None) -> dict[str, str]:

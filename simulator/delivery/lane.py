@@ -16,6 +16,7 @@ from typing import Protocol
 
 from simulator.delivery.job import Job
 from simulator.models import Subscription
+from simulator.models.enums import FINAL_DELIVERY_STATUSES
 from simulator.store.failures import failure_reason
 
 log = logging.getLogger("webhook_sim.delivery")
@@ -40,7 +41,7 @@ class Fence(Protocol):
     async def fresh(self) -> None: ...
 
 
-FINAL = ("succeeded", "dead", "dropped")
+FINAL = FINAL_DELIVERY_STATUSES
 
 
 class Slots:

@@ -9,6 +9,7 @@ SIGNING_SCHEMES: tuple[str, ...] = get_args(SigningScheme)
 
 DeliveryStatus = Literal["pending", "succeeded", "failed", "dead", "dropped"]
 DELIVERY_STATUSES: tuple[str, ...] = get_args(DeliveryStatus)
+FINAL_DELIVERY_STATUSES = ("succeeded", "dead", "dropped")  # the rest: sent again, or still to be
 
 # What kind of failure an attempt met (`simulator.models.records.error_kind`).
 ErrorKind = Literal[

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from simulator.models.enums import FINAL_DELIVERY_STATUSES, LIVE_RUN_STATUSES
 from simulator.store import tables as t
 from simulator.store.writer import Committed
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("webhook_sim.store")
 
-ENDED = ("succeeded", "dead", "dropped")
+ENDED = FINAL_DELIVERY_STATUSES
 BATCH = 500  # deliveries a transaction deletes
 EVERY = 60.0  # seconds between two passes
 
@@ -65,7 +66,7 @@ def _prunable(cutoff: float) -> Any:
     """Ended before `cutoff`, and not of a run still under way: a run's summary and `run`'s exit status count its
     deliveries, failures first."""
     d, r = t.deliveries.c, t.runs.c
-    under_way = select(r.id).where(r.status.in_(("pending", "running")))
+    under_way = select(r.id).where(r.status.in_(LIVE_RUN_STATUSES))
     ended_at = func.coalesce(d.finished_at, d.created_at)
     return (
         d.status.in_(ENDED),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from simulator import catalog, signing
 from simulator.client import Client, DeliveryInfo, EmittedEvent, RunEventInfo, RunInfo, SubscriptionInfo
+from simulator.models.enums import FINAL_DELIVERY_STATUSES
 from simulator.models.records import CUT_SHORT
 from simulator.receiving import SIGNATURE_HEADERS as SIGNATURE_HEADERS
 from simulator.receiving import Verifier as Verifier
@@ -149,7 +150,7 @@ def _state(d: DeliveryInfo) -> str:
 
 
 def _final(delivery: DeliveryInfo) -> bool:
-    return delivery.status in ("succeeded", "dead", "dropped")
+    return delivery.status in FINAL_DELIVERY_STATUSES
 
 
 def _dotted(overrides: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> dict[str, Any]:

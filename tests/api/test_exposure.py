@@ -217,10 +217,7 @@ def test_a_client_that_reads_nothing_of_its_answer_is_cut_off_after_the_send_tim
 
     server = AppServer().start(endless, lifespan="off", send_timeout=0.5)
     try:
-        with socket.socket() as client:
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            client.connect(("127.0.0.1", server.port))
-            client.sendall(b"GET /stream HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        with _small_reader(server.port, 4096, "/stream") as client:
             assert ended.wait(30), "the application still writes to a client that reads nothing"
             client.settimeout(10)  # the connection is closed: what was in flight, then its end (or a reset)
             with contextlib.suppress(ConnectionResetError):
@@ -248,10 +245,7 @@ def test_a_slow_but_steady_reader_gets_the_whole_answer() -> None:
 
     server = AppServer().start(large, lifespan="off", send_timeout=0.5)
     try:
-        with socket.socket() as client:
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
-            client.connect(("127.0.0.1", server.port))
-            client.sendall(b"GET /large HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        with _small_reader(server.port, 8192, "/large") as client:
             client.settimeout(30)
             received, started = bytearray(), time.monotonic()
             while not _whole(received, length) and (chunk := client.recv(65_536)):
@@ -262,6 +256,16 @@ def test_a_slow_but_steady_reader_gets_the_whole_answer() -> None:
             assert head.startswith(b"HTTP/1.1 200") and len(body) == length
     finally:
         server.stop()
+
+
+def _small_reader(port: int, buffer: int, path: str) -> socket.socket:
+    """A client whose receive buffer holds `buffer` bytes, its GET of `path` sent (kept alive): how much of the
+    answer the server can hand the system is bounded by how fast it reads."""
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
+    client.connect(("127.0.0.1", port))
+    client.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+    return client
 
 
 def _whole(received: bytearray, length: int) -> bool:
