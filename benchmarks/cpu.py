@@ -2,7 +2,8 @@
 events, and the machine as a whole. `python -m benchmarks.cpu [--events 30000] [--rounds 3] [--without-store]`.
 
 Linux only (it reads /proc). Each thread's CPU is read from /proc/self/task as it ends (SQLite's connection
-threads end with the run's store), the building process's from the children's times once it is waited for, and the
+threads end with the run's store), the child processes' (the one that builds the events, and the store's rows
+process once the store is busy) from the children's times once they are waited for, and the
 machine's busy and idle time from /proc/stat; the rest of the machine's busy time is the receiver and everything
 else. The throughput target needs the loop's thread, which sends, under about 100 µs per delivery.
 
@@ -97,7 +98,7 @@ def measure(url: str, events: int, *, store: bool = True, engine_only: bool = Fa
     parts = {
         "loop thread": after - before,
         "SQLite threads": ended.cpu,
-        "building process": _children(times1) - _children(times0),
+        "child processes": _children(times1) - _children(times0),
     }
     busy, idle = busy1[0] - busy0[0], busy1[1] - busy0[1]
     parts["receiver and the rest"] = max(0.0, busy - sum(parts.values()))
@@ -127,7 +128,7 @@ def main() -> None:
             m = measure(url, args.events, store=not args.without_store, engine_only=args.engine_only)
             shares = ", ".join(
                 f"{name} {m[name]:.2f} s ({m[name] / args.events * 1e6:.0f} µs)"
-                for name in ("loop thread", "SQLite threads", "building process", "receiver and the rest")
+                for name in ("loop thread", "SQLite threads", "child processes", "receiver and the rest")
             )
             print(
                 f"{m['rate']:,.0f} deliveries/s to {kind}, {m['wall']:.2f} s: {shares}; "

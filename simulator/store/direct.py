@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import sqlite3
 from collections.abc import Callable, Sequence
-from itertools import chain
+from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -21,14 +20,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simulator.store.postgres import OUTBOX_CHANNEL
+from simulator.store.rows_process import Lost, RowsProcess
+from simulator.store.sqlite_batch import steps
 
-# Rows per statement at most (see `steps`), within SQLite's limit on a statement's parameters.
-ROWS_PER_STEP = 64
-_MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
-_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33)
-_MANY: dict[tuple[str, str, int, str], str] = {}
-_UPDATE = re.compile(r"UPDATE (\w+) SET (.+) WHERE \1\.(\w+) = \?")
-_COLUMN = re.compile(r'"?\w+"?')
 _COMPILED: dict[tuple[int, str], tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]] | None]] = {}
 Statements = list[tuple[Any, list[dict[str, Any]]]]
 
@@ -52,8 +46,9 @@ def driver_statement(conn: AsyncConnection, stmt: Any, rows: list[dict[str, Any]
     return sql, list(map(getter, rows)) if getter else rows
 
 
-async def sqlite_rows(conn: AsyncConnection, statements: Statements) -> None:
-    """Write rows to SQLite in one transaction run whole on the driver's thread.
+async def sqlite_rows(conn: AsyncConnection, statements: Statements, process: RowsProcess | None = None) -> None:
+    """Write rows to SQLite in one transaction, in the store's rows process where it runs (see `rows_process`),
+    else whole on the driver's thread.
 
     Through SQLAlchemy each statement, the begin and the commit are a trip to that thread and back to the event
     loop. Under load every trip back waits its turn in the loop's queue, and a commit of a few rows took 40 ms:
@@ -61,6 +56,18 @@ async def sqlite_rows(conn: AsyncConnection, statements: Statements) -> None:
     through SQLAlchemy, so the writer tells transient ones apart the same way.
     """
     driver: Any = (await conn.get_raw_connection()).driver_connection  # aiosqlite's connection
+    if process is not None and process.ready:
+        try:
+            await process.write([driver_statement(conn, stmt, rows) for stmt, rows in statements if rows])
+            return
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
+        except Lost:
+            # It ended between its commit and its answer, or before its commit: which one, the rows tell.
+            if await driver._execute(partial(_committed, driver._conn, statements)):
+                return
+    elif process is not None:
+        process.count(sum(len(rows) for _, rows in statements))
     plan = [step for stmt, rows in statements if rows for step in steps(*driver_statement(conn, stmt, rows))]
 
     def write() -> None:
@@ -77,67 +84,21 @@ async def sqlite_rows(conn: AsyncConnection, statements: Statements) -> None:
     await driver._execute(write)
 
 
-def steps(sql: str, params: list[Any]) -> list[tuple[str, list[Any]]]:
-    """`executemany(sql, params)` for SQLite, many rows to a statement: an INSERT's in one VALUES list, an
-    UPDATE's through `UPDATE … FROM (VALUES …)` (see `_updates`); any other statement as it is.
-
-    SQLite's driver steps a statement once per row, and lets go of the GIL around each step. Taking it back waits
-    for the event loop's thread to let go in turn, which a loop busy with readers does only every few
-    milliseconds: under 50 readers at 1,000 events a second a commit of 600 rows took 100-180 ms, and deliveries
-    made 0.2 s ahead reached their lane late. A statement of 64 rows is one step.
-    """
-    if len(params) == 1 or not isinstance(params[0], tuple):
-        return [(sql, params)]
-    head, values, row = sql.partition(" VALUES ")
-    if not values or not head.startswith("INSERT INTO "):
-        return _updates(sql, params)
-    return [(_statement(f"{head} VALUES ", row, size, ""), rows) for size, rows in _chunks(params)]
-
-
-def _updates(sql: str, params: list[Any]) -> list[tuple[str, list[Any]]]:
-    """`UPDATE t SET a=?, b=? WHERE t.id = ?` of many rows as `UPDATE … FROM (VALUES …)` statements (SQLite
-    3.33 and later). Every row sets the same columns, so a row updated twice in one statement keeps its last
-    values: only those are given (in a join SQLite would pick either)."""
-    shape = _UPDATE.fullmatch(sql)
-    if shape is None or not _UPDATE_FROM:
-        return [(sql, params)]
-    table, assignments, key = shape.groups()
-    columns = [part.removesuffix("=?") for part in assignments.split(", ")]
-    if not all(_COLUMN.fullmatch(column) for column in columns):
-        return [(sql, params)]
-    last = list({row[-1]: row for row in params}.values())  # by key, in first-seen order, each its last values
-    if len(last) == 1:
-        return [(sql, last)]
-    sets = ", ".join(f"{column}=v.column{i}" for i, column in enumerate(columns, 1))
-    head = f"UPDATE {table} SET {sets} FROM (VALUES "
-    tail = f") AS v WHERE {table}.{key} = v.column{len(columns) + 1}"
-    row = f"({', '.join('?' * len(last[0]))})"
-    return [(_statement(head, row, size, tail), rows) for size, rows in _chunks(last)]
-
-
-def _chunks(params: list[tuple[Any, ...]]) -> list[tuple[int, list[list[Any]]]]:
-    """`params` as statements' parameters, (rows per statement, each statement's rows flattened): ROWS_PER_STEP
-    rows (fewer for wide rows, within SQLite's limit on parameters), the rest in halves, so a table needs a few
-    statement shapes, each in the driver's cache."""
-    size = max(1, min(ROWS_PER_STEP, _MAX_VARIABLES // max(len(params[0]), 1)))
-    out: list[tuple[int, list[list[Any]]]] = []
-    done = 0
-    while done < len(params):
-        end = done + (len(params) - done) // size * size
-        if end > done:
-            out.append((size, [list(chain.from_iterable(params[i : i + size])) for i in range(done, end, size)]))
-            done = end
-        size //= 2
-    return out
-
-
-def _statement(head: str, row: str, size: int, tail: str) -> str:
-    """`head`, `size` times `row` comma-separated, `tail`: made once per shape."""
-    key = (head, row, size, tail)
-    sql = _MANY.get(key)
-    if sql is None:
-        sql = _MANY[key] = f"{head}{', '.join([row] * size)}{tail}"
-    return sql
+def _committed(db: sqlite3.Connection, statements: Statements) -> bool:
+    """Whether a transaction of `statements` is in the store, by the first row it inserts (a transaction is
+    committed whole or not at all): by its primary key, or an attempt's by its delivery and number. One that only
+    updates rows is written again, which changes nothing if it was."""
+    for stmt, rows in statements:
+        if not rows or not getattr(stmt, "is_insert", False):
+            continue
+        row, table = rows[0], stmt.table
+        keys = [c.name for c in table.primary_key if c.name in row]
+        keys = keys or [key for key in ("delivery_id", "number") if key in row]  # an attempt
+        if keys:
+            where = " AND ".join(f'"{key}" = ?' for key in keys)
+            found = db.execute(f'SELECT 1 FROM "{table.name}" WHERE {where} LIMIT 1', [row[key] for key in keys])
+            return found.fetchone() is not None
+    return False
 
 
 def tuple_getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:

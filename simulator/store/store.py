@@ -21,6 +21,7 @@ from simulator.store.lock import StoreLock
 from simulator.store.opening import folder_of, private, reason, shown, sqlalchemy_url, sqlite_pragmas
 from simulator.store.outbox import ACTIVE, OutboxReads
 from simulator.store.resume import resumes
+from simulator.store.rows_process import RowsProcess
 from simulator.store.secrets import Sealer, open_sealer
 from simulator.store.writer import Committed, Listener, Op, Writer
 from simulator.turns import in_turns
@@ -129,6 +130,8 @@ class Store(OutboxReads):
                 raise StoreUnavailable(f"cannot open the store at {shown(url)}: {reason(exc)}") from None
             raise
         store = cls(engine, temp, lock, sealer)
+        if database and database != ":memory:":
+            store.writer.rows_process = RowsProcess(database)
         store.writer.start()
         if store.shared:
             store._record_beside()

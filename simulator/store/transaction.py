@@ -12,6 +12,7 @@ from simulator.store import direct, postgres
 from simulator.store import tables as t
 
 if TYPE_CHECKING:
+    from simulator.store.rows_process import RowsProcess
     from simulator.store.writer import Batch
 
 
@@ -46,8 +47,11 @@ _DELIVERY_INSERT = t.deliveries.insert()
 _ATTEMPT_INSERT = t.attempts.insert().values({c.name: bindparam(c.name) for c in t.attempts.c if c.name != "id"})
 
 
-async def transaction(conn: AsyncConnection, batch: Batch, sender: str) -> None:
-    """Write `batch` in one transaction: rows straight through the driver where they are all it holds."""
+async def transaction(
+    conn: AsyncConnection, batch: Batch, sender: str, rows_process: RowsProcess | None = None
+) -> None:
+    """Write `batch` in one transaction: rows straight through the driver where they are all it holds (on
+    SQLite, in `rows_process` once it runs)."""
     statements = [
         (_EVENT_INSERT, batch.events),
         (_DELIVERY_INSERT, batch.deliveries),
@@ -58,7 +62,7 @@ async def transaction(conn: AsyncConnection, batch: Batch, sender: str) -> None:
     notify = bool(batch.deliveries or batch.rewrites)  # (not for every call: a barrier is one, and senders take them)
     if not batch.calls:  # rows only: the common case, a run's
         if conn.dialect.name == "sqlite":
-            await direct.sqlite_rows(conn, statements)
+            await direct.sqlite_rows(conn, statements, rows_process)
             return
         if postgres.is_postgresql(conn.dialect.name):
             await direct.postgres_rows(conn, statements, notify_as=sender if notify else None)

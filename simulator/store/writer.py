@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from simulator.errors import StoreUnavailable
 from simulator.store.failures import SQLITE_FULL, SQLITE_IOERR, failure_reason, sqlite_code, transient
+from simulator.store.rows_process import RowsProcess
 from simulator.store.slow import SLOW, SlowCommits
 from simulator.store.transaction import transaction as _transaction
 
@@ -168,6 +169,8 @@ class Writer:
         self._timed_runs = 0  # timed runs playing: between their events too, the queue stays short
         self._rows = 0  # rows (and statements) queued, not yet taken into a batch
         # Called before a barrier and at closing: those who gather rows for a turn of the loop give them now.
+        # On a SQLite file: the process that writes rows once the store is busy (see `rows_process`).
+        self.rows_process: RowsProcess | None = None
         self.before_barrier: list[Callable[[], None]] = []
 
     def start(self) -> None:
@@ -290,6 +293,8 @@ class Writer:
                 if stop:
                     return
         finally:
+            if self.rows_process is not None:
+                await self.rows_process.close()
             await self._disconnect()
             if self._unwritten:
                 log.error(
@@ -356,7 +361,7 @@ class Writer:
             if self._conn is None:
                 self._conn = await self._engine.connect()
             began = time.monotonic()
-            await _transaction(self._conn, batch, self.sender)
+            await _transaction(self._conn, batch, self.sender, self.rows_process)
             if (took := time.monotonic() - began) >= SLOW and any(op.timed for op in batch.ops):
                 self._slow.note(took, len(batch))
         except Exception as exc:

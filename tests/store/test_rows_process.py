@@ -1,0 +1,175 @@
+"""A busy SQLite store's rows written by a process of its own: the same rows, the same errors, and nothing lost or
+written twice when that process dies, whether before its commit or between its commit and its answer."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from simulator.core.simulator import Simulator
+from simulator.models.inputs import RunSpec, SubscriptionSpec
+from simulator.store import Store, rows_process
+from simulator.store.failures import sqlite_code, transient
+from simulator.store.rows_process import Lost, RowsProcess
+from simulator.store.writer import Op
+from simulator.testing.receiver import Receiver
+from tests.store.test_writer_batching import event
+
+
+@pytest.fixture
+async def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Store]:
+    monkeypatch.setattr(rows_process, "START_AFTER", 3)  # past the first transaction of a few rows
+    opened = await Store.open(str(tmp_path / "rows.db"), secret_key="rows")
+    yield opened
+    await asyncio.wait_for(opened.close(), 30)
+
+
+def process_of(store: Store) -> RowsProcess:
+    assert store.writer.rows_process is not None
+    return store.writer.rows_process
+
+
+async def write(store: Store, *keys: str) -> BaseException | None:
+    """Commit one change of events `keys`; what its owner was told."""
+    told: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+    store.writer.put_nowait(Op(events=tuple(event(k) for k in keys), done=told.set_result))
+    return await asyncio.wait_for(told, 30)
+
+
+async def started(store: Store) -> RowsProcess:
+    """The store's rows process, once it runs (its first transactions went through the thread)."""
+    for i in range(100):
+        if process_of(store).ready:
+            return process_of(store)
+        assert await write(store, f"warm-{i}", f"warm-{i}b") is None
+        await asyncio.sleep(0.05)
+    raise AssertionError("the rows process never started")
+
+
+def keys_in(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return [k for (k,) in db.execute("select key from events order by key")]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_rows_are_written_by_a_process_of_its_own_once_the_store_is_busy(store: Store, tmp_path: Path):
+    process = await started(store)
+    pid = process.pid
+    assert pid is not None and pid != os.getpid() and alive(pid)
+    before = process.transactions
+    assert await write(store, "a", "b", "c") is None
+    assert process.transactions == before + 1  # that transaction went through the process
+    assert {"a", "b", "c"} <= set(keys_in(tmp_path / "rows.db"))
+    await store.close()
+    assert not alive(pid)  # stopped with the store
+
+
+async def test_a_refused_row_fails_its_own_change_with_the_drivers_error(store: Store, tmp_path: Path):
+    process = await started(store)
+    assert await write(store, "dup") is None
+    error = await write(store, "dup")  # the same primary key again
+    assert isinstance(error, IntegrityError) and not transient(error)
+    assert sqlite_code(error) == sqlite3.SQLITE_CONSTRAINT
+    assert "UNIQUE constraint failed: events.key" in str(error.orig)
+    assert process.ready  # a refused row is the change's failure, not the process's
+    assert await write(store, "after") is None
+    assert keys_in(tmp_path / "rows.db").count("dup") == 1
+
+
+async def test_a_killed_process_loses_nothing_and_the_thread_writes_on(store: Store, tmp_path: Path):
+    process = await started(store)
+    assert process.pid is not None
+    os.kill(process.pid, signal.SIGKILL)
+    assert await write(store, "k1", "k2") is None  # the write that finds it dead is written here
+    assert process.lost is not None and not process.ready
+    assert await write(store, "k3") is None
+    keys = keys_in(tmp_path / "rows.db")
+    assert [k for k in keys if k.startswith("k")] == ["k1", "k2", "k3"]
+
+
+async def test_a_process_lost_between_its_commit_and_its_answer_is_not_written_twice(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Its transaction is in the store: written again, its rows would be refused as duplicates and its owner told
+    of a failure (a run's deliveries then never sent)."""
+    await started(store)
+    real = RowsProcess.write
+
+    async def commits_then_lost(self: RowsProcess, plan: Any) -> None:
+        await real(self, plan)
+        raise Lost
+
+    monkeypatch.setattr(RowsProcess, "write", commits_then_lost)
+    assert await write(store, "c1", "c2") is None
+    assert [k for k in keys_in(tmp_path / "rows.db") if k.startswith("c")] == ["c1", "c2"]
+
+
+async def test_a_process_lost_before_its_commit_has_the_rows_written_here(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    await started(store)
+
+    async def lost(self: RowsProcess, plan: Any) -> None:
+        raise Lost
+
+    monkeypatch.setattr(RowsProcess, "write", lost)
+    assert await write(store, "n1", "n2") is None
+    assert [k for k in keys_in(tmp_path / "rows.db") if k.startswith("n")] == ["n1", "n2"]
+
+
+RUN = """name: many
+provider: basistheory
+steps:
+  - repeat: 150
+    steps:
+      - emit: token.created
+"""
+
+
+async def played(folder: Path, receiver: Receiver) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """A run at speed 0 of 150 events: the events and deliveries stored, in order."""
+    (folder / "many.yaml").write_text(RUN)
+    sim = await Simulator.open(str(folder / "sim.db"), scenario_dirs=[folder])
+    try:
+        await sim.create_subscription(SubscriptionSpec(url=receiver.url, max_in_flight=8))
+        run = await sim.runs.start(RunSpec(scenario="many", speed=0, seed=3, start_time="2025-01-01T00:00:00Z"))
+        run = await asyncio.wait_for(sim.runs.wait(run.id), 60)
+        assert run.counts == {"succeeded": 150}
+        process = sim.store.writer.rows_process
+        through_process = process is not None and process.transactions > 0
+    finally:
+        await asyncio.wait_for(sim.close(grace=1), 30)
+    with sqlite3.connect(folder / "sim.db") as db:
+        # Not the keys: they hold the run's id, which is new in each run.
+        events = list(db.execute("select seq, id, type, occurred_at, body from events order by seq"))
+        deliveries = list(db.execute("select type, status, attempts, last_status from deliveries order by n"))
+    assert through_process == (rows_process.START_AFTER == 0)
+    return events, [tuple(d) for d in deliveries]
+
+
+async def test_a_run_written_by_the_process_stores_what_the_thread_stores(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+):
+    (tmp_path / "thread").mkdir()
+    (tmp_path / "process").mkdir()
+    monkeypatch.setattr(rows_process, "START_AFTER", 10**9)
+    thread = await played(tmp_path / "thread", receiver)
+    monkeypatch.setattr(rows_process, "START_AFTER", 0)
+    process = await played(tmp_path / "process", receiver)
+    assert len(process[0]) == 150 and process == thread
+    assert len(receiver.requests) == 300
