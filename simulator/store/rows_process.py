@@ -29,7 +29,7 @@ from simulator.store.sqlite_batch import FRAME, Failure, Plan
 
 log = logging.getLogger("webhook_sim.store")
 
-START_AFTER = 20_000  # rows written through the thread before the process starts
+START_AFTER = 5_000  # rows written through the thread before the process starts (a run of about 1,250 events)
 STOP_TIMEOUT = 5.0  # how long a stopping process is given to finish its transaction
 
 
