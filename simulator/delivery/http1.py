@@ -282,10 +282,39 @@ def _combined(fields: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return out
 
 
+class _Cork:
+    """The requests of one turn of the event loop, written together as it ends.
+
+    A delivery's request follows the answer to the one before on its connection after the engine's work on both
+    (recording, publishing, signing). Written at once, each request found the receiver asleep and woke it: the
+    kernel's loopback path took twice the CPU per request it takes when requests come together (a bare client
+    loop doing 60 µs of other work per request spent 32 µs per request on the wire against 15 µs with none, and
+    17 µs with its writes gathered like this). The wait is the rest of the turn: microseconds.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[_Connection, bytes]] = []
+        self._handle: asyncio.Handle | None = None
+
+    def write(self, conn: _Connection, data: bytes) -> None:
+        self._pending.append((conn, data))
+        if self._handle is None:
+            self._handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._handle = None
+        pending, self._pending = self._pending, []
+        for conn, data in pending:
+            conn.write_now(data)
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; `request` may be called again once the previous response is complete."""
 
-    def __init__(self, limit: int, origin: Origin, on_lost: Callable[[_Connection], None]) -> None:
+    def __init__(
+        self, limit: int, origin: Origin, on_lost: Callable[[_Connection], None], cork: _Cork | None = None
+    ) -> None:
+        self._cork = cork
         self._limit = limit
         self.origin = origin
         self._on_lost = on_lost
@@ -348,13 +377,28 @@ class _Connection(asyncio.Protocol):
         # A timer handle rather than asyncio.timeout(): it is one allocation on the hottest path.
         timer = loop.call_at(deadline, self._fail, TimeoutError())
         try:
-            self._transport.write(data)
+            if self._cork is None:
+                self._transport.write(data)
+            else:
+                self._cork.write(self, data)
             return await self._waiter
         finally:
             timer.cancel()
             # A failed response's traceback holds this connection (the callback that failed it); the
             # connection must not hold the failure in turn, or each failure is a cycle left to the collector.
             self._waiter = None
+
+    def write_now(self, data: bytes) -> None:
+        """Write a corked request, unless it ended meanwhile (its time ran out, the connection was lost)."""
+        waiter = self._waiter
+        if waiter is None or waiter.done() or self._transport is None:
+            return
+        if self._transport.is_closing():
+            # Closed in this turn (a server's close read first, or our own): written, the request would go out
+            # on a connection about to end. Nothing went out, so the client sends it again on a new one.
+            self._fail(ServerDisconnected("connection closed before the request went out"))
+            return
+        self._transport.write(data)
 
     def close(self) -> None:
         self.closed = True
@@ -412,6 +456,7 @@ class Client:
         self._open: set[_Connection] = set()
         self._idle_timeout = idle_timeout
         self._swept = 0.0
+        self._cork = _Cork()
 
     async def post(self, target: Target, headers: dict[str, str], body: bytes, timeout: float) -> Response:
         """POST `body` and read the response within `timeout` seconds in all; raises TimeoutError, OSError,
@@ -457,7 +502,7 @@ class Client:
             tls = self._ssl or _default_context()
         async with asyncio.timeout(timeout):
             _, conn = await loop.create_connection(
-                lambda: _Connection(self._limit, origin, self._forget),
+                lambda: _Connection(self._limit, origin, self._forget, self._cork),
                 target.host,
                 target.port,
                 ssl=tls,

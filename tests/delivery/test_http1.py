@@ -363,3 +363,28 @@ async def test_responses_leave_no_reference_cycles(client: Client) -> None:
         assert [o for o in gc.get_objects() if type(o) is http1._Reader] == []
     finally:
         gc.enable()
+
+
+async def test_requests_of_one_turn_go_out_together_and_each_once(client: Client) -> None:
+    """Requests are written as the loop's turn ends; every one arrives, once, on its own connection."""
+    async with scripted([NO_CONTENT]) as server:
+        posts = [client.post(target(server), {"X-N": str(i)}, b"{}", 5) for i in range(8)]
+        responses = await asyncio.gather(*posts)
+    assert [r.status for r in responses] == [204] * 8
+    assert server.connections == 8
+    assert sorted(int(r.split(b"X-N: ")[1].split(b"\r\n")[0]) for r in server.requests) == list(range(8))
+
+
+async def test_a_request_whose_connection_closes_before_it_goes_out_is_sent_once_on_a_new_one(client: Client) -> None:
+    """A kept-alive connection closed in the turn a request was made for it: the request never went out, so it
+    goes on a new connection, and the server sees it once (written to the closing one, it went out twice)."""
+    async with scripted([NO_CONTENT]) as server:
+        assert (await client.post(target(server), {"X-N": "first"}, b"{}", 5)).status == 204
+        [kept] = [conn for conns in client._idle.values() for conn in conns]
+        second = asyncio.ensure_future(client.post(target(server), {"X-N": "second"}, b"{}", 5))
+        await asyncio.sleep(0)  # the request is made for the kept connection; it is written as the turn ends
+        assert not kept.reusable
+        kept.close()
+        assert (await second).status == 204
+    assert [r.count(b"X-N: second") for r in server.requests] == [0, 1]
+    assert server.connections == 2
