@@ -315,6 +315,7 @@ class _Connection(asyncio.Protocol):
         self, limit: int, origin: Origin, on_lost: Callable[[_Connection], None], cork: _Cork | None = None
     ) -> None:
         self._cork = cork
+        self._unsent = False  # a request is made and waits for the cork to write it
         self._limit = limit
         self.origin = origin
         self._on_lost = on_lost
@@ -335,6 +336,11 @@ class _Connection(asyncio.Protocol):
         reader = self._reader
         if reader is None:
             self.close()  # bytes nobody asked for: this connection can no longer be trusted
+            return
+        if self._unsent:
+            # Bytes before the request went out (a second answer to the one before) cannot be its answer: the
+            # request fails with nothing sent, and the client sends it on a new connection.
+            self._fail(ServerDisconnected("the server sent bytes before the request went out"))
             return
         self._received += len(data)
         try:
@@ -380,6 +386,7 @@ class _Connection(asyncio.Protocol):
             if self._cork is None:
                 self._transport.write(data)
             else:
+                self._unsent = True
                 self._cork.write(self, data)
             return await self._waiter
         finally:
@@ -390,6 +397,7 @@ class _Connection(asyncio.Protocol):
 
     def write_now(self, data: bytes) -> None:
         """Write a corked request, unless it ended meanwhile (its time ran out, the connection was lost)."""
+        self._unsent = False
         waiter = self._waiter
         if waiter is None or waiter.done() or self._transport is None:
             return

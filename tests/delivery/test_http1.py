@@ -4,9 +4,13 @@ end a response early."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import gc
+import socket
 import ssl
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -388,3 +392,56 @@ async def test_a_request_whose_connection_closes_before_it_goes_out_is_sent_once
         assert (await second).status == 204
     assert [r.count(b"X-N: second") for r in server.requests] == [0, 1]
     assert server.connections == 2
+
+
+async def test_an_answer_read_before_a_request_goes_out_is_not_its_answer(client: Client) -> None:
+    """A receiver that answers twice: its second answer, read in the turn the next request is made (before it is
+    written), is not that request's answer. The request goes out on a new connection and gets its own."""
+    seen: list[bytes] = []
+    stray_sent = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            with conn, contextlib.suppress(OSError):  # the client drops the first connection
+                head = b""
+                while True:
+                    while b"\r\n\r\n" not in head:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        head += chunk
+                    if b"\r\n\r\n" not in head:
+                        break
+                    request, _, head = head.partition(b"\r\n\r\n")
+                    head = head[2:]  # the body, b"{}"
+                    seen.append(request.split(b"X-N: ")[1][:1])
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal")
+                    time.sleep(0.05)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray")  # unasked
+                    stray_sent.set()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        where = Target.parse(f"http://127.0.0.1:{listener.getsockname()[1]}/hook")
+        assert (await client.post(where, {"X-N": "1"}, b"{}", 5)).body == b"real"
+        go = asyncio.get_running_loop().create_future()
+
+        async def second() -> http1.Response:
+            await go
+            return await client.post(where, {"X-N": "2"}, b"{}", 5)
+
+        task = asyncio.ensure_future(second())
+        await asyncio.sleep(0)
+        go.set_result(None)
+        # The loop held until the stray answer is in: it is read in the turn the second request is made.
+        assert stray_sent.wait(5)
+        answer = await task
+        assert answer.body == b"real"
+        assert seen == [b"1", b"2"]
+    finally:
+        client.close()  # its sockets close in the loop's next turns: the server is waited for off the loop
+        await asyncio.to_thread(server.join, 5)
+        listener.close()
