@@ -133,3 +133,36 @@ def test_an_expiry_is_a_date_time_as_documented_and_nothing_else(bt: httpx.Clien
     for fine in (f"{later}Z", f"{later}.123-04:00"):
         made = bt.post("/tokens", json={"type": "token", "data": "x", "expires_at": fine})
         assert made.status_code == 201 and made.json()["expires_at"].startswith(later), made.text
+
+
+@pytest.mark.parametrize("kind", ["social_security_number", "employer_id_number"])
+@pytest.mark.parametrize(
+    "data", [{"x": 1}, [1, 2, 3], True, 1.5, "abc", "12345678", "1234567890", "-123456789", "123--456789"]
+)
+def test_a_number_with_dashes_is_nine_digits_or_refused(bt: httpx.Client, kind: str, data: object) -> None:
+    """Basis Theory's token types page: numeric with an optional '-' delimiter, 9 digits without it. The twin took
+    any data and showed its JSON text through the mask (`{"x":1}` as `XXX":1}`)."""
+    before = token_count(bt)
+    refused = bt_problem(bt.post("/tokens", json={"type": kind, "data": data}), 400, "data")
+    assert "9 digits" in refused["errors"]["data"][0]
+    bt_problem(bt.post("/token-intents", json={"type": kind, "data": data}), 400, "data")
+    assert token_count(bt) == before
+
+
+@pytest.mark.parametrize(
+    ("kind", "given", "shown"),
+    [("social_security_number", "123-45-6789", "XXX-XX-6789"), ("employer_id_number", "12-3456789", "XX-XXX6789")],
+)
+def test_a_number_with_dashes_is_fingerprinted_without_them(
+    bt: httpx.Client, kind: str, given: str, shown: str
+) -> None:
+    """The type's default fingerprint expression is `{{ data | remove: '-' }}`: with or without the dashes, the
+    same number is the same fingerprint."""
+    dashed = bt.post("/tokens", json={"type": kind, "data": given})
+    plain = bt.post("/tokens", json={"type": kind, "data": given.replace("-", "")})
+    assert dashed.status_code == plain.status_code == 201, dashed.text
+    assert dashed.json()["data"] == shown
+    assert dashed.json()["fingerprint"] == plain.json()["fingerprint"]
+    assert dashed.json()["fingerprint_expression"] == "{{ data | remove: '-' }}"
+    other = bt.post("/tokens", json={"type": kind, "data": "987654321"})
+    assert other.json()["fingerprint"] != plain.json()["fingerprint"]

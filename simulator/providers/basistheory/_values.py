@@ -48,7 +48,8 @@ CARD_BRANDS = ("Visa", "Mastercard", "American Express", "Discover", "JCB", "Din
 CARD_BRAND_WEIGHTS = (52, 30, 9, 5, 2, 2)
 ROLES = ("Admin", "Privileged", "Read Only")
 
-# Per token type: container, fingerprint expression, search index choices.
+# Per token type: container, fingerprint expression (Basis Theory's default for the type, from its token types
+# page, but for a generic `token`'s, which the webhook samples give their own), search index choices.
 TOKEN_SHAPES: dict[str, tuple[str, str, tuple[tuple[str, ...], ...]]] = {
     "token": ("/general/high/", "{{ data.email }}", (("{{ data.email }}",), ("{{ data.phone_number }}",))),
     "card": (
@@ -59,14 +60,14 @@ TOKEN_SHAPES: dict[str, tuple[str, str, tuple[tuple[str, ...], ...]]] = {
     "network_token": ("/pci/high/", "{{ data.number }}", (("{{ data.number | last4 }}",),)),
     "bank": (
         "/bank/high/",
-        "{{ data.routing_number }}|{{ data.account_number }}",
+        "{{ data.account_number }}|{{ data.routing_number }}",
         (("{{ data.account_number | last4 }}",),),
     ),
     "card_number": ("/pci/high/", "{{ data }}", (("{{ data | last4 }}",),)),
     "us_bank_account_number": ("/bank/high/", "{{ data }}", (("{{ data | last4 }}",),)),
     "us_bank_routing_number": ("/bank/low/", "{{ data }}", (("{{ data }}",),)),
-    "social_security_number": ("/pii/high/", "{{ data }}", (("{{ data | last4 }}",),)),
-    "employer_id_number": ("/pii/high/", "{{ data }}", (("{{ data }}",),)),
+    "social_security_number": ("/pii/high/", "{{ data | remove: '-' }}", (("{{ data | last4 }}",),)),
+    "employer_id_number": ("/pii/high/", "{{ data | remove: '-' }}", (("{{ data }}",),)),
 }
 
 PERMISSIONS = {

@@ -33,6 +33,8 @@ MAX_PAGE_SIZE = 100
 # Token intents live one day.
 INTENT_TTL = 86400.0
 TOKEN_TYPES = v.TOKEN_TYPES
+# The single numbers Basis Theory takes with '-' delimiters, and whose fingerprint ignores them.
+DELIMITED = ("social_security_number", "employer_id_number")
 # The token types an intent may hold (`network_token` is not available for intents).
 INTENT_TYPES = tuple(t for t in TOKEN_TYPES if t != "network_token")
 WEBHOOK_STATUSES = ("enabled", "disabled")
@@ -227,6 +229,15 @@ def bank_data(data: Any) -> dict[str, Any]:
 
 def _number_text(token_type: str, data: Any) -> str:
     """The data of a token type that holds one number as a string, checked as Basis Theory checks it."""
+    if token_type in DELIMITED:
+        # "Numeric with optional delimiter of '-'", 9 digits not counting the delimiters (the token types page).
+        if (
+            not isinstance(data, str)
+            or not re.fullmatch(r"[0-9]+(?:-[0-9]+)*", data)
+            or data.count("-") + 9 != len(data)
+        ):
+            raise invalid("data", f"{token_type} data is 9 digits, optionally delimited by '-' (123-45-6789)")
+        return data
     if not isinstance(data, str):
         raise invalid("data", f"a {token_type} token's data is a string of digits")
     given = {"data": data}
@@ -246,7 +257,7 @@ def checked_data(token_type: str, data: Any) -> Any:
         return card_data(data)
     if token_type == "bank":
         return bank_data(data)
-    if token_type in ("card_number", "us_bank_routing_number", "us_bank_account_number"):
+    if token_type in ("card_number", "us_bank_routing_number", "us_bank_account_number", *DELIMITED):
         return _number_text(token_type, data)
     if len(json.dumps(data)) > 32_768:
         raise invalid("data", "is larger than 32 KiB")
@@ -320,6 +331,8 @@ def fingerprint(kind: str, data: Any) -> str:
         material: Any = data["number"]
     elif kind == "bank":
         material = [data["routing_number"], data["account_number"]]
+    elif kind in DELIMITED:
+        material = data.replace("-", "")  # `{{ data | remove: '-' }}`: 123-45-6789 is 123456789
     else:
         material = data
     digest = hashlib.sha256(json.dumps([kind, material], sort_keys=True).encode()).digest()
