@@ -131,6 +131,9 @@ async def _start(job: Job, skip: int) -> asyncio.subprocess.Process:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=env,
+            # Out of this process's group: an interrupt (Ctrl-C, a CI job's timeout) is this process's to act on,
+            # and printed a traceback from the child. The child ends when its pipe does, or when it is killed.
+            start_new_session=True,
         )
     except OSError as exc:
         raise _Lost from exc

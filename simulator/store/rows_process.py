@@ -31,6 +31,9 @@ log = logging.getLogger("webhook_sim.store")
 
 START_AFTER = 5_000  # rows written through the thread before the process starts (a run of about 1,250 events)
 STOP_TIMEOUT = 5.0  # how long a stopping process is given to finish its transaction
+# The longest a transaction waits for its answer before the process counts as lost (a stopped process answers
+# never; a store that is locked or full answers with its error within its busy timeout, 10 s).
+ANSWER_TIMEOUT = 60.0
 
 
 class Lost(Exception):
@@ -72,6 +75,9 @@ class RowsProcess:
                 self.database,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
+                # Out of this process's group: a signal to the group (Ctrl-C, a CI job's timeout) is this process's
+                # to act on. The child ends when its input does, which this process's end ends too.
+                start_new_session=True,
             )
         except OSError as exc:  # no process could be started: the thread goes on
             self.lost = f"it could not start: {exc}"
@@ -84,16 +90,22 @@ class RowsProcess:
         assert process is not None and process.stdin is not None and process.stdout is not None
         data = pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
         try:
+            if process.returncode is not None or process.stdin.is_closing():
+                raise ConnectionResetError("the rows process has ended")
             process.stdin.write(FRAME.pack(len(data)) + data)
             await process.stdin.drain()
-            size = FRAME.unpack(await process.stdout.readexactly(FRAME.size))[0]
-            outcome: Failure | None = pickle.loads(await process.stdout.readexactly(size))
+            async with asyncio.timeout(ANSWER_TIMEOUT):
+                size = FRAME.unpack(await process.stdout.readexactly(FRAME.size))[0]
+                outcome: Failure | None = pickle.loads(await process.stdout.readexactly(size))
         except asyncio.CancelledError:
             # Its answer would be read as the next transaction's: the process goes, as a lost one does.
             self._end("a write was cancelled")
             raise
-        except (OSError, asyncio.IncompleteReadError, pickle.UnpicklingError) as exc:
-            await self._ended(f"it ended ({type(exc).__name__})")
+        except TimeoutError as exc:
+            await self._ended(f"it answered nothing for {ANSWER_TIMEOUT:g} s")
+            raise Lost from exc
+        except Exception as exc:  # the pipe's errors, whatever the loop calls them (uvloop: RuntimeError once closed)
+            await self._ended(f"it ended ({type(exc).__name__}: {exc})")
             raise Lost from exc
         if outcome is not None:
             raise _error(outcome)

@@ -14,6 +14,7 @@ import contextlib
 import os
 import pickle
 import re
+import signal
 import sqlite3
 import struct
 import sys
@@ -137,6 +138,8 @@ def serve(database: str, given: BinaryIO, out: BinaryIO) -> None:
 
 
 if __name__ == "__main__":
+    # Its parent decides when it stops (its input ends): an interrupt meant for the parent is not its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The outcomes have the real stdout to themselves: whatever else writes to it goes to stderr.
     outcomes = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)

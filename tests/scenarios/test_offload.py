@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import pickle
 import struct
 import time
@@ -240,3 +241,18 @@ def test_a_process_that_cannot_build_says_so_in_one_line_and_fails(capsys):
     assert pickle.loads(out.getvalue()[4 : 4 + size]) == "failed"
     said = capsys.readouterr().err.splitlines()
     assert len(said) == 1 and "building process stopped: TypeError" in said[0]  # one line: the log's records
+
+
+async def test_the_building_process_is_out_of_this_process_group(monkeypatch):
+    """A signal to the group (Ctrl-C, a CI job's timeout) is this process's to act on: sent to the building process
+    too, it printed a traceback of its own beside the run's summary. This process stops it when the run ends."""
+    monkeypatch.setattr(offload, "BUILD_WHILE_STARTING", False)
+    spy = Spy(monkeypatch)
+    groups: list[int] = []
+
+    async def on_event(n: int) -> None:
+        if n == 100 and spy.processes:
+            groups.append(os.getpgid(spy.processes[0].pid))
+
+    await played(mixed(100), handoff=30, on_event=on_event)
+    assert groups and groups[0] != os.getpgid(0)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec, SubscriptionSpec
+from simulator.runtime import run_loop
 from simulator.store import Store, rows_process
 from simulator.store.failures import sqlite_code, transient
 from simulator.store.rows_process import Lost, RowsProcess
@@ -100,6 +101,57 @@ async def test_a_killed_process_loses_nothing_and_the_thread_writes_on(store: St
     assert await write(store, "k3") is None
     keys = keys_in(tmp_path / "rows.db")
     assert [k for k in keys if k.startswith("k")] == ["k1", "k2", "k3"]
+
+
+async def killed_while_idle(path: Path) -> None:
+    """The process killed between two transactions: the next write finds it gone (its pipe closed), and it and
+    every write after are committed here, once."""
+    opened = await Store.open(str(path), secret_key="rows")
+    try:
+        process = await started(opened)
+        assert process.pid is not None
+        os.kill(process.pid, signal.SIGKILL)
+        await process._process.wait()  # type: ignore[union-attr]  # dead, its pipe closed, before the next write
+        assert await write(opened, "i1", "i2") is None
+        assert process.lost is not None and not process.ready
+        assert await write(opened, "i3") is None
+    finally:
+        await asyncio.wait_for(opened.close(), 30)
+    assert [k for k in keys_in(path) if k.startswith("i")] == ["i1", "i2", "i3"]
+
+
+async def test_a_process_killed_while_idle_loses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(rows_process, "START_AFTER", 3)
+    await killed_while_idle(tmp_path / "rows.db")
+
+
+def test_a_process_killed_while_idle_loses_nothing_on_the_servers_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """On uvloop, which `serve` and `run` use, a write to the closed pipe raises RuntimeError, not OSError: the
+    process was taken as alive, and every transaction after it failed and was dropped."""
+    monkeypatch.setattr(rows_process, "START_AFTER", 3)
+    run_loop(killed_while_idle(tmp_path / "rows.db"))
+
+
+async def test_a_stopped_process_counts_as_lost_once_it_answers_nothing(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A stopped process (SIGSTOP) answers never: the writer waited for it for good, and the run with it."""
+    process = await started(store)
+    monkeypatch.setattr(rows_process, "ANSWER_TIMEOUT", 0.5)
+    assert process.pid is not None
+    os.kill(process.pid, signal.SIGSTOP)
+    assert await write(store, "s1") is None
+    assert process.lost is not None and "answered nothing" in process.lost
+    assert not alive(process.pid)  # killed, not left stopped
+    assert [k for k in keys_in(tmp_path / "rows.db") if k.startswith("s")] == ["s1"]
+
+
+async def test_the_process_is_out_of_this_process_group(store: Store):
+    """A signal to the group (Ctrl-C, a CI job's timeout) reaches this process, which stops the child by ending its
+    input: killed with the group, the child died between transactions and printed tracebacks."""
+    process = await started(store)
+    assert process.pid is not None
+    assert os.getpgid(process.pid) != os.getpgid(0)
 
 
 async def test_a_process_lost_between_its_commit_and_its_answer_is_not_written_twice(
