@@ -50,6 +50,8 @@ class RowsProcess:
         self._process: asyncio.subprocess.Process | None = None
         self._starting: asyncio.Task[None] | None = None
         self.lost: str | None = None  # why it ended early, once it has: the thread writes from then on
+        self._answer: asyncio.Timeout | None = None  # the wait for the answer under way
+        self._closing = False
         self.transactions = 0  # committed by the process
 
     @property
@@ -94,15 +96,18 @@ class RowsProcess:
                 raise ConnectionResetError("the rows process has ended")
             process.stdin.write(FRAME.pack(len(data)) + data)
             await process.stdin.drain()
-            async with asyncio.timeout(ANSWER_TIMEOUT):
-                size = FRAME.unpack(await process.stdout.readexactly(FRAME.size))[0]
-                outcome: Failure | None = pickle.loads(await process.stdout.readexactly(size))
+            try:
+                async with asyncio.timeout(ANSWER_TIMEOUT if not self._closing else STOP_TIMEOUT) as self._answer:
+                    size = FRAME.unpack(await process.stdout.readexactly(FRAME.size))[0]
+                    outcome: Failure | None = pickle.loads(await process.stdout.readexactly(size))
+            finally:
+                self._answer = None
         except asyncio.CancelledError:
             # Its answer would be read as the next transaction's: the process goes, as a lost one does.
             self._end("a write was cancelled")
             raise
         except TimeoutError as exc:
-            await self._ended(f"it answered nothing for {ANSWER_TIMEOUT:g} s")
+            await self._ended("it answered nothing in time")
             raise Lost from exc
         except Exception as exc:  # the pipe's errors, whatever the loop calls them (uvloop: RuntimeError once closed)
             await self._ended(f"it ended ({type(exc).__name__}: {exc})")
@@ -110,6 +115,16 @@ class RowsProcess:
         if outcome is not None:
             raise _error(outcome)
         self.transactions += 1
+
+    def closing(self) -> None:
+        """The store is closing: a process that does not answer is given STOP_TIMEOUT from now, not ANSWER_TIMEOUT
+        (a stopped one held a shutdown for a minute)."""
+        self._closing = True
+        answer, loop = self._answer, asyncio.get_running_loop()
+        if answer is not None and not answer.expired():
+            when = answer.when()
+            if when is None or when > loop.time() + STOP_TIMEOUT:
+                answer.reschedule(loop.time() + STOP_TIMEOUT)
 
     def _end(self, why: str) -> None:
         if self.lost is None:

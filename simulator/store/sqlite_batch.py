@@ -18,6 +18,7 @@ import signal
 import sqlite3
 import struct
 import sys
+import urllib.parse
 from itertools import chain
 from typing import Any, BinaryIO
 
@@ -117,7 +118,10 @@ def failure(exc: sqlite3.Error) -> Failure:
 
 def serve(database: str, given: BinaryIO, out: BinaryIO) -> None:
     """The rows process: each transaction from `given` written, its outcome to `out`, until `given` ends."""
-    db = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    # The store's own file or nothing: opened read-write without creating it, and holding the store's tables (a
+    # path that named another file made an empty database, and every transaction failed there).
+    db = sqlite3.connect(f"file:{urllib.parse.quote(database)}?mode=rw", uri=True, isolation_level=None)
+    db.execute("SELECT 1 FROM deliveries LIMIT 0")
     # As the store's own connections (`opening.sqlite_pragmas`).
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
@@ -143,5 +147,9 @@ if __name__ == "__main__":
     # The outcomes have the real stdout to themselves: whatever else writes to it goes to stderr.
     outcomes = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    with contextlib.suppress(BrokenPipeError):
-        serve(sys.argv[1], sys.stdin.buffer, outcomes)
+    try:
+        with contextlib.suppress(BrokenPipeError):
+            serve(sys.argv[1], sys.stdin.buffer, outcomes)
+    except sqlite3.Error as exc:  # the store could not be opened: its parent writes on its thread
+        print(f"webhook-sim: the store's rows process cannot use {sys.argv[1]}: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -130,7 +130,8 @@ class Store(OutboxReads):
                 raise StoreUnavailable(f"cannot open the store at {shown(url)}: {reason(exc)}") from None
             raise
         store = cls(engine, temp, lock, sealer)
-        if database and database != ":memory:":
+        if database and database != ":memory:" and not engine.url.query.get("uri"):
+            # (A URI filename, `file:…?uri=true`, is the driver's to read: the store's own path is not in it.)
             store.writer.rows_process = RowsProcess(database)
         store.writer.start()
         if store.shared:

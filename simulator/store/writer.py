@@ -263,6 +263,8 @@ class Writer:
         deadline = time.monotonic() + grace
         if self._give_up_at is None or deadline < self._give_up_at:
             self._give_up_at = deadline
+        if self.rows_process is not None:
+            self.rows_process.closing()
         if self.beside is not None:
             self.beside.closing(grace)
 

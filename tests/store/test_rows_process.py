@@ -225,3 +225,53 @@ async def test_a_run_written_by_the_process_stores_what_the_thread_stores(
     process = await played(tmp_path / "process", receiver)
     assert len(process[0]) == 150 and process == thread
     assert len(receiver.requests) == 300
+
+
+async def test_a_process_that_cannot_open_the_store_leaves_the_rows_to_the_thread(tmp_path: Path, monkeypatch):
+    """A path that is not the store's own file (a URI filename read as a path was one) is never created empty and
+    written to: the process stops at once, and the thread writes everything."""
+    monkeypatch.setattr(rows_process, "START_AFTER", 3)
+    path = tmp_path / "rows.db"
+    opened = await Store.open(str(path), secret_key="rows")
+    process = process_of(opened)
+    process.database = str(tmp_path / "elsewhere.db")
+    try:
+        for i in range(20):
+            assert await write(opened, f"e{i}") is None
+            if process.lost is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert process.lost is not None and process.transactions == 0
+        assert await write(opened, "after") is None
+    finally:
+        await asyncio.wait_for(opened.close(), 30)
+    assert not (tmp_path / "elsewhere.db").exists()
+    assert "after" in keys_in(path) and len([k for k in keys_in(path) if k.startswith("e")]) >= 1
+
+
+async def test_a_uri_filename_store_keeps_its_rows_on_the_thread(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(rows_process, "START_AFTER", 0)
+    monkeypatch.chdir(tmp_path)
+    opened = await Store.open("sqlite:///file:u.db?uri=true", secret_key="rows")
+    try:
+        assert opened.writer.rows_process is None
+        assert await write(opened, "u1") is None
+    finally:
+        await asyncio.wait_for(opened.close(), 30)
+    assert keys_in(tmp_path / "u.db") == ["u1"]
+
+
+async def test_closing_does_not_wait_a_minute_for_a_stopped_process(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Ctrl-C or SIGTERM while the process answers nothing: the shutdown gives it STOP_TIMEOUT, not ANSWER_TIMEOUT."""
+    process = await started(store)
+    monkeypatch.setattr(rows_process, "STOP_TIMEOUT", 0.5)
+    assert process.pid is not None
+    os.kill(process.pid, signal.SIGSTOP)
+    pending = asyncio.ensure_future(write(store, "z1"))
+    await asyncio.sleep(0.2)  # the write waits for the stopped process's answer
+    store.writer.closing()
+    assert await asyncio.wait_for(pending, 10) is None  # not the 60 s of ANSWER_TIMEOUT
+    assert process.lost is not None
+    assert [k for k in keys_in(tmp_path / "rows.db") if k.startswith("z")] == ["z1"]
