@@ -22,6 +22,7 @@ from simulator.store.failures import sqlite_code, transient
 from simulator.store.rows_process import Lost, RowsProcess
 from simulator.store.writer import Op
 from simulator.testing.receiver import Receiver
+from tests.conftest import until
 from tests.store.test_writer_batching import event
 
 
@@ -132,14 +133,20 @@ def test_a_process_killed_while_idle_loses_nothing_on_the_servers_loop(tmp_path:
     run_loop(killed_while_idle(tmp_path / "rows.db"))
 
 
+async def stopped(store: Store, monkeypatch: pytest.MonkeyPatch, timeout: str) -> RowsProcess:
+    """The store's rows process, stopped (SIGSTOP), with `timeout` (a module constant) made half a second."""
+    process = await started(store)
+    monkeypatch.setattr(rows_process, timeout, 0.5)
+    assert process.pid is not None
+    os.kill(process.pid, signal.SIGSTOP)
+    return process
+
+
 async def test_a_stopped_process_counts_as_lost_once_it_answers_nothing(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """A stopped process (SIGSTOP) answers never: the writer waited for it for good, and the run with it."""
-    process = await started(store)
-    monkeypatch.setattr(rows_process, "ANSWER_TIMEOUT", 0.5)
-    assert process.pid is not None
-    os.kill(process.pid, signal.SIGSTOP)
+    process = await stopped(store, monkeypatch, "ANSWER_TIMEOUT")
     assert await write(store, "s1") is None
     assert process.lost is not None and "answered nothing" in process.lost
     assert not alive(process.pid)  # killed, not left stopped
@@ -265,12 +272,9 @@ async def test_closing_does_not_wait_a_minute_for_a_stopped_process(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """Ctrl-C or SIGTERM while the process answers nothing: the shutdown gives it STOP_TIMEOUT, not ANSWER_TIMEOUT."""
-    process = await started(store)
-    monkeypatch.setattr(rows_process, "STOP_TIMEOUT", 0.5)
-    assert process.pid is not None
-    os.kill(process.pid, signal.SIGSTOP)
+    process = await stopped(store, monkeypatch, "STOP_TIMEOUT")
     pending = asyncio.ensure_future(write(store, "z1"))
-    await asyncio.sleep(0.2)  # the write waits for the stopped process's answer
+    await until(lambda: process._answer is not None, what="the write waiting for the stopped process's answer")
     store.writer.closing()
     assert await asyncio.wait_for(pending, 10) is None  # not the 60 s of ANSWER_TIMEOUT
     assert process.lost is not None
