@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -177,6 +178,8 @@ async def _play(sim: Simulator, spec: RunSpec, args: argparse.Namespace, stop: S
         if not stop.is_set() and scenario_refused(final.status, final.error):
             await _sent(sim, run.id, stop)  # the events before the invalid part were made: they are delivered
         if stop.is_set():
+            # The process is stopping: a store's rows process that answers nothing is given seconds, not a minute.
+            sim.store.writer.closing()
             await sim.runs.cancel(run.id)
             await _settle(sim, run.id, ANSWER_GRACE)
         final = await sim.runs.get(run.id)
@@ -278,7 +281,14 @@ class Stop:
         def first(signum: signal.Signals) -> None:
             self.signum = self.signum or signum
             self.event.set()
-            loop.remove_signal_handler(signum)  # the next one acts as if nothing caught it
+            loop.add_signal_handler(signum, second, signum)
+
+        def second(signum: signal.Signals) -> None:
+            # The signal's own action: the process ends at once, as if nothing caught it. (Python's own handler
+            # for SIGINT raised KeyboardInterrupt inside whichever task ran, and the loop's end then waited for
+            # tasks that never finished: a second Ctrl-C hung the run.)
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
 
         caught = []
         for signum in STOP_SIGNALS:

@@ -5,6 +5,7 @@ receiver's answer with control characters in the summary, the JUnit file, `trigg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -370,3 +371,25 @@ def test_sigterm_ends_trigger_as_ctrl_c_does(tmp_path: Path, receiver: Receiver)
     assert code == 143, (out, err)
     assert "interrupted" in out + err, (out, err)
     assert list(temp.iterdir()) == []
+
+
+def test_a_second_ctrl_c_ends_a_busy_run_at_once(tmp_path: Path, receiver: Receiver):
+    """The help says a second Ctrl-C ends the run at once. During a busy run at speed 0 it raised KeyboardInterrupt
+    inside a delivery's task, and the loop's end then waited for tasks that never finished: the run hung for good.
+    Now the second one has the signal's own effect."""
+    args = run_args(tmp_path, receiver.url, "--speed", "0", "--db", str(tmp_path / "busy.db"))
+    args[1] = "basistheory-http-requests"
+    args += ["--param", "duration=200h", "--param", "mean_gap=4s"]
+    ran = Running(*args)
+    receiver.wait_for(200, timeout=TIMEOUT)  # busy: deliveries under way on every lane
+    ran.proc.send_signal(signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        ran.proc.wait(0.3)  # a user's second press, a moment later, while the first winds the run down
+    if ran.proc.poll() is None:
+        ran.proc.send_signal(signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        ran.proc.wait(30)
+    assert ran.proc.poll() is not None, "the run is still running 30 s after its second Ctrl-C"
+    code, _, err = ran.finish()
+    assert code in (130, -signal.SIGINT), (code, err[-2000:])  # ended by the signal, or done with the first
+    assert "KeyboardInterrupt" not in err, err[-2000:]
