@@ -311,9 +311,7 @@ class _Cork:
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; `request` may be called again once the previous response is complete."""
 
-    def __init__(
-        self, limit: int, origin: Origin, on_lost: Callable[[_Connection], None], cork: _Cork | None = None
-    ) -> None:
+    def __init__(self, limit: int, origin: Origin, on_lost: Callable[[_Connection], None], cork: _Cork) -> None:
         self._cork = cork
         self._unsent = False  # a request is made and waits for the cork to write it
         self._limit = limit
@@ -383,11 +381,8 @@ class _Connection(asyncio.Protocol):
         # A timer handle rather than asyncio.timeout(): it is one allocation on the hottest path.
         timer = loop.call_at(deadline, self._fail, TimeoutError())
         try:
-            if self._cork is None:
-                self._transport.write(data)
-            else:
-                self._unsent = True
-                self._cork.write(self, data)
+            self._unsent = True
+            self._cork.write(self, data)
             return await self._waiter
         finally:
             timer.cancel()

@@ -43,9 +43,8 @@ class Lost(Exception):
 class RowsProcess:
     """The rows process of one SQLite file, started when the store gets busy (see the module's text)."""
 
-    def __init__(self, database: str, start_after: int | None = None) -> None:
+    def __init__(self, database: str) -> None:
         self.database = os.path.abspath(database)  # the process's working folder may not stay this one's
-        self._start_after = START_AFTER if start_after is None else start_after
         self._counted = 0
         self._process: asyncio.subprocess.Process | None = None
         self._starting: asyncio.Task[None] | None = None
@@ -65,7 +64,7 @@ class RowsProcess:
     def count(self, rows: int) -> None:
         """`rows` were written through the thread: past START_AFTER the process starts, in the background."""
         self._counted += rows
-        if self._counted >= self._start_after and self._starting is None and self.lost is None:
+        if self._counted >= START_AFTER and self._starting is None and self.lost is None:
             self._starting = asyncio.create_task(self._start(), name="store-rows-process")
 
     async def _start(self) -> None:
