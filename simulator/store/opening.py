@@ -7,6 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from simulator.credentials import mask_url
 from simulator.errors import FieldError, InvalidInput
@@ -28,7 +29,9 @@ def sqlalchemy_url(url: str | None) -> tuple[str, Path | None]:
     if url.startswith("sqlite:///"):
         return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///"), None
     if "://" not in url:
-        return f"sqlite+aiosqlite:///{url}", None
+        # A path, not a URL: quoted, so that a `?`, `#` or `%41` in a file's name is part of it. Pasted as it was,
+        # `a?b.db` opened the file `a` and `c%41d.db` the file `cAd.db`, each with its lock and key.
+        return f"sqlite+aiosqlite:///{quote(url, safe='/')}", None
     return postgres.async_url(url), None
 
 

@@ -24,3 +24,13 @@ async def test_a_lock_file_that_cannot_be_made_is_named(tmp_path: Path, monkeypa
     with pytest.raises(StoreUnavailable) as refusal:
         await Store.open(str(database))
     assert f"Permission denied: {lock}" in refusal.value.detail
+
+
+@pytest.mark.parametrize("name", ["a?b.db", "c%41d.db", "e#f.db", "g h:ü.db"])
+async def test_a_path_is_the_file_it_names(tmp_path: Path, name: str) -> None:
+    # A path is not a URL: `a?b.db` opened the file `a` (the rest a query) and `c%41d.db` the file `cAd.db`.
+    store = await Store.open(str(tmp_path / name))
+    await store.close()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(("-wal", "-shm"))) == sorted(
+        [name, f"{name}.key", f"{name}.lock"]
+    )
