@@ -304,7 +304,9 @@ class DeliveryEngine(Publishing, Outcomes):
             # Another process sends this subscription's deliveries and has read past this one.
             self._let_go_at_the_end([job])
         self._records.write()  # its last attempt's record first
-        self.store.records.put_nowait(Op(updates=(job.update_row(),)))  # before its next attempt's record
+        # Before its next attempt's record; not fenced by the lease (see `transaction`): claimed above, it may be
+        # another process's to send.
+        self.store.records.put_nowait(Op(updates=({**job.update_row(), "_owner": None},)))
         self._outstanding[job.run_id][job.subscription_id] += 1
         if (self.leases is None or sub.id in self._lanes) and (lane := self._lane(sub)) is not None:
             lane.force(job)

@@ -146,6 +146,7 @@ class Store(OutboxReads):
         delivery's row is made by the writer and changed here only once committed (a lane takes it then); every
         later change of it while this process sends it comes here too, in order."""
         self.records = Writer(self.engine)
+        self.records.fenced = True
         self.records.listeners = self.writer.listeners  # the same list: a watcher hears of both
         self.writer.beside = self.records
         self.records.start()

@@ -168,9 +168,11 @@ class Writer:
         self._timed_at = -TIMED_RECENT  # when a change of a timed run was last queued (monotonic)
         self._timed_runs = 0  # timed runs playing: between their events too, the queue stays short
         self._rows = 0  # rows (and statements) queued, not yet taken into a batch
-        # Called before a barrier and at closing: those who gather rows for a turn of the loop give them now.
         # On a SQLite file: the process that writes rows once the store is busy (see `rows_process`).
         self.rows_process: RowsProcess | None = None
+        # The records of sending on a shared store: a delivery's changes apply only under this sender's lease.
+        self.fenced = False
+        # Called before a barrier and at closing: those who gather rows for a turn of the loop give them now.
         self.before_barrier: list[Callable[[], None]] = []
 
     def start(self) -> None:
@@ -363,7 +365,7 @@ class Writer:
             if self._conn is None:
                 self._conn = await self._engine.connect()
             began = time.monotonic()
-            await _transaction(self._conn, batch, self.sender, self.rows_process)
+            await _transaction(self._conn, batch, self.sender, self.rows_process, fenced=self.fenced)
             if (took := time.monotonic() - began) >= SLOW and any(op.timed for op in batch.ops):
                 self._slow.note(took, len(batch))
         except Exception as exc:

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from simulator.store import Store, direct
@@ -20,6 +20,7 @@ from simulator.store import transaction as transaction_module
 from simulator.store.writer import Op
 from tests.store import pg
 from tests.store.test_outbox_notify import rows
+from tests.store.test_secrets import subscription
 
 
 @pytest.fixture
@@ -95,3 +96,35 @@ async def test_a_transaction_cancelled_midway_closes_its_connection(store: Store
         with pytest.raises(asyncio.CancelledError):
             await task
         assert driver.is_closed()
+
+
+async def test_a_senders_record_changes_a_delivery_only_under_its_lease(store: Store):
+    """A sender cut off from the store past its lease went on attempting; another took the subscription and sent
+    the delivery again. The first one's late record, keyed by the id alone, landed over the new holder's: a delivery
+    its receiver had answered 204 showed `dead`. Now a record changes the delivery only while the sender holds the
+    subscription, unless it is marked unfenced (`_owner` None: a resend, claimed by its own conditional write)."""
+    await store.put_subscription(subscription("sub_1", "whsec_" + "A" * 32))
+    event, delivery = rows(1)
+    assert await write(store, Op(events=(event,), deliveries=(delivery,))) is None
+    store.records.sender = "proc_me"
+
+    async def lease_to(owner: str) -> None:
+        async with store.engine.begin() as conn:
+            await conn.execute(update(t.subscriptions).values(lease_owner=owner, lease_until=None))
+
+    async def record(**state: Any) -> tuple[str, int]:
+        done: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+        row = {**{k: v for k, v in delivery.items() if k in transaction_module._DELIVERY_UPDATE_COLUMNS}, **state}
+        store.records.put_nowait(Op(updates=({"_id": delivery["id"], **row},), done=done.set_result))
+        assert await asyncio.wait_for(done, 30) is None
+        async with store.engine.connect() as conn:
+            found = await conn.execute(select(t.deliveries.c.status, t.deliveries.c.attempts))
+            status, attempts = found.one()
+        return status, attempts
+
+    await lease_to("proc_other")  # taken over: its holder's state stands
+    assert await record(status="dead", attempts=1) == ("pending", 0)
+    await lease_to("proc_me")
+    assert await record(status="succeeded", attempts=1) == ("succeeded", 1)
+    await lease_to("proc_other")
+    assert await record(status="pending", attempts=1, _owner=None) == ("pending", 1)
