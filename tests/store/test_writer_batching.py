@@ -32,8 +32,8 @@ def transactions(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     seen: list[list[str]] = []
     real = writer_module._transaction
 
-    async def spy(conn: Any, batch: Any, *args: Any) -> None:
-        await real(conn, batch, *args)
+    async def spy(conn: Any, batch: Any, *args: Any, **kwargs: Any) -> None:
+        await real(conn, batch, *args, **kwargs)
         seen.append([row["key"] for row in batch.events])
 
     monkeypatch.setattr(writer_module, "_transaction", spy)
