@@ -131,6 +131,11 @@ class Lane:
         return True
 
     @property
+    def closing(self) -> bool:
+        """Closed, or closing: its attempts cut short from now on are this process's last of them."""
+        return self._closing
+
+    @property
     def full(self) -> bool:
         """The window has no room for what is published next."""
         return self.held + self.incoming >= HIGH_WATER

@@ -129,7 +129,9 @@ class Outcomes:
                 sent = headers
                 outcome = await self.sender.post(sub.url, body, headers, sub.timeout)
             except asyncio.CancelledError:
-                if sent is not None and (self.stopping or lane.removed):
+                # Recorded whenever its lane closes (a stop, a deletion, a lease handed over or lost): the request
+                # went out. A lease lost and cut short at once left no trace of a request its receiver had.
+                if sent is not None and (self.stopping or lane.closing):
                     request = (sub.url, sent, body, body is rendered)
                     self._interrupted(job, started, delivered, injected, request, removed=lane.removed)
                 raise

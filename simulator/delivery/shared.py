@@ -66,6 +66,8 @@ class Sharing:
         self._listener: tuple[Any, Any] | None = None  # the LISTEN connection, and its asyncpg connection
         self._sweeps: list[tuple[float, str]] = []  # (when, deleted subscription) (see `sweep_later`)
         self._removing: set[asyncio.Task[None]] = set()
+        self._handing_over: set[str] = set()  # subscriptions given back whose lanes are still finishing
+        self._hand_overs: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.leases.register()
@@ -75,6 +77,8 @@ class Sharing:
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._hand_overs:  # their lanes' attempts end and are recorded before the leases go
+            await asyncio.gather(*self._hand_overs, return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -253,6 +257,13 @@ class Sharing:
         # Only now: a send waiting on `fresh` (or starting meanwhile) in a lane just dropped must not go.
         self._renewed = asked
         self._fresh.set()
+        # Leases held with no lane here (stopped while the store was away, or a hand-over that could not finish):
+        # given up, so that a sender, this one too, claims them. Kept, they were renewed for good while nothing
+        # sent their deliveries: after an outage of a few seconds, most of a run stayed pending until a restart.
+        orphans = held - set(engine.lanes) - self._handing_over
+        if orphans:
+            await engine.store.writer.barrier()
+            await leases.give_up(orphans)
         # Numbering after every position the store holds: a process numbers its deliveries itself, from the highest
         # when it started, and another's since would otherwise put its next ones behind what senders have read.
         engine.number_after(await engine.store.max_delivery_n())
@@ -288,9 +299,23 @@ class Sharing:
         self.engine.take_lane(sub)
 
     async def _give_back(self, sub_ids: list[str]) -> None:
-        await asyncio.gather(*(self.engine.drop_lane(sub_id, grace=GIVE_BACK_GRACE) for sub_id in sub_ids))
-        await self.engine.store.writer.barrier()  # their records first: the next owner reads the state they leave
-        await self.leases.give_up(sub_ids)
+        """Hand subscriptions over, beside the rounds: their lanes' attempts under way may take GIVE_BACK_GRACE,
+        and a round waiting for them beat and renewed nothing meanwhile. Under a lease of a few seconds this
+        process's other leases lapsed, the others took them and sent their deliveries again, and reaped it."""
+        self._handing_over.update(sub_ids)
+        task = asyncio.create_task(self._hand_over(sub_ids), name="hand-over")
+        self._hand_overs.add(task)
+        task.add_done_callback(self._hand_overs.discard)
+
+    async def _hand_over(self, sub_ids: list[str]) -> None:
+        try:
+            await asyncio.gather(*(self.engine.drop_lane(sub_id, grace=GIVE_BACK_GRACE) for sub_id in sub_ids))
+            await self.engine.store.writer.barrier()  # their records first: the next owner reads the state they leave
+            await self.leases.give_up(sub_ids)
+        except Exception as exc:  # the store is away: a later round gives up what is still held with no lane
+            log.warning("cannot hand over %d subscriptions yet (%s)", len(sub_ids), failure_reason(exc))
+        finally:
+            self._handing_over.difference_update(sub_ids)
 
     async def _refresh(self) -> None:
         """Take up changes other processes made to the subscriptions this one sends for (a PATCH served

@@ -89,3 +89,32 @@ async def test_an_attempt_a_stopping_process_cuts_short_on_a_shared_store_says_w
             )
         finally:
             await asyncio.wait_for(again.close(grace=0.2), 30)
+
+
+async def test_a_sender_goes_on_sending_after_the_store_was_away_longer_than_its_lanes_wait(
+    db: str, cluster: pg.Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Away past `SAFE` of a lease, the store's absence stops this process's lanes (their leases may have lapsed).
+    Once it answered, the leases were renewed, still held with no lane, and no one could claim them: nothing of
+    the subscription was sent again until the process restarted."""
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    sim = await Simulator.open(db, lease_ttl=2.0)
+    try:
+        with Receiver() as receiver:
+            await sim.create_subscription(SubscriptionSpec(url=receiver.url, signing="standard"))
+            await sim.emit(EventSpec(type="token.created"))
+            await until(lambda: distinct(receiver) == 1, 30, "the first delivery")
+            await asyncio.to_thread(pg.restart, cluster, "stop")
+            try:
+                await until(lambda: not sim.engine.lanes, 30, "the lanes stopped while the store is away")
+            finally:
+                await asyncio.to_thread(pg.restart, cluster, "start")
+            for _ in range(1500):  # the writer takes changes again once it has reconnected
+                try:
+                    await sim.emit(EventSpec(type="token.created"))
+                    break
+                except Exception:
+                    await asyncio.sleep(0.02)
+            await until(lambda: distinct(receiver) == 2, 30, "the delivery made after the store came back")
+    finally:
+        await asyncio.wait_for(sim.close(grace=0.5), 30)
