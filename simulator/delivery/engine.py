@@ -103,10 +103,12 @@ class DeliveryEngine(Publishing, Outcomes):
         Deliveries not yet sent stay in the store for the next start."""
         await self.flush()
         if self._sharing is not None:
-            await self._sharing.stop()
+            await self._sharing.closing()  # the lease rounds go on renewing while the lanes finish
         self.stopping = True  # an attempt cut short from here on is recorded as interrupted (see `Outcomes`)
         await asyncio.gather(*(lane.close(grace) for lane in self._lanes.values()))
         self._lanes.clear()
+        if self._sharing is not None:
+            await self._sharing.stop()
         await self.store.writer.barrier()
         if self._sharing is not None:
             await self._sharing.leave()

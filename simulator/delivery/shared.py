@@ -68,6 +68,7 @@ class Sharing:
         self._removing: set[asyncio.Task[None]] = set()
         self._handing_over: set[str] = set()  # subscriptions given back whose lanes are still finishing
         self._hand_overs: set[asyncio.Task[None]] = set()
+        self._closing = False  # see `closing`
 
     async def start(self) -> None:
         await self.leases.register()
@@ -75,10 +76,17 @@ class Sharing:
         await self._round()
         self._task = asyncio.create_task(self._loop(), name="leases")
 
-    async def stop(self) -> None:
-        self._stopping = True
+    async def closing(self) -> None:
+        """The process is stopping: from now on the rounds only beat and renew (no claim, no hand-over, no read of
+        new work), so the lanes' attempts under way finish under live leases. Stopped first, the rounds renewed
+        nothing through the lanes' grace: another sender reaped this one and sent its open deliveries again."""
+        self._closing = True
         if self._hand_overs:  # their lanes' attempts end and are recorded before the leases go
             await asyncio.gather(*self._hand_overs, return_exceptions=True)
+
+    async def stop(self) -> None:
+        await self.closing()
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -178,11 +186,11 @@ class Sharing:
             told_of_others = self._others
             self._nudge.clear()
             self._others = False
-            if told_of_others or poll_due or self._listener is None:
+            if (told_of_others or poll_due or self._listener is None) and not self._closing:
                 self._polled_at = time.monotonic()
                 await self._poll()
             await self._sweep()
-            if claim_wanted and time.monotonic() - self._shared_at > CLAIM_GAP:
+            if claim_wanted and time.monotonic() - self._shared_at > CLAIM_GAP and not self._closing:
                 claim_wanted = False  # take it now, not at the next round
                 with contextlib.suppress(Exception):  # the store is restarting: the rounds say so
                     await self._share(give_back=False)
@@ -272,7 +280,7 @@ class Sharing:
             log.info("reaped %d processes that stopped: their subscriptions are free", len(dead))
             for told in engine.reaped:
                 await told()
-        if not leases.sends:
+        if not leases.sends or self._closing:
             return
         await self._share(give_back=True)
         await self._refresh()

@@ -53,3 +53,32 @@ async def test_a_hand_over_keeps_the_leases_it_does_not_give(db: str, monkeypatc
             if second is not None:
                 await asyncio.wait_for(second.close(grace=0.2), 30)
             await asyncio.wait_for(first.close(grace=0.2), 30)
+
+
+async def test_a_stopping_sender_keeps_its_leases_while_its_attempts_finish(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clean stop ended the lease rounds before the lanes' grace: nothing was renewed while the attempts under way
+    finished, so under a lease shorter than the grace another sender took the subscription and sent the open
+    delivery again beside it."""
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    async with silent_receiver() as (url, got):
+        first = await Simulator.open(db, lease_ttl=3.0)
+        second: Simulator | None = None
+        closing: asyncio.Task[None] | None = None
+        try:
+            await first.create_subscription(SubscriptionSpec(url=url, timeout=60, signing="standard"))
+            await first.emit(EventSpec(type="token.created"))
+            await until(lambda: len(got) == 1, 30, "the request")
+            second = await Simulator.open(db, lease_ttl=3.0)
+            closing = asyncio.create_task(first.close(grace=6.0))  # twice the lease: the attempt never answers
+            while not closing.done():
+                assert len(got) == 1, "sent again while the first sender's attempt was still open"
+                await asyncio.sleep(0.01)
+            await closing
+            await until(lambda: len(got) == 2, 30, "the delivery sent again once the first sender stopped")
+            assert len(set(ids(got))) == 1
+        finally:
+            if second is not None:
+                await asyncio.wait_for(second.close(grace=0.2), 30)
+            await asyncio.wait_for(closing if closing is not None else first.close(grace=0.2), 30)
