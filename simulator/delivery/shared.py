@@ -81,6 +81,9 @@ class Sharing:
         new work), so the lanes' attempts under way finish under live leases. Stopped first, the rounds renewed
         nothing through the lanes' grace: another sender reaped this one and sent its open deliveries again."""
         self._closing = True
+        if self.leases.sends:
+            with contextlib.suppress(Exception):  # the store is away: the others count it until its beat stops
+                await self.leases.leaving()
         if self._hand_overs:  # their lanes' attempts end and are recorded before the leases go
             await asyncio.gather(*self._hand_overs, return_exceptions=True)
 

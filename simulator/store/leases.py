@@ -83,6 +83,15 @@ class Leases:
         async with self.engine.begin() as conn:
             return {row.id for row in await conn.execute(stmt)}
 
+    async def leaving(self) -> None:
+        """This process is stopping: it takes no more work, so the others' shares no longer count it, though it
+        beats, and keeps its leases, while its attempts under way finish. Counted until its beat stopped, it drew
+        hand-overs to itself and back again, each cutting an attempt: three requests for one delivery."""
+        self.sends = False  # a beat that registers it again (after a reaper's delete) says so too
+        p = t.processes.c
+        async with self.engine.begin() as conn:
+            await conn.execute(update(t.processes).where(p.id == self.id).values(sends=False))
+
     async def share(self) -> int:
         """How many subscriptions with work this process should hold: an even share among the live senders."""
         s, p = t.subscriptions.c, t.processes.c

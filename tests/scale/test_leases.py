@@ -130,3 +130,13 @@ async def test_a_process_back_from_losing_the_store_reaps_nobody_until_the_other
 
     reaped = await eventually(a_round, "the silent process to be reaped once `back` has beaten a lease long")
     assert reaped == [quiet.id]
+
+
+async def test_a_process_leaving_is_not_counted_in_the_others_shares(filled: Simulator):
+    """A stopping process takes no more work: counted until its beat stopped, it drew hand-overs to itself."""
+    staying, leaving = await senders(filled, 2, ttl=30)
+    assert await staying.share() == 2  # four subscriptions with work, two senders
+    await leaving.leaving()
+    assert await staying.share() == 4
+    await leaving.beat()  # it goes on beating while its attempts finish, still not a sender
+    assert await staying.share() == 4
