@@ -1,5 +1,5 @@
-"""A small HTTP/1.1 client for webhook POSTs: keep-alive connections per origin, one request per connection at
-a time, the response read just far enough to record it.
+"""A small HTTP/1.1 client for webhook POSTs: keep-alive connections per URL, one request per connection at a
+time, the response read just far enough to record it.
 
 A general client (aiohttp) spends most of a delivery's CPU on features a webhook never uses: cookies, redirects,
 proxies, streaming payloads, decompression. Here a request is one pre-built `bytes` write, which makes sending
@@ -29,7 +29,8 @@ MAX_READS = 1024
 # Bytes read per byte of body before the excerpt is full, framing included (one-byte chunks take six): past that
 # the framing itself (chunk extensions without end) is the load, and the connection is closed.
 MAX_FRAMING = 8
-IDLE_PER_ORIGIN = 256
+# Idle connections kept in all, whatever their URLs; past that the least recently used one is closed.
+MAX_IDLE = 256
 _URL_SAFE = "/:@!$&'()*+,;=-._~%?"
 
 
@@ -56,7 +57,11 @@ class BodyDisconnected(BodyCut, ServerDisconnected):
     """A BodyCut by the connection's end: still a ServerDisconnected to those that catch one."""
 
 
-Origin = tuple[str, str, int]  # (scheme, host, port)
+# Where a connection may be reused: its URL's scheme, host, port and request line. Pooled by origin, a receiver
+# that answered one request twice had its stray answer read as the answer to another URL's next request on the
+# same host (another subscription's 500 recorded as a success); pooled by URL, a misbehaving endpoint's answers
+# reach only its own requests.
+Pool = tuple[str, str, int, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +92,8 @@ class Target:
         return cls(parts.scheme, host, port, head.encode("latin-1"))
 
     @property
-    def origin(self) -> Origin:
-        return self.scheme, self.host, self.port
+    def pool(self) -> Pool:
+        return self.scheme, self.host, self.port, self.head
 
 
 @dataclass(slots=True)  # not frozen: made once per POST, and a frozen one's __init__ costs three times as much
@@ -311,11 +316,11 @@ class _Cork:
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; `request` may be called again once the previous response is complete."""
 
-    def __init__(self, limit: int, origin: Origin, on_lost: Callable[[_Connection], None], cork: _Cork) -> None:
+    def __init__(self, limit: int, pool: Pool, on_lost: Callable[[_Connection], None], cork: _Cork) -> None:
         self._cork = cork
         self._unsent = False  # a request is made and waits for the cork to write it
         self._limit = limit
-        self.origin = origin
+        self.pool = pool
         self._on_lost = on_lost
         self.idle_since = 0.0
         self.requests = 0
@@ -443,18 +448,20 @@ class _Connection(asyncio.Protocol):
 
 
 class Client:
-    """Keep-alive connections per origin. No limit of its own: callers bound their concurrency.
+    """Keep-alive connections per URL. No limit of its own on connections in use: callers bound their concurrency.
 
     An idle connection is closed after `idle_timeout` seconds (as aiohttp's keep-alive timeout did), and one the
     server closes is forgotten at once: a long-running server posting to many short-lived receivers (a test's
-    ephemeral ports) keeps nothing of them.
+    ephemeral ports) keeps nothing of them. At most MAX_IDLE are kept idle in all, the least recently used closed
+    first: a thousand subscriptions on one host, each with a path of its own, do not hold a socket each.
     """
 
     def __init__(
         self, limit: int = 1024, ssl_context: ssl.SSLContext | None = None, idle_timeout: float = 30.0
     ) -> None:
         self._limit = limit
-        self._idle: dict[Origin, list[_Connection]] = {}
+        self._idle: dict[Pool, list[_Connection]] = {}
+        self._lru: dict[_Connection, None] = {}  # every idle connection, the least recently used first
         self._ssl = ssl_context
         self._open: set[_Connection] = set()
         self._idle_timeout = idle_timeout
@@ -489,23 +496,24 @@ class Client:
         return response
 
     def _idle_connection(self, target: Target) -> _Connection | None:
-        idle = self._idle.get(target.origin)
+        idle = self._idle.get(target.pool)
         while idle:
             conn = idle.pop()  # the most recently used: the likeliest to be alive
+            self._lru.pop(conn, None)
             if conn.reusable:
                 return conn
             self._forget(conn)
         return None
 
     async def _connect(self, target: Target, timeout: float) -> _Connection:
-        origin = target.origin
+        pool = target.pool
         loop = asyncio.get_running_loop()
         tls = None
         if target.scheme == "https":
             tls = self._ssl or _default_context()
         async with asyncio.timeout(timeout):
             _, conn = await loop.create_connection(
-                lambda: _Connection(self._limit, origin, self._forget, self._cork),
+                lambda: _Connection(self._limit, pool, self._forget, self._cork),
                 target.host,
                 target.port,
                 ssl=tls,
@@ -515,39 +523,48 @@ class Client:
         return conn
 
     def _release(self, conn: _Connection) -> None:
-        idle = self._idle.setdefault(conn.origin, [])
-        if not conn.reusable or len(idle) >= IDLE_PER_ORIGIN:
+        if not conn.reusable:
             conn.close()
             self._forget(conn)
             return
+        if len(self._lru) >= MAX_IDLE:
+            self._drop(next(iter(self._lru)))
         now = asyncio.get_running_loop().time()
         conn.idle_since = now
-        idle.append(conn)
+        self._idle.setdefault(conn.pool, []).append(conn)
+        self._lru[conn] = None
         if now - self._swept > self._idle_timeout / 2:
             self._sweep(now)
 
     def _sweep(self, now: float) -> None:
-        """Close the connections idle for longer than `idle_timeout` (the least recent sit first in each list)."""
+        """Close the connections idle for longer than `idle_timeout` (the least recent sit first)."""
         self._swept = now
-        for conns in list(self._idle.values()):
-            while conns and now - conns[0].idle_since > self._idle_timeout:
-                conns[0].close()
-                self._forget(conns[0])
+        while self._lru:
+            oldest = next(iter(self._lru))
+            if now - oldest.idle_since <= self._idle_timeout:
+                break
+            self._drop(oldest)
+
+    def _drop(self, conn: _Connection) -> None:
+        conn.close()
+        self._forget(conn)
 
     def _forget(self, conn: _Connection) -> None:
         self._open.discard(conn)
-        idle = self._idle.get(conn.origin)
+        self._lru.pop(conn, None)
+        idle = self._idle.get(conn.pool)
         if idle is not None:
             if conn in idle:
                 idle.remove(conn)
             if not idle:
-                del self._idle[conn.origin]
+                del self._idle[conn.pool]
 
     def close(self) -> None:
         for conn in list(self._open):
             conn.close()
         self._open.clear()
         self._idle.clear()
+        self._lru.clear()
 
 
 _CONTEXT: ssl.SSLContext | None = None

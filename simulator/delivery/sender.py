@@ -1,4 +1,4 @@
-"""The sender: keep-alive connections per origin, one POST per attempt, the outcome recorded whatever happens."""
+"""The sender: keep-alive connections per URL, one POST per attempt, the outcome recorded whatever happens."""
 
 from __future__ import annotations
 

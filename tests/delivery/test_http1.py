@@ -445,3 +445,42 @@ async def test_an_answer_read_before_a_request_goes_out_is_not_its_answer(client
         client.close()  # its sockets close in the loop's next turns: the server is waited for off the loop
         await asyncio.to_thread(server.join, 5)
         listener.close()
+
+
+async def test_an_endpoint_that_answers_twice_never_answers_another_urls_request(client: Client) -> None:
+    """A receiver's `/twice` answers each request, then slips a stray 200 before the next request's answer on
+    the same connection; `/fail` always answers 500. Pooled by origin, `/fail`'s request went out on `/twice`'s
+    kept connection and read the stray 200: another subscription's failure recorded as a success."""
+    server = Server()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        stray = b""  # this connection's next answer comes after it
+        while (request := await read_request(reader, server)) is not None:
+            if request.startswith(b"POST /twice "):
+                answer = NO_CONTENT
+            else:
+                answer = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+            writer.write(stray + answer)
+            stray = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" if answer == NO_CONTENT else b""
+            await writer.drain()
+
+    async with serving(handle, server):
+        statuses = []
+        for _ in range(3):
+            await client.post(target(server, "/twice"), {}, b"{}", 5)  # its own stray may answer it: one endpoint
+            statuses.append((await client.post(target(server, "/fail"), {}, b"{}", 5)).status)
+    assert statuses == [500, 500, 500]
+
+
+async def test_idle_connections_are_bounded_in_all_the_least_recent_closed_first(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http1, "MAX_IDLE", 2)
+    async with scripted([NO_CONTENT]) as server:
+        for path in ("/a", "/b", "/c", "/b"):
+            assert (await client.post(target(server, path), {}, b"{}", 5)).status == 204
+        kept = sorted(conn.pool[3].split(b" ")[1].decode() for conns in client._idle.values() for conn in conns)
+        assert kept == ["/b", "/c"]  # /a was the least recently used when /c's connection went idle
+        await until(lambda: len(client._open) == 2, timeout=5, what="the dropped connection forgotten")
+        assert (await client.post(target(server, "/c"), {}, b"{}", 5)).status == 204
+    assert server.connections == 3  # /b and /c reused theirs
