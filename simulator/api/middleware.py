@@ -6,6 +6,7 @@ Each answers its own refusals as problem documents, so every non-2xx the server 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -39,6 +40,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 DRAIN_LIMIT = 64 * 1024 * 1024
 # The access log's status for a request whose client disconnected before it was answered (nginx's 499).
 CLIENT_CLOSED = 499
+STOPPING = "the server stopped before this request's end: what it did stands, the rest was not done; ask again"
 # Methods a browser sends cross-site without asking (and that change nothing here): no Origin check on them.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # `--allowed-host all`: every Host is answered, as off loopback (a tunnel whose public names change).
@@ -84,6 +86,15 @@ class RequestContext:
             # The client went away before its request was read: nothing to answer, nothing broken here.
             state["status"] = CLIENT_CLOSED
             log.info("client disconnected before sending the whole request: %s %s", scope["method"], scope["path"])
+        except asyncio.CancelledError:
+            # The only cancel a request's task gets: the server stopping, its graceful time spent (a redeliver
+            # of tens of thousands of dead deliveries). Answered 503, not a 500 and a traceback; what the request
+            # did stands, what it had not reached is as it was. The task ends here, as the server has let it go.
+            state["status"] = 503
+            log.warning("the server stopped before the end of %s %s", scope["method"], scope["path"])
+            if not state["sent"]:
+                stopping = HttpError(503, STOPPING, headers={"Retry-After": "5"})
+                await problem_response(stopping)(scope, receive, send_with_id)
         except Exception as error:
             unavailable = unreachable_store(error, f"{scope['method']} {scope['path']}")
             if unavailable is not None:

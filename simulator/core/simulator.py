@@ -268,7 +268,7 @@ class Simulator:
         claimed = [i for i in dict.fromkeys(ids) if i not in self._redelivering]
         self._redelivering.update(claimed)
         try:
-            redone = [i for i in claimed if await self.engine.redeliver(i)]
+            redone = await self.engine.redeliver(claimed)
             await self.store.writer.barrier()
         finally:
             self._redelivering.difference_update(claimed)

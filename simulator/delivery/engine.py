@@ -10,6 +10,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from simulator.delivery import reads
 from simulator.delivery.batches import Batches
@@ -34,6 +35,8 @@ log = logging.getLogger("webhook_sim.delivery")
 
 # Deleted subscriptions remembered (see `subscription_removed`); ids are never reused, so the oldest can go.
 REMOVED_KEPT = 100_000
+# Deliveries read at once when many are sent again (a subscription's dead ones).
+REDELIVER_PAGE = 500
 
 
 class DeliveryEngine(Publishing, Outcomes):
@@ -284,18 +287,29 @@ class DeliveryEngine(Publishing, Outcomes):
         await self.store.writer.barrier()  # settled means recorded too: readers see every attempt
         return True
 
-    async def redeliver(self, delivery_id: str) -> bool:
-        """Send a delivery again with a fresh retry budget (same id, same body); one waiting for its next retry
-        has that attempt now instead (see `_hasten`). False if it is being delivered and cannot be."""
-        page = await self.store.outbox_rows([delivery_id])
-        if not page:
-            return False
-        row, events = page[0]
+    async def redeliver(self, delivery_ids: list[str]) -> list[str]:
+        """Send deliveries again, in the order given, with a fresh retry budget (same id, same body); one waiting
+        for its next retry has that attempt now instead (see `_hasten`). The ones sent again: not those being
+        delivered, which cannot be. Read REDELIVER_PAGE at a time: one read each took 79 s for 11,000."""
+        redone: list[str] = []
+        subs: dict[str, Subscription | None] = {}
+        for start in range(0, len(delivery_ids), REDELIVER_PAGE):
+            ids = delivery_ids[start : start + REDELIVER_PAGE]
+            found = {row.id: (row, events) for row, events in await self.store.outbox_rows(ids)}
+            for delivery_id in ids:
+                if delivery_id in found and await self._redeliver(*found[delivery_id], subs):
+                    redone.append(delivery_id)
+        return redone
+
+    async def _redeliver(self, row: Any, events: list[Any], subs: dict[str, Subscription | None]) -> bool:
+        delivery_id = row.id
         if row.status == "failed":
             return self._hasten(row.subscription_id, delivery_id)
         if row.status == "pending":
             return False
-        sub = await self.store.get_subscription(row.subscription_id)
+        if row.subscription_id not in subs:
+            subs[row.subscription_id] = await self.store.get_subscription(row.subscription_id)
+        sub = subs[row.subscription_id]
         if sub is None or sub.id in self._removed:
             return False
         if self.store.shared and not await self.store.claim_again(delivery_id, row.status):
