@@ -38,7 +38,7 @@ CLAIM_GAP = 0.1  # seconds at least between two claims that a notification promp
 RENEW = 1 / 3  # of a lease's length, between renewals
 ROUND_MAX = 1.0  # seconds between rounds at most: a sender that joins gets its share within about two
 SAFE = 0.6  # of a lease's length without a renewal, after which this process stops sending
-GIVE_BACK_GRACE = 5.0  # seconds a given-back lane's attempts under way may take
+GIVE_BACK_GRACE = 5.0  # seconds a lane's attempts under way may take when its leases may have lapsed
 # Seconds at least between two reads, by a busy lane, of deliveries other processes numbered behind its position
 # (each publishing process numbers its own): such a read lists every active delivery the lane has passed.
 CATCH_UP = 1.0
@@ -310,8 +310,8 @@ class Sharing:
         self.engine.take_lane(sub)
 
     async def _give_back(self, sub_ids: list[str]) -> None:
-        """Hand subscriptions over, beside the rounds: their lanes' attempts under way may take GIVE_BACK_GRACE,
-        and a round waiting for them beat and renewed nothing meanwhile. Under a lease of a few seconds this
+        """Hand subscriptions over, beside the rounds: their lanes' attempts under way are waited for, and a
+        round waiting for them beat and renewed nothing meanwhile. Under a lease of a few seconds this
         process's other leases lapsed, the others took them and sent their deliveries again, and reaped it."""
         self._handing_over.update(sub_ids)
         task = asyncio.create_task(self._hand_over(sub_ids), name="hand-over")
@@ -319,8 +319,14 @@ class Sharing:
         task.add_done_callback(self._hand_overs.discard)
 
     async def _hand_over(self, sub_ids: list[str]) -> None:
+        # Attempts under way end on their own, within their subscription's timeout: cut after a grace of 5 s
+        # they were sent again by the next owner, and two senders handing a subscription back and forth as the
+        # work drained cut one attempt after another (three requests for one delivery). The rounds go on
+        # renewing the leases meanwhile, so waiting costs the newcomer its share for that long, no more.
+        lanes = self.engine.lanes
+        grace = {sub_id: lanes[sub_id].sub.timeout + GIVE_BACK_GRACE for sub_id in sub_ids if sub_id in lanes}
         try:
-            await asyncio.gather(*(self.engine.drop_lane(sub_id, grace=GIVE_BACK_GRACE) for sub_id in sub_ids))
+            await asyncio.gather(*(self.engine.drop_lane(s, grace=wait) for s, wait in grace.items()))
             await self.engine.store.writer.barrier()  # their records first: the next owner reads the state they leave
             await self.leases.give_up(sub_ids)
         except Exception as exc:  # the store is away: a later round gives up what is still held with no lane
