@@ -86,7 +86,7 @@ async def test_a_redelivery_is_recorded_in_order_with_its_attempt(sim: Simulator
 
     held = asyncio.create_task(sim.store.writer.submit(hold))  # the writer busy with something long meanwhile
     try:
-        assert await sim.engine.redeliver(delivery_id)
+        assert await sim.engine.redeliver([delivery_id]) == [delivery_id]
         await until(attempts(2), "the redelivery's attempt was recorded")
     finally:
         gate.set()

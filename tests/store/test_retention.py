@@ -198,7 +198,7 @@ async def test_on_a_shared_store_a_resend_of_what_another_server_pruned_is_refus
             return await read_subscription(sub_id)
 
         sim.store.get_subscription = pruned_meanwhile  # type: ignore[method-assign]
-        assert await sim.engine.redeliver(delivery_id) is False
+        assert await sim.engine.redeliver([delivery_id]) == []
         sim.store.get_subscription = read_subscription  # type: ignore[method-assign]
         await sim.store.writer.barrier()
         assert len(receiver.requests) == 1  # the first delivery only
