@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
+import resource
 import socket
 import ssl
 import threading
@@ -484,3 +485,35 @@ async def test_idle_connections_are_bounded_in_all_the_least_recent_closed_first
         await until(lambda: len(client._open) == 2, timeout=5, what="the dropped connection forgotten")
         assert (await client.post(target(server, "/c"), {}, b"{}", 5)).status == 204
     assert server.connections == 3  # /b and /c reused theirs
+
+
+async def test_hundreds_of_urls_in_flight_each_keep_their_connection(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The idle cap is a quarter of the file descriptors: with 2,048 of them, 300 URLs with a request each in flight
+    find their connection again for the next. Under a cap of 256 in all, 44 of them opened a new one each time."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip(f"the process may open {hard} files at most; the test needs 2,048")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (2048, hard))
+    try:
+        monkeypatch.setattr(http1, "MAX_IDLE", http1._max_idle())
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    async with scripted([NO_CONTENT]) as server:
+        for _ in range(3):
+            sent = [client.post(target(server, f"/s{i}"), {}, b"{}", 10) for i in range(300)]
+            assert {answer.status for answer in await asyncio.gather(*sent)} == {204}
+    assert server.connections == 300
+
+
+@pytest.mark.parametrize(("files", "idle"), [(100, 64), (2048, 512), (8192, 1024)])
+def test_the_idle_cap_is_a_quarter_of_the_file_descriptors_64_to_1024(files: int, idle: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < files:
+        pytest.skip(f"the process may open {hard} files at most")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (files, hard))
+    try:
+        assert http1._max_idle() == idle
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
