@@ -25,7 +25,7 @@ from simulator.delivery.faults import parse_cli_fault
 from simulator.errors import FieldError, InvalidInput
 from simulator.models.enums import SIGNING_SCHEMES
 from simulator.models.inputs import RunSpec, SubscriptionSpec, parse
-from simulator.runtime import tune_gc
+from simulator.runtime import raise_file_limit, tune_gc
 from simulator.scenarios import Scenario, loader
 from simulator.store.outbox import ACTIVE
 from simulator.store.resume import own_work_only
@@ -140,6 +140,7 @@ async def _bounded(sim: Simulator, spec: RunSpec, args: argparse.Namespace) -> R
 async def run_command(args: argparse.Namespace) -> int:
     spec = run_spec(args)
     args.allowed_host = options.allowed_hosts(args.allowed_host)  # checked before the store opens
+    raise_file_limit()
     stop = Stop()
     undo = stop.install()  # before the store exists: a temporary one is deleted whenever the signal comes
     try:

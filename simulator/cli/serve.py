@@ -17,7 +17,15 @@ from simulator.api import access_log as api_logging
 from simulator.api.app import server_app
 from simulator.cli import options
 from simulator.errors import FieldError, InvalidInput
-from simulator.runtime import HEADER_TIMEOUT, bind_tcp, is_loopback, server_config, stop_signals_end_quietly, tune_gc
+from simulator.runtime import (
+    HEADER_TIMEOUT,
+    bind_tcp,
+    is_loopback,
+    raise_file_limit,
+    server_config,
+    stop_signals_end_quietly,
+    tune_gc,
+)
 from simulator.store import ensure_free
 
 SHUTDOWN_GRACE = 10.0
@@ -98,6 +106,7 @@ def serve_command(args: argparse.Namespace) -> int:
     options.check_lease_ttl(args.lease_ttl)
     folders = options.scenario_dirs(args.scenarios)
     ensure_free(args.db)  # a second server on one database is refused before it binds, naming the holder
+    raise_file_limit()
     try:
         sock = bind_tcp(args.host, args.port)
     except OSError as exc:

@@ -26,7 +26,7 @@ from simulator.cli.serve import load_key
 from simulator.core.simulator import Simulator
 from simulator.credentials import mask_url
 from simulator.errors import FieldError, InvalidInput
-from simulator.runtime import run_loop, tune_gc
+from simulator.runtime import raise_file_limit, run_loop, tune_gc
 from simulator.store import sqlalchemy_url
 
 log = logging.getLogger("webhook_sim.worker")
@@ -53,6 +53,7 @@ def worker_command(args: argparse.Namespace) -> int:
     options.check_lease_ttl(args.lease_ttl)
     folders = options.scenario_dirs(args.scenarios)
     key = load_key(args.signing_key)
+    raise_file_limit()
     tune_gc()
     return run_loop(_work(args.db, key, args.lease_ttl, folders))
 

@@ -43,7 +43,6 @@ def _max_idle() -> int:
     return max(64, min(1024, soft // 4))
 
 
-MAX_IDLE = _max_idle()
 _URL_SAFE = "/:@!$&'()*+,;=-._~%?"
 
 
@@ -465,7 +464,7 @@ class Client:
 
     An idle connection is closed after `idle_timeout` seconds (as aiohttp's keep-alive timeout did), and one the
     server closes is forgotten at once: a long-running server posting to many short-lived receivers (a test's
-    ephemeral ports) keeps nothing of them. At most MAX_IDLE are kept idle in all, the least recently used closed
+    ephemeral ports) keeps nothing of them. At most `_max_idle()` are kept idle in all, the least recently used closed
     first: thousands of subscriptions on one host, each with a path of its own, do not hold a socket each.
     """
 
@@ -478,6 +477,7 @@ class Client:
         self._ssl = ssl_context
         self._open: set[_Connection] = set()
         self._idle_timeout = idle_timeout
+        self._max_idle = _max_idle()  # after `serve` has raised the file limit (see `runtime.raise_file_limit`)
         self._swept = 0.0
         self._cork = _Cork()
 
@@ -540,7 +540,7 @@ class Client:
             conn.close()
             self._forget(conn)
             return
-        if len(self._lru) >= MAX_IDLE:
+        if len(self._lru) >= self._max_idle:
             self._drop(next(iter(self._lru)))
         now = asyncio.get_running_loop().time()
         conn.idle_since = now

@@ -35,15 +35,22 @@ class Served:
     """`webhook-sim serve --port 0 ARGS` until `stop()`; its stdout and stderr in files under `logs`."""
 
     def __init__(
-        self, logs: Path, args: Sequence[str] = (), env: dict[str, str] | None = None, max_files: int | None = None
+        self,
+        logs: Path,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        max_files: int | None = None,
+        soft_files: int | None = None,
     ) -> None:
         logs.mkdir(parents=True, exist_ok=True)
         self.out, self.err = logs / "serve.out", logs / "serve.err"
         command = [sys.executable, "-m", "simulator.cli", "serve", "--port", "0", "--db", str(logs / "api.db"), *args]
 
         def limit() -> None:
-            if max_files is not None:
+            if max_files is not None:  # soft and hard
                 resource.setrlimit(resource.RLIMIT_NOFILE, (max_files, max_files))
+            if soft_files is not None:  # the soft limit alone, which the process may raise
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft_files, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
         with self.out.open("w") as out, self.err.open("w") as err:
             self.proc = subprocess.Popen(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 import socket
 import threading
 import time
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from simulator.runtime import AppServer
+from simulator.runtime import FILE_LIMIT, AppServer
 from tests.api.serving import Served, clean_env, healthy, serve_once
 
 TOKEN = "exposure-token-for-tests"
@@ -139,6 +140,22 @@ def test_idle_and_half_sent_connections_are_closed_and_health_answers_throughout
         for sock in idle:
             sock.close()
         served.stop()
+
+
+def test_serve_raises_its_open_file_limit_towards_the_hard_one(tmp_path: Path) -> None:
+    """Started with a soft limit of 256 files under a higher hard one (Linux starts processes at 1,024 under
+    524,288), `serve` raises its soft limit to the hard one, 65,536 at most: its caps on connections follow it."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        pytest.skip(f"the hard limit on open files is {hard}: nothing to raise to")
+    served = Served(tmp_path, soft_files=256)
+    try:
+        limits = Path(f"/proc/{served.proc.pid}/limits").read_text()
+    finally:
+        served.stop()
+    [line] = [line for line in limits.splitlines() if line.startswith("Max open files")]
+    wanted = FILE_LIMIT if hard == resource.RLIM_INFINITY else min(hard, FILE_LIMIT)
+    assert int(line.split()[3]) == wanted
 
 
 def test_a_slow_head_is_closed_even_while_it_trickles_in(tmp_path: Path) -> None:
