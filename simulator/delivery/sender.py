@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
-from simulator.delivery.http1 import BodyCut, Client, ProtocolError, Response, Target
+from simulator.delivery.http1 import Client, Target
+from simulator.delivery.http1_reader import BodyCut, ProtocolError, Response
 
 # The most of an answer's body kept (the attempts log and the dashboard show it), in bytes as received.
 RESPONSE_EXCERPT = 64 * 1024

@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from simulator.delivery import http1
-from simulator.delivery.http1 import Client, ProtocolError, ServerDisconnected, Target
+from simulator.delivery.http1 import Client, Target
+from simulator.delivery.http1_reader import ProtocolError, Reader, Response, ServerDisconnected
 from simulator.delivery.sender import Sender
 from tests.conftest import until
 from tests.delivery.scripted import NO_CONTENT, Server, free_port, read_request, scripted, serving, target
@@ -365,7 +366,7 @@ async def test_responses_leave_no_reference_cycles(client: Client) -> None:
             for _ in range(5):
                 with pytest.raises(ProtocolError):
                     await client.post(target(server), {}, b"{}", 5)
-        assert [o for o in gc.get_objects() if type(o) is http1._Reader] == []
+        assert [o for o in gc.get_objects() if type(o) is Reader] == []
     finally:
         gc.enable()
 
@@ -430,7 +431,7 @@ async def test_an_answer_read_before_a_request_goes_out_is_not_its_answer(client
         assert (await client.post(where, {"X-N": "1"}, b"{}", 5)).body == b"real"
         go = asyncio.get_running_loop().create_future()
 
-        async def second() -> http1.Response:
+        async def second() -> Response:
             await go
             return await client.post(where, {"X-N": "2"}, b"{}", 5)
 

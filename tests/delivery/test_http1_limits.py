@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tracemalloc
 
-from simulator.delivery.http1 import MAX_READS
+from simulator.delivery.http1_reader import MAX_READS
 from simulator.delivery.sender import RESPONSE_EXCERPT, Outcome, Sender
 from tests.delivery.scripted import (
     FiftyMegabytes,
