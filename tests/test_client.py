@@ -4,9 +4,11 @@ once through `Client` and once through `AsyncClient`."""
 import asyncio
 import inspect
 import json
+import re
 import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -96,6 +98,42 @@ async def test_server_routes_and_auth(api: Both, server: AppServer):
         await anonymous.list_runs()
     assert (caught.value.status, caught.value.title) == (401, "Unauthorized")
     await (anonymous.close() if isinstance(anonymous.client, Client) else anonymous.aclose())
+
+
+@pytest.mark.parametrize("item", [".", ".."])
+async def test_a_dot_id_reaches_its_route_and_is_not_found(api: Both, item: str) -> None:
+    """Sent as they are, `.` and `..` were resolved away with the segment before: `get_subscription("..")` asked
+    for `/` and said the server was not the control API, `delete_subscription(".")` met a 405."""
+    for call, noun in [
+        (api.get_subscription, "subscription"),
+        (api.delete_subscription, "subscription"),
+        (api.get_run, "run"),
+        (api.cancel_run, "run"),
+        (api.get_delivery, "delivery"),
+        (api.redeliver, "delivery"),
+    ]:
+        with pytest.raises(ApiError) as caught:
+            await call(item)
+        assert (caught.value.status, caught.value.detail) == (404, f"no {noun} {item!r}")
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        (Decimal("12.50"), "overrides['payload.amount']: a Decimal is not a JSON value"),
+        ({"a", "b"}, "overrides['payload.amount']: a set is not a JSON value"),
+        ([1, float("nan")], "overrides['payload.amount'][1]: nan is not a JSON number"),
+        ({1: {"x": object()}}, "overrides['payload.amount'][1]['x']: a object is not a JSON value"),
+    ],
+)
+async def test_a_value_json_cannot_carry_is_refused_naming_where_it_is(
+    api: Both, receiver: Receiver, value: Any, said: str
+) -> None:
+    """The encoder's own error named only the type (`Object of type Decimal is not JSON serializable`), and `nan`
+    went out as `NaN`, which is not JSON. Nothing is sent."""
+    with pytest.raises(ValueError, match=r"^" + re.escape(said)):
+        await api.emit("credentials.updated", {"payload.amount": value}, target=receiver.url, seed=1)
+    assert len(await api.list_deliveries()) == 0 and receiver.requests == []
 
 
 async def test_event_catalog_sample_and_schema(api: Both):

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mappin
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -40,12 +40,11 @@ from simulator.client.records import (
     SubscriptionInfo,
     still_running,
 )
-from simulator.client.wire import api_time, auth, next_cursor, times
+from simulator.client.wire import api_time, auth, json_body, next_cursor, segment, times
 
 T = TypeVar("T")
 R_ = TypeVar("R_")
 P = ParamSpec("P")
-_quote = functools.partial(quote, safe=":")
 
 
 def _one(cls: type[R]) -> Callable[[httpx.Response], R]:
@@ -80,7 +79,8 @@ class _Op(Generic[T]):
             "method": self.method,
             "url": self.path,
             "params": params or None,
-            "json": self.body if self.method in ("POST", "PATCH") else None,
+            "content": json_body(self.body) if self.method in ("POST", "PATCH") and self.body is not None else None,
+            "headers": {"Content-Type": "application/json"} if self.body is not None else None,
             "timeout": httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
         }
 
@@ -114,7 +114,7 @@ def _on(method: str, path: str, parse: Callable[[httpx.Response], T]) -> Callabl
     """An operation on one item: `path` has a `{}` for its (quoted) id."""
 
     def op(item: str) -> _Op[T]:
-        return _Op(method, path.format(_quote(item)), parse)
+        return _Op(method, path.format(segment(item)), parse)
 
     return op
 
@@ -162,7 +162,7 @@ class _Ops:
     @staticmethod
     def sample(type: str, seed: int = 0) -> _Op[bytes]:
         """The exact body a subscriber receives for `type` (the same seed gives the same bytes)."""
-        return _Op("GET", f"/events/{_quote(type)}/sample", lambda r: r.content, {"seed": seed})
+        return _Op("GET", f"/events/{segment(type)}/sample", lambda r: r.content, {"seed": seed})
 
     @staticmethod
     def emit(
@@ -198,7 +198,7 @@ class _Ops:
     @staticmethod
     def run_events(run_id: str, *, limit: int | None = None, cursor: str | None = None) -> _Op[Page[RunEventInfo]]:
         """The events the run emitted, in order."""
-        return _list(f"/runs/{_quote(run_id)}/events", RunEventInfo, limit, cursor)
+        return _list(f"/runs/{segment(run_id)}/events", RunEventInfo, limit, cursor)
 
     # -- subscriptions ----------------------------------------------------------------------------------
     @staticmethod
@@ -211,7 +211,7 @@ class _Ops:
     @staticmethod
     def update_subscription(sub_id: str, **changes: Any) -> _Op[SubscriptionInfo]:
         """Change only the fields given (`enabled=True` re-enables it and resets its dead count)."""
-        return _Op("PATCH", f"/subscriptions/{_quote(sub_id)}", _one(SubscriptionInfo), body=changes)
+        return _Op("PATCH", f"/subscriptions/{segment(sub_id)}", _one(SubscriptionInfo), body=changes)
 
     # -- deliveries -------------------------------------------------------------------------------------
     @staticmethod
@@ -243,7 +243,7 @@ class _Ops:
         """The subscription's dead deliveries again, in order (with `since`, `until`: those made at or after, and
         before); the answer lists their ids."""
         window = _given(since=api_time(since), until=api_time(until))
-        path = f"/subscriptions/{_quote(sub_id)}/redeliver"
+        path = f"/subscriptions/{segment(sub_id)}/redeliver"
         return _Op("POST", path, lambda r: list(r.json()["redelivered"]), body=window or None)
 
     # -- schedules --------------------------------------------------------------------------------------

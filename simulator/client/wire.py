@@ -1,14 +1,25 @@
-"""What the clients put on the wire and take from it beyond a request's own fields: the times a run or a
-schedule takes, the token's header, and the next page's cursor."""
+"""What the clients put on the wire and take from it beyond a request's own fields: an id as a path segment,
+the JSON body, the times a run or a schedule takes, the token's header, and the next page's cursor."""
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from simulator.client.records import ApiError, Page
 
 T = TypeVar("T")
+
+
+def segment(item: str) -> str:
+    """`item` as one path segment. `.` and `..` go encoded: as they are, URL resolution removes them with the
+    segment before (`/subscriptions/..` is `/`), so the call reached another route and its answer was read as
+    not the control API's."""
+    quoted = quote(item, safe=":")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 def api_time(value: str | datetime | None) -> str | None:
@@ -39,3 +50,32 @@ def next_cursor(page: Page[T], cursor: Any) -> str | None:
     if page.next_cursor is not None and page.next_cursor == cursor:
         raise ApiError(200, "The same page again", f"the cursor {cursor!r} led to itself: is a cache ignoring it?")
     return page.next_cursor
+
+
+def json_body(body: Any) -> bytes:
+    """`body` as JSON; a value JSON cannot carry (a `Decimal`, a `set`, `nan`) is a ValueError naming where it is
+    (`overrides['payload.amount']`), where the encoder's own error named only the type, and `nan` went as `NaN`,
+    which is not JSON."""
+    try:
+        return json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError):
+        raise ValueError(_not_json(body, "") or "the request's body is not JSON") from None
+
+
+def _not_json(value: Any, path: str) -> str | None:
+    """Where in `value` the first thing JSON cannot carry is, and what it is; None if nothing."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key is not None and not isinstance(key, str | int | float):
+                return f"{path or 'the body'}: the key {key!r} cannot be a JSON key (use a str)"
+            if found := _not_json(item, f"{path}[{key!r}]" if path else str(key)):
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            if found := _not_json(item, f"{path}[{index}]"):
+                return found
+    elif isinstance(value, float) and not math.isfinite(value):
+        return f"{path}: {value} is not a JSON number"
+    elif value is not None and not isinstance(value, str | int | float):
+        return f"{path}: a {type(value).__name__} is not a JSON value (use a str, a number, a list or a dict)"
+    return None
