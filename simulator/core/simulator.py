@@ -218,6 +218,11 @@ class Simulator:
 
     def _busy(self, d: Delivery) -> str:
         """Why a delivery cannot be sent again at this moment, and when it can (a 409's words)."""
+        if d.status == "pending" and d.attempts:  # sent again (a resend racing another): not its first attempt
+            return (
+                f"delivery {d.id} is being sent again: attempt {d.attempts + 1} has no outcome yet; send it again "
+                "once it has one"
+            )
         if d.status == "pending":
             return (
                 f"delivery {d.id} is still being delivered: its first attempt has no outcome yet; send it again "

@@ -175,6 +175,11 @@ def test_unknown_delivery_and_redelivering_a_pending_one(api: httpx.Client, rece
     eventually(lambda: api.get(f"/deliveries/{delivery_id}").json()["status"] == "succeeded", what="delivered")
     again = ok(api.post(f"/deliveries/{delivery_id}/redeliver"), schemas.DeliveryDetail, 202)
     assert again["id"] == delivery_id
+    # A resend racing the resend under way: its words were the first attempt's ("its first attempt has no outcome").
+    racing = problem(api.post(f"/deliveries/{delivery_id}/redeliver"), 409, "id")["detail"]
+    assert racing == (
+        f"delivery {delivery_id} is being sent again: attempt 2 has no outcome yet; send it again once it has one"
+    )
     assert [r.headers["webhook-id"] for r in receiver.wait_for(2)] == [delivery_id] * 2
 
 
