@@ -41,22 +41,17 @@ _OUTQ: int | None = getattr(termios, "TIOCOUTQ", None)  # a socket's unsent byte
 FILE_LIMIT = 65_536
 
 
-def raise_file_limit() -> int:
-    """Raise this process's soft limit on open files towards its hard limit, to FILE_LIMIT at most; the soft limit
-    now. Linux starts processes at 1,024 files with a hard limit of 524,288 or more (systemd's defaults): 800
-    deliveries in flight beside the 512 client connections a server keeps are more than that, and the limits taken
-    from the soft one (`default_max_connections`, the delivery pool's idle connections) were a fraction of what the
-    machine allows.
+def raise_file_limit() -> None:
+    """Raise this process's soft limit on open files towards its hard limit, to FILE_LIMIT at most. Linux starts
+    processes at 1,024 files with a hard limit of 524,288 or more (systemd's defaults): 800 deliveries in flight
+    beside the 512 client connections a server keeps are more than that, and the limits taken from the soft one
+    (`default_max_connections`, the delivery pool's idle connections) were a fraction of what the machine allows.
     Go's runtime raises it the same way at start-up. Children inherit it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = FILE_LIMIT if hard == resource.RLIM_INFINITY else min(hard, FILE_LIMIT)
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        try:
+        with contextlib.suppress(ValueError, OSError):  # refused (a sandbox): the limit stays, and the caps follow it
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-        except (ValueError, OSError):  # refused (a sandbox): the limit stays, and the caps follow it
-            return soft
-        return wanted
-    return soft
 
 
 def default_max_connections() -> int:

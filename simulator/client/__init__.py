@@ -75,12 +75,13 @@ class _Op(Generic[T]):
 
     def request(self, timeout: float | None = None) -> dict[str, Any]:
         params = {k: v for k, v in (self.params or {}).items() if v is not None}
+        sends = self.method in ("POST", "PATCH") and self.body is not None
         return {
             "method": self.method,
             "url": self.path,
             "params": params or None,
-            "content": json_body(self.body) if self.method in ("POST", "PATCH") and self.body is not None else None,
-            "headers": {"Content-Type": "application/json"} if self.body is not None else None,
+            "content": json_body(self.body) if sends else None,
+            "headers": {"Content-Type": "application/json"} if sends else None,
             "timeout": httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
         }
 

@@ -218,16 +218,13 @@ class Simulator:
 
     def _busy(self, d: Delivery) -> str:
         """Why a delivery cannot be sent again at this moment, and when it can (a 409's words)."""
-        if d.status == "pending" and d.attempts:  # sent again (a resend racing another): not its first attempt
-            return (
-                f"delivery {d.id} is being sent again: attempt {d.attempts + 1} has no outcome yet; send it again "
-                "once it has one"
+        if d.status == "pending":  # sent again (a resend racing another), or its first attempt still under way
+            under_way = (
+                f"is being sent again: attempt {d.attempts + 1}"
+                if d.attempts
+                else "is still being delivered: its first attempt"
             )
-        if d.status == "pending":
-            return (
-                f"delivery {d.id} is still being delivered: its first attempt has no outcome yet; send it again "
-                "once it has one"
-            )
+            return f"delivery {d.id} {under_way} has no outcome yet; send it again once it has one"
         if d.status == "failed" and self.engine.sending(d.subscription_id, d.id):
             return (
                 f"delivery {d.id} is being sent now (attempt {d.attempts + 1} is under way); send it again once "

@@ -12,7 +12,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -486,16 +486,23 @@ async def test_idle_connections_are_bounded_in_all_the_least_recent_closed_first
     assert server.connections == 3  # /b and /c reused theirs
 
 
-async def connections_for(urls: int, files: int) -> int:
-    """Connections a client made under a soft limit of `files` opens for `urls` URLs sent 3 times at once."""
+@contextlib.contextmanager
+def soft_file_limit(files: int) -> Iterator[None]:
+    """This process's soft limit on open files at `files` meanwhile (skipped where the hard one is lower)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < files:
         pytest.skip(f"the process may open {hard} files at most; the test needs {files}")
     resource.setrlimit(resource.RLIMIT_NOFILE, (files, hard))
     try:
-        client = Client()  # its cap taken from the limit as it is made (after `serve` raised it)
+        yield
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def connections_for(urls: int, files: int) -> int:
+    """Connections a client made under a soft limit of `files` opens for `urls` URLs sent 3 times at once."""
+    with soft_file_limit(files):
+        client = Client()  # its cap taken from the limit as it is made (after `serve` raised it)
     try:
         async with scripted([NO_CONTENT]) as server:
             for _ in range(3):
@@ -516,11 +523,5 @@ async def test_hundreds_of_urls_in_flight_each_keep_their_connection() -> None:
 
 @pytest.mark.parametrize(("files", "idle"), [(100, 64), (2048, 512), (8192, 1024)])
 def test_the_idle_cap_is_a_quarter_of_the_file_descriptors_64_to_1024(files: int, idle: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < files:
-        pytest.skip(f"the process may open {hard} files at most")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (files, hard))
-    try:
+    with soft_file_limit(files):
         assert http1._max_idle() == idle
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
