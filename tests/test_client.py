@@ -117,6 +117,12 @@ async def test_a_dot_id_reaches_its_route_and_is_not_found(api: Both, item: str)
         assert (caught.value.status, caught.value.detail) == (404, f"no {noun} {item!r}")
 
 
+def circular() -> list[Any]:
+    held: list[Any] = []
+    held.append(held)
+    return held
+
+
 @pytest.mark.parametrize(
     ("value", "said"),
     [
@@ -124,6 +130,7 @@ async def test_a_dot_id_reaches_its_route_and_is_not_found(api: Both, item: str)
         ({"a", "b"}, "overrides['payload.amount']: a set is not a JSON value"),
         ([1, float("nan")], "overrides['payload.amount'][1]: nan is not a JSON number"),
         ({1: {"x": object()}}, "overrides['payload.amount'][1]['x']: a object is not a JSON value"),
+        (circular(), "overrides['payload.amount'][0]: holds itself (a circular reference)"),
     ],
 )
 async def test_a_value_json_cannot_carry_is_refused_naming_where_it_is(

@@ -62,17 +62,20 @@ def json_body(body: Any) -> bytes:
         raise ValueError(_not_json(body, "") or "the request's body is not JSON") from None
 
 
-def _not_json(value: Any, path: str) -> str | None:
-    """Where in `value` the first thing JSON cannot carry is, and what it is; None if nothing."""
+def _not_json(value: Any, path: str, within: frozenset[int] = frozenset()) -> str | None:
+    """Where in `value` the first thing JSON cannot carry is, and what it is; None if nothing. `within`: the ids of
+    the containers `value` is in (one that holds itself would be walked for ever)."""
+    if isinstance(value, dict | list | tuple) and id(value) in within:
+        return f"{path}: holds itself (a circular reference)"
     if isinstance(value, dict):
         for key, item in value.items():
             if key is not None and not isinstance(key, str | int | float):
                 return f"{path or 'the body'}: the key {key!r} cannot be a JSON key (use a str)"
-            if found := _not_json(item, f"{path}[{key!r}]" if path else str(key)):
+            if found := _not_json(item, f"{path}[{key!r}]" if path else str(key), within | {id(value)}):
                 return found
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            if found := _not_json(item, f"{path}[{index}]"):
+            if found := _not_json(item, f"{path}[{index}]", within | {id(value)}):
                 return found
     elif isinstance(value, float) and not math.isfinite(value):
         return f"{path}: {value} is not a JSON number"
