@@ -225,8 +225,14 @@ class Sharing:
         idle = {lane for lane in lanes.values() if lane.held == 0 and lane.incoming == 0 and not lane.spilled}
         if idle:
             # An idle lane reads everything active, so nothing committed out of order is ever left behind; its
-            # own records must be in the store first, or it would read its finished deliveries as still due.
-            await self.engine.store.writer.barrier()
+            # own records must be in the store first, or it would read its finished deliveries as still due. Not
+            # waited for past the leases' safe time: a writer retrying while the store is away held the rounds
+            # here, and the lanes sent on past their leases for as long as it was away (see `_round`).
+            try:
+                async with asyncio.timeout(self.leases.ttl * SAFE):
+                    await self.engine.store.writer.barrier()
+            except TimeoutError:
+                return  # the next poll reads them
         behind = time.monotonic() - self._behind_at >= CATCH_UP and self._several_publishers()
         if behind:
             self._behind_at = time.monotonic()

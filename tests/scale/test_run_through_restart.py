@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,5 +117,35 @@ async def test_a_sender_goes_on_sending_after_the_store_was_away_longer_than_its
                 except Exception:
                     await asyncio.sleep(0.02)
             await until(lambda: distinct(receiver) == 2, 30, "the delivery made after the store came back")
+    finally:
+        await asyncio.wait_for(sim.close(grace=0.5), 30)
+
+
+async def test_a_sender_whose_writer_is_held_still_stops_its_lanes_once_its_leases_may_have_lapsed(
+    db: str, cluster: pg.Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle lane's poll waits for the writer's barrier first. With the writer held (its records retried while the
+    store is away), that wait held the rounds too: the check that stops the lanes once the leases may have lapsed
+    never ran, and the lanes went on sending past their leases for as long as the store was away."""
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    sim = await Simulator.open(db, lease_ttl=2.0)
+    gate = asyncio.Event()
+
+    async def hold(conn: Any) -> None:
+        await gate.wait()
+
+    try:
+        with Receiver() as receiver:
+            await sim.create_subscription(SubscriptionSpec(url=receiver.url, signing="standard"))
+            await sim.emit(EventSpec(type="token.created"))
+            await until(lambda: distinct(receiver) == 1, 30, "the first delivery")
+            held = asyncio.create_task(sim.store.writer.submit(hold))  # a write that does not end meanwhile
+            await asyncio.to_thread(pg.restart, cluster, "stop")
+            try:
+                await until(lambda: not sim.engine.lanes, 30, "the lanes stopped while the store is away")
+            finally:
+                gate.set()
+                await asyncio.wait_for(held, 30)
+                await asyncio.to_thread(pg.restart, cluster, "start")
     finally:
         await asyncio.wait_for(sim.close(grace=0.5), 30)
