@@ -2,11 +2,13 @@
 once through `Client` and once through `AsyncClient`."""
 
 import asyncio
+import contextlib
 import inspect
 import json
 import re
 import socket
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +24,8 @@ from simulator.testing import AppServer
 from simulator.testing.receiver import Receiver
 
 TOKEN = "client-test-token"
+# How a wait on the slow run ends, in the run's own words: an hour to its last event.
+STILL_RUNNING = r"1 of 2 events emitted at speed 1; its last event is due in 3,[0-9]{3}s"
 SCENARIOS = {
     "client-one-event": "name: client-one-event\nprovider: syncfy\ndescription: One credential.\n"
     "params:\n  note: {default: none, description: a note}\n"
@@ -204,7 +208,7 @@ async def test_runs_start_wait_list_events_and_cancel(api: Both, receiver: Recei
             break
         await asyncio.sleep(0.05)
     # Why it still runs, in the run's own words: a bare "still running" hid a run at speed 1 needing an hour.
-    with pytest.raises(TimeoutError, match=r"1 of 2 events emitted at speed 1; its last event is due in 3,[0-9]{3}s"):
+    with pytest.raises(TimeoutError, match=STILL_RUNNING):
         await api.wait_run(slow.id, timeout=2)
     cancelled = await api.cancel_run(slow.id)
     assert cancelled.status == "cancelled" and (await api.wait_run(slow.id, timeout=1)).status == "cancelled"
@@ -361,6 +365,65 @@ def test_a_wait_ends_at_its_own_timeout_when_the_server_does_not_answer() -> Non
 
         with pytest.raises(TimeoutError, match="did not answer"):
             asyncio.run(waited())
+
+
+def answers_once(body: bytes) -> tuple[str, Callable[[], None]]:
+    """A server that answers its first request with `body` (JSON), then takes every later one and never answers;
+    its URL, and what stops it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):  # the listener closed: the test is over
+            while True:
+                conn, _ = listener.accept()
+                held.append(conn)
+                if len(held) == 1:
+                    conn.recv(65536)
+                    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                    conn.sendall(head.encode() + b"Connection: close\r\n\r\n" + body)
+                    conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        listener.close()
+        for conn in held:
+            conn.close()
+        thread.join(5)
+
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", stop
+
+
+def test_a_wait_whose_last_poll_is_not_answered_says_why_the_run_was_still_running(
+    server: AppServer, receiver: Receiver
+) -> None:
+    """A poll near the wait's end has only what is left of it: one the server answered a little late ended the wait
+    with "the server did not answer" though the run had been read, and its own words (an hour to go) were lost."""
+    with Client(server.url, token=TOKEN) as real:
+        slow = real.start_run("client-slow", speed=1, target=receiver.url)
+        try:
+            read = httpx.get(f"{server.url}/runs/{slow.id}", headers={"Authorization": f"Bearer {TOKEN}"})
+        finally:
+            real.cancel_run(slow.id)
+    url, stop = answers_once(read.content)
+    try:
+        with Client(url, token=TOKEN) as client, pytest.raises(TimeoutError, match=STILL_RUNNING):
+            client.wait_run(slow.id, timeout=0.5)
+    finally:
+        stop()
+
+    async def waited() -> None:
+        async with AsyncClient(url, token=TOKEN) as client:
+            await client.wait_run(slow.id, timeout=0.5)
+
+    url, stop = answers_once(read.content)
+    try:
+        with pytest.raises(TimeoutError, match=STILL_RUNNING):
+            asyncio.run(waited())
+    finally:
+        stop()
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,13 @@ def _on(method: str, path: str, parse: Callable[[httpx.Response], T]) -> Callabl
     return op
 
 
+def _unanswered(run_id: str, timeout: float, last: RunInfo | None) -> TimeoutError:
+    """A wait whose poll the server did not answer in time: why the run was still running when last read."""
+    if last is not None:
+        return TimeoutError(still_running(last, timeout))
+    return TimeoutError(f"run {run_id}: the server did not answer within the wait's {timeout:g}s")
+
+
 class _Lister(Protocol[R_]):
     """A list operation: a page of at most `limit`, after `cursor`."""
 
@@ -365,20 +372,22 @@ class Client:
     def wait_run(self, run_id: str, timeout: float = 60.0, interval: float = 0.02) -> RunInfo:
         """Poll until the run is completed, failed or cancelled; `TimeoutError` after `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        while not (run := self._polled(run_id, deadline - time.monotonic(), timeout)).finished:
+        run = None
+        while not (run := self._polled(run_id, deadline - time.monotonic(), timeout, run)).finished:
             if time.monotonic() >= deadline:
                 raise TimeoutError(still_running(run, timeout))
             time.sleep(interval)
             interval = min(interval * 1.5, 0.25)
         return run
 
-    def _polled(self, run_id: str, left: float, timeout: float) -> RunInfo:
+    def _polled(self, run_id: str, left: float, timeout: float, last: RunInfo | None) -> RunInfo:
         """The run, read within the `left` seconds of a wait of `timeout`: a server that does not answer ends the
-        wait then, not at the client's own timeout."""
+        wait then, not at the client's own timeout, in the words of the `last` read if there was one (a slow
+        last poll of a few milliseconds hid why the run was still running)."""
         try:
             return self._do(_Ops.get_run(run_id), max(left, 0.05))
         except httpx.TimeoutException:
-            raise TimeoutError(f"run {run_id}: the server did not answer within the wait's {timeout:g}s") from None
+            raise _unanswered(run_id, timeout, last) from None
 
     health = _sync(_Ops.health)
     openapi = _sync(_Ops.openapi)
@@ -452,19 +461,20 @@ class AsyncClient:
         """Poll until the run is completed, failed or cancelled; `TimeoutError` after `timeout` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not (run := await self._polled(run_id, deadline - loop.time(), timeout)).finished:
+        run = None
+        while not (run := await self._polled(run_id, deadline - loop.time(), timeout, run)).finished:
             if loop.time() >= deadline:
                 raise TimeoutError(still_running(run, timeout))
             await asyncio.sleep(interval)
             interval = min(interval * 1.5, 0.25)
         return run
 
-    async def _polled(self, run_id: str, left: float, timeout: float) -> RunInfo:
+    async def _polled(self, run_id: str, left: float, timeout: float, last: RunInfo | None) -> RunInfo:
         """See `Client._polled`."""
         try:
             return await self._do(_Ops.get_run(run_id), max(left, 0.05))
         except httpx.TimeoutException:
-            raise TimeoutError(f"run {run_id}: the server did not answer within the wait's {timeout:g}s") from None
+            raise _unanswered(run_id, timeout, last) from None
 
     health = _async(_Ops.health)
     openapi = _async(_Ops.openapi)
