@@ -28,7 +28,7 @@ import pytest
 from simulator.scenarios import builtin_dir
 from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually
-from tests.cli.conftest import closed_port
+from tests.ports import free_port, refused_port
 
 pytest_plugins = ["pytester"]
 
@@ -189,7 +189,7 @@ def run_json(s: Snippet, _tmp: Path) -> None:
 
 def real_report(tmp: Path) -> dict:
     path = tmp / "report.json"
-    target = f"http://127.0.0.1:{closed_port()}/hooks"
+    target = f"http://127.0.0.1:{refused_port()}/hooks"
     args = ["run", "syncfy-credential-lifecycle", "--target", target, "--speed", "0", "--max-attempts", "1"]
     done = subprocess.run(
         [str(BIN / "webhook-sim"), *args, "--report", str(path)], capture_output=True, timeout=TIMEOUT
@@ -331,7 +331,7 @@ def _lines(stream, into: queue.Queue) -> None:
 
 
 def test_the_quick_start_works_when_pasted(tmp_path: Path) -> None:
-    api, listen = closed_port(), closed_port()
+    api, listen = free_port(), free_port()
     script = quick_start_script(api, listen, tmp_path / "quickstart.db")
     proc = subprocess.Popen(
         ["bash", "-euo", "pipefail", "-c", script],

@@ -25,7 +25,7 @@ from dockerfile_parse import DockerfileParser
 
 from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually
-from tests.cli.conftest import closed_port
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "image-token"
@@ -131,7 +131,7 @@ def _health(env: dict[str, str]) -> int:
 def served(installed: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, str], Path]]:
     data = tmp_path / "data"
     data.mkdir()
-    env = _env(installed, data, closed_port(), WEBHOOK_SIM_TOKEN=TOKEN)
+    env = _env(installed, data, free_port(), WEBHOOK_SIM_TOKEN=TOKEN)
     cmd = _exec_form("CMD")
     assert cmd[0] == "webhook-sim", cmd
     log = (tmp_path / "serve.log").open("wb")
@@ -224,7 +224,7 @@ def test_the_image_serves_from_its_wheel_and_its_health_check_asks_its_port(
 
 
 def test_the_image_refuses_to_serve_beyond_loopback_without_a_token(installed: Path, tmp_path: Path) -> None:
-    env = _env(installed, tmp_path, closed_port())
+    env = _env(installed, tmp_path, free_port())
     env["WEBHOOK_SIM_HOST"] = _image_env()["WEBHOOK_SIM_HOST"]  # the image's own: 0.0.0.0
     assert env["WEBHOOK_SIM_HOST"] == "0.0.0.0"
     done = subprocess.run(

@@ -61,12 +61,3 @@ def server(tmp_path: Path) -> Iterator[ApiServer]:
 def api(server: ApiServer) -> Iterator[httpx.Client]:
     with server.client() as client:
         yield client
-
-
-def closed_port() -> int:
-    """A 127.0.0.1 port nothing listens on (bound, then released)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

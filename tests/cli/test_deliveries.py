@@ -12,7 +12,8 @@ import threading
 
 from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually
-from tests.cli.conftest import TIMEOUT, closed_port
+from tests.cli.conftest import TIMEOUT
+from tests.ports import refused_port
 
 NO_RETRY = {"delays": []}
 
@@ -30,7 +31,7 @@ def settled(api, delivery_id: str, status: str) -> None:
 def test_deliveries_lists_status_attempts_http_status_and_error(main, server, api, make_receiver):
     ok, failing = make_receiver(), make_receiver()
     failing.respond(503)
-    gone = f"http://127.0.0.1:{closed_port()}/hooks"
+    gone = f"http://127.0.0.1:{refused_port()}/hooks"
     subs = [
         api.post("/subscriptions", json={"url": ok.url, "events": ["token.*"]}).json()["id"],
         api.post("/subscriptions", json={"url": failing.url, "events": ["token.*"], "retry": {"delays": [0]}}).json()[

@@ -13,8 +13,9 @@ import pytest
 from simulator.api.app import server_app
 from simulator.signing import SigningKey, mask_secret
 from tests.api.harness import ApiServer, serving_api
-from tests.cli.conftest import Ran, closed_port
+from tests.cli.conftest import Ran
 from tests.cli.listen_process import ListenProcess
+from tests.ports import refused_port
 
 TOKEN = "listen-test-token"
 
@@ -70,7 +71,7 @@ def test_listen_subscribes_verifies_with_its_secret_and_unsubscribes_on_ctrl_c(k
 def test_a_server_not_there_or_refusing_the_token_is_one_line_and_exit_1(
     main: Callable[..., Ran], tmp_path: Path
 ) -> None:
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{refused_port()}"
     ran = main("listen", "--server", url, "--port", "0")
     assert ran.code == 1, ran
     assert ran.err == f"error: cannot reach the control API at {url}: connection refused " + (

@@ -23,7 +23,8 @@ from starlette.routing import Route
 from simulator.core.report import plain_error, reason
 from simulator.runtime import serve_app
 from simulator.testing.receiver import Receiver
-from tests.cli.conftest import TIMEOUT, cli, closed_port
+from tests.cli.conftest import TIMEOUT, cli
+from tests.ports import refused_port
 
 JUNIT_XSD = Path(__file__).parents[1] / "fixtures" / "junit" / "JUnit.xsd"
 START = "2025-01-01T00:00:00Z"
@@ -49,7 +50,7 @@ def event_ids() -> list[str]:
 
 
 def test_an_unreachable_target_names_every_failed_delivery(tmp_path, event_ids):
-    url = f"http://127.0.0.1:{closed_port()}/hooks"
+    url = f"http://127.0.0.1:{refused_port()}/hooks"
     report, junit_file = tmp_path / "report.json", tmp_path / "junit.xml"
     out = cli(
         "run", *LIFECYCLE, "--target", url, "--max-attempts", "2", "--report", str(report), "--junit", str(junit_file)
@@ -78,7 +79,7 @@ def test_an_unreachable_target_names_every_failed_delivery(tmp_path, event_ids):
 
 def test_the_summary_counts_what_it_does_not_list(event_ids):
     out = cli(
-        "run", *LIFECYCLE, "--target", f"http://127.0.0.1:{closed_port()}/", "--max-attempts", "1", "--failures", "3"
+        "run", *LIFECYCLE, "--target", f"http://127.0.0.1:{refused_port()}/", "--max-attempts", "1", "--failures", "3"
     )
     assert out.returncode == 1
     failed = out.stdout.splitlines()[-4:]

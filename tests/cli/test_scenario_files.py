@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.api.harness import ApiServer
-from tests.cli.conftest import closed_port
+from tests.ports import refused_port
 
 # What a command here may take: a regression that reads or plans without bound is stopped, not the machine.
 MEMORY = 2_000_000_000
@@ -70,7 +70,7 @@ steps:
 )
 def test_validate_scenarios_and_run_refuse_a_file_with_its_line(main, tmp_path, text, where):
     path = write(tmp_path / "hostile.yaml", text)
-    target = f"http://127.0.0.1:{closed_port()}/x"
+    target = f"http://127.0.0.1:{refused_port()}/x"
     for args in (["validate", path], ["scenarios", path], ["run", path, "--target", target, "--speed", "0"]):
         ran = main(*args)
         assert ran.code == 2, (args, ran)
@@ -79,7 +79,7 @@ def test_validate_scenarios_and_run_refuse_a_file_with_its_line(main, tmp_path, 
 
 def test_every_command_reports_each_bad_fault_with_its_line_and_full_path(main, tmp_path):
     path = write(tmp_path / "faulty.yaml", FAULTS)
-    target = f"http://127.0.0.1:{closed_port()}/x"
+    target = f"http://127.0.0.1:{refused_port()}/x"
     for args in (["validate", path], ["scenarios", path], ["run", path, "--target", target, "--speed", "0"]):
         ran = main(*args)
         assert ran.code == 2, (args, ran)
@@ -90,7 +90,7 @@ def test_every_command_reports_each_bad_fault_with_its_line_and_full_path(main, 
 def test_run_refuses_a_file_that_takes_a_builtin_name(main, tmp_path):
     text = "# mine\nname: syncfy-credential-lifecycle\nprovider: syncfy\nsteps: [{emit: credentials.created}]\n"
     path = write(tmp_path / "copy.yaml", text)
-    ran = main("run", path, "--target", f"http://127.0.0.1:{closed_port()}/x", "--speed", "0")
+    ran = main("run", path, "--target", f"http://127.0.0.1:{refused_port()}/x", "--speed", "0")
     assert ran.code == 2 and f"{path}:2: name: name 'syncfy-credential-lifecycle' is already used" in ran.err, ran
 
 
@@ -101,7 +101,7 @@ def test_a_timeline_longer_than_time_is_refused_with_its_line(main, tmp_path):
     assert ran.code == 2 and f"{path}:4: steps[0].wait: at its longest" in ran.err, ran
     gap = "name: gap\nprovider: syncfy\nparams:\n  gap: {default: 1s}\nsteps:\n  - wait: '${gap}'\n"
     path = write(tmp_path / "gap.yaml", gap + "  - emit: credentials.created\n")
-    target = f"http://127.0.0.1:{closed_port()}/x"
+    target = f"http://127.0.0.1:{refused_port()}/x"
     ran = main("run", path, "--target", target, "--speed", "0", "--param", "gap=1000000000000d")
     assert ran.code == 2 and f"{path}:6: steps[0].wait: at its longest" in ran.err, ran
 
@@ -148,14 +148,14 @@ def test_a_broken_file_in_the_folder_leaves_the_server_answering(server: ApiServ
     assert {(Path(e["file"]).name, e["line"]) for e in listed.json()["errors"]} == {("key.yaml", 3), ("deep.yaml", 3)}
     for path in ("/scenarios/api-one-event", "/openapi.json"):
         assert api.get(path).status_code == 200, path
-    body = {"scenario": "syncfy-credential-lifecycle", "speed": 0, "target": f"http://127.0.0.1:{closed_port()}/x"}
+    body = {"scenario": "syncfy-credential-lifecycle", "speed": 0, "target": f"http://127.0.0.1:{refused_port()}/x"}
     assert api.post("/runs", json=body).status_code == 202
 
 
 def test_post_runs_names_the_wait_its_parameters_make_too_long(api: httpx.Client, tmp_path):
     gap = "name: api-gap\nprovider: syncfy\nparams:\n  gap: {default: 1s}\nsteps:\n  - wait: '${gap}'\n"
     path = write(tmp_path / "scenarios" / "gap.yaml", gap + "  - emit: credentials.created\n")
-    target = f"http://127.0.0.1:{closed_port()}/x"
+    target = f"http://127.0.0.1:{refused_port()}/x"
     answer = api.post("/runs", json={"scenario": "api-gap", "target": target, "params": {"gap": "1000000000000d"}})
     assert answer.status_code == 422, answer.text
     [error] = answer.json()["errors"]

@@ -8,7 +8,7 @@ import json
 from standardwebhooks import Webhook
 
 from tests.api.harness import eventually
-from tests.cli.conftest import closed_port
+from tests.ports import refused_port
 
 
 def test_create_list_disable_enable_and_delete_act_on_the_server(main, server, api, make_receiver):
@@ -81,5 +81,5 @@ def test_refusals_name_what_was_wrong(main, server, make_receiver):
     assert ran.code == 2 and "url" in ran.err, ran
     ran = main("subscriptions", "delete", "sub_nope", "--server", server.url)
     assert ran.code == 2 and "sub_nope" in ran.err, ran
-    ran = main("subscriptions", "list", "--server", f"http://127.0.0.1:{closed_port()}")
+    ran = main("subscriptions", "list", "--server", f"http://127.0.0.1:{refused_port()}")
     assert ran.code == 1 and "cannot reach the control API" in ran.err, ran

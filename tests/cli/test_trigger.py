@@ -9,7 +9,7 @@ from simulator.signing import new_secret
 from simulator.testing import make_verifier
 from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually
-from tests.cli.conftest import closed_port
+from tests.ports import refused_port
 
 
 def event_id(out: str) -> str:
@@ -51,7 +51,7 @@ def test_an_override_the_schema_refuses_exits_2_before_sending(main, receiver: R
 
 
 def test_an_unreachable_target_is_named_with_the_event_id(main):
-    url = f"http://127.0.0.1:{closed_port()}/hooks"
+    url = f"http://127.0.0.1:{refused_port()}/hooks"
     ran = main("trigger", "basistheory:token.created", "--target", url, "--max-attempts", "1")
     assert ran.code == 1, ran
     eid = event_id(ran.out)
@@ -129,7 +129,7 @@ def test_through_a_server_a_named_disabled_subscription_is_said_to_be_sent_nothi
 
 
 def test_a_server_that_is_not_there_is_said_plainly(main):
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{refused_port()}"
     ran = main("trigger", "token.created", "--server", url)
     assert ran.code == 1
     assert f"cannot reach the control API at {url}: connection refused" in ran.err

@@ -5,7 +5,6 @@ it (every header, the body byte for byte, a body a fault damaged included), the 
 from __future__ import annotations
 
 import asyncio
-import socket
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from simulator.testing import serve_app
 from simulator.testing.receiver import Received, Receiver
 from tests.api.harness import ApiServer, eventually
 from tests.dashboard.conftest import start_server
+from tests.ports import refused_port
 
 SECRETS = {"standard": "whsec_" + "YXR0ZW1wdHMtdGVzdC1zZWNyZXQ=", "syncfy": "YXR0ZW1wdHMtdGVzdC1zZWNyZXQ="}
 
@@ -119,9 +119,7 @@ def test_the_answer_is_kept_up_to_64_kib(server: ApiServer) -> None:
 
 
 def test_failures_say_what_kind_they_are(server: ApiServer, make_webhook_receiver: Callable[..., Receiver]) -> None:
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    closed = f"http://127.0.0.1:{refused_port()}/hook"
     slow = make_webhook_receiver(delay=2.0)
     with server.client() as api:
         for url, timeout in ((closed, 5.0), (slow.url, 0.2)):

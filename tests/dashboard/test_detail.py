@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from simulator.testing import serve_app
 from simulator.testing.receiver import Receiver
 from tests.dashboard.conftest import Page
 from tests.dashboard.test_list import SECRET
+from tests.ports import refused_port
 
 
 def header_cell(page: Page, attempt: int, name: str) -> str:
@@ -120,9 +120,7 @@ def test_resend_of_a_delivery_waiting_for_its_retry_sends_it_now(page: Page, web
 
 
 def test_a_dead_delivery_shows_its_error(page: Page) -> None:
-    with socket.socket() as sock:  # a port nothing listens on: bound, then closed
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = refused_port()
     with page.server.client() as api:
         api.post("/subscriptions", json={"url": f"http://127.0.0.1:{port}/hook", "retry": {"delays": [0.05]}})
         api.post("/events", json={"type": "basistheory:token.created"})

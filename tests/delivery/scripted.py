@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import socket
 import ssl
 import threading
 import time
@@ -85,12 +84,6 @@ def scripted(
                 break
 
     return serving(handle, server, tls)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def target(server: Server, path: str = "/hook") -> Target:

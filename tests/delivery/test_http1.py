@@ -26,7 +26,8 @@ from simulator.delivery.http1 import Client, Target
 from simulator.delivery.http1_reader import ProtocolError, Reader, Response, ServerDisconnected
 from simulator.delivery.sender import Sender
 from tests.conftest import until
-from tests.delivery.scripted import NO_CONTENT, Server, free_port, read_request, scripted, serving, target
+from tests.delivery.scripted import NO_CONTENT, Server, read_request, scripted, serving, target
+from tests.ports import refused_port
 
 
 @pytest.fixture
@@ -201,7 +202,7 @@ async def test_sender_outcomes() -> None:
             first = await sender.post(url, b"{}", {}, 5)
             assert (first.status, first.retry_after, first.response, first.ok) == (429, 7.0, "slow", False)
             assert (await sender.post(url, b"{}", {}, 5)).ok
-        refused = await sender.post(f"http://127.0.0.1:{free_port()}/", b"{}", {}, 5)  # nothing listens
+        refused = await sender.post(f"http://127.0.0.1:{refused_port()}/", b"{}", {}, 5)
         assert refused.status is None and "Connect" in (refused.error or "")
         bad = await sender.post(url, b"{}", {"X": "a\nb"}, 5)
         assert bad.status is None and "line break" in (bad.error or "")

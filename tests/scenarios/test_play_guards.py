@@ -31,7 +31,7 @@ from simulator.testing import WebhookSim
 from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually
 from tests.api.serving import Served
-from tests.cli.conftest import closed_port
+from tests.ports import refused_port
 
 START = datetime(2025, 6, 1, tzinfo=UTC)
 # What planning up to the guard takes is well under a second; the deadlines leave room for a busy machine.
@@ -178,7 +178,7 @@ def capped(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_command_line_ends_with_exit_2_naming_file_line_and_field(tmp_path: Path, command: str) -> None:
     path = tmp_path / "rare.yaml"
     path.write_text(RARE)
-    extra = ["--target", f"http://127.0.0.1:{closed_port()}/x", "--speed", "0", "--db", str(tmp_path / "r.db")]
+    extra = ["--target", f"http://127.0.0.1:{refused_port()}/x", "--speed", "0", "--db", str(tmp_path / "r.db")]
     ran = capped(command, str(path), *(extra if command == "run" else []))
     assert ran.returncode == 2, ran.stderr
     assert f"error: {path} is not a valid scenario: {path}:5: steps[1].repeat: this repeat played" in ran.stderr
@@ -207,7 +207,7 @@ def test_a_served_run_fails_naming_the_repeat_and_the_server_answers_and_stops(t
     served = Served(tmp_path / "serve", ["--scenarios", str(folder)])
     try:
         with httpx.Client(base_url=served.url, timeout=DEADLINE) as api:
-            target = f"http://127.0.0.1:{closed_port()}/x"
+            target = f"http://127.0.0.1:{refused_port()}/x"
             refused = api.post("/runs", json={"scenario": "counted", "target": target, "params": {"n": 0}})
             assert refused.status_code == 422, refused.text
             assert [e["field"] for e in refused.json()["errors"]] == ["steps[1].repeat"]

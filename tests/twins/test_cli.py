@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 
@@ -12,12 +11,7 @@ import pytest
 
 from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.ports import free_port
 
 
 def test_run_serves_the_twins_for_the_length_of_the_run(webhook_receiver: Receiver) -> None:
