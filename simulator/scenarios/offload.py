@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import simulator
 from simulator.models import Event
+from simulator.orphans import end_with_parent
 from simulator.scenarios.document import ScenarioInvalid
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ async def _start(job: Job, skip: int) -> asyncio.subprocess.Process:
             sys.executable,
             "-c",
             f"from {__name__} import main; main()",
+            str(os.getpid()),  # it ends with this process, even stopped (see `simulator.orphans`)
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=env,
@@ -257,6 +259,7 @@ def produce(given: BinaryIO, out: BinaryIO) -> None:
 
 
 def main() -> None:
+    end_with_parent(int(sys.argv[1]))
     # The events have the real stdout to themselves: whatever else writes to it goes to stderr.
     events = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)

@@ -74,6 +74,7 @@ class RowsProcess:
                 "-I",  # isolated: the standard library alone, whatever the environment sets
                 str(Path(sqlite_batch.__file__)),
                 self.database,
+                str(os.getpid()),  # it ends with this process, even stopped (see `simulator.orphans`)
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 # Out of this process's group: a signal to the group (Ctrl-C, a CI job's timeout) is this process's

@@ -1,7 +1,7 @@
 """A transaction of rows on SQLite as few statements of many rows each, and the process that can write them.
 
-Standard library only: `python -I sqlite_batch.py DATABASE` is the rows process (see `rows_process`), which must
-start without the rest of the package (SQLAlchemy alone is a fifth of a second and 30 MB).
+Standard library only: `python -I sqlite_batch.py DATABASE PARENT_PID` is the rows process (see `rows_process`),
+which must start without the rest of the package (SQLAlchemy alone is a fifth of a second and 30 MB).
 
 The protocol on its pipes: a frame (4-byte big-endian length, then a pickle) per transaction in, a list of
 (statement, rows) written in one transaction; a frame per transaction out, None once committed, else the SQLite
@@ -14,6 +14,7 @@ import contextlib
 import os
 import pickle
 import re
+import runpy
 import signal
 import sqlite3
 import struct
@@ -142,6 +143,9 @@ def serve(database: str, given: BinaryIO, out: BinaryIO) -> None:
 
 
 if __name__ == "__main__":
+    # Isolated (`python -I`), this file sees the standard library alone: the package's helper is run by its path.
+    orphans = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "orphans.py")
+    runpy.run_path(orphans)["end_with_parent"](int(sys.argv[2]))
     # Its parent decides when it stops (its input ends): an interrupt meant for the parent is not its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The outcomes have the real stdout to themselves: whatever else writes to it goes to stderr.
