@@ -13,7 +13,7 @@ It answers `--status` after `--delay` seconds; `--fail-rate` answers that fracti
 that URL and its answer is returned, as `stripe listen --forward-to` does. With `--server URL` it subscribes
 itself to a running server for as long as it runs, as `stripe listen` does (see `listen_server`).
 
-`--format json` prints each request as one JSON object on stdout (JSON Lines, see `record`); the banner and
+`--format json` prints each request as one JSON object on stdout (JSON Lines, see `listen_lines.record`); the banner and
 other notes then go to stderr, so stdout stays parseable.
 """
 
@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import base64
 import hashlib
-import json
 import random
 import sys
 import time
@@ -31,7 +30,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TextIO
 
 import httpx
@@ -41,7 +40,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from rich.console import Console
 from rich.markup import escape
-from rich.text import Text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -49,10 +47,10 @@ from starlette.routing import Route
 
 from simulator import json_input, signing
 from simulator.cli import listen_forward, listen_server, options
+from simulator.cli.listen_lines import COLUMNS, MARKS, Arrival, header, json_line, row
 from simulator.errors import FieldError, InvalidInput
 from simulator.receiving import detect_scheme, dig, event_ids_of
 from simulator.runtime import bind_tcp, stop_signals_end_quietly
-from simulator.timeutil import iso_ms
 
 # Hop-by-hop headers belong to one connection; they are never relayed (RFC 9110, 7.6.1).
 HOP_BY_HOP = frozenset(
@@ -71,11 +69,7 @@ HOP_BY_HOP = frozenset(
 )
 SEEN_KEPT = 100_000
 KEPT = 1000  # a session can run for days; only the latest arrivals are kept in memory
-MARKS = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[yellow]?[/]"}
 FORMATS = ("text", "json")
-# The columns of a line and their widths (an id longer than its column pushes the rest right; the check and the
-# note come last, as their length varies).
-COLUMNS = (("time", 12), ("provider", 11), ("type(s)", 32), ("event id(s)", 36), ("delivery", 25), ("answer", 6))
 
 
 @dataclass(frozen=True)
@@ -93,26 +87,6 @@ class ListenOptions:
     seed: int = 0
     reject_invalid: bool = False
     format: str = "text"  # or "json": one JSON object per request on stdout
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """One request as `listen` saw and answered it."""
-
-    at: float
-    provider: str
-    types: tuple[str, ...]
-    event_ids: tuple[str, ...]
-    delivery_id: str | None
-    scheme: str
-    verified: bool | None  # None: signed, but nothing to verify it with
-    reason: str
-    status: int
-    note: str = ""
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
-    body: bytes = field(default=b"", repr=False)
-    method: str = "POST"
-    path: str = "/"
 
 
 def describe(headers: dict[str, str], body: bytes) -> tuple[str, tuple[str, ...], tuple[str, ...], str | None]:
@@ -303,50 +277,6 @@ class Listener:
                 self.console.print_json(data=json_input.loads(body))
             except (json_input.NotJson, RecursionError):
                 self.console.print(escape(body.decode("utf-8", "replace")), highlight=False)
-
-
-def row(cells: list[str]) -> str:
-    """Cells padded to their columns' widths (the markup-free text of each decides its width)."""
-    out = []
-    for cell, (_, width) in zip(cells, COLUMNS, strict=False):
-        out.append(cell + " " * max(0, width - len(Text.from_markup(cell).plain)))
-    return "  ".join(out)
-
-
-def header() -> str:
-    """The column titles, each where its column starts in `show`'s lines."""
-    return row([name for name, _ in COLUMNS]) + "  signature  note"
-
-
-def record(arrival: Arrival) -> dict[str, Any]:
-    """A request as `--format json` prints it: the fields of its text line, and its body parsed (`body` is null
-    and `body_text` holds the text when it is not JSON)."""
-    fields: dict[str, Any] = {
-        "time": iso_ms(datetime.fromtimestamp(arrival.at, UTC)),
-        "method": arrival.method,
-        "path": arrival.path,
-        "provider": arrival.provider,
-        "types": list(arrival.types),
-        "event_ids": list(arrival.event_ids),
-        "delivery_id": arrival.delivery_id,
-        "signature": {"scheme": arrival.scheme, "verified": arrival.verified, "reason": arrival.reason},
-        "status": arrival.status,
-        "note": arrival.note or None,
-    }
-    try:
-        fields["body"] = json_input.loads(arrival.body)
-    except json_input.NotJson:
-        fields.update(body=None, body_text=arrival.body.decode("utf-8", "replace"))
-    return fields
-
-
-def json_line(arrival: Arrival) -> str:
-    """`record` on one line. ASCII escapes: a line any terminal or pipe encoding takes."""
-    fields = record(arrival)
-    try:
-        return json.dumps(fields)
-    except (ValueError, RecursionError):  # a body json_input read, nested deeper than json.dumps writes
-        return json.dumps({**fields, "body": None, "body_text": arrival.body.decode("utf-8", "replace")})
 
 
 def malformed(body: bytes, provider: str) -> str | None:
