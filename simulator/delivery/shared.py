@@ -69,6 +69,7 @@ class Sharing:
         self._handing_over: set[str] = set()  # subscriptions given back whose lanes are still finishing
         self._hand_overs: set[asyncio.Task[None]] = set()
         self._closing = False  # see `closing`
+        self._unflushed: set[asyncio.Task[None]] = set()  # see `_records_of_lost_leases`
 
     async def start(self) -> None:
         await self.leases.register()
@@ -90,9 +91,10 @@ class Sharing:
     async def stop(self) -> None:
         await self.closing()
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, *self._unflushed):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self._unlisten()
 
     async def _listen(self) -> None:
@@ -254,6 +256,7 @@ class Sharing:
                 # Attempts under way finish: they were sent, and their records go once the store is back.
                 lanes = list(self.engine.lanes)
                 await asyncio.gather(*(self.engine.drop_lane(s, grace=GIVE_BACK_GRACE) for s in lanes))
+                self._records_of_lost_leases()
             return
         if self._failures:
             log.info("leases renewed again after %d failed tries", self._failures)
@@ -271,6 +274,7 @@ class Sharing:
                 sub_id,
             )
             await engine.drop_lane(sub_id, grace=0)
+            self._records_of_lost_leases()
         # Only now: a send waiting on `fresh` (or starting meanwhile) in a lane just dropped must not go.
         self._renewed = asked
         self._fresh.set()
@@ -304,9 +308,23 @@ class Sharing:
         if len(busy) > share and give_back:  # a sender joined: hand over the excess, the least loaded lanes first
             excess = sorted(busy, key=lambda lane: lane.held)[: len(busy) - share]
             await self._give_back([lane.sub.id for lane in excess])
-        elif len(busy) < share:
+        elif len(busy) < share and not self._unflushed:
             for sub_id in await self.leases.claim(share - len(busy)):
                 await self._take(sub_id)
+
+    def _records_of_lost_leases(self) -> None:
+        """Lanes were stopped because their leases may be another's now: no claim until what they recorded is
+        committed. A delivery's update applies only while its subscription is leased to this process (see
+        `store.transaction`), so committed now, a record made under the lost lease is refused, as it must be: the
+        next holder's is the delivery's state. Committed after this process had taken the subscription back, such
+        a record was applied, over what the other holder had sent."""
+        task = asyncio.create_task(self._committed(), name="records-of-lost-leases")
+        self._unflushed.add(task)
+        task.add_done_callback(self._unflushed.discard)
+
+    async def _committed(self) -> None:
+        with contextlib.suppress(Exception):  # a write the writer gave up on is not written later either
+            await self.engine.store.writer.barrier()
 
     async def _take(self, sub_id: str) -> None:
         sub = await self.engine.store.get_subscription(sub_id)
