@@ -1,6 +1,6 @@
 """The Python client of the control API: `Client` (sync) and `AsyncClient`, over httpx.
 
-Both cover the API's routes, but for the live stream (`GET /stream`), with the same method names. Answers become
+Both cover the API's routes, with the same method names; `watch` follows the live stream (`GET /stream`). Answers become
 small frozen records (`SubscriptionInfo`, `RunInfo`, `DeliveryInfo`, `AttemptInfo`, `ScheduleInfo`, ...;
 `record["field"]` reads the JSON as the server sent it), lists come as `Page`s, and `iter_*` walks every page with
 the cursor. A problem answer, or one that is not the control API's, raises `ApiError`.
@@ -17,11 +17,12 @@ import functools
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import httpx
 
+from simulator.client import stream
 from simulator.client.ops import Op, Ops, unanswered
 from simulator.client.records import (
     ApiError,
@@ -38,6 +39,7 @@ from simulator.client.records import (
     SubscriptionInfo,
     still_running,
 )
+from simulator.client.stream import StreamEvent
 from simulator.client.wire import auth, next_cursor
 
 T = TypeVar("T")
@@ -143,6 +145,25 @@ class Client:
             interval = min(interval * 1.5, 0.25)
         return run
 
+    def watch(self, *, reconnect: bool = True, **filters: Unpack[stream.Filters]) -> Iterator[StreamEvent]:
+        """The deliveries as they change (`GET /stream`), with the filters of `list_deliveries` that it takes
+        (`run`, `subscription`, `status`, `type`, `q`): `ready` first (read the list then: every later change
+        arrives here), then `deliveries`, `runs` and `reload` events. The server ends a stream after five
+        minutes; it is opened again, with a `ready` of its own, unless `reconnect` is False. A refused request
+        raises `ApiError`, as every method does."""
+        while True:
+            with self._http.stream(**stream.request(filters, self._http.timeout)) as response:
+                if stream.refused(response):
+                    response.read()
+                    stream.check(response)
+                parser = stream.Parser(response)
+                for line in response.iter_lines():
+                    if (event := parser.feed(line)) is not None:
+                        yield event
+            if not reconnect:
+                return
+            time.sleep(stream.RECONNECT)
+
     def _polled(self, run_id: str, left: float, timeout: float, last: RunInfo | None) -> RunInfo:
         """The run, read within the `left` seconds of a wait of `timeout`: a server that does not answer ends the
         wait then, not at the client's own timeout, in the words of the `last` read if there was one (a slow
@@ -232,6 +253,21 @@ class AsyncClient:
             interval = min(interval * 1.5, 0.25)
         return run
 
+    async def watch(self, *, reconnect: bool = True, **filters: Unpack[stream.Filters]) -> AsyncIterator[StreamEvent]:
+        """See `Client.watch`."""
+        while True:
+            async with self._http.stream(**stream.request(filters, self._http.timeout)) as response:
+                if stream.refused(response):
+                    await response.aread()
+                    stream.check(response)
+                parser = stream.Parser(response)
+                async for line in response.aiter_lines():
+                    if (event := parser.feed(line)) is not None:
+                        yield event
+            if not reconnect:
+                return
+            await asyncio.sleep(stream.RECONNECT)
+
     async def _polled(self, run_id: str, left: float, timeout: float, last: RunInfo | None) -> RunInfo:
         """See `Client._polled`."""
         try:
@@ -292,5 +328,6 @@ __all__ = [
     "RunInfo",
     "ScenarioInfo",
     "ScheduleInfo",
+    "StreamEvent",
     "SubscriptionInfo",
 ]
