@@ -95,6 +95,8 @@ async def settled(api: Both, delivery_id: str, attempts: int = 1, timeout: float
 async def test_server_routes_and_auth(api: Both, server: AppServer):
     assert (await api.health())["status"] == "ok"
     assert {"/runs", "/deliveries/{id}/redeliver"} <= set((await api.openapi())["paths"])
+    document = await api.asyncapi()
+    assert document["asyncapi"] == "3.0.0" and len(document["channels"]) == len(catalog.event_types())
     assert await api.public_key() == signing.default_key().public_pem
     anonymous = Both(Client(server.url) if isinstance(api.client, Client) else AsyncClient(server.url))
     assert (await anonymous.health())["status"] == "ok"  # public

@@ -175,6 +175,7 @@ class Client:
 
     health = _sync(Ops.health)
     openapi = _sync(Ops.openapi)
+    asyncapi = _sync(Ops.asyncapi)
     public_key = _sync(Ops.public_key)
     reset = _sync(Ops.reset)
     list_event_types = _sync(Ops.list_event_types)
@@ -277,6 +278,7 @@ class AsyncClient:
 
     health = _async(Ops.health)
     openapi = _async(Ops.openapi)
+    asyncapi = _async(Ops.asyncapi)
     public_key = _async(Ops.public_key)
     reset = _async(Ops.reset)
     list_event_types = _async(Ops.list_event_types)

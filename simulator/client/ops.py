@@ -246,6 +246,7 @@ class Ops:
 
     # -- one item, and whole lists ------------------------------------------------------------------------
     openapi = staticmethod(lambda: Op("GET", "/openapi.json", _json))
+    asyncapi = staticmethod(lambda: Op("GET", "/asyncapi.json", _json))  # every event type, as AsyncAPI 3.0
     schema = staticmethod(_on("GET", "/events/{}/schema", _json))
     list_scenarios = staticmethod(_lister("/scenarios", ScenarioInfo))
     get_scenario = staticmethod(_on("GET", "/scenarios/{}", _one(ScenarioInfo)))
