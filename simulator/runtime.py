@@ -8,11 +8,13 @@ import contextlib
 import fcntl
 import gc
 import ipaddress
+import json
 import logging
 import resource
 import signal
 import socket
 import struct
+import sys
 import termios
 import threading
 import time
@@ -144,6 +146,17 @@ class GuardedHttp(HttpToolsProtocol):
             self._arm()  # bytes of a next request (or noise before one): its head is now on the clock
         super().data_received(data)
 
+    def send_400_response(self, msg: str) -> None:
+        """A request httptools cannot parse, refused as every other request is: problem+json naming the part
+        that is wrong, where uvicorn answers plain text ("Invalid HTTP request received."). uvicorn calls this
+        while it handles the parser's error, so that error is the one being handled."""
+        body = unparsable(sys.exc_info()[1])
+        head = [b"HTTP/1.1 400 Bad Request\r\n"]
+        head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
+        head += [b"content-type: application/problem+json\r\n", b"content-length: %d\r\n" % len(body)]
+        self.transport.write(b"".join([*head, b"connection: close\r\n\r\n", body]))
+        self.transport.close()
+
     def on_message_begin(self) -> None:
         self._arm()  # a pipelined request's head, while the previous one is answered
         super().on_message_begin()
@@ -180,6 +193,35 @@ class GuardedHttp(HttpToolsProtocol):
         victim.transport.close()
         # uvicorn forgets a connection in connection_lost, a loop iteration later: the count must be true now.
         self.connections.discard(victim)
+
+
+def unparsable(why: BaseException | None) -> bytes:
+    """The problem document for a request that is not HTTP/1.1 as httptools reads it, naming the part at fault."""
+    reason = str(why or "it could not be parsed").strip().rstrip(".")
+    if reason.startswith("Expected HTTP/"):  # the request line went on past its target: a space in it
+        part, reason = "target", "a space ends the target: percent-encode it (%20)"
+    else:
+        words = f"{reason} {type(why).__name__}".lower()
+        part = next((name for key, name in _PARTS if key in words), "request")
+    problem = {
+        "type": "about:blank",
+        "title": "Bad request",
+        "status": 400,
+        "detail": f"the request is not valid HTTP/1.1: {reason}",
+        "errors": [{"field": part, "message": reason}],
+    }
+    return json.dumps(problem).encode()
+
+
+# Words of httptools' errors (or its exception class's name), and the part of the request each one is about.
+_PARTS = (
+    ("header", "headers"),
+    ("content-length", "headers"),
+    ("url", "target"),
+    ("method", "method"),
+    ("version", "version"),
+    ("chunk", "body"),
+)
 
 
 def guarded_http(

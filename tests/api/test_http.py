@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -196,3 +197,45 @@ def test_a_target_and_subscriptions_together_are_refused(refusing_api: httpx.Cli
         body["interval"] = 3600
     problem(refusing_api.post(path, json=body), 422, "target")
     assert refusing_api.get("/runs").json()["data"] == [] and refusing_api.get("/deliveries").json()["data"] == []
+
+
+def raw(server: ApiServer, request: bytes) -> tuple[bytes, dict[str, str], bytes]:
+    """`request` as bytes on a socket of its own: the status line, the headers and the body of the answer, read
+    until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    headers = dict(line.decode().lower().split(": ", 1) for line in lines)
+    return status, headers, body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "field", "says"),
+    [
+        (b"GET /deliveries?q=a b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "target", "percent-encode it (%20)"),
+        (b"GET /deliveries?q=\x7f HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "target", "Invalid char in url query"),
+        (b"GET /deliveries/\xc3\xa9 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "target", "Invalid char in url path"),
+        (b"G@T /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "method", "Invalid method"),
+        (b"GET /health HTTP/9.x\r\nHost: 127.0.0.1\r\n\r\n", "version", "Invalid minor version"),
+        (b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\x01b\r\n\r\n", "headers", "Invalid header value char"),
+        (b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1x\r\n\r\n", "headers", "Content-Length"),
+        (b"POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "body", "chunk size"),
+    ],
+    ids=["space", "control", "non-ascii", "method", "version", "header", "content-length", "chunk"],
+)
+def test_a_request_that_is_not_http_is_a_problem_naming_the_part(
+    server: ApiServer, api: httpx.Client, request_bytes: bytes, field: str, says: str
+) -> None:
+    """Refused by the HTTP parser before any route: uvicorn's own answer is plain text, naming nothing."""
+    status, headers, body = raw(server, request_bytes)
+    assert status == b"HTTP/1.1 400 Bad Request"
+    assert headers["content-type"] == "application/problem+json" and headers["connection"] == "close"
+    problem_doc = json.loads(body)
+    assert (problem_doc["status"], problem_doc["title"]) == (400, "Bad request")
+    [error] = problem_doc["errors"]
+    assert error["field"] == field and says in error["message"] and says in problem_doc["detail"]
+    still_serving(api)
