@@ -52,6 +52,17 @@ def reason(exc: BaseException) -> str:
     return (str(inner).strip().splitlines() or [type(inner).__name__])[0]
 
 
+def uri_filename(url: str | None) -> InvalidInput:
+    """The refusal of a SQLite URI filename (`sqlite:///file:u.db?uri=true`). The store keeps its lock, its key
+    and its owner-only mode beside the file its path names, and its rows process opens that path: given a URI,
+    they went to a literal `file:u.db` while the driver opened `u.db`, unlocked and readable by anyone."""
+    return InvalidInput(
+        f"the store {shown(url)!r} is a SQLite URI filename (`uri` in its query): give the file's path instead, "
+        "as `sqlite:///path/to.db` or the bare path",
+        errors=[FieldError("db", "a SQLite file's path, not a URI filename")],
+    )
+
+
 def folder_of(database: str) -> None:
     folder = Path(database).parent
     if not folder.is_dir():

@@ -121,7 +121,8 @@ def serve(database: str, given: BinaryIO, out: BinaryIO) -> None:
     """The rows process: each transaction from `given` written, its outcome to `out`, until `given` ends."""
     # The store's own file or nothing: opened read-write without creating it, and holding the store's tables (a
     # path that named another file made an empty database, and every transaction failed there).
-    db = sqlite3.connect(f"file:{urllib.parse.quote(database)}?mode=rw", uri=True, isolation_level=None)
+    # `file://` and the absolute path: an empty authority, so a path that starts with `//` stays a path.
+    db = sqlite3.connect(f"file://{urllib.parse.quote(database)}?mode=rw", uri=True, isolation_level=None)
     db.execute("SELECT 1 FROM deliveries LIMIT 0")
     # As the store's own connections (`opening.sqlite_pragmas`).
     db.execute("PRAGMA journal_mode=WAL")

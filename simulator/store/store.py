@@ -18,7 +18,15 @@ from simulator.models import Attempt, Delivery, Run, Subscription
 from simulator.store import codec, holds, postgres, schema
 from simulator.store import tables as t
 from simulator.store.lock import StoreLock
-from simulator.store.opening import folder_of, private, reason, shown, sqlalchemy_url, sqlite_pragmas
+from simulator.store.opening import (
+    folder_of,
+    private,
+    reason,
+    shown,
+    sqlalchemy_url,
+    sqlite_pragmas,
+    uri_filename,
+)
 from simulator.store.outbox import ACTIVE, OutboxReads
 from simulator.store.resume import resumes
 from simulator.store.rows_process import RowsProcess
@@ -110,6 +118,9 @@ class Store(OutboxReads):
             ) from None
         lock: StoreLock | None = None
         database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+        if database is not None and "uri" in engine.url.query:
+            await engine.dispose()
+            raise uri_filename(url)
         try:
             if database and database != ":memory:":
                 folder_of(database)
@@ -130,8 +141,7 @@ class Store(OutboxReads):
                 raise StoreUnavailable(f"cannot open the store at {shown(url)}: {reason(exc)}") from None
             raise
         store = cls(engine, temp, lock, sealer)
-        if database and database != ":memory:" and not engine.url.query.get("uri"):
-            # (A URI filename, `file:…?uri=true`, is the driver's to read: the store's own path is not in it.)
+        if database and database != ":memory:":
             store.writer.rows_process = RowsProcess(database)
         store.writer.start()
         if store.shared:

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from simulator.core.simulator import Simulator
+from simulator.errors import InvalidInput
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.runtime import run_loop
 from simulator.store import Store, rows_process
@@ -256,16 +257,29 @@ async def test_a_process_that_cannot_open_the_store_leaves_the_rows_to_the_threa
     assert "after" in keys_in(path) and len([k for k in keys_in(path) if k.startswith("e")]) >= 1
 
 
-async def test_a_uri_filename_store_keeps_its_rows_on_the_thread(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(rows_process, "START_AFTER", 0)
+@pytest.mark.parametrize("url", ["sqlite:///file:u.db?uri=true", "sqlite:///u.db?uri=false"])
+async def test_a_uri_filename_is_refused_naming_db(tmp_path: Path, monkeypatch, url: str):
+    """Its lock, key and owner-only mode went to a literal `file:u.db` while the driver opened `u.db`, unlocked and
+    readable by anyone, and the rows process could not open it."""
     monkeypatch.chdir(tmp_path)
-    opened = await Store.open("sqlite:///file:u.db?uri=true", secret_key="rows")
+    with pytest.raises(InvalidInput) as refused:
+        await Store.open(url, secret_key="rows")
+    assert [e.field for e in refused.value.errors] == ["db"] and "give the file's path" in str(refused.value)
+    assert list(tmp_path.iterdir()) == []  # nothing made: no database, no lock, no key
+
+
+async def test_a_path_that_starts_with_two_slashes_has_its_rows_written_by_the_process(tmp_path: Path, monkeypatch):
+    """`//tmp/x.db` is `/tmp/x.db` to the system; the process's URI made of it named a host, `tmp`, and every
+    transaction went back to the thread."""
+    monkeypatch.setattr(rows_process, "START_AFTER", 3)
+    opened = await Store.open("/" + str(tmp_path / "rows.db"), secret_key="rows")
     try:
-        assert opened.writer.rows_process is None
-        assert await write(opened, "u1") is None
+        process = await started(opened)
+        assert await write(opened, "slash") is None
+        assert process.lost is None and process.transactions >= 1
     finally:
         await asyncio.wait_for(opened.close(), 30)
-    assert keys_in(tmp_path / "u.db") == ["u1"]
+    assert "slash" in keys_in(tmp_path / "rows.db")
 
 
 async def test_closing_does_not_wait_a_minute_for_a_stopped_process(
