@@ -21,7 +21,8 @@ import hashlib
 import json
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from simulator.ids import next_object_id, object_id
 from simulator.models import BuildContext, Event
 from simulator.providers.syncfy import api
 from simulator.providers.syncfy._values import _SITES, ENVIRONMENTS
+from simulator.store import postgres
 from simulator.timeutil import now_utc
 
 if TYPE_CHECKING:
@@ -136,9 +138,17 @@ class CredentialFlows:
         await self.backend.catch_up()
         return id_credential, job
 
-    def user_lock(self, id_user: str) -> asyncio.Lock:
-        """Held while a user's credentials are registered or deleted (a credential's own lock is taken after it)."""
-        return self._lock(f"user\x1f{id_user}")
+    @asynccontextmanager
+    async def user_lock(self, id_user: str) -> AsyncIterator[None]:
+        """Held while a user's credentials are registered or deleted (a credential's own lock is taken after it):
+        in this process, and on a shared store in every process. Each server let one registration of a user in
+        at a time among its own only, and the same login sent to two servers at once made two credentials."""
+        async with self._lock(f"user\x1f{id_user}"):
+            if not self.sim.store.shared:
+                yield
+                return
+            async with postgres.one_editor(self.sim.store.engine, f"syncfy user {id_user}"):
+                yield
 
     async def _job_under_way(self, id_credential: str) -> dict[str, Any] | None:
         """The credential's row, while its job has steps to play or waits for a token."""

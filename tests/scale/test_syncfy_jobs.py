@@ -3,8 +3,10 @@ beside the one playing it leaves it alone, and another server finishes it once i
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
@@ -15,7 +17,7 @@ from simulator.store import tables as t
 from simulator.store.syncfy_twin import SyncfyTwinStore
 from simulator.testing.receiver import Receiver
 from tests.api.harness import ApiServer
-from tests.twins.syncfy_harness import envelope, eventually, twin_client
+from tests.twins.syncfy_harness import KEY, envelope, eventually, twin_client
 
 SITE = "56cf5728784806f72b8b4568"  # a sandbox site without a second factor
 
@@ -162,3 +164,36 @@ def test_a_credential_registered_through_one_server_is_deleted_through_another_a
     finally:
         second.stop()
         first.stop()
+
+
+def registered_together(servers: list[ApiServer], id_user: str) -> list[httpx.Response]:
+    """One registration of the same login sent to each of `servers` at once, each on a connection of its own."""
+    login = {"id_site": SITE, "credentials": {"username": "test"}}
+    headers = {"Authorization": f"api_key api_key={KEY}"}
+
+    async def send() -> list[httpx.Response]:
+        async with httpx.AsyncClient(headers=headers, timeout=30) as client:
+            calls = [
+                client.post(f"{srv.url}/syncfy/v1/credentials", params={"id_user": id_user}, json=login)
+                for srv in servers
+            ]
+            return list(await asyncio.gather(*calls))
+
+    return asyncio.run(send())
+
+
+def test_registrations_sent_together_to_two_servers_make_one_credential(db: str) -> None:
+    """Each server let one registration of a user in at a time, but only among its own: the same login sent to
+    two servers at once made two credentials, each with a job of its own."""
+    first, second = serve(db), serve(db)
+    try:
+        with twin_client(first.url) as twin:
+            id_user = str(envelope(twin.post("/v1/users", json={"name": "Ana"}))["id_user"])
+            made = [envelope(answer) for answer in registered_together([first, second] * 4, id_user)]
+            assert len({m["id_credential"] for m in made}) == 1, made
+            assert sorted(m["is_new"] for m in made) == [0] * 7 + [1]
+            listed = envelope(twin.get("/v1/credentials/all", params={"id_user": id_user}))
+            assert [c["id_credential"] for c in listed] == [made[0]["id_credential"]]
+    finally:
+        first.stop()
+        second.stop()
