@@ -44,6 +44,7 @@ log = logging.getLogger("webhook_sim.twins")
 STEP_DELAY = (0.05, 0.2)  # seconds between two steps of a job
 WAITING_STEP = "token"
 STOP_GRACE = 5.0  # seconds a step under way is given to end when the lifecycles stop
+ACROSS_PROCESSES = 2  # see `CredentialFlows._across`
 # The step after each step (where it does not depend on the site).
 _NEXT = {"start": "login", "received": "finish", "finish": "refresh", "documents": None}
 _IDS = random.SystemRandom()  # the twin's own ids: unique, not replayable (like Syncfy's)
@@ -61,6 +62,10 @@ class CredentialFlows:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._steps: set[asyncio.Task[bool]] = set()  # steps under way in the background, each shielded
         self._locks: dict[str, asyncio.Lock] = {}  # one step of a credential at a time
+        # On a shared store, how many users' registrations this process lets into their advisory locks at once.
+        # Each holds a pooled connection for the lock while its work takes others: 30 users registering at
+        # once held the whole pool (15) and waited for a connection for good (every answer a 500 after 30 s).
+        self._across: asyncio.Semaphore = asyncio.Semaphore(ACROSS_PROCESSES)
         self._resumed = False
         self.sim.before_reset.append(self.stop_all)
         self.sim.before_close.append(self.stop_all)
@@ -147,7 +152,7 @@ class CredentialFlows:
             if not self.sim.store.shared:
                 yield
                 return
-            async with postgres.one_editor(self.sim.store.engine, f"syncfy user {id_user}"):
+            async with self._across, postgres.one_editor(self.sim.store.engine, f"syncfy user {id_user}"):
                 yield
 
     async def _job_under_way(self, id_credential: str) -> dict[str, Any] | None:

@@ -166,18 +166,19 @@ def test_a_credential_registered_through_one_server_is_deleted_through_another_a
         first.stop()
 
 
-def registered_together(servers: list[ApiServer], id_user: str) -> list[httpx.Response]:
-    """One registration of the same login sent to each of `servers` at once, each on a connection of its own."""
+def registered_together(calls: list[tuple[ApiServer, str]]) -> list[httpx.Response]:
+    """A registration of the same login for each (server, user) of `calls`, sent at once, each on a connection of
+    its own."""
     login = {"id_site": SITE, "credentials": {"username": "test"}}
     headers = {"Authorization": f"api_key api_key={KEY}"}
 
     async def send() -> list[httpx.Response]:
-        async with httpx.AsyncClient(headers=headers, timeout=30) as client:
-            calls = [
+        async with httpx.AsyncClient(headers=headers, timeout=60) as client:
+            sent = [
                 client.post(f"{srv.url}/syncfy/v1/credentials", params={"id_user": id_user}, json=login)
-                for srv in servers
+                for srv, id_user in calls
             ]
-            return list(await asyncio.gather(*calls))
+            return list(await asyncio.gather(*sent))
 
     return asyncio.run(send())
 
@@ -189,7 +190,7 @@ def test_registrations_sent_together_to_two_servers_make_one_credential(db: str)
     try:
         with twin_client(first.url) as twin:
             id_user = str(envelope(twin.post("/v1/users", json={"name": "Ana"}))["id_user"])
-            made = [envelope(answer) for answer in registered_together([first, second] * 4, id_user)]
+            made = [envelope(answer) for answer in registered_together([(first, id_user), (second, id_user)] * 4)]
             assert len({m["id_credential"] for m in made}) == 1, made
             assert sorted(m["is_new"] for m in made) == [0] * 7 + [1]
             listed = envelope(twin.get("/v1/credentials/all", params={"id_user": id_user}))
@@ -197,3 +198,16 @@ def test_registrations_sent_together_to_two_servers_make_one_credential(db: str)
     finally:
         first.stop()
         second.stop()
+
+
+def test_many_users_registering_at_once_on_a_shared_store_are_all_answered(db: str) -> None:
+    """Each user's registration holds an advisory lock on a pooled connection while its work takes others: with no
+    bound on how many do at once, 30 users held the whole pool and every answer was a 500 after 30 s."""
+    server = serve(db)
+    try:
+        with twin_client(server.url) as twin:
+            users = [str(envelope(twin.post("/v1/users", json={"name": f"U{i}"}))["id_user"]) for i in range(30)]
+            made = [envelope(answer) for answer in registered_together([(server, u) for u in users])]
+            assert len({m["id_credential"] for m in made}) == 30 and all(m["is_new"] == 1 for m in made)
+    finally:
+        server.stop()
