@@ -18,7 +18,8 @@ import copy
 import json
 import random
 import weakref
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from simulator.models.inputs import SubscriptionPatch, SubscriptionSpec
 from simulator.providers.base import compact_json
 from simulator.providers.basistheory import api, api_events, api_mask, api_state
 from simulator.providers.basistheory._common import app_actor, tenant
+from simulator.store import postgres
 from simulator.store.twins import Cursor, TwinStore
 from simulator.timeutil import add_seconds, iso_ms, now_utc
 
@@ -74,6 +76,19 @@ class BasisTheoryBackend:
         self._ctx: BuildContext | None = None
         self._saved_tenant: str | None = None
         sim.after_reset.append(self._forget)
+
+    @asynccontextmanager
+    async def _changing(self) -> AsyncIterator[None]:
+        """One changing call at a time: in this process, and on a shared store in every process. Each server let
+        one in at a time among its own only: an intent converted through two servers at once made two tokens,
+        and a token id chosen through both was made twice, the second replacing the first unseen. (One holder
+        per process, so the lock's pooled connection is one of the pool, however many calls wait.)"""
+        async with self._lock:
+            if not self.sim.store.shared:
+                yield
+                return
+            async with postgres.one_editor(self.sim.store.engine, "basistheory twin"):
+                yield
 
     def _forget(self) -> None:
         """The store was emptied: the next read folds from the start."""
@@ -132,7 +147,7 @@ class BasisTheoryBackend:
     async def create_intent(self, body: dict[str, Any], trace_id: str | None) -> dict[str, Any]:
         kind = api.token_type(body, api.INTENT_TYPES)
         data = api.checked_data(kind, body.get("data"))
-        async with self._lock:
+        async with self._changing():
             await self.sync()  # what runs stored first is numbered first: lists are newest first
             ctx = await self._context()
             actor = app_actor(ctx, "public")
@@ -160,7 +175,7 @@ class BasisTheoryBackend:
             data = api.checked_data(kind, body.get("data"))
         elif not isinstance(intent_id, str) or not intent_id:
             raise api.invalid("token_intent_id", "must be a token intent's id")
-        async with self._lock:
+        async with self._changing():
             await self.sync()  # what runs stored first is numbered first: lists are newest first
             intent = await self._live_intent(intent_id) if intent_id is not None else None
             if intent is not None:
@@ -218,7 +233,7 @@ class BasisTheoryBackend:
 
     async def delete(self, kind: str, obj_id: str, trace_id: str | None) -> None:
         """Delete a token or a token intent (`token.deleted` / `token-intent.deleted`)."""
-        async with self._lock:
+        async with self._changing():
             await self.sync()
             found = await self.tables.get(kind, obj_id)
             if found is None or found.state != api_state.LIVE:
@@ -245,7 +260,7 @@ class BasisTheoryBackend:
 
     async def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]:
         fields = api.webhook_fields(body, self.event_types(), update=False)
-        async with self._lock:
+        async with self._changing():
             ctx = await self._context()
             owner = tenant(ctx)["id"]
             if len(await self.tables.webhooks(owner)) >= api.MAX_WEBHOOKS:
@@ -270,7 +285,7 @@ class BasisTheoryBackend:
         """PUT: name, url, events and notify_email replaced; `status` enables or disables (and so resets the
         failure count that disabled it, as re-enabling a subscription does)."""
         fields = api.webhook_fields(body, self.event_types(), update=True)
-        async with self._lock:
+        async with self._changing():
             row = await self._webhook_row(webhook_id)
             changes: dict[str, Any] = {"url": fields["url"], "events": [f"basistheory:{e}" for e in fields["events"]]}
             if "status" in fields:
@@ -289,7 +304,7 @@ class BasisTheoryBackend:
         return await self._webhook_view(row)
 
     async def delete_webhook(self, webhook_id: str) -> None:
-        async with self._lock:
+        async with self._changing():
             row = await self._webhook_row(webhook_id)
             await _core(self.sim.delete_subscription(row["subscription_id"]))
             await self.tables.delete_webhook(webhook_id)
