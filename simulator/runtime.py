@@ -150,10 +150,13 @@ class GuardedHttp(HttpToolsProtocol):
         """A request httptools cannot parse, refused as every other request is: problem+json naming the part
         that is wrong, where uvicorn answers plain text ("Invalid HTTP request received."). uvicorn calls this
         while it handles the parser's error, so that error is the one being handled."""
-        body = unparsable(sys.exc_info()[1])
+        part, reason = unparsable(sys.exc_info()[1])
+        path = bytes(getattr(self, "url", b"") or b"").split(b"?", 1)[0].decode("latin-1")
+        given = next((found for answer in UNPARSABLE if (found := answer(path, part, reason)) is not None), None)
+        content_type, body, extra = given or (b"application/problem+json", _problem(part, reason), [])
         head = [b"HTTP/1.1 400 Bad Request\r\n"]
-        head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
-        head += [b"content-type: application/problem+json\r\n", b"content-length: %d\r\n" % len(body)]
+        head += [name + b": " + value + b"\r\n" for name, value in [*self.server_state.default_headers, *extra]]
+        head += [b"content-type: " + content_type + b"\r\n", b"content-length: %d\r\n" % len(body)]
         self.transport.write(b"".join([*head, b"connection: close\r\n\r\n", body]))
         self.transport.close()
 
@@ -195,14 +198,25 @@ class GuardedHttp(HttpToolsProtocol):
         self.connections.discard(victim)
 
 
-def unparsable(why: BaseException | None) -> bytes:
-    """The problem document for a request that is not HTTP/1.1 as httptools reads it, naming the part at fault."""
+# Answers by path for a request the parser refuses (see `GuardedHttp.send_400_response`): each is given the path
+# (as far as it was read), the part at fault and why, and gives (content type, body, more headers), or None for a
+# path not its own. The API's twins add theirs (`simulator.api.twins`): a provider's SDK reads its own error shape.
+Unparsable = Callable[[str, str, str], tuple[bytes, bytes, list[tuple[bytes, bytes]]] | None]
+UNPARSABLE: list[Unparsable] = []
+
+
+def unparsable(why: BaseException | None) -> tuple[str, str]:
+    """The part of a request httptools refused (`target`, `method`, `version`, `headers`, `body`, else `request`)
+    and why, in words a caller can act on."""
     reason = str(why or "it could not be parsed").strip().rstrip(".")
     if reason.startswith("Expected HTTP/"):  # the request line went on past its target: a space in it
-        part, reason = "target", "a space ends the target: percent-encode it (%20)"
-    else:
-        words = f"{reason} {type(why).__name__}".lower()
-        part = next((name for key, name in _PARTS if key in words), "request")
+        return "target", "a space ends the target: percent-encode it (%20)"
+    words = f"{reason} {type(why).__name__}".lower()
+    return next((name for key, name in _PARTS if key in words), "request"), reason
+
+
+def _problem(part: str, reason: str) -> bytes:
+    """The control API's problem document for a request the parser refused."""
     problem = {
         "type": "about:blank",
         "title": "Bad request",

@@ -239,3 +239,22 @@ def test_a_request_that_is_not_http_is_a_problem_naming_the_part(
     [error] = problem_doc["errors"]
     assert error["field"] == field and says in error["message"] and says in problem_doc["detail"]
     still_serving(api)
+
+
+@pytest.mark.parametrize("path", ["/basistheory/tokens", "/syncfy/v1/users"])
+def test_a_request_that_is_not_http_under_a_twin_is_refused_in_that_providers_shape(
+    server: ApiServer, api: httpx.Client, path: str
+) -> None:
+    """A provider's SDK reads its own error shape: Basis Theory's ProblemDetails, Syncfy's envelope."""
+    status, headers, body = raw(server, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\x01b\r\n\r\n".encode())
+    assert status == b"HTTP/1.1 400 Bad Request"
+    answer = json.loads(body)
+    if path.startswith("/syncfy/"):
+        assert headers["content-type"].startswith("application/json")
+        assert list(answer) == ["rid", "code", "errors", "status", "message", "response"]
+        assert (answer["code"], answer["status"], answer["response"]) == (400, False, None)
+        assert "Invalid header value char (headers)" in answer["message"] and headers["request-id"] == answer["rid"]
+    else:
+        assert headers["content-type"] == "application/problem+json"
+        assert answer["status"] == 400 and answer["errors"] == {"headers": ["Invalid header value char"]}
+    still_serving(api)

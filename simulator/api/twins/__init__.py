@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.types import Scope
 
+from simulator import runtime
 from simulator.api.problem import HttpError
 from simulator.api.twins import basistheory, syncfy
 from simulator.api.twins.syncfy import _http as syncfy_http
@@ -29,6 +30,22 @@ def refusal(scope: Scope, error: HttpError) -> Response | None:
     if path.startswith("/basistheory/"):
         return basistheory.problem(bt_api.ApiError(error.status, error.detail), dict(error.headers or {}))
     return None
+
+
+def unparsable(path: str, part: str, reason: str) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]] | None:
+    """A request the HTTP parser refused, under a twin's path, in that twin's shape (see `runtime.UNPARSABLE`);
+    None for a path of the control API."""
+    if path.startswith("/syncfy/"):
+        response = syncfy_http.answer(400, None, f"the request is not valid HTTP/1.1: {reason} ({part})")
+    elif path.startswith("/basistheory/"):
+        response = basistheory.problem(bt_api.invalid(part, reason))
+    else:
+        return None
+    kept = [(name, value) for name, value in response.raw_headers if name not in (b"content-type", b"content-length")]
+    return response.headers["content-type"].encode("latin-1"), bytes(response.body), kept
+
+
+runtime.UNPARSABLE.append(unparsable)
 
 
 def mounts() -> list[Mount]:
