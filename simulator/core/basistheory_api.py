@@ -83,12 +83,8 @@ class BasisTheoryBackend:
         one in at a time among its own only: an intent converted through two servers at once made two tokens,
         and a token id chosen through both was made twice, the second replacing the first unseen. (One holder
         per process, so the lock's pooled connection is one of the pool, however many calls wait.)"""
-        async with self._lock:
-            if not self.sim.store.shared:
-                yield
-                return
-            async with postgres.one_editor(self.sim.store.engine, "basistheory twin"):
-                yield
+        async with self._lock, postgres.one_editor(self.sim.store.engine, "basistheory twin"):
+            yield
 
     def _forget(self) -> None:
         """The store was emptied: the next read folds from the start."""

@@ -86,12 +86,8 @@ class Subscriptions:
     @asynccontextmanager
     async def _edit(self, sub_id: str) -> AsyncIterator[None]:
         """Changes to a subscription one at a time: in this process, and on a shared store in every process."""
-        async with self._editing:
-            if not self.store.shared:
-                yield
-                return
-            async with postgres.one_editor(self.store.engine, f"subscription {sub_id}"):
-                yield
+        async with self._editing, postgres.one_editor(self.store.engine, f"subscription {sub_id}"):
+            yield
 
     async def update(self, sub_id: str, patch: BaseModel) -> Subscription:
         """Change a subscription; `enabled: true` re-enables it and resets its failure count."""
