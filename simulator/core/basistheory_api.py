@@ -31,7 +31,7 @@ from simulator.ids import uuid4
 from simulator.models import BuildContext, Event
 from simulator.models.inputs import SubscriptionPatch, SubscriptionSpec
 from simulator.providers.base import compact_json
-from simulator.providers.basistheory import api, api_events, api_mask, api_state
+from simulator.providers.basistheory import api, api_data, api_events, api_mask, api_state
 from simulator.providers.basistheory._common import app_actor, tenant
 from simulator.store import postgres
 from simulator.store.twins import Cursor, TwinStore
@@ -142,7 +142,7 @@ class BasisTheoryBackend:
 
     async def create_intent(self, body: dict[str, Any], trace_id: str | None) -> dict[str, Any]:
         kind = api.token_type(body, api.INTENT_TYPES)
-        data = api.checked_data(kind, body.get("data"))
+        data = api_data.checked_data(kind, body.get("data"))
         async with self._changing():
             await self.sync()  # what runs stored first is numbered first: lists are newest first
             ctx = await self._context()
@@ -168,7 +168,7 @@ class BasisTheoryBackend:
         intent_id = body.get("token_intent_id")
         if intent_id is None:
             kind = api.token_type(body)
-            data = api.checked_data(kind, body.get("data"))
+            data = api_data.checked_data(kind, body.get("data"))
         elif not isinstance(intent_id, str) or not intent_id:
             raise api.invalid("token_intent_id", "must be a token intent's id")
         async with self._changing():
