@@ -127,6 +127,15 @@ class BasisTheoryBackend:
             raise api.not_found(what, obj_id)
         return api.view(kind, found.body)
 
+    async def read_token(self, token_id: str, trace_id: str | None) -> dict[str, Any]:
+        """`GET /tokens/{id}`: the token, and the `token.read` Basis Theory emits for each read. Not under the
+        changing lock: a read changes no object, and its event folds in as nothing."""
+        token = await self.get("token", token_id, "token")
+        ctx = await self._context()
+        event = api_events.token_read(ctx, token, app_actor(ctx, "private"), trace_id)
+        await self._publish(ctx, "token.read", event)
+        return token
+
     async def page(self, kind: str, start: str | None, size: str | None) -> dict[str, Any]:
         """A cursor page of live objects, newest first: `{"pagination": {"page_size", "next"?}, "data"}`."""
         limit, before = api.page_size(size), api.decode_cursor(start)
@@ -171,6 +180,9 @@ class BasisTheoryBackend:
             data = api_data.checked_data(kind, body.get("data"))
         elif not isinstance(intent_id, str) or not intent_id:
             raise api.invalid("token_intent_id", "must be a token intent's id")
+        elif body.get("type") is not None or body.get("data") is not None:
+            # Basis Theory takes `type` and `data`, or `token_intent_id`: with both, one of them would be dropped.
+            raise api.invalid("token_intent_id", "converts an intent: give it without type and data")
         async with self._changing():
             await self.sync()  # what runs stored first is numbered first: lists are newest first
             intent = await self._live_intent(intent_id) if intent_id is not None else None
@@ -179,8 +191,10 @@ class BasisTheoryBackend:
                 data = {k: x for k, x in intent["_data"].items() if k != "cvc"} if kind == "card" else intent["_data"]
             api.shown_within(options, data)  # the intent's data, when it is converted
             ctx = await self._context()
-            if chosen_id is not None and await self.tables.get("token", chosen_id) is not None:
-                raise api.ApiError(409, f"a token with id {chosen_id!r} already exists", {"id": ["already exists"]})
+            if chosen_id is not None and (taken := await self.tables.get("token", chosen_id)) is not None:
+                # A deleted token's id stays its own: its events still name it, and the twin's objects are them.
+                was = "already exists" if taken.state == api_state.LIVE else f"was a token's, now {taken.state}"
+                raise api.ApiError(409, f"a token with id {chosen_id!r} {was}", {"id": [was]})
             actor = app_actor(ctx, "private")
             token = self._new_token(ctx, chosen_id, kind, data, options, actor)
             await self.tables.put("token", token["id"], token["tenant_id"], api_state.LIVE, token)

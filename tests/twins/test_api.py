@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from simulator import testing
 from simulator.testing import WebhookSim
 from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually
@@ -120,6 +121,28 @@ def test_deleting_a_token_emits_token_deleted_and_it_is_gone(
         )
         bt_problem(bt.get(f"/tokens/{token['id']}"), 404)
         bt_problem(bt.delete(f"/tokens/{token['id']}"), 404)
+    finally:
+        bt.delete(f"/webhooks/{hook['id']}")
+
+
+def test_reading_a_token_emits_token_read_and_changes_nothing(bt: httpx.Client, webhook_receiver: Receiver) -> None:
+    hook = bt.post("/webhooks", json={"name": "r", "url": webhook_receiver.url, "events": ["token.read"]}).json()
+    try:
+        token = bt.post("/tokens", json={"type": "card", "data": CARD, "metadata": {"k": "v"}}).json()
+        first = bt.get(f"/tokens/{token['id']}", headers={"BT-TRACE-ID": "trace-for-read"})
+        assert first.status_code == 200 and first.json() == token
+        event = webhook_receiver.wait_for(1)[0].json()["event"]
+        assert (event["type"], event["data"]["token"], event["trace_id"]) == (
+            "token.read",
+            {"id": token["id"], "type": "card"},
+            "trace-for-read",
+        )
+        assert event["tenant_id"] == token["tenant_id"]
+        assert bt.get(f"/tokens/{token['id']}").json() == token  # the event folded in changed nothing
+        bt_problem(bt.get("/tokens/no-such-token"), 404)  # a read that finds nothing emits nothing
+        bt.get(f"/tokens/{token['id']}")
+        read = [r.json()["event"]["data"]["token"]["id"] for r in webhook_receiver.wait_for(3)]
+        assert read == [token["id"]] * 3  # one event a read
     finally:
         bt.delete(f"/webhooks/{hook['id']}")
 
@@ -289,3 +312,77 @@ def test_a_utf8_trace_id_reaches_the_events_as_sent(bt: httpx.Client, webhook_re
         assert webhook_receiver.wait_for(1)[0].json()["event"]["trace_id"] == "été-✓"
     finally:
         bt.delete(f"/webhooks/{hook['id']}")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"type": "card", "data": {**CARD, "cardholder_name": "Jane"}}, "data.cardholder_name"),
+        (
+            {"type": "bank", "data": {"routing_number": "021000021", "account_number": "1234", "holder": "J"}},
+            "data.holder",
+        ),
+        ({"type": "card", "data": {**CARD, "number": 5555555555554444}}, "data.number"),
+        ({"type": "card", "data": {**CARD, "cvc": 123}}, "data.cvc"),
+        ({"type": "bank", "data": {"routing_number": 110000000, "account_number": "1234"}}, "data.routing_number"),
+        ({"type": "network_token", "data": "garbage"}, "data"),
+        ({"type": "network_token", "data": {"number": "1"}}, "data.number"),
+        ({"type": "token", "data": "x", "deduplicate_token": "yes"}, "deduplicate_token"),
+        ({"type": "token", "data": "x", "id": ".."}, "id"),
+        ({"type": "token", "data": "x", "id": "."}, "id"),
+    ],
+    ids=[
+        "card-field",
+        "bank-field",
+        "number-as-number",
+        "cvc-as-number",
+        "routing-as-number",
+        "network-token-text",
+        "network-token-number",
+        "deduplicate-text",
+        "id-dot-dot",
+        "id-dot",
+    ],
+)
+def test_data_is_kept_as_sent_or_refused_naming_the_field(bt: httpx.Client, body: dict[str, Any], field: str) -> None:
+    """Each made a token (201) whose data or id was not what was sent: a field dropped, a number turned into text,
+    a network token of any JSON, a token at a path no client can ask for."""
+    bt_problem(bt.post("/tokens", json=body), 400, field)
+
+
+def test_a_network_token_is_a_cards_data_with_its_details(bt: httpx.Client) -> None:
+    made = bt.post("/tokens", json={"type": "network_token", "data": CARD})
+    assert made.status_code == 201, made.text
+    assert made.json()["network_token"] == {
+        "bin": "55555555",
+        "last4": "4444",
+        "expiration_month": 3,
+        "expiration_year": 2030,
+        "brand": "mastercard",
+        "funding": "credit",
+    }
+    assert bt.get(f"/tokens/{made.json()['id']}").json()["network_token"] == made.json()["network_token"]
+
+
+def test_an_intent_is_converted_alone_and_a_deleted_tokens_id_is_not_taken_again(bt: httpx.Client) -> None:
+    intent = bt.post("/token-intents", json={"type": "card", "data": CARD}).json()
+    mixed = {"token_intent_id": intent["id"], "type": "bank", "data": {"routing_number": "021000021"}}
+    bt_problem(bt.post("/tokens", json=mixed), 400, "token_intent_id")
+    assert bt.get(f"/token-intents/{intent['id']}").status_code == 200  # not converted by the refused call
+    made = bt.post("/tokens", json={"type": "token", "data": "x", "id": "reused-id"})
+    assert made.status_code == 201, made.text
+    assert bt.delete("/tokens/reused-id").status_code == 204
+    again = bt_problem(bt.post("/tokens", json={"type": "token", "data": "y", "id": "reused-id"}), 409, "id")
+    assert again["errors"]["id"] == ["was a token's, now deleted"], again
+
+
+def test_a_provider_key_outside_ascii_is_matched_by_its_utf8_bytes() -> None:
+    """HTTP hands a header over as Latin-1: the key "sëcret" sent as UTF-8 never matched, on either twin."""
+    with testing.webhook_sim(provider_key="sëcret") as served:
+        right, wrong = "sëcret".encode(), b"secret"
+        for key, status in ((right, 200), (wrong, 401)):
+            got = httpx.get(f"{served.url}/basistheory/v2/tokens", headers={"BT-API-KEY": key})
+            assert got.status_code == status, got.text
+            auth = {"Authorization": b"api_key api_key=" + key}
+            got = httpx.get(f"{served.url}/syncfy/v1/catalogues/sites", headers=auth)
+            assert got.status_code == status, got.text

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simulator.api.problem import HttpError
+from simulator.api.twins.headers import header_text
 from simulator.core.basistheory_api import BasisTheoryBackend, backend
 from simulator.ids import new_uuid4
 from simulator.providers.basistheory import api
@@ -40,9 +41,10 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         # publishes (a conversion's token.created and token-intent.converted) share it, and the answer names it.
         given = request.headers.get("bt-trace-id")
         trace = given or new_uuid4()
-        request.state.trace_id = _text_of(given) if given else trace
+        request.state.trace_id = header_text(given) if given else trace
         try:
-            bt.authenticate(request.headers.get("bt-api-key"))
+            key = request.headers.get("bt-api-key")
+            bt.authenticate(header_text(key) if key is not None else None)
             response = await handler(request, bt)
         except api.ApiError as exc:
             response = problem(exc)
@@ -52,15 +54,6 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         return response
 
     return run
-
-
-def _text_of(header: str) -> str:
-    """A header's text: its bytes read as UTF-8 where they are (HTTP hands them over as Latin-1, and a trace id
-    "été" sent as UTF-8 reached the events as "Ã©tÃ©"), as they came otherwise. The answer echoes the bytes."""
-    try:
-        return header.encode("latin-1").decode("utf-8")
-    except UnicodeError:
-        return header
 
 
 def _trace(request: Request) -> str:
@@ -89,6 +82,10 @@ def _getter(kind: str, what: str) -> Handler:
 
 async def create_token(request: Request, bt: BasisTheoryBackend) -> Response:
     return JSONResponse(await bt.create_token(await _body(request), _trace(request)), status_code=201)
+
+
+async def read_token(request: Request, bt: BasisTheoryBackend) -> Response:
+    return JSONResponse(await bt.read_token(request.path_params["id"], _trace(request)))
 
 
 async def list_tokens(request: Request, bt: BasisTheoryBackend) -> Response:
@@ -181,7 +178,7 @@ def _route(path: str, handlers: dict[str, Callable[[Request], Awaitable[Response
 
 
 def routes() -> list[BaseRoute]:
-    token, intent = endpoint(_getter("token", "token")), endpoint(_getter("token_intent", "token intent"))
+    token, intent = endpoint(read_token), endpoint(_getter("token_intent", "token intent"))
     table = [
         Route("/keys/webhooks.v1.key", webhook_key, methods=["GET"]),
         # Test tenants verify with this one; the simulator has a single key, so both names serve it.

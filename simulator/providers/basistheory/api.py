@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -101,7 +102,7 @@ def check_key(given: str | None, required: str | None) -> None:
     """A missing or empty key is a 401; so is any key but `required` when the simulator has one."""
     if not given or not given.strip():
         raise ApiError(401, "a BT-API-KEY header is required")
-    if required is not None and given != required:
+    if required is not None and not hmac.compare_digest(given.encode(), required.encode()):
         raise ApiError(401, "the BT-API-KEY is not valid")
 
 
@@ -205,6 +206,8 @@ def details(kind: str, data: Any) -> dict[str, Any]:
         return {"card": card_details({"number": data})}
     if kind == "bank":
         return {"bank": bank_details(data)}
+    if kind == "network_token":
+        return {"network_token": card_details(data)}
     return {}
 
 
@@ -267,6 +270,8 @@ def token_options(body: Mapping[str, Any]) -> dict[str, Any]:
             options["mask"] = api_mask.checked(body["mask"])
         except api_mask.MaskError as exc:
             raise invalid("mask", str(exc)) from None
+    if body.get("deduplicate_token") is not None and not isinstance(body["deduplicate_token"], bool):
+        raise invalid("deduplicate_token", "must be true or false")
     expression = _text(body, "fingerprint_expression", required=False)
     if expression is not None:
         options["fingerprint_expression"] = expression
@@ -320,6 +325,8 @@ def token_id(body: Mapping[str, Any]) -> str | None:
     value = _text(body, "id", required=False, limit=400)
     if value is not None and not re.fullmatch(r"[A-Za-z0-9_.:-]+", value):
         raise invalid("id", "may hold letters, digits and _ . : - only")
+    if value is not None and not value.strip("."):  # `/tokens/..` is a path's parent to every client
+        raise invalid("id", "must hold a letter, a digit, or one of _ : -")
     return value
 
 

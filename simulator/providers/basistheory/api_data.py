@@ -10,13 +10,26 @@ from typing import Any
 
 from simulator.providers.basistheory.api import DELIMITED, invalid
 
+# The fields of Basis Theory's card and bank objects ("Token Data Validations"); a network token's details are a
+# card's (the token object's `network_token`: "See Card Details").
+CARD_FIELDS = ("number", "expiration_month", "expiration_year", "cvc")
+BANK_FIELDS = ("routing_number", "account_number")
+
 
 def _digits(data: Mapping[str, Any], field: str, low: int, high: int, name: str | None = None) -> str:
+    """A string of digits, as the docs type every number but the expiry: a JSON number loses a cvc's leading
+    zero, and one of 19 digits its last ones in any client that reads JSON numbers as doubles."""
     value = data.get(field)
-    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
-    if not re.fullmatch(rf"[0-9]{{{low},{high}}}", text):
-        raise invalid(name or f"data.{field}", f"must be {low} to {high} digits")
-    return text
+    if not isinstance(value, str) or not re.fullmatch(rf"[0-9]{{{low},{high}}}", value):
+        raise invalid(name or f"data.{field}", f"must be a string of {low} to {high} digits")
+    return value
+
+
+def _only(data: Mapping[str, Any], fields: tuple[str, ...], what: str) -> None:
+    """Refuse what the object does not have: dropped, it would be data the caller sent and never got back."""
+    for key in data:
+        if key not in fields:
+            raise invalid(f"data.{key}", f"is not a field of {what} (its fields: {', '.join(fields)})")
 
 
 def _whole(data: Mapping[str, Any], field: str, low: int, high: int) -> int:
@@ -55,6 +68,7 @@ def card_data(data: Any) -> dict[str, Any]:
     card object has them."""
     if not isinstance(data, dict):
         raise invalid("data", "a card is an object with number, expiration_month, expiration_year")
+    _only(data, CARD_FIELDS, "a card")
     card: dict[str, Any] = {"number": _card_number(data, "number", "data.number")}
     if data.get("expiration_month") is not None:
         card["expiration_month"] = _whole(data, "expiration_month", 1, 12)
@@ -75,6 +89,7 @@ def _routing(data: Mapping[str, Any], field: str, name: str) -> str:
 def bank_data(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise invalid("data", "a bank account is an object with routing_number and account_number")
+    _only(data, BANK_FIELDS, "a bank account")
     return {
         "routing_number": _routing(data, "routing_number", "data.routing_number"),
         "account_number": _digits(data, "account_number", 3, 17),
@@ -107,7 +122,7 @@ def checked_data(token_type: str, data: Any) -> Any:
     as given)."""
     if data is None:
         raise invalid("data", "is required")
-    if token_type == "card":
+    if token_type in ("card", "network_token"):
         return card_data(data)
     if token_type == "bank":
         return bank_data(data)

@@ -35,3 +35,9 @@ def token_created(ctx: BuildContext, token: Entity, actor: Entity, trace_id: str
 
 def token_deleted(ctx: BuildContext, token_id: str, actor: Entity, trace_id: str | None) -> dict[str, Any]:
     return wrap(ctx, "token.deleted", {"token": {"id": token_id}}, actor, trace_id)
+
+
+def token_read(ctx: BuildContext, token: Entity, actor: Entity, trace_id: str | None) -> dict[str, Any]:
+    # A token only an event named by its id (`token.property.expired`) has no type the twin could tell.
+    read = {k: token[k] for k in ("id", "type") if k in token}
+    return wrap(ctx, "token.read", {"token": read}, actor, trace_id)

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import Receive, Scope, Send
 
 from simulator import json_input
+from simulator.api.twins.headers import header_text
 from simulator.core.syncfy import SyncfyTwin, twin
 from simulator.core.syncfy_api import Caller
 from simulator.errors import SimError
@@ -125,7 +126,7 @@ def _given(request: Request, params: dict[str, Any]) -> api.Given:
     header = request.headers.get("authorization")
     if not header:
         return api.Given(key=_text(key), token=_text(token))
-    given = api.parse_authorization(header)
+    given = api.parse_authorization(header_text(header))
     if given.key is not None and given.id_user is not None:
         # The user an API key acts for, as `id_user` names it in the query or body: every route reads it there
         # (the PHP SDK moves it from the body into the header).
