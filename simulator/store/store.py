@@ -196,15 +196,7 @@ class Store(OutboxReads):
 
     def save_subscription_state(self, sub_id: str, status: str, consecutive_dead: int) -> None:
         """Queue the delivery-driven part of a subscription's state (from engine callbacks: no waiting)."""
-
-        async def call(conn: AsyncConnection) -> None:
-            await conn.execute(
-                update(t.subscriptions)
-                .where(t.subscriptions.c.id == sub_id)
-                .values(status=status, consecutive_dead=consecutive_dead)
-            )
-
-        self.writer.put_nowait(Op(call=call))
+        self.writer.put_nowait(Op(states=({"_id": sub_id, "status": status, "consecutive_dead": consecutive_dead},)))
 
     def let_go(self, moves: Sequence[tuple[str, int, float]]) -> None:
         """Queue (delivery id, new position, due time) for deliveries a process held back and lets go on a shared

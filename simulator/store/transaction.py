@@ -54,6 +54,12 @@ _FENCED_UPDATE = _DELIVERY_UPDATE.where(
         .where(t.subscriptions.c.lease_owner == _OWNER),
     )
 )
+# A subscription's delivery-driven state (Store.save_subscription_state).
+_SUBSCRIPTION_STATE = (
+    update(t.subscriptions)
+    .where(t.subscriptions.c.id == bindparam("_id"))
+    .values(status=bindparam("status"), consecutive_dead=bindparam("consecutive_dead"))
+)
 # An open Syncfy batch's row, rewritten as events join it (see delivery/batches.py).
 _DELIVERY_REWRITE = _update_delivery([c.name for c in t.deliveries.c if c.name not in ("id", "created_at")])
 _EVENT_INSERT = t.events.insert()
@@ -81,6 +87,7 @@ async def transaction(
         (_DELIVERY_REWRITE, batch.rewrites),
         (_ATTEMPT_INSERT, batch.attempts),
         updates,
+        (_SUBSCRIPTION_STATE, batch.states),
     ]
     notify = bool(batch.deliveries or batch.rewrites)  # (not for every call: a barrier is one, and senders take them)
     if not batch.calls:  # rows only: the common case, a run's

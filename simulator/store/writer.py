@@ -53,7 +53,7 @@ CLOSE_GRACE = 5.0  # how long closing waits for a failing store before giving up
 # changes queued made a timed run beside it 0.2-0.3 s late again.
 TIMED_ROWS = 512
 TIMED_RECENT = 1.0
-_KINDS = ("events", "deliveries", "rewrites", "attempts", "updates", "calls")
+_KINDS = ("events", "deliveries", "rewrites", "attempts", "updates", "states", "calls")
 
 
 @dataclass
@@ -63,6 +63,7 @@ class Batch:
     rewrites: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
+    states: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     done: list[Done] = field(default_factory=list)
     ops: list[Op] = field(default_factory=list)  # what it was made of: a permanent failure is retried op by op
@@ -74,6 +75,7 @@ class Batch:
             + len(self.rewrites)
             + len(self.attempts)
             + len(self.updates)
+            + len(self.states)
             + len(self.calls)
         )
 
@@ -83,6 +85,7 @@ class Batch:
         self.rewrites.extend(op.rewrites)
         self.attempts.extend(op.attempts)
         self.updates.extend(op.updates)
+        self.states.extend(op.states)
         if op.call is not None:
             self.calls.append(op.call)
         if op.done is not None:
@@ -129,6 +132,10 @@ class Op:
     rewrites: tuple[dict[str, Any], ...] = ()
     attempts: tuple[dict[str, Any], ...] = ()
     updates: tuple[dict[str, Any], ...] = ()
+    # A subscription's delivery-driven state (status, consecutive dead), one per dead delivery: rows, not a
+    # statement, because a batch with a statement in it is written on this process's thread, not in the rows
+    # process, and failing receivers made one every few rows: commits of 2,000 rows took 5 s.
+    states: tuple[dict[str, Any], ...] = ()
     call: Call | None = None
     done: Done | None = None
     # Nothing waits on it before LINGER has passed: the writer may hold it back for company (see `_gather`).
@@ -180,8 +187,11 @@ class Writer:
 
     async def put(self, op: Op) -> None:
         """Queue `op`; waits while the queue is long, which is how producers feel the store's pace. While a
-        timed run writes, the others feel it sooner (TIMED_ROWS), so its changes find a short queue."""
-        while self._waits(op.timed):
+        timed run writes, the others feel it sooner (TIMED_ROWS), so its changes find a short queue. A statement
+        (`submit`: a run, a subscription, a twin's change) is one row someone is waiting on, and a run at a high
+        speed keeps the queue above TIMED_ROWS for as long as it plays: held to it, POST /runs went unanswered
+        and schedules could not start their runs. Only the bound on memory holds it back."""
+        while self._waits(op.timed or op.call is not None):
             self._room.clear()
             await self._room.wait()
         self.put_nowait(op)
@@ -449,7 +459,7 @@ class Writer:
         ids = {row["id"] for row in batch.deliveries}
         ids.update(row["_id"] for rows in (batch.rewrites, batch.updates) for row in rows)
         ids.update(row["delivery_id"] for row in batch.attempts)
-        self.announce(Committed(frozenset(ids), bool(batch.calls)))
+        self.announce(Committed(frozenset(ids), bool(batch.calls or batch.states)))
 
     def announce(self, committed: Committed) -> None:
         """Tell the listeners of a change (the writer does after each commit)."""
@@ -462,7 +472,7 @@ class Writer:
 
 def _rows(op: Op) -> int:
     """The rows `op` writes, its statement counted as one (a change with neither still takes its place)."""
-    n = len(op.events) + len(op.deliveries) + len(op.rewrites) + len(op.attempts) + len(op.updates)
+    n = len(op.events) + len(op.deliveries) + len(op.rewrites) + len(op.attempts) + len(op.updates) + len(op.states)
     return n + (op.call is not None) or 1
 
 

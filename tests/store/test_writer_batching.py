@@ -164,6 +164,40 @@ async def test_while_a_timed_run_writes_other_producers_wait_behind_a_short_queu
     assert not await stuck(Op(events=(event("bulk"),)))
 
 
+async def test_a_statement_is_not_held_behind_a_timed_runs_queue_only_by_the_bound_on_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run at a high speed keeps the queue above TIMED_ROWS for as long as it plays; a statement someone waits
+    on (a new run, a subscription, a twin's change: `submit`) still goes in. Held to TIMED_ROWS, POST /runs went
+    unanswered and schedules could not start their runs while such a run played."""
+    monkeypatch.setattr(writer_module, "TIMED_ROWS", 4)
+    writer = writer_module.Writer(engine=None, max_rows=50)  # type: ignore[arg-type]  # never started: nothing drains
+
+    async def statement(conn: Any) -> None:
+        return None
+
+    with writer.timed_run():
+        for i in range(10):
+            writer.put_nowait(Op(events=(event(f"timed-{i}"),), timed=True))
+        assert writer.crowded
+        queued = asyncio.create_task(writer.put(Op(call=statement)))
+        await asyncio.wait_for(queued, 5)
+        assert writer._queue.qsize() == 11
+        bulk = asyncio.create_task(writer.put(Op(events=(event("bulk"),))))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not bulk.done()  # a run at speed 0's change still waits behind the timed run's
+        bulk.cancel()
+        for i in range(40):  # up to the bound on memory
+            writer.put_nowait(Op(events=(event(f"more-{i}"),), timed=True))
+        held = asyncio.create_task(writer.put(Op(call=statement)))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not held.done()
+        drain(writer)
+        await asyncio.wait_for(held, 5)
+
+
 async def test_producers_wait_once_the_queue_holds_its_bound_in_rows_however_few_the_changes() -> None:
     """What bounds the writer's memory is rows: one change of a run at speed 0 carries dozens of events, and a
     publisher with no lane to wait for grew to 480 MB while 5,000 such changes were queued."""
