@@ -1,12 +1,15 @@
 """`webhook-sim listen`: a real listener receiving real signed deliveries from a Simulator."""
 
+import contextlib
 import io
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -262,3 +265,44 @@ def test_a_number_a_double_cannot_hold_does_not_hide_the_event(listen: Callable[
     assert httpx.post(running.url, content=body, headers={"Content-Type": "application/json"}).status_code == 204
     (arrival,) = running.arrivals
     assert (arrival.provider, arrival.event_ids) == ("basistheory", ("e1",)) and "malformed" not in arrival.note
+
+
+class OddStatus:
+    """A service that answers every request with a status line HTTP allows no status in (h11 reads any three
+    digits), on a real socket."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                with conn:
+                    conn.settimeout(5)
+                    conn.recv(65536)
+                    conn.sendall(f"HTTP/1.1 {self.status} Odd\r\nContent-Length: 2\r\n\r\nok".encode())
+
+    def close(self) -> None:
+        self.sock.close()
+        self.thread.join(5)
+
+
+@pytest.mark.parametrize("status", [600, 999])
+def test_a_forwarded_answer_with_no_http_status_is_a_502_saying_so(listen, status: int):
+    """A service that answered 999 had `listen` relay it: the ASGI server refused the status and the sender got
+    a dropped connection, told nothing."""
+    service = OddStatus(status)
+    try:
+        listening = listen(forward_to=service.url)
+        answer = httpx.post(listening.url, content=b'{"event": {"id": "evt_1"}}', timeout=10)
+        assert answer.status_code == 502, answer.text
+        assert f"answered {status}" in answer.text and "100-599" in answer.text, answer.text
+        assert listening.arrivals[0].note.startswith("forward failed"), listening.arrivals[0].note
+        assert httpx.post(listening.url, content=b"{}", timeout=10).status_code == 502  # still serving
+    finally:
+        service.close()

@@ -43,6 +43,8 @@ async def forward(
         return _failed(502, f"connection refused by {url} (is it running?)")
     except httpx.HTTPError as exc:
         return _failed(502, f"{type(exc).__name__}: {exc}")
+    if not 100 <= status <= 599:  # the HTTP parser reads any three digits; the server would drop the connection
+        return _failed(502, f"{url} answered {status}, which is no HTTP status (100-599)")
     return Response(content, status_code=status, headers=headers), f"→ {url}"
 
 
