@@ -411,12 +411,13 @@ def _whole(value: Any) -> int:
 
 def index_row(key: str, etype: str, at: float, body: Mapping[str, Any]) -> dict[str, Any]:
     """What the twin's index keeps of one stored event: the ids it is looked up by."""
-    payload = body.get("payload") or {}
-    user = (body.get("header") or {}).get("user") or {}
-    event = (body.get("header") or {}).get("event") or {}
+    # A scenario step marked `unchecked` may give any JSON: what is not of the kind Syncfy sends is not indexed.
+    payload, header = _mapping(body.get("payload")), _mapping(body.get("header"))
+    user, event = _mapping(header.get("user")), _mapping(header.get("event"))
     webhook = None
     if etype.startswith("documents."):
-        for url in payload.get("endpoints") or ():
+        endpoints = payload.get("endpoints")
+        for url in endpoints if isinstance(endpoints, list) else ():
             _, _, value = str(url).partition("id_job_webhook=")
             webhook = value.split("&")[0] or None
     tag = None
@@ -438,7 +439,12 @@ def index_row(key: str, etype: str, at: float, body: Mapping[str, Any]) -> dict[
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    """An id as text; None for none, or for an object or a list (no id Syncfy sends is one)."""
+    return None if value is None or isinstance(value, (dict, list)) else str(value)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def json_kind(value: Any) -> str:
