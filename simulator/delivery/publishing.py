@@ -26,6 +26,9 @@ from simulator.store.writer import LINGER, Op
 # The longest a run at speed 0 waits for room in its lanes before letting them spill to the store.
 ROOM_WAIT = 1.0
 DELETED = "its subscription was deleted"
+# How long a Syncfy batch of events made outside a run (POST /events, a twin's jobs) collects before it is sent:
+# a run's batch goes when the run waits or ends, and such events have no run to end, so they were held for good.
+RUNLESS_WINDOW = 1.0
 
 
 class Publishing:
@@ -138,6 +141,8 @@ class Publishing:
         if batch is None:
             batch = OpenBatch(self._new_job(sub, [event], speed, when), [key], sub, speed, faults, seed, when)
             self._batches.open(bkey, batch)
+            if event.run_id is None:
+                asyncio.get_running_loop().call_later(RUNLESS_WINDOW, self._close_runless, bkey, batch)
             return batch, True
         self._batches.join(batch, event, key)
         # The latest event's faults and subscription settings govern the batch that carries it.
@@ -178,6 +183,15 @@ class Publishing:
         rows = [row for bkey in self._batches.keys(run_id) for row in self._take_batch(bkey, time.time())]
         if rows:
             await self._persist(self._op(rows, ()))
+
+    def _close_runless(self, bkey: BatchKey, batch: OpenBatch) -> None:
+        """Send `batch` (of events outside a run) if it is still the open one: full, it went already."""
+        if self._batches.get(bkey) is not batch:
+            return
+        rows = self._take_batch(bkey, time.time())
+        if rows:
+            self._write_chunk()  # after what `_gather` holds, as `_persist` does
+            self.store.writer.put_nowait(self._op(rows, ()))
 
     def _take_batch(self, bkey: BatchKey, when: float) -> list[Row]:
         """Close an open batch: it goes after everything made so far (a new position), with the faults drawn

@@ -296,7 +296,15 @@ class SubscriptionSpec(BaseModel):
     retry: RetrySpec | None = None
     max_in_flight: int = Field(1, ge=1, le=1000)
     strict_order: bool = False
-    batch: int = Field(1, ge=1, le=100, description="Syncfy: events per POST.")
+    batch: int = Field(
+        1,
+        ge=1,
+        le=100,
+        description=(
+            "Syncfy: events per POST. A run's batch goes once full, or when the run waits or ends; events sent "
+            "outside a run (POST /events, the API twin's jobs) are collected for at most 1 s."
+        ),
+    )
     faults: Faults = Field(default_factory=dict)
     enabled: bool = True
     disable_after: int = Field(

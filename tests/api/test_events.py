@@ -225,3 +225,23 @@ def test_a_refused_query_names_what_it_was_in_words(api: httpx.Client) -> None:
     """It said "invalid deliveriesquery" (a class name lower-cased)."""
     body = problem(api.get("/deliveries", params={"status": "bogus"}), 422, "status")
     assert body["detail"].startswith("invalid deliveries query: status: ")
+
+
+def test_events_outside_a_run_for_a_batching_subscription_go_within_the_batch_window(
+    api: httpx.Client, receiver: Receiver
+) -> None:
+    """A Syncfy batch collects a run's events until the run waits or ends; events sent outside a run have no run
+    to end, and a subscription with `batch` above 1 held them for good: nothing reached the receiver."""
+    ok(
+        api.post("/subscriptions", json={"url": receiver.url, "events": ["syncfy:*"], "batch": 5}),
+        schemas.Subscription,
+        201,
+    )
+    sent = [
+        ok(api.post("/events", json={"type": "syncfy:credentials.updated"}), schemas.EmittedEvent, 202)["id"]
+        for _ in range(2)
+    ]
+    [request] = receiver.wait_for(1, timeout=10)
+    assert [event["header"]["event"]["eid"] for event in request.json()["events"]] == sent
+    ok(api.post("/events", json={"type": "syncfy:documents.success"}), schemas.EmittedEvent, 202)
+    assert len(receiver.wait_for(2, timeout=10)[1].json()["events"]) == 1  # alone in its window, sent alone

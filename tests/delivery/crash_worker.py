@@ -8,6 +8,7 @@ import asyncio
 import sys
 
 from simulator.core.simulator import Simulator
+from simulator.delivery import publishing
 from simulator.models.inputs import EventSpec, SubscriptionSpec
 
 
@@ -22,6 +23,7 @@ async def main(db: str, mode: str, *args: str) -> None:
             await sim.emit(EventSpec(type="token.created"))
     elif mode == "batch":
         url, count = args[0], int(args[1])
+        publishing.RUNLESS_WINDOW = 3600.0  # the batch must still be open when the process is killed
         await sim.create_subscription(SubscriptionSpec(url=url, batch=10, events=["syncfy:*"]))
         for _ in range(count):
             await sim.emit(EventSpec(type="credentials.refreshed"))
