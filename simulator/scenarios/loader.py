@@ -335,7 +335,7 @@ def validate_files(paths: Iterable[str | Path]) -> list[FieldError]:
     names: dict[str, Path] = {}
     builtin = builtin_dir().resolve()
     builtins = discover()[0]  # no folders given: the built-in ones alone (cached)
-    for path in dict.fromkeys(Path(p).resolve() for p in paths):
+    for path in dict.fromkeys(_resolved(p) for p in paths):
         scenario = _load_one(path, errors)
         if scenario is None:
             continue
@@ -345,6 +345,14 @@ def validate_files(paths: Iterable[str | Path]) -> list[FieldError]:
             errors.append(_name_clash(scenario, f"the scenario in {names[scenario.name]}"))
         names.setdefault(scenario.name, path)
     return errors
+
+
+def _resolved(path: str | Path) -> Path:
+    """`path` with its links followed; a loop of links is left as given, for reading it to report."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError):  # a loop is a RuntimeError before Python 3.13, an OSError from then on
+        return Path(path).absolute()
 
 
 def _load_one(path: Path, errors: list[FieldError]) -> Scenario | None:

@@ -120,6 +120,18 @@ def test_validate_refuses_what_is_not_a_regular_file(tmp_path, kind):
     assert ran.stderr.strip() == f"error: {named}: not a regular file: expected a YAML file"
 
 
+def test_a_loop_of_links_is_a_file_that_cannot_be_read(main, tmp_path):
+    """`validate` followed the links of each path to find duplicates, and a loop of them crashed it (exit 1)."""
+    os.symlink(tmp_path / "b.yaml", tmp_path / "a.yaml")
+    os.symlink(tmp_path / "a.yaml", tmp_path / "b.yaml")
+    path = str(tmp_path / "a.yaml")
+    target = f"http://127.0.0.1:{refused_port()}/x"
+    for args in (["validate", path], ["scenarios", path], ["run", path, "--target", target, "--speed", "0"]):
+        ran = main(*args)
+        assert ran.code == 2, (args, ran)
+        assert f"{path}: cannot read: Too many levels of symbolic links" in ran.err, (args, ran)
+
+
 @pytest.mark.parametrize(
     ("scenario", "params"),
     [("huge.yaml", []), ("basistheory-token-intent-conversion", ["--param", "checkouts=10000000"])],
