@@ -139,6 +139,7 @@ def build_event(
     data = etype.builder(ctx)
     if overrides:
         changed = apply_overrides(data, overrides)
+        provider.follow(data, changed, overrides)  # fields the provider derives from an overridden one follow it
         if checked:
             check_event(provider, etype, changed, overrides)
         for path, value in overrides.items():

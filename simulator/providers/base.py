@@ -94,6 +94,11 @@ class Provider(ABC):
         """Carry an override into the world when `path` is a field of an entity the event shows (`data` is the
         event before the override), so later events of that entity agree with it; otherwise do nothing."""
 
+    @abstractmethod
+    def follow(self, before: dict[str, Any], after: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+        """Make the fields of `after` (the event overridden) that this provider derives from an overridden field
+        agree with it, as the provider's own events always do; `before` is the event as built."""
+
     @cached_property
     def schema_dir(self) -> Path:
         import importlib

@@ -319,6 +319,45 @@ def test_an_override_of_the_site_moves_the_credential_and_its_documents() -> Non
     assert {k: completed["payload"][k] for k in fiscal_site} == fiscal_site
 
 
+def urls(event: dict[str, Any]) -> list[str]:
+    return [url for pages in event["payload"]["endpoints"].values() for url in pages]
+
+
+def test_an_override_of_the_credentials_id_renames_it_in_its_urls_and_later_events() -> None:
+    """The credential's page URLs kept the id it was built with, and so did its later events: a consumer that
+    followed them asked the API for a credential no event of the story named."""
+    ctx = catalog.new_context(4, START, {})
+    new = "0123456789abcdef01234567"
+    event = catalog.build_event(
+        catalog.resolve("credentials.created"), replace(ctx, now=START), {"payload.id_credential": new}
+    )
+    old = emit(catalog.new_context(4, START, {}), "credentials.created")["payload"]["id_credential"]
+    assert old != new and urls(event.data) == [f"/v1/credentials/{new}"]
+    for later in (emit(ctx, "credentials.updated", 60), emit(ctx, "credentials.refreshed", 3600)):
+        assert later["payload"]["id_credential"] == new
+        assert all(new in url and old not in url for url in urls(later)), urls(later)
+
+
+def test_an_override_of_a_refreshs_credential_renames_it_in_each_page_url_alone() -> None:
+    name, new = "credentials.refreshed", "0123456789abcdef01234567"
+    built = emit(catalog.new_context(7, START, {}), name, 3600)
+    ctx = catalog.new_context(7, START, {})
+    event = catalog.build_event(catalog.resolve(name), replace(ctx, now=add_seconds(START, 3600)), {
+        "payload.id_credential": new
+    }).data  # fmt: skip
+    old = built["payload"]["id_credential"]
+    assert len(urls(event)) == len(urls(built)) >= 4
+    for url, was in zip(urls(event), urls(built), strict=True):
+        assert url == was.replace(old, new) and urlsplit(url).path == urlsplit(was).path.replace(old, new)
+    # URLs given with it are the scenario's own: they are kept as given.
+    given = ["/v1/credentials/ffffffffffffffffffffffff"]
+    fresh = replace(catalog.new_context(7, START, {}), now=add_seconds(START, 3600))
+    kept = catalog.build_event(catalog.resolve(name), fresh, {
+        "payload.id_credential": new, "payload.endpoints.credential": given
+    }).data  # fmt: skip
+    assert kept["payload"]["endpoints"] == {**built["payload"]["endpoints"], "credential": given}
+
+
 def test_the_envelopes_keys_come_in_the_order_of_syncfys_examples() -> None:
     """Credential notices give `events` then `rid`; documents notices `rid` then `events` (the spec's examples)."""
     for name in ("credentials.created", "credentials.updated", "credentials.refreshed"):

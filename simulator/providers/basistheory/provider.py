@@ -42,6 +42,9 @@ class BasisTheoryProvider(Provider):
     def absorb(self, data: dict[str, Any], path: str, value: Any, ctx: BuildContext) -> None:
         _common.absorb(ctx, data, path, value)
 
+    def follow(self, before: dict[str, Any], after: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+        """Nothing follows: a Basis Theory event carries no URL or copy of another of its fields."""
+
     def render(self, events: Sequence[Event], envelope_id: str, delivered_at: datetime) -> bytes:
         if len(events) != 1:
             raise ValueError("a Basis Theory webhook carries exactly one event")

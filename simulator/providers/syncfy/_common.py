@@ -3,11 +3,16 @@
 A Syncfy payload copies fields of three entities (see `events`): the user (`header.user.*`, `payload.id_user`,
 `payload.id_external`), the credential's site (`payload.id_site*`, shared with its jobs) and the job
 (`payload.id_job`, `payload.id_job_uuid`). An override of one of them changes that entity from then on.
+
+The credential's id (`payload.id_credential`) is its own, and its page URLs (`payload.endpoints`) name it: an
+override of it renames the credential from then on, and this event's URLs name it too, as Syncfy's always do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from simulator.models import BuildContext
 from simulator.world import Entity
@@ -19,10 +24,45 @@ JOB_FIELDS = ("id_job", "id_job_uuid")
 
 def absorb(ctx: BuildContext, data: dict[str, Any], path: str, value: Any) -> None:
     """Set the field `path` names on the entity the event shows, when the event showed that entity's value."""
+    if path == "payload.id_credential":
+        _rename_credential(ctx, data.get("payload", {}).get("id_credential"), value)
+        return
     field, shown = _field(data, path)
     entity = _holder(ctx, data, field) if field is not None else None
     if entity is not None and field in entity and entity[field] == shown:
         entity[field] = value
+
+
+def follow(before: dict[str, Any], after: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    """Make `after`'s page URLs name the credential its override named, unless the URLs were overridden too."""
+    if "payload.id_credential" not in overrides or any(p.startswith("payload.endpoints") for p in overrides):
+        return
+    old, new = before.get("payload", {}).get("id_credential"), after["payload"]["id_credential"]
+    endpoints = after["payload"].get("endpoints")
+    if not isinstance(old, str) or not isinstance(new, str) or not isinstance(endpoints, dict):
+        return  # an event of no credential, or an `unchecked` value no URL can carry
+    for kind, urls in endpoints.items():
+        endpoints[kind] = [_renamed(url, old, new) for url in urls]
+
+
+def _renamed(url: str, old: str, new: str) -> str:
+    """`url` naming credential `new` where it named `old`: its path `/v1/credentials/<id>`, or `id_credential=`."""
+    parts = urlsplit(url)
+    path = f"/v1/credentials/{quote(new, safe='')}" if parts.path == f"/v1/credentials/{old}" else parts.path
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = urlencode([(k, new if k == "id_credential" and v == old else v) for k, v in pairs], safe="")
+    return urlunsplit(parts._replace(path=path, query=query if pairs else parts.query))
+
+
+def _rename_credential(ctx: BuildContext, old: Any, new: Any) -> None:
+    """The credential this event shows, and its jobs, go by `new` from now on. An `unchecked` id that is no text
+    stays this event's alone: later events are checked, and no URL of theirs could name it."""
+    if not isinstance(old, str) or not isinstance(new, str) or old == new:
+        return
+    for kind in ("credential", "job"):
+        for entity in ctx.world.all(kind):
+            if entity.get("id_credential") == old:
+                entity["id_credential"] = new
 
 
 def _field(data: dict[str, Any], path: str) -> tuple[str | None, Any]:

@@ -6,7 +6,7 @@ events. Native signature: `request-signature`, an HS256 JWT (see `simulator.sign
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -38,6 +38,9 @@ class SyncfyProvider(Provider):
 
     def absorb(self, data: dict[str, Any], path: str, value: Any, ctx: BuildContext) -> None:
         _common.absorb(ctx, data, path, value)
+
+    def follow(self, before: dict[str, Any], after: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+        _common.follow(before, after, overrides)
 
     def render(self, events: Sequence[Event], envelope_id: str, delivered_at: datetime) -> bytes:
         # Key order as in Syncfy's examples: a credential's notices give `events` first, then `rid`; the
