@@ -16,7 +16,6 @@ from typing import Any
 from simulator import files, json_input, signing
 from simulator.errors import FieldError, InvalidInput
 from simulator.scenarios.document import MAX_DEPTH
-from simulator.store.leases import LEASE_TTL
 
 ENV_PREFIX = "WEBHOOK_SIM_"
 # Shorter than half a second, a busy process would lose its leases between two renewals; longer than an hour, a
@@ -444,6 +443,9 @@ def add_max_in_flight(parser: argparse.ArgumentParser, model: Any, what: str) ->
 
 
 def add_lease_ttl(parser: argparse.ArgumentParser) -> None:
+    # Here, not at the top: the commands that take no store (sample, validate, listen…) start without SQLAlchemy.
+    from simulator.store.leases import LEASE_TTL
+
     add(
         parser,
         "--lease-ttl",

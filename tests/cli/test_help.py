@@ -4,10 +4,13 @@ command line wins over the environment (lists are replaced, booleans can be turn
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
 from simulator import cli
+from simulator.cli import commands as cli_commands
 from simulator.cli import options
 
 SKIPPED = {"help", "version"}
@@ -24,6 +27,20 @@ def test_every_command_is_in_the_tree():
         "serve", "worker", "run", "trigger", "deliveries", "resend", "subscriptions", "events", "sample", "schema",
         "asyncapi", "scenarios", "validate", "listen", "docs",
     }  # fmt: skip
+
+
+def test_a_command_line_imports_its_commands_module_alone():
+    """Each command's own tree is the whole tree's branch for it, and building it imports no other command."""
+    whole = commands()
+    assert set(cli_commands.MODULES) == set(whole)
+    for name in whole:
+        root = cli_commands.parser(name)
+        [sub] = [a for a in root._actions if isinstance(a, argparse._SubParsersAction)]
+        assert name in sub.choices and sub.choices[name].format_help() == whole[name].format_help()
+    probe = "import sys; from simulator.cli import commands; commands.parser('sample'); print(sorted(sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert "simulator.cli.catalog" in loaded.stdout and "simulator.cli.serve" not in loaded.stdout
+    assert "'sqlalchemy'" not in loaded.stdout  # the store's library is half of what a fresh start imports
 
 
 @pytest.mark.parametrize("name", sorted(commands()))

@@ -303,7 +303,7 @@ def test_ctrl_c_while_the_libraries_load_is_exit_130_without_a_traceback() -> No
         "    return real(name, *args, **kwargs)\n"
         "builtins.__import__ = ctrl_c\n"
         "from simulator.cli import main\n"
-        "sys.exit(main(['events']))\n"
+        "sys.exit(main(['scenarios']))\n"
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_SIM_")}
     done = subprocess.run(
