@@ -20,8 +20,10 @@ async def test_a_burst_past_one_read_keeps_the_lists_order(tmp_path: Path) -> No
     )
     sim = await Simulator.open(str(tmp_path / "sim.db"), scenario_dirs=[folder])
     try:
-        # Nobody listens: all fail, each once (the retries of 1,200 cost 10,000 signed attempts and a minute of CPU).
-        await sim.create_subscription(SubscriptionSpec(url="http://127.0.0.1:9/x", retry=RetrySpec(delays=[])))
+        # Nobody listens: all fail, each once (the retries of 1,200 cost 10,000 signed attempts and a minute of CPU),
+        # and the subscription stays enabled: disabled after 5 dead, it would take none of the events after them.
+        spec = SubscriptionSpec(url="http://127.0.0.1:9/x", retry=RetrySpec(delays=[]), disable_after=0)
+        await sim.create_subscription(spec)
         run = await sim.runs.start(RunSpec(scenario="many", speed=0, seed=1))
         await sim.runs.wait(run.id)
         listed = [d.id for _, d in await sim.store.list_deliveries(newest_first=True, limit=5000)]
