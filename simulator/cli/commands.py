@@ -39,7 +39,8 @@ DESCRIPTION = "The `webhook-sim` command: a thin layer over the library, one mod
 
 
 def parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The tree of every command, or of `command` alone (what a command line naming it needs)."""
+    """The tree of `command` alone (what a command line naming it needs), or of every command when `command` is
+    None or names none."""
     root = argparse.ArgumentParser(prog="webhook-sim", description=DESCRIPTION)
     root.add_argument("--version", action="version", version=f"webhook-sim {__version__}")
     sub = root.add_subparsers(dest="command", required=True)
@@ -55,8 +56,8 @@ def _modules(command: str | None) -> list[ModuleType]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # Only `--help` and `--version` may come before a command, and they need the whole tree (or none of it).
-    args = parser(argv[0] if argv and argv[0] in MODULES else None).parse_args(argv)
+    # A command comes first: only `--help` and `--version` may come before it, and they get the whole tree.
+    args = parser(argv[0] if argv else None).parse_args(argv)
     try:
         code: int = args.handler(args)
         return code
