@@ -11,16 +11,18 @@ import asyncio
 import sys
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from simulator.api.access_log import escape_controls
 from simulator.core.report import failure_line
-from simulator.core.runs import RunManager
 from simulator.models import Run
 from simulator.models.enums import FINISHED_RUN_STATUSES
+
+if TYPE_CHECKING:  # `validate` and `scenarios` print a summary and open no store
+    from simulator.core.runs import RunManager
 
 
 def duration(seconds: float) -> str:

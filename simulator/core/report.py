@@ -11,12 +11,14 @@ import re
 import socket
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.escapes import escape_controls
 from simulator.models import Delivery, Run
 from simulator.models.records import shown_answer
-from simulator.store import Store
+
+if TYPE_CHECKING:  # the command lines that print a report reach no store
+    from simulator.store import Store
 
 # Statuses a delivery keeps for good; a dropped one was dropped on purpose by the `drop` fault.
 PASSED = frozenset({"succeeded", "dropped"})

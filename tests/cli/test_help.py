@@ -43,6 +43,18 @@ def test_a_command_line_imports_its_commands_module_alone():
     assert "'sqlalchemy'" not in loaded.stdout  # the store's library is half of what a fresh start imports
 
 
+STORELESS = ["deliveries", "resend", "subscriptions", "trigger", "listen", "validate", "scenarios"]
+
+
+@pytest.mark.parametrize("name", STORELESS)
+def test_a_command_that_opens_no_store_starts_without_the_stores_library(name):
+    """These talk to a server or read files: the store's library would be most of what they import."""
+    probe = f"import sys; from simulator.cli import commands; commands.parser({name!r}); print(sorted(sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert f"'simulator.cli.{cli_commands.MODULES[name]}'" in loaded.stdout
+    assert "'sqlalchemy'" not in loaded.stdout
+
+
 @pytest.mark.parametrize("name", sorted(commands()))
 def test_every_option_has_a_description_a_default_and_a_variable(name, capsys):
     parser = commands()[name]
