@@ -293,12 +293,12 @@ def test_errors_name_the_option(
 
 
 def test_ctrl_c_while_the_libraries_load_is_exit_130_without_a_traceback() -> None:
-    """The entry point, run as the installed script runs it, with Ctrl-C as SQLAlchemy is being imported."""
+    """The entry point, run as the installed script runs it, with Ctrl-C as pydantic is being imported."""
     script = (
         "import builtins, os, signal, sys\n"
         "real = builtins.__import__\n"
         "def ctrl_c(name, *args, **kwargs):\n"
-        "    if name == 'sqlalchemy':\n"
+        "    if name == 'pydantic':\n"
         "        os.kill(os.getpid(), signal.SIGINT)\n"
         "    return real(name, *args, **kwargs)\n"
         "builtins.__import__ = ctrl_c\n"
