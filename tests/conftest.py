@@ -57,6 +57,15 @@ if _connection_del is not None:
     aiosqlite.core.Connection.__del__ = _del  # type: ignore[attr-defined]
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The garbage collector as `serve` and `run` set it (`tune_gc`): what collection built is frozen, and the
+    youngest generation is collected less often. The suite is CPU-bound on two cores; with the defaults, collections
+    that walk the collected tests and their modules took a tenth of the CPU of tests that run in-process."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def every_connection_closed() -> Iterator[None]:
     yield
