@@ -14,7 +14,6 @@ import uvicorn
 
 from simulator import __version__, signing
 from simulator.api import access_log as api_logging
-from simulator.api.app import server_app
 from simulator.cli import options
 from simulator.errors import FieldError, InvalidInput
 from simulator.runtime import (
@@ -26,7 +25,6 @@ from simulator.runtime import (
     stop_signals_end_quietly,
     tune_gc,
 )
-from simulator.store import ensure_free
 
 SHUTDOWN_GRACE = 10.0
 # Under a tenth of a second a slow but honest client on a far network loses its connection; past an hour an idle
@@ -105,6 +103,11 @@ def serve_command(args: argparse.Namespace) -> int:
     key = load_key(args.signing_key)
     options.check_lease_ttl(args.lease_ttl)
     folders = options.scenario_dirs(args.scenarios)
+    # Imported once the options are checked: the application and its store are most of what a start imports, and
+    # a command line refused for an option says so without them.
+    from simulator.api.app import server_app
+    from simulator.store import ensure_free
+
     ensure_free(args.db)  # a second server on one database is refused before it binds, naming the holder
     raise_file_limit()
     try:

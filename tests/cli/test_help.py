@@ -4,6 +4,7 @@ command line wins over the environment (lists are replaced, booleans can be turn
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -111,3 +112,20 @@ def test_a_typed_option_reads_its_variable(monkeypatch):
     monkeypatch.setenv("WEBHOOK_SIM_MAX_ATTEMPTS", "2")
     given = cli.parser().parse_args(["run", "x"])
     assert (given.speed, given.max_attempts) == (0.0, 2)
+
+
+def test_serve_refused_for_an_option_exits_before_importing_the_application(tmp_path):
+    """A command line refused for an option says so without loading the application and its store."""
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('simulator.api.app' in sys.modules, file=sys.stderr))\n"
+        "from simulator.cli import main\n"
+        "sys.exit(main(['serve', '--host', '10.1.2.3', '--port', '0', '--db', 'x.db']))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_SIM_")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env
+    )
+    assert done.returncode == 2 and "without a token" in done.stderr, done.stderr
+    assert done.stderr.rstrip().endswith("False"), done.stderr
+    assert not (tmp_path / "x.db").exists()
