@@ -114,18 +114,35 @@ def test_a_typed_option_reads_its_variable(monkeypatch):
     assert (given.speed, given.max_attempts) == (0.0, 2)
 
 
-def test_serve_refused_for_an_option_exits_before_importing_the_application(tmp_path):
-    """A command line refused for an option says so without loading the application and its store."""
+@pytest.mark.parametrize(
+    ("argv", "said", "unloaded"),
+    [
+        # (`serve` still loads SQLAlchemy for its --lease-ttl default, which the store's leases module keeps.)
+        (["serve", "--host", "10.1.2.3", "--port", "0", "--db", "x.db"], "without a token", ["simulator.api.app"]),
+        (
+            ["run", "syncfy-chaos", "--target", "not a url", "--db", "x.db"],
+            "target",
+            ["simulator.api.app", "sqlalchemy"],
+        ),
+        (
+            ["run", "no-such-scenario", "--target", "http://127.0.0.1:9/", "--db", "x.db"],
+            "no-such-scenario",
+            ["simulator.api.app", "sqlalchemy", "simulator.core.simulator"],
+        ),
+    ],
+)
+def test_a_command_line_refused_for_an_option_exits_before_importing_the_store(tmp_path, argv, said, unloaded):
+    """A command line refused for an option says so without loading the store, the engine and the application."""
     probe = (
         "import atexit, sys\n"
-        "atexit.register(lambda: print('simulator.api.app' in sys.modules, file=sys.stderr))\n"
+        f"atexit.register(lambda: print(sorted(set({unloaded!r}) & set(sys.modules)), file=sys.stderr))\n"
         "from simulator.cli import main\n"
-        "sys.exit(main(['serve', '--host', '10.1.2.3', '--port', '0', '--db', 'x.db']))\n"
+        f"sys.exit(main({argv!r}))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_SIM_")}
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env
     )
-    assert done.returncode == 2 and "without a token" in done.stderr, done.stderr
-    assert done.stderr.rstrip().endswith("False"), done.stderr
+    assert done.returncode == 2 and said in done.stderr, done.stderr
+    assert done.stderr.rstrip().endswith("[]"), done.stderr
     assert not (tmp_path / "x.db").exists()
