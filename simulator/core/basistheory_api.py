@@ -133,7 +133,7 @@ class BasisTheoryBackend:
         token = await self.get("token", token_id, "token")
         ctx = await self._context()
         event = api_events.token_read(ctx, token, app_actor(ctx, "private"), trace_id)
-        await self._publish(ctx, "token.read", event)
+        await self._publish(ctx, "token.read", api_events.owned_by(event, token.get("tenant_id")))
         return token
 
     async def page(self, kind: str, start: str | None, size: str | None) -> dict[str, Any]:
@@ -252,10 +252,11 @@ class BasisTheoryBackend:
             ctx = await self._context()
             actor = app_actor(ctx, "private")
             if kind == "token":
-                await self._publish(ctx, "token.deleted", api_events.token_deleted(ctx, obj_id, actor, trace_id))
+                event = api_events.token_deleted(ctx, obj_id, actor, trace_id)
+                await self._publish(ctx, "token.deleted", api_events.owned_by(event, found.tenant_id))
             else:
                 event = api_events.intent_deleted(ctx, obj_id, actor, trace_id)
-                await self._publish(ctx, "token-intent.deleted", event)
+                await self._publish(ctx, "token-intent.deleted", api_events.owned_by(event, found.tenant_id))
 
     # -- webhooks ---------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ each, five per tenant, auto-disable shown as `status`), deletes that emit events
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -386,3 +387,40 @@ def test_a_provider_key_outside_ascii_is_matched_by_its_utf8_bytes() -> None:
             auth = {"Authorization": b"api_key api_key=" + key}
             got = httpx.get(f"{served.url}/syncfy/v1/catalogues/sites", headers=auth)
             assert got.status_code == status, got.text
+
+
+RUN_OBJECTS = """name: twin-run-tenant
+provider: basistheory
+steps:
+  - emit: token.created
+  - emit: token-intent.created
+"""
+
+
+def test_what_the_twin_does_to_a_runs_objects_is_told_by_the_runs_tenant(
+    sim: WebhookSim, bt: httpx.Client, webhook_receiver: Receiver, tmp_path: Path
+) -> None:
+    """A run's objects are its tenant's: reading or deleting them through the twin emits events of that tenant, as
+    only that tenant's key could at Basis Theory."""
+    path = tmp_path / "twin-run-tenant.yaml"
+    path.write_text(RUN_OBJECTS)
+    run = sim.run(path, speed=0)
+    assert run.wait(60).status == "completed"
+    token, intent = (e.body for e in run.events())
+    tenant_id = token["tenant_id"]
+    own = bt.post("/tokens", json={"type": "token", "data": "x"}).json()["tenant_id"]
+    assert intent["tenant_id"] == tenant_id != own  # the run's tenant is not the twin's
+    events = ["token.read", "token.deleted", "token-intent.deleted"]
+    hook = bt.post("/webhooks", json={"name": "o", "url": webhook_receiver.url, "events": events}).json()
+    try:
+        assert bt.get(f"/tokens/{token['data']['token']['id']}").status_code == 200
+        assert bt.delete(f"/tokens/{token['data']['token']['id']}").status_code == 204
+        assert bt.delete(f"/token-intents/{intent['data']['token_intent']['id']}").status_code == 204
+        told = [r.json()["event"] for r in webhook_receiver.wait_for(3)]
+        assert [e["type"] for e in told] == events
+        assert {e["tenant_id"] for e in told} == {tenant_id}
+        mine = bt.post("/tokens", json={"type": "token", "data": "y"}).json()
+        bt.get(f"/tokens/{mine['id']}")  # the twin's own token: its own tenant
+        assert webhook_receiver.wait_for(4)[3].json()["event"]["tenant_id"] == own
+    finally:
+        bt.delete(f"/webhooks/{hook['id']}")

@@ -41,3 +41,11 @@ def token_read(ctx: BuildContext, token: Entity, actor: Entity, trace_id: str | 
     # A token only an event named by its id (`token.property.expired`) has no type the twin could tell.
     read = {k: token[k] for k in ("id", "type") if k in token}
     return wrap(ctx, "token.read", {"token": read}, actor, trace_id)
+
+
+def owned_by(event: dict[str, Any], tenant_id: Any) -> dict[str, Any]:
+    """`event` told by the tenant its object belongs to. A run's objects are its own tenant's, and at Basis Theory
+    only a key of that tenant reads or deletes them: the event says that tenant, not the twin's."""
+    if isinstance(tenant_id, str) and tenant_id:
+        event["tenant_id"] = tenant_id
+    return event
