@@ -208,6 +208,10 @@ UNPARSABLE: list[Unparsable] = []
 def unparsable(why: BaseException | None) -> tuple[str, str]:
     """The part of a request httptools refused (`target`, `method`, `version`, `headers`, `body`, else `request`)
     and why, in words a caller can act on."""
+    if type(why).__name__ == "HttpParserCallbackError" and why is not None and why.__context__ is not None:
+        # Raised out of a callback of uvicorn's (a target past httptools' 64 KiB while uvicorn parses the URL):
+        # the callback's own error says what is wrong, "User callback error" does not.
+        why = why.__context__
     reason = str(why or "it could not be parsed").strip().rstrip(".")
     if reason.startswith("Expected HTTP/"):  # the request line went on past its target: a space in it
         return "target", "a space ends the target: percent-encode it (%20)"
