@@ -92,6 +92,26 @@ def test_a_token_expiry_is_echoed_and_the_event_writes_it_its_way(bt: httpx.Clie
     bt_problem(bt.post("/webhooks", json={"name": "x", "url": "http://h/", "events": ["nope"]}), 400, "events[0]")
 
 
+@pytest.mark.parametrize(
+    ("given", "echoed"),
+    [
+        ("8/26/2030 7:23:57 PM -07:00", "2030-08-26T19:23:57-07:00"),  # the docs' create request, and their answer
+        ("12/1/2031 12:00:00 AM +00:00", "2031-12-01T00:00:00+00:00"),
+        ("2/30/2030 7:23:57 PM -07:00", None),
+        ("8/26/2030 13:23:57 PM -07:00", None),
+        ("8/26/2030 7:23:57 PM", None),
+        ("8/26/2030 7:23:57 PM -07:00 ", None),
+    ],
+)
+def test_a_token_expiry_in_the_form_the_docs_send_is_taken(bt: httpx.Client, given: str, echoed: str | None) -> None:
+    made = bt.post("/tokens", json={"type": "token", "data": "x", "expires_at": given})
+    if echoed is None:
+        bt_problem(made, 400, "expires_at")
+        return
+    assert made.status_code == 201 and made.json()["expires_at"] == echoed
+    assert bt.get(f"/tokens/{made.json()['id']}").json()["expires_at"] == echoed
+
+
 def test_cursor_pages_walk_every_token_once(bt: httpx.Client) -> None:
     made = {bt.post("/tokens", json={"type": "token", "data": f"value-{i}"}).json()["id"] for i in range(5)}
     seen: list[str] = []

@@ -297,18 +297,17 @@ def token_options(body: Mapping[str, Any]) -> dict[str, Any]:
 
 # A date-time with its offset as Basis Theory documents them: `…T13:24:28Z`, `…T13:24:28.123-04:00`.
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?([Zz]|[+-]\d\d:?\d\d)?", re.ASCII)
+# .NET's general form, which the docs' own request examples send (`8/26/2030 7:23:57 PM -07:00`) and their answer
+# echoes in ISO 8601 (`2030-08-26T19:23:57-07:00`).
+_DOTNET_TIME = re.compile(r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d\d:\d\d [AP]M [+-]\d\d:\d\d", re.ASCII)
+_ISO_EXAMPLE = "must be an ISO 8601 date-time, like 2030-04-23T13:24:28Z"
 
 
 def _expiry(text: str) -> tuple[str, str]:
     """`expires_at` as the events write it (`2030-04-23T13:24:28.000Z`) and as the REST object echoes it (in
     the offset given: `2030-04-23T09:24:28-04:00`), from ISO 8601 in UTC or with an offset, the formats Basis
-    Theory documents; a time that is not one, or is past, is refused."""
-    if not _ISO_TIME.fullmatch(text):  # Python's own parser also takes a NUL between the time and its offset
-        raise invalid("expires_at", "must be an ISO 8601 date-time, like 2030-04-23T13:24:28Z")
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise invalid("expires_at", "must be an ISO 8601 date-time, like 2030-04-23T13:24:28Z") from None
+    Theory documents, or the form its examples send; a time that is not one, or is past, is refused."""
+    when = _given_time(text)
     if when.tzinfo is None:
         raise invalid("expires_at", "must carry its offset or Z, like 2030-04-23T13:24:28Z")
     try:
@@ -318,6 +317,20 @@ def _expiry(text: str) -> tuple[str, str]:
     if moment <= now_utc():
         raise invalid("expires_at", "must be in the future")
     return iso_ms(moment), api_times.rest_time(when)
+
+
+def _given_time(text: str) -> datetime:
+    if _DOTNET_TIME.fullmatch(text):
+        try:
+            return datetime.strptime(text, "%m/%d/%Y %I:%M:%S %p %z")
+        except ValueError:  # 2/30/2030, 13:00:00 PM, an offset past a day
+            raise invalid("expires_at", _ISO_EXAMPLE) from None
+    if not _ISO_TIME.fullmatch(text):  # Python's own parser also takes a NUL between the time and its offset
+        raise invalid("expires_at", _ISO_EXAMPLE)
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise invalid("expires_at", _ISO_EXAMPLE) from None
 
 
 def token_id(body: Mapping[str, Any]) -> str | None:
