@@ -28,6 +28,7 @@ from simulator.providers.syncfy import api, api_documents
 from simulator.providers.syncfy import api_query as query
 from simulator.providers.syncfy._values import _SITES
 from simulator.providers.syncfy.api_data import KINDS, Owner, Window, WindowRows, cfdi_xml, window_tags
+from simulator.providers.syncfy.api_readable import readable
 from simulator.store.syncfy_twin import Indexed, SyncfyTwinStore
 from simulator.timeutil import parse_time
 
@@ -78,7 +79,7 @@ class CredentialView:
 class SyncfyBackend:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
-        self.tables = SyncfyTwinStore(sim.store)
+        self.tables = SyncfyTwinStore(sim.store, readable)
         self._pending: list[dict[str, Any]] = []
         self._backfilled = False
         self._flushing: asyncio.Task[None] | None = None

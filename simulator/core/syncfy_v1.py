@@ -16,13 +16,14 @@ from collections.abc import Sequence
 
 from simulator.models import Event, Subscription
 from simulator.providers.syncfy import api
+from simulator.providers.syncfy.api_readable import readable
 from simulator.store import Store
 from simulator.store.syncfy_twin import SyncfyTwinStore
 
 
 class V1Bodies:
     def __init__(self, store: Store) -> None:
-        self.tables = SyncfyTwinStore(store)
+        self.tables = SyncfyTwinStore(store, readable)
         # Subscription id -> whether it is a V1 webhook's. A webhook's subscription is made disabled and enabled
         # only once its row is written (`Accounts.create_webhook`), so no attempt is made before the row can be
         # read, and an answer once known holds for the subscription's life.

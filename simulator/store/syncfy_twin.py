@@ -5,7 +5,7 @@ so they are ordered after the events they index."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +44,18 @@ class Indexed:
         return str(((self.body.get("header") or {}).get("event") or {}).get("eid", self.key))
 
 
+# What the twin reads of a stored event's body, given its type: the body itself unless told otherwise.
+Reader = Callable[[str, Any], dict[str, Any]]
+
+
+def _as_stored(etype: str, body: Any) -> dict[str, Any]:
+    return body if isinstance(body, dict) else {}
+
+
 class SyncfyTwinStore:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, read: Reader = _as_stored) -> None:
         self.store = store
+        self.read = read
 
     async def _all(self, stmt: Any) -> Sequence[Any]:
         async with self.store.engine.connect() as conn:
@@ -92,7 +101,8 @@ class SyncfyTwinStore:
             .where(*where, *_shown(hidden_from))
             .order_by(_I.at, _I.n)
         )
-        return [Indexed(r.event_key, r.type, r.at, json.loads(r.body)) for r in await self._all(stmt)]
+        rows = await self._all(stmt)
+        return [Indexed(r.event_key, r.type, r.at, self.read(r.type, json.loads(r.body))) for r in rows]
 
     # `hidden_from`, on the reads the API answers from: the earliest event of each run the twin does not show yet
     # (`delivery.gate`); it and its run's events indexed after it are left out.

@@ -79,3 +79,41 @@ def test_the_syncfy_twin_skips_what_it_cannot_read_and_keeps_answering(
     bearer = {"Authorization": f"Bearer {token}"}
     assert envelope(syncfy.get("/v1/credentials", headers=bearer)) == []
     envelope(syncfy.get("/v1/users"))
+
+
+SYNCFY_TYPES = """name: twin-mistyped-syncfy
+provider: syncfy
+steps:
+  - emit: credentials.created
+    unchecked: true
+    with:
+      header.user.id_external: 5
+  - emit: credentials.refreshed
+    unchecked: true
+    with:
+      payload.endpoints: {credential: [7, "/v1/credentials/zz"], accounts: 5}
+  - emit: documents.completed
+    unchecked: true
+    with:
+      header.user.id_external: [1]
+"""
+
+
+def test_the_syncfy_twin_reads_a_value_of_another_type_than_syncfy_sends_as_absent(
+    sim: WebhookSim, syncfy: httpx.Client, tmp_path: Path
+) -> None:
+    """An integer as `id_external` or as a list of page URLs was a 500 on every later read of credentials and
+    documents (the event stays stored): each is read as if Syncfy had left it out."""
+    path = tmp_path / "twin-mistyped-syncfy.yaml"
+    path.write_text(SYNCFY_TYPES)
+    run = sim.run(path, speed=0)
+    assert run.wait(60).status == "completed"
+    created, _, completed = (e.body for e in run.events())
+    id_credential = created["payload"]["id_credential"]
+    listed = {c["id_credential"]: c for c in envelope(syncfy.get("/v1/credentials"))}
+    assert isinstance(listed[id_credential]["id_external"], str)  # of the type Syncfy answers, not the 5
+    assert id_credential in {c["id_credential"] for c in envelope(syncfy.get("/v1/credentials/all"))}
+    envelope(syncfy.get("/v1/accounts", params={"id_credential": id_credential}))
+    [url] = completed["payload"]["endpoints"]
+    documents = envelope(syncfy.get(url))
+    assert documents and all(isinstance(d["file"], str) and d["keywords"] for d in documents)
