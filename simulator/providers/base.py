@@ -99,6 +99,11 @@ class Provider(ABC):
         """Make the fields of `after` (the event overridden) that this provider derives from an overridden field
         agree with it, as the provider's own events always do; `before` is the event as built."""
 
+    def param_problems(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(parameter, what is wrong) for each run parameter this provider's builders read themselves that
+        `params` give a value they cannot use; checked before a run starts, and by `validate` for the defaults."""
+        return []
+
     @cached_property
     def schema_dir(self) -> Path:
         import importlib

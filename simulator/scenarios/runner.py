@@ -171,6 +171,7 @@ def bind_problems(
     bound = _bind(steps, params, ("steps",), problems)
     if provider is not None:
         problems += override_problems(steps, params, provider)
+        problems += [(("params", name), why) for name, why in catalog.get_provider(provider).param_problems(params)]
     if not problems and None not in steps:  # the bound steps are at the file's places
         found = checks.too_long(bound)
         problems += ([found] if found else []) + checks.silent_problems(bound)

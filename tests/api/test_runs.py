@@ -145,6 +145,8 @@ def test_cancel_stops_a_run(api: httpx.Client) -> None:
         ({"scenario": "api-one-event", "start_time": "yesterday"}, 422, "start_time"),
         ({"scenario": "api-one-event", "target": "localhost:80"}, 422, "target"),
         ({"scenario": "api-slow", "params": {"tier": "gold"}}, 422, "params.tier"),
+        # Read by Syncfy's builders themselves: refused before the run, not failing it at its first event.
+        ({"scenario": "syncfy-credential-lifecycle", "params": {"environment": "mars"}}, 422, "params.environment"),
         ({"scenario": "api-one-event", "subscriptions": ["sub_nope"]}, 404, "id"),
         ({"scenario": "api-one-event", "params": []}, 422, "params"),
     ],

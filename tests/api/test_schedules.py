@@ -146,6 +146,11 @@ def test_the_run_secret_is_masked(api: httpx.Client) -> None:
         ({"scenario": "api-one-evnt", "interval": 60}, 404, "scenario"),
         ({"scenario": "./api-one-event.yaml", "interval": 60}, 422, "scenario"),
         ({"scenario": "api-slow", "interval": 60, "params": {"tier": 1}}, 422, "params.tier"),
+        (
+            {"scenario": "syncfy-credential-lifecycle", "interval": 60, "params": {"institution": "moon"}},
+            422,
+            "params.institution",
+        ),
         ({"scenario": "api-one-event", "interval": 60, "subscriptions": ["sub_nope"]}, 404, "id"),
         ({"scenario": "api-one-event", "interval": 60, "speed": -2}, 422, "speed"),
     ],

@@ -48,6 +48,9 @@ DEEP = (
     + "}]" * 150
     + "\n"
 )
+ENVIRONMENT = (
+    "name: env\nprovider: syncfy\nparams:\n  environment: {default: mars}\nsteps:\n  - emit: credentials.created\n"
+)
 UNCHECKED = "name: unchecked\nprovider: syncfy\nsteps:\n  - emit: credentials.created\n    unchecked: true\n"
 FAULTS = """name: faulty
 provider: syncfy
@@ -65,8 +68,10 @@ steps:
         (DEEP, ":3: the document is nested too deeply"),
         (UNCHECKED + "    with: {header: 5}\n", ":6: steps[0].with.header: a credentials.created cannot be built"),
         (UNCHECKED + "    with: {header.event: x}\n", ':6: steps[0].with["header.event"]: a credentials.created'),
+        # Read by Syncfy's builders themselves: `run` failed with a traceback at the first event (exit 1).
+        (ENVIRONMENT, ":4: params.environment: expected sandbox or production"),
     ],
-    ids=["non-string-key", "nested-150", "unchecked-header", "unchecked-header-event"],
+    ids=["non-string-key", "nested-150", "unchecked-header", "unchecked-header-event", "environment"],
 )
 def test_validate_scenarios_and_run_refuse_a_file_with_its_line(main, tmp_path, text, where):
     path = write(tmp_path / "hostile.yaml", text)

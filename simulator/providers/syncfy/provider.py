@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
+from simulator.errors import InvalidInput
 from simulator.models import BuildContext, Event, RetryPolicy
 from simulator.providers.base import EventType, Provider, compact_json
-from simulator.providers.syncfy import _common
+from simulator.providers.syncfy import _common, _values
 
 
 class SyncfyProvider(Provider):
@@ -41,6 +42,17 @@ class SyncfyProvider(Provider):
 
     def follow(self, before: dict[str, Any], after: dict[str, Any], overrides: Mapping[str, Any]) -> None:
         _common.follow(before, after, overrides)
+
+    def param_problems(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """`environment` and `institution`, which the builders read: a name they do not know failed the run only
+        when its first event was built, after `POST /runs` had answered 202."""
+        problems = []
+        for read in (_values.environment, _values.institution):
+            try:
+                read(dict(params))
+            except InvalidInput as exc:
+                problems += [(e.field.removeprefix("params."), e.message) for e in exc.errors]
+        return problems
 
     def render(self, events: Sequence[Event], envelope_id: str, delivered_at: datetime) -> bytes:
         # Key order as in Syncfy's examples: a credential's notices give `events` first, then `rid`; the
