@@ -298,14 +298,24 @@ _JSON_TYPES = {
 }
 
 
+def _spelled(value: Any) -> str:
+    return json.dumps(value) if value is None or isinstance(value, bool) else repr(value)
+
+
 def _kind_of(value: Any) -> str:
     return _TYPE_NAMES.get(_JSON_TYPES.get(type(value), ""), type(value).__name__)
 
 
 def _schema_errors(doc: _Document) -> list[FieldError]:
     out: list[FieldError] = []
+    told: set[tuple[str, int | None]] = set()
     for error in _validator().iter_errors(doc.data):
-        out.extend(_translate(error, doc))
+        # One problem a node: two keywords of its schema can refuse the same value (a null step is neither a
+        # mapping nor any step kind), and the second said the first again in other words.
+        for found in _translate(error, doc):
+            if (found.field, found.line) not in told:
+                told.add((found.field, found.line))
+                out.append(found)
     return out
 
 
@@ -402,11 +412,13 @@ def _unknown_key(key: str, known: list[str]) -> str:
 
 
 def _message(keyword: str, value: Any, instance: Any, expected: str | None) -> str:
-    got = f"{instance!r}" if not isinstance(instance, dict | list) else _kind_of(instance)
+    # A scalar as the file spells it in JSON's words (`null`, `true`; Python's would be `None`, `True`).
+    got = _kind_of(instance) if isinstance(instance, dict | list) else _spelled(instance)
     if keyword == "type":
         types = value if isinstance(value, list) else [value]
         wanted = expected or " or ".join(_TYPE_NAMES.get(t, str(t)) for t in types)
-        return f"expected {wanted}, got {_kind_of(instance)}"
+        plain = instance is None or isinstance(instance, bool)  # `got true`, not `got true or false`
+        return f"expected {wanted}, got {_spelled(instance) if plain else _kind_of(instance)}"
     if keyword == "minItems" and value == 1:
         return f"is empty: expected {expected or 'at least one item'}"
     if keyword in ("minItems", "maxItems", "minProperties", "maxProperties"):

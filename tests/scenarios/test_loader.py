@@ -75,6 +75,15 @@ def test_every_problem_of_a_file_is_reported_at_once():
     assert isinstance(caught.value, InvalidInput) and caught.value.status == 422
 
 
+@pytest.mark.parametrize(("value", "spelled"), [("null", "got null"), ("true", "got true")])
+def test_a_scalar_where_a_step_goes_is_one_problem_in_jsons_words(value, spelled):
+    """Two keywords of the schema refuse it; the file is told once, as YAML and JSON write the value."""
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_text(f"name: odd\nprovider: syncfy\nsteps: [{value}]\n", "odd.yaml")
+    [error] = caught.value.errors
+    assert (error.field, error.line) == ("steps[0]", 3) and error.message.endswith(spelled), error
+
+
 def test_the_valid_fixture_becomes_the_model():
     s = load_file(FIXTURES / "valid" / "every-step-kind.yaml")
     assert (s.name, s.provider, s.observe) == ("fixture-every-step-kind", "syncfy", "Nothing in particular.")
