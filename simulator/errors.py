@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+
+def spelled(value: Any) -> str:
+    """A value an error message quotes, as JSON and YAML write a null or a boolean (`null`, `true`), where Python
+    would say `None` and `True`; other values as Python shows them."""
+    return json.dumps(value) if value is None or isinstance(value, bool) else repr(value)
 
 
 @dataclass(frozen=True)

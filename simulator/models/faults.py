@@ -35,7 +35,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, core_schema
 
-from simulator.errors import FieldError, InvalidInput
+from simulator.errors import FieldError, InvalidInput, spelled
 from simulator.models import formats
 from simulator.models.fault_profile import DEFAULT_STALE_AGE, Duplicate, FaultProfile, Kinded, Stale
 from simulator.scenarios import distributions
@@ -112,7 +112,7 @@ class _Form(BaseModel):
         if kind == "fault":
             return loc, error["msg"]
         if kind == "model_type" and not loc:
-            return loc, f"expected a mapping, got {error['input']!r}"
+            return loc, f"expected a mapping, got {spelled(error['input'])}"
         if kind == "extra_forbidden" and len(loc) == 1:
             return loc, f"unknown key {loc[0]!r}{_hint(loc[0], keys)}: expected {', '.join(keys)}"
         if kind == "missing" and len(loc) == 1:
@@ -129,14 +129,14 @@ class _Form(BaseModel):
 
 def _probability(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise _problem(f"expected a probability between 0 and 1, got {value!r}")
+        raise _problem(f"expected a probability between 0 and 1, got {spelled(value)}")
     return float(value)
 
 
 def _whole(low: int, high: int, what: str) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _problem(f"expected {what}: a whole number from {low} to {high}, got {value!r}")
+            raise _problem(f"expected {what}: a whole number from {low} to {high}, got {spelled(value)}")
         return value
 
     return check
@@ -145,23 +145,23 @@ def _whole(low: int, high: int, what: str) -> Callable[[Any], int]:
 def _seconds(value: Any) -> float:
     # Faults are set before any run's parameters exist, so there is nothing a template could refer to.
     if isinstance(value, str) and "${" in value:
-        raise _problem(f"{value!r}: ${{param}} templates are not accepted in faults")
+        raise _problem(f"{spelled(value)}: ${{param}} templates are not accepted in faults")
     try:
         seconds = distributions.to_seconds(value, {})
     except ValueError as exc:
         raise _problem(str(exc)) from None
     if seconds > MAX_SECONDS:
-        raise _problem(f"expected a duration of at most a week (7d), got {value!r}")
+        raise _problem(f"expected a duration of at most a week (7d), got {spelled(value)}")
     if isinstance(value, str) and not _DURATION_TEXT.fullmatch(value):  # what the document's pattern allows
         raise _problem(
-            f"not a duration: {value!r} (expected a number and a unit with no spaces, such as 500ms, 2s, 5m, 1h)"
+            f"not a duration: {spelled(value)} (expected a number and a unit with no spaces, such as 500ms, 2s, 5m, 1h)"
         )
     return seconds
 
 
 def _delay_seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _problem(f"expected a duration or a distribution, got {value!r}")
+        raise _problem(f"expected a duration or a distribution, got {spelled(value)}")
     return _seconds(value)
 
 
@@ -174,7 +174,7 @@ def _positive(value: Any) -> float:
 
 def _sigma(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_SIGMA:
-        raise _problem(f"expected a number from 0 to {MAX_SIGMA:g}, got {value!r}")
+        raise _problem(f"expected a number from 0 to {MAX_SIGMA:g}, got {spelled(value)}")
     return float(value)
 
 
@@ -187,7 +187,7 @@ def _pair(value: Any) -> tuple[Any, Any]:
 def _kind(kinds: tuple[str, ...]) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if value != "any" and value not in kinds:
-            raise _problem(f"expected one of {', '.join((*kinds, 'any'))}, got {value!r}")
+            raise _problem(f"expected one of {', '.join((*kinds, 'any'))}, got {spelled(value)}")
         return str(value)
 
     return check

@@ -16,7 +16,7 @@ from typing import Any, cast
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
-from simulator.errors import FieldError, InvalidInput
+from simulator.errors import FieldError, InvalidInput, spelled
 from simulator.scenarios.model import FieldPath, field_path
 
 KINDS = ("emit", "wait", "repeat", "choose", "parallel")
@@ -298,10 +298,6 @@ _JSON_TYPES = {
 }
 
 
-def _spelled(value: Any) -> str:
-    return json.dumps(value) if value is None or isinstance(value, bool) else repr(value)
-
-
 def _kind_of(value: Any) -> str:
     return _TYPE_NAMES.get(_JSON_TYPES.get(type(value), ""), type(value).__name__)
 
@@ -413,12 +409,12 @@ def _unknown_key(key: str, known: list[str]) -> str:
 
 def _message(keyword: str, value: Any, instance: Any, expected: str | None) -> str:
     # A scalar as the file spells it in JSON's words (`null`, `true`; Python's would be `None`, `True`).
-    got = _kind_of(instance) if isinstance(instance, dict | list) else _spelled(instance)
+    got = _kind_of(instance) if isinstance(instance, dict | list) else spelled(instance)
     if keyword == "type":
         types = value if isinstance(value, list) else [value]
         wanted = expected or " or ".join(_TYPE_NAMES.get(t, str(t)) for t in types)
         plain = instance is None or isinstance(instance, bool)  # `got true`, not `got true or false`
-        return f"expected {wanted}, got {_spelled(instance) if plain else _kind_of(instance)}"
+        return f"expected {wanted}, got {spelled(instance) if plain else _kind_of(instance)}"
     if keyword == "minItems" and value == 1:
         return f"is empty: expected {expected or 'at least one item'}"
     if keyword in ("minItems", "maxItems", "minProperties", "maxProperties"):

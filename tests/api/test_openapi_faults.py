@@ -128,7 +128,7 @@ def test_bad_faults_are_refused_naming_the_fault(refusing_api: httpx.Client) -> 
             "field": "faults.duplicate.copys",
             "message": "unknown key 'copys' (did you mean copies?): expected probability, copies, spacing",
         },
-        {"field": "faults.drop", "message": "expected a probability between 0 and 1, got None"},
+        {"field": "faults.drop", "message": "expected a probability between 0 and 1, got null"},
     ]
     for method, path, body in [
         ("POST", "/subscriptions", {"url": URL, "faults": bad}),
