@@ -220,6 +220,13 @@ def test_five_webhooks_per_tenant(bt: httpx.Client) -> None:
                 break
         assert walked == [w["id"] for w in every]
         bt_problem(bt.get("/webhooks", params={"start": "nope"}), 400, "start")
+        # Each list's cursors are its own: a position in one means nothing in the other.
+        for _ in range(3):
+            bt.post("/tokens", json={"type": "token", "data": "paged"})
+        token_cursor = bt.get("/v2/tokens", params={"size": 1}).json()["pagination"]["next"]
+        webhook_cursor = bt.get("/webhooks", params={"size": 1}).json()["pagination"]["next"]
+        bt_problem(bt.get("/webhooks", params={"start": token_cursor}), 400, "start")
+        bt_problem(bt.get("/v2/tokens", params={"start": webhook_cursor}), 400, "start")
     finally:
         for hook_id in made:
             bt.delete(f"/webhooks/{hook_id}")

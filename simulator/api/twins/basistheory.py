@@ -112,12 +112,12 @@ async def list_webhooks(request: Request, bt: BasisTheoryBackend) -> Response:
     """Cursor pages, as the tokens' list: `size` of them after `start` (how many came before), `next` while more
     remain (without it a `size` under the tenant's count hid the rest for good)."""
     query = request.query_params
-    limit, skip = api.page_size(query.get("size")), api.decode_cursor(query.get("start")) or 0
+    limit, skip = api.page_size(query.get("size")), api.decode_cursor(query.get("start"), "w") or 0
     every = await bt.webhooks()
     found = every[skip : skip + limit]
     pagination: dict[str, Any] = {"page_size": len(found)}
     if skip + limit < len(every):
-        pagination["next"] = api.encode_cursor(skip + limit)
+        pagination["next"] = api.encode_cursor(skip + limit, "w")
     return JSONResponse({"pagination": pagination, "data": found})
 
 

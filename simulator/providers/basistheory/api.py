@@ -117,21 +117,24 @@ def page_size(raw: str | None) -> int:
     return int(raw)
 
 
-def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"n:{position}".encode()).decode().rstrip("=")
+def encode_cursor(position: int, listed: str = "n") -> str:
+    """The opaque `start` cursor of `position` in one list (`listed`: `n` for the objects' lists, `w` for the
+    webhooks'): a cursor of one list is refused by the other, whose positions mean something else."""
+    return base64.urlsafe_b64encode(f"{listed}:{position}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(raw: str | None) -> int | None:
-    """The position an opaque `start` cursor names (None: the first page); a cursor we did not make is a 400."""
+def decode_cursor(raw: str | None, listed: str = "n") -> int | None:
+    """The position an opaque `start` cursor names (None: the first page); a cursor we did not make for this list
+    is a 400."""
     if raw is None:
         return None
     try:
         text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
-    if not re.fullmatch(r"n:[0-9]{1,18}", text):
+    if not re.fullmatch(rf"{listed}:[0-9]{{1,18}}", text):
         raise invalid("start", "not a cursor this API returned")
-    return int(text[2:])
+    return int(text.partition(":")[2])
 
 
 # --- request bodies -------------------------------------------------------------------------------------
