@@ -364,3 +364,17 @@ def test_the_envelopes_keys_come_in_the_order_of_syncfys_examples() -> None:
         assert list(json.loads(catalog.sample(name))) == ["events", "rid"], name
     for name in ("documents.completed", "documents.success", "documents.failed"):
         assert list(json.loads(catalog.sample(name))) == ["rid", "events"], name
+
+
+def test_the_twin_reads_each_value_of_the_schemas_type_and_drops_the_others():
+    """What a scenario's checks take (an integer written 1.0) is read; what only `unchecked` lets through is not."""
+    from simulator.providers.syncfy.api_readable import readable
+
+    body = json.loads(catalog.sample("credentials.updated", 3))["events"][0]
+    body["payload"].update(is_executing=1.0, id_credential=5, id_site=None)
+    body["header"]["user"]["id_external"] = [1]
+    read = readable("credentials.updated", body)
+    assert read["payload"]["is_executing"] == 1.0 and "id_credential" not in read["payload"]
+    assert "id_site" not in read["payload"] and "id_external" not in read["header"]["user"]
+    assert read["header"]["event"] == body["header"]["event"]  # what fits is kept as it was
+    assert readable("credentials.updated", [1]) == {} and readable("no.such", body) is body
