@@ -9,12 +9,10 @@ event stays stored.
 
 from __future__ import annotations
 
-import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-SCHEMAS = Path(__file__).with_name("schemas")
+from simulator.providers.syncfy import PROVIDER
 
 # JSON Schema's type names, and the Python values each one takes (a bool is no integer in JSON).
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -39,10 +37,12 @@ def readable(etype: str, body: Any) -> dict[str, Any]:
 
 @cache
 def _event_schema(etype: str) -> dict[str, Any] | None:
-    path = SCHEMAS / f"{etype}.json"
-    if "/" in etype or not path.is_file():
+    """The schema of the per-event object of `etype` (the delivered body's `$defs.event`); None for a type Syncfy
+    does not have."""
+    known = PROVIDER.event_types.get(etype)
+    if known is None:
         return None
-    schema: dict[str, Any] = json.loads(path.read_text())["$defs"]["event"]
+    schema: dict[str, Any] = PROVIDER.schema(known)["$defs"]["event"]
     return schema
 
 
