@@ -52,14 +52,14 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    spec = run_spec(args)
+    spec, scenario = run_spec(args)
     args.allowed_host = options.allowed_hosts(args.allowed_host)  # checked before the store opens
     # Imported once the options are checked: the store, the engine and the twins are most of what a start imports,
     # and a command line refused for an option says so without them.
     from simulator.cli import run_play
     from simulator.runtime import run_loop
 
-    return run_loop(run_play.run_command(args, spec))
+    return run_loop(run_play.run_command(args, spec, scenario))
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
@@ -88,17 +88,19 @@ def cli_scenario(args: argparse.Namespace) -> Scenario:
     return loader.find_name_or_file(args.scenario, [Path(d) for d in args.scenarios])
 
 
-def run_spec(args: argparse.Namespace) -> RunSpec:
-    """The run the options describe; InvalidInput (exit 2) naming the option that is wrong."""
+def run_spec(args: argparse.Namespace) -> tuple[RunSpec, Scenario]:
+    """The run the options describe, and its scenario (read once: the run plays what was checked, even should its
+    file change meanwhile); InvalidInput (exit 2) naming the option that is wrong."""
     if not args.target:
         raise InvalidInput("--target is required (or WEBHOOK_SIM_TARGET)", errors=[FieldError("--target", "required")])
     options.scenario_dirs(args.scenarios)
     if args.secret is not None:  # before the run's own check, so the message names the option
         options.check_secret(args.signing, args.secret)
+    scenario = cli_scenario(args)
     spec = parse(
         RunSpec,
         {
-            "scenario": cli_scenario(args).name,
+            "scenario": scenario.name,
             "target": args.target,
             "seed": args.seed,
             "speed": args.speed,
@@ -110,4 +112,4 @@ def run_spec(args: argparse.Namespace) -> RunSpec:
             "start_time": args.start_time,
         },
     )
-    return spec
+    return spec, scenario

@@ -17,12 +17,12 @@ from typing import Any
 
 from simulator.api.twins.serving import serving as twins_serving
 from simulator.cli import retries, summary
-from simulator.cli.run import cli_scenario
 from simulator.core.report import deliveries_of, junit_xml, run_report, succeeded
 from simulator.core.runs import scenario_refused
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec, SubscriptionSpec, parse
 from simulator.runtime import raise_file_limit, tune_gc
+from simulator.scenarios import Scenario
 from simulator.store.outbox import ACTIVE
 from simulator.store.resume import own_work_only
 
@@ -30,19 +30,20 @@ ANSWER_GRACE = 1.0  # seconds after Ctrl-C or SIGTERM for the answers to attempt
 STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
-async def _bounded(sim: Simulator, spec: RunSpec, args: argparse.Namespace) -> RunSpec:
-    """With --max-attempts or --retry-delays, the target becomes a subscription with that retry schedule."""
+async def _bounded(sim: Simulator, spec: RunSpec, args: argparse.Namespace, provider: str) -> RunSpec:
+    """With --max-attempts or --retry-delays, the target becomes a subscription with that retry schedule (the
+    default one `provider`'s)."""
     if args.max_attempts is None and not args.retry_delays:
         return spec
-    retry = retries.retry_spec(args, cli_scenario(args).provider)
+    retry = retries.retry_spec(args, provider)
     fields = {"url": spec.target, "signing": spec.signing, "secret": spec.secret, "retry": retry}
     target = parse(SubscriptionSpec, {**fields, "max_in_flight": spec.max_in_flight, "disable_after": 0})
     sub = await sim.create_subscription(target, ephemeral=True)
     return spec.model_copy(update={"target": None, "signing": None, "secret": None, "subscriptions": [sub.id]})
 
 
-async def run_command(args: argparse.Namespace, spec: RunSpec) -> int:
-    """Play `spec`, which `args` describe and which was checked before this began; the exit code."""
+async def run_command(args: argparse.Namespace, spec: RunSpec, scenario: Scenario) -> int:
+    """Play `spec` of `scenario`, which `args` describe and which were checked before this began; the exit code."""
     raise_file_limit()
     stop = Stop()
     undo = stop.install()  # before the store exists: a temporary one is deleted whenever the signal comes
@@ -51,7 +52,7 @@ async def run_command(args: argparse.Namespace, spec: RunSpec) -> int:
             sim = await Simulator.open(args.db, scenario_dirs=[Path(d) for d in args.scenarios])
         tune_gc()
         try:
-            played = await _play(sim, spec, args, stop)
+            played = await _play(sim, spec, scenario, args, stop)
         finally:
             await sim.close(grace=1 if stop.is_set() else 2)
         if played is None:
@@ -65,7 +66,9 @@ async def run_command(args: argparse.Namespace, spec: RunSpec) -> int:
 Played = tuple[dict[str, Any], list[dict[str, Any]], float | None]
 
 
-async def _play(sim: Simulator, spec: RunSpec, args: argparse.Namespace, stop: Stop) -> Played | None:
+async def _play(
+    sim: Simulator, spec: RunSpec, scenario: Scenario, args: argparse.Namespace, stop: Stop
+) -> Played | None:
     """Play the run until it ends or `stop` is set; its report and deliveries, read from the records once no
     attempt is under way any more, and when it started. None when `stop` came before the run started."""
     async with AsyncExitStack() as stack:
@@ -76,7 +79,7 @@ async def _play(sim: Simulator, spec: RunSpec, args: argparse.Namespace, stop: S
         await _say_earlier_work(sim)
         if stop.is_set():
             return None
-        run = await sim.runs.start(await _bounded(sim, spec, args), scenario=cli_scenario(args))
+        run = await sim.runs.start(await _bounded(sim, spec, args, scenario.provider), scenario=scenario)
         await summary.progress(sim.runs, run.id, stop.event)
         final = await sim.runs.get(run.id)
         if not stop.is_set() and scenario_refused(final.status, final.error):
