@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +25,16 @@ HOSTILE_JSON = [
     b'{"type": "token", "data": NaN}',
     b'{"type": "token", "data": -Infinity}',
 ]
+
+
+def played(sim: WebhookSim, tmp_path: Path, name: str, text: str) -> list[dict[str, Any]]:
+    """Scenario `text` written as `name`.yaml and run to its end at speed 0; the events it made, in order."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    run = sim.run(path, speed=0)
+    info = run.wait(60)
+    assert info.status == "completed", info
+    return [event.body for event in run.events()]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from simulator import testing
 from simulator.testing import WebhookSim
 from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually
-from tests.twins.conftest import HOSTILE_JSON
+from tests.twins.conftest import HOSTILE_JSON, played
 
 CARD = {"number": "5555555555554444", "expiration_month": 3, "expiration_year": 2030}
 
@@ -429,11 +429,7 @@ def test_what_the_twin_does_to_a_runs_objects_is_told_by_the_runs_tenant(
 ) -> None:
     """A run's objects are its tenant's: reading or deleting them through the twin emits events of that tenant, as
     only that tenant's key could at Basis Theory."""
-    path = tmp_path / "twin-run-tenant.yaml"
-    path.write_text(RUN_OBJECTS)
-    run = sim.run(path, speed=0)
-    assert run.wait(60).status == "completed"
-    token, intent = (e.body for e in run.events())
+    token, intent = played(sim, tmp_path, "twin-run-tenant", RUN_OBJECTS)
     tenant_id = token["tenant_id"]
     own = bt.post("/tokens", json={"type": "token", "data": "x"}).json()["tenant_id"]
     assert intent["tenant_id"] == tenant_id != own  # the run's tenant is not the twin's

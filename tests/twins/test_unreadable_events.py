@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from simulator.testing import WebhookSim
+from tests.twins.conftest import played
 from tests.twins.syncfy_harness import envelope
 
 BASISTHEORY = """name: twin-unreadable-basistheory
@@ -47,13 +48,6 @@ steps:
       payload.endpoints: {a: 1}
       payload.id_credential: {a: 1}
 """
-
-
-def played(sim: WebhookSim, tmp_path: Path, name: str, text: str) -> None:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(text)
-    info = sim.run(path, speed=0).wait(60)
-    assert info.status == "completed", info
 
 
 def test_the_basistheory_twin_skips_what_it_cannot_read_and_keeps_answering(
@@ -104,11 +98,7 @@ def test_the_syncfy_twin_reads_a_value_of_another_type_than_syncfy_sends_as_abse
 ) -> None:
     """An integer as `id_external` or as a list of page URLs was a 500 on every later read of credentials and
     documents (the event stays stored): each is read as if Syncfy had left it out."""
-    path = tmp_path / "twin-mistyped-syncfy.yaml"
-    path.write_text(SYNCFY_TYPES)
-    run = sim.run(path, speed=0)
-    assert run.wait(60).status == "completed"
-    created, _, completed = (e.body for e in run.events())
+    created, _, completed = played(sim, tmp_path, "twin-mistyped-syncfy", SYNCFY_TYPES)
     id_credential = created["payload"]["id_credential"]
     listed = {c["id_credential"]: c for c in envelope(syncfy.get("/v1/credentials"))}
     assert isinstance(listed[id_credential]["id_external"], str)  # of the type Syncfy answers, not the 5
