@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Literal, TypeVar
 
+import httptools
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -208,7 +209,7 @@ UNPARSABLE: list[Unparsable] = []
 def unparsable(why: BaseException | None) -> tuple[str, str]:
     """The part of a request httptools refused (`target`, `method`, `version`, `headers`, `body`, else `request`)
     and why, in words a caller can act on."""
-    if type(why).__name__ == "HttpParserCallbackError" and why is not None and why.__context__ is not None:
+    if isinstance(why, httptools.HttpParserCallbackError) and why.__context__ is not None:
         # Raised out of a callback of uvicorn's (a target past httptools' 64 KiB while uvicorn parses the URL):
         # the callback's own error says what is wrong, "User callback error" does not.
         why = why.__context__
