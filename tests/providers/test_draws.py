@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simulator.models import BuildContext, Event
+from simulator.providers.basistheory._values import BASE58, base58
 from simulator.providers.draws import weighted_index
 
 weights = st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=12).filter(lambda w: sum(w) > 0)
@@ -22,6 +23,13 @@ def test_a_weighted_index_is_the_one_choices_draws_from_the_same_state(weights, 
     got = [weighted_index(ours, w) for _ in range(draws)]
     assert got == [theirs.choices(range(len(w)), w)[0] for _ in range(draws)]
     assert ours.random() == theirs.random()  # one number drawn per pick, as before
+
+
+@given(seed=st.integers(min_value=0, max_value=2**32), lengths=st.lists(st.integers(min_value=0, max_value=99)))
+def test_base58_text_is_what_choices_draws_from_the_same_state(seed, lengths):
+    ours, theirs = random.Random(seed), random.Random(seed)
+    assert [base58(ours, n) for n in lengths] == ["".join(theirs.choices(BASE58, k=n)) for n in lengths]
+    assert ours.random() == theirs.random()
 
 
 def test_a_numbered_event_and_a_moved_context_keep_every_other_field():
