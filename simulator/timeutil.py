@@ -38,8 +38,10 @@ def parse_time(value: str) -> datetime:
     return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
-# The last time `iso_ms` formatted, and how: an attempt formats its time twice (its body, its record).
-_last_ms: tuple[datetime | None, str] = (None, "")
+# The last two times `iso_ms` formatted, and how: an attempt formats its time twice (its body, its record), and an
+# event its own time twice with another between (a token's `created_at`, its `expires_at`, the event's `timestamp`).
+# Held here, a time is never another's that reuses its memory.
+_last_ms: tuple[datetime | None, str, datetime | None, str] = (None, "", None, "")
 
 
 def iso_ms(dt: datetime) -> str:
@@ -48,6 +50,8 @@ def iso_ms(dt: datetime) -> str:
     last = _last_ms  # one read: another thread may set it meanwhile
     if dt is last[0]:
         return last[1]
+    if dt is last[2]:
+        return last[3]
     if dt.tzinfo is not UTC:
         dt = utc(dt)
     # By hand, not isoformat or strftime: several calls per event, and this costs two thirds of isoformat (and
@@ -61,7 +65,7 @@ def iso_ms(dt: datetime) -> str:
         dt.second,
         dt.microsecond // 1000,
     )
-    _last_ms = (dt, text)
+    _last_ms = (dt, text, last[0], last[1])
     return text
 
 
