@@ -25,6 +25,7 @@ from typing import Any
 from simulator import catalog
 from simulator.errors import FieldError, InvalidInput
 from simulator.models import BuildContext, Event
+from simulator.providers.base import EventType
 from simulator.scenarios import checks, distributions, lookahead, offload
 from simulator.scenarios.checks import override_problems
 from simulator.scenarios.guard import Guard, Open
@@ -303,8 +304,13 @@ def timeline(scenario: Scenario, *, seed: int, params: Mapping[str, Any], start_
 
 
 def _planned(items: _Gen, params: Mapping[str, Any], start_time: datetime) -> Iterator[Planned]:
+    # Each emit's time a datetime of its own, even where emits share a time: the building process's pickled
+    # messages repeat no object from one event to the next, and are the same bytes from one version to the next.
     for offset, step in items:
-        yield Planned(start_time + timedelta(seconds=offset), step, substitute(dict(step.overrides), params))
+        overrides = step.overrides
+        yield Planned(
+            start_time + timedelta(seconds=offset), step, substitute(dict(overrides), params) if overrides else {}
+        )
 
 
 def _sequence(steps: tuple[Step, ...], t: float, rng: random.Random, guard: Guard, inside: Open | None) -> _Gen:
@@ -465,10 +471,15 @@ def build(
     """Each planned emit's event, numbered in the run, with its time and step. The first `skip` are built but
     not yielded: the world they leave is the later events' world."""
     ends = catalog.get_provider(provider).ends
+    types: dict[str, EventType] = {}  # a run's steps name a few types, each resolved once
     for count, (item, until) in enumerate(lookahead.with_ends(planned, ends)):
-        etype = catalog.resolve(item.step.type, provider)
-        moment = ctx.at(item.at, item.step.ref, until)
-        event = catalog.build_event(etype, moment, dict(item.overrides), checked=not item.step.unchecked)
+        step = item.step
+        etype = types.get(step.type)
+        if etype is None:
+            etype = types[step.type] = catalog.resolve(step.type, provider)
+        moment = ctx.at(item.at, step.ref, until)
+        overrides = dict(item.overrides) if item.overrides else None  # None: as an empty one, without a copy
+        event = catalog.build_event(etype, moment, overrides, checked=not step.unchecked)
         if count >= skip:
             yield item.at, event.numbered(count, run_id), item.step
 
