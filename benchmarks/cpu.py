@@ -75,7 +75,7 @@ def _children(times: os.times_result) -> float:
     return times.children_user + times.children_system
 
 
-async def _no_rows(conn: Any, statements: Any) -> None:
+async def _no_rows(conn: Any, statements: Any, process: Any = None) -> None:
     return None
 
 

@@ -46,3 +46,14 @@ def test_the_writer_benchmark_times_the_store_thread_and_samples_the_lanes() -> 
     assert 0 < result["store_busy"] <= 1
     assert abs(result["cpu"] + result["core_wait"] + result["blocked"] - 1) < 0.01 or result["blocked"] == 0
     assert result["samples"] > 0 and 0 <= result["lanes_idle"] <= 1
+
+
+def test_the_cpu_benchmark_runs_without_the_store() -> None:
+    # It replaces the store's row writer with one that writes nothing: a change to the writer's signature must
+    # fail here, not in a measurement nobody runs in CI.
+    from benchmarks import cpu
+    from benchmarks.harness import fast_receiver
+
+    with fast_receiver() as (url, _):
+        result = cpu.measure(url, 300, store=False)
+    assert result["rate"] > 0 and result["loop thread"] > 0
