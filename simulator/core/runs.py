@@ -44,6 +44,16 @@ INTERRUPTED_SHARED = (
     "interrupted: the process playing it stopped; the processes that send on this store send its pending deliveries"
 )
 TOO_LONG = "the scenario's timeline goes past the year 9999: its waits are too long for its start time"
+
+
+class _Refused(Exception):
+    """The store refused some of the run's rows for good: the run makes no more (each would be refused too)."""
+
+
+def _refused_error(count: int, reason: str) -> str:
+    return f"{count} of its deliveries were not stored, and not sent: the store refused them ({reason})"
+
+
 # A timeline is measured ahead (for the run's ETA) up to this many events; a longer one shows no ETA.
 PLAN_LIMIT = 100_000
 # Runs under way at once; one more is a 429 (a schedule's firing is skipped and logged).
@@ -215,6 +225,8 @@ class RunManager:
         self._emitted[run_id] = 0
 
         async def emit(event: Event, step: Any) -> None:
+            if run_id in engine.refused:
+                raise _Refused
             etype = catalog.resolve(event.key)
             # The scenario's own faults, overridden by the run's, overridden by the step's.
             faults = merge_faults(scenario.faults, play.faults, getattr(step, "faults", None))
@@ -266,6 +278,8 @@ class RunManager:
             await engine.settled(run_id)
             if play.adhoc and subs:
                 await engine.retire(subs[0].id)  # the run's own ad-hoc subscription: nothing more goes there
+        except _Refused:
+            pass  # said below, with what the store refused meanwhile
         except asyncio.CancelledError:
             status, error = ("failed", self._interrupted()) if self._interrupting else ("cancelled", None)
         except OverflowError:  # a start time and its waits past what a time can be: the run ends, stated plainly
@@ -280,6 +294,9 @@ class RunManager:
         finally:
             await engine.release(run_id)  # a cancelled run's deliveries go on too
             await asyncio.gather(*clock, return_exceptions=True)
+        if (refused := engine.refused.pop(run_id, None)) is not None and status == "completed":
+            log.warning("run %s failed: %s", run_id, _refused_error(*refused))
+            status, error = "failed", _refused_error(*refused)
         # The live count goes only once the run's end is committed: popped before, a commit waiting behind a busy
         # writer (35-45 s at the end of a run of 25,000 events with 120,000 deliveries) showed the stored row, a
         # run "running" with 0 events, meanwhile.

@@ -76,7 +76,8 @@ class DeliveryEngine(Publishing, Outcomes):
         # would need a task per notification: one per attempt, measurable at thousands per second.)
         self._changed = asyncio.Event()
         self._room = asyncio.Event()
-        self.write_errors: list[str] = []
+        # Runs with deliveries the store refused for good: how many, and why (see `Publishing._refused`).
+        self.refused: dict[str | None, tuple[int, str]] = {}
         self._delivered_at = DeliveryClock()
         # Told of every event as it is published, with its store key (the provider API twins index them).
         self.observers: list[Callable[[Event, str], None]] = []

@@ -20,6 +20,7 @@ from simulator.delivery.lane import FINAL, Lane
 from simulator.ids import new_id
 from simulator.models import Event, Subscription
 from simulator.store import Store
+from simulator.store.failures import failure_reason
 from simulator.store.leases import Leases
 from simulator.store.writer import LINGER, Op
 
@@ -41,7 +42,7 @@ class Publishing:
     faults: FaultHooks
     gate: Gate
     observers: list[Callable[[Event, str], None]]
-    write_errors: list[str]
+    refused: dict[str | None, tuple[int, str]]
     _lanes: dict[str, Lane]
     _removed: dict[str, None]
     _n: int
@@ -307,7 +308,7 @@ class Publishing:
             for lane in lanes:
                 lane.incoming -= 1
             if exc is not None:
-                self.write_errors.append(f"{type(exc).__name__}: {exc}")
+                self._refused(send, events, exc)
                 return
             self._end_deleted(send, collecting)
             # The fault hooks may hold some back (reorder, burst) and let earlier ones go now.
@@ -319,6 +320,20 @@ class Publishing:
 
         timed = timed or any(job.speed > 0 for job, _, _ in rows)
         return Op(events=events, deliveries=inserts, rewrites=rewrites, done=committed, patient=patient, timed=timed)
+
+    def _refused(self, send: Sequence[Row], events: Sequence[dict[str, Any]], exc: BaseException) -> None:
+        """A change the store refused for good (a constraint, a table gone): its deliveries were never stored and
+        will never be sent. Their runs stop waiting for them (they waited for ever, `running`) and end failed,
+        with how many and the store's reason (see `RunManager`)."""
+        counts: dict[str | None, int] = {row["run_id"]: 0 for row in events}
+        for job, _, _ in send:
+            counts[job.run_id] = counts.get(job.run_id, 0) + 1
+            if job.status not in FINAL:
+                self._outstanding[job.run_id][job.subscription_id] -= 1
+                self.gate.started(job.id)  # nothing will start it: its events are held for it no longer
+        for run_id, count in counts.items():
+            self.refused[run_id] = (self.refused.get(run_id, (0, ""))[0] + count, failure_reason(exc))
+        self._notify()
 
     def _ended_by_deletion(self, job: Job) -> Job:
         job.status, job.finished_at, job.last_error, job.held_by = "dead", time.time(), DELETED, None
