@@ -110,3 +110,14 @@ def test_without_the_c_encoder_json_dumps_makes_it(monkeypatch: pytest.MonkeyPat
     value = {"a": [1, 2.5, "é"], "b": None}
     assert compact_json(value, ensure_ascii=True) == _dumps(value, True, True)
     assert _outcome(compact_json, {"x": math.nan}, ensure_ascii=False, allow_nan=False)[0] == "ValueError"
+
+
+def test_a_call_after_one_that_failed_midway_sees_no_circle():
+    inner: dict[str, Any] = {"x": [math.nan]}
+    outer = {"a": inner, "b": [inner]}
+    for ensure_ascii in (False, True):
+        with pytest.raises(ValueError, match="Out of range"):
+            compact_json(outer, ensure_ascii=ensure_ascii, allow_nan=False)
+        inner["x"] = [1.0]
+        assert compact_json(outer, ensure_ascii=ensure_ascii, allow_nan=False) == _dumps(outer, ensure_ascii, False)
+        inner["x"] = [math.nan]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from simulator import catalog
 from simulator.models import BuildContext, Event
 from simulator.providers.basistheory._values import BASE58, base58
 from simulator.providers.draws import weighted_index
@@ -45,3 +46,11 @@ def test_a_numbered_event_and_a_moved_context_keep_every_other_field():
     assert moved == replace(ctx, now=datetime(2026, 1, 1, tzinfo=UTC), ref="step")
     assert all(getattr(moved, f.name) is getattr(ctx, f.name) for f in fields(ctx) if f.name not in ("now", "ref"))
     assert ctx.ref is None
+
+
+def test_a_finished_event_is_the_record_its_class_makes():
+    for etype in catalog.event_types():
+        event = catalog.build_event(etype, catalog.new_context(3, catalog.SAMPLE_TIME))
+        made = Event(**{f.name: getattr(event, f.name) for f in fields(Event)})
+        assert event == made and list(vars(event)) == list(vars(made)) and type(event) is Event
+        assert event.numbered(4, "run_x") == replace(made, seq=4, run_id="run_x")

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from simulator.models import BuildContext, Event, RetryPolicy
-from simulator.providers.base import EventType, Provider, compact_json
+from simulator.providers.base import EventType, Provider, compact_json, new_event
 from simulator.providers.basistheory import _common
 from simulator.timeutil import iso_ms
 
@@ -29,14 +29,14 @@ class BasisTheoryProvider(Provider):
     ends: ClassVar[Mapping[str, str]] = {"token.created": "token.expired"}
 
     def finish(self, etype: EventType, data: dict[str, Any], ctx: BuildContext) -> Event:
-        return Event(
-            id=data["id"],
-            provider=self.name,
-            type=etype.name,
-            occurred_at=ctx.now,
-            data=data,
+        return new_event(
+            data["id"],
+            self.name,
+            etype.name,
+            ctx.now,
+            data,
             # allow_nan=False: JSON.parse rejects NaN and Infinity, so no body may carry them.
-            json=compact_json(data, ensure_ascii=False, allow_nan=False),
+            compact_json(data, ensure_ascii=False, allow_nan=False),
         )
 
     def absorb(self, data: dict[str, Any], path: str, value: Any, ctx: BuildContext) -> None:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from simulator.errors import InvalidInput
 from simulator.models import BuildContext, Event, RetryPolicy
-from simulator.providers.base import EventType, Provider, compact_json
+from simulator.providers.base import EventType, Provider, compact_json, new_event
 from simulator.providers.syncfy import _common, _values
 
 
@@ -27,14 +27,14 @@ class SyncfyProvider(Provider):
 
     def finish(self, etype: EventType, data: dict[str, Any], ctx: BuildContext) -> Event:
         rid = ctx.world.ids.uuid4(f"rid:{etype.name}")
-        return Event(
-            id=data["header"]["event"]["eid"],
-            provider=self.name,
-            type=etype.name,
-            occurred_at=ctx.now,
-            data=data,
-            json=compact_json(data, ensure_ascii=True),
-            envelope_id=rid,
+        return new_event(
+            data["header"]["event"]["eid"],
+            self.name,
+            etype.name,
+            ctx.now,
+            data,
+            compact_json(data, ensure_ascii=True),
+            rid,
         )
 
     def absorb(self, data: dict[str, Any], path: str, value: Any, ctx: BuildContext) -> None:
