@@ -50,9 +50,13 @@ class Outcome:
 
 
 def answer_body(body: bytes) -> tuple[str, str | None]:
-    """An answer's body as stored: its text and None when it is UTF-8, else its base64 and "base64", exact either
-    way. `body` holds at most RESPONSE_EXCERPT + 1 bytes: one more means the answer was longer and is cut at the
-    bound, where a character may be cut too; such a text stays text, without the part of a character cut off."""
+    """An answer's body as stored: its text and None when it is UTF-8 without NUL, else its base64 and "base64",
+    exact either way. `body` holds at most RESPONSE_EXCERPT + 1 bytes: one more means the answer was longer and is
+    cut at the bound, where a character may be cut too; such a text stays text, without the part of a character
+    cut off."""
+    # NUL is UTF-8, but PostgreSQL's text refuses it: such an answer's record was refused, and its run never ended.
+    if b"\x00" in body:
+        return base64.b64encode(body[:RESPONSE_EXCERPT]).decode("ascii"), "base64"
     if len(body) <= RESPONSE_EXCERPT:
         try:
             return body.decode("utf-8"), None

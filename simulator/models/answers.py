@@ -182,7 +182,8 @@ class Attempt(Out):
         "utf-8",
         description=(
             "How `response` holds the body: `utf-8`, the text itself (an answer cut at 64 KiB ends before a "
-            "character the cut split); `base64`, the bytes exactly, for an answer that is not UTF-8."
+            "character the cut split); `base64`, the bytes exactly, for an answer that is not UTF-8 or holds a NUL "
+            "byte."
         ),
     )
     response_headers: dict[str, str] | None = Field(None, description="The answer's headers, names lower-cased.")
