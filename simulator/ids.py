@@ -68,7 +68,8 @@ class RunIds:
 
     def object_id(self, kind: str, created: datetime) -> str:
         """A MongoDB ObjectId of `created`, the next of `kind` (5 random-looking bytes and a 3-byte counter)."""
-        return f"{_object_id_seconds(created):08x}{self.bits(kind, 64):016x}"
+        seconds = _object_id_seconds(created)
+        return f"{seconds:08x}{(self._streams.get(kind) or self._stream(kind)).getrandbits(64):016x}"  # as uuid4
 
 
 def _format_uuid4(bits: int) -> str:

@@ -29,6 +29,7 @@ credential (a story of ad-hoc events, say), where Syncfy would download none.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
 from simulator.ids import RunIds, next_object_id, object_id_time
 from simulator.models import BuildContext
@@ -180,7 +181,14 @@ def credentials_updated(ctx: BuildContext) -> Entity:
 
 
 def _pages(path: str, query: str, pages: int) -> list[str]:
-    return [f"{path}?{query}&limit={PAGE_SIZE}&skip={i * PAGE_SIZE}&wbhk=1" for i in range(pages)]
+    start = f"{path}?{query}"
+    return [start + _page(i) for i in range(pages)]
+
+
+@cache
+def _page(i: int) -> str:
+    """The end of page `i`'s URL: a refresh names up to four pages, and three lists of them, on every event."""
+    return f"&limit={PAGE_SIZE}&skip={i * PAGE_SIZE}&wbhk=1"
 
 
 def _page_count(ctx: BuildContext, weights: tuple[float, ...]) -> int:
@@ -209,9 +217,10 @@ def _refresh_endpoints(ctx: BuildContext, id_credential: str, since: int, until:
 )
 def credentials_refreshed(ctx: BuildContext) -> Entity:
     credential = _credential(ctx, (3600.0, 7 * _DAY))
-    started = max(_now(ctx) - ctx.rng.uniform(5.0, 45.0), credential["created"])
+    now = _now(ctx)
+    started = max(now - ctx.rng.uniform(5.0, 45.0), credential["created"])
     job = credential["job"] = _new_job(ctx, "refresh", started, credential, uuid_first=True)
-    user, until = credential["user"], int(_now(ctx))
+    user, until = credential["user"], int(now)
     since = min(int(started), until - 1)
     payload = {
         "endpoints": _refresh_endpoints(ctx, credential["id_credential"], since, until),
