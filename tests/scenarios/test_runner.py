@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from simulator import catalog
 from simulator.errors import InvalidInput
 from simulator.scenarios import find, load_text, play, resolve_params, timeline
+from simulator.scenarios.runner import Planned
 
 START = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)
 
@@ -170,6 +172,20 @@ def test_overrides_are_substituted_typed_or_interpolated():
         "payload.text": "n=7 flag=false none=null literal=${n}",
         "payload.nested": {"list": [7, "x7"]},
     }
+
+
+def test_a_planned_emit_is_the_record_its_class_makes():
+    s = scenario("""
+- emit: credentials.created
+- wait: 2s
+- emit: credentials.updated
+  with: {payload.is_executing: 1}
+""")
+    for planned in timeline(s, seed=1, params={}, start_time=START):
+        made = Planned(planned.at, planned.step, dict(planned.overrides))
+        assert planned == made and list(vars(planned)) == list(vars(made)) and type(planned) is Planned
+        with pytest.raises(FrozenInstanceError):
+            planned.at = START  # type: ignore[misc]
 
 
 def test_params_drive_waits_and_repeat_counts():
