@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from math import floor
 from typing import Any
 
-from simulator.providers.draws import weighted_index
+from simulator.providers.draws import uniform_indices, weighted_index
 from simulator.timeutil import iso_ms
 
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -190,15 +189,9 @@ _BASE58_BYTES = bytes.maketrans(bytes(range(len(BASE58))), BASE58.encode())
 
 
 def base58(rng: random.Random, length: int) -> str:
-    """`"".join(rng.choices(BASE58, k=length))`, drawing the same numbers: a run's every token draws 58 of these
-    characters, and this costs two thirds of it.
-
-    `choices` without weights draws one `random()` a character and takes `population[floor(random() * n)]`, `n`
-    as a float (CPython 3.11 to 3.13); the same indices here go to characters through one `bytes.translate`
-    rather than a lookup each. `random() * 58.0` is below 58 (the largest `random()` times 58 rounds to less).
-    """
-    draw = rng.random
-    return bytes([floor(draw() * 58.0) for _ in range(length)]).translate(_BASE58_BYTES).decode("ascii")
+    """`"".join(rng.choices(BASE58, k=length))`, drawing the same numbers (see `uniform_indices`): a run's every
+    token draws 58 of these characters, for half of what `choices` cost."""
+    return uniform_indices(rng, len(BASE58), length).translate(_BASE58_BYTES).decode("ascii")
 
 
 def fingerprint(rng: random.Random) -> str:
