@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 
 from simulator import catalog
 from simulator.errors import InvalidInput
+from simulator.overrides import copy_fields, copy_json
 from simulator.scenarios import ScenarioInvalid, load_text, resolve_params, validate_files
 
 SCENARIO = """\
@@ -144,3 +145,12 @@ def test_the_whole_event_is_checked_where_an_override_touched_it() -> None:
         catalog.build_event(invoked, context(sync), {"data.request.id": "1f7d9a3e-2b5c-4d8e-9f0a-1b2c3d4e5f60"})
     assert [e.field for e in caught.value.errors] == ["overrides.data.request.id"]
     assert "off its schema at data.request" in caught.value.errors[0].message
+
+
+def test_copied_fields_are_deep_copies_in_the_order_asked():
+    source = {"a": "x", "b": {"c": [1, {"d": None}]}, "e": [True, 2.5], "f": 3, "g": "unasked"}
+    copied = copy_fields(source, ("e", "b", "a", "f"))
+    assert copied == {k: copy_json(source[k]) for k in ("e", "b", "a", "f")} and list(copied) == ["e", "b", "a", "f"]
+    copied["b"]["c"][1]["d"] = "changed"
+    copied["e"].append(0)
+    assert source["b"] == {"c": [1, {"d": None}]} and source["e"] == [True, 2.5]

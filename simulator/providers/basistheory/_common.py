@@ -13,7 +13,7 @@ from typing import Any
 
 from simulator.ids import RunIds
 from simulator.models import BuildContext
-from simulator.overrides import copy_json, set_path
+from simulator.overrides import copy_fields, copy_json, set_path
 from simulator.providers.basistheory import _values as v
 from simulator.timeutil import iso_ms
 
@@ -55,7 +55,7 @@ copy = copy_json
 
 def project(entity: Entity, keys: Iterable[str]) -> dict[str, Any]:
     """A fresh payload object holding `keys` of `entity`, in that order."""
-    return {k: copy(entity[k]) for k in keys}
+    return copy_fields(entity, keys)
 
 
 def obtain(ctx: BuildContext, kind: str, make: Callable[[BuildContext], Entity], name: str | None = None) -> Entity:
