@@ -304,18 +304,13 @@ def timeline(scenario: Scenario, *, seed: int, params: Mapping[str, Any], start_
 
 
 def _planned(items: _Gen, params: Mapping[str, Any], start_time: datetime) -> Iterator[Planned]:
-    # Each emit's time a datetime of its own, even where emits share a time: the building process's pickled
-    # messages repeat no object from one event to the next, and are the same bytes from one version to the next.
+    # `Planned(at, step, overrides)` made as `Event.numbered` makes its records, without the frozen `__init__` (1.3
+    # µs of every event, this 0.5; `tests/scenarios/test_runner.py` compares them). Each time a datetime of its own,
+    # even where emits share one: the building process's pickled messages share no object between events.
     for offset, step in items:
-        overrides = step.overrides
-        # `Planned(at, step, overrides)`, made as `Event.numbered` makes its records: the frozen dataclass's
-        # `__init__` costs 1.3 µs of a run's every event, this 0.5 (`tests/scenarios/test_runner.py` compares them).
         planned = object.__new__(Planned)
-        planned.__dict__.update(
-            at=start_time + timedelta(seconds=offset),
-            step=step,
-            overrides=substitute(dict(overrides), params) if overrides else {},
-        )
+        changes = substitute(dict(step.overrides), params) if step.overrides else {}
+        planned.__dict__.update(at=start_time + timedelta(seconds=offset), step=step, overrides=changes)
         yield planned
 
 
@@ -480,9 +475,7 @@ def build(
     types: dict[str, EventType] = {}  # a run's steps name a few types, each resolved once
     for count, (item, until) in enumerate(lookahead.with_ends(planned, ends)):
         step = item.step
-        etype = types.get(step.type)
-        if etype is None:
-            etype = types[step.type] = catalog.resolve(step.type, provider)
+        etype = types.get(step.type) or types.setdefault(step.type, catalog.resolve(step.type, provider))
         moment = ctx.at(item.at, step.ref, until)
         overrides = dict(item.overrides) if item.overrides else None  # None: as an empty one, without a copy
         event = catalog.build_event(etype, moment, overrides, checked=not step.unchecked)
