@@ -28,7 +28,7 @@ from simulator.api import (
     twins,
 )
 from simulator.api.endpoints import Api, Endpoint, routes
-from simulator.api.middleware import BearerAuth, BodyLimit, RequestContext, SameSite
+from simulator.api.middleware import BearerAuth, BodyLimit, NoNul, RequestContext, SameSite
 from simulator.api.problem import http_exception, sim_error
 from simulator.core import syncfy
 from simulator.core.schedules import Schedules
@@ -152,6 +152,7 @@ def build_app(
                 public_prefixes=twins.PREFIXES + dashboard.PUBLIC_PREFIXES,
             ),
             Middleware(BodyLimit, limit=max_body, shaped=twins.refusal),
+            Middleware(NoNul, shaped=twins.refusal),
         ],
         exception_handlers={HTTPException: http_exception, SimError: sim_error},
         lifespan=lifespan,

@@ -1,5 +1,5 @@
 """ASGI middleware of the control API: request ids and the access log, the refusal of what a browser sends from
-another site (and of a foreign Host on loopback), bearer-token auth, the body size limit.
+another site (and of a foreign Host on loopback), bearer-token auth, the body size limit, NUL in a path or query.
 
 Each answers its own refusals as problem documents, so every non-2xx the server sends has the same form.
 """
@@ -14,7 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
@@ -289,6 +289,40 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         await problem_response(problem)(scope, receive, send)
+
+
+class NoNul:
+    """Answer a NUL character (`%00`) in the path or the query before any read looks for it: no id, name or text
+    the server keeps can hold one (PostgreSQL refuses it in text, and such a read answered 500). In the path it is
+    a 404, as an id that names nothing; in the query a 422 naming the parameter, as any value it cannot take."""
+
+    def __init__(self, app: ASGIApp, shaped: Refusal | None = None) -> None:
+        self.app = app
+        self.shaped = shaped  # the refusal in the shape of the API the path belongs to (a twin's), if not ours
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        where = _nul_in(scope) if scope["type"] == "http" else None
+        if where is None:
+            await self.app(scope, receive, send)
+            return
+        message = "holds a NUL character (%00), which no id or text here can hold"
+        status, title = (404, "Not found") if where == "path" else (422, "Invalid input")
+        error = _refusal(status, title, f"{where} {message}", where, message)
+        shaped = self.shaped(scope, error) if self.shaped is not None else None
+        await (shaped or problem_response(error))(scope, receive, send)
+
+
+def _nul_in(scope: Scope) -> str | None:
+    """`path`, or the name of the first query parameter whose name or value holds NUL; None where none does."""
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query = scope.get("query_string", b"")
+    if b"%00" not in query and b"\x00" not in query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return "query" if "\x00" in name else name
+    return None
 
 
 class BodyLimit:

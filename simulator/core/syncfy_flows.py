@@ -101,6 +101,8 @@ class CredentialFlows:
         if not isinstance(secrets["username"], str | int) or isinstance(secrets["username"], bool):
             kind = api.json_kind(secrets["username"])
             raise bad_input(f"credentials.username must be text, not {kind}", "credentials.username")
+        if "\x00" in str(secrets["username"]):  # its mask is stored as text, which PostgreSQL refuses NUL in
+            raise bad_input("credentials.username must not contain a NUL character", "credentials.username")
         masked = api.mask(str(secrets["username"]).strip())
         login = _login(secrets)
         async with self.user_lock(str((await self._user(caller, site))["id_user"])):

@@ -158,6 +158,8 @@ def _text(body: Mapping[str, Any], field: str, *, required: bool = True, limit: 
         raise invalid(field, "is required" if value is None else "must be a non-empty string")
     if len(value) > limit:
         raise invalid(field, f"must be at most {limit} characters")
+    if "\x00" in value:  # a webhook's name and email are stored as text, which PostgreSQL refuses NUL in
+        raise invalid(field, "must not contain a NUL character")
     return value
 
 

@@ -1,0 +1,71 @@
+"""A NUL character in what a client sends, on SQLite and on PostgreSQL: PostgreSQL's text cannot hold one, and a
+read looking for it (an id in the path, a query) or a write storing it as text (a webhook's name, a user's) answered
+500 there, in the control API's shape on the twins' paths too; a Basis Theory webhook so refused still made its
+subscription. Each is now a 4xx naming where the NUL is, in the shape of the API asked, on both stores."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from simulator.testing import WebhookSim
+from tests.api.harness import problem
+from tests.twins.syncfy_harness import ENVELOPE_KEYS
+from tests.twins.test_api import bt_problem
+
+NUL = "a\u0000b"
+
+
+@pytest.fixture(scope="module")
+def sim(sim_on_each_store: WebhookSim) -> WebhookSim:
+    return sim_on_each_store
+
+
+@pytest.mark.parametrize(
+    "target,status,field",
+    [
+        ("/deliveries/%00", 404, "path"),  # an id that names nothing
+        ("/subscriptions/a%00b", 404, "path"),
+        ("/runs/%00", 404, "path"),
+        ("/deliveries?q=%00", 422, "q"),  # a value the parameter cannot take
+        ("/deliveries?limit=5&q=x%00y", 422, "q"),
+    ],
+)
+def test_the_control_api_names_a_nul_in_the_path_or_query(
+    control: httpx.Client, target: str, status: int, field: str
+) -> None:
+    body = problem(control.get(target), status, field)
+    assert "NUL" in body["detail"], body
+    assert control.get("/deliveries").status_code == 200  # and it goes on serving
+
+
+def test_a_basis_theory_id_holding_nul_is_refused_in_basis_theorys_shape(bt: httpx.Client) -> None:
+    body = bt_problem(bt.get("/tokens/%00"), 404)
+    assert "NUL" in body["detail"], body
+
+
+def test_a_basis_theory_webhook_named_with_nul_is_refused_and_makes_no_subscription(
+    bt: httpx.Client, control: httpx.Client
+) -> None:
+    before = control.get("/subscriptions").json()["data"]
+    url = "http://127.0.0.1:9/nul-webhook"
+    answer = bt.post("/webhooks", json={"name": NUL, "url": url, "events": ["token.created"]})
+    bt_problem(answer, 400, "name")
+    assert control.get("/subscriptions").json()["data"] == before
+
+
+@pytest.mark.parametrize(
+    "method,path,body,status,field",
+    [
+        ("GET", "/v1/credentials/%00", None, 404, "path"),
+        ("POST", "/v1/users", {"name": NUL}, 400, "name"),
+        ("POST", "/v1/users", {"name": "Ana", "id_external": NUL}, 400, "id_external"),
+    ],
+)
+def test_syncfy_refuses_a_nul_naming_where_in_its_envelope(
+    syncfy: httpx.Client, method: str, path: str, body: dict[str, str] | None, status: int, field: str
+) -> None:
+    response = syncfy.request(method, path, json=body)
+    answer = response.json()
+    assert response.status_code == status and list(answer) == ENVELOPE_KEYS and answer["code"] == status, answer
+    assert "NUL" in answer["message"] and field in answer["message"], answer
