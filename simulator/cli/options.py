@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,10 +63,12 @@ def nonempty(text: str) -> str:
 
 
 def count(text: str) -> int:
-    """A whole number of at least 0."""
+    """A whole number of at least 0, and at most what a size can be (a bound past it was a traceback)."""
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is below 0: expected a number >= 0")
+    if value > sys.maxsize:
+        raise argparse.ArgumentTypeError(f"{value} is too large: expected at most {sys.maxsize}")
     return value
 
 

@@ -148,7 +148,7 @@ def _through_server(
                 api.delete_subscription(made.id)
             raise
         if made is not None:
-            _say_secret(args, made.secret)
+            _say_secret(args, etype, made.secret)
         for skipped in event.skipped:
             print(f"not sent to {skipped.subscription}: {skipped.reason}", file=sys.stderr)
         report = Report(event.id, event.type, event.deliveries, args.target, args.format)
@@ -229,7 +229,7 @@ async def _in_process(
         sub = await sim.create_subscription(spec, ephemeral=True)
         fields = {"type": etype.key, "overrides": overrides, "subscriptions": [sub.id], "seed": args.seed}
         event, ids = await sim.emit(parse(EventSpec, fields))  # a bad override is exit 2 naming it
-        _say_secret(args, sub.secret)
+        _say_secret(args, etype, sub.secret)
         report = Report(event.id, event.key, ids, args.target, args.format)
         report.begin(args.wait)
 
@@ -296,6 +296,9 @@ def _interrupted(d: Delivery) -> bool:
     return last is not None and last.status_code is None and (last.error or "").startswith("interrupted:")
 
 
-def _say_secret(args: argparse.Namespace, secret: str | None) -> None:
-    if args.secret is None and secret:
+def _say_secret(args: argparse.Namespace, etype: catalog.EventType, secret: str | None) -> None:
+    """Print the secret made for the delivery, where its scheme signs with one: Basis Theory's own signs with the
+    simulator's RSA key, and a secret said for it sent its users looking for where to set it."""
+    scheme = args.signing or catalog.get_provider(etype.provider).native_signing
+    if args.secret is None and secret and scheme in ("syncfy", "standard"):
         print(f"signed with a generated secret: {secret}", file=sys.stderr)

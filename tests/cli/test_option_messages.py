@@ -33,6 +33,8 @@ MALFORMED = "not a secret!"
         (["trigger", "token.created", "--server", "notaurl"], "--server", "'notaurl' is not a URL"),
         (["deliveries", "--server", "127.0.0.1:8080"], "--server", "absolute http:// or https:// URL"),
         (["listen", *NOWHERE, "--server", "http://"], "--server", "is not a URL"),
+        (["deliveries", "--limit", "99999999999999999999"], "--limit", "is too large: expected at most"),
+        (["scenarios", "--limit", "99999999999999999999"], "--limit", "is too large: expected at most"),
     ],
 )
 def test_a_bad_value_is_exit_2_naming_its_option(

@@ -38,6 +38,20 @@ def test_trigger_signs_with_the_scheme_and_secret_given(main, receiver: Receiver
     assert request.json()["event"]["type"] == "token.created"
 
 
+def test_the_secret_made_for_a_trigger_is_said_only_where_it_signs(main, receiver: Receiver):
+    # Syncfy's scheme signs with it: said, and it verifies what went out.
+    ran = main("trigger", "credentials.updated", "--target", receiver.url)
+    assert ran.code == 0, ran
+    said = re.search(r"^signed with a generated secret: (\S+)$", ran.err, re.M)
+    assert said is not None, ran.err
+    assert make_verifier("syncfy", said.group(1))(receiver.requests[0].headers, receiver.requests[0].body)[0]
+    # Basis Theory's own signs with the simulator's RSA key: a secret said for it was not the one used.
+    ran = main("trigger", "token.created", "--target", receiver.url)
+    assert ran.code == 0, ran
+    assert "secret" not in ran.err, ran.err
+    assert "bt-signature" in receiver.requests[1].headers
+
+
 def test_an_override_the_schema_refuses_exits_2_before_sending(main, receiver: Receiver):
     ran = main("trigger", "credentials.updated", "--target", receiver.url, "--override", "payload.is_exec=0")
     assert ran.code == 2
