@@ -1,9 +1,17 @@
 """The examples of docs/pytest.md and docs/verifying.md, run: a doc that stops working fails here."""
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from standardwebhooks.webhooks import Webhook
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from simulator.testing import serve_app, signing_secret
 
 pytest_plugins = ["pytester"]
 
@@ -61,3 +69,81 @@ def test_the_verifying_snippets_accept_real_deliveries_and_refuse_tampering(
     tampered = received[0].body.replace(b"2", b"3", 1)
     assert tampered != received[0].body
     assert not verify(material, received[0].headers, tampered)
+
+
+REFUSING = [("verify_standard", "standard"), ("verify_basistheory", "basistheory")]
+
+
+@pytest.mark.parametrize("kind", ["truncated", "empty"])
+@pytest.mark.parametrize(("function", "scheme"), REFUSING)
+def test_a_consumer_with_the_verifying_snippets_refuses_a_malformed_body_with_a_4xx(
+    function, scheme, kind, verifiers, webhook_sim
+):
+    """The `malformed` fault (a truncated or empty body, validly signed) through a consumer that answers 400 when
+    the snippet says False and 204 when it says True: the damaged first attempt is refused with a 4xx, never a
+    500 (a snippet that raises), and the simulator's intact retry is accepted."""
+    verify = verifiers[function]
+    secret = signing_secret(scheme)  # None for basistheory: the simulator's public key verifies
+    material = secret or webhook_sim.public_key_pem
+    verdicts: list[object] = []  # what the snippet returned, or raised
+
+    async def consume(request: Request) -> Response:
+        body = await request.body()
+        try:
+            ok = verify(material, request.headers, body)
+        except Exception as exc:  # what a framework answers for an exception: 500
+            verdicts.append(exc)
+            return Response(status_code=500)
+        verdicts.append(ok)
+        return Response(status_code=204 if ok else 400)
+
+    app = Starlette(routes=[Route("/hooks", consume, methods=["POST"])])
+    with serve_app(app) as consumer:
+        handle = webhook_sim.run(
+            "basistheory-token-lifecycle",
+            seed=3,
+            target=f"{consumer.url}/hooks",
+            signing=scheme,
+            secret=secret,
+            faults={"malformed": {"probability": 1, "kind": kind}},
+        )
+        handle.wait(timeout=30)
+        deliveries = handle.deliveries()
+    raised = [verdict for verdict in verdicts if not isinstance(verdict, bool)]
+    assert raised == []  # each would have been a 500
+    assert deliveries and len(verdicts) == 2 * len(deliveries)
+    for d in deliveries:  # the damaged first attempt refused (the snippet said False), its intact retry taken
+        assert [a.status_code for a in d.attempt_log] == [400, 204]
+        assert d.attempt_log[0].faults["malformed"]["kind"] == kind
+        assert not d.attempt_log[1].faults
+
+
+# Bodies Python's json does not parse: empty, truncated, not UTF-8, nested too deep, an integer too long.
+NOT_JSON = [b"", b"{", b"\xff", b"[" * 100_000, b"1" * 5000]
+
+
+@pytest.mark.parametrize(("function", "scheme"), REFUSING)
+def test_the_verifying_snippets_say_false_and_never_raise_for_what_does_not_verify(
+    function, scheme, verifiers, webhook_sim, webhook_receiver
+):
+    """A real delivery's headers with bodies and signatures it was not sent with; for Standard Webhooks, bodies
+    that are not JSON also validly signed with the subscription's secret (checked only after the signature)."""
+    verify = verifiers[function]
+    handle = webhook_sim.run("basistheory-token-lifecycle", seed=3, target=webhook_receiver.url, signing=scheme)
+    handle.wait(timeout=30)
+    [received, *_] = webhook_receiver.wait_for(1)
+    material = handle.secret or webhook_sim.public_key_pem
+    assert verify(material, received.headers, received.body) is True
+    # JSON of the wrong kind too: NaN (Python's, not JSON.parse's), a lone surrogate (no UTF-8 writes it back).
+    for body in [*NOT_JSON, b"[]", b"null", b'{"a": NaN}', b'"\\ud800"']:
+        assert verify(material, received.headers, body) is False, body[:20]
+    header = "webhook-signature" if scheme == "standard" else "bt-signature"
+    for signature in ["", "é", "v1,é", "AAAA"]:
+        assert verify(material, {**received.headers, header: signature}, received.body) is False, signature
+    if scheme == "standard":
+        webhook = Webhook(material)
+        for body in NOT_JSON:
+            now = datetime.now(UTC)
+            signed = {"webhook-id": "msg_1", "webhook-timestamp": str(int(now.timestamp()))}
+            signed["webhook-signature"] = webhook.sign("msg_1", now, body)
+            assert verify(material, signed, body) is False, body[:20]
