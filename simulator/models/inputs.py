@@ -484,14 +484,20 @@ def parse(model: type[M], data: Any, *, strict: bool = False) -> M:
             return model.model_validate_json(json.dumps(data), strict=True)
         return model.model_validate(data)
     except ValidationError as exc:
-        # A mapping's refused key is at `(…, key, "[key]")`: the field is the key's path.
+        # A mapping's refused key is at `(…, key, "[key]")`: the field is the key's path. A validator's own
+        # message comes without pydantic's "Value error, " before it, as the CLI's options say theirs.
         errors = [
-            FieldError(".".join(str(p) for p in e["loc"] if p != "[key]") or "body", e["msg"]) for e in exc.errors()
+            FieldError(".".join(str(p) for p in e["loc"] if p != "[key]") or "body", _message(e["msg"]))
+            for e in exc.errors()
         ]
         raise InvalidInput(
             f"invalid {_words(model.__name__)}: " + "; ".join(str(e) for e in errors),
             errors=errors,
         ) from None
+
+
+def _message(text: str) -> str:
+    return text.removeprefix("Value error, ")
 
 
 def _words(name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 from dataclasses import dataclass, field
@@ -160,8 +161,14 @@ class Attempt:
 
 def shown_answer(response: str, encoding: str) -> str:
     """An answer's body where a line of text shows it (a run's report, the CLI): base64 is said to be base64, not
-    passed off as what the receiver wrote."""
-    return f"(base64) {response}" if encoding == "base64" and response else response
+    passed off as what the receiver wrote. Text kept as base64 only for the NUL it holds is shown as the text it
+    is (what shows it escapes control characters)."""
+    if encoding != "base64" or not response:
+        return response
+    try:
+        return base64.b64decode(response, validate=True).decode("utf-8")
+    except ValueError:  # not UTF-8 (binascii.Error and UnicodeDecodeError are ValueErrors)
+        return f"(base64) {response}"
 
 
 # How the sender's error for an answer whose head came but whose body was cut short begins (`delivery.sender`).
