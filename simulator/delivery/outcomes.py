@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 from simulator import USER_AGENT, catalog
-from simulator.credentials import basic_auth, masked_request
+from simulator.credentials import basic_auth, mask_headers, masked_request
 from simulator.delivery.gate import Gate
 from simulator.delivery.gather import Records
 from simulator.delivery.hooks import BodyForm, FaultHooks, Signer
@@ -61,7 +62,7 @@ def attempt_row(
     delivered: datetime,
     outcome: Outcome,
     injected: dict[str, Any] | None,
-    request: tuple[str, dict[str, str] | None, bytes, bool],
+    request: tuple[str, Mapping[str, str] | None, bytes, bool],
 ) -> dict[str, Any]:
     """The record of one attempt. `request` is the URL, the headers that went out (None if no request did), the
     body, and whether that body is the rendered one no fault changed (stored as "rendered", not again)."""
@@ -81,6 +82,12 @@ def attempt_row(
         # shown, and kept unsealed.)
         **codec.exchange_row(*masked_request(url, sent), body, as_rendered, outcome.headers),
     }
+
+
+def _shown(sub: Subscription, sent: dict[str, str] | None) -> Mapping[str, str] | None:
+    """The headers of an attempt as its record keeps them: an `Authorization` the subscription's own headers
+    give is masked, as one made of the URL's credentials is (`Bearer ***`). Only such a subscription pays for it."""
+    return mask_headers(sent) if sub.headers and sent is not None else sent
 
 
 class Outcomes:
@@ -132,14 +139,15 @@ class Outcomes:
                 # Recorded whenever its lane closes (a stop, a deletion, a lease handed over or lost): the request
                 # went out. A lease lost and cut short at once left no trace of a request its receiver had.
                 if sent is not None and (self.stopping or lane.closing):
-                    request = (sub.url, sent, body, body is rendered)
+                    request = (sub.url, _shown(sub, sent), body, body is rendered)
                     self._interrupted(job, started, delivered, injected, request, removed=lane.removed)
                 raise
             except Exception as exc:  # a bug must still end as a recorded attempt on the retry schedule
                 log.exception("attempt %d of %s failed unexpectedly", job.attempts, job.id)
                 error = f"internal error: {type(exc).__name__}: {exc}"[:500]
                 outcome = Outcome(None, (time.time() - started) * 1000, error, None, None)
-        attempt = attempt_row(job, started, delivered, outcome, injected, (sub.url, sent, body, body is rendered))
+        request = (sub.url, _shown(sub, sent), body, body is rendered)
+        attempt = attempt_row(job, started, delivered, outcome, injected, request)
         if job.attempts == 1:  # answered: an event dropped behind the ones it carries has happened too
             self.gate.answered(job.id)
         if outcome.ok:
@@ -172,7 +180,7 @@ class Outcomes:
         started: float,
         delivered: datetime,
         injected: dict[str, Any] | None,
-        request: tuple[str, dict[str, str] | None, bytes, bool],
+        request: tuple[str, Mapping[str, str] | None, bytes, bool],
         *,
         removed: bool = False,
     ) -> None:

@@ -47,6 +47,23 @@ def test_url_credentials_go_as_basic_auth_and_are_masked_everywhere_they_are_sho
         assert needle.encode() not in stored
 
 
+def test_an_authorization_a_subscriptions_own_headers_give_is_masked_in_its_attempts(tmp_path: Path) -> None:
+    token = "Bearer sk_live_not_for_the_log"
+    with Receiver() as receiver, serving_api(tmp_path) as server, server.client() as api:
+        headers = {"authorization": token, "X-Env": "staging"}
+        created = api.post("/subscriptions", json={"url": receiver.url, "headers": headers})
+        assert created.status_code == 201, created.text
+        emitted = api.post("/events", json={"type": "token.created"}).json()
+        (request,) = receiver.wait_for(1)
+        assert request.headers["authorization"] == token  # sent as given
+
+        delivery_id = emitted["deliveries"][0]
+        eventually(lambda: api.get(f"/deliveries/{delivery_id}").json()["attempts"] == 1, what="the attempt record")
+        (attempt,) = api.get(f"/deliveries/{delivery_id}").json()["attempt_log"]
+        assert attempt["request"]["headers"]["authorization"] == "Bearer ***"
+        assert attempt["request"]["headers"]["X-Env"] == "staging"
+
+
 def test_masking_and_basic_auth_of_urls_and_headers() -> None:
     assert mask_url("https://u:secret@host:8443/p?q=1") == "https://u:***@host:8443/p?q=1"
     assert mask_url("https://token@host/p") == "https://***@host/p"  # a user alone is often a token
