@@ -15,6 +15,9 @@ itself to a running server for as long as it runs, as `stripe listen` does (see 
 
 `--format json` prints each request as one JSON object on stdout (JSON Lines, see `listen_lines.record`); the banner and
 other notes then go to stderr, so stdout stays parseable.
+
+A request still waiting for the forwarded service's answer, or in its `--delay`, when `listen` stops is answered
+503 by `listen` saying so, printed and counted like the others (see `server_for`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncio
 import base64
 import hashlib
 import random
+import socket
 import sys
 import time
 from collections import Counter, OrderedDict, deque
@@ -154,6 +158,27 @@ class Listener:
         self._http: httpx.AsyncClient | None = None
         self._seen: OrderedDict[str, int] = OrderedDict()
         self.counts: Counter[str] = Counter()  # of the whole session, for the line said when it stops
+        self._failed_with: set[int] = set()  # the statuses a forward that failed was answered with
+        self._stopping: asyncio.Event | None = None  # set when the server starts to stop
+
+    def stop(self) -> None:
+        """The server stops: a forward or a `--delay` under way ends now, answered 503 (on the server's loop)."""
+        if self._stopping is not None:
+            self._stopping.set()
+
+    def _stopped(self) -> bool:
+        return self._stopping is not None and self._stopping.is_set()
+
+    async def _waited(self, seconds: float) -> bool:
+        """Whether `seconds` passed; False as soon as the server stops."""
+        if self._stopping is None:
+            await asyncio.sleep(seconds)
+            return True
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return True
+        return False
 
     def _arrived_before(self, key: str) -> int:
         """How many times `key` arrived before this request (the oldest keys are forgotten past a bound)."""
@@ -173,6 +198,7 @@ class Listener:
     def app(self) -> Starlette:
         @asynccontextmanager
         async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+            self._stopping = asyncio.Event()
             async with httpx.AsyncClient(timeout=30.0) as client:
                 self._http = client
                 yield
@@ -192,12 +218,18 @@ class Listener:
             response, note = Response(status_code=500), "fail-rate"
         else:
             response, note = await self._answer(request, body)
-            if self.options.forward_to is not None:  # relayed, or answered 502/504 saying why it was not
-                self.counts["forward failed" if note.startswith("forward failed") else "forwarded"] += 1
+            if self.options.forward_to is not None:  # relayed, or answered 502/503/504 saying why it was not
+                failed = note.startswith("forward failed")
+                self.counts["forward failed" if failed else "forwarded"] += 1
+                if failed:
+                    self._failed_with.add(response.status_code)
         self.counts["received"] += 1
         self.counts[{True: "verified", False: "failed", None: "unchecked"}[verified]] += 1
-        if self.options.delay:
-            await asyncio.sleep(self.options.delay)
+        # Stopping, listen delays nothing: a delay ending after uvicorn's graceful timeout had the request cancelled.
+        if self.options.delay and not self._stopped() and not await self._waited(self.options.delay):
+            body_text = "listen: stopped during --delay, before answering\n"
+            response = Response(body_text, status_code=503, media_type="text/plain")
+            note = f"{note} stopped during --delay".strip()
         problem = malformed(body, provider)
         if problem:
             note = f"{note} {problem}".strip()
@@ -233,7 +265,7 @@ class Listener:
         assert self._http is not None and self.options.forward_to is not None
         relayed = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]
         relay = (request.method, self.options.forward_to, body, relayed)
-        return await listen_forward.forward(self._http, relay, self.options.forward_deadline)
+        return await listen_forward.forward(self._http, relay, self.options.forward_deadline, self._stopping)
 
     def summary(self) -> str:
         """The session in one line: requests received, verified, failed verification, forwarded."""
@@ -245,7 +277,9 @@ class Listener:
         if self.options.forward_to is not None:
             line += f", {n['forwarded']} forwarded"
             if n["forward failed"]:
-                line += f", {n['forward failed']} not forwarded (answered 502 or 504)"
+                statuses = [str(status) for status in sorted(self._failed_with)]
+                answered = " or ".join([", ".join(statuses[:-1]), statuses[-1]] if len(statuses) > 1 else statuses)
+                line += f", {n['forward failed']} not forwarded (answered {answered})"
         return line
 
     def show(self, arrival: Arrival, body: bytes) -> None:
@@ -400,6 +434,34 @@ def _banner(
         console.print(f"[dim]{header()}[/]", highlight=False)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, which tells its listener first when it starts to stop."""
+
+    def __init__(self, config: uvicorn.Config, listener: Listener) -> None:
+        super().__init__(config)
+        self.listener = listener
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.listener.stop()
+        await super().shutdown(sockets)
+
+
+def server_for(listener: Listener) -> uvicorn.Server:
+    """The server of `listener`. When it stops (Ctrl-C, SIGTERM) the listener is told at once, so a request still
+    waiting for the forwarded service or in its `--delay` is answered 503 within uvicorn's graceful timeout
+    (after it, uvicorn cancelled the request: a traceback on stderr, its 500 to the sender, and the request
+    missing from the output and the summary)."""
+    config = uvicorn.Config(
+        listener.app(),
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+        timeout_graceful_shutdown=2,
+    )
+    return _Server(config, listener)
+
+
 def listen_command(args: argparse.Namespace) -> int:
     """Run `listen` until Ctrl-C. `args`: host, port, secret, public_key, status, delay, fail_rate, forward_to,
     print_body, seed, format, server, token, events. Returns 0 after a stop, 1 when it could not listen or reach
@@ -424,15 +486,7 @@ def listen_command(args: argparse.Namespace) -> int:
     shown = f"[{args.host}]" if ":" in args.host else args.host
     _banner(console, f"http://{shown}:{port}", options, subscribed)
     listener = Listener(options, console)
-    config = uvicorn.Config(
-        listener.app(),
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        server_header=False,
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
+    server = server_for(listener)
     with stop_signals_end_quietly():
         server.run(sockets=[sock])
     if server.started:

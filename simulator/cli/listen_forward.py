@@ -3,12 +3,16 @@
 The answer is read whole before it is relayed, so it is bounded twice: in size, at what the simulator's sender
 keeps of an answer (a longer one is not relayed cut: the sender is told), and in time, as a whole (a service that
 streams an endless answer grew `listen`'s memory without bound, each read well within its own timeout). Either
-way the sender gets an answer that says what happened, and `listen` prints it.
+way the sender gets an answer that says what happened, and `listen` prints it. So it does when `listen` stops
+while the service has not answered: the forward ends then, answered 503 (uvicorn cancelled it after its graceful
+timeout: a traceback, and the sender got uvicorn's 500).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import httpx
 from starlette.responses import Response
@@ -21,8 +25,14 @@ FORWARD_DEADLINE = 25.0
 # The answer's headers relayed: what a sender acts on. The body is relayed decoded, so never Content-Encoding.
 KEPT_HEADERS = frozenset({"content-type", "retry-after"})
 
+T = TypeVar("T")
+
 
 class _TooLong(Exception):
+    pass
+
+
+class _Stopped(Exception):
     pass
 
 
@@ -30,11 +40,15 @@ async def forward(
     client: httpx.AsyncClient,
     request: tuple[str, str, bytes, list[tuple[bytes, bytes]]],
     deadline: float = FORWARD_DEADLINE,
+    stopping: asyncio.Event | None = None,
 ) -> tuple[Response, str]:
-    """Relay `request` (method, URL, body, headers); the answer to give the sender, and the note to print."""
+    """Relay `request` (method, URL, body, headers); the answer to give the sender, and the note to print. Once
+    `stopping` is set, a forward still waiting for its answer ends, answered 503."""
     url = request[1]
     try:
-        status, headers, content = await asyncio.wait_for(_fetch(client, request), deadline)
+        status, headers, content = await asyncio.wait_for(_unless_stopped(_fetch(client, request), stopping), deadline)
+    except _Stopped:
+        return _failed(503, f"listen stopped before {url} answered")
     except TimeoutError:
         return _failed(504, f"no whole answer from {url} within {deadline:g} s")
     except _TooLong:
@@ -46,6 +60,28 @@ async def forward(
     if not 100 <= status <= 599:  # the HTTP parser reads any three digits; the server would drop the connection
         return _failed(502, f"{url} answered {status}, which is no HTTP status (100-599)")
     return Response(content, status_code=status, headers=headers), f"→ {url}"
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, T], stopping: asyncio.Event | None) -> T:
+    """`work`'s result, unless `stopping` is set first: then `work` is cancelled (its connection closed) and
+    `_Stopped` is raised."""
+    if stopping is None:
+        return await work
+    working = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait((working, stopped), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # cancelled itself (the deadline): `work` ends with it
+        stopped.cancel()
+        working.cancel()
+        await asyncio.wait((working,))
+        raise
+    stopped.cancel()
+    if working.done():
+        return working.result()
+    working.cancel()
+    await asyncio.wait((working,))
+    raise _Stopped
 
 
 async def _fetch(

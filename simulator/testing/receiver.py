@@ -1,7 +1,8 @@
 """A real HTTP receiver that records what arrives: for tests (the `webhook_receiver` fixture) and `listen`.
 
 It runs uvicorn on 127.0.0.1 in a thread of its own, so sync and async tests can both use it, and it can be
-told to fail, answer slowly, or hang, so retries happen because a receiver really failed.
+told to fail, answer slowly, or hang, so retries happen because a receiver really failed. Stopped while it delays
+an answer, it answers 503 at once (uvicorn cancelled the delay after its graceful timeout and logged a traceback).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Receiver:
         self._default = _Plan()
         self._script: list[_Plan] = []
         self._server: AppServer | None = None
+        self._stopping = asyncio.Event()  # set on the server's loop when `stop()` begins
         self.port = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -112,24 +114,39 @@ class Receiver:
         verified, reason = (None, None)
         if self.verifier is not None:
             verified, reason = self.verifier(dict(request.headers), body)
-        if plan.delay:
-            await asyncio.sleep(plan.delay)
-        received = Received(time.time(), request.url.path, dict(request.headers), body, plan.status, verified, reason)
+        stopped = bool(plan.delay) and not await self._waited(plan.delay)
+        status = 503 if stopped else plan.status
+        received = Received(time.time(), request.url.path, dict(request.headers), body, status, verified, reason)
         with self._lock:
             self.in_flight -= 1
             self.requests.append(received)
             self._lock.notify_all()
+        if stopped:
+            return Response("the receiver stopped before answering\n", status_code=503, media_type="text/plain")
         headers = {"Retry-After": plan.retry_after} if plan.retry_after else None
         return Response(status_code=plan.status, headers=headers)
 
+    async def _waited(self, seconds: float) -> bool:
+        """Whether `seconds` passed; False as soon as the receiver stops."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return True
+        return False
+
+    async def _stop_answers(self) -> None:
+        self._stopping.set()
+
     def start(self, timeout: float = 5.0) -> Receiver:
         app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST", "PUT"])])
+        self._stopping = asyncio.Event()
         self._server = AppServer().start(app, lifespan="off", timeout=timeout)
         self.port = self._server.port
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._server is not None:
+            self._server.call(self._stop_answers(), timeout)  # a delayed answer ends now, not cancelled later
             self._server.stop(timeout)
             self._server = None
 
