@@ -5,11 +5,15 @@ subscription. Each is now a 4xx naming where the NUL is, in the shape of the API
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import httpx
 import pytest
 
 from simulator.testing import WebhookSim
 from tests.api.harness import problem
+from tests.twins.conftest import played
 from tests.twins.syncfy_harness import ENVELOPE_KEYS
 from tests.twins.test_api import bt_problem
 
@@ -69,3 +73,43 @@ def test_syncfy_refuses_a_nul_naming_where_in_its_envelope(
     answer = response.json()
     assert response.status_code == status and list(answer) == ENVELOPE_KEYS and answer["code"] == status, answer
     assert "NUL" in answer["message"] and field in answer["message"], answer
+
+
+SYNCFY_NUL = """name: twin-nul-syncfy
+provider: syncfy
+steps:
+  - emit: credentials.created
+    unchecked: true
+    with:
+      payload.id_credential: "abc\\0def"
+      header.user.id_user: "u\\0"
+  - emit: credentials.updated
+  - emit: documents.success
+    unchecked: true
+    with:
+      payload.endpoints: ["/v1/transactions?id_job_webhook=j\\0b"]
+"""
+
+BASISTHEORY_NUL = """name: twin-nul-basistheory
+provider: basistheory
+steps:
+  - emit: token.created
+    unchecked: true
+    with:
+      data.id: "tok\\0en"
+      tenant_id: "t\\0"
+  - emit: token.created
+"""
+
+
+def test_events_holding_nul_are_delivered_and_the_twins_keep_answering(
+    sim: WebhookSim, syncfy: httpx.Client, bt: httpx.Client, tmp_path: Path
+) -> None:
+    """On PostgreSQL the Syncfy twin's index refused such an event on every read, each a 500, for good."""
+    assert "\\u0000" in json.dumps(played(sim, tmp_path, "syncfy", SYNCFY_NUL)[0])  # delivered as written
+    for path in ("/v1/credentials", "/v1/credentials/all", "/v1/users"):
+        answer = syncfy.get(path)
+        assert answer.status_code == 200, (path, answer.text)
+    played(sim, tmp_path, "bt", BASISTHEORY_NUL)
+    listed = bt.get("/v2/tokens", params={"size": 100})
+    assert listed.status_code == 200, listed.text

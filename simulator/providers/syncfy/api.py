@@ -419,7 +419,7 @@ def index_row(key: str, etype: str, at: float, body: Mapping[str, Any]) -> dict[
         endpoints = payload.get("endpoints")
         for url in endpoints if isinstance(endpoints, list) else ():
             _, _, value = str(url).partition("id_job_webhook=")
-            webhook = value.split("&")[0] or None
+            webhook = _text(value.split("&")[0]) or None
     tag = None
     if etype == "credentials.refreshed":
         tag = digest(event.get("eid", key), size=5).hex()
@@ -439,8 +439,12 @@ def index_row(key: str, etype: str, at: float, body: Mapping[str, Any]) -> dict[
 
 
 def _text(value: Any) -> str | None:
-    """An id as text; None for none, or for an object or a list (no id Syncfy sends is one)."""
-    return None if value is None or isinstance(value, (dict, list)) else str(value)
+    """An id as text; None for none, for an object or a list (no id Syncfy sends is one), or for text holding NUL
+    (PostgreSQL's text cannot: the index refused the event, and every later read of the twin answered 500)."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value)
+    return None if "\x00" in text else text
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
