@@ -386,7 +386,11 @@ def _yaml_files(folder: Path, errors: list[FieldError]) -> list[Path]:
     if not folder.is_dir():
         errors.append(FieldError("", "no such directory: expected a folder of scenario files", str(folder)))
         return []
-    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    named = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
+    for path in named:
+        if not path.is_file():  # skipped unsaid, a folder or a FIFO so named left its author looking for a typo
+            errors.append(FieldError("", "not a regular file (a folder, a FIFO, a broken link): not read", str(path)))
+    return [p for p in named if p.is_file()]
 
 
 # (the folders as given) -> (their signature, what discovering them found)
@@ -437,10 +441,18 @@ def _signature(folder: Path) -> tuple[Any, ...] | None:
     """What discovery depends on in `folder`: each scenario file's name, modification time and size."""
     try:
         with os.scandir(folder) as entries:
-            files = [e for e in entries if e.name.endswith((".yaml", ".yml")) and e.is_file()]
-            return tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in files))
+            named = [e for e in entries if e.name.endswith((".yaml", ".yml"))]
+            # What is not a file counts by its name alone: discovery reports it (see `_yaml_files`).
+            return tuple(sorted((e.name, *_stamp(e)) for e in named))
     except OSError:
         return None
+
+
+def _stamp(entry: os.DirEntry[str]) -> tuple[int, int]:
+    if not entry.is_file():
+        return 0, -1
+    stat = entry.stat()
+    return stat.st_mtime_ns, stat.st_size
 
 
 def find(name: str, dirs: Iterable[str | Path] = ()) -> Scenario:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -198,6 +199,20 @@ def test_discover_keeps_loading_when_a_user_file_is_broken(tmp_path):
         (str(tmp_path / "b.yaml"), "steps[1].wait", 7),
         (str(tmp_path / "d.yaml"), "", 4),
     ]
+
+
+def test_discover_names_what_is_called_a_scenario_file_but_is_not_a_file(tmp_path):
+    assert discover([tmp_path])[1] == []  # discovered once, and kept while the folder's scenario files stay
+    (tmp_path / "folder.yaml").mkdir()
+    os.mkfifo(tmp_path / "pipe.yml")
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    errors = discover([tmp_path])[1]
+    assert [(e.file, e.field) for e in errors] == [
+        (str(tmp_path / name), "") for name in ("folder.yaml", "gone.yaml", "pipe.yml")
+    ]
+    assert all("not a regular file" in e.message for e in errors)
+    (tmp_path / "c.yml").write_text(MINIMAL.format(name="third"))
+    assert "third" in discover([tmp_path])[0]
 
 
 def test_a_user_scenario_may_not_take_a_builtin_name(tmp_path):
