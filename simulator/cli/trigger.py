@@ -161,7 +161,8 @@ def _through_server(
             _leave(api, made, report)
             print(RESUME, file=sys.stderr)
             return 130
-        report.end()
+        if args.wait:  # `--wait 0` says each delivery's id alone: its state is not waited for
+            report.end()
         _leave(api, made, report)
         return 0 if args.wait == 0 and report.ids else report.code()
 

@@ -183,6 +183,7 @@ def test_trigger_wait_0_prints_the_ids_and_exits_0(
     ran = main("trigger", "token.created", "--server", server.url, "--wait", "0")
     assert ran.code == 0, ran
     [delivery] = re.findall(r"^delivery (msg_\S+): created, not waited for \(--wait 0\)$", ran.out, re.M)
+    assert ran.out.count(delivery) == 1, ran.out  # its id alone: it said "not read after 0 s" too
     eventually(lambda: delivery_in(api, delivery, "succeeded"), timeout=TIMEOUT, what="the delivery")
     # Without a server this process makes the delivery: not waiting would end it unsent.
     ran = main("trigger", "token.created", "--target", receiver.url, "--wait", "0")
