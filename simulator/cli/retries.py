@@ -28,6 +28,7 @@ def add(p: argparse.ArgumentParser, *, scaled: bool = False) -> None:
         p,
         "--retry-delays",
         f"the waits before each retry, e.g. 0,1s,5s ({when}; default: the provider's schedule)",
+        type=options.nonempty,  # an empty value was taken as no value: the provider's schedule, unsaid
     )
 
 
