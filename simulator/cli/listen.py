@@ -54,7 +54,7 @@ from simulator.cli import listen_forward, listen_server, options
 from simulator.cli.listen_lines import COLUMNS, MARKS, Arrival, header, json_line, row
 from simulator.errors import FieldError, InvalidInput
 from simulator.receiving import detect_scheme, dig, event_ids_of
-from simulator.runtime import bind_tcp, stop_signals_end_quietly
+from simulator.runtime import bind_tcp, set_within, stop_signals_end_quietly
 
 # Hop-by-hop headers belong to one connection; they are never relayed (RFC 9110, 7.6.1).
 HOP_BY_HOP = frozenset(
@@ -174,11 +174,7 @@ class Listener:
         if self._stopping is None:
             await asyncio.sleep(seconds)
             return True
-        try:
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-        except TimeoutError:
-            return True
-        return False
+        return not await set_within(self._stopping, seconds)
 
     def _arrived_before(self, key: str) -> int:
         """How many times `key` arrived before this request (the oldest keys are forgotten past a bound)."""

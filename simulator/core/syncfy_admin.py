@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from simulator.core.syncfy_api import Caller, bad_input, not_found, paging
+from simulator.core.syncfy_api import Caller, bad_input, not_found, paging, without_nul
 from simulator.core.syncfy_flows import CredentialFlows, new_object_id
 from simulator.errors import InvalidInput, NotFound, Unauthorized
 from simulator.models.inputs import M, SubscriptionPatch, SubscriptionSpec, parse
@@ -274,7 +274,7 @@ def _name(value: Any) -> str:
         raise bad_input(f"name must be text, not {api.json_kind(value)}", "name")
     if not value or not value.strip():
         raise bad_input("name is required", "name")
-    return _without_nul(value, "name")
+    return without_nul(value, "name")
 
 
 # A V1 webhook's fields by the names of the subscription behind it, where they differ.
@@ -297,14 +297,7 @@ def _as_webhook(model: type[M], spec: Mapping[str, Any]) -> M:
 def _external(value: Any) -> str | None:
     """An `id_external` as stored: text, a number as its text (Syncfy keeps it a string), or none."""
     if value is None or isinstance(value, str):
-        return value if value is None else _without_nul(value, "id_external")
+        return value if value is None else without_nul(value, "id_external")
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     raise bad_input(f"id_external must be text, not {api.json_kind(value)}", "id_external")
-
-
-def _without_nul(value: str, field: str) -> str:
-    # Stored as text, which PostgreSQL refuses to hold NUL in: the answer was a 500 there.
-    if "\x00" in value:
-        raise bad_input(f"{field} must not contain a NUL character", field)
-    return value

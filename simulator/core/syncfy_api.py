@@ -43,6 +43,14 @@ def bad_input(message: str, field: str = "params") -> InvalidInput:
     return InvalidInput(message, errors=[FieldError(field, message)])
 
 
+def without_nul(value: str, field: str) -> str:
+    """`value`, refused naming `field` if it holds NUL: it is stored as text, which PostgreSQL cannot hold NUL in
+    (the answer was a 500 there)."""
+    if "\x00" in value:
+        raise bad_input(f"{field} must not contain a NUL character", field)
+    return value
+
+
 def id_param(params: Params, name: str) -> str | None:
     """An id a request filters on: text (a list or an object was looked up as its Python text, and a 404 echoed
     that back); None when it is not given."""

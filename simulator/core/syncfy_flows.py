@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simulator import catalog
-from simulator.core.syncfy_api import Caller, bad_input, not_found
+from simulator.core.syncfy_api import Caller, bad_input, not_found, without_nul
 from simulator.errors import NotFound
 from simulator.ids import next_object_id, object_id
 from simulator.models import BuildContext, Event
@@ -101,9 +101,7 @@ class CredentialFlows:
         if not isinstance(secrets["username"], str | int) or isinstance(secrets["username"], bool):
             kind = api.json_kind(secrets["username"])
             raise bad_input(f"credentials.username must be text, not {kind}", "credentials.username")
-        if "\x00" in str(secrets["username"]):  # its mask is stored as text, which PostgreSQL refuses NUL in
-            raise bad_input("credentials.username must not contain a NUL character", "credentials.username")
-        masked = api.mask(str(secrets["username"]).strip())
+        masked = api.mask(without_nul(str(secrets["username"]), "credentials.username").strip())
         login = _login(secrets)
         async with self.user_lock(str((await self._user(caller, site))["id_user"])):
             user = await self._user(caller, site)  # not deleted meanwhile

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from simulator.receiving import Received as Received
-from simulator.runtime import AppServer
+from simulator.runtime import AppServer, set_within
 
 
 @dataclass
@@ -128,11 +128,7 @@ class Receiver:
 
     async def _waited(self, seconds: float) -> bool:
         """Whether `seconds` passed; False as soon as the receiver stops."""
-        try:
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-        except TimeoutError:
-            return True
-        return False
+        return not await set_within(self._stopping, seconds)
 
     async def _stop_answers(self) -> None:
         self._stopping.set()

@@ -113,3 +113,13 @@ def test_events_holding_nul_are_delivered_and_the_twins_keep_answering(
     played(sim, tmp_path, "bt", BASISTHEORY_NUL)
     listed = bt.get("/v2/tokens", params={"size": 100})
     assert listed.status_code == 200, listed.text
+
+
+def test_syncfy_refuses_a_username_holding_nul(syncfy: httpx.Client) -> None:
+    """Its mask is stored as text: on PostgreSQL the registration answered 500."""
+    id_user = syncfy.post("/v1/users", json={"name": "Ana"}).json()["response"]["id_user"]
+    login = {"id_site": "56cf5728784806f72b8b4568", "credentials": {"username": NUL, "password": "p"}}
+    refused = syncfy.post("/v1/credentials", params={"id_user": id_user}, json=login)
+    answer = refused.json()
+    assert refused.status_code == 400 and answer["code"] == 400, answer
+    assert "NUL" in answer["message"] and "credentials.username" in answer["message"], answer
