@@ -1,6 +1,10 @@
 """Credentials a subscription URL carries (`https://user:pw@host/hook`): sent as HTTP Basic authentication, as
 providers that accept such URLs do (the URL's user and password never go on the request line), and masked
 wherever a URL or a request is shown or recorded. Pure functions.
+
+What is shown masked can come back: a form filled with a subscription as shown (the dashboard's) sends its masked
+URL or header with the field next to it that was changed. A masked value sent back means "unchanged" (`kept_url`,
+`kept_headers`), as a password field that shows dots keeps the password, rather than storing `***` as the secret.
 """
 
 from __future__ import annotations
@@ -66,3 +70,28 @@ def mask_headers(headers: Mapping[str, str] | None) -> Mapping[str, str] | None:
 def _masked(value: str) -> str:
     scheme, space, _ = value.partition(" ")
     return f"{scheme} {MASK}" if space else MASK
+
+
+def kept_url(new: str, old: str) -> str:
+    """`new`, with `old`'s credentials where `new` carries them as shown masked (`u:***@`, `***@`)."""
+    user, password = _userinfo(new)
+    masked = password == MASK if password is not None else user == MASK
+    if not masked or not has_credentials(old):
+        return new
+    parts = urlsplit(new)
+    old_user, old_password = _userinfo(old)
+    if password is None and old_password is not None:
+        return new  # `***@` stands for a user alone: `old` had a password, which `***@` never showed
+    kept = urlsplit(old).netloc.rpartition("@")[0]
+    if password is not None and user != old_user:
+        return new  # another user: the password shown was not this one's
+    return urlunsplit(parts._replace(netloc=f"{kept}@{parts.netloc.rpartition('@')[2]}"))
+
+
+def kept_headers(new: Mapping[str, str], old: Mapping[str, str]) -> dict[str, str]:
+    """`new`, with `old`'s value of each authorization header `new` gives as shown masked (`Bearer ***`)."""
+    was = {name.lower(): value for name, value in old.items() if name.lower() in _AUTH_HEADERS}
+    return {
+        name: was[name.lower()] if name.lower() in was and value == _masked(was[name.lower()]) else value
+        for name, value in new.items()
+    }

@@ -13,7 +13,7 @@ from simulator.models.inputs import RedeliverWindow, SubscriptionPatch, Subscrip
 
 async def create_subscription(call: Call) -> dict[str, Any]:
     sub = await call.sim.create_subscription(call.body)
-    return views.subscription(sub, reveal=True)
+    return views.subscription(sub, secret=True, given=True)
 
 
 async def list_subscriptions(call: Call) -> dict[str, Any]:
@@ -31,7 +31,7 @@ async def get_subscription(call: Call) -> dict[str, Any]:
 async def update_subscription(call: Call) -> dict[str, Any]:
     # A secret made by this change (`secret: null`) is shown in full here, as at creation: the only time it is.
     made = "secret" in call.body.model_fields_set and call.body.secret is None
-    return views.subscription(await call.sim.update_subscription(call.path["id"], call.body), reveal=made)
+    return views.subscription(await call.sim.update_subscription(call.path["id"], call.body), secret=made)
 
 
 async def delete_subscription(call: Call) -> None:
@@ -92,7 +92,9 @@ ENDPOINTS = [
         errors=(404, 409, 422),
         description="Only the fields given change: no body, or `{}`, changes nothing (and answers the "
         "subscription). `enabled: true` re-enables it and resets its count of consecutive dead deliveries. "
-        "`secret: null` makes a new secret, shown in full in this answer alone. 409 when the stored secret "
+        "`secret: null` makes a new secret, shown in full in this answer alone. A URL's credentials or an "
+        "`Authorization` header sent back masked, as answered (`user:***@`, `Bearer ***`), keep the stored ones. "
+        "409 when the stored secret "
         "does not fit a new `signing`, or a new `secret` the stored scheme: send both.",
     ),
     Endpoint(

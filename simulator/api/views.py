@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from simulator.credentials import mask_url
+from simulator.credentials import mask_headers, mask_url
 from simulator.delivery.http1 import Target
 from simulator.models import answers
 from simulator.models.records import Attempt, Delivery, Event, Run, SentRequest, Subscription
@@ -34,11 +34,15 @@ def page(items: Sequence[Any], next_cursor: str | None) -> dict[str, Any]:
     return {"data": list(items), "next_cursor": next_cursor}
 
 
-def subscription(sub: Subscription, *, reveal: bool = False) -> dict[str, Any]:
-    """A subscription; `reveal` only in the answer that created it (the secret is shown once)."""
-    return _dump(
-        answers.Subscription, sub if reveal else replace(sub, secret=mask_secret(sub.secret), url=mask_url(sub.url))
-    )
+def subscription(sub: Subscription, *, secret: bool = False, given: bool = False) -> dict[str, Any]:
+    """A subscription with its secrets masked: the signing secret unless `secret` (the answer that made it: it
+    is shown once), its URL's credentials and its own authorization headers unless `given` (the answer to the
+    request that gave them)."""
+    if not secret:
+        sub = replace(sub, secret=mask_secret(sub.secret))
+    if not given:
+        sub = replace(sub, url=mask_url(sub.url), headers=dict(mask_headers(sub.headers) or {}))
+    return _dump(answers.Subscription, sub)
 
 
 def run(record: Run) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from simulator import catalog, signing
+from simulator import catalog, credentials, signing
 from simulator.core.syncfy_v1 import V1Bodies
 from simulator.core.validation import FaultCheck
 from simulator.delivery.engine import DeliveryEngine
@@ -112,6 +112,11 @@ class Subscriptions:
             changes["secret"] = _secret_for(sub, changes)
         if "faults" in changes:
             self.check_faults(changes["faults"], "faults")
+        # What was shown masked and is sent back as shown is unchanged (see `simulator.credentials`).
+        if "url" in changes:
+            changes["url"] = credentials.kept_url(changes["url"], sub.url)
+        if "headers" in changes:
+            changes["headers"] = credentials.kept_headers(changes["headers"], sub.headers)
         sub = replace(sub, **changes)
         await self.store.put_subscription(sub)
         self.engine.subscription_changed(sub)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from simulator.credentials import basic_auth, mask_headers, mask_url, masked_request
+from simulator.credentials import basic_auth, kept_headers, kept_url, mask_headers, mask_url, masked_request
 from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually, serving_api
 
@@ -78,3 +78,56 @@ def test_masking_and_basic_auth_of_urls_and_headers() -> None:
         "https://u:***@host/p",
         {"Authorization": "Basic ***"},
     )
+
+
+def test_a_subscriptions_own_authorization_is_masked_where_shown_and_kept_when_sent_back_as_shown(
+    tmp_path: Path,
+) -> None:
+    """The dashboard's edit form holds the subscription as shown: a change next to the masked header or URL sends
+    the masked value back with it, which must not replace the secret with `***`."""
+    token = "Bearer sk_live_not_for_the_page"
+    with Receiver() as receiver, serving_api(tmp_path) as server, server.client() as api:
+        url = receiver.url.replace("http://", f"http://{QUOTED}@")
+        body = {"url": url, "headers": {"Authorization": token, "X-Env": "a"}}
+        created = api.post("/subscriptions", json=body).json()
+        assert created["headers"]["Authorization"] == token  # the answer to the request that gave it
+        path = f"/subscriptions/{created['id']}"
+        shown = api.get(path).json()
+        assert shown["headers"] == {"Authorization": "Bearer ***", "X-Env": "a"}
+        assert [s["headers"] for s in api.get("/subscriptions").json()["data"]] == [shown["headers"]]
+
+        changed = api.patch(path, json={"url": shown["url"], "headers": {**shown["headers"], "X-Env": "b"}})
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["headers"] == {"Authorization": "Bearer ***", "X-Env": "b"}
+        api.post("/events", json={"type": "token.created"})
+        (request,) = receiver.wait_for(1)
+        assert request.headers["authorization"] == token  # the own header wins over the URL's Basic
+        assert request.headers["x-env"] == "b"
+
+        api.patch(path, json={"headers": {}})  # the URL's own credentials go as Basic: the password was kept
+        api.post("/events", json={"type": "token.created"})
+        basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        assert receiver.wait_for(2)[1].headers["authorization"] == f"Basic {basic}"
+
+        other = api.patch(path, json={"headers": {"Authorization": "Bearer new"}})
+        assert other.json()["headers"] == {"Authorization": "Bearer ***"}
+        api.post("/events", json={"type": "token.created"})
+        assert receiver.wait_for(3)[2].headers["authorization"] == "Bearer new"
+
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("api.db*") if not p.name.endswith(".key"))
+    assert PASSWORD.encode() not in stored
+
+
+def test_a_value_sent_back_as_shown_keeps_the_stored_one_and_any_other_replaces_it() -> None:
+    old = "https://ops:pw@host/a"
+    assert kept_url("https://ops:***@host/b", old) == "https://ops:pw@host/b"
+    assert kept_url("https://other:***@host/b", old) == "https://other:***@host/b"  # not the password shown
+    assert kept_url("https://ops:new@host/b", old) == "https://ops:new@host/b"
+    assert kept_url("https://***@host/b", "https://tok@host/a") == "https://tok@host/b"
+    assert kept_url("https://***@host/b", old) == "https://***@host/b"  # `***@` never showed a password
+    assert kept_url("https://ops:***@host/b", "https://host/a") == "https://ops:***@host/b"
+    headers = {"authorization": "Bearer abc", "X": "1"}
+    assert kept_headers({"Authorization": "Bearer ***", "X": "2"}, headers) == {"Authorization": "Bearer abc", "X": "2"}
+    assert kept_headers({"Authorization": "Basic ***"}, headers) == {"Authorization": "Basic ***"}
+    assert kept_headers({"X": "***"}, {"X": "secret"}) == {"X": "***"}  # only authorization headers are masked
+    assert kept_headers({}, headers) == {}
