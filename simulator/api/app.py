@@ -120,7 +120,7 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with simulator() as sim:
-            schedules = await Schedules.start(sim.store, sim.runs.start, sim.validate_run)
+            schedules = await Schedules.start(sim.store, sim.start_run, sim.validate_run)
             await syncfy.resume_unfinished(sim)
             # On a shared store another server's credential jobs are this one's to finish if that server stops.
             adopting = asyncio.create_task(syncfy.adopt_orphans(sim)) if sim.engine.leases is not None else None

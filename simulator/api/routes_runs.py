@@ -42,7 +42,7 @@ async def get_scenario(call: Call) -> dict[str, Any]:
 
 async def start_run(call: Call) -> dict[str, Any]:
     spec: RunSpec = call.body  # its scenario is a name (the model's pattern), looked up in the scenario folders
-    return views.run(await call.sim.runs.start(spec, typed_params=True))
+    return views.run(await call.sim.start_run(spec, typed_params=True))
 
 
 async def list_runs(call: Call) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from simulator.core.validation import FaultCheck, find_scenario, validate_run
 from simulator.credentials import mask_url
 from simulator.delivery.engine import DeliveryEngine
 from simulator.delivery.faults import merge as merge_faults
-from simulator.errors import FieldError, InvalidInput, NotFound, TooManyRuns
+from simulator.errors import FieldError, InvalidInput, NotFound, StoreUnavailable, TooManyRuns
 from simulator.ids import new_id
 from simulator.models import Event, Run, Subscription
 from simulator.models.enums import LIVE_RUN_STATUSES
@@ -371,7 +371,13 @@ class RunManager:
             if run is not None and run.status in LIVE_RUN_STATUSES:
                 status, error = ("failed", self._interrupted()) if self._interrupting else ("cancelled", None)
                 events = await self.store.count_run_events(run_id)
-                await self.store.put_run(run_id, status=status, error=error, events=events, finished_at=time.time())
+                try:
+                    await self.store.put_run(run_id, status=status, error=error, events=events, finished_at=time.time())
+                except StoreUnavailable as exc:
+                    if not self._interrupting:
+                        raise  # a reset: its caller hears the store cannot write (503)
+                    # A shutdown goes on to close the engine and the store; the next start ends the run so.
+                    log.error("run %s could not be recorded as interrupted: %s; the next start records it", run_id, exc)
 
     async def wait(self, run_id: str, timeout: float | None = None) -> Run:
         """Wait until the run ends (completed, failed or cancelled) and return it."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from simulator import catalog, signing
 from simulator.core import basistheory_api, sent
+from simulator.core.exclusive import Exclusive
 from simulator.core.runs import RunManager
 from simulator.core.subscriptions import Subscriptions
 from simulator.core.validation import ValidRun, find_scenario, validate_run
@@ -25,7 +26,7 @@ from simulator.delivery.engine import DeliveryEngine
 from simulator.delivery.faults import FaultInjector
 from simulator.delivery.hooks import FaultHooks
 from simulator.errors import Conflict, FieldError, InvalidInput, NotFound
-from simulator.models import BuildContext, Delivery, Event, Subscription
+from simulator.models import BuildContext, Delivery, Event, Run, Subscription
 from simulator.models.inputs import EventSpec, RunSpec, SubscriptionSpec
 from simulator.scenarios import loader
 from simulator.scenarios.model import Scenario
@@ -48,6 +49,7 @@ class Simulator:
         self._adhoc: BuildContext | None = None
         self.remote: RemoteChanges | None = None  # other processes' changes, for the watchers (a shared store)
         self._redelivering: set[str] = set()  # deliveries being sent again, until their new state is committed
+        self._writes = Exclusive()  # what writes history for a subscription, shared; a reset, exclusive
         # The key the provider API twins require in their own auth header; None accepts any non-empty key.
         self.provider_key: str | None = None
         # What the provider API twins forget on a reset, before the store empties (their flows stop) and after.
@@ -147,8 +149,14 @@ class Simulator:
 
     # -- subscriptions (the API's and the client's vocabulary) -------------------------------------------
 
+    async def start_run(self, spec: RunSpec, *, scenario: Scenario | None = None, typed_params: bool = False) -> Run:
+        """Start a run (`RunManager.start`); a reset waits until it has started, and then cancels it."""
+        async with self._writes.shared():
+            return await self.runs.start(spec, scenario=scenario, typed_params=typed_params)
+
     async def create_subscription(self, spec: SubscriptionSpec, *, ephemeral: bool = False) -> Subscription:
-        return await self.subscriptions.create(spec, ephemeral=ephemeral)
+        async with self._writes.shared():
+            return await self.subscriptions.create(spec, ephemeral=ephemeral)
 
     async def subscription(self, sub_id: str) -> Subscription:
         return await self.subscriptions.get(sub_id)
@@ -167,6 +175,10 @@ class Simulator:
     async def emit(self, spec: EventSpec) -> tuple[Event, list[str]]:
         """Build one event now (coherent with earlier ad-hoc events) and deliver it. Returns the event and the
         ids of the deliveries that carry it."""
+        async with self._writes.shared():
+            return await self._emit(spec)
+
+    async def _emit(self, spec: EventSpec) -> tuple[Event, list[str]]:
         if not self.accepting:
             raise InvalidInput("the simulator is shutting down")
         self.store.writer.check()  # 503 while the store cannot write: nothing is accepted that it cannot keep
@@ -270,14 +282,20 @@ class Simulator:
         claimed = [i for i in dict.fromkeys(ids) if i not in self._redelivering]
         self._redelivering.update(claimed)
         try:
-            redone = await self.engine.redeliver(claimed)
-            await self.store.writer.barrier()
+            async with self._writes.shared():
+                redone = await self.engine.redeliver(claimed)
+                await self.store.writer.barrier()
         finally:
             self._redelivering.difference_update(claimed)
         return redone
 
     async def reset(self) -> None:
-        """Forget everything: runs stop, subscriptions and history are deleted."""
+        """Forget everything: runs stop, subscriptions and history are deleted. Emits, new subscriptions and
+        resends under way end first; those asked meanwhile wait for the reset, and land after it."""
+        async with self._writes.exclusive():
+            await self._reset()
+
+    async def _reset(self) -> None:
         await self.runs.cancel_all()
         for forget in self.before_reset:
             await forget()

@@ -233,3 +233,33 @@ async def test_a_change_the_store_refuses_fails_alone_and_its_owner_is_told(
         assert "store write failed; 0 owners told, lost without an owner: 1 calls" in errors, errors
     finally:
         await store.close()
+
+
+async def test_a_shutdown_on_a_disk_that_never_frees_closes_everything_and_the_next_start_ends_its_runs(
+    tmp_path: Path, make_receiver: Callable[..., Receiver], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run cut by the shutdown is recorded as interrupted; when the store cannot write that, the shutdown goes
+    on (it stopped there: the engine and the store were never closed) and the next start records it."""
+    caplog.set_level(logging.WARNING)
+    receiver = make_receiver()
+    scenarios = write_scenarios(tmp_path / "scenarios")
+    with small_disk(tmp_path / "disk") as disk:
+        db = str(disk / "sim.db")
+        sim = await Simulator.open(db, scenario_dirs=[scenarios])
+        run = await sim.runs.start(RunSpec(scenario="api-slow", target=receiver.url))  # waits an hour after one
+        await until(lambda: len(receiver.requests) == 1, what="the run's first delivery")
+        await sim.store.writer.barrier()
+        filler = fill(disk)
+        sim.store.writer.put_nowait(Op(attempts=tuple(attempt_row("msg_lost", n) for n in range(1, 4))))
+        await until(lambda: FULL in caplog.text, timeout=30, what="SQLite to report the full disk")
+        await asyncio.wait_for(sim.close(grace=1), 60)  # raised StoreUnavailable, half closed
+        errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert any(run.id in m and "interrupted" in m for m in errors), errors
+
+        filler.unlink()
+        sim = await Simulator.open(db, scenario_dirs=[scenarios])
+        try:
+            ended = await sim.runs.get(run.id)
+            assert (ended.status, ended.error) == ("failed", sim.runs._interrupted()), ended
+        finally:
+            await asyncio.wait_for(sim.close(grace=1), 60)
