@@ -96,12 +96,9 @@ class CredentialFlows:
         registrations sent together made one credential each, and a pull racing a DELETE made a new one."""
         await self.resume()
         site, secrets = await self._site(params), params.get("credentials")
-        if not isinstance(secrets, Mapping) or not str(secrets.get("username") or "").strip():
-            raise bad_input("credentials must be an object with a username", "credentials")
-        if not isinstance(secrets["username"], str | int) or isinstance(secrets["username"], bool):
-            kind = api.json_kind(secrets["username"])
-            raise bad_input(f"credentials.username must be text, not {kind}", "credentials.username")
-        masked = api.mask(without_nul(str(secrets["username"]), "credentials.username").strip())
+        if not isinstance(secrets, Mapping):
+            raise bad_input("credentials must be an object with the site's login and password", "credentials")
+        masked = api.mask(_login_name(secrets, site))
         login = _login(secrets)
         async with self.user_lock(str((await self._user(caller, site))["id_user"])):
             user = await self._user(caller, site)  # not deleted meanwhile
@@ -369,6 +366,23 @@ class CredentialFlows:
             if view.owner.site.id_site == site.id_site:
                 return id_credential
         return None
+
+
+def _login_name(secrets: Mapping[str, Any], site: api.SiteRef) -> str:
+    """The login a registration at `site` gives in `credentials`: the site's login field (the catalogue's field
+    marked `username`: `rfc` at a tax authority, which also takes `username`), as text."""
+    field = api.login_field(site)
+    if field not in secrets and "username" in secrets:
+        field = "username"
+    value = secrets.get(field)
+    if value is None or value == "":
+        raise bad_input(f"credentials.{field} is required: the site's login", f"credentials.{field}")
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise bad_input(f"credentials.{field} must be text, not {api.json_kind(value)}", f"credentials.{field}")
+    text = without_nul(str(value), f"credentials.{field}").strip()
+    if not text:
+        raise bad_input(f"credentials.{field} is required: the site's login", f"credentials.{field}")
+    return text
 
 
 def _login(secrets: Mapping[str, Any]) -> str:

@@ -227,3 +227,25 @@ def test_a_body_past_the_size_limit_is_refused_in_each_twins_shape(sim: WebhookS
     assert bt.json()["title"] == "Payload Too Large" and "errors" not in bt.json()  # Basis Theory's, not ours
     ours = httpx.post(f"{sim.url}/subscriptions", content=sent())
     assert ours.status_code == 413 and ours.json()["errors"][0]["field"] == "body"
+
+
+def test_the_recorded_sat_ciec_registration_gives_its_rfc_and_is_answered_it_masked(syncfy: httpx.Client) -> None:
+    """Syncfy's recorded `POST /v1/credentials/pulls` at SAT CIEC (the Sync Tax collection's "Create credential")
+    names its login `rfc`, as the site's catalogue entry does, and is answered `"username": "A**********A"`."""
+    id_user = new_user(syncfy, "ciec")
+    bearer = {"Authorization": f"Bearer {session(syncfy, id_user)}"}
+    ciec = "56cf5728784806f72b8b456f"
+    (site,) = [s for s in envelope(syncfy.get("/v1/catalogues/sites", headers=bearer)) if s["id_site"] == ciec]
+    assert [(f["name"], f["username"]) for f in site["credentials"]] == [("rfc", True), ("password", False)]
+    recorded = {
+        "id_site": ciec,
+        "credentials": {"rfc": "AAA010101AAA", "password": "ciec"},
+        "options": {"search_from": "2025-01-01", "search_to": "2025-01-31"},
+    }
+    answer = envelope(syncfy.post("/v1/credentials/pulls", json=recorded, headers=bearer))
+    assert (answer["username"], answer["is_new"]) == ("A**********A", 1)
+    assert envelope(syncfy.get(f"/v1/credentials/{answer['id_credential']}", headers=bearer))[0]["username"] == (
+        "A**********A"
+    )
+    refused = syncfy.post("/v1/credentials", json={"id_site": ciec, "credentials": {"password": "x"}}, headers=bearer)
+    assert refused.status_code == 400 and "credentials.rfc" in refused.json()["message"], refused.text

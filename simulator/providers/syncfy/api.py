@@ -175,6 +175,12 @@ def _assets(org: str) -> dict[str, str]:
     return {"avatar": f"/assets/{org}/avatar", "cover": f"/assets/{org}/cover", "small_cover": f"/assets/{org}/small"}
 
 
+def login_field(site: SiteRef) -> str:
+    """The credentials field a registration at `site` names its login with: a tax authority's is the RFC (Syncfy's
+    recorded SAT CIEC registration sends `{"rfc": …, "password": …}` and is answered its masked RFC as `username`)."""
+    return "rfc" if site.fiscal else "username"
+
+
 def site_object(site: SiteRef) -> dict[str, Any]:
     """A `/catalogues/sites` entry."""
     login = "RFC" if site.fiscal else "Username"
@@ -186,7 +192,10 @@ def site_object(site: SiteRef) -> dict[str, Any]:
         "is_personal": 1,
         "version": 1,
         "name": site.name,
-        "credentials": [_field("username", "text", login, True), _field("password", "password", secret, False)],
+        "credentials": [
+            _field(login_field(site), "text", login, True),
+            _field("password", "password", secret, False),
+        ],
         "endpoint": "/v1/credentials",
     }
 
