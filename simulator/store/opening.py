@@ -72,6 +72,18 @@ def folder_of(database: str) -> None:
         )
 
 
+def regular_file(database: str) -> None:
+    """Refuse a path that names something other than a file (`/dev/null`, a folder, a FIFO) before anything is
+    opened, locked or made private: tightening the mode of `/dev/null` took it from every other user."""
+    path = Path(database)
+    if path.exists() and not path.is_file():
+        raise InvalidInput(
+            f"{database!r} is not a regular file: the SQLite store is a file of its own (give a new path, or "
+            "`memory` for a store that is not kept)",
+            errors=[FieldError("db", "not a regular file")],
+        )
+
+
 def private(database: Path) -> None:
     """Create the database file readable by its owner only (SQLite gives its WAL and shared-memory files the
     database's mode), and tighten an existing one: it holds subscription secrets."""

@@ -22,6 +22,7 @@ from simulator.store.opening import (
     folder_of,
     private,
     reason,
+    regular_file,
     shown,
     sqlalchemy_url,
     sqlite_pragmas,
@@ -124,6 +125,7 @@ class Store(OutboxReads):
         try:
             if database and database != ":memory:":
                 folder_of(database)
+                regular_file(database)
                 lock = StoreLock.acquire(Path(database))
                 private(Path(database))
             if sa_url.startswith("sqlite"):

@@ -293,3 +293,23 @@ async def test_closing_does_not_wait_a_minute_for_a_stopped_process(
     assert await asyncio.wait_for(pending, 10) is None  # not the 60 s of ANSWER_TIMEOUT
     assert process.lost is not None
     assert [k for k in keys_in(tmp_path / "rows.db") if k.startswith("z")] == ["z1"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "link to a fifo"])
+async def test_a_path_that_is_not_a_regular_file_is_refused_naming_db_and_left_as_it_was(tmp_path: Path, kind: str):
+    """`--db /dev/null` took /dev/null's mode down to 0600 (the store tightens its file's mode), which broke every
+    other user of it, and left a `/dev/null.lock` behind. A FIFO and a folder stand for the device here."""
+    target = tmp_path / "thing"
+    if kind == "folder":
+        target.mkdir(mode=0o755)
+    else:
+        os.mkfifo(target, 0o666)
+    path = target if kind != "link to a fifo" else tmp_path / "link.db"
+    if path != target:
+        path.symlink_to(target)
+    mode = target.stat().st_mode
+    with pytest.raises(InvalidInput) as refused:
+        await Store.open(str(path), secret_key="rows")
+    assert [e.field for e in refused.value.errors] == ["db"] and "not a regular file" in str(refused.value)
+    assert target.stat().st_mode == mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"thing", path.name})  # no lock, no key
