@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from simulator.store import Store
 from simulator.store import tables as t
 from simulator.store.leases import live_process_ids
-from simulator.store.twins import run_of
+from simulator.store.twins import insertion_order, run_of
 
 IndexRow = dict[str, Any]
 _I = t.syncfy_index.c
@@ -89,7 +89,7 @@ class SyncfyTwinStore:
             select(_E.key, _E.type, _E.occurred_at, _E.body)
             .select_from(t.events.outerjoin(t.syncfy_index, _I.event_key == _E.key))
             .where(_E.provider == "syncfy", _I.event_key.is_(None))
-            .order_by(_E.occurred_at)
+            .order_by(insertion_order(self.store.engine.dialect.name))
             .limit(limit)
         )
         return list(await self._all(stmt))
@@ -99,7 +99,7 @@ class SyncfyTwinStore:
             select(_I.event_key, _I.type, _I.at, _E.body)
             .select_from(t.syncfy_index.join(t.events, _E.key == _I.event_key))
             .where(*where, *_shown(hidden_from))
-            .order_by(_I.at, _I.n)
+            .order_by(_I.n)  # the order they happened in: a run at speed 0 stamps its events hours ahead
         )
         rows = await self._all(stmt)
         return [Indexed(r.event_key, r.type, r.at, self.read(r.type, json.loads(r.body))) for r in rows]

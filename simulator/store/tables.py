@@ -193,7 +193,7 @@ bt_webhooks = Table(
 syncfy_index = Table(
     "syncfy_index",
     metadata,
-    Column("n", Integer, primary_key=True, autoincrement=True),  # indexing order: ties of `at` keep it
+    Column("n", Integer, primary_key=True, autoincrement=True),  # indexing order: the order events happened in
     Column("event_key", String, nullable=False, unique=True),  # events.key
     Column("type", String, nullable=False),
     Column("at", Float, nullable=False),  # the event's time, Unix seconds

@@ -29,9 +29,9 @@ FOLD = "basistheory"
 cols = t.bt_objects.c
 
 
-def _order(dialect: str) -> ColumnElement[int]:
-    """The events' insertion order on `dialect` (see the module docstring)."""
-    return t.events.c.ord if postgres.is_postgresql(dialect) else literal_column("rowid", Integer)
+def insertion_order(dialect: str) -> ColumnElement[int]:
+    """The events' insertion order on `dialect` (see the module docstring); named with its table, for joins."""
+    return t.events.c.ord if postgres.is_postgresql(dialect) else literal_column("events.rowid", Integer)
 
 
 def _head(order: ColumnElement[int]) -> Select[Any]:
@@ -74,7 +74,7 @@ class TwinStore:
     def __init__(self, store: Store, provider: str = "basistheory") -> None:
         self.store = store
         self.provider = provider
-        self.order = _order(store.engine.dialect.name)
+        self.order = insertion_order(store.engine.dialect.name)
 
     async def _all(self, stmt: Any) -> Sequence[Any]:
         async with self.store.engine.connect() as conn:

@@ -83,3 +83,27 @@ def waiting_credential(syncfy: httpx.Client, url: str) -> tuple[str, str, dict[s
     path = f"/v1/credentials/{job['id_credential']}"
     eventually(lambda: envelope(syncfy.get(path, headers=bearer))[0]["code"] == 410, 10, "the 410")
     return token, path, bearer
+
+
+def pull_to_its_end(control: httpx.Client, syncfy: httpx.Client, path: str) -> dict[str, Any]:
+    """`PUT {path}/pulls` on a credential (its own user's), and wait until the job has published its last event
+    (it waits for a token on a two-factor site; its documents end it on a fiscal one; its refresh elsewhere); the
+    credential as the twin then answers it."""
+    from simulator.providers.syncfy.api import GOVERNMENT, TWOFA_SITES
+    from simulator.testing.receiver import Receiver
+
+    credential = envelope(syncfy.get(path))[0]
+    user = {"Authorization": f"api_key api_key={KEY},id_user={credential['id_user']}"}
+    with Receiver() as receiver:
+        hook = control.post("/subscriptions", json={"url": receiver.url, "events": ["syncfy:*"]}).json()
+        try:
+            envelope(syncfy.put(f"{path}/pulls", headers=user, json={}))
+            if credential["id_site"] in TWOFA_SITES:
+                eventually(lambda: envelope(syncfy.get(path))[0]["code"] == 410, 15, "the job to wait for its token")
+            else:
+                fiscal = credential["id_site_organization_type"] == GOVERNMENT
+                last = b'"documents.success"' if fiscal else b'"credentials.refreshed"'
+                eventually(lambda: any(last in r.body for r in list(receiver.requests)), 15, f"{last!r}")
+        finally:
+            control.delete(f"/subscriptions/{hook['id']}")
+    return envelope(syncfy.get(path))[0]

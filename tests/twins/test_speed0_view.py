@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -15,10 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
+from simulator.providers.syncfy.api import TWOFA_SITES
 from simulator.testing import WebhookSim
 from tests.twins.conftest import KEY
 from tests.twins.expect import agrees, at, named
 from tests.twins.syncfy_harness import KEY as SYNCFY_KEY
+from tests.twins.syncfy_harness import pull_to_its_end, run_events
 
 Seen = list[tuple[dict[str, Any], Any]]  # (the event, what the twin answered while its delivery was handled)
 
@@ -178,3 +181,24 @@ def test_with_several_in_flight_and_events_dropped_what_a_delivery_names_is_ther
             answers = [answer for _, batch in seen for answer in batch]
             assert any("documents" in url for url, _ in answers), answers  # the case that went wrong is played
             assert [answer for answer in answers if answer[1] != 200] == []
+
+
+def test_a_job_the_twin_starts_on_a_runs_credential_is_its_latest_state(sim: WebhookSim) -> None:
+    """A run at speed 0 stamps its events on its own timeline, hours ahead; a pull asked after it ends is later
+    still, though stamped now. The credential is its events folded in the order they happened: its state was the
+    run's last refresh whatever the pull did (a consumer handling the pull's webhook read a finished job)."""
+    auth = {"Authorization": f"api_key api_key={SYNCFY_KEY}"}
+    with httpx.Client(base_url=f"{sim.url}/syncfy", headers=auth, timeout=10.0) as syncfy:
+        handle = sim.run("syncfy-two-factor", seed=31, speed=0, target="http://127.0.0.1:9/")
+        assert handle.wait(timeout=60).status in ("completed", "failed")  # every delivery refused: all stored
+        with httpx.Client(base_url=sim.url, timeout=10.0) as control:
+            (first, *_) = run_events(control, handle.id)
+            path = f"/v1/credentials/{first['body']['payload']['id_credential']}"
+            before = syncfy.get(path).json()["response"][0]
+            assert before["dt_execute"] > time.time() + 3600, before  # the run's last refresh, hours ahead
+
+            after = pull_to_its_end(control, syncfy, path)
+        if after["id_site"] in TWOFA_SITES:
+            assert after["code"] == 410, after  # the pull's job waits for its token, not the run's refresh
+        else:
+            assert after["dt_execute"] <= time.time() + 60, after  # the pull's, not the run's hours ahead

@@ -4,7 +4,9 @@ same bytes, sessions and webhooks still work, and a credential waiting for its t
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,15 @@ from simulator.api.app import server_app
 from simulator.core import syncfy_flows
 from simulator.testing.receiver import Receiver
 from tests.api.harness import ApiServer
-from tests.twins.syncfy_harness import envelope, eventually, finished_run, run_events, twin_client, waiting_credential
+from tests.twins.syncfy_harness import (
+    envelope,
+    eventually,
+    finished_run,
+    pull_to_its_end,
+    run_events,
+    twin_client,
+    waiting_credential,
+)
 
 
 def serve(db: Path) -> ApiServer:
@@ -137,3 +147,31 @@ def test_a_step_under_way_when_the_server_stops_ends_before_the_store_closes(
         finally:
             server.stop()
     assert ended.is_set(), "the step under way was cut off by the stop"
+
+
+def test_an_index_rebuilt_from_the_stored_events_folds_them_in_the_order_they_happened(tmp_path: Path) -> None:
+    """The index is made again from the stored events when it lacks some (written by an earlier process before it
+    indexed them). It took them by their time: a pull asked after a run at speed 0, stamped hours before the run's
+    last refresh, was folded before it, and the credential answered otherwise after a restart than before."""
+    db = tmp_path / "twin.db"
+    server = serve(db)
+    try:
+        control, syncfy = server.client(), twin_client(server.url)
+        events = run_events(control, finished_run(control, "syncfy-credential-lifecycle", "http://127.0.0.1:9/", 5))
+        path = f"/v1/credentials/{events[0]['body']['payload']['id_credential']}"
+        assert envelope(syncfy.get(path))[0]["dt_execute"] > time.time() + 3600  # the run's, hours ahead
+        before = pull_to_its_end(control, syncfy, path)
+        assert before["dt_execute"] <= time.time() + 60, before  # the pull's, folded after the run's
+        syncfy.close()
+        control.close()
+    finally:
+        server.stop()
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM syncfy_index")
+    server = serve(db)
+    try:
+        with twin_client(server.url) as syncfy:
+            assert envelope(syncfy.get(path))[0] == before
+    finally:
+        server.stop()
