@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from simulator import __version__
+from simulator.cli.options import refuse_bad_switches
 from simulator.errors import SimError
 
 # Each command's module (`simulator.cli.<module>`), which adds it to the tree with `handler` set to the function
@@ -57,7 +58,9 @@ def _modules(command: str | None) -> list[ModuleType]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # A command comes first: only `--help` and `--version` may come before it, and they get the whole tree.
-    args = parser(argv[0] if argv else None).parse_args(argv)
+    tree = parser(argv[0] if argv else None)
+    args = tree.parse_args(argv)
+    refuse_bad_switches(tree, args)
     try:
         code: int = args.handler(args)
         return code

@@ -58,6 +58,7 @@ def register(p: argparse.ArgumentParser) -> None:
         "with --server: the event types to subscribe to, comma-separated (none: every event)",
         many=",",
         metavar="TYPE[,TYPE...]",
+        type=options.some_types,
     )
     options.add(
         p,

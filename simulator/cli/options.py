@@ -62,6 +62,16 @@ def nonempty(text: str) -> str:
     return text
 
 
+def some_types(text: str) -> str:
+    """An `--events` value naming at least one type: an empty one (`--events "$UNSET"`) subscribed to every event,
+    the widest filter there is, without a word."""
+    if not any(part.strip() for part in text.split(",")):
+        raise argparse.ArgumentTypeError(
+            f"no event type in {text!r}: give one or more, comma-separated, or leave the option out"
+        )
+    return text
+
+
 def count(text: str) -> int:
     """A whole number of at least 0, and at most what a size can be (a bound past it was a traceback)."""
     value = int(text)
@@ -272,8 +282,35 @@ def _too_deep(value: Any) -> str | None:
     return None
 
 
-def to_bool(value: str) -> bool:
-    return value.lower() in ("1", "true", "yes", "on")
+_ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+class BadSwitch:
+    """A switch's value from the environment that is neither on nor off: refused once the command line is read
+    (`refuse_bad_switches`), so that only the command that has the switch is refused, naming it and the variable.
+    Read as off, `WEBHOOK_SIM_JSON=maybe` printed a table where JSON was asked for."""
+
+    def __init__(self, flag: str, variable: str, text: str) -> None:
+        self.flag, self.variable, self.text = flag, variable, text
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def switch_value(flag: str, variable: str, text: str) -> bool | BadSwitch:
+    word = text.strip().lower()
+    return True if word in _ON else False if word in _OFF else BadSwitch(flag, variable, text)
+
+
+def refuse_bad_switches(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit 2 naming the switch and its variable when the environment gave it a value that is neither on nor off,
+    and the command line did not set it."""
+    for value in vars(args).values():
+        if isinstance(value, BadSwitch):
+            parser.error(
+                f"argument {value.flag}: invalid value {value.text!r} (from the environment: {value.variable}); "
+                f"expected one of {', '.join(_ON)} (on) or {', '.join(_OFF)} (off)"
+            )
 
 
 class _ReplaceList(argparse.Action):
@@ -313,7 +350,7 @@ def add(
     variable = variable or env_name(dest)
     if flag_only:
         switch = os.environ.get(variable)
-        value = bool(default) if not switch else to_bool(switch)
+        value = bool(default) if not switch else switch_value(flag, variable, switch)
         parser.add_argument(
             flag,
             action=argparse.BooleanOptionalAction,

@@ -55,6 +55,7 @@ def _create_options(p: argparse.ArgumentParser) -> None:
         "only these event types, e.g. token.created,token.updated (none: every type)",
         many=",",
         metavar="TYPES",
+        type=options.some_types,
     )
     options.add(p, "--signing", "the signing scheme (default: each provider's own)", choices=SIGNING_SCHEMES)
     options.add(p, "--secret", "the signing secret (default: a generated one)")

@@ -37,6 +37,10 @@ MALFORMED = "not a secret!"
         (["run", "syncfy-credential-lifecycle", *TARGET, "--retry-delays", ""], "--retry-delays", "empty"),
         (["trigger", "token.created", *TARGET, "--retry-delays", " "], "--retry-delays", "empty"),
         (["scenarios", "--limit", "99999999999999999999"], "--limit", "is too large: expected at most"),
+        # An empty filter subscribed to every event: `--events "$UNSET"` widened it to everything.
+        (["subscriptions", "create", "http://127.0.0.1:9/", "--events", ""], "--events", "no event type in ''"),
+        (["subscriptions", "create", "http://127.0.0.1:9/", "--events", " , "], "--events", "no event type in"),
+        (["listen", *NOWHERE, "--server", "http://127.0.0.1:9", "--events", ","], "--events", "no event type in"),
     ],
 )
 def test_a_bad_value_is_exit_2_naming_its_option(
@@ -71,3 +75,37 @@ def test_a_secret_that_does_not_fit_the_scheme_is_named(
 @pytest.mark.parametrize("command", [["listen"], ["trigger", "token.created"]])
 def test_format_is_taken_in_either_case_as_stripe_cli_users_write_it(command):
     assert webhook_sim.parser().parse_args([*command, "--format", "JSON"]).format == "json"
+
+
+@pytest.mark.parametrize("text", ["maybe", "2", "enabled"])
+@pytest.mark.parametrize(
+    ("args", "option", "variable"),
+    [
+        (["deliveries", "--server", "http://127.0.0.1:9"], "--json", "WEBHOOK_SIM_JSON"),
+        (["subscriptions", "list", "--server", "http://127.0.0.1:9"], "--json", "WEBHOOK_SIM_JSON"),
+        (["listen", *NOWHERE], "--print-body", "WEBHOOK_SIM_PRINT_BODY"),
+    ],
+)
+def test_a_switch_the_environment_sets_to_neither_on_nor_off_is_exit_2_naming_it_and_its_variable(
+    args: list[str],
+    option: str,
+    variable: str,
+    text: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Read as off, `WEBHOOK_SIM_JSON=maybe` printed a table where a script asked for JSON."""
+    monkeypatch.setenv(variable, text)
+    with pytest.raises(SystemExit) as exited:
+        webhook_sim.main(args)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert f"argument {option}: invalid value {text!r} (from the environment: {variable})" in err, err
+
+
+@pytest.mark.parametrize(("text", "on"), [("1", True), (" TRUE ", True), ("on", True), ("0", False), ("off", False)])
+def test_a_switch_the_environment_sets_on_or_off_is_taken(text: str, on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from simulator.cli import commands
+
+    monkeypatch.setenv("WEBHOOK_SIM_JSON", text)
+    assert commands.parser("deliveries").parse_args(["deliveries"]).json is on
