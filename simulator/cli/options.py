@@ -213,6 +213,8 @@ def webhook_url(text: str) -> str:
 
 def output_file(text: str) -> str:
     """A file to write, checked before any work is done: its folder exists and is writable, and it is no folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty: give a file's path, or leave the option out")
     path = Path(text)
     folder = path.parent
     if path.is_dir():

@@ -88,12 +88,36 @@ def cli_scenario(args: argparse.Namespace) -> Scenario:
     return loader.find_name_or_file(args.scenario, [Path(d) for d in args.scenarios])
 
 
+def _distinct_files(args: argparse.Namespace) -> None:
+    """Refuse a report written over another: `--junit` and `--report` naming one file kept one of the two, and
+    `--junit` naming the scenario file (or the store) wrote XML over it, each without a word."""
+    read = {"the scenario file": args.scenario if Path(args.scenario).is_file() else None, "--db": args.db}
+    written: dict[str, str] = {}
+    for option in ("--report", "--junit"):
+        given = getattr(args, option.lstrip("-"))
+        if not given:
+            continue
+        for other, path in {**read, **written}.items():
+            if path and _same_file(given, path):
+                message = f"{option} {given!r} is {other}'s file too: give each report a file of its own"
+                raise InvalidInput(message, errors=[FieldError(option, f"the same file as {other}")])
+        written[option] = given
+
+
+def _same_file(a: str, b: str) -> bool:
+    first, second = Path(a), Path(b)
+    if first.exists() and second.exists():
+        return first.samefile(second)
+    return first.resolve() == second.resolve()
+
+
 def run_spec(args: argparse.Namespace) -> tuple[RunSpec, Scenario]:
     """The run the options describe, and its scenario (read once: the run plays what was checked, even should its
     file change meanwhile); InvalidInput (exit 2) naming the option that is wrong."""
     if not args.target:
         raise InvalidInput("--target is required (or WEBHOOK_SIM_TARGET)", errors=[FieldError("--target", "required")])
     options.scenario_dirs(args.scenarios)
+    _distinct_files(args)
     if args.secret is not None:  # before the run's own check, so the message names the option
         options.check_secret(args.signing, args.secret)
     scenario = cli_scenario(args)

@@ -6,6 +6,7 @@ with httpx's words after the fact."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,35 @@ def test_a_switch_the_environment_sets_on_or_off_is_taken(text: str, on: bool, m
 
     monkeypatch.setenv("WEBHOOK_SIM_JSON", text)
     assert commands.parser("deliveries").parse_args(["deliveries"]).json is on
+
+
+@pytest.mark.parametrize(
+    ("outputs", "option", "other"),
+    [
+        (["--report", "{d}/same.out", "--junit", "{d}/same.out"], "--junit", "--report"),
+        (["--junit", "{d}/./scenario.yaml"], "--junit", "the scenario file"),
+        (["--report", "{d}/scenario.yaml"], "--report", "the scenario file"),
+        (["--db", "{d}/run.db", "--junit", "{d}/run.db"], "--junit", "--db"),
+    ],
+)
+def test_a_report_named_after_another_file_of_the_run_is_exit_2_and_writes_nothing(
+    outputs: list[str], option: str, other: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--junit` and `--report` on one file kept one of the two; `--junit scenario.yaml` wrote XML over the
+    scenario it played. Each exited 0."""
+    scenario = tmp_path / "scenario.yaml"
+    text = "name: one\\nprovider: syncfy\\ndescription: one event\\nsteps:\\n  - emit: credentials.created\\n"
+    scenario.write_text(text)
+    args = ["run", str(scenario), *TARGET, "--speed", "0", *(o.format(d=tmp_path) for o in outputs)]
+    assert webhook_sim.main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{option} " in err and f"is {other}'s file too" in err, err
+    assert scenario.read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenario.yaml"]
+
+
+def test_an_empty_report_path_is_exit_2_saying_so(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        webhook_sim.main(["run", "syncfy-credential-lifecycle", *TARGET, "--junit", ""])
+    assert exited.value.code == 2
+    assert "argument --junit: empty: give a file's path" in capsys.readouterr().err
