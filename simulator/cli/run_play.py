@@ -82,8 +82,8 @@ async def _play(
         run = await sim.runs.start(await _bounded(sim, spec, args, scenario.provider), scenario=scenario)
         await summary.progress(sim.runs, run.id, stop.event)
         final = await sim.runs.get(run.id)
-        if not stop.is_set() and scenario_refused(final.status, final.error):
-            await _sent(sim, run.id, stop)  # the events before the invalid part were made: they are delivered
+        if not stop.is_set() and final.status == "failed":
+            await _sent(sim, run.id, stop)  # the events before what failed were made: they are delivered
         if stop.is_set():
             # The process is stopping: a store's rows process that answers nothing is given seconds, not a minute.
             sim.store.writer.closing()

@@ -470,9 +470,9 @@ class RunManager:
 
 def scenario_refused(status: str, error: str | None) -> bool:
     """Whether a run of `status` and `error` failed because its scenario proved invalid as it was played (a repeat
-    that emitted nothing for too long, which no check of the file could see): `webhook-sim run` exits 2 then, as
-    for any invalid file."""
-    return status == "failed" and ScenarioInvalid.said_in(error)
+    that emitted nothing for too long, a timeline past the year 9999 from its start time: what no check of the
+    file alone could see): `webhook-sim run` exits 2 then, as for any invalid file."""
+    return status == "failed" and (ScenarioInvalid.said_in(error) or error == TOO_LONG)
 
 
 def _handoff(speed: float, planned: int | None) -> int | None:
