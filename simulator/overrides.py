@@ -12,6 +12,7 @@ with jsonschema against the subschemas its path leads to.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -177,8 +178,21 @@ def _schema_problem(provider: Provider, etype: EventType, path: str, value: Any)
         error = next(validator.iter_errors(value), None)
         if error is None:
             return None
-        errors.append(error.message)
+        errors.append(_said(error))
     return f"{_show(value)} does not fit the schema of {path}: {errors[0]}"
+
+
+def _said(error: Any) -> str:
+    """A schema error in JSON's words: jsonschema's own messages write the value in Python's."""
+    if error.validator == "type":
+        expected = error.validator_value
+        names = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"{_show(error.instance)} is not of type {names}"
+    if error.validator == "enum":
+        return f"{_show(error.instance)} is not one of {_show(error.validator_value)}"
+    if error.validator == "const":
+        return f"expected {_show(error.validator_value)}, not {_show(error.instance)}"
+    return str(error.message)
 
 
 @lru_cache(maxsize=1024)
@@ -245,5 +259,9 @@ def _unknown(path: str, index: int, nodes: list[Schema], root: Schema) -> str:
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    """`value` as the scenario's JSON or YAML would write it (`null`, `true`), not as Python does (`None`)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # not JSON (a YAML date, a set): said as Python sees it
+        text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -51,15 +51,15 @@ def test_a_misspelt_path_is_refused_with_the_closest_field() -> None:
 @pytest.mark.parametrize(
     ("name", "path", "value", "says"),
     [
-        ("credentials.updated", "payload.is_executing", "no", "'no'"),
+        ("credentials.updated", "payload.is_executing", "no", '"no" is not of type integer'),
         ("credentials.updated", "payload.is_executing", 2, "2"),
-        ("credentials.created", "header.user.id_environment", "574894bf7848066d138b4579", "is not one of"),
+        ("credentials.created", "header.user.id_environment", "574894bf7848066d138b4579", 'is not one of ["'),
         ("credentials.created", "header.event.eid", "not-a-uuid", "not-a-uuid"),
         ("token.created", "data.token.type", "gift_card", "gift_card"),
         ("token.created", "data.token.metadata.plan", 3, "3"),
         ("token.created", "data.token.containers", "/pci/high/", "array"),
         ("reactor.invoked", "data.request.invocation_type", "later", "later"),
-        ("token.created", "type", "token.updated", "token.created"),
+        ("token.created", "type", "token.updated", 'expected "token.created", not "token.updated"'),
     ],
 )
 def test_a_value_off_the_schema_is_refused(name: str, path: str, value: Any, says: str) -> None:

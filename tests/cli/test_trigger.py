@@ -58,7 +58,10 @@ def test_an_override_the_schema_refuses_exits_2_before_sending(main, receiver: R
     assert "did you mean payload.is_executing?" in ran.err
     ran = main("trigger", "credentials.updated", "--target", receiver.url, "--override", 'payload.is_executing="no"')
     assert ran.code == 2
-    assert "'no' does not fit the schema of payload.is_executing" in ran.err
+    assert '"no" does not fit the schema of payload.is_executing: "no" is not of type integer' in ran.err
+    ran = main("trigger", "credentials.updated", "--target", receiver.url, "--override", "payload=null")
+    assert ran.code == 2  # in JSON's words, not Python's (`None is not of type 'object'`)
+    assert "null does not fit the schema of payload: null is not of type object" in ran.err, ran.err
     ran = main("trigger", "credentials.updated", "--target", receiver.url, "--override", "payload.is_executing")
     assert ran.code == 2 and "expected PATH=VALUE" in ran.err
     assert receiver.requests == []
