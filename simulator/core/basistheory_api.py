@@ -31,10 +31,10 @@ from simulator.ids import uuid4
 from simulator.models import BuildContext, Event
 from simulator.models.inputs import SubscriptionPatch, SubscriptionSpec
 from simulator.providers.base import compact_json
-from simulator.providers.basistheory import api, api_data, api_events, api_mask, api_state
+from simulator.providers.basistheory import api, api_convert, api_data, api_events, api_mask, api_state
 from simulator.providers.basistheory._common import app_actor, tenant
 from simulator.store import postgres
-from simulator.store.twins import Cursor, TwinStore
+from simulator.store.twins import Cursor, Obj, TwinStore
 from simulator.timeutil import add_seconds, iso_ms, now_utc
 
 if TYPE_CHECKING:
@@ -186,9 +186,9 @@ class BasisTheoryBackend:
         async with self._changing():
             await self.sync()  # what runs stored first is numbered first: lists are newest first
             intent = await self._live_intent(intent_id) if intent_id is not None else None
+            told: dict[str, Any] = {}  # what the token takes from an intent only events announced
             if intent is not None:
-                kind = intent["type"]
-                data = {k: x for k, x in intent["_data"].items() if k != "cvc"} if kind == "card" else intent["_data"]
+                kind, data, told = await self._intent_data(intent)
             api.shown_within(options, data)  # the intent's data, when it is converted
             ctx = await self._context()
             if chosen_id is not None and (taken := await self.tables.get("token", chosen_id)) is not None:
@@ -196,14 +196,34 @@ class BasisTheoryBackend:
                 was = "already exists" if taken.state == api_state.LIVE else f"was a token's, now {taken.state}"
                 raise api.ApiError(409, f"a token with id {chosen_id!r} {was}", {"id": [was]})
             actor = app_actor(ctx, "private")
-            token = self._new_token(ctx, chosen_id, kind, data, options, actor)
-            await self.tables.put("token", token["id"], token["tenant_id"], api_state.LIVE, token)
-            await self._publish(ctx, "token.created", api_events.token_created(ctx, token, actor, trace_id))
+            token = {**self._new_token(ctx, chosen_id, kind, data, options, actor), **told}
+            # A run's intent is its tenant's, and so is the token it becomes: at Basis Theory only a key of that
+            # tenant reaches the intent. The twin's own intents are its tenant's, as its tokens are.
+            owner = intent.tenant_id if intent is not None and intent.tenant_id else token["tenant_id"]
+            token["tenant_id"] = owner
+            await self.tables.put("token", token["id"], owner, api_state.LIVE, token)
+            event = api_events.token_created(ctx, token, actor, trace_id)
+            await self._publish(ctx, "token.created", api_events.owned_by(event, owner))
             if intent is not None:
-                await self.tables.put("token_intent", intent["id"], intent["tenant_id"], api_state.CONVERTED, intent)
-                event = api_events.intent_converted(ctx, intent, token, actor, trace_id)
-                await self._publish(ctx, "token-intent.converted", event)
+                await self.tables.put("token_intent", intent.id, intent.tenant_id, api_state.CONVERTED, intent.body)
+                event = api_events.intent_converted(ctx, intent.body, token, actor, trace_id)
+                await self._publish(ctx, "token-intent.converted", api_events.owned_by(event, owner))
         return api.view("token", token)
+
+    async def _intent_data(self, intent: Obj) -> tuple[str, Any, dict[str, Any]]:
+        """The token type and data a conversion of `intent` makes, and the fields the token takes from the
+        intent over those its data gives. The twin's own intents hold their data (a card's CVC stays behind); an
+        intent only events announced gets data made up to agree with them (`api_convert`), the brand of a 3DS
+        session opened on it included, or a 422 when its type has none to make."""
+        body = intent.body
+        if "_data" in body:
+            kind, data = body["type"], body["_data"]
+            return kind, ({k: x for k, x in data.items() if k != "cvc"} if kind == "card" else data), {}
+        session = None
+        if body.get("type") in ("card", "card_number"):
+            session = await self.tables.newest_naming("3ds_session", "token_intent_id", intent.id)
+        made = api_convert.made({**body, "id": intent.id}, (session or {}).get("card_brand"))
+        return made.kind, made.data, made.fields
 
     def _new_token(
         self,
@@ -233,13 +253,12 @@ class BasisTheoryBackend:
             "_data": data,
         }
 
-    async def _live_intent(self, intent_id: str) -> dict[str, Any]:
+    async def _live_intent(self, intent_id: str) -> Obj:
         await self.sync()
         found = await self.tables.get("token_intent", intent_id)
-        if found is None or found.state != api_state.LIVE or "_data" not in found.body:
-            # An intent only an event announced holds no data the twin could put in a token.
+        if found is None or found.state != api_state.LIVE:
             raise api.not_found("token intent", intent_id)
-        return found.body
+        return found
 
     async def delete(self, kind: str, obj_id: str, trace_id: str | None) -> None:
         """Delete a token or a token intent (`token.deleted` / `token-intent.deleted`)."""

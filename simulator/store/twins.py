@@ -154,6 +154,18 @@ class TwinStore:
         row = rows[0]
         return Cursor(row[0], row[1]), (_obj(row) if row.kind is not None else None)
 
+    async def newest_naming(self, kind: str, field: str, value: str) -> dict[str, Any] | None:
+        """The body of the newest object of `kind` whose `field` is `value` (the 3DS session opened on an intent).
+        Bodies are matched as text, as `_values` writes them, then read to confirm: a scan of one kind, for a
+        call as rare as converting an intent only events announced."""
+        needle = json.dumps({field: value}, separators=(",", ":"))[1:-1]
+        stmt = select(t.bt_objects).where(cols.kind == kind, cols.body.contains(needle, autoescape=True))
+        for row in await self._all(stmt.order_by(cols.n.desc()).limit(20)):
+            body = _obj(row).body
+            if body.get(field) == value:
+                return body
+        return None
+
     async def put(self, kind: str, obj_id: str, tenant_id: str | None, state: str, body: dict[str, Any]) -> None:
         """Create or replace an object (what the twin's own API made)."""
 
