@@ -111,6 +111,21 @@ def _same_file(a: str, b: str) -> bool:
     return first.resolve() == second.resolve()
 
 
+def _as_options(model: type[RunSpec], fields: dict[str, Any]) -> RunSpec:
+    """`parse`, whose refusal names the options the fields came from (`--start-time`, not `start_time`)."""
+    try:
+        return parse(model, fields)
+    except InvalidInput as exc:
+        named = [FieldError(_option(e.field), e.message) for e in exc.errors]
+        raise InvalidInput("; ".join(str(e) for e in named), errors=named) from None
+
+
+def _option(field: str) -> str:
+    head, dot, rest = field.partition(".")
+    option = {"params": "--param", "faults": "--fault"}.get(head, "--" + head.replace("_", "-"))
+    return option + dot + rest
+
+
 def run_spec(args: argparse.Namespace) -> tuple[RunSpec, Scenario]:
     """The run the options describe, and its scenario (read once: the run plays what was checked, even should its
     file change meanwhile); InvalidInput (exit 2) naming the option that is wrong."""
@@ -121,7 +136,7 @@ def run_spec(args: argparse.Namespace) -> tuple[RunSpec, Scenario]:
     if args.secret is not None:  # before the run's own check, so the message names the option
         options.check_secret(args.signing, args.secret)
     scenario = cli_scenario(args)
-    spec = parse(
+    spec = _as_options(
         RunSpec,
         {
             "scenario": scenario.name,

@@ -142,3 +142,18 @@ def test_an_empty_report_path_is_exit_2_saying_so(capsys: pytest.CaptureFixture[
         webhook_sim.main(["run", "syncfy-credential-lifecycle", *TARGET, "--junit", ""])
     assert exited.value.code == 2
     assert "argument --junit: empty: give a file's path" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--start-time", "yesterday"], "error: --start-time: expected an RFC 3339 time"),
+        (["--target", "notaurl"], "error: --target: expected an absolute http:// or https:// URL"),
+    ],
+)
+def test_a_run_option_the_run_refuses_is_named_as_the_option(
+    extra: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said `invalid run: start_time: …`, a field of the control API the command line has no name for."""
+    assert webhook_sim.main(["run", "syncfy-credential-lifecycle", *TARGET, *extra]) == 2
+    assert says in capsys.readouterr().err
