@@ -18,6 +18,9 @@ other notes then go to stderr, so stdout stays parseable.
 
 A request still waiting for the forwarded service's answer, or in its `--delay`, when `listen` stops is answered
 503 by `listen` saying so, printed and counted like the others (see `server_for`).
+
+When the reader of its output goes away (`listen | head -1`), `listen` stops at the next line it cannot print: that
+request is answered all the same, the `--server` subscription deleted, and the exit status 141 (see `handle`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import errno
 import hashlib
 import random
 import socket
@@ -34,7 +38,6 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any, TextIO
 
 import httpx
@@ -51,7 +54,7 @@ from starlette.routing import Route
 
 from simulator import json_input, signing
 from simulator.cli import listen_forward, listen_server, options
-from simulator.cli.listen_lines import COLUMNS, MARKS, Arrival, header, json_line, row
+from simulator.cli.listen_lines import Arrival, PipeConsole, header, json_line, text_line
 from simulator.errors import FieldError, InvalidInput
 from simulator.receiving import detect_scheme, dig, event_ids_of
 from simulator.runtime import bind_tcp, set_within, stop_signals_end_quietly
@@ -160,6 +163,7 @@ class Listener:
         self.counts: Counter[str] = Counter()  # of the whole session, for the line said when it stops
         self._failed_with: set[int] = set()  # the statuses a forward that failed was answered with
         self._stopping: asyncio.Event | None = None  # set when the server starts to stop
+        self.output_closed = False  # a line could not be written: its reader went away, and listen stops
 
     def stop(self) -> None:
         """The server stops: a forward or a `--delay` under way ends now, answered 503 (on the server's loop)."""
@@ -248,7 +252,13 @@ class Listener:
             request.url.path,
         )
         self.arrivals.append(arrival)
-        self.show(arrival, body)
+        try:
+            self.show(arrival, body)
+        except BrokenPipeError:
+            # The reader went away (`listen | head -1`). The answer stands: it is what listen decided, or what the
+            # forwarded service answered, and a 500 for listen's own output would fail a delivery that arrived
+            # (and send it again to a subscription about to be deleted). listen stops (see `_Server.on_tick`).
+            self.output_closed = True
         return response
 
     async def _answer(self, request: Request, body: bytes) -> tuple[Response, str]:
@@ -279,29 +289,13 @@ class Listener:
         return line
 
     def show(self, arrival: Arrival, body: bytes) -> None:
+        """Print a request; `BrokenPipeError` when its reader went away (see `PipeConsole`)."""
         if self.options.format == "json":
             stream = self.out or sys.stdout
             stream.write(json_line(arrival) + "\n")
             stream.flush()
             return
-        clock = datetime.fromtimestamp(arrival.at).strftime("%H:%M:%S.%f")[:-3]
-        color = "green" if 200 <= arrival.status < 300 else "red"
-        check_text = f"{MARKS[arrival.verified]} {arrival.scheme}"
-        if arrival.verified is not True:
-            check_text += f" ({escape(arrival.reason)})"
-        cells = [
-            clock,
-            arrival.provider,
-            escape(", ".join(arrival.types)),
-            escape(", ".join(arrival.event_ids) or "-"),
-            escape(arrival.delivery_id or "-"),
-        ]
-        answer = f"[{color}]{arrival.status}[/]" + " " * (COLUMNS[-1][1] - len(str(arrival.status)))
-        self.console.print(
-            f"{row(cells)}  {answer}  {check_text}  {escape(arrival.note)}".rstrip(),
-            highlight=False,
-            soft_wrap=True,
-        )
+        self.console.print(text_line(arrival), highlight=False, soft_wrap=True)
         if self.options.print_body:
             try:
                 self.console.print_json(data=json_input.loads(body))
@@ -431,7 +425,8 @@ def _banner(
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, which tells its listener first when it starts to stop."""
+    """uvicorn's server, which tells its listener first when it starts to stop, and stops when the listener's
+    output was closed."""
 
     def __init__(self, config: uvicorn.Config, listener: Listener) -> None:
         super().__init__(config)
@@ -440,6 +435,10 @@ class _Server(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.listener.stop()
         await super().shutdown(sockets)
+
+    async def on_tick(self, counter: int) -> bool:
+        # Checked every 0.1 s by uvicorn's main loop: a closed output stops listen as Ctrl-C does.
+        return await super().on_tick(counter) or self.listener.output_closed
 
 
 def server_for(listener: Listener) -> uvicorn.Server:
@@ -461,32 +460,41 @@ def server_for(listener: Listener) -> uvicorn.Server:
 def listen_command(args: argparse.Namespace) -> int:
     """Run `listen` until Ctrl-C. `args`: host, port, secret, public_key, status, delay, fail_rate, forward_to,
     print_body, seed, format, server, token, events. Returns 0 after a stop, 1 when it could not listen or reach
-    the server (bad options raise `InvalidInput`, a refusal of the server `RemoteError`)."""
+    the server (bad options raise `InvalidInput`, a refusal of the server `RemoteError`, a closed output
+    `BrokenPipeError`); its subscription is deleted whichever way it ends."""
     options = options_from(args)
     # In JSON mode stdout carries the requests alone: everything said to a person goes to stderr.
-    console = Console(highlight=False, soft_wrap=True, stderr=options.format == "json")
+    console = PipeConsole(highlight=False, soft_wrap=True, stderr=options.format == "json")
     try:
         sock = bind_tcp(args.host, args.port)
     except OSError as exc:  # an error, on stderr as every other (stdout holds what arrived)
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     port = sock.getsockname()[1]  # the port bound: --port 0 picks one
-    subscribed = None
-    if args.server:
-        try:
-            subscribed = listen_server.subscribe(args, listen_server.own_url(args.host, port))
-        except BaseException:
-            sock.close()
-            raise
-        options = replace(options, secret=subscribed.secret, public_pem=options.public_pem or subscribed.public_pem)
     shown = f"[{args.host}]" if ":" in args.host else args.host
-    _banner(console, f"http://{shown}:{port}", options, subscribed)
+    subscribed = None
+    try:
+        if args.server:
+            subscribed = listen_server.subscribe(args, listen_server.own_url(args.host, port))
+            options = replace(options, secret=subscribed.secret, public_pem=options.public_pem or subscribed.public_pem)
+        return _serve(console, sock, f"http://{shown}:{port}", options, subscribed)
+    finally:
+        sock.close()  # uvicorn closed it if it ran
+        if subscribed is not None:  # left behind (say the banner failed), it sent every event to a dead port
+            console.print(listen_server.unsubscribe(args, subscribed), highlight=False)
+
+
+def _serve(
+    console: Console, sock: socket.socket, url: str, options: ListenOptions, subscribed: listen_server.Subscribed | None
+) -> int:
+    """The banner, then the server on `sock` until it stops, then the session's line; the exit status."""
+    _banner(console, url, options, subscribed)
     listener = Listener(options, console)
     server = server_for(listener)
     with stop_signals_end_quietly():
         server.run(sockets=[sock])
     if server.started:
         console.print(listener.summary(), highlight=False)
-    if subscribed is not None:
-        console.print(listen_server.unsubscribe(args, subscribed), highlight=False)
+    if listener.output_closed:  # ended as every command whose reader went away (see `commands.main`)
+        raise BrokenPipeError(errno.EPIPE, "the reader of listen's output went away")
     return 0 if server.started else 1

@@ -1,12 +1,16 @@
-"""How `listen` writes down a request: `Arrival`, the columns of its text line, and its `--format json` record."""
+"""How `listen` writes down a request: `Arrival`, its text line and the columns it is in, its `--format json`
+record, and the console that prints the text."""
 
 from __future__ import annotations
 
+import errno
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from simulator import json_input
@@ -38,6 +42,17 @@ class Arrival:
     path: str = "/"
 
 
+class PipeConsole(Console):
+    """Rich's console, raising `BrokenPipeError` when its reader went away. Rich's own ends the program there
+    (SystemExit(1), no message): from a request, the sender got a 500 and listen ran on; from the banner, listen
+    exited 1 and left its subscription on the server. Raised, it is handled as every command handles it (exit
+    141, see `commands.main`) once listen has deleted its subscription."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # what is printed after this goes nowhere, without another error
+        raise BrokenPipeError(errno.EPIPE, "the reader of listen's output went away")
+
+
 def row(cells: list[str]) -> str:
     """Cells padded to their columns' widths (the markup-free text of each decides its width)."""
     out = []
@@ -47,8 +62,26 @@ def row(cells: list[str]) -> str:
 
 
 def header() -> str:
-    """The column titles, each where its column starts in `show`'s lines."""
+    """The column titles, each where its column starts in `text_line`'s lines."""
     return row([name for name, _ in COLUMNS]) + "  signature  note"
+
+
+def text_line(arrival: Arrival) -> str:
+    """A request as `listen` prints it in text (Rich markup), under the titles of `header`."""
+    clock = datetime.fromtimestamp(arrival.at).strftime("%H:%M:%S.%f")[:-3]
+    color = "green" if 200 <= arrival.status < 300 else "red"
+    check_text = f"{MARKS[arrival.verified]} {arrival.scheme}"
+    if arrival.verified is not True:
+        check_text += f" ({escape(arrival.reason)})"
+    cells = [
+        clock,
+        arrival.provider,
+        escape(", ".join(arrival.types)),
+        escape(", ".join(arrival.event_ids) or "-"),
+        escape(arrival.delivery_id or "-"),
+    ]
+    answer = f"[{color}]{arrival.status}[/]" + " " * (COLUMNS[-1][1] - len(str(arrival.status)))
+    return f"{row(cells)}  {answer}  {check_text}  {escape(arrival.note)}".rstrip()
 
 
 def record(arrival: Arrival) -> dict[str, Any]:

@@ -17,13 +17,14 @@ from tests.cli.conftest import TIMEOUT
 
 
 class ListenProcess:
-    """`webhook-sim listen ARGS`, with no WEBHOOK_SIM_* variable of the test's environment."""
+    """`webhook-sim listen ARGS`, with no WEBHOOK_SIM_* variable of the test's environment; `stdout`, a file
+    descriptor the test holds (say a pipe's writing end), takes its stdout unread instead of a pipe read here."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, stdout: int | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOK_SIM_")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "simulator.cli", "listen", *args],
-            stdout=subprocess.PIPE,
+            stdout=subprocess.PIPE if stdout is None else stdout,
             stderr=subprocess.PIPE,
             text=True,
             encoding="utf-8",
@@ -31,13 +32,15 @@ class ListenProcess:
         )
         self.lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self._new: queue.Queue[tuple[str, str | None]] = queue.Queue()
+        streams = {"stdout": self.proc.stdout, "stderr": self.proc.stderr}
         self._readers = [
             threading.Thread(target=self._read, args=(name, stream), daemon=True)
-            for name, stream in (("stdout", self.proc.stdout), ("stderr", self.proc.stderr))
+            for name, stream in streams.items()
+            if stream is not None
         ]
         for reader in self._readers:
             reader.start()
-        self._open = {"stdout", "stderr"}
+        self._open = {name for name, stream in streams.items() if stream is not None}
 
     def _read(self, name: str, stream: IO[str] | None) -> None:
         assert stream is not None
@@ -73,6 +76,10 @@ class ListenProcess:
     def stop(self, sig: int = signal.SIGINT, timeout: float = TIMEOUT) -> int:
         """Send `sig`, wait for the exit, read what is left; the exit code."""
         self.proc.send_signal(sig)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        """Wait for the exit, read what is left; the exit code."""
         code = self.proc.wait(timeout=timeout)
         while self._take(timeout=5):
             pass
