@@ -27,12 +27,23 @@ MAX_NODES = 100_000
 # the steps are walked recursively, and a few hundred levels exhaust Python's stack. A scenario nests steps about
 # three levels per repeat, choose or parallel.
 MAX_DEPTH = 100
+# Unknown keys in one mapping past this many are counted in one error, not each told: thousands of lines of the
+# same error help no one, and the closest known key worked out for each took longer than reading the file.
+MAX_UNKNOWN_LISTED = 20
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _STR, _FLOAT, _MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:float", "tag:yaml.org,2002:merge"
 _CYCLE = "an alias inside its own anchor would make it infinite"
 _TOO_DEEP = f"the document is nested too deeply: expected at most {MAX_DEPTH} levels of lists and mappings"
 _JSON_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 _INT, _NULL = "tag:yaml.org,2002:int", "tag:yaml.org,2002:null"
+# YAML 1.1, which PyYAML reads, also breaks lines at U+0085, U+2028 and U+2029. YAML 1.2 and JSON do not, nor do
+# editors, `grep -n` or `sed -n`: read as breaks, one of them ends a comment (the rest of it then read as YAML) or a
+# plain scalar, and every line told after it is one too far. So each is read as the ordinary character YAML 1.2
+# has it: swapped for a private-use character the file does not hold, and swapped back in every scalar.
+_UNICODE_BREAKS = "\x85\u2028\u2029"
+_PRIVATE_USE = (range(0xE000, 0xF900), range(0xF0000, 0xFFFFE), range(0x100000, 0x10FFFE))
+# The line breaks left once those are swapped, as PyYAML counts them (and YAML 1.2): LF, CRLF and a lone CR.
+_LINE_BREAK = re.compile(r"\r\n?|\n")
 # The scalars whose text YAML converts, and may fail to: what each must be.
 _READ = {
     _INT: "a whole number",
@@ -71,9 +82,16 @@ class _Loader(yaml.SafeLoader):
     """The safe loader, minus implicit timestamps (`2025-01-01` stays a string, as it would be in JSON), that
     stops at the node past MAX_NODES or MAX_DEPTH, before the parser spends the time or the stack on it."""
 
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, restore: dict[int, int]) -> None:
         super().__init__(stream)
         self._nodes = self._depth = 0
+        self._restore = restore  # the stand-ins of `_stand_ins`, back to the characters they replaced
+
+    def compose_scalar_node(self, anchor: Any) -> yaml.ScalarNode:
+        node = super().compose_scalar_node(anchor)
+        if self._restore:
+            node.value = node.value.translate(self._restore)
+        return node
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         line = self.peek_event().start_mark.line + 1
@@ -110,12 +128,15 @@ class _Document:
         self.problems: list[FieldError] = []
         self._visits = 0
         self._written = 1  # the line last walked for the first time: where the alias being expanded is written
+        # Each mapping's keys by name, built at the first lookup in it (see `_entry`).
+        self._entries: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
+        restore = _stand_ins(text, source)
+        self._restore = restore
         try:
-            loader = _Loader(text)
+            loader = _Loader(text.translate({v: k for k, v in restore.items()}), restore)
         except yaml.reader.ReaderError as exc:  # a character YAML refuses, found before any parsing
-            line = text.count("\n", 0, exc.position) + 1
             problem = f"invalid YAML: character U+{exc.character:04X} is not allowed in a YAML file"
-            raise ScenarioInvalid(source, [FieldError("", problem, source, line)]) from None
+            raise ScenarioInvalid(source, [FieldError("", problem, source, _line_at(text, exc.position))]) from None
         try:
             self.root = loader.get_single_node()
             if self.root is None:
@@ -126,6 +147,9 @@ class _Document:
             self._loader = loader
             self._walk(self.root, (), set(), set())
             self.data = loader.construct_document(self.root)
+            # Constructing rewrites a mapping's entries (merge keys are expanded, keys that are not text dropped):
+            # the lookups from here on read them as they now are, as the data does.
+            self._entries.clear()
         except _Limit as exc:
             raise ScenarioInvalid(source, [FieldError("", exc.message, source, exc.line)]) from None
         except yaml.YAMLError as exc:
@@ -140,10 +164,17 @@ class _Document:
 
     def _syntax_error(self, exc: yaml.YAMLError) -> FieldError:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = self._restored(str(getattr(exc, "problem", None) or exc))
         context = getattr(exc, "context", None)
-        message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+        message = f"invalid YAML: {problem}" + (f" ({self._restored(str(context))})" if context else "")
         return FieldError("", message, self.source, mark.line + 1 if mark else None)
+
+    def _restored(self, message: str) -> str:
+        """A PyYAML message that may quote a stand-in (`found '\\ue000'`), with the character it stands for."""
+        for stand_in, original in self._restore.items():
+            for shown in (str, repr):  # as is, and escaped as the message's %r shows it
+                message = message.replace(shown(chr(stand_in)).strip("'"), shown(chr(original)).strip("'"))
+        return message
 
     def _walk(self, node: yaml.Node, path: FieldPath, seen: set[int], active: set[int]) -> None:
         """Finds what the YAML loader would silently accept: duplicate keys, keys that are not strings, values
@@ -232,18 +263,50 @@ class _Document:
             if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
                 node = node.value[part]
                 line = node.start_mark.line + 1
-            elif isinstance(node, yaml.MappingNode):
-                pairs = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)]
-                if not pairs:
-                    break
-                key, node = pairs[-1]
+            elif isinstance(node, yaml.MappingNode) and (entry := self._entry(node, str(part))) is not None:
+                key, node = entry
                 line = key.start_mark.line + 1
             else:
                 break
         return line
 
+    def _entry(self, node: yaml.MappingNode, name: str) -> tuple[yaml.Node, yaml.Node] | None:
+        """The key and value nodes of `name` in the mapping `node` (the last, when it is written twice, as in the
+        data). Each mapping is indexed once: a file of thousands of unknown keys has an error, and a lookup, for
+        each, and scanning the mapping for every one made checking such a file quadratic."""
+        entries = self._entries.get(id(node))
+        if entries is None:
+            entries = {str(k.value): (k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+            self._entries[id(node)] = entries
+        return entries.get(name)
+
     def error(self, path: FieldPath, message: str) -> FieldError:
         return FieldError(field_path(path), message, self.source, self.line(path))
+
+
+def _stand_ins(text: str, source: str) -> dict[int, int]:
+    """For each of `_UNICODE_BREAKS` in `text`, a private-use character `text` does not hold, mapped to it: what
+    PyYAML reads in its place. Empty for most files, which hold none of them."""
+    present = [c for c in _UNICODE_BREAKS if c in text]
+    if not present:
+        return {}
+    held = set(text)
+    free = (chr(c) for r in _PRIVATE_USE for c in r if chr(c) not in held)
+    restore = {ord(stand_in): ord(c) for c, stand_in in zip(present, free, strict=False)}
+    if len(restore) < len(present):  # a file holding every private-use character: nothing left to stand in
+        at = min(text.index(c) for c in present)
+        problem = (
+            f"character U+{ord(text[at]):04X} cannot be read in a file that also holds every private-use "
+            "character: expected \\N, \\L or \\P in a double-quoted string instead"
+        )
+        raise ScenarioInvalid(source, [FieldError("", problem, source, _line_at(text, at))])
+    return restore
+
+
+def _line_at(text: str, position: int) -> int:
+    """The 1-based line of the character at `position`, lines broken where PyYAML breaks them once the characters
+    of `_UNICODE_BREAKS` are swapped: the line its marks tell."""
+    return len(_LINE_BREAK.findall(text, 0, position)) + 1
 
 
 def _inf_or_nan(text: str) -> bool:
@@ -326,7 +389,8 @@ def _translate(error: ValidationError, doc: _Document) -> list[FieldError]:
     if "propertyNames" in error.schema_path:
         key = str(instance)
         if isinstance(sub, dict) and "x-kind" in sub:
-            if sum(k in KINDS for k in _value_at(doc.data, path)) > 1:
+            step = _value_at(doc.data, path)  # the kinds looked up in the step, not its keys scanned for kinds:
+            if sum(k in step for k in KINDS) > 1:  # this runs once for each of its unknown keys
                 return []  # two kinds in one step: reported once, by the oneOf rule
             kind, allowed = sub["x-kind"], ", ".join(sub["enum"])
             article = "an" if kind[0] in "aeiou" else "a"
@@ -349,8 +413,13 @@ def _translate(error: ValidationError, doc: _Document) -> list[FieldError]:
         ]
     if keyword == "additionalProperties" and isinstance(instance, dict):
         known, patterns = list(sub.get("properties", {})), list(sub.get("patternProperties", {}))
-        extra = [k for k in instance if k not in known and not any(re.search(p, str(k)) for p in patterns)]
-        return [doc.error((*path, str(k)), _unknown_key(str(k), known)) for k in extra]
+        extra = [str(k) for k in instance if k not in known and not any(re.search(p, str(k)) for p in patterns)]
+        listed = [doc.error((*path, k), _unknown_key(k, known)) for k in extra[:MAX_UNKNOWN_LISTED]]
+        rest = extra[MAX_UNKNOWN_LISTED:]
+        if rest:
+            more = f"and {len(rest)} more unknown keys from {rest[0]!r} on: expected only {', '.join(known)}"
+            listed.append(doc.error((*path, rest[0]), more))
+        return listed
     if keyword == "oneOf" and isinstance(instance, dict) and _is_step(error):
         kinds = [k for k in KINDS if k in instance]
         if not kinds and any(k not in sub.get("properties", {}) for k in instance):
