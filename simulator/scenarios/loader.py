@@ -46,6 +46,7 @@ class _Builder:
     def __init__(self, doc: _Document) -> None:
         self.doc = doc
         self.errors: list[FieldError] = []
+        self._unknown_types = 0
         self.data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
         self.params = self._params(self.data.get("params"))
         self.provider = self._provider(self.data.get("provider"))
@@ -148,8 +149,11 @@ class _Builder:
         if not isinstance(name, str) or self.provider is None:
             return None
         try:
-            etype = catalog.resolve(name, self.provider)
+            # Close spellings for the first few unknown types alone: each costs a few ms, and a file may hold
+            # thousands of them.
+            etype = catalog.resolve(name, self.provider, suggest=self._unknown_types < SUGGESTED)
         except UnknownEventType as exc:
+            self._unknown_types += 1
             hints = _suggestions(exc.suggestions, self.provider)
             hint = f"; did you mean {', '.join(hints)}?" if hints else ""
             self.errors.append(
@@ -292,6 +296,7 @@ _FILE_CACHE: dict[str, tuple[tuple[int, int], Scenario]] = {}
 # A scenario file larger than this is refused unread: the largest built-in is 2.3 KB, and parsing YAML takes
 # about 5 s a megabyte.
 MAX_BYTES = 1 << 20
+SUGGESTED = 20  # unknown event types of a file given close spellings
 
 
 def load_file(path: str | Path) -> Scenario:
