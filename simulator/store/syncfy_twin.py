@@ -207,6 +207,15 @@ class SyncfyTwinStore:
             stmt = stmt.where(t.syncfy_webhooks.c.id_webhook == id_webhook)
         return [dict(r._mapping) for r in await self._all(stmt)]
 
+    async def update_webhook(self, id_webhook: str, values: dict[str, Any]) -> bool:
+        """Change some of a webhook's fields in place; False when it no longer exists."""
+        stmt = update(t.syncfy_webhooks).where(t.syncfy_webhooks.c.id_webhook == id_webhook).values(**values)
+
+        async def call(conn: AsyncConnection) -> bool:
+            return bool((await conn.execute(stmt)).rowcount)
+
+        return bool(await self._write(call))
+
     async def delete_webhook(self, id_webhook: str) -> None:
         async def call(conn: AsyncConnection) -> None:
             await conn.execute(delete(t.syncfy_webhooks).where(t.syncfy_webhooks.c.id_webhook == id_webhook))
