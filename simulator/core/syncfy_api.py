@@ -282,11 +282,13 @@ class SyncfyBackend:
         await self.catch_up()
         webhook = id_param(params, "id_job_webhook")
         if webhook:
-            notices = await self.tables.webhook_events(webhook, self.hidden_from())
-            if not notices:
+            notices = await self._of_live_credentials(await self.tables.webhook_events(webhook, self.hidden_from()))
+            if not notices:  # a deleted credential's notice is as unknown as its job (`/v1/jobs/{id}/status`)
                 raise not_found("id_job_webhook", webhook)
         elif caller.id_user is not None:
-            notices = await self.tables.user_documents(caller.id_user, self.hidden_from())
+            notices = await self._of_live_credentials(
+                await self.tables.user_documents(caller.id_user, self.hidden_from())
+            )
         else:
             raise bad_input("id_job_webhook or id_user is required", "id_job_webhook")
         out: list[dict[str, Any]] = []
@@ -294,6 +296,24 @@ class SyncfyBackend:
             out.extend(await self._job_documents(caller, id_job))
         chosen = [d for d in out if api_documents.matches(d, params)]
         return chosen[skip : skip + limit]
+
+    async def _of_live_credentials(self, notices: list[Indexed]) -> list[Indexed]:
+        """The documents notices whose credential is not deleted: its documents go with it, as its transactions do
+        (`view`), and a deleted user's with their credentials. A notice of no credential an event announced (a
+        documents event emitted alone) is kept."""
+        live: dict[str, bool] = {}
+        out = []
+        for notice in notices:
+            id_credential = await self.tables.documents_credential(notice.key)
+            if id_credential is not None and id_credential not in live:
+                try:
+                    await self.view(Caller(True, None), id_credential)  # whoever's: a 404 only once it is deleted
+                    live[id_credential] = True
+                except NotFound:
+                    live[id_credential] = False
+            if id_credential is None or live[id_credential]:
+                out.append(notice)
+        return out
 
     async def _job_documents(self, caller: Caller, id_job: str) -> list[dict[str, Any]]:
         events = [

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simulator.store import Store
@@ -118,6 +118,22 @@ class SyncfyTwinStore:
 
     async def user_documents(self, id_user: str, hidden_from: Sequence[str] = ()) -> list[Indexed]:
         return await self._indexed(_I.id_user == id_user, _I.id_job_webhook.is_not(None), hidden_from=hidden_from)
+
+    async def documents_credential(self, event_key: str) -> str | None:
+        """The credential a documents event reports for. The event does not name it; it is the latest credential
+        its user had at its site, as the events indexed before it name them (a documents job downloads for one
+        credential, at that credential's site: `providers.syncfy.events`)."""
+        doc = t.syncfy_index.alias("doc")
+        same = and_(_I.id_user == doc.c.id_user, _I.id_site == doc.c.id_site, _I.n < doc.c.n)
+        stmt = (
+            select(_I.id_credential)
+            .select_from(t.syncfy_index.join(doc, same))
+            .where(doc.c.event_key == event_key, _I.id_credential.is_not(None))
+            .order_by(_I.n.desc())
+            .limit(1)
+        )
+        rows = await self._all(stmt)
+        return rows[0].id_credential if rows else None
 
     async def refreshes_tagged(self, tags: Sequence[str], hidden_from: Sequence[str] = ()) -> list[Indexed]:
         return await self._indexed(_I.tag.in_(list(tags)), hidden_from=hidden_from)
