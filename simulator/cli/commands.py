@@ -36,7 +36,10 @@ MODULES = {
     "listen": "listen",
     "docs": "docs",
 }
-DESCRIPTION = "The `webhook-sim` command: a thin layer over the library, one module per command, one argparse tree."
+DESCRIPTION = (
+    "Imitate the webhooks of Syncfy and Basis Theory, and their APIs: play scenarios of signed, retried deliveries "
+    "against your service, serve them to a dashboard, and listen for them. `webhook-sim COMMAND --help` tells more."
+)
 
 
 def parser(command: str | None = None) -> argparse.ArgumentParser:

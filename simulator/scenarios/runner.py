@@ -15,6 +15,7 @@ import heapq
 import json
 import math
 import random
+import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import aclosing, suppress
@@ -95,6 +96,10 @@ def resolve_params(scenario: Scenario, given: Mapping[str, Any]) -> dict[str, An
     return values
 
 
+# Numbers as a person types them in ASCII: Python's int() and float() also take `1_000` and other scripts'
+# digits (`٣`), which no shell user means as a count.
+_WHOLE = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -130,11 +135,8 @@ def _to_int(value: Any) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
+    if isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+        return int(value.strip())
     raise ValueError(f"expected a whole number, got {value!r}")
 
 
@@ -142,10 +144,11 @@ def _to_float(value: Any) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         number = float(value)
     elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise ValueError(f"expected a number, got {value!r}") from None
+        text = value.strip()
+        if not _NUMBER.fullmatch(text):
+            endless = text.lower().lstrip("+-") in ("nan", "inf", "infinity")
+            raise ValueError(f"expected a {'finite ' if endless else ''}number, got {value!r}")
+        number = float(text)
     else:
         raise ValueError(f"expected a number, got {value!r}")
     if not math.isfinite(number):

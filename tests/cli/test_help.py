@@ -30,6 +30,14 @@ def test_every_command_is_in_the_tree():
     }  # fmt: skip
 
 
+def test_the_top_level_help_says_what_the_tool_does(capsys):
+    """It printed the module's note on how the command line is built ("one argparse tree")."""
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    described = " ".join(capsys.readouterr().out.split())
+    assert "Syncfy and Basis Theory" in described and "argparse" not in described, described
+
+
 def test_a_command_line_imports_its_commands_module_alone():
     """Each command's own tree is the whole tree's branch for it, and building it imports no other command."""
     whole = commands()

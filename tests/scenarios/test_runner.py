@@ -236,6 +236,10 @@ def test_params_are_coerced_to_the_type_of_their_default(given, expected):
         ({"flag": "maybe"}, "params.flag", "expected true or false"),
         ({"ratio": "nan"}, "params.ratio", "expected a finite number"),
         ({"name": True}, "params.name", "expected a string"),
+        # Python's int() and float() take these; nobody typing a count at a shell means them.
+        ({"n": "1_000"}, "params.n", "expected a whole number"),
+        ({"n": "\u0663"}, "params.n", "expected a whole number"),  # ARABIC-INDIC DIGIT THREE
+        ({"ratio": "1_0.5"}, "params.ratio", "expected a number"),
     ],
 )
 def test_bad_params_name_the_param(given, field, phrase):
