@@ -342,15 +342,20 @@ def validate_files(paths: Iterable[str | Path]) -> list[FieldError]:
     names: dict[str, Path] = {}
     builtin = builtin_dir().resolve()
     builtins = discover()[0]  # no folders given: the built-in ones alone (cached)
-    for path in dict.fromkeys(_resolved(p) for p in paths):
-        scenario = _load_one(path, errors)
+    # Each file once, however it is named (links followed), and told by the name it was given: a broken link
+    # named the missing file it points to, which the person never typed.
+    given: dict[Path, Path] = {}
+    for p in paths:
+        given.setdefault(_resolved(p), Path(p).absolute())
+    for path, named in given.items():
+        scenario = _load_one(named, errors)
         if scenario is None:
             continue
         if scenario.name in builtins and path.parent != builtin:  # a server would skip it, as discover does
             errors.append(_name_clash(scenario, "the built-in scenario"))
         elif scenario.name in names:
             errors.append(_name_clash(scenario, f"the scenario in {names[scenario.name]}"))
-        names.setdefault(scenario.name, path)
+        names.setdefault(scenario.name, named)
     return errors
 
 

@@ -121,8 +121,8 @@ def test_validate_refuses_what_is_not_a_regular_file(tmp_path, kind):
         os.mkfifo(path)
     ran = capped("validate", path)
     assert ran.returncode == 2, ran.stderr
-    named = "/dev/zero" if kind != "fifo" else path  # `validate` names a file by its resolved path
-    assert ran.stderr.strip() == f"error: {named}: not a regular file: expected a YAML file"
+    # Named as it was given (a link by its own name, as `cat` and `grep` name it), in full.
+    assert ran.stderr.strip() == f"error: {path}: not a regular file: expected a YAML file"
 
 
 def test_a_loop_of_links_is_a_file_that_cannot_be_read(main, tmp_path):
@@ -186,3 +186,11 @@ def test_the_preview_refuses_a_repeat_that_plans_without_end_between_two_events(
     path = write(tmp_path / "spin.yaml", text + "    steps: [{wait: 1ms}]\n  - emit: credentials.updated\n")
     ran = capped("scenarios", path, "--limit", "5")
     assert ran.returncode == 2 and f"{path}:5: steps[1].repeat: these steps emit nothing" in ran.stderr, ran.stderr
+
+
+def test_a_broken_link_is_told_by_the_name_it_was_given(main, tmp_path):
+    """It named the missing file the link points to, which the person never typed."""
+    link = tmp_path / "linked.yaml"
+    link.symlink_to(tmp_path / "gone" / "target.yaml")
+    ran = main("validate", str(link))
+    assert ran.code == 2 and f"{link}: no such file" in ran.err and "target.yaml" not in ran.err, ran
