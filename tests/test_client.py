@@ -304,8 +304,12 @@ def test_records_keep_the_json_and_api_errors_read_any_answer():
     assert run.raw == answer and run.created_at.year == 2025
     with pytest.raises(ValueError, match="scenario"):
         RunInfo.of({k: v for k, v in answer.items() if k != "scenario"})
-    plain = ApiError.from_response(httpx.Response(502, text="bad gateway"))
+    plain = ApiError.from_response(httpx.Response(502, text="bad\n  gateway"))
     assert (plain.status, plain.title, plain.detail, plain.errors) == (502, "Bad Gateway", "bad gateway", ())
+    page = ApiError.from_response(httpx.Response(404, html="<!DOCTYPE HTML>\n<html><p>File not found</p></html>"))
+    assert (
+        page.detail == "answered with text/html; charset=utf-8, not webhook-sim's control API: is the URL the server's?"
+    )
     problem = ApiError.from_response(
         httpx.Response(
             422,

@@ -35,7 +35,7 @@ class ApiError(Exception):
         except ValueError:
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("detail"), str):  # a proxy's, a gateway's
-            return cls(response.status_code, response.reason_phrase, f"{_where(response)}{response.text[:500]}")
+            return cls(response.status_code, response.reason_phrase, _foreign(response))
         errors = body.get("errors")
         return cls(
             response.status_code,
@@ -50,6 +50,15 @@ class ApiError(Exception):
         kind = response.headers.get("content-type", "no content type")
         detail = f"{_where(response)}answered {response.status_code} ({kind}): {why}"
         return cls(response.status_code, "Not webhook-sim's control API", detail[:800])
+
+
+def _foreign(response: httpx.Response) -> str:
+    """What an answer that is no problem of the control API's says: a short text or JSON one on a line (a proxy's
+    "upstream timed out"), else its kind alone. An HTML page was printed whole, tags and all, into the error."""
+    kind = response.headers.get("content-type", "no content type")
+    if kind.startswith(("text/plain", "application/json")) and (text := " ".join(response.text.split())):
+        return f"{_where(response)}{text[:300]}{'…' if len(text) > 300 else ''}"
+    return f"{_where(response)}answered with {kind}, not webhook-sim's control API: is the URL the server's?"
 
 
 def _where(response: httpx.Response) -> str:
