@@ -53,6 +53,22 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     return root
 
 
+def _command_parser(tree: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost parser the command line chose in `tree` (`subscriptions list`'s, not the tree's)."""
+    current = tree
+    while True:
+        chosen = [
+            action.choices[name]
+            for action in current._actions
+            if isinstance(action, argparse._SubParsersAction)
+            and isinstance(name := getattr(args, action.dest or "", None), str)
+            and name in action.choices
+        ]
+        if not chosen:
+            return current
+        current = chosen[0]
+
+
 def _modules(command: str | None) -> list[ModuleType]:
     names = [MODULES[command]] if command in MODULES else list(dict.fromkeys(MODULES.values()))
     return [importlib.import_module(f"simulator.cli.{name}") for name in names]
@@ -62,7 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # A command comes first: only `--help` and `--version` may come before it, and they get the whole tree.
     tree = parser(argv[0] if argv else None)
-    args = tree.parse_args(argv)
+    args, extra = tree.parse_known_args(argv)
+    if extra:  # said with the command's usage, which names its options, not the tree's
+        _command_parser(tree, args).error(f"unrecognized arguments: {' '.join(extra)}")
     refuse_bad_switches(tree, args)
     try:
         code: int = args.handler(args)

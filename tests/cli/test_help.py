@@ -38,6 +38,22 @@ def test_the_top_level_help_says_what_the_tool_does(capsys):
     assert "Syncfy and Basis Theory" in described and "argparse" not in described, described
 
 
+@pytest.mark.parametrize(
+    ("argv", "prog"),
+    [
+        (["deliveries", "--bogus"], "webhook-sim deliveries"),
+        (["subscriptions", "list", "--bogus"], "webhook-sim subscriptions list"),
+    ],
+)
+def test_an_unknown_option_is_told_with_its_commands_usage(argv, prog, capsys):
+    """It was told with the tree's usage, `webhook-sim [-h] [--version] {deliveries} ...`, which names no option."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err.startswith(f"usage: {prog} ") and f"{prog}: error: unrecognized arguments: --bogus" in err, err
+
+
 def test_a_command_line_imports_its_commands_module_alone():
     """Each command's own tree is the whole tree's branch for it, and building it imports no other command."""
     whole = commands()
