@@ -106,7 +106,8 @@ def describe(args: argparse.Namespace) -> int:
         out["complete"] = preview.count is not None
         print(json.dumps(out, indent=2))
         return 0
-    print(f"{scenario.name} ({scenario.provider}): {' '.join(scenario.description.split())}")
+    described = " ".join(scenario.description.split())
+    print(f"{scenario.name} ({scenario.provider})" + (f": {described}" if described else ""))
     if scenario.observe:
         print(f"observe: {' '.join(scenario.observe.split())}")
     print("parameters:" if scenario.params else "parameters: none")
@@ -129,7 +130,8 @@ def _extent(preview: Preview) -> str:
 
     if preview.count is None or preview.span is None:
         return f"more than {PLAN_LIMIT} events, too many to count ahead (a run shows no ETA either)"
-    return f"{preview.count} events over {duration(preview.span)} of simulated time"
+    events = "1 event" if preview.count == 1 else f"{preview.count} events"
+    return f"{events} over {duration(preview.span)} of simulated time"
 
 
 def _offset(seconds: float) -> str:

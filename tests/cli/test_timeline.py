@@ -44,6 +44,16 @@ def test_scenarios_name_describes_it_and_plans_its_timeline(main):
     assert data["duration_s"] == round(span, 3)
 
 
+def test_a_file_without_a_description_and_one_event_reads_as_english(main, tmp_path):
+    """It read `one (syncfy): ` with a colon before nothing, and `1 events`."""
+    path = tmp_path / "one.yaml"
+    path.write_text("name: one\nprovider: syncfy\nsteps:\n  - emit: credentials.created\n")
+    ran = main("scenarios", str(path))
+    lines = ran.out.splitlines()
+    assert ran.code == 0 and lines[0] == "one (syncfy)", ran
+    assert any(line.startswith("timeline for seed 0: 1 event over ") for line in lines), lines
+
+
 def test_the_planned_timeline_is_what_a_run_delivers(receiver: Receiver):
     """The same seed, parameters and start time: the events a run delivers are the ones listed, in order."""
     described = cli("scenarios", "syncfy-two-factor", "--seed", "7", "--start-time", START, "--json")
