@@ -23,14 +23,11 @@ START_TIMEOUT = 30.0
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """These tests start worker and server processes that each keep a core busy: one at a time, in one test
-    worker, so they do not crowd the two cores the timing-sensitive tests elsewhere share, and from the start."""
+    worker, so they do not crowd the two cores the timing-sensitive tests elsewhere share."""
     here = Path(__file__).parent
-    ours = [item for item in items if here in item.path.parents]
-    for item in ours:
-        item.add_marker(pytest.mark.xdist_group("postgresql-processes"))
-    # First in the order: the group is one unit of work, handed to a test worker when the order reaches it. Where
-    # the directory falls alphabetically it began some six minutes in and ran minutes past every other worker.
-    items[:] = ours + [item for item in items if here not in item.path.parents]
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("postgresql-processes"))
 
 
 @pytest.fixture(scope="module")
