@@ -97,15 +97,22 @@ def resolve(name: str, provider: str | None = None, *, suggest: bool = True) -> 
 
 
 @cache
-def _spelled(prefix: str) -> list[str]:
-    return [s for s in _index() if s.startswith(prefix)]
+def _by_provider() -> dict[str, list[str]]:
+    """Each provider's full spellings (`provider:type`). Keyed by the catalog's providers alone: a cache keyed by
+    whatever prefix a request names grew with every new one a client sent."""
+    spelled: dict[str, list[str]] = {}
+    for spelling in _index():
+        provider, colon, _ = spelling.partition(":")
+        if colon:
+            spelled.setdefault(provider, []).append(spelling)
+    return spelled
 
 
 def _spellings(name: str) -> list[str]:
     """The spellings a close match of `name` is looked for among: its provider's alone when it names one (a
-    tenth of them for Syncfy, a third for Basis Theory), else every one."""
+    tenth of them for Syncfy, a third for Basis Theory; none for a provider the catalog lacks), else every one."""
     provider, colon, _ = name.partition(":")
-    return _spelled(provider + colon) if colon else list(_index())
+    return _by_provider().get(provider, []) if colon else list(_index())
 
 
 def matches(filters: Iterable[str], etype: EventType) -> bool:

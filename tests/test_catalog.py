@@ -270,3 +270,15 @@ def test_samples_of_one_seed_never_share_an_event_id_or_reuse_it_as_another_kind
         others = set(everything) - owned[key]
         reused = others & set(strings(body))
         assert not reused, f"{key} carries another sample's event id as one of its own values: {reused}"
+
+
+def test_unknown_providers_a_client_names_are_not_remembered() -> None:
+    """The close-spelling search kept a list per prefix a request named (`POST /events {"type": "x1:t"}`): memory
+    that grew with every new one."""
+    from simulator import catalog
+
+    for i in range(50):
+        with pytest.raises(UnknownEventType):
+            catalog.resolve(f"nobody{i}:token.created")
+    assert catalog._by_provider.cache_info().currsize == 1
+    assert set(catalog._by_provider()) == {"syncfy", "basistheory"}
