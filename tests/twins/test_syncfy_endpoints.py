@@ -21,11 +21,10 @@ from simulator.testing import WebhookSim
 from simulator.testing.receiver import Receiver
 from tests.twins.syncfy_harness import envelope, finished_run, run_events
 
-SCENARIOS = sorted(
-    p.stem
-    for p in (Path(__file__).parents[2] / "scenarios").glob("*.yaml")
-    if yaml.safe_load(p.read_text()).get("provider") == "syncfy"
-)
+DOCUMENTS = {p.stem: yaml.safe_load(p.read_text()) for p in (Path(__file__).parents[2] / "scenarios").glob("*.yaml")}
+SCENARIOS = sorted(name for name, document in DOCUMENTS.items() if document.get("provider") == "syncfy")
+# Each refresh repeats the events of the one before: three make every kind of URL without the dozen of a chaos run.
+REFRESHES = 3
 SITE_IDS = ("id_site", "id_site_organization", "id_site_organization_type")
 
 
@@ -51,7 +50,8 @@ def test_the_builtin_syncfy_scenarios_are_all_covered():
 def test_every_endpoint_of_every_event_answers_with_the_events_ids(
     scenario: str, control: httpx.Client, syncfy: httpx.Client, receiver: Receiver
 ):
-    events = run_events(control, finished_run(control, scenario, receiver.url, seed=11))
+    params = {"refreshes": REFRESHES} if "refreshes" in DOCUMENTS[scenario].get("params", {}) else {}
+    events = run_events(control, finished_run(control, scenario, receiver.url, seed=11, params=params))
     catalogue = envelope(syncfy.get("/v1/documents/catalogues/document_types"))
     types = {row["id_document_type"] for row in catalogue}
     checked = 0
