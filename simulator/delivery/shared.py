@@ -104,13 +104,22 @@ class Sharing:
             return
         try:
             conn = await self.engine.store.engine.connect()
+        except Exception as exc:  # the store is down: the rounds try again, and polling goes on meanwhile
+            log.debug("cannot listen for new deliveries (%s)", exc)
+            return
+        try:
             raw = (await conn.get_raw_connection()).driver_connection
             if raw is None:
-                await conn.close()
-                return
+                raise ConnectionError("the connection has no driver connection")
             await raw.add_listener(OUTBOX_CHANNEL, self._told)
             await raw.add_listener(RUNS_CHANNEL, lambda *_: self._runs_told())
-        except Exception as exc:  # the store is down: the rounds try again, and polling goes on meanwhile
+        except BaseException as exc:
+            # The connection goes back to the pool whatever stopped it here, a stop's cancellation included: left
+            # to the garbage collector, it was terminated there with a warning, outside any loop.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(conn.close())
+            if not isinstance(exc, Exception):
+                raise
             log.debug("cannot listen for new deliveries (%s)", exc)
             return
         self._listener = (conn, raw)

@@ -53,3 +53,29 @@ async def test_a_commit_of_deliveries_notifies_the_senders_and_one_of_events_alo
         assert heard.empty()  # the first commit said nothing (notifications arrive in commit order)
     finally:
         await listener.close()
+
+
+async def test_a_sender_that_cannot_listen_gives_its_connection_back(
+    pg_cluster: pg.Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`LISTEN` failing (the store restarting as it was asked) left the connection taken for it checked out, to be
+    terminated by the garbage collector with a warning (an error here); it goes back to the pool, and the sender
+    polls instead."""
+    from simulator.core.simulator import Simulator
+
+    async def refused(*_: object) -> None:
+        raise ConnectionError("the server closed the connection")
+
+    sim = await Simulator.open(pg_cluster.create_database("unlistened"))
+    try:
+        sharing = sim.engine._sharing
+        assert sharing is not None and sharing._listener is not None
+        await sharing._unlisten()  # as after a restart of the store: the next round listens anew
+        pool = sim.store.engine.pool
+        before = pool.checkedout()  # type: ignore[attr-defined]
+        monkeypatch.setattr(asyncpg.Connection, "add_listener", refused)
+        await sharing._listen()
+        assert pool.checkedout() == before  # type: ignore[attr-defined]
+        assert sharing._listener is None
+    finally:
+        await asyncio.wait_for(sim.close(), 30)
