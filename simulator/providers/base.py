@@ -107,6 +107,9 @@ class Provider(ABC):
     # (`token.created` → `token.expired`): a run tells the first one's builder when (`BuildContext.ends`), so a
     # token's `expires_at` is the moment its token.expired comes.
     ends: ClassVar[Mapping[str, str]] = {}
+    # Run parameters the builders read as one of a few words, case aside (Syncfy's `environment`): a scenario
+    # declaring one takes those words alone, and the OpenAPI document says so.
+    choices: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
     def __init__(self) -> None:
         self.event_types: dict[str, EventType] = {}

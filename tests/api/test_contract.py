@@ -241,3 +241,25 @@ def test_typed_parameters_over_the_api(api: httpx.Client) -> None:
     problem(api.post("/runs", json={**body, "params": {"refreshes": True}}), 422, "params.refreshes")
     problem(api.post("/runs", json={**body, "params": {"refreshes": -1}}), 422, "steps[7].repeat")
     ok(api.post("/runs", json={**body, "params": {"refreshes": 2.0}}), schemas.Run, 202)  # 2.0 is JSON's 2
+
+
+def test_a_parameter_of_a_few_words_is_stated_as_them_and_held_to_them(api: httpx.Client) -> None:
+    """Syncfy's `environment` takes `sandbox` or `production`, in either case: the document said any text, so a
+    client generating valid requests from it (schemathesis' stateful phase) sent `""` and got a 422. Checked on
+    schedules, which are checked as runs are, at a time none of them fires."""
+    doc = api.get("/openapi.json").json()
+    [_secret, _target, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
+    branch = next(b for b in scenarios["oneOf"] if "syncfy-chaos" in b["properties"]["scenario"].get("enum", []))
+    stated = branch["properties"]["params"]["properties"]
+    body: dict[str, Any] = {"scenario": "syncfy-chaos", "target": URL, "at": "2199-01-01T00:00:00Z"}
+    valid = {"environment": ("sandbox", "Production", "SANDBOX"), "institution": ("any", "Bank", "FISCAL")}
+    # The Kelvin sign and the long s lower to ASCII letters (`str.lower`), which the patterns cannot say.
+    invalid = {"environment": ("", "prod", "sandbox ", "\u017fandbox"), "institution": ("", "banks", "ban\u212a")}
+    for name in valid:
+        pattern = re.compile(stated[name]["pattern"])
+        for value in valid[name]:
+            assert pattern.search(value)
+            ok(api.post("/schedules", json={**body, "params": {name: value}}), schemas.Schedule, 201)
+        for value in invalid[name]:
+            assert not pattern.search(value)
+            problem(api.post("/schedules", json={**body, "params": {name: value}}), 422, f"params.{name}")

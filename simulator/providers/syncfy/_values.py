@@ -79,8 +79,10 @@ INSTITUTIONS = ("any", "bank", "fiscal")
 
 
 def _choice(params: dict[str, Any], name: str, allowed: tuple[str, ...], what: str) -> str:
-    """The run parameter `name` (case-insensitive; the first of `allowed` by default), one of `allowed`."""
-    value = str(params.get(name, allowed[0])).lower()
+    """The run parameter `name` (ASCII letters in either case; the first of `allowed` by default), one of
+    `allowed`. Only ASCII: `str.lower` maps the Kelvin sign to `k`, which the document's pattern refuses."""
+    value = str(params.get(name, allowed[0]))
+    value = value.lower() if value.isascii() else value
     if value not in allowed:
         expected = f"{', '.join(allowed[:-1])} or {allowed[-1]}"
         raise InvalidInput(
