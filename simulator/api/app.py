@@ -4,6 +4,7 @@ lifespan that starts the schedules (and, for the server, opens and closes the si
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -33,10 +34,12 @@ from simulator.api.problem import http_exception, sim_error
 from simulator.core import syncfy
 from simulator.core.schedules import Schedules
 from simulator.core.simulator import Simulator
-from simulator.errors import SimError
+from simulator.errors import FieldError, SimError
 from simulator.scenarios.model import Scenario
 from simulator.store.leases import LEASE_TTL
 from simulator.store.retention import keep
+
+log = logging.getLogger("webhook_sim.api")
 
 MAX_BODY = 1_048_576
 ENDPOINTS: list[Endpoint] = [
@@ -128,6 +131,7 @@ def build_app(
             # The scenarios read now, off the loop and without holding up start-up, so that the first dashboard to
             # list them is answered at once (kept on the state: what waits for that reading can see it end).
             reading = app.state.scenarios_read = asyncio.create_task(sim.scenarios())
+            reading.add_done_callback(_tell_skipped)
             try:
                 yield
             finally:
@@ -159,3 +163,12 @@ def build_app(
     )
     app.router.redirect_slashes = False  # `/runs/` is an unknown route (404), not a redirect
     return app
+
+
+def _tell_skipped(reading: asyncio.Task[tuple[dict[str, Scenario], list[FieldError]]]) -> None:
+    """Log each scenario file the start-up's reading skipped, and why: one with a mistake was otherwise only
+    missing from the lists (`GET /scenarios` and the dashboard say why too)."""
+    if reading.cancelled() or reading.exception() is not None:
+        return  # a request reading them meets the same failure, and is answered it
+    for problem in reading.result()[1]:
+        log.warning("scenario file skipped: %s", problem)

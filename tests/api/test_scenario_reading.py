@@ -117,3 +117,25 @@ def test_a_server_reads_its_scenarios_as_it_starts(tmp_path: Path, scenario_dir:
     finally:
         held.release.set()
         srv.stop()
+
+
+def test_a_server_logs_the_scenario_files_it_skips_and_why(
+    tmp_path: Path, scenario_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file with a mistake in a --scenarios folder was skipped without a word in the server's log: the
+    scenario was only missing from the lists. Each skipped file is told once, with its line and the problem."""
+    from simulator.api.app import server_app
+
+    (scenario_dir / "broken.yaml").write_text("name: api-broken\nprovider: basistheory\nsteps:\n  - emit: nope.nope\n")
+    caplog.set_level("WARNING", logger="webhook_sim.api")
+    srv = ApiServer(server_app(str(tmp_path / "skip.db"), scenario_dirs=[scenario_dir], grace=1)).start()
+    try:
+        skipped = lambda: [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]  # noqa: E731
+        eventually(skipped, what="the skipped file in the log")
+        told = skipped()
+        with srv.client() as client:
+            names = [s["name"] for s in client.get("/scenarios", params={"limit": 200}).json()["data"]]
+    finally:
+        srv.stop()
+    assert len(told) == 1 and f"{scenario_dir / 'broken.yaml'}:4" in told[0] and "nope.nope" in told[0], told
+    assert "api-broken" not in names and names  # skipped, and the others served
