@@ -19,7 +19,8 @@ import pytest
 from rich.console import Console
 
 from simulator import cli, signing
-from simulator.cli.listen import Listener, ListenOptions
+from simulator.cli import commands
+from simulator.cli.listen import Listener, ListenOptions, options_from
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.scenarios import loader
@@ -201,7 +202,27 @@ def test_bad_options_exit_2(capsys, tmp_path: Path):
     assert "--fail-rate: expected a fraction between 0 and 1" in capsys.readouterr().err
     (tmp_path / "key.pem").write_text("not a key")
     assert cli.main(["listen", "--public-key", str(tmp_path / "key.pem")]) == 2
-    assert cli.main(["listen", "--forward-to", "localhost:3000"]) == 2
+    assert cli.main(["listen", "--forward-to", "ftp://localhost:3000"]) == 2
+    assert "--forward-to" in capsys.readouterr().err
+    assert cli.main(["listen", "--forward-to", "localhost:99999/hooks"]) == 2  # completed, then checked
+    assert "--forward-to" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("given", "relayed_to"),
+    [
+        ("3000", "http://localhost:3000"),
+        ("/hooks", "http://localhost/hooks"),
+        ("localhost:3000/hooks", "http://localhost:3000/hooks"),
+        ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("https://example.test/hooks", "https://example.test/hooks"),
+        ("http://localhost:3000/hooks", "http://localhost:3000/hooks"),
+    ],
+)
+def test_forward_to_is_completed_as_stripe_listen_completes_it(given: str, relayed_to: str) -> None:
+    """`stripe listen --forward-to localhost:3000/hooks` is the habit: it was exit 2 for want of a scheme."""
+    args = commands.parser("listen").parse_args(["listen", "--forward-to", given])
+    assert options_from(args).forward_to == relayed_to
 
 
 def test_the_command_prints_verified_requests_and_stops_on_ctrl_c():

@@ -331,7 +331,12 @@ def register(sub: Any) -> None:
     options.add(
         p, "--fail-rate", "the fraction of requests answered 500, drawn for each attempt", default=0.0, type=float
     )
-    options.add(p, "--forward-to", "relay each request to this URL and answer with its answer")
+    options.add(
+        p,
+        "--forward-to",
+        "relay each request to this URL and answer with its answer (as Stripe's: `3000` is http://localhost:3000, "
+        "`localhost:3000/hooks` is http://…)",
+    )
     options.add(p, "--print-body", "print each body", default=False, flag_only=True)
     options.add(p, "--reject-invalid", "answer 401 when a signature does not verify (so it is retried)", flag_only=True)
     seeds = "the seed of --fail-rate's draws, one for each attempt at an event (default: a random one, printed)"
@@ -348,17 +353,29 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=listen_command)
 
 
+def completed_url(text: str) -> str:
+    """`--forward-to` completed as `stripe listen --forward-to` completes it: a port alone is localhost's
+    (`3000`), a path alone is on localhost (`/hooks`), and an address without a scheme is http's
+    (`localhost:3000/hooks`). One that names another scheme is left as it is, to be refused."""
+    if text.isascii() and text.isdigit():
+        text = f"localhost:{text}"
+    if text.startswith("/"):
+        text = f"localhost{text}"
+    return text if "://" in text else f"http://{text}"
+
+
 def options_from(args: argparse.Namespace) -> ListenOptions:
     """The options of `webhook-sim listen`, checked; `InvalidInput` (exit 2) for bad ones."""
     if not 0 <= args.fail_rate <= 1:
         raise _bad("--fail-rate", f"expected a fraction between 0 and 1, got {args.fail_rate}")
     if not 100 <= args.status <= 599:
         raise _bad("--status", f"expected an HTTP status, got {args.status}")
-    if args.forward_to is not None:
+    forward_to = None if args.forward_to is None else completed_url(args.forward_to)
+    if forward_to is not None:
         from simulator.models.inputs import check_url
 
         try:
-            check_url(args.forward_to)
+            check_url(forward_to)
         except ValueError as exc:
             raise _bad("--forward-to", str(exc)) from None
     listen_server.check(args)
@@ -369,7 +386,7 @@ def options_from(args: argparse.Namespace) -> ListenOptions:
         status=args.status,
         delay=args.delay,
         fail_rate=args.fail_rate,
-        forward_to=args.forward_to,
+        forward_to=forward_to,
         print_body=args.print_body,
         seed=seed,
         reject_invalid=args.reject_invalid,

@@ -17,6 +17,7 @@ from typing import Any
 from simulator import files, json_input, signing
 from simulator.errors import FieldError, InvalidInput
 from simulator.scenarios.document import MAX_DEPTH
+from simulator.scenarios.runner import OFF_WORDS, ON_WORDS
 
 ENV_PREFIX = "WEBHOOK_SIM_"
 # Shorter than half a second, a busy process would lose its leases between two renewals; longer than an hour, a
@@ -284,9 +285,6 @@ def _too_deep(value: Any) -> str | None:
     return None
 
 
-_ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-
-
 class BadSwitch:
     """A switch's value from the environment that is neither on nor off: refused once the command line is read
     (`refuse_bad_switches`), so that only the command that has the switch is refused, naming it and the variable.
@@ -301,7 +299,7 @@ class BadSwitch:
 
 def switch_value(flag: str, variable: str, text: str) -> bool | BadSwitch:
     word = text.strip().lower()
-    return True if word in _ON else False if word in _OFF else BadSwitch(flag, variable, text)
+    return True if word in ON_WORDS else False if word in OFF_WORDS else BadSwitch(flag, variable, text)
 
 
 def refuse_bad_switches(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -311,7 +309,7 @@ def refuse_bad_switches(parser: argparse.ArgumentParser, args: argparse.Namespac
         if isinstance(value, BadSwitch):
             parser.error(
                 f"argument {value.flag}: invalid value {value.text!r} (from the environment: {value.variable}); "
-                f"expected one of {', '.join(_ON)} (on) or {', '.join(_OFF)} (off)"
+                f"expected one of {', '.join(ON_WORDS)} (on) or {', '.join(OFF_WORDS)} (off)"
             )
 
 

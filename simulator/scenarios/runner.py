@@ -100,8 +100,9 @@ def resolve_params(scenario: Scenario, given: Mapping[str, Any]) -> dict[str, An
 # digits (`٣`), which no shell user means as a count.
 _WHOLE = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
+# The words of a yes-or-no value, in a `--param`, a scenario's `${flag}` and the command line's switches alike.
+ON_WORDS = ("1", "true", "yes", "on")
+OFF_WORDS = ("0", "false", "no", "off")
 
 
 def coerce(value: Any, default: Any) -> Any:
@@ -125,8 +126,8 @@ def _to_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if isinstance(value, str | int) and text in _TRUE | _FALSE:
-        return text in _TRUE
+    if isinstance(value, str | int) and text in ON_WORDS + OFF_WORDS:
+        return text in ON_WORDS
     raise ValueError(f"expected true or false, got {value!r}")
 
 
