@@ -94,12 +94,16 @@ class ApiServer:
 
 
 def eventually(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll `predicate` every 20 ms until it is truthy; AssertionError after `timeout` seconds."""
+    """Poll `predicate` until it is truthy; AssertionError after `timeout` seconds. The pause between two polls
+    grows from 10 to 100 ms: a predicate is a request to a server, most often, and polling a long wait every 20 ms
+    took a share of the two cores the other tests run on."""
     deadline = time.monotonic() + timeout
+    pause = 0.01
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.1)
 
 
 def ok(response: httpx.Response, model: type[BaseModel] | None, status: int = 200) -> Any:

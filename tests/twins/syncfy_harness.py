@@ -59,12 +59,15 @@ def _ended(run: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def eventually(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll every 20 ms until `predicate()` is truthy and return it; AssertionError after `timeout` s."""
+    """Poll until `predicate()` is truthy and return it, the pause growing from 10 to 100 ms (see
+    `tests.api.harness.eventually`); AssertionError after `timeout` s."""
     deadline = time.monotonic() + timeout
+    pause = 0.01
     while not (value := predicate()):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.1)
     return value
 
 
