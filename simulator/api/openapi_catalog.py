@@ -20,7 +20,6 @@ depends on the event built, so the document does not promise those.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
@@ -189,18 +188,13 @@ def params_schema(scenario: Scenario) -> Schema:
     properties = {name: _param_schema(param.default, uses.get(name, set())) for name, param in scenario.params.items()}
     for name, words in catalog.get_provider(scenario.provider).choices.items():
         if name in properties:  # read as text, one of the words in any case (`Production` too)
-            properties[name] = {"type": "string", "pattern": f"^(?:{'|'.join(map(_any_case, words))})$"}
+            properties[name] = {"type": "string", "pattern": f"^(?:{'|'.join(map(formats.any_case, words))})$"}
     for name, schema in properties.items():
         if schema.get("type") == "integer" and "count" in uses.get(name, set()):
             top = count_maximum(scenario, name)
             if top is not None:
                 schema["maximum"] = top
     return {"type": "object", "additionalProperties": False, "properties": properties}
-
-
-def _any_case(word: str) -> str:
-    """`word` as a pattern in either case, letter by letter (ECMA-262 patterns take no flags)."""
-    return "".join(f"[{c.lower()}{c.upper()}]" if c.lower() != c.upper() else re.escape(c) for c in word)
 
 
 def count_maximum(scenario: Scenario, name: str) -> int | None:

@@ -184,11 +184,13 @@ SIGNATURE_HEADERS = (
 )
 
 
-def _any_case(word: str) -> str:
+def any_case(word: str) -> str:
+    """`word` as a pattern in either case, letter by letter (ECMA-262 patterns take no flags). Its other
+    characters go in as they are: words of letters, digits and `-`, which a pattern reads as themselves."""
     return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
 
 
-FRAMING_HEADER = "^(?:" + "|".join(_any_case(h) for h in FRAMING_HEADERS + SIGNATURE_HEADERS) + ")$"
+FRAMING_HEADER = "^(?:" + "|".join(any_case(h) for h in FRAMING_HEADERS + SIGNATURE_HEADERS) + ")$"
 
 
 # --- crontab ------------------------------------------------------------------------------------------------

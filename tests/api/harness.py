@@ -93,17 +93,18 @@ class ApiServer:
         return httpx.Client(base_url=self.url, headers=headers, timeout=10.0)
 
 
-def eventually(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll `predicate` until it is truthy; AssertionError after `timeout` seconds. The pause between two polls
-    grows from 10 to 100 ms: a predicate is a request to a server, most often, and polling a long wait every 20 ms
-    took a share of the two cores the other tests run on."""
+def eventually(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll `predicate` until it is truthy and return what it gave; AssertionError after `timeout` seconds. The
+    pause between two polls grows from 10 to 100 ms: a predicate is a request to a server, most often, and polling
+    a long wait every 20 ms took a share of the two cores the other tests run on."""
     deadline = time.monotonic() + timeout
     pause = 0.01
-    while not predicate():
+    while not (value := predicate()):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(pause)
         pause = min(pause * 1.5, 0.1)
+    return value
 
 
 def ok(response: httpx.Response, model: type[BaseModel] | None, status: int = 200) -> Any:

@@ -130,9 +130,10 @@ def test_a_server_logs_the_scenario_files_it_skips_and_why(
     caplog.set_level("WARNING", logger="webhook_sim.api")
     srv = ApiServer(server_app(str(tmp_path / "skip.db"), scenario_dirs=[scenario_dir], grace=1)).start()
     try:
-        skipped = lambda: [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]  # noqa: E731
-        eventually(skipped, what="the skipped file in the log")
-        told = skipped()
+        told = eventually(
+            lambda: [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()],
+            what="the skipped file in the log",
+        )
         with srv.client() as client:
             names = [s["name"] for s in client.get("/scenarios", params={"limit": 200}).json()["data"]]
     finally:

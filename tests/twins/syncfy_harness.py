@@ -3,11 +3,11 @@ envelope checked on every answer, and the events of a finished run read back fro
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
+
+from tests.api.harness import eventually as eventually  # the twin tests import it from here
 
 KEY = "sk_test_syncfy_twin"
 ENVELOPE_KEYS = ["rid", "code", "errors", "status", "message", "response"]
@@ -56,19 +56,6 @@ def finished_run(control: httpx.Client, scenario: str, target: str, seed: int, *
 
 def _ended(run: dict[str, Any]) -> dict[str, Any] | None:
     return run if run["status"] not in ("pending", "running") else None  # a run is pending before it starts
-
-
-def eventually(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll until `predicate()` is truthy and return it, the pause growing from 10 to 100 ms (see
-    `tests.api.harness.eventually`); AssertionError after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    pause = 0.01
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(pause)
-        pause = min(pause * 1.5, 0.1)
-    return value
 
 
 TOKEN_SITE = "56cf5728784806f72b8b4569"  # a bank that asks for a token: its credential's job waits for it

@@ -78,9 +78,14 @@ _SITES = {"sandbox": _SANDBOX_SITES, "production": _PRODUCTION_SITES}
 INSTITUTIONS = ("any", "bank", "fiscal")
 
 
-def _choice(params: dict[str, Any], name: str, allowed: tuple[str, ...], what: str) -> str:
-    """The run parameter `name` (ASCII letters in either case; the first of `allowed` by default), one of
-    `allowed`. Only ASCII: `str.lower` maps the Kelvin sign to `k`, which the document's pattern refuses."""
+# The run parameters read as one of a few words (`SyncfyProvider.choices`, which the OpenAPI document states).
+CHOICES: dict[str, tuple[str, ...]] = {"environment": tuple(ENVIRONMENTS), "institution": INSTITUTIONS}
+
+
+def _choice(params: dict[str, Any], name: str, what: str) -> str:
+    """The run parameter `name` (ASCII letters in either case; the first of its words by default), one of its
+    `CHOICES`. Only ASCII: `str.lower` maps the Kelvin sign to `k`, which the document's pattern refuses."""
+    allowed = CHOICES[name]
     value = str(params.get(name, allowed[0]))
     value = value.lower() if value.isascii() else value
     if value not in allowed:
@@ -94,12 +99,12 @@ def _choice(params: dict[str, Any], name: str, allowed: tuple[str, ...], what: s
 
 def environment(params: dict[str, Any]) -> str:
     """The run's environment name from its `environment` param (sandbox by default)."""
-    return _choice(params, "environment", tuple(ENVIRONMENTS), "Syncfy environment")
+    return _choice(params, "environment", "Syncfy environment")
 
 
 def institution(params: dict[str, Any]) -> str:
     """The run's `institution` param (`any` by default): the kind of site new credentials log into."""
-    return _choice(params, "institution", INSTITUTIONS, "institution")
+    return _choice(params, "institution", "institution")
 
 
 def pick_site(rng: random.Random, env: str, documents: bool = False, kind: str = "any") -> Site:

@@ -24,10 +24,7 @@ class SyncfyProvider(Provider):
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy((5, 300, 1800, 7200, 18000, 36000, 36000))
     max_batch: ClassVar[int] = 100
     event_path: ClassVar[tuple[str, ...]] = ("events", "0")
-    choices: ClassVar[Mapping[str, tuple[str, ...]]] = {
-        "environment": tuple(_values.ENVIRONMENTS),
-        "institution": _values.INSTITUTIONS,
-    }
+    choices: ClassVar[Mapping[str, tuple[str, ...]]] = _values.CHOICES
 
     def finish(self, etype: EventType, data: dict[str, Any], ctx: BuildContext) -> Event:
         rid = ctx.world.ids.uuid4(f"rid:{etype.name}")
