@@ -74,7 +74,7 @@ class Simulator:
         """Open the store (an ephemeral one when `db` is None) and start delivering, resuming what was left.
         On a store other processes share, this one is a `role` among them that sends for the subscriptions it
         holds leases on (none when not `sends`); a lease lapses `lease_ttl` seconds after its holder stops."""
-        store = await Store.open(db)
+        store = await Store.open(db, lease_ttl=lease_ttl)
         if faults is None:
             faults = FaultInjector()
         leases = Leases(store.engine, kind=role, sends=sends, ttl=lease_ttl) if store.shared else None

@@ -12,8 +12,9 @@ SQLITE_FULL = 13
 # What a write past a file-size limit (EFBIG) or a disk quota gives: SQLite maps only ENOSPC to SQLITE_FULL.
 SQLITE_IOERR = 10
 # PostgreSQL's SQLSTATE prefixes of the same kind: connection exception, insufficient resources (disk full, out
-# of memory), operator intervention (shutdown), serialization failure, deadlock, lock not available, read-only.
-TRANSIENT_SQLSTATE = ("08", "53", "57P", "40001", "40P01", "55P03", "25006")
+# of memory), operator intervention (shutdown), serialization failure, deadlock, lock not available, read-only,
+# and a session ended for sitting idle in its transaction (a process stopped there: see postgres.connect_args).
+TRANSIENT_SQLSTATE = ("08", "53", "57P", "40001", "40P01", "55P03", "25006", "25P03")
 
 
 def transient(exc: BaseException) -> bool:

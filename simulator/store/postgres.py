@@ -42,6 +42,25 @@ def async_url(url: str) -> str:
     return url
 
 
+# The least time PostgreSQL gives a session of this program idle inside a transaction before it ends the session
+# (see `connect_args`): a live process's transaction can wait that long for a busy event loop.
+HOLD_FLOOR = 10.0
+
+
+def connect_args(url: str, lease_ttl: float) -> dict[str, Any]:
+    """What this program's asyncpg sessions ask of the server as they connect. A process stopped inside a
+    transaction (SIGSTOP, a paused VM, a debugger) kept the row locks it had taken for as long as it stayed
+    stopped: the process that took over its subscriptions sent the same deliveries, its writer waited on those
+    locks with every write behind them, and its rounds waited on its writer, so its own leases lapsed and nothing
+    was sent until the stopped one woke. The server now ends such a session once it has sat idle in its
+    transaction for a lease's length (HOLD_FLOOR at least): by then the process has lost its leases, and what it
+    was writing under them would be refused anyway."""
+    if not url.startswith(ASYNC_SCHEME):
+        return {}
+    limit_ms = int(max(lease_ttl, HOLD_FLOOR) * 1000)
+    return {"server_settings": {"idle_in_transaction_session_timeout": str(limit_ms)}}
+
+
 def is_postgresql(dialect_name: str) -> bool:
     return dialect_name == "postgresql"
 
@@ -110,8 +129,9 @@ def unreachable(error: BaseException) -> bool:
         return True
     # A server restarting refuses with SQLSTATE 57P03 ("the database system is starting up") or 57P01 (shutting
     # down), which SQLAlchemy wraps as a plain DBAPIError: class 57P is the server away, class 08 the connection.
+    # 25P03: the session sat idle in a transaction past its limit (`connect_args`) and was ended.
     code = getattr(getattr(error, "orig", None), "sqlstate", None) or getattr(error, "sqlstate", None)
-    if isinstance(code, str) and code.startswith(("57P", "08")):
+    if isinstance(code, str) and code.startswith(("57P", "08", "25P03")):
         return True
     return isinstance(error, exc.DBAPIError) and (
         error.connection_invalidated or isinstance(error, exc.OperationalError | exc.InterfaceError)

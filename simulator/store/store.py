@@ -17,6 +17,7 @@ from simulator.errors import FieldError, InvalidInput, StoreUnavailable
 from simulator.models import Attempt, Delivery, Run, Subscription
 from simulator.store import codec, holds, postgres, schema
 from simulator.store import tables as t
+from simulator.store.leases import LEASE_TTL
 from simulator.store.lock import StoreLock
 from simulator.store.opening import (
     folder_of,
@@ -104,14 +105,20 @@ class Store(OutboxReads):
         self._lock = lock
 
     @classmethod
-    async def open(cls, url: str | None = None, *, secret_key: str | None = None) -> Store:
+    async def open(
+        cls, url: str | None = None, *, secret_key: str | None = None, lease_ttl: float = LEASE_TTL
+    ) -> Store:
         """Open (and create) the store. A SQLite file is this process's alone: a second process is refused with
         `StoreInUse` naming the holder. The file and its WAL are readable by their owner only. Secrets are sealed
         with a key from `secret_key`, `WEBHOOK_SIM_SECRET_KEY` or `<database>.key` (see simulator.store.secrets)."""
         sa_url, temp = sqlalchemy_url(url)
         try:
             # On PostgreSQL a pooled connection may have died with a server restart: test it before use.
-            engine = create_async_engine(sa_url, pool_pre_ping=not sa_url.startswith("sqlite"))
+            engine = create_async_engine(
+                sa_url,
+                pool_pre_ping=not sa_url.startswith("sqlite"),
+                connect_args=postgres.connect_args(sa_url, lease_ttl),
+            )
         except (ArgumentError, ValueError, ImportError) as exc:  # an unknown scheme, a driver not installed, …
             raise InvalidInput(
                 f"not a store this program opens: {url!r} ({exc}); give a SQLite path or a postgresql:// URL",
