@@ -22,6 +22,7 @@ from simulator import cli, signing
 from simulator.cli import commands
 from simulator.cli.listen import Listener, ListenOptions, options_from
 from simulator.core.simulator import Simulator
+from simulator.errors import InvalidInput
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.scenarios import loader
 from simulator.testing import AppServer, make_verifier, signing_secret
@@ -206,6 +207,18 @@ def test_bad_options_exit_2(capsys, tmp_path: Path):
     assert "--forward-to" in capsys.readouterr().err
     assert cli.main(["listen", "--forward-to", "localhost:99999/hooks"]) == 2  # completed, then checked
     assert "--forward-to" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "given", ["http://bücher.test/hooks", "٣٠٠٠", "localhost:3000/héllo", "http://ｌocalhost:3000"]
+)
+def test_a_forward_to_not_in_ascii_is_refused_naming_the_option(given: str) -> None:
+    """A subscription's URL must be ASCII (RFC 3986, the document's pattern): `listen` held a forward URL to less,
+    and `--forward-to ٣٠٠٠` (Arabic-Indic digits) forwarded to a host of that name, answered 502 each time."""
+    args = commands.parser("listen").parse_args(["listen", "--forward-to", given])
+    with pytest.raises(InvalidInput) as refused:  # what `listen` says as exit 2, before it serves
+        options_from(args)
+    assert "--forward-to" in str(refused.value) and "must be ASCII" in str(refused.value), refused.value
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,10 @@ def check_url(url: str) -> str:
     """What the sender needs of a URL, beyond its syntax (`formats.URL`, which implies all of it)."""
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
         raise ValueError("must not contain spaces or control characters")
+    if not url.isascii():
+        # What RFC 3986 and the document's pattern say. A host not in ASCII was looked up as it was given (and
+        # `٣٠٠٠`, Arabic-Indic digits, read as a host name, not as port 3000): never the server meant.
+        raise ValueError("must be ASCII: percent-encode other characters, and give a host name in its xn-- form")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an absolute http:// or https:// URL")

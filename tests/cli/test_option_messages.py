@@ -34,6 +34,7 @@ MALFORMED = "not a secret!"
         (["trigger", "token.created", "--server", "notaurl"], "--server", "'notaurl' is not a URL"),
         (["deliveries", "--server", "127.0.0.1:8080"], "--server", "absolute http:// or https:// URL"),
         (["listen", *NOWHERE, "--server", "http://"], "--server", "is not a URL"),
+        (["deliveries", "--server", "http://bücher.test:8080"], "--server", "must be ASCII"),
         (["deliveries", "--limit", "99999999999999999999"], "--limit", "is too large: expected at most"),
         (["run", "syncfy-credential-lifecycle", *TARGET, "--retry-delays", ""], "--retry-delays", "empty"),
         (["trigger", "token.created", *TARGET, "--retry-delays", " "], "--retry-delays", "empty"),
