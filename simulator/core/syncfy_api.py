@@ -300,10 +300,13 @@ class SyncfyBackend:
     async def _of_live_credentials(self, notices: list[Indexed]) -> list[Indexed]:
         """The documents notices whose credential is not deleted: its documents go with it, as its transactions do
         (`view`), and a deleted user's with their credentials. A notice of no credential an event announced (a
-        documents event emitted alone) is kept."""
+        documents event emitted alone) is kept while its user is."""
+        deleted = {row["id_user"] for row in await self.tables.api_users() if row["deleted"]}
         live: dict[str, bool] = {}
         out = []
         for notice in notices:
+            if notice.user.get("id_user") in deleted:
+                continue  # whether or not a credential of theirs announced it
             id_credential = await self.tables.documents_credential(notice.key)
             if id_credential is not None and id_credential not in live:
                 try:

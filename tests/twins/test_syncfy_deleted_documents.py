@@ -78,3 +78,18 @@ def test_a_runs_user_deleted_takes_the_documents_its_events_announced(sim: Webho
     assert envelope(syncfy.delete(f"/v1/users/{id_user}")) is True
     assert [envelope(syncfy.get(url), 404) for url in urls] == [None] * len(urls)
     assert envelope(syncfy.get("/v1/documents", params={"id_user": id_user})) == []
+
+
+def test_a_deleted_users_documents_go_even_where_no_credential_announced_them(
+    sim: WebhookSim, syncfy: httpx.Client
+) -> None:
+    """A documents event emitted alone names a user and no credential: deleting the user takes its documents
+    too, as it takes those of their credentials. They were still served, to the API key, after the user was gone."""
+    body = sim.emit("documents.success").body
+    id_user, (url,) = body["header"]["user"]["id_user"], body["payload"]["endpoints"]
+    _, _, kept = with_documents(syncfy)  # another user's
+    served(syncfy, url)
+    assert envelope(syncfy.delete(f"/v1/users/{id_user}")) is True
+    assert envelope(syncfy.get(url), 404) is None
+    assert envelope(syncfy.get("/v1/documents", params={"id_user": id_user})) == []
+    served(syncfy, kept)
