@@ -43,7 +43,7 @@ from simulator.ids import new_id
 from simulator.models.inputs import RunSpec, ScheduleSpec
 from simulator.models.records import Run
 from simulator.signing import mask_secret
-from simulator.store import Store
+from simulator.store import Store, postgres
 from simulator.store.schedule_runs import ScheduledRun, ScheduleRuns
 from simulator.timeutil import iso_ms, utc
 
@@ -106,7 +106,11 @@ class Schedules:
         # On PostgreSQL a pooled connection may have died with a server restart: tested before use, as the store's
         # are (the first call after a restart was a 500).
         sqlite = url.get_backend_name() == "sqlite"
-        options: dict[str, Any] = {"connect_args": {"timeout": 30}} if sqlite else {"pool_pre_ping": True}
+        options: dict[str, Any] = (
+            {"connect_args": {"timeout": 30}}
+            if sqlite
+            else {"pool_pre_ping": True, "connect_args": postgres.sync_connect_args(store.lease_ttl)}
+        )
         jobs = JsonJobStore(url=sync_url(url), engine_options=options)
         scheduler = BackgroundScheduler(
             jobstores={"default": jobs},

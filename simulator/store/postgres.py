@@ -57,8 +57,16 @@ def connect_args(url: str, lease_ttl: float) -> dict[str, Any]:
     was writing under them would be refused anyway."""
     if not url.startswith(ASYNC_SCHEME):
         return {}
-    limit_ms = int(max(lease_ttl, HOLD_FLOOR) * 1000)
-    return {"server_settings": {"idle_in_transaction_session_timeout": str(limit_ms)}}
+    return {"server_settings": {"idle_in_transaction_session_timeout": str(_hold_limit_ms(lease_ttl))}}
+
+
+def sync_connect_args(lease_ttl: float) -> dict[str, Any]:
+    """`connect_args` for the schedules' synchronous sessions (psycopg, libpq's options)."""
+    return {"options": f"-c idle_in_transaction_session_timeout={_hold_limit_ms(lease_ttl)}"}
+
+
+def _hold_limit_ms(lease_ttl: float) -> int:
+    return int(max(lease_ttl, HOLD_FLOOR) * 1000)
 
 
 def is_postgresql(dialect_name: str) -> bool:

@@ -103,6 +103,9 @@ class Store(OutboxReads):
         self.records = self.writer
         self._temp_file = temp_file
         self._lock = lock
+        # The lease length of the process that opened it: its sessions' limit idle in a transaction follows it
+        # (see postgres.connect_args), the schedules' own included.
+        self.lease_ttl = LEASE_TTL
 
     @classmethod
     async def open(
@@ -150,6 +153,7 @@ class Store(OutboxReads):
                 raise StoreUnavailable(f"cannot open the store at {shown(url)}: {reason(exc)}") from None
             raise
         store = cls(engine, temp, lock, sealer)
+        store.lease_ttl = lease_ttl
         if database and database != ":memory:":
             store.writer.rows_process = RowsProcess(database)
         store.writer.start()

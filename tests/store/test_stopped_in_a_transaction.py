@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 
+from simulator.core.schedules import Schedules
 from simulator.store import Store, postgres
 from simulator.store import tables as t
 from simulator.store.failures import transient
@@ -66,3 +67,23 @@ async def test_the_limit_is_a_lease_and_never_under_the_floor(pg_cluster: pg.Clu
             assert (await conn.execute(text("SHOW idle_in_transaction_session_timeout"))).scalar() == "45s"
     finally:
         await store.close()
+
+
+async def test_the_schedules_sessions_have_the_same_limit(pg_cluster: pg.Cluster) -> None:
+    """APScheduler's job store connects on its own (psycopg): a server stopped as it moved a job on held that row."""
+    store = await Store.open(pg_cluster.create_database("limit_jobs"), secret_key="limit", lease_ttl=30.0)
+    schedules = await Schedules.start(store, start_run=_never, check_run=_never)  # type: ignore[arg-type]
+    try:
+
+        def shown() -> object:
+            with schedules.jobs.engine.connect() as conn:
+                return conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar()
+
+        assert await asyncio.to_thread(shown) == "30s"
+    finally:
+        await schedules.close()
+        await store.close()
+
+
+async def _never(*_args: object) -> None:
+    raise AssertionError("no schedule fires here")
