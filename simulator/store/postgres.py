@@ -123,6 +123,10 @@ async def one_editor(engine: AsyncEngine, key: str) -> AsyncIterator[None]:
         yield
         return
     async with engine.begin() as conn:
+        # This transaction idles by design while the block works on other connections, for as long as the block
+        # takes: the session's limit idle in a transaction (`connect_args`) would end it under a long one, and
+        # the block's change, made, would be answered as failed. It holds no row.
+        await conn.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
         await conn.execute(
             text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"), {"space": _EDIT_SPACE, "key": key}
         )

@@ -5,6 +5,7 @@ length, and the others' writes go on."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -18,13 +19,14 @@ from simulator.store.failures import transient
 from tests.store import pg
 
 LEASE = 1.0  # seconds: the stopped session is ended after this long (the floor lowered to it below)
+_names = itertools.count(1)
 BOUND = 30.0  # the other process's write must not wait for the stopped one to wake (it never does here)
 
 
 @pytest.fixture
 async def stores(pg_cluster: pg.Cluster, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Store, Store]]:
     monkeypatch.setattr(postgres, "HOLD_FLOOR", LEASE)
-    url = pg_cluster.create_database("stopped")
+    url = pg_cluster.create_database(f"stopped_{next(_names)}")
     stopped = await Store.open(url, secret_key="stopped", lease_ttl=LEASE)
     other = await Store.open(url, secret_key="stopped", lease_ttl=LEASE)
     yield stopped, other
@@ -87,3 +89,12 @@ async def test_the_schedules_sessions_have_the_same_limit(pg_cluster: pg.Cluster
 
 async def _never(*_args: object) -> None:
     raise AssertionError("no schedule fires here")
+
+
+async def test_an_editor_lock_outlasts_the_limit(stores: tuple[Store, Store]) -> None:
+    """`one_editor` holds its lock in a transaction that idles while the block works elsewhere: a block longer
+    than the limit must still end as it would have, not with its session ended under it."""
+    stopped, _ = stores
+    async with postgres.one_editor(stopped.engine, "a long change"):
+        await asyncio.sleep(LEASE * 2.5)  # the block's work, on other connections
+    assert await stopped.get_setting("absent") is None  # the store still answers
