@@ -94,6 +94,7 @@ class Store(OutboxReads):
         temp_file: Path | None = None,
         lock: StoreLock | None = None,
         sealer: Sealer | None = None,
+        lease_ttl: float = LEASE_TTL,
     ) -> None:
         self.engine = engine
         self.sealer = sealer or Sealer.ephemeral()  # seals secrets at rest (see simulator.store.secrets)
@@ -105,7 +106,7 @@ class Store(OutboxReads):
         self._lock = lock
         # The lease length of the process that opened it: its sessions' limit idle in a transaction follows it
         # (see postgres.connect_args), the schedules' own included.
-        self.lease_ttl = LEASE_TTL
+        self.lease_ttl = lease_ttl
 
     @classmethod
     async def open(
@@ -152,8 +153,7 @@ class Store(OutboxReads):
             if isinstance(exc, OSError | DBAPIError):  # DBAPIError: also a database that does not exist
                 raise StoreUnavailable(f"cannot open the store at {shown(url)}: {reason(exc)}") from None
             raise
-        store = cls(engine, temp, lock, sealer)
-        store.lease_ttl = lease_ttl
+        store = cls(engine, temp, lock, sealer, lease_ttl)
         if database and database != ":memory:":
             store.writer.rows_process = RowsProcess(database)
         store.writer.start()

@@ -19,8 +19,8 @@ from simulator.store.failures import transient
 from tests.store import pg
 
 LEASE = 1.0  # seconds: the stopped session is ended after this long (the floor lowered to it below)
-_names = itertools.count(1)
 BOUND = 30.0  # the other process's write must not wait for the stopped one to wake (it never does here)
+_names = itertools.count(1)
 
 
 @pytest.fixture
