@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from simulator.store.failures import failure_reason
@@ -70,6 +71,11 @@ class Sharing:
         self._hand_overs: set[asyncio.Task[None]] = set()
         self._closing = False  # see `closing`
         self._unflushed: set[asyncio.Task[None]] = set()  # see `_records_of_lost_leases`
+        # Beside the rounds, work that waits on this process's writer (see `_beside`): a round that waited on it
+        # beat and renewed nothing while a write was slow, and its lanes lost their leases.
+        self._besides: set[asyncio.Task[None]] = set()
+        self._refreshing: asyncio.Task[None] | None = None
+        self._orphans: set[str] = set()  # leases held with no lane, being given up
 
     async def start(self) -> None:
         await self.leases.register()
@@ -91,7 +97,7 @@ class Sharing:
     async def stop(self) -> None:
         await self.closing()
         self._stopping = True
-        for task in (self._task, *self._unflushed):
+        for task in (self._task, *self._unflushed, *self._besides):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -202,7 +208,7 @@ class Sharing:
             self._others = False
             if (told_of_others or poll_due or self._listener is None) and not self._closing:
                 self._polled_at = time.monotonic()
-                await self._poll()
+                await self._poll(next_round)
             await self._sweep()
             if claim_wanted and time.monotonic() - self._shared_at > CLAIM_GAP and not self._closing:
                 claim_wanted = False  # take it now, not at the next round
@@ -231,16 +237,17 @@ class Sharing:
             with contextlib.suppress(Exception):  # the store is restarting: the later sweep, or none, then
                 await self.engine.store.end_deliveries_of_deleted(sub_id)
 
-    async def _poll(self) -> None:
+    async def _poll(self, next_round: float) -> None:
         lanes = self.engine.lanes
         idle = {lane for lane in lanes.values() if lane.held == 0 and lane.incoming == 0 and not lane.spilled}
         if idle:
             # An idle lane reads everything active, so nothing committed out of order is ever left behind; its
             # own records must be in the store first, or it would read its finished deliveries as still due. Not
-            # waited for past the leases' safe time: a writer retrying while the store is away held the rounds
-            # here, and the lanes sent on past their leases for as long as it was away (see `_round`).
+            # waited for past the next round's time: a writer retrying while the store is away, or held up by a
+            # row another session locked, held the rounds here, and the leases went unrenewed meanwhile.
+            wait = min(self.leases.ttl * SAFE, max(POLL, next_round - time.monotonic()))
             try:
-                async with asyncio.timeout(self.leases.ttl * SAFE):
+                async with asyncio.timeout(wait):
                     await self.engine.store.writer.barrier()
             except TimeoutError:
                 return  # the next poll reads them
@@ -290,10 +297,10 @@ class Sharing:
         # Leases held with no lane here (stopped while the store was away, or a hand-over that could not finish):
         # given up, so that a sender, this one too, claims them. Kept, they were renewed for good while nothing
         # sent their deliveries: after an outage of a few seconds, most of a run stayed pending until a restart.
-        orphans = held - set(engine.lanes) - self._handing_over
+        orphans = held - set(engine.lanes) - self._handing_over - self._orphans
         if orphans:
-            await engine.store.writer.barrier()
-            await leases.give_up(orphans)
+            self._orphans.update(orphans)
+            self._beside(self._give_up(orphans), "give-up")
         # Numbering after every position the store holds: a process numbers its deliveries itself, from the highest
         # when it started, and another's since would otherwise put its next ones behind what senders have read.
         engine.number_after(await engine.store.max_delivery_n())
@@ -305,7 +312,26 @@ class Sharing:
         if not leases.sends or self._closing:
             return
         await self._share(give_back=True)
-        await self._refresh()
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = self._beside(self._refresh(), "refresh")
+
+    def _beside(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run work that waits on this process's writer beside the rounds, never in them. A round waiting on the
+        writer beat and renewed nothing for as long as one write took (a row another session locked, a slow
+        disk): the lanes lapsed, the next holder sent their deliveries again, and the others reaped this one."""
+        task = asyncio.create_task(work, name=name)
+        self._besides.add(task)
+        task.add_done_callback(self._besides.discard)
+        return task
+
+    async def _give_up(self, orphans: set[str]) -> None:
+        try:
+            await self.engine.store.writer.barrier()  # what their lanes recorded first: the next owner reads it
+            await self.leases.give_up(orphans)
+        except Exception as exc:  # the store is away: a later round gives up what is still held with no lane
+            log.debug("cannot give up %d leases yet (%s)", len(orphans), failure_reason(exc))
+        finally:
+            self._orphans.difference_update(orphans)
 
     async def _share(self, *, give_back: bool) -> None:
         """Take subscriptions with work up to this process's share; with `give_back`, hand over the excess."""
@@ -373,13 +399,19 @@ class Sharing:
         lanes = self.engine.lanes
         if not lanes:
             return
-        await self.engine.store.writer.barrier()
-        for sub_id, lane in list(lanes.items()):
-            sub = await self.engine.store.get_subscription(sub_id)
-            if sub is None:
-                await self.engine.drop_lane(sub_id, grace=0)
-            elif sub != lane.sub:
-                self.engine.subscription_changed(sub)
+        try:
+            await self.engine.store.writer.barrier()
+            for sub_id in list(lanes):
+                sub = await self.engine.store.get_subscription(sub_id)
+                lane = lanes.get(sub_id)  # the rounds went on meanwhile: it may be gone, or another lane now
+                if lane is None:
+                    continue
+                if sub is None:
+                    await self.engine.drop_lane(sub_id, grace=0)
+                elif sub != lane.sub:
+                    self.engine.subscription_changed(sub)
+        except Exception as exc:  # the store is away: the next round's refresh reads them
+            log.debug("cannot refresh subscriptions yet (%s)", failure_reason(exc))
 
     async def settled(self, run_id: str | None, timeout: float | None) -> bool:
         """Wait until none of the run's deliveries is left to make on an enabled subscription, whoever sends them."""

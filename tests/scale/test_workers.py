@@ -227,10 +227,10 @@ async def test_a_senders_own_commits_do_not_make_its_lanes_read_the_store(db: st
     polls = 0
     real = shared.Sharing._poll
 
-    async def counted(self: shared.Sharing) -> None:
+    async def counted(self: shared.Sharing, next_round: float) -> None:
         nonlocal polls
         polls += 1
-        await real(self)
+        await real(self, next_round)
 
     monkeypatch.setattr(shared.Sharing, "_poll", counted)
     sim = await Simulator.open(db, lease_ttl=600.0)  # one server that sends, alone on the store
