@@ -15,6 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 MAX_DIGITS = 4300  # CPython's own limit for converting a string to an int
+# Lists and mappings nested deeper than this are refused where a document is read (a scenario, a command-line
+# value): the parser, the JSON Schema check and the steps are walked recursively, and a few hundred levels exhaust
+# Python's stack.
+MAX_DEPTH = 100
 # `\ud800`-`\udfff` escapes: a pair is one character, a lone one decodes to a string no UTF-8 can hold (it
 # cannot be stored, signed or echoed). Only text holding such an escape is searched for one.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite.core
 import httpcore  # noqa: F401
-import httpx  # noqa: F401
+import httpx._transports.default
 import pytest
 from hypothesis import settings
 
@@ -29,6 +31,29 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "gate"))
 # docs' examples) drop the modules first imported during a run, httpx imports httpcore lazily, and a copy imported
 # again after such a run raised exceptions that httpx's map of them (made with the first copy's classes) missed:
 # `listen --forward-to` then answered a refused connection with a 500 where it answers 502.
+
+
+def _one_default_tls_context() -> None:
+    """httpx makes a TLS context for every client it makes, loading certifi's bundle: 40-50 ms of CPU each, and
+    the suite makes thousands of clients (every fixture's, every `httpx.get`), all for plain HTTP to 127.0.0.1.
+    The default context, made once, serves them all: it is only read once made. Where httpx has no such function,
+    each client makes its own, as before."""
+    default = httpx._transports.default
+    make = getattr(default, "create_ssl_context", None)
+    if make is None:
+        return
+    shared = functools.cache(make)
+
+    def create(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if verify is True and cert is None and trust_env:
+            return shared()
+        return make(verify=verify, cert=cert, trust_env=trust_env)
+
+    default.create_ssl_context = create
+
+
+_one_default_tls_context()
+
 
 # SQLite connections collected while still open, and the test that opened each. A connection cut off at shutdown
 # (work still under way when the store closed) is collected later, in any test: its driver's thread then calls

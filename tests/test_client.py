@@ -14,6 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import httpx._config
+import httpx._transports.default
 import pytest
 
 from simulator import catalog, signing
@@ -343,6 +345,8 @@ def test_a_client_of_a_plain_http_server_loads_no_certificate_bundle_and_one_of_
         raise AssertionError("a certificate bundle was loaded")
 
     monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", refuse)
+    # httpx's own way of making a context, not the suite's shared one (see `tests/conftest.py`)
+    monkeypatch.setattr(httpx._transports.default, "create_ssl_context", httpx._config.create_ssl_context)
     client = make("http://127.0.0.1:1")
     if isinstance(client, AsyncClient):
         asyncio.run(client.aclose())

@@ -16,8 +16,8 @@ from typing import Any
 
 from simulator import files, json_input, signing
 from simulator.errors import FieldError, InvalidInput
-from simulator.scenarios.document import MAX_DEPTH
-from simulator.scenarios.runner import OFF_WORDS, ON_WORDS
+from simulator.json_input import MAX_DEPTH
+from simulator.words import OFF_WORDS, ON_WORDS
 
 ENV_PREFIX = "WEBHOOK_SIM_"
 # Shorter than half a second, a busy process would lose its leases between two renewals; longer than an hour, a

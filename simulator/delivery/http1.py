@@ -271,6 +271,7 @@ class Client:
         self._max_idle = _max_idle()  # after `serve` has raised the file limit (see `runtime.raise_file_limit`)
         self._swept = 0.0
         self._cork = _Cork()
+        self._closed = False
 
     async def post(self, target: Target, headers: dict[str, str], body: bytes, timeout: float) -> Response:
         """POST `body` and read the response within `timeout` seconds in all; raises TimeoutError, OSError,
@@ -327,7 +328,8 @@ class Client:
         return conn
 
     def _release(self, conn: _Connection) -> None:
-        if not conn.reusable:
+        # After `close`, a request that was under way closes its connection: kept idle, nothing closed it again.
+        if not conn.reusable or self._closed:
             conn.close()
             self._forget(conn)
             return
@@ -364,6 +366,7 @@ class Client:
                 del self._idle[conn.pool]
 
     def close(self) -> None:
+        self._closed = True
         for conn in list(self._open):
             conn.close()
         self._open.clear()

@@ -17,16 +17,15 @@ import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
 from simulator.errors import FieldError, InvalidInput, spelled
+from simulator.json_input import MAX_DEPTH
 from simulator.scenarios.model import FieldPath, field_path
 
 KINDS = ("emit", "wait", "repeat", "choose", "parallel")
 # A document of more nodes than this (keys, values and list items, as written or as its aliases expand: the
 # "billion laughs") is refused. The largest built-in scenario has 145.
 MAX_NODES = 100_000
-# Lists and mappings nested deeper than this are refused as they are read: the parser, the JSON Schema check and
-# the steps are walked recursively, and a few hundred levels exhaust Python's stack. A scenario nests steps about
-# three levels per repeat, choose or parallel.
-MAX_DEPTH = 100
+# Lists and mappings nested deeper than `MAX_DEPTH` are refused as they are read (see `json_input`). A scenario
+# nests steps about three levels per repeat, choose or parallel.
 # Unknown keys in one mapping past this many are counted in one error, not each told: thousands of lines of the
 # same error help no one, and the closest known key worked out for each took longer than reading the file.
 MAX_UNKNOWN_LISTED = 20

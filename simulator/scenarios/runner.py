@@ -43,6 +43,7 @@ from simulator.scenarios.model import (
     field_path,
     substitute,
 )
+from simulator.words import OFF_WORDS, ON_WORDS
 
 # At speed 0 nothing sleeps; the loop is still given a turn once this many seconds have gone by without one, so
 # cancellation gets through and a timed run beside it sends on time (given a turn every 256 events, the loop was
@@ -100,9 +101,6 @@ def resolve_params(scenario: Scenario, given: Mapping[str, Any]) -> dict[str, An
 # digits (`٣`), which no shell user means as a count.
 _WHOLE = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
-# The words of a yes-or-no value, in a `--param`, a scenario's `${flag}` and the command line's switches alike.
-ON_WORDS = ("1", "true", "yes", "on")
-OFF_WORDS = ("0", "false", "no", "off")
 
 
 def coerce(value: Any, default: Any) -> Any:

@@ -26,7 +26,7 @@ from simulator.delivery.http1 import Client, Target
 from simulator.delivery.http1_reader import ProtocolError, Reader, Response, ServerDisconnected
 from simulator.delivery.sender import Sender
 from tests.conftest import until
-from tests.delivery.scripted import NO_CONTENT, Server, read_request, scripted, serving, target
+from tests.delivery.scripted import NO_CONTENT, Script, Server, read_request, scripted, serving, target
 from tests.ports import refused_port
 
 
@@ -299,16 +299,22 @@ async def test_connections_the_server_closes_are_forgotten_at_once(client: Clien
         await until(lambda: not client._open and not client._idle, timeout=5, what="the closed connections dropped")
 
 
+def answering_until_closed(server: Server, ended: asyncio.Event) -> Script:
+    """A script that answers every request with a 204, and sets `ended` once the client closes its end."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await read_request(reader, server) is not None:
+            writer.write(NO_CONTENT)
+            await writer.drain()
+        ended.set()
+
+    return handle
+
+
 async def test_idle_connections_are_closed_after_the_idle_timeout() -> None:
     ended = asyncio.Event()
     first = Server()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await read_request(reader, first) is not None:
-            writer.write(NO_CONTENT)
-            await writer.drain()
-        ended.set()  # the client closed its end
-
+    handle = answering_until_closed(first, ended)
     client = Client(idle_timeout=0.2)
     try:
         async with serving(handle, first), scripted([NO_CONTENT]) as second:
@@ -320,6 +326,20 @@ async def test_idle_connections_are_closed_after_the_idle_timeout() -> None:
             assert len(client._open) == 1  # the second server's, fresh
     finally:
         client.close()
+
+
+async def test_a_request_made_after_the_client_closed_does_not_leave_its_connection_open() -> None:
+    """A request that starts once the client is closed (a send begun as its sender stopped) is still made, and its
+    connection closed after it: kept idle in a pool already closed, nothing closed it again, and the garbage
+    collector found it after its event loop had closed (a `ResourceWarning`)."""
+    ended = asyncio.Event()
+    server = Server()
+    client = Client()
+    async with serving(answering_until_closed(server, ended), server):
+        client.close()
+        assert (await client.post(target(server), {}, b"{}", 5)).status == 204
+        await asyncio.wait_for(ended.wait(), 5)
+        assert not client._open and not client._idle
 
 
 @pytest.mark.parametrize(
