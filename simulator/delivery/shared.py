@@ -88,6 +88,9 @@ class Sharing:
         new work), so the lanes' attempts under way finish under live leases. Stopped first, the rounds renewed
         nothing through the lanes' grace: another sender reaped this one and sent its open deliveries again."""
         self._closing = True
+        if self._refreshing is not None:  # it may stop lanes, and the lanes are the closing's now
+            self._refreshing.cancel()
+            await asyncio.gather(self._refreshing, return_exceptions=True)
         if self.leases.sends:
             with contextlib.suppress(Exception):  # the store is away: the others count it until its beat stops
                 await self.leases.leaving()
