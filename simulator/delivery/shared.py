@@ -310,8 +310,7 @@ class Sharing:
         dead = await leases.reap()
         if dead:
             log.info("reaped %d processes that stopped: their subscriptions are free", len(dead))
-            for told in engine.reaped:
-                await told()
+            self._beside(self._tell_reaped(), "reaped")  # it writes (their runs are over): see `_beside`
         if not leases.sends or self._closing:
             return
         await self._share(give_back=True)
@@ -326,6 +325,13 @@ class Sharing:
         self._besides.add(task)
         task.add_done_callback(self._besides.discard)
         return task
+
+    async def _tell_reaped(self) -> None:
+        try:
+            for told in self.engine.reaped:
+                await told()
+        except Exception as exc:  # the store is away: the runs are marked when the next reap is told
+            log.warning("cannot mark the runs of stopped processes yet (%s)", failure_reason(exc))
 
     async def _give_up(self, orphans: set[str]) -> None:
         try:

@@ -7,18 +7,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from simulator.core.simulator import Simulator
 from simulator.models import Subscription
 from simulator.store import tables as t
 from simulator.testing.receiver import Receiver
-from tests.scale.helpers import distinct, lease_owners, publish, subscribe, until
+from tests.scale.helpers import distinct, lease_owners, process_pids, publish, subscribe, until
 
 
 async def lease(sim: Simulator, sub_id: str, owner: str | None) -> None:
@@ -94,15 +94,84 @@ async def test_a_write_held_up_does_not_stop_the_sender_renewing_its_leases(
     them over."""
     monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
     async with one_lane(db) as one:
-        held = one.hold_the_writer()
-        renewed_past = await store_clock(one.publisher) + 2.0 + 1.5  # renewed 1.5 s after the write was held up
-        deadline = time.monotonic() + 8  # within the store's limit on a session idle in a transaction (10 s)
-        while await lease_until(one.publisher, one.sub.id) < renewed_past:
-            assert time.monotonic() < deadline, "the leases were not renewed while a write was held up"
-            await asyncio.sleep(0.05)
-        assert one.sub.id in one.sender.engine.lanes and not held.done()
-        leases = one.sender.engine.leases
-        assert leases is not None and (await lease_owners(one.publisher))[one.sub.id] == leases.id
+        await renewed_while_the_writer_is_held(one)
+
+
+async def test_a_write_held_up_does_not_stop_the_sender_renewing_its_leases_as_it_reaps(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that stopped is reaped and its run marked as interrupted, a write: the round that reaped it
+    waited for that write, and renewed nothing while the writer was held up (by the stopped process's own locks,
+    until its session was ended)."""
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    async with one_lane(db) as one:
+        await renewed_while_the_writer_is_held(one, then=stopped_process_with_a_run)
+        # reaped (its lease row is gone), and its run's mark waits for the writer, beside the rounds
+        assert "proc_stopped" not in await process_pids(one.publisher)
+        assert await run_status(one.publisher, "run_of_a_stopped_process") == "running"
+        one.gate.set()
+        await until_async(
+            lambda: run_status(one.publisher, "run_of_a_stopped_process"), "failed", 30, "the run marked as over"
+        )
+
+
+async def stopped_process_with_a_run(sim: Simulator) -> None:
+    """A process that stopped beating an hour ago, and the run it was playing."""
+    now = await store_clock(sim)
+    async with sim.store.engine.begin() as conn:
+        await conn.execute(
+            insert(t.processes).values(
+                id="proc_stopped",
+                kind="serve",
+                sends=True,
+                host="elsewhere",
+                pid=1,
+                started_at=now - 7200,
+                heartbeat_at=now - 3600,
+                ttl=2.0,
+            )
+        )
+        await conn.execute(
+            insert(t.runs).values(
+                id="run_of_a_stopped_process",
+                scenario="basistheory-token-lifecycle",
+                spec="{}",
+                status="running",
+                events=0,
+                created_at=now - 7200,
+                owner="proc_stopped",
+            )
+        )
+
+
+async def run_status(sim: Simulator, run_id: str) -> str | None:
+    async with sim.store.engine.connect() as conn:
+        return (await conn.execute(select(t.runs.c.status).where(t.runs.c.id == run_id))).scalar_one_or_none()
+
+
+async def until_async(read: Callable[[], Awaitable[object]], wanted: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while (got := await read()) != wanted:
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what} (last: {got!r})"
+        await asyncio.sleep(0.05)
+
+
+async def renewed_while_the_writer_is_held(
+    one: OneLane, then: Callable[[Simulator], Awaitable[None]] | None = None
+) -> None:
+    """Hold the sender's writer (then do `then` on the publisher), and wait for a renewal of its lease 1.5 s
+    after: within 8 s, as the store ends a session idle in a transaction after 10."""
+    held = one.hold_the_writer()
+    renewed_past = await store_clock(one.publisher) + 2.0 + 1.5
+    if then is not None:
+        await then(one.publisher)
+    deadline = time.monotonic() + 8
+    while await lease_until(one.publisher, one.sub.id) < renewed_past:
+        assert time.monotonic() < deadline, "the leases were not renewed while a write was held up"
+        await asyncio.sleep(0.05)
+    assert one.sub.id in one.sender.engine.lanes and not held.done()
+    leases = one.sender.engine.leases
+    assert leases is not None and (await lease_owners(one.publisher))[one.sub.id] == leases.id
 
 
 async def test_a_lost_lease_is_claimed_again_only_after_its_records_are_committed(
