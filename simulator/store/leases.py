@@ -19,7 +19,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from simulator.ids import new_id
@@ -28,6 +29,11 @@ from simulator.store import tables as t
 from simulator.store.outbox import ACTIVE
 
 LEASE_TTL = 10.0  # seconds: how long a stopped process keeps its subscriptions before others take them
+# A reap that cannot lock the rows it frees within this many milliseconds (a stopped process's session, still in
+# its transaction, holds them until the store ends it) gives up until the next round: the round that renews this
+# process's leases waited behind it, and they lapsed.
+REAP_LOCK_TIMEOUT_MS = 500
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock not taken within `lock_timeout`
 _NOW = func.extract("epoch", func.clock_timestamp())
 
 
@@ -149,19 +155,27 @@ class Leases:
         if self._beating_since is None or time.monotonic() - self._beating_since < self.ttl:
             return []
         p, s, d = t.processes.c, t.subscriptions.c, t.deliveries.c
-        async with self.engine.begin() as conn:
-            dead = [
-                row.id
-                for row in await conn.execute(
-                    select(p.id).where(p.heartbeat_at < _NOW - p.ttl).with_for_update(skip_locked=True)
-                )
-            ]
-            if dead:
-                await holds.let_go(conn, d.held_by.in_(dead))
-                await conn.execute(
-                    update(t.subscriptions).where(s.lease_owner.in_(dead)).values(lease_owner=None, lease_until=None)
-                )
-                await conn.execute(delete(t.processes).where(p.id.in_(dead)))
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(text(f"SET LOCAL lock_timeout = {REAP_LOCK_TIMEOUT_MS}"))
+                dead = [
+                    row.id
+                    for row in await conn.execute(
+                        select(p.id).where(p.heartbeat_at < _NOW - p.ttl).with_for_update(skip_locked=True)
+                    )
+                ]
+                if dead:
+                    await holds.let_go(conn, d.held_by.in_(dead))
+                    await conn.execute(
+                        update(t.subscriptions)
+                        .where(s.lease_owner.in_(dead))
+                        .values(lease_owner=None, lease_until=None)
+                    )
+                    await conn.execute(delete(t.processes).where(p.id.in_(dead)))
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                return []  # nothing was changed: the next round reaps them
+            raise
         return dead
 
     async def alive(self, process_ids: Iterable[str]) -> set[str]:

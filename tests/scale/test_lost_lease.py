@@ -115,6 +115,32 @@ async def test_a_write_held_up_does_not_stop_the_sender_renewing_its_leases_as_i
         )
 
 
+async def test_a_reap_that_waits_for_a_stopped_processs_locks_does_not_stop_the_renewals(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process stopped inside a transaction keeps its row locks until the store ends its session (after 10 s at
+    least): the reap that frees its subscriptions waited for them, and the round behind it renewed nothing."""
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
+    async with one_lane(db) as one:
+        [other] = await subscribe(one.publisher, one.receiver, 1)
+        await stopped_process_with_a_run(one.publisher)
+        await lease(one.publisher, other.id, "proc_stopped")
+        s = t.subscriptions.c
+        # as the stopped process's session would: its subscription's row locked
+        async with one.publisher.store.engine.connect() as locker, locker.begin():
+            await locker.execute(select(s.id).where(s.id == other.id).with_for_update())
+            print("locked", round(time.monotonic() % 100, 2), flush=True)
+            # past the first round that can reap (a process reaps once it has beaten a lease long, 2 s here)
+            await renewed_while_the_writer_is_held(one, hold=False, after=3.5)
+            print("renewed", round(time.monotonic() % 100, 2), flush=True)
+            assert "proc_stopped" in await process_pids(one.publisher)  # not reaped: its rows are locked
+        await until_async(lambda: reaped(one.publisher), True, 30, "the stopped process reaped once unlocked")
+
+
+async def reaped(sim: Simulator) -> bool:
+    return "proc_stopped" not in await process_pids(sim)
+
+
 async def stopped_process_with_a_run(sim: Simulator) -> None:
     """A process that stopped beating an hour ago, and the run it was playing."""
     now = await store_clock(sim)
@@ -157,19 +183,19 @@ async def until_async(read: Callable[[], Awaitable[object]], wanted: object, tim
 
 
 async def renewed_while_the_writer_is_held(
-    one: OneLane, then: Callable[[Simulator], Awaitable[None]] | None = None
+    one: OneLane, then: Callable[[Simulator], Awaitable[None]] | None = None, hold: bool = True, after: float = 1.5
 ) -> None:
-    """Hold the sender's writer (then do `then` on the publisher), and wait for a renewal of its lease 1.5 s
-    after: within 8 s, as the store ends a session idle in a transaction after 10."""
-    held = one.hold_the_writer()
-    renewed_past = await store_clock(one.publisher) + 2.0 + 1.5
+    """Hold the sender's writer (with `hold`; then do `then` on the publisher), and wait for a renewal of its
+    lease (of 2 s) `after` seconds on: within 8 s, as the store ends a session idle in a transaction after 10."""
+    held = one.hold_the_writer() if hold else None
+    renewed_past = await store_clock(one.publisher) + 2.0 + after
     if then is not None:
         await then(one.publisher)
     deadline = time.monotonic() + 8
     while await lease_until(one.publisher, one.sub.id) < renewed_past:
         assert time.monotonic() < deadline, "the leases were not renewed while a write was held up"
         await asyncio.sleep(0.05)
-    assert one.sub.id in one.sender.engine.lanes and not held.done()
+    assert one.sub.id in one.sender.engine.lanes and (held is None or not held.done())
     leases = one.sender.engine.leases
     assert leases is not None and (await lease_owners(one.publisher))[one.sub.id] == leases.id
 
