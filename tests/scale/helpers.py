@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import select
 
@@ -66,6 +66,14 @@ async def process_pids(sim: Simulator) -> dict[str, int]:
     p = t.processes.c
     async with sim.store.engine.connect() as conn:
         return {row.id: row.pid for row in await conn.execute(select(p.id, p.pid))}
+
+
+async def until_read(check: Callable[[], Awaitable[object]], timeout: float, what: str) -> None:
+    """`until` for a check that reads the store: wait until what it returns is truthy."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        await asyncio.sleep(0.05)
 
 
 async def until(check: Callable[[], object], timeout: float, what: str) -> None:

@@ -18,7 +18,7 @@ from simulator.core.simulator import Simulator
 from simulator.models import Subscription
 from simulator.store import tables as t
 from simulator.testing.receiver import Receiver
-from tests.scale.helpers import distinct, lease_owners, process_pids, publish, subscribe, until
+from tests.scale.helpers import distinct, lease_owners, process_pids, publish, subscribe, until, until_read
 
 
 async def lease(sim: Simulator, sub_id: str, owner: str | None) -> None:
@@ -94,7 +94,7 @@ async def test_a_write_held_up_does_not_stop_the_sender_renewing_its_leases(
     them over."""
     monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
     async with one_lane(db) as one:
-        await renewed_while_the_writer_is_held(one)
+        await renewals_go_on(one)
 
 
 async def test_a_write_held_up_does_not_stop_the_sender_renewing_its_leases_as_it_reaps(
@@ -105,14 +105,12 @@ async def test_a_write_held_up_does_not_stop_the_sender_renewing_its_leases_as_i
     until its session was ended)."""
     monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
     async with one_lane(db) as one:
-        await renewed_while_the_writer_is_held(one, then=stopped_process_with_a_run)
+        await renewals_go_on(one, then=stopped_process_with_a_run)
         # reaped (its lease row is gone), and its run's mark waits for the writer, beside the rounds
         assert "proc_stopped" not in await process_pids(one.publisher)
         assert await run_status(one.publisher, "run_of_a_stopped_process") == "running"
         one.gate.set()
-        await until_async(
-            lambda: run_status(one.publisher, "run_of_a_stopped_process"), "failed", 30, "the run marked as over"
-        )
+        await until_read(lambda: run_failed(one.publisher), 30, "the run marked as over")
 
 
 async def test_a_reap_that_waits_for_a_stopped_processs_locks_does_not_stop_the_renewals(
@@ -129,12 +127,10 @@ async def test_a_reap_that_waits_for_a_stopped_processs_locks_does_not_stop_the_
         # as the stopped process's session would: its subscription's row locked
         async with one.publisher.store.engine.connect() as locker, locker.begin():
             await locker.execute(select(s.id).where(s.id == other.id).with_for_update())
-            print("locked", round(time.monotonic() % 100, 2), flush=True)
             # past the first round that can reap (a process reaps once it has beaten a lease long, 2 s here)
-            await renewed_while_the_writer_is_held(one, hold=False, after=3.5)
-            print("renewed", round(time.monotonic() % 100, 2), flush=True)
+            await renewals_go_on(one, hold=False, after=3.5)
             assert "proc_stopped" in await process_pids(one.publisher)  # not reaped: its rows are locked
-        await until_async(lambda: reaped(one.publisher), True, 30, "the stopped process reaped once unlocked")
+        await until_read(lambda: reaped(one.publisher), 30, "the stopped process reaped once unlocked")
 
 
 async def reaped(sim: Simulator) -> bool:
@@ -175,18 +171,16 @@ async def run_status(sim: Simulator, run_id: str) -> str | None:
         return (await conn.execute(select(t.runs.c.status).where(t.runs.c.id == run_id))).scalar_one_or_none()
 
 
-async def until_async(read: Callable[[], Awaitable[object]], wanted: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while (got := await read()) != wanted:
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what} (last: {got!r})"
-        await asyncio.sleep(0.05)
+async def run_failed(sim: Simulator) -> bool:
+    return await run_status(sim, "run_of_a_stopped_process") == "failed"
 
 
-async def renewed_while_the_writer_is_held(
+async def renewals_go_on(
     one: OneLane, then: Callable[[Simulator], Awaitable[None]] | None = None, hold: bool = True, after: float = 1.5
 ) -> None:
-    """Hold the sender's writer (with `hold`; then do `then` on the publisher), and wait for a renewal of its
-    lease (of 2 s) `after` seconds on: within 8 s, as the store ends a session idle in a transaction after 10."""
+    """Hold the sender's writer (unless `hold` is False), do `then` on the publisher, and wait for a renewal of
+    the sender's lease (of 2 s) `after` seconds on: within 8 s, as the store ends a session idle in a transaction
+    after 10."""
     held = one.hold_the_writer() if hold else None
     renewed_past = await store_clock(one.publisher) + 2.0 + after
     if then is not None:

@@ -8,7 +8,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from simulator.models import Run
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.store import tables as t
 from simulator.testing.receiver import Receiver
-from tests.scale.helpers import lease_owners, process_pids
+from tests.scale.helpers import lease_owners, process_pids, until_read
 
 # No process dies here: a lease long enough that a heartbeat a loaded machine delays does not lapse it (and
 # another process take its subscription over, or count its run as interrupted). Rounds stay a second apart.
@@ -57,13 +57,6 @@ async def status_of(sim: Simulator, run_id: str) -> Run:
     return await sim.runs.get(run_id)
 
 
-async def until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
 async def test_a_worker_plays_the_run_the_server_records_and_the_server_shows_its_progress(
     db: str, spawn: Any, server: Simulator, tmp_path: Path
 ) -> None:
@@ -80,7 +73,7 @@ async def test_a_worker_plays_the_run_the_server_records_and_the_server_shows_it
             seen.append(await status_of(server, run.id))
             return seen[-1].status == "running" and seen[-1].events > 0 and seen[-1].next_event_at is not None
 
-        await until(progressed, 15, "the worker's progress, shown by the server")
+        await until_read(progressed, 15, "the worker's progress, shown by the server")
         assert seen[-1].planned_events == 30 and seen[-1].ends_at is not None
         ended = await server.runs.wait(run.id, timeout=30)
         assert ended.status == "completed", ended
@@ -95,7 +88,7 @@ async def test_a_cancel_asked_of_the_server_stops_the_workers_run(
 ) -> None:
     worker(spawn, db, tmp_path / "s")
     run = await server.runs.start(RunSpec(scenario="paced", speed=0.2, seed=3))  # 30 events over 15 s
-    await until(lambda: _running(server, run.id), 15, "the worker to start the run")
+    await until_read(lambda: _running(server, run.id), 15, "the worker to start the run")
     asked = time.monotonic()
     cancelled = await server.runs.cancel(run.id)
     assert cancelled.status == "cancelled", cancelled
