@@ -75,7 +75,6 @@ class Sharing:
         # beat and renewed nothing while a write was slow, and its lanes lost their leases.
         self._besides: set[asyncio.Task[None]] = set()
         self._refreshing: asyncio.Task[None] | None = None
-        self._orphans: set[str] = set()  # leases held with no lane, being given up
 
     async def start(self) -> None:
         await self.leases.register()
@@ -300,10 +299,9 @@ class Sharing:
         # Leases held with no lane here (stopped while the store was away, or a hand-over that could not finish):
         # given up, so that a sender, this one too, claims them. Kept, they were renewed for good while nothing
         # sent their deliveries: after an outage of a few seconds, most of a run stayed pending until a restart.
-        orphans = held - set(engine.lanes) - self._handing_over - self._orphans
+        orphans = held - set(engine.lanes) - self._handing_over
         if orphans:
-            self._orphans.update(orphans)
-            self._beside(self._give_up(orphans), "give-up")
+            await self._give_back(sorted(orphans))  # beside the rounds: it waits for their records first
         # Numbering after every position the store holds: a process numbers its deliveries itself, from the highest
         # when it started, and another's since would otherwise put its next ones behind what senders have read.
         engine.number_after(await engine.store.max_delivery_n())
@@ -332,15 +330,6 @@ class Sharing:
                 await told()
         except Exception as exc:  # the store is away: the runs are marked when the next reap is told
             log.warning("cannot mark the runs of stopped processes yet (%s)", failure_reason(exc))
-
-    async def _give_up(self, orphans: set[str]) -> None:
-        try:
-            await self.engine.store.writer.barrier()  # what their lanes recorded first: the next owner reads it
-            await self.leases.give_up(orphans)
-        except Exception as exc:  # the store is away: a later round gives up what is still held with no lane
-            log.debug("cannot give up %d leases yet (%s)", len(orphans), failure_reason(exc))
-        finally:
-            self._orphans.difference_update(orphans)
 
     async def _share(self, *, give_back: bool) -> None:
         """Take subscriptions with work up to this process's share; with `give_back`, hand over the excess."""

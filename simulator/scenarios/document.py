@@ -17,15 +17,13 @@ import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
 from simulator.errors import FieldError, InvalidInput, spelled
-from simulator.json_input import MAX_DEPTH
+from simulator.json_input import MAX_DEPTH  # a scenario nests steps about three levels per repeat, choose, parallel
 from simulator.scenarios.model import FieldPath, field_path
 
 KINDS = ("emit", "wait", "repeat", "choose", "parallel")
 # A document of more nodes than this (keys, values and list items, as written or as its aliases expand: the
 # "billion laughs") is refused. The largest built-in scenario has 145.
 MAX_NODES = 100_000
-# Lists and mappings nested deeper than `MAX_DEPTH` are refused as they are read (see `json_input`). A scenario
-# nests steps about three levels per repeat, choose or parallel.
 # Unknown keys in one mapping past this many are counted in one error, not each told: thousands of lines of the
 # same error help no one, and the closest known key worked out for each took longer than reading the file.
 MAX_UNKNOWN_LISTED = 20
