@@ -18,7 +18,7 @@ import copy
 import json
 import random
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -347,7 +347,7 @@ class BasisTheoryBackend:
 
     async def _webhook_view(self, row: dict[str, Any]) -> dict[str, Any]:
         sub = await _core(self.sim.subscription(row["subscription_id"]))
-        return api.webhook_view(row, sub.url, sub.status, sub.events)
+        return api.webhook_view(row, sub.url, sub.status, _delivered_types(sub.events))
 
     # -- events made elsewhere -------------------------------------------------------------------------
 
@@ -423,6 +423,21 @@ def _webhook_names(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(body)
     if kind == "3ds_session":
         out.update({webhook: out[rest] for webhook, rest in api_state.SESSION_3DS_RENAMES if rest in out})
+    return out
+
+
+def _delivered_types(filters: Sequence[str]) -> list[str]:
+    """The Basis Theory event types a subscription's filters deliver, in the filters' order. What the control API
+    may set there (`basistheory:*`, `token.*`, another provider's type, none at all) was shown as it stood: names
+    no Basis Theory webhook holds, which `PUT /webhooks/{id}` then refused when a client sent back what it read."""
+    known = catalog.event_types("basistheory")
+    if not filters:  # no filter delivers every type
+        return [e.name for e in known]
+    out: list[str] = []
+    for flt in filters:
+        for etype in known:
+            if etype.name not in out and catalog.matches([flt], etype):
+                out.append(etype.name)
     return out
 
 

@@ -403,8 +403,8 @@ def view(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def webhook_view(row: Mapping[str, Any], url: str, status: str, filters: Iterable[str]) -> dict[str, Any]:
-    """A webhook: its own fields, and the url, status and events of the subscription behind it."""
+def webhook_view(row: Mapping[str, Any], url: str, status: str, events: Iterable[str]) -> dict[str, Any]:
+    """A webhook: its own fields, and the url, status and event types of the subscription behind it."""
     out = {
         "id": row["id"],
         "tenant_id": row["tenant_id"],
@@ -412,7 +412,7 @@ def webhook_view(row: Mapping[str, Any], url: str, status: str, filters: Iterabl
         "name": row["name"],
         "url": url,
         "notify_email": row["notify_email"],
-        "events": [f.removeprefix("basistheory:") for f in filters],
+        "events": list(events),
         "created_by": row["created_by"],
         "created_at": row["created_at"],
     }
