@@ -362,6 +362,7 @@ class BasisTheoryBackend:
         body = copy.deepcopy(event.parsed())
         await self.sync()
         changed = False
+        held: set[str] = set()  # the kinds of the named objects the twin holds
         for key, kind in named:
             obj = (body.get("data") or {}).get(key)
             if (kind == "3ds_session" and not event.type.startswith("3ds.session.")) or not isinstance(obj, dict):
@@ -369,6 +370,7 @@ class BasisTheoryBackend:
             found = await self.tables.get(kind, str(obj.get("id")))
             if found is None:
                 continue
+            held.add(kind)
             known = _webhook_names(kind, found.body)
             for field in _KNOWN:
                 if field in obj and field in known and f"data.{key}.{field}" not in overrides:
@@ -376,6 +378,8 @@ class BasisTheoryBackend:
                     obj[field] = known[field]
             if found.tenant_id and "tenant_id" not in overrides and body.get("tenant_id") != found.tenant_id:
                 body["tenant_id"], changed = found.tenant_id, True
+        if event.type == "token-intent.converted" and held & {"token_intent", "token"} == {"token_intent"}:
+            changed |= _of_its_intents_type(body.get("data"), overrides)
         if not changed:
             return event
         return replace(event, data=body, json=compact_json(body, ensure_ascii=False, allow_nan=False))
@@ -415,6 +419,19 @@ class BasisTheoryBackend:
         await self.sim.store.writer.barrier()
         await self._save_tenant(ctx)
         await self.sync()
+
+
+def _of_its_intents_type(data: Any, overrides: Mapping[str, Any]) -> bool:
+    """A conversion makes a token of its intent's type: the token a `token-intent.converted` made up beside an
+    intent the twin holds takes that intent's type (a bank intent was told converted into a card token, and the
+    twin served a card token), unless an override sets it. Whether the event changed."""
+    intent, token = (data.get(k) if isinstance(data, dict) else None for k in ("token_intent", "token"))
+    if "data.token.type" in overrides or not isinstance(intent, dict) or not isinstance(token, dict):
+        return False
+    if "type" not in intent or token.get("type") == intent["type"]:
+        return False
+    token["type"] = intent["type"]
+    return True
 
 
 def _webhook_names(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
