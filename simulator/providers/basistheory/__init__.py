@@ -1,8 +1,9 @@
 """Basis Theory: tokenization / PCI vault events.
 
 Envelope: `{"event": {"id", "type", "timestamp", "tenant_id", "trace_id", "data": {...}}, "delivered_at"}`,
-one event per POST, serialised compact with keys sorted recursively (what `BT-SIGNATURE` signs), so both
-raw-body and re-serialising verifiers pass.
+one event per POST, serialised compact in the documents' field order; `BT-SIGNATURE` covers the body as Basis
+Theory's sample verifier re-serialises it (`json-stable-stringify`), so only a re-serialising verifier passes, as
+at Basis Theory (see `provider`).
 """
 
 from simulator.providers.basistheory import events
