@@ -340,7 +340,9 @@ class CredentialFlows:
         production = any(s.id_site == site.id_site for s in _SITES["production"])
         env = "production" if production else "sandbox"
         for row in await self.tables.api_users():
-            if row["id_user"] == caller.id_user and not row["deleted"]:
+            if row["id_user"] == caller.id_user:
+                if row["deleted"]:  # though their credentials' events still name them (found below, they registered)
+                    raise not_found("id_user", caller.id_user)
                 return _user(caller.id_user, row["id_external"], env, row["dt_create"])
         for event in await self.tables.users():
             if event.user.get("id_user") == caller.id_user:
