@@ -164,7 +164,11 @@ class CredentialFlows:
         """`PUT /v1/credentials/{id}` with `twofa`: the waiting job gets its token and goes on."""
         await self.backend.view(caller, id_credential)
         twofa = params.get("twofa")
-        if not isinstance(twofa, Mapping) or not twofa or not all(str(v).strip() for v in twofa.values()):
+        # Each value typed text that is not blank, or a number: `str()` took null as the token "None".
+        typed = isinstance(twofa, Mapping) and all(
+            (isinstance(v, str) and v.strip()) or type(v) is int for v in twofa.values()
+        )
+        if not twofa or not typed:
             raise bad_input('twofa must be an object with the token, e.g. {"token": "123456"}', "twofa")
         async with self._lock(id_credential):
             row = await self.tables.api_credential(id_credential)
