@@ -13,11 +13,12 @@ without it the subscription gets a generated one, readable only through the cont
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from simulator.errors import InvalidInput, NotFound, Unauthorized
 from simulator.models.inputs import M, SubscriptionPatch, SubscriptionSpec, parse
 from simulator.models.records import Subscription
 from simulator.providers.syncfy import api
+from simulator.store import postgres
 
 if TYPE_CHECKING:
     from simulator.core.syncfy_api import SyncfyBackend
@@ -37,6 +39,7 @@ class Accounts:
         self.backend = backend
         self.sim = backend.sim
         self.tables = backend.tables
+        self._webhook_edits = asyncio.Lock()  # see `_editing`
 
     # -- users --------------------------------------------------------------------------------------------
 
@@ -178,6 +181,18 @@ class Accounts:
         return out
 
     async def update_webhook(self, id_webhook: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        async with self._editing(id_webhook):
+            return await self._update_webhook(id_webhook, params)
+
+    @contextlib.asynccontextmanager
+    async def _editing(self, id_webhook: str) -> AsyncIterator[None]:
+        """Held while a PUT changes a webhook's subscription, then its row: in this process, and on a shared store
+        in every process. Two PUTs at once each wrote both in turn, and the row could end with one's `events`
+        while the subscription kept the other's filters (the webhook showed events it was not sent)."""
+        async with self._webhook_edits, postgres.one_editor(self.sim.store.engine, f"syncfy webhook {id_webhook}"):
+            yield
+
+    async def _update_webhook(self, id_webhook: str, params: Mapping[str, Any]) -> dict[str, Any]:
         row = await self._webhook_row(id_webhook)
         patch: dict[str, Any] = {}
         changes: dict[str, Any] = {}

@@ -137,8 +137,9 @@ class SyncfyBackend:
         if given.key is not None:
             if not api.key_accepted(given.key, self.sim.provider_key):
                 raise Unauthorized("the API key is not valid")
-            id_user = params.get("id_user")
-            return Caller(True, str(id_user) if id_user else None)
+            # Text, as the id filters are: `str()` of a list holding an id scoped the request to nobody (an empty
+            # answer, as for a user with no data).
+            return Caller(True, id_param(params, "id_user"))
         if given.token is None or key_only:
             raise Unauthorized("an API key is required" if key_only else "an API key or a session token is required")
         found = await self.tables.session(given.token)

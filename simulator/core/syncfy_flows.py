@@ -164,7 +164,11 @@ class CredentialFlows:
         """`PUT /v1/credentials/{id}` with `twofa`: the waiting job gets its token and goes on."""
         await self.backend.view(caller, id_credential)
         twofa = params.get("twofa")
-        if not isinstance(twofa, Mapping) or not twofa or not all(str(v).strip() for v in twofa.values()):
+        # Each value typed text that is not blank, or a number: `str()` took null as the token "None".
+        typed = isinstance(twofa, Mapping) and all(
+            (isinstance(v, str) and v.strip()) or type(v) is int for v in twofa.values()
+        )
+        if not twofa or not typed:
             raise bad_input('twofa must be an object with the token, e.g. {"token": "123456"}', "twofa")
         async with self._lock(id_credential):
             row = await self.tables.api_credential(id_credential)
@@ -340,7 +344,9 @@ class CredentialFlows:
         production = any(s.id_site == site.id_site for s in _SITES["production"])
         env = "production" if production else "sandbox"
         for row in await self.tables.api_users():
-            if row["id_user"] == caller.id_user and not row["deleted"]:
+            if row["id_user"] == caller.id_user:
+                if row["deleted"]:  # though their credentials' events still name them (found below, they registered)
+                    raise not_found("id_user", caller.id_user)
                 return _user(caller.id_user, row["id_external"], env, row["dt_create"])
         for event in await self.tables.users():
             if event.user.get("id_user") == caller.id_user:
