@@ -18,12 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
 from simulator.api import access_log as api_logging
 from simulator.cli import options
 from simulator.cli.serve import load_key
-from simulator.core.simulator import Simulator
 from simulator.credentials import mask_url
 from simulator.errors import FieldError, InvalidInput
 from simulator.runtime import raise_file_limit, run_loop, tune_gc
@@ -68,6 +65,12 @@ def check_shared(db: str | None, field: str) -> None:
 
 
 async def _work(db: str, key: Any, ttl: float, scenario_dirs: list[Path]) -> int:
+    # Imported once the options are checked (as `serve` does): the engine and its store are most of what a start
+    # imports, and a command line refused for an option says so without them.
+    from sqlalchemy.exc import DBAPIError
+
+    from simulator.core.simulator import Simulator
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
