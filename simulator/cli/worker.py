@@ -57,7 +57,10 @@ def worker_command(args: argparse.Namespace) -> int:
 
 def check_shared(db: str | None, field: str) -> None:
     """Refuse a store other processes cannot share: a worker beside a SQLite file would find it locked."""
-    if not db or not sqlalchemy_url(db)[0].startswith("postgresql"):
+    url, temporary = sqlalchemy_url(db) if db else ("", None)
+    if temporary is not None:  # `memory` is made as a temporary file, which nothing else would remove
+        temporary.unlink(missing_ok=True)
+    if not url.startswith("postgresql"):
         raise InvalidInput(
             "a worker needs a store that processes share: --db postgresql://… (the one `serve` uses)",
             errors=[FieldError(field, "not a PostgreSQL URL")],
