@@ -133,10 +133,22 @@ def line(d: DeliveryInfo, note: str = "") -> str:
     when = datetime.fromtimestamp(d.created_at.timestamp()).strftime("%H:%M:%S.%f")[:-3]
     why = plain_error(d.last_error) if d.last_error != f"HTTP {d.last_status}" else ""
     why = why or ""
-    if d.status == "failed" and d.next_attempt_at is not None:
-        why = f"{why}; retry at {datetime.fromtimestamp(d.next_attempt_at.timestamp()).strftime('%H:%M:%S')}"
+    if retry := next_retry(d):
+        why = f"{why}; retry {retry}"
     cells = [when, d.id, d.type, d.status, str(d.attempts), str(d.last_status or "-"), why.strip("; ") or "-"]
     return row(cells) + (f"  {note}" if note else "")
+
+
+def next_retry(d: DeliveryInfo) -> str | None:
+    """When a failed delivery's next attempt is due, true as it is printed: `at 12:00:05` while that is ahead,
+    `due since 12:00:05 (it may be under way)` once it has passed (the attempt is being sent, or waits for a
+    sender). A time already past, printed as the time of a retry to come, read as one the sender had not made yet.
+    None when no retry is due (a delivery not failed)."""
+    if d.status != "failed" or d.next_attempt_at is None:
+        return None
+    at = d.next_attempt_at.timestamp()
+    shown = datetime.fromtimestamp(at).strftime("%H:%M:%S")
+    return f"at {shown}" if at > time.time() else f"due since {shown} (it may be under way)"
 
 
 def row(cells: list[str], columns: tuple[tuple[str, int], ...] = COLUMNS) -> str:
