@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from simulator.cli import options
 from simulator.client import ApiError, Client, DeliveryInfo
+from simulator.client.wire import auth
 from simulator.core.report import plain_error
 from simulator.errors import FieldError, SimError
 from simulator.models.answers import Health
@@ -37,11 +38,46 @@ class RemoteError(SimError):
         self.exit_code = exit_code
 
 
+# The longest id (a delivery's, a subscription's, a run's) or event type the control API takes (`RecordId`).
+ID_MAX = 200
+SERVER_URL_MAX = 2048
+
+
+def identifier(text: str) -> str:
+    """An id or an event type, which goes into a request's URL: at most ID_MAX characters. A longer one (a file
+    pasted in its place) made a URL the HTTP client refused with a traceback."""
+    if len(text) > ID_MAX:
+        raise argparse.ArgumentTypeError(f"{len(text)} characters: no id or event type is longer than {ID_MAX}")
+    return text
+
+
+def nonempty_id(text: str) -> str:
+    """An id or an event type to filter by: not blank (`options.nonempty`), at most ID_MAX characters."""
+    return identifier(options.nonempty(text))
+
+
+def server_url(text: str) -> str:
+    """A `--server` base URL (`options.http_url`) short enough for the request URLs made from it: one the HTTP
+    client would not take (64 KiB) was refused with a traceback as the client was made."""
+    if len(text) > SERVER_URL_MAX:
+        raise argparse.ArgumentTypeError(f"{len(text)} characters: a server's base URL is at most {SERVER_URL_MAX}")
+    return options.http_url(text)
+
+
+def bearer_token(text: str) -> str:
+    """A `--token` a header can carry (printable ASCII): another was refused by the client with a traceback."""
+    try:
+        auth(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a value a header can carry (printable ASCII, no line breaks)") from None
+    return text
+
+
 def add_server(p: argparse.ArgumentParser, default: str | None = DEFAULT_SERVER, what: str = "") -> None:
     """`--server` and `--token` on command `p`."""
     # Checked as the command line is read: a URL without a scheme was exit 1 with httpx's words, after the fact.
-    options.add(p, "--server", "the control API's base URL" + what, default=default, type=options.http_url)
-    options.add(p, "--token", "the server's bearer token (`serve --token`)")
+    options.add(p, "--server", "the control API's base URL" + what, default=default, type=server_url)
+    options.add(p, "--token", "the server's bearer token (`serve --token`)", type=bearer_token)
 
 
 def client(args: argparse.Namespace, timeout: float = 10.0) -> Client:
@@ -66,6 +102,10 @@ def speaking_to(server: str) -> Iterator[None]:
         ) from None
     except httpx.TimeoutException:
         raise RemoteError(f"the control API at {server} did not answer in time", exit_code=1) from None
+    except httpx.InvalidURL as exc:  # no HTTPError: a value given made a URL the client will not send
+        raise RemoteError(
+            f"cannot ask {server}: a value given makes an invalid request URL ({exc})", exit_code=2
+        ) from None
     except httpx.HTTPError as exc:
         raise RemoteError(f"{server}: {type(exc).__name__}: {exc}", exit_code=1) from None
     except (json.JSONDecodeError, ValidationError) as exc:  # an answer that is not the control API's JSON

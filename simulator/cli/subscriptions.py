@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
         ("delete", "remove it; its unfinished deliveries are dropped", _delete),
         ("redeliver", "send each of its dead deliveries again", _redeliver),
     ):
-        _action(actions, name, what, handler).add_argument("id", help="the subscription's id")
+        _action(actions, name, what, handler).add_argument("id", help="the subscription's id", type=remote.identifier)
 
 
 def _action(actions: Any, name: str, what: str, handler: Any) -> argparse.ArgumentParser:
