@@ -26,10 +26,10 @@ def register(sub: Any) -> None:
         description="List the deliveries of a running server (oldest first): status, attempts, last HTTP status "
         "and error. --follow then prints each new delivery and each change of state until Ctrl-C.",
     )
-    options.add(p, "--run", "only this run's deliveries", type=options.nonempty)
-    options.add(p, "--subscription", "only this subscription's deliveries", type=options.nonempty)
+    options.add(p, "--run", "only this run's deliveries", type=remote.nonempty_id)
+    options.add(p, "--subscription", "only this subscription's deliveries", type=remote.nonempty_id)
     options.add(p, "--status", "only deliveries in this state", choices=DELIVERY_STATUSES)
-    options.add(p, "--type", "only this event type", type=options.nonempty)
+    options.add(p, "--type", "only this event type", type=remote.nonempty_id)
     window.add(p, "deliveries")
     options.add(p, "--limit", "print at most the latest N (0: all)", default=50, type=options.count)
     options.add(p, "--follow", "keep printing new deliveries and changes", default=False, flag_only=True)

@@ -106,7 +106,7 @@ def subscribe(args: argparse.Namespace, url: str) -> Subscribed:
     refuses) when the server cannot be reached or refuses."""
     events = filters(args)
     with remote.client(args) as api, remote.speaking_to(args.server):
-        # The key first: a server that is not there, or not webhook-sim's, is said before anything is made.
+        remote.identify(api, args.server)  # a server that is not there, or not webhook-sim's, gets nothing
         public_pem = api.public_key()
         # disable_after 0: a listener answering --status 500 on purpose must not be cut off after five deaths.
         made = api.create_subscription(url, events=events or None, signing=args.signing, disable_after=0)

@@ -16,8 +16,10 @@ from pydantic import ValidationError
 
 from simulator.cli import options
 from simulator.client import ApiError, Client, DeliveryInfo
+from simulator.client.wire import auth
 from simulator.core.report import plain_error
 from simulator.errors import FieldError, SimError
+from simulator.models.answers import Health
 from simulator.models.enums import FINAL_DELIVERY_STATUSES
 from simulator.models.records import shown_answer
 
@@ -36,11 +38,46 @@ class RemoteError(SimError):
         self.exit_code = exit_code
 
 
+# The longest id (a delivery's, a subscription's, a run's) or event type the control API takes (`RecordId`).
+ID_MAX = 200
+SERVER_URL_MAX = 2048
+
+
+def identifier(text: str) -> str:
+    """An id or an event type, which goes into a request's URL: at most ID_MAX characters. A longer one (a file
+    pasted in its place) made a URL the HTTP client refused with a traceback."""
+    if len(text) > ID_MAX:
+        raise argparse.ArgumentTypeError(f"{len(text)} characters: no id or event type is longer than {ID_MAX}")
+    return text
+
+
+def nonempty_id(text: str) -> str:
+    """An id or an event type to filter by: not blank (`options.nonempty`), at most ID_MAX characters."""
+    return identifier(options.nonempty(text))
+
+
+def server_url(text: str) -> str:
+    """A `--server` base URL (`options.http_url`) short enough for the request URLs made from it: one the HTTP
+    client would not take (64 KiB) was refused with a traceback as the client was made."""
+    if len(text) > SERVER_URL_MAX:
+        raise argparse.ArgumentTypeError(f"{len(text)} characters: a server's base URL is at most {SERVER_URL_MAX}")
+    return options.http_url(text)
+
+
+def bearer_token(text: str) -> str:
+    """A `--token` a header can carry (printable ASCII): another was refused by the client with a traceback."""
+    try:
+        auth(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a value a header can carry (printable ASCII, no line breaks)") from None
+    return text
+
+
 def add_server(p: argparse.ArgumentParser, default: str | None = DEFAULT_SERVER, what: str = "") -> None:
     """`--server` and `--token` on command `p`."""
     # Checked as the command line is read: a URL without a scheme was exit 1 with httpx's words, after the fact.
-    options.add(p, "--server", "the control API's base URL" + what, default=default, type=options.http_url)
-    options.add(p, "--token", "the server's bearer token (`serve --token`)")
+    options.add(p, "--server", "the control API's base URL" + what, default=default, type=server_url)
+    options.add(p, "--token", "the server's bearer token (`serve --token`)", type=bearer_token)
 
 
 def client(args: argparse.Namespace, timeout: float = 10.0) -> Client:
@@ -65,6 +102,10 @@ def speaking_to(server: str) -> Iterator[None]:
         ) from None
     except httpx.TimeoutException:
         raise RemoteError(f"the control API at {server} did not answer in time", exit_code=1) from None
+    except httpx.InvalidURL as exc:  # no HTTPError: a value given made a URL the client will not send
+        raise RemoteError(
+            f"cannot ask {server}: a value given makes an invalid request URL ({exc})", exit_code=2
+        ) from None
     except httpx.HTTPError as exc:
         raise RemoteError(f"{server}: {type(exc).__name__}: {exc}", exit_code=1) from None
     except (json.JSONDecodeError, ValidationError) as exc:  # an answer that is not the control API's JSON
@@ -72,6 +113,31 @@ def speaking_to(server: str) -> Iterator[None]:
             f"{server} answered with something other than webhook-sim's control API ({type(exc).__name__}: {exc})",
             exit_code=1,
         ) from None
+
+
+def identify(api: Client, server: str) -> None:
+    """Make sure `server` is webhook-sim's control API before anything is sent to it: its public `GET /health`,
+    which answers exactly `{"status": "ok", "version": …}`. A command that wrote first learnt only from the answer
+    that the server was another one, which had been sent the event or subscription by then. RemoteError, exit 2
+    naming --server, for another server; exit 1 for one that does not answer or answers 5xx (a proxy with nothing
+    behind it), as for any other request."""
+    other = "GET /health answered something other than webhook-sim's health"
+    try:
+        Health.model_validate(api.health())
+    except ApiError as exc:  # below 400: an answer that is not JSON
+        if exc.status >= 500:
+            raise
+        why = f"GET /health answered {exc.status} {exc.title}" if exc.status >= 400 else other
+    except ValidationError:
+        why = other
+    else:
+        return
+    raise RemoteError(
+        f"--server {server} is not webhook-sim's control API ({why}); nothing was sent to it. Give the URL "
+        "`webhook-sim serve` prints",
+        exit_code=2,
+        errors=[FieldError("--server", "not webhook-sim's control API")],
+    )
 
 
 def wait_final(
@@ -107,10 +173,22 @@ def line(d: DeliveryInfo, note: str = "") -> str:
     when = datetime.fromtimestamp(d.created_at.timestamp()).strftime("%H:%M:%S.%f")[:-3]
     why = plain_error(d.last_error) if d.last_error != f"HTTP {d.last_status}" else ""
     why = why or ""
-    if d.status == "failed" and d.next_attempt_at is not None:
-        why = f"{why}; retry at {datetime.fromtimestamp(d.next_attempt_at.timestamp()).strftime('%H:%M:%S')}"
+    if retry := next_retry(d):
+        why = f"{why}; retry {retry}"
     cells = [when, d.id, d.type, d.status, str(d.attempts), str(d.last_status or "-"), why.strip("; ") or "-"]
     return row(cells) + (f"  {note}" if note else "")
+
+
+def next_retry(d: DeliveryInfo) -> str | None:
+    """When a failed delivery's next attempt is due, true as it is printed: `at 12:00:05` while that is ahead,
+    `due since 12:00:05 (it may be under way)` once it has passed (the attempt is being sent, or waits for a
+    sender). A time already past, printed as the time of a retry to come, read as one the sender had not made yet.
+    None when no retry is due (a delivery not failed)."""
+    if d.status != "failed" or d.next_attempt_at is None:
+        return None
+    at = d.next_attempt_at.timestamp()
+    shown = datetime.fromtimestamp(at).strftime("%H:%M:%S")
+    return f"at {shown}" if at > time.time() else f"due since {shown} (it may be under way)"
 
 
 def row(cells: list[str], columns: tuple[tuple[str, int], ...] = COLUMNS) -> str:

@@ -30,9 +30,11 @@ def register(sub: Any) -> None:
         "--since and --until, those made in that window); then print each outcome. Exit 0 when each succeeded, "
         "1 when one did not or the server refused (409: an attempt is under way), 2 for bad input.",
     )
-    p.add_argument("delivery", nargs="?", metavar="DELIVERY_ID", help="the delivery to send again")
+    p.add_argument(
+        "delivery", nargs="?", metavar="DELIVERY_ID", help="the delivery to send again", type=remote.identifier
+    )
     options.add(p, "--dead", "resend every dead delivery of --subscription", default=False, flag_only=True)
-    options.add(p, "--subscription", "with --dead: the subscription", type=options.nonempty)
+    options.add(p, "--subscription", "with --dead: the subscription", type=remote.nonempty_id)
     window.add(p, "dead deliveries (with --dead)")
     options.add(p, "--wait", "seconds to wait for the outcome (0: do not wait)", default=30.0, type=options.seconds)
     remote.add_server(p)
@@ -55,6 +57,7 @@ def resend_command(args: argparse.Namespace) -> int:
     _check(args)
     between = window.given(args)
     with remote.client(args) as api, remote.speaking_to(args.server):
+        remote.identify(api, args.server)
         before: dict[str, int] = {}
         if args.delivery:
             with contextlib.suppress(ApiError):  # an unknown id is said by the resend itself

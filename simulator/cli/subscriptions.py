@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
         ("delete", "remove it; its unfinished deliveries are dropped", _delete),
         ("redeliver", "send each of its dead deliveries again", _redeliver),
     ):
-        _action(actions, name, what, handler).add_argument("id", help="the subscription's id")
+        _action(actions, name, what, handler).add_argument("id", help="the subscription's id", type=remote.identifier)
 
 
 def _action(actions: Any, name: str, what: str, handler: Any) -> argparse.ArgumentParser:
@@ -66,6 +66,7 @@ def _create_options(p: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace, handler: Any) -> int:
     with remote.client(args) as api, remote.speaking_to(args.server):
+        remote.identify(api, args.server)
         code: int = handler(api, args)
         return code
 

@@ -8,7 +8,6 @@ import json
 import sys
 import time
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from simulator.api.access_log import escape_controls
@@ -19,9 +18,10 @@ from simulator.core.report import plain_error
 SUCCESS = ("succeeded", "dropped")
 
 
-def last_answer(d: DeliveryInfo) -> str:
+def last_answer(d: DeliveryInfo, *, retries: bool = True) -> str:
     """The last attempt's answer of a delivery still going: `HTTP 500; answer: …`, the transport error, or `no
-    answer yet`; and when the next attempt is due."""
+    answer yet`; and when the next attempt is due, unless no more `retries` are made (a `trigger` without a server
+    stops sending when it ends)."""
     parts = []
     if d.last_status is not None:
         parts.append(f"HTTP {d.last_status}")
@@ -30,8 +30,8 @@ def last_answer(d: DeliveryInfo) -> str:
     answer = remote.answer(d)
     if answer:
         parts.append(f"answer: {answer}")
-    if d.status == "failed" and d.next_attempt_at is not None:
-        parts.append(f"next retry at {datetime.fromtimestamp(d.next_attempt_at.timestamp()).strftime('%H:%M:%S')}")
+    if retries and (retry := remote.next_retry(d)):
+        parts.append(f"next retry {retry}")
     return "; ".join(parts) or "no answer yet"
 
 
@@ -39,8 +39,11 @@ class Report:
     """The lines of one `trigger`: `begin` once the event exists, `seen` at each look at its deliveries, `end` once
     (the wait over, not waited for, or interrupted)."""
 
-    def __init__(self, event_id: str, etype: str, ids: list[str], url: str | None, fmt: str) -> None:
+    def __init__(
+        self, event_id: str, etype: str, ids: list[str], url: str | None, fmt: str, *, retries: bool = True
+    ) -> None:
         self.event_id, self.etype, self.ids, self.url, self.fmt = event_id, etype, list(ids), url, fmt
+        self.retries = retries  # whether the deliveries still going are retried once `trigger` ends
         self.started = time.monotonic()
         self.last: dict[str, DeliveryInfo] = {}
         self.told: set[str] = set()  # the deliveries whose line of outcome was printed
@@ -84,7 +87,7 @@ class Report:
             if d.id in under_way:
                 state += f", attempt {d.attempts} under way with no answer yet (the receiver may have the request)"
             elif d.attempts:
-                state += f" (last: {last_answer(d)})"
+                state += f" (last: {last_answer(d, retries=self.retries)})"
             self._line(d, f"{state}; {why}" if why else state)
 
     def all_final(self) -> bool:

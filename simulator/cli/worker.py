@@ -18,12 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
 from simulator.api import access_log as api_logging
 from simulator.cli import options
 from simulator.cli.serve import load_key
-from simulator.core.simulator import Simulator
 from simulator.credentials import mask_url
 from simulator.errors import FieldError, InvalidInput
 from simulator.runtime import raise_file_limit, run_loop, tune_gc
@@ -60,7 +57,10 @@ def worker_command(args: argparse.Namespace) -> int:
 
 def check_shared(db: str | None, field: str) -> None:
     """Refuse a store other processes cannot share: a worker beside a SQLite file would find it locked."""
-    if not db or not sqlalchemy_url(db)[0].startswith("postgresql"):
+    url, temporary = sqlalchemy_url(db) if db else ("", None)
+    if temporary is not None:  # `memory` is made as a temporary file, which nothing else would remove
+        temporary.unlink(missing_ok=True)
+    if not url.startswith("postgresql"):
         raise InvalidInput(
             "a worker needs a store that processes share: --db postgresql://… (the one `serve` uses)",
             errors=[FieldError(field, "not a PostgreSQL URL")],
@@ -68,6 +68,12 @@ def check_shared(db: str | None, field: str) -> None:
 
 
 async def _work(db: str, key: Any, ttl: float, scenario_dirs: list[Path]) -> int:
+    # Imported once the options are checked (as `serve` does): the engine and its store are most of what a start
+    # imports, and a command line refused for an option says so without them.
+    from sqlalchemy.exc import DBAPIError
+
+    from simulator.core.simulator import Simulator
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -153,6 +153,13 @@ def test_a_typed_option_reads_its_variable(monkeypatch):
             "no-such-scenario",
             ["simulator.api.app", "sqlalchemy", "simulator.core.simulator"],
         ),
+        # (`worker`, as `serve`, loads SQLAlchemy for its --lease-ttl default.)
+        (["worker", "--db", "x.db"], "not a PostgreSQL URL", ["simulator.api.app", "simulator.core.simulator"]),
+        (
+            ["worker", "--db", "postgresql://a@/b", "--lease-ttl", "0.1"],
+            "lease-ttl: out of range",
+            ["simulator.api.app", "simulator.core.simulator"],
+        ),
     ],
 )
 def test_a_command_line_refused_for_an_option_exits_before_importing_the_store(tmp_path, argv, said, unloaded):
