@@ -69,3 +69,12 @@ def test_a_server_that_is_not_webhook_sim_is_sent_nothing(command: str, kind: st
     else:
         assert done.returncode == 2, done.stderr
         assert f"--server {url} is not webhook-sim's control API" in done.stderr, done.stderr
+
+
+def test_a_newer_server_that_tells_more_in_its_health_is_taken_for_webhook_sim() -> None:
+    """Identified by the two fields its health always had: a later version that adds one is still sent the event."""
+    seen: list[tuple[str, str]] = []
+    health = b'{"status": "ok", "version": "99.0.0", "store": "postgresql"}'
+    with serving(foreign(200, "application/json", health, seen)) as url:
+        cli("trigger", "token.created", "--server", url)
+    assert seen[:2] == [("GET", "/health"), ("POST", "/events")], seen
