@@ -1,5 +1,6 @@
 """A delivery's page in a real Chromium, fed by receivers over real sockets with answers made to hurt it: JSON
-nested thousands deep is shown raw, not indented into hundreds of millions of characters."""
+nested thousands deep (shown raw, not indented into hundreds of millions of characters), and header names
+thousands of characters long (wrapped within their column, not stretched over the other side)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,36 @@ def test_json_nested_thousands_deep_is_shown_raw(page: Page, depth: int) -> None
     assert shown.get_attribute("data-view") == "raw"
     assert shown.get_attribute("textContent") == nested
     assert not page.css("main p.error")
+
+
+# Each side of the exchange, and every headers table and header name in it, with their left and right edges.
+EDGES = """
+const edges = (el) => { const r = el.getBoundingClientRect(); return [r.left, r.right]; };
+return {
+  width: document.documentElement.scrollWidth, window: innerWidth,
+  sides: ['.request', '.response'].map((side) => ({
+    side: edges(document.querySelector(side)),
+    tables: [...document.querySelectorAll(side + ' table.headers')].map(edges),
+    names: [...document.querySelectorAll(side + ' table.headers th')].map((th) => th.textContent),
+  })),
+};
+"""
+
+
+def test_header_names_thousands_long_wrap_within_their_side(page: Page) -> None:
+    """A 3,000-character name made its table 22,000 px wide: the request's ran over the response, and the values
+    of every header were squeezed out of sight."""
+    sent, answered = "X-" + "S" * 3000, "x-" + "r" * 3000
+    with serve_app(answering('{"ok": true}', {answered: "v"})) as receiver:
+        delivery = deliver_once(page, f"{receiver.url}/hook", headers={sent: "v"})
+    page.open(f"/deliveries/{delivery['id']}")
+    page.one('.response tr[data-name="content-type"]')
+    found = page.js(EDGES)
+    assert found["width"] <= found["window"], found["width"]
+    for side, name in zip(found["sides"], (sent, answered), strict=True):
+        [table] = side["tables"]
+        assert side["side"][0] <= table[0] and table[1] <= side["side"][1] + 0.5, (side["side"], table)
+        assert name in side["names"]  # whole, wrapped
+    # The other rows stay readable: a value beside a short name keeps room to be read on a line or two.
+    value = page.one('.response tr[data-name="content-type"] td')
+    assert value.text == "application/json" and value.size["height"] < 40
