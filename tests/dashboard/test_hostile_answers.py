@@ -1,6 +1,7 @@
 """A delivery's page in a real Chromium, fed by receivers over real sockets with answers made to hurt it: JSON
 nested thousands deep (shown raw, not indented into hundreds of millions of characters), and header names
-thousands of characters long (wrapped within their column, not stretched over the other side)."""
+thousands of characters long (wrapped within their column, not stretched over the other side), and a 204 that
+declares a length (not said to be cut by the log)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.routing import Route
 
 from simulator.testing import serve_app
 from tests.dashboard.conftest import Page
+from tests.dashboard.test_cut_answer import raw_receiver
 
 
 def deliver_once(page: Page, url: str, **subscription: Any) -> dict[str, Any]:
@@ -84,3 +86,18 @@ def test_header_names_thousands_long_wrap_within_their_side(page: Page) -> None:
     # The other rows stay readable: a value beside a short name keeps room to be read on a line or two.
     value = page.one('.response tr[data-name="content-type"] td')
     assert value.text == "application/json" and value.size["height"] < 40
+
+
+# HTTP gives a 204 no body, whatever length it declares.
+NO_CONTENT = b"HTTP/1.1 204 No Content\r\nContent-Length: 5000\r\n\r\n"
+
+
+def test_a_204_declaring_a_length_is_not_said_to_be_cut(page: Page) -> None:
+    """It was said to be "The first 0 bytes of 5,000: the log keeps 64 KiB of an answer"."""
+    with raw_receiver(NO_CONTENT) as url:
+        delivery = deliver_once(page, url)
+    assert delivery["status"] == "succeeded"
+    page.open(f"/deliveries/{delivery['id']}")
+    page.one('.response tr[data-name="content-length"]')
+    assert page.one(".response p.muted").text == "Empty body."
+    assert not page.css(".response p.cut")

@@ -185,7 +185,9 @@ function cut(a) {
   if (a.error?.startsWith("the answer's body was cut short: ")) return h("p", { class: "muted cut" }, `The answer's body was cut short: ${a.error.slice(33).split("; ")[0]}.`);
   const kept = bodyBytes({ body: a.response, body_encoding: a.response_encoding })?.length ?? 0;
   const declared = Number((a.response_headers || {})["content-length"]);
-  if (Number.isFinite(declared) && declared > kept) {
+  // Only a body that reaches the bound was cut by the log: a 204 or 304 that declares a length has no body at all
+  // (HTTP says so), and was said to be "the first 0 bytes of 5,000".
+  if (Number.isFinite(declared) && declared > kept && kept > KEPT - 4) {
     return h("p", { class: "muted cut" }, `The first ${kept.toLocaleString("en")} bytes of ${declared.toLocaleString("en")}: the log keeps 64 KiB of an answer.`);
   }
   // A text cut inside a character ends up to 3 bytes short of the bound.
