@@ -1,7 +1,7 @@
 """A delivery's page in a real Chromium, fed by receivers over real sockets with answers made to hurt it: JSON
-nested thousands deep (shown raw, not indented into hundreds of millions of characters), and header names
-thousands of characters long (wrapped within their column, not stretched over the other side), and a 204 that
-declares a length (not said to be cut by the log)."""
+nested thousands deep (shown raw, not indented into hundreds of millions of characters), header names thousands
+of characters long (wrapped within their column, not stretched over the other side), a 204 that declares a length
+(not said to be cut by the log), and a bidi override in a body (marked, and reordering nothing around it)."""
 
 from __future__ import annotations
 
@@ -101,3 +101,44 @@ def test_a_204_declaring_a_length_is_not_said_to_be_cut(page: Page) -> None:
     page.one('.response tr[data-name="content-length"]')
     assert page.one(".response p.muted").text == "Empty body."
     assert not page.css(".response p.cut")
+
+
+REORDERED = 'note: "\u202eevil.exe", amount: 100, to: "alice"'
+
+# Where two words of the text in `selector` are drawn (the left edge of each), and the marks the page put in it.
+WHERE = """
+const [selector, first, second] = arguments;
+const pre = document.querySelector(selector);
+const walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+const left = (word) => {
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const at = node.data.indexOf(word);
+    if (at < 0) continue;
+    const range = document.createRange();
+    range.setStart(node, at);
+    range.setEnd(node, at + word.length);
+    return range.getBoundingClientRect().left;
+  }
+  return null;
+};
+return {first: left(first), second: (walker.currentNode = pre, left(second)), text: pre.textContent,
+  marks: [...pre.querySelectorAll('.bidi')].map((m) => m.dataset.code)};
+"""
+
+
+def test_a_bidi_override_in_a_body_reorders_nothing_and_is_marked(page: Page) -> None:
+    """A U+202E drew the rest of the line right to left: `note: "}001 :tnuoma ,"exe.live` on screen."""
+    override = {"data.token.metadata.note": "\u202eevil.exe"}
+    with serve_app(answering(REORDERED)) as receiver, page.server.client() as api:
+        made = api.post("/subscriptions", json={"url": f"{receiver.url}/hook", "retry": {"delays": []}})
+        api.post("/events", json={"type": "basistheory:token.created", "overrides": override})
+        [delivery] = page.wait(lambda: api.get("/deliveries", params={"status": "succeeded"}).json()["data"])
+        assert delivery["subscription_id"] == made.json()["id"]
+    page.open(f"/deliveries/{delivery['id']}")
+    page.one(".response pre.response-body")
+    answer = page.js(WHERE, ".response pre.response-body", "amount", "alice")
+    assert answer["text"] == REORDERED  # the body itself, control included
+    assert answer["first"] < answer["second"], answer  # left to right, as written
+    assert answer["marks"] == ["U+202E"]
+    sent = page.js(WHERE, ".request pre.request-body", "", "")  # the override, in the event as sent
+    assert sent["marks"] == ["U+202E"] and "\u202eevil.exe" in sent["text"]
