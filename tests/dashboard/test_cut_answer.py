@@ -13,23 +13,23 @@ from tests.dashboard.conftest import Page
 ERROR = "the answer's body was cut short: connection closed after 3 of 10 bytes"
 
 
-class _CutShort(socketserver.StreamRequestHandler):
-    """Reads one request, answers a 200 whose Content-Length says 10 with 3 bytes of body, and closes."""
-
-    def handle(self) -> None:
-        head = b""
-        while not head.endswith(b"\r\n\r\n"):
-            head += self.rfile.readline()
-        length = next(
-            int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
-        )
-        self.rfile.read(length)
-        self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Receiver: kept\r\nContent-Length: 10\r\n\r\nabc")
-
-
 @contextmanager
-def cut_short_receiver() -> Iterator[str]:
-    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _CutShort) as server:
+def raw_receiver(answer: bytes) -> Iterator[str]:
+    """A receiver's URL: it reads each request and writes `answer` as given (a status line, headers and a body, framed
+    as the test wants, wrongly too), then closes the connection."""
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                head += self.rfile.readline()
+            length = next(
+                int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+            )
+            self.rfile.read(length)
+            self.wfile.write(answer)
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler) as server:
         server.daemon_threads = True
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -39,8 +39,12 @@ def cut_short_receiver() -> Iterator[str]:
             server.shutdown()
 
 
+# A 200 whose Content-Length says 10, with 3 bytes of body.
+CUT_SHORT = b"HTTP/1.1 200 OK\r\nX-Receiver: kept\r\nContent-Length: 10\r\n\r\nabc"
+
+
 def test_an_answer_cut_short_shows_its_status_headers_and_why(page: Page) -> None:
-    with cut_short_receiver() as url, page.server.client() as api:
+    with raw_receiver(CUT_SHORT) as url, page.server.client() as api:
         api.post("/subscriptions", json={"url": url, "retry": {"delays": []}})
         api.post("/events", json={"type": "basistheory:token.created"})
         page.wait(lambda: api.get("/deliveries", params={"status": "dead"}).json()["data"], what="a dead delivery")

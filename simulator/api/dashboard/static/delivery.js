@@ -3,7 +3,7 @@
 // delivery again when it changes.
 
 import { api, get } from "./api.js";
-import { add, badge, clear, dateTime, h, link, ms, pairs, relative, timeCell } from "./dom.js";
+import { add, badge, bidiSafe, clear, dateTime, h, link, ms, pairs, relative, timeCell } from "./dom.js";
 import { prettyJson } from "./jsonfmt.js";
 import { bodyBytes, curl, verification } from "./verify.js";
 
@@ -140,7 +140,7 @@ function request(a, ctx) {
   const command = h("pre", { class: "curl", hidden: true });
   const copy = h("button", { type: "button", class: "copy-curl" }, "Copy as curl");
   copy.addEventListener("click", async () => {
-    command.textContent = curl(r);
+    command.replaceChildren(...[bidiSafe(curl(r))].flat());
     command.hidden = false;
     try {
       await navigator.clipboard.writeText(command.textContent);
@@ -185,7 +185,9 @@ function cut(a) {
   if (a.error?.startsWith("the answer's body was cut short: ")) return h("p", { class: "muted cut" }, `The answer's body was cut short: ${a.error.slice(33).split("; ")[0]}.`);
   const kept = bodyBytes({ body: a.response, body_encoding: a.response_encoding })?.length ?? 0;
   const declared = Number((a.response_headers || {})["content-length"]);
-  if (Number.isFinite(declared) && declared > kept) {
+  // Only a body that reaches the bound was cut by the log: a 204 or 304 that declares a length has no body at all
+  // (HTTP says so), and was said to be "the first 0 bytes of 5,000".
+  if (Number.isFinite(declared) && declared > kept && kept > KEPT - 4) {
     return h("p", { class: "muted cut" }, `The first ${kept.toLocaleString("en")} bytes of ${declared.toLocaleString("en")}: the log keeps 64 KiB of an answer.`);
   }
   // A text cut inside a character ends up to 3 bytes short of the bound.
@@ -200,13 +202,13 @@ function body(text, cls) {
   if (text === null || text === undefined) return h("p", { class: "muted" }, "Body unknown.");
   if (text === "") return h("p", { class: "muted" }, "Empty body.");
   const pretty = prettyJson(text);
-  const pre = h("pre", { class: `body ${cls}`, dataset: { view: pretty ? "pretty" : "raw" } }, pretty ?? text);
+  const pre = h("pre", { class: `body ${cls}`, dataset: { view: pretty ? "pretty" : "raw" } }, bidiSafe(pretty ?? text));
   if (pretty === null) return h("div", { class: "body-box" }, pre);
   const toggle = h("button", { type: "button", class: "toggle" }, "Raw");
   toggle.addEventListener("click", () => {
     const raw = pre.dataset.view === "pretty";
     pre.dataset.view = raw ? "raw" : "pretty";
-    pre.textContent = raw ? text : pretty;
+    pre.replaceChildren(...[bidiSafe(raw ? text : pretty)].flat());
     toggle.textContent = raw ? "Pretty" : "Raw";
   });
   return h("div", { class: "body-box" }, h("div", { class: "buttons" }, toggle), pre);

@@ -24,6 +24,24 @@ export function add(el, children) {
   return el;
 }
 
+// Characters that reorder the text around them on screen (bidi embeddings, overrides, isolates and marks): a
+// receiver's U+202E showed {"note": "evil.exe", "amount": 100} as {"note": "}001 :"tnuoma" ,"exe.live. Each stays
+// in the text (what is copied, or read by a test, is the body) but in an isolate of its own, which its effect
+// cannot leave, marked by its code point.
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const BIDI_SPLIT = new RegExp(`(${BIDI.source})`);
+
+// `text` as children for h(): itself, or pieces with each bidi control marked (see BIDI).
+export function bidiSafe(text) {
+  if (!BIDI.test(text)) return text;
+  return text.split(BIDI_SPLIT).map((piece, i) => {
+    if (i % 2 === 0) return piece;
+    const code = `U+${piece.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+    return h("span", { class: "bidi", title: `${code}: a character that reorders text, shown as its code`,
+      dataset: { code } }, piece);
+  });
+}
+
 export function clear(el) {
   el.replaceChildren();
   return el;

@@ -3,10 +3,16 @@
 // "é", and of two equal keys one was dropped: the body shown was not the body sent.
 
 const SPACE = new Set([" ", "\t", "\n", "\r"]);
+// Indentation grows with depth on every line: 16 KiB of nested brackets ([[[…]]]) came out as 128 million
+// characters, which froze the tab for 20 s, and 64 KiB (an answer the log keeps) was past what a string can hold,
+// so the whole delivery could not be shown. A pretty form longer than this is not made: the body is shown raw.
+const MAX_GROWTH = 8;
+const MAX_EXTRA = 1024 * 1024;
 const DELIMITERS = new Set([...SPACE, ",", ":", "[", "]", "{", "}", '"']);
 
 // The text indented by two spaces a level, as JSON.stringify(value, null, 2) lays a value out; null when it is not
-// JSON (JSON.parse is the judge of that: it accepts big numbers and duplicate keys, which is all this needs).
+// JSON (JSON.parse is the judge of that: it accepts big numbers and duplicate keys, which is all this needs), and
+// when it would be too long to show (see MAX_GROWTH).
 export function prettyJson(text) {
   try {
     JSON.parse(text);
@@ -16,7 +22,11 @@ export function prettyJson(text) {
   const out = [];
   let depth = 0;
   let i = 0;
-  const newline = () => "\n" + "  ".repeat(depth);
+  let room = MAX_GROWTH * text.length + MAX_EXTRA; // what the line breaks and indentation may still add
+  const newline = () => {
+    room -= 2 * depth + 1;
+    return "\n" + "  ".repeat(depth);
+  };
   const skip = (j) => {
     while (SPACE.has(text[j])) j += 1;
     return j;
@@ -58,6 +68,7 @@ export function prettyJson(text) {
       out.push(text.slice(i, j));
       i = j;
     }
+    if (room < 0) return null;
   }
   return out.join("");
 }

@@ -2,7 +2,7 @@
 // public key for Basis Theory (verified here with WebCrypto), the signed content for Standard Webhooks, the
 // JWT's claims for Syncfy. Secrets are never shown: the subscription's arrives masked.
 
-import { h, json } from "./dom.js";
+import { bidiSafe, h, json } from "./dom.js";
 
 export function bodyBytes(request) {
   if (request.body === null) return null;
@@ -83,7 +83,7 @@ function basisTheory(request, steps, ctx) {
   steps.append(
     step("Parse the body as JSON, and serialise it again with json-stable-stringify (keys sorted, no whitespace). ",
       "The body is sent in the provider's own field order, so the raw bytes are not what is signed:",
-      h("pre", { class: "canonical" }, canonical)),
+      h("pre", { class: "canonical" }, bidiSafe(canonical))),
     step("Base64-decode ", h("code", {}, "BT-SIGNATURE"), ": ", h("code", { class: "signature" }, signature)),
     step("Verify it as RSA-PSS with SHA-256 (MGF1-SHA-256, 32-byte salt) over the UTF-8 bytes of the canonical JSON, ",
       "with the public key (GET /keys/webhooks.pem):", key, result),
@@ -106,7 +106,7 @@ function standard(request, steps, sub) {
   const signed = `${id}.${timestamp}.${request.body ?? ""}`;
   steps.append(
     step("Build the signed content: ", h("code", {}, "webhook-id"), ".", h("code", {}, "webhook-timestamp"), ".body — ",
-      "the body as the raw bytes received:", h("pre", { class: "signed-content" }, signed)),
+      "the body as the raw bytes received:", h("pre", { class: "signed-content" }, bidiSafe(signed))),
     step("HMAC-SHA256 it with the secret's key: the base64 after ", h("code", {}, "whsec_"),
       ` in the subscription's secret (${sub?.secret ?? "masked"}; the page never shows it).`),
     step("Base64 the digest and compare it, in constant time, with each ", h("code", {}, "v1,"), " entry of ",
