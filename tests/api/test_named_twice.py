@@ -22,6 +22,15 @@ def test_an_event_named_to_one_subscription_twice_goes_once(tmp_path: Path) -> N
         assert [d["event_ids"] for d in listed] == [[response.json()["id"]]]
 
 
+def test_a_disabled_subscription_named_twice_is_said_skipped_once(tmp_path: Path) -> None:
+    with serving_api(tmp_path) as server, server.client() as api:
+        sub = api.post("/subscriptions", json={"url": "http://127.0.0.1:9/x", "enabled": False}).json()
+        response = api.post("/events", json={"type": "token.created", "subscriptions": [sub["id"], sub["id"]]})
+        assert response.status_code == 202, response.text
+        assert [s["subscription"] for s in response.json()["skipped"]] == [sub["id"]]
+        assert response.json()["deliveries"] == []
+
+
 def test_a_run_naming_a_syncfy_batch_twice_sends_each_event_once(tmp_path: Path) -> None:
     with Receiver() as receiver, serving_api(tmp_path) as server, server.client() as api:
         sub = api.post("/subscriptions", json={"url": receiver.url, "batch": 5}).json()
