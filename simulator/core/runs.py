@@ -350,8 +350,8 @@ class RunManager:
         task = self._tasks.get(run_id)
         if task is not None:
             _cancel_once(task)
-            # Not `gather`: a caller cut short (its client gone) would cancel the task again through it.
-            await asyncio.wait({task})
+            # Shielded: a caller cut short (its client gone) would cancel the task again through `gather`.
+            await asyncio.gather(asyncio.shield(task), return_exceptions=True)
             await self._cut_before_playing([run_id])
         elif self.engine.leases is not None and run.status in LIVE_RUN_STATUSES:  # played elsewhere, or waiting
             unclaimed = await run_queue.ask_cancel(self.store.engine, run_id, time.time())
