@@ -54,6 +54,14 @@ def _refused_error(count: int, reason: str) -> str:
     return f"{count} of its deliveries were not stored, and not sent: the store refused them ({reason})"
 
 
+def _cancel_once(task: asyncio.Task[None]) -> None:
+    """Cancel a run's task unless it is being cancelled already: its clean-up awaits (letting go what the reorder
+    and burst faults hold, writing how the run ended), and a second cancel cut it there, leaving the held
+    deliveries pending for good and the run answered as running."""
+    if not task.cancelling():
+        task.cancel()
+
+
 # A timeline is measured ahead (for the run's ETA) up to this many events; a longer one shows no ETA.
 PLAN_LIMIT = 100_000
 # Runs under way at once; one more is a 429 (a schedule's firing is skipped and logged).
@@ -341,8 +349,9 @@ class RunManager:
         run = await self.get(run_id)
         task = self._tasks.get(run_id)
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            _cancel_once(task)
+            # Shielded: a caller cut short (its client gone) would cancel the task again through `gather`.
+            await asyncio.gather(asyncio.shield(task), return_exceptions=True)
             await self._cut_before_playing([run_id])
         elif self.engine.leases is not None and run.status in LIVE_RUN_STATUSES:  # played elsewhere, or waiting
             unclaimed = await run_queue.ask_cancel(self.store.engine, run_id, time.time())
@@ -359,7 +368,7 @@ class RunManager:
             await asyncio.gather(self._queue, return_exceptions=True)
         cut = dict(self._tasks)
         for task in cut.values():
-            task.cancel()
+            _cancel_once(task)
         await asyncio.gather(*cut.values(), return_exceptions=True)
         await self._cut_before_playing([*cut])
 
@@ -422,7 +431,7 @@ class RunManager:
         for run_id in await run_queue.cancels(engine, self.engine.me):
             task = self._tasks.get(run_id)
             if task is not None:
-                task.cancel()
+                _cancel_once(task)
         while claims and self.accepting and len(self._tasks) < MAX_LIVE_RUNS:
             claimed = await run_queue.claim(engine, self.engine.me)
             if claimed is None:

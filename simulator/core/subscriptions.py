@@ -143,7 +143,7 @@ class Subscriptions:
         """Of the subscriptions named in `ids`, those that `matching` leaves out, each with why: an event sent to
         no one must say so, not answer an empty list."""
         out = []
-        for sub in [await self.get(i) for i in ids]:
+        for sub in [await self.get(i) for i in dict.fromkeys(ids)]:  # named twice, said once (and sent once)
             if receives(sub, etype):
                 continue
             if not sub.enabled:

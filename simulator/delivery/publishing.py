@@ -80,6 +80,9 @@ class Publishing:
         """Persist `event` and one delivery per subscription (a Syncfy batch collects events until it is full or
         flushed); each is sent once committed. `faults` and `seed` (the run's, which fault draws derive from) go
         to the fault hooks. Returns the ids of the deliveries that carry the event."""
+        # One delivery per subscription, however often a request names it (`"subscriptions": [a, a]`): twice,
+        # it got every event twice under two message ids, and a Syncfy batch carried the event twice in one body.
+        subs = list({sub.id: sub for sub in subs}.values())
         if speed == 0:
             await self._wait_for_room(subs)
         if self.leases is not None and event.run_id not in self._numbered_runs:
