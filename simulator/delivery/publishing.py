@@ -82,7 +82,8 @@ class Publishing:
         to the fault hooks. Returns the ids of the deliveries that carry the event."""
         # One delivery per subscription, however often a request names it (`"subscriptions": [a, a]`): twice,
         # it got every event twice under two message ids, and a Syncfy batch carried the event twice in one body.
-        subs = list({sub.id: sub for sub in subs}.values())
+        if len(subs) > 1:  # (one, the common case at speed 0, has nothing to merge)
+            subs = list({sub.id: sub for sub in subs}.values())
         if speed == 0:
             await self._wait_for_room(subs)
         if self.leases is not None and event.run_id not in self._numbered_runs:
