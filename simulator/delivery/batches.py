@@ -29,11 +29,14 @@ class OpenBatch:
     due: float = 0.0  # when its latest event is due: a run makes events ahead of time, and a batch is not sent early
 
 
-def envelope_of(sub_id: str, events: list[Event]) -> str:
-    """One event keeps its own envelope id; a batch's is fixed by its subscription and its events."""
+def envelope_of(events: list[Event]) -> str:
+    """One event keeps its own envelope id; a batch's is fixed by its events."""
     if len(events) == 1:
         return events[0].envelope_id or events[0].id
-    return derived_uuid4("batch", sub_id, *(e.id for e in events))
+    # Not by the subscription: its id is the server's own, new on every server, so a replay of the run (same seed
+    # and start time, hence the same event ids) sent other `rid`s. A run's event ids are its own already; one
+    # event's `rid` is the same for every subscription too.
+    return derived_uuid4("batch", *(e.id for e in events))
 
 
 class Batches:
@@ -54,7 +57,7 @@ class Batches:
     def join(batch: OpenBatch, event: Event, key: str) -> None:
         batch.job.events.append(event)
         batch.keys.append(key)
-        batch.job.envelope_id = envelope_of(batch.sub.id, batch.job.events)
+        batch.job.envelope_id = envelope_of(batch.job.events)
 
     def take(self, key: BatchKey) -> OpenBatch | None:
         return self._open.pop(key, None)

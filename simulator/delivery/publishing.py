@@ -230,7 +230,7 @@ class Publishing:
             subscription_id=sub.id,
             run_id=events[0].run_id,
             events=events,
-            envelope_id=envelope_of(sub.id, events),
+            envelope_id=envelope_of(events),
             speed=speed,
             due=when,
         )
