@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 failure, 2 bad input, 130 after Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -96,3 +97,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the pipe again when it flushes stdout at exit, so stdout now goes nowhere.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a command a closed pipe stopped
+    except OSError as exc:
+        if exc.filename is not None or exc.errno not in _FULL:
+            raise
+        # A write to a file already open failed for want of room: standard output (`> /dev/full`, a full disk;
+        # files the options name say so themselves, the store's errors are SQLite's). One line, as `--output` to
+        # such a file says it, where it was a traceback; what is still buffered goes nowhere, or Python would
+        # report it again as it flushes at exit.
+        print(f"error: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+# A write that failed for want of room: a full disk or device, a file past its size limit, a quota.
+_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
