@@ -12,8 +12,9 @@ modules are imported when a fixture is first used, so merely having the plugin i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -29,21 +30,23 @@ MARKER_HELP = (
     "secret=None, timeout=60): run the scenario before the test against `webhook_receiver`, a URL, or the fixture "
     "named by `target`; the finished run is the `webhook_sim_run` fixture"
 )
-MARKER_OPTIONS = frozenset(
-    {
-        "scenario",
-        "seed",
-        "params",
-        "faults",
-        "speed",
-        "target",
-        "signing",
-        "secret",
-        "timeout",
-        "start_time",
-        "max_in_flight",
-    }
-)
+# The options and what each must be, checked before anything starts: a list for `params` died in `dict()` with a
+# TypeError naming no option, a number for `target` was looked up as fixture '123', and a string for `seed` came
+# back as the API's 422 under a page of traceback. None is each optional one's default.
+_OPTION_KINDS: dict[str, tuple[tuple[type, ...], bool, str]] = {
+    "scenario": ((str, PurePath), False, "a scenario's name or a YAML file's path"),
+    "seed": ((int,), True, "an integer"),
+    "params": ((Mapping,), True, "a dict"),
+    "faults": ((Mapping,), True, "a dict"),
+    "speed": ((int, float), False, "a number"),
+    "target": ((str,), False, "'receiver', an http(s):// URL or a fixture's name"),
+    "signing": ((str,), True, "a scheme's name"),
+    "secret": ((str,), True, "a string"),
+    "timeout": ((int, float), False, "seconds above 0"),
+    "start_time": ((str, datetime), True, "an RFC 3339 time or a datetime"),
+    "max_in_flight": ((int,), True, "an integer"),
+}
+MARKER_OPTIONS = frozenset(_OPTION_KINDS)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -137,6 +140,7 @@ def webhook_receiver(make_webhook_receiver: Callable[..., Receiver]) -> Receiver
 def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
     """The finished run of the test's `@pytest.mark.webhook_sim(...)` marker."""
     from simulator import testing
+    from simulator.client import ApiError
 
     marker = request.node.get_closest_marker(MARKER)
     if marker is None:
@@ -146,7 +150,7 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
     sim: WebhookSim = request.getfixturevalue("webhook_sim")
     target, receiver = _target(request, options.pop("target", "receiver"))
     timeout = options.pop("timeout", 60.0)
-    if not (isinstance(timeout, int | float) and timeout > 0):
+    if not timeout > 0:  # NaN too
         pytest.fail(f"@pytest.mark.webhook_sim: timeout must be seconds above 0, got {timeout!r}", pytrace=False)
     options["scenario"] = _scenario(request.config, options["scenario"])
     if options.get("secret") is None:  # the run's own scheme: none for a Basis Theory run that names none
@@ -156,7 +160,15 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
         # Set before the run starts: its first request may arrive at once.
         scheme = "none" if options.get("signing") == "none" else "auto"  # else every request must be signed
         receiver.verifier = testing.make_verifier(scheme, secret=options.get("secret"), public_pem=sim.public_key_pem)
-    return sim.run(options.pop("scenario"), target=target, **options).wait(timeout)
+    try:
+        handle = sim.run(options.pop("scenario"), target=target, **options)
+    except ApiError as exc:
+        if exc.status != 422:  # a value the API refused (a seed out of range) is the marker's mistake; else not
+            raise
+        refused = str(exc)
+    else:
+        return handle.wait(timeout)
+    pytest.fail(f"@pytest.mark.webhook_sim: {refused}", pytrace=False)  # outside `except`: no chained traceback
 
 
 def _scenario(config: pytest.Config, scenario: Any) -> Any:
@@ -203,6 +215,11 @@ def _marker_options(marker: pytest.Mark) -> dict[str, Any]:
     if unknown or "scenario" not in options:
         problem = f"unknown options {', '.join(unknown)}" if unknown else "no scenario"
         pytest.fail(f"@pytest.mark.webhook_sim: {problem}; it takes {', '.join(sorted(MARKER_OPTIONS))}", pytrace=False)
+    for name, value in options.items():
+        kinds, optional, kind = _OPTION_KINDS[name]
+        taken = isinstance(value, kinds) and not isinstance(value, bool)  # True is an int, but no seed
+        if not (taken or (value is None and optional)):
+            pytest.fail(f"@pytest.mark.webhook_sim: {name} must be {kind}, got {value!r}", pytrace=False)
     return options
 
 
