@@ -38,6 +38,27 @@ def _check_answer(status: int, delay: float) -> None:
         raise ValueError(f"delay must be 0 or more seconds, got {delay}")
 
 
+SHOWN = 5  # the requests a timed-out wait describes (the last ones): enough to see what came instead
+
+
+def _arrived(requests: list[Received]) -> str:
+    """What did arrive, as a timed-out wait names it: a count alone left the test's author to print `requests`
+    and run it again to learn whether the wrong events came, or the right ones answered or verified wrongly."""
+    if not requests:
+        return ""
+    said = [_described(r) for r in requests[-SHOWN:]]
+    earlier = f"{len(requests) - SHOWN} earlier, then " if len(requests) > SHOWN else ""
+    return ": " + earlier + "; ".join(said)
+
+
+def _described(request: Received) -> str:
+    said = f"{request.path} answered {request.status}"
+    if request.verified is False:
+        said += f", not verified ({request.reason})"
+    ids = request.event_ids
+    return said + (f", events {', '.join(ids)}" if ids else ", no event ids")
+
+
 @dataclass
 class Receiver:
     """Start with `start()` (or as a context manager); `url` is where to send."""
@@ -88,7 +109,8 @@ class Receiver:
             while len(self.requests) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"expected {count} requests within {timeout}s, got {len(self.requests)}")
+                    got = f"got {len(self.requests)}{_arrived(self.requests)}"
+                    raise AssertionError(f"expected {count} requests within {timeout}s, {got}")
                 self._lock.wait(left)
             return list(self.requests)
 
