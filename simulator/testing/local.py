@@ -1,0 +1,403 @@
+"""The in-process simulator behind the pytest plugin (imported through `simulator.testing`, which names it all).
+
+- `AppServer` (from `simulator.runtime`) serves an ASGI app (the control API, or a consumer under test:
+  `serve_app`) on an ephemeral 127.0.0.1 port, in a thread with its own event loop.
+- `LocalSimulator` is a `Simulator` on an ephemeral SQLite file with its control API on such a server.
+- `WebhookSim` is what the `webhook_sim` fixtures yield: that simulator, driven through `simulator.client.Client`
+  (the same API users drive), with the shortcuts a test needs. `RunHandle` is a started run.
+- `detect_scheme` and `make_verifier` check a received request's signature, whatever scheme signed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from simulator import catalog, signing
+from simulator.client import Client, DeliveryInfo, EmittedEvent, RunEventInfo, RunInfo, SubscriptionInfo
+from simulator.models.enums import FINAL_DELIVERY_STATUSES
+from simulator.models.records import CUT_SHORT
+from simulator.receiving import SIGNATURE_HEADERS as SIGNATURE_HEADERS
+from simulator.receiving import Verifier as Verifier
+from simulator.receiving import detect_scheme as detect_scheme
+from simulator.receiving import make_verifier as make_verifier
+from simulator.receiving import verifier_for as verifier_for
+from simulator.runtime import AppServer as AppServer
+from simulator.runtime import serve_app as serve_app  # re-exported: documented here for consumers
+
+if TYPE_CHECKING:
+    from simulator.core.simulator import Simulator
+
+T = TypeVar("T")
+ASGIApp = Callable[..., Awaitable[None]]
+
+
+class LocalSimulator:
+    """A simulator on an ephemeral SQLite file and its control API, served in a background thread."""
+
+    def __init__(self, server: AppServer, sim: Simulator) -> None:
+        self.server = server
+        self.sim = sim
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        scenario_dirs: Sequence[Path] = (),
+        token: str | None = None,
+        timeout: float = 10.0,
+        provider_key: str | None = None,
+        db: str | None = None,
+    ) -> LocalSimulator:
+        """`provider_key`: the only key the provider API twins accept (None: any non-empty key). `db`: the store
+        (default: an ephemeral SQLite file)."""
+        from simulator.api.app import create_app
+        from simulator.core.simulator import Simulator
+
+        server = AppServer()
+        try:
+            sim = server.call(Simulator.open(db, scenario_dirs=scenario_dirs), timeout)
+        except BaseException:
+            server.close_loop()
+            raise
+        sim.provider_key = provider_key
+        try:
+            server.start(create_app(sim, token=token), lifespan="on", timeout=timeout)
+        except BaseException:
+            server.call(sim.close(grace=0))
+            server.close_loop()
+            raise
+        return cls(server, sim)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the API, let in-flight attempts finish (one second at most), delete the store."""
+        deadline = time.monotonic() + timeout
+        self.server.stop_serving(timeout)
+        self.server.call(self.sim.close(grace=1), max(0.1, deadline - time.monotonic()))
+        self.server.close_loop(max(0.1, deadline - time.monotonic()))
+
+
+class RunHandle:
+    """A started run. `wait()` (sync) or `await handle` / `await handle.wait_async()` give the finished run."""
+
+    def __init__(self, client: Client, info: RunInfo, secret: str | None) -> None:
+        self.client = client
+        self.info = info
+        self.id = info.id
+        self.secret = secret  # what the target verifies with (the one given, or generated for it)
+
+    def __repr__(self) -> str:
+        return f"RunHandle({self.id!r}, scenario={self.info.scenario!r})"
+
+    def get(self) -> RunInfo:
+        """The run as it stands now."""
+        return self.client.get_run(self.id)
+
+    def wait(self, timeout: float = 60.0) -> RunInfo:
+        """Block until the run completed, failed or was cancelled (its deliveries then are final, but for those of a
+        subscription disabled after consecutive dead deliveries: they wait, `failed`, until it is enabled)."""
+        return self.client.wait_run(self.id, timeout)
+
+    async def wait_async(self, timeout: float = 60.0) -> RunInfo:
+        # A thread, not the test's loop, does the polling: a consumer served on that loop keeps answering.
+        return await asyncio.to_thread(self.wait, timeout)
+
+    def __await__(self) -> Generator[Any, None, RunInfo]:
+        return self.wait_async().__await__()
+
+    def events(self) -> list[RunEventInfo]:
+        """The events the run emitted, in order."""
+        return list(self.client.iter_run_events(self.id))
+
+    def deliveries(self, *, attempts: bool = True, **filters: Any) -> list[DeliveryInfo]:
+        """The run's deliveries, oldest first (with their attempt logs unless `attempts=False`)."""
+        return _deliveries(self.client, attempts, run=self.id, **filters)
+
+
+def _deliveries(client: Client, attempts: bool, **filters: Any) -> list[DeliveryInfo]:
+    found = list(client.iter_deliveries(**filters))
+    return [client.get_delivery(d.id) for d in found] if attempts else found
+
+
+def _state(d: DeliveryInfo) -> str:
+    """A delivery as a timeout names it: its status, and for one not final why it is not: its last answer, what
+    holds it back (a reorder window or burst not yet full), when it is next due."""
+    if _final(d):
+        return f"{d.id}: {d.status}"
+    said = f"{d.id}: {d.status}"
+    if d.attempts:
+        last = f"HTTP {d.last_status}" if d.last_status is not None else (d.last_error or "no answer")
+        if d.last_status is not None and (d.last_error or "").startswith(CUT_SHORT):  # a status, but not whole
+            last += f", {d.last_error}"
+        said += f" after {d.attempts} attempt{'s' if d.attempts != 1 else ''} (last: {last})"
+    faults = d.faults or {}
+    for kind, what in (("reorder", "window"), ("burst", "size")):
+        hold = faults.get(kind)
+        if not d.attempts and isinstance(hold, dict) and "cut" not in hold:
+            said += f", held back by its {kind} of {hold.get(what)} until it is full or the run ends"
+    if d.next_attempt_at is not None:
+        due = d.next_attempt_at.timestamp() - time.time()
+        said += f", next attempt due in {due:,.1f}s" if due > 0 else ", due now"
+    return said
+
+
+def _final(delivery: DeliveryInfo) -> bool:
+    return delivery.status in FINAL_DELIVERY_STATUSES
+
+
+def _dotted(overrides: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Overrides from a dict of dotted paths and from keyword arguments spelling dots as `__`."""
+    return {**(overrides or {}), **{name.replace("__", "."): value for name, value in fields.items()}}
+
+
+class WebhookSim:
+    """An in-process simulator for tests, driven through its control API (`.client`, at `.url`)."""
+
+    def __init__(self, local: LocalSimulator) -> None:
+        self.local = local
+        self.url = local.url
+        self.client = Client(local.url)
+        self._secrets: dict[str, str | None] = {}
+        self._target_secrets: dict[tuple[str, str | None], str | None] = {}
+        self._closed = False
+        self._public_key: str | None = None
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the simulator and delete its store; a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        self.client.close()
+        self.local.close(timeout)
+
+    @property
+    def public_key_pem(self) -> str:
+        """The PEM public key a consumer verifies Basis Theory's `BT-SIGNATURE` with."""
+        if self._public_key is None:
+            self._public_key = self.client.public_key()
+        return self._public_key
+
+    def secret(self, subscription_id: str) -> str | None:
+        """The secret of a subscription made here, as shown at its creation (the API masks it afterwards)."""
+        if subscription_id not in self._secrets:
+            raise KeyError(f"{subscription_id} was not created through this fixture; its secret is not known")
+        return self._secrets[subscription_id]
+
+    def subscribe(
+        self,
+        url: str,
+        *,
+        events: Sequence[str] | None = None,
+        signing: str | None = None,
+        secret: str | None = None,
+        **fields: Any,
+    ) -> SubscriptionInfo:
+        """Create a subscription (see `Client.create_subscription` for `fields`); its `.secret` is in full."""
+        sub = self.client.create_subscription(
+            url, events=list(events) if events is not None else None, signing=signing, secret=secret, **fields
+        )
+        self._secrets[sub.id] = sub.secret
+        return sub
+
+    def emit(
+        self,
+        type: str,
+        overrides: Mapping[str, Any] | None = None,
+        /,
+        *,
+        subscriptions: Sequence[str] | None = None,
+        target: str | None = None,
+        seed: int | None = None,
+        signing: str | None = None,
+        secret: str | None = None,
+        **fields: Any,
+    ) -> EmittedEvent:
+        """Emit one event now. Overrides as a dict of dotted paths, or keywords: `payload__is_executing=0`.
+        With `target`, its deliveries are signed with `secret` (under `signing`, default the provider's scheme);
+        without one, with a secret generated here once per target and scheme: `target_secret(target)`."""
+        if target is not None and secret is None:
+            secret = self.target_secret(target, signing or native_scheme(_type_provider(type)))
+        return self.client.emit(
+            type,
+            _dotted(overrides, fields),
+            target=target,
+            seed=seed,
+            subscriptions=list(subscriptions) if subscriptions is not None else None,
+            signing=signing,
+            secret=secret,
+        )
+
+    def target_secret(self, target: str, signing: str | None = None) -> str | None:
+        """The secret `emit(target=…)` signs that target's deliveries with when none is given (None for a scheme
+        without one): known before the first event, so the receiver can be set up with it."""
+        scheme = signing or "syncfy"  # a target named with no scheme is Syncfy's, as `emit` of a Syncfy type
+        if scheme in ("basistheory", "none"):
+            return None
+        key = (target, scheme)
+        if key not in self._target_secrets:
+            self._target_secrets[key] = signing_secret(scheme)
+        return self._target_secrets[key]
+
+    def run(
+        self,
+        scenario: str | Path,
+        *,
+        seed: int | None = None,
+        params: Mapping[str, Any] | None = None,
+        faults: Mapping[str, Any] | None = None,
+        speed: float = 0,
+        target: str | None = None,
+        subscriptions: Sequence[str] | None = None,
+        signing: str | None = None,
+        secret: str | None = None,
+        **fields: Any,
+    ) -> RunHandle:
+        """Start a run of `scenario` (a name, or a YAML file's path). At `speed` 0 nothing waits, retries
+        included. With `target`, a secret is generated here when none is given, so `handle.secret` has it."""
+        name = self._scenario_name(scenario)  # a file is read once: by its name from here on
+        if target is not None and secret is None:
+            secret = signing_secret(signing or native_scheme(self.provider_of(name)))
+        info = self.client.start_run(
+            name,
+            seed=seed,
+            params=dict(params) if params else None,
+            faults=dict(faults) if faults else None,
+            speed=speed,
+            target=target,
+            signing=signing,
+            secret=secret,
+            subscriptions=list(subscriptions) if subscriptions is not None else None,
+            **fields,
+        )
+        if target is not None:  # the run's own subscription for the target
+            self._secrets.update((sub_id, secret) for sub_id in info.subscriptions or ())
+        return RunHandle(self.client, info, secret)
+
+    def provider_of(self, scenario: str | Path) -> str | None:
+        """The provider a scenario (a name or a file's path) is of; None when it cannot be read (the run's own
+        error then says why)."""
+        from simulator.scenarios import loader
+
+        try:
+            return loader.find_name_or_file(scenario, self.local.sim.scenario_dirs).provider
+        except Exception:
+            return None
+
+    def _scenario_name(self, scenario: str | Path) -> str:
+        """A scenario file's name, its folder added to the simulator's scenario folders. A file may not take the
+        name of a built-in or of another file the simulator knows (`ScenarioInvalid`, as `webhook-sim run` says):
+        the server would play that one."""
+        text = str(scenario)
+        if not (isinstance(scenario, Path) or text.endswith((".yaml", ".yml"))):
+            return text
+        from simulator.scenarios import loader
+
+        path = Path(text).resolve()
+        loaded = loader.find_name_or_file(path, self.local.sim.scenario_dirs)
+        if path.parent not in self.local.sim.scenario_dirs:
+            self.local.sim.scenario_dirs.append(path.parent)
+        return loaded.name
+
+    def deliveries(
+        self,
+        *,
+        run: str | None = None,
+        subscription: str | None = None,
+        status: str | None = None,
+        type: str | None = None,
+        attempts: bool = True,
+    ) -> list[DeliveryInfo]:
+        """Every delivery matching the filters, oldest first, with attempt logs unless `attempts=False`."""
+        return _deliveries(self.client, attempts, run=run, subscription=subscription, status=status, type=type)
+
+    def wait_for_deliveries(
+        self,
+        count: int = 1,
+        *,
+        timeout: float = 10.0,
+        run: str | None = None,
+        subscription: str | None = None,
+        type: str | None = None,
+    ) -> list[DeliveryInfo]:
+        """Wait until at least `count` deliveries match and none of them is pending any more (what an emitted
+        event needs: a run's `wait()` already settles its deliveries). AssertionError after `timeout`."""
+        if count < 1:
+            raise ValueError(f"count must be 1 or more, got {count}: a wait for nothing passes at once")
+        if not timeout >= 0:
+            raise ValueError(f"timeout must be 0 or more seconds, got {timeout}")
+        deadline = time.monotonic() + timeout
+        while True:
+            found = _deliveries(self.client, False, run=run, subscription=subscription, type=type)
+            if len(found) >= count and all(_final(d) for d in found):
+                return [self.client.get_delivery(d.id) for d in found]
+            if time.monotonic() > deadline:
+                states = ", ".join(_state(d) for d in found) or "none"
+                raise AssertionError(f"expected {count} final deliveries within {timeout}s; have {states}")
+            time.sleep(0.01)
+
+    def redeliver(self, delivery_id: str, *, timeout: float = 10.0) -> DeliveryInfo:
+        """Send a finished delivery again (same id and body) and wait until that new attempt is final."""
+        before = self.client.get_delivery(delivery_id).attempts
+        self.client.redeliver(delivery_id)
+        deadline = time.monotonic() + timeout
+        while (found := self.client.get_delivery(delivery_id)).attempts <= before or not _final(found):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{delivery_id} was not redelivered within {timeout}s ({found.status})")
+            time.sleep(0.01)
+        return found
+
+    def reset(self) -> None:
+        """Forget every subscription, run, delivery and schedule."""
+        self.client.reset()
+        self._secrets.clear()
+
+
+def native_scheme(provider: str | None) -> str:
+    """The signing scheme a target gets without one named: its provider's own (a Basis Theory target is signed
+    with the RSA key, and has no secret); Syncfy's where the provider is not known."""
+    if provider is None:
+        return "syncfy"
+    return catalog.get_provider(provider).native_signing
+
+
+def _type_provider(etype: str) -> str | None:
+    try:
+        return catalog.resolve(etype).provider
+    except Exception:  # the emit's own error says why
+        return None
+
+
+def signing_secret(scheme: str) -> str | None:
+    """A fresh secret for `scheme` (`whsec_…` for standard, base64 for syncfy, None for the others)."""
+    return signing.new_secret(scheme)
+
+
+@contextmanager
+def webhook_sim(
+    *,
+    scenario_dirs: Sequence[Path] = (),
+    timeout: float = 10.0,
+    provider_key: str | None = None,
+    db: str | None = None,
+) -> Iterator[WebhookSim]:
+    """A `WebhookSim` for the block (what the pytest fixtures use; usable without pytest too). Its provider API
+    twins answer under its `url` (`/basistheory/…`, `/syncfy/…`), accepting only `provider_key` when given.
+    `db`: the store, an ephemeral SQLite file by default (a PostgreSQL URL shares it with other processes)."""
+    local = LocalSimulator.open(scenario_dirs=scenario_dirs, timeout=timeout, provider_key=provider_key, db=db)
+    try:
+        sim = WebhookSim(local)
+    except BaseException:  # Ctrl-C while its client was made: the simulator and its store go all the same
+        local.close(timeout)
+        raise
+    try:
+        yield sim
+    finally:
+        sim.close(timeout)
