@@ -105,8 +105,8 @@ def subscribe(args: argparse.Namespace, url: str) -> Subscribed:
     """Create listen's subscription on `args.server`; `RemoteError` (exit 1, or 2 for a value the server
     refuses) when the server cannot be reached or refuses."""
     events = filters(args)
-    with remote.client(args) as api, remote.speaking_to(args.server):
-        remote.identify(api, args.server)  # a server that is not there, or not webhook-sim's, gets nothing
+    # A server that is not there, or not webhook-sim's, is said before anything is made (`remote.identified`).
+    with remote.identified(args) as api:
         public_pem = api.public_key()
         # disable_after 0: a listener answering --status 500 on purpose must not be cut off after five deaths.
         made = api.create_subscription(url, events=events or None, signing=args.signing, disable_after=0)

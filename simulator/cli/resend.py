@@ -56,8 +56,7 @@ def _check(args: argparse.Namespace) -> None:
 def resend_command(args: argparse.Namespace) -> int:
     _check(args)
     between = window.given(args)
-    with remote.client(args) as api, remote.speaking_to(args.server):
-        remote.identify(api, args.server)
+    with remote.identified(args) as api:
         before: dict[str, int] = {}
         if args.delivery:
             with contextlib.suppress(ApiError):  # an unknown id is said by the resend itself

@@ -65,8 +65,7 @@ def _create_options(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace, handler: Any) -> int:
-    with remote.client(args) as api, remote.speaking_to(args.server):
-        remote.identify(api, args.server)
+    with remote.identified(args) as api:
         code: int = handler(api, args)
         return code
 

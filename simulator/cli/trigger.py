@@ -123,8 +123,7 @@ def trigger_command(args: argparse.Namespace) -> int:
 def _through_server(
     args: argparse.Namespace, etype: catalog.EventType, overrides: dict[str, Any], retry: dict[str, Any] | None
 ) -> int:
-    with remote.client(args) as api, remote.speaking_to(args.server):
-        remote.identify(api, args.server)
+    with remote.identified(args) as api:
         made = None
         fields: dict[str, Any] = {"seed": args.seed}
         if args.subscription:
