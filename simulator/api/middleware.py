@@ -294,7 +294,8 @@ class BearerAuth:
 class NoNul:
     """Answer a NUL character (`%00`) in the path or the query before any read looks for it: no id, name or text
     the server keeps can hold one (PostgreSQL refuses it in text, and such a read answered 500). In the path it is
-    a 404, as an id that names nothing; in the query a 422 naming the parameter, as any value it cannot take."""
+    a 404, as an id that names nothing; in the query a 422 naming the parameter, as any value it cannot take (a
+    twin answers it as it answers such a value: a 400, in its own shape)."""
 
     def __init__(self, app: ASGIApp, shaped: Refusal | None = None) -> None:
         self.app = app

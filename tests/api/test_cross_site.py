@@ -187,10 +187,11 @@ def test_the_twins_refuse_in_their_own_shape(api: httpx.Client) -> None:
     assert bt.status_code == 403 and "Origin" in bt.json()["detail"]
     assert (bt.json()["title"], bt.json()["type"]) == ("Forbidden", "https://tools.ietf.org/html/rfc7231#section-6.5.3")
     assert "field" not in bt.text  # Basis Theory's shape, not the control API's [{field, message}]
+    assert list(bt.json()["errors"]) == ["Origin"], bt.text  # {header: [message]}, as its other refusals
     port = api.base_url.port
     rebound = api.get("/basistheory/tokens", headers={"BT-API-KEY": "k", "Host": f"attacker.example:{port}"})
     assert rebound.status_code == 421 and "Host" in rebound.json()["detail"]
-    assert rebound.json()["title"] == "Misdirected Request"
+    assert rebound.json()["title"] == "Misdirected Request" and list(rebound.json()["errors"]) == ["Host"]
     users = api.get("/syncfy/v1/users", headers={"Authorization": "api_key api_key=any"})
     assert users.status_code == 200 and users.json()["response"] in ([], None), users.text
 

@@ -48,6 +48,14 @@ def test_a_basis_theory_id_holding_nul_is_refused_in_basis_theorys_shape(bt: htt
     assert "NUL" in body["detail"], body
 
 
+@pytest.mark.parametrize("query,field", [("start=%00", "start"), ("size=5&start=x%00y", "start"), ("a%00=1", "query")])
+def test_a_nul_in_a_basis_theory_query_is_a_400_naming_the_parameter(bt: httpx.Client, query: str, field: str) -> None:
+    """It was a 422 without `errors`, where every other value the query cannot take is a 400 naming it."""
+    body = bt_problem(bt.get(f"/v2/tokens?{query}"), 400, field)
+    assert "NUL" in body["detail"] and body["title"] == "One or more validation errors occurred.", body
+    bt_problem(bt.get("/v2/tokens?size=abc"), 400, "size")  # as a value of the wrong kind is
+
+
 def test_a_basis_theory_webhook_named_with_nul_is_refused_and_makes_no_subscription(
     bt: httpx.Client, control: httpx.Client
 ) -> None:

@@ -21,14 +21,14 @@ PREFIXES = ("/syncfy/", "/basistheory/")
 
 
 def refusal(scope: Scope, error: HttpError) -> Response | None:
-    """A refusal made before a twin saw the request (a body over the size limit), in that twin's own shape:
-    a provider's SDK reads its error shape, and Syncfy's read a problem document as a broken answer. None for a
-    path of the control API."""
+    """A refusal made before a twin saw the request (a body over the size limit, a NUL in the query, a foreign
+    Host), in that twin's own shape, the field it names kept: a provider's SDK reads its error shape, and Syncfy's
+    read a problem document as a broken answer. None for a path of the control API."""
     path = scope.get("path", "")
     if path.startswith("/syncfy/"):
         return syncfy_http.error(error)
     if path.startswith("/basistheory/"):
-        return basistheory.problem(bt_api.ApiError(error.status, error.detail), dict(error.headers or {}))
+        return basistheory.problem(basistheory.from_http(error), dict(error.headers or {}))
     return None
 
 

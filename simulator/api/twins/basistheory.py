@@ -31,6 +31,16 @@ def problem(exc: api.ApiError, headers: dict[str, str] | None = None) -> Respons
     return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM, headers=headers)
 
 
+def from_http(exc: HttpError) -> api.ApiError:
+    """A refusal of the HTTP layer (a body over the size limit, a NUL in the query) as Basis Theory words it:
+    its `errors` naming the field, and a value the query cannot take a 400, as every other query error here
+    (Basis Theory's ASP.NET answers model validation with a 400 ValidationProblemDetails)."""
+    errors: dict[str, list[str]] = {}
+    for field in exc.errors:
+        errors.setdefault(field.field, []).append(field.message)
+    return api.ApiError(400 if exc.status == 422 else exc.status, exc.detail, errors)
+
+
 def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Check the key, run `handler` with the simulator's backend, answer refusals in the provider's shape."""
 
@@ -49,7 +59,7 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         except api.ApiError as exc:
             response = problem(exc)
         except HttpError as exc:  # the body grew past the size limit as it was read: Basis Theory's shape still
-            response = problem(api.ApiError(exc.status, exc.detail))
+            response = problem(from_http(exc))
         response.headers["BT-TRACE-ID"] = trace
         return response
 
