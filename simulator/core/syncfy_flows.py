@@ -381,13 +381,13 @@ def _login_name(secrets: Mapping[str, Any], site: api.SiteRef) -> str:
     if field not in secrets and "username" in secrets:
         field = "username"
     value = secrets.get(field)
-    if value is None or value == "":
-        raise bad_input(f"credentials.{field} is required: the site's login", f"credentials.{field}")
-    if not isinstance(value, str | int) or isinstance(value, bool):
+    if value is not None and not isinstance(value, str):  # the catalogue types every login field "text"
         raise bad_input(f"credentials.{field} must be text, not {api.json_kind(value)}", f"credentials.{field}")
-    text = without_nul(str(value), f"credentials.{field}").strip()
+    text = without_nul(value or "", f"credentials.{field}").strip()
     if not text:
         raise bad_input(f"credentials.{field} is required: the site's login", f"credentials.{field}")
+    if len(text) > api.MAX_LOGIN:
+        raise bad_input(f"credentials.{field} must be at most {api.MAX_LOGIN} characters", f"credentials.{field}")
     return text
 
 

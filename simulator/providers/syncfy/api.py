@@ -175,6 +175,12 @@ def _assets(org: str) -> dict[str, str]:
     return {"avatar": f"/assets/{org}/avatar", "cover": f"/assets/{org}/cover", "small_cover": f"/assets/{org}/small"}
 
 
+# The longest login a registration may give, in characters. Syncfy documents none (its catalogue's login fields
+# are `"type": "text", "validation": null`); 255 holds any real user name, card, client number or RFC, and keeps a
+# login of megabytes out of every credential's answer and of the store.
+MAX_LOGIN = 255
+
+
 def login_field(site: SiteRef) -> str:
     """The credentials field a registration at `site` names its login with: a tax authority's is the RFC (Syncfy's
     recorded SAT CIEC registration sends `{"rfc": …, "password": …}` and is answered its masked RFC as `username`)."""
