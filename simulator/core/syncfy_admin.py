@@ -8,7 +8,9 @@ webhook gone here.
 
 Where the emulation differs from Syncfy: `delay` (seconds) becomes a `delay` fault of the subscription; a
 webhook may carry `key`, the secret its deliveries are signed with (Syncfy's dashboard sets it for Webhooks V3;
-without it the subscription gets a generated one, readable only through the control API at creation).
+without it the subscription gets a generated one, readable only through the control API at creation). Syncfy
+documents the `POST` of `url`, `events`, `id_user`, `delay` and `headers` only: `PUT` takes the same fields and
+`key`, and `POST` takes `is_disabled` as `GET` shows it, so that every field a webhook has can be set.
 """
 
 from __future__ import annotations
@@ -139,13 +141,9 @@ class Accounts:
             raise bad_input("events must be a list of event names", "events")
         filters = _filters(events)
         delay = _delay(params.get("delay", 0))
-        id_user = params.get("id_user")
-        if id_user in (None, ""):
-            id_user = None  # every user's credentials
-        elif not isinstance(id_user, str):
-            raise bad_input("id_user must be a user's id", "id_user")
-        else:
-            await self._user_row(id_user)  # a webhook for nobody would never be called: refused, as sessions are
+        id_user = await self._owner(params.get("id_user"))
+        # As `GET` shows it and `PUT` changes it: a webhook may be made disabled, and is then sent nothing.
+        disabled = flag(params["is_disabled"], "is_disabled") if "is_disabled" in params else False
         spec = {
             "url": params.get("url"),
             "events": filters,
@@ -168,8 +166,18 @@ class Accounts:
             "dt_modified": None,
         }
         await self.tables.put_webhook(row)
-        sub = await self.sim.update_subscription(sub.id, parse(SubscriptionPatch, {"enabled": True}))
+        if not disabled:
+            sub = await self.sim.update_subscription(sub.id, parse(SubscriptionPatch, {"enabled": True}))
         return _webhook_body(row, sub, listed=False)
+
+    async def _owner(self, id_user: Any) -> str | None:
+        """A webhook's `id_user`: None for every user's credentials (none given, or empty), else a user's id."""
+        if id_user in (None, ""):
+            return None
+        if not isinstance(id_user, str):
+            raise bad_input("id_user must be a user's id", "id_user")
+        await self._user_row(id_user)  # a webhook for nobody would never be called: refused, as sessions are
+        return id_user
 
     async def webhooks(self, id_webhook: str | None = None) -> list[dict[str, Any]]:
         """The webhooks whose subscriptions still exist, as `GET /webhooks` shows them."""
@@ -210,6 +218,12 @@ class Accounts:
         if "delay" in params:
             changes["delay"] = _delay(params["delay"])
             patch["faults"] = {"delay": f"{changes['delay']}s"} if changes["delay"] else {}
+        if "key" in params:
+            # The secret its deliveries are signed with from now on, checked as `POST` checks it (null: a new one
+            # is generated, as for a webhook made without a key). A V1 webhook's signature is Syncfy's.
+            patch.update({"signing": "syncfy", "secret": params["key"]})
+        if "id_user" in params:
+            changes["id_user"] = await self._owner(params["id_user"])
         sub = await self.sim.update_subscription(row["subscription_id"], _as_webhook(SubscriptionPatch, patch))
         changes["dt_modified"] = int(time.time())
         # One statement, of the fields this request changes: the row never leaves the table (a reader meanwhile
