@@ -63,3 +63,22 @@ def test_run_refuses_an_allowed_host_that_is_no_host_name_before_it_starts(tmp_p
     assert done.returncode == 2, done.stderr
     assert "--allowed-host" in done.stderr and "x.test:80" in done.stderr
     assert not (tmp_path / "run.db").exists()  # refused before anything was opened
+
+
+async def test_the_twins_on_a_port_of_their_own_refuse_a_nul_as_serve_does(tmp_path: Path) -> None:
+    """A NUL in the path or the query, which no id or text the twins keep can hold: a 4xx in each twin's shape,
+    as on `serve`'s port, and the twins go on answering."""
+    sim = await Simulator.open(str(tmp_path / "sim.db"))
+    try:
+        async with serving(sim, 0) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+            bt = {"BT-API-KEY": "key_test_nul"}
+            queried = await client.get("/basistheory/v2/tokens?start=x%00y", headers=bt)
+            assert queried.status_code == 400 and list(queried.json()["errors"]) == ["start"], queried.text
+            named = await client.get("/basistheory/tokens/a%00b", headers=bt)
+            assert named.status_code == 404 and "NUL" in named.json()["detail"], named.text
+            syncfy = await client.get("/syncfy/v1/webhooks?api_key=k&id_user=a%00b")
+            assert syncfy.status_code == 400 and syncfy.json()["code"] == 400, syncfy.text  # Syncfy's envelope
+            listed = await client.get("/syncfy/v1/webhooks?api_key=k")
+            assert listed.status_code == 200 and listed.json()["response"] == [], listed.text
+    finally:
+        await sim.close()

@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 
 from simulator.api import twins
 from simulator.api.app import MAX_BODY
-from simulator.api.middleware import BodyLimit, RequestContext, SameSite
+from simulator.api.middleware import BodyLimit, NoNul, RequestContext, SameSite
 from simulator.errors import SimError
 from simulator.runtime import bind_tcp, is_loopback
 
@@ -33,13 +33,15 @@ class TwinsState:
 def twins_app(sim: Simulator, loopback: bool = True, allowed_hosts: Sequence[str] = ()) -> Starlette:
     """The twins' routes behind the guards `serve` puts before them: a page of another site may not drive them
     (a V1 webhook made cross-site would send the run's events anywhere), nor read them through a rebound name,
-    and a body is bounded."""
+    a body is bounded, and a NUL in the path or the query is refused before a read looks for it (on PostgreSQL
+    such a read answered 500)."""
     app = Starlette(
         routes=twins.mounts(),
         middleware=[
             Middleware(RequestContext),
             Middleware(SameSite, loopback=loopback, shaped=twins.refusal, allowed_hosts=allowed_hosts),
             Middleware(BodyLimit, limit=MAX_BODY, shaped=twins.refusal),
+            Middleware(NoNul, shaped=twins.refusal),
         ],
     )
     app.state.api = TwinsState(sim)
