@@ -102,6 +102,7 @@ def trigger_command(args: argparse.Namespace) -> int:
             "--subscription needs --server: subscriptions live in a running server",
             errors=[FieldError("--subscription", "needs --server")],
         )
+    remote.refuse_token_without_server(args, "trigger delivers the event from this process")
     if not args.target:
         raise InvalidInput(
             "--target is required without --server (or set WEBHOOK_SIM_TARGET)",
