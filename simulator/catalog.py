@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from simulator.errors import AmbiguousEventType, FieldError, InvalidInput, UnknownEventType
+from simulator.errors import AmbiguousEventType, FieldError, InvalidInput, UnknownEventType, quoted
 from simulator.ids import RunIds, derived_fraction
 from simulator.models import BuildContext, Event
 from simulator.overrides import apply as apply_overrides
@@ -55,8 +55,8 @@ def get_provider(name: str) -> Provider:
         return _PROVIDERS[name]
     except KeyError:
         raise InvalidInput(
-            f"unknown provider {name!r}; known: {', '.join(sorted(_PROVIDERS))}",
-            errors=[FieldError("provider", f"unknown provider {name!r}")],
+            f"unknown provider {quoted(name)}; known: {', '.join(sorted(_PROVIDERS))}",
+            errors=[FieldError("provider", f"unknown provider {quoted(name)}")],
         ) from None
 
 
@@ -91,7 +91,8 @@ def resolve(name: str, provider: str | None = None, *, suggest: bool = True) -> 
     if len(found) > 1:
         keys = ", ".join(e.key for e in found)
         raise AmbiguousEventType(
-            f"{name!r} names several event types: {keys}", errors=[FieldError("type", f"ambiguous; use one of {keys}")]
+            f"{quoted(name)} names several event types: {keys}",
+            errors=[FieldError("type", f"ambiguous; use one of {keys}")],
         )
     raise UnknownEventType(name, difflib.get_close_matches(name, _spellings(name), n=3, cutoff=0.5) if suggest else [])
 

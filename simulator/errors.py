@@ -13,6 +13,19 @@ def spelled(value: Any) -> str:
     return json.dumps(value) if value is None or isinstance(value, bool) else repr(value)
 
 
+# The characters of a name or value given by a user that a message repeats: enough to recognise it, where a file
+# pasted in its place (a hundred kilobytes) was echoed whole.
+ECHOED = 80
+
+
+def quoted(value: str, limit: int = ECHOED) -> str:
+    """`value` as a message repeats it: quoted as Python quotes a string, and past `limit` characters cut, its
+    length said (`'xxx…'… (102400 characters)`). Every message that echoes a user's name or value back uses it."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value)} characters)"
+
+
 @dataclass(frozen=True)
 class FieldError:
     """One problem with one field of an input: where it is and what was expected."""
@@ -82,8 +95,9 @@ class UnknownEventType(NotFound):
 
     def __init__(self, name: str, suggestions: list[str]) -> None:
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        shown = quoted(name)
         super().__init__(
-            f"unknown event type {name!r}{hint}", errors=[FieldError("type", f"unknown event type {name!r}")]
+            f"unknown event type {shown}{hint}", errors=[FieldError("type", f"unknown event type {shown}")]
         )
         self.name = name
         self.suggestions = suggestions

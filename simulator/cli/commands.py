@@ -12,10 +12,11 @@ import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 from simulator import __version__
 from simulator.cli.options import refuse_bad_switches
-from simulator.errors import SimError
+from simulator.errors import ECHOED, SimError, quoted
 
 # Each command's module (`simulator.cli.<module>`), which adds it to the tree with `handler` set to the function
 # that runs it; in this order in `--help`. A command line imports only its command's module: all of them at once
@@ -46,12 +47,37 @@ DESCRIPTION = (
 def parser(command: str | None = None) -> argparse.ArgumentParser:
     """The tree of `command` alone (what a command line naming it needs), or of every command when `command` is
     None or names none."""
-    root = argparse.ArgumentParser(prog="webhook-sim", description=DESCRIPTION)
+    root = Parser(prog="webhook-sim", description=DESCRIPTION)
     root.add_argument("--version", action="version", version=f"webhook-sim {__version__}")
     sub = root.add_subparsers(dest="command", required=True)
     for module in _modules(command):
         module.register(sub)
     return root
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser (and its subcommands', which take its class), whose own refusals (`invalid int value`,
+    `invalid choice`) echo the value given as every other message does (`quoted`): whole, a file pasted in
+    place of a port or a command was repeated to the last byte."""
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        try:
+            return super()._get_value(action, arg_string)
+        except argparse.ArgumentError as exc:
+            raise _echoing(exc, action, arg_string) from None
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as exc:
+            raise _echoing(exc, action, value) from None
+
+
+def _echoing(exc: argparse.ArgumentError, action: argparse.Action, value: Any) -> argparse.ArgumentError:
+    """`exc` with the value it repeats as `quoted` gives it."""
+    if not isinstance(value, str) or len(value) <= ECHOED:
+        return exc
+    return argparse.ArgumentError(action, exc.message.replace(repr(value), quoted(value)))
 
 
 def _command_parser(tree: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
@@ -81,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tree = parser(argv[0] if argv else None)
     args, extra = tree.parse_known_args(argv)
     if extra:  # said with the command's usage, which names its options, not the tree's
-        _command_parser(tree, args).error(f"unrecognized arguments: {' '.join(extra)}")
+        shown = " ".join(word if len(word) <= ECHOED else quoted(word) for word in extra)
+        _command_parser(tree, args).error(f"unrecognized arguments: {shown}")
     refuse_bad_switches(tree, args)
     try:
         code: int = args.handler(args)

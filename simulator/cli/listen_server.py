@@ -9,7 +9,8 @@ the subscription, waiting a few seconds at most; a server gone by then is said i
 exits 0.
 
 `--secret` with `--server` is refused (exit 2): the secret that verifies is the subscription's, and a second one
-would make every check fail for a reason the output would not show.
+would make every check fail for a reason the output would not show. `--token`, `--events` and `--signing` without
+`--server` are refused too: there is no server for them.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def check(args: argparse.Namespace) -> None:
             "listen verifies with the secret of the subscription it makes"
         )
         raise InvalidInput(message, errors=[FieldError("--secret", "with --server")])
+    remote.refuse_token_without_server(args, "listen subscribes itself to no server")
     for option, given in (("--events", filters(args)), ("--signing", args.signing)):
         if given and not args.server:
             message = f"{option} needs --server: it shapes the subscription listen makes on that server"

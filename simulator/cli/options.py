@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import files, json_input, signing
-from simulator.errors import FieldError, InvalidInput
+from simulator.errors import FieldError, InvalidInput, quoted
 from simulator.json_input import MAX_DEPTH
 from simulator.words import OFF_WORDS, ON_WORDS
 
@@ -68,7 +68,7 @@ def some_types(text: str) -> str:
     the widest filter there is, without a word."""
     if not any(part.strip() for part in text.split(",")):
         raise argparse.ArgumentTypeError(
-            f"no event type in {text!r}: give one or more, comma-separated, or leave the option out"
+            f"no event type in {quoted(text)}: give one or more, comma-separated, or leave the option out"
         )
     return text
 
@@ -98,9 +98,9 @@ def retention(text: str) -> float:
     try:
         value = parse_duration(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: write e.g. 30m, 12h or 7d") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a duration: write e.g. 30m, 12h or 7d") from None
     if not 60 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is shorter than a minute: write e.g. 30m, 12h or 7d")
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is shorter than a minute: write e.g. 30m, 12h or 7d")
     return value
 
 
@@ -195,7 +195,7 @@ def http_url(text: str) -> str:
     try:
         return check_url(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a URL: {exc}") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a URL: {exc}") from None
 
 
 def webhook_url(text: str) -> str:
@@ -209,7 +209,7 @@ def webhook_url(text: str) -> str:
         return str(TypeAdapter(Url).validate_python(text))
     except ValidationError as exc:
         reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
-        raise argparse.ArgumentTypeError(f"{text!r} is not a URL to deliver to: {reason}") from None
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not a URL to deliver to: {reason}") from None
 
 
 def output_file(text: str) -> str:
@@ -308,7 +308,7 @@ def refuse_bad_switches(parser: argparse.ArgumentParser, args: argparse.Namespac
     for value in vars(args).values():
         if isinstance(value, BadSwitch):
             parser.error(
-                f"argument {value.flag}: invalid value {value.text!r} (from the environment: {value.variable}); "
+                f"argument {value.flag}: invalid value {quoted(value.text)} (from the environment: {value.variable}); "
                 f"expected one of {', '.join(ON_WORDS)} (on) or {', '.join(OFF_WORDS)} (off)"
             )
 
@@ -410,10 +410,10 @@ def _naming_variable(convert: Callable[[str], Any], choices: Sequence[str] | Non
         except argparse.ArgumentTypeError as exc:  # its words, which echo the value or not (a secret is not)
             raise argparse.ArgumentTypeError(f"{exc} {where}") from None
         except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError(f"invalid {check.__name__} value: {str(text)!r} {where}") from None
+            raise argparse.ArgumentTypeError(f"invalid {check.__name__} value: {quoted(str(text))} {where}") from None
         if choices is not None and value not in choices:
             shown = ", ".join(map(repr, choices))
-            raise argparse.ArgumentTypeError(f"invalid choice: {str(text)!r} {where} (choose from {shown})")
+            raise argparse.ArgumentTypeError(f"invalid choice: {quoted(str(text))} {where} (choose from {shown})")
         return value
 
     check.__name__ = getattr(convert, "__name__", "value")  # what argparse names in "invalid int value: 'x'"
@@ -433,7 +433,7 @@ def host_name(text: str) -> str:
     if name == ALL_HOSTS or is_host_name(name.removeprefix(".")):
         return name
     raise argparse.ArgumentTypeError(
-        f"{text!r} is not a host name: give a name such as sim.example.test (no port, no scheme), "
+        f"{quoted(text)} is not a host name: give a name such as sim.example.test (no port, no scheme), "
         f".example.test for it and every name under it, or {ALL_HOSTS}"
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from simulator.cli import options
 from simulator.client import ApiError, Client, DeliveryInfo
 from simulator.client.wire import auth
 from simulator.core.report import plain_error
-from simulator.errors import FieldError, SimError
+from simulator.errors import FieldError, InvalidInput, SimError
 from simulator.models.enums import FINAL_DELIVERY_STATUSES
 from simulator.models.records import shown_answer
 
@@ -77,6 +78,20 @@ def add_server(p: argparse.ArgumentParser, default: str | None = DEFAULT_SERVER,
     # Checked as the command line is read: a URL without a scheme was exit 1 with httpx's words, after the fact.
     options.add(p, "--server", "the control API's base URL" + what, default=default, type=server_url)
     options.add(p, "--token", "the server's bearer token (`serve --token`)", type=bearer_token)
+
+
+def refuse_token_without_server(args: argparse.Namespace, without: str) -> None:
+    """Refuse `--token` without `--server` (InvalidInput, exit 2, naming both): it is the server's bearer token,
+    and a command with no server to send it to ignored it without a word. `without` says what the command does
+    with no server. A token from WEBHOOK_SIM_TOKEN alone is left alone: `serve` reads the same variable, and a
+    shell that exports it for its server still triggers straight to a receiver."""
+    if not args.token or args.server or args.token == os.environ.get(options.env_name("token")):
+        return
+    raise InvalidInput(
+        f"--token needs --server: it is the server's bearer token, and without --server {without}. "
+        f"Give --server URL (or {options.env_name('server')})",
+        errors=[FieldError("--token", "needs --server")],
+    )
 
 
 def client(args: argparse.Namespace, timeout: float = 10.0) -> Client:

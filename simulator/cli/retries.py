@@ -11,7 +11,7 @@ from typing import Any
 
 from simulator import catalog
 from simulator.cli import options
-from simulator.errors import FieldError, InvalidInput
+from simulator.errors import FieldError, InvalidInput, quoted
 from simulator.timeutil import parse_duration
 
 
@@ -52,9 +52,9 @@ def _delays(text: str) -> list[float]:
         try:
             seconds = parse_duration(item.strip())
         except ValueError:
-            raise _bad("--retry-delays", f"{item.strip()!r} is not a duration (e.g. 0, 500ms, 2s, 5m)") from None
+            raise _bad("--retry-delays", f"{quoted(item.strip())} is not a duration (e.g. 0, 500ms, 2s, 5m)") from None
         if not 0 <= seconds <= 86_400 * 7:
-            raise _bad("--retry-delays", f"{item.strip()!r}: expected between 0 and 7 days")
+            raise _bad("--retry-delays", f"{quoted(item.strip())}: expected between 0 and 7 days")
         out.append(seconds)
     if len(out) > 50:
         raise _bad("--retry-delays", "at most 50 retries")

@@ -10,7 +10,7 @@ from typing import Any
 
 from simulator.cli import options, retries
 from simulator.delivery.faults_spec import parse_cli_fault
-from simulator.errors import FieldError, InvalidInput
+from simulator.errors import FieldError, InvalidInput, quoted
 from simulator.models.enums import SIGNING_SCHEMES
 from simulator.models.inputs import RunSpec, parse
 from simulator.scenarios import Scenario, loader
@@ -67,7 +67,7 @@ def parse_params(items: list[str]) -> dict[str, Any]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise InvalidInput(f"--param {item!r}: expected K=V", errors=[FieldError("--param", "expected K=V")])
+            raise InvalidInput(f"--param {quoted(item)}: expected K=V", errors=[FieldError("--param", "expected K=V")])
         params[key] = value
     return params
 
@@ -91,7 +91,7 @@ def cli_scenario(args: argparse.Namespace) -> Scenario:
 def _distinct_files(args: argparse.Namespace) -> None:
     """Refuse a report written over another: `--junit` and `--report` naming one file kept one of the two, and
     `--junit` naming the scenario file (or the store) wrote XML over it, each without a word."""
-    read = {"the scenario file": args.scenario if Path(args.scenario).is_file() else None, "--db": args.db}
+    read = {"the scenario file": args.scenario if _is_file(args.scenario) else None, "--db": args.db}
     written: dict[str, str] = {}
     for option in ("--report", "--junit"):
         given = getattr(args, option.lstrip("-"))
@@ -102,6 +102,13 @@ def _distinct_files(args: argparse.Namespace) -> None:
                 message = f"{option} {given!r} is {other}'s file too: give each report a file of its own"
                 raise InvalidInput(message, errors=[FieldError(option, f"the same file as {other}")])
         written[option] = given
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except OSError:  # a name longer than a path may be: no file (it was a traceback); the lookup says it is unknown
+        return False
 
 
 def _same_file(a: str, b: str) -> bool:

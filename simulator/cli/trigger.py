@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
 import sys
 import time
@@ -24,7 +25,8 @@ from simulator import catalog
 from simulator.cli import options, remote, retries
 from simulator.cli.trigger_report import Report
 from simulator.client import ApiError, Client, DeliveryInfo
-from simulator.errors import FieldError, InvalidInput
+from simulator.errors import FieldError, InvalidInput, quoted
+from simulator.models import formats
 from simulator.models.enums import SIGNING_SCHEMES
 
 if TYPE_CHECKING:  # imported where used: `trigger --server` needs neither
@@ -71,9 +73,12 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         path = path.strip()
         if not sep or not path:
             raise InvalidInput(
-                f"--override {item!r}: expected PATH=VALUE, e.g. payload.is_executing=0",
+                f"--override {quoted(item)}: expected PATH=VALUE, e.g. payload.is_executing=0",
                 errors=[FieldError("--override", "expected PATH=VALUE")],
             )
+        if not re.fullmatch(formats.OVERRIDE_PATH, path):  # checked here, where the refusal can name the option
+            problem = "expected a dotted path of at most 16 parts of at most 64 characters"
+            raise InvalidInput(f"--override {quoted(path)}: {problem}", errors=[FieldError("--override", problem)])
         out[path] = options.json_value(text, f"--override {path}")
     return out
 
@@ -102,6 +107,7 @@ def trigger_command(args: argparse.Namespace) -> int:
             "--subscription needs --server: subscriptions live in a running server",
             errors=[FieldError("--subscription", "needs --server")],
         )
+    remote.refuse_token_without_server(args, "trigger delivers the event from this process")
     if not args.target:
         raise InvalidInput(
             "--target is required without --server (or set WEBHOOK_SIM_TARGET)",

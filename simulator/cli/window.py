@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from simulator.cli import options
-from simulator.errors import FieldError, InvalidInput
+from simulator.errors import FieldError, InvalidInput, quoted
 from simulator.models import formats
 
 _EXAMPLE = "2025-03-14T15:09:26Z"
@@ -23,7 +23,7 @@ def moment(text: str) -> str:
         naive = re.fullmatch(formats.DATE_TIME, text.strip() + "Z") is not None
         why = "it has no offset (Z or ±hh:mm)" if naive else "not an RFC 3339 time"
         raise argparse.ArgumentTypeError(
-            f"{text!r}: {why}; expected a time from {formats.FIRST_YEAR} to {formats.LAST_YEAR} with its "
+            f"{quoted(text)}: {why}; expected a time from {formats.FIRST_YEAR} to {formats.LAST_YEAR} with its "
             f"offset, such as {_EXAMPLE}"
         )
     return text.strip()

@@ -27,7 +27,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from simulator.errors import FieldError, InvalidInput
+from simulator.errors import FieldError, InvalidInput, quoted
 from simulator.models.fault_profile import DEFAULT_STALE_AGE, Duplicate, FaultProfile, Kinded, Stale
 from simulator.models.faults import (
     DRIFT_KINDS,
@@ -165,7 +165,7 @@ def parse_cli_fault(item: str) -> dict[str, Any]:
         if name not in FAULTS:
             close = difflib.get_close_matches(name, FAULTS, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ValueError(f"unknown fault {name!r}{hint}")
+            raise ValueError(f"unknown fault {quoted(name)}{hint}")
         value = json.loads(text) if text[:1] in "{[" else _cli_value(name, [p.strip() for p in text.split(":")])
         validate({name: value}, "--fault")
     except InvalidInput as exc:
@@ -177,5 +177,5 @@ def parse_cli_fault(item: str) -> dict[str, Any]:
 
 
 def _cli_error(item: str, message: str) -> InvalidInput:
-    error = FieldError("--fault", f"{item!r}: {message}")
+    error = FieldError("--fault", f"{quoted(item)}: {message}")
     return InvalidInput(f"{error} (forms: {', '.join(CLI_FORMS)})", errors=[error])

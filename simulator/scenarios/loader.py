@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from simulator import catalog, files
-from simulator.errors import AmbiguousEventType, FieldError, InvalidInput, NotFound, UnknownEventType
+from simulator.errors import AmbiguousEventType, FieldError, InvalidInput, NotFound, UnknownEventType, quoted
 from simulator.scenarios import checks, distributions
 from simulator.scenarios.document import KINDS, ScenarioInvalid, _Document, _schema_errors
 from simulator.scenarios.model import (
@@ -88,7 +88,7 @@ class _Builder:
         close = difflib.get_close_matches(value, known, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         self.errors.append(
-            self.doc.error(("provider",), f"unknown provider {value!r}{hint}: expected one of {', '.join(known)}")
+            self.doc.error(("provider",), f"unknown provider {quoted(value)}{hint}: expected one of {', '.join(known)}")
         )
         return None
 
@@ -159,7 +159,7 @@ class _Builder:
             self.errors.append(
                 self.doc.error(
                     path,
-                    f"unknown {self.provider} event type {name!r}{hint} "
+                    f"unknown {self.provider} event type {quoted(name)}{hint} "
                     f"(`webhook-sim events --provider {self.provider}` lists "
                     "them)",
                 )
@@ -172,7 +172,7 @@ class _Builder:
             self.errors.append(
                 self.doc.error(
                     path,
-                    f"{name!r} is a {etype.provider} event type: expected a "
+                    f"{quoted(name)} is a {etype.provider} event type: expected a "
                     f"{self.provider} event type, the scenario's provider",
                 )
             )
@@ -485,8 +485,8 @@ def find(name: str, dirs: Iterable[str | Path] = ()) -> Scenario:
     shown = "; ".join(f"{e.location()}: {e.message}" for e in first[:3]) + ("; …" if len(first) > 3 else "")
     broken = f" ({len(first)} scenario files could not be loaded: {shown})" if first else ""
     raise NotFound(
-        f"unknown scenario {name!r}{hint}{broken}",
-        errors=[FieldError("scenario", f"unknown scenario {name!r}"), *first],
+        f"unknown scenario {quoted(name)}{hint}{broken}",
+        errors=[FieldError("scenario", f"unknown scenario {quoted(name)}"), *first],
     )
 
 

@@ -141,6 +141,7 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
     """The finished run of the test's `@pytest.mark.webhook_sim(...)` marker."""
     from simulator import testing
     from simulator.client import ApiError
+    from simulator.errors import SimError
 
     marker = request.node.get_closest_marker(MARKER)
     if marker is None:
@@ -163,9 +164,16 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
     try:
         handle = sim.run(options.pop("scenario"), target=target, **options)
     except ApiError as exc:
-        if exc.status != 422:  # a value the API refused (a seed out of range) is the marker's mistake; else not
+        # A value the API refused (a seed out of range) is the marker's mistake, and so is a scenario it does not
+        # know (the answer names the nearest, or every one); any other answer is not.
+        if exc.status == 404 and any(e.get("field") == "scenario" for e in exc.errors):
+            refused = f"scenario: {exc.detail}"
+        elif exc.status == 422:
+            refused = str(exc)
+        else:
             raise
-        refused = str(exc)
+    except SimError as exc:  # the scenario file the marker names, read here: not there, or no scenario
+        refused = f"scenario: {exc.detail}"
     else:
         return handle.wait(timeout)
     pytest.fail(f"@pytest.mark.webhook_sim: {refused}", pytrace=False)  # outside `except`: no chained traceback

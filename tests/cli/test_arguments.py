@@ -52,7 +52,7 @@ def test_trigger_refuses_an_override_path_too_deep_naming_it() -> None:
     args = ["trigger", "token.created", "--target", "http://127.0.0.1:9/x", "--override", deep]
     done = subprocess.run([sys.executable, "-m", "simulator.cli", *args], cwd=ROOT, env=clean, capture_output=True,
                           text=True, timeout=60)  # fmt: skip
-    assert done.returncode == 2 and "overrides.a.b.c" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 2 and "--override 'a.b.c" in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
 def test_asyncapi_says_when_it_cannot_write() -> None:

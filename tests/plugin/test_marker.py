@@ -98,7 +98,7 @@ def test_marker_mistakes_are_reported_as_errors(project: pytest.Pytester):
             "*unknown options sped*",
             "*no scenario*",
             "*needs the test to be marked*",
-            "*ApiError: 404 Not found: unknown scenario 'no-such-scenario'*",
+            "@pytest.mark.webhook_sim: scenario: unknown scenario 'no-such-scenario'; known: *",
             "*timeout must be seconds above 0, got -1*",
         ]
     )
