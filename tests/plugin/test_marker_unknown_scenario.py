@@ -4,14 +4,9 @@ scenario) is an error of the test in one line naming the `scenario` option, the 
 
 import pytest
 
-pytest_plugins = ["pytester"]
+from tests.plugin.test_marker_option_types import INI
 
-INI = """
-[pytest]
-asyncio_default_fixture_loop_scope = function
-addopts = --strict-markers
-filterwarnings = error
-"""
+pytest_plugins = ["pytester"]
 
 INSIDE = ("*Traceback*", "*During handling*", "*ApiError*", "*NotFound*", "*ScenarioInvalid*", "*plugin.py*")
 
