@@ -93,6 +93,7 @@ class Schedules:
         self.runs = runs
         self.jobs: JsonJobStore | None = None  # the job store, closed once the scheduler's thread has ended
         self.leader: Leader | None = None  # on a shared store: whether this process fires
+        self._deleting = asyncio.Lock()  # deletions are rare: one lock for all of them
 
     @classmethod
     async def start(cls, store: Store, start_run: StartRun, check_run: CheckRun) -> Schedules:
@@ -244,7 +245,13 @@ class Schedules:
 
     async def delete(self, schedule_id: str) -> None:
         """Delete a schedule, a one-off that has fired included: a one-off whose `at` was past fired at once, and
-        a DELETE made right after creating it answered 404."""
+        a DELETE made right after creating it answered 404. One deletion at a time, here and on a shared store in
+        every process: a second one made while the first had removed the job but not yet the stored run took the
+        schedule for a fired one-off, and both answered 204."""
+        async with self._deleting, postgres.one_editor(self.runs.store.engine, f"schedule {schedule_id}"):
+            await self._delete(schedule_id)
+
+    async def _delete(self, schedule_id: str) -> None:
         try:
             await asyncio.to_thread(self.scheduler.remove_job, schedule_id)
         except JobLookupError:  # a one-off that fired, or a deletion beside this one: the record says which

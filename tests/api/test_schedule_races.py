@@ -3,6 +3,7 @@ never a 500, and never the answer of a fired one-off for a schedule that is none
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -85,4 +86,33 @@ def test_a_deletion_that_finds_the_job_gone_meanwhile_still_deletes_the_schedule
     ok(api.delete(f"/schedules/{made['id']}"), None, 204)
     monkeypatch.undo()
     problem(api.post(f"/schedules/{made['id']}/resume"), 404, "id")
+    problem(api.delete(f"/schedules/{made['id']}"), 404, "id")
+
+
+def test_of_two_deletions_at_once_one_answers_204_and_the_other_404(
+    server: ApiServer, api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second DELETE came once the first had removed the job and before it removed the stored run: it found the
+    run, took the schedule for a fired one-off and deleted it too, and both answered 204."""
+    made = ok(api.post("/schedules", json=INTERVAL), schemas.Schedule, 201)
+    schedules = schedules_of(server)
+    forget = schedules.runs.delete
+    second: list[asyncio.Future[None]] = []
+
+    async def another_meanwhile(schedule_id: str) -> None:
+        if not second:
+            second.append(asyncio.ensure_future(schedules.delete(schedule_id)))
+            # Given the time it takes to answer: it either ends meanwhile (taken for a fired one-off) or waits for
+            # this deletion to end. Either way, this one goes on after.
+            await asyncio.wait(second, timeout=1.0)
+        await forget(schedule_id)
+
+    monkeypatch.setattr(schedules.runs, "delete", another_meanwhile)
+    ok(api.delete(f"/schedules/{made['id']}"), None, 204)
+    done = asyncio.run_coroutine_threadsafe(asyncio.wait(second, timeout=10), schedules.loop).result(15)
+    assert not done[1], "the second deletion never ended"
+    with pytest.raises(SimError) as refused:
+        second[0].result()
+    assert refused.value.status == 404
+    monkeypatch.undo()
     problem(api.delete(f"/schedules/{made['id']}"), 404, "id")
