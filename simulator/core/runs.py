@@ -159,8 +159,9 @@ class RunManager:
             self._starting -= 1
 
     async def _start(self, spec: RunSpec, scenario: Scenario | None, typed_params: bool) -> Run:
+        seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
         valid = await validate_run(
-            spec,
+            spec.model_copy(update={"seed": seed}),  # its times known: a Syncfy run's must fit its ids'
             scenario_dirs=self.scenario_dirs,
             check_faults=self.check_faults,
             subscription=self.subscriptions.get,
@@ -169,7 +170,6 @@ class RunManager:
         )
         scenario, params = valid.scenario, valid.params
         subs = await self._targets(spec)
-        seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
         start = utc(spec.start_time) if spec.start_time else now_utc()
         run_id = new_id("run")
         record = {

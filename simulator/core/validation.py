@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,8 @@ async def validate_run(
     if typed_params:
         check_param_types(scenario, spec.params)
     params = resolve_params(scenario, spec.params)
-    if scenario.provider == "syncfy" and spec.start_time is not None:
-        check_object_id_time(spec.start_time)
+    if scenario.provider == "syncfy":
+        await check_syncfy_times(spec, scenario, params)
     check_faults(spec.faults, "faults")
     check_scenario_faults(scenario, check_faults)
     for sub_id in spec.subscriptions or ():
@@ -68,15 +68,59 @@ async def validate_run(
     return ValidRun(scenario, params)
 
 
+# A Syncfy run's user signed up up to 30 days before its first event (`providers.syncfy.events`), and the user's id
+# holds that time: a start must leave room for it.
+SIGNED_UP_BEFORE = timedelta(days=30)
+# Closer than this to the last instant an id holds, a run with a seed is played through (its times alone) to find
+# where its events fall; further off, none of a scenario's reaches that far.
+NEAR_THE_END = timedelta(days=3650)
+_WALKED = 100_000  # events at most, as the run's own plan (`runs.PLAN_LIMIT`)
+
+
 def check_object_id_time(start: datetime) -> None:
     """A Syncfy run's ids (MongoDB ObjectIds) hold its times: 4 bytes of Unix seconds, judged by the instant
-    (1970-01-01T05:00:00+06:00 is in 1969)."""
-    if not OBJECT_ID_FIRST <= utc(start) <= OBJECT_ID_LAST:
-        span = f"{OBJECT_ID_FIRST.isoformat()} to {OBJECT_ID_LAST.isoformat()}"
+    (1970-01-01T05:00:00+06:00 is in 1969), from its user's signing up, up to 30 days before the start."""
+    first = OBJECT_ID_FIRST + SIGNED_UP_BEFORE
+    if not first <= utc(start) <= OBJECT_ID_LAST:
+        span = f"{first.isoformat()} to {OBJECT_ID_LAST.isoformat()}"
         raise InvalidInput(
-            f"a Syncfy run starts from {span}: its ids (MongoDB ObjectIds) hold no other time",
+            f"a Syncfy run starts from {span}: its ids (MongoDB ObjectIds) hold no other time, its user's "
+            f"(who signed up to {SIGNED_UP_BEFORE.days} days before) included",
             errors=[FieldError("start_time", f"outside {span}, the times a Syncfy id holds")],
         )
+
+
+async def check_syncfy_times(spec: RunSpec, scenario: Scenario, params: dict[str, Any]) -> None:
+    """`check_object_id_time`, and near the last time an id holds, that the run's events all come before it: a
+    run starting hours before it was taken and failed at its first event past it."""
+    if spec.start_time is None:
+        return
+    check_object_id_time(spec.start_time)
+    start = utc(spec.start_time)
+    if spec.seed is None or OBJECT_ID_LAST - start > NEAR_THE_END:
+        return  # without a seed, its waits are drawn when it starts: it stops at an event past it, saying why
+    past = await asyncio.to_thread(_first_past, scenario, spec.seed, params, start, OBJECT_ID_LAST)
+    if past is not None:
+        raise InvalidInput(
+            f"a Syncfy run from {start.isoformat()} with seed {spec.seed} has an event at {past.isoformat()}, "
+            f"past {OBJECT_ID_LAST.isoformat()}, the last time its ids (MongoDB ObjectIds) hold",
+            errors=[FieldError("start_time", f"its events run past {OBJECT_ID_LAST.isoformat()}")],
+        )
+
+
+def _first_past(
+    scenario: Scenario, seed: int, params: Mapping[str, Any], start: datetime, end: datetime
+) -> datetime | None:
+    """The time of the run's first event after `end`, or None (looking at _WALKED events at most)."""
+    try:
+        for count, item in enumerate(runner.timeline(scenario, seed=seed, params=params, start_time=start)):
+            if item.at > end:
+                return item.at
+            if count >= _WALKED:
+                return None
+    except OverflowError:  # its times run past the year 9999: past the end, at a time no datetime holds
+        return datetime.max.replace(tzinfo=start.tzinfo)
+    return None
 
 
 # The JSON type a parameter's value must have, by its default's Python type (a number may be whole).

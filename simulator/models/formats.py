@@ -146,10 +146,10 @@ _CLOCK = r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
 _HOURS = "(?:[01][0-9]|2[0-3]):[0-5][0-9]"
 DATE_TIME = rf"^{_date(FIRST_YEAR, LAST_YEAR)}{_CLOCK}(?:Z|[+-]{_HOURS})$"
 # A Syncfy run's start as the document states it: its ids (MongoDB ObjectIds) hold the instants from 1970 to
-# 2106-02-07T06:28:15Z (`simulator.ids`). Stated as written, which a pattern can say: 1971 to 2105 with any
-# offset, and 1970 in UTC or behind it, are all such instants. The server judges the instant, so it takes the
-# few more that fit (the rest of 1970 ahead of UTC, 2106 to 7 February).
-SYNCFY_DATE_TIME = rf"^(?:{_date(1971, 2105)}{_CLOCK}(?:Z|[+-]{_HOURS})|{_date(1970, 1970)}{_CLOCK}(?:Z|-{_HOURS}))$"
+# 2106-02-07T06:28:15Z (`simulator.ids`), and its user signed up up to 30 days before it (`core.validation`).
+# Stated as written, which a pattern can say: 1971 to 2105, with any offset. The server judges the instant, so it
+# takes the few more that fit (from 31 January 1970; in 2106 those whose events all come before 7 February).
+SYNCFY_DATE_TIME = rf"^{_date(1971, 2105)}{_CLOCK}(?:Z|[+-]{_HOURS})$"
 
 
 # --- secrets ------------------------------------------------------------------------------------------------

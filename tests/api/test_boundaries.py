@@ -110,6 +110,7 @@ def test_start_times_are_rfc3339_from_1970_to_2200(refusing_api: httpx.Client, t
         ("2106-02-07T06:28:16Z", False),
         ("2150-06-01T00:00:00Z", False),
         ("1970-01-01T05:00:00+06:00", False),  # 1969 in UTC
+        ("1970-01-30T23:59:59Z", False),  # its user signed up to 30 days before: in 1969
     ],
 )
 def test_a_syncfy_run_starts_within_what_its_ids_hold(refusing_api: httpx.Client, time: str, accepted: bool) -> None:
@@ -127,6 +128,29 @@ def test_a_syncfy_run_starts_within_what_its_ids_hold(refusing_api: httpx.Client
     refusing_api.post("/reset")
     credential = event["body"]["payload"]["id_credential"]
     assert len(credential) == 24 and 2**32 - 10 < int(credential[:8], 16) < 2**32
+
+
+@pytest.mark.parametrize(
+    ("time", "seed", "field_says"),
+    [
+        ("2106-02-07T05:00:00Z", 3, "its events run past 2106-02-07T06:28:15"),  # its later events would be
+        ("1970-01-01T00:00:00Z", 3, "the times a Syncfy id holds"),  # its user's sign-up would be in 1969
+        ("2106-02-07T05:00:00Z", None, "its events run past 2106-02-07T06:28:15"),  # whatever seed it draws
+    ],
+)
+def test_a_syncfy_run_whose_ids_would_run_past_what_they_hold_is_refused_before_it_starts(
+    refusing_api: httpx.Client, time: str, seed: int | None, field_says: str
+) -> None:
+    """Its start was taken, and the run failed at its first id past the end (TimeBeyondIds), its earlier events
+    sent: refused now, naming `start_time`, and no run is made."""
+    body = {"scenario": "syncfy-credential-lifecycle", "speed": 0, "start_time": time, "target": URL, "seed": seed}
+    answer = refused(refusing_api, "POST", "/runs", body, "start_time")
+    assert field_says in json.dumps(answer["errors"]), answer
+    started = {**body, "start_time": "2106-02-06T00:00:00Z"}  # a day earlier, its events all fit
+    run = ok(refusing_api.post("/runs", json=started), schemas.Run, 202)
+    eventually(lambda: refusing_api.get(f"/runs/{run['id']}").json()["status"] not in ("pending", "running"))
+    assert refusing_api.get(f"/runs/{run['id']}").json()["status"] == "completed"
+    refusing_api.post("/reset")
 
 
 @pytest.mark.parametrize("at", ["9999-12-31T00:00:00Z", "0001-01-01T00:00:00Z", "2025-13-01T00:00:00Z"])
