@@ -207,3 +207,26 @@ def test_attempts_never_hold_the_secret(tmp_path: Path, webhook_receiver: Receiv
             "SELECT request_url, request_headers, request_body, response_headers FROM attempts"
         ).fetchall()
     assert rows and all(SECRETS["syncfy"] not in repr(row) for row in rows)
+
+
+def test_searched_by_text_as_it_reads_in_the_body(server: ApiServer, webhook_receiver: Receiver) -> None:
+    """Bodies are kept as JSON text, where a `"` or `\\` in a string is escaped, and Syncfy's letters past ASCII
+    are `\\u` escapes: a search for the text as the body reads found none of them. JSON as written (keys and
+    quotes) is still found."""
+    with server.client() as api:
+        api.post("/subscriptions", json={"url": webhook_receiver.url})
+        for note in ('say "hi"', "C:\\temp", "José"):
+            override = {"data.token.metadata.note": note}
+            assert api.post("/events", json={"type": "basistheory:token.created", "overrides": override}).is_success
+        external = {"payload.id_external": 'Núñez "ho" D:\\tmp'}
+        assert api.post("/events", json={"type": "syncfy:credentials.created", "overrides": external}).is_success
+        made = [d["id"] for d in api.get("/deliveries").json()["data"]]
+        assert len(made) == 4
+
+        def found(text: str) -> list[str]:
+            return [d["id"] for d in api.get("/deliveries", params={"q": text}).json()["data"]]
+
+        assert [found('say "hi"'), found("C:\\temp"), found("José")] == [[made[0]], [made[1]], [made[2]]]
+        assert found("Núñez") == found('"ho"') == found("D:\\tmp") == found('Núñez "ho" D:\\') == [made[3]]
+        assert found('"note":"José"') == [made[2]]  # JSON as written
+        assert found('"hi') == [made[0]] and found("\\t") == [made[1], made[3]]
