@@ -127,6 +127,15 @@ def _as_options(model: type[RunSpec], fields: dict[str, Any]) -> RunSpec:
         raise InvalidInput("; ".join(str(e) for e in named), errors=named) from None
 
 
+def named_as_options(exc: InvalidInput) -> InvalidInput:
+    """A refusal of the run's own checks (made once the store is open) of `start_time`, a Syncfy start its ids
+    cannot hold, naming `--start-time` instead; any other refusal as it is."""
+    if not exc.errors or any(e.field != "start_time" for e in exc.errors):
+        return exc
+    errors = [FieldError(_option(e.field), e.message) for e in exc.errors]
+    return InvalidInput(f"{errors[0].field}: {exc.detail}", errors=errors)
+
+
 def _option(field: str) -> str:
     head, dot, rest = field.partition(".")
     option = {"params": "--param", "faults": "--fault"}.get(head, "--" + head.replace("_", "-"))

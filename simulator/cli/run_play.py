@@ -17,9 +17,11 @@ from typing import Any
 
 from simulator.api.twins.serving import serving as twins_serving
 from simulator.cli import retries, summary
+from simulator.cli.run import named_as_options
 from simulator.core.report import deliveries_of, junit_xml, run_report, succeeded
 from simulator.core.runs import scenario_refused
 from simulator.core.simulator import Simulator
+from simulator.errors import InvalidInput
 from simulator.models.inputs import RunSpec, SubscriptionSpec, parse
 from simulator.runtime import raise_file_limit, tune_gc
 from simulator.scenarios import Scenario
@@ -79,7 +81,10 @@ async def _play(
         await _say_earlier_work(sim)
         if stop.is_set():
             return None
-        run = await sim.runs.start(await _bounded(sim, spec, args, scenario.provider), scenario=scenario)
+        try:
+            run = await sim.runs.start(await _bounded(sim, spec, args, scenario.provider), scenario=scenario)
+        except InvalidInput as exc:  # the run's own checks: a field the command line gave is named as its option
+            raise named_as_options(exc) from None
         await summary.progress(sim.runs, run.id, stop.event)
         final = await sim.runs.get(run.id)
         if not stop.is_set() and final.status == "failed":

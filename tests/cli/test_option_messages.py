@@ -150,11 +150,15 @@ def test_an_empty_report_path_is_exit_2_saying_so(capsys: pytest.CaptureFixture[
     [
         (["--start-time", "yesterday"], "error: --start-time: expected an RFC 3339 time"),
         (["--target", "notaurl"], "error: --target: expected an absolute http:// or https:// URL"),
+        # Refused once the store is open, by the run's own check: a Syncfy run's ids hold no such times.
+        (["--start-time", "1970-01-01T00:00:00Z"], "error: --start-time: a Syncfy run starts from 1970-01-31"),
+        (["--start-time", "2106-02-07T05:00:00Z", "--seed", "3"], "  --start-time: its events run past 2106-02-07"),
     ],
 )
 def test_a_run_option_the_run_refuses_is_named_as_the_option(
     extra: list[str], says: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """It said `invalid run: start_time: …`, a field of the control API the command line has no name for."""
+    """It said `invalid run: start_time: …`, a field of the control API the command line has no name for; and so
+    did the run's own refusal of a start its Syncfy ids cannot hold."""
     assert webhook_sim.main(["run", "syncfy-credential-lifecycle", *TARGET, *extra]) == 2
     assert says in capsys.readouterr().err
