@@ -146,6 +146,22 @@ def test_deleting_a_token_emits_token_deleted_and_it_is_gone(
         bt.delete(f"/webhooks/{hook['id']}")
 
 
+def test_a_head_of_a_token_reads_no_data_and_emits_nothing(bt: httpx.Client, webhook_receiver: Receiver) -> None:
+    """A HEAD answers the token's headers, not its data: it emitted a `token.read` ("a token's data was read") as
+    a GET does. Its GET after it is the first read told."""
+    hook = bt.post("/webhooks", json={"name": "h", "url": webhook_receiver.url, "events": ["token.read"]}).json()
+    try:
+        token = bt.post("/tokens", json={"type": "token", "data": "x"}).json()
+        head = bt.head(f"/tokens/{token['id']}", headers={"BT-TRACE-ID": "trace-for-head"})
+        assert head.status_code == 200 and head.content == b""
+        bt_problem(bt.get("/tokens/no-such-token"), 404)
+        assert bt.head("/tokens/no-such-token").status_code == 404
+        bt.get(f"/tokens/{token['id']}", headers={"BT-TRACE-ID": "trace-for-get"})
+        assert webhook_receiver.wait_for(1)[0].json()["event"]["trace_id"] == "trace-for-get"
+    finally:
+        bt.delete(f"/webhooks/{hook['id']}")
+
+
 def test_reading_a_token_emits_token_read_and_changes_nothing(bt: httpx.Client, webhook_receiver: Receiver) -> None:
     hook = bt.post("/webhooks", json={"name": "r", "url": webhook_receiver.url, "events": ["token.read"]}).json()
     try:

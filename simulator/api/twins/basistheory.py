@@ -95,6 +95,8 @@ async def create_token(request: Request, bt: BasisTheoryBackend) -> Response:
 
 
 async def read_token(request: Request, bt: BasisTheoryBackend) -> Response:
+    if request.method == "HEAD":  # its headers alone: no data read, so no `token.read`
+        return JSONResponse(await bt.get("token", request.path_params["id"], "token"))
     return JSONResponse(await bt.read_token(request.path_params["id"], _trace(request)))
 
 
