@@ -12,6 +12,7 @@ name a second process opened the same database with a WAL of its own, and the tw
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -25,6 +26,11 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no advisory locks; one process per database is up to the user
     fcntl = None  # type: ignore[assignment]
+
+
+# How old an ephemeral store's lock must be before a store nobody holds is taken for abandoned: a process making
+# one creates its lock and takes it within milliseconds.
+ABANDONED_AFTER = 60.0
 
 
 class StoreLock:
@@ -65,6 +71,40 @@ class StoreLock:
         if self._handle is not None:
             self._handle.close()  # closing the descriptor releases the flock
             self._handle = None
+
+
+def sweep_abandoned(folder: Path, prefix: str) -> list[Path]:
+    """Delete the ephemeral stores (`--db memory`) in `folder` that their processes left behind: killed (SIGKILL,
+    a crash) they never closed them, and each left a database with its journal in the temporary folder (half a
+    megabyte a run, one more at every CI job that killed one). A store is abandoned when no process holds its lock
+    (the kernel frees a dead holder's) and its lock is over ABANDONED_AFTER seconds old. Returns what it deleted."""
+    if fcntl is None:
+        return []
+    swept = []
+    for lock in folder.glob(f"{prefix}*.db.lock"):
+        try:
+            if time.time() - lock.stat().st_mtime < ABANDONED_AFTER:
+                continue
+            fd = os.open(lock, os.O_RDWR)
+        except OSError:  # gone meanwhile, or another user's
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: its process lives
+            os.close(fd)
+            continue
+        try:
+            database = lock.with_name(lock.name.removesuffix(".lock"))
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{database}{suffix}")
+            os.unlink(lock)  # last, still held: no other sweeper takes the store meanwhile
+            swept.append(database)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return swept
 
 
 def _lock_file_itself(real: Path, handle: IO[str]) -> int:

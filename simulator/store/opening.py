@@ -12,6 +12,9 @@ from urllib.parse import quote
 from simulator.credentials import mask_url
 from simulator.errors import FieldError, InvalidInput
 from simulator.store import postgres
+from simulator.store.lock import sweep_abandoned
+
+EPHEMERAL = "webhook-sim-"  # an ephemeral store's file name begins so, in the temporary folder
 
 
 def sqlalchemy_url(url: str | None) -> tuple[str, Path | None]:
@@ -20,10 +23,12 @@ def sqlalchemy_url(url: str | None) -> tuple[str, Path | None]:
     Accepts `sqlite:///path`, a bare path, `memory`/`:memory:`/empty (an ephemeral file), `postgresql://…`
     (asyncpg), or any async URL.
     An in-memory SQLite database cannot be shared by a writer and concurrent readers, so the ephemeral store
-    is a temporary file, removed when the store closes.
+    is a temporary file, removed when the store closes; those of processes that never closed theirs are removed
+    when the next one is made (`lock.sweep_abandoned`).
     """
     if not url or url in (":memory:", "memory", "sqlite://", "sqlite:///:memory:"):
-        fd, name = tempfile.mkstemp(prefix="webhook-sim-", suffix=".db")
+        sweep_abandoned(Path(tempfile.gettempdir()), EPHEMERAL)  # those killed processes left
+        fd, name = tempfile.mkstemp(prefix=EPHEMERAL, suffix=".db")
         os.close(fd)
         return f"sqlite+aiosqlite:///{name}", Path(name)
     if url.startswith("sqlite:///"):
