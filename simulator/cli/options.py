@@ -330,6 +330,19 @@ class _ReplaceList(argparse.Action):
         setattr(namespace, self.dest, [*current, values])
 
 
+def split_pairs(text: str, separator: str) -> list[str]:
+    """A variable's K=V list: a piece without `=` goes on the value before it (`tags=a,b,refreshes=3` is
+    `tags=a,b` and `refreshes=3`), so a value may hold the separator; a first piece without one stays alone, and
+    is refused as the command line's would be."""
+    out: list[str] = []
+    for piece in text.split(separator):
+        if out and "=" not in piece:
+            out[-1] += separator + piece
+        elif piece:
+            out.append(piece)
+    return out
+
+
 def add(
     parser: argparse.ArgumentParser,
     flag: str,
@@ -342,10 +355,12 @@ def add(
     many: str | None = None,
     flag_only: bool = False,
     variable: str | None = None,
+    pairs: bool = False,
 ) -> None:
     """Add `--flag` reading WEBHOOK_SIM_<FLAG>, or the variable named (an option whose name another command
     uses with another meaning gets one of its own: `WEBHOOK_SIM_PORT` of `serve` is no port for `listen`). `many`
-    (a separator) makes it a repeatable list option; `flag_only` a boolean with a `--no-` form."""
+    (a separator) makes it a repeatable list option, and `pairs` a list of K=V whose values may hold the separator
+    in the variable (see `split_pairs`); `flag_only` a boolean with a `--no-` form."""
     dest = flag.lstrip("-").replace("-", "_")
     variable = variable or env_name(dest)
     if flag_only:
@@ -359,7 +374,8 @@ def add(
         )
         return
     if many is not None:
-        given = [v for v in os.environ.get(variable, "").split(many) if v]
+        text = os.environ.get(variable, "")
+        given = split_pairs(text, many) if pairs else [v for v in text.split(many) if v]
         where = f"separated by {many!r}" if many != os.pathsep else "a path list"
         shown = f"default: none; env {variable}, {where}"
         parser.add_argument(

@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
     options.add(p, "--target", "the URL to deliver to")
     options.add(p, "--seed", "the run's seed (default: a random one, reported)", type=options.seed)
     options.add(p, "--speed", "1 real time, 10 ten times faster, 0 no waiting", default=1.0, type=options.speed)
-    options.add(p, "--param", "a scenario parameter", many=",", metavar="K=V")
+    options.add(p, "--param", "a scenario parameter", many=",", metavar="K=V", pairs=True)
     options.add(p, "--fault", "a fault to inject, e.g. drop=0.1", many=";", metavar="SPEC")
     options.add(p, "--signing", "the signing scheme (default: the provider's own)", choices=SIGNING_SCHEMES)
     options.add(p, "--secret", "the signing secret (default: a generated one)", type=options.secret)

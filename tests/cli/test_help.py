@@ -177,3 +177,13 @@ def test_a_command_line_refused_for_an_option_exits_before_importing_the_store(t
     assert done.returncode == 2 and said in done.stderr, done.stderr
     assert done.stderr.rstrip().endswith("[]"), done.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_parameter_from_the_environment_may_hold_a_comma(monkeypatch):
+    """WEBHOOK_SIM_PARAM is comma-separated: a value holding a comma was cut at it, its rest refused as no K=V."""
+    monkeypatch.setenv("WEBHOOK_SIM_PARAM", "institution=Banco Azteca, S.A.,refreshes=5,note=a,b,c")
+    for command in (["run", "x"], ["scenarios", "x"]):
+        given = cli.parser().parse_args(command)
+        assert given.param == ["institution=Banco Azteca, S.A.", "refreshes=5", "note=a,b,c"]
+    monkeypatch.setenv("WEBHOOK_SIM_PARAM", "stray,refreshes=5")  # what comes first without `=` stays alone
+    assert cli.parser().parse_args(["run", "x"]).param == ["stray", "refreshes=5"]
