@@ -141,7 +141,8 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
     """The finished run of the test's `@pytest.mark.webhook_sim(...)` marker."""
     from simulator import testing
     from simulator.client import ApiError
-    from simulator.errors import SimError
+    from simulator.errors import NotFound
+    from simulator.scenarios.document import ScenarioInvalid
 
     marker = request.node.get_closest_marker(MARKER)
     if marker is None:
@@ -172,7 +173,7 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
             refused = str(exc)
         else:
             raise
-    except SimError as exc:  # the scenario file the marker names, read here: not there, or no scenario
+    except (NotFound, ScenarioInvalid) as exc:  # the scenario file it names, read here: not there, or no scenario
         refused = f"scenario: {exc.detail}"
     else:
         return handle.wait(timeout)
