@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from simulator.api.app import server_app
+from tests.api.harness import ApiServer
 from tests.store import pg
 
 _names = itertools.count(1)
@@ -39,6 +41,15 @@ def cluster() -> Iterator[pg.Cluster]:
 @pytest.fixture
 def db(cluster: pg.Cluster) -> str:
     return cluster.create_database(f"scale_{next(_names)}")
+
+
+@pytest.fixture
+def servers(db: str) -> Iterator[tuple[ApiServer, ApiServer]]:
+    """Two servers in this process, on one database."""
+    first, second = ApiServer(server_app(db, grace=1)).start(), ApiServer(server_app(db, grace=1)).start()
+    yield first, second
+    first.stop()
+    second.stop()
 
 
 class Proc:

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
-from simulator.api.app import server_app
 from tests.api.harness import ApiServer
 from tests.twins.conftest import KEY
 
@@ -29,14 +26,6 @@ def together(calls: list[tuple[ApiServer, dict[str, Any]]]) -> list[httpx.Respon
             return list(await asyncio.gather(*sent))
 
     return asyncio.run(send())
-
-
-@pytest.fixture
-def servers(db: str) -> Iterator[tuple[ApiServer, ApiServer]]:
-    first, second = ApiServer(server_app(db, grace=1)).start(), ApiServer(server_app(db, grace=1)).start()
-    yield first, second
-    first.stop()
-    second.stop()
 
 
 def test_an_intent_converted_through_two_servers_at_once_makes_one_token(

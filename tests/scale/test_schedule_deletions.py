@@ -6,28 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from simulator.api.app import server_app
 from simulator.core.schedules import Schedules
 from simulator.models import answers as schemas
 from tests.api.harness import ApiServer, ok, problem
 
 SCHEDULE = {"scenario": "basistheory-tenant-onboarding", "interval": 3600, "speed": 0}
 WAIT = 20.0  # seconds, at most, for the other DELETE to answer or to wait its turn
-
-
-@pytest.fixture
-def servers(db: str) -> Iterator[tuple[ApiServer, ApiServer]]:
-    first, second = ApiServer(server_app(db, grace=1)).start(), ApiServer(server_app(db, grace=1)).start()
-    yield first, second
-    first.stop()
-    second.stop()
 
 
 def test_of_two_deletions_through_two_servers_at_once_one_answers_404(

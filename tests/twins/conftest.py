@@ -82,3 +82,12 @@ def syncfy(sim: WebhookSim) -> Iterator[httpx.Client]:
 
     with twin_client(sim.url) as client:
         yield client
+
+
+@pytest.fixture
+def sync(sim: WebhookSim, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """sync-py, Syncfy's SDK, pointed at the twin (its base URL is a module constant); skipped where it is not
+    installed."""
+    sdk = pytest.importorskip("sync.sync")  # sync-py: its module is `sync`
+    monkeypatch.setattr(sdk, "SYNC_API_URL", f"{sim.url}/syncfy/v1")
+    return sdk.Sync

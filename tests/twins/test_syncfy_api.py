@@ -21,12 +21,6 @@ FISCAL_SITE = "5da784f1f9de2a06483abec1"  # the sandbox's SAT site: its credenti
 BANK_SITE = "56cf5728784806f72b8b4568"
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as started:
-        yield started
-
-
 def new_user(syncfy: httpx.Client, name: str) -> str:
     return envelope(syncfy.post("/v1/users", json={"name": name, "id_external": name.upper()}))["id_user"]
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from simulator.testing import WebhookSim
 from tests.twins.syncfy_harness import KEY
 
 sdk = pytest.importorskip("sync.sync")  # sync-py: its module is `sync`
@@ -17,13 +16,6 @@ API_KEY = {"api_key": KEY}
 BANK_SITE = "56cf5728784806f72b8b4568"  # the sandbox's Normal bank: its login field is `username`
 FISCAL_SITE = "5da784f1f9de2a06483abec1"  # the sandbox's SAT site: its login field is `rfc`
 LIMIT = 255  # the twin's bound on a login, in characters (Syncfy documents none)
-
-
-@pytest.fixture
-def sync(sim: WebhookSim, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The SDK, pointed at the twin (its base URL is a module constant)."""
-    monkeypatch.setattr(sdk, "SYNC_API_URL", f"{sim.url}/syncfy/v1")
-    return sdk.Sync
 
 
 def _session(sync: Any, name: str) -> dict[str, str]:

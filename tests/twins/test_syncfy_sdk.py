@@ -5,7 +5,6 @@ the whole lifecycle arrive signed at a real receiver."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,19 +24,6 @@ API_KEY = {"api_key": KEY}
 @pytest.fixture(scope="module")
 def sim(sim_on_each_store: WebhookSim) -> WebhookSim:
     return sim_on_each_store
-
-
-@pytest.fixture
-def sync(sim: WebhookSim, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The SDK, pointed at the twin (its base URL is a module constant)."""
-    monkeypatch.setattr(sdk, "SYNC_API_URL", f"{sim.url}/syncfy/v1")
-    return sdk.Sync
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as started:
-        yield started
 
 
 def names(receiver: Receiver) -> list[str]:
