@@ -17,7 +17,7 @@ from typing import Any
 from simulator import catalog
 from simulator.core.run_receivers import Receivers
 from simulator.core.subscriptions import Subscriptions
-from simulator.core.validation import FaultCheck, find_scenario, validate_run
+from simulator.core.validation import PLAN_LIMIT, FaultCheck, find_scenario, validate_run
 from simulator.credentials import mask_url
 from simulator.delivery.engine import DeliveryEngine
 from simulator.delivery.faults import merge as merge_faults
@@ -62,8 +62,6 @@ def _cancel_once(task: asyncio.Task[None]) -> None:
         task.cancel()
 
 
-# A timeline is measured ahead (for the run's ETA) up to this many events; a longer one shows no ETA.
-PLAN_LIMIT = 100_000
 # Runs under way at once; one more is a 429 (a schedule's firing is skipped and logged).
 MAX_LIVE_RUNS = 100
 QUEUE_LOOK = 1.0  # seconds between a player's looks at the shared store (waiting runs, cancels, its progress)

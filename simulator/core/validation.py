@@ -74,7 +74,8 @@ SIGNED_UP_BEFORE = timedelta(days=30)
 # Closer than this to the last instant an id holds, a run with a seed is played through (its times alone) to find
 # where its events fall; further off, none of a scenario's reaches that far.
 NEAR_THE_END = timedelta(days=3650)
-_WALKED = 100_000  # events at most, as the run's own plan (`runs.PLAN_LIMIT`)
+# A timeline is measured ahead up to this many events: for the run's ETA (a longer one shows none), and here.
+PLAN_LIMIT = 100_000
 
 
 def check_object_id_time(start: datetime) -> None:
@@ -111,12 +112,12 @@ async def check_syncfy_times(spec: RunSpec, scenario: Scenario, params: dict[str
 def _first_past(
     scenario: Scenario, seed: int, params: Mapping[str, Any], start: datetime, end: datetime
 ) -> datetime | None:
-    """The time of the run's first event after `end`, or None (looking at _WALKED events at most)."""
+    """The time of the run's first event after `end`, or None (looking at PLAN_LIMIT events at most)."""
     try:
         for count, item in enumerate(runner.timeline(scenario, seed=seed, params=params, start_time=start)):
             if item.at > end:
                 return item.at
-            if count >= _WALKED:
+            if count >= PLAN_LIMIT:
                 return None
     except OverflowError:  # its times run past the year 9999: past the end, at a time no datetime holds
         return datetime.max.replace(tzinfo=start.tzinfo)

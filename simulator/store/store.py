@@ -50,12 +50,11 @@ def _body_contains(text: str, dialect: str) -> Any:
     else:
         keys = func.json_each(t.deliveries.c.event_keys).table_valued("value").alias("k")
     body = t.events.c.body
+    like = body.ilike if postgres.is_postgresql(dialect) else body.like
     matches = []
     for form in _written(text):
         escaped = form.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        like = body.ilike if postgres.is_postgresql(dialect) else body.like
-        matches.append(like(pattern, escape="\\"))
+        matches.append(like(f"%{escaped}%", escape="\\"))
     return select(1).select_from(keys.join(t.events, t.events.c.key == keys.c.value)).where(or_(*matches)).exists()
 
 
