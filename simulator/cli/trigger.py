@@ -77,7 +77,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
                 errors=[FieldError("--override", "expected PATH=VALUE")],
             )
         if not re.fullmatch(formats.OVERRIDE_PATH, path):  # checked here, where the refusal can name the option
-            problem = "expected a dotted path of at most 16 parts of at most 64 characters"
+            problem = f"expected {formats.OVERRIDE_PATH_SAYS}"
             raise InvalidInput(f"--override {quoted(path)}: {problem}", errors=[FieldError("--override", problem)])
         out[path] = options.json_value(text, f"--override {path}")
     return out

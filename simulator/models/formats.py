@@ -20,6 +20,7 @@ SCENARIO_NAME_MAX = 100
 
 # A dotted override path (`payload.is_executing`, `data.card.number`): at most 16 parts of at most 64 characters.
 OVERRIDE_PATH = r"^[^.]{1,64}(?:\.[^.]{1,64}){0,15}$"
+OVERRIDE_PATH_SAYS = "a dotted path of at most 16 parts of at most 64 characters"  # what a refusal expects
 
 
 # --- numbers ------------------------------------------------------------------------------------------------

@@ -405,7 +405,7 @@ class RunSpec(BaseModel):
 OverridePath = Annotated[
     str,
     Field(json_schema_extra={"pattern": formats.OVERRIDE_PATH}),
-    matching(formats.OVERRIDE_PATH, "a dotted path of at most 16 parts of at most 64 characters"),
+    matching(formats.OVERRIDE_PATH, formats.OVERRIDE_PATH_SAYS),
 ]
 
 
