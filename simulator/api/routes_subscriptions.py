@@ -35,6 +35,8 @@ async def update_subscription(call: Call) -> dict[str, Any]:
 
 
 async def delete_subscription(call: Call) -> None:
+    await call.sim.subscription(call.path["id"])  # 404 first: a schedule naming an id that never existed is refused
+    await call.api.schedules.refuse_naming(call.path["id"])
     await call.sim.delete_subscription(call.path["id"])
 
 
@@ -105,7 +107,9 @@ ENDPOINTS = [
         "subscriptions",
         status=204,
         content="",
-        errors=(404,),
+        errors=(404, 409),
+        description="409 while a schedule that will fire again names it in its `subscriptions`: delete the "
+        "schedule first.",
     ),
     Endpoint(
         "POST",

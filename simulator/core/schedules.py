@@ -283,6 +283,20 @@ class Schedules:
             )
         return view(job, await self.runs.get(schedule_id))
 
+    async def refuse_naming(self, sub_id: str) -> None:
+        """409 if a schedule that will fire again names the subscription `sub_id`. Deleted under it, every firing
+        of that schedule failed (a line in the log, nothing else), and a subscription's id never comes back. A
+        one-off that has fired names nothing."""
+        jobs = await asyncio.to_thread(self.scheduler.get_jobs)
+        stored = await self.runs.many(job.id for job in jobs)
+        naming = sorted(i for i, s in stored.items() if sub_id in (s.run.get("subscriptions") or ()))
+        if naming:
+            raise Conflict(
+                f"subscription {sub_id} is named by schedule {', '.join(naming)}: delete the schedule first, or it"
+                " would fail at every firing",
+                errors=[FieldError("id", f"named by schedule {', '.join(naming)}")],
+            )
+
     async def clear(self) -> None:
         await asyncio.to_thread(self.scheduler.remove_all_jobs)
         await self.runs.clear()
