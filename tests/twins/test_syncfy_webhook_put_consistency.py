@@ -7,11 +7,12 @@ import asyncio
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
 
+from simulator.core.syncfy_admin import Accounts
 from simulator.providers.syncfy import api
 from simulator.store.syncfy_twin import SyncfyTwinStore
 from simulator.testing import WebhookSim
@@ -40,7 +41,8 @@ def test_a_put_sent_while_another_is_under_way_keeps_events_and_filters_alike(
 ) -> None:
     """The first PUT is held once it has changed the subscription, before it writes the webhook's row; a second
     PUT is sent meanwhile. The second changed the subscription and the row in between, the first then wrote its
-    `events` over the row: the webhook showed one list of events and was sent another's."""
+    `events` over the row: the webhook showed one list of events and was sent another's. The first is let go once
+    the second has ended or waits for the webhook's lock (taken while another holds it)."""
     id_webhook, sub_id = webhook
     path = f"/v1/webhooks/{id_webhook}"
     entered, release = threading.Event(), threading.Event()
@@ -53,6 +55,22 @@ def test_a_put_sent_while_another_is_under_way_keeps_events_and_filters_alike(
         return await real(tables, id_webhook, values)
 
     monkeypatch.setattr(SyncfyTwinStore, "update_webhook", held)
+    waiting = threading.Event()
+
+    class Watched(asyncio.Lock):
+        async def acquire(self) -> Literal[True]:
+            if self.locked():
+                waiting.set()
+            return await super().acquire()
+
+    real_editing = Accounts._editing
+
+    def editing(accounts: Accounts, id_webhook: str) -> Any:
+        if not isinstance(accounts._webhook_edits, Watched):
+            monkeypatch.setattr(accounts, "_webhook_edits", Watched())
+        return real_editing(accounts, id_webhook)
+
+    monkeypatch.setattr(Accounts, "_editing", editing)
     headers = {"Authorization": f"api_key api_key={KEY}"}
 
     async def play() -> list[httpx.Response]:
@@ -61,9 +79,12 @@ def test_a_put_sent_while_another_is_under_way_keeps_events_and_filters_alike(
             try:
                 assert await asyncio.to_thread(entered.wait, 10), "the first PUT never wrote the webhook's row"
                 second = asyncio.ensure_future(syncfy.put(path, json={"events": ["documents"]}))
-                # The second either ends while the first is held, or waits for the first to end: either way, both
-                # are let go after this.
-                await asyncio.wait([second], timeout=2)
+                # The second either ends while the first is held, or waits for the first to end.
+                for _ in range(1000):
+                    if second.done() or waiting.is_set():
+                        break
+                    await asyncio.sleep(0.01)
+                assert second.done() or waiting.is_set(), "the second PUT neither ended nor waited for the first"
             finally:
                 release.set()
             return list(await asyncio.gather(first, second))
