@@ -98,8 +98,15 @@ async def check_syncfy_times(spec: RunSpec, scenario: Scenario, params: dict[str
         return
     check_object_id_time(spec.start_time)
     start = utc(spec.start_time)
-    if spec.seed is None or OBJECT_ID_LAST - start > NEAR_THE_END:
-        return  # without a seed, its waits are drawn when it starts: it stops at an event past it, saying why
+    if OBJECT_ID_LAST - start > NEAR_THE_END:
+        return
+    if spec.seed is None:  # a schedule's (a run's seed is drawn before it is checked): each firing draws its own
+        raise InvalidInput(
+            f"a Syncfy schedule from {start.isoformat()}, within {NEAR_THE_END.days} days of "
+            f"{OBJECT_ID_LAST.isoformat()} (the last time its ids hold), needs a seed: each firing would draw its "
+            "own, and those whose events run past that time would fail",
+            errors=[FieldError("start_time", "this close to the last time a Syncfy id holds, give a seed")],
+        )
     past = await asyncio.to_thread(_first_past, scenario, spec.seed, params, start, OBJECT_ID_LAST)
     if past is not None:
         raise InvalidInput(

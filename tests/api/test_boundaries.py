@@ -153,6 +153,18 @@ def test_a_syncfy_run_whose_ids_would_run_past_what_they_hold_is_refused_before_
     refusing_api.post("/reset")
 
 
+def test_a_syncfy_schedule_near_the_end_of_its_ids_needs_a_seed(refusing_api: httpx.Client) -> None:
+    """Each firing of a schedule without a seed draws its own, and one whose events ran past the last time an id
+    holds failed, with a line in the log; the schedule was taken. With a seed that fits, or a start that is not
+    near that time, it is taken."""
+    body = {"scenario": "syncfy-credential-lifecycle", "interval": 3600, "target": URL}
+    answer = refused(refusing_api, "POST", "/schedules", {**body, "start_time": "2106-02-06T00:00:00Z"}, "start_time")
+    assert "give a seed" in json.dumps(answer["errors"]), answer
+    for taken in ({"start_time": "2106-02-06T00:00:00Z", "seed": 3}, {"start_time": "2090-01-01T00:00:00Z"}):
+        made = ok(refusing_api.post("/schedules", json={**body, **taken}), schemas.Schedule, 201)
+        ok(refusing_api.delete(f"/schedules/{made['id']}"), None, 204)
+
+
 @pytest.mark.parametrize("at", ["9999-12-31T00:00:00Z", "0001-01-01T00:00:00Z", "2025-13-01T00:00:00Z"])
 def test_schedule_times_are_bounded_too(refusing_api: httpx.Client, at: str) -> None:
     refused(refusing_api, "POST", "/schedules", {"scenario": "api-one-event", "at": at}, "at")
