@@ -22,7 +22,7 @@ from unittest.mock import patch
 from benchmarks.harness import fast_receiver
 from benchmarks.throughput import simulator_rate
 from simulator import catalog
-from simulator.core import runs
+from simulator.core import run_plan
 from simulator.delivery import outcomes, sender
 from simulator.models import Event
 from simulator.runtime import run_loop, tune_gc
@@ -103,7 +103,7 @@ def measure(url: str, events: int, rounds: int) -> list[tuple[str, float]]:
         rates = []
         for _ in range(rounds):
             with ExitStack() as stack:
-                stack.enter_context(patch.object(runs, "OFFLOAD_AFTER", None))
+                stack.enter_context(patch.object(run_plan, "OFFLOAD_AFTER", None))
                 for _, free in STAGES[:k]:
                     stack.enter_context(free())
                 rates.append(run_loop(simulator_rate(url, events, 16, check=k == 0)))

@@ -28,7 +28,7 @@ from unittest.mock import patch
 from benchmarks import budget
 from benchmarks.harness import fast_receiver
 from benchmarks.throughput import simulator_rate
-from simulator.core import runs
+from simulator.core import run_plan
 from simulator.runtime import run_loop, tune_gc
 from simulator.store import direct
 
@@ -91,7 +91,7 @@ def measure(url: str, events: int, *, store: bool = True, engine_only: bool = Fa
         if engine_only:
             for free in (budget.free_post, budget.free_generation):
                 stack.enter_context(free())
-            stack.enter_context(patch.object(runs, "OFFLOAD_AFTER", None))
+            stack.enter_context(patch.object(run_plan, "OFFLOAD_AFTER", None))
         with _EndedThreads() as ended:
             rate = run_loop(simulator_rate(url, events, 16, check=store))
     after, busy1, times1 = _thread_cpu(loop_thread), _machine(), os.times()

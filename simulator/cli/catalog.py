@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import catalog
-from simulator.cli import options
+from simulator.cli import option_types, options
 
 
 def register(sub: Any) -> None:
@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
         "follows only on a terminal), or indented with --pretty.",
     )
     p.add_argument("type", help="an event type (`provider:type`, or bare when unambiguous)")
-    options.add(p, "--seed", "the same seed gives the same bytes", default=0, type=options.seed)
+    options.add(p, "--seed", "the same seed gives the same bytes", default=0, type=option_types.seed)
     options.add(p, "--pretty", "indent the JSON for reading (no longer the exact bytes)", default=False, flag_only=True)
     p.set_defaults(handler=sample_command)
     p = sub.add_parser(
@@ -39,7 +39,9 @@ def register(sub: Any) -> None:
         description="Print the AsyncAPI 3.0 document of every event type (also served at GET /asyncapi.json): "
         "a channel and a message per type, with its payload schema, signature headers and a sample.",
     )
-    options.add(p, "--output", "write it to this file instead of stdout (default: stdout)", type=options.output_file)
+    options.add(
+        p, "--output", "write it to this file instead of stdout (default: stdout)", type=option_types.output_file
+    )
     p.set_defaults(handler=asyncapi_command)
 
 

@@ -10,7 +10,7 @@ import time
 from collections import deque
 from typing import Any
 
-from simulator.cli import options, remote, window
+from simulator.cli import option_types, options, remote, window
 from simulator.client import Client, DeliveryInfo
 from simulator.models.enums import DELIVERY_STATUSES
 
@@ -31,14 +31,14 @@ def register(sub: Any) -> None:
     options.add(p, "--status", "only deliveries in this state", choices=DELIVERY_STATUSES)
     options.add(p, "--type", "only this event type", type=remote.nonempty_id)
     window.add(p, "deliveries")
-    options.add(p, "--limit", "print at most the latest N (0: all)", default=50, type=options.count)
+    options.add(p, "--limit", "print at most the latest N (0: all)", default=50, type=option_types.count)
     options.add(p, "--follow", "keep printing new deliveries and changes", default=False, flag_only=True)
     options.add(
         p,
         "--interval",
         "seconds between two looks with --follow (0.05 to 3600)",
         default=0.5,
-        type=options.seconds_between(0.05, 3600),
+        type=option_types.seconds_between(0.05, 3600),
     )
     options.add(p, "--json", "one JSON object per line", default=False, flag_only=True)
     remote.add_server(p)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import catalog
-from simulator.cli import options
+from simulator.cli import option_types, options
 from simulator.errors import FieldError, InvalidInput
 from simulator.providers.base import EventType, Provider
 from simulator.timeutil import iso_ms
@@ -172,7 +172,7 @@ def _write(path: Path, page: str) -> None:
     try:
         if not path.is_dir():
             path.parent.mkdir(parents=True, exist_ok=True)
-        options.output_file(str(path))
+        option_types.output_file(str(path))
         path.write_text(page, encoding="utf-8")
     except argparse.ArgumentTypeError as exc:
         raise _bad(str(exc)) from None

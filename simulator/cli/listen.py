@@ -53,7 +53,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from simulator import json_input, signing
-from simulator.cli import listen_forward, listen_server, options
+from simulator.cli import listen_forward, listen_server, option_types, options
 from simulator.cli.listen_lines import Arrival, PipeConsole, header, json_line, text_line
 from simulator.errors import FieldError, InvalidInput
 from simulator.receiving import detect_scheme, dig, event_ids_of
@@ -323,11 +323,11 @@ def register(sub: Any) -> None:
     # Variables of its own where `serve`'s options share a name and mean another thing (see `options.add`).
     mine = "WEBHOOK_SIM_LISTEN_"
     options.add(p, "--host", "the address to listen on", default="127.0.0.1", variable=mine + "HOST")
-    options.add(p, "--port", "the port to listen on", default=9000, type=options.port, variable=mine + "PORT")
-    options.add(p, "--secret", "the secret that checks standard and syncfy signatures", type=options.secret)
+    options.add(p, "--port", "the port to listen on", default=9000, type=option_types.port, variable=mine + "PORT")
+    options.add(p, "--secret", "the secret that checks standard and syncfy signatures", type=option_types.secret)
     options.add(p, "--public-key", "PEM file for Basis Theory signatures (default: the development key)")
     options.add(p, "--status", "the HTTP status to answer", default=204, type=int, variable=mine + "STATUS")
-    options.add(p, "--delay", "seconds to wait before answering", default=0.0, type=options.seconds)
+    options.add(p, "--delay", "seconds to wait before answering", default=0.0, type=option_types.seconds)
     options.add(
         p, "--fail-rate", "the fraction of requests answered 500, drawn for each attempt", default=0.0, type=float
     )
@@ -340,7 +340,7 @@ def register(sub: Any) -> None:
     options.add(p, "--print-body", "print each body", default=False, flag_only=True)
     options.add(p, "--reject-invalid", "answer 401 when a signature does not verify (so it is retried)", flag_only=True)
     seeds = "the seed of --fail-rate's draws, one for each attempt at an event (default: a random one, printed)"
-    options.add(p, "--seed", seeds, type=options.seed, variable=mine + "SEED")
+    options.add(p, "--seed", seeds, type=option_types.seed, variable=mine + "SEED")
     options.add(
         p,
         "--format",
@@ -399,7 +399,7 @@ def _public_pem(path: str | None) -> str | None:
     if not path:
         return None
     try:
-        text = options.small_file(path, "--public-key").decode("utf-8")
+        text = option_types.small_file(path, "--public-key").decode("utf-8")
     except UnicodeDecodeError:
         raise _bad("--public-key", f"{path} is not a PEM file (not text)") from None
     if "PRIVATE KEY" in text:

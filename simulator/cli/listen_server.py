@@ -19,7 +19,7 @@ import argparse
 from dataclasses import dataclass
 
 from simulator import catalog
-from simulator.cli import options, remote
+from simulator.cli import option_types, options, remote
 from simulator.client import ApiError
 from simulator.errors import FieldError, InvalidInput, SimError
 from simulator.models.enums import SIGNING_SCHEMES
@@ -59,7 +59,7 @@ def register(p: argparse.ArgumentParser) -> None:
         "with --server: the event types to subscribe to, comma-separated (none: every event)",
         many=",",
         metavar="TYPE[,TYPE...]",
-        type=options.some_types,
+        type=option_types.some_types,
     )
     options.add(
         p,

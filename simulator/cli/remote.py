@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from simulator.cli import options
+from simulator.cli import option_types, options
 from simulator.client import ApiError, Client, DeliveryInfo
 from simulator.client.wire import auth
 from simulator.core.report import plain_error
@@ -52,16 +52,16 @@ def identifier(text: str) -> str:
 
 
 def nonempty_id(text: str) -> str:
-    """An id or an event type to filter by: not blank (`options.nonempty`), at most ID_MAX characters."""
-    return identifier(options.nonempty(text))
+    """An id or an event type to filter by: not blank (`option_types.nonempty`), at most ID_MAX characters."""
+    return identifier(option_types.nonempty(text))
 
 
 def server_url(text: str) -> str:
-    """A `--server` base URL (`options.http_url`) short enough for the request URLs made from it: one the HTTP
+    """A `--server` base URL (`option_types.http_url`) short enough for the request URLs made from it: one the HTTP
     client would not take (64 KiB) was refused with a traceback as the client was made."""
     if len(text) > SERVER_URL_MAX:
         raise argparse.ArgumentTypeError(f"{len(text)} characters: a server's base URL is at most {SERVER_URL_MAX}")
-    return options.http_url(text)
+    return option_types.http_url(text)
 
 
 def bearer_token(text: str) -> str:

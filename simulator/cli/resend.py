@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from simulator.api.access_log import escape_controls
-from simulator.cli import options, remote, window
+from simulator.cli import option_types, options, remote, window
 from simulator.cli.trigger_report import last_answer
 from simulator.client import ApiError, Client
 from simulator.errors import FieldError, InvalidInput
@@ -36,7 +36,9 @@ def register(sub: Any) -> None:
     options.add(p, "--dead", "resend every dead delivery of --subscription", default=False, flag_only=True)
     options.add(p, "--subscription", "with --dead: the subscription", type=remote.nonempty_id)
     window.add(p, "dead deliveries (with --dead)")
-    options.add(p, "--wait", "seconds to wait for the outcome (0: do not wait)", default=30.0, type=options.seconds)
+    options.add(
+        p, "--wait", "seconds to wait for the outcome (0: do not wait)", default=30.0, type=option_types.seconds
+    )
     remote.add_server(p)
     p.set_defaults(handler=resend_command)
 

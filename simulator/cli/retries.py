@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from simulator import catalog
-from simulator.cli import options
+from simulator.cli import option_types, options
 from simulator.errors import FieldError, InvalidInput, quoted
 from simulator.timeutil import parse_duration
 
@@ -28,7 +28,7 @@ def add(p: argparse.ArgumentParser, *, scaled: bool = False) -> None:
         p,
         "--retry-delays",
         f"the waits before each retry, e.g. 0,1s,5s ({when}; default: the provider's schedule)",
-        type=options.nonempty,  # an empty value was taken as no value: the provider's schedule, unsaid
+        type=option_types.nonempty,  # an empty value was taken as no value: the provider's schedule, unsaid
     )
 
 

@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from simulator.cli import options, retries
+from simulator.cli import option_types, options, retries
 from simulator.delivery.faults_spec import parse_cli_fault
 from simulator.errors import FieldError, InvalidInput, quoted
 from simulator.models.enums import SIGNING_SCHEMES
@@ -25,27 +25,30 @@ def register(sub: Any) -> None:
     )
     p.add_argument("scenario", help="a scenario name or a YAML file")
     options.add(p, "--target", "the URL to deliver to")
-    options.add(p, "--seed", "the run's seed (default: a random one, reported)", type=options.seed)
-    options.add(p, "--speed", "1 real time, 10 ten times faster, 0 no waiting", default=1.0, type=options.speed)
+    options.add(p, "--seed", "the run's seed (default: a random one, reported)", type=option_types.seed)
+    options.add(p, "--speed", "1 real time, 10 ten times faster, 0 no waiting", default=1.0, type=option_types.speed)
     options.add(p, "--param", "a scenario parameter", many=",", metavar="K=V", pairs=True)
     options.add(p, "--fault", "a fault to inject, e.g. drop=0.1", many=";", metavar="SPEC")
     options.add(p, "--signing", "the signing scheme (default: the provider's own)", choices=SIGNING_SCHEMES)
-    options.add(p, "--secret", "the signing secret (default: a generated one)", type=options.secret)
+    options.add(p, "--secret", "the signing secret (default: a generated one)", type=option_types.secret)
     options.add_max_in_flight(p, RunSpec, "concurrent requests to the target")
     retries.add(p, scaled=True)
     options.add(p, "--start-time", "ISO time of the first event (default: now)")
     options.add(p, "--db", "store URL or path (default: ephemeral)")
-    options.add(p, "--report", "write a JSON report to this file (default: none)", type=options.output_file)
+    options.add(p, "--report", "write a JSON report to this file (default: none)", type=option_types.output_file)
     options.add(
         p,
         "--junit",
         "write a JUnit XML report to this file, a test case per delivery (default: none)",
-        type=options.output_file,
+        type=option_types.output_file,
     )
-    options.add(p, "--failures", "failed deliveries named in the summary", default=10, type=options.count)
+    options.add(p, "--failures", "failed deliveries named in the summary", default=10, type=option_types.count)
     options.add_scenarios(p)
     options.add(
-        p, "--api-port", "serve the provider API twins on this 127.0.0.1 port while the run lasts", type=options.port
+        p,
+        "--api-port",
+        "serve the provider API twins on this 127.0.0.1 port while the run lasts",
+        type=option_types.port,
     )
     options.add_allowed_hosts(p, "--api-port's twins")
     p.set_defaults(handler=_run)
@@ -77,7 +80,7 @@ def parse_faults(items: list[str]) -> dict[str, Any]:
     for item in items:
         name, _, text = (part.strip() for part in item.partition("="))
         if text[:1] in ("{", "["):  # a JSON value, taken as is: first refused if no JSON body may carry it
-            options.json_value(text, f"--fault {name}")
+            option_types.json_value(text, f"--fault {name}")
         faults.update(parse_cli_fault(item))
     return faults
 
@@ -150,7 +153,7 @@ def run_spec(args: argparse.Namespace) -> tuple[RunSpec, Scenario]:
     options.scenario_dirs(args.scenarios)
     _distinct_files(args)
     if args.secret is not None:  # before the run's own check, so the message names the option
-        options.check_secret(args.signing, args.secret)
+        option_types.check_secret(args.signing, args.secret)
     scenario = cli_scenario(args)
     spec = _as_options(
         RunSpec,

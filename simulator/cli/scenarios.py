@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from simulator.cli import options
+from simulator.cli import option_types, options
 from simulator.cli.summary import duration
 from simulator.timeutil import now_utc, parse_time
 
@@ -26,11 +26,13 @@ def register(sub: Any) -> None:
     p.add_argument("name", nargs="?", help="a scenario name or a YAML file to describe")
     options.add(p, "--json", "as JSON", default=False, flag_only=True)
     options.add_scenarios(p)
-    options.add(p, "--seed", "with NAME: the seed of the timeline (waits and choices)", default=0, type=options.seed)
+    options.add(
+        p, "--seed", "with NAME: the seed of the timeline (waits and choices)", default=0, type=option_types.seed
+    )
     options.add(p, "--speed", "with NAME: the speed a run would play at", default=1.0, type=float)
     options.add(p, "--param", "with NAME: a scenario parameter", many=",", metavar="K=V", pairs=True)
     options.add(p, "--start-time", "with NAME: the simulated time of the first event (default: now)")
-    options.add(p, "--limit", "with NAME: events listed at most (0: all)", default=50, type=options.count)
+    options.add(p, "--limit", "with NAME: events listed at most (0: all)", default=50, type=option_types.count)
     p.set_defaults(handler=scenarios_command)
     p = sub.add_parser(
         "validate",
@@ -72,7 +74,8 @@ def timeline(args: argparse.Namespace) -> tuple[Any, Preview, datetime]:
     for. The timeline is read lazily and no further than PLAN_LIMIT, so a run of a trillion events is described
     at once, in little memory."""
     from simulator.cli.run import parse_params
-    from simulator.core.runs import PLAN_LIMIT, TOO_LONG
+    from simulator.core.runs import TOO_LONG
+    from simulator.core.validation import PLAN_LIMIT
     from simulator.errors import FieldError, InvalidInput
     from simulator.scenarios import loader, runner
 
@@ -126,7 +129,7 @@ def describe(args: argparse.Namespace) -> int:
 
 
 def _extent(preview: Preview) -> str:
-    from simulator.core.runs import PLAN_LIMIT
+    from simulator.core.validation import PLAN_LIMIT
 
     if preview.count is None or preview.span is None:
         return f"more than {PLAN_LIMIT} events, too many to count ahead (a run shows no ETA either)"

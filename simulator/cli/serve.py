@@ -14,7 +14,7 @@ import uvicorn
 
 from simulator import __version__, signing
 from simulator.api import access_log as api_logging
-from simulator.cli import options
+from simulator.cli import option_types, options
 from simulator.errors import FieldError, InvalidInput
 from simulator.runtime import (
     HEADER_TIMEOUT,
@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
         "the address to listen on; anything but loopback needs --token or --token-file",
         default="127.0.0.1",
     )
-    options.add(p, "--port", "the port to listen on (0: any free one)", default=8080, type=options.port)
+    options.add(p, "--port", "the port to listen on (0: any free one)", default=8080, type=option_types.port)
     options.add(p, "--db", "the store: a SQLite path or URL", default="sqlite:///webhook-sim.db")
     options.add_scenarios(p)
     options.add_allowed_hosts(p, "the server")
@@ -63,13 +63,13 @@ def register(sub: Any) -> None:
         "--header-timeout",
         f"seconds a client has to send a request head ({low:g} to {high:g})",
         default=HEADER_TIMEOUT,
-        type=options.seconds_between(low, high),
+        type=option_types.seconds_between(low, high),
     )
     options.add(
         p,
         "--max-connections",
         "open client connections kept, at least 1 (default: half the file descriptors, at most 1000)",
-        type=options.positive,
+        type=option_types.positive,
     )
     options.add(p, "--signing-key", "PEM file of the RSA key that signs Basis Theory deliveries")
     options.add(p, "--provider-key", "the only key the provider API twins accept (default: any non-empty key)")
@@ -86,7 +86,7 @@ def register(sub: Any) -> None:
         "--retention",
         "delete deliveries that ended longer ago than this (30m, 12h, 7d), with their attempts; events stay "
         "(default: keep everything)",
-        type=options.retention,
+        type=option_types.retention,
     )
     options.add_lease_ttl(p)
     options.add(p, "--log-format", "how the log is written", default="text", choices=["text", "json"])
@@ -152,7 +152,7 @@ def _token(args: argparse.Namespace) -> str | None:
     if not args.token_file:
         return args.token or None
     try:
-        lines = options.small_file(args.token_file, "token-file").decode("utf-8").splitlines()
+        lines = option_types.small_file(args.token_file, "token-file").decode("utf-8").splitlines()
     except UnicodeDecodeError:
         raise InvalidInput(
             f"cannot read the token file {args.token_file}: not UTF-8 text",
@@ -183,7 +183,7 @@ def check_exposure(host: str, token: str | None, *, insecure: bool) -> None:
 def load_key(path: str | None) -> signing.SigningKey | None:
     if not path:
         return None
-    return signing.SigningKey.from_pem(options.small_file(path, "signing-key"))
+    return signing.SigningKey.from_pem(option_types.small_file(path, "signing-key"))
 
 
 def _announce(host: str, port: int, token: str | None) -> None:

@@ -10,7 +10,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from simulator.cli import options, remote
+from simulator.cli import option_types, options, remote
 from simulator.client import Client, SubscriptionInfo
 from simulator.models.enums import SIGNING_SCHEMES
 from simulator.models.inputs import SubscriptionSpec
@@ -55,7 +55,7 @@ def _create_options(p: argparse.ArgumentParser) -> None:
         "only these event types, e.g. token.created,token.updated (none: every type)",
         many=",",
         metavar="TYPES",
-        type=options.some_types,
+        type=option_types.some_types,
     )
     options.add(p, "--signing", "the signing scheme (default: each provider's own)", choices=SIGNING_SCHEMES)
     options.add(p, "--secret", "the signing secret (default: a generated one)")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from simulator import catalog
-from simulator.cli import options, remote, retries
+from simulator.cli import option_types, options, remote, retries
 from simulator.cli.trigger_report import Report
 from simulator.client import ApiError, Client, DeliveryInfo
 from simulator.errors import FieldError, InvalidInput, quoted
@@ -48,17 +48,19 @@ def register(sub: Any) -> None:
     options.add(
         p, "--override", "set a field of the event: a dotted path and a JSON value", many=";", metavar="PATH=VALUE"
     )
-    options.add(p, "--target", "deliver to this URL", type=options.webhook_url)
+    options.add(p, "--target", "deliver to this URL", type=option_types.webhook_url)
     options.add(p, "--subscription", "deliver to this subscription (with --server)", many=",", metavar="ID")
-    options.add(p, "--seed", "the seed of the event's values (default: a random one)", type=options.seed)
+    options.add(p, "--seed", "the seed of the event's values (default: a random one)", type=option_types.seed)
     options.add(
         p, "--signing", "with --target: the signing scheme (default: the provider's own)", choices=SIGNING_SCHEMES
     )
     options.add(
-        p, "--secret", "with --target: the signing secret (default: a generated one, printed)", type=options.secret
+        p, "--secret", "with --target: the signing secret (default: a generated one, printed)", type=option_types.secret
     )
     retries.add(p)
-    options.add(p, "--wait", "seconds to wait for the outcome (0: do not wait)", default=30.0, type=options.seconds)
+    options.add(
+        p, "--wait", "seconds to wait for the outcome (0: do not wait)", default=30.0, type=option_types.seconds
+    )
     remote.add_server(p, None, " (default: none, deliver from this process)")
     options.add(p, "--format", "text, or JSON Lines on stdout", default="text", choices=FORMATS, type=str.lower)
     p.set_defaults(handler=trigger_command)
@@ -66,7 +68,7 @@ def register(sub: Any) -> None:
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """`path=value` pairs; a value is read as JSON (`0`, `true`, `{"a": 1}`, `"007"`), else as a string
-    (`options.json_value`: the same refusals with or without `--server`)."""
+    (`option_types.json_value`: the same refusals with or without `--server`)."""
     out: dict[str, Any] = {}
     for item in items:
         path, sep, text = item.partition("=")
@@ -79,7 +81,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         if not re.fullmatch(formats.OVERRIDE_PATH, path):  # checked here, where the refusal can name the option
             problem = f"expected {formats.OVERRIDE_PATH_SAYS}"
             raise InvalidInput(f"--override {quoted(path)}: {problem}", errors=[FieldError("--override", problem)])
-        out[path] = options.json_value(text, f"--override {path}")
+        out[path] = option_types.json_value(text, f"--override {path}")
     return out
 
 
@@ -93,7 +95,7 @@ def check(args: argparse.Namespace) -> tuple[catalog.EventType, dict[str, Any]]:
             "give --target or --subscription, not both", errors=[FieldError("--target", "with --subscription")]
         )
     if args.secret is not None:
-        options.check_secret(args.signing, args.secret)
+        option_types.check_secret(args.signing, args.secret)
     return etype, overrides
 
 

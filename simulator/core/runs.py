@@ -1,4 +1,5 @@
-"""Runs: one execution of a scenario — seed, params, speed, targets, faults — from start to settled."""
+"""Runs: one execution of a scenario — seed, params, speed, targets, faults — from start to settled. What a run
+records and plays from is in `run_record`, its progress and ETA in `run_plan`."""
 
 from __future__ import annotations
 
@@ -9,16 +10,16 @@ import logging
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from simulator import catalog
+from simulator.core.run_plan import LOOKAHEAD, Plan, announce, handoff, sleep_ahead
 from simulator.core.run_receivers import Receivers
+from simulator.core.run_record import Play, play_of, record_of
 from simulator.core.subscriptions import Subscriptions
-from simulator.core.validation import PLAN_LIMIT, FaultCheck, find_scenario, validate_run
-from simulator.credentials import mask_url
+from simulator.core.validation import FaultCheck, validate_run
 from simulator.delivery.engine import DeliveryEngine
 from simulator.delivery.faults import merge as merge_faults
 from simulator.errors import FieldError, InvalidInput, NotFound, StoreUnavailable, TooManyRuns
@@ -33,11 +34,6 @@ from simulator.store import Store, run_queue
 from simulator.timeutil import now_utc, utc
 
 log = logging.getLogger("webhook_sim.runs")
-# Events are built and persisted this long before they are due (a run's clock starts this long after it is
-# ready), so the store's latency never makes a delivery late.
-LOOKAHEAD = 0.2
-# A run past this many events has the rest built by a process of its own, so this one only sends them.
-OFFLOAD_AFTER = 2000
 INTERRUPTED = "interrupted: the simulator stopped; its pending deliveries are resumed on the next start"
 # On a shared store the processes that send go on with them (they take a stopped one's leases), not a next start.
 INTERRUPTED_SHARED = (
@@ -69,29 +65,6 @@ CANCEL_WAIT = 10.0  # seconds a cancel waits for another process to stop the run
 NO_SCENARIO = "this process has no scenario named {name!r} (give it the same --scenarios as the server)"
 
 
-@dataclass(frozen=True)
-class _Play:
-    """What playing a run takes, from the API's spec or from the record a process that does not send left."""
-
-    scenario: Scenario
-    params: dict[str, Any]
-    seed: int
-    speed: float
-    start: datetime
-    faults: dict[str, Any] | None
-    subs: list[Subscription] | None
-    adhoc: bool  # the subscriptions are the run's own target's: retired when the run has settled
-
-
-@dataclass
-class _Plan:
-    """What a playing run announces: its next event's wall time, its last event's, how many events in all."""
-
-    next_at: float | None = None
-    ends_at: float | None = None
-    planned: int | None = None
-
-
 class RunManager:
     """The runs of one simulator: start, watch, cancel. It gets what it uses: the store, the engine, the scenario
     folders, the subscriptions and the fault check."""
@@ -113,7 +86,7 @@ class RunManager:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._starting = 0  # runs accepted and not yet launched (see `start`)
         self._emitted: dict[str, int] = {}
-        self._plans: dict[str, _Plan] = {}
+        self._plans: dict[str, Plan] = {}
         self._queue: asyncio.Task[None] | None = None  # the watch over runs other processes leave (shared store)
         self._interrupting = False  # the process is stopping: what it cuts short was interrupted, not cancelled
 
@@ -170,21 +143,10 @@ class RunManager:
         subs = await self._targets(spec)
         start = utc(spec.start_time) if spec.start_time else now_utc()
         run_id = new_id("run")
-        record = {
-            "scenario": scenario.name,
-            "params": params,
-            "seed": seed,
-            "speed": spec.speed,
-            "start_time": start.isoformat(),
-            "subscriptions": [s.id for s in subs] if subs else None,
-            "target": mask_url(spec.target) if spec.target else None,  # shown only: the password is not kept
-            "faults": spec.faults,
-            "source": scenario.source,
-        }
         await self.store.put_run(
             run_id,
             scenario=scenario.name,
-            spec=record,
+            spec=record_of(spec, scenario, params, seed, start, subs),
             status="pending",
             events=0,
             created_at=time.time(),
@@ -194,7 +156,7 @@ class RunManager:
             await run_queue.announce(self.store.engine)
             return await self.get(run_id)
         adhoc = spec.target is not None
-        self._launch(run_id, _Play(scenario, params, seed, spec.speed, start, spec.faults, subs, adhoc))
+        self._launch(run_id, Play(scenario, params, seed, spec.speed, start, spec.faults, subs, adhoc))
         return await self.get(run_id)
 
     @property
@@ -202,7 +164,7 @@ class RunManager:
         """Whether this process plays the runs it starts: one that does not send leaves them to those that do."""
         return self.engine.leases is None or self.engine.leases.sends
 
-    def _launch(self, run_id: str, play: _Play) -> None:
+    def _launch(self, run_id: str, play: Play) -> None:
         task = asyncio.create_task(self._execute(run_id, play))
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
@@ -223,7 +185,7 @@ class RunManager:
             return [await self.subscriptions.get(i) for i in spec.subscriptions]
         return None
 
-    async def _execute(self, run_id: str, play: _Play) -> None:
+    async def _execute(self, run_id: str, play: Play) -> None:
         store, engine = self.store, self.engine
         scenario, subs, seed, params, start = play.scenario, play.subs, play.seed, play.params, play.start
         await store.put_run(run_id, status="running", started_at=time.time(), owner=engine.me)
@@ -243,7 +205,7 @@ class RunManager:
 
         async def sleep(seconds: float) -> None:
             plan.next_at = time.time() + seconds
-            await _sleep_ahead(seconds)
+            await sleep_ahead(seconds)
 
         t0 = time.time()  # the wall time of simulated `start`: each event is due at t0 + offset / speed
         lead = LOOKAHEAD if play.speed > 0 else 0.0
@@ -259,11 +221,11 @@ class RunManager:
 
         clock: list[asyncio.Future[None]] = []
 
-        plan = self._plans[run_id] = _Plan()
+        plan = self._plans[run_id] = Plan()
         status, error = "completed", None
         try:
             if play.speed > 0:  # at speed 0 nothing waits, so there is nothing to announce
-                span = await _announce(plan, scenario, seed, params, start, play.speed)
+                span = await announce(plan, scenario, seed, params, start, play.speed)
             with store.writer.timed_run(play.speed > 0):  # its writes go ahead of a speed-0 run's backlog
                 await runner.play(
                     scenario,
@@ -278,7 +240,7 @@ class RunManager:
                     sleep=sleep,
                     on_start=started,
                     lead=lead,
-                    handoff=_handoff(play.speed, plan.planned),
+                    handoff=handoff(play.speed, plan.planned),
                 )
             await engine.release(run_id)  # what the reorder and burst faults still hold goes now
             await engine.settled(run_id)
@@ -332,7 +294,7 @@ class RunManager:
 
     def _live(self, run: Run) -> Run:
         """`run` with the progress only this process knows: events so far, next event, ETA."""
-        plan = self._plans.get(run.id) or _Plan()
+        plan = self._plans.get(run.id) or Plan()
         return replace(
             run,
             events=self._emitted[run.id],
@@ -442,7 +404,7 @@ class RunManager:
         saying why (it must not stay claimed and never played)."""
         try:
             record = json.loads(spec)
-            play = await self._play_of(record)
+            play = await play_of(record, self.scenario_dirs, self.store.get_subscription)
         except NotFound:
             error = NO_SCENARIO.format(name=record["scenario"])
         except Exception as exc:
@@ -453,20 +415,8 @@ class RunManager:
         log.warning("run %s cannot be played here: %s", run_id, error)
         await self.store.put_run(run_id, status="failed", error=error, finished_at=time.time())
 
-    async def _play_of(self, record: dict[str, Any]) -> _Play:
-        # Reading and checking every scenario file takes a moment: not on the loop that sends the other runs.
-        scenario = await find_scenario(record["scenario"], self.scenario_dirs)
-        ids = record.get("subscriptions")
-        subs = None if ids is None else [s for i in ids if (s := await self.store.get_subscription(i)) is not None]
-        start = datetime.fromisoformat(record["start_time"])
-        adhoc = record.get("target") is not None
-        faults = record.get("faults") or None
-        return _Play(
-            scenario, dict(record["params"]), int(record["seed"]), float(record["speed"]), start, faults, subs, adhoc
-        )
-
     def _progress(self, run_id: str) -> dict[str, Any]:
-        plan = self._plans.get(run_id) or _Plan()
+        plan = self._plans.get(run_id) or Plan()
         return {
             "events": self._emitted.get(run_id, 0),
             "next_at": plan.next_at,
@@ -480,42 +430,3 @@ def scenario_refused(status: str, error: str | None) -> bool:
     that emitted nothing for too long, a timeline past the year 9999 from its start time: what no check of the
     file alone could see): `webhook-sim run` exits 2 then, as for any invalid file."""
     return status == "failed" and (ScenarioInvalid.said_in(error) or error == TOO_LONG)
-
-
-def _handoff(speed: float, planned: int | None) -> int | None:
-    """After how many events a run's events come from a process of their own (`runner.play`'s `handoff`). A
-    timed run known to go past OFFLOAD_AFTER (or too long to count) takes all of them from it, and starts once
-    its first are ready: built here while it starts, they were the ones late under readers."""
-    if OFFLOAD_AFTER is None or speed == 0 or (planned is not None and planned <= OFFLOAD_AFTER):
-        return OFFLOAD_AFTER
-    return 0
-
-
-async def _sleep_ahead(seconds: float) -> None:
-    """Wake LOOKAHEAD early: the event is then built and persisted ahead of time and sent exactly when due,
-    so store latency never makes a delivery late."""
-    await asyncio.sleep(max(0.0, seconds - LOOKAHEAD))
-
-
-async def _announce(
-    plan: _Plan, scenario: Any, seed: int, params: dict[str, Any], start: datetime, speed: float
-) -> float | None:
-    """Measure the run's timeline (in a thread: a long one takes a moment) into `plan`; returns the wall seconds
-    from its first event to its last (None past PLAN_LIMIT)."""
-    count, last = await asyncio.to_thread(_measure, scenario, seed, params, start)
-    plan.planned = count
-    return None if last is None else last / speed
-
-
-def _measure(scenario: Any, seed: int, params: dict[str, Any], start: datetime) -> tuple[int | None, float | None]:
-    """How many events the run emits and the simulated offset of the last one (None, None past PLAN_LIMIT)."""
-    count, last = 0, start
-    try:
-        for item in runner.timeline(scenario, seed=seed, params=params, start_time=start):
-            count += 1
-            if count > PLAN_LIMIT:
-                return None, None
-            last = item.at
-    except OverflowError:  # its end is past the year 9999: no ETA, and the run stops when it gets there
-        return None, None
-    return count, (last - start).total_seconds()

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from simulator.core.syncfy_admin import Accounts
 from simulator.core.syncfy_api import SyncfyBackend
-from simulator.core.syncfy_flows import WAITING_STEP, CredentialFlows
+from simulator.core.syncfy_flows import CredentialFlows
+from simulator.core.syncfy_steps import WAITING_STEP
 from simulator.store.syncfy_twin import SyncfyTwinStore
 
 if TYPE_CHECKING:

@@ -6,7 +6,8 @@ emits what Syncfy's would, through the simulator's delivery engine to every matc
     → credentials.refreshed → [fiscal sites: documents.completed, documents.success]
 
 Each step's events are built by the provider's own builders from the credential's world (user, credential, job),
-which is stored with the step reached, so a restarted simulator resumes the lifecycle where it stopped.
+which is stored with the step reached, so a restarted simulator resumes the lifecycle where it stopped. What each
+step emits, and the step after it, are in `syncfy_steps`; here, registering, locking, claiming and playing them.
 
 Where the emulation differs from Syncfy: a job's steps follow each other within a fraction of a second (not the
 seconds to minutes a bank takes); the sandbox's "Token" sites always ask for a second factor, no other site does;
@@ -23,15 +24,24 @@ import logging
 import random
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simulator import catalog
 from simulator.core.syncfy_api import Caller, bad_input, not_found, without_nul
+from simulator.core.syncfy_steps import (
+    WAITING_STEP,
+    emits,
+    flat,
+    later,
+    new_job,
+    step_after,
+    step_context,
+    user_entity,
+)
 from simulator.errors import NotFound
-from simulator.ids import next_object_id, object_id
-from simulator.models import BuildContext, Event
+from simulator.ids import object_id
+from simulator.models import Event
 from simulator.providers.syncfy import api
 from simulator.providers.syncfy._values import _SITES, ENVIRONMENTS
 from simulator.store import postgres
@@ -42,11 +52,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("webhook_sim.twins")
 STEP_DELAY = (0.05, 0.2)  # seconds between two steps of a job
-WAITING_STEP = "token"
 STOP_GRACE = 5.0  # seconds a step under way is given to end when the lifecycles stop
 ACROSS_PROCESSES = 2  # see `CredentialFlows._across`
-# The step after each step (where it does not depend on the site).
-_NEXT = {"start": "login", "received": "finish", "finish": "refresh", "documents": None}
 _IDS = random.SystemRandom()  # the twin's own ids: unique, not replayable (like Syncfy's)
 
 
@@ -122,11 +129,11 @@ class CredentialFlows:
         credential's id and the job."""
         created = now_utc()
         id_credential = existing or new_object_id(created)
-        job = _job(id_credential, user, site, created)
+        job = new_job(new_object_id(created), id_credential, user, site, created)
         credential = {"id_credential": id_credential, "user": user, "site": site.ids(), "created": created.timestamp()}
         credential["job"] = job
         twofa = site.id_site in api.TWOFA_SITES
-        flow = {"user": user, "credential": _flat(credential), "twofa": twofa, "login": login}
+        flow = {"user": user, "credential": flat(credential), "twofa": twofa, "login": login}
         step = "login" if existing else "start"
         # A new credential is claimed as it is made: unclaimed for a moment, another server's look for jobs nobody
         # plays could take it (an existing one is claimed by `_play`, which respects a live player).
@@ -307,13 +314,13 @@ class CredentialFlows:
         if row is None or row["step"] in (None, WAITING_STEP) or row["dt_disable"] is not None:
             return False
         flow, step = row["flow"], row["step"]
-        ctx = _context(flow, step)
+        ctx = step_context(flow, step)
         credential = ctx.world.get("credential")
-        for name, overrides in _emits(step, flow, credential):
-            ctx = _later(ctx)
+        for name, overrides in emits(step, flow, credential):
+            ctx = later(ctx)
             await self._publish(catalog.build_event(catalog.resolve(f"syncfy:{name}"), ctx, overrides), flow)
-        flow["credential"] = _flat(credential)
-        await self.tables.put_credential(id_credential, step=_after(step, flow), flow=flow)
+        flow["credential"] = flat(credential)
+        await self.tables.put_credential(id_credential, step=step_after(step, flow), flow=flow)
         return True
 
     async def _publish(self, event: Event, flow: Mapping[str, Any]) -> None:
@@ -347,12 +354,12 @@ class CredentialFlows:
             if row["id_user"] == caller.id_user:
                 if row["deleted"]:  # though their credentials' events still name them (found below, they registered)
                     raise not_found("id_user", caller.id_user)
-                return _user(caller.id_user, row["id_external"], env, row["dt_create"])
+                return user_entity(caller.id_user, row["id_external"], env, row["dt_create"])
         for event in await self.tables.users():
             if event.user.get("id_user") == caller.id_user:
                 envs = {v: k for k, v in ENVIRONMENTS.items()}
                 named = envs.get(str(event.user.get("id_environment")), env)
-                return _user(caller.id_user, event.user.get("id_external"), named, int(caller.id_user[:8], 16))
+                return user_entity(caller.id_user, event.user.get("id_external"), named, int(caller.id_user[:8], 16))
         raise not_found("id_user", caller.id_user)
 
     async def _existing(self, caller: Caller, id_user: str, site: api.SiteRef) -> str | None:
@@ -409,95 +416,3 @@ def _registered(id_credential: str, job: Mapping[str, Any], username: str, *, ne
         "status": f"/v1/jobs/{job['id_job']}/status",
         "twofa": f"/v1/jobs/{job['id_job']}/twofa",
     }
-
-
-def _user(id_user: str, external: Any, env: str, created: float) -> dict[str, Any]:
-    return {
-        "id_user": id_user,
-        "id_external": external,
-        "id_environment": ENVIRONMENTS[env],
-        "environment": env,
-        "created": float(created),
-    }
-
-
-def _job(id_credential: str, user: dict[str, Any], site: api.SiteRef, started: datetime) -> dict[str, Any]:
-    first = new_object_id(started)
-    return {
-        "id_job": first,
-        "id_job_uuid": next_object_id(first),
-        "kind": "credential",
-        "id_credential": id_credential,
-        "user": user,
-        "site": site.ids(),
-        "started": started.timestamp(),
-        "announced": [],
-        "webhook": None,
-    }
-
-
-def _flat(credential: Mapping[str, Any]) -> dict[str, Any]:
-    """A credential entity without its user (stored once, beside it)."""
-    out = {k: v for k, v in credential.items() if k != "user"}
-    out["job"] = {k: v for k, v in credential["job"].items() if k != "user"}
-    return out
-
-
-def _context(flow: Mapping[str, Any], step: str) -> BuildContext:
-    """A build context whose world holds the credential: its builders name it, its user and its job."""
-    user = dict(flow["user"])
-    credential = dict(flow["credential"])
-    credential["user"] = user
-    credential["job"] = {**credential["job"], "user": user}
-    seed = int.from_bytes(api.digest(credential["id_credential"], credential["job"]["id_job"], step, size=8), "big")
-    ctx = catalog.new_context(seed, now_utc(), {"environment": user["environment"]})
-    ctx.world.put("user", user)
-    ctx.world.put("job", credential["job"])
-    ctx.world.put("credential", credential)
-    return ctx
-
-
-def _later(ctx: BuildContext) -> BuildContext:
-    """The same world at the current time (each event of a step has its own moment)."""
-    return replace(ctx, now=now_utc())
-
-
-def _emits(step: str, flow: Mapping[str, Any], credential: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The events one step emits, each with its overrides."""
-    if step == "start":
-        return [("credentials.created", _created_overrides(credential))]
-    if step == "login":
-        return [("credentials.updated", {"payload.is_executing": int(bool(flow.get("twofa")))})]
-    if step == "received":
-        return [("credentials.updated", {"payload.is_executing": 1})]
-    if step == "finish":
-        return [("credentials.updated", {"payload.is_executing": 0})]
-    if step == "refresh":
-        return [("credentials.refreshed", {})]
-    return [("documents.completed", {}), ("documents.success", {})]
-
-
-def _after(step: str, flow: Mapping[str, Any]) -> str | None:
-    if step == "login":
-        return WAITING_STEP if flow.get("twofa") else "refresh"
-    if step == "refresh":
-        return "documents" if api.SiteRef.of(flow["credential"]["site"]).fiscal else None
-    return _NEXT[step]
-
-
-def _created_overrides(credential: Mapping[str, Any]) -> dict[str, Any]:
-    """`credentials.created` makes a credential of its own: these put the registered one's ids in its place."""
-    user, job = credential["user"], credential["job"]
-    out: dict[str, Any] = {
-        "payload.endpoints.credential": [f"/v1/credentials/{credential['id_credential']}"],
-        "payload.id_credential": credential["id_credential"],
-        "payload.id_external": user["id_external"],
-        "payload.id_job": job["id_job"],
-        "payload.id_job_uuid": job["id_job_uuid"],
-        "payload.id_user": user["id_user"],
-        "header.user.id_environment": user["id_environment"],
-        "header.user.id_external": user["id_external"],
-        "header.user.id_user": user["id_user"],
-    }
-    out.update({f"payload.{k}": v for k, v in credential["site"].items()})
-    return out

@@ -13,7 +13,7 @@ import time
 
 log = logging.getLogger("webhook_sim.store")
 
-# A run's lead on its deliveries (`simulator.core.runs.LOOKAHEAD`): a commit longer than this makes some late.
+# A run's lead on its deliveries (`simulator.core.run_plan.LOOKAHEAD`): a commit longer than this makes some late.
 SLOW = 0.2
 # At most one warning this often: a disk that stalls every commit must not fill the log.
 EVERY = 10.0

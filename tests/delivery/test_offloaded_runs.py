@@ -6,7 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from simulator.core import runs
+from simulator.core import run_plan
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.scenarios import offload
@@ -47,12 +47,12 @@ def spy_on_starts(monkeypatch) -> list[int]:
 
 
 async def test_a_long_run_delivers_the_same_events_built_elsewhere(tmp_path, receiver, monkeypatch):
-    monkeypatch.setattr(runs, "OFFLOAD_AFTER", None)
+    monkeypatch.setattr(run_plan, "OFFLOAD_AFTER", None)
     (tmp_path / "a").mkdir()
     here = await events(tmp_path / "a", receiver, 150)
     started = spy_on_starts(monkeypatch)
     monkeypatch.setattr(offload, "BUILD_WHILE_STARTING", False)
-    monkeypatch.setattr(runs, "OFFLOAD_AFTER", 40)
+    monkeypatch.setattr(run_plan, "OFFLOAD_AFTER", 40)
     (tmp_path / "b").mkdir()
     there = await events(tmp_path / "b", receiver, 150)
     assert started == [40] and len(there) == 300 and there == here
@@ -61,14 +61,14 @@ async def test_a_long_run_delivers_the_same_events_built_elsewhere(tmp_path, rec
 async def test_a_long_timed_run_takes_every_event_from_its_process(tmp_path, receiver, monkeypatch):
     """At speed > 0 a run longer than the hand-off builds none of its events: the server that sends them on time
     keeps its time for sending. A timed run shorter than that starts no process."""
-    monkeypatch.setattr(runs, "OFFLOAD_AFTER", None)
+    monkeypatch.setattr(run_plan, "OFFLOAD_AFTER", None)
     (tmp_path / "a").mkdir()
     here = await events(tmp_path / "a", receiver, 60)
     started = spy_on_starts(monkeypatch)
-    monkeypatch.setattr(runs, "OFFLOAD_AFTER", 40)
+    monkeypatch.setattr(run_plan, "OFFLOAD_AFTER", 40)
     (tmp_path / "b").mkdir()
     there = await events(tmp_path / "b", receiver, 60, speed=1)
     assert started == [0] and there == here
-    monkeypatch.setattr(runs, "OFFLOAD_AFTER", 500)
+    monkeypatch.setattr(run_plan, "OFFLOAD_AFTER", 500)
     (tmp_path / "c").mkdir()
     assert await events(tmp_path / "c", receiver, 60, speed=1) == here and started == [0]
