@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from simulator.core.syncfy_api import Caller, bad_input, not_found, paging, without_nul
+from simulator.core.syncfy_api import Caller, bad_input, flag, not_found, paging, without_nul
 from simulator.core.syncfy_flows import CredentialFlows, new_object_id
 from simulator.errors import InvalidInput, NotFound, Unauthorized
 from simulator.models.inputs import M, SubscriptionPatch, SubscriptionSpec, parse
@@ -261,16 +261,6 @@ def _filters(events: list[Any]) -> list[str]:
         return api.v3_filters(str(e) for e in events)
     except ValueError as exc:
         raise bad_input(str(exc), "events") from None
-
-
-def flag(value: Any, field: str) -> bool:
-    """One of Syncfy's 0/1 flags, as a number, its text (a query string's) or a JSON boolean. Anything else is
-    refused: taken by its truth, "0" and "false" disabled a webhook."""
-    if isinstance(value, bool):
-        return value
-    if (type(value) is int and value in (0, 1)) or value in ("0", "1"):
-        return bool(int(value))
-    raise bad_input(f"{field} must be 0 or 1", field)
 
 
 def _delay(value: Any) -> int:

@@ -43,6 +43,23 @@ def bad_input(message: str, field: str = "params") -> InvalidInput:
     return InvalidInput(message, errors=[FieldError(field, message)])
 
 
+def flag(value: Any, field: str) -> bool:
+    """One of Syncfy's 0/1 flags, as a number, its text (a query string's) or a JSON boolean. Anything else is
+    refused: taken by its truth, "0" and "false" disabled a webhook."""
+    if isinstance(value, bool):
+        return value
+    if (type(value) is int and value in (0, 1)) or value in ("0", "1"):
+        return bool(int(value))
+    raise bad_input(f"{field} must be 0 or 1", field)
+
+
+def flag_filter(params: Params, field: str) -> bool | None:
+    """An optional 0/1 filter (`has_attachment`, `is_disable`): None when absent or empty. Refused otherwise,
+    naming it: ignored, `has_attachment=yes` listed every row as if it had filtered them."""
+    value = params.get(field)
+    return None if value is None or value == "" else flag(value, field)
+
+
 def without_nul(value: str, field: str) -> str:
     """`value`, refused naming `field` if it holds NUL: it is stored as text, which PostgreSQL cannot hold NUL in
     (the answer was a 500 there)."""
@@ -231,7 +248,7 @@ class SyncfyBackend:
         """A page of rows of `kind` as JSON texts (see `api_query.page` for the filters)."""
         skip, limit = paging(params)
         segments = await self.segments(kind, caller, params)
-        return query.page(segments, skip=skip, limit=limit, **_filters(kind, params))
+        return query.page(segments, skip=skip, limit=limit, filters=_filters(kind, params))
 
     async def credential_transactions(
         self, caller: Caller, id_credential: str, params: Params, *, content: bool, parse: bool
@@ -247,16 +264,16 @@ class SyncfyBackend:
         segments = [
             s for s in await self.segments("transactions", caller, scoped) if s.owner.id_credential == id_credential
         ]  # `id_transaction` looks its window up by tag, whichever credential it is of
-        places = query.places(segments, skip=skip, limit=limit, **_filters("transactions", scoped))
+        places = query.places(segments, skip=skip, limit=limit, filters=_filters("transactions", scoped))
         return syncfy_cfdi.with_files(places, content=content, parse=parse)
 
     async def count(self, kind: str, caller: Caller, params: Params) -> int:
-        return query.count(await self.segments(kind, caller, params), **_filters(kind, params))
+        return query.count(await self.segments(kind, caller, params), _filters(kind, params))
 
     async def attachment_file(self, caller: Caller, id_attachment: str) -> tuple[str, bytes]:
         """The file an attachment stands for: its name and its bytes."""
         segments = await self._tagged("attachments", caller, id_attachment)
-        found = list(query.places(segments, only=id_attachment, limit=1))
+        found = list(query.places(segments, limit=1, filters=query.Filters(only=id_attachment)))
         if not found:
             raise not_found("id_attachment", id_attachment)
         item, data = _file(*found[0])
@@ -267,7 +284,8 @@ class SyncfyBackend:
         skip, limit = paging(params)
         segments = await self.segments("attachments", caller, params)
         files = [
-            _file(s, i) for s, i in query.places(segments, skip=skip, limit=limit, **_filters("attachments", params))
+            _file(s, i)
+            for s, i in query.places(segments, skip=skip, limit=limit, filters=_filters("attachments", params))
         ]
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -346,19 +364,22 @@ def paging(params: Params) -> tuple[int, int]:
         raise bad_input(str(exc), "limit") from None
 
 
-def _filters(kind: str, params: Params) -> dict[str, Any]:
+def _filters(kind: str, params: Params) -> query.Filters:
     try:
         since, until = api.unix(params, "dt_refresh_from"), api.unix(params, "dt_refresh_to")
     except ValueError as exc:
         raise bad_input(str(exc), "dt_refresh_from") from None
     only = params.get(f"id_{kind[:-1]}") if kind != "accounts" else None
     account = params.get("id_account")
-    return {
-        "since": since,
-        "until": until,
-        "id_account": str(account) if account else None,
-        "only": str(only) if only else None,
-    }
+    return query.Filters(
+        since=since,
+        until=until,
+        id_account=str(account) if account else None,
+        only=str(only) if only else None,
+        # Documented for transactions (both) and accounts (`is_disable`); elsewhere ignored, as Syncfy's own.
+        attached=flag_filter(params, "has_attachment") if kind == "transactions" else None,
+        disabled=flag_filter(params, "is_disable") if kind != "attachments" else None,
+    )
 
 
 def _segments(kind: str, view: CredentialView, windowed: bool, windows: list[Window] | None = None) -> list[Any]:

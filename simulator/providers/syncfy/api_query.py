@@ -37,6 +37,8 @@ class Segment:
     kind: str = ""
     offset: int = 0  # the window's row that is this segment's row 0
     own_id: Callable[[int], str] | None = None
+    # Transactions: rows below this one carry an attachment (the invoice of the same index), the rest none.
+    attached: int | None = None
     file: Callable[[int, Mapping[str, Any]], bytes] | None = None  # attachments: row `i`'s file, given its row
 
     def first_at_or_after(self, t: int) -> int:
@@ -81,7 +83,10 @@ def window_rows(rows: WindowRows, kind: str) -> Segment:
     )
     file = rows.invoice if kind == "attachments" else None
     refreshed = lambda i: rows.window.refreshed_at(i, n)  # noqa: E731
-    return Segment(n, row, refreshed, rows.owner, rows.nb, rows.window, kind, own_id=own_id, file=file)
+    attached = min(rows.n_att, n) if kind == "transactions" else None
+    return Segment(
+        n, row, refreshed, rows.owner, rows.nb, rows.window, kind, own_id=own_id, attached=attached, file=file
+    )
 
 
 def window_accounts(owner: Owner, window: Window, counts: dict[str, int], first: int = 0) -> Segment:
@@ -106,9 +111,22 @@ def current_accounts(owner: Owner, refreshed: int, salt: str) -> Segment:
     return Segment(nb, lambda j: dumps(account(owner, j, refreshed, salt)), lambda _j: refreshed, owner, nb)
 
 
-def page(segments: Sequence[Segment], **filters: Any) -> Iterator[Row]:
-    """The rows of `segments`, in order, passing the filters (see `places`)."""
-    return (segment.row(i) for segment, i in places(segments, **filters))
+@dataclass(frozen=True)
+class Filters:
+    """What a list request keeps: a `dt_refresh` range, one account, one row by its own id, rows with or without
+    an attachment (`has_attachment`), disabled rows or the others (`is_disable`: no row is ever disabled)."""
+
+    since: int | None = None
+    until: int | None = None
+    id_account: str | None = None
+    only: str | None = None
+    attached: bool | None = None
+    disabled: bool | None = None
+
+
+def page(segments: Sequence[Segment], **given: Any) -> Iterator[Row]:
+    """The rows of `segments`, in order, as `places` chooses them."""
+    return (segment.row(i) for segment, i in places(segments, **given))
 
 
 def places(
@@ -116,18 +134,14 @@ def places(
     *,
     skip: int = 0,
     limit: int | None = None,
-    since: int | None = None,
-    until: int | None = None,
-    id_account: str | None = None,
-    only: str | None = None,
+    filters: Filters = Filters(),
 ) -> Iterator[tuple[Segment, int]]:
-    """Where the rows of `segments` are, in order, passing the filters, from `skip` on, at most `limit` of them.
-    `only` keeps the one row whose own id it is."""
+    """Where the rows of `segments` are, in order, passing `filters`, from `skip` on, at most `limit` of them."""
     left = limit
     for segment in segments:
         if left is not None and left <= 0:
             return
-        chosen = _chosen(segment, since, until, id_account, only)
+        chosen = _chosen(segment, filters)
         if skip >= len(chosen):
             skip -= len(chosen)
             continue
@@ -139,20 +153,26 @@ def places(
             yield segment, i
 
 
-def count(
-    segments: Sequence[Segment],
-    *,
-    since: int | None = None,
-    until: int | None = None,
-    id_account: str | None = None,
-    only: str | None = None,
-) -> int:
-    return sum(len(_chosen(s, since, until, id_account, only)) for s in segments)
+def count(segments: Sequence[Segment], filters: Filters = Filters()) -> int:
+    return sum(len(_chosen(s, filters)) for s in segments)
 
 
-def _chosen(segment: Segment, since: int | None, until: int | None, id_account: str | None, only: str | None) -> range:
-    chosen = segment.indices(since, until, id_account)
-    if only is None:
+def _chosen(segment: Segment, filters: Filters) -> range:
+    if filters.disabled:
+        return range(0)
+    chosen = segment.indices(filters.since, filters.until, filters.id_account)
+    if filters.attached is not None and segment.attached is not None:
+        lo, hi = (0, segment.attached) if filters.attached else (segment.attached, segment.n)
+        chosen = _within(chosen, lo, hi)
+    if filters.only is None:
         return chosen
-    mine = segment._own_row(0, segment.n, only)
+    mine = segment._own_row(0, segment.n, filters.only)
     return mine if mine and mine[0] in chosen else range(0)
+
+
+def _within(chosen: range, lo: int, hi: int) -> range:
+    """The part of `chosen` (ascending) that lies in [lo, hi), still a range: counting stays O(1)."""
+    step = chosen.step
+    first = max(0, -(-(lo - chosen.start) // step))
+    end = max(0, -(-(hi - chosen.start) // step))
+    return chosen[first:end]

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from simulator.api.twins.syncfy._http import Ctx, answer, rid, stream
-from simulator.core.syncfy_admin import flag  # Syncfy's 0/1 flags, refused alike everywhere
+from simulator.core.syncfy_api import flag, flag_filter  # Syncfy's 0/1 flags, refused alike everywhere
 from simulator.providers.syncfy import api_documents
 
 
@@ -118,9 +118,10 @@ async def documents(ctx: Ctx) -> Any:
 
 async def document_statuses(ctx: Ctx) -> Any:
     await ctx.caller()
-    return api_documents.status_catalogue()
+    return [] if flag_filter(ctx.params, "is_disable") else api_documents.status_catalogue()
 
 
 async def document_types(ctx: Ctx) -> Any:
+    """The recorded catalogue is what `is_disable` 0 (the default) lists; no type in it is disabled."""
     await ctx.caller()
-    return api_documents.type_catalogue()
+    return [] if flag_filter(ctx.params, "is_disable") else api_documents.type_catalogue()
