@@ -45,7 +45,8 @@ def record_of(
         "seed": seed,
         "speed": spec.speed,
         "start_time": start.isoformat(),
-        "subscriptions": [s.id for s in subs] if subs else None,
+        # `[]` (none) is not None (every matching one): read back as None, a resumed run went to every one.
+        "subscriptions": [s.id for s in subs] if subs is not None else None,
         "target": mask_url(spec.target) if spec.target else None,  # shown only: the password is not kept
         "faults": spec.faults,
         "source": scenario.source,

@@ -42,6 +42,7 @@ from simulator.errors import Conflict, FieldError, InvalidInput, NotFound, SimEr
 from simulator.ids import new_id
 from simulator.models.inputs import RunSpec, ScheduleSpec
 from simulator.models.records import Run
+from simulator.models.target_rules import TARGET_ONLY_DEFAULTS
 from simulator.signing import mask_secret
 from simulator.store import Store, postgres
 from simulator.store.schedule_runs import ScheduledRun, ScheduleRuns
@@ -188,7 +189,7 @@ class Schedules:
             log.error("schedule %s fired, but its run is not in the store", schedule_id)
             return
         try:
-            started = await self.start_run(RunSpec.model_validate(run))
+            started = await self.start_run(RunSpec.model_validate(_untargeted(run)))
         except SimError as exc:  # the scenario or a subscription went away since; the next firing retries
             log.warning("schedule %s could not start a run: %s", schedule_id, exc.detail)
             return
@@ -391,3 +392,11 @@ def view(job: Job, stored: ScheduledRun | None) -> dict[str, Any]:
         "paused": next_run is None,
         "run": run,
     }
+
+
+def _untargeted(run: dict[str, Any]) -> dict[str, Any]:
+    """A stored run without a target, without the fields that go only with one: schedules stored before they were
+    refused have them, and they never did anything there."""
+    if run.get("target") is not None:
+        return run
+    return {**run, **TARGET_ONLY_DEFAULTS}

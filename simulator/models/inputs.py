@@ -25,11 +25,17 @@ from pydantic import (
     model_validator,
 )
 
-from simulator import signing
 from simulator.errors import FieldError, InvalidInput
 from simulator.models import formats
 from simulator.models.enums import SigningScheme as Scheme
 from simulator.models.faults import Faults
+from simulator.models.target_rules import (
+    TARGET_ALONE,
+    check_secret,
+    check_target_alone,
+    secret_rules,
+    targeted_only,
+)
 
 M = TypeVar("M", bound=BaseModel)
 # Models refuse NaN and infinities in every float field (JSON cannot carry them; `1e309` parses as one).
@@ -211,67 +217,6 @@ Headers = Annotated[
 Secret = Annotated[str, Field(max_length=formats.SECRET_MAX)]
 
 
-def secret_rules(signing_field: str = "signing", secret_field: str = "secret") -> dict[str, Any]:
-    """The JSON Schema of what `signing.validate_secret` asks of a secret, scheme by scheme (null: generated)."""
-    absent_or = [{"type": "null"}]
-    return {
-        "anyOf": [
-            {
-                "properties": {
-                    signing_field: {"enum": [None, "syncfy"]},
-                    secret_field: {"anyOf": [*absent_or, {"type": "string", "pattern": formats.SYNCFY_SECRET}]},
-                }
-            },
-            {
-                "required": [signing_field],
-                "properties": {
-                    signing_field: {"const": "standard"},
-                    secret_field: {"anyOf": [*absent_or, {"type": "string", "pattern": formats.STANDARD_SECRET}]},
-                },
-            },
-            {
-                "required": [signing_field],
-                "properties": {
-                    signing_field: {"enum": ["basistheory", "none"]},
-                    secret_field: {"enum": [None, ""]},
-                },
-            },
-        ]
-    }
-
-
-# `target` is instead of `subscriptions`: given both, the subscriptions named were passed over, silently.
-TARGET_ALONE: dict[str, Any] = {
-    "not": {
-        "required": ["target", "subscriptions"],
-        "properties": {"target": {"not": {"type": "null"}}, "subscriptions": {"not": {"type": "null"}}},
-    }
-}
-
-
-def _check_target_alone(target: str | None, subscriptions: list[str] | None) -> None:
-    if target is not None and subscriptions is not None:
-        message = "give target or subscriptions, not both: a target is an ad-hoc subscription of its own"
-        raise InvalidInput(message, errors=[FieldError("target", message)])
-
-
-def _check_secret(scheme: str | None, secret: str | None) -> None:
-    """Refuse a secret that does not fit `scheme` (None: the provider's native one, checked as Syncfy's)."""
-    if secret is None:
-        return
-    given, scheme = scheme, scheme or "syncfy"
-    pattern = {"syncfy": formats.SYNCFY_SECRET, "standard": formats.STANDARD_SECRET}.get(scheme)
-    if pattern is not None and secret and not re.fullmatch(pattern, secret):
-        expected = "whsec_<base64>" if scheme == "standard" else "base64"
-        message = f"a {scheme} secret must be non-empty {expected}"
-        if given is None and secret.startswith("whsec_"):
-            # Without `signing` each event goes out under its provider's own scheme, and the one secret it takes
-            # is Syncfy's: a Standard Webhooks secret there reads as a Syncfy one gone wrong.
-            message += " (no signing was given, so the secret is Syncfy's: set signing to standard for a whsec_ one)"
-        raise InvalidInput(message, errors=[FieldError("secret", message)])
-    signing.validate_secret(scheme, secret)
-
-
 class RetrySpec(BaseModel):
     model_config = _FINITE
     delays: list[Annotated[float, Field(ge=0, le=MAX_RETRY_DELAY)]] = Field(
@@ -317,7 +262,7 @@ class SubscriptionSpec(BaseModel):
 
     @model_validator(mode="after")
     def _secret_fits_scheme(self) -> SubscriptionSpec:
-        _check_secret(self.signing, self.secret)
+        check_secret(self.signing, self.secret)
         return self
 
 
@@ -371,13 +316,19 @@ class SubscriptionPatch(patch_of(SubscriptionSpec, "SubscriptionChange")):  # ty
     @model_validator(mode="after")
     def _secret_fits_scheme(self) -> SubscriptionPatch:
         if "signing" in self.model_fields_set and "secret" in self.model_fields_set:
-            _check_secret(self.signing, self.secret)
+            check_secret(self.signing, self.secret)
         return self
+
+
+RUN_TARGET_FIELDS = ("signing", "secret", "max_in_flight")
+EVENT_TARGET_FIELDS = ("signing", "secret")
 
 
 class RunSpec(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False, json_schema_extra={"allOf": [secret_rules(), TARGET_ALONE]}
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"allOf": [secret_rules(), TARGET_ALONE, targeted_only(RUN_TARGET_FIELDS)]},
     )
     scenario: ScenarioName
     params: dict[str, Any] = Field(default_factory=dict, description="The scenario's parameters.")
@@ -397,8 +348,8 @@ class RunSpec(BaseModel):
 
     @model_validator(mode="after")
     def _secret_fits_scheme(self) -> RunSpec:
-        _check_target_alone(self.target, self.subscriptions)
-        _check_secret(self.signing, self.secret)
+        check_target_alone(self, RUN_TARGET_FIELDS)
+        check_secret(self.signing, self.secret)
         return self
 
 
@@ -411,7 +362,9 @@ OverridePath = Annotated[
 
 class EventSpec(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", allow_inf_nan=False, json_schema_extra={"allOf": [secret_rules(), TARGET_ALONE]}
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={"allOf": [secret_rules(), TARGET_ALONE, targeted_only(EVENT_TARGET_FIELDS)]},
     )
     type: str = Field(min_length=1, max_length=200)
     overrides: dict[OverridePath, Any] = Field(
@@ -431,8 +384,8 @@ class EventSpec(BaseModel):
 
     @model_validator(mode="after")
     def _secret_fits_scheme(self) -> EventSpec:
-        _check_target_alone(self.target, self.subscriptions)
-        _check_secret(self.signing, self.secret)
+        check_target_alone(self, EVENT_TARGET_FIELDS)
+        check_secret(self.signing, self.secret)
         return self
 
 
@@ -452,7 +405,7 @@ def _schedule_rules(schema: dict[str, Any]) -> None:
     triggers = [
         {"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in ("cron", "interval", "at")
     ]
-    schema["allOf"] = [secret_rules(), TARGET_ALONE, {"oneOf": triggers}]
+    schema["allOf"] = [secret_rules(), TARGET_ALONE, targeted_only(RUN_TARGET_FIELDS), {"oneOf": triggers}]
 
 
 class ScheduleSpec(RunSpec):

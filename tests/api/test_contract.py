@@ -71,7 +71,7 @@ def test_every_start_the_syncfy_pattern_allows_is_one_its_ids_hold(text: str) ->
 
 def test_syncfy_scenarios_state_the_start_times_their_ids_hold(scenario_dir) -> None:
     doc = document(ENDPOINTS, secured=False, scenarios=loader.discover([scenario_dir])[0])
-    [_secret, _target, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
+    [_secret, _target, _targeted, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
     starts = {
         name: b["properties"].get("start_time")
         for b in scenarios["oneOf"][:-1]
@@ -133,7 +133,7 @@ def test_links_lead_to_every_operation_that_needs_an_id() -> None:
 def test_run_bodies_state_each_scenarios_parameters(scenario_dir) -> None:
     found = loader.discover([scenario_dir])[0]
     doc = document(ENDPOINTS, secured=False, scenarios=found)
-    [_secret, _target, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
+    [_secret, _target, _targeted, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
     by_name = {
         name: b["properties"]["params"] for b in scenarios["oneOf"][:-1] for name in b["properties"]["scenario"]["enum"]
     }
@@ -155,7 +155,7 @@ def test_a_counts_stated_maximum_is_accepted_and_one_more_refused(refusing_api: 
     steps), which the server refuses; the document says where that starts, so that a client generating requests
     from it does not send what it calls valid and get a 422."""
     doc = refusing_api.get("/openapi.json").json()
-    [_secret, _target, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
+    [_secret, _target, _targeted, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
     counts = {
         (name, param): schema["maximum"]
         for branch in scenarios["oneOf"][:-1]
@@ -248,7 +248,7 @@ def test_a_parameter_of_a_few_words_is_stated_as_them_and_held_to_them(api: http
     client generating valid requests from it (schemathesis' stateful phase) sent `""` and got a 422. Checked on
     schedules, which are checked as runs are, at a time none of them fires."""
     doc = api.get("/openapi.json").json()
-    [_secret, _target, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
+    [_secret, _target, _targeted, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
     branch = next(b for b in scenarios["oneOf"] if "syncfy-chaos" in b["properties"]["scenario"].get("enum", []))
     stated = branch["properties"]["params"]["properties"]
     body: dict[str, Any] = {"scenario": "syncfy-chaos", "target": URL, "at": "2199-01-01T00:00:00Z"}
