@@ -171,6 +171,21 @@ def _query(request: Request) -> dict[str, Any]:
     return out
 
 
+def _parsed_query(endpoint: Endpoint, request: Request) -> Any:
+    """The route's query model, parsed; a route that takes none refuses any, as the list routes refuse one they do
+    not take: ignored, `PATCH /subscriptions/{id}?enabled=false` answered 200 and changed nothing."""
+    given = _query(request)
+    if endpoint.query is not None:
+        return parse(endpoint.query, given)
+    if given:
+        name = next(iter(given))
+        message = "Extra inputs are not permitted"
+        raise InvalidInput(
+            f"{name}: {endpoint.method} {endpoint.path} takes no query parameters", errors=[FieldError(name, message)]
+        )
+    return None
+
+
 def _number(text: str) -> float | int:
     """A JSON number written with a fraction or an exponent. JSON has one number type, and JSON Schema counts
     `56.0` as an integer: so does the API (an integer field takes it). Non-finite results (`1e309`) are
@@ -188,7 +203,7 @@ async def dispatch(endpoint: Endpoint, request: Request) -> Response:
         call = Call(
             api=request.app.state.api,
             path=dict(request.path_params),
-            query=parse(endpoint.query, _query(request)) if endpoint.query else None,
+            query=_parsed_query(endpoint, request),
         )
         if endpoint.body is not None:
             call = Call(call.api, call.path, parse_body(endpoint.body, await read_json(request)), call.query)
