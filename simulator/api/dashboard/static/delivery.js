@@ -3,7 +3,8 @@
 // delivery again when it changes.
 
 import { api, get } from "./api.js";
-import { add, badge, bidiSafe, clear, dateTime, h, link, ms, pairs, relative, timeCell } from "./dom.js";
+import { add, badge, bidiSafe, clear, dateTime, focusLost, focusedName, h, link, ms, pairs, refocus, relative,
+  timeCell } from "./dom.js";
 import { prettyJson } from "./jsonfmt.js";
 import { bodyBytes, curl, verification } from "./verify.js";
 
@@ -17,6 +18,14 @@ export function deliveryView(root, params, ctx) {
   let shown = false;
 
   let last = null;
+  // What is to have the focus after the next redraw, by its `data-focus` name: what had it before, or a Resend that
+  // was disabled meanwhile (the heading holds the focus until Resend can take it back).
+  let want = null;
+  const hold = (name) => {
+    want = name;
+  };
+  const back = () => ctx.lastList ?? "/";
+  const opener = ctx.from ?? back(); // the list, a run's page: where Escape goes back to
 
   async function load() {
     try {
@@ -26,7 +35,14 @@ export function deliveryView(root, params, ctx) {
       last = text;
       const sub = await ctx.subscription(d.subscription_id);
       const open = new Set([...root.querySelectorAll("details[open][data-key]")].map((el) => el.dataset.key));
-      add(clear(root), page(d, sub, ctx, load, open, shown));
+      const before = focusedName(root);
+      if (before === "title") want ??= "title";
+      else if (before || !focusLost()) want = before; // the focus is elsewhere on the page: it stays there
+      add(clear(root), page(d, sub, ctx, load, open, shown, hold, back()));
+      // Opened from the list (whose row is gone) or by its address: the heading, so Tab goes on into the delivery.
+      if (!shown && focusLost()) refocus(root, ["title"]);
+      else if (want && refocus(root, [want])) want = null;
+      else if (want && focusLost()) refocus(root, ["title"]);
       if (!shown) {
         shown = true;
         stop = ctx.follow({ subscription: d.subscription_id }, { ready: soon, deliveries: (m) => {
@@ -35,7 +51,7 @@ export function deliveryView(root, params, ctx) {
       }
     } catch (error) {
       root.replaceChildren(h("h1", {}, "Delivery"), h("p", { class: "error" }, `Cannot read delivery ${id}.`),
-        link("/", "← Deliveries"));
+        link(back(), "← Deliveries"));
       ctx.fail(error, `GET /deliveries/${id}`);
     }
   }
@@ -48,22 +64,35 @@ export function deliveryView(root, params, ctx) {
     }, 150);
   }
 
+  // Escape closes the delivery: back to the page it was opened from (on the list, its row takes the focus back). A
+  // dialog open over the page takes its own Escape.
+  const escape = (event) => {
+    if (event.key !== "Escape" || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (document.querySelector("dialog[open]")) return;
+    event.preventDefault();
+    ctx.navigate(opener);
+  };
+  document.addEventListener("keydown", escape);
+
   load();
   return () => {
+    document.removeEventListener("keydown", escape);
     clearTimeout(pending);
     stop();
   };
 }
 
-function page(d, sub, ctx, reload, open, rerender) {
+function page(d, sub, ctx, reload, open, rerender, hold, list) {
   // A delivery waiting for its next retry is sent now (its retry budget as it stands); a first attempt under way
   // has no outcome to resend from yet.
   const active = d.status === "pending";
   const waiting = d.status === "failed";
-  const resend = h("button", { type: "button", class: "primary", id: "resend", disabled: active,
+  const resend = h("button", { type: "button", class: "primary", id: "resend", disabled: active, dataset: { focus: "resend" },
     title: active ? "Still being delivered" : waiting ? "Send its next attempt now: POST /deliveries/{id}/redeliver"
       : "POST /deliveries/{id}/redeliver" }, "Resend");
   resend.addEventListener("click", async () => {
+    // Disabled while it is sent, it loses the focus: it takes it back when it can.
+    if (document.activeElement === resend) hold("resend");
     resend.disabled = true;
     try {
       await api("POST", `/deliveries/${encodeURIComponent(d.id)}/redeliver`);
@@ -71,6 +100,7 @@ function page(d, sub, ctx, reload, open, rerender) {
       reload();
     } catch (error) {
       resend.disabled = false;
+      if (focusLost()) resend.focus();
       ctx.fail(error, "Resend");
     }
   });
@@ -79,7 +109,8 @@ function page(d, sub, ctx, reload, open, rerender) {
     ["Event", eventType],
     ["Event ids", d.event_ids.join(", ")],
     ["Subscription", h("span", {}, d.subscription_id, sub ? h("span", { class: "url" }, " ", sub.url) : null)],
-    ["Run", d.run_id ? link(`/runs/${encodeURIComponent(d.run_id)}`, d.run_id) : "— (emitted one by one)"],
+    ["Run", d.run_id ? h("a", { href: `#/runs/${encodeURIComponent(d.run_id)}`, dataset: { focus: "run" } }, d.run_id)
+      : "— (emitted one by one)"],
     ["Created", dateTime(d.created_at)],
     ["Finished", d.finished_at ? dateTime(d.finished_at) : "—"],
     ["Attempts", String(d.attempts)],
@@ -92,8 +123,9 @@ function page(d, sub, ctx, reload, open, rerender) {
   }).catch(() => {});
   const attempts = [...d.attempt_log].reverse();
   return [
-    h("p", {}, link("/", "← Deliveries")),
-    h("div", { class: "title" }, h("h1", {}, "Delivery ", h("code", {}, d.id)), badge(d.status), resend),
+    h("p", {}, h("a", { href: "#" + list, dataset: { focus: "back" } }, "← Deliveries")),
+    h("div", { class: "title" }, h("h1", { tabindex: -1, dataset: { focus: "title" } }, "Delivery ", h("code", {}, d.id)),
+      badge(d.status), resend),
     pairs(facts, "pairs facts"),
     h("h2", {}, `Attempts (${d.attempt_log.length})`),
     attempts.length ? null : noAttempt(d),
@@ -120,6 +152,7 @@ function attempt(a, d, sub, ctx, latest, open, rerender) {
     h("span", { class: `kind k-${a.error_kind}` }, a.error_kind), " ", h("span", { class: "error-text" }, problem)) : null;
   const keep = (key, el) => {
     el.dataset.key = key;
+    el.querySelector("summary").dataset.focus = key;
     if (open.has(key) || (!rerender && key.startsWith("verify-") && latest)) el.open = true;
     return el;
   };
@@ -138,7 +171,7 @@ function request(a, ctx) {
   if (!r) return h("div", { class: "request" }, h("h4", {}, "Request"), h("p", { class: "muted" }, "Nothing was sent."));
   const headers = Object.entries(r.headers).map(([k, v]) => [k, h("code", { class: SIGNATURE_HEADERS.has(k.toLowerCase()) ? "signature" : "" }, v)]);
   const command = h("pre", { class: "curl", hidden: true });
-  const copy = h("button", { type: "button", class: "copy-curl" }, "Copy as curl");
+  const copy = h("button", { type: "button", class: "copy-curl", dataset: { focus: `copy-${a.number}` } }, "Copy as curl");
   copy.addEventListener("click", async () => {
     command.replaceChildren(...[bidiSafe(curl(r))].flat());
     command.hidden = false;
@@ -158,7 +191,7 @@ function request(a, ctx) {
     h("h4", {}, "Request"),
     h("p", { class: "line" }, h("code", {}, `${r.method} ${r.url}`)),
     pairs(headers, "pairs headers"),
-    body(r.body === null ? null : r.body_encoding === "base64" ? `(base64) ${r.body}` : r.body, "request-body"),
+    body(r.body === null ? null : r.body_encoding === "base64" ? `(base64) ${r.body}` : r.body, "request-body", a.number),
     h("div", { class: "buttons" }, copy),
     command,
   );
@@ -174,7 +207,7 @@ function response(a) {
     h("p", { class: "line" }, h("code", {}, status), " in ", ms(a.latency_ms)),
     headers.length ? pairs(headers, "pairs headers") : null,
     a.status_code !== null ? cut(a) : null,
-    a.status_code !== null ? body(answer, "response-body") : null,
+    a.status_code !== null ? body(answer, "response-body", a.number) : null,
   );
 }
 
@@ -198,13 +231,13 @@ function cut(a) {
 }
 
 // A body with a Pretty / Raw toggle (pretty when it is JSON: re-indented, every token as sent).
-function body(text, cls) {
+function body(text, cls, number) {
   if (text === null || text === undefined) return h("p", { class: "muted" }, "Body unknown.");
   if (text === "") return h("p", { class: "muted" }, "Empty body.");
   const pretty = prettyJson(text);
   const pre = h("pre", { class: `body ${cls}`, dataset: { view: pretty ? "pretty" : "raw" } }, bidiSafe(pretty ?? text));
   if (pretty === null) return h("div", { class: "body-box" }, pre);
-  const toggle = h("button", { type: "button", class: "toggle" }, "Raw");
+  const toggle = h("button", { type: "button", class: "toggle", dataset: { focus: `${cls}-${number}` } }, "Raw");
   toggle.addEventListener("click", () => {
     const raw = pre.dataset.view === "pretty";
     pre.dataset.view = raw ? "raw" : "pretty";
