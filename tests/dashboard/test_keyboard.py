@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from simulator.testing.receiver import Receiver
 from tests.dashboard.conftest import Page
 
@@ -160,6 +162,19 @@ def test_a_live_change_of_the_focused_row_keeps_the_focus(
     focus_on(page, lambda f: f["row"] == waiting and f["tag"] == "a", "the row it was on")
 
 
+def test_the_list_read_again_when_its_stream_opens_again_keeps_the_focus_on_the_row(
+    page: Page, webhook_receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simulator.api import routes_stream
+
+    monkeypatch.setattr(routes_stream, "LIFETIME", 1.0)  # the stream ends every second: the list is read again
+    ids = listed(page, webhook_receiver.url, 2, route="/")
+    link = page.one(f'.delivery[data-id="{ids[1]}"] a')
+    page.js("arguments[0].focus(); window.before = arguments[0].closest('.delivery')", link)
+    page.wait(lambda: page.js("return !window.before.isConnected"), what="the rows drawn again")
+    focus_on(page, lambda f: f["row"] == ids[1] and f["tag"] == "a", "the same row")
+
+
 def test_a_focused_row_that_leaves_the_filter_gives_the_focus_to_the_next_row(
     page: Page, make_webhook_receiver: Callable[..., Receiver]
 ) -> None:
@@ -294,8 +309,39 @@ def test_escape_closes_a_delivery_opened_from_a_run_back_to_the_run(page: Page, 
         page.wait(lambda: api.get(f"/runs/{run['id']}").json()["status"] == "completed", what="the run")
         page.wait(lambda: api.get("/deliveries", params={"status": "succeeded"}).json()["data"], what="delivered")
     page.open(f"/runs/{run['id']}")
-    page.js("arguments[0].focus()", page.one('a[href^="#/deliveries/"]'))
+    opened = page.one('a[href^="#/deliveries/"]')
+    href = opened.get_attribute("href")
+    page.js("arguments[0].focus()", opened)
     press(page, Keys.ENTER)
     page.one('section.attempt[data-number="1"]')
     press(page, Keys.ESCAPE)
     page.wait(lambda: page.driver.current_url.endswith(f"#/runs/{run['id']}"), what="the run's page")
+    focus_on(page, lambda f: page.js("return document.activeElement.href") == href, "the delivery's link")
+
+
+def test_the_runs_list_redrawn_live_keeps_the_focus(page: Page, webhook_receiver: Receiver) -> None:
+    with page.server.client() as api:
+        api.post("/subscriptions", json={"url": webhook_receiver.url})
+        run = api.post("/runs", json={"scenario": "dash-slow", "speed": 1}).json()
+    page.open("/runs")
+    page.js("arguments[0].focus()", page.one(f'a[href="#/runs/{run["id"]}"]'))
+    with page.server.client() as api:
+        other = api.post("/runs", json={"scenario": "dash-batch", "speed": 0}).json()  # a new row above
+    page.wait(lambda: page.css(f'tr[data-id="{other["id"]}"]'), what="the new run listed")
+    focus_on(page, lambda f: f["text"] == run["id"], "the run's link")
+
+
+def test_a_run_page_redrawn_live_keeps_the_focus(page: Page, make_webhook_receiver: Callable[..., Receiver]) -> None:
+    receiver = make_webhook_receiver(fail=1, fail_status=503)
+    with page.server.client() as api:
+        api.post("/subscriptions", json={"url": receiver.url, "retry": {"delays": [3600]}})
+        run = api.post("/runs", json={"scenario": "dash-slow", "speed": 1}).json()
+        page.wait(lambda: api.get("/deliveries", params={"status": "failed"}).json()["data"], what="a failed one")
+        [failed] = api.get("/deliveries").json()["data"]
+    page.open(f"/runs/{run['id']}")
+    link = page.one(f'a[href="#/deliveries/{failed["id"]}"] [data-status="failed"]')
+    page.js("arguments[0].closest('a').focus()", link)
+    with page.server.client() as api:
+        api.post(f"/deliveries/{failed['id']}/redeliver")  # it succeeds: its link is drawn again
+    page.wait(lambda: page.css(f'a[href="#/deliveries/{failed["id"]}"] [data-status="succeeded"]'), what="redrawn")
+    focus_on(page, lambda f: page.js("return document.activeElement.hash") == f"#/deliveries/{failed['id']}", "it")
