@@ -345,3 +345,22 @@ def test_a_run_page_redrawn_live_keeps_the_focus(page: Page, make_webhook_receiv
         api.post(f"/deliveries/{failed['id']}/redeliver")  # it succeeds: its link is drawn again
     page.wait(lambda: page.css(f'a[href="#/deliveries/{failed["id"]}"] [data-status="succeeded"]'), what="redrawn")
     focus_on(page, lambda f: page.js("return document.activeElement.hash") == f"#/deliveries/{failed['id']}", "it")
+
+
+def test_pause_and_delete_from_the_keyboard_keep_the_focus_in_the_table(page: Page, webhook_receiver: Receiver) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    with page.server.client() as api:
+        first, second = (api.post("/subscriptions", json={"url": webhook_receiver.url}).json()["id"] for _ in "ab")
+    page.open("/subscriptions")
+    page.js("arguments[0].focus()", page.one(f'tr[data-id="{first}"] button.pause'))
+    press(page, Keys.ENTER)
+    page.wait(lambda: page.css(f'tr[data-id="{first}"][data-status="disabled"]'), what="paused")
+    # The rows are drawn again: Resume, where Pause was, has the focus.
+    focus_on(page, lambda f: f["text"] == "Resume", "Resume")
+    assert page.js("return document.activeElement.closest('tr').dataset.id") == first
+    page.js("arguments[0].focus()", page.one(f'tr[data-id="{first}"] button.danger'))
+    press(page, Keys.ENTER)
+    page.wait(lambda: page.driver.switch_to.alert, what="the confirmation").accept()
+    page.wait(lambda: not page.css(f'tr[data-id="{first}"]'), what="deleted")
+    focus_on(page, lambda f: page.js("return document.activeElement.closest('tr')?.dataset.id") == second, "the other")
