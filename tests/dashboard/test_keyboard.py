@@ -1,7 +1,8 @@
 """The dashboard from the keyboard alone, in a real Chromium: Tab walks the deliveries list in order with a focus
 ring on each control; a row opens with Enter or Space and the arrow keys move between rows; Escape closes a delivery
 and the focus goes back to its row; filters, paging, the bar of newer deliveries, live changes of the list and of a
-delivery (a Resend) leave the focus where the user is."""
+delivery (a Resend) leave the focus where the user is, and a delivery redrawn keeps its bodies shown raw and its
+curl commands shown."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from simulator.testing import serve_app
 from simulator.testing.receiver import Receiver
 from tests.dashboard.conftest import Page
+from tests.dashboard.test_probe_fixes import answering
 
 # What has the focus: enough to name it in an assertion.
 FOCUSED = """
@@ -25,6 +28,20 @@ return {
   ring: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0,
 };
 """
+
+
+# What the user toggled in an attempt (`arguments[0]` selects its section): its bodies' views and their toggles'
+# labels, and its curl command if it is shown.
+TOGGLED = """
+const section = document.querySelector(arguments[0]);
+const curl = section.querySelector('pre.curl');
+return {
+  views: [...section.querySelectorAll('pre.body')].map((pre) => pre.dataset.view),
+  toggles: [...section.querySelectorAll('.toggle')].map((button) => button.textContent),
+  curl: curl.hidden ? null : curl.textContent,
+};
+"""
+SELECTED = "return getSelection().toString()"
 
 
 def press(page: Page, *keys: str) -> None:
@@ -285,6 +302,36 @@ def test_a_live_redraw_of_a_delivery_keeps_the_focus(page: Page, webhook_receive
     page.wait(lambda: page.css('section.attempt[data-number="2"]'), what="the second attempt, live")
     focus_on(page, lambda f: "copy-curl" in page.js("return document.activeElement.className"), "Copy as curl")
     assert page.js("return document.activeElement.closest('section.attempt').dataset.number") == "1"
+
+
+def test_a_live_redraw_of_a_delivery_keeps_its_raw_bodies_and_its_curl_command(page: Page) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    first = 'section.attempt[data-number="1"]'
+    with serve_app(answering(b'{"ok": true}')) as receiver, page.server.client() as api:
+        api.post("/subscriptions", json={"url": receiver.url + "/"})
+        [delivery] = api.post("/events", json={"type": "basistheory:token.created"}).json()["deliveries"]
+        page.wait(lambda: api.get(f"/deliveries/{delivery}").json()["status"] == "succeeded", what="delivered")
+        page.open(f"/deliveries/{delivery}")
+        # No clipboard, as on an insecure origin: the command shown is selected, to be copied by hand.
+        page.js("navigator.clipboard.writeText = () => Promise.reject(new Error('no clipboard'))")
+        for control in (".request .toggle", ".response .toggle", ".copy-curl"):
+            page.js("arguments[0].focus()", page.one(f"{first} {control}"))
+            press(page, Keys.ENTER)
+        before = page.wait(lambda: (state := page.js(TOGGLED, first)) and state["curl"] and state, what="all toggled")
+        assert before["views"] == ["raw", "raw"] and before["toggles"] == ["Pretty", "Pretty"]
+        page.wait(lambda: page.js(SELECTED) == before["curl"], what="the command selected")
+        page.js("window.before = document.querySelector(arguments[0])", first)
+        api.post(f"/deliveries/{delivery}/redeliver")
+        # The last redraw: the second attempt shown with its answer, the delivery ended.
+        page.wait(lambda: page.css('section.attempt[data-number="2"] pre.response-body'), what="the second attempt")
+        page.wait(lambda: page.css('.title [data-status="succeeded"]'), what="the delivery ended")
+    assert page.js("return !window.before.isConnected"), "the delivery was not redrawn"
+    assert page.js(TOGGLED, first) == before
+    assert page.js(SELECTED) == before["curl"]
+    # The new attempt is shown as any is at first.
+    fresh = {"views": ["pretty", "pretty"], "toggles": ["Raw", "Raw"], "curl": None}
+    assert page.js(TOGGLED, 'section.attempt[data-number="2"]') == fresh
 
 
 def test_back_to_deliveries_keeps_the_list_as_it_was(page: Page, webhook_receiver: Receiver) -> None:
