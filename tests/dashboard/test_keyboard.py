@@ -22,10 +22,13 @@ const el = document.activeElement;
 if (!el || el === document.body) return null;
 const row = el.closest('.delivery');
 const style = getComputedStyle(el);
+const bar = document.querySelector('header.top').getBoundingClientRect();
 return {
   tag: el.tagName.toLowerCase(), id: el.id, name: el.getAttribute('name') || '', text: el.textContent.trim(),
   row: row ? row.dataset.id : null, view: document.getElementById('view').contains(el),
   ring: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0,
+  marked: row ? getComputedStyle(row).boxShadow !== 'none' : null,
+  under_bar: !el.closest('header.top') && el.getBoundingClientRect().top < bar.bottom,
 };
 """
 
@@ -82,11 +85,14 @@ def deliveries(page: Page, url: str, n: int, status: str = "succeeded") -> list[
         api.post("/subscriptions", json={"url": url, "retry": {"delays": [3600]}})
         for _ in range(n):
             api.post("/events", json={"type": "basistheory:token.created"})
-        page.wait(lambda: len(api.get("/deliveries", params={"status": status}).json()["data"]) == n, what="deliveries")
+        listed = {"status": status, "limit": 500}
+        page.wait(lambda: len(api.get("/deliveries", params=listed).json()["data"]) == n, what="deliveries")
         return [d["id"] for d in api.get("/deliveries", params={"order": "newest", "limit": 500}).json()["data"]]
 
 
-def test_tab_walks_the_list_in_order_each_control_with_a_focus_ring(page: Page, webhook_receiver: Receiver) -> None:
+def test_tab_walks_the_list_in_order_the_focused_row_marked_and_clear_of_the_top_bar(
+    page: Page, webhook_receiver: Receiver
+) -> None:
     from selenium.webdriver.common.keys import Keys
 
     ids = deliveries(page, webhook_receiver.url, 51)
@@ -98,6 +104,7 @@ def test_tab_walks_the_list_in_order_each_control_with_a_focus_ring(page: Page, 
         press(page, Keys.TAB)
         now = focus_on(page, lambda f: True, "a control")
         assert now["ring"], f"no focus ring on {now}"
+        assert now["row"] is None or now["marked"], f"the focused row is not marked: {now}"
         walked.append(now)
         if now["text"] == "Older →":
             break
@@ -105,6 +112,11 @@ def test_tab_walks_the_list_in_order_each_control_with_a_focus_ring(page: Page, 
     top = ["webhook-sim", "Deliveries", "Runs", "Subscriptions", "Schedules", "Start scenario", "Emit event"]
     filters = ["status", "type", "q", "run", "subscription", "limit", "Clear"]
     assert names == [*top, *filters, *ids[:50], "Older →"]  # "← Newest" is disabled on the first page
+    # Back up the rows with Shift+Tab: each one scrolled into view stops below the sticky top bar, not under it.
+    for expected in reversed(ids[:50]):
+        back(page, 1)
+        now = focus_on(page, lambda f, expected=expected: f["row"] == expected, f"the row {expected}")
+        assert not now["under_bar"], f"the focused row is under the top bar: {now}"
 
 
 def listed(page: Page, url: str, n: int, route: str = "/?status=succeeded") -> list[str]:
@@ -243,13 +255,17 @@ def test_leaving_a_filter_field_with_tab_goes_on_to_the_next_field(page: Page, w
 def test_paging_keeps_the_focus_on_the_page_buttons(page: Page, webhook_receiver: Receiver) -> None:
     from selenium.webdriver.common.keys import Keys
 
-    ids = deliveries(page, webhook_receiver.url, 51)
+    ids = deliveries(page, webhook_receiver.url, 101)
     page.open("/?limit=50")
     page.wait(lambda: len(page.rows()) == 50, what="a page of 50")
     older = page.wait(lambda: [b for b in page.css(".pager button") if b.text == "Older →" and b.is_enabled()])
     page.js("arguments[0].focus()", older[0])
     press(page, Keys.ENTER)
-    page.wait(lambda: "cursor=" in page.driver.current_url and page.rows() == [(ids[50], "succeeded")], what="page 2")
+    page.wait(lambda: "cursor=" in page.driver.current_url and page.rows()[0][0] == ids[50], what="page 2")
+    # "Older →" is disabled until the page is read: it takes the focus then, not "← Newest" meanwhile.
+    focus_on(page, lambda f: f["text"] == "Older →", "Older →")
+    press(page, Keys.ENTER)
+    page.wait(lambda: page.rows() == [(ids[100], "succeeded")], what="the last page")
     # "Older →" is disabled on the last page: the focus goes to the other way.
     focus_on(page, lambda f: f["text"] == "← Newest", "← Newest")
     press(page, Keys.ENTER)

@@ -56,12 +56,14 @@ export function deliveriesView(root, params, ctx) {
       body),
     h("div", { class: "pager" }, newest, older),
   );
-  // A control of the view left takes the focus back now (a page button disabled on this page: the other one); a row,
-  // once the list is read. A user who moved the focus elsewhere meanwhile is left there.
-  let wanted = kept === "older" || kept === "newest" ? [kept, "older", "newest"] : [kept];
+  // What had the focus in the view left takes it back: a filter now; a row or a page button once the page is read
+  // (which enables "Older →": on the last page, "← Newest" takes it). A user who moved the focus meanwhile is left
+  // there.
+  const pageButton = kept === "older" || kept === "newest";
+  let wanted = pageButton ? [kept, "older", "newest"] : kept ? [kept] : null;
   kept = null;
-  // A page button is enabled once the page is read.
-  if (!wanted[0] || (!wanted[0].startsWith("row:") && (!focusLost() || refocus(root, wanted)))) wanted = null;
+  const afterRead = pageButton || wanted?.[0].startsWith("row:");
+  if (wanted && !afterRead && (!focusLost() || refocus(root, wanted))) wanted = null;
   body.addEventListener("keydown", rowKeys);
 
   async function load() {
@@ -98,7 +100,8 @@ export function deliveriesView(root, params, ctx) {
       const top = body.firstElementChild ? rowName(body.firstElementChild.dataset.id) : null;
       if (had?.startsWith("row:")) refocus(root, [had, top]);
       else if (had === "banner") refocus(root, [top]);
-      else if (wanted && focusLost()) refocus(root, wanted)?.scrollIntoView({ block: "nearest" }); // back from a delivery
+      // Back to the list from a delivery, or a page turned: what had the focus when the view was left.
+      else if (wanted && focusLost()) refocus(root, wanted)?.scrollIntoView({ block: "nearest" });
       wanted = null;
       showSummary();
       // Timings for whoever asks (the browser tests print them): after the next frame is painted.
@@ -275,14 +278,16 @@ function filterBar(filters, size, go, ctx) {
     dataset: { focus: `filter:${name}` } });
   const run = input("run", "run id");
   const sub = input("subscription", "subscription id");
-  const status = h("select", { name: "status", dataset: { focus: "filter:status" } }, STATUSES.map((s) => h("option", { value: s, selected: s === filters.status }, s || "any")));
+  const status = h("select", { name: "status", dataset: { focus: "filter:status" } },
+    STATUSES.map((s) => h("option", { value: s, selected: s === filters.status }, s || "any")));
   // The address's own type is an option from the start (the catalog is read after), so a filter changed
   // meanwhile keeps it; a type the catalog does not know stays too, as written.
   const own = filters.type ? h("option", { value: filters.type, selected: true }, filters.type) : null;
   const type = h("select", { name: "type", dataset: { focus: "filter:type" } }, h("option", { value: "" }, "any"), own);
   const q = h("input", { name: "q", type: "search", value: filters.q, placeholder: "text in the body", size: 22,
     dataset: { focus: "filter:q" } });
-  const limit = h("select", { name: "limit", dataset: { focus: "filter:limit" } }, SIZES.map((n) => h("option", { value: n, selected: n === size }, `${n} a page`)));
+  const limit = h("select", { name: "limit", dataset: { focus: "filter:limit" } },
+    SIZES.map((n) => h("option", { value: n, selected: n === size }, `${n} a page`)));
   ctx.types().then((types) => {
     // The address may name a type in any form the API takes (`provider:type`, bare, an alias): its option takes
     // that form as its value, so the address keeps what it said.
@@ -297,7 +302,8 @@ function filterBar(filters, size, go, ctx) {
   for (const el of [status, type, limit]) el.addEventListener("change", apply);
   for (const el of [run, sub]) el.addEventListener("change", apply);
   q.addEventListener("input", debounce(apply, 400));
-  const reset = h("button", { type: "button", dataset: { focus: "filter:clear" }, onclick: () => go({ run: "", subscription: "", status: "", type: "", q: "", cursor: "" }) }, "Clear");
+  const reset = h("button", { type: "button", dataset: { focus: "filter:clear" },
+    onclick: () => go({ run: "", subscription: "", status: "", type: "", q: "", cursor: "" }) }, "Clear");
   return h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); apply(); } },
     field("Status", status), field("Type", type), field("Search", q), field("Run", run), field("Subscription", sub),
     field("Page", limit), reset);

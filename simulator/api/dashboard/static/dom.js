@@ -206,7 +206,9 @@ export function refocus(root, names) {
     if (!el || el.disabled || el.closest("[hidden]")) continue;
     el.focus({ preventScroll: true });
     // A text field taken back is typed on at the end of what it holds.
-    if (el.tagName === "INPUT" && ["text", "search"].includes(el.type)) el.setSelectionRange(el.value.length, el.value.length);
+    if (el.tagName === "INPUT" && ["text", "search"].includes(el.type)) {
+      el.setSelectionRange(el.value.length, el.value.length);
+    }
     return el;
   }
   return null;

@@ -38,7 +38,8 @@ function eta(run) {
 
 function cancelButton(run, ctx, after) {
   if (!PLAYING.has(run.status)) return null;
-  const button = h("button", { type: "button", class: "danger cancel", dataset: { focus: `cancel:${run.id}` } }, "Cancel");
+  const button = h("button", { type: "button", class: "danger cancel", dataset: { focus: `cancel:${run.id}` } },
+    "Cancel");
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
@@ -70,7 +71,8 @@ export function runsView(root, _params, ctx) {
       const had = focusedName(body);
       body.replaceChildren(...runs.map((run) => h("tr", { dataset: { id: run.id, status: run.status } },
         h("td", {}, timeCell(run.started_at || run.created_at)),
-        h("td", {}, h("a", { href: `#/runs/${encodeURIComponent(run.id)}`, dataset: { focus: `run:${run.id}` } }, run.id)),
+        h("td", {}, h("a", { href: `#/runs/${encodeURIComponent(run.id)}`, dataset: { focus: `run:${run.id}` } },
+          run.id)),
         h("td", {}, run.scenario),
         h("td", {}, badge(run.status)),
         h("td", { class: "num" }, progress(run)),
@@ -326,7 +328,8 @@ function summary(run, ctx, refresh) {
   if (run.target) facts.push(["Target", run.target]);
   if (run.error) facts.push(["Error", h("span", { class: "error-text" }, run.error)]);
   return [
-    h("div", { class: "title" }, h("h1", { tabindex: -1, dataset: { focus: "title" } }, "Run ", h("code", {}, run.id)), badge(run.status), cancelButton(run, ctx, refresh)),
+    h("div", { class: "title" }, h("h1", { tabindex: -1, dataset: { focus: "title" } }, "Run ", h("code", {}, run.id)),
+      badge(run.status), cancelButton(run, ctx, refresh)),
     pairs(facts, "pairs facts"),
   ];
 }
