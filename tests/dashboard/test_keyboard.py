@@ -218,35 +218,45 @@ def test_a_focused_row_that_leaves_the_filter_gives_the_focus_to_the_next_row(
     focus_on(page, lambda f: f["row"] == ids[1], "the row below it")
 
 
-def test_a_filter_picked_with_the_arrow_keys_keeps_the_focus(page: Page, webhook_receiver: Receiver) -> None:
-    from selenium.webdriver.common.keys import Keys
+def filtered(page: Page, part: str) -> None:
+    """Waits for `part` in the address and the list built anew for it and read: the filters that had the focus are
+    gone then, so the focus found after is the new view's, not the old one's before it was replaced."""
+    page.wait(lambda: part in page.driver.current_url, what=part)
+    page.wait(lambda: page.js("return !window.filters.isConnected"), what=f"the view built anew for {part}")
+    page.wait(lambda: "(newest first" in page.one(".summary").text, what=f"the list read for {part}")
+    page.js("window.filters = document.querySelector('.filters')")
 
+
+def filters_shown(page: Page, webhook_receiver: Receiver) -> None:
+    """The unfiltered list of one delivery, its filters marked to be known once they are replaced."""
     deliveries(page, webhook_receiver.url, 1)
     page.open("/")
     page.wait(lambda: len(page.rows()) == 1, what="the row")
+    page.js("window.filters = document.querySelector('.filters')")
+
+
+def test_a_filter_picked_with_the_arrow_keys_keeps_the_focus(page: Page, webhook_receiver: Receiver) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    filters_shown(page, webhook_receiver)
     page.js("arguments[0].focus()", page.one(".filters select[name=status]"))
     press(page, Keys.ARROW_DOWN)  # a closed <select> takes the next option: the view is redrawn for it
-    page.wait(lambda: "status=pending" in page.driver.current_url, what="the status filter")
-    page.wait(lambda: "(newest first" in page.one(".summary").text, what="the filtered list")
+    filtered(page, "status=pending")
     focus_on(page, lambda f: f["name"] == "status" and f["view"], "the status filter")
 
 
 def test_leaving_a_filter_field_with_tab_goes_on_to_the_next_field(page: Page, webhook_receiver: Receiver) -> None:
     from selenium.webdriver.common.keys import Keys
 
-    deliveries(page, webhook_receiver.url, 1)
-    page.open("/")
-    page.wait(lambda: len(page.rows()) == 1, what="the row")
+    filters_shown(page, webhook_receiver)
     page.js("arguments[0].focus()", page.one(".filters input[name=run]"))
     press(page, "run_x", Keys.TAB)  # the change is made on leaving the field: the focus goes on to the next
-    page.wait(lambda: "run=run_x" in page.driver.current_url, what="the run filter")
-    page.wait(lambda: "(newest first" in page.one(".summary").text, what="the filtered list")
+    filtered(page, "run=run_x")
     focus_on(page, lambda f: f["name"] == "subscription", "the field after the run's")
 
     back(page, 2)
     press(page, "ab")
-    page.wait(lambda: "q=ab" in page.driver.current_url, what="the search")
-    page.wait(lambda: "(newest first" in page.one(".summary").text, what="the filtered list")
+    filtered(page, "q=ab")
     focus_on(page, lambda f: f["name"] == "q", "the search box")
     press(page, "c")  # typed at the end of what is there
     page.wait(lambda: "q=abc" in page.driver.current_url, what="the search, typed on")
