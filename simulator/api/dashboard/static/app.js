@@ -68,6 +68,8 @@ const ctx = {
       live.textContent = { live: "live", reconnecting: "reconnecting…", off: "offline" }[state] ?? state;
     });
   },
+  lastList: null, // the deliveries list's route last shown (its filters and page): "← Deliveries" goes back to it
+  from: null, // the route shown before this one: Escape on a delivery goes back to it
   navigate(route) {
     location.hash = "#" + route;
   },
@@ -93,10 +95,13 @@ export function fail(error, where = "") {
   if (error instanceof ApiError && error.status === 401) toast.classList.add("unauthorized");
 }
 
+let shown = null; // the route shown now
+
 function route() {
   cleanup();
   cleanup = () => {};
   const raw = location.hash.replace(/^#/, "") || "/";
+  if (raw !== shown) [ctx.from, shown] = [shown, raw];
   const [path, search] = raw.split("?");
   const params = Object.fromEntries(new URLSearchParams(search || ""));
   for (const [pattern, render, nav] of ROUTES) {

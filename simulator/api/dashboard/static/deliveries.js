@@ -5,13 +5,15 @@
 // not show goes where its age puts it, so only deliveries newer than the top row are counted as newer.
 
 import { get } from "./api.js";
-import { badge, debounce, field, h, link, ms, timeCell } from "./dom.js";
+import { badge, debounce, field, focusLost, focusedName, h, ms, refocus, timeCell } from "./dom.js";
 
 const FILTERS = ["run", "subscription", "status", "type", "q"];
 const STATUSES = ["", "pending", "succeeded", "failed", "dead", "dropped"];
 const SIZES = [50, 100, 500, 1000];
 const API_PAGE = 500; // GET /deliveries answers at most 500 at a time
-let typing = false; // the search box had the focus when the filters last changed (the view is rebuilt then)
+// What had the focus when the view was last left (a filter changed, a page turned, a row opened: the view is built
+// anew then), by its `data-focus` name: the new view gives it back, a row once the list is read.
+let kept = null;
 
 export function deliveriesView(root, params, ctx) {
   const filters = Object.fromEntries(FILTERS.map((k) => [k, params[k] || ""]));
@@ -26,9 +28,14 @@ export function deliveriesView(root, params, ctx) {
     floor: null, buffer: null };
   const body = h("div", { class: "rows", role: "rowgroup" });
   const summary = h("p", { class: "summary muted" }, "Loading…");
-  const banner = h("button", { type: "button", class: "banner", hidden: true, onclick: () => load() });
-  const older = h("button", { type: "button", disabled: true, onclick: () => go({ cursor: state.next }) }, "Older →");
-  const newest = h("button", { type: "button", disabled: !state.cursor, onclick: () => go({ cursor: "" }) }, "← Newest");
+  const banner = h("button", { type: "button", class: "banner", hidden: true, dataset: { focus: "banner" },
+    onclick: () => load() });
+  const older = h("button", { type: "button", disabled: true, dataset: { focus: "older" },
+    onclick: () => go({ cursor: state.next }) }, "Older →");
+  const newest = h("button", { type: "button", disabled: !state.cursor, dataset: { focus: "newest" },
+    onclick: () => go({ cursor: "" }) }, "← Newest");
+  // A delivery's "← Deliveries" comes back here, filters and page as they were.
+  ctx.lastList = location.hash.replace(/^#/, "") || "/";
 
   function go(changes) {
     const next = { ...filters, limit: size === 100 ? "" : size, cursor: state.cursor || "", ...changes };
@@ -49,6 +56,15 @@ export function deliveriesView(root, params, ctx) {
       body),
     h("div", { class: "pager" }, newest, older),
   );
+  // What had the focus in the view left takes it back: a filter now; a row or a page button once the page is read
+  // (which enables "Older →": on the last page, "← Newest" takes it). A user who moved the focus meanwhile is left
+  // there.
+  const pageButton = kept === "older" || kept === "newest";
+  let wanted = pageButton ? [kept, "older", "newest"] : kept ? [kept] : null;
+  kept = null;
+  const afterRead = pageButton || wanted?.[0].startsWith("row:");
+  if (wanted && !afterRead && (!focusLost() || refocus(root, wanted))) wanted = null;
+  body.addEventListener("keydown", rowKeys);
 
   async function load() {
     const started = performance.now();
@@ -68,6 +84,7 @@ export function deliveriesView(root, params, ctx) {
         typeof id === "string" ? ctx.subscription(id) : id));
       if (load !== state.loads) return; // a newer load is under way
       const fetched = performance.now();
+      const had = focusedName(root);
       state.next = cursor;
       state.floor = cursor && found.length ? created(found[found.length - 1]) : null;
       state.rows.clear();
@@ -78,6 +95,14 @@ export function deliveriesView(root, params, ctx) {
       for (const d of found) fragment.append(track(d));
       body.replaceChildren(fragment);
       older.disabled = !state.next;
+      // The rows read again keep the focus on the one that had it (or the top one); the bar that asked for them
+      // gives it to the top row.
+      const top = body.firstElementChild ? rowName(body.firstElementChild.dataset.id) : null;
+      if (had?.startsWith("row:")) refocus(root, [had, top]);
+      else if (had === "banner") refocus(root, [top]);
+      // Back to the list from a delivery, or a page turned: what had the focus when the view was left.
+      else if (wanted && focusLost()) refocus(root, wanted)?.scrollIntoView({ block: "nearest" });
+      wanted = null;
       showSummary();
       // Timings for whoever asks (the browser tests print them): after the next frame is painted.
       requestAnimationFrame(() => setTimeout(() => {
@@ -120,8 +145,13 @@ export function deliveriesView(root, params, ctx) {
   }
 
   function apply(message) {
+    // A row that changes keeps the focus; one that leaves gives it to the row that takes its place.
+    const focused = document.activeElement?.closest?.(".delivery");
+    let heir = null;
     for (const id of message.left) {
-      state.rows.get(id)?.remove();
+      const gone = state.rows.get(id);
+      if (gone && gone === focused) heir = gone.nextElementSibling ?? gone.previousElementSibling;
+      gone?.remove();
       state.rows.delete(id);
       state.waiting.delete(id);
     }
@@ -130,8 +160,11 @@ export function deliveriesView(root, params, ctx) {
     const told = [...message.data].reverse().sort((a, b) => created(a) - created(b) || idTime(a) - idTime(b));
     for (const d of told) {
       const shown = state.rows.get(d.id);
-      if (shown) shown.replaceWith(track(d));
-      else if (state.waiting.has(d.id)) state.waiting.set(d.id, d);
+      if (shown) {
+        const tr = track(d);
+        shown.replaceWith(tr);
+        if (shown === focused) refocus(tr, [rowName(d.id)]);
+      } else if (state.waiting.has(d.id)) state.waiting.set(d.id, d);
       else if (!state.cursor) arrive(d);
     }
     // Rows that left make room: those waiting take it, oldest first.
@@ -140,6 +173,7 @@ export function deliveriesView(root, params, ctx) {
       state.waiting.delete(id);
       body.prepend(track(d));
     }
+    if (heir?.isConnected && focusLost()) refocus(heir, [rowName(heir.dataset.id)]);
     showBanner();
     showSummary();
   }
@@ -175,9 +209,29 @@ export function deliveriesView(root, params, ctx) {
   };
   const stop = ctx.follow(filters, { ready, deliveries: changed, reload: load });
   return () => {
+    kept = focusedName(root);
     clearTimeout(fallback);
     stop();
   };
+}
+
+const rowName = (id) => `row:${id}`;
+
+// A row's link opens the delivery with Enter (a link's own key) or Space (a row's, as in a list of items); the arrow
+// keys go to the row below or above.
+function rowKeys(event) {
+  const open = event.target.closest?.(".delivery a[data-focus]");
+  if (!open || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  const row = open.closest(".delivery");
+  if (event.key === " ") {
+    event.preventDefault();
+    open.click();
+  } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    const next = event.key === "ArrowDown" ? row.nextElementSibling : row.previousElementSibling;
+    if (!next) return;
+    event.preventDefault();
+    next.querySelector("a[data-focus]").focus();
+  }
 }
 
 // The order of `GET /deliveries?order=newest` is the order deliveries were made in: a delivery carries the time,
@@ -207,7 +261,8 @@ function row(d, ctx) {
   const faults = d.faults ? Object.keys(d.faults).join(", ") : "";
   const cell = (cls, ...content) => h("span", { class: cls, role: "cell" }, ...content);
   return h("div", { class: "row delivery", role: "row", dataset: { id: d.id, status: d.status, created: created(d) } },
-    cell("time", link(`/deliveries/${encodeURIComponent(d.id)}`, timeCell(d.created_at))),
+    cell("time", h("a", { href: `#/deliveries/${encodeURIComponent(d.id)}`, dataset: { focus: rowName(d.id) } },
+      timeCell(d.created_at))),
     event,
     target,
     cell("status", badge(d.status)),
@@ -219,16 +274,20 @@ function row(d, ctx) {
 }
 
 function filterBar(filters, size, go, ctx) {
-  const input = (name, placeholder) => h("input", { name, value: filters[name], placeholder, size: 18 });
+  const input = (name, placeholder) => h("input", { name, value: filters[name], placeholder, size: 18,
+    dataset: { focus: `filter:${name}` } });
   const run = input("run", "run id");
   const sub = input("subscription", "subscription id");
-  const status = h("select", { name: "status" }, STATUSES.map((s) => h("option", { value: s, selected: s === filters.status }, s || "any")));
+  const status = h("select", { name: "status", dataset: { focus: "filter:status" } },
+    STATUSES.map((s) => h("option", { value: s, selected: s === filters.status }, s || "any")));
   // The address's own type is an option from the start (the catalog is read after), so a filter changed
   // meanwhile keeps it; a type the catalog does not know stays too, as written.
   const own = filters.type ? h("option", { value: filters.type, selected: true }, filters.type) : null;
-  const type = h("select", { name: "type" }, h("option", { value: "" }, "any"), own);
-  const q = h("input", { name: "q", type: "search", value: filters.q, placeholder: "text in the body", size: 22 });
-  const limit = h("select", { name: "limit" }, SIZES.map((n) => h("option", { value: n, selected: n === size }, `${n} a page`)));
+  const type = h("select", { name: "type", dataset: { focus: "filter:type" } }, h("option", { value: "" }, "any"), own);
+  const q = h("input", { name: "q", type: "search", value: filters.q, placeholder: "text in the body", size: 22,
+    dataset: { focus: "filter:q" } });
+  const limit = h("select", { name: "limit", dataset: { focus: "filter:limit" } },
+    SIZES.map((n) => h("option", { value: n, selected: n === size }, `${n} a page`)));
   ctx.types().then((types) => {
     // The address may name a type in any form the API takes (`provider:type`, bare, an alias): its option takes
     // that form as its value, so the address keeps what it said.
@@ -242,18 +301,9 @@ function filterBar(filters, size, go, ctx) {
     q: q.value.trim(), limit: Number(limit.value) === 100 ? "" : limit.value, cursor: "" });
   for (const el of [status, type, limit]) el.addEventListener("change", apply);
   for (const el of [run, sub]) el.addEventListener("change", apply);
-  q.addEventListener("input", debounce(() => {
-    typing = true;
-    apply();
-  }, 400));
-  if (typing) {
-    typing = false;
-    requestAnimationFrame(() => {
-      q.focus();
-      q.setSelectionRange(q.value.length, q.value.length);
-    });
-  }
-  const reset = h("button", { type: "button", onclick: () => go({ run: "", subscription: "", status: "", type: "", q: "", cursor: "" }) }, "Clear");
+  q.addEventListener("input", debounce(apply, 400));
+  const reset = h("button", { type: "button", dataset: { focus: "filter:clear" },
+    onclick: () => go({ run: "", subscription: "", status: "", type: "", q: "", cursor: "" }) }, "Clear");
   return h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); apply(); } },
     field("Status", status), field("Type", type), field("Search", q), field("Run", run), field("Subscription", sub),
     field("Page", limit), reset);

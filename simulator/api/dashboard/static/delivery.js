@@ -3,7 +3,8 @@
 // delivery again when it changes.
 
 import { api, get } from "./api.js";
-import { add, badge, bidiSafe, clear, dateTime, h, link, ms, pairs, relative, timeCell } from "./dom.js";
+import { add, badge, bidiSafe, clear, dateTime, focusLost, focusedName, h, link, ms, pairs, refocus, relative,
+  timeCell } from "./dom.js";
 import { prettyJson } from "./jsonfmt.js";
 import { bodyBytes, curl, verification } from "./verify.js";
 
@@ -17,6 +18,14 @@ export function deliveryView(root, params, ctx) {
   let shown = false;
 
   let last = null;
+  // What is to have the focus after the next redraw, by its `data-focus` name: what had it before, or a Resend that
+  // was disabled meanwhile (the heading holds the focus until Resend can take it back).
+  let want = null;
+  const hold = (name) => {
+    want = name;
+  };
+  const back = () => ctx.lastList ?? "/";
+  const opener = ctx.from ?? back(); // the list, a run's page: where Escape goes back to
 
   async function load() {
     try {
@@ -25,8 +34,16 @@ export function deliveryView(root, params, ctx) {
       if (text === last) return; // unchanged: the page (and what is open or selected in it) stays as it is
       last = text;
       const sub = await ctx.subscription(d.subscription_id);
-      const open = new Set([...root.querySelectorAll("details[open][data-key]")].map((el) => el.dataset.key));
-      add(clear(root), page(d, sub, ctx, load, open, shown));
+      const kept = userState(root);
+      const before = focusedName(root);
+      if (before === "title") want ??= "title";
+      else if (before || !focusLost()) want = before; // the focus is elsewhere on the page: it stays there
+      add(clear(root), page(d, sub, ctx, load, kept, shown, hold, back()));
+      if (kept.selected) selectText(root.querySelector(`pre.curl[data-key="${CSS.escape(kept.selected)}"]`));
+      // Opened from the list (whose row is gone) or by its address: the heading, so Tab goes on into the delivery.
+      if (!shown && focusLost()) refocus(root, ["title"]);
+      else if (want && refocus(root, [want])) want = null;
+      else if (want && focusLost()) refocus(root, ["title"]);
       if (!shown) {
         shown = true;
         stop = ctx.follow({ subscription: d.subscription_id }, { ready: soon, deliveries: (m) => {
@@ -35,7 +52,7 @@ export function deliveryView(root, params, ctx) {
       }
     } catch (error) {
       root.replaceChildren(h("h1", {}, "Delivery"), h("p", { class: "error" }, `Cannot read delivery ${id}.`),
-        link("/", "← Deliveries"));
+        link(back(), "← Deliveries"));
       ctx.fail(error, `GET /deliveries/${id}`);
     }
   }
@@ -48,22 +65,51 @@ export function deliveryView(root, params, ctx) {
     }, 150);
   }
 
+  // Escape closes the delivery: back to the page it was opened from (on the list, its row takes the focus back). A
+  // dialog open over the page takes its own Escape.
+  const escape = (event) => {
+    if (event.key !== "Escape" || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (document.querySelector("dialog[open]")) return;
+    event.preventDefault();
+    ctx.navigate(opener);
+  };
+  document.addEventListener("keydown", escape);
+
   load();
   return () => {
+    document.removeEventListener("keydown", escape);
     clearTimeout(pending);
     stop();
   };
 }
 
-function page(d, sub, ctx, reload, open, rerender) {
+// What the user opened or toggled on the page, by key, for the redraw to keep: the verification steps opened, the
+// bodies shown raw, the curl commands shown, and the one selected to be copied by hand (the selection goes with the
+// nodes it was in).
+function userState(root) {
+  const keys = (selector) => new Set([...root.querySelectorAll(selector)].map((el) => el.dataset.key));
+  const selection = getSelection();
+  const node = selection.rangeCount ? selection.getRangeAt(0).commonAncestorContainer : null;
+  const element = node?.nodeType === Node.ELEMENT_NODE ? node : node?.parentElement;
+  return {
+    open: keys("details[open][data-key]"),
+    raw: keys('pre.body[data-view="raw"][data-key]'),
+    curl: keys("pre.curl:not([hidden])[data-key]"),
+    selected: element && root.contains(element) ? element.closest("pre.curl")?.dataset.key ?? null : null,
+  };
+}
+
+function page(d, sub, ctx, reload, kept, rerender, hold, list) {
   // A delivery waiting for its next retry is sent now (its retry budget as it stands); a first attempt under way
   // has no outcome to resend from yet.
   const active = d.status === "pending";
   const waiting = d.status === "failed";
   const resend = h("button", { type: "button", class: "primary", id: "resend", disabled: active,
-    title: active ? "Still being delivered" : waiting ? "Send its next attempt now: POST /deliveries/{id}/redeliver"
+    dataset: { focus: "resend" }, title: active ? "Still being delivered" : waiting ? "Send its next attempt now: POST /deliveries/{id}/redeliver"
       : "POST /deliveries/{id}/redeliver" }, "Resend");
   resend.addEventListener("click", async () => {
+    // Disabled while it is sent, it loses the focus: it takes it back when it can.
+    if (document.activeElement === resend) hold("resend");
     resend.disabled = true;
     try {
       await api("POST", `/deliveries/${encodeURIComponent(d.id)}/redeliver`);
@@ -71,6 +117,7 @@ function page(d, sub, ctx, reload, open, rerender) {
       reload();
     } catch (error) {
       resend.disabled = false;
+      if (focusLost()) resend.focus();
       ctx.fail(error, "Resend");
     }
   });
@@ -79,7 +126,8 @@ function page(d, sub, ctx, reload, open, rerender) {
     ["Event", eventType],
     ["Event ids", d.event_ids.join(", ")],
     ["Subscription", h("span", {}, d.subscription_id, sub ? h("span", { class: "url" }, " ", sub.url) : null)],
-    ["Run", d.run_id ? link(`/runs/${encodeURIComponent(d.run_id)}`, d.run_id) : "— (emitted one by one)"],
+    ["Run", d.run_id ? h("a", { href: `#/runs/${encodeURIComponent(d.run_id)}`, dataset: { focus: "run" } }, d.run_id)
+      : "— (emitted one by one)"],
     ["Created", dateTime(d.created_at)],
     ["Finished", d.finished_at ? dateTime(d.finished_at) : "—"],
     ["Attempts", String(d.attempts)],
@@ -92,12 +140,13 @@ function page(d, sub, ctx, reload, open, rerender) {
   }).catch(() => {});
   const attempts = [...d.attempt_log].reverse();
   return [
-    h("p", {}, link("/", "← Deliveries")),
-    h("div", { class: "title" }, h("h1", {}, "Delivery ", h("code", {}, d.id)), badge(d.status), resend),
+    h("p", {}, h("a", { href: "#" + list, dataset: { focus: "back" } }, "← Deliveries")),
+    h("div", { class: "title" },
+      h("h1", { tabindex: -1, dataset: { focus: "title" } }, "Delivery ", h("code", {}, d.id)), badge(d.status), resend),
     pairs(facts, "pairs facts"),
     h("h2", {}, `Attempts (${d.attempt_log.length})`),
     attempts.length ? null : noAttempt(d),
-    attempts.map((a, i) => attempt(a, d, sub, ctx, i === 0, open, rerender)),
+    attempts.map((a, i) => attempt(a, d, sub, ctx, i === 0, kept, rerender)),
   ];
 }
 
@@ -108,7 +157,7 @@ function noAttempt(d) {
   return h("p", { class: "muted no-attempt dropped" }, ...why, ": it is never sent.");
 }
 
-function attempt(a, d, sub, ctx, latest, open, rerender) {
+function attempt(a, d, sub, ctx, latest, kept, rerender) {
   const next = d.attempt_log.find((x) => x.number === a.number + 1);
   const outcome = a.status_code !== null ? `HTTP ${a.status_code}` : a.error_kind || "no answer";
   const when = [];
@@ -120,7 +169,8 @@ function attempt(a, d, sub, ctx, latest, open, rerender) {
     h("span", { class: `kind k-${a.error_kind}` }, a.error_kind), " ", h("span", { class: "error-text" }, problem)) : null;
   const keep = (key, el) => {
     el.dataset.key = key;
-    if (open.has(key) || (!rerender && key.startsWith("verify-") && latest)) el.open = true;
+    el.querySelector("summary").dataset.focus = key;
+    if (kept.open.has(key) || (!rerender && key.startsWith("verify-") && latest)) el.open = true;
     return el;
   };
   return h("section", { class: `attempt ${a.status_code !== null && a.status_code < 300 ? "ok" : "bad"}`, dataset: { number: a.number } },
@@ -128,43 +178,46 @@ function attempt(a, d, sub, ctx, latest, open, rerender) {
       " · ", ms(a.latency_ms), a.faults ? h("span", { class: "faults" }, " · faults: ", Object.keys(a.faults).join(", ")) : null),
     error,
     when.length ? h("p", { class: "muted next" }, when.join("; ")) : null,
-    h("div", { class: "exchange" }, request(a, ctx), response(a)),
+    h("div", { class: "exchange" }, request(a, ctx, kept), response(a, kept)),
     a.request ? keep(`verify-${a.number}`, verification(a, d, sub, ctx)) : null,
   );
 }
 
-function request(a, ctx) {
+function request(a, ctx, kept) {
   const r = a.request;
   if (!r) return h("div", { class: "request" }, h("h4", {}, "Request"), h("p", { class: "muted" }, "Nothing was sent."));
   const headers = Object.entries(r.headers).map(([k, v]) => [k, h("code", { class: SIGNATURE_HEADERS.has(k.toLowerCase()) ? "signature" : "" }, v)]);
-  const command = h("pre", { class: "curl", hidden: true });
-  const copy = h("button", { type: "button", class: "copy-curl" }, "Copy as curl");
-  copy.addEventListener("click", async () => {
+  const command = h("pre", { class: "curl", hidden: true, dataset: { key: `curl-${a.number}` } });
+  const show = () => {
     command.replaceChildren(...[bidiSafe(curl(r))].flat());
     command.hidden = false;
+  };
+  const copy = h("button", { type: "button", class: "copy-curl", dataset: { focus: `copy-${a.number}` } },
+    "Copy as curl");
+  copy.addEventListener("click", async () => {
+    show();
     try {
       await navigator.clipboard.writeText(command.textContent);
       ctx.notify("curl command copied");
     } catch {
       // No clipboard (an insecure origin, a headless browser): the command is shown, selected, to copy by hand.
-      const range = document.createRange();
-      range.selectNodeContents(command);
-      getSelection().removeAllRanges();
-      getSelection().addRange(range);
+      selectText(command);
       ctx.notify("Copy the selected command (the clipboard is not available here)");
     }
   });
+  if (kept.curl.has(command.dataset.key)) show();
   return h("div", { class: "request" },
     h("h4", {}, "Request"),
     h("p", { class: "line" }, h("code", {}, `${r.method} ${r.url}`)),
     pairs(headers, "pairs headers"),
-    body(r.body === null ? null : r.body_encoding === "base64" ? `(base64) ${r.body}` : r.body, "request-body"),
+    body(r.body === null ? null : r.body_encoding === "base64" ? `(base64) ${r.body}` : r.body, "request-body",
+      a.number, kept),
     h("div", { class: "buttons" }, copy),
     command,
   );
 }
 
-function response(a) {
+function response(a, kept) {
   const status = a.status_code !== null ? `HTTP ${a.status_code}` : "No answer";
   const headers = a.response_headers ? Object.entries(a.response_headers) : [];
   // An answer that is not UTF-8 is kept as base64, and said to be (as a request's body is).
@@ -174,7 +227,7 @@ function response(a) {
     h("p", { class: "line" }, h("code", {}, status), " in ", ms(a.latency_ms)),
     headers.length ? pairs(headers, "pairs headers") : null,
     a.status_code !== null ? cut(a) : null,
-    a.status_code !== null ? body(answer, "response-body") : null,
+    a.status_code !== null ? body(answer, "response-body", a.number, kept) : null,
   );
 }
 
@@ -197,19 +250,33 @@ function cut(a) {
   return null;
 }
 
-// A body with a Pretty / Raw toggle (pretty when it is JSON: re-indented, every token as sent).
-function body(text, cls) {
+// A body with a Pretty / Raw toggle (pretty when it is JSON: re-indented, every token as sent). One shown raw before
+// a redraw is shown raw again: it is known by its kind and its attempt's number (`request-body-2`).
+function body(text, cls, number, kept) {
   if (text === null || text === undefined) return h("p", { class: "muted" }, "Body unknown.");
   if (text === "") return h("p", { class: "muted" }, "Empty body.");
   const pretty = prettyJson(text);
-  const pre = h("pre", { class: `body ${cls}`, dataset: { view: pretty ? "pretty" : "raw" } }, bidiSafe(pretty ?? text));
-  if (pretty === null) return h("div", { class: "body-box" }, pre);
-  const toggle = h("button", { type: "button", class: "toggle" }, "Raw");
-  toggle.addEventListener("click", () => {
-    const raw = pre.dataset.view === "pretty";
-    pre.dataset.view = raw ? "raw" : "pretty";
-    pre.replaceChildren(...[bidiSafe(raw ? text : pretty)].flat());
-    toggle.textContent = raw ? "Pretty" : "Raw";
-  });
+  if (pretty === null) {
+    return h("div", { class: "body-box" }, h("pre", { class: `body ${cls}`, dataset: { view: "raw" } }, bidiSafe(text)));
+  }
+  const key = `${cls}-${number}`;
+  const pre = h("pre", { class: `body ${cls}`, dataset: { key } });
+  const toggle = h("button", { type: "button", class: "toggle", dataset: { focus: key } });
+  const show = (view) => {
+    pre.dataset.view = view;
+    pre.replaceChildren(...[bidiSafe(view === "raw" ? text : pretty)].flat());
+    toggle.textContent = view === "raw" ? "Pretty" : "Raw";
+  };
+  toggle.addEventListener("click", () => show(pre.dataset.view === "pretty" ? "raw" : "pretty"));
+  show(kept.raw.has(key) ? "raw" : "pretty");
   return h("div", { class: "body-box" }, h("div", { class: "buttons" }, toggle), pre);
+}
+
+// The text of `el` selected, to be copied by hand.
+function selectText(el) {
+  if (!el) return;
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  getSelection().removeAllRanges();
+  getSelection().addRange(range);
 }

@@ -184,3 +184,32 @@ export function debounce(fn, wait) {
     timer = setTimeout(() => fn(...args), wait);
   };
 }
+
+// The focus through a redraw: an element that can have it carries a `data-focus` name, and the element of that name
+// in what replaced it takes the focus back (a live update, or a filter that rebuilt the view, had sent it to the
+// body, and the next Tab to the top of the page).
+export function focusedName(root) {
+  const el = document.activeElement;
+  return el && root.contains(el) ? el.closest("[data-focus]")?.dataset.focus ?? null : null;
+}
+
+// Nothing has the focus: what had it was redrawn away (a user who moved it elsewhere is left there).
+export function focusLost() {
+  return !document.activeElement || document.activeElement === document.body;
+}
+
+// The first of `names` that `root` shows and can focus takes the focus (without scrolling to it); it is returned.
+export function refocus(root, names) {
+  for (const name of names) {
+    if (!name) continue;
+    const el = root.querySelector(`[data-focus="${CSS.escape(name)}"]`);
+    if (!el || el.disabled || el.closest("[hidden]")) continue;
+    el.focus({ preventScroll: true });
+    // A text field taken back is typed on at the end of what it holds.
+    if (el.tagName === "INPUT" && ["text", "search"].includes(el.type)) {
+      el.setSelectionRange(el.value.length, el.value.length);
+    }
+    return el;
+  }
+  return null;
+}

@@ -2,7 +2,7 @@
 // documents its calls; secrets masked), JSON fields, and refusals shown next to the fields they name.
 
 import { ApiError, all, api } from "./api.js";
-import { h } from "./dom.js";
+import { focusLost, h } from "./dom.js";
 
 export function dialog(form) {
   const box = document.getElementById("form-dialog");
@@ -141,13 +141,39 @@ export function recordTable(ctx, path, columns, row) {
       const text = JSON.stringify(items);
       if (text === last) return; // unchanged: rows (and a button about to be clicked) stay
       last = text;
+      const spot = focusSpot(body);
       body.replaceChildren(...items.map((item) => row(item, load)));
       if (!items.length) body.append(h("tr", {}, h("td", { colspan: columns.length, class: "muted" }, "None yet.")));
+      if (spot && focusLost()) refocusSpot(body, spot);
     } catch (error) {
       ctx.fail(error, `GET ${path}`);
     }
   }
   return { table, box: scrolling(table), load };
+}
+
+// Where the focus is in a table of records: the record's row (by id), the place of the control among the row's, and
+// the rows around it. The rows are drawn again after each change (a Pause, a Delete): the control in the same place
+// of the same row takes the focus back (Resume, where Pause was), or the row that took a deleted one's place.
+const CONTROLS = "a[href], button, input, select, textarea";
+
+function focusSpot(body) {
+  const el = document.activeElement;
+  const tr = el?.closest?.("tr[data-id]");
+  if (!tr || !body.contains(tr)) return null;
+  const around = [tr.nextElementSibling, tr.previousElementSibling].map((other) => other?.dataset.id).filter(Boolean);
+  return { ids: [tr.dataset.id, ...around], index: [...tr.querySelectorAll(CONTROLS)].indexOf(el) };
+}
+
+function refocusSpot(body, spot) {
+  for (const [i, id] of spot.ids.entries()) {
+    const tr = body.querySelector(`tr[data-id="${CSS.escape(id)}"]`);
+    if (!tr) continue;
+    const controls = [...tr.querySelectorAll(CONTROLS)];
+    const same = i === 0 ? controls[spot.index] : null;
+    (same && !same.disabled ? same : controls.find((el) => !el.disabled))?.focus({ preventScroll: true });
+    return;
+  }
 }
 
 // A table in a box of its own that scrolls sideways when the window is narrower than the table.

@@ -5,11 +5,15 @@
 // does not leave it behind.
 
 import { all, api, get } from "./api.js";
-import { badge, coalesced, dateTime, h, json, link, pairs, relative, throttled, timeCell } from "./dom.js";
+import { badge, coalesced, dateTime, focusLost, focusedName, h, json, link, pairs, refocus, relative, throttled,
+  timeCell } from "./dom.js";
 import { scrolling } from "./forms.js";
 
 const PLAYING = new Set(["pending", "running"]);
 const SHOWN = 2000; // a long run's timeline lists its first events and counts the rest; the counts cover them all
+// The run's page last left and what had the focus on it (a delivery opened from its timeline): coming back to it
+// (Escape on the delivery), that takes the focus back.
+let left = null;
 
 function counts(run) {
   const c = run.counts || {};
@@ -34,7 +38,8 @@ function eta(run) {
 
 function cancelButton(run, ctx, after) {
   if (!PLAYING.has(run.status)) return null;
-  const button = h("button", { type: "button", class: "danger cancel" }, "Cancel");
+  const button = h("button", { type: "button", class: "danger cancel", dataset: { focus: `cancel:${run.id}` } },
+    "Cancel");
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
@@ -63,9 +68,11 @@ export function runsView(root, _params, ctx) {
       if (text === last) return; // unchanged: the rows stay
       last = text;
       runs.sort((a, b) => (b.created_at || "").localeCompare(a.created_at || ""));
+      const had = focusedName(body);
       body.replaceChildren(...runs.map((run) => h("tr", { dataset: { id: run.id, status: run.status } },
         h("td", {}, timeCell(run.started_at || run.created_at)),
-        h("td", {}, link(`/runs/${encodeURIComponent(run.id)}`, run.id)),
+        h("td", {}, h("a", { href: `#/runs/${encodeURIComponent(run.id)}`, dataset: { focus: `run:${run.id}` } },
+          run.id)),
         h("td", {}, run.scenario),
         h("td", {}, badge(run.status)),
         h("td", { class: "num" }, progress(run)),
@@ -73,6 +80,8 @@ export function runsView(root, _params, ctx) {
         h("td", { class: "eta" }, eta(run)),
         h("td", {}, cancelButton(run, ctx, refresh)))));
       if (!runs.length) body.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No run yet: Start scenario.")));
+      // The rows redrawn keep the focus; a Cancel gone with its run's end gives it to the run's link.
+      if (had && focusLost()) refocus(body, [had, had.replace(/^cancel:/, "run:")]);
     } catch (error) {
       ctx.fail(error, "GET /runs");
     }
@@ -154,6 +163,9 @@ export function runView(root, params, ctx) {
   }
 
   function build(run, events, deliveries) {
+    const had = focusedName(root); // the whole run read again (the stream opened again): the focus stays
+    const back = left?.id === id ? left.name : null;
+    left = null;
     const tbody = h("tbody");
     const tail = h("tr", { class: "muted more" }, h("td", { colspan: 6 }));
     const title = h("div");
@@ -172,6 +184,8 @@ export function runView(root, params, ctx) {
     );
     showRun(run);
     append(events);
+    if (had && focusLost()) refocus(root, [had]);
+    else if (back && focusLost()) refocus(root, [back])?.scrollIntoView({ block: "nearest" });
   }
 
   // The top of the page (status, Cancel, counts), redrawn only when the run changed: a Cancel button under the
@@ -182,8 +196,10 @@ export function runView(root, params, ctx) {
     if (text !== page.text) {
       page.text = text;
       const [title, facts] = summary(run, ctx, () => ask("run"));
+      const had = focusedName(page.title) ?? focusedName(page.facts);
       page.title.replaceWith(title);
       page.facts.replaceWith(facts);
+      if (had && focusLost()) refocus(root, [had, "title"]); // a Cancel gone with the run's end: its heading
       Object.assign(page, { title, facts });
     }
     showTail();
@@ -231,7 +247,10 @@ export function runView(root, params, ctx) {
     const first = ds.reduce((a, d) => (!a || d.created_at < a.created_at ? d : a), null);
     const started = page.run.started_at ? new Date(page.run.started_at).getTime() : 0;
     tr.cells[3].textContent = first ? offset(first.created_at, started) : "—";
-    tr.cells[4].replaceChildren(...ds.map((d) => link(`/deliveries/${encodeURIComponent(d.id)}`, badge(d.status))));
+    const had = focusedName(tr.cells[4]); // a delivery's link redrawn as it changes keeps the focus
+    tr.cells[4].replaceChildren(...ds.map((d) => h("a", { href: `#/deliveries/${encodeURIComponent(d.id)}`,
+      dataset: { focus: `delivery:${d.id}` } }, badge(d.status))));
+    if (had && focusLost()) refocus(tr.cells[4], [had]);
   }
 
   // Below the rows: the events left out of a full timeline, and those still to come.
@@ -284,6 +303,7 @@ export function runView(root, params, ctx) {
     deliveries: changed,
   });
   return () => {
+    left = { id, name: focusedName(root) };
     gone = true;
     clearTimeout(fallback);
     refresh.cancel();
@@ -308,7 +328,8 @@ function summary(run, ctx, refresh) {
   if (run.target) facts.push(["Target", run.target]);
   if (run.error) facts.push(["Error", h("span", { class: "error-text" }, run.error)]);
   return [
-    h("div", { class: "title" }, h("h1", {}, "Run ", h("code", {}, run.id)), badge(run.status), cancelButton(run, ctx, refresh)),
+    h("div", { class: "title" }, h("h1", { tabindex: -1, dataset: { focus: "title" } }, "Run ", h("code", {}, run.id)),
+      badge(run.status), cancelButton(run, ctx, refresh)),
     pairs(facts, "pairs facts"),
   ];
 }
