@@ -26,10 +26,11 @@ def register(sub: Any) -> None:
         description="List the deliveries of a running server (oldest first): status, attempts, last HTTP status "
         "and error. --follow then prints each new delivery and each change of state until Ctrl-C.",
     )
-    options.add(p, "--run", "only this run's deliveries", type=remote.nonempty_id)
-    options.add(p, "--subscription", "only this subscription's deliveries", type=remote.nonempty_id)
-    options.add(p, "--status", "only deliveries in this state", choices=DELIVERY_STATUSES)
-    options.add(p, "--type", "only this event type", type=remote.nonempty_id)
+    # Each filter once: the API takes one value of each (a second one was dropped without a word).
+    options.add(p, "--run", "only this run's deliveries", type=remote.nonempty_id, once=True)
+    options.add(p, "--subscription", "only this subscription's deliveries", type=remote.nonempty_id, once=True)
+    options.add(p, "--status", "only deliveries in this state", choices=DELIVERY_STATUSES, once=True)
+    options.add(p, "--type", "only this event type", type=remote.nonempty_id, once=True)
     window.add(p, "deliveries")
     options.add(p, "--limit", "print at most the latest N (0: all)", default=50, type=option_types.count)
     options.add(p, "--follow", "keep printing new deliveries and changes", default=False, flag_only=True)

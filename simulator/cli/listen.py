@@ -326,7 +326,9 @@ def register(sub: Any) -> None:
     options.add(p, "--port", "the port to listen on", default=9000, type=option_types.port, variable=mine + "PORT")
     options.add(p, "--secret", "the secret that checks standard and syncfy signatures", type=option_types.secret)
     options.add(p, "--public-key", "PEM file for Basis Theory signatures (default: the development key)")
-    options.add(p, "--status", "the HTTP status to answer", default=204, type=int, variable=mine + "STATUS")
+    options.add(
+        p, "--status", "the HTTP status to answer", default=204, type=option_types.integer, variable=mine + "STATUS"
+    )
     options.add(p, "--delay", "seconds to wait before answering", default=0.0, type=option_types.seconds)
     options.add(
         p, "--fail-rate", "the fraction of requests answered 500, drawn for each attempt", default=0.0, type=float

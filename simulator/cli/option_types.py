@@ -19,9 +19,30 @@ from simulator.errors import FieldError, InvalidInput, quoted
 from simulator.json_input import MAX_DEPTH
 
 
+def whole(text: str, signed: bool = False) -> int:
+    """`text` as an integer written in ASCII digits, with a leading sign where `signed` (a negative number is
+    still read where it is not, so that the option's range check says why it is refused). int() reads more:
+    any script's digits (`٣` is 3), `_` between digits (`1_000`), a `+`, and whitespace around; each was taken
+    as a number without a word, where the control API and a scenario's parameters take ASCII digits alone. Words
+    int() refuses too stay argparse's "invalid … value" (a ValueError)."""
+    if re.fullmatch("[-+]?[0-9]+" if signed else "-?[0-9]+", text):
+        return int(text)
+    int(text)  # ValueError for what is no number at all
+    raise argparse.ArgumentTypeError(f"{quoted(text)} is not a whole number written in the digits 0-9")
+
+
+def integer(text: str) -> int:
+    """A whole number in ASCII digits, whose range is checked where it is used (`--max-attempts`, `listen
+    --status`)."""
+    return whole(text)
+
+
+integer.__name__ = "int"  # what argparse names in "invalid int value: 'x'"
+
+
 def port(text: str) -> int:
     """A TCP port (0: any free one)."""
-    value = int(text)
+    value = whole(text)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a port: expected 0 to 65535")
     return value
@@ -29,7 +50,7 @@ def port(text: str) -> int:
 
 def seed(text: str) -> int:
     """A seed, as the API takes it: 0 to 2**63 - 1."""
-    value = int(text)
+    value = whole(text)
     if not 0 <= value < 2**63:
         raise argparse.ArgumentTypeError(f"{value} is not a seed: expected 0 to {2**63 - 1}")
     return value
@@ -54,7 +75,7 @@ def some_types(text: str) -> str:
 
 def count(text: str) -> int:
     """A whole number of at least 0, and at most what a size can be (a bound past it was a traceback)."""
-    value = int(text)
+    value = whole(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is below 0: expected a number >= 0")
     if value > sys.maxsize:
@@ -101,7 +122,7 @@ def whole_between(low: int, high: int) -> Callable[[str], int]:
     """A whole number from `low` to `high`."""
 
     def check(text: str) -> int:
-        value = int(text)
+        value = whole(text, signed=low < 0)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is out of range: expected a whole number from {low} to {high}")
         return value
@@ -123,7 +144,7 @@ def field_bounds(model: Any, name: str) -> tuple[int, int]:
 
 def positive(text: str) -> int:
     """A whole number of at least 1."""
-    value = int(text)
+    value = whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is below 1: expected a whole number >= 1")
     return value

@@ -64,8 +64,9 @@ def refuse_bad_switches(parser: argparse.ArgumentParser, args: argparse.Namespac
             )
 
 
-class _ReplaceList(argparse.Action):
-    """`append` whose first use on the command line replaces the list the environment gave."""
+class _Given(argparse.Action):
+    """An option that notes its use on the command line (in `_given`), as a value from the environment is not: a
+    list the command line gives replaces the environment's, and a refusal says where a value came from."""
 
     def __call__(
         self,
@@ -75,10 +76,50 @@ class _ReplaceList(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         seen: set[str] = getattr(namespace, "_given", set())
-        current = [] if self.dest not in seen else list(getattr(namespace, self.dest) or [])
+        again = self.dest in seen
         seen.add(self.dest)
         namespace._given = seen
+        self.take(namespace, values, again)
+
+    def take(self, namespace: argparse.Namespace, values: Any, again: bool) -> None:
+        raise NotImplementedError
+
+
+class _ReplaceList(_Given):
+    """`append` whose first use on the command line replaces the list the environment gave."""
+
+    def take(self, namespace: argparse.Namespace, values: Any, again: bool) -> None:
+        current = list(getattr(namespace, self.dest) or []) if again else []
         setattr(namespace, self.dest, [*current, values])
+
+
+class _Once(_Given):
+    """`store` that refuses a second value on the command line: argparse keeps the last, so `deliveries --run a
+    --run b` listed b's deliveries alone, as if a had not been asked for (the control API takes one value of a
+    filter, and refuses a repeated query parameter). A value from the environment is replaced, as ever."""
+
+    def take(self, namespace: argparse.Namespace, values: Any, again: bool) -> None:
+        if again:
+            first = quoted(str(getattr(namespace, self.dest)))
+            raise argparse.ArgumentError(self, f"given twice ({first}, then {quoted(str(values))}): give one value")
+        setattr(namespace, self.dest, values)
+
+
+def from_environment(args: argparse.Namespace, flag: str) -> str:
+    """The words " (from the environment: VARIABLE)" when the list option `flag` holds its variable's values (the
+    command line did not give it), else none: a refusal of one of them then says where it came from."""
+    dest = flag.lstrip("-").replace("-", "_")
+    if dest in getattr(args, "_given", set()):
+        return ""
+    return f" (from the environment: {env_name(dest)})"
+
+
+def repeated_key(flag: str, key: str, what: str, where: str = "") -> InvalidInput:
+    """The refusal (exit 2) of the K=V option `flag` naming `key` a second time: read into a dict, the last value
+    was kept without a word (`--param refreshes=1 --param refreshes=2` ran with 2), where the control API refuses
+    a body whose object names a key twice. `what` names a key (a parameter), `where` is `from_environment`'s."""
+    message = f"{quoted(key)} is given twice{where}: give each {what} once"
+    return InvalidInput(f"{flag} {message}", errors=[FieldError(flag, message)])
 
 
 def split_pairs(text: str, separator: str) -> list[str]:
@@ -107,11 +148,13 @@ def add(
     flag_only: bool = False,
     variable: str | None = None,
     pairs: bool = False,
+    once: bool = False,
 ) -> None:
     """Add `--flag` reading WEBHOOK_SIM_<FLAG>, or the variable named (an option whose name another command
     uses with another meaning gets one of its own: `WEBHOOK_SIM_PORT` of `serve` is no port for `listen`). `many`
     (a separator) makes it a repeatable list option, and `pairs` a list of K=V whose values may hold the separator
-    in the variable (see `split_pairs`); `flag_only` a boolean with a `--no-` form."""
+    in the variable (see `split_pairs`); `flag_only` a boolean with a `--no-` form; `once` refuses a second value on
+    the command line (a filter the API takes one value of)."""
     dest = flag.lstrip("-").replace("-", "_")
     variable = variable or env_name(dest)
     if flag_only:
@@ -145,6 +188,7 @@ def add(
     shown = "" if "default:" in help else f"default: {'none' if default is None else default}; "
     parser.add_argument(
         flag,
+        action=_Once if once else "store",
         default=initial,
         type=_naming_variable(type, choices),
         choices=choices,

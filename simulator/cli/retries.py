@@ -22,7 +22,7 @@ def add(p: argparse.ArgumentParser, *, scaled: bool = False) -> None:
         p,
         "--max-attempts",
         "at most this many attempts per delivery (1: no retry; default: the provider's schedule)",
-        type=int,
+        type=option_types.integer,
     )
     options.add(
         p,

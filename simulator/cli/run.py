@@ -65,23 +65,32 @@ def _run(args: argparse.Namespace) -> int:
     return run_loop(run_play.run_command(args, spec, scenario))
 
 
-def parse_params(items: list[str]) -> dict[str, Any]:
+def parse_params(items: list[str], where: str = "") -> dict[str, Any]:
+    """`--param` values as the run's `params`; a parameter given twice is refused (`options.repeated_key`).
+    `where`: `options.from_environment`'s words."""
     params: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InvalidInput(f"--param {quoted(item)}: expected K=V", errors=[FieldError("--param", "expected K=V")])
+        if key in params:
+            raise options.repeated_key("--param", key, "parameter", where)
         params[key] = value
     return params
 
 
-def parse_faults(items: list[str]) -> dict[str, Any]:
+def parse_faults(items: list[str], where: str = "") -> dict[str, Any]:
+    """`--fault` values as the run's `faults`; a fault given twice is refused (`options.repeated_key`)."""
     faults: dict[str, Any] = {}
     for item in items:
         name, _, text = (part.strip() for part in item.partition("="))
         if text[:1] in ("{", "["):  # a JSON value, taken as is: first refused if no JSON body may carry it
             option_types.json_value(text, f"--fault {name}")
-        faults.update(parse_cli_fault(item))
+        fault = parse_cli_fault(item)  # checked first: a name given twice is then a fault's
+        for key in fault:
+            if key in faults:
+                raise options.repeated_key("--fault", key, "fault", where)
+        faults.update(fault)
     return faults
 
 
@@ -162,8 +171,8 @@ def run_spec(args: argparse.Namespace) -> tuple[RunSpec, Scenario]:
             "target": args.target,
             "seed": args.seed,
             "speed": args.speed,
-            "params": parse_params(args.param),
-            "faults": parse_faults(args.fault),
+            "params": parse_params(args.param, options.from_environment(args, "--param")),
+            "faults": parse_faults(args.fault, options.from_environment(args, "--fault")),
             "signing": args.signing,
             "secret": args.secret,
             "max_in_flight": args.max_in_flight,

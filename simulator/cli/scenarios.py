@@ -83,7 +83,12 @@ def timeline(args: argparse.Namespace) -> tuple[Any, Preview, datetime]:
         raise InvalidInput("--speed: expected a number >= 0", errors=[FieldError("--speed", "expected >= 0")])
     scenario = loader.find_name_or_file(args.name, [Path(d) for d in args.scenarios])
     start = parse_time(args.start_time) if args.start_time else now_utc()
-    planned = runner.timeline(scenario, seed=args.seed, params=parse_params(args.param), start_time=start)
+    planned = runner.timeline(
+        scenario,
+        seed=args.seed,
+        params=parse_params(args.param, options.from_environment(args, "--param")),
+        start_time=start,
+    )
     keep = PLAN_LIMIT if args.json or not args.limit else min(args.limit, PLAN_LIMIT)
     preview = Preview()
     try:

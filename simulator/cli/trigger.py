@@ -66,9 +66,10 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=trigger_command)
 
 
-def parse_overrides(items: list[str]) -> dict[str, Any]:
+def parse_overrides(items: list[str], where: str = "") -> dict[str, Any]:
     """`path=value` pairs; a value is read as JSON (`0`, `true`, `{"a": 1}`, `"007"`), else as a string
-    (`option_types.json_value`: the same refusals with or without `--server`)."""
+    (`option_types.json_value`: the same refusals with or without `--server`), and a path given twice is refused
+    as the control API refuses an `overrides` object naming it twice. `where`: `options.from_environment`'s."""
     out: dict[str, Any] = {}
     for item in items:
         path, sep, text = item.partition("=")
@@ -81,6 +82,8 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         if not re.fullmatch(formats.OVERRIDE_PATH, path):  # checked here, where the refusal can name the option
             problem = f"expected {formats.OVERRIDE_PATH_SAYS}"
             raise InvalidInput(f"--override {quoted(path)}: {problem}", errors=[FieldError("--override", problem)])
+        if path in out:
+            raise options.repeated_key("--override", path, "path", where)
         out[path] = option_types.json_value(text, f"--override {path}")
     return out
 
@@ -89,7 +92,7 @@ def check(args: argparse.Namespace) -> tuple[catalog.EventType, dict[str, Any]]:
     """The event type and the overrides as given; the catalog checks them against the event's schema when it
     builds the event, here or in the server, before anything is sent."""
     etype = catalog.resolve(args.type)
-    overrides = parse_overrides(args.override)
+    overrides = parse_overrides(args.override, options.from_environment(args, "--override"))
     if args.subscription and args.target:
         raise InvalidInput(
             "give --target or --subscription, not both", errors=[FieldError("--target", "with --subscription")]

@@ -33,8 +33,12 @@ moment.__name__ = "time"  # what argparse names in "invalid time value"
 
 
 def add(parser: argparse.ArgumentParser, what: str) -> None:
-    options.add(parser, "--since", f"only {what} made at or after this ISO time ({_EXAMPLE})", type=moment)
-    options.add(parser, "--until", f"only {what} made before this ISO time (later than --since)", type=moment)
+    # Once each: a second --since was dropped without a word, and the window was another than the one asked for.
+    since = f"only {what} made at or after this ISO time ({_EXAMPLE})"
+    options.add(parser, "--since", since, type=moment, once=True)
+    options.add(
+        parser, "--until", f"only {what} made before this ISO time (later than --since)", type=moment, once=True
+    )
 
 
 def given(args: argparse.Namespace) -> dict[str, Any]:

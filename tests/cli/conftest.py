@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from simulator import cli as webhook_sim
+from simulator.api import access_log
+from simulator.cli import serve, worker
 from tests.api.harness import ApiServer, serving_api
 
 # Under load a fresh interpreter takes seconds to import the simulator: subprocesses get generous bounds.
@@ -49,6 +51,37 @@ def main(capsys: pytest.CaptureFixture[str]):
         return Ran(code, out, err)
 
     return run
+
+
+@pytest.fixture
+def exit_2(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
+    """Run `webhook-sim ARGS` in this process, assert it ends with exit 2 (argparse's or a handler's): its stderr."""
+
+    def run(*args: str) -> str:
+        capsys.readouterr()
+        try:
+            code = webhook_sim.main(list(args))
+        except SystemExit as exc:
+            code = exc.code
+        err = capsys.readouterr().err
+        assert code == 2, err
+        return err
+
+    return run
+
+
+@pytest.fixture
+def nothing_served(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve` and `worker` fail the test if they get as far as listening or opening the store."""
+
+    def reached(*args: object, **kwargs: object) -> None:
+        raise AssertionError("started with a value it should have refused")
+
+    monkeypatch.setattr(serve, "bind_tcp", reached)
+    monkeypatch.setattr(worker, "run_loop", reached)
+    # A process's logging set-up hands the root logger to this test's captured stderr: the tests after it, in
+    # the same worker, would log into that closed stream ("--- Logging error ---" in the run's output).
+    monkeypatch.setattr(access_log, "configure", lambda *args, **kwargs: None)
 
 
 @pytest.fixture

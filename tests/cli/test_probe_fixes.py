@@ -4,49 +4,16 @@ naming the option (or PATH), never a traceback, and nothing is sent, served or w
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from simulator import cli as webhook_sim
-from simulator.api import access_log
-from simulator.cli import docs, serve, worker
+from simulator.cli import docs
 from simulator.testing.receiver import Receiver
 
 DEEP = "[" * 5000 + "]" * 5000  # past the parser's stack: RecursionError
 FAR = "[" * 101 + "]" * 101  # within the parser's reach, past what the event's schema check can walk
-
-
-@pytest.fixture
-def exit_2(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
-    """Run `webhook-sim ARGS` in this process, assert it ends with exit 2 (argparse's or a handler's): its stderr."""
-
-    def run(*args: str) -> str:
-        capsys.readouterr()
-        try:
-            code = webhook_sim.main(list(args))
-        except SystemExit as exc:
-            code = exc.code
-        err = capsys.readouterr().err
-        assert code == 2, err
-        return err
-
-    return run
-
-
-@pytest.fixture
-def nothing_served(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`serve` and `worker` fail the test if they get as far as listening or opening the store."""
-
-    def reached(*args: object, **kwargs: object) -> None:
-        raise AssertionError("started with a value it should have refused")
-
-    monkeypatch.setattr(serve, "bind_tcp", reached)
-    monkeypatch.setattr(worker, "run_loop", reached)
-    # A process's logging set-up hands the root logger to this test's captured stderr: the tests after it, in
-    # the same worker, would log into that closed stream ("--- Logging error ---" in the run's output).
-    monkeypatch.setattr(access_log, "configure", lambda *args, **kwargs: None)
 
 
 # -- 1, 2: `trigger --override` values no request body may carry ------------------------------------------------
