@@ -139,14 +139,15 @@ class BasisTheoryBackend:
         return token
 
     async def page(self, kind: str, start: str | None, size: str | None) -> dict[str, Any]:
-        """A cursor page of live objects, newest first: `{"pagination": {"page_size", "next"?}, "data"}`."""
-        limit, before = api.page_size(size), api.decode_cursor(start)
+        """A cursor page of live objects, newest `created_at` first: `{"pagination": {"page_size", "next"?},
+        "data"}`."""
+        limit, before = api.page_size(size), api.decode_place(start)
         await self.sync()
         found = await self.tables.page(kind, before, limit + 1)
         pagination: dict[str, Any] = {"page_size": limit}
         if len(found) > limit:
             found = found[:limit]
-            pagination["next"] = api.encode_cursor(found[-1].n)
+            pagination["next"] = api.encode_place(found[-1].created, found[-1].n)
         return {"pagination": pagination, "data": [api.view(kind, o.body) for o in found]}
 
     # -- tokens and intents -----------------------------------------------------------------------------

@@ -9,9 +9,10 @@ A step that has to rewrite data gets an entry in `UPGRADES` and the version goes
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, bindparam, inspect, select, update
 
 from simulator.errors import SimError
 from simulator.store import postgres
@@ -24,10 +25,30 @@ from simulator.store import tables as t
 # Not a version: attempts.response_encoding (an answer that is not UTF-8 kept as base64). An earlier release
 # shows such an answer's base64 as its text, where it showed the text with each bad byte replaced: inexact both
 # ways, and it changes nothing it reads or writes (its own answers go in with NULL, which means text).
-SCHEMA_VERSION = 3
+# 4: bt_objects.created, the Basis Theory twin's lists' order (`created_at`, newest first). An earlier release
+# would write objects without it, listed out of order.
+SCHEMA_VERSION = 4
 VERSION_SETTING = "schema.version"
+
+
+def _date_bt_objects(conn: Connection) -> None:
+    """Each Basis Theory object's `created` from its body, a thousand rows a statement."""
+    from simulator.store.twins import created_of  # the one reading of a body's created_at, which writes use too
+
+    c = t.bt_objects.c
+    stmt = (
+        update(t.bt_objects)
+        .where(c.kind == bindparam("_kind"), c.id == bindparam("_id"))
+        .values(created=bindparam("created"))
+    )
+    rows = conn.execute(select(c.kind, c.id, c.body)).all()
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start : start + 1000]
+        conn.execute(stmt, [{"_kind": r.kind, "_id": r.id, "created": created_of(json.loads(r.body))} for r in chunk])
+
+
 # version → the step that brings a store at version - 1 to it (after the tables and columns are made).
-UPGRADES: dict[int, Callable[[Connection], None]] = {}
+UPGRADES: dict[int, Callable[[Connection], None]] = {4: _date_bt_objects}
 
 
 class StoreTooNew(SimError):

@@ -157,8 +157,11 @@ bt_objects = Table(
     Column("tenant_id", String),
     Column("state", String, nullable=False),  # live | deleted | expired | converted
     Column("body", Text, nullable=False),  # JSON: the REST object as it stands
+    # Its `created_at` in Unix microseconds (0 for none): lists are newest first by it, as Basis Theory's are.
+    Column("created", BigInteger),
     Index("ix_bt_objects_kind_n", "kind", "n"),
     Index("ix_bt_objects_n", "n"),
+    Index("ix_bt_objects_listed", "kind", "state", "created", "n"),
 )
 
 # How far the fold has read `events`: the SQLite rowid of the last event read, and that event's key (a reset or

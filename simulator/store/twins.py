@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, literal_column, select, tuple_, update
+from sqlalchemy import Integer, and_, bindparam, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, Select
 
 from simulator.store import Store, postgres
 from simulator.store import tables as t
+from simulator.timeutil import parse_time
 
 log = logging.getLogger("webhook_sim.twins")
 FOLD = "basistheory"
@@ -58,9 +59,25 @@ class Obj:
     state: str
     body: dict[str, Any]
 
+    @property
+    def created(self) -> int:
+        return created_of(self.body)
+
 
 def _obj(row: Any) -> Obj:
     return Obj(row.kind, row.id, row.n, row.tenant_id, row.state, json.loads(row.body))
+
+
+def created_of(body: Mapping[str, Any]) -> int:
+    """An object's `created_at` in Unix microseconds, the order lists are in (0 when it has none that reads)."""
+    value = body.get("created_at")
+    if not isinstance(value, str):
+        return 0
+    try:
+        moment = parse_time(value)
+    except ValueError:
+        return 0
+    return round(moment.timestamp() * 1_000_000)
 
 
 # (event body) -> changes; (existing object body or None, change) -> new body
@@ -174,11 +191,15 @@ class TwinStore:
 
         await self.store.writer.submit(call)
 
-    async def page(self, kind: str, before: int | None, size: int) -> list[Obj]:
-        """Live objects of `kind`, newest first, those older than position `before` when given."""
-        stmt = select(t.bt_objects).where(cols.kind == kind, cols.state == "live").order_by(cols.n.desc()).limit(size)
+    async def page(self, kind: str, before: tuple[int, int] | None, size: int) -> list[Obj]:
+        """Live objects of `kind`, newest `created_at` first (then the last made first), those after the place
+        `before` (a `created`, `n` pair) when given. By position alone, a run's tokens, made ahead of the clock
+        or from an earlier start, were listed out of their `created_at` order."""
+        order = (cols.created.desc(), cols.n.desc())
+        stmt = select(t.bt_objects).where(cols.kind == kind, cols.state == "live").order_by(*order).limit(size)
         if before is not None:
-            stmt = stmt.where(cols.n < before)
+            created, n = before
+            stmt = stmt.where(or_(cols.created < created, and_(cols.created == created, cols.n < n)))
         return [_obj(r) for r in await self._all(stmt)]
 
     # -- webhooks ---------------------------------------------------------------------------------------
@@ -331,7 +352,8 @@ async def _apply(conn: AsyncConnection, found: list[Any], apply: Apply) -> None:
 
 
 def _values(obj: Obj) -> dict[str, Any]:
-    return {"tenant_id": obj.tenant_id, "state": obj.state, "body": json.dumps(obj.body, separators=(",", ":"))}
+    body = json.dumps(obj.body, separators=(",", ":"))
+    return {"tenant_id": obj.tenant_id, "state": obj.state, "body": body, "created": obj.created}
 
 
 async def _write(conn: AsyncConnection, old: list[Obj], new: list[Obj]) -> None:
@@ -340,7 +362,12 @@ async def _write(conn: AsyncConnection, old: list[Obj], new: list[Obj]) -> None:
         stmt = (
             update(t.bt_objects)
             .where(cols.kind == bindparam("_kind"), cols.id == bindparam("_id"))
-            .values(tenant_id=bindparam("tenant_id"), state=bindparam("state"), body=bindparam("body"))
+            .values(
+                tenant_id=bindparam("tenant_id"),
+                state=bindparam("state"),
+                body=bindparam("body"),
+                created=bindparam("created"),
+            )
         )
         await conn.execute(stmt, [{"_kind": o.kind, "_id": o.id, **_values(o)} for o in old])
     if new:

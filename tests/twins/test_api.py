@@ -4,6 +4,7 @@ each, five per tenant, auto-disable shown as `status`), deletes that emit events
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -278,10 +279,37 @@ def test_a_token_made_after_a_run_is_listed_before_the_runs_tokens(sim: WebhookS
     folded them in, so a token made before that read was listed after the run's older tokens."""
     with Receiver() as receiver:
         body = {"scenario": "basistheory-token-intent-conversion", "speed": 0, "target": receiver.url, "seed": 5}
+        # Started a year ago: its tokens' created_at are older than one made now (at speed 0 a run started now
+        # makes tokens whose created_at lie ahead of the clock, listed first).
+        body["start_time"] = (datetime.now(UTC) - timedelta(days=365)).isoformat()
         run = httpx.post(f"{sim.url}/runs", json=body).json()
         eventually(lambda: httpx.get(f"{sim.url}/runs/{run['id']}").json()["status"] == "completed", what="the run")
         made = bt.post("/tokens", json={"type": "token", "data": "newest"}).json()  # no read of the twin before
         assert bt.get("/v2/tokens?size=1").json()["data"][0]["id"] == made["id"]
+
+
+def test_tokens_are_listed_newest_created_at_first_across_pages(sim: WebhookSim, bt: httpx.Client) -> None:
+    """Sorted by `created_at`, descending, as Basis Theory's list is: by the order they were stored, a run's
+    tokens, dated ahead of the clock or from an earlier start, were listed among others out of that order."""
+    with Receiver() as receiver:
+        now = datetime.now(UTC)
+        made = [bt.post("/tokens", json={"type": "token", "data": f"now-{i}"}).json()["id"] for i in range(3)]
+        for seed, start in ((6, now + timedelta(days=30)), (7, now - timedelta(days=30))):  # after those, stored
+            body = {"scenario": "basistheory-token-intent-conversion", "speed": 0, "target": receiver.url}
+            run = httpx.post(f"{sim.url}/runs", json={**body, "seed": seed, "start_time": start.isoformat()}).json()
+            eventually(lambda r=run: httpx.get(f"{sim.url}/runs/{r['id']}").json()["status"] == "completed", what="run")
+    listed: list[dict[str, Any]] = []
+    page = bt.get("/v2/tokens", params={"size": 2}).json()
+    while True:
+        listed.extend(page["data"])
+        if "next" not in page["pagination"]:
+            break
+        page = bt.get("/v2/tokens", params={"size": 2, "start": page["pagination"]["next"]}).json()
+    ids = [t["id"] for t in listed]
+    assert len(ids) == len(set(ids)) and set(made) <= set(ids)
+    times = [datetime.fromisoformat(t["created_at"]) for t in listed]
+    assert times == sorted(times, reverse=True)
+    assert any(t > now + timedelta(days=1) for t in times) and any(t < now - timedelta(days=1) for t in times)
 
 
 @pytest.mark.parametrize(

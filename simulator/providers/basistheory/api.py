@@ -120,21 +120,45 @@ def page_size(raw: str | None) -> int:
 def encode_cursor(position: int, listed: str = "n") -> str:
     """The opaque `start` cursor of `position` in one list (`listed`: `n` for the objects' lists, `w` for the
     webhooks'): a cursor of one list is refused by the other, whose positions mean something else."""
-    return base64.urlsafe_b64encode(f"{listed}:{position}".encode()).decode().rstrip("=")
+    return _opaque(f"{listed}:{position}")
 
 
 def decode_cursor(raw: str | None, listed: str = "n") -> int | None:
     """The position an opaque `start` cursor names (None: the first page); a cursor we did not make for this list
     is a 400."""
+    text = _read_opaque(raw, rf"{listed}:[0-9]{{1,18}}")
+    return None if text is None else int(text.partition(":")[2])
+
+
+def encode_place(created: int, n: int) -> str:
+    """The opaque `start` cursor of a place in a list ordered by `created_at`: the last object's time and position."""
+    return _opaque(f"c:{created}:{n}")
+
+
+def decode_place(raw: str | None) -> tuple[int, int] | None:
+    """The (created, n) place an `encode_place` cursor names (None: the first page); any other is a 400."""
+    text = _read_opaque(raw, r"c:-?[0-9]{1,18}:[0-9]{1,18}")
+    if text is None:
+        return None
+    _, created, n = text.split(":")
+    return int(created), int(n)
+
+
+def _opaque(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _read_opaque(raw: str | None, form: str) -> str | None:
+    """What an `_opaque` cursor says, when it is of `form` (None: no cursor); any other is a 400."""
     if raw is None:
         return None
     try:
         text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
-    if not re.fullmatch(rf"{listed}:[0-9]{{1,18}}", text):
+    if not re.fullmatch(form, text):
         raise invalid("start", "not a cursor this API returned")
-    return int(text.partition(":")[2])
+    return text
 
 
 # --- request bodies -------------------------------------------------------------------------------------
