@@ -331,7 +331,11 @@ def register(sub: Any) -> None:
     )
     options.add(p, "--delay", "seconds to wait before answering", default=0.0, type=option_types.seconds)
     options.add(
-        p, "--fail-rate", "the fraction of requests answered 500, drawn for each attempt", default=0.0, type=float
+        p,
+        "--fail-rate",
+        "the fraction of requests answered 500, drawn for each attempt",
+        default=0.0,
+        type=option_types.decimal,
     )
     options.add(
         p,

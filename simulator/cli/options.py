@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator.cli.option_types import field_bounds, host_name, whole_between
+from simulator.cli.option_types import decimal, field_bounds, host_name, whole_between
 from simulator.errors import FieldError, InvalidInput, quoted
 from simulator.words import OFF_WORDS, ON_WORDS
 
@@ -290,7 +290,7 @@ def add_lease_ttl(parser: argparse.ArgumentParser) -> None:
         f"on a shared PostgreSQL store: seconds after which a stopped process's work goes to others "
         f"({LEASE_TTL_RANGE[0]} to {LEASE_TTL_RANGE[1]})",
         default=LEASE_TTL,
-        type=float,
+        type=decimal,
     )
 
 

@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
     options.add(
         p, "--seed", "with NAME: the seed of the timeline (waits and choices)", default=0, type=option_types.seed
     )
-    options.add(p, "--speed", "with NAME: the speed a run would play at", default=1.0, type=float)
+    options.add(p, "--speed", "with NAME: the speed a run would play at", default=1.0, type=option_types.decimal)
     options.add(p, "--param", "with NAME: a scenario parameter", many=",", metavar="K=V", pairs=True)
     options.add(p, "--start-time", "with NAME: the simulated time of the first event (default: now)")
     options.add(p, "--limit", "with NAME: events listed at most (0: all)", default=50, type=option_types.count)

@@ -126,3 +126,33 @@ def test_serve_takes_whole_numbers_in_ascii_digits_only(
     monkeypatch.chdir(tmp_path)  # a value taken would open the default store here, not in the project
     err = exit_2("serve", option, ARABIC_3)
     assert f"argument {option}: '{ARABIC_3}' is not a whole number" in err, err
+
+
+# -- decimal numbers in ASCII digits only -----------------------------------------------------------------------
+
+ARABIC_HALF = "\u0660.\u0665"  # ٠.٥: float() reads it as 0.5
+
+
+@pytest.mark.parametrize("value", [ARABIC_3, "1_0", " 3"], ids=["arabic", "underscore", "space"])
+def test_a_speed_is_taken_in_ascii_digits_only(exit_2, value: str) -> None:
+    err = exit_2("scenarios", "syncfy-credential-lifecycle", "--speed", value)
+    assert f"argument --speed: {value!r} is not a number written in the digits 0-9" in err, err
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (["--fault", f"drop={ARABIC_HALF}"], f"'{ARABIC_HALF}' is not a number"),
+        (["--fault", f"duplicate=0.5:{ARABIC_3}"], f"'{ARABIC_3}' is not a whole number"),
+    ],
+    ids=["fault-drop", "fault-copies"],
+)
+def test_a_fault_takes_numbers_in_ascii_digits_only(exit_2, receiver: Receiver, given: list[str], said: str) -> None:
+    err = exit_2(*RUN, "--target", receiver.url, *given)
+    assert said in err, err
+    assert receiver.requests == []
+
+
+def test_a_number_in_ascii_digits_is_still_taken(main, receiver: Receiver) -> None:
+    ran = main(*RUN, "--target", receiver.url, "--fault", "drop=0.0", "--fault", "duplicate=0.0:2")
+    assert ran.code == 0, ran
