@@ -20,7 +20,8 @@ from rich.console import Console
 
 from simulator import cli, signing
 from simulator.cli import commands
-from simulator.cli.listen import Listener, ListenOptions, options_from
+from simulator.cli.listen import Listener
+from simulator.cli.listen_options import ListenOptions, options_from
 from simulator.core.simulator import Simulator
 from simulator.errors import InvalidInput
 from simulator.models.inputs import RunSpec, SubscriptionSpec

@@ -17,7 +17,8 @@ import httpx
 import pytest
 from rich.console import Console
 
-from simulator.cli.listen import Listener, ListenOptions, server_for
+from simulator.cli.listen import Listener, server_for
+from simulator.cli.listen_options import ListenOptions
 from simulator.runtime import bind_tcp
 from tests.api.harness import ApiServer, eventually
 from tests.cli.listen_process import ListenProcess

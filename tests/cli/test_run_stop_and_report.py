@@ -26,7 +26,8 @@ import httpx
 import pytest
 from rich.console import Console
 
-from simulator.cli.listen import Listener, ListenOptions
+from simulator.cli.listen import Listener
+from simulator.cli.listen_options import ListenOptions
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import EventSpec, SubscriptionSpec, parse
 from simulator.runtime import AppServer
