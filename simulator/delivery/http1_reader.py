@@ -108,9 +108,9 @@ class Reader:
             return  # an unasked response after ours, or an informational one (100 Continue…) before it
         self.status = status
         self._head_done = True
-        # Decoded at once rather than field by field: the cheaper way, on the hottest path.
+        # Decoded at once rather than field by field: the cheaper way, on the hottest path (all ASCII, nearly always).
         self.headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self._fields}
-        if len(self.headers) < len(self._fields):
+        if not all(value.isascii() for _, value in self._fields) or len(self.headers) < len(self._fields):
             self.headers = _combined(self._fields)  # a repeated field (two Set-Cookie) kept only its last value
         coding = self.headers.get("transfer-encoding")
         chunked = coding is not None and coding.rpartition(",")[2].strip().lower() == "chunked"
@@ -209,9 +209,19 @@ class Reader:
 
 def _combined(fields: list[tuple[bytes, bytes]]) -> dict[str, str]:
     """Header fields by lower-cased name, the values of a repeated one joined by ", " in the order received
-    (RFC 9110 §5.3; Set-Cookie, which the rule excepts, is shown so too rather than losing all but one)."""
+    (RFC 9110 §5.3; Set-Cookie, which the rule excepts, is shown so too rather than losing all but one), each value
+    read as `_value` reads it."""
     out: dict[str, str] = {}
     for raw_name, raw_value in fields:
-        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        name, value = raw_name.decode("latin-1").lower(), _value(raw_value)
         out[name] = f"{out[name]}, {value}" if name in out else value
     return out
+
+
+def _value(raw: bytes) -> str:
+    """A header value as httpx reads one: UTF-8 where it is UTF-8, else Latin-1, which reads any byte. A receiver's
+    non-ASCII value is almost always UTF-8: read as Latin-1 alone, `café` was recorded and shown as `cafÃ©`."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")

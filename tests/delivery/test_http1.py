@@ -77,6 +77,16 @@ async def test_a_repeated_header_keeps_every_value(client: Client) -> None:
     assert got.headers == {"set-cookie": "a=1, b=2", "x-id": "7", "content-length": "0"}
 
 
+async def test_a_header_value_is_read_as_utf8_where_it_is_and_as_latin1_else(client: Client) -> None:
+    """As httpx reads them: a UTF-8 value was read as Latin-1 alone, and `café` recorded as `cafÃ©`."""
+    response = "HTTP/1.1 200 OK\r\nX-Note: café ✓\r\nContent-Length: 0\r\n\r\n".encode().replace(
+        b"Content-Length", b"X-Old: caf\xe9\r\nContent-Length"
+    )
+    async with scripted([response]) as server:
+        got = await client.post(target(server), {}, b"{}", 5)
+    assert got.headers == {"x-note": "café ✓", "x-old": "café", "content-length": "0"}
+
+
 async def test_a_response_split_across_many_writes(client: Client) -> None:
     whole = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
 
