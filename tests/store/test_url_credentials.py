@@ -64,6 +64,19 @@ def test_an_authorization_a_subscriptions_own_headers_give_is_masked_in_its_atte
         assert attempt["request"]["headers"]["X-Env"] == "staging"
 
 
+def test_with_credentials_in_its_url_too_a_subscriptions_own_authorization_is_the_one_sent(tmp_path: Path) -> None:
+    """One Authorization goes out, the subscription's own (its headers replace the sender's of the same name, as
+    README says), never both and never the URL's Basic."""
+    token = "Bearer sk_test_own"
+    with Receiver() as receiver, serving_api(tmp_path) as server, server.client() as api:
+        url = receiver.url.replace("http://", f"http://{QUOTED}@")
+        created = api.post("/subscriptions", json={"url": url, "headers": {"Authorization": token}})
+        assert created.status_code == 201, created.text
+        api.post("/events", json={"type": "token.created"})
+        (request,) = receiver.wait_for(1)
+    assert request.headers["authorization"] == token  # sent first, the sender's Basic would be the one read here
+
+
 def test_masking_and_basic_auth_of_urls_and_headers() -> None:
     assert mask_url("https://u:secret@host:8443/p?q=1") == "https://u:***@host:8443/p?q=1"
     assert mask_url("https://token@host/p") == "https://***@host/p"  # a user alone is often a token
