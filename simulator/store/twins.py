@@ -17,7 +17,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, func, literal_column, or_, select, tuple_, update
+from sqlalchemy import Integer, bindparam, func, literal_column, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -199,7 +199,9 @@ class TwinStore:
         stmt = select(t.bt_objects).where(cols.kind == kind, cols.state == "live").order_by(*order).limit(size)
         if before is not None:
             created, n = before
-            stmt = stmt.where(or_(cols.created < created, and_(cols.created == created, cols.n < n)))
+            # A row value: SQLite and PostgreSQL bound the index range by it, where the equivalent OR of two
+            # comparisons made SQLite scan every live object of the kind (9.6 ms against 21 µs a page at 200,000).
+            stmt = stmt.where(tuple_(cols.created, cols.n) < tuple_(created, n))
         return [_obj(r) for r in await self._all(stmt)]
 
     # -- webhooks ---------------------------------------------------------------------------------------
