@@ -343,7 +343,10 @@ class SyncfyBackend:
         ]
         if not events or (caller.id_user is not None and events[-1].user.get("id_user") != caller.id_user):
             return []
-        result = api_documents.outcome([e.type for e in events])
+        # An outcome announced, else the one a documents.completed was planned to end with: the job has finished.
+        result = api_documents.outcome([e.type for e in events]) or api_documents.outcome(
+            [e.ends_with for e in events if e.type == "documents.completed" and e.ends_with is not None]
+        )
         external = events[-1].user.get("id_external")
         site = api.SiteRef.of(events[-1].payload)
         return api_documents.documents(id_job, site, external, result, events[-1].at)

@@ -107,6 +107,7 @@ def event_row(event: Event, key: str) -> dict[str, Any]:
         "occurred_at": event.occurred_at.isoformat(),
         "envelope_id": event.envelope_id,
         "body": event.json,
+        "ends_with": event.ends_with,
     }
 
 
@@ -121,6 +122,7 @@ def event_from_row(row: Any) -> Event:
         envelope_id=row.envelope_id,
         seq=row.seq,
         run_id=row.run_id,
+        ends_with=row.ends_with,
     )
 
 

@@ -61,7 +61,7 @@ def new_event(
 ) -> Event:
     """`Event(id_, provider, type_, occurred_at, data, text, envelope_id)`, made as `Event.numbered` makes its
     copies: the frozen dataclass's `__init__` sets each field through `object.__setattr__`, 1.9 µs for an event's
-    nine against 0.6 here, on every event a run builds. Every field is set, in the class's order, so the record is
+    ten against 0.6 here, on every event a run builds. Every field is set, in the class's order, so the record is
     the one `__init__` makes (`tests/providers/test_draws.py` compares them)."""
     event: Event = object.__new__(Event)
     event.__dict__.update(
@@ -74,6 +74,7 @@ def new_event(
         envelope_id=envelope_id,
         seq=0,
         run_id=None,
+        ends_with=None,
     )
     return event
 
@@ -106,7 +107,9 @@ class Provider(ABC):
     # An event type whose later event of the same step name ends what it began at a time the scenario fixes
     # (`token.created` → `token.expired`): a run tells the first one's builder when (`BuildContext.ends`), so a
     # token's `expires_at` is the moment its token.expired comes.
-    ends: ClassVar[Mapping[str, str]] = {}
+    # A type that several end (a job's outcomes) maps to a tuple: the run records which one did
+    # (`Event.ends_with`).
+    ends: ClassVar[Mapping[str, str | tuple[str, ...]]] = {}
     # Run parameters the builders read as one of a few words, case aside (Syncfy's `environment`): a scenario
     # declaring one takes those words alone, and the OpenAPI document says so.
     choices: ClassVar[Mapping[str, tuple[str, ...]]] = {}

@@ -1,8 +1,12 @@
-"""When a later step of a run ends what an earlier one began: a token's `token.expired` for its `token.created`.
+"""When a later step of a run ends what an earlier one began: a token's `token.expired` for its `token.created`, a
+documents job's `documents.success` or `documents.failed` for its `documents.completed`.
 
 A token's `expires_at` is in its token.created, but the scenario's timeline decides when its token.expired comes.
 Both are planned before either is built, so the run looks ahead along its plan: the builder of the beginning
-learns the time of the end (`BuildContext.ends`) and writes that as the token's `expires_at`.
+learns the time of the end (`BuildContext.ends`) and writes that as the token's `expires_at`. The end's type goes
+with the beginning's event (`Event.ends_with`): a documents job has finished, with or without errors, when it
+reports `documents.completed`, so the twin shows its documents as they ended from then on, before the outcome is
+announced.
 """
 
 from __future__ import annotations
@@ -27,12 +31,16 @@ class _Planned(Protocol):
 P = TypeVar("P", bound=_Planned)
 
 
-def with_ends(planned: Iterable[P], ends: Mapping[str, str]) -> Iterator[tuple[P, datetime | None]]:
-    """Each planned emit with the time of the later emit that ends what it begins, or None.
+# What ends a beginning: one event type, or any of several (the outcomes a job may announce).
+Ends = Mapping[str, str | tuple[str, ...]]
 
-    The end is the first later emit of `ends[type]` with the same step name (`as:`), unless another emit of the
-    beginning's type with that name comes first (a new beginning: the end is its own). Without `ends` nothing is
-    held back.
+
+def with_ends(planned: Iterable[P], ends: Ends) -> Iterator[tuple[P, P | None]]:
+    """Each planned emit with the later emit that ends what it begins, or None.
+
+    The end is the first later emit of a type in `ends[type]` with the same step name (`as:`), unless another emit
+    of the beginning's type with that name comes first (a new beginning: the end is its own). A plan names each
+    type as the catalog does (the loader resolves a prefix or an alias). Without `ends` nothing is held back.
     """
     if not ends:
         for each in planned:
@@ -56,21 +64,22 @@ def with_ends(planned: Iterable[P], ends: Mapping[str, str]) -> Iterator[tuple[P
     yield from _drain(ahead, ends)
 
 
-def _drain(ahead: deque[P], ends: Mapping[str, str]) -> Iterator[tuple[P, datetime | None]]:
+def _drain(ahead: deque[P], ends: Ends) -> Iterator[tuple[P, P | None]]:
     while ahead:
         first = ahead.popleft()
         yield first, _end(first, ahead, ends)
 
 
-def _end(item: _Planned, ahead: Iterable[_Planned], ends: Mapping[str, str]) -> datetime | None:
+def _end(item: P, ahead: Iterable[P], ends: Ends) -> P | None:
     kind, ref = item.step.type, item.step.ref
     end = ends.get(kind)
     if end is None:
         return None
     for later in ahead:
         if later.step.ref == ref:
-            if later.step.type == end:
-                return later.at
-            if later.step.type == kind:
+            later_kind = later.step.type
+            if later_kind == end or (isinstance(end, tuple) and later_kind in end):
+                return later
+            if later_kind == kind:
                 return None
     return None

@@ -211,12 +211,12 @@ _Packed = tuple[datetime, tuple[Any, ...], Any]
 
 def _packed(item: Built) -> _Packed:
     at, e, emit = item
-    return at, (e.id, e.provider, e.type, e.occurred_at, e.json, e.envelope_id, e.seq, e.run_id), emit
+    return at, (e.id, e.provider, e.type, e.occurred_at, e.json, e.envelope_id, e.seq, e.run_id, e.ends_with), emit
 
 
 def _unpacked(packed: _Packed) -> Built:
-    at, (id_, provider, type_, occurred_at, text, envelope_id, seq, run_id), emit = packed
-    return at, Event(id_, provider, type_, occurred_at, None, text, envelope_id, seq, run_id), emit
+    at, (id_, provider, type_, occurred_at, text, envelope_id, seq, run_id, ends_with), emit = packed
+    return at, Event(id_, provider, type_, occurred_at, None, text, envelope_id, seq, run_id, ends_with), emit
 
 
 def produce(given: BinaryIO, out: BinaryIO) -> None:

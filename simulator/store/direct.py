@@ -23,7 +23,7 @@ from simulator.store.postgres import OUTBOX_CHANNEL
 from simulator.store.rows_process import Lost, RowsProcess
 from simulator.store.sqlite_batch import steps
 
-_COMPILED: dict[tuple[int, str], tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]] | None]] = {}
+_COMPILED: dict[tuple[Any, ...], tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]] | None]] = {}
 Statements = list[tuple[Any, list[dict[str, Any]]]]
 
 
@@ -37,7 +37,8 @@ async def executemany(conn: AsyncConnection, stmt: Any, rows: list[dict[str, Any
 
 
 def driver_statement(conn: AsyncConnection, stmt: Any, rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
-    key = (id(stmt), conn.dialect.name)
+    # By the rows' columns too: an insert compiled for one set of keys would read another set's rows wrongly.
+    key = (id(stmt), conn.dialect.name, *rows[0])
     if key not in _COMPILED:
         compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
         order = compiled.positiontup if conn.dialect.positional else None

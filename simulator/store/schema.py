@@ -25,6 +25,9 @@ from simulator.store import tables as t
 # Not a version: attempts.response_encoding (an answer that is not UTF-8 kept as base64). An earlier release
 # shows such an answer's base64 as its text, where it showed the text with each bad byte replaced: inexact both
 # ways, and it changes nothing it reads or writes (its own answers go in with NULL, which means text).
+# Not a version: events.ends_with (how a run's documents job ended, shown from its documents.completed on). An
+# earlier release writes events without it, and its jobs' documents show "Downloaded" until the outcome comes, as
+# they did; it reads none of it.
 # 4: bt_objects.created, the Basis Theory twin's lists' order (`created_at`, newest first). An earlier release
 # would write objects without it, listed out of order.
 SCHEMA_VERSION = 4

@@ -30,6 +30,7 @@ class Indexed:
     type: str
     at: float
     body: dict[str, Any]
+    ends_with: str | None = None  # the type of the later event of its run that ends what it began (`Event`)
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -96,13 +97,13 @@ class SyncfyTwinStore:
 
     async def _indexed(self, *where: Any, hidden_from: Sequence[str] = ()) -> list[Indexed]:
         stmt = (
-            select(_I.event_key, _I.type, _I.at, _E.body)
+            select(_I.event_key, _I.type, _I.at, _E.body, _E.ends_with)
             .select_from(t.syncfy_index.join(t.events, _E.key == _I.event_key))
             .where(*where, *_shown(hidden_from))
             .order_by(_I.n)  # the order they happened in: a run at speed 0 stamps its events hours ahead
         )
         rows = await self._all(stmt)
-        return [Indexed(r.event_key, r.type, r.at, self.read(r.type, json.loads(r.body))) for r in rows]
+        return [Indexed(r.event_key, r.type, r.at, self.read(r.type, json.loads(r.body)), r.ends_with) for r in rows]
 
     # `hidden_from`, on the reads the API answers from: the earliest event of each run the twin does not show yet
     # (`delivery.gate`); it and its run's events indexed after it are left out.

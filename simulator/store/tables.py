@@ -63,6 +63,9 @@ events = Table(
     Column("occurred_at", String, nullable=False),
     Column("envelope_id", String),
     Column("body", Text, nullable=False),
+    # The type of the later event of its run that ends what this one began, when the run planned one
+    # (`Event.ends_with`): a documents job's outcome, which the Syncfy twin shows from `documents.completed` on.
+    Column("ends_with", String),
     # PostgreSQL: the order rows were written in, from a sequence (SQLite has it as its rowid, and leaves this
     # empty). The Basis Theory twin folds events in this order.
     Column("ord", BigInteger),

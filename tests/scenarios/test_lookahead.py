@@ -9,7 +9,7 @@ import pytest
 
 from simulator.errors import InvalidInput
 from simulator.scenarios import load_text, play
-from simulator.scenarios.lookahead import WINDOW, with_ends
+from simulator.scenarios.lookahead import WINDOW, Ends, with_ends
 from simulator.scenarios.model import Emit
 from simulator.scenarios.runner import Planned
 
@@ -22,15 +22,28 @@ def plan(*steps: tuple[str, str | None]) -> list[Planned]:
     return [Planned(T0 + timedelta(hours=i), Emit(kind, ref=ref), {}) for i, (kind, ref) in enumerate(steps)]
 
 
-def ends_of(items: list[Planned]) -> list[datetime | None]:
-    out = list(with_ends(items, ENDS))
+def ends_of(items: list[Planned], ends: Ends = ENDS) -> list[datetime | None]:
+    out = list(with_ends(items, ends))
     assert [item for item, _ in out] == items  # every item, in order
-    return [end for _, end in out]
+    return [end.at if end is not None else None for _, end in out]
 
 
 def test_a_beginning_learns_the_time_of_its_end_of_the_same_name() -> None:
     items = plan(("token.created", "a"), ("token.created", "b"), ("token.read", "a"), ("token.expired", "a"))
     assert ends_of(items) == [items[3].at, None, None, None]
+
+
+def test_a_beginning_that_several_types_end_learns_which_one_does() -> None:
+    outcomes: Ends = {"documents.completed": ("documents.success", "documents.failed")}
+    items = plan(
+        ("documents.completed", None),
+        ("credentials.refreshed", None),
+        ("documents.failed", None),
+        ("documents.completed", None),
+        ("documents.success", None),
+    )
+    ended = [end for _, end in with_ends(items, outcomes)]
+    assert ended == [items[2], None, None, items[4], None]
 
 
 def test_a_new_beginning_of_the_same_name_takes_the_end_for_itself() -> None:

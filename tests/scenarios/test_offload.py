@@ -16,7 +16,8 @@ import pytest
 from simulator.scenarios import load_text, offload, play, runner
 
 START = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)
-# Several types, an override and a choice: the builders' shared world and both random streams.
+# Several types, an override and a choice: the builders' shared world and both random streams; and a beginning
+# whose end the run looks ahead for (`documents.completed`: `Event.ends_with`).
 MIXED = """name: mixed
 provider: syncfy
 steps:
@@ -28,6 +29,7 @@ steps:
             steps: [{{emit: credentials.updated, with: {{payload.is_executing: 1}}}}]
           - weight: 1
             steps: [{{emit: credentials.refreshed}}]
+      - emit: documents.completed
       - emit: documents.success
 """
 
@@ -40,7 +42,9 @@ async def played(s, handoff: int | None, on_event=None, speed: float = 0, on_sta
     out: list[tuple] = []
 
     async def emit(event, step):
-        out.append((event.seq, event.id, event.type, event.occurred_at, event.json, event.run_id, step))
+        out.append(
+            (event.seq, event.id, event.type, event.occurred_at, event.json, event.run_id, event.ends_with, step)
+        )
         if on_event is not None:
             await on_event(len(out))
 
@@ -73,6 +77,7 @@ async def test_events_built_by_another_process_are_the_same_events(monkeypatch):
     there = await played(mixed(200), handoff=60)
     assert len(spy.processes) == 1 and spy.processes[0].returncode is not None  # used, then waited for
     assert len(here) >= 600 and there == here
+    assert {e[6] for e in there} == {None, "documents.success"}  # the ends a run looked ahead for, kept
 
 
 async def test_events_from_the_process_carry_their_text_and_give_the_same_object(monkeypatch):

@@ -73,3 +73,20 @@ def test_updates_of_different_columns_each_get_their_own_statements():
     three = direct.steps('UPDATE rows SET n=?, "key"=?, f=? WHERE rows.id = ?', rows3)
     for (sql, params), width in ((two[0], 3), (three[0], 4)):
         assert sql.count("?") == len(params[0]) == 2 * width
+
+
+async def test_rows_of_another_set_of_columns_are_written_by_a_statement_of_their_own(tmp_path):
+    """A statement is compiled for the columns of the rows it writes: rows that leave out a nullable column, after
+    rows that gave it, write NULL there (the statement compiled for the first set read a key they lack)."""
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'rows.db'}")
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(META.create_all)
+            await conn.commit()
+            await direct.sqlite_rows(conn, [(INSERT, [{"id": "a", "n": 1, "key": "given"}])])
+            await direct.sqlite_rows(conn, [(INSERT, [{"id": "b", "n": 2}])])
+            await direct.sqlite_rows(conn, [(INSERT, [{"key": "first", "n": 3, "id": "c"}])])  # another order
+            got = list((await conn.exec_driver_sql("select id, n, key from rows order by id")).all())
+    finally:
+        await engine.dispose()
+    assert got == [("a", 1, "given"), ("b", 2, None), ("c", 3, "first")]

@@ -3,8 +3,9 @@ Pure functions: no HTTP, no SQL.
 
 A job downloads one to four documents, fixed by its `id_job`. After `documents.success` every one is
 "Downloaded"; after `documents.failed` the first is "Failed", a second (when there is one) "Not found", the rest
-"Downloaded"; a job that has only reported `documents.completed` shows what the later outcome says once it is
-announced, and "Downloaded" until then.
+"Downloaded". A job has finished when it reports `documents.completed` ("possibly with errors"): a run that plans
+its outcome shows it from then on (`Event.ends_with`); a completed job no later event ends (one triggered alone)
+shows "Downloaded".
 
 Every document is of a type in Syncfy's catalogue (`/documents/catalogues/document_types`, served as recorded):
 the SAT's Constancia de Situación Fiscal, as a PDF or as JSON.

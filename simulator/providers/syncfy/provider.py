@@ -25,6 +25,11 @@ class SyncfyProvider(Provider):
     max_batch: ClassVar[int] = 100
     event_path: ClassVar[tuple[str, ...]] = ("events", "0")
     choices: ClassVar[Mapping[str, tuple[str, ...]]] = _values.CHOICES
+    # A documents job has finished when it reports documents.completed, with or without errors; the outcome
+    # that follows says which, and the twin shows its documents as they ended from completed on.
+    ends: ClassVar[Mapping[str, str | tuple[str, ...]]] = {
+        "documents.completed": ("documents.success", "documents.failed")
+    }
 
     def finish(self, etype: EventType, data: dict[str, Any], ctx: BuildContext) -> Event:
         rid = ctx.world.ids.uuid4(f"rid:{etype.name}")
