@@ -302,15 +302,17 @@ class AppServer:
             self._thread.start()
         sock = bind_tcp("127.0.0.1", 0)
         self.port = sock.getsockname()[1]
-        config = server_config(app, lifespan=lifespan, timeout_graceful_shutdown=1, send_timeout=send_timeout)
+        startup = _Startup(app)
+        config = server_config(startup, lifespan=lifespan, timeout_graceful_shutdown=1, send_timeout=send_timeout)
         self._server = uvicorn.Server(config)
-        self._serving = asyncio.run_coroutine_threadsafe(self._server.serve(sockets=[sock]), self._loop)
+        self._serving = asyncio.run_coroutine_threadsafe(startup.serve(self._server, sock), self._loop)
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if self._serving.done() or time.monotonic() > deadline:
                 sock.close()
-                error = self._serving.exception() if self._serving.done() else None
-                raise RuntimeError(f"the server did not start within {timeout}s") from error
+                if done := self._serving.done():
+                    self._serving.result()  # the startup's own error, if it raised one
+                raise RuntimeError("the server did not start" + ("" if done else f" within {timeout}s"))
             time.sleep(0.001)
         return self
 
@@ -340,6 +342,30 @@ class AppServer:
         self._loop.close()
 
 
+class _Startup:
+    """An app, and what its lifespan startup raised. uvicorn logs that error and calls `sys.exit`: the SystemExit
+    ended the loop's thread, so `start` waited out its whole timeout and said only that the server did not start."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.error: BaseException | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: ASGIApp, send: ASGIApp) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except BaseException as exc:
+            if scope["type"] == "lifespan":
+                self.error = exc
+            raise
+
+    async def serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
+        try:
+            await server.serve(sockets=[sock])
+        except SystemExit as exc:  # caught here, it ends this task and not the loop's thread
+            why = f"{type(self.error).__name__}: {self.error}" if self.error else f"uvicorn exited with {exc.code}"
+            raise RuntimeError(f"the server did not start: {why}") from self.error
+
+
 async def _drain(loop: asyncio.AbstractEventLoop) -> None:
     """Cancel what is left on `loop` and release its executor, so closing it leaves nothing dangling."""
     tasks = [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task()]
@@ -354,8 +380,14 @@ async def _drain(loop: asyncio.AbstractEventLoop) -> None:
 def serve_app(
     app: ASGIApp, *, lifespan: Literal["auto", "on", "off"] = "auto", timeout: float = 10.0
 ) -> Iterator[AppServer]:
-    """Serve `app` (a consumer under test, say) while the block runs: `server.url` is its base URL."""
-    server = AppServer().start(app, lifespan=lifespan, timeout=timeout)
+    """Serve `app` (a consumer under test, say) while the block runs: `server.url` is its base URL. An app whose
+    startup fails raises RuntimeError at once, caused by the app's own exception."""
+    server = AppServer()
+    try:
+        server.start(app, lifespan=lifespan, timeout=timeout)
+    except BaseException:
+        server.close_loop(timeout)  # its thread would be left running
+        raise
     try:
         yield server
     finally:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from simulator import arguments
 from simulator.client import stream
 from simulator.client.ops import Op, Ops, unanswered
 from simulator.client.records import (
@@ -117,7 +118,7 @@ class Client:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         headers = auth(token)
-        self.base_url = base_url.rstrip("/")
+        self.base_url = arguments.text("base_url", base_url).rstrip("/")
         self._http = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=timeout, transport=transport, verify=_tls(self.base_url)
         )
@@ -136,7 +137,7 @@ class Client:
 
     def wait_run(self, run_id: str, timeout: float = 60.0, interval: float = 0.02) -> RunInfo:
         """Poll until the run is completed, failed or cancelled; `TimeoutError` after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + arguments.seconds("timeout", timeout)
         run = None
         while not (run := self._polled(run_id, deadline - time.monotonic(), timeout, run)).finished:
             if time.monotonic() >= deadline:
@@ -225,7 +226,7 @@ class AsyncClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         headers = auth(token)
-        self.base_url = base_url.rstrip("/")
+        self.base_url = arguments.text("base_url", base_url).rstrip("/")
         self._http = httpx.AsyncClient(
             base_url=self.base_url, headers=headers, timeout=timeout, transport=transport, verify=_tls(self.base_url)
         )
@@ -245,7 +246,7 @@ class AsyncClient:
     async def wait_run(self, run_id: str, timeout: float = 60.0, interval: float = 0.02) -> RunInfo:
         """Poll until the run is completed, failed or cancelled; `TimeoutError` after `timeout` seconds."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + arguments.seconds("timeout", timeout)
         run = None
         while not (run := await self._polled(run_id, deadline - loop.time(), timeout, run)).finished:
             if loop.time() >= deadline:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from simulator import catalog, signing
+from simulator import arguments, catalog, signing
 from simulator.client import Client, DeliveryInfo, EmittedEvent, RunEventInfo, RunInfo, SubscriptionInfo
 from simulator.models.enums import FINAL_DELIVERY_STATUSES
 from simulator.models.records import CUT_SHORT
@@ -104,11 +104,11 @@ class RunHandle:
     def wait(self, timeout: float = 60.0) -> RunInfo:
         """Block until the run completed, failed or was cancelled (its deliveries then are final, but for those of a
         subscription disabled after consecutive dead deliveries: they wait, `failed`, until it is enabled)."""
-        return self.client.wait_run(self.id, timeout)
+        return self.client.wait_run(self.id, arguments.seconds("timeout", timeout))
 
     async def wait_async(self, timeout: float = 60.0) -> RunInfo:
         # A thread, not the test's loop, does the polling: a consumer served on that loop keeps answering.
-        return await asyncio.to_thread(self.wait, timeout)
+        return await asyncio.to_thread(self.wait, arguments.seconds("timeout", timeout))
 
     def __await__(self) -> Generator[Any, None, RunInfo]:
         return self.wait_async().__await__()
@@ -119,6 +119,8 @@ class RunHandle:
 
     def deliveries(self, *, attempts: bool = True, **filters: Any) -> list[DeliveryInfo]:
         """The run's deliveries, oldest first (with their attempt logs unless `attempts=False`)."""
+        if "run" in filters:  # this handle's run is the filter; another run's are `WebhookSim.deliveries(run=…)`
+            raise TypeError("a run's deliveries are filtered by its own run: use WebhookSim.deliveries(run=...)")
         return _deliveries(self.client, attempts, run=self.id, **filters)
 
 
@@ -127,7 +129,11 @@ def _deliveries(client: Client, attempts: bool, **filters: Any) -> list[Delivery
     return [client.get_delivery(d.id) for d in found] if attempts else found
 
 
-def _state(d: DeliveryInfo) -> str:
+# The deliveries a timed-out wait describes: a wait for 300 listed every one, 11,600 characters.
+SHOWN = 10
+
+
+def _state(d: DeliveryInfo, disabled: bool = False) -> str:
     """A delivery as a timeout names it: its status, and for one not final why it is not: its last answer, what
     holds it back (a reorder window or burst not yet full), when it is next due."""
     if _final(d):
@@ -143,7 +149,9 @@ def _state(d: DeliveryInfo) -> str:
         hold = faults.get(kind)
         if not d.attempts and isinstance(hold, dict) and "cut" not in hold:
             said += f", held back by its {kind} of {hold.get(what)} until it is full or the run ends"
-    if d.next_attempt_at is not None:
+    if disabled:
+        said += f", waits: its subscription {d.subscription_id} is disabled (enable it to send)"
+    elif d.next_attempt_at is not None:
         due = d.next_attempt_at.timestamp() - time.time()
         said += f", next attempt due in {due:,.1f}s" if due > 0 else ", due now"
     return said
@@ -154,8 +162,15 @@ def _final(delivery: DeliveryInfo) -> bool:
 
 
 def _dotted(overrides: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Overrides from a dict of dotted paths and from keyword arguments spelling dots as `__`."""
-    return {**(overrides or {}), **{name.replace("__", "."): value for name, value in fields.items()}}
+    """Overrides from a dict of dotted paths and from keyword arguments spelling dots as `__`. A path given both
+    ways is refused, as the API refuses an overrides object naming a key twice: one value silently won."""
+    given = dict(arguments.mapping("overrides", overrides) or {})
+    for name, value in fields.items():
+        path = name.replace("__", ".")
+        if path in given:
+            raise ValueError(f"override {path!r} is given twice: in the overrides dict and as {name}=")
+        given[path] = value
+    return given
 
 
 class WebhookSim:
@@ -201,9 +216,8 @@ class WebhookSim:
         **fields: Any,
     ) -> SubscriptionInfo:
         """Create a subscription (see `Client.create_subscription` for `fields`); its `.secret` is in full."""
-        sub = self.client.create_subscription(
-            url, events=list(events) if events is not None else None, signing=signing, secret=secret, **fields
-        )
+        events = arguments.strings("events", events, '["syncfy:*"]')
+        sub = self.client.create_subscription(url, events=events, signing=signing, secret=secret, **fields)
         self._secrets[sub.id] = sub.secret
         return sub
 
@@ -230,7 +244,7 @@ class WebhookSim:
             _dotted(overrides, fields),
             target=target,
             seed=seed,
-            subscriptions=list(subscriptions) if subscriptions is not None else None,
+            subscriptions=arguments.strings("subscriptions", subscriptions, '["sub_…"]'),
             signing=signing,
             secret=secret,
         )
@@ -262,6 +276,9 @@ class WebhookSim:
     ) -> RunHandle:
         """Start a run of `scenario` (a name, or a YAML file's path). At `speed` 0 nothing waits, retries
         included. With `target`, a secret is generated here when none is given, so `handle.secret` has it."""
+        # None is no speed: the server's default (1, real time) would play where this method's default is 0.
+        arguments.number("speed", speed)
+        subscriptions = arguments.strings("subscriptions", subscriptions, '["sub_…"]')
         name = self._scenario_name(scenario)  # a file is read once: by its name from here on
         if target is not None and secret is None:
             secret = signing_secret(signing or native_scheme(self.provider_of(name)))
@@ -274,7 +291,7 @@ class WebhookSim:
             target=target,
             signing=signing,
             secret=secret,
-            subscriptions=list(subscriptions) if subscriptions is not None else None,
+            subscriptions=subscriptions,
             **fields,
         )
         if target is not None:  # the run's own subscription for the target
@@ -329,22 +346,30 @@ class WebhookSim:
     ) -> list[DeliveryInfo]:
         """Wait until at least `count` deliveries match and none of them is pending any more (what an emitted
         event needs: a run's `wait()` already settles its deliveries). AssertionError after `timeout`."""
-        if count < 1:
+        if arguments.whole("count", count) < 1:
             raise ValueError(f"count must be 1 or more, got {count}: a wait for nothing passes at once")
-        if not timeout >= 0:
-            raise ValueError(f"timeout must be 0 or more seconds, got {timeout}")
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + arguments.seconds("timeout", timeout)
         while True:
             found = _deliveries(self.client, False, run=run, subscription=subscription, type=type)
             if len(found) >= count and all(_final(d) for d in found):
                 return [self.client.get_delivery(d.id) for d in found]
             if time.monotonic() > deadline:
-                states = ", ".join(_state(d) for d in found) or "none"
-                raise AssertionError(f"expected {count} final deliveries within {timeout}s; have {states}")
+                raise AssertionError(f"expected {count} final deliveries within {timeout}s; have {self._states(found)}")
             time.sleep(0.01)
+
+    def _states(self, found: list[DeliveryInfo]) -> str:
+        """The deliveries a timed-out wait found: how many, the ones not final first (what it waited for), at
+        most SHOWN of them; a delivery of a disabled subscription said to wait for it (it is not due)."""
+        disabled = {s.id for s in self.client.iter_subscriptions() if s.status == "disabled"}
+        ordered = sorted(found, key=_final)  # stable: the ones not final first, each group oldest first
+        shown = [_state(d, d.subscription_id in disabled) for d in ordered[:SHOWN]]
+        more = f", and {len(found) - SHOWN} more" if len(found) > SHOWN else ""
+        return f"{len(found)}: " + ", ".join(shown) + more if found else "none"
 
     def redeliver(self, delivery_id: str, *, timeout: float = 10.0) -> DeliveryInfo:
         """Send a finished delivery again (same id and body) and wait until that new attempt is final."""
+        arguments.text("delivery_id", delivery_id)
+        arguments.seconds("timeout", timeout)
         before = self.client.get_delivery(delivery_id).attempts
         self.client.redeliver(delivery_id)
         deadline = time.monotonic() + timeout

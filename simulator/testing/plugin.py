@@ -12,6 +12,7 @@ modules are imported when a fixture is first used, so merely having the plugin i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path, PurePath
@@ -38,11 +39,11 @@ _OPTION_KINDS: dict[str, tuple[tuple[type, ...], bool, str]] = {
     "seed": ((int,), True, "an integer"),
     "params": ((Mapping,), True, "a dict"),
     "faults": ((Mapping,), True, "a dict"),
-    "speed": ((int, float), False, "a number"),
+    "speed": ((int, float), False, "a finite number"),
     "target": ((str,), False, "'receiver', an http(s):// URL or a fixture's name"),
     "signing": ((str,), True, "a scheme's name"),
     "secret": ((str,), True, "a string"),
-    "timeout": ((int, float), False, "seconds above 0"),
+    "timeout": ((int, float), False, "finite seconds above 0"),
     "start_time": ((str, datetime), True, "an RFC 3339 time or a datetime"),
     "max_in_flight": ((int,), True, "an integer"),
 }
@@ -152,7 +153,7 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
     sim: WebhookSim = request.getfixturevalue("webhook_sim")
     target, receiver = _target(request, options.pop("target", "receiver"))
     timeout = options.pop("timeout", 60.0)
-    if not timeout > 0:  # NaN too
+    if not 0 < timeout < math.inf:  # NaN too; an infinite one overflowed in the HTTP library
         pytest.fail(f"@pytest.mark.webhook_sim: timeout must be seconds above 0, got {timeout!r}", pytrace=False)
     options["scenario"] = _scenario(request.config, options["scenario"])
     if options.get("secret") is None:  # the run's own scheme: none for a Basis Theory run that names none
@@ -227,6 +228,8 @@ def _marker_options(marker: pytest.Mark) -> dict[str, Any]:
     for name, value in options.items():
         kinds, optional, kind = _OPTION_KINDS[name]
         taken = isinstance(value, kinds) and not isinstance(value, bool)  # True is an int, but no seed
+        # NaN and infinity: JSON has neither (the client failed as it wrote the request, under a traceback).
+        taken = taken and not (isinstance(value, float) and not math.isfinite(value))
         if not (taken or (value is None and optional)):
             pytest.fail(f"@pytest.mark.webhook_sim: {name} must be {kind}, got {value!r}", pytrace=False)
     return options

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from simulator import arguments
 from simulator.receiving import Received as Received
 from simulator.runtime import AppServer, set_within
 
@@ -28,14 +30,42 @@ class _Plan:
     delay: float = 0.0
     retry_after: str | None = None
 
+    def response(self) -> Response:
+        headers = {"Retry-After": self.retry_after} if self.retry_after else None
+        return Response(status_code=self.status, headers=headers)
+
 
 def _check_answer(status: int, delay: float) -> None:
     """Refuse an answer the receiver could not give: with status 999 every attempt was a protocol error, and the
     test saw why only in the attempt log."""
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise TypeError(f"status must be an HTTP status (an int), got {status!r}")
     if not 200 <= status <= 599:
         raise ValueError(f"status must be an HTTP status from 200 to 599, got {status}")
-    if not delay >= 0:  # NaN too
-        raise ValueError(f"delay must be 0 or more seconds, got {delay}")
+    arguments.seconds("delay", delay, finite=False)  # an infinite delay is a receiver that hangs until stopped
+
+
+def _stopped() -> Response:
+    return Response("the receiver stopped before answering\n", status_code=503, media_type="text/plain")
+
+
+def _retry_after(value: int | str | None) -> str | None:
+    """A Retry-After header's value: an int is a number of seconds. Refused here rather than when the answer is
+    built, where it failed inside the server: the sender saw a 500 while the receiver recorded its status."""
+    if value is None or isinstance(value, str):
+        if value is not None and not _latin1(value):
+            raise ValueError(f"retry_after must be text a header can carry, got {value!r}")
+        return value
+    return str(arguments.whole("retry_after", value))
+
+
+def _latin1(value: str) -> bool:
+    """Whether a header can carry `value` (Starlette encodes header values as Latin-1)."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return value.isprintable()
 
 
 SHOWN = 5  # the requests a timed-out wait describes (the last ones): enough to see what came instead
@@ -69,7 +99,9 @@ class Receiver:
     def __post_init__(self) -> None:
         self._lock = threading.Condition()
         self._default = _Plan()
-        self._script: list[_Plan] = []
+        # The answers `fail` scripted, each with how many requests it is still for: a count, not one entry per
+        # request (`fail(10**9)` made a billion of them).
+        self._script: deque[tuple[_Plan, int]] = deque()
         self._server: AppServer | None = None
         self._stopping = asyncio.Event()  # set on the server's loop when `stop()` begins
         self.port = 0
@@ -84,17 +116,24 @@ class Receiver:
         with self._lock:
             self._default = _Plan(status, delay)
 
-    def fail(self, times: int, status: int = 500, retry_after: str | None = None, delay: float = 0.0) -> None:
-        """Answer the next `times` requests with `status` (and a Retry-After header if given)."""
+    def fail(self, times: int, status: int = 500, retry_after: int | str | None = None, delay: float = 0.0) -> None:
+        """Answer the next `times` requests with `status` (and a Retry-After header if given: a number of
+        seconds, or the header's text)."""
         _check_answer(status, delay)
-        if times < 0:
-            raise ValueError(f"times must be 0 or more, got {times}")
-        with self._lock:
-            self._script.extend(_Plan(status, delay, retry_after) for _ in range(times))
+        arguments.whole("times", times)
+        plan = _Plan(status, delay, _retry_after(retry_after))
+        if times:
+            with self._lock:
+                self._script.append((plan, times))
 
     def _next_plan(self) -> _Plan:
         with self._lock:
-            return self._script.pop(0) if self._script else self._default
+            if not self._script:
+                return self._default
+            plan, left = self._script.popleft()
+            if left > 1:
+                self._script.appendleft((plan, left - 1))
+            return plan
 
     # -- observing ------------------------------------------------------------------------------------
 
@@ -104,7 +143,8 @@ class Receiver:
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         """Block until at least `count` requests arrived; AssertionError on timeout."""
-        deadline = time.monotonic() + timeout
+        arguments.whole("count", count)
+        deadline = time.monotonic() + arguments.seconds("timeout", timeout)
         with self._lock:
             while len(self.requests) < count:
                 left = deadline - time.monotonic()
@@ -115,6 +155,8 @@ class Receiver:
             return list(self.requests)
 
     async def wait_for_async(self, count: int, timeout: float = 10.0) -> list[Received]:
+        arguments.whole("count", count)  # refused in the test's own frame, not the thread's
+        arguments.seconds("timeout", timeout)
         return await asyncio.to_thread(self.wait_for, count, timeout)
 
     def event_ids(self) -> list[str]:
@@ -136,17 +178,21 @@ class Receiver:
         verified, reason = (None, None)
         if self.verifier is not None:
             verified, reason = self.verifier(dict(request.headers), body)
-        stopped = bool(plan.delay) and not await self._waited(plan.delay)
-        status = 503 if stopped else plan.status
+        try:
+            stopped = bool(plan.delay) and not await self._waited(plan.delay)
+            # Built before the request is recorded, so that the status recorded is the one sent.
+            response = _stopped() if stopped else plan.response()
+        except BaseException:
+            with self._lock:
+                self.in_flight -= 1
+            raise
+        status = response.status_code
         received = Received(time.time(), request.url.path, dict(request.headers), body, status, verified, reason)
         with self._lock:
             self.in_flight -= 1
             self.requests.append(received)
             self._lock.notify_all()
-        if stopped:
-            return Response("the receiver stopped before answering\n", status_code=503, media_type="text/plain")
-        headers = {"Retry-After": plan.retry_after} if plan.retry_after else None
-        return Response(status_code=plan.status, headers=headers)
+        return response
 
     async def _waited(self, seconds: float) -> bool:
         """Whether `seconds` passed; False as soon as the receiver stops."""
