@@ -107,9 +107,8 @@ class Provider(ABC):
     # An event type whose later event of the same step name ends what it began at a time the scenario fixes
     # (`token.created` → `token.expired`): a run tells the first one's builder when (`BuildContext.ends`), so a
     # token's `expires_at` is the moment its token.expired comes.
-    # A type that several end (a job's outcomes) maps to a tuple: the run records which one did
-    # (`Event.ends_with`).
-    ends: ClassVar[Mapping[str, str | tuple[str, ...]]] = {}
+    # A type that several end (a job's outcomes) lists them all: the run records which one did (`Event.ends_with`).
+    ends: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     # Run parameters the builders read as one of a few words, case aside (Syncfy's `environment`): a scenario
     # declaring one takes those words alone, and the OpenAPI document says so.
     choices: ClassVar[Mapping[str, tuple[str, ...]]] = {}

@@ -31,8 +31,8 @@ class _Planned(Protocol):
 P = TypeVar("P", bound=_Planned)
 
 
-# What ends a beginning: one event type, or any of several (the outcomes a job may announce).
-Ends = Mapping[str, str | tuple[str, ...]]
+# What ends a beginning: any of these types (one for a token's expiry, several for the outcomes a job announces).
+Ends = Mapping[str, tuple[str, ...]]
 
 
 def with_ends(planned: Iterable[P], ends: Ends) -> Iterator[tuple[P, P | None]]:
@@ -77,9 +77,8 @@ def _end(item: P, ahead: Iterable[P], ends: Ends) -> P | None:
         return None
     for later in ahead:
         if later.step.ref == ref:
-            later_kind = later.step.type
-            if later_kind == end or (isinstance(end, tuple) and later_kind in end):
+            if later.step.type in end:
                 return later
-            if later_kind == kind:
+            if later.step.type == kind:
                 return None
     return None

@@ -475,18 +475,14 @@ def build(
     not yielded: the world they leave is the later events' world."""
     ends = catalog.get_provider(provider).ends
     types: dict[str, EventType] = {}  # a run's steps name a few types, each resolved once
-
-    def resolved(name: str) -> EventType:
-        return types.get(name) or types.setdefault(name, catalog.resolve(name, provider))
-
     for count, (item, end) in enumerate(lookahead.with_ends(planned, ends)):
         step = item.step
-        etype = resolved(step.type)
+        etype = types.get(step.type) or types.setdefault(step.type, catalog.resolve(step.type, provider))
         moment = ctx.at(item.at, step.ref, end.at if end is not None else None)
         overrides = dict(item.overrides) if item.overrides else None  # None: as an empty one, without a copy
         event = catalog.build_event(etype, moment, overrides, checked=not step.unchecked)
         if count >= skip:
-            ends_with = resolved(end.step.type).name if end is not None else None
+            ends_with = end.step.type if end is not None else None  # a plan names types as the catalog does
             yield item.at, event.numbered(count, run_id, ends_with), item.step
 
 

@@ -14,7 +14,7 @@ from simulator.scenarios.model import Emit
 from simulator.scenarios.runner import Planned
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
-ENDS = {"token.created": "token.expired"}
+ENDS = {"token.created": ("token.expired",)}
 
 
 def plan(*steps: tuple[str, str | None]) -> list[Planned]:

@@ -26,7 +26,7 @@ class BasisTheoryProvider(Provider):
     retry_policy: ClassVar[RetryPolicy] = RetryPolicy.exponential(8.8, 10)
     max_batch: ClassVar[int] = 1
     event_path: ClassVar[tuple[str, ...]] = ("event",)
-    ends: ClassVar[Mapping[str, str | tuple[str, ...]]] = {"token.created": "token.expired"}
+    ends: ClassVar[Mapping[str, tuple[str, ...]]] = {"token.created": ("token.expired",)}
 
     def finish(self, etype: EventType, data: dict[str, Any], ctx: BuildContext) -> Event:
         return new_event(

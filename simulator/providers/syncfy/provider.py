@@ -27,9 +27,7 @@ class SyncfyProvider(Provider):
     choices: ClassVar[Mapping[str, tuple[str, ...]]] = _values.CHOICES
     # A documents job has finished when it reports documents.completed, with or without errors; the outcome
     # that follows says which, and the twin shows its documents as they ended from completed on.
-    ends: ClassVar[Mapping[str, str | tuple[str, ...]]] = {
-        "documents.completed": ("documents.success", "documents.failed")
-    }
+    ends: ClassVar[Mapping[str, tuple[str, ...]]] = {"documents.completed": ("documents.success", "documents.failed")}
 
     def finish(self, etype: EventType, data: dict[str, Any], ctx: BuildContext) -> Event:
         rid = ctx.world.ids.uuid4(f"rid:{etype.name}")
