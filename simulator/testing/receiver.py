@@ -52,10 +52,12 @@ def _stopped() -> Response:
 def _retry_after(value: int | str | None) -> str | None:
     """A Retry-After header's value: an int is a number of seconds. Refused here rather than when the answer is
     built, where it failed inside the server: the sender saw a 500 while the receiver recorded its status."""
+    if isinstance(value, str) and not _latin1(value):
+        raise ValueError(f"retry_after must be text a header can carry, got {value!r}")
     if value is None or isinstance(value, str):
-        if value is not None and not _latin1(value):
-            raise ValueError(f"retry_after must be text a header can carry, got {value!r}")
         return value
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"retry_after must be seconds (an int) or the header's text (a str), got {value!r}")
     return str(arguments.whole("retry_after", value))
 
 

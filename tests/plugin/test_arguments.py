@@ -41,7 +41,7 @@ def test_an_app_whose_startup_fails_is_said_at_once_with_its_own_error() -> None
         (lambda r: r.wait_for(None), TypeError, "count must be an integer, got None"),
         (lambda r: r.respond(204, None), TypeError, "delay must be a number of seconds, got None"),
         (lambda r: r.respond("500"), TypeError, "status must be an HTTP status (an int), got '500'"),
-        (lambda r: r.fail(1, retry_after=1.5), TypeError, "retry_after must be an integer, got 1.5"),
+        (lambda r: r.fail(1, retry_after=1.5), TypeError, "retry_after must be seconds (an int) or the header's"),
         (lambda r: r.fail(1, retry_after="1\n"), ValueError, "retry_after must be text a header can carry"),
         (lambda r: r.fail("2"), TypeError, "times must be an integer, got '2'"),
     ],
