@@ -111,9 +111,19 @@ def _by_provider() -> dict[str, list[str]]:
 
 def _spellings(name: str) -> list[str]:
     """The spellings a close match of `name` is looked for among: its provider's alone when it names one (a
-    tenth of them for Syncfy, a third for Basis Theory; none for a provider the catalog lacks), else every one."""
+    tenth of them for Syncfy, a third for Basis Theory; none for a provider the catalog lacks), else one per type
+    and name (see `_bare`)."""
     provider, colon, _ = name.partition(":")
-    return _by_provider().get(provider, []) if colon else list(_index())
+    return _by_provider().get(provider, []) if colon else _bare()
+
+
+@cache
+def _bare() -> list[str]:
+    """The spellings without a provider, and the full ones of the names two providers share: a close match of a
+    bare name offered both `credentials.refreshed` and `syncfy:credentials.refreshed`, one type twice."""
+    index = _index()
+    shared = {spelling for spelling, found in index.items() if ":" not in spelling and len(found) > 1}
+    return [name for name in index if (name.partition(":")[2] in shared if ":" in name else name not in shared)]
 
 
 def matches(filters: Iterable[str], etype: EventType) -> bool:
@@ -142,7 +152,7 @@ def validate_filter(flt: str) -> None:
     if provider:
         get_provider(provider)
     if not any(matches([flt], e) for e in event_types()):
-        raise UnknownEventType(flt, difflib.get_close_matches(flt, list(_index()), n=3, cutoff=0.5))
+        raise UnknownEventType(flt, difflib.get_close_matches(flt, _spellings(flt), n=3, cutoff=0.5))
 
 
 def build_event(

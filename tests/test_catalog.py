@@ -185,6 +185,27 @@ def test_unknown_type_names_close_matches(name: str, expected: str) -> None:
     assert "did you mean" in str(caught.value)
 
 
+@pytest.mark.parametrize("name", ["credentials.refresh", "token.craeted", "documents.succes", "token.*x"])
+def test_close_matches_name_each_type_once(name: str) -> None:
+    """A bare name is matched among bare names: `credentials.refreshed` was offered beside
+    `syncfy:credentials.refreshed`, one type twice, crowding out a third."""
+    with pytest.raises(UnknownEventType) as caught:
+        catalog.validate_filter(name) if "*" in name else catalog.resolve(name)
+    offered = caught.value.suggestions
+    assert offered and all(":" not in spelling for spelling in offered), offered
+    assert len({catalog.resolve(spelling).key for spelling in offered}) == len(offered), offered
+
+
+def test_a_name_two_providers_share_is_offered_with_its_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = {
+        "credentials.refreshed": [_fake("syncfy", "credentials.refreshed"), _fake("other", "credentials.refreshed")]
+    }
+    index = {**shared, "syncfy:credentials.refreshed": [], "other:credentials.refreshed": [], "token.created": []}
+    monkeypatch.setattr(catalog, "_index", lambda: index)
+    monkeypatch.setattr(catalog, "_bare", catalog._bare.__wrapped__)  # uncached: the real one is the catalog's
+    assert catalog._bare() == ["syncfy:credentials.refreshed", "other:credentials.refreshed", "token.created"]
+
+
 def test_unknown_type_without_anything_close() -> None:
     with pytest.raises(UnknownEventType) as caught:
         catalog.resolve("zzzz")
