@@ -8,6 +8,8 @@ import re
 # Characters that could end a log line or rewrite it on a terminal: C0 and C1 controls, DEL, and the Unicode line
 # and paragraph separators. A request path is percent-decoded, so `%0d%0a` in a URL arrives here as CR LF.
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# The same but LF: text of several lines (a traceback, a body) keeps its line breaks.
+CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def escape_controls(text: str, pattern: re.Pattern[str] = CONTROL) -> str:

@@ -7,11 +7,11 @@ import contextvars
 import copy
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from simulator.escapes import CONTROL_BUT_NEWLINE
 from simulator.escapes import escape_controls as escape_controls  # re-exported: the CLI prints with it
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -47,10 +47,6 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-# Controls but LF: a traceback keeps its line breaks (see `TextFormatter`).
-_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-
-
 class TextFormatter(logging.Formatter):
     """`time level logger: message`, one line per record: control characters in the message are escaped. A
     traceback keeps its line breaks, but every line after the first is indented, so no text an exception
@@ -72,7 +68,7 @@ class TextFormatter(logging.Formatter):
 
 
 def _indented(text: str) -> str:
-    return escape_controls(text, _CONTROL_BUT_NEWLINE).replace("\n", "\n    ")
+    return escape_controls(text, CONTROL_BUT_NEWLINE).replace("\n", "\n    ")  # its line breaks kept
 
 
 def configure(fmt: str = "text", level: int = logging.INFO) -> None:

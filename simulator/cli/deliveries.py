@@ -48,7 +48,9 @@ def register(sub: Any) -> None:
 
 def deliveries_command(args: argparse.Namespace) -> int:
     window.given(args)  # an empty window is refused before anything is asked
-    with remote.client(args) as api, remote.speaking_to(args.server):
+    # Identified first, as every command that talks to a server: another service whose answer parsed as a page
+    # of deliveries ({"data": []}) was listed as "no deliveries", and --follow went on asking it for ever.
+    with remote.identified(args) as api:
         shown = Shown(args)
         cursor = _list(api, args, shown)
         if not args.follow:

@@ -43,7 +43,6 @@ from typing import Any, TextIO
 import httpx
 import uvicorn
 from rich.console import Console
-from rich.markup import escape
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -51,7 +50,7 @@ from starlette.routing import Route
 
 from simulator import json_input, signing
 from simulator.cli import listen_forward, listen_server, option_types, options
-from simulator.cli.listen_lines import Arrival, PipeConsole, header, json_line, text_line
+from simulator.cli.listen_lines import Arrival, PipeConsole, body_text, header, json_line, text_line
 from simulator.cli.listen_options import ListenOptions, options_from
 from simulator.errors import InvalidInput
 from simulator.receiving import detect_scheme, dig, event_ids_of
@@ -278,10 +277,7 @@ class Listener:
             return
         self.console.print(text_line(arrival), highlight=False, soft_wrap=True)
         if self.options.print_body:
-            try:
-                self.console.print_json(data=json_input.loads(body))
-            except (json_input.NotJson, RecursionError):
-                self.console.print(escape(body.decode("utf-8", "replace")), highlight=False)
+            self.console.print(body_text(body), highlight=False, soft_wrap=True)
 
 
 def malformed(body: bytes, provider: str) -> str | None:

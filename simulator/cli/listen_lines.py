@@ -1,5 +1,9 @@
-"""How `listen` writes down a request: `Arrival`, its text line and the columns it is in, its `--format json`
-record, and the console that prints the text."""
+"""How `listen` writes down a request: `Arrival`, its text line and the columns it is in, its `--print-body` text,
+its `--format json` record, and the console that prints the text.
+
+What a request carries (event types, ids, headers, a body) is the sender's text: its control characters are
+written as escapes (`\\x1b`), as `run`, `trigger` and `resend` print a receiver's answer, so a sender cannot clear
+the terminal, retitle it or rewrite the lines above."""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.highlighter import JSONHighlighter
 from rich.markup import escape
 from rich.text import Text
 
 from simulator import json_input
+from simulator.escapes import CONTROL_BUT_NEWLINE, escape_controls
 from simulator.timeutil import iso_ms
 
 MARKS = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[yellow]?[/]"}
@@ -66,22 +72,45 @@ def header() -> str:
     return row([name for name, _ in COLUMNS]) + "  signature  note"
 
 
+def shown(text: str) -> str:
+    """The sender's `text` as Rich markup that prints it as it is, on one line: control characters escaped, and
+    brackets not read as markup."""
+    return escape(escape_controls(text))
+
+
 def text_line(arrival: Arrival) -> str:
     """A request as `listen` prints it in text (Rich markup), under the titles of `header`."""
     clock = datetime.fromtimestamp(arrival.at).strftime("%H:%M:%S.%f")[:-3]
     color = "green" if 200 <= arrival.status < 300 else "red"
     check_text = f"{MARKS[arrival.verified]} {arrival.scheme}"
     if arrival.verified is not True:
-        check_text += f" ({escape(arrival.reason)})"
+        check_text += f" ({shown(arrival.reason)})"
     cells = [
         clock,
         arrival.provider,
-        escape(", ".join(arrival.types)),
-        escape(", ".join(arrival.event_ids) or "-"),
-        escape(arrival.delivery_id or "-"),
+        shown(", ".join(arrival.types)),
+        shown(", ".join(arrival.event_ids) or "-"),
+        shown(arrival.delivery_id or "-"),
     ]
     answer = f"[{color}]{arrival.status}[/]" + " " * (COLUMNS[-1][1] - len(str(arrival.status)))
-    return f"{row(cells)}  {answer}  {check_text}  {escape(arrival.note)}".rstrip()
+    return f"{row(cells)}  {answer}  {check_text}  {shown(arrival.note)}".rstrip()
+
+
+def body_text(body: bytes) -> Text:
+    """A body as `--print-body` prints it: JSON indented and highlighted, anything else as text; on lines of its
+    own either way, its other control characters escaped. JSON writes C0 controls as `\\u001b` itself, but leaves
+    C1 controls (CSI is one) and the line separators as they are: those are written as JSON's escapes too, so the
+    text is still the body's JSON."""
+    try:
+        data = json_input.loads(body)
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    except (json_input.NotJson, ValueError, RecursionError):  # not JSON, or nested deeper than json.dumps writes
+        return Text(escape_controls(body.decode("utf-8", "replace"), CONTROL_BUT_NEWLINE))
+    # Outside its strings json.dumps writes no control but LF; inside them, none but these.
+    text = CONTROL_BUT_NEWLINE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    highlighted = JSONHighlighter()(text)
+    highlighted.no_wrap, highlighted.overflow = True, None  # as Rich's own JSON: long lines run on, not cut
+    return highlighted
 
 
 def record(arrival: Arrival) -> dict[str, Any]:

@@ -93,6 +93,13 @@ class _ReplaceList(_Given):
         setattr(namespace, self.dest, [*current, values])
 
 
+class _Store(_Given):
+    """`store` that notes its use on the command line (`given_on_command_line`)."""
+
+    def take(self, namespace: argparse.Namespace, values: Any, again: bool) -> None:
+        setattr(namespace, self.dest, values)
+
+
 class _Once(_Given):
     """`store` that refuses a second value on the command line: argparse keeps the last, so `deliveries --run a
     --run b` listed b's deliveries alone, as if a had not been asked for (the control API takes one value of a
@@ -103,6 +110,11 @@ class _Once(_Given):
             first = quoted(str(getattr(namespace, self.dest)))
             raise argparse.ArgumentError(self, f"given twice ({first}, then {quoted(str(values))}): give one value")
         setattr(namespace, self.dest, values)
+
+
+def given_on_command_line(args: argparse.Namespace, flag: str) -> bool:
+    """Whether the command line gave option `flag` (a value from the environment alone is not)."""
+    return flag.lstrip("-").replace("-", "_") in getattr(args, "_given", set())
 
 
 def from_environment(args: argparse.Namespace, flag: str) -> str:
@@ -188,7 +200,7 @@ def add(
     shown = "" if "default:" in help else f"default: {'none' if default is None else default}; "
     parser.add_argument(
         flag,
-        action=_Once if once else "store",
+        action=_Once if once else _Store,
         default=initial,
         type=_naming_variable(type, choices),
         choices=choices,

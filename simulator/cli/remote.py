@@ -158,7 +158,8 @@ def identify(api: Client, server: str) -> None:
 @contextmanager
 def identified(args: argparse.Namespace) -> Iterator[Client]:
     """A client of `--server`, its errors in the CLI's words (`speaking_to`), once the server is known to be
-    webhook-sim's control API (`identify`): what a command that sends the server anything talks through."""
+    webhook-sim's control API (`identify`): what a command that talks to the server talks through, one that only
+    reads (`deliveries`) too."""
     with client(args) as api, speaking_to(args.server):
         identify(api, args.server)
         yield api

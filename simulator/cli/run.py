@@ -13,7 +13,7 @@ from simulator.delivery.faults_spec import parse_cli_fault
 from simulator.errors import FieldError, InvalidInput, quoted
 from simulator.models.enums import SIGNING_SCHEMES
 from simulator.models.inputs import RunSpec, parse
-from simulator.scenarios import Scenario, loader
+from simulator.scenarios import Scenario, lookup
 
 
 def register(sub: Any) -> None:
@@ -97,7 +97,7 @@ def parse_faults(items: list[str], where: str = "") -> dict[str, Any]:
 def cli_scenario(args: argparse.Namespace) -> Scenario:
     """The scenario the command line names: a YAML file's path (a command-line convenience: over the control API
     a scenario is only ever a name in the scenario folders), or a name."""
-    return loader.find_name_or_file(args.scenario, [Path(d) for d in args.scenarios])
+    return lookup.find_name_or_file(args.scenario, [Path(d) for d in args.scenarios])
 
 
 def _distinct_files(args: argparse.Namespace) -> None:

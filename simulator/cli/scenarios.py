@@ -77,11 +77,11 @@ def timeline(args: argparse.Namespace) -> tuple[Any, Preview, datetime]:
     from simulator.core.runs import TOO_LONG
     from simulator.core.validation import PLAN_LIMIT
     from simulator.errors import FieldError, InvalidInput
-    from simulator.scenarios import loader, runner
+    from simulator.scenarios import lookup, runner
 
     if not args.speed >= 0:
         raise InvalidInput("--speed: expected a number >= 0", errors=[FieldError("--speed", "expected >= 0")])
-    scenario = loader.find_name_or_file(args.name, [Path(d) for d in args.scenarios])
+    scenario = lookup.find_name_or_file(args.name, [Path(d) for d in args.scenarios])
     start = parse_time(args.start_time) if args.start_time else now_utc()
     planned = runner.timeline(
         scenario,

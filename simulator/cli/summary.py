@@ -110,6 +110,8 @@ def rows(report: dict[str, Any]) -> list[tuple[str, Any]]:
         ("deliveries", report["deliveries"]),
         ("succeeded", report["succeeded"]),
         ("failed", report["failed"]),
+        # Said only when there are some, as a stopped run has: a run that ended has none.
+        *([("not sent", report["not_sent"])] if report["not_sent"] else []),
         ("attempts", report["attempts"]),
     ]
     out += [(f"latency {k} (ms)", v) for k, v in report["latency_ms"].items()]

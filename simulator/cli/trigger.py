@@ -106,6 +106,7 @@ def trigger_command(args: argparse.Namespace) -> int:
     etype, overrides = check(args)
     retry = retries.retry_spec(args, etype.provider)
     if args.server:
+        _refuse_without_target(args)
         return _through_server(args, etype, overrides, retry)
     if args.subscription:
         raise InvalidInput(
@@ -129,6 +130,26 @@ def trigger_command(args: argparse.Namespace) -> int:
 
 
 # -- through a server -----------------------------------------------------------------------------------------
+
+# What says how a delivery is signed and retried: through a server, a subscription of its own made for --target.
+DELIVERY_OPTIONS = ("--signing", "--secret", "--max-attempts", "--retry-delays")
+
+
+def _refuse_without_target(args: argparse.Namespace) -> None:
+    """Refuse the options of `DELIVERY_OPTIONS` through `--server` without `--target` (InvalidInput, exit 2,
+    naming them): the event then goes to subscriptions that sign and retry as each was made, and the options
+    were ignored without a word. A value from the environment alone is left alone, as `--token`'s is: `run` and
+    `listen` read the same variables, and a shell that exports them for those still triggers to its subscriptions."""
+    given = [flag for flag in DELIVERY_OPTIONS if options.given_on_command_line(args, flag)]
+    if args.target or not given:
+        return
+    named = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1 else given)
+    need = "needs" if len(given) == 1 else "need"
+    raise InvalidInput(
+        f"{named} {need} --target: through --server without it, the event goes to the server's subscriptions, "
+        "which sign and retry as each was made: give --target URL for a delivery made with them",
+        errors=[FieldError(flag, f"{need} --target") for flag in given],  # said once, in the line above
+    )
 
 
 def _through_server(

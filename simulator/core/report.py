@@ -100,21 +100,29 @@ def outcome(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-async def failures(store: Store, run_id: str, limit: int = REPORT_FAILURES) -> tuple[list[dict[str, Any]], int]:
-    """The run's deliveries that did not succeed, oldest first (at most `limit` in full), and how many in all."""
-    found = [d for _, d in await store.list_deliveries(run_id=run_id) if d.status not in PASSED]
+def never_attempted(status: str, attempts: int) -> bool:
+    """Whether a delivery was never sent: a run stopped (Ctrl-C, SIGTERM, its own error) before its first attempt.
+    It did not fail, nor pass; an attempt cut short counts as made (the receiver may have the request)."""
+    return status == "pending" and attempts == 0
+
+
+async def failures(store: Store, run_id: str, limit: int = REPORT_FAILURES) -> tuple[list[dict[str, Any]], int, int]:
+    """The run's deliveries that were sent and did not succeed, oldest first (at most `limit` in full), how many in
+    all, and how many were never sent (`never_attempted`)."""
+    ended = [d for _, d in await store.list_deliveries(run_id=run_id) if d.status not in PASSED]
+    found = [d for d in ended if not never_attempted(d.status, d.attempts)]
     shown = []
     for delivery in found[:limit]:
         full = await store.get_delivery(delivery.id)
         shown.append(outcome(full or delivery))
-    return shown, len(found)
+    return shown, len(found), len(ended) - len(found)
 
 
 async def run_report(store: Store, run: Run) -> dict[str, Any]:
     attempts, latencies = await store.run_attempt_stats(run.id)
     counts = run.counts
-    failed = sum(n for status, n in counts.items() if status not in PASSED)
-    listed, total = await failures(store, run.id)
+    # Counted as failed, the deliveries a stopped run never sent made a verdict of what the receiver did not do.
+    listed, failed, not_sent = await failures(store, run.id)
     return {
         "run": run.id,
         "scenario": run.scenario,
@@ -127,18 +135,19 @@ async def run_report(store: Store, run: Run) -> dict[str, Any]:
         "deliveries": sum(counts.values()),
         "succeeded": counts.get("succeeded", 0),
         "failed": failed,
+        "not_sent": not_sent,
         "by_status": dict(sorted(counts.items())),
         "attempts": attempts,
         "latency_ms": {f"p{q}": percentile(latencies, q) for q in (50, 95, 99)},
         "duration_s": round((run.finished_at or 0) - (run.started_at or 0), 3) if run.finished_at else None,
         "failures": listed,
-        "failures_omitted": total - len(listed),
+        "failures_omitted": failed - len(listed),
     }
 
 
 def succeeded(report: dict[str, Any]) -> bool:
     """A run passes when it completed and every delivery succeeded."""
-    return report["status"] == "completed" and report["failed"] == 0
+    return report["status"] == "completed" and report["failed"] == 0 and report["not_sent"] == 0
 
 
 def failure_line(item: dict[str, Any]) -> str:
@@ -179,7 +188,7 @@ def junit_xml(report: dict[str, Any], deliveries: list[dict[str, Any]], started_
         tests=str(len(cases)),
         failures=str(sum(1 for c in cases if c.find("failure") is not None)),
         errors=str(sum(1 for c in cases if c.find("error") is not None)),
-        skipped="0",
+        skipped=str(sum(1 for c in cases if c.find("skipped") is not None)),
         time=f"{report['duration_s'] or 0:.3f}",
     )
     properties = ET.SubElement(suite, "properties")
@@ -196,7 +205,9 @@ def junit_xml(report: dict[str, Any], deliveries: list[dict[str, Any]], started_
 def _case(scenario: str, item: dict[str, Any]) -> ET.Element:
     name = f"{item['type']} {', '.join(item['event_ids']) or item['delivery']}"
     case = ET.Element("testcase", name=name, classname=f"webhook-sim.{scenario}", time=f"{item['seconds']:.3f}")
-    if item["status"] not in PASSED:
+    if never_attempted(item["status"], item["attempts"]):  # the run's own <error> case says why it stopped
+        ET.SubElement(case, "skipped", message=f"not sent: the run ended before its first attempt ({item['delivery']})")
+    elif item["status"] not in PASSED:
         failure = ET.SubElement(case, "failure", message=failure_line(item), type=item["status"])
         failure.text = "\n".join(
             [

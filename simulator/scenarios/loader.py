@@ -1,4 +1,5 @@
-"""Reading scenario files: YAML with line numbers, the JSON Schema, the semantic checks, discovery and lookup.
+"""Reading scenario files: YAML with line numbers, the JSON Schema, the semantic checks, discovery and lookup
+by name (the command line's, of a name or a file, is in `lookup`).
 
 Every problem is a `FieldError(field, message, file, line)`: the field as a path (`steps[2].wait.uniform[1]`), the
 1-based line of that node in the file. All the problems of a file are reported together.
@@ -352,9 +353,9 @@ def validate_files(paths: Iterable[str | Path]) -> list[FieldError]:
         if scenario is None:
             continue
         if scenario.name in builtins and path.parent != builtin:  # a server would skip it, as discover does
-            errors.append(_name_clash(scenario, "the built-in scenario"))
+            errors.append(name_clash(scenario, "the built-in scenario"))
         elif scenario.name in names:
-            errors.append(_name_clash(scenario, f"the scenario in {names[scenario.name]}"))
+            errors.append(name_clash(scenario, f"the scenario in {names[scenario.name]}"))
         names.setdefault(scenario.name, named)
     return errors
 
@@ -379,11 +380,14 @@ def _load_one(path: Path, errors: list[FieldError]) -> Scenario | None:
     return None
 
 
-def _name_clash(scenario: Scenario, other: str) -> FieldError:
-    line = _Document(Path(scenario.source).read_text("utf-8"), scenario.source).line(("name",))
-    return FieldError(
-        "name", f"name {scenario.name!r} is already used by {other}: expected a unique name", scenario.source, line
-    )
+def name_clash(scenario: Scenario, other: str) -> FieldError:
+    message = f"name {scenario.name!r} is already used by {other}: expected a unique name"
+    return FieldError("name", message, scenario.source, name_line(scenario))
+
+
+def name_line(scenario: Scenario) -> int | None:
+    """The line of the `name:` of the file `scenario` was read from."""
+    return _Document(Path(scenario.source).read_text("utf-8"), scenario.source).line(("name",))
 
 
 def builtin_dir() -> Path:
@@ -405,8 +409,11 @@ def _yaml_files(folder: Path, errors: list[FieldError]) -> list[Path]:
     return [p for p in named if p.is_file()]
 
 
+# What discovering folders found: the scenarios by name, the problems, and by name the later files that took a
+# name already found (skipped, each a problem too).
+_Found = tuple[dict[str, Scenario], list[FieldError], dict[str, list[Scenario]]]
 # (the folders as given) -> (their signature, what discovering them found)
-_DISCOVERED: dict[tuple[str, ...], tuple[tuple[Any, ...], dict[str, Scenario], list[FieldError]]] = {}
+_DISCOVERED: dict[tuple[str, ...], tuple[tuple[Any, ...], _Found]] = {}
 # One discovery at a time: a server reads its folders in threads (as it starts, and for each request that asks),
 # and a second reader waits for the first's result rather than parsing every file again beside it.
 _DISCOVERING = threading.Lock()
@@ -420,19 +427,29 @@ def discover(dirs: Iterable[str | Path] = ()) -> tuple[dict[str, Scenario], list
     or modified (by modification time and size), so a lookup costs one directory listing per folder.
     """
     with _DISCOVERING:
-        return _discover(dirs)
+        found, errors, _ = _discover(dirs)
+    return found, errors
 
 
-def _discover(dirs: Iterable[str | Path]) -> tuple[dict[str, Scenario], list[FieldError]]:
+def claimants(name: str, dirs: Iterable[str | Path] = ()) -> list[Scenario]:
+    """Every scenario called `name` among the built-in ones and those in `dirs`, the one `find` gives first: more
+    than one when files take one name (`discover` keeps the first and reports the others)."""
+    with _DISCOVERING:
+        found, _, clashes = _discover(dirs)
+    return [found[name], *clashes.get(name, [])] if name in found else []
+
+
+def _discover(dirs: Iterable[str | Path]) -> _Found:
     builtin = builtin_dir().resolve()
     folders = [builtin, *dict.fromkeys(Path(d).resolve() for d in dirs if Path(d).resolve() != builtin)]
     key = tuple(str(f) for f in folders)
     signature = tuple(_signature(f) for f in folders)
     cached = _DISCOVERED.get(key)
     if cached is not None and cached[0] == signature:
-        return dict(cached[1]), list(cached[2])
+        return dict(cached[1][0]), list(cached[1][1]), cached[1][2]
     found: dict[str, Scenario] = {}
     errors: list[FieldError] = []
+    clashes: dict[str, list[Scenario]] = {}
     for folder in folders:
         for path in _yaml_files(folder, errors):
             scenario = _load_one(path, errors)
@@ -441,12 +458,13 @@ def _discover(dirs: Iterable[str | Path]) -> tuple[dict[str, Scenario], list[Fie
             if scenario.name in found:
                 first = found[scenario.name]
                 owner = "the built-in scenario" if Path(first.source).parent == builtin else first.source
-                errors.append(_name_clash(scenario, owner))
+                errors.append(name_clash(scenario, owner))
+                clashes.setdefault(scenario.name, []).append(scenario)
                 continue
             found[scenario.name] = scenario
     found = dict(sorted(found.items()))
-    _DISCOVERED[key] = (signature, found, errors)
-    return dict(found), list(errors)
+    _DISCOVERED[key] = (signature, (found, errors, clashes))
+    return dict(found), list(errors), clashes
 
 
 def _signature(folder: Path) -> tuple[Any, ...] | None:
@@ -470,7 +488,7 @@ def _stamp(entry: os.DirEntry[str]) -> tuple[int, int]:
 def find(name: str, dirs: Iterable[str | Path] = ()) -> Scenario:
     """The scenario called `name`: a built-in one or one in `dirs`. A name is only ever looked up there, never
     read as a path (the control API must not reach the server's working directory); a caller that holds a
-    path loads it with `find_name_or_file` or `load_file`."""
+    path loads it with `lookup.find_name_or_file` or `load_file`."""
     found, errors = discover(dirs)
     if name in found:
         return found[name]
@@ -488,24 +506,3 @@ def find(name: str, dirs: Iterable[str | Path] = ()) -> Scenario:
         f"unknown scenario {quoted(name)}{hint}{broken}",
         errors=[FieldError("scenario", f"unknown scenario {quoted(name)}"), *first],
     )
-
-
-def is_path(text: str | Path) -> bool:
-    """Whether the command line's `text` means a file rather than a name: a YAML file name or a path with a
-    folder in it (`./my-scenario`, not `my-scenario`)."""
-    return isinstance(text, Path) or str(text).endswith((".yaml", ".yml")) or "/" in str(text) or os.sep in str(text)
-
-
-def find_name_or_file(text: str | Path, dirs: Iterable[str | Path] = ()) -> Scenario:
-    """The command line's convenience: the scenario in the file `text` when it is a path (`is_path`), else the
-    scenario of that name (`find`). A file may not take the name of a built-in or of another file in `dirs`: its
-    run would have that scenario's ids (`validate` and the server refuse it too)."""
-    if not is_path(text):
-        return find(str(text), dirs)
-    scenario = load_file(text)
-    known = discover(dirs)[0].get(scenario.name)
-    if known is not None and Path(known.source).resolve() != Path(scenario.source).resolve():
-        builtin = Path(known.source).parent == builtin_dir().resolve()
-        owner = "the built-in scenario" if builtin else f"the scenario in {known.source}"
-        raise ScenarioInvalid(scenario.source, [_name_clash(scenario, owner)])
-    return scenario

@@ -301,10 +301,10 @@ class WebhookSim:
     def provider_of(self, scenario: str | Path) -> str | None:
         """The provider a scenario (a name or a file's path) is of; None when it cannot be read (the run's own
         error then says why)."""
-        from simulator.scenarios import loader
+        from simulator.scenarios import lookup
 
         try:
-            return loader.find_name_or_file(scenario, self.local.sim.scenario_dirs).provider
+            return lookup.find_name_or_file(scenario, self.local.sim.scenario_dirs).provider
         except Exception:
             return None
 
@@ -315,10 +315,10 @@ class WebhookSim:
         text = str(scenario)
         if not (isinstance(scenario, Path) or text.endswith((".yaml", ".yml"))):
             return text
-        from simulator.scenarios import loader
+        from simulator.scenarios import lookup
 
         path = Path(text).resolve()
-        loaded = loader.find_name_or_file(path, self.local.sim.scenario_dirs)
+        loaded = lookup.find_name_or_file(path, self.local.sim.scenario_dirs)
         if path.parent not in self.local.sim.scenario_dirs:
             self.local.sim.scenario_dirs.append(path.parent)
         return loaded.name

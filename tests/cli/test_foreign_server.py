@@ -1,6 +1,7 @@
 """A `--server` that is not webhook-sim's control API is found out with a `GET /health` before anything is sent:
-the command is refused (exit 2, naming --server) and the other server receives no POST, PATCH or DELETE. A proxy
-answering 5xx has no server behind it to tell: exit 1, as for any server that does not answer, and nothing sent."""
+the command is refused (exit 2, naming --server) and the other server receives no POST, PATCH or DELETE, nor any
+other request (`deliveries` only reads, and is refused the same way). A proxy answering 5xx has no server behind
+it to tell: exit 1, as for any server that does not answer, and nothing sent."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ COMMANDS = {
     "subscriptions create": ["subscriptions", "create", "http://127.0.0.1:9/x"],
     "subscriptions delete": ["subscriptions", "delete", "sub_x"],
     "listen --server": ["listen", "--port", "0"],
+    "deliveries": ["deliveries"],
+    "deliveries --follow": ["deliveries", "--follow"],
 }
 # Each command before another service; `trigger` before each kind of answer.
 CASES = [(command, "another service") for command in COMMANDS] + [
@@ -78,3 +81,16 @@ def test_a_newer_server_that_tells_more_in_its_health_is_taken_for_webhook_sim()
     with serving(foreign(200, "application/json", health, seen)) as url:
         cli("trigger", "token.created", "--server", url)
     assert seen[:2] == [("GET", "/health"), ("POST", "/events")], seen
+
+
+def test_deliveries_from_a_service_whose_answers_read_as_an_empty_page_is_refused() -> None:
+    """Its `{"data": []}` read as a page of deliveries: `deliveries` said "no deliveries" and exit 0, and with
+    --follow went on asking it until Ctrl-C."""
+    seen: list[tuple[str, str]] = []
+    page = b'{"data": [], "next_cursor": null}'
+    with serving(foreign(200, "application/json", page, seen)) as url:
+        done = cli("deliveries", "--server", url)
+    assert done.returncode == 2, done
+    assert done.stderr.startswith(f"error: --server {url} is not webhook-sim's control API"), done.stderr
+    assert "no deliveries" not in done.stderr and done.stdout == "", done
+    assert seen == [("GET", "/health")], seen

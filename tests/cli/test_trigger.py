@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from simulator.signing import new_secret
 from simulator.testing import make_verifier
 from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually
 from tests.ports import refused_port
+
+SECRET = new_secret("syncfy")  # read as Syncfy's without --signing
 
 
 def event_id(out: str) -> str:
@@ -183,3 +187,43 @@ def test_through_a_server_a_refused_override_leaves_no_subscription_behind(main,
     assert "no field 'nope' here" in ran.err
     assert api.get("/subscriptions").json()["data"] == []
     assert receiver.requests == []
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        ["--max-attempts", "1"],
+        ["--retry-delays", "0,1s"],
+        ["--signing", "standard"],
+        ["--secret", SECRET],
+        ["--subscription", "SUB", "--max-attempts", "1"],  # SUB: the subscription's id
+    ],
+    ids=["max-attempts", "retry-delays", "signing", "secret", "with-subscription"],
+)
+def test_through_a_server_the_options_of_a_target_need_one(exit_2, server, api, receiver, given: list[str]):
+    """Without --target the event goes to the subscriptions, which sign and retry as each was made: the option was
+    ignored without a word, and the event sent on the subscription's own schedule."""
+    sub = api.post("/subscriptions", json={"url": receiver.url, "events": ["token.*"]}).json()["id"]
+    err = exit_2("trigger", "token.created", "--server", server.url, *[sub if w == "SUB" else w for w in given])
+    option = next(word for word in given if word.startswith("--") and word != "--subscription")
+    assert err.startswith(f"error: {option} needs --target: through --server without it"), err
+    assert len(err.splitlines()) == 1, err
+    assert api.get("/deliveries").json()["data"] == [] and receiver.requests == []
+
+
+def test_through_a_server_several_options_of_a_target_are_named_together(exit_2, server):
+    err = exit_2("trigger", "token.created", "--server", server.url, "--signing", "standard", "--max-attempts", "2")
+    assert err.startswith("error: --signing and --max-attempts need --target"), err
+
+
+def test_through_a_server_the_options_of_a_target_from_the_environment_are_left_alone(
+    main, server, api, receiver, monkeypatch: pytest.MonkeyPatch
+):
+    """`run` and `listen` read the same variables: a shell exporting them for those still triggers to its
+    subscriptions, as with a token from WEBHOOK_SIM_TOKEN."""
+    api.post("/subscriptions", json={"url": receiver.url, "events": ["token.*"]})
+    monkeypatch.setenv("WEBHOOK_SIM_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("WEBHOOK_SIM_SECRET", SECRET)
+    ran = main("trigger", "token.created", "--server", server.url)
+    assert ran.code == 0, ran
+    assert len(receiver.requests) == 1
