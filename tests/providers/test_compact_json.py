@@ -121,3 +121,42 @@ def test_a_call_after_one_that_failed_midway_sees_no_circle():
         inner["x"] = [1.0]
         assert compact_json(outer, ensure_ascii=ensure_ascii, allow_nan=False) == _dumps(outer, ensure_ascii, False)
         inner["x"] = [math.nan]
+
+
+@pytest.mark.parametrize("ensure_ascii,allow_nan", ARGS)
+def test_floats_of_every_magnitude_give_what_json_dumps_gives(ensure_ascii: bool, allow_nan: bool) -> None:
+    """orjson spells some floats otherwise (`0.00001`, `1e-7`): each such body goes the C encoder's way."""
+    for exponent in range(-325, 309):
+        for mantissa in (1.0, 1.5, -3.3, 9.999999999999999, 2.2250738585072014, 4.9406564584124654):
+            try:
+                number = mantissa * 10.0**exponent
+            except OverflowError:
+                continue
+            for value in ({"a": number}, {"a": [1, number]}, {"a": {"b": number}, "c": "x"}):
+                assert _outcome(compact_json, value, ensure_ascii=ensure_ascii, allow_nan=allow_nan) == _outcome(
+                    lambda v=value: _dumps(v, ensure_ascii, allow_nan)
+                ), value
+
+
+def test_the_catalog_bodies_are_written_by_orjson_where_it_writes_what_json_dumps_writes() -> None:
+    """The quick way is taken for nearly every body, and gives json.dumps's string whenever it is."""
+    ctx = catalog.new_context(11, datetime(2025, 3, 14, tzinfo=UTC))
+    quick = 0
+    types = catalog.event_types()
+    for i, etype in enumerate(types):
+        event = catalog.build_event(etype, replace(ctx, now=ctx.now + timedelta(seconds=i)))
+        ascii_only = event.provider == "syncfy"
+        text = base._orjson(event.data, ascii_only)
+        if text is not None:
+            quick += 1
+            assert text == _dumps(event.data, ascii_only, not ascii_only), etype.key
+    assert quick >= len(types) * 0.9, f"{quick} of {len(types)}"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"a": "null"}, {"a": "0.00001"}, {"a": "1e-7]"}, {"a": "é"}, {1: "x"}, {"a": 2**64}, {"a": "\ud800"}],
+    ids=["null", "small", "exponent", "not-ascii", "int-key", "big-int", "surrogate"],
+)
+def test_what_orjson_may_write_otherwise_goes_the_c_encoders_way(value: dict[Any, Any]) -> None:
+    assert base._orjson(value, ensure_ascii=True) is None
