@@ -235,11 +235,6 @@ class Lane:
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("the lane of %s stopped: %r", self.sub.id, error, exc_info=error)
 
-    async def answered(self, timeout: float) -> None:
-        """Wait, for up to `timeout` seconds, for the attempts under way now to end (and be recorded)."""
-        if self._in_flight:
-            await asyncio.wait(set(self._in_flight), timeout=timeout)
-
     async def close(self, grace: float) -> None:
         """Stop starting attempts; let those in flight finish for up to `grace` seconds."""
         self._closing = True
