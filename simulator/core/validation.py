@@ -14,7 +14,7 @@ from simulator.errors import FieldError, InvalidInput
 from simulator.ids import OBJECT_ID_FIRST, OBJECT_ID_LAST
 from simulator.models.inputs import RunSpec
 from simulator.models.records import Subscription
-from simulator.scenarios import loader, runner
+from simulator.scenarios import loader, lookup, runner
 from simulator.scenarios.model import Emit, FieldPath, Scenario, field_path, walk_paths
 from simulator.timeutil import utc
 
@@ -30,10 +30,12 @@ class ValidRun:
     params: dict[str, Any]
 
 
-async def find_scenario(name: str, scenario_dirs: Sequence[Path]) -> Scenario:
+async def find_scenario(name: str, scenario_dirs: Sequence[Path], *, unique: bool = False) -> Scenario:
     """The scenario called `name` (`loader.find`), looked up off the event loop: the first reading of the folders
-    parses and checks every file (0.2 s for the built-in ones on a quick day), and a changed file is read again."""
-    return await asyncio.to_thread(loader.find, name, scenario_dirs)
+    parses and checks every file (0.2 s for the built-in ones on a quick day), and a changed file is read again.
+    `unique`: refused (InvalidInput) when several files declare the name (`lookup.find_one`), as a new run or
+    schedule is; a run already recorded plays the file it always played."""
+    return await asyncio.to_thread(lookup.find_one if unique else loader.find, name, scenario_dirs)
 
 
 async def validate_run(
@@ -53,7 +55,7 @@ async def validate_run(
     the API document states; otherwise text is converted (`--param refreshes=3`).
     """
     if scenario is None:
-        scenario = await find_scenario(spec.scenario, scenario_dirs)
+        scenario = await find_scenario(spec.scenario, scenario_dirs, unique=True)
     elif scenario.name != spec.scenario:
         raise ValueError(f"the spec names {spec.scenario!r} but the scenario given is {scenario.name!r}")
     if typed_params:

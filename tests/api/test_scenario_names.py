@@ -14,9 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from simulator.api.app import server_app
 from simulator.models import answers as schemas
 from simulator.scenarios import loader
-from tests.api.harness import eventually, ok, problem
+from tests.api.harness import ApiServer, eventually, ok, problem
 from tests.api.serving import ROOT, Served, clean_env
 
 TARGET = "http://127.0.0.1:9/"
@@ -155,3 +156,28 @@ def test_a_run_interrupted_by_a_crash_counts_the_events_it_stored(tmp_path: Path
             assert after["events"] == len(api.get(f"/runs/{run['id']}/events").json()["data"]) == 20
     finally:
         served.stop()
+
+
+def test_a_name_two_files_declare_starts_no_run_and_no_schedule(tmp_path: Path) -> None:
+    """A new run or schedule by a name two folder files declare is refused, naming both files: the server played
+    the first it read, which may not be the one its author edited (`serve` and `GET /scenarios` said so only in a
+    list of problems)."""
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    for stem, text in (("a", "one event"), ("b", "the other")):
+        body = f"name: twice\nprovider: syncfy\ndescription: {text}\nsteps:\n  - emit: credentials.created\n"
+        (folder / f"{stem}.yaml").write_text(body)
+    (folder / "once.yaml").write_text(
+        "name: once\nprovider: syncfy\ndescription: d\nsteps:\n  - emit: credentials.created\n"
+    )
+    server = ApiServer(server_app(str(tmp_path / "api.db"), scenario_dirs=[folder], grace=1)).start()
+    try:
+        with server.client() as api:
+            for path, extra in (("/runs", {"speed": 0, "target": TARGET}), ("/schedules", {"interval": 3600})):
+                said = problem(api.post(path, json={"scenario": "twice", **extra}), 422, "scenario")
+                assert "declared by 2 files" in said["detail"], said
+                assert str(folder / "a.yaml") in said["detail"] and str(folder / "b.yaml") in said["detail"], said
+            assert api.get("/runs").json()["data"] == [] and api.get("/schedules").json()["data"] == []
+            ok(api.post("/runs", json={"scenario": "once", "speed": 0, "target": TARGET}), schemas.Run, 202)
+    finally:
+        server.stop()
