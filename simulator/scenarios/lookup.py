@@ -9,7 +9,7 @@ from pathlib import Path
 
 from simulator.errors import FieldError, InvalidInput, quoted
 from simulator.scenarios.document import ScenarioInvalid
-from simulator.scenarios.loader import builtin_dir, claimants, discover, find, load_file, name_clash, name_line
+from simulator.scenarios.loader import builtin_dir, claimants, find, load_file, name_clash, name_line
 from simulator.scenarios.model import Scenario
 
 
@@ -22,14 +22,16 @@ def is_path(text: str | Path) -> bool:
 def find_name_or_file(text: str | Path, dirs: Iterable[str | Path] = ()) -> Scenario:
     """The command line's convenience: the scenario in the file `text` when it is a path (`is_path`), else the
     scenario of that name (`find_one`). A file may not take the name of a built-in or of another file in `dirs`:
-    its run would have that scenario's ids (`validate` and the server refuse it too)."""
+    its run would have that scenario's ids, and by name the server plays neither (`validate` refuses it too)."""
     dirs = list(dirs)
     if not is_path(text):
         return find_one(str(text), dirs)
     scenario = load_file(text)
-    known = discover(dirs)[0].get(scenario.name)
-    if known is not None and Path(known.source).resolve() != Path(scenario.source).resolve():
-        owner = "the built-in scenario" if _builtin(known) else f"the scenario in {known.source}"
+    here = Path(scenario.source).resolve()
+    # Any other file of that name, not only the one read first: by name, the server refuses them all.
+    others = [known for known in claimants(scenario.name, dirs) if Path(known.source).resolve() != here]
+    if others:
+        owner = "the built-in scenario" if _builtin(others[0]) else f"the scenario in {others[0].source}"
         raise ScenarioInvalid(scenario.source, [name_clash(scenario, owner)])
     return scenario
 

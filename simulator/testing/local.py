@@ -318,7 +318,8 @@ class WebhookSim:
         from simulator.scenarios import lookup
 
         path = Path(text).resolve()
-        loaded = lookup.find_name_or_file(path, self.local.sim.scenario_dirs)
+        # With its folder, which the server reads from now on: another file there of that name makes it ambiguous.
+        loaded = lookup.find_name_or_file(path, [*self.local.sim.scenario_dirs, path.parent])
         if path.parent not in self.local.sim.scenario_dirs:
             self.local.sim.scenario_dirs.append(path.parent)
         return loaded.name

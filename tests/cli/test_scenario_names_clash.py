@@ -37,6 +37,18 @@ def test_a_name_two_files_declare_is_refused_naming_both(tmp_path: Path, receive
     assert receiver.requests == []
 
 
+@pytest.mark.parametrize(("mine", "other"), [("a", "b"), ("b", "a")])
+def test_either_file_of_a_name_two_declare_is_refused_by_its_path(
+    main, tmp_path: Path, receiver: Receiver, mine: str, other: str
+) -> None:
+    """The file read first was played by its path, though by name neither is anyone's."""
+    dirs = folder(tmp_path, a=ONE, b=OTHER)
+    ran = main("run", str(dirs / f"{mine}.yaml"), "--scenarios", str(dirs), "--target", receiver.url, "--speed", "0")
+    assert ran.code == 2, ran
+    assert f"'my-flow' is already used by the scenario in {dirs / f'{other}.yaml'}" in ran.err, ran.err
+    assert receiver.requests == []
+
+
 def test_a_file_taking_a_builtin_name_makes_that_name_ambiguous(main, tmp_path: Path, receiver: Receiver) -> None:
     """The built-in was played, and the folder's file by that name skipped unsaid."""
     dirs = folder(tmp_path, mine=ONE.replace("my-flow", "syncfy-two-factor"))

@@ -125,9 +125,11 @@ def test_a_scenario_file_named_like_another_is_refused_not_swapped(webhook_sim, 
     (tmp_path / "b" / "one.yaml").write_text(ONE_EVENT.replace("plugin-one-event", "dup-name"))
     two = ONE_EVENT.replace("plugin-one-event", "dup-name") + "  - emit: credentials.updated\n"
     (tmp_path / "b" / "two.yaml").write_text(two)
+    for mine, other in (("one", "two"), ("two", "one")):  # the first read too: by name, neither is the server's
+        with pytest.raises(ScenarioInvalid, match=f"'dup-name' is already used by the scenario in .*{other}.yaml"):
+            webhook_sim.run(tmp_path / "b" / f"{mine}.yaml", seed=1, target=webhook_receiver.url)
+    (tmp_path / "b" / "two.yaml").unlink()
     assert webhook_sim.run(tmp_path / "b" / "one.yaml", seed=1, target=webhook_receiver.url).wait(30).events == 1
-    with pytest.raises(ScenarioInvalid, match="dup-name"):
-        webhook_sim.run(tmp_path / "b" / "two.yaml", seed=1, target=webhook_receiver.url)
     assert len(webhook_sim.client.list_runs().data) == 1  # nothing else was played
 
 
