@@ -136,12 +136,16 @@ async def test_the_async_clients_wait_takes_only_finite_seconds(webhook_sim: Web
 def test_a_timed_out_wait_says_a_disabled_subscriptions_delivery_waits_for_it(
     webhook_sim: WebhookSim, make_webhook_receiver: Callable[..., Receiver]
 ) -> None:
-    receiver = make_webhook_receiver(status=500)
-    sub = webhook_sim.subscribe(receiver.url, retry={"delays": [], "jitter": 0}, disable_after=1)
+    # The first answer is slow, one at a time: the second event is emitted (a delivery is made) before the
+    # first dies and disables the subscription. Emitted after, it would have no delivery to wait for.
+    receiver = make_webhook_receiver()
+    receiver.respond(500, delay=1.0)
+    retry = {"delays": [], "jitter": 0}
+    sub = webhook_sim.subscribe(receiver.url, retry=retry, disable_after=1, max_in_flight=1)
     for _ in range(2):
         webhook_sim.emit("credentials.updated", subscriptions=[sub.id])
     with pytest.raises(AssertionError) as caught:
-        webhook_sim.wait_for_deliveries(2, timeout=2, subscription=sub.id)
+        webhook_sim.wait_for_deliveries(2, timeout=3, subscription=sub.id)
     said = str(caught.value)
     assert f"waits: its subscription {sub.id} is disabled" in said, said
     assert "due now" not in said, said
