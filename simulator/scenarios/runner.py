@@ -15,7 +15,6 @@ import heapq
 import json
 import math
 import random
-import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import aclosing, suppress
@@ -29,6 +28,7 @@ from simulator.models import BuildContext, Event
 from simulator.providers.base import EventType
 from simulator.scenarios import checks, distributions, lookahead, offload
 from simulator.scenarios.checks import override_problems
+from simulator.scenarios.coercion import coerce
 from simulator.scenarios.guard import Guard, Open
 from simulator.scenarios.model import (
     Branch,
@@ -43,7 +43,6 @@ from simulator.scenarios.model import (
     field_path,
     substitute,
 )
-from simulator.words import OFF_WORDS, ON_WORDS
 
 # At speed 0 nothing sleeps; the loop is still given a turn once this many seconds have gone by without one, so
 # cancellation gets through and a timed run beside it sends on time (given a turn every 256 events, the loop was
@@ -95,64 +94,6 @@ def resolve_params(scenario: Scenario, given: Mapping[str, Any]) -> dict[str, An
             f"bad parameters for scenario {scenario.name}: {errors[0].field}: {errors[0].message}", errors=errors
         )
     return values
-
-
-# Numbers as a person types them in ASCII: Python's int() and float() also take `1_000` and other scripts'
-# digits (`٣`), which no shell user means as a count.
-_WHOLE = re.compile(r"[+-]?[0-9]+", re.ASCII)
-_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
-
-
-def coerce(value: Any, default: Any) -> Any:
-    """`value` as the type of `default` (a `--param k=v` string becomes an int, float or bool as declared)."""
-    if default is None:
-        return value
-    if isinstance(default, bool):
-        return _to_bool(value)
-    if isinstance(default, int):
-        return _to_int(value)
-    if isinstance(default, float):
-        return _to_float(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    raise ValueError(f"expected a string, got {value!r}")
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if isinstance(value, str | int) and text in ON_WORDS + OFF_WORDS:
-        return text in ON_WORDS
-    raise ValueError(f"expected true or false, got {value!r}")
-
-
-def _to_int(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
-        return int(value.strip())
-    raise ValueError(f"expected a whole number, got {value!r}")
-
-
-def _to_float(value: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if not _NUMBER.fullmatch(text):
-            endless = text.lower().lstrip("+-") in ("nan", "inf", "infinity")
-            raise ValueError(f"expected a {'finite ' if endless else ''}number, got {value!r}")
-        number = float(text)
-    else:
-        raise ValueError(f"expected a number, got {value!r}")
-    if not math.isfinite(number):
-        raise ValueError(f"expected a finite number, got {value!r}")
-    return number
 
 
 # --- binding: templates resolved, numbers checked --------------------------------------------------------------
