@@ -8,7 +8,6 @@ Every problem is a `FieldError(field, message, file, line)`: the field as a path
 from __future__ import annotations
 
 import difflib
-import os
 import threading
 from collections.abc import Iterable
 from importlib import resources
@@ -19,6 +18,7 @@ from simulator import catalog, files
 from simulator.errors import AmbiguousEventType, FieldError, InvalidInput, NotFound, UnknownEventType, quoted
 from simulator.scenarios import checks, distributions
 from simulator.scenarios.document import KINDS, ScenarioInvalid, _Document, _schema_errors
+from simulator.scenarios.folders import signature, yaml_files
 from simulator.scenarios.model import (
     Branch,
     Choose,
@@ -398,17 +398,6 @@ def builtin_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "scenarios"
 
 
-def _yaml_files(folder: Path, errors: list[FieldError]) -> list[Path]:
-    if not folder.is_dir():
-        errors.append(FieldError("", "no such directory: expected a folder of scenario files", str(folder)))
-        return []
-    named = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
-    for path in named:
-        if not path.is_file():  # skipped unsaid, a folder or a FIFO so named left its author looking for a typo
-            errors.append(FieldError("", "not a regular file (a folder, a FIFO, a broken link): not read", str(path)))
-    return [p for p in named if p.is_file()]
-
-
 # What discovering folders found: the scenarios by name, the problems, and by name the later files that took a
 # name already found (skipped, each a problem too).
 _Found = tuple[dict[str, Scenario], list[FieldError], dict[str, list[Scenario]]]
@@ -443,15 +432,15 @@ def _discover(dirs: Iterable[str | Path]) -> _Found:
     builtin = builtin_dir().resolve()
     folders = [builtin, *dict.fromkeys(Path(d).resolve() for d in dirs if Path(d).resolve() != builtin)]
     key = tuple(str(f) for f in folders)
-    signature = tuple(_signature(f) for f in folders)
+    stamps = tuple(signature(f) for f in folders)
     cached = _DISCOVERED.get(key)
-    if cached is not None and cached[0] == signature:
+    if cached is not None and cached[0] == stamps:
         return dict(cached[1][0]), list(cached[1][1]), cached[1][2]
     found: dict[str, Scenario] = {}
     errors: list[FieldError] = []
     clashes: dict[str, list[Scenario]] = {}
     for folder in folders:
-        for path in _yaml_files(folder, errors):
+        for path in yaml_files(folder, errors):
             scenario = _load_one(path, errors)
             if scenario is None:
                 continue
@@ -463,26 +452,8 @@ def _discover(dirs: Iterable[str | Path]) -> _Found:
                 continue
             found[scenario.name] = scenario
     found = dict(sorted(found.items()))
-    _DISCOVERED[key] = (signature, (found, errors, clashes))
+    _DISCOVERED[key] = (stamps, (found, errors, clashes))
     return dict(found), list(errors), clashes
-
-
-def _signature(folder: Path) -> tuple[Any, ...] | None:
-    """What discovery depends on in `folder`: each scenario file's name, modification time and size."""
-    try:
-        with os.scandir(folder) as entries:
-            named = [e for e in entries if e.name.endswith((".yaml", ".yml"))]
-            # What is not a file counts by its name alone: discovery reports it (see `_yaml_files`).
-            return tuple(sorted((e.name, *_stamp(e)) for e in named))
-    except OSError:
-        return None
-
-
-def _stamp(entry: os.DirEntry[str]) -> tuple[int, int]:
-    if not entry.is_file():
-        return 0, -1
-    stat = entry.stat()
-    return stat.st_mtime_ns, stat.st_size
 
 
 def find(name: str, dirs: Iterable[str | Path] = ()) -> Scenario:
