@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)  # True is an int, but no number
 
 
 def number(name: str, value: object) -> float:
     """`value`, an int or a float (its range is the caller's to check)."""
-    if not isinstance(value, int | float) or isinstance(value, bool):  # True is an int, but no number
+    if not _is_number(value):
         raise TypeError(f"{name} must be a number, got {value!r}")
     return value
 
 
 def seconds(name: str, value: object, *, finite: bool = True) -> float:
     """`value` as a number of seconds: 0 or more, and finite unless `finite` is False (a delay may be for ever)."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
+    if not _is_number(value):
         raise TypeError(f"{name} must be a number of seconds, got {value!r}")
     if not value >= 0 or (finite and not math.isfinite(value)):  # NaN fails `>= 0`
         raise ValueError(f"{name} must be 0 or more seconds{' (finite)' if finite else ''}, got {value}")

@@ -120,10 +120,9 @@ def given_on_command_line(args: argparse.Namespace, flag: str) -> bool:
 def from_environment(args: argparse.Namespace, flag: str) -> str:
     """The words " (from the environment: VARIABLE)" when the list option `flag` holds its variable's values (the
     command line did not give it), else none: a refusal of one of them then says where it came from."""
-    dest = flag.lstrip("-").replace("-", "_")
-    if dest in getattr(args, "_given", set()):
+    if given_on_command_line(args, flag):
         return ""
-    return f" (from the environment: {env_name(dest)})"
+    return f" (from the environment: {env_name(flag.lstrip('-').replace('-', '_'))})"
 
 
 def repeated_key(flag: str, key: str, what: str, where: str = "") -> InvalidInput:

@@ -41,10 +41,11 @@ def find_one(name: str, dirs: Iterable[str | Path] = ()) -> Scenario:
     each file that does when there are more. Discovery plays the first file it reads and reports the others among
     its problems, which a run by name never showed: the file played may not be the one its author had edited."""
     dirs = list(dirs)
-    scenario = find(name, dirs)
-    named = claimants(name, dirs)
-    if len(named) < 2:
-        return scenario
+    named = claimants(name, dirs)  # one discovery of the folders, which `find` would make again
+    if not named:
+        return find(name, dirs)  # raises, saying what is close and which files could not be read
+    if len(named) == 1:
+        return named[0]
     files = [("the built-in " if _builtin(s) else "") + f"{s.source}:{name_line(s) or 1}" for s in named]
     listed = ", ".join(files[:-1]) + " and " + files[-1]
     raise InvalidInput(

@@ -104,7 +104,7 @@ class RunHandle:
     def wait(self, timeout: float = 60.0) -> RunInfo:
         """Block until the run completed, failed or was cancelled (its deliveries then are final, but for those of a
         subscription disabled after consecutive dead deliveries: they wait, `failed`, until it is enabled)."""
-        return self.client.wait_run(self.id, arguments.seconds("timeout", timeout))
+        return self.client.wait_run(self.id, timeout)  # which checks `timeout` (`arguments.seconds`)
 
     async def wait_async(self, timeout: float = 60.0) -> RunInfo:
         # A thread, not the test's loop, does the polling: a consumer served on that loop keeps answering.
