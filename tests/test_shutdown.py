@@ -12,6 +12,7 @@ import pytest
 from simulator.core.runs import INTERRUPTED
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import EventSpec, RunSpec, SubscriptionSpec
+from simulator.store.resume import own_work_only
 from tests.conftest import silent_receiver, until
 
 
@@ -28,12 +29,14 @@ async def test_closing_stops_a_live_run_whose_record_is_gone(tmp_path: Path) -> 
 async def test_a_run_the_stopping_process_cuts_short_ends_interrupted_and_a_reset_one_cancelled(
     tmp_path: Path,
 ) -> None:
-    """Nobody cancelled a run a stopping server cut short: it ends as a crash leaves it, failed as interrupted."""
+    """Nobody cancelled a run that `webhook-sim run` plays (it reports on it, and ends with it) when its process
+    stops: it ends as a crash leaves it, failed as interrupted. (A server's run goes on: see test_run_resume.)"""
     db = str(tmp_path / "sim.db")
-    sim = await Simulator.open(db)
-    spec = RunSpec(scenario="syncfy-credential-lifecycle", target="http://127.0.0.1:9/", speed=1, seed=1)
-    cut = await sim.runs.start(spec)
-    await asyncio.wait_for(sim.close(grace=1), 10)
+    with own_work_only():
+        sim = await Simulator.open(db)
+        spec = RunSpec(scenario="syncfy-credential-lifecycle", target="http://127.0.0.1:9/", speed=1, seed=1)
+        cut = await sim.runs.start(spec)
+        await asyncio.wait_for(sim.close(grace=1), 10)
     again = await Simulator.open(db)
     try:
         run = await again.runs.get(cut.id)

@@ -91,7 +91,9 @@ def server_app(
 
     @asynccontextmanager
     async def owned() -> AsyncIterator[Simulator]:
-        sim = await Simulator.open(db, scenario_dirs=scenario_dirs, key=key, sends=sends, lease_ttl=lease_ttl)
+        sim = await Simulator.open(
+            db, scenario_dirs=scenario_dirs, key=key, sends=sends, lease_ttl=lease_ttl, claims=sends
+        )
         sim.provider_key = provider_key
         pruning = asyncio.create_task(keep(sim.store, retention, sim.redelivering)) if retention is not None else None
         try:

@@ -28,6 +28,9 @@ class Play:
     faults: dict[str, Any] | None
     subs: list[Subscription] | None
     adhoc: bool  # the subscriptions are the run's own target's: retired when the run has settled
+    # Whether another process may go on with it when the one playing it stops (see `run_resume`): not a run that
+    # `webhook-sim run` plays, which reports on it and ends with it.
+    resumable: bool = False
 
 
 def record_of(
@@ -37,9 +40,11 @@ def record_of(
     seed: int,
     start: datetime,
     subs: list[Subscription] | None,
+    resumable: bool,
 ) -> dict[str, Any]:
     """The record of a run of `spec`, validated into `scenario` and `params`, with its seed, start and targets."""
     return {
+        "resumable": resumable,
         "scenario": scenario.name,
         "params": params,
         "seed": seed,
@@ -68,5 +73,18 @@ async def play_of(
     adhoc = record.get("target") is not None
     faults = record.get("faults") or None
     return Play(
-        scenario, dict(record["params"]), int(record["seed"]), float(record["speed"]), start, faults, subs, adhoc
+        scenario,
+        dict(record["params"]),
+        int(record["seed"]),
+        float(record["speed"]),
+        start,
+        faults,
+        subs,
+        adhoc,
+        resumable=resumable(record),
     )
+
+
+def resumable(record: dict[str, Any]) -> bool:
+    """Whether the run of `record` goes on elsewhere when its process stops (a record from before runs did: no)."""
+    return record.get("resumable") is True

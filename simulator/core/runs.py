@@ -4,8 +4,6 @@ records and plays from is in `run_record`, its progress and ETA in `run_plan`.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import random
 import time
@@ -17,7 +15,15 @@ from typing import Any
 from simulator import catalog
 from simulator.core.run_plan import LOOKAHEAD, Plan, announce, handoff, sleep_ahead
 from simulator.core.run_receivers import Receivers
-from simulator.core.run_record import Play, play_of, record_of
+from simulator.core.run_record import Play, record_of, resumable
+from simulator.core.run_resume import (
+    RESUMES,
+    ResumePoint,
+    ScenarioChanged,
+    check,
+    settled_in_store,
+)
+from simulator.core.runs_waiting import MAX_LIVE_RUNS, WaitingRuns, cancel_once
 from simulator.core.subscriptions import Subscriptions
 from simulator.core.validation import FaultCheck, validate_run
 from simulator.delivery.engine import DeliveryEngine
@@ -31,6 +37,7 @@ from simulator.scenarios import runner
 from simulator.scenarios.document import ScenarioInvalid
 from simulator.scenarios.model import Scenario
 from simulator.store import Store, run_queue
+from simulator.store.resume import resumes
 from simulator.timeutil import now_utc, utc
 
 log = logging.getLogger("webhook_sim.runs")
@@ -50,22 +57,10 @@ def _refused_error(count: int, reason: str) -> str:
     return f"{count} of its deliveries were not stored, and not sent: the store refused them ({reason})"
 
 
-def _cancel_once(task: asyncio.Task[None]) -> None:
-    """Cancel a run's task unless it is being cancelled already: its clean-up awaits (letting go what the reorder
-    and burst faults hold, writing how the run ended), and a second cancel cut it there, leaving the held
-    deliveries pending for good and the run answered as running."""
-    if not task.cancelling():
-        task.cancel()
-
-
-# Runs under way at once; one more is a 429 (a schedule's firing is skipped and logged).
-MAX_LIVE_RUNS = 100
-QUEUE_LOOK = 1.0  # seconds between a player's looks at the shared store (waiting runs, cancels, its progress)
 CANCEL_WAIT = 10.0  # seconds a cancel waits for another process to stop the run it plays
-NO_SCENARIO = "this process has no scenario named {name!r} (give it the same --scenarios as the server)"
 
 
-class RunManager:
+class RunManager(WaitingRuns):
     """The runs of one simulator: start, watch, cancel. It gets what it uses: the store, the engine, the scenario
     folders, the subscriptions and the fault check."""
 
@@ -89,23 +84,39 @@ class RunManager:
         self._plans: dict[str, Plan] = {}
         self._queue: asyncio.Task[None] | None = None  # the watch over runs other processes leave (shared store)
         self._interrupting = False  # the process is stopping: what it cuts short was interrupted, not cancelled
+        self._handed_back: set[str] = set()  # runs it cut short and left to the next player (see `run_resume`)
+        self._lost: set[str] = set()
 
     async def mark_interrupted(self) -> None:
-        """Runs a previous process left running cannot resume their scenario; their deliveries do resume.
-        On a shared store only a run whose process has stopped is over: others are still being played."""
+        """Runs a stopped process left running go on elsewhere (see `run_resume`): back to `pending`, to be played
+        here at once on a store of this process's own, or by the processes that play runs on a shared one. A run
+        that cannot go on (one `webhook-sim run` played) ends failed as interrupted; its deliveries resume all the
+        same. On a shared store only a run whose process has stopped is over: others are still being played."""
         unfinished = [run for run in await self.store.list_runs() if run.status in LIVE_RUN_STATUSES]
         owners = await self.store.run_owners([run.id for run in unfinished])
         leases = self.engine.leases
         alive = await leases.alive({o for o in owners.values() if o}) if leases is not None else set()
+        waiting: list[Run] = []
         for run in unfinished:
             if leases is not None and run.status == "pending" and owners.get(run.id) is None:
                 continue  # it waits for a process that sends to play it
             if owners.get(run.id) not in alive:
                 # The counter is written when a run ends; a crashed one's is whatever its events in the store say.
                 events = await self.store.count_run_events(run.id)
+                if resumable(run.spec):
+                    if owners.get(run.id) is not None:  # not one handed back already
+                        await self.store.put_run(run.id, status="pending", owner=None, events=events, error=None)
+                        log.warning("run %s: %s", run.id, RESUMES.format(events=events))
+                    waiting.append(run)
+                    continue
                 await self.store.put_run(
                     run.id, status="failed", error=self._interrupted(), events=events, finished_at=time.time()
                 )
+        if waiting and leases is not None:
+            await run_queue.announce(self.store.engine)
+        elif waiting and resumes() and self.accepting:
+            for run in waiting:
+                await self._play_record(run.id, run.spec)
 
     def _interrupted(self) -> str:
         return INTERRUPTED if self.engine.leases is None else INTERRUPTED_SHARED
@@ -146,7 +157,7 @@ class RunManager:
         await self.store.put_run(
             run_id,
             scenario=scenario.name,
-            spec=record_of(spec, scenario, params, seed, start, subs),
+            spec=record_of(spec, scenario, params, seed, start, subs, resumable=self._resumable),
             status="pending",
             events=0,
             created_at=time.time(),
@@ -156,16 +167,23 @@ class RunManager:
             await run_queue.announce(self.store.engine)
             return await self.get(run_id)
         adhoc = spec.target is not None
-        self._launch(run_id, Play(scenario, params, seed, spec.speed, start, spec.faults, subs, adhoc))
+        play = Play(scenario, params, seed, spec.speed, start, spec.faults, subs, adhoc, resumable=self._resumable)
+        self._launch(run_id, play)
         return await self.get(run_id)
+
+    @property
+    def _resumable(self) -> bool:
+        """Whether the runs it starts go on elsewhere when it stops: not `webhook-sim run`'s, nor on a store that
+        ends with this process."""
+        return resumes() and not self.store.temporary
 
     @property
     def plays(self) -> bool:
         """Whether this process plays the runs it starts: one that does not send leaves them to those that do."""
         return self.engine.leases is None or self.engine.leases.sends
 
-    def _launch(self, run_id: str, play: Play) -> None:
-        task = asyncio.create_task(self._execute(run_id, play))
+    def _launch(self, run_id: str, play: Play, at: ResumePoint | None = None) -> None:
+        task = asyncio.create_task(self._execute(run_id, play, at))
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
 
@@ -185,14 +203,23 @@ class RunManager:
             return [await self.subscriptions.get(i) for i in spec.subscriptions]
         return None
 
-    async def _execute(self, run_id: str, play: Play) -> None:
+    async def _execute(self, run_id: str, play: Play, at: ResumePoint | None = None) -> None:
+        """Play the run; `at`: where a resumed one goes on (see `run_resume`)."""
         store, engine = self.store, self.engine
         scenario, subs, seed, params, start = play.scenario, play.subs, play.seed, play.params, play.start
-        await store.put_run(run_id, status="running", started_at=time.time(), owner=engine.me)
+        began = {} if at is not None else {"started_at": time.time()}  # a resumed run keeps its start
+        await store.put_run(run_id, status="running", owner=engine.me, **began)
         receivers = Receivers(self.subscriptions, subs)
-        self._emitted[run_id] = 0
+        self._emitted[run_id] = at.skip if at is not None else 0
+        stored = at.last if at is not None else None  # the first event built is this one again: checked, not sent
+        origin = at.origin if at is not None and play.speed > 0 else None
 
         async def emit(event: Event, step: Any) -> None:
+            nonlocal stored
+            if stored is not None:
+                check(event, stored)
+                stored = None
+                return
             if run_id in engine.refused:
                 raise _Refused
             etype = catalog.resolve(event.key)
@@ -211,13 +238,14 @@ class RunManager:
         lead = LOOKAHEAD if play.speed > 0 else 0.0
         span: float | None = None
 
-        def started() -> None:  # the runner's clock starts now (plus its lead): this one too
+        def started() -> None:  # the runner's clock starts now (plus its lead), or a resumed run's again
             nonlocal t0
-            t0 = time.time() + lead
+            t0 = time.time() + lead if origin is None else origin
             plan.ends_at = None if span is None else t0 + span
             # `started_at` is the wall time of the simulated start, which the timeline's offsets count from: set
             # here, before any event goes, and not moved again (the end rewrote it, and "Started" moved then).
-            clock.append(asyncio.ensure_future(store.put_run(run_id, started_at=t0)))
+            if at is None or origin is None:
+                clock.append(asyncio.ensure_future(store.put_run(run_id, started_at=t0)))
 
         clock: list[asyncio.Future[None]] = []
 
@@ -241,15 +269,24 @@ class RunManager:
                     on_start=started,
                     lead=lead,
                     handoff=handoff(play.speed, plan.planned),
+                    skip=at.build_from if at is not None else 0,
+                    origin=origin,
                 )
             await engine.release(run_id)  # what the reorder and burst faults still hold goes now
             await engine.settled(run_id)
+            if at is not None and engine.leases is None:  # on a shared store `settled` asks the store already
+                await settled_in_store(store, run_id)
             if play.adhoc and subs:
                 await engine.retire(subs[0].id)  # the run's own ad-hoc subscription: nothing more goes there
         except _Refused:
             pass  # said below, with what the store refused meanwhile
         except asyncio.CancelledError:
             status, error = ("failed", self._interrupted()) if self._interrupting else ("cancelled", None)
+            if self._interrupting and play.resumable:
+                status = "pending"  # another process goes on with it (see `run_resume`)
+        except ScenarioChanged as exc:
+            log.warning("run %s failed: %s", run_id, exc)
+            status, error = "failed", str(exc)
         except OverflowError:  # a start time and its waits past what a time can be: the run ends, stated plainly
             log.warning("run %s failed: %s", run_id, TOO_LONG)
             status, error = "failed", TOO_LONG
@@ -269,16 +306,35 @@ class RunManager:
         # writer (35-45 s at the end of a run of 25,000 events with 120,000 deliveries) showed the stored row, a
         # run "running" with 0 events, meanwhile.
         try:
-            await store.put_run(
-                run_id,
-                status=status,
-                error=error,
-                events=self._emitted.get(run_id, 0),
-                finished_at=time.time(),
-            )
+            if run_id in self._lost:
+                self._lost.discard(run_id)
+            elif status == "pending":
+                await self._hand_back(run_id, self._emitted.get(run_id, 0))
+            else:
+                await store.put_run(
+                    run_id,
+                    status=status,
+                    error=error,
+                    events=self._emitted.get(run_id, 0),
+                    finished_at=time.time(),
+                )
         finally:
             self._plans.pop(run_id, None)
             self._emitted.pop(run_id, None)
+
+    async def _hand_back(self, run_id: str, events: int) -> None:
+        """Leave a run this stopping process cuts short to the next player (see `run_resume`): after what it
+        gathered of the run is queued, so that player, counting the stored events, finds all there will be."""
+        self._handed_back.add(run_id)
+        try:
+            await self.engine.flush(run_id)
+            await self.store.put_run(run_id, status="pending", owner=None, error=None, events=events)
+        except StoreUnavailable as exc:  # the next start finds its process stopped, and hands it on then
+            log.error("run %s, interrupted, could not be handed back: %s; the next start goes on with it", run_id, exc)
+            return
+        log.warning("run %s: %s", run_id, RESUMES.format(events=events))
+        if self.engine.leases is not None:
+            await run_queue.announce(self.store.engine)
 
     async def get(self, run_id: str) -> Run:
         run = await self.store.get_run(run_id)
@@ -309,7 +365,7 @@ class RunManager:
         run = await self.get(run_id)
         task = self._tasks.get(run_id)
         if task is not None:
-            _cancel_once(task)
+            cancel_once(task)
             # Shielded: a caller cut short (its client gone) would cancel the task again through `gather`.
             await asyncio.gather(asyncio.shield(task), return_exceptions=True)
             await self._cut_before_playing([run_id])
@@ -328,7 +384,7 @@ class RunManager:
             await asyncio.gather(self._queue, return_exceptions=True)
         cut = dict(self._tasks)
         for task in cut.values():
-            _cancel_once(task)
+            cancel_once(task)
         await asyncio.gather(*cut.values(), return_exceptions=True)
         await self._cut_before_playing([*cut])
 
@@ -338,6 +394,10 @@ class RunManager:
         for run_id in run_ids:
             run = await self.store.get_run(run_id)
             if run is not None and run.status in LIVE_RUN_STATUSES:
+                if self._interrupting and resumable(run.spec):
+                    if run_id not in self._handed_back:  # its task did not begin: it plays from its start
+                        await self._hand_back(run_id, await self.store.count_run_events(run_id))
+                    continue
                 status, error = ("failed", self._interrupted()) if self._interrupting else ("cancelled", None)
                 events = await self.store.count_run_events(run_id)
                 try:
@@ -365,64 +425,6 @@ class RunManager:
             if deadline is not None and loop.time() >= deadline:
                 return
             await asyncio.sleep(0.05)
-
-    # -- the runs servers that do not send leave on a shared store --------------------------------------
-
-    def start_queue(self, *, claims: bool) -> None:
-        """On a shared store: write the progress of the runs this process plays and stop those a cancel was asked
-        of elsewhere; with `claims`, also play the runs that processes which do not send record."""
-        told = asyncio.Event()
-        self.engine.runs_told.append(told.set)
-        self._queue = asyncio.create_task(self._watch_queue(told, claims), name="runs-queue")
-
-    async def _watch_queue(self, told: asyncio.Event, claims: bool) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(QUEUE_LOOK):
-                    await told.wait()
-            told.clear()
-            try:
-                await self._look(claims)
-            except Exception as exc:  # the store is restarting: the next look tries again
-                log.debug("cannot look for waiting runs (%s)", exc)
-
-    async def _look(self, claims: bool) -> None:
-        engine = self.store.engine
-        for run_id in await run_queue.cancels(engine, self.engine.me):
-            task = self._tasks.get(run_id)
-            if task is not None:
-                _cancel_once(task)
-        while claims and self.accepting and len(self._tasks) < MAX_LIVE_RUNS:
-            claimed = await run_queue.claim(engine, self.engine.me)
-            if claimed is None:
-                break
-            await self._resume(*claimed)
-        await run_queue.report(engine, {run_id: self._progress(run_id) for run_id in list(self._emitted)})
-
-    async def _resume(self, run_id: str, spec: str) -> None:
-        """Play a run from the record a server that does not send left; a record it cannot play fails the run,
-        saying why (it must not stay claimed and never played)."""
-        try:
-            record = json.loads(spec)
-            play = await play_of(record, self.scenario_dirs, self.store.get_subscription)
-        except NotFound:
-            error = NO_SCENARIO.format(name=record["scenario"])
-        except Exception as exc:
-            error = f"the run's record cannot be played ({type(exc).__name__}: {exc})"
-        else:
-            self._launch(run_id, play)
-            return
-        log.warning("run %s cannot be played here: %s", run_id, error)
-        await self.store.put_run(run_id, status="failed", error=error, finished_at=time.time())
-
-    def _progress(self, run_id: str) -> dict[str, Any]:
-        plan = self._plans.get(run_id) or Plan()
-        return {
-            "events": self._emitted.get(run_id, 0),
-            "next_at": plan.next_at,
-            "ends_at": plan.ends_at,
-            "planned": plan.planned,
-        }
 
 
 def scenario_refused(status: str, error: str | None) -> bool:

@@ -70,10 +70,12 @@ class Simulator:
         role: str = "serve",
         sends: bool = True,
         lease_ttl: float = LEASE_TTL,
+        claims: bool | None = None,
     ) -> Simulator:
         """Open the store (an ephemeral one when `db` is None) and start delivering, resuming what was left.
         On a store other processes share, this one is a `role` among them that sends for the subscriptions it
-        holds leases on (none when not `sends`); a lease lapses `lease_ttl` seconds after its holder stops."""
+        holds leases on (none when not `sends`); a lease lapses `lease_ttl` seconds after its holder stops. With
+        `claims` (by default a worker's) it plays the runs waiting on the shared store for a player."""
         store = await Store.open(db, lease_ttl=lease_ttl)
         if faults is None:
             faults = FaultInjector()
@@ -86,9 +88,10 @@ class Simulator:
         await engine.start()
         await sim.runs.mark_interrupted()
         if leases is not None and sends:
-            # It writes its runs' progress and heeds cancels asked elsewhere; a worker also plays the runs that
-            # servers which do not send leave (not a `run` or a test's simulator: they end with their own run).
-            sim.runs.start_queue(claims=role == "worker")
+            # It writes its runs' progress and heeds cancels asked elsewhere; a worker (and a `serve` that sends,
+            # `claims`) also plays the runs that servers which do not send leave, and those a stopped process left
+            # half played (not a `run` or a test's simulator by default: they end with their own run).
+            sim.runs.start_queue(claims=role == "worker" if claims is None else claims)
         if leases is not None:
             # Other processes make and send deliveries too (all of them, when this one does not send): its watchers
             # hear of them here. It reads the store only while someone watches.

@@ -76,19 +76,22 @@ async def in_process(built: Generator[Built, None, None]) -> AsyncGenerator[Buil
         yield item
 
 
-async def handed_off(built: Generator[Built, None, None], after: int, job: Job) -> AsyncGenerator[Built, None]:
-    """`built`'s first `after` events, then the rest from a process of its own (see the module's text).
+async def handed_off(
+    built: Generator[Built, None, None], after: int, job: Job, skip: int = 0
+) -> AsyncGenerator[Built, None]:
+    """`built`'s first `after` events, then the rest from a process of its own (see the module's text). `built`
+    starts at event `skip` (a resumed run's), and so does what the process sends.
 
     With `after` 0 every event comes from the process, and the first waits for it: a timed run known to be long
     starts its clock after them, so this process, which sends on time, builds none (at 1,000 events a second
     under readers the events built here while the process started were the late ones).
     """
-    count = 0
+    count = skip
     if after > 0:
         for item in built:
             yield item
             count += 1
-            if count == after:
+            if count == skip + after:
                 break
         else:
             return

@@ -348,6 +348,8 @@ async def play(
     lead: float = 0.0,
     handoff: int | None = None,
     on_wait: Callable[[], Awaitable[None]] | None = None,
+    skip: int = 0,
+    origin: float | None = None,
 ) -> int:
     """Build and hand over every event of one run, in order; returns how many were emitted.
 
@@ -359,13 +361,16 @@ async def play(
     over that much before they are due. `on_start` is called at that moment, so the caller's clock agrees.
     A run past `handoff` events has the rest built by a process of its own (see `offload`); with `handoff` 0,
     all of them, and the run is ready once that process's first events are here.
+    A resumed run (see `core.run_resume`) builds its first `skip` events without handing them over, and keeps the
+    clock it had: its simulated start at wall time `origin`, so events already due go at once and the rest on time.
     """
     _check_speed(speed)
     values = resolve_params(scenario, params)
     planned = timeline(scenario, seed=seed, params=values, start_time=start_time)
-    built = build(planned, context(scenario, seed, values, start_time), scenario.provider, run_id)
+    built = build(planned, context(scenario, seed, values, start_time), scenario.provider, run_id, skip)
     if handoff is not None:
-        stream = offload.handed_off(built, handoff, offload.Job(scenario, seed, values, start_time, run_id))
+        job = offload.Job(scenario, seed, values, start_time, run_id)
+        stream = offload.handed_off(built, handoff, job, skip)
     else:
         stream = offload.in_process(built)
     count = 0
@@ -373,7 +378,7 @@ async def play(
         first = await anext(stream, None) if handoff == 0 else None
         if on_start is not None:
             on_start()
-        t0 = yielded = monotonic() + lead
+        t0 = yielded = monotonic() + (lead if origin is None else origin - time.time())
         previous: datetime | None = None
         async for at, event, step in _after(first, stream) if handoff == 0 else stream:
             # Only a wait of the scenario's moves simulated time: events emitted back to back share their time,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from simulator.models.enums import LIVE_RUN_STATUSES
@@ -67,6 +67,17 @@ async def cancels(engine: AsyncEngine, owner: str) -> set[str]:
     """The runs `owner` plays that were asked to stop."""
     r = t.runs.c
     stmt = select(r.id).where(and_(r.owner == owner, r.cancel_at.is_not(None), r.status.in_(LIVE_RUN_STATUSES)))
+    async with engine.connect() as conn:
+        return {row.id for row in await conn.execute(stmt)}
+
+
+async def taken(engine: AsyncEngine, owner: str, run_ids: list[str]) -> set[str]:
+    """Of the runs `owner` plays, those its row no longer names it the player of: a reaper took it for dead (its
+    beat stopped for longer than its lease) and handed them on."""
+    if not run_ids:
+        return set()
+    r = t.runs.c
+    stmt = select(r.id).where(and_(r.id.in_(run_ids), or_(r.owner.is_(None), r.owner != owner)))
     async with engine.connect() as conn:
         return {row.id for row in await conn.execute(stmt)}
 

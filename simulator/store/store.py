@@ -33,6 +33,7 @@ from simulator.store.opening import (
 from simulator.store.outbox import ACTIVE, OutboxReads
 from simulator.store.resume import resumes
 from simulator.store.rows_process import RowsProcess
+from simulator.store.run_reads import RunReads
 from simulator.store.secrets import Sealer, open_sealer
 from simulator.store.writer import Committed, Listener, Op, Writer
 from simulator.turns import in_turns
@@ -74,7 +75,7 @@ TWIN_TABLES = (
 DELETED = "its subscription was deleted"
 
 
-class Store(OutboxReads):
+class Store(OutboxReads, RunReads):
     def __init__(
         self,
         engine: AsyncEngine,
@@ -160,6 +161,11 @@ class Store(OutboxReads):
         self.records.listeners = self.writer.listeners  # the same list: a watcher hears of both
         self.writer.beside = self.records
         self.records.start()
+
+    @property
+    def temporary(self) -> bool:
+        """An ephemeral store (`--db memory`, `run` without `--db`): deleted when its process ends."""
+        return self._temp_file is not None
 
     @property
     def shared(self) -> bool:
@@ -456,30 +462,6 @@ class Store(OutboxReads):
             await holds.let_go(conn, t.deliveries.c.held_by.is_not(None))
 
         await self.writer.submit(call)
-
-    async def run_events(self, run_id: str, limit: int | None = None, cursor: int | None = None) -> list[Any]:
-        stmt = select(t.events).where(t.events.c.run_id == run_id).order_by(t.events.c.seq)
-        if cursor is not None:
-            stmt = stmt.where(t.events.c.seq > cursor)
-        if limit:
-            stmt = stmt.limit(limit)
-        return list(await self._all(stmt))
-
-    async def count_run_events(self, run_id: str) -> int:
-        """How many events of `run_id` are stored."""
-        rows = await self._all(select(func.count()).select_from(t.events).where(t.events.c.run_id == run_id))
-        return int(rows[0][0])
-
-    async def run_attempt_stats(self, run_id: str) -> tuple[int, list[float]]:
-        """How many attempts a run's deliveries made, and the latencies (ms) of those that got an answer."""
-        a, d = t.attempts.c, t.deliveries.c
-        stmt = (
-            select(a.latency_ms, a.status_code)
-            .select_from(t.attempts.join(t.deliveries, a.delivery_id == d.id))
-            .where(d.run_id == run_id)
-        )
-        rows = await self._all(stmt)
-        return len(rows), sorted(r.latency_ms for r in rows if r.status_code is not None)
 
 
 async def _end_unfinished(conn: AsyncConnection, sub_id: str) -> frozenset[str]:

@@ -183,3 +183,69 @@ def test_a_subscription_with_nothing_pending_gets_new_events_after_a_restart(
         )
         assert [r.event_ids for r in receiver.wait_for(2)][1] == [emitted["id"]]
     assert second.stop() == 0
+
+
+PACED = (
+    "name: paced\nprovider: basistheory\ndescription: evenly paced tokens\nsteps:\n"
+    "  - repeat: 40\n    steps:\n      - emit: token.created\n      - wait: 100ms\n"
+)
+
+
+def run_events(api: httpx.Client, run_id: str) -> list[tuple[int, str, dict]]:
+    page = api.get(f"/runs/{run_id}/events", params={"limit": 100}).json()["data"]
+    return [(e["seq"], e["id"], e["body"]) for e in page]
+
+
+def ended(api: httpx.Client, run_id: str, timeout: float = 30) -> dict:
+    eventually(lambda: api.get(f"/runs/{run_id}").json()["status"] not in ("pending", "running"), timeout, "its end")
+    return api.get(f"/runs/{run_id}").json()
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_a_run_cut_short_goes_on_at_the_next_start_with_the_events_it_would_have_made(
+    processes: Callable[[str], ServerProcess],
+    make_receiver: Callable[..., Receiver],
+    tmp_path: Path,
+    stop_signal: int,
+) -> None:
+    """A server stopped or killed mid-run: the next one on the file goes on with the run from the events the store
+    has, keeping its clock. Every event reaches the receiver, and the run's events are byte for byte those of the
+    same run played uninterrupted."""
+    receiver = make_receiver()
+    first = processes("first")
+    (tmp_path / "scenarios" / "paced.yaml").write_text(PACED)
+    spec = {
+        "scenario": "paced",
+        "speed": 1,
+        "seed": 5,
+        "start_time": "2026-01-01T00:00:00Z",
+        "target": receiver.url,
+        "signing": "standard",
+    }
+    with first.wait_ready() as api:
+        run = api.post("/runs", json=spec).json()
+        eventually(lambda: len(receiver.requests) >= 8, what="the run's first deliveries")
+        started_at = api.get(f"/runs/{run['id']}").json()["started_at"]
+    first.stop(stop_signal)
+    cut = len(set(receiver.event_ids()))
+    assert cut < 40
+
+    second = processes("second")
+    with second.wait_ready() as api:
+        done = ended(api, run["id"])
+        assert (done["status"], done["events"], done["error"]) == ("completed", 40, None), done
+        assert done["started_at"] == started_at, "it keeps its clock"
+        resumed = run_events(api, run["id"])
+        eventually(lambda: len(set(receiver.event_ids())) == 40, what="every event delivered")
+        got = list(receiver.event_ids())
+        assert sorted(set(got)) == sorted(e[1] for e in resumed)
+        if stop_signal == signal.SIGTERM:
+            assert len(got) == 40, "a clean stop lets its attempts end: nothing is sent twice"
+        else:
+            assert len(got) - 40 <= 2, "at most the attempts under way when it was killed are sent again"
+        reference = ended(api, api.post("/runs", json=spec).json()["id"])
+        assert reference["status"] == "completed"
+        assert resumed == run_events(api, reference["id"])
+    assert second.stop() == 0
+    logged = [line["message"] for line in [*first.log_lines(), *second.log_lines()]]
+    assert any(f"run {run['id']}: the process playing it stopped; it resumes from event" in m for m in logged)

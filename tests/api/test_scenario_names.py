@@ -135,7 +135,7 @@ steps:
 """
 
 
-def test_a_run_interrupted_by_a_crash_counts_the_events_it_stored(tmp_path: Path) -> None:
+def test_a_run_a_crash_cut_short_goes_on_counting_the_events_it_stored(tmp_path: Path) -> None:
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
     (scenarios / "crash-burst.yaml").write_text(BURST)
@@ -151,9 +151,11 @@ def test_a_run_interrupted_by_a_crash_counts_the_events_it_stored(tmp_path: Path
     served = Served(tmp_path / "server", args)
     try:
         with httpx.Client(base_url=served.url, timeout=10) as api:
+            # The next server goes on with it: to its hour's wait, its twenty events made once.
+            eventually(lambda: api.get(f"/runs/{run['id']}").json()["status"] == "running", what="the run going on")
             after = ok(api.get(f"/runs/{run['id']}"), schemas.Run)
-            assert after["status"] == "failed" and after["error"].startswith("interrupted")
-            assert after["events"] == len(api.get(f"/runs/{run['id']}/events").json()["data"]) == 20
+            assert (after["events"], after["error"]) == (20, None)
+            assert len(api.get(f"/runs/{run['id']}/events").json()["data"]) == 20
     finally:
         served.stop()
 

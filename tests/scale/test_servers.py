@@ -7,6 +7,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec
 from simulator.store import tables as t
+from simulator.testing.receiver import Receiver
+from tests.scale.helpers import until
 
 TTL = "2"
 
@@ -106,18 +109,72 @@ async def test_a_server_starting_beside_another_leaves_its_live_run_alone(db: st
         await first.close()
 
 
-async def test_the_runs_of_a_process_that_died_end_as_interrupted(db: str, monkeypatch: pytest.MonkeyPatch):
+async def test_the_run_of_a_process_taken_for_dead_goes_on_in_another_and_it_stops_playing_it(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Its beat stopped (as if killed, or cut off from the store for longer than its lease): a process that plays
+    runs goes on with its run from the events the store has, and the first one, still alive, stops playing it and
+    writes nothing more of it. Every event is made once, the same as an uninterrupted run's."""
     monkeypatch.setenv("WEBHOOK_SIM_SECRET_KEY", "scale-tests")
-    dead = await Simulator.open(db, lease_ttl=0.5)  # it sends, so it plays its run
-    run = await dead.runs.start(RunSpec(scenario="basistheory-proxy-traffic", speed=1))
-    await dead.engine._sharing.stop()  # type: ignore[union-attr]  # it stops beating, as if killed
-    survivor = await Simulator.open(db, sends=False, lease_ttl=0.5)
+    (tmp_path / "paced.yaml").write_text(
+        "name: paced\nprovider: basistheory\ndescription: evenly paced tokens\nsteps:\n"
+        "  - repeat: 30\n    steps:\n      - emit: token.created\n      - wait: 100ms\n"
+    )
+    spec = RunSpec(scenario="paced", speed=1, seed=4, start_time="2026-01-01T00:00:00Z")
+    dead = await Simulator.open(db, lease_ttl=0.5, scenario_dirs=[tmp_path])  # it sends, so it plays its run
+    survivor = None
     try:
-        deadline = time.monotonic() + 15
-        while (found := await survivor.store.get_run(run.id)) is not None and found.status == "running":
-            assert time.monotonic() < deadline, "the dead process's run still shows as running"
-            await asyncio.sleep(0.05)
-        assert found is not None and found.status == "failed" and "interrupted" in (found.error or "")
+        run = await dead.runs.start(spec)
+        await until(lambda: dead.runs._emitted.get(run.id, 0) >= 5, 15, "the run's first events")
+        await dead.engine._sharing.stop()  # type: ignore[union-attr]  # it stops beating, as if killed
+        survivor = await Simulator.open(db, lease_ttl=0.5, scenario_dirs=[tmp_path], claims=True)
+        done = await survivor.runs.wait(run.id, timeout=30)
+        assert (done.status, done.events, done.error) == ("completed", 30, None), done
+        await until(lambda: run.id not in dead.runs._tasks, 15, "the first process to stop playing it")
+        assert (await survivor.store.get_run(run.id)).status == "completed"  # type: ignore[union-attr]
+        resumed = [(e.seq, e.id, e.body) for e in await survivor.store.run_events(run.id)]
+        again = await survivor.runs.wait((await survivor.runs.start(spec)).id, timeout=30)
+        assert again.status == "completed"
+        assert resumed == [(e.seq, e.id, e.body) for e in await survivor.store.run_events(again.id)]
     finally:
-        await survivor.close()
+        if survivor is not None:
+            await survivor.close()
         await dead.close()
+
+
+async def test_the_run_of_a_server_killed_mid_run_goes_on_in_the_other_server(
+    db: str, spawn: Any, engine: AsyncEngine, tmp_path: Path
+):
+    """Two `serve` processes behind a load balancer; the one playing a run is killed. The other, which sends,
+    claims the run once the first's lease lapses and goes on from the events the store has: every event reaches
+    the receiver, each made once."""
+    (tmp_path / "paced.yaml").write_text(
+        "name: paced\nprovider: basistheory\ndescription: evenly paced tokens\nsteps:\n"
+        "  - repeat: 40\n    steps:\n      - emit: token.created\n      - wait: 150ms\n"
+    )
+    folder = ["--scenarios", str(tmp_path)]
+    first = spawn("serve", "--db", db, "--port", "0", "--lease-ttl", TTL, *folder, ready="serving on")
+    second = spawn("serve", "--db", db, "--port", "0", "--lease-ttl", TTL, *folder, ready="serving on")
+    urls = [re.search(r"serving on (http://\S+)", p.output()).group(1) for p in (first, second)]  # type: ignore[union-attr]
+    with Receiver() as receiver:
+        async with httpx.AsyncClient(timeout=10) as client:
+            spec = {"scenario": "paced", "speed": 1, "seed": 2, "target": receiver.url, "signing": "standard"}
+            made = await client.post(f"{urls[0]}/runs", json=spec)
+            assert made.status_code == 202, made.text
+            run_id = made.json()["id"]
+            await until(lambda: len(set(receiver.event_ids())) >= 5, 30, "the run's first deliveries")
+            first.kill()
+            deadline = time.monotonic() + 60
+            while (run := (await client.get(f"{urls[1]}/runs/{run_id}")).json())["status"] != "completed":
+                assert run["status"] in ("pending", "running"), run
+                assert time.monotonic() < deadline, f"the run did not go on:\n{second.output()}"
+                await asyncio.sleep(0.1)
+            assert (run["events"], run["error"]) == (40, None), run
+            events = (await client.get(f"{urls[1]}/runs/{run_id}/events", params={"limit": 100})).json()["data"]
+        assert [e["seq"] for e in events] == list(range(40))
+        await until(lambda: len(set(receiver.event_ids())) == 40, 30, "every event delivered")
+        assert set(receiver.event_ids()) == {e["id"] for e in events}
+    p = t.processes.c
+    async with engine.connect() as conn:
+        owner = (await conn.execute(select(t.runs.c.owner).where(t.runs.c.id == run_id))).scalar_one()
+        assert (await conn.execute(select(p.pid).where(p.id == owner))).scalar_one() == second.pid

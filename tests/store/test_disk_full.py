@@ -235,11 +235,11 @@ async def test_a_change_the_store_refuses_fails_alone_and_its_owner_is_told(
         await store.close()
 
 
-async def test_a_shutdown_on_a_disk_that_never_frees_closes_everything_and_the_next_start_ends_its_runs(
+async def test_a_shutdown_on_a_disk_that_never_frees_closes_everything_and_the_next_start_goes_on_with_its_runs(
     tmp_path: Path, make_receiver: Callable[..., Receiver], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A run cut by the shutdown is recorded as interrupted; when the store cannot write that, the shutdown goes
-    on (it stopped there: the engine and the store were never closed) and the next start records it."""
+    """A run cut by the shutdown is handed back for the next start; when the store cannot write that, the shutdown
+    goes on (it stopped there: the engine and the store were never closed) and the next start goes on with it."""
     caplog.set_level(logging.WARNING)
     receiver = make_receiver()
     scenarios = write_scenarios(tmp_path / "scenarios")
@@ -254,12 +254,14 @@ async def test_a_shutdown_on_a_disk_that_never_frees_closes_everything_and_the_n
         await until(lambda: FULL in caplog.text, timeout=30, what="SQLite to report the full disk")
         await asyncio.wait_for(sim.close(grace=1), 60)  # raised StoreUnavailable, half closed
         errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-        assert any(run.id in m and "interrupted" in m for m in errors), errors
+        assert any(run.id in m and "could not be handed back" in m for m in errors), errors
 
         filler.unlink()
         sim = await Simulator.open(db, scenario_dirs=[scenarios])
         try:
-            ended = await sim.runs.get(run.id)
-            assert (ended.status, ended.error) == ("failed", sim.runs._interrupted()), ended
+            await until(lambda: run.id in sim.runs._emitted, what="the next start to go on with the run")
+            going = await sim.runs.get(run.id)
+            assert (going.status, going.events, going.error) == ("running", 1, None), going
+            assert len(receiver.requests) == 1  # its first event is not made again
         finally:
             await asyncio.wait_for(sim.close(grace=1), 60)

@@ -1,0 +1,84 @@
+"""A run that outlives the process playing it (see `simulator.core.run_resume`), on a SQLite file: the next
+simulator on the file goes on with it, its events byte for byte those of the same run played uninterrupted; a
+scenario file changed meanwhile fails the run rather than let it go on with other events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from simulator.core import run_plan
+from simulator.core.simulator import Simulator
+from simulator.models.inputs import RunSpec
+from simulator.testing.receiver import Receiver
+
+START = "2026-01-01T00:00:00Z"
+
+
+def scenario(folder: Path, count: int, wait: str | None = None, emit: str = "token.created") -> Path:
+    steps = f"      - emit: {emit}\n" + (f"      - wait: {wait}\n" if wait else "")
+    text = (
+        f"name: resumed\nprovider: basistheory\ndescription: tokens\nsteps:\n  - repeat: {count}\n    steps:\n{steps}"
+    )
+    (folder / "resumed.yaml").write_text(text)
+    return folder
+
+
+async def until(check: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+async def events_of(sim: Simulator, run_id: str) -> list[tuple[int, str, str]]:
+    return [(e.seq, e.id, e.body) for e in await sim.store.run_events(run_id)]
+
+
+async def test_a_speed_0_run_built_by_a_process_of_its_own_goes_on_from_where_it_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(run_plan, "OFFLOAD_AFTER", 100)  # its events past the 100th come from a building process
+    folder, db = scenario(tmp_path, 1500), str(tmp_path / "sim.db")
+    with Receiver() as receiver:
+        spec = RunSpec(scenario="resumed", speed=0, seed=9, start_time=START, target=receiver.url)
+        sim = await Simulator.open(db, scenario_dirs=[folder])
+        run = await sim.runs.start(spec)
+        await until(lambda: sim.runs._emitted.get(run.id, 0) >= 400, 30, "the run half made")
+        await asyncio.wait_for(sim.close(grace=1), 30)
+        [said] = [r.getMessage() for r in caplog.records if "resumes from event" in r.getMessage()]
+        assert 400 <= int(said.split("resumes from event ")[1].split()[0]) < 1500, said
+        again = await Simulator.open(db, scenario_dirs=[folder])
+        try:
+            done = await again.runs.wait(run.id, timeout=60)
+            assert (done.status, done.events, done.error) == ("completed", 1500, None), done
+            assert done.counts == {"succeeded": 1500}
+            resumed = await events_of(again, run.id)
+            reference = await again.runs.wait((await again.runs.start(spec)).id, timeout=60)
+            assert await events_of(again, reference.id) == resumed
+            assert [seq for seq, _, _ in resumed] == list(range(1500))
+        finally:
+            await asyncio.wait_for(again.close(grace=1), 30)
+        assert set(receiver.event_ids()) == {event_id for _, event_id, _ in resumed}
+
+
+async def test_a_run_whose_scenario_changed_meanwhile_fails_saying_so(tmp_path: Path) -> None:
+    folder, db = scenario(tmp_path, 40, wait="100ms"), str(tmp_path / "sim.db")
+    spec = RunSpec(scenario="resumed", speed=1, seed=9, start_time=START, target="http://127.0.0.1:9/")
+    sim = await Simulator.open(db, scenario_dirs=[folder])
+    run = await sim.runs.start(spec)
+    await until(lambda: sim.runs._emitted.get(run.id, 0) >= 3, 30, "the run's first events")
+    await asyncio.wait_for(sim.close(grace=1), 30)
+    scenario(folder, 40, wait="100ms", emit="token.updated")
+    again = await Simulator.open(db, scenario_dirs=[folder])
+    try:
+        done = await again.runs.wait(run.id, timeout=30)
+        assert done.status == "failed"
+        assert "its scenario no longer makes the events it made" in (done.error or ""), done.error
+        assert "token.created" in (done.error or "") and "token.updated" in (done.error or "")
+        assert done.events == len(await events_of(again, run.id)) < 40
+    finally:
+        await asyncio.wait_for(again.close(grace=1), 30)
