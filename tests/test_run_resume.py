@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,16 +47,26 @@ async def test_a_speed_0_run_built_by_a_process_of_its_own_goes_on_from_where_it
     with Receiver() as receiver:
         spec = RunSpec(scenario="resumed", speed=0, seed=9, start_time=START, target=receiver.url)
         sim = await Simulator.open(db, scenario_dirs=[folder])
+        publish, held = sim.engine.publish, asyncio.Event()
+
+        async def held_at_400(event: Any, *args: Any, **kwargs: Any) -> Any:
+            if event.seq >= 400:
+                await held.wait()  # the stop comes here
+            return await publish(event, *args, **kwargs)
+
+        monkeypatch.setattr(sim.engine, "publish", held_at_400)
         run = await sim.runs.start(spec)
         await until(lambda: sim.runs._emitted.get(run.id, 0) >= 400, 30, "the run half made")
+        started_at = (await sim.store.get_run(run.id)).started_at  # type: ignore[union-attr]
         await asyncio.wait_for(sim.close(grace=1), 30)
         [said] = [r.getMessage() for r in caplog.records if "resumes from event" in r.getMessage()]
-        assert 400 <= int(said.split("resumes from event ")[1].split()[0]) < 1500, said
+        assert "resumes from event 400 " in said, said
         again = await Simulator.open(db, scenario_dirs=[folder])
         try:
             done = await again.runs.wait(run.id, timeout=60)
             assert (done.status, done.events, done.error) == ("completed", 1500, None), done
             assert done.counts == {"succeeded": 1500}
+            assert done.started_at == started_at, "a resumed run keeps its start"
             resumed = await events_of(again, run.id)
             reference = await again.runs.wait((await again.runs.start(spec)).id, timeout=60)
             assert await events_of(again, reference.id) == resumed

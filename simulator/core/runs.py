@@ -244,7 +244,7 @@ class RunManager(WaitingRuns):
             plan.ends_at = None if span is None else t0 + span
             # `started_at` is the wall time of the simulated start, which the timeline's offsets count from: set
             # here, before any event goes, and not moved again (the end rewrote it, and "Started" moved then).
-            if at is None or origin is None:
+            if at is None:  # a resumed run's is its first start's
                 clock.append(asyncio.ensure_future(store.put_run(run_id, started_at=t0)))
 
         clock: list[asyncio.Future[None]] = []
