@@ -24,7 +24,7 @@ from simulator.models import Event, Run
 from simulator.store import Store
 
 POLL = 0.1  # seconds between looks at a resumed run's deliveries in the store
-RESUMES = "the process playing it stopped; it resumes from event {events} when a process that plays runs starts"
+RESUMES = "the process playing it stopped; it resumes from event {events} in the next process that plays runs"
 
 
 class ScenarioChanged(Exception):
