@@ -9,11 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from simulator.core import run_plan
+from simulator.core.runs import INTERRUPTED
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec
+from simulator.testing.local import LocalSimulator
 from simulator.testing.receiver import Receiver
 
 START = "2026-01-01T00:00:00Z"
@@ -91,5 +94,25 @@ async def test_a_run_whose_scenario_changed_meanwhile_fails_saying_so(tmp_path: 
         assert "its scenario no longer makes the events it made" in (done.error or ""), done.error
         assert "token.created" in (done.error or "") and "token.updated" in (done.error or "")
         assert done.events == len(await events_of(again, run.id)) < 40
+    finally:
+        await asyncio.wait_for(again.close(grace=1), 30)
+
+
+async def test_a_run_a_tests_simulator_plays_ends_with_it(tmp_path: Path) -> None:
+    """The pytest plugin's simulator on a store file: its session's run is not handed on when it closes (its
+    receivers are gone with the session); it ends failed as interrupted, as `webhook-sim run`'s does."""
+    folder, db = scenario(tmp_path, 40, wait="100ms"), str(tmp_path / "sim.db")
+    local = await asyncio.to_thread(LocalSimulator.open, scenario_dirs=[folder], db=db)
+    try:
+        async with httpx.AsyncClient(base_url=local.url, timeout=10) as api:
+            spec = {"scenario": "resumed", "speed": 1, "seed": 9, "target": "http://127.0.0.1:9/"}
+            run_id = (await api.post("/runs", json=spec)).json()["id"]
+            await until(lambda: local.sim.runs._emitted.get(run_id, 0) >= 2, 30, "the run's first events")
+    finally:
+        await asyncio.to_thread(local.close)
+    again = await Simulator.open(db, scenario_dirs=[folder])
+    try:
+        run = await again.runs.get(run_id)
+        assert (run.status, run.error) == ("failed", INTERRUPTED), run
     finally:
         await asyncio.wait_for(again.close(grace=1), 30)

@@ -65,6 +65,9 @@ class LocalSimulator:
             server.close_loop()
             raise
         sim.provider_key = provider_key
+        # A test's runs end with its session: its receivers are gone by then, and a run handed on (to a `serve`
+        # sharing the store, or the next session on the file) would send to nobody.
+        sim.runs.hands_on = False
         try:
             server.start(create_app(sim, token=token), lifespan="on", timeout=timeout)
         except BaseException:
