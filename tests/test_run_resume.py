@@ -23,6 +23,7 @@ START = "2026-01-01T00:00:00Z"
 
 
 def scenario(folder: Path, count: int, wait: str | None = None, emit: str = "token.created") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     steps = f"      - emit: {emit}\n" + (f"      - wait: {wait}\n" if wait else "")
     text = (
         f"name: resumed\nprovider: basistheory\ndescription: tokens\nsteps:\n  - repeat: {count}\n    steps:\n{steps}"
@@ -114,5 +115,22 @@ async def test_a_run_a_tests_simulator_plays_ends_with_it(tmp_path: Path) -> Non
     try:
         run = await again.runs.get(run_id)
         assert (run.status, run.error) == ("failed", INTERRUPTED), run
+    finally:
+        await asyncio.wait_for(again.close(grace=1), 30)
+
+
+async def test_a_run_the_next_start_has_no_scenario_for_fails_saying_so(tmp_path: Path) -> None:
+    folder, db = scenario(tmp_path / "mine", 40, wait="100ms"), str(tmp_path / "sim.db")
+    sim = await Simulator.open(db, scenario_dirs=[folder])
+    run = await sim.runs.start(RunSpec(scenario="resumed", speed=1, seed=9, target="http://127.0.0.1:9/"))
+    await until(lambda: sim.runs._emitted.get(run.id, 0) >= 3, 30, "the run's first events")
+    await asyncio.wait_for(sim.close(grace=1), 30)
+    again = await Simulator.open(db)  # started without the folder: the server goes on serving, the run ends
+    try:
+        done = await again.runs.get(run.id)
+        assert done.status == "failed", done
+        assert done.error == (
+            "this process has no scenario named 'resumed' (give it the --scenarios of the process that started the run)"
+        )
     finally:
         await asyncio.wait_for(again.close(grace=1), 30)

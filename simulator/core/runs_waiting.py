@@ -22,7 +22,9 @@ from simulator.store import Store, run_queue
 
 log = logging.getLogger("webhook_sim.runs")
 QUEUE_LOOK = 1.0  # seconds between a player's looks at the shared store (waiting runs, cancels, its progress)
-NO_SCENARIO = "this process has no scenario named {name!r} (give it the same --scenarios as the server)"
+NO_SCENARIO = (
+    "this process has no scenario named {name!r} (give it the --scenarios of the process that started the run)"
+)
 # Runs under way at once; one more is a 429 (a schedule's firing is skipped and logged).
 MAX_LIVE_RUNS = 100
 
