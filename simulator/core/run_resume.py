@@ -16,14 +16,12 @@ the run: the next player counts what is stored, and makes the rest.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from simulator.delivery.job import event_from_row
 from simulator.models import Event, Run
 from simulator.store import Store
 
-POLL = 0.1  # seconds between looks at a resumed run's deliveries in the store
 RESUMES = "the process playing it stopped; it resumes from event {events} in the next process that plays runs"
 
 
@@ -34,11 +32,11 @@ class ScenarioChanged(Exception):
 @dataclass(frozen=True)
 class ResumePoint:
     """Where a resumed run goes on: `skip` events are in the store, the last of them `last` (None with none); its
-    simulated start was at wall time `origin` (None: it never started, and starts now)."""
+    simulated start was at wall time `origin`."""
 
     skip: int
     last: Event | None
-    origin: float | None
+    origin: float
 
     @property
     def build_from(self) -> int:
@@ -64,14 +62,3 @@ def check(built: Event, stored: Event) -> None:
             f"its scenario no longer makes the events it made (event {stored.seq} was {stored.type} {stored.id}, "
             f"now {built.type} {built.id}): was the scenario file changed? It cannot go on"
         )
-
-
-async def settled_in_store(store: Store, run_id: str) -> None:
-    """Wait until the store holds none of the run's deliveries still to make on an enabled subscription. A resumed
-    run's first deliveries were made by the process before: this one sends those left from the store, and counts
-    only its own as the run's."""
-    while True:
-        await store.writer.barrier()
-        if await store.active_count(run_id) == 0:
-            return
-        await asyncio.sleep(POLL)

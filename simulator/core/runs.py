@@ -21,7 +21,6 @@ from simulator.core.run_resume import (
     ResumePoint,
     ScenarioChanged,
     check,
-    settled_in_store,
 )
 from simulator.core.runs_waiting import MAX_LIVE_RUNS, WaitingRuns, cancel_once
 from simulator.core.subscriptions import Subscriptions
@@ -105,13 +104,12 @@ class RunManager(WaitingRuns):
                 continue  # it waits for a process that sends to play it
             if owners.get(run.id) not in alive:
                 # The counter is written when a run ends; a crashed one's is whatever its events in the store say.
-                events = await self.store.count_run_events(run.id)
                 if resumable(run.spec):
-                    if owners.get(run.id) is not None:  # not one handed back already
-                        await self.store.put_run(run.id, status="pending", owner=None, events=events, error=None)
-                        log.warning("run %s: %s", run.id, RESUMES.format(events=events))
+                    if owners.get(run.id) is not None:  # not one handed back already, which says its count
+                        await self._requeue(run.id, await self.store.count_run_events(run.id))
                     waiting.append(run)
                     continue
+                events = await self.store.count_run_events(run.id)
                 await self.store.put_run(
                     run.id, status="failed", error=self._interrupted(), events=events, finished_at=time.time()
                 )
@@ -276,9 +274,7 @@ class RunManager(WaitingRuns):
                     origin=origin,
                 )
             await engine.release(run_id)  # what the reorder and burst faults still hold goes now
-            await engine.settled(run_id)
-            if at is not None and engine.leases is None:  # on a shared store `settled` asks the store already
-                await settled_in_store(store, run_id)
+            await engine.settled(run_id, ask_store=at is not None)
             if play.adhoc and subs:
                 await engine.retire(subs[0].id)  # the run's own ad-hoc subscription: nothing more goes there
         except _Refused:
@@ -325,17 +321,21 @@ class RunManager(WaitingRuns):
             self._plans.pop(run_id, None)
             self._emitted.pop(run_id, None)
 
+    async def _requeue(self, run_id: str, events: int) -> None:
+        """Back to `pending` with no owner, for the next process that plays runs (see `run_resume`)."""
+        await self.store.put_run(run_id, status="pending", owner=None, error=None, events=events)
+        log.warning("run %s: %s", run_id, RESUMES.format(events=events))
+
     async def _hand_back(self, run_id: str, events: int) -> None:
         """Leave a run this stopping process cuts short to the next player (see `run_resume`): after what it
         gathered of the run is queued, so that player, counting the stored events, finds all there will be."""
         self._handed_back.add(run_id)
         try:
             await self.engine.flush(run_id)
-            await self.store.put_run(run_id, status="pending", owner=None, error=None, events=events)
+            await self._requeue(run_id, events)
         except StoreUnavailable as exc:  # the next start finds its process stopped, and hands it on then
             log.error("run %s, interrupted, could not be handed back: %s; the next start goes on with it", run_id, exc)
             return
-        log.warning("run %s: %s", run_id, RESUMES.format(events=events))
         if self.engine.leases is not None:
             await run_queue.announce(self.store.engine)
 

@@ -22,7 +22,7 @@ from simulator.delivery.lane import Lane
 from simulator.delivery.outcomes import Outcomes
 from simulator.delivery.publishing import Publishing
 from simulator.delivery.sender import Sender
-from simulator.delivery.shared import Sharing
+from simulator.delivery.shared import Sharing, settled_in_store
 from simulator.ids import new_id
 from simulator.models import Event, Subscription
 from simulator.signing import SigningKey, default_key
@@ -268,11 +268,12 @@ class DeliveryEngine(Publishing, Outcomes):
                 return False
         return True
 
-    async def settled(self, run_id: str | None, timeout: float | None = None) -> bool:
+    async def settled(self, run_id: str | None, timeout: float | None = None, *, ask_store: bool = False) -> bool:
         """Wait until the run's deliveries are settled (see `is_settled`); False on timeout. On a shared store
-        other processes may be sending them: the store says when none is left."""
-        if self._sharing is not None:
-            return await self._sharing.settled(run_id, timeout)
+        other processes may be sending them, and with `ask_store` (a resumed run) another process made some: the
+        store says when none is left."""
+        if self._sharing is not None or ask_store:
+            return await settled_in_store(self, run_id, timeout)
 
         async def wait() -> None:
             while True:

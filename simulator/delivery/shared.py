@@ -411,16 +411,18 @@ class Sharing:
         except Exception as exc:  # the store is away: the next round's refresh reads them
             log.debug("cannot refresh subscriptions yet (%s)", failure_reason(exc))
 
-    async def settled(self, run_id: str | None, timeout: float | None) -> bool:
-        """Wait until none of the run's deliveries is left to make on an enabled subscription, whoever sends them."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            if not self.engine.holds(run_id):
-                await self.engine.store.writer.barrier()
-                with contextlib.suppress(Exception):  # a store restarting: ask again
-                    if await self.engine.store.active_count(run_id) == 0:
-                        return True
-            if deadline is not None and loop.time() >= deadline:
-                return False
-            await asyncio.sleep(POLL)
+
+async def settled_in_store(engine: DeliveryEngine, run_id: str | None, timeout: float | None) -> bool:
+    """Wait until none of the run's deliveries is left to make on an enabled subscription, whoever sends them (or
+    made them: a resumed run's first deliveries are another process's); False on timeout. The store says when."""
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    while True:
+        if not engine.holds(run_id):
+            await engine.store.writer.barrier()
+            with contextlib.suppress(Exception):  # a store restarting: ask again
+                if await engine.store.active_count(run_id) == 0:
+                    return True
+        if deadline is not None and loop.time() >= deadline:
+            return False
+        await asyncio.sleep(POLL)
