@@ -178,7 +178,8 @@ def _annotate(found: dict[str, Any], scenarios: Mapping[str, Scenario] | None) -
     filters a subscription takes, the overrides each event type takes, each scenario's parameters; and examples."""
     for model in ("RunSpec", "ScheduleSpec"):
         if model in found and scenarios is not None:
-            found[model].setdefault("allOf", []).append(openapi_catalog.scenario_rules(scenarios))
+            rules = openapi_catalog.scenario_rules(scenarios, schedule=model == "ScheduleSpec")
+            found[model].setdefault("allOf", []).append(rules)
     if "EventSpec" in found:
         found["EventSpec"]["properties"]["type"] = {**openapi_catalog.event_type_schema(), "title": "Type"}
         found["EventSpec"]["oneOf"] = openapi_catalog.override_branches()
@@ -237,11 +238,23 @@ def _query_parameters(model: type[BaseModel], operation: str) -> list[dict[str, 
         if (operation, name) in _QUERY_SCHEMAS:
             exact = _QUERY_SCHEMAS[operation, name]()
             prop = {**exact, "description": exact.get("description", prop.get("description", ""))}
-        param: dict[str, Any] = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        param: dict[str, Any] = {"name": name, "in": "query", "required": name in required, "schema": _no_nul(prop)}
         if "description" in prop:
             param["description"] = prop["description"]
         out.append(param)
     return out
+
+
+def _no_nul(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with every string it takes free of NUL, as `middleware.NoNul` answers any query value that holds
+    one (422): stated where no pattern or list of values already excludes it."""
+    if "anyOf" in schema:
+        return {**schema, "anyOf": [_no_nul(branch) for branch in schema["anyOf"]]}
+    kinds = schema.get("type")
+    text = kinds == "string" or (isinstance(kinds, list) and "string" in kinds)
+    if text and not {"pattern", "enum", "const"} & schema.keys():
+        return {**schema, "pattern": formats.NO_NUL}
+    return schema
 
 
 def _success(ep: Endpoint, components: _Components) -> dict[str, Any]:

@@ -5,9 +5,9 @@ server checks these against the same catalog and scenarios, so the document stat
 A parameter is typed as its default (JSON bodies: `typed_params` in `simulator.core.validation`), and where a
 step uses it whole (`repeat: "${n}"`, `wait: "${gap}"`) as that step needs: a count, a (positive) duration. A
 count's maximum is where the server starts refusing it, the other parameters at their defaults: past it the
-timeline could pass the year 9999. Uses inside a longer text, in `with:` overrides or tying two parameters
-(`uniform: [${a}, ${b}]`), and a duration too long for the calendar, are checked by the server when the run is
-asked for, and not stated here.
+timeline could pass the year 9999; so is a duration's (`openapi_durations`). Uses inside a longer text, in
+`with:` overrides or tying two parameters (`uniform: [${a}, ${b}]`), and parameters too long only together, are
+checked by the server when the run is asked for, and not stated here.
 
 An override's path and value are checked against the event's JSON Schema (`simulator.overrides`). The document
 lists, per provider, the paths every one of its event types has, that lead through required, non-null objects to
@@ -27,6 +27,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from simulator import catalog
+from simulator.api import openapi_durations
 from simulator.models import formats
 from simulator.scenarios import distributions, runner
 from simulator.scenarios.model import Repeat, Scenario, Step, Wait, walk
@@ -166,21 +167,31 @@ _BY_DEFAULT: dict[type, Schema] = {
 }
 
 
-def scenario_rules(scenarios: Mapping[str, Scenario]) -> Schema:
-    """For a run's body: each known scenario with the parameters it declares (typed as its defaults, and as
-    the steps that use them need) and, for Syncfy's, the start times its ids hold; or any other name (answered
-    404)."""
+def scenario_rules(scenarios: Mapping[str, Scenario], *, schedule: bool = False) -> Schema:
+    """For a run's body (or a `schedule`'s): each known scenario with the parameters it declares (typed as its
+    defaults, and as the steps that use them need) and, for Syncfy's, the start times its ids hold; or any other
+    name (answered 404)."""
     alike: dict[str, tuple[list[str], Schema]] = {}  # scenarios that take the same fields share a branch
     for name, scenario in sorted(scenarios.items()):
         fields: Schema = {"params": params_schema(scenario)}
         if scenario.provider == "syncfy":  # its ids hold the times of 1970 to 2106
             fields["start_time"] = {"type": ["string", "null"], "pattern": formats.SYNCFY_DATE_TIME}
         alike.setdefault(json.dumps(fields, sort_keys=True), ([], fields))[0].append(name)
-    branches: list[Schema] = [
-        {"properties": {"scenario": {"enum": names}, **fields}} for names, fields in alike.values()
-    ]
+    branches: list[Schema] = []
+    for names, fields in alike.values():
+        branch: Schema = {"properties": {"scenario": {"enum": names}, **fields}}
+        if schedule and "start_time" in fields:
+            branch["anyOf"] = SYNCFY_SCHEDULE_START
+        branches.append(branch)
     branches.append({"title": "(unknown)", "properties": {"scenario": {"not": {"enum": sorted(scenarios)}}}})
     return {"oneOf": branches}
+
+
+# A Syncfy schedule starting in its ids' last ten years needs a seed (`formats.SYNCFY_UNSEEDED_DATE_TIME`).
+SYNCFY_SCHEDULE_START: list[Schema] = [
+    {"required": ["seed"], "properties": {"seed": {"type": "integer"}}},
+    {"properties": {"start_time": {"type": ["string", "null"], "pattern": formats.SYNCFY_UNSEEDED_DATE_TIME}}},
+]
 
 
 def params_schema(scenario: Scenario) -> Schema:
@@ -194,7 +205,20 @@ def params_schema(scenario: Scenario) -> Schema:
             top = count_maximum(scenario, name)
             if top is not None:
                 schema["maximum"] = top
+        if uses.get(name, set()) & {"duration", "positive duration"}:
+            _duration_maximum(schema, openapi_durations.maximum_ms(scenario, name), uses[name])
     return {"type": "object", "additionalProperties": False, "properties": properties}
+
+
+def _duration_maximum(schema: Schema, most_ms: int | None, uses: set[str]) -> None:
+    """A duration parameter held to the longest the server takes (`openapi_durations`)."""
+    if most_ms is None or "count" in uses:
+        return
+    if schema.get("type") == "string":
+        schema["pattern"] = openapi_durations.pattern(most_ms, positive="positive duration" in uses)
+        schema["description"] = f"At most {most_ms // 1000:,} s: longer, the timeline could pass the year 9999."
+    elif schema.get("type") in ("number", "integer"):
+        schema["maximum"] = most_ms / 1000 if schema["type"] == "number" else most_ms // 1000
 
 
 def count_maximum(scenario: Scenario, name: str) -> int | None:

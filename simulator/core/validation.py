@@ -12,6 +12,7 @@ from typing import Any
 
 from simulator.errors import FieldError, InvalidInput
 from simulator.ids import OBJECT_ID_FIRST, OBJECT_ID_LAST
+from simulator.models import formats
 from simulator.models.inputs import RunSpec
 from simulator.models.records import Subscription
 from simulator.scenarios import loader, lookup, runner
@@ -100,15 +101,17 @@ async def check_syncfy_times(spec: RunSpec, scenario: Scenario, params: dict[str
         return
     check_object_id_time(spec.start_time)
     start = utc(spec.start_time)
-    if OBJECT_ID_LAST - start > NEAR_THE_END:
-        return
     if spec.seed is None:  # a schedule's (a run's seed is drawn before it is checked): each firing draws its own
+        if spec.start_time.year <= formats.SYNCFY_UNSEEDED_LAST_YEAR:  # as written, as the document states it
+            return
         raise InvalidInput(
-            f"a Syncfy schedule from {start.isoformat()}, within {NEAR_THE_END.days} days of "
-            f"{OBJECT_ID_LAST.isoformat()} (the last time its ids hold), needs a seed: each firing would draw its "
-            "own, and those whose events run past that time would fail",
+            f"a Syncfy schedule from {spec.start_time.isoformat()}, after {formats.SYNCFY_UNSEEDED_LAST_YEAR} and "
+            f"so near {OBJECT_ID_LAST.isoformat()} (the last time its ids hold), needs a seed: each firing would "
+            "draw its own, and those whose events run past that time would fail",
             errors=[FieldError("start_time", "this close to the last time a Syncfy id holds, give a seed")],
         )
+    if OBJECT_ID_LAST - start > NEAR_THE_END:
+        return
     past = await asyncio.to_thread(_first_past, scenario, spec.seed, params, start, OBJECT_ID_LAST)
     if past is not None:
         raise InvalidInput(

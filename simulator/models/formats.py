@@ -151,6 +151,16 @@ DATE_TIME = rf"^{_date(FIRST_YEAR, LAST_YEAR)}{_CLOCK}(?:Z|[+-]{_HOURS})$"
 # Stated as written, which a pattern can say: 1971 to 2105, with any offset. The server judges the instant, so it
 # takes the few more that fit (from 31 January 1970; in 2106 those whose events all come before 7 February).
 SYNCFY_DATE_TIME = rf"^{_date(1971, 2105)}{_CLOCK}(?:Z|[+-]{_HOURS})$"
+# A Syncfy schedule's start with no seed (`core.validation`): each firing draws its own seed, so near that last time
+# the server cannot check up front that the runs' events all come before it, and asks for a seed. Judged as
+# written, by the server too, so that the document says exactly what it takes: up to 2095, whose last instant with
+# any offset is more than ten years before 2106-02-07 (where a seeded run is played through to check it).
+SYNCFY_UNSEEDED_LAST_YEAR = 2095
+SYNCFY_UNSEEDED_DATE_TIME = rf"^{_date(1971, SYNCFY_UNSEEDED_LAST_YEAR)}{_CLOCK}(?:Z|[+-]{_HOURS})$"
+
+
+# Text free of NUL, which no id or text the server keeps can hold (`api.middleware.NoNul`).
+NO_NUL = r"^[^\x00]*$"
 
 
 # --- secrets ------------------------------------------------------------------------------------------------

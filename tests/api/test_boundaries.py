@@ -156,11 +156,17 @@ def test_a_syncfy_run_whose_ids_would_run_past_what_they_hold_is_refused_before_
 def test_a_syncfy_schedule_near_the_end_of_its_ids_needs_a_seed(refusing_api: httpx.Client) -> None:
     """Each firing of a schedule without a seed draws its own, and one whose events ran past the last time an id
     holds failed, with a line in the log; the schedule was taken. With a seed that fits, or a start that is not
-    near that time, it is taken."""
+    near that time, it is taken. Near is judged by the year as written, as the OpenAPI document states it: a
+    start in 2096 written with +14:00 is refused, a later instant written in 2095 is taken."""
     body = {"scenario": "syncfy-credential-lifecycle", "interval": 3600, "target": URL}
-    answer = refused(refusing_api, "POST", "/schedules", {**body, "start_time": "2106-02-06T00:00:00Z"}, "start_time")
-    assert "give a seed" in json.dumps(answer["errors"]), answer
-    for taken in ({"start_time": "2106-02-06T00:00:00Z", "seed": 3}, {"start_time": "2090-01-01T00:00:00Z"}):
+    for near in ("2106-02-06T00:00:00Z", "2096-01-01T00:00:00+14:00"):
+        answer = refused(refusing_api, "POST", "/schedules", {**body, "start_time": near}, "start_time")
+        assert "give a seed" in json.dumps(answer["errors"]), answer
+    for taken in (
+        {"start_time": "2106-02-06T00:00:00Z", "seed": 3},
+        {"start_time": "2090-01-01T00:00:00Z"},
+        {"start_time": "2095-12-31T23:59:59-23:59"},
+    ):
         made = ok(refusing_api.post("/schedules", json={**body, **taken}), schemas.Schedule, 201)
         ok(refusing_api.delete(f"/schedules/{made['id']}"), None, 204)
 

@@ -7,30 +7,36 @@ document against a served simulator."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from pydantic import TypeAdapter
 
 from simulator import catalog, signing
+from simulator.api import openapi_durations
 from simulator.api.app import ENDPOINTS
 from simulator.api.openapi import document
 from simulator.api.openapi_catalog import count_maximum, filter_spellings
 from simulator.core.schedules import crontab
-from simulator.core.validation import check_object_id_time
+from simulator.core.validation import check_object_id_time, check_syncfy_times
 from simulator.models import answers as schemas
 from simulator.models import formats
-from simulator.models.inputs import Moment, check_headers, check_url
+from simulator.models.inputs import Moment, ScheduleSpec, check_headers, check_url
 from simulator.scenarios import loader
+from simulator.timeutil import parse_duration
 from tests.api.harness import eventually, ok, problem
 
 DRAWS = settings(max_examples=300, suppress_health_check=list(HealthCheck), deadline=None, database=None)
 URL = "http://127.0.0.1:9/"
+SYNCFY_CHAOS = loader.find("syncfy-chaos")
 
 
 def matches(pattern: str, text: str) -> bool:
@@ -69,7 +75,7 @@ def test_every_start_the_syncfy_pattern_allows_is_one_its_ids_hold(text: str) ->
     check_object_id_time(moment)  # raises InvalidInput for an instant a MongoDB ObjectId cannot hold
 
 
-def test_syncfy_scenarios_state_the_start_times_their_ids_hold(scenario_dir) -> None:
+def test_syncfy_scenarios_state_the_start_times_their_ids_hold(scenario_dir: Path) -> None:
     doc = document(ENDPOINTS, secured=False, scenarios=loader.discover([scenario_dir])[0])
     [_secret, _target, _targeted, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
     starts = {
@@ -81,6 +87,27 @@ def test_syncfy_scenarios_state_the_start_times_their_ids_hold(scenario_dir) -> 
     assert starts["basistheory-chaos"] is None  # its ids hold any time the run's own bounds allow
     for written in ("1970-01-01T05:00:00+06:00", "2106-02-07T06:28:16Z", "2150-01-01T00:00:00Z"):  # refused
         assert not matches(formats.SYNCFY_DATE_TIME, written)
+
+
+@DRAWS
+@given(st.from_regex(formats.SYNCFY_UNSEEDED_DATE_TIME, fullmatch=True))
+def test_every_start_a_syncfy_schedule_takes_without_a_seed_is_one_the_server_takes(text: str) -> None:
+    spec = ScheduleSpec.model_validate({"scenario": "syncfy-chaos", "interval": 60, "start_time": text})
+    asyncio.run(check_syncfy_times(spec, SYNCFY_CHAOS, {}))  # raises InvalidInput where it asks for a seed
+
+
+def test_a_syncfy_schedule_in_the_last_years_its_ids_hold_needs_a_seed_as_the_document_says(
+    scenario_dir: Path,
+) -> None:
+    doc = document(ENDPOINTS, secured=False, scenarios=loader.discover([scenario_dir])[0])
+    schedule = Draft202012Validator({**doc, "$ref": "#/components/schemas/ScheduleSpec"})
+    late = {"scenario": "syncfy-chaos", "interval": 60, "start_time": "2100-01-31T00:03:03Z"}
+    assert not schedule.is_valid(late) and not schedule.is_valid({**late, "seed": None})
+    assert schedule.is_valid({**late, "seed": 1})
+    assert schedule.is_valid({**late, "start_time": "2095-12-31T23:59:59-23:59"})
+    assert schedule.is_valid({**late, "scenario": "basistheory-chaos"})  # its ids hold any time
+    run = Draft202012Validator({**doc, "$ref": "#/components/schemas/RunSpec"})
+    assert run.is_valid({"scenario": "syncfy-chaos", "start_time": "2100-01-31T00:03:03Z"})  # its seed is drawn first
 
 
 @DRAWS
@@ -130,7 +157,7 @@ def test_links_lead_to_every_operation_that_needs_an_id() -> None:
     assert needing <= linked, needing - linked
 
 
-def test_run_bodies_state_each_scenarios_parameters(scenario_dir) -> None:
+def test_run_bodies_state_each_scenarios_parameters(scenario_dir: Path) -> None:
     found = loader.discover([scenario_dir])[0]
     doc = document(ENDPOINTS, secured=False, scenarios=found)
     [_secret, _target, _targeted, scenarios] = doc["components"]["schemas"]["RunSpec"]["allOf"]
@@ -172,6 +199,42 @@ def test_a_counts_stated_maximum_is_accepted_and_one_more_refused(refusing_api: 
         refused = refusing_api.post("/schedules", json={**body, "params": {param: top + 1}})
         assert refused.status_code == 422, (name, param, top)
         assert refused.json()["errors"][0]["field"].startswith("steps["), refused.text  # the repeat it makes too long
+
+
+def _durations(doc: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(scenario, parameter): the pattern of each duration parameter the document bounds."""
+    scenarios = doc["components"]["schemas"]["ScheduleSpec"]["allOf"][-1]
+    return {
+        (name, param): schema["pattern"]
+        for branch in scenarios["oneOf"][:-1]
+        for name in branch["properties"]["scenario"]["enum"]
+        for param, schema in branch["properties"]["params"]["properties"].items()
+        if "At most" in schema.get("description", "")
+    }
+
+
+@settings(max_examples=60, suppress_health_check=list(HealthCheck), deadline=None, database=None)
+@given(data=st.data())
+def test_every_duration_a_bounded_pattern_allows_is_taken_and_one_past_the_bound_refused(
+    refusing_api: httpx.Client, data: st.DataObject
+) -> None:
+    """A duration parameter too long makes a timeline that can pass the year 9999, which the server refuses: the
+    document states the bound, so a client generating requests from it never sends what it calls valid and gets a
+    422. Drawn from the served document's pattern, each is taken; a millisecond past the bound is refused."""
+    durations = _durations(refusing_api.get("/openapi.json").json())
+    assert ("basistheory-http-requests", "duration") in durations
+    (name, param), written = data.draw(
+        st.sampled_from(sorted(durations.items())).flatmap(
+            lambda item: st.tuples(st.just(item[0]), st.from_regex(item[1], fullmatch=True))
+        )
+    )
+    body = {"scenario": name, "at": "2199-01-01T00:00:00Z", "target": URL}
+    made = ok(refusing_api.post("/schedules", json={**body, "params": {param: written}}), schemas.Schedule, 201)
+    refusing_api.delete(f"/schedules/{made['id']}")
+    most = openapi_durations.maximum_ms(loader.find(name), param)
+    assert most is not None and parse_duration(written) * 1000 <= most
+    refused = refusing_api.post("/schedules", json={**body, "params": {param: f"{most + 1}ms"}})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"].startswith("steps["), refused.text
 
 
 # --- PATCH with nothing to change (item 3) -----------------------------------------------------------------
@@ -263,3 +326,21 @@ def test_a_parameter_of_a_few_words_is_stated_as_them_and_held_to_them(api: http
         for value in invalid[name]:
             assert not pattern.search(value)
             problem(api.post("/schedules", json={**body, "params": {name: value}}), 422, f"params.{name}")
+
+
+def test_every_query_text_is_stated_free_of_nul_as_the_server_holds_it(api: httpx.Client) -> None:
+    """No id or text the server keeps can hold NUL, and any query value that does is refused (422 naming it): the
+    document says so of every query parameter that takes text, so a client generated from it never sends one."""
+    doc = document(ENDPOINTS, secured=False)
+    checked = []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            for param in op.get("parameters", []):
+                value = param["schema"]
+                if param["in"] != "query" or not Draft202012Validator({**doc, **value}).is_valid("a"):
+                    continue  # not text, or no such short text: a NUL is refused before it would matter
+                assert not Draft202012Validator({**doc, **value}).is_valid("a\x00"), (path, param["name"])
+                if method == "get" and "{" not in path:
+                    problem(api.get(path, params={param["name"]: "a\x00"}), 422, param["name"])
+                    checked.append((path, param["name"]))
+    assert {("/deliveries", "q"), ("/scenarios", "cursor"), ("/events", "cursor")} <= set(checked), checked
