@@ -28,6 +28,7 @@ from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.scenarios import loader
 from simulator.testing import AppServer, make_verifier, signing_secret
 from simulator.testing.receiver import Receiver
+from tests.api.harness import eventually
 
 ONE_EVENT = (
     "name: listen-one-event\nprovider: syncfy\ndescription: One credential.\nsteps:\n  - emit: credentials.created\n"
@@ -290,6 +291,27 @@ def test_a_hostile_request_is_answered_and_shown_never_a_500(
     assert arrival.provider == provider and arrival.body == body
     if provider == "?":
         assert "malformed" in arrival.note
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [b'Content-Length: 1000\r\n\r\n{"events": [', b"Transfer-Encoding: chunked\r\n\r\nzz\r\n"],
+    ids=["hang-up", "bad-chunk"],
+)
+def test_a_request_whose_body_never_arrives_is_said_in_a_line_not_a_traceback(
+    listen: Callable[..., Running], cut: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing to show or count, and the next request is shown as usual: it used to print uvicorn's 'Exception in
+    ASGI application' and a traceback among listen's lines."""
+    running = listen()
+    port = int(running.url.split(":")[2].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"POST /webhooks HTTP/1.1\r\nHost: 127.0.0.1\r\n" + cut)
+    said = "a POST to /webhooks ended before its body arrived: not shown"
+    eventually(lambda: said in caplog.text, what="listen's line")
+    assert httpx.post(running.url, content=b'{"event": {}}', timeout=10).status_code == 204
+    assert len(running.arrivals) == 1 and running.listener.counts["received"] == 1
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
 
 
 @pytest.mark.parametrize("number", ["1e400", "1e-400"])

@@ -30,6 +30,7 @@ import asyncio
 import base64
 import errno
 import hashlib
+import logging
 import random
 import socket
 import sys
@@ -44,7 +45,7 @@ import httpx
 import uvicorn
 from rich.console import Console
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -55,6 +56,8 @@ from simulator.cli.listen_options import ListenOptions, options_from
 from simulator.errors import InvalidInput
 from simulator.receiving import detect_scheme, dig, event_ids_of
 from simulator.runtime import bind_tcp, set_within, stop_signals_end_quietly
+
+log = logging.getLogger("webhook_sim.listen")
 
 # Hop-by-hop headers belong to one connection; they are never relayed (RFC 9110, 7.6.1).
 HOP_BY_HOP = frozenset(
@@ -186,7 +189,13 @@ class Listener:
         return Starlette(routes=[Route("/{path:path}", self.handle, methods=["POST", "PUT"])], lifespan=lifespan)
 
     async def handle(self, request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:
+            # The sender went before its body arrived, or sent one HTTP cannot read (uvicorn says which): no
+            # request to show or count, and no traceback for it.
+            log.warning("a %s to %s ended before its body arrived: not shown", request.method, request.url.path)
+            return Response(status_code=400)
         headers = dict(request.headers)
         scheme, verified, reason = check(headers, body, self.options.secret, self.options.public_pem)
         provider, types, ids, delivery_id = describe(headers, body)

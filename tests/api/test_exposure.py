@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from simulator.runtime import FILE_LIMIT, AppServer
+from tests.api.harness import eventually
 from tests.api.serving import Served, clean_env, healthy, serve_once
 
 TOKEN = "exposure-token-for-tests"
@@ -191,22 +192,39 @@ def test_a_kept_alive_connection_still_serves_request_after_request(tmp_path: Pa
 # --- a client that hangs up (item 15) ---------------------------------------------------------------------
 
 
-def test_a_client_that_disconnects_mid_body_is_logged_as_such(tmp_path: Path) -> None:
+# Two ways a body never arrives whole: the client hangs up within it, or sends chunks HTTP cannot read (uvicorn
+# then closes the connection itself).
+CUTS = {
+    "hang-up": b'Content-Length: 1000\r\n\r\n{"url": "http://127.0.0.1:9/"',
+    "bad-chunk": b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+}
+
+
+@pytest.mark.parametrize("cut", list(CUTS))
+@pytest.mark.parametrize(
+    ("path", "auth"),
+    [
+        ("/subscriptions", b""),
+        ("/basistheory/tokens", b"BT-API-KEY: key_test\r\n"),
+        ("/syncfy/v1/webhooks", b"Authorization: api_key api_key=key_test\r\n"),
+    ],
+    ids=["control", "basistheory", "syncfy"],
+)
+def test_a_client_whose_body_never_arrives_is_logged_as_such(tmp_path: Path, path: str, auth: bytes, cut: str) -> None:
+    """The control API and both twins: a 499 in the access log and a line saying why, never a traceback (the
+    Syncfy twin logged one, as an unexpected error, and answered 500 to nobody)."""
     served = Served(tmp_path)
     try:
         with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
-            sock.sendall(
-                b"POST /subscriptions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                b'Content-Length: 1000\r\n\r\n{"url": "http://127.0.0.1:9/"'
-            )
-            time.sleep(0.3)
-        time.sleep(0.5)
+            head = f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n".encode()
+            sock.sendall(head + auth + CUTS[cut])
+        eventually(lambda: f"access: POST {path} " in served.log(), what="the request's access line")
         assert healthy(served.url)
     finally:
         served.stop()
     log = served.log()
     assert "Traceback" not in log and " ERROR " not in log, log
-    [access] = [line for line in log.splitlines() if "access: POST /subscriptions" in line]
+    [access] = [line for line in log.splitlines() if f"access: POST {path} " in line]
     assert " 499 " in access
     assert "client disconnected before sending the whole request" in log
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import Receive, Scope, Send
@@ -166,6 +166,8 @@ def route(path: str, handlers: Mapping[str, Handler]) -> BaseRoute:
             result = await handler(ctx)
         except SimError as exc:
             return error(exc)
+        except ClientDisconnect:
+            raise  # the client went before its body did: `middleware.RequestId` logs it, as for every route
         except Exception:
             log.exception("unexpected error in the Syncfy twin: %s %s", request.method, request.url.path)
             return answer(500, None, "Internal Server Error")
