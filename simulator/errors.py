@@ -16,6 +16,8 @@ def spelled(value: Any) -> str:
 # The characters of a name or value given by a user that a message repeats: enough to recognise it, where a file
 # pasted in its place (a hundred kilobytes) was echoed whole.
 ECHOED = 80
+# A path is repeated whole up to this many characters (PATH_MAX is 4096): cut at 80, a real one lost its file name.
+PATH_ECHOED = 1024
 
 
 def quoted(value: str, limit: int = ECHOED) -> str:
@@ -24,6 +26,11 @@ def quoted(value: str, limit: int = ECHOED) -> str:
     if len(value) <= limit:
         return repr(value)
     return f"{value[:limit]!r}… ({len(value)} characters)"
+
+
+def quoted_path(path: str) -> str:
+    """A path as a message repeats it (`quoted`, to PATH_ECHOED characters)."""
+    return quoted(path, PATH_ECHOED)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from stat import S_ISREG
+from stat import S_ISDIR, S_ISREG
 
 
 class NotRegular(ValueError):
@@ -28,3 +28,16 @@ def read_bounded(path: str | Path, limit: int) -> bytes:
     if len(data) > limit:
         raise TooLarge(str(path))
     return data
+
+
+def kind(path: str | Path) -> str:
+    """What `path` names: "folder", "file", "other" (a device, a FIFO), "missing", or why it cannot be looked at
+    (`File name too long`, `Permission denied`). Path.is_dir() and exists() raise for those: a name given from
+    outside (an option, a file list) ended the command with a traceback."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        return getattr(exc, "strerror", None) or str(exc)
+    return "folder" if S_ISDIR(mode) else "file" if S_ISREG(mode) else "other"

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simulator import catalog
+from simulator import catalog, files
 from simulator.cli import option_types, options
 from simulator.errors import FieldError, InvalidInput
 from simulator.providers.base import EventType, Provider
@@ -156,7 +156,7 @@ def docs_command(args: argparse.Namespace) -> int:
 
 def _read(path: Path) -> str | None:
     """The page at `path`; None when there is none. A folder or an unreadable file is InvalidInput naming PATH."""
-    if path.is_dir():
+    if files.kind(path) == "folder":
         raise _bad(f"{path} is a folder: expected the page's file")
     try:
         return path.read_text(encoding="utf-8")

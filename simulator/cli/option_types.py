@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import files, json_input, signing
-from simulator.errors import FieldError, InvalidInput, quoted
+from simulator.errors import FieldError, InvalidInput, quoted, quoted_path
 from simulator.json_input import MAX_DEPTH
 
 
@@ -235,12 +235,16 @@ def output_file(text: str) -> str:
         raise argparse.ArgumentTypeError("empty: give a file's path, or leave the option out")
     path = Path(text)
     folder = path.parent
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a folder: expected a file to write")
-    if not folder.is_dir():
-        raise argparse.ArgumentTypeError(f"no folder {str(folder)!r} to write {path.name} in")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise argparse.ArgumentTypeError(f"cannot write {text}: permission denied")
+    here, there = files.kind(path), files.kind(folder)  # either may say why it cannot be looked at
+    if here == "folder":
+        raise argparse.ArgumentTypeError(f"{quoted_path(text)} is a folder: expected a file to write")
+    if there in ("missing", "file", "other"):
+        raise argparse.ArgumentTypeError(f"no folder {quoted_path(str(folder))} to write {quoted_path(path.name)} in")
+    unusable = there if there != "folder" else here if here not in ("file", "missing", "other") else None
+    if unusable is not None:
+        raise argparse.ArgumentTypeError(f"cannot write {quoted_path(text)}: {unusable}")
+    if not os.access(folder, os.W_OK) or (here != "missing" and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"cannot write {quoted_path(text)}: permission denied")
     return text
 
 

@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from simulator import files
 from simulator.cli.option_types import decimal, field_bounds, host_name, whole_between
-from simulator.errors import FieldError, InvalidInput, quoted
+from simulator.errors import FieldError, InvalidInput, quoted, quoted_path
 from simulator.words import OFF_WORDS, ON_WORDS
 
 ENV_PREFIX = "WEBHOOK_SIM_"
@@ -276,10 +277,11 @@ def scenario_dirs(folders: list[str]) -> list[Path]:
     """The `--scenarios` folders, each checked to be one: a typo would otherwise show only later, as "unknown
     scenario" when a run names one of its scenarios. InvalidInput (exit 2) naming --scenarios."""
     for folder in folders:
-        if not Path(folder).is_dir():
-            what = "not a folder" if Path(folder).exists() else "no such folder"
+        found = files.kind(folder)
+        if found != "folder":
+            what = {"missing": "no such folder", "file": "not a folder", "other": "not a folder"}.get(found, found)
             raise InvalidInput(
-                f"--scenarios: {folder}: {what}: expected a folder of scenario files",
+                f"--scenarios: {quoted_path(folder)}: {what}: expected a folder of scenario files",
                 errors=[FieldError("--scenarios", what)],
             )
     return [Path(folder) for folder in folders]

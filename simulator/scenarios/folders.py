@@ -6,20 +6,28 @@ import os
 from pathlib import Path
 from typing import Any
 
+from simulator import files
 from simulator.errors import FieldError
 
 
 def yaml_files(folder: Path, errors: list[FieldError]) -> list[Path]:
     """The scenario files of `folder` in name order; a missing folder, and what is named like a scenario file but
     is not a regular one, are added to `errors`."""
-    if not folder.is_dir():
-        errors.append(FieldError("", "no such directory: expected a folder of scenario files", str(folder)))
+    found = files.kind(folder)
+    if found != "folder":
+        why = "no such directory" if found in ("missing", "file", "other") else f"cannot be read ({found})"
+        errors.append(FieldError("", f"{why}: expected a folder of scenario files", str(folder)))
         return []
-    named = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
+    try:
+        named = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
+    except OSError as exc:
+        errors.append(FieldError("", f"cannot be read ({exc.strerror}): not read", str(folder)))
+        return []
+    regular = [p for p in named if files.kind(p) == "file"]
     for path in named:
-        if not path.is_file():  # skipped unsaid, a folder or a FIFO so named left its author looking for a typo
+        if path not in regular:  # skipped unsaid, a folder or a FIFO so named left its author looking for a typo
             errors.append(FieldError("", "not a regular file (a folder, a FIFO, a broken link): not read", str(path)))
-    return [p for p in named if p.is_file()]
+    return regular
 
 
 def signature(folder: Path) -> tuple[Any, ...] | None:

@@ -94,7 +94,7 @@ def test_deliveries_refuses_an_interval_no_timer_takes(exit_2) -> None:
 
 
 def test_docs_refuses_a_folder_or_a_file_in_place_of_a_folder(exit_2, tmp_path: Path) -> None:
-    assert f"error: PATH: {tmp_path} is a folder: expected a file to write" in exit_2("docs", str(tmp_path))
+    assert f"error: PATH: {str(tmp_path)!r} is a folder: expected a file to write" in exit_2("docs", str(tmp_path))
     assert f"error: PATH: {tmp_path} is a folder" in exit_2("docs", "--check", str(tmp_path))
     (tmp_path / "file").write_text("x")
     err = exit_2("docs", str(tmp_path / "file" / "events.md"))
@@ -136,10 +136,10 @@ def test_serve_and_worker_refuse_a_scenario_folder_that_is_not_there(exit_2, not
     if command[0] == "serve":
         command = [*command, "--db", str(tmp_path / "x.db")]
     err = exit_2(*command, "--scenarios", str(tmp_path / "nope"))
-    assert f"error: --scenarios: {tmp_path / 'nope'}: no such folder" in err, err
+    assert f"error: --scenarios: {str(tmp_path / 'nope')!r}: no such folder" in err, err
     (tmp_path / "file.yaml").write_text("x")
     err = exit_2(*command, "--scenarios", str(tmp_path / "file.yaml"))
-    assert "file.yaml: not a folder" in err, err
+    assert "file.yaml': not a folder" in err, err
 
 
 # -- 8: subscriptions, deliveries, resend ---------------------------------------------------------------------
@@ -180,3 +180,26 @@ def test_resend_given_an_event_id_says_so_and_where_delivery_ids_are(main, exit_
     err = exit_2("resend", event, "--server", server.url)
     assert f"error: no delivery {event}: it looks like an event's id" in err, err
     assert "a delivery's id (msg_…)" in err and "webhook-sim deliveries" in err
+
+
+# -- paths the system cannot look at (too long for a file name): each option named, never a traceback ----------
+
+LONG = "a" * 5000  # past NAME_MAX: stat() fails with ENAMETOOLONG, which Path.is_dir() lets through
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["asyncapi", "--output", LONG], "argument --output: cannot write 'aaaa"),
+        (["run", "basistheory-chaos", "--target", "http://127.0.0.1:9/", "--junit", LONG], "argument --junit: cannot"),
+        (["run", "basistheory-chaos", "--target", "http://127.0.0.1:9/", "--report", f"{LONG}/r.json"], "--report: c"),
+        (["run", "basistheory-chaos", "--target", "http://127.0.0.1:9/", "--scenarios", LONG], "--scenarios: 'aaa"),
+        (["scenarios", "--scenarios", LONG], "cannot be read (File name too long)"),
+        (["docs", "--check", LONG], "error: PATH: cannot read"),
+    ],
+    ids=["asyncapi-output", "run-junit", "run-report", "run-scenarios", "scenarios-scenarios", "docs-check"],
+)
+def test_a_path_too_long_to_look_at_is_refused_naming_its_option(exit_2, args: list[str], said: str) -> None:
+    err = exit_2(*args)
+    assert said in err and "File name too long" in err and "Traceback" not in err, err[:500]
+    assert len(err) < 6000 or args[0] in ("scenarios", "docs"), len(err)  # an option's value is echoed cut short
