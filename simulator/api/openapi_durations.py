@@ -21,7 +21,7 @@ _FRACTION = r"(?:\.[0-9]{1,9})?"
 
 def maximum_ms(scenario: Scenario, name: str) -> int | None:
     """The longest duration, in whole milliseconds, parameter `name` may be (the others at their defaults) before
-    the server refuses it. None where any fits, or where even its default does not (a file the loader reports)."""
+    the server refuses it. None where any fits, or where not even the shortest does (a file the loader reports)."""
 
     def fits(ms: int) -> bool:
         values = {n: p.default for n, p in scenario.params.items()} | {name: f"{ms}ms"}
