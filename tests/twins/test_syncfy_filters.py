@@ -12,6 +12,8 @@ import pytest
 from simulator.testing.receiver import Receiver
 from tests.twins.syncfy_harness import envelope, finished_run, run_events
 
+START = "2026-03-02T10:00:00Z"
+
 
 @pytest.fixture(scope="module")
 def receiver() -> Any:
@@ -21,18 +23,22 @@ def receiver() -> Any:
 
 @pytest.fixture(scope="module")
 def window(control: httpx.Client, syncfy: httpx.Client, receiver: Receiver) -> dict[str, str]:
-    """The query of a refresh's transactions, without its paging, of a window where some transactions have an
-    attachment and some have none."""
-    events = run_events(control, finished_run(control, "syncfy-credential-lifecycle", receiver.url, seed=7))
+    """The query of a refresh's transactions, without its paging, of a window where two transactions or more have
+    an attachment and some have none (the test below reads the second)."""
+    # A fixed start, so that every run of the suite reads the same window: from the time of day it ran, the first
+    # window with both kinds once held a single transaction with an attachment, and the test failed reading a second.
+    run = finished_run(control, "syncfy-credential-lifecycle", receiver.url, seed=7, start_time=START)
+    events = run_events(control, run)
     for event in events:
         if event["type"] != "syncfy:credentials.refreshed":
             continue
         query = dict(parse_qsl(urlsplit(event["body"]["payload"]["endpoints"]["transactions"][0]).query))
         query = {k: v for k, v in query.items() if k not in ("skip", "limit")}
         rows = envelope(syncfy.get("/v1/transactions", params={**query, "limit": "5000"}))
-        if any(row["attachments"] for row in rows) and not all(row["attachments"] for row in rows):
+        with_one = sum(1 for row in rows if row["attachments"])
+        if 2 <= with_one < len(rows):
             return query
-    raise AssertionError("no refresh of the run has transactions both with and without an attachment")
+    raise AssertionError("no refresh of the run has two transactions with an attachment and one without")
 
 
 def _count(syncfy: httpx.Client, query: dict[str, str], **more: str) -> int:
