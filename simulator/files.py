@@ -30,6 +30,10 @@ def read_bounded(path: str | Path, limit: int) -> bytes:
     return data
 
 
+# What `kind` answers for a path it could look at; any other answer says why it could not.
+KINDS = frozenset({"folder", "file", "other", "missing"})
+
+
 def kind(path: str | Path) -> str:
     """What `path` names: "folder", "file", "other" (a device, a FIFO), "missing", or why it cannot be looked at
     (`File name too long`, `Permission denied`). Path.is_dir() and exists() raise for those: a name given from

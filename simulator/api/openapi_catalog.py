@@ -205,17 +205,18 @@ def params_schema(scenario: Scenario) -> Schema:
             top = count_maximum(scenario, name)
             if top is not None:
                 schema["maximum"] = top
-        if uses.get(name, set()) & {"duration", "positive duration"}:
-            _duration_maximum(schema, openapi_durations.maximum_ms(scenario, name), uses[name])
+        used = uses.get(name, set())
+        if used & {"duration", "positive duration"} and "count" not in used:
+            _duration_maximum(schema, openapi_durations.maximum_ms(scenario, name), "positive duration" in used)
     return {"type": "object", "additionalProperties": False, "properties": properties}
 
 
-def _duration_maximum(schema: Schema, most_ms: int | None, uses: set[str]) -> None:
+def _duration_maximum(schema: Schema, most_ms: int | None, positive: bool) -> None:
     """A duration parameter held to the longest the server takes (`openapi_durations`)."""
-    if most_ms is None or "count" in uses:
+    if most_ms is None:
         return
     if schema.get("type") == "string":
-        schema["pattern"] = openapi_durations.pattern(most_ms, positive="positive duration" in uses)
+        schema["pattern"] = openapi_durations.pattern(most_ms, positive=positive)
         schema["description"] = f"At most {most_ms // 1000:,} s: longer, the timeline could pass the year 9999."
     elif schema.get("type") in ("number", "integer"):
         schema["maximum"] = most_ms / 1000 if schema["type"] == "number" else most_ms // 1000
@@ -233,13 +234,8 @@ def count_maximum(scenario: Scenario, name: str) -> int | None:
     low = scenario.params[name].default
     if not isinstance(low, int) or low < 0 or not fits(low) or fits(_COUNTS):
         return None
-    high = max(low, 1) * 2
-    while fits(high):  # the first that does not fit, doubling: about 30 steps to hourly repeats' 8e7
-        low, high = high, high * 2
-    while high - low > 1:  # the largest that fits lies in [low, high)
-        middle = (low + high) // 2
-        low, high = (middle, high) if fits(middle) else (low, middle)
-    return low
+    # About 30 doublings to hourly repeats' 8e7.
+    return openapi_durations.largest_that_fits(fits, low, max(low, 1) * 2)
 
 
 def _param_schema(default: Any, uses: set[str]) -> Schema:

@@ -10,6 +10,8 @@ unit), never one past it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from simulator.scenarios import runner
 from simulator.scenarios.model import Scenario
 
@@ -28,14 +30,22 @@ def maximum_ms(scenario: Scenario, name: str) -> int | None:
         return not runner.bind_problems(scenario.steps, values)
 
     top = 10**DIGITS - 1
-    if not fits(0) and not fits(1):
+    if fits(0):
+        low = 0
+    elif fits(1):  # a positive duration
+        low = 1
+    else:
         return None
-    if fits(top):
-        return None
-    low, high = (0 if fits(0) else 1), 1000
-    while fits(high):  # the first that does not fit, doubling: some 40 steps at most
-        low, high = high, min(high * 2, top)
-    while high - low > 1:  # the longest that fits lies in [low, high)
+    return None if fits(top) else largest_that_fits(fits, low, 1000, top)
+
+
+def largest_that_fits(fits: Callable[[int], bool], low: int, high: int, top: int | None = None) -> int:
+    """The largest whole number from `low` (which fits) that `fits`, which holds up to some number and never past
+    it, at `top` at the latest: doubling from `high` to the first that does not fit, then halving the gap. A
+    duration's bound here, and a repeat count's (`openapi_catalog.count_maximum`)."""
+    while fits(high):
+        low, high = high, high * 2 if top is None else min(high * 2, top)
+    while high - low > 1:  # the largest that fits lies in [low, high)
         middle = (low + high) // 2
         low, high = (middle, high) if fits(middle) else (low, middle)
     return low

@@ -235,14 +235,14 @@ def output_file(text: str) -> str:
         raise argparse.ArgumentTypeError("empty: give a file's path, or leave the option out")
     path = Path(text)
     folder = path.parent
-    here, there = files.kind(path), files.kind(folder)  # either may say why it cannot be looked at
+    here, there = files.kind(path), files.kind(folder)
     if here == "folder":
         raise argparse.ArgumentTypeError(f"{quoted_path(text)} is a folder: expected a file to write")
     if there in ("missing", "file", "other"):
         raise argparse.ArgumentTypeError(f"no folder {quoted_path(str(folder))} to write {quoted_path(path.name)} in")
-    unusable = there if there != "folder" else here if here not in ("file", "missing", "other") else None
-    if unusable is not None:
-        raise argparse.ArgumentTypeError(f"cannot write {quoted_path(text)}: {unusable}")
+    for found in (there, here):  # either may say why it cannot be looked at (a name too long)
+        if found not in files.KINDS:
+            raise argparse.ArgumentTypeError(f"cannot write {quoted_path(text)}: {found}")
     if not os.access(folder, os.W_OK) or (here != "missing" and not os.access(path, os.W_OK)):
         raise argparse.ArgumentTypeError(f"cannot write {quoted_path(text)}: permission denied")
     return text

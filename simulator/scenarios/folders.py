@@ -15,7 +15,7 @@ def yaml_files(folder: Path, errors: list[FieldError]) -> list[Path]:
     is not a regular one, are added to `errors`."""
     found = files.kind(folder)
     if found != "folder":
-        why = "no such directory" if found in ("missing", "file", "other") else f"cannot be read ({found})"
+        why = "no such directory" if found in files.KINDS else f"cannot be read ({found})"
         errors.append(FieldError("", f"{why}: expected a folder of scenario files", str(folder)))
         return []
     try:
