@@ -24,6 +24,7 @@ from simulator.client import ApiError, AsyncClient, Client, DeliveryInfo, Page, 
 from simulator.scenarios import loader
 from simulator.testing import AppServer
 from simulator.testing.receiver import Receiver
+from tests.api.harness import eventually
 
 TOKEN = "client-test-token"
 # How a wait on the slow run ends, in the run's own words: an hour to its last event.
@@ -413,8 +414,15 @@ def test_a_wait_whose_last_poll_is_not_answered_says_why_the_run_was_still_runni
     with "the server did not answer" though the run had been read, and its own words (an hour to go) were lost."""
     with Client(server.url, token=TOKEN) as real:
         slow = real.start_run("client-slow", speed=1, target=receiver.url)
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+
+        def after_its_first_event() -> httpx.Response | None:
+            # Read once its first event is out (at once, then an hour's wait): a loaded machine read it before.
+            answer = httpx.get(f"{server.url}/runs/{slow.id}", headers=auth)
+            return answer if answer.json()["events"] == 1 else None
+
         try:
-            read = httpx.get(f"{server.url}/runs/{slow.id}", headers={"Authorization": f"Bearer {TOKEN}"})
+            read = eventually(after_its_first_event, what="the run's first event")
         finally:
             real.cancel_run(slow.id)
     url, stop = answers_once(read.content)
