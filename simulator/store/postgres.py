@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Connection, cast, exc, func, text
+from sqlalchemy import BigInteger, Connection, MetaData, cast, exc, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -92,6 +92,35 @@ def number_events(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE events ALTER COLUMN ord SET DEFAULT nextval('events_ord_seq')"))
     conn.execute(text("UPDATE events SET ord = nextval('events_ord_seq') WHERE ord IS NULL"))
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_events_ord ON events (ord)"))
+
+
+def widen_integers(conn: Connection, metadata: MetaData) -> None:
+    """Make 64-bit what a store made by an earlier release holds as `integer` where the tables now say `bigint`
+    (see `tables.ROW_NUMBER`), with the sequences that number them. Idempotent: one query at every open, and one
+    `ALTER TABLE` per table to widen, once (it rewrites the table, under the open lock)."""
+    wide = {
+        (table.name, column.name)
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type.dialect_impl(conn.dialect), BigInteger)
+    }
+    narrow = conn.execute(
+        text(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND data_type = 'integer'"
+        )
+    ).all()
+    by_table: dict[str, list[str]] = {}
+    for table_name, column_name in narrow:
+        if (table_name, column_name) in wide:
+            by_table.setdefault(table_name, []).append(column_name)
+    for table_name, columns in sorted(by_table.items()):
+        changes = ", ".join(f'ALTER COLUMN "{name}" TYPE bigint' for name in columns)
+        conn.execute(text(f'ALTER TABLE "{table_name}" {changes}'))
+        for name in columns:
+            sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table_name, "c": name})
+            if (found := sequence.scalar()) is not None:
+                conn.execute(text(f"ALTER SEQUENCE {found} AS bigint"))
 
 
 OUTBOX_CHANNEL = "webhook_sim_outbox"  # NOTIFY: deliveries another process may send were added or let go

@@ -28,6 +28,8 @@ from simulator.store import tables as t
 # Not a version: events.ends_with (how a run's documents job ended, shown from its documents.completed on). An
 # earlier release writes events without it, and its jobs' documents show "Downloaded" until the outcome comes, as
 # they did; it reads none of it.
+# Not a version: counts and positions made 64-bit on PostgreSQL (`tables.ROW_NUMBER`). An earlier release reads and
+# writes `bigint` columns as it did `integer` ones; what changes is that they no longer overflow past 2**31.
 # 4: bt_objects.created, the Basis Theory twin's lists' order (`created_at`, newest first). An earlier release
 # would write objects without it, listed out of order.
 SCHEMA_VERSION = 4
@@ -105,6 +107,8 @@ def prepare(conn: Connection) -> None:
     if not new:
         _add_missing(conn)
     if postgres.is_postgresql(conn.dialect.name):
+        if not new:
+            postgres.widen_integers(conn, t.metadata)
         postgres.number_events(conn)
     for version in range(found + 1, SCHEMA_VERSION + 1):
         step = UPGRADES.get(version)

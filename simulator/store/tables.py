@@ -6,6 +6,13 @@ from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, Large
 
 metadata = MetaData()
 
+# Counts and positions that grow with the store's life (creation order, a run's events, row numbers, Unix
+# seconds) are 64-bit: PostgreSQL's `integer` is 32-bit, and a shared store at 10,000 deliveries a second passes
+# 2**31 of them in under three days (SQLite's integers are 64-bit whatever the column says). A row number keeps
+# SQLite's `INTEGER PRIMARY KEY`, the rowid itself: `BIGINT PRIMARY KEY` there is a column of its own that
+# numbers nothing.
+ROW_NUMBER = BigInteger().with_variant(Integer(), "sqlite")
+
 subscriptions = Table(
     "subscriptions",
     metadata,
@@ -39,7 +46,7 @@ runs = Table(
     Column("scenario", String, nullable=False),
     Column("spec", Text, nullable=False),  # JSON: params, seed, speed, start_time, target, faults…
     Column("status", String, nullable=False),
-    Column("events", Integer, nullable=False, default=0),
+    Column("events", BigInteger, nullable=False, default=0),
     Column("error", Text),
     Column("created_at", Float, nullable=False),
     Column("started_at", Float),
@@ -57,7 +64,7 @@ events = Table(
     Column("key", String, primary_key=True),  # "<run id>/<seq>"
     Column("id", String, nullable=False),  # the provider's event id (eid / event.id)
     Column("run_id", String),
-    Column("seq", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
     Column("provider", String, nullable=False),
     Column("type", String, nullable=False),
     Column("occurred_at", String, nullable=False),
@@ -75,7 +82,7 @@ deliveries = Table(
     "deliveries",
     metadata,
     Column("id", String, primary_key=True),  # the message id: webhook-id, constant across retries
-    Column("n", Integer, nullable=False),  # global creation order
+    Column("n", BigInteger, nullable=False),  # global creation order
     Column("subscription_id", String, nullable=False),
     Column("run_id", String),
     Column("event_keys", Text, nullable=False),  # JSON list of events.key (several for a batch)
@@ -105,7 +112,7 @@ deliveries = Table(
 attempts = Table(
     "attempts",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", ROW_NUMBER, primary_key=True, autoincrement=True),
     Column("delivery_id", String, nullable=False),
     Column("number", Integer, nullable=False),
     Column("started_at", Float, nullable=False),
@@ -156,7 +163,7 @@ bt_objects = Table(
     metadata,
     Column("kind", String, primary_key=True),  # token, token_intent, 3ds_session, application, reactor, proxy
     Column("id", String, primary_key=True),
-    Column("n", Integer, nullable=False),  # creation order: list pages and their cursors
+    Column("n", BigInteger, nullable=False),  # creation order: list pages and their cursors
     Column("tenant_id", String),
     Column("state", String, nullable=False),  # live | deleted | expired | converted
     Column("body", Text, nullable=False),  # JSON: the REST object as it stands
@@ -173,7 +180,7 @@ bt_projection = Table(
     "bt_projection",
     metadata,
     Column("name", String, primary_key=True),
-    Column("event_rowid", Integer, nullable=False),
+    Column("event_rowid", BigInteger, nullable=False),
     Column("event_key", String, nullable=False),
 )
 
@@ -199,7 +206,7 @@ bt_webhooks = Table(
 syncfy_index = Table(
     "syncfy_index",
     metadata,
-    Column("n", Integer, primary_key=True, autoincrement=True),  # indexing order: the order events happened in
+    Column("n", ROW_NUMBER, primary_key=True, autoincrement=True),  # indexing order: the order events happened in
     Column("event_key", String, nullable=False, unique=True),  # events.key
     Column("type", String, nullable=False),
     Column("at", Float, nullable=False),  # the event's time, Unix seconds
@@ -224,8 +231,8 @@ syncfy_users = Table(
     Column("id_user", String, primary_key=True),
     Column("id_external", Text),
     Column("name", Text),
-    Column("dt_create", Integer, nullable=False),
-    Column("dt_modify", Integer),
+    Column("dt_create", BigInteger, nullable=False),
+    Column("dt_modify", BigInteger),
     Column("deleted", Boolean, nullable=False, default=False),
 )
 
@@ -246,8 +253,8 @@ syncfy_webhooks = Table(
     Column("id_user", String),
     Column("events", Text, nullable=False),  # JSON list of the names as given
     Column("delay", Integer, nullable=False),
-    Column("dt_created", Integer, nullable=False),
-    Column("dt_modified", Integer),
+    Column("dt_created", BigInteger, nullable=False),
+    Column("dt_modified", BigInteger),
 )
 
 # Credentials the API registered (their lifecycle's progress) or deleted (any credential).
@@ -259,7 +266,7 @@ syncfy_credentials = Table(
     Column("username", Text),  # masked
     Column("step", String),  # the lifecycle's next step; null when done or not played by the twin
     Column("flow", Text),  # JSON: the world entities the lifecycle's events are built from
-    Column("dt_disable", Integer),
+    Column("dt_disable", BigInteger),
     # The process playing the lifecycle, on a shared store: another takes it over once that one's beat stops.
     Column("player", String),
 )

@@ -56,9 +56,12 @@ def write_scenarios(folder: Path) -> Path:
 
 
 @contextmanager
-def serving_api(base: Path, token: str | None = None) -> Iterator[ApiServer]:
-    """A server on `base`/api.db with the test scenarios (and `token` required, when given), stopped on exit."""
-    app = server_app(str(base / "api.db"), scenario_dirs=[write_scenarios(base / "scenarios")], token=token, grace=1)
+def serving_api(base: Path, token: str | None = None, db: str | None = None) -> Iterator[ApiServer]:
+    """A server on `base`/api.db (or the store `db` names) with the test scenarios (and `token` required, when
+    given), stopped on exit."""
+    app = server_app(
+        db or str(base / "api.db"), scenario_dirs=[write_scenarios(base / "scenarios")], token=token, grace=1
+    )
     server = ApiServer(app).start()
     try:
         yield server

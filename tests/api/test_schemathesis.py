@@ -7,8 +7,9 @@ schema-violating one never accepted.
 The coverage phase (every boundary and every violation the document defines: some 4,200 requests, 40 s of one
 core) runs in `benchmarks/fuzz_api.py`, with every other phase and many more examples; the fuzzing phase here
 draws valid and invalid input too. `WEBHOOK_SIM_SCHEMATHESIS_PHASES` sets the phases,
-`WEBHOOK_SIM_SCHEMATHESIS_EXAMPLES` the examples per operation of the fuzzing and stateful phases, and
-`WEBHOOK_SIM_SCHEMATHESIS_SEED` the seed.
+`WEBHOOK_SIM_SCHEMATHESIS_EXAMPLES` the examples per operation of the fuzzing and stateful phases,
+`WEBHOOK_SIM_SCHEMATHESIS_SEED` the seed, and `WEBHOOK_SIM_SCHEMATHESIS_DB` a store URL to serve from instead of a
+SQLite file (`benchmarks/fuzz_api.py --postgresql`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def test_every_phase_and_every_check_of_the_served_document(tmp_path: Path, monk
     # keep its writes answering in time on CI's two cores shared with three other test workers. The bound
     # itself is tested in test_runs.py.
     monkeypatch.setattr(runs, "MAX_LIVE_RUNS", 10)
-    with serving_api(tmp_path / "server", TOKEN) as server:
+    with serving_api(tmp_path / "server", TOKEN, os.environ.get("WEBHOOK_SIM_SCHEMATHESIS_DB")) as server:
         auth = {"Authorization": f"Bearer {TOKEN}"}
         spec = tmp_path / "openapi.json"
         spec.write_text(json.dumps(httpx.get(f"{server.url}/openapi.json", headers=auth, timeout=30).json()))
