@@ -122,6 +122,8 @@ class DeliveryEngine(Publishing, Outcomes):
         """Stop sending for a subscription whose lease this process gives up or has lost."""
         lane = self._lanes.pop(sub_id, None)
         if lane is not None:
+            # Another process sends what it held from here: the twins here would not hear its deliveries start.
+            self.gate.forget()
             await lane.close(grace)
 
     def take_lane(self, sub: Subscription) -> None:

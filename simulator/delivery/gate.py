@@ -12,8 +12,9 @@ deliveries a fault dropped happens when its lane would have sent it: once the ru
 Only the run's own later events wait behind a held one (a run's events are told by its key, `<run id>/<seq>`):
 other runs, events made through `POST /events`, and what the twins' own API made show as they are stored. An
 event that no delivery will start soon (its subscription disabled mid-run, a delivery held by a fault) is shown
-after HOLD_AT_MOST seconds at the latest. The gate lives in the process that publishes and sends; where other
-processes send (a shared PostgreSQL store), nothing is held.
+after HOLD_AT_MOST seconds at the latest. The gate lives in the process that publishes and sends. On a shared
+PostgreSQL store an event is held only where this process holds the lease of every subscription that takes it,
+and a lease that goes lets every hold go: another process's delivery would not be heard of here.
 """
 
 from __future__ import annotations

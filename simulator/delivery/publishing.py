@@ -118,8 +118,8 @@ class Publishing:
             jobs = self._jobs(sub, [event], [key], speed, when, faults, seed)
             send.extend(jobs)
             carriers.extend(job.id for job, _, _ in jobs)
-        if speed == 0 and event.run_id is not None and self.leases is None:
-            self.gate.hold(event.provider, key, _to_start(subs, send, collecting))
+        if speed == 0 and event.run_id is not None:
+            self._hold(event.provider, key, _to_start(subs, send, collecting))
         if speed == 0 and not collecting:
             await self._gather(send, event_row(event, key))
             return carriers
@@ -153,6 +153,15 @@ class Publishing:
         # The latest event's faults and subscription settings govern the batch that carries it.
         batch.sub, batch.speed, batch.faults, batch.seed, batch.due = sub, speed, faults, seed, when
         return batch, False
+
+    def _hold(self, provider: str, key: str, jobs: list[Job]) -> None:
+        """Keep a run's event at speed 0 from the twins until one of `jobs` starts (`delivery.gate`). On a shared
+        store, only where this process sends each of them (it holds their subscriptions' leases): the first to
+        start may be another process's, which this process would not hear of. A lease given up or lost lets every
+        hold go (`DeliveryEngine.drop_lane`)."""
+        if self.leases is not None and any(job.subscription_id not in self._lanes for job in jobs):
+            return
+        self.gate.hold(provider, key, [job.id for job in jobs])
 
     async def _wait_for_room(self, subs: Sequence[Subscription]) -> None:
         """At speed 0 nothing is due at a set time, so a run may wait for its lanes rather than outrun them:
@@ -357,7 +366,7 @@ class Publishing:
             self.store.writer.put_nowait(Op(updates=tuple(ended)))
 
 
-def _to_start(subs: Sequence[Subscription], *rows: list[Row]) -> list[str]:
+def _to_start(subs: Sequence[Subscription], *rows: list[Row]) -> list[Job]:
     """The deliveries among `rows` whose first attempt is still to come: not ended, to an enabled subscription."""
     enabled = {sub.id for sub in subs if sub.enabled}
-    return [job.id for part in rows for job, _, _ in part if job.status not in FINAL and job.subscription_id in enabled]
+    return [job for part in rows for job, _, _ in part if job.status not in FINAL and job.subscription_id in enabled]
