@@ -168,6 +168,8 @@ class RunManager(WaitingRuns):
             await run_queue.announce(self.store.engine)
             return await self.get(run_id)
         adhoc = spec.target is not None
+        if adhoc and subs:
+            await self.engine.lease_new(subs[0])
         play = Play(scenario, params, seed, spec.speed, start, spec.faults, subs, adhoc, resumable=self._resumable)
         self._launch(run_id, play)
         return await self.get(run_id)

@@ -130,6 +130,15 @@ class DeliveryEngine(Publishing, Outcomes):
         """Start sending for a subscription whose lease this process took: its deliveries are in the store."""
         self._lane(sub, spilled=True)
 
+    async def lease_new(self, sub: Subscription) -> None:
+        """Send from the start for a subscription made here for a run this process plays (its `target`), its lease
+        taken at once: at speed 0 a run's events are held from the twins only for subscriptions sent from here
+        (`Publishing._hold`), and a lease round claimed a new one up to a second later, after the first events."""
+        if self.leases is None or not self.leases.sends or self.stopping or sub.id in self._lanes:
+            return
+        if await self.leases.take(sub.id):
+            self.take_lane(sub)
+
     def number_after(self, n: int) -> None:
         """Give the next deliveries positions after `n` (the highest another process gave, on a shared store)."""
         self._n = max(self._n, n)

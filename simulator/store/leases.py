@@ -132,6 +132,19 @@ class Leases:
         async with self.engine.begin() as conn:
             return sorted(row.id for row in await conn.execute(stmt))
 
+    async def take(self, sub_id: str) -> bool:
+        """Take the lease of one subscription that has no live lease (one just made); False where another holds
+        it, or it is not enabled."""
+        s = t.subscriptions.c
+        stmt = (
+            update(t.subscriptions)
+            .where(s.id == sub_id, s.status == "enabled", or_(s.lease_owner.is_(None), s.lease_until < _NOW))
+            .values(lease_owner=self.id, lease_until=_NOW + self.ttl)
+            .returning(s.id)
+        )
+        async with self.engine.begin() as conn:
+            return (await conn.execute(stmt)).first() is not None
+
     async def give_up(self, sub_ids: Iterable[str]) -> None:
         """Free leases this process no longer sends for (its lanes are closed and their writes committed)."""
         ids = list(sub_ids)

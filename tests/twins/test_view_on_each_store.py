@@ -81,7 +81,10 @@ def test_a_timed_run_shows_each_credential_as_the_event_being_handled(sim: Webho
     assert [_running(credential) for _, credential in seen] == [True, True, True, False]
 
 
-def test_a_run_at_speed_0_shows_each_credential_as_the_event_being_handled(sim: WebhookSim, scenario: Path) -> None:
-    seen = _seen(sim, scenario, speed=0, warmed=True)
+@pytest.mark.parametrize("warmed", [True, False], ids=["to-a-subscription-sent-to-before", "to-its-target"])
+def test_a_run_at_speed_0_shows_each_credential_as_the_event_being_handled(
+    sim: WebhookSim, scenario: Path, warmed: bool
+) -> None:
+    seen = _seen(sim, scenario, speed=0, warmed=warmed)
     assert [bool(event["payload"]["is_executing"]) for event, _ in seen] == [True, True, True, False]
     assert [_running(credential) for _, credential in seen] == [True, True, True, False]
