@@ -26,7 +26,7 @@ async def test_a_lease_let_go_lets_the_events_held_for_it_go(pg_cluster: pg.Clus
         sub = await sim.create_subscription(SubscriptionSpec(url=receiver.url, events=["syncfy:*"]))
         warm = await sim.runs.start(RunSpec(scenario="syncfy-two-factor", seed=1, speed=0, subscriptions=[sub.id]))
         await sim.runs.wait(warm.id, timeout=60)
-        await _eventually(lambda: sub.id in sim.engine._lanes, "this process did not take the subscription's lease")
+        await _eventually(lambda: sub.id in sim.engine.lanes, "this process did not take the subscription's lease")
         receiver.respond(204, delay=float("inf"))  # the first delivery hangs: the run's later events stay held
         run = await sim.runs.start(RunSpec(scenario="syncfy-two-factor", seed=2, speed=0, subscriptions=[sub.id]))
 
