@@ -116,34 +116,27 @@ class Leases:
         s = t.subscriptions.c
         free = (
             select(s.id)
-            .where(s.status == "enabled")
-            .where(or_(s.lease_owner.is_(None), s.lease_until < _NOW))
+            .where(_takeable())
             .where(_has_work(s.id))
             .order_by(s.lease_until.nulls_first(), s.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        stmt = (
-            update(t.subscriptions)
-            .where(s.id.in_(free.scalar_subquery()))
-            .values(lease_owner=self.id, lease_until=_NOW + self.ttl)
-            .returning(s.id)
-        )
+        stmt = self._leasing().where(s.id.in_(free.scalar_subquery()))
         async with self.engine.begin() as conn:
             return sorted(row.id for row in await conn.execute(stmt))
 
     async def take(self, sub_id: str) -> bool:
         """Take the lease of one subscription that has no live lease (one just made); False where another holds
         it, or it is not enabled."""
-        s = t.subscriptions.c
-        stmt = (
-            update(t.subscriptions)
-            .where(s.id == sub_id, s.status == "enabled", or_(s.lease_owner.is_(None), s.lease_until < _NOW))
-            .values(lease_owner=self.id, lease_until=_NOW + self.ttl)
-            .returning(s.id)
-        )
+        stmt = self._leasing().where(t.subscriptions.c.id == sub_id, _takeable())
         async with self.engine.begin() as conn:
             return (await conn.execute(stmt)).first() is not None
+
+    def _leasing(self) -> Any:
+        """The update that leases the subscriptions it is narrowed to this process, answering their ids."""
+        s = t.subscriptions.c
+        return update(t.subscriptions).values(lease_owner=self.id, lease_until=_NOW + self.ttl).returning(s.id)
 
     async def give_up(self, sub_ids: Iterable[str]) -> None:
         """Free leases this process no longer sends for (its lanes are closed and their writes committed)."""
@@ -216,6 +209,12 @@ def live_process_ids() -> Any:
     """SELECT the ids of the processes still beating (a subquery)."""
     p = t.processes.c
     return select(p.id).where(p.heartbeat_at > _NOW - p.ttl)
+
+
+def _takeable() -> Any:
+    """An enabled subscription with no live lease: no owner, or one whose lease lapsed."""
+    s = t.subscriptions.c
+    return and_(s.status == "enabled", or_(s.lease_owner.is_(None), s.lease_until < _NOW))
 
 
 def _has_work(sub_id: Any) -> Any:

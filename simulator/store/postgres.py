@@ -8,11 +8,11 @@ store; PostgreSQL holds the same tables for a store other processes can reach.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, MetaData, cast, exc, func, text
+from sqlalchemy import BigInteger, Connection, Integer, Table, cast, exc, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -94,33 +94,25 @@ def number_events(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_events_ord ON events (ord)"))
 
 
-def widen_integers(conn: Connection, metadata: MetaData) -> None:
-    """Make 64-bit what a store made by an earlier release holds as `integer` where the tables now say `bigint`
-    (see `tables.ROW_NUMBER`), with the sequences that number them. Idempotent: one query at every open, and one
-    `ALTER TABLE` per table to widen, once (it rewrites the table, under the open lock)."""
-    wide = {
-        (table.name, column.name)
-        for table in metadata.sorted_tables
+def widen_integers(conn: Connection, table: Table, present: Mapping[str, Any]) -> None:
+    """Make 64-bit the columns of `table` that a store made by an earlier release holds as `integer` (`present`:
+    each column's type as reflected) where the table now says `bigint` (see `tables.ROW_NUMBER`), with the
+    sequences that number them: one `ALTER TABLE`, once (it rewrites the table, under the open lock)."""
+    narrow = [
+        column.name
         for column in table.columns
         if isinstance(column.type.dialect_impl(conn.dialect), BigInteger)
-    }
-    narrow = conn.execute(
-        text(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND data_type = 'integer'"
-        )
-    ).all()
-    by_table: dict[str, list[str]] = {}
-    for table_name, column_name in narrow:
-        if (table_name, column_name) in wide:
-            by_table.setdefault(table_name, []).append(column_name)
-    for table_name, columns in sorted(by_table.items()):
-        changes = ", ".join(f'ALTER COLUMN "{name}" TYPE bigint' for name in columns)
-        conn.execute(text(f'ALTER TABLE "{table_name}" {changes}'))
-        for name in columns:
-            sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table_name, "c": name})
-            if (found := sequence.scalar()) is not None:
-                conn.execute(text(f"ALTER SEQUENCE {found} AS bigint"))
+        and isinstance(found := present.get(column.name), Integer)
+        and not isinstance(found, BigInteger)
+    ]
+    if not narrow:
+        return
+    changes = ", ".join(f'ALTER COLUMN "{name}" TYPE bigint' for name in narrow)
+    conn.execute(text(f'ALTER TABLE "{table.name}" {changes}'))
+    for name in narrow:
+        sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": name})
+        if (serial := sequence.scalar()) is not None:
+            conn.execute(text(f"ALTER SEQUENCE {serial} AS bigint"))
 
 
 OUTBOX_CHANNEL = "webhook_sim_outbox"  # NOTIFY: deliveries another process may send were added or let go

@@ -107,8 +107,6 @@ def prepare(conn: Connection) -> None:
     if not new:
         _add_missing(conn)
     if postgres.is_postgresql(conn.dialect.name):
-        if not new:
-            postgres.widen_integers(conn, t.metadata)
         postgres.number_events(conn)
     for version in range(found + 1, SCHEMA_VERSION + 1):
         step = UPGRADES.get(version)
@@ -121,13 +119,17 @@ def prepare(conn: Connection) -> None:
 
 def _add_missing(conn: Connection) -> None:
     """Bring a store made by an earlier version up to date: its tables get the nullable columns and the indexes
-    added since (create_all makes missing tables, never columns or indexes of existing ones)."""
+    added since (create_all makes missing tables, never columns or indexes of existing ones), and on PostgreSQL
+    the counts made 64-bit since (`postgres.widen_integers`)."""
     inspector = inspect(conn)
+    on_postgresql = postgres.is_postgresql(conn.dialect.name)
     for table in t.metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
+        present = {column["name"]: column["type"] for column in inspector.get_columns(table.name)}
         for column in table.columns:
             if column.name not in present and column.nullable:
                 kind = column.type.compile(dialect=conn.dialect)
                 conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+        if on_postgresql:
+            postgres.widen_integers(conn, table, present)
         for index in table.indexes:
             index.create(conn, checkfirst=True)

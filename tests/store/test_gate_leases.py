@@ -5,19 +5,12 @@ once, since another process sends them from there and this one would not hear it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec, SubscriptionSpec
 from simulator.testing.receiver import Receiver
+from tests.conftest import until
 from tests.store import pg
-
-
-async def _eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, f"{what} in {timeout:.0f} s"
-        await asyncio.sleep(0.02)
 
 
 async def test_a_lease_let_go_lets_the_events_held_for_it_go(pg_cluster: pg.Cluster, receiver: Receiver) -> None:
@@ -26,14 +19,14 @@ async def test_a_lease_let_go_lets_the_events_held_for_it_go(pg_cluster: pg.Clus
         sub = await sim.create_subscription(SubscriptionSpec(url=receiver.url, events=["syncfy:*"]))
         warm = await sim.runs.start(RunSpec(scenario="syncfy-two-factor", seed=1, speed=0, subscriptions=[sub.id]))
         await sim.runs.wait(warm.id, timeout=60)
-        await _eventually(lambda: sub.id in sim.engine.lanes, "this process did not take the subscription's lease")
+        await until(lambda: sub.id in sim.engine.lanes, 30, "this process to take the subscription's lease")
         receiver.respond(204, delay=float("inf"))  # the first delivery hangs: the run's later events stay held
         run = await sim.runs.start(RunSpec(scenario="syncfy-two-factor", seed=2, speed=0, subscriptions=[sub.id]))
 
         def held() -> bool:
             return any(key.startswith(f"{run.id}/") for key in sim.engine.gate.firsts("syncfy"))
 
-        await _eventually(held, "no event of the run was held from the twins")
+        await until(held, 30, "an event of the run held from the twins")
         await sim.engine.drop_lane(sub.id, grace=0)
         assert sim.engine.gate.firsts("syncfy") == []
     finally:

@@ -5,25 +5,18 @@ columns are `bigint` there, and a store made before they were is widened as it i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text, update
 
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec
-from simulator.store import Store
+from simulator.store import Store, postgres
 from simulator.store import tables as t
 from simulator.testing.receiver import Receiver
 from tests.store import pg
+from tests.store.test_disk_full import wait_until
 
 PAST = 2**31 + 1000  # past PostgreSQL's `integer`, well within a cursor's 18 digits
-
-
-async def _until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, f"{what} in {timeout:.0f} s"
-        await asyncio.sleep(0.02)
 
 
 async def _delivered_run(sim: Simulator, receiver: Receiver, seed: int) -> str:
@@ -33,7 +26,7 @@ async def _delivered_run(sim: Simulator, receiver: Receiver, seed: int) -> str:
     async def settled() -> bool:
         return set(await sim.store.delivery_counts(run.id)) == {"succeeded"}
 
-    await _until(settled, f"run {run.id}'s deliveries did not all succeed")
+    await wait_until(settled, 60, f"run {run.id}'s deliveries all to succeed")
     return run.id
 
 
@@ -46,14 +39,10 @@ async def _move_past(store: Store, run_id: str) -> None:
             update(t.deliveries).where(t.deliveries.c.run_id == run_id).values(n=t.deliveries.c.n + PAST)
         )
         await conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(events=t.runs.c.events + PAST))
-        if pg_store(store):
+        if postgres.is_postgresql(store.engine.dialect.name):
             await conn.execute(text("SELECT setval(pg_get_serial_sequence('attempts', 'id'), :v)"), {"v": PAST})
         else:  # SQLite numbers a row past the largest rowid
             await conn.execute(update(t.attempts).values(id=t.attempts.c.id + PAST))
-
-
-def pg_store(store: Store) -> bool:
-    return store.engine.dialect.name.startswith("postgres")
 
 
 async def test_positions_past_two_to_the_31_are_stored_paged_and_continued(store_url: str, receiver: Receiver) -> None:
