@@ -355,8 +355,8 @@ async def play(
 
     The event at simulated offset d is released at `t0 + d / speed` on the `monotonic` clock (absolute deadlines,
     so time spent emitting does not add up); `speed == 0` never sleeps. `on_idle` is awaited before each real
-    sleep and once at the end (the delivery layer flushes batches there); at speed 0, where nothing sleeps,
-    `on_wait` is awaited wherever the scenario waited (Syncfy batches close there). Cancelling the task stops the run.
+    sleep and once at the end (the delivery layer flushes batches there); `on_wait` is awaited wherever the
+    scenario waited, at any speed, however late (Syncfy batches close there). Cancelling the task stops the run.
     `t0` is `lead` seconds after the run is ready (its context made): its first events are built and handed
     over that much before they are due. `on_start` is called at that moment, so the caller's clock agrees.
     A run past `handoff` events has the rest built by a process of its own (see `offload`); with `handoff` 0,
@@ -385,11 +385,13 @@ async def play(
             # and the one before has waited for it already (a sleep that wakes early must not split them).
             waited = previous is not None and at > previous
             previous = at
-            if speed > 0:
-                if waited or count == 0:
-                    await _wait_until(t0 + (at - start_time).total_seconds() / speed, on_idle, sleep, monotonic)
-            elif waited and on_wait is not None:
+            # A wait of the scenario closes what collects until it (a Syncfy batch) at any speed: closed only before
+            # a real sleep, a timed run behind its clock (a high speed, a busy server, a resumed backlog) ran its
+            # batches across the waits, and which events shared a body changed from one run to the next.
+            if waited and on_wait is not None:
                 await on_wait()
+            if speed > 0 and (waited or count == 0):
+                await _wait_until(t0 + (at - start_time).total_seconds() / speed, on_idle, sleep, monotonic)
             if speed == 0 and monotonic() - yielded > _YIELD_AFTER:
                 await asyncio.sleep(0)
                 yielded = monotonic()

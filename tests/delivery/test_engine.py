@@ -18,6 +18,7 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from simulator import catalog
+from simulator.core import runs
 from simulator.core.simulator import Simulator
 from simulator.errors import InvalidInput
 from simulator.models.inputs import EventSpec, RetrySpec, RunSpec, SubscriptionPatch, SubscriptionSpec
@@ -497,13 +498,16 @@ steps:
 """
 
 
-@pytest.mark.parametrize("speed", [0, 5, 1000])
+@pytest.mark.parametrize(("speed", "behind"), [(0, False), (5, False), (1000, False), (1e9, True)])
 async def test_a_syncfy_batch_holds_what_comes_back_to_back_and_closes_where_the_scenario_waits(
-    sim, receiver, speed: float
+    sim, receiver, monkeypatch, speed: float, behind: bool
 ):
     """README: batches hold a run's events until the batch is full or the scenario next waits. At a timed speed
     every POST carried one event (a sleep that wakes early closed the batch before each); at speed 0 batches ran
-    across the waits."""
+    across the waits. `behind`: a timed run with no lead, every event due before it is made (a high speed, a busy
+    server, a resumed backlog), never sleeps; its batches ran across the waits, as many events as fit."""
+    if behind:
+        monkeypatch.setattr(runs, "LOOKAHEAD", 0.0)
     sub = await subscribe(sim, receiver.url, batch=3, events=["syncfy:*"])
     scenario = load_text(PAIRS)
     run = await sim.runs.start(
