@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 
+from simulator.digits import is_digits, whole
 from simulator.errors import FieldError, InvalidInput
 from simulator.json_input import LONE_SURROGATE
 
@@ -35,8 +36,8 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     parts = path.split(".")
     node: Any = data
     for i, part in enumerate(parts[:-1]):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
+        if isinstance(node, list) and (index := whole(part)) is not None and index < len(node):
+            node = node[index]
         elif isinstance(node, dict):
             nxt = node.get(part)
             if not isinstance(nxt, dict | list):
@@ -48,8 +49,8 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
                 errors=[FieldError(f"overrides.{path}", "path goes through a non-object")],
             )
     last = parts[-1]
-    if isinstance(node, list) and last.isdigit() and int(last) < len(node):
-        node[int(last)] = value
+    if isinstance(node, list) and (index := whole(last)) is not None and index < len(node):
+        node[index] = value
     elif isinstance(node, dict):
         node[last] = value
     else:
@@ -220,7 +221,7 @@ def _step(nodes: list[Schema], part: str, root: Schema) -> list[Schema]:
         extra = node.get("additionalProperties")
         if part in properties:
             out.append(properties[part])
-        elif isinstance(node.get("items"), dict) and part.isdigit():
+        elif isinstance(node.get("items"), dict) and is_digits(part):
             out.append(node["items"])
         elif isinstance(extra, dict):  # a map: any key, values of one schema
             out.append(extra)

@@ -29,6 +29,7 @@ from simulator.api.problem import (
     unauthorized,
     unreachable_store,
 )
+from simulator.digits import is_digits, whole
 from simulator.errors import FieldError
 
 log = logging.getLogger("webhook_sim.api")
@@ -220,7 +221,8 @@ def _own_origin(scope: Scope, host: str | None) -> tuple[str, str, int] | None:
         return None
     if not port:
         return scheme, name, DEFAULT_PORTS.get(scheme, 80)
-    return (scheme, name, int(port)) if port.isdigit() else None
+    number = whole(port, 5)
+    return (scheme, name, number) if number is not None else None
 
 
 def _origin(value: str) -> tuple[str, str, int] | None:
@@ -339,10 +341,11 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            error = BodyTooLarge(self.limit) if declared.isdigit() else HttpError(400, "bad Content-Length")
-            if declared.isdigit() and int(declared) <= DRAIN_LIMIT:
-                await _drain(receive, int(declared))
+        size = whole(declared) if declared is not None else None
+        if declared is not None and (size is None or size > self.limit):
+            error = BodyTooLarge(self.limit) if is_digits(declared) else HttpError(400, "bad Content-Length")
+            if size is not None and size <= DRAIN_LIMIT:
+                await _drain(receive, size)
             shaped = self.shaped(scope, error) if self.shaped is not None else None
             await (shaped or problem_response(error))(scope, receive, send)
             return

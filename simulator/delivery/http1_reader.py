@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import httptools
 
+from simulator.digits import whole
+
 # Bytes of body read past the excerpt so that the connection can be reused; beyond that it is closed instead.
 MAX_DRAIN = 64 * 1024
 # A response head (informational ones before it included) larger than this is an error.
@@ -191,9 +193,9 @@ class Reader:
         """The error for a body that `cause` ended early (a TimeoutError, or a ServerDisconnected; its __cause__
         the connection's error, if any), holding what of the answer came."""
         received = len(self._body) + self._past
-        length = self.headers.get("content-length", "").strip()
-        declared = "transfer-encoding" not in self.headers and length.isascii() and length.isdigit()
-        progress = f"{received:,} of {int(length):,} bytes" if declared else f"{received:,} bytes"
+        length = whole(self.headers.get("content-length", "").strip())
+        declared = "transfer-encoding" not in self.headers and length is not None
+        progress = f"{received:,} of {length:,} bytes" if declared else f"{received:,} bytes"
         response = self.response()
         if isinstance(cause, TimeoutError):
             return BodyCut(response, progress, None)

@@ -13,6 +13,7 @@ from email.utils import parsedate_to_datetime
 
 from simulator.delivery.http1 import Client, Target
 from simulator.delivery.http1_reader import BodyCut, ProtocolError, Response
+from simulator.digits import is_digits, whole
 
 # The most of an answer's body kept (the attempts log and the dashboard show it), in bytes as received.
 RESPONSE_EXCERPT = 64 * 1024
@@ -78,10 +79,9 @@ def parse_retry_after(value: str | None, now: float) -> tuple[float | None, str 
         return None, None
     value = value.strip(" \t")
     shown = value if len(value) <= 40 else f"{value[:40]}…"
-    if value.isascii() and value.isdigit():
-        digits = value.lstrip("0") or "0"
-        # More than nine digits is beyond the cap whatever they say (and int() refuses past 4,300 of them).
-        seconds = float(int(digits)) if len(digits) <= 9 else float("inf")
+    if is_digits(value):
+        number = whole(value, 9)  # more than nine digits is beyond the cap whatever they say
+        seconds = float(number) if number is not None else float("inf")
     elif _HTTP_DATE.fullmatch(value):
         try:
             date = parsedate_to_datetime(value)
@@ -161,8 +161,8 @@ def _kept_part(resp: Response) -> str:
     """Why the body kept of a whole answer stops before its end: 64 KiB kept, or framing too heavy to read."""
     if resp.cut is not None:
         return f"the answer's body is kept to its first {len(resp.body):,} bytes: {resp.cut}"
-    length = resp.headers.get("content-length", "").strip()
-    of = f"{int(length):,} bytes" if length.isascii() and length.isdigit() else "a longer body"
+    length = whole(resp.headers.get("content-length", "").strip())
+    of = f"{length:,} bytes" if length is not None else "a longer body"
     return f"the answer's body is kept to its first 64 KiB of {of}: the log keeps no more"
 
 

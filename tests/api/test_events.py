@@ -120,6 +120,11 @@ def test_emit_to_an_ad_hoc_target(api: httpx.Client, receiver: Receiver) -> None
         ({}, "type"),
         ({"type": 5}, "type"),
         ({"type": "token.created", "overrides": "x"}, "overrides"),
+        # A superscript two is a digit to str.isdigit, not to int(): taken for a list index, it was a 500.
+        (
+            {"type": "token.created", "overrides": {"data.token.containers.²": "/x/"}},
+            "overrides.data.token.containers.²",
+        ),
         ({"type": "token.created", "target": "mailto:a@b.c"}, "target"),
         ({"type": "token.created", "seed": -3}, "seed"),
         ({"type": "token.created", "seed": True}, "seed"),

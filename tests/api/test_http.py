@@ -260,3 +260,30 @@ def test_a_request_that_is_not_http_under_a_twin_is_refused_in_that_providers_sh
         assert headers["content-type"] == "application/problem+json"
         assert answer["status"] == 400 and answer["errors"] == {"headers": ["Invalid header value char"]}
     still_serving(api)
+
+
+# 5,000 zeros before a length's digits: HTTP parsers take them, and int() refuses more than 4,300 digits.
+PADDED = b"0" * 5000
+
+
+@pytest.mark.parametrize(
+    ("head", "status", "says"),
+    [
+        (b"Host: localhost\r\nContent-Length: " + PADDED + b"2", b"422", b"url"),  # 2: the body is read and judged
+        (b"Host: localhost\r\nContent-Length: " + PADDED + b"99999999999", b"413", b""),
+        # A page's Origin beside a Host whose port is no number (a superscript two, 5,000 digits): another origin.
+        (b"Host: localhost:\xb2\r\nOrigin: http://localhost:1\r\nContent-Length: 2", b"403", b"another origin"),
+        (b"Host: localhost:" + b"1" * 5000 + b"\r\nOrigin: http://localhost:1\r\nContent-Length: 2", b"403", b""),
+    ],
+    ids=["padded-length", "padded-length-too-large", "host-port-superscript", "host-port-5000-digits"],
+)
+def test_numbers_int_cannot_read_are_refused_not_a_500(
+    server: ApiServer, api: httpx.Client, head: bytes, status: bytes, says: bytes
+) -> None:
+    """Each was a 500: the Content-Length and the Host's port were read with int()."""
+    request = (
+        b"POST /subscriptions HTTP/1.1\r\n" + head + b"\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    )
+    answer_status, _, body = raw(server, request + b"\r\n{}")
+    assert answer_status.split(b" ")[1] == status and says in body
+    still_serving(api)

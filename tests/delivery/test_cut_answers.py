@@ -86,6 +86,37 @@ async def test_a_body_cut_short_keeps_the_status_and_headers(
     assert not outcome.ok  # not a whole answer: a failed attempt, on the retry schedule
 
 
+# A length of 5,000 zeros and then its digits: HTTP parsers take it, and int() refuses more than 4,300 digits. Read
+# with int(), the attempt cut short raised inside the connection's callbacks and never ended (its delivery pending
+# for good, its subscription blocked), and a whole answer over 64 KiB was recorded as an internal error.
+PADDED = "0" * 5000
+
+
+@pytest.mark.parametrize("then", ["close", "hold"])
+async def test_a_zero_padded_length_cut_short_ends_the_attempt_with_its_progress(then: str) -> None:
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {PADDED}10\r\n\r\n".encode()
+    outcome = await asyncio.wait_for(post(answering(head + b"abc", then), timeout=0.5), 10)
+    assert (outcome.status, outcome.response, outcome.ok) == (200, "abc", False)
+    ended = "connection closed after" if then == "close" else "timeout after 0.5s,"
+    assert outcome.error == f"the answer's body was cut short: {ended} 3 of 10 bytes" + (
+        " received" if then == "hold" else ""
+    )
+
+
+async def test_a_whole_answer_over_64_kib_with_a_zero_padded_length_is_a_success() -> None:
+    size = RESPONSE_EXCERPT + 5000
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader, Server())
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {PADDED}{size}\r\n\r\n".encode() + b"y" * size)
+        await writer.drain()
+        await reader.read()
+
+    outcome = await post(handle, timeout=10)
+    assert (outcome.status, outcome.ok, outcome.response) == (200, True, "y" * RESPONSE_EXCERPT)
+    assert outcome.error == "the answer's body is kept to its first 64 KiB of 70,536 bytes: the log keeps no more"
+
+
 async def test_a_reset_inside_the_body_keeps_the_status_and_headers() -> None:
     sent = asyncio.Event()
 
