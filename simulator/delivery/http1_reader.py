@@ -63,6 +63,7 @@ class Reader:
         "_fields",
         "_head_bytes",
         "_head_done",
+        "_head_size",
         "_limit",
         "_parser",
         "_past",
@@ -83,6 +84,9 @@ class Reader:
         self._head_done = False  # the final (not informational) head is parsed
         self._until_eof = False  # the body ends where the connection does
         self._head_bytes = 0
+        # The heads' size as parsed (status lines, fields, blank lines), informational ones included: a read that
+        # ends the head is parsed whole, and counted by reads alone a head took one read's worth more than the bound.
+        self._head_size = 0
         self._body_bytes = 0
         self._past = 0  # bytes of body beyond the excerpt
         self._reads = 0
@@ -100,11 +104,16 @@ class Reader:
         else:
             self._fields = []  # an informational response's fields are not the final one's
 
+    def on_status(self, reason: bytes) -> None:
+        self._head_size += len(reason) + len("HTTP/1.1 200 \r\n")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self._head_done:  # trailers after a chunked body are not recorded
             self._fields.append((name, value))
+            self._head_size += len(name) + len(value) + len(": \r\n")
 
     def on_headers_complete(self) -> None:
+        self._head_size += len("\r\n")
         status = self._parser.get_status_code()
         if self.complete or (100 <= status < 200 and status != 101):
             return  # an unasked response after ours, or an informational one (100 Continue…) before it
@@ -148,6 +157,8 @@ class Reader:
             if not self.complete:
                 raise ProtocolError(f"malformed response: {exc}") from None
             self.keep_alive = False  # bytes after the response that are not one: do not trust the connection
+        if not head_was_done and self._head_size > MAX_HEAD:
+            raise ProtocolError("response head too large")
         if self.complete:
             return
         if not self._head_done:

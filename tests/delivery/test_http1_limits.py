@@ -3,9 +3,12 @@ by a lag probe, so a client that blocks its loop fails the test rather than hang
 
 from __future__ import annotations
 
+import asyncio
 import tracemalloc
 
-from simulator.delivery.http1_reader import MAX_READS
+import pytest
+
+from simulator.delivery.http1_reader import MAX_HEAD, MAX_READS
 from simulator.delivery.sender import RESPONSE_EXCERPT, Outcome, Sender
 from tests.delivery.scripted import (
     FiftyMegabytes,
@@ -16,6 +19,7 @@ from tests.delivery.scripted import (
     endless_one_byte_chunks,
     head_in_tiny_pieces,
     negative_chunk_size,
+    read_request,
     run_isolated,
     serving,
     slow_drip,
@@ -88,3 +92,50 @@ def test_a_slow_drip_ends_at_the_attempts_timeout() -> None:
     outcome, lag = attempt(slow_drip, timeout=1.5)
     assert (outcome.status, outcome.error) == (None, "timeout after 1.5s")
     assert lag < MAX_LAG
+
+
+def head_then(first: bytes, rest: bytes) -> Script:
+    """A receiver that answers with `first`, waits until the client has read it, then sends `rest`."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader, Server())
+        writer.write(first)
+        await writer.drain()
+        await asyncio.sleep(0.3)  # the client reads `first` on its own: `rest` comes in reads of its own
+        writer.write(rest)
+        await writer.drain()
+        await reader.read()
+
+    return handle
+
+
+FIELDS = b"".join(b"X-Field-%05d: %s\r\n" % (i, b"v" * 80) for i in range(600))  # ~58 KiB
+
+
+@pytest.mark.parametrize(
+    ("first", "rest"),
+    [
+        # Two reads of fields, each under the bound, the second ending the head: ~116 KiB were taken.
+        (b"HTTP/1.1 200 OK\r\n" + FIELDS, FIELDS + b"Content-Length: 2\r\n\r\nok"),
+        # 125 KB of informational heads and the final one, arriving together.
+        (b"", b"HTTP/1.1 100 Continue\r\n\r\n" * 5000 + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    ],
+    ids=["ended-by-a-second-read", "informational-heads"],
+)
+def test_a_head_over_the_bound_is_refused_when_a_read_ends_it(first: bytes, rest: bytes) -> None:
+    outcome, lag = attempt(head_then(first, rest))
+    assert (outcome.status, outcome.error) == (None, "ProtocolError: response head too large")
+    assert lag < MAX_LAG
+
+
+def test_a_head_just_under_the_bound_is_taken() -> None:
+    """The bound is the head's own size: one of 64 KiB less a few bytes, in two reads, is an answer."""
+    field = b"X-Field-%05d: " + b"v" * 80 + b"\r\n"
+    count = (MAX_HEAD - 100) // len(field % 0)
+    fields = b"".join(field % i for i in range(count))
+    half = len(fields) // 2
+    outcome, _ = attempt(
+        head_then(b"HTTP/1.1 200 OK\r\n" + fields[:half], fields[half:] + b"Content-Length: 2\r\n\r\nok")
+    )
+    assert (outcome.status, outcome.response) == (200, "ok")
+    assert len(outcome.headers or {}) == count + 1
