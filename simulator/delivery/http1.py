@@ -33,6 +33,11 @@ def _max_idle() -> int:
 
 
 _URL_SAFE = "/:@!$&'()*+,;=-._~%?"
+# How soon after a request on a kept-alive connection a close with no answer is taken for the receiver's idle
+# timeout racing it, and the request sent again on a new connection: such a close comes within a round trip. One
+# later means the receiver held the request (read it, worked on it): sent again, it was handled twice within one
+# recorded attempt. It fails instead, recorded, on the retry schedule.
+RACE_WINDOW = 0.5
 
 
 # Where a connection may be reused: its URL's scheme, host, port and request line. Pooled by origin, a receiver
@@ -280,10 +285,11 @@ class Client:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         conn = self._idle_connection(target) or await self._connect(target, timeout)
+        sent = loop.time()
         try:
             return await self._exchange(conn, data, deadline)
         except ServerDisconnected as exc:
-            if conn.requests == 1 or not exc.nothing_received:
+            if conn.requests == 1 or not exc.nothing_received or loop.time() - sent > RACE_WINDOW:
                 raise
         # A kept-alive connection the server had closed as the request went out (its idle timeout): the server
         # answered nothing, so the request goes once more on a new connection, as browsers do.
