@@ -213,6 +213,8 @@ class RunManager(WaitingRuns):
         began = {} if at is not None else {"started_at": time.time()}  # a resumed run keeps its start
         await store.put_run(run_id, status="running", owner=engine.me, **began)
         receivers = Receivers(self.subscriptions, subs)
+        if at is not None and at.skip:  # its reorder windows and burst groups go on where the stopped process left them
+            engine.faults.resumed(run_id, await store.run_placements(run_id))
         self._emitted[run_id] = at.skip if at is not None else 0
         stored = at.last if at is not None else None  # the first event built is this one again: checked, not sent
         origin = at.origin if at is not None and play.speed > 0 else None

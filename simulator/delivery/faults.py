@@ -215,6 +215,9 @@ class FaultInjector(FaultHooks):
     def holds(self, job_id: str) -> bool:
         return self._holds.holding(job_id)
 
+    def resumed(self, run_id: str, placed: Mapping[tuple[str, str, int], int]) -> None:
+        self._holds.resume(run_id, placed)
+
     def release(self, run_id: str | None) -> list[Job]:
         return self._holds.release(run_id)
 

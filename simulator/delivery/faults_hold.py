@@ -16,7 +16,7 @@ is held any more: they are sent in their usual order, never lost.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from simulator.delivery.job import Job
@@ -85,6 +85,14 @@ class Holds:
         # (A lane that never spills never reads, hence the bound.)
         self._handed: dict[str, dict[str, None]] = {}
 
+    def resume(self, run_id: str, placed: Mapping[tuple[str, str, int], int]) -> None:
+        """Go on with a run's windows and groups where a stopped process left them (`placed`: how many deliveries
+        each (fault, subscription, size) placed there). Counted from zero again, a resumed run's later deliveries
+        were shuffled in other windows, with the draws of its first ones: not the faults the same seed gave."""
+        for (kind, sub_id, size), count in placed.items():
+            key = (kind, sub_id, run_id, size)
+            self._counts[key] = max(self._counts.get(key, 0), count)
+
     def _next(self, *key: object) -> int:
         n = self._counts.get(key, 0)
         self._counts[key] = n + 1
@@ -110,7 +118,7 @@ class Holds:
         if reorder:
             count = self._next("reorder", *key, reorder)
             window, position = divmod(count, reorder)
-            gate = self._gate(("reorder", *key, reorder, window), reorder, unit.arrival)
+            gate = self._gate(("reorder", *key, reorder, window), reorder, unit.arrival, position)
             if not gate.ranks:
                 gate.ranks = [0] * reorder
                 for sent, pos in enumerate(shuffle(reorder, window)):
@@ -120,17 +128,19 @@ class Holds:
             self._join(unit, gate)
         if burst:
             count = self._next("burst", *key, burst)
-            group = count // burst
-            self._join(unit, self._gate(("burst", *key, burst, group), burst, unit.arrival))
+            group, place = divmod(count, burst)
+            self._join(unit, self._gate(("burst", *key, burst, group), burst, unit.arrival, place))
         self._units[job.id] = unit
         self._by_key.setdefault(key, {})[job.id] = unit
         self._copies.update(c.id for c in copies)
         return Placement(window, position, rank, group)
 
-    def _gate(self, key: GateKey, size: int, arrival: int) -> Gate:
+    def _gate(self, key: GateKey, size: int, arrival: int, place: int) -> Gate:
+        """The gate `key`, made for a member at `place` in it if it has none: at a place past the first, the members
+        before it were placed by a process that stopped (see `resume`), and went in their usual order then."""
         gate = self._gates.get(key)
         if gate is None:
-            gate = self._gates[key] = Gate(key, size, arrival)
+            gate = self._gates[key] = Gate(key, size, arrival, arrived=place)
         return gate
 
     @staticmethod

@@ -43,6 +43,10 @@ class FaultHooks:
         """Whether a job `on_publish` made is held back until a later commit or release."""
         return False
 
+    def resumed(self, run_id: str, placed: Mapping[tuple[str, str, int], int]) -> None:
+        """A run goes on in this process after another stopped: `placed` counts its deliveries the `reorder` and
+        `burst` faults placed there, by (fault, subscription id, size), so its windows and groups go on."""
+
     def release(self, run_id: str | None) -> list[Job]:
         """Every committed job still held back for a run (or for all runs when None), to send now."""
         return []

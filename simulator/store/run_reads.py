@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,22 @@ class RunReads:
         """A run's event row by its place in the run (its key, `<run id>/<seq>`), or None."""
         rows = await self._all(select(t.events).where(t.events.c.key == f"{run_id}/{seq}"))
         return rows[0] if rows else None
+
+    async def run_placements(self, run_id: str) -> dict[tuple[str, str, int], int]:
+        """How many of a run's deliveries the `reorder` and `burst` faults placed, by (fault, subscription, size):
+        where a resumed run's windows and groups go on (see `faults_hold.Holds.resume`)."""
+        d = t.deliveries.c
+        stmt = select(d.subscription_id, d.faults).where(
+            d.run_id == run_id, d.faults.like('%"reorder"%') | d.faults.like('%"burst"%')
+        )
+        counts: dict[tuple[str, str, int], int] = {}
+        for sub_id, text in await self._all(stmt):
+            record = json.loads(text)
+            for kind, size_key in (("reorder", "window"), ("burst", "size")):
+                placed = record.get(kind)
+                if isinstance(placed, dict) and isinstance(size := placed.get(size_key), int):
+                    counts[(kind, sub_id, size)] = counts.get((kind, sub_id, size), 0) + 1
+        return counts
 
     async def count_run_events(self, run_id: str) -> int:
         """How many events of `run_id` are stored."""

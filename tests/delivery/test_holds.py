@@ -58,3 +58,22 @@ def test_what_never_commits_holds_nothing_back_once_the_run_ends() -> None:
     """A delivery whose write failed is forgotten at the run's end, and what waited behind it goes."""
     sent = _sent(5, 4, [3])  # only the first three commit; the rest never do
     assert set(sent) <= {"d0", "d1", "d2"} and len(sent) == 3
+
+
+@pytest.mark.parametrize(("reorder", "burst"), [(4, 0), (0, 3), (4, 3)])
+def test_a_resumed_run_goes_on_in_the_window_and_group_a_stopped_process_left(reorder: int, burst: int) -> None:
+    """22 placed before the stop: the 23rd is third in window 5 and second in burst group 7, and once the rest of
+    each has committed they go, in the window's order, not at the run's end with everything placed after them."""
+    holds = Holds()
+    holds.resume("run", {("reorder", "sub", 4): 22, ("burst", "sub", 3): 22})
+    jobs = [_job(i) for i in range(22, 30)]
+    shuffle = lambda size, window: random.Random(window).sample(range(size), size)  # noqa: E731
+    places = [
+        holds.hold(job, [], reorder=reorder, burst=burst, delay=0.0, spacing=0.0, shuffle=shuffle) for job in jobs
+    ]
+    if reorder:
+        assert [(p.window, p.position) for p in places[:3]] == [(5, 2), (5, 3), (6, 0)]
+    if burst:
+        assert [p.group for p in places[:3]] == [7, 7, 8]
+    freed = holds.committed(jobs[:2])[1]  # the last members of window 5 (20 to 23) and of group 7 (21 to 23)
+    assert sorted(j.id for j in freed) == ["d22", "d23"]
