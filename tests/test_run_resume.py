@@ -18,6 +18,7 @@ from simulator.core import run_plan
 from simulator.core.runs import INTERRUPTED
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec
+from simulator.models.records import Run
 from simulator.testing.local import LocalSimulator
 from simulator.testing.receiver import Receiver
 
@@ -41,6 +42,22 @@ async def until(check: object, timeout: float, what: str) -> None:
         await asyncio.sleep(0.01)
 
 
+async def started_and_stopped_at(sim: Simulator, spec: RunSpec, seq: int, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """Start a run of `spec` and let it publish its events before `seq`: the next publish waits, and the stop
+    (the caller's `close`) comes there."""
+    publish, held = sim.engine.publish, asyncio.Event()
+
+    async def held_at(event: Any, *args: Any, **kwargs: Any) -> Any:
+        if event.seq >= seq:
+            await held.wait()
+        return await publish(event, *args, **kwargs)
+
+    monkeypatch.setattr(sim.engine, "publish", held_at)
+    run = await sim.runs.start(spec)
+    await until(lambda: sim.runs._emitted.get(run.id, 0) >= seq, 30, f"the run's first {seq} events")
+    return run
+
+
 async def events_of(sim: Simulator, run_id: str) -> list[tuple[int, str, str]]:
     return [(e.seq, e.id, e.body) for e in await sim.store.run_events(run_id)]
 
@@ -53,16 +70,7 @@ async def test_a_speed_0_run_built_by_a_process_of_its_own_goes_on_from_where_it
     with Receiver() as receiver:
         spec = RunSpec(scenario="resumed", speed=0, seed=9, start_time=START, target=receiver.url)
         sim = await Simulator.open(db, scenario_dirs=[folder])
-        publish, held = sim.engine.publish, asyncio.Event()
-
-        async def held_at_400(event: Any, *args: Any, **kwargs: Any) -> Any:
-            if event.seq >= 400:
-                await held.wait()  # the stop comes here
-            return await publish(event, *args, **kwargs)
-
-        monkeypatch.setattr(sim.engine, "publish", held_at_400)
-        run = await sim.runs.start(spec)
-        await until(lambda: sim.runs._emitted.get(run.id, 0) >= 400, 30, "the run half made")
+        run = await started_and_stopped_at(sim, spec, 400, monkeypatch)
         started_at = (await sim.store.get_run(run.id)).started_at  # type: ignore[union-attr]
         await asyncio.wait_for(sim.close(grace=1), 30)
         [said] = [r.getMessage() for r in caplog.records if "resumes from event" in r.getMessage()]
@@ -165,16 +173,7 @@ async def test_a_resumed_run_goes_on_with_its_reorder_windows_and_burst_groups(
         faults = {"reorder": 4, "burst": 3}
         spec = RunSpec(scenario="resumed", speed=0, seed=9, start_time=START, target=receiver.url, faults=faults)
         sim = await Simulator.open(db, scenario_dirs=[folder])
-        publish, held = sim.engine.publish, asyncio.Event()
-
-        async def held_at_22(event: Any, *args: Any, **kwargs: Any) -> Any:
-            if event.seq >= 22:
-                await held.wait()  # the stop comes here
-            return await publish(event, *args, **kwargs)
-
-        monkeypatch.setattr(sim.engine, "publish", held_at_22)
-        run = await sim.runs.start(spec)
-        await until(lambda: sim.runs._emitted.get(run.id, 0) >= 22, 30, "the run part made")
+        run = await started_and_stopped_at(sim, spec, 22, monkeypatch)
         await asyncio.wait_for(sim.close(grace=1), 30)
         again = await Simulator.open(db, scenario_dirs=[folder])
         try:
