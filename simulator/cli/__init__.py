@@ -19,6 +19,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands.main(argv)
     except KeyboardInterrupt:  # a command that has something to say on Ctrl-C says it, then ends here
         return 130
+    except Exception as exc:
+        if _interrupted(exc):
+            return 130
+        raise
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether `exc` is a Ctrl-C in disguise: pydantic-core builds a model's validator as its module is imported,
+    and a Ctrl-C that lands then comes out as a SchemaError that names it (a traceback, exit 1)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        if type(seen).__name__ == "SchemaError" and "KeyboardInterrupt" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def parser() -> argparse.ArgumentParser:
