@@ -50,8 +50,8 @@ class Report:
 
     def begin(self, waiting: float) -> None:
         """The event's line, and in text each delivery's id before its outcome is known."""
-        if self.fmt == "json":
-            _emit({"object": "event", "id": self.event_id, "type": self.etype})
+        if self.fmt == "json":  # the deliveries' ids at once, as text says them: `--wait 0` prints nothing more
+            _emit({"object": "event", "id": self.event_id, "type": self.etype, "deliveries": self.ids})
         else:
             print(f"event {self.event_id} ({self.etype})", flush=True)
         if not self.ids:

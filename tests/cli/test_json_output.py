@@ -26,7 +26,12 @@ def test_listen_and_trigger_print_json_lines_and_listen_outlives_its_server(
             ran = main("trigger", "credentials.created", "--server", server.url, "--format", "json")
             assert ran.code == 0, ran
             event, delivery = [json.loads(line) for line in ran.out.splitlines()]
-            assert event == {"object": "event", "id": event["id"], "type": "syncfy:credentials.created"}
+            assert event == {
+                "object": "event",
+                "id": event["id"],
+                "type": "syncfy:credentials.created",
+                "deliveries": [delivery["id"]],
+            }
             assert delivery == {
                 "object": "delivery",
                 "id": delivery["id"],
@@ -85,3 +90,19 @@ def test_trigger_json_without_a_server_reports_a_failed_delivery(
         receiver.url,
     )
     assert delivery["outcome"].startswith("dead after 1 attempt, HTTP 503")
+
+
+def test_trigger_json_not_waited_for_says_each_deliverys_id(main: Callable[..., Ran], tmp_path: Path) -> None:
+    """`--wait 0` with a server prints the ids alone (README): in text a line each, in JSON the event's line, which
+    held no delivery id, and nothing followed it."""
+    with serving_api(tmp_path) as server, Receiver() as a, Receiver() as b:
+        for receiver in (a, b):
+            ran = main("subscriptions", "create", receiver.url, "--server", server.url)
+            assert ran.code == 0, ran
+        ran = main("trigger", "token.created", "--server", server.url, "--wait", "0", "--format", "json")
+        assert ran.code == 0, ran
+        [event] = [json.loads(line) for line in ran.out.splitlines()]
+        assert event["object"] == "event" and len(event["deliveries"]) == 2
+        listed = main("deliveries", "--server", server.url, "--json")
+        assert listed.code == 0, listed
+        assert set(event["deliveries"]) == {json.loads(line)["id"] for line in listed.out.splitlines()}
