@@ -87,6 +87,27 @@ def regular_file(database: str) -> None:
             "`memory` for a store that is not kept)",
             errors=[FieldError("db", "not a regular file")],
         )
+    if not _sqlite_or_empty(path):
+        # Refused before its mode is tightened and a lock made beside it: a file given by mistake (a config,
+        # a text file) was left readable by its owner alone, and SQLite refused it only then.
+        raise InvalidInput(
+            f"{database!r} is not an SQLite database: give a new path, or a store this tool made",
+            errors=[FieldError("db", "not an SQLite database")],
+        )
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _sqlite_or_empty(path: Path) -> bool:
+    """Whether the file at `path` is missing, empty, or begins as an SQLite database does; one this process cannot
+    read is left to SQLite, which says why."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except OSError:  # missing, or unreadable here
+        return True
+    return not head or head == SQLITE_HEADER
 
 
 def private(database: Path) -> None:

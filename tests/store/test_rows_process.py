@@ -313,3 +313,19 @@ async def test_a_path_that_is_not_a_regular_file_is_refused_naming_db_and_left_a
     assert [e.field for e in refused.value.errors] == ["db"] and "not a regular file" in str(refused.value)
     assert target.stat().st_mode == mode
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"thing", path.name})  # no lock, no key
+
+
+@pytest.mark.parametrize("content", [b"hello\n", b"SQLite format 2\x00" + b"\x00" * 100])
+async def test_a_file_that_is_not_an_sqlite_database_is_refused_naming_db_and_left_as_it_was(
+    tmp_path: Path, content: bytes
+):
+    """A text file given as `--db` was made readable by its owner alone, with a `.lock` left beside it, before
+    SQLite said `file is not a database`."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content)
+    path.chmod(0o644)
+    with pytest.raises(InvalidInput) as refused:
+        await Store.open(str(path), secret_key="rows")
+    assert [e.field for e in refused.value.errors] == ["db"] and "not an SQLite database" in str(refused.value)
+    assert (path.stat().st_mode & 0o777, path.read_bytes()) == (0o644, content)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]  # no lock, no key
