@@ -176,6 +176,8 @@ def scenario_rules(scenarios: Mapping[str, Scenario], *, schedule: bool = False)
         fields: Schema = {"params": params_schema(scenario)}
         if scenario.provider == "syncfy":  # its ids hold the times of 1970 to 2106
             fields["start_time"] = {"type": ["string", "null"], "pattern": formats.SYNCFY_DATE_TIME}
+            if schedule:  # a one-off's run starts at its `at` (`core.validation.check_syncfy_times`)
+                fields["at"] = {"type": ["string", "null"], "pattern": formats.SYNCFY_DATE_TIME}
         alike.setdefault(json.dumps(fields, sort_keys=True), ([], fields))[0].append(name)
     branches: list[Schema] = []
     for names, fields in alike.values():
@@ -187,10 +189,12 @@ def scenario_rules(scenarios: Mapping[str, Scenario], *, schedule: bool = False)
     return {"oneOf": branches}
 
 
-# A Syncfy schedule starting in its ids' last ten years needs a seed (`formats.SYNCFY_UNSEEDED_DATE_TIME`).
+# A Syncfy schedule starting in its ids' last ten years (by its `start_time`, or a one-off's `at`) needs a seed
+# (`formats.SYNCFY_UNSEEDED_DATE_TIME`).
+_UNSEEDED: Schema = {"type": ["string", "null"], "pattern": formats.SYNCFY_UNSEEDED_DATE_TIME}
 SYNCFY_SCHEDULE_START: list[Schema] = [
     {"required": ["seed"], "properties": {"seed": {"type": "integer"}}},
-    {"properties": {"start_time": {"type": ["string", "null"], "pattern": formats.SYNCFY_UNSEEDED_DATE_TIME}}},
+    {"properties": {"start_time": _UNSEEDED, "at": _UNSEEDED}},
 ]
 
 

@@ -81,7 +81,7 @@ NEAR_THE_END = timedelta(days=3650)
 PLAN_LIMIT = 100_000
 
 
-def check_object_id_time(start: datetime) -> None:
+def check_object_id_time(start: datetime, field: str = "start_time") -> None:
     """A Syncfy run's ids (MongoDB ObjectIds) hold its times: 4 bytes of Unix seconds, judged by the instant
     (1970-01-01T05:00:00+06:00 is in 1969), from its user's signing up, up to 30 days before the start."""
     first = OBJECT_ID_FIRST + SIGNED_UP_BEFORE
@@ -90,25 +90,28 @@ def check_object_id_time(start: datetime) -> None:
         raise InvalidInput(
             f"a Syncfy run starts from {span}: its ids (MongoDB ObjectIds) hold no other time, its user's "
             f"(who signed up to {SIGNED_UP_BEFORE.days} days before) included",
-            errors=[FieldError("start_time", f"outside {span}, the times a Syncfy id holds")],
+            errors=[FieldError(field, f"outside {span}, the times a Syncfy id holds")],
         )
 
 
 async def check_syncfy_times(spec: RunSpec, scenario: Scenario, params: dict[str, Any]) -> None:
     """`check_object_id_time`, and near the last time an id holds, that the run's events all come before it: a
     run starting hours before it was taken and failed at its first event past it."""
-    if spec.start_time is None:
+    moment, field = spec.start_time, "start_time"
+    if moment is None:  # a one-off schedule's run starts as it fires: taken, one at 2150 could never run
+        moment, field = getattr(spec, "at", None), "at"
+    if moment is None:
         return
-    check_object_id_time(spec.start_time)
-    start = utc(spec.start_time)
+    check_object_id_time(moment, field)
+    start = utc(moment)
     if spec.seed is None:  # a schedule's (a run's seed is drawn before it is checked): each firing draws its own
-        if spec.start_time.year <= formats.SYNCFY_UNSEEDED_LAST_YEAR:  # as written, as the document states it
+        if moment.year <= formats.SYNCFY_UNSEEDED_LAST_YEAR:  # as written, as the document states it
             return
         raise InvalidInput(
-            f"a Syncfy schedule from {spec.start_time.isoformat()}, after {formats.SYNCFY_UNSEEDED_LAST_YEAR} and "
+            f"a Syncfy schedule from {moment.isoformat()}, after {formats.SYNCFY_UNSEEDED_LAST_YEAR} and "
             f"so near {OBJECT_ID_LAST.isoformat()} (the last time its ids hold), needs a seed: each firing would "
             "draw its own, and those whose events run past that time would fail",
-            errors=[FieldError("start_time", "this close to the last time a Syncfy id holds, give a seed")],
+            errors=[FieldError(field, "this close to the last time a Syncfy id holds, give a seed")],
         )
     if OBJECT_ID_LAST - start > NEAR_THE_END:
         return
@@ -117,7 +120,7 @@ async def check_syncfy_times(spec: RunSpec, scenario: Scenario, params: dict[str
         raise InvalidInput(
             f"a Syncfy run from {start.isoformat()} with seed {spec.seed} has an event at {past.isoformat()}, "
             f"past {OBJECT_ID_LAST.isoformat()}, the last time its ids (MongoDB ObjectIds) hold",
-            errors=[FieldError("start_time", f"its events run past {OBJECT_ID_LAST.isoformat()}")],
+            errors=[FieldError(field, f"its events run past {OBJECT_ID_LAST.isoformat()}")],
         )
 
 

@@ -153,6 +153,8 @@ def test_the_run_secret_is_masked(api: httpx.Client) -> None:
         ),
         ({"scenario": "api-one-event", "interval": 60, "subscriptions": ["sub_nope"]}, 404, "id"),
         ({"scenario": "api-one-event", "interval": 60, "speed": -2}, 422, "speed"),
+        # A one-off's run starts as it fires, and a Syncfy run starting in 2150 is refused: taken, it could not run.
+        ({"scenario": "syncfy-two-factor", "at": "2150-01-01T00:00:00Z"}, 422, "at"),
     ],
 )
 def test_invalid_schedules(refusing_api: httpx.Client, body: dict, status: int, field: str) -> None:
