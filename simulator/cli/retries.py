@@ -14,6 +14,8 @@ from simulator.cli import option_types, options
 from simulator.errors import FieldError, InvalidInput, quoted
 from simulator.timeutil import parse_duration
 
+MAX_RETRIES = 50  # a subscription's retry schedule holds at most this many waits
+
 
 def add(p: argparse.ArgumentParser, *, scaled: bool = False) -> None:
     """`--max-attempts` and `--retry-delays`; `scaled`: the command has a `--speed` that scales the delays."""
@@ -27,7 +29,8 @@ def add(p: argparse.ArgumentParser, *, scaled: bool = False) -> None:
     options.add(
         p,
         "--retry-delays",
-        f"the waits before each retry, e.g. 0,1s,5s ({when}; default: the provider's schedule)",
+        f"the waits before each retry, e.g. 0,1s,5s ({when}; default: the provider's schedule); with "
+        "--max-attempts, the last wait repeats for the retries the list leaves",
         type=option_types.nonempty,  # an empty value was taken as no value: the provider's schedule, unsaid
     )
 
@@ -43,7 +46,12 @@ def retry_spec(args: argparse.Namespace, provider: str) -> dict[str, Any] | None
     if delays is None:
         policy = catalog.get_provider(provider).retry_policy
         return {"delays": list(policy.delays[: args.max_attempts - 1]), "jitter": policy.jitter}
-    return {"delays": delays[: args.max_attempts - 1], "jitter": 0.0}
+    retries = args.max_attempts - 1
+    if retries > MAX_RETRIES:
+        raise _bad("--max-attempts", f"at most {MAX_RETRIES + 1} with --retry-delays, got {args.max_attempts}")
+    # The last wait repeats for the retries the list leaves: `--max-attempts 5 --retry-delays 0` made 2 attempts.
+    delays += [delays[-1]] * (retries - len(delays))
+    return {"delays": delays[:retries], "jitter": 0.0}
 
 
 def _delays(text: str) -> list[float]:
@@ -56,8 +64,8 @@ def _delays(text: str) -> list[float]:
         if not 0 <= seconds <= 86_400 * 7:
             raise _bad("--retry-delays", f"{quoted(item.strip())}: expected between 0 and 7 days")
         out.append(seconds)
-    if len(out) > 50:
-        raise _bad("--retry-delays", "at most 50 retries")
+    if len(out) > MAX_RETRIES:
+        raise _bad("--retry-delays", f"at most {MAX_RETRIES} retries")
     return out
 
 

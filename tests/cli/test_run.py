@@ -128,6 +128,8 @@ def test_junit_of_a_run_with_one_failing_delivery(tmp_path, event_ids):
         (["--max-attempts", "3"], 3),
         (["--retry-delays", "0,10ms"], 3),
         (["--max-attempts", "2", "--retry-delays", "0,0,0"], 2),
+        # The last wait repeats for the retries the list leaves: 2 attempts were made, and nothing said why.
+        (["--max-attempts", "4", "--retry-delays", "0"], 4),
     ],
 )
 def test_retries_are_bounded_for_ci(options, attempts, receiver: Receiver):
@@ -152,6 +154,7 @@ def test_a_scenario_file_with_bounded_retries(tmp_path, receiver: Receiver):
     ("options", "phrase"),
     [
         (["--max-attempts", "0"], "--max-attempts: expected a whole number >= 1, got 0"),
+        (["--max-attempts", "52", "--retry-delays", "0"], "--max-attempts: at most 51 with --retry-delays, got 52"),
         (["--retry-delays", "0,soon"], "--retry-delays: 'soon' is not a duration"),
         (["--failures", "-1"], "--failures"),
     ],
