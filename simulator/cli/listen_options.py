@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import random
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -45,6 +46,8 @@ def completed_url(text: str) -> str:
 
 def options_from(args: argparse.Namespace) -> ListenOptions:
     """The options of `webhook-sim listen`, checked; `InvalidInput` (exit 2) for bad ones."""
+    if not args.host.strip():  # an empty address listened on every interface, where 127.0.0.1 was meant
+        raise _bad("--host", "empty: give an address, or leave the option out")
     if not 0 <= args.fail_rate <= 1:
         raise _bad("--fail-rate", f"expected a fraction between 0 and 1, got {args.fail_rate}")
     if not 100 <= args.status <= 599:
@@ -57,6 +60,10 @@ def options_from(args: argparse.Namespace) -> ListenOptions:
             check_url(forward_to)
         except ValueError as exc:
             raise _bad("--forward-to", str(exc)) from None
+        # check_url lets port 0 through (the API's URL pattern refuses it before): no service listens there, and
+        # every request was answered 502.
+        if urlsplit(forward_to).port == 0:
+            raise _bad("--forward-to", "the port must be a number from 1 to 65535")
     listen_server.check(args)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     return ListenOptions(

@@ -13,7 +13,11 @@ from typing import Any
 
 from simulator.cli import option_types, options
 from simulator.cli.summary import duration
-from simulator.timeutil import now_utc, parse_time
+from simulator.errors import FieldError, InvalidInput
+from simulator.timeutil import now_utc, utc
+
+# The options that shape the timeline of the scenario NAME describes: without NAME, the list has none to shape.
+WITH_NAME = ("--seed", "--speed", "--param", "--start-time", "--limit")
 
 
 def register(sub: Any) -> None:
@@ -23,7 +27,7 @@ def register(sub: Any) -> None:
         description="List the built-in scenarios and those in --scenarios folders. With NAME: its description, "
         "parameters with their defaults, and the events a run emits, when, for --seed at --speed.",
     )
-    p.add_argument("name", nargs="?", help="a scenario name or a YAML file to describe")
+    p.add_argument("name", nargs="?", type=_scenario_name, help="a scenario name or a YAML file to describe")
     options.add(p, "--json", "as JSON", default=False, flag_only=True)
     options.add_scenarios(p)
     options.add(
@@ -43,12 +47,27 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=validate_command)
 
 
+def _scenario_name(text: str) -> str:
+    """NAME, not blank: an empty one (`scenarios "$UNSET"`) listed every scenario, as if none had been given."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty: give a scenario's name or a YAML file, or leave NAME out")
+    return text
+
+
 def scenarios_command(args: argparse.Namespace) -> int:
     from simulator.scenarios import loader
 
-    if args.name:
+    if args.name is not None:
         return describe(args)
+    _refuse_without_name(args)
     found, errors = loader.discover([Path(d) for d in args.scenarios])
+    if not all(Path(d).is_dir() for d in args.scenarios):
+        # A folder that is not there is a wrong option, said before anything is listed: the built-in scenarios on
+        # stdout, then exit 2, reached a pipe (`--json | jq`) as a whole list. A broken file in a folder is
+        # said after the rest are listed, as `GET /scenarios` lists them with its errors.
+        for err in errors:
+            print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps([s.summary() for s in found.values()], indent=2))
     else:
@@ -57,6 +76,22 @@ def scenarios_command(args: argparse.Namespace) -> int:
     for err in errors:
         print(f"error: {err}", file=sys.stderr)
     return 2 if errors else 0
+
+
+def _refuse_without_name(args: argparse.Namespace) -> None:
+    """Refuse the options of `WITH_NAME` without NAME (InvalidInput, exit 2, naming them): the list was printed and
+    they were ignored without a word. A value from the environment alone is left alone: `run` reads the same
+    variables, and a shell that exports them for it still lists the scenarios."""
+    given = [flag for flag in WITH_NAME if options.given_on_command_line(args, flag)]
+    if not given:
+        return
+    named = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1 else given)
+    need, they, them = ("needs", "it applies", given[0]) if len(given) == 1 else ("need", "they apply", "them")
+    raise InvalidInput(
+        f"{named} {need} NAME: {they} to the scenario NAME describes, and the list describes none; give NAME "
+        f"(a scenario's name or a YAML file), or leave {them} out",
+        errors=[FieldError(flag, f"{need} NAME") for flag in given],  # said once, in the line above
+    )
 
 
 @dataclass
@@ -76,13 +111,11 @@ def timeline(args: argparse.Namespace) -> tuple[Any, Preview, datetime]:
     from simulator.cli.run import parse_params
     from simulator.core.runs import TOO_LONG
     from simulator.core.validation import PLAN_LIMIT
-    from simulator.errors import FieldError, InvalidInput
     from simulator.scenarios import lookup, runner
 
-    if not args.speed >= 0:
-        raise InvalidInput("--speed: expected a number >= 0", errors=[FieldError("--speed", "expected >= 0")])
+    _check_speed(args.speed)
+    start = _start_time(args.start_time)
     scenario = lookup.find_name_or_file(args.name, [Path(d) for d in args.scenarios])
-    start = parse_time(args.start_time) if args.start_time else now_utc()
     planned = runner.timeline(
         scenario,
         seed=args.seed,
@@ -103,6 +136,33 @@ def timeline(args: argparse.Namespace) -> tuple[Any, Preview, datetime]:
     except OverflowError:  # as a run of it would fail
         raise InvalidInput(TOO_LONG, errors=[FieldError("steps", "waits too long for the start time")]) from None
     return scenario, preview, start
+
+
+def _check_speed(speed: float) -> None:
+    """`--speed` checked by `run`'s own check (`option_types.speed`, the API's bounds): a speed a run refuses is
+    no run to describe, and `inf` was written as `"speed": Infinity`, which no JSON reader takes. InvalidInput
+    (exit 2) naming the option; the value is echoed as read (`1e400` is inf)."""
+    try:
+        option_types.speed(str(speed))
+    except argparse.ArgumentTypeError as exc:
+        raise InvalidInput(f"--speed: {exc}", errors=[FieldError("--speed", "not a speed")]) from None
+
+
+def _start_time(text: str | None) -> datetime:
+    """`--start-time` read as `run` reads it, by the run's own type (`Moment`: an RFC 3339 time with its offset,
+    from 1970 to 2200), else now. Read with `parse_time`, a word was a traceback and a time without an offset
+    was taken as UTC, where a run refuses both. InvalidInput (exit 2) naming the option, in `run`'s words."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from simulator.models.inputs import Moment
+
+    if text is None:
+        return now_utc()
+    try:
+        return utc(TypeAdapter(Moment).validate_python(text))
+    except ValidationError as exc:
+        message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise InvalidInput(f"--start-time: {message}", errors=[FieldError("--start-time", message)]) from None
 
 
 def describe(args: argparse.Namespace) -> int:
