@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 import pytest
 
-from simulator import cli as webhook_sim
 from simulator.cli import listen as listen_cli
 from tests.cli.conftest import Ran
 
@@ -21,17 +20,15 @@ TARGET = "http://127.0.0.1:9/"
 
 
 @pytest.fixture
-def ran(capsys: pytest.CaptureFixture[str]) -> Callable[..., Ran]:
-    """`webhook-sim ARGS` in this process, argparse's refusals (SystemExit) included: exit code, stdout, stderr."""
+def main(main: Callable[..., Ran], capsys: pytest.CaptureFixture[str]) -> Callable[..., Ran]:
+    """The suite's `main`, argparse's refusals (SystemExit) read as their exit code."""
 
     def run(*args: str) -> Ran:
-        capsys.readouterr()
         try:
-            code = webhook_sim.main(list(args))
+            return main(*args)
         except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return Ran(code, out, err)
+            out, err = capsys.readouterr()
+            return Ran(exc.code if isinstance(exc.code, int) else 1, out, err)
 
     return run
 
@@ -56,11 +53,11 @@ def expected(err: str) -> str:
 
 
 @pytest.mark.parametrize("speed", ["inf", "nan", "0.0001", "1e400", "-1"])
-def test_scenarios_refuses_a_speed_run_refuses_in_run_s_words(ran, speed: str) -> None:
-    described = ran("scenarios", NAME, "--speed", speed, "--json")
+def test_scenarios_refuses_a_speed_run_refuses_in_run_s_words(main, speed: str) -> None:
+    described = main("scenarios", NAME, "--speed", speed, "--json")
     assert (described.code, described.out) == (2, ""), described
     assert described.err.startswith("error: --speed: ") and described.err.count("\n") == 1, described
-    refused = ran("run", NAME, "--target", TARGET, "--speed", speed)
+    refused = main("run", NAME, "--target", TARGET, "--speed", speed)
     assert refused.code == 2, refused
     # The value as each read it (`1e400` is inf once read), then run's words and bounds.
     assert expected(described.err) == expected(refused.err)
@@ -71,20 +68,20 @@ def test_scenarios_refuses_a_speed_run_refuses_in_run_s_words(ran, speed: str) -
     ["garbage", "2025-01-01T00:00:00", "", "2201-01-01T00:00:00Z"],
     ids=["word", "no-offset", "empty", "past-2200"],
 )
-def test_scenarios_refuses_a_start_time_run_refuses_in_one_line(ran, start: str) -> None:
-    described = ran("scenarios", NAME, "--start-time", start)
+def test_scenarios_refuses_a_start_time_run_refuses_in_one_line(main, start: str) -> None:
+    described = main("scenarios", NAME, "--start-time", start)
     assert (described.code, described.out) == (2, ""), described
     said = "error: --start-time: expected an RFC 3339 time from 1970 to 2200 with its offset"
     assert described.err.startswith(said) and described.err.count("\n") == 1, described
-    refused = ran("run", NAME, "--target", TARGET, "--seed", "1", "--speed", "0", "--start-time", start)
+    refused = main("run", NAME, "--target", TARGET, "--seed", "1", "--speed", "0", "--start-time", start)
     assert (refused.code, refused.err) == (2, described.err), refused
 
 
-def test_a_speed_and_start_time_run_takes_describe_in_json(ran) -> None:
+def test_a_speed_and_start_time_run_takes_describe_in_json(main) -> None:
     def no_constant(word: str) -> None:
         raise AssertionError(f"{word} is no JSON")
 
-    described = ran("scenarios", NAME, "--speed", "1e9", "--start-time", "2025-01-01T02:00:00+02:00", "--json")
+    described = main("scenarios", NAME, "--speed", "1e9", "--start-time", "2025-01-01T02:00:00+02:00", "--json")
     assert described.code == 0, described
     data = json.loads(described.out, parse_constant=no_constant)
     assert (data["speed"], data["start_time"]) == (1e9, "2025-01-01T00:00:00+00:00")
@@ -105,45 +102,45 @@ def test_a_speed_and_start_time_run_takes_describe_in_json(ran) -> None:
     ],
     ids=["seed", "speed", "speed-nan", "param", "start-time", "limit"],
 )
-def test_scenarios_without_name_refuses_the_options_of_name(ran, given: list[str], named: str) -> None:
-    listed = ran("scenarios", *given)
+def test_scenarios_without_name_refuses_the_options_of_name(main, given: list[str], named: str) -> None:
+    listed = main("scenarios", *given)
     assert (listed.code, listed.out) == (2, ""), listed
     assert named in listed.err and "Traceback" not in listed.err, listed
 
 
-def test_scenarios_without_name_names_every_option_of_name_given(ran) -> None:
-    listed = ran("scenarios", "--seed", "5", "--param", "a=1", "--json")
+def test_scenarios_without_name_names_every_option_of_name_given(main) -> None:
+    listed = main("scenarios", "--seed", "5", "--param", "a=1", "--json")
     assert (listed.code, listed.out) == (2, ""), listed
     assert listed.err.startswith("error: --seed and --param need NAME: "), listed
 
 
-def test_an_option_of_name_from_the_environment_alone_still_lists(ran, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_option_of_name_from_the_environment_alone_still_lists(main, monkeypatch: pytest.MonkeyPatch) -> None:
     """`run` reads the same variables: a shell that exports them for it still lists the scenarios."""
     monkeypatch.setenv("WEBHOOK_SIM_SEED", "5")
     monkeypatch.setenv("WEBHOOK_SIM_START_TIME", "2025-01-01T00:00:00Z")
-    listed = ran("scenarios")
+    listed = main("scenarios")
     assert listed.code == 0 and NAME in listed.out, listed
 
 
 @pytest.mark.parametrize("name", ["", "  "], ids=["empty", "blank"])
-def test_an_empty_scenario_name_is_refused(ran, name: str) -> None:
-    listed = ran("scenarios", name)
+def test_an_empty_scenario_name_is_refused(main, name: str) -> None:
+    listed = main("scenarios", name)
     assert (listed.code, listed.out) == (2, ""), listed
     assert "argument name: empty: give a scenario's name or a YAML file, or leave NAME out" in listed.err, listed
 
 
 @pytest.mark.parametrize("as_json", [[], ["--json"]], ids=["text", "json"])
-def test_a_missing_scenarios_folder_is_refused_before_anything_is_listed(ran, tmp_path, as_json: list[str]) -> None:
+def test_a_missing_scenarios_folder_is_refused_before_anything_is_listed(main, tmp_path, as_json: list[str]) -> None:
     missing = tmp_path / "nonexist"
-    listed = ran("scenarios", "--scenarios", str(missing), *as_json)
+    listed = main("scenarios", "--scenarios", str(missing), *as_json)
     assert (listed.code, listed.out) == (2, ""), listed
     assert listed.err == f"error: {missing}: no such directory: expected a folder of scenario files\n", listed
 
 
-def test_a_broken_file_in_a_folder_is_said_after_the_rest_are_listed(ran, tmp_path) -> None:
+def test_a_broken_file_in_a_folder_is_said_after_the_rest_are_listed(main, tmp_path) -> None:
     """Unlike a missing folder, a file that does not load leaves the others to list, as `GET /scenarios` does."""
     (tmp_path / "broken.yaml").write_text("name: broken\nprovider: nope\n")
-    listed = ran("scenarios", "--scenarios", str(tmp_path), "--json")
+    listed = main("scenarios", "--scenarios", str(tmp_path), "--json")
     assert listed.code == 2 and NAME in {s["name"] for s in json.loads(listed.out)}, listed
     assert f"error: {tmp_path / 'broken.yaml'}:" in listed.err
 
@@ -152,15 +149,15 @@ def test_a_broken_file_in_a_folder_is_said_after_the_rest_are_listed(ran, tmp_pa
 
 
 @pytest.mark.parametrize("host", ["", " "], ids=["empty", "blank"])
-def test_listen_refuses_an_empty_host(ran, nothing_bound, host: str) -> None:
-    refused = ran("listen", "--port", "0", "--host", host)
+def test_listen_refuses_an_empty_host(main, nothing_bound, host: str) -> None:
+    refused = main("listen", "--port", "0", "--host", host)
     assert (refused.code, refused.out) == (2, ""), refused
     assert refused.err == "error: --host: empty: give an address, or leave the option out\n", refused
 
 
 @pytest.mark.parametrize("forward_to", ["0", "localhost:0/hooks", "http://127.0.0.1:0/hooks"])
-def test_listen_refuses_a_forward_to_port_0_as_it_refuses_70000(ran, nothing_bound, forward_to: str) -> None:
-    refused = ran("listen", "--port", "0", "--forward-to", forward_to)
+def test_listen_refuses_a_forward_to_port_0_as_it_refuses_70000(main, nothing_bound, forward_to: str) -> None:
+    refused = main("listen", "--port", "0", "--forward-to", forward_to)
     assert (refused.code, refused.out) == (2, ""), refused
     assert refused.err == "error: --forward-to: the port must be a number from 1 to 65535\n", refused
-    assert ran("listen", "--port", "0", "--forward-to", "70000").err == refused.err
+    assert main("listen", "--port", "0", "--forward-to", "70000").err == refused.err
