@@ -173,6 +173,12 @@ def validate_secret(scheme: str, secret: str | None) -> None:
     material = secret.removeprefix(STANDARD_PREFIX) if scheme == "standard" else secret
     if scheme == "standard" and not secret.startswith(STANDARD_PREFIX):
         raise _secret_error(f"a standard secret must look like {expected}")
+    if scheme == "syncfy" and secret.startswith(STANDARD_PREFIX):
+        # Said as it is: a listener given a standard secret and a Syncfy-signed request was told the secret was empty.
+        raise _secret_error(
+            f"a {STANDARD_PREFIX}<base64> secret is a standard one: a syncfy secret is base64 alone, so this one "
+            "cannot check a syncfy signature"
+        )
     if not _b64_bytes(material):
         raise _secret_error(f"the {scheme} secret must be non-empty {expected}")
 

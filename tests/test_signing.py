@@ -27,6 +27,7 @@ from standardwebhooks.webhooks import Webhook
 
 from simulator import signing
 from simulator.errors import InvalidInput
+from simulator.receiving import make_verifier
 from simulator.signing import SCHEMES, SigningKey, corrupt, mask_secret, sign, validate_secret, verify
 
 VECTORS = Path(__file__).parent / "fixtures" / "signing" / "vectors.json"
@@ -602,3 +603,11 @@ def write_vectors() -> None:
 
 if __name__ == "__main__":
     write_vectors()
+
+
+def test_a_standard_secret_against_a_syncfy_signature_says_so():
+    """`listen --secret whsec_…` told of a Syncfy-signed delivery that the syncfy secret must be non-empty base64."""
+    verify = make_verifier("auto", "whsec_" + base64.b64encode(bytes(range(24))).decode())
+    headers = sign("syncfy", msg_id="m", timestamp=now(), body=b"{}", secret=base64.b64encode(b"k" * 24).decode())
+    ok, reason = verify(headers, b"{}")
+    assert not ok and "is a standard one: a syncfy secret is base64 alone" in reason, reason
