@@ -165,6 +165,29 @@ def test_bad_retry_options_exit_2(options, phrase):
     assert phrase in out.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "phrase"),
+    [
+        (
+            "WEBHOOK_SIM_MAX_ATTEMPTS",
+            "0",
+            "--max-attempts: expected a whole number >= 1, got 0 (from the environment: WEBHOOK_SIM_MAX_ATTEMPTS)",
+        ),
+        (
+            "WEBHOOK_SIM_RETRY_DELAYS",
+            "0,soon",
+            "--retry-delays: 'soon' (from the environment: WEBHOOK_SIM_RETRY_DELAYS) is not a duration",
+        ),
+    ],
+)
+def test_a_bad_retry_value_from_the_environment_names_its_variable(variable, value, phrase):
+    """README: a bad value from the environment is refused naming the option and the variable; these two, checked
+    once the command line is read, named the option alone."""
+    out = cli("run", *LIFECYCLE, "--target", "http://127.0.0.1:9/", env={variable: value})
+    assert out.returncode == 2, out
+    assert phrase in out.stderr
+
+
 def test_reasons_in_plain_words():
     assert plain_error("timeout after 30s") == "timeout after 30 s"
     assert plain_error("ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 9)") == (
