@@ -14,6 +14,7 @@ from simulator.api.access_log import escape_controls
 from simulator.cli import remote
 from simulator.client import DeliveryInfo
 from simulator.core.report import plain_error
+from simulator.credentials import mask_url
 
 SUCCESS = ("succeeded", "dropped")
 
@@ -42,7 +43,9 @@ class Report:
     def __init__(
         self, event_id: str, etype: str, ids: list[str], url: str | None, fmt: str, *, retries: bool = True
     ) -> None:
-        self.event_id, self.etype, self.ids, self.url, self.fmt = event_id, etype, list(ids), url, fmt
+        # Shown on every line: a password in the URL (sent as Basic auth) is masked, as the dashboard masks it.
+        shown = mask_url(url) if url is not None else None
+        self.event_id, self.etype, self.ids, self.url, self.fmt = event_id, etype, list(ids), shown, fmt
         self.retries = retries  # whether the deliveries still going are retried once `trigger` ends
         self.started = time.monotonic()
         self.last: dict[str, DeliveryInfo] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -227,3 +228,15 @@ def test_through_a_server_the_options_of_a_target_from_the_environment_are_left_
     ran = main("trigger", "token.created", "--server", server.url)
     assert ran.code == 0, ran
     assert len(receiver.requests) == 1
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_password_in_the_target_is_sent_as_basic_auth_and_never_printed(main, receiver: Receiver, fmt: str):
+    """Each line of `trigger` named the target as given, its password included."""
+    target = receiver.url.replace("http://", "http://ci:hunter2@")
+    ran = main("trigger", "credentials.updated", "--target", target, "--format", fmt)
+    assert ran.code == 0, ran
+    [request] = receiver.requests
+    assert request.headers["authorization"] == "Basic " + base64.b64encode(b"ci:hunter2").decode()
+    assert "hunter2" not in ran.out + ran.err
+    assert receiver.url.replace("http://", "http://ci:***@") in ran.out
