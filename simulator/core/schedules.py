@@ -192,8 +192,11 @@ class Schedules:
             started = await self.start_run(RunSpec.model_validate(_untargeted(run)))
         except SimError as exc:  # the scenario or a subscription went away since; the next firing retries
             log.warning("schedule %s could not start a run: %s", schedule_id, exc.detail)
+            # Kept on the schedule (`last_firing`): in the log alone, a client saw no run and no reason.
+            await self.runs.fired(schedule_id, None, f"its run could not start: {exc.detail}")
             return
         log.info("schedule %s started run %s", schedule_id, started.id)
+        await self.runs.fired(schedule_id, started.id, None)
 
     # -- the API's operations -------------------------------------------------------------------------
 
@@ -238,8 +241,10 @@ class Schedules:
         one-off."""
         stored = await self.runs.get(schedule_id)
         if stored is not None and "at" in stored.trigger:
+            error = (stored.last or {}).get("error")
+            said = f"; {error}" if error else ""
             return Conflict(
-                f"schedule {schedule_id} has fired and will not fire again (a one-off); delete it to forget it",
+                f"schedule {schedule_id} has fired and will not fire again (a one-off){said}; delete it to forget it",
                 errors=[FieldError("id", "fired")],
             )
         return _missing(schedule_id)
@@ -391,7 +396,14 @@ def view(job: Job, stored: ScheduledRun | None) -> dict[str, Any]:
         "next_run_at": iso_ms(next_run) if next_run is not None else None,
         "paused": next_run is None,
         "run": run,
+        "last_firing": _last_firing(stored.last if stored is not None else None),
     }
+
+
+def _last_firing(last: dict[str, Any] | None) -> dict[str, Any] | None:
+    if last is None:
+        return None
+    return {"at": iso_ms(datetime.fromtimestamp(last["at"], UTC)), "run": last["run"], "error": last["error"]}
 
 
 def _untargeted(run: dict[str, Any]) -> dict[str, Any]:

@@ -99,13 +99,14 @@ class Reader:
     # -- llhttp callbacks -----------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._head_size += len("HTTP/1.1 200 \r\n")  # its status line but the reason, which comes in pieces
         if self.complete:
             self.keep_alive = False  # a second response nobody asked for: the connection is not reused
         else:
             self._fields = []  # an informational response's fields are not the final one's
 
     def on_status(self, reason: bytes) -> None:
-        self._head_size += len(reason) + len("HTTP/1.1 200 \r\n")
+        self._head_size += len(reason)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self._head_done:  # trailers after a chunked body are not recorded

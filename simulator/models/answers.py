@@ -290,6 +290,12 @@ class ScheduledRun(Out):
     max_in_flight: int
 
 
+class Firing(Out):
+    at: Timestamp
+    run: str | None = Field(description="The run it started; None when none started.")
+    error: str | None = Field(description="Why no run started (its scenario or a subscription is gone).")
+
+
 class Schedule(Out):
     id: str
     scenario: str
@@ -297,6 +303,7 @@ class Schedule(Out):
     next_run_at: Timestamp | None = Field(description="None while paused.")
     paused: bool
     run: ScheduledRun
+    last_firing: Firing | None = Field(None, description="What its last firing did; None before the first.")
 
 
 def page_of(model: type[BaseModel], **extra: Any) -> type[BaseModel]:

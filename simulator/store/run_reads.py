@@ -40,6 +40,8 @@ class RunReads:
         counts: dict[tuple[str, str, int], int] = {}
         for sub_id, text in await self._all(stmt):
             record = json.loads(text)
+            if not isinstance(record, dict):
+                continue
             for kind, size_key in (("reorder", "window"), ("burst", "size")):
                 placed = record.get(kind)
                 if isinstance(placed, dict) and isinstance(size := placed.get(size_key), int):

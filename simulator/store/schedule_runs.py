@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Float, MetaData, String, Table, Text, select
+from sqlalchemy import Column, Connection, Float, MetaData, String, Table, Text, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simulator.store.store import Store
@@ -30,6 +30,8 @@ schedule_runs = Table(
     Column("trigger", Text, nullable=False),  # JSON: the trigger as the API shows it
     Column("run", Text, nullable=False),  # JSON of the run's fields, sealed
     Column("created_at", Float, nullable=False),
+    # JSON of the last firing: when, and the run it started or why none started (see `Schedules._start_run`).
+    Column("last", Text),
 )
 
 
@@ -37,6 +39,7 @@ schedule_runs = Table(
 class ScheduledRun:
     trigger: dict[str, Any]
     run: dict[str, Any]
+    last: dict[str, Any] | None = None  # the last firing: {"at", "run", "error"}
 
 
 class ScheduleRuns:
@@ -46,8 +49,22 @@ class ScheduleRuns:
         self.store = store
 
     async def prepare(self) -> None:
-        """Make the table if the store has none yet."""
-        await self.store.writer.submit(lambda conn: conn.run_sync(metadata.create_all))
+        """Make the table if the store has none yet, with the column of the last firing an earlier release's
+        table lacks (on PostgreSQL `IF NOT EXISTS`: servers starting together on one store add it once)."""
+
+        def make(conn: Connection) -> None:
+            metadata.create_all(conn)
+            if "last" not in {column["name"] for column in inspect(conn).get_columns("schedule_runs")}:
+                guard = "IF NOT EXISTS " if conn.dialect.name == "postgresql" else ""
+                conn.execute(text(f"ALTER TABLE schedule_runs ADD COLUMN {guard}last TEXT"))
+
+        await self.store.writer.submit(lambda conn: conn.run_sync(make))
+
+    async def fired(self, schedule_id: str, run_id: str | None, error: str | None) -> None:
+        """Keep what a firing of the schedule did: the run it started, or why none started."""
+        last = json.dumps({"at": time.time(), "run": run_id, "error": error})
+        stmt = schedule_runs.update().where(schedule_runs.c.id == schedule_id).values(last=last)
+        await self.store.writer.submit(lambda conn: conn.execute(stmt))
 
     async def put(self, schedule_id: str, trigger: dict[str, Any], run: dict[str, Any]) -> None:
         """Store (or replace) a schedule's run; 503 while the store cannot write."""
@@ -75,7 +92,8 @@ class ScheduleRuns:
                 stmt = select(schedule_runs).where(schedule_runs.c.id.in_(wanted[i : i + 500]))
                 for row in await conn.execute(stmt):
                     run = self.store.sealer.unseal(row.run, _context(row.id)) or "{}"
-                    found[row.id] = ScheduledRun(json.loads(row.trigger), json.loads(run))
+                    last = json.loads(row.last) if row.last else None
+                    found[row.id] = ScheduledRun(json.loads(row.trigger), json.loads(run), last)
         return found
 
     async def delete(self, schedule_id: str) -> None:

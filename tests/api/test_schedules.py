@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -32,6 +33,35 @@ def test_an_interval_schedule_fires_runs_with_its_fields(api: httpx.Client) -> N
     eventually(lambda: len(runs(api)) >= 2, timeout=6, what="two firings")
     assert {(r["scenario"], r["seed"], r["speed"]) for r in runs(api)} == {("api-one-event", 42, 0.0)}
     assert [s["id"] for s in ok(api.get("/schedules"), schemas.SchedulePage)["data"]] == [made["id"]]
+
+
+def test_a_firing_is_kept_on_the_schedule_with_its_run_or_why_none_started(
+    api: httpx.Client, scenario_dir: Path
+) -> None:
+    """A firing whose run could not start (its scenario file removed) was a line in the server's log: a client saw
+    no run and no reason, and a one-off left the list as if it had run."""
+    scenario = scenario_dir / "goes-away.yaml"
+    scenario.write_text((scenario_dir / "api-one-event.yaml").read_text().replace("api-one-event", "goes-away"))
+    every = ok(api.post("/schedules", json={"scenario": "goes-away", "interval": 1, "speed": 0}), schemas.Schedule, 201)
+    assert every["last_firing"] is None
+
+    def last() -> dict | None:
+        listed = ok(api.get("/schedules"), schemas.SchedulePage)["data"]
+        return next(s for s in listed if s["id"] == every["id"])["last_firing"]
+
+    eventually(lambda: last() is not None, timeout=6, what="a firing")
+    fired = last()
+    assert fired is not None and fired["error"] is None and fired["run"] in {r["id"] for r in runs(api)}
+    at = iso(datetime.now(UTC) + timedelta(seconds=2))
+    once = ok(api.post("/schedules", json={"scenario": "goes-away", "at": at, "speed": 0}), schemas.Schedule, 201)
+    scenario.unlink()  # after the one-off was checked, before it fires
+    eventually(lambda: (last() or {}).get("error") is not None, timeout=6, what="a failed firing")
+    failed = last()
+    assert failed is not None and failed["run"] is None and "goes-away" in failed["error"], failed
+    listed = lambda: [s["id"] for s in api.get("/schedules").json()["data"]]  # noqa: E731
+    eventually(lambda: listed() == [every["id"]], timeout=8, what="the one-off fired")
+    refused = problem(api.post(f"/schedules/{once['id']}/pause"), 409, "id")
+    assert "its run could not start" in refused["detail"] and "goes-away" in refused["detail"], refused
 
 
 def test_a_one_off_fires_once_and_is_gone(api: httpx.Client) -> None:

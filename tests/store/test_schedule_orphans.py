@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import text
 
 from simulator.core.schedules import Schedules
 from simulator.models.inputs import RunSpec
@@ -44,3 +45,23 @@ async def test_a_starting_server_keeps_a_run_being_made_and_forgets_an_old_orpha
         assert (await runs.get("sch_being_made")) is not None
     finally:
         await started.close()
+
+
+async def test_a_table_an_earlier_release_made_gains_the_last_firing_and_keeps_its_runs(store: Store) -> None:
+    """The schedules' table had no column for the last firing: it is added as the schedules start, twice over
+    harmlessly (servers starting together on one store), and the runs it holds are kept."""
+    await store.writer.submit(lambda conn: conn.execute(text(OLD)))
+    runs = ScheduleRuns(store)
+    await runs.put("sch_old", {"interval": 60}, {"scenario": "api-one-event", "speed": 0})
+    await runs.prepare()
+    await runs.prepare()
+    kept = await runs.get("sch_old")
+    assert kept is not None and kept.run["scenario"] == "api-one-event" and kept.last is None
+    await runs.fired("sch_old", "run_1", None)
+    fired = await runs.get("sch_old")
+    assert fired is not None and fired.last is not None and (fired.last["run"], fired.last["error"]) == ("run_1", None)
+
+
+OLD = """CREATE TABLE schedule_runs (
+    id VARCHAR NOT NULL PRIMARY KEY, trigger TEXT NOT NULL, run TEXT NOT NULL, created_at FLOAT NOT NULL
+)"""
