@@ -72,6 +72,17 @@ _QUERY_SCHEMAS: dict[tuple[str, str], Any] = {
     ("list_subscriptions", "cursor"): _id_cursor("sub"),
     ("list_schedules", "cursor"): _id_cursor("sch"),
     ("list_deliveries", "cursor"): lambda: _POSITION,
+    ("list_scenarios", "cursor"): lambda: {
+        "type": "string",
+        "pattern": formats.SCENARIO_NAME,
+        "maxLength": formats.SCENARIO_NAME_MAX,
+        "description": "The `next_cursor` of the previous page (a scenario's name).",
+    },
+    ("list_event_types", "cursor"): lambda: {
+        "type": "string",
+        "enum": openapi_catalog.event_type_keys(),
+        "description": "The `next_cursor` of the previous page (an event type's key).",
+    },
     ("list_run_events", "cursor"): lambda: _POSITION,
     ("list_event_types", "provider"): openapi_catalog.provider_schema,
     ("list_deliveries", "type"): openapi_catalog.event_type_schema,

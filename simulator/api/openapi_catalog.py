@@ -56,6 +56,11 @@ def event_type_schema() -> Schema:
     return {"type": "string", "enum": event_type_spellings()}
 
 
+def event_type_keys() -> list[str]:
+    """The cursors the event types' list gives: their keys (`basistheory:token.created`)."""
+    return sorted(e.key for e in catalog.event_types())
+
+
 def provider_schema() -> Schema:
     return {"type": "string", "enum": sorted(p.name for p in catalog.providers())}
 

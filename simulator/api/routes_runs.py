@@ -29,6 +29,10 @@ def check_scenario_name(name: str) -> None:
 
 async def list_scenarios(call: Call) -> dict[str, Any]:
     q: schemas.ListQuery = call.query
+    if q.cursor is not None and (len(q.cursor) > formats.SCENARIO_NAME_MAX or not SCENARIO_NAME.fullmatch(q.cursor)):
+        # A cursor is a scenario's name (one removed since is still a place in the order); any other text paged
+        # silently, to an empty page taken for the list's end.
+        raise InvalidInput("cursor: not a cursor this list gave", errors=[FieldError("cursor", "invalid cursor")])
     found, errors = await call.sim.scenarios()
     names = sorted(n for n in found if q.cursor is None or n > q.cursor)
     shown, cursor = split_page(names, q.limit, lambda n: n)

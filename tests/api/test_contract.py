@@ -343,4 +343,5 @@ def test_every_query_text_is_stated_free_of_nul_as_the_server_holds_it(api: http
                 if method == "get" and "{" not in path:
                     problem(api.get(path, params={param["name"]: "a\x00"}), 422, param["name"])
                     checked.append((path, param["name"]))
-    assert {("/deliveries", "q"), ("/scenarios", "cursor"), ("/events", "cursor")} <= set(checked), checked
+    # (The event types' cursor is one of their keys, no free text.)
+    assert {("/deliveries", "q"), ("/scenarios", "cursor")} <= set(checked), checked

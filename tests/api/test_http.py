@@ -178,6 +178,34 @@ def test_a_cursor_no_list_gave_is_refused_not_an_empty_page(refusing_api: httpx.
     problem(refusing_api.get(path, params={"cursor": cursor}), 422, "cursor")
 
 
+@pytest.mark.parametrize(
+    ("path", "cursor"),
+    [
+        ("/events", "abc"),  # every type
+        ("/events", "\U0001f600"),  # none
+        ("/events", "basistheory:token.nothing"),
+        ("/scenarios", "run_zzz"),
+        ("/scenarios", "\U0001f600"),
+        ("/scenarios", "Bt-Basic"),
+    ],
+)
+def test_a_catalog_lists_cursor_it_never_gave_is_refused(refusing_api: httpx.Client, path: str, cursor: str) -> None:
+    """The event types' and the scenarios' lists paged any text silently, to all of them or to an empty page."""
+    problem(refusing_api.get(path, params={"cursor": cursor}), 422, "cursor")
+
+
+@pytest.mark.parametrize("path", ["/events", "/scenarios"])
+def test_a_catalog_list_pages_on_with_the_cursors_it_gives(api: httpx.Client, path: str) -> None:
+    whole = [item.get("name", item.get("type")) for item in api.get(path, params={"limit": 500}).json()["data"]]
+    paged, cursor = [], None
+    while True:
+        page = api.get(path, params={"limit": 3, **({"cursor": cursor} if cursor else {})}).json()
+        paged += [item.get("name", item.get("type")) for item in page["data"]]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert paged == whole and len(whole) > 3
+
+
 def test_the_id_lists_page_on_with_the_cursors_they_give(api: httpx.Client) -> None:
     made = [
         ok(api.post("/subscriptions", json={"url": f"http://127.0.0.1:9/{i}"}), schemas.Subscription, 201)["id"]
