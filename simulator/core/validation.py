@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import FieldError, InvalidInput
+from simulator.errors import FieldError, InvalidInput, NotFound
 from simulator.ids import OBJECT_ID_FIRST, OBJECT_ID_LAST
 from simulator.models import formats
 from simulator.models.inputs import RunSpec
@@ -66,8 +66,11 @@ async def validate_run(
         await check_syncfy_times(spec, scenario, params)
     check_faults(spec.faults, "faults")
     check_scenario_faults(scenario, check_faults)
-    for sub_id in spec.subscriptions or ():
-        await subscription(sub_id)
+    for i, sub_id in enumerate(spec.subscriptions or ()):
+        try:
+            await subscription(sub_id)
+        except NotFound as exc:  # named by the field that gave it: `id` pointed at a path this body has none of
+            raise NotFound(exc.detail, errors=[FieldError(f"subscriptions.{i}", "not found")]) from None
     return ValidRun(scenario, params)
 
 

@@ -147,7 +147,7 @@ def test_cancel_stops_a_run(api: httpx.Client) -> None:
         ({"scenario": "api-slow", "params": {"tier": "gold"}}, 422, "params.tier"),
         # Read by Syncfy's builders themselves: refused before the run, not failing it at its first event.
         ({"scenario": "syncfy-credential-lifecycle", "params": {"environment": "mars"}}, 422, "params.environment"),
-        ({"scenario": "api-one-event", "subscriptions": ["sub_nope"]}, 404, "id"),
+        ({"scenario": "api-one-event", "subscriptions": ["sub_nope"]}, 404, "subscriptions.0"),
         ({"scenario": "api-one-event", "params": []}, 422, "params"),
     ],
 )

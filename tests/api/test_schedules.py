@@ -181,7 +181,7 @@ def test_the_run_secret_is_masked(api: httpx.Client) -> None:
             422,
             "params.institution",
         ),
-        ({"scenario": "api-one-event", "interval": 60, "subscriptions": ["sub_nope"]}, 404, "id"),
+        ({"scenario": "api-one-event", "interval": 60, "subscriptions": ["sub_nope"]}, 404, "subscriptions.0"),
         ({"scenario": "api-one-event", "interval": 60, "speed": -2}, 422, "speed"),
         # A one-off's run starts as it fires, and a Syncfy run starting in 2150 is refused: taken, it could not run.
         ({"scenario": "syncfy-two-factor", "at": "2150-01-01T00:00:00Z"}, 422, "at"),
