@@ -159,6 +159,17 @@ class Page:
     def js(self, script: str, *args: Any) -> Any:
         return self.driver.execute_script(script, *args)
 
+    def focus(self, selector: str, closest: str | None = None) -> None:
+        """Focus the element `selector` finds (or its `closest` ancestor), found and focused in one script: a list
+        redrawn live between finding it and focusing it left the test a stale element."""
+        found = self.js(
+            "const e = document.querySelector(arguments[0]);"
+            " const f = e && (arguments[1] ? e.closest(arguments[1]) : e); if (f) f.focus(); return !!f",
+            selector,
+            closest,
+        )
+        assert found, f"nothing matches {selector!r}"
+
     def rows(self) -> list[tuple[str, str]]:
         """The deliveries list as (id, status) pairs, top to bottom."""
         # One script, not two WebDriver round trips per row (a page of 1,000 rows took seconds).

@@ -397,7 +397,8 @@ def test_the_runs_list_redrawn_live_keeps_the_focus(page: Page, webhook_receiver
         api.post("/subscriptions", json={"url": webhook_receiver.url})
         run = api.post("/runs", json={"scenario": "dash-slow", "speed": 1}).json()
     page.open("/runs")
-    page.js("arguments[0].focus()", page.one(f'a[href="#/runs/{run["id"]}"]'))
+    page.wait(lambda: page.css(f'a[href="#/runs/{run["id"]}"]'), what="the run listed")
+    page.focus(f'a[href="#/runs/{run["id"]}"]')  # the run at speed 1 redraws its row as it goes
     with page.server.client() as api:
         other = api.post("/runs", json={"scenario": "dash-batch", "speed": 0}).json()  # a new row above
     page.wait(lambda: page.css(f'tr[data-id="{other["id"]}"]'), what="the new run listed")
@@ -412,8 +413,8 @@ def test_a_run_page_redrawn_live_keeps_the_focus(page: Page, make_webhook_receiv
         page.wait(lambda: api.get("/deliveries", params={"status": "failed"}).json()["data"], what="a failed one")
         [failed] = api.get("/deliveries").json()["data"]
     page.open(f"/runs/{run['id']}")
-    link = page.one(f'a[href="#/deliveries/{failed["id"]}"] [data-status="failed"]')
-    page.js("arguments[0].closest('a').focus()", link)
+    page.one(f'a[href="#/deliveries/{failed["id"]}"] [data-status="failed"]')
+    page.focus(f'a[href="#/deliveries/{failed["id"]}"] [data-status="failed"]', closest="a")
     with page.server.client() as api:
         api.post(f"/deliveries/{failed['id']}/redeliver")  # it succeeds: its link is drawn again
     page.wait(lambda: page.css(f'a[href="#/deliveries/{failed["id"]}"] [data-status="succeeded"]'), what="redrawn")
