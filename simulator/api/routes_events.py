@@ -10,18 +10,15 @@ from simulator import catalog
 from simulator.api import views
 from simulator.api.endpoints import Call, Endpoint
 from simulator.api.openapi_catalog import event_type_keys
-from simulator.core.pagination import split_page
-from simulator.errors import FieldError, InvalidInput
+from simulator.core.pagination import checked_cursor, split_page
 from simulator.models import answers as schemas
 from simulator.models.inputs import EventSpec
 
 
 async def list_event_types(call: Call) -> dict[str, Any]:
     q: schemas.EventsQuery = call.query
-    if q.cursor is not None and q.cursor not in event_type_keys():
-        # A cursor no page gave paged silently: to every type (`abc`), or to none (`😀`), as if the list ended.
-        raise InvalidInput("cursor: not a cursor this list gave", errors=[FieldError("cursor", "invalid cursor")])
-    types = [e for e in catalog.event_types(q.provider) if q.cursor is None or e.key > q.cursor]
+    cursor = checked_cursor(q.cursor, lambda c: c in event_type_keys())  # an event type's key
+    types = [e for e in catalog.event_types(q.provider) if cursor is None or e.key > cursor]
     shown, cursor = split_page(types, q.limit, lambda e: e.key)
     return views.page([views.event_type(e) for e in shown], cursor)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from simulator.api import views
 from simulator.api.endpoints import Call, Endpoint
-from simulator.core.pagination import id_cursor, int_cursor, split_page
+from simulator.core.pagination import checked_cursor, id_cursor, int_cursor, split_page
 from simulator.errors import FieldError, InvalidInput
 from simulator.models import answers as schemas
 from simulator.models import formats
@@ -17,9 +17,13 @@ from simulator.turns import in_turns
 SCENARIO_NAME = re.compile(formats.SCENARIO_NAME)
 
 
+def is_scenario_name(text: str) -> bool:
+    return len(text) <= formats.SCENARIO_NAME_MAX and SCENARIO_NAME.fullmatch(text) is not None
+
+
 def check_scenario_name(name: str) -> None:
     """Over HTTP a scenario is named, never a path: the server reads only its own scenario directories."""
-    if len(name) > formats.SCENARIO_NAME_MAX or not SCENARIO_NAME.fullmatch(name):
+    if not is_scenario_name(name):
         raise InvalidInput(
             f"scenario: {name[:100]!r} is not a scenario name (at most 100 lowercase letters, "
             "digits and hyphens; files are loaded from the server's --scenarios directories)",
@@ -29,12 +33,9 @@ def check_scenario_name(name: str) -> None:
 
 async def list_scenarios(call: Call) -> dict[str, Any]:
     q: schemas.ListQuery = call.query
-    if q.cursor is not None and (len(q.cursor) > formats.SCENARIO_NAME_MAX or not SCENARIO_NAME.fullmatch(q.cursor)):
-        # A cursor is a scenario's name (one removed since is still a place in the order); any other text paged
-        # silently, to an empty page taken for the list's end.
-        raise InvalidInput("cursor: not a cursor this list gave", errors=[FieldError("cursor", "invalid cursor")])
+    cursor = checked_cursor(q.cursor, is_scenario_name)  # a scenario's name: one removed since is still a place
     found, errors = await call.sim.scenarios()
-    names = sorted(n for n in found if q.cursor is None or n > q.cursor)
+    names = sorted(n for n in found if cursor is None or n > cursor)
     shown, cursor = split_page(names, q.limit, lambda n: n)
     return {**views.page([found[n].summary() for n in shown], cursor), "errors": [e.as_dict() for e in errors]}
 

@@ -19,8 +19,7 @@ def int_cursor(cursor: str | None) -> int | None:
     """A position cursor (deliveries, run events): digits, as `next_cursor` gave them."""
     if cursor is None:
         return None
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
-        raise InvalidInput("cursor: not a cursor this list gave", errors=[FieldError("cursor", "invalid cursor")])
+    checked_cursor(cursor, lambda c: c.isascii() and c.isdigit() and len(c) <= 18)
     return int(cursor)
 
 
@@ -28,7 +27,13 @@ def id_cursor(cursor: str | None, prefix: str) -> str | None:
     """An id cursor (runs, subscriptions, schedules): an id of the list's kind, as `next_cursor` gave it. Any text
     is a place in the order of ids, but a cursor no list gives paged to an empty page, and the caller took it for
     the end of the list."""
-    if cursor is not None and not re.fullmatch(id_cursor_pattern(prefix), cursor):
+    return checked_cursor(cursor, lambda c: re.fullmatch(id_cursor_pattern(prefix), c) is not None)
+
+
+def checked_cursor(cursor: str | None, gave: Callable[[str], bool]) -> str | None:
+    """`cursor`, if `gave` says the list could have given it (422 naming `cursor` otherwise): any text is a place
+    in a list's order, but one no page gives paged silently, often to an empty page taken for the list's end."""
+    if cursor is not None and not gave(cursor):
         raise InvalidInput("cursor: not a cursor this list gave", errors=[FieldError("cursor", "invalid cursor")])
     return cursor
 

@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Connection, Float, MetaData, String, Table, Text, inspect, select, text
+from sqlalchemy import Column, Connection, Float, MetaData, String, Table, Text, inspect, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from simulator.store.schema import add_missing_columns
 from simulator.store.store import Store
 
 ORPHAN_AFTER = 60.0  # seconds: far longer than a schedule takes from storing its run to adding its job
@@ -49,14 +50,13 @@ class ScheduleRuns:
         self.store = store
 
     async def prepare(self) -> None:
-        """Make the table if the store has none yet, with the column of the last firing an earlier release's
-        table lacks (on PostgreSQL `IF NOT EXISTS`: servers starting together on one store add it once)."""
+        """Make the table if the store has none yet, with the columns an earlier release's table lacks (the last
+        firing's)."""
 
         def make(conn: Connection) -> None:
             metadata.create_all(conn)
-            if "last" not in {column["name"] for column in inspect(conn).get_columns("schedule_runs")}:
-                guard = "IF NOT EXISTS " if conn.dialect.name == "postgresql" else ""
-                conn.execute(text(f"ALTER TABLE schedule_runs ADD COLUMN {guard}last TEXT"))
+            present = {column["name"] for column in inspect(conn).get_columns(schedule_runs.name)}
+            add_missing_columns(conn, schedule_runs, present)
 
         await self.store.writer.submit(lambda conn: conn.run_sync(make))
 

@@ -10,9 +10,9 @@ A step that has to rewrite data gets an entry in `UPGRADES` and the version goes
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
-from sqlalchemy import Connection, bindparam, inspect, select, update
+from sqlalchemy import Connection, Table, bindparam, inspect, select, update
 
 from simulator.errors import SimError
 from simulator.store import postgres
@@ -125,11 +125,19 @@ def _add_missing(conn: Connection) -> None:
     on_postgresql = postgres.is_postgresql(conn.dialect.name)
     for table in t.metadata.sorted_tables:
         present = {column["name"]: column["type"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name not in present and column.nullable:
-                kind = column.type.compile(dialect=conn.dialect)
-                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
+        add_missing_columns(conn, table, present)
         if on_postgresql:
             postgres.widen_integers(conn, table, present)
         for index in table.indexes:
             index.create(conn, checkfirst=True)
+
+
+def add_missing_columns(conn: Connection, table: Table, present: Collection[str]) -> None:
+    """Add to `table` the nullable columns it has gained since the store was made (`present`: those it has). On
+    PostgreSQL `IF NOT EXISTS`: a table outside the open lock (the schedules') is brought up to date by servers
+    starting together, and each adds what the first already did."""
+    guard = "IF NOT EXISTS " if postgres.is_postgresql(conn.dialect.name) else ""
+    for column in table.columns:
+        if column.name not in present and column.nullable:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN {guard}"{column.name}" {kind}')
