@@ -8,10 +8,11 @@ with `--secret`.
 
 It answers `--status` after `--delay` seconds; `--fail-rate` answers that fraction of requests with 500 instead
 (drawn from `--seed`, printed so a session can be replayed), so the sender's retries can be watched, and
-`--reject-invalid` answers 401 to a request whose signature does not verify, as a real consumer would, so a
-`bad_signature` fault is retried. With `--forward-to URL` each request's exact body and headers are relayed to
-that URL and its answer is returned, as `stripe listen --forward-to` does. With `--server URL` it subscribes
-itself to a running server for as long as it runs, as `stripe listen` does (see `listen_server`).
+`--reject-invalid` answers 401 to a request whose signature does not verify, or that carries none, as a real
+consumer would, so a `bad_signature` fault is retried. With `--forward-to URL` each request's exact body and
+headers are relayed to that URL and its answer is returned, as `stripe listen --forward-to` does. With
+`--server URL` it subscribes itself to a running server for as long as it runs, as `stripe listen` does (see
+`listen_server`).
 
 `--format json` prints each request as one JSON object on stdout (JSON Lines, see `listen_lines.record`); the banner and
 other notes then go to stderr, so stdout stays parseable.
@@ -201,7 +202,8 @@ class Listener:
         provider, types, ids, delivery_id = describe(headers, body)
         seen = delivery_id or ",".join(ids)  # a retry or a duplicate is marked `again`
         again = bool(seen) and self._arrived_before(f"seen {seen}") > 0
-        if verified is False and self.options.reject_invalid:
+        # Unsigned is refused too: a consumer that checks signatures takes no request without one.
+        if (verified is False or scheme == "none") and self.options.reject_invalid:
             response, note = Response(status_code=401), "rejected"
         elif self.options.fail_rate and self._fails(f"{request.url.path} {','.join(ids) or _digest(body)}"):
             response, note = Response(status_code=500), "fail-rate"
@@ -330,7 +332,12 @@ def register(sub: Any) -> None:
         "`localhost:3000/hooks` is http://…)",
     )
     options.add(p, "--print-body", "print each body", default=False, flag_only=True)
-    options.add(p, "--reject-invalid", "answer 401 when a signature does not verify (so it is retried)", flag_only=True)
+    options.add(
+        p,
+        "--reject-invalid",
+        "answer 401 when a signature is missing or does not verify (so it is retried)",
+        flag_only=True,
+    )
     seeds = "the seed of --fail-rate's draws, one for each attempt at an event (default: a random one, printed)"
     options.add(p, "--seed", seeds, type=option_types.seed, variable=mine + "SEED")
     options.add(
@@ -361,7 +368,7 @@ def _banner(
     if options.fail_rate:
         console.print(f"failing {options.fail_rate:.0%} with 500 (seed {options.seed})", highlight=False)
     if options.reject_invalid:
-        console.print("answering 401 to requests whose signature does not verify", highlight=False)
+        console.print("answering 401 to requests unsigned or whose signature does not verify", highlight=False)
     if subscribed is not None:
         for line in subscribed.banner():
             console.print(line, highlight=False)

@@ -49,6 +49,17 @@ async def test_reject_invalid_answers_401_so_bad_signatures_are_retried(sim, lis
     assert (good.status, good.attempts) == ("succeeded", 1)
 
 
+def test_reject_invalid_refuses_a_request_that_carries_no_signature(listen):
+    body = b'{"event": {"id": "4f8c2a1e-0d57-4b1e-9c2f-6a0e3d9b7c15", "type": "token.created"}}'
+    strict = listen(secret=signing_secret("standard"), reject_invalid=True)
+    # Unsigned is not "not invalid": a consumer that checks signatures takes nothing that has none.
+    assert httpx.post(strict.url, content=body).status_code == 401
+    [line] = strict.lines()
+    assert " 401 " in line and "unsigned" in line and line.endswith("rejected")
+    lenient = listen(secret=signing_secret("standard"))
+    assert httpx.post(lenient.url, content=body).status_code == 204
+
+
 def test_the_titles_line_up_with_the_columns(listen):
     secret = signing_secret("standard")
     listening = listen(secret=secret)
