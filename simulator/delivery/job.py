@@ -85,15 +85,26 @@ class Job:
             "envelope_id": self.envelope_id,
             "speed": self.speed,
             "created_at": created_at,
+            "listed": self.n,
+            "types": _types(self.events),
             **self._state(),
         }
 
     def rewrite_row(self, event_keys: list[str]) -> dict[str, Any]:
-        """Every column but the id and the creation time: an open batch's row as it stands now."""
+        """Every column but the id, the creation time and the list's place: an open batch's row as it stands
+        now (a closed batch goes after everything made so far, and stays where it was listed)."""
         row = self.insert_row(event_keys, 0.0)
         row["_id"] = row.pop("id")
-        del row["created_at"]
+        del row["created_at"], row["listed"]
         return row
+
+
+def _types(events: list[Event]) -> str | None:
+    """The `types` column: every type its events have, each between spaces, when they are more than one."""
+    if len(events) == 1:
+        return None
+    types = list(dict.fromkeys(e.type for e in events))
+    return f" {' '.join(types)} " if len(types) > 1 else None
 
 
 def event_row(event: Event, key: str) -> dict[str, Any]:

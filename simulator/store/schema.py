@@ -32,7 +32,9 @@ from simulator.store import tables as t
 # writes `bigint` columns as it did `integer` ones; what changes is that they no longer overflow past 2**31.
 # 4: bt_objects.created, the Basis Theory twin's lists' order (`created_at`, newest first). An earlier release
 # would write objects without it, listed out of order.
-SCHEMA_VERSION = 4
+# 5: deliveries.listed, a delivery's place in GET /deliveries. An earlier release would write deliveries without
+# one, which the list would not show in order.
+SCHEMA_VERSION = 5
 VERSION_SETTING = "schema.version"
 
 
@@ -50,6 +52,13 @@ def _date_bt_objects(conn: Connection) -> None:
     for start in range(0, len(rows), 1000):
         chunk = rows[start : start + 1000]
         conn.execute(stmt, [{"_kind": r.kind, "_id": r.id, "created": created_of(json.loads(r.body))} for r in chunk])
+
+
+def _list_deliveries(conn: Connection) -> None:
+    """Each delivery without a place in the list gets its position, as the list was ordered until version 5. At
+    every opening, not as a step: cheap (`listed` is indexed), and a row put in by hand is listed too."""
+    c = t.deliveries.c
+    conn.execute(update(t.deliveries).where(c.listed.is_(None)).values(listed=c.n))
 
 
 # version → the step that brings a store at version - 1 to it (after the tables and columns are made).
@@ -106,6 +115,7 @@ def prepare(conn: Connection) -> None:
     t.metadata.create_all(conn)
     if not new:
         _add_missing(conn)
+        _list_deliveries(conn)
     if postgres.is_postgresql(conn.dialect.name):
         postgres.number_events(conn)
     for version in range(found + 1, SCHEMA_VERSION + 1):

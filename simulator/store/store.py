@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -373,7 +373,7 @@ class Store(OutboxReads, RunReads):
         `text`: only those whose events' bodies contain it (ASCII letters in any case); `ids`: only these;
         `since`, `until` (Unix seconds): only those made at or after `since` and before `until`."""
         c = t.deliveries.c
-        stmt = select(t.deliveries).order_by(c.n.desc() if newest_first else c.n)
+        stmt = select(t.deliveries).order_by(c.listed.desc() if newest_first else c.listed)
         # A stored time is read as a datetime to the microsecond (rounded) and answered to the millisecond (cut):
         # half a microsecond below each bound keeps a delivery on the side its answered `created_at` is on,
         # whichever way its float rounds (a delivery's own `created_at` as `since` selects it, as `until` not).
@@ -384,19 +384,19 @@ class Store(OutboxReads, RunReads):
         for column, value in ((c.run_id, run_id), (c.subscription_id, subscription_id), (c.status, status)):
             if value is not None:
                 stmt = stmt.where(column == value)
-        if type is not None:
-            stmt = stmt.where(c.type == type)
+        if type is not None:  # a batch's first event's type, or any of its others'
+            stmt = stmt.where(or_(c.type == type, c.types.contains(f" {type} ", autoescape=True)))
         if text:
             stmt = stmt.where(body_contains(text, self.engine.dialect.name))
         if ids is not None:
             stmt = stmt.where(c.id.in_(list(ids)))
         if cursor is not None:
-            stmt = stmt.where(c.n < cursor if newest_first else c.n > cursor)
+            stmt = stmt.where(c.listed < cursor if newest_first else c.listed > cursor)
         if limit:
             stmt = stmt.limit(limit)
         rows = await self._all(stmt)
         latencies = await self._last_latencies([r.id for r in rows if r.attempts])
-        return await in_turns(rows, lambda r: (r.n, codec.delivery(r, latency_ms=latencies.get(r.id))))
+        return await in_turns(rows, lambda r: (r.listed, codec.delivery(r, latency_ms=latencies.get(r.id))))
 
     async def _last_latencies(self, delivery_ids: list[str]) -> dict[str, float]:
         """The latency of each delivery's latest attempt, in one query per 500 (not one per delivery)."""

@@ -102,11 +102,19 @@ deliveries = Table(
     Column("faults", Text),  # JSON: what was injected
     # The process holding it back (an open Syncfy batch, a `reorder` or `burst` fault): no lane may send it yet.
     Column("held_by", String),
+    # Its place in GET /deliveries, given when it is made and never changed: `n`, the order its subscription's
+    # lane sends in, moves when a Syncfy batch closes or a held delivery is let go, and a list walked by `n` missed
+    # such a delivery, or showed it twice.
+    Column("listed", BigInteger),
+    # The types of its events, each between spaces, when they are more than one type (a Syncfy batch): `type` is
+    # its first event's, and `?type=` matches any of them.
+    Column("types", Text),
     Index("ix_deliveries_sub_status_n", "subscription_id", "status", "n"),
     # A run's deliveries, and their count by status from the index alone: every GET /runs counts them, and at a
     # million deliveries reading each row for its status took a second.
     Index("ix_deliveries_run_status", "run_id", "status"),
-    Index("ix_deliveries_n", "n"),  # newest first, a page at a time, at a million deliveries
+    Index("ix_deliveries_n", "n"),  # the next position to give, at a million deliveries
+    Index("ix_deliveries_listed", "listed"),  # newest first, a page at a time, at a million deliveries
 )
 
 attempts = Table(

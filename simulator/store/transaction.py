@@ -61,7 +61,7 @@ _SUBSCRIPTION_STATE = (
     .values(status=bindparam("status"), consecutive_dead=bindparam("consecutive_dead"))
 )
 # An open Syncfy batch's row, rewritten as events join it (see delivery/batches.py).
-_DELIVERY_REWRITE = _update_delivery([c.name for c in t.deliveries.c if c.name not in ("id", "created_at")])
+_DELIVERY_REWRITE = _update_delivery([c.name for c in t.deliveries.c if c.name not in ("id", "created_at", "listed")])
 _EVENT_INSERT = t.events.insert()
 _DELIVERY_INSERT = t.deliveries.insert()
 _ATTEMPT_INSERT = t.attempts.insert().values({c.name: bindparam(c.name) for c in t.attempts.c if c.name != "id"})

@@ -80,6 +80,7 @@ def _delivery(delivery_id: str, n: int, sub_id: str, run_id: str, keys: list[str
         "last_error": None,
         "faults": None,
         "held_by": None,
+        "listed": n,
     }
 
 
