@@ -7,10 +7,10 @@ import json
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from simulator.store import Store
 from simulator.store import tables as t
-from simulator.store.schema import SCHEMA_VERSION, VERSION_SETTING
+from tests.store.upgrades import upgraded
 
 BODIES = {
     "old": {"id": "old", "created_at": "2024-04-09T13:56:37.864Z"},
@@ -21,23 +21,14 @@ BODIES = {
 
 
 async def test_a_version_3_store_has_its_objects_dated_as_it_is_opened(store_url: str) -> None:
-    store = await Store.open(store_url)
-    try:
-        async with store.engine.begin() as conn:
-            rows = [
-                {"kind": "token", "id": oid, "n": n, "state": "live", "body": json.dumps(body), "created": None}
-                for n, (oid, body) in enumerate(BODIES.items(), 1)
-            ]
-            await conn.execute(t.bt_objects.insert(), rows)
-        await store.set_setting(VERSION_SETTING, "3")
-    finally:
-        await store.close()
-    store = await Store.open(store_url)
-    try:
-        assert await store.get_setting(VERSION_SETTING) == str(SCHEMA_VERSION)
-        async with store.engine.connect() as conn:
-            dated = dict((await conn.execute(select(t.bt_objects.c.id, t.bt_objects.c.created))).all())
-    finally:
-        await store.close()
+    async def written(conn: AsyncConnection) -> None:
+        rows = [
+            {"kind": "token", "id": oid, "n": n, "state": "live", "body": json.dumps(body), "created": None}
+            for n, (oid, body) in enumerate(BODIES.items(), 1)
+        ]
+        await conn.execute(t.bt_objects.insert(), rows)
+
+    async with upgraded(store_url, 3, written) as store, store.engine.connect() as conn:
+        dated = dict((await conn.execute(select(t.bt_objects.c.id, t.bt_objects.c.created))).all())
     micros = {k: round(datetime.fromisoformat(b["created_at"]).timestamp() * 1e6) for k, b in list(BODIES.items())[:2]}
     assert dated == {**micros, "none": 0, "odd": 0}

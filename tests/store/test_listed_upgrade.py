@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from simulator.store import Store
 from simulator.store import tables as t
-from simulator.store.schema import SCHEMA_VERSION, VERSION_SETTING
+from tests.store.upgrades import upgraded
 
 
 def _row(delivery_id: str, n: int) -> dict[str, Any]:
@@ -31,24 +31,16 @@ def _row(delivery_id: str, n: int) -> dict[str, Any]:
 
 
 async def test_a_version_4_store_has_its_deliveries_listed_as_it_is_opened(store_url: str) -> None:
-    store = await Store.open(store_url)
-    try:
-        async with store.engine.begin() as conn:  # the deliveries table as version 4 had it
-            await conn.execute(text("DROP INDEX ix_deliveries_listed"))
-            await conn.execute(text("ALTER TABLE deliveries DROP COLUMN listed"))
-            await conn.execute(text("ALTER TABLE deliveries DROP COLUMN types"))
-            await conn.execute(t.deliveries.insert(), [_row(f"msg_{n}", n) for n in (3, 1, 7)])
-        await store.set_setting(VERSION_SETTING, "4")
-    finally:
-        await store.close()
-    store = await Store.open(store_url)
-    try:
-        assert await store.get_setting(VERSION_SETTING) == str(SCHEMA_VERSION)
+    async def written(conn: AsyncConnection) -> None:  # the deliveries table as version 4 had it
+        await conn.execute(text("DROP INDEX ix_deliveries_listed"))
+        await conn.execute(text("ALTER TABLE deliveries DROP COLUMN listed"))
+        await conn.execute(text("ALTER TABLE deliveries DROP COLUMN types"))
+        await conn.execute(t.deliveries.insert(), [_row(f"msg_{n}", n) for n in (3, 1, 7)])
+
+    async with upgraded(store_url, 4, written) as store:
         async with store.engine.connect() as conn:
             listed = dict((await conn.execute(select(t.deliveries.c.id, t.deliveries.c.listed))).all())
         assert listed == {"msg_1": 1, "msg_3": 3, "msg_7": 7}
         newest = await store.list_deliveries(newest_first=True, limit=2)
         assert [(n, d.id) for n, d in newest] == [(7, "msg_7"), (3, "msg_3")]
         assert [d.id for _, d in await store.list_deliveries(cursor=3)] == ["msg_7"]
-    finally:
-        await store.close()
