@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from simulator import signing
-from simulator.cli import listen_forward, listen_server, option_types
+from simulator.cli import listen_forward, listen_server, option_types, options
 from simulator.errors import FieldError, InvalidInput
 
 
@@ -46,8 +46,7 @@ def completed_url(text: str) -> str:
 
 def options_from(args: argparse.Namespace) -> ListenOptions:
     """The options of `webhook-sim listen`, checked; `InvalidInput` (exit 2) for bad ones."""
-    if not args.host.strip():  # an empty address listened on every interface, where 127.0.0.1 was meant
-        raise _bad("--host", "empty: give an address, or leave the option out")
+    options.check_host(args.host)
     if not 0 <= args.fail_rate <= 1:
         raise _bad("--fail-rate", f"expected a fraction between 0 and 1, got {args.fail_rate}")
     if not 100 <= args.status <= 599:

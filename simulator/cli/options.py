@@ -307,6 +307,13 @@ def add_lease_ttl(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_host(host: str) -> None:
+    """An empty `--host` listened on every interface, where the default (127.0.0.1) was meant: refused."""
+    if not host.strip():
+        message = "empty: give an address, or leave the option out"
+        raise InvalidInput(f"--host: {message}", errors=[FieldError("--host", message)])
+
+
 def check_lease_ttl(value: float) -> None:
     low, high = LEASE_TTL_RANGE
     if not low <= value <= high:

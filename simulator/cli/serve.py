@@ -98,6 +98,7 @@ def serve_command(args: argparse.Namespace) -> int:
     log_format.
     Returns 0 after a graceful stop, 1 when it could not start."""
     api_logging.configure(args.log_format)
+    options.check_host(args.host)
     token = _token(args)
     check_exposure(args.host, token, insecure=args.insecure_no_token)
     key = load_key(args.signing_key)

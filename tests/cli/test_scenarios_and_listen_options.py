@@ -1,8 +1,8 @@
-"""`scenarios` refuses what `run` refuses, and what it would otherwise ignore; `listen` refuses an empty `--host`
-and a `--forward-to` port 0. Each was taken: `--speed inf` wrote `"speed": Infinity` (no JSON), `--start-time
-garbage` was a traceback, `scenarios --seed 5` and `scenarios ''` listed every scenario, `--scenarios /nonexist`
-listed the built-in ones before its exit 2, `listen --host ''` listened on every interface and `--forward-to 0`
-forwarded to a port no service listens on."""
+"""`scenarios` refuses what `run` refuses, and what it would otherwise ignore; `listen` and `serve` refuse an empty
+`--host`, and `listen` a `--forward-to` port 0. Each was taken: `--speed inf` wrote `"speed": Infinity` (no
+JSON), `--start-time garbage` was a traceback, `scenarios --seed 5` and `scenarios ''` listed every scenario,
+`--scenarios /nonexist` listed the built-in ones before its exit 2, `listen --host ''` and `serve --host ''`
+listened on every interface and `--forward-to 0` forwarded to a port no service listens on."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from simulator.cli import listen as listen_cli
+from simulator.cli import serve as serve_cli
 from tests.cli.conftest import Ran
 
 NAME = "syncfy-credential-lifecycle"
@@ -42,6 +43,7 @@ def nothing_bound(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("listened with a value it should have refused")
 
     monkeypatch.setattr(listen_cli, "bind_tcp", reached)
+    monkeypatch.setattr(serve_cli, "bind_tcp", reached)
 
 
 def expected(err: str) -> str:
@@ -153,6 +155,14 @@ def test_listen_refuses_an_empty_host(main, nothing_bound, host: str) -> None:
     refused = main("listen", "--port", "0", "--host", host)
     assert (refused.code, refused.out) == (2, ""), refused
     assert refused.err == "error: --host: empty: give an address, or leave the option out\n", refused
+
+
+@pytest.mark.parametrize("host", ["", " "], ids=["empty", "blank"])
+def test_serve_refuses_an_empty_host(main, nothing_bound, tmp_path, host: str) -> None:
+    refused = main("serve", "--port", "0", "--db", str(tmp_path / "sim.db"), "--token", "t0ken", "--host", host)
+    assert (refused.code, refused.out) == (2, ""), refused
+    assert refused.err == "error: --host: empty: give an address, or leave the option out\n", refused
+    assert not (tmp_path / "sim.db").exists()  # refused before the store was opened
 
 
 @pytest.mark.parametrize("forward_to", ["0", "localhost:0/hooks", "http://127.0.0.1:0/hooks"])
