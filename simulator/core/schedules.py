@@ -11,7 +11,8 @@ A job holds only the schedule's id and that instance id, as JSON (`simulator.cor
 own store would pickle it, and loading a pickle runs code): the run it starts (secret included) is sealed JSON in
 the store's `schedule_runs` (see `simulator.store.schedule_runs`). Jobs an earlier release pickled, some with the
 whole run in their arguments, are read without running anything, moved there and written back as JSON when the
-schedules start, before anything fires.
+schedules start, before anything fires. Then, still before anything fires, what the scheduler owes is settled: a
+firing lost to a server killed as it fired, and one firing for times long missed (`simulator.core.schedule_catchup`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sqlalchemy.engine import URL
 from simulator.core.job_store import JsonJobStore
 from simulator.core.leader import Leader
 from simulator.core.pagination import split_page
+from simulator.core.schedule_catchup import PlannedExecutor, catch_up, editing
 from simulator.credentials import mask_url
 from simulator.errors import Conflict, FieldError, InvalidInput, NotFound, SimError
 from simulator.ids import new_id
@@ -59,14 +61,21 @@ _ACTIVE: dict[str, Schedules] = {}
 _NUMERIC_DAYS = re.compile(r"\*|\d{1,2}(-\d{1,2})?", re.ASCII)
 
 
-def fire(instance: str, schedule_id: str, trigger: Any = None, run: dict[str, Any] | None = None) -> None:
+def fire(
+    instance: str,
+    schedule_id: str,
+    trigger: Any = None,
+    run: dict[str, Any] | None = None,
+    due: float | None = None,
+) -> None:
     """Called by APScheduler (in its thread) at each firing of a schedule: start its run. `trigger` and `run`
-    come only from a job an earlier release stored and that has not been moved to the store yet."""
+    come only from a job an earlier release stored and that has not been moved to the store yet; `due` is the
+    time the firing was planned for (see `PlannedExecutor`)."""
     schedules = _ACTIVE.get(instance)
     if schedules is None:
         log.warning("schedule %s fired, but its simulator is not running", schedule_id)
         return
-    schedules.fire(schedule_id, run)
+    schedules.fire(schedule_id, run, due)
 
 
 def sync_url(url: URL) -> str:
@@ -98,8 +107,9 @@ class Schedules:
 
     @classmethod
     async def start(cls, store: Store, start_run: StartRun, check_run: CheckRun) -> Schedules:
-        """Start the scheduler on the store's database; stored schedules resume (late ones fire once).
-        `check_run` refuses what `start_run` would refuse, so a schedule is checked when it is made."""
+        """Start the scheduler on the store's database; stored schedules resume (a firing lost to a kill, or the
+        times missed while no server ran, fire once). `check_run` refuses what `start_run` would refuse, so a
+        schedule is checked when it is made."""
         instance = await store.get_setting(INSTANCE_SETTING)
         if instance is None:
             instance = new_id("sched")
@@ -116,6 +126,7 @@ class Schedules:
         jobs = JsonJobStore(url=sync_url(url), engine_options=options)
         scheduler = BackgroundScheduler(
             jobstores={"default": jobs},
+            executors={"default": PlannedExecutor()},
             timezone=UTC,
             # A firing missed while the server was down happens once when it is back: a run is never lost.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
@@ -131,13 +142,13 @@ class Schedules:
             if store.shared:  # several servers: only the one holding the leader lock fires
                 schedules.leader = Leader(
                     store.engine,
-                    lead=partial(asyncio.to_thread, scheduler.resume),
+                    lead=schedules._lead,
                     follow=partial(asyncio.to_thread, scheduler.pause),
                     tick=partial(asyncio.to_thread, scheduler.wakeup),
                 )
                 await schedules.leader.start()
             else:
-                await asyncio.to_thread(scheduler.resume)
+                await schedules._lead()
         except BaseException:
             _ACTIVE.pop(instance, None)
             if scheduler.running:
@@ -159,6 +170,17 @@ class Schedules:
                 await asyncio.to_thread(self.scheduler.modify_job, job.id, kwargs=self._kwargs(job.id))
         await self.runs.keep(job.id for job in jobs)
 
+    async def _lead(self) -> None:
+        """Start firing: what is owed first (see `simulator.core.schedule_catchup`), then at the usual times."""
+        await catch_up(self.scheduler, self.runs, self._add_one_off)
+        await asyncio.to_thread(self.scheduler.resume)
+
+    def _add_job(self, schedule_id: str, trigger: BaseTrigger, name: str) -> Job:
+        return self.scheduler.add_job(fire, trigger, id=schedule_id, name=name, kwargs=self._kwargs(schedule_id))
+
+    def _add_one_off(self, schedule_id: str, at: datetime, scenario: str) -> None:
+        self._add_job(schedule_id, DateTrigger(run_date=at, timezone=UTC), scenario)
+
     def _kwargs(self, schedule_id: str) -> dict[str, Any]:
         """A job's arguments: never the run itself (see the module's docstring)."""
         return {"instance": self.instance, "schedule_id": schedule_id}
@@ -175,14 +197,14 @@ class Schedules:
 
     # -- firing (scheduler thread) ----------------------------------------------------------------------
 
-    def fire(self, schedule_id: str, legacy_run: dict[str, Any] | None = None) -> None:
+    def fire(self, schedule_id: str, legacy_run: dict[str, Any] | None = None, due: float | None = None) -> None:
         try:
-            future = asyncio.run_coroutine_threadsafe(self._start_run(schedule_id, legacy_run), self.loop)
+            future = asyncio.run_coroutine_threadsafe(self._start_run(schedule_id, legacy_run, due), self.loop)
             future.result(timeout=60)
         except Exception:
             log.exception("schedule %s could not start its run", schedule_id)
 
-    async def _start_run(self, schedule_id: str, legacy_run: dict[str, Any] | None) -> None:
+    async def _start_run(self, schedule_id: str, legacy_run: dict[str, Any] | None, due: float | None) -> None:
         stored = await self.runs.get(schedule_id)
         run = stored.run if stored is not None else legacy_run
         if run is None:
@@ -193,10 +215,10 @@ class Schedules:
         except SimError as exc:  # the scenario or a subscription went away since; the next firing retries
             log.warning("schedule %s could not start a run: %s", schedule_id, exc.detail)
             # Kept on the schedule (`last_firing`): in the log alone, a client saw no run and no reason.
-            await self.runs.fired(schedule_id, None, f"its run could not start: {exc.detail}")
+            await self.runs.fired(schedule_id, None, f"its run could not start: {exc.detail}", due)
             return
         log.info("schedule %s started run %s", schedule_id, started.id)
-        await self.runs.fired(schedule_id, started.id, None)
+        await self.runs.fired(schedule_id, started.id, None, due)
 
     # -- the API's operations -------------------------------------------------------------------------
 
@@ -206,19 +228,15 @@ class Schedules:
         await self.check_run(spec)
         schedule_id = new_id("sch")
         stored = ScheduledRun(shown, spec.model_dump(mode="json", exclude=TRIGGER_FIELDS))
-        await self.runs.put(schedule_id, stored.trigger, stored.run)  # first: a job must never lack its run
-        try:
-            job = await asyncio.to_thread(
-                self.scheduler.add_job,
-                fire,
-                trigger,
-                id=schedule_id,
-                name=spec.scenario,
-                kwargs=self._kwargs(schedule_id),
-            )
-        except BaseException:
-            await self.runs.delete(schedule_id)
-            raise
+        # Under the schedule's lock: meanwhile its run is stored and its job not yet added, as a one-off's that fired
+        # and whose firing was lost, which a server taking the schedules over gives its job back (`catch_up`).
+        async with editing(self.runs, schedule_id):
+            await self.runs.put(schedule_id, stored.trigger, stored.run)  # first: a job must never lack its run
+            try:
+                job = await asyncio.to_thread(self._add_job, schedule_id, trigger, spec.scenario)
+            except BaseException:
+                await self.runs.delete(schedule_id)
+                raise
         return view(job, stored)
 
     async def list(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -254,7 +272,7 @@ class Schedules:
         a DELETE made right after creating it answered 404. One deletion at a time, here and on a shared store in
         every process: a second one made while the first had removed the job but not yet the stored run took the
         schedule for a fired one-off, and both answered 204."""
-        async with self._deleting, postgres.one_editor(self.runs.store.engine, f"schedule {schedule_id}"):
+        async with self._deleting, editing(self.runs, schedule_id):
             await self._delete(schedule_id)
 
     async def _delete(self, schedule_id: str) -> None:
@@ -277,6 +295,9 @@ class Schedules:
         """Resume a paused schedule. A one-off whose time passed while paused fires at once, like a firing
         missed while the server was down."""
         await self._job(schedule_id)
+        # Noted first: a server stopped right after the job resumed must not take the times the schedule missed while
+        # paused for firings it owes.
+        await self.runs.resumed(schedule_id)
         try:
             job = await asyncio.to_thread(self.scheduler.resume_job, schedule_id)
         except JobLookupError:  # deleted (or a one-off fired) since it was looked up: a 500 it was

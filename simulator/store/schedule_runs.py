@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Connection, Float, MetaData, String, Table, Text, inspect, select
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simulator.store.schema import add_missing_columns
 from simulator.store.store import Store
+from simulator.timeutil import parse_time
 
 ORPHAN_AFTER = 60.0  # seconds: far longer than a schedule takes from storing its run to adding its job
 
@@ -31,8 +33,10 @@ schedule_runs = Table(
     Column("trigger", Text, nullable=False),  # JSON: the trigger as the API shows it
     Column("run", Text, nullable=False),  # JSON of the run's fields, sealed
     Column("created_at", Float, nullable=False),
-    # JSON of the last firing: when, and the run it started or why none started (see `Schedules._start_run`).
+    # JSON of the last firing: when it was planned and when it happened, and the run it started or why none
+    # started (see `Schedules._start_run`).
     Column("last", Text),
+    Column("resumed_at", Float),  # when the schedule was last resumed: what it missed while paused is not owed
 )
 
 
@@ -40,7 +44,17 @@ schedule_runs = Table(
 class ScheduledRun:
     trigger: dict[str, Any]
     run: dict[str, Any]
-    last: dict[str, Any] | None = None  # the last firing: {"at", "run", "error"}
+    last: dict[str, Any] | None = None  # the last firing: {"due", "at", "run", "error"}
+    created_at: float = 0.0
+    resumed_at: float | None = None
+
+    def settled(self) -> float:
+        """The time up to which every firing of the schedule is accounted for: its last firing's planned time
+        (its recording's, for a firing an earlier release recorded without it, always a little later), else its
+        creation; or its resumption, after which the times it missed while paused are not owed."""
+        last = self.last or {}
+        fired = last.get("due", last.get("at")) or 0.0
+        return max(float(fired), self.created_at, self.resumed_at or 0.0)
 
 
 class ScheduleRuns:
@@ -51,7 +65,7 @@ class ScheduleRuns:
 
     async def prepare(self) -> None:
         """Make the table if the store has none yet, with the columns an earlier release's table lacks (the last
-        firing's)."""
+        firing's, the last resumption's)."""
 
         def make(conn: Connection) -> None:
             metadata.create_all(conn)
@@ -60,10 +74,17 @@ class ScheduleRuns:
 
         await self.store.writer.submit(lambda conn: conn.run_sync(make))
 
-    async def fired(self, schedule_id: str, run_id: str | None, error: str | None) -> None:
-        """Keep what a firing of the schedule did: the run it started, or why none started."""
-        last = json.dumps({"at": time.time(), "run": run_id, "error": error})
+    async def fired(self, schedule_id: str, run_id: str | None, error: str | None, due: float | None = None) -> None:
+        """Keep what a firing of the schedule did: the run it started, or why none started. `due`: the time the
+        firing was planned for, which tells a starting server whether the scheduler moved past a firing that was
+        never recorded (see `simulator.core.schedule_catchup`)."""
+        last = json.dumps({"due": due, "at": time.time(), "run": run_id, "error": error})
         stmt = schedule_runs.update().where(schedule_runs.c.id == schedule_id).values(last=last)
+        await self.store.writer.submit(lambda conn: conn.execute(stmt))
+
+    async def resumed(self, schedule_id: str) -> None:
+        """Note that the schedule is being resumed now: the firings it missed while paused are skipped."""
+        stmt = schedule_runs.update().where(schedule_runs.c.id == schedule_id).values(resumed_at=time.time())
         await self.store.writer.submit(lambda conn: conn.execute(stmt))
 
     async def put(self, schedule_id: str, trigger: dict[str, Any], run: dict[str, Any]) -> None:
@@ -93,8 +114,17 @@ class ScheduleRuns:
                 for row in await conn.execute(stmt):
                     run = self.store.sealer.unseal(row.run, _context(row.id)) or "{}"
                     last = json.loads(row.last) if row.last else None
-                    found[row.id] = ScheduledRun(json.loads(row.trigger), json.loads(run), last)
+                    trigger = json.loads(row.trigger)
+                    found[row.id] = ScheduledRun(trigger, json.loads(run), last, row.created_at, row.resumed_at)
         return found
+
+    async def owed_one_offs(self, now: float) -> dict[str, datetime]:
+        """The one-offs whose time has come and whose firing was never recorded, by id, with their time. A one-off's
+        job is removed as it fires, before its run starts: one of these without a job is a firing that was lost."""
+        c = schedule_runs.c
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(select(c.id, c.trigger, c.last).where(c.last.is_(None)))).all()
+        return {row.id: at for row in rows if (at := _owed_at(row.trigger, row.last, now)) is not None}
 
     async def delete(self, schedule_id: str) -> None:
         await self.store.writer.submit(
@@ -105,12 +135,15 @@ class ScheduleRuns:
         """Forget the runs of schedules that no longer exist (a one-off is removed by APScheduler when it fires).
 
         Only runs stored more than ORPHAN_AFTER seconds ago: a schedule being made, here or by another server on
-        the same store, has its run a moment before its job, and must not lose it to a server starting then."""
+        the same store, has its run a moment before its job, and must not lose it to a server starting then.
+        A one-off whose firing is owed (`owed_one_offs`) is kept too: the server that fires the schedules fires it.
+        """
         kept = set(ids)
-        before = time.time() - ORPHAN_AFTER
+        now = time.time()
+        c = schedule_runs.c
         async with self.store.engine.connect() as conn:
-            old = select(schedule_runs.c.id).where(schedule_runs.c.created_at < before)
-            stored = {row.id for row in await conn.execute(old)}
+            old = select(c.id, c.trigger, c.last).where(c.created_at < now - ORPHAN_AFTER)
+            stored = {row.id for row in await conn.execute(old) if _owed_at(row.trigger, row.last, now) is None}
         for schedule_id in stored - kept:
             await self.delete(schedule_id)
 
@@ -120,3 +153,12 @@ class ScheduleRuns:
 
 def _context(schedule_id: str) -> str:
     return f"schedule:{schedule_id}"
+
+
+def _owed_at(trigger: str, last: str | None, now: float) -> datetime | None:
+    """The time of a one-off (its trigger and last firing as stored) that is due and has never fired."""
+    at = json.loads(trigger).get("at")
+    if last is not None or not isinstance(at, str):
+        return None
+    moment = parse_time(at)
+    return moment if moment.timestamp() <= now else None

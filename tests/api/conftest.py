@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 
 from simulator.api.app import server_app
 from tests.api.harness import ApiServer, serving_api, write_scenarios
+from tests.api.test_restart import ServerProcess
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -49,3 +51,20 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServe
 def refusing_api(shared_server: ApiServer) -> Iterator[httpx.Client]:
     with shared_server.client() as client:
         yield client
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Callable[[str], ServerProcess]]:
+    """`webhook-sim serve` processes started one after the other on the same SQLite file (`tmp_path`/sim.db),
+    each with a folder of its own; those still running at the end are killed."""
+    started: list[ServerProcess] = []
+    scenarios = write_scenarios(tmp_path / "scenarios")
+
+    def start(name: str) -> ServerProcess:
+        started.append(ServerProcess(tmp_path / "sim.db", scenarios, tmp_path / name))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.proc.poll() is None:
+            process.stop(signal.SIGKILL)

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from simulator.testing.receiver import Receiver
-from tests.api.harness import eventually, write_scenarios
+from tests.api.harness import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,21 +81,6 @@ def _healthy(client: httpx.Client) -> bool:
         return client.get("/health").status_code == 200
     except httpx.TransportError:
         return False
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Callable[[str], ServerProcess]]:
-    started: list[ServerProcess] = []
-    scenarios = write_scenarios(tmp_path / "scenarios")
-
-    def start(name: str) -> ServerProcess:
-        started.append(ServerProcess(tmp_path / "sim.db", scenarios, tmp_path / name))
-        return started[-1]
-
-    yield start
-    for process in started:
-        if process.proc.poll() is None:
-            process.stop(signal.SIGKILL)
 
 
 def statuses(api: httpx.Client, sub_id: str) -> dict[str, dict]:
