@@ -2,7 +2,7 @@
 emits what Syncfy's would, through the simulator's delivery engine to every matching subscription:
 
     credentials.created → credentials.updated (login) → [two-factor: the job waits with code 410 until
-    `PUT /v1/credentials/{id}` brings the token, then credentials.updated with 103] → credentials.updated (done)
+    `PUT /v1/credentials/{id}` brings the token, then credentials.updated with 102] → credentials.updated (done)
     → credentials.refreshed → [fiscal sites: documents.completed, documents.success]
 
 Each step's events are built by the provider's own builders from the credential's world (user, credential, job),

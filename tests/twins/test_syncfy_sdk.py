@@ -50,7 +50,7 @@ def test_the_sdk_plays_a_two_factor_credential_to_its_refresh(sync: Any, sim: We
     assert credential["code"] == 410 and credential["is_twofa"] == 1
 
     sync.run(token, f"/credentials/{job['id_credential']}", {"twofa": {"token": "123456"}}, "PUT")
-    receiver.wait_for(5, timeout=15)  # created, updated (410), updated (103), updated (200), refreshed
+    receiver.wait_for(5, timeout=15)  # created, updated (410), updated (102), updated (200), refreshed
     assert names(receiver) == ["credential_create", *["credential_update"] * 3, "refresh"]
     assert all(r.verified for r in receiver.requests), [r.reason for r in receiver.requests]
     payloads = [r.json() for r in receiver.requests]
@@ -88,7 +88,7 @@ def test_the_sdk_answers_a_token_through_the_jobs_route(sync: Any, sim: WebhookS
         10,
         "the job to finish",
     )
-    assert codes == [100, 101, 410, 103, 200]
+    assert codes == [100, 101, 410, 102, 200]
 
 
 def test_the_sdk_sees_the_envelope_of_a_refusal(sync: Any, sim: WebhookSim):

@@ -3,8 +3,9 @@ REST object folded from the events that announced it. Pure functions: no HTTP, n
 
 Where the emulation differs from Syncfy (each a choice where nothing public says otherwise):
 - A credential's `code` follows its events: `credentials.created` is 101 (starting); a `credentials.updated`
-  still executing is 410 (waiting for a two-factor token) after a start, 103 (token received) after a 410, and
-  102 (running) otherwise; an update that finished and a refresh are 200. An update naming a job no earlier
+  still executing is 410 (waiting for a two-factor token) after a start, and 102 (running) otherwise, after a
+  410 too (the token accepted, the job goes on: sync-py's README shows a job's codes as 100, 101, 410, 102, 200);
+  an update that finished and a refresh are 200. An update naming a job no earlier
   event named starts a new pull (101 before it applies).
 - `ready_in`, `can_sync` and `dt_ready` are computed as of the credential's latest event, not the wall clock, so
   the same events always give the same object: the next pull is allowed a day after the last authorization.
@@ -23,8 +24,9 @@ from typing import Any
 
 from simulator.providers.syncfy._values import BANK, GOVERNMENT
 
-# Job status codes [Syncfy widget status codes].
-REGISTER, STARTING, RUNNING, TOKEN_RECEIVED = 100, 101, 102, 103
+# Job status codes [Syncfy widget status codes]. 103 (token received) is one of them, but no job Syncfy shows
+# goes through it: after the token, its status list goes from 410 to 102.
+REGISTER, STARTING, RUNNING = 100, 101, 102
 FINISH = 200
 WAITING = 410
 READY_AFTER = 86400  # seconds between an authorization and the next pull the credential may ask for
@@ -275,8 +277,6 @@ def next_code(code: int | None, event: Announced) -> int:
         return FINISH
     if code in (REGISTER, STARTING):
         return WAITING
-    if code == WAITING:
-        return TOKEN_RECEIVED
     return RUNNING
 
 
@@ -295,9 +295,9 @@ def fold_credential(
         if event.type == "credentials.updated" and event.payload.get("id_job") != job and code is not None:
             code = STARTING  # an update naming a job no earlier event named: a new pull began
         job = event.payload.get("id_job", job)
-        code = next_code(code, event)
+        before, code = code, next_code(code, event)
         twofa = twofa or code == WAITING
-        if authorized is None and (code == TOKEN_RECEIVED or code >= FINISH):
+        if authorized is None and ((before == WAITING and code == RUNNING) or code >= FINISH):  # the token taken
             authorized = int(event.at)
         if event.type in ("credentials.created", "credentials.refreshed"):
             executed = int(event.at)
