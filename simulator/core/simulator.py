@@ -28,6 +28,7 @@ from simulator.delivery.hooks import FaultHooks
 from simulator.errors import Conflict, FieldError, InvalidInput, NotFound
 from simulator.models import BuildContext, Delivery, Event, Run, Subscription
 from simulator.models.inputs import EventSpec, RunSpec, SubscriptionSpec
+from simulator.models.target_rules import check_native_secret
 from simulator.scenarios import loader
 from simulator.scenarios.model import Scenario
 from simulator.store import Store
@@ -186,6 +187,7 @@ class Simulator:
             raise InvalidInput("the simulator is shutting down")
         self.store.writer.check()  # 503 while the store cannot write: nothing is accepted that it cannot keep
         etype = catalog.resolve(spec.type)
+        check_native_secret(etype.provider, spec.target, spec.signing, spec.secret)
         if spec.target is not None:
             subs = [await self.subscriptions.target(spec.target, spec.signing, spec.secret)]
         else:

@@ -15,6 +15,7 @@ from simulator.ids import OBJECT_ID_FIRST, OBJECT_ID_LAST
 from simulator.models import formats
 from simulator.models.inputs import RunSpec
 from simulator.models.records import Subscription
+from simulator.models.target_rules import check_native_secret
 from simulator.scenarios import loader, lookup, runner
 from simulator.scenarios.model import Emit, FieldPath, Scenario, field_path, walk_paths
 from simulator.timeutil import utc
@@ -61,6 +62,7 @@ async def validate_run(
         raise ValueError(f"the spec names {spec.scenario!r} but the scenario given is {scenario.name!r}")
     if typed_params:
         check_param_types(scenario, spec.params)
+    check_native_secret(scenario.provider, spec.target, spec.signing, spec.secret)
     params = resolve_params(scenario, spec.params)
     if scenario.provider == "syncfy":
         await check_syncfy_times(spec, scenario, params)

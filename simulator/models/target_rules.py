@@ -81,6 +81,19 @@ def check_target_alone(spec: RunSpec | EventSpec, fields: Sequence[str]) -> None
             raise InvalidInput(message, errors=[FieldError(name, message)])
 
 
+def check_native_secret(provider: str, target: str | None, scheme: str | None, secret: str | None) -> None:
+    """Refuse a target's secret that its deliveries would never use: without `signing`, `provider`'s events go
+    out under its own scheme, and Basis Theory's is its RSA key, which takes none. Taken, the secret was shown back
+    (a handle's `secret`) while nothing it could verify was ever signed with it."""
+    if target is None or scheme is not None or secret is None or provider != "basistheory":
+        return
+    message = (
+        "a Basis Theory event is signed with the provider's key, which takes no secret: leave secret out (verify "
+        "with the public key), or set signing to standard or syncfy to sign with this secret"
+    )
+    raise InvalidInput(message, errors=[FieldError("secret", message)])
+
+
 def check_secret(scheme: str | None, secret: str | None) -> None:
     """Refuse a secret that does not fit `scheme` (None: the provider's native one, checked as Syncfy's)."""
     if secret is None:

@@ -76,3 +76,28 @@ def test_a_schedule_stored_with_them_and_no_target_still_fires(server: ApiServer
     started = [r for r in api.get("/runs").json()["data"] if r["id"] not in before]
     assert len(started) == 1 and started[0]["subscriptions"] == [sub], started
     ok(api.delete(f"/schedules/{made['id']}"), None, 204)
+
+
+SYNCFY_SECRET = "c3luY2Z5LXNlY3JldC1mb3ItdGVzdHM="  # base64: the form a Syncfy secret takes
+NATIVE = {  # a body for each provider: (Basis Theory, Syncfy)
+    "/runs": ({"scenario": "api-slow", "speed": 0}, {"scenario": "api-one-event", "speed": 0}),
+    "/schedules": (
+        {"scenario": "api-slow", "speed": 0, "interval": 3600},
+        {"scenario": "api-one-event", "speed": 0, "interval": 3600},
+    ),
+    "/events": ({"type": "basistheory:token.created"}, {"type": "syncfy:credentials.created"}),
+}
+
+
+@pytest.mark.parametrize("path", sorted(NATIVE))
+def test_a_secret_that_basis_theorys_own_signing_would_never_use_is_refused(api: httpx.Client, path: str) -> None:
+    """Without `signing`, a target's deliveries are signed with their provider's own scheme: Syncfy's takes the
+    secret, Basis Theory's (its RSA key) none. A Basis Theory run given one was taken, and the secret shown back,
+    while nothing it could verify was signed with it."""
+    basistheory, syncfy = NATIVE[path]
+    given = {"target": TARGET, "secret": SYNCFY_SECRET}
+    refused = problem(api.post(path, json={**basistheory, **given}), 422, "secret")
+    assert "takes no secret" in refused["detail"] and "signing" in refused["detail"], refused
+    assert api.post(path, json={**syncfy, **given}).status_code in (201, 202)
+    standard = {"target": TARGET, "signing": "standard", "secret": "whsec_" + "A" * 32}
+    assert api.post(path, json={**basistheory, **standard}).status_code in (201, 202)  # a scheme that takes one
