@@ -323,10 +323,20 @@ class AppServer:
         self.close_loop(max(0.1, deadline - time.monotonic()))
 
     def stop_serving(self, timeout: float = 10.0) -> None:
-        """Stop accepting connections; requests under way get a second to finish."""
+        """Stop accepting connections; requests under way get a second to finish. RuntimeError, naming the
+        server, if it has not stopped within `timeout`: its loop is blocked, so the second is never counted."""
         if self._server is not None:
             self._server.should_exit = True
-            self._serving.result(timeout)
+            try:
+                self._serving.result(timeout)
+            except TimeoutError:
+                if self._serving.done():  # the server's own error, not the wait's
+                    raise
+                # A bare TimeoutError from the future said neither which server nor why it hung.
+                raise RuntimeError(
+                    f"the server at {self.url} did not stop within {timeout:g}s: a request handler is likely "
+                    "blocking its event loop (time.sleep or another blocking call in an async handler)"
+                ) from None
             self._server = None
 
     def close_loop(self, timeout: float = 10.0) -> None:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from simulator import arguments, catalog, signing
-from simulator.client import Client, DeliveryInfo, EmittedEvent, RunEventInfo, RunInfo, SubscriptionInfo
+from simulator.client import AsyncClient, Client, DeliveryInfo, EmittedEvent, RunEventInfo, RunInfo, SubscriptionInfo
 from simulator.models.enums import FINAL_DELIVERY_STATUSES
 from simulator.models.records import CUT_SHORT
 from simulator.receiving import SIGNATURE_HEADERS as SIGNATURE_HEADERS
@@ -28,6 +27,7 @@ from simulator.receiving import make_verifier as make_verifier
 from simulator.receiving import verifier_for as verifier_for
 from simulator.runtime import AppServer as AppServer
 from simulator.runtime import serve_app as serve_app  # re-exported: documented here for consumers
+from simulator.testing import checks
 
 if TYPE_CHECKING:
     from simulator.core.simulator import Simulator
@@ -110,8 +110,13 @@ class RunHandle:
         return self.client.wait_run(self.id, timeout)  # which checks `timeout` (`arguments.seconds`)
 
     async def wait_async(self, timeout: float = 60.0) -> RunInfo:
-        # A thread, not the test's loop, does the polling: a consumer served on that loop keeps answering.
-        return await asyncio.to_thread(self.wait, arguments.seconds("timeout", timeout))
+        """`wait()` for an async test. It polls with an async client: a consumer served on the test's loop keeps
+        answering, and a cancelled wait (Ctrl-C) ends at once. Polled in a thread, it went on until its timeout,
+        and the loop's end waited for that thread."""
+        arguments.seconds("timeout", timeout)  # refused in the test's own frame
+        # No token: the control API a test starts takes none, as `self.client` sends none.
+        async with AsyncClient(self.client.base_url) as client:
+            return await client.wait_run(self.id, timeout)
 
     def __await__(self) -> Generator[Any, None, RunInfo]:
         return self.wait_async().__await__()
@@ -127,8 +132,12 @@ class RunHandle:
         return _deliveries(self.client, attempts, run=self.id, **filters)
 
 
-def _deliveries(client: Client, attempts: bool, **filters: Any) -> list[DeliveryInfo]:
-    found = list(client.iter_deliveries(**filters))
+def _deliveries(
+    client: Client, attempts: bool, *, run: object = None, subscription: object = None, **filters: Any
+) -> list[DeliveryInfo]:
+    run_id = checks.optional_id("run", run, "run")
+    subscription_id = checks.optional_id("subscription", subscription, "subscription")
+    found = list(client.iter_deliveries(run=run_id, subscription=subscription_id, **filters))
     return [client.get_delivery(d.id) for d in found] if attempts else found
 
 
@@ -205,6 +214,7 @@ class WebhookSim:
 
     def secret(self, subscription_id: str) -> str | None:
         """The secret of a subscription made here, as shown at its creation (the API masks it afterwards)."""
+        checks.an_id("subscription_id", subscription_id, "subscription")
         if subscription_id not in self._secrets:
             raise KeyError(f"{subscription_id} was not created through this fixture; its secret is not known")
         return self._secrets[subscription_id]
@@ -220,7 +230,9 @@ class WebhookSim:
     ) -> SubscriptionInfo:
         """Create a subscription (see `Client.create_subscription` for `fields`); its `.secret` is in full."""
         events = arguments.strings("events", events, '["syncfy:*"]')
-        sub = self.client.create_subscription(url, events=events, signing=signing, secret=secret, **fields)
+        sub = self.client.create_subscription(
+            checks.url("url", url), events=events, signing=signing, secret=secret, **fields
+        )
         self._secrets[sub.id] = sub.secret
         return sub
 
@@ -240,14 +252,17 @@ class WebhookSim:
         """Emit one event now. Overrides as a dict of dotted paths, or keywords: `payload__is_executing=0`.
         With `target`, its deliveries are signed with `secret` (under `signing`, default the provider's scheme);
         without one, with a secret generated here once per target and scheme: `target_secret(target)`."""
+        subscriptions = checks.id_list("subscriptions", subscriptions, "subscription", '["sub_…"]')
+        if signing is not None:
+            checks.scheme("signing", signing)
         if target is not None and secret is None:
             secret = self.target_secret(target, signing or native_scheme(_type_provider(type)))
         return self.client.emit(
             type,
             _dotted(overrides, fields),
-            target=target,
+            target=None if target is None else checks.url("target", target),
             seed=seed,
-            subscriptions=arguments.strings("subscriptions", subscriptions, '["sub_…"]'),
+            subscriptions=subscriptions,
             signing=signing,
             secret=secret,
         )
@@ -255,7 +270,9 @@ class WebhookSim:
     def target_secret(self, target: str, signing: str | None = None) -> str | None:
         """The secret `emit(target=…)` signs that target's deliveries with when none is given (None for a scheme
         without one): known before the first event, so the receiver can be set up with it."""
-        scheme = signing or "syncfy"  # a target named with no scheme is Syncfy's, as `emit` of a Syncfy type
+        checks.url("target", target)
+        # A target named with no scheme is Syncfy's, as `emit` of a Syncfy type.
+        scheme = "syncfy" if signing is None else checks.scheme("signing", signing)
         if scheme in ("basistheory", "none"):
             return None
         key = (target, scheme)
@@ -281,15 +298,21 @@ class WebhookSim:
         included. With `target`, a secret is generated here when none is given, so `handle.secret` has it."""
         # None is no speed: the server's default (1, real time) would play where this method's default is 0.
         arguments.number("speed", speed)
-        subscriptions = arguments.strings("subscriptions", subscriptions, '["sub_…"]')
+        subscriptions = checks.id_list("subscriptions", subscriptions, "subscription", '["sub_…"]')
+        # Only None is none given: `faults=""` or `params=[]` was dropped as if no value had been passed.
+        params, faults = arguments.mapping("params", params), arguments.mapping("faults", faults)
+        if target is not None:
+            checks.url("target", target)
+        if signing is not None:
+            checks.scheme("signing", signing)
         name = self._scenario_name(scenario)  # a file is read once: by its name from here on
         if target is not None and secret is None:
             secret = signing_secret(signing or native_scheme(self.provider_of(name)))
         info = self.client.start_run(
             name,
             seed=seed,
-            params=dict(params) if params else None,
-            faults=dict(faults) if faults else None,
+            params=None if params is None else dict(params),
+            faults=None if faults is None else dict(faults),
             speed=speed,
             target=target,
             signing=signing,
@@ -371,15 +394,19 @@ class WebhookSim:
         return f"{len(found)}: " + ", ".join(shown) + more if found else "none"
 
     def redeliver(self, delivery_id: str, *, timeout: float = 10.0) -> DeliveryInfo:
-        """Send a finished delivery again (same id and body) and wait until that new attempt is final."""
-        arguments.text("delivery_id", delivery_id)
+        """Send a finished delivery again (same id and body) and wait until that new attempt has ended, whatever
+        its outcome (the last of `attempt_log`): a refused one is then retried as the provider would, in its own
+        time. It waited for the delivery to be final, so a refusal (what a test of redelivery to a consumer that
+        is down looks for) timed out, or came back as the retry's success."""
+        checks.an_id("delivery_id", delivery_id, "delivery")
         arguments.seconds("timeout", timeout)
         before = self.client.get_delivery(delivery_id).attempts
         self.client.redeliver(delivery_id)
         deadline = time.monotonic() + timeout
-        while (found := self.client.get_delivery(delivery_id)).attempts <= before or not _final(found):
+        while (found := self.client.get_delivery(delivery_id)).attempts <= before:  # counted once it has ended
             if time.monotonic() > deadline:
-                raise AssertionError(f"{delivery_id} was not redelivered within {timeout}s ({found.status})")
+                said = f"{delivery_id} was sent again, but its attempt {before + 1} had no outcome within {timeout}s"
+                raise AssertionError(f"{said} ({found.status})")
             time.sleep(0.01)
         return found
 
@@ -406,7 +433,7 @@ def _type_provider(etype: str) -> str | None:
 
 def signing_secret(scheme: str) -> str | None:
     """A fresh secret for `scheme` (`whsec_…` for standard, base64 for syncfy, None for the others)."""
-    return signing.new_secret(scheme)
+    return signing.new_secret(checks.scheme("scheme", scheme))
 
 
 @contextmanager

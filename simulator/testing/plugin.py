@@ -22,7 +22,7 @@ import pytest
 
 if TYPE_CHECKING:
     from simulator.client import RunInfo
-    from simulator.testing import WebhookSim
+    from simulator.testing import RunHandle, WebhookSim
     from simulator.testing.receiver import Receiver
 
 MARKER = "webhook_sim"
@@ -43,7 +43,7 @@ _OPTION_KINDS: dict[str, tuple[tuple[type, ...], bool, str]] = {
     "target": ((str,), False, "'receiver', an http(s):// URL or a fixture's name"),
     "signing": ((str,), True, "a scheme's name"),
     "secret": ((str,), True, "a string"),
-    "timeout": ((int, float), False, "finite seconds above 0"),
+    "timeout": ((int, float), False, "a finite number of seconds, 0 or more"),
     "start_time": ((str, datetime), True, "an RFC 3339 time or a datetime"),
     "max_in_flight": ((int,), True, "an integer"),
 }
@@ -103,8 +103,9 @@ def make_webhook_receiver() -> Iterator[Callable[..., Receiver]]:
     """A factory of started receivers (stopped after the test):
 
     `make_webhook_receiver(verify=(scheme, secret_or_pem), status=204, delay=0.0, fail=0, fail_status=500,
-    retry_after=None)`. `verify` records each request's verification (`scheme` may be "auto"); `fail` answers
-    the first N requests with `fail_status`; `status` and `delay` shape every later answer."""
+    retry_after=None, reject_invalid=False)`. `verify` records each request's verification (`scheme` may be
+    "auto"); `fail` answers the first N requests with `fail_status`; `status` and `delay` shape every later
+    answer; `reject_invalid` answers 401 to a request unsigned or whose signature `verify` does not verify."""
     from simulator.testing import verifier_for
     from simulator.testing.receiver import Receiver
 
@@ -117,9 +118,12 @@ def make_webhook_receiver() -> Iterator[Callable[..., Receiver]]:
         delay: float = 0.0,
         fail: int = 0,
         fail_status: int = 500,
-        retry_after: str | None = None,
+        retry_after: int | str | None = None,
+        reject_invalid: bool = False,
     ) -> Receiver:
-        receiver = Receiver(verifier=verifier_for(verify) if verify is not None else None)
+        _check_receiver_options(verify, fail, fail_status, retry_after, reject_invalid)
+        verifier = verifier_for(verify) if verify is not None else None
+        receiver = Receiver(verifier=verifier, reject_invalid=reject_invalid)
         receiver.respond(status, delay)
         if fail:
             receiver.fail(fail, fail_status, retry_after)
@@ -131,6 +135,28 @@ def make_webhook_receiver() -> Iterator[Callable[..., Receiver]]:
         receiver.stop()
 
 
+def _check_receiver_options(
+    verify: object, fail: int, fail_status: int, retry_after: int | str | None, reject_invalid: bool
+) -> None:
+    """Refuse options that would do nothing, or be checked only with `fail`: `fail_status=99` and `retry_after=5`
+    were taken silently without it."""
+    from simulator import arguments
+    from simulator.testing.receiver import check_answer, retry_after_header
+
+    arguments.whole("fail", fail)
+    check_answer(fail_status, 0.0, "fail_status")
+    retry_after_header(retry_after)
+    if retry_after is not None and not fail:
+        raise ValueError(
+            f"retry_after={retry_after!r} is sent with the answers of `fail`, and fail is 0: give fail=N too, "
+            "or call .fail(times, status, retry_after) on the receiver"
+        )
+    if not isinstance(reject_invalid, bool):
+        raise TypeError(f"reject_invalid must be True or False, got {reject_invalid!r}")
+    if reject_invalid and verify is None:
+        raise ValueError("reject_invalid needs verify=(scheme, secret_or_pem): without it no signature is checked")
+
+
 @pytest.fixture
 def webhook_receiver(make_webhook_receiver: Callable[..., Receiver]) -> Receiver:
     """A started receiver that records every request and answers 204."""
@@ -140,11 +166,6 @@ def webhook_receiver(make_webhook_receiver: Callable[..., Receiver]) -> Receiver
 @pytest.fixture
 def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
     """The finished run of the test's `@pytest.mark.webhook_sim(...)` marker."""
-    from simulator import testing
-    from simulator.client import ApiError
-    from simulator.errors import NotFound
-    from simulator.scenarios.document import ScenarioInvalid
-
     marker = request.node.get_closest_marker(MARKER)
     if marker is None:
         pytest.fail("webhook_sim_run needs the test to be marked @pytest.mark.webhook_sim(scenario=...)", pytrace=False)
@@ -153,9 +174,21 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
     sim: WebhookSim = request.getfixturevalue("webhook_sim")
     target, receiver = _target(request, options.pop("target", "receiver"))
     timeout = options.pop("timeout", 60.0)
-    if not 0 < timeout < math.inf:  # NaN too; an infinite one overflowed in the HTTP library
-        pytest.fail(f"@pytest.mark.webhook_sim: timeout must be seconds above 0, got {timeout!r}", pytrace=False)
     options["scenario"] = _scenario(request.config, options["scenario"])
+    _sign(sim, options, receiver)
+    handle = _started(sim, target, options)
+    try:
+        return handle.wait(timeout)
+    except TimeoutError as exc:  # its message says what the run had done: the traceback, only where it came from
+        timed_out = str(exc)
+    pytest.fail(f"@pytest.mark.webhook_sim: {timed_out}", pytrace=False)  # outside `except`: no chained traceback
+
+
+def _sign(sim: WebhookSim, options: dict[str, Any], receiver: Receiver | None) -> None:
+    """The run's secret (generated for its scheme unless given), and the verification of the receiver the run
+    goes to, if it has none yet."""
+    from simulator import testing
+
     if options.get("secret") is None:  # the run's own scheme: none for a Basis Theory run that names none
         scheme = options.get("signing") or testing.native_scheme(sim.provider_of(options["scenario"]))
         options["secret"] = testing.signing_secret(scheme)
@@ -163,8 +196,16 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
         # Set before the run starts: its first request may arrive at once.
         scheme = "none" if options.get("signing") == "none" else "auto"  # else every request must be signed
         receiver.verifier = testing.make_verifier(scheme, secret=options.get("secret"), public_pem=sim.public_key_pem)
+
+
+def _started(sim: WebhookSim, target: str, options: dict[str, Any]) -> RunHandle:
+    """The marker's run, started; what the API or the scenario's file refuses is the test's error, in one line."""
+    from simulator.client import ApiError
+    from simulator.errors import NotFound
+    from simulator.scenarios.document import ScenarioInvalid
+
     try:
-        handle = sim.run(options.pop("scenario"), target=target, **options)
+        return sim.run(options.pop("scenario"), target=target, **options)
     except ApiError as exc:
         # A value the API refused (a seed out of range) is the marker's mistake, and so is a scenario it does not
         # know (the answer names the nearest, or every one); any other answer is not.
@@ -176,8 +217,6 @@ def webhook_sim_run(request: pytest.FixtureRequest) -> RunInfo:
             raise
     except (NotFound, ScenarioInvalid) as exc:  # the scenario file it names, read here: not there, or no scenario
         refused = f"scenario: {exc.detail}"
-    else:
-        return handle.wait(timeout)
     pytest.fail(f"@pytest.mark.webhook_sim: {refused}", pytrace=False)  # outside `except`: no chained traceback
 
 
@@ -232,16 +271,41 @@ def _marker_options(marker: pytest.Mark) -> dict[str, Any]:
         taken = taken and not (isinstance(value, float) and not math.isfinite(value))
         if not (taken or (value is None and optional)):
             pytest.fail(f"@pytest.mark.webhook_sim: {name} must be {kind}, got {value!r}", pytrace=False)
+        if (wrong := _value_problem(name, value)) is not None:
+            pytest.fail(f"@pytest.mark.webhook_sim: {wrong}", pytrace=False)
     return options
 
 
-def _target(request: pytest.FixtureRequest, target: Any) -> tuple[str, Receiver | None]:
+def _value_problem(name: str, value: Any) -> str | None:
+    """What is wrong with an option of the right type, if anything. A target that is no URL nor fixture name was
+    looked up as a fixture ("fixture '127.0.0.1:9000/hook' not found"), and a signing scheme not known was
+    found only as its secret was made."""
+    kind = _OPTION_KINDS[name][2]
+    if name == "timeout" and value < 0:
+        return f"timeout must be {kind}, got {value!r}"
+    if name == "target" and not (value == "receiver" or value.startswith(_URL) or value.isidentifier()):
+        hint = f": did you mean 'http://{value}'?" if "://" not in value else ""
+        return f"target must be {kind}, got {value!r}{hint}"
+    if name == "signing" and value is not None:
+        from simulator.testing import checks
+
+        try:
+            checks.scheme("signing", value)
+        except ValueError as exc:
+            return str(exc)
+    return None
+
+
+_URL = ("http://", "https://")
+
+
+def _target(request: pytest.FixtureRequest, target: str) -> tuple[str, Receiver | None]:
     """The URL a marked test's run goes to, and the receiver behind it when it is `webhook_receiver`."""
     from simulator.testing.receiver import Receiver
 
-    if isinstance(target, str) and target.startswith(("http://", "https://")):
+    if target.startswith(_URL):
         return target, None
-    value = request.getfixturevalue("webhook_receiver" if target == "receiver" else str(target))
+    value = request.getfixturevalue("webhook_receiver" if target == "receiver" else target)
     if isinstance(value, str):
         return value, None
     url = getattr(value, "url", None)

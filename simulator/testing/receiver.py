@@ -1,8 +1,9 @@
 """A real HTTP receiver that records what arrives: for tests (the `webhook_receiver` fixture) and `listen`.
 
 It runs uvicorn on 127.0.0.1 in a thread of its own, so sync and async tests can both use it, and it can be
-told to fail, answer slowly, or hang, so retries happen because a receiver really failed. Stopped while it delays
-an answer, it answers 503 at once (uvicorn cancelled the delay after its graceful timeout and logged a traceback).
+told to fail, answer slowly, or hang, so retries happen because a receiver really failed, or to refuse what does
+not verify (`reject_invalid`), as a consumer that checks signatures does. Stopped while it delays an answer, it
+answers 503 at once (uvicorn cancelled the delay after its graceful timeout and logged a traceback).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.routing import Route
 
 from simulator import arguments
 from simulator.receiving import Received as Received
+from simulator.receiving import detect_scheme
 from simulator.runtime import AppServer, set_within
 
 
@@ -35,13 +37,13 @@ class _Plan:
         return Response(status_code=self.status, headers=headers)
 
 
-def _check_answer(status: int, delay: float) -> None:
+def check_answer(status: int, delay: float, name: str = "status") -> None:
     """Refuse an answer the receiver could not give: with status 999 every attempt was a protocol error, and the
-    test saw why only in the attempt log."""
+    test saw why only in the attempt log. `name`: what the caller calls the status."""
     if not isinstance(status, int) or isinstance(status, bool):
-        raise TypeError(f"status must be an HTTP status (an int), got {status!r}")
+        raise TypeError(f"{name} must be an HTTP status (an int), got {status!r}")
     if not 200 <= status <= 599:
-        raise ValueError(f"status must be an HTTP status from 200 to 599, got {status}")
+        raise ValueError(f"{name} must be an HTTP status from 200 to 599, got {status}")
     arguments.seconds("delay", delay, finite=False)  # an infinite delay is a receiver that hangs until stopped
 
 
@@ -49,7 +51,7 @@ def _stopped() -> Response:
     return Response("the receiver stopped before answering\n", status_code=503, media_type="text/plain")
 
 
-def _retry_after(value: int | str | None) -> str | None:
+def retry_after_header(value: int | str | None) -> str | None:
     """A Retry-After header's value: an int is a number of seconds. Refused here rather than when the answer is
     built, where it failed inside the server: the sender saw a 500 while the receiver recorded its status."""
     if isinstance(value, str) and not _latin1(value):
@@ -93,10 +95,13 @@ def _described(request: Received) -> str:
 
 @dataclass
 class Receiver:
-    """Start with `start()` (or as a context manager); `url` is where to send."""
+    """Start with `start()` (or as a context manager); `url` is where to send. With `reject_invalid`, a request
+    that carries no signature, or one `verifier` does not verify, is answered 401 at once (as `webhook-sim listen
+    --reject-invalid` does), so the sender retries it as it would for a consumer that checks signatures."""
 
     verifier: Callable[[dict[str, str], bytes], tuple[bool, str]] | None = None
     requests: list[Received] = field(default_factory=list)
+    reject_invalid: bool = False
 
     def __post_init__(self) -> None:
         self._lock = threading.Condition()
@@ -114,16 +119,16 @@ class Receiver:
 
     def respond(self, status: int = 204, delay: float = 0.0) -> None:
         """Answer every later request with `status` after `delay` seconds."""
-        _check_answer(status, delay)
+        check_answer(status, delay)
         with self._lock:
             self._default = _Plan(status, delay)
 
     def fail(self, times: int, status: int = 500, retry_after: int | str | None = None, delay: float = 0.0) -> None:
         """Answer the next `times` requests with `status` (and a Retry-After header if given: a number of
         seconds, or the header's text)."""
-        _check_answer(status, delay)
+        check_answer(status, delay)
         arguments.whole("times", times)
-        plan = _Plan(status, delay, _retry_after(retry_after))
+        plan = _Plan(status, delay, retry_after_header(retry_after))
         if times:
             with self._lock:
                 self._script.append((plan, times))
@@ -151,15 +156,27 @@ class Receiver:
             while len(self.requests) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    got = f"got {len(self.requests)}{_arrived(self.requests)}"
-                    raise AssertionError(f"expected {count} requests within {timeout}s, {got}")
+                    raise self._too_few(count, timeout)
                 self._lock.wait(left)
             return list(self.requests)
 
     async def wait_for_async(self, count: int, timeout: float = 10.0) -> list[Received]:
-        arguments.whole("count", count)  # refused in the test's own frame, not the thread's
-        arguments.seconds("timeout", timeout)
-        return await asyncio.to_thread(self.wait_for, count, timeout)
+        """`wait_for` for an async test. Polled on the test's loop: waited for in a thread, a cancelled wait
+        (Ctrl-C) went on until its timeout, and the loop's end waited for that thread."""
+        arguments.whole("count", count)
+        deadline = time.monotonic() + arguments.seconds("timeout", timeout)
+        while True:
+            with self._lock:
+                if len(self.requests) >= count:
+                    return list(self.requests)
+                if time.monotonic() >= deadline:
+                    raise self._too_few(count, timeout)
+            await asyncio.sleep(0.01)
+
+    def _too_few(self, count: int, timeout: float) -> AssertionError:
+        """A timed-out wait's error (called holding the lock)."""
+        got = f"got {len(self.requests)}{_arrived(self.requests)}"
+        return AssertionError(f"expected {count} requests within {timeout}s, {got}")
 
     def event_ids(self) -> list[str]:
         with self._lock:
@@ -173,13 +190,15 @@ class Receiver:
 
     async def _handle(self, request: Request) -> Response:
         body = await request.body()
-        plan = self._next_plan()
-        with self._lock:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
         verified, reason = (None, None)
         if self.verifier is not None:
             verified, reason = self.verifier(dict(request.headers), body)
+        # Refused before the plan is taken: a rejected request is not one of those `fail` scripted.
+        rejected = self.reject_invalid and (verified is False or detect_scheme(request.headers) == "none")
+        plan = _Plan(401) if rejected else self._next_plan()
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             stopped = bool(plan.delay) and not await self._waited(plan.delay)
             # Built before the request is recorded, so that the status recorded is the one sent.

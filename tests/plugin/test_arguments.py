@@ -100,7 +100,7 @@ def test_failing_a_billion_times_takes_no_memory_per_time() -> None:
         ),
         (lambda s: s.wait_for_deliveries(None), TypeError, "count must be an integer, got None"),
         (lambda s: s.wait_for_deliveries(1, timeout=math.inf), ValueError, "timeout must be 0 or more seconds"),
-        (lambda s: s.redeliver(None), TypeError, "delivery_id must be a str, got None"),
+        (lambda s: s.redeliver(None), TypeError, "delivery_id must be a delivery id (a str), got None"),
         (lambda s: s.client.wait_run("run_x", math.inf), ValueError, "timeout must be 0 or more seconds"),
         (lambda s: s.client.wait_run("run_x", math.nan), ValueError, "timeout must be 0 or more seconds"),
         (lambda s: s.client.wait_run("run_x", -1), ValueError, "timeout must be 0 or more seconds"),

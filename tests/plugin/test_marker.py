@@ -99,7 +99,7 @@ def test_marker_mistakes_are_reported_as_errors(project: pytest.Pytester):
             "*no scenario*",
             "*needs the test to be marked*",
             "@pytest.mark.webhook_sim: scenario: unknown scenario 'no-such-scenario'; known: *",
-            "*timeout must be seconds above 0, got -1*",
+            "*timeout must be a finite number of seconds, 0 or more, got -1*",
         ]
     )
 

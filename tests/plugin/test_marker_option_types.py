@@ -21,11 +21,12 @@ WRONG = [
     ("speed='fast'", "speed must be a finite number, got 'fast'"),
     ("speed=float('nan')", "speed must be a finite number, got nan"),
     ("speed=float('inf')", "speed must be a finite number, got inf"),
-    ("timeout='10'", "timeout must be finite seconds above 0, got '10'"),
-    ("timeout=float('inf')", "timeout must be finite seconds above 0, got inf"),
+    ("timeout='10'", "timeout must be a finite number of seconds, 0 or more, got '10'"),
+    ("timeout=float('inf')", "timeout must be a finite number of seconds, 0 or more, got inf"),
     ("max_in_flight=1.5", "max_in_flight must be an integer, got 1.5"),
     ("start_time=12", "start_time must be an RFC 3339 time or a datetime, got 12"),
-    ("signing='bogus'", "422 Invalid input: invalid run: signing: Input should be *"),
+    ("signing='bogus'", "signing must be one of standard, basistheory, syncfy, none, got 'bogus'"),
+    ("max_in_flight=0", "422 Invalid input: invalid run: max_in_flight: Input should be *"),
 ]
 
 

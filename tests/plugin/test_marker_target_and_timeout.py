@@ -1,0 +1,70 @@
+"""The marker's `target` and `timeout`: a target that is no URL nor fixture name, and a run that outlives its
+timeout, are errors of the test in one line; a timeout of 0 checks once, as `run.wait(0)` does."""
+
+import pytest
+
+from tests.plugin.test_marker_option_types import INI
+
+pytest_plugins = ["pytester"]
+
+
+def test_a_target_that_is_no_http_url_nor_a_fixtures_name_is_an_error_naming_it(pytester: pytest.Pytester):
+    pytester.makeini(INI)
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", target="127.0.0.1:9000/hook")
+        def test_no_scheme():
+            pass
+
+        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", target="ftp://x")
+        def test_not_http():
+            pass
+    """)
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(errors=2)
+    kind = "target must be 'receiver', an http(s)://*URL or a fixture's name"
+    result.stdout.fnmatch_lines(
+        [
+            f"@pytest.mark.webhook_sim: {kind}, got '127.0.0.1:9000/hook': did you mean 'http://127.0.0.1:9000/hook'?",
+            f"@pytest.mark.webhook_sim: {kind}, got 'ftp://x'",
+        ],
+        consecutive=False,
+    )
+    for inside in ("*not found*", "*Traceback*", "*Error: *"):
+        result.stdout.no_fnmatch_line(inside)
+
+
+def test_a_run_that_outlives_its_timeout_is_one_line_and_a_timeout_of_0_checks_once(pytester: pytest.Pytester):
+    pytester.makeini(INI)
+    pytester.makeconftest("""
+        import math
+
+        import pytest
+
+        @pytest.fixture
+        def silent(make_webhook_receiver):
+            return make_webhook_receiver(delay=math.inf)  # answers nothing: the run never finishes
+    """)
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", target="silent", timeout=0)
+        def test_checked_once():
+            pass
+
+        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", target="silent", timeout=0.5)
+        def test_timed_out():
+            pass
+    """)
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "@pytest.mark.webhook_sim: run run_* (syncfy-credential-lifecycle) is still running after 0s; *",
+            "@pytest.mark.webhook_sim: run run_* (syncfy-credential-lifecycle) is still running after 0.5s; *",
+        ],
+        consecutive=False,
+    )
+    for inside in ("*must be*", "*Traceback*", "*TimeoutError*", "*local.py*", "*During handling*"):
+        result.stdout.no_fnmatch_line(inside)
