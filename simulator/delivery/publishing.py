@@ -111,7 +111,7 @@ class Publishing:
                 batch, opened = self._collect(sub, event, key, speed, when, faults, seed)
                 carriers.append(batch.job.id)
                 if len(batch.keys) >= min(sub.batch, provider.max_batch):
-                    send.extend(self._take_batch((sub.id, event.run_id), when))  # full: written once, as sent
+                    send.extend(self._take_batch((sub.id, event.run_id)))  # full: written once, as sent
                 else:
                     collecting.append((batch.job, batch.keys, opened))
                 continue
@@ -194,7 +194,7 @@ class Publishing:
     async def close_batches(self, run_id: str | None) -> None:
         """Send the partial Syncfy batches of a run (or all): its scenario waits, and a batch holds events only
         until then."""
-        rows = [row for bkey in self._batches.keys(run_id) for row in self._take_batch(bkey, time.time())]
+        rows = [row for bkey in self._batches.keys(run_id) for row in self._take_batch(bkey)]
         if rows:
             await self._persist(self._op(rows, ()))
 
@@ -202,20 +202,23 @@ class Publishing:
         """Send `batch` (of events outside a run) if it is still the open one: full, it went already."""
         if self._batches.get(bkey) is not batch:
             return
-        rows = self._take_batch(bkey, time.time())
+        rows = self._take_batch(bkey)
         if rows:
             self._write_chunk()  # after what `_gather` holds, as `_persist` does
             self.store.writer.put_nowait(self._op(rows, ()))
 
-    def _take_batch(self, bkey: BatchKey, when: float) -> list[Row]:
+    def _take_batch(self, bkey: BatchKey) -> list[Row]:
         """Close an open batch: it goes after everything made so far (a new position), with the faults drawn
-        for it. Its row exists already and is rewritten; copies a fault adds are new rows."""
+        for it, due when its latest event is. Its row exists already and is rewritten; copies a fault adds are new
+        rows."""
         batch = self._batches.take(bkey)
         if batch is None:
             return []
         self._n += 1
         job = batch.job
-        job.n, job.due = self._n, max(when, batch.due)
+        # Not the moment it closes: a batch closed after its events were due (a resumed run's backlog) was due
+        # then, and went after every later batch due in the past (the lane sends the earliest due first).
+        job.n, job.due = self._n, batch.due
         return [(one, batch.keys, one is not job) for one in self._faulted(batch.sub, job, batch.faults, batch.seed)]
 
     def _jobs(
