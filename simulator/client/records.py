@@ -118,7 +118,10 @@ def still_running(run: RunInfo, timeout: float) -> str:
     if run.counts:
         said.append("deliveries " + ", ".join(f"{n} {status}" for status, n in sorted(run.counts.items())))
     if run.counts.get("failed") or run.counts.get("pending"):
-        said.append("a receiver's failures or Retry-After hold back the run's end until their retries are done")
+        said.append(
+            "the run ends once every delivery has: a receiver that fails, answers slowly or not at all (up to its "
+            "subscription's timeout), or asks Retry-After holds it back"
+        )
     return "; ".join(said)
 
 

@@ -165,7 +165,9 @@ def _state(d: DeliveryInfo, disabled: bool = False) -> str:
         said += f", waits: its subscription {d.subscription_id} is disabled (enable it to send)"
     elif d.next_attempt_at is not None:
         due = d.next_attempt_at.timestamp() - time.time()
-        said += f", next attempt due in {due:,.1f}s" if due > 0 else ", due now"
+        # Due already: the store cannot tell an attempt not yet started from one whose receiver has not answered
+        # (the subscription's `timeout` bounds that). "Due now" alone described a receiver that hangs as a queue.
+        said += f", next attempt due in {due:,.1f}s" if due > 0 else ", due now or under way (no answer yet)"
     return said
 
 

@@ -169,3 +169,19 @@ def test_a_timed_out_wait_lists_what_it_waits_for_first_and_at_most_ten(
     listed = said.split("have 12: ", 1)[1].split(", and 2 more")[0]
     assert listed.count("msg_") == 10 and "succeeded" not in listed, said  # the one succeeded is left out
     assert listed.count("next attempt due in") == 10, said
+
+
+def test_a_timed_out_wait_says_an_unanswered_attempt_may_be_under_way(
+    webhook_sim: WebhookSim, make_webhook_receiver: Callable[..., Receiver]
+) -> None:
+    """A receiver that does not answer: its delivery is under way, not merely queued, and the run's wait says what
+    holds a run back, where it named only failures and Retry-After."""
+    receiver = make_webhook_receiver()
+    receiver.respond(204, delay=math.inf)
+    run = webhook_sim.run("syncfy-credential-lifecycle", target=receiver.url)
+    with pytest.raises(AssertionError) as caught:
+        webhook_sim.wait_for_deliveries(1, timeout=1, run=run.id)
+    assert "due now or under way (no answer yet)" in str(caught.value), caught.value
+    with pytest.raises(TimeoutError) as waited:
+        run.wait(1)
+    assert "answers slowly or not at all" in str(waited.value), waited.value
