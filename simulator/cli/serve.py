@@ -97,8 +97,8 @@ def serve_command(args: argparse.Namespace) -> int:
     """Run the server until SIGTERM/SIGINT. `args`: host, port, db, scenarios, token, signing_key, provider_key,
     log_format.
     Returns 0 after a graceful stop, 1 when it could not start."""
+    options.check_host(args.host)  # before the logging is set up: a refused command line changes nothing
     api_logging.configure(args.log_format)
-    options.check_host(args.host)
     token = _token(args)
     check_exposure(args.host, token, insecure=args.insecure_no_token)
     key = load_key(args.signing_key)

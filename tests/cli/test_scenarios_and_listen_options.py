@@ -7,6 +7,7 @@ listened on every interface and `--forward-to 0` forwarded to a port no service 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -159,10 +160,13 @@ def test_listen_refuses_an_empty_host(main, nothing_bound, host: str) -> None:
 
 @pytest.mark.parametrize("host", ["", " "], ids=["empty", "blank"])
 def test_serve_refuses_an_empty_host(main, nothing_bound, tmp_path, host: str) -> None:
+    handlers = list(logging.getLogger().handlers)
     refused = main("serve", "--port", "0", "--db", str(tmp_path / "sim.db"), "--token", "t0ken", "--host", host)
     assert (refused.code, refused.out) == (2, ""), refused
     assert refused.err == "error: --host: empty: give an address, or leave the option out\n", refused
     assert not (tmp_path / "sim.db").exists()  # refused before the store was opened
+    # Nor was the logging set up: it sends every record to the stderr of the moment, which a test's capture closes.
+    assert logging.getLogger().handlers == handlers
 
 
 @pytest.mark.parametrize("forward_to", ["0", "localhost:0/hooks", "http://127.0.0.1:0/hooks"])
