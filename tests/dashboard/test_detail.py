@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from simulator.testing import serve_app
@@ -215,3 +215,38 @@ def test_hostile_bodies_and_headers_stay_text(page: Page) -> None:
         assert HOSTILE.replace('"', '\\"') in page.one(".request pre.request-body").get_attribute("textContent")
     assert page.js("return document.title") == "webhook-sim"
     assert page.css("img[src=x]") == [] and page.js("return document.scripts.length") == 1
+
+
+def test_an_answer_without_a_length_is_said_cut_only_when_it_was(page: Page) -> None:
+    """Chunked, an answer has no length to compare: one of exactly 64 KiB, whole, was said to "may have gone on",
+    as was one cut there. The attempt's record says which."""
+
+    async def answer(request: Request) -> StreamingResponse:
+        size = 64 * 1024 + (1 if request.url.path == "/longer" else 0)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, size, 4096):
+                yield b"y" * min(4096, size - start)
+
+        return StreamingResponse(chunks(), status_code=200, media_type="text/plain")
+
+    routes = [Route(path, answer, methods=["POST"]) for path in ("/whole", "/longer")]
+    with serve_app(Starlette(routes=routes)) as receiver, page.server.client() as api:
+        subs = {
+            path: api.post("/subscriptions", json={"url": f"{receiver.url}{path}"}).json()["id"]
+            for path in ("/whole", "/longer")
+        }
+        api.post("/events", json={"type": "basistheory:token.created"})
+        page.wait(
+            lambda: [d["status"] for d in api.get("/deliveries").json()["data"]] == ["succeeded"] * 2,
+            what="both deliveries answered",
+        )
+        by_sub = {d["subscription_id"]: d["id"] for d in api.get("/deliveries").json()["data"]}
+    page.open(f"/deliveries/{by_sub[subs['/whole']]}")
+    page.one('section.attempt[data-number="1"]')
+    assert not page.css(".response p.cut")
+    page.open(f"/deliveries/{by_sub[subs['/longer']]}")
+    page.one('section.attempt[data-number="1"]')
+    assert page.one(".response p.cut").text == (
+        "The answer's body is kept to its first 64 KiB of a longer body: the log keeps no more."
+    )

@@ -117,3 +117,49 @@ def test_a_cut_timeline_says_how_many_events_it_leaves_out(page: Page) -> None:
     page.wait(lambda: more.text == "50 more events not shown (the timeline lists the first 2,000)", what="the rest")
     assert page.js("return document.querySelectorAll('.timeline tr[data-seq]').length") == 2000
     assert fact(page, "events") == "2050"
+
+
+# The page's reads are answered (taken from the server) but handed to it only once the stream has brought a change
+# of the run: the change falls inside the page's first read, after the read took the run.
+HELD = """
+const real = window.fetch;
+let release;
+const held = new Promise((resolve) => { release = resolve; });
+window.answered = [];
+window.fetch = async (input, init) => {
+  const url = new URL(String(input), location.href);
+  const response = await real(input, init);
+  if (url.pathname !== "/stream") {
+    window.answered.push(url.pathname);
+    await held;
+    return response;
+  }
+  const [page, watched] = response.body.tee();
+  (async () => {
+    const reader = watched.getReader();
+    const text = new TextDecoder();
+    let seen = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      seen += text.decode(value, { stream: true });
+      // The page's copy of these bytes is handled in the microtasks that follow; a timer runs after them.
+      if (seen.includes("event: runs") && seen.includes(arguments[0])) setTimeout(release, 50);
+    }
+  })();
+  return new Response(page, { status: response.status, headers: response.headers });
+};
+"""
+
+
+def test_a_run_that_changes_while_its_page_first_reads_it_is_read_again(page: Page) -> None:
+    with page.server.client() as api:
+        run = api.post("/runs", json={"scenario": "dash-tokens", "params": {"n": 5, "gap": "1h"}}).json()
+        page.open("/runs")
+        page.wait(lambda: page.one(".live").get_attribute("data-state") == "live", what="the stream")
+        page.js(HELD.replace("arguments[0]", repr(run["id"])))
+        page.js("location.hash = arguments[0]", f"#/runs/{run['id']}")
+        path = f"/runs/{run['id']}"
+        page.wait(lambda: path in page.js("return window.answered"), what="the run read, while it runs")
+        assert api.post(f"/runs/{run['id']}/cancel").status_code == 200
+    page.wait(lambda: fact(page, "status") == "cancelled", what="the page to show the run cancelled")

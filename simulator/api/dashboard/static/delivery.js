@@ -243,9 +243,11 @@ function cut(a) {
   if (Number.isFinite(declared) && declared > kept && kept > KEPT - 4) {
     return h("p", { class: "muted cut" }, `The first ${kept.toLocaleString("en")} bytes of ${declared.toLocaleString("en")}: the log keeps 64 KiB of an answer.`);
   }
-  // A text cut inside a character ends up to 3 bytes short of the bound.
-  if (!Number.isFinite(declared) && kept > KEPT - 4) {
-    return h("p", { class: "muted cut" }, "The first 64 KiB: the log keeps no more of an answer, which may have gone on.");
+  // Without a length the body's size cannot tell a whole answer of 64 KiB from a longer one cut there (it said
+  // "may have gone on" of both): the attempt's record says which, as the sender read it.
+  const keptNote = (a.error || "").split("; ").find((part) => part.startsWith("the answer's body is kept to its first "));
+  if (!Number.isFinite(declared) && keptNote) {
+    return h("p", { class: "muted cut" }, `${keptNote[0].toUpperCase()}${keptNote.slice(1)}.`);
   }
   return null;
 }

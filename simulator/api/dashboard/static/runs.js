@@ -296,9 +296,11 @@ export function runView(root, params, ctx) {
       ask("all");
     },
     reload: () => ask("all"),
-    // A run that could not be read is read again when the stream opens again, not at every change of others.
+    // A run that could not be read is read again when the stream opens again, not at every change of others. One
+    // that changes while its first read is under way (`queued`) is read again after it: that read may have taken
+    // the run before the change, and the page showed a finished run as running for good.
     runs: (m) => {
-      if (page && (m.other || m.ids.includes(id))) ask("run");
+      if ((page || queued !== null) && (m.other || m.ids.includes(id))) ask("run");
     },
     deliveries: changed,
   });
