@@ -74,12 +74,15 @@ async def start(store: Store, starts: Starts) -> Schedules:
     return await Schedules.start(store, start_run=starts.start_run, check_run=accept)  # type: ignore[arg-type]
 
 
-async def made(store: Store, starts: Starts, **trigger: Any) -> str:
-    """A schedule made by a server that fires nothing, then stopped; its id."""
+async def made(store: Store, starts: Starts, *, paused: bool = False, **trigger: Any) -> str:
+    """A schedule made by a server that fires nothing, then stopped; its id. `paused`: the schedule itself is
+    paused too, so that a scheduler stopping after its time (a slow machine) does not try it as it stops."""
     schedules = await start(store, starts)
     try:
         await asyncio.to_thread(schedules.scheduler.pause)
         shown = await schedules.create(ScheduleSpec(scenario="api-one-event", speed=0, **trigger))
+        if paused:
+            await schedules.pause(str(shown["id"]))
     finally:
         await schedules.close()
     return str(shown["id"])
@@ -182,9 +185,9 @@ async def test_the_times_a_resumed_schedule_missed_while_paused_are_not_owed(sto
 
 
 async def test_a_one_off_whose_firing_was_lost_fires_as_the_schedules_start(store: Store, starts: Starts) -> None:
-    # Not due yet as the server that makes it stops: a scheduler stopping tries the jobs due then once more.
+    # Paused as the server that makes it stops: a scheduler stopping tries the jobs due then once more.
     at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
-    schedule_id = await made(store, starts, at=at)
+    schedule_id = await made(store, starts, paused=True, at=at)
     await created_long_ago(store, schedule_id)  # older than a starting server's wait before forgetting a record
     await until(lambda: datetime.now(UTC) > at, what="the one-off's time")
     stored_jobs.remove(jobs_url(store), schedule_id)  # it fired: the scheduler removed its job
@@ -204,7 +207,7 @@ async def test_a_one_off_whose_firing_was_lost_fires_as_the_schedules_start(stor
 async def test_a_schedule_of_a_second_down_for_a_month_fires_once_then_at_its_times(
     store: Store, starts: Starts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    schedule_id = await made(store, starts, interval=1)
+    schedule_id = await made(store, starts, paused=True, interval=1)
     month_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
     trigger = IntervalTrigger(seconds=1, start_date=month_ago, timezone=UTC)
     stored_jobs.move(jobs_url(store), schedule_id, trigger, month_ago)
