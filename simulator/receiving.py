@@ -64,6 +64,12 @@ def detect_scheme(headers: Mapping[str, str]) -> str:
     return next((scheme for header, scheme in SIGNATURE_HEADERS.items() if header in names), "none")
 
 
+def refused(verified: bool | None, scheme: str) -> bool:
+    """Whether a consumer that checks signatures refuses a request (`listen --reject-invalid`, a receiver's
+    `reject_invalid`): its signature does not verify, or it carries none (`scheme`, as `detect_scheme` found it)."""
+    return verified is False or scheme == "none"
+
+
 def make_verifier(scheme: str = "auto", secret: str | None = None, public_pem: str | None = None) -> Verifier:
     """A check of one request's signature: `(ok, reason)`. `scheme="auto"` detects it per request, and an
     unsigned request fails it (a check that passed unsigned requests would miss a missing signature; `"none"`

@@ -55,7 +55,7 @@ from simulator.cli import listen_forward, listen_server, option_types, options
 from simulator.cli.listen_lines import Arrival, PipeConsole, body_text, header, json_line, text_line
 from simulator.cli.listen_options import ListenOptions, options_from
 from simulator.errors import InvalidInput
-from simulator.receiving import detect_scheme, dig, event_ids_of
+from simulator.receiving import detect_scheme, dig, event_ids_of, refused
 from simulator.runtime import bind_tcp, set_within, stop_signals_end_quietly
 
 log = logging.getLogger("webhook_sim.listen")
@@ -202,8 +202,7 @@ class Listener:
         provider, types, ids, delivery_id = describe(headers, body)
         seen = delivery_id or ",".join(ids)  # a retry or a duplicate is marked `again`
         again = bool(seen) and self._arrived_before(f"seen {seen}") > 0
-        # Unsigned is refused too: a consumer that checks signatures takes no request without one.
-        if (verified is False or scheme == "none") and self.options.reject_invalid:
+        if self.options.reject_invalid and refused(verified, scheme):
             response, note = Response(status_code=401), "rejected"
         elif self.options.fail_rate and self._fails(f"{request.url.path} {','.join(ids) or _digest(body)}"):
             response, note = Response(status_code=500), "fail-rate"

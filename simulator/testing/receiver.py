@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from simulator import arguments
 from simulator.receiving import Received as Received
-from simulator.receiving import detect_scheme
+from simulator.receiving import detect_scheme, refused
 from simulator.runtime import AppServer, set_within
 
 
@@ -194,7 +194,7 @@ class Receiver:
         if self.verifier is not None:
             verified, reason = self.verifier(dict(request.headers), body)
         # Refused before the plan is taken: a rejected request is not one of those `fail` scripted.
-        rejected = self.reject_invalid and (verified is False or detect_scheme(request.headers) == "none")
+        rejected = self.reject_invalid and refused(verified, detect_scheme(request.headers))
         plan = _Plan(401) if rejected else self._next_plan()
         with self._lock:
             self.in_flight += 1
