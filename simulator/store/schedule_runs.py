@@ -53,7 +53,7 @@ class ScheduledRun:
         (its recording's, for a firing an earlier release recorded without it, always a little later), else its
         creation; or its resumption, after which the times it missed while paused are not owed."""
         last = self.last or {}
-        fired = last.get("due", last.get("at")) or 0.0
+        fired = last.get("due") or last.get("at") or 0.0  # `due` is null where the firing was not the scheduler's
         return max(float(fired), self.created_at, self.resumed_at or 0.0)
 
 

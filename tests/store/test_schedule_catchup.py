@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -27,7 +28,7 @@ from simulator.core.schedules import Schedules, crontab, fire, sync_url
 from simulator.errors import Conflict
 from simulator.models.inputs import RunSpec, ScheduleSpec
 from simulator.store import Store
-from simulator.store.schedule_runs import ScheduleRuns, schedule_runs
+from simulator.store.schedule_runs import ScheduledRun, ScheduleRuns, schedule_runs
 from tests.conftest import until
 from tests.store import stored_jobs
 
@@ -298,3 +299,11 @@ def test_the_last_missed_time_is_the_one_the_scheduler_coalesces_into(trigger: B
     walked = job._get_run_times(now)[-1]  # what the scheduler finds, one time after another
     assert latest_fire_time(trigger, first, now) == walked
     assert latest_fire_time(trigger, walked, now) == walked
+
+
+def test_a_firing_recorded_without_its_planned_time_counts_from_its_recording() -> None:
+    """A firing that was not the scheduler's (`Schedules.fire` called directly) records `due` as null: it was
+    taken for no firing at all, and the schedule's times since its creation were owed again."""
+    record = ScheduledRun({"interval": 60}, {}, {"due": None, "at": 2000.0, "run": "run_x", "error": None}, 1000.0)
+    assert record.settled() == 2000.0
+    assert replace(record, last={"due": 1500.0, "at": 1500.2, "run": None, "error": None}).settled() == 1500.0
