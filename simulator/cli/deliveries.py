@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-import time
+import threading
 from collections import deque
 from typing import Any
 
@@ -58,7 +59,7 @@ def deliveries_command(args: argparse.Namespace) -> int:
         try:
             _follow(api, args, shown, cursor)
         except KeyboardInterrupt:
-            return 0  # the way to end --follow
+            return 0  # the way to end --follow (a second Ctrl-C, during a look the first let finish)
     return 0
 
 
@@ -132,17 +133,34 @@ def _list(api: Client, args: argparse.Namespace, shown: Shown) -> str | None:
 
 def _follow(api: Client, args: argparse.Namespace, shown: Shown, cursor: str | None) -> None:
     filters = _filters(args, with_status=False)
+    stop = threading.Event()
+
+    def ctrl_c(signum: int, frame: object) -> None:
+        # A flag, not a KeyboardInterrupt raised wherever the HTTP client happens to be: one raised there once left
+        # the command hanging instead of ending. A look under way finishes first; a second Ctrl-C ends it at once.
+        signal.signal(signal.SIGINT, previous)
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, ctrl_c)
+    try:
+        while not stop.wait(args.interval):
+            cursor = _look(api, shown, filters, cursor)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _look(api: Client, shown: Shown, filters: dict[str, Any], cursor: str | None) -> str | None:
+    """Print what is new or changed since the last look; the cursor the next look goes on from."""
+    seen_now: set[str] = set()
     while True:
-        time.sleep(args.interval)
-        seen_now: set[str] = set()
-        while True:
-            page = api.list_deliveries(limit=PAGE, cursor=cursor, **filters)
-            for d in page.data:
-                seen_now.add(d.id)
-                shown.show(d)
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
-        for delivery_id in shown.active():
-            if delivery_id not in seen_now:  # older than the watched page: read it by itself
-                shown.show(api.get_delivery(delivery_id))
+        page = api.list_deliveries(limit=PAGE, cursor=cursor, **filters)
+        for d in page.data:
+            seen_now.add(d.id)
+            shown.show(d)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    for delivery_id in shown.active():
+        if delivery_id not in seen_now:  # older than the watched page: read it by itself
+            shown.show(api.get_delivery(delivery_id))
+    return cursor
