@@ -137,6 +137,14 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{int(time.time() * 1000):011x}{_ID_BITS.getrandbits(40):010x}"
 
 
+def derived_id(prefix: str, at: float, key: str) -> str:
+    """The id `new_id` would give at `at`, its random part drawn from `key` instead: the same `key` and `at` give
+    the same id, so a thing made again for the same reason (a schedule's firing, made again after a server died
+    before recording it) is found rather than made twice."""
+    bits = int.from_bytes(hashlib.sha256(f"{key}@{at!r}".encode()).digest()[:5], "big")
+    return f"{prefix}_{int(at * 1000):011x}{bits:010x}"
+
+
 def new_uuid4() -> str:
     """A version-4 UUID for something the server makes (a request's trace id), from no run's seed."""
     return uuid4(_ID_BITS)

@@ -122,9 +122,20 @@ class RunManager(WaitingRuns):
     def _interrupted(self) -> str:
         return INTERRUPTED if self.engine.leases is None else INTERRUPTED_SHARED
 
-    async def start(self, spec: RunSpec, *, scenario: Scenario | None = None, typed_params: bool = False) -> Run:
+    async def start(
+        self,
+        spec: RunSpec,
+        *,
+        scenario: Scenario | None = None,
+        typed_params: bool = False,
+        run_id: str | None = None,
+    ) -> Run:
         """Validate `spec`, record the run as pending and start it in the background. `scenario`: one the caller
-        loaded from a file; `typed_params`: JSON's rule for parameters (see `validate_run` for both)."""
+        loaded from a file; `typed_params`: JSON's rule for parameters (see `validate_run` for both). `run_id`: the
+        id the run takes; a run already stored under it is answered as it is, and nothing starts (a schedule's
+        firing made again after a server died before recording it, see `Schedules`)."""
+        if run_id is not None and await self.store.get_run(run_id) is not None:
+            return await self.get(run_id)
         if len(self._tasks) + self._starting >= MAX_LIVE_RUNS:
             raise TooManyRuns(
                 f"{MAX_LIVE_RUNS} runs are under way, as many as the server takes: wait for one to end, or cancel one",
@@ -137,11 +148,11 @@ class RunManager(WaitingRuns):
         # once all passed the check of 100.
         self._starting += 1
         try:
-            return await self._start(spec, scenario, typed_params)
+            return await self._start(spec, scenario, typed_params, run_id or new_id("run"))
         finally:
             self._starting -= 1
 
-    async def _start(self, spec: RunSpec, scenario: Scenario | None, typed_params: bool) -> Run:
+    async def _start(self, spec: RunSpec, scenario: Scenario | None, typed_params: bool, run_id: str) -> Run:
         seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
         valid = await validate_run(
             spec.model_copy(update={"seed": seed}),  # its times known: a Syncfy run's must fit its ids'
@@ -154,7 +165,6 @@ class RunManager(WaitingRuns):
         scenario, params = valid.scenario, valid.params
         subs = await self._targets(spec)
         start = utc(spec.start_time) if spec.start_time else now_utc()
-        run_id = new_id("run")
         await self.store.put_run(
             run_id,
             scenario=scenario.name,

@@ -23,7 +23,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from apscheduler.job import Job
 from apscheduler.jobstores.base import JobLookupError
@@ -41,7 +41,7 @@ from simulator.core.pagination import split_page
 from simulator.core.schedule_catchup import PlannedExecutor, catch_up, editing
 from simulator.credentials import mask_url
 from simulator.errors import Conflict, FieldError, InvalidInput, NotFound, SimError
-from simulator.ids import new_id
+from simulator.ids import derived_id, new_id
 from simulator.models.inputs import RunSpec, ScheduleSpec
 from simulator.models.records import Run
 from simulator.models.target_rules import TARGET_ONLY_DEFAULTS
@@ -50,7 +50,11 @@ from simulator.store import Store, postgres
 from simulator.store.schedule_runs import ScheduledRun, ScheduleRuns
 from simulator.timeutil import iso_ms, utc
 
-StartRun = Callable[[RunSpec], Awaitable[Run]]
+
+class StartRun(Protocol):
+    def __call__(self, spec: RunSpec, *, run_id: str | None = None) -> Awaitable[Run]: ...
+
+
 CheckRun = Callable[[RunSpec], Awaitable[object]]
 
 log = logging.getLogger("webhook_sim.schedules")
@@ -210,8 +214,11 @@ class Schedules:
         if run is None:
             log.error("schedule %s fired, but its run is not in the store", schedule_id)
             return
+        # A firing's run takes an id of its own: a server that died after storing the run and before recording
+        # the firing fires it again as it starts (`schedule_catchup`), and finds that run rather than start another.
+        run_id = None if due is None else derived_id("run", due, schedule_id)
         try:
-            started = await self.start_run(RunSpec.model_validate(_untargeted(run)))
+            started = await self.start_run(RunSpec.model_validate(_untargeted(run)), run_id=run_id)
         except SimError as exc:  # the scenario or a subscription went away since; the next firing retries
             log.warning("schedule %s could not start a run: %s", schedule_id, exc.detail)
             # Kept on the schedule (`last_firing`): in the log alone, a client saw no run and no reason.

@@ -153,10 +153,17 @@ class Simulator:
 
     # -- subscriptions (the API's and the client's vocabulary) -------------------------------------------
 
-    async def start_run(self, spec: RunSpec, *, scenario: Scenario | None = None, typed_params: bool = False) -> Run:
+    async def start_run(
+        self,
+        spec: RunSpec,
+        *,
+        scenario: Scenario | None = None,
+        typed_params: bool = False,
+        run_id: str | None = None,
+    ) -> Run:
         """Start a run (`RunManager.start`); a reset waits until it has started, and then cancels it."""
         async with self._writes.shared():
-            return await self.runs.start(spec, scenario=scenario, typed_params=typed_params)
+            return await self.runs.start(spec, scenario=scenario, typed_params=typed_params, run_id=run_id)
 
     async def create_subscription(self, spec: SubscriptionSpec, *, ephemeral: bool = False) -> Subscription:
         async with self._writes.shared():

@@ -9,9 +9,10 @@ test does not depend on landing a kill in a window of a few milliseconds.
 from __future__ import annotations
 
 import signal
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -105,6 +106,34 @@ def test_a_firing_whose_run_started_before_a_kill_does_not_fire_again(
         eventually(lambda: any(r["scenario"] == "api-slow" for r in runs(api)), what="the one-off to fire")
         assert [r["id"] for r in runs(api) if r["scenario"] == "api-one-event"] == [fired["run"]]
         assert shown(api, schedule["id"])["last_firing"] == fired
+    assert third.stop() == 0
+
+
+def test_a_firing_whose_run_was_stored_but_not_recorded_finds_that_run_again(
+    processes: Processes,
+    tmp_path: Path,
+) -> None:
+    """Killed after the run of a firing was stored and before the firing was recorded, the server fires it again
+    as it starts; the run it finds is the one stored, not a second."""
+    with killed(processes) as api:
+        schedule = made(api, {"interval": 3600})
+    due = datetime.now(UTC) + timedelta(seconds=2)
+    trigger = IntervalTrigger(seconds=3600, start_date=due, timezone=UTC)
+    stored_jobs.move(job_store_url(tmp_path), schedule["id"], trigger, due)
+
+    second = processes("second")
+    with second.wait_ready() as api:
+        fired = eventually(lambda: shown(api, schedule["id"])["last_firing"], what="the schedule to fire")
+        [run] = runs(api)
+    assert second.stop(signal.SIGKILL) == -signal.SIGKILL
+    with closing(sqlite3.connect(tmp_path / "sim.db")) as db, db:
+        db.execute("UPDATE schedule_runs SET last = NULL WHERE id = ?", (schedule["id"],))  # never recorded
+
+    third = processes("third")
+    with third.wait_ready() as api:
+        again = eventually(lambda: shown(api, schedule["id"])["last_firing"], what="the firing to be made again")
+        assert (again["run"], again["error"]) == (fired["run"], None)
+        assert [r["id"] for r in runs(api)] == [run["id"]]
     assert third.stop() == 0
 
 

@@ -42,9 +42,9 @@ class Starts:
         self.specs: list[RunSpec] = []
         self.dues: list[float | None] = []
 
-    async def start_run(self, spec: RunSpec) -> Any:
+    async def start_run(self, spec: RunSpec, *, run_id: str | None = None) -> Any:
         self.specs.append(spec)
-        return SimpleNamespace(id=f"run_{len(self.specs)}")
+        return SimpleNamespace(id=run_id or f"run_{len(self.specs)}")
 
 
 async def accept(spec: RunSpec) -> None:
