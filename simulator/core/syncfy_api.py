@@ -76,7 +76,13 @@ def id_param(params: Params, name: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise bad_input(f"{name} must be an id (text), not {api.json_kind(value)}", name)
-    return value
+    return without_nul(value, name)
+
+
+def site_filters(params: Params) -> dict[str, str]:
+    """The `id_site…` filters a request gives, each an id (text): unchecked, a list or an object matched nothing
+    and an empty one filtered nothing, where the other id filters answer 400."""
+    return {name: value for name in api.SITE_FILTERS if (value := id_param(params, name)) is not None}
 
 
 def not_found(what: str, oid: str) -> NotFound:
@@ -210,7 +216,8 @@ class SyncfyBackend:
     async def credentials(self, caller: Caller, params: Params, *, with_disabled: bool) -> list[dict[str, Any]]:
         skip, limit = paging(params)
         views = await self._scope(caller, params, deleted_too=with_disabled)
-        bodies = [v.body for v in views if api.site_matches(api.SiteRef.of(v.body), params)]
+        sites = site_filters(params)
+        bodies = [v.body for v in views if api.site_matches(api.SiteRef.of(v.body), sites)]
         return [api.public_credential(b, with_disabled) for b in bodies[skip : skip + limit]]
 
     # -- accounts, transactions, attachments ---------------------------------------------------------------
@@ -222,8 +229,9 @@ class SyncfyBackend:
             return await self._tagged(kind, caller, only)
         out: list[query.Segment] = []
         windowed = params.get("dt_refresh_from") not in (None, "") or params.get("dt_refresh_to") not in (None, "")
+        sites = site_filters(params)
         for view in await self._scope(caller, params):
-            if not api.site_matches(view.owner.site, params):
+            if not api.site_matches(view.owner.site, sites):
                 continue
             out.extend(_segments(kind, view, windowed))
         return out
@@ -372,13 +380,11 @@ def _filters(kind: str, params: Params) -> query.Filters:
         since, until = api.unix(params, "dt_refresh_from"), api.unix(params, "dt_refresh_to")
     except ValueError as exc:
         raise bad_input(str(exc), "dt_refresh_from") from None
-    only = params.get(f"id_{kind[:-1]}") if kind != "accounts" else None
-    account = params.get("id_account")
     return query.Filters(
         since=since,
         until=until,
-        id_account=str(account) if account else None,
-        only=str(only) if only else None,
+        id_account=id_param(params, "id_account"),
+        only=id_param(params, f"id_{kind[:-1]}") if kind != "accounts" else None,
         # Documented for transactions (both) and accounts (`is_disable`); elsewhere ignored, as Syncfy's own.
         attached=flag_filter(params, "has_attachment") if kind == "transactions" else None,
         disabled=flag_filter(params, "is_disable") if kind != "attachments" else None,

@@ -118,7 +118,8 @@ class CredentialFlows:
             if existing is not None and row is not None:
                 flow = row["flow"]
                 if row["step"] != WAITING_STEP or flow.get("login") in (None, login):
-                    return _registered(existing, flow["credential"]["job"], masked, new=False)
+                    # The credential as it stands: the login just given is not taken, so its mask is not shown.
+                    return _registered(existing, flow["credential"]["job"], row["username"] or masked, new=False)
             id_credential, job = await self._start_job(user, site, existing, masked, login)
         return _registered(id_credential, job, masked, new=existing is None)
 

@@ -1,6 +1,7 @@
 """`id_user` with an API key is a user's id, text: any other JSON value is Syncfy's 400 naming it on every route,
 as the id filters are. Read as its Python text, a list holding a user's id scoped the request to a user of that
-name: an empty list answered, as for a user with no data."""
+name: an empty list answered, as for a user with no data. So are the account and site filters (`id_account`,
+`id_site…`), which the official SDK sends in the same JSON body."""
 
 from __future__ import annotations
 
@@ -32,3 +33,25 @@ def test_an_id_user_that_is_not_text_is_refused_naming_it(syncfy: httpx.Client, 
         envelope(answer, 400)
         assert "id_user" in answer.json()["message"], (value, answer.json())
     assert envelope(syncfy.post(route, json={"id_user": id_user}, headers=GET)) is not None  # as text: answered
+
+
+FILTERS = [
+    ("/v1/accounts", "id_account"),
+    ("/v1/transactions", "id_account"),
+    ("/v1/transactions/count", "id_account"),
+    ("/v1/transactions/count", "id_site"),
+    ("/v1/credentials", "id_site_organization"),
+    ("/v1/accounts", "id_site_organization_type"),
+]
+
+
+@pytest.mark.parametrize("route,field", FILTERS)
+def test_an_account_or_site_filter_that_is_not_text_is_refused_naming_it(
+    syncfy: httpx.Client, id_user: str, route: str, field: str
+) -> None:
+    """An empty list or object filtered nothing (every row counted); a number, a list or a NUL matched nothing."""
+    for value in [[], {}, 5, ["x"], "\u0000"]:
+        answer = syncfy.post(route, json={"id_user": id_user, field: value}, headers=GET)
+        envelope(answer, 400)
+        assert field in answer.json()["message"], (value, answer.json())
+    assert envelope(syncfy.post(route, json={"id_user": id_user, field: ""}, headers=GET)) is not None

@@ -169,4 +169,8 @@ def test_other_credentials_while_a_job_plays_its_steps_answer_that_job(
     other = {"id_site": BANK_SITE, "credentials": {"username": "bobby"}}
     again = envelope(syncfy.post("/v1/credentials", params={"id_user": id_user}, json=other))
     assert again["id_job"] == first["id_job"]
+    # The credential as it stands: the login just given was not taken, and its mask (b***y) is not shown.
+    assert again["username"] == first["username"] == "a*a"
+    listed = envelope(syncfy.get(f"/v1/credentials/{first['id_credential']}", params={"id_user": id_user}))
+    assert listed[0]["username"] == "a*a"
     refreshes(refreshed, first["id_credential"], 1)  # the job played to its end

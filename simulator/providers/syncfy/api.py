@@ -240,8 +240,11 @@ def organizations_sites(sites: Sequence[SiteRef]) -> list[dict[str, Any]]:
     return out
 
 
-def site_matches(site: SiteRef, filters: Mapping[str, Any]) -> bool:
-    """Whether `site` passes the catalogue's `id_site…` filters."""
+SITE_FILTERS = ("id_site", "id_site_organization", "id_site_organization_type")
+
+
+def site_matches(site: SiteRef, filters: Mapping[str, str]) -> bool:
+    """Whether `site` passes the catalogue's `id_site…` filters (`SITE_FILTERS`, each given as text)."""
     return all(filters.get(k) in (None, v) for k, v in site.ids().items())
 
 
