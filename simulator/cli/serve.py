@@ -61,7 +61,7 @@ def register(sub: Any) -> None:
     options.add(
         p,
         "--header-timeout",
-        f"seconds a client has to send a request head ({low:g} to {high:g})",
+        f"seconds a client has to send a request head, and may pause within a body ({low:g} to {high:g})",
         default=HEADER_TIMEOUT,
         type=option_types.seconds_between(low, high),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import resource
 import socket
 import threading
@@ -306,3 +307,76 @@ def _small_reader(port: int, buffer: int, path: str) -> socket.socket:
 def _whole(received: bytearray, length: int) -> bool:
     _, found, body = bytes(received).partition(b"\r\n\r\n")
     return bool(found) and len(body) >= length
+
+
+# --- clients that stop sending a body -----------------------------------------------------------------------
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """What comes on `sock` until the server closes it (10 s at most)."""
+    sock.settimeout(10)
+    answer = b""
+    with contextlib.suppress(ConnectionError):
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_body_that_stops_coming_is_answered_408_and_the_server_serves_on(tmp_path: Path) -> None:
+    """A client that announced 100 bytes and sent one held its connection, and the handler reading it, for good:
+    `--header-timeout` bounds each pause within a body too."""
+    served = Served(tmp_path, ["--header-timeout", "1"])
+    try:
+        with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
+            started = time.monotonic()
+            sock.sendall(b"POST /subscriptions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{")
+            answer = _answer(sock)
+            waited = time.monotonic() - started
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 "), answer
+        assert json.loads(body)["errors"] == [
+            {"field": "body", "message": "nothing more of the request body came for 1s"}
+        ]
+        assert 1 <= waited < 8, waited
+        assert healthy(served.url)
+        assert httpx.get(f"{served.url}/subscriptions", timeout=5).json()["data"] == []
+    finally:
+        served.stop()
+    assert "Traceback" not in served.log() and " ERROR " not in served.log(), served.log()
+    assert "closing a connection that sent nothing more of its request body for 1s" in served.log()
+
+
+def test_a_slow_but_steady_body_and_one_waiting_for_100_continue_are_answered() -> None:
+    """The limit is on each pause, not on the whole body; and a client that waits for `100 Continue` sends
+    nothing until the application asks for the body, however late it asks."""
+
+    async def echo(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] == "/late":
+            await asyncio.sleep(1.5)  # the application reads the body three limits after the head came
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})
+
+    server = AppServer().start(echo, lifespan="off", header_timeout=0.5)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"POST /steady HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nConnection: close\r\n\r\n")
+            for byte in b"steady":  # 1.8 s in all, never 0.5 s without a byte
+                time.sleep(0.3)
+                sock.sendall(bytes([byte]))
+            assert _answer(sock).endswith(b"\r\n\r\nsteady")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /late HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n"
+                b"Connection: close\r\n\r\n"
+            )
+            assert sock.recv(64).startswith(b"HTTP/1.1 100 ")
+            sock.sendall(b"late")
+            assert _answer(sock).endswith(b"\r\n\r\nlate")
+    finally:
+        server.stop()

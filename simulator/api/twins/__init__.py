@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.types import Scope
 
-from simulator import runtime
+from simulator import http_guard
 from simulator.api.problem import HttpError
 from simulator.api.twins import basistheory, syncfy
 from simulator.api.twins.syncfy import _http as syncfy_http
@@ -33,7 +33,7 @@ def refusal(scope: Scope, error: HttpError) -> Response | None:
 
 
 def unparsable(path: str, part: str, reason: str) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]] | None:
-    """A request the HTTP parser refused, under a twin's path, in that twin's shape (see `runtime.UNPARSABLE`);
+    """A request the HTTP parser refused, under a twin's path, in that twin's shape (see `http_guard.UNPARSABLE`);
     None for a path of the control API."""
     if path.startswith("/syncfy/"):
         response = syncfy_http.answer(400, None, f"the request is not valid HTTP/1.1: {reason} ({part})")
@@ -45,7 +45,7 @@ def unparsable(path: str, part: str, reason: str) -> tuple[bytes, bytes, list[tu
     return response.headers["content-type"].encode("latin-1"), bytes(response.body), kept
 
 
-runtime.UNPARSABLE.append(unparsable)
+http_guard.UNPARSABLE.append(unparsable)
 
 
 def mounts() -> list[Mount]:
