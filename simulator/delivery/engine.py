@@ -231,9 +231,14 @@ class DeliveryEngine(Publishing, Outcomes):
     def _hand_over(self, jobs: list[Job]) -> None:
         """Give a lane jobs a fault held back: its reads of the store skipped them, so it takes them as they are.
         On a shared store the lane may be another process's: the rows are let go there, each at a new position
-        after what that lane has read, in the order they go (as a closing batch moves)."""
+        after what that lane has read, in the order they go (as a closing batch moves). On a store of its own
+        they are let go where they stand, due when they go: a restart reads them in that order. Left marked
+        held, a restart took every one for a hold cut short, and sent the windows that had filled in their
+        arrival order, not the order the seed drew."""
         if self.leases is not None:
             self._let_go_at_the_end(jobs)
+        elif jobs:
+            self.store.let_go([(job.id, job.n, job.due) for job in jobs])
         for job in jobs:
             job.held_by = None
             lane = self._lanes.get(job.subscription_id)

@@ -205,8 +205,9 @@ class Store(OutboxReads, RunReads):
         self.writer.put_nowait(Op(states=({"_id": sub_id, "status": status, "consecutive_dead": consecutive_dead},)))
 
     def let_go(self, moves: Sequence[tuple[str, int, float]]) -> None:
-        """Queue (delivery id, new position, due time) for deliveries a process held back and lets go on a shared
-        store: the lane that sends them has read past their old position, so they go at a new one."""
+        """Queue (delivery id, position, due time) for deliveries a process held back and lets go: on a shared
+        store at a new position (the lane that sends them has read past their old one), on a store of its own at
+        the same one."""
         rows = [{"_id": i, "n": n, "next_attempt_at": due} for i, n, due in moves]
 
         async def call(conn: AsyncConnection) -> None:
