@@ -72,7 +72,8 @@ def _user(ctx: BuildContext) -> Entity:
     created = _now(ctx) - ctx.rng.uniform(3600, 30 * _DAY)
     if "id_external" in ctx.params:
         raw = ctx.params["id_external"]
-        external = None if raw is None else str(raw)
+        # Empty is none too: a parameter whose default is text takes text (`--param id_external=`), never null.
+        external = None if raw is None or raw == "" else str(raw)
     else:
         external = external_reference(ctx.rng, datetime.fromtimestamp(created, UTC))
     user = {
