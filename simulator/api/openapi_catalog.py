@@ -91,15 +91,16 @@ def override_branches() -> list[Schema]:
         common = {
             path: schema for path, schema in every[0].items() if all(other.get(path) == schema for other in every[1:])
         }
-        branches.append(
-            {
-                "title": provider.name,
-                "properties": {
-                    "type": {"enum": names},
-                    "overrides": {"type": "object", "additionalProperties": False, "properties": common},
-                },
-            }
-        )
+        branch: Schema = {
+            "title": provider.name,
+            "properties": {
+                "type": {"enum": names},
+                "overrides": {"type": "object", "additionalProperties": False, "properties": common},
+            },
+        }
+        if provider.name == "basistheory":
+            branch["anyOf"] = NATIVE_SECRET
+        branches.append(branch)
     return branches
 
 
@@ -176,23 +177,34 @@ def scenario_rules(scenarios: Mapping[str, Scenario], *, schedule: bool = False)
     """For a run's body (or a `schedule`'s): each known scenario with the parameters it declares (typed as its
     defaults, and as the steps that use them need) and, for Syncfy's, the start times its ids hold; or any other
     name (answered 404)."""
-    alike: dict[str, tuple[list[str], Schema]] = {}  # scenarios that take the same fields share a branch
+    alike: dict[str, tuple[list[str], Schema, str]] = {}  # scenarios that take the same fields share a branch
     for name, scenario in sorted(scenarios.items()):
         fields: Schema = {"params": params_schema(scenario)}
         if scenario.provider == "syncfy":  # its ids hold the times of 1970 to 2106
             fields["start_time"] = {"type": ["string", "null"], "pattern": formats.SYNCFY_DATE_TIME}
             if schedule:  # a one-off's run starts at its `at` (`core.validation.check_syncfy_times`)
                 fields["at"] = {"type": ["string", "null"], "pattern": formats.SYNCFY_DATE_TIME}
-        alike.setdefault(json.dumps(fields, sort_keys=True), ([], fields))[0].append(name)
+        key = json.dumps([scenario.provider, fields], sort_keys=True)
+        alike.setdefault(key, ([], fields, scenario.provider))[0].append(name)
     branches: list[Schema] = []
-    for names, fields in alike.values():
+    for names, fields, provider in alike.values():
         branch: Schema = {"properties": {"scenario": {"enum": names}, **fields}}
         if schedule and "start_time" in fields:
             branch["anyOf"] = SYNCFY_SCHEDULE_START
+        if provider == "basistheory":
+            branch["anyOf"] = NATIVE_SECRET
         branches.append(branch)
     branches.append({"title": "(unknown)", "properties": {"scenario": {"not": {"enum": sorted(scenarios)}}}})
     return {"oneOf": branches}
 
+
+# A Basis Theory event for a `target` is signed with the provider's key, which takes no secret: a `secret` there
+# needs a `signing` of its own (`models.target_rules.check_native_secret`).
+NATIVE_SECRET: list[Schema] = [
+    {"properties": {"target": {"type": "null"}}},
+    {"properties": {"secret": {"type": "null"}}},
+    {"required": ["signing"], "properties": {"signing": {"not": {"type": "null"}}}},
+]
 
 # A Syncfy schedule starting in its ids' last ten years (by its `start_time`, or a one-off's `at`) needs a seed
 # (`formats.SYNCFY_UNSEEDED_DATE_TIME`).

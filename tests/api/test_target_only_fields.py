@@ -5,10 +5,12 @@ is recorded as that, not as null, which means every matching subscription."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
 from simulator.core.schedules import Schedules
 from simulator.models import answers as schemas
@@ -101,3 +103,14 @@ def test_a_secret_that_basis_theorys_own_signing_would_never_use_is_refused(api:
     assert api.post(path, json={**syncfy, **given}).status_code in (201, 202)
     standard = {"target": TARGET, "signing": "standard", "secret": "whsec_" + "A" * 32}
     assert api.post(path, json={**basistheory, **standard}).status_code in (201, 202)  # a scheme that takes one
+    # The served document says so too: a client generating requests from it never has the first one refused.
+    allows = _document(api, path)
+    assert not allows({**basistheory, **given})
+    assert allows({**syncfy, **given}) and allows({**basistheory, **standard}) and allows(basistheory)
+
+
+def _document(api: httpx.Client, path: str) -> Callable[[dict[str, Any]], bool]:
+    """Whether the served OpenAPI document allows a body for `POST path`."""
+    doc = api.get("/openapi.json").json()
+    schema = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return Draft202012Validator({**schema, "components": doc["components"]}).is_valid
