@@ -167,7 +167,8 @@ def _shortest(steps: tuple[Step, ...]) -> float:
         if isinstance(step, Wait):
             total += distributions.bounds(step.distribution)[0]
         elif isinstance(step, Repeat):  # a `for` repeat passes at least once
-            total += _shortest(step.steps) * (1 if step.for_seconds is not None else int(step.count or 0))
+            passes = 1 if step.for_seconds is not None else min(int(step.count or 0), 10**300)
+            total += _shortest(step.steps) * float(passes)  # capped as `_work` caps: past a float, an OverflowError
         elif isinstance(step, Choose | Parallel):
             spans = [_shortest(steps) for _, steps in inner_steps(step, ())]
             total += min(spans) if isinstance(step, Choose) else max(spans)

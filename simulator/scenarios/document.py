@@ -17,7 +17,10 @@ import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
 from simulator.errors import FieldError, InvalidInput, spelled
-from simulator.json_input import MAX_DEPTH  # a scenario nests steps about three levels per repeat, choose, parallel
+from simulator.json_input import (
+    LONE_SURROGATE,
+    MAX_DEPTH,  # a scenario nests steps about three levels per repeat, choose, parallel
+)
 from simulator.scenarios.model import FieldPath, field_path
 
 KINDS = ("emit", "wait", "repeat", "choose", "parallel")
@@ -41,6 +44,7 @@ _UNICODE_BREAKS = "\x85\u2028\u2029"
 _PRIVATE_USE = (range(0xE000, 0xF900), range(0xF0000, 0xFFFFE), range(0x100000, 0x10FFFE))
 # The line breaks left once those are swapped, as PyYAML counts them (and YAML 1.2): LF, CRLF and a lone CR.
 _LINE_BREAK = re.compile(r"\r\n?|\n")
+_SURROGATE = "a lone UTF-16 surrogate is not text: expected text that UTF-8 can hold"
 # The scalars whose text YAML converts, and may fail to: what each must be.
 _READ = {
     _INT: "a whole number",
@@ -202,6 +206,11 @@ class _Document:
             if unreadable is not None:
                 self.problems.append(self.error(path, unreadable))
                 node.tag = _NULL  # reported: read as nothing, which the checks after this one leave alone
+        elif first and isinstance(node, yaml.ScalarNode) and LONE_SURROGATE.search(str(node.value)):
+            # `"\ud800"` in a description or a parameter passed, and every answer that showed it failed to encode
+            # (a 500 for the whole list of scenarios, a run stored and then unreadable).
+            self.problems.append(self.error(path, _SURROGATE))
+            node.tag, node.value = _NULL, "null"
         if isinstance(node, yaml.ScalarNode):
             return
         active.add(id(node))
@@ -219,6 +228,12 @@ class _Document:
                     self.problems.append(FieldError(field_path(path), problem, self.source, self._written))
                 continue
             name = str(knode.value)
+            if LONE_SURROGATE.search(name):  # a name no answer or line could show
+                if first:
+                    self.problems.append(
+                        FieldError(field_path(path), f"a key: {_SURROGATE}", self.source, self._written)
+                    )
+                name = LONE_SURROGATE.sub("\ufffd", name)
             if first and knode.tag != _MERGE and (knode.tag != _STR or name in keys):
                 problem = (
                     "is not a string: expected a text key (quote it)"
@@ -237,15 +252,19 @@ class _Document:
     def _unreadable(self, node: yaml.ScalarNode) -> str | None:
         """What is wrong with a whole number, number or boolean YAML cannot read (`!!bool maybe`, `!!int abc`, a
         number of more digits than Python reads), else None."""
+        limit = sys.get_int_max_str_digits()
         try:
-            self._loader.yaml_constructors[node.tag](self._loader, node)
+            value = self._loader.yaml_constructors[node.tag](self._loader, node)
         except (KeyError, ValueError, TypeError, OverflowError):
             pass
         else:
-            return None
+            # Written in hexadecimal, octal, binary or base 60, a whole number is read whatever its length, and
+            # failed later, each time it was written out in decimal (a traceback, a 500).
+            if node.tag != _INT or not limit or abs(value) < _decimal_bound(limit):
+                return None
+            return f"a whole number of more than {limit} digits is too long to read: expected at most {limit} digits"
         text = str(node.value)
         digits = sum(c.isdigit() for c in text)
-        limit = sys.get_int_max_str_digits()
         if node.tag == _INT and limit and digits > limit:
             return f"a whole number of {digits} digits is too long to read: expected at most {limit} digits"
         shown = repr(text) if len(text) <= 40 else repr(text[:40]) + "…"
@@ -494,3 +513,9 @@ def _message(keyword: str, value: Any, instance: Any, expected: str | None) -> s
     if keyword == "pattern" and expected and expected.startswith("a duration"):
         return f"not a duration: {got} (expected {expected})"
     return f"expected {expected}, got {got}" if expected else f"{got}: {keyword} {value!r} not satisfied"
+
+
+@cache
+def _decimal_bound(digits: int) -> int:
+    """The smallest whole number of more than `digits` decimal digits."""
+    return 10**digits

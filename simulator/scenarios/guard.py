@@ -4,8 +4,8 @@ A run plans its timeline where it sends its events, one emit at a time: the step
 without a pause. `checks.silent_problems` refuses a repeat that would play more than MAX_SILENT of them where the
 steps show it. What no check of the steps can see is caught here, when the run gets there: an emit behind a branch
 that is almost never picked, a count that a parameter makes 0, a `repeat {for}` whose waits have become too small
-to move a time that far from the start. Without it such a run planned those steps forever, holding the process
-that sends (a server stopped answering, even to be stopped).
+to move a time that far from the start (with an emit in each pass too). Without it such a run planned those
+steps forever, holding the process that sends (a server stopped answering, even to be stopped).
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from simulator.scenarios.model import Repeat, Step, field_path, walk_paths
 # inside (None for one that is not), a chain from the innermost out. One is made each time a repeat begins: a plain
 # tuple, made in a third of a named one's time (a repeat inside a repeat begins again in every pass).
 Open = tuple[int, float, Repeat, "Open | None"]
+# Passes in a row of a `repeat {for}` that leave the time where it was, each emitting, before the run ends with the
+# repeat's error: its end is never reached (see `Guard.still`).
+MAX_STILL_PASSES = 1_000
 
 
 class Guard:
@@ -54,6 +57,14 @@ class Guard:
         message = _SILENT
         if step.for_seconds is not None and t == began_at:
             message = _STILL.format(t)
+        self._refuse(step, message)
+
+    def still(self, step: Repeat, t: float) -> None:
+        """Raise ScenarioInvalid for a `repeat: {for: ...}` whose last MAX_STILL_PASSES passes left the time
+        where it was: each emitted, so `check` never saw it, and it never reached its end."""
+        self._refuse(step, _NOT_MOVING.format(MAX_STILL_PASSES, t))
+
+    def _refuse(self, step: Repeat, message: str) -> None:
         # Its path is found when it is needed: each repeat of bound steps is an object of its own (`runner.bind`
         # makes one per place, an alias's included), and the timeline carries no paths while it plays.
         path = next((p for p, each in walk_paths(self.steps) if each is step), ("steps",))
@@ -69,4 +80,8 @@ _STILL = (
     f"this repeat played more than {MAX_SILENT} steps without emitting an event or moving the time ({{:g}} s into "
     "the timeline, where a wait shorter than the time can tell apart moves it no further), so repeat {{for: ...}} "
     "would never end: expected longer waits"
+)
+_NOT_MOVING = (
+    "this repeat played {} passes in a row without moving the time ({:g} s into the timeline, where a wait shorter "
+    "than the time can tell apart moves it no further), so repeat {{for: ...}} would never end: expected longer waits"
 )

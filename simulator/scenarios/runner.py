@@ -29,7 +29,7 @@ from simulator.providers.base import EventType
 from simulator.scenarios import checks, distributions, lookahead, offload
 from simulator.scenarios.checks import override_problems
 from simulator.scenarios.coercion import coerce
-from simulator.scenarios.guard import Guard, Open
+from simulator.scenarios.guard import MAX_STILL_PASSES, Guard, Open
 from simulator.scenarios.model import (
     Branch,
     Choose,
@@ -285,8 +285,13 @@ def _repeat(step: Repeat, t: float, rng: random.Random, guard: Guard, inside: Op
         return t
     # An iteration starts only while less than `for` has elapsed; the last one runs to its end.
     end = t + float(step.for_seconds)
+    still = 0  # passes in a row that left the time where it was
     while t < end:
+        before = t
         t = yield from _sequence(step.steps, t, rng, guard, inside)
+        still = still + 1 if t == before else 0
+        if still >= MAX_STILL_PASSES:
+            guard.still(step, t)
     return t
 
 

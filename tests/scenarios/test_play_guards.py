@@ -26,7 +26,7 @@ from simulator import cli
 from simulator.core import validation
 from simulator.errors import InvalidInput
 from simulator.models import Event
-from simulator.scenarios import ScenarioInvalid, distributions, load_text, offload, play, runner
+from simulator.scenarios import ScenarioInvalid, distributions, guard, load_text, offload, play, runner
 from simulator.testing import WebhookSim
 from simulator.testing.receiver import Receiver
 from tests.api.harness import eventually
@@ -114,8 +114,30 @@ def test_a_repeat_for_whose_waits_no_longer_move_the_time_ends_saying_so() -> No
     assert types == []
     [problem] = error.errors
     assert (problem.line, problem.field) == (5, "steps[1].repeat")
-    assert "without emitting an event or moving the time" in problem.message
+    assert f"played {guard.MAX_STILL_PASSES} passes in a row without moving the time" in problem.message
     assert "repeat {for: ...} would never end" in problem.message
+
+
+STILL_EMITTING = """name: still-emitting
+provider: syncfy
+steps:
+  - emit: credentials.created
+  - wait: 100000000000
+  - repeat: {for: 10ms}
+    steps:
+      - wait: 0.000001
+      - emit: credentials.updated
+"""
+
+
+def test_a_repeat_for_that_emits_in_each_pass_but_no_longer_moves_the_time_ends_saying_so() -> None:
+    """1e11 s in, a wait of 1 µs leaves the time as it was: each pass emitted, so no pass was silent, and the
+    run went on planning events for ever."""
+    types, error = planned(STILL_EMITTING, "still-emitting.yaml")
+    assert types == ["credentials.created"] + ["credentials.updated"] * guard.MAX_STILL_PASSES
+    [problem] = error.errors
+    assert (problem.line, problem.field) == (6, "steps[2].repeat")
+    assert f"played {guard.MAX_STILL_PASSES} passes in a row without moving the time" in problem.message
 
 
 def test_the_repeat_named_is_the_one_that_began_after_the_last_event() -> None:
