@@ -17,6 +17,7 @@ from typing import Any
 from simulator import __version__
 from simulator.cli.options import refuse_bad_switches
 from simulator.errors import ECHOED, SimError, quoted
+from simulator.escapes import escape_controls
 
 # Each command's module (`simulator.cli.<module>`), which adds it to the tree with `handler` set to the function
 # that runs it; in this order in `--help`. A command line imports only its command's module: all of them at once
@@ -114,10 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
         return code
     except SimError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
+        # Escaped: a detail can hold a file's name or a value from a file, and a control character in either
+        # forged a line or rewrote the terminal.
+        print(f"error: {escape_controls(exc.detail)}", file=sys.stderr)
         for err in exc.errors:
             if str(err) not in exc.detail and err.message not in exc.detail:  # each problem said once
-                print(f"  {err}", file=sys.stderr)
+                print(f"  {escape_controls(str(err))}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # The reader went away (`webhook-sim events | head`): end quietly, as a filter does. Python would report

@@ -15,6 +15,7 @@ from typing import Any
 from simulator.cli import option_types, options
 from simulator.cli.summary import duration
 from simulator.errors import FieldError, InvalidInput
+from simulator.escapes import escape_controls
 from simulator.timeutil import now_utc, utc
 
 # The options that shape the timeline of the scenario NAME describes: without NAME, the list has none to shape.
@@ -66,17 +67,22 @@ def scenarios_command(args: argparse.Namespace) -> int:
         # A folder that is not there is a wrong option, said before anything is listed: the built-in scenarios on
         # stdout, then exit 2, reached a pipe (`--json | jq`) as a whole list. A broken file in a folder is
         # said after the rest are listed, as `GET /scenarios` lists them with its errors.
-        for err in errors:
-            print(f"error: {err}", file=sys.stderr)
+        _said(errors)
         return 2
     if args.json:
         print(json.dumps([s.summary() for s in found.values()], indent=2))
     else:
         for s in found.values():
-            print(f"{s.name:<36} {s.provider:<12} {s.description}")
-    for err in errors:
-        print(f"error: {err}", file=sys.stderr)
+            print(f"{s.name:<36} {s.provider:<12} {escape_controls(' '.join(s.description.split()))}")
+    _said(errors)
     return 2 if errors else 0
+
+
+def _said(errors: list[FieldError]) -> None:
+    """One line per problem: a file named with a line break or an escape sequence forged lines, or rewrote the
+    terminal."""
+    for err in errors:
+        print(f"error: {escape_controls(str(err))}", file=sys.stderr)
 
 
 def _refuse_without_name(args: argparse.Namespace) -> None:
@@ -175,13 +181,14 @@ def describe(args: argparse.Namespace) -> int:
         out["complete"] = preview.count is not None
         print(json.dumps(out, indent=2))
         return 0
-    described = " ".join(scenario.description.split())
+    described = escape_controls(" ".join(scenario.description.split()))
     print(f"{scenario.name} ({scenario.provider})" + (f": {described}" if described else ""))
     if scenario.observe:
-        print(f"observe: {' '.join(scenario.observe.split())}")
+        print(f"observe: {escape_controls(' '.join(scenario.observe.split()))}")
     print("parameters:" if scenario.params else "parameters: none")
     for param in scenario.params.values():
-        print(f"  {param.name} = {json.dumps(param.default)}  {param.description}".rstrip())
+        described = escape_controls(" ".join(param.description.split()))
+        print(f"  {param.name} = {json.dumps(param.default)}  {described}".rstrip())
     print(f"timeline for seed {args.seed}: {_extent(preview)}")
     for offset, etype in preview.rows:
         print(f"  +{_offset(offset)}  {etype}")
@@ -224,8 +231,7 @@ def validate_command(args: argparse.Namespace) -> int:
     from simulator.scenarios import loader
 
     errors = loader.validate_files([Path(f) for f in args.files])
-    for err in errors:
-        print(f"error: {err}", file=sys.stderr)
+    _said(errors)
     if not errors:
         print(f"{len(args.files)} file(s) valid")
     return 2 if errors else 0
