@@ -234,10 +234,11 @@ class _Document:
                         FieldError(field_path(path), f"a key: {_SURROGATE}", self.source, self._written)
                     )
                 name = LONE_SURROGATE.sub("\ufffd", name)
-            if first and knode.tag != _MERGE and (knode.tag != _STR or name in keys):
+            # A merge key (`<<: *a`) is a key too: given twice, PyYAML took both, where any other key is refused.
+            if first and (knode.tag not in (_STR, _MERGE) or name in keys):
                 problem = (
                     "is not a string: expected a text key (quote it)"
-                    if knode.tag != _STR
+                    if knode.tag not in (_STR, _MERGE)
                     else "appears twice: expected each key once in a mapping"
                 )
                 self.problems.append(

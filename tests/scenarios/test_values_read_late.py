@@ -2,7 +2,7 @@
 written in hexadecimal, octal, binary or base 60 past the 4,300 digits Python writes out in decimal, a lone UTF-16
 surrogate in any text (a description, a parameter, a key), and a repeat count past a float. Each is refused with its
 line and field, as any invalid value is; and telling which problems sit inside others no longer takes time in the
-square of a long field's length."""
+square of a long field's length. A merge key given twice is refused as any key given twice."""
 
 from __future__ import annotations
 
@@ -106,3 +106,13 @@ def test_only_prefixes_as_long_as_a_told_field_are_looked_up(monkeypatch: pytest
     _Counting.looked_up = 0
     assert not told.covers("steps[2].with." + "a." * 200_000)
     assert _Counting.looked_up <= 1 + len(told.lengths)
+
+
+def test_a_merge_key_given_twice_is_refused_as_any_key_given_twice() -> None:
+    text = (
+        HEAD
+        + "x-a: &a {emit: credentials.created}\nsteps:\n  - {<<: *a, emit: credentials.updated}\n  - {<<: *a, <<: *a}\n"
+    )
+    [(line, field, message)] = problems(text)
+    assert (line, field) == (6, 'steps[1]["<<"]')
+    assert message == "key '<<' appears twice: expected each key once in a mapping"
