@@ -24,8 +24,7 @@ async def public_key(call: Call) -> Response:
 
 
 async def reset(call: Call) -> None:
-    await call.api.schedules.clear()
-    await call.sim.reset()
+    await call.sim.reset(first=call.api.schedules.clear)
 
 
 ENDPOINTS = [

@@ -7,6 +7,7 @@ and runs lives here (or in `subscriptions`, `runs`, `schedules`, `validation`), 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
@@ -35,6 +36,8 @@ from simulator.store import Store
 from simulator.store.leases import LEASE_TTL, Leases
 from simulator.store.remote import RemoteChanges
 from simulator.timeutil import iso_ms, now_utc
+
+log = logging.getLogger("webhook_sim.store")
 
 
 class Simulator:
@@ -78,6 +81,8 @@ class Simulator:
         holds leases on (none when not `sends`); a lease lapses `lease_ttl` seconds after its holder stops. With
         `claims` (by default a worker's) it plays the runs waiting on the shared store for a player."""
         store = await Store.open(db, lease_ttl=lease_ttl)
+        if await store.finish_reset():  # before anything it deleted could be resumed, sent or fired
+            log.warning("a reset was under way when the store was last used: it is finished now")
         if faults is None:
             faults = FaultInjector()
         leases = Leases(store.engine, kind=role, sends=sends, ttl=lease_ttl) if store.shared else None
@@ -301,10 +306,15 @@ class Simulator:
             self._redelivering.difference_update(claimed)
         return redone
 
-    async def reset(self) -> None:
+    async def reset(self, first: Callable[[], Awaitable[None]] | None = None) -> None:
         """Forget everything: runs stop, subscriptions and history are deleted. Emits, new subscriptions and
-        resends under way end first; those asked meanwhile wait for the reset, and land after it."""
+        resends under way end first; those asked meanwhile wait for the reset, and land after it. `first` (the
+        schedules' clearing) is the reset's first step. A process stopped half-way leaves the reset marked in
+        the store, and the next one to open it finishes it (see `store.reset_mark`)."""
         async with self._writes.exclusive():
+            await self.store.mark_reset()
+            if first is not None:
+                await first()
             await self._reset()
 
     async def _reset(self) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from simulator.errors import FieldError, InvalidInput, StoreUnavailable
 from simulator.models import Attempt, Delivery, Run, Subscription
-from simulator.store import codec, holds, postgres, schema
+from simulator.store import codec, holds, postgres, reset_mark, schema
 from simulator.store import tables as t
 from simulator.store.body_search import body_contains
 from simulator.store.leases import LEASE_TTL
@@ -278,10 +278,28 @@ class Store(OutboxReads, RunReads):
 
         await self.writer.submit(call)
 
+    async def mark_reset(self) -> None:
+        """Keep that a reset is under way until `reset` ends it (see `reset_mark`)."""
+
+        async def call(conn: AsyncConnection) -> None:
+            for stmt in reset_mark.mark():
+                await conn.execute(stmt)
+
+        await self.writer.submit(call)
+
+    async def finish_reset(self) -> bool:
+        """Finish a reset a stopped process left under way, schedules included; whether there was one."""
+        if await self.get_setting(reset_mark.SETTING) is None:
+            return False
+        await self.writer.submit(reset_mark.clear_schedules)
+        await self.reset()
+        return True
+
     async def reset(self) -> None:
         async def call(conn: AsyncConnection) -> None:
             for table in (*TWIN_TABLES, t.attempts, t.deliveries, t.events, t.runs, t.subscriptions):
                 await conn.execute(table.delete())
+            await conn.execute(reset_mark.forget())  # the reset is done: with what it deleted, or not at all
 
         if self.records is not self.writer:
             await self.records.barrier()  # the records queued so far, before what they record is deleted
