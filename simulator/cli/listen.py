@@ -54,6 +54,7 @@ from simulator import json_input, signing
 from simulator.cli import listen_forward, listen_server, option_types, options
 from simulator.cli.listen_lines import Arrival, PipeConsole, body_text, header, json_line, text_line
 from simulator.cli.listen_options import ListenOptions, options_from
+from simulator.credentials import mask_url
 from simulator.errors import InvalidInput
 from simulator.receiving import detect_scheme, dig, event_ids_of, refused
 from simulator.runtime import bind_tcp, set_within, stop_signals_end_quietly
@@ -363,7 +364,7 @@ def _banner(
         key = "--public-key" if options.public_pem else "the development key"
     console.print(f"verifying {checks}; basistheory with {key}", highlight=False)
     if options.forward_to:
-        console.print(f"forwarding to {options.forward_to}", highlight=False)
+        console.print(f"forwarding to {mask_url(options.forward_to)}", highlight=False)
     if options.fail_rate:
         console.print(f"failing {options.fail_rate:.0%} with 500 (seed {options.seed})", highlight=False)
     if options.reject_invalid:

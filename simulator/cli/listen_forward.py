@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 import httpx
 from starlette.responses import Response
 
+from simulator.credentials import mask_url
 from simulator.delivery.sender import RESPONSE_EXCERPT
+from simulator.escapes import escape_controls
 
 # Seconds for the whole answer: under the 30 s a subscription's sender waits by default, so that the sender hears
 # why instead of timing out itself.
@@ -44,7 +46,7 @@ async def forward(
 ) -> tuple[Response, str]:
     """Relay `request` (method, URL, body, headers); the answer to give the sender, and the note to print. Once
     `stopping` is set, a forward still waiting for its answer ends, answered 503."""
-    url = request[1]
+    url = mask_url(request[1])  # as shown: a password in the URL is never printed
     try:
         status, headers, content = await asyncio.wait_for(_unless_stopped(_fetch(client, request), stopping), deadline)
     except _Stopped:
@@ -53,8 +55,12 @@ async def forward(
         return _failed(504, f"no whole answer from {url} within {deadline:g} s")
     except _TooLong:
         return _failed(502, f"the answer from {url} is longer than {RESPONSE_EXCERPT // 1024} KiB")
-    except httpx.ConnectError:
-        return _failed(502, f"connection refused by {url} (is it running?)")
+    except httpx.ConnectError as exc:
+        if "refused" in str(exc).lower():
+            return _failed(502, f"connection refused by {url} (is it running?)")
+        # A TLS handshake that failed (https:// to a plain-HTTP app, a certificate not trusted), a name not
+        # resolved: the app may well be running, and "refused" sent its user looking in the wrong place.
+        return _failed(502, f"could not connect to {url}: {escape_controls(str(exc)) or type(exc).__name__}")
     except httpx.HTTPError as exc:
         return _failed(502, f"{type(exc).__name__}: {exc}")
     if not 100 <= status <= 599:  # the HTTP parser reads any three digits; the server would drop the connection
