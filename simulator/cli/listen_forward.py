@@ -56,7 +56,7 @@ async def forward(
     except _TooLong:
         return _failed(502, f"the answer from {url} is longer than {RESPONSE_EXCERPT // 1024} KiB")
     except httpx.ConnectError as exc:
-        if "refused" in str(exc).lower():
+        if _refused(exc):
             return _failed(502, f"connection refused by {url} (is it running?)")
         # A TLS handshake that failed (https:// to a plain-HTTP app, a certificate not trusted), a name not
         # resolved: the app may well be running, and "refused" sent its user looking in the wrong place.
@@ -66,6 +66,17 @@ async def forward(
     if not 100 <= status <= 599:  # the HTTP parser reads any three digits; the server would drop the connection
         return _failed(502, f"{url} answered {status}, which is no HTTP status (100-599)")
     return Response(content, status_code=status, headers=headers), f"→ {url}"
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a failed connection was refused: somewhere in its causes (the async client says "All connection
+    attempts failed", caused by the refusal)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 async def _unless_stopped(work: Coroutine[Any, Any, T], stopping: asyncio.Event | None) -> T:
