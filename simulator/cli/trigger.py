@@ -17,11 +17,13 @@ import re
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from simulator import catalog
+from simulator import catalog, signing
 from simulator.cli import option_types, options, remote, retries
 from simulator.cli.trigger_report import Report
 from simulator.client import ApiError, Client, DeliveryInfo
@@ -155,48 +157,56 @@ def _refuse_without_target(args: argparse.Namespace) -> None:
 def _through_server(
     args: argparse.Namespace, etype: catalog.EventType, overrides: dict[str, Any], retry: dict[str, Any] | None
 ) -> int:
-    with remote.identified(args) as api:
-        made = None
+    with remote.identified(args) as api, _terminated_as_interrupt():
         fields: dict[str, Any] = {"seed": args.seed}
+        secret = args.secret
         if args.subscription:
             fields["subscriptions"] = list(args.subscription)
-        elif args.target and (args.signing or args.secret or retry):
-            # The API's ad-hoc target signs with a secret of its own: a subscription says how to sign and retry.
-            made = api.create_subscription(
-                args.target,
-                events=[etype.key],
-                signing=args.signing,
-                secret=args.secret,
-                retry=retry,
-                disable_after=0,
-            )
-            fields["subscriptions"] = [made.id]
         elif args.target:
-            fields["target"] = args.target
+            # The event's own target, which the server sends this event alone (never a later one, as a subscription
+            # made for it was sent every later event of its type once this command had ended). A secret it would
+            # generate is never shown: one made here is, where a scheme was asked for that takes one.
+            scheme = args.signing or catalog.get_provider(etype.provider).native_signing
+            if secret is None and (args.signing or retry) and scheme in ("syncfy", "standard"):
+                secret = signing.new_secret(scheme)
+            fields.update(target=args.target, signing=args.signing, secret=secret, retry=retry)
         try:
             event = api.emit(etype.key, overrides, **fields)
-        except ApiError:
-            if made is not None:  # nothing was sent: the subscription made for it goes too
-                api.delete_subscription(made.id)
-            raise
-        if made is not None:
-            _say_secret(args, etype, made.secret)
+        except _Terminated:  # before the event existed: nothing to say
+            return 143
+        if args.target and not args.subscription:
+            _say_secret(args, etype, secret)
         for skipped in event.skipped:
             print(f"not sent to {skipped.subscription}: {skipped.reason}", file=sys.stderr)
         report = Report(event.id, event.type, event.deliveries, args.target, args.format)
         report.begin(args.wait)
         try:
             _watch(api, report, args.wait)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Terminated) as stop:
             _last_look(args, report)
             report.end(why="interrupted; the server goes on delivering it")
-            _leave(api, made, report)
             print(RESUME, file=sys.stderr)
-            return 130
+            return 143 if isinstance(stop, _Terminated) else 130
         if args.wait:  # `--wait 0` says each delivery's id alone: its state is not waited for
             report.end()
-        _leave(api, made, report)
         return 0 if args.wait == 0 and report.ids else report.code()
+
+
+class _Terminated(Exception):
+    """SIGTERM (how CI cancels a step) while waiting on the server: ended as Ctrl-C is, state printed."""
+
+
+@contextmanager
+def _terminated_as_interrupt() -> Iterator[None]:
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second one ends the command at once
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _watch(api: Client, report: Report, timeout: float) -> None:
@@ -222,16 +232,6 @@ def _last_look(args: argparse.Namespace, report: Report) -> None:
             report.seen([api.get_delivery(i) for i in report.ids if i not in report.told])
     except (KeyboardInterrupt, ApiError, httpx.HTTPError, ValueError):
         return  # what the wait last read is printed
-
-
-def _leave(api: Client, made: Any, report: Report) -> None:
-    """Delete the subscription made for `--target` once its deliveries are final; else say that it stays."""
-    if made is None:
-        return
-    if report.all_final():
-        api.delete_subscription(made.id)  # made for this event alone; its deliveries stay listed
-    else:
-        print(f"subscription {made.id} stays until its delivery ends", file=sys.stderr)
 
 
 # -- in this process ------------------------------------------------------------------------------------------

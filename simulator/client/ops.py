@@ -166,9 +166,11 @@ class Ops:
         seed: int | None = None,
         signing: str | None = None,
         secret: str | None = None,
+        retry: Mapping[str, Any] | None = None,
     ) -> Op[EmittedEvent]:
         """Emit one event now; `overrides` sets dotted paths (`{"payload.is_executing": 0}`). With `target`,
-        `signing` and `secret` are how its deliveries are signed (no secret: one the server generates)."""
+        `signing` and `secret` are how its deliveries are signed (no secret: one the server generates), and
+        `retry` how they are retried (`{"max_attempts": 3, "delays": [1, 5]}`)."""
         body = _given(
             type=type,
             overrides=dict(overrides or {}),
@@ -177,6 +179,7 @@ class Ops:
             seed=seed,
             signing=signing,
             secret=secret,
+            retry=None if retry is None else dict(retry),
         )
         return Op("POST", "/events", _one(EmittedEvent), body=body)
 

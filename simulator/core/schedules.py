@@ -42,7 +42,7 @@ from simulator.core.schedule_catchup import PlannedExecutor, catch_up, editing
 from simulator.credentials import mask_url
 from simulator.errors import Conflict, FieldError, InvalidInput, NotFound, SimError
 from simulator.ids import derived_id, new_id
-from simulator.models.inputs import RunSpec, ScheduleSpec
+from simulator.models.inputs import RUN_TARGET_FIELDS, RunSpec, ScheduleSpec
 from simulator.models.records import Run
 from simulator.models.target_rules import TARGET_ONLY_DEFAULTS
 from simulator.signing import mask_secret
@@ -439,4 +439,4 @@ def _untargeted(run: dict[str, Any]) -> dict[str, Any]:
     refused have them, and they never did anything there."""
     if run.get("target") is not None:
         return run
-    return {**run, **TARGET_ONLY_DEFAULTS}
+    return {**run, **{name: TARGET_ONLY_DEFAULTS[name] for name in RUN_TARGET_FIELDS}}

@@ -201,7 +201,7 @@ class Simulator:
         etype = catalog.resolve(spec.type)
         check_native_secret(etype.provider, spec.target, spec.signing, spec.secret)
         if spec.target is not None:
-            subs = [await self.subscriptions.target(spec.target, spec.signing, spec.secret)]
+            subs = [await self.subscriptions.target(spec.target, spec.signing, spec.secret, spec.retry)]
         else:
             subs = await self.subscriptions.matching(etype, spec.subscriptions)
         ctx = self._context(spec.seed)

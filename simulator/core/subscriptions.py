@@ -35,8 +35,8 @@ class Subscriptions:
         self.store = store
         self.engine = engine
         self.check_faults = check_faults
-        # (ad-hoc event target URL, scheme, secret) -> its ephemeral subscription's id
-        self._targets: dict[tuple[str, Scheme | None, str | None], str] = {}
+        # (ad-hoc event target URL, scheme, secret, retry policy) -> its ephemeral subscription's id
+        self._targets: dict[tuple[str, Scheme | None, str | None, str | None], str] = {}
         # Changes one at a time: each reads the subscription, then writes it whole. Two at once lost one's fields,
         # and a PATCH beside a DELETE wrote the deleted subscription back.
         self._editing = asyncio.Lock()
@@ -152,15 +152,17 @@ class Subscriptions:
                 out.append((sub.id, f"not subscribed to {etype.key} (its events: {', '.join(sub.events)})"))
         return out
 
-    async def target(self, url: str, signing: Scheme | None = None, secret: str | None = None) -> Subscription:
-        """One ephemeral subscription per ad-hoc target URL, scheme and secret, reused by every event sent there
-        with them (a subscription and a lane per event would pile up in a long-running server). Never disabled,
-        like a run's target. No secret: one generated for it."""
-        key = (url, signing, secret)
+    async def target(
+        self, url: str, signing: Scheme | None = None, secret: str | None = None, retry: RetrySpec | None = None
+    ) -> Subscription:
+        """One ephemeral subscription per ad-hoc target URL, scheme, secret and retry policy, reused by every event
+        sent there with them (a subscription and a lane per event would pile up in a long-running server). Never
+        disabled, like a run's target, and never sent anything else. No secret: one generated for it."""
+        key = (url, signing, secret, None if retry is None else retry.model_dump_json())
         sub_id = self._targets.get(key)
         sub = await self.store.get_subscription(sub_id) if sub_id else None
         if sub is None:
-            spec = SubscriptionSpec(url=url, disable_after=0, signing=signing, secret=secret)
+            spec = SubscriptionSpec(url=url, disable_after=0, signing=signing, secret=secret, retry=retry)
             sub = await self.create(spec, ephemeral=True)
             self._targets[key] = sub.id
         return sub

@@ -321,7 +321,7 @@ class SubscriptionPatch(patch_of(SubscriptionSpec, "SubscriptionChange")):  # ty
 
 
 RUN_TARGET_FIELDS = ("signing", "secret", "max_in_flight")
-EVENT_TARGET_FIELDS = ("signing", "secret")
+EVENT_TARGET_FIELDS = ("signing", "secret", "retry")
 
 
 class RunSpec(BaseModel):
@@ -379,6 +379,9 @@ class EventSpec(BaseModel):
         None,
         description="With `target`: the secret its deliveries are signed with, so the receiver can verify them "
         "(default: one generated for the target, which no answer shows).",
+    )
+    retry: RetrySpec | None = Field(
+        None, description="With `target`: how its delivery is retried (default: as a subscription's default)."
     )
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
 

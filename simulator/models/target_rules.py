@@ -55,7 +55,7 @@ TARGET_ALONE: dict[str, Any] = {
 
 # How a target is signed and sent to is said with it; without one, each subscription signs and sends as it was made.
 # Given without a target they were dropped: `signing: none` to try an unsigned path delivered signed bodies.
-TARGET_ONLY_DEFAULTS: dict[str, Any] = {"signing": None, "secret": None, "max_in_flight": 1}
+TARGET_ONLY_DEFAULTS: dict[str, Any] = {"signing": None, "secret": None, "max_in_flight": 1, "retry": None}
 
 
 def targeted_only(fields: Sequence[str]) -> dict[str, Any]:

@@ -110,7 +110,9 @@ def test_through_a_server_it_goes_to_the_matching_subscriptions(main, server, ap
     assert len(one.requests) == 2
 
 
-def test_through_a_server_a_target_with_a_secret_gets_a_subscription_of_its_own(main, server, api, receiver):
+def test_through_a_server_a_target_with_a_secret_is_signed_with_it_and_leaves_no_subscription(
+    main, server, api, receiver
+):
     secret = new_secret("standard")
     ran = main(
         "trigger",
@@ -130,7 +132,7 @@ def test_through_a_server_a_target_with_a_secret_gets_a_subscription_of_its_own(
     [request] = receiver.requests
     assert make_verifier("standard", secret)(request.headers, request.body) == (True, "ok")
     assert request.json()["event"]["data"]["token"]["metadata"] == {"plan": "gold"}
-    assert api.get("/subscriptions").json()["data"] == []  # made for the event, deleted once it was delivered
+    assert api.get("/subscriptions").json()["data"] == []  # the event's own target: no subscription
     delivery_id = re.search(r"^delivery (\S+) ", ran.out, re.M).group(1)
     assert api.get(f"/deliveries/{delivery_id}").json()["status"] == "succeeded"
 
