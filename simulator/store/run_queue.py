@@ -82,6 +82,16 @@ async def taken(engine: AsyncEngine, owner: str, run_ids: list[str]) -> set[str]
         return {row.id for row in await conn.execute(stmt)}
 
 
+async def gone(engine: AsyncEngine, run_ids: list[str]) -> set[str]:
+    """Of `run_ids`, those the store no longer holds: a reset asked of another process deleted them."""
+    if not run_ids:
+        return set()
+    r = t.runs.c
+    async with engine.connect() as conn:
+        kept = {row.id for row in await conn.execute(select(r.id).where(r.id.in_(run_ids)))}
+    return set(run_ids) - kept
+
+
 async def report(engine: AsyncEngine, progress: dict[str, dict[str, Any]]) -> None:
     """Write the progress of runs this process plays (only to rows still live: never over a run's end)."""
     if not progress:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from simulator.errors import FieldError, InvalidInput, StoreUnavailable
 from simulator.models import Attempt, Delivery, Run, Subscription
-from simulator.store import codec, holds, postgres, reset_mark, schema
+from simulator.store import codec, holds, postgres, reset_mark, run_queue, schema
 from simulator.store import tables as t
 from simulator.store.body_search import body_contains
 from simulator.store.leases import LEASE_TTL
@@ -300,6 +300,8 @@ class Store(OutboxReads, RunReads):
             for table in (*TWIN_TABLES, t.attempts, t.deliveries, t.events, t.runs, t.subscriptions):
                 await conn.execute(table.delete())
             await conn.execute(reset_mark.forget())  # the reset is done: with what it deleted, or not at all
+            if postgres.is_postgresql(conn.dialect.name):  # the processes playing its runs stop at once
+                await conn.exec_driver_sql(f"NOTIFY {run_queue.RUNS_CHANNEL}")
 
         if self.records is not self.writer:
             await self.records.barrier()  # the records queued so far, before what they record is deleted

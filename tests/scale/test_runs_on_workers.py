@@ -200,3 +200,29 @@ async def test_the_live_stream_of_a_server_that_sends_shows_what_a_worker_sends_
     pids = await process_pids(server)
     owners = {pids.get(owner or "") for owner in (await lease_owners(server)).values()}
     assert owners == {sending.pid, helper.pid}  # each sent one subscription: the stream heard of the worker's too
+
+
+async def test_a_reset_asked_of_the_server_stops_the_run_a_worker_plays(
+    db: str, spawn: Any, server: Simulator, tmp_path: Path
+) -> None:
+    """The reset deleted the run's row, which neither of the player's looks (a cancel asked, a run taken over)
+    matches: the worker played on, and sent the run's later events to subscriptions made after the reset."""
+    player = worker(spawn, db, tmp_path / "s")
+    run = await server.runs.start(RunSpec(scenario="paced", speed=0.2, seed=3))  # 30 events over 15 s
+    await until_read(lambda: _running(server, run.id), 15, "the worker to start the run")
+    await server.reset()
+    said = f"run {run.id}: deleted by a reset elsewhere, this process stops playing it"
+    await until_read(lambda: _said(player, said), 8, "the worker to stop the deleted run")
+    with Receiver() as receiver:
+        await server.create_subscription(SubscriptionSpec(url=receiver.url, events=["token.created"]))
+        # Played on, the run would send here two events a second: none comes in three seconds.
+        with pytest.raises(AssertionError, match="timed out"):
+            await until_read(lambda: _got(receiver), 3, "an event of the deleted run")
+
+
+async def _said(proc: Any, words: str) -> bool:
+    return words in proc.output()
+
+
+async def _got(receiver: Receiver) -> bool:
+    return bool(receiver.requests)
