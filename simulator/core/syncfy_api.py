@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 Params = Mapping[str, Any]
 FLUSH_AT = 1000  # pending index rows that trigger a write without waiting for a request
+# How far back of where it last looked a server sharing its store looks for events other processes stored.
+LOOK_BACK = 10_000
 
 
 def bad_input(message: str, field: str = "params") -> InvalidInput:
@@ -113,6 +115,7 @@ class SyncfyBackend:
         self.tables = SyncfyTwinStore(sim.store, readable)
         self._pending: list[dict[str, Any]] = []
         self._backfilled = False
+        self._looked_upto = 0  # on a shared store: the insertion position up to which others' events were indexed
         self._flushing: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         sim.engine.observers.append(self._observe)
@@ -133,6 +136,7 @@ class SyncfyBackend:
         """The store was emptied: nothing is left to index."""
         self._pending.clear()
         self._backfilled = False
+        self._looked_upto = 0
 
     # -- the index ----------------------------------------------------------------------------------------
 
@@ -144,14 +148,26 @@ class SyncfyBackend:
             self._flushing = asyncio.get_running_loop().create_task(self.catch_up())
 
     async def catch_up(self) -> None:
-        """Index what was published since the last call, and (once) what the store holds from before."""
+        """Index what was published since the last call, and (once) what the store holds from before. On a shared
+        store, also what other processes stored since the last call: a worker playing a run indexes nothing (it
+        serves no twin), and its events were never shown here, 404 for good, on every server."""
         async with self._lock:
-            if not self._backfilled:
-                while rows := await self.tables.unindexed_events():
-                    await self.tables.add_index([_stored_row(r) for r in rows])
+            if not self._backfilled or self.sim.store.shared:
+                await self._index_stored()
                 self._backfilled = True
             rows, self._pending = self._pending, []
             await self.tables.add_index(rows)
+
+    async def _index_stored(self) -> None:
+        """Index the stored events the index lacks. After the first time, only those stored near or past where the
+        last look ended: a transaction of another process commits rows it numbered earlier than some committed
+        already, so the look goes back LOOK_BACK positions."""
+        head = await self.tables.events_head()
+        after = max(0, self._looked_upto - LOOK_BACK) if self._backfilled else 0
+        while rows := await self.tables.unindexed_events(after=after):
+            await self.tables.add_index([_stored_row(r) for r in rows])
+            after = rows[-1].pos
+        self._looked_upto = head
 
     # -- auth ---------------------------------------------------------------------------------------------
 

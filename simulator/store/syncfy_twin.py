@@ -84,16 +84,24 @@ class SyncfyTwinStore:
 
         await self._write(call)
 
-    async def unindexed_events(self, limit: int = 2000) -> list[Any]:
-        """Stored Syncfy events the index lacks (written by an earlier process, or before indexing began)."""
+    async def unindexed_events(self, limit: int = 2000, after: int = 0) -> list[Any]:
+        """Stored Syncfy events the index lacks (written by an earlier process, another process sharing the
+        store, or before indexing began), past insertion position `after`; each with its position (`pos`)."""
+        order = insertion_order(self.store.engine.dialect.name)
         stmt = (
-            select(_E.key, _E.type, _E.occurred_at, _E.body)
+            select(_E.key, _E.type, _E.occurred_at, _E.body, order.label("pos"))
             .select_from(t.events.outerjoin(t.syncfy_index, _I.event_key == _E.key))
-            .where(_E.provider == "syncfy", _I.event_key.is_(None))
-            .order_by(insertion_order(self.store.engine.dialect.name))
+            .where(_E.provider == "syncfy", _I.event_key.is_(None), order > after)
+            .order_by(order)
             .limit(limit)
         )
         return list(await self._all(stmt))
+
+    async def events_head(self) -> int:
+        """The insertion position of the latest stored event (0 for none)."""
+        order = insertion_order(self.store.engine.dialect.name)
+        head = await self._all(select(func.max(order)).select_from(t.events))
+        return int(head[0][0] or 0) if head else 0
 
     async def _indexed(self, *where: Any, hidden_from: Sequence[str] = ()) -> list[Indexed]:
         stmt = (
