@@ -94,7 +94,21 @@ def resolve(name: str, provider: str | None = None, *, suggest: bool = True) -> 
             f"{quoted(name)} names several event types: {keys}",
             errors=[FieldError("type", f"ambiguous; use one of {keys}")],
         )
-    raise UnknownEventType(name, difflib.get_close_matches(name, _spellings(name), n=3, cutoff=0.5) if suggest else [])
+    raise UnknownEventType(name, _close(name) if suggest else [])
+
+
+def _close(name: str) -> list[str]:
+    """The spellings to suggest for an unknown `name`: the same type under its provider's name in lower case
+    (`SYNCFY:credentials.created` was offered nothing), or under the provider that has it
+    (`basistheory:credentials.created` was offered three Basis Theory types, never Syncfy's), else close ones."""
+    provider, colon, rest = name.partition(":")
+    if colon:
+        exact = [s for s in _index() if ":" in s and s.partition(":")[2] == rest]
+        lowered = f"{provider.lower()}:{rest}"
+        if exact:
+            return [lowered] if lowered in exact else exact[:3]
+        name = f"{provider.lower()}:{rest}"
+    return difflib.get_close_matches(name, _spellings(name), n=3, cutoff=0.5)
 
 
 @cache

@@ -185,6 +185,22 @@ def test_unknown_type_names_close_matches(name: str, expected: str) -> None:
     assert "did you mean" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "offered"),
+    [
+        ("SYNCFY:credentials.created", ["syncfy:credentials.created"]),  # its provider's name in lower case
+        ("basistheory:credentials.created", ["syncfy:credentials.created"]),  # the provider that has it
+        ("SyncFy:credentals.created", ["syncfy:credentials.created"]),  # close, once the provider is read
+    ],
+)
+def test_a_type_under_a_wrong_provider_or_its_case_is_offered_as_it_is(name: str, offered: list[str]) -> None:
+    """Nothing was offered for a provider's name in upper case, and three types of the wrong provider for a type
+    it does not have."""
+    with pytest.raises(UnknownEventType) as caught:
+        catalog.resolve(name)
+    assert caught.value.suggestions[: len(offered)] == offered
+
+
 @pytest.mark.parametrize("name", ["credentials.refresh", "token.craeted", "documents.succes", "token.*x"])
 def test_close_matches_name_each_type_once(name: str) -> None:
     """A bare name is matched among bare names: `credentials.refreshed` was offered beside
