@@ -120,6 +120,11 @@ class Conflict(SimError):
     title = "Conflict"
 
 
+class ShuttingDown(InvalidInput):
+    """The simulator is stopping and starts no new run: a schedule firing now is left for the next start to fire
+    (its catch-up), not recorded as a firing that failed."""
+
+
 class TooManyRuns(SimError):
     """As many runs are under way as the server takes: each is a task, lanes and writes, and a client (or a
     schedule every second) starting runs without end would starve the rest."""

@@ -27,7 +27,7 @@ from simulator.core.subscriptions import Subscriptions
 from simulator.core.validation import FaultCheck, validate_run
 from simulator.delivery.engine import DeliveryEngine
 from simulator.delivery.faults import merge as merge_faults
-from simulator.errors import FieldError, InvalidInput, NotFound, StoreUnavailable, TooManyRuns
+from simulator.errors import FieldError, NotFound, ShuttingDown, StoreUnavailable, TooManyRuns
 from simulator.ids import new_id
 from simulator.models import Event, Run, Subscription
 from simulator.models.enums import LIVE_RUN_STATUSES
@@ -142,7 +142,7 @@ class RunManager(WaitingRuns):
                 errors=[FieldError("scenario", f"at most {MAX_LIVE_RUNS} runs at once")],
             )
         if not self.accepting:
-            raise InvalidInput("the simulator is shutting down; no new runs")
+            raise ShuttingDown("the simulator is shutting down; no new runs")
         self.store.writer.check()  # 503 while the store cannot write: nothing is accepted that it cannot keep
         # Its place is taken now, before the awaits below: checked against the tasks alone, 110 runs started at
         # once all passed the check of 100.
