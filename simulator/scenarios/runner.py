@@ -417,7 +417,10 @@ async def _after(first: Built | None, rest: AsyncIterator[Built]) -> AsyncGenera
 def context(scenario: Scenario, seed: int, values: Mapping[str, Any], start_time: datetime) -> BuildContext:
     """The build context of a run of `scenario`: its values from the seed, its ids from the seed, the start time,
     the scenario's name and its parameters (another scenario, or other parameters, never repeats its ids)."""
-    scope = f"{scenario.name}\x1f{json.dumps(values, sort_keys=True, default=str)}"
+    # A word of the provider's choices in any case is the same value (`PRODUCTION` is `production`): its ids too.
+    choices = catalog.get_provider(scenario.provider).choices
+    keyed = {k: v.lower() if k in choices and isinstance(v, str) else v for k, v in values.items()}
+    scope = f"{scenario.name}\x1f{json.dumps(keyed, sort_keys=True, default=str)}"
     return catalog.new_context(seed, start_time, dict(values), scope=scope)
 
 

@@ -74,3 +74,11 @@ async def test_other_parameters_give_other_ids_and_the_same_ones_give_the_same()
     assert {e.id for e in few}.isdisjoint(e.id for e in more)
     again = await _events("syncfy-credential-lifecycle", 3, {"refreshes": 1})
     assert [(e.id, e.json) for e in again] == [(e.id, e.json) for e in few]
+
+
+async def test_a_choice_word_in_any_case_gives_the_same_run() -> None:
+    """`environment` and `institution` take their words in either case, as one value: `PRODUCTION` made another
+    run's ids than `production`, the same events otherwise."""
+    lower = await _events("syncfy-credential-lifecycle", 3, {"environment": "production", "institution": "bank"})
+    upper = await _events("syncfy-credential-lifecycle", 3, {"environment": "PRODUCTION", "institution": "Bank"})
+    assert [e.json for e in upper] == [e.json for e in lower]
