@@ -362,7 +362,11 @@ def _banner(
     else:
         checks = "standard and syncfy with --secret" if options.secret else "no --secret: standard and syncfy unchecked"
         key = "--public-key" if options.public_pem else "the development key"
-    console.print(f"verifying {checks}; basistheory with {key}", highlight=False)
+    if subscribed is not None and subscribed.unsigned:
+        # It said it verified standard and syncfy with the subscription's secret, then that there was none.
+        console.print("verifying nothing: the subscription signs nothing (--signing none)", highlight=False)
+    else:
+        console.print(f"verifying {checks}; basistheory with {key}", highlight=False)
     if options.forward_to:
         console.print(f"forwarding to {mask_url(options.forward_to)}", highlight=False)
     if options.fail_rate:

@@ -39,6 +39,7 @@ class Subscribed:
     secret: str | None
     public_pem: str
     own_key: bool  # --public-key was given: it verifies Basis Theory signatures, not the server's key
+    unsigned: bool = False  # --signing none: the subscription signs nothing, and nothing is verified
 
     def banner(self) -> list[str]:
         """The lines that say what was subscribed, ending in Stripe's "Ready!" line with the secret."""
@@ -120,6 +121,7 @@ def subscribe(args: argparse.Namespace, url: str) -> Subscribed:
         secret=made.secret,
         public_pem=public_pem,
         own_key=bool(args.public_key),
+        unsigned=made.signing == "none",
     )
 
 

@@ -1,6 +1,7 @@
-"""`listen --forward-to` says where it forwards without the URL's password (as every other command shows such a
-URL: `user:***@`), in its banner and on each request's line; and a connection that fails for another reason than
-a refusal (a TLS handshake with a plain-HTTP app) is said as it failed, not as "refused (is it running?)"."""
+"""`listen`'s banner and lines. `--forward-to` says where it forwards without the URL's password (as every other
+command shows such a URL: `user:***@`), in its banner and on each request's line; a connection that fails for
+another reason than a refusal (a TLS handshake with a plain-HTTP app) is said as it failed, not as "refused (is it
+running?)"; and a subscription that signs nothing is not said to be verified with a secret."""
 
 from __future__ import annotations
 
@@ -58,3 +59,16 @@ def test_a_tls_failure_is_said_as_itself_not_as_a_refusal(app: Receiver) -> None
     assert "refused" not in note and "hunter2pw" not in note
     assert note.startswith(f"forward failed: could not connect to {url.replace('hunter2pw', '***')}: "), note
     assert "SSL" in note or "TLS" in note, note
+
+
+def test_a_subscription_that_signs_nothing_is_said_to_verify_nothing() -> None:
+    """`listen --server … --signing none` said it verified standard and syncfy with the subscription's secret, and
+    then that the secret was none."""
+    from simulator.cli.listen_server import Subscribed
+
+    out = io.StringIO()
+    subscribed = Subscribed("sub_1", "http://127.0.0.1:1", "http://127.0.0.1:2/", (), None, "", False, unsigned=True)
+    listen._banner(Console(file=out, width=400, color_system=None), "http://127.0.0.1:2/", ListenOptions(), subscribed)
+    said = out.getvalue()
+    assert "verifying nothing: the subscription signs nothing (--signing none)" in said
+    assert "with the subscription's secret" not in said
