@@ -104,10 +104,9 @@ def _close(name: str) -> list[str]:
     provider, colon, rest = name.partition(":")
     if colon:
         exact = [s for s in _index() if ":" in s and s.partition(":")[2] == rest]
-        lowered = f"{provider.lower()}:{rest}"
-        if exact:
-            return [lowered] if lowered in exact else exact[:3]
         name = f"{provider.lower()}:{rest}"
+        if exact:
+            return [name] if name in exact else exact[:3]
     return difflib.get_close_matches(name, _spellings(name), n=3, cutoff=0.5)
 
 

@@ -117,9 +117,7 @@ class GuardedHttp(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        if self._body_timer is not None:
-            self._body_timer.cancel()
-            self._body_timer = None
+        self._stop_body_clock()
         self._unstall()
         super().connection_lost(exc)
 
@@ -164,10 +162,13 @@ class GuardedHttp(HttpToolsProtocol):
         super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._stop_body_clock()
+        super().on_message_complete()
+
+    def _stop_body_clock(self) -> None:
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None
-        super().on_message_complete()
 
     def _body_timed_out(self) -> None:
         """A request's body must keep coming: a pause of `body_timeout` seconds in it (as nginx's
@@ -189,10 +190,11 @@ class GuardedHttp(HttpToolsProtocol):
         reason = f"nothing more of the request body came for {self.body_timeout:g}s"
         cycle.disconnected = True  # the handler hears the client is gone, and anything it sends goes nowhere
         cycle.message_event.set()
-        if not cycle.response_started and not self.transport.is_closing():
-            problem = _problem(408, "body", reason, reason, title="Request timeout")
-            self._answer_and_close(b"408 Request Timeout", b"application/problem+json", problem)
-        self.transport.close()
+        if cycle.response_started or self.transport.is_closing():
+            self.transport.close()
+            return
+        problem = _problem(408, "body", reason, reason, title="Request timeout")
+        self._answer_and_close(b"408 Request Timeout", b"application/problem+json", problem)
 
     def _arm(self) -> None:
         if self._head_timer is None:

@@ -23,6 +23,7 @@ MAX_DEPTH = 100
 # cannot be stored, signed or echoed). Only text holding such an escape is searched for one.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a code point no UTF-8 can hold
+NOT_TEXT = "a lone UTF-16 surrogate is not text"  # what a value holding one is told
 
 
 class NotJson(ValueError):

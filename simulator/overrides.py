@@ -22,7 +22,7 @@ from jsonschema import Draft202012Validator
 
 from simulator.digits import is_digits, whole
 from simulator.errors import FieldError, InvalidInput
-from simulator.json_input import LONE_SURROGATE
+from simulator.json_input import LONE_SURROGATE, NOT_TEXT
 
 if TYPE_CHECKING:
     from simulator.providers.base import EventType, Provider
@@ -157,7 +157,7 @@ def _json_problem(value: Any) -> str | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else f"{value!r} is not a JSON number"
     if isinstance(value, str):
-        return "a lone UTF-16 surrogate is not text" if LONE_SURROGATE.search(value) else None
+        return NOT_TEXT if LONE_SURROGATE.search(value) else None
     if isinstance(value, list):
         return next((p for p in map(_json_problem, value) if p), None)
     if isinstance(value, dict):

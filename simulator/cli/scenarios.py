@@ -73,9 +73,15 @@ def scenarios_command(args: argparse.Namespace) -> int:
         print(json.dumps([s.summary() for s in found.values()], indent=2))
     else:
         for s in found.values():
-            print(f"{s.name:<36} {s.provider:<12} {escape_controls(' '.join(s.description.split()))}")
+            print(f"{s.name:<36} {s.provider:<12} {_one_line(s.description)}")
     _said(errors)
     return 2 if errors else 0
+
+
+def _one_line(text: str) -> str:
+    """A scenario's text on one line: its whitespace runs as one space, its control characters escaped (a file's
+    escape sequence rewrote the terminal)."""
+    return escape_controls(" ".join(text.split()))
 
 
 def _said(errors: list[FieldError]) -> None:
@@ -181,14 +187,13 @@ def describe(args: argparse.Namespace) -> int:
         out["complete"] = preview.count is not None
         print(json.dumps(out, indent=2))
         return 0
-    described = escape_controls(" ".join(scenario.description.split()))
+    described = _one_line(scenario.description)
     print(f"{scenario.name} ({scenario.provider})" + (f": {described}" if described else ""))
     if scenario.observe:
-        print(f"observe: {escape_controls(' '.join(scenario.observe.split()))}")
+        print(f"observe: {_one_line(scenario.observe)}")
     print("parameters:" if scenario.params else "parameters: none")
     for param in scenario.params.values():
-        described = escape_controls(" ".join(param.description.split()))
-        print(f"  {param.name} = {json.dumps(param.default)}  {described}".rstrip())
+        print(f"  {param.name} = {json.dumps(param.default)}  {_one_line(param.description)}".rstrip())
     print(f"timeline for seed {args.seed}: {_extent(preview)}")
     for offset, etype in preview.rows:
         print(f"  +{_offset(offset)}  {etype}")

@@ -78,16 +78,15 @@ class WaitingRuns:
             task = self._tasks.get(run_id)
             if task is not None:
                 cancel_once(task)
-        for run_id in await run_queue.gone(engine, list(self._tasks)):
-            # Deleted by a reset another process was asked for: played on, it sent its later events to whatever
-            # subscriptions were made after the reset, under a run that no longer existed.
-            log.warning("run %s: deleted by a reset elsewhere, this process stops playing it", run_id)
-            self._lost.add(run_id)
-            if (task := self._tasks.get(run_id)) is not None:
-                cancel_once(task)
-        for run_id in await run_queue.taken(engine, self.engine.me, list(self._tasks)):
-            # Another process goes on with it: this one stops, and writes nothing more of it.
-            log.warning("run %s: this process was taken for stopped, and another plays it now", run_id)
+        gone, taken = await run_queue.lost(engine, self.engine.me, list(self._tasks))
+        for run_id in gone | taken:
+            # Deleted by a reset another process was asked for (played on, it sent its later events to whatever
+            # subscriptions were made after the reset), or another process goes on with it: this one stops, and
+            # writes nothing more of it.
+            if run_id in gone:
+                log.warning("run %s: deleted by a reset elsewhere, this process stops playing it", run_id)
+            else:
+                log.warning("run %s: this process was taken for stopped, and another plays it now", run_id)
             self._lost.add(run_id)
             if (task := self._tasks.get(run_id)) is not None:
                 cancel_once(task)

@@ -20,6 +20,7 @@ from simulator.errors import FieldError, InvalidInput, spelled
 from simulator.json_input import (
     LONE_SURROGATE,
     MAX_DEPTH,  # a scenario nests steps about three levels per repeat, choose, parallel
+    NOT_TEXT,
 )
 from simulator.scenarios.model import FieldPath, field_path
 
@@ -44,7 +45,7 @@ _UNICODE_BREAKS = "\x85\u2028\u2029"
 _PRIVATE_USE = (range(0xE000, 0xF900), range(0xF0000, 0xFFFFE), range(0x100000, 0x10FFFE))
 # The line breaks left once those are swapped, as PyYAML counts them (and YAML 1.2): LF, CRLF and a lone CR.
 _LINE_BREAK = re.compile(r"\r\n?|\n")
-_SURROGATE = "a lone UTF-16 surrogate is not text: expected text that UTF-8 can hold"
+_SURROGATE = f"{NOT_TEXT}: expected text that UTF-8 can hold"
 # The scalars whose text YAML converts, and may fail to: what each must be.
 _READ = {
     _INT: "a whole number",

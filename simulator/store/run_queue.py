@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from simulator.models.enums import LIVE_RUN_STATUSES
 from simulator.store import tables as t
@@ -25,7 +25,13 @@ _NOW = func.extract("epoch", func.clock_timestamp())
 async def announce(engine: AsyncEngine) -> None:
     """Wake the senders listening in other processes: a run waits, or a cancel was asked."""
     async with engine.begin() as conn:
-        await conn.exec_driver_sql(f"NOTIFY {RUNS_CHANNEL}")
+        await notify(conn)
+
+
+async def notify(conn: AsyncConnection) -> None:
+    """In `conn`'s transaction (PostgreSQL's alone: `NOTIFY` is delivered as it commits): the players listening
+    in other processes look at their runs again."""
+    await conn.exec_driver_sql(f"NOTIFY {RUNS_CHANNEL}")
 
 
 async def claim(engine: AsyncEngine, owner: str) -> tuple[str, str] | None:
@@ -59,7 +65,7 @@ async def ask_cancel(engine: AsyncEngine, run_id: str, finished_at: float) -> bo
         await conn.execute(
             update(t.runs).where(and_(r.id == run_id, r.status.in_(LIVE_RUN_STATUSES))).values(cancel_at=_NOW)
         )
-        await conn.exec_driver_sql(f"NOTIFY {RUNS_CHANNEL}")
+        await notify(conn)
     return False
 
 
@@ -71,25 +77,16 @@ async def cancels(engine: AsyncEngine, owner: str) -> set[str]:
         return {row.id for row in await conn.execute(stmt)}
 
 
-async def taken(engine: AsyncEngine, owner: str, run_ids: list[str]) -> set[str]:
-    """Of the runs `owner` plays, those its row no longer names it the player of: a reaper took it for dead (its
-    beat stopped for longer than its lease) and handed them on."""
+async def lost(engine: AsyncEngine, owner: str, run_ids: list[str]) -> tuple[set[str], set[str]]:
+    """Of the runs `owner` plays, those it plays no more, in one read: (gone, taken). Gone: the store no longer
+    holds them (a reset asked of another process deleted them). Taken: their row no longer names it the player (a
+    reaper took it for dead, its beat stopped for longer than its lease, and handed them on)."""
     if not run_ids:
-        return set()
-    r = t.runs.c
-    stmt = select(r.id).where(and_(r.id.in_(run_ids), or_(r.owner.is_(None), r.owner != owner)))
-    async with engine.connect() as conn:
-        return {row.id for row in await conn.execute(stmt)}
-
-
-async def gone(engine: AsyncEngine, run_ids: list[str]) -> set[str]:
-    """Of `run_ids`, those the store no longer holds: a reset asked of another process deleted them."""
-    if not run_ids:
-        return set()
+        return set(), set()
     r = t.runs.c
     async with engine.connect() as conn:
-        kept = {row.id for row in await conn.execute(select(r.id).where(r.id.in_(run_ids)))}
-    return set(run_ids) - kept
+        owners = {row.id: row.owner for row in await conn.execute(select(r.id, r.owner).where(r.id.in_(run_ids)))}
+    return set(run_ids) - owners.keys(), {run_id for run_id, player in owners.items() if player != owner}
 
 
 async def report(engine: AsyncEngine, progress: dict[str, dict[str, Any]]) -> None:

@@ -301,7 +301,7 @@ class Store(OutboxReads, RunReads):
                 await conn.execute(table.delete())
             await conn.execute(reset_mark.forget())  # the reset is done: with what it deleted, or not at all
             if postgres.is_postgresql(conn.dialect.name):  # the processes playing its runs stop at once
-                await conn.exec_driver_sql(f"NOTIFY {run_queue.RUNS_CHANNEL}")
+                await run_queue.notify(conn)
 
         if self.records is not self.writer:
             await self.records.barrier()  # the records queued so far, before what they record is deleted
