@@ -170,19 +170,23 @@ def _through_server(
             if secret is None and (args.signing or retry) and scheme in ("syncfy", "standard"):
                 secret = signing.new_secret(scheme)
             fields.update(target=args.target, signing=args.signing, secret=secret, retry=retry)
+        report: Report | None = None
+        # One guard from the request on: a SIGTERM between two of these steps (the event made, its lines printed,
+        # the wait begun) ended the command with a traceback.
         try:
             event = api.emit(etype.key, overrides, **fields)
-        except _Terminated:  # before the event existed: nothing to say
-            return 143
-        if args.target and not args.subscription:
-            _say_secret(args, etype, secret)
-        for skipped in event.skipped:
-            print(f"not sent to {skipped.subscription}: {skipped.reason}", file=sys.stderr)
-        report = Report(event.id, event.type, event.deliveries, args.target, args.format)
-        report.begin(args.wait)
-        try:
+            report = Report(event.id, event.type, event.deliveries, args.target, args.format)
+            if args.target and not args.subscription:
+                _say_secret(args, etype, secret)
+            for skipped in event.skipped:
+                print(f"not sent to {skipped.subscription}: {skipped.reason}", file=sys.stderr)
+            report.begin(args.wait)
             _watch(api, report, args.wait)
         except (KeyboardInterrupt, _Terminated) as stop:
+            if report is None:  # before the event existed: nothing to say
+                if isinstance(stop, KeyboardInterrupt):
+                    raise
+                return 143
             _last_look(args, report)
             report.end(why="interrupted; the server goes on delivering it")
             print(RESUME, file=sys.stderr)
