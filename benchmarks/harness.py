@@ -11,13 +11,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import aiohttp
 
+from simulator.core.simulator import Simulator
 from simulator.delivery.sender import Sender
+from simulator.models.inputs import SubscriptionSpec
 
 NGINX_CONF = """
 worker_processes 1;
@@ -89,6 +91,20 @@ def bulk_scenario(
         f"  - repeat: {events}\n    steps:\n{step}      - emit: {etype}\n"
     )
     return name
+
+
+@asynccontextmanager
+async def bulk_simulator(url: str, events: int, concurrency: int) -> AsyncIterator[tuple[Simulator, str]]:
+    """(a simulator on a SQLite file of its own, the name of its bulk scenario of `events`), with one subscription
+    to `url` taking `concurrency` deliveries at once; closed, and its files gone, after."""
+    with tempfile.TemporaryDirectory() as d:
+        name = bulk_scenario(Path(d), events)
+        sim = await Simulator.open(str(Path(d, "bench.db")), scenario_dirs=[Path(d)])
+        try:
+            await sim.create_subscription(SubscriptionSpec(url=url, signing="standard", max_in_flight=concurrency))
+            yield sim, name
+        finally:
+            await sim.close()
 
 
 async def _posts_per_second(post: Callable[[bytes], Awaitable[None]], bodies: list[bytes], concurrency: int) -> float:

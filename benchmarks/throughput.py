@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import bare_client_loop, bare_loop, bulk_scenario
+from benchmarks.harness import bare_client_loop, bare_loop, bulk_scenario, bulk_simulator
 from simulator import catalog
 from simulator.core.simulator import Simulator
 from simulator.models.inputs import RunSpec, SubscriptionSpec
@@ -31,24 +31,18 @@ async def simulator_rate(
 ) -> float:
     """Events generated, persisted, signed, sent and logged per second, through a real run at speed 0. `during`,
     if given, runs beside the run (a sampler) and is cancelled when it ends."""
-    with tempfile.TemporaryDirectory() as d:
-        name = bulk_scenario(Path(d), events)
-        sim = await Simulator.open(str(Path(d, "bench.db")), scenario_dirs=[Path(d)])
-        try:
-            await sim.create_subscription(SubscriptionSpec(url=url, signing="standard", max_in_flight=concurrency))
-            started = time.perf_counter()
-            run = await sim.runs.start(RunSpec(scenario=name, speed=0, seed=1))
-            beside = asyncio.create_task(during(sim)) if during is not None else None
-            run = await sim.runs.wait(run.id)
-            elapsed = time.perf_counter() - started
-            if beside is not None:
-                beside.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await beside
-            if check and run.counts.get("succeeded") != events:
-                raise RuntimeError(f"not every delivery succeeded: {run.counts}")
-        finally:
-            await sim.close()
+    async with bulk_simulator(url, events, concurrency) as (sim, name):
+        started = time.perf_counter()
+        run = await sim.runs.start(RunSpec(scenario=name, speed=0, seed=1))
+        beside = asyncio.create_task(during(sim)) if during is not None else None
+        run = await sim.runs.wait(run.id)
+        elapsed = time.perf_counter() - started
+        if beside is not None:
+            beside.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beside
+        if check and run.counts.get("succeeded") != events:
+            raise RuntimeError(f"not every delivery succeeded: {run.counts}")
     return events / elapsed
 
 

@@ -57,3 +57,18 @@ def test_the_cpu_benchmark_runs_without_the_store() -> None:
     with fast_receiver() as (url, _):
         result = cpu.measure(url, 300, store=False)
     assert result["rate"] > 0 and result["loop thread"] > 0
+
+
+def test_the_sending_benchmark_holds_every_post_until_the_run_is_written_then_sends_them_all() -> None:
+    # It replaces the engine's sender's `post` and raises the lanes' window: a rename must fail here, and every
+    # delivery must still succeed once let go (the benchmark checks the run's counts).
+    from unittest.mock import patch
+
+    from benchmarks import sending
+    from benchmarks.harness import fast_receiver
+    from simulator.delivery import lane
+    from simulator.runtime import run_loop
+
+    with fast_receiver() as (url, _), patch.object(lane, "HIGH_WATER", 301):
+        rate, sending_us, publishing_us = run_loop(sending.sending_rate(url, 300, 4))
+    assert rate > 0 and sending_us > 0 and publishing_us > 0

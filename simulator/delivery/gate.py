@@ -20,7 +20,7 @@ and a lease that goes lets every hold go: another process's delivery would not b
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections import deque
 
 from simulator.store.twins import run_of
 
@@ -44,26 +44,41 @@ class Gate:
         self._after: dict[str, list[str]] = {}
         self._answering: dict[str, tuple[str, list[str]]] = {}
         self._last: dict[str, str] = {}  # run -> its event held last
+        # (provider, run) -> its events held, in publish order, and some no longer held (left for `_shown_until`
+        # to pass over). Looked for at the front of `_held`, an event cost a walk past every key deleted there
+        # since the dict last grew: a run's events go in at one end and out at the other.
+        self._order: dict[tuple[str, str], deque[str]] = {}
 
-    def hold(self, provider: str, key: str, deliveries: Iterable[str]) -> None:
+    def hold(self, provider: str, key: str, deliveries: list[str]) -> None:
         """Keep `key` from the twins until one of `deliveries` starts; with none, until the event held before it
         has been sent and answered (not held when there is none)."""
-        ids = list(deliveries)
-        held = self._held.setdefault(provider, {})
+        held = self._held.get(provider)
+        if held is None:
+            held = self._held[provider] = {}
         run = run_of(key)
-        if not ids:
+        if not deliveries:
             before = self._last.get(run)
             if before is not None and before in held:
                 self._after.setdefault(before, []).append(key)
-                held[key] = time.monotonic() + HOLD_AT_MOST
-                self._last[run] = key
+                self._held_now(provider, run, held, key)
             return
+        self._held_now(provider, run, held, key)
+        carried = self._carried
+        for delivery_id in deliveries:
+            if delivery_id in carried:
+                carried[delivery_id][1].append(key)
+            else:
+                carried[delivery_id] = (provider, [key])
+        if len(carried) > CARRIED_AT_MOST:  # deliveries ended unstarted, whose events others showed
+            self._forget_finished()
+
+    def _held_now(self, provider: str, run: str, held: dict[str, float], key: str) -> None:
         held[key] = time.monotonic() + HOLD_AT_MOST
         self._last[run] = key
-        for delivery_id in ids:
-            self._carried.setdefault(delivery_id, (provider, []))[1].append(key)
-        if len(self._carried) > CARRIED_AT_MOST:  # deliveries ended unstarted, whose events others showed
-            self._forget_finished()
+        order = self._order.get((provider, run))
+        if order is None:
+            order = self._order[provider, run] = deque()
+        order.append(key)
 
     def started(self, delivery_id: str) -> None:
         """A delivery's first attempt starts: the events it carries are shown (and those chained to them once
@@ -78,10 +93,7 @@ class Gate:
                 continue
             # Its run's events before it have happened too (one a fault dropped, whose turn had not come while
             # several were in flight): what is sent shows, with all that came before it.
-            run = run_of(key)
-            for earlier in [k for k in _until(held, key) if run_of(k) == run]:
-                del held[earlier]
-            del held[key]
+            self._shown_until(provider, held, key)
             chained = self._after.pop(key, None)
             if chained:
                 self._answering.setdefault(delivery_id, (provider, []))[1].extend(chained)
@@ -94,6 +106,21 @@ class Gate:
             key = keys.pop()
             held.pop(key, None)
             keys.extend(self._after.pop(key, ()))  # dropped one after another: each happens with the one before
+
+    def _shown_until(self, provider: str, held: dict[str, float], key: str) -> None:
+        """Show `key` (held) and its run's events held before it."""
+        run = run_of(key)
+        order = self._order.get((provider, run))
+        if order is None:  # (every held event is in its run's order: not expected)
+            held.pop(key, None)
+            return
+        while order:
+            earlier = order.popleft()
+            held.pop(earlier, None)
+            if earlier == key:
+                break
+        if not order:
+            del self._order[provider, run]
 
     def held(self, provider: str, key: str) -> bool:
         deadline = self._held.get(provider, {}).get(key)
@@ -113,10 +140,17 @@ class Gate:
         if not held:
             self._forget_finished()
             return []
-        firsts: dict[str, str] = {}
-        for key in held:
-            firsts.setdefault(run_of(key), key)
-        return list(firsts.values())
+        firsts = []
+        for (of, run), order in list(self._order.items()):
+            if of != provider:
+                continue
+            while order and order[0] not in held:  # shown already (answered, or overdue)
+                order.popleft()
+            if order:
+                firsts.append(order[0])
+            else:
+                del self._order[of, run]
+        return firsts
 
     def forget(self) -> None:
         """Everything is shown (the store was emptied, or the engine stops)."""
@@ -125,6 +159,7 @@ class Gate:
         self._after.clear()
         self._answering.clear()
         self._last.clear()
+        self._order.clear()
 
     def _forget_finished(self) -> None:
         """Drop the deliveries whose events are all shown (they ended without an attempt, or were shown late)."""
@@ -142,13 +177,10 @@ class Gate:
         shown = [key for key in self._after if not any(key in held for held in self._held.values())]
         for key in shown:  # expired before its delivery started: what was chained to it has its own deadline
             del self._after[key]
-
-
-def _until(held: dict[str, float], key: str) -> list[str]:
-    """The keys held before `key`, in publish order (the front of the dict: those still held are few)."""
-    out: list[str] = []
-    for k in held:
-        if k == key:
-            return out
-        out.append(k)
-    return out
+        for (provider, run), order in list(self._order.items()):
+            held = self._held.get(provider, {})
+            kept = deque(key for key in order if key in held)
+            if kept:
+                self._order[provider, run] = kept
+            else:
+                del self._order[provider, run]
