@@ -206,6 +206,9 @@ class Delivery(Out):
     last_status: int | None
     last_error: str | None
     last_latency_ms: float | None = Field(None, description="How long the latest attempt took.")
+    first_attempt_at: Timestamp | None = Field(
+        None, description="When its first attempt started: the real time it was first sent (none before)."
+    )
     faults: dict[str, Any] | None
 
 

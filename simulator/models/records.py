@@ -224,6 +224,7 @@ class Delivery:
     faults: dict[str, Any] | None = None
     attempt_log: tuple[Attempt, ...] = ()
     last_latency_ms: float | None = None  # the latest attempt's
+    first_attempt_at: float | None = None  # when its first attempt started: the real time it was first sent
 
 
 @dataclass(frozen=True)

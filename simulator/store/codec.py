@@ -133,7 +133,9 @@ def attempt(row: Row[Any]) -> Attempt:
     )
 
 
-def delivery(row: Row[Any], log: tuple[Attempt, ...] = (), latency_ms: float | None = None) -> Delivery:
+def delivery(
+    row: Row[Any], log: tuple[Attempt, ...] = (), latency_ms: float | None = None, first_at: float | None = None
+) -> Delivery:
     return Delivery(
         id=row.id,
         subscription_id=row.subscription_id,
@@ -150,6 +152,7 @@ def delivery(row: Row[Any], log: tuple[Attempt, ...] = (), latency_ms: float | N
         faults=json.loads(row.faults) if row.faults else None,
         attempt_log=log,
         last_latency_ms=log[-1].latency_ms if log else latency_ms,
+        first_attempt_at=min(a.started_at for a in log) if log else first_at,
     )
 
 

@@ -416,18 +416,29 @@ class Store(OutboxReads, RunReads):
         if limit:
             stmt = stmt.limit(limit)
         rows = await self._all(stmt)
-        latencies = await self._last_latencies([r.id for r in rows if r.attempts])
-        return await in_turns(rows, lambda r: (r.listed, codec.delivery(r, latency_ms=latencies.get(r.id))))
+        latencies, firsts = await self._attempt_facts([r.id for r in rows if r.attempts])
 
-    async def _last_latencies(self, delivery_ids: list[str]) -> dict[str, float]:
-        """The latency of each delivery's latest attempt, in one query per 500 (not one per delivery)."""
+        def listed(r: Any) -> tuple[int, Delivery]:
+            return r.listed, codec.delivery(r, latency_ms=latencies.get(r.id), first_at=firsts.get(r.id))
+
+        return await in_turns(rows, listed)
+
+    async def _attempt_facts(self, delivery_ids: list[str]) -> tuple[dict[str, float], dict[str, float]]:
+        """The latency of each delivery's latest attempt, and when its first started, in two queries per 500 (not
+        one per delivery). The first by its time, not its number: a lease lost on a shared store may number two
+        attempts alike."""
         a = t.attempts.c
-        out: dict[str, float] = {}
+        latencies: dict[str, float] = {}
+        firsts: dict[str, float] = {}
         for i in range(0, len(delivery_ids), 500):  # stay under SQLite's bound-parameter limit
-            latest = select(func.max(a.id)).where(a.delivery_id.in_(delivery_ids[i : i + 500])).group_by(a.delivery_id)
+            these = a.delivery_id.in_(delivery_ids[i : i + 500])
+            latest = select(func.max(a.id)).where(these).group_by(a.delivery_id)
             for row in await self._all(select(a.delivery_id, a.latency_ms).where(a.id.in_(latest))):
-                out[row.delivery_id] = row.latency_ms
-        return out
+                latencies[row.delivery_id] = row.latency_ms
+            first = select(a.delivery_id, func.min(a.started_at).label("at")).where(these).group_by(a.delivery_id)
+            for row in await self._all(first):
+                firsts[row.delivery_id] = row.at
+        return latencies, firsts
 
     async def run_ids_of(self, delivery_ids: Sequence[str]) -> set[str]:
         """The runs these deliveries belong to."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 
 from simulator.testing.receiver import Receiver
 from tests.dashboard.conftest import TOKEN, Page
@@ -62,6 +63,19 @@ def test_a_run_shows_its_timeline_and_can_be_cancelled(page: Page, webhook_recei
     assert "1 / 2" in facts  # sent / planned
     assert "next event in" in facts and "1 succeeded" in facts
     assert "1 more to come" in page.one(".timeline").text
+    # "Sent (real)": when the event's delivery was first sent, from the run's start. A timed run makes its
+    # deliveries ahead of time: counted from their creation, the first event read as sent before the run began.
+    with page.server.client() as api:
+        started = api.get(f"/runs/{run['id']}").json()["started_at"]
+        sent = api.get("/deliveries", params={"run": run["id"]}).json()["data"][0]["first_attempt_at"]
+    seconds = (datetime.fromisoformat(sent) - datetime.fromisoformat(started)).total_seconds()
+    assert seconds >= 0
+
+    def shown() -> float | None:  # the cell as a number: "+0.3 s"; to a tenth, rounded as JavaScript does
+        text = page.one('.timeline tr[data-seq="0"] td:nth-child(4)').text
+        return float(text[1:-2]) if text.startswith("+") and text.endswith(" s") else None
+
+    page.wait(lambda: (value := shown()) is not None and abs(value - seconds) <= 0.051, what="when it was sent")
 
     page.click(".title .cancel")
     page.wait(lambda: page.css('.title .badge[data-status="cancelled"]'), what="cancelled, without a reload")

@@ -192,6 +192,9 @@ async def test_deliveries_with_their_events_attempts_and_status_updates(store: S
     listed = await store.list_deliveries(run_id="run_1", newest_first=True)
     assert [(n, d.id) for n, d in listed] == [(2, second), (1, first)]
     assert dict((d.id, d.last_latency_ms) for _, d in listed) == {second: None, first: 3.25}
+    # When it was first sent: its first attempt's start, listed and read alike.
+    assert dict((d.id, d.first_attempt_at) for _, d in listed) == {second: None, first: 1_700_000_002.0}
+    assert delivery.first_attempt_at == 1_700_000_002.0
     assert [d.id for _, d in await store.list_deliveries(status="pending")] == [second]
     assert [d.id for _, d in await store.list_deliveries(cursor=1, limit=5)] == [second]
 

@@ -244,9 +244,11 @@ export function runView(root, params, ctx) {
 
   function showDeliveries(tr, eventId) {
     const ds = [...(page.deliveries.get(eventId)?.values() || [])];
-    const first = ds.reduce((a, d) => (!a || d.created_at < a.created_at ? d : a), null);
+    // When the event was first sent: its deliveries' earliest first attempt. Not their creation, which a timed
+    // run makes ahead of time (the event read as sent before the run had started).
+    const sent = ds.map((d) => d.first_attempt_at).filter(Boolean).sort()[0];
     const started = page.run.started_at ? new Date(page.run.started_at).getTime() : 0;
-    tr.cells[3].textContent = first ? offset(first.created_at, started) : "—";
+    tr.cells[3].textContent = sent ? offset(sent, started) : "—";
     const had = focusedName(tr.cells[4]); // a delivery's link redrawn as it changes keeps the focus
     tr.cells[4].replaceChildren(...ds.map((d) => h("a", { href: `#/deliveries/${encodeURIComponent(d.id)}`,
       dataset: { focus: `delivery:${d.id}` } }, badge(d.status))));
@@ -336,7 +338,12 @@ function summary(run, ctx, refresh) {
   ];
 }
 
-const offset = (t, from) => (t ? `+${((new Date(t).getTime() - from) / 1000).toFixed(1)} s` : "");
+const offset = (t, from) => {
+  if (!t) return "";
+  const seconds = (new Date(t).getTime() - from) / 1000;
+  const shown = Math.abs(seconds).toFixed(1);
+  return `${seconds < 0 && shown !== "0.0" ? "−" : "+"}${shown} s`;
+};
 
 // One event: when the scenario placed it (simulated time, from the first event); its deliveries' cells are
 // filled, and redrawn as they change, by the run's view.
