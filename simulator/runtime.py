@@ -58,6 +58,21 @@ def server_config(
     return uvicorn.Config(app, http=guarded_http(header_timeout, max_connections, send_timeout), **options)
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, which calls `before_stopping` as it begins to stop, before it waits for the requests under
+    way: a response that never ends by itself (the event stream) ends then, rather than hold the stop for the
+    whole grace and be cut short at its end (an error logged, and a restart refused meanwhile)."""
+
+    def __init__(self, config: uvicorn.Config, before_stopping: Callable[[], None] | None = None) -> None:
+        super().__init__(config)
+        self.before_stopping = before_stopping
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.before_stopping is not None:
+            self.before_stopping()
+        await super().shutdown(sockets)
+
+
 class AppServer:
     """uvicorn serving one ASGI app on 127.0.0.1 (an ephemeral port) in a thread running its own event loop."""
 
@@ -86,8 +101,9 @@ class AppServer:
         timeout: float = 10.0,
         send_timeout: float = SEND_TIMEOUT,
         header_timeout: float = HEADER_TIMEOUT,
+        before_stopping: Callable[[], None] | None = None,
     ) -> AppServer:
-        """Serve `app` until `stop()`; returns once it accepts connections."""
+        """Serve `app` until `stop()`; returns once it accepts connections. `before_stopping`: see `Server`."""
         if not self._thread.is_alive():
             self._thread.start()
         sock = bind_tcp("127.0.0.1", 0)
@@ -100,7 +116,7 @@ class AppServer:
             send_timeout=send_timeout,
             header_timeout=header_timeout,
         )
-        self._server = uvicorn.Server(config)
+        self._server = Server(config, before_stopping)
         self._serving = asyncio.run_coroutine_threadsafe(startup.serve(self._server, sock), self._loop)
         deadline = time.monotonic() + timeout
         while not self._server.started:

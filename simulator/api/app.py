@@ -167,6 +167,13 @@ def build_app(
     return app
 
 
+def stopping(app: Starlette) -> None:
+    """The server serving `app` begins to stop: its event streams end now (`runtime.Server`'s `before_stopping`)."""
+    api = getattr(app.state, "api", None)
+    if api is not None:
+        api.stopping.set()
+
+
 def _tell_skipped(reading: asyncio.Task[tuple[dict[str, Scenario], list[FieldError]]]) -> None:
     """Log each scenario file the start-up's reading skipped, and why: one with a mistake was otherwise only
     missing from the lists (`GET /scenarios` and the dashboard say why too)."""

@@ -12,7 +12,7 @@ import json
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
@@ -45,6 +45,8 @@ class Api:
     schedules: Schedules
     describe: Callable[[Mapping[str, Scenario]], dict[str, Any]]
     _described: tuple[tuple[int, ...], dict[str, Any]] | None = None
+    # Set as the server begins to stop: the event streams end (see `routes_stream`).
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def openapi(self) -> dict[str, Any]:
         """The document, built off the event loop (0.2 s on a quick day, again when a scenario changes)."""

@@ -67,13 +67,19 @@ class EventStream(Response):
     media_type = MEDIA_TYPE
 
     def __init__(
-        self, store: Store, filters: Filters, shown: dict[str, Any], remote: RemoteChanges | None = None
+        self,
+        store: Store,
+        filters: Filters,
+        shown: dict[str, Any],
+        remote: RemoteChanges | None = None,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         super().__init__(status_code=200, media_type=MEDIA_TYPE)
         self.store = store
         self.remote = remote  # other processes' changes, on a shared store
         self.filters = filters
         self.shown = shown
+        self.stopping = stopping or asyncio.Event()  # set as the server begins to stop: the stream ends
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         live = MEDIA_TYPE in Headers(scope=scope).get("accept", "") and scope.get("method") != "HEAD"
@@ -94,14 +100,20 @@ class EventStream(Response):
             await send({"type": "http.response.body", "body": first, "more_body": True})
             producer = asyncio.ensure_future(self._follow(watch, send))
             gone = asyncio.ensure_future(_disconnected(receive))
+            stopping = asyncio.ensure_future(self.stopping.wait())
+            told = False  # the server stops, and the client is still there
             try:
-                await asyncio.wait((producer, gone), return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait((producer, gone, stopping), return_when=asyncio.FIRST_COMPLETED)
+                told = stopping.done() and not gone.done()
             finally:
-                for task in (producer, gone):
+                for task in (producer, gone, stopping):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, OSError):
                         await task
-            if producer.done() and not producer.cancelled() and producer.exception() is None:
+            # Ended whole, the client reconnects as after LIFETIME; so it does when the server stops (to another
+            # server on the same store, or to this one started again).
+            lived = producer.done() and not producer.cancelled() and producer.exception() is None
+            if lived or told:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _follow(self, watch: DeliveryWatch, send: Send) -> None:
@@ -124,7 +136,8 @@ async def _disconnected(receive: Receive) -> None:
 async def stream(call: Call) -> Response:
     q: schemas.StreamQuery = call.query
     filters = Filters(q.run, q.subscription, q.status, type_name(q.type), q.q)
-    return EventStream(call.sim.store, filters, q.model_dump(exclude_none=True), call.sim.remote)
+    shown = q.model_dump(exclude_none=True)
+    return EventStream(call.sim.store, filters, shown, call.sim.remote, call.api.stopping)
 
 
 ENDPOINTS = [

@@ -10,14 +10,13 @@ import argparse
 import sys
 from typing import Any
 
-import uvicorn
-
 from simulator import __version__, signing
 from simulator.api import access_log as api_logging
 from simulator.cli import option_types, options
 from simulator.errors import FieldError, InvalidInput
 from simulator.runtime import (
     HEADER_TIMEOUT,
+    Server,
     bind_tcp,
     is_loopback,
     raise_file_limit,
@@ -106,7 +105,7 @@ def serve_command(args: argparse.Namespace) -> int:
     folders = options.scenario_dirs(args.scenarios)
     # Imported once the options are checked: the application and its store are most of what a start imports, and
     # a command line refused for an option says so without them.
-    from simulator.api.app import server_app
+    from simulator.api.app import server_app, stopping
     from simulator.store import ensure_free
 
     ensure_free(args.db)  # a second server on one database is refused before it binds, naming the holder
@@ -137,7 +136,7 @@ def serve_command(args: argparse.Namespace) -> int:
         header_timeout=args.header_timeout,
         max_connections=args.max_connections,
     )
-    server = uvicorn.Server(config)
+    server = Server(config, before_stopping=lambda: stopping(app))
     _announce(args.host, sock.getsockname()[1], token)
     with stop_signals_end_quietly():
         server.run(sockets=[sock])

@@ -55,7 +55,7 @@ class LocalSimulator:
     ) -> LocalSimulator:
         """`provider_key`: the only key the provider API twins accept (None: any non-empty key). `db`: the store
         (default: an ephemeral SQLite file)."""
-        from simulator.api.app import create_app
+        from simulator.api.app import create_app, stopping
         from simulator.core.simulator import Simulator
 
         server = AppServer()
@@ -69,7 +69,8 @@ class LocalSimulator:
         # sharing the store, or the next session on the file) would send to nobody.
         sim.runs.hands_on = False
         try:
-            server.start(create_app(sim, token=token), lifespan="on", timeout=timeout)
+            app = create_app(sim, token=token)
+            server.start(app, lifespan="on", timeout=timeout, before_stopping=lambda: stopping(app))
         except BaseException:
             server.call(sim.close(grace=0))
             server.close_loop()
@@ -232,6 +233,11 @@ class WebhookSim:
     ) -> SubscriptionInfo:
         """Create a subscription (see `Client.create_subscription` for `fields`); its `.secret` is in full."""
         events = arguments.strings("events", events, '["syncfy:*"]')
+        # Checked here, as `emit` and `run` check theirs: the server's refusal was an ApiError, no ValueError.
+        if signing is not None:
+            checks.scheme("signing", signing)
+        if secret is not None:
+            arguments.text("secret", secret)
         sub = self.client.create_subscription(
             checks.url("url", url), events=events, signing=signing, secret=secret, **fields
         )

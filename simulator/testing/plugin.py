@@ -305,7 +305,15 @@ def _target(request: pytest.FixtureRequest, target: str) -> tuple[str, Receiver 
 
     if target.startswith(_URL):
         return target, None
-    value = request.getfixturevalue("webhook_receiver" if target == "receiver" else target)
+    name = "webhook_receiver" if target == "receiver" else target
+    try:
+        value = request.getfixturevalue(name)
+    except pytest.FixtureLookupError as exc:
+        if exc.argname != name:
+            raise  # the fixture is there, and what it asks for is not: pytest's own account of that
+        # One line, as the marker's other mistakes are, not pytest's list of every fixture.
+        said = f"target={target!r} names no fixture, and is no http:// or https:// URL"
+        pytest.fail(f"@pytest.mark.webhook_sim: {said}", pytrace=False)
     if isinstance(value, str):
         return value, None
     url = getattr(value, "url", None)

@@ -12,7 +12,7 @@ import httpx
 from pydantic import BaseModel
 from starlette.applications import Starlette
 
-from simulator.api.app import server_app
+from simulator.api.app import server_app, stopping
 from simulator.models import answers as schemas
 from simulator.runtime import AppServer
 
@@ -85,7 +85,7 @@ class ApiServer:
         return self._server.url
 
     def start(self, timeout: float = 10.0) -> ApiServer:
-        self._server.start(self.app, lifespan="on", timeout=timeout)
+        self._server.start(self.app, lifespan="on", timeout=timeout, before_stopping=lambda: stopping(self.app))
         return self
 
     def stop(self, timeout: float = 20.0) -> None:

@@ -35,6 +35,38 @@ def test_a_target_that_is_no_http_url_nor_a_fixtures_name_is_an_error_naming_it(
         result.stdout.no_fnmatch_line(inside)
 
 
+def test_a_target_naming_no_fixture_is_one_line_and_a_fixtures_own_missing_fixture_is_pytests_account(
+    pytester: pytest.Pytester,
+):
+    pytester.makeini(INI)
+    pytester.makeconftest("""
+        import pytest
+
+        @pytest.fixture
+        def consumer_url(no_such_database):
+            return "http://127.0.0.1:9/hook"
+    """)
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", target="no_such_fixture")
+        def test_misspelt():
+            pass
+
+        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", target="consumer_url")
+        def test_broken_fixture():
+            pass
+    """)
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        ["@pytest.mark.webhook_sim: target='no_such_fixture' names no fixture, and is no http:// or https:// URL"]
+    )
+    result.stdout.no_fnmatch_line("*fixture 'no_such_fixture' not found*")
+    # The target's own fixture asks for one that is missing: pytest says which, as for any fixture.
+    result.stdout.fnmatch_lines(["*fixture 'no_such_database' not found*"])
+
+
 def test_a_run_that_outlives_its_timeout_is_one_line_and_a_timeout_of_0_checks_once(pytester: pytest.Pytester):
     pytester.makeini(INI)
     pytester.makeconftest("""

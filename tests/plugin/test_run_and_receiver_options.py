@@ -82,3 +82,21 @@ def test_a_target_secret_of_a_scheme_not_known_is_refused_naming_it(
         webhook_sim.emit("credentials.updated", target=webhook_receiver.url, signing="nope")
     assert webhook_sim.target_secret(webhook_receiver.url, "none") is None  # a scheme known to have none
     assert webhook_receiver.requests == []
+
+
+@pytest.mark.parametrize(
+    ("given", "error", "said"),
+    [
+        ({"signing": "hmac"}, ValueError, "signing must be one of standard, basistheory, syncfy, none, got 'hmac'"),
+        ({"signing": 5}, TypeError, "signing must be a signing scheme's name (a str), got 5"),
+        ({"secret": 5}, TypeError, "secret must be a str, got 5"),
+    ],
+)
+def test_subscribe_checks_its_scheme_and_secret_where_they_are_given(
+    webhook_sim: WebhookSim, webhook_receiver: Receiver, given: dict[str, Any], error: type, said: str
+) -> None:
+    """As `emit` and `run` do: the server's refusal came back as an ApiError, which no ValueError catches."""
+    with pytest.raises(error) as caught:
+        webhook_sim.subscribe(webhook_receiver.url, **given)
+    assert str(caught.value) == said
+    assert webhook_sim.client.list_subscriptions().data == ()
