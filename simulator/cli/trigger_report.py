@@ -41,12 +41,21 @@ class Report:
     (the wait over, not waited for, or interrupted)."""
 
     def __init__(
-        self, event_id: str, etype: str, ids: list[str], url: str | None, fmt: str, *, retries: bool = True
+        self,
+        event_id: str,
+        etype: str,
+        ids: list[str],
+        url: str | None,
+        fmt: str,
+        *,
+        retries: bool = True,
+        named: bool = False,
     ) -> None:
         # Shown on every line: a password in the URL (sent as Basic auth) is masked, as the dashboard masks it.
         shown = mask_url(url) if url is not None else None
         self.event_id, self.etype, self.ids, self.url, self.fmt = event_id, etype, list(ids), shown, fmt
         self.retries = retries  # whether the deliveries still going are retried once `trigger` ends
+        self.named = named  # the subscriptions were named (`--subscription`): each one not sent to is said why
         self.started = time.monotonic()
         self.last: dict[str, DeliveryInfo] = {}
         self.told: set[str] = set()  # the deliveries whose line of outcome was printed
@@ -58,7 +67,10 @@ class Report:
         else:
             print(f"event {self.event_id} ({self.etype})", flush=True)
         if not self.ids:
-            print(f"not sent: no enabled subscription receives {self.etype}", file=sys.stderr)
+            # Where subscriptions were named, each was said already: "no enabled subscription receives it" read as
+            # if the server had looked at every other one.
+            whom = "none of the subscriptions named" if self.named else "no enabled subscription"
+            print(f"not sent: {whom} receives {self.etype}", file=sys.stderr)
             return
         if self.fmt == "text":
             what = f"waiting up to {waiting:g} s for its outcome" if waiting else "not waited for (--wait 0)"

@@ -91,6 +91,17 @@ def test_bad_combinations_exit_2(main, receiver: Receiver):
     assert ran.code == 2 and "token.created" in ran.err
 
 
+def test_a_secret_for_a_basis_theory_event_without_signing_is_refused_as_a_server_refuses_it(main, receiver: Receiver):
+    """Basis Theory's events are signed with its RSA key: the secret was dropped without a word (`listen` showed
+    them verified with the key), where `--server`, `run` and the plugin refuse it."""
+    ran = main("trigger", "token.created", "--target", receiver.url, "--secret", SECRET)
+    assert ran.code == 2 and "--secret" in ran.err and "takes no secret" in ran.err, ran.err
+    assert receiver.requests == []
+    # With a scheme that takes one, it signs.
+    ran = main("trigger", "token.created", "--target", receiver.url, "--signing", "syncfy", "--secret", SECRET)
+    assert ran.code == 0, ran.err
+
+
 def test_through_a_server_it_goes_to_the_matching_subscriptions(main, server, api, make_receiver):
     one, other = make_receiver(), make_receiver()
     secret = new_secret("syncfy")
@@ -149,6 +160,9 @@ def test_through_a_server_a_named_disabled_subscription_is_said_to_be_sent_nothi
     ran = main("trigger", "token.created", "--server", server.url, "--subscription", made["id"])
     assert ran.code == 1, ran
     assert f"not sent to {made['id']}: disabled" in ran.err
+    # Not as if the server had looked at every other subscription.
+    assert "not sent: none of the subscriptions named receives basistheory:token.created" in ran.err
+    assert "no enabled subscription" not in ran.err
     assert receiver.requests == []
 
 
