@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -51,6 +52,9 @@ def options_from(args: argparse.Namespace) -> ListenOptions:
         raise _bad("--fail-rate", f"expected a fraction between 0 and 1, got {args.fail_rate}")
     if not 100 <= args.status <= 599:
         raise _bad("--status", f"expected an HTTP status, got {args.status}")
+    if args.forward_to is not None and re.fullmatch(r"[+-]\d+", args.forward_to):
+        # A port with a sign: completed, `-1` was the host "-1", and every request was answered 502.
+        raise _bad("--forward-to", "the port must be a number from 1 to 65535")
     forward_to = None if args.forward_to is None else completed_url(args.forward_to)
     if forward_to is not None:
         from simulator.models.inputs import check_url

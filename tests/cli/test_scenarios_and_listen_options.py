@@ -169,7 +169,7 @@ def test_serve_refuses_an_empty_host(main, nothing_bound, tmp_path, host: str) -
     assert logging.getLogger().handlers == handlers
 
 
-@pytest.mark.parametrize("forward_to", ["0", "localhost:0/hooks", "http://127.0.0.1:0/hooks"])
+@pytest.mark.parametrize("forward_to", ["0", "-1", "+3000", "localhost:0/hooks", "http://127.0.0.1:0/hooks"])
 def test_listen_refuses_a_forward_to_port_0_as_it_refuses_70000(main, nothing_bound, forward_to: str) -> None:
     refused = main("listen", "--port", "0", "--forward-to", forward_to)
     assert (refused.code, refused.out) == (2, ""), refused
