@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +18,10 @@ def parse_duration(value: str | int | float) -> float:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError(f"a duration cannot be negative: {value!r}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a whole number past a float: infinite, as the same digits as text read
+            return math.inf
     match = _DURATION.match(str(value))
     if not match:
         raise ValueError(f"not a duration: {value!r} (expected e.g. 500ms, 2s, 5m, 1h)")

@@ -187,6 +187,9 @@ class DeliveryEngine(Publishing, Outcomes):
             self._notify()
         elif sub.enabled and self.leases is None:
             self._lane(sub, spilled=True)  # it may have deliveries waiting in the store
+        if released := self.faults.refaulted(sub):
+            self._hand_over(released)
+            self._notify()
 
     async def subscription_removed(self, sub_id: str) -> None:
         # First, before anything awaits: from here no lane starts for it and what is published to it ends dead.

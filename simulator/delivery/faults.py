@@ -22,6 +22,7 @@ bodies, a provider's new field).
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -227,6 +228,11 @@ class FaultInjector(FaultHooks):
     def forget(self, subscription_id: str) -> None:
         self._holds.forget(subscription_id)
 
+    def refaulted(self, sub: Subscription) -> list[Job]:
+        profile = self.profile(sub.faults, None)
+        reorder = 0 if sub.strict_order else profile.reorder  # as `on_publish` draws them
+        return self._holds.let_go(sub.id, {"reorder": reorder, "burst": profile.burst})
+
     # -- attempts -------------------------------------------------------------------------------------------
 
     def on_attempt(
@@ -242,7 +248,10 @@ class FaultInjector(FaultHooks):
         if injected and signer is not None and timestamp is not None:
             headers = _resign(signer, body, timestamp, headers)
         if first and plan.get("malformed", {}).get("kind") == "content_type":
-            headers = {**headers, "Content-Type": "text/plain"}
+            # In place of the type the request had, however its name is written (a subscription's own
+            # `content-type` replaces the sender's): added beside it, the request carried both.
+            headers = {name: value for name, value in headers.items() if name.lower() != "content-type"}
+            headers["Content-Type"] = "text/plain"
             injected["malformed"] = {"kind": "content_type"}
         if first and plan.get("bad_signature"):
             headers = corrupt(headers)
@@ -260,7 +269,8 @@ def _reshape(
     if first and "stale_timestamp" in plan:
         age = plan["stale_timestamp"]["age"]
         body = faults_body.stale_body(body, provider, age) or body
-        timestamp = None if timestamp is None else timestamp - int(age)
+        # Whole seconds in a header: rounded up, so it is at least `age` old (cut, `500ms` changed nothing).
+        timestamp = None if timestamp is None else timestamp - math.ceil(age)
         injected["stale_timestamp"] = plan["stale_timestamp"]
     kind = plan["malformed"]["kind"] if first and "malformed" in plan else None
     if kind in ("truncated", "empty"):

@@ -189,6 +189,21 @@ class Holds:
         behind = [u for key, units in self._ready.items() if run_id is None or key[1] == run_id for u in units.values()]
         return out + self._free(behind)
 
+    def let_go(self, subscription_id: str, sizes: Mapping[str, int]) -> list[Job]:
+        """Open the gates of deliveries outside a run (`POST /events`) to `subscription_id` whose size is not the
+        subscription's now (`sizes`: by kind, 0 for none), and let their committed deliveries go: drawn under
+        faults since changed, no later delivery joins them, and those after them waited behind them for good. A
+        run's gates open at its end."""
+        keys = [k for k in self._gates if k[1] == subscription_id and k[2] is None and k[3] != sizes.get(k[0], 0)]
+        touched: list[Unit] = []
+        for key in keys:
+            gate = self._gates.pop(key)
+            gate.forced = True  # a member not committed yet goes once it is
+            touched.extend(gate.members)
+        if not touched:
+            return []
+        return self._free([*touched, *self._ready.get((subscription_id, None), {}).values()])
+
     def forget(self, subscription_id: str) -> None:
         """Drop everything held for a removed subscription."""
         for key in [k for k in self._gates if k[1] == subscription_id]:

@@ -51,6 +51,11 @@ class FaultHooks:
         """Every committed job still held back for a run (or for all runs when None), to send now."""
         return []
 
+    def refaulted(self, sub: Subscription) -> list[Job]:
+        """A subscription was edited: what is held back of its deliveries outside a run under faults it no longer
+        has, to send now."""
+        return []
+
     def forget(self, subscription_id: str) -> None:
         """A subscription was removed: drop whatever is held for it (its deliveries stay in the store)."""
 

@@ -13,7 +13,9 @@ the caller wrote, so answers and the store show `{"drop": 0.1}` exactly as it wa
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
@@ -149,7 +151,10 @@ def _seconds(value: Any) -> float:
     try:
         seconds = distributions.to_seconds(value, {})
     except ValueError as exc:
-        raise _problem(str(exc)) from None
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_SECONDS:
+            seconds = math.inf  # past a float: too long, as a shorter one is, not "not a duration"
+        else:
+            raise _problem(str(exc)) from None
     if seconds > MAX_SECONDS:
         raise _problem(f"expected a duration of at most a week (7d), got {spelled(value)}")
     if isinstance(value, str) and not _DURATION_TEXT.fullmatch(value):  # what the document's pattern allows
@@ -306,7 +311,14 @@ class _Distribution(_Fault):
         return self
 
     def setting(self) -> Distribution:
-        return distributions.bind(distributions.parse(self.model_dump()), {})
+        bound = distributions.bind(distributions.parse(self.model_dump()), {})
+        # A delay is at most a week, drawn ones too: a `max` given past it is refused, and the default one (ten
+        # times the centre) is kept to it, where it drew delays of weeks from a mean of days.
+        if isinstance(bound, distributions.Exponential | distributions.Lognormal) and (
+            distributions.bounds(bound)[1] > MAX_SECONDS
+        ):
+            bound = dataclasses.replace(bound, max=MAX_SECONDS)
+        return bound
 
 
 class FixedDelay(_Distribution):

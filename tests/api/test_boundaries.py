@@ -70,6 +70,33 @@ def test_retry_delays_are_capped_at_a_week(refusing_api: httpx.Client, body: dic
     refused(refusing_api, "POST", "/subscriptions", body, field)
 
 
+HUGE = b"9" * 310  # a whole number past a float: read as a duration, it raised OverflowError (a 500)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/runs", b'{"scenario": "api-one-event", "faults": {"delay": %s}}' % HUGE, "faults.delay"),
+        (
+            "/subscriptions",
+            b'{"url": "%s", "faults": {"delay": {"fixed": %s}}}' % (URL.encode(), HUGE),
+            "faults.delay.fixed",
+        ),
+        (
+            "/subscriptions",
+            b'{"url": "%s", "faults": {"duplicate": {"probability": 1, "spacing": %s}}}' % (URL.encode(), HUGE),
+            "faults.duplicate.spacing",
+        ),
+    ],
+    ids=["run-delay", "subscription-delay", "subscription-spacing"],
+)
+def test_a_fault_duration_past_a_float_is_a_422_naming_it(
+    refusing_api: httpx.Client, path: str, body: bytes, field: str
+) -> None:
+    found = refused(refusing_api, "POST", path, body, field)
+    assert "at most a week" in json.dumps(found)
+
+
 def test_a_week_is_the_longest_retry_delay(api: httpx.Client) -> None:
     sub = ok(
         api.post("/subscriptions", json={"url": URL, "retry": {"delays": [0, 1.5, 604800]}}), schemas.Subscription, 201

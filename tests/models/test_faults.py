@@ -226,3 +226,42 @@ def test_what_the_pattern_refuses_the_check_refuses(text: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         check_faults({"delay": text})
     assert [e.field for e in caught.value.errors] == ["faults.delay"]
+
+
+HUGE = int("9" * 310)  # a whole number past a float: `float()` raised OverflowError (a 500, a traceback)
+
+
+@pytest.mark.parametrize(
+    ("faults", "field"),
+    [
+        ({"delay": HUGE}, "faults.delay"),
+        ({"delay": {"fixed": HUGE}}, "faults.delay.fixed"),
+        ({"delay": {"uniform": [1, HUGE]}}, "faults.delay.uniform.1"),
+        ({"delay": {"exponential": {"mean": HUGE}}}, "faults.delay.exponential.mean"),
+        ({"delay": {"exponential": {"mean": 1, "max": HUGE}}}, "faults.delay.exponential.max"),
+        ({"delay": {"lognormal": {"median": HUGE, "sigma": 1}}}, "faults.delay.lognormal.median"),
+        ({"duplicate": {"probability": 1, "spacing": HUGE}}, "faults.duplicate.spacing"),
+        ({"stale_timestamp": {"probability": 1, "age": HUGE}}, "faults.stale_timestamp.age"),
+    ],
+)
+def test_a_duration_past_a_float_is_too_long_at_its_path(faults, field):
+    [(where, message)] = problems(faults)
+    assert where == field
+    assert message.startswith("expected a duration of at most a week (7d), got 999")
+
+
+@pytest.mark.parametrize(
+    "delay", [{"exponential": {"mean": "6d"}}, {"lognormal": {"median": "6d", "sigma": 2}}], ids=["exp", "lognormal"]
+)
+def test_a_delays_default_max_is_kept_to_a_week(delay: dict[str, Any]) -> None:
+    """Ten times a mean of days drew delays of weeks, past the week every other duration is held to."""
+    import random
+
+    from simulator.delivery.faults_spec import parse_profile
+    from simulator.scenarios import distributions
+
+    profile = parse_profile({"delay": delay})
+    assert profile.delay is not None
+    assert distributions.bounds(profile.delay)[1] == 7 * 24 * 3600
+    draws = [distributions.draw(profile.delay, random.Random(seed)) for seed in range(400)]
+    assert max(draws) <= 7 * 24 * 3600 and max(draws) > 6 * 24 * 3600  # some reach the week, none go past

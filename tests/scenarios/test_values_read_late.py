@@ -116,3 +116,22 @@ def test_a_merge_key_given_twice_is_refused_as_any_key_given_twice() -> None:
     [(line, field, message)] = problems(text)
     assert (line, field) == (6, 'steps[1]["<<"]')
     assert message == "key '<<' appears twice: expected each key once in a mapping"
+
+
+@pytest.mark.parametrize(
+    ("where", "line", "field"),
+    [
+        ("faults:\n  delay: {}\nsteps:\n  - emit: credentials.created\n", 4, "faults.delay"),
+        (
+            "steps:\n  - emit: credentials.created\n    faults:\n      stale_timestamp: {{probability: 1, age: {}}}\n",
+            6,
+            "steps[0].faults.stale_timestamp.age",
+        ),
+    ],
+)
+def test_a_fault_duration_past_a_float_is_refused_at_its_line(where: str, line: int, field: str) -> None:
+    """It raised OverflowError: `validate` said the file "cannot be checked", with no line nor field, and `run`
+    printed a traceback."""
+    [(at, named, message)] = problems(HEAD + where.format("9" * 310))
+    assert (at, named) == (line, field)
+    assert message.startswith("expected a duration of at most a week (7d), got 999")
