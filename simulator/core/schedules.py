@@ -52,7 +52,13 @@ from simulator.timeutil import iso_ms, utc
 
 
 class StartRun(Protocol):
-    def __call__(self, spec: RunSpec, *, run_id: str | None = None) -> Awaitable[Run]: ...
+    def __call__(
+        self, spec: RunSpec, *, run_id: str | None = None, check: Callable[[], Awaitable[None]] | None = None
+    ) -> Awaitable[Run]: ...
+
+
+class _Deleted(Exception):
+    """The schedule that fired is gone (a reset, a deletion) by the time its run would start."""
 
 
 CheckRun = Callable[[RunSpec], Awaitable[object]]
@@ -220,8 +226,18 @@ class Schedules:
         # A firing's run takes an id of its own: a server that died after storing the run and before recording
         # the firing fires it again as it starts (`schedule_catchup`), and finds that run rather than start another.
         run_id = None if due is None else derived_id("run", due, schedule_id)
+
+        async def still_there() -> None:
+            # Read where a reset cannot come between it and the start: read before, a firing that met a reset
+            # waited for it, then started the run of a schedule it had deleted, which sent to what came after.
+            if stored is not None and await self.runs.get(schedule_id) is None:
+                raise _Deleted
+
         try:
-            started = await self.start_run(RunSpec.model_validate(_untargeted(run)), run_id=run_id)
+            started = await self.start_run(RunSpec.model_validate(_untargeted(run)), run_id=run_id, check=still_there)
+        except _Deleted:
+            log.info("schedule %s was deleted as it fired: no run", schedule_id)
+            return
         except ShuttingDown:
             # Recorded as a failed firing, it was lost: the next server on the store fires it as it starts (the
             # scheduler has moved past it, unrecorded: `schedule_catchup`).

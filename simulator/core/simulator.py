@@ -165,9 +165,13 @@ class Simulator:
         scenario: Scenario | None = None,
         typed_params: bool = False,
         run_id: str | None = None,
+        check: Callable[[], Awaitable[None]] | None = None,
     ) -> Run:
-        """Start a run (`RunManager.start`); a reset waits until it has started, and then cancels it."""
+        """Start a run (`RunManager.start`); a reset waits until it has started, and then cancels it. `check`
+        runs first, under the same guard: what it raises stops the start (a schedule a reset deleted meanwhile)."""
         async with self._writes.shared():
+            if check is not None:
+                await check()
             return await self.runs.start(spec, scenario=scenario, typed_params=typed_params, run_id=run_id)
 
     async def create_subscription(self, spec: SubscriptionSpec, *, ephemeral: bool = False) -> Subscription:

@@ -253,10 +253,12 @@ def _day_list_from(first: int) -> str:
 
 
 # The expressions of CRON that never fire: days that no month they name has (the 30th or 31st of February
-# only; the 31st of 30-day months and February only). Every other expression of CRON fires within 28 years.
+# only; the 31st of 30-day months and February only), with the weekday unrestricted (`*`, `*/n`). A restricted
+# weekday makes cron fire on either day (`0 0 30 2 1`: every Monday of February). Every other expression of CRON
+# fires within 28 years.
 CRON_NEVER = (
     r"^\S+ \S+ (?:"
     + f"{_day_list_from(30)} {_list_of([2])}"
     + f"|{_day_list_from(31)} {_list_of([2, 4, 6, 9, 11])}"
-    + r") \S+$"
+    + r") \*\S*$"
 )

@@ -51,7 +51,7 @@ async def test_a_scenario_is_delivered_end_to_end(store_url: str, receiver: Rece
 
 async def test_schedules_live_in_the_same_database_and_fire(store_url: str, receiver: Receiver):
     sim = await Simulator.open(store_url)
-    schedules = await Schedules.start(sim.store, sim.runs.start, sim.validate_run)
+    schedules = await Schedules.start(sim.store, sim.start_run, sim.validate_run)
     try:
         made = await schedules.create(
             ScheduleSpec(scenario="syncfy-credential-lifecycle", interval=1, speed=0, target=receiver.url)
@@ -69,7 +69,7 @@ async def test_schedules_live_in_the_same_database_and_fire(store_url: str, rece
             await asyncio.sleep(0.05)
     finally:
         await schedules.close()
-    again = await Schedules.start(sim.store, sim.runs.start, sim.validate_run)
+    again = await Schedules.start(sim.store, sim.start_run, sim.validate_run)
     try:
         listed, _ = await again.list(10, None)
         assert [s["id"] for s in listed] == [made["id"]]

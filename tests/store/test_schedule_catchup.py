@@ -42,7 +42,9 @@ class Starts:
         self.specs: list[RunSpec] = []
         self.dues: list[float | None] = []
 
-    async def start_run(self, spec: RunSpec, *, run_id: str | None = None) -> Any:
+    async def start_run(self, spec: RunSpec, *, run_id: str | None = None, check: Any = None) -> Any:
+        if check is not None:
+            await check()
         self.specs.append(spec)
         return SimpleNamespace(id=run_id or f"run_{len(self.specs)}")
 

@@ -37,7 +37,7 @@ async def test_a_firing_refused_as_the_server_stops_fires_at_the_next_start(stor
     stored_jobs.move(jobs_url(store), schedule_id, trigger, due + HOUR)  # moved past it, its run not started
     asked: list[RunSpec] = []
 
-    async def stopping(spec: RunSpec, *, run_id: str | None = None) -> Any:
+    async def stopping(spec: RunSpec, *, run_id: str | None = None, check: Any = None) -> Any:
         asked.append(spec)
         raise ShuttingDown("the simulator is shutting down; no new runs")
 
