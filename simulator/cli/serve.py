@@ -47,7 +47,12 @@ def register(sub: Any) -> None:
     options.add(p, "--db", "the store: a SQLite path or URL", default="sqlite:///webhook-sim.db")
     options.add_scenarios(p)
     options.add_allowed_hosts(p, "the server")
-    options.add(p, "--token", "require `Authorization: Bearer TOKEN` on every route but /health")
+    options.add(
+        p,
+        "--token",
+        "require `Authorization: Bearer TOKEN` on the control API: every route but /health and /keys/webhooks.pem "
+        "(the dashboard's page asks for it; the API twins check their own keys)",
+    )
     options.add(p, "--token-file", "read the token from this file (a container secret, say): its first line")
     options.add(
         p,
