@@ -3,6 +3,7 @@ each, five per tenant, auto-disable shown as `status`), deletes that emit events
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,6 +59,16 @@ def test_unknown_ids_routes_and_methods_answer_in_the_providers_shape(bt: httpx.
 @pytest.mark.parametrize("query", ["size=0", "size=101", "size=abc", "start=not-a-cursor", "start=bjpY"])
 def test_bad_pagination_is_a_400(bt: httpx.Client, query: str) -> None:
     bt_problem(bt.get(f"/v2/tokens?{query}"), 400, query.split("=")[0])
+
+
+@pytest.mark.parametrize("path", ["/v2/tokens", "/webhooks"])
+@pytest.mark.parametrize("query", ["size=abc&size=1", "size=1&size=2", "start=x&size=1&start=y"])
+def test_a_query_parameter_given_twice_is_a_400_naming_it(bt: httpx.Client, path: str, query: str) -> None:
+    """Basis Theory's API takes each query parameter at most once: the last was taken, an invalid one before it
+    never seen (`size=abc&size=1` listed one token)."""
+    repeated = next(name for name in ("size", "start") if query.count(f"{name}=") > 1)
+    body = bt_problem(bt.get(f"{path}?{query}"), 400, repeated)
+    assert "more than once" in json.dumps(body)
 
 
 def test_bad_bodies_are_400s_naming_the_field(bt: httpx.Client) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 
+from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -100,8 +101,20 @@ async def read_token(request: Request, bt: BasisTheoryBackend) -> Response:
     return JSONResponse(await bt.read_token(request.path_params["id"], _trace(request)))
 
 
-async def list_tokens(request: Request, bt: BasisTheoryBackend) -> Response:
+def _query(request: Request) -> QueryParams:
+    """The query, each parameter in it once: Basis Theory's API takes each at most once in a request. The last of
+    a repeated one was taken, an invalid one before it never seen (`size=abc&size=1` listed one token)."""
     query = request.query_params
+    seen: set[str] = set()
+    for name, _ in query.multi_items():
+        if name in seen:
+            raise api.invalid(name, "given more than once: each query parameter can appear at most once")
+        seen.add(name)
+    return query
+
+
+async def list_tokens(request: Request, bt: BasisTheoryBackend) -> Response:
+    query = _query(request)
     return JSONResponse(await bt.page("token", query.get("start"), query.get("size")))
 
 
@@ -123,7 +136,7 @@ def _deleter(kind: str) -> Handler:
 async def list_webhooks(request: Request, bt: BasisTheoryBackend) -> Response:
     """Cursor pages, as the tokens' list: `size` of them after `start` (how many came before), `next` while more
     remain (without it a `size` under the tenant's count hid the rest for good)."""
-    query = request.query_params
+    query = _query(request)
     limit, skip = api.page_size(query.get("size")), api.decode_cursor(query.get("start"), "w") or 0
     every = await bt.webhooks()
     found = every[skip : skip + limit]
