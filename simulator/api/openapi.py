@@ -280,13 +280,13 @@ def _success(ep: Endpoint, components: _Components) -> dict[str, Any]:
 
 
 def _error_statuses(ep: Endpoint, secured: bool) -> set[int]:
-    statuses = set(ep.errors) | {421, 500}  # 421: `middleware.SameSite`, against DNS rebinding
+    # 421: `middleware.SameSite`, against DNS rebinding. 422: every route refuses a query parameter it does not
+    # take (`endpoints._parsed_query`), those that take none included.
+    statuses = set(ep.errors) | {421, 422, 500}
     if ep.method not in ("GET", "HEAD", "OPTIONS"):
         statuses.add(403)  # `middleware.SameSite`: a cross-site request a browser sent
     if ep.body is not None:
-        statuses |= {400, 413, 415, 422}
-    if ep.query is not None:
-        statuses.add(422)
+        statuses |= {400, 413, 415}
     if _PATH_PARAM.search(ep.path):
         statuses.add(404)
     if secured and not ep.public:

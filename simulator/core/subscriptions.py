@@ -134,16 +134,27 @@ class Subscriptions:
     async def matching(self, etype: catalog.EventType, ids: Sequence[str] | None = None) -> builtins.list[Subscription]:
         """The enabled subscriptions that receive `etype` (among `ids` when given)."""
         if ids is not None:
-            subs = [await self.get(i) for i in ids]
+            subs = [await self._named(i, n) for n, i in enumerate(ids)]
         else:
             subs = [s for s in await self.store.list_subscriptions() if not s.ephemeral]
         return [s for s in subs if receives(s, etype)]
+
+    async def _named(self, sub_id: str, n: int) -> Subscription:
+        """The `n`th subscription a request names (`subscriptions.n`): a 404 named the field `id`, which such a
+        body has none of, where `POST /runs` names `subscriptions.n`."""
+        try:
+            return await self.get(sub_id)
+        except NotFound as exc:
+            raise NotFound(exc.detail, errors=[FieldError(f"subscriptions.{n}", "not found")]) from None
 
     async def passed_over(self, etype: catalog.EventType, ids: Sequence[str]) -> builtins.list[tuple[str, str]]:
         """Of the subscriptions named in `ids`, those that `matching` leaves out, each with why: an event sent to
         no one must say so, not answer an empty list."""
         out = []
-        for sub in [await self.get(i) for i in dict.fromkeys(ids)]:  # named twice, said once (and sent once)
+        first: dict[str, int] = {}  # each at its first place: named twice, said once (and sent once)
+        for n, sub_id in enumerate(ids):
+            first.setdefault(sub_id, n)
+        for sub in [await self._named(sub_id, n) for sub_id, n in first.items()]:
             if receives(sub, etype):
                 continue
             if not sub.enabled:

@@ -369,3 +369,19 @@ def test_every_query_text_is_stated_free_of_nul_as_the_server_holds_it(api: http
                     checked.append((path, param["name"]))
     # (The event types' cursor is one of their keys, no free text.)
     assert {("/deliveries", "q"), ("/scenarios", "cursor")} <= set(checked), checked
+
+
+def test_every_operation_states_the_422_an_unknown_query_parameter_gets(api: httpx.Client) -> None:
+    """Every route refuses a query parameter it does not take, those that take none included (`GET /health?x=1`):
+    the document listed the 422 only where a route takes a query or a body."""
+    doc = document(ENDPOINTS, secured=False, scenarios=loader.discover([])[0])
+    missing = [
+        f"{method.upper()} {path}"
+        for path, operations in doc["paths"].items()
+        for method, operation in operations.items()
+        if "422" not in operation["responses"]
+    ]
+    assert missing == []
+    for path in ("/health", "/openapi.json", "/keys/webhooks.pem", "/runs/run_x"):
+        answer = api.get(path, params={"x": "1"})
+        assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "x", answer.text

@@ -102,6 +102,16 @@ def test_an_event_named_for_subscriptions_that_take_nothing_says_why_each_was_pa
     assert everyone["skipped"] == []  # unnamed: the matching subscriptions, as before
 
 
+def test_an_unknown_subscription_an_event_names_is_a_404_naming_its_place(
+    api: httpx.Client, receiver: Receiver
+) -> None:
+    """Named `id`, a field the body has none of, where `POST /runs` names `subscriptions.N`; and nothing is sent."""
+    live = ok(api.post("/subscriptions", json={"url": receiver.url}), schemas.Subscription, 201)["id"]
+    body = problem(api.post("/events", json={"type": "token.created", "subscriptions": [live, "sub_nope"]}), 404)
+    assert [e["field"] for e in body["errors"]] == ["subscriptions.1"]
+    assert api.get("/deliveries").json()["data"] == []
+
+
 def test_emit_to_an_ad_hoc_target(api: httpx.Client, receiver: Receiver) -> None:
     emitted = ok(
         api.post("/events", json={"type": "syncfy:documents.success", "target": receiver.url}),
