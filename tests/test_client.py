@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import inspect
 import json
+import math
 import re
 import socket
 import threading
@@ -497,3 +498,48 @@ def test_deliveries_take_every_filter_the_server_does() -> None:
     with Client("http://sim.test", transport=httpx.MockTransport(handler)) as client:
         client.list_deliveries(q="needle", order="newest")
     assert (seen[0].url.params["q"], seen[0].url.params["order"]) == ("needle", "newest")
+
+
+def test_a_reset_answered_by_something_else_is_an_api_error_not_done(receiver: Receiver) -> None:
+    """Given a webhook receiver's port for the server's, `reset()` came back as done: any success was taken for the
+    control API's 204."""
+    receiver.respond(200)
+    with Client(receiver.url.rsplit("/", 1)[0]) as client, pytest.raises(ApiError) as refused:
+        client.reset()
+    assert refused.value.title == "Not webhook-sim's control API" and "204" in refused.value.detail
+
+
+@pytest.mark.parametrize("answer", [httpx.Response(200), httpx.Response(200, json={}), httpx.Response(202, text="ok")])
+def test_a_delete_answered_with_another_success_is_an_api_error(answer: httpx.Response) -> None:
+    with Client("http://sim.test", transport=httpx.MockTransport(lambda request: answer)) as client:
+        for call in (lambda: client.delete_subscription("sub_x"), lambda: client.delete_schedule("sch_x")):
+            with pytest.raises(ApiError) as refused:
+                call()
+            assert refused.value.title == "Not webhook-sim's control API"
+    with Client("http://sim.test", transport=httpx.MockTransport(lambda request: httpx.Response(204))) as client:
+        assert client.delete_subscription("sub_x") is None and client.reset() is None
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "said"),
+    [
+        (lambda: Client("http://sim.test", timeout="x"), TypeError, "timeout must be a number of seconds, got 'x'"),
+        (
+            lambda: Client("http://sim.test", timeout=-1),
+            ValueError,
+            "timeout must be 0 or more seconds (finite), got -1",
+        ),
+        (lambda: AsyncClient("http://sim.test", timeout=math.nan), ValueError, "timeout must be 0 or more seconds"),
+        (lambda: Client("http://sim.test").get_run(123), TypeError, "id must be a str, got 123"),
+        (lambda: Client("http://sim.test").sample(None), TypeError, "type must be a str, got None"),
+        (lambda: Client("http://sim.test").run_events(None), TypeError, "run_id must be a str, got None"),
+        (lambda: Client("http://sim.test").wait_run("run_x", interval=-1), ValueError, "interval must be 0 or more"),
+    ],
+    ids=["timeout-type", "timeout-negative", "timeout-nan", "id", "type", "run_id", "interval"],
+)
+def test_a_clients_wrong_argument_is_named_before_any_request(call: Callable[[], Any], error: type, said: str) -> None:
+    """They failed at the first request in httpx's or urllib's words: "Timeout value out of range",
+    "quote_from_bytes() expected bytes", "sleep length must be non-negative"."""
+    with pytest.raises(error) as refused:
+        call()
+    assert str(refused.value).startswith(said)

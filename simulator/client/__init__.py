@@ -93,6 +93,12 @@ def _async_pages(op: Callable[P, Op[Page[T]]]) -> Callable[Concatenate[AsyncClie
     return method
 
 
+def _timeout(value: object) -> float | None:
+    """Each request's timeout in seconds (None: none), checked where the client is made: taken as given, a wrong
+    one failed at the first request with httpx's words ("Timeout value out of range"), naming nothing."""
+    return None if value is None else arguments.seconds("timeout", value)
+
+
 def _tls(base_url: str) -> ssl.SSLContext | bool:
     """What the client verifies TLS with. For a plain-HTTP server (the pytest fixture's, `serve` on 127.0.0.1) a
     context that trusts nothing: httpx's default loads certifi's bundle as each client is made, 26-47 ms, once per
@@ -120,7 +126,11 @@ class Client:
         headers = auth(token)
         self.base_url = arguments.text("base_url", base_url).rstrip("/")
         self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport, verify=_tls(self.base_url)
+            base_url=self.base_url,
+            headers=headers,
+            timeout=_timeout(timeout),
+            transport=transport,
+            verify=_tls(self.base_url),
         )
 
     def _do(self, op: Op[T], timeout: float | None = None) -> T:
@@ -138,6 +148,7 @@ class Client:
     def wait_run(self, run_id: str, timeout: float = 60.0, interval: float = 0.02) -> RunInfo:
         """Poll until the run is completed, failed or cancelled; `TimeoutError` after `timeout` seconds."""
         deadline = time.monotonic() + arguments.seconds("timeout", timeout)
+        arguments.seconds("interval", interval)
         run = None
         while not (run := self._polled(run_id, deadline - time.monotonic(), timeout, run)).finished:
             if time.monotonic() >= deadline:
@@ -228,7 +239,11 @@ class AsyncClient:
         headers = auth(token)
         self.base_url = arguments.text("base_url", base_url).rstrip("/")
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport, verify=_tls(self.base_url)
+            base_url=self.base_url,
+            headers=headers,
+            timeout=_timeout(timeout),
+            transport=transport,
+            verify=_tls(self.base_url),
         )
 
     async def _do(self, op: Op[T], timeout: float | None = None) -> T:
@@ -247,6 +262,7 @@ class AsyncClient:
         """Poll until the run is completed, failed or cancelled; `TimeoutError` after `timeout` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + arguments.seconds("timeout", timeout)
+        arguments.seconds("interval", interval)
         run = None
         while not (run := await self._polled(run_id, deadline - loop.time(), timeout, run)).finished:
             if loop.time() >= deadline:

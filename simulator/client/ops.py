@@ -78,8 +78,11 @@ class Op(Generic[T]):
             raise ApiError.not_the_api(response, exc) from None
 
 
-def _none(_response: httpx.Response) -> None:
-    return None
+def _none(response: httpx.Response) -> None:
+    """The control API's answer with nothing to say: 204, empty. Any other success is not its answer (a webhook
+    receiver's 200, given the client the wrong port): taken as one, a reset that never happened looked done."""
+    if response.status_code != 204 or response.content:
+        raise ValueError("expected its 204 No Content with no body")
 
 
 def _json(response: httpx.Response) -> Any:
@@ -154,7 +157,7 @@ class Ops:
     @staticmethod
     def sample(type: str, seed: int = 0) -> Op[bytes]:
         """The exact body a subscriber receives for `type` (the same seed gives the same bytes)."""
-        return Op("GET", f"/events/{segment(type)}/sample", lambda r: r.content, {"seed": seed})
+        return Op("GET", f"/events/{segment(type, 'type')}/sample", lambda r: r.content, {"seed": seed})
 
     @staticmethod
     def emit(
@@ -170,7 +173,7 @@ class Ops:
     ) -> Op[EmittedEvent]:
         """Emit one event now; `overrides` sets dotted paths (`{"payload.is_executing": 0}`). With `target`,
         `signing` and `secret` are how its deliveries are signed (no secret: one the server generates), and
-        `retry` how they are retried (`{"max_attempts": 3, "delays": [1, 5]}`)."""
+        `retry` how they are retried (`{"delays": [1, 5]}`: two retries, one and five seconds after)."""
         body = _given(
             type=type,
             overrides=dict(overrides or {}),
@@ -193,7 +196,7 @@ class Ops:
     @staticmethod
     def run_events(run_id: str, *, limit: int | None = None, cursor: str | None = None) -> Op[Page[RunEventInfo]]:
         """The events the run emitted, in order."""
-        return _list(f"/runs/{segment(run_id)}/events", RunEventInfo, limit, cursor)
+        return _list(f"/runs/{segment(run_id, 'run_id')}/events", RunEventInfo, limit, cursor)
 
     # -- subscriptions ----------------------------------------------------------------------------------
     @staticmethod
@@ -206,7 +209,7 @@ class Ops:
     @staticmethod
     def update_subscription(sub_id: str, **changes: Any) -> Op[SubscriptionInfo]:
         """Change only the fields given (`enabled=True` re-enables it and resets its dead count)."""
-        return Op("PATCH", f"/subscriptions/{segment(sub_id)}", _one(SubscriptionInfo), body=changes)
+        return Op("PATCH", f"/subscriptions/{segment(sub_id, 'sub_id')}", _one(SubscriptionInfo), body=changes)
 
     # -- deliveries -------------------------------------------------------------------------------------
     @staticmethod
@@ -238,7 +241,7 @@ class Ops:
         """The subscription's dead deliveries again, in order (with `since`, `until`: those made at or after, and
         before); the answer lists their ids."""
         window = _given(since=api_time(since), until=api_time(until))
-        path = f"/subscriptions/{segment(sub_id)}/redeliver"
+        path = f"/subscriptions/{segment(sub_id, 'sub_id')}/redeliver"
         return Op("POST", path, lambda r: list(r.json()["redelivered"]), body=window or None)
 
     # -- schedules --------------------------------------------------------------------------------------

@@ -9,16 +9,18 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from simulator import arguments
 from simulator.client.records import ApiError, Page
 
 T = TypeVar("T")
 
 
-def segment(item: str) -> str:
-    """`item` as one path segment. `.` and `..` go encoded: as they are, URL resolution removes them with the
-    segment before (`/subscriptions/..` is `/`), so the call reached another route and its answer was read as
-    not the control API's."""
-    quoted = quote(item, safe=":")
+def segment(item: str, name: str = "id") -> str:
+    """`item` (the argument `name`) as one path segment. `.` and `..` go encoded: as they are, URL resolution
+    removes them with the segment before (`/subscriptions/..` is `/`), so the call reached another route and its
+    answer was read as not the control API's. Anything but a str is refused naming the argument (`quote` raised
+    "quote_from_bytes() expected bytes")."""
+    quoted = quote(arguments.text(name, item), safe=":")
     return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
