@@ -543,3 +543,20 @@ def test_a_clients_wrong_argument_is_named_before_any_request(call: Callable[[],
     with pytest.raises(error) as refused:
         call()
     assert str(refused.value).startswith(said)
+
+
+def test_the_page_iterators_show_their_lists_parameters_and_check_them_at_the_call() -> None:
+    """`help(client.iter_runs)` showed `(*args, **kwargs)`, and a misspelt keyword failed only at the first `next()`."""
+    for cls in (Client, AsyncClient):
+        assert "limit" in inspect.signature(cls.iter_runs).parameters
+        assert "status" in inspect.signature(cls.iter_deliveries).parameters
+        assert (cls.iter_runs.__doc__ or "").startswith("Every item, page after page")
+    failing = httpx.MockTransport(lambda request: httpx.Response(500))
+    with Client("http://sim.test", transport=failing) as client, pytest.raises(TypeError):
+        client.iter_deliveries(staus="dead")  # no request is made: the call itself is refused
+    aclient = AsyncClient("http://sim.test", transport=httpx.MockTransport(lambda request: httpx.Response(500)))
+    try:
+        with pytest.raises(TypeError):
+            aclient.iter_deliveries(staus="dead")
+    finally:
+        asyncio.run(aclient.aclose())

@@ -59,15 +59,24 @@ def _sync(op: Callable[P, Op[T]]) -> Callable[Concatenate[Client, P], T]:
 
 
 def _sync_pages(op: Callable[P, Op[Page[T]]]) -> Callable[Concatenate[Client, P], Iterator[T]]:
+    # With the list's own signature (`help()` showed `*args, **kwargs`), and its arguments checked at the call:
+    # made inside the generator, a misspelt keyword was refused only at the first `next()`.
+    @functools.wraps(op)
     def method(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
-        """Every item, page after page (`limit` is the page size)."""
-        while True:
-            page = self._do(op(*args, **kwargs))
-            yield from page.data
-            if (cursor := next_cursor(page, kwargs.get("cursor"))) is None:
-                return
-            kwargs["cursor"] = cursor
+        first = op(*args, **kwargs)
 
+        def pages() -> Iterator[T]:
+            page = self._do(first)
+            while True:
+                yield from page.data
+                if (cursor := next_cursor(page, kwargs.get("cursor"))) is None:
+                    return
+                kwargs["cursor"] = cursor
+                page = self._do(op(*args, **kwargs))
+
+        return pages()
+
+    method.__doc__ = " ".join(filter(None, [_PAGES, op.__doc__]))
     return method
 
 
@@ -80,17 +89,27 @@ def _async(op: Callable[P, Op[T]]) -> Callable[Concatenate[AsyncClient, P], Coro
 
 
 def _async_pages(op: Callable[P, Op[Page[T]]]) -> Callable[Concatenate[AsyncClient, P], AsyncIterator[T]]:
-    async def method(self: AsyncClient, /, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
-        """Every item, page after page (`limit` is the page size)."""
-        while True:
-            page = await self._do(op(*args, **kwargs))
-            for item in page.data:
-                yield item
-            if (cursor := next_cursor(page, kwargs.get("cursor"))) is None:
-                return
-            kwargs["cursor"] = cursor
+    @functools.wraps(op)
+    def method(self: AsyncClient, /, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
+        first = op(*args, **kwargs)  # checked at the call, as `_sync_pages`
 
+        async def pages() -> AsyncIterator[T]:
+            page = await self._do(first)
+            while True:
+                for item in page.data:
+                    yield item
+                if (cursor := next_cursor(page, kwargs.get("cursor"))) is None:
+                    return
+                kwargs["cursor"] = cursor
+                page = await self._do(op(*args, **kwargs))
+
+        return pages()
+
+    method.__doc__ = " ".join(filter(None, [_PAGES, op.__doc__]))
     return method
+
+
+_PAGES = "Every item, page after page (`limit` is the page size)."
 
 
 def _timeout(value: object) -> float | None:
