@@ -350,9 +350,13 @@ def test_a_slow_but_steady_body_and_one_waiting_for_100_continue_are_answered() 
     """The limit is on each pause, not on the whole body; and a client that waits for `100 Continue` sends
     nothing until the application asks for the body, however late it asks."""
 
+    # The limit, wide enough that a busy machine's pause between the 100 and the body stays inside it (at 0.5 s a
+    # loaded run timed out there), narrow beside the whole body's time and the application's wait.
+    limit = 1.5
+
     async def echo(scope: Any, receive: Any, send: Any) -> None:
         if scope["path"] == "/late":
-            await asyncio.sleep(1.5)  # the application reads the body three limits after the head came
+            await asyncio.sleep(2 * limit)  # the application reads the body two limits after the head came
         body = b""
         while True:
             message = await receive()
@@ -362,15 +366,15 @@ def test_a_slow_but_steady_body_and_one_waiting_for_100_continue_are_answered() 
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
         await send({"type": "http.response.body", "body": body})
 
-    server = AppServer().start(echo, lifespan="off", header_timeout=0.5)
+    server = AppServer().start(echo, lifespan="off", header_timeout=limit)
     try:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
             sock.sendall(b"POST /steady HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nConnection: close\r\n\r\n")
-            for byte in b"steady":  # 1.8 s in all, never 0.5 s without a byte
-                time.sleep(0.3)
+            for byte in b"steady":  # 3 s in all, twice the limit, and never more than a third of it without a byte
+                time.sleep(limit / 3)
                 sock.sendall(bytes([byte]))
             assert _answer(sock).endswith(b"\r\n\r\nsteady")
-        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
             sock.sendall(
                 b"POST /late HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n"
                 b"Connection: close\r\n\r\n"
