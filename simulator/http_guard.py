@@ -61,6 +61,7 @@ class GuardedHttp(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_heard = 0.0  # when the request's body last came (or the application last asked for it)
+        self._body_waited = False  # at the clock's last look, the body was not the client's to send yet
         self._stall_timer: asyncio.TimerHandle | None = None
         self._unsent = 0  # bytes waiting to be written when the stall timer was armed
         self._waiting_since = 0.0
@@ -154,6 +155,7 @@ class GuardedHttp(HttpToolsProtocol):
         self._disarm()
         super().on_headers_complete()
         self._body_heard = time.monotonic()
+        self._body_waited = False
         if self._body_timer is None:
             self._body_timer = self.loop.call_later(self.body_timeout, self._body_timed_out)
 
@@ -182,7 +184,12 @@ class GuardedHttp(HttpToolsProtocol):
             return
         now = time.monotonic()
         if self.flow.read_paused or cycle.waiting_for_100_continue:
-            self._body_heard = now
+            self._body_heard, self._body_waited = now, True
+        elif self._body_waited:
+            # The application asked for the body since the last look (the `100 Continue` went, or reading resumed):
+            # the client's pause counts from no earlier than now. Counted from that look, a look just after the
+            # ask timed out a body that was on its way.
+            self._body_heard, self._body_waited = now, False
         if (quiet := now - self._body_heard) < self.body_timeout:
             self._body_timer = self.loop.call_later(self.body_timeout - quiet, self._body_timed_out)
             return

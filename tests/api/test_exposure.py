@@ -356,7 +356,9 @@ def test_a_slow_but_steady_body_and_one_waiting_for_100_continue_are_answered() 
 
     async def echo(scope: Any, receive: Any, send: Any) -> None:
         if scope["path"] == "/late":
-            await asyncio.sleep(2 * limit)  # the application reads the body two limits after the head came
+            # The application reads the body two limits after the head came, just before the clock's second look
+            # (at two limits): a look that counted the client's pause from the first one timed it out.
+            await asyncio.sleep(2 * limit - 0.1)
         body = b""
         while True:
             message = await receive()
@@ -380,6 +382,7 @@ def test_a_slow_but_steady_body_and_one_waiting_for_100_continue_are_answered() 
                 b"Connection: close\r\n\r\n"
             )
             assert sock.recv(64).startswith(b"HTTP/1.1 100 ")
+            time.sleep(limit / 2)  # a pause within the limit, from the 100 on
             sock.sendall(b"late")
             assert _answer(sock).endswith(b"\r\n\r\nlate")
     finally:
