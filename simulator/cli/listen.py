@@ -57,7 +57,7 @@ from simulator.cli.listen_options import ListenOptions, options_from
 from simulator.credentials import mask_url
 from simulator.errors import InvalidInput
 from simulator.receiving import detect_scheme, dig, event_ids_of, refused
-from simulator.runtime import bind_tcp, set_within, stop_signals_end_quietly
+from simulator.runtime import Server, bind_tcp, set_within, stop_signals_end_quietly
 
 log = logging.getLogger("webhook_sim.listen")
 
@@ -380,17 +380,13 @@ def _banner(
         console.print(f"[dim]{header()}[/]", highlight=False)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, which tells its listener first when it starts to stop, and stops when the listener's
-    output was closed."""
+class _Server(Server):
+    """The server, which tells its listener first when it starts to stop (`before_stopping`), and stops when the
+    listener's output was closed."""
 
     def __init__(self, config: uvicorn.Config, listener: Listener) -> None:
-        super().__init__(config)
+        super().__init__(config, before_stopping=listener.stop)
         self.listener = listener
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self.listener.stop()
-        await super().shutdown(sockets)
 
     async def on_tick(self, counter: int) -> bool:
         # Checked every 0.1 s by uvicorn's main loop: a closed output stops listen as Ctrl-C does.

@@ -31,6 +31,7 @@ from simulator.client import ApiError, Client, DeliveryInfo
 from simulator.errors import FieldError, InvalidInput, quoted
 from simulator.models import formats
 from simulator.models.enums import SIGNING_SCHEMES
+from simulator.models.target_rules import check_native_secret
 
 if TYPE_CHECKING:  # imported where used: `trigger --server` needs neither
     from simulator.core.simulator import Simulator
@@ -102,14 +103,15 @@ def check(args: argparse.Namespace) -> tuple[catalog.EventType, dict[str, Any]]:
         )
     if args.secret is not None:
         option_types.check_secret(args.signing, args.secret)
-        if args.target and not args.signing and etype.provider == "basistheory":
-            # As a server refuses it (`target_rules.check_native_secret`): here it was dropped without a word.
+        try:  # as a server refuses it: here it was dropped without a word
+            check_native_secret(etype.provider, args.target, args.signing, args.secret)
+        except InvalidInput:
             message = (
                 f"a Basis Theory event is signed with the provider's key, which takes no secret"
                 f"{options.from_environment(args, '--secret')}: leave --secret out (verify with the public key), "
                 "or give --signing standard or syncfy to sign with it"
             )
-            raise InvalidInput(f"--secret: {message}", errors=[FieldError("--secret", message)])
+            raise InvalidInput(f"--secret: {message}", errors=[FieldError("--secret", message)]) from None
     return etype, overrides
 
 
