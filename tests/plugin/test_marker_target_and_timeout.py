@@ -6,23 +6,27 @@ import pytest
 from tests.plugin.test_marker_option_types import INI
 
 pytest_plugins = ["pytester"]
+LIFECYCLE = '"syncfy-credential-lifecycle", '
+
+
+def errors_of(pytester: pytest.Pytester, marked: dict[str, str], conftest: str | None = None) -> pytest.RunResult:
+    """Run a file of one test per entry of `marked` (its name, and its marker's arguments after the scenario's
+    name), each expected to be an error of the test."""
+    pytester.makeini(INI)
+    if conftest is not None:
+        pytester.makeconftest(conftest)
+    tests = (
+        f"@pytest.mark.webhook_sim({LIFECYCLE}{given})\ndef test_{name}():\n    pass\n"
+        for name, given in marked.items()
+    )
+    pytester.makepyfile("import pytest\n\n" + "\n".join(tests))
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(errors=len(marked))
+    return result
 
 
 def test_a_target_that_is_no_http_url_nor_a_fixtures_name_is_an_error_naming_it(pytester: pytest.Pytester):
-    pytester.makeini(INI)
-    pytester.makepyfile("""
-        import pytest
-
-        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", target="127.0.0.1:9000/hook")
-        def test_no_scheme():
-            pass
-
-        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", target="ftp://x")
-        def test_not_http():
-            pass
-    """)
-    result = pytester.runpytest("-q")
-    result.assert_outcomes(errors=2)
+    result = errors_of(pytester, {"no_scheme": 'target="127.0.0.1:9000/hook"', "not_http": 'target="ftp://x"'})
     kind = "target must be 'receiver', an http(s)://*URL or a fixture's name"
     result.stdout.fnmatch_lines(
         [
@@ -38,27 +42,15 @@ def test_a_target_that_is_no_http_url_nor_a_fixtures_name_is_an_error_naming_it(
 def test_a_target_naming_no_fixture_is_one_line_and_a_fixtures_own_missing_fixture_is_pytests_account(
     pytester: pytest.Pytester,
 ):
-    pytester.makeini(INI)
-    pytester.makeconftest("""
+    conftest = """
         import pytest
 
         @pytest.fixture
         def consumer_url(no_such_database):
             return "http://127.0.0.1:9/hook"
-    """)
-    pytester.makepyfile("""
-        import pytest
-
-        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", target="no_such_fixture")
-        def test_misspelt():
-            pass
-
-        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", target="consumer_url")
-        def test_broken_fixture():
-            pass
-    """)
-    result = pytester.runpytest("-q")
-    result.assert_outcomes(errors=2)
+    """
+    marked = {"misspelt": 'target="no_such_fixture"', "broken_fixture": 'target="consumer_url"'}
+    result = errors_of(pytester, marked, conftest)
     result.stdout.fnmatch_lines(
         ["@pytest.mark.webhook_sim: target='no_such_fixture' names no fixture, and is no http:// or https:// URL"]
     )
@@ -68,8 +60,7 @@ def test_a_target_naming_no_fixture_is_one_line_and_a_fixtures_own_missing_fixtu
 
 
 def test_a_run_that_outlives_its_timeout_is_one_line_and_a_timeout_of_0_checks_once(pytester: pytest.Pytester):
-    pytester.makeini(INI)
-    pytester.makeconftest("""
+    conftest = """
         import math
 
         import pytest
@@ -77,20 +68,9 @@ def test_a_run_that_outlives_its_timeout_is_one_line_and_a_timeout_of_0_checks_o
         @pytest.fixture
         def silent(make_webhook_receiver):
             return make_webhook_receiver(delay=math.inf)  # answers nothing: the run never finishes
-    """)
-    pytester.makepyfile("""
-        import pytest
-
-        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", target="silent", timeout=0)
-        def test_checked_once():
-            pass
-
-        @pytest.mark.webhook_sim("syncfy-credential-lifecycle", target="silent", timeout=0.5)
-        def test_timed_out():
-            pass
-    """)
-    result = pytester.runpytest("-q")
-    result.assert_outcomes(errors=2)
+    """
+    marked = {"checked_once": 'target="silent", timeout=0', "timed_out": 'target="silent", timeout=0.5'}
+    result = errors_of(pytester, marked, conftest)
     result.stdout.fnmatch_lines(
         [
             # pending or running: checked once at once, the run may not have begun to play yet
