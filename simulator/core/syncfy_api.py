@@ -326,6 +326,8 @@ class SyncfyBackend:
         webhook = id_param(params, "id_job_webhook")
         if webhook:
             notices = await self._of_live_credentials(await self.tables.webhook_events(webhook, self.hidden_from()))
+            if caller.id_user is not None:  # another user's notice is as unknown as their credential
+                notices = [n for n in notices if n.user.get("id_user") == caller.id_user]
             if not notices:  # a deleted credential's notice is as unknown as its job (`/v1/jobs/{id}/status`)
                 raise not_found("id_job_webhook", webhook)
         elif caller.id_user is not None:
@@ -373,7 +375,11 @@ class SyncfyBackend:
         )
         external = events[-1].user.get("id_external")
         site = api.SiteRef.of(events[-1].payload)
-        return api_documents.documents(id_job, site, external, result, events[-1].at)
+        # The RFC its credential was registered with (`id_external` is the client's own reference, not one).
+        id_credential = await self.tables.documents_credential(events[-1].key)
+        registered = await self.tables.api_credential(id_credential) if id_credential else None
+        rfc = (registered["flow"] or {}).get("rfc") if registered else None
+        return api_documents.documents(id_job, site, external, result, (events[0].at, events[-1].at), rfc)
 
     async def sites(self) -> list[api.SiteRef]:
         """Every site of the catalogue: the built-in ones, then every other one an event named."""

@@ -105,12 +105,17 @@ class CredentialFlows:
         site, secrets = await self._site(params), params.get("credentials")
         if not isinstance(secrets, Mapping):
             raise bad_input("credentials must be an object with the site's login and password", "credentials")
-        masked = api.mask(_login_name(secrets, site))
-        login = _login(secrets)
+        name = _login_name(secrets, site)
+        masked, login = api.mask(name), _login(secrets)
+        # A tax authority's login is the taxpayer's RFC, which Syncfy shows back on the documents it downloads
+        # (`keywords`, the file's name): kept for them. Any other login is kept only masked.
+        rfc = name if site.fiscal else None
         async with self.user_lock(str((await self._user(caller, site))["id_user"])):
             user = await self._user(caller, site)  # not deleted meanwhile
             if pulled is not None:
-                await self.backend.view(caller, pulled)  # a 404 once it is deleted
+                shown = (await self.backend.view(caller, pulled)).body["username"]  # a 404 once it is deleted
+                if rfc is not None and name == shown:  # pulled under the login it shows: the RFC it was given
+                    rfc = await self._kept_rfc(pulled)
             existing = pulled or await self._existing(caller, user["id_user"], site)
             row = await self._job_under_way(existing) if existing else None
             # Its job under way answers, but for other credentials given while it waits for its token (a login
@@ -120,11 +125,15 @@ class CredentialFlows:
                 if row["step"] != WAITING_STEP or flow.get("login") in (None, login):
                     # The credential as it stands: the login just given is not taken, so its mask is not shown.
                     return _registered(existing, flow["credential"]["job"], row["username"] or masked, new=False)
-            id_credential, job = await self._start_job(user, site, existing, masked, login)
+            id_credential, job = await self._start_job(user, site, existing, masked, login, rfc)
         return _registered(id_credential, job, masked, new=existing is None)
 
+    async def _kept_rfc(self, id_credential: str) -> str | None:
+        registered = await self.tables.api_credential(id_credential)
+        return (registered["flow"] or {}).get("rfc") if registered else None
+
     async def _start_job(
-        self, user: dict[str, Any], site: api.SiteRef, existing: str | None, masked: str, login: str
+        self, user: dict[str, Any], site: api.SiteRef, existing: str | None, masked: str, login: str, rfc: str | None
     ) -> tuple[str, dict[str, Any]]:
         """A new job of `existing` (else of a new credential) for `user` at `site`, its first step played; the
         credential's id and the job."""
@@ -134,7 +143,7 @@ class CredentialFlows:
         credential = {"id_credential": id_credential, "user": user, "site": site.ids(), "created": created.timestamp()}
         credential["job"] = job
         twofa = site.id_site in api.TWOFA_SITES
-        flow = {"user": user, "credential": flat(credential), "twofa": twofa, "login": login}
+        flow = {"user": user, "credential": flat(credential), "twofa": twofa, "login": login, "rfc": rfc}
         step = "login" if existing else "start"
         # A new credential is claimed as it is made: unclaimed for a moment, another server's look for jobs nobody
         # plays could take it (an existing one is claimed by `_play`, which respects a live player).

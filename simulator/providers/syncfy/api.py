@@ -29,6 +29,8 @@ from simulator.providers.syncfy._values import BANK, GOVERNMENT
 REGISTER, STARTING, RUNNING = 100, 101, 102
 FINISH = 200
 WAITING = 410
+# The login a credential at a tax authority shows where no registration gave one (a scenario's): an RFC.
+FISCAL_LOGIN = "ACM010101ABC"
 READY_AFTER = 86400  # seconds between an authorization and the next pull the credential may ask for
 
 MESSAGES = {
@@ -300,7 +302,8 @@ def fold_credential(
         job = event.payload.get("id_job", job)
         before, code = code, next_code(code, event)
         twofa = twofa or code == WAITING
-        if authorized is None and ((before == WAITING and code == RUNNING) or code >= FINISH):  # the token taken
+        # Authorized once the token is taken (410 -> 102), or once the job finished without asking for one.
+        if authorized is None and ((before == WAITING and code == RUNNING) or code == FINISH):
             authorized = int(event.at)
         if event.type in ("credentials.created", "credentials.refreshed"):
             executed = int(event.at)
@@ -322,7 +325,7 @@ def fold_credential(
         "is_twofa": int(twofa),
         "can_sync": int(authorized is not None and ready_in == 0),
         "ready_in": ready_in,
-        "username": mask(username or ("test" if site.id_site_organization_type == BANK else "ACM010101ABC")),
+        "username": mask(username or ("test" if site.id_site_organization_type == BANK else FISCAL_LOGIN)),
         "code": code,
         "keywords": None,
         "dt_authorized": authorized,

@@ -25,7 +25,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from simulator.providers.syncfy.api import SiteRef, digest
+from simulator.providers.syncfy.api import FISCAL_LOGIN, SiteRef, digest
 
 STATUSES: dict[str, str] = {
     "Processing": "5b23219d056f2905985444c1",
@@ -71,13 +71,22 @@ def _content(title: str, rfc: str, kind: str) -> str:
 
 
 def documents(
-    id_job: str, site: SiteRef, id_external: str | None, result: str | None, finished: float
+    id_job: str,
+    site: SiteRef,
+    id_external: str | None,
+    result: str | None,
+    reported: tuple[float, float],
+    rfc: str | None = None,
 ) -> list[dict[str, Any]]:
     """The documents of job `id_job` (of a credential at `site`), as of the outcome `result`, fields in
-    Syncfy's order. `finished` is when the job last reported."""
+    Syncfy's order. `reported`: when the job first and last reported on them; `rfc` the taxpayer's, as the
+    credential was registered with (else the login a credential no registration gave shows, masked)."""
     raw = digest(id_job, "documents")
-    started = int(id_job[:8], 16)
-    rfc = id_external or "ACM010101ABC"
+    # Made a second into the job, but never after it first reported them: a job the twin plays reports within
+    # its first second, and its documents read as made after they were refreshed.
+    created = min(int(id_job[:8], 16) + 1, int(reported[0]))
+    finished = reported[1]
+    rfc = rfc or FISCAL_LOGIN
     out = []
     for i in range(1 + raw[0] % 4):
         type_id, title, kind = _TYPES[(raw[1] + i) % len(_TYPES)]
@@ -85,7 +94,7 @@ def documents(
         counter = (int.from_bytes(raw[2:5], "big") + i) % (1 << 24)
         out.append(
             {
-                "id_document": f"{started + 1:08x}{raw[5:10].hex()}{counter:06x}",
+                "id_document": f"{created:08x}{raw[5:10].hex()}{counter:06x}",
                 "id_document_status": STATUSES[status],
                 "id_document_type": type_id,
                 "id_external": id_external,
@@ -95,7 +104,7 @@ def documents(
                 "keywords": [rfc],
                 "content": _content(title, rfc, kind) if status == "Downloaded" else None,
                 "dt_refreshed": _iso(finished),
-                "dt_created": _iso(started + 1),
+                "dt_created": _iso(created),
             }
         )
     return out
