@@ -28,7 +28,7 @@ from simulator.core.validation import FaultCheck, validate_run
 from simulator.delivery.engine import DeliveryEngine
 from simulator.delivery.faults import merge as merge_faults
 from simulator.errors import FieldError, NotFound, ShuttingDown, StoreUnavailable, TooManyRuns
-from simulator.ids import new_id
+from simulator.ids import OBJECT_ID_LAST, TimeBeyondIds, new_id
 from simulator.models import Event, Run, Subscription
 from simulator.models.enums import LIVE_RUN_STATUSES
 from simulator.models.inputs import RunSpec, SubscriptionSpec
@@ -46,6 +46,12 @@ INTERRUPTED_SHARED = (
     "interrupted: the process playing it stopped; the processes that send on this store send its pending deliveries"
 )
 TOO_LONG = "the scenario's timeline goes past the year 9999: its waits are too long for its start time"
+# Checked ahead only for a start near that time (`validation.check_syncfy_times`): waits of decades from an
+# earlier start meet it as they are played.
+PAST_IDS = (
+    f"the scenario's timeline goes past {OBJECT_ID_LAST.isoformat()}, the last time a Syncfy id (a MongoDB "
+    "ObjectId) holds: its waits are too long for its start time"
+)
 
 
 class _Refused(Exception):
@@ -303,6 +309,9 @@ class RunManager(WaitingRuns):
         except OverflowError:  # a start time and its waits past what a time can be: the run ends, stated plainly
             log.warning("run %s failed: %s", run_id, TOO_LONG)
             status, error = "failed", TOO_LONG
+        except TimeBeyondIds:
+            log.warning("run %s failed: %s", run_id, PAST_IDS)
+            status, error = "failed", PAST_IDS
         except ScenarioInvalid as exc:  # played, it proved invalid (a repeat that emits nothing): file, line, field
             log.warning("run %s failed: %s", run_id, exc.detail)
             status, error = "failed", exc.detail
@@ -446,6 +455,6 @@ class RunManager(WaitingRuns):
 
 def scenario_refused(status: str, error: str | None) -> bool:
     """Whether a run of `status` and `error` failed because its scenario proved invalid as it was played (a repeat
-    that emitted nothing for too long, a timeline past the year 9999 from its start time: what no check of the
-    file alone could see): `webhook-sim run` exits 2 then, as for any invalid file."""
-    return status == "failed" and (ScenarioInvalid.said_in(error) or error == TOO_LONG)
+    that emitted nothing for too long, a timeline past the year 9999 or a Syncfy id's last time from its start
+    time: what no check of the file alone could see): `webhook-sim run` exits 2 then, as for any invalid file."""
+    return status == "failed" and (ScenarioInvalid.said_in(error) or error in (TOO_LONG, PAST_IDS))

@@ -351,6 +351,13 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
+@cache
+def _kind_keys() -> dict[str, list[str]]:
+    """The keys each kind of step takes, as the schema lists them."""
+    rules = [rule["then"]["propertyNames"] for rule in schema()["$defs"]["step"]["allOf"]]
+    return {rule["x-kind"]: rule["enum"] for rule in rules}
+
+
 def schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a scenario file."""
     schema = _validator().schema
@@ -432,7 +439,7 @@ def _translate(error: ValidationError, doc: _Document) -> list[FieldError]:
     if keyword == "additionalProperties" and isinstance(instance, dict):
         known, patterns = list(sub.get("properties", {})), list(sub.get("patternProperties", {}))
         extra = [str(k) for k in instance if k not in known and not any(re.search(p, str(k)) for p in patterns)]
-        listed = [doc.error((*path, k), _unknown_key(k, known)) for k in extra[:MAX_UNKNOWN_LISTED]]
+        listed = [doc.error((*path, k), _unknown_key(k, known, instance)) for k in extra[:MAX_UNKNOWN_LISTED]]
         rest = extra[MAX_UNKNOWN_LISTED:]
         if rest:
             more = f"and {len(rest)} more unknown keys from {rest[0]!r} on: expected only {', '.join(known)}"
@@ -484,8 +491,15 @@ def _is_step(error: ValidationError) -> bool:
     return isinstance(error.schema, dict) and str(error.schema.get("x-expected", "")).startswith("a step")
 
 
-def _unknown_key(key: str, known: list[str]) -> str:
+def _unknown_key(key: str, known: list[str], instance: Any) -> str:
     if set(known) >= set(KINDS):
+        kinds = [k for k in KINDS if k in instance]
+        if len(kinds) == 1:  # a step of its kind: a key that kind does not take (`withh`), not another kind
+            keys = _kind_keys()[kinds[0]]
+            close = difflib.get_close_matches(key, keys, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            article = "an" if kinds[0][0] in "aeiou" else "a"
+            return f"unknown key {key!r}{hint}: {article} {kinds[0]} step takes only {', '.join(keys)}"
         close = difflib.get_close_matches(key, KINDS, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         return f"unknown step kind {key!r}{hint}: expected one of {', '.join(KINDS)}"

@@ -39,3 +39,27 @@ def test_a_run_whose_timeline_outgrows_the_calendar_delivers_what_it_made_and_ex
     delivered, run = etree.parse(str(junit)).iter("testcase")
     assert list(delivered) == [], etree.tostring(delivered)  # passed, as the report says
     assert [e.tag for e in run] == ["error"] and "past the year 9999" in run[0].get("message")
+
+
+DECADES = """name: decades
+provider: syncfy
+steps:
+  - emit: credentials.created
+  - wait: 50000d
+  - emit: credentials.refreshed
+"""
+
+
+def test_a_syncfy_run_whose_waits_outlast_its_ids_fails_as_a_refused_scenario_and_exits_2(tmp_path: Path) -> None:
+    """From a start decades before 2106-02-07 the run is taken (only a start near that time is looked ahead
+    from); its event past that time failed the run with the exception's name and a traceback, exit 1."""
+    scenario = tmp_path / "decades.yaml"
+    scenario.write_text(DECADES)
+    with Receiver() as receiver:
+        args = ["--speed", "0", "--seed", "1", "--start-time", "2060-01-01T00:00:00Z"]
+        out = cli("run", str(scenario), "--target", receiver.url, *args)
+        assert len(receiver.requests) == 1  # the event before it went, as in any run failing half-way
+    assert out.returncode == 2, out
+    said = out.stdout + out.stderr
+    assert "past 2106-02-07T06:28:15+00:00, the last time a Syncfy id" in said, said
+    assert "Traceback" not in said and "TimeBeyondIds" not in said, said
