@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import FieldError, InvalidInput, NotFound
+from simulator.errors import FieldError, InvalidInput, NotFound, spelled
 from simulator.ids import OBJECT_ID_FIRST, OBJECT_ID_LAST
 from simulator.models import formats
 from simulator.models.inputs import RunSpec
@@ -163,7 +163,9 @@ def check_param_types(scenario: Scenario, given: Mapping[str, Any]) -> None:
             continue
         expected = _JSON_TYPES.get(type(param.default))
         if expected is not None and not expected[1](value):
-            errors.append(FieldError(f"params.{name}", f"expected {expected[0]}, like the default {param.default!r}"))
+            errors.append(
+                FieldError(f"params.{name}", f"expected {expected[0]}, like the default {spelled(param.default)}")
+            )
     if errors:
         raise InvalidInput(f"bad parameters for scenario {scenario.name}: {errors[0]}", errors=errors)
 

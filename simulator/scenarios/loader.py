@@ -50,6 +50,9 @@ class _Builder:
         self._unknown_types = 0
         self.data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
         self.params = self._params(self.data.get("params"))
+        # Every name declared, a declaration in error too: that error is its own, not each use's as well.
+        raw = self.data.get("params")
+        self.declared = [str(name) for name in raw] if isinstance(raw, dict) else []
         self.provider = self._provider(self.data.get("provider"))
 
     def build(self) -> tuple[Scenario | None, tuple[Step | None, ...]]:
@@ -103,8 +106,9 @@ class _Builder:
         if isinstance(value, list):
             return all([self._declared(v, (*path, i)) for i, v in enumerate(value)])
         unknown = [n for n in references(value) if n not in self.params]
-        for name in dict.fromkeys(unknown):
-            declared = ", ".join(self.params) or "none are declared"
+        # A name declared in error is not bound (its declaration's error says why), and not told unknown either.
+        for name in dict.fromkeys(n for n in unknown if n not in self.declared):
+            declared = ", ".join(self.declared) or "none are declared"
             self.errors.append(
                 self.doc.error(
                     path, f"unknown parameter ${{{name}}}: expected a parameter declared under params ({declared})"
