@@ -96,6 +96,9 @@ class Lane:
         # Their ids, until their last attempt is over (and, on a shared store, recorded): a job is taken once.
         self._ids: set[str] = set()
         self._catch_up = False  # a read of what other processes numbered behind `loaded_upto` is wanted
+        # Several processes publish to the shared store lately (told each poll): a delivery may be numbered behind
+        # what this lane has read. One alone numbers them in the order it commits them.
+        self.several_publishers = False
         self._ended_meanwhile: set[str] | None = None  # ids whose last attempt ended during such a read
         self.incoming = 0  # jobs published for this lane whose commit is still in flight
         self.loaded_upto = 0  # highest delivery position ever taken into memory
@@ -118,6 +121,11 @@ class Lane:
     def offer(self, job: Job) -> bool:
         """Take a newly committed job into memory, or leave it in the store when the window is full."""
         if job.n <= self._read_upto:
+            if job.id not in self._ids and self.several_publishers:
+                # Numbered behind other processes' rows this lane has read, it may have been committed after that
+                # read: taken for read, it waited for the next catch-up (a second), and the run's next event,
+                # numbered past them, went first. The store knows whether a read took it (and it ended).
+                self.catch_up()
             return True  # a read of the store took it already (its commit was announced after the read saw it)
         if self.spilled or self.held >= HIGH_WATER:
             self.spilled = True
@@ -287,7 +295,10 @@ class Lane:
         self._start_due()
 
     def _start_due(self) -> None:
-        """Start the heads that are due, while a slot is free."""
+        """Start the heads that are due, while a slot is free (in event order, after a catch-up asked for: what it
+        reads may come first)."""
+        if self._catch_up and (self.sub.strict_order or self.sub.max_in_flight == 1):
+            return  # the lane's task reads it first, then starts them
         now = time.time()
         while self._heap and self._heap[0][-1].due <= now and self._slots.take():
             self._start(heapq.heappop(self._heap)[-1])
@@ -385,6 +396,12 @@ class Lane:
             self._reading = False
             self._meanwhile()
         self._failed_reads = 0
+        ordered = self.sub.strict_order or self.sub.max_in_flight == 1
+        if jobs and ordered and self.several_publishers and self._behind is not None:
+            # In event order: what a publisher numbered behind this lane's position, committed before these rows
+            # (a process's rows commit in its order), goes ahead of them. Left to the next catch-up (a second),
+            # a run's event numbered before another process's rows went after its next one, numbered past them.
+            await self._read_behind()
         for job in jobs:
             self._read_upto = max(self._read_upto, job.n)
             self._offered.pop(job.id, None)

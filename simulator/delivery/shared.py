@@ -253,10 +253,12 @@ class Sharing:
                     await self.engine.store.writer.barrier()
             except TimeoutError:
                 return  # the next poll reads them
-        behind = time.monotonic() - self._behind_at >= CATCH_UP and self._several_publishers()
+        several = self._several_publishers()
+        behind = time.monotonic() - self._behind_at >= CATCH_UP and several
         if behind:
             self._behind_at = time.monotonic()
         for lane in lanes.values():
+            lane.several_publishers = several
             sweep = lane in idle and lane.held == 0 and lane.incoming == 0
             lane.poll(sweep=sweep)
             if behind and not sweep:

@@ -122,3 +122,54 @@ async def test_a_read_the_store_refuses_is_told_in_its_own_words(caplog: pytest.
         await lane.close(grace=0)
     assert "connection was closed in the middle of operation" in caplog.text
     assert "[SQL:" not in caplog.text and "sqlalche.me" not in caplog.text
+
+
+@pytest.mark.parametrize("strict", [True, False])
+async def test_a_page_read_past_a_delivery_numbered_behind_sends_that_one_first(strict: bool) -> None:
+    """Two processes publish to one subscription, each numbering its own: a run's event 3 got a position behind
+    the lane's (the other's rows were read past it), then its publisher caught up with the store and numbered
+    event 4 past them. The page brought event 4 at once and event 3 waited for the next catch-up: the receiver
+    of a `max_in_flight: 1` or `strict_order` subscription got 4 before 3."""
+    earlier, later = job(100), job(201)
+    store = Store(earlier, later)
+
+    async def page(sub_id: str, after_n: int, limit: int) -> list[Job]:
+        return [j for j in store.active.values() if j.n > after_n][:limit]
+
+    attempts = Succeeding(store)
+    sub = Subscription(id="sub", url="http://127.0.0.1:9/", max_in_flight=1, strict_order=strict)
+    lane = Lane(sub, attempts.attempt, page, spilled=True, behind=store.behind)
+    lane.loaded_upto = 105  # past event 3's position: the other process's rows were read
+    lane.several_publishers = True
+    lane.start()
+    await until(lambda: attempts.started, what="the first attempt")
+    attempts.end_all()
+    await until(lambda: len(attempts.started) == 2, what="both attempts")
+    assert attempts.started == [100, 201]
+    await lane.close(grace=1)
+
+
+async def test_a_delivery_committed_here_behind_what_a_read_brought_is_sent_before_the_next() -> None:
+    """A read brought another process's row (position 139); this process then committed a run's event 3 at 137
+    and its event 4 at 141. Offered at 137, at or below what the reads had reached, event 3 was taken as read
+    already and waited for the next catch-up (a second), while event 4 went at once."""
+    other, earlier, later = job(139), job(137), job(141)
+    store = Store(other)
+    pages = [[other]]
+
+    async def page(sub_id: str, after_n: int, limit: int) -> list[Job]:
+        return pages.pop() if pages else []
+
+    attempts = Succeeding(store)
+    sub = Subscription(id="sub", url="http://127.0.0.1:9/", max_in_flight=1, strict_order=True)
+    lane = Lane(sub, attempts.attempt, page, spilled=True, behind=store.behind)
+    lane.several_publishers = True
+    lane.start()
+    await until(lambda: attempts.started == [139], what="the row read")
+    for committed in (earlier, later):  # committed here, in their order
+        store.active[committed.id] = committed
+        lane.offer(committed)
+    attempts.end_all()
+    await until(lambda: len(attempts.started) == 3, what="all three attempts")
+    assert attempts.started == [139, 137, 141]
+    await lane.close(grace=1)
