@@ -91,9 +91,10 @@ class RunManager(WaitingRuns):
         self._interrupting = False  # the process is stopping: what it cuts short was interrupted, not cancelled
         self._handed_back: set[str] = set()  # runs it cut short and left to the next player (see `run_resume`)
         self._lost: set[str] = set()
-        # Whether its runs go on in another process when it stops (see `run_resume`): a test's simulator (the
-        # pytest plugin's) sets False, its runs ending with its session, as `webhook-sim run`'s do.
-        self.hands_on = True
+        # Whether its runs go on in another process when it stops (see `run_resume`): not those of a simulator
+        # opened within `own_work_only` (`webhook-sim run`'s: read here, as it is opened, for the runs it starts
+        # later), and a test's simulator (the pytest plugin's) sets False, its runs ending with its session.
+        self.hands_on = resumes()
 
     async def mark_interrupted(self) -> None:
         """Runs a stopped process left running go on elsewhere (see `run_resume`): back to `pending`, to be played
@@ -194,7 +195,7 @@ class RunManager(WaitingRuns):
     def _resumable(self) -> bool:
         """Whether the runs it starts go on elsewhere when it stops: not `webhook-sim run`'s or a test's, nor on a
         store that ends with this process."""
-        return self.hands_on and resumes() and not self.store.temporary
+        return self.hands_on and not self.store.temporary
 
     @property
     def plays(self) -> bool:
