@@ -17,13 +17,17 @@ from simulator.testing.receiver import Receiver
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def start(args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "simulator.cli", *args], cwd=ROOT, stderr=subprocess.DEVNULL)
+
+
 async def test_a_killed_run_commands_run_is_not_played_on_by_the_next_simulator(tmp_path: Path) -> None:
     db = tmp_path / "ci.db"
     with Receiver() as receiver:
         receiver.respond(204, delay=0.01)
         args = ["run", "basistheory-http-requests", "--target", receiver.url, "--speed", "0", "--seed", "11"]
         args += ["--param", "duration=3h", "--param", "mean_gap=1s", "--db", str(db)]  # some 10,000 events
-        proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", *args], cwd=ROOT, stderr=subprocess.DEVNULL)
+        proc = start(args)
         try:
             await receiver.wait_for_async(20, timeout=60)
         finally:
