@@ -200,7 +200,15 @@ def line(d: DeliveryInfo, note: str = "") -> str:
     why = why or ""
     if retry := next_retry(d):
         why = f"{why}; retry {retry}"
-    cells = [when, d.id, d.type, d.status, str(d.attempts), str(d.last_status or "-"), why.strip("; ") or "-"]
+    cells = [
+        when,
+        d.id,
+        d.type,
+        d.status,
+        str(d.attempts),
+        "-" if d.last_status is None else str(d.last_status),
+        why.strip("; ") or "-",
+    ]
     return row(cells) + (f"  {note}" if note else "")
 
 

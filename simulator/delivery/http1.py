@@ -275,6 +275,7 @@ class Client:
         self._idle_timeout = idle_timeout
         self._max_idle = _max_idle()  # after `serve` has raised the file limit (see `runtime.raise_file_limit`)
         self._swept = 0.0
+        self._sweeper: asyncio.TimerHandle | None = None  # a sweep due while connections are idle
         self._cork = _Cork()
         self._closed = False
 
@@ -347,6 +348,20 @@ class Client:
         self._lru[conn] = None
         if now - self._swept > self._idle_timeout / 2:
             self._sweep(now)
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().call_at(now + self._idle_timeout, self._sweep_by_timer)
+
+    def _sweep_by_timer(self) -> None:
+        """Sweep, and again when the oldest idle connection left falls due: swept only as connections were given
+        back, those idle when deliveries stopped (a run's end, a subscription deleted) stayed open for good."""
+        self._sweeper = None
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        self._sweep(loop.time())
+        if self._lru:
+            oldest = next(iter(self._lru))
+            self._sweeper = loop.call_at(oldest.idle_since + self._idle_timeout, self._sweep_by_timer)
 
     def _sweep(self, now: float) -> None:
         """Close the connections idle for longer than `idle_timeout` (the least recent sit first)."""
@@ -373,6 +388,9 @@ class Client:
 
     def close(self) -> None:
         self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for conn in list(self._open):
             conn.close()
         self._open.clear()

@@ -19,6 +19,9 @@ MAX_READS = 1024
 # Bytes read per byte of body before the excerpt is full, framing included (one-byte chunks take six): past that
 # the framing itself (chunk extensions without end) is the load, and the connection is closed.
 MAX_FRAMING = 8
+# Every response begins with its protocol's name, and the client speaks HTTP/1.1: an HTTP/1.0 answer is taken.
+_PROTOCOL = b"HTTP/"
+_VERSIONS = ("1.0", "1.1")
 
 
 class ProtocolError(Exception):
@@ -68,6 +71,7 @@ class Reader:
         "_parser",
         "_past",
         "_reads",
+        "_start",
         "_until_eof",
         "complete",
         "cut",
@@ -90,6 +94,7 @@ class Reader:
         self._body_bytes = 0
         self._past = 0  # bytes of body beyond the excerpt
         self._reads = 0
+        self._start = b""  # the response's first bytes, up to the protocol's name
         self.status = 0
         self.headers: dict[str, str] = {}
         self.complete = False
@@ -152,6 +157,13 @@ class Reader:
         A body that runs past the excerpt by more than MAX_DRAIN, or whose framing takes more than MAX_FRAMING
         bytes per byte of it, completes the response there: the rest is never read."""
         head_was_done = self._head_done
+        if len(self._start) < len(_PROTOCOL):
+            # llhttp's response parser takes RTSP's and ICE's status lines too: an answer in another protocol
+            # was recorded as an HTTP one.
+            first = data if self._start else data.lstrip(b"\r\n")  # (llhttp skips empty lines before it)
+            self._start = (self._start + first[: len(_PROTOCOL)])[: len(_PROTOCOL)]
+            if not _PROTOCOL.startswith(self._start):
+                raise ProtocolError(f"malformed response: not HTTP/1.x, it begins {self._start!r}")
         try:
             self._parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
@@ -160,6 +172,8 @@ class Reader:
             self.keep_alive = False  # bytes after the response that are not one: do not trust the connection
         if not head_was_done and self._head_size > MAX_HEAD:
             raise ProtocolError("response head too large")
+        if self._head_done and not head_was_done and (version := self._parser.get_http_version()) not in _VERSIONS:
+            raise ProtocolError(f"malformed response: not HTTP/1.x but HTTP/{version}")
         if self.complete:
             return
         if not self._head_done:

@@ -183,6 +183,8 @@ _ERROR_KINDS = (
     ("tls", ("SSL", "CertificateError")),
     ("refused", ("ConnectionRefusedError",)),
     ("dns", ("gaierror",)),
+    # A reset the client reports as the server's disconnect (`ServerDisconnected: … Connection reset by peer`).
+    ("connection", ("Connection reset by peer", "ConnectionResetError")),
     ("protocol", ("ProtocolError", "ServerDisconnected", "malformed response")),
     ("connection", ("ConnectionResetError", "ConnectionAbortedError", "BrokenPipeError", "OSError")),
     ("signing", ("signing failed",)),

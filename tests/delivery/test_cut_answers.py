@@ -15,6 +15,7 @@ from simulator import catalog
 from simulator.core.simulator import Simulator
 from simulator.delivery.sender import RESPONSE_EXCERPT, Outcome, Sender
 from simulator.models.inputs import RetrySpec, SubscriptionSpec
+from simulator.models.records import error_kind
 from tests.conftest import until
 from tests.delivery.scripted import Script, Server, read_request, serving
 
@@ -117,6 +118,26 @@ async def test_a_whole_answer_over_64_kib_with_a_zero_padded_length_is_a_success
     assert outcome.error == "the answer's body is kept to its first 64 KiB of 70,536 bytes: the log keeps no more"
 
 
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Close with SO_LINGER 0: a reset rather than a FIN."""
+    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def test_a_reset_before_the_answer_is_a_connection_failure() -> None:
+    """The client reports the reset as the server's disconnect, whose name put the attempt among `protocol`
+    failures, where malformed answers are; the dashboard lists resets as `connection`."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader, Server())
+        reset(writer)
+
+    outcome = await post(handle)
+    assert outcome.status is None and outcome.error is not None
+    assert "reset" in outcome.error, outcome.error
+    assert error_kind(outcome.status, outcome.error) == "connection"
+
+
 async def test_a_reset_inside_the_body_keeps_the_status_and_headers() -> None:
     sent = asyncio.Event()
 
@@ -125,9 +146,7 @@ async def test_a_reset_inside_the_body_keeps_the_status_and_headers() -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
         await writer.drain()
         await sent.wait()
-        # SO_LINGER 0: the close sends a reset rather than a FIN.
-        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        writer.transport.abort()
+        reset(writer)
 
     sender = Sender()
     await sender.start()
