@@ -90,21 +90,8 @@ def apply(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of the per-event object `data` with `overrides` set (`data` itself is left as it was)."""
     out = copy_json(data)
     for path, value in overrides.items():
-        set_path(out, path, _json_number(value))
+        set_path(out, path, copy_json(value))
     return out
-
-
-def _json_number(value: Any) -> Any:
-    """A copy of `value` with each whole float an integer, as the control API reads `1.0` (JSON has one number
-    type): YAML and `--override` read it as a float, and the same override was `1.0` in a body from a scenario
-    or `trigger` and `1` from `POST /events`, which a strict consumer's integer field refuses."""
-    if type(value) is float:
-        return int(value) if value.is_integer() else value
-    if isinstance(value, dict):
-        return {k: _json_number(x) for k, x in value.items()}
-    if isinstance(value, list):
-        return [_json_number(x) for x in value]
-    return value
 
 
 def check_event(provider: Provider, etype: EventType, data: dict[str, Any], overrides: Mapping[str, Any]) -> None:
