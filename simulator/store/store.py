@@ -113,7 +113,7 @@ class Store(OutboxReads, RunReads):
             )
         except (ArgumentError, ValueError, ImportError) as exc:  # an unknown scheme, a driver not installed, …
             raise InvalidInput(
-                f"not a store this program opens: {url!r} ({exc}); give a SQLite path or a postgresql:// URL",
+                f"not a store this program opens: {shown(url)!r} ({exc}); give a SQLite path or a postgresql:// URL",
                 errors=[FieldError("db", "not a SQLite path or a postgresql:// URL")],
             ) from None
         lock: StoreLock | None = None
