@@ -118,13 +118,29 @@ def _lock_file_itself(real: Path, handle: IO[str]) -> int:
     try:
         fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
+        holder = _holder_by_inode(real, os.fstat(file))
         os.close(file)
         handle.close()
         raise StoreInUse(
-            f"{real} is in use by another process, which opened it under another name (a hard link); stop it, "
+            f"{real} is in use by {holder}, which opened it under another name (a hard link); stop it, "
             "or give this process another --db"
         ) from None
     return file
+
+
+def _holder_by_inode(real: Path, stat: os.stat_result) -> str:
+    """Who holds the database through another name in its folder (the lock file of that name says), else
+    "another process": a hard link elsewhere is not looked for."""
+    for lock in real.parent.glob("*.lock"):
+        name = lock.with_name(lock.name.removesuffix(".lock"))
+        try:
+            same = name != real and os.path.samestat(os.stat(name), stat)
+            if same:
+                with open(lock, encoding="utf-8") as held:
+                    return _holder(held)
+        except OSError:
+            continue
+    return "another process"
 
 
 def _command() -> str:

@@ -162,6 +162,9 @@ class Writer:
         self.beside: Writer | None = None
         # Why writes fail, while they do (None when the store takes them): the core refuses new work meanwhile.
         self.unavailable: str | None = None
+        # The latest failure's cause, kept once writes go again: a piece of a split batch may commit (the store
+        # "writes again") while the rest never does, and what was not written was told with a cause of None.
+        self._cause: str | None = None
         # What the warning of a store that cannot write adds: what this process refuses meanwhile (a worker,
         # which takes no runs, events or subscriptions, says nothing).
         self.refused = "; new runs, events and subscriptions are refused"
@@ -314,7 +317,7 @@ class Writer:
                 log.error(
                     "store closed without writing %s: the store never took them (%s)",
                     _count(self._unwritten),
-                    self.unavailable,
+                    self.unavailable or self._cause,
                 )
 
     async def _gather(self, first: Op) -> None:
@@ -413,7 +416,7 @@ class Writer:
         self._failures += 1
         if reason != self.unavailable:  # one line per cause, not one per try
             log.warning("store cannot write (%s): retrying until it can%s", reason, self.refused)
-        self.unavailable = reason
+        self.unavailable = self._cause = reason
 
     def _past_grace(self) -> bool:
         return self._give_up_at is not None and time.monotonic() >= self._give_up_at

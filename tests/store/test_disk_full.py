@@ -165,7 +165,8 @@ async def test_closing_gives_up_on_a_disk_that_never_frees_and_logs_what_was_not
             with pytest.raises(StoreUnavailable, match=FULL):
                 await owned
             errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-            assert any("store closed without writing 3 attempts" in m for m in errors), errors
+            [told] = [m for m in errors if "store closed without writing 3 attempts" in m]
+            assert f"the store never took them ({FULL}" in told, told
         finally:
             if not closed:
                 await asyncio.wait_for(store.close(), 60)

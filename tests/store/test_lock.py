@@ -87,6 +87,7 @@ def test_another_name_for_the_served_database_is_refused_too(first: ServerProces
     second = webhook_sim("serve", "--port", "0", "--db", str(other))
     assert second.returncode == 1, second.stderr
     assert "is in use by" in second.stderr and "Traceback" not in second.stderr
+    assert f"pid {first.proc.pid} (webhook-sim serve, since " in second.stderr, second.stderr  # whoever holds it
     assert first.proc.poll() is None
     assert not (tmp_path / "other-name.db-wal").exists()
 
