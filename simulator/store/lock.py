@@ -62,6 +62,22 @@ class StoreLock:
         handle.flush()
         return cls(path, handle, file)
 
+    def replaced(self) -> str | None:
+        """Why the database's name no longer leads to the file this process opened (deleted, or another file put
+        in its place), else None. Its writes went on into the deleted file, and were gone at the next start."""
+        if self._file is None:
+            return None
+        database = self.path.with_name(self.path.name.removesuffix(".lock"))
+        try:
+            now = os.stat(database)
+        except FileNotFoundError:
+            return f"{database} was deleted while the store was open"
+        except OSError:
+            return None  # unreadable for now: the write itself tells
+        if not os.path.samestat(now, os.fstat(self._file)):
+            return f"{database} was replaced by another file while the store was open"
+        return None
+
     def release(self) -> None:
         # After the store's connections closed: closing any descriptor of the database file would drop the
         # POSIX locks SQLite holds on it in this process.

@@ -92,6 +92,8 @@ class Store(OutboxReads, RunReads):
         self.records = self.writer
         self._temp_file = temp_file
         self._lock = lock
+        if lock is not None:  # a SQLite file: each commit checks that it is still the file opened
+            self.writer.check_file = lock.replaced
         # The lease length of the process that opened it: its sessions' limit idle in a transaction follows it
         # (see postgres.connect_args), the schedules' own included.
         self.lease_ttl = lease_ttl

@@ -165,6 +165,9 @@ class Writer:
         # The latest failure's cause, kept once writes go again: a piece of a split batch may commit (the store
         # "writes again") while the rest never does, and what was not written was told with a cause of None.
         self._cause: str | None = None
+        # Why a SQLite database's file is no longer the one opened (see `StoreLock.replaced`), checked before each
+        # commit: what it would write goes nowhere, so it waits as for a full disk.
+        self.check_file: Callable[[], str | None] | None = None
         # What the warning of a store that cannot write adds: what this process refuses meanwhile (a worker,
         # which takes no runs, events or subscriptions, says nothing).
         self.refused = "; new runs, events and subscriptions are refused"
@@ -375,6 +378,8 @@ class Writer:
     async def _try(self, batch: Batch) -> BaseException | None:
         """One attempt at committing `batch`: None once committed, else the error."""
         try:
+            if self.check_file is not None and (gone := self.check_file()) is not None:
+                raise FileNotFoundError(gone)
             if self._conn is None:
                 self._conn = await self._engine.connect()
             began = time.monotonic()
