@@ -155,7 +155,8 @@ class Run(Out):
 
 
 class SentRequest(Out):
-    """An attempt's request, exactly as it went out."""
+    """An attempt's request, exactly as it went out (or, where the attempt never reached the receiver: refused,
+    no such host, TLS, no connection in time, exactly as it was to go)."""
 
     method: str
     url: str
@@ -189,7 +190,13 @@ class Attempt(Out):
     response_headers: dict[str, str] | None = Field(None, description="The answer's headers, names lower-cased.")
     delivered_at: str | None
     faults: dict[str, Any] | None
-    request: SentRequest | None = Field(None, description="What was sent; null if nothing was (signing failed).")
+    request: SentRequest | None = Field(
+        None,
+        description=(
+            "What was sent, or was to go where the connection failed (`refused`, `dns`, `tls`, a connect "
+            "`timeout`: Copy as curl sends it again); null if none was made (signing failed)."
+        ),
+    )
 
 
 class Delivery(Out):
