@@ -58,7 +58,10 @@ async def resume_point(store: Store, run: Run) -> ResumePoint | None:
 def check(built: Event, stored: Event) -> None:
     """Refuse to go on unless the rebuilt event is byte for byte the stored one."""
     if (built.id, built.type, built.json) != (stored.id, stored.type, stored.json):
+        if (built.id, built.type) == (stored.id, stored.type):  # "was X, now X" said nothing of what changed
+            what = f"event {stored.seq}, {stored.type} {stored.id}, now has another body"
+        else:
+            what = f"event {stored.seq} was {stored.type} {stored.id}, now {built.type} {built.id}"
         raise ScenarioChanged(
-            f"its scenario no longer makes the events it made (event {stored.seq} was {stored.type} {stored.id}, "
-            f"now {built.type} {built.id}): was the scenario file changed? It cannot go on"
+            f"its scenario no longer makes the events it made ({what}): was the scenario file changed? It cannot go on"
         )
