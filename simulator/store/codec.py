@@ -134,8 +134,14 @@ def attempt(row: Row[Any]) -> Attempt:
 
 
 def delivery(
-    row: Row[Any], log: tuple[Attempt, ...] = (), latency_ms: float | None = None, first_at: float | None = None
+    row: Row[Any],
+    log: tuple[Attempt, ...] = (),
+    latency_ms: float | None = None,
+    first_at: float | None = None,
+    waiting: bool = False,
 ) -> Delivery:
+    """`waiting`: its subscription is disabled, so no attempt is due (its next one comes once it is enabled): the
+    time that was due, long past, read as a retry about to come."""
     return Delivery(
         id=row.id,
         subscription_id=row.subscription_id,
@@ -144,7 +150,7 @@ def delivery(
         event_ids=tuple(json.loads(row.event_ids)),
         status=row.status,
         attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at if row.status in ("pending", "failed") else None,
+        next_attempt_at=row.next_attempt_at if row.status in ("pending", "failed") and not waiting else None,
         created_at=row.created_at,
         finished_at=row.finished_at,
         last_status=row.last_status,

@@ -419,9 +419,11 @@ class Store(OutboxReads, RunReads):
             stmt = stmt.limit(limit)
         rows = await self._all(stmt)
         latencies, firsts = await self._attempt_facts([r.id for r in rows if r.attempts])
+        held = await self.disabled_among({r.subscription_id for r in rows if r.status in ("pending", "failed")})
 
         def listed(r: Any) -> tuple[int, Delivery]:
-            return r.listed, codec.delivery(r, latency_ms=latencies.get(r.id), first_at=firsts.get(r.id))
+            waiting = r.subscription_id in held
+            return r.listed, codec.delivery(r, (), latencies.get(r.id), firsts.get(r.id), waiting)
 
         return await in_turns(rows, listed)
 
@@ -473,7 +475,10 @@ class Store(OutboxReads, RunReads):
             .where(t.attempts.c.delivery_id == delivery_id)
             .order_by(t.attempts.c.number, t.attempts.c.id)
         )
-        return codec.delivery(rows[0], tuple(codec.attempt(a) for a in logs))
+        held = await self.disabled_among(
+            {rows[0].subscription_id} if rows[0].status in ("pending", "failed") else set()
+        )
+        return codec.delivery(rows[0], tuple(codec.attempt(a) for a in logs), waiting=bool(held))
 
     async def attempts(self, delivery_id: str) -> list[Attempt]:
         rows = await self._all(
