@@ -84,7 +84,7 @@ class RunManager(WaitingRuns):
         self.check_faults = check_faults
         self.accepting = True
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._starting = 0  # runs accepted and not yet launched (see `start`)
+        self._starting: set[str] = set()  # runs accepted and not yet launched, or launched and not yet answered
         self._emitted: dict[str, int] = {}
         self._plans: dict[str, Plan] = {}
         self._queue: asyncio.Task[None] | None = None  # the watch over runs other processes leave (shared store)
@@ -143,7 +143,9 @@ class RunManager(WaitingRuns):
         firing made again after a server died before recording it, see `Schedules`)."""
         if run_id is not None and await self.store.get_run(run_id) is not None:
             return await self.get(run_id)
-        if len(self._tasks) + self._starting >= MAX_LIVE_RUNS:
+        # A run launched is in `_tasks` before its start is answered: counted once, or 130 runs asked for at once
+        # were refused from the 99th, "100 under way".
+        if len(self._starting.union(self._tasks)) >= MAX_LIVE_RUNS:
             raise TooManyRuns(
                 f"{MAX_LIVE_RUNS} runs are under way, as many as the server takes: wait for one to end, or cancel one",
                 errors=[FieldError("scenario", f"at most {MAX_LIVE_RUNS} runs at once")],
@@ -153,11 +155,12 @@ class RunManager(WaitingRuns):
         self.store.writer.check()  # 503 while the store cannot write: nothing is accepted that it cannot keep
         # Its place is taken now, before the awaits below: checked against the tasks alone, 110 runs started at
         # once all passed the check of 100.
-        self._starting += 1
+        run_id = run_id or new_id("run")
+        self._starting.add(run_id)
         try:
-            return await self._start(spec, scenario, typed_params, run_id or new_id("run"))
+            return await self._start(spec, scenario, typed_params, run_id)
         finally:
-            self._starting -= 1
+            self._starting.discard(run_id)
 
     async def _start(self, spec: RunSpec, scenario: Scenario | None, typed_params: bool, run_id: str) -> Run:
         seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
