@@ -244,6 +244,12 @@ class Simulator:
                 errors=[FieldError("id", "its subscription no longer exists")],
             )
         _check_enabled(sub, f"delivery {delivery_id}")
+        if delivery_id in self._redelivering:  # another request's, its new state not committed yet
+            raise Conflict(
+                f"delivery {delivery_id} is being sent again by another request now; send it again once that "
+                "attempt has an outcome",
+                errors=[FieldError("id", "delivery is being sent again")],
+            )
         if not await self._redeliver([delivery_id]):  # the request is fine; the delivery's state is not
             now = await self.delivery(delivery_id)
             raise Conflict(self._busy(now), errors=[FieldError("id", f"delivery is {now.status}")])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from simulator.core.simulator import Simulator
 from simulator.delivery import engine
+from simulator.errors import Conflict
 from simulator.models.inputs import EventSpec, RetrySpec, SubscriptionSpec
 from simulator.testing.receiver import Receiver
 from tests.conftest import until
@@ -42,3 +44,32 @@ async def test_a_subscriptions_dead_deliveries_are_read_a_page_at_a_time_and_sen
     assert await sim.store.delivery_counts(subscription_id=sub.id) == {"succeeded": 45}
     again = [r.json()["event"]["id"] for r in receiver.requests[45:]]
     assert len(set(again)) == 45  # each sent again once
+
+
+async def test_a_redeliver_racing_another_is_told_so_not_told_to_send_again_now(
+    sim: Simulator, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty redelivers of one delivery at once: those refused were told it "ended (succeeded) while it was
+    asked: send it again now", which a client follows with one more send than it asked for."""
+    await sim.create_subscription(SubscriptionSpec(url=receiver.url))
+    [delivery_id] = (await sim.emit(EventSpec(type="token.created")))[1]
+    await until(lambda: len(receiver.requests) == 1, what="its first attempt")
+    assert await sim.engine.settled(None, timeout=10)
+    let_go = asyncio.Event()
+    redeliver = sim.engine.redeliver
+
+    async def held(ids: list[str]) -> list[str]:  # the first request's resend waits here, claimed
+        await let_go.wait()
+        return await redeliver(ids)
+
+    monkeypatch.setattr(sim.engine, "redeliver", held)
+    first = asyncio.ensure_future(sim.redeliver(delivery_id))
+    await until(lambda: delivery_id in sim.redelivering(), what="the first request's claim")
+    try:
+        with pytest.raises(Conflict) as refused:
+            await asyncio.wait_for(sim.redeliver(delivery_id), 10)
+    finally:
+        let_go.set()
+    assert (await first).id == delivery_id
+    assert "is being sent again by another request now" in str(refused.value), refused.value
+    assert [e.field for e in refused.value.errors] == ["id"]
