@@ -1,5 +1,6 @@
 """The examples of docs/pytest.md and docs/verifying.md, run: a doc that stops working fails here."""
 
+import base64
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,21 +51,28 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("function", "scheme", "scenario"), CASES)
-def test_the_verifying_snippets_accept_real_deliveries_and_refuse_tampering(
-    function, scheme, scenario, verifiers, webhook_sim, webhook_receiver
-):
-    verify = verifiers[function]
+def delivered(webhook_sim, webhook_receiver, scenario: str, scheme: str, secret: str | None = None):
+    """A run of `scenario` signed with `scheme` (and `secret`, if given) played whole: its handle and what the
+    receiver got."""
     handle = webhook_sim.run(
         scenario,
         seed=3,
         target=webhook_receiver.url,
         signing=scheme,
+        secret=secret,
         params={"refreshes": 0} if scenario.startswith("syncfy") else None,
     )
     final = handle.wait(timeout=30)
+    return handle, webhook_receiver.wait_for(final.events)
+
+
+@pytest.mark.parametrize(("function", "scheme", "scenario"), CASES)
+def test_the_verifying_snippets_accept_real_deliveries_and_refuse_tampering(
+    function, scheme, scenario, verifiers, webhook_sim, webhook_receiver
+):
+    verify = verifiers[function]
+    handle, received = delivered(webhook_sim, webhook_receiver, scenario, scheme)
     material = webhook_sim.public_key_pem if scheme == "basistheory" else handle.secret
-    received = webhook_receiver.wait_for(final.events)
     assert all(verify(material, r.headers, r.body) for r in received)
     tampered = received[0].body.replace(b"2", b"3", 1)
     assert tampered != received[0].body
@@ -147,3 +155,21 @@ def test_the_verifying_snippets_say_false_and_never_raise_for_what_does_not_veri
             signed = {"webhook-id": "msg_1", "webhook-timestamp": str(int(now.timestamp()))}
             signed["webhook-signature"] = webhook.sign("msg_1", now, body)
             assert verify(material, signed, body) is False, body[:20]
+
+
+UNPADDED = [
+    ("verify_standard", "standard", "whsec_"),
+    ("verify_standard_by_hand", "standard", "whsec_"),
+    ("verify_syncfy", "syncfy", ""),
+]
+
+
+@pytest.mark.parametrize(("function", "scheme", "prefix"), UNPADDED)
+def test_the_verifying_snippets_take_a_secret_without_its_base64_padding(
+    function, scheme, prefix, verifiers, webhook_sim, webhook_receiver
+):
+    """The simulator takes a secret without its padding, as the Standard Webhooks libraries do; the by-hand
+    recipes decoded it with `base64.b64decode`, which raised on every delivery (a consumer answering 500)."""
+    secret = prefix + base64.b64encode(bytes(range(32))).decode().rstrip("=")
+    _, received = delivered(webhook_sim, webhook_receiver, "syncfy-credential-lifecycle", scheme, secret)
+    assert all(verifiers[function](secret, r.headers, r.body) for r in received)
