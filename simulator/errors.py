@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -11,6 +13,13 @@ def spelled(value: Any) -> str:
     """A value an error message quotes, as JSON and YAML write a null or a boolean (`null`, `true`), where Python
     would say `None` and `True`; other values as Python shows them."""
     return json.dumps(value) if value is None or isinstance(value, bool) else repr(value)
+
+
+def did_you_mean(name: object, choices: Sequence[str]) -> str:
+    """` (did you mean X?)` for the choice closest to `name`, or nothing when none is close: the hint of a message
+    that refuses an unknown name."""
+    close = difflib.get_close_matches(str(name), choices, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 # The characters of a name or value given by a user that a message repeats: enough to recognise it, where a file

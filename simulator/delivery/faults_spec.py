@@ -22,13 +22,12 @@ Delay distributions: `{fixed: 2s}`, `{uniform: [1s, 5s]}`, `{exponential: {mean:
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from simulator.errors import FieldError, InvalidInput, quoted
+from simulator.errors import FieldError, InvalidInput, did_you_mean, quoted
 from simulator.models.fault_profile import DEFAULT_STALE_AGE, Duplicate, FaultProfile, Kinded, Stale
 from simulator.models.faults import (
     DRIFT_KINDS,
@@ -168,9 +167,7 @@ def parse_cli_fault(item: str) -> dict[str, Any]:
         if not sep or not name or not text:
             raise ValueError("expected NAME=VALUE")
         if name not in FAULTS:
-            close = difflib.get_close_matches(name, FAULTS, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ValueError(f"unknown fault {quoted(name)}{hint}")
+            raise ValueError(f"unknown fault {quoted(name)}{did_you_mean(name, FAULTS)}")
         value = json.loads(text) if text[:1] in "{[" else _cli_value(name, [p.strip() for p in text.split(":")])
         validate({name: value}, "--fault")
     except InvalidInput as exc:

@@ -37,7 +37,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, core_schema
 
-from simulator.errors import FieldError, InvalidInput, spelled
+from simulator.errors import FieldError, InvalidInput, did_you_mean, spelled
 from simulator.models import formats
 from simulator.models.fault_profile import DEFAULT_STALE_AGE, Duplicate, FaultProfile, Kinded, Stale
 from simulator.scenarios import distributions
@@ -71,11 +71,6 @@ MAX_SIGMA = 10.0
 def _problem(message: str) -> PydanticCustomError:
     # The message goes in as context: a `{` in it (`${param}`) must not be read as a placeholder.
     return PydanticCustomError("fault", "{message}", {"message": message})
-
-
-def _hint(name: object, choices: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(str(name), choices, n=1)
-    return f" (did you mean {close[0]}?)" if close else ""
 
 
 Restate = Callable[[ErrorDetails, list[ErrorDetails]], "tuple[tuple[int | str, ...], str] | None"]
@@ -116,7 +111,7 @@ class _Form(BaseModel):
         if kind == "model_type" and not loc:
             return loc, f"expected a mapping, got {spelled(error['input'])}"
         if kind == "extra_forbidden" and len(loc) == 1:
-            return loc, f"unknown key {loc[0]!r}{_hint(loc[0], keys)}: expected {', '.join(keys)}"
+            return loc, f"unknown key {loc[0]!r}{did_you_mean(loc[0], keys)}: expected {', '.join(keys)}"
         if kind == "missing" and len(loc) == 1:
             # A misspelt key is one problem: the unknown key says it, the missing one would repeat it.
             misspelt = {str(e["loc"][0]) for e in found if e["type"] == "extra_forbidden" and len(e["loc"]) == 1}
@@ -445,7 +440,7 @@ class FaultsSpec(_Form):
         if kind == "model_type" and not loc:
             return loc, "expected a mapping of fault names to settings"
         if kind == "extra_forbidden" and len(loc) == 1:
-            return loc, f"unknown fault {loc[0]!r}{_hint(loc[0], FAULTS)}: expected one of {', '.join(FAULTS)}"
+            return loc, f"unknown fault {loc[0]!r}{did_you_mean(loc[0], FAULTS)}: expected one of {', '.join(FAULTS)}"
         if kind == "delay_form":
             got = sorted(map(str, error["input"]))
             return loc, f"expected exactly one of {', '.join(distributions.KINDS)}, got {got}"

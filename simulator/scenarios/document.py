@@ -3,7 +3,6 @@ field path, the line and what was expected."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -16,7 +15,7 @@ from typing import Any, cast
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
-from simulator.errors import FieldError, InvalidInput, spelled
+from simulator.errors import FieldError, InvalidInput, did_you_mean, spelled
 from simulator.json_input import (
     LONE_SURROGATE,
     MAX_DEPTH,  # a scenario nests steps about three levels per repeat, choose, parallel
@@ -496,16 +495,11 @@ def _unknown_key(key: str, known: list[str], instance: Any) -> str:
         kinds = [k for k in KINDS if k in instance]
         if len(kinds) == 1:  # a step of its kind: a key that kind does not take (`withh`), not another kind
             keys = _kind_keys()[kinds[0]]
-            close = difflib.get_close_matches(key, keys, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
             article = "an" if kinds[0][0] in "aeiou" else "a"
+            hint = did_you_mean(key, keys)
             return f"unknown key {key!r}{hint}: {article} {kinds[0]} step takes only {', '.join(keys)}"
-        close = difflib.get_close_matches(key, KINDS, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        return f"unknown step kind {key!r}{hint}: expected one of {', '.join(KINDS)}"
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    return f"unknown key {key!r}{hint}: expected one of {', '.join(known)}"
+        return f"unknown step kind {key!r}{did_you_mean(key, KINDS)}: expected one of {', '.join(KINDS)}"
+    return f"unknown key {key!r}{did_you_mean(key, known)}: expected one of {', '.join(known)}"
 
 
 def _message(keyword: str, value: Any, instance: Any, expected: str | None) -> str:

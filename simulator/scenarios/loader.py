@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any, cast
 
 from simulator import catalog, files
-from simulator.errors import AmbiguousEventType, FieldError, InvalidInput, NotFound, UnknownEventType, quoted
+from simulator.errors import (
+    AmbiguousEventType,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    UnknownEventType,
+    did_you_mean,
+    quoted,
+)
 from simulator.scenarios import checks, distributions
 from simulator.scenarios.document import KINDS, ScenarioInvalid, _Document, _schema_errors
 from simulator.scenarios.folders import signature, yaml_files
@@ -89,8 +97,7 @@ class _Builder:
         known = [p.name for p in catalog.providers()]
         if value in known:
             return value
-        close = difflib.get_close_matches(value, known, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        hint = did_you_mean(value, known)
         self.errors.append(
             self.doc.error(("provider",), f"unknown provider {quoted(value)}{hint}: expected one of {', '.join(known)}")
         )
