@@ -377,9 +377,13 @@ class SyncfyBackend:
         site = api.SiteRef.of(events[-1].payload)
         # The RFC its credential was registered with (`id_external` is the client's own reference, not one).
         id_credential = await self.tables.documents_credential(events[-1].key)
-        registered = await self.tables.api_credential(id_credential) if id_credential else None
-        rfc = (registered["flow"] or {}).get("rfc") if registered else None
+        rfc = await self.registered_rfc(id_credential) if id_credential else None
         return api_documents.documents(id_job, site, external, result, (events[0].at, events[-1].at), rfc)
+
+    async def registered_rfc(self, id_credential: str) -> str | None:
+        """The RFC a SAT credential was registered with through the twin (`CredentialFlows.register`), else None."""
+        registered = await self.tables.api_credential(id_credential)
+        return (registered["flow"] or {}).get("rfc") if registered else None
 
     async def sites(self) -> list[api.SiteRef]:
         """Every site of the catalogue: the built-in ones, then every other one an event named."""

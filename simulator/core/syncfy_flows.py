@@ -115,7 +115,7 @@ class CredentialFlows:
             if pulled is not None:
                 shown = (await self.backend.view(caller, pulled)).body["username"]  # a 404 once it is deleted
                 if rfc is not None and name == shown:  # pulled under the login it shows: the RFC it was given
-                    rfc = await self._kept_rfc(pulled)
+                    rfc = await self.backend.registered_rfc(pulled)
             existing = pulled or await self._existing(caller, user["id_user"], site)
             row = await self._job_under_way(existing) if existing else None
             # Its job under way answers, but for other credentials given while it waits for its token (a login
@@ -127,10 +127,6 @@ class CredentialFlows:
                     return _registered(existing, flow["credential"]["job"], row["username"] or masked, new=False)
             id_credential, job = await self._start_job(user, site, existing, masked, login, rfc)
         return _registered(id_credential, job, masked, new=existing is None)
-
-    async def _kept_rfc(self, id_credential: str) -> str | None:
-        registered = await self.tables.api_credential(id_credential)
-        return (registered["flow"] or {}).get("rfc") if registered else None
 
     async def _start_job(
         self, user: dict[str, Any], site: api.SiteRef, existing: str | None, masked: str, login: str, rfc: str | None

@@ -67,7 +67,7 @@ class StoreLock:
         in its place), else None. Its writes went on into the deleted file, and were gone at the next start."""
         if self._file is None:
             return None
-        database = self.path.with_name(self.path.name.removesuffix(".lock"))
+        database = _database_of(self.path)
         try:
             now = os.stat(database)
         except FileNotFoundError:
@@ -110,7 +110,7 @@ def sweep_abandoned(folder: Path, prefix: str) -> list[Path]:
             os.close(fd)
             continue
         try:
-            database = lock.with_name(lock.name.removesuffix(".lock"))
+            database = _database_of(lock)
             for suffix in ("", "-wal", "-shm", "-journal"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(f"{database}{suffix}")
@@ -148,7 +148,7 @@ def _holder_by_inode(real: Path, stat: os.stat_result) -> str:
     """Who holds the database through another name in its folder (the lock file of that name says), else
     "another process": a hard link elsewhere is not looked for."""
     for lock in real.parent.glob("*.lock"):
-        name = lock.with_name(lock.name.removesuffix(".lock"))
+        name = _database_of(lock)
         try:
             same = name != real and os.path.samestat(os.stat(name), stat)
             if same:
@@ -157,6 +157,11 @@ def _holder_by_inode(real: Path, stat: os.stat_result) -> str:
         except OSError:
             continue
     return "another process"
+
+
+def _database_of(lock: Path) -> Path:
+    """The database a lock file is named after (`<database>.lock`)."""
+    return lock.with_name(lock.name.removesuffix(".lock"))
 
 
 def _command() -> str:
