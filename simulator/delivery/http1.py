@@ -274,7 +274,6 @@ class Client:
         self._open: set[_Connection] = set()
         self._idle_timeout = idle_timeout
         self._max_idle = _max_idle()  # after `serve` has raised the file limit (see `runtime.raise_file_limit`)
-        self._swept = 0.0
         self._sweeper: asyncio.TimerHandle | None = None  # a sweep due while connections are idle
         self._cork = _Cork()
         self._closed = False
@@ -346,8 +345,6 @@ class Client:
         conn.idle_since = now
         self._idle.setdefault(conn.pool, []).append(conn)
         self._lru[conn] = None
-        if now - self._swept > self._idle_timeout / 2:
-            self._sweep(now)
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().call_at(now + self._idle_timeout, self._sweep_by_timer)
 
@@ -365,7 +362,6 @@ class Client:
 
     def _sweep(self, now: float) -> None:
         """Close the connections idle for longer than `idle_timeout` (the least recent sit first)."""
-        self._swept = now
         while self._lru:
             oldest = next(iter(self._lru))
             if now - oldest.idle_since <= self._idle_timeout:

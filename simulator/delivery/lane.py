@@ -153,6 +153,11 @@ class Lane:
         """The window has room for a run to go on publishing (see `DeliveryEngine._wait_for_room`)."""
         return HIGH_WATER - self.held - self.incoming >= min(ROOM, HIGH_WATER // 4)
 
+    @property
+    def _ordered(self) -> bool:
+        """Its deliveries start in event order: one at a time, or held behind a retry (`strict_order`)."""
+        return self.sub.strict_order or self.sub.max_in_flight == 1
+
     def force(self, job: Job) -> None:
         """Take a job regardless of the window (a redelivery the store order has already passed)."""
         self._take(job)
@@ -297,7 +302,7 @@ class Lane:
     def _start_due(self) -> None:
         """Start the heads that are due, while a slot is free (in event order, after a catch-up asked for: what it
         reads may come first)."""
-        if self._catch_up and (self.sub.strict_order or self.sub.max_in_flight == 1):
+        if self._catch_up and self._ordered:
             return  # the lane's task reads it first, then starts them
         now = time.time()
         while self._heap and self._heap[0][-1].due <= now and self._slots.take():
@@ -396,8 +401,7 @@ class Lane:
             self._reading = False
             self._meanwhile()
         self._failed_reads = 0
-        ordered = self.sub.strict_order or self.sub.max_in_flight == 1
-        if jobs and ordered and self.several_publishers and self._behind is not None:
+        if jobs and self._ordered and self.several_publishers and self._behind is not None:
             # In event order: what a publisher numbered behind this lane's position, committed before these rows
             # (a process's rows commit in its order), goes ahead of them. Left to the next catch-up (a second),
             # a run's event numbered before another process's rows went after its next one, numbered past them.

@@ -320,7 +320,7 @@ class Writer:
                 log.error(
                     "store closed without writing %s: the store never took them (%s)",
                     _count(self._unwritten),
-                    self.unavailable or self._cause,
+                    self._cause,
                 )
 
     async def _gather(self, first: Op) -> None:
