@@ -37,11 +37,12 @@ class OutboxReads:
     async def disabled_among(self, subscription_ids: set[str]) -> set[str]:
         """Which of `subscription_ids` are disabled: their deliveries under way wait for them to be enabled, past
         the time their next attempt was due (see `codec.delivery`)."""
-        if not subscription_ids:
-            return set()
-        c = t.subscriptions.c
-        stmt = select(c.id).where(c.id.in_(sorted(subscription_ids)), c.status != "enabled")
-        return {row.id for row in await self._all(stmt)}
+        c, ids = t.subscriptions.c, sorted(subscription_ids)
+        out: set[str] = set()
+        for i in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            stmt = select(c.id).where(c.id.in_(ids[i : i + 500]), c.status != "enabled")
+            out.update(row.id for row in await self._all(stmt))
+        return out
 
     async def outbox_ids_behind(self, subscription_id: str, upto_n: int) -> list[str]:
         """The ids of one subscription's active deliveries, free to send, at or before position `upto_n`."""
