@@ -75,6 +75,7 @@ class BasisTheoryBackend:
         self._lock = asyncio.Lock()  # one changing flow at a time: an intent is converted once
         self._ctx: BuildContext | None = None
         self._saved_tenant: str | None = None
+        self._standing_apps: set[str] = set()  # the tenant's applications known held as REST objects (see `_standing`)
         sim.after_reset.append(self._forget)
 
     @asynccontextmanager
@@ -90,6 +91,7 @@ class BasisTheoryBackend:
         """The store was emptied: the next read folds from the start."""
         self._seen = Cursor(-1, "")
         self._ahead.clear()
+        self._standing_apps.clear()
 
     def authenticate(self, key: str | None) -> None:
         api.check_key(key, self.sim.provider_key)
@@ -345,10 +347,16 @@ class BasisTheoryBackend:
     async def _manager(self, ctx: BuildContext) -> dict[str, Any]:
         """The tenant's management application, which webhooks name as `created_by` / `modified_by`, held as its
         REST object: no event announces it (webhook calls emit none), and `GET /applications/{id}` was a 404."""
-        app = application(ctx, "management")
-        if await self.tables.get("application", app["id"]) is None:
+        return await self._standing(ctx, application(ctx, "management"))
+
+    async def _standing(self, ctx: BuildContext, app: dict[str, Any]) -> dict[str, Any]:
+        """An application of the twin's tenant, held as its REST object with that tenant. Known first from an event
+        it acts in, it took that event's tenant: a read of a run's token is told by the run's tenant, and the
+        twin's private application then answered as that other tenant's."""
+        if app["id"] not in self._standing_apps and await self.tables.get("application", app["id"]) is None:
             body = {**{k: x for k, x in app.items() if not k.startswith("_")}, "tenant_id": tenant(ctx)["id"]}
             await self.tables.put("application", app["id"], body["tenant_id"], api_state.LIVE, body)
+        self._standing_apps.add(app["id"])
         return app
 
     async def _webhook_row(self, webhook_id: str) -> dict[str, Any]:
@@ -425,6 +433,11 @@ class BasisTheoryBackend:
         if not self.sim.accepting:
             raise api.ApiError(503, "the simulator is shutting down")
         etype = catalog.resolve(name, "basistheory")
+        told = data.get("data")
+        actor = told.get("actor") if isinstance(told, dict) else None
+        for app in tenant(ctx)["_apps"].values():
+            if isinstance(actor, dict) and app["id"] == actor.get("id"):
+                await self._standing(ctx, app)
         event = catalog.get_provider("basistheory").finish(etype, data, ctx)
         subs = await self.sim.subscriptions.matching(etype)
         await self.sim.engine.publish(event, subs, speed=1.0)

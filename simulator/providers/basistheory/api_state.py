@@ -51,12 +51,10 @@ class Change:
 
 
 def merge(into: Body, fields: Body) -> Body:
-    """`fields` over `into`; nested objects merge key by key (a 3DS session's `authentication`)."""
-    for key, value in fields.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            merge(into[key], value)
-        else:
-            into[key] = value
+    """`fields` over `into`, each replaced whole. An object an event carries is the whole of it (a token's
+    `metadata`, a 3DS session's `authentication`): merged key by key, a key a `token.updated` no longer had stayed on
+    the token the API answered with."""
+    into.update(fields)
     return into
 
 
