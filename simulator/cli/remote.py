@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import ValidationError
@@ -19,7 +20,7 @@ from simulator.cli import option_types, options
 from simulator.client import ApiError, Client, DeliveryInfo
 from simulator.client.wire import auth
 from simulator.core.report import plain_error
-from simulator.errors import FieldError, InvalidInput, SimError
+from simulator.errors import FieldError, InvalidInput, SimError, quoted
 from simulator.models.enums import FINAL_DELIVERY_STATUSES
 from simulator.models.records import shown_answer
 
@@ -48,7 +49,18 @@ def identifier(text: str) -> str:
     pasted in its place) made a URL the HTTP client refused with a traceback."""
     if len(text) > ID_MAX:
         raise argparse.ArgumentTypeError(f"{len(text)} characters: no id or event type is longer than {ID_MAX}")
+    if not _utf8(text):  # bytes a shell passed as they were: the URL could not be made (a traceback)
+        raise argparse.ArgumentTypeError(f"{quoted(text)} is not UTF-8 text: no id or event type holds such bytes")
     return text
+
+
+def _utf8(text: str) -> bool:
+    """Whether `text` encodes as UTF-8: an argument of bytes that are not is read with lone surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def nonempty_id(text: str) -> str:
@@ -61,7 +73,12 @@ def server_url(text: str) -> str:
     client would not take (64 KiB) was refused with a traceback as the client was made."""
     if len(text) > SERVER_URL_MAX:
         raise argparse.ArgumentTypeError(f"{len(text)} characters: a server's base URL is at most {SERVER_URL_MAX}")
-    return option_types.http_url(text)
+    url = option_types.http_url(text)
+    if "@" in urlsplit(url).netloc:
+        # Sent as Basic auth, they took the place of --token's header: a right token was "wrong", and the error
+        # printed the URL with its password. (Not shown here either.)
+        raise argparse.ArgumentTypeError("a URL with credentials (user:password@): the server takes --token")
+    return url
 
 
 def bearer_token(text: str) -> str:
@@ -122,6 +139,11 @@ def speaking_to(server: str) -> Iterator[None]:
         ) from None
     except httpx.HTTPError as exc:
         raise RemoteError(f"{server}: {type(exc).__name__}: {exc}", exit_code=1) from None
+    except RecursionError:  # JSON nested deeper than the decoder goes: no answer the control API gives
+        raise RemoteError(
+            f"{server} answered with something other than webhook-sim's control API (JSON nested too deeply)",
+            exit_code=1,
+        ) from None
     except (json.JSONDecodeError, ValidationError) as exc:  # an answer that is not the control API's JSON
         raise RemoteError(
             f"{server} answered with something other than webhook-sim's control API ({type(exc).__name__}: {exc})",

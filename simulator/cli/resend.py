@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import sys
 import time
@@ -50,6 +51,11 @@ def _check(args: argparse.Namespace) -> None:
         raise _bad("--subscription", "--dead needs --subscription ID")
     if not args.delivery and not args.dead:
         raise _bad("DELIVERY_ID", "give a delivery id, or --dead --subscription ID")
+    # Ignored, the one delivery went to its own subscription. (One WEBHOOK_SIM_SUBSCRIPTION gives is left alone:
+    # a shell may export it for other commands.)
+    given = args.subscription and args.subscription != os.environ.get(options.env_name("subscription"))
+    if given and not args.dead:
+        raise _bad("--subscription", "--subscription picks whose dead deliveries go: it goes with --dead")
     for flag in ("since", "until"):
         if getattr(args, flag) is not None and not args.dead:
             raise _bad(f"--{flag}", f"--{flag} picks dead deliveries by when they were made: it goes with --dead")
