@@ -69,6 +69,14 @@ steps:
     steps:
       - emit: token.created
 """,
+    "dash-bidi": """
+name: dash-bidi
+provider: basistheory
+description: A token whose metadata holds a right-to-left override.
+steps:
+  - emit: token.created
+    with: {data.token.metadata.note: "\\u202eevil.exe", data.token.metadata.to: "alice"}
+""",
     "dash-slow": """
 name: dash-slow
 provider: basistheory

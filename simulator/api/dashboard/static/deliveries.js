@@ -5,7 +5,7 @@
 // not show goes where its age puts it, so only deliveries newer than the top row are counted as newer.
 
 import { get } from "./api.js";
-import { badge, debounce, field, focusLost, focusedName, h, ms, refocus, timeCell } from "./dom.js";
+import { badge, debounce, field, focusLost, focusedName, h, ms, refocus, setText, timeCell } from "./dom.js";
 
 const FILTERS = ["run", "subscription", "status", "type", "q"];
 const STATUSES = ["", "pending", "succeeded", "failed", "dead", "dropped"];
@@ -244,7 +244,7 @@ const idTime = (d) => parseInt(/^[a-z]+_([0-9a-f]{11})/.exec(d.id)?.[1] ?? "0", 
 function row(d, ctx) {
   const target = h("span", { class: "target", role: "cell" });
   const showTarget = (text) => {
-    target.textContent = text;
+    setText(target, text);
     target.title = text;
   };
   const sub = ctx.subscriptionNow(d.subscription_id);

@@ -16,12 +16,20 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// Every text goes in bidi-safe (see BIDI): marked where it was shown, a header's U+202E still turned the rest of
+// its cell around, and an event's on a run's timeline.
 export function add(el, children) {
   for (const child of [children].flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : String(child));
+    if (child instanceof Node) el.append(child);
+    else el.append(...[bidiSafe(String(child))].flat());
   }
   return el;
+}
+
+// An element's text replaced, bidi-safe (what `el.textContent = text` would do, with each control marked).
+export function setText(el, text) {
+  el.replaceChildren(...[bidiSafe(String(text ?? ""))].flat());
 }
 
 // Characters that reorder the text around them on screen (bidi embeddings, overrides, isolates and marks): a
@@ -37,8 +45,13 @@ export function bidiSafe(text) {
   return text.split(BIDI_SPLIT).map((piece, i) => {
     if (i % 2 === 0) return piece;
     const code = `U+${piece.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
-    return h("span", { class: "bidi", title: `${code}: a character that reorders text, shown as its code`,
-      dataset: { code } }, piece);
+    // Made here, not with h(): its text is the control itself, which h() would mark again, without end.
+    const span = document.createElement("span");
+    span.className = "bidi";
+    span.title = `${code}: a character that reorders text, shown as its code`;
+    span.dataset.code = code;
+    span.textContent = piece;
+    return span;
   });
 }
 

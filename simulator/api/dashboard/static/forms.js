@@ -2,7 +2,7 @@
 // documents its calls; secrets masked), JSON fields, and refusals shown next to the fields they name.
 
 import { ApiError, all, api } from "./api.js";
-import { focusLost, h } from "./dom.js";
+import { focusLost, h, setText } from "./dom.js";
 
 export function dialog(form) {
   const box = document.getElementById("form-dialog");
@@ -15,7 +15,33 @@ export function closeButton(close) {
   return h("button", { type: "button", onclick: close }, "Close");
 }
 
-const masked = (body) => (body && body.secret ? { ...body, secret: "****" } : body);
+// What the preview masks, as the API masks what it shows: the secret; a URL's credentials (`user:***@`, or `***@`
+// for a user alone, often a token); an Authorization header's value, to its scheme (`Bearer ***`).
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*)@/i;
+const AUTH_HEADERS = new Set(["authorization", "proxy-authorization"]);
+
+function maskedUrl(url) {
+  if (typeof url !== "string") return url;
+  return url.replace(USERINFO, (_, scheme, info) => `${scheme}${info.includes(":") ? `${info.split(":")[0]}:***` : "***"}@`);
+}
+
+function maskedHeaders(headers) {
+  if (!headers || typeof headers !== "object") return headers;
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => {
+    if (!AUTH_HEADERS.has(name.toLowerCase()) || typeof value !== "string") return [name, value];
+    const space = value.indexOf(" ");
+    return [name, space > 0 ? `${value.slice(0, space)} ***` : "***"];
+  }));
+}
+
+function masked(body) {
+  if (!body || typeof body !== "object") return body;
+  const out = { ...body };
+  if (out.secret) out.secret = "****";
+  for (const key of ["url", "target"]) if (key in out) out[key] = maskedUrl(out[key]);
+  if ("headers" in out) out.headers = maskedHeaders(out.headers);
+  return out;
+}
 
 // The request a form makes, kept up to date with `refresh()`.
 export function apiCall(method, path, build) {
@@ -65,7 +91,7 @@ export function showProblem(form, error) {
     input?.closest("label")?.append(h("small", { class: "field-error" }, message));
   }
   out.hidden = false;
-  out.textContent = error instanceof ApiError ? `${error.status}: ${error.problem.detail || error.message}` : error.message;
+  setText(out, error instanceof ApiError ? `${error.status}: ${error.problem.detail || error.message}` : error.message);
 }
 
 export function clearProblem(form) {

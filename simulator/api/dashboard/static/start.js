@@ -2,7 +2,7 @@
 // (POST /events), each in a dialog over the current view, so the deliveries it makes can be watched arriving.
 
 import { all, get } from "./api.js";
-import { field, h, link } from "./dom.js";
+import { field, h, link, setText } from "./dom.js";
 import {
   apiForm, closeButton, dialog, jsonObject, number, secretInput, seedInput, seedValue, showProblem, signingSelect,
 } from "./forms.js";
@@ -63,7 +63,7 @@ export async function openStart(ctx) {
     if (!scenario.value) return;
     try {
       const s = await get(`/scenarios/${encodeURIComponent(scenario.value)}`);
-      description.textContent = s.description;
+      setText(description, s.description);
       for (const [name, p] of Object.entries(s.params || {})) {
         const kind = typeof p.default;
         const input = kind === "boolean"
