@@ -103,6 +103,15 @@ def verifier_for(spec: tuple[str, str | None] | str) -> Verifier:
     if not (isinstance(spec, tuple) and len(spec) == 2):
         raise TypeError(f"verify takes (scheme, secret_or_pem) or a scheme, got {spec!r}")
     scheme, value = spec
-    if value is not None and value.lstrip().startswith("-----BEGIN"):
-        return make_verifier(scheme, public_pem=value)
-    return make_verifier(scheme, secret=value)
+    if not isinstance(scheme, str) or not (value is None or isinstance(value, str)):
+        raise TypeError(f"verify takes (scheme, secret_or_pem) as strings, got {spec!r}")
+    # Said of `verify`, as a test passes it: "unknown scheme" alone named no argument, and a refused secret was
+    # an InvalidInput, which a test expecting the ValueError of a bad value does not catch.
+    try:
+        if value is not None and value.lstrip().startswith("-----BEGIN"):
+            return make_verifier(scheme, public_pem=value)
+        return make_verifier(scheme, secret=value)
+    except InvalidInput as exc:
+        raise ValueError(f"verify: {exc.detail}") from None
+    except ValueError as exc:
+        raise ValueError(f"verify: {exc}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from simulator import arguments, signing
+from simulator.models.enums import DELIVERY_STATUSES
 
 # How a test names each kind of id, in the messages.
 _KINDS = {"run": "a run id", "subscription": "a subscription id", "delivery": "a delivery id"}
@@ -56,6 +57,38 @@ def scheme(name: str, value: object) -> str:
     if value not in signing.SCHEMES:
         raise ValueError(f"{name} must be one of {', '.join(signing.SCHEMES)}, got {value!r}")
     return value
+
+
+def seed(value: object) -> int | None:
+    """A seed: None (one drawn), or an int of 0 or more."""
+    return None if value is None else arguments.whole("seed", value)
+
+
+def status(value: object) -> str | None:
+    """A delivery status to filter by, or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"status must be a delivery status (a str), got {value!r}")
+    if value not in DELIVERY_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(DELIVERY_STATUSES)}, got {value!r}")
+    return value
+
+
+# The numbers of a subscription (and of a run's target) checked here, with the API's bounds: refused by the
+# server, they were an ApiError, no TypeError or ValueError.
+_NUMBERS = {"timeout": (float, 0.0, 600.0, False), "max_in_flight": (int, 1, 1000, True)}
+
+
+def numbers(fields: dict[str, object]) -> None:
+    """Check the numbers among a call's further `fields` (`timeout`, `max_in_flight`) as the API would."""
+    for name, (kind, least, most, inclusive) in _NUMBERS.items():
+        if name not in fields:
+            continue
+        value = arguments.whole(name, fields[name]) if kind is int else arguments.number(name, fields[name])
+        if not (value >= least if inclusive else value > least) or not value <= most:
+            bound = f"{least} or more" if inclusive else f"more than {least:g}"
+            raise ValueError(f"{name} must be {bound} and at most {most:g}, got {value}")
 
 
 def _shown(value: object) -> str:

@@ -10,16 +10,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from simulator import arguments, catalog, signing
 from simulator.client import AsyncClient, Client, DeliveryInfo, EmittedEvent, RunEventInfo, RunInfo, SubscriptionInfo
-from simulator.models.enums import FINAL_DELIVERY_STATUSES
-from simulator.models.records import CUT_SHORT
 from simulator.receiving import SIGNATURE_HEADERS as SIGNATURE_HEADERS
 from simulator.receiving import Verifier as Verifier
 from simulator.receiving import detect_scheme as detect_scheme
@@ -28,6 +30,7 @@ from simulator.receiving import verifier_for as verifier_for
 from simulator.runtime import AppServer as AppServer
 from simulator.runtime import serve_app as serve_app  # re-exported: documented here for consumers
 from simulator.testing import checks
+from simulator.testing.timeouts import final, states, unfinished
 
 if TYPE_CHECKING:
     from simulator.core.simulator import Simulator
@@ -42,6 +45,13 @@ class LocalSimulator:
     def __init__(self, server: AppServer, sim: Simulator) -> None:
         self.server = server
         self.sim = sim
+        # A Ctrl-C may come before its close does (pytest then runs no more teardowns): closed as the process
+        # exits, its server's thread still running. Its SQLite files stayed in the temporary folder.
+        atexit.register(self._at_exit)
+
+    def _at_exit(self) -> None:
+        with contextlib.suppress(BaseException):  # the last chance: nothing is left to report it to
+            self.close(timeout=5.0)
 
     @classmethod
     def open(
@@ -82,11 +92,34 @@ class LocalSimulator:
         return self.server.url
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop the API, let in-flight attempts finish (one second at most), delete the store."""
+        """Stop the API, let in-flight attempts finish (one second at most), delete the store. A Ctrl-C meanwhile
+        does not cut it short: each step is waited for to its end (within `timeout`), then the interrupt goes on.
+        Cut short, the store's SQLite files stayed behind, and its tasks were destroyed pending."""
         deadline = time.monotonic() + timeout
-        self.server.stop_serving(timeout)
-        self.server.call(self.sim.close(grace=1), max(0.1, deadline - time.monotonic()))
-        self.server.close_loop(max(0.1, deadline - time.monotonic()))
+        closing: Future[None] | None = None
+
+        def left() -> float:
+            return max(0.1, deadline - time.monotonic())
+
+        def sim_closed() -> None:
+            nonlocal closing
+            if closing is None:  # once: a second wait waits for the same close
+                closing = self.server.submit(self.sim.close(grace=1))
+            closing.result(left())
+
+        interrupted: KeyboardInterrupt | None = None
+        for step in (lambda: self.server.stop_serving(left()), sim_closed, lambda: self.server.close_loop(left())):
+            while True:
+                try:
+                    step()
+                    break
+                except KeyboardInterrupt as exc:
+                    interrupted = exc
+                    if time.monotonic() >= deadline:
+                        raise
+        atexit.unregister(self._at_exit)
+        if interrupted is not None:
+            raise interrupted
 
 
 class RunHandle:
@@ -108,7 +141,10 @@ class RunHandle:
     def wait(self, timeout: float = 60.0) -> RunInfo:
         """Block until the run completed, failed or was cancelled (its deliveries then are final, but for those of a
         subscription disabled after consecutive dead deliveries: they wait, `failed`, until it is enabled)."""
-        return self.client.wait_run(self.id, timeout)  # which checks `timeout` (`arguments.seconds`)
+        try:
+            return self.client.wait_run(self.id, timeout)  # which checks `timeout` (`arguments.seconds`)
+        except TimeoutError as exc:
+            raise TimeoutError(unfinished(self.client, self.id, str(exc))) from None
 
     async def wait_async(self, timeout: float = 60.0) -> RunInfo:
         """`wait()` for an async test. It polls with an async client: a consumer served on the test's loop keeps
@@ -117,7 +153,11 @@ class RunHandle:
         arguments.seconds("timeout", timeout)  # refused in the test's own frame
         # No token: the control API a test starts takes none, as `self.client` sends none.
         async with AsyncClient(self.client.base_url) as client:
-            return await client.wait_run(self.id, timeout)
+            try:
+                return await client.wait_run(self.id, timeout)
+            except TimeoutError as exc:
+                said = await asyncio.to_thread(unfinished, self.client, self.id, str(exc))
+        raise TimeoutError(said) from None
 
     def __await__(self) -> Generator[Any, None, RunInfo]:
         return self.wait_async().__await__()
@@ -140,40 +180,6 @@ def _deliveries(
     subscription_id = checks.optional_id("subscription", subscription, "subscription")
     found = list(client.iter_deliveries(run=run_id, subscription=subscription_id, **filters))
     return [client.get_delivery(d.id) for d in found] if attempts else found
-
-
-# The deliveries a timed-out wait describes: a wait for 300 listed every one, 11,600 characters.
-SHOWN = 10
-
-
-def _state(d: DeliveryInfo, disabled: bool = False) -> str:
-    """A delivery as a timeout names it: its status, and for one not final why it is not: its last answer, what
-    holds it back (a reorder window or burst not yet full), when it is next due."""
-    if _final(d):
-        return f"{d.id}: {d.status}"
-    said = f"{d.id}: {d.status}"
-    if d.attempts:
-        last = f"HTTP {d.last_status}" if d.last_status is not None else (d.last_error or "no answer")
-        if d.last_status is not None and (d.last_error or "").startswith(CUT_SHORT):  # a status, but not whole
-            last += f", {d.last_error}"
-        said += f" after {d.attempts} attempt{'s' if d.attempts != 1 else ''} (last: {last})"
-    faults = d.faults or {}
-    for kind, what in (("reorder", "window"), ("burst", "size")):
-        hold = faults.get(kind)
-        if not d.attempts and isinstance(hold, dict) and "cut" not in hold:
-            said += f", held back by its {kind} of {hold.get(what)} until it is full or the run ends"
-    if disabled:
-        said += f", waits: its subscription {d.subscription_id} is disabled (enable it to send)"
-    elif d.next_attempt_at is not None:
-        due = d.next_attempt_at.timestamp() - time.time()
-        # Due already: the store cannot tell an attempt not yet started from one whose receiver has not answered
-        # (the subscription's `timeout` bounds that). "Due now" alone described a receiver that hangs as a queue.
-        said += f", next attempt due in {due:,.1f}s" if due > 0 else ", due now or under way (no answer yet)"
-    return said
-
-
-def _final(delivery: DeliveryInfo) -> bool:
-    return delivery.status in FINAL_DELIVERY_STATUSES
 
 
 def _dotted(overrides: Mapping[str, Any] | None, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -238,6 +244,7 @@ class WebhookSim:
             checks.scheme("signing", signing)
         if secret is not None:
             arguments.text("secret", secret)
+        checks.numbers(fields)
         sub = self.client.create_subscription(
             checks.url("url", url), events=events, signing=signing, secret=secret, **fields
         )
@@ -261,8 +268,11 @@ class WebhookSim:
         With `target`, its deliveries are signed with `secret` (under `signing`, default the provider's scheme);
         without one, with a secret generated here once per target and scheme: `target_secret(target)`."""
         subscriptions = checks.id_list("subscriptions", subscriptions, "subscription", '["sub_…"]')
+        checks.seed(seed)
         if signing is not None:
             checks.scheme("signing", signing)
+        if secret is not None:
+            arguments.text("secret", secret)
         if target is not None and secret is None:
             secret = self.target_secret(target, signing or native_scheme(_type_provider(type)))
         return self.client.emit(
@@ -305,7 +315,13 @@ class WebhookSim:
         """Start a run of `scenario` (a name, or a YAML file's path). At `speed` 0 nothing waits, retries
         included. With `target`, a secret is generated here when none is given, so `handle.secret` has it."""
         # None is no speed: the server's default (1, real time) would play where this method's default is 0.
+        if not isinstance(scenario, str | Path):
+            raise TypeError(f"scenario must be a scenario's name or a YAML file's path, got {scenario!r}")
+        checks.seed(seed)
         arguments.number("speed", speed)
+        if secret is not None:
+            arguments.text("secret", secret)
+        checks.numbers(fields)
         subscriptions = checks.id_list("subscriptions", subscriptions, "subscription", '["sub_…"]')
         # Only None is none given: `faults=""` or `params=[]` was dropped as if no value had been passed.
         params, faults = arguments.mapping("params", params), arguments.mapping("faults", faults)
@@ -368,6 +384,7 @@ class WebhookSim:
         attempts: bool = True,
     ) -> list[DeliveryInfo]:
         """Every delivery matching the filters, oldest first, with attempt logs unless `attempts=False`."""
+        status = checks.status(status)
         return _deliveries(self.client, attempts, run=run, subscription=subscription, status=status, type=type)
 
     def wait_for_deliveries(
@@ -386,20 +403,13 @@ class WebhookSim:
         deadline = time.monotonic() + arguments.seconds("timeout", timeout)
         while True:
             found = _deliveries(self.client, False, run=run, subscription=subscription, type=type)
-            if len(found) >= count and all(_final(d) for d in found):
+            if len(found) >= count and all(final(d) for d in found):
                 return [self.client.get_delivery(d.id) for d in found]
             if time.monotonic() > deadline:
-                raise AssertionError(f"expected {count} final deliveries within {timeout}s; have {self._states(found)}")
+                raise AssertionError(
+                    f"expected {count} final deliveries within {timeout}s; have {states(self.client, found)}"
+                )
             time.sleep(0.01)
-
-    def _states(self, found: list[DeliveryInfo]) -> str:
-        """The deliveries a timed-out wait found: how many, the ones not final first (what it waited for), at
-        most SHOWN of them; a delivery of a disabled subscription said to wait for it (it is not due)."""
-        disabled = {s.id for s in self.client.iter_subscriptions() if s.status == "disabled"}
-        ordered = sorted(found, key=_final)  # stable: the ones not final first, each group oldest first
-        shown = [_state(d, d.subscription_id in disabled) for d in ordered[:SHOWN]]
-        more = f", and {len(found) - SHOWN} more" if len(found) > SHOWN else ""
-        return f"{len(found)}: " + ", ".join(shown) + more if found else "none"
 
     def redeliver(self, delivery_id: str, *, timeout: float = 10.0) -> DeliveryInfo:
         """Send a finished delivery again (same id and body) and wait until that new attempt has ended, whatever

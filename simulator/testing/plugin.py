@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 MARKER = "webhook_sim"
 MARKER_HELP = (
     "webhook_sim(scenario, seed=None, params=None, faults=None, speed=0, target='receiver', signing=None, "
-    "secret=None, timeout=60): run the scenario before the test against `webhook_receiver`, a URL, or the fixture "
-    "named by `target`; the finished run is the `webhook_sim_run` fixture"
+    "secret=None, timeout=60, start_time=None, max_in_flight=None): run the scenario before the test against "
+    "`webhook_receiver`, a URL, or the fixture named by `target`; the finished run is the `webhook_sim_run` fixture"
 )
 # The options and what each must be, checked before anything starts: a list for `params` died in `dict()` with a
 # TypeError naming no option, a number for `target` was looked up as fixture '123', and a string for `seed` came
@@ -217,6 +217,8 @@ def _started(sim: WebhookSim, target: str, options: dict[str, Any]) -> RunHandle
             raise
     except (NotFound, ScenarioInvalid) as exc:  # the scenario file it names, read here: not there, or no scenario
         refused = f"scenario: {exc.detail}"
+    except (TypeError, ValueError) as exc:  # a value `run` refuses before asking (a max_in_flight of 0), named
+        refused = str(exc)
     pytest.fail(f"@pytest.mark.webhook_sim: {refused}", pytrace=False)  # outside `except`: no chained traceback
 
 
@@ -299,6 +301,9 @@ def _value_problem(name: str, value: Any) -> str | None:
 _URL = ("http://", "https://")
 
 
+_MISSING = object()  # a `target` no fixture has
+
+
 def _target(request: pytest.FixtureRequest, target: str) -> tuple[str, Receiver | None]:
     """The URL a marked test's run goes to, and the receiver behind it when it is `webhook_receiver`."""
     from simulator.testing.receiver import Receiver
@@ -311,6 +316,8 @@ def _target(request: pytest.FixtureRequest, target: str) -> tuple[str, Receiver 
     except pytest.FixtureLookupError as exc:
         if exc.argname != name:
             raise  # the fixture is there, and what it asks for is not: pytest's own account of that
+        value = _MISSING
+    if value is _MISSING:  # failed out here: inside the `except`, the lookup's error was shown before the line
         # One line, as the marker's other mistakes are, not pytest's list of every fixture.
         said = f"target={target!r} names no fixture, and is no http:// or https:// URL"
         pytest.fail(f"@pytest.mark.webhook_sim: {said}", pytrace=False)

@@ -105,6 +105,19 @@ def test_failing_a_billion_times_takes_no_memory_per_time() -> None:
         (lambda s: s.client.wait_run("run_x", math.nan), ValueError, "timeout must be 0 or more seconds"),
         (lambda s: s.client.wait_run("run_x", -1), ValueError, "timeout must be 0 or more seconds"),
         (lambda s: Client(None), TypeError, "base_url must be a str, got None"),  # type: ignore[arg-type]
+        # Refused by the server, each was an ApiError: neither the TypeError nor the ValueError promised.
+        (lambda s: s.run("syncfy-two-factor", seed="1"), TypeError, "seed must be an integer, got '1'"),
+        (lambda s: s.run("syncfy-two-factor", seed=True), TypeError, "seed must be an integer, got True"),
+        (lambda s: s.run("syncfy-two-factor", seed=1.5), TypeError, "seed must be an integer, got 1.5"),
+        (lambda s: s.run("syncfy-two-factor", seed=-1), ValueError, "seed must be 0 or more, got -1"),
+        (lambda s: s.run("syncfy-two-factor", max_in_flight="2"), TypeError, "max_in_flight must be an integer"),
+        (lambda s: s.run("syncfy-two-factor", max_in_flight=0), ValueError, "max_in_flight must be 1 or more"),
+        (lambda s: s.run("syncfy-two-factor", secret=123), TypeError, "secret must be a str, got 123"),
+        (lambda s: s.run(5), TypeError, "scenario must be a scenario's name or a YAML file's path, got 5"),
+        (lambda s: s.emit("credentials.updated", seed="x"), TypeError, "seed must be an integer, got 'x'"),
+        (lambda s: s.subscribe("http://127.0.0.1:9/", timeout="5"), TypeError, "timeout must be a number, got '5'"),
+        (lambda s: s.subscribe("http://127.0.0.1:9/", timeout=601), ValueError, "timeout must be more than 0"),
+        (lambda s: s.deliveries(status="done"), ValueError, "status must be one of pending, "),
     ],
 )
 def test_a_wrong_argument_is_named_before_anything_is_sent(
@@ -185,3 +198,18 @@ def test_a_timed_out_wait_says_an_unanswered_attempt_may_be_under_way(
     with pytest.raises(TimeoutError) as waited:
         run.wait(1)
     assert "answers slowly or not at all" in str(waited.value), waited.value
+
+
+@pytest.mark.parametrize(
+    ("verify", "said"),
+    [
+        (("syncfy", None), "verify: "),  # a Syncfy secret is needed: an InvalidInput, no ValueError
+        (("hmac", "x"), "verify: unknown scheme 'hmac'"),
+    ],
+)
+def test_a_receivers_wrong_verify_is_a_value_error_naming_it(
+    make_webhook_receiver: Callable[..., Any], verify: tuple[str, str | None], said: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        make_webhook_receiver(verify=verify)
+    assert str(caught.value).startswith(said), caught.value

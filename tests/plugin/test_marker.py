@@ -2,6 +2,8 @@
 
 import pytest
 
+from simulator.testing.plugin import MARKER_OPTIONS
+
 pytest_plugins = ["pytester"]
 
 INI = """
@@ -107,6 +109,8 @@ def test_marker_mistakes_are_reported_as_errors(project: pytest.Pytester):
 def test_the_marker_is_registered(project: pytest.Pytester):
     result = project.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.webhook_sim(scenario, *"])
+    helped = next(line for line in result.stdout.lines if line.startswith("@pytest.mark.webhook_sim("))
+    assert all(f"{option}=" in helped for option in MARKER_OPTIONS - {"scenario"}), helped
 
 
 def test_the_session_simulator_is_shared_and_the_ini_adds_scenario_folders(project: pytest.Pytester):

@@ -26,7 +26,7 @@ WRONG = [
     ("max_in_flight=1.5", "max_in_flight must be an integer, got 1.5"),
     ("start_time=12", "start_time must be an RFC 3339 time or a datetime, got 12"),
     ("signing='bogus'", "signing must be one of standard, basistheory, syncfy, none, got 'bogus'"),
-    ("max_in_flight=0", "422 Invalid input: invalid run: max_in_flight: Input should be *"),
+    ("max_in_flight=0", "max_in_flight must be 1 or more and at most 1000, got 0"),
 ]
 
 
