@@ -323,7 +323,8 @@ class RunManager(WaitingRuns):
             log.exception("run %s failed", run_id)
             status, error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
-            await engine.release(run_id)  # a cancelled run's deliveries go on too
+            # A cancelled run's deliveries go on too; an interrupted one goes on in another process (`pending`).
+            await engine.release(run_id, ended=status != "pending")
             await asyncio.gather(*clock, return_exceptions=True)
         if (refused := engine.refused.pop(run_id, None)) is not None and status == "completed":
             log.warning("run %s failed: %s", run_id, _refused_error(*refused))

@@ -26,7 +26,7 @@ from simulator.delivery.shared import Sharing, settled_in_store
 from simulator.ids import new_id
 from simulator.models import Event, Subscription
 from simulator.signing import SigningKey, default_key
-from simulator.store import Store
+from simulator.store import Store, codec
 from simulator.store.leases import Leases
 from simulator.store.writer import Op
 from simulator.timeutil import DeliveryClock
@@ -217,12 +217,13 @@ class DeliveryEngine(Publishing, Outcomes):
         del self._lanes[sub_id]
         await lane.close(grace=0)
 
-    async def release(self, run_id: str | None = None) -> None:
+    async def release(self, run_id: str | None = None, *, ended: bool = True) -> None:
         """Send what a run (or every run, when None) still holds back: its partial Syncfy batches and the
-        deliveries the `reorder` and `burst` faults hold. A run calls this once it has emitted its last event."""
+        deliveries the `reorder` and `burst` faults hold. A run calls this once it has emitted its last event.
+        `ended` False: the run goes on in another process, whose later deliveries fill the windows cut here."""
         await self.flush(run_id)
         await self.store.writer.barrier()  # held deliveries are let go only once committed
-        self._hand_over(self.faults.release(run_id))
+        self._hand_over(self.faults.release(run_id, ended=ended))
         self._notify()
 
     def _dispatch(self, job: Job) -> None:
@@ -241,7 +242,7 @@ class DeliveryEngine(Publishing, Outcomes):
         if self.leases is not None:
             self._let_go_at_the_end(jobs)
         elif jobs:
-            self.store.let_go([(job.id, job.n, job.due) for job in jobs])
+            self.store.let_go([_moved(job) for job in jobs])
         for job in jobs:
             job.held_by = None
             lane = self._lanes.get(job.subscription_id)
@@ -257,7 +258,7 @@ class DeliveryEngine(Publishing, Outcomes):
         for job in jobs:
             self._n += 1
             job.n = self._n
-        self.store.let_go([(job.id, job.n, job.due) for job in jobs])
+        self.store.let_go([_moved(job) for job in jobs])
 
     async def _load(self, sub_id: str, after_n: int, limit: int) -> list[Job]:
         return await reads.page(self.store, self._batches, self.faults, sub_id, after_n, limit)
@@ -365,3 +366,9 @@ class DeliveryEngine(Publishing, Outcomes):
         """Whether an attempt at the delivery is under way in this process."""
         lane = self._lanes.get(sub_id)
         return lane is not None and lane.sending(delivery_id)
+
+
+def _moved(job: Job) -> tuple[str, int, float, str | None]:
+    """A held delivery as it is let go: its id, position, due time, and its fault record where letting it go
+    changed it (a window cut short), else None."""
+    return job.id, job.n, job.due, codec.dumps(job.faults) if job.extra.pop("faults_changed", False) else None

@@ -219,8 +219,8 @@ class FaultInjector(FaultHooks):
     def resumed(self, run_id: str, placed: Mapping[tuple[str, str, int], int]) -> None:
         self._holds.resume(run_id, placed)
 
-    def release(self, run_id: str | None) -> list[Job]:
-        return self._holds.release(run_id)
+    def release(self, run_id: str | None, *, ended: bool = True) -> list[Job]:
+        return self._holds.release(run_id, ended=ended)
 
     def on_loaded(self, subscription_id: str, jobs: list[Job]) -> list[Job]:
         return self._holds.loaded(subscription_id, jobs)

@@ -26,6 +26,9 @@ STEP = 1e-6
 # How many handed-over ids to remember per subscription: far more than can go while one store read runs.
 HANDED_MEMORY = 10000
 
+# Said in the fault record of a delivery whose window or group went before it filled.
+CUT_EARLY = "cut short: it went before it filled (its run ended, or its subscription's faults changed)"
+
 HoldKey = tuple[str, str | None]  # (subscription id, run id)
 GateKey = tuple[str, str, str | None, int, int]  # (kind, subscription id, run id, size, index)
 
@@ -172,13 +175,15 @@ class Holds:
             return jobs
         return [j for j in jobs if j.id not in self._units and j.id not in self._copies and j.id not in handed]
 
-    def release(self, run_id: str | None) -> list[Job]:
-        """Open every gate of `run_id` (of all runs when None) and let its committed deliveries go."""
+    def release(self, run_id: str | None, *, ended: bool = True) -> list[Job]:
+        """Open every gate of `run_id` (of all runs when None) and let its committed deliveries go. Not `ended`,
+        the run goes on in another process, which places its later deliveries in these windows (`resume`): what
+        goes here keeps the places the seed drew, not cut short."""
         keys = [k for k in self._gates if run_id is None or k[2] == run_id]
         touched: list[Unit] = []
         for key in keys:
             gate = self._gates.pop(key)
-            gate.forced = True
+            self._force(gate, cut=ended)
             touched.extend(gate.members)
         self._counts = {k: v for k, v in self._counts.items() if run_id is not None and k[2] != run_id}
         out = self._free(touched)
@@ -198,11 +203,27 @@ class Holds:
         touched: list[Unit] = []
         for key in keys:
             gate = self._gates.pop(key)
-            gate.forced = True  # a member not committed yet goes once it is
+            self._force(gate)  # a member not committed yet goes once it is
             touched.extend(gate.members)
         if not touched:
             return []
         return self._free([*touched, *self._ready.get((subscription_id, None), {}).values()])
+
+    @staticmethod
+    def _force(gate: Gate, *, cut: bool = True) -> None:
+        """Open `gate` now. One not full is cut short, and its members' fault records say so; a reorder window's
+        ranks become the order its members go in: drawn for the whole window, a window of 3 recorded ranks 3 and
+        4, places it never had. (The new records are written as the deliveries are let go: `Job.extra`.)"""
+        if cut and not gate.open:
+            kind = gate.key[0]
+            for rank, unit in enumerate(sorted(gate.members, key=lambda u: u.order)):
+                record = (unit.job.faults or {}).get(kind)
+                if isinstance(record, dict):
+                    record["cut"] = CUT_EARLY
+                    if kind == "reorder":
+                        record["rank"] = rank
+                    unit.job.extra["faults_changed"] = True
+        gate.forced = True
 
     def forget(self, subscription_id: str) -> None:
         """Drop everything held for a removed subscription."""

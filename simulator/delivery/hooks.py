@@ -47,8 +47,9 @@ class FaultHooks:
         """A run goes on in this process after another stopped: `placed` counts its deliveries the `reorder` and
         `burst` faults placed there, by (fault, subscription id, size), so its windows and groups go on."""
 
-    def release(self, run_id: str | None) -> list[Job]:
-        """Every committed job still held back for a run (or for all runs when None), to send now."""
+    def release(self, run_id: str | None, *, ended: bool = True) -> list[Job]:
+        """Every committed job still held back for a run (or for all runs when None), to send now. `ended` False:
+        the run goes on elsewhere, and its windows with it."""
         return []
 
     def refaulted(self, sub: Subscription) -> list[Job]:

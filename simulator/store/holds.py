@@ -15,7 +15,7 @@ from simulator.store import tables as t
 from simulator.store.codec import dumps
 
 CUT = "cut short: the process holding it stopped, and it was sent in its usual order"
-_MARK = update(t.deliveries).where(t.deliveries.c.id == bindparam("_id")).values(faults=bindparam("faults"))
+MARK = update(t.deliveries).where(t.deliveries.c.id == bindparam("_id")).values(faults=bindparam("faults"))
 
 
 async def let_go(conn: AsyncConnection, held: ColumnElement[bool]) -> None:
@@ -27,7 +27,7 @@ async def let_go(conn: AsyncConnection, held: ColumnElement[bool]) -> None:
         if (faults := _cut(row.faults)) is not None
     ]
     if marked:
-        await conn.execute(_MARK, marked)
+        await conn.execute(MARK, marked)
     await conn.execute(update(t.deliveries).where(held).values(held_by=None))
 
 

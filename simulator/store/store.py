@@ -206,14 +206,17 @@ class Store(OutboxReads, RunReads):
         """Queue the delivery-driven part of a subscription's state (from engine callbacks: no waiting)."""
         self.writer.put_nowait(Op(states=({"_id": sub_id, "status": status, "consecutive_dead": consecutive_dead},)))
 
-    def let_go(self, moves: Sequence[tuple[str, int, float]]) -> None:
-        """Queue (delivery id, position, due time) for deliveries a process held back and lets go: on a shared
-        store at a new position (the lane that sends them has read past their old one), on a store of its own at
-        the same one."""
-        rows = [{"_id": i, "n": n, "next_attempt_at": due} for i, n, due in moves]
+    def let_go(self, moves: Sequence[tuple[str, int, float, str | None]]) -> None:
+        """Queue (delivery id, position, due time, new fault record or None) for deliveries a process held back
+        and lets go: on a shared store at a new position (the lane that sends them has read past their old one),
+        on a store of its own at the same one."""
+        rows = [{"_id": i, "n": n, "next_attempt_at": due} for i, n, due, _ in moves]
+        records = [{"_id": i, "faults": faults} for i, _, _, faults in moves if faults is not None]
 
         async def call(conn: AsyncConnection) -> None:
             await conn.execute(_LET_GO, rows)
+            if records:
+                await conn.execute(holds.MARK, records)
             await postgres.notify_outbox(conn, self.records.sender)
 
         self.records.put_nowait(Op(call=call))  # after the records of their attempts: they keep what those set

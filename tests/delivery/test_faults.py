@@ -21,6 +21,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from simulator import catalog, signing
 from simulator.core.simulator import Simulator
 from simulator.delivery.faults import parse_cli_fault, validate
+from simulator.delivery.faults_hold import CUT_EARLY
 from simulator.delivery.faults_spec import FAULTS
 from simulator.errors import InvalidInput
 from simulator.models import Delivery, Event, Subscription
@@ -495,7 +496,8 @@ async def test_burst_holds_events_and_releases_them_together(sim, receiver):
     deliveries = [d for _, d in await sim.store.list_deliveries(subscription_id=sub.id)]
     starts = {d.event_ids[0]: (await sim.store.attempts(d.id))[0].started_at for d in deliveries}
     for i, (event, delivery) in enumerate(zip(events, deliveries, strict=True)):
-        assert delivery.faults == {"burst": {"size": 5, "group": i // 5}}
+        cut = {"cut": CUT_EARLY} if i >= 10 else {}  # the last group of 2 went as the run ended
+        assert delivery.faults == {"burst": {"size": 5, "group": i // 5, **cut}}
         # Nothing of a group goes before its last event is published; the partial last group waits for the end.
         gate = released if i >= 10 else published[i // 5 * 5 + 4]
         assert starts[event.id] >= gate
