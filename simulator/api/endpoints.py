@@ -11,9 +11,11 @@ import asyncio
 import json
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from types import UnionType
+from typing import TYPE_CHECKING, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from starlette.requests import ClientDisconnect, Request
@@ -22,7 +24,7 @@ from starlette.routing import Route
 
 from simulator import json_input
 from simulator.api.problem import HttpError, internal_error, problem_response, unreachable_store
-from simulator.errors import FieldError, InvalidInput, SimError
+from simulator.errors import FieldError, InvalidInput, SimError, quoted
 from simulator.models.inputs import parse
 from simulator.scenarios.model import Scenario
 from simulator.turns import in_turns, reading
@@ -178,6 +180,7 @@ def _parsed_query(endpoint: Endpoint, request: Request) -> Any:
     not take: ignored, `PATCH /subscriptions/{id}?enabled=false` answered 200 and changed nothing."""
     given = _query(request)
     if endpoint.query is not None:
+        _whole_numbers(endpoint.query, given)
         return parse(endpoint.query, given)
     if given:
         name = next(iter(given))
@@ -186,6 +189,25 @@ def _parsed_query(endpoint: Endpoint, request: Request) -> Any:
             f"{name}: {endpoint.method} {endpoint.path} takes no query parameters", errors=[FieldError(name, message)]
         )
     return None
+
+
+def _whole_numbers(model: type[BaseModel], given: Mapping[str, Any]) -> None:
+    """Refuse a whole-number parameter not written in the digits 0-9: pydantic reads `1_0`, `+3` and ` 2` as
+    integers, which the document's `type: integer` does not take, nor the CLI's options."""
+    for name, spec in model.model_fields.items():
+        key = spec.alias or name
+        value = given.get(key)
+        if isinstance(value, str) and _takes_int(spec.annotation) and not _WHOLE.fullmatch(value):
+            message = "expected a whole number written in the digits 0-9"
+            raise InvalidInput(f"{key}: {quoted(value)}: {message}", errors=[FieldError(key, message)])
+
+
+def _takes_int(annotation: Any) -> bool:
+    """Whether a field is an int, or an int or None."""
+    return annotation is int or (get_origin(annotation) in (Union, UnionType) and int in get_args(annotation))
+
+
+_WHOLE = re.compile(r"-?[0-9]+")
 
 
 def _number(text: str) -> float | int:

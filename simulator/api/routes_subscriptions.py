@@ -18,10 +18,10 @@ async def create_subscription(call: Call) -> dict[str, Any]:
 
 async def list_subscriptions(call: Call) -> dict[str, Any]:
     q: schemas.ListQuery = call.query
-    subs = await call.sim.list_subscriptions(q.limit + 1, id_cursor(q.cursor, "sub"))
-    shown, cursor = split_page(subs, q.limit, lambda s: s.id)
     # Ad-hoc targets of runs and events get a subscription of their own; it is reachable by id, not listed.
-    return views.page([views.subscription(s) for s in shown if not s.ephemeral], cursor)
+    subs = await call.sim.list_subscriptions(q.limit + 1, id_cursor(q.cursor, "sub"), listed=True)
+    shown, cursor = split_page(subs, q.limit, lambda s: s.id)
+    return views.page([views.subscription(s) for s in shown], cursor)
 
 
 async def get_subscription(call: Call) -> dict[str, Any]:

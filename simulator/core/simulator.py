@@ -187,8 +187,11 @@ class Simulator:
     async def delete_subscription(self, sub_id: str) -> None:
         await self.subscriptions.delete(sub_id)
 
-    async def list_subscriptions(self, limit: int | None = None, cursor: str | None = None) -> list[Subscription]:
-        return await self.subscriptions.list(limit, cursor)
+    async def list_subscriptions(
+        self, limit: int | None = None, cursor: str | None = None, *, listed: bool = False
+    ) -> list[Subscription]:
+        """`listed`: only what the API lists (a run's or an event's ad-hoc target's own subscription is not)."""
+        return await self.subscriptions.list(limit, cursor, listed=listed)
 
     # -- events ---------------------------------------------------------------------------------------
 

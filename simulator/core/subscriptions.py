@@ -128,15 +128,17 @@ class Subscriptions:
             await self.engine.subscription_removed(sub_id)
             await self.store.delete_subscription(sub_id)
 
-    async def list(self, limit: int | None = None, cursor: str | None = None) -> builtins.list[Subscription]:
-        return await self.store.list_subscriptions(limit, cursor)
+    async def list(
+        self, limit: int | None = None, cursor: str | None = None, *, listed: bool = False
+    ) -> builtins.list[Subscription]:
+        return await self.store.list_subscriptions(limit, cursor, listed=listed)
 
     async def matching(self, etype: catalog.EventType, ids: Sequence[str] | None = None) -> builtins.list[Subscription]:
         """The enabled subscriptions that receive `etype` (among `ids` when given)."""
         if ids is not None:
             subs = [await self._named(i, n) for n, i in enumerate(ids)]
         else:
-            subs = [s for s in await self.store.list_subscriptions() if not s.ephemeral]
+            subs = await self.store.list_subscriptions(listed=True)
         return [s for s in subs if receives(s, etype)]
 
     async def _named(self, sub_id: str, n: int) -> Subscription:

@@ -327,8 +327,13 @@ class Store(OutboxReads, RunReads):
         rows = await self._all(select(t.subscriptions).where(t.subscriptions.c.id == sub_id))
         return codec.subscription(rows[0], self.sealer) if rows else None
 
-    async def list_subscriptions(self, limit: int | None = None, cursor: str | None = None) -> list[Subscription]:
+    async def list_subscriptions(
+        self, limit: int | None = None, cursor: str | None = None, *, listed: bool = False
+    ) -> list[Subscription]:
+        """Subscriptions in id order; `listed`: those a list shows, not a run's or an event's ad-hoc target's."""
         stmt = select(t.subscriptions).order_by(t.subscriptions.c.id)
+        if listed:  # in the query: left out of a page cut to its limit, they left it short, even empty
+            stmt = stmt.where(t.subscriptions.c.ephemeral.is_(False))
         if cursor:
             stmt = stmt.where(t.subscriptions.c.id > cursor)
         if limit:

@@ -142,7 +142,7 @@ def test_access_log_lines_and_no_secrets(api: httpx.Client, caplog: pytest.LogCa
 def test_unexpected_errors_are_a_500_problem_and_logged(
     server: ApiServer, api: httpx.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(*_args: object) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("a bug")
 
     server.app.state.api.sim.list_subscriptions = broken
