@@ -140,9 +140,10 @@ def new_id(prefix: str) -> str:
 def derived_id(prefix: str, at: float, key: str) -> str:
     """The id `new_id` would give at `at`, its random part drawn from `key` instead: the same `key` and `at` give
     the same id, so a thing made again for the same reason (a schedule's firing, made again after a server died
-    before recording it) is found rather than made twice."""
+    before recording it) is found rather than made twice. A time before 1970 (a one-off's `at` in 1969 in UTC)
+    counts as 1970: its milliseconds as they were, `run_-00001b…`, made an id no cursor takes."""
     bits = int.from_bytes(hashlib.sha256(f"{key}@{at!r}".encode()).digest()[:5], "big")
-    return f"{prefix}_{int(at * 1000):011x}{bits:010x}"
+    return f"{prefix}_{max(0, int(at * 1000)):011x}{bits:010x}"
 
 
 def new_uuid4() -> str:

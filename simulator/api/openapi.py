@@ -113,7 +113,7 @@ _ITEM_OF = {
     ),
     "run": ("get_run", "cancel_run", "list_run_events"),
     "delivery": ("get_delivery", "redeliver"),
-    "schedule": ("delete_schedule", "pause_schedule", "resume_schedule"),
+    "schedule": ("get_schedule", "delete_schedule", "pause_schedule", "resume_schedule"),
 }
 
 

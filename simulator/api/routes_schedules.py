@@ -21,6 +21,10 @@ async def list_schedules(call: Call) -> dict[str, Any]:
     return views.page(*await call.api.schedules.list(q.limit, id_cursor(q.cursor, "sch")))
 
 
+async def get_schedule(call: Call) -> dict[str, Any]:
+    return await call.api.schedules.get(call.path["id"])
+
+
 async def delete_schedule(call: Call) -> None:
     await call.api.schedules.delete(call.path["id"])
 
@@ -57,6 +61,18 @@ ENDPOINTS = [
         query=schemas.ListQuery,
         response=schemas.SchedulePage,
         errors=(422,),
+    ),
+    Endpoint(
+        "GET",
+        "/schedules/{id}",
+        get_schedule,
+        "Get a schedule",
+        "schedules",
+        response=schemas.Schedule,
+        errors=(404,),
+        description="A one-off (`at`) that has fired too, until it is deleted or the server restarts: its "
+        "`last_firing` names the run it started, whose id sorts by its planned time (a client paging `GET /runs` on "
+        "from the last id it saw misses it).",
     ),
     Endpoint(
         "DELETE",

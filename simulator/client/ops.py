@@ -267,6 +267,7 @@ class Ops:
     # A finished delivery again: same id and body, a fresh retry budget.
     redeliver = staticmethod(_on("POST", "/deliveries/{}/redeliver", _one(DeliveryInfo)))
     list_schedules = staticmethod(_lister("/schedules", ScheduleInfo))
+    get_schedule = staticmethod(_on("GET", "/schedules/{}", _one(ScheduleInfo)))
     delete_schedule = staticmethod(_on("DELETE", "/schedules/{}", _none))
     pause_schedule = staticmethod(_on("POST", "/schedules/{}/pause", _one(ScheduleInfo)))
     resume_schedule = staticmethod(_on("POST", "/schedules/{}/resume", _one(ScheduleInfo)))

@@ -114,6 +114,9 @@ class Schedules:
         self.jobs: JsonJobStore | None = None  # the job store, closed once the scheduler's thread has ended
         self.leader: Leader | None = None  # on a shared store: whether this process fires
         self._deleting = asyncio.Lock()  # deletions are rare: one lock for all of them
+        # One trigger checked at a time, in a thread: to tell that a cron never fires, APScheduler searches for
+        # 0.4 s; on the event loop a burst of them held every request, and schedules' firings were dropped.
+        self._checking = asyncio.Lock()
 
     @classmethod
     async def start(cls, store: Store, start_run: StartRun, check_run: CheckRun) -> Schedules:
@@ -255,7 +258,8 @@ class Schedules:
 
     async def create(self, spec: ScheduleSpec) -> dict[str, Any]:
         """Validate the trigger and the run fields now (not at the first firing) and store the schedule."""
-        trigger, shown = _trigger(spec)
+        async with self._checking:
+            trigger, shown = await asyncio.to_thread(_trigger, spec)
         await self.check_run(spec)
         schedule_id = new_id("sch")
         stored = ScheduledRun(shown, spec.model_dump(mode="json", exclude=TRIGGER_FIELDS))
@@ -275,6 +279,16 @@ class Schedules:
         shown, next_cursor = split_page([j for j in jobs if cursor is None or j.id > cursor], limit, lambda j: j.id)
         stored = await self.runs.many(j.id for j in shown)
         return [view(j, stored.get(j.id)) for j in shown], next_cursor
+
+    async def get(self, schedule_id: str) -> dict[str, Any]:
+        """A schedule, a one-off that has fired included (its record is kept until it is deleted or the server
+        restarts): its `last_firing` names the run it started, whose id sorts by its planned time, so a client
+        paging `GET /runs` from the last id it saw misses that run. Fired, a one-off was in no answer."""
+        job = await asyncio.to_thread(self.scheduler.get_job, schedule_id)
+        stored = await self.runs.get(schedule_id)
+        if job is None and (stored is None or "at" not in stored.trigger):
+            raise _missing(schedule_id)
+        return view(job, stored, schedule_id)
 
     async def _job(self, schedule_id: str) -> Job:
         """The schedule's job; see `_gone` when it has none."""
@@ -434,19 +448,20 @@ def _bad(field: str, message: str) -> InvalidInput:
     return InvalidInput(f"{field}: {message}", errors=[FieldError(field, message)])
 
 
-def view(job: Job, stored: ScheduledRun | None) -> dict[str, Any]:
-    """A stored schedule as the API shows it (the run's secret masked)."""
-    run = dict(stored.run) if stored is not None else {"scenario": job.name}
+def view(job: Job | None, stored: ScheduledRun | None, schedule_id: str = "") -> dict[str, Any]:
+    """A stored schedule as the API shows it (the run's secret masked). `job` None: a one-off that has fired (it
+    has a `stored` record), neither due nor paused."""
+    run = dict(stored.run) if stored is not None else {"scenario": job.name if job is not None else ""}
     run["secret"] = mask_secret(run.get("secret"))
     if run.get("target"):
         run["target"] = mask_url(run["target"])
-    next_run = job.next_run_time
+    next_run = job.next_run_time if job is not None else None
     return {
-        "id": job.id,
+        "id": job.id if job is not None else schedule_id,
         "scenario": run["scenario"],
         "trigger": dict(stored.trigger) if stored is not None else {},
         "next_run_at": iso_ms(next_run) if next_run is not None else None,
-        "paused": next_run is None,
+        "paused": job is not None and next_run is None,
         "run": run,
         "last_firing": _last_firing(stored.last if stored is not None else None),
     }
