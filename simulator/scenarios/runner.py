@@ -85,15 +85,37 @@ def resolve_params(scenario: Scenario, given: Mapping[str, Any]) -> dict[str, An
         except ValueError as exc:
             errors.append(FieldError(f"params.{name}", str(exc)))
     if not errors and given:
-        errors = [
-            FieldError(field_path(path), message, scenario.source)
-            for path, message in bind_problems(scenario.steps, values, scenario.provider)
-        ]
+        errors = _blamed(scenario, given, values, bind_problems(scenario.steps, values, scenario.provider))
     if errors:
         raise InvalidInput(
             f"bad parameters for scenario {scenario.name}: {errors[0].field}: {errors[0].message}", errors=errors
         )
     return values
+
+
+def _blamed(
+    scenario: Scenario, given: Mapping[str, Any], values: Mapping[str, Any], problems: list[Problem]
+) -> list[FieldError]:
+    """Each problem as the error of the step, at its line in its file (the first is the one a command line says);
+    then, where one given parameter alone makes it, as the error of that parameter too (`params.refreshes`, the
+    step it reaches said in the message). Named by the step alone, a request's `params.refreshes: -1` was told of
+    `steps[3].repeat` of a file it never wrote, and no field of its own."""
+    defaults = {name: param.default for name, param in scenario.params.items()}
+    reaches = {
+        name: {path for path, _ in bind_problems(scenario.steps, {**defaults, name: values[name]}, scenario.provider)}
+        for name in given
+        if name in values
+    }
+    blamed, steps = [], []
+    for path, message in problems:
+        if path[:1] == ("params",):
+            blamed.append(FieldError(field_path(path), message))
+            continue
+        steps.append(FieldError(field_path(path), message, scenario.source))
+        name = next((name for name, paths in reaches.items() if path in paths), None)
+        if name is not None:
+            blamed.append(FieldError(f"params.{name}", f"{message}, at {field_path(path)}"))
+    return steps + blamed
 
 
 # --- binding: templates resolved, numbers checked --------------------------------------------------------------

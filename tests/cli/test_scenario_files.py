@@ -175,8 +175,9 @@ def test_post_runs_names_the_wait_its_parameters_make_too_long(api: httpx.Client
     target = f"http://127.0.0.1:{refused_port()}/x"
     answer = api.post("/runs", json={"scenario": "api-gap", "target": target, "params": {"gap": "1000000000000d"}})
     assert answer.status_code == 422, answer.text
-    [error] = answer.json()["errors"]
+    error, blamed = answer.json()["errors"]
     assert (error["field"], error["file"], error["line"]) == ("steps[0].wait", path, 6)
+    assert blamed["field"] == "params.gap" and "file" not in blamed
 
 
 def test_the_preview_refuses_a_repeat_that_plans_without_end_between_two_events(tmp_path):

@@ -99,7 +99,7 @@ def test_a_run_whose_parameters_make_its_timeline_too_long_is_refused_before_it_
     scenario = load_text(text + "  - emit: credentials.created\n", "gap.yaml")
     with pytest.raises(InvalidInput) as caught:
         runner.resolve_params(scenario, {"gap": "1000000000000d"})
-    assert [e.field for e in caught.value.errors] == ["steps[0].wait"]
+    assert [e.field for e in caught.value.errors] == ["steps[0].wait", "params.gap"]
     assert "past the year 9999 from any start time" in caught.value.errors[0].message
     assert runner.resolve_params(scenario, {"gap": "1000d"}) == {"gap": "1000d"}
 

@@ -179,8 +179,8 @@ def test_a_count_a_parameter_makes_0_around_the_only_emit_is_refused_before_the_
     scenario = load_text(COUNTED, "counted.yaml")
     with pytest.raises(InvalidInput) as caught:
         validation.resolve_params(scenario, {"n": 0})  # as `POST /runs` and `run` check a run's values
-    [problem] = caught.value.errors
-    assert (problem.line, problem.field) == (7, "steps[1].repeat")
+    problem, blamed = caught.value.errors
+    assert (problem.line, problem.field, blamed.field) == (7, "steps[1].repeat", "params.n")
     assert "these steps emit nothing" in problem.message
 
 
@@ -232,7 +232,7 @@ def test_a_served_run_fails_naming_the_repeat_and_the_server_answers_and_stops(t
             target = f"http://127.0.0.1:{refused_port()}/x"
             refused = api.post("/runs", json={"scenario": "counted", "target": target, "params": {"n": 0}})
             assert refused.status_code == 422, refused.text
-            assert [e["field"] for e in refused.json()["errors"]] == ["steps[1].repeat"]
+            assert [e["field"] for e in refused.json()["errors"]] == ["steps[1].repeat", "params.n"]
             started = api.post("/runs", json={"scenario": "rare", "target": target, "speed": 0})
             assert started.status_code == 202, started.text
             url = f"/runs/{started.json()['id']}"

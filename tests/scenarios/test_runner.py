@@ -256,8 +256,11 @@ def test_a_param_that_breaks_a_wait_names_the_step():
     )
     with pytest.raises(InvalidInput) as caught:
         resolve_params(s, {"gap": "soon", "n": "many"})
-    assert [e.field for e in caught.value.errors] == ["steps[1].wait", "steps[2].repeat"]
+    # The steps at their lines first, then the parameter that makes each: a request names no step of its own.
+    fields = ["steps[1].wait", "steps[2].repeat", "params.gap", "params.n"]
+    assert [e.field for e in caught.value.errors] == fields
     assert "'soon', from '${gap}'" in caught.value.errors[0].message
+    assert caught.value.errors[2].message.endswith(", at steps[1].wait") and caught.value.errors[2].file is None
 
 
 # --- play: building, determinism, the clock ----------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from simulator.models import BuildContext, Event, RetryPolicy
 from simulator.providers.base import EventType, Provider, compact_json, new_event
 from simulator.providers.basistheory import _common
+from simulator.providers.basistheory import _values as v
 from simulator.timeutil import iso_ms
 
 
@@ -27,6 +28,14 @@ class BasisTheoryProvider(Provider):
     max_batch: ClassVar[int] = 1
     event_path: ClassVar[tuple[str, ...]] = ("event",)
     ends: ClassVar[Mapping[str, tuple[str, ...]]] = {"token.created": ("token.expired",)}
+
+    def param_problems(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """`token_type`, which the token builders read: a type they do not know failed the run only when its first
+        token was built, after `POST /runs` (or a schedule's creation) had answered."""
+        given = params.get("token_type")
+        if given and given not in v.TOKEN_SHAPES:
+            return [("token_type", f"unknown token type {given!r}; known: {', '.join(v.TOKEN_TYPES)}")]
+        return []
 
     def finish(self, etype: EventType, data: dict[str, Any], ctx: BuildContext) -> Event:
         return new_event(
