@@ -30,6 +30,7 @@ _ERROR_DOCS = {
     401: "Missing or wrong bearer token.",
     404: "Not found (the error names what).",
     403: "Refused: a browser marked the request as sent from another site (`Origin`, `Sec-Fetch-Site`).",
+    408: "The body did not all arrive in time (its `Content-Length` promised more than came).",
     409: "Conflict with the record's state.",
     413: "The body is too large.",
     415: "The body is not JSON (or has no `Content-Type`).",
@@ -37,6 +38,8 @@ _ERROR_DOCS = {
     422: "Invalid input: `errors` names each bad field.",
     429: "Too many runs under way: wait for one to end (`Retry-After`), or cancel one.",
     500: "Unexpected error (logged).",
+    503: "The store cannot be reached or written now (a database restarting, a full or missing file), or the "
+    "server is stopping: try again after `Retry-After` seconds.",
 }
 _URL = "http://localhost:9000/webhooks"  # where `webhook-sim listen` receives by default
 _EXAMPLES: dict[tuple[str, str], list[Any]] = {
@@ -282,11 +285,12 @@ def _success(ep: Endpoint, components: _Components) -> dict[str, Any]:
 def _error_statuses(ep: Endpoint, secured: bool) -> set[int]:
     # 421: `middleware.SameSite`, against DNS rebinding. 422: every route refuses a query parameter it does not
     # take (`endpoints._parsed_query`), those that take none included.
-    statuses = set(ep.errors) | {421, 422, 500}
+    # 503: any route may meet a store that cannot answer now, or a server stopping (`middleware`, `problem`).
+    statuses = set(ep.errors) | {421, 422, 500, 503}
     if ep.method not in ("GET", "HEAD", "OPTIONS"):
         statuses.add(403)  # `middleware.SameSite`: a cross-site request a browser sent
     if ep.body is not None:
-        statuses |= {400, 413, 415}
+        statuses |= {400, 408, 413, 415}  # 408: a body that stops coming (`http_guard`)
     if _PATH_PARAM.search(ep.path):
         statuses.add(404)
     if secured and not ep.public:
