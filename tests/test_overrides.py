@@ -119,8 +119,9 @@ def test_a_run_checks_the_values_its_parameters_give() -> None:
     assert resolve_params(scenario, {"executing": "1"})["executing"] == 1
     with pytest.raises(InvalidInput) as caught:
         resolve_params(scenario, {"executing": "7"})
-    [error] = caught.value.errors
+    error, blamed = caught.value.errors  # the step at its line, then the parameter that makes it
     assert (error.field, error.file) == ('steps[1].with["payload.is_executing"]', "s.yaml") and "7" in error.message
+    assert (blamed.field, blamed.file) == ("params.executing", None)
 
 
 def test_unchecked_true_on_a_step_skips_the_schema() -> None:
