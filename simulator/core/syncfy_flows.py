@@ -43,7 +43,7 @@ from simulator.errors import NotFound
 from simulator.ids import object_id
 from simulator.models import Event
 from simulator.providers.syncfy import api
-from simulator.providers.syncfy._values import _SITES, ENVIRONMENTS
+from simulator.providers.syncfy._values import _SITES, ENVIRONMENTS, TWOFA_SITES
 from simulator.store import postgres
 from simulator.timeutil import now_utc
 
@@ -138,7 +138,7 @@ class CredentialFlows:
         job = new_job(new_object_id(created), id_credential, user, site, created)
         credential = {"id_credential": id_credential, "user": user, "site": site.ids(), "created": created.timestamp()}
         credential["job"] = job
-        twofa = site.id_site in api.TWOFA_SITES
+        twofa = site.id_site in TWOFA_SITES
         flow = {"user": user, "credential": flat(credential), "twofa": twofa, "login": login, "rfc": rfc}
         step = "login" if existing else "start"
         # A new credential is claimed as it is made: unclaimed for a moment, another server's look for jobs nobody

@@ -79,7 +79,7 @@ def pull_to_its_end(control: httpx.Client, syncfy: httpx.Client, path: str) -> d
     """`PUT {path}/pulls` on a credential (its own user's), and wait until the job has published its last event
     (it waits for a token on a two-factor site; its documents end it on a fiscal one; its refresh elsewhere); the
     credential as the twin then answers it."""
-    from simulator.providers.syncfy.api import GOVERNMENT, TWOFA_SITES
+    from simulator.providers.syncfy._values import GOVERNMENT, TWOFA_SITES
     from simulator.testing.receiver import Receiver
 
     credential = envelope(syncfy.get(path))[0]

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from simulator.providers.syncfy.api import TWOFA_SITES
+from simulator.providers.syncfy._values import TWOFA_SITES
 from simulator.testing import WebhookSim
 from tests.twins.conftest import KEY
 from tests.twins.expect import agrees, at, named

@@ -74,8 +74,11 @@ _PRODUCTION_SITES: tuple[Site, ...] = (
 _SITES = {"sandbox": _SANDBOX_SITES, "production": _PRODUCTION_SITES}
 
 
-# What kind of institution a new credential logs into: the run parameter `institution`.
-INSTITUTIONS = ("any", "bank", "fiscal")
+# What kind of institution a new credential logs into: the run parameter `institution`. `twofa`: a site whose
+# login asks for a second factor, the sandbox's "Token" sites (`TWOFA_SITES`, as the API twin says of them) and
+# production's banks.
+INSTITUTIONS = ("any", "bank", "fiscal", "twofa")
+TWOFA_SITES = frozenset({"56cf5728784806f72b8b4569", "572ba390784806060f8b458b"})
 
 
 # The run parameters read as one of a few words (`SyncfyProvider.choices`, which the OpenAPI document states).
@@ -109,10 +112,12 @@ def institution(params: dict[str, Any]) -> str:
 
 def pick_site(rng: random.Random, env: str, documents: bool = False, kind: str = "any") -> Site:
     """A site of `env`: with `documents` (or `kind` fiscal) one that downloads fiscal documents, with `kind`
-    bank a bank's, else any."""
+    bank a bank's, with `kind` twofa one that asks for a second factor, else any."""
     if documents:
         kind = "fiscal"
     sites = [s for s in _SITES[env] if kind == "any" or s.has_documents == (kind == "fiscal")]
+    if kind == "twofa" and env == "sandbox":
+        sites = [s for s in sites if s.id_site in TWOFA_SITES]
     return rng.choice(sites)
 
 

@@ -121,8 +121,6 @@ _SITE_NAMES: dict[str, str] = {
     "56cf5728784806f72b8b456c": "BancaNet Personal",
     "571175467848062d698b4568": "BancaNet Empresarial",
 }
-# Sites whose login asks for a second factor (the sandbox's "Token" sites).
-TWOFA_SITES = frozenset({"56cf5728784806f72b8b4569", "572ba390784806060f8b458b"})
 _SITE_TYPE = "5b285177056f2911c13dbce1"
 _TIME_ZONE = "America/Mexico_City"
 

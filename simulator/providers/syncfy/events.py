@@ -19,8 +19,8 @@ Documents belong to a credential the story announced: the step's credential when
 SAT: the sites whose documents Syncfy's examples download), else the latest fiscal credential of the same user
 an earlier event named, else the step's credential even at a bank; a documents event never names a credential no
 event announced. Only a world with no credential at all (a single sample) gets a fresh fiscal one. The run
-parameter `institution` (`any`, `bank`, `fiscal`) chooses the kind of site new credentials log into; the built-in
-stories that download documents use `fiscal`.
+parameter `institution` (`any`, `bank`, `fiscal`, `twofa`) chooses the kind of site new credentials log into; the
+built-in stories that download documents use `fiscal`, the two-factor one `twofa`.
 
 Where this differs from Syncfy: a bank credential's documents download only when its story announced no fiscal
 credential (a story of ad-hoc events, say), where Syncfy would download none.
@@ -274,7 +274,8 @@ def _webhook_id(ctx: BuildContext, job: Entity) -> str:
     """The `id_job_webhook` of this notification: made just now, by the process that made the job's last one."""
     created = _now(ctx) - ctx.rng.uniform(0.0, 0.9)
     last = job["webhook"]
-    if last is not None and object_id_time(last) == int(created):
+    # Never before the job's last one: backdated across a second's boundary, a later notice's id sorted first.
+    if last is not None and object_id_time(last) >= int(created):
         oid = last
         for _ in range(ctx.rng.randint(1, 3)):
             oid = next_object_id(oid)
