@@ -253,12 +253,13 @@ def new_3ds_session(ctx: BuildContext, created_at: float = 0.0) -> Entity:
         else:
             intent = None
     made = v.earlier(ctx.now, rng, 5, created_at) if created_at else ctx.now
+    kind = "customer" if rng.random() < 0.85 else "merchant"
     session = {
         "id": uid(ctx, "3ds_session"),
-        "type": "customer" if rng.random() < 0.85 else "merchant",
+        "type": kind,
         "tenant_id": tenant(ctx)["id"],
         "created_at": iso_ms(made),
-        "created_by": app_actor(ctx, "public")["id"],
+        "created_by": _session_creator(ctx, kind)["id"],
         "device": "browser" if rng.random() < 0.7 else "mobile",
         "expires_at": iso_ms(made + timedelta(minutes=30)),
     }
@@ -271,6 +272,13 @@ def new_3ds_session(ctx: BuildContext, created_at: float = 0.0) -> Entity:
         brand = token.get("_brand", "Visa")
     session["card_brand"] = brand
     return session
+
+
+def _session_creator(ctx: BuildContext, kind: str) -> Entity:
+    """Who opens a 3DS session of `kind`: a customer's (CIT) the frontend SDKs, the public application; a
+    merchant's (MIT) the backend, the private one: Basis Theory makes those "only through the API or backend SDKs"
+    (the 3DS sessions page). Opened by a mobile app, a merchant session told of a cardholder who is not there."""
+    return app_actor(ctx, "public" if kind == "customer" else "private")
 
 
 def _fields(session: Entity, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -299,7 +307,8 @@ SESSION_3DS_FIELDS = (
 @PROVIDER.event("3ds.session.created", "3DS Session Created: a 3DS session was created for a card")
 def threeds_created(ctx: BuildContext) -> dict[str, Any]:
     session = store(ctx, "3ds_session", new_3ds_session(ctx))
-    return wrap(ctx, "3ds.session.created", {"session": _fields(session, SESSION_3DS_FIELDS)}, app_actor(ctx, "public"))
+    actor = _session_creator(ctx, session["type"])
+    return wrap(ctx, "3ds.session.created", {"session": _fields(session, SESSION_3DS_FIELDS)}, actor)
 
 
 @PROVIDER.event("3ds.session.authenticated", "3DS Session Authenticated: a 3DS authentication finished")
