@@ -137,7 +137,10 @@ def token_created(ctx: BuildContext) -> dict[str, Any]:
         actor = app_actor(ctx, "private" if ctx.rng.random() < 0.6 else "public")
         token = new_token(ctx, created_by=actor["id"])
     store(ctx, "token", token)
-    return wrap(ctx, "token.created", {"token": project(token, TOKEN_FIELDS)}, actor)
+    event = wrap(ctx, "token.created", {"token": project(token, TOKEN_FIELDS)}, actor)
+    if intent is not None:  # one request, `POST /tokens`, makes both: the conversion's event carries its trace
+        token["_trace"] = event["trace_id"]
+    return event
 
 
 @PROVIDER.event("token.updated", "Token Updated: a token's data or metadata was changed")
@@ -226,14 +229,16 @@ def token_intent_converted(ctx: BuildContext) -> dict[str, Any]:
     intent = obtain(ctx, "token_intent", lambda c: new_intent(c, 3600.0))
     actor = app_actor(ctx, "private")
     made = ctx.world.get("token", ctx.ref) if ctx.ref is not None else None
+    trace = None
     if made is not None and made.get("_intent") == intent["id"]:
         token = made  # announced by the step's token.created, as the API's conversion does
+        trace = made.get("_trace")  # the same request's: the API twin's conversion gives both its BT-TRACE-ID
     else:
         token = new_token(ctx, intent["type"], created_by=actor["id"], fingerprint=intent["fingerprint"])
         store(ctx, "token", token)
     discard(ctx, "token_intent")
     data = {"token_intent": project(intent, ("id", "type")), "token": project(token, ("id", "type"))}
-    return wrap(ctx, "token-intent.converted", data, actor)
+    return wrap(ctx, "token-intent.converted", data, actor, trace)
 
 
 # --- 3DS sessions ---------------------------------------------------------------------------------
