@@ -15,9 +15,8 @@ log = logging.getLogger("webhook_sim.runs")
 # Seconds a run keeps its choice of subscriptions for a type when nothing changed in this process (a change made
 # by another process on a shared store is seen within this).
 RECHOOSE = 1.0
-# Seconds between reads of the subscriptions while the store cannot answer (a restart of PostgreSQL takes
-# seconds): a run waits for it rather than fail, and fails only if it stays away for all of them (about a minute).
-STORE_RETRIES = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+# Seconds between reads of the subscriptions while the store cannot answer: see `postgres.READ_RETRIES`.
+STORE_RETRIES = postgres.READ_RETRIES
 
 
 class Receivers:

@@ -26,7 +26,7 @@ from simulator.delivery.shared import Sharing, settled_in_store
 from simulator.ids import new_id
 from simulator.models import Event, Subscription
 from simulator.signing import SigningKey, default_key
-from simulator.store import Store, codec
+from simulator.store import Store, codec, postgres
 from simulator.store.leases import Leases
 from simulator.store.writer import Op
 from simulator.timeutil import DeliveryClock
@@ -153,7 +153,8 @@ class DeliveryEngine(Publishing, Outcomes):
             if len(self._numbered_runs) > 10_000:
                 self._numbered_runs.clear()  # bounded: a run numbered again only catches up again
             self._numbered_runs.add(run_id)
-        self.number_after(await self.store.max_delivery_n())
+        # Through a restart of the store: a run's first event, made as PostgreSQL went down, failed its run outright.
+        self.number_after(await postgres.read_through_restarts(self.store.max_delivery_n))
 
     def holds(self, run_id: str | None) -> bool:
         """Whether this process still collects a Syncfy batch of the run."""

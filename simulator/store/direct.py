@@ -16,9 +16,11 @@ from functools import partial
 from operator import itemgetter
 from typing import Any
 
+from sqlalchemy import and_, literal, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from simulator.store import tables as t
 from simulator.store.postgres import OUTBOX_CHANNEL
 from simulator.store.rows_process import Lost, RowsProcess
 from simulator.store.sqlite_batch import steps
@@ -99,6 +101,21 @@ def _committed(db: sqlite3.Connection, statements: Statements) -> bool:
             where = " AND ".join(f'"{key}" = ?' for key in keys)
             found = db.execute(f'SELECT 1 FROM "{table.name}" WHERE {where} LIMIT 1', [row[key] for key in keys])
             return found.fetchone() is not None
+    return False
+
+
+async def landed(conn: AsyncConnection, batch: Any) -> bool:
+    """Whether `batch`'s transaction is in the store (PostgreSQL), by the first row it inserts: an event by its key,
+    a delivery by its id, an attempt by its delivery and number (a transaction is committed whole or not at all).
+    False when it inserts none: its updates, written again, change nothing more."""
+    for table, rows, keys in (
+        (t.events, batch.events, ("key",)),
+        (t.deliveries, batch.deliveries, ("id",)),
+        (t.attempts, batch.attempts, ("delivery_id", "number")),
+    ):
+        if rows:
+            found = select(literal(1)).where(and_(*(table.c[key] == rows[0][key] for key in keys))).limit(1)
+            return (await conn.execute(found)).first() is not None
     return False
 
 

@@ -7,10 +7,11 @@ store; PostgreSQL holds the same tables for a store other processes can reach.
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Connection, Integer, Table, cast, exc, func, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -152,6 +153,24 @@ async def one_editor(engine: AsyncEngine, key: str) -> AsyncIterator[None]:
             text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"), {"space": _EDIT_SPACE, "key": key}
         )
         yield
+
+
+T = TypeVar("T")
+# Seconds between tries of a read while the store cannot answer (a restart of PostgreSQL takes seconds): the caller
+# waits for it rather than fail, and fails only if it stays away for all of them (about a minute).
+READ_RETRIES = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
+async def read_through_restarts(read: Callable[[], Awaitable[T]]) -> T:
+    """`read()`, tried again while the store cannot be reached (`unreachable`), READ_RETRIES apart."""
+    for wait in READ_RETRIES:
+        try:
+            return await read()
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            await asyncio.sleep(wait)
+    return await read()
 
 
 def unreachable(error: BaseException) -> bool:

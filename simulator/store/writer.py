@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from simulator.errors import StoreUnavailable
+from simulator.store import direct, postgres
 from simulator.store.failures import SQLITE_FULL, SQLITE_IOERR, failure_reason, sqlite_code, transient
 from simulator.store.rows_process import RowsProcess
 from simulator.store.slow import SLOW, SlowCommits
@@ -67,6 +68,8 @@ class Batch:
     calls: list[Call] = field(default_factory=list)
     done: list[Done] = field(default_factory=list)
     ops: list[Op] = field(default_factory=list)  # what it was made of: a permanent failure is retried op by op
+    # A try of it lost its connection as it committed: the server may have committed it (see `Writer._landed`).
+    unsure: bool = False
 
     def __len__(self) -> int:
         return (
@@ -95,7 +98,7 @@ class Batch:
     def halves(self) -> list[Batch]:
         """This batch's ops in two batches, in order."""
         middle = len(self.ops) // 2
-        out = [Batch(), Batch()]
+        out = [Batch(unsure=self.unsure), Batch(unsure=self.unsure)]
         for i, op in enumerate(self.ops):
             out[i >= middle].add(op)
         return out
@@ -357,7 +360,12 @@ class Writer:
         delay = RETRY_FIRST
         while parts:
             part = parts[0]
-            error = await self._try(part)
+            seen = await self._landed(part) if part.unsure else False
+            if seen is True:  # committed by the try whose answer was lost
+                parts.pop(0)
+                self._settle(part, None)
+                continue
+            error = seen if isinstance(seen, BaseException) else await self._try(part)
             if error is None:
                 parts.pop(0)
                 self._settle(part, None)
@@ -375,6 +383,26 @@ class Writer:
                 await asyncio.sleep(self._pause(delay))
                 delay = min(delay * 2, RETRY_MAX)
 
+    async def _landed(self, batch: Batch) -> bool | BaseException:
+        """For a batch a lost connection left unsure: whether its transaction is in the store, or the error met
+        asking (the store still away). Written again as it was, a committed one was refused for good
+        (`events_pkey`): a run lost its deliveries and failed, most of its events never made."""
+        try:
+            if self._conn is None:
+                self._conn = await self._engine.connect()
+            committed = await direct.landed(self._conn, batch)
+            await self._conn.rollback()  # ends the read's implicit transaction
+        except Exception as exc:
+            if transient(exc):
+                await self._disconnect(invalidate=True)
+                self._failed(exc)
+            return exc
+        if committed:
+            log.warning("a transaction whose commit lost its connection was committed: not written again")
+            return True
+        batch.unsure = False
+        return False
+
     async def _try(self, batch: Batch) -> BaseException | None:
         """One attempt at committing `batch`: None once committed, else the error."""
         try:
@@ -387,6 +415,10 @@ class Writer:
             if (took := time.monotonic() - began) >= SLOW and any(op.timed for op in batch.ops):
                 self._slow.note(took, len(batch))
         except Exception as exc:
+            # A connection lost on PostgreSQL may have lost the answer to a COMMIT the server made.
+            batch.unsure = batch.unsure or (
+                postgres.is_postgresql(self._engine.dialect.name) and postgres.unreachable(exc)
+            )
             if transient(exc):
                 await self._disconnect(invalidate=True)  # the next try gets a fresh connection
                 self._failed(exc)
