@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import pytest
 
-from simulator.store import Store
+from simulator.store import Store, direct
 from simulator.store.writer import Op
 from tests.store.test_outbox_notify import rows
 from tests.store.test_pg_rows import count, store, write
@@ -22,21 +21,19 @@ __all__ = ["store"]  # the fixture, from its module
 async def test_a_transaction_whose_commit_lost_its_connection_is_written_once(
     store: Store, monkeypatch: pytest.MonkeyPatch, committed: bool
 ) -> None:
-    await write(store, Op(events=(rows(1)[0],)))  # the writer holds a connection
-    real = asyncpg.Connection.execute
-    cut: list[Any] = []
+    real = direct.postgres_rows
+    lost: list[bool] = []
 
-    async def execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        if query == "COMMIT" and not cut:
-            cut.append(self)
+    async def answer_lost(conn: Any, statements: Any, notify_as: str | None) -> None:
+        """The first transaction's answer never comes: the server committed it, or not."""
+        if not lost:
+            lost.append(True)
             if committed:
-                await real(self, query, *args, **kwargs)  # the server commits; its answer never arrives
+                await real(conn, statements, notify_as)
             raise ConnectionResetError(104, "Connection reset by peer")
-        if cut and self is cut[0]:  # the connection is gone: nothing more goes on it
-            raise ConnectionResetError(104, "Connection reset by peer")
-        return await real(self, query, *args, **kwargs)
+        await real(conn, statements, notify_as)
 
-    monkeypatch.setattr(asyncpg.Connection, "execute", execute)
+    monkeypatch.setattr(direct, "postgres_rows", answer_lost)
     event, delivery = rows(2)
     assert await write(store, Op(events=(event,), deliveries=(delivery,))) is None
-    assert cut and await count(store) == 1
+    assert lost and await count(store) == 1
