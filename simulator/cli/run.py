@@ -8,6 +8,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from simulator.cli import option_types, options, retries
 from simulator.delivery.faults_spec import parse_cli_fault
 from simulator.errors import FieldError, InvalidInput, quoted
@@ -103,7 +106,7 @@ def cli_scenario(args: argparse.Namespace) -> Scenario:
 def _distinct_files(args: argparse.Namespace) -> None:
     """Refuse a report written over another: `--junit` and `--report` naming one file kept one of the two, and
     `--junit` naming the scenario file (or the store) wrote XML over it, each without a word."""
-    read = {"the scenario file": args.scenario if _is_file(args.scenario) else None, "--db": args.db}
+    read = {"the scenario file": args.scenario if _is_file(args.scenario) else None, "--db": _store_file(args.db)}
     written: dict[str, str] = {}
     for option in ("--report", "--junit"):
         given = getattr(args, option.lstrip("-"))
@@ -121,6 +124,18 @@ def _is_file(text: str) -> bool:
         return Path(text).is_file()
     except OSError:  # a name longer than a path may be: no file (it was a traceback); the lookup says it is unknown
         return False
+
+
+def _store_file(db: str | None) -> str | None:
+    """The file a `--db` names: a path as given, a `sqlite:` URL's database; none for another store. Compared as
+    the URL's text, `--junit x.db --db sqlite:///x.db` wrote the report over the store."""
+    if not db or "://" not in db:
+        return db
+    try:
+        url = make_url(db)
+    except ArgumentError:
+        return None  # the store's opening says what is wrong with it
+    return url.database if url.get_backend_name() == "sqlite" else None
 
 
 def _same_file(a: str, b: str) -> bool:

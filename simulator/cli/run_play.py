@@ -113,15 +113,20 @@ def _verdict(
         (args.report, lambda: (json.dumps(report, indent=2) + "\n").encode()),
         (args.junit, lambda: junit_xml(report, deliveries, started_at)),
     )
+    unwritten = False
+    # Each report whatever became of the other (a JUnit file a CI step collects in any case went with the JSON's
+    # folder), and an interrupt's exit code kept: the step still says it was stopped.
     for path, content in reports:
         if path:
             try:
                 Path(path).write_bytes(content())
             except OSError as exc:  # checked before the run; the folder may have gone meanwhile
                 print(f"error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
-                return 1
+                unwritten = True
     if stop.is_set():
         return stop.exit_code
+    if unwritten:
+        return 1
     if scenario_refused(report["status"], report["error"]):
         return 2  # as for a file refused before the run
     return 0 if succeeded(report) else 1
