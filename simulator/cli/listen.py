@@ -185,6 +185,9 @@ class Listener:
         async def lifespan(_app: Starlette) -> AsyncIterator[None]:
             self._stopping = asyncio.Event()
             async with httpx.AsyncClient(timeout=30.0) as client:
+                # Only the sender's headers are forwarded: the client's own (`Accept`, `Accept-Encoding`,
+                # `Connection`) reached the service as if the provider had sent them.
+                client.headers.clear()
                 self._http = client
                 yield
 

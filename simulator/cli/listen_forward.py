@@ -24,8 +24,10 @@ from simulator.escapes import escape_controls
 # Seconds for the whole answer: under the 30 s a subscription's sender waits by default, so that the sender hears
 # why instead of timing out itself.
 FORWARD_DEADLINE = 25.0
-# The answer's headers relayed: what a sender acts on. The body is relayed decoded, so never Content-Encoding.
-KEPT_HEADERS = frozenset({"content-type", "retry-after"})
+# The answer's headers relayed: what a sender acts on, and the body's encoding. The body goes as the service sent
+# it: decoded, an encoding the client cannot decode (`br` without brotli) reached the sender still encoded, its
+# Content-Encoding dropped, and read as plain text.
+KEPT_HEADERS = frozenset({"content-type", "retry-after", "content-encoding"})
 
 T = TypeVar("T")
 
@@ -61,8 +63,8 @@ async def forward(
         # A TLS handshake that failed (https:// to a plain-HTTP app, a certificate not trusted), a name not
         # resolved: the app may well be running, and "refused" sent its user looking in the wrong place.
         return _failed(502, f"could not connect to {url}: {escape_controls(str(exc)) or type(exc).__name__}")
-    except httpx.HTTPError as exc:
-        return _failed(502, f"{type(exc).__name__}: {exc}")
+    except httpx.HTTPError as exc:  # (a reset has no words of its own: its kind says it)
+        return _failed(502, f"{type(exc).__name__}: {escape_controls(str(exc)) or 'the connection ended'}")
     if not 100 <= status <= 599:  # the HTTP parser reads any three digits; the server would drop the connection
         return _failed(502, f"{url} answered {status}, which is no HTTP status (100-599)")
     return Response(content, status_code=status, headers=headers), f"→ {url}"
@@ -107,7 +109,7 @@ async def _fetch(
     method, url, body, headers = request
     async with client.stream(method, url, content=body, headers=headers) as answer:
         content = bytearray()
-        async for chunk in answer.aiter_bytes():
+        async for chunk in answer.aiter_raw():
             content += chunk
             if len(content) > RESPONSE_EXCERPT:
                 raise _TooLong

@@ -49,12 +49,12 @@ def options_from(args: argparse.Namespace) -> ListenOptions:
     """The options of `webhook-sim listen`, checked; `InvalidInput` (exit 2) for bad ones."""
     options.check_host(args.host)
     if not 0 <= args.fail_rate <= 1:
-        raise _bad("--fail-rate", f"expected a fraction between 0 and 1, got {args.fail_rate}")
+        raise _bad("--fail-rate", f"expected a fraction between 0 and 1, got {args.fail_rate}", args)
     if not 100 <= args.status <= 599:
-        raise _bad("--status", f"expected an HTTP status, got {args.status}")
+        raise _bad("--status", f"expected an HTTP status, got {args.status}", args)
     if args.forward_to is not None and re.fullmatch(r"[+-]\d+", args.forward_to):
         # A port with a sign: completed, `-1` was the host "-1", and every request was answered 502.
-        raise _bad("--forward-to", "the port must be a number from 1 to 65535")
+        raise _bad("--forward-to", "the port must be a number from 1 to 65535", args)
     forward_to = None if args.forward_to is None else completed_url(args.forward_to)
     if forward_to is not None:
         from simulator.models.inputs import check_url
@@ -62,11 +62,11 @@ def options_from(args: argparse.Namespace) -> ListenOptions:
         try:
             check_url(forward_to)
         except ValueError as exc:
-            raise _bad("--forward-to", str(exc)) from None
+            raise _bad("--forward-to", str(exc), args) from None
         # check_url lets port 0 through (the API's URL pattern refuses it before): no service listens there, and
         # every request was answered 502.
         if urlsplit(forward_to).port == 0:
-            raise _bad("--forward-to", "the port must be a number from 1 to 65535")
+            raise _bad("--forward-to", "the port must be a number from 1 to 65535", args)
     listen_server.check(args)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     return ListenOptions(
@@ -102,5 +102,6 @@ def _public_pem(path: str | None) -> str | None:
     return text
 
 
-def _bad(option: str, message: str) -> InvalidInput:
-    return InvalidInput(f"{option}: {message}", errors=[FieldError(option, message)])
+def _bad(option: str, message: str, args: argparse.Namespace | None = None) -> InvalidInput:
+    where = options.source(args, option) if args is not None else ""
+    return InvalidInput(f"{option}: {message}{where}", errors=[FieldError(option, message + where)])

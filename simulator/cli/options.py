@@ -126,6 +126,16 @@ def from_environment(args: argparse.Namespace, flag: str) -> str:
     return f" (from the environment: {env_name(flag.lstrip('-').replace('-', '_'))})"
 
 
+def source(args: argparse.Namespace, flag: str) -> str:
+    """ " (from the environment: VARIABLE)" when option `flag`'s value is its variable's (the command line did not
+    give it), else none: a value refused after parsing (an HTTP status out of range) named the option alone."""
+    dest = flag.lstrip("-").replace("-", "_")
+    variable = getattr(args, f"_env_{dest}", None)
+    if variable is None or given_on_command_line(args, flag) or not os.environ.get(variable):
+        return ""
+    return f" (from the environment: {variable})"
+
+
 def repeated_key(flag: str, key: str, what: str, where: str = "") -> InvalidInput:
     """The refusal (exit 2) of the K=V option `flag` naming `key` a second time: read into a dict, the last value
     was kept without a word (`--param refreshes=1 --param refreshes=2` ran with 2), where the control API refuses
@@ -169,6 +179,7 @@ def add(
     the command line (a filter the API takes one value of)."""
     dest = flag.lstrip("-").replace("-", "_")
     variable = variable or env_name(dest)
+    parser.set_defaults(**{f"_env_{dest}": variable})  # for a refusal made after parsing (see `source`)
     if flag_only:
         switch = os.environ.get(variable)
         value = bool(default) if not switch else switch_value(flag, variable, switch)

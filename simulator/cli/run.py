@@ -8,9 +8,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from simulator.cli import option_types, options, retries
 from simulator.delivery.faults_spec import parse_cli_fault
 from simulator.errors import FieldError, InvalidInput, quoted
@@ -131,6 +128,10 @@ def _store_file(db: str | None) -> str | None:
     the URL's text, `--junit x.db --db sqlite:///x.db` wrote the report over the store."""
     if not db or "://" not in db:
         return db
+    # Here, not at the top: a command line refused for an option exits before SQLAlchemy is imported.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(db)
     except ArgumentError:
