@@ -103,5 +103,5 @@ def _public_pem(path: str | None) -> str | None:
 
 
 def _bad(option: str, message: str, args: argparse.Namespace | None = None) -> InvalidInput:
-    where = options.source(args, option) if args is not None else ""
+    where = options.from_environment(args, option) if args is not None else ""
     return InvalidInput(f"{option}: {message}{where}", errors=[FieldError(option, message + where)])

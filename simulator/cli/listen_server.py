@@ -82,7 +82,7 @@ def check(args: argparse.Namespace) -> None:
     remote.refuse_token_without_server(args, "listen subscribes itself to no server")
     for option, given in (("--events", filters(args)), ("--signing", args.signing)):
         if given and not args.server:
-            where = options.source(args, option)
+            where = options.from_environment(args, option)
             message = f"{option}{where} needs --server: it shapes the subscription listen makes on that server"
             raise InvalidInput(message, errors=[FieldError(option, "needs --server")])
     for flt in filters(args):  # checked here as the server checks it, where the refusal can name the option

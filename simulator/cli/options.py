@@ -119,16 +119,9 @@ def given_on_command_line(args: argparse.Namespace, flag: str) -> bool:
 
 
 def from_environment(args: argparse.Namespace, flag: str) -> str:
-    """The words " (from the environment: VARIABLE)" when the list option `flag` holds its variable's values (the
-    command line did not give it), else none: a refusal of one of them then says where it came from."""
-    if given_on_command_line(args, flag):
-        return ""
-    return f" (from the environment: {env_name(flag.lstrip('-').replace('-', '_'))})"
-
-
-def source(args: argparse.Namespace, flag: str) -> str:
-    """ " (from the environment: VARIABLE)" when option `flag`'s value is its variable's (the command line did not
-    give it), else none: a value refused after parsing (an HTTP status out of range) named the option alone."""
+    """The words " (from the environment: VARIABLE)" when option `flag`'s value is its variable's (the command line
+    did not give it), else none: a refusal of the value, made after parsing (one of a list's items, an HTTP status
+    out of range), then says where it came from."""
     dest = flag.lstrip("-").replace("-", "_")
     variable = getattr(args, f"_env_{dest}", None)
     if variable is None or given_on_command_line(args, flag) or not os.environ.get(variable):
@@ -179,7 +172,7 @@ def add(
     the command line (a filter the API takes one value of)."""
     dest = flag.lstrip("-").replace("-", "_")
     variable = variable or env_name(dest)
-    parser.set_defaults(**{f"_env_{dest}": variable})  # for a refusal made after parsing (see `source`)
+    parser.set_defaults(**{f"_env_{dest}": variable})  # for a refusal made after parsing (`from_environment`)
     if flag_only:
         switch = os.environ.get(variable)
         value = bool(default) if not switch else switch_value(flag, variable, switch)

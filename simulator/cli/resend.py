@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import re
 import sys
 import time
@@ -53,8 +52,7 @@ def _check(args: argparse.Namespace) -> None:
         raise _bad("DELIVERY_ID", "give a delivery id, or --dead --subscription ID")
     # Ignored, the one delivery went to its own subscription. (One WEBHOOK_SIM_SUBSCRIPTION gives is left alone:
     # a shell may export it for other commands.)
-    given = args.subscription and args.subscription != os.environ.get(options.env_name("subscription"))
-    if given and not args.dead:
+    if options.given_on_command_line(args, "--subscription") and not args.dead:
         raise _bad("--subscription", "--subscription picks whose dead deliveries go: it goes with --dead")
     for flag in ("since", "until"):
         if getattr(args, flag) is not None and not args.dead:
