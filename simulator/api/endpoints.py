@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import math
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import UnionType
@@ -24,6 +23,7 @@ from starlette.routing import Route
 
 from simulator import json_input
 from simulator.api.problem import HttpError, internal_error, problem_response, unreachable_store
+from simulator.digits import is_digits
 from simulator.errors import FieldError, InvalidInput, SimError, quoted
 from simulator.models.inputs import parse
 from simulator.scenarios.model import Scenario
@@ -197,7 +197,7 @@ def _whole_numbers(model: type[BaseModel], given: Mapping[str, Any]) -> None:
     for name, spec in model.model_fields.items():
         key = spec.alias or name
         value = given.get(key)
-        if isinstance(value, str) and _takes_int(spec.annotation) and not _WHOLE.fullmatch(value):
+        if isinstance(value, str) and _takes_int(spec.annotation) and not is_digits(value.removeprefix("-")):
             message = "expected a whole number written in the digits 0-9"
             raise InvalidInput(f"{key}: {quoted(value)}: {message}", errors=[FieldError(key, message)])
 
@@ -205,9 +205,6 @@ def _whole_numbers(model: type[BaseModel], given: Mapping[str, Any]) -> None:
 def _takes_int(annotation: Any) -> bool:
     """Whether a field is an int, or an int or None."""
     return annotation is int or (get_origin(annotation) in (Union, UnionType) and int in get_args(annotation))
-
-
-_WHOLE = re.compile(r"-?[0-9]+")
 
 
 def _number(text: str) -> float | int:

@@ -50,14 +50,6 @@ class Change:
     state: str | None = None
 
 
-def merge(into: Body, fields: Body) -> Body:
-    """`fields` over `into`, each replaced whole. An object an event carries is the whole of it (a token's
-    `metadata`, a 3DS session's `authentication`): merged key by key, a key a `token.updated` no longer had stayed on
-    the token the API answered with."""
-    into.update(fields)
-    return into
-
-
 def changes(event: Any) -> list[Change]:
     """What one event (`{id, type, timestamp, tenant_id, data}`) announces; unknown kinds announce nothing.
 
@@ -206,7 +198,9 @@ def apply(obj: Body | None, change: Change) -> Body:
     body = obj if obj is not None else {}
     fields = {k: x for k, x in change.fields.items() if k not in FIXED or body.get(k) is None}
     key, gone = fields.pop("_key", None), fields.pop("_key_deleted", None)
-    merge(body, fields)
+    # Each field replaced whole: an object an event carries is the whole of it (a token's `metadata`, a 3DS
+    # session's `authentication`). Merged key by key, a key a `token.updated` no longer had stayed on the token.
+    body.update(fields)
     if key is not None or gone is not None:
         drop = key.get("id") if key is not None else gone
         keys = [k for k in body.get("keys") or [] if k.get("id") != drop]
