@@ -272,13 +272,13 @@ class Schedules:
             except BaseException:
                 await self.runs.delete(schedule_id)
                 raise
-        return view(job, stored)
+        return view(schedule_id, job, stored)
 
     async def list(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         jobs = sorted(await asyncio.to_thread(self.scheduler.get_jobs), key=lambda j: j.id)
         shown, next_cursor = split_page([j for j in jobs if cursor is None or j.id > cursor], limit, lambda j: j.id)
         stored = await self.runs.many(j.id for j in shown)
-        return [view(j, stored.get(j.id)) for j in shown], next_cursor
+        return [view(j.id, j, stored.get(j.id)) for j in shown], next_cursor
 
     async def get(self, schedule_id: str) -> dict[str, Any]:
         """A schedule, a one-off that has fired included (its record is kept until it is deleted or the server
@@ -288,7 +288,7 @@ class Schedules:
         stored = await self.runs.get(schedule_id)
         if job is None and (stored is None or "at" not in stored.trigger):
             raise _missing(schedule_id)
-        return view(job, stored, schedule_id)
+        return view(schedule_id, job, stored)
 
     async def _job(self, schedule_id: str) -> Job:
         """The schedule's job; see `_gone` when it has none."""
@@ -334,7 +334,7 @@ class Schedules:
             job = await asyncio.to_thread(self.scheduler.pause_job, schedule_id)
         except JobLookupError:  # deleted (or a one-off fired) since it was looked up: a 500 it was
             raise await self._gone(schedule_id) from None
-        return view(job, await self.runs.get(schedule_id))
+        return view(schedule_id, job, await self.runs.get(schedule_id))
 
     async def resume(self, schedule_id: str) -> dict[str, Any]:
         """Resume a paused schedule. A one-off whose time passed while paused fires at once, like a firing
@@ -353,7 +353,7 @@ class Schedules:
                 f"schedule {schedule_id} will never fire again; it has been removed",
                 errors=[FieldError("id", "finished")],
             )
-        return view(job, await self.runs.get(schedule_id))
+        return view(schedule_id, job, await self.runs.get(schedule_id))
 
     async def refuse_naming(self, sub_id: str) -> None:
         """409 if a schedule that will fire again names the subscription `sub_id`. Deleted under it, every firing
@@ -448,16 +448,20 @@ def _bad(field: str, message: str) -> InvalidInput:
     return InvalidInput(f"{field}: {message}", errors=[FieldError(field, message)])
 
 
-def view(job: Job | None, stored: ScheduledRun | None, schedule_id: str = "") -> dict[str, Any]:
-    """A stored schedule as the API shows it (the run's secret masked). `job` None: a one-off that has fired (it
-    has a `stored` record), neither due nor paused."""
-    run = dict(stored.run) if stored is not None else {"scenario": job.name if job is not None else ""}
+def view(schedule_id: str, job: Job | None, stored: ScheduledRun | None) -> dict[str, Any]:
+    """A schedule as the API shows it (the run's secret masked). `job` None: a one-off that has fired, whose
+    `stored` record is kept: neither due nor paused."""
+    if stored is not None:
+        run = dict(stored.run)
+    else:
+        assert job is not None  # a schedule has its job, its record, or both
+        run = {"scenario": job.name}
     run["secret"] = mask_secret(run.get("secret"))
     if run.get("target"):
         run["target"] = mask_url(run["target"])
     next_run = job.next_run_time if job is not None else None
     return {
-        "id": job.id if job is not None else schedule_id,
+        "id": schedule_id,
         "scenario": run["scenario"],
         "trigger": dict(stored.trigger) if stored is not None else {},
         "next_run_at": iso_ms(next_run) if next_run is not None else None,
