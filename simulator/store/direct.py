@@ -20,7 +20,6 @@ from sqlalchemy import and_, literal, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from simulator.store import tables as t
 from simulator.store.postgres import OUTBOX_CHANNEL
 from simulator.store.rows_process import Lost, RowsProcess
 from simulator.store.sqlite_batch import steps
@@ -87,10 +86,10 @@ async def sqlite_rows(conn: AsyncConnection, statements: Statements, process: Ro
     await driver._execute(write)
 
 
-def _committed(db: sqlite3.Connection, statements: Statements) -> bool:
-    """Whether a transaction of `statements` is in the store, by the first row it inserts (a transaction is
-    committed whole or not at all): by its primary key, or an attempt's by its delivery and number. One that only
-    updates rows is written again, which changes nothing if it was."""
+def _first_insert(statements: Statements) -> tuple[Any, dict[str, Any]] | None:
+    """The table and key of the first row `statements` insert, by which a transaction of them is found in the store
+    (it is committed whole or not at all): its primary key, or an attempt's delivery and number. None when they
+    insert none: written again, their updates change nothing more."""
     for stmt, rows in statements:
         if not rows or not getattr(stmt, "is_insert", False):
             continue
@@ -98,25 +97,28 @@ def _committed(db: sqlite3.Connection, statements: Statements) -> bool:
         keys = [c.name for c in table.primary_key if c.name in row]
         keys = keys or [key for key in ("delivery_id", "number") if key in row]  # an attempt
         if keys:
-            where = " AND ".join(f'"{key}" = ?' for key in keys)
-            found = db.execute(f'SELECT 1 FROM "{table.name}" WHERE {where} LIMIT 1', [row[key] for key in keys])
-            return found.fetchone() is not None
-    return False
+            return table, {key: row[key] for key in keys}
+    return None
 
 
-async def landed(conn: AsyncConnection, batch: Any) -> bool:
-    """Whether `batch`'s transaction is in the store (PostgreSQL), by the first row it inserts: an event by its key,
-    a delivery by its id, an attempt by its delivery and number (a transaction is committed whole or not at all).
-    False when it inserts none: its updates, written again, change nothing more."""
-    for table, rows, keys in (
-        (t.events, batch.events, ("key",)),
-        (t.deliveries, batch.deliveries, ("id",)),
-        (t.attempts, batch.attempts, ("delivery_id", "number")),
-    ):
-        if rows:
-            found = select(literal(1)).where(and_(*(table.c[key] == rows[0][key] for key in keys))).limit(1)
-            return (await conn.execute(found)).first() is not None
-    return False
+def _committed(db: sqlite3.Connection, statements: Statements) -> bool:
+    """Whether a transaction of `statements` is in the store (SQLite, on the driver's own connection)."""
+    first = _first_insert(statements)
+    if first is None:
+        return False
+    table, key = first
+    where = " AND ".join(f'"{name}" = ?' for name in key)
+    return db.execute(f'SELECT 1 FROM "{table.name}" WHERE {where} LIMIT 1', list(key.values())).fetchone() is not None
+
+
+async def landed(conn: AsyncConnection, statements: Statements) -> bool:
+    """Whether a transaction of `statements` is in the store (PostgreSQL, whose answer to its COMMIT was lost)."""
+    first = _first_insert(statements)
+    if first is None:
+        return False
+    table, key = first
+    found = select(literal(1)).where(and_(*(table.c[name] == value for name, value in key.items()))).limit(1)
+    return (await conn.execute(found)).first() is not None
 
 
 def tuple_getter(names: Sequence[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:

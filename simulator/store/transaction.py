@@ -67,6 +67,11 @@ _DELIVERY_INSERT = t.deliveries.insert()
 _ATTEMPT_INSERT = t.attempts.insert().values({c.name: bindparam(c.name) for c in t.attempts.c if c.name != "id"})
 
 
+def inserts(batch: Batch) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """The statements of `batch` that insert rows (by the first of which its transaction is found, `direct`)."""
+    return [(_EVENT_INSERT, batch.events), (_DELIVERY_INSERT, batch.deliveries), (_ATTEMPT_INSERT, batch.attempts)]
+
+
 async def transaction(
     conn: AsyncConnection,
     batch: Batch,

@@ -32,6 +32,7 @@ from simulator.store import direct, postgres
 from simulator.store.failures import SQLITE_FULL, SQLITE_IOERR, failure_reason, sqlite_code, transient
 from simulator.store.rows_process import RowsProcess
 from simulator.store.slow import SLOW, SlowCommits
+from simulator.store.transaction import inserts
 from simulator.store.transaction import transaction as _transaction
 
 log = logging.getLogger("webhook_sim.store")
@@ -390,7 +391,7 @@ class Writer:
         try:
             if self._conn is None:
                 self._conn = await self._engine.connect()
-            committed = await direct.landed(self._conn, batch)
+            committed = await direct.landed(self._conn, inserts(batch))
             await self._conn.rollback()  # ends the read's implicit transaction
         except Exception as exc:
             if transient(exc):
