@@ -435,8 +435,9 @@ class BasisTheoryBackend:
         etype = catalog.resolve(name, "basistheory")
         told = data.get("data")
         actor = told.get("actor") if isinstance(told, dict) else None
+        acting = actor.get("id") if isinstance(actor, dict) else None
         for app in tenant(ctx)["_apps"].values():
-            if isinstance(actor, dict) and app["id"] == actor.get("id"):
+            if app["id"] == acting:
                 await self._standing(ctx, app)
         event = catalog.get_provider("basistheory").finish(etype, data, ctx)
         subs = await self.sim.subscriptions.matching(etype)
