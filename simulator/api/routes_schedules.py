@@ -61,6 +61,8 @@ ENDPOINTS = [
         query=schemas.ListQuery,
         response=schemas.SchedulePage,
         errors=(422,),
+        description="A one-off (`at`) that has fired too, until it is deleted or the server restarts, with no "
+        "`next_run_at` and its `last_firing`.",
     ),
     Endpoint(
         "GET",

@@ -275,10 +275,14 @@ class Schedules:
         return view(schedule_id, job, stored)
 
     async def list(self, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        jobs = sorted(await asyncio.to_thread(self.scheduler.get_jobs), key=lambda j: j.id)
-        shown, next_cursor = split_page([j for j in jobs if cursor is None or j.id > cursor], limit, lambda j: j.id)
-        stored = await self.runs.many(j.id for j in shown)
-        return [view(j.id, j, stored.get(j.id)) for j in shown], next_cursor
+        """Every schedule `get` answers for, a one-off that has fired included: gone from the list as it fired, it
+        was in no answer but its own id's."""
+        jobs = {job.id: job for job in await asyncio.to_thread(self.scheduler.get_jobs)}
+        ids = sorted(jobs.keys() | await self.runs.one_offs())
+        shown, next_cursor = split_page([i for i in ids if cursor is None or i > cursor], limit, lambda i: i)
+        stored = await self.runs.many(shown)
+        # One deleted between the two reads has neither its job nor its record: it is gone.
+        return [view(i, jobs.get(i), stored.get(i)) for i in shown if i in jobs or i in stored], next_cursor
 
     async def get(self, schedule_id: str) -> dict[str, Any]:
         """A schedule, a one-off that has fired included (its record is kept until it is deleted or the server

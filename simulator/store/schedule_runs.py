@@ -118,6 +118,13 @@ class ScheduleRuns:
                     found[row.id] = ScheduledRun(trigger, json.loads(run), last, row.created_at, row.resumed_at)
         return found
 
+    async def one_offs(self) -> set[str]:
+        """The ids of every one-off stored: those that have fired have no job left to list them by."""
+        c = schedule_runs.c
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(select(c.id, c.trigger))).all()
+        return {row.id for row in rows if "at" in json.loads(row.trigger)}
+
     async def owed_one_offs(self, now: float) -> dict[str, datetime]:
         """The one-offs whose time has come and whose firing was never recorded, by id, with their time. A one-off's
         job is removed as it fires, before its run starts: one of these without a job is a firing that was lost."""

@@ -8,6 +8,7 @@ import httpx
 
 from simulator.models import answers as schemas
 from tests.api.harness import eventually, ok, problem
+from tests.api.test_schedules import fired_listed
 
 
 def _subscription(api: httpx.Client) -> str:
@@ -41,7 +42,7 @@ def test_a_one_off_that_has_fired_names_nothing(api: httpx.Client) -> None:
     sub = _subscription(api)
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     fired = _schedule(api, at=past, speed=0, subscriptions=[sub])
-    eventually(lambda: api.get("/schedules").json()["data"] == [], what="the one-off fired")
+    eventually(lambda: fired_listed(api, fired["id"]), what="the one-off fired")
     ok(api.delete(f"/subscriptions/{sub}"), None, 204)
     ok(api.delete(f"/schedules/{fired['id']}"), None, 204)
 

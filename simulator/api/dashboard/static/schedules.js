@@ -2,7 +2,7 @@
 // resume (POST /schedules/{id}/pause|resume), delete.
 
 import { all } from "./api.js";
-import { badge, dateTime, field, h, relative, throttled } from "./dom.js";
+import { badge, dateTime, field, h, link, relative, throttled } from "./dom.js";
 import { act, apiForm, jsonObject, number, recordTable, seedInput, seedValue } from "./forms.js";
 
 const COLUMNS = ["Id", "Scenario", "Trigger", "Next run", "State", ""];
@@ -32,20 +32,32 @@ function trigger(t) {
   return `at ${dateTime(t.at)}`;
 }
 
+// A one-off that has fired: no next time, not paused. Listed until deleted, with the run it started (or why none
+// started); pausing or resuming it is refused, so it has neither button.
+const fired = (s) => !s.paused && !s.next_run_at && Boolean(s.trigger.at);
+
+function state(s) {
+  if (!fired(s)) return badge(s.paused ? "paused" : "enabled");
+  const last = s.last_firing;
+  if (!last) return badge("firing");
+  if (last.error) return h("span", { title: last.error }, badge("failed"));
+  return h("span", {}, badge("fired"), " ", link(`/runs/${encodeURIComponent(last.run)}`, h("code", {}, last.run)));
+}
+
 function row(s, ctx, reload) {
   const path = `/schedules/${encodeURIComponent(s.id)}`;
-  const toggle = s.paused
+  const toggle = fired(s) ? null : s.paused
     ? h("button", { type: "button", onclick: () => act(ctx, `Resumed ${s.id}`, "POST", `${path}/resume`, undefined, reload) }, "Resume")
     : h("button", { type: "button", onclick: () => act(ctx, `Paused ${s.id}`, "POST", `${path}/pause`, undefined, reload) }, "Pause");
   const remove = h("button", { type: "button", class: "danger", onclick: () => {
     if (confirm(`Delete schedule ${s.id}?`)) act(ctx, `Deleted ${s.id}`, "DELETE", path, undefined, reload);
   } }, "Delete");
-  return h("tr", { dataset: { id: s.id, state: s.paused ? "paused" : "active" } },
+  return h("tr", { dataset: { id: s.id, state: fired(s) ? "fired" : s.paused ? "paused" : "active" } },
     h("td", {}, h("code", {}, s.id)),
     h("td", {}, s.scenario),
     h("td", {}, trigger(s.trigger)),
     h("td", {}, s.next_run_at ? `${dateTime(s.next_run_at)} (${relative(s.next_run_at)})` : "—"),
-    h("td", {}, badge(s.paused ? "paused" : "enabled")),
+    h("td", {}, state(s)),
     h("td", { class: "actions" }, h("div", { class: "buttons" }, toggle, remove)));
 }
 
