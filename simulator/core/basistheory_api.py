@@ -106,7 +106,7 @@ class BasisTheoryBackend:
             return
         more, after = True, 0
         while more:
-            # Not the events of a run at speed 0 from the first that no delivery has started (`delivery.gate`): the
+            # Not the events of a run from the first that no delivery has started (`delivery.gate`): the
             # API shows what has been sent, not what is stored ahead of it. The rest are folded as they come.
             done = await self.tables.fold(
                 api_state.changes, api_state.apply, held=self._held, ahead=self._ahead, after=after

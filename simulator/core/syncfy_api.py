@@ -128,7 +128,7 @@ class SyncfyBackend:
             await asyncio.gather(self._flushing, return_exceptions=True)
 
     def hidden_from(self) -> list[str]:
-        """The earliest Syncfy event of each run at speed 0 that the API does not show yet (`delivery.gate`): what
+        """The earliest Syncfy event of each run that the API does not show yet (`delivery.gate`): what
         the API answers from leaves it and its run's later events out."""
         return self.sim.engine.gate.firsts("syncfy")
 

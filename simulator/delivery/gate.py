@@ -1,13 +1,16 @@
-"""Which published events the provider API twins do not show yet: those of a run at speed 0 whose deliveries have
-not started, and the events of that run after them.
+"""Which published events the provider API twins do not show yet: those of a run whose deliveries have not started,
+and the events of that run after them.
 
 A run at speed 0 stores its events as fast as it builds them, well ahead of the receiver that takes them one by
-one. The twins fold the stored events, so a consumer calling back while it handles the run's first delivery saw
-the run's end: a token already expired, a 3DS session already authenticated, a credential already refreshed. A
-provider's API shows an object as of what has happened, and at speed 0 an event happens when it is sent. So such
-an event is held from the twins until a delivery carrying it starts its first attempt (to any subscription: the
-fastest receiver sets the pace, as on a real provider a slow one reads the present, not the past). An event whose
-deliveries a fault dropped happens when its lane would have sent it: once the run's event before it was answered.
+one; a timed run stores each a fraction of a second before it falls due (`core.run_plan.LOOKAHEAD`), which at
+speed 10 is two seconds of the run's clock, at speed 1000 minutes. The twins fold the stored events, so a consumer
+calling back while it handles the run's first delivery saw the run's end (a token already expired, a 3DS session
+already authenticated, a credential already refreshed), or at speed 1000 the next event's state. A provider's API
+shows an object as of what has happened, and a run's event happens when it is sent. So such an event is held
+from the twins until a delivery carrying it starts its first attempt (to any subscription: the fastest receiver
+sets the pace, as on a real provider a slow one reads the present, not the past). An event whose deliveries a
+fault dropped happens when its lane would have sent it: at speed 0 once the run's event before it was
+answered, in a timed run when it falls due (as does one that no subscription takes).
 
 Only the run's own later events wait behind a held one (a run's events are told by its key, `<run id>/<seq>`):
 other runs, events made through `POST /events`, and what the twins' own API made show as they are stored. An
@@ -29,6 +32,9 @@ from simulator.store.twins import run_of
 HOLD_AT_MOST = 60.0
 # Deliveries remembered before those whose events are all shown are looked for and dropped.
 CARRIED_AT_MOST = 100_000
+# Events held before those shown by their time alone (a timed run's, which no read passed over) are dropped; then
+# again at twice as many as were left.
+PRUNE_AT = 10_000
 
 
 class Gate:
@@ -48,14 +54,22 @@ class Gate:
         # to pass over). Looked for at the front of `_held`, an event cost a walk past every key deleted there
         # since the dict last grew: a run's events go in at one end and out at the other.
         self._order: dict[tuple[str, str], deque[str]] = {}
+        self._prune_at = PRUNE_AT
 
-    def hold(self, provider: str, key: str, deliveries: list[str]) -> None:
-        """Keep `key` from the twins until one of `deliveries` starts; with none, until the event held before it
-        has been sent and answered (not held when there is none)."""
+    def hold(self, provider: str, key: str, deliveries: list[str], due: float | None = None) -> None:
+        """Keep `key` from the twins until one of `deliveries` starts; with none, until `due` (a Unix time: a timed
+        run's event), else until the event held before it has been sent and answered (not held when there is
+        none)."""
         held = self._held.get(provider)
         if held is None:
             held = self._held[provider] = {}
         run = run_of(key)
+        if len(held) >= self._prune_at:
+            self._forget_finished()
+            self._prune_at = max(PRUNE_AT, 2 * len(held))
+        if not deliveries and due is not None:
+            self._held_now(provider, run, held, key, time.monotonic() + max(0.0, due - time.time()))
+            return
         if not deliveries:
             before = self._last.get(run)
             if before is not None and before in held:
@@ -72,8 +86,8 @@ class Gate:
         if len(carried) > CARRIED_AT_MOST:  # deliveries ended unstarted, whose events others showed
             self._forget_finished()
 
-    def _held_now(self, provider: str, run: str, held: dict[str, float], key: str) -> None:
-        held[key] = time.monotonic() + HOLD_AT_MOST
+    def _held_now(self, provider: str, run: str, held: dict[str, float], key: str, until: float | None = None) -> None:
+        held[key] = time.monotonic() + HOLD_AT_MOST if until is None else until
         self._last[run] = key
         order = self._order.get((provider, run))
         if order is None:
@@ -144,8 +158,8 @@ class Gate:
         for (of, run), order in list(self._order.items()):
             if of != provider:
                 continue
-            while order and order[0] not in held:  # shown already (answered, or overdue)
-                order.popleft()
+            while order and held.get(order[0], now) <= now:  # shown already (answered, or overdue)
+                held.pop(order.popleft(), None)
             if order:
                 firsts.append(order[0])
             else:

@@ -118,8 +118,8 @@ class Publishing:
             jobs = self._jobs(sub, [event], [key], speed, when, faults, seed)
             send.extend(jobs)
             carriers.extend(job.id for job, _, _ in jobs)
-        if speed == 0 and event.run_id is not None:
-            self._hold(event.provider, key, _to_start(subs, send, collecting))
+        if event.run_id is not None:
+            self._hold(event.provider, key, _to_start(subs, send, collecting), None if speed == 0 else when)
         if speed == 0 and not collecting:
             await self._gather(send, event_row(event, key))
             return carriers
@@ -154,14 +154,15 @@ class Publishing:
         batch.sub, batch.speed, batch.faults, batch.seed, batch.due = sub, speed, faults, seed, when
         return batch, False
 
-    def _hold(self, provider: str, key: str, jobs: list[Job]) -> None:
-        """Keep a run's event at speed 0 from the twins until one of `jobs` starts (`delivery.gate`). On a shared
+    def _hold(self, provider: str, key: str, jobs: list[Job], due: float | None) -> None:
+        """Keep a run's event from the twins until one of `jobs` starts, or (a timed run's, `due`, when none will)
+        until it is due (`delivery.gate`). On a shared
         store, only where this process sends each of them (it holds their subscriptions' leases): the first to
         start may be another process's, which this process would not hear of. A lease given up or lost lets every
         hold go (`DeliveryEngine.drop_lane`)."""
         if self.leases is not None and any(job.subscription_id not in self._lanes for job in jobs):
             return
-        self.gate.hold(provider, key, [job.id for job in jobs])
+        self.gate.hold(provider, key, [job.id for job in jobs], due)
 
     async def _wait_for_room(self, subs: Sequence[Subscription]) -> None:
         """At speed 0 nothing is due at a set time, so a run may wait for its lanes rather than outrun them:
