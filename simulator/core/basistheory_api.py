@@ -261,16 +261,29 @@ class BasisTheoryBackend:
     async def _live_intent(self, intent_id: str) -> Obj:
         await self.sync()
         found = await self.tables.get("token_intent", intent_id)
-        if found is None or found.state != api_state.LIVE:
+        if found is None or found.state != api_state.LIVE or await self._ended_unshown("token_intent", intent_id):
             raise api.not_found("token intent", intent_id)
         return found
+
+    async def _ended_unshown(self, kind: str, obj_id: str) -> bool:
+        """Whether a run's event that the twin does not show yet (held until it is sent) ends the object: converted
+        again or deleted now, it was converted twice (two live tokens of one intent) or deleted twice. The caller
+        is told it is gone, as when another caller converted it first."""
+        for body in await self.tables.unshown_naming(obj_id):
+            try:
+                found = api_state.changes(json.loads(body))
+            except (ValueError, RecursionError):  # not JSON it reads (an `unchecked` step's body): it names nothing
+                continue
+            if any(c.kind == kind and c.id == obj_id and c.state not in (None, api_state.LIVE) for c in found):
+                return True
+        return False
 
     async def delete(self, kind: str, obj_id: str, trace_id: str | None) -> None:
         """Delete a token or a token intent (`token.deleted` / `token-intent.deleted`)."""
         async with self._changing():
             await self.sync()
             found = await self.tables.get(kind, obj_id)
-            if found is None or found.state != api_state.LIVE:
+            if found is None or found.state != api_state.LIVE or await self._ended_unshown(kind, obj_id):
                 raise api.not_found("token" if kind == "token" else "token intent", obj_id)
             await self.tables.put(kind, obj_id, found.tenant_id, api_state.DELETED, found.body)
             ctx = await self._context()
