@@ -476,7 +476,7 @@ def view(schedule_id: str, job: Job | None, stored: ScheduledRun | None) -> dict
 
 
 def _last_firing(last: dict[str, Any] | None) -> dict[str, Any] | None:
-    if last is None:
+    if last is None or last.get("at") is None:  # none, or one an earlier release made and kept no record of
         return None
     return {"at": iso_ms(datetime.fromtimestamp(last["at"], UTC)), "run": last["run"], "error": last["error"]}
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Float, MetaData, String, Table, Text, inspect, select
+from sqlalchemy import Column, Connection, Float, MetaData, String, Table, Text, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simulator.store.schema import add_missing_columns
@@ -71,6 +71,8 @@ class ScheduleRuns:
             metadata.create_all(conn)
             present = {column["name"] for column in inspect(conn).get_columns(schedule_runs.name)}
             add_missing_columns(conn, schedule_runs, present)
+            if "last" not in present:
+                _settle_earlier_firings(conn, time.time())
 
         await self.store.writer.submit(lambda conn: conn.run_sync(make))
 
@@ -156,6 +158,25 @@ class ScheduleRuns:
 
     async def clear(self) -> None:
         await self.store.writer.submit(lambda conn: conn.execute(schedule_runs.delete()))
+
+
+# The last firing of a schedule an earlier release fired, which kept no record of it: when, and what it started,
+# is not known. Shown as no firing (`last_firing` null); it owes nothing.
+UNRECORDED = json.dumps({"due": None, "at": None, "run": None, "error": None})
+
+
+def _settle_earlier_firings(conn: Connection, now: float) -> None:
+    """A table an earlier release made has no record of the firings it made (its `last` column is new). Unmarked,
+    every one of them looked lost: a one-off that had fired (its record kept until the next start) fired again,
+    and an interval or a cron fired at once what it had fired already. So what is due by now counts as fired: the
+    schedules go on from their next time, and a one-off whose time has passed owes nothing (one that has not
+    fired still has its job, which fires it)."""
+    c = schedule_runs.c
+    earlier = conn.execute(select(c.id, c.trigger).where(c.last.is_(None))).all()
+    conn.execute(update(schedule_runs).where(c.last.is_(None)).values(resumed_at=now))
+    passed = [row.id for row in earlier if _owed_at(row.trigger, None, now) is not None]
+    if passed:
+        conn.execute(update(schedule_runs).where(c.id.in_(passed), c.last.is_(None)).values(last=UNRECORDED))
 
 
 def _context(schedule_id: str) -> str:
