@@ -76,7 +76,11 @@ def register(sub: Any) -> None:
         type=option_types.positive,
     )
     options.add(p, "--signing-key", "PEM file of the RSA key that signs Basis Theory deliveries")
-    options.add(p, "--provider-key", "the only key the provider API twins accept (default: any non-empty key)")
+    options.add(
+        p,
+        "--provider-key",
+        "the only key the provider API twins accept (default: the --token when there is one, else any non-empty key)",
+    )
     options.add(
         p,
         "--send",
@@ -126,7 +130,9 @@ def serve_command(args: argparse.Namespace) -> int:
         key=key,
         token=token,
         grace=SHUTDOWN_GRACE,
-        provider_key=args.provider_key or None,
+        # A token guards the twins too: with any key taken, whoever reached the server (a host on its network, a
+        # page that rebinds its name to it) made a twin's webhook, a subscription, and was sent every event.
+        provider_key=args.provider_key or token,
         sends=args.send,
         lease_ttl=args.lease_ttl,
         loopback=is_loopback(args.host),
