@@ -25,7 +25,10 @@ export function stableStringify(value) {
   return JSON.stringify(value);
 }
 
-const quote = (text) => `'${text.replaceAll("'", "'\\''")}'`;
+// Single quotes, with each quote and backslash written outside them (`'\''`, `'\\'`): read the same by POSIX
+// shells, which take a backslash inside single quotes as it is, and by fish, which reads `\'` and `\\` there as
+// escapes (a JSON body's escapes came out changed, and a header's `\'` closed the quote and ran what followed).
+const quote = (text) => `'${text.replaceAll(/['\\]/g, (c) => `'\\${c}'`)}'`;
 
 // The request again with curl: the same method, URL, headers (curl adds Host and Content-Length) and bytes.
 export function curl(request) {
