@@ -276,15 +276,6 @@ async def _drivers_done() -> None:
             await asyncio.to_thread(thread.join, max(0.0, deadline - time.monotonic()))
 
 
-async def set_within(event: asyncio.Event, seconds: float) -> bool:
-    """Whether `event` is set within `seconds` (a wait that ends as soon as it is)."""
-    try:
-        await asyncio.wait_for(event.wait(), seconds)
-    except TimeoutError:
-        return False
-    return True
-
-
 def tune_gc() -> None:
     """Garbage-collector settings for the long-running commands (`serve`, `run`).
 

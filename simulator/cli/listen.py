@@ -57,7 +57,8 @@ from simulator.cli.listen_options import ListenOptions, options_from
 from simulator.credentials import mask_url
 from simulator.errors import InvalidInput
 from simulator.receiving import detect_scheme, dig, event_ids_of, refused
-from simulator.runtime import Server, bind_tcp, set_within, stop_signals_end_quietly
+from simulator.runtime import Server, bind_tcp, stop_signals_end_quietly
+from simulator.waiting import set_within
 
 log = logging.getLogger("webhook_sim.listen")
 

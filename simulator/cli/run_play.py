@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -27,6 +26,7 @@ from simulator.runtime import raise_file_limit, tune_gc
 from simulator.scenarios import Scenario
 from simulator.store.outbox import ACTIVE
 from simulator.store.resume import own_work_only
+from simulator.waiting import set_within
 
 ANSWER_GRACE = 1.0  # seconds after Ctrl-C or SIGTERM for the answers to attempts already sent
 STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
@@ -155,8 +155,7 @@ async def _sent(sim: Simulator, run_id: str, stop: Stop) -> None:
         counts = await sim.store.delivery_counts(run_id=run_id)
         if not any(counts.get(status) for status in ACTIVE):
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.event.wait(), 0.1)
+        await set_within(stop.event, 0.1)
 
 
 async def _settle(sim: Simulator, run_id: str, grace: float) -> None:

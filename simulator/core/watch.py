@@ -15,6 +15,7 @@ from types import TracebackType
 from simulator.models import Delivery
 from simulator.store import Store
 from simulator.store.writer import Committed
+from simulator.waiting import set_within
 
 MAX_PENDING = 1000
 
@@ -79,11 +80,7 @@ class DeliveryWatch:
 
     async def wait(self, timeout: float) -> bool:
         """Wait until something changed (True) or `timeout` seconds passed (False)."""
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+        return await set_within(self._changed, timeout)
 
     async def take(self) -> Change:
         """What changed since the last call, read from the store now."""

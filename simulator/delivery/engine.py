@@ -304,7 +304,8 @@ class DeliveryEngine(Publishing, Outcomes):
                 await self._changed.wait()
 
         try:
-            await asyncio.wait_for(wait(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for, which may swallow a cancellation (`waiting`)
+                await wait()
         except TimeoutError:
             return False
         await self.store.writer.barrier()  # settled means recorded too: readers see every attempt

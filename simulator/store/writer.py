@@ -34,6 +34,7 @@ from simulator.store.rows_process import RowsProcess
 from simulator.store.slow import SLOW, SlowCommits
 from simulator.store.transaction import inserts
 from simulator.store.transaction import transaction as _transaction
+from simulator.waiting import set_within
 
 log = logging.getLogger("webhook_sim.store")
 
@@ -332,8 +333,7 @@ class Writer:
         already."""
         if self._hurry.is_set() or _rows(first) + self._rows >= MAX_BATCH:
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._hurry.wait(), LINGER)
+        await set_within(self._hurry, LINGER)
 
     def _drain(self, first: Op | None) -> tuple[Batch, bool]:
         batch = Batch()

@@ -23,7 +23,8 @@ from starlette.routing import Route
 from simulator import arguments
 from simulator.receiving import Received as Received
 from simulator.receiving import detect_scheme, refused
-from simulator.runtime import AppServer, set_within
+from simulator.runtime import AppServer
+from simulator.waiting import set_within
 
 
 @dataclass
