@@ -344,6 +344,12 @@ def _sign_syncfy(
     return {"request-signature": f"{signing_input}.{_b64url(mac)}"}
 
 
+def jwt_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a compact JWT, its signature not checked; None when it is not one."""
+    parsed = _jwt_parts(token)
+    return None if parsed is None else parsed[1]
+
+
 def _jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes] | None:
     """Header, claims and signature of a compact JWT; None when it is not one."""
     parts = token.split(".")

@@ -171,6 +171,11 @@ class Provider(ABC):
     def render(self, events: Sequence[Event], envelope_id: str, delivered_at: datetime) -> bytes:
         """The exact bytes of one POST carrying `events`."""
 
+    def earlier_render(self, events: Sequence[Event], envelope_id: str) -> bytes | None:
+        """The bytes an earlier release's `render` gave for `events` where they differ from today's, else None
+        (see `simulator.core.sent`)."""
+        return None
+
     @abstractmethod
     def absorb(self, data: dict[str, Any], path: str, value: Any, ctx: BuildContext) -> None:
         """Carry an override into the world when `path` is a field of an entity the event shows (`data` is the

@@ -66,5 +66,15 @@ class SyncfyProvider(Provider):
             return f'{{"rid":"{envelope_id}","events":[{inner}]}}'.encode()
         return f'{{"events":[{inner}],"rid":"{envelope_id}"}}'.encode()
 
+    def earlier_render(self, events: Sequence[Event], envelope_id: str) -> bytes | None:
+        """The envelope as releases before the documents notices gave `rid` first rendered it, `events` first; None
+        where `render` still gives it so (a credential's notices). Such a release's store keeps an attempt as
+        "rendered", so these are the bytes it sent where its signature says so (see `simulator.core.sent`)."""
+        if not events[0].type.startswith("documents."):
+            return None
+        # Spelled apart from `render`'s, which runs on every attempt, so that it stays as it was.
+        inner = ",".join(e.json for e in events)
+        return f'{{"events":[{inner}],"rid":"{envelope_id}"}}'.encode()
+
 
 PROVIDER = SyncfyProvider()
