@@ -3,7 +3,9 @@ and a run's own lane stopped once the run has settled, so neither piles up."""
 
 from __future__ import annotations
 
-from simulator.models.inputs import EventSpec, RunSpec
+from simulator.delivery import engine
+from simulator.models.inputs import EventSpec, RunSpec, SubscriptionSpec
+from simulator.signing import new_secret
 from tests.conftest import until
 
 
@@ -50,3 +52,24 @@ async def test_a_settled_run_stops_its_target_lane_and_a_redelivery_restarts_it(
     await until(lambda: len(receiver.requests) == sent + 1, timeout=10, what="the redelivery")
     await sim.engine.settled(runs[0].id, timeout=10)
     assert (await sim.delivery(delivery.id)).attempts == 2
+
+
+async def test_an_ad_hoc_targets_lane_with_nothing_to_send_is_stopped_and_starts_again(sim, receiver, monkeypatch):
+    """`trigger --target` makes a subscription per call (a secret of its own each time): each kept a lane for good.
+    A subscription of the user's keeps its lane."""
+    await sim.engine.close()  # started again with the sweep's pace of a test
+    monkeypatch.setattr(engine, "IDLE_TARGETS_EVERY", 0.05)
+    await sim.engine.start()
+    own = await sim.create_subscription(SubscriptionSpec(url=receiver.url, events=["basistheory:token.created"]))
+    secrets = [new_secret("standard") for _ in range(3)]
+    for secret in secrets:
+        await sim.emit(EventSpec(type="token.created", target=receiver.url, signing="standard", secret=secret))
+    await sim.emit(EventSpec(type="token.created"))  # to the user's subscription
+    await receiver.wait_for_async(4, timeout=10)
+    targets = {s.id for s in await ephemeral(sim)}
+    assert len(targets) == 3
+    await until(lambda: not targets & set(sim.engine._lanes), timeout=10, what="their lanes stopped")
+    assert own.id in sim.engine._lanes
+    await sim.emit(EventSpec(type="token.created", target=receiver.url, signing="standard", secret=secrets[0]))
+    await receiver.wait_for_async(5, timeout=10)  # its lane started again, and stops again once done
+    await until(lambda: not targets & set(sim.engine._lanes), timeout=10, what="its lane stopped again")

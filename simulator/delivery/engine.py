@@ -37,6 +37,8 @@ log = logging.getLogger("webhook_sim.delivery")
 REMOVED_KEPT = 100_000
 # Deliveries read at once when many are sent again (a subscription's dead ones).
 REDELIVER_PAGE = 500
+# How often the lanes of ad-hoc targets with nothing left to send are stopped (see `_retire_idle_targets`).
+IDLE_TARGETS_EVERY = 60.0
 
 
 class DeliveryEngine(Publishing, Outcomes):
@@ -54,6 +56,7 @@ class DeliveryEngine(Publishing, Outcomes):
         self.me = leases.id if leases is not None else new_id("proc")  # marks what this process holds back
         store.writer.sender = store.records.sender = self.me
         self._sharing: Sharing | None = None
+        self._retiring: asyncio.Task[None] | None = None
         # Called after processes that stopped beating were reaped (their runs are over).
         self.reaped: list[Callable[[], Awaitable[None]]] = []
         # Called when another process says a run waits for a player or a cancel was asked (shared store).
@@ -101,11 +104,25 @@ class DeliveryEngine(Publishing, Outcomes):
             sub = await self.store.get_subscription(sub_id)
             if sub is not None:
                 self._lane(sub, spilled=True)
+        self._retiring = asyncio.create_task(self._retire_idle_targets(), name="retire-idle-targets")
+
+    async def _retire_idle_targets(self) -> None:
+        """Now and then, stop the lanes of ad-hoc targets (`POST /events` or `trigger` with a `target`) that have
+        nothing left to send: a run's is stopped as it settles, but an event's was kept for good, a task and its
+        memory per target URL and secret (`trigger --target` makes a secret per call) in a long-running server.
+        The next event there starts the lane again. (On a shared store the leases decide which lanes run.)"""
+        while True:
+            await asyncio.sleep(IDLE_TARGETS_EVERY)
+            for sub_id, lane in list(self._lanes.items()):
+                if lane.sub.ephemeral:
+                    await self.retire(sub_id)
 
     async def close(self, grace: float = 5.0) -> None:
         """Persist partial batches, let in-flight attempts finish (up to `grace` s), stop, and flush writes.
         Deliveries not yet sent stay in the store for the next start."""
         await self.flush()
+        if self._retiring is not None:
+            self._retiring.cancel()
         if self._sharing is not None:
             await self._sharing.closing()  # the lease rounds go on renewing while the lanes finish
         self.stopping = True  # an attempt cut short from here on is recorded as interrupted (see `Outcomes`)
