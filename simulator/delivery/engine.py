@@ -86,7 +86,7 @@ class DeliveryEngine(Publishing, Outcomes):
         self.observers: list[Callable[[Event, str], None]] = []
         # Asked, in order, for a subscription's own form of each attempt's body (see `hooks.BodyForm`).
         self.body_forms: list[BodyForm] = []
-        # The events of runs at speed 0 the API twins do not show until one of their deliveries starts (`gate`).
+        # The events of runs the API twins do not show until one of their deliveries starts (`gate`).
         self.gate = Gate()
 
     # -- life cycle -----------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ class DeliveryEngine(Publishing, Outcomes):
 
     async def lease_new(self, sub: Subscription) -> None:
         """Send from the start for a subscription made here for a run this process plays (its `target`), its lease
-        taken at once: at speed 0 a run's events are held from the twins only for subscriptions sent from here
+        taken at once: a run's events are held from the twins only for subscriptions sent from here
         (`Publishing._hold`), and a lease round claimed a new one up to a second later, after the first events."""
         if self.leases is None or not self.leases.sends or self.stopping or sub.id in self._lanes:
             return
