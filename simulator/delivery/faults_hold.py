@@ -9,8 +9,9 @@ reaches the receiver as a spike. (Without the second rule a reorder window that 
 members go in two parts, in an order that depended on which commits the writer happened to group.)
 
 Held deliveries are already in the store, so a lane reading the store back (after it spilled) must not take
-them: `loaded` hides them until they go, and what goes is handed to the lane directly. After a restart nothing
-is held any more: they are sent in their usual order, never lost.
+them: `loaded` hides them until they go, and what goes is handed to the lane, which takes it in its place, after
+what it has still to read back (`Lane.force`). After a restart nothing is held any more: they are sent in their
+usual order, after what was let go before them and still waited (`_in_order`), never lost.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from simulator.delivery.job import Job
+from simulator.delivery.lane import IN_PLACE
 
 # Deliveries let go together become due this far apart, so the lane sends them in the planned order.
 STEP = 1e-6
@@ -65,6 +67,11 @@ class Unit:
     def key(self) -> HoldKey:
         return (self.job.subscription_id, self.job.run_id)
 
+    @property
+    def made(self) -> float:
+        """When it was due before its delay (and its hold): at speed 0 when it was made, else its event's time."""
+        return self.job.due - self.delay
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -87,6 +94,8 @@ class Holds:
         # Let go since the subscription's lane last read the store: a read already under way may still see them.
         # (A lane that never spills never reads, hence the bound.)
         self._handed: dict[str, dict[str, None]] = {}
+        self._latest: dict[HoldKey, float] = {}  # the latest `Unit.made` held (a run's times never go back)
+        self._last: dict[HoldKey, float] = {}  # the due time (before delays) of the last delivery let go
 
     def resume(self, run_id: str, placed: Mapping[tuple[str, str, int], int]) -> None:
         """Go on with a run's windows and groups where a stopped process left them (`placed`: how many deliveries
@@ -117,6 +126,7 @@ class Holds:
         key: HoldKey = (job.subscription_id, job.run_id)
         unit = Unit(job, copies, delay, spacing, self._next("arrival", *key))
         unit.order = (unit.arrival, 0, unit.arrival)
+        self._latest[key] = max(self._latest.get(key, unit.made), unit.made)
         window = position = rank = group = None
         if reorder:
             count = self._next("reorder", *key, reorder)
@@ -168,8 +178,8 @@ class Holds:
         return out, self._free(touched)
 
     def loaded(self, subscription_id: str, jobs: list[Job]) -> list[Job]:
-        """Of `jobs` a lane read from the store, those it may take: not held, not handed to it meanwhile.
-        A lane reads one page at a time, and reads after a hand-over start past what was handed."""
+        """Of `jobs` a lane read from the store, those it may take: not held, not handed to it meanwhile (a read
+        under way may see them let go). What was handed it takes itself, as its reads reach it (`Lane.force`)."""
         handed = self._handed.pop(subscription_id, {})
         if not handed and not self._units:
             return jobs
@@ -192,7 +202,11 @@ class Holds:
                 self._forget(unit)
         # What waited behind those goes now: nothing is planned before it any more.
         behind = [u for key, units in self._ready.items() if run_id is None or key[1] == run_id for u in units.values()]
-        return out + self._free(behind)
+        out += self._free(behind)
+        for times in (self._latest, self._last):
+            for hold_key in [k for k in times if run_id is None or k[1] == run_id]:
+                del times[hold_key]
+        return out
 
     def let_go(self, subscription_id: str, sizes: Mapping[str, int]) -> list[Job]:
         """Open the gates of deliveries outside a run (`POST /events`) to `subscription_id` whose size is not the
@@ -232,6 +246,8 @@ class Holds:
             for unit in list(gate.members) if gate else ():
                 self._forget(unit)
         self._counts = {k: v for k, v in self._counts.items() if k[1] != subscription_id}
+        self._latest = {k: v for k, v in self._latest.items() if k[0] != subscription_id}
+        self._last = {k: v for k, v in self._last.items() if k[0] != subscription_id}
         self._handed.pop(subscription_id, None)
         for waiting in [k for k in self._ready if k[0] == subscription_id]:
             for unit in list(self._ready.pop(waiting).values()):
@@ -242,30 +258,51 @@ class Holds:
         for u in candidates:
             if u.committed and u.job.id in self._units and all(g.open for g in u.gates):
                 ready.setdefault(u.key, {})[u.job.id] = u
-        going: list[Unit] = []
+        out: list[Job] = []
+        now = time.time()
         for key, units in ready.items():
             pool = {**self._ready.pop(key, {}), **units}
             # The first held unit planned before any of these that cannot go yet holds back all after it.
             blocker = min((u.order for u in self._by_key.get(key, {}).values() if u.job.id not in pool), default=None)
+            going: list[Unit] = []
             for unit in pool.values():
                 if blocker is None or unit.order < blocker:
                     going.append(unit)
                 else:
                     self._ready.setdefault(key, {})[unit.job.id] = unit
-        now = time.time()
+            if going:
+                out.extend(self._in_order(key, sorted(going, key=lambda u: u.order), now))
+        for job in out:
+            handed = self._handed.setdefault(job.subscription_id, {})
+            handed[job.id] = None
+            if len(handed) > HANDED_MEMORY:
+                del handed[next(iter(handed))]
+        return out
+
+    def _in_order(self, key: HoldKey, going: list[Unit], now: float) -> list[Job]:
+        """The jobs of `going` (in their planned order), due one STEP apart, each copy after its original.
+
+        Due as they go, but never after a delivery planned after them: one still held, or one made later (a run's
+        times never go back). A window a stop cuts short keeps the times its deliveries were made, and the next
+        process sends them in their usual order, the earliest due first: due when let go, the windows let go before
+        them and still waiting were due later, and went after them. At speed 0 everything is due at once, so only
+        the order changes. Never before what went last either, which its lane may still hold."""
+        ids = {unit.job.id for unit in going}
+        later = [unit.made for unit in self._by_key.get(key, {}).values() if unit.job.id not in ids]
+        start = min(now, min(later, default=self._latest.get(key, now)) - len(going) * STEP)
+        if key in self._last:
+            start = max(start, self._last[key] + STEP)
+        self._last[key] = start + (len(going) - 1) * STEP
         out: list[Job] = []
-        for i, unit in enumerate(sorted(going, key=lambda u: u.order)):
-            unit.job.due = now + unit.delay + i * STEP
+        for i, unit in enumerate(going):
+            unit.job.due = start + i * STEP + unit.delay
             out.append(unit.job)
             for k, copy in enumerate(unit.copies, 1):
                 copy.due = unit.job.due + k * unit.spacing
                 out.append(copy)
             self._forget(unit)
         for job in out:
-            handed = self._handed.setdefault(job.subscription_id, {})
-            handed[job.id] = None
-            if len(handed) > HANDED_MEMORY:
-                del handed[next(iter(handed))]
+            job.extra[IN_PLACE] = True
         return out
 
     def _forget(self, unit: Unit) -> None:

@@ -31,6 +31,8 @@ Loader = Callable[[str, int, int], Awaitable[list[Job]]]
 # Active deliveries at or before a position, but none of the given ids (see `Lane.catch_up`).
 BehindLoader = Callable[[str, int, Callable[[], set[str]]], Awaitable[list[Job]]]
 Attempter = Callable[["Lane", Job], Awaitable[None]]
+# Set in `Job.extra` on a job a fault held back, as it is let go: it takes its place in the queue (`Lane.force`).
+IN_PLACE = "in_place"
 
 
 class Fence(Protocol):
@@ -109,6 +111,9 @@ class Lane:
         # unless more came than fit: then reads alone catch up.
         self._offered: dict[str, Job] = {}
         self._overflowed = False
+        # Jobs a fault held back, handed over while spilled at positions the reads have not reached: taken as they
+        # reach them (see `force`).
+        self._waiting: dict[str, Job] = {}
         self._failed_reads = 0
         self._closing = False
         self.removed = False  # closed because its subscription was deleted: attempts cut short end the delivery
@@ -159,7 +164,15 @@ class Lane:
         return self.sub.strict_order or self.sub.max_in_flight == 1
 
     def force(self, job: Job) -> None:
-        """Take a job regardless of the window (a redelivery the store order has already passed)."""
+        """Take a job regardless of the window: a redelivery the store order has already passed, or one a fault
+        (`reorder`, `burst`) held back and lets go now (`IN_PLACE`). The latter keeps its place: while the lane reads
+        its backlog back, one at a position the reads have not reached waits for them. Taken at once, it went ahead
+        of deliveries planned before it that were still in the store, and the next read went on from past it: those
+        waited for a restart (on a shared store, for a sweep)."""
+        in_place = job.extra.pop(IN_PLACE, False)
+        if in_place and self.spilled and job.n > self.loaded_upto:
+            self._waiting[job.id] = job
+            return
         self._take(job)
 
     def poll(self, *, sweep: bool) -> None:
@@ -369,13 +382,15 @@ class Lane:
 
     async def _read_behind(self) -> None:
         """See `catch_up`. What the lane holds is left out of the read, and so is what ended during it (its
-        record is committed, but the read may have seen it before) and what waits in `_offered` (taken when the
-        lane's reads catch up: taken here too, it could go twice)."""
+        record is committed, but the read may have seen it before) and what waits in `_offered` or `_waiting`
+        (taken when the lane's reads catch up: taken here too, it could go twice)."""
         assert self._behind is not None
         self._catch_up = False
         ended = self._ended_meanwhile = set()
         try:
-            jobs = await self._behind(self.sub.id, self.loaded_upto, lambda: self._ids | ended | set(self._offered))
+            jobs = await self._behind(
+                self.sub.id, self.loaded_upto, lambda: self._ids | ended | set(self._offered) | set(self._waiting)
+            )
         except Exception as exc:  # the store is restarting: the next round asks again
             log.warning("lane %s cannot read the store (%s): trying again", self.sub.id, failure_reason(exc))
             return
@@ -409,6 +424,7 @@ class Lane:
         for job in jobs:
             self._read_upto = max(self._read_upto, job.n)
             self._offered.pop(job.id, None)
+            self._waiting.pop(job.id, None)  # read here once let go in the store: taken as read
             self._take(job)
         if len(jobs) < limit and not self._overflowed:
             # Caught up with what was committed when the read began; what was offered since is in `_offered`.
@@ -417,11 +433,25 @@ class Lane:
                 self._read_upto = max(self._read_upto, job.n)
                 self._take(job)
             self._offered.clear()
-            self.spilled = False
+            self._end_spill()
         elif len(jobs) < limit and self._refused_upto <= self.loaded_upto:
             self._offered.clear()
             self._overflowed = False
-            self.spilled = False
-        elif not jobs:
-            await self._sleep(0.05)  # refused jobs not visible yet: their commit is in flight
+            self._end_spill()
+        else:
+            # The store still holds more: what waits at positions this read reached goes with it (a held delivery's
+            # row is not read while a fault holds it, nor, just let go, by the read after: `Holds.loaded`).
+            reached = max((job.n for job in jobs), default=self.loaded_upto)
+            for job in [job for job in self._waiting.values() if job.n <= reached]:
+                del self._waiting[job.id]
+                self._take(job)
+            if not jobs:
+                await self._sleep(0.05)  # refused jobs not visible yet: their commit is in flight
         return True
+
+    def _end_spill(self) -> None:
+        """The reads caught up: what waited for them is taken, and the lane takes new jobs as they come again."""
+        for job in self._waiting.values():
+            self._take(job)
+        self._waiting.clear()
+        self.spilled = False
