@@ -337,24 +337,34 @@ class DeliveryEngine(Publishing, Outcomes):
         for start in range(0, len(delivery_ids), REDELIVER_PAGE):
             ids = delivery_ids[start : start + REDELIVER_PAGE]
             found = {row.id: (row, events) for row, events in await self.store.outbox_rows(ids)}
+            ended = []
+            for row, _ in found.values():
+                if row.status not in ("failed", "pending") and await self._sendable(row.subscription_id, subs):
+                    ended.append((row.id, row.status))
+            # Deleted (a retention pass) or changed since it was read: not sent, or it went with no record of it.
+            claimed = await self.store.claim_again(ended)
             for delivery_id in ids:
-                if delivery_id in found and await self._redeliver(*found[delivery_id], subs):
+                if delivery_id not in found:
+                    continue
+                row, events = found[delivery_id]
+                if row.status == "failed":
+                    sent = self._hasten(row.subscription_id, delivery_id)
+                else:
+                    sent = delivery_id in claimed and self._redeliver(row, events, subs[row.subscription_id])
+                if sent:
                     redone.append(delivery_id)
         return redone
 
-    async def _redeliver(self, row: Any, events: list[Any], subs: dict[str, Subscription | None]) -> bool:
-        delivery_id = row.id
-        if row.status == "failed":
-            return self._hasten(row.subscription_id, delivery_id)
-        if row.status == "pending":
-            return False
-        if row.subscription_id not in subs:
-            subs[row.subscription_id] = await self.store.get_subscription(row.subscription_id)
-        sub = subs[row.subscription_id]
-        if sub is None or sub.id in self._removed:
-            return False
-        if self.store.shared and not await self.store.claim_again(delivery_id, row.status):
-            return False  # deleted (another server's retention) or changed since it was read
+    async def _sendable(self, sub_id: str, subs: dict[str, Subscription | None]) -> bool:
+        """Whether the subscription exists and is not being deleted here (`subs` caches the reads)."""
+        if sub_id not in subs:
+            subs[sub_id] = await self.store.get_subscription(sub_id)
+        sub = subs[sub_id]
+        return sub is not None and sub.id not in self._removed
+
+    def _redeliver(self, row: Any, events: list[Any], sub: Subscription | None) -> bool:
+        """Send an ended delivery again, its row made pending already (`Store.claim_again`)."""
+        assert sub is not None
         job = job_from_row(row, [event_from_row(e) for e in events])
         job.status, job.retries, job.due, job.finished_at = "pending", 0, time.time(), None
         if self.leases is not None and sub.id not in self._lanes:

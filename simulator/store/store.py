@@ -221,18 +221,22 @@ class Store(OutboxReads, RunReads):
 
         self.records.put_nowait(Op(call=call))  # after the records of their attempts: they keep what those set
 
-    async def claim_again(self, delivery_id: str, status: str) -> bool:
-        """Make a delivery read as `status` pending now, if it still is `status` (on a shared store, before it is
-        sent again: another process's retention may have deleted it since it was read)."""
+    async def claim_again(self, read: Sequence[tuple[str, str]]) -> set[str]:
+        """Make the deliveries read as (id, status) pending now, those that still are as read, in one transaction;
+        their ids. Before they are sent again: a retention pass (this process's, or another's on a shared store)
+        may have deleted one since it was read, and it went out with no record of it."""
 
-        async def call(conn: AsyncConnection) -> bool:
-            d = t.deliveries.c
-            done = await conn.execute(
-                update(t.deliveries).where(d.id == delivery_id, d.status == status).values(status="pending")
-            )
-            return bool(done.rowcount)
+        async def call(conn: AsyncConnection) -> set[str]:
+            d, claimed = t.deliveries.c, set()
+            for delivery_id, status in read:
+                stmt = update(t.deliveries).where(d.id == delivery_id, d.status == status).values(status="pending")
+                if (await conn.execute(stmt)).rowcount:
+                    claimed.add(delivery_id)
+            return claimed
 
-        claimed: bool = await self.records.submit(call)
+        if not read:
+            return set()
+        claimed: set[str] = await self.records.submit(call)
         return claimed
 
     async def delete_subscription(self, sub_id: str) -> None:
