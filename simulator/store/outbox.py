@@ -7,10 +7,30 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simulator.store import tables as t
 
 ACTIVE = ("pending", "failed")
+# The highest position of the deliveries a retention pass or a reset deleted (see `keep_last_position`).
+LAST_POSITION = "deliveries.last_position"
+
+
+async def keep_last_position(conn: AsyncConnection, top: int | None) -> None:
+    """Remember `top`, the highest position among deliveries about to be deleted, if no higher one is: a position
+    is never given twice. Numbered again from what was left, the deliveries made after a restart took the positions
+    of those deleted, and a client paging `GET /deliveries` from a cursor it read before skipped them."""
+    if not top or top <= await _last_position(conn):
+        return
+    s = t.settings.c
+    await conn.execute(t.settings.delete().where(s.key == LAST_POSITION))
+    await conn.execute(t.settings.insert().values(key=LAST_POSITION, value=str(top)))
+
+
+async def _last_position(conn: AsyncConnection) -> int:
+    s = t.settings.c
+    value = (await conn.execute(select(s.value).where(s.key == LAST_POSITION))).scalar()
+    return int(value) if isinstance(value, str) and value.isdigit() else 0
 
 
 def _free(subscription_id: str) -> tuple[Any, ...]:
@@ -80,5 +100,10 @@ class OutboxReads:
         return int((await self._all(stmt))[0][0])
 
     async def max_delivery_n(self) -> int:
-        rows = await self._all(select(func.max(t.deliveries.c.n)))
-        return rows[0][0] or 0
+        """The highest position given so far: of the deliveries kept, or of those deleted (`keep_last_position`)."""
+        s = t.settings.c
+        kept = select(func.max(t.deliveries.c.n)).scalar_subquery()
+        deleted = select(s.value).where(s.key == LAST_POSITION).scalar_subquery()
+        rows = await self._all(select(kept, deleted))
+        top, last = rows[0]
+        return max(top or 0, int(last) if isinstance(last, str) and last.isdigit() else 0)

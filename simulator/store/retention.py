@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from simulator.models.enums import FINAL_DELIVERY_STATUSES, LIVE_RUN_STATUSES
 from simulator.store import tables as t
+from simulator.store.outbox import keep_last_position
 from simulator.store.writer import Committed
 
 if TYPE_CHECKING:
@@ -94,10 +95,12 @@ async def _delete(store: Store, ids: list[str], cutoff: float, busy: Callable[[]
             return 0
         d = t.deliveries.c
         # The condition again, in the DELETE itself: a row another process made pending meanwhile is not one.
-        removed = delete(t.deliveries).where(d.id.in_(chosen), *_prunable(cutoff)).returning(d.id)
-        gone[:] = [row.id for row in (await conn.execute(removed)).all()]
+        removed = delete(t.deliveries).where(d.id.in_(chosen), *_prunable(cutoff)).returning(d.id, d.n)
+        rows = (await conn.execute(removed)).all()
+        gone[:] = [row.id for row in rows]
         if gone:
             await conn.execute(delete(t.attempts).where(t.attempts.c.delivery_id.in_(gone)))
+            await keep_last_position(conn, max(row.n for row in rows))
         return len(gone)
 
     deleted: int = await store.writer.submit(call)

@@ -30,7 +30,7 @@ from simulator.store.opening import (
     sqlite_pragmas,
     uri_filename,
 )
-from simulator.store.outbox import ACTIVE, OutboxReads
+from simulator.store.outbox import ACTIVE, OutboxReads, keep_last_position
 from simulator.store.resume import resumes
 from simulator.store.rows_process import RowsProcess
 from simulator.store.run_reads import RunReads
@@ -306,6 +306,7 @@ class Store(OutboxReads, RunReads):
 
     async def reset(self) -> None:
         async def call(conn: AsyncConnection) -> None:
+            await keep_last_position(conn, (await conn.execute(select(func.max(t.deliveries.c.n)))).scalar())
             for table in (*TWIN_TABLES, t.attempts, t.deliveries, t.events, t.runs, t.subscriptions):
                 await conn.execute(table.delete())
             await conn.execute(reset_mark.forget())  # the reset is done: with what it deleted, or not at all
