@@ -12,7 +12,7 @@ from collections import deque
 from typing import Any
 
 from simulator.cli import option_types, options, remote, window
-from simulator.client import Client, DeliveryInfo
+from simulator.client import ApiError, Client, DeliveryInfo
 from simulator.models.enums import DELIVERY_STATUSES
 
 PAGE = 200
@@ -86,6 +86,9 @@ class Shown:
             print(remote.header(), flush=True)
             self.header = True
         print(remote.line(d), flush=True)
+
+    def forget(self, delivery_id: str) -> None:
+        self.state.pop(delivery_id, None)
 
     def active(self) -> list[str]:
         return [i for i, (status, _) in self.state.items() if status not in remote.FINAL][-WATCHED:]
@@ -162,5 +165,12 @@ def _look(api: Client, shown: Shown, filters: dict[str, Any], cursor: str | None
         cursor = page.next_cursor
     for delivery_id in shown.active():
         if delivery_id not in seen_now:  # older than the watched page: read it by itself
-            shown.show(api.get_delivery(delivery_id))
+            try:
+                shown.show(api.get_delivery(delivery_id))
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                # Ended and deleted since the last look (a retention pass, a reset): it ended the follow.
+                shown.forget(delivery_id)
+                print(f"{delivery_id}: no longer in the store (deleted since it was shown)", file=sys.stderr)
     return cursor
