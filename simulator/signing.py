@@ -62,6 +62,7 @@ STANDARD_PREFIX = "whsec_"
 JWT_ISSUER = "webhook-sim"
 JWT_LIFETIME = 300
 DEFAULT_KEY_FILE = "webhooks-dev.pem"
+MIN_KEY_BITS = 2048  # `generate`'s size, and the least RSA signing keys are held to today
 
 _PSS_SIGN = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
 # Verifiers in the wild (Node's default among them) detect the salt length, so verification does too.
@@ -108,6 +109,10 @@ class SigningKey:
             raise _key_error(f"not an unencrypted PEM private key: {exc}") from exc
         if not isinstance(key, RSAPrivateKey):
             raise _key_error("the signing key must be an RSA key")
+        if key.key_size < MIN_KEY_BITS:
+            # Under 528 bits no RSA-PSS signature with a 32-byte salt fits, and every Basis Theory delivery failed
+            # ("signing failed") while the server had started and published the key; 1024 is breakable.
+            raise _key_error(f"the signing key is RSA-{key.key_size}: it must have at least {MIN_KEY_BITS} bits")
         return cls.from_private_key(key)
 
     @classmethod
