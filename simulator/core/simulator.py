@@ -7,6 +7,7 @@ and runs lives here (or in `subscriptions`, `runs`, `schedules`, `validation`), 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -33,7 +34,7 @@ from simulator.models.target_rules import check_native_secret
 from simulator.scenarios import loader
 from simulator.scenarios.model import Scenario
 from simulator.store import Store
-from simulator.store.leases import LEASE_TTL, Leases
+from simulator.store.leases import LEASE_TTL, Leases, SigningKeyMismatch
 from simulator.store.remote import RemoteChanges
 from simulator.timeutil import iso_ms, now_utc
 
@@ -85,13 +86,22 @@ class Simulator:
             log.warning("a reset was under way when the store was last used: it is finished now")
         if faults is None:
             faults = FaultInjector()
-        leases = Leases(store.engine, kind=role, sends=sends, ttl=lease_ttl) if store.shared else None
+        leases = None
+        if store.shared:
+            public = (key or signing.default_key()).public_pem.encode()
+            fingerprint = hashlib.sha256(public).hexdigest()
+            leases = Leases(store.engine, kind=role, sends=sends, ttl=lease_ttl, signing=fingerprint)
         if role == "worker":
             store.writer.refused = ""  # it takes no runs, events or subscriptions to refuse
         engine = DeliveryEngine(store, key=key, faults=faults, leases=leases)
         sim = cls(store, engine, scenario_dirs)
         engine.reaped.append(sim.runs.mark_interrupted)  # a process that died on a shared store left its runs
-        await engine.start()
+        try:
+            await engine.start()
+        except SigningKeyMismatch:  # refused before it sent anything: the store is let go as it was
+            await engine.sender.close()
+            await store.close()
+            raise
         await sim.runs.mark_interrupted()
         if leases is not None and sends:
             # It writes its runs' progress and heeds cancels asked elsewhere; a worker (and a `serve` that sends,

@@ -23,6 +23,7 @@ from sqlalchemy import and_, delete, exists, func, insert, or_, select, text, up
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from simulator.errors import SimError
 from simulator.ids import new_id
 from simulator.store import holds
 from simulator.store import tables as t
@@ -37,12 +38,23 @@ LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock not taken withi
 _NOW = func.extract("epoch", func.clock_timestamp())
 
 
+class SigningKeyMismatch(SimError):
+    """Another live process on the store signs with another key: consumers verify with the one a server publishes,
+    and a worker started without the servers' `--signing-key` signed every Basis Theory delivery with the
+    development key, which none of them accepted."""
+
+    status = 503
+    exit_code = 1
+    title = "Another signing key"
+
+
 class Leases:
-    def __init__(self, engine: AsyncEngine, *, kind: str, sends: bool, ttl: float) -> None:
+    def __init__(self, engine: AsyncEngine, *, kind: str, sends: bool, ttl: float, signing: str | None = None) -> None:
         self.engine = engine
         self.kind = kind
         self.sends = sends
         self.ttl = ttl
+        self.signing = signing  # the SHA-256 of its public key
         self.id = new_id("proc")
         # Since when this process's beats have gone through without a failure between (monotonic; None: the last
         # one failed, or none was made). See `reap`.
@@ -59,10 +71,22 @@ class Leases:
             started_at=time.time(),
             heartbeat_at=_NOW,
             ttl=self.ttl,
+            signing=self.signing,
         )
 
     async def register(self) -> None:
+        """Join the store's processes; `SigningKeyMismatch` if a live one signs with another key."""
         async with self.engine.begin() as conn:
+            p = t.processes.c
+            other = select(p.kind, p.host, p.pid, p.signing).where(
+                p.signing.is_not(None), p.signing != self.signing, p.heartbeat_at + p.ttl > _NOW
+            )
+            if self.signing is not None and (found := (await conn.execute(other.limit(1))).first()) is not None:
+                raise SigningKeyMismatch(
+                    f"the {found.kind} on {found.host} (pid {found.pid}) signs with another key (public key SHA-256 "
+                    f"{found.signing[:16]}…, this process's {self.signing[:16]}…): every process on a store signs "
+                    "Basis Theory webhooks with the key its servers publish; give each the same --signing-key"
+                )
             await conn.execute(self._insert())
         self._beating_since = time.monotonic()
 

@@ -30,6 +30,8 @@ from simulator.store import tables as t
 # they did; it reads none of it.
 # Not a version: counts and positions made 64-bit on PostgreSQL (`tables.ROW_NUMBER`). An earlier release reads and
 # writes `bigint` columns as it did `integer` ones; what changes is that they no longer overflow past 2**31.
+# Not a version: processes.signing (the SHA-256 of the public key a process signs with). An earlier release writes
+# processes without it, and a process of this release does not compare its key with theirs.
 # 4: bt_objects.created, the Basis Theory twin's lists' order (`created_at`, newest first). An earlier release
 # would write objects without it, listed out of order.
 # 5: deliveries.listed, a delivery's place in GET /deliveries. An earlier release would write deliveries without

@@ -154,6 +154,8 @@ processes = Table(
     Column("started_at", Float, nullable=False),
     Column("heartbeat_at", Float, nullable=False),
     Column("ttl", Float, nullable=False),  # its own lease length: it counts as stopped that long after its beat
+    # The SHA-256 of the public key it signs Basis Theory webhooks with and publishes (see `Leases.register`).
+    Column("signing", String),
 )
 
 settings = Table(
