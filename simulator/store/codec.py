@@ -31,14 +31,14 @@ def dumps(value: Any) -> str:
 
 
 def subscription_row(sub: Subscription, sealer: Sealer) -> dict[str, Any]:
-    """The row of `sub`, its secret and a URL with a password sealed (see `simulator.store.secrets`)."""
+    """The row of `sub`, its secret, a URL with a password and its headers sealed (see `simulator.store.secrets`)."""
     return {
         "id": sub.id,
         "url": sealer.seal_url(sub.url, f"url:{sub.id}"),
         "events": dumps(list(sub.events)),
         "signing": sub.signing,
         "secret": sealer.seal(sub.secret, f"secret:{sub.id}"),
-        "headers": dumps(sub.headers),
+        "headers": sealer.seal_headers(dumps(sub.headers), f"headers:{sub.id}"),
         "timeout": sub.timeout,
         "retry": dumps(sub.retry.as_dict()) if sub.retry else None,
         "max_in_flight": sub.max_in_flight,
@@ -61,7 +61,7 @@ def subscription(row: Row[Any], sealer: Sealer) -> Subscription:
         events=tuple(json.loads(row.events)),
         signing=row.signing,
         secret=sealer.unseal(row.secret, f"secret:{row.id}"),
-        headers=json.loads(row.headers),
+        headers=json.loads(sealer.unseal(row.headers, f"headers:{row.id}") or "{}"),
         timeout=row.timeout,
         retry=RetryPolicy(tuple(retry["delays"]), retry["jitter"]) if retry else None,
         max_in_flight=row.max_in_flight,

@@ -1,8 +1,8 @@
 """Secrets at rest: what signs or authenticates a delivery is sealed (AES-256-GCM) before it reaches the database.
 
 Sealed: a subscription's secret, a subscription URL that carries a password (`https://user:pw@host/…`), a
-schedule's run secret. A copy of the database file alone (a backup, an attachment to a bug report) then reveals
-none of them.
+subscription's headers (an `Authorization`, an API key), a schedule's run secret. A copy of the database file alone
+(a backup, an attachment to a bug report) then reveals none of them.
 
 The key, in this order:
 - `WEBHOOK_SIM_SECRET_KEY` (or `secret_key` given to `Store.open`): any text, stretched by HKDF-SHA256. Every
@@ -85,6 +85,11 @@ class Sealer:
         except InvalidTag:
             raise SecretKeyMismatch(f"a sealed secret ({context}) does not open with this store's key") from None
         return plain.decode("utf-8")
+
+    def seal_headers(self, text: str, context: str) -> str:
+        """A subscription's headers (JSON) sealed when there are any: an `Authorization` or an API key the receiver
+        checks is as much a credential as a URL's password (none stays `{}`)."""
+        return self.seal(text, context) or text if text != "{}" else text
 
     def seal_url(self, url: str, context: str) -> str:
         """`url` sealed when it carries credentials, else as it is (most URLs hold nothing secret)."""
@@ -176,17 +181,17 @@ async def _key_in_database(conn: AsyncConnection) -> bytes:
 
 
 async def _seal_plain(conn: AsyncConnection, sealer: Sealer) -> None:
-    """Seal the subscription secrets and URL passwords an earlier release stored in plain text."""
+    """Seal the subscription secrets, URL passwords and headers an earlier release stored in plain text."""
     s = t.subscriptions.c
-    rows = (await conn.execute(select(s.id, s.url, s.secret))).all()
+    rows = (await conn.execute(select(s.id, s.url, s.secret, s.headers))).all()
     for row in rows:
-        secret = row.secret
+        secret, headers = row.secret, row.headers
         sealed_secret = sealer.seal(secret, f"secret:{row.id}") if secret and not secret.startswith(PREFIX) else secret
         sealed_url = sealer.seal_url(row.url, f"url:{row.id}")  # a sealed one has no password to see: unchanged
-        if (sealed_secret, sealed_url) != (secret, row.url):
-            await conn.execute(
-                update(t.subscriptions).where(s.id == row.id).values(secret=sealed_secret, url=sealed_url)
-            )
+        sealed_headers = headers if headers.startswith(PREFIX) else sealer.seal_headers(headers, f"headers:{row.id}")
+        if (sealed_secret, sealed_url, sealed_headers) != (secret, row.url, headers):
+            values = {"secret": sealed_secret, "url": sealed_url, "headers": sealed_headers}
+            await conn.execute(update(t.subscriptions).where(s.id == row.id).values(**values))
 
 
 async def _setting(conn: AsyncConnection, key: str) -> str | None:

@@ -25,16 +25,20 @@ from simulator.testing.receiver import Receiver
 from tests.conftest import until
 
 PASSWORD = "pw-7c1e9a"
+HEADERS = {"Authorization": "Bearer hdr-tok-51f0", "X-Api-Key": "hdr-key-93ab"}  # a receiver's own credentials
+HEADERS_RAW = (b"hdr-tok-51f0", b"hdr-key-93ab")
 
 
-def subscription(sub_id: str, secret: str, url: str = "http://127.0.0.1:9/hook") -> Subscription:
+def subscription(
+    sub_id: str, secret: str, url: str = "http://127.0.0.1:9/hook", headers: dict[str, str] | None = None
+) -> Subscription:
     return Subscription(
         id=sub_id,
         url=url,
         events=("token.created",),
         signing="standard",
         secret=secret,
-        headers={},
+        headers=headers or {},
         timeout=5.0,
         retry=None,
         max_in_flight=1,
@@ -67,15 +71,15 @@ async def test_the_database_files_never_hold_a_secret_or_a_url_password(tmp_path
     url = f"http://user:{PASSWORD}@127.0.0.1:9/hook"
     store = await Store.open(str(folder / "sim.db"))
     try:
-        await store.put_subscription(subscription("sub_1", secret, url))
+        await store.put_subscription(subscription("sub_1", secret, url, HEADERS))
         found = await store.get_subscription("sub_1")
-        assert found is not None and (found.secret, found.url) == (secret, url)
+        assert found is not None and (found.secret, found.url, found.headers) == (secret, url, HEADERS)
         raw = on_disk(folder)  # as it is while the store is open: the WAL holds the newest pages
     finally:
         await store.close()
     raw += on_disk(folder)
     material = base64.b64decode(secret.removeprefix("whsec_"))
-    for needle in (secret.encode(), secret.removeprefix("whsec_").encode(), material, PASSWORD.encode()):
+    for needle in (secret.encode(), secret.removeprefix("whsec_").encode(), material, PASSWORD.encode(), *HEADERS_RAW):
         assert needle not in raw
     key = folder / "sim.db.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -90,7 +94,8 @@ async def test_a_plain_text_row_of_an_earlier_release_reads_and_is_sealed_when_t
     store = await Store.open(db)
     try:
         plain = {**{c.name: None for c in t.subscriptions.c}, "id": "sub_old", "secret": secret}
-        plain.update(url="http://127.0.0.1:9/hook", events="[]", headers="{}", timeout=5.0, max_in_flight=1)
+        plain.update(url="http://127.0.0.1:9/hook", events="[]", timeout=5.0, max_in_flight=1)
+        plain.update(headers='{"Authorization":"Bearer hdr-tok-51f0","X-Api-Key":"hdr-key-93ab"}')
         plain.update(strict_order=False, batch=1, faults="{}", status="enabled", disable_after=0)
         plain.update(consecutive_dead=0, created_at=1.0, ephemeral=False)
         await store.writer.submit(lambda conn: conn.execute(t.subscriptions.insert().values(**plain)))
@@ -101,9 +106,11 @@ async def test_a_plain_text_row_of_an_earlier_release_reads_and_is_sealed_when_t
     store = await Store.open(db)
     try:
         async with store.engine.connect() as conn:
-            stored = (await conn.execute(select(t.subscriptions.c.secret))).scalar_one()
+            stored, headers = (await conn.execute(select(t.subscriptions.c.secret, t.subscriptions.c.headers))).one()
         assert stored.startswith(PREFIX) and secret not in stored
-        assert (await store.get_subscription("sub_old")).secret == secret  # type: ignore[union-attr]
+        assert headers.startswith(PREFIX) and "hdr-tok-51f0" not in headers
+        found = await store.get_subscription("sub_old")
+        assert found is not None and (found.secret, found.headers) == (secret, HEADERS)
     finally:
         await store.close()
 
