@@ -103,7 +103,15 @@ def derive(text: str) -> bytes:
 
 
 def key_path(database: Path) -> Path:
-    return database.with_name(database.name + ".key")
+    """`<database>.key` beside the database file itself, a symbolic link to it followed as its lock's name is:
+    made beside the link, it was left behind by a copy of the file's own folder, and the file opened by its real
+    path said its key was missing. One an earlier release made beside the link is still found there."""
+    real = database.resolve()
+    beside = real.with_name(real.name + ".key")
+    given = database.with_name(database.name + ".key")
+    if given != beside and not beside.exists() and given.exists():
+        return given
+    return beside
 
 
 def key_file(database: Path, *, create: bool) -> bytes:
