@@ -269,14 +269,8 @@ class BasisTheoryBackend:
         """Whether a run's event that the twin does not show yet (held until it is sent) ends the object: converted
         again or deleted now, it was converted twice (two live tokens of one intent) or deleted twice. The caller
         is told it is gone, as when another caller converted it first."""
-        for body in await self.tables.unshown_naming(obj_id):
-            try:
-                found = api_state.changes(json.loads(body))
-            except (ValueError, RecursionError):  # not JSON it reads (an `unchecked` step's body): it names nothing
-                continue
-            if any(c.kind == kind and c.id == obj_id and c.state not in (None, api_state.LIVE) for c in found):
-                return True
-        return False
+        unshown = await self.tables.unshown_changes(api_state.changes, obj_id)
+        return any(c.kind == kind and c.id == obj_id and c.state not in (None, api_state.LIVE) for c in unshown)
 
     async def delete(self, kind: str, obj_id: str, trace_id: str | None) -> None:
         """Delete a token or a token intent (`token.deleted` / `token-intent.deleted`)."""

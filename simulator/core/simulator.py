@@ -86,10 +86,10 @@ class Simulator:
             log.warning("a reset was under way when the store was last used: it is finished now")
         if faults is None:
             faults = FaultInjector()
+        key = key or signing.default_key()
         leases = None
         if store.shared:
-            public = (key or signing.default_key()).public_pem.encode()
-            fingerprint = hashlib.sha256(public).hexdigest()
+            fingerprint = hashlib.sha256(key.public_pem.encode()).hexdigest()
             leases = Leases(store.engine, kind=role, sends=sends, ttl=lease_ttl, signing=fingerprint)
         if role == "worker":
             store.writer.refused = ""  # it takes no runs, events or subscriptions to refuse

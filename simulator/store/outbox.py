@@ -20,17 +20,16 @@ async def keep_last_position(conn: AsyncConnection, top: int | None) -> None:
     """Remember `top`, the highest position among deliveries about to be deleted, if no higher one is: a position
     is never given twice. Numbered again from what was left, the deliveries made after a restart took the positions
     of those deleted, and a client paging `GET /deliveries` from a cursor it read before skipped them."""
-    if not top or top <= await _last_position(conn):
-        return
     s = t.settings.c
+    if not top or top <= _position((await conn.execute(select(s.value).where(s.key == LAST_POSITION))).scalar()):
+        return
     await conn.execute(t.settings.delete().where(s.key == LAST_POSITION))
     await conn.execute(t.settings.insert().values(key=LAST_POSITION, value=str(top)))
 
 
-async def _last_position(conn: AsyncConnection) -> int:
-    s = t.settings.c
-    value = (await conn.execute(select(s.value).where(s.key == LAST_POSITION))).scalar()
-    return int(value) if isinstance(value, str) and value.isdigit() else 0
+def _position(kept: Any) -> int:
+    """The position `keep_last_position` kept (0 when none is)."""
+    return int(kept) if isinstance(kept, str) and kept.isdigit() else 0
 
 
 def _free(subscription_id: str) -> tuple[Any, ...]:
@@ -106,4 +105,4 @@ class OutboxReads:
         deleted = select(s.value).where(s.key == LAST_POSITION).scalar_subquery()
         rows = await self._all(select(kept, deleted))
         top, last = rows[0]
-        return max(top or 0, int(last) if isinstance(last, str) and last.isdigit() else 0)
+        return max(top or 0, _position(last))

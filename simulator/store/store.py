@@ -226,12 +226,15 @@ class Store(OutboxReads, RunReads):
         their ids. Before they are sent again: a retention pass (this process's, or another's on a shared store)
         may have deleted one since it was read, and it went out with no record of it."""
 
+        by_status: dict[str, list[str]] = {}
+        for delivery_id, status in read:
+            by_status.setdefault(status, []).append(delivery_id)
+
         async def call(conn: AsyncConnection) -> set[str]:
-            d, claimed = t.deliveries.c, set()
-            for delivery_id, status in read:
-                stmt = update(t.deliveries).where(d.id == delivery_id, d.status == status).values(status="pending")
-                if (await conn.execute(stmt)).rowcount:
-                    claimed.add(delivery_id)
+            d, claimed = t.deliveries.c, set[str]()
+            for status, ids in by_status.items():  # one statement per status read (a page of at most 500 ids)
+                stmt = update(t.deliveries).where(d.id.in_(ids), d.status == status).values(status="pending")
+                claimed.update(row.id for row in await conn.execute(stmt.returning(d.id)))
             return claimed
 
         if not read:

@@ -183,15 +183,16 @@ class TwinStore:
                 return body
         return None
 
-    async def unshown_naming(self, obj_id: str) -> list[str]:
-        """The bodies of this provider's events stored past the fold's cursor that name `obj_id`: those a run holds
-        back from the twin until they are sent (`delivery.gate`), which the twin's state does not show yet."""
+    async def unshown_changes(self, changes: Changes, obj_id: str) -> list[Any]:
+        """What this provider's events stored past the fold's cursor that name `obj_id` announce, read as the fold
+        reads them: those a run holds back from the twin until they are sent (`delivery.gate`), which the twin's
+        state does not show yet."""
         e, p = t.events.c, t.bt_projection.c
         after = select(p.event_rowid).where(p.name == FOLD).scalar_subquery()
-        stmt = select(e.body).where(
+        stmt = select(e.key, e.body).where(
             self.order > func.coalesce(after, 0), e.provider == self.provider, e.body.contains(obj_id, autoescape=True)
         )
-        return [row[0] for row in await self._all(stmt.order_by(self.order))]
+        return [change for row in await self._all(stmt.order_by(self.order)) for change in _changes_of(changes, *row)]
 
     async def put(self, kind: str, obj_id: str, tenant_id: str | None, state: str, body: dict[str, Any]) -> None:
         """Create or replace an object (what the twin's own API made)."""
