@@ -185,6 +185,8 @@ class BasisTheoryBackend:
             data = api_data.checked_data(kind, body.get("data"))
         elif not isinstance(intent_id, str) or not intent_id:
             raise api.invalid("token_intent_id", "must be a token intent's id")
+        elif "\x00" in intent_id:  # no id holds one, and PostgreSQL's text refused it: the look-up was a 500
+            raise api.invalid("token_intent_id", "must not contain a NUL character")
         elif body.get("type") is not None or body.get("data") is not None:
             # Basis Theory takes `type` and `data`, or `token_intent_id`: with both, one of them would be dropped.
             raise api.invalid("token_intent_id", "converts an intent: give it without type and data")

@@ -48,6 +48,12 @@ def test_a_basis_theory_id_holding_nul_is_refused_in_basis_theorys_shape(bt: htt
     assert "NUL" in body["detail"], body
 
 
+def test_a_token_intent_id_holding_nul_is_a_400_naming_it(bt: httpx.Client) -> None:
+    """On PostgreSQL its look-up was a 500 (text cannot hold NUL); on SQLite a 404 for an id no intent can have."""
+    body = bt_problem(bt.post("/tokens", json={"token_intent_id": "a\x00b"}), 400, "token_intent_id")
+    assert "NUL" in str(body), body
+
+
 @pytest.mark.parametrize("query,field", [("start=%00", "start"), ("size=5&start=x%00y", "start"), ("a%00=1", "query")])
 def test_a_nul_in_a_basis_theory_query_is_a_400_naming_the_parameter(bt: httpx.Client, query: str, field: str) -> None:
     """It was a 422 without `errors`, where every other value the query cannot take is a 400 naming it."""
